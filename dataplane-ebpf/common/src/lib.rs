@@ -1,0 +1,361 @@
+//! The ABI between the hyperlab kernel programs and the agent.
+//!
+//! Every map key and value lives here, once, as an explicit `#[repr(C)]` struct
+//! with its padding spelled out. Network-order fields are byte arrays; the
+//! helpers below turn them into host values. No enums or `Option`s cross the
+//! boundary: codes are `u32` constants with names shared by both sides, so
+//! `dataplane stats` prints the same words the kernel counts with.
+#![no_std]
+
+/// Map names (at most 15 bytes: the kernel truncates longer ones).
+pub mod maps {
+    /// fabric ifindex -> [`super::PortInfo`]
+    pub const PORTS: &str = "HL_PORTS";
+    /// [`super::EniKey`] -> [`super::EniInfo`]
+    pub const ENIS: &str = "HL_ENIS";
+    /// [`super::SgKey`] (LPM) -> [`super::SgPorts`]
+    pub const SG_RULES: &str = "HL_SG_RULES";
+    /// [`super::FlowKey`] -> [`super::FlowEntry`]
+    pub const FLOWS: &str = "HL_FLOWS";
+    /// per-CPU array of u64 indexed by [`super::DropReason`] codes
+    pub const DROPS: &str = "HL_DROPS";
+    /// per-CPU array of u64 indexed by [`super::Counter`] codes
+    pub const COUNTERS: &str = "HL_COUNTERS";
+    /// per-CPU array of [`super::EniCounters`] indexed by ENI index
+    pub const ENI_STATS: &str = "HL_ENI_STATS";
+}
+
+/// Program names as they appear in the object file.
+pub mod programs {
+    pub const TC: &str = "hyperlab_tc";
+    pub const XDP: &str = "hyperlab_xdp";
+    /// A pass-through XDP program for host-side veths: gives them NAPI so
+    /// XDP-redirected frames are received (see TOOLCHAIN.md).
+    pub const XDP_PASS: &str = "hyperlab_xdp_pass";
+}
+
+pub const MAX_PORTS: u32 = 4096;
+pub const MAX_ENIS: u32 = 65536;
+pub const MAX_SG_ENTRIES: u32 = 262_144;
+pub const MAX_FLOWS: u32 = 262_144;
+/// Port ranges one SG lookup can return. The compiler merges overlapping and
+/// adjacent ranges first and rejects a config that still needs more.
+pub const SG_MAX_RANGES: usize = 16;
+
+/// The MAC the virtual VPC router answers ARP with and sends frames from.
+pub const GATEWAY_MAC: [u8; 6] = [0x02, 0x68, 0x6c, 0x00, 0x00, 0x01];
+
+pub const SG_DIR_INGRESS: u8 = 1;
+pub const SG_DIR_EGRESS: u8 = 2;
+
+pub const PROTO_ICMP: u8 = 1;
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
+
+/// Where a packet entered the fabric: one row per fabric-side veth.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PortInfo {
+    pub vpc: u32,
+    /// ENI index (into `HL_ENI_STATS`).
+    pub eni: u32,
+    /// Compiled security-group set of the ENI (key prefix in `HL_SG_RULES`).
+    pub sg_set: u32,
+    /// The ENI's private IP: the source/destination check drops anything else.
+    pub ip: [u8; 4],
+    /// The host-side MAC of the ENI (the fabric answers ARP to it).
+    pub mac: [u8; 6],
+    pub _pad: [u8; 2],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct EniKey {
+    pub vpc: u32,
+    pub ip: [u8; 4],
+}
+
+/// Where a packet for an ENI goes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct EniInfo {
+    pub eni: u32,
+    /// Fabric-side veth of the ENI: TC redirects into its peer, XDP out of it.
+    pub ifindex: u32,
+    pub sg_set: u32,
+    pub _pad0: u32,
+    pub mac: [u8; 6],
+    pub _pad1: [u8; 2],
+}
+
+/// The data of an LPM key (the map's key is this behind a `u32` prefix
+/// length, as aya's `lpm_trie::Key` lays it out). The prefix always covers
+/// `sg_set`, `dir`, `proto` and `_pad` ([`SG_KEY_FIXED_BITS`]) plus the peer
+/// prefix length.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct SgKey {
+    /// Big-endian so the trie's leading bits are the set id.
+    pub sg_set: [u8; 4],
+    pub dir: u8,
+    pub proto: u8,
+    pub _pad: [u8; 2],
+    pub addr: [u8; 4],
+}
+
+pub const SG_KEY_FIXED_BITS: u32 = 64;
+
+impl SgKey {
+    pub const fn new(sg_set: u32, dir: u8, proto: u8, addr: [u8; 4]) -> Self {
+        SgKey {
+            sg_set: sg_set.to_be_bytes(),
+            dir,
+            proto,
+            _pad: [0; 2],
+            addr,
+        }
+    }
+}
+
+/// Inclusive port range in host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PortRange {
+    pub lo: u16,
+    pub hi: u16,
+}
+
+/// The allowed destination-port ranges for one {set, direction, proto, peer
+/// prefix}. Ranges of shorter prefixes are already merged in, so one
+/// longest-prefix match answers the whole question.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SgPorts {
+    pub count: u32,
+    pub ranges: [PortRange; SG_MAX_RANGES],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct FlowKey {
+    pub vpc: u32,
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    /// Network order. ICMP echo uses the identifier for both ports.
+    pub sport: [u8; 2],
+    pub dport: [u8; 2],
+    pub proto: u8,
+    pub _pad: [u8; 3],
+}
+
+impl FlowKey {
+    /// The key the other direction of this flow is looked up with.
+    pub const fn reversed(&self) -> Self {
+        FlowKey {
+            vpc: self.vpc,
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            proto: self.proto,
+            _pad: [0; 3],
+        }
+    }
+}
+
+pub const FLOW_STATE_NEW: u32 = 1;
+pub const FLOW_STATE_ESTABLISHED: u32 = 2;
+pub const FLOW_STATE_CLOSING: u32 = 3;
+pub const FLOW_STATE_CLOSED: u32 = 4;
+
+pub const FLOW_STATE_NAMES: [&str; 5] = ["none", "new", "established", "closing", "closed"];
+
+/// This entry is the reply direction of a flow.
+pub const FLOW_F_REPLY: u32 = 1;
+/// Rewrite the source address/port to `new_src`/`new_sport`.
+pub const FLOW_F_SNAT: u32 = 2;
+/// Rewrite the destination address/port to `new_dst`/`new_dport`.
+pub const FLOW_F_DNAT: u32 = 4;
+
+/// The precompiled action of one direction of a tracked flow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FlowEntry {
+    /// The first 12 bytes of the outgoing Ethernet header (dst MAC, src MAC),
+    /// kept contiguous so one store writes both.
+    pub eth: [u8; 12],
+    pub out_ifindex: u32,
+    pub state: u32,
+    pub flags: u32,
+    /// VPC the packet is in after translation: the reverse entry's key vpc.
+    pub out_vpc: u32,
+    pub new_src: [u8; 4],
+    pub new_dst: [u8; 4],
+    pub new_sport: [u8; 2],
+    pub new_dport: [u8; 2],
+    /// ENI the packet came from and ENI it goes to (counter indices).
+    pub src_eni: u32,
+    pub dst_eni: u32,
+    pub _pad: u32,
+    pub created_ns: u64,
+    pub last_seen_ns: u64,
+}
+
+/// Per-ENI traffic, seen from the ENI: `tx` = the host sent it into the
+/// fabric, `rx` = the fabric delivered it to the host.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct EniCounters {
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub drops: u64,
+}
+
+macro_rules! codes {
+    ($(#[$m:meta])* $ty:ident, $count:ident, $names:ident { $($(#[$vm:meta])* $name:ident = $code:literal, $text:literal;)* }) => {
+        $(#[$m])*
+        #[repr(u32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $ty { $($(#[$vm])* $name = $code,)* }
+        pub const $count: u32 = [$($code),*].len() as u32;
+        /// Names used by the CLI and the metrics, indexed by code.
+        pub const $names: [&str; $count as usize] = [$($text),*];
+        impl $ty {
+            pub const ALL: [$ty; $count as usize] = [$($ty::$name),*];
+            pub const fn name(self) -> &'static str { $names[self as usize] }
+        }
+    };
+}
+
+codes! {
+    /// Why a packet was dropped. Every early return of the pipeline carries one.
+    DropReason, DROP_REASON_COUNT, DROP_REASON_NAMES {
+        /// Frame shorter than an Ethernet header.
+        TruncatedEthernet = 0, "truncated_ethernet";
+        /// EtherType is neither IPv4 nor ARP (IPv6, VLAN tags, ...).
+        NotIpv4 = 1, "not_ipv4";
+        TruncatedIpv4 = 2, "truncated_ipv4";
+        /// IHL below 5 or a header running past the frame.
+        BadIhl = 3, "bad_ihl";
+        /// IPv4 version field is not 4.
+        BadIpVersion = 4, "bad_ip_version";
+        /// Total length larger than the frame or smaller than the header.
+        BadTotalLength = 5, "bad_total_length";
+        /// Any fragment: the fabric tracks flows by ports, which only the first carries.
+        Fragment = 6, "fragment";
+        TruncatedL4 = 7, "truncated_l4";
+        /// TCP data offset below 5 or past the packet.
+        BadTcpDataOffset = 8, "bad_tcp_data_offset";
+        /// An IP protocol other than TCP, UDP and ICMP.
+        UnsupportedProtocol = 9, "unsupported_protocol";
+        /// ICMP other than echo request/reply.
+        UnsupportedIcmp = 10, "unsupported_icmp";
+        /// Source address is not the sending ENI's (AWS source/destination check).
+        SourceCheck = 11, "source_check";
+        /// No ENI with that address in the sender's VPC.
+        NoRoute = 12, "no_route";
+        /// The sender's security groups do not allow the packet out.
+        EgressSgDeny = 13, "egress_sg_deny";
+        /// The receiver's security groups do not allow the packet in.
+        IngressSgDeny = 14, "ingress_sg_deny";
+        /// The flow table is full: the new flow is refused, live ones are kept
+        /// (AWS: conntrack_allowance_exceeded).
+        FlowTableFull = 15, "flow_table_full";
+        /// ARP the virtual router does not answer: not an Ethernet/IPv4
+        /// request, gratuitous, or from an address that is not the port's.
+        ArpIgnored = 16, "arp_ignored";
+        /// A packet of a closed TCP flow that is not a new SYN.
+        FlowClosed = 17, "flow_closed";
+        /// The redirect helper refused the packet.
+        RedirectFailed = 18, "redirect_failed";
+        /// A checksum or store helper failed while rewriting.
+        RewriteFailed = 19, "rewrite_failed";
+    }
+}
+
+codes! {
+    /// Things the pipeline does that are not drops.
+    Counter, COUNTER_COUNT, COUNTER_NAMES {
+        /// Packets redirected to a destination ENI.
+        Forwarded = 0, "forwarded";
+        /// Packets that hit an existing flow entry.
+        FlowHit = 1, "flow_hit";
+        /// Flows created (each creates a forward and a reply entry).
+        FlowCreated = 2, "flow_created";
+        /// ARP requests answered by the virtual router.
+        ArpReply = 3, "arp_reply";
+        /// Packets from an interface the fabric does not know: handed to the stack.
+        UnknownPortPass = 4, "unknown_port_pass";
+        /// Established TCP flows (SYN-ACK seen).
+        TcpEstablished = 5, "tcp_established";
+    }
+}
+
+/// IPv4 address bytes -> `core::net::Ipv4Addr`-style u32 in host order.
+pub const fn ip_u32(b: [u8; 4]) -> u32 {
+    u32::from_be_bytes(b)
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    use super::*;
+    // SAFETY: all of these are #[repr(C)] with explicit padding and only
+    // integer/byte-array fields, so every bit pattern is valid.
+    unsafe impl aya::Pod for PortInfo {}
+    unsafe impl aya::Pod for EniKey {}
+    unsafe impl aya::Pod for EniInfo {}
+    unsafe impl aya::Pod for SgKey {}
+    unsafe impl aya::Pod for PortRange {}
+    unsafe impl aya::Pod for SgPorts {}
+    unsafe impl aya::Pod for FlowKey {}
+    unsafe impl aya::Pod for FlowEntry {}
+    unsafe impl aya::Pod for EniCounters {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{offset_of, size_of};
+
+    #[test]
+    fn abi_sizes_and_offsets_are_pinned() {
+        assert_eq!(size_of::<PortInfo>(), 24);
+        assert_eq!(size_of::<EniKey>(), 8);
+        assert_eq!(size_of::<EniInfo>(), 24);
+        assert_eq!(size_of::<SgKey>(), 12);
+        assert_eq!(size_of::<SgPorts>(), 4 + 4 * SG_MAX_RANGES);
+        assert_eq!(size_of::<FlowKey>(), 20);
+        assert_eq!(offset_of!(FlowKey, proto), 16);
+        assert_eq!(size_of::<FlowEntry>(), 72);
+        assert_eq!(offset_of!(FlowEntry, out_ifindex), 12);
+        assert_eq!(offset_of!(FlowEntry, created_ns), 56);
+        assert_eq!(size_of::<EniCounters>(), 40);
+    }
+
+    #[test]
+    fn reversed_key_swaps_addresses_and_ports() {
+        let k = FlowKey {
+            vpc: 7,
+            src: [10, 0, 0, 1],
+            dst: [10, 0, 0, 2],
+            sport: [0x12, 0x34],
+            dport: [0, 80],
+            proto: PROTO_TCP,
+            _pad: [0; 3],
+        };
+        let r = k.reversed();
+        assert_eq!((r.src, r.dst, r.sport, r.dport), (k.dst, k.src, k.dport, k.sport));
+        assert_eq!(r.reversed(), k);
+    }
+
+    #[test]
+    fn code_names_are_indexed_by_code() {
+        for r in DropReason::ALL {
+            assert_eq!(DROP_REASON_NAMES[r as usize], r.name());
+        }
+        assert_eq!(DropReason::FlowTableFull.name(), "flow_table_full");
+        assert_eq!(Counter::ArpReply.name(), "arp_reply");
+    }
+}

@@ -1,0 +1,54 @@
+//! Per-CPU counters: drops by reason, pipeline events, per-ENI traffic.
+
+use dataplane_common::{Counter, DropReason};
+
+use crate::maps::{COUNTERS, DROPS, ENI_STATS};
+
+#[inline(always)]
+pub fn drop(reason: DropReason) {
+    if let Some(c) = DROPS.get_ptr_mut(reason as u32) {
+        // SAFETY: per-CPU slot, only this CPU writes it.
+        unsafe { *c += 1 };
+    }
+}
+
+#[inline(always)]
+pub fn count(counter: Counter) {
+    if let Some(c) = COUNTERS.get_ptr_mut(counter as u32) {
+        // SAFETY: per-CPU slot, only this CPU writes it.
+        unsafe { *c += 1 };
+    }
+}
+
+/// The host behind ENI `eni` sent `bytes` into the fabric.
+#[inline(always)]
+pub fn eni_tx(eni: u32, bytes: u64) {
+    if let Some(c) = ENI_STATS.get_ptr_mut(eni) {
+        // SAFETY: per-CPU slot, only this CPU writes it.
+        unsafe {
+            (*c).tx_packets += 1;
+            (*c).tx_bytes += bytes;
+        }
+    }
+}
+
+/// The fabric delivers `bytes` to the host behind ENI `eni`.
+#[inline(always)]
+pub fn eni_rx(eni: u32, bytes: u64) {
+    if let Some(c) = ENI_STATS.get_ptr_mut(eni) {
+        // SAFETY: per-CPU slot, only this CPU writes it.
+        unsafe {
+            (*c).rx_packets += 1;
+            (*c).rx_bytes += bytes;
+        }
+    }
+}
+
+/// A packet the host behind ENI `eni` sent was dropped.
+#[inline(always)]
+pub fn eni_drop(eni: u32) {
+    if let Some(c) = ENI_STATS.get_ptr_mut(eni) {
+        // SAFETY: per-CPU slot, only this CPU writes it.
+        unsafe { (*c).drops += 1 };
+    }
+}

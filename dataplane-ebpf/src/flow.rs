@@ -1,0 +1,140 @@
+//! Stage `flow`: the connection table. Each tracked flow has two entries, the
+//! forward one and the reply one, each carrying its precompiled action. A
+//! reply entry is what makes security groups stateful.
+
+use aya_ebpf::{bindings::BPF_NOEXIST, bindings::BPF_ANY, helpers::generated::bpf_ktime_get_coarse_ns};
+use dataplane_common::{
+    Counter, DropReason, FlowEntry, FlowKey, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
+    FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, PROTO_TCP,
+};
+
+use crate::{
+    counters,
+    maps::FLOWS,
+    parse::{Headers, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
+};
+
+const EEXIST: i32 = 17;
+
+#[inline(always)]
+pub fn key(vpc: u32, h: &Headers) -> FlowKey {
+    FlowKey { vpc, src: h.src, dst: h.dst, sport: h.sport, dport: h.dport, proto: h.proto, _pad: [0; 3] }
+}
+
+/// The key of the other direction of the flow `e` belongs to.
+#[inline(always)]
+pub fn peer_key(e: &FlowEntry, proto: u8) -> FlowKey {
+    FlowKey {
+        vpc: e.out_vpc,
+        src: e.new_dst,
+        dst: e.new_src,
+        sport: e.new_dport,
+        dport: e.new_sport,
+        proto,
+        _pad: [0; 3],
+    }
+}
+
+#[inline(always)]
+pub fn now() -> u64 {
+    // SAFETY: plain helper call. Coarse time is plenty for idle timeouts.
+    unsafe { bpf_ktime_get_coarse_ns() }
+}
+
+#[inline(always)]
+pub fn lookup(key: &FlowKey) -> Option<*mut FlowEntry> {
+    FLOWS.get_ptr_mut(key)
+}
+
+pub enum Track {
+    /// Forward with the entry's action.
+    Continue,
+    /// A new SYN on a finished flow: decide again as for a first packet.
+    Restart,
+}
+
+/// Advances the flow's state with this packet and refreshes its idle timer.
+#[inline(always)]
+pub fn track(e: *mut FlowEntry, h: &Headers) -> Result<Track, DropReason> {
+    let t = now();
+    // SAFETY: `e` points into a map value; concurrent writers only store
+    // whole u32/u64 fields, so the worst case is a lost timestamp refresh.
+    let (state, flags, last) = unsafe { ((*e).state, (*e).flags, (*e).last_seen_ns) };
+    if t.wrapping_sub(last) > 1_000_000 {
+        // SAFETY: as above.
+        unsafe { (*e).last_seen_ns = t };
+    }
+    if h.proto != PROTO_TCP {
+        return Ok(Track::Continue);
+    }
+    let f = h.tcp_flags;
+    let is_reply = flags & FLOW_F_REPLY != 0;
+    if f & TCP_SYN != 0 && f & TCP_ACK == 0 && !is_reply && state >= FLOW_STATE_CLOSING {
+        return Ok(Track::Restart);
+    }
+    if state == FLOW_STATE_CLOSED {
+        return Err(DropReason::FlowClosed);
+    }
+    let next = if f & TCP_RST != 0 {
+        FLOW_STATE_CLOSED
+    } else if f & TCP_FIN != 0 {
+        FLOW_STATE_CLOSING
+    } else if is_reply && state == FLOW_STATE_NEW && f & (TCP_SYN | TCP_ACK) == (TCP_SYN | TCP_ACK) {
+        counters::count(Counter::TcpEstablished);
+        FLOW_STATE_ESTABLISHED
+    } else {
+        return Ok(Track::Continue);
+    };
+    if next != state && !(next == FLOW_STATE_CLOSING && state > FLOW_STATE_CLOSING) {
+        // SAFETY: as above.
+        let pk = unsafe {
+            (*e).state = next;
+            peer_key(&*e, h.proto)
+        };
+        if let Some(peer) = FLOWS.get_ptr_mut(&pk) {
+            // SAFETY: as above.
+            unsafe { (*peer).state = next };
+        }
+    }
+    Ok(Track::Continue)
+}
+
+/// The state a flow starts in with its first packet.
+#[inline(always)]
+pub fn initial_state(h: &Headers) -> u32 {
+    if h.proto == PROTO_TCP && h.tcp_flags & TCP_SYN == 0 {
+        // Picked up mid-stream (e.g. after the agent restarted with a
+        // fresh table): the rules allowed it, so carry on as established.
+        FLOW_STATE_ESTABLISHED
+    } else {
+        FLOW_STATE_NEW
+    }
+}
+
+/// Inserts both directions. A full table refuses the flow (and keeps every
+/// live one); losing a race to another CPU creating the same flow is fine.
+#[inline(always)]
+pub fn create(
+    fwd_key: &FlowKey,
+    fwd: &FlowEntry,
+    rev_key: &FlowKey,
+    rev: &FlowEntry,
+    restart: bool,
+) -> Result<(), DropReason> {
+    let flags = if restart { BPF_ANY } else { BPF_NOEXIST } as u64;
+    match FLOWS.insert(fwd_key, fwd, flags) {
+        Ok(()) => {}
+        Err(e) if e as i32 == -EEXIST => return Ok(()),
+        Err(_) => return Err(DropReason::FlowTableFull),
+    }
+    match FLOWS.insert(rev_key, rev, flags) {
+        Ok(()) => {}
+        Err(e) if e as i32 == -EEXIST => {}
+        Err(_) => {
+            let _ = FLOWS.remove(fwd_key);
+            return Err(DropReason::FlowTableFull);
+        }
+    }
+    counters::count(Counter::FlowCreated);
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! The packet-access layer: the only place that touches packet memory.
+//!
+//! The pipeline is written once against [`Packet`]; [`TcPacket`] writes through
+//! the skb helpers (a direct write would make the verifier unclone every TCP
+//! skb, and only the helpers keep partial checksums right), [`XdpPacket`]
+//! writes directly and fixes checksums itself.
+
+use aya_ebpf::{
+    bindings::{BPF_F_MARK_MANGLED_0, BPF_F_PSEUDO_HDR},
+    helpers::generated::{bpf_l3_csum_replace, bpf_l4_csum_replace, bpf_skb_pull_data, bpf_skb_store_bytes},
+    programs::{TcContext, XdpContext},
+};
+
+pub trait Packet {
+    fn data(&self) -> usize;
+    fn data_end(&self) -> usize;
+    /// Length of the whole packet, which in TC can exceed the linear part.
+    fn len(&self) -> u32;
+    fn ingress_ifindex(&self) -> u32;
+    /// Makes the first `n` bytes (or the whole packet if shorter) directly
+    /// readable. Invalidates earlier pointers.
+    fn pull(&mut self, n: u32);
+    fn store_2(&mut self, off: usize, v: [u8; 2]) -> Result<(), ()>;
+    fn store_4(&mut self, off: usize, v: [u8; 4]) -> Result<(), ()>;
+    /// Writes the destination and source MACs (the first 12 bytes).
+    fn store_eth(&mut self, eth: &[u8; 12]) -> Result<(), ()>;
+    /// Fixes the IPv4 header checksum at `off` for a 4-byte field change.
+    fn l3_csum_replace(&mut self, off: usize, from: u32, to: u32) -> Result<(), ()>;
+    /// Fixes the L4 checksum at `off` for a change of `size` (2 or 4) bytes;
+    /// `flags` are the skb helper's (`PSEUDO`, `UDP`).
+    fn l4_csum_replace(&mut self, off: usize, from: u32, to: u32, size: u32, flags: u64) -> Result<(), ()>;
+}
+
+/// The changed field is part of the L4 pseudo-header (an address).
+pub const PSEUDO: u64 = BPF_F_PSEUDO_HDR as u64;
+/// UDP: a zero checksum means "none" and must stay zero.
+pub const UDP: u64 = BPF_F_MARK_MANGLED_0 as u64;
+
+/// Bounds-checked pointer to a `T` at `off`.
+#[inline(always)]
+pub fn ptr_at<P: Packet, T>(p: &P, off: usize) -> Option<*const T> {
+    let start = p.data();
+    if start + off + core::mem::size_of::<T>() > p.data_end() {
+        return None;
+    }
+    Some((start + off) as *const T)
+}
+
+/// Reads a `T` at `off`, bounds-checked.
+#[inline(always)]
+pub fn read<P: Packet, T: Copy>(p: &P, off: usize) -> Option<T> {
+    // SAFETY: ptr_at checked that the whole `T` lies inside the packet;
+    // packet memory has no alignment guarantee, hence read_unaligned.
+    ptr_at::<P, T>(p, off).map(|ptr| unsafe { core::ptr::read_unaligned(ptr) })
+}
+
+pub struct TcPacket<'a> {
+    ctx: &'a TcContext,
+}
+
+impl<'a> TcPacket<'a> {
+    pub fn new(ctx: &'a TcContext) -> Self {
+        TcPacket { ctx }
+    }
+}
+
+impl Packet for TcPacket<'_> {
+    #[inline(always)]
+    fn data(&self) -> usize {
+        self.ctx.data()
+    }
+    #[inline(always)]
+    fn data_end(&self) -> usize {
+        self.ctx.data_end()
+    }
+    #[inline(always)]
+    fn len(&self) -> u32 {
+        self.ctx.len()
+    }
+    #[inline(always)]
+    fn ingress_ifindex(&self) -> u32 {
+        // SAFETY: reading a context field the verifier allows for tc programs.
+        unsafe { (*self.ctx.skb.skb).ifindex }
+    }
+    #[inline(always)]
+    fn pull(&mut self, n: u32) {
+        let len = self.len();
+        let want = if n < len { n } else { len };
+        if ((self.data_end() - self.data()) as u32) < want {
+            // SAFETY: helper call on our own skb.
+            unsafe { bpf_skb_pull_data(self.ctx.skb.skb as *mut _, want) };
+        }
+    }
+    #[inline(always)]
+    fn store_2(&mut self, off: usize, v: [u8; 2]) -> Result<(), ()> {
+        // SAFETY: the helper bounds-checks against the skb.
+        let rc = unsafe { bpf_skb_store_bytes(self.ctx.skb.skb as *mut _, off as u32, v.as_ptr() as *const _, 2, 0) };
+        if rc == 0 { Ok(()) } else { Err(()) }
+    }
+    #[inline(always)]
+    fn store_4(&mut self, off: usize, v: [u8; 4]) -> Result<(), ()> {
+        // SAFETY: the helper bounds-checks against the skb.
+        let rc = unsafe { bpf_skb_store_bytes(self.ctx.skb.skb as *mut _, off as u32, v.as_ptr() as *const _, 4, 0) };
+        if rc == 0 { Ok(()) } else { Err(()) }
+    }
+    #[inline(always)]
+    fn store_eth(&mut self, eth: &[u8; 12]) -> Result<(), ()> {
+        // SAFETY: the helper bounds-checks against the skb; `eth` points into a map value.
+        let rc = unsafe { bpf_skb_store_bytes(self.ctx.skb.skb as *mut _, 0, eth.as_ptr() as *const _, 12, 0) };
+        if rc == 0 { Ok(()) } else { Err(()) }
+    }
+    #[inline(always)]
+    fn l3_csum_replace(&mut self, off: usize, from: u32, to: u32) -> Result<(), ()> {
+        // SAFETY: helper call on our own skb.
+        let rc = unsafe { bpf_l3_csum_replace(self.ctx.skb.skb as *mut _, off as u32, from as u64, to as u64, 4) };
+        if rc == 0 { Ok(()) } else { Err(()) }
+    }
+    #[inline(always)]
+    fn l4_csum_replace(&mut self, off: usize, from: u32, to: u32, size: u32, flags: u64) -> Result<(), ()> {
+        // SAFETY: helper call on our own skb.
+        let rc = unsafe {
+            bpf_l4_csum_replace(self.ctx.skb.skb as *mut _, off as u32, from as u64, to as u64, flags | size as u64)
+        };
+        if rc == 0 { Ok(()) } else { Err(()) }
+    }
+}
+
+pub struct XdpPacket<'a> {
+    ctx: &'a XdpContext,
+}
+
+impl<'a> XdpPacket<'a> {
+    pub fn new(ctx: &'a XdpContext) -> Self {
+        XdpPacket { ctx }
+    }
+
+    #[inline(always)]
+    fn write<T>(&mut self, off: usize, v: T) -> Result<(), ()> {
+        let ptr = ptr_at::<Self, T>(self, off).ok_or(())? as *mut T;
+        // SAFETY: bounds-checked above; XDP packet memory is writable.
+        unsafe { core::ptr::write_unaligned(ptr, v) };
+        Ok(())
+    }
+}
+
+/// RFC 1624 incremental update of a 16-bit one's-complement checksum for a
+/// change of the 32-bit value `from` to `to` (both as loaded from the packet).
+#[inline(always)]
+pub fn csum_replace(check: u16, from: u32, to: u32) -> u16 {
+    let mut sum = (!check) as u32;
+    sum += (!from >> 16) + (!from & 0xffff) + (to >> 16) + (to & 0xffff);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    !(sum as u16)
+}
+
+impl Packet for XdpPacket<'_> {
+    #[inline(always)]
+    fn data(&self) -> usize {
+        self.ctx.data()
+    }
+    #[inline(always)]
+    fn data_end(&self) -> usize {
+        self.ctx.data_end()
+    }
+    #[inline(always)]
+    fn len(&self) -> u32 {
+        (self.ctx.data_end() - self.ctx.data()) as u32
+    }
+    #[inline(always)]
+    fn ingress_ifindex(&self) -> u32 {
+        self.ctx.ingress_ifindex() as u32
+    }
+    #[inline(always)]
+    fn pull(&mut self, _n: u32) {}
+    #[inline(always)]
+    fn store_2(&mut self, off: usize, v: [u8; 2]) -> Result<(), ()> {
+        self.write(off, v)
+    }
+    #[inline(always)]
+    fn store_4(&mut self, off: usize, v: [u8; 4]) -> Result<(), ()> {
+        self.write(off, v)
+    }
+    #[inline(always)]
+    fn store_eth(&mut self, eth: &[u8; 12]) -> Result<(), ()> {
+        // Two explicit loads: copying the array would compile to a memcpy call.
+        let p = eth.as_ptr();
+        // SAFETY: `eth` is 12 bytes; unaligned reads of 8 and 4 bytes inside it.
+        let (a, b) = unsafe {
+            (core::ptr::read_unaligned(p as *const u64), core::ptr::read_unaligned(p.add(8) as *const u32))
+        };
+        self.write(0, a)?;
+        self.write(8, b)
+    }
+    #[inline(always)]
+    fn l3_csum_replace(&mut self, off: usize, from: u32, to: u32) -> Result<(), ()> {
+        let old: u16 = read(self, off).ok_or(())?;
+        self.write(off, csum_replace(old, from, to))
+    }
+    #[inline(always)]
+    fn l4_csum_replace(&mut self, off: usize, from: u32, to: u32, _size: u32, flags: u64) -> Result<(), ()> {
+        // XDP frames carry full checksums, so pseudo-header fields are
+        // ordinary summands here; `size` 2 values arrive zero-extended.
+        let old: u16 = read(self, off).ok_or(())?;
+        if flags & UDP != 0 && old == 0 {
+            return Ok(());
+        }
+        let mut new = csum_replace(old, from, to);
+        if flags & UDP != 0 && new == 0 {
+            new = 0xffff;
+        }
+        self.write(off, new)
+    }
+}

@@ -1,0 +1,150 @@
+//! Stage `parse`: Ethernet / IPv4 / TCP, UDP, ICMP echo. Every access is
+//! bounds-checked; every malformed case has its own drop reason.
+
+use dataplane_common::{DropReason, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use network_types::{eth::EthHdr, ip::Ipv4Hdr, tcp::TcpHdr, udp::UdpHdr};
+
+use crate::packet::{ptr_at, read, Packet};
+
+pub const ETH_LEN: usize = EthHdr::LEN;
+pub const IP_OFF: usize = ETH_LEN;
+pub const IP_CSUM_OFF: usize = IP_OFF + 10;
+pub const IP_SRC_OFF: usize = IP_OFF + 12;
+pub const IP_DST_OFF: usize = IP_OFF + 16;
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_ARP: u16 = 0x0806;
+const ICMP_ECHO_REPLY: u8 = 0;
+const ICMP_ECHO_REQUEST: u8 = 8;
+
+pub const TCP_FIN: u8 = 0x01;
+pub const TCP_SYN: u8 = 0x02;
+pub const TCP_RST: u8 = 0x04;
+pub const TCP_ACK: u8 = 0x10;
+
+/// What the pipeline needs to know about an IPv4 packet.
+#[derive(Clone, Copy)]
+pub struct Headers {
+    pub proto: u8,
+    pub tcp_flags: u8,
+    pub icmp_type: u8,
+    pub l4_off: usize,
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    /// Network order. ICMP echo: the identifier in both.
+    pub sport: [u8; 2],
+    pub dport: [u8; 2],
+}
+
+impl Headers {
+    /// Offset of the L4 checksum.
+    #[inline(always)]
+    pub fn l4_csum_off(&self) -> usize {
+        self.l4_off
+            + match self.proto {
+                PROTO_TCP => 16,
+                PROTO_UDP => 6,
+                _ => 2,
+            }
+    }
+}
+
+pub enum Frame {
+    Ipv4(Headers),
+    Arp,
+}
+
+#[inline(always)]
+pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
+    // Host stacks hand us linear headers; pull covers the rare skb that is not.
+    p.pull((ETH_LEN + 60 + 20) as u32);
+    // Field reads through checked pointers, never whole-struct copies: those
+    // compile to memcpy calls the BPF target cannot link.
+    let eth = ptr_at::<P, EthHdr>(p, 0).ok_or(DropReason::TruncatedEthernet)?;
+    // SAFETY: ptr_at checked the header lies inside the packet.
+    let ether_type = u16::from_be(unsafe { (*eth).ether_type });
+    if ether_type == ETH_P_ARP {
+        return Ok(Frame::Arp);
+    }
+    if ether_type != ETH_P_IP {
+        return Err(DropReason::NotIpv4);
+    }
+    let ip = ptr_at::<P, Ipv4Hdr>(p, IP_OFF).ok_or(DropReason::TruncatedIpv4)?;
+    // SAFETY: ptr_at checked the fixed header lies inside the packet.
+    let (vihl, tot_len, frags, proto, src, dst) = unsafe {
+        ((*ip).vihl, (*ip).tot_len, (*ip).frags, (*ip).proto, (*ip).src_addr, (*ip).dst_addr)
+    };
+    if vihl >> 4 != 4 {
+        return Err(DropReason::BadIpVersion);
+    }
+    let ihl = ((vihl & 0x0f) as usize) * 4;
+    if ihl < Ipv4Hdr::LEN || IP_OFF + ihl > p.data_end() - p.data() {
+        return Err(DropReason::BadIhl);
+    }
+    let tot_len = u16::from_be_bytes(tot_len) as usize;
+    if tot_len < ihl || IP_OFF + tot_len > p.len() as usize {
+        return Err(DropReason::BadTotalLength);
+    }
+    // More-fragments flag or a fragment offset: ports live only in the first.
+    if u16::from_be_bytes(frags) & 0x3fff != 0 {
+        return Err(DropReason::Fragment);
+    }
+    let l4_off = IP_OFF + ihl;
+    let l4_len = tot_len - ihl;
+    let mut h = Headers {
+        proto,
+        tcp_flags: 0,
+        icmp_type: 0,
+        l4_off,
+        src,
+        dst,
+        sport: [0; 2],
+        dport: [0; 2],
+    };
+    match proto {
+        PROTO_TCP => {
+            let tcp = ptr_at::<P, TcpHdr>(p, l4_off).ok_or(DropReason::TruncatedL4)?;
+            if l4_len < TcpHdr::LEN {
+                return Err(DropReason::TruncatedL4);
+            }
+            // Byte 12 holds the data offset in its high nibble, byte 13 the flags.
+            let raw: [u8; 2] = read(p, l4_off + 12).ok_or(DropReason::TruncatedL4)?;
+            let doff = ((raw[0] >> 4) as usize) * 4;
+            if doff < TcpHdr::LEN || doff > l4_len {
+                return Err(DropReason::BadTcpDataOffset);
+            }
+            // SAFETY: ptr_at checked the header lies inside the packet.
+            unsafe {
+                h.sport = (*tcp).source;
+                h.dport = (*tcp).dest;
+            }
+            h.tcp_flags = raw[1];
+        }
+        PROTO_UDP => {
+            let udp = ptr_at::<P, UdpHdr>(p, l4_off).ok_or(DropReason::TruncatedL4)?;
+            // SAFETY: ptr_at checked the header lies inside the packet.
+            let (usrc, udst, ulen) = unsafe { ((*udp).src, (*udp).dst, (*udp).len) };
+            let ulen = u16::from_be_bytes(ulen) as usize;
+            if l4_len < UdpHdr::LEN || ulen < UdpHdr::LEN || ulen > l4_len {
+                return Err(DropReason::TruncatedL4);
+            }
+            h.sport = usrc;
+            h.dport = udst;
+        }
+        PROTO_ICMP => {
+            // type, code, checksum, identifier, sequence
+            let icmp_type: u8 = read(p, l4_off).ok_or(DropReason::TruncatedL4)?;
+            let id: [u8; 2] = read(p, l4_off + 4).ok_or(DropReason::TruncatedL4)?;
+            if l4_len < 8 || ptr_at::<P, [u8; 8]>(p, l4_off).is_none() {
+                return Err(DropReason::TruncatedL4);
+            }
+            if icmp_type != ICMP_ECHO_REQUEST && icmp_type != ICMP_ECHO_REPLY {
+                return Err(DropReason::UnsupportedIcmp);
+            }
+            h.icmp_type = icmp_type;
+            h.sport = id;
+            h.dport = h.sport;
+        }
+        _ => return Err(DropReason::UnsupportedProtocol),
+    }
+    Ok(Frame::Ipv4(h))
+}

@@ -1,0 +1,148 @@
+//! The per-packet pipeline, stage by stage, as in docs/DESIGN:
+//! port -> parse -> flow (fast path) -> [eni -> egress SG -> ingress SG ->
+//! create flow] -> rewrite -> redirect. Every `Err` is a counted drop.
+
+use dataplane_common::{
+    Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, FLOW_F_REPLY, GATEWAY_MAC,
+    SG_DIR_EGRESS, SG_DIR_INGRESS,
+};
+
+use crate::{
+    arp, counters,
+    flow::{self, Track},
+    maps::{ENIS, PORTS},
+    packet::Packet,
+    parse::{self, Frame, Headers},
+    rewrite, sg,
+};
+
+pub enum Verdict {
+    /// Redirect to the destination ENI behind this fabric ifindex.
+    Forward(u32),
+    /// Send back out of the ingress port (ARP replies).
+    Reflect,
+    /// Hand to the kernel stack untouched.
+    Pass,
+    Drop,
+}
+
+#[inline(always)]
+pub fn process<P: Packet>(p: &mut P) -> Verdict {
+    let ifindex = p.ingress_ifindex();
+    // Stage `port`: which ENI's veth did this come from?
+    // SAFETY: map values are read-only here and outlive the program run.
+    let Some(port) = (unsafe { PORTS.get(&ifindex) }) else {
+        counters::count(Counter::UnknownPortPass);
+        return Verdict::Pass;
+    };
+    let len = p.len() as u64;
+    counters::eni_tx(port.eni, len);
+    match stages(p, port, len) {
+        Ok(v) => v,
+        Err(reason) => {
+            counters::drop(reason);
+            counters::eni_drop(port.eni);
+            Verdict::Drop
+        }
+    }
+}
+
+#[inline(always)]
+fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, DropReason> {
+    let h = match parse::parse(p)? {
+        Frame::Arp => {
+            arp::answer(p, port)?;
+            counters::count(Counter::ArpReply);
+            return Ok(Verdict::Reflect);
+        }
+        Frame::Ipv4(h) => h,
+    };
+    // AWS's source/destination check: an ENI only sends from its own address.
+    if h.src != port.ip {
+        return Err(DropReason::SourceCheck);
+    }
+    let key = flow::key(port.vpc, &h);
+    let restart = match flow::lookup(&key) {
+        Some(e) => match flow::track(e, &h)? {
+            Track::Continue => {
+                counters::count(Counter::FlowHit);
+                // SAFETY: `e` points into a live map value.
+                return forward(p, &h, unsafe { &*e }, len);
+            }
+            Track::Restart => true,
+        },
+        None => false,
+    };
+    first_packet(p, port, &h, len, restart)
+}
+
+/// Slow path: decide a new flow, record both directions, forward.
+#[inline(always)]
+fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, restart: bool) -> Result<Verdict, DropReason> {
+    // Stage `eni`: traffic never leaves its VPC here; NAT constructs add the ways across.
+    let dst_key = EniKey { vpc: port.vpc, ip: h.dst };
+    // SAFETY: read-only map value.
+    let dst: &EniInfo = unsafe { ENIS.get(&dst_key) }.ok_or(DropReason::NoRoute)?;
+    let dport = u16::from_be_bytes(h.dport);
+    // Stage `sg`: sender's egress, then receiver's ingress.
+    if !sg::allows(port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, dport) {
+        return Err(DropReason::EgressSgDeny);
+    }
+    if !sg::allows(dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, dport) {
+        return Err(DropReason::IngressSgDeny);
+    }
+    let t = flow::now();
+    let state = flow::initial_state(h);
+    let fwd = FlowEntry {
+        eth: eth(&dst.mac),
+        out_ifindex: dst.ifindex,
+        state,
+        flags: 0,
+        out_vpc: port.vpc,
+        new_src: h.src,
+        new_dst: h.dst,
+        new_sport: h.sport,
+        new_dport: h.dport,
+        src_eni: port.eni,
+        dst_eni: dst.eni,
+        _pad: 0,
+        created_ns: t,
+        last_seen_ns: t,
+    };
+    let rev = FlowEntry {
+        eth: eth(&port.mac),
+        out_ifindex: p.ingress_ifindex(),
+        state,
+        flags: FLOW_F_REPLY,
+        out_vpc: port.vpc,
+        new_src: h.dst,
+        new_dst: h.src,
+        new_sport: h.dport,
+        new_dport: h.sport,
+        src_eni: dst.eni,
+        dst_eni: port.eni,
+        _pad: 0,
+        created_ns: t,
+        last_seen_ns: t,
+    };
+    let key = flow::key(port.vpc, h);
+    let rev_key = flow::peer_key(&fwd, h.proto);
+    flow::create(&key, &fwd, &rev_key, &rev, restart)?;
+    forward(p, h, &fwd, len)
+}
+
+#[inline(always)]
+fn forward<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry, len: u64) -> Result<Verdict, DropReason> {
+    rewrite::apply(p, h, e)?;
+    counters::count(Counter::Forwarded);
+    counters::eni_rx(e.dst_eni, len);
+    Ok(Verdict::Forward(e.out_ifindex))
+}
+
+/// Destination MAC then the router's MAC, byte by byte: an array copy would
+/// compile to a memcpy call.
+#[inline(always)]
+fn eth(dst: &[u8; 6]) -> [u8; 12] {
+    let g = GATEWAY_MAC;
+    [dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], g[0], g[1], g[2], g[3], g[4], g[5]]
+}

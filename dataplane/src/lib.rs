@@ -1,0 +1,16 @@
+//! hyperlab's userspace agent, as a library so the tests drive the same code.
+//!
+//! Data flow: `config` (parse + validate) -> `model::Topology` -> `compile`
+//! (pure: map entries) -> `loader` (programs + maps in the kernel). `lab`
+//! builds the namespaces and veths; it and `loader` do not know each other,
+//! `run` wires them.
+
+pub mod agent;
+pub mod compile;
+pub mod config;
+pub mod lab;
+pub mod loader;
+pub mod metrics;
+pub mod model;
+pub mod netns;
+pub mod stats;

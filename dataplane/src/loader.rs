@@ -1,0 +1,219 @@
+//! `loader`: the typed handle through which the agent owns the kernel side:
+//! load the object, fill the maps from a [`Compiled`] config, attach to the
+//! fabric ports, pin the maps for `dataplane stats`.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context, Result};
+use aya::{
+    maps::{lpm_trie::Key, HashMap, LpmTrie, MapData},
+    programs::{tc::TcAttachType, SchedClassifier, Xdp, XdpMode},
+    Ebpf, EbpfLoader,
+};
+use dataplane_common::{maps, programs, EniInfo, EniKey, FlowEntry, FlowKey, PortInfo, SgKey, SgPorts};
+
+use crate::{compile::Compiled, model::Hook, netns};
+
+/// Where the built kernel object is looked for, in order: `$HYPERLAB_EBPF_OBJ`,
+/// next to the agent binary's target dir (`target/dataplane-ebpf.o`), and the
+/// workspace's `target/` at build time.
+pub fn object_path() -> PathBuf {
+    if let Ok(p) = std::env::var("HYPERLAB_EBPF_OBJ") {
+        return PathBuf::from(p);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        // target/{release,debug}/dataplane or target/debug/deps/<test>
+        for anc in exe.ancestors().skip(1).take(3) {
+            let cand = anc.join("dataplane-ebpf.o");
+            if cand.exists() {
+                return cand;
+            }
+        }
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/dataplane-ebpf.o"))
+}
+
+pub const BPFFS: &str = "/sys/fs/bpf";
+
+/// Where a lab's maps are pinned.
+pub fn pin_dir(lab: &str) -> PathBuf {
+    Path::new(BPFFS).join("hyperlab").join(lab)
+}
+
+/// Root, bpffs and the kernel object: say what is missing and how to fix it.
+pub fn check_prerequisites(obj: &Path) -> Result<()> {
+    if !nix::unistd::Uid::effective().is_root() {
+        bail!("the data plane needs root (CAP_BPF, CAP_NET_ADMIN): run it with sudo or as root");
+    }
+    let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
+    if !mounts
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(BPFFS) && l.split_whitespace().nth(2) == Some("bpf"))
+    {
+        bail!("bpffs is not mounted at {BPFFS}: run `mount -t bpf bpf {BPFFS}` (or `cargo xtask setup`)");
+    }
+    if !obj.exists() {
+        bail!(
+            "the kernel object {} does not exist: build it with `cargo xtask build-ebpf` \
+             (or point HYPERLAB_EBPF_OBJ at it)",
+            obj.display()
+        );
+    }
+    Ok(())
+}
+
+pub struct Dataplane {
+    ebpf: Ebpf,
+    pinned: Option<PathBuf>,
+}
+
+impl Dataplane {
+    /// Loads the object and all its programs (this is where the verifier runs).
+    pub fn load(obj: &Path) -> Result<Self> {
+        check_prerequisites(obj)?;
+        let mut ebpf = EbpfLoader::new()
+            .load_file(obj)
+            .with_context(|| format!("loading kernel object {}", obj.display()))?;
+        {
+            let tc: &mut SchedClassifier = ebpf
+                .program_mut(programs::TC)
+                .context("program hyperlab_tc missing from the object")?
+                .try_into()?;
+            tc.load().context("verifier rejected hyperlab_tc")?;
+        }
+        for name in [programs::XDP, programs::XDP_PASS] {
+            let xdp: &mut Xdp = ebpf
+                .program_mut(name)
+                .with_context(|| format!("program {name} missing from the object"))?
+                .try_into()?;
+            xdp.load().with_context(|| format!("verifier rejected {name}"))?;
+        }
+        Ok(Dataplane { ebpf, pinned: None })
+    }
+
+    pub fn tc(&self) -> &SchedClassifier {
+        self.ebpf
+            .program(programs::TC)
+            .expect("loaded in Dataplane::load")
+            .try_into()
+            .expect("hyperlab_tc is a classifier")
+    }
+
+    pub fn xdp(&self) -> &Xdp {
+        self.ebpf
+            .program(programs::XDP)
+            .expect("loaded in Dataplane::load")
+            .try_into()
+            .expect("hyperlab_xdp is an XDP program")
+    }
+
+    fn hash<K: aya::Pod, V: aya::Pod>(&mut self, name: &str) -> Result<HashMap<&mut MapData, K, V>> {
+        let map = self.ebpf.map_mut(name).with_context(|| format!("map {name} missing"))?;
+        HashMap::try_from(map).with_context(|| format!("map {name} has an unexpected type"))
+    }
+
+    /// Writes a compiled config into empty maps. Ports go last: until a
+    /// port is known the pipeline passes its packets untouched, so nothing is
+    /// forwarded on half-written state.
+    pub fn apply(&mut self, c: &Compiled) -> Result<()> {
+        {
+            let map = self.ebpf.map_mut(maps::SG_RULES).context("map HL_SG_RULES missing")?;
+            let mut sg: LpmTrie<&mut MapData, SgKey, SgPorts> = LpmTrie::try_from(map)?;
+            for (plen, key, ports) in &c.sg_rules {
+                sg.insert(&Key::new(*plen, *key), ports, 0)
+                    .with_context(|| format!("writing security-group entry {key:?}/{plen}"))?;
+            }
+        }
+        {
+            let mut enis = self.hash::<EniKey, EniInfo>(maps::ENIS)?;
+            for (k, v) in &c.enis {
+                enis.insert(k, v, 0).with_context(|| format!("writing ENI {k:?}"))?;
+            }
+        }
+        let mut ports = self.hash::<u32, PortInfo>(maps::PORTS)?;
+        for (ifindex, p) in &c.ports {
+            ports
+                .insert(ifindex, p, 0)
+                .with_context(|| format!("writing port ifindex {ifindex}"))?;
+        }
+        Ok(())
+    }
+
+    /// Attaches the pipeline to the named fabric ports inside `ns`.
+    pub fn attach(&mut self, ns: &str, ports: &[String], hook: Hook) -> Result<()> {
+        let ebpf = &mut self.ebpf;
+        netns::scoped_in(ns, || {
+            match hook {
+                Hook::Tc => {
+                    let tc: &mut SchedClassifier = ebpf.program_mut(programs::TC).unwrap().try_into()?;
+                    for port in ports {
+                        tc.attach(port, TcAttachType::Ingress)
+                            .with_context(|| format!("attaching hyperlab_tc (tcx ingress) to {port} in {ns}"))?;
+                    }
+                }
+                Hook::Xdp => {
+                    let xdp: &mut Xdp = ebpf.program_mut(programs::XDP).unwrap().try_into()?;
+                    for port in ports {
+                        xdp.attach(port, XdpMode::Driver)
+                            .with_context(|| format!("attaching hyperlab_xdp (native) to {port} in {ns}"))?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// XDP labs: give a host-side veth NAPI so it receives redirected frames.
+    pub fn attach_xdp_pass(&mut self, ns: &str, iface: &str) -> Result<()> {
+        let ebpf = &mut self.ebpf;
+        netns::scoped_in(ns, || {
+            let xdp: &mut Xdp = ebpf.program_mut(programs::XDP_PASS).unwrap().try_into()?;
+            xdp.attach(iface, XdpMode::Driver)
+                .with_context(|| format!("attaching hyperlab_xdp_pass to {iface} in {ns}"))?;
+            Ok(())
+        })
+    }
+
+    /// Pins the maps under `dir` (replacing stale pins of an earlier run) so
+    /// `dataplane stats` and the metrics can read them.
+    pub fn pin_maps(&mut self, dir: &Path) -> Result<()> {
+        if dir.exists() {
+            fs::remove_dir_all(dir).with_context(|| format!("removing stale pins in {}", dir.display()))?;
+        }
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for name in [maps::PORTS, maps::ENIS, maps::SG_RULES, maps::FLOWS, maps::DROPS, maps::COUNTERS, maps::ENI_STATS] {
+            let map = self.ebpf.map(name).with_context(|| format!("map {name} missing"))?;
+            map.pin(dir.join(name))
+                .with_context(|| format!("pinning {name} in {}", dir.display()))?;
+        }
+        self.pinned = Some(dir.to_path_buf());
+        Ok(())
+    }
+
+    /// Every flow-table entry (both directions of each flow).
+    pub fn flows(&self) -> Result<Vec<(FlowKey, FlowEntry)>> {
+        let map = self.ebpf.map(maps::FLOWS).context("map HL_FLOWS missing")?;
+        let flows: HashMap<&MapData, FlowKey, FlowEntry> = HashMap::try_from(map)?;
+        flows.iter().map(|r| r.context("reading HL_FLOWS")).collect()
+    }
+
+    pub fn map(&self, name: &str) -> Result<&aya::maps::Map> {
+        self.ebpf.map(name).with_context(|| format!("map {name} missing"))
+    }
+
+    pub fn map_mut(&mut self, name: &str) -> Result<&mut aya::maps::Map> {
+        self.ebpf.map_mut(name).with_context(|| format!("map {name} missing"))
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        // Links die with the process; pins would keep the maps alive.
+        if let Some(dir) = self.pinned.take() {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! `dataplane`: the hyperlab agent and its tools.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, ExitCode, Stdio},
+    time::Duration,
+};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use dataplane::{
+    agent::Agent,
+    config::{self, DEFAULT_CONFIG},
+    lab, loader,
+    model::{Hook, Topology},
+    netns, stats,
+};
+
+/// hyperlab: AWS Hyperplane's VPC constructs as an eBPF data plane for Linux labs.
+///
+/// A topology config (TOML) describes VPCs, subnets, security groups and
+/// ENIs. `lab up` builds it as network namespaces and veths, `run` loads the
+/// TC/XDP pipeline onto the fabric and enforces it on every packet.
+/// Commands that take an optional FILE use the embedded default topology
+/// (lab "demo") when it is omitted.
+#[derive(Parser)]
+#[command(name = "dataplane", version)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Validate config files; print every error as FILE:LINE:COLUMN: FIELD: MESSAGE (exit 1 on errors).
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Build, run commands in, or remove a lab (network namespaces + veths).
+    Lab {
+        #[command(subcommand)]
+        cmd: LabCmd,
+    },
+    /// Load and attach the data plane for a lab that is up, serve metrics, run until SIGINT/SIGTERM.
+    Run {
+        /// Topology config (default: the embedded default topology).
+        file: Option<PathBuf>,
+        /// Hook to attach to the fabric ports (default: the config's `lab.hook`, else tc).
+        #[arg(long, value_enum)]
+        hook: Option<HookArg>,
+        /// Address of the Prometheus metrics endpoint (GET /metrics).
+        #[arg(long, default_value = "127.0.0.1:9477")]
+        metrics: SocketAddr,
+        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ or target/dataplane-ebpf.o).
+        #[arg(long)]
+        ebpf_obj: Option<PathBuf>,
+    },
+    /// Print the counters of a running agent: pipeline events, drops by reason, per-ENI traffic.
+    Stats {
+        /// Topology config of the running lab (default: the embedded default topology).
+        file: Option<PathBuf>,
+    },
+    /// Run the embedded default topology end to end: lab up, data plane, real
+    /// traffic (allowed and denied), counters, lab down.
+    Demo {
+        /// Use this config instead of the embedded default (it must have the demo's hosts).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ or target/dataplane-ebpf.o).
+        #[arg(long)]
+        ebpf_obj: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LabCmd {
+    /// Create one namespace per host, a fabric namespace and a veth per ENI (rebuilds if present).
+    Up { file: Option<PathBuf> },
+    /// Remove every namespace the lab created.
+    Down { file: Option<PathBuf> },
+    /// Run a command inside a host's namespace: `dataplane lab exec client -- curl http://10.0.2.20/`.
+    Exec {
+        /// Topology config (default: the embedded default topology).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        host: String,
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum HookArg {
+    Tc,
+    Xdp,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    match dispatch(cli.cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads FILE (or the embedded default); config errors are printed as
+/// diagnostics and end the command with exit code 1.
+fn topology(file: Option<&Path>) -> Result<Topology, ExitCode> {
+    let res = match file {
+        Some(f) => config::load(f),
+        None => config::parse_str(DEFAULT_CONFIG, "default.toml"),
+    };
+    res.map_err(|d| {
+        eprintln!("{d}");
+        ExitCode::FAILURE
+    })
+}
+
+macro_rules! topo {
+    ($file:expr) => {
+        match topology($file) {
+            Ok(t) => t,
+            Err(code) => return Ok(code),
+        }
+    };
+}
+
+fn dispatch(cmd: Cmd) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Check { files } => {
+            let mut failed = false;
+            for f in &files {
+                match config::load(f) {
+                    Ok(t) => println!(
+                        "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts)",
+                        f.display(),
+                        t.lab.name,
+                        t.vpcs.len(),
+                        t.subnets.len(),
+                        t.security_groups.len(),
+                        t.enis.len(),
+                        t.hosts().len()
+                    ),
+                    Err(d) => {
+                        eprintln!("{d}");
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Cmd::Lab { cmd } => match cmd {
+            LabCmd::Up { file } => {
+                let t = topo!(file.as_deref());
+                let plan = lab::plan(&t);
+                lab::up(&plan)?;
+                println!("lab {} is up: {}", plan.name, plan.namespaces().join(" "));
+                Ok(ExitCode::SUCCESS)
+            }
+            LabCmd::Down { file } => {
+                let t = topo!(file.as_deref());
+                let plan = lab::plan(&t);
+                lab::down(&plan)?;
+                println!("lab {} is down", plan.name);
+                Ok(ExitCode::SUCCESS)
+            }
+            LabCmd::Exec { config, host, cmd } => {
+                let t = topo!(config.as_deref());
+                let status = lab::exec(&lab::plan(&t), &host, &cmd)?;
+                Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
+            }
+        },
+        Cmd::Run { file, hook, metrics, ebpf_obj } => {
+            let t = topo!(file.as_deref());
+            let hook = hook.map(Into::into).unwrap_or(t.lab.hook);
+            let obj = ebpf_obj.unwrap_or_else(loader::object_path);
+            run(t, &obj, hook, metrics)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Stats { file } => {
+            let t = topo!(file.as_deref());
+            let s = stats::read_pinned(&loader::pin_dir(&t.lab.name), t.enis.len())?;
+            let ids: Vec<String> = t.enis.iter().map(|e| e.id.clone()).collect();
+            print!("{}", stats::render(&s, &ids));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Demo { config, ebpf_obj } => {
+            let t = topo!(config.as_deref());
+            let obj = ebpf_obj.unwrap_or_else(loader::object_path);
+            demo(t, &obj)
+        }
+    }
+}
+
+impl From<HookArg> for Hook {
+    fn from(h: HookArg) -> Hook {
+        match h {
+            HookArg::Tc => Hook::Tc,
+            HookArg::Xdp => Hook::Xdp,
+        }
+    }
+}
+
+fn run(t: Topology, obj: &Path, hook: Hook, metrics: SocketAddr) -> Result<()> {
+    let agent = Agent::start(t, obj, hook)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let pin_dir = loader::pin_dir(&agent.topo.lab.name);
+    let ids = agent.eni_ids();
+    let n = ids.len();
+    let scrape = move || {
+        let s = stats::read_pinned(&pin_dir, n)?;
+        Ok(dataplane::metrics::render(&s, &ids))
+    };
+    println!(
+        "hyperlab: lab {} running on {} ports ({:?}); metrics on http://{metrics}/metrics; Ctrl-C to stop",
+        agent.plan.name,
+        agent.plan.ports.len(),
+        hook
+    );
+    rt.block_on(async {
+        let server = tokio::spawn(dataplane::metrics::serve(metrics, scrape));
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = server => r.context("metrics server task")??,
+            _ = tokio::signal::ctrl_c() => log::info!("SIGINT: detaching"),
+            _ = term.recv() => log::info!("SIGTERM: detaching"),
+        }
+        anyhow::Ok(())
+    })?;
+    drop(agent);
+    println!("hyperlab: detached");
+    Ok(())
+}
+
+/// A process started inside a lab host, killed (by PID) when dropped.
+struct HostProcess(Child);
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_in(plan: &lab::LabPlan, host: &str, argv: &[&str]) -> Result<HostProcess> {
+    let h = plan.host(host).with_context(|| format!("the demo needs host {host:?} in the config"))?;
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    let (mut cmd, _ns) = netns::command(&h.netns, &argv)?;
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {} in {host}", argv.join(" ")))?;
+    Ok(HostProcess(child))
+}
+
+/// Runs a command in a host, capturing output; returns (success, stdout).
+fn output_in(plan: &lab::LabPlan, host: &str, argv: &[&str]) -> Result<(bool, String)> {
+    let h = plan.host(host).with_context(|| format!("the demo needs host {host:?} in the config"))?;
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    let (mut cmd, _ns) = netns::command(&h.netns, &argv)?;
+    let out = cmd.output().with_context(|| format!("running {} in {host}", argv.join(" ")))?;
+    Ok((out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// Removes the lab even when the demo fails half way.
+struct LabGuard(lab::LabPlan);
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if let Err(e) = lab::down(&self.0) {
+            eprintln!("warning: tearing the lab down: {e:#}");
+        }
+    }
+}
+
+fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
+    loader::check_prerequisites(obj)?;
+    let plan = lab::plan(&t);
+    println!("[demo] building lab {} ({} hosts, {} ENIs)", plan.name, plan.hosts.len(), t.enis.len());
+    lab::up(&plan)?;
+    let guard = LabGuard(plan.clone());
+    let hook = t.lab.hook;
+    let agent = Agent::start(t, obj, hook)?;
+    println!("[demo] data plane attached to {} fabric ports ({hook:?} hook)", agent.plan.ports.len());
+    let plan = &guard.0;
+    let web_ip = ip_of(&agent.topo, "eni-web")?;
+    let db_ip = ip_of(&agent.topo, "eni-db")?;
+    let _web = spawn_in(plan, "web", &["python3", "-m", "http.server", "80", "--bind", &web_ip])?;
+    let _db = spawn_in(plan, "db", &["python3", "-m", "http.server", "5432", "--bind", &db_ip])?;
+    std::thread::sleep(Duration::from_millis(700));
+    let before = agent.snapshot()?;
+    let checks: Vec<(&str, &str, Vec<String>, bool)> = vec![
+        ("client", "ping web (sg-web allows icmp from the VPC)", vec!["ping", "-c", "2", "-W", "1", &web_ip].into_iter().map(String::from).collect(), true),
+        ("client", "curl web:80 (sg-web allows tcp/80 from sg-client)", curl(&web_ip, 80), true),
+        ("client", "curl db:5432 (sg-db allows only sg-web)", curl(&db_ip, 5432), false),
+        ("web", "curl db:5432 from web (allowed by sg-db)", curl(&db_ip, 5432), true),
+        ("other", "curl web:80 from vpc-b (same CIDR, other VPC)", curl(&web_ip, 80), false),
+    ];
+    let mut ok = true;
+    for (host, what, argv, expect) in &checks {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let (success, _) = output_in(plan, host, &argv)?;
+        let verdict = if success { "reached" } else { "blocked" };
+        let good = success == *expect;
+        ok &= good;
+        println!("[demo] {host:>6}: {what:<52} {verdict:<8} {}", if good { "as expected" } else { "UNEXPECTED" });
+    }
+    let after = agent.snapshot()?;
+    println!("\n[demo] counters moved by the traffic above:\n{}", stats::render(&after.since(&before), &agent.eni_ids()));
+    drop(agent);
+    let name = guard.0.name.clone();
+    drop(guard);
+    println!("[demo] lab {name} removed");
+    if !ok {
+        bail!("the demo saw traffic it did not expect (see UNEXPECTED above)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn curl(ip: &str, port: u16) -> Vec<String> {
+    ["curl", "-sS", "-o", "/dev/null", "--max-time", "2", &format!("http://{ip}:{port}/")]
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+fn ip_of(t: &Topology, eni: &str) -> Result<String> {
+    let i = t.eni_by_id(eni).with_context(|| format!("the demo needs ENI {eni} in the config"))?;
+    Ok(t.enis[i].ip.to_string())
+}

@@ -1,0 +1,211 @@
+//! `cargo xtask`: developer tasks for hyperlab.
+//!
+//! The kernel crate (`dataplane-ebpf/`) is built with Debian's rustc/cargo for
+//! `bpfel-unknown-none`; everything else with the rustup cargo that launched this
+//! program.
+
+mod ebpf;
+mod proc;
+mod setup;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+/// Developer tasks for hyperlab (an eBPF VPC data plane for Linux labs).
+///
+/// Run as root on Debian 12. `cargo xtask demo` and `cargo xtask test` are the two
+/// commands a fresh machine needs; both install what is missing first.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what is missing (Debian packages, bpf-linker 0.13 for LLVM 22,
+    /// bpffs mount, /run/netns), idempotently. Needs root.
+    Setup,
+    /// Build the eBPF kernel crate with Debian's rustc and copy the object to
+    /// target/dataplane-ebpf.o (fails if the object calls memcpy).
+    BuildEbpf(BuildEbpfArgs),
+    /// setup + build-ebpf + `cargo build --release -p dataplane`. Needs root.
+    Build,
+    /// build, then run the agent's demo (`target/release/dataplane demo`) on the
+    /// embedded default topology or on --config FILE. Needs root.
+    Demo(DemoArgs),
+    /// setup, `cargo fmt --check`, clippy (-D warnings), build-ebpf, then every
+    /// test of the workspace including the root-only ones, one at a time. Needs root.
+    Test,
+}
+
+#[derive(Args)]
+struct BuildEbpfArgs {
+    /// Build the kernel crate with the dev profile instead of --release.
+    #[arg(long)]
+    debug: bool,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Topology file (TOML) passed to `dataplane demo --config FILE`; without it
+    /// the agent uses its embedded default topology.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Ctrl-C reaches the whole foreground process group: let the child (the agent,
+    // cargo test) handle it and clean up while we wait for it to finish, instead of
+    // returning to the shell while it still tears down. A handler (unlike SIG_IGN)
+    // is reset to the default in exec'd children.
+    proc::forward_interrupts();
+    let result = match cli.command {
+        Command::Setup => setup::run(),
+        Command::BuildEbpf(a) => ebpf::build(a.debug).map(|_| ()),
+        Command::Build => build(),
+        Command::Demo(a) => return demo(a),
+        Command::Test => test(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Root of the host workspace (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+/// Target directory of the host workspace (honours CARGO_TARGET_DIR).
+fn host_target_dir() -> PathBuf {
+    let ws = workspace_root();
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => ws.join(d),
+        _ => ws.join("target"),
+    }
+}
+
+fn require_root(what: &str) -> Result<()> {
+    if !proc::is_root() {
+        bail!(
+            "`cargo xtask {what}` must run as root (it installs packages, mounts bpffs and \
+             creates network namespaces); run it again from a root shell"
+        );
+    }
+    Ok(())
+}
+
+fn build() -> Result<()> {
+    require_root("build")?;
+    setup::run()?;
+    ebpf::build(false)?;
+    build_agent()
+}
+
+fn build_agent() -> Result<()> {
+    eprintln!("[build] agent: cargo build --release -p dataplane");
+    let mut cmd = proc::host_cargo();
+    cmd.args(["build", "--release", "-p", "dataplane"]);
+    proc::run(
+        &mut cmd,
+        "building the agent (package `dataplane`) failed; see the compiler errors above",
+    )
+}
+
+fn demo(args: DemoArgs) -> ExitCode {
+    let run = || -> Result<ExitCode> {
+        require_root("demo")?;
+        setup::run()?;
+        let obj = ebpf::build(false)?;
+        build_agent()?;
+        let bin = host_target_dir().join("release/dataplane");
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.arg("demo");
+        if let Some(cfg) = &args.config {
+            if !cfg.exists() {
+                bail!("demo config {} does not exist", cfg.display());
+            }
+            cmd.arg("--config").arg(cfg);
+        }
+        cmd.env("HYPERLAB_EBPF_OBJ", &obj);
+        proc::clean_env(&mut cmd);
+        eprintln!("[demo] {}", proc::describe(&cmd));
+        let status = cmd
+            .status()
+            .with_context(|| format!("could not start {}", bin.display()))?;
+        Ok(proc::exit_code(status))
+    };
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn test() -> Result<()> {
+    require_root("test")?;
+    setup::run()?;
+
+    eprintln!("[test] cargo fmt --all -- --check");
+    let mut cmd = proc::host_cargo();
+    cmd.args(["fmt", "--all", "--", "--check"]);
+    proc::run(
+        &mut cmd,
+        "formatting check failed: run `cargo fmt --all` and commit the result",
+    )?;
+
+    eprintln!("[test] cargo clippy --workspace --all-targets -- -D warnings");
+    let mut cmd = proc::host_cargo();
+    cmd.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    proc::run(
+        &mut cmd,
+        "clippy reported warnings or errors (listed above); fix them",
+    )?;
+
+    let obj = ebpf::build(false)?;
+
+    eprintln!("[test] cargo test --workspace -- --include-ignored --test-threads=1");
+    let mut cmd = proc::host_cargo();
+    cmd.args([
+        "test",
+        "--workspace",
+        "--",
+        "--include-ignored",
+        "--test-threads=1",
+    ]);
+    cmd.env("HYPERLAB_EBPF_OBJ", &obj);
+    let (status, totals) = proc::run_test_harness(&mut cmd)?;
+    let summary = format!(
+        "{} passed, {} failed, {} ignored, {} filtered out in {} test binaries",
+        totals.passed, totals.failed, totals.ignored, totals.filtered, totals.suites
+    );
+    if !status.success() {
+        eprintln!("[test] FAILED: {summary}");
+        bail!(
+            "`cargo test --workspace` failed ({}); the failing tests are listed above",
+            proc::describe_status(status)
+        );
+    }
+    eprintln!("[test] ok: fmt, clippy, ebpf object, {summary}");
+    Ok(())
+}
