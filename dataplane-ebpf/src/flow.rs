@@ -18,7 +18,7 @@ const EEXIST: i32 = 17;
 
 #[inline(always)]
 pub fn key(vpc: u32, h: &Headers) -> FlowKey {
-    FlowKey { vpc, src: h.src, dst: h.dst, sport: h.sport, dport: h.dport, proto: h.proto, _pad: [0; 3] }
+    FlowKey { vpc, src: h.src, dst: h.dst, sport: h.sport, dport: h.dport, proto: h.proto, _pad0: 0, _pad1: 0 }
 }
 
 /// The key of the other direction of the flow `e` belongs to.
@@ -31,7 +31,7 @@ pub fn peer_key(e: &FlowEntry, proto: u8) -> FlowKey {
         sport: e.new_dport,
         dport: e.new_sport,
         proto,
-        _pad: [0; 3],
+        _pad0: 0, _pad1: 0,
     }
 }
 

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use crate::{
     compile::{self, Compiled},
     lab::{self, LabPlan},
-    loader::{self, Dataplane},
+    loader::{self, Dataplane, LoadOptions},
     model::{Hook, Topology},
     stats::{self, Snapshot},
 };
@@ -26,13 +26,21 @@ impl Agent {
     /// Compiles `topo` against the running lab, loads the programs, fills the
     /// maps, attaches to every fabric port and pins the maps.
     pub fn start(topo: Topology, obj: &Path, hook: Hook) -> Result<Agent> {
+        Self::start_with(topo, obj, hook, &LoadOptions::default())
+    }
+
+    pub fn start_with(topo: Topology, obj: &Path, hook: Hook, opts: &LoadOptions) -> Result<Agent> {
         let plan = lab::plan(&topo);
-        let mut ifx = lab::fabric_ifindexes(&plan)
-            .with_context(|| format!("reading the fabric ports of lab {}: run `dataplane lab up` first", plan.name))?;
+        let mut ifx = lab::fabric_ifindexes(&plan).with_context(|| {
+            format!(
+                "reading the fabric ports of lab {}: run `dataplane lab up` first",
+                plan.name
+            )
+        })?;
         ifx.sort();
         let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
         let compiled = compile::compile(&topo, &ifindexes)?;
-        let mut dataplane = Dataplane::load(obj)?;
+        let mut dataplane = Dataplane::load_with(obj, opts)?;
         dataplane.apply(&compiled)?;
         if hook == Hook::Xdp {
             for p in &plan.ports {
@@ -50,7 +58,13 @@ impl Agent {
             compiled.sg_rules.len(),
             compiled.enis.len()
         );
-        Ok(Agent { topo, plan, compiled, dataplane, hook })
+        Ok(Agent {
+            topo,
+            plan,
+            compiled,
+            dataplane,
+            hook,
+        })
     }
 
     pub fn eni_ids(&self) -> Vec<String> {

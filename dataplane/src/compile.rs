@@ -55,7 +55,7 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
                 sg_set: set,
                 ip,
                 mac: eni.mac,
-                _pad: [0; 2],
+                _pad: 0,
             },
         ));
         out.enis.push((
@@ -66,7 +66,7 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
                 sg_set: set,
                 _pad0: 0,
                 mac: eni.mac,
-                _pad1: [0; 2],
+                _pad1: 0,
             },
         ));
     }
@@ -285,7 +285,11 @@ mod tests {
                 SecurityGroup {
                     id: "sg-b".into(),
                     vpc: 1,
-                    ingress: vec![rule(Protocol::Icmp, (0, 65535), Peer::Cidr(net("0.0.0.0/0")))],
+                    ingress: vec![rule(
+                        Protocol::Icmp,
+                        (0, 65535),
+                        Peer::Cidr(net("0.0.0.0/0")),
+                    )],
                     egress: vec![all_out],
                 },
             ],
@@ -325,7 +329,13 @@ mod tests {
             .collect()
     }
 
-    fn find<'a>(c: &'a Compiled, set: u32, dir: u8, proto: u8, prefix: &str) -> Option<&'a SgPorts> {
+    fn find<'a>(
+        c: &'a Compiled,
+        set: u32,
+        dir: u8,
+        proto: u8,
+        prefix: &str,
+    ) -> Option<&'a SgPorts> {
         let p = net(prefix);
         c.sg_rules
             .iter()
@@ -349,13 +359,25 @@ mod tests {
                     sg_set: 2,
                     ip: [10, 0, 1, 10],
                     mac: [0x02, 0x02, 10, 0, 1, 10],
-                    _pad: [0; 2]
+                    _pad: 0
                 }
             )
         );
         // Same address in two VPCs: two distinct keys.
-        assert_eq!(c.enis[0].0, EniKey { vpc: 0, ip: [10, 0, 1, 10] });
-        assert_eq!(c.enis[2].0, EniKey { vpc: 1, ip: [10, 0, 1, 10] });
+        assert_eq!(
+            c.enis[0].0,
+            EniKey {
+                vpc: 0,
+                ip: [10, 0, 1, 10]
+            }
+        );
+        assert_eq!(
+            c.enis[2].0,
+            EniKey {
+                vpc: 1,
+                ip: [10, 0, 1, 10]
+            }
+        );
         assert_eq!(c.enis[1].1.ifindex, 12);
         assert_eq!(c.sg_sets, vec![vec![0], vec![1], vec![2]]);
     }
@@ -401,10 +423,19 @@ mod tests {
     fn too_many_ranges_is_an_error_naming_the_group() {
         let mut t = topo();
         t.security_groups[1].ingress = (0..17)
-            .map(|i| rule(Protocol::Udp, (i * 10, i * 10), Peer::Cidr(net("10.0.0.0/8"))))
+            .map(|i| {
+                rule(
+                    Protocol::Udp,
+                    (i * 10, i * 10),
+                    Peer::Cidr(net("10.0.0.0/8")),
+                )
+            })
             .collect();
         let err = compile(&t, &[11, 12, 13]).unwrap_err().to_string();
-        assert!(err.contains("sg-web") && err.contains("17 separate port ranges"), "{err}");
+        assert!(
+            err.contains("sg-web") && err.contains("17 separate port ranges"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -415,7 +446,14 @@ mod tests {
     #[test]
     fn merge_ranges_coalesces_overlap_and_adjacency() {
         assert_eq!(
-            merge_ranges(vec![(10, 20), (0, 5), (6, 8), (15, 30), (40, 40), (65535, 65535)]),
+            merge_ranges(vec![
+                (10, 20),
+                (0, 5),
+                (6, 8),
+                (15, 30),
+                (40, 40),
+                (65535, 65535)
+            ]),
             vec![(0, 8), (10, 30), (40, 40), (65535, 65535)]
         );
         assert_eq!(merge_ranges(vec![(0, 65535), (80, 80)]), vec![(0, 65535)]);

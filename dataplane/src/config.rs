@@ -132,7 +132,11 @@ pub fn parse_str(src: &str, file: &str) -> Result<Topology, Diagnostics> {
                 .filter(|l| !l.is_empty())
                 .collect::<Vec<_>>()
                 .join(": ");
-            cx.err(e.span().map_or(0, |s| s.start), "", message);
+            cx.err(
+                e.span().map_or(0, |s| s.start),
+                "",
+                format!("TOML syntax error: {message}"),
+            );
             None
         }
     };
@@ -321,8 +325,8 @@ impl Kind {
 
     fn an(self) -> &'static str {
         match self {
-            Kind::Vpc | Kind::Eni => "an",
-            Kind::Subnet | Kind::SecurityGroup => "a",
+            Kind::Eni => "an",
+            Kind::Vpc | Kind::Subnet | Kind::SecurityGroup => "a",
         }
     }
 }
@@ -1249,6 +1253,7 @@ impl<'s> Checker<'s> {
             }
             if let (true, Some(v), Some(ip)) = (ip_ok, vpc, e.ip) {
                 if let Some(&j) = ips.get(&(v, ip.v)) {
+                    ip_ok = false;
                     self.err(
                         ip.pos,
                         &ip_field,
@@ -1261,10 +1266,11 @@ impl<'s> Checker<'s> {
                     ips.insert((v, ip.v), i);
                 }
             }
-            // The ENI's MAC: explicit, or derived once VPC and address are known.
+            // The ENI's MAC: explicit, or derived from a valid, unique
+            // address (a duplicate address is reported once, as such).
             let mac = match (e.mac, vpc, e.ip) {
                 (Some(m), _, _) => Some((m.v, Some(m.pos))),
-                (None, Some(v), Some(ip)) => Some((model::default_mac(v, ip.v), None)),
+                (None, Some(v), Some(ip)) if ip_ok => Some((model::default_mac(v, ip.v), None)),
                 _ => None,
             };
             if let Some((m, pos)) = mac {
@@ -1457,8 +1463,16 @@ fn parse_peer(s: &str) -> Result<PeerIn<'_>, String> {
     let looks_numeric = s.starts_with(|c: char| c.is_ascii_digit())
         && s.chars()
             .all(|c| c.is_ascii_digit() || c == '.' || c == '/');
-    if s.contains('/') || looks_numeric {
+    if s.contains('/') {
         parse_cidr(s, true).map(PeerIn::Cidr)
+    } else if looks_numeric {
+        match s.parse::<Ipv4Addr>() {
+            Ok(addr) => Ok(PeerIn::Cidr(Ipv4Net::from(addr))),
+            Err(_) => Err(format!(
+                "invalid IPv4 address {s:?} (expected an address such as \"10.0.1.5\", \
+                 a CIDR such as \"10.0.0.0/16\" or a security group id)"
+            )),
+        }
     } else if s.is_empty() {
         Err(
             "empty peer (expected an IPv4 CIDR such as \"10.0.0.0/16\" or a security group id)"
@@ -1904,7 +1918,7 @@ host = "a"
     fn syntax_error() {
         assert_eq!(
             diags("[[vpc]]\nid = \"vpc-a\"\ncidr = 10.0.0.0/16\n"),
-            ["t.toml:3:10: invalid ..."]
+            ["t.toml:3:12: TOML syntax error: expected newline, `#`",]
         );
     }
 
@@ -1912,7 +1926,7 @@ host = "a"
     fn duplicate_key_is_a_syntax_error() {
         assert_eq!(
             diags("[[vpc]]\nid = \"vpc-a\"\nid = \"vpc-b\"\n"),
-            ["t.toml:3:1: ..."]
+            ["t.toml:3:1: TOML syntax error: duplicate key `id` in table `vpc`",]
         );
     }
 
@@ -1923,9 +1937,9 @@ host = "a"
                 "adress = \"x\"\nsecuritygroups = []\n\n[[vpcs]]\nid = \"v\"\n"
             )),
             [
-                "t.toml:21:1: eni[0].adress: ...",
-                "t.toml:22:1: eni[0].securitygroups: ...",
-                "t.toml:24:3: vpcs: ...",
+                "t.toml:21:1: eni[0].adress: unknown field \"adress\" (allowed: id, subnet, ip, mac, security_groups, host)",
+                "t.toml:22:1: eni[0].securitygroups: unknown field \"securitygroups\" (allowed: id, subnet, ip, mac, security_groups, host; did you mean \"security_groups\"?)",
+                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, vpc, subnet, security_group, eni; did you mean \"vpc\"?)",
             ]
         );
     }
@@ -1934,7 +1948,12 @@ host = "a"
     fn missing_fields() {
         assert_eq!(
             diags(&with_base("\n[[vpc]]\n\n[[security_group]]\nid = \"sg-b\"\ningress = [{ protocol = \"tcp\" }]\n")),
-            ["..."]
+            [
+                "t.toml:22:1: vpc[1].id: missing required field \"id\" (expected a string id such as \"vpc-a\")",
+                "t.toml:22:1: vpc[1].cidr: missing required field \"cidr\" (expected an IPv4 CIDR such as \"10.0.0.0/16\")",
+                "t.toml:24:1: security_group[1].vpc: missing required field \"vpc\" (expected the id of a [[vpc]])",
+                "t.toml:26:12: security_group[1].ingress[0].peer: missing required field \"peer\" (expected an IPv4 CIDR such as \"10.0.0.0/16\" or a security group id)",
+            ]
         );
     }
 
@@ -1944,13 +1963,23 @@ host = "a"
             diags(&with_base(
                 "\n[lab]\nmtu = \"1500\"\n\n[[vpc]]\nid = 7\ncidr = [\"10.1.0.0/16\"]\n"
             )),
-            ["..."]
+            [
+                "t.toml:23:7: lab.mtu: expected an integer MTU such as 1500, found a string",
+                "t.toml:26:6: vpc[1].id: expected a string id such as \"vpc-a\", found an integer",
+                "t.toml:27:8: vpc[1].cidr: expected an IPv4 CIDR such as \"10.0.0.0/16\", found an array",
+            ]
         );
     }
 
     #[test]
     fn section_must_be_an_array_of_tables() {
-        assert_eq!(diags("lab = 1\n[vpc]\nid = \"vpc-a\"\n"), ["..."]);
+        assert_eq!(
+            diags("lab = 1\n[vpc]\nid = \"vpc-a\"\n"),
+            [
+                "t.toml:1:7: lab: expected a table ([lab]), found an integer",
+                "t.toml:2:1: vpc: expected an array of tables ([[vpc]]), found a table",
+            ]
+        );
     }
 
     #[test]
@@ -1959,7 +1988,10 @@ host = "a"
             diags(&with_base(
                 "\n[[security_group]]\nid = \"vpc-a\"\nvpc = \"vpc-a\"\n\n[[eni]]\nid = \"eni-a\"\nsubnet = \"subnet-a1\"\nip = \"10.0.1.11\"\nsecurity_groups = [\"sg-a\"]\nhost = \"a\"\n"
             )),
-            ["..."]
+            [
+                "t.toml:23:6: security_group[1].id: duplicate id \"vpc-a\": already used by vpc[0] at line 2 (ids are shared by all resource kinds)",
+                "t.toml:27:6: eni[1].id: duplicate id \"eni-a\": already used by eni[0] at line 16 (ids are shared by all resource kinds)",
+            ]
         );
     }
 
@@ -1997,7 +2029,15 @@ ip = "10.0.1.10"
 security_groups = ["sg-x", "eni-a"]
 host = "a"
 "#;
-        assert_eq!(diags(src), ["..."]);
+        assert_eq!(diags(src), [
+                "t.toml:7:7: subnet[0].vpc: unknown VPC \"vpc-x\" (defined: vpc-a)",
+                "t.toml:13:7: subnet[1].vpc: \"subnet-a1\" is a subnet (subnet[0]), not a VPC",
+                "t.toml:20:51: security_group[0].ingress[0].peer: unknown security group \"sg-client\" (defined: sg-web, sg-db)",
+                "t.toml:24:7: security_group[1].vpc: unknown VPC \"vpc-b\" (defined: vpc-a)",
+                "t.toml:28:10: eni[0].subnet: unknown subnet \"subnet-zz\" (defined: subnet-a1, subnet-a2)",
+                "t.toml:30:20: eni[0].security_groups[0]: unknown security group \"sg-x\" (defined: sg-web, sg-db)",
+                "t.toml:30:28: eni[0].security_groups[1]: \"eni-a\" is an ENI (eni[0]), not a security group",
+            ]);
     }
 
     #[test]
@@ -2038,7 +2078,13 @@ ip = "10.0.1.300"
 security_groups = ["sg-a"]
 host = "f"
 "#;
-        assert_eq!(diags(&with_base(extra)), ["..."]);
+        assert_eq!(diags(&with_base(extra)), [
+                "t.toml:25:6: eni[1].ip: 10.1.0.5 is outside subnet subnet-a1 (10.0.1.0/24)",
+                "t.toml:32:6: eni[2].ip: 10.0.1.1 is reserved for the VPC router (the gateway) of subnet subnet-a1 (10.0.1.0/24); usable addresses are 10.0.1.4 to 10.0.1.254 (AWS reserves the first four and the last)",
+                "t.toml:39:6: eni[3].ip: 10.0.1.255 is the broadcast address of subnet subnet-a1 (10.0.1.0/24); usable addresses are 10.0.1.4 to 10.0.1.254 (AWS reserves the first four and the last)",
+                "t.toml:46:6: eni[4].ip: 10.0.1.10 is already used by eni-a (eni[0]) in vpc-a",
+                "t.toml:53:6: eni[5].ip: invalid IPv4 address \"10.0.1.300\" (expected an address without prefix, such as \"10.0.1.10\")",
+            ]);
     }
 
     #[test]
@@ -2068,7 +2114,15 @@ ingress = [
   { protocol = "all", peer = "10.0.1" },
 ]
 "#;
-        assert_eq!(diags(src), ["..."]);
+        assert_eq!(diags(src), [
+                "t.toml:3:8: vpc[0].cidr: \"10.0.0.0\" has no prefix length (expected a CIDR such as \"10.0.0.0/16\")",
+                "t.toml:7:8: vpc[1].cidr: 10.0.1.0/16 has host bits set (expected a network address: did you mean 10.0.0.0/16?)",
+                "t.toml:11:8: vpc[2].cidr: prefix /8 of 10.0.0.0/8 is out of range (expected /16 to /28, as in AWS)",
+                "t.toml:15:8: vpc[3].cidr: invalid CIDR \"10.0.0/16\" (expected an IPv4 network such as \"10.0.0.0/16\")",
+                "t.toml:21:30: security_group[0].ingress[0].peer: 10.0.1.5/24 has host bits set (expected a network address: did you mean 10.0.1.0/24?)",
+                "t.toml:22:30: security_group[0].ingress[1].peer: invalid CIDR \"10.0.1.5/33\" (expected an IPv4 network such as \"10.0.0.0/16\")",
+                "t.toml:23:30: security_group[0].ingress[2].peer: invalid IPv4 address \"10.0.1\" (expected an address such as \"10.0.1.5\", a CIDR such as \"10.0.0.0/16\" or a security group id)",
+            ]);
     }
 
     #[test]
@@ -2092,7 +2146,11 @@ vpc = "vpc-a"
 cidr = "10.0.0.0/16"
 az = "use1-az1"
 "#;
-        assert_eq!(diags(&with_base(extra)), ["..."]);
+        assert_eq!(diags(&with_base(extra)), [
+                "t.toml:25:8: subnet[1].cidr: 10.1.0.0/24 is outside vpc-a (10.0.0.0/16)",
+                "t.toml:31:8: subnet[2].cidr: 10.0.1.128/25 overlaps subnet[0] subnet-a1 (10.0.1.0/24) in vpc-a",
+                "t.toml:37:8: subnet[3].cidr: 10.0.0.0/16 overlaps subnet[0] subnet-a1 (10.0.1.0/24) in vpc-a",
+            ]);
     }
 
     #[test]
@@ -2115,7 +2173,17 @@ egress = [
   { protocol = "sctp", peer = "0.0.0.0/0" },
 ]
 "#;
-        assert_eq!(diags(&with_base(extra)), ["..."]);
+        assert_eq!(diags(&with_base(extra)), [
+                "t.toml:26:31: security_group[1].ingress[0].ports: port range \"9000-80\" is reversed (expected low-high with low <= high, e.g. \"80-9000\")",
+                "t.toml:27:31: security_group[1].ingress[1].ports: port 70000 is out of range (expected 0 to 65535)",
+                "t.toml:28:31: security_group[1].ingress[2].ports: port 65536 is out of range (expected 0 to 65535)",
+                "t.toml:29:31: security_group[1].ingress[3].ports: invalid port range \"http\" (expected a port such as 80 or \"80\", or a range such as \"8000-8100\")",
+                "t.toml:30:31: security_group[1].ingress[4].ports: invalid port range \"1-2-3\" (expected a port such as 80 or \"80\", or a range such as \"8000-8100\")",
+                "t.toml:31:31: security_group[1].ingress[5].ports: expected a port such as 80 or \"80\", or a range such as \"8000-8100\", found a boolean",
+                "t.toml:34:32: security_group[1].egress[0].ports: ports are not allowed for protocol \"icmp\" (a rule for \"icmp\" covers every port; remove ports or use \"tcp\" or \"udp\")",
+                "t.toml:35:31: security_group[1].egress[1].ports: ports are not allowed for protocol \"all\" (a rule for \"all\" covers every port; remove ports or use \"tcp\" or \"udp\")",
+                "t.toml:36:16: security_group[1].egress[2].protocol: unknown protocol \"sctp\" (expected \"tcp\", \"udp\", \"icmp\" or \"all\")",
+            ]);
     }
 
     #[test]
@@ -2150,7 +2218,7 @@ host = "d"
 id = "eni-e"
 subnet = "subnet-a1"
 ip = "10.0.1.14"
-mac = "02:01:0a:00:01:15"
+mac = "02:01:0a:00:01:0f"
 security_groups = ["sg-a"]
 host = "e"
 
@@ -2161,16 +2229,31 @@ ip = "10.0.1.15"
 security_groups = ["sg-a"]
 host = "f"
 "#;
-        assert_eq!(diags(&with_base(extra)), ["..."]);
+        assert_eq!(diags(&with_base(extra)), [
+                "t.toml:27:7: eni[1].mac: MAC 02:00:00:00:00:01 is already the MAC of eni-a (eni[0])",
+                "t.toml:35:7: eni[2].mac: MAC 01:00:5e:00:00:01 is a multicast address (the first octet's lowest bit is set); an ENI needs a unicast MAC such as \"02:00:00:00:00:01\"",
+                "t.toml:43:7: eni[3].mac: invalid MAC address \"02:00:00:00:01\" (expected six hex octets such as \"02:00:00:00:00:01\")",
+                "t.toml:55:1: eni[5].mac: the default MAC 02:01:0a:00:01:0f (from the VPC index and IP) is already the MAC of eni-e (eni[4]); set mac explicitly",
+            ]);
     }
 
     #[test]
     fn lab_settings() {
         assert_eq!(
             diags("[lab]\nname = \"Demo_1\"\nhook = \"tcx\"\nmtu = 100\n"),
-            ["..."]
+            [
+                "t.toml:2:8: lab.name: invalid lab name \"Demo_1\" (expected 1 to 12 characters from a-z, 0-9 and '-', starting with a letter or digit; it prefixes the lab's namespace names)",
+                "t.toml:3:8: lab.hook: unknown hook \"tcx\" (expected \"tc\" or \"xdp\")",
+                "t.toml:4:7: lab.mtu: MTU 100 is out of range (expected 576 to 9000)",
+            ]
         );
-        assert_eq!(diags("[lab]\nhook = \"xdp\"\n"), ["..."]);
+        assert_eq!(
+            diags("[lab]\nname = 5\nhook = \"XDP\"\n"),
+            [
+                "t.toml:2:8: lab.name: expected a lab name such as \"demo\", found an integer",
+                "t.toml:3:8: lab.hook: unknown hook \"XDP\" (expected \"tc\" or \"xdp\")",
+            ]
+        );
         assert_eq!(
             parse_str("[lab]\nmtu = 576\n", "lab-1.toml")
                 .unwrap()
@@ -2179,7 +2262,13 @@ host = "f"
             576
         );
         let d = parse_str("", "a-very-long-lab-name.toml").unwrap_err();
-        assert_eq!(d.to_string(), "...");
+        assert_eq!(
+            d.to_string(),
+            "a-very-long-lab-name.toml:1:1: lab.name: no lab name is set and the file name's \
+             stem \"a-very-long-lab-name\" is not a valid one (expected 1 to 12 characters \
+             from a-z, 0-9 and '-', starting with a letter or digit; it prefixes the lab's \
+             namespace names); set name in [lab]"
+        );
     }
 
     #[test]
@@ -2201,7 +2290,11 @@ ip = "10.0.1.11"
 security_groups = ["sg-a", "sg-b", "sg-a"]
 host = "b"
 "#;
-        assert_eq!(diags(&with_base(extra)), ["..."]);
+        assert_eq!(diags(&with_base(extra)), [
+                "t.toml:29:53: security_group[1].ingress[0].peer: security group \"sg-a\" is in vpc-a, but sg-b is in vpc-b (a rule can only reference groups of its own VPC; use a CIDR instead)",
+                "t.toml:35:28: eni[1].security_groups[1]: security group \"sg-b\" is in vpc-b, but this ENI's subnet subnet-a1 is in vpc-a",
+                "t.toml:35:36: eni[1].security_groups[2]: security group \"sg-a\" is listed twice",
+            ]);
     }
 
     #[test]
@@ -2221,7 +2314,17 @@ ip = "10.0.1.12"
 security_groups = ["sg-a", "sg-a", "sg-a", "sg-a", "sg-a", "sg-a"]
 host = "Host_C"
 "#;
-        assert_eq!(diags(&with_base(extra)), ["..."]);
+        assert_eq!(diags(&with_base(extra)), [
+                "t.toml:26:19: eni[1].security_groups: an ENI needs 1 to 5 security groups, found 0",
+                "t.toml:27:8: eni[1].host: host name \"fabric\" is reserved for the lab's fabric namespace",
+                "t.toml:33:19: eni[2].security_groups: an ENI needs 1 to 5 security groups, found 6",
+                "t.toml:33:28: eni[2].security_groups[1]: security group \"sg-a\" is listed twice",
+                "t.toml:33:36: eni[2].security_groups[2]: security group \"sg-a\" is listed twice",
+                "t.toml:33:44: eni[2].security_groups[3]: security group \"sg-a\" is listed twice",
+                "t.toml:33:52: eni[2].security_groups[4]: security group \"sg-a\" is listed twice",
+                "t.toml:33:60: eni[2].security_groups[5]: security group \"sg-a\" is listed twice",
+                "t.toml:34:8: eni[2].host: invalid host name \"Host_C\" (expected 1 to 15 characters from a-z, 0-9 and '-', starting with a letter or digit)",
+            ]);
     }
 
     #[test]
@@ -2243,6 +2346,24 @@ ip = "10.0.2.10"
 security_groups = ["sg-nope"]
 host = "a"
 "#;
-        assert_eq!(diags(src), ["...", "...", "..."]);
+        assert_eq!(diags(src), [
+                "t.toml:3:8: vpc[0].cidr: 10.0.0.1/16 has host bits set (expected a network address: did you mean 10.0.0.0/16?)",
+                "t.toml:14:6: eni[0].ip: 10.0.2.10 is outside subnet subnet-a1 (10.0.1.0/24)",
+                "t.toml:15:20: eni[0].security_groups[0]: unknown security group \"sg-nope\" (no security groups are defined)",
+            ]);
+    }
+
+    #[test]
+    fn odd_values_are_located_too() {
+        let src = "[[vpc]]\nid = 1979-05-27\ncidr = \"10.0.0.0/16\"\n\n[[vpc]]\nid = \"vpc b\"\ncidr = \"10.1.0.0/16\"\n\n[foo.bar]\nx = 1\n";
+        let d = parse_str(src, "t.toml").unwrap_err();
+        assert_eq!(d.0.len(), 3);
+        assert_eq!(
+            d.to_string(),
+            "t.toml:2:6: vpc[0].id: expected a string id such as \"vpc-a\", found a datetime\n\
+             t.toml:6:6: vpc[1].id: invalid id \"vpc b\" (expected a non-empty string without \
+             spaces, such as \"vpc-a\")\n\
+             t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, vpc, subnet, security_group, eni)"
+        );
     }
 }

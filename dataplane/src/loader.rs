@@ -13,7 +13,9 @@ use aya::{
     programs::{tc::TcAttachType, SchedClassifier, Xdp, XdpMode},
     Ebpf, EbpfLoader,
 };
-use dataplane_common::{maps, programs, EniInfo, EniKey, FlowEntry, FlowKey, PortInfo, SgKey, SgPorts};
+use dataplane_common::{
+    maps, programs, EniInfo, EniKey, FlowEntry, FlowKey, PortInfo, SgKey, SgPorts,
+};
 
 use crate::{compile::Compiled, model::Hook, netns};
 
@@ -33,7 +35,10 @@ pub fn object_path() -> PathBuf {
             }
         }
     }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/dataplane-ebpf.o"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/dataplane-ebpf.o"
+    ))
 }
 
 pub const BPFFS: &str = "/sys/fs/bpf";
@@ -49,10 +54,9 @@ pub fn check_prerequisites(obj: &Path) -> Result<()> {
         bail!("the data plane needs root (CAP_BPF, CAP_NET_ADMIN): run it with sudo or as root");
     }
     let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
-    if !mounts
-        .lines()
-        .any(|l| l.split_whitespace().nth(1) == Some(BPFFS) && l.split_whitespace().nth(2) == Some("bpf"))
-    {
+    if !mounts.lines().any(|l| {
+        l.split_whitespace().nth(1) == Some(BPFFS) && l.split_whitespace().nth(2) == Some("bpf")
+    }) {
         bail!("bpffs is not mounted at {BPFFS}: run `mount -t bpf bpf {BPFFS}` (or `cargo xtask setup`)");
     }
     if !obj.exists() {
@@ -65,6 +69,14 @@ pub fn check_prerequisites(obj: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Load-time knobs.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Entries in the flow table (each flow takes two); default
+    /// `dataplane_common::MAX_FLOWS`.
+    pub flow_table_size: Option<u32>,
+}
+
 pub struct Dataplane {
     ebpf: Ebpf,
     pinned: Option<PathBuf>,
@@ -73,8 +85,16 @@ pub struct Dataplane {
 impl Dataplane {
     /// Loads the object and all its programs (this is where the verifier runs).
     pub fn load(obj: &Path) -> Result<Self> {
+        Self::load_with(obj, &LoadOptions::default())
+    }
+
+    pub fn load_with(obj: &Path, opts: &LoadOptions) -> Result<Self> {
         check_prerequisites(obj)?;
-        let mut ebpf = EbpfLoader::new()
+        let mut loader = EbpfLoader::new();
+        if let Some(n) = opts.flow_table_size {
+            loader.map_max_entries(maps::FLOWS, n);
+        }
+        let mut ebpf = loader
             .load_file(obj)
             .with_context(|| format!("loading kernel object {}", obj.display()))?;
         {
@@ -89,7 +109,8 @@ impl Dataplane {
                 .program_mut(name)
                 .with_context(|| format!("program {name} missing from the object"))?
                 .try_into()?;
-            xdp.load().with_context(|| format!("verifier rejected {name}"))?;
+            xdp.load()
+                .with_context(|| format!("verifier rejected {name}"))?;
         }
         Ok(Dataplane { ebpf, pinned: None })
     }
@@ -110,8 +131,14 @@ impl Dataplane {
             .expect("hyperlab_xdp is an XDP program")
     }
 
-    fn hash<K: aya::Pod, V: aya::Pod>(&mut self, name: &str) -> Result<HashMap<&mut MapData, K, V>> {
-        let map = self.ebpf.map_mut(name).with_context(|| format!("map {name} missing"))?;
+    fn hash<K: aya::Pod, V: aya::Pod>(
+        &mut self,
+        name: &str,
+    ) -> Result<HashMap<&mut MapData, K, V>> {
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .with_context(|| format!("map {name} missing"))?;
         HashMap::try_from(map).with_context(|| format!("map {name} has an unexpected type"))
     }
 
@@ -120,7 +147,10 @@ impl Dataplane {
     /// forwarded on half-written state.
     pub fn apply(&mut self, c: &Compiled) -> Result<()> {
         {
-            let map = self.ebpf.map_mut(maps::SG_RULES).context("map HL_SG_RULES missing")?;
+            let map = self
+                .ebpf
+                .map_mut(maps::SG_RULES)
+                .context("map HL_SG_RULES missing")?;
             let mut sg: LpmTrie<&mut MapData, SgKey, SgPorts> = LpmTrie::try_from(map)?;
             for (plen, key, ports) in &c.sg_rules {
                 sg.insert(&Key::new(*plen, *key), ports, 0)
@@ -130,7 +160,8 @@ impl Dataplane {
         {
             let mut enis = self.hash::<EniKey, EniInfo>(maps::ENIS)?;
             for (k, v) in &c.enis {
-                enis.insert(k, v, 0).with_context(|| format!("writing ENI {k:?}"))?;
+                enis.insert(k, v, 0)
+                    .with_context(|| format!("writing ENI {k:?}"))?;
             }
         }
         let mut ports = self.hash::<u32, PortInfo>(maps::PORTS)?;
@@ -148,17 +179,20 @@ impl Dataplane {
         netns::scoped_in(ns, || {
             match hook {
                 Hook::Tc => {
-                    let tc: &mut SchedClassifier = ebpf.program_mut(programs::TC).unwrap().try_into()?;
+                    let tc: &mut SchedClassifier =
+                        ebpf.program_mut(programs::TC).unwrap().try_into()?;
                     for port in ports {
-                        tc.attach(port, TcAttachType::Ingress)
-                            .with_context(|| format!("attaching hyperlab_tc (tcx ingress) to {port} in {ns}"))?;
+                        tc.attach(port, TcAttachType::Ingress).with_context(|| {
+                            format!("attaching hyperlab_tc (tcx ingress) to {port} in {ns}")
+                        })?;
                     }
                 }
                 Hook::Xdp => {
                     let xdp: &mut Xdp = ebpf.program_mut(programs::XDP).unwrap().try_into()?;
                     for port in ports {
-                        xdp.attach(port, XdpMode::Driver)
-                            .with_context(|| format!("attaching hyperlab_xdp (native) to {port} in {ns}"))?;
+                        xdp.attach(port, XdpMode::Driver).with_context(|| {
+                            format!("attaching hyperlab_xdp (native) to {port} in {ns}")
+                        })?;
                     }
                 }
             }
@@ -181,11 +215,23 @@ impl Dataplane {
     /// `dataplane stats` and the metrics can read them.
     pub fn pin_maps(&mut self, dir: &Path) -> Result<()> {
         if dir.exists() {
-            fs::remove_dir_all(dir).with_context(|| format!("removing stale pins in {}", dir.display()))?;
+            fs::remove_dir_all(dir)
+                .with_context(|| format!("removing stale pins in {}", dir.display()))?;
         }
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for name in [maps::PORTS, maps::ENIS, maps::SG_RULES, maps::FLOWS, maps::DROPS, maps::COUNTERS, maps::ENI_STATS] {
-            let map = self.ebpf.map(name).with_context(|| format!("map {name} missing"))?;
+        for name in [
+            maps::PORTS,
+            maps::ENIS,
+            maps::SG_RULES,
+            maps::FLOWS,
+            maps::DROPS,
+            maps::COUNTERS,
+            maps::ENI_STATS,
+        ] {
+            let map = self
+                .ebpf
+                .map(name)
+                .with_context(|| format!("map {name} missing"))?;
             map.pin(dir.join(name))
                 .with_context(|| format!("pinning {name} in {}", dir.display()))?;
         }
@@ -197,15 +243,32 @@ impl Dataplane {
     pub fn flows(&self) -> Result<Vec<(FlowKey, FlowEntry)>> {
         let map = self.ebpf.map(maps::FLOWS).context("map HL_FLOWS missing")?;
         let flows: HashMap<&MapData, FlowKey, FlowEntry> = HashMap::try_from(map)?;
-        flows.iter().map(|r| r.context("reading HL_FLOWS")).collect()
+        flows
+            .iter()
+            .map(|r| r.context("reading HL_FLOWS"))
+            .collect()
     }
 
     pub fn map(&self, name: &str) -> Result<&aya::maps::Map> {
-        self.ebpf.map(name).with_context(|| format!("map {name} missing"))
+        self.ebpf
+            .map(name)
+            .with_context(|| format!("map {name} missing"))
+    }
+
+    /// Empties the flow table (tests start each case from no state).
+    pub fn clear_flows(&mut self) -> Result<()> {
+        let mut flows = self.hash::<FlowKey, FlowEntry>(maps::FLOWS)?;
+        let keys: Vec<FlowKey> = flows.keys().collect::<Result<_, _>>()?;
+        for k in keys {
+            flows.remove(&k)?;
+        }
+        Ok(())
     }
 
     pub fn map_mut(&mut self, name: &str) -> Result<&mut aya::maps::Map> {
-        self.ebpf.map_mut(name).with_context(|| format!("map {name} missing"))
+        self.ebpf
+            .map_mut(name)
+            .with_context(|| format!("map {name} missing"))
     }
 }
 

@@ -153,7 +153,11 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                     }
                 }
             }
-            Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Cmd::Lab { cmd } => match cmd {
             LabCmd::Up { file } => {
@@ -176,7 +180,12 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
             }
         },
-        Cmd::Run { file, hook, metrics, ebpf_obj } => {
+        Cmd::Run {
+            file,
+            hook,
+            metrics,
+            ebpf_obj,
+        } => {
             let t = topo!(file.as_deref());
             let hook = hook.map(Into::into).unwrap_or(t.lab.hook);
             let obj = ebpf_obj.unwrap_or_else(loader::object_path);
@@ -209,7 +218,9 @@ impl From<HookArg> for Hook {
 
 fn run(t: Topology, obj: &Path, hook: Hook, metrics: SocketAddr) -> Result<()> {
     let agent = Agent::start(t, obj, hook)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let pin_dir = loader::pin_dir(&agent.topo.lab.name);
     let ids = agent.eni_ids();
     let n = ids.len();
@@ -249,7 +260,9 @@ impl Drop for HostProcess {
 }
 
 fn spawn_in(plan: &lab::LabPlan, host: &str, argv: &[&str]) -> Result<HostProcess> {
-    let h = plan.host(host).with_context(|| format!("the demo needs host {host:?} in the config"))?;
+    let h = plan
+        .host(host)
+        .with_context(|| format!("the demo needs host {host:?} in the config"))?;
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     let (mut cmd, _ns) = netns::command(&h.netns, &argv)?;
     let child = cmd
@@ -262,11 +275,18 @@ fn spawn_in(plan: &lab::LabPlan, host: &str, argv: &[&str]) -> Result<HostProces
 
 /// Runs a command in a host, capturing output; returns (success, stdout).
 fn output_in(plan: &lab::LabPlan, host: &str, argv: &[&str]) -> Result<(bool, String)> {
-    let h = plan.host(host).with_context(|| format!("the demo needs host {host:?} in the config"))?;
+    let h = plan
+        .host(host)
+        .with_context(|| format!("the demo needs host {host:?} in the config"))?;
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     let (mut cmd, _ns) = netns::command(&h.netns, &argv)?;
-    let out = cmd.output().with_context(|| format!("running {} in {host}", argv.join(" ")))?;
-    Ok((out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned()))
+    let out = cmd
+        .output()
+        .with_context(|| format!("running {} in {host}", argv.join(" ")))?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
 }
 
 /// Removes the lab even when the demo fails half way.
@@ -283,25 +303,69 @@ impl Drop for LabGuard {
 fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
     loader::check_prerequisites(obj)?;
     let plan = lab::plan(&t);
-    println!("[demo] building lab {} ({} hosts, {} ENIs)", plan.name, plan.hosts.len(), t.enis.len());
+    println!(
+        "[demo] building lab {} ({} hosts, {} ENIs)",
+        plan.name,
+        plan.hosts.len(),
+        t.enis.len()
+    );
     lab::up(&plan)?;
     let guard = LabGuard(plan.clone());
     let hook = t.lab.hook;
     let agent = Agent::start(t, obj, hook)?;
-    println!("[demo] data plane attached to {} fabric ports ({hook:?} hook)", agent.plan.ports.len());
+    println!(
+        "[demo] data plane attached to {} fabric ports ({hook:?} hook)",
+        agent.plan.ports.len()
+    );
     let plan = &guard.0;
     let web_ip = ip_of(&agent.topo, "eni-web")?;
     let db_ip = ip_of(&agent.topo, "eni-db")?;
-    let _web = spawn_in(plan, "web", &["python3", "-m", "http.server", "80", "--bind", &web_ip])?;
-    let _db = spawn_in(plan, "db", &["python3", "-m", "http.server", "5432", "--bind", &db_ip])?;
+    let _web = spawn_in(
+        plan,
+        "web",
+        &["python3", "-m", "http.server", "80", "--bind", &web_ip],
+    )?;
+    let _db = spawn_in(
+        plan,
+        "db",
+        &["python3", "-m", "http.server", "5432", "--bind", &db_ip],
+    )?;
     std::thread::sleep(Duration::from_millis(700));
     let before = agent.snapshot()?;
     let checks: Vec<(&str, &str, Vec<String>, bool)> = vec![
-        ("client", "ping web (sg-web allows icmp from the VPC)", vec!["ping", "-c", "2", "-W", "1", &web_ip].into_iter().map(String::from).collect(), true),
-        ("client", "curl web:80 (sg-web allows tcp/80 from sg-client)", curl(&web_ip, 80), true),
-        ("client", "curl db:5432 (sg-db allows only sg-web)", curl(&db_ip, 5432), false),
-        ("web", "curl db:5432 from web (allowed by sg-db)", curl(&db_ip, 5432), true),
-        ("other", "curl web:80 from vpc-b (same CIDR, other VPC)", curl(&web_ip, 80), false),
+        (
+            "client",
+            "ping web (sg-web allows icmp from the VPC)",
+            vec!["ping", "-c", "2", "-W", "1", &web_ip]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            true,
+        ),
+        (
+            "client",
+            "curl web:80 (sg-web allows tcp/80 from sg-client)",
+            curl(&web_ip, 80),
+            true,
+        ),
+        (
+            "client",
+            "curl db:5432 (sg-db allows only sg-web)",
+            curl(&db_ip, 5432),
+            false,
+        ),
+        (
+            "web",
+            "curl db:5432 from web (allowed by sg-db)",
+            curl(&db_ip, 5432),
+            true,
+        ),
+        (
+            "other",
+            "curl web:80 from vpc-b (same CIDR, other VPC)",
+            curl(&web_ip, 80),
+            false,
+        ),
     ];
     let mut ok = true;
     for (host, what, argv, expect) in &checks {
@@ -310,10 +374,16 @@ fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
         let verdict = if success { "reached" } else { "blocked" };
         let good = success == *expect;
         ok &= good;
-        println!("[demo] {host:>6}: {what:<52} {verdict:<8} {}", if good { "as expected" } else { "UNEXPECTED" });
+        println!(
+            "[demo] {host:>6}: {what:<52} {verdict:<8} {}",
+            if good { "as expected" } else { "UNEXPECTED" }
+        );
     }
     let after = agent.snapshot()?;
-    println!("\n[demo] counters moved by the traffic above:\n{}", stats::render(&after.since(&before), &agent.eni_ids()));
+    println!(
+        "\n[demo] counters moved by the traffic above:\n{}",
+        stats::render(&after.since(&before), &agent.eni_ids())
+    );
     drop(agent);
     let name = guard.0.name.clone();
     drop(guard);
@@ -325,13 +395,23 @@ fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
 }
 
 fn curl(ip: &str, port: u16) -> Vec<String> {
-    ["curl", "-sS", "-o", "/dev/null", "--max-time", "2", &format!("http://{ip}:{port}/")]
-        .into_iter()
-        .map(String::from)
-        .collect()
+    [
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "--max-time",
+        "2",
+        &format!("http://{ip}:{port}/"),
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
 }
 
 fn ip_of(t: &Topology, eni: &str) -> Result<String> {
-    let i = t.eni_by_id(eni).with_context(|| format!("the demo needs ENI {eni} in the config"))?;
+    let i = t
+        .eni_by_id(eni)
+        .with_context(|| format!("the demo needs ENI {eni} in the config"))?;
     Ok(t.enis[i].ip.to_string())
 }

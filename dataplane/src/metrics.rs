@@ -24,28 +24,57 @@ pub fn render(s: &Snapshot, eni_ids: &[String]) -> String {
     let mut reg = Registry::with_prefix("hyperlab");
     let drops = Family::<Labels, Counter>::default();
     for (name, v) in DROP_REASON_NAMES.iter().zip(&s.drops) {
-        drops.get_or_create(&vec![("reason".into(), name.to_string())]).inc_by(*v);
+        drops
+            .get_or_create(&vec![("reason".into(), name.to_string())])
+            .inc_by(*v);
     }
-    reg.register("drops", "Packets dropped by the data plane, by reason", drops);
+    reg.register(
+        "drops",
+        "Packets dropped by the data plane, by reason",
+        drops,
+    );
     let events = Family::<Labels, Counter>::default();
     for (name, v) in COUNTER_NAMES.iter().zip(&s.counters) {
-        events.get_or_create(&vec![("event".into(), name.to_string())]).inc_by(*v);
+        events
+            .get_or_create(&vec![("event".into(), name.to_string())])
+            .inc_by(*v);
     }
-    reg.register("pipeline_events", "Pipeline events (forwarded, flows created, ARP replies, ...)", events);
+    reg.register(
+        "pipeline_events",
+        "Pipeline events (forwarded, flows created, ARP replies, ...)",
+        events,
+    );
     let packets = Family::<Labels, Counter>::default();
     let bytes = Family::<Labels, Counter>::default();
     let eni_drops = Family::<Labels, Counter>::default();
     for (id, c) in eni_ids.iter().zip(&s.enis) {
-        for (dir, p, b) in [("tx", c.tx_packets, c.tx_bytes), ("rx", c.rx_packets, c.rx_bytes)] {
+        for (dir, p, b) in [
+            ("tx", c.tx_packets, c.tx_bytes),
+            ("rx", c.rx_packets, c.rx_bytes),
+        ] {
             let l = vec![("eni".into(), id.clone()), ("direction".into(), dir.into())];
             packets.get_or_create(&l).inc_by(p);
             bytes.get_or_create(&l).inc_by(b);
         }
-        eni_drops.get_or_create(&vec![("eni".into(), id.clone())]).inc_by(c.drops);
+        eni_drops
+            .get_or_create(&vec![("eni".into(), id.clone())])
+            .inc_by(c.drops);
     }
-    reg.register("eni_packets", "Packets per ENI; tx = sent by the ENI's host, rx = delivered to it", packets);
-    reg.register("eni_bytes", "Bytes per ENI; tx = sent by the ENI's host, rx = delivered to it", bytes);
-    reg.register("eni_drops", "Packets sent by the ENI's host that were dropped", eni_drops);
+    reg.register(
+        "eni_packets",
+        "Packets per ENI; tx = sent by the ENI's host, rx = delivered to it",
+        packets,
+    );
+    reg.register(
+        "eni_bytes",
+        "Bytes per ENI; tx = sent by the ENI's host, rx = delivered to it",
+        bytes,
+    );
+    reg.register(
+        "eni_drops",
+        "Packets sent by the ENI's host that were dropped",
+        eni_drops,
+    );
     let mut out = String::new();
     encode(&mut out, &reg).expect("writing to a String cannot fail");
     out
@@ -104,13 +133,28 @@ mod tests {
         let mut s = Snapshot {
             drops: vec![0; DROP_REASON_COUNT as usize],
             counters: vec![0; COUNTER_COUNT as usize],
-            enis: vec![EniCounters { tx_packets: 3, tx_bytes: 180, rx_packets: 2, rx_bytes: 120, drops: 1 }],
+            enis: vec![EniCounters {
+                tx_packets: 3,
+                tx_bytes: 180,
+                rx_packets: 2,
+                rx_bytes: 120,
+                drops: 1,
+            }],
         };
         s.drops[dataplane_common::DropReason::EgressSgDeny as usize] = 4;
         let text = render(&s, &["eni-a".into()]);
-        assert!(text.contains("hyperlab_drops_total{reason=\"egress_sg_deny\"} 4\n"), "{text}");
-        assert!(text.contains("hyperlab_eni_packets_total{eni=\"eni-a\",direction=\"tx\"} 3\n"), "{text}");
-        assert!(text.contains("hyperlab_eni_bytes_total{eni=\"eni-a\",direction=\"rx\"} 120\n"), "{text}");
+        assert!(
+            text.contains("hyperlab_drops_total{reason=\"egress_sg_deny\"} 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hyperlab_eni_packets_total{eni=\"eni-a\",direction=\"tx\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hyperlab_eni_bytes_total{eni=\"eni-a\",direction=\"rx\"} 120\n"),
+            "{text}"
+        );
         assert!(text.contains("# TYPE hyperlab_drops counter\n"), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }

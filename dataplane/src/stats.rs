@@ -6,7 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use aya::maps::{Map, MapData, PerCpuArray};
 use dataplane_common::{
-    maps, Counter, DropReason, EniCounters, COUNTER_COUNT, COUNTER_NAMES, DROP_REASON_COUNT, DROP_REASON_NAMES,
+    maps, Counter, DropReason, EniCounters, COUNTER_COUNT, COUNTER_NAMES, DROP_REASON_COUNT,
+    DROP_REASON_NAMES,
 };
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -47,9 +48,16 @@ impl Snapshot {
 }
 
 fn sum_u64(map: &Map, n: u32, name: &str) -> Result<Vec<u64>> {
-    let arr: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(map).with_context(|| format!("map {name}"))?;
+    let arr: PerCpuArray<&MapData, u64> =
+        PerCpuArray::try_from(map).with_context(|| format!("map {name}"))?;
     (0..n)
-        .map(|i| Ok(arr.get(&i, 0).with_context(|| format!("reading {name}[{i}]"))?.iter().sum()))
+        .map(|i| {
+            Ok(arr
+                .get(&i, 0)
+                .with_context(|| format!("reading {name}[{i}]"))?
+                .iter()
+                .sum())
+        })
         .collect()
 }
 
@@ -58,14 +66,18 @@ fn sum_enis(map: &Map, n: usize) -> Result<Vec<EniCounters>> {
         PerCpuArray::try_from(map).with_context(|| format!("map {}", maps::ENI_STATS))?;
     (0..n as u32)
         .map(|i| {
-            let per_cpu = arr.get(&i, 0).with_context(|| format!("reading {}[{i}]", maps::ENI_STATS))?;
-            Ok(per_cpu.iter().fold(EniCounters::default(), |a, c| EniCounters {
-                tx_packets: a.tx_packets + c.tx_packets,
-                tx_bytes: a.tx_bytes + c.tx_bytes,
-                rx_packets: a.rx_packets + c.rx_packets,
-                rx_bytes: a.rx_bytes + c.rx_bytes,
-                drops: a.drops + c.drops,
-            }))
+            let per_cpu = arr
+                .get(&i, 0)
+                .with_context(|| format!("reading {}[{i}]", maps::ENI_STATS))?;
+            Ok(per_cpu
+                .iter()
+                .fold(EniCounters::default(), |a, c| EniCounters {
+                    tx_packets: a.tx_packets + c.tx_packets,
+                    tx_bytes: a.tx_bytes + c.tx_bytes,
+                    rx_packets: a.rx_packets + c.rx_packets,
+                    rx_bytes: a.rx_bytes + c.rx_bytes,
+                    drops: a.drops + c.drops,
+                }))
         })
         .collect()
 }
@@ -84,7 +96,10 @@ pub fn read_pinned(dir: &Path, n_enis: usize) -> Result<Snapshot> {
     let open = |name: &str| -> Result<Map> {
         let p = dir.join(name);
         let data = MapData::from_pin(&p).with_context(|| {
-            format!("opening pinned map {}: is `dataplane run` running for this lab?", p.display())
+            format!(
+                "opening pinned map {}: is `dataplane run` running for this lab?",
+                p.display()
+            )
         })?;
         Ok(Map::PerCpuArray(data))
     };
@@ -128,19 +143,50 @@ mod tests {
         let mut s = Snapshot {
             drops: vec![0; DROP_REASON_COUNT as usize],
             counters: vec![0; COUNTER_COUNT as usize],
-            enis: vec![EniCounters { tx_packets: 3, tx_bytes: 300, rx_packets: 2, rx_bytes: 200, drops: 1 }],
+            enis: vec![EniCounters {
+                tx_packets: 3,
+                tx_bytes: 300,
+                rx_packets: 2,
+                rx_bytes: 200,
+                drops: 1,
+            }],
         };
         s.drops[DropReason::IngressSgDeny as usize] = 7;
         let text = render(&s, &["eni-a".to_string()]);
-        assert!(text.contains("  ingress_sg_deny                     7\n"), "{text}");
-        assert!(text.contains("  eni-a                         3          300          2          200        1\n"), "{text}");
-        assert_eq!(text.lines().count(), 1 + COUNTER_COUNT as usize + 1 + DROP_REASON_COUNT as usize + 2 + 1);
+        assert!(
+            text.contains("  ingress_sg_deny                     7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  eni-a                         3          300          2          200        1\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines().count(),
+            1 + COUNTER_COUNT as usize + 1 + DROP_REASON_COUNT as usize + 2 + 1
+        );
     }
 
     #[test]
     fn since_subtracts_fieldwise() {
-        let a = Snapshot { drops: vec![5, 1], counters: vec![9], enis: vec![EniCounters { tx_packets: 4, ..Default::default() }] };
-        let b = Snapshot { drops: vec![2, 1], counters: vec![3], enis: vec![EniCounters { tx_packets: 1, ..Default::default() }] };
+        let a = Snapshot {
+            drops: vec![5, 1],
+            counters: vec![9],
+            enis: vec![EniCounters {
+                tx_packets: 4,
+                ..Default::default()
+            }],
+        };
+        let b = Snapshot {
+            drops: vec![2, 1],
+            counters: vec![3],
+            enis: vec![EniCounters {
+                tx_packets: 1,
+                ..Default::default()
+            }],
+        };
         let d = a.since(&b);
         assert_eq!(d.drops, vec![3, 0]);
         assert_eq!(d.counters, vec![6]);

@@ -1,2 +1,380 @@
-//! Shared helpers for hyperlab's root tests: packet builders, checksum
-//! verification, a loaded-data-plane fixture and lab guards.
+//! Shared helpers for hyperlab's root tests: packet builders, independent
+//! checksum verification, a loaded-data-plane fixture (lab + agent, torn
+//! down on drop, also when a test fails) and BPF_PROG_TEST_RUN wrappers.
+
+use std::{net::Ipv4Addr, path::PathBuf};
+
+use anyhow::Context;
+use aya::programs::{TestRun, TestRunOptions};
+use dataplane::{
+    agent::Agent,
+    config, lab,
+    loader::{self, LoadOptions},
+    model::{Hook, Topology},
+    netns,
+    stats::Snapshot,
+};
+use dataplane_common::{FlowEntry, FlowKey, GATEWAY_MAC};
+use etherparse::PacketBuilder;
+
+/// Fails loudly (never skips) when a root test runs without what it needs.
+pub fn require_root() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "this test needs root (BPF, network namespaces): run `cargo xtask test` as root"
+    );
+    let obj = loader::object_path();
+    assert!(
+        obj.exists(),
+        "kernel object {} missing: run `cargo xtask build-ebpf` (or `cargo xtask test`)",
+        obj.display()
+    );
+}
+
+/// A lab name unique to this process and call site, at most 12 bytes.
+pub fn unique_lab(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let mut s = format!("{prefix}{}{n}", std::process::id() % 100_000);
+    s.truncate(12);
+    s
+}
+
+/// Parses a test topology, replacing the `[lab] name` with `name`.
+pub fn topology(toml: &str, name: &str) -> Topology {
+    let src = toml.replace("@LAB@", name);
+    config::parse_str(&src, "test.toml").unwrap_or_else(|d| panic!("test topology invalid:\n{d}"))
+}
+
+/// A lab that is up with the data plane loaded and attached; removed on drop.
+pub struct Fixture {
+    pub agent: Agent,
+    // Dropped after the agent: detach first, then remove the namespaces.
+    _lab: LabGuard,
+}
+
+impl Fixture {
+    pub fn new(toml: &str, prefix: &str) -> Fixture {
+        Self::with_options(toml, prefix, Hook::Tc, &LoadOptions::default())
+    }
+
+    pub fn with_options(toml: &str, prefix: &str, hook: Hook, opts: &LoadOptions) -> Fixture {
+        require_root();
+        let topo = topology(toml, &unique_lab(prefix));
+        let plan = lab::plan(&topo);
+        lab::up(&plan).expect("lab up");
+        // From here on a failure must still remove the lab.
+        let guard = LabGuard(Some(plan));
+        let agent =
+            Agent::start_with(topo, &loader::object_path(), hook, opts).expect("agent start");
+        Fixture { agent, _lab: guard }
+    }
+
+    pub fn eni(&self, id: &str) -> usize {
+        self.agent
+            .topo
+            .eni_by_id(id)
+            .unwrap_or_else(|| panic!("no ENI {id}"))
+    }
+
+    pub fn mac(&self, id: &str) -> [u8; 6] {
+        self.agent.topo.enis[self.eni(id)].mac
+    }
+
+    pub fn ip(&self, id: &str) -> Ipv4Addr {
+        self.agent.topo.enis[self.eni(id)].ip
+    }
+
+    /// The fabric ifindex packets from ENI `id` arrive on.
+    pub fn port_ifindex(&self, id: &str) -> u32 {
+        let eni = self.eni(id);
+        self.agent.compiled.ports[eni].0
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.agent.snapshot().expect("reading counters")
+    }
+
+    pub fn flows(&self) -> Vec<(FlowKey, FlowEntry)> {
+        self.agent.dataplane.flows().expect("reading flows")
+    }
+
+    pub fn clear_flows(&mut self) {
+        self.agent.dataplane.clear_flows().expect("clearing flows");
+    }
+
+    /// Runs `frame` as if it arrived from ENI `from` through `hook`'s program.
+    pub fn run(&self, hook: Hook, from: &str, frame: &[u8]) -> Outcome {
+        self.run_on(hook, self.port_ifindex(from), frame)
+    }
+
+    /// Runs `frame` as if it arrived on fabric ifindex `ifindex`.
+    pub fn run_on(&self, hook: Hook, ifindex: u32, frame: &[u8]) -> Outcome {
+        let dp = &self.agent.dataplane;
+        let frame = frame.to_vec();
+        netns::scoped_in(&self.agent.plan.fabric_ns, || {
+            let mut out = vec![0u8; frame.len() + 256];
+            let (ret, size) = match hook {
+                Hook::Tc => {
+                    let ctx = skb_ctx(ifindex);
+                    let r = dp
+                        .tc()
+                        .test_run(TestRunOptions {
+                            data_in: Some(&frame),
+                            data_out: Some(&mut out),
+                            ctx_in: Some(&ctx),
+                            ..Default::default()
+                        })
+                        .context("BPF_PROG_TEST_RUN (tc)")?;
+                    (r.return_value, r.data_size_out)
+                }
+                Hook::Xdp => {
+                    let ctx = xdp_ctx(ifindex, frame.len());
+                    let r = dp
+                        .xdp()
+                        .test_run(TestRunOptions {
+                            data_in: Some(&frame),
+                            data_out: Some(&mut out),
+                            ctx_in: Some(&ctx),
+                            ..Default::default()
+                        })
+                        .context("BPF_PROG_TEST_RUN (xdp)")?;
+                    (r.return_value, r.data_size_out)
+                }
+            };
+            out.truncate(size as usize);
+            Ok(Outcome {
+                verdict: Verdict::from_raw(hook, ret),
+                out,
+            })
+        })
+        .expect("test run")
+    }
+}
+
+/// Removes a lab when dropped.
+pub struct LabGuard(pub Option<lab::LabPlan>);
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if let Some(plan) = self.0.take() {
+            if let Err(e) = lab::down(&plan) {
+                eprintln!("warning: removing lab {}: {e:#}", plan.name);
+            }
+        }
+    }
+}
+
+/// `struct __sk_buff` up to and including `ifindex` (offset 40), zeroed
+/// otherwise: the kernel only accepts a few fields from userspace.
+fn skb_ctx(ifindex: u32) -> Vec<u8> {
+    let mut ctx = vec![0u8; 184]; // sizeof(struct __sk_buff)
+    ctx[40..44].copy_from_slice(&ifindex.to_ne_bytes());
+    ctx
+}
+
+/// `struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex }`:
+/// the kernel wants `data_end` to be the frame's length.
+fn xdp_ctx(ifindex: u32, len: usize) -> Vec<u8> {
+    let mut ctx = vec![0u8; 24];
+    ctx[4..8].copy_from_slice(&(len as u32).to_ne_bytes());
+    ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+    ctx
+}
+
+/// What the pipeline decided, in hook-independent words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Forward,
+    Reflect,
+    Pass,
+    Drop,
+    Other(u32),
+}
+
+impl Verdict {
+    fn from_raw(hook: Hook, ret: u32) -> Verdict {
+        match (hook, ret) {
+            (Hook::Tc, 7) => Verdict::Forward,  // TC_ACT_REDIRECT (peer)
+            (Hook::Tc, 0) => Verdict::Pass,     // TC_ACT_OK
+            (Hook::Tc, 2) => Verdict::Drop,     // TC_ACT_SHOT
+            (Hook::Xdp, 4) => Verdict::Forward, // XDP_REDIRECT
+            (Hook::Xdp, 3) => Verdict::Reflect, // XDP_TX
+            (Hook::Xdp, 2) => Verdict::Pass,
+            (Hook::Xdp, 1) => Verdict::Drop,
+            (_, r) => Verdict::Other(r),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub out: Vec<u8>,
+}
+
+pub const HOOKS: [Hook; 2] = [Hook::Tc, Hook::Xdp];
+
+/// Packet builders on top of etherparse (which computes correct checksums).
+pub mod pkt {
+    use super::*;
+
+    pub fn tcp(
+        smac: [u8; 6],
+        dmac: [u8; 6],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        sport: u16,
+        dport: u16,
+        flags: &str,
+    ) -> Vec<u8> {
+        let mut b = PacketBuilder::ethernet2(smac, dmac)
+            .ipv4(src.octets(), dst.octets(), 64)
+            .tcp(sport, dport, 1000, 64240);
+        for f in flags.chars() {
+            b = match f {
+                'S' => b.syn(),
+                'A' => b.ack(2000),
+                'F' => b.fin(),
+                'R' => b.rst(),
+                'P' => b.psh(),
+                _ => panic!("unknown TCP flag {f}"),
+            };
+        }
+        let payload = b"hyperlab";
+        let mut out = Vec::with_capacity(b.size(payload.len()));
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    pub fn udp(
+        smac: [u8; 6],
+        dmac: [u8; 6],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        sport: u16,
+        dport: u16,
+    ) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2(smac, dmac)
+            .ipv4(src.octets(), dst.octets(), 64)
+            .udp(sport, dport);
+        let payload = b"hyperlab-udp";
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    pub fn echo(
+        smac: [u8; 6],
+        dmac: [u8; 6],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        id: u16,
+        request: bool,
+    ) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2(smac, dmac).ipv4(src.octets(), dst.octets(), 64);
+        let b = if request {
+            b.icmpv4_echo_request(id, 1)
+        } else {
+            b.icmpv4_echo_reply(id, 1)
+        };
+        let payload = b"ping-payload";
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    /// An ARP request "who has `tpa`? tell `spa`" from `smac`.
+    pub fn arp_request(smac: [u8; 6], spa: Ipv4Addr, tpa: Ipv4Addr) -> Vec<u8> {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&smac);
+        f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+        f.extend_from_slice(&smac);
+        f.extend_from_slice(&spa.octets());
+        f.extend_from_slice(&[0; 6]);
+        f.extend_from_slice(&tpa.octets());
+        f
+    }
+
+    /// The router's answer to [`arp_request`].
+    pub fn arp_reply(dmac: [u8; 6], dpa: Ipv4Addr, answered: Ipv4Addr) -> Vec<u8> {
+        let mut f = dmac.to_vec();
+        f.extend_from_slice(&GATEWAY_MAC);
+        f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
+        f.extend_from_slice(&GATEWAY_MAC);
+        f.extend_from_slice(&answered.octets());
+        f.extend_from_slice(&dmac);
+        f.extend_from_slice(&dpa.octets());
+        f
+    }
+
+    /// `frame` with its Ethernet addresses replaced, as the fabric forwards it.
+    pub fn with_macs(frame: &[u8], dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
+        let mut f = frame.to_vec();
+        f[0..6].copy_from_slice(&dst);
+        f[6..12].copy_from_slice(&src);
+        f
+    }
+
+    /// Recomputes the IPv4 header checksum of an Ethernet/IPv4 frame (after a
+    /// test mangled a header field on purpose).
+    pub fn fix_ip_checksum(f: &mut [u8]) {
+        let ihl = ((f[14] & 0x0f) as usize * 4).min(f.len() - 14);
+        f[24] = 0;
+        f[25] = 0;
+        let c = super::csum::fold(super::csum::sum(&f[14..14 + ihl]));
+        f[24..26].copy_from_slice(&(!c).to_be_bytes());
+    }
+}
+
+/// RFC 1071 checksums, written independently of the data plane.
+pub mod csum {
+    pub fn sum(data: &[u8]) -> u32 {
+        let mut s = 0u32;
+        for c in data.chunks(2) {
+            let w = if c.len() == 2 {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], 0])
+            };
+            s += w as u32;
+        }
+        s
+    }
+
+    pub fn fold(mut s: u32) -> u16 {
+        while s >> 16 != 0 {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u16
+    }
+
+    /// Asserts the IPv4 header and the TCP/UDP/ICMP checksum of an
+    /// Ethernet/IPv4 frame are valid.
+    pub fn assert_valid(f: &[u8]) {
+        let ip = &f[14..];
+        let ihl = (ip[0] & 0x0f) as usize * 4;
+        assert_eq!(
+            fold(sum(&ip[..ihl])),
+            0xffff,
+            "IPv4 header checksum invalid"
+        );
+        let tot = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+        let l4 = &ip[ihl..tot];
+        let proto = ip[9];
+        let mut s = sum(l4);
+        if proto == 6 || proto == 17 {
+            if proto == 17 && l4[6] == 0 && l4[7] == 0 {
+                return; // UDP without checksum
+            }
+            s += sum(&ip[12..20]) + proto as u32 + l4.len() as u32;
+        }
+        assert_eq!(fold(s), 0xffff, "L4 checksum invalid (proto {proto})");
+    }
+}
+
+/// Path of a file in the repository's `configs/`.
+pub fn config_path(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs")).join(name)
+}

@@ -112,9 +112,10 @@ fn check_no_memcpy(obj: &Path) -> Result<()> {
         })
         .collect();
     bail!(
-        "{} contains {} unresolved call(s) (`call -1`, usually memcpy/memset from copying \
-         arrays or structs such as [u8; 6] MACs):\n{}\nUse explicit u16/u32/u64 loads and \
-         stores instead (see `{LLVM_OBJDUMP} -dr {}`)",
+        "{} contains {} unresolved call(s) (`call -1`, memcpy/memset/memmove that LLVM \
+         emits for copying or zero-filling byte arrays, e.g. [u8; 6] MACs or [u8; N] padding \
+         in a stack struct):\n{}\nUse explicit u8/u16/u32/u64 fields, loads and stores \
+         instead (see `{LLVM_OBJDUMP} -dr {}`)",
         obj.display(),
         bad.len(),
         list.join("\n"),

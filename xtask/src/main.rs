@@ -126,6 +126,15 @@ fn build_agent() -> Result<()> {
 fn demo(args: DemoArgs) -> ExitCode {
     let run = || -> Result<ExitCode> {
         require_root("demo")?;
+        if let Some(cfg) = &args.config {
+            if !cfg.is_file() {
+                bail!(
+                    "demo config {} does not exist (give a topology TOML file, e.g. \
+                     configs/default.toml)",
+                    cfg.display()
+                );
+            }
+        }
         setup::run()?;
         let obj = ebpf::build(false)?;
         build_agent()?;
@@ -133,9 +142,6 @@ fn demo(args: DemoArgs) -> ExitCode {
         let mut cmd = std::process::Command::new(&bin);
         cmd.arg("demo");
         if let Some(cfg) = &args.config {
-            if !cfg.exists() {
-                bail!("demo config {} does not exist", cfg.display());
-            }
             cmd.arg("--config").arg(cfg);
         }
         cmd.env("HYPERLAB_EBPF_OBJ", &obj);
@@ -184,11 +190,13 @@ fn test() -> Result<()> {
 
     let obj = ebpf::build(false)?;
 
-    eprintln!("[test] cargo test --workspace -- --include-ignored --test-threads=1");
+    eprintln!("[test] cargo test --workspace --no-fail-fast -- --include-ignored --test-threads=1");
     let mut cmd = proc::host_cargo();
+    // --no-fail-fast: run every test binary, so one report lists every failure.
     cmd.args([
         "test",
         "--workspace",
+        "--no-fail-fast",
         "--",
         "--include-ignored",
         "--test-threads=1",

@@ -65,7 +65,7 @@ pub struct PortInfo {
     pub ip: [u8; 4],
     /// The host-side MAC of the ENI (the fabric answers ARP to it).
     pub mac: [u8; 6],
-    pub _pad: [u8; 2],
+    pub _pad: u16,
 }
 
 #[repr(C)]
@@ -85,7 +85,7 @@ pub struct EniInfo {
     pub sg_set: u32,
     pub _pad0: u32,
     pub mac: [u8; 6],
-    pub _pad1: [u8; 2],
+    pub _pad1: u16,
 }
 
 /// The data of an LPM key (the map's key is this behind a `u32` prefix
@@ -99,7 +99,7 @@ pub struct SgKey {
     pub sg_set: [u8; 4],
     pub dir: u8,
     pub proto: u8,
-    pub _pad: [u8; 2],
+    pub _pad: u16,
     pub addr: [u8; 4],
 }
 
@@ -111,7 +111,7 @@ impl SgKey {
             sg_set: sg_set.to_be_bytes(),
             dir,
             proto,
-            _pad: [0; 2],
+            _pad: 0,
             addr,
         }
     }
@@ -145,7 +145,9 @@ pub struct FlowKey {
     pub sport: [u8; 2],
     pub dport: [u8; 2],
     pub proto: u8,
-    pub _pad: [u8; 3],
+    // Scalars, not byte arrays: zeroing an array compiles to a memset call.
+    pub _pad0: u8,
+    pub _pad1: u16,
 }
 
 impl FlowKey {
@@ -158,7 +160,8 @@ impl FlowKey {
             sport: self.dport,
             dport: self.sport,
             proto: self.proto,
-            _pad: [0; 3],
+            _pad0: 0,
+            _pad1: 0,
         }
     }
 }
@@ -343,10 +346,14 @@ mod tests {
             sport: [0x12, 0x34],
             dport: [0, 80],
             proto: PROTO_TCP,
-            _pad: [0; 3],
+            _pad0: 0,
+            _pad1: 0,
         };
         let r = k.reversed();
-        assert_eq!((r.src, r.dst, r.sport, r.dport), (k.dst, k.src, k.dport, k.sport));
+        assert_eq!(
+            (r.src, r.dst, r.sport, r.dport),
+            (k.dst, k.src, k.dport, k.sport)
+        );
         assert_eq!(r.reversed(), k);
     }
 
