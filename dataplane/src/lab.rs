@@ -426,6 +426,39 @@ async fn link_indexes(handle: &Handle) -> Result<Vec<(String, u32)>> {
         .collect())
 }
 
+/// A small HTTP server (Python) for lab hosts that answers with, and logs,
+/// the peer address it saw. Run it as
+/// `python3 -c PEER_HTTP_SERVER BIND_IP PORT NAME`.
+pub const PEER_HTTP_SERVER: &str = include_str!("../assets/peer_http.py");
+
+/// Waits until something in `host` accepts TCP connections on `addr`
+/// (checked from inside the host, so the probe never crosses the fabric).
+pub fn wait_listening(
+    plan: &LabPlan,
+    host: &str,
+    addr: std::net::SocketAddr,
+    timeout: std::time::Duration,
+) -> Result<()> {
+    let h = plan
+        .host(host)
+        .ok_or_else(|| anyhow!("lab {} has no host {host:?}", plan.name))?;
+    netns::run_in(&h.netns, move || {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200))
+                .is_ok()
+            {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("nothing listens on {addr} after {timeout:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    })
+    .with_context(|| format!("waiting for a listener in host {host}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

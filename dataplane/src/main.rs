@@ -323,14 +323,17 @@ fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
     let _web = spawn_in(
         plan,
         "web",
-        &["python3", "-m", "http.server", "80", "--bind", &web_ip],
+        &["python3", "-c", lab::PEER_HTTP_SERVER, &web_ip, "80", "web"],
     )?;
     let _db = spawn_in(
         plan,
         "db",
-        &["python3", "-m", "http.server", "5432", "--bind", &db_ip],
+        &["python3", "-c", lab::PEER_HTTP_SERVER, &db_ip, "5432", "db"],
     )?;
-    std::thread::sleep(Duration::from_millis(700));
+    for (host, ip, port) in [("web", &web_ip, 80), ("db", &db_ip, 5432)] {
+        let addr = SocketAddr::new(ip.parse()?, port);
+        lab::wait_listening(plan, host, addr, Duration::from_secs(10))?;
+    }
     let before = agent.snapshot()?;
     let checks: Vec<(&str, &str, Vec<String>, bool)> = vec![
         (

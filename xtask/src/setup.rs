@@ -20,6 +20,7 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "libzstd-dev",
     "libxml2-dev",
     "iproute2",
+    "iputils-ping",
     "iperf3",
     "curl",
     "nginx-light",
