@@ -378,3 +378,95 @@ pub mod csum {
 pub fn config_path(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs")).join(name)
 }
+
+/// A process started inside a lab host, killed (by PID) and reaped on drop.
+/// Its stdout goes to a file that [`HostProcess::output`] reads.
+pub struct HostProcess {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl HostProcess {
+    pub fn spawn(plan: &lab::LabPlan, host: &str, argv: &[&str]) -> HostProcess {
+        let h = plan.host(host).unwrap_or_else(|| panic!("no host {host}"));
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let log = std::env::temp_dir().join(format!(
+            "hyperlab-{}-{host}-{}.log",
+            plan.name,
+            unique_lab("p")
+        ));
+        let file = std::fs::File::create(&log).expect("log file");
+        let (mut cmd, _ns) = netns::command(&h.netns, &argv).expect("command in host");
+        let child = cmd
+            .stdout(file)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {argv:?} in {host}: {e}"));
+        HostProcess { child, log }
+    }
+
+    /// The peer-logging HTTP server on `ip:port`, ready when this returns.
+    pub fn http_server(plan: &lab::LabPlan, host: &str, ip: Ipv4Addr, port: u16) -> HostProcess {
+        let p = Self::spawn(
+            plan,
+            host,
+            &[
+                "python3",
+                "-c",
+                lab::PEER_HTTP_SERVER,
+                &ip.to_string(),
+                &port.to_string(),
+                host,
+            ],
+        );
+        lab::wait_listening(
+            plan,
+            host,
+            (ip, port).into(),
+            std::time::Duration::from_secs(10),
+        )
+        .expect("server listening");
+        p
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The peers an HTTP server logged, in order (the readiness probe of
+    /// `wait_listening` connects without a request and is never logged).
+    pub fn peers(&self) -> Vec<String> {
+        self.output()
+            .lines()
+            .filter_map(|l| l.strip_prefix("PEER ").map(str::to_string))
+            .collect()
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Runs a client command inside a host and returns (exit code, stdout).
+pub fn run_in_host(plan: &lab::LabPlan, host: &str, argv: &[&str]) -> (i32, String) {
+    let h = plan.host(host).unwrap_or_else(|| panic!("no host {host}"));
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    let (mut cmd, _ns) = netns::command(&h.netns, &argv).expect("command in host");
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {argv:?} in {host}: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// `curl` from `host` to `http://ip:port/` with a short timeout: (exit code, body).
+pub fn curl(plan: &lab::LabPlan, host: &str, ip: Ipv4Addr, port: u16) -> (i32, String) {
+    let url = format!("http://{ip}:{port}/");
+    run_in_host(plan, host, &["curl", "-sS", "--max-time", "2", &url])
+}
