@@ -2,7 +2,7 @@
 
 use dataplane_common::{Counter, DropReason};
 
-use crate::maps::{COUNTERS, DROPS, ENI_STATS};
+use crate::maps::{COUNTERS, DROPS, ENI_STATS, OBJ_STATS};
 
 #[inline(always)]
 pub fn drop(reason: DropReason) {
@@ -48,6 +48,33 @@ pub fn eni_rx(eni: u32, bytes: u64) {
 #[inline(always)]
 pub fn eni_drop(eni: u32) {
     if let Some(c) = ENI_STATS.get_ptr_mut(eni) {
+        // SAFETY: per-CPU slot, only this CPU writes it.
+        unsafe { (*c).drops += 1 };
+    }
+}
+
+/// Counts a packet of a flow into an endpoint/listener/target counter:
+/// `tx` for the forward direction, `rx` for replies.
+#[inline(always)]
+pub fn obj(index: u32, reply: bool, bytes: u64) {
+    if let Some(c) = OBJ_STATS.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot, only this CPU writes it.
+        unsafe {
+            if reply {
+                (*c).rx_packets += 1;
+                (*c).rx_bytes += bytes;
+            } else {
+                (*c).tx_packets += 1;
+                (*c).tx_bytes += bytes;
+            }
+        }
+    }
+}
+
+/// A packet for this endpoint/listener/target counter was dropped.
+#[inline(always)]
+pub fn obj_drop(index: u32) {
+    if let Some(c) = OBJ_STATS.get_ptr_mut(index) {
         // SAFETY: per-CPU slot, only this CPU writes it.
         unsafe { (*c).drops += 1 };
     }

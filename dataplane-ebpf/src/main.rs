@@ -10,6 +10,7 @@ mod maps;
 mod packet;
 mod parse;
 mod pipeline;
+mod privatelink;
 mod rewrite;
 mod sg;
 

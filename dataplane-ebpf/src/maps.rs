@@ -3,11 +3,13 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{lpm_trie::LpmTrie, HashMap, PerCpuArray},
+    maps::{lpm_trie::LpmTrie, Array, HashMap, PerCpuArray},
 };
 use dataplane_common::{
-    EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, PortInfo, SgKey, SgPorts, COUNTER_COUNT,
-    DROP_REASON_COUNT, MAX_ENIS, MAX_FLOWS, MAX_PORTS, MAX_SG_ENTRIES,
+    EndpointInfo, EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
+    PortInfo, SgKey, SgPorts, TargetInfo, COUNTER_COUNT, DROP_REASON_COUNT, MAGLEV_SIZE,
+    MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_FLOWS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_OBJ_STATS,
+    MAX_PORTS, MAX_SG_ENTRIES, MAX_TARGETS,
 };
 
 #[map(name = "HL_PORTS")]
@@ -33,3 +35,18 @@ pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_CO
 
 #[map(name = "HL_ENI_STATS")]
 pub static ENI_STATS: PerCpuArray<EniCounters> = PerCpuArray::with_max_entries(MAX_ENIS, 0);
+
+#[map(name = "HL_ENDPOINTS")]
+pub static ENDPOINTS: Array<EndpointInfo> = Array::with_max_entries(MAX_ENDPOINT_ENIS, 0);
+
+#[map(name = "HL_LISTENERS")]
+pub static LISTENERS: HashMap<ListenerKey, ListenerInfo> = HashMap::with_max_entries(MAX_LISTENERS, 0);
+
+#[map(name = "HL_MAGLEV")]
+pub static MAGLEV: Array<u32> = Array::with_max_entries(MAX_MAGLEV_TABLES * MAGLEV_SIZE, 0);
+
+#[map(name = "HL_TARGETS")]
+pub static TARGETS: Array<TargetInfo> = Array::with_max_entries(MAX_TARGETS, 0);
+
+#[map(name = "HL_OBJ_STATS")]
+pub static OBJ_STATS: PerCpuArray<EniCounters> = PerCpuArray::with_max_entries(MAX_OBJ_STATS, 0);

@@ -3,17 +3,17 @@
 //! create flow] -> rewrite -> redirect. Every `Err` is a counted drop.
 
 use dataplane_common::{
-    Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, FLOW_F_REPLY, GATEWAY_MAC,
-    SG_DIR_EGRESS, SG_DIR_INGRESS,
+    Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, ENI_KIND_ENDPOINT, FLOW_F_REPLY,
+    GATEWAY_MAC, NO_STAT, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
     arp, counters,
     flow::{self, Track},
-    maps::{ENIS, PORTS},
+    maps::{ENIS, FLOWS, PORTS},
     packet::Packet,
     parse::{self, Frame, Headers},
-    rewrite, sg,
+    privatelink, rewrite, sg,
 };
 
 pub enum Verdict {
@@ -69,7 +69,13 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
                 // SAFETY: `e` points into a live map value.
                 return forward(p, &h, unsafe { &*e }, len);
             }
-            Track::Restart => true,
+            Track::Restart => {
+                // A new connection on a finished flow's tuple: drop the old
+                // reply entry (and with it any NAT port it held).
+                // SAFETY: `e` points into a live map value.
+                let _ = FLOWS.remove(&flow::peer_key(unsafe { &*e }, h.proto));
+                true
+            }
         },
         None => false,
     };
@@ -91,6 +97,9 @@ fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, re
     if !sg::allows(dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, dport) {
         return Err(DropReason::IngressSgDeny);
     }
+    if dst.kind == ENI_KIND_ENDPOINT {
+        return privatelink::first_packet(p, port, h, dst, len, restart);
+    }
     let t = flow::now();
     let state = flow::initial_state(h);
     let fwd = FlowEntry {
@@ -105,7 +114,9 @@ fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, re
         new_dport: h.dport,
         src_eni: port.eni,
         dst_eni: dst.eni,
-        _pad: 0,
+        stat_endpoint: NO_STAT,
+        stat_listener: NO_STAT,
+        stat_target: NO_STAT,
         created_ns: t,
         last_seen_ns: t,
     };
@@ -121,7 +132,9 @@ fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, re
         new_dport: h.sport,
         src_eni: dst.eni,
         dst_eni: port.eni,
-        _pad: 0,
+        stat_endpoint: NO_STAT,
+        stat_listener: NO_STAT,
+        stat_target: NO_STAT,
         created_ns: t,
         last_seen_ns: t,
     };
@@ -132,17 +145,23 @@ fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, re
 }
 
 #[inline(always)]
-fn forward<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry, len: u64) -> Result<Verdict, DropReason> {
+pub fn forward<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry, len: u64) -> Result<Verdict, DropReason> {
     rewrite::apply(p, h, e)?;
     counters::count(Counter::Forwarded);
     counters::eni_rx(e.dst_eni, len);
+    if e.stat_endpoint != NO_STAT {
+        let reply = e.flags & FLOW_F_REPLY != 0;
+        counters::obj(e.stat_endpoint, reply, len);
+        counters::obj(e.stat_listener, reply, len);
+        counters::obj(e.stat_target, reply, len);
+    }
     Ok(Verdict::Forward(e.out_ifindex))
 }
 
 /// Destination MAC then the router's MAC, byte by byte: an array copy would
 /// compile to a memcpy call.
 #[inline(always)]
-fn eth(dst: &[u8; 6]) -> [u8; 12] {
+pub fn eth(dst: &[u8; 6]) -> [u8; 12] {
     let g = GATEWAY_MAC;
     [dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], g[0], g[1], g[2], g[3], g[4], g[5]]
 }

@@ -2,24 +2,44 @@
 //! the kernel before the config has been validated and compiled, so a bad
 //! config never leaves anything half applied.
 
-use std::path::Path;
+use std::{
+    collections::BTreeSet,
+    net::SocketAddrV4,
+    path::{Path, PathBuf},
+    sync::{mpsc, Arc, Mutex},
+    thread::JoinHandle,
+};
 
 use anyhow::{Context, Result};
+use aya::maps::{Map, MapData};
+use dataplane_common::maps;
 
 use crate::{
     compile::{self, Compiled},
+    health::{HealthChecker, Probe},
     lab::{self, LabPlan},
     loader::{self, Dataplane, LoadOptions},
     model::{Hook, Topology},
-    stats::{self, Snapshot},
+    stats::{self, Layout, Snapshot},
 };
 
 pub struct Agent {
     pub topo: Topology,
     pub plan: LabPlan,
     pub compiled: Compiled,
-    pub dataplane: Dataplane,
     pub hook: Hook,
+    /// Global indices of the targets currently out of selection.
+    pub unhealthy: Arc<Mutex<BTreeSet<u32>>>,
+    // Stopped before the data plane is dropped (field order).
+    health: Option<HealthSync>,
+    pub dataplane: Dataplane,
+}
+
+/// Health checks and the thread that turns their verdicts into Maglev
+/// table updates.
+struct HealthSync {
+    checker: HealthChecker,
+    thread: JoinHandle<()>,
 }
 
 impl Agent {
@@ -58,20 +78,124 @@ impl Agent {
             compiled.sg_rules.len(),
             compiled.enis.len()
         );
+        let unhealthy = Arc::new(Mutex::new(BTreeSet::new()));
+        let health = start_health(
+            &topo,
+            &plan,
+            &compiled,
+            loader::pin_dir(&topo.lab.name),
+            unhealthy.clone(),
+        )?;
         Ok(Agent {
             topo,
             plan,
             compiled,
-            dataplane,
             hook,
+            unhealthy,
+            health,
+            dataplane,
         })
     }
 
-    pub fn eni_ids(&self) -> Vec<String> {
-        self.topo.enis.iter().map(|e| e.id.clone()).collect()
+    pub fn layout(&self) -> Layout {
+        Layout::of(&self.topo)
     }
 
     pub fn snapshot(&self) -> Result<Snapshot> {
-        stats::read(&self.dataplane, self.topo.enis.len())
+        stats::read_pinned(
+            &loader::pin_dir(&self.topo.lab.name),
+            &Layout::of(&self.topo),
+        )
     }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(h) = self.health.take() {
+            // Stopping the checker drops the sender; the sync thread then ends.
+            h.checker.stop();
+            let _ = h.thread.join();
+        }
+    }
+}
+
+/// Probes every target of a target group that has a health check, from
+/// inside the target's host; on each verdict change recomputes the Maglev
+/// tables and rewrites the slots that changed. Existing flows keep their
+/// target (AWS's default: connections to a target that turns unhealthy are
+/// not reset); only new flows avoid it.
+fn start_health(
+    topo: &Topology,
+    plan: &LabPlan,
+    compiled: &Compiled,
+    pin_dir: PathBuf,
+    unhealthy: Arc<Mutex<BTreeSet<u32>>>,
+) -> Result<Option<HealthSync>> {
+    let mut probes = Vec::new();
+    let mut key = 0usize;
+    for tg in &topo.services.target_groups {
+        for t in &tg.targets {
+            if let Some(check) = &tg.health_check {
+                let eni = &topo.enis[t.eni];
+                let host = plan
+                    .host(&eni.host)
+                    .with_context(|| format!("target {} has no lab host", eni.id))?;
+                probes.push(Probe {
+                    key,
+                    netns: host.netns.clone(),
+                    addr: SocketAddrV4::new(eni.ip, check.port.unwrap_or(t.port)),
+                    check: check.clone(),
+                });
+            }
+            key += 1;
+        }
+    }
+    if probes.is_empty() {
+        return Ok(None);
+    }
+    let (tx, rx) = mpsc::channel::<(usize, bool)>();
+    let topo = topo.clone();
+    let mut tables = compiled.tables.clone();
+    let thread = std::thread::Builder::new()
+        .name("health-sync".into())
+        .spawn(move || {
+            let path = pin_dir.join(maps::MAGLEV);
+            let mut map = match MapData::from_pin(&path) {
+                Ok(d) => Map::Array(d),
+                Err(e) => {
+                    log::error!("health checks cannot update {}: {e}", path.display());
+                    return;
+                }
+            };
+            for (target, healthy) in rx {
+                let target = target as u32;
+                let set = {
+                    let mut u = unhealthy.lock().expect("health set lock");
+                    if healthy {
+                        u.remove(&target);
+                    } else {
+                        u.insert(target);
+                    }
+                    u.clone()
+                };
+                let new = compile::maglev_tables(&topo, &set);
+                let mut written = 0;
+                for (id, (old, new)) in tables.iter().zip(&new).enumerate() {
+                    match loader::write_table(&mut map, id as u32, new, Some(old)) {
+                        Ok(n) => written += n,
+                        Err(e) => log::error!("updating load-balancer table {id}: {e:#}"),
+                    }
+                }
+                tables = new;
+                log::info!(
+                    "target {target} is {}: {written} load-balancer slots rewritten",
+                    if healthy { "healthy" } else { "unhealthy" }
+                );
+            }
+        })
+        .context("starting the health-sync thread")?;
+    Ok(Some(HealthSync {
+        checker: HealthChecker::start(probes, tx),
+        thread,
+    }))
 }

@@ -10,11 +10,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
 use dataplane_common::{
-    EniInfo, EniKey, PortInfo, PortRange, SgKey, SgPorts, SG_DIR_EGRESS, SG_DIR_INGRESS,
-    SG_KEY_FIXED_BITS, SG_MAX_RANGES,
+    EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, PortRange, SgKey, SgPorts,
+    TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, ENDPOINT_STATE_REJECTED,
+    ENI_KIND_ENDPOINT, ENI_KIND_HOST, MAGLEV_SIZE, MAX_ENDPOINT_ENIS, MAX_LISTENERS,
+    MAX_MAGLEV_TABLES, MAX_TARGETS, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS,
+    SG_DIR_INGRESS, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
 };
 
-use crate::model::{Ipv4Net, Peer, Rule, Topology};
+use crate::{
+    maglev,
+    model::{EndpointState, Ipv4Net, L4Protocol, Peer, Rule, Topology},
+};
 
 /// One LPM entry: prefix length (including the fixed bits), key data, value.
 pub type SgEntry = (u32, SgKey, SgPorts);
@@ -27,6 +33,86 @@ pub struct Compiled {
     pub sg_rules: Vec<SgEntry>,
     /// Distinct security-group sets, by set id: the groups' indices.
     pub sg_sets: Vec<Vec<usize>>,
+    /// By endpoint-ENI index (the endpoints' ENIs, flattened in order).
+    pub endpoints: Vec<EndpointInfo>,
+    pub listeners: Vec<(ListenerKey, ListenerInfo)>,
+    /// By global target index (the target groups' targets, flattened).
+    pub targets: Vec<TargetInfo>,
+    /// Maglev tables by id: `MAGLEV_SIZE` slots of global target indices.
+    pub tables: Vec<Vec<u32>>,
+}
+
+/// What each Maglev table is built from: the target group of one listener
+/// as one NLB node sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableSpec {
+    pub target_group: usize,
+    /// `Some(az)` when the NLB is not cross-zone: only targets in that AZ.
+    pub az: Option<String>,
+}
+
+/// Global index of each target group's first target.
+fn target_bases(topo: &Topology) -> Vec<u32> {
+    let mut bases = Vec::new();
+    let mut n = 0u32;
+    for tg in &topo.services.target_groups {
+        bases.push(n);
+        n += tg.targets.len() as u32;
+    }
+    bases
+}
+
+/// One table per (NLB node, listener), in node-major order.
+pub fn table_specs(topo: &Topology) -> Vec<TableSpec> {
+    let mut specs = Vec::new();
+    for nlb in &topo.services.nlbs {
+        for node in &nlb.nodes {
+            for l in &nlb.listeners {
+                specs.push(TableSpec {
+                    target_group: l.target_group,
+                    az: (!nlb.cross_zone).then(|| topo.subnets[node.subnet].az.clone()),
+                });
+            }
+        }
+    }
+    specs
+}
+
+/// The Maglev tables for the current health of the targets (`unhealthy`
+/// holds global target indices). Pure: the agent calls it again whenever a
+/// health check flips.
+pub fn maglev_tables(topo: &Topology, unhealthy: &BTreeSet<u32>) -> Vec<Vec<u32>> {
+    let bases = target_bases(topo);
+    table_specs(topo)
+        .iter()
+        .map(|spec| {
+            let tg = &topo.services.target_groups[spec.target_group];
+            let candidates: Vec<(u32, u64)> = tg
+                .targets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (bases[spec.target_group] + i as u32, t))
+                .filter(|(g, _)| !unhealthy.contains(g))
+                .filter(|(_, t)| {
+                    spec.az
+                        .as_ref()
+                        .is_none_or(|az| topo.subnets[topo.enis[t.eni].subnet].az == *az)
+                })
+                .map(|(g, t)| (g, maglev::backend_key(topo.enis[t.eni].ip, t.port)))
+                .collect();
+            let keys: Vec<u64> = candidates.iter().map(|&(_, k)| k).collect();
+            maglev::table(&keys, MAGLEV_SIZE as usize)
+                .into_iter()
+                .map(|slot| {
+                    if slot == u32::MAX {
+                        NO_TARGET
+                    } else {
+                        candidates[slot as usize].0
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// `ifindexes[i]` is the fabric-side ifindex of ENI `i`.
@@ -38,7 +124,8 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
             topo.enis.len()
         );
     }
-    let (sg_sets, eni_set) = sg_sets(topo);
+    let (sg_sets, holder_set) = sg_sets(topo);
+    let (eni_set, endpoint_set) = holder_set.split_at(topo.enis.len());
     let mut out = Compiled {
         sg_sets: sg_sets.clone(),
         ..Default::default()
@@ -64,12 +151,13 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
                 eni: i as u32,
                 ifindex: ifindexes[i],
                 sg_set: set,
-                _pad0: 0,
+                kind: ENI_KIND_HOST,
                 mac: eni.mac,
                 _pad1: 0,
             },
         ));
     }
+    privatelink(topo, ifindexes, eni_set, endpoint_set, &mut out)?;
     for (set_id, groups) in sg_sets.iter().enumerate() {
         for (dir, rules) in [
             (SG_DIR_INGRESS, rules_of(topo, groups, true)),
@@ -82,13 +170,162 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
     Ok(out)
 }
 
-/// Assigns each distinct (sorted) set of groups an id, and each ENI its set.
+/// Endpoint ENIs, listeners, targets and Maglev tables.
+fn privatelink(
+    topo: &Topology,
+    ifindexes: &[u32],
+    eni_set: &[u32],
+    endpoint_set: &[u32],
+    out: &mut Compiled,
+) -> Result<()> {
+    let s = &topo.services;
+    // Global node index of each NLB's first node.
+    let mut node_base = Vec::new();
+    let mut n = 0u32;
+    for nlb in &s.nlbs {
+        node_base.push(n);
+        n += nlb.nodes.len() as u32;
+    }
+    let mut ep_eni = 0usize;
+    for (ei, ep) in s.vpc_endpoints.iter().enumerate() {
+        let nlb_i = s.endpoint_services[ep.service].nlb;
+        let nlb = &s.nlbs[nlb_i];
+        for e in &ep.enis {
+            // The NLB node in the endpoint ENI's AZ (else the NLB's first).
+            let az = &topo.subnets[e.subnet].az;
+            let node = nlb
+                .nodes
+                .iter()
+                .position(|nd| topo.subnets[nd.subnet].az == *az)
+                .unwrap_or(0);
+            out.enis.push((
+                EniKey {
+                    vpc: ep.vpc as u32,
+                    ip: e.ip.octets(),
+                },
+                EniInfo {
+                    eni: ep_eni as u32,
+                    ifindex: 0,
+                    sg_set: endpoint_set[ep_eni],
+                    kind: ENI_KIND_ENDPOINT,
+                    mac: [0; 6],
+                    _pad1: 0,
+                },
+            ));
+            out.endpoints.push(EndpointInfo {
+                state: match ep.state {
+                    EndpointState::Pending => ENDPOINT_STATE_PENDING,
+                    EndpointState::Available => ENDPOINT_STATE_AVAILABLE,
+                    EndpointState::Rejected => ENDPOINT_STATE_REJECTED,
+                },
+                endpoint: ei as u32,
+                node: node_base[nlb_i] + node as u32,
+                out_vpc: nlb.vpc as u32,
+                node_ip: nlb.nodes[node].ip.octets(),
+                nat_lo: nlb.source_ports.0,
+                nat_hi: nlb.source_ports.1,
+            });
+            ep_eni += 1;
+        }
+    }
+    let mut listener = 0u32;
+    let mut table = 0u32;
+    for (ni, nlb) in s.nlbs.iter().enumerate() {
+        for nd in 0..nlb.nodes.len() as u32 {
+            for (li, l) in nlb.listeners.iter().enumerate() {
+                let proto = match l.protocol {
+                    L4Protocol::Tcp => PROTO_TCP,
+                    L4Protocol::Udp => PROTO_UDP,
+                };
+                let info = ListenerInfo {
+                    table,
+                    listener: listener + li as u32,
+                };
+                let node = node_base[ni] + nd;
+                out.listeners.push((
+                    ListenerKey {
+                        node,
+                        port: l.port.to_be_bytes(),
+                        proto,
+                        _pad: 0,
+                    },
+                    info,
+                ));
+                // ICMP echo rides the first listener's target group: AWS NLBs
+                // do not forward ICMP, but a lab wants ping through the endpoint.
+                if li == 0 {
+                    out.listeners.push((
+                        ListenerKey {
+                            node,
+                            port: [0, 0],
+                            proto: PROTO_ICMP,
+                            _pad: 0,
+                        },
+                        info,
+                    ));
+                }
+                table += 1;
+            }
+        }
+        listener += nlb.listeners.len() as u32;
+    }
+    for tg in &s.target_groups {
+        for t in &tg.targets {
+            let eni = &topo.enis[t.eni];
+            out.targets.push(TargetInfo {
+                ip: eni.ip.octets(),
+                port: t.port.to_be_bytes(),
+                _pad0: 0,
+                ifindex: ifindexes[t.eni],
+                eni: t.eni as u32,
+                sg_set: eni_set[t.eni],
+                vpc: tg.vpc as u32,
+                mac: eni.mac,
+                _pad1: 0,
+            });
+        }
+    }
+    out.tables = maglev_tables(topo, &BTreeSet::new());
+    for (what, n, max) in [
+        ("endpoint ENIs", out.endpoints.len(), MAX_ENDPOINT_ENIS),
+        ("listener entries", out.listeners.len(), MAX_LISTENERS),
+        ("targets", out.targets.len(), MAX_TARGETS),
+        (
+            "load-balancer tables (NLB nodes x listeners)",
+            out.tables.len(),
+            MAX_MAGLEV_TABLES,
+        ),
+    ] {
+        if n > max as usize {
+            bail!("the topology has {n} {what}; the data plane holds at most {max}");
+        }
+    }
+    Ok(())
+}
+
+/// Everything that has security groups and an address of its own: host ENIs
+/// in order, then endpoint ENIs (each endpoint's groups, once per ENI).
+fn sg_holders(topo: &Topology) -> Vec<&[usize]> {
+    let mut h: Vec<&[usize]> = topo
+        .enis
+        .iter()
+        .map(|e| e.security_groups.as_slice())
+        .collect();
+    for ep in &topo.services.vpc_endpoints {
+        for _ in &ep.enis {
+            h.push(ep.security_groups.as_slice());
+        }
+    }
+    h
+}
+
+/// Assigns each distinct (sorted) set of groups an id, and each holder
+/// ([`sg_holders`] order) its set.
 fn sg_sets(topo: &Topology) -> (Vec<Vec<usize>>, Vec<u32>) {
     let mut sets: Vec<Vec<usize>> = Vec::new();
-    let mut eni_set = Vec::with_capacity(topo.enis.len());
-    for eni in &topo.enis {
-        let set: Vec<usize> = eni
-            .security_groups
+    let mut eni_set = Vec::new();
+    for groups in sg_holders(topo) {
+        let set: Vec<usize> = groups
             .iter()
             .copied()
             .collect::<BTreeSet<_>>()
@@ -125,13 +362,33 @@ fn rules_of<'a>(topo: &'a Topology, groups: &[usize], ingress: bool) -> Vec<&'a 
 fn peer_prefixes(topo: &Topology, peer: &Peer) -> Vec<Ipv4Net> {
     match peer {
         Peer::Cidr(net) => vec![*net],
-        Peer::SecurityGroup(g) => topo
-            .enis
-            .iter()
-            .filter(|e| e.security_groups.contains(g))
-            .map(|e| Ipv4Net::new(e.ip, 32).expect("/32 is a valid prefix"))
+        Peer::SecurityGroup(g) => sg_members(topo, *g)
+            .into_iter()
+            .map(|ip| Ipv4Net::new(ip, 32).expect("/32 is a valid prefix"))
             .collect(),
     }
+}
+
+/// The addresses that are members of group `g`: host ENIs, NLB nodes and
+/// endpoint ENIs that carry it.
+fn sg_members(topo: &Topology, g: usize) -> Vec<std::net::Ipv4Addr> {
+    let s = &topo.services;
+    let enis = topo
+        .enis
+        .iter()
+        .filter(|e| e.security_groups.contains(&g))
+        .map(|e| e.ip);
+    let nodes = s
+        .nlbs
+        .iter()
+        .filter(|n| n.security_groups.contains(&g))
+        .flat_map(|n| n.nodes.iter().map(|node| node.ip));
+    let endpoints = s
+        .vpc_endpoints
+        .iter()
+        .filter(|ep| ep.security_groups.contains(&g))
+        .flat_map(|ep| ep.enis.iter().map(|e| e.ip));
+    enis.chain(nodes).chain(endpoints).collect()
 }
 
 fn compile_rules(topo: &Topology, set: u32, dir: u8, rules: &[&Rule]) -> Result<Vec<SgEntry>> {
@@ -236,6 +493,7 @@ mod tests {
     fn topo() -> Topology {
         let all_out = rule(Protocol::All, (0, 65535), Peer::Cidr(net("0.0.0.0/0")));
         Topology {
+            services: Default::default(),
             lab: LabSettings {
                 name: "t".into(),
                 hook: Hook::Tc,

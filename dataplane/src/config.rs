@@ -37,18 +37,68 @@
 //! ip = "10.0.1.20"
 //! security_groups = ["sg-web"]
 //! host = "web"
+//!
+//! # Hyperplane resources (PrivateLink). `IP` fields are the resource's
+//! # private address in that subnet: inside it, not reserved by AWS, and
+//! # unique in the VPC across ENIs, NLB nodes and endpoint ENIs.
+//!
+//! [[target_group]]
+//! id = "tg-web"
+//! vpc = "vpc-a"
+//! protocol = "tcp"           # "tcp" or "udp"
+//! port = 8080                # 1..=65535: the port of targets given as ENIs
+//! targets = ["eni-web", "10.0.1.21:8081"]   # ENI ids, or "IP:port" of an ENI in the VPC
+//! # optional; protocol "tcp" (a connect) or "http" (path: default "/");
+//! # port: default the target's; interval_ms 100..=300000 (default 1000);
+//! # timeout_ms 50..=interval_ms (default 500, or interval_ms if lower);
+//! # healthy_threshold and unhealthy_threshold 1..=10 (default 2)
+//! health_check = { protocol = "http", path = "/health" }
+//!
+//! [[nlb]]
+//! id = "nlb-a"
+//! subnets = [{ subnet = "subnet-a1", ip = "10.0.1.50" }]   # 1 or more, one VPC, one per AZ
+//! cross_zone = false         # default false
+//! security_groups = []       # default []; 0 to 5 groups of the NLB's VPC
+//! listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]   # 1 or more
+//!
+//! [[endpoint_service]]
+//! id = "vpce-svc-a"
+//! nlb = "nlb-a"              # an NLB fronts at most one service
+//! acceptance_required = true # default true
+//! allowed_principals = ["*"] # default []; "*" allows everyone
+//!
+//! [[vpc_endpoint]]           # an interface endpoint: one ENI per subnet
+//! id = "vpce-a"
+//! service = "vpce-svc-a"
+//! vpc = "vpc-b"
+//! subnets = [{ subnet = "subnet-b1", ip = "10.0.1.100" }]   # 1 or more, one per AZ
+//! security_groups = ["sg-vpce"]   # 1 to 5 groups of the endpoint's VPC
+//! principal = "arn:aws:iam::111122223333:root"   # must be allowed by the service
+//! state = "available"        # "pending", "available" or "rejected"; default:
+//!                            # pending if the service requires acceptance
+//!
+//! [[vpc_link]]               # a REST API VPC link: implies the endpoint service
+//! id = "vpclink-a"           # "<id>-service" (acceptance off, principals ["*"])
+//! kind = "rest"              # and the endpoint "<id>-endpoint" (principal
+//! nlb = "nlb-a"              # apigateway.amazonaws.com, available) in `vpc`,
+//! vpc = "vpc-api"            # with these subnets and security groups
+//! subnets = [{ subnet = "subnet-api1", ip = "10.2.1.100" }]
+//! security_groups = ["sg-link"]
 //! ```
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 use ipnet::Ipv4Net;
 use toml_edit::{ImDocument, Item, Table, Value};
 
 use crate::model::{
-    self, Eni, Hook, LabSettings, Peer, Protocol, Rule, SecurityGroup, Subnet, Topology, Vpc,
+    self, EndpointEni, EndpointService, EndpointState, Eni, HealthCheck, HealthProtocol, Hook,
+    L4Protocol, LabSettings, Listener, Nlb, NlbNode, Peer, Protocol, Rule, SecurityGroup, Services,
+    Subnet, Target, TargetGroup, Topology, Vpc, VpcEndpoint, VpcLink, VpcLinkKind,
 };
 
 /// The demo topology `dataplane` runs when no config is given.
@@ -160,7 +210,7 @@ enum Val {
     Str(String),
     Int(i64),
     Float,
-    Bool,
+    Bool(bool),
     Datetime,
     Array(Vec<Node>),
     Table(Vec<Entry>),
@@ -179,7 +229,7 @@ impl Val {
             Val::Str(_) => "a string",
             Val::Int(_) => "an integer",
             Val::Float => "a float",
-            Val::Bool => "a boolean",
+            Val::Bool(_) => "a boolean",
             Val::Datetime => "a datetime",
             Val::Array(_) => "an array",
             Val::Table(_) => "a table",
@@ -229,7 +279,7 @@ fn value_node(v: &Value, fallback: usize) -> Node {
         Value::String(s) => Val::Str(s.value().clone()),
         Value::Integer(i) => Val::Int(*i.value()),
         Value::Float(_) => Val::Float,
-        Value::Boolean(_) => Val::Bool,
+        Value::Boolean(b) => Val::Bool(*b.value()),
         Value::Datetime(_) => Val::Datetime,
         Value::Array(a) => Val::Array(a.iter().map(|x| value_node(x, pos)).collect()),
         Value::InlineTable(t) => Val::Table(
@@ -283,18 +333,66 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-const ROOT_KEYS: &[&str] = &["lab", "vpc", "subnet", "security_group", "eni"];
+const ROOT_KEYS: &[&str] = &[
+    "lab",
+    "vpc",
+    "subnet",
+    "security_group",
+    "eni",
+    "nlb",
+    "target_group",
+    "endpoint_service",
+    "vpc_endpoint",
+    "vpc_link",
+];
 const LAB_KEYS: &[&str] = &["name", "hook", "mtu"];
 const VPC_KEYS: &[&str] = &["id", "cidr"];
 const SUBNET_KEYS: &[&str] = &["id", "vpc", "cidr", "az"];
 const SG_KEYS: &[&str] = &["id", "vpc", "ingress", "egress"];
 const RULE_KEYS: &[&str] = &["protocol", "ports", "peer"];
 const ENI_KEYS: &[&str] = &["id", "subnet", "ip", "mac", "security_groups", "host"];
+const NLB_KEYS: &[&str] = &[
+    "id",
+    "subnets",
+    "cross_zone",
+    "security_groups",
+    "listeners",
+    "source_ports",
+];
+const PLACE_KEYS: &[&str] = &["subnet", "ip"];
+const LISTENER_KEYS: &[&str] = &["protocol", "port", "target_group"];
+const TG_KEYS: &[&str] = &["id", "vpc", "protocol", "port", "targets", "health_check"];
+const HC_KEYS: &[&str] = &[
+    "protocol",
+    "path",
+    "port",
+    "interval_ms",
+    "timeout_ms",
+    "healthy_threshold",
+    "unhealthy_threshold",
+];
+const SERVICE_KEYS: &[&str] = &["id", "nlb", "acceptance_required", "allowed_principals"];
+const ENDPOINT_KEYS: &[&str] = &[
+    "id",
+    "service",
+    "vpc",
+    "subnets",
+    "security_groups",
+    "principal",
+    "state",
+];
+const LINK_KEYS: &[&str] = &["id", "kind", "nlb", "vpc", "subnets", "security_groups"];
 
 const MAX_SGS_PER_ENI: usize = 5;
-const MTU_RANGE: std::ops::RangeInclusive<i64> = 576..=9000;
+const MTU_RANGE: RangeInclusive<i64> = 576..=9000;
 /// AWS's allowed VPC and subnet sizes.
-const PREFIX_RANGE: std::ops::RangeInclusive<u8> = 16..=28;
+const PREFIX_RANGE: RangeInclusive<u8> = 16..=28;
+const PORT_RANGE: RangeInclusive<i64> = 1..=65535;
+const INTERVAL_RANGE: RangeInclusive<i64> = 100..=300_000;
+const MIN_TIMEOUT_MS: i64 = 50;
+const THRESHOLD_RANGE: RangeInclusive<i64> = 1..=10;
+/// The principal of the endpoint a REST VPC link implies (API Gateway).
+const APIGATEWAY_PRINCIPAL: &str = "apigateway.amazonaws.com";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -302,6 +400,11 @@ enum Kind {
     Subnet,
     SecurityGroup,
     Eni,
+    Nlb,
+    TargetGroup,
+    EndpointService,
+    VpcEndpoint,
+    VpcLink,
 }
 
 impl Kind {
@@ -311,6 +414,11 @@ impl Kind {
             Kind::Subnet => "subnet",
             Kind::SecurityGroup => "security group",
             Kind::Eni => "ENI",
+            Kind::Nlb => "NLB",
+            Kind::TargetGroup => "target group",
+            Kind::EndpointService => "endpoint service",
+            Kind::VpcEndpoint => "VPC endpoint",
+            Kind::VpcLink => "VPC link",
         }
     }
 
@@ -320,13 +428,38 @@ impl Kind {
             Kind::Subnet => "subnets",
             Kind::SecurityGroup => "security groups",
             Kind::Eni => "ENIs",
+            Kind::Nlb => "NLBs",
+            Kind::TargetGroup => "target groups",
+            Kind::EndpointService => "endpoint services",
+            Kind::VpcEndpoint => "VPC endpoints",
+            Kind::VpcLink => "VPC links",
         }
     }
 
     fn an(self) -> &'static str {
         match self {
-            Kind::Eni => "an",
-            Kind::Vpc | Kind::Subnet | Kind::SecurityGroup => "a",
+            Kind::Eni | Kind::Nlb | Kind::EndpointService => "an",
+            Kind::Vpc
+            | Kind::Subnet
+            | Kind::SecurityGroup
+            | Kind::TargetGroup
+            | Kind::VpcEndpoint
+            | Kind::VpcLink => "a",
+        }
+    }
+
+    /// The usual id prefix, for examples in messages.
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Vpc => "vpc",
+            Kind::Subnet => "subnet",
+            Kind::SecurityGroup => "sg",
+            Kind::Eni => "eni",
+            Kind::Nlb => "nlb",
+            Kind::TargetGroup => "tg",
+            Kind::EndpointService => "vpce-svc",
+            Kind::VpcEndpoint => "vpce",
+            Kind::VpcLink => "vpclink",
         }
     }
 }
@@ -384,6 +517,138 @@ struct SubnetIn<'n> {
     vpc: Option<Sp<&'n str>>,
     cidr: Option<Sp<Ipv4Net>>,
     az: String,
+}
+
+/// An address claimed in a VPC (by an ENI, an NLB node or an endpoint ENI),
+/// for the VPC-wide uniqueness check.
+struct Claim {
+    pos: usize,
+    vpc: usize,
+    ip: Ipv4Addr,
+    /// `id (path)` of the owner, for "already used by".
+    owner: String,
+    field: String,
+}
+
+/// An NLB claimed by an endpoint service (given, or implied by a REST link).
+struct Front {
+    pos: usize,
+    nlb: usize,
+    /// The service, for "already fronts".
+    owner: String,
+    field: String,
+}
+
+struct EnisOut {
+    enis: Vec<Eni>,
+    /// Each ENI's VPC, if its subnet resolved.
+    vpcs: Vec<Option<usize>>,
+    /// (vpc, ip) -> ENI, for valid addresses that are unique among ENIs.
+    at: HashMap<(usize, Ipv4Addr), usize>,
+    claims: Vec<Claim>,
+}
+
+/// Strings of an array with their indices in it (for `field[i]` paths).
+type Ids<'n> = Vec<(usize, Sp<&'n str>)>;
+
+/// Pass 1 of the Hyperplane resources, each section in file order.
+struct ServicesIn<'n> {
+    nlbs: Vec<NlbIn<'n>>,
+    tgs: Vec<TgIn<'n>>,
+    services: Vec<ServiceIn<'n>>,
+    endpoints: Vec<EndpointIn<'n>>,
+    links: Vec<LinkIn<'n>>,
+}
+
+/// `{ subnet = "...", ip = "..." }`: where an NLB node or endpoint ENI sits.
+struct PlaceIn<'n> {
+    path: String,
+    subnet: Option<Sp<&'n str>>,
+    ip: Option<Sp<Ipv4Addr>>,
+}
+
+struct ListenerIn<'n> {
+    path: String,
+    protocol: Option<Sp<L4Protocol>>,
+    port: Option<Sp<u16>>,
+    target_group: Option<Sp<&'n str>>,
+}
+
+struct NlbIn<'n> {
+    path: String,
+    id: String,
+    subnets: Vec<PlaceIn<'n>>,
+    cross_zone: bool,
+    security_groups: Ids<'n>,
+    listeners: Vec<ListenerIn<'n>>,
+    source_ports: (u16, u16),
+}
+
+enum TargetIn<'n> {
+    Eni(&'n str),
+    Addr(SocketAddrV4),
+}
+
+struct TgIn<'n> {
+    path: String,
+    id: String,
+    vpc: Option<Sp<&'n str>>,
+    protocol: Option<L4Protocol>,
+    port: Option<u16>,
+    /// (index in the array, target)
+    targets: Vec<(usize, Sp<TargetIn<'n>>)>,
+    health_check: Option<HealthCheck>,
+}
+
+struct ServiceIn<'n> {
+    path: String,
+    id: String,
+    nlb: Option<Sp<&'n str>>,
+    acceptance_required: bool,
+    allowed_principals: Vec<String>,
+}
+
+/// Where an interface endpoint's ENIs go: `[[vpc_endpoint]]` and `[[vpc_link]]`.
+struct AttachIn<'n> {
+    path: String,
+    vpc: Option<Sp<&'n str>>,
+    subnets: Vec<PlaceIn<'n>>,
+    security_groups: Ids<'n>,
+}
+
+struct EndpointIn<'n> {
+    id: String,
+    service: Option<Sp<&'n str>>,
+    at: AttachIn<'n>,
+    principal: Option<Sp<&'n str>>,
+    state: Option<EndpointState>,
+}
+
+struct LinkIn<'n> {
+    id: String,
+    /// Where the id is written (implied-id collisions are reported there).
+    id_pos: usize,
+    nlb: Option<Sp<&'n str>>,
+    at: AttachIn<'n>,
+}
+
+/// Names a resource in messages: `this NLB`, `an NLB` and its id.
+struct Who<'a> {
+    id: &'a str,
+    this: &'a str,
+    a: &'a str,
+}
+
+/// What pass 2 of the Hyperplane resources looks things up in.
+struct Net<'a> {
+    vpcs: &'a [Vpc],
+    subnets: &'a [Subnet],
+    subnet_vpcs: &'a [Option<usize>],
+    sg_vpcs: &'a [Option<usize>],
+    ids: &'a HashMap<String, IdInfo>,
+    vpc_ids: Vec<&'a str>,
+    subnet_ids: Vec<&'a str>,
+    sg_ids: Vec<&'a str>,
 }
 
 impl<'s> Checker<'s> {
@@ -479,6 +744,138 @@ impl<'s> Checker<'s> {
         self.as_str(e, &t.field(key), expected)
     }
 
+    /// A required IPv4 address (no prefix).
+    fn ipv4(&mut self, t: &Tbl<'_>, key: &str) -> Option<Sp<Ipv4Addr>> {
+        let ip = self.req_str(t, key, "an IPv4 address such as \"10.0.1.10\"")?;
+        match ip.v.parse::<Ipv4Addr>() {
+            Ok(addr) => Some(Sp {
+                v: addr,
+                pos: ip.pos,
+            }),
+            Err(_) => {
+                self.err(
+                    ip.pos,
+                    &t.field(key),
+                    format!(
+                        "invalid IPv4 address {:?} (expected an address without prefix, such as \"10.0.1.10\")",
+                        ip.v
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// An integer in `range`; `what` names it in the range error.
+    fn int(
+        &mut self,
+        e: &Entry,
+        field: &str,
+        expected: &str,
+        what: &str,
+        range: RangeInclusive<i64>,
+    ) -> Option<Sp<i64>> {
+        match e.node.val {
+            Val::Int(n) if range.contains(&n) => Some(Sp {
+                v: n,
+                pos: e.node.pos,
+            }),
+            Val::Int(n) => {
+                self.err(
+                    e.node.pos,
+                    field,
+                    format!(
+                        "{what} {n} is out of range (expected {} to {})",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                None
+            }
+            ref other => {
+                self.err(
+                    e.node.pos,
+                    field,
+                    format!("expected {expected}, found {}", other.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A port number 1..=65535.
+    fn port(&mut self, e: &Entry, field: &str) -> Option<Sp<u16>> {
+        self.int(e, field, "a port number such as 80", "port", PORT_RANGE)
+            .map(|p| Sp {
+                v: p.v as u16,
+                pos: p.pos,
+            })
+    }
+
+    fn opt_bool(&mut self, t: &Tbl<'_>, key: &str) -> Option<bool> {
+        let e = t.get(key)?;
+        match e.node.val {
+            Val::Bool(b) => Some(b),
+            ref other => {
+                self.err(
+                    e.node.pos,
+                    &t.field(key),
+                    format!("expected true or false, found {}", other.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// `"tcp"` or `"udp"`.
+    fn l4_protocol(&mut self, t: &Tbl<'_>, key: &str) -> Option<Sp<L4Protocol>> {
+        const EXPECTED: &str = "\"tcp\" or \"udp\"";
+        let p = self.req_str(t, key, EXPECTED)?;
+        let v = match p.v {
+            "tcp" => L4Protocol::Tcp,
+            "udp" => L4Protocol::Udp,
+            other => {
+                self.err(
+                    p.pos,
+                    &t.field(key),
+                    format!("unknown protocol {other:?} (expected {EXPECTED})"),
+                );
+                return None;
+            }
+        };
+        Some(Sp { v, pos: p.pos })
+    }
+
+    /// An array of strings (ids, principals); other elements are reported.
+    /// Returns the strings with their indices, and the array's length.
+    fn str_list<'n>(
+        &mut self,
+        e: &'n Entry,
+        field: &str,
+        expected: &str,
+        element: &str,
+    ) -> Option<(Ids<'n>, usize)> {
+        let items = self.as_array(&e.node, field, expected)?;
+        let mut list = Vec::new();
+        for (i, n) in items.iter().enumerate() {
+            match &n.val {
+                Val::Str(s) => list.push((
+                    i,
+                    Sp {
+                        v: s.as_str(),
+                        pos: n.pos,
+                    },
+                )),
+                other => self.err(
+                    n.pos,
+                    &format!("{field}[{i}]"),
+                    format!("expected {element} (a string), found {}", other.type_name()),
+                ),
+            }
+        }
+        Some((list, items.len()))
+    }
+
     /// The elements of an array (inline, or an array of tables).
     fn as_array<'n>(&mut self, node: &'n Node, field: &str, expected: &str) -> Option<&'n [Node]> {
         match &node.val {
@@ -530,12 +927,7 @@ impl<'s> Checker<'s> {
                 format!(
                     "invalid id {:?} (expected a non-empty string without spaces, such as \"{}-a\")",
                     id.v,
-                    match kind {
-                        Kind::Vpc => "vpc",
-                        Kind::Subnet => "subnet",
-                        Kind::SecurityGroup => "sg",
-                        Kind::Eni => "eni",
-                    }
+                    kind.prefix()
                 ),
             );
             return String::new();
@@ -618,6 +1010,7 @@ impl<'s> Checker<'s> {
             subnets: Vec::new(),
             security_groups: Vec::new(),
             enis: Vec::new(),
+            services: Default::default(),
         };
         let Some(root) = self.table(root, "", "a table", ROOT_KEYS) else {
             return empty;
@@ -646,6 +1039,30 @@ impl<'s> Checker<'s> {
         for (i, (path, node)) in self.section(&root, "eni").into_iter().enumerate() {
             enis.push(self.eni(node, path, i, &mut ids));
         }
+        let mut nlbs = Vec::new();
+        for (i, (path, node)) in self.section(&root, "nlb").into_iter().enumerate() {
+            nlbs.push(self.nlb(node, path, i, &mut ids));
+        }
+        let mut tgs = Vec::new();
+        for (i, (path, node)) in self.section(&root, "target_group").into_iter().enumerate() {
+            tgs.push(self.target_group(node, path, i, &mut ids));
+        }
+        let mut services = Vec::new();
+        for (i, (path, node)) in self
+            .section(&root, "endpoint_service")
+            .into_iter()
+            .enumerate()
+        {
+            services.push(self.endpoint_service(node, path, i, &mut ids));
+        }
+        let mut endpoints = Vec::new();
+        for (i, (path, node)) in self.section(&root, "vpc_endpoint").into_iter().enumerate() {
+            endpoints.push(self.vpc_endpoint(node, path, i, &mut ids));
+        }
+        let mut links = Vec::new();
+        for (i, (path, node)) in self.section(&root, "vpc_link").into_iter().enumerate() {
+            links.push(self.vpc_link(node, path, i, &mut ids));
+        }
 
         // Pass 2: references and cross-resource rules.
         let (subnets, subnet_vpcs) = self.resolve_subnets(&vpcs, subnets, &ids);
@@ -657,13 +1074,93 @@ impl<'s> Checker<'s> {
             enis,
             &ids,
         );
+        let services = self.resolve_services_section(
+            Net {
+                vpcs: &vpcs,
+                subnets: &subnets,
+                subnet_vpcs: &subnet_vpcs,
+                sg_vpcs: &sg_vpcs,
+                ids: &ids,
+                vpc_ids: defined(
+                    &ids,
+                    Kind::Vpc,
+                    &vpcs.iter().map(|v| &v.id).collect::<Vec<_>>(),
+                ),
+                subnet_ids: defined(
+                    &ids,
+                    Kind::Subnet,
+                    &subnets.iter().map(|s| &s.id).collect::<Vec<_>>(),
+                ),
+                sg_ids: defined(
+                    &ids,
+                    Kind::SecurityGroup,
+                    &security_groups.iter().map(|s| &s.id).collect::<Vec<_>>(),
+                ),
+            },
+            &enis,
+            ServicesIn {
+                nlbs,
+                tgs,
+                services,
+                endpoints,
+                links,
+            },
+        );
 
         Topology {
             lab,
             vpcs,
             subnets,
             security_groups,
-            enis,
+            enis: enis.enis,
+            services,
+        }
+    }
+
+    /// Pass 2 of the Hyperplane resources.
+    fn resolve_services_section(
+        &mut self,
+        net: Net<'_>,
+        enis: &EnisOut,
+        input: ServicesIn<'_>,
+    ) -> Services {
+        let ServicesIn {
+            nlbs,
+            tgs,
+            services,
+            endpoints,
+            links,
+        } = input;
+        let mut claims: Vec<Claim> = Vec::new();
+        let mut fronts: Vec<Front> = Vec::new();
+        let (target_groups, tg_vpcs) = self.resolve_target_groups(&net, enis, tgs);
+        let nlbs = self.resolve_nlbs(&net, (&target_groups, &tg_vpcs), nlbs, &mut claims);
+        let nlb_ids = defined(
+            net.ids,
+            Kind::Nlb,
+            &nlbs.iter().map(|n| &n.id).collect::<Vec<_>>(),
+        );
+        let mut endpoint_services = self.resolve_services(&net, &nlb_ids, services, &mut fronts);
+        let firsts = (endpoint_services.len(), endpoints.len());
+        let (implied_services, implied_endpoints, vpc_links) =
+            self.resolve_links(&net, &nlb_ids, links, firsts, &mut claims, &mut fronts);
+        let mut vpc_endpoints =
+            self.resolve_endpoints(&net, &endpoint_services, endpoints, &mut claims);
+        endpoint_services.extend(implied_services);
+        vpc_endpoints.extend(implied_endpoints);
+        claims.extend(enis.claims.iter().map(|c| Claim {
+            owner: c.owner.clone(),
+            field: c.field.clone(),
+            ..*c
+        }));
+        self.check_claims(net.vpcs, claims);
+        self.check_fronts(&nlbs, fronts);
+        Services {
+            nlbs,
+            target_groups,
+            endpoint_services,
+            vpc_endpoints,
+            vpc_links,
         }
     }
 
@@ -951,24 +1448,7 @@ impl<'s> Checker<'s> {
         };
         eni.id = self.id(&t, Kind::Eni, index, ids);
         eni.subnet = self.req_str(&t, "subnet", "the id of a [[subnet]]");
-        if let Some(ip) = self.req_str(&t, "ip", "an IPv4 address such as \"10.0.1.10\"") {
-            match ip.v.parse::<Ipv4Addr>() {
-                Ok(addr) => {
-                    eni.ip = Some(Sp {
-                        v: addr,
-                        pos: ip.pos,
-                    })
-                }
-                Err(_) => self.err(
-                    ip.pos,
-                    &t.field("ip"),
-                    format!(
-                        "invalid IPv4 address {:?} (expected an address without prefix, such as \"10.0.1.10\")",
-                        ip.v
-                    ),
-                ),
-            }
-        }
+        eni.ip = self.ipv4(&t, "ip");
         if let Some(mac) = self.opt_str(&t, "mac", "a MAC address such as \"02:00:00:00:00:01\"") {
             match parse_mac(mac.v) {
                 Ok(m) => eni.mac = Some(Sp { v: m, pos: mac.pos }),
@@ -1203,7 +1683,7 @@ impl<'s> Checker<'s> {
         (sgs, sg_vpcs): (&[SecurityGroup], &[Option<usize>]),
         enis: Vec<EniIn<'_>>,
         ids: &HashMap<String, IdInfo>,
-    ) -> Vec<Eni> {
+    ) -> EnisOut {
         let subnet_ids = defined(
             ids,
             Kind::Subnet,
@@ -1218,6 +1698,8 @@ impl<'s> Checker<'s> {
         let mut ips: HashMap<(usize, Ipv4Addr), usize> = HashMap::new();
         let mut macs: HashMap<[u8; 6], (usize, bool)> = HashMap::new();
         let mut out: Vec<Eni> = Vec::new();
+        let mut eni_vpcs = Vec::new();
+        let mut claims = Vec::new();
         for (i, e) in enis.into_iter().enumerate() {
             let subnet = e.subnet.and_then(|r| {
                 self.resolve(r, Kind::Subnet, &join(&e.path, "subnet"), ids, &subnet_ids)
@@ -1226,31 +1708,10 @@ impl<'s> Checker<'s> {
             let subnet_ok = subnet.filter(|&s| subnets[s].cidr.prefix_len() != 0);
             let vpc = subnet.and_then(|s| subnet_vpcs[s]);
             let ip_field = join(&e.path, "ip");
-            let mut ip_ok = false;
-            if let (Some(s), Some(ip)) = (subnet_ok, e.ip) {
-                let sn = &subnets[s];
-                if !sn.cidr.contains(&ip.v) {
-                    self.err(
-                        ip.pos,
-                        &ip_field,
-                        format!("{} is outside subnet {} ({})", ip.v, sn.id, sn.cidr),
-                    );
-                } else if let Some(what) = reserved(sn.cidr, ip.v) {
-                    let first = Ipv4Addr::from(u32::from(sn.cidr.network()) + 4);
-                    let last = Ipv4Addr::from(u32::from(sn.cidr.broadcast()) - 1);
-                    self.err(
-                        ip.pos,
-                        &ip_field,
-                        format!(
-                            "{} is {what} of subnet {} ({}); usable addresses are {first} to {last} \
-                             (AWS reserves the first four and the last)",
-                            ip.v, sn.id, sn.cidr
-                        ),
-                    );
-                } else {
-                    ip_ok = true;
-                }
-            }
+            let mut ip_ok = match (subnet_ok, e.ip) {
+                (Some(s), Some(ip)) => self.address_in_subnet(&subnets[s], ip, &ip_field),
+                _ => false,
+            };
             if let (true, Some(v), Some(ip)) = (ip_ok, vpc, e.ip) {
                 if let Some(&j) = ips.get(&(v, ip.v)) {
                     ip_ok = false;
@@ -1264,8 +1725,16 @@ impl<'s> Checker<'s> {
                     );
                 } else {
                     ips.insert((v, ip.v), i);
+                    claims.push(Claim {
+                        pos: ip.pos,
+                        vpc: v,
+                        ip: ip.v,
+                        owner: format!("{} ({})", e.id, e.path),
+                        field: ip_field.clone(),
+                    });
                 }
             }
+            eni_vpcs.push(vpc);
             // The ENI's MAC: explicit, or derived from a valid, unique
             // address (a duplicate address is reported once, as such).
             let mac = match (e.mac, vpc, e.ip) {
@@ -1342,7 +1811,1108 @@ impl<'s> Checker<'s> {
                 host: e.host,
             });
         }
+        EnisOut {
+            enis: out,
+            vpcs: eni_vpcs,
+            at: ips,
+            claims,
+        }
+    }
+
+    /// Whether `ip` is a usable address of `sn` (inside it, not reserved).
+    fn address_in_subnet(&mut self, sn: &Subnet, ip: Sp<Ipv4Addr>, field: &str) -> bool {
+        if !sn.cidr.contains(&ip.v) {
+            self.err(
+                ip.pos,
+                field,
+                format!("{} is outside subnet {} ({})", ip.v, sn.id, sn.cidr),
+            );
+            false
+        } else if let Some(what) = reserved(sn.cidr, ip.v) {
+            let first = Ipv4Addr::from(u32::from(sn.cidr.network()) + 4);
+            let last = Ipv4Addr::from(u32::from(sn.cidr.broadcast()) - 1);
+            self.err(
+                ip.pos,
+                field,
+                format!(
+                    "{} is {what} of subnet {} ({}); usable addresses are {first} to {last} \
+                     (AWS reserves the first four and the last)",
+                    ip.v, sn.id, sn.cidr
+                ),
+            );
+            false
+        } else {
+            true
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Hyperplane resources: NLBs, target groups, endpoint services, endpoints,
+// VPC links
+
+impl<'s> Checker<'s> {
+    // -- pass 1 --------------------------------------------------------------
+
+    /// The `subnets` array of an NLB, endpoint or link: at least one.
+    fn places<'n>(&mut self, t: &Tbl<'n>, a: &str) -> Vec<PlaceIn<'n>> {
+        const EXPECTED: &str =
+            "an array of tables such as [{ subnet = \"subnet-a1\", ip = \"10.0.1.50\" }]";
+        let field = t.field("subnets");
+        let Some(e) = self.require(t, "subnets", EXPECTED) else {
+            return Vec::new();
+        };
+        let Some(items) = self.as_array(&e.node, &field, EXPECTED) else {
+            return Vec::new();
+        };
+        if items.is_empty() {
+            self.err(
+                e.node.pos,
+                &field,
+                format!("{a} needs at least one subnet (one per availability zone)"),
+            );
+        }
+        let mut out = Vec::new();
+        for (i, n) in items.iter().enumerate() {
+            let path = format!("{field}[{i}]");
+            let Some(pt) = self.table(n, &path, "a { subnet, ip } table", PLACE_KEYS) else {
+                continue;
+            };
+            let subnet = self.req_str(&pt, "subnet", "the id of a [[subnet]]");
+            let ip = self.ipv4(&pt, "ip");
+            out.push(PlaceIn { path, subnet, ip });
+        }
         out
+    }
+
+    /// A `security_groups` array with `count` ids (optional when it may be 0).
+    fn group_list<'n>(&mut self, t: &Tbl<'n>, count: RangeInclusive<usize>, a: &str) -> Ids<'n> {
+        let (lo, hi) = (*count.start(), *count.end());
+        let expected = if lo == 0 {
+            format!("an array of up to {hi} security group ids such as [\"sg-a\"]")
+        } else {
+            format!("an array of {lo} to {hi} security group ids such as [\"sg-a\"]")
+        };
+        let e = if lo == 0 {
+            t.get("security_groups")
+        } else {
+            self.require(t, "security_groups", &expected)
+        };
+        let Some(e) = e else {
+            return Vec::new();
+        };
+        let field = t.field("security_groups");
+        let Some((list, n)) = self.str_list(e, &field, &expected, "a security group id") else {
+            return Vec::new();
+        };
+        if !count.contains(&n) {
+            let msg = if lo == 0 {
+                format!("{a} takes at most {hi} security groups, found {n}")
+            } else {
+                format!("{a} needs {lo} to {hi} security groups, found {n}")
+            };
+            self.err(e.node.pos, &field, msg);
+        }
+        list
+    }
+
+    fn nlb<'n>(
+        &mut self,
+        node: &'n Node,
+        path: String,
+        index: usize,
+        ids: &mut HashMap<String, IdInfo>,
+    ) -> NlbIn<'n> {
+        let mut nlb = NlbIn {
+            path,
+            id: String::new(),
+            subnets: Vec::new(),
+            cross_zone: false,
+            security_groups: Vec::new(),
+            listeners: Vec::new(),
+            source_ports: crate::model::NLB_SOURCE_PORTS,
+        };
+        let Some(t) = self.table(node, &nlb.path, "a table", NLB_KEYS) else {
+            return nlb;
+        };
+        nlb.id = self.id(&t, Kind::Nlb, index, ids);
+        nlb.subnets = self.places(&t, "an NLB");
+        nlb.cross_zone = self.opt_bool(&t, "cross_zone").unwrap_or(false);
+        if let Some(e) = t.get("source_ports") {
+            match parse_ports(&e.node.val) {
+                Ok((lo, _)) if lo < 1 => self.err(
+                    e.node.pos,
+                    &t.field("source_ports"),
+                    "source ports must be 1 or higher",
+                ),
+                Ok(r) => nlb.source_ports = r,
+                Err(m) => self.err(e.node.pos, &t.field("source_ports"), m),
+            }
+        }
+        nlb.security_groups = self.group_list(&t, 0..=MAX_SGS_PER_ENI, "an NLB");
+        const LISTENERS: &str = "an array of listener tables such as \
+                                 [{ protocol = \"tcp\", port = 80, target_group = \"tg-web\" }]";
+        let field = t.field("listeners");
+        if let Some(e) = self.require(&t, "listeners", LISTENERS) {
+            if let Some(items) = self.as_array(&e.node, &field, LISTENERS) {
+                if items.is_empty() {
+                    self.err(e.node.pos, &field, "an NLB needs at least one listener");
+                }
+                for (i, n) in items.iter().enumerate() {
+                    let path = format!("{field}[{i}]");
+                    let Some(lt) = self.table(n, &path, "a listener table", LISTENER_KEYS) else {
+                        continue;
+                    };
+                    let protocol = self.l4_protocol(&lt, "protocol");
+                    let port = self
+                        .require(&lt, "port", "a port number such as 80")
+                        .and_then(|e| self.port(e, &lt.field("port")));
+                    let target_group =
+                        self.req_str(&lt, "target_group", "the id of a [[target_group]]");
+                    nlb.listeners.push(ListenerIn {
+                        path,
+                        protocol,
+                        port,
+                        target_group,
+                    });
+                }
+            }
+        }
+        nlb
+    }
+
+    fn target_group<'n>(
+        &mut self,
+        node: &'n Node,
+        path: String,
+        index: usize,
+        ids: &mut HashMap<String, IdInfo>,
+    ) -> TgIn<'n> {
+        let mut tg = TgIn {
+            path,
+            id: String::new(),
+            vpc: None,
+            protocol: None,
+            port: None,
+            targets: Vec::new(),
+            health_check: None,
+        };
+        let Some(t) = self.table(node, &tg.path, "a table", TG_KEYS) else {
+            return tg;
+        };
+        tg.id = self.id(&t, Kind::TargetGroup, index, ids);
+        tg.vpc = self.req_str(&t, "vpc", "the id of a [[vpc]]");
+        tg.protocol = self.l4_protocol(&t, "protocol").map(|p| p.v);
+        tg.port = self
+            .require(&t, "port", "a port number such as 80")
+            .and_then(|e| self.port(e, &t.field("port")))
+            .map(|p| p.v);
+        const TARGETS: &str =
+            "an array of ENI ids or \"IP:port\" strings such as [\"eni-web\", \"10.0.1.21:8080\"]";
+        let field = t.field("targets");
+        if let Some(e) = self.require(&t, "targets", TARGETS) {
+            if let Some((list, n)) = self.str_list(e, &field, TARGETS, "an ENI id or \"IP:port\"") {
+                if n == 0 {
+                    self.err(
+                        e.node.pos,
+                        &field,
+                        "a target group needs at least one target",
+                    );
+                }
+                for (i, s) in list {
+                    match parse_target(s.v) {
+                        Ok(v) => tg.targets.push((i, Sp { v, pos: s.pos })),
+                        Err(msg) => self.err(s.pos, &format!("{field}[{i}]"), msg),
+                    }
+                }
+            }
+        }
+        if let Some(e) = t.get("health_check") {
+            tg.health_check = self.health_check(&e.node, &t.field("health_check"));
+        }
+        tg
+    }
+
+    fn health_check(&mut self, node: &Node, path: &str) -> Option<HealthCheck> {
+        let t = self.table(
+            node,
+            path,
+            "a health check table such as { protocol = \"tcp\" }",
+            HC_KEYS,
+        )?;
+        const PROTOCOLS: &str = "\"tcp\" or \"http\"";
+        let protocol = self.req_str(&t, "protocol", PROTOCOLS);
+        let http_path = self.opt_str(&t, "path", "an HTTP path such as \"/health\"");
+        let is_tcp = protocol.is_some_and(|p| p.v == "tcp");
+        if let Some(hp) = http_path.filter(|p| !is_tcp && !valid_http_path(p.v)) {
+            self.err(
+                hp.pos,
+                &t.field("path"),
+                format!(
+                    "invalid health check path {:?} (expected an absolute path without \
+                     spaces, such as \"/health\")",
+                    hp.v
+                ),
+            );
+        }
+        let protocol = match protocol.map(|p| (p.v, p.pos)) {
+            Some(("tcp", _)) => {
+                if let Some(p) = http_path {
+                    self.err(
+                        p.pos,
+                        &t.field("path"),
+                        "path is only for protocol \"http\" (a \"tcp\" health check is a connect)",
+                    );
+                }
+                HealthProtocol::Tcp
+            }
+            Some(("http", _)) => HealthProtocol::Http {
+                path: http_path.map_or("/", |p| p.v).to_string(),
+            },
+            Some((other, pos)) => {
+                self.err(
+                    pos,
+                    &t.field("protocol"),
+                    format!("unknown health check protocol {other:?} (expected {PROTOCOLS})"),
+                );
+                HealthProtocol::Tcp
+            }
+            None => HealthProtocol::Tcp,
+        };
+        let port = t
+            .get("port")
+            .and_then(|e| self.port(e, &t.field("port")))
+            .map(|p| p.v);
+        let mut int =
+            |key: &str, what: &str, range: RangeInclusive<i64>, default: i64| match t.get(key) {
+                Some(e) => self
+                    .int(e, &t.field(key), what, key, range)
+                    .map(|n| (n.v, Some(n.pos))),
+                None => Some((default, None)),
+            };
+        let interval = int(
+            "interval_ms",
+            "an interval in milliseconds such as 1000",
+            INTERVAL_RANGE,
+            1000,
+        );
+        const THRESHOLD: &str = "a count such as 2";
+        let healthy = int("healthy_threshold", THRESHOLD, THRESHOLD_RANGE, 2);
+        let unhealthy = int("unhealthy_threshold", THRESHOLD, THRESHOLD_RANGE, 2);
+        // 50 ms up to the interval: a probe ends before the next one starts.
+        let interval_ms = interval.map(|i| i.0);
+        let timeout = match t.get("timeout_ms") {
+            None => Some(500.min(interval_ms.unwrap_or(1000))),
+            Some(e) => match e.node.val {
+                Val::Int(n) => {
+                    let hi = interval_ms.unwrap_or(*INTERVAL_RANGE.end());
+                    if (MIN_TIMEOUT_MS..=hi).contains(&n) {
+                        Some(n)
+                    } else {
+                        let why = if interval_ms.is_some() {
+                            ", at most interval_ms"
+                        } else {
+                            ""
+                        };
+                        self.err(
+                            e.node.pos,
+                            &t.field("timeout_ms"),
+                            format!(
+                                "timeout_ms {n} is out of range \
+                                 (expected {MIN_TIMEOUT_MS} to {hi}{why})"
+                            ),
+                        );
+                        None
+                    }
+                }
+                ref other => {
+                    self.err(
+                        e.node.pos,
+                        &t.field("timeout_ms"),
+                        format!(
+                            "expected a timeout in milliseconds such as 500, found {}",
+                            other.type_name()
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        Some(HealthCheck {
+            protocol,
+            port,
+            interval_ms: interval.map_or(1000, |v| v.0 as u32),
+            timeout_ms: timeout.unwrap_or(500) as u32,
+            healthy_threshold: healthy.map_or(2, |v| v.0 as u32),
+            unhealthy_threshold: unhealthy.map_or(2, |v| v.0 as u32),
+        })
+    }
+
+    fn endpoint_service<'n>(
+        &mut self,
+        node: &'n Node,
+        path: String,
+        index: usize,
+        ids: &mut HashMap<String, IdInfo>,
+    ) -> ServiceIn<'n> {
+        let mut svc = ServiceIn {
+            path,
+            id: String::new(),
+            nlb: None,
+            acceptance_required: true,
+            allowed_principals: Vec::new(),
+        };
+        let Some(t) = self.table(node, &svc.path, "a table", SERVICE_KEYS) else {
+            return svc;
+        };
+        svc.id = self.id(&t, Kind::EndpointService, index, ids);
+        svc.nlb = self.req_str(&t, "nlb", "the id of an [[nlb]]");
+        svc.acceptance_required = self.opt_bool(&t, "acceptance_required").unwrap_or(true);
+        if let Some(e) = t.get("allowed_principals") {
+            const EXPECTED: &str =
+                "an array of principals such as [\"arn:aws:iam::111122223333:root\"] or [\"*\"]";
+            let field = t.field("allowed_principals");
+            if let Some((list, _)) = self.str_list(e, &field, EXPECTED, "a principal") {
+                let mut seen: Vec<(usize, &str)> = Vec::new();
+                for (i, p) in list {
+                    let f = format!("{field}[{i}]");
+                    if let Some(msg) = invalid_principal(p.v) {
+                        self.err(p.pos, &f, msg);
+                    } else if let Some((j, _)) = seen.iter().find(|(_, o)| *o == p.v) {
+                        self.err(
+                            p.pos,
+                            &f,
+                            format!("principal {:?} is listed twice (also {field}[{j}])", p.v),
+                        );
+                    } else {
+                        seen.push((i, p.v));
+                        svc.allowed_principals.push(p.v.to_string());
+                    }
+                }
+            }
+        }
+        svc
+    }
+
+    /// `vpc`, `subnets` and `security_groups` of an endpoint or REST link.
+    fn attach<'n>(&mut self, t: &Tbl<'n>, a: &str) -> AttachIn<'n> {
+        AttachIn {
+            path: t.path.clone(),
+            vpc: self.req_str(t, "vpc", "the id of a [[vpc]]"),
+            subnets: self.places(t, a),
+            security_groups: self.group_list(t, 1..=MAX_SGS_PER_ENI, a),
+        }
+    }
+
+    fn vpc_endpoint<'n>(
+        &mut self,
+        node: &'n Node,
+        path: String,
+        index: usize,
+        ids: &mut HashMap<String, IdInfo>,
+    ) -> EndpointIn<'n> {
+        let mut ep = EndpointIn {
+            id: String::new(),
+            service: None,
+            at: AttachIn {
+                path,
+                vpc: None,
+                subnets: Vec::new(),
+                security_groups: Vec::new(),
+            },
+            principal: None,
+            state: None,
+        };
+        let Some(t) = self.table(node, &ep.at.path, "a table", ENDPOINT_KEYS) else {
+            return ep;
+        };
+        ep.id = self.id(&t, Kind::VpcEndpoint, index, ids);
+        ep.service = self.req_str(&t, "service", "the id of an [[endpoint_service]]");
+        ep.at = self.attach(&t, "a VPC endpoint");
+        if let Some(p) = self.req_str(
+            &t,
+            "principal",
+            "a principal such as \"arn:aws:iam::111122223333:root\"",
+        ) {
+            if p.v == "*" {
+                self.err(
+                    p.pos,
+                    &t.field("principal"),
+                    "\"*\" is only a wildcard of allowed_principals; an endpoint's principal is \
+                     who requests it (e.g. \"arn:aws:iam::111122223333:root\")",
+                );
+            } else if let Some(msg) = invalid_principal(p.v) {
+                self.err(p.pos, &t.field("principal"), msg);
+            } else {
+                ep.principal = Some(p);
+            }
+        }
+        const STATES: &str = "\"pending\", \"available\" or \"rejected\"";
+        if let Some(st) = self.opt_str(&t, "state", STATES) {
+            ep.state = match st.v {
+                "pending" => Some(EndpointState::Pending),
+                "available" => Some(EndpointState::Available),
+                "rejected" => Some(EndpointState::Rejected),
+                other => {
+                    self.err(
+                        st.pos,
+                        &t.field("state"),
+                        format!("unknown endpoint state {other:?} (expected {STATES})"),
+                    );
+                    None
+                }
+            };
+        }
+        ep
+    }
+
+    fn vpc_link<'n>(
+        &mut self,
+        node: &'n Node,
+        path: String,
+        index: usize,
+        ids: &mut HashMap<String, IdInfo>,
+    ) -> LinkIn<'n> {
+        let mut link = LinkIn {
+            id: String::new(),
+            id_pos: node.pos,
+            nlb: None,
+            at: AttachIn {
+                path,
+                vpc: None,
+                subnets: Vec::new(),
+                security_groups: Vec::new(),
+            },
+        };
+        let Some(t) = self.table(node, &link.at.path, "a table", LINK_KEYS) else {
+            return link;
+        };
+        link.id = self.id(&t, Kind::VpcLink, index, ids);
+        if let Some(e) = t.get("id") {
+            link.id_pos = e.node.pos;
+        }
+        if let Some(kind) = self.req_str(&t, "kind", "\"rest\"") {
+            match kind.v {
+                "rest" => {}
+                "http" => self.err(
+                    kind.pos,
+                    &t.field("kind"),
+                    "kind \"http\" is not supported yet (expected \"rest\")",
+                ),
+                other => self.err(
+                    kind.pos,
+                    &t.field("kind"),
+                    format!("unknown VPC link kind {other:?} (expected \"rest\")"),
+                ),
+            }
+        }
+        link.nlb = self.req_str(&t, "nlb", "the id of an [[nlb]]");
+        link.at = self.attach(&t, "a VPC link");
+        link
+    }
+
+    // -- pass 2 --------------------------------------------------------------
+
+    /// Resolves an NLB's or endpoint's `subnets`: one per AZ, each in `vpc`
+    /// (for an NLB, `None`: the first subnet's VPC, which is returned), with
+    /// a usable address, claimed for the uniqueness check.
+    fn resolve_places(
+        &mut self,
+        net: &Net<'_>,
+        places: &[PlaceIn<'_>],
+        mut vpc: Option<usize>,
+        who: &Who<'_>,
+        claims: &mut Vec<Claim>,
+    ) -> (Option<usize>, Vec<(usize, Ipv4Addr)>) {
+        let derive = vpc.is_none();
+        // The subnet that set the VPC: (index in `places`, subnet).
+        let mut first: Option<(usize, usize)> = None;
+        let mut seen: Vec<(usize, usize)> = Vec::new();
+        let mut out = Vec::new();
+        for (i, p) in places.iter().enumerate() {
+            let sf = join(&p.path, "subnet");
+            let subnet = p
+                .subnet
+                .and_then(|r| self.resolve(r, Kind::Subnet, &sf, net.ids, &net.subnet_ids));
+            if let (Some(s), Some(r)) = (subnet, p.subnet) {
+                let sn = &net.subnets[s];
+                let mut ok = true;
+                if let Some(sv) = net.subnet_vpcs[s] {
+                    match (vpc, first) {
+                        (None, _) if derive => {
+                            vpc = Some(sv);
+                            first = Some((i, s));
+                        }
+                        (Some(v), Some((j, fs))) if sv != v => {
+                            ok = false;
+                            self.err(
+                                r.pos,
+                                &sf,
+                                format!(
+                                    "subnet {} is in {}, but {}'s first subnet {} (subnets[{j}]) \
+                                     is in {} (all of {}'s subnets must be in one VPC)",
+                                    sn.id,
+                                    net.vpcs[sv].id,
+                                    who.this,
+                                    net.subnets[fs].id,
+                                    net.vpcs[v].id,
+                                    who.a
+                                ),
+                            );
+                        }
+                        (Some(v), None) if sv != v => {
+                            ok = false;
+                            self.err(
+                                r.pos,
+                                &sf,
+                                format!(
+                                    "subnet {} is in {}, but {} is in {}",
+                                    sn.id, net.vpcs[sv].id, who.this, net.vpcs[v].id
+                                ),
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                if ok {
+                    if let Some(&(j, _)) = seen.iter().find(|(_, o)| *o == s) {
+                        self.err(
+                            r.pos,
+                            &sf,
+                            format!("subnet {} is listed twice (also subnets[{j}])", sn.id),
+                        );
+                    } else if let Some(&(j, o)) =
+                        seen.iter().find(|(_, o)| net.subnets[*o].az == sn.az)
+                    {
+                        self.err(
+                            r.pos,
+                            &sf,
+                            format!(
+                                "subnet {} is in {}, like subnets[{j}] {} ({} takes one subnet \
+                                 per availability zone)",
+                                sn.id, sn.az, net.subnets[o].id, who.a
+                            ),
+                        );
+                    } else {
+                        seen.push((i, s));
+                    }
+                }
+            }
+            let ip_field = join(&p.path, "ip");
+            if let (Some(s), Some(ip)) = (subnet, p.ip) {
+                let sn = &net.subnets[s];
+                // A subnet with an invalid CIDR has a default one and an error already.
+                if sn.cidr.prefix_len() != 0 && self.address_in_subnet(sn, ip, &ip_field) {
+                    if let Some(v) = net.subnet_vpcs[s] {
+                        claims.push(Claim {
+                            pos: ip.pos,
+                            vpc: v,
+                            ip: ip.v,
+                            owner: format!("{} ({})", who.id, p.path),
+                            field: ip_field,
+                        });
+                    }
+                }
+            }
+            out.push((
+                subnet.unwrap_or(0),
+                p.ip.map_or(Ipv4Addr::UNSPECIFIED, |ip| ip.v),
+            ));
+        }
+        (vpc, out)
+    }
+
+    /// Resolves a `security_groups` list: each once, each in `vpc`.
+    fn resolve_groups(
+        &mut self,
+        net: &Net<'_>,
+        list: &Ids<'_>,
+        field: &str,
+        vpc: Option<usize>,
+        this: &str,
+    ) -> Vec<usize> {
+        let mut groups = Vec::new();
+        for (k, &(i, r)) in list.iter().enumerate() {
+            let f = format!("{field}[{i}]");
+            if list[..k].iter().any(|(_, o)| o.v == r.v) {
+                self.err(
+                    r.pos,
+                    &f,
+                    format!("security group \"{}\" is listed twice", r.v),
+                );
+                continue;
+            }
+            let Some(g) = self.resolve(r, Kind::SecurityGroup, &f, net.ids, &net.sg_ids) else {
+                continue;
+            };
+            if let (Some(v), Some(gv)) = (vpc, net.sg_vpcs[g]) {
+                if gv != v {
+                    self.err(
+                        r.pos,
+                        &f,
+                        format!(
+                            "security group \"{}\" is in {}, but {this} is in {}",
+                            r.v, net.vpcs[gv].id, net.vpcs[v].id
+                        ),
+                    );
+                    continue;
+                }
+            }
+            groups.push(g);
+        }
+        groups
+    }
+
+    /// An endpoint's (or REST link's) VPC, ENIs and groups.
+    fn resolve_attach(
+        &mut self,
+        net: &Net<'_>,
+        at: &AttachIn<'_>,
+        who: &Who<'_>,
+        claims: &mut Vec<Claim>,
+    ) -> (usize, Vec<EndpointEni>, Vec<usize>) {
+        let vpc = at.vpc.and_then(|r| {
+            self.resolve(r, Kind::Vpc, &join(&at.path, "vpc"), net.ids, &net.vpc_ids)
+        });
+        let enis = match vpc {
+            Some(_) => self.resolve_places(net, &at.subnets, vpc, who, claims).1,
+            // Unknown VPC: check the subnets on their own.
+            None => {
+                let mut scratch = Vec::new();
+                self.resolve_places(net, &at.subnets, None, who, &mut scratch)
+                    .1
+            }
+        };
+        let groups = self.resolve_groups(
+            net,
+            &at.security_groups,
+            &join(&at.path, "security_groups"),
+            vpc,
+            who.this,
+        );
+        let enis = enis
+            .into_iter()
+            .map(|(subnet, ip)| EndpointEni { subnet, ip })
+            .collect();
+        (vpc.unwrap_or(0), enis, groups)
+    }
+
+    fn resolve_target_groups(
+        &mut self,
+        net: &Net<'_>,
+        enis: &EnisOut,
+        tgs: Vec<TgIn<'_>>,
+    ) -> (Vec<TargetGroup>, Vec<Option<usize>>) {
+        let eni_ids = defined(
+            net.ids,
+            Kind::Eni,
+            &enis.enis.iter().map(|e| &e.id).collect::<Vec<_>>(),
+        );
+        let mut out = Vec::new();
+        let mut vpcs = Vec::new();
+        for tg in tgs {
+            let vpc = tg.vpc.and_then(|r| {
+                self.resolve(r, Kind::Vpc, &join(&tg.path, "vpc"), net.ids, &net.vpc_ids)
+            });
+            let mut targets: Vec<(Target, usize)> = Vec::new();
+            for (i, t) in &tg.targets {
+                let f = format!("{}.targets[{i}]", tg.path);
+                let target = match t.v {
+                    TargetIn::Eni(name) => {
+                        let r = Sp {
+                            v: name,
+                            pos: t.pos,
+                        };
+                        let Some(e) = self.resolve(r, Kind::Eni, &f, net.ids, &eni_ids) else {
+                            continue;
+                        };
+                        if let (Some(v), Some(ev)) = (vpc, enis.vpcs[e]) {
+                            if ev != v {
+                                self.err(
+                                    t.pos,
+                                    &f,
+                                    format!(
+                                        "ENI {name} is in {}, but this target group is in {}",
+                                        net.vpcs[ev].id, net.vpcs[v].id
+                                    ),
+                                );
+                                continue;
+                            }
+                        }
+                        let Some(port) = tg.port else {
+                            continue;
+                        };
+                        Target { eni: e, port }
+                    }
+                    TargetIn::Addr(sa) => {
+                        let Some(v) = vpc else {
+                            continue;
+                        };
+                        match enis.at.get(&(v, *sa.ip())) {
+                            Some(&e) => Target {
+                                eni: e,
+                                port: sa.port(),
+                            },
+                            None => {
+                                self.err(
+                                    t.pos,
+                                    &f,
+                                    format!(
+                                        "no ENI in {} has the address {} (a target given as \
+                                         \"IP:port\" must be a lab host's ENI)",
+                                        net.vpcs[v].id,
+                                        sa.ip()
+                                    ),
+                                );
+                                continue;
+                            }
+                        }
+                    }
+                };
+                if let Some((_, j)) = targets.iter().find(|(o, _)| *o == target) {
+                    self.err(
+                        t.pos,
+                        &f,
+                        format!(
+                            "duplicate target: {} port {} is already targets[{j}]",
+                            enis.enis[target.eni].id, target.port
+                        ),
+                    );
+                    continue;
+                }
+                targets.push((target, *i));
+            }
+            out.push(TargetGroup {
+                id: tg.id,
+                vpc: vpc.unwrap_or(0),
+                protocol: tg.protocol.unwrap_or(L4Protocol::Tcp),
+                port: tg.port.unwrap_or(0),
+                targets: targets.into_iter().map(|(t, _)| t).collect(),
+                health_check: tg.health_check,
+            });
+            vpcs.push(vpc);
+        }
+        (out, vpcs)
+    }
+
+    fn resolve_nlbs(
+        &mut self,
+        net: &Net<'_>,
+        (tgs, tg_vpcs): (&[TargetGroup], &[Option<usize>]),
+        nlbs: Vec<NlbIn<'_>>,
+        claims: &mut Vec<Claim>,
+    ) -> Vec<Nlb> {
+        let tg_ids = defined(
+            net.ids,
+            Kind::TargetGroup,
+            &tgs.iter().map(|g| &g.id).collect::<Vec<_>>(),
+        );
+        let mut out = Vec::new();
+        for n in nlbs {
+            let who = Who {
+                id: &n.id,
+                this: "this NLB",
+                a: "an NLB",
+            };
+            let (vpc, nodes) = self.resolve_places(net, &n.subnets, None, &who, claims);
+            let security_groups = self.resolve_groups(
+                net,
+                &n.security_groups,
+                &join(&n.path, "security_groups"),
+                vpc,
+                "this NLB",
+            );
+            let mut listeners = Vec::new();
+            let mut seen: Vec<(L4Protocol, u16, usize)> = Vec::new();
+            for (i, l) in n.listeners.iter().enumerate() {
+                if let (Some(p), Some(port)) = (l.protocol, l.port) {
+                    if let Some(&(_, _, j)) =
+                        seen.iter().find(|(sp, so, _)| *sp == p.v && *so == port.v)
+                    {
+                        self.err(
+                            port.pos,
+                            &join(&l.path, "port"),
+                            format!(
+                                "listener {} {} is already defined by listeners[{j}] \
+                                 (an NLB has one listener per protocol and port)",
+                                l4_name(p.v),
+                                port.v
+                            ),
+                        );
+                    } else {
+                        seen.push((p.v, port.v, i));
+                    }
+                }
+                let tf = join(&l.path, "target_group");
+                let tg = l
+                    .target_group
+                    .and_then(|r| self.resolve(r, Kind::TargetGroup, &tf, net.ids, &tg_ids));
+                if let (Some(g), Some(r)) = (tg, l.target_group) {
+                    if let (Some(v), Some(gv)) = (vpc, tg_vpcs[g]) {
+                        if gv != v {
+                            self.err(
+                                r.pos,
+                                &tf,
+                                format!(
+                                    "target group {} is in {}, but this NLB is in {}",
+                                    tgs[g].id, net.vpcs[gv].id, net.vpcs[v].id
+                                ),
+                            );
+                        }
+                    }
+                    if let Some(p) = l.protocol {
+                        if p.v != tgs[g].protocol {
+                            self.err(
+                                r.pos,
+                                &tf,
+                                format!(
+                                    "target group {} has protocol {}, but this listener's is {}",
+                                    tgs[g].id,
+                                    l4_name(tgs[g].protocol),
+                                    l4_name(p.v)
+                                ),
+                            );
+                        }
+                    }
+                }
+                listeners.push(Listener {
+                    protocol: l.protocol.map_or(L4Protocol::Tcp, |p| p.v),
+                    port: l.port.map_or(0, |p| p.v),
+                    target_group: tg.unwrap_or(0),
+                });
+            }
+            out.push(Nlb {
+                id: n.id,
+                vpc: vpc.unwrap_or(0),
+                nodes: nodes
+                    .into_iter()
+                    .map(|(subnet, ip)| NlbNode { subnet, ip })
+                    .collect(),
+                cross_zone: n.cross_zone,
+                security_groups,
+                listeners,
+                source_ports: n.source_ports,
+            });
+        }
+        out
+    }
+
+    fn resolve_services(
+        &mut self,
+        net: &Net<'_>,
+        nlb_ids: &[&str],
+        services: Vec<ServiceIn<'_>>,
+        fronts: &mut Vec<Front>,
+    ) -> Vec<EndpointService> {
+        let mut out = Vec::new();
+        for s in services {
+            let field = join(&s.path, "nlb");
+            let nlb = s
+                .nlb
+                .and_then(|r| self.resolve(r, Kind::Nlb, &field, net.ids, nlb_ids));
+            if let (Some(n), Some(r)) = (nlb, s.nlb) {
+                fronts.push(Front {
+                    pos: r.pos,
+                    nlb: n,
+                    owner: format!("endpoint service {} ({})", s.id, s.path),
+                    field,
+                });
+            }
+            out.push(EndpointService {
+                id: s.id,
+                nlb: nlb.unwrap_or(0),
+                acceptance_required: s.acceptance_required,
+                allowed_principals: s.allowed_principals,
+            });
+        }
+        out
+    }
+
+    /// Expands REST VPC links into the endpoint services and endpoints they
+    /// imply; those get indices from `first_service` and `first_endpoint`.
+    fn resolve_links(
+        &mut self,
+        net: &Net<'_>,
+        nlb_ids: &[&str],
+        links: Vec<LinkIn<'_>>,
+        (first_service, first_endpoint): (usize, usize),
+        claims: &mut Vec<Claim>,
+        fronts: &mut Vec<Front>,
+    ) -> (Vec<EndpointService>, Vec<VpcEndpoint>, Vec<VpcLink>) {
+        let (mut services, mut endpoints, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, l) in links.into_iter().enumerate() {
+            let service_id = format!("{}-service", l.id);
+            let endpoint_id = format!("{}-endpoint", l.id);
+            if !l.id.is_empty() {
+                for (implied, what) in [
+                    (&service_id, "endpoint service"),
+                    (&endpoint_id, "VPC endpoint"),
+                ] {
+                    if let Some(info) = net.ids.get(implied.as_str()) {
+                        let msg = format!(
+                            "this REST VPC link implies the {what} \"{implied}\", but that id is \
+                             already used by {} at line {}",
+                            info.path,
+                            self.line_of(info.pos)
+                        );
+                        self.err(l.id_pos, &join(&l.at.path, "id"), msg);
+                    }
+                }
+            }
+            let field = join(&l.at.path, "nlb");
+            let nlb = l
+                .nlb
+                .and_then(|r| self.resolve(r, Kind::Nlb, &field, net.ids, nlb_ids));
+            if let (Some(n), Some(r)) = (nlb, l.nlb) {
+                fronts.push(Front {
+                    pos: r.pos,
+                    nlb: n,
+                    owner: format!("endpoint service {service_id} (implied by {})", l.at.path),
+                    field,
+                });
+            }
+            let who = Who {
+                id: &l.id,
+                this: "this VPC link",
+                a: "a VPC link",
+            };
+            let (vpc, enis, security_groups) = self.resolve_attach(net, &l.at, &who, claims);
+            services.push(EndpointService {
+                id: service_id,
+                nlb: nlb.unwrap_or(0),
+                acceptance_required: false,
+                allowed_principals: vec!["*".to_string()],
+            });
+            endpoints.push(VpcEndpoint {
+                id: endpoint_id,
+                service: first_service + k,
+                vpc,
+                enis,
+                security_groups,
+                principal: APIGATEWAY_PRINCIPAL.to_string(),
+                state: EndpointState::Available,
+                implied_by: Some(k),
+            });
+            out.push(VpcLink {
+                id: l.id,
+                kind: VpcLinkKind::Rest {
+                    nlb: nlb.unwrap_or(0),
+                    service: first_service + k,
+                    endpoint: first_endpoint + k,
+                },
+            });
+        }
+        (services, endpoints, out)
+    }
+
+    fn resolve_endpoints(
+        &mut self,
+        net: &Net<'_>,
+        services: &[EndpointService],
+        endpoints: Vec<EndpointIn<'_>>,
+        claims: &mut Vec<Claim>,
+    ) -> Vec<VpcEndpoint> {
+        let svc_ids = defined(
+            net.ids,
+            Kind::EndpointService,
+            &services.iter().map(|s| &s.id).collect::<Vec<_>>(),
+        );
+        let mut out = Vec::new();
+        for e in endpoints {
+            let service = e.service.and_then(|r| {
+                self.resolve(
+                    r,
+                    Kind::EndpointService,
+                    &join(&e.at.path, "service"),
+                    net.ids,
+                    &svc_ids,
+                )
+            });
+            let who = Who {
+                id: &e.id,
+                this: "this endpoint",
+                a: "a VPC endpoint",
+            };
+            let (vpc, enis, security_groups) = self.resolve_attach(net, &e.at, &who, claims);
+            if let (Some(s), Some(p)) = (service, e.principal) {
+                let svc = &services[s];
+                if !svc.allowed_principals.iter().any(|a| a == "*" || a == p.v) {
+                    let allowed = svc
+                        .allowed_principals
+                        .iter()
+                        .map(|a| format!("{a:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    self.err(
+                        p.pos,
+                        &join(&e.at.path, "principal"),
+                        format!(
+                            "principal {:?} is not allowed by endpoint service {} \
+                             (allowed_principals: [{allowed}])",
+                            p.v, svc.id
+                        ),
+                    );
+                }
+            }
+            let state = e.state.unwrap_or_else(|| match service {
+                Some(s) if services[s].acceptance_required => EndpointState::Pending,
+                _ => EndpointState::Available,
+            });
+            out.push(VpcEndpoint {
+                id: e.id,
+                service: service.unwrap_or(0),
+                vpc,
+                enis,
+                security_groups,
+                principal: e.principal.map_or(String::new(), |p| p.v.to_string()),
+                state,
+                implied_by: None,
+            });
+        }
+        out
+    }
+
+    /// Every address at most once per VPC, whoever holds it; the later one
+    /// in the file is reported.
+    fn check_claims(&mut self, vpcs: &[Vpc], mut claims: Vec<Claim>) {
+        claims.sort_by_key(|c| c.pos);
+        let mut seen: HashMap<(usize, Ipv4Addr), usize> = HashMap::new();
+        for (i, c) in claims.iter().enumerate() {
+            match seen.get(&(c.vpc, c.ip)) {
+                Some(&j) => self.err(
+                    c.pos,
+                    &c.field,
+                    format!(
+                        "{} is already used by {} in {}",
+                        c.ip, claims[j].owner, vpcs[c.vpc].id
+                    ),
+                ),
+                None => {
+                    seen.insert((c.vpc, c.ip), i);
+                }
+            }
+        }
+    }
+
+    /// Every NLB fronts at most one endpoint service (REST links' included).
+    fn check_fronts(&mut self, nlbs: &[Nlb], mut fronts: Vec<Front>) {
+        fronts.sort_by_key(|f| f.pos);
+        let mut seen: HashMap<usize, usize> = HashMap::new();
+        for (i, f) in fronts.iter().enumerate() {
+            match seen.get(&f.nlb) {
+                Some(&j) => self.err(
+                    f.pos,
+                    &f.field,
+                    format!(
+                        "{} already fronts {}; an NLB fronts at most one endpoint service",
+                        nlbs[f.nlb].id, fronts[j].owner
+                    ),
+                ),
+                None => {
+                    seen.insert(f.nlb, i);
+                }
+            }
+        }
     }
 }
 
@@ -1550,6 +3120,61 @@ fn parse_mac(s: &str) -> Result<[u8; 6], String> {
     Ok(mac)
 }
 
+fn l4_name(p: L4Protocol) -> &'static str {
+    match p {
+        L4Protocol::Tcp => "tcp",
+        L4Protocol::Udp => "udp",
+    }
+}
+
+/// A target group target: `"IP:port"` or an ENI id.
+fn parse_target(s: &str) -> Result<TargetIn<'_>, String> {
+    const EXPECTED: &str = "expected an ENI id or \"IP:port\" such as \"10.0.1.21:8080\"";
+    if let Ok(sa) = s.parse::<SocketAddrV4>() {
+        if sa.port() == 0 {
+            return Err(format!(
+                "port 0 of target {s:?} is out of range (expected 1 to 65535)"
+            ));
+        }
+        return Ok(TargetIn::Addr(sa));
+    }
+    if let Some((addr, port)) = s.rsplit_once(':') {
+        if addr.parse::<Ipv4Addr>().is_ok() {
+            return Err(format!(
+                "invalid port {port:?} in target {s:?} (expected 1 to 65535)"
+            ));
+        }
+    }
+    if s.parse::<Ipv4Addr>().is_ok() {
+        return Err(format!(
+            "target {s:?} has no port (expected \"IP:port\" such as \"{s}:8080\", or an ENI id)"
+        ));
+    }
+    let looks_numeric = s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ':');
+    if s.is_empty() || looks_numeric || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("invalid target {s:?} ({EXPECTED})"));
+    }
+    Ok(TargetIn::Eni(s))
+}
+
+fn valid_http_path(p: &str) -> bool {
+    p.starts_with('/') && !p.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Why a principal is unusable, if it is: empty, or with spaces.
+fn invalid_principal(p: &str) -> Option<String> {
+    if p.is_empty() || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some(format!(
+            "invalid principal {p:?} (expected an ARN such as \
+             \"arn:aws:iam::111122223333:root\", a service principal or \"*\")"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Why AWS would refuse `ip` in `net`, if it would.
 fn reserved(net: Ipv4Net, ip: Ipv4Addr) -> Option<&'static str> {
     let off = u32::from(ip) - u32::from(net.network());
@@ -1698,6 +3323,7 @@ host = "b-1"
             peer: Peer::Cidr(net("0.0.0.0/0")),
         };
         let expected = Topology {
+            services: Default::default(),
             lab: LabSettings {
                 name: "lab1".into(),
                 hook: Hook::Xdp,
@@ -1884,6 +3510,34 @@ host = "b-1"
         assert!(n >= 2, "only {n} configs in {}", dir.display());
         let t = load(&dir.join("two-vpcs-same-cidr.toml")).unwrap();
         assert_eq!(t.lab.name, "overlap");
+        let t = load(&dir.join("privatelink.toml")).unwrap();
+        assert_eq!(t.lab.name, "plink");
+        let svc = &t.services;
+        assert_eq!(svc.nlbs.len(), 1);
+        assert_eq!(svc.nlbs[0].listeners.len(), 2);
+        assert!(svc.nlbs[0].cross_zone);
+        assert_eq!(
+            svc.target_groups[1].targets,
+            svc.target_groups[0]
+                .targets
+                .iter()
+                .map(|t| Target {
+                    eni: t.eni,
+                    port: 5353
+                })
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            svc.vpc_endpoints
+                .iter()
+                .map(|e| (e.id.as_str(), e.state))
+                .collect::<Vec<_>>(),
+            [
+                ("vpce-web", EndpointState::Available),
+                ("vpce-pending", EndpointState::Pending),
+            ]
+        );
+        assert_eq!(t.vpcs[0].cidr, t.vpcs[1].cidr);
     }
 
     #[test]
@@ -1939,7 +3593,7 @@ host = "a"
             [
                 "t.toml:21:1: eni[0].adress: unknown field \"adress\" (allowed: id, subnet, ip, mac, security_groups, host)",
                 "t.toml:22:1: eni[0].securitygroups: unknown field \"securitygroups\" (allowed: id, subnet, ip, mac, security_groups, host; did you mean \"security_groups\"?)",
-                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, vpc, subnet, security_group, eni; did you mean \"vpc\"?)",
+                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, vpc, subnet, security_group, eni, nlb, target_group, endpoint_service, vpc_endpoint, vpc_link; did you mean \"vpc\"?)",
             ]
         );
     }
@@ -2363,7 +4017,1026 @@ host = "a"
             "t.toml:2:6: vpc[0].id: expected a string id such as \"vpc-a\", found a datetime\n\
              t.toml:6:6: vpc[1].id: invalid id \"vpc b\" (expected a non-empty string without \
              spaces, such as \"vpc-a\")\n\
-             t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, vpc, subnet, security_group, eni)"
+             t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, vpc, subnet, security_group, eni, nlb, target_group, \
+             endpoint_service, vpc_endpoint, vpc_link)"
         );
+    }
+    // -- PrivateLink ---------------------------------------------------------
+
+    #[test]
+    fn privatelink_config_gives_the_exact_services() {
+        let src = r#"
+[[vpc]]
+id = "vpc-c"
+cidr = "10.0.0.0/16"
+
+[[vpc]]
+id = "vpc-p"
+cidr = "10.0.0.0/16"   # overlaps vpc-c: fine, PrivateLink does not route
+
+[[vpc]]
+id = "vpc-api"
+cidr = "10.2.0.0/16"
+
+[[subnet]]
+id = "subnet-c1"
+vpc = "vpc-c"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-c2"
+vpc = "vpc-c"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[subnet]]
+id = "subnet-p1"
+vpc = "vpc-p"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-p2"
+vpc = "vpc-p"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[subnet]]
+id = "subnet-api1"
+vpc = "vpc-api"
+cidr = "10.2.1.0/24"
+az = "use1-az1"
+
+[[security_group]]
+id = "sg-c"
+vpc = "vpc-c"
+
+[[security_group]]
+id = "sg-vpce"
+vpc = "vpc-c"
+
+[[security_group]]
+id = "sg-nlb"
+vpc = "vpc-p"
+
+[[security_group]]
+id = "sg-web"
+vpc = "vpc-p"
+ingress = [{ protocol = "tcp", ports = 8080, peer = "sg-nlb" }]
+
+[[security_group]]
+id = "sg-link"
+vpc = "vpc-api"
+
+[[eni]]
+id = "eni-client"
+subnet = "subnet-c1"
+ip = "10.0.1.10"
+security_groups = ["sg-c"]
+host = "client"
+
+[[eni]]
+id = "eni-web1"
+subnet = "subnet-p1"
+ip = "10.0.1.21"
+security_groups = ["sg-web"]
+host = "web1"
+
+[[eni]]
+id = "eni-web2"
+subnet = "subnet-p2"
+ip = "10.0.2.22"
+security_groups = ["sg-web"]
+host = "web2"
+
+[[target_group]]
+id = "tg-web"
+vpc = "vpc-p"
+protocol = "tcp"
+port = 8080
+targets = ["eni-web1", "10.0.2.22:8081", "10.0.1.21:9090"]
+health_check = { protocol = "http", path = "/health", port = 8080, interval_ms = 2000, timeout_ms = 1500, healthy_threshold = 3, unhealthy_threshold = 4 }
+
+[[target_group]]
+id = "tg-dns"
+vpc = "vpc-p"
+protocol = "udp"
+port = 5353
+targets = ["eni-web1", "eni-web2"]
+health_check = { protocol = "tcp", interval_ms = 200 }
+
+[[target_group]]
+id = "tg-plain"
+vpc = "vpc-p"
+protocol = "tcp"
+port = 80
+targets = ["eni-web2"]
+health_check = { protocol = "http" }
+
+[[target_group]]
+id = "tg-rest"
+vpc = "vpc-p"
+protocol = "tcp"
+port = 80
+targets = ["10.0.1.21:80"]
+
+[[nlb]]
+id = "nlb-web"
+subnets = [
+  { subnet = "subnet-p1", ip = "10.0.1.50" },
+  { subnet = "subnet-p2", ip = "10.0.2.50" },
+]
+cross_zone = true
+security_groups = ["sg-nlb"]
+listeners = [
+  { protocol = "tcp", port = 80, target_group = "tg-web" },
+  { protocol = "udp", port = 53, target_group = "tg-dns" },
+]
+
+[[nlb]]
+id = "nlb-open"
+subnets = [{ subnet = "subnet-p2", ip = "10.0.2.102" }]   # vpce-open's address, other VPC
+
+[[nlb.listeners]]
+protocol = "tcp"
+port = 80
+target_group = "tg-plain"
+
+[[nlb]]
+id = "nlb-rest"
+subnets = [{ subnet = "subnet-p1", ip = "10.0.1.70" }]
+listeners = [{ protocol = "tcp", port = 80, target_group = "tg-rest" }]
+
+[[endpoint_service]]
+id = "vpce-svc-web"
+nlb = "nlb-web"
+allowed_principals = ["arn:aws:iam::111122223333:root"]
+
+[[endpoint_service]]
+id = "vpce-svc-open"
+nlb = "nlb-open"
+acceptance_required = false
+allowed_principals = ["*"]
+
+[[vpc_endpoint]]
+id = "vpce-web"
+service = "vpce-svc-web"
+vpc = "vpc-c"
+subnets = [
+  { subnet = "subnet-c1", ip = "10.0.1.100" },
+  { subnet = "subnet-c2", ip = "10.0.2.100" },
+]
+security_groups = ["sg-vpce"]
+principal = "arn:aws:iam::111122223333:root"
+
+[[vpc_endpoint]]
+id = "vpce-web-accepted"
+service = "vpce-svc-web"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.101" }]
+security_groups = ["sg-vpce", "sg-c"]
+principal = "arn:aws:iam::111122223333:root"
+state = "available"
+
+[[vpc_endpoint]]
+id = "vpce-open"
+service = "vpce-svc-open"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c2", ip = "10.0.2.102" }]
+security_groups = ["sg-vpce"]
+principal = "arn:aws:iam::444455556666:root"
+
+[[vpc_link]]
+id = "vpclink-rest"
+kind = "rest"
+nlb = "nlb-rest"
+vpc = "vpc-api"
+subnets = [{ subnet = "subnet-api1", ip = "10.2.1.100" }]
+security_groups = ["sg-link"]
+"#;
+        let t = parse_str(src, "pl.toml").unwrap();
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let node = |subnet, a: &str| NlbNode { subnet, ip: ip(a) };
+        let eni = |subnet, a: &str| EndpointEni { subnet, ip: ip(a) };
+        let arn = "arn:aws:iam::111122223333:root".to_string();
+        let expected = Services {
+            target_groups: vec![
+                TargetGroup {
+                    id: "tg-web".into(),
+                    vpc: 1,
+                    protocol: L4Protocol::Tcp,
+                    port: 8080,
+                    targets: vec![
+                        Target { eni: 1, port: 8080 },
+                        Target { eni: 2, port: 8081 },
+                        Target { eni: 1, port: 9090 },
+                    ],
+                    health_check: Some(HealthCheck {
+                        protocol: HealthProtocol::Http {
+                            path: "/health".into(),
+                        },
+                        port: Some(8080),
+                        interval_ms: 2000,
+                        timeout_ms: 1500,
+                        healthy_threshold: 3,
+                        unhealthy_threshold: 4,
+                    }),
+                },
+                TargetGroup {
+                    id: "tg-dns".into(),
+                    vpc: 1,
+                    protocol: L4Protocol::Udp,
+                    port: 5353,
+                    targets: vec![Target { eni: 1, port: 5353 }, Target { eni: 2, port: 5353 }],
+                    health_check: Some(HealthCheck {
+                        protocol: HealthProtocol::Tcp,
+                        port: None,
+                        interval_ms: 200,
+                        // The default 500 ms, capped at the interval.
+                        timeout_ms: 200,
+                        healthy_threshold: 2,
+                        unhealthy_threshold: 2,
+                    }),
+                },
+                TargetGroup {
+                    id: "tg-plain".into(),
+                    vpc: 1,
+                    protocol: L4Protocol::Tcp,
+                    port: 80,
+                    targets: vec![Target { eni: 2, port: 80 }],
+                    health_check: Some(HealthCheck {
+                        protocol: HealthProtocol::Http { path: "/".into() },
+                        port: None,
+                        interval_ms: 1000,
+                        timeout_ms: 500,
+                        healthy_threshold: 2,
+                        unhealthy_threshold: 2,
+                    }),
+                },
+                TargetGroup {
+                    id: "tg-rest".into(),
+                    vpc: 1,
+                    protocol: L4Protocol::Tcp,
+                    port: 80,
+                    targets: vec![Target { eni: 1, port: 80 }],
+                    health_check: None,
+                },
+            ],
+            nlbs: vec![
+                Nlb {
+                    source_ports: crate::model::NLB_SOURCE_PORTS,
+                    id: "nlb-web".into(),
+                    vpc: 1,
+                    nodes: vec![node(2, "10.0.1.50"), node(3, "10.0.2.50")],
+                    cross_zone: true,
+                    security_groups: vec![2],
+                    listeners: vec![
+                        Listener {
+                            protocol: L4Protocol::Tcp,
+                            port: 80,
+                            target_group: 0,
+                        },
+                        Listener {
+                            protocol: L4Protocol::Udp,
+                            port: 53,
+                            target_group: 1,
+                        },
+                    ],
+                },
+                Nlb {
+                    source_ports: crate::model::NLB_SOURCE_PORTS,
+                    id: "nlb-open".into(),
+                    vpc: 1,
+                    nodes: vec![node(3, "10.0.2.102")],
+                    cross_zone: false,
+                    security_groups: vec![],
+                    listeners: vec![Listener {
+                        protocol: L4Protocol::Tcp,
+                        port: 80,
+                        target_group: 2,
+                    }],
+                },
+                Nlb {
+                    source_ports: crate::model::NLB_SOURCE_PORTS,
+                    id: "nlb-rest".into(),
+                    vpc: 1,
+                    nodes: vec![node(2, "10.0.1.70")],
+                    cross_zone: false,
+                    security_groups: vec![],
+                    listeners: vec![Listener {
+                        protocol: L4Protocol::Tcp,
+                        port: 80,
+                        target_group: 3,
+                    }],
+                },
+            ],
+            endpoint_services: vec![
+                EndpointService {
+                    id: "vpce-svc-web".into(),
+                    nlb: 0,
+                    acceptance_required: true,
+                    allowed_principals: vec![arn.clone()],
+                },
+                EndpointService {
+                    id: "vpce-svc-open".into(),
+                    nlb: 1,
+                    acceptance_required: false,
+                    allowed_principals: vec!["*".into()],
+                },
+                EndpointService {
+                    id: "vpclink-rest-service".into(),
+                    nlb: 2,
+                    acceptance_required: false,
+                    allowed_principals: vec!["*".into()],
+                },
+            ],
+            vpc_endpoints: vec![
+                VpcEndpoint {
+                    id: "vpce-web".into(),
+                    service: 0,
+                    vpc: 0,
+                    enis: vec![eni(0, "10.0.1.100"), eni(1, "10.0.2.100")],
+                    security_groups: vec![1],
+                    principal: arn.clone(),
+                    state: EndpointState::Pending,
+                    implied_by: None,
+                },
+                VpcEndpoint {
+                    id: "vpce-web-accepted".into(),
+                    service: 0,
+                    vpc: 0,
+                    enis: vec![eni(0, "10.0.1.101")],
+                    security_groups: vec![1, 0],
+                    principal: arn.clone(),
+                    state: EndpointState::Available,
+                    implied_by: None,
+                },
+                VpcEndpoint {
+                    id: "vpce-open".into(),
+                    service: 1,
+                    vpc: 0,
+                    enis: vec![eni(1, "10.0.2.102")],
+                    security_groups: vec![1],
+                    principal: "arn:aws:iam::444455556666:root".into(),
+                    state: EndpointState::Available,
+                    implied_by: None,
+                },
+                VpcEndpoint {
+                    id: "vpclink-rest-endpoint".into(),
+                    service: 2,
+                    vpc: 2,
+                    enis: vec![eni(4, "10.2.1.100")],
+                    security_groups: vec![4],
+                    principal: "apigateway.amazonaws.com".into(),
+                    state: EndpointState::Available,
+                    implied_by: Some(0),
+                },
+            ],
+            vpc_links: vec![VpcLink {
+                id: "vpclink-rest".into(),
+                kind: VpcLinkKind::Rest {
+                    nlb: 2,
+                    service: 2,
+                    endpoint: 3,
+                },
+            }],
+        };
+        assert_eq!(t.services, expected);
+        assert_eq!(t.enis.len(), 3);
+        assert_eq!(
+            t.security_groups[3].ingress[0].peer,
+            Peer::SecurityGroup(2),
+            "a rule may name the NLB's group"
+        );
+    }
+
+    /// Two VPCs, three subnets (two AZs in vpc-p), a group each, two target
+    /// hosts, a target group, an NLB, a service and an endpoint (72 lines).
+    /// Tests append to it, so their errors are on line 73 and below.
+    const PL: &str = r#"[[vpc]]
+id = "vpc-c"
+cidr = "10.0.0.0/16"
+
+[[vpc]]
+id = "vpc-p"
+cidr = "10.1.0.0/16"
+
+[[subnet]]
+id = "subnet-c1"
+vpc = "vpc-c"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-p1"
+vpc = "vpc-p"
+cidr = "10.1.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-p2"
+vpc = "vpc-p"
+cidr = "10.1.2.0/24"
+az = "use1-az2"
+
+[[security_group]]
+id = "sg-c"
+vpc = "vpc-c"
+
+[[security_group]]
+id = "sg-p"
+vpc = "vpc-p"
+
+[[eni]]
+id = "eni-web1"
+subnet = "subnet-p1"
+ip = "10.1.1.21"
+security_groups = ["sg-p"]
+host = "web1"
+
+[[eni]]
+id = "eni-web2"
+subnet = "subnet-p2"
+ip = "10.1.2.22"
+security_groups = ["sg-p"]
+host = "web2"
+
+[[target_group]]
+id = "tg-web"
+vpc = "vpc-p"
+protocol = "tcp"
+port = 8080
+targets = ["eni-web1", "10.1.2.22:8081"]
+
+[[nlb]]
+id = "nlb-svc"
+subnets = [{ subnet = "subnet-p1", ip = "10.1.1.50" }, { subnet = "subnet-p2", ip = "10.1.2.50" }]
+listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
+
+[[endpoint_service]]
+id = "vpce-svc-web"
+nlb = "nlb-svc"
+allowed_principals = ["arn:aws:iam::111122223333:root"]
+
+[[vpc_endpoint]]
+id = "vpce-web"
+service = "vpce-svc-web"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.100" }]
+security_groups = ["sg-c"]
+principal = "arn:aws:iam::111122223333:root"
+"#;
+
+    fn with_pl(extra: &str) -> String {
+        format!("{PL}{extra}")
+    }
+
+    #[test]
+    fn privatelink_base_is_valid() {
+        let t = parse_str(PL, "t.toml").unwrap();
+        assert_eq!(PL.lines().count(), 72);
+        assert_eq!(t.services.vpc_endpoints[0].state, EndpointState::Pending);
+    }
+    #[test]
+    fn nlb_subnets() {
+        let extra = r#"
+[[vpc]]
+id = "vpc-x"
+cidr = "10.9.0.0/16"
+
+[[subnet]]
+id = "subnet-x1"
+vpc = "vpc-x"
+cidr = "10.9.1.0/24"
+az = "use1-az3"
+
+[[subnet]]
+id = "subnet-p3"
+vpc = "vpc-p"
+cidr = "10.1.3.0/24"
+az = "use1-az1"
+
+[[nlb]]
+id = "nlb-2"
+subnets = [
+  { subnet = "subnet-p1", ip = "10.1.1.51" },
+  { subnet = "subnet-x1", ip = "10.9.1.51" },
+  { subnet = "subnet-p3", ip = "10.1.3.51" },
+  { subnet = "subnet-p1", ip = "10.1.1.52" },
+  { subnet = "subnet-p2", ip = "10.1.2.3" },
+  { subnet = "subnet-zz", ip = "10.1.2.4" },
+]
+listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
+
+[[nlb]]
+id = "nlb-3"
+subnets = []
+listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
+
+[[nlb]]
+id = "nlb-4"
+subnets = [{ subnet = "subnet-p2", ip = "10.1.3.5" }]
+listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
+"#;
+        assert_eq!(diags(&with_pl(extra)), [
+            "t.toml:94:14: nlb[1].subnets[1].subnet: subnet subnet-x1 is in vpc-x, but this NLB's first subnet subnet-p1 (subnets[0]) is in vpc-p (all of an NLB's subnets must be in one VPC)",
+            "t.toml:95:14: nlb[1].subnets[2].subnet: subnet subnet-p3 is in use1-az1, like subnets[0] subnet-p1 (an NLB takes one subnet per availability zone)",
+            "t.toml:96:14: nlb[1].subnets[3].subnet: subnet subnet-p1 is listed twice (also subnets[0])",
+            "t.toml:97:32: nlb[1].subnets[4].ip: 10.1.2.3 is reserved by AWS for future use of subnet subnet-p2 (10.1.2.0/24); usable addresses are 10.1.2.4 to 10.1.2.254 (AWS reserves the first four and the last)",
+            "t.toml:98:14: nlb[1].subnets[5].subnet: unknown subnet \"subnet-zz\" (defined: subnet-c1, subnet-p1, subnet-p2, subnet-x1, subnet-p3)",
+            "t.toml:104:11: nlb[2].subnets: an NLB needs at least one subnet (one per availability zone)",
+            "t.toml:109:41: nlb[3].subnets[0].ip: 10.1.3.5 is outside subnet subnet-p2 (10.1.2.0/24)",
+        ]);
+    }
+
+    #[test]
+    fn nlb_listeners_and_groups() {
+        let extra = r#"
+[[vpc]]
+id = "vpc-x"
+cidr = "10.9.0.0/16"
+
+[[security_group]]
+id = "sg-x"
+vpc = "vpc-x"
+
+[[target_group]]
+id = "tg-udp"
+vpc = "vpc-p"
+protocol = "udp"
+port = 53
+targets = ["eni-web1"]
+
+[[target_group]]
+id = "tg-x"
+vpc = "vpc-x"
+protocol = "tcp"
+port = 80
+targets = []
+
+[[nlb]]
+id = "nlb-2"
+subnets = [{ subnet = "subnet-p1", ip = "10.1.1.51" }]
+security_groups = ["sg-p", "sg-x", "sg-p", "vpc-p"]
+listeners = [
+  { protocol = "tcp", port = 80, target_group = "tg-web" },
+  { protocol = "udp", port = 80, target_group = "tg-udp" },
+  { protocol = "tcp", port = 80, target_group = "tg-web" },
+  { protocol = "tcp", port = 81, target_group = "tg-udp" },
+  { protocol = "tcp", port = 82, target_group = "tg-x" },
+  { protocol = "tcp", port = 83, target_group = "tg-nope" },
+  { protocol = "http", port = 0, target_group = "tg-web" },
+]
+
+[[nlb]]
+id = "nlb-3"
+subnets = [{ subnet = "subnet-p1", ip = "10.1.1.52" }]
+listeners = []
+"#;
+        assert_eq!(diags(&with_pl(extra)), [
+            "t.toml:94:11: target_group[2].targets: a target group needs at least one target",
+            "t.toml:99:28: nlb[1].security_groups[1]: security group \"sg-x\" is in vpc-x, but this NLB is in vpc-p",
+            "t.toml:99:36: nlb[1].security_groups[2]: security group \"sg-p\" is listed twice",
+            "t.toml:99:44: nlb[1].security_groups[3]: \"vpc-p\" is a VPC (vpc[1]), not a security group",
+            "t.toml:103:30: nlb[1].listeners[2].port: listener tcp 80 is already defined by listeners[0] (an NLB has one listener per protocol and port)",
+            "t.toml:104:49: nlb[1].listeners[3].target_group: target group tg-udp has protocol udp, but this listener's is tcp",
+            "t.toml:105:49: nlb[1].listeners[4].target_group: target group tg-x is in vpc-x, but this NLB is in vpc-p",
+            "t.toml:106:49: nlb[1].listeners[5].target_group: unknown target group \"tg-nope\" (defined: tg-web, tg-udp, tg-x)",
+            "t.toml:107:16: nlb[1].listeners[6].protocol: unknown protocol \"http\" (expected \"tcp\" or \"udp\")",
+            "t.toml:107:31: nlb[1].listeners[6].port: port 0 is out of range (expected 1 to 65535)",
+            "t.toml:113:13: nlb[2].listeners: an NLB needs at least one listener",
+        ]);
+    }
+
+    #[test]
+    fn addresses_are_unique_per_vpc_across_kinds() {
+        let extra = r#"
+[[subnet]]
+id = "subnet-c2"
+vpc = "vpc-c"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[nlb]]
+id = "nlb-2"
+subnets = [{ subnet = "subnet-p1", ip = "10.1.1.21" }, { subnet = "subnet-p2", ip = "10.1.2.50" }]
+listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
+
+[[vpc_endpoint]]
+id = "vpce-2"
+service = "vpce-svc-web"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.100" }, { subnet = "subnet-c2", ip = "10.0.2.100" }]
+security_groups = ["sg-c"]
+principal = "arn:aws:iam::111122223333:root"
+
+[[vpc_link]]
+id = "vpclink-a"
+kind = "rest"
+nlb = "nlb-2"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c2", ip = "10.0.2.100" }]
+security_groups = ["sg-c"]
+
+[[eni]]
+id = "eni-late"
+subnet = "subnet-c1"
+ip = "10.0.1.100"
+security_groups = ["sg-c"]
+host = "late"
+"#;
+        assert_eq!(diags(&with_pl(extra)), [
+            "t.toml:82:41: nlb[1].subnets[0].ip: 10.1.1.21 is already used by eni-web1 (eni[0]) in vpc-p",
+            "t.toml:82:85: nlb[1].subnets[1].ip: 10.1.2.50 is already used by nlb-svc (nlb[0].subnets[1]) in vpc-p",
+            "t.toml:89:41: vpc_endpoint[1].subnets[0].ip: 10.0.1.100 is already used by vpce-web (vpc_endpoint[0].subnets[0]) in vpc-c",
+            "t.toml:98:41: vpc_link[0].subnets[0].ip: 10.0.2.100 is already used by vpce-2 (vpc_endpoint[1].subnets[1]) in vpc-c",
+            "t.toml:104:6: eni[2].ip: 10.0.1.100 is already used by vpce-web (vpc_endpoint[0].subnets[0]) in vpc-c",
+        ]);
+    }
+
+    #[test]
+    fn target_groups() {
+        let extra = r#"
+[[subnet]]
+id = "subnet-c2"
+vpc = "vpc-c"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[eni]]
+id = "eni-c"
+subnet = "subnet-c1"
+ip = "10.0.1.10"
+security_groups = ["sg-c"]
+host = "c"
+
+[[target_group]]
+id = "tg-2"
+vpc = "vpc-p"
+protocol = "sctp"
+port = 70000
+targets = ["eni-web1", "10.1.1.21:8080", "eni-c", "10.1.1.99:80", "sg-p", "eni-nope"]
+
+[[target_group]]
+id = "tg-3"
+vpc = "vpc-p"
+protocol = "udp"
+port = 53
+targets = ["10.1.1.21", "10.1.1.21:0", "10.1.1.21:http", "10.1.1", "", 5, "eni-web1", "10.1.1.21:53"]
+
+[[target_group]]
+id = "tg-4"
+vpc = "vpc-p"
+protocol = "udp"
+port = 53
+targets = []
+"#;
+        assert_eq!(diags(&with_pl(extra)), [
+            "t.toml:90:12: target_group[1].protocol: unknown protocol \"sctp\" (expected \"tcp\" or \"udp\")",
+            "t.toml:91:8: target_group[1].port: port 70000 is out of range (expected 1 to 65535)",
+            "t.toml:92:42: target_group[1].targets[2]: ENI eni-c is in vpc-c, but this target group is in vpc-p",
+            "t.toml:92:51: target_group[1].targets[3]: no ENI in vpc-p has the address 10.1.1.99 (a target given as \"IP:port\" must be a lab host's ENI)",
+            "t.toml:92:67: target_group[1].targets[4]: \"sg-p\" is a security group (security_group[1]), not an ENI",
+            "t.toml:92:75: target_group[1].targets[5]: unknown ENI \"eni-nope\" (defined: eni-web1, eni-web2, eni-c)",
+            "t.toml:99:12: target_group[2].targets[0]: target \"10.1.1.21\" has no port (expected \"IP:port\" such as \"10.1.1.21:8080\", or an ENI id)",
+            "t.toml:99:25: target_group[2].targets[1]: port 0 of target \"10.1.1.21:0\" is out of range (expected 1 to 65535)",
+            "t.toml:99:40: target_group[2].targets[2]: invalid port \"http\" in target \"10.1.1.21:http\" (expected 1 to 65535)",
+            "t.toml:99:58: target_group[2].targets[3]: invalid target \"10.1.1\" (expected an ENI id or \"IP:port\" such as \"10.0.1.21:8080\")",
+            "t.toml:99:68: target_group[2].targets[4]: invalid target \"\" (expected an ENI id or \"IP:port\" such as \"10.0.1.21:8080\")",
+            "t.toml:99:72: target_group[2].targets[5]: expected an ENI id or \"IP:port\" (a string), found an integer",
+            "t.toml:99:87: target_group[2].targets[7]: duplicate target: eni-web1 port 53 is already targets[6]",
+            "t.toml:106:11: target_group[3].targets: a target group needs at least one target",
+        ]);
+    }
+
+    #[test]
+    fn health_checks() {
+        let extra = r#"
+[[target_group]]
+id = "tg-2"
+vpc = "vpc-p"
+protocol = "tcp"
+port = 80
+targets = ["eni-web1"]
+health_check = { protocol = "tcp", path = "/", port = 0, interval_ms = 50, timeout_ms = 20, healthy_threshold = 0, unhealthy_threshold = 11 }
+
+[[target_group]]
+id = "tg-3"
+vpc = "vpc-p"
+protocol = "tcp"
+port = 80
+targets = ["eni-web1"]
+health_check = { protocol = "http", path = "health", interval_ms = 1000, timeout_ms = 1001, expected = "200" }
+
+[[target_group]]
+id = "tg-4"
+vpc = "vpc-p"
+protocol = "tcp"
+port = 80
+targets = ["eni-web1"]
+health_check = { protocol = "https", interval_ms = "1s" }
+
+[[target_group]]
+id = "tg-5"
+vpc = "vpc-p"
+protocol = "tcp"
+port = 80
+targets = ["eni-web1"]
+health_check = "tcp"
+
+[[target_group]]
+id = "tg-6"
+vpc = "vpc-p"
+protocol = "tcp"
+port = 80
+targets = ["eni-web1"]
+
+[target_group.health_check]
+path = "/x y"
+"#;
+        assert_eq!(diags(&with_pl(extra)), [
+            "t.toml:80:43: target_group[1].health_check.path: path is only for protocol \"http\" (a \"tcp\" health check is a connect)",
+            "t.toml:80:55: target_group[1].health_check.port: port 0 is out of range (expected 1 to 65535)",
+            "t.toml:80:72: target_group[1].health_check.interval_ms: interval_ms 50 is out of range (expected 100 to 300000)",
+            "t.toml:80:89: target_group[1].health_check.timeout_ms: timeout_ms 20 is out of range (expected 50 to 300000)",
+            "t.toml:80:113: target_group[1].health_check.healthy_threshold: healthy_threshold 0 is out of range (expected 1 to 10)",
+            "t.toml:80:138: target_group[1].health_check.unhealthy_threshold: unhealthy_threshold 11 is out of range (expected 1 to 10)",
+            "t.toml:88:44: target_group[2].health_check.path: invalid health check path \"health\" (expected an absolute path without spaces, such as \"/health\")",
+            "t.toml:88:87: target_group[2].health_check.timeout_ms: timeout_ms 1001 is out of range (expected 50 to 1000, at most interval_ms)",
+            "t.toml:88:93: target_group[2].health_check.expected: unknown field \"expected\" (allowed: protocol, path, port, interval_ms, timeout_ms, healthy_threshold, unhealthy_threshold)",
+            "t.toml:96:29: target_group[3].health_check.protocol: unknown health check protocol \"https\" (expected \"tcp\" or \"http\")",
+            "t.toml:96:52: target_group[3].health_check.interval_ms: expected an interval in milliseconds such as 1000, found a string",
+            "t.toml:104:16: target_group[4].health_check: expected a health check table such as { protocol = \"tcp\" }, found a string",
+            "t.toml:113:1: target_group[5].health_check.protocol: missing required field \"protocol\" (expected \"tcp\" or \"http\")",
+            "t.toml:114:8: target_group[5].health_check.path: invalid health check path \"/x y\" (expected an absolute path without spaces, such as \"/health\")",
+        ]);
+    }
+
+    #[test]
+    fn endpoint_services() {
+        let extra = r#"
+[[endpoint_service]]
+id = "vpce-svc-2"
+nlb = "nlb-svc"
+acceptance_required = "no"
+allowed_principals = ["*", "", "*", 7]
+
+[[endpoint_service]]
+id = "vpce-svc-3"
+nlb = "tg-web"
+
+[[vpc_link]]
+id = "vpclink-a"
+kind = "rest"
+nlb = "nlb-svc"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.200" }]
+security_groups = ["sg-c"]
+"#;
+        assert_eq!(diags(&with_pl(extra)), [
+            "t.toml:76:7: endpoint_service[1].nlb: nlb-svc already fronts endpoint service vpce-svc-web (endpoint_service[0]); an NLB fronts at most one endpoint service",
+            "t.toml:77:23: endpoint_service[1].acceptance_required: expected true or false, found a string",
+            "t.toml:78:28: endpoint_service[1].allowed_principals[1]: invalid principal \"\" (expected an ARN such as \"arn:aws:iam::111122223333:root\", a service principal or \"*\")",
+            "t.toml:78:32: endpoint_service[1].allowed_principals[2]: principal \"*\" is listed twice (also endpoint_service[1].allowed_principals[0])",
+            "t.toml:78:37: endpoint_service[1].allowed_principals[3]: expected a principal (a string), found an integer",
+            "t.toml:82:7: endpoint_service[2].nlb: \"tg-web\" is a target group (target_group[0]), not an NLB",
+            "t.toml:87:7: vpc_link[0].nlb: nlb-svc already fronts endpoint service vpce-svc-web (endpoint_service[0]); an NLB fronts at most one endpoint service",
+        ]);
+    }
+
+    #[test]
+    fn vpc_endpoints() {
+        let extra = r#"
+[[subnet]]
+id = "subnet-c1b"
+vpc = "vpc-c"
+cidr = "10.0.3.0/24"
+az = "use1-az1"
+
+[[security_group]]
+id = "sg-c2"
+vpc = "vpc-c"
+
+[[vpc_endpoint]]
+id = "vpce-2"
+service = "vpce-svc-web"
+vpc = "vpc-c"
+subnets = [
+  { subnet = "subnet-c1", ip = "10.0.1.101" },
+  { subnet = "subnet-c1b", ip = "10.0.3.101" },
+  { subnet = "subnet-p1", ip = "10.1.1.101" },
+]
+security_groups = ["sg-c", "sg-p", "sg-c", "sg-c2", "sg-c2", "sg-c2"]
+principal = "arn:aws:iam::999999999999:root"
+state = "accepted"
+
+[[endpoint_service]]
+id = "vpce-svc-closed"
+nlb = "nlb-2"
+
+[[nlb]]
+id = "nlb-2"
+subnets = [{ subnet = "subnet-p1", ip = "10.1.1.51" }]
+listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
+
+[[vpc_endpoint]]
+id = "vpce-3"
+service = "vpce-svc-closed"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.102" }]
+security_groups = []
+principal = "arn:aws:iam::111122223333:root"
+
+[[vpc_endpoint]]
+id = "vpce-4"
+service = "nlb-2"
+vpc = "vpc-nope"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.103" }]
+security_groups = ["sg-c"]
+principal = ""
+"#;
+        assert_eq!(diags(&with_pl(extra)), [
+            "t.toml:90:14: vpc_endpoint[1].subnets[1].subnet: subnet subnet-c1b is in use1-az1, like subnets[0] subnet-c1 (a VPC endpoint takes one subnet per availability zone)",
+            "t.toml:91:14: vpc_endpoint[1].subnets[2].subnet: subnet subnet-p1 is in vpc-p, but this endpoint is in vpc-c",
+            "t.toml:93:19: vpc_endpoint[1].security_groups: a VPC endpoint needs 1 to 5 security groups, found 6",
+            "t.toml:93:28: vpc_endpoint[1].security_groups[1]: security group \"sg-p\" is in vpc-p, but this endpoint is in vpc-c",
+            "t.toml:93:36: vpc_endpoint[1].security_groups[2]: security group \"sg-c\" is listed twice",
+            "t.toml:93:53: vpc_endpoint[1].security_groups[4]: security group \"sg-c2\" is listed twice",
+            "t.toml:93:62: vpc_endpoint[1].security_groups[5]: security group \"sg-c2\" is listed twice",
+            "t.toml:94:13: vpc_endpoint[1].principal: principal \"arn:aws:iam::999999999999:root\" is not allowed by endpoint service vpce-svc-web (allowed_principals: [\"arn:aws:iam::111122223333:root\"])",
+            "t.toml:95:9: vpc_endpoint[1].state: unknown endpoint state \"accepted\" (expected \"pending\", \"available\" or \"rejected\")",
+            "t.toml:111:19: vpc_endpoint[2].security_groups: a VPC endpoint needs 1 to 5 security groups, found 0",
+            "t.toml:112:13: vpc_endpoint[2].principal: principal \"arn:aws:iam::111122223333:root\" is not allowed by endpoint service vpce-svc-closed (allowed_principals: [])",
+            "t.toml:116:11: vpc_endpoint[3].service: \"nlb-2\" is an NLB (nlb[1]), not an endpoint service",
+            "t.toml:117:7: vpc_endpoint[3].vpc: unknown VPC \"vpc-nope\" (defined: vpc-c, vpc-p)",
+            "t.toml:120:13: vpc_endpoint[3].principal: invalid principal \"\" (expected an ARN such as \"arn:aws:iam::111122223333:root\", a service principal or \"*\")",
+        ]);
+    }
+
+    #[test]
+    fn vpc_links() {
+        let extra = r#"
+[[vpc_link]]
+id = "vpclink-a"
+kind = "http"
+nlb = "nlb-nope"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.200" }]
+security_groups = ["sg-c"]
+
+[[vpc_link]]
+id = "vpclink-b"
+kind = "REST"
+nlb = "vpce-web"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-p1", ip = "10.1.1.200" }]
+security_groups = ["sg-p"]
+
+[[vpc_link]]
+id = "vpce"
+kind = "rest"
+nlb = "nlb-x"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.201" }]
+security_groups = ["sg-c"]
+
+[[endpoint_service]]
+id = "vpce-service"
+nlb = "nlb-x"
+
+[[vpc_endpoint]]
+id = "vpce-endpoint"
+service = "vpce-service"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.202" }]
+security_groups = ["sg-c"]
+principal = "*"
+
+[[nlb]]
+id = "nlb-x"
+subnets = [{ subnet = "subnet-p1", ip = "10.1.1.60" }]
+listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
+"#;
+        assert_eq!(diags(&with_pl(extra)), [
+            "t.toml:76:8: vpc_link[0].kind: kind \"http\" is not supported yet (expected \"rest\")",
+            "t.toml:77:7: vpc_link[0].nlb: unknown NLB \"nlb-nope\" (defined: nlb-svc, nlb-x)",
+            "t.toml:84:8: vpc_link[1].kind: unknown VPC link kind \"REST\" (expected \"rest\")",
+            "t.toml:85:7: vpc_link[1].nlb: \"vpce-web\" is a VPC endpoint (vpc_endpoint[0]), not an NLB",
+            "t.toml:87:23: vpc_link[1].subnets[0].subnet: subnet subnet-p1 is in vpc-p, but this VPC link is in vpc-c",
+            "t.toml:88:20: vpc_link[1].security_groups[0]: security group \"sg-p\" is in vpc-p, but this VPC link is in vpc-c",
+            "t.toml:91:6: vpc_link[2].id: this REST VPC link implies the endpoint service \"vpce-service\", but that id is already used by endpoint_service[1] at line 99",
+            "t.toml:91:6: vpc_link[2].id: this REST VPC link implies the VPC endpoint \"vpce-endpoint\", but that id is already used by vpc_endpoint[1] at line 103",
+            "t.toml:100:7: endpoint_service[1].nlb: nlb-x already fronts endpoint service vpce-service (implied by vpc_link[2]); an NLB fronts at most one endpoint service",
+            "t.toml:108:13: vpc_endpoint[1].principal: \"*\" is only a wildcard of allowed_principals; an endpoint's principal is who requests it (e.g. \"arn:aws:iam::111122223333:root\")",
+        ]);
+    }
+
+    #[test]
+    fn privatelink_structure() {
+        let extra = r#"
+[[nlb]]
+id = "nlb-2"
+subnet = "subnet-p1"
+cross_zone = "yes"
+listeners = { protocol = "tcp" }
+
+[[vpc_endpoint]]
+id = "vpce-2"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c1" }, "subnet-c1"]
+principal = 5
+polcy = "{}"
+
+[[vpc_link]]
+nlb = ["nlb-svc"]
+
+[[target_group]]
+id = "tg-2"
+vpc = "vpc-p"
+protocol = 6
+targets = "eni-web1"
+"#;
+        assert_eq!(diags(&with_pl(extra)), [
+            "t.toml:74:1: nlb[1].subnets: missing required field \"subnets\" (expected an array of tables such as [{ subnet = \"subnet-a1\", ip = \"10.0.1.50\" }])",
+            "t.toml:76:1: nlb[1].subnet: unknown field \"subnet\" (allowed: id, subnets, cross_zone, security_groups, listeners, source_ports; did you mean \"subnets\"?)",
+            "t.toml:77:14: nlb[1].cross_zone: expected true or false, found a string",
+            "t.toml:78:13: nlb[1].listeners: expected an array of listener tables such as [{ protocol = \"tcp\", port = 80, target_group = \"tg-web\" }], found a table",
+            "t.toml:80:1: vpc_endpoint[1].service: missing required field \"service\" (expected the id of an [[endpoint_service]])",
+            "t.toml:80:1: vpc_endpoint[1].security_groups: missing required field \"security_groups\" (expected an array of 1 to 5 security group ids such as [\"sg-a\"])",
+            "t.toml:83:12: vpc_endpoint[1].subnets[0].ip: missing required field \"ip\" (expected an IPv4 address such as \"10.0.1.10\")",
+            "t.toml:83:38: vpc_endpoint[1].subnets[1]: expected a { subnet, ip } table, found a string",
+            "t.toml:84:13: vpc_endpoint[1].principal: expected a principal such as \"arn:aws:iam::111122223333:root\", found an integer",
+            "t.toml:85:1: vpc_endpoint[1].polcy: unknown field \"polcy\" (allowed: id, service, vpc, subnets, security_groups, principal, state)",
+            "t.toml:87:1: vpc_link[0].id: missing required field \"id\" (expected a string id such as \"vpc-a\")",
+            "t.toml:87:1: vpc_link[0].kind: missing required field \"kind\" (expected \"rest\")",
+            "t.toml:87:1: vpc_link[0].vpc: missing required field \"vpc\" (expected the id of a [[vpc]])",
+            "t.toml:87:1: vpc_link[0].subnets: missing required field \"subnets\" (expected an array of tables such as [{ subnet = \"subnet-a1\", ip = \"10.0.1.50\" }])",
+            "t.toml:87:1: vpc_link[0].security_groups: missing required field \"security_groups\" (expected an array of 1 to 5 security group ids such as [\"sg-a\"])",
+            "t.toml:88:7: vpc_link[0].nlb: expected the id of an [[nlb]], found an array",
+            "t.toml:90:1: target_group[1].port: missing required field \"port\" (expected a port number such as 80)",
+            "t.toml:93:12: target_group[1].protocol: expected \"tcp\" or \"udp\", found an integer",
+            "t.toml:94:11: target_group[1].targets: expected an array of ENI ids or \"IP:port\" strings such as [\"eni-web\", \"10.0.1.21:8080\"], found a string",
+        ]);
+        assert_eq!(
+            diags("[nlb]\nid = \"nlb-a\"\n\n[[vpc_link]]\nid = \"vpclink-a\"\nkind = 1\n"),
+            [
+                "t.toml:1:1: nlb: expected an array of tables ([[nlb]]), found a table",
+                "t.toml:4:1: vpc_link[0].nlb: missing required field \"nlb\" (expected the id of an [[nlb]])",
+                "t.toml:4:1: vpc_link[0].vpc: missing required field \"vpc\" (expected the id of a [[vpc]])",
+                "t.toml:4:1: vpc_link[0].subnets: missing required field \"subnets\" (expected an array of tables such as [{ subnet = \"subnet-a1\", ip = \"10.0.1.50\" }])",
+                "t.toml:4:1: vpc_link[0].security_groups: missing required field \"security_groups\" (expected an array of 1 to 5 security group ids such as [\"sg-a\"])",
+                "t.toml:6:8: vpc_link[0].kind: expected \"rest\", found an integer",
+            ]
+        );
+    }
+
+    #[test]
+    fn privatelink_errors_are_all_reported() {
+        let extra = r#"
+[[target_group]]
+id = "tg-udp"
+vpc = "vpc-p"
+protocol = "udp"
+port = 53
+targets = ["10.1.1.21:5353", "eni-web1"]
+
+[[nlb]]
+id = "nlb-2"
+subnets = [{ subnet = "subnet-p1", ip = "10.1.1.50" }]
+listeners = [{ protocol = "tcp", port = 53, target_group = "tg-udp" }]
+
+[[vpc_endpoint]]
+id = "vpce-2"
+service = "vpce-svc-web"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.255" }]
+security_groups = ["sg-c"]
+principal = "arn:aws:iam::999999999999:root"
+
+[[vpc_link]]
+id = "vpclink-a"
+kind = "rest"
+nlb = "nlb-svc"
+vpc = "vpc-c"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.100" }]
+security_groups = ["sg-c"]
+
+[[eni]]
+id = "eni-x"
+subnet = "subnet-c1"
+ip = "10.0.1.10"
+security_groups = ["sg-nope"]
+host = "x"
+"#;
+        assert_eq!(diags(&with_pl(extra)), [
+            "t.toml:83:41: nlb[1].subnets[0].ip: 10.1.1.50 is already used by nlb-svc (nlb[0].subnets[0]) in vpc-p",
+            "t.toml:84:60: nlb[1].listeners[0].target_group: target group tg-udp has protocol udp, but this listener's is tcp",
+            "t.toml:90:41: vpc_endpoint[1].subnets[0].ip: 10.0.1.255 is the broadcast address of subnet subnet-c1 (10.0.1.0/24); usable addresses are 10.0.1.4 to 10.0.1.254 (AWS reserves the first four and the last)",
+            "t.toml:92:13: vpc_endpoint[1].principal: principal \"arn:aws:iam::999999999999:root\" is not allowed by endpoint service vpce-svc-web (allowed_principals: [\"arn:aws:iam::111122223333:root\"])",
+            "t.toml:97:7: vpc_link[0].nlb: nlb-svc already fronts endpoint service vpce-svc-web (endpoint_service[0]); an NLB fronts at most one endpoint service",
+            "t.toml:99:41: vpc_link[0].subnets[0].ip: 10.0.1.100 is already used by vpce-web (vpc_endpoint[0].subnets[0]) in vpc-c",
+            "t.toml:106:20: eni[2].security_groups[0]: unknown security group \"sg-nope\" (defined: sg-c, sg-p)",
+        ]);
     }
 }

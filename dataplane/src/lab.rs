@@ -479,6 +479,7 @@ mod tests {
             }
         };
         Topology {
+            services: Default::default(),
             lab: LabSettings {
                 name: name.into(),
                 hook: Hook::Tc,

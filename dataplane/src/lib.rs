@@ -8,8 +8,10 @@
 pub mod agent;
 pub mod compile;
 pub mod config;
+pub mod health;
 pub mod lab;
 pub mod loader;
+pub mod maglev;
 pub mod metrics;
 pub mod model;
 pub mod netns;

@@ -9,12 +9,13 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use aya::{
-    maps::{lpm_trie::Key, HashMap, LpmTrie, MapData},
+    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData},
     programs::{tc::TcAttachType, SchedClassifier, Xdp, XdpMode},
     Ebpf, EbpfLoader,
 };
 use dataplane_common::{
-    maps, programs, EniInfo, EniKey, FlowEntry, FlowKey, PortInfo, SgKey, SgPorts,
+    maps, programs, EndpointInfo, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
+    PortInfo, SgKey, SgPorts, TargetInfo, MAGLEV_SIZE,
 };
 
 use crate::{compile::Compiled, model::Hook, netns};
@@ -158,6 +159,34 @@ impl Dataplane {
             }
         }
         {
+            let mut targets: Array<&mut MapData, TargetInfo> =
+                Array::try_from(self.map_mut(maps::TARGETS)?)?;
+            for (i, t) in c.targets.iter().enumerate() {
+                targets
+                    .set(i as u32, t, 0)
+                    .with_context(|| format!("writing target {i}"))?;
+            }
+        }
+        for (id, table) in c.tables.iter().enumerate() {
+            self.write_table(id as u32, table, None)?;
+        }
+        {
+            let mut listeners = self.hash::<ListenerKey, ListenerInfo>(maps::LISTENERS)?;
+            for (k, v) in &c.listeners {
+                listeners
+                    .insert(k, v, 0)
+                    .with_context(|| format!("writing listener {k:?}"))?;
+            }
+        }
+        {
+            let mut eps: Array<&mut MapData, EndpointInfo> =
+                Array::try_from(self.map_mut(maps::ENDPOINTS)?)?;
+            for (i, e) in c.endpoints.iter().enumerate() {
+                eps.set(i as u32, e, 0)
+                    .with_context(|| format!("writing endpoint ENI {i}"))?;
+            }
+        }
+        {
             let mut enis = self.hash::<EniKey, EniInfo>(maps::ENIS)?;
             for (k, v) in &c.enis {
                 enis.insert(k, v, 0)
@@ -171,6 +200,11 @@ impl Dataplane {
                 .with_context(|| format!("writing port ifindex {ifindex}"))?;
         }
         Ok(())
+    }
+
+    /// Writes Maglev table `id`; with `old`, only the slots that differ.
+    pub fn write_table(&mut self, id: u32, table: &[u32], old: Option<&[u32]>) -> Result<usize> {
+        write_table(self.map_mut(maps::MAGLEV)?, id, table, old)
     }
 
     /// Attaches the pipeline to the named fabric ports inside `ns`.
@@ -227,6 +261,11 @@ impl Dataplane {
             maps::DROPS,
             maps::COUNTERS,
             maps::ENI_STATS,
+            maps::ENDPOINTS,
+            maps::LISTENERS,
+            maps::MAGLEV,
+            maps::TARGETS,
+            maps::OBJ_STATS,
         ] {
             let map = self
                 .ebpf
@@ -270,6 +309,27 @@ impl Dataplane {
             .map_mut(name)
             .with_context(|| format!("map {name} missing"))
     }
+}
+
+/// Writes Maglev table `id` into `map` (HL_MAGLEV, owned or opened from its
+/// pin); with `old`, only the slots that differ. Returns the slots written.
+pub fn write_table(
+    map: &mut aya::maps::Map,
+    id: u32,
+    table: &[u32],
+    old: Option<&[u32]>,
+) -> Result<usize> {
+    let mut arr: Array<&mut MapData, u32> = Array::try_from(map)?;
+    let mut n = 0;
+    for (slot, &t) in table.iter().enumerate() {
+        if old.is_some_and(|o| o.get(slot) == Some(&t)) {
+            continue;
+        }
+        arr.set(id * MAGLEV_SIZE + slot as u32, t, 0)
+            .with_context(|| format!("writing load-balancer table {id} slot {slot}"))?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 impl Drop for Dataplane {

@@ -194,9 +194,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         }
         Cmd::Stats { file } => {
             let t = topo!(file.as_deref());
-            let s = stats::read_pinned(&loader::pin_dir(&t.lab.name), t.enis.len())?;
-            let ids: Vec<String> = t.enis.iter().map(|e| e.id.clone()).collect();
-            print!("{}", stats::render(&s, &ids));
+            let layout = stats::Layout::of(&t);
+            let s = stats::read_pinned(&loader::pin_dir(&t.lab.name), &layout)?;
+            print!("{}", stats::render(&s, &layout));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo { config, ebpf_obj } => {
@@ -222,11 +222,10 @@ fn run(t: Topology, obj: &Path, hook: Hook, metrics: SocketAddr) -> Result<()> {
         .enable_all()
         .build()?;
     let pin_dir = loader::pin_dir(&agent.topo.lab.name);
-    let ids = agent.eni_ids();
-    let n = ids.len();
+    let layout = agent.layout();
     let scrape = move || {
-        let s = stats::read_pinned(&pin_dir, n)?;
-        Ok(dataplane::metrics::render(&s, &ids))
+        let s = stats::read_pinned(&pin_dir, &layout)?;
+        Ok(dataplane::metrics::render(&s, &layout))
     };
     println!(
         "hyperlab: lab {} running on {} ports ({:?}); metrics on http://{metrics}/metrics; Ctrl-C to stop",
@@ -385,7 +384,7 @@ fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
     let after = agent.snapshot()?;
     println!(
         "\n[demo] counters moved by the traffic above:\n{}",
-        stats::render(&after.since(&before), &agent.eni_ids())
+        stats::render(&after.since(&before), &agent.layout())
     );
     drop(agent);
     let name = guard.0.name.clone();

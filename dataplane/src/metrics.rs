@@ -14,13 +14,13 @@ use tokio::{
     net::TcpListener,
 };
 
-use crate::stats::Snapshot;
+use crate::stats::{Layout, Snapshot};
 use dataplane_common::{COUNTER_NAMES, DROP_REASON_NAMES};
 
 type Labels = Vec<(String, String)>;
 
 /// Renders one snapshot in the Prometheus text format.
-pub fn render(s: &Snapshot, eni_ids: &[String]) -> String {
+pub fn render(s: &Snapshot, layout: &Layout) -> String {
     let mut reg = Registry::with_prefix("hyperlab");
     let drops = Family::<Labels, Counter>::default();
     for (name, v) in DROP_REASON_NAMES.iter().zip(&s.drops) {
@@ -47,7 +47,7 @@ pub fn render(s: &Snapshot, eni_ids: &[String]) -> String {
     let packets = Family::<Labels, Counter>::default();
     let bytes = Family::<Labels, Counter>::default();
     let eni_drops = Family::<Labels, Counter>::default();
-    for (id, c) in eni_ids.iter().zip(&s.enis) {
+    for (id, c) in layout.enis.iter().zip(&s.enis) {
         for (dir, p, b) in [
             ("tx", c.tx_packets, c.tx_bytes),
             ("rx", c.rx_packets, c.rx_bytes),
@@ -140,9 +140,16 @@ mod tests {
                 rx_bytes: 120,
                 drops: 1,
             }],
+            ..Default::default()
         };
         s.drops[dataplane_common::DropReason::EgressSgDeny as usize] = 4;
-        let text = render(&s, &["eni-a".into()]);
+        let text = render(
+            &s,
+            &Layout {
+                enis: vec!["eni-a".into()],
+                ..Default::default()
+            },
+        );
         assert!(
             text.contains("hyperlab_drops_total{reason=\"egress_sg_deny\"} 4\n"),
             "{text}"

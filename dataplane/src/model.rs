@@ -14,6 +14,164 @@ pub struct Topology {
     pub subnets: Vec<Subnet>,
     pub security_groups: Vec<SecurityGroup>,
     pub enis: Vec<Eni>,
+    /// Hyperplane constructs: load balancers, PrivateLink, VPC links.
+    pub services: Services,
+}
+
+/// The Hyperplane resources of a topology. REST VPC links are expanded by
+/// `config` into the endpoint service and endpoint they imply, so later
+/// steps see only NLBs, services and endpoints.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Services {
+    pub nlbs: Vec<Nlb>,
+    pub target_groups: Vec<TargetGroup>,
+    pub endpoint_services: Vec<EndpointService>,
+    pub vpc_endpoints: Vec<VpcEndpoint>,
+    pub vpc_links: Vec<VpcLink>,
+}
+
+/// A Network Load Balancer: one node (private IP) per subnet/AZ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nlb {
+    pub id: String,
+    /// Index into `Topology::vpcs` (all its subnets are in it).
+    pub vpc: usize,
+    pub nodes: Vec<NlbNode>,
+    /// Off: a node only picks targets in its own AZ (AWS's NLB default).
+    pub cross_zone: bool,
+    /// Groups the NLB's node addresses are members of (targets' rules may
+    /// name them as peers). May be empty.
+    pub security_groups: Vec<usize>,
+    pub listeners: Vec<Listener>,
+    /// Source ports the nodes' SNAT draws from (inclusive). A lab knob, not
+    /// an AWS one: shrink it to exercise port exhaustion.
+    pub source_ports: (u16, u16),
+}
+
+/// The default [`Nlb::source_ports`].
+pub const NLB_SOURCE_PORTS: (u16, u16) = (1024, 65535);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NlbNode {
+    /// Index into `Topology::subnets`; its `az` is the node's AZ.
+    pub subnet: usize,
+    pub ip: Ipv4Addr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum L4Protocol {
+    Tcp,
+    Udp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub protocol: L4Protocol,
+    pub port: u16,
+    /// Index into `Services::target_groups`.
+    pub target_group: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetGroup {
+    pub id: String,
+    /// Index into `Topology::vpcs`.
+    pub vpc: usize,
+    pub protocol: L4Protocol,
+    /// Default port of targets given as ENIs.
+    pub port: u16,
+    pub targets: Vec<Target>,
+    pub health_check: Option<HealthCheck>,
+}
+
+/// A target: an ENI (given by id, or by `IP:port` resolved to the ENI with
+/// that address in the target group's VPC) and the port it serves on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Index into `Topology::enis`.
+    pub eni: usize,
+    pub port: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub protocol: HealthProtocol,
+    /// Port probed; default: the target's port.
+    pub port: Option<u16>,
+    pub interval_ms: u32,
+    pub timeout_ms: u32,
+    /// Consecutive successes before an unhealthy target is used again.
+    pub healthy_threshold: u32,
+    /// Consecutive failures before a target is taken out of selection.
+    pub unhealthy_threshold: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthProtocol {
+    /// A TCP connect.
+    Tcp,
+    /// `GET path`, healthy on any 2xx/3xx status.
+    Http { path: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointService {
+    pub id: String,
+    /// Index into `Services::nlbs`.
+    pub nlb: usize,
+    pub acceptance_required: bool,
+    /// Principals allowed to connect; `*` allows everyone.
+    pub allowed_principals: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointState {
+    /// Requested, waiting for the service owner to accept.
+    Pending,
+    Available,
+    Rejected,
+}
+
+/// An interface VPC endpoint: one ENI per subnet in the consumer VPC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VpcEndpoint {
+    pub id: String,
+    /// Index into `Services::endpoint_services`.
+    pub service: usize,
+    /// Index into `Topology::vpcs` (the consumer VPC).
+    pub vpc: usize,
+    pub enis: Vec<EndpointEni>,
+    pub security_groups: Vec<usize>,
+    pub principal: String,
+    /// Given, or derived: `Pending` when the service requires acceptance,
+    /// else `Available`.
+    pub state: EndpointState,
+    /// The REST VPC link this endpoint was implied by, if any.
+    pub implied_by: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointEni {
+    /// Index into `Topology::subnets`.
+    pub subnet: usize,
+    pub ip: Ipv4Addr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VpcLink {
+    pub id: String,
+    pub kind: VpcLinkKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VpcLinkKind {
+    /// REST API VPC link: PrivateLink to an NLB. `service` and `endpoint`
+    /// index the implied endpoint service and endpoint.
+    Rest {
+        nlb: usize,
+        service: usize,
+        endpoint: usize,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,5 +1,6 @@
-//! Counter snapshots: per-CPU sums of drops by reason, pipeline counters and
-//! per-ENI traffic, read from a loaded [`Dataplane`] or from pinned maps.
+//! Counter snapshots: per-CPU sums of drops by reason, pipeline counters,
+//! per-ENI traffic and per endpoint / listener / target traffic, read from
+//! the maps a running agent pinned.
 
 use std::path::Path;
 
@@ -7,15 +8,85 @@ use anyhow::{Context, Result};
 use aya::maps::{Map, MapData, PerCpuArray};
 use dataplane_common::{
     maps, Counter, DropReason, EniCounters, COUNTER_COUNT, COUNTER_NAMES, DROP_REASON_COUNT,
-    DROP_REASON_NAMES,
+    DROP_REASON_NAMES, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE, STAT_TARGET_BASE,
 };
+
+use crate::model::{L4Protocol, Topology};
+
+/// The names of everything counted, in counter-index order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    pub enis: Vec<String>,
+    pub endpoints: Vec<String>,
+    /// `nlb-id:tcp/80`
+    pub listeners: Vec<String>,
+    /// `tg-id:eni-id:port`
+    pub targets: Vec<String>,
+}
+
+impl Layout {
+    pub fn of(t: &Topology) -> Layout {
+        let s = &t.services;
+        Layout {
+            enis: t.enis.iter().map(|e| e.id.clone()).collect(),
+            endpoints: s.vpc_endpoints.iter().map(|e| e.id.clone()).collect(),
+            listeners: s
+                .nlbs
+                .iter()
+                .flat_map(|n| {
+                    n.listeners.iter().map(move |l| {
+                        let p = match l.protocol {
+                            L4Protocol::Tcp => "tcp",
+                            L4Protocol::Udp => "udp",
+                        };
+                        format!("{}:{p}/{}", n.id, l.port)
+                    })
+                })
+                .collect(),
+            targets: s
+                .target_groups
+                .iter()
+                .flat_map(|tg| {
+                    tg.targets
+                        .iter()
+                        .map(move |tt| format!("{}:{}:{}", tg.id, t.enis[tt.eni].id, tt.port))
+                })
+                .collect(),
+        }
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub drops: Vec<u64>,
     pub counters: Vec<u64>,
-    /// Per ENI index.
+    /// By ENI index; tx = sent by the host, rx = delivered to it.
     pub enis: Vec<EniCounters>,
+    /// By endpoint / listener / target index; tx = forward direction,
+    /// rx = replies, drops = new flows refused at that object.
+    pub endpoints: Vec<EniCounters>,
+    pub listeners: Vec<EniCounters>,
+    pub targets: Vec<EniCounters>,
+}
+
+fn sub(a: &EniCounters, b: &EniCounters) -> EniCounters {
+    EniCounters {
+        tx_packets: a.tx_packets - b.tx_packets,
+        tx_bytes: a.tx_bytes - b.tx_bytes,
+        rx_packets: a.rx_packets - b.rx_packets,
+        rx_bytes: a.rx_bytes - b.rx_bytes,
+        drops: a.drops - b.drops,
+    }
+}
+
+fn add(a: EniCounters, c: &EniCounters) -> EniCounters {
+    EniCounters {
+        tx_packets: a.tx_packets + c.tx_packets,
+        tx_bytes: a.tx_bytes + c.tx_bytes,
+        rx_packets: a.rx_packets + c.rx_packets,
+        rx_bytes: a.rx_bytes + c.rx_bytes,
+        drops: a.drops + c.drops,
+    }
 }
 
 impl Snapshot {
@@ -27,22 +98,17 @@ impl Snapshot {
     }
     /// Counters that moved from `before` to `self`.
     pub fn since(&self, before: &Snapshot) -> Snapshot {
-        let sub = |a: &[u64], b: &[u64]| a.iter().zip(b).map(|(x, y)| x - y).collect();
+        let subv = |a: &[u64], b: &[u64]| a.iter().zip(b).map(|(x, y)| x - y).collect();
+        let subc = |a: &[EniCounters], b: &[EniCounters]| {
+            a.iter().zip(b).map(|(x, y)| sub(x, y)).collect()
+        };
         Snapshot {
-            drops: sub(&self.drops, &before.drops),
-            counters: sub(&self.counters, &before.counters),
-            enis: self
-                .enis
-                .iter()
-                .zip(&before.enis)
-                .map(|(a, b)| EniCounters {
-                    tx_packets: a.tx_packets - b.tx_packets,
-                    tx_bytes: a.tx_bytes - b.tx_bytes,
-                    rx_packets: a.rx_packets - b.rx_packets,
-                    rx_bytes: a.rx_bytes - b.rx_bytes,
-                    drops: a.drops - b.drops,
-                })
-                .collect(),
+            drops: subv(&self.drops, &before.drops),
+            counters: subv(&self.counters, &before.counters),
+            enis: subc(&self.enis, &before.enis),
+            endpoints: subc(&self.endpoints, &before.endpoints),
+            listeners: subc(&self.listeners, &before.listeners),
+            targets: subc(&self.targets, &before.targets),
         }
     }
 }
@@ -61,76 +127,116 @@ fn sum_u64(map: &Map, n: u32, name: &str) -> Result<Vec<u64>> {
         .collect()
 }
 
-fn sum_enis(map: &Map, n: usize) -> Result<Vec<EniCounters>> {
+fn sum_counters(map: &Map, base: u32, n: usize, name: &str) -> Result<Vec<EniCounters>> {
     let arr: PerCpuArray<&MapData, EniCounters> =
-        PerCpuArray::try_from(map).with_context(|| format!("map {}", maps::ENI_STATS))?;
-    (0..n as u32)
+        PerCpuArray::try_from(map).with_context(|| format!("map {name}"))?;
+    (base..base + n as u32)
         .map(|i| {
             let per_cpu = arr
                 .get(&i, 0)
-                .with_context(|| format!("reading {}[{i}]", maps::ENI_STATS))?;
-            Ok(per_cpu
-                .iter()
-                .fold(EniCounters::default(), |a, c| EniCounters {
-                    tx_packets: a.tx_packets + c.tx_packets,
-                    tx_bytes: a.tx_bytes + c.tx_bytes,
-                    rx_packets: a.rx_packets + c.rx_packets,
-                    rx_bytes: a.rx_bytes + c.rx_bytes,
-                    drops: a.drops + c.drops,
-                }))
+                .with_context(|| format!("reading {name}[{i}]"))?;
+            Ok(per_cpu.iter().fold(EniCounters::default(), add))
         })
         .collect()
 }
 
-/// Reads the counters of a loaded data plane (`n_enis` ENIs).
-pub fn read(dp: &crate::loader::Dataplane, n_enis: usize) -> Result<Snapshot> {
+fn read_maps(get: &dyn Fn(&str) -> Result<Map>, l: &Layout) -> Result<Snapshot> {
+    let objs = get(maps::OBJ_STATS)?;
     Ok(Snapshot {
-        drops: sum_u64(dp.map(maps::DROPS)?, DROP_REASON_COUNT, maps::DROPS)?,
-        counters: sum_u64(dp.map(maps::COUNTERS)?, COUNTER_COUNT, maps::COUNTERS)?,
-        enis: sum_enis(dp.map(maps::ENI_STATS)?, n_enis)?,
+        drops: sum_u64(&get(maps::DROPS)?, DROP_REASON_COUNT, maps::DROPS)?,
+        counters: sum_u64(&get(maps::COUNTERS)?, COUNTER_COUNT, maps::COUNTERS)?,
+        enis: sum_counters(&get(maps::ENI_STATS)?, 0, l.enis.len(), maps::ENI_STATS)?,
+        endpoints: sum_counters(
+            &objs,
+            STAT_ENDPOINT_BASE,
+            l.endpoints.len(),
+            maps::OBJ_STATS,
+        )?,
+        listeners: sum_counters(
+            &objs,
+            STAT_LISTENER_BASE,
+            l.listeners.len(),
+            maps::OBJ_STATS,
+        )?,
+        targets: sum_counters(&objs, STAT_TARGET_BASE, l.targets.len(), maps::OBJ_STATS)?,
     })
 }
 
 /// Reads the counters a running agent pinned under `dir`.
-pub fn read_pinned(dir: &Path, n_enis: usize) -> Result<Snapshot> {
-    let open = |name: &str| -> Result<Map> {
-        let p = dir.join(name);
-        let data = MapData::from_pin(&p).with_context(|| {
-            format!(
-                "opening pinned map {}: is `dataplane run` running for this lab?",
-                p.display()
-            )
-        })?;
-        Ok(Map::PerCpuArray(data))
-    };
-    Ok(Snapshot {
-        drops: sum_u64(&open(maps::DROPS)?, DROP_REASON_COUNT, maps::DROPS)?,
-        counters: sum_u64(&open(maps::COUNTERS)?, COUNTER_COUNT, maps::COUNTERS)?,
-        enis: sum_enis(&open(maps::ENI_STATS)?, n_enis)?,
-    })
+pub fn read_pinned(dir: &Path, l: &Layout) -> Result<Snapshot> {
+    read_maps(
+        &|name| {
+            let p = dir.join(name);
+            let data = MapData::from_pin(&p).with_context(|| {
+                format!(
+                    "opening pinned map {}: is `dataplane run` running for this lab?",
+                    p.display()
+                )
+            })?;
+            Ok(Map::PerCpuArray(data))
+        },
+        l,
+    )
 }
 
-/// A readable table: pipeline counters, drops by reason, then per ENI.
-pub fn render(s: &Snapshot, eni_ids: &[String]) -> String {
-    let mut out = String::new();
-    out.push_str("PIPELINE\n");
-    for (name, v) in COUNTER_NAMES.iter().zip(&s.counters) {
-        out.push_str(&format!("  {name:<24} {v:>12}\n"));
-    }
-    out.push_str("DROPS\n");
-    for (name, v) in DROP_REASON_NAMES.iter().zip(&s.drops) {
-        out.push_str(&format!("  {name:<24} {v:>12}\n"));
+fn table(
+    out: &mut String,
+    title: &str,
+    names: &[String],
+    rows: &[EniCounters],
+    tx: &str,
+    rx: &str,
+) {
+    if names.is_empty() {
+        return;
     }
     out.push_str(&format!(
-        "ENIS\n  {:<20} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
-        "eni", "tx_pkts", "tx_bytes", "rx_pkts", "rx_bytes", "drops"
+        "{title}\n  {:<28} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
+        "",
+        format!("{tx}_pkts"),
+        format!("{tx}_bytes"),
+        format!("{rx}_pkts"),
+        format!("{rx}_bytes"),
+        "drops"
     ));
-    for (id, c) in eni_ids.iter().zip(&s.enis) {
+    for (id, c) in names.iter().zip(rows) {
         out.push_str(&format!(
-            "  {id:<20} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
+            "  {id:<28} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
             c.tx_packets, c.tx_bytes, c.rx_packets, c.rx_bytes, c.drops
         ));
     }
+}
+
+/// A readable table: pipeline counters, drops by reason, per ENI, then per
+/// endpoint, listener and target.
+pub fn render(s: &Snapshot, l: &Layout) -> String {
+    let mut out = String::new();
+    out.push_str("PIPELINE\n");
+    for (name, v) in COUNTER_NAMES.iter().zip(&s.counters) {
+        out.push_str(&format!("  {name:<28} {v:>12}\n"));
+    }
+    out.push_str("DROPS\n");
+    for (name, v) in DROP_REASON_NAMES.iter().zip(&s.drops) {
+        out.push_str(&format!("  {name:<28} {v:>12}\n"));
+    }
+    table(&mut out, "ENIS", &l.enis, &s.enis, "tx", "rx");
+    table(
+        &mut out,
+        "ENDPOINTS",
+        &l.endpoints,
+        &s.endpoints,
+        "fwd",
+        "reply",
+    );
+    table(
+        &mut out,
+        "LISTENERS",
+        &l.listeners,
+        &s.listeners,
+        "fwd",
+        "reply",
+    );
+    table(&mut out, "TARGETS", &l.targets, &s.targets, "fwd", "reply");
     out
 }
 
@@ -138,9 +244,8 @@ pub fn render(s: &Snapshot, eni_ids: &[String]) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn render_lists_every_reason_and_eni() {
-        let mut s = Snapshot {
+    fn snap() -> Snapshot {
+        Snapshot {
             drops: vec![0; DROP_REASON_COUNT as usize],
             counters: vec![0; COUNTER_COUNT as usize],
             enis: vec![EniCounters {
@@ -150,46 +255,57 @@ mod tests {
                 rx_bytes: 200,
                 drops: 1,
             }],
-        };
+            endpoints: vec![EniCounters {
+                tx_packets: 5,
+                ..Default::default()
+            }],
+            listeners: vec![],
+            targets: vec![],
+        }
+    }
+
+    #[test]
+    fn render_lists_every_reason_eni_and_endpoint() {
+        let mut s = snap();
         s.drops[DropReason::IngressSgDeny as usize] = 7;
-        let text = render(&s, &["eni-a".to_string()]);
+        let l = Layout {
+            enis: vec!["eni-a".into()],
+            endpoints: vec!["vpce-1".into()],
+            ..Default::default()
+        };
+        let text = render(&s, &l);
         assert!(
-            text.contains("  ingress_sg_deny                     7\n"),
+            text.contains("\n  ingress_sg_deny                         7\n"),
             "{text}"
         );
         assert!(
-            text.contains(
-                "  eni-a                         3          300          2          200        1\n"
-            ),
+            text.contains("\n  eni-a                                 3          300          2          200        1\n"),
             "{text}"
+        );
+        assert!(text.contains("ENDPOINTS\n"), "{text}");
+        assert!(
+            text.contains("\n  vpce-1                                5            0"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("LISTENERS"),
+            "empty sections are left out: {text}"
         );
         assert_eq!(
             text.lines().count(),
-            1 + COUNTER_COUNT as usize + 1 + DROP_REASON_COUNT as usize + 2 + 1
+            1 + COUNTER_COUNT as usize + 1 + DROP_REASON_COUNT as usize + 2 + 1 + 2 + 1
         );
     }
 
     #[test]
     fn since_subtracts_fieldwise() {
-        let a = Snapshot {
-            drops: vec![5, 1],
-            counters: vec![9],
-            enis: vec![EniCounters {
-                tx_packets: 4,
-                ..Default::default()
-            }],
-        };
-        let b = Snapshot {
-            drops: vec![2, 1],
-            counters: vec![3],
-            enis: vec![EniCounters {
-                tx_packets: 1,
-                ..Default::default()
-            }],
-        };
+        let a = snap();
+        let mut b = snap();
+        b.enis[0].tx_packets = 1;
+        b.endpoints[0].tx_packets = 2;
         let d = a.since(&b);
-        assert_eq!(d.drops, vec![3, 0]);
-        assert_eq!(d.counters, vec![6]);
-        assert_eq!(d.enis[0].tx_packets, 3);
+        assert_eq!(d.enis[0].tx_packets, 2);
+        assert_eq!(d.endpoints[0].tx_packets, 3);
+        assert_eq!(d.enis[0].rx_packets, 0);
     }
 }

@@ -23,6 +23,17 @@ pub mod maps {
     pub const COUNTERS: &str = "HL_COUNTERS";
     /// per-CPU array of [`super::EniCounters`] indexed by ENI index
     pub const ENI_STATS: &str = "HL_ENI_STATS";
+    /// endpoint-ENI index -> [`super::EndpointInfo`]
+    pub const ENDPOINTS: &str = "HL_ENDPOINTS";
+    /// [`super::ListenerKey`] -> [`super::ListenerInfo`]
+    pub const LISTENERS: &str = "HL_LISTENERS";
+    /// array of u32: `table * MAGLEV_SIZE + slot` -> target index
+    pub const MAGLEV: &str = "HL_MAGLEV";
+    /// target index -> [`super::TargetInfo`]
+    pub const TARGETS: &str = "HL_TARGETS";
+    /// per-CPU array of [`super::EniCounters`] for endpoints, listeners and
+    /// targets at [`super::STAT_ENDPOINT_BASE`] etc.
+    pub const OBJ_STATS: &str = "HL_OBJ_STATS";
 }
 
 /// Program names as they appear in the object file.
@@ -38,6 +49,23 @@ pub const MAX_PORTS: u32 = 4096;
 pub const MAX_ENIS: u32 = 65536;
 pub const MAX_SG_ENTRIES: u32 = 262_144;
 pub const MAX_FLOWS: u32 = 262_144;
+pub const MAX_ENDPOINT_ENIS: u32 = 4096;
+pub const MAX_LISTENERS: u32 = 4096;
+pub const MAX_TARGETS: u32 = 4096;
+/// Slots of one Maglev table (a prime, as the algorithm needs).
+pub const MAGLEV_SIZE: u32 = 1021;
+pub const MAX_MAGLEV_TABLES: u32 = 256;
+/// A Maglev slot with no target (no healthy target in the set).
+pub const NO_TARGET: u32 = u32::MAX;
+/// `HL_OBJ_STATS` layout: endpoints, then listeners, then targets.
+pub const STAT_ENDPOINT_BASE: u32 = 0;
+pub const STAT_LISTENER_BASE: u32 = 4096;
+pub const STAT_TARGET_BASE: u32 = 8192;
+pub const MAX_OBJ_STATS: u32 = 12288;
+/// A flow entry field that counts into no object.
+pub const NO_STAT: u32 = u32::MAX;
+/// Source ports tried for one new NAT binding before the flow is refused.
+pub const NAT_PORT_TRIES: u32 = 16;
 /// Port ranges one SG lookup can return. The compiler merges overlapping and
 /// adjacent ranges first and rejects a config that still needs more.
 pub const SG_MAX_RANGES: usize = 16;
@@ -75,15 +103,21 @@ pub struct EniKey {
     pub ip: [u8; 4],
 }
 
+/// A host's ENI: its fabric port leads to the host.
+pub const ENI_KIND_HOST: u32 = 0;
+/// An interface-endpoint ENI: virtual, it leads into PrivateLink.
+pub const ENI_KIND_ENDPOINT: u32 = 1;
+
 /// Where a packet for an ENI goes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct EniInfo {
+    /// ENI index, or for [`ENI_KIND_ENDPOINT`] the endpoint-ENI index.
     pub eni: u32,
     /// Fabric-side veth of the ENI: TC redirects into its peer, XDP out of it.
     pub ifindex: u32,
     pub sg_set: u32,
-    pub _pad0: u32,
+    pub kind: u32,
     pub mac: [u8; 6],
     pub _pad1: u16,
 }
@@ -199,10 +233,110 @@ pub struct FlowEntry {
     /// ENI the packet came from and ENI it goes to (counter indices).
     pub src_eni: u32,
     pub dst_eni: u32,
-    pub _pad: u32,
+    /// `HL_OBJ_STATS` indices this flow counts into ([`NO_STAT`] for none):
+    /// its endpoint, listener and target.
+    pub stat_endpoint: u32,
+    pub stat_listener: u32,
+    pub stat_target: u32,
     pub created_ns: u64,
     pub last_seen_ns: u64,
 }
+
+pub const ENDPOINT_STATE_PENDING: u32 = 0;
+pub const ENDPOINT_STATE_AVAILABLE: u32 = 1;
+pub const ENDPOINT_STATE_REJECTED: u32 = 2;
+
+/// An interface-endpoint ENI: its connection state and the NLB node it
+/// reaches (the node in its AZ).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct EndpointInfo {
+    pub state: u32,
+    /// VPC endpoint index (its counters live at `STAT_ENDPOINT_BASE + endpoint`).
+    pub endpoint: u32,
+    /// Global NLB node index (part of the listener key).
+    pub node: u32,
+    /// The provider VPC.
+    pub out_vpc: u32,
+    /// The NLB node's address: what targets see as the source.
+    pub node_ip: [u8; 4],
+    /// Source ports for the NLB's SNAT, inclusive, host order.
+    pub nat_lo: u16,
+    pub nat_hi: u16,
+}
+
+/// A listener as one NLB node serves it. ICMP echo uses port 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct ListenerKey {
+    pub node: u32,
+    /// Network order.
+    pub port: [u8; 2],
+    pub proto: u8,
+    pub _pad: u8,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ListenerInfo {
+    /// Maglev table of the healthy targets this node may pick.
+    pub table: u32,
+    /// Listener index (counters at `STAT_LISTENER_BASE + listener`).
+    pub listener: u32,
+}
+
+/// A load-balancer target: a host ENI and the port it serves on.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TargetInfo {
+    pub ip: [u8; 4],
+    /// Network order.
+    pub port: [u8; 2],
+    pub _pad0: u16,
+    /// Fabric port of the target's ENI.
+    pub ifindex: u32,
+    pub eni: u32,
+    pub sg_set: u32,
+    pub vpc: u32,
+    pub mac: [u8; 6],
+    pub _pad1: u16,
+}
+
+/// The flow hash both the kernel (target choice) and tools (predicting it)
+/// use: murmur3's finalizer over the 5-tuple, addresses and ports as they
+/// sit in the packet (native loads of network-order bytes).
+#[inline(always)]
+pub const fn flow_hash(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: [u8; 2],
+    dport: [u8; 2],
+    proto: u8,
+    seed: u32,
+) -> u32 {
+    let mut h = seed ^ u32::from_le_bytes(src);
+    h = fmix(h);
+    h ^= u32::from_le_bytes(dst);
+    h = fmix(h);
+    h ^= u32::from_le_bytes([sport[0], sport[1], dport[0], dport[1]]);
+    h = fmix(h);
+    h ^= proto as u32;
+    fmix(h)
+}
+
+#[inline(always)]
+const fn fmix(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^= h >> 16;
+    h
+}
+
+/// Seeds of [`flow_hash`]: target choice and the NAT port probe start.
+pub const HASH_SEED_TARGET: u32 = 0x6879_7065; // "hype"
+pub const HASH_SEED_NAT_PORT: u32 = 0x706c_616e; // "plan"
 
 /// Per-ENI traffic, seen from the ENI: `tx` = the host sent it into the
 /// fabric, `rx` = the fabric delivered it to the host.
@@ -275,6 +409,18 @@ codes! {
         RedirectFailed = 18, "redirect_failed";
         /// A checksum or store helper failed while rewriting.
         RewriteFailed = 19, "rewrite_failed";
+        /// The endpoint's connection request has not been accepted yet.
+        EndpointPending = 20, "endpoint_pending";
+        /// The service owner rejected the endpoint's connection.
+        EndpointRejected = 21, "endpoint_rejected";
+        /// The NLB has no listener for this protocol and port.
+        NoListener = 22, "no_listener";
+        /// The listener's target group has no healthy target this node may use.
+        NoHealthyTarget = 23, "no_healthy_target";
+        /// The target's security groups do not allow the NLB's address in.
+        TargetIngressSgDeny = 24, "target_ingress_sg_deny";
+        /// Every NAT source port tried is bound to a live flow.
+        NatPortsExhausted = 25, "nat_ports_exhausted";
     }
 }
 
@@ -315,6 +461,10 @@ mod pod {
     unsafe impl aya::Pod for FlowKey {}
     unsafe impl aya::Pod for FlowEntry {}
     unsafe impl aya::Pod for EniCounters {}
+    unsafe impl aya::Pod for EndpointInfo {}
+    unsafe impl aya::Pod for ListenerKey {}
+    unsafe impl aya::Pod for ListenerInfo {}
+    unsafe impl aya::Pod for TargetInfo {}
 }
 
 #[cfg(test)]
@@ -331,9 +481,13 @@ mod tests {
         assert_eq!(size_of::<SgPorts>(), 4 + 4 * SG_MAX_RANGES);
         assert_eq!(size_of::<FlowKey>(), 20);
         assert_eq!(offset_of!(FlowKey, proto), 16);
-        assert_eq!(size_of::<FlowEntry>(), 72);
+        assert_eq!(size_of::<FlowEntry>(), 80);
         assert_eq!(offset_of!(FlowEntry, out_ifindex), 12);
-        assert_eq!(offset_of!(FlowEntry, created_ns), 56);
+        assert_eq!(offset_of!(FlowEntry, created_ns), 64);
+        assert_eq!(size_of::<EndpointInfo>(), 24);
+        assert_eq!(size_of::<ListenerKey>(), 8);
+        assert_eq!(size_of::<ListenerInfo>(), 8);
+        assert_eq!(size_of::<TargetInfo>(), 32);
         assert_eq!(size_of::<EniCounters>(), 40);
     }
 
@@ -355,6 +509,47 @@ mod tests {
             (k.dst, k.src, k.dport, k.sport)
         );
         assert_eq!(r.reversed(), k);
+    }
+
+    #[test]
+    fn flow_hash_depends_on_every_field() {
+        let base = flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 6, 1);
+        assert_ne!(
+            base,
+            flow_hash([10, 0, 0, 3], [10, 0, 0, 2], [0, 1], [0, 80], 6, 1)
+        );
+        assert_ne!(
+            base,
+            flow_hash([10, 0, 0, 1], [10, 0, 0, 3], [0, 1], [0, 80], 6, 1)
+        );
+        assert_ne!(
+            base,
+            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 2], [0, 80], 6, 1)
+        );
+        assert_ne!(
+            base,
+            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 81], 6, 1)
+        );
+        assert_ne!(
+            base,
+            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 17, 1)
+        );
+        assert_ne!(
+            base,
+            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 6, 2)
+        );
+        // Pinned value: the kernel and the tools must agree forever.
+        assert_eq!(
+            flow_hash(
+                [10, 0, 0, 1],
+                [10, 0, 0, 2],
+                [0, 1],
+                [0, 80],
+                6,
+                HASH_SEED_TARGET
+            ),
+            254022619
+        );
     }
 
     #[test]

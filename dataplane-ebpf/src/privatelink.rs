@@ -1,0 +1,183 @@
+//! Stage `privatelink`: the first packet to an interface-endpoint ENI.
+//! endpoint state -> NLB listener (the node in the endpoint's AZ) -> target
+//! by Maglev over the flow hash -> the target's ingress SG with the NLB's
+//! address as source -> SNAT to the NLB node (a source port no live flow
+//! holds) + DNAT to the target -> both directions recorded.
+
+use aya_ebpf::bindings::{BPF_ANY, BPF_NOEXIST};
+use dataplane_common::{
+    flow_hash, Counter, DropReason, EniInfo, FlowEntry, FlowKey, ListenerKey, PortInfo,
+    ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT,
+    HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NAT_PORT_TRIES, NO_TARGET, PROTO_ICMP,
+    SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE, STAT_TARGET_BASE,
+};
+
+use crate::{
+    counters, flow,
+    maps::{ENDPOINTS, FLOWS, LISTENERS, MAGLEV, TARGETS},
+    packet::Packet,
+    parse::Headers,
+    pipeline::{eth, forward, Verdict},
+    sg,
+};
+
+const EEXIST: i32 = 17;
+
+#[inline(always)]
+pub fn first_packet<P: Packet>(
+    p: &mut P,
+    port: &PortInfo,
+    h: &Headers,
+    ep_eni: &EniInfo,
+    len: u64,
+    restart: bool,
+) -> Result<Verdict, DropReason> {
+    let ep = ENDPOINTS.get(ep_eni.eni).ok_or(DropReason::NoRoute)?;
+    let ep_stat = STAT_ENDPOINT_BASE + ep.endpoint;
+    // AWS: no traffic passes before the service owner accepts the connection.
+    if ep.state != ENDPOINT_STATE_AVAILABLE {
+        counters::obj_drop(ep_stat);
+        return Err(if ep.state == ENDPOINT_STATE_PENDING {
+            DropReason::EndpointPending
+        } else {
+            DropReason::EndpointRejected
+        });
+    }
+    let icmp = h.proto == PROTO_ICMP;
+    let lk = ListenerKey {
+        node: ep.node,
+        port: if icmp { [0, 0] } else { h.dport },
+        proto: h.proto,
+        _pad: 0,
+    };
+    // SAFETY: read-only map value.
+    let Some(l) = (unsafe { LISTENERS.get(&lk) }) else {
+        counters::obj_drop(ep_stat);
+        return Err(DropReason::NoListener);
+    };
+    let l_stat = STAT_LISTENER_BASE + l.listener;
+    // Maglev: same 5-tuple, same slot; the table holds only healthy targets.
+    let slot = flow_hash(h.src, h.dst, h.sport, h.dport, h.proto, HASH_SEED_TARGET) % MAGLEV_SIZE;
+    let ti = match MAGLEV.get(l.table * MAGLEV_SIZE + slot) {
+        Some(&t) if t != NO_TARGET => t,
+        _ => {
+            counters::obj_drop(l_stat);
+            return Err(DropReason::NoHealthyTarget);
+        }
+    };
+    let Some(t) = TARGETS.get(ti) else {
+        counters::obj_drop(l_stat);
+        return Err(DropReason::NoHealthyTarget);
+    };
+    let t_stat = STAT_TARGET_BASE + ti;
+    // Targets see the NLB's address as the source, so their rules name it.
+    if !sg::allows(t.sg_set, SG_DIR_INGRESS, h.proto, ep.node_ip, u16::from_be_bytes(t.port)) {
+        counters::obj_drop(t_stat);
+        return Err(DropReason::TargetIngressSgDeny);
+    }
+    let now = flow::now();
+    let state = flow::initial_state(h);
+    let rev = FlowEntry {
+        eth: eth(&port.mac),
+        out_ifindex: p.ingress_ifindex(),
+        state,
+        flags: FLOW_F_REPLY | FLOW_F_SNAT | FLOW_F_DNAT,
+        out_vpc: port.vpc,
+        new_src: h.dst,
+        new_dst: h.src,
+        new_sport: h.dport,
+        new_dport: h.sport,
+        src_eni: t.eni,
+        dst_eni: port.eni,
+        stat_endpoint: ep_stat,
+        stat_listener: l_stat,
+        stat_target: t_stat,
+        created_ns: now,
+        last_seen_ns: now,
+    };
+    // Claim a source port by inserting the reply entry with NOEXIST: the
+    // insert is atomic, so two CPUs can never bind the same port, and a port
+    // held by any live flow is skipped.
+    let range = (ep.nat_hi as u32).wrapping_sub(ep.nat_lo as u32).wrapping_add(1);
+    if range == 0 || range > 65536 {
+        // The agent never writes such a range; the check also spares the
+        // verifier a division by zero.
+        return Err(DropReason::NatPortsExhausted);
+    }
+    let start = flow_hash(h.src, h.dst, h.sport, h.dport, h.proto, HASH_SEED_NAT_PORT) % range;
+    let mut rev_key = FlowKey {
+        vpc: ep.out_vpc,
+        src: t.ip,
+        dst: ep.node_ip,
+        sport: t.port,
+        dport: [0, 0],
+        proto: h.proto,
+        _pad0: 0,
+        _pad1: 0,
+    };
+    let mut i = 0;
+    let mut bound = false;
+    while i < NAT_PORT_TRIES && i < range {
+        let nport = (ep.nat_lo as u32 + (start + i) % range) as u16;
+        rev_key.dport = nport.to_be_bytes();
+        if icmp {
+            // Echo has one identifier: it plays both ports.
+            rev_key.sport = rev_key.dport;
+        }
+        match FLOWS.insert(&rev_key, &rev, BPF_NOEXIST as u64) {
+            Ok(()) => {
+                bound = true;
+                break;
+            }
+            Err(e) if e as i32 == -EEXIST => {}
+            Err(_) => {
+                counters::obj_drop(ep_stat);
+                return Err(DropReason::FlowTableFull);
+            }
+        }
+        i += 1;
+    }
+    if !bound {
+        counters::obj_drop(ep_stat);
+        return Err(DropReason::NatPortsExhausted);
+    }
+    let fwd = FlowEntry {
+        eth: eth(&t.mac),
+        out_ifindex: t.ifindex,
+        state,
+        flags: FLOW_F_SNAT | FLOW_F_DNAT,
+        out_vpc: ep.out_vpc,
+        new_src: ep.node_ip,
+        new_dst: t.ip,
+        new_sport: rev_key.dport,
+        new_dport: rev_key.sport,
+        src_eni: port.eni,
+        dst_eni: t.eni,
+        stat_endpoint: ep_stat,
+        stat_listener: l_stat,
+        stat_target: t_stat,
+        created_ns: now,
+        last_seen_ns: now,
+    };
+    let key = flow::key(port.vpc, h);
+    let flags = if restart { BPF_ANY } else { BPF_NOEXIST } as u64;
+    match FLOWS.insert(&key, &fwd, flags) {
+        Ok(()) => {}
+        Err(e) if e as i32 == -EEXIST => {
+            // Another CPU created this very flow first: use its binding.
+            let _ = FLOWS.remove(&rev_key);
+            let Some(theirs) = flow::lookup(&key) else {
+                return Err(DropReason::FlowTableFull);
+            };
+            // SAFETY: live map value.
+            return forward(p, h, unsafe { &*theirs }, len);
+        }
+        Err(_) => {
+            let _ = FLOWS.remove(&rev_key);
+            counters::obj_drop(ep_stat);
+            return Err(DropReason::FlowTableFull);
+        }
+    }
+    counters::count(Counter::FlowCreated);
+    forward(p, h, &fwd, len)
+}
