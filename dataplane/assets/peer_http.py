@@ -13,6 +13,9 @@ import sys
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    # Keep-alive, so one connection (one flow) can carry several requests.
+    protocol_version = "HTTP/1.1"
+
     def do_GET(self):
         peer = "%s:%d" % self.client_address[:2]
         body = ("server=%s peer=%s\n" % (NAME, peer)).encode()
