@@ -431,6 +431,25 @@ async fn link_indexes(handle: &Handle) -> Result<Vec<(String, u32)>> {
 /// `python3 -c PEER_HTTP_SERVER BIND_IP PORT NAME`.
 pub const PEER_HTTP_SERVER: &str = include_str!("../assets/peer_http.py");
 
+/// Writes an nginx config for an API host that listens on `listen` and
+/// proxies to `upstream` (e.g. a REST VPC link's endpoint), with its pid,
+/// logs and temp files under `dir`; returns the config's path. Run it with
+/// `nginx -c PATH` inside the host.
+pub fn nginx_config(
+    dir: &std::path::Path,
+    listen: std::net::SocketAddr,
+    upstream: std::net::SocketAddr,
+) -> Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let conf = include_str!("../assets/apigw-nginx.conf")
+        .replace("@LISTEN@", &listen.to_string())
+        .replace("@UPSTREAM@", &upstream.to_string())
+        .replace("@DIR@", &dir.display().to_string());
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
 /// Waits until something in `host` accepts TCP connections on `addr`
 /// (checked from inside the host, so the probe never crosses the fabric).
 pub fn wait_listening(

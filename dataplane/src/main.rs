@@ -319,6 +319,7 @@ fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
     let plan = &guard.0;
     let web_ip = ip_of(&agent.topo, "eni-web")?;
     let db_ip = ip_of(&agent.topo, "eni-db")?;
+    let apigw_ip = ip_of(&agent.topo, "eni-apigw")?;
     let _web = spawn_in(
         plan,
         "web",
@@ -329,7 +330,21 @@ fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
         "db",
         &["python3", "-c", lab::PEER_HTTP_SERVER, &db_ip, "5432", "db"],
     )?;
-    for (host, ip, port) in [("web", &web_ip, 80), ("db", &db_ip, 5432)] {
+    // The API host forwards to the REST VPC link's endpoint.
+    let link_ip = "10.0.1.100";
+    let dir = std::env::temp_dir().join(format!("hyperlab-{}-apigw", plan.name));
+    let conf = lab::nginx_config(
+        &dir,
+        SocketAddr::new(apigw_ip.parse()?, 80),
+        SocketAddr::new(link_ip.parse()?, 80),
+    )?;
+    let conf = conf.display().to_string();
+    let _apigw = spawn_in(plan, "apigw", &["nginx", "-c", &conf])?;
+    for (host, ip, port) in [
+        ("web", &web_ip, 80),
+        ("db", &db_ip, 5432),
+        ("apigw", &apigw_ip, 80),
+    ] {
         let addr = SocketAddr::new(ip.parse()?, port);
         lab::wait_listening(plan, host, addr, Duration::from_secs(10))?;
     }
@@ -338,7 +353,7 @@ fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
         (
             "client",
             "ping web (sg-web allows icmp from the VPC)",
-            vec!["ping", "-c", "2", "-W", "1", &web_ip]
+            ["ping", "-c", "2", "-W", "1", &web_ip]
                 .into_iter()
                 .map(String::from)
                 .collect(),
@@ -368,23 +383,38 @@ fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
             curl(&web_ip, 80),
             false,
         ),
+        (
+            "other",
+            "private API: vpc-b -> endpoint -> apigw -> REST link -> web",
+            curl("10.0.1.100", 80),
+            true,
+        ),
     ];
     let mut ok = true;
     for (host, what, argv, expect) in &checks {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let (success, _) = output_in(plan, host, &argv)?;
+        let (success, out) = output_in(plan, host, &argv)?;
         let verdict = if success { "reached" } else { "blocked" };
         let good = success == *expect;
         ok &= good;
         println!(
-            "[demo] {host:>6}: {what:<52} {verdict:<8} {}",
+            "[demo] {host:>6}: {what:<60} {verdict:<8} {}",
             if good { "as expected" } else { "UNEXPECTED" }
         );
+        if success && out.starts_with("server=") {
+            println!("[demo]         the backend answered: {}", out.trim());
+        }
     }
     let after = agent.snapshot()?;
+    // Only what moved: a zero row says nothing here.
+    let table = stats::render(&after.since(&before), &agent.layout());
+    let moved: Vec<&str> = table
+        .lines()
+        .filter(|l| !(l.starts_with("  ") && l.split_whitespace().skip(1).all(|v| v == "0")))
+        .collect();
     println!(
         "\n[demo] counters moved by the traffic above:\n{}",
-        stats::render(&after.since(&before), &agent.layout())
+        moved.join("\n")
     );
     drop(agent);
     let name = guard.0.name.clone();
@@ -400,8 +430,6 @@ fn curl(ip: &str, port: u16) -> Vec<String> {
     [
         "curl",
         "-sS",
-        "-o",
-        "/dev/null",
         "--max-time",
         "2",
         &format!("http://{ip}:{port}/"),

@@ -214,3 +214,103 @@ fn a_pending_endpoint_carries_nothing() {
     );
     assert!(web1.peers().is_empty() && web2.peers().is_empty());
 }
+
+/// The shipped default topology (configs/default.toml) under a unique name.
+fn default_topology() -> String {
+    dataplane::config::DEFAULT_CONFIG.replacen("name = \"demo\"", "name = \"@LAB@\"", 1)
+}
+
+#[test]
+#[ignore = "needs root"]
+fn the_private_api_path_crosses_two_privatelink_connections() {
+    // other (vpc-b) -> vpce-execute-api -> nlb-api -> apigw (nginx, vpc-api)
+    // -> vpclink-rest's endpoint -> nlb-web -> web (vpc-a). Three VPCs, one CIDR.
+    let fx = Fixture::new(&default_topology(), "epf");
+    let plan = &fx.agent.plan;
+    let web = HostProcess::http_server(plan, "web", ip("10.0.2.20"), 80);
+    let dir = std::env::temp_dir().join(format!("hyperlab-{}-apigw", plan.name));
+    let conf = dataplane::lab::nginx_config(
+        &dir,
+        "10.0.1.20:80".parse().unwrap(),
+        "10.0.1.100:80".parse().unwrap(),
+    )
+    .unwrap();
+    let _nginx = HostProcess::spawn(plan, "apigw", &["nginx", "-c", conf.to_str().unwrap()]);
+    dataplane::lab::wait_listening(
+        plan,
+        "apigw",
+        "10.0.1.20:80".parse().unwrap(),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        let (code, body) = curl(plan, "other", ip("10.0.1.100"), 80);
+        assert_eq!(code, 0, "private API call: {body}");
+        let (server, peer, _) = parse_body(&body);
+        assert_eq!(
+            (server.as_str(), peer.as_str()),
+            ("web", "10.0.1.50"),
+            "web sees nlb-web's node"
+        );
+    }
+    assert_eq!(web.peers().len(), 3);
+    // The API host saw nlb-api's node, never the client.
+    let access = std::fs::read_to_string(dir.join("access.log")).unwrap();
+    assert_eq!(access.lines().count(), 3, "{access}");
+    assert!(
+        access.lines().all(|l| l.starts_with("10.0.1.50 ")),
+        "{access}"
+    );
+    let s = fx.snapshot();
+    // Two endpoints carried it: vpce-execute-api and the link's implied endpoint.
+    assert!(
+        s.endpoints.iter().filter(|e| e.tx_packets > 0).count() == 2,
+        "{:?}",
+        s.endpoints
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn iperf3_through_the_endpoint_completes() {
+    // One target, so iperf3's control and data connections meet one server.
+    let topo = topology()
+        .replace("targets = [\"eni-web1\", \"eni-web2\"]", "targets = [\"eni-web1\"]")
+        .replace("health_check = { protocol = \"tcp\", interval_ms = 1000, timeout_ms = 500, healthy_threshold = 2, unhealthy_threshold = 2 }\n", "");
+    let fx = Fixture::new(&topo, "epg");
+    let plan = &fx.agent.plan;
+    // (A server, not one-off: the readiness probe is a connection too.)
+    let _srv = HostProcess::spawn(
+        plan,
+        "web1",
+        &["iperf3", "-s", "-B", "10.0.1.21", "-p", "8080"],
+    );
+    dataplane::lab::wait_listening(
+        plan,
+        "web1",
+        "10.0.1.21:8080".parse().unwrap(),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let (code, out) = run_in_host(
+        plan,
+        "consumer",
+        &["iperf3", "-c", "10.0.1.100", "-p", "80", "-t", "2", "-J"],
+    );
+    assert_eq!(code, 0, "iperf3 through the endpoint: {out}");
+    assert!(out.contains("\"sum_received\""), "{out}");
+    let received: u64 = out
+        .split("\"sum_received\"")
+        .nth(1)
+        .and_then(|s| s.split("\"bytes\":").nth(1))
+        .and_then(|s| {
+            s.split(|c: char| !c.is_ascii_digit())
+                .find(|t| !t.is_empty())
+        })
+        .and_then(|t| t.parse().ok())
+        .unwrap();
+    assert!(received > 1_000_000, "bytes received: {received}");
+    let s = fx.snapshot();
+    assert!(s.drops.iter().sum::<u64>() == 0, "no drops: {:?}", s.drops);
+}
