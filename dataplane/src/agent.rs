@@ -121,9 +121,10 @@ impl Drop for Agent {
 
 /// Probes every target of a target group that has a health check, from
 /// inside the target's host; on each verdict change recomputes the Maglev
-/// tables and rewrites the slots that changed. Existing flows keep their
-/// target (AWS's default: connections to a target that turns unhealthy are
-/// not reset); only new flows avoid it.
+/// tables and rewrites the slots that changed, so new flows avoid an
+/// unhealthy target. Its existing flows follow the target group's
+/// `connection_termination` (AWS's NLB default: true, they are ended; false:
+/// they run on).
 fn start_health(
     topo: &Topology,
     plan: &LabPlan,
@@ -154,16 +155,31 @@ fn start_health(
         return Ok(None);
     }
     let (tx, rx) = mpsc::channel::<(usize, bool)>();
+    // Per global target: (vpc, address, port, terminate connections when unhealthy).
+    let targets: Vec<(u32, [u8; 4], u16, bool)> = topo
+        .services
+        .target_groups
+        .iter()
+        .flat_map(|tg| {
+            tg.targets
+                .iter()
+                .map(move |t| (tg.vpc as u32, t.eni, t.port, tg.connection_termination))
+        })
+        .map(|(vpc, eni, port, term)| (vpc, topo.enis[eni].ip.octets(), port, term))
+        .collect();
     let topo = topo.clone();
     let mut tables = compiled.tables.clone();
     let thread = std::thread::Builder::new()
         .name("health-sync".into())
         .spawn(move || {
-            let path = pin_dir.join(maps::MAGLEV);
-            let mut map = match MapData::from_pin(&path) {
-                Ok(d) => Map::Array(d),
-                Err(e) => {
-                    log::error!("health checks cannot update {}: {e}", path.display());
+            let open = |name: &str| MapData::from_pin(pin_dir.join(name));
+            let (mut map, mut flows) = match (open(maps::MAGLEV), open(maps::FLOWS)) {
+                (Ok(m), Ok(f)) => (Map::Array(m), Map::HashMap(f)),
+                (Err(e), _) | (_, Err(e)) => {
+                    log::error!(
+                        "health checks cannot open the pinned maps in {}: {e}",
+                        pin_dir.display()
+                    );
                     return;
                 }
             };
@@ -191,6 +207,16 @@ fn start_health(
                     "target {target} is {}: {written} load-balancer slots rewritten",
                     if healthy { "healthy" } else { "unhealthy" }
                 );
+                if let (false, Some(&(vpc, ip, port, true))) =
+                    (healthy, targets.get(target as usize))
+                {
+                    match loader::end_flows_to(&mut flows, vpc, ip, port) {
+                        Ok(n) => log::info!(
+                            "target {target}: connection termination removed {n} flow entries"
+                        ),
+                        Err(e) => log::error!("ending the flows of target {target}: {e:#}"),
+                    }
+                }
             }
         })
         .context("starting the health-sync thread")?;

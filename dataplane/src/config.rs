@@ -361,7 +361,15 @@ const NLB_KEYS: &[&str] = &[
 ];
 const PLACE_KEYS: &[&str] = &["subnet", "ip"];
 const LISTENER_KEYS: &[&str] = &["protocol", "port", "target_group"];
-const TG_KEYS: &[&str] = &["id", "vpc", "protocol", "port", "targets", "health_check"];
+const TG_KEYS: &[&str] = &[
+    "id",
+    "vpc",
+    "protocol",
+    "port",
+    "targets",
+    "health_check",
+    "connection_termination",
+];
 const HC_KEYS: &[&str] = &[
     "protocol",
     "path",
@@ -598,6 +606,7 @@ struct TgIn<'n> {
     /// (index in the array, target)
     targets: Vec<(usize, Sp<TargetIn<'n>>)>,
     health_check: Option<HealthCheck>,
+    connection_termination: bool,
 }
 
 struct ServiceIn<'n> {
@@ -1996,6 +2005,7 @@ impl<'s> Checker<'s> {
             port: None,
             targets: Vec::new(),
             health_check: None,
+            connection_termination: true,
         };
         let Some(t) = self.table(node, &tg.path, "a table", TG_KEYS) else {
             return tg;
@@ -2030,6 +2040,7 @@ impl<'s> Checker<'s> {
         if let Some(e) = t.get("health_check") {
             tg.health_check = self.health_check(&e.node, &t.field("health_check"));
         }
+        tg.connection_termination = self.opt_bool(&t, "connection_termination").unwrap_or(true);
         tg
     }
 
@@ -2589,6 +2600,7 @@ impl<'s> Checker<'s> {
                 port: tg.port.unwrap_or(0),
                 targets: targets.into_iter().map(|(t, _)| t).collect(),
                 health_check: tg.health_check,
+                connection_termination: tg.connection_termination,
             });
             vpcs.push(vpc);
         }
@@ -3456,8 +3468,19 @@ host = "b-1"
         let ids = |v: Vec<&str>| v.into_iter().map(String::from).collect::<Vec<_>>();
         assert_eq!(
             t.enis.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
-            ids(vec!["eni-client", "eni-web", "eni-db", "eni-other"])
+            ids(vec![
+                "eni-client",
+                "eni-web",
+                "eni-db",
+                "eni-other",
+                "eni-apigw"
+            ])
         );
+        // The private API: one user endpoint plus the REST link's implied one.
+        let s = &t.services;
+        assert_eq!(s.vpc_endpoints.len(), 2);
+        assert_eq!(s.vpc_links.len(), 1);
+        assert_eq!(s.vpc_endpoints[1].id, "vpclink-rest-endpoint");
         let client = t.eni_by_id("eni-client").unwrap();
         let other = t.eni_by_id("eni-other").unwrap();
         assert_eq!(t.enis[client].ip, t.enis[other].ip);
@@ -3481,6 +3504,11 @@ host = "b-1"
                     peer: Peer::SecurityGroup(sg("sg-client")),
                 },
                 Rule {
+                    protocol: Protocol::Tcp,
+                    ports: (80, 80),
+                    peer: Peer::SecurityGroup(sg("sg-nlb-web")),
+                },
+                Rule {
                     protocol: Protocol::Icmp,
                     ports: (0, 65535),
                     peer: Peer::Cidr(net("10.0.0.0/16")),
@@ -3490,7 +3518,7 @@ host = "b-1"
         assert!(t.security_groups[sg("sg-client")].ingress.is_empty());
         assert_eq!(
             t.hosts().into_iter().map(|(h, _)| h).collect::<Vec<_>>(),
-            ids(vec!["client", "web", "db", "other"])
+            ids(vec!["client", "web", "db", "other", "apigw"])
         );
     }
 
@@ -4223,6 +4251,7 @@ security_groups = ["sg-link"]
         let expected = Services {
             target_groups: vec![
                 TargetGroup {
+                    connection_termination: true,
                     id: "tg-web".into(),
                     vpc: 1,
                     protocol: L4Protocol::Tcp,
@@ -4244,6 +4273,7 @@ security_groups = ["sg-link"]
                     }),
                 },
                 TargetGroup {
+                    connection_termination: true,
                     id: "tg-dns".into(),
                     vpc: 1,
                     protocol: L4Protocol::Udp,
@@ -4260,6 +4290,7 @@ security_groups = ["sg-link"]
                     }),
                 },
                 TargetGroup {
+                    connection_termination: true,
                     id: "tg-plain".into(),
                     vpc: 1,
                     protocol: L4Protocol::Tcp,
@@ -4275,6 +4306,7 @@ security_groups = ["sg-link"]
                     }),
                 },
                 TargetGroup {
+                    connection_termination: true,
                     id: "tg-rest".into(),
                     vpc: 1,
                     protocol: L4Protocol::Tcp,

@@ -207,6 +207,11 @@ impl Dataplane {
         write_table(self.map_mut(maps::MAGLEV)?, id, table, old)
     }
 
+    /// See [`end_flows_to`].
+    pub fn end_flows_to(&mut self, vpc: u32, ip: [u8; 4], port: u16) -> Result<usize> {
+        end_flows_to(self.map_mut(maps::FLOWS)?, vpc, ip, port)
+    }
+
     /// Attaches the pipeline to the named fabric ports inside `ns`.
     pub fn attach(&mut self, ns: &str, ports: &[String], hook: Hook) -> Result<()> {
         let ebpf = &mut self.ebpf;
@@ -309,6 +314,35 @@ impl Dataplane {
             .map_mut(name)
             .with_context(|| format!("map {name} missing"))
     }
+}
+
+/// Ends the connections of a load-balancer target: deletes both entries of
+/// every flow whose forward action goes to `ip:port` in VPC `vpc` (taken
+/// from HL_FLOWS, owned or opened from its pin). Packets of those flows are
+/// then decided anew, like the first packet of a flow. Returns the entries
+/// removed.
+pub fn end_flows_to(map: &mut aya::maps::Map, vpc: u32, ip: [u8; 4], port: u16) -> Result<usize> {
+    use dataplane_common::{FLOW_F_DNAT, FLOW_F_REPLY};
+    let mut flows: HashMap<&mut MapData, FlowKey, FlowEntry> = HashMap::try_from(map)?;
+    let port = port.to_be_bytes();
+    let mut doomed = Vec::new();
+    for r in flows.iter() {
+        let (k, e) = r.context("reading HL_FLOWS")?;
+        let forward = e.flags & FLOW_F_REPLY == 0
+            && e.flags & FLOW_F_DNAT != 0
+            && e.out_vpc == vpc
+            && e.new_dst == ip
+            && e.new_dport == port;
+        let reply = e.flags & FLOW_F_REPLY != 0 && k.vpc == vpc && k.src == ip && k.sport == port;
+        if forward || reply {
+            doomed.push(k);
+        }
+    }
+    for k in &doomed {
+        // Gone already (expired or raced with the pipeline) is fine.
+        let _ = flows.remove(k);
+    }
+    Ok(doomed.len())
 }
 
 /// Writes Maglev table `id` into `map` (HL_MAGLEV, owned or opened from its

@@ -82,6 +82,10 @@ pub struct TargetGroup {
     pub port: u16,
     pub targets: Vec<Target>,
     pub health_check: Option<HealthCheck>,
+    /// When a target turns unhealthy, end its existing connections (AWS's
+    /// NLB attribute `target_health_state.unhealthy.connection_termination`,
+    /// default true); false lets them run on.
+    pub connection_termination: bool,
 }
 
 /// A target: an ENI (given by id, or by `IP:port` resolved to the ENI with

@@ -717,7 +717,7 @@ fn an_exhausted_source_port_pool_refuses_new_flows_and_keeps_live_ones() {
 
 #[test]
 #[ignore = "needs root"]
-fn new_flows_avoid_unhealthy_targets_and_existing_flows_keep_theirs() {
+fn new_flows_avoid_unhealthy_targets_and_existing_flows_follow_the_policy() {
     let mut fx = Fixture::new(TOPO, "plg");
     let (c, vpce) = (ip("10.0.1.10"), ip("10.0.1.100"));
     let cmac = fx.mac("eni-consumer");
@@ -784,6 +784,34 @@ fn new_flows_avoid_unhealthy_targets_and_existing_flows_keep_theirs() {
             "sport {sport}"
         );
     }
+    // connection_termination = false would stop here. With true (AWS's
+    // default) the agent ends web2's flows: both entries go...
+    let removed = fx
+        .agent
+        .dataplane
+        .end_flows_to(1, [10, 0, 2, 22], 8080)
+        .unwrap();
+    assert_eq!(
+        removed, 2,
+        "the forward and the reply entry of the one web2 flow"
+    );
+    // ...and the connection's next segment is decided anew, on web1.
+    let before = fx.snapshot();
+    let a = fx.run(
+        hook_tc(),
+        "eni-consumer",
+        &pkt::tcp(cmac, GATEWAY_MAC, c, vpce, on_web2, 80, "A"),
+    );
+    assert_eq!(
+        Ipv4Addr::new(a.out[30], a.out[31], a.out[32], a.out[33]),
+        ip("10.0.1.21")
+    );
+    assert_eq!(
+        fx.snapshot()
+            .since(&before)
+            .count(dataplane_common::Counter::FlowCreated),
+        1
+    );
     // With no healthy target at all, new flows are refused and counted.
     let none = compile::maglev_tables(&fx.agent.topo, &BTreeSet::from([0, 1]));
     for (id, (old, new)) in tables.iter().zip(&none).enumerate() {
