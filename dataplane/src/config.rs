@@ -1165,6 +1165,8 @@ impl<'s> Checker<'s> {
         self.check_claims(net.vpcs, claims);
         self.check_fronts(&nlbs, fronts);
         Services {
+            albs: Vec::new(),
+            cloud_map_services: Vec::new(),
             nlbs,
             target_groups,
             endpoint_services,
@@ -2694,6 +2696,7 @@ impl<'s> Checker<'s> {
                 });
             }
             out.push(Nlb {
+                vpc_link: None,
                 id: n.id,
                 vpc: vpc.unwrap_or(0),
                 nodes: nodes
@@ -4249,6 +4252,8 @@ security_groups = ["sg-link"]
         let eni = |subnet, a: &str| EndpointEni { subnet, ip: ip(a) };
         let arn = "arn:aws:iam::111122223333:root".to_string();
         let expected = Services {
+            albs: Vec::new(),
+            cloud_map_services: Vec::new(),
             target_groups: vec![
                 TargetGroup {
                     connection_termination: true,
@@ -4317,6 +4322,7 @@ security_groups = ["sg-link"]
             ],
             nlbs: vec![
                 Nlb {
+                    vpc_link: None,
                     source_ports: crate::model::NLB_SOURCE_PORTS,
                     id: "nlb-web".into(),
                     vpc: 1,
@@ -4337,6 +4343,7 @@ security_groups = ["sg-link"]
                     ],
                 },
                 Nlb {
+                    vpc_link: None,
                     source_ports: crate::model::NLB_SOURCE_PORTS,
                     id: "nlb-open".into(),
                     vpc: 1,
@@ -4350,6 +4357,7 @@ security_groups = ["sg-link"]
                     }],
                 },
                 Nlb {
+                    vpc_link: None,
                     source_ports: crate::model::NLB_SOURCE_PORTS,
                     id: "nlb-rest".into(),
                     vpc: 1,

@@ -28,6 +28,32 @@ pub struct Services {
     pub endpoint_services: Vec<EndpointService>,
     pub vpc_endpoints: Vec<VpcEndpoint>,
     pub vpc_links: Vec<VpcLink>,
+    pub albs: Vec<Alb>,
+    pub cloud_map_services: Vec<CloudMapService>,
+}
+
+/// An Application Load Balancer, modelled at L3/L4: its nodes are host ENIs
+/// (lab hosts running a real HTTP server or proxy). The data plane stops at
+/// the node, as Hyperplane does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alb {
+    pub id: String,
+    /// Index into `Topology::vpcs`.
+    pub vpc: usize,
+    /// Indices into `Topology::enis`.
+    pub nodes: Vec<usize>,
+    /// Ports its nodes listen on (HTTP).
+    pub listener_ports: Vec<u16>,
+}
+
+/// A Cloud Map service: a named set of instances (host ENIs and ports).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloudMapService {
+    pub id: String,
+    /// Index into `Topology::vpcs`.
+    pub vpc: usize,
+    pub instances: Vec<Target>,
+    pub health_check: Option<HealthCheck>,
 }
 
 /// A Network Load Balancer: one node (private IP) per subnet/AZ.
@@ -46,6 +72,10 @@ pub struct Nlb {
     /// Source ports the nodes' SNAT draws from (inclusive). A lab knob, not
     /// an AWS one: shrink it to exercise port exhaustion.
     pub source_ports: (u16, u16),
+    /// `Some(link)`: not a user NLB but the Hyperplane side of one HTTP VPC
+    /// link integration (see [`VpcLinkKind::Http`]): its nodes are the link's
+    /// ENIs, its security groups the link's.
+    pub vpc_link: Option<usize>,
 }
 
 /// The default [`Nlb::source_ports`].

@@ -7,6 +7,9 @@
 //! `dataplane stats` prints the same words the kernel counts with.
 #![no_std]
 
+/// The benchmark object's ABI (not part of the data plane).
+pub mod bench;
+
 /// Map names (at most 15 bytes: the kernel truncates longer ones).
 pub mod maps {
     /// fabric ifindex -> [`super::PortInfo`]
