@@ -3,7 +3,7 @@
 //! create flow] -> rewrite -> redirect. Every `Err` is a counted drop.
 
 use dataplane_common::{
-    Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, ENI_KIND_ENDPOINT, FLOW_F_REPLY,
+    Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_REPLY,
     GATEWAY_MAC, NO_STAT, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
@@ -89,6 +89,11 @@ fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, re
     let dst_key = EniKey { vpc: port.vpc, ip: h.dst };
     // SAFETY: read-only map value.
     let dst: &EniInfo = unsafe { ENIS.get(&dst_key) }.ok_or(DropReason::NoRoute)?;
+    // Replies to the service side matched their flow entry before this: a
+    // first packet toward a link ENI is an attempt to tunnel backwards.
+    if dst.kind == ENI_KIND_LINK {
+        return Err(DropReason::LinkReverseInitiated);
+    }
     let dport = u16::from_be_bytes(h.dport);
     // Stage `sg`: sender's egress, then receiver's ingress.
     if !sg::allows(port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, dport) {

@@ -8,8 +8,9 @@ use aya_ebpf::bindings::{BPF_ANY, BPF_NOEXIST};
 use dataplane_common::{
     flow_hash, Counter, DropReason, EniInfo, FlowEntry, FlowKey, ListenerKey, PortInfo,
     ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT,
-    HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NAT_PORT_TRIES, NO_TARGET, PROTO_ICMP,
-    SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE, STAT_TARGET_BASE,
+    HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NAT_PORT_TRIES, NO_SG_SET, NO_TARGET,
+    PROTO_ICMP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
+    STAT_TARGET_BASE,
 };
 
 use crate::{
@@ -70,8 +71,18 @@ pub fn first_packet<P: Packet>(
         return Err(DropReason::NoHealthyTarget);
     };
     let t_stat = STAT_TARGET_BASE + ti;
-    // Targets see the NLB's address as the source, so their rules name it.
-    if !sg::allows(t.sg_set, SG_DIR_INGRESS, h.proto, ep.node_ip, u16::from_be_bytes(t.port)) {
+    // The source the target sees: the NLB node, or for an HTTP VPC link
+    // the link ENI in the target's AZ.
+    let snat = if t.snat_ip != [0; 4] { t.snat_ip } else { ep.node_ip };
+    let tport = u16::from_be_bytes(t.port);
+    // An HTTP VPC link's security groups govern what it may reach.
+    if ep.egress_sg_set != NO_SG_SET && !sg::allows(ep.egress_sg_set, SG_DIR_EGRESS, h.proto, t.ip, tport) {
+        counters::obj_drop(t_stat);
+        return Err(DropReason::LinkEgressSgDeny);
+    }
+    // Targets see the translated source, so their rules name it (or a
+    // group it belongs to).
+    if !sg::allows(t.sg_set, SG_DIR_INGRESS, h.proto, snat, tport) {
         counters::obj_drop(t_stat);
         return Err(DropReason::TargetIngressSgDeny);
     }
@@ -108,7 +119,7 @@ pub fn first_packet<P: Packet>(
     let mut rev_key = FlowKey {
         vpc: ep.out_vpc,
         src: t.ip,
-        dst: ep.node_ip,
+        dst: snat,
         sport: t.port,
         dport: [0, 0],
         proto: h.proto,
@@ -147,7 +158,7 @@ pub fn first_packet<P: Packet>(
         state,
         flags: FLOW_F_SNAT | FLOW_F_DNAT,
         out_vpc: ep.out_vpc,
-        new_src: ep.node_ip,
+        new_src: snat,
         new_dst: t.ip,
         new_sport: rev_key.dport,
         new_dport: rev_key.sport,

@@ -12,14 +12,14 @@ use anyhow::{bail, Result};
 use dataplane_common::{
     EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, PortRange, SgKey, SgPorts,
     TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, ENDPOINT_STATE_REJECTED,
-    ENI_KIND_ENDPOINT, ENI_KIND_HOST, MAGLEV_SIZE, MAX_ENDPOINT_ENIS, MAX_LISTENERS,
-    MAX_MAGLEV_TABLES, MAX_TARGETS, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS,
-    SG_DIR_INGRESS, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
+    ENI_KIND_ENDPOINT, ENI_KIND_HOST, ENI_KIND_LINK, MAGLEV_SIZE, MAX_ENDPOINT_ENIS, MAX_LISTENERS,
+    MAX_MAGLEV_TABLES, MAX_TARGETS, NO_SG_SET, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+    SG_DIR_EGRESS, SG_DIR_INGRESS, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
 };
 
 use crate::{
     maglev,
-    model::{EndpointState, Ipv4Net, L4Protocol, Peer, Rule, Topology},
+    model::{EndpointState, Ipv4Net, L4Protocol, Peer, Protocol, Rule, Topology, VpcLinkKind},
 };
 
 /// One LPM entry: prefix length (including the fixed bits), key data, value.
@@ -124,8 +124,17 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
             topo.enis.len()
         );
     }
-    let (sg_sets, holder_set) = sg_sets(topo);
-    let (eni_set, endpoint_set) = holder_set.split_at(topo.enis.len());
+    let (mut sg_sets, holder_set) = sg_sets(topo);
+    let (eni_set, rest) = holder_set.split_at(topo.enis.len());
+    let n_ep_enis: usize = topo
+        .services
+        .vpc_endpoints
+        .iter()
+        .map(|e| e.enis.len())
+        .sum();
+    let (endpoint_set, link_set) = rest.split_at(n_ep_enis);
+    // A set that admits everything, for integration addresses.
+    let open_set = sg_sets.len() as u32;
     let mut out = Compiled {
         sg_sets: sg_sets.clone(),
         ..Default::default()
@@ -157,7 +166,16 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
             },
         ));
     }
-    privatelink(topo, ifindexes, eni_set, endpoint_set, &mut out)?;
+    privatelink(
+        topo,
+        ifindexes,
+        eni_set,
+        endpoint_set,
+        link_set,
+        open_set,
+        &mut out,
+    )?;
+    links(topo, &mut out);
     for (set_id, groups) in sg_sets.iter().enumerate() {
         for (dir, rules) in [
             (SG_DIR_INGRESS, rules_of(topo, groups, true)),
@@ -167,7 +185,45 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
                 .extend(compile_rules(topo, set_id as u32, dir, &rules)?);
         }
     }
+    if out.enis.iter().any(|(_, e)| e.sg_set == open_set) {
+        let all = Rule {
+            protocol: Protocol::All,
+            ports: (0, 65535),
+            peer: Peer::Cidr(Ipv4Net::default()),
+        };
+        out.sg_rules
+            .extend(compile_rules(topo, open_set, SG_DIR_INGRESS, &[&all])?);
+        sg_sets.push(Vec::new());
+    }
+    out.sg_sets = sg_sets;
     Ok(out)
+}
+
+/// HTTP VPC links' ENIs: reachable only by replies (`ENI_KIND_LINK`).
+fn links(topo: &Topology, out: &mut Compiled) {
+    for link in &topo.services.vpc_links {
+        if let VpcLinkKind::Http {
+            customer_vpc, enis, ..
+        } = &link.kind
+        {
+            for e in enis {
+                out.enis.push((
+                    EniKey {
+                        vpc: *customer_vpc as u32,
+                        ip: e.ip.octets(),
+                    },
+                    EniInfo {
+                        eni: 0,
+                        ifindex: 0,
+                        sg_set: NO_SG_SET,
+                        kind: ENI_KIND_LINK,
+                        mac: [0; 6],
+                        _pad1: 0,
+                    },
+                ));
+            }
+        }
+    }
 }
 
 /// Endpoint ENIs, listeners, targets and Maglev tables.
@@ -176,9 +232,21 @@ fn privatelink(
     ifindexes: &[u32],
     eni_set: &[u32],
     endpoint_set: &[u32],
+    link_set: &[u32],
+    open_set: u32,
     out: &mut Compiled,
 ) -> Result<()> {
     let s = &topo.services;
+    // The link-group set of each HTTP-link NLB.
+    let mut link_sets = link_set.iter();
+    let nlb_egress: Vec<u32> = s
+        .nlbs
+        .iter()
+        .map(|n| match n.vpc_link {
+            Some(_) => *link_sets.next().expect("one holder per link NLB"),
+            None => NO_SG_SET,
+        })
+        .collect();
     // Global node index of each NLB's first node.
     let mut node_base = Vec::new();
     let mut n = 0u32;
@@ -206,7 +274,11 @@ fn privatelink(
                 EniInfo {
                     eni: ep_eni as u32,
                     ifindex: 0,
-                    sg_set: endpoint_set[ep_eni],
+                    sg_set: if is_integration(topo, ep) {
+                        open_set
+                    } else {
+                        endpoint_set[ep_eni]
+                    },
                     kind: ENI_KIND_ENDPOINT,
                     mac: [0; 6],
                     _pad1: 0,
@@ -224,6 +296,8 @@ fn privatelink(
                 node_ip: nlb.nodes[node].ip.octets(),
                 nat_lo: nlb.source_ports.0,
                 nat_hi: nlb.source_ports.1,
+                egress_sg_set: nlb_egress[nlb_i],
+                _pad: 0,
             });
             ep_eni += 1;
         }
@@ -269,10 +343,24 @@ fn privatelink(
         }
         listener += nlb.listeners.len() as u32;
     }
-    for tg in &s.target_groups {
+    // HTTP VPC links source-NAT to the link ENI in the target's AZ (else
+    // the first): per target group, the link NLB that uses it, if any.
+    let mut tg_link: Vec<Option<&crate::model::Nlb>> = vec![None; s.target_groups.len()];
+    for nlb in s.nlbs.iter().filter(|n| n.vpc_link.is_some()) {
+        for l in &nlb.listeners {
+            tg_link[l.target_group] = Some(nlb);
+        }
+    }
+    for (tgi, tg) in s.target_groups.iter().enumerate() {
         for t in &tg.targets {
             let eni = &topo.enis[t.eni];
+            let snat_ip = tg_link[tgi].map_or([0; 4], |nlb| {
+                let az = &topo.subnets[eni.subnet].az;
+                let node = nlb.nodes.iter().find(|n| topo.subnets[n.subnet].az == *az);
+                node.unwrap_or(&nlb.nodes[0]).ip.octets()
+            });
             out.targets.push(TargetInfo {
+                snat_ip,
                 ip: eni.ip.octets(),
                 port: t.port.to_be_bytes(),
                 _pad0: 0,
@@ -316,7 +404,19 @@ fn sg_holders(topo: &Topology) -> Vec<&[usize]> {
             h.push(ep.security_groups.as_slice());
         }
     }
+    // HTTP VPC links: the link's groups, whose egress rules apply.
+    for nlb in topo.services.nlbs.iter().filter(|n| n.vpc_link.is_some()) {
+        h.push(nlb.security_groups.as_slice());
+    }
     h
+}
+
+/// Is this endpoint an HTTP VPC link's integration address? It has no
+/// security group of its own: every packet the API host's egress rules let
+/// out may reach it.
+fn is_integration(topo: &Topology, ep: &crate::model::VpcEndpoint) -> bool {
+    ep.implied_by
+        .is_some_and(|l| matches!(topo.services.vpc_links[l].kind, VpcLinkKind::Http { .. }))
 }
 
 /// Assigns each distinct (sorted) set of groups an id, and each holder

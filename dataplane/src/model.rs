@@ -206,6 +206,51 @@ pub enum VpcLinkKind {
         service: usize,
         endpoint: usize,
     },
+    /// HTTP API VPC link: VPC-to-VPC NAT. Hyperplane ENIs (one per customer
+    /// subnet) source-NAT the API service VPC's traffic into the customer
+    /// VPC, governed by the link's security groups.
+    Http {
+        /// Index into `Topology::vpcs`.
+        customer_vpc: usize,
+        /// The API service VPC, where the integration addresses live.
+        service_vpc: usize,
+        /// The link ENIs in the customer VPC (given or allocated addresses).
+        enis: Vec<EndpointEni>,
+        /// Customer-VPC groups: the link ENIs are members; egress rules
+        /// govern what the link may reach.
+        security_groups: Vec<usize>,
+        integrations: Vec<Integration>,
+    },
+}
+
+/// One route of an HTTP VPC link. `config` expands it, like a REST link,
+/// into the parts the data plane already has: a target group of its
+/// targets, an NLB whose nodes are the link ENIs (`Nlb::vpc_link`), an
+/// endpoint service and an endpoint ENI at `address` in the service VPC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Integration {
+    pub id: String,
+    pub kind: IntegrationKind,
+    /// Where the API host sends requests for this integration (service VPC).
+    pub address: Ipv4Addr,
+    pub protocol: L4Protocol,
+    pub port: u16,
+    /// Indices of the expanded parts in `Services`.
+    pub target_group: usize,
+    pub nlb: usize,
+    pub service: usize,
+    pub endpoint: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntegrationKind {
+    /// An ALB listener: the targets are the ALB's nodes on `port`.
+    Alb { alb: usize },
+    /// An NLB listener: the targets are that listener's target group (with
+    /// the client address preserved, so targets see the link ENI).
+    Nlb { nlb: usize },
+    /// A Cloud Map service: its instances.
+    CloudMap { service: usize },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -108,8 +108,14 @@ pub struct EniKey {
 
 /// A host's ENI: its fabric port leads to the host.
 pub const ENI_KIND_HOST: u32 = 0;
-/// An interface-endpoint ENI: virtual, it leads into PrivateLink.
+/// An interface-endpoint ENI (or an HTTP VPC link integration address):
+/// virtual, it leads into PrivateLink / the link's NAT.
 pub const ENI_KIND_ENDPOINT: u32 = 1;
+/// An HTTP VPC link's Hyperplane ENI in a customer subnet: only replies of
+/// flows the service side opened may reach it.
+pub const ENI_KIND_LINK: u32 = 2;
+/// No security-group set (the check is skipped).
+pub const NO_SG_SET: u32 = u32::MAX;
 
 /// Where a packet for an ENI goes.
 #[repr(C)]
@@ -266,6 +272,10 @@ pub struct EndpointInfo {
     /// Source ports for the NLB's SNAT, inclusive, host order.
     pub nat_lo: u16,
     pub nat_hi: u16,
+    /// HTTP VPC links: the link's groups, whose egress rules the translated
+    /// packet must pass; [`NO_SG_SET`] for PrivateLink.
+    pub egress_sg_set: u32,
+    pub _pad: u32,
 }
 
 /// A listener as one NLB node serves it. ICMP echo uses port 0.
@@ -303,6 +313,9 @@ pub struct TargetInfo {
     pub vpc: u32,
     pub mac: [u8; 6],
     pub _pad1: u16,
+    /// HTTP VPC links: the link ENI (in the target's AZ) to source-NAT to;
+    /// all zero: the NLB node's address.
+    pub snat_ip: [u8; 4],
 }
 
 /// The flow hash both the kernel (target choice) and tools (predicting it)
@@ -424,6 +437,11 @@ codes! {
         TargetIngressSgDeny = 24, "target_ingress_sg_deny";
         /// Every NAT source port tried is bound to a live flow.
         NatPortsExhausted = 25, "nat_ports_exhausted";
+        /// The HTTP VPC link's security groups do not allow the packet out.
+        LinkEgressSgDeny = 26, "link_egress_sg_deny";
+        /// A customer-side host tried to open a connection through a VPC
+        /// link's ENI: the tunnel is initiated from the service side only.
+        LinkReverseInitiated = 27, "link_reverse_initiated";
     }
 }
 
@@ -487,10 +505,10 @@ mod tests {
         assert_eq!(size_of::<FlowEntry>(), 80);
         assert_eq!(offset_of!(FlowEntry, out_ifindex), 12);
         assert_eq!(offset_of!(FlowEntry, created_ns), 64);
-        assert_eq!(size_of::<EndpointInfo>(), 24);
+        assert_eq!(size_of::<EndpointInfo>(), 32);
         assert_eq!(size_of::<ListenerKey>(), 8);
         assert_eq!(size_of::<ListenerInfo>(), 8);
-        assert_eq!(size_of::<TargetInfo>(), 32);
+        assert_eq!(size_of::<TargetInfo>(), 36);
         assert_eq!(size_of::<EniCounters>(), 40);
     }
 
