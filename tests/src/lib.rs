@@ -14,7 +14,10 @@ use dataplane::{
     netns,
     stats::Snapshot,
 };
-use dataplane_common::{FlowEntry, FlowKey, GATEWAY_MAC};
+use dataplane_common::{
+    flow_hash, FlowEntry, FlowKey, ListenerKey, TargetInfo, GATEWAY_MAC, HASH_SEED_NAT_PORT,
+    HASH_SEED_TARGET, MAGLEV_SIZE, PROTO_ICMP,
+};
 use etherparse::PacketBuilder;
 
 /// Fails loudly (never skips) when a root test runs without what it needs.
@@ -469,4 +472,75 @@ pub fn run_in_host(plan: &lab::LabPlan, host: &str, argv: &[&str]) -> (i32, Stri
 pub fn curl(plan: &lab::LabPlan, host: &str, ip: Ipv4Addr, port: u16) -> (i32, String) {
     let url = format!("http://{ip}:{port}/");
     run_in_host(plan, host, &["curl", "-sS", "--max-time", "2", &url])
+}
+
+/// What an NLB (or HTTP VPC link) will do with a new flow through an
+/// endpoint ENI, derived from the compiled tables: the target, the source it
+/// will see, and the first source port of the NAT probe sequence.
+pub struct Expect {
+    pub target: TargetInfo,
+    pub target_index: u32,
+    /// The source the target sees (NLB node or HTTP VPC link ENI).
+    pub node_ip: Ipv4Addr,
+    pub nat_port: u16,
+}
+
+pub fn expect(
+    fx: &Fixture,
+    ep_eni: usize,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    proto: u8,
+) -> Expect {
+    let c = &fx.agent.compiled;
+    let ep = c.endpoints[ep_eni];
+    let key = ListenerKey {
+        node: ep.node,
+        port: if proto == PROTO_ICMP {
+            [0, 0]
+        } else {
+            dport.to_be_bytes()
+        },
+        proto,
+        _pad: 0,
+    };
+    let l = c
+        .listeners
+        .iter()
+        .find(|(k, _)| *k == key)
+        .expect("listener")
+        .1;
+    let (s, d) = (src.octets(), dst.octets());
+    let (sp, dp) = (sport.to_be_bytes(), dport.to_be_bytes());
+    let slot = flow_hash(s, d, sp, dp, proto, HASH_SEED_TARGET) % MAGLEV_SIZE;
+    let ti = c.tables[l.table as usize][slot as usize];
+    let range = (ep.nat_hi - ep.nat_lo) as u32 + 1;
+    let start = flow_hash(s, d, sp, dp, proto, HASH_SEED_NAT_PORT) % range;
+    Expect {
+        target: c.targets[ti as usize],
+        target_index: ti,
+        node_ip: Ipv4Addr::from(if c.targets[ti as usize].snat_ip != [0; 4] {
+            c.targets[ti as usize].snat_ip
+        } else {
+            ep.node_ip
+        }),
+        nat_port: ep.nat_lo + start as u16,
+    }
+}
+
+/// Endpoint-ENI index of an endpoint address.
+pub fn ep_eni(fx: &Fixture, addr: &str) -> usize {
+    let a: Ipv4Addr = addr.parse().unwrap();
+    let mut i = 0;
+    for ep in &fx.agent.topo.services.vpc_endpoints {
+        for e in &ep.enis {
+            if e.ip == a {
+                return i;
+            }
+            i += 1;
+        }
+    }
+    panic!("no endpoint ENI {addr}")
 }

@@ -8,11 +8,8 @@
 use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use dataplane::compile;
-use dataplane_common::{
-    flow_hash, DropReason, ListenerKey, TargetInfo, GATEWAY_MAC, HASH_SEED_NAT_PORT,
-    HASH_SEED_TARGET, MAGLEV_SIZE, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
-};
-use hyperlab_tests::{csum, pkt, Fixture, Verdict, HOOKS};
+use dataplane_common::{DropReason, TargetInfo, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use hyperlab_tests::{csum, ep_eni, expect, pkt, Fixture, Verdict, HOOKS};
 
 /// Consumer and provider VPCs with the same CIDR. vpce-web fronts nlb-web
 /// (cross-zone, tcp/80 -> tg-web:8080, udp/53 -> tg-dns:5353, tcp/81 ->
@@ -220,71 +217,6 @@ principal = "arn:aws:iam::444455556666:root"
 
 fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
-}
-
-/// What the NLB will do with a new flow, derived from the compiled tables:
-/// the target, and the first source port of the probe sequence.
-struct Expect {
-    target: TargetInfo,
-    target_index: u32,
-    node_ip: Ipv4Addr,
-    nat_port: u16,
-}
-
-fn expect(
-    fx: &Fixture,
-    ep_eni: usize,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    sport: u16,
-    dport: u16,
-    proto: u8,
-) -> Expect {
-    let c = &fx.agent.compiled;
-    let ep = c.endpoints[ep_eni];
-    let key = ListenerKey {
-        node: ep.node,
-        port: if proto == PROTO_ICMP {
-            [0, 0]
-        } else {
-            dport.to_be_bytes()
-        },
-        proto,
-        _pad: 0,
-    };
-    let l = c
-        .listeners
-        .iter()
-        .find(|(k, _)| *k == key)
-        .expect("listener")
-        .1;
-    let (s, d) = (src.octets(), dst.octets());
-    let (sp, dp) = (sport.to_be_bytes(), dport.to_be_bytes());
-    let slot = flow_hash(s, d, sp, dp, proto, HASH_SEED_TARGET) % MAGLEV_SIZE;
-    let ti = c.tables[l.table as usize][slot as usize];
-    let range = (ep.nat_hi - ep.nat_lo) as u32 + 1;
-    let start = flow_hash(s, d, sp, dp, proto, HASH_SEED_NAT_PORT) % range;
-    Expect {
-        target: c.targets[ti as usize],
-        target_index: ti,
-        node_ip: Ipv4Addr::from(ep.node_ip),
-        nat_port: ep.nat_lo + start as u16,
-    }
-}
-
-/// Endpoint-ENI index of an endpoint address.
-fn ep_eni(fx: &Fixture, addr: &str) -> usize {
-    let a = ip(addr);
-    let mut i = 0;
-    for ep in &fx.agent.topo.services.vpc_endpoints {
-        for e in &ep.enis {
-            if e.ip == a {
-                return i;
-            }
-            i += 1;
-        }
-    }
-    panic!("no endpoint ENI {addr}")
 }
 
 fn assert_drop(fx: &mut Fixture, from: &str, frame: &[u8], reason: DropReason) {

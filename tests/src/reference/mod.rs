@@ -1,0 +1,724 @@
+//! A reference model of hyperlab's data plane, in plain userspace Rust.
+//!
+//! Given a [`Topology`] and packets (the sending ENI and the raw frame), it
+//! says what the fabric must do with each: forward to which ENI with which
+//! bytes, answer ARP, pass, or drop with which [`DropReason`]; and which
+//! counters move. It keeps the state that makes that depend on history:
+//! tracked flows with their TCP state, the stateful security-group
+//! exceptions they grant, and PrivateLink's address/port translations.
+//!
+//! It is written from the AWS rules the data plane reproduces (DESIGN.md,
+//! the drop reasons' documentation), not from the kernel or the compiler:
+//! security groups are matched by scanning their rules, addresses are found
+//! by scanning the topology, checksums are computed from scratch. The two
+//! things it borrows are the specification of target choice and source-port
+//! choice, which are functions by definition: [`flow_hash`] and Maglev
+//! ([`maglev::table`] over [`maglev::backend_key`]).
+//!
+//! What the model takes as the rules (each with the reason a packet is
+//! dropped for when it breaks one), in the order a packet meets them:
+//!
+//! 1. A frame from an interface that is no ENI's is none of the fabric's
+//!    business: passed to the stack untouched.
+//! 2. Ethernet/IPv4 only, complete headers, no fragments; TCP, UDP and ICMP
+//!    echo only (the `parse` reasons). ARP requests a host makes for itself
+//!    are answered by the VPC router with its MAC for any address (proxy
+//!    ARP); other ARP is ignored.
+//! 3. AWS's source/destination check: a host sends only from its ENI's
+//!    address.
+//! 4. A packet of a tracked flow follows the flow's decision (both
+//!    directions: that is what makes security groups stateful), except a
+//!    closed TCP flow, which only a new SYN from its initiator reopens (then
+//!    decided afresh).
+//! 5. A new flow goes to the ENI with the destination address in the
+//!    sender's VPC (VPCs never see each other's addresses), if the sender's
+//!    groups allow it out (egress) and the receiver's allow it in (ingress).
+//!    A group rule matches by protocol (`all` = TCP, UDP and ICMP),
+//!    destination port range (not for ICMP), and peer: a CIDR, or a group,
+//!    whose members are the host ENIs, NLB nodes and endpoint ENIs that
+//!    carry it.
+//! 6. An interface-endpoint ENI leads through PrivateLink: the connection
+//!    must be accepted; the NLB node in the endpoint ENI's AZ (else the
+//!    NLB's first) needs a listener for the protocol and port (ICMP echo
+//!    uses the NLB's first listener, a lab convenience); the target is
+//!    Maglev's choice among the listener's healthy targets in that node's AZ
+//!    (any AZ when cross-zone); the target's groups must admit the NLB node's
+//!    address; the packet is source-NATed to the node address and a source
+//!    port that no live flow to that target holds (probing from a hash-chosen
+//!    start, at most `NAT_PORT_TRIES` ports), destination-NATed to the
+//!    target, and the reply translated back.
+//! 7. Flow state lives in a table of bounded size: a flow takes one entry
+//!    per direction, and a full table refuses new flows (never evicts).
+
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use dataplane::{
+    maglev,
+    model::{EndpointState, L4Protocol, Peer, Protocol, Topology},
+    stats::Snapshot,
+};
+use dataplane_common::{
+    flow_hash, Counter, DropReason, EniCounters, COUNTER_COUNT, DROP_REASON_COUNT,
+    HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NAT_PORT_TRIES, PROTO_ICMP, PROTO_TCP,
+    PROTO_UDP,
+};
+
+pub use wire::{parse, Addrs, Checksums, Frame, Ipv4};
+
+/// Where a frame enters the fabric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Port {
+    /// The fabric port of host ENI `n` (index into `Topology::enis`).
+    Eni(usize),
+    /// An interface that belongs to no ENI.
+    Unknown,
+}
+
+/// What the fabric does with a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Delivered to host ENI `eni`.
+    Forward { eni: usize },
+    /// Sent back out of the port it came from (an ARP answer).
+    Reflect,
+    /// Handed to the fabric's own stack untouched.
+    Pass,
+    Drop(DropReason),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    /// The frame as it leaves (unchanged for `Pass` and `Drop`).
+    pub out: Vec<u8>,
+}
+
+/// TCP connection state of a flow (UDP and ICMP flows stay `New`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TcpState {
+    New,
+    Established,
+    Closing,
+    Closed,
+}
+
+/// The key a packet is matched to its flow by: its VPC and 5-tuple.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tuple {
+    pub vpc: usize,
+    pub proto: u8,
+    pub addrs: Addrs,
+}
+
+/// PrivateLink objects a flow counts into (`HL_OBJ_STATS` indices relative
+/// to their bases: endpoint, listener, target).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ObjStats {
+    endpoint: usize,
+    listener: usize,
+    target: usize,
+}
+
+/// One direction of a tracked flow: the decision its packets follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Direction {
+    /// The reply direction (the flow was opened by the other side).
+    reply: bool,
+    state: TcpState,
+    /// Host ENI the packets are delivered to.
+    to: usize,
+    /// VPC the packets are in after translation.
+    out_vpc: usize,
+    /// Addresses and ports the packets leave with.
+    out: Addrs,
+    stats: Option<ObjStats>,
+}
+
+impl Direction {
+    /// The key of the other direction: replies to what this one sends.
+    fn other(&self, proto: u8) -> Tuple {
+        Tuple {
+            vpc: self.out_vpc,
+            proto,
+            addrs: self.out.reversed(),
+        }
+    }
+}
+
+/// Why the flow table refused an entry.
+enum Refused {
+    /// The key is taken (and replacing was not asked for).
+    Taken,
+    /// No room for another entry.
+    Full,
+}
+
+/// Where an address leads inside one VPC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dest {
+    Host(usize),
+    /// `(vpc_endpoint, its ENI)`.
+    Endpoint(usize, usize),
+}
+
+pub struct Model {
+    topo: Topology,
+    flows: HashMap<Tuple, Direction>,
+    /// Entries the flow table holds at most (`None`: unbounded).
+    capacity: Option<usize>,
+    /// Maglev tables by (NLB, node, listener): slot -> global target index.
+    tables: HashMap<(usize, usize, usize), Vec<Option<usize>>>,
+    counters: Snapshot,
+}
+
+impl Model {
+    /// A model of the data plane running `topo` with an empty flow table of
+    /// `flow_capacity` entries (`None`: never full).
+    pub fn new(topo: &Topology, flow_capacity: Option<usize>) -> Model {
+        let s = &topo.services;
+        let zero = |n: usize| vec![EniCounters::default(); n];
+        let counters = Snapshot {
+            drops: vec![0; DROP_REASON_COUNT as usize],
+            counters: vec![0; COUNTER_COUNT as usize],
+            enis: zero(topo.enis.len()),
+            endpoints: zero(s.vpc_endpoints.len()),
+            listeners: zero(s.nlbs.iter().map(|n| n.listeners.len()).sum()),
+            targets: zero(s.target_groups.iter().map(|g| g.targets.len()).sum()),
+        };
+        Model {
+            topo: topo.clone(),
+            flows: HashMap::new(),
+            capacity: flow_capacity,
+            tables: HashMap::new(),
+            counters,
+        }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topo
+    }
+
+    /// Everything counted so far, laid out as the kernel's counters are.
+    pub fn counters(&self) -> &Snapshot {
+        &self.counters
+    }
+
+    /// Flow-table entries in use (two per flow).
+    pub fn flow_entries(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Forgets every flow (as `Dataplane::clear_flows` does); counters stay.
+    pub fn clear_flows(&mut self) {
+        self.flows.clear();
+    }
+
+    /// The fate of `frame` arriving on `from`.
+    pub fn process(&mut self, from: Port, frame: &[u8]) -> Outcome {
+        let Port::Eni(eni) = from else {
+            self.count(Counter::UnknownPortPass);
+            return Outcome {
+                verdict: Verdict::Pass,
+                out: frame.to_vec(),
+            };
+        };
+        let len = frame.len() as u64;
+        let c = &mut self.counters.enis[eni];
+        c.tx_packets += 1;
+        c.tx_bytes += len;
+        match self.decide(eni, frame) {
+            Ok(o) => o,
+            Err(reason) => {
+                self.counters.drops[reason as usize] += 1;
+                self.counters.enis[eni].drops += 1;
+                Outcome {
+                    verdict: Verdict::Drop(reason),
+                    out: frame.to_vec(),
+                }
+            }
+        }
+    }
+
+    fn count(&mut self, c: Counter) {
+        self.counters.counters[c as usize] += 1;
+    }
+
+    fn eni_ip(&self, eni: usize) -> [u8; 4] {
+        self.topo.enis[eni].ip.octets()
+    }
+
+    fn decide(&mut self, eni: usize, frame: &[u8]) -> Result<Outcome, DropReason> {
+        let p = match wire::parse(frame)? {
+            Frame::Arp => {
+                let out = wire::arp_answer(frame, self.eni_ip(eni))?;
+                self.count(Counter::ArpReply);
+                return Ok(Outcome {
+                    verdict: Verdict::Reflect,
+                    out,
+                });
+            }
+            Frame::Ipv4(p) => p,
+        };
+        if p.src != self.eni_ip(eni) {
+            return Err(DropReason::SourceCheck);
+        }
+        let key = Tuple {
+            vpc: self.topo.eni_vpc(eni),
+            proto: p.proto,
+            addrs: Addrs::of(&p),
+        };
+        let mut reopen = false;
+        if let Some(d) = self.flows.get(&key).copied() {
+            if self.reopens(&d, &p) {
+                // A new connection on a finished one's tuple: the old reply
+                // direction (and any translation it held) goes, and the
+                // packet is decided like a first one.
+                self.flows.remove(&d.other(p.proto));
+                reopen = true;
+            } else {
+                self.track(&key, &d, &p)?;
+                self.count(Counter::FlowHit);
+                let d = self.flows[&key];
+                return Ok(self.forward(frame, &p, &d));
+            }
+        }
+        self.open(eni, key, &p, frame, reopen)
+    }
+
+    /// A SYN (without ACK) from the side that opened a TCP flow that is
+    /// closing or closed starts a new connection.
+    fn reopens(&self, d: &Direction, p: &Ipv4) -> bool {
+        p.proto == PROTO_TCP
+            && p.tcp_flags & wire::TCP_SYN != 0
+            && p.tcp_flags & wire::TCP_ACK == 0
+            && !d.reply
+            && d.state >= TcpState::Closing
+    }
+
+    /// TCP state tracking for a packet of a known flow; both directions
+    /// share the state. A closed flow passes nothing (but the new SYN of
+    /// [`Self::reopens`]).
+    fn track(&mut self, key: &Tuple, d: &Direction, p: &Ipv4) -> Result<(), DropReason> {
+        if p.proto != PROTO_TCP {
+            return Ok(());
+        }
+        if d.state == TcpState::Closed {
+            return Err(DropReason::FlowClosed);
+        }
+        let f = p.tcp_flags;
+        let next = if f & wire::TCP_RST != 0 {
+            TcpState::Closed
+        } else if f & wire::TCP_FIN != 0 {
+            TcpState::Closing
+        } else if d.reply
+            && d.state == TcpState::New
+            && f & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN | wire::TCP_ACK
+        {
+            // The responder's SYN-ACK.
+            self.count(Counter::TcpEstablished);
+            TcpState::Established
+        } else {
+            return Ok(());
+        };
+        if next != d.state {
+            let other = d.other(p.proto);
+            for k in [*key, other] {
+                if let Some(e) = self.flows.get_mut(&k) {
+                    e.state = next;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A flow's first packet starts in `New`; TCP without SYN was picked up
+    /// mid-stream (the rules allowed it), so it is taken as established.
+    fn initial_state(p: &Ipv4) -> TcpState {
+        if p.proto == PROTO_TCP && p.tcp_flags & wire::TCP_SYN == 0 {
+            TcpState::Established
+        } else {
+            TcpState::New
+        }
+    }
+
+    /// Where `ip` leads inside VPC `vpc`: a host ENI or an endpoint ENI.
+    fn resolve(&self, vpc: usize, ip: [u8; 4]) -> Option<Dest> {
+        let ip = Ipv4Addr::from(ip);
+        let t = &self.topo;
+        if let Some(i) = (0..t.enis.len()).find(|&i| t.eni_vpc(i) == vpc && t.enis[i].ip == ip) {
+            return Some(Dest::Host(i));
+        }
+        for (e, ep) in t.services.vpc_endpoints.iter().enumerate() {
+            if ep.vpc != vpc {
+                continue;
+            }
+            if let Some(k) = ep.enis.iter().position(|x| x.ip == ip) {
+                return Some(Dest::Endpoint(e, k));
+            }
+        }
+        None
+    }
+
+    /// Decides a new flow; records both directions and forwards.
+    fn open(
+        &mut self,
+        eni: usize,
+        key: Tuple,
+        p: &Ipv4,
+        frame: &[u8],
+        reopen: bool,
+    ) -> Result<Outcome, DropReason> {
+        let dest = self.resolve(key.vpc, p.dst).ok_or(DropReason::NoRoute)?;
+        let sender = self.topo.enis[eni].security_groups.clone();
+        if !self.groups_allow(&sender, false, p.proto, p.dst, p.dport) {
+            return Err(DropReason::EgressSgDeny);
+        }
+        let receiver = match dest {
+            Dest::Host(d) => self.topo.enis[d].security_groups.clone(),
+            Dest::Endpoint(e, _) => self.topo.services.vpc_endpoints[e].security_groups.clone(),
+        };
+        if !self.groups_allow(&receiver, true, p.proto, p.src, p.dport) {
+            return Err(DropReason::IngressSgDeny);
+        }
+        match dest {
+            Dest::Host(to) => {
+                let state = Self::initial_state(p);
+                let fwd = Direction {
+                    reply: false,
+                    state,
+                    to,
+                    out_vpc: key.vpc,
+                    out: key.addrs,
+                    stats: None,
+                };
+                let rev = Direction {
+                    reply: true,
+                    state,
+                    to: eni,
+                    out_vpc: key.vpc,
+                    out: key.addrs.reversed(),
+                    stats: None,
+                };
+                match self.insert(key, fwd, reopen) {
+                    Ok(()) => {}
+                    // Only a concurrent creator could have made it: use it.
+                    Err(Refused::Taken) => return Ok(self.forward(frame, p, &fwd)),
+                    Err(Refused::Full) => return Err(DropReason::FlowTableFull),
+                }
+                match self.insert(fwd.other(p.proto), rev, reopen) {
+                    // Taken: a flow whose two keys coincide (a host talking
+                    // to itself on one port) is one entry.
+                    Ok(()) | Err(Refused::Taken) => {}
+                    Err(Refused::Full) => {
+                        self.flows.remove(&key);
+                        return Err(DropReason::FlowTableFull);
+                    }
+                }
+                self.count(Counter::FlowCreated);
+                Ok(self.forward(frame, p, &fwd))
+            }
+            Dest::Endpoint(e, k) => self.privatelink(eni, key, p, frame, reopen, e, k),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn privatelink(
+        &mut self,
+        eni: usize,
+        key: Tuple,
+        p: &Ipv4,
+        frame: &[u8],
+        reopen: bool,
+        endpoint: usize,
+        ep_eni: usize,
+    ) -> Result<Outcome, DropReason> {
+        let s = &self.topo.services;
+        let ep = &s.vpc_endpoints[endpoint];
+        // AWS: nothing passes before the service owner accepts the connection.
+        let refused = match ep.state {
+            EndpointState::Available => None,
+            EndpointState::Pending => Some(DropReason::EndpointPending),
+            EndpointState::Rejected => Some(DropReason::EndpointRejected),
+        };
+        if let Some(r) = refused {
+            self.counters.endpoints[endpoint].drops += 1;
+            return Err(r);
+        }
+        let nlb_i = s.endpoint_services[ep.service].nlb;
+        let nlb = &s.nlbs[nlb_i];
+        let az = &self.topo.subnets[ep.enis[ep_eni].subnet].az;
+        let node = nlb
+            .nodes
+            .iter()
+            .position(|n| self.topo.subnets[n.subnet].az == *az)
+            .unwrap_or(0);
+        let node_ip = nlb.nodes[node].ip.octets();
+        let listener = if p.proto == PROTO_ICMP {
+            // AWS NLBs do not forward ICMP; the lab lets echo ride the first
+            // listener so ping through an endpoint works.
+            (!nlb.listeners.is_empty()).then_some(0)
+        } else {
+            nlb.listeners.iter().position(|l| {
+                let proto = match l.protocol {
+                    L4Protocol::Tcp => PROTO_TCP,
+                    L4Protocol::Udp => PROTO_UDP,
+                };
+                proto == p.proto && l.port == p.dport
+            })
+        };
+        let Some(li) = listener else {
+            self.counters.endpoints[endpoint].drops += 1;
+            return Err(DropReason::NoListener);
+        };
+        let listener_stat = s.nlbs[..nlb_i]
+            .iter()
+            .map(|n| n.listeners.len())
+            .sum::<usize>()
+            + li;
+        let nlb_vpc = nlb.vpc;
+        let (lo, hi) = nlb.source_ports;
+        let Some(target) = self.pick_target(nlb_i, node, li, p) else {
+            self.counters.listeners[listener_stat].drops += 1;
+            return Err(DropReason::NoHealthyTarget);
+        };
+        let (t_eni, t_port) = self.target(target);
+        let t_ip = self.eni_ip(t_eni);
+        // The target sees the NLB node as the source: its rules must admit it.
+        let t_groups = self.topo.enis[t_eni].security_groups.clone();
+        if !self.groups_allow(&t_groups, true, p.proto, node_ip, t_port) {
+            self.counters.targets[target].drops += 1;
+            return Err(DropReason::TargetIngressSgDeny);
+        }
+        let stats = Some(ObjStats {
+            endpoint,
+            listener: listener_stat,
+            target,
+        });
+        let state = Self::initial_state(p);
+        let rev = Direction {
+            reply: true,
+            state,
+            to: eni,
+            out_vpc: key.vpc,
+            out: key.addrs.reversed(),
+            stats,
+        };
+        // The source port: the first in probe order whose reply tuple (from
+        // the target to the node) no live flow holds.
+        let icmp = p.proto == PROTO_ICMP;
+        let range = u32::from(hi) - u32::from(lo) + 1;
+        let start = flow_hash(
+            p.src,
+            p.dst,
+            p.sport.to_be_bytes(),
+            p.dport.to_be_bytes(),
+            p.proto,
+            HASH_SEED_NAT_PORT,
+        ) % range;
+        let mut bound = None;
+        for i in 0..NAT_PORT_TRIES.min(range) {
+            let nat_port = (u32::from(lo) + (start + i) % range) as u16;
+            let reply_key = Tuple {
+                vpc: nlb_vpc,
+                proto: p.proto,
+                addrs: Addrs {
+                    src: t_ip,
+                    dst: node_ip,
+                    // Echo has one identifier for both "ports".
+                    sport: if icmp { nat_port } else { t_port },
+                    dport: nat_port,
+                },
+            };
+            match self.insert(reply_key, rev, false) {
+                Ok(()) => {
+                    bound = Some(reply_key);
+                    break;
+                }
+                Err(Refused::Taken) => {}
+                Err(Refused::Full) => {
+                    self.counters.endpoints[endpoint].drops += 1;
+                    return Err(DropReason::FlowTableFull);
+                }
+            }
+        }
+        let Some(reply_key) = bound else {
+            self.counters.endpoints[endpoint].drops += 1;
+            return Err(DropReason::NatPortsExhausted);
+        };
+        let fwd = Direction {
+            reply: false,
+            state,
+            to: t_eni,
+            out_vpc: nlb_vpc,
+            out: reply_key.addrs.reversed(),
+            stats,
+        };
+        match self.insert(key, fwd, reopen) {
+            Ok(()) => {}
+            Err(Refused::Taken) => {
+                self.flows.remove(&reply_key);
+                let theirs = self.flows[&key];
+                return Ok(self.forward(frame, p, &theirs));
+            }
+            Err(Refused::Full) => {
+                self.flows.remove(&reply_key);
+                self.counters.endpoints[endpoint].drops += 1;
+                return Err(DropReason::FlowTableFull);
+            }
+        }
+        self.count(Counter::FlowCreated);
+        Ok(self.forward(frame, p, &fwd))
+    }
+
+    /// `(ENI, port)` of global target index `g`.
+    fn target(&self, g: usize) -> (usize, u16) {
+        let t = self
+            .topo
+            .services
+            .target_groups
+            .iter()
+            .flat_map(|tg| tg.targets.iter())
+            .nth(g)
+            .expect("target index in range");
+        (t.eni, t.port)
+    }
+
+    /// Maglev's choice of target for a new flow through listener `li` of
+    /// node `node` of NLB `nlb`: global target index, or `None` when the
+    /// node may use no target.
+    fn pick_target(&mut self, nlb: usize, node: usize, li: usize, p: &Ipv4) -> Option<usize> {
+        let slot = flow_hash(
+            p.src,
+            p.dst,
+            p.sport.to_be_bytes(),
+            p.dport.to_be_bytes(),
+            p.proto,
+            HASH_SEED_TARGET,
+        ) % MAGLEV_SIZE;
+        if !self.tables.contains_key(&(nlb, node, li)) {
+            let table = self.build_table(nlb, node, li);
+            self.tables.insert((nlb, node, li), table);
+        }
+        self.tables[&(nlb, node, li)][slot as usize]
+    }
+
+    fn build_table(&self, nlb_i: usize, node: usize, li: usize) -> Vec<Option<usize>> {
+        let t = &self.topo;
+        let s = &t.services;
+        let nlb = &s.nlbs[nlb_i];
+        let tg_i = nlb.listeners[li].target_group;
+        let base: usize = s.target_groups[..tg_i]
+            .iter()
+            .map(|g| g.targets.len())
+            .sum();
+        let node_az = &t.subnets[nlb.nodes[node].subnet].az;
+        // Every target is healthy here (the model has no health checks).
+        let candidates: Vec<(usize, u64)> = s.target_groups[tg_i]
+            .targets
+            .iter()
+            .enumerate()
+            .filter(|(_, tt)| nlb.cross_zone || t.subnets[t.enis[tt.eni].subnet].az == *node_az)
+            .map(|(i, tt)| (base + i, maglev::backend_key(t.enis[tt.eni].ip, tt.port)))
+            .collect();
+        let keys: Vec<u64> = candidates.iter().map(|c| c.1).collect();
+        maglev::table(&keys, MAGLEV_SIZE as usize)
+            .into_iter()
+            .map(|slot| candidates.get(slot as usize).map(|c| c.0))
+            .collect()
+    }
+
+    /// Do the groups allow `proto` to/from `peer` on destination port `port`
+    /// (`ingress`: peer is the source; else the destination)?
+    fn groups_allow(&self, groups: &[usize], ingress: bool, proto: u8, peer: [u8; 4], port: u16) -> bool {
+        let peer = Ipv4Addr::from(peer);
+        groups.iter().any(|&g| {
+            let sg = &self.topo.security_groups[g];
+            let rules = if ingress { &sg.ingress } else { &sg.egress };
+            rules.iter().any(|r| {
+                let proto_ok = match r.protocol {
+                    Protocol::Tcp => proto == PROTO_TCP,
+                    Protocol::Udp => proto == PROTO_UDP,
+                    Protocol::Icmp => proto == PROTO_ICMP,
+                    Protocol::All => true,
+                };
+                // ICMP rules have no ports.
+                let port_ok = proto == PROTO_ICMP || (r.ports.0..=r.ports.1).contains(&port);
+                proto_ok && port_ok && self.peer_matches(&r.peer, peer)
+            })
+        })
+    }
+
+    fn peer_matches(&self, peer: &Peer, addr: Ipv4Addr) -> bool {
+        match peer {
+            Peer::Cidr(net) => net.contains(&addr),
+            Peer::SecurityGroup(g) => self.members(*g).contains(&addr),
+        }
+    }
+
+    /// The addresses that carry group `g`: host ENIs, NLB nodes, endpoint ENIs.
+    fn members(&self, g: usize) -> Vec<Ipv4Addr> {
+        let t = &self.topo;
+        let s = &t.services;
+        let mut m: Vec<Ipv4Addr> = t
+            .enis
+            .iter()
+            .filter(|e| e.security_groups.contains(&g))
+            .map(|e| e.ip)
+            .collect();
+        for n in s.nlbs.iter().filter(|n| n.security_groups.contains(&g)) {
+            m.extend(n.nodes.iter().map(|x| x.ip));
+        }
+        for ep in s.vpc_endpoints.iter().filter(|e| e.security_groups.contains(&g)) {
+            m.extend(ep.enis.iter().map(|x| x.ip));
+        }
+        m
+    }
+
+    /// Adds one direction to the flow table; `replace`: overwrite a taken key.
+    fn insert(&mut self, key: Tuple, d: Direction, replace: bool) -> Result<(), Refused> {
+        let taken = self.flows.contains_key(&key);
+        if taken && !replace {
+            return Err(Refused::Taken);
+        }
+        if !taken && self.capacity.is_some_and(|c| self.flows.len() >= c) {
+            return Err(Refused::Full);
+        }
+        self.flows.insert(key, d);
+        Ok(())
+    }
+
+    /// Delivers a packet along direction `d`.
+    fn forward(&mut self, frame: &[u8], p: &Ipv4, d: &Direction) -> Outcome {
+        let out = wire::rewrite(frame, p, &d.out, self.topo.enis[d.to].mac);
+        let len = frame.len() as u64;
+        self.count(Counter::Forwarded);
+        let c = &mut self.counters.enis[d.to];
+        c.rx_packets += 1;
+        c.rx_bytes += len;
+        if let Some(st) = d.stats {
+            for c in [
+                &mut self.counters.endpoints[st.endpoint],
+                &mut self.counters.listeners[st.listener],
+                &mut self.counters.targets[st.target],
+            ] {
+                if d.reply {
+                    c.rx_packets += 1;
+                    c.rx_bytes += len;
+                } else {
+                    c.tx_packets += 1;
+                    c.tx_bytes += len;
+                }
+            }
+        }
+        Outcome {
+            verdict: Verdict::Forward { eni: d.to },
+            out,
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! HTTP VPC link (VPC-to-VPC NAT) kernel-path tests: packets from the API
+//! host to integration addresses, through the loaded programs on both hooks,
+//! with exact rewritten bytes and counters.
+//!
+//! Needs root: run with `cargo xtask test` (or `cargo test -- --include-ignored`).
+
+use std::{collections::BTreeSet, net::Ipv4Addr};
+
+use dataplane::compile;
+use dataplane_common::{DropReason, GATEWAY_MAC, PROTO_TCP};
+use hyperlab_tests::{csum, ep_eni, expect, pkt, Fixture, Verdict, HOOKS};
+
+/// vpc-api (API host) and vpc-cust (targets). The link's egress allows tcp
+/// 80, 8080 and 9000 into the VPC; targets admit the link's group, except
+/// `locked`; `far` admits the link on 9100, which the link may not send.
+pub const TOPO: &str = r#"
+[lab]
+name = "@LAB@"
+
+[[vpc]]
+id = "vpc-api"
+cidr = "10.1.0.0/16"
+
+[[subnet]]
+id = "subnet-api1"
+vpc = "vpc-api"
+cidr = "10.1.1.0/24"
+az = "use1-az1"
+
+[[vpc]]
+id = "vpc-cust"
+cidr = "10.0.0.0/16"
+
+[[subnet]]
+id = "subnet-c1"
+vpc = "vpc-cust"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-c2"
+vpc = "vpc-cust"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[security_group]]
+id = "sg-apigw"
+vpc = "vpc-api"
+ingress = []
+
+[[security_group]]
+id = "sg-link"
+vpc = "vpc-cust"
+ingress = []
+egress = [
+  { protocol = "tcp", ports = "80", peer = "10.0.0.0/16" },
+  { protocol = "tcp", ports = "8080", peer = "10.0.0.0/16" },
+  { protocol = "tcp", ports = "9000", peer = "10.0.0.0/16" },
+]
+
+[[security_group]]
+id = "sg-alb"
+vpc = "vpc-cust"
+ingress = [ { protocol = "tcp", ports = "80", peer = "sg-link" } ]
+
+[[security_group]]
+id = "sg-orders"
+vpc = "vpc-cust"
+ingress = [ { protocol = "tcp", ports = "8080", peer = "sg-link" } ]
+
+[[security_group]]
+id = "sg-users"
+vpc = "vpc-cust"
+ingress = [ { protocol = "tcp", ports = "9000", peer = "sg-link" } ]
+
+[[security_group]]
+id = "sg-locked"
+vpc = "vpc-cust"
+ingress = [ { protocol = "tcp", ports = "9000", peer = "10.99.0.0/16" } ]
+
+[[security_group]]
+id = "sg-far"
+vpc = "vpc-cust"
+ingress = [ { protocol = "tcp", ports = "9100", peer = "sg-link" } ]
+
+[[eni]]
+id = "eni-apigw"
+subnet = "subnet-api1"
+ip = "10.1.1.20"
+security_groups = ["sg-apigw"]
+host = "apigw"
+
+[[eni]]
+id = "eni-alb1"
+subnet = "subnet-c1"
+ip = "10.0.1.11"
+security_groups = ["sg-alb"]
+host = "alb1"
+
+[[eni]]
+id = "eni-alb2"
+subnet = "subnet-c2"
+ip = "10.0.2.12"
+security_groups = ["sg-alb"]
+host = "alb2"
+
+[[eni]]
+id = "eni-orders1"
+subnet = "subnet-c1"
+ip = "10.0.1.31"
+security_groups = ["sg-orders"]
+host = "orders1"
+
+[[eni]]
+id = "eni-users1"
+subnet = "subnet-c2"
+ip = "10.0.2.41"
+security_groups = ["sg-users"]
+host = "users1"
+
+[[eni]]
+id = "eni-locked"
+subnet = "subnet-c1"
+ip = "10.0.1.60"
+security_groups = ["sg-locked"]
+host = "locked"
+
+[[eni]]
+id = "eni-far"
+subnet = "subnet-c2"
+ip = "10.0.2.70"
+security_groups = ["sg-far"]
+host = "far"
+
+[[alb]]
+id = "alb-web"
+nodes = ["eni-alb1", "eni-alb2"]
+listener_ports = [80]
+
+[[target_group]]
+id = "tg-orders"
+vpc = "vpc-cust"
+protocol = "tcp"
+port = 8080
+targets = ["eni-orders1"]
+
+[[nlb]]
+id = "nlb-orders"
+subnets = [ { subnet = "subnet-c1", ip = "10.0.1.50" } ]
+listeners = [ { protocol = "tcp", port = 80, target_group = "tg-orders" } ]
+
+[[cloud_map_service]]
+id = "svc-users"
+vpc = "vpc-cust"
+instances = ["eni-users1:9000"]
+
+[[cloud_map_service]]
+id = "svc-locked"
+vpc = "vpc-cust"
+instances = ["eni-locked:9000"]
+
+[[cloud_map_service]]
+id = "svc-far"
+vpc = "vpc-cust"
+instances = ["eni-far:9100"]
+
+[[vpc_link]]
+id = "vpclink-http"
+kind = "http"
+subnets = ["subnet-c1", "subnet-c2"]
+addresses = ["10.0.1.200", "10.0.2.200"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+integrations = [
+  { id = "int-alb", alb = "alb-web", port = 80, address = "10.1.1.201" },
+  { id = "int-nlb", nlb = "nlb-orders", port = 80, address = "10.1.1.202" },
+  { id = "int-users", cloud_map = "svc-users", port = 9000, address = "10.1.1.203" },
+  { id = "int-locked", cloud_map = "svc-locked", port = 9000, address = "10.1.1.204" },
+  { id = "int-far", cloud_map = "svc-far", port = 9100, address = "10.1.1.205" },
+]
+"#;
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+fn eni_of(fx: &Fixture, addr: Ipv4Addr) -> String {
+    let t = &fx.agent.topo;
+    t.enis
+        .iter()
+        .find(|e| e.ip == addr && t.subnets[e.subnet].vpc == 1)
+        .map(|e| e.id.clone())
+        .unwrap()
+}
+
+/// A request from the API host to `integration:port` is translated to the
+/// chosen target with the link ENI of the target's AZ as source, and the
+/// reply comes back from the integration address, byte for byte.
+fn round_trip(fx: &mut Fixture, integration: &str, port: u16, want_target: &[&str], want_src: &[&str]) {
+    let (a, dst) = (ip("10.1.1.20"), ip(integration));
+    let amac = fx.mac("eni-apigw");
+    for hook in HOOKS {
+        fx.clear_flows();
+        let e = expect(fx, ep_eni(fx, integration), a, dst, 40000, port, PROTO_TCP);
+        let (tip, tport) = (Ipv4Addr::from(e.target.ip), u16::from_be_bytes(e.target.port));
+        assert!(want_target.contains(&tip.to_string().as_str()), "{hook:?}: target {tip}");
+        // The link ENI in the target's AZ.
+        let want = want_src[want_target.iter().position(|t| *t == tip.to_string()).unwrap()];
+        assert_eq!(e.node_ip, ip(want), "{hook:?}: SNAT source");
+        let syn = pkt::tcp(amac, GATEWAY_MAC, a, dst, 40000, port, "S");
+        let o = fx.run(hook, "eni-apigw", &syn);
+        assert_eq!(o.verdict, Verdict::Forward, "{hook:?}");
+        assert_eq!(o.out, pkt::tcp(GATEWAY_MAC, e.target.mac, e.node_ip, tip, e.nat_port, tport, "S"), "{hook:?}: forward");
+        csum::assert_valid(&o.out);
+        let from = eni_of(fx, tip);
+        let r = fx.run(hook, &from, &pkt::tcp(e.target.mac, GATEWAY_MAC, tip, e.node_ip, tport, e.nat_port, "SA"));
+        assert_eq!(r.verdict, Verdict::Forward, "{hook:?}");
+        assert_eq!(r.out, pkt::tcp(GATEWAY_MAC, amac, dst, a, port, 40000, "SA"), "{hook:?}: reverse");
+        csum::assert_valid(&r.out);
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn cloud_map_integration_is_nated_from_the_link_eni_in_the_targets_az() {
+    let mut fx = Fixture::new(TOPO, "vla");
+    // users1 is in use1-az2: the source is the az2 link ENI.
+    round_trip(&mut fx, "10.1.1.203", 9000, &["10.0.2.41"], &["10.0.2.200"]);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn alb_and_nlb_integrations_reach_their_nodes_and_targets() {
+    let mut fx = Fixture::new(TOPO, "vlb");
+    round_trip(&mut fx, "10.1.1.201", 80, &["10.0.1.11", "10.0.2.12"], &["10.0.1.200", "10.0.2.200"]);
+    // The NLB integration goes straight to the listener's target, which sees the link ENI.
+    round_trip(&mut fx, "10.1.1.202", 80, &["10.0.1.31"], &["10.0.1.200"]);
+}
+
+fn assert_drop(fx: &mut Fixture, from: &str, frame: &[u8], reason: DropReason) {
+    for hook in HOOKS {
+        fx.clear_flows();
+        let before = fx.snapshot();
+        let o = fx.run(hook, from, frame);
+        let d = fx.snapshot().since(&before);
+        assert_eq!((o.verdict, o.out.as_slice()), (Verdict::Drop, frame), "{hook:?}: {}", reason.name());
+        let moved: Vec<(usize, u64)> = d.drops.iter().copied().enumerate().filter(|&(_, n)| n != 0).collect();
+        assert_eq!(moved, vec![(reason as usize, 1)], "{hook:?}: exactly one {}", reason.name());
+        assert!(fx.flows().is_empty());
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn security_groups_govern_the_link_on_both_sides() {
+    let mut fx = Fixture::new(TOPO, "vlc");
+    let (a, amac) = (ip("10.1.1.20"), fx.mac("eni-apigw"));
+    // locked's group does not admit the link's group.
+    assert_drop(&mut fx, "eni-apigw", &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.204"), 40000, 9000, "S"), DropReason::TargetIngressSgDeny);
+    // far admits the link on 9100, but the link's egress rules do not allow 9100.
+    assert_drop(&mut fx, "eni-apigw", &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.205"), 40000, 9100, "S"), DropReason::LinkEgressSgDeny);
+    // No listener on the integration for another port.
+    assert_drop(&mut fx, "eni-apigw", &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.203"), 40000, 9001, "S"), DropReason::NoListener);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn customer_targets_cannot_open_connections_back_through_the_link() {
+    let mut fx = Fixture::new(TOPO, "vld");
+    let (u, umac) = (ip("10.0.2.41"), fx.mac("eni-users1"));
+    // To the link ENI: refused and counted as a reverse-initiated attempt.
+    assert_drop(&mut fx, "eni-users1", &pkt::tcp(umac, GATEWAY_MAC, u, ip("10.0.2.200"), 9000, 80, "S"), DropReason::LinkReverseInitiated);
+    assert_drop(&mut fx, "eni-users1", &pkt::udp(umac, GATEWAY_MAC, u, ip("10.0.1.200"), 9000, 53), DropReason::LinkReverseInitiated);
+    // The service VPC's addresses do not exist in the customer VPC.
+    assert_drop(&mut fx, "eni-users1", &pkt::tcp(umac, GATEWAY_MAC, u, ip("10.1.1.20"), 9000, 80, "S"), DropReason::NoRoute);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn only_healthy_alb_nodes_are_chosen() {
+    let mut fx = Fixture::new(TOPO, "vle");
+    let (a, dst, amac) = (ip("10.1.1.20"), ip("10.1.1.201"), fx.mac("eni-apigw"));
+    // int-alb's target group is the first expanded one: find alb2's global index.
+    let alb2 = fx.agent.compiled.targets.iter().position(|t| t.ip == [10, 0, 2, 12]).unwrap() as u32;
+    let tables = compile::maglev_tables(&fx.agent.topo, &BTreeSet::from([alb2]));
+    for (id, (old, new)) in fx.agent.compiled.tables.clone().iter().zip(&tables).enumerate() {
+        fx.agent.dataplane.write_table(id as u32, new, Some(old)).unwrap();
+    }
+    let mut seen = BTreeSet::new();
+    for sport in 41000..41030 {
+        fx.clear_flows();
+        let o = fx.run(dataplane::model::Hook::Tc, "eni-apigw", &pkt::tcp(amac, GATEWAY_MAC, a, dst, sport, 80, "S"));
+        assert_eq!(o.verdict, Verdict::Forward);
+        seen.insert(([o.out[26], o.out[27], o.out[28], o.out[29]], [o.out[30], o.out[31], o.out[32], o.out[33]]));
+    }
+    assert_eq!(seen, BTreeSet::from([([10, 0, 1, 200], [10, 0, 1, 11])]), "alb1 only, from the az1 link ENI");
+}
