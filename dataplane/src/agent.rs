@@ -6,8 +6,12 @@ use std::{
     collections::BTreeSet,
     net::SocketAddrV4,
     path::{Path, PathBuf},
-    sync::{mpsc, Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc, Arc, Mutex,
+    },
     thread::JoinHandle,
+    time::Duration,
 };
 
 use anyhow::{Context, Result};
@@ -16,6 +20,7 @@ use dataplane_common::maps;
 
 use crate::{
     compile::{self, Compiled},
+    conntrack,
     health::{HealthChecker, Probe},
     lab::{self, LabPlan},
     loader::{self, Dataplane, LoadOptions},
@@ -32,6 +37,7 @@ pub struct Agent {
     pub unhealthy: Arc<Mutex<BTreeSet<u32>>>,
     // Stopped before the data plane is dropped (field order).
     health: Option<HealthSync>,
+    sweeper: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
     pub dataplane: Dataplane,
 }
 
@@ -86,6 +92,13 @@ impl Agent {
             loader::pin_dir(&topo.lab.name),
             unhealthy.clone(),
         )?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let sweep = conntrack::sweeper(
+            loader::pin_dir(&topo.lab.name).join(maps::FLOWS),
+            opts.conntrack,
+            opts.sweep_every.unwrap_or(Duration::from_secs(1)),
+            stop.clone(),
+        )?;
         Ok(Agent {
             topo,
             plan,
@@ -93,6 +106,7 @@ impl Agent {
             hook,
             unhealthy,
             health,
+            sweeper: Some((stop, sweep)),
             dataplane,
         })
     }
@@ -111,6 +125,10 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
+        if let Some((stop, thread)) = self.sweeper.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }
         if let Some(h) = self.health.take() {
             // Stopping the checker drops the sender; the sync thread then ends.
             h.checker.stop();

@@ -84,9 +84,46 @@
 //! vpc = "vpc-api"            # with these subnets and security groups
 //! subnets = [{ subnet = "subnet-api1", ip = "10.2.1.100" }]
 //! security_groups = ["sg-link"]
+//!
+//! [[alb]]                    # an ALB at L3/L4: its nodes are lab hosts' ENIs
+//! id = "alb-web"
+//! nodes = ["eni-alb1", "eni-alb2"]   # 1 or more, all in one VPC (the ALB's)
+//! listener_ports = [80]      # 1 or more, each once
+//!
+//! [[cloud_map_service]]
+//! id = "svc-orders"
+//! vpc = "vpc-a"
+//! instances = ["eni-orders1:8080", "10.0.1.42:8080"]   # "ENI-id:port" or "IP:port"
+//!                            # (an ENI's address in the VPC); 1 or more, each once
+//! health_check = { protocol = "http", path = "/" }     # optional, as for target groups
+//!
+//! [[vpc_link]]               # an HTTP API VPC link: VPC-to-VPC NAT
+//! id = "vpclink-http"
+//! kind = "http"
+//! subnets = ["subnet-a1", "subnet-a2"]   # customer subnets: 1 or more, one VPC, one per AZ
+//! addresses = ["10.0.1.200", "10.0.2.200"]   # optional: the link ENIs' IPs, one per
+//!                            # subnet in order; default: each subnet's lowest free
+//!                            # usable address (from .4 up, skipping every claimed one)
+//! security_groups = ["sg-link"]   # 1 to 5 groups of the customer VPC
+//! service_vpc = "vpc-api"    # the API service VPC (another VPC)
+//! integrations = [           # default []; each needs exactly one of alb, nlb, cloud_map
+//!   { id = "int-alb", alb = "alb-web", port = 80, address = "10.2.1.201" },
+//!   { id = "int-map", cloud_map = "svc-orders", port = 8080, address = "10.2.1.203", protocol = "tcp" },
+//! ]
+//! # An integration's id shares the one namespace; `address` (in a subnet of
+//! # service_vpc, unique like any address) and `port` are what the API host
+//! # calls; protocol "tcp" (default) or "udp" ("tcp" only for an ALB). An ALB
+//! # integration's port is one of its listener_ports; an NLB's names one of its
+//! # listeners (protocol, port). The ALB, NLB or service is in the customer VPC.
+//! # Each integration <int> of link <L> implies, like a REST link: the target
+//! # group "<L>-<int>-targets" (the ALB's nodes on port, the NLB listener's
+//! # targets, or the service's instances), the NLB "<L>-<int>" (nodes: the
+//! # link ENIs; groups: the link's; cross-zone), the endpoint service
+//! # "<L>-<int>-service" and the endpoint "<L>-<int>-endpoint" (one ENI at
+//! # address, no security groups) in service_vpc.
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::RangeInclusive;
@@ -96,9 +133,10 @@ use ipnet::Ipv4Net;
 use toml_edit::{ImDocument, Item, Table, Value};
 
 use crate::model::{
-    self, EndpointEni, EndpointService, EndpointState, Eni, HealthCheck, HealthProtocol, Hook,
-    L4Protocol, LabSettings, Listener, Nlb, NlbNode, Peer, Protocol, Rule, SecurityGroup, Services,
-    Subnet, Target, TargetGroup, Topology, Vpc, VpcEndpoint, VpcLink, VpcLinkKind,
+    self, Alb, CloudMapService, EndpointEni, EndpointService, EndpointState, Eni, HealthCheck,
+    HealthProtocol, Hook, Integration, IntegrationKind, L4Protocol, LabSettings, Listener, Nlb,
+    NlbNode, Peer, Protocol, Rule, SecurityGroup, Services, Subnet, Target, TargetGroup, Topology,
+    Vpc, VpcEndpoint, VpcLink, VpcLinkKind,
 };
 
 /// The demo topology `dataplane` runs when no config is given.
@@ -341,6 +379,8 @@ const ROOT_KEYS: &[&str] = &[
     "eni",
     "nlb",
     "target_group",
+    "alb",
+    "cloud_map_service",
     "endpoint_service",
     "vpc_endpoint",
     "vpc_link",
@@ -389,7 +429,32 @@ const ENDPOINT_KEYS: &[&str] = &[
     "principal",
     "state",
 ];
-const LINK_KEYS: &[&str] = &["id", "kind", "nlb", "vpc", "subnets", "security_groups"];
+const LINK_KEYS: &[&str] = &[
+    "id",
+    "kind",
+    "nlb",
+    "vpc",
+    "subnets",
+    "addresses",
+    "security_groups",
+    "service_vpc",
+    "integrations",
+];
+/// Keys of one kind of VPC link only.
+const REST_LINK_KEYS: &[&str] = &["nlb", "vpc"];
+const HTTP_LINK_KEYS: &[&str] = &["addresses", "service_vpc", "integrations"];
+const INTEGRATION_KEYS: &[&str] = &[
+    "id",
+    "alb",
+    "nlb",
+    "cloud_map",
+    "port",
+    "address",
+    "protocol",
+];
+const ALB_KEYS: &[&str] = &["id", "nodes", "listener_ports"];
+const CLOUD_MAP_KEYS: &[&str] = &["id", "vpc", "instances", "health_check"];
+const LINK_KINDS: &str = "\"rest\" or \"http\"";
 
 const MAX_SGS_PER_ENI: usize = 5;
 const MTU_RANGE: RangeInclusive<i64> = 576..=9000;
@@ -413,6 +478,9 @@ enum Kind {
     EndpointService,
     VpcEndpoint,
     VpcLink,
+    Alb,
+    CloudMapService,
+    Integration,
 }
 
 impl Kind {
@@ -427,6 +495,9 @@ impl Kind {
             Kind::EndpointService => "endpoint service",
             Kind::VpcEndpoint => "VPC endpoint",
             Kind::VpcLink => "VPC link",
+            Kind::Alb => "ALB",
+            Kind::CloudMapService => "Cloud Map service",
+            Kind::Integration => "integration",
         }
     }
 
@@ -441,18 +512,22 @@ impl Kind {
             Kind::EndpointService => "endpoint services",
             Kind::VpcEndpoint => "VPC endpoints",
             Kind::VpcLink => "VPC links",
+            Kind::Alb => "ALBs",
+            Kind::CloudMapService => "Cloud Map services",
+            Kind::Integration => "integrations",
         }
     }
 
     fn an(self) -> &'static str {
         match self {
-            Kind::Eni | Kind::Nlb | Kind::EndpointService => "an",
+            Kind::Eni | Kind::Nlb | Kind::EndpointService | Kind::Alb | Kind::Integration => "an",
             Kind::Vpc
             | Kind::Subnet
             | Kind::SecurityGroup
             | Kind::TargetGroup
             | Kind::VpcEndpoint
-            | Kind::VpcLink => "a",
+            | Kind::VpcLink
+            | Kind::CloudMapService => "a",
         }
     }
 
@@ -468,6 +543,9 @@ impl Kind {
             Kind::EndpointService => "vpce-svc",
             Kind::VpcEndpoint => "vpce",
             Kind::VpcLink => "vpclink",
+            Kind::Alb => "alb",
+            Kind::CloudMapService => "svc",
+            Kind::Integration => "int",
         }
     }
 }
@@ -563,16 +641,35 @@ type Ids<'n> = Vec<(usize, Sp<&'n str>)>;
 struct ServicesIn<'n> {
     nlbs: Vec<NlbIn<'n>>,
     tgs: Vec<TgIn<'n>>,
+    albs: Vec<AlbIn<'n>>,
+    cloud_maps: Vec<CloudMapIn<'n>>,
     services: Vec<ServiceIn<'n>>,
     endpoints: Vec<EndpointIn<'n>>,
     links: Vec<LinkIn<'n>>,
 }
 
-/// `{ subnet = "...", ip = "..." }`: where an NLB node or endpoint ENI sits.
+/// `{ subnet = "...", ip = "..." }`: where an NLB node or endpoint ENI sits
+/// (or, for an HTTP link, `subnets[i]` and `addresses[i]`).
 struct PlaceIn<'n> {
+    /// Names the place in "already used by" messages.
     path: String,
+    subnet_field: String,
+    ip_field: String,
     subnet: Option<Sp<&'n str>>,
     ip: Option<Sp<Ipv4Addr>>,
+}
+
+impl<'n> PlaceIn<'n> {
+    /// A `{ subnet, ip }` table at `path`.
+    fn table(path: String, subnet: Option<Sp<&'n str>>, ip: Option<Sp<Ipv4Addr>>) -> Self {
+        PlaceIn {
+            subnet_field: join(&path, "subnet"),
+            ip_field: join(&path, "ip"),
+            path,
+            subnet,
+            ip,
+        }
+    }
 }
 
 struct ListenerIn<'n> {
@@ -592,8 +689,11 @@ struct NlbIn<'n> {
     source_ports: (u16, u16),
 }
 
+/// A target (or Cloud Map instance) before it is resolved.
 enum TargetIn<'n> {
-    Eni(&'n str),
+    /// An ENI id, with a port (a Cloud Map instance's) or without (a target
+    /// group's target: the group's port).
+    Eni(&'n str, Option<u16>),
     Addr(SocketAddrV4),
 }
 
@@ -637,8 +737,99 @@ struct LinkIn<'n> {
     id: String,
     /// Where the id is written (implied-id collisions are reported there).
     id_pos: usize,
-    nlb: Option<Sp<&'n str>>,
-    at: AttachIn<'n>,
+    path: String,
+    kind: LinkKindIn<'n>,
+}
+
+enum LinkKindIn<'n> {
+    Rest {
+        nlb: Option<Sp<&'n str>>,
+        at: AttachIn<'n>,
+    },
+    Http(HttpLinkIn<'n>),
+}
+
+struct HttpLinkIn<'n> {
+    /// One per entry of `subnets`, with `addresses` paired in.
+    places: Vec<PlaceIn<'n>>,
+    /// No `addresses` key: the link ENIs' addresses are allocated.
+    allocate: bool,
+    security_groups: Ids<'n>,
+    service_vpc: Option<Sp<&'n str>>,
+    integrations: Vec<IntegrationIn<'n>>,
+}
+
+struct IntegrationIn<'n> {
+    path: String,
+    id: String,
+    /// What it targets (`alb`, `nlb` or `cloud_map`) and that key's field.
+    target: Option<(Kind, Sp<&'n str>, String)>,
+    port: Option<Sp<u16>>,
+    address: Option<Sp<Ipv4Addr>>,
+    protocol: Option<Sp<L4Protocol>>,
+}
+
+struct AlbIn<'n> {
+    path: String,
+    id: String,
+    nodes: Ids<'n>,
+    listener_ports: Vec<u16>,
+}
+
+struct CloudMapIn<'n> {
+    path: String,
+    id: String,
+    vpc: Option<Sp<&'n str>>,
+    /// (index in the array, instance)
+    instances: Vec<(usize, Sp<TargetIn<'n>>)>,
+    health_check: Option<HealthCheck>,
+}
+
+/// The user's load balancers and services that HTTP link integrations
+/// resolve against, with their VPCs (`None`: unresolved, reported already).
+struct Lookup<'a> {
+    nlbs: &'a [Nlb],
+    nlb_vpcs: &'a [Option<usize>],
+    nlb_ids: &'a [&'a str],
+    tgs: &'a [TargetGroup],
+    albs: &'a [Alb],
+    alb_vpcs: &'a [Option<usize>],
+    alb_ids: &'a [&'a str],
+    maps: &'a [CloudMapService],
+    map_vpcs: &'a [Option<usize>],
+    map_ids: &'a [&'a str],
+}
+
+/// How many of each the user defined: where VPC links' implied ones start.
+struct Firsts {
+    tg: usize,
+    nlb: usize,
+    service: usize,
+    endpoint: usize,
+}
+
+/// What VPC links imply, in link order, and their link ENIs still without
+/// an address.
+#[derive(Default)]
+struct Expansion {
+    target_groups: Vec<TargetGroup>,
+    nlbs: Vec<Nlb>,
+    services: Vec<EndpointService>,
+    endpoints: Vec<VpcEndpoint>,
+    links: Vec<VpcLink>,
+    allocs: Vec<Alloc>,
+}
+
+/// An HTTP link ENI whose address is to be allocated.
+struct Alloc {
+    /// Index into `Expansion::links`, and into the link's ENIs.
+    link: usize,
+    eni: usize,
+    subnet: usize,
+    vpc: usize,
+    /// The subnet reference, where exhaustion is reported.
+    pos: usize,
+    field: String,
 }
 
 /// Names a resource in messages: `this NLB`, `an NLB` and its id.
@@ -756,6 +947,11 @@ impl<'s> Checker<'s> {
     /// A required IPv4 address (no prefix).
     fn ipv4(&mut self, t: &Tbl<'_>, key: &str) -> Option<Sp<Ipv4Addr>> {
         let ip = self.req_str(t, key, "an IPv4 address such as \"10.0.1.10\"")?;
+        self.parse_ipv4(ip, &t.field(key))
+    }
+
+    /// An IPv4 address (no prefix) written as a string.
+    fn parse_ipv4(&mut self, ip: Sp<&str>, field: &str) -> Option<Sp<Ipv4Addr>> {
         match ip.v.parse::<Ipv4Addr>() {
             Ok(addr) => Some(Sp {
                 v: addr,
@@ -764,7 +960,7 @@ impl<'s> Checker<'s> {
             Err(_) => {
                 self.err(
                     ip.pos,
-                    &t.field(key),
+                    field,
                     format!(
                         "invalid IPv4 address {:?} (expected an address without prefix, such as \"10.0.1.10\")",
                         ip.v
@@ -778,20 +974,20 @@ impl<'s> Checker<'s> {
     /// An integer in `range`; `what` names it in the range error.
     fn int(
         &mut self,
-        e: &Entry,
+        node: &Node,
         field: &str,
         expected: &str,
         what: &str,
         range: RangeInclusive<i64>,
     ) -> Option<Sp<i64>> {
-        match e.node.val {
+        match node.val {
             Val::Int(n) if range.contains(&n) => Some(Sp {
                 v: n,
-                pos: e.node.pos,
+                pos: node.pos,
             }),
             Val::Int(n) => {
                 self.err(
-                    e.node.pos,
+                    node.pos,
                     field,
                     format!(
                         "{what} {n} is out of range (expected {} to {})",
@@ -803,7 +999,7 @@ impl<'s> Checker<'s> {
             }
             ref other => {
                 self.err(
-                    e.node.pos,
+                    node.pos,
                     field,
                     format!("expected {expected}, found {}", other.type_name()),
                 );
@@ -813,8 +1009,8 @@ impl<'s> Checker<'s> {
     }
 
     /// A port number 1..=65535.
-    fn port(&mut self, e: &Entry, field: &str) -> Option<Sp<u16>> {
-        self.int(e, field, "a port number such as 80", "port", PORT_RANGE)
+    fn port(&mut self, node: &Node, field: &str) -> Option<Sp<u16>> {
+        self.int(node, field, "a port number such as 80", "port", PORT_RANGE)
             .map(|p| Sp {
                 v: p.v as u16,
                 pos: p.pos,
@@ -1068,9 +1264,22 @@ impl<'s> Checker<'s> {
         for (i, (path, node)) in self.section(&root, "vpc_endpoint").into_iter().enumerate() {
             endpoints.push(self.vpc_endpoint(node, path, i, &mut ids));
         }
+        let mut albs = Vec::new();
+        for (i, (path, node)) in self.section(&root, "alb").into_iter().enumerate() {
+            albs.push(self.alb(node, path, i, &mut ids));
+        }
+        let mut cloud_maps = Vec::new();
+        for (i, (path, node)) in self
+            .section(&root, "cloud_map_service")
+            .into_iter()
+            .enumerate()
+        {
+            cloud_maps.push(self.cloud_map_service(node, path, i, &mut ids));
+        }
         let mut links = Vec::new();
+        let mut integrations = 0;
         for (i, (path, node)) in self.section(&root, "vpc_link").into_iter().enumerate() {
-            links.push(self.vpc_link(node, path, i, &mut ids));
+            links.push(self.vpc_link(node, path, i, &mut ids, &mut integrations));
         }
 
         // Pass 2: references and cross-resource rules.
@@ -1110,6 +1319,8 @@ impl<'s> Checker<'s> {
             ServicesIn {
                 nlbs,
                 tgs,
+                albs,
+                cloud_maps,
                 services,
                 endpoints,
                 links,
@@ -1136,42 +1347,77 @@ impl<'s> Checker<'s> {
         let ServicesIn {
             nlbs,
             tgs,
+            albs,
+            cloud_maps,
             services,
             endpoints,
             links,
         } = input;
         let mut claims: Vec<Claim> = Vec::new();
         let mut fronts: Vec<Front> = Vec::new();
-        let (target_groups, tg_vpcs) = self.resolve_target_groups(&net, enis, tgs);
-        let nlbs = self.resolve_nlbs(&net, (&target_groups, &tg_vpcs), nlbs, &mut claims);
+        let (mut target_groups, tg_vpcs) = self.resolve_target_groups(&net, enis, tgs);
+        let (mut nlbs, nlb_vpcs) =
+            self.resolve_nlbs(&net, (&target_groups, &tg_vpcs), nlbs, &mut claims);
+        let (albs, alb_vpcs) = self.resolve_albs(&net, enis, albs);
+        let (cloud_map_services, map_vpcs) = self.resolve_cloud_maps(&net, enis, cloud_maps);
         let nlb_ids = defined(
             net.ids,
             Kind::Nlb,
             &nlbs.iter().map(|n| &n.id).collect::<Vec<_>>(),
         );
+        let alb_ids = defined(
+            net.ids,
+            Kind::Alb,
+            &albs.iter().map(|a| &a.id).collect::<Vec<_>>(),
+        );
+        let map_ids = defined(
+            net.ids,
+            Kind::CloudMapService,
+            &cloud_map_services.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        );
         let mut endpoint_services = self.resolve_services(&net, &nlb_ids, services, &mut fronts);
-        let firsts = (endpoint_services.len(), endpoints.len());
-        let (implied_services, implied_endpoints, vpc_links) =
-            self.resolve_links(&net, &nlb_ids, links, firsts, &mut claims, &mut fronts);
+        let first = Firsts {
+            tg: target_groups.len(),
+            nlb: nlbs.len(),
+            service: endpoint_services.len(),
+            endpoint: endpoints.len(),
+        };
+        let look = Lookup {
+            nlbs: &nlbs,
+            nlb_vpcs: &nlb_vpcs,
+            nlb_ids: &nlb_ids,
+            tgs: &target_groups,
+            albs: &albs,
+            alb_vpcs: &alb_vpcs,
+            alb_ids: &alb_ids,
+            maps: &cloud_map_services,
+            map_vpcs: &map_vpcs,
+            map_ids: &map_ids,
+        };
+        let mut implied = self.resolve_links(&net, &look, links, first, &mut claims, &mut fronts);
         let mut vpc_endpoints =
             self.resolve_endpoints(&net, &endpoint_services, endpoints, &mut claims);
-        endpoint_services.extend(implied_services);
-        vpc_endpoints.extend(implied_endpoints);
         claims.extend(enis.claims.iter().map(|c| Claim {
             owner: c.owner.clone(),
             field: c.field.clone(),
             ..*c
         }));
+        // Link ENIs without an address take free ones: after every claim.
+        self.allocate(&net, &claims, &mut implied);
         self.check_claims(net.vpcs, claims);
         self.check_fronts(&nlbs, fronts);
+        target_groups.extend(implied.target_groups);
+        nlbs.extend(implied.nlbs);
+        endpoint_services.extend(implied.services);
+        vpc_endpoints.extend(implied.endpoints);
         Services {
-            albs: Vec::new(),
-            cloud_map_services: Vec::new(),
+            albs,
+            cloud_map_services,
             nlbs,
             target_groups,
             endpoint_services,
             vpc_endpoints,
-            vpc_links,
+            vpc_links: implied.links,
         }
     }
 
@@ -1891,7 +2137,7 @@ impl<'s> Checker<'s> {
             };
             let subnet = self.req_str(&pt, "subnet", "the id of a [[subnet]]");
             let ip = self.ipv4(&pt, "ip");
-            out.push(PlaceIn { path, subnet, ip });
+            out.push(PlaceIn::table(path, subnet, ip));
         }
         out
     }
@@ -1977,7 +2223,7 @@ impl<'s> Checker<'s> {
                     let protocol = self.l4_protocol(&lt, "protocol");
                     let port = self
                         .require(&lt, "port", "a port number such as 80")
-                        .and_then(|e| self.port(e, &lt.field("port")));
+                        .and_then(|e| self.port(&e.node, &lt.field("port")));
                     let target_group =
                         self.req_str(&lt, "target_group", "the id of a [[target_group]]");
                     nlb.listeners.push(ListenerIn {
@@ -2017,7 +2263,7 @@ impl<'s> Checker<'s> {
         tg.protocol = self.l4_protocol(&t, "protocol").map(|p| p.v);
         tg.port = self
             .require(&t, "port", "a port number such as 80")
-            .and_then(|e| self.port(e, &t.field("port")))
+            .and_then(|e| self.port(&e.node, &t.field("port")))
             .map(|p| p.v);
         const TARGETS: &str =
             "an array of ENI ids or \"IP:port\" strings such as [\"eni-web\", \"10.0.1.21:8080\"]";
@@ -2094,12 +2340,12 @@ impl<'s> Checker<'s> {
         };
         let port = t
             .get("port")
-            .and_then(|e| self.port(e, &t.field("port")))
+            .and_then(|e| self.port(&e.node, &t.field("port")))
             .map(|p| p.v);
         let mut int =
             |key: &str, what: &str, range: RangeInclusive<i64>, default: i64| match t.get(key) {
                 Some(e) => self
-                    .int(e, &t.field(key), what, key, range)
+                    .int(&e.node, &t.field(key), what, key, range)
                     .map(|n| (n.v, Some(n.pos))),
                 None => Some((default, None)),
             };
@@ -2285,43 +2531,341 @@ impl<'s> Checker<'s> {
         path: String,
         index: usize,
         ids: &mut HashMap<String, IdInfo>,
+        integrations: &mut usize,
     ) -> LinkIn<'n> {
         let mut link = LinkIn {
             id: String::new(),
             id_pos: node.pos,
-            nlb: None,
-            at: AttachIn {
-                path,
-                vpc: None,
-                subnets: Vec::new(),
-                security_groups: Vec::new(),
+            kind: LinkKindIn::Rest {
+                nlb: None,
+                at: AttachIn {
+                    path: path.clone(),
+                    vpc: None,
+                    subnets: Vec::new(),
+                    security_groups: Vec::new(),
+                },
             },
+            path,
         };
-        let Some(t) = self.table(node, &link.at.path, "a table", LINK_KEYS) else {
+        let Some(t) = self.table(node, &link.path, "a table", LINK_KEYS) else {
             return link;
         };
         link.id = self.id(&t, Kind::VpcLink, index, ids);
         if let Some(e) = t.get("id") {
             link.id_pos = e.node.pos;
         }
-        if let Some(kind) = self.req_str(&t, "kind", "\"rest\"") {
-            match kind.v {
-                "rest" => {}
-                "http" => self.err(
-                    kind.pos,
-                    &t.field("kind"),
-                    "kind \"http\" is not supported yet (expected \"rest\")",
-                ),
-                other => self.err(
-                    kind.pos,
-                    &t.field("kind"),
-                    format!("unknown VPC link kind {other:?} (expected \"rest\")"),
-                ),
+        // Without a usable kind, the fields tell which one was meant.
+        let looks_http = HTTP_LINK_KEYS.iter().any(|k| t.get(k).is_some());
+        let http = match self.req_str(&t, "kind", LINK_KINDS) {
+            Some(kind) => match kind.v {
+                "rest" => false,
+                "http" => true,
+                other => {
+                    self.err(
+                        kind.pos,
+                        &t.field("kind"),
+                        format!("unknown VPC link kind {other:?} (expected {LINK_KINDS})"),
+                    );
+                    looks_http
+                }
+            },
+            None => looks_http,
+        };
+        let (foreign, kind, why) = if http {
+            (
+                REST_LINK_KEYS,
+                "rest",
+                " (an HTTP VPC link is in its subnets' VPC and names its load balancers \
+                 and services in integrations)",
+            )
+        } else {
+            (HTTP_LINK_KEYS, "http", "")
+        };
+        for key in foreign {
+            if let Some(e) = t.get(key) {
+                self.err(
+                    e.pos,
+                    &t.field(key),
+                    format!("field \"{key}\" is only for kind \"{kind}\" VPC links{why}"),
+                );
             }
         }
-        link.nlb = self.req_str(&t, "nlb", "the id of an [[nlb]]");
-        link.at = self.attach(&t, "a VPC link");
+        link.kind = if http {
+            LinkKindIn::Http(self.http_link(&t, ids, integrations))
+        } else {
+            LinkKindIn::Rest {
+                nlb: self.req_str(&t, "nlb", "the id of an [[nlb]]"),
+                at: self.attach(&t, "a VPC link"),
+            }
+        };
         link
+    }
+
+    /// The fields of a kind "http" VPC link.
+    fn http_link<'n>(
+        &mut self,
+        t: &Tbl<'n>,
+        ids: &mut HashMap<String, IdInfo>,
+        integrations: &mut usize,
+    ) -> HttpLinkIn<'n> {
+        const SUBNETS: &str = "an array of subnet ids such as [\"subnet-a1\", \"subnet-a2\"]";
+        const ADDRESSES: &str =
+            "an array of IPv4 addresses, one per subnet, such as [\"10.0.1.200\", \"10.0.2.200\"]";
+        const INTEGRATIONS: &str = "an array of integration tables such as \
+             [{ id = \"int-web\", alb = \"alb-web\", port = 80, address = \"10.1.1.201\" }]";
+        let subnets_field = t.field("subnets");
+        let mut subnets: Ids<'n> = Vec::new();
+        let mut count = None;
+        if let Some(e) = self.require(t, "subnets", SUBNETS) {
+            if let Some((list, n)) = self.str_list(e, &subnets_field, SUBNETS, "a subnet id") {
+                if n == 0 {
+                    self.err(
+                        e.node.pos,
+                        &subnets_field,
+                        "a VPC link needs at least one subnet (one per availability zone)",
+                    );
+                }
+                subnets = list;
+                count = Some(n);
+            }
+        }
+        let addresses_field = t.field("addresses");
+        let addresses_entry = t.get("addresses");
+        let mut addresses: Vec<(usize, Sp<Ipv4Addr>)> = Vec::new();
+        if let Some(e) = addresses_entry {
+            if let Some((list, n)) =
+                self.str_list(e, &addresses_field, ADDRESSES, "an IPv4 address")
+            {
+                for (i, a) in list {
+                    if let Some(ip) = self.parse_ipv4(a, &format!("{addresses_field}[{i}]")) {
+                        addresses.push((i, ip));
+                    }
+                }
+                if let Some(want) = count.filter(|&want| want != n) {
+                    self.err(
+                        e.node.pos,
+                        &addresses_field,
+                        format!(
+                            "found {n} {} for {want} {} (the link ENIs' addresses: one per \
+                             subnet, in the same order; leave addresses out to have them \
+                             allocated)",
+                            if n == 1 { "address" } else { "addresses" },
+                            if want == 1 { "subnet" } else { "subnets" }
+                        ),
+                    );
+                }
+            }
+        }
+        let allocate = addresses_entry.is_none();
+        let places = (0..count.unwrap_or(0))
+            .map(|i| {
+                let subnet_field = format!("{subnets_field}[{i}]");
+                let ip_field = format!("{addresses_field}[{i}]");
+                PlaceIn {
+                    path: if allocate {
+                        subnet_field.clone()
+                    } else {
+                        ip_field.clone()
+                    },
+                    subnet_field,
+                    ip_field,
+                    subnet: subnets.iter().find(|(j, _)| *j == i).map(|(_, r)| *r),
+                    ip: addresses.iter().find(|(j, _)| *j == i).map(|(_, a)| *a),
+                }
+            })
+            .collect();
+        let security_groups = self.group_list(t, 1..=MAX_SGS_PER_ENI, "a VPC link");
+        let service_vpc = self.req_str(t, "service_vpc", "the id of the API service's [[vpc]]");
+        let mut list = Vec::new();
+        if let Some(e) = t.get("integrations") {
+            let field = t.field("integrations");
+            if let Some(items) = self.as_array(&e.node, &field, INTEGRATIONS) {
+                for (i, n) in items.iter().enumerate() {
+                    let path = format!("{field}[{i}]");
+                    if let Some(g) = self.integration(n, path, *integrations, ids) {
+                        *integrations += 1;
+                        list.push(g);
+                    }
+                }
+            }
+        }
+        HttpLinkIn {
+            places,
+            allocate,
+            security_groups,
+            service_vpc,
+            integrations: list,
+        }
+    }
+
+    /// One of an HTTP VPC link's `integrations`.
+    fn integration<'n>(
+        &mut self,
+        node: &'n Node,
+        path: String,
+        index: usize,
+        ids: &mut HashMap<String, IdInfo>,
+    ) -> Option<IntegrationIn<'n>> {
+        let t = self.table(node, &path, "an integration table", INTEGRATION_KEYS)?;
+        let id = self.id(&t, Kind::Integration, index, ids);
+        let mut target = None;
+        let mut given: Option<&str> = None;
+        for (key, kind, expected) in [
+            ("alb", Kind::Alb, "the id of an [[alb]]"),
+            ("nlb", Kind::Nlb, "the id of an [[nlb]]"),
+            (
+                "cloud_map",
+                Kind::CloudMapService,
+                "the id of a [[cloud_map_service]]",
+            ),
+        ] {
+            let Some(e) = t.get(key) else {
+                continue;
+            };
+            let field = t.field(key);
+            if let Some(first) = given {
+                self.err(
+                    e.pos,
+                    &field,
+                    format!(
+                        "an integration targets exactly one of alb, nlb or cloud_map \
+                         ({first} is given too)"
+                    ),
+                );
+                continue;
+            }
+            given = Some(key);
+            target = self.as_str(e, &field, expected).map(|r| (kind, r, field));
+        }
+        if given.is_none() {
+            self.err(
+                t.pos,
+                &path,
+                "an integration needs one of alb, nlb or cloud_map (what it reaches)",
+            );
+        }
+        let port = self
+            .require(&t, "port", "a port number such as 80")
+            .and_then(|e| self.port(&e.node, &t.field("port")));
+        let address = self.ipv4(&t, "address");
+        let protocol = match t.get("protocol") {
+            Some(_) => self.l4_protocol(&t, "protocol"),
+            None => None,
+        };
+        Some(IntegrationIn {
+            path,
+            id,
+            target,
+            port,
+            address,
+            protocol,
+        })
+    }
+
+    fn alb<'n>(
+        &mut self,
+        node: &'n Node,
+        path: String,
+        index: usize,
+        ids: &mut HashMap<String, IdInfo>,
+    ) -> AlbIn<'n> {
+        let mut alb = AlbIn {
+            path,
+            id: String::new(),
+            nodes: Vec::new(),
+            listener_ports: Vec::new(),
+        };
+        let Some(t) = self.table(node, &alb.path, "a table", ALB_KEYS) else {
+            return alb;
+        };
+        alb.id = self.id(&t, Kind::Alb, index, ids);
+        const NODES: &str = "an array of ENI ids such as [\"eni-alb1\", \"eni-alb2\"]";
+        let field = t.field("nodes");
+        if let Some(e) = self.require(&t, "nodes", NODES) {
+            if let Some((list, n)) = self.str_list(e, &field, NODES, "an ENI id") {
+                if n == 0 {
+                    self.err(e.node.pos, &field, "an ALB needs at least one node");
+                }
+                alb.nodes = list;
+            }
+        }
+        const PORTS: &str = "an array of ports such as [80, 443]";
+        let field = t.field("listener_ports");
+        if let Some(e) = self.require(&t, "listener_ports", PORTS) {
+            if let Some(items) = self.as_array(&e.node, &field, PORTS) {
+                if items.is_empty() {
+                    self.err(
+                        e.node.pos,
+                        &field,
+                        "an ALB needs at least one listener port",
+                    );
+                }
+                let mut seen: Vec<(usize, u16)> = Vec::new();
+                for (i, n) in items.iter().enumerate() {
+                    let Some(p) = self.port(n, &format!("{field}[{i}]")) else {
+                        continue;
+                    };
+                    if let Some((j, _)) = seen.iter().find(|(_, o)| *o == p.v) {
+                        self.err(
+                            p.pos,
+                            &format!("{field}[{i}]"),
+                            format!("port {} is listed twice (also listener_ports[{j}])", p.v),
+                        );
+                    } else {
+                        seen.push((i, p.v));
+                        alb.listener_ports.push(p.v);
+                    }
+                }
+            }
+        }
+        alb
+    }
+
+    fn cloud_map_service<'n>(
+        &mut self,
+        node: &'n Node,
+        path: String,
+        index: usize,
+        ids: &mut HashMap<String, IdInfo>,
+    ) -> CloudMapIn<'n> {
+        let mut svc = CloudMapIn {
+            path,
+            id: String::new(),
+            vpc: None,
+            instances: Vec::new(),
+            health_check: None,
+        };
+        let Some(t) = self.table(node, &svc.path, "a table", CLOUD_MAP_KEYS) else {
+            return svc;
+        };
+        svc.id = self.id(&t, Kind::CloudMapService, index, ids);
+        svc.vpc = self.req_str(&t, "vpc", "the id of a [[vpc]]");
+        const INSTANCES: &str = "an array of \"ENI-id:port\" or \"IP:port\" strings such as \
+                                 [\"eni-web:8080\", \"10.0.1.21:8080\"]";
+        let field = t.field("instances");
+        if let Some(e) = self.require(&t, "instances", INSTANCES) {
+            if let Some((list, n)) =
+                self.str_list(e, &field, INSTANCES, "\"ENI-id:port\" or \"IP:port\"")
+            {
+                if n == 0 {
+                    self.err(
+                        e.node.pos,
+                        &field,
+                        "a Cloud Map service needs at least one instance",
+                    );
+                }
+                for (i, s) in list {
+                    match parse_instance(s.v) {
+                        Ok(v) => svc.instances.push((i, Sp { v, pos: s.pos })),
+                        Err(msg) => self.err(s.pos, &format!("{field}[{i}]"), msg),
+                    }
+                }
+            }
+        }
+        if let Some(e) = t.get("health_check") {
+            svc.health_check = self.health_check(&e.node, &t.field("health_check"));
+        }
+        svc
     }
 
     // -- pass 2 --------------------------------------------------------------
@@ -2336,14 +2880,14 @@ impl<'s> Checker<'s> {
         mut vpc: Option<usize>,
         who: &Who<'_>,
         claims: &mut Vec<Claim>,
-    ) -> (Option<usize>, Vec<(usize, Ipv4Addr)>) {
+    ) -> (Option<usize>, Vec<(Option<usize>, Ipv4Addr)>) {
         let derive = vpc.is_none();
         // The subnet that set the VPC: (index in `places`, subnet).
         let mut first: Option<(usize, usize)> = None;
         let mut seen: Vec<(usize, usize)> = Vec::new();
         let mut out = Vec::new();
         for (i, p) in places.iter().enumerate() {
-            let sf = join(&p.path, "subnet");
+            let sf = p.subnet_field.clone();
             let subnet = p
                 .subnet
                 .and_then(|r| self.resolve(r, Kind::Subnet, &sf, net.ids, &net.subnet_ids));
@@ -2411,7 +2955,7 @@ impl<'s> Checker<'s> {
                     }
                 }
             }
-            let ip_field = join(&p.path, "ip");
+            let ip_field = p.ip_field.clone();
             if let (Some(s), Some(ip)) = (subnet, p.ip) {
                 let sn = &net.subnets[s];
                 // A subnet with an invalid CIDR has a default one and an error already.
@@ -2427,10 +2971,7 @@ impl<'s> Checker<'s> {
                     }
                 }
             }
-            out.push((
-                subnet.unwrap_or(0),
-                p.ip.map_or(Ipv4Addr::UNSPECIFIED, |ip| ip.v),
-            ));
+            out.push((subnet, p.ip.map_or(Ipv4Addr::UNSPECIFIED, |ip| ip.v)));
         }
         (vpc, out)
     }
@@ -2505,7 +3046,10 @@ impl<'s> Checker<'s> {
         );
         let enis = enis
             .into_iter()
-            .map(|(subnet, ip)| EndpointEni { subnet, ip })
+            .map(|(subnet, ip)| EndpointEni {
+                subnet: subnet.unwrap_or(0),
+                ip,
+            })
             .collect();
         (vpc.unwrap_or(0), enis, groups)
     }
@@ -2527,80 +3071,20 @@ impl<'s> Checker<'s> {
             let vpc = tg.vpc.and_then(|r| {
                 self.resolve(r, Kind::Vpc, &join(&tg.path, "vpc"), net.ids, &net.vpc_ids)
             });
-            let mut targets: Vec<(Target, usize)> = Vec::new();
-            for (i, t) in &tg.targets {
-                let f = format!("{}.targets[{i}]", tg.path);
-                let target = match t.v {
-                    TargetIn::Eni(name) => {
-                        let r = Sp {
-                            v: name,
-                            pos: t.pos,
-                        };
-                        let Some(e) = self.resolve(r, Kind::Eni, &f, net.ids, &eni_ids) else {
-                            continue;
-                        };
-                        if let (Some(v), Some(ev)) = (vpc, enis.vpcs[e]) {
-                            if ev != v {
-                                self.err(
-                                    t.pos,
-                                    &f,
-                                    format!(
-                                        "ENI {name} is in {}, but this target group is in {}",
-                                        net.vpcs[ev].id, net.vpcs[v].id
-                                    ),
-                                );
-                                continue;
-                            }
-                        }
-                        let Some(port) = tg.port else {
-                            continue;
-                        };
-                        Target { eni: e, port }
-                    }
-                    TargetIn::Addr(sa) => {
-                        let Some(v) = vpc else {
-                            continue;
-                        };
-                        match enis.at.get(&(v, *sa.ip())) {
-                            Some(&e) => Target {
-                                eni: e,
-                                port: sa.port(),
-                            },
-                            None => {
-                                self.err(
-                                    t.pos,
-                                    &f,
-                                    format!(
-                                        "no ENI in {} has the address {} (a target given as \
-                                         \"IP:port\" must be a lab host's ENI)",
-                                        net.vpcs[v].id,
-                                        sa.ip()
-                                    ),
-                                );
-                                continue;
-                            }
-                        }
-                    }
-                };
-                if let Some((_, j)) = targets.iter().find(|(o, _)| *o == target) {
-                    self.err(
-                        t.pos,
-                        &f,
-                        format!(
-                            "duplicate target: {} port {} is already targets[{j}]",
-                            enis.enis[target.eni].id, target.port
-                        ),
-                    );
-                    continue;
-                }
-                targets.push((target, *i));
-            }
+            let targets = self.resolve_targets(
+                (net, enis, &eni_ids),
+                vpc,
+                tg.port,
+                &tg.targets,
+                (&tg.path, "targets"),
+                ("this target group", "target"),
+            );
             out.push(TargetGroup {
                 id: tg.id,
                 vpc: vpc.unwrap_or(0),
                 protocol: tg.protocol.unwrap_or(L4Protocol::Tcp),
                 port: tg.port.unwrap_or(0),
-                targets: targets.into_iter().map(|(t, _)| t).collect(),
+                targets,
                 health_check: tg.health_check,
                 connection_termination: tg.connection_termination,
             });
@@ -2609,19 +3093,109 @@ impl<'s> Checker<'s> {
         (out, vpcs)
     }
 
+    /// Resolves the targets of a target group or the instances of a Cloud
+    /// Map service (`list` in `path`): ENIs of `vpc`, each with its port
+    /// (`port` for ENIs given without one), each once. `this` and `what`
+    /// name the owner and an element in messages.
+    fn resolve_targets(
+        &mut self,
+        (net, enis, eni_ids): (&Net<'_>, &EnisOut, &[&str]),
+        vpc: Option<usize>,
+        port: Option<u16>,
+        items: &[(usize, Sp<TargetIn<'_>>)],
+        (path, list): (&str, &str),
+        (this, what): (&str, &str),
+    ) -> Vec<Target> {
+        let mut targets: Vec<(Target, usize)> = Vec::new();
+        for (i, t) in items {
+            let f = format!("{path}.{list}[{i}]");
+            let target = match t.v {
+                TargetIn::Eni(name, own_port) => {
+                    let r = Sp {
+                        v: name,
+                        pos: t.pos,
+                    };
+                    let Some(e) = self.resolve(r, Kind::Eni, &f, net.ids, eni_ids) else {
+                        continue;
+                    };
+                    if let (Some(v), Some(ev)) = (vpc, enis.vpcs[e]) {
+                        if ev != v {
+                            self.err(
+                                t.pos,
+                                &f,
+                                format!(
+                                    "ENI {name} is in {}, but {this} is in {}",
+                                    net.vpcs[ev].id, net.vpcs[v].id
+                                ),
+                            );
+                            continue;
+                        }
+                    }
+                    let Some(port) = own_port.or(port) else {
+                        continue;
+                    };
+                    Target { eni: e, port }
+                }
+                TargetIn::Addr(sa) => {
+                    let Some(v) = vpc else {
+                        continue;
+                    };
+                    match enis.at.get(&(v, *sa.ip())) {
+                        Some(&e) => Target {
+                            eni: e,
+                            port: sa.port(),
+                        },
+                        None => {
+                            self.err(
+                                t.pos,
+                                &f,
+                                format!(
+                                    "no ENI in {} has the address {} ({} {what} given as \
+                                     \"IP:port\" must be a lab host's ENI)",
+                                    net.vpcs[v].id,
+                                    sa.ip(),
+                                    if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                                        "an"
+                                    } else {
+                                        "a"
+                                    }
+                                ),
+                            );
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Some((_, j)) = targets.iter().find(|(o, _)| *o == target) {
+                self.err(
+                    t.pos,
+                    &f,
+                    format!(
+                        "duplicate {what}: {} port {} is already {list}[{j}]",
+                        enis.enis[target.eni].id, target.port
+                    ),
+                );
+                continue;
+            }
+            targets.push((target, *i));
+        }
+        targets.into_iter().map(|(t, _)| t).collect()
+    }
+
     fn resolve_nlbs(
         &mut self,
         net: &Net<'_>,
         (tgs, tg_vpcs): (&[TargetGroup], &[Option<usize>]),
         nlbs: Vec<NlbIn<'_>>,
         claims: &mut Vec<Claim>,
-    ) -> Vec<Nlb> {
+    ) -> (Vec<Nlb>, Vec<Option<usize>>) {
         let tg_ids = defined(
             net.ids,
             Kind::TargetGroup,
             &tgs.iter().map(|g| &g.id).collect::<Vec<_>>(),
         );
         let mut out = Vec::new();
+        let mut vpcs = Vec::new();
         for n in nlbs {
             let who = Who {
                 id: &n.id,
@@ -2701,15 +3275,19 @@ impl<'s> Checker<'s> {
                 vpc: vpc.unwrap_or(0),
                 nodes: nodes
                     .into_iter()
-                    .map(|(subnet, ip)| NlbNode { subnet, ip })
+                    .map(|(subnet, ip)| NlbNode {
+                        subnet: subnet.unwrap_or(0),
+                        ip,
+                    })
                     .collect(),
                 cross_zone: n.cross_zone,
                 security_groups,
                 listeners,
                 source_ports: n.source_ports,
             });
+            vpcs.push(vpc);
         }
-        out
+        (out, vpcs)
     }
 
     fn resolve_services(
@@ -2743,81 +3321,566 @@ impl<'s> Checker<'s> {
         out
     }
 
-    /// Expands REST VPC links into the endpoint services and endpoints they
-    /// imply; those get indices from `first_service` and `first_endpoint`.
+    fn resolve_albs(
+        &mut self,
+        net: &Net<'_>,
+        enis: &EnisOut,
+        albs: Vec<AlbIn<'_>>,
+    ) -> (Vec<Alb>, Vec<Option<usize>>) {
+        let eni_ids = defined(
+            net.ids,
+            Kind::Eni,
+            &enis.enis.iter().map(|e| &e.id).collect::<Vec<_>>(),
+        );
+        let (mut out, mut vpcs) = (Vec::new(), Vec::new());
+        for a in albs {
+            let field = join(&a.path, "nodes");
+            let mut vpc = None;
+            // (index in `nodes`, ENI)
+            let mut nodes: Vec<(usize, usize)> = Vec::new();
+            for &(i, r) in &a.nodes {
+                let f = format!("{field}[{i}]");
+                let Some(e) = self.resolve(r, Kind::Eni, &f, net.ids, &eni_ids) else {
+                    continue;
+                };
+                if let Some((j, _)) = nodes.iter().find(|(_, o)| *o == e) {
+                    self.err(
+                        r.pos,
+                        &f,
+                        format!("ENI {} is listed twice (also nodes[{j}])", r.v),
+                    );
+                    continue;
+                }
+                match (enis.vpcs[e], vpc, nodes.first()) {
+                    (Some(ev), None, _) => vpc = Some(ev),
+                    (Some(ev), Some(v), Some(&(j, first))) if ev != v => {
+                        self.err(
+                            r.pos,
+                            &f,
+                            format!(
+                                "ENI {} is in {}, but this ALB's first node {} (nodes[{j}]) is \
+                                 in {} (all of an ALB's nodes must be in one VPC)",
+                                r.v, net.vpcs[ev].id, enis.enis[first].id, net.vpcs[v].id
+                            ),
+                        );
+                        continue;
+                    }
+                    _ => {}
+                }
+                nodes.push((i, e));
+            }
+            out.push(Alb {
+                id: a.id,
+                vpc: vpc.unwrap_or(0),
+                nodes: nodes.into_iter().map(|(_, e)| e).collect(),
+                listener_ports: a.listener_ports,
+            });
+            vpcs.push(vpc);
+        }
+        (out, vpcs)
+    }
+
+    fn resolve_cloud_maps(
+        &mut self,
+        net: &Net<'_>,
+        enis: &EnisOut,
+        services: Vec<CloudMapIn<'_>>,
+    ) -> (Vec<CloudMapService>, Vec<Option<usize>>) {
+        let eni_ids = defined(
+            net.ids,
+            Kind::Eni,
+            &enis.enis.iter().map(|e| &e.id).collect::<Vec<_>>(),
+        );
+        let (mut out, mut vpcs) = (Vec::new(), Vec::new());
+        for svc in services {
+            let vpc = svc.vpc.and_then(|r| {
+                self.resolve(r, Kind::Vpc, &join(&svc.path, "vpc"), net.ids, &net.vpc_ids)
+            });
+            let instances = self.resolve_targets(
+                (net, enis, &eni_ids),
+                vpc,
+                None,
+                &svc.instances,
+                (&svc.path, "instances"),
+                ("this Cloud Map service", "instance"),
+            );
+            out.push(CloudMapService {
+                id: svc.id,
+                vpc: vpc.unwrap_or(0),
+                instances,
+                health_check: svc.health_check,
+            });
+            vpcs.push(vpc);
+        }
+        (out, vpcs)
+    }
+
+    /// Reports an id a VPC link implies that is a user's id or implied by
+    /// an earlier link too; `for_` says which integration implies it.
+    fn check_implied(
+        &mut self,
+        net: &Net<'_>,
+        implied: &mut HashMap<String, (String, usize)>,
+        (link, kind): (&LinkIn<'_>, &str),
+        (id, what, for_): (&str, &str, &str),
+    ) {
+        let field = join(&link.path, "id");
+        let prefix = format!("this {kind} VPC link implies the {what} \"{id}\"{for_}");
+        if let Some(info) = net.ids.get(id) {
+            let msg = format!(
+                "{prefix}, but that id is already used by {} at line {}",
+                info.path,
+                self.line_of(info.pos)
+            );
+            self.err(link.id_pos, &field, msg);
+        } else if let Some((path, pos)) = implied.get(id) {
+            let msg = format!(
+                "{prefix}, but {path} at line {} implies that id too",
+                self.line_of(*pos)
+            );
+            self.err(link.id_pos, &field, msg);
+        } else {
+            implied.insert(id.to_string(), (link.path.clone(), link.id_pos));
+        }
+    }
+
+    /// Expands VPC links into what they imply, appended (in link order)
+    /// after the user's resources whose counts `first` holds: a REST link
+    /// into an endpoint service and an endpoint; an HTTP link, per
+    /// integration, into a target group, an NLB, a service and an endpoint.
     fn resolve_links(
         &mut self,
         net: &Net<'_>,
-        nlb_ids: &[&str],
+        look: &Lookup<'_>,
         links: Vec<LinkIn<'_>>,
-        (first_service, first_endpoint): (usize, usize),
+        first: Firsts,
         claims: &mut Vec<Claim>,
         fronts: &mut Vec<Front>,
-    ) -> (Vec<EndpointService>, Vec<VpcEndpoint>, Vec<VpcLink>) {
-        let (mut services, mut endpoints, mut out) = (Vec::new(), Vec::new(), Vec::new());
-        for (k, l) in links.into_iter().enumerate() {
-            let service_id = format!("{}-service", l.id);
-            let endpoint_id = format!("{}-endpoint", l.id);
-            if !l.id.is_empty() {
-                for (implied, what) in [
-                    (&service_id, "endpoint service"),
-                    (&endpoint_id, "VPC endpoint"),
-                ] {
-                    if let Some(info) = net.ids.get(implied.as_str()) {
-                        let msg = format!(
-                            "this REST VPC link implies the {what} \"{implied}\", but that id is \
-                             already used by {} at line {}",
-                            info.path,
-                            self.line_of(info.pos)
-                        );
-                        self.err(l.id_pos, &join(&l.at.path, "id"), msg);
+    ) -> Expansion {
+        let mut x = Expansion::default();
+        let mut implied: HashMap<String, (String, usize)> = HashMap::new();
+        for (k, l) in links.iter().enumerate() {
+            match &l.kind {
+                LinkKindIn::Rest { nlb, at } => {
+                    let service_id = format!("{}-service", l.id);
+                    let endpoint_id = format!("{}-endpoint", l.id);
+                    if !l.id.is_empty() {
+                        for (id, what) in [
+                            (&service_id, "endpoint service"),
+                            (&endpoint_id, "VPC endpoint"),
+                        ] {
+                            self.check_implied(net, &mut implied, (l, "REST"), (id, what, ""));
+                        }
                     }
+                    let field = join(&l.path, "nlb");
+                    let given = *nlb;
+                    let nlb = given
+                        .and_then(|r| self.resolve(r, Kind::Nlb, &field, net.ids, look.nlb_ids));
+                    if let (Some(n), Some(r)) = (nlb, given) {
+                        fronts.push(Front {
+                            pos: r.pos,
+                            nlb: n,
+                            owner: format!("endpoint service {service_id} (implied by {})", l.path),
+                            field,
+                        });
+                    }
+                    let who = Who {
+                        id: &l.id,
+                        this: "this VPC link",
+                        a: "a VPC link",
+                    };
+                    let (vpc, enis, security_groups) = self.resolve_attach(net, at, &who, claims);
+                    let service = first.service + x.services.len();
+                    let endpoint = first.endpoint + x.endpoints.len();
+                    x.services.push(EndpointService {
+                        id: service_id,
+                        nlb: nlb.unwrap_or(0),
+                        acceptance_required: false,
+                        allowed_principals: vec!["*".to_string()],
+                    });
+                    x.endpoints.push(VpcEndpoint {
+                        id: endpoint_id,
+                        service,
+                        vpc,
+                        enis,
+                        security_groups,
+                        principal: APIGATEWAY_PRINCIPAL.to_string(),
+                        state: EndpointState::Available,
+                        implied_by: Some(k),
+                    });
+                    x.links.push(VpcLink {
+                        id: l.id.clone(),
+                        kind: VpcLinkKind::Rest {
+                            nlb: nlb.unwrap_or(0),
+                            service,
+                            endpoint,
+                        },
+                    });
+                }
+                LinkKindIn::Http(h) => self.resolve_http_link(
+                    net,
+                    look,
+                    (k, l, h),
+                    &first,
+                    &mut x,
+                    claims,
+                    &mut implied,
+                ),
+            }
+        }
+        x
+    }
+
+    /// Validates HTTP link `k` and appends its expansion to `x`. The link
+    /// ENIs to allocate are left unspecified and listed in `x.allocs`.
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_http_link(
+        &mut self,
+        net: &Net<'_>,
+        look: &Lookup<'_>,
+        (k, l, h): (usize, &LinkIn<'_>, &HttpLinkIn<'_>),
+        first: &Firsts,
+        x: &mut Expansion,
+        claims: &mut Vec<Claim>,
+        implied: &mut HashMap<String, (String, usize)>,
+    ) {
+        let who = Who {
+            id: &l.id,
+            this: "this VPC link",
+            a: "a VPC link",
+        };
+        let (customer_vpc, places) = self.resolve_places(net, &h.places, None, &who, claims);
+        let security_groups = self.resolve_groups(
+            net,
+            &h.security_groups,
+            &join(&l.path, "security_groups"),
+            customer_vpc,
+            "this VPC link",
+        );
+        let sv_field = join(&l.path, "service_vpc");
+        let service_vpc = h
+            .service_vpc
+            .and_then(|r| self.resolve(r, Kind::Vpc, &sv_field, net.ids, &net.vpc_ids));
+        if let (Some(sv), Some(cv), Some(r)) = (service_vpc, customer_vpc, h.service_vpc) {
+            if sv == cv {
+                self.err(
+                    r.pos,
+                    &sv_field,
+                    format!(
+                        "{} is this VPC link's customer VPC (its subnets'); the API service VPC \
+                         must be another one",
+                        net.vpcs[sv].id
+                    ),
+                );
+            }
+        }
+        let mut enis = Vec::new();
+        for (i, ((subnet, ip), p)) in places.into_iter().zip(&h.places).enumerate() {
+            if let (true, Some(s), Some(r)) = (h.allocate, subnet, p.subnet) {
+                // A subnet with an invalid CIDR or VPC has an error already.
+                if let (true, Some(vpc)) =
+                    (net.subnets[s].cidr.prefix_len() != 0, net.subnet_vpcs[s])
+                {
+                    x.allocs.push(Alloc {
+                        link: x.links.len(),
+                        eni: i,
+                        subnet: s,
+                        vpc,
+                        pos: r.pos,
+                        field: p.subnet_field.clone(),
+                    });
                 }
             }
-            let field = join(&l.at.path, "nlb");
-            let nlb = l
-                .nlb
-                .and_then(|r| self.resolve(r, Kind::Nlb, &field, net.ids, nlb_ids));
-            if let (Some(n), Some(r)) = (nlb, l.nlb) {
-                fronts.push(Front {
-                    pos: r.pos,
-                    nlb: n,
-                    owner: format!("endpoint service {service_id} (implied by {})", l.at.path),
-                    field,
-                });
+            enis.push(EndpointEni {
+                subnet: subnet.unwrap_or(0),
+                ip,
+            });
+        }
+        let mut integrations = Vec::new();
+        for g in &h.integrations {
+            let names = [
+                (format!("{}-{}-targets", l.id, g.id), "target group"),
+                (format!("{}-{}", l.id, g.id), "NLB"),
+                (format!("{}-{}-service", l.id, g.id), "endpoint service"),
+                (format!("{}-{}-endpoint", l.id, g.id), "VPC endpoint"),
+            ];
+            if !l.id.is_empty() && !g.id.is_empty() {
+                let for_ = format!(" (for integration {})", g.id);
+                for (id, what) in &names {
+                    self.check_implied(net, implied, (l, "HTTP"), (id, what, &for_));
+                }
             }
-            let who = Who {
-                id: &l.id,
-                this: "this VPC link",
-                a: "a VPC link",
+            let protocol = g.protocol.map_or(L4Protocol::Tcp, |p| p.v);
+            let port = g.port.map_or(0, |p| p.v);
+            let (kind, targets, health_check) =
+                self.resolve_integration(net, look, g, customer_vpc, protocol);
+            // The integration address: in a subnet of the service VPC.
+            let mut at = EndpointEni {
+                subnet: 0,
+                ip: g.address.map_or(Ipv4Addr::UNSPECIFIED, |a| a.v),
             };
-            let (vpc, enis, security_groups) = self.resolve_attach(net, &l.at, &who, claims);
-            services.push(EndpointService {
+            if let (Some(sv), Some(a)) = (service_vpc, g.address) {
+                let f = join(&g.path, "address");
+                let subnet = (0..net.subnets.len()).find(|&s| {
+                    net.subnet_vpcs[s] == Some(sv)
+                        && net.subnets[s].cidr.prefix_len() != 0
+                        && net.subnets[s].cidr.contains(&a.v)
+                });
+                match subnet {
+                    Some(s) => {
+                        at.subnet = s;
+                        if self.address_in_subnet(&net.subnets[s], a, &f) {
+                            claims.push(Claim {
+                                pos: a.pos,
+                                vpc: sv,
+                                ip: a.v,
+                                owner: format!("{} ({})", g.id, g.path),
+                                field: f,
+                            });
+                        }
+                    }
+                    None => self.err(
+                        a.pos,
+                        &f,
+                        format!(
+                            "{} is not in a subnet of {} (an integration's address is in a \
+                             subnet of the link's service_vpc)",
+                            a.v, net.vpcs[sv].id
+                        ),
+                    ),
+                }
+            }
+            let [(tg_id, _), (nlb_id, _), (service_id, _), (endpoint_id, _)] = names;
+            let target_group = first.tg + x.target_groups.len();
+            let nlb = first.nlb + x.nlbs.len();
+            let service = first.service + x.services.len();
+            let endpoint = first.endpoint + x.endpoints.len();
+            x.target_groups.push(TargetGroup {
+                id: tg_id,
+                vpc: customer_vpc.unwrap_or(0),
+                protocol,
+                port,
+                targets,
+                health_check,
+                connection_termination: true,
+            });
+            // Nodes: the link ENIs, filled in once their addresses are known.
+            x.nlbs.push(Nlb {
+                id: nlb_id,
+                vpc: customer_vpc.unwrap_or(0),
+                nodes: Vec::new(),
+                cross_zone: true,
+                security_groups: security_groups.clone(),
+                listeners: vec![Listener {
+                    protocol,
+                    port,
+                    target_group,
+                }],
+                source_ports: model::NLB_SOURCE_PORTS,
+                vpc_link: Some(k),
+            });
+            x.services.push(EndpointService {
                 id: service_id,
-                nlb: nlb.unwrap_or(0),
+                nlb,
                 acceptance_required: false,
                 allowed_principals: vec!["*".to_string()],
             });
-            endpoints.push(VpcEndpoint {
+            x.endpoints.push(VpcEndpoint {
                 id: endpoint_id,
-                service: first_service + k,
-                vpc,
-                enis,
-                security_groups,
+                service,
+                vpc: service_vpc.unwrap_or(0),
+                enis: vec![at],
+                // The integration address has no group of its own.
+                security_groups: Vec::new(),
                 principal: APIGATEWAY_PRINCIPAL.to_string(),
                 state: EndpointState::Available,
                 implied_by: Some(k),
             });
-            out.push(VpcLink {
-                id: l.id,
-                kind: VpcLinkKind::Rest {
-                    nlb: nlb.unwrap_or(0),
-                    service: first_service + k,
-                    endpoint: first_endpoint + k,
-                },
+            integrations.push(Integration {
+                id: g.id.clone(),
+                kind,
+                address: g.address.map_or(Ipv4Addr::UNSPECIFIED, |a| a.v),
+                protocol,
+                port,
+                target_group,
+                nlb,
+                service,
+                endpoint,
             });
         }
-        (services, endpoints, out)
+        x.links.push(VpcLink {
+            id: l.id.clone(),
+            kind: VpcLinkKind::Http {
+                customer_vpc: customer_vpc.unwrap_or(0),
+                service_vpc: service_vpc.unwrap_or(0),
+                enis,
+                security_groups,
+                integrations,
+            },
+        });
+    }
+
+    /// What an integration reaches (an ALB, NLB or Cloud Map service of the
+    /// customer VPC): its kind, and the targets and health check of its
+    /// implied target group.
+    fn resolve_integration(
+        &mut self,
+        net: &Net<'_>,
+        look: &Lookup<'_>,
+        g: &IntegrationIn<'_>,
+        customer_vpc: Option<usize>,
+        protocol: L4Protocol,
+    ) -> (IntegrationKind, Vec<Target>, Option<HealthCheck>) {
+        let none = (IntegrationKind::Alb { alb: 0 }, Vec::new(), None);
+        let Some((want, r, field)) = &g.target else {
+            return none;
+        };
+        let (ids, vpcs) = match want {
+            Kind::Alb => (look.alb_ids, look.alb_vpcs),
+            Kind::Nlb => (look.nlb_ids, look.nlb_vpcs),
+            _ => (look.map_ids, look.map_vpcs),
+        };
+        if let (Kind::Alb, Some(p)) = (want, g.protocol) {
+            if p.v != L4Protocol::Tcp {
+                self.err(
+                    p.pos,
+                    &join(&g.path, "protocol"),
+                    "an ALB integration's protocol is \"tcp\" (an ALB serves HTTP)",
+                );
+            }
+        }
+        let Some(i) = self.resolve(*r, *want, field, net.ids, ids) else {
+            return none;
+        };
+        if let (Some(v), Some(cv)) = (vpcs[i], customer_vpc) {
+            if v != cv {
+                self.err(
+                    r.pos,
+                    field,
+                    format!(
+                        "{} {} is in {}, but this VPC link is in {} (an integration reaches \
+                         into the link's VPC)",
+                        want.name(),
+                        r.v,
+                        net.vpcs[v].id,
+                        net.vpcs[cv].id
+                    ),
+                );
+            }
+        }
+        let port_field = join(&g.path, "port");
+        match want {
+            Kind::Alb => {
+                let alb = &look.albs[i];
+                if let Some(p) = g.port {
+                    if !alb.listener_ports.contains(&p.v) {
+                        let ports = alb
+                            .listener_ports
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        self.err(
+                            p.pos,
+                            &port_field,
+                            format!(
+                                "port {} is not a listener port of ALB {} (listener_ports: \
+                                 [{ports}])",
+                                p.v, alb.id
+                            ),
+                        );
+                    }
+                }
+                let port = g.port.map_or(0, |p| p.v);
+                let targets = alb.nodes.iter().map(|&eni| Target { eni, port }).collect();
+                (IntegrationKind::Alb { alb: i }, targets, None)
+            }
+            Kind::Nlb => {
+                let nlb = &look.nlbs[i];
+                let listener = g.port.and_then(|p| {
+                    nlb.listeners
+                        .iter()
+                        .find(|l| l.protocol == protocol && l.port == p.v)
+                });
+                let (targets, health_check) =
+                    match listener.and_then(|l| look.tgs.get(l.target_group)) {
+                        Some(tg) => (tg.targets.clone(), tg.health_check.clone()),
+                        None => (Vec::new(), None),
+                    };
+                if let (Some(p), None) = (g.port, listener) {
+                    let listeners = nlb
+                        .listeners
+                        .iter()
+                        .map(|l| format!("{} {}", l4_name(l.protocol), l.port))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    self.err(
+                        p.pos,
+                        &port_field,
+                        format!(
+                            "NLB {} has no {} listener on port {} (listeners: {listeners})",
+                            nlb.id,
+                            l4_name(protocol),
+                            p.v
+                        ),
+                    );
+                }
+                (IntegrationKind::Nlb { nlb: i }, targets, health_check)
+            }
+            _ => {
+                let svc = &look.maps[i];
+                (
+                    IntegrationKind::CloudMap { service: i },
+                    svc.instances.clone(),
+                    svc.health_check.clone(),
+                )
+            }
+        }
+    }
+
+    /// Gives each HTTP link ENI without an address its subnet's lowest free
+    /// usable one (from network+4 up), skipping every claimed address and
+    /// those allocated before, then sets the link NLBs' nodes.
+    fn allocate(&mut self, net: &Net<'_>, claims: &[Claim], x: &mut Expansion) {
+        let mut taken: HashSet<(usize, Ipv4Addr)> = claims.iter().map(|c| (c.vpc, c.ip)).collect();
+        for a in &x.allocs {
+            let sn = &net.subnets[a.subnet];
+            let lo = u32::from(sn.cidr.network()) + 4;
+            let hi = u32::from(sn.cidr.broadcast()) - 1;
+            let free = (lo..=hi)
+                .map(Ipv4Addr::from)
+                .find(|ip| !taken.contains(&(a.vpc, *ip)));
+            match free {
+                Some(ip) => {
+                    taken.insert((a.vpc, ip));
+                    if let VpcLinkKind::Http { enis, .. } = &mut x.links[a.link].kind {
+                        enis[a.eni].ip = ip;
+                    }
+                }
+                None => self.err(
+                    a.pos,
+                    &a.field,
+                    format!(
+                        "no free address left in subnet {} ({}) for this VPC link's ENI \
+                         (every usable address is taken)",
+                        sn.id, sn.cidr
+                    ),
+                ),
+            }
+        }
+        for nlb in &mut x.nlbs {
+            if let Some(VpcLinkKind::Http { enis, .. }) =
+                nlb.vpc_link.and_then(|k| x.links.get(k)).map(|l| &l.kind)
+            {
+                nlb.nodes = enis
+                    .iter()
+                    .map(|e| NlbNode {
+                        subnet: e.subnet,
+                        ip: e.ip,
+                    })
+                    .collect();
+            }
+        }
     }
 
     fn resolve_endpoints(
@@ -3171,7 +4234,41 @@ fn parse_target(s: &str) -> Result<TargetIn<'_>, String> {
     if s.is_empty() || looks_numeric || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("invalid target {s:?} ({EXPECTED})"));
     }
-    Ok(TargetIn::Eni(s))
+    Ok(TargetIn::Eni(s, None))
+}
+
+/// A Cloud Map instance: `"ENI-id:port"` or `"IP:port"`.
+fn parse_instance(s: &str) -> Result<TargetIn<'_>, String> {
+    const EXPECTED: &str =
+        "expected \"ENI-id:port\" or \"IP:port\" such as \"eni-web:8080\" or \"10.0.1.21:8080\"";
+    if let Ok(sa) = s.parse::<SocketAddrV4>() {
+        if sa.port() == 0 {
+            return Err(format!(
+                "port 0 of instance {s:?} is out of range (expected 1 to 65535)"
+            ));
+        }
+        return Ok(TargetIn::Addr(sa));
+    }
+    // An ENI id, or something that looks like an address (but is not one).
+    let name_ok = |n: &str| {
+        let blank = n.is_empty() || n.chars().any(|c| c.is_whitespace() || c.is_control());
+        let numeric = n.starts_with(|c: char| c.is_ascii_digit())
+            && n.chars().all(|c| c.is_ascii_digit() || c == '.');
+        let address = n.parse::<Ipv4Addr>().is_ok();
+        !blank && (address || !numeric)
+    };
+    match s.rsplit_once(':') {
+        Some((name, port)) if name_ok(name) => match port.parse::<u16>() {
+            Ok(p) if p > 0 && name.parse::<Ipv4Addr>().is_err() => Ok(TargetIn::Eni(name, Some(p))),
+            _ => Err(format!(
+                "invalid port {port:?} in instance {s:?} (expected 1 to 65535)"
+            )),
+        },
+        None if name_ok(s) => Err(format!(
+            "instance {s:?} has no port (expected \"ENI-id:port\" or \"IP:port\" such as \"{s}:8080\")"
+        )),
+        _ => Err(format!("invalid instance {s:?} ({EXPECTED})")),
+    }
 }
 
 fn valid_http_path(p: &str) -> bool {
@@ -3569,6 +4666,73 @@ host = "b-1"
             ]
         );
         assert_eq!(t.vpcs[0].cidr, t.vpcs[1].cidr);
+        let t = load(&dir.join("http-vpc-link.toml")).unwrap();
+        assert_eq!(t.lab.name, "httplink");
+        let svc = &t.services;
+        let VpcLinkKind::Http {
+            enis, integrations, ..
+        } = &svc.vpc_links[0].kind
+        else {
+            panic!("not an HTTP link");
+        };
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(
+            enis.iter().map(|e| e.ip).collect::<Vec<_>>(),
+            [ip("10.0.1.4"), ip("10.0.2.4")],
+            "allocated: each subnet's first usable address"
+        );
+        assert_eq!(
+            integrations
+                .iter()
+                .map(|g| (g.id.as_str(), g.address, g.port))
+                .collect::<Vec<_>>(),
+            [
+                ("int-alb", ip("10.1.1.201"), 80),
+                ("int-nlb", ip("10.1.1.202"), 80),
+                ("int-users", ip("10.1.1.203"), 9000),
+                ("int-locked", ip("10.1.1.204"), 9000),
+            ]
+        );
+        let eni = |id: &str| t.eni_by_id(id).unwrap();
+        let targets = |g: usize| &svc.target_groups[integrations[g].target_group].targets;
+        assert_eq!(
+            *targets(0),
+            [
+                Target {
+                    eni: eni("eni-alb1"),
+                    port: 80
+                },
+                Target {
+                    eni: eni("eni-alb2"),
+                    port: 80
+                }
+            ]
+        );
+        assert_eq!(
+            *targets(1),
+            [Target {
+                eni: eni("eni-orders1"),
+                port: 8080
+            }]
+        );
+        assert_eq!(
+            *targets(2),
+            [Target {
+                eni: eni("eni-users1"),
+                port: 9000
+            }]
+        );
+        assert_eq!(
+            *targets(3),
+            [Target {
+                eni: eni("eni-locked"),
+                port: 9000
+            }]
+        );
+        assert_eq!(svc.nlbs.len(), 5);
+        assert!(svc.nlbs[1..].iter().all(|n| n.vpc_link == Some(0)
+            && n.nodes.iter().map(|n| n.ip).collect::<Vec<_>>()
+                == [ip("10.0.1.4"), ip("10.0.2.4")]));
     }
 
     #[test]
@@ -3624,7 +4788,7 @@ host = "a"
             [
                 "t.toml:21:1: eni[0].adress: unknown field \"adress\" (allowed: id, subnet, ip, mac, security_groups, host)",
                 "t.toml:22:1: eni[0].securitygroups: unknown field \"securitygroups\" (allowed: id, subnet, ip, mac, security_groups, host; did you mean \"security_groups\"?)",
-                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, vpc, subnet, security_group, eni, nlb, target_group, endpoint_service, vpc_endpoint, vpc_link; did you mean \"vpc\"?)",
+                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, vpc, subnet, security_group, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link; did you mean \"vpc\"?)",
             ]
         );
     }
@@ -4049,7 +5213,7 @@ host = "a"
              t.toml:6:6: vpc[1].id: invalid id \"vpc b\" (expected a non-empty string without \
              spaces, such as \"vpc-a\")\n\
              t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, vpc, subnet, security_group, eni, nlb, target_group, \
-             endpoint_service, vpc_endpoint, vpc_link)"
+             alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link)"
         );
     }
     // -- PrivateLink ---------------------------------------------------------
@@ -4919,7 +6083,7 @@ principal = ""
         let extra = r#"
 [[vpc_link]]
 id = "vpclink-a"
-kind = "http"
+kind = "rest"
 nlb = "nlb-nope"
 vpc = "vpc-c"
 subnets = [{ subnet = "subnet-c1", ip = "10.0.1.200" }]
@@ -4959,9 +6123,8 @@ subnets = [{ subnet = "subnet-p1", ip = "10.1.1.60" }]
 listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
 "#;
         assert_eq!(diags(&with_pl(extra)), [
-            "t.toml:76:8: vpc_link[0].kind: kind \"http\" is not supported yet (expected \"rest\")",
             "t.toml:77:7: vpc_link[0].nlb: unknown NLB \"nlb-nope\" (defined: nlb-svc, nlb-x)",
-            "t.toml:84:8: vpc_link[1].kind: unknown VPC link kind \"REST\" (expected \"rest\")",
+            "t.toml:84:8: vpc_link[1].kind: unknown VPC link kind \"REST\" (expected \"rest\" or \"http\")",
             "t.toml:85:7: vpc_link[1].nlb: \"vpce-web\" is a VPC endpoint (vpc_endpoint[0]), not an NLB",
             "t.toml:87:23: vpc_link[1].subnets[0].subnet: subnet subnet-p1 is in vpc-p, but this VPC link is in vpc-c",
             "t.toml:88:20: vpc_link[1].security_groups[0]: security group \"sg-p\" is in vpc-p, but this VPC link is in vpc-c",
@@ -5009,7 +6172,7 @@ targets = "eni-web1"
             "t.toml:84:13: vpc_endpoint[1].principal: expected a principal such as \"arn:aws:iam::111122223333:root\", found an integer",
             "t.toml:85:1: vpc_endpoint[1].polcy: unknown field \"polcy\" (allowed: id, service, vpc, subnets, security_groups, principal, state)",
             "t.toml:87:1: vpc_link[0].id: missing required field \"id\" (expected a string id such as \"vpc-a\")",
-            "t.toml:87:1: vpc_link[0].kind: missing required field \"kind\" (expected \"rest\")",
+            "t.toml:87:1: vpc_link[0].kind: missing required field \"kind\" (expected \"rest\" or \"http\")",
             "t.toml:87:1: vpc_link[0].vpc: missing required field \"vpc\" (expected the id of a [[vpc]])",
             "t.toml:87:1: vpc_link[0].subnets: missing required field \"subnets\" (expected an array of tables such as [{ subnet = \"subnet-a1\", ip = \"10.0.1.50\" }])",
             "t.toml:87:1: vpc_link[0].security_groups: missing required field \"security_groups\" (expected an array of 1 to 5 security group ids such as [\"sg-a\"])",
@@ -5026,7 +6189,7 @@ targets = "eni-web1"
                 "t.toml:4:1: vpc_link[0].vpc: missing required field \"vpc\" (expected the id of a [[vpc]])",
                 "t.toml:4:1: vpc_link[0].subnets: missing required field \"subnets\" (expected an array of tables such as [{ subnet = \"subnet-a1\", ip = \"10.0.1.50\" }])",
                 "t.toml:4:1: vpc_link[0].security_groups: missing required field \"security_groups\" (expected an array of 1 to 5 security group ids such as [\"sg-a\"])",
-                "t.toml:6:8: vpc_link[0].kind: expected \"rest\", found an integer",
+                "t.toml:6:8: vpc_link[0].kind: expected \"rest\" or \"http\", found an integer",
             ]
         );
     }
@@ -5077,6 +6240,994 @@ host = "x"
             "t.toml:97:7: vpc_link[0].nlb: nlb-svc already fronts endpoint service vpce-svc-web (endpoint_service[0]); an NLB fronts at most one endpoint service",
             "t.toml:99:41: vpc_link[0].subnets[0].ip: 10.0.1.100 is already used by vpce-web (vpc_endpoint[0].subnets[0]) in vpc-c",
             "t.toml:106:20: eni[2].security_groups[0]: unknown security group \"sg-nope\" (defined: sg-c, sg-p)",
+        ]);
+    }
+
+    // -- HTTP VPC links, ALBs, Cloud Map -------------------------------------
+
+    #[test]
+    fn http_vpc_link_config_gives_the_exact_expansion() {
+        let src = r#"
+[[vpc]]
+id = "vpc-api"
+cidr = "10.1.0.0/16"
+
+[[vpc]]
+id = "vpc-cust"
+cidr = "10.0.0.0/16"
+
+[[subnet]]
+id = "subnet-api1"
+vpc = "vpc-api"
+cidr = "10.1.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-c1"
+vpc = "vpc-cust"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-c2"
+vpc = "vpc-cust"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[security_group]]
+id = "sg-api"
+vpc = "vpc-api"
+
+[[security_group]]
+id = "sg-link"
+vpc = "vpc-cust"
+
+[[security_group]]
+id = "sg-link2"
+vpc = "vpc-cust"
+
+[[security_group]]
+id = "sg-app"
+vpc = "vpc-cust"
+ingress = [{ protocol = "all", peer = "sg-link" }]
+
+[[eni]]
+id = "eni-apigw"
+subnet = "subnet-api1"
+ip = "10.1.1.20"
+security_groups = ["sg-api"]
+host = "apigw"
+
+[[eni]]
+id = "eni-alb1"
+subnet = "subnet-c1"
+ip = "10.0.1.4"            # the first usable address: allocation skips it
+security_groups = ["sg-app"]
+host = "alb1"
+
+[[eni]]
+id = "eni-alb2"
+subnet = "subnet-c2"
+ip = "10.0.2.12"
+security_groups = ["sg-app"]
+host = "alb2"
+
+[[eni]]
+id = "eni-orders1"
+subnet = "subnet-c1"
+ip = "10.0.1.31"
+security_groups = ["sg-app"]
+host = "orders1"
+
+[[eni]]
+id = "eni-users1"
+subnet = "subnet-c2"
+ip = "10.0.2.41"
+security_groups = ["sg-app"]
+host = "users1"
+
+[[alb]]
+id = "alb-web"
+nodes = ["eni-alb1", "eni-alb2"]
+listener_ports = [80, 443]
+
+[[target_group]]
+id = "tg-orders"
+vpc = "vpc-cust"
+protocol = "tcp"
+port = 8080
+targets = ["eni-orders1", "10.0.1.31:8081"]
+health_check = { protocol = "tcp" }
+
+[[nlb]]
+id = "nlb-orders"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.5" }]   # skipped too
+listeners = [{ protocol = "tcp", port = 80, target_group = "tg-orders" }]
+
+[[cloud_map_service]]
+id = "svc-users"
+vpc = "vpc-cust"
+instances = ["eni-users1:9000", "10.0.1.31:9001"]
+health_check = { protocol = "http", path = "/ping" }
+
+[[cloud_map_service]]
+id = "svc-dns"
+vpc = "vpc-cust"
+instances = ["eni-users1:5353"]
+
+[[vpc_link]]
+id = "vpclink-rest"
+kind = "rest"
+nlb = "nlb-orders"
+vpc = "vpc-api"
+subnets = [{ subnet = "subnet-api1", ip = "10.1.1.100" }]
+security_groups = ["sg-api"]
+
+[[vpc_link]]
+id = "vpclink-a"
+kind = "http"
+subnets = ["subnet-c1", "subnet-c2"]   # allocated: 10.0.1.7 and 10.0.2.4
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+integrations = [
+  { id = "int-alb", alb = "alb-web", port = 443, address = "10.1.1.201" },
+  { id = "int-nlb", nlb = "nlb-orders", port = 80, address = "10.1.1.202" },
+  { id = "int-users", cloud_map = "svc-users", port = 9000, address = "10.1.1.203", protocol = "tcp" },
+]
+
+[[vpc_link]]
+id = "vpclink-b"
+kind = "http"
+subnets = ["subnet-c1"]
+addresses = ["10.0.1.6"]   # given: vpclink-a's allocation skips it
+security_groups = ["sg-link", "sg-link2"]
+service_vpc = "vpc-api"
+integrations = [{ id = "int-dns", cloud_map = "svc-dns", port = 53, address = "10.1.1.204", protocol = "udp" }]
+
+[[vpc_link]]
+id = "vpclink-c"           # no integrations (yet); allocated after vpclink-a
+kind = "http"
+subnets = ["subnet-c2"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+"#;
+        let t = parse_str(src, "http.toml").unwrap();
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let node = |subnet, a: &str| NlbNode { subnet, ip: ip(a) };
+        let eni = |subnet, a: &str| EndpointEni { subnet, ip: ip(a) };
+        let tg = |id: &str, protocol, port, targets: Vec<(usize, u16)>, health_check| TargetGroup {
+            id: id.into(),
+            vpc: 1,
+            protocol,
+            port,
+            targets: targets
+                .into_iter()
+                .map(|(eni, port)| Target { eni, port })
+                .collect(),
+            health_check,
+            connection_termination: true,
+        };
+        // An integration's NLB: the link ENIs as nodes, the link's groups.
+        let link_nlb = |id: &str, link, nodes, security_groups, protocol, port, target_group| Nlb {
+            id: id.into(),
+            vpc: 1,
+            nodes,
+            cross_zone: true,
+            security_groups,
+            listeners: vec![Listener {
+                protocol,
+                port,
+                target_group,
+            }],
+            source_ports: crate::model::NLB_SOURCE_PORTS,
+            vpc_link: Some(link),
+        };
+        let open_service = |id: &str, nlb| EndpointService {
+            id: id.into(),
+            nlb,
+            acceptance_required: false,
+            allowed_principals: vec!["*".into()],
+        };
+        // An integration address: no security groups.
+        let integration_endpoint = |id: &str, service, a: &str, link| VpcEndpoint {
+            id: id.into(),
+            service,
+            vpc: 0,
+            enis: vec![eni(0, a)],
+            security_groups: vec![],
+            principal: "apigateway.amazonaws.com".into(),
+            state: EndpointState::Available,
+            implied_by: Some(link),
+        };
+        let tcp_check = Some(HealthCheck {
+            protocol: HealthProtocol::Tcp,
+            port: None,
+            interval_ms: 1000,
+            timeout_ms: 500,
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+        });
+        let ping_check = Some(HealthCheck {
+            protocol: HealthProtocol::Http {
+                path: "/ping".into(),
+            },
+            port: None,
+            interval_ms: 1000,
+            timeout_ms: 500,
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+        });
+        let (tcp, udp) = (L4Protocol::Tcp, L4Protocol::Udp);
+        let a_nodes = vec![node(1, "10.0.1.7"), node(2, "10.0.2.4")];
+        let expected = Services {
+            albs: vec![Alb {
+                id: "alb-web".into(),
+                vpc: 1,
+                nodes: vec![1, 2],
+                listener_ports: vec![80, 443],
+            }],
+            cloud_map_services: vec![
+                CloudMapService {
+                    id: "svc-users".into(),
+                    vpc: 1,
+                    instances: vec![Target { eni: 4, port: 9000 }, Target { eni: 3, port: 9001 }],
+                    health_check: ping_check.clone(),
+                },
+                CloudMapService {
+                    id: "svc-dns".into(),
+                    vpc: 1,
+                    instances: vec![Target { eni: 4, port: 5353 }],
+                    health_check: None,
+                },
+            ],
+            target_groups: vec![
+                tg(
+                    "tg-orders",
+                    tcp,
+                    8080,
+                    vec![(3, 8080), (3, 8081)],
+                    tcp_check.clone(),
+                ),
+                tg(
+                    "vpclink-a-int-alb-targets",
+                    tcp,
+                    443,
+                    vec![(1, 443), (2, 443)],
+                    None,
+                ),
+                // The NLB listener's target group's targets and health check.
+                tg(
+                    "vpclink-a-int-nlb-targets",
+                    tcp,
+                    80,
+                    vec![(3, 8080), (3, 8081)],
+                    tcp_check,
+                ),
+                tg(
+                    "vpclink-a-int-users-targets",
+                    tcp,
+                    9000,
+                    vec![(4, 9000), (3, 9001)],
+                    ping_check,
+                ),
+                tg("vpclink-b-int-dns-targets", udp, 53, vec![(4, 5353)], None),
+            ],
+            nlbs: vec![
+                Nlb {
+                    id: "nlb-orders".into(),
+                    vpc: 1,
+                    nodes: vec![node(1, "10.0.1.5")],
+                    cross_zone: false,
+                    security_groups: vec![],
+                    listeners: vec![Listener {
+                        protocol: tcp,
+                        port: 80,
+                        target_group: 0,
+                    }],
+                    source_ports: crate::model::NLB_SOURCE_PORTS,
+                    vpc_link: None,
+                },
+                link_nlb(
+                    "vpclink-a-int-alb",
+                    1,
+                    a_nodes.clone(),
+                    vec![1],
+                    tcp,
+                    443,
+                    1,
+                ),
+                link_nlb("vpclink-a-int-nlb", 1, a_nodes.clone(), vec![1], tcp, 80, 2),
+                link_nlb("vpclink-a-int-users", 1, a_nodes, vec![1], tcp, 9000, 3),
+                link_nlb(
+                    "vpclink-b-int-dns",
+                    2,
+                    vec![node(1, "10.0.1.6")],
+                    vec![1, 2],
+                    udp,
+                    53,
+                    4,
+                ),
+            ],
+            endpoint_services: vec![
+                open_service("vpclink-rest-service", 0),
+                open_service("vpclink-a-int-alb-service", 1),
+                open_service("vpclink-a-int-nlb-service", 2),
+                open_service("vpclink-a-int-users-service", 3),
+                open_service("vpclink-b-int-dns-service", 4),
+            ],
+            vpc_endpoints: vec![
+                VpcEndpoint {
+                    id: "vpclink-rest-endpoint".into(),
+                    service: 0,
+                    vpc: 0,
+                    enis: vec![eni(0, "10.1.1.100")],
+                    security_groups: vec![0],
+                    principal: "apigateway.amazonaws.com".into(),
+                    state: EndpointState::Available,
+                    implied_by: Some(0),
+                },
+                integration_endpoint("vpclink-a-int-alb-endpoint", 1, "10.1.1.201", 1),
+                integration_endpoint("vpclink-a-int-nlb-endpoint", 2, "10.1.1.202", 1),
+                integration_endpoint("vpclink-a-int-users-endpoint", 3, "10.1.1.203", 1),
+                integration_endpoint("vpclink-b-int-dns-endpoint", 4, "10.1.1.204", 2),
+            ],
+            vpc_links: vec![
+                VpcLink {
+                    id: "vpclink-rest".into(),
+                    kind: VpcLinkKind::Rest {
+                        nlb: 0,
+                        service: 0,
+                        endpoint: 0,
+                    },
+                },
+                VpcLink {
+                    id: "vpclink-a".into(),
+                    kind: VpcLinkKind::Http {
+                        customer_vpc: 1,
+                        service_vpc: 0,
+                        enis: vec![eni(1, "10.0.1.7"), eni(2, "10.0.2.4")],
+                        security_groups: vec![1],
+                        integrations: vec![
+                            Integration {
+                                id: "int-alb".into(),
+                                kind: IntegrationKind::Alb { alb: 0 },
+                                address: ip("10.1.1.201"),
+                                protocol: tcp,
+                                port: 443,
+                                target_group: 1,
+                                nlb: 1,
+                                service: 1,
+                                endpoint: 1,
+                            },
+                            Integration {
+                                id: "int-nlb".into(),
+                                kind: IntegrationKind::Nlb { nlb: 0 },
+                                address: ip("10.1.1.202"),
+                                protocol: tcp,
+                                port: 80,
+                                target_group: 2,
+                                nlb: 2,
+                                service: 2,
+                                endpoint: 2,
+                            },
+                            Integration {
+                                id: "int-users".into(),
+                                kind: IntegrationKind::CloudMap { service: 0 },
+                                address: ip("10.1.1.203"),
+                                protocol: tcp,
+                                port: 9000,
+                                target_group: 3,
+                                nlb: 3,
+                                service: 3,
+                                endpoint: 3,
+                            },
+                        ],
+                    },
+                },
+                VpcLink {
+                    id: "vpclink-b".into(),
+                    kind: VpcLinkKind::Http {
+                        customer_vpc: 1,
+                        service_vpc: 0,
+                        enis: vec![eni(1, "10.0.1.6")],
+                        security_groups: vec![1, 2],
+                        integrations: vec![Integration {
+                            id: "int-dns".into(),
+                            kind: IntegrationKind::CloudMap { service: 1 },
+                            address: ip("10.1.1.204"),
+                            protocol: udp,
+                            port: 53,
+                            target_group: 4,
+                            nlb: 4,
+                            service: 4,
+                            endpoint: 4,
+                        }],
+                    },
+                },
+                VpcLink {
+                    id: "vpclink-c".into(),
+                    kind: VpcLinkKind::Http {
+                        customer_vpc: 1,
+                        service_vpc: 0,
+                        enis: vec![eni(2, "10.0.2.5")],
+                        security_groups: vec![1],
+                        integrations: vec![],
+                    },
+                },
+            ],
+        };
+        assert_eq!(t.services, expected);
+        assert_eq!(t.enis.len(), 5, "link ENIs are not lab ENIs");
+    }
+
+    /// Two VPCs (vpc-api; vpc-cust with two AZs), a group each and one for
+    /// the link, the API host, two customer hosts, an ALB, an NLB with its
+    /// target group, a Cloud Map service and a link with one integration of
+    /// each kind (92 lines). Tests append to it, so their errors are on
+    /// line 93 and below.
+    const HL: &str = r#"[[vpc]]
+id = "vpc-api"
+cidr = "10.1.0.0/16"
+
+[[vpc]]
+id = "vpc-cust"
+cidr = "10.0.0.0/16"
+
+[[subnet]]
+id = "subnet-api1"
+vpc = "vpc-api"
+cidr = "10.1.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-c1"
+vpc = "vpc-cust"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-c2"
+vpc = "vpc-cust"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[security_group]]
+id = "sg-api"
+vpc = "vpc-api"
+
+[[security_group]]
+id = "sg-cust"
+vpc = "vpc-cust"
+
+[[security_group]]
+id = "sg-link"
+vpc = "vpc-cust"
+
+[[eni]]
+id = "eni-apigw"
+subnet = "subnet-api1"
+ip = "10.1.1.20"
+security_groups = ["sg-api"]
+host = "apigw"
+
+[[eni]]
+id = "eni-web1"
+subnet = "subnet-c1"
+ip = "10.0.1.11"
+security_groups = ["sg-cust"]
+host = "web1"
+
+[[eni]]
+id = "eni-web2"
+subnet = "subnet-c2"
+ip = "10.0.2.12"
+security_groups = ["sg-cust"]
+host = "web2"
+
+[[alb]]
+id = "alb-web"
+nodes = ["eni-web1", "eni-web2"]
+listener_ports = [80]
+
+[[target_group]]
+id = "tg-web"
+vpc = "vpc-cust"
+protocol = "tcp"
+port = 8080
+targets = ["eni-web1"]
+
+[[nlb]]
+id = "nlb-web"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.50" }]
+listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
+
+[[cloud_map_service]]
+id = "svc-web"
+vpc = "vpc-cust"
+instances = ["eni-web2:9000"]
+
+[[vpc_link]]
+id = "vpclink-http"
+kind = "http"
+subnets = ["subnet-c1", "subnet-c2"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+integrations = [
+  { id = "int-alb", alb = "alb-web", port = 80, address = "10.1.1.201" },
+  { id = "int-nlb", nlb = "nlb-web", port = 80, address = "10.1.1.202" },
+  { id = "int-map", cloud_map = "svc-web", port = 9000, address = "10.1.1.203" },
+]
+"#;
+
+    fn with_hl(extra: &str) -> String {
+        format!("{HL}{extra}")
+    }
+
+    #[test]
+    fn http_link_base_is_valid() {
+        let t = parse_str(HL, "t.toml").unwrap();
+        assert_eq!(HL.lines().count(), 92);
+        let VpcLinkKind::Http { enis, .. } = &t.services.vpc_links[0].kind else {
+            panic!("not an HTTP link");
+        };
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(
+            enis.iter().map(|e| (e.subnet, e.ip)).collect::<Vec<_>>(),
+            [(1, ip("10.0.1.4")), (2, ip("10.0.2.4"))]
+        );
+    }
+
+    #[test]
+    fn albs() {
+        let extra = r#"
+[[vpc]]
+id = "vpc-x"
+cidr = "10.9.0.0/16"
+
+[[subnet]]
+id = "subnet-x1"
+vpc = "vpc-x"
+cidr = "10.9.1.0/24"
+az = "use1-az1"
+
+[[eni]]
+id = "eni-x"
+subnet = "subnet-x1"
+ip = "10.9.1.10"
+security_groups = ["sg-x"]
+host = "x"
+
+[[security_group]]
+id = "sg-x"
+vpc = "vpc-x"
+
+[[alb]]
+id = "alb-2"
+nodes = ["eni-web1", "eni-x", "eni-web1", "sg-x", "eni-nope", 3]
+listener_ports = [80, 443, 80, 0, "8080"]
+
+[[alb]]
+id = "alb-3"
+nodes = []
+listener_ports = []
+
+[[alb]]
+id = "alb-4"
+node = "eni-web1"
+listener_ports = 80
+"#;
+        assert_eq!(diags(&with_hl(extra)), [
+            "t.toml:117:22: alb[1].nodes[1]: ENI eni-x is in vpc-x, but this ALB's first node eni-web1 (nodes[0]) is in vpc-cust (all of an ALB's nodes must be in one VPC)",
+            "t.toml:117:31: alb[1].nodes[2]: ENI eni-web1 is listed twice (also nodes[0])",
+            "t.toml:117:43: alb[1].nodes[3]: \"sg-x\" is a security group (security_group[3]), not an ENI",
+            "t.toml:117:51: alb[1].nodes[4]: unknown ENI \"eni-nope\" (defined: eni-apigw, eni-web1, eni-web2, eni-x)",
+            "t.toml:117:63: alb[1].nodes[5]: expected an ENI id (a string), found an integer",
+            "t.toml:118:28: alb[1].listener_ports[2]: port 80 is listed twice (also listener_ports[0])",
+            "t.toml:118:32: alb[1].listener_ports[3]: port 0 is out of range (expected 1 to 65535)",
+            "t.toml:118:35: alb[1].listener_ports[4]: expected a port number such as 80, found a string",
+            "t.toml:122:9: alb[2].nodes: an ALB needs at least one node",
+            "t.toml:123:18: alb[2].listener_ports: an ALB needs at least one listener port",
+            "t.toml:125:1: alb[3].nodes: missing required field \"nodes\" (expected an array of ENI ids such as [\"eni-alb1\", \"eni-alb2\"])",
+            "t.toml:127:1: alb[3].node: unknown field \"node\" (allowed: id, nodes, listener_ports; did you mean \"nodes\"?)",
+            "t.toml:128:18: alb[3].listener_ports: expected an array of ports such as [80, 443], found an integer",
+        ]);
+    }
+
+    #[test]
+    fn cloud_map_services() {
+        let extra = r#"
+[[eni]]
+id = "eni-api2"
+subnet = "subnet-api1"
+ip = "10.1.1.21"
+security_groups = ["sg-api"]
+host = "api2"
+
+[[cloud_map_service]]
+id = "svc-2"
+vpc = "vpc-cust"
+instances = ["eni-web1:8080", "eni-web1", "10.0.1.11", "eni-web1:0", "eni-web1:http", "10.0.1.11:70000", "10.0.1", "", 5, "eni-api2:80", "10.0.1.99:80", "eni-nope:80", "10.0.1.11:8080", "eni-web1:8081"]
+health_check = { protocol = "http", path = "ping" }
+
+[[cloud_map_service]]
+id = "svc-3"
+vpc = "vpc-nope"
+instances = []
+
+[[cloud_map_service]]
+id = "svc-4"
+instances = "eni-web1:80"
+"#;
+        assert_eq!(diags(&with_hl(extra)), [
+            "t.toml:104:31: cloud_map_service[1].instances[1]: instance \"eni-web1\" has no port (expected \"ENI-id:port\" or \"IP:port\" such as \"eni-web1:8080\")",
+            "t.toml:104:43: cloud_map_service[1].instances[2]: instance \"10.0.1.11\" has no port (expected \"ENI-id:port\" or \"IP:port\" such as \"10.0.1.11:8080\")",
+            "t.toml:104:56: cloud_map_service[1].instances[3]: invalid port \"0\" in instance \"eni-web1:0\" (expected 1 to 65535)",
+            "t.toml:104:70: cloud_map_service[1].instances[4]: invalid port \"http\" in instance \"eni-web1:http\" (expected 1 to 65535)",
+            "t.toml:104:87: cloud_map_service[1].instances[5]: invalid port \"70000\" in instance \"10.0.1.11:70000\" (expected 1 to 65535)",
+            "t.toml:104:106: cloud_map_service[1].instances[6]: invalid instance \"10.0.1\" (expected \"ENI-id:port\" or \"IP:port\" such as \"eni-web:8080\" or \"10.0.1.21:8080\")",
+            "t.toml:104:116: cloud_map_service[1].instances[7]: invalid instance \"\" (expected \"ENI-id:port\" or \"IP:port\" such as \"eni-web:8080\" or \"10.0.1.21:8080\")",
+            "t.toml:104:120: cloud_map_service[1].instances[8]: expected \"ENI-id:port\" or \"IP:port\" (a string), found an integer",
+            "t.toml:104:123: cloud_map_service[1].instances[9]: ENI eni-api2 is in vpc-api, but this Cloud Map service is in vpc-cust",
+            "t.toml:104:138: cloud_map_service[1].instances[10]: no ENI in vpc-cust has the address 10.0.1.99 (an instance given as \"IP:port\" must be a lab host's ENI)",
+            "t.toml:104:154: cloud_map_service[1].instances[11]: unknown ENI \"eni-nope\" (defined: eni-apigw, eni-web1, eni-web2, eni-api2)",
+            "t.toml:104:169: cloud_map_service[1].instances[12]: duplicate instance: eni-web1 port 8080 is already instances[0]",
+            "t.toml:105:44: cloud_map_service[1].health_check.path: invalid health check path \"ping\" (expected an absolute path without spaces, such as \"/health\")",
+            "t.toml:109:7: cloud_map_service[2].vpc: unknown VPC \"vpc-nope\" (defined: vpc-api, vpc-cust)",
+            "t.toml:110:13: cloud_map_service[2].instances: a Cloud Map service needs at least one instance",
+            "t.toml:112:1: cloud_map_service[3].vpc: missing required field \"vpc\" (expected the id of a [[vpc]])",
+            "t.toml:114:13: cloud_map_service[3].instances: expected an array of \"ENI-id:port\" or \"IP:port\" strings such as [\"eni-web:8080\", \"10.0.1.21:8080\"], found a string",
+        ]);
+    }
+
+    #[test]
+    fn http_link_kind_and_fields() {
+        let extra = r#"
+[[vpc_link]]
+id = "vpclink-2"
+kind = "http"
+nlb = "nlb-web"
+vpc = "vpc-cust"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.200" }]
+security_groups = ["sg-link"]
+
+[[vpc_link]]
+id = "vpclink-3"
+kind = "rest"
+nlb = "nlb-web"
+vpc = "vpc-api"
+subnets = [{ subnet = "subnet-api1", ip = "10.1.1.100" }]
+security_groups = ["sg-api"]
+addresses = ["10.1.1.100"]
+service_vpc = "vpc-api"
+integrations = []
+
+[[vpc_link]]
+id = "vpclink-4"
+kind = "HTTP"
+subnets = ["subnet-c1"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+
+[[vpc_link]]
+id = "vpclink-5"
+subnets = "subnet-c1"
+addresses = "10.0.1.200"
+security_groups = "sg-link"
+service_vpc = ["vpc-api"]
+integrations = { id = "int-x" }
+"#;
+        assert_eq!(diags(&with_hl(extra)), [
+            "t.toml:94:1: vpc_link[1].service_vpc: missing required field \"service_vpc\" (expected the id of the API service's [[vpc]])",
+            "t.toml:97:1: vpc_link[1].nlb: field \"nlb\" is only for kind \"rest\" VPC links (an HTTP VPC link is in its subnets' VPC and names its load balancers and services in integrations)",
+            "t.toml:98:1: vpc_link[1].vpc: field \"vpc\" is only for kind \"rest\" VPC links (an HTTP VPC link is in its subnets' VPC and names its load balancers and services in integrations)",
+            "t.toml:99:12: vpc_link[1].subnets[0]: expected a subnet id (a string), found a table",
+            "t.toml:109:1: vpc_link[2].addresses: field \"addresses\" is only for kind \"http\" VPC links",
+            "t.toml:110:1: vpc_link[2].service_vpc: field \"service_vpc\" is only for kind \"http\" VPC links",
+            "t.toml:111:1: vpc_link[2].integrations: field \"integrations\" is only for kind \"http\" VPC links",
+            "t.toml:115:8: vpc_link[3].kind: unknown VPC link kind \"HTTP\" (expected \"rest\" or \"http\")",
+            "t.toml:120:1: vpc_link[4].kind: missing required field \"kind\" (expected \"rest\" or \"http\")",
+            "t.toml:122:11: vpc_link[4].subnets: expected an array of subnet ids such as [\"subnet-a1\", \"subnet-a2\"], found a string",
+            "t.toml:123:13: vpc_link[4].addresses: expected an array of IPv4 addresses, one per subnet, such as [\"10.0.1.200\", \"10.0.2.200\"], found a string",
+            "t.toml:124:19: vpc_link[4].security_groups: expected an array of 1 to 5 security group ids such as [\"sg-a\"], found a string",
+            "t.toml:125:15: vpc_link[4].service_vpc: expected the id of the API service's [[vpc]], found an array",
+            "t.toml:126:16: vpc_link[4].integrations: expected an array of integration tables such as [{ id = \"int-web\", alb = \"alb-web\", port = 80, address = \"10.1.1.201\" }], found a table",
+        ]);
+    }
+
+    #[test]
+    fn http_link_subnets_addresses_and_groups() {
+        let extra = r#"
+[[vpc]]
+id = "vpc-x"
+cidr = "10.9.0.0/16"
+
+[[subnet]]
+id = "subnet-x1"
+vpc = "vpc-x"
+cidr = "10.9.1.0/24"
+az = "use1-az3"
+
+[[subnet]]
+id = "subnet-c1b"
+vpc = "vpc-cust"
+cidr = "10.0.3.0/24"
+az = "use1-az1"
+
+[[security_group]]
+id = "sg-x"
+vpc = "vpc-x"
+
+[[vpc_link]]
+id = "vpclink-2"
+kind = "http"
+subnets = ["subnet-c1", "subnet-x1", "subnet-c1b", "subnet-c1", "subnet-c2", "subnet-nope", 7]
+addresses = ["10.0.1.11", "10.9.1.200", "10.0.3.200", "10.0.1.201", "10.0.2.255", "10.0.9.9/32"]
+security_groups = ["sg-link", "sg-x", "sg-link", "sg-api"]
+service_vpc = "vpc-cust"
+
+[[vpc_link]]
+id = "vpclink-3"
+kind = "http"
+subnets = []
+security_groups = []
+service_vpc = "vpc-nope"
+
+[[vpc_link]]
+id = "vpclink-4"
+kind = "http"
+subnets = ["subnet-c2"]
+addresses = ["10.0.2.10", "10.0.2.11"]
+security_groups = ["sg-link", "sg-link", "sg-link", "sg-link", "sg-link", "sg-link"]
+service_vpc = "vpc-api"
+"#;
+        assert_eq!(diags(&with_hl(extra)), [
+            "t.toml:117:25: vpc_link[1].subnets[1]: subnet subnet-x1 is in vpc-x, but this VPC link's first subnet subnet-c1 (subnets[0]) is in vpc-cust (all of a VPC link's subnets must be in one VPC)",
+            "t.toml:117:38: vpc_link[1].subnets[2]: subnet subnet-c1b is in use1-az1, like subnets[0] subnet-c1 (a VPC link takes one subnet per availability zone)",
+            "t.toml:117:52: vpc_link[1].subnets[3]: subnet subnet-c1 is listed twice (also subnets[0])",
+            "t.toml:117:78: vpc_link[1].subnets[5]: unknown subnet \"subnet-nope\" (defined: subnet-api1, subnet-c1, subnet-c2, subnet-x1, subnet-c1b)",
+            "t.toml:117:93: vpc_link[1].subnets[6]: expected a subnet id (a string), found an integer",
+            "t.toml:118:13: vpc_link[1].addresses: found 6 addresses for 7 subnets (the link ENIs' addresses: one per subnet, in the same order; leave addresses out to have them allocated)",
+            "t.toml:118:14: vpc_link[1].addresses[0]: 10.0.1.11 is already used by eni-web1 (eni[1]) in vpc-cust",
+            "t.toml:118:69: vpc_link[1].addresses[4]: 10.0.2.255 is the broadcast address of subnet subnet-c2 (10.0.2.0/24); usable addresses are 10.0.2.4 to 10.0.2.254 (AWS reserves the first four and the last)",
+            "t.toml:118:83: vpc_link[1].addresses[5]: invalid IPv4 address \"10.0.9.9/32\" (expected an address without prefix, such as \"10.0.1.10\")",
+            "t.toml:119:31: vpc_link[1].security_groups[1]: security group \"sg-x\" is in vpc-x, but this VPC link is in vpc-cust",
+            "t.toml:119:39: vpc_link[1].security_groups[2]: security group \"sg-link\" is listed twice",
+            "t.toml:119:50: vpc_link[1].security_groups[3]: security group \"sg-api\" is in vpc-api, but this VPC link is in vpc-cust",
+            "t.toml:120:15: vpc_link[1].service_vpc: vpc-cust is this VPC link's customer VPC (its subnets'); the API service VPC must be another one",
+            "t.toml:125:11: vpc_link[2].subnets: a VPC link needs at least one subnet (one per availability zone)",
+            "t.toml:126:19: vpc_link[2].security_groups: a VPC link needs 1 to 5 security groups, found 0",
+            "t.toml:127:15: vpc_link[2].service_vpc: unknown VPC \"vpc-nope\" (defined: vpc-api, vpc-cust, vpc-x)",
+            "t.toml:133:13: vpc_link[3].addresses: found 2 addresses for 1 subnet (the link ENIs' addresses: one per subnet, in the same order; leave addresses out to have them allocated)",
+            "t.toml:134:19: vpc_link[3].security_groups: a VPC link needs 1 to 5 security groups, found 6",
+            "t.toml:134:31: vpc_link[3].security_groups[1]: security group \"sg-link\" is listed twice",
+            "t.toml:134:42: vpc_link[3].security_groups[2]: security group \"sg-link\" is listed twice",
+            "t.toml:134:53: vpc_link[3].security_groups[3]: security group \"sg-link\" is listed twice",
+            "t.toml:134:64: vpc_link[3].security_groups[4]: security group \"sg-link\" is listed twice",
+            "t.toml:134:75: vpc_link[3].security_groups[5]: security group \"sg-link\" is listed twice",
+        ]);
+    }
+
+    #[test]
+    fn http_link_addresses_run_out() {
+        // A /28 has 11 usable addresses (.4 to .14): 10 ENIs leave one, for
+        // the first link; the second finds none.
+        let mut extra = String::from(
+            r#"
+[[subnet]]
+id = "subnet-small"
+vpc = "vpc-cust"
+cidr = "10.0.9.0/28"
+az = "use1-az3"
+
+[[vpc_link]]
+id = "vpclink-2"
+kind = "http"
+subnets = ["subnet-small"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+
+[[vpc_link]]
+id = "vpclink-3"
+kind = "http"
+subnets = ["subnet-c1", "subnet-small"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+"#,
+        );
+        for i in 0..10 {
+            let ip = if i < 5 { 4 + i } else { 10 + (i - 5) };
+            extra.push_str(&format!(
+                "\n[[eni]]\nid = \"eni-s{i}\"\nsubnet = \"subnet-small\"\nip = \"10.0.9.{ip}\"\n\
+                 security_groups = [\"sg-cust\"]\nhost = \"s{i}\"\n"
+            ));
+        }
+        assert_eq!(diags(&with_hl(&extra)), [
+            "t.toml:110:25: vpc_link[2].subnets[1]: no free address left in subnet subnet-small (10.0.9.0/28) for this VPC link's ENI (every usable address is taken)",
+        ]);
+        // Without vpclink-3, vpclink-2 takes the one free address, .9.
+        let t = parse_str(
+            &with_hl(&extra.replace("\"subnet-c1\", \"subnet-small\"", "\"subnet-c1\"")),
+            "t.toml",
+        )
+        .unwrap();
+        let VpcLinkKind::Http { enis, .. } = &t.services.vpc_links[1].kind else {
+            panic!("not an HTTP link");
+        };
+        assert_eq!(enis[0].ip, "10.0.9.9".parse::<Ipv4Addr>().unwrap());
+    }
+
+    #[test]
+    fn integrations() {
+        let extra = r#"
+[[vpc_link]]
+id = "vpclink-2"
+kind = "http"
+subnets = ["subnet-c2"]
+addresses = ["10.0.2.200"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+integrations = [
+  { id = "int-a", port = 80, address = "10.1.1.210" },
+  { id = "int-b", alb = "alb-web", nlb = "nlb-web", cloud_map = "svc-web", port = 80, address = "10.1.1.211" },
+  { id = "int-c", alb = "alb-web" },
+  { id = "int-d", alb = "alb-web", port = "80", address = "10.1.1.300", protocol = "http", path = "/" },
+  { id = "int-alb", alb = "alb-web", port = 80, address = "10.1.1.212" },
+  "int-e",
+  { alb = "alb-web", port = 80, address = "10.1.1.213" },
+]
+"#;
+        assert_eq!(diags(&with_hl(extra)), [
+            "t.toml:102:3: vpc_link[1].integrations[0]: an integration needs one of alb, nlb or cloud_map (what it reaches)",
+            "t.toml:103:36: vpc_link[1].integrations[1].nlb: an integration targets exactly one of alb, nlb or cloud_map (alb is given too)",
+            "t.toml:103:53: vpc_link[1].integrations[1].cloud_map: an integration targets exactly one of alb, nlb or cloud_map (alb is given too)",
+            "t.toml:104:3: vpc_link[1].integrations[2].port: missing required field \"port\" (expected a port number such as 80)",
+            "t.toml:104:3: vpc_link[1].integrations[2].address: missing required field \"address\" (expected an IPv4 address such as \"10.0.1.10\")",
+            "t.toml:105:43: vpc_link[1].integrations[3].port: expected a port number such as 80, found a string",
+            "t.toml:105:59: vpc_link[1].integrations[3].address: invalid IPv4 address \"10.1.1.300\" (expected an address without prefix, such as \"10.0.1.10\")",
+            "t.toml:105:84: vpc_link[1].integrations[3].protocol: unknown protocol \"http\" (expected \"tcp\" or \"udp\")",
+            "t.toml:105:92: vpc_link[1].integrations[3].path: unknown field \"path\" (allowed: id, alb, nlb, cloud_map, port, address, protocol)",
+            "t.toml:106:10: vpc_link[1].integrations[4].id: duplicate id \"int-alb\": already used by vpc_link[0].integrations[0] at line 89 (ids are shared by all resource kinds)",
+            "t.toml:107:3: vpc_link[1].integrations[5]: expected an integration table, found a string",
+            "t.toml:108:3: vpc_link[1].integrations[6].id: missing required field \"id\" (expected a string id such as \"vpc-a\")",
+        ]);
+    }
+
+    #[test]
+    fn integration_targets_and_addresses() {
+        let extra = r#"
+[[vpc]]
+id = "vpc-x"
+cidr = "10.9.0.0/16"
+
+[[subnet]]
+id = "subnet-x1"
+vpc = "vpc-x"
+cidr = "10.9.1.0/24"
+az = "use1-az1"
+
+[[security_group]]
+id = "sg-x"
+vpc = "vpc-x"
+
+[[eni]]
+id = "eni-x"
+subnet = "subnet-x1"
+ip = "10.9.1.10"
+security_groups = ["sg-x"]
+host = "x"
+
+[[alb]]
+id = "alb-x"
+nodes = ["eni-x"]
+listener_ports = [80]
+
+[[cloud_map_service]]
+id = "svc-x"
+vpc = "vpc-x"
+instances = ["eni-x:80"]
+
+[[target_group]]
+id = "tg-x"
+vpc = "vpc-x"
+protocol = "tcp"
+port = 80
+targets = ["eni-x"]
+
+[[nlb]]
+id = "nlb-x"
+subnets = [{ subnet = "subnet-x1", ip = "10.9.1.50" }]
+listeners = [{ protocol = "tcp", port = 80, target_group = "tg-x" }]
+
+[[vpc_link]]
+id = "vpclink-2"
+kind = "http"
+subnets = ["subnet-c1"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+integrations = [
+  { id = "int-1", alb = "alb-web", port = 8080, address = "10.1.1.210" },
+  { id = "int-2", alb = "alb-web", port = 80, address = "10.1.1.211", protocol = "udp" },
+  { id = "int-3", alb = "alb-x", port = 80, address = "10.1.1.212" },
+  { id = "int-4", nlb = "nlb-web", port = 81, address = "10.1.1.213" },
+  { id = "int-5", nlb = "nlb-web", port = 80, address = "10.1.1.214", protocol = "udp" },
+  { id = "int-6", nlb = "nlb-x", port = 80, address = "10.1.1.215" },
+  { id = "int-7", cloud_map = "svc-x", port = 80, address = "10.1.1.216" },
+  { id = "int-8", cloud_map = "svc-nope", port = 80, address = "10.1.1.217" },
+  { id = "int-9", alb = "nlb-web", port = 80, address = "10.1.1.218" },
+  { id = "int-10", nlb = "vpclink-http-int-alb", port = 80, address = "10.1.1.219" },
+  { id = "int-11", cloud_map = "svc-web", port = 9000, address = "10.1.2.1" },
+  { id = "int-12", cloud_map = "svc-web", port = 9000, address = "10.1.1.255" },
+  { id = "int-13", cloud_map = "svc-web", port = 9000, address = "10.1.1.201" },
+  { id = "int-14", cloud_map = "svc-web", port = 9000, address = "10.1.1.20" },
+  { id = "int-15", cloud_map = "svc-web", port = 9000, address = "10.1.1.215" },
+]
+"#;
+        assert_eq!(diags(&with_hl(extra)), [
+            "t.toml:144:43: vpc_link[1].integrations[0].port: port 8080 is not a listener port of ALB alb-web (listener_ports: [80])",
+            "t.toml:145:82: vpc_link[1].integrations[1].protocol: an ALB integration's protocol is \"tcp\" (an ALB serves HTTP)",
+            "t.toml:146:25: vpc_link[1].integrations[2].alb: ALB alb-x is in vpc-x, but this VPC link is in vpc-cust (an integration reaches into the link's VPC)",
+            "t.toml:147:43: vpc_link[1].integrations[3].port: NLB nlb-web has no tcp listener on port 81 (listeners: tcp 80)",
+            "t.toml:148:43: vpc_link[1].integrations[4].port: NLB nlb-web has no udp listener on port 80 (listeners: tcp 80)",
+            "t.toml:149:25: vpc_link[1].integrations[5].nlb: NLB nlb-x is in vpc-x, but this VPC link is in vpc-cust (an integration reaches into the link's VPC)",
+            "t.toml:150:31: vpc_link[1].integrations[6].cloud_map: Cloud Map service svc-x is in vpc-x, but this VPC link is in vpc-cust (an integration reaches into the link's VPC)",
+            "t.toml:151:31: vpc_link[1].integrations[7].cloud_map: unknown Cloud Map service \"svc-nope\" (defined: svc-web, svc-x)",
+            "t.toml:152:25: vpc_link[1].integrations[8].alb: \"nlb-web\" is an NLB (nlb[0]), not an ALB",
+            "t.toml:153:26: vpc_link[1].integrations[9].nlb: unknown NLB \"vpclink-http-int-alb\" (defined: nlb-web, nlb-x)",
+            "t.toml:154:66: vpc_link[1].integrations[10].address: 10.1.2.1 is not in a subnet of vpc-api (an integration's address is in a subnet of the link's service_vpc)",
+            "t.toml:155:66: vpc_link[1].integrations[11].address: 10.1.1.255 is the broadcast address of subnet subnet-api1 (10.1.1.0/24); usable addresses are 10.1.1.4 to 10.1.1.254 (AWS reserves the first four and the last)",
+            "t.toml:156:66: vpc_link[1].integrations[12].address: 10.1.1.201 is already used by int-alb (vpc_link[0].integrations[0]) in vpc-api",
+            "t.toml:157:66: vpc_link[1].integrations[13].address: 10.1.1.20 is already used by eni-apigw (eni[0]) in vpc-api",
+            "t.toml:158:66: vpc_link[1].integrations[14].address: 10.1.1.215 is already used by int-6 (vpc_link[1].integrations[5]) in vpc-api",
+        ]);
+    }
+
+    #[test]
+    fn http_link_implied_ids() {
+        let extra = r#"
+[[target_group]]
+id = "vpclink-http-int-alb-targets"
+vpc = "vpc-cust"
+protocol = "tcp"
+port = 80
+targets = ["eni-web1"]
+
+[[endpoint_service]]
+id = "vpclink-http-int-map-service"
+nlb = "nlb-web"
+
+[[vpc_link]]
+id = "vpclink-http-int"
+kind = "http"
+subnets = ["subnet-c1"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+integrations = [
+  { id = "nlb", nlb = "nlb-web", port = 80, address = "10.1.1.210" },
+  { id = "vpclink-http", alb = "alb-web", port = 80, address = "10.1.1.211" },
+  { id = "int-nlb", alb = "alb-web", port = 80, address = "10.1.1.212" },
+]
+
+[[vpc_link]]
+id = "vpclink-http-int-alb"
+kind = "rest"
+nlb = "nlb-web"
+vpc = "vpc-api"
+subnets = [{ subnet = "subnet-api1", ip = "10.1.1.100" }]
+security_groups = ["sg-api"]
+"#;
+        assert_eq!(diags(&with_hl(extra)), [
+            "t.toml:83:6: vpc_link[0].id: this HTTP VPC link implies the target group \"vpclink-http-int-alb-targets\" (for integration int-alb), but that id is already used by target_group[1] at line 95",
+            "t.toml:83:6: vpc_link[0].id: this HTTP VPC link implies the NLB \"vpclink-http-int-alb\" (for integration int-alb), but that id is already used by vpc_link[2] at line 118",
+            "t.toml:83:6: vpc_link[0].id: this HTTP VPC link implies the endpoint service \"vpclink-http-int-map-service\" (for integration int-map), but that id is already used by endpoint_service[0] at line 102",
+            "t.toml:106:6: vpc_link[1].id: this HTTP VPC link implies the target group \"vpclink-http-int-nlb-targets\" (for integration nlb), but vpc_link[0] at line 83 implies that id too",
+            "t.toml:106:6: vpc_link[1].id: this HTTP VPC link implies the NLB \"vpclink-http-int-nlb\" (for integration nlb), but vpc_link[0] at line 83 implies that id too",
+            "t.toml:106:6: vpc_link[1].id: this HTTP VPC link implies the endpoint service \"vpclink-http-int-nlb-service\" (for integration nlb), but vpc_link[0] at line 83 implies that id too",
+            "t.toml:106:6: vpc_link[1].id: this HTTP VPC link implies the VPC endpoint \"vpclink-http-int-nlb-endpoint\" (for integration nlb), but vpc_link[0] at line 83 implies that id too",
+            "t.toml:113:10: vpc_link[1].integrations[1].id: duplicate id \"vpclink-http\": already used by vpc_link[0] at line 83 (ids are shared by all resource kinds)",
+            "t.toml:114:10: vpc_link[1].integrations[2].id: duplicate id \"int-nlb\": already used by vpc_link[0].integrations[1] at line 90 (ids are shared by all resource kinds)",
+            "t.toml:118:6: vpc_link[2].id: this REST VPC link implies the endpoint service \"vpclink-http-int-alb-service\", but vpc_link[0] at line 83 implies that id too",
+            "t.toml:118:6: vpc_link[2].id: this REST VPC link implies the VPC endpoint \"vpclink-http-int-alb-endpoint\", but vpc_link[0] at line 83 implies that id too",
+            "t.toml:120:7: vpc_link[2].nlb: nlb-web already fronts endpoint service vpclink-http-int-map-service (endpoint_service[0]); an NLB fronts at most one endpoint service",
         ]);
     }
 }

@@ -76,6 +76,10 @@ pub struct LoadOptions {
     /// Entries in the flow table (each flow takes two); default
     /// `dataplane_common::MAX_FLOWS`.
     pub flow_table_size: Option<u32>,
+    /// Connection-tracking idle timeouts (default: AWS's).
+    pub conntrack: crate::conntrack::Timeouts,
+    /// How often expired flows are swept (default 1 s).
+    pub sweep_every: Option<std::time::Duration>,
 }
 
 pub struct Dataplane {

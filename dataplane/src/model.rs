@@ -180,7 +180,8 @@ pub struct VpcEndpoint {
     /// Given, or derived: `Pending` when the service requires acceptance,
     /// else `Available`.
     pub state: EndpointState,
-    /// The REST VPC link this endpoint was implied by, if any.
+    /// The VPC link (REST, or an HTTP link integration) this endpoint was
+    /// implied by, if any.
     pub implied_by: Option<usize>,
 }
 

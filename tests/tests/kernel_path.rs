@@ -976,6 +976,7 @@ fn full_flow_table_refuses_new_flows_and_keeps_live_ones() {
         Hook::Tc,
         &LoadOptions {
             flow_table_size: Some(4),
+            ..Default::default()
         },
     );
     let (c, w) = (fx.ip("eni-client"), fx.ip("eni-web"));
@@ -1052,4 +1053,77 @@ fn both_hooks_produce_identical_bytes_for_every_allowed_case() {
         assert_eq!(tc, xdp);
     }
     let _ = (COUNTER_COUNT, DROP_REASON_COUNT);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn idle_flows_are_reclaimed_after_their_timeout_and_the_full_table_accepts_again() {
+    // Room for two flows; UDP flows time out after 1 s, swept every 100 ms.
+    let opts = LoadOptions {
+        flow_table_size: Some(4),
+        conntrack: dataplane::conntrack::Timeouts {
+            udp: std::time::Duration::from_secs(1),
+            udp_stream: std::time::Duration::from_secs(1),
+            ..Default::default()
+        },
+        sweep_every: Some(std::time::Duration::from_millis(100)),
+    };
+    let fx = Fixture::with_options(TOPO, "kpp", Hook::Tc, &opts);
+    let (c, w) = (fx.ip("eni-client"), fx.ip("eni-web"));
+    let (cmac, wmac) = (fx.mac("eni-client"), fx.mac("eni-web"));
+    let q = |sport| pkt::udp(cmac, GATEWAY_MAC, c, w, sport, 53);
+    for sport in [46000, 46001] {
+        check(
+            &fx,
+            Hook::Tc,
+            "eni-client",
+            &q(sport),
+            Verdict::Forward,
+            Some(&pkt::with_macs(&q(sport), wmac, GATEWAY_MAC)),
+            &[FWD, CREATED],
+        );
+    }
+    check(
+        &fx,
+        Hook::Tc,
+        "eni-client",
+        &q(46002),
+        Verdict::Drop,
+        None,
+        &[(&drop_reason(DropReason::FlowTableFull), 1)],
+    );
+    // Keep one flow alive past the timeout; let the other go idle.
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_millis(1600) {
+        check(
+            &fx,
+            Hook::Tc,
+            "eni-client",
+            &q(46000),
+            Verdict::Forward,
+            Some(&pkt::with_macs(&q(46000), wmac, GATEWAY_MAC)),
+            &[FWD, HIT],
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let flows = fx.flows();
+    assert_eq!(
+        flows.len(),
+        2,
+        "the idle flow's two entries were reclaimed, the live flow's kept"
+    );
+    assert!(
+        flows.iter().any(|(k, _)| k.sport == 46000u16.to_be_bytes()),
+        "the live flow survived"
+    );
+    // And the table takes a new flow again.
+    check(
+        &fx,
+        Hook::Tc,
+        "eni-client",
+        &q(46002),
+        Verdict::Forward,
+        Some(&pkt::with_macs(&q(46002), wmac, GATEWAY_MAC)),
+        &[FWD, CREATED],
+    );
 }

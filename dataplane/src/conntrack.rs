@@ -1,0 +1,257 @@
+//! Connection-tracking lifecycle: idle timeouts per protocol and TCP state,
+//! and the sweep that reclaims expired flows (both entries, and with the
+//! reply entry any NAT source port it held).
+//!
+//! The kernel refreshes `last_seen_ns` (CLOCK_MONOTONIC, coarse) on every
+//! packet; the agent sweeps. The table never evicts a live flow by itself.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use anyhow::{Context, Result};
+use aya::maps::{HashMap, Map, MapData};
+use dataplane_common::{
+    FlowEntry, FlowKey, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
+    FLOW_STATE_ESTABLISHED, PROTO_TCP, PROTO_UDP,
+};
+
+/// Idle timeouts. The defaults are AWS's documented security-group
+/// connection-tracking timeouts: TCP established 432,000 s (5 days), UDP
+/// 180 s once traffic flowed both ways ("stream") and 30 s otherwise, other
+/// protocols (ICMP) 60 s; TCP connections not yet established or closing
+/// are kept for 60 s after their last packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub tcp_established: Duration,
+    pub tcp_transitory: Duration,
+    pub udp_stream: Duration,
+    pub udp: Duration,
+    pub other: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            tcp_established: Duration::from_secs(432_000),
+            tcp_transitory: Duration::from_secs(60),
+            udp_stream: Duration::from_secs(180),
+            udp: Duration::from_secs(30),
+            other: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The idle timeout of a flow, given its forward and reply entries.
+pub fn timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -> Duration {
+    match proto {
+        PROTO_TCP => match fwd.state {
+            FLOW_STATE_ESTABLISHED => t.tcp_established,
+            FLOW_STATE_CLOSING | FLOW_STATE_CLOSED => t.tcp_transitory,
+            _ => t.tcp_transitory,
+        },
+        // A reply entry used after its creation means traffic both ways.
+        PROTO_UDP if rev.last_seen_ns > rev.created_ns => t.udp_stream,
+        PROTO_UDP => t.udp,
+        _ => t.other,
+    }
+}
+
+/// Pure: which keys of `flows` (both entries of every flow) are expired at
+/// `now_ns`. A flow's idle time runs from the later of its two entries'
+/// `last_seen_ns`. An entry whose partner is missing is expired by its own
+/// time alone.
+pub fn expired(flows: &[(FlowKey, FlowEntry)], now_ns: u64, t: &Timeouts) -> Vec<FlowKey> {
+    let by_key: BTreeMap<[u8; 20], &FlowEntry> =
+        flows.iter().map(|(k, e)| (key_bytes(k), e)).collect();
+    let mut out = Vec::new();
+    for (k, e) in flows {
+        let peer_key = peer_key(e, k.proto);
+        let peer = by_key.get(&key_bytes(&peer_key)).copied();
+        let (fwd, rev) = match (e.flags & FLOW_F_REPLY != 0, peer) {
+            (false, Some(p)) => (e, p),
+            (true, Some(p)) => (p, e),
+            (_, None) => (e, e),
+        };
+        let last = e.last_seen_ns.max(peer.map_or(0, |p| p.last_seen_ns));
+        if now_ns.saturating_sub(last) > timeout(t, k.proto, fwd, rev).as_nanos() as u64 {
+            out.push(*k);
+        }
+    }
+    out
+}
+
+/// The key of the other direction of the flow `e` belongs to (as the kernel
+/// computes it).
+pub fn peer_key(e: &FlowEntry, proto: u8) -> FlowKey {
+    FlowKey {
+        vpc: e.out_vpc,
+        src: e.new_dst,
+        dst: e.new_src,
+        sport: e.new_dport,
+        dport: e.new_sport,
+        proto,
+        _pad0: 0,
+        _pad1: 0,
+    }
+}
+
+fn key_bytes(k: &FlowKey) -> [u8; 20] {
+    let mut b = [0u8; 20];
+    b[0..4].copy_from_slice(&k.vpc.to_ne_bytes());
+    b[4..8].copy_from_slice(&k.src);
+    b[8..12].copy_from_slice(&k.dst);
+    b[12..14].copy_from_slice(&k.sport);
+    b[14..16].copy_from_slice(&k.dport);
+    b[16] = k.proto;
+    b
+}
+
+/// CLOCK_MONOTONIC in ns: the kernel's `bpf_ktime_get_coarse_ns` clock.
+pub fn monotonic_ns() -> u64 {
+    let ts =
+        nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("CLOCK_MONOTONIC");
+    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
+}
+
+/// Removes the expired flows from HL_FLOWS (owned or opened from its pin);
+/// returns how many entries it removed and how many remain.
+pub fn sweep(map: &mut Map, t: &Timeouts) -> Result<(usize, usize)> {
+    let mut flows: HashMap<&mut MapData, FlowKey, FlowEntry> = HashMap::try_from(map)?;
+    let all: Vec<(FlowKey, FlowEntry)> = flows.iter().filter_map(|r| r.ok()).collect();
+    let doomed = expired(&all, monotonic_ns(), t);
+    for k in &doomed {
+        // Already gone (a racing sweep, connection termination) is fine.
+        let _ = flows.remove(k);
+    }
+    Ok((doomed.len(), all.len() - doomed.len()))
+}
+
+/// Sweeps the pinned flow table every `every` until `stop` is set.
+pub fn sweeper(
+    flows_pin: std::path::PathBuf,
+    t: Timeouts,
+    every: Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>> {
+    let data = MapData::from_pin(&flows_pin)
+        .with_context(|| format!("opening {}", flows_pin.display()))?;
+    let mut map = Map::HashMap(data);
+    std::thread::Builder::new()
+        .name("conntrack-sweep".into())
+        .spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match sweep(&mut map, &t) {
+                    Ok((0, _)) => {}
+                    Ok((n, left)) => {
+                        log::debug!("conntrack: reclaimed {n} expired entries, {left} remain")
+                    }
+                    Err(e) => log::error!("conntrack sweep: {e:#}"),
+                }
+                // Sleep in short steps so stopping is prompt.
+                let mut slept = Duration::ZERO;
+                while slept < every && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    slept += Duration::from_millis(50);
+                }
+            }
+        })
+        .context("starting the conntrack sweeper")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dataplane_common::{FLOW_STATE_NEW, PROTO_ICMP};
+
+    const S: u64 = 1_000_000_000;
+
+    fn flow(
+        proto: u8,
+        state: u32,
+        fwd_seen: u64,
+        rev_seen: u64,
+        rev_created: u64,
+    ) -> Vec<(FlowKey, FlowEntry)> {
+        let fk = FlowKey {
+            vpc: 0,
+            src: [10, 0, 0, 1],
+            dst: [10, 0, 0, 2],
+            sport: [0, 1],
+            dport: [0, 2],
+            proto,
+            _pad0: 0,
+            _pad1: 0,
+        };
+        let fwd = FlowEntry {
+            state,
+            out_vpc: 0,
+            new_src: fk.src,
+            new_dst: fk.dst,
+            new_sport: fk.sport,
+            new_dport: fk.dport,
+            last_seen_ns: fwd_seen,
+            ..Default::default()
+        };
+        let rk = peer_key(&fwd, proto);
+        let rev = FlowEntry {
+            state,
+            flags: FLOW_F_REPLY,
+            out_vpc: 0,
+            new_src: rk.src,
+            new_dst: rk.dst,
+            new_sport: rk.sport,
+            new_dport: rk.dport,
+            created_ns: rev_created,
+            last_seen_ns: rev_seen,
+            ..Default::default()
+        };
+        vec![(fk, fwd), (rk, rev)]
+    }
+
+    #[test]
+    fn aws_defaults() {
+        let t = Timeouts::default();
+        assert_eq!(t.tcp_established, Duration::from_secs(432_000));
+        assert_eq!(
+            (t.udp_stream, t.udp, t.other),
+            (
+                Duration::from_secs(180),
+                Duration::from_secs(30),
+                Duration::from_secs(60)
+            )
+        );
+    }
+
+    #[test]
+    fn both_entries_expire_together_from_the_later_last_seen() {
+        let t = Timeouts::default();
+        // UDP, replied (stream): 180 s from the later of the two.
+        let f = flow(PROTO_UDP, FLOW_STATE_NEW, 100 * S, 150 * S, 10 * S);
+        assert!(expired(&f, 329 * S, &t).is_empty());
+        assert_eq!(expired(&f, 331 * S, &t).len(), 2);
+        // UDP never replied: 30 s.
+        let f = flow(PROTO_UDP, FLOW_STATE_NEW, 100 * S, 10 * S, 10 * S);
+        assert!(expired(&f, 129 * S, &t).is_empty());
+        assert_eq!(expired(&f, 131 * S, &t).len(), 2);
+    }
+
+    #[test]
+    fn tcp_by_state_and_icmp_by_other() {
+        let t = Timeouts::default();
+        let est = flow(PROTO_TCP, FLOW_STATE_ESTABLISHED, 0, 0, 0);
+        assert!(expired(&est, 400_000 * S, &t).is_empty());
+        assert_eq!(expired(&est, 432_001 * S, &t).len(), 2);
+        let syn = flow(PROTO_TCP, FLOW_STATE_NEW, 0, 0, 0);
+        assert_eq!(expired(&syn, 61 * S, &t).len(), 2);
+        let icmp = flow(PROTO_ICMP, FLOW_STATE_NEW, 0, 0, 0);
+        assert!(expired(&icmp, 59 * S, &t).is_empty());
+        assert_eq!(expired(&icmp, 61 * S, &t).len(), 2);
+    }
+
+    #[test]
+    fn an_orphan_entry_expires_on_its_own() {
+        let t = Timeouts::default();
+        let mut f = flow(PROTO_UDP, FLOW_STATE_NEW, 0, 0, 0);
+        f.truncate(1);
+        assert_eq!(expired(&f, 31 * S, &t).len(), 1);
+    }
+}
