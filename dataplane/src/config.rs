@@ -4576,11 +4576,26 @@ host = "b-1"
                 "eni-apigw"
             ])
         );
-        // The private API: one user endpoint plus the REST link's implied one.
+        // The private API: one user endpoint plus the REST link's implied
+        // one; the HTTP link's integration adds a third, at 10.0.1.201.
         let s = &t.services;
-        assert_eq!(s.vpc_endpoints.len(), 2);
-        assert_eq!(s.vpc_links.len(), 1);
-        assert_eq!(s.vpc_endpoints[1].id, "vpclink-rest-endpoint");
+        assert_eq!(
+            s.vpc_endpoints
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "vpce-execute-api",
+                "vpclink-rest-endpoint",
+                "vpclink-http-int-web-endpoint"
+            ]
+        );
+        assert_eq!(s.vpc_links.len(), 2);
+        let VpcLinkKind::Http { enis, .. } = &s.vpc_links[1].kind else {
+            panic!("vpclink-http is an HTTP link")
+        };
+        let link_ips: Vec<String> = enis.iter().map(|e| e.ip.to_string()).collect();
+        assert_eq!(link_ips, ["10.0.1.4", "10.0.2.4"]);
         let client = t.eni_by_id("eni-client").unwrap();
         let other = t.eni_by_id("eni-other").unwrap();
         assert_eq!(t.enis[client].ip, t.enis[other].ip);
@@ -4607,6 +4622,11 @@ host = "b-1"
                     protocol: Protocol::Tcp,
                     ports: (80, 80),
                     peer: Peer::SecurityGroup(sg("sg-nlb-web")),
+                },
+                Rule {
+                    protocol: Protocol::Tcp,
+                    ports: (80, 80),
+                    peer: Peer::SecurityGroup(sg("sg-link")),
                 },
                 Rule {
                     protocol: Protocol::Icmp,

@@ -348,6 +348,20 @@ fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
         let addr = SocketAddr::new(ip.parse()?, port);
         lab::wait_listening(plan, host, addr, Duration::from_secs(10))?;
     }
+    // A health probe that failed before a server was up may still take its
+    // target out for a moment: let one interval pass, then wait until all
+    // targets are in selection.
+    std::thread::sleep(Duration::from_millis(1300));
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !agent.unhealthy.lock().expect("health set").is_empty() {
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "targets did not pass their health checks: {:?}",
+                agent.unhealthy.lock().expect("health set")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let before = agent.snapshot()?;
     let checks: Vec<(&str, &str, Vec<String>, bool)> = vec![
         (
@@ -387,6 +401,12 @@ fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
             "other",
             "private API: vpc-b -> endpoint -> apigw -> REST link -> web",
             curl("10.0.1.100", 80),
+            true,
+        ),
+        (
+            "apigw",
+            "HTTP VPC link: apigw -> integration 10.0.1.201 -> web",
+            curl("10.0.1.201", 80),
             true,
         ),
     ];

@@ -20,6 +20,8 @@ use dataplane_common::{
 };
 use etherparse::PacketBuilder;
 
+pub mod bench;
+
 /// Fails loudly (never skips) when a root test runs without what it needs.
 pub fn require_root() {
     assert!(
@@ -93,6 +95,38 @@ impl Fixture {
     pub fn port_ifindex(&self, id: &str) -> u32 {
         let eni = self.eni(id);
         self.agent.compiled.ports[eni].0
+    }
+
+    /// Waits until no target is out of selection (servers started after the
+    /// agent may have failed a health check or two first).
+    pub fn wait_all_healthy(&self, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.agent.unhealthy.lock().unwrap().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "targets still unhealthy after {timeout:?}: {:?}",
+                self.agent.unhealthy.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// After starting servers: lets one health-check interval pass (a probe
+    /// that failed before a server was up may still mark its target) and then
+    /// waits until every target is back in selection.
+    pub fn settle_health(&self) {
+        let longest = self
+            .agent
+            .topo
+            .services
+            .target_groups
+            .iter()
+            .filter_map(|tg| tg.health_check.as_ref().map(|h| h.interval_ms))
+            .max();
+        if let Some(ms) = longest {
+            std::thread::sleep(std::time::Duration::from_millis(ms as u64 + 300));
+            self.wait_all_healthy(std::time::Duration::from_secs(15));
+        }
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -171,7 +205,7 @@ impl Drop for LabGuard {
 
 /// `struct __sk_buff` up to and including `ifindex` (offset 40), zeroed
 /// otherwise: the kernel only accepts a few fields from userspace.
-fn skb_ctx(ifindex: u32) -> Vec<u8> {
+pub fn skb_ctx(ifindex: u32) -> Vec<u8> {
     let mut ctx = vec![0u8; 184]; // sizeof(struct __sk_buff)
     ctx[40..44].copy_from_slice(&ifindex.to_ne_bytes());
     ctx
@@ -179,7 +213,7 @@ fn skb_ctx(ifindex: u32) -> Vec<u8> {
 
 /// `struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex }`:
 /// the kernel wants `data_end` to be the frame's length.
-fn xdp_ctx(ifindex: u32, len: usize) -> Vec<u8> {
+pub fn xdp_ctx(ifindex: u32, len: usize) -> Vec<u8> {
     let mut ctx = vec![0u8; 24];
     ctx[4..8].copy_from_slice(&(len as u32).to_ne_bytes());
     ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
@@ -197,7 +231,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    fn from_raw(hook: Hook, ret: u32) -> Verdict {
+    pub fn from_raw(hook: Hook, ret: u32) -> Verdict {
         match (hook, ret) {
             (Hook::Tc, 7) => Verdict::Forward,  // TC_ACT_REDIRECT (peer)
             (Hook::Tc, 0) => Verdict::Pass,     // TC_ACT_OK
@@ -387,6 +421,8 @@ pub fn config_path(name: &str) -> PathBuf {
 pub struct HostProcess {
     child: std::process::Child,
     log: PathBuf,
+    /// For servers: their own address (health probes come from it).
+    own: Option<Ipv4Addr>,
 }
 
 impl HostProcess {
@@ -405,12 +441,16 @@ impl HostProcess {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {argv:?} in {host}: {e}"));
-        HostProcess { child, log }
+        HostProcess {
+            child,
+            log,
+            own: None,
+        }
     }
 
     /// The peer-logging HTTP server on `ip:port`, ready when this returns.
     pub fn http_server(plan: &lab::LabPlan, host: &str, ip: Ipv4Addr, port: u16) -> HostProcess {
-        let p = Self::spawn(
+        let mut p = Self::spawn(
             plan,
             host,
             &[
@@ -429,6 +469,7 @@ impl HostProcess {
             std::time::Duration::from_secs(10),
         )
         .expect("server listening");
+        p.own = Some(ip);
         p
     }
 
@@ -439,9 +480,13 @@ impl HostProcess {
     /// The peers an HTTP server logged, in order (the readiness probe of
     /// `wait_listening` connects without a request and is never logged).
     pub fn peers(&self) -> Vec<String> {
+        // Health probes come from inside the host: its own address.
+        let own = self.own.map(|ip| format!("{ip}:"));
         self.output()
             .lines()
-            .filter_map(|l| l.strip_prefix("PEER ").map(str::to_string))
+            .filter_map(|l| l.strip_prefix("PEER "))
+            .filter(|p| own.as_ref().is_none_or(|o| !p.starts_with(o.as_str())))
+            .map(str::to_string)
             .collect()
     }
 }
@@ -544,3 +589,6 @@ pub fn ep_eni(fx: &Fixture, addr: &str) -> usize {
     }
     panic!("no endpoint ENI {addr}")
 }
+
+pub mod differential;
+pub mod reference;

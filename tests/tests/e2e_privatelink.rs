@@ -43,10 +43,12 @@ fn parse_body(body: &str) -> (String, String, u16) {
 
 fn servers(fx: &Fixture) -> (HostProcess, HostProcess) {
     let plan = &fx.agent.plan;
-    (
+    let s = (
         HostProcess::http_server(plan, "web1", ip("10.0.1.21"), 8080),
         HostProcess::http_server(plan, "web2", ip("10.0.2.22"), 8080),
-    )
+    );
+    fx.settle_health();
+    s
 }
 
 #[test]
@@ -243,6 +245,7 @@ fn the_private_api_path_crosses_two_privatelink_connections() {
         Duration::from_secs(10),
     )
     .unwrap();
+    fx.settle_health();
     for _ in 0..3 {
         let (code, body) = curl(plan, "other", ip("10.0.1.100"), 80);
         assert_eq!(code, 0, "private API call: {body}");
