@@ -14,8 +14,13 @@ const TARGET: &str = "bpfel-unknown-none";
 const LLVM_OBJDUMP: &str = "/usr/lib/llvm-22/bin/llvm-objdump";
 const SETUP_HINT: &str = "run `cargo xtask setup` as root first";
 
-/// Build `dataplane-ebpf/` and copy the object to `target/dataplane-ebpf.o`;
-/// returns that path (absolute).
+/// The kernel crate's binaries: (cargo bin name, object under `target/`).
+/// `bench` is not the data plane: the floors, generator and sink of
+/// `cargo xtask bench`.
+const OBJECTS: &[(&str, &str)] = &[("dataplane", "dataplane-ebpf.o"), ("bench", "bench-ebpf.o")];
+
+/// Build `dataplane-ebpf/` and copy its objects to `target/dataplane-ebpf.o`
+/// and `target/bench-ebpf.o`; returns the data plane's path (absolute).
 pub fn build(debug: bool) -> Result<PathBuf> {
     let ws = workspace_root();
     let crate_dir = ws.join("dataplane-ebpf");
@@ -69,24 +74,28 @@ pub fn build(debug: bool) -> Result<PathBuf> {
          code, run `cargo xtask setup` as root",
     )?;
 
-    let built = target_dir.join(TARGET).join(profile).join("dataplane");
-    if !built.is_file() {
-        bail!(
-            "the kernel build succeeded but produced no {}; the kernel crate's binary must be \
-             named `dataplane`",
-            built.display()
+    let mut outs = Vec::new();
+    for (bin, object) in OBJECTS {
+        let built = target_dir.join(TARGET).join(profile).join(bin);
+        if !built.is_file() {
+            bail!(
+                "the kernel build succeeded but produced no {}; the kernel crate must have a \
+                 binary named `{bin}` (see dataplane-ebpf/Cargo.toml)",
+                built.display()
+            );
+        }
+        check_no_memcpy(&built)?;
+        let out = ws.join("target").join(object);
+        std::fs::copy(&built, &out)
+            .with_context(|| format!("copying {} to {}", built.display(), out.display()))?;
+        let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+        eprintln!(
+            "[build-ebpf] ok: {} ({size} bytes, {profile}, no memcpy calls)",
+            out.display()
         );
+        outs.push(out);
     }
-    check_no_memcpy(&built)?;
-    let out = ws.join("target/dataplane-ebpf.o");
-    std::fs::copy(&built, &out)
-        .with_context(|| format!("copying {} to {}", built.display(), out.display()))?;
-    let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    eprintln!(
-        "[build-ebpf] ok: {} ({size} bytes, {profile}, no memcpy calls)",
-        out.display()
-    );
-    Ok(out)
+    Ok(outs.swap_remove(0))
 }
 
 /// Fail if the object contains `call -1`: a call left to relocation, in practice

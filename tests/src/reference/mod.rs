@@ -84,7 +84,9 @@ pub enum Port {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Delivered to host ENI `eni`.
-    Forward { eni: usize },
+    Forward {
+        eni: usize,
+    },
     /// Sent back out of the port it came from (an ARP answer).
     Reflect,
     /// Handed to the fabric's own stack untouched.
@@ -635,7 +637,14 @@ impl Model {
 
     /// Do the groups allow `proto` to/from `peer` on destination port `port`
     /// (`ingress`: peer is the source; else the destination)?
-    fn groups_allow(&self, groups: &[usize], ingress: bool, proto: u8, peer: [u8; 4], port: u16) -> bool {
+    fn groups_allow(
+        &self,
+        groups: &[usize],
+        ingress: bool,
+        proto: u8,
+        peer: [u8; 4],
+        port: u16,
+    ) -> bool {
         let peer = Ipv4Addr::from(peer);
         groups.iter().any(|&g| {
             let sg = &self.topo.security_groups[g];
@@ -674,7 +683,11 @@ impl Model {
         for n in s.nlbs.iter().filter(|n| n.security_groups.contains(&g)) {
             m.extend(n.nodes.iter().map(|x| x.ip));
         }
-        for ep in s.vpc_endpoints.iter().filter(|e| e.security_groups.contains(&g)) {
+        for ep in s
+            .vpc_endpoints
+            .iter()
+            .filter(|e| e.security_groups.contains(&g))
+        {
             m.extend(ep.enis.iter().map(|x| x.ip));
         }
         m

@@ -1,0 +1,638 @@
+//! Part 1: ns per packet in the kernel (BPF_PROG_TEST_RUN), for the floors
+//! and for each path of the real pipeline on both hooks.
+//!
+//! A path is one entry of [`PATHS`]: how to make the state its frames need,
+//! and what its output must be. Adding a construct (VPC links) adds entries.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use dataplane::{model::Hook, netns};
+use dataplane_common::{
+    bench::{nat_key, programs, BenchConfig, NatEntry},
+    GATEWAY_MAC, PROTO_TCP,
+};
+
+use super::{
+    objects::BenchObject,
+    report::{Check, Report, Row, Target},
+    testrun::{looped, per_call, Overhead, Prog},
+    topo::{Net, CLIENT, ENDPOINT, NAT_PORTS, NLB, SERVER},
+    verify, Section, Sizes,
+};
+use crate::{pkt, Fixture, Outcome, Verdict};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    Established,
+    FirstPacket,
+    Deny,
+}
+
+/// The ENI a path's frames arrive from.
+#[derive(Clone, Copy, Debug)]
+pub enum From {
+    Client,
+    Server,
+}
+
+pub type FramesFn = fn(&mut Fixture, &Net, Hook, usize) -> Result<Vec<Vec<u8>>>;
+pub type ExpectFn = fn(&Net, &[u8], &Outcome) -> Result<(), String>;
+
+pub struct PathSpec {
+    pub name: &'static str,
+    pub class: Class,
+    pub from: From,
+    /// The output is again an input of this same path (no address or port
+    /// changes), so a large-repeat loop measures it: see `testrun`.
+    pub loops: bool,
+    /// For a first packet: the established path it is compared with.
+    pub established: Option<&'static str>,
+    /// Makes the state the frames need (from an empty flow table) and
+    /// returns `n` frames: distinct tuples for first packets, copies of one
+    /// frame otherwise.
+    pub frames: FramesFn,
+    pub expect: ExpectFn,
+}
+
+/// Source port of the established flows the paths measure.
+const SPORT: u16 = 40_000;
+
+pub const PATHS: &[PathSpec] = &[
+    PathSpec {
+        name: "intra-VPC, established (TCP ACK)",
+        class: Class::Established,
+        from: From::Client,
+        loops: true,
+        established: None,
+        frames: intra_established,
+        expect: expect_intra,
+    },
+    PathSpec {
+        name: "intra-VPC, first packet (TCP SYN, new flow)",
+        class: Class::FirstPacket,
+        from: From::Client,
+        loops: false,
+        established: Some("intra-VPC, established (TCP ACK)"),
+        frames: intra_first,
+        expect: expect_intra,
+    },
+    PathSpec {
+        name: "PrivateLink forward, established (SNAT+DNAT)",
+        class: Class::Established,
+        from: From::Client,
+        loops: false,
+        established: None,
+        frames: pl_forward_established,
+        expect: expect_pl_forward,
+    },
+    PathSpec {
+        name: "PrivateLink reverse, established",
+        class: Class::Established,
+        from: From::Server,
+        loops: false,
+        established: None,
+        frames: pl_reverse_established,
+        expect: expect_pl_reverse,
+    },
+    PathSpec {
+        name: "PrivateLink, first packet (new flow)",
+        class: Class::FirstPacket,
+        from: From::Client,
+        loops: false,
+        established: Some("PrivateLink forward, established (SNAT+DNAT)"),
+        frames: pl_first,
+        expect: expect_pl_forward,
+    },
+    PathSpec {
+        name: "security-group deny (ingress, TCP SYN)",
+        class: Class::Deny,
+        from: From::Client,
+        loops: true,
+        established: None,
+        frames: sg_deny,
+        expect: expect_drop,
+    },
+];
+
+fn syn(net: &Net, sport: u16, dst: std::net::Ipv4Addr, dport: u16) -> Vec<u8> {
+    pkt::tcp(net.client_mac, GATEWAY_MAC, CLIENT, dst, sport, dport, "S")
+}
+
+fn run_ok(fx: &Fixture, hook: Hook, from: &str, f: &[u8]) -> Result<Outcome> {
+    let o = fx.run(hook, from, f);
+    if o.verdict != Verdict::Forward {
+        anyhow::bail!("setting up a flow: {from} frame got {:?}", o.verdict);
+    }
+    Ok(o)
+}
+
+fn intra_established(fx: &mut Fixture, net: &Net, hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
+    fx.clear_flows();
+    run_ok(fx, hook, "eni-client", &syn(net, SPORT, SERVER, 5201))?;
+    let synack = pkt::tcp(
+        net.server_mac,
+        GATEWAY_MAC,
+        SERVER,
+        CLIENT,
+        5201,
+        SPORT,
+        "SA",
+    );
+    run_ok(fx, hook, "eni-server", &synack)?;
+    let ack = pkt::tcp(
+        net.client_mac,
+        GATEWAY_MAC,
+        CLIENT,
+        SERVER,
+        SPORT,
+        5201,
+        "A",
+    );
+    Ok(vec![ack; n])
+}
+
+fn intra_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
+    fx.clear_flows();
+    Ok((0..n)
+        .map(|i| syn(net, 1024 + i as u16, SERVER, 5201))
+        .collect())
+}
+
+/// Opens client -> endpoint:80 and answers it from the target; returns the
+/// NLB source port the flow got.
+fn pl_open(fx: &mut Fixture, net: &Net, hook: Hook) -> Result<u16> {
+    fx.clear_flows();
+    let o = run_ok(fx, hook, "eni-client", &syn(net, SPORT, ENDPOINT, 80))?;
+    let nport = u16::from_be_bytes([o.out[34], o.out[35]]);
+    let synack = pkt::tcp(net.server_mac, GATEWAY_MAC, SERVER, NLB, 5201, nport, "SA");
+    run_ok(fx, hook, "eni-server", &synack)?;
+    Ok(nport)
+}
+
+fn pl_forward_established(
+    fx: &mut Fixture,
+    net: &Net,
+    hook: Hook,
+    n: usize,
+) -> Result<Vec<Vec<u8>>> {
+    pl_open(fx, net, hook)?;
+    let ack = pkt::tcp(
+        net.client_mac,
+        GATEWAY_MAC,
+        CLIENT,
+        ENDPOINT,
+        SPORT,
+        80,
+        "A",
+    );
+    Ok(vec![ack; n])
+}
+
+fn pl_reverse_established(
+    fx: &mut Fixture,
+    net: &Net,
+    hook: Hook,
+    n: usize,
+) -> Result<Vec<Vec<u8>>> {
+    let nport = pl_open(fx, net, hook)?;
+    let ack = pkt::tcp(net.server_mac, GATEWAY_MAC, SERVER, NLB, 5201, nport, "A");
+    Ok(vec![ack; n])
+}
+
+fn pl_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
+    fx.clear_flows();
+    Ok((0..n)
+        .map(|i| syn(net, 1024 + i as u16, ENDPOINT, 80))
+        .collect())
+}
+
+fn sg_deny(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
+    fx.clear_flows();
+    Ok(vec![syn(net, SPORT, SERVER, 9999); n])
+}
+
+fn forward(o: &Outcome) -> Result<(), String> {
+    if o.verdict != Verdict::Forward {
+        return Err(format!("verdict {:?}, expected a forward", o.verdict));
+    }
+    Ok(())
+}
+
+fn expect_intra(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
+    forward(o)?;
+    if o.out != pkt::with_macs(input, net.server_mac, GATEWAY_MAC) {
+        return Err("output differs from the input with the server's MACs".into());
+    }
+    Ok(())
+}
+
+fn expect_pl_forward(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
+    forward(o)?;
+    let sport = u16::from_be_bytes([input[34], input[35]]);
+    let _ = sport;
+    verify::frame(
+        &o.out,
+        &verify::Expect {
+            dst_mac: Some(net.server_mac),
+            src: NLB,
+            dst: SERVER,
+            proto: PROTO_TCP,
+            sport: verify::Ports::Range(NAT_PORTS.0, NAT_PORTS.1),
+            dport: verify::Ports::One(5201),
+            ttl: Some(input[22]),
+        },
+    )?;
+    if o.out[54..] != input[54..] {
+        return Err("TCP options or payload changed".into());
+    }
+    Ok(())
+}
+
+fn expect_pl_reverse(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
+    forward(o)?;
+    let _ = input;
+    verify::frame(
+        &o.out,
+        &verify::Expect {
+            dst_mac: Some(net.client_mac),
+            src: ENDPOINT,
+            dst: CLIENT,
+            proto: PROTO_TCP,
+            sport: verify::Ports::One(80),
+            dport: verify::Ports::One(SPORT),
+            ttl: Some(input[22]),
+        },
+    )
+}
+
+fn expect_drop(_net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
+    if o.verdict != Verdict::Drop {
+        return Err(format!("verdict {:?}, expected a drop", o.verdict));
+    }
+    if o.out != input {
+        return Err("a dropped frame was changed".into());
+    }
+    Ok(())
+}
+
+/// The floors' config: forward to the server, NAT client -> endpoint:80
+/// into NLB -> server:5201 (the PrivateLink path's translation).
+pub fn floor_config(net: &Net) -> BenchConfig {
+    let (d, g) = (net.server_mac, GATEWAY_MAC);
+    BenchConfig {
+        eth: [
+            d[0], d[1], d[2], d[3], d[4], d[5], g[0], g[1], g[2], g[3], g[4], g[5],
+        ],
+        out_ifindex: net.server_port,
+        nat_src: NLB.octets(),
+        nat_dst: SERVER.octets(),
+        nat_dport: 5201u16.to_be_bytes(),
+        sport_xor: SPORT_XOR.to_be_bytes(),
+        ..Default::default()
+    }
+}
+
+/// The minimal NAT's source-port mapping.
+pub const SPORT_XOR: u16 = 0x4000;
+
+/// Entries A (client -> endpoint:80, rewritten to NLB -> server:5201) and B
+/// (its rewrite, rewritten back to A), so every run of a loop is a hit with
+/// both addresses and both ports rewritten.
+fn nat_cycle(bench: &mut BenchObject, cfg: &BenchConfig, sport: u16) -> Result<()> {
+    let nsport = sport ^ SPORT_XOR;
+    let a = nat_key(
+        CLIENT.octets(),
+        ENDPOINT.octets(),
+        sport.to_be_bytes(),
+        80u16.to_be_bytes(),
+        PROTO_TCP,
+    );
+    let b = nat_key(
+        NLB.octets(),
+        SERVER.octets(),
+        nsport.to_be_bytes(),
+        5201u16.to_be_bytes(),
+        PROTO_TCP,
+    );
+    let to_b = NatEntry {
+        eth: cfg.eth,
+        out_ifindex: cfg.out_ifindex,
+        new_src: NLB.octets(),
+        new_dst: SERVER.octets(),
+        new_sport: nsport.to_be_bytes(),
+        new_dport: 5201u16.to_be_bytes(),
+        _pad: 0,
+    };
+    let to_a = NatEntry {
+        new_src: CLIENT.octets(),
+        new_dst: ENDPOINT.octets(),
+        new_sport: sport.to_be_bytes(),
+        new_dport: 80u16.to_be_bytes(),
+        ..to_b
+    };
+    let mut m = bench.nat_map()?;
+    m.insert(a, to_b, 0)?;
+    m.insert(b, to_a, 0)?;
+    Ok(())
+}
+
+fn expect_floor_redirect(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
+    forward(o)?;
+    if o.out != pkt::with_macs(input, net.server_mac, GATEWAY_MAC) {
+        return Err("output differs from the input with the server's MACs".into());
+    }
+    Ok(())
+}
+
+/// Either direction of the A <-> B cycle, checksums right.
+fn expect_floor_nat(net: &Net, _input: &[u8], o: &Outcome) -> Result<(), String> {
+    forward(o)?;
+    let dst = std::net::Ipv4Addr::new(o.out[30], o.out[31], o.out[32], o.out[33]);
+    let (src, dport) = if dst == SERVER {
+        (NLB, 5201)
+    } else {
+        (CLIENT, 80)
+    };
+    verify::frame(
+        &o.out,
+        &verify::Expect {
+            dst_mac: Some(net.server_mac),
+            src,
+            dst,
+            proto: PROTO_TCP,
+            sport: verify::Ports::Any,
+            dport: verify::Ports::One(dport),
+            ttl: None,
+        },
+    )
+}
+
+/// Samples of one figure across repetitions, by (hook, name).
+#[derive(Default)]
+struct Samples(BTreeMap<(String, String), Vec<f64>>);
+
+impl Samples {
+    fn push(&mut self, hook: Hook, name: &str, v: f64) {
+        self.0
+            .entry((hook_name(hook).into(), name.into()))
+            .or_default()
+            .push(v);
+    }
+    fn get(&self, hook: Hook, name: &str) -> Vec<f64> {
+        self.0
+            .get(&(hook_name(hook).into(), name.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+pub fn hook_name(h: Hook) -> &'static str {
+    match h {
+        Hook::Tc => "TC",
+        Hook::Xdp => "XDP",
+    }
+}
+
+fn table(h: Hook) -> &'static str {
+    match h {
+        Hook::Tc => "TC hook: hyperlab_tc and the TC floors (ns per packet)",
+        Hook::Xdp => "XDP hook: hyperlab_xdp and the XDP floors (ns per packet)",
+    }
+}
+
+const REDIRECT: &str = "floor: parse + redirect";
+const NAT_EST: &str = "floor: minimal stateful NAT, established";
+const NAT_FIRST: &str = "floor: minimal stateful NAT, first packet (new flow)";
+const OVERHEAD: &str = "fixed cost of one test-run call (subtracted from per-call figures)";
+
+fn loop_name(n: &str) -> String {
+    format!("{n} [loop]")
+}
+fn call_name(n: &str) -> String {
+    format!("{n} [per call]")
+}
+
+pub fn run(
+    fx: &mut Fixture,
+    bench: &mut BenchObject,
+    sizes: &Sizes,
+    reps: usize,
+    report: &mut Report,
+) -> Result<()> {
+    let net = Net::of(fx);
+    let cfg = floor_config(&net);
+    bench.set_config(&cfg)?;
+    let ns = fx.agent.plan.fabric_ns.clone();
+    bench.set_devmap(&ns, net.server_port)?;
+    let mut s = Samples::default();
+    let mut checks: BTreeMap<String, Check> = BTreeMap::new();
+    let n = sizes.per_call;
+    let repeat = sizes.loop_repeat;
+    let base = pkt::tcp(
+        net.client_mac,
+        GATEWAY_MAC,
+        CLIENT,
+        ENDPOINT,
+        SPORT,
+        80,
+        "A",
+    );
+    for rep in 0..reps {
+        eprintln!("[bench] kernel: repetition {}/{reps}", rep + 1);
+        for hook in [Hook::Xdp, Hook::Tc] {
+            let (empty, redirect, _) = match hook {
+                Hook::Xdp => (
+                    Prog::Xdp(bench.xdp(programs::XDP_PASS)),
+                    Prog::Xdp(bench.xdp(programs::XDP_REDIRECT)),
+                    Prog::Xdp(bench.xdp(programs::XDP_NAT)),
+                ),
+                Hook::Tc => (
+                    Prog::Tc(bench.tc(programs::TC_PASS)),
+                    Prog::Tc(bench.tc(programs::TC_REDIRECT)),
+                    Prog::Tc(bench.tc(programs::TC_NAT)),
+                ),
+            };
+            let ifx = net.client_port;
+            // Floors and the fixed per-call cost.
+            let (over, r_loop, r_call) = netns::scoped_in(&ns, || {
+                let over = Overhead::measure(empty, ifx, &base, n, repeat)?;
+                let (r_loop, o) = looped(redirect, ifx, &base, repeat)?;
+                let mut c = Check::new(format!("{}: {REDIRECT}", hook_name(hook)));
+                record(&mut c, expect_floor_redirect(&net, &base, &o));
+                let frames = vec![base.clone(); n];
+                let r_call = per_call(redirect, ifx, &frames, |i, o| {
+                    record(&mut c, expect_floor_redirect(&net, &frames[i], o))
+                })?;
+                merge(&mut checks, c);
+                Ok((over, r_loop, r_call))
+            })?;
+            s.push(hook, OVERHEAD, over.ns);
+            s.push(hook, &loop_name(REDIRECT), r_loop);
+            s.push(hook, &call_name(REDIRECT), r_call - over.ns);
+
+            bench.nat_clear()?;
+            nat_cycle(bench, &cfg, SPORT)?;
+            let nat = match hook {
+                Hook::Xdp => Prog::Xdp(bench.xdp(programs::XDP_NAT)),
+                Hook::Tc => Prog::Tc(bench.tc(programs::TC_NAT)),
+            };
+            let _ = &nat;
+            let (n_loop, n_call) = netns::scoped_in(&ns, || {
+                let mut c = Check::new(format!("{}: {NAT_EST}", hook_name(hook)));
+                let (n_loop, o) = looped(nat, ifx, &base, repeat)?;
+                record(&mut c, expect_floor_nat(&net, &base, &o));
+                let frames = vec![base.clone(); n];
+                let n_call = per_call(nat, ifx, &frames, |i, o| {
+                    record(&mut c, expect_floor_nat(&net, &frames[i], o))
+                })?;
+                merge(&mut checks, c);
+                Ok((n_loop, n_call))
+            })?;
+            s.push(hook, &loop_name(NAT_EST), n_loop);
+            s.push(hook, &call_name(NAT_EST), n_call - over.ns);
+
+            bench.nat_clear()?;
+            let nat = match hook {
+                Hook::Xdp => Prog::Xdp(bench.xdp(programs::XDP_NAT)),
+                Hook::Tc => Prog::Tc(bench.tc(programs::TC_NAT)),
+            };
+            let firsts: Vec<Vec<u8>> = (0..n)
+                .map(|i| syn(&net, 1024 + i as u16, ENDPOINT, 80))
+                .collect();
+            let f_call = netns::scoped_in(&ns, || {
+                let mut c = Check::new(format!("{}: {NAT_FIRST}", hook_name(hook)));
+                let v = per_call(nat, ifx, &firsts, |i, o| {
+                    record(&mut c, expect_floor_nat(&net, &firsts[i], o))
+                })?;
+                merge(&mut checks, c);
+                Ok(v)
+            })?;
+            s.push(hook, &call_name(NAT_FIRST), f_call - over.ns);
+
+            // The pipeline's paths.
+            for p in PATHS {
+                let frames = (p.frames)(fx, &net, hook, n)?;
+                let ifx = match p.from {
+                    From::Client => net.client_port,
+                    From::Server => net.server_port,
+                };
+                let dp = &fx.agent.dataplane;
+                let prog = match hook {
+                    Hook::Xdp => Prog::Xdp(dp.xdp()),
+                    Hook::Tc => Prog::Tc(dp.tc()),
+                };
+                let mut c = Check::new(format!("{}: {}", hook_name(hook), p.name));
+                let v = netns::scoped_in(&ns, || {
+                    per_call(prog, ifx, &frames, |i, o| {
+                        record(&mut c, (p.expect)(&net, &frames[i], o))
+                    })
+                })?;
+                s.push(hook, &call_name(p.name), v - over.ns);
+                if p.loops {
+                    let (v, o) = netns::scoped_in(&ns, || looped(prog, ifx, &frames[0], repeat))?;
+                    record(&mut c, (p.expect)(&net, &frames[0], &o));
+                    s.push(hook, &loop_name(p.name), v);
+                }
+                merge(&mut checks, c);
+            }
+        }
+    }
+    fx.clear_flows();
+    bench.nat_clear()?;
+
+    for hook in [Hook::Xdp, Hook::Tc] {
+        let t = table(hook);
+        let row = |name: String, v: Vec<f64>| Row::new(Section::Kernel, t, name, "ns", v);
+        report.rows.push(
+            row(OVERHEAD.into(), s.get(hook, OVERHEAD))
+                .note("per rep: empty program per call minus in a loop"),
+        );
+        for mode in [Mode::Loop, Mode::Call] {
+            let red = s.get(hook, &mode.name(REDIRECT));
+            let nat = s.get(hook, &mode.name(NAT_EST));
+            report
+                .rows
+                .push(row(mode.name(REDIRECT), red.clone()).plot());
+            report.rows.push(
+                row(mode.name(NAT_EST), nat.clone())
+                    .baseline("parse + redirect", super::stats::ratios(&nat, &red))
+                    .plot(),
+            );
+            if mode == Mode::Call {
+                let first = s.get(hook, &mode.name(NAT_FIRST));
+                report.rows.push(
+                    row(mode.name(NAT_FIRST), first.clone())
+                        .baseline("its established", super::stats::ratios(&first, &nat))
+                        .plot(),
+                );
+            }
+            for p in PATHS {
+                if mode == Mode::Loop && !p.loops {
+                    continue;
+                }
+                let v = s.get(hook, &mode.name(p.name));
+                let r = row(mode.name(p.name), v.clone()).plot();
+                let r = match p.class {
+                    Class::Established => r
+                        .baseline("minimal stateful NAT", super::stats::ratios(&v, &nat))
+                        .target(Target::ratio_at_most(
+                            1.25,
+                            "<= 1.25x the minimal stateful floor",
+                        )),
+                    Class::Deny => {
+                        r.baseline("minimal stateful NAT", super::stats::ratios(&v, &nat))
+                    }
+                    Class::FirstPacket => {
+                        let est = s.get(
+                            hook,
+                            &mode.name(
+                                p.established
+                                    .expect("first packets name their established path"),
+                            ),
+                        );
+                        r.baseline("its established path", super::stats::ratios(&v, &est))
+                            .target(Target::ratio_at_most(5.0, "<= 5x established"))
+                    }
+                };
+                report.rows.push(r);
+            }
+        }
+    }
+    report.checks.extend(checks.into_values());
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Loop,
+    Call,
+}
+
+impl Mode {
+    fn name(self, n: &str) -> String {
+        match self {
+            Mode::Loop => loop_name(n),
+            Mode::Call => call_name(n),
+        }
+    }
+}
+
+pub fn record(c: &mut Check, r: Result<(), String>) {
+    c.delivered += 1;
+    match r {
+        Ok(()) => c.verified += 1,
+        Err(e) => c.fail(e),
+    }
+}
+
+fn merge(all: &mut BTreeMap<String, Check>, c: Check) {
+    let e = all
+        .entry(c.scenario.clone())
+        .or_insert_with(|| Check::new(c.scenario.clone()));
+    e.delivered += c.delivered;
+    e.verified += c.verified;
+    for f in c.failures {
+        e.fail(f);
+    }
+}

@@ -1,0 +1,551 @@
+//! What a bench run found, and how it is written down: the Markdown report,
+//! the SVG plot and the summary printed at the end.
+
+use std::fmt::Write as _;
+
+use super::{stats::Summary, Section};
+
+/// One measured figure: its value in every repetition, the baseline it is
+/// judged against (as per-repetition ratios) and the target, if any.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub section: Section,
+    /// The table this row belongs to (one per section part).
+    pub table: &'static str,
+    pub name: String,
+    pub unit: &'static str,
+    pub samples: Vec<f64>,
+    pub baseline: Option<Baseline>,
+    pub target: Option<Target>,
+    /// Drawn in the plot (one panel per table).
+    pub plot: bool,
+    pub note: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Baseline {
+    pub name: String,
+    /// `value / baseline` in each repetition.
+    pub ratios: Vec<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    AtMost,
+    AtLeast,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum On {
+    /// The ratio to the baseline (median over repetitions).
+    Ratio,
+    /// The value itself (median).
+    Value,
+}
+
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub text: String,
+    pub on: On,
+    pub op: Op,
+    pub limit: f64,
+}
+
+impl Target {
+    pub fn ratio_at_most(limit: f64, text: &str) -> Target {
+        Target {
+            text: text.into(),
+            on: On::Ratio,
+            op: Op::AtMost,
+            limit,
+        }
+    }
+
+    pub fn ratio_at_least(limit: f64, text: &str) -> Target {
+        Target {
+            text: text.into(),
+            on: On::Ratio,
+            op: Op::AtLeast,
+            limit,
+        }
+    }
+
+    pub fn value_at_most(limit: f64, text: &str) -> Target {
+        Target {
+            text: text.into(),
+            on: On::Value,
+            op: Op::AtMost,
+            limit,
+        }
+    }
+}
+
+/// Whether a target was met, judged on the median.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    Met,
+    /// Missed by this fraction of the limit (0.1 = 10 % over / under).
+    Missed(f64),
+    NoData,
+}
+
+impl Row {
+    pub fn new(
+        section: Section,
+        table: &'static str,
+        name: impl Into<String>,
+        unit: &'static str,
+        samples: Vec<f64>,
+    ) -> Row {
+        Row {
+            section,
+            table,
+            name: name.into(),
+            unit,
+            samples,
+            baseline: None,
+            target: None,
+            plot: false,
+            note: String::new(),
+        }
+    }
+
+    pub fn baseline(mut self, name: impl Into<String>, ratios: Vec<f64>) -> Row {
+        self.baseline = Some(Baseline {
+            name: name.into(),
+            ratios,
+        });
+        self
+    }
+
+    pub fn target(mut self, t: Target) -> Row {
+        self.target = Some(t);
+        self
+    }
+
+    pub fn plot(mut self) -> Row {
+        self.plot = true;
+        self
+    }
+
+    pub fn note(mut self, n: impl Into<String>) -> Row {
+        self.note = n.into();
+        self
+    }
+
+    pub fn value(&self) -> Option<Summary> {
+        Summary::of(&self.samples)
+    }
+
+    pub fn ratio(&self) -> Option<Summary> {
+        self.baseline.as_ref().and_then(|b| Summary::of(&b.ratios))
+    }
+
+    pub fn verdict(&self) -> Option<Verdict> {
+        let t = self.target.as_ref()?;
+        let x = match t.on {
+            On::Ratio => self.ratio(),
+            On::Value => self.value(),
+        };
+        let Some(x) = x.map(|s| s.median) else {
+            return Some(Verdict::NoData);
+        };
+        Some(match t.op {
+            Op::AtMost if x <= t.limit => Verdict::Met,
+            Op::AtLeast if x >= t.limit => Verdict::Met,
+            Op::AtMost => Verdict::Missed(x / t.limit - 1.0),
+            Op::AtLeast => Verdict::Missed(1.0 - x / t.limit),
+        })
+    }
+
+    pub fn verdict_text(&self) -> String {
+        let Some(t) = &self.target else {
+            return String::new();
+        };
+        match self.verdict() {
+            Some(Verdict::Met) => format!("{}: met", t.text),
+            Some(Verdict::Missed(by)) => format!(
+                "{}: **missed** by {:.0} % ({} the limit)",
+                t.text,
+                by * 100.0,
+                if t.op == Op::AtMost { "over" } else { "under" }
+            ),
+            _ => format!("{}: no data", t.text),
+        }
+    }
+}
+
+/// Correctness evidence for one scenario: what was delivered and how much of
+/// it was checked (addresses, ports, both checksums). The smoke test asserts
+/// on these; nothing ever asserts a speed.
+#[derive(Clone, Debug, Default)]
+pub struct Check {
+    pub scenario: String,
+    pub delivered: u64,
+    pub verified: u64,
+    pub failures: Vec<String>,
+}
+
+impl Check {
+    pub fn new(scenario: impl Into<String>) -> Check {
+        Check {
+            scenario: scenario.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn fail(&mut self, what: impl Into<String>) {
+        // Keep the report readable: the first few failures say enough.
+        if self.failures.len() < 5 {
+            self.failures.push(what.into());
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.delivered > 0 && self.verified > 0 && self.failures.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Machine {
+    pub cpu: String,
+    pub cpus: usize,
+    pub kernel: String,
+    pub memory: String,
+}
+
+/// Everything one run produced.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub date: String,
+    pub machine: Machine,
+    pub quick: bool,
+    pub reps: usize,
+    /// How the run was started, and the commands each part ran.
+    pub commands: Vec<String>,
+    pub rows: Vec<Row>,
+    pub checks: Vec<Check>,
+    /// Method notes per section, in the order written.
+    pub notes: Vec<(Section, String)>,
+    pub seconds: f64,
+}
+
+impl Report {
+    pub fn note(&mut self, s: Section, text: impl Into<String>) {
+        self.notes.push((s, text.into()));
+    }
+
+    pub fn rows_of(&self, s: Section) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(move |r| r.section == s)
+    }
+
+    pub fn markdown(&self, svg_name: &str) -> String {
+        let mut m = String::new();
+        let _ = writeln!(m, "# hyperlab benchmarks\n");
+        let _ = writeln!(
+            m,
+            "Generated by `cargo xtask bench{}` on {} in {:.0} s. Every figure is the \
+             median of {} repetitions with their min and max; every ratio pairs a figure \
+             with a baseline measured right before or after it in the same repetition. \
+             Targets are reported, never asserted. Absolute figures vary a lot between \
+             machines of this kind: compare within one run.\n",
+            if self.quick { " --quick" } else { "" },
+            self.date,
+            self.seconds,
+            self.reps
+        );
+        let _ = writeln!(m, "![benchmark plot]({svg_name})\n");
+        let _ = writeln!(m, "## Machine\n");
+        let _ = writeln!(
+            m,
+            "- CPU: {} ({} CPUs online)",
+            self.machine.cpu, self.machine.cpus
+        );
+        let _ = writeln!(m, "- Memory: {}", self.machine.memory);
+        let _ = writeln!(m, "- Kernel: `{}`\n", self.machine.kernel);
+        let _ = writeln!(m, "## Targets\n");
+        let _ = writeln!(m, "| figure | median | target |\n| --- | --- | --- |");
+        for r in self.rows.iter().filter(|r| r.target.is_some()) {
+            let shown = match r.target.as_ref().map(|t| t.on) {
+                Some(On::Ratio) => r.ratio().map(|s| format!("{:.2}x", s.median)),
+                _ => r.value().map(|s| format!("{} {}", num(s.median), r.unit)),
+            };
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} |",
+                r.name,
+                shown.unwrap_or_else(|| "-".into()),
+                r.verdict_text()
+            );
+        }
+        m.push('\n');
+        for s in Section::ALL {
+            if self.rows_of(s).next().is_none() && !self.notes.iter().any(|(ns, _)| *ns == s) {
+                continue;
+            }
+            let _ = writeln!(m, "## {}\n", s.title());
+            for (_, n) in self.notes.iter().filter(|(ns, _)| *ns == s) {
+                let _ = writeln!(m, "{n}\n");
+            }
+            let mut tables: Vec<&'static str> = Vec::new();
+            for r in self.rows_of(s) {
+                if !tables.contains(&r.table) {
+                    tables.push(r.table);
+                }
+            }
+            for t in tables {
+                let _ = writeln!(m, "### {t}\n");
+                let _ = writeln!(
+                    m,
+                    "| what | median | min - max | vs | ratio median (min - max) | target | note |"
+                );
+                let _ = writeln!(m, "| --- | ---: | ---: | --- | ---: | --- | --- |");
+                for r in self.rows_of(s).filter(|r| r.table == t) {
+                    let v = r.value();
+                    let ratio = r.ratio();
+                    let _ = writeln!(
+                        m,
+                        "| {} | {} | {} | {} | {} | {} | {} |",
+                        r.name,
+                        v.map(|v| format!("{} {}", num(v.median), r.unit))
+                            .unwrap_or_else(|| "-".into()),
+                        v.map(|v| format!("{} - {}", num(v.min), num(v.max)))
+                            .unwrap_or_else(|| "-".into()),
+                        r.baseline.as_ref().map(|b| b.name.as_str()).unwrap_or(""),
+                        ratio
+                            .map(|x| format!("{:.2}x ({:.2} - {:.2})", x.median, x.min, x.max))
+                            .unwrap_or_default(),
+                        r.verdict_text(),
+                        r.note
+                    );
+                }
+                m.push('\n');
+            }
+        }
+        let _ = writeln!(m, "## Correctness checks\n");
+        let _ = writeln!(
+            m,
+            "Every scenario checks what it delivered: test-run outputs byte by byte or field \
+             by field, sampled sink frames (addresses, ports, IPv4 and UDP checksums), and \
+             for iperf3 the peer address the server saw.\n"
+        );
+        let _ = writeln!(
+            m,
+            "| scenario | delivered | verified | result |\n| --- | ---: | ---: | --- |"
+        );
+        for c in &self.checks {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} |",
+                c.scenario,
+                c.delivered,
+                c.verified,
+                if c.ok() {
+                    "ok".to_string()
+                } else if c.failures.is_empty() {
+                    "nothing delivered".to_string()
+                } else {
+                    format!("FAILED: {}", c.failures.join("; "))
+                }
+            );
+        }
+        let _ = writeln!(m, "\n## How to reproduce\n");
+        let _ = writeln!(
+            m,
+            "As root on a machine of this kind (Debian 12, kernel 6.6 or later):\n"
+        );
+        let _ = writeln!(m, "```sh");
+        for c in &self.commands {
+            let _ = writeln!(m, "{c}");
+        }
+        let _ = writeln!(m, "```");
+        m
+    }
+
+    /// The lines printed at the end of a run.
+    pub fn summary(&self) -> String {
+        let mut m = String::new();
+        let _ = writeln!(
+            m,
+            "hyperlab bench: {} rows, {} checks, {:.0} s",
+            self.rows.len(),
+            self.checks.len(),
+            self.seconds
+        );
+        for r in &self.rows {
+            let v = r.value();
+            let _ = write!(
+                m,
+                "  [{}] {}: {}",
+                r.section.key(),
+                r.name,
+                v.map(|v| format!(
+                    "{} {} ({} - {})",
+                    num(v.median),
+                    r.unit,
+                    num(v.min),
+                    num(v.max)
+                ))
+                .unwrap_or_else(|| "-".into())
+            );
+            if let (Some(b), Some(x)) = (&r.baseline, r.ratio()) {
+                let _ = write!(m, "; {:.2}x {}", x.median, b.name);
+            }
+            if r.target.is_some() {
+                let _ = write!(m, "; {}", r.verdict_text().replace("**", ""));
+            }
+            m.push('\n');
+        }
+        for c in self.checks.iter().filter(|c| !c.ok()) {
+            let _ = writeln!(
+                m,
+                "  CHECK FAILED {}: delivered {}, verified {}, {:?}",
+                c.scenario, c.delivered, c.verified, c.failures
+            );
+        }
+        m
+    }
+
+    /// One horizontal bar panel per plotted table: median bars with min-max
+    /// whiskers. Hand-written SVG (no fonts or libraries needed to make it).
+    pub fn svg(&self) -> String {
+        const W: f64 = 960.0;
+        const LABEL: f64 = 390.0;
+        const BAR: f64 = 440.0;
+        const ROW: f64 = 18.0;
+        let mut panels: Vec<(String, Vec<&Row>)> = Vec::new();
+        for r in self.rows.iter().filter(|r| r.plot && r.value().is_some()) {
+            let title = format!("{}: {} ({})", r.section.title(), r.table, r.unit);
+            match panels.iter_mut().find(|(t, _)| *t == title) {
+                Some((_, rows)) => rows.push(r),
+                None => panels.push((title, vec![r])),
+            }
+        }
+        let height: f64 = 40.0
+            + panels
+                .iter()
+                .map(|(_, rs)| 36.0 + ROW * rs.len() as f64)
+                .sum::<f64>();
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" viewBox="0 0 {W} {height}" font-family="sans-serif" font-size="11">"#
+        );
+        let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="22" font-size="14" font-weight="bold">hyperlab benchmarks, {} (median, whiskers min-max of {} repetitions)</text>"#,
+            xml(&self.date),
+            self.reps
+        );
+        let mut y = 40.0;
+        for (title, rows) in &panels {
+            let _ = writeln!(
+                s,
+                r#"<text x="10" y="{}" font-size="12" font-weight="bold">{}</text>"#,
+                y + 16.0,
+                xml(title)
+            );
+            y += 26.0;
+            let top = rows
+                .iter()
+                .filter_map(|r| r.value().map(|v| v.max))
+                .fold(0.0f64, f64::max)
+                .max(f64::MIN_POSITIVE);
+            for r in rows {
+                let v = r.value().expect("filtered");
+                let scale = |x: f64| LABEL + BAR * (x / top).clamp(0.0, 1.0);
+                let mid = y + ROW / 2.0;
+                let _ = writeln!(
+                    s,
+                    r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
+                    LABEL - 6.0,
+                    mid + 4.0,
+                    xml(&r.name)
+                );
+                let fill = match r.verdict() {
+                    Some(Verdict::Missed(_)) => "#d9822b",
+                    Some(Verdict::Met) => "#3d8b40",
+                    _ => "#4a78b5",
+                };
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{LABEL}" y="{}" width="{:.1}" height="{}" fill="{fill}"/>"#,
+                    y + 3.0,
+                    scale(v.median) - LABEL,
+                    ROW - 6.0
+                );
+                let _ = writeln!(
+                    s,
+                    r#"<line x1="{:.1}" x2="{:.1}" y1="{mid}" y2="{mid}" stroke="black"/><line x1="{:.1}" x2="{:.1}" y1="{}" y2="{}" stroke="black"/><line x1="{:.1}" x2="{:.1}" y1="{}" y2="{}" stroke="black"/>"#,
+                    scale(v.min),
+                    scale(v.max),
+                    scale(v.min),
+                    scale(v.min),
+                    mid - 4.0,
+                    mid + 4.0,
+                    scale(v.max),
+                    scale(v.max),
+                    mid - 4.0,
+                    mid + 4.0
+                );
+                let _ = writeln!(
+                    s,
+                    r#"<text x="{:.1}" y="{}">{}</text>"#,
+                    scale(v.max) + 6.0,
+                    mid + 4.0,
+                    xml(&num(v.median))
+                );
+                y += ROW;
+            }
+            y += 10.0;
+        }
+        s.push_str("</svg>\n");
+        s
+    }
+}
+
+/// A figure with about three significant digits.
+pub fn num(x: f64) -> String {
+    let a = x.abs();
+    if a >= 1000.0 {
+        format!("{x:.0}")
+    } else if a >= 100.0 {
+        format!("{x:.1}")
+    } else if a >= 10.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missed_targets_say_by_how_much() {
+        let r = Row::new(Section::Kernel, "t", "x", "ns", vec![10.0, 12.0, 11.0])
+            .baseline("floor", vec![1.5, 1.5, 1.5])
+            .target(Target::ratio_at_most(1.25, "<= 1.25x floor"));
+        assert_eq!(r.verdict(), Some(Verdict::Missed(0.19999999999999996)));
+        assert!(
+            r.verdict_text().contains("missed** by 20 %"),
+            "{}",
+            r.verdict_text()
+        );
+        let r = Row::new(Section::Host, "t", "x", "Gbit/s", vec![9.0])
+            .baseline("veth", vec![0.9])
+            .target(Target::ratio_at_least(0.95, ">= 95 %"));
+        assert!(matches!(r.verdict(), Some(Verdict::Missed(_))));
+        let r = Row::new(Section::Scale, "t", "x", "s", vec![1.0])
+            .target(Target::value_at_most(2.0, "< 2 s"));
+        assert_eq!(r.verdict(), Some(Verdict::Met));
+    }
+}

@@ -1,0 +1,504 @@
+//! Random packet sequences biased toward what can go wrong: addresses and
+//! ports taken from the topology (ENIs, endpoints, NLB nodes, rule edges,
+//! listener and target ports), replies to earlier packets (including the
+//! translated replies targets send to NLB node addresses), continuations of
+//! earlier flows with TCP flag sequences (RST, FIN, a new SYN on a closed
+//! tuple), ARP of every kind, spoofed sources, and plain garbage or
+//! mutated headers.
+//!
+//! The generator feeds every packet to its own [`Model`] and draws replies
+//! from the model's outcomes, so a sequence depends on its seed alone, never
+//! on what the kernel did.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use dataplane::model::{Hook, Topology};
+use dataplane_common::GATEWAY_MAC;
+
+use super::{
+    frames::{self, Ip, L4},
+    rng::Rng,
+};
+use crate::reference::{parse, Frame, Ipv4, Model, Port, Verdict};
+
+/// Where a generated frame is sent from: an ENI by id (ids survive
+/// shrinking the topology), or an interface that is no ENI's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Eni(String),
+    Unknown,
+}
+
+/// One packet of a sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub from: Source,
+    pub hook: Hook,
+    pub frame: Vec<u8>,
+}
+
+/// Which program a sequence runs through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookMode {
+    Tc,
+    Xdp,
+    /// Each packet picks one; both share the flow table, as in a lab
+    /// whose hosts are reached through both.
+    Mixed,
+}
+
+/// The skb test runner refuses IPv4 frames shorter than an IPv4 header
+/// (EINVAL, before the program runs): those can only go through XDP.
+pub fn tc_can_run(frame: &[u8]) -> bool {
+    !(frame.len() < 34 && frame[12..14] == [0x08, 0x00])
+}
+
+/// What the generator draws addresses and ports from.
+struct Pools {
+    /// Per VPC: its ENIs, endpoint ENIs, NLB nodes, gateways and a few
+    /// unused addresses.
+    vpc: Vec<Vec<[u8; 4]>>,
+    /// Per VPC: endpoint ENI addresses.
+    endpoints: Vec<Vec<[u8; 4]>>,
+    all: Vec<[u8; 4]>,
+    ports: Vec<u16>,
+}
+
+impl Pools {
+    fn of(t: &Topology) -> Pools {
+        let n = t.vpcs.len();
+        let mut vpc = vec![Vec::new(); n];
+        let mut endpoints = vec![Vec::new(); n];
+        for (i, e) in t.enis.iter().enumerate() {
+            vpc[t.eni_vpc(i)].push(e.ip.octets());
+        }
+        for ep in &t.services.vpc_endpoints {
+            for e in &ep.enis {
+                vpc[ep.vpc].push(e.ip.octets());
+                endpoints[ep.vpc].push(e.ip.octets());
+            }
+        }
+        for nlb in &t.services.nlbs {
+            for node in &nlb.nodes {
+                vpc[nlb.vpc].push(node.ip.octets());
+            }
+        }
+        for (s, sn) in t.subnets.iter().enumerate() {
+            vpc[sn.vpc].push(t.gateway(s).octets());
+            let net = u32::from(sn.cidr.network());
+            vpc[sn.vpc].push((net + 200).to_be_bytes());
+            vpc[sn.vpc].push((net + 255).to_be_bytes());
+        }
+        let all: Vec<[u8; 4]> = vpc.iter().flatten().copied().collect();
+        let mut ports: BTreeSet<u16> = [0, 1, 22, 53, 80, 443, 1024, 8080, 65535].into();
+        for sg in &t.security_groups {
+            for r in sg.ingress.iter().chain(&sg.egress) {
+                let (lo, hi) = r.ports;
+                ports.extend([lo.saturating_sub(1), lo, hi, hi.saturating_add(1)]);
+            }
+        }
+        for nlb in &t.services.nlbs {
+            ports.extend(nlb.listeners.iter().map(|l| l.port));
+            let (lo, hi) = nlb.source_ports;
+            ports.extend([lo, hi]);
+        }
+        for tg in &t.services.target_groups {
+            ports.extend(tg.targets.iter().map(|x| x.port));
+        }
+        Pools {
+            vpc,
+            endpoints,
+            all,
+            ports: ports.into_iter().collect(),
+        }
+    }
+}
+
+/// A packet the model forwarded: where to, and what it looked like.
+#[derive(Clone, Debug)]
+struct Delivered {
+    to: usize,
+    p: Ipv4,
+}
+
+pub struct PacketGen<'t> {
+    topo: &'t Topology,
+    model: Model,
+    rng: Rng,
+    pools: Pools,
+    mode: HookMode,
+    delivered: VecDeque<Delivered>,
+    /// Accepted packets, for continuing their flows: (sender ENI, packet).
+    accepted: VecDeque<(usize, Ipv4)>,
+}
+
+const MEMORY: usize = 48;
+
+impl<'t> PacketGen<'t> {
+    pub fn new(topo: &'t Topology, flow_capacity: Option<usize>, rng: Rng, mode: HookMode) -> Self {
+        PacketGen {
+            topo,
+            model: Model::new(topo, flow_capacity),
+            rng,
+            pools: Pools::of(topo),
+            mode,
+            delivered: VecDeque::new(),
+            accepted: VecDeque::new(),
+        }
+    }
+
+    /// `n` packets.
+    pub fn sequence(mut self, n: usize) -> Vec<Sent> {
+        (0..n).map(|_| self.next_packet()).collect()
+    }
+
+    fn next_packet(&mut self) -> Sent {
+        let (port, frame) = match self.rng.weighted(&[30, 24, 14, 5, 13, 1]) {
+            0 => self.new_flow(),
+            1 => self.reply().unwrap_or_else(|| self.new_flow()),
+            2 => self.continuation().unwrap_or_else(|| self.new_flow()),
+            3 => self.arp(),
+            4 => self.mutated(),
+            _ => {
+                let (_, f) = self.new_flow();
+                (Port::Unknown, f)
+            }
+        };
+        let o = self.model.process(port, &frame);
+        if let (Verdict::Forward { eni }, Ok(Frame::Ipv4(p))) = (o.verdict, parse(&o.out)) {
+            self.delivered.push_back(Delivered { to: eni, p });
+            if let (Port::Eni(from), Ok(Frame::Ipv4(sent))) = (port, parse(&frame)) {
+                self.accepted.push_back((from, sent));
+            }
+        }
+        while self.delivered.len() > MEMORY {
+            self.delivered.pop_front();
+        }
+        while self.accepted.len() > MEMORY {
+            self.accepted.pop_front();
+        }
+        let hook = match self.mode {
+            HookMode::Tc => Hook::Tc,
+            HookMode::Xdp => Hook::Xdp,
+            HookMode::Mixed => *self.rng.pick(&[Hook::Tc, Hook::Xdp]),
+        };
+        Sent {
+            from: match port {
+                Port::Eni(e) => Source::Eni(self.topo.enis[e].id.clone()),
+                Port::Unknown => Source::Unknown,
+            },
+            hook: if tc_can_run(&frame) { hook } else { Hook::Xdp },
+            frame,
+        }
+    }
+
+    fn eni_ip(&self, e: usize) -> [u8; 4] {
+        self.topo.enis[e].ip.octets()
+    }
+
+    fn macs(&mut self, e: usize) -> ([u8; 6], [u8; 6]) {
+        let src = if self.rng.chance(97) {
+            self.topo.enis[e].mac
+        } else {
+            [2, self.rng.u8(), 0, 0, 0, 9]
+        };
+        let dst = if self.rng.chance(95) {
+            GATEWAY_MAC
+        } else {
+            *self.rng.pick(&[[0xff; 6], [2, 0, 0, 0, 0, 7]])
+        };
+        (dst, src)
+    }
+
+    fn port(&mut self) -> u16 {
+        match self.rng.weighted(&[6, 2, 2]) {
+            0 => *self.rng.pick(&self.pools.ports),
+            1 => self.rng.range(40000, 40007) as u16,
+            _ => self.rng.u16(),
+        }
+    }
+
+    fn ephemeral(&mut self) -> u16 {
+        match self.rng.weighted(&[5, 3, 2]) {
+            0 => self.rng.range(1024, 65535) as u16,
+            1 => self.rng.range(40000, 40007) as u16,
+            _ => *self.rng.pick(&self.pools.ports),
+        }
+    }
+
+    fn tcp_flags(&mut self) -> u8 {
+        const S: u8 = 0x02;
+        const A: u8 = 0x10;
+        const F: u8 = 0x01;
+        const R: u8 = 0x04;
+        const P: u8 = 0x08;
+        let choices = [S, S, S, A, P | A, S | A, F | A, R, R | A, F, 0];
+        if self.rng.chance(5) {
+            self.rng.u8()
+        } else {
+            *self.rng.pick(&choices)
+        }
+    }
+
+    fn payload(&mut self) -> Vec<u8> {
+        let n = if self.rng.chance(90) {
+            self.rng.below(41)
+        } else {
+            self.rng.below(300)
+        };
+        self.rng.bytes(n)
+    }
+
+    fn ip(&mut self, src: [u8; 4], dst: [u8; 4]) -> Ip {
+        let mut ip = Ip::new(src, dst);
+        ip.ttl = self.rng.u8();
+        ip.id = self.rng.u16();
+        ip.dont_fragment = self.rng.chance(50);
+        if self.rng.chance(5) {
+            let n = self.rng.range(1, 12) as usize;
+            ip.options = (0..n)
+                .map(|_| {
+                    let any = self.rng.u8();
+                    *self.rng.pick(&[0u8, 1, 1, 1, 7, 0x44, any])
+                })
+                .collect();
+        }
+        ip
+    }
+
+    /// An L4 header of `proto` between the given ports (ICMP: `sport` is
+    /// the echo identifier).
+    fn l4(&mut self, proto: u8, sport: u16, dport: u16, tcp_flags: u8, icmp_type: u8) -> L4 {
+        let payload = self.payload();
+        match proto {
+            6 => L4::Tcp {
+                sport,
+                dport,
+                seq: self.rng.next_u64() as u32,
+                ack: self.rng.next_u64() as u32,
+                flags: tcp_flags,
+                options: if self.rng.chance(10) {
+                    vec![2, 4, 5, 0xb4, 1, 3, 3, 7]
+                } else {
+                    Vec::new()
+                },
+                payload,
+            },
+            17 => L4::Udp {
+                sport,
+                dport,
+                payload,
+                checksum: self.rng.chance(90),
+            },
+            _ => L4::Icmp {
+                kind: icmp_type,
+                code: 0,
+                id: sport,
+                seq: self.rng.u16(),
+                payload,
+            },
+        }
+    }
+
+    fn random_eni(&mut self) -> usize {
+        self.rng.below(self.topo.enis.len())
+    }
+
+    /// The first packet of a (probably) new flow from a random ENI.
+    fn new_flow(&mut self) -> (Port, Vec<u8>) {
+        let e = self.random_eni();
+        let v = self.topo.eni_vpc(e);
+        let own = self.eni_ip(e);
+        let src = if self.rng.chance(95) {
+            own
+        } else {
+            *self.rng.pick(&self.pools.all)
+        };
+        let dst = match self.rng.weighted(&[5, 3, 1, 2, 1]) {
+            0 => *self.rng.pick(&self.pools.vpc[v]),
+            1 if !self.pools.endpoints[v].is_empty() => *self.rng.pick(&self.pools.endpoints[v]),
+            2 => own,
+            3 => *self.rng.pick(&self.pools.all),
+            _ => [10, self.rng.u8() % 2, self.rng.u8() % 4, self.rng.u8()],
+        };
+        let proto = *self.rng.pick(&[6, 6, 6, 17, 17, 1, 1]);
+        let (sport, dport) = if proto == 1 {
+            let id = if self.rng.chance(50) {
+                self.rng.range(1, 8) as u16
+            } else {
+                self.rng.u16()
+            };
+            (id, id)
+        } else {
+            let s = self.ephemeral();
+            (s, self.port())
+        };
+        let flags = self.tcp_flags();
+        let icmp_type = match self.rng.weighted(&[16, 3, 1]) {
+            0 => 8,
+            1 => 0,
+            _ => *self.rng.pick(&[3, 5, 11, 13]),
+        };
+        let ip = self.ip(src, dst);
+        let l4 = self.l4(proto, sport, dport, flags, icmp_type);
+        let (dmac, smac) = self.macs(e);
+        (Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4))
+    }
+
+    /// A reply from the host a packet was delivered to (to what it saw:
+    /// for a translated packet, to the NLB node's address and port).
+    fn reply(&mut self) -> Option<(Port, Vec<u8>)> {
+        if self.delivered.is_empty() {
+            return None;
+        }
+        let d = self.rng.pick(self.delivered.make_contiguous()).clone();
+        let p = d.p;
+        let (mut sport, mut dport) = (p.dport, p.sport);
+        if self.rng.chance(8) {
+            // A near miss: the reply tuple off by one.
+            dport = dport.wrapping_add(1);
+        }
+        let flags = if p.proto == 6 && p.tcp_flags & 0x12 == 0x02 && self.rng.chance(70) {
+            *self.rng.pick(&[0x12, 0x12, 0x12, 0x14])
+        } else {
+            self.tcp_flags()
+        };
+        let icmp_type = if self.rng.chance(80) { 0 } else { 8 };
+        if p.proto == 1 {
+            sport = p.sport;
+            dport = sport;
+        }
+        let ip = self.ip(p.dst, p.src);
+        let l4 = self.l4(p.proto, sport, dport, flags, icmp_type);
+        let (dmac, smac) = self.macs(d.to);
+        Some((Port::Eni(d.to), frames::ipv4(dmac, smac, &ip, &l4)))
+    }
+
+    /// Another packet of an accepted flow, from its sender.
+    fn continuation(&mut self) -> Option<(Port, Vec<u8>)> {
+        if self.accepted.is_empty() {
+            return None;
+        }
+        let (e, p) = *self.rng.pick(self.accepted.make_contiguous());
+        let flags = self.tcp_flags();
+        let icmp_type = if self.rng.chance(85) { 8 } else { 0 };
+        let ip = self.ip(p.src, p.dst);
+        let l4 = self.l4(p.proto, p.sport, p.dport, flags, icmp_type);
+        let (dmac, smac) = self.macs(e);
+        Some((Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4)))
+    }
+
+    fn arp(&mut self) -> (Port, Vec<u8>) {
+        let e = self.random_eni();
+        let v = self.topo.eni_vpc(e);
+        let own = self.eni_ip(e);
+        let mac = self.topo.enis[e].mac;
+        let spa = match self.rng.weighted(&[8, 1, 1]) {
+            0 => own,
+            1 => [0; 4],
+            _ => *self.rng.pick(&self.pools.all),
+        };
+        let tpa = match self.rng.weighted(&[4, 4, 1, 1]) {
+            0 => self.topo.gateway(self.topo.enis[e].subnet).octets(),
+            1 => *self.rng.pick(&self.pools.vpc[v]),
+            2 => spa,
+            _ => [self.rng.u8(), self.rng.u8(), self.rng.u8(), self.rng.u8()],
+        };
+        let op = if self.rng.chance(90) { 1 } else { 2 };
+        let mut f = frames::arp([0xff; 6], mac, op, mac, spa, [0; 6], tpa);
+        match self.rng.weighted(&[12, 2, 2, 1]) {
+            0 => {}
+            1 => f.extend(std::iter::repeat_n(0, 18)), // padded to 60 bytes
+            2 => f.truncate(self.rng.range(14, 41) as usize),
+            _ => {
+                let i = 14 + self.rng.below(8);
+                f[i] ^= 1 << self.rng.below(8);
+            }
+        }
+        (Port::Eni(e), f)
+    }
+
+    /// A valid packet with something broken, or garbage.
+    fn mutated(&mut self) -> (Port, Vec<u8>) {
+        let (port, mut f) = match self.rng.weighted(&[5, 3, 2]) {
+            0 => self.new_flow(),
+            1 => self.reply().unwrap_or_else(|| self.new_flow()),
+            _ => self.continuation().unwrap_or_else(|| self.new_flow()),
+        };
+        let l4 = frames::l4_offset(&f);
+        let mut fix = self.rng.chance(50);
+        match self.rng.weighted(&[4, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1]) {
+            0 => {
+                // Flip bits, mostly in the headers.
+                for _ in 0..self.rng.range(1, 3) {
+                    let i = if self.rng.chance(85) {
+                        self.rng.below(f.len().min(60))
+                    } else {
+                        self.rng.below(f.len())
+                    };
+                    f[i] ^= 1 << self.rng.below(8);
+                }
+            }
+            1 => {
+                let t = *self.rng.pick(&[
+                    [0x86, 0xdd],
+                    [0x81, 0x00],
+                    [0x88, 0xa8],
+                    [0x08, 0x06],
+                    [0x00, 0x2e],
+                    [0xff, 0xff],
+                ]);
+                f[12..14].copy_from_slice(&t);
+            }
+            2 => f[14] = (*self.rng.pick(&[4u8, 6, 0, 15]) << 4) | (f[14] & 0x0f),
+            3 => f[14] = 0x40 | self.rng.range(0, 15) as u8,
+            4 => {
+                let tot = u16::from_be_bytes([f[16], f[17]]);
+                let new = match self.rng.weighted(&[2, 2, 1, 1]) {
+                    0 => tot.wrapping_add(self.rng.range(1, 8) as u16),
+                    1 => tot.wrapping_sub(self.rng.range(1, 30) as u16),
+                    2 => self.rng.range(0, 19) as u16,
+                    _ => self.rng.u16(),
+                };
+                f[16..18].copy_from_slice(&new.to_be_bytes());
+            }
+            5 => {
+                let flags = *self.rng.pick(&[0x20u8, 0x00, 0x40, 0x80, 0x3f]);
+                f[20] = flags;
+                f[21] = *self.rng.pick(&[0u8, 1, 0xb9]);
+            }
+            6 => {
+                let any = self.rng.u8();
+                f[23] = *self.rng.pick(&[0u8, 2, 47, 50, 132, any]);
+            }
+            7 if l4 + 13 < f.len() => f[l4 + 12] = self.rng.u8() & 0xf0 | (f[l4 + 12] & 0x0f),
+            8 if l4 + 6 < f.len() => {
+                let v = self.rng.range(0, 80) as u16;
+                f[l4 + 4..l4 + 6].copy_from_slice(&v.to_be_bytes());
+            }
+            9 => {
+                let n = self.rng.range(14, f.len() as u64) as usize;
+                f.truncate(n);
+                fix = false;
+            }
+            10 => {
+                let n = self.rng.range(1, 30) as usize;
+                let pad = self.rng.bytes(n);
+                f.extend_from_slice(&pad);
+            }
+            _ => {
+                let n = self.rng.range(14, 90) as usize;
+                f = self.rng.bytes(n);
+                if f.len() > 14 && self.rng.chance(50) {
+                    f[12..14].copy_from_slice(&[0x08, 0x00]);
+                    f[14] = 0x45;
+                }
+                fix = false;
+            }
+        }
+        if fix {
+            frames::fix_ip_checksum(&mut f);
+        }
+        (port, f)
+    }
+}

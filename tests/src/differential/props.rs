@@ -1,0 +1,229 @@
+//! Properties every kernel outcome must have, checked on the kernel's own
+//! output without the reference model (a second, independent line of
+//! defence: they hold even where the model and the kernel agree on a
+//! mistake).
+//!
+//! - **No misrewrite**: a dropped or passed frame leaves byte for byte as it
+//!   came; only a well-formed tracked IPv4 packet (or an ARP request) is
+//!   ever rewritten, and then only in the fields NAT and forwarding own.
+//! - **Checksums**: every rewritten packet's IPv4 and L4 checksums are
+//!   exactly as valid as they arrived (valid in, valid out; a corrupted one
+//!   keeps its error, so the receiver still detects it; UDP "no checksum"
+//!   stays so).
+//! - **Isolation**: a forwarded packet reaches the host whose address it
+//!   carries; it leaves in another VPC than it came from, or with other
+//!   addresses, only through an available PrivateLink connection, and then
+//!   with the addresses of the destination VPC (NLB node -> target, or
+//!   endpoint ENI -> consumer).
+
+use std::net::Ipv4Addr;
+
+use dataplane::model::{EndpointState, Topology};
+use dataplane_common::GATEWAY_MAC;
+
+use crate::csum;
+
+/// The kernel's decision in hook-independent words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Forward,
+    Reflect,
+    Pass,
+    Drop,
+}
+
+fn be16(f: &[u8], o: usize) -> usize {
+    u16::from_be_bytes([f[o], f[o + 1]]) as usize
+}
+
+fn addr(f: &[u8], o: usize) -> Ipv4Addr {
+    Ipv4Addr::new(f[o], f[o + 1], f[o + 2], f[o + 3])
+}
+
+/// Layout of a well-formed, unfragmented IPv4 TCP/UDP/ICMP-echo packet:
+/// (IHL, total length, protocol, L4 offset), by RFC 791/793/768/792 alone.
+fn layout(f: &[u8]) -> Option<(usize, usize, u8, usize)> {
+    if f.len() < 34 || f[12..14] != [0x08, 0x00] || f[14] >> 4 != 4 {
+        return None;
+    }
+    let ihl = (f[14] & 15) as usize * 4;
+    let tot = be16(f, 16);
+    if ihl < 20 || 14 + ihl > f.len() || tot < ihl || 14 + tot > f.len() {
+        return None;
+    }
+    if be16(f, 20) & 0x3fff != 0 {
+        return None;
+    }
+    let (proto, l4) = (f[23], 14 + ihl);
+    let room = tot - ihl;
+    let ok = match proto {
+        6 => room >= 20 && (20..=room).contains(&((f[l4 + 12] >> 4) as usize * 4)),
+        17 => room >= 8 && (8..=room).contains(&be16(f, l4 + 4)),
+        1 => room >= 8 && (f[l4] == 0 || f[l4] == 8),
+        _ => false,
+    };
+    ok.then_some((ihl, tot, proto, l4))
+}
+
+/// One's-complement residuals (mod 0xffff; 0 = valid) of the IPv4 header
+/// and the L4 checksum (`None`: UDP without checksum).
+fn residuals(f: &[u8], (ihl, tot, proto, l4): (usize, usize, u8, usize)) -> (u32, Option<u32>) {
+    let ip = csum::sum(&f[14..14 + ihl]) % 0xffff;
+    let l4_res = match proto {
+        1 => Some(csum::sum(&f[l4..14 + tot]) % 0xffff),
+        17 if f[l4 + 6] == 0 && f[l4 + 7] == 0 => None,
+        _ => {
+            let len = if proto == 17 {
+                be16(f, l4 + 4)
+            } else {
+                14 + tot - l4
+            };
+            let pseudo = csum::sum(&f[26..34]) + proto as u32 + len as u32;
+            Some((pseudo + csum::sum(&f[l4..l4 + len])) % 0xffff)
+        }
+    };
+    (ip, l4_res)
+}
+
+/// Checks one kernel outcome. `from`: the sending host ENI (None: an
+/// unknown interface).
+pub fn check(
+    topo: &Topology,
+    from: Option<usize>,
+    input: &[u8],
+    kind: Kind,
+    out: &[u8],
+) -> Result<(), String> {
+    match kind {
+        Kind::Drop | Kind::Pass => {
+            if out != input {
+                return Err(format!("{kind:?}: the frame was modified"));
+            }
+            Ok(())
+        }
+        Kind::Reflect => reflect(input, out),
+        Kind::Forward => forward(topo, from, input, out),
+    }
+}
+
+fn reflect(input: &[u8], out: &[u8]) -> Result<(), String> {
+    if input.len() < 42 || input[12..14] != [0x08, 0x06] || input[20..22] != [0, 1] {
+        return Err("reflected something that is not an ARP request".into());
+    }
+    if out.len() != input.len() || out[..12] != [&input[22..28], &GATEWAY_MAC[..]].concat() {
+        return Err("ARP answer: wrong Ethernet header".into());
+    }
+    let want = [
+        &input[14..20],
+        &[0, 2],
+        &GATEWAY_MAC,
+        &input[38..42],
+        &input[22..28],
+        &input[28..32],
+    ]
+    .concat();
+    if out[14..42] != want[..] || out[12..14] != input[12..14] || out[42..] != input[42..] {
+        return Err("ARP answer: wrong body".into());
+    }
+    Ok(())
+}
+
+fn forward(topo: &Topology, from: Option<usize>, input: &[u8], out: &[u8]) -> Result<(), String> {
+    let Some(from) = from else {
+        return Err("forwarded a frame from an unknown interface".into());
+    };
+    let Some(lay @ (_, _, proto, l4)) = layout(input) else {
+        return Err("forwarded a frame that is not a well-formed tracked IPv4 packet".into());
+    };
+    if out.len() != input.len() {
+        return Err(format!("length changed: {} -> {}", input.len(), out.len()));
+    }
+    // Only the MACs, addresses, ports (ICMP: identifier) and checksums may change.
+    let csum_off = l4
+        + match proto {
+            6 => 16,
+            17 => 6,
+            _ => 2,
+        };
+    let ports = if proto == 1 {
+        l4 + 4..l4 + 6
+    } else {
+        l4..l4 + 4
+    };
+    for i in 12..input.len() {
+        let owned =
+            (24..34).contains(&i) || ports.contains(&i) || (csum_off..csum_off + 2).contains(&i);
+        if !owned && input[i] != out[i] {
+            return Err(format!(
+                "byte {i} changed: {:#04x} -> {:#04x}",
+                input[i], out[i]
+            ));
+        }
+    }
+    // Checksums exactly as valid as they came.
+    let before = residuals(input, lay);
+    let after = residuals(out, lay);
+    if before != after {
+        return Err(format!(
+            "checksum residuals (ip, l4) changed: {before:?} -> {after:?} (0 = valid)"
+        ));
+    }
+    // Delivered to the addressee.
+    if out[6..12] != GATEWAY_MAC {
+        return Err("forwarded frame not sent from the router's MAC".into());
+    }
+    let Some(to) = topo.enis.iter().position(|e| e.mac[..] == out[..6]) else {
+        return Err(format!("forwarded to an unknown MAC {:02x?}", &out[..6]));
+    };
+    let (src, dst) = (addr(input, 26), addr(input, 30));
+    let (osrc, odst) = (addr(out, 26), addr(out, 30));
+    if odst != topo.enis[to].ip {
+        return Err(format!(
+            "delivered to {} ({}) with destination {odst}",
+            topo.enis[to].id, topo.enis[to].ip
+        ));
+    }
+    // Isolation.
+    let (sv, dv) = (topo.eni_vpc(from), topo.eni_vpc(to));
+    let translated = (osrc, odst) != (src, dst) || out[ports.clone()] != input[ports.clone()];
+    if !translated {
+        return if sv == dv {
+            Ok(())
+        } else {
+            Err(format!("crossed from VPC {sv} to {dv} untranslated"))
+        };
+    }
+    let s = &topo.services;
+    let available = |ep: &dataplane::model::VpcEndpoint| ep.state == EndpointState::Available;
+    // Consumer -> endpoint ENI -> NLB node -> target.
+    let outbound = s.vpc_endpoints.iter().any(|ep| {
+        let nlb = &s.nlbs[s.endpoint_services[ep.service].nlb];
+        available(ep)
+            && ep.vpc == sv
+            && ep.enis.iter().any(|e| e.ip == dst)
+            && nlb.vpc == dv
+            && nlb.nodes.iter().any(|n| n.ip == osrc)
+            && nlb.listeners.iter().any(|l| {
+                s.target_groups[l.target_group]
+                    .targets
+                    .iter()
+                    .any(|t| t.eni == to)
+            })
+    });
+    // Target -> NLB node -> endpoint ENI -> consumer.
+    let inbound = s.vpc_endpoints.iter().any(|ep| {
+        let nlb = &s.nlbs[s.endpoint_services[ep.service].nlb];
+        available(ep)
+            && nlb.vpc == sv
+            && nlb.nodes.iter().any(|n| n.ip == dst)
+            && ep.vpc == dv
+            && ep.enis.iter().any(|e| e.ip == osrc)
+    });
+    if outbound || inbound {
+        Ok(())
+    } else {
+        Err(format!(
+            "translated {src}->{dst} (VPC {sv}) to {osrc}->{odst} (VPC {dv}) without a PrivateLink connection that explains it"
+        ))
+    }
+}

@@ -1,0 +1,529 @@
+//! Random topologies: VPCs (some sharing a CIDR), subnets in several AZs,
+//! host ENIs, security groups with CIDR and group-reference peers, every
+//! protocol and port ranges, and PrivateLink (NLBs with listeners and target
+//! groups, endpoint services, interface endpoints in every state, small
+//! source-port pools). Written as a [`TopoSpec`] that renders to the config
+//! format, so the agent under test reads exactly what a user would write,
+//! and so a failing topology can be shrunk and printed.
+
+use std::{collections::BTreeSet, fmt::Write, net::Ipv4Addr};
+
+use dataplane::model::Ipv4Net;
+
+use super::rng::Rng;
+
+pub const AZS: [&str; 3] = ["use1-az1", "use1-az2", "use1-az3"];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopoSpec {
+    pub vpcs: Vec<VpcSpec>,
+    pub subnets: Vec<SubnetSpec>,
+    pub sgs: Vec<SgSpec>,
+    pub enis: Vec<EniSpec>,
+    pub tgs: Vec<TgSpec>,
+    pub nlbs: Vec<NlbSpec>,
+    pub services: Vec<ServiceSpec>,
+    pub endpoints: Vec<EndpointSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VpcSpec {
+    pub id: String,
+    pub cidr: Ipv4Net,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubnetSpec {
+    pub id: String,
+    pub vpc: usize,
+    pub cidr: Ipv4Net,
+    pub az: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerSpec {
+    Cidr(Ipv4Net),
+    Group(usize),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleSpec {
+    /// "tcp", "udp", "icmp" or "all".
+    pub proto: &'static str,
+    /// TCP/UDP only; `None`: every port.
+    pub ports: Option<(u16, u16)>,
+    pub peer: PeerSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SgSpec {
+    pub id: String,
+    pub vpc: usize,
+    pub ingress: Vec<RuleSpec>,
+    /// `None`: AWS's default egress (no `egress` key).
+    pub egress: Option<Vec<RuleSpec>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EniSpec {
+    pub id: String,
+    pub subnet: usize,
+    pub ip: Ipv4Addr,
+    pub sgs: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TgSpec {
+    pub id: String,
+    pub vpc: usize,
+    pub udp: bool,
+    pub port: u16,
+    /// `(eni, Some(port))` is written as "IP:port", `(eni, None)` by ENI id.
+    pub targets: Vec<(usize, Option<u16>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NlbSpec {
+    pub id: String,
+    /// `(subnet, ip)`, one per AZ.
+    pub nodes: Vec<(usize, Ipv4Addr)>,
+    pub cross_zone: bool,
+    pub sgs: Vec<usize>,
+    /// `(udp, port, target group)`.
+    pub listeners: Vec<(bool, u16, usize)>,
+    pub source_ports: Option<(u16, u16)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSpec {
+    pub id: String,
+    pub nlb: usize,
+    pub acceptance_required: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointSpec {
+    pub id: String,
+    pub service: usize,
+    pub vpc: usize,
+    pub enis: Vec<(usize, Ipv4Addr)>,
+    pub sgs: Vec<usize>,
+    /// "pending", "available", "rejected", or `None` (the service's default).
+    pub state: Option<&'static str>,
+}
+
+fn net(s: &str) -> Ipv4Net {
+    s.parse().expect("valid CIDR literal")
+}
+
+fn host(net: &Ipv4Net, n: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net.network()) + n)
+}
+
+/// Ports worth drawing from: common services, both ends of ranges, odd ones.
+const PORTS: [u16; 12] = [
+    22, 53, 80, 81, 443, 1024, 5353, 8000, 8080, 8443, 9000, 65535,
+];
+
+/// Builds a random topology. Every id and address is valid by construction;
+/// [`super::Lab`] still parses and compiles it like a user's file.
+pub fn generate(rng: &mut Rng) -> TopoSpec {
+    let mut t = TopoSpec {
+        vpcs: Vec::new(),
+        subnets: Vec::new(),
+        sgs: Vec::new(),
+        enis: Vec::new(),
+        tgs: Vec::new(),
+        nlbs: Vec::new(),
+        services: Vec::new(),
+        endpoints: Vec::new(),
+    };
+    // VPCs: the first CIDR is reused by others half of the time.
+    let cidrs = ["10.0.0.0/16", "10.1.0.0/16", "172.16.0.0/16"];
+    let n_vpcs = rng.range(1, 3) as usize;
+    for v in 0..n_vpcs {
+        let cidr = if v == 0 || rng.chance(50) {
+            cidrs[0]
+        } else {
+            cidrs[v]
+        };
+        t.vpcs.push(VpcSpec {
+            id: format!("vpc-{v}"),
+            cidr: net(cidr),
+        });
+    }
+    // Subnets: 1-3 per VPC, /24s, AZs drawn (two subnets may share one).
+    for v in 0..n_vpcs {
+        let base = t.vpcs[v].cidr.network().octets();
+        for k in 0..rng.range(1, 3) as u8 {
+            t.subnets.push(SubnetSpec {
+                id: format!("subnet-{v}{k}"),
+                vpc: v,
+                cidr: format!("{}.{}.{}.0/24", base[0], base[1], k + 1)
+                    .parse()
+                    .expect("valid /24"),
+                az: AZS[rng.below(AZS.len())],
+            });
+        }
+    }
+    // Addresses in use per VPC.
+    let mut used: Vec<BTreeSet<Ipv4Addr>> = vec![BTreeSet::new(); n_vpcs];
+    let mut claim = |rng: &mut Rng, t: &TopoSpec, subnet: usize, from: u32| -> Ipv4Addr {
+        let s = &t.subnets[subnet];
+        loop {
+            let ip = host(&s.cidr, from + rng.range(0, 40) as u32);
+            if used[s.vpc].insert(ip) {
+                return ip;
+            }
+        }
+    };
+    // Security groups: 1-3 per VPC (rules are added once members exist).
+    for v in 0..n_vpcs {
+        for k in 0..rng.range(1, 3) {
+            t.sgs.push(SgSpec {
+                id: format!("sg-{v}{k}"),
+                vpc: v,
+                ingress: Vec::new(),
+                egress: None,
+            });
+        }
+    }
+    let groups_of = |t: &TopoSpec, v: usize| -> Vec<usize> {
+        (0..t.sgs.len()).filter(|&g| t.sgs[g].vpc == v).collect()
+    };
+    let some_groups = |rng: &mut Rng, t: &TopoSpec, v: usize, min: usize| -> Vec<usize> {
+        let mut gs = groups_of(t, v);
+        let n = (min + rng.below(2)).min(gs.len());
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(gs.remove(rng.below(gs.len())));
+        }
+        out
+    };
+    // Host ENIs: 1-3 per subnet, at most 10.
+    for s in 0..t.subnets.len() {
+        for _ in 0..rng.range(1, 3) {
+            if t.enis.len() >= 10 {
+                break;
+            }
+            let ip = claim(rng, &t, s, 10);
+            let sgs = some_groups(rng, &t, t.subnets[s].vpc, 1);
+            t.enis.push(EniSpec {
+                id: format!("eni-{}", t.enis.len()),
+                subnet: s,
+                ip,
+                sgs,
+            });
+        }
+    }
+    // PrivateLink: up to two NLBs with their services and endpoints.
+    let n_nlbs = rng.weighted(&[2, 5, 3]);
+    // Providers: VPCs with hosts to be targets (a target group needs one).
+    let providers: Vec<usize> = (0..n_vpcs)
+        .filter(|&v| t.enis.iter().any(|e| t.subnets[e.subnet].vpc == v))
+        .collect();
+    for n in 0..n_nlbs {
+        let pv = *rng.pick(&providers);
+        let subnets: Vec<usize> = (0..t.subnets.len())
+            .filter(|&s| t.subnets[s].vpc == pv)
+            .collect();
+        let mut nodes = Vec::new();
+        let mut azs = BTreeSet::new();
+        for &s in &subnets {
+            if (nodes.is_empty() || rng.chance(60)) && azs.insert(t.subnets[s].az) {
+                nodes.push((s, claim(rng, &t, s, 50)));
+            }
+        }
+        // Target groups: one per listener, targets among the VPC's ENIs,
+        // sometimes all in one AZ (then a node elsewhere that is not
+        // cross-zone has none).
+        let cross_zone = rng.chance(50);
+        let mut candidates: Vec<usize> = (0..t.enis.len())
+            .filter(|&e| t.subnets[t.enis[e].subnet].vpc == pv)
+            .collect();
+        if !cross_zone && rng.chance(40) {
+            let az = t.subnets[t.enis[*rng.pick(&candidates)].subnet].az;
+            candidates.retain(|&e| t.subnets[t.enis[e].subnet].az == az);
+        }
+        let mut listeners = Vec::new();
+        let mut seen = BTreeSet::new();
+        for _ in 0..rng.range(1, 3) {
+            let udp = rng.chance(35);
+            let port = *rng.pick(&PORTS);
+            if !seen.insert((udp, port)) {
+                continue;
+            }
+            let tg = t.tgs.len();
+            let mut targets = Vec::new();
+            for &e in &candidates {
+                if rng.chance(55) {
+                    let alt = rng.chance(25).then(|| *rng.pick(&PORTS));
+                    targets.push((e, alt));
+                }
+            }
+            if targets.is_empty() {
+                targets.push((*rng.pick(&candidates), None));
+            }
+            t.tgs.push(TgSpec {
+                id: format!("tg-{tg}"),
+                vpc: pv,
+                udp,
+                port: *rng.pick(&[8080, 5353, 9000, port]),
+                targets,
+            });
+            listeners.push((udp, port, tg));
+        }
+        let source_ports = match rng.weighted(&[4, 3, 3]) {
+            0 => {
+                let lo = rng.range(1024, 60000) as u16;
+                Some((lo, lo + rng.range(0, 2) as u16))
+            }
+            1 => {
+                let lo = rng.range(1024, 60000) as u16;
+                Some((lo, lo + rng.range(15, 40) as u16))
+            }
+            _ => None,
+        };
+        let sgs = some_groups(rng, &t, pv, 0);
+        t.nlbs.push(NlbSpec {
+            id: format!("nlb-{n}"),
+            nodes,
+            cross_zone,
+            sgs,
+            listeners,
+            source_ports,
+        });
+        t.services.push(ServiceSpec {
+            id: format!("svc-{n}"),
+            nlb: n,
+            acceptance_required: rng.chance(50),
+        });
+        for _ in 0..rng.range(1, 3) {
+            let cv = rng.below(n_vpcs);
+            let mut enis = Vec::new();
+            let mut azs = BTreeSet::new();
+            for s in (0..t.subnets.len()).filter(|&s| t.subnets[s].vpc == cv) {
+                if (enis.is_empty() || rng.chance(50)) && azs.insert(t.subnets[s].az) {
+                    enis.push((s, claim(rng, &t, s, 100)));
+                }
+            }
+            let sgs = some_groups(rng, &t, cv, 1);
+            let state = *rng.pick(&[
+                Some("available"),
+                Some("available"),
+                Some("available"),
+                Some("pending"),
+                Some("rejected"),
+                None,
+            ]);
+            t.endpoints.push(EndpointSpec {
+                id: format!("vpce-{}", t.endpoints.len()),
+                service: n,
+                vpc: cv,
+                enis,
+                sgs,
+                state,
+            });
+        }
+    }
+    // Rules, now that every member address exists.
+    for g in 0..t.sgs.len() {
+        let v = t.sgs[g].vpc;
+        let ingress = (0..rng.range(0, 4))
+            .map(|_| rule(rng, &t, v, &used))
+            .collect();
+        let egress = rng.chance(50).then(|| {
+            (0..rng.range(0, 3))
+                .map(|_| rule(rng, &t, v, &used))
+                .collect()
+        });
+        t.sgs[g].ingress = ingress;
+        t.sgs[g].egress = egress;
+    }
+    t
+}
+
+/// A rule for a group of VPC `v`.
+fn rule(rng: &mut Rng, t: &TopoSpec, v: usize, used: &[BTreeSet<Ipv4Addr>]) -> RuleSpec {
+    let proto = *rng.pick(&["tcp", "tcp", "udp", "icmp", "all"]);
+    let ports = match proto {
+        "tcp" | "udp" if rng.chance(70) => {
+            let lo = if rng.chance(70) {
+                *rng.pick(&PORTS)
+            } else {
+                rng.u16()
+            };
+            let hi = match rng.weighted(&[5, 3, 1]) {
+                0 => lo,
+                1 => lo.saturating_add(rng.range(1, 100) as u16),
+                _ => 65535,
+            };
+            Some((lo, hi))
+        }
+        _ => None,
+    };
+    let groups: Vec<usize> = (0..t.sgs.len()).filter(|&g| t.sgs[g].vpc == v).collect();
+    let peer = if rng.chance(35) {
+        PeerSpec::Group(*rng.pick(&groups))
+    } else {
+        let vpc = t.vpcs[v].cidr;
+        let addrs: Vec<Ipv4Addr> = used[v].iter().copied().collect();
+        let cidr = match rng.weighted(&[2, 3, 2, 3, 2, 1]) {
+            0 => net("0.0.0.0/0"),
+            1 => vpc,
+            2 => {
+                let subnets: Vec<&SubnetSpec> = t.subnets.iter().filter(|s| s.vpc == v).collect();
+                rng.pick(&subnets).cidr
+            }
+            3 if !addrs.is_empty() => Ipv4Net::new(*rng.pick(&addrs), 32).expect("/32"),
+            4 if !addrs.is_empty() => {
+                let len = rng.range(20, 31) as u8;
+                Ipv4Net::new(*rng.pick(&addrs), len)
+                    .expect("prefix <= 32")
+                    .trunc()
+            }
+            _ => rng.pick(&t.vpcs).cidr,
+        };
+        PeerSpec::Cidr(cidr)
+    };
+    RuleSpec { proto, ports, peer }
+}
+
+impl TopoSpec {
+    /// The config file (lab name `@LAB@`, replaced by the fixture).
+    pub fn to_toml(&self) -> String {
+        let mut s = String::from("[lab]\nname = \"@LAB@\"\n");
+        let w = &mut s;
+        let ids = |list: &[usize], f: &dyn Fn(usize) -> String| -> String {
+            let v: Vec<String> = list.iter().map(|&i| format!("\"{}\"", f(i))).collect();
+            format!("[{}]", v.join(", "))
+        };
+        let sg = |g: usize| self.sgs[g].id.clone();
+        let places = |list: &[(usize, Ipv4Addr)]| -> String {
+            let v: Vec<String> = list
+                .iter()
+                .map(|(s, ip)| format!("{{ subnet = \"{}\", ip = \"{ip}\" }}", self.subnets[*s].id))
+                .collect();
+            format!("[{}]", v.join(", "))
+        };
+        for v in &self.vpcs {
+            let _ = write!(w, "\n[[vpc]]\nid = \"{}\"\ncidr = \"{}\"\n", v.id, v.cidr);
+        }
+        for sn in &self.subnets {
+            let _ = write!(
+                w,
+                "\n[[subnet]]\nid = \"{}\"\nvpc = \"{}\"\ncidr = \"{}\"\naz = \"{}\"\n",
+                sn.id, self.vpcs[sn.vpc].id, sn.cidr, sn.az
+            );
+        }
+        let rules = |rs: &[RuleSpec]| -> String {
+            let v: Vec<String> = rs
+                .iter()
+                .map(|r| {
+                    let ports = match r.ports {
+                        Some((lo, hi)) if lo == hi => format!(", ports = {lo}"),
+                        Some((lo, hi)) => format!(", ports = \"{lo}-{hi}\""),
+                        None => String::new(),
+                    };
+                    let peer = match &r.peer {
+                        PeerSpec::Cidr(c) => c.to_string(),
+                        PeerSpec::Group(g) => self.sgs[*g].id.clone(),
+                    };
+                    format!(
+                        "  {{ protocol = \"{}\"{ports}, peer = \"{peer}\" }},\n",
+                        r.proto
+                    )
+                })
+                .collect();
+            format!("[\n{}]", v.concat())
+        };
+        for g in &self.sgs {
+            let _ = write!(
+                w,
+                "\n[[security_group]]\nid = \"{}\"\nvpc = \"{}\"\ningress = {}\n",
+                g.id,
+                self.vpcs[g.vpc].id,
+                rules(&g.ingress)
+            );
+            if let Some(e) = &g.egress {
+                let _ = writeln!(w, "egress = {}", rules(e));
+            }
+        }
+        for (i, e) in self.enis.iter().enumerate() {
+            let _ = write!(
+                w,
+                "\n[[eni]]\nid = \"{}\"\nsubnet = \"{}\"\nip = \"{}\"\nsecurity_groups = {}\nhost = \"h{i}\"\n",
+                e.id,
+                self.subnets[e.subnet].id,
+                e.ip,
+                ids(&e.sgs, &sg)
+            );
+        }
+        for tg in &self.tgs {
+            let targets: Vec<String> = tg
+                .targets
+                .iter()
+                .map(|(e, port)| match port {
+                    Some(p) => format!("\"{}:{p}\"", self.enis[*e].ip),
+                    None => format!("\"{}\"", self.enis[*e].id),
+                })
+                .collect();
+            let _ = write!(
+                w,
+                "\n[[target_group]]\nid = \"{}\"\nvpc = \"{}\"\nprotocol = \"{}\"\nport = {}\ntargets = [{}]\n",
+                tg.id,
+                self.vpcs[tg.vpc].id,
+                if tg.udp { "udp" } else { "tcp" },
+                tg.port,
+                targets.join(", ")
+            );
+        }
+        for n in &self.nlbs {
+            let listeners: Vec<String> = n
+                .listeners
+                .iter()
+                .map(|(udp, port, tg)| {
+                    format!(
+                        "{{ protocol = \"{}\", port = {port}, target_group = \"{}\" }}",
+                        if *udp { "udp" } else { "tcp" },
+                        self.tgs[*tg].id
+                    )
+                })
+                .collect();
+            let _ = write!(
+                w,
+                "\n[[nlb]]\nid = \"{}\"\nsubnets = {}\ncross_zone = {}\nsecurity_groups = {}\nlisteners = [{}]\n",
+                n.id,
+                places(&n.nodes),
+                n.cross_zone,
+                ids(&n.sgs, &sg),
+                listeners.join(", ")
+            );
+            if let Some((lo, hi)) = n.source_ports {
+                let _ = writeln!(w, "source_ports = \"{lo}-{hi}\"");
+            }
+        }
+        for sv in &self.services {
+            let _ = write!(
+                w,
+                "\n[[endpoint_service]]\nid = \"{}\"\nnlb = \"{}\"\nacceptance_required = {}\nallowed_principals = [\"*\"]\n",
+                sv.id, self.nlbs[sv.nlb].id, sv.acceptance_required
+            );
+        }
+        for ep in &self.endpoints {
+            let _ = write!(
+                w,
+                "\n[[vpc_endpoint]]\nid = \"{}\"\nservice = \"{}\"\nvpc = \"{}\"\nsubnets = {}\nsecurity_groups = {}\nprincipal = \"arn:aws:iam::111122223333:root\"\n",
+                ep.id,
+                self.services[ep.service].id,
+                self.vpcs[ep.vpc].id,
+                places(&ep.enis),
+                ids(&ep.sgs, &sg)
+            );
+            if let Some(st) = ep.state {
+                let _ = writeln!(w, "state = \"{st}\"");
+            }
+        }
+        s
+    }
+}

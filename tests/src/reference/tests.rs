@@ -1,0 +1,714 @@
+//! The reference model on its own: hand-derived expectations, packets built
+//! with etherparse (whose checksums are independent of both the model and
+//! the data plane). No root needed.
+
+use std::net::Ipv4Addr;
+
+use dataplane_common::{Counter, DropReason, GATEWAY_MAC};
+
+use super::{Model, Port, Verdict};
+use crate::{csum, pkt, topology};
+
+/// vpc-a: client, web, narrow (egress tcp/80 only), and two interface
+/// endpoints (available, pending) plus a rejected one; vpc-b reuses vpc-a's
+/// CIDR and the client's address; vpc-p (also 10.0.0.0/16) holds the NLB
+/// (one node, a one-port SNAT pool) and its single target.
+const TOPO: &str = r#"
+[lab]
+name = "@LAB@"
+
+[[vpc]]
+id = "vpc-a"
+cidr = "10.0.0.0/16"
+
+[[vpc]]
+id = "vpc-b"
+cidr = "10.0.0.0/16"
+
+[[vpc]]
+id = "vpc-p"
+cidr = "10.0.0.0/16"
+
+[[subnet]]
+id = "subnet-a"
+vpc = "vpc-a"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-b"
+vpc = "vpc-b"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-p"
+vpc = "vpc-p"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[security_group]]
+id = "sg-client"
+vpc = "vpc-a"
+ingress = []
+
+[[security_group]]
+id = "sg-narrow"
+vpc = "vpc-a"
+ingress = []
+egress = [{ protocol = "tcp", ports = "80", peer = "10.0.0.0/16" }]
+
+[[security_group]]
+id = "sg-web"
+vpc = "vpc-a"
+ingress = [
+  { protocol = "tcp", ports = "80", peer = "sg-client" },
+  { protocol = "udp", ports = "53", peer = "10.0.1.0/24" },
+  { protocol = "icmp", peer = "10.0.0.0/16" },
+]
+
+[[security_group]]
+id = "sg-vpce"
+vpc = "vpc-a"
+ingress = [
+  { protocol = "tcp", ports = "80-81", peer = "10.0.0.0/16" },
+  { protocol = "udp", ports = "53", peer = "10.0.0.0/16" },
+  { protocol = "icmp", peer = "10.0.0.0/16" },
+]
+
+[[security_group]]
+id = "sg-b"
+vpc = "vpc-b"
+ingress = [{ protocol = "all", peer = "0.0.0.0/0" }]
+
+[[security_group]]
+id = "sg-nlb"
+vpc = "vpc-p"
+ingress = []
+
+[[security_group]]
+id = "sg-target"
+vpc = "vpc-p"
+ingress = [
+  { protocol = "tcp", ports = "8080", peer = "sg-nlb" },
+  { protocol = "icmp", peer = "sg-nlb" },
+]
+
+[[eni]]
+id = "eni-client"
+subnet = "subnet-a"
+ip = "10.0.1.10"
+security_groups = ["sg-client"]
+host = "client"
+
+[[eni]]
+id = "eni-web"
+subnet = "subnet-a"
+ip = "10.0.1.20"
+security_groups = ["sg-web"]
+host = "web"
+
+[[eni]]
+id = "eni-narrow"
+subnet = "subnet-a"
+ip = "10.0.1.30"
+security_groups = ["sg-narrow"]
+host = "narrow"
+
+[[eni]]
+id = "eni-other"
+subnet = "subnet-b"
+ip = "10.0.1.10"
+security_groups = ["sg-b"]
+host = "other"
+
+[[eni]]
+id = "eni-target"
+subnet = "subnet-p"
+ip = "10.0.1.21"
+security_groups = ["sg-target"]
+host = "target"
+
+[[target_group]]
+id = "tg-web"
+vpc = "vpc-p"
+protocol = "tcp"
+port = 8080
+targets = ["eni-target"]
+
+[[target_group]]
+id = "tg-dns"
+vpc = "vpc-p"
+protocol = "udp"
+port = 5353
+targets = ["eni-target"]
+
+[[nlb]]
+id = "nlb"
+subnets = [{ subnet = "subnet-p", ip = "10.0.1.50" }]
+security_groups = ["sg-nlb"]
+source_ports = "50000-50000"
+listeners = [
+  { protocol = "tcp", port = 80, target_group = "tg-web" },
+  { protocol = "udp", port = 53, target_group = "tg-dns" },
+]
+
+[[endpoint_service]]
+id = "svc"
+nlb = "nlb"
+acceptance_required = false
+allowed_principals = ["*"]
+
+[[vpc_endpoint]]
+id = "vpce"
+service = "svc"
+vpc = "vpc-a"
+subnets = [{ subnet = "subnet-a", ip = "10.0.1.100" }]
+security_groups = ["sg-vpce"]
+principal = "arn:aws:iam::111122223333:root"
+
+[[vpc_endpoint]]
+id = "vpce-pending"
+service = "svc"
+vpc = "vpc-a"
+subnets = [{ subnet = "subnet-a", ip = "10.0.1.101" }]
+security_groups = ["sg-vpce"]
+principal = "arn:aws:iam::111122223333:root"
+state = "pending"
+
+[[vpc_endpoint]]
+id = "vpce-rejected"
+service = "svc"
+vpc = "vpc-a"
+subnets = [{ subnet = "subnet-a", ip = "10.0.1.102" }]
+security_groups = ["sg-vpce"]
+principal = "arn:aws:iam::111122223333:root"
+state = "rejected"
+"#;
+
+struct Lab {
+    m: Model,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        Self::with_capacity(None)
+    }
+
+    fn with_capacity(entries: Option<usize>) -> Lab {
+        Lab {
+            m: Model::new(&topology(TOPO, "model"), entries),
+        }
+    }
+
+    fn eni(&self, id: &str) -> usize {
+        self.m.topology().eni_by_id(id).unwrap()
+    }
+
+    fn mac(&self, id: &str) -> [u8; 6] {
+        self.m.topology().enis[self.eni(id)].mac
+    }
+
+    fn ip(&self, id: &str) -> Ipv4Addr {
+        self.m.topology().enis[self.eni(id)].ip
+    }
+
+    fn send(&mut self, from: &str, frame: &[u8]) -> (Verdict, Vec<u8>) {
+        let eni = self.eni(from);
+        let o = self.m.process(Port::Eni(eni), frame);
+        (o.verdict, o.out)
+    }
+
+    fn fwd(&self, to: &str) -> Verdict {
+        Verdict::Forward { eni: self.eni(to) }
+    }
+
+    /// Asserts a drop for `reason` with the frame untouched.
+    fn assert_drop(&mut self, from: &str, frame: &[u8], reason: DropReason) {
+        let before = self.m.counters().drop_count(reason);
+        let (v, out) = self.send(from, frame);
+        assert_eq!(v, Verdict::Drop(reason));
+        assert_eq!(out, frame, "a dropped frame is untouched");
+        assert_eq!(self.m.counters().drop_count(reason), before + 1);
+    }
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn arp_requests_a_host_makes_for_itself_are_answered_and_other_arp_is_ignored() {
+    let mut l = Lab::new();
+    let (cmac, c) = (l.mac("eni-client"), l.ip("eni-client"));
+    for asked in ["10.0.1.1", "10.0.1.20", "192.0.2.1"] {
+        let req = pkt::arp_request(cmac, c, ip(asked));
+        assert_eq!(
+            l.send("eni-client", &req),
+            (Verdict::Reflect, pkt::arp_reply(cmac, c, ip(asked)))
+        );
+    }
+    // A 0.0.0.0 probe (RFC 5227) is answered too.
+    let probe = pkt::arp_request(cmac, Ipv4Addr::UNSPECIFIED, ip("10.0.1.1"));
+    assert_eq!(l.send("eni-client", &probe).0, Verdict::Reflect);
+    assert_eq!(l.m.counters().count(Counter::ArpReply), 4);
+    // Gratuitous, on behalf of another address, a reply, truncated.
+    l.assert_drop(
+        "eni-client",
+        &pkt::arp_request(cmac, c, c),
+        DropReason::ArpIgnored,
+    );
+    l.assert_drop(
+        "eni-client",
+        &pkt::arp_request(cmac, ip("10.0.1.20"), ip("10.0.1.1")),
+        DropReason::ArpIgnored,
+    );
+    let mut reply = pkt::arp_request(cmac, c, ip("10.0.1.1"));
+    reply[21] = 2;
+    l.assert_drop("eni-client", &reply, DropReason::ArpIgnored);
+    let req = pkt::arp_request(cmac, c, ip("10.0.1.1"));
+    l.assert_drop("eni-client", &req[..41], DropReason::ArpIgnored);
+    // Ethernet padding after a request is kept.
+    let mut padded = req.clone();
+    padded.extend_from_slice(&[0xee; 18]);
+    let (v, out) = l.send("eni-client", &padded);
+    assert_eq!(v, Verdict::Reflect);
+    assert_eq!(&out[42..], &[0xee; 18]);
+}
+
+#[test]
+fn allowed_tcp_is_forwarded_with_only_the_macs_changed_and_replies_pass_statefully() {
+    let mut l = Lab::new();
+    let (c, w) = (l.ip("eni-client"), l.ip("eni-web"));
+    let (cmac, wmac) = (l.mac("eni-client"), l.mac("eni-web"));
+    let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "S");
+    assert_eq!(
+        l.send("eni-client", &syn),
+        (l.fwd("eni-web"), pkt::with_macs(&syn, wmac, GATEWAY_MAC))
+    );
+    // The client's group has no ingress rule: the reply passes anyway.
+    let synack = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "SA");
+    assert_eq!(
+        l.send("eni-web", &synack),
+        (
+            l.fwd("eni-client"),
+            pkt::with_macs(&synack, cmac, GATEWAY_MAC)
+        )
+    );
+    let k = l.m.counters();
+    assert_eq!(
+        (
+            k.count(Counter::Forwarded),
+            k.count(Counter::FlowCreated),
+            k.count(Counter::FlowHit),
+            k.count(Counter::TcpEstablished)
+        ),
+        (2, 1, 1, 1)
+    );
+    assert_eq!(l.m.flow_entries(), 2);
+    let ci = l.eni("eni-client");
+    assert_eq!(l.m.counters().enis[ci].tx_bytes, syn.len() as u64);
+    assert_eq!(l.m.counters().enis[ci].rx_bytes, synack.len() as u64);
+    // The same packet unsolicited (another port) is refused by the client's
+    // empty ingress.
+    l.assert_drop(
+        "eni-web",
+        &pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40001, "SA"),
+        DropReason::IngressSgDeny,
+    );
+}
+
+#[test]
+fn security_groups_decide_by_direction_protocol_port_and_peer() {
+    let mut l = Lab::new();
+    let (c, w, n) = (l.ip("eni-client"), l.ip("eni-web"), l.ip("eni-narrow"));
+    let (cmac, nmac) = (l.mac("eni-client"), l.mac("eni-narrow"));
+    // sg-web admits tcp/80 only from members of sg-client.
+    l.assert_drop(
+        "eni-narrow",
+        &pkt::tcp(nmac, GATEWAY_MAC, n, w, 1000, 80, "S"),
+        DropReason::IngressSgDeny,
+    );
+    // sg-narrow lets only tcp/80 out.
+    l.assert_drop(
+        "eni-narrow",
+        &pkt::udp(nmac, GATEWAY_MAC, n, w, 1000, 53),
+        DropReason::EgressSgDeny,
+    );
+    // Port edges and protocols.
+    for (frame, ok) in [
+        (pkt::tcp(cmac, GATEWAY_MAC, c, w, 1000, 80, "S"), true),
+        (pkt::tcp(cmac, GATEWAY_MAC, c, w, 1000, 81, "S"), false),
+        (pkt::tcp(cmac, GATEWAY_MAC, c, w, 1000, 79, "S"), false),
+        (pkt::udp(cmac, GATEWAY_MAC, c, w, 1000, 53), true),
+        (pkt::udp(cmac, GATEWAY_MAC, c, w, 1000, 80), false),
+        (pkt::echo(cmac, GATEWAY_MAC, c, w, 7, true), true),
+        (pkt::echo(cmac, GATEWAY_MAC, c, w, 65535, false), true),
+    ] {
+        let (v, _) = l.send("eni-client", &frame);
+        let want = if ok {
+            l.fwd("eni-web")
+        } else {
+            Verdict::Drop(DropReason::IngressSgDeny)
+        };
+        assert_eq!(v, want, "{frame:02x?}");
+    }
+}
+
+#[test]
+fn vpcs_with_the_same_cidr_never_see_each_other() {
+    let mut l = Lab::new();
+    let omac = l.mac("eni-other");
+    // 10.0.1.20 is web in vpc-a, nothing in vpc-b.
+    l.assert_drop(
+        "eni-other",
+        &pkt::tcp(
+            omac,
+            GATEWAY_MAC,
+            ip("10.0.1.10"),
+            ip("10.0.1.20"),
+            1,
+            80,
+            "S",
+        ),
+        DropReason::NoRoute,
+    );
+    // The endpoint's address means nothing outside vpc-a, nor the NLB node's anywhere.
+    l.assert_drop(
+        "eni-other",
+        &pkt::tcp(
+            omac,
+            GATEWAY_MAC,
+            ip("10.0.1.10"),
+            ip("10.0.1.100"),
+            1,
+            80,
+            "S",
+        ),
+        DropReason::NoRoute,
+    );
+    let tmac = l.mac("eni-target");
+    l.assert_drop(
+        "eni-target",
+        &pkt::tcp(
+            tmac,
+            GATEWAY_MAC,
+            ip("10.0.1.21"),
+            ip("10.0.1.50"),
+            8080,
+            50000,
+            "SA",
+        ),
+        DropReason::NoRoute,
+    );
+    // The source check: vpc-a's client address, but from vpc-b's port is
+    // fine (it is other's own); web's address from the client's port is not.
+    let cmac = l.mac("eni-client");
+    l.assert_drop(
+        "eni-client",
+        &pkt::tcp(
+            cmac,
+            GATEWAY_MAC,
+            ip("10.0.1.20"),
+            ip("10.0.1.30"),
+            1,
+            80,
+            "S",
+        ),
+        DropReason::SourceCheck,
+    );
+}
+
+#[test]
+fn malformed_frames_are_dropped_with_their_reason() {
+    let mut l = Lab::new();
+    let (c, w, cmac) = (l.ip("eni-client"), l.ip("eni-web"), l.mac("eni-client"));
+    let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "S");
+    let udp = pkt::udp(cmac, GATEWAY_MAC, c, w, 40000, 53);
+    let echo = pkt::echo(cmac, GATEWAY_MAC, c, w, 1, true);
+    let edit = |base: &[u8], f: &dyn Fn(&mut Vec<u8>)| {
+        let mut v = base.to_vec();
+        f(&mut v);
+        v
+    };
+    let cases = [
+        (syn[..13].to_vec(), DropReason::TruncatedEthernet),
+        (
+            edit(&syn, &|v| v[12..14].copy_from_slice(&[0x86, 0xdd])),
+            DropReason::NotIpv4,
+        ),
+        (
+            edit(&syn, &|v| v[12..14].copy_from_slice(&[0x81, 0x00])),
+            DropReason::NotIpv4,
+        ),
+        (syn[..33].to_vec(), DropReason::TruncatedIpv4),
+        (edit(&syn, &|v| v[14] = 0x65), DropReason::BadIpVersion),
+        (edit(&syn, &|v| v[14] = 0x44), DropReason::BadIhl),
+        (edit(&syn[..40], &|v| v[14] = 0x4f), DropReason::BadIhl),
+        (syn[..syn.len() - 1].to_vec(), DropReason::BadTotalLength),
+        (
+            edit(&syn, &|v| v[16..18].copy_from_slice(&[0, 19])),
+            DropReason::BadTotalLength,
+        ),
+        (edit(&syn, &|v| v[20] = 0x20), DropReason::Fragment),
+        (edit(&syn, &|v| v[21] = 1), DropReason::Fragment),
+        (
+            edit(&syn, &|v| v[16..18].copy_from_slice(&[0, 39])),
+            DropReason::TruncatedL4,
+        ),
+        (edit(&syn, &|v| v[46] = 0x40), DropReason::BadTcpDataOffset),
+        (edit(&syn, &|v| v[46] = 0xf0), DropReason::BadTcpDataOffset),
+        (
+            edit(&udp, &|v| v[38..40].copy_from_slice(&[0, 7])),
+            DropReason::TruncatedL4,
+        ),
+        (
+            edit(&udp, &|v| v[38..40].copy_from_slice(&[0, 21])),
+            DropReason::TruncatedL4,
+        ),
+        (edit(&echo, &|v| v[34] = 3), DropReason::UnsupportedIcmp),
+        (edit(&syn, &|v| v[23] = 47), DropReason::UnsupportedProtocol),
+    ];
+    for (frame, reason) in cases {
+        l.assert_drop("eni-client", &frame, reason);
+    }
+    // Don't-fragment is no fragment; a UDP length short of the payload is
+    // fine (the rest is padding).
+    let df = edit(&syn, &|v| v[20] = 0x40);
+    assert_eq!(l.send("eni-client", &df).0, l.fwd("eni-web"));
+    let short = edit(&udp, &|v| v[38..40].copy_from_slice(&[0, 8]));
+    assert_eq!(l.send("eni-client", &short).0, l.fwd("eni-web"));
+}
+
+#[test]
+fn rst_closes_a_flow_only_a_new_syn_reopens_it_and_fin_keeps_it_open() {
+    let mut l = Lab::new();
+    let (c, w) = (l.ip("eni-client"), l.ip("eni-web"));
+    let (cmac, wmac) = (l.mac("eni-client"), l.mac("eni-web"));
+    let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "S");
+    assert_eq!(l.send("eni-client", &syn).0, l.fwd("eni-web"));
+    let rst = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "RA");
+    assert_eq!(l.send("eni-web", &rst).0, l.fwd("eni-client"));
+    l.assert_drop(
+        "eni-client",
+        &pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "A"),
+        DropReason::FlowClosed,
+    );
+    l.assert_drop("eni-web", &rst, DropReason::FlowClosed);
+    assert_eq!(l.send("eni-client", &syn).0, l.fwd("eni-web"));
+    assert_eq!(l.m.counters().count(Counter::FlowCreated), 2);
+    // FIN: closing, still forwarding both ways.
+    let fin = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "FA");
+    assert_eq!(l.send("eni-client", &fin).0, l.fwd("eni-web"));
+    let ack = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "A");
+    assert_eq!(l.send("eni-web", &ack).0, l.fwd("eni-client"));
+}
+
+#[test]
+fn a_first_packet_without_syn_is_taken_as_established_mid_stream() {
+    let mut l = Lab::new();
+    let (c, w) = (l.ip("eni-client"), l.ip("eni-web"));
+    let (cmac, wmac) = (l.mac("eni-client"), l.mac("eni-web"));
+    let ack = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "A");
+    assert_eq!(l.send("eni-client", &ack).0, l.fwd("eni-web"));
+    // A SYN-ACK from the reply side now changes nothing (no establishment).
+    let synack = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "SA");
+    assert_eq!(l.send("eni-web", &synack).0, l.fwd("eni-client"));
+    assert_eq!(l.m.counters().count(Counter::TcpEstablished), 0);
+}
+
+/// The frame the target receives / the client gets back, built independently.
+#[test]
+fn privatelink_translates_both_ways_with_checksums_computed_afresh() {
+    let mut l = Lab::new();
+    let (c, cmac) = (l.ip("eni-client"), l.mac("eni-client"));
+    let (t, tmac) = (l.ip("eni-target"), l.mac("eni-target"));
+    let (vpce, node) = (ip("10.0.1.100"), ip("10.0.1.50"));
+    let syn = pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40000, 80, "S");
+    let (v, out) = l.send("eni-client", &syn);
+    assert_eq!(v, l.fwd("eni-target"));
+    assert_eq!(
+        out,
+        pkt::tcp(GATEWAY_MAC, tmac, node, t, 50000, 8080, "S"),
+        "SNAT to the node and the pool's only port, DNAT to the target"
+    );
+    csum::assert_valid(&out);
+    let synack = pkt::tcp(tmac, GATEWAY_MAC, t, node, 8080, 50000, "SA");
+    let (v, out) = l.send("eni-target", &synack);
+    assert_eq!(v, l.fwd("eni-client"));
+    assert_eq!(out, pkt::tcp(GATEWAY_MAC, cmac, vpce, c, 80, 40000, "SA"));
+    let k = l.m.counters();
+    assert_eq!(
+        (k.endpoints[0].tx_packets, k.endpoints[0].rx_packets),
+        (1, 1)
+    );
+    assert_eq!(
+        (k.listeners[0].tx_packets, k.listeners[0].rx_packets),
+        (1, 1)
+    );
+    assert_eq!((k.targets[0].tx_packets, k.targets[0].rx_packets), (1, 1));
+    assert_eq!(k.count(Counter::TcpEstablished), 1);
+}
+
+#[test]
+fn the_source_port_pool_bounds_concurrent_flows_to_a_target() {
+    let mut l = Lab::new();
+    let (c, cmac) = (l.ip("eni-client"), l.mac("eni-client"));
+    let vpce = ip("10.0.1.100");
+    let first = pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40000, 80, "S");
+    assert_eq!(l.send("eni-client", &first).0, l.fwd("eni-target"));
+    l.assert_drop(
+        "eni-client",
+        &pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40001, 80, "S"),
+        DropReason::NatPortsExhausted,
+    );
+    assert_eq!(l.m.counters().endpoints[0].drops, 1);
+    // ICMP echo holds its own reply tuple (no port of the target): it fits.
+    let echo = pkt::echo(cmac, GATEWAY_MAC, c, vpce, 9, true);
+    let (v, out) = l.send("eni-client", &echo);
+    assert_eq!(v, l.fwd("eni-target"));
+    let (t, tmac) = (l.ip("eni-target"), l.mac("eni-target"));
+    assert_eq!(
+        out,
+        pkt::echo(GATEWAY_MAC, tmac, ip("10.0.1.50"), t, 50000, true),
+        "the identifier is the translated port"
+    );
+    let rep = pkt::echo(tmac, GATEWAY_MAC, t, ip("10.0.1.50"), 50000, false);
+    assert_eq!(
+        l.send("eni-target", &rep).1,
+        pkt::echo(GATEWAY_MAC, cmac, vpce, c, 9, false)
+    );
+    // Closing the TCP flow and reopening it reuses the port.
+    let rst = pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40000, 80, "R");
+    assert_eq!(l.send("eni-client", &rst).0, l.fwd("eni-target"));
+    assert_eq!(l.send("eni-client", &first).0, l.fwd("eni-target"));
+}
+
+#[test]
+fn privatelink_refusals_each_have_their_reason_and_object_counter() {
+    let mut l = Lab::new();
+    let (c, cmac) = (l.ip("eni-client"), l.mac("eni-client"));
+    let to = |dst: &str, dport: u16| pkt::tcp(cmac, GATEWAY_MAC, c, ip(dst), 1234, dport, "S");
+    l.assert_drop(
+        "eni-client",
+        &to("10.0.1.101", 80),
+        DropReason::EndpointPending,
+    );
+    l.assert_drop(
+        "eni-client",
+        &to("10.0.1.102", 80),
+        DropReason::EndpointRejected,
+    );
+    l.assert_drop("eni-client", &to("10.0.1.100", 81), DropReason::NoListener);
+    l.assert_drop(
+        "eni-client",
+        &to("10.0.1.100", 82),
+        DropReason::IngressSgDeny,
+    );
+    // sg-target does not admit udp/5353.
+    l.assert_drop(
+        "eni-client",
+        &pkt::udp(cmac, GATEWAY_MAC, c, ip("10.0.1.100"), 1234, 53),
+        DropReason::TargetIngressSgDeny,
+    );
+    let k = l.m.counters();
+    assert_eq!(
+        k.endpoints.iter().map(|e| e.drops).collect::<Vec<_>>(),
+        vec![1, 1, 1]
+    );
+    assert_eq!(k.targets[1].drops, 1, "tg-dns's target");
+    assert_eq!(l.m.flow_entries(), 0);
+}
+
+#[test]
+fn a_wrong_checksum_stays_exactly_as_wrong_through_translation() {
+    let mut l = Lab::new();
+    let (c, cmac) = (l.ip("eni-client"), l.mac("eni-client"));
+    let mut syn = pkt::tcp(cmac, GATEWAY_MAC, c, ip("10.0.1.100"), 40000, 80, "S");
+    let good = syn.clone();
+    syn[50] ^= 0x12; // TCP checksum
+    syn[24] ^= 0x01; // IP header checksum
+    let (v, out) = l.send("eni-client", &syn);
+    assert_eq!(v, l.fwd("eni-target"));
+    let before = match super::parse(&syn).unwrap() {
+        super::Frame::Ipv4(p) => super::Checksums::of(&syn, &p),
+        _ => unreachable!(),
+    };
+    let after = match super::parse(&out).unwrap() {
+        super::Frame::Ipv4(p) => super::Checksums::of(&out, &p),
+        _ => unreachable!(),
+    };
+    assert!(!before.valid());
+    assert_eq!(before, after);
+    // ...and a correct one stays correct.
+    l.m.clear_flows();
+    let (_, out) = l.send("eni-client", &good);
+    csum::assert_valid(&out);
+}
+
+#[test]
+fn udp_without_checksum_stays_without_and_zero_results_are_sent_as_ffff() {
+    let mut l = Lab::new();
+    let (c, cmac) = (l.ip("eni-client"), l.mac("eni-client"));
+    let mut q = pkt::udp(cmac, GATEWAY_MAC, c, l.ip("eni-web"), 5000, 53);
+    q[40] = 0;
+    q[41] = 0;
+    let (v, out) = l.send("eni-client", &q);
+    assert_eq!(v, l.fwd("eni-web"));
+    assert_eq!(&out[40..42], &[0, 0]);
+    // A rewritten datagram whose checksum comes out as zero carries 0xffff:
+    // every residue turns up once over the translated source ports.
+    let f = pkt::udp(cmac, GATEWAY_MAC, c, ip("10.0.1.100"), 5000, 53);
+    let Ok(super::Frame::Ipv4(p)) = super::parse(&f) else {
+        unreachable!()
+    };
+    let mut ffff = 0;
+    for sport in 1..=65535u16 {
+        let to = super::Addrs {
+            src: [10, 0, 1, 50],
+            dst: [10, 0, 1, 21],
+            sport,
+            dport: 5353,
+        };
+        let out = super::wire::rewrite(&f, &p, &to, [2, 0, 0, 0, 0, 1]);
+        csum::assert_valid(&out);
+        assert_ne!(&out[40..42], &[0, 0], "sport {sport}");
+        ffff += usize::from(out[40..42] == [0xff, 0xff]);
+    }
+    assert_eq!(ffff, 1);
+}
+
+#[test]
+fn a_full_flow_table_refuses_new_flows_and_keeps_live_ones() {
+    let mut l = Lab::with_capacity(Some(3));
+    let (c, w) = (l.ip("eni-client"), l.ip("eni-web"));
+    let cmac = l.mac("eni-client");
+    let a = pkt::tcp(cmac, GATEWAY_MAC, c, w, 1, 80, "S");
+    assert_eq!(l.send("eni-client", &a).0, l.fwd("eni-web"));
+    // One entry left: the forward entry fits, the reply entry does not.
+    l.assert_drop(
+        "eni-client",
+        &pkt::tcp(cmac, GATEWAY_MAC, c, w, 2, 80, "S"),
+        DropReason::FlowTableFull,
+    );
+    assert_eq!(l.m.flow_entries(), 2);
+    assert_eq!(l.send("eni-client", &a).0, l.fwd("eni-web"));
+}
+
+#[test]
+fn frames_from_unknown_interfaces_pass_untouched_and_are_counted() {
+    let mut l = Lab::new();
+    let f = pkt::tcp(
+        [2; 6],
+        GATEWAY_MAC,
+        ip("1.2.3.4"),
+        ip("10.0.1.20"),
+        1,
+        80,
+        "S",
+    );
+    let o = l.m.process(Port::Unknown, &f);
+    assert_eq!((o.verdict, o.out), (Verdict::Pass, f));
+    assert_eq!(l.m.counters().count(Counter::UnknownPortPass), 1);
+    assert!(l.m.counters().enis.iter().all(|e| e.tx_packets == 0));
+}
