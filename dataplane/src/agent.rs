@@ -111,6 +111,56 @@ impl Agent {
         })
     }
 
+    /// Applies a new topology to the running data plane (SIGHUP, `--watch`).
+    /// The new config is compiled first; any error leaves everything as it
+    /// was. Changes that need the lab rebuilt (hosts, ENIs) are refused.
+    /// Flows already tracked keep their actions: AWS does not cut an
+    /// established connection when a rule is removed (a removed endpoint,
+    /// integration or target stops new flows; its live flows run until they
+    /// go idle).
+    pub fn reload(&mut self, topo: Topology) -> Result<()> {
+        let wiring = |t: &Topology| -> Vec<(String, usize, std::net::Ipv4Addr, [u8; 6], String)> {
+            t.enis
+                .iter()
+                .map(|e| (e.id.clone(), e.subnet, e.ip, e.mac, e.host.clone()))
+                .collect()
+        };
+        if topo.lab.name != self.topo.lab.name
+            || wiring(&topo) != wiring(&self.topo)
+            || topo.subnets != self.topo.subnets
+        {
+            anyhow::bail!(
+                "the lab's name, subnets or ENIs changed: that needs the lab rebuilt \
+                 (`dataplane lab up`) and the agent restarted; nothing was changed"
+            );
+        }
+        let ifindexes: Vec<u32> = self.compiled.ports.iter().map(|(i, _)| *i).collect();
+        let next = 1 - self.compiled.generation;
+        let compiled = compile::compile(&topo, &ifindexes)?.rebase(next);
+        if let Some(h) = self.health.take() {
+            h.checker.stop();
+            let _ = h.thread.join();
+        }
+        self.unhealthy.lock().expect("health set").clear();
+        self.dataplane.sync(&compiled, Some(&self.compiled))?;
+        self.health = start_health(
+            &topo,
+            &self.plan,
+            &compiled,
+            loader::pin_dir(&topo.lab.name),
+            self.unhealthy.clone(),
+        )?;
+        log::info!(
+            "reloaded: generation {next}, {} security-group entries, {} ENIs, {} listeners",
+            compiled.sg_rules.len(),
+            compiled.enis.len(),
+            compiled.listeners.len()
+        );
+        self.compiled = compiled;
+        self.topo = topo;
+        Ok(())
+    }
+
     pub fn layout(&self) -> Layout {
         Layout::of(&self.topo)
     }
@@ -187,6 +237,7 @@ fn start_health(
         .collect();
     let topo = topo.clone();
     let mut tables = compiled.tables.clone();
+    let (target_base, table_base) = (compiled.target_base(), compiled.table_base());
     let thread = std::thread::Builder::new()
         .name("health-sync".into())
         .spawn(move || {
@@ -212,10 +263,10 @@ fn start_health(
                     }
                     u.clone()
                 };
-                let new = compile::maglev_tables(&topo, &set);
+                let new = compile::rebase_tables(compile::maglev_tables(&topo, &set), target_base);
                 let mut written = 0;
                 for (id, (old, new)) in tables.iter().zip(&new).enumerate() {
-                    match loader::write_table(&mut map, id as u32, new, Some(old)) {
+                    match loader::write_table(&mut map, table_base + id as u32, new, Some(old)) {
                         Ok(n) => written += n,
                         Err(e) => log::error!("updating load-balancer table {id}: {e:#}"),
                     }

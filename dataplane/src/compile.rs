@@ -40,6 +40,78 @@ pub struct Compiled {
     pub targets: Vec<TargetInfo>,
     /// Maglev tables by id: `MAGLEV_SIZE` slots of global target indices.
     pub tables: Vec<Vec<u32>>,
+    /// Where this compilation's ids start (see [`Compiled::rebase`]).
+    pub generation: u32,
+}
+
+/// Ids of one generation live in their own half of every id space, so a
+/// reload writes the new configuration beside the old one and switches the
+/// entry points (ports, ENIs, listeners) one atomic map update at a time:
+/// no packet ever meets a mix of old and new ids.
+pub const SET_GENERATION_STRIDE: u32 = 1 << 20;
+pub const ENDPOINT_GENERATION_STRIDE: u32 = MAX_ENDPOINT_ENIS / 2;
+pub const TARGET_GENERATION_STRIDE: u32 = dataplane_common::TARGETS_PER_GENERATION;
+pub const TABLE_GENERATION_STRIDE: u32 = MAX_MAGLEV_TABLES / 2;
+
+impl Compiled {
+    /// Index of the first endpoint ENI / target / table of this generation.
+    pub fn endpoint_base(&self) -> u32 {
+        self.generation * ENDPOINT_GENERATION_STRIDE
+    }
+    pub fn target_base(&self) -> u32 {
+        self.generation * TARGET_GENERATION_STRIDE
+    }
+    pub fn table_base(&self) -> u32 {
+        self.generation * TABLE_GENERATION_STRIDE
+    }
+
+    /// Moves every id of a generation-0 compilation into generation `g`.
+    pub fn rebase(mut self, g: u32) -> Compiled {
+        assert_eq!(self.generation, 0, "rebase a fresh compilation");
+        let (sets, eps, tgs, tbl) = (
+            g * SET_GENERATION_STRIDE,
+            g * ENDPOINT_GENERATION_STRIDE,
+            g * TARGET_GENERATION_STRIDE,
+            g * TABLE_GENERATION_STRIDE,
+        );
+        let set = |s: u32| if s == NO_SG_SET { s } else { s + sets };
+        for (_, p) in &mut self.ports {
+            p.sg_set = set(p.sg_set);
+        }
+        for (_, e) in &mut self.enis {
+            e.sg_set = set(e.sg_set);
+            if e.kind == ENI_KIND_ENDPOINT {
+                e.eni += eps;
+            }
+        }
+        for (_, k, _) in &mut self.sg_rules {
+            k.sg_set = (u32::from_be_bytes(k.sg_set) + sets).to_be_bytes();
+        }
+        for ep in &mut self.endpoints {
+            ep.egress_sg_set = set(ep.egress_sg_set);
+        }
+        for (_, l) in &mut self.listeners {
+            l.table += tbl;
+        }
+        for t in &mut self.targets {
+            t.sg_set = set(t.sg_set);
+        }
+        self.tables = rebase_tables(self.tables, tgs);
+        self.generation = g;
+        self
+    }
+}
+
+/// Shifts the target indices in Maglev tables by `base` (empty slots stay empty).
+pub fn rebase_tables(tables: Vec<Vec<u32>>, base: u32) -> Vec<Vec<u32>> {
+    tables
+        .into_iter()
+        .map(|t| {
+            t.into_iter()
+                .map(|x| if x == NO_TARGET { x } else { x + base })
+                .collect()
+        })
+        .collect()
 }
 
 /// What each Maglev table is built from: the target group of one listener

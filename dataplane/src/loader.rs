@@ -147,17 +147,30 @@ impl Dataplane {
         HashMap::try_from(map).with_context(|| format!("map {name} has an unexpected type"))
     }
 
-    /// Writes a compiled config into empty maps. Ports go last: until a
-    /// port is known the pipeline passes its packets untouched, so nothing is
-    /// forwarded on half-written state.
+    /// Writes a compiled config into empty maps.
     pub fn apply(&mut self, c: &Compiled) -> Result<()> {
+        self.sync(c, None)
+    }
+
+    /// Brings the maps from `old` (what they hold) to `new`, which must be
+    /// of the other generation: first everything the new entry points will
+    /// refer to is written beside the old (its ids are disjoint), then the
+    /// entry points (ports, ENIs, listeners) are switched one atomic update
+    /// at a time (ports last: until a port is known its packets pass
+    /// untouched), then what only the old generation used is removed. No
+    /// packet meets a mix of the two, and flows already in the flow table
+    /// keep their precompiled actions (AWS: removing a rule does not cut a
+    /// tracked connection).
+    pub fn sync(&mut self, new: &Compiled, old: Option<&Compiled>) -> Result<()> {
+        if let Some(old) = old {
+            if old.generation == new.generation {
+                bail!("sync: the new configuration must be of the other generation");
+            }
+        }
         {
-            let map = self
-                .ebpf
-                .map_mut(maps::SG_RULES)
-                .context("map HL_SG_RULES missing")?;
+            let map = self.map_mut(maps::SG_RULES)?;
             let mut sg: LpmTrie<&mut MapData, SgKey, SgPorts> = LpmTrie::try_from(map)?;
-            for (plen, key, ports) in &c.sg_rules {
+            for (plen, key, ports) in &new.sg_rules {
                 sg.insert(&Key::new(*plen, *key), ports, 0)
                     .with_context(|| format!("writing security-group entry {key:?}/{plen}"))?;
             }
@@ -165,43 +178,98 @@ impl Dataplane {
         {
             let mut targets: Array<&mut MapData, TargetInfo> =
                 Array::try_from(self.map_mut(maps::TARGETS)?)?;
-            for (i, t) in c.targets.iter().enumerate() {
+            for (i, t) in new.targets.iter().enumerate() {
+                let i = new.target_base() + i as u32;
                 targets
-                    .set(i as u32, t, 0)
+                    .set(i, t, 0)
                     .with_context(|| format!("writing target {i}"))?;
             }
         }
-        for (id, table) in c.tables.iter().enumerate() {
-            self.write_table(id as u32, table, None)?;
+        for (id, table) in new.tables.iter().enumerate() {
+            self.write_table(new.table_base() + id as u32, table, None)?;
         }
         {
+            let mut eps: Array<&mut MapData, EndpointInfo> =
+                Array::try_from(self.map_mut(maps::ENDPOINTS)?)?;
+            for (i, e) in new.endpoints.iter().enumerate() {
+                let i = new.endpoint_base() + i as u32;
+                eps.set(i, e, 0)
+                    .with_context(|| format!("writing endpoint ENI {i}"))?;
+            }
+        }
+        // Entry points: switch, then remove the ones that are gone.
+        {
             let mut listeners = self.hash::<ListenerKey, ListenerInfo>(maps::LISTENERS)?;
-            for (k, v) in &c.listeners {
+            for (k, v) in &new.listeners {
                 listeners
                     .insert(k, v, 0)
                     .with_context(|| format!("writing listener {k:?}"))?;
             }
         }
         {
-            let mut eps: Array<&mut MapData, EndpointInfo> =
-                Array::try_from(self.map_mut(maps::ENDPOINTS)?)?;
-            for (i, e) in c.endpoints.iter().enumerate() {
-                eps.set(i as u32, e, 0)
-                    .with_context(|| format!("writing endpoint ENI {i}"))?;
-            }
-        }
-        {
             let mut enis = self.hash::<EniKey, EniInfo>(maps::ENIS)?;
-            for (k, v) in &c.enis {
+            for (k, v) in &new.enis {
                 enis.insert(k, v, 0)
                     .with_context(|| format!("writing ENI {k:?}"))?;
             }
         }
-        let mut ports = self.hash::<u32, PortInfo>(maps::PORTS)?;
-        for (ifindex, p) in &c.ports {
-            ports
-                .insert(ifindex, p, 0)
-                .with_context(|| format!("writing port ifindex {ifindex}"))?;
+        {
+            let mut ports = self.hash::<u32, PortInfo>(maps::PORTS)?;
+            for (ifindex, p) in &new.ports {
+                ports
+                    .insert(ifindex, p, 0)
+                    .with_context(|| format!("writing port ifindex {ifindex}"))?;
+            }
+        }
+        let Some(old) = old else { return Ok(()) };
+        {
+            let mut ports = self.hash::<u32, PortInfo>(maps::PORTS)?;
+            for (ifindex, _) in old
+                .ports
+                .iter()
+                .filter(|(i, _)| !new.ports.iter().any(|(n, _)| n == i))
+            {
+                ports
+                    .remove(ifindex)
+                    .with_context(|| format!("removing port ifindex {ifindex}"))?;
+            }
+        }
+        {
+            let mut enis = self.hash::<EniKey, EniInfo>(maps::ENIS)?;
+            for (k, _) in old
+                .enis
+                .iter()
+                .filter(|(k, _)| !new.enis.iter().any(|(n, _)| n == k))
+            {
+                enis.remove(k)
+                    .with_context(|| format!("removing ENI {k:?}"))?;
+            }
+        }
+        {
+            let mut listeners = self.hash::<ListenerKey, ListenerInfo>(maps::LISTENERS)?;
+            for (k, _) in old
+                .listeners
+                .iter()
+                .filter(|(k, _)| !new.listeners.iter().any(|(n, _)| n == k))
+            {
+                listeners
+                    .remove(k)
+                    .with_context(|| format!("removing listener {k:?}"))?;
+            }
+        }
+        {
+            let map = self.map_mut(maps::SG_RULES)?;
+            let mut sg: LpmTrie<&mut MapData, SgKey, SgPorts> = LpmTrie::try_from(map)?;
+            for (plen, key, _) in &old.sg_rules {
+                sg.remove(&Key::new(*plen, *key))
+                    .with_context(|| format!("removing security-group entry {key:?}/{plen}"))?;
+            }
+        }
+        // The old generation's tables no longer have a listener; empty them
+        // so nothing stale is left to read.
+        for id in 0..old.tables.len() as u32 {
+            let empty = vec![dataplane_common::NO_TARGET; MAGLEV_SIZE as usize];
+            self.write_table(old.table_base() + id, &empty, None)?;
         }
         Ok(())
     }

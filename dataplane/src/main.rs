@@ -56,6 +56,9 @@ enum Cmd {
         /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ or target/dataplane-ebpf.o).
         #[arg(long)]
         ebpf_obj: Option<PathBuf>,
+        /// Reload FILE whenever it changes (SIGHUP always reloads it).
+        #[arg(long)]
+        watch: bool,
     },
     /// Print the counters of a running agent: pipeline events, drops by reason, per-ENI traffic.
     Stats {
@@ -185,11 +188,12 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             hook,
             metrics,
             ebpf_obj,
+            watch,
         } => {
             let t = topo!(file.as_deref());
             let hook = hook.map(Into::into).unwrap_or(t.lab.hook);
             let obj = ebpf_obj.unwrap_or_else(loader::object_path);
-            run(t, &obj, hook, metrics)?;
+            run(t, &obj, hook, metrics, file.as_deref(), watch)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Stats { file } => {
@@ -216,14 +220,24 @@ impl From<HookArg> for Hook {
     }
 }
 
-fn run(t: Topology, obj: &Path, hook: Hook, metrics: SocketAddr) -> Result<()> {
-    let agent = Agent::start(t, obj, hook)?;
+fn run(
+    t: Topology,
+    obj: &Path,
+    hook: Hook,
+    metrics: SocketAddr,
+    file: Option<&Path>,
+    watch: bool,
+) -> Result<()> {
+    let mut agent = Agent::start(t, obj, hook)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let pin_dir = loader::pin_dir(&agent.topo.lab.name);
-    let layout = agent.layout();
+    // Shared with the scrape handler: a reload may add or remove endpoints.
+    let layout = std::sync::Arc::new(std::sync::Mutex::new(agent.layout()));
+    let scrape_layout = layout.clone();
     let scrape = move || {
+        let layout = scrape_layout.lock().expect("layout lock").clone();
         let s = stats::read_pinned(&pin_dir, &layout)?;
         Ok(dataplane::metrics::render(&s, &layout))
     };
@@ -236,16 +250,53 @@ fn run(t: Topology, obj: &Path, hook: Hook, metrics: SocketAddr) -> Result<()> {
     rt.block_on(async {
         let server = tokio::spawn(dataplane::metrics::serve(metrics, scrape));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = server => r.context("metrics server task")??,
-            _ = tokio::signal::ctrl_c() => log::info!("SIGINT: detaching"),
-            _ = term.recv() => log::info!("SIGTERM: detaching"),
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut seen = file.and_then(mtime);
+        tokio::pin!(server);
+        loop {
+            let reload = tokio::select! {
+                r = &mut server => { r.context("metrics server task")??; break }
+                _ = tokio::signal::ctrl_c() => { log::info!("SIGINT: detaching"); break }
+                _ = term.recv() => { log::info!("SIGTERM: detaching"); break }
+                _ = hup.recv() => true,
+                _ = tick.tick() => {
+                    let now = file.and_then(mtime);
+                    let changed = watch && now != seen;
+                    seen = now;
+                    changed
+                }
+            };
+            if reload {
+                reload_from(&mut agent, file);
+                *layout.lock().expect("layout lock") = agent.layout();
+            }
         }
         anyhow::Ok(())
     })?;
     drop(agent);
     println!("hyperlab: detached");
     Ok(())
+}
+
+/// Re-reads the config and applies it; a bad config is reported with the
+/// same diagnostics as `dataplane check` and changes nothing.
+fn reload_from(agent: &mut Agent, file: Option<&Path>) {
+    let res = match file {
+        Some(f) => config::load(f),
+        None => config::parse_str(DEFAULT_CONFIG, "default.toml"),
+    };
+    match res {
+        Ok(t) => match agent.reload(t) {
+            Ok(()) => println!(
+                "hyperlab: reloaded {}",
+                file.map_or("the default topology".into(), |f| f.display().to_string())
+            ),
+            Err(e) => eprintln!("hyperlab: reload refused, the running state is unchanged: {e:#}"),
+        },
+        Err(d) => eprintln!("hyperlab: reload refused, the running state is unchanged:\n{d}"),
+    }
 }
 
 /// A process started inside a lab host, killed (by PID) when dropped.

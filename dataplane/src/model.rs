@@ -262,7 +262,7 @@ pub struct LabSettings {
     pub mtu: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Hook {
     /// tcx ingress on the fabric veths, `bpf_redirect_peer` into the destination host.
     Tc,
