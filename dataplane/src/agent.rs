@@ -56,6 +56,8 @@ impl Agent {
     }
 
     pub fn start_with(topo: Topology, obj: &Path, hook: Hook, opts: &LoadOptions) -> Result<Agent> {
+        // Root, bpffs and the object first: their messages say how to fix them.
+        loader::check_prerequisites(obj)?;
         let plan = lab::plan(&topo);
         let mut ifx = lab::fabric_ifindexes(&plan).with_context(|| {
             format!(

@@ -1,0 +1,350 @@
+//! The `dataplane` command line as a user meets it: exit codes, messages,
+//! and a running agent that reloads, reports and detaches.
+//!
+//! Tests marked "needs root" run with `cargo xtask test`.
+
+use std::{
+    io::{Read, Write},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use std::os::unix::process::CommandExt;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dataplane"))
+}
+
+fn configs() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("hyperlab-cli-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn check_accepts_every_shipped_config() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(configs())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    let out = bin().arg("check").args(&files).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), files.len(), "{stdout}");
+    assert!(stdout.lines().all(|l| l.contains(": ok (lab ")), "{stdout}");
+}
+
+#[test]
+fn check_reports_every_error_with_file_line_column_and_field() {
+    let f = tmp("bad.toml");
+    std::fs::write(
+        &f,
+        "[lab]\nname = \"bad\"\n\n[[vpc]]\nid = \"vpc-a\"\ncidr = \"10.0.0.0/16\"\n\n[[subnet]]\nid = \"subnet-a\"\nvpc = \"vpc-a\"\ncidr = \"10.0.1.0/24\"\naz = \"az1\"\n\n[[eni]]\nid = \"eni-a\"\nsubnet = \"subnet-a\"\nip = \"10.0.2.5\"\nsecurity_groups = [\"sg-nope\"]\nhost = \"a\"\ncolour = \"red\"\n",
+    )
+    .unwrap();
+    let out = bin().arg("check").arg(&f).output().unwrap();
+    let _ = std::fs::remove_file(&f);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let name = f.display().to_string();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(lines.iter().all(|l| l.starts_with(&name)), "{err}");
+    assert!(
+        err.contains(":17:6: eni[0].ip: 10.0.2.5 is outside subnet subnet-a (10.0.1.0/24)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(":18:20: eni[0].security_groups[0]: unknown security group \"sg-nope\""),
+        "{err}"
+    );
+    assert!(
+        err.contains(":20:1: eni[0].colour: unknown field \"colour\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_of_a_missing_file_says_so() {
+    let out = bin()
+        .arg("check")
+        .arg("/nonexistent/x.toml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("/nonexistent/x.toml:1:1:"));
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["check", "--help"],
+        vec!["lab", "--help"],
+        vec!["lab", "up", "--help"],
+        vec!["lab", "down", "--help"],
+        vec!["lab", "exec", "--help"],
+        vec!["run", "--help"],
+        vec!["stats", "--help"],
+        vec!["demo", "--help"],
+    ] {
+        let out = bin().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{args:?}"
+        );
+    }
+}
+
+fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+#[test]
+#[ignore = "needs root"]
+fn run_without_root_says_so_and_how_to_fix_it() {
+    assert!(
+        is_root(),
+        "this test needs root to drop to an unprivileged user"
+    );
+    let out = bin().arg("run").uid(65534).gid(65534).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs root") && err.contains("sudo"), "{err}");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn run_without_the_kernel_object_says_how_to_build_it() {
+    assert!(is_root(), "needs root");
+    let out = bin()
+        .args(["run", "--ebpf-obj", "/nonexistent/dataplane-ebpf.o"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/dataplane-ebpf.o does not exist")
+            && err.contains("cargo xtask build-ebpf"),
+        "{err}"
+    );
+}
+
+/// A config for the agent tests: one VPC, two hosts, `@LAB@` and `@PORT@`.
+const TOPO: &str = r#"
+[lab]
+name = "@LAB@"
+
+[[vpc]]
+id = "vpc-a"
+cidr = "10.0.0.0/16"
+
+[[subnet]]
+id = "subnet-a1"
+vpc = "vpc-a"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[security_group]]
+id = "sg-a"
+vpc = "vpc-a"
+ingress = [ { protocol = "tcp", ports = "@PORT@", peer = "10.0.0.0/16" } ]
+
+[[eni]]
+id = "eni-one"
+subnet = "subnet-a1"
+ip = "10.0.1.10"
+security_groups = ["sg-a"]
+host = "one"
+
+[[eni]]
+id = "eni-two"
+subnet = "subnet-a1"
+ip = "10.0.1.20"
+security_groups = ["sg-a"]
+host = "two"
+"#;
+
+/// The agent as a child process, stopped by PID on drop; the lab is removed too.
+struct Agent {
+    child: Child,
+    file: PathBuf,
+    log: PathBuf,
+}
+
+impl Agent {
+    fn output(&self) -> String {
+        let mut s = String::new();
+        let _ = std::fs::File::open(&self.log).and_then(|mut f| f.read_to_string(&mut s));
+        s
+    }
+
+    fn wait_for(&self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.output().contains(what) {
+            assert!(
+                Instant::now() < deadline,
+                "agent never printed {what:?}:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+        let _ = bin().args(["lab", "down"]).arg(&self.file).output();
+        let _ = std::fs::remove_file(&self.file);
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn write_config(path: &Path, lab: &str, port: &str) {
+    let mut f = std::fs::File::create(path).unwrap();
+    f.write_all(
+        TOPO.replace("@LAB@", lab)
+            .replace("@PORT@", port)
+            .as_bytes(),
+    )
+    .unwrap();
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches_cleanly() {
+    assert!(is_root(), "needs root");
+    let lab = format!("cli{}", std::process::id() % 100_000);
+    let file = tmp("agent.toml");
+    write_config(&file, &lab, "80");
+    let up = bin().args(["lab", "up"]).arg(&file).output().unwrap();
+    assert_eq!(
+        up.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let log = tmp("agent.log");
+    let metrics = format!("127.0.0.1:{}", 20000 + std::process::id() % 20000);
+    let child = bin()
+        .arg("run")
+        .arg(&file)
+        .args(["--watch", "--metrics", &metrics])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let agent = Agent {
+        child,
+        file: file.clone(),
+        log,
+    };
+    agent.wait_for("metrics on http://");
+
+    // stats and metrics read the running agent's pinned counters.
+    let stats = bin().arg("stats").arg(&file).output().unwrap();
+    assert_eq!(stats.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&stats.stdout);
+    assert!(
+        table.contains("PIPELINE")
+            && table.contains("eni-one")
+            && table.contains("ingress_sg_deny"),
+        "{table}"
+    );
+    let mut body = String::new();
+    let mut s = std::net::TcpStream::connect(&metrics).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    s.read_to_string(&mut body).unwrap();
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    assert!(
+        body.contains("hyperlab_drops_total{reason=\"no_route\"} 0"),
+        "{body}"
+    );
+
+    // --watch: a changed file is applied...
+    std::thread::sleep(Duration::from_millis(1100)); // a new mtime
+    write_config(&file, &lab, "8080");
+    agent.wait_for("hyperlab: reloaded");
+    // ...a broken one is refused with check's diagnostics, the state kept.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(
+        &file,
+        TOPO.replace("@LAB@", &lab).replace("@PORT@", "70000"),
+    )
+    .unwrap();
+    agent.wait_for("reload refused, the running state is unchanged");
+    assert!(
+        agent
+            .output()
+            .contains("security_group[0].ingress[0].ports: port 70000 is out of range"),
+        "{}",
+        agent.output()
+    );
+    // SIGHUP reloads too.
+    write_config(&file, &lab, "80");
+    let n = agent.output().matches("hyperlab: reloaded").count();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(agent.child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while agent.output().matches("hyperlab: reloaded").count() <= n {
+        assert!(Instant::now() < deadline, "{}", agent.output());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SIGTERM: detach, unpin, exit 0.
+    let mut agent = agent;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(agent.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = agent.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", agent.output());
+    assert!(agent.output().contains("hyperlab: detached"));
+    assert!(
+        !Path::new(&format!("/sys/fs/bpf/hyperlab/{lab}")).exists(),
+        "pins removed"
+    );
+}
+
+#[test]
+#[ignore = "needs root"]
+fn lab_exec_names_the_hosts_when_the_host_is_unknown() {
+    assert!(is_root(), "needs root");
+    let lab = format!("cle{}", std::process::id() % 100_000);
+    let file = tmp("exec.toml");
+    write_config(&file, &lab, "80");
+    let out = bin()
+        .args(["lab", "exec", "-c"])
+        .arg(&file)
+        .args(["nope", "--", "true"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("has no host \"nope\"") && err.contains("one, two"),
+        "{err}"
+    );
+}
