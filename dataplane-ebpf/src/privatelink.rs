@@ -10,7 +10,7 @@ use dataplane_common::{
     ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT,
     HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NAT_PORT_TRIES, NO_SG_SET, NO_TARGET,
     PROTO_ICMP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
-    STAT_TARGET_BASE,
+    STAT_TARGET_BASE, TARGETS_PER_GENERATION,
 };
 
 use crate::{
@@ -70,7 +70,8 @@ pub fn first_packet<P: Packet>(
         counters::obj_drop(l_stat);
         return Err(DropReason::NoHealthyTarget);
     };
-    let t_stat = STAT_TARGET_BASE + ti;
+    // Same counter slot for a target in either configuration generation.
+    let t_stat = STAT_TARGET_BASE + ti % TARGETS_PER_GENERATION;
     // The source the target sees: the NLB node, or for an HTTP VPC link
     // the link ENI in the target's AZ.
     let snat = if t.snat_ip != [0; 4] { t.snat_ip } else { ep.node_ip };

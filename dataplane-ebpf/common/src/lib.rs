@@ -55,6 +55,9 @@ pub const MAX_FLOWS: u32 = 262_144;
 pub const MAX_ENDPOINT_ENIS: u32 = 4096;
 pub const MAX_LISTENERS: u32 = 4096;
 pub const MAX_TARGETS: u32 = 4096;
+/// Targets of one configuration generation (the agent keeps two side by
+/// side across a reload); a target's counter slot is its index modulo this.
+pub const TARGETS_PER_GENERATION: u32 = MAX_TARGETS / 2;
 /// Slots of one Maglev table (a prime, as the algorithm needs).
 pub const MAGLEV_SIZE: u32 = 1021;
 pub const MAX_MAGLEV_TABLES: u32 = 256;
