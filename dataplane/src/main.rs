@@ -65,6 +65,14 @@ enum Cmd {
         /// Topology config of the running lab (default: the embedded default topology).
         file: Option<PathBuf>,
     },
+    /// List the flows a running agent tracks: original and translated tuples, state, age, idle time.
+    Flows {
+        /// Topology config of the running lab (default: the embedded default topology).
+        file: Option<PathBuf>,
+        /// Only rows containing this text (an address, "tcp", "established", a VPC id, ...).
+        #[arg(long)]
+        filter: Option<String>,
+    },
     /// Run the embedded default topology end to end: lab up, data plane, real
     /// traffic (allowed and denied), counters, lab down.
     Demo {
@@ -201,6 +209,14 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let layout = stats::Layout::of(&t);
             let s = stats::read_pinned(&loader::pin_dir(&t.lab.name), &layout)?;
             print!("{}", stats::render(&s, &layout));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Flows { file, filter } => {
+            let t = topo!(file.as_deref());
+            print!(
+                "{}",
+                dataplane::flows::show(&t, &loader::pin_dir(&t.lab.name), filter.as_deref())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo { config, ebpf_obj } => {

@@ -96,6 +96,7 @@ fn every_command_has_help() {
         vec!["lab", "exec", "--help"],
         vec!["run", "--help"],
         vec!["stats", "--help"],
+        vec!["flows", "--help"],
         vec!["demo", "--help"],
     ] {
         let out = bin().args(&args).output().unwrap();
@@ -277,6 +278,15 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
     assert!(
         body.contains("hyperlab_drops_total{reason=\"no_route\"} 0"),
         "{body}"
+    );
+
+    // No traffic yet: an empty flow table, with its header.
+    let flows = bin().arg("flows").arg(&file).output().unwrap();
+    assert_eq!(flows.status.code(), Some(0));
+    let flows = String::from_utf8_lossy(&flows.stdout);
+    assert!(
+        flows.starts_with("vpc ") && flows.ends_with("\n0 flows\n"),
+        "{flows}"
     );
 
     // --watch: a changed file is applied...

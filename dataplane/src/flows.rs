@@ -1,0 +1,185 @@
+//! `dataplane flows`: the flow table as a person reads it: each flow once,
+//! with its original and translated tuples, state, age and idle time.
+
+use std::{fmt::Write as _, net::Ipv4Addr, path::Path};
+
+use anyhow::{Context, Result};
+use aya::maps::{HashMap, Map, MapData};
+use dataplane_common::{
+    maps, FlowEntry, FlowKey, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_NAMES, PROTO_ICMP,
+    PROTO_TCP, PROTO_UDP,
+};
+
+use crate::{conntrack, model::Topology};
+
+/// One tracked flow, from its forward entry (and the reply entry's tuple).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flow {
+    pub vpc: String,
+    pub proto: &'static str,
+    /// As the client sent it.
+    pub original: String,
+    /// As the server receives it (equal to `original` without NAT).
+    pub translated: String,
+    pub state: &'static str,
+    pub age_s: u64,
+    pub idle_s: u64,
+}
+
+fn proto_name(p: u8) -> &'static str {
+    match p {
+        PROTO_TCP => "tcp",
+        PROTO_UDP => "udp",
+        PROTO_ICMP => "icmp",
+        _ => "?",
+    }
+}
+
+fn endpoint(ip: [u8; 4], port: [u8; 2]) -> String {
+    format!("{}:{}", Ipv4Addr::from(ip), u16::from_be_bytes(port))
+}
+
+/// Pure: the flows of a table dump, forward entries only, sorted.
+pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> Vec<Flow> {
+    let vpc = |i: u32| {
+        topo.vpcs
+            .get(i as usize)
+            .map_or_else(|| format!("vpc#{i}"), |v| v.id.clone())
+    };
+    let mut out: Vec<Flow> = entries
+        .iter()
+        .filter(|(_, e)| e.flags & FLOW_F_REPLY == 0)
+        .map(|(k, e)| {
+            let nat = e.flags & (FLOW_F_SNAT | FLOW_F_DNAT) != 0;
+            Flow {
+                vpc: if e.out_vpc != k.vpc {
+                    format!("{}->{}", vpc(k.vpc), vpc(e.out_vpc))
+                } else {
+                    vpc(k.vpc)
+                },
+                proto: proto_name(k.proto),
+                original: format!(
+                    "{} -> {}",
+                    endpoint(k.src, k.sport),
+                    endpoint(k.dst, k.dport)
+                ),
+                translated: if nat {
+                    format!(
+                        "{} -> {}",
+                        endpoint(e.new_src, e.new_sport),
+                        endpoint(e.new_dst, e.new_dport)
+                    )
+                } else {
+                    "-".into()
+                },
+                state: FLOW_STATE_NAMES
+                    .get(e.state as usize)
+                    .copied()
+                    .unwrap_or("?"),
+                age_s: now_ns.saturating_sub(e.created_ns) / 1_000_000_000,
+                idle_s: now_ns.saturating_sub(e.last_seen_ns) / 1_000_000_000,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.vpc, &a.original).cmp(&(&b.vpc, &b.original)));
+    out
+}
+
+pub fn render(flows: &[Flow]) -> String {
+    let mut s = format!(
+        "{:<16} {:<5} {:<44} {:<44} {:<12} {:>7} {:>7}\n",
+        "vpc", "proto", "original", "translated", "state", "age_s", "idle_s"
+    );
+    for f in flows {
+        let _ = writeln!(
+            s,
+            "{:<16} {:<5} {:<44} {:<44} {:<12} {:>7} {:>7}",
+            f.vpc, f.proto, f.original, f.translated, f.state, f.age_s, f.idle_s
+        );
+    }
+    let _ = writeln!(s, "{} flows", flows.len());
+    s
+}
+
+/// Reads the running agent's pinned flow table.
+pub fn read_pinned(dir: &Path) -> Result<Vec<(FlowKey, FlowEntry)>> {
+    let p = dir.join(maps::FLOWS);
+    let data = MapData::from_pin(&p).with_context(|| {
+        format!(
+            "opening pinned map {}: is `dataplane run` running for this lab?",
+            p.display()
+        )
+    })?;
+    let map = Map::HashMap(data);
+    let table: HashMap<&MapData, FlowKey, FlowEntry> = HashMap::try_from(&map)?;
+    Ok(table.iter().filter_map(|r| r.ok()).collect())
+}
+
+/// `dataplane flows` with an optional substring filter over the rendered row.
+pub fn show(topo: &Topology, dir: &Path, filter: Option<&str>) -> Result<String> {
+    let all = flows(topo, &read_pinned(dir)?, conntrack::monotonic_ns());
+    let kept: Vec<Flow> = all
+        .into_iter()
+        .filter(|f| {
+            filter.is_none_or(|q| {
+                [f.vpc.as_str(), f.proto, &f.original, &f.translated, f.state]
+                    .iter()
+                    .any(|v| v.contains(q))
+            })
+        })
+        .collect();
+    Ok(render(&kept))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse_str, DEFAULT_CONFIG};
+
+    #[test]
+    fn a_nated_flow_shows_both_tuples_once() {
+        let topo = parse_str(DEFAULT_CONFIG, "default.toml").unwrap();
+        let k = FlowKey {
+            vpc: 1,
+            src: [10, 0, 1, 10],
+            dst: [10, 0, 1, 100],
+            sport: 40000u16.to_be_bytes(),
+            dport: 80u16.to_be_bytes(),
+            proto: PROTO_TCP,
+            _pad0: 0,
+            _pad1: 0,
+        };
+        let fwd = FlowEntry {
+            flags: FLOW_F_SNAT | FLOW_F_DNAT,
+            out_vpc: 2,
+            state: 2,
+            new_src: [10, 0, 1, 50],
+            new_dst: [10, 0, 1, 20],
+            new_sport: 2000u16.to_be_bytes(),
+            new_dport: 80u16.to_be_bytes(),
+            created_ns: 1_000_000_000,
+            last_seen_ns: 4_000_000_000,
+            ..Default::default()
+        };
+        let rev = FlowEntry {
+            flags: FLOW_F_REPLY | FLOW_F_SNAT | FLOW_F_DNAT,
+            ..fwd
+        };
+        let f = flows(&topo, &[(k, fwd), (k, rev)], 10_000_000_000);
+        assert_eq!(
+            f,
+            vec![Flow {
+                vpc: "vpc-b->vpc-api".into(),
+                proto: "tcp",
+                original: "10.0.1.10:40000 -> 10.0.1.100:80".into(),
+                translated: "10.0.1.50:2000 -> 10.0.1.20:80".into(),
+                state: "established",
+                age_s: 9,
+                idle_s: 6,
+            }]
+        );
+        let text = render(&f);
+        assert!(text.ends_with("1 flows\n"));
+        assert!(text.contains("10.0.1.10:40000 -> 10.0.1.100:80"));
+    }
+}
