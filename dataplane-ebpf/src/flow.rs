@@ -69,7 +69,9 @@ pub fn track(e: *mut FlowEntry, h: &Headers) -> Result<Track, DropReason> {
     }
     let f = h.tcp_flags;
     let is_reply = flags & FLOW_F_REPLY != 0;
-    if f & TCP_SYN != 0 && f & TCP_ACK == 0 && !is_reply && state >= FLOW_STATE_CLOSING {
+    // A new SYN on a finished flow, from either side (the former responder
+    // may open the next connection on the same tuple), is a new connection.
+    if f & TCP_SYN != 0 && f & TCP_ACK == 0 && state >= FLOW_STATE_CLOSING {
         return Ok(Track::Restart);
     }
     if state == FLOW_STATE_CLOSED {

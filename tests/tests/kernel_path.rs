@@ -1127,3 +1127,52 @@ fn idle_flows_are_reclaimed_after_their_timeout_and_the_full_table_accepts_again
         &[FWD, CREATED],
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_new_syn_from_the_former_responder_is_decided_as_a_new_connection() {
+    let mut fx = Fixture::new(TOPO, "kpq");
+    let (c, w) = (fx.ip("eni-client"), fx.ip("eni-web"));
+    let (cmac, wmac) = (fx.mac("eni-client"), fx.mac("eni-web"));
+    for hook in HOOKS {
+        fx.clear_flows();
+        let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40003, 80, "S");
+        check(
+            &fx,
+            hook,
+            "eni-client",
+            &syn,
+            Verdict::Forward,
+            Some(&pkt::with_macs(&syn, wmac, GATEWAY_MAC)),
+            &[FWD, CREATED],
+        );
+        let rst = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40003, "RA");
+        check(
+            &fx,
+            hook,
+            "eni-web",
+            &rst,
+            Verdict::Forward,
+            Some(&pkt::with_macs(&rst, cmac, GATEWAY_MAC)),
+            &[FWD, HIT],
+        );
+        // web now opens a connection on the same tuple, the other way round:
+        // not a late segment of the reset flow (flow_closed) but a first
+        // packet, which client's empty ingress refuses.
+        let back = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40003, "S");
+        check(
+            &fx,
+            hook,
+            "eni-web",
+            &back,
+            Verdict::Drop,
+            None,
+            &[(&drop_reason(DropReason::IngressSgDeny), 1)],
+        );
+        assert_eq!(
+            fx.flows().len(),
+            1,
+            "{hook:?}: the old forward entry went with the restart"
+        );
+    }
+}

@@ -293,13 +293,12 @@ impl Model {
         self.open(eni, key, &p, frame, reopen)
     }
 
-    /// A SYN (without ACK) from the side that opened a TCP flow that is
-    /// closing or closed starts a new connection.
+    /// A SYN (without ACK) from either side of a TCP flow that is closing
+    /// or closed starts a new connection.
     fn reopens(&self, d: &Direction, p: &Ipv4) -> bool {
         p.proto == PROTO_TCP
             && p.tcp_flags & wire::TCP_SYN != 0
             && p.tcp_flags & wire::TCP_ACK == 0
-            && !d.reply
             && d.state >= TcpState::Closing
     }
 
