@@ -51,7 +51,10 @@ fn kernel_and_reference_model_agree_on_random_topologies_and_packets() {
             );
             assert!(r.tally.packets >= plan.packets);
             assert!(r.tally.tc > 0 && r.tally.xdp > 0, "both hooks ran");
-            assert!(r.tally.translated > 0, "some packets went through PrivateLink");
+            assert!(
+                r.tally.translated > 0,
+                "some packets went through PrivateLink"
+            );
         }
         Err(reproducer) => panic!("{reproducer}"),
     }

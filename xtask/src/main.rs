@@ -30,8 +30,9 @@ enum Command {
     /// Install what is missing (Debian packages, bpf-linker 0.13 for LLVM 22,
     /// bpffs mount, /run/netns), idempotently. Needs root.
     Setup,
-    /// Build the eBPF kernel crate with Debian's rustc and copy the object to
-    /// target/dataplane-ebpf.o (fails if the object calls memcpy).
+    /// Build the eBPF kernel crate with Debian's rustc and copy its objects to
+    /// target/dataplane-ebpf.o (the data plane) and target/bench-ebpf.o (the
+    /// bench floors, generator and sink); fails if either calls memcpy.
     BuildEbpf(BuildEbpfArgs),
     /// setup + build-ebpf + `cargo build --release -p dataplane`. Needs root.
     Build,
@@ -41,6 +42,40 @@ enum Command {
     /// setup, `cargo fmt --check`, clippy (-D warnings), build-ebpf, then every
     /// test of the workspace including the root-only ones, one at a time. Needs root.
     Test,
+    /// setup + build-ebpf, then the differential soak (release build): random
+    /// topologies (one lab each) and random packet sequences through the kernel
+    /// programs (TC and XDP) and the reference model, until --packets were
+    /// compared. Prints the count, the seeds and the mismatches: none, or the
+    /// first one shrunk to a reproducer (and exits non-zero). Needs root.
+    Soak(SoakArgs),
+    /// setup + build-ebpf, then the benchmarks (release build), all in one run:
+    /// kernel ns/packet of every pipeline path against a parse-and-redirect floor
+    /// and a minimal stateful NAT floor (BPF_PROG_TEST_RUN); scale (1k..1M live
+    /// flows, 10..10,000-rule groups, a 10,000-ENI / 100,000-rule config, a
+    /// one-rule change); veth packets per second from the XDP live-frames
+    /// generator against the floors and kernel netfilter NAT; iperf3 between host
+    /// stacks on the TC and XDP hooks against a veth pair, a bridge and netfilter.
+    /// Writes docs/BENCHMARKS.md and docs/benchmarks.svg and prints a summary.
+    /// About 10 minutes; --quick takes seconds. Needs root.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Tiny sizes and one repetition: every scenario in seconds, checked for
+    /// correct deliveries; the report goes to target/bench-quick/ unless --out.
+    #[arg(long)]
+    quick: bool,
+    /// Repetitions of every measurement (default 5, or 1 with --quick).
+    #[arg(long, value_name = "N")]
+    reps: Option<usize>,
+    /// Run only these parts (repeatable): kernel, scale, veth, host.
+    #[arg(long, value_name = "PART")]
+    only: Vec<String>,
+    /// Directory for BENCHMARKS.md and benchmarks.svg (default docs/, or
+    /// target/bench-quick/ with --quick).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -48,6 +83,17 @@ struct BuildEbpfArgs {
     /// Build the kernel crate with the dev profile instead of --release.
     #[arg(long)]
     debug: bool,
+}
+
+#[derive(Args)]
+struct SoakArgs {
+    /// Packets to compare (each runs through the kernel and the model).
+    #[arg(long, default_value_t = 1_000_000)]
+    packets: u64,
+    /// Master seed (decimal or 0x-hex): the same seed replays the same
+    /// topologies and packets. Default: a fresh one, printed.
+    #[arg(long)]
+    seed: Option<String>,
 }
 
 #[derive(Args)]
@@ -71,6 +117,8 @@ fn main() -> ExitCode {
         Command::Build => build(),
         Command::Demo(a) => return demo(a),
         Command::Test => test(),
+        Command::Soak(a) => soak(a),
+        Command::Bench(a) => bench(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -216,4 +264,84 @@ fn test() -> Result<()> {
     }
     eprintln!("[test] ok: fmt, clippy, ebpf object, {summary}");
     Ok(())
+}
+
+fn soak(args: SoakArgs) -> Result<()> {
+    require_root("soak")?;
+    setup::run()?;
+    let obj = ebpf::build(false)?;
+    eprintln!("[soak] cargo run --release -p hyperlab-tests --bin hyperlab-soak");
+    let mut cmd = proc::host_cargo();
+    cmd.args([
+        "run",
+        "--release",
+        "-p",
+        "hyperlab-tests",
+        "--bin",
+        "hyperlab-soak",
+        "--",
+        "--packets",
+        &args.packets.to_string(),
+    ]);
+    if let Some(seed) = &args.seed {
+        cmd.args(["--seed", seed]);
+    }
+    cmd.env("HYPERLAB_EBPF_OBJ", &obj);
+    proc::run(
+        &mut cmd,
+        "the soak found a mismatch (its reproducer is printed above) or could not run",
+    )
+    .context("differential soak")
+}
+
+fn bench(args: BenchArgs) -> Result<()> {
+    require_root("bench")?;
+    setup::run()?;
+    let obj = ebpf::build(false)?;
+    eprintln!("[bench] cargo build --release -p hyperlab-tests --bin hyperlab-bench");
+    let mut cmd = proc::host_cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "-p",
+        "hyperlab-tests",
+        "--bin",
+        "hyperlab-bench",
+    ]);
+    proc::run(
+        &mut cmd,
+        "building the bench runner failed; see the compiler errors above",
+    )?;
+    let ws = workspace_root();
+    let out = args.out.unwrap_or_else(|| {
+        ws.join(if args.quick {
+            "target/bench-quick"
+        } else {
+            "docs"
+        })
+    });
+    let mut line = String::from("cargo xtask bench");
+    let mut cmd = std::process::Command::new(host_target_dir().join("release/hyperlab-bench"));
+    cmd.current_dir(&ws).arg("--out").arg(&out);
+    if args.quick {
+        cmd.arg("--quick");
+        line.push_str(" --quick");
+    }
+    if let Some(r) = args.reps {
+        cmd.args(["--reps", &r.to_string()]);
+        line.push_str(&format!(" --reps {r}"));
+    }
+    for p in &args.only {
+        cmd.args(["--only", p]);
+        line.push_str(&format!(" --only {p}"));
+    }
+    cmd.args(["--command", &line])
+        .env("HYPERLAB_EBPF_OBJ", &obj)
+        .env("HYPERLAB_BENCH_OBJ", obj.with_file_name("bench-ebpf.o"));
+    proc::clean_env(&mut cmd);
+    eprintln!("[bench] {}", proc::describe(&cmd));
+    proc::run(
+        &mut cmd,
+        "the bench failed (its error is printed above); everything it created has been removed",
+    )
 }

@@ -14,8 +14,8 @@
 //! One lab per topology (namespaces cost ~100 ms), thousands of packets
 //! each (a test run costs microseconds). Frames the kernel's test runners
 //! refuse are not sent where they would be refused: nothing shorter than an
-//! Ethernet header (neither runner), no IPv4-typed frame shorter than an
-//! IPv4 header through TC (see [`packet_gen::tc_can_run`]).
+//! Ethernet header (neither runner), no IPv4- or IPv6-typed frame shorter
+//! than its network header through TC (see [`packet_gen::tc_can_run`]).
 
 pub mod frames;
 pub mod packet_gen;
@@ -275,7 +275,7 @@ pub fn test_run(
             })
         }
     }
-    .with_context(|| format!("BPF_PROG_TEST_RUN ({hook:?}, {} bytes)", frame.len()))?;
+    .with_context(|| format!("BPF_PROG_TEST_RUN ({hook:?}, frame {})", hex(frame)))?;
     out.truncate(r.data_size_out as usize);
     Ok((r.return_value, out))
 }

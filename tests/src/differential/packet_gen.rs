@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use dataplane::model::{Hook, Topology};
+use dataplane::model::{Hook, L4Protocol, Topology};
 use dataplane_common::GATEWAY_MAC;
 
 use super::{
@@ -47,11 +47,21 @@ pub enum HookMode {
     Mixed,
 }
 
-/// The skb test runner refuses IPv4 frames shorter than an IPv4 header
-/// (EINVAL, before the program runs): those can only go through XDP.
+/// The skb test runner refuses frames whose EtherType promises a network
+/// header the frame is too short for (EINVAL, before the program runs):
+/// IPv4 shorter than an IPv4 header, IPv6 shorter than an IPv6 header.
+/// Those can only go through XDP.
 pub fn tc_can_run(frame: &[u8]) -> bool {
-    !(frame.len() < 34 && frame[12..14] == [0x08, 0x00])
+    match [frame[12], frame[13]] {
+        [0x08, 0x00] => frame.len() >= 14 + 20,
+        [0x86, 0xdd] => frame.len() >= 14 + 40,
+        _ => true,
+    }
 }
+
+/// An endpoint ENI address and its NLB's listeners as (protocol, port)
+/// (ICMP echo as (1, 0)).
+type Service = ([u8; 4], Vec<(u8, u16)>);
 
 /// What the generator draws addresses and ports from.
 struct Pools {
@@ -60,6 +70,8 @@ struct Pools {
     vpc: Vec<Vec<[u8; 4]>>,
     /// Per VPC: endpoint ENI addresses.
     endpoints: Vec<Vec<[u8; 4]>>,
+    /// Per VPC: (endpoint ENI address, its NLB's listeners as (protocol, port)).
+    services: Vec<Vec<Service>>,
     all: Vec<[u8; 4]>,
     ports: Vec<u16>,
 }
@@ -69,13 +81,25 @@ impl Pools {
         let n = t.vpcs.len();
         let mut vpc = vec![Vec::new(); n];
         let mut endpoints = vec![Vec::new(); n];
+        let mut services = vec![Vec::new(); n];
         for (i, e) in t.enis.iter().enumerate() {
             vpc[t.eni_vpc(i)].push(e.ip.octets());
         }
         for ep in &t.services.vpc_endpoints {
+            let nlb = &t.services.nlbs[t.services.endpoint_services[ep.service].nlb];
+            let listeners: Vec<(u8, u16)> = nlb
+                .listeners
+                .iter()
+                .map(|l| match l.protocol {
+                    L4Protocol::Tcp => (6, l.port),
+                    L4Protocol::Udp => (17, l.port),
+                })
+                .chain(std::iter::once((1, 0)))
+                .collect();
             for e in &ep.enis {
                 vpc[ep.vpc].push(e.ip.octets());
                 endpoints[ep.vpc].push(e.ip.octets());
+                services[ep.vpc].push((e.ip.octets(), listeners.clone()));
             }
         }
         for nlb in &t.services.nlbs {
@@ -108,6 +132,7 @@ impl Pools {
         Pools {
             vpc,
             endpoints,
+            services,
             all,
             ports: ports.into_iter().collect(),
         }
@@ -153,8 +178,9 @@ impl<'t> PacketGen<'t> {
     }
 
     fn next_packet(&mut self) -> Sent {
-        let (port, frame) = match self.rng.weighted(&[30, 24, 14, 5, 13, 1]) {
+        let (port, frame) = match self.rng.weighted(&[22, 24, 14, 5, 13, 1, 12]) {
             0 => self.new_flow(),
+            6 => self.through_endpoint().unwrap_or_else(|| self.new_flow()),
             1 => self.reply().unwrap_or_else(|| self.new_flow()),
             2 => self.continuation().unwrap_or_else(|| self.new_flow()),
             3 => self.arp(),
@@ -343,6 +369,38 @@ impl<'t> PacketGen<'t> {
         let l4 = self.l4(proto, sport, dport, flags, icmp_type);
         let (dmac, smac) = self.macs(e);
         (Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4))
+    }
+
+    /// A new flow to an endpoint ENI of the sender's VPC, on one of its
+    /// NLB's listeners (or ICMP echo): the PrivateLink path.
+    fn through_endpoint(&mut self) -> Option<(Port, Vec<u8>)> {
+        let senders: Vec<usize> = (0..self.topo.enis.len())
+            .filter(|&e| !self.pools.services[self.topo.eni_vpc(e)].is_empty())
+            .collect();
+        if senders.is_empty() {
+            return None;
+        }
+        let e = *self.rng.pick(&senders);
+        let (dst, listeners) = self
+            .rng
+            .pick(&self.pools.services[self.topo.eni_vpc(e)])
+            .clone();
+        let (proto, dport) = *self.rng.pick(&listeners);
+        let sport = self.ephemeral();
+        let (sport, dport) = if proto == 1 {
+            (sport, sport)
+        } else {
+            (sport, dport)
+        };
+        let flags = if self.rng.chance(80) {
+            0x02
+        } else {
+            self.tcp_flags()
+        };
+        let ip = self.ip(self.eni_ip(e), dst);
+        let l4 = self.l4(proto, sport, dport, flags, 8);
+        let (dmac, smac) = self.macs(e);
+        Some((Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4)))
     }
 
     /// A reply from the host a packet was delivered to (to what it saw:

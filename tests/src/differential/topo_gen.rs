@@ -329,10 +329,19 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
     // Rules, now that every member address exists.
     for g in 0..t.sgs.len() {
         let v = t.sgs[g].vpc;
-        let ingress = (0..rng.range(0, 4))
+        let mut ingress: Vec<RuleSpec> = (0..rng.range(0, 4))
             .map(|_| rule(rng, &t, v, &used))
             .collect();
-        let egress = rng.chance(50).then(|| {
+        // Often one broad rule, so that plenty of traffic passes and what
+        // follows it (replies, state, translation) gets exercised.
+        if rng.chance(40) {
+            ingress.push(RuleSpec {
+                proto: "all",
+                ports: None,
+                peer: PeerSpec::Cidr(t.vpcs[v].cidr),
+            });
+        }
+        let egress = rng.chance(35).then(|| {
             (0..rng.range(0, 3))
                 .map(|_| rule(rng, &t, v, &used))
                 .collect()
