@@ -12,6 +12,9 @@ use aya_ebpf::{
 };
 
 pub trait Packet {
+    /// The program context, for aya-log.
+    type Ctx: aya_ebpf::EbpfContext;
+    fn ctx(&self) -> &Self::Ctx;
     fn data(&self) -> usize;
     fn data_end(&self) -> usize;
     /// Length of the whole packet, which in TC can exceed the linear part.
@@ -65,6 +68,11 @@ impl<'a> TcPacket<'a> {
 }
 
 impl Packet for TcPacket<'_> {
+    type Ctx = TcContext;
+    #[inline(always)]
+    fn ctx(&self) -> &TcContext {
+        self.ctx
+    }
     #[inline(always)]
     fn data(&self) -> usize {
         self.ctx.data()
@@ -155,6 +163,11 @@ pub fn csum_replace(check: u16, from: u32, to: u32) -> u16 {
 }
 
 impl Packet for XdpPacket<'_> {
+    type Ctx = XdpContext;
+    #[inline(always)]
+    fn ctx(&self) -> &XdpContext {
+        self.ctx
+    }
     #[inline(always)]
     fn data(&self) -> usize {
         self.ctx.data()

@@ -146,6 +146,17 @@ fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, re
     let key = flow::key(port.vpc, h);
     let rev_key = flow::peer_key(&fwd, h.proto);
     flow::create(&key, &fwd, &rev_key, &rev, restart)?;
+    // Slow path only: one line per new flow when the agent logs at debug.
+    aya_log_ebpf::debug!(
+        p.ctx(),
+        "new flow vpc {} proto {} {:i}:{} -> {:i}:{}",
+        port.vpc,
+        h.proto,
+        u32::from_be_bytes(h.src),
+        u16::from_be_bytes(h.sport),
+        u32::from_be_bytes(h.dst),
+        u16::from_be_bytes(h.dport)
+    );
     forward(p, h, &fwd, len)
 }
 

@@ -38,6 +38,7 @@ pub struct Agent {
     // Stopped before the data plane is dropped (field order).
     health: Option<HealthSync>,
     sweeper: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    kernel_log: Option<JoinHandle<()>>,
     pub dataplane: Dataplane,
 }
 
@@ -95,6 +96,24 @@ impl Agent {
             unhealthy.clone(),
         )?;
         let stop = Arc::new(AtomicBool::new(false));
+        let kernel_log = match dataplane.take_logger() {
+            Some(mut logger) => {
+                let stop = stop.clone();
+                Some(
+                    std::thread::Builder::new()
+                        .name("kernel-log".into())
+                        .spawn(move || {
+                            // aya-log lines from the programs, into env_logger.
+                            while !stop.load(Ordering::Relaxed) {
+                                logger.flush();
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
+                        })
+                        .context("starting the kernel-log thread")?,
+                )
+            }
+            None => None,
+        };
         let sweep = conntrack::sweeper(
             loader::pin_dir(&topo.lab.name).join(maps::FLOWS),
             opts.conntrack,
@@ -109,6 +128,7 @@ impl Agent {
             unhealthy,
             health,
             sweeper: Some((stop, sweep)),
+            kernel_log,
             dataplane,
         })
     }
@@ -178,8 +198,12 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         if let Some((stop, thread)) = self.sweeper.take() {
+            // The same flag stops the kernel-log thread.
             stop.store(true, Ordering::Relaxed);
             let _ = thread.join();
+        }
+        if let Some(t) = self.kernel_log.take() {
+            let _ = t.join();
         }
         if let Some(h) = self.health.take() {
             // Stopping the checker drops the sender; the sync thread then ends.

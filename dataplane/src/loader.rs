@@ -85,6 +85,9 @@ pub struct LoadOptions {
 pub struct Dataplane {
     ebpf: Ebpf,
     pinned: Option<PathBuf>,
+    /// The kernel programs' aya-log ring buffer, until the agent takes it
+    /// to drain on its own thread.
+    logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
 }
 
 impl Dataplane {
@@ -102,6 +105,11 @@ impl Dataplane {
         let mut ebpf = loader
             .load_file(obj)
             .with_context(|| format!("loading kernel object {}", obj.display()))?;
+        // Before the programs load: they refer to its map, and it must stay
+        // alive (dropping it closed the map under the next program's load).
+        let logger = aya_log::EbpfLogger::init(&mut ebpf)
+            .map_err(|e| log::warn!("kernel logging unavailable: {e}"))
+            .ok();
         {
             let tc: &mut SchedClassifier = ebpf
                 .program_mut(programs::TC)
@@ -117,7 +125,16 @@ impl Dataplane {
             xdp.load()
                 .with_context(|| format!("verifier rejected {name}"))?;
         }
-        Ok(Dataplane { ebpf, pinned: None })
+        Ok(Dataplane {
+            ebpf,
+            pinned: None,
+            logger,
+        })
+    }
+
+    /// The kernel programs' log stream; drain it with `flush()`.
+    pub fn take_logger(&mut self) -> Option<aya_log::EbpfLogger<&'static dyn log::Log>> {
+        self.logger.take()
     }
 
     pub fn tc(&self) -> &SchedClassifier {
