@@ -4,7 +4,9 @@
 //! translated replies targets send to NLB node addresses), continuations of
 //! earlier flows with TCP flag sequences (RST, FIN, a new SYN on a closed
 //! tuple), ARP of every kind, spoofed sources, and plain garbage or
-//! mutated headers.
+//! mutated headers. With an HTTP VPC link: requests from the API service
+//! VPC's hosts to integration addresses, replies from targets to the link
+//! ENIs, and first packets customer hosts send to link ENIs.
 //!
 //! The generator feeds every packet to its own [`Model`] and draws replies
 //! from the model's outcomes, so a sequence depends on its seed alone, never
@@ -12,7 +14,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use dataplane::model::{Hook, L4Protocol, Topology};
+use dataplane::model::{Hook, L4Protocol, Topology, VpcLinkKind};
 use dataplane_common::GATEWAY_MAC;
 
 use super::{
@@ -74,6 +76,10 @@ struct Pools {
     services: Vec<Vec<Service>>,
     all: Vec<[u8; 4]>,
     ports: Vec<u16>,
+    /// HTTP VPC link ENIs: (customer VPC, address).
+    links: Vec<(usize, [u8; 4])>,
+    /// HTTP VPC link integrations: (service VPC, address, protocol, port).
+    integrations: Vec<(usize, [u8; 4], u8, u16)>,
 }
 
 impl Pools {
@@ -129,12 +135,35 @@ impl Pools {
         for tg in &t.services.target_groups {
             ports.extend(tg.targets.iter().map(|x| x.port));
         }
+        let mut links = Vec::new();
+        let mut integrations = Vec::new();
+        for l in &t.services.vpc_links {
+            if let VpcLinkKind::Http {
+                customer_vpc,
+                service_vpc,
+                enis,
+                integrations: ints,
+                ..
+            } = &l.kind
+            {
+                links.extend(enis.iter().map(|e| (*customer_vpc, e.ip.octets())));
+                for i in ints {
+                    let proto = match i.protocol {
+                        L4Protocol::Tcp => 6,
+                        L4Protocol::Udp => 17,
+                    };
+                    integrations.push((*service_vpc, i.address.octets(), proto, i.port));
+                }
+            }
+        }
         Pools {
             vpc,
             endpoints,
             services,
             all,
             ports: ports.into_iter().collect(),
+            links,
+            integrations,
         }
     }
 }
@@ -178,8 +207,10 @@ impl<'t> PacketGen<'t> {
     }
 
     fn next_packet(&mut self) -> Sent {
-        let (port, frame) = match self.rng.weighted(&[22, 24, 14, 5, 13, 1, 12]) {
+        let link_weight = if self.pools.links.is_empty() { 0 } else { 14 };
+        let (port, frame) = match self.rng.weighted(&[22, 24, 14, 5, 13, 1, 12, link_weight]) {
             0 => self.new_flow(),
+            7 => self.through_link().unwrap_or_else(|| self.new_flow()),
             6 => self.through_endpoint().unwrap_or_else(|| self.new_flow()),
             1 => self.reply().unwrap_or_else(|| self.new_flow()),
             2 => self.continuation().unwrap_or_else(|| self.new_flow()),
@@ -403,6 +434,75 @@ impl<'t> PacketGen<'t> {
         Some((Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4)))
     }
 
+    /// HTTP VPC link traffic: a request from a host of the API service VPC
+    /// to an integration address (mostly on its protocol and port), a reply
+    /// from a target to the link ENI it saw, or a first packet from a
+    /// customer host to a link ENI (which must not pass).
+    fn through_link(&mut self) -> Option<(Port, Vec<u8>)> {
+        match self.rng.weighted(&[6, 3, 3]) {
+            0 => {
+                if self.pools.integrations.is_empty() {
+                    return None;
+                }
+                let (sv, dst, proto, port) = *self.rng.pick(&self.pools.integrations.clone());
+                let senders: Vec<usize> = (0..self.topo.enis.len())
+                    .filter(|&e| self.topo.eni_vpc(e) == sv)
+                    .collect();
+                if senders.is_empty() {
+                    return None;
+                }
+                let e = *self.rng.pick(&senders);
+                let (proto, dport) = match self.rng.weighted(&[8, 1, 1]) {
+                    0 => (proto, port),
+                    1 => (1, 0),
+                    _ => (*self.rng.pick(&[6, 17]), self.port()),
+                };
+                let sport = self.ephemeral();
+                let dport = if proto == 1 { sport } else { dport };
+                let flags = if self.rng.chance(80) {
+                    0x02
+                } else {
+                    self.tcp_flags()
+                };
+                let ip = self.ip(self.eni_ip(e), dst);
+                let l4 = self.l4(proto, sport, dport, flags, 8);
+                let (dmac, smac) = self.macs(e);
+                Some((Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4)))
+            }
+            1 => {
+                let to_link: Vec<Delivered> = self
+                    .delivered
+                    .iter()
+                    .filter(|d| self.pools.links.iter().any(|l| l.1 == d.p.src))
+                    .cloned()
+                    .collect();
+                if to_link.is_empty() {
+                    return None;
+                }
+                let d = self.rng.pick(&to_link).clone();
+                Some(self.reply_to(d))
+            }
+            _ => {
+                let (cv, dst) = *self.rng.pick(&self.pools.links);
+                let senders: Vec<usize> = (0..self.topo.enis.len())
+                    .filter(|&e| self.topo.eni_vpc(e) == cv)
+                    .collect();
+                if senders.is_empty() {
+                    return None;
+                }
+                let e = *self.rng.pick(&senders);
+                let proto = *self.rng.pick(&[6, 6, 17, 1]);
+                let sport = self.port();
+                let dport = if proto == 1 { sport } else { self.port() };
+                let flags = self.tcp_flags();
+                let ip = self.ip(self.eni_ip(e), dst);
+                let l4 = self.l4(proto, sport, dport, flags, 8);
+                let (dmac, smac) = self.macs(e);
+                Some((Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4)))
+            }
+        }
+    }
+
     /// A reply from the host a packet was delivered to (to what it saw:
     /// for a translated packet, to the NLB node's address and port).
     fn reply(&mut self) -> Option<(Port, Vec<u8>)> {
@@ -410,6 +510,10 @@ impl<'t> PacketGen<'t> {
             return None;
         }
         let d = self.rng.pick(self.delivered.make_contiguous()).clone();
+        Some(self.reply_to(d))
+    }
+
+    fn reply_to(&mut self, d: Delivered) -> (Port, Vec<u8>) {
         let p = d.p;
         let (mut sport, mut dport) = (p.dport, p.sport);
         if self.rng.chance(8) {
@@ -429,7 +533,7 @@ impl<'t> PacketGen<'t> {
         let ip = self.ip(p.dst, p.src);
         let l4 = self.l4(p.proto, sport, dport, flags, icmp_type);
         let (dmac, smac) = self.macs(d.to);
-        Some((Port::Eni(d.to), frames::ipv4(dmac, smac, &ip, &l4)))
+        (Port::Eni(d.to), frames::ipv4(dmac, smac, &ip, &l4))
     }
 
     /// Another packet of an accepted flow, from its sender.

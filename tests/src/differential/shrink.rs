@@ -4,7 +4,11 @@
 
 use std::fmt::Write as _;
 
-use super::{hex, loadable, topo_gen::TopoSpec, Generated, Lab, Mismatch, Sent, Source};
+use super::{
+    hex, loadable,
+    topo_gen::{IntTarget, TopoSpec},
+    Generated, Lab, Mismatch, Sent, Source,
+};
 
 /// At most this many topology candidates are tried (each builds a lab).
 const TOPOLOGY_BUDGET: usize = 40;
@@ -159,6 +163,16 @@ fn shrink_topology(g: &Generated, seq: Vec<Sent>) -> (TopoSpec, Vec<Sent>, Optio
 /// Smaller variants of `spec`, coarse first.
 fn candidates(spec: &TopoSpec, seq: &[Sent]) -> Vec<TopoSpec> {
     let mut out = Vec::new();
+    for l in 0..spec.links.len() {
+        let mut c = spec.clone();
+        c.links.remove(l);
+        out.push(c);
+        for i in 0..spec.links[l].integrations.len() {
+            let mut c = spec.clone();
+            c.links[l].integrations.remove(i);
+            out.push(c);
+        }
+    }
     for n in 0..spec.nlbs.len() {
         out.push(without_nlb(spec, n));
     }
@@ -200,6 +214,20 @@ fn candidates(spec: &TopoSpec, seq: &[Sent]) -> Vec<TopoSpec> {
             out.push(c);
         }
     }
+    for m in 0..spec.cloud_maps.len() {
+        for k in 0..spec.cloud_maps[m].instances.len() {
+            let mut c = spec.clone();
+            c.cloud_maps[m].instances.remove(k);
+            out.push(c);
+        }
+    }
+    for a in 0..spec.albs.len() {
+        for k in 0..spec.albs[a].nodes.len() {
+            let mut c = spec.clone();
+            c.albs[a].nodes.remove(k);
+            out.push(c);
+        }
+    }
     out
 }
 
@@ -219,6 +247,16 @@ fn without_nlb(spec: &TopoSpec, n: usize) -> TopoSpec {
             s.nlb -= 1;
         }
     }
+    for l in &mut c.links {
+        l.integrations.retain(|i| i.target != IntTarget::Nlb(n));
+        for i in &mut l.integrations {
+            if let IntTarget::Nlb(x) = &mut i.target {
+                if *x > n {
+                    *x -= 1;
+                }
+            }
+        }
+    }
     c
 }
 
@@ -228,6 +266,22 @@ fn without_eni(spec: &TopoSpec, e: usize) -> TopoSpec {
     for tg in &mut c.tgs {
         tg.targets.retain(|(x, _)| *x != e);
         for (x, _) in &mut tg.targets {
+            if *x > e {
+                *x -= 1;
+            }
+        }
+    }
+    for a in &mut c.albs {
+        a.nodes.retain(|x| *x != e);
+        for x in &mut a.nodes {
+            if *x > e {
+                *x -= 1;
+            }
+        }
+    }
+    for m in &mut c.cloud_maps {
+        m.instances.retain(|(x, _, _)| *x != e);
+        for (x, _, _) in &mut m.instances {
             if *x > e {
                 *x -= 1;
             }

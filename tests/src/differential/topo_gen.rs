@@ -2,7 +2,11 @@
 //! host ENIs, security groups with CIDR and group-reference peers, every
 //! protocol and port ranges, and PrivateLink (NLBs with listeners and target
 //! groups, endpoint services, interface endpoints in every state, small
-//! source-port pools). Written as a [`TopoSpec`] that renders to the config
+//! source-port pools), and HTTP VPC links (VPC-to-VPC NAT: link ENIs in a
+//! customer VPC with a group of their own, ALB, NLB and Cloud Map
+//! integrations at addresses in another VPC where an API host lives,
+//! targets whose groups admit the link and targets whose groups do not, link
+//! egress rules that leave a target port out). Written as a [`TopoSpec`] that renders to the config
 //! format, so the agent under test reads exactly what a user would write,
 //! and so a failing topology can be shrunk and printed.
 
@@ -24,6 +28,56 @@ pub struct TopoSpec {
     pub nlbs: Vec<NlbSpec>,
     pub services: Vec<ServiceSpec>,
     pub endpoints: Vec<EndpointSpec>,
+    pub albs: Vec<AlbSpec>,
+    pub cloud_maps: Vec<CloudMapSpec>,
+    pub links: Vec<LinkSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlbSpec {
+    pub id: String,
+    /// Host ENIs (one VPC).
+    pub nodes: Vec<usize>,
+    pub listener_ports: Vec<u16>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloudMapSpec {
+    pub id: String,
+    pub vpc: usize,
+    /// `(eni, port, by address)`: written "IP:port" when `by address`, else
+    /// "ENI-id:port".
+    pub instances: Vec<(usize, u16, bool)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntTarget {
+    Alb(usize),
+    Nlb(usize),
+    CloudMap(usize),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntegrationSpec {
+    pub id: String,
+    pub target: IntTarget,
+    pub udp: bool,
+    pub port: u16,
+    /// In a subnet of the link's service VPC.
+    pub address: Ipv4Addr,
+}
+
+/// An HTTP VPC link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkSpec {
+    pub id: String,
+    /// Customer subnets, one per AZ, one VPC.
+    pub subnets: Vec<usize>,
+    /// One per subnet; `None`: allocated by `config`.
+    pub addresses: Option<Vec<Ipv4Addr>>,
+    pub sgs: Vec<usize>,
+    pub service_vpc: usize,
+    pub integrations: Vec<IntegrationSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,10 +191,15 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
         nlbs: Vec::new(),
         services: Vec::new(),
         endpoints: Vec::new(),
+        albs: Vec::new(),
+        cloud_maps: Vec::new(),
+        links: Vec::new(),
     };
+    // An HTTP VPC link needs two VPCs (customer and API service).
+    let want_link = rng.chance(45);
     // VPCs: the first CIDR is reused by others half of the time.
     let cidrs = ["10.0.0.0/16", "10.1.0.0/16", "172.16.0.0/16"];
-    let n_vpcs = rng.range(1, 3) as usize;
+    let n_vpcs = rng.range(if want_link { 2 } else { 1 }, 3) as usize;
     for v in 0..n_vpcs {
         let cidr = if v == 0 || rng.chance(50) {
             cidrs[0]
@@ -326,6 +385,128 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
             });
         }
     }
+    // An HTTP VPC link: a customer VPC with hosts, an API service VPC
+    // (another one) with hosts to call the integrations.
+    let with_hosts: Vec<usize> = providers.clone();
+    let link_vpcs = if want_link && with_hosts.len() >= 2 {
+        let cv = *rng.pick(&with_hosts);
+        let others: Vec<usize> = with_hosts.iter().copied().filter(|&v| v != cv).collect();
+        Some((cv, *rng.pick(&others)))
+    } else {
+        None
+    };
+    if let Some((cv, sv)) = link_vpcs {
+        let hosts: Vec<usize> = (0..t.enis.len())
+            .filter(|&e| t.subnets[t.enis[e].subnet].vpc == cv)
+            .collect();
+        // The link's own group (its rules are set below, after the others).
+        let link_group = t.sgs.len();
+        t.sgs.push(SgSpec {
+            id: format!("sg-link{cv}"),
+            vpc: cv,
+            ingress: Vec::new(),
+            egress: None,
+        });
+        let mut sgs = vec![link_group];
+        if rng.chance(25) {
+            let others: Vec<usize> = groups_of(&t, cv)
+                .into_iter()
+                .filter(|&g| g != link_group)
+                .collect();
+            sgs.push(*rng.pick(&others));
+        }
+        let mut subnets = Vec::new();
+        let mut azs = BTreeSet::new();
+        for s in (0..t.subnets.len()).filter(|&s| t.subnets[s].vpc == cv) {
+            if (subnets.is_empty() || rng.chance(75)) && azs.insert(t.subnets[s].az) {
+                subnets.push(s);
+            }
+        }
+        let addresses = rng
+            .chance(70)
+            .then(|| subnets.iter().map(|&s| claim(rng, &t, s, 150)).collect());
+        // What the integrations may target: an ALB, Cloud Map services, the
+        // customer VPC's NLBs.
+        let mut targets = Vec::new();
+        if rng.chance(70) {
+            let mut nodes = Vec::new();
+            for &e in &hosts {
+                if nodes.is_empty() || rng.chance(40) {
+                    nodes.push(e);
+                }
+            }
+            let mut ports = vec![*rng.pick(&[80u16, 443, 8080])];
+            if rng.chance(30) {
+                ports.push(8000);
+            }
+            t.albs.push(AlbSpec {
+                id: "alb-0".to_string(),
+                nodes,
+                listener_ports: ports,
+            });
+            targets.push(IntTarget::Alb(0));
+        }
+        for m in 0..rng.range(1, 2) {
+            let mut instances: Vec<(usize, u16, bool)> = Vec::new();
+            for _ in 0..rng.range(1, 3) {
+                let e = *rng.pick(&hosts);
+                let any = *rng.pick(&PORTS);
+                let port = *rng.pick(&[9000, 8080, 5353, 80, any]);
+                if !instances.iter().any(|&(x, p, _)| x == e && p == port) {
+                    instances.push((e, port, rng.chance(50)));
+                }
+            }
+            t.cloud_maps.push(CloudMapSpec {
+                id: format!("map-{m}"),
+                vpc: cv,
+                instances,
+            });
+            targets.push(IntTarget::CloudMap(m as usize));
+        }
+        for (n, nlb) in t.nlbs.iter().enumerate() {
+            if t.subnets[nlb.nodes[0].0].vpc == cv {
+                targets.push(IntTarget::Nlb(n));
+            }
+        }
+        let sv_subnets: Vec<usize> = (0..t.subnets.len())
+            .filter(|&s| t.subnets[s].vpc == sv)
+            .collect();
+        let mut integrations: Vec<IntegrationSpec> = Vec::new();
+        for k in 0..rng.range(1, 4) {
+            let target = rng.pick(&targets).clone();
+            let (udp, port) = match &target {
+                IntTarget::Alb(a) => (false, *rng.pick(&t.albs[*a].listener_ports)),
+                IntTarget::Nlb(n) => {
+                    let (udp, port, _) = *rng.pick(&t.nlbs[*n].listeners);
+                    (udp, port)
+                }
+                IntTarget::CloudMap(_) => (rng.chance(30), *rng.pick(&[80, 9000, 8080, 443, 5353])),
+            };
+            if integrations
+                .iter()
+                .any(|i| i.target == target && i.port == port && i.udp == udp)
+            {
+                continue;
+            }
+            let sn = *rng.pick(&sv_subnets);
+            let address = claim(rng, &t, sn, 160);
+            integrations.push(IntegrationSpec {
+                id: format!("int-{k}"),
+                target,
+                udp,
+                port,
+                address,
+            });
+        }
+        t.links.push(LinkSpec {
+            id: "vpclink-0".to_string(),
+            subnets,
+            addresses,
+            sgs,
+            service_vpc: sv,
+            integrations,
+        });
+    }
     // Rules, now that every member address exists.
     for g in 0..t.sgs.len() {
         let v = t.sgs[g].vpc;
@@ -349,7 +530,98 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
         t.sgs[g].ingress = ingress;
         t.sgs[g].egress = egress;
     }
+    if !t.links.is_empty() {
+        link_rules(rng, &mut t);
+    }
     t
+}
+
+/// `(eni, protocol, port)` of every target an HTTP link's integrations reach.
+fn link_targets(t: &TopoSpec, l: &LinkSpec) -> Vec<(usize, bool, u16)> {
+    let mut out = Vec::new();
+    for i in &l.integrations {
+        match &i.target {
+            IntTarget::Alb(a) => out.extend(t.albs[*a].nodes.iter().map(|&e| (e, i.udp, i.port))),
+            IntTarget::CloudMap(m) => out.extend(
+                t.cloud_maps[*m]
+                    .instances
+                    .iter()
+                    .map(|&(e, p, _)| (e, i.udp, p)),
+            ),
+            IntTarget::Nlb(n) => {
+                for &(udp, port, tg) in &t.nlbs[*n].listeners {
+                    if udp == i.udp && port == i.port {
+                        let g = &t.tgs[tg];
+                        out.extend(
+                            g.targets
+                                .iter()
+                                .map(|&(e, p)| (e, udp, p.unwrap_or(g.port))),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The link's rules: its egress (the default, or rules for most target
+/// ports with one sometimes left out), and for most targets an ingress rule
+/// that admits the link (by its group, or a link ENI's address).
+fn link_rules(rng: &mut Rng, t: &mut TopoSpec) {
+    let l = t.links[0].clone();
+    let link_group = l.sgs[0];
+    let cv = t.sgs[link_group].vpc;
+    let targets = link_targets(t, &l);
+    let proto = |udp: bool| if udp { "udp" } else { "tcp" };
+    t.sgs[link_group].egress = match rng.weighted(&[4, 5, 1]) {
+        0 => None,
+        1 => {
+            let skip = rng.chance(60).then(|| rng.pick(&targets).2);
+            let mut rules = Vec::new();
+            for &(e, udp, port) in &targets {
+                if Some(port) == skip || rng.chance(10) {
+                    continue;
+                }
+                let peer = match rng.weighted(&[3, 2, 1]) {
+                    0 => PeerSpec::Cidr(t.vpcs[cv].cidr),
+                    1 => PeerSpec::Cidr(Ipv4Net::new(t.enis[e].ip, 32).expect("/32")),
+                    _ => PeerSpec::Group(*rng.pick(&t.enis[e].sgs)),
+                };
+                rules.push(RuleSpec {
+                    proto: proto(udp),
+                    ports: Some((port, port)),
+                    peer,
+                });
+            }
+            Some(rules)
+        }
+        _ => Some(Vec::new()),
+    };
+    for &(e, udp, port) in &targets {
+        if rng.chance(30) {
+            continue;
+        }
+        let g = *rng.pick(&t.enis[e].sgs);
+        let peer = match (&l.addresses, rng.weighted(&[6, 1])) {
+            (Some(a), 1) => PeerSpec::Cidr(Ipv4Net::new(*rng.pick(a), 32).expect("/32")),
+            _ => PeerSpec::Group(*rng.pick(&l.sgs)),
+        };
+        let rule = if rng.chance(15) {
+            RuleSpec {
+                proto: "all",
+                ports: None,
+                peer,
+            }
+        } else {
+            RuleSpec {
+                proto: proto(udp),
+                ports: Some((port, port)),
+                peer,
+            }
+        };
+        t.sgs[g].ingress.push(rule);
+    }
 }
 
 /// A rule for a group of VPC `v`.
@@ -531,6 +803,72 @@ impl TopoSpec {
             );
             if let Some(st) = ep.state {
                 let _ = writeln!(w, "state = \"{st}\"");
+            }
+        }
+        let eni = |e: usize| self.enis[e].id.clone();
+        for a in &self.albs {
+            let ports: Vec<String> = a.listener_ports.iter().map(u16::to_string).collect();
+            let _ = write!(
+                w,
+                "\n[[alb]]\nid = \"{}\"\nnodes = {}\nlistener_ports = [{}]\n",
+                a.id,
+                ids(&a.nodes, &eni),
+                ports.join(", ")
+            );
+        }
+        for m in &self.cloud_maps {
+            let instances: Vec<String> = m
+                .instances
+                .iter()
+                .map(|&(e, port, by_ip)| {
+                    if by_ip {
+                        format!("\"{}:{port}\"", self.enis[e].ip)
+                    } else {
+                        format!("\"{}:{port}\"", self.enis[e].id)
+                    }
+                })
+                .collect();
+            let _ = write!(
+                w,
+                "\n[[cloud_map_service]]\nid = \"{}\"\nvpc = \"{}\"\ninstances = [{}]\n",
+                m.id,
+                self.vpcs[m.vpc].id,
+                instances.join(", ")
+            );
+        }
+        for l in &self.links {
+            let subnets = ids(&l.subnets, &|s| self.subnets[s].id.clone());
+            let integrations: Vec<String> = l
+                .integrations
+                .iter()
+                .map(|i| {
+                    let target = match &i.target {
+                        IntTarget::Alb(a) => format!("alb = \"{}\"", self.albs[*a].id),
+                        IntTarget::Nlb(n) => format!("nlb = \"{}\"", self.nlbs[*n].id),
+                        IntTarget::CloudMap(m) => {
+                            format!("cloud_map = \"{}\"", self.cloud_maps[*m].id)
+                        }
+                    };
+                    format!(
+                        "  {{ id = \"{}\", {target}, port = {}, address = \"{}\", protocol = \"{}\" }},\n",
+                        i.id,
+                        i.port,
+                        i.address,
+                        if i.udp { "udp" } else { "tcp" }
+                    )
+                })
+                .collect();
+            let _ = write!(
+                w,
+                "\n[[vpc_link]]\nid = \"{}\"\nkind = \"http\"\nsubnets = {subnets}\nsecurity_groups = {}\nservice_vpc = \"{}\"\nintegrations = [\n{}]\n",
+                l.id,
+                ids(&l.sgs, &sg),
+                self.vpcs[l.service_vpc].id,
+                integrations.concat()
+            );
+            if let Some(a) = &l.addresses {
+                let v: Vec<String> = a.iter().map(|ip| format!("\"{ip}\"")).collect();
+                let _ = writeln!(w, "addresses = [{}]", v.join(", "));
             }
         }
         s

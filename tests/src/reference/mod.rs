@@ -49,6 +49,16 @@
 //!    target, and the reply translated back.
 //! 7. Flow state lives in a table of bounded size: a flow takes one entry
 //!    per direction, and a full table refuses new flows (never evicts).
+//! 8. HTTP VPC links (VPC-to-VPC NAT) ride the PrivateLink path of 6 through
+//!    the parts an integration implies (an endpoint at the integration
+//!    address, an NLB whose nodes are the link ENIs, a target group), with
+//!    four differences: an integration address has no groups, so nothing but
+//!    the sender's egress rules stands before it; the packet is source-NATed
+//!    to the link ENI in the target's AZ (else the link's first ENI); before
+//!    the target's ingress rules, the link's own groups must allow it out
+//!    to the target (`link_egress_sg_deny`); and a link ENI, which lives in
+//!    the customer VPC, only passes replies: a first packet a customer host
+//!    sends to it is `link_reverse_initiated` (before any group is asked).
 
 mod wire;
 
@@ -60,7 +70,7 @@ use std::net::Ipv4Addr;
 
 use dataplane::{
     maglev,
-    model::{EndpointState, L4Protocol, Peer, Protocol, Topology},
+    model::{EndpointState, L4Protocol, Peer, Protocol, Topology, VpcLinkKind},
     stats::Snapshot,
 };
 use dataplane_common::{
@@ -167,6 +177,8 @@ enum Dest {
     Host(usize),
     /// `(vpc_endpoint, its ENI)`.
     Endpoint(usize, usize),
+    /// An HTTP VPC link's ENI (in the link's customer VPC).
+    Link,
 }
 
 pub struct Model {
@@ -363,7 +375,21 @@ impl Model {
                 return Some(Dest::Endpoint(e, k));
             }
         }
-        None
+        let link_eni = t.services.vpc_links.iter().any(|l| match &l.kind {
+            VpcLinkKind::Http {
+                customer_vpc, enis, ..
+            } => *customer_vpc == vpc && enis.iter().any(|x| x.ip == ip),
+            VpcLinkKind::Rest { .. } => false,
+        });
+        link_eni.then_some(Dest::Link)
+    }
+
+    /// The HTTP VPC link whose integration endpoint `endpoint` is, if any.
+    fn integration_link(&self, endpoint: usize) -> Option<usize> {
+        let s = &self.topo.services;
+        s.vpc_endpoints[endpoint]
+            .implied_by
+            .filter(|&l| matches!(s.vpc_links[l].kind, VpcLinkKind::Http { .. }))
     }
 
     /// Decides a new flow; records both directions and forwards.
@@ -376,16 +402,29 @@ impl Model {
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
         let dest = self.resolve(key.vpc, p.dst).ok_or(DropReason::NoRoute)?;
+        // Replies to flows the service side opened matched their entries
+        // before this: a first packet to a link ENI tunnels backwards.
+        if dest == Dest::Link {
+            return Err(DropReason::LinkReverseInitiated);
+        }
         let sender = self.topo.enis[eni].security_groups.clone();
         if !self.groups_allow(&sender, false, p.proto, p.dst, p.dport) {
             return Err(DropReason::EgressSgDeny);
         }
+        // An integration address has no groups: everything the sender's
+        // egress rules let out reaches it.
         let receiver = match dest {
-            Dest::Host(d) => self.topo.enis[d].security_groups.clone(),
-            Dest::Endpoint(e, _) => self.topo.services.vpc_endpoints[e].security_groups.clone(),
+            Dest::Host(d) => Some(self.topo.enis[d].security_groups.clone()),
+            Dest::Endpoint(e, _) if self.integration_link(e).is_some() => None,
+            Dest::Endpoint(e, _) => {
+                Some(self.topo.services.vpc_endpoints[e].security_groups.clone())
+            }
+            Dest::Link => unreachable!("refused above"),
         };
-        if !self.groups_allow(&receiver, true, p.proto, p.src, p.dport) {
-            return Err(DropReason::IngressSgDeny);
+        if let Some(receiver) = receiver {
+            if !self.groups_allow(&receiver, true, p.proto, p.src, p.dport) {
+                return Err(DropReason::IngressSgDeny);
+            }
         }
         match dest {
             Dest::Host(to) => {
@@ -425,6 +464,7 @@ impl Model {
                 Ok(self.forward(frame, p, &fwd))
             }
             Dest::Endpoint(e, k) => self.privatelink(eni, key, p, frame, reopen, e, k),
+            Dest::Link => unreachable!("refused above"),
         }
     }
 
@@ -490,9 +530,35 @@ impl Model {
         };
         let (t_eni, t_port) = self.target(target);
         let t_ip = self.eni_ip(t_eni);
-        // The target sees the NLB node as the source: its rules must admit it.
+        // The source the target sees: the NLB node; for an HTTP VPC link,
+        // the link ENI in the target's AZ (else the link's first).
+        let mut snat_ip = node_ip;
+        if let Some(l) = self.integration_link(endpoint) {
+            let VpcLinkKind::Http {
+                enis: link_enis,
+                security_groups: link_groups,
+                ..
+            } = &self.topo.services.vpc_links[l].kind
+            else {
+                unreachable!("an integration's link is an HTTP link");
+            };
+            let t_az = &self.topo.subnets[self.topo.enis[t_eni].subnet].az;
+            snat_ip = link_enis
+                .iter()
+                .find(|x| self.topo.subnets[x.subnet].az == *t_az)
+                .unwrap_or(&link_enis[0])
+                .ip
+                .octets();
+            // The link's groups govern what it may reach.
+            let link_groups = link_groups.clone();
+            if !self.groups_allow(&link_groups, false, p.proto, t_ip, t_port) {
+                self.counters.targets[target].drops += 1;
+                return Err(DropReason::LinkEgressSgDeny);
+            }
+        }
+        // The target sees the translated source: its rules must admit it.
         let t_groups = self.topo.enis[t_eni].security_groups.clone();
-        if !self.groups_allow(&t_groups, true, p.proto, node_ip, t_port) {
+        if !self.groups_allow(&t_groups, true, p.proto, snat_ip, t_port) {
             self.counters.targets[target].drops += 1;
             return Err(DropReason::TargetIngressSgDeny);
         }
@@ -530,7 +596,7 @@ impl Model {
                 proto: p.proto,
                 addrs: Addrs {
                     src: t_ip,
-                    dst: node_ip,
+                    dst: snat_ip,
                     // Echo has one identifier for both "ports".
                     sport: if icmp { nat_port } else { t_port },
                     dport: nat_port,

@@ -712,3 +712,87 @@ fn frames_from_unknown_interfaces_pass_untouched_and_are_counted() {
     assert_eq!(l.m.counters().count(Counter::UnknownPortPass), 1);
     assert!(l.m.counters().enis.iter().all(|e| e.tx_packets == 0));
 }
+
+/// The HTTP VPC link example (`configs/http-vpc-link.toml`): apigw
+/// 10.1.1.20 in vpc-api; link ENIs 10.0.1.4 (az1) and 10.0.2.4 (az2) in
+/// vpc-cust, members of sg-link; int-users 10.1.1.203:9000 -> users1
+/// 10.0.2.41:9000 (admits sg-link), int-locked 10.1.1.204:9000 -> locked
+/// 10.0.1.60 (does not).
+const HTTP_LINK: &str = include_str!("../../../configs/http-vpc-link.toml");
+
+fn link_lab(toml: &str) -> Lab {
+    Lab {
+        m: Model::new(&topology(toml, "model"), None),
+    }
+}
+
+#[test]
+fn http_link_nats_from_the_link_eni_in_the_targets_az_and_translates_replies_back() {
+    let mut l = link_lab(HTTP_LINK);
+    let (a, amac) = (l.ip("eni-apigw"), l.mac("eni-apigw"));
+    let (u, umac) = (l.ip("eni-users1"), l.mac("eni-users1"));
+    let (int, link2) = (ip("10.1.1.203"), ip("10.0.2.4"));
+    // No group on the integration address: sg-apigw's default egress is all
+    // that applies.
+    let syn = pkt::tcp(amac, GATEWAY_MAC, a, int, 40000, 9000, "S");
+    let (v, out) = l.send("eni-apigw", &syn);
+    assert_eq!(v, l.fwd("eni-users1"));
+    let nat = u16::from_be_bytes([out[34], out[35]]);
+    assert_eq!(
+        out,
+        pkt::tcp(GATEWAY_MAC, umac, link2, u, nat, 9000, "S"),
+        "SNAT to the az2 link ENI (users1's AZ), not the az1 one"
+    );
+    csum::assert_valid(&out);
+    let synack = pkt::tcp(umac, GATEWAY_MAC, u, link2, 9000, nat, "SA");
+    let (v, out) = l.send("eni-users1", &synack);
+    assert_eq!(v, l.fwd("eni-apigw"));
+    assert_eq!(out, pkt::tcp(GATEWAY_MAC, amac, int, a, 9000, 40000, "SA"));
+    // Not a reply: a first packet to a link ENI is refused before any group.
+    l.assert_drop(
+        "eni-users1",
+        &pkt::tcp(umac, GATEWAY_MAC, u, link2, 9000, nat + 1, "SA"),
+        DropReason::LinkReverseInitiated,
+    );
+    l.assert_drop(
+        "eni-users1",
+        &pkt::udp(umac, GATEWAY_MAC, u, ip("10.0.1.4"), 9000, 53),
+        DropReason::LinkReverseInitiated,
+    );
+    // locked's group does not admit the link.
+    l.assert_drop(
+        "eni-apigw",
+        &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.204"), 40000, 9000, "S"),
+        DropReason::TargetIngressSgDeny,
+    );
+}
+
+#[test]
+fn http_link_egress_rules_are_checked_before_the_targets_ingress() {
+    let narrow = HTTP_LINK.replace(
+        "id = \"sg-link\"\nvpc = \"vpc-cust\"\ningress = []\n",
+        "id = \"sg-link\"\nvpc = \"vpc-cust\"\ningress = []\n\
+         egress = [{ protocol = \"tcp\", ports = \"80\", peer = \"10.0.0.0/16\" }]\n",
+    );
+    assert_ne!(narrow, HTTP_LINK);
+    let mut l = link_lab(&narrow);
+    let (a, amac) = (l.ip("eni-apigw"), l.mac("eni-apigw"));
+    for int in ["10.1.1.203", "10.1.1.204"] {
+        l.assert_drop(
+            "eni-apigw",
+            &pkt::tcp(amac, GATEWAY_MAC, a, ip(int), 40000, 9000, "S"),
+            DropReason::LinkEgressSgDeny,
+        );
+    }
+    let syn = pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.201"), 40000, 80, "S");
+    assert!(matches!(
+        l.send("eni-apigw", &syn).0,
+        Verdict::Forward { .. }
+    ));
+    assert_eq!(
+        l.m.counters().targets.iter().map(|t| t.drops).sum::<u64>(),
+        2,
+        "counted as the targets' drops"
+    );
+    assert_eq!(l.m.flow_entries(), 2);
+}
