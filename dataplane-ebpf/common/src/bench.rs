@@ -46,7 +46,7 @@ pub const FRAME_LEN: usize = 64;
 /// Bytes of each sampled frame kept by the sink.
 pub const SAMPLE_LEN: usize = 64;
 /// Sample slots per CPU (a power of two).
-pub const SAMPLE_SLOTS: u32 = 16;
+pub const SAMPLE_SLOTS: u32 = 64;
 
 pub const COUNT_GEN: u32 = 0;
 pub const COUNT_SINK: u32 = 1;

@@ -18,6 +18,7 @@
 //! (tests/bench_smoke.rs) uses it to check that each scenario delivers
 //! correctly translated packets. Nothing ever asserts a speed.
 
+pub mod analysis;
 pub mod host;
 pub mod kernel;
 pub mod objects;
@@ -183,20 +184,19 @@ pub fn run(opts: &Options) -> Result<Report> {
         ..Default::default()
     };
     report.commands = vec![
-        format!(
-            "{}    # builds target/dataplane-ebpf.o, target/bench-ebpf.o and the runner, then:",
-            opts.command
-        ),
-        format!(
-            "target/release/hyperlab-bench{} --reps {} --out {}",
-            if opts.quick { " --quick" } else { "" },
-            opts.reps,
-            if opts.quick {
-                "target/bench-quick"
-            } else {
-                "docs"
-            }
-        ),
+        "# everything, about 10 minutes; writes docs/BENCHMARKS.md and docs/benchmarks.svg".into(),
+        "cargo xtask bench".into(),
+        "# what that runs: setup (idempotent), build-ebpf (target/dataplane-ebpf.o and".into(),
+        "# target/bench-ebpf.o), cargo build --release -p hyperlab-tests --bin hyperlab-bench, then".into(),
+        "HYPERLAB_EBPF_OBJ=target/dataplane-ebpf.o HYPERLAB_BENCH_OBJ=target/bench-ebpf.o \\".into(),
+        "  target/release/hyperlab-bench --out docs".into(),
+        "# one part, fewer repetitions, another directory".into(),
+        "cargo xtask bench --only veth --reps 3 --out /tmp/bench".into(),
+        "# seconds, tiny sizes, checked deliveries (report in target/bench-quick/)".into(),
+        "cargo xtask bench --quick".into(),
+        "# the same quick mode as a test (part of cargo xtask test)".into(),
+        "cargo test -p hyperlab-tests --test bench_smoke -- --include-ignored".into(),
+        format!("# this report: {}", opts.command),
     ];
     let want = |s: Section| opts.sections.contains(&s);
     if want(Section::Kernel) || want(Section::Scale) {
@@ -228,5 +228,6 @@ pub fn run(opts: &Options) -> Result<Report> {
         host::run(opts, &sizes, &mut report).context("part 4 (host stacks)")?;
     }
     report.seconds = start.elapsed().as_secs_f64();
+    report.machine.load_end = sys::loadavg();
     Ok(report)
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use aya::{
     maps::{Array, DevMap, HashMap, MapData, PerCpuArray},
-    programs::{tc::TcAttachType, xdp::XdpLinkId, SchedClassifier, Xdp, XdpMode},
+    programs::{xdp::XdpLinkId, SchedClassifier, Xdp, XdpMode},
     Ebpf, EbpfLoader,
 };
 use dataplane::netns;
@@ -170,16 +170,5 @@ impl BenchObject {
     pub fn detach_xdp(&mut self, name: &str, link: XdpLinkId) -> Result<()> {
         let p: &mut Xdp = self.ebpf.program_mut(name).expect("loaded").try_into()?;
         p.detach(link).with_context(|| format!("detaching {name}"))
-    }
-
-    /// Attaches TC program `name` (tcx ingress) to `iface` in namespace `ns`.
-    pub fn attach_tc(&mut self, name: &str, ns: &str, iface: &str) -> Result<()> {
-        let p: &mut SchedClassifier = self.ebpf.program_mut(name).expect("loaded").try_into()?;
-        let iface = iface.to_string();
-        netns::scoped_in(ns, move || {
-            p.attach(&iface, TcAttachType::Ingress)
-                .with_context(|| format!("attaching {name} to {iface} in {ns}"))?;
-            Ok(())
-        })
     }
 }

@@ -20,6 +20,9 @@ pub struct Row {
     /// Drawn in the plot (one panel per table).
     pub plot: bool,
     pub note: String,
+    /// What the name leaves to the table title (hook, flows, direction),
+    /// for lists outside the table: the targets and the printed summary.
+    pub context: String,
 }
 
 #[derive(Clone, Debug)]
@@ -107,6 +110,21 @@ impl Row {
             target: None,
             plot: false,
             note: String::new(),
+            context: String::new(),
+        }
+    }
+
+    pub fn context(mut self, c: impl Into<String>) -> Row {
+        self.context = c.into();
+        self
+    }
+
+    /// The name with its context, for lists outside the table.
+    pub fn full_name(&self) -> String {
+        if self.context.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}: {}", self.context, self.name)
         }
     }
 
@@ -165,9 +183,13 @@ impl Row {
         match self.verdict() {
             Some(Verdict::Met) => format!("{}: met", t.text),
             Some(Verdict::Missed(by)) => format!(
-                "{}: **missed** by {:.0} % ({} the limit)",
+                "{}: **missed** by {} % ({} the limit)",
                 t.text,
-                by * 100.0,
+                if by < 0.1 {
+                    format!("{:.1}", by * 100.0)
+                } else {
+                    format!("{:.0}", by * 100.0)
+                },
                 if t.op == Op::AtMost { "over" } else { "under" }
             ),
             _ => format!("{}: no data", t.text),
@@ -212,6 +234,9 @@ pub struct Machine {
     pub cpus: usize,
     pub kernel: String,
     pub memory: String,
+    /// /proc/loadavg at the start and at the end of the run.
+    pub load_start: String,
+    pub load_end: String,
 }
 
 /// Everything one run produced.
@@ -262,7 +287,14 @@ impl Report {
             self.machine.cpu, self.machine.cpus
         );
         let _ = writeln!(m, "- Memory: {}", self.machine.memory);
-        let _ = writeln!(m, "- Kernel: `{}`\n", self.machine.kernel);
+        let _ = writeln!(m, "- Kernel: `{}`", self.machine.kernel);
+        let _ = writeln!(
+            m,
+            "- Load average (1, 5, 15 min; running/total tasks) at the start: {}; at the end: {}. \
+             Other work on the machine shares its CPUs with the bench: it moves absolute \
+             figures more than ratios.\n",
+            self.machine.load_start, self.machine.load_end
+        );
         let _ = writeln!(m, "## Targets\n");
         let _ = writeln!(m, "| figure | median | target |\n| --- | --- | --- |");
         for r in self.rows.iter().filter(|r| r.target.is_some()) {
@@ -273,12 +305,20 @@ impl Report {
             let _ = writeln!(
                 m,
                 "| {} | {} | {} |",
-                r.name,
+                r.full_name(),
                 shown.unwrap_or_else(|| "-".into()),
                 r.verdict_text()
             );
         }
         m.push('\n');
+        let bounds = super::analysis::bounds(self);
+        if !bounds.is_empty() {
+            let _ = writeln!(m, "## What bounds the missed targets\n");
+            for b in bounds {
+                let _ = writeln!(m, "- {b}");
+            }
+            m.push('\n');
+        }
         for s in Section::ALL {
             if self.rows_of(s).next().is_none() && !self.notes.iter().any(|(ns, _)| *ns == s) {
                 continue;
@@ -327,7 +367,9 @@ impl Report {
             m,
             "Every scenario checks what it delivered: test-run outputs byte by byte or field \
              by field, sampled sink frames (addresses, ports, IPv4 and UDP checksums), and \
-             for iperf3 the peer address the server saw.\n"
+             for iperf3 the peer address the server saw. 'delivered' counts packets (test runs, \
+             scale runs, sink samples), config loads, or bytes (iperf3); 'verified' counts the \
+             packets, loads or iperf3 runs that passed every check.\n"
         );
         let _ = writeln!(
             m,
@@ -378,7 +420,7 @@ impl Report {
                 m,
                 "  [{}] {}: {}",
                 r.section.key(),
-                r.name,
+                r.full_name(),
                 v.map(|v| format!(
                     "{} {} ({} - {})",
                     num(v.median),
@@ -415,13 +457,13 @@ impl Report {
         const ROW: f64 = 18.0;
         let mut panels: Vec<(String, Vec<&Row>)> = Vec::new();
         for r in self.rows.iter().filter(|r| r.plot && r.value().is_some()) {
-            let title = format!("{}: {} ({})", r.section.title(), r.table, r.unit);
+            let title = format!("{}: {}", r.section.title(), r.table);
             match panels.iter_mut().find(|(t, _)| *t == title) {
                 Some((_, rows)) => rows.push(r),
                 None => panels.push((title, vec![r])),
             }
         }
-        let height: f64 = 40.0
+        let height: f64 = 48.0
             + panels
                 .iter()
                 .map(|(_, rs)| 36.0 + ROW * rs.len() as f64)
@@ -438,7 +480,11 @@ impl Report {
             xml(&self.date),
             self.reps
         );
-        let mut y = 40.0;
+        let _ = writeln!(
+            s,
+            r##"<rect x="10" y="32" width="10" height="10" fill="#3d8b40"/><text x="24" y="41">target met</text><rect x="100" y="32" width="10" height="10" fill="#d9822b"/><text x="114" y="41">target missed</text><rect x="206" y="32" width="10" height="10" fill="#4a78b5"/><text x="220" y="41">no target (baselines, peers)</text>"##
+        );
+        let mut y = 48.0;
         for (title, rows) in &panels {
             let _ = writeln!(
                 s,

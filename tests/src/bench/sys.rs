@@ -163,18 +163,16 @@ impl Drop for NsProcess {
 /// from that namespace's /proc/net/tcp (no probe connection: a one-off
 /// iperf3 server would take it for its test).
 pub fn wait_tcp_listen(ns: &str, port: u16, timeout: Duration) -> Result<()> {
-    let want = format!(":{port:04X} ");
     let end = Instant::now() + timeout;
     loop {
-        let found = netns::run_in(ns, {
-            let want = want.clone();
-            move || {
-                let t = std::fs::read_to_string("/proc/thread-self/net/tcp")?;
-                Ok(t.lines().skip(1).any(|l| {
-                    let f: Vec<&str> = l.split_whitespace().collect();
-                    f.len() > 3 && format!("{} ", &f[1][f[1].len() - 5..]) == want && f[3] == "0A"
-                }))
+        let found = netns::run_in(ns, move || {
+            // Dual-stack sockets (iperf3's default where IPv6 is on) are in tcp6.
+            let mut any = false;
+            for table in ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"] {
+                let t = std::fs::read_to_string(table).unwrap_or_default();
+                any |= t.lines().skip(1).any(|l| listens_on(l, port));
             }
+            Ok(any)
         })?;
         if found {
             return Ok(());
@@ -184,6 +182,16 @@ pub fn wait_tcp_listen(ns: &str, port: u16, timeout: Duration) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A /proc/net/tcp{,6} line of a socket listening on `port`.
+fn listens_on(line: &str, port: u16) -> bool {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    f.len() > 3
+        && f[3] == "0A"
+        && f[1]
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| u16::from_str_radix(p, 16) == Ok(port))
 }
 
 /// Pins the calling thread to one CPU.
@@ -245,7 +253,19 @@ pub fn machine() -> Machine {
         cpus,
         kernel,
         memory,
+        load_start: loadavg(),
+        load_end: String::new(),
     }
+}
+
+/// The first four fields of /proc/loadavg.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(4)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `YYYY-MM-DD HH:MM UTC`

@@ -101,6 +101,8 @@ pub fn per_call(
 #[derive(Clone, Copy, Debug)]
 pub struct Overhead {
     pub ns: f64,
+    /// The empty program itself, in a loop: the cheapest a run can be.
+    pub empty_loop_ns: f64,
 }
 
 impl Overhead {
@@ -116,6 +118,7 @@ impl Overhead {
         let (looped, _) = looped(empty, ifindex, frame, repeat)?;
         Ok(Overhead {
             ns: (per - looped).max(0.0),
+            empty_loop_ns: looped,
         })
     }
 }
