@@ -21,20 +21,6 @@ pub fn key(vpc: u32, h: &Headers) -> FlowKey {
     FlowKey { vpc, src: h.src, dst: h.dst, sport: h.sport, dport: h.dport, proto: h.proto, _pad0: 0, _pad1: 0 }
 }
 
-/// The key of the other direction of the flow `e` belongs to.
-#[inline(always)]
-pub fn peer_key(e: &FlowEntry, proto: u8) -> FlowKey {
-    FlowKey {
-        vpc: e.out_vpc,
-        src: e.new_dst,
-        dst: e.new_src,
-        sport: e.new_dport,
-        dport: e.new_sport,
-        proto,
-        _pad0: 0, _pad1: 0,
-    }
-}
-
 #[inline(always)]
 pub fn now() -> u64 {
     // SAFETY: plain helper call. Coarse time is plenty for idle timeouts.
@@ -91,7 +77,7 @@ pub fn track(e: *mut FlowEntry, h: &Headers) -> Result<Track, DropReason> {
         // SAFETY: as above.
         let pk = unsafe {
             (*e).state = next;
-            peer_key(&*e, h.proto)
+            (*e).peer_key(h.proto)
         };
         if let Some(peer) = FLOWS.get_ptr_mut(&pk) {
             // SAFETY: as above.

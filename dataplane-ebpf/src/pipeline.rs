@@ -73,7 +73,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
                 // A new connection on a finished flow's tuple: drop the old
                 // reply entry (and with it any NAT port it held).
                 // SAFETY: `e` points into a live map value.
-                let _ = FLOWS.remove(&flow::peer_key(unsafe { &*e }, h.proto));
+                let _ = FLOWS.remove(&unsafe { &*e }.peer_key(h.proto));
                 true
             }
         },
@@ -144,7 +144,7 @@ fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, re
         last_seen_ns: t,
     };
     let key = flow::key(port.vpc, h);
-    let rev_key = flow::peer_key(&fwd, h.proto);
+    let rev_key = fwd.peer_key(h.proto);
     flow::create(&key, &fwd, &rev_key, &rev, restart)?;
     // Slow path only: one line per new flow when the agent logs at debug.
     aya_log_ebpf::debug!(

@@ -5,10 +5,10 @@
 //! The kernel refreshes `last_seen_ns` (CLOCK_MONOTONIC, coarse) on every
 //! packet; the agent sweeps. The table never evicts a live flow by itself.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
 use anyhow::{Context, Result};
-use aya::maps::{HashMap, Map, MapData};
+use aya::maps::{HashMap as BpfHashMap, Map, MapData};
 use dataplane_common::{
     FlowEntry, FlowKey, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
     FLOW_STATE_ESTABLISHED, PROTO_TCP, PROTO_UDP,
@@ -60,12 +60,10 @@ pub fn timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -> Dur
 /// `last_seen_ns`. An entry whose partner is missing is expired by its own
 /// time alone.
 pub fn expired(flows: &[(FlowKey, FlowEntry)], now_ns: u64, t: &Timeouts) -> Vec<FlowKey> {
-    let by_key: BTreeMap<[u8; 20], &FlowEntry> =
-        flows.iter().map(|(k, e)| (key_bytes(k), e)).collect();
+    let by_key: HashMap<FlowKey, &FlowEntry> = flows.iter().map(|(k, e)| (*k, e)).collect();
     let mut out = Vec::new();
     for (k, e) in flows {
-        let peer_key = peer_key(e, k.proto);
-        let peer = by_key.get(&key_bytes(&peer_key)).copied();
+        let peer = by_key.get(&e.peer_key(k.proto)).copied();
         let (fwd, rev) = match (e.flags & FLOW_F_REPLY != 0, peer) {
             (false, Some(p)) => (e, p),
             (true, Some(p)) => (p, e),
@@ -79,32 +77,6 @@ pub fn expired(flows: &[(FlowKey, FlowEntry)], now_ns: u64, t: &Timeouts) -> Vec
     out
 }
 
-/// The key of the other direction of the flow `e` belongs to (as the kernel
-/// computes it).
-pub fn peer_key(e: &FlowEntry, proto: u8) -> FlowKey {
-    FlowKey {
-        vpc: e.out_vpc,
-        src: e.new_dst,
-        dst: e.new_src,
-        sport: e.new_dport,
-        dport: e.new_sport,
-        proto,
-        _pad0: 0,
-        _pad1: 0,
-    }
-}
-
-fn key_bytes(k: &FlowKey) -> [u8; 20] {
-    let mut b = [0u8; 20];
-    b[0..4].copy_from_slice(&k.vpc.to_ne_bytes());
-    b[4..8].copy_from_slice(&k.src);
-    b[8..12].copy_from_slice(&k.dst);
-    b[12..14].copy_from_slice(&k.sport);
-    b[14..16].copy_from_slice(&k.dport);
-    b[16] = k.proto;
-    b
-}
-
 /// CLOCK_MONOTONIC in ns: the kernel's `bpf_ktime_get_coarse_ns` clock.
 pub fn monotonic_ns() -> u64 {
     let ts =
@@ -115,7 +87,7 @@ pub fn monotonic_ns() -> u64 {
 /// Removes the expired flows from HL_FLOWS (owned or opened from its pin);
 /// returns how many entries it removed and how many remain.
 pub fn sweep(map: &mut Map, t: &Timeouts) -> Result<(usize, usize)> {
-    let mut flows: HashMap<&mut MapData, FlowKey, FlowEntry> = HashMap::try_from(map)?;
+    let mut flows: BpfHashMap<&mut MapData, FlowKey, FlowEntry> = BpfHashMap::try_from(map)?;
     let all: Vec<(FlowKey, FlowEntry)> = flows.iter().filter_map(|r| r.ok()).collect();
     let doomed = expired(&all, monotonic_ns(), t);
     for k in &doomed {
@@ -191,7 +163,7 @@ mod tests {
             last_seen_ns: fwd_seen,
             ..Default::default()
         };
-        let rk = peer_key(&fwd, proto);
+        let rk = fwd.peer_key(proto);
         let rev = FlowEntry {
             state,
             flags: FLOW_F_REPLY,

@@ -592,3 +592,43 @@ pub fn ep_eni(fx: &Fixture, addr: &str) -> usize {
 
 pub mod differential;
 pub mod reference;
+
+/// Runs `frame` from ENI `from` through both hooks (on an empty flow table
+/// each time) and asserts a drop with exactly this reason and no other, the
+/// frame untouched, and no flow state left behind.
+pub fn assert_drop_on_both_hooks(
+    fx: &mut Fixture,
+    from: &str,
+    frame: &[u8],
+    reason: dataplane_common::DropReason,
+) {
+    for hook in HOOKS {
+        fx.clear_flows();
+        let before = fx.snapshot();
+        let o = fx.run(hook, from, frame);
+        let d = fx.snapshot().since(&before);
+        assert_eq!(
+            (o.verdict, o.out.as_slice()),
+            (Verdict::Drop, frame),
+            "{hook:?}: {}",
+            reason.name()
+        );
+        let moved: Vec<(usize, u64)> = d
+            .drops
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(_, n)| n != 0)
+            .collect();
+        assert_eq!(
+            moved,
+            vec![(reason as usize, 1)],
+            "{hook:?}: exactly one {}",
+            reason.name()
+        );
+        assert!(
+            fx.flows().is_empty(),
+            "{hook:?}: no state for a dropped flow"
+        );
+    }
+}

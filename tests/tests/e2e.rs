@@ -109,8 +109,8 @@ fn two_vpcs_with_the_same_cidr_stay_isolated() {
     let (code, _) = curl(plan, "other", ip("10.0.2.20"), 80);
     assert_ne!(code, 0, "vpc-b must not reach vpc-a's web");
     assert!(web.peers().is_empty());
-    // client (vpc-a, 10.0.1.10) reaching 10.0.1.10 reaches itself, never `other`.
-    let (code, _) = curl(plan, "client", ip("10.0.1.10"), 8080);
+    // From web (vpc-a), 10.0.1.10 is client (no inbound rule), never `other`.
+    let (code, _) = curl(plan, "web", ip("10.0.1.10"), 8080);
     assert_ne!(code, 0);
     assert!(
         other_srv.peers().is_empty(),

@@ -5,7 +5,7 @@
 //!
 //! Needs root: run with `cargo xtask test` (or `cargo test -- --include-ignored`).
 
-use std::{net::Ipv4Addr, time::Duration};
+use std::net::Ipv4Addr;
 
 use dataplane::model::VpcLinkKind;
 use dataplane_common::DropReason;
@@ -142,5 +142,4 @@ fn customer_hosts_cannot_tunnel_back_through_the_link() {
         "{:?}",
         d.drops
     );
-    std::thread::sleep(Duration::from_millis(10));
 }

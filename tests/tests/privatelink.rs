@@ -9,7 +9,9 @@ use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use dataplane::compile;
 use dataplane_common::{DropReason, TargetInfo, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use hyperlab_tests::{csum, ep_eni, expect, pkt, Fixture, Verdict, HOOKS};
+use hyperlab_tests::{
+    assert_drop_on_both_hooks, csum, ep_eni, expect, pkt, Fixture, Verdict, HOOKS,
+};
 
 /// Consumer and provider VPCs with the same CIDR. vpce-web fronts nlb-web
 /// (cross-zone, tcp/80 -> tg-web:8080, udp/53 -> tg-dns:5353, tcp/81 ->
@@ -219,39 +221,6 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
-fn assert_drop(fx: &mut Fixture, from: &str, frame: &[u8], reason: DropReason) {
-    for hook in HOOKS {
-        fx.clear_flows();
-        let before = fx.snapshot();
-        let o = fx.run(hook, from, frame);
-        let d = fx.snapshot().since(&before);
-        assert_eq!(
-            o.verdict,
-            Verdict::Drop,
-            "{hook:?}: expected drop {}",
-            reason.name()
-        );
-        assert_eq!(o.out, frame, "{hook:?}: untouched");
-        let moved: Vec<(usize, u64)> = d
-            .drops
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|&(_, n)| n != 0)
-            .collect();
-        assert_eq!(
-            moved,
-            vec![(reason as usize, 1)],
-            "{hook:?}: exactly one {} drop",
-            reason.name()
-        );
-        assert!(
-            fx.flows().is_empty(),
-            "{hook:?}: no state for a dropped flow"
-        );
-    }
-}
-
 #[test]
 #[ignore = "needs root"]
 fn tcp_through_the_endpoint_is_nated_to_a_target_and_back_exactly() {
@@ -424,13 +393,13 @@ fn a_pending_or_rejected_endpoint_passes_nothing() {
     let mut fx = Fixture::new(TOPO, "plc");
     let cmac = fx.mac("eni-consumer");
     let c = ip("10.0.1.10");
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-consumer",
         &pkt::tcp(cmac, GATEWAY_MAC, c, ip("10.0.1.101"), 40000, 80, "S"),
         DropReason::EndpointPending,
     );
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-consumer",
         &pkt::tcp(cmac, GATEWAY_MAC, c, ip("10.0.1.102"), 40000, 80, "S"),
@@ -457,28 +426,28 @@ fn security_groups_deny_on_each_side() {
     let (c, n, vpce) = (ip("10.0.1.10"), ip("10.0.1.11"), ip("10.0.1.100"));
     let (cmac, nmac) = (fx.mac("eni-consumer"), fx.mac("eni-narrow"));
     // Consumer side, egress: sg-narrow only sends tcp/80.
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-narrow",
         &pkt::udp(nmac, GATEWAY_MAC, n, vpce, 5000, 53),
         DropReason::EgressSgDeny,
     );
     // Endpoint side, ingress: sg-vpce does not allow tcp/443.
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-consumer",
         &pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40000, 443, "S"),
         DropReason::IngressSgDeny,
     );
     // Allowed by sg-vpce, but the NLB has no listener on 8081.
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-consumer",
         &pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40000, 8081, "S"),
         DropReason::NoListener,
     );
     // Target side: tg-closed's target does not allow 9090 from the NLB.
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-consumer",
         &pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40000, 81, "S"),
@@ -486,7 +455,7 @@ fn security_groups_deny_on_each_side() {
     );
     // A target cannot open a connection to the NLB's address: no flow, no ENI there.
     let wmac = fx.mac("eni-web1");
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-web1",
         &pkt::tcp(
@@ -509,7 +478,7 @@ fn overlapping_cidrs_keep_consumer_and_provider_apart() {
     let dmac = fx.mac("eni-dup");
     // eni-dup has the consumer's address inside the provider VPC: the
     // endpoint address means nothing there.
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-dup",
         &pkt::tcp(

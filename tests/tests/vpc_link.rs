@@ -8,7 +8,9 @@ use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use dataplane::compile;
 use dataplane_common::{DropReason, GATEWAY_MAC, PROTO_TCP};
-use hyperlab_tests::{csum, ep_eni, expect, pkt, Fixture, Verdict, HOOKS};
+use hyperlab_tests::{
+    assert_drop_on_both_hooks, csum, ep_eni, expect, pkt, Fixture, Verdict, HOOKS,
+};
 
 /// vpc-api (API host) and vpc-cust (targets). The link's egress allows tcp
 /// 80, 8080 and 9000 into the VPC; targets admit the link's group, except
@@ -286,56 +288,27 @@ fn alb_and_nlb_integrations_reach_their_nodes_and_targets() {
     round_trip(&mut fx, "10.1.1.202", 80, &["10.0.1.31"], &["10.0.1.200"]);
 }
 
-fn assert_drop(fx: &mut Fixture, from: &str, frame: &[u8], reason: DropReason) {
-    for hook in HOOKS {
-        fx.clear_flows();
-        let before = fx.snapshot();
-        let o = fx.run(hook, from, frame);
-        let d = fx.snapshot().since(&before);
-        assert_eq!(
-            (o.verdict, o.out.as_slice()),
-            (Verdict::Drop, frame),
-            "{hook:?}: {}",
-            reason.name()
-        );
-        let moved: Vec<(usize, u64)> = d
-            .drops
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|&(_, n)| n != 0)
-            .collect();
-        assert_eq!(
-            moved,
-            vec![(reason as usize, 1)],
-            "{hook:?}: exactly one {}",
-            reason.name()
-        );
-        assert!(fx.flows().is_empty());
-    }
-}
-
 #[test]
 #[ignore = "needs root"]
 fn security_groups_govern_the_link_on_both_sides() {
     let mut fx = Fixture::new(TOPO, "vlc");
     let (a, amac) = (ip("10.1.1.20"), fx.mac("eni-apigw"));
     // locked's group does not admit the link's group.
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-apigw",
         &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.204"), 40000, 9000, "S"),
         DropReason::TargetIngressSgDeny,
     );
     // far admits the link on 9100, but the link's egress rules do not allow 9100.
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-apigw",
         &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.205"), 40000, 9100, "S"),
         DropReason::LinkEgressSgDeny,
     );
     // No listener on the integration for another port.
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-apigw",
         &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.203"), 40000, 9001, "S"),
@@ -349,20 +322,20 @@ fn customer_targets_cannot_open_connections_back_through_the_link() {
     let mut fx = Fixture::new(TOPO, "vld");
     let (u, umac) = (ip("10.0.2.41"), fx.mac("eni-users1"));
     // To the link ENI: refused and counted as a reverse-initiated attempt.
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-users1",
         &pkt::tcp(umac, GATEWAY_MAC, u, ip("10.0.2.200"), 9000, 80, "S"),
         DropReason::LinkReverseInitiated,
     );
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-users1",
         &pkt::udp(umac, GATEWAY_MAC, u, ip("10.0.1.200"), 9000, 53),
         DropReason::LinkReverseInitiated,
     );
     // The service VPC's addresses do not exist in the customer VPC.
-    assert_drop(
+    assert_drop_on_both_hooks(
         &mut fx,
         "eni-users1",
         &pkt::tcp(umac, GATEWAY_MAC, u, ip("10.1.1.20"), 9000, 80, "S"),

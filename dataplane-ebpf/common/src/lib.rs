@@ -357,6 +357,23 @@ const fn fmix(mut h: u32) -> u32 {
 pub const HASH_SEED_TARGET: u32 = 0x6879_7065; // "hype"
 pub const HASH_SEED_NAT_PORT: u32 = 0x706c_616e; // "plan"
 
+impl FlowEntry {
+    /// The key of the other direction of the flow this entry belongs to:
+    /// the translated tuple, reversed, in the VPC the packet leaves into.
+    pub const fn peer_key(&self, proto: u8) -> FlowKey {
+        FlowKey {
+            vpc: self.out_vpc,
+            src: self.new_dst,
+            dst: self.new_src,
+            sport: self.new_dport,
+            dport: self.new_sport,
+            proto,
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+}
+
 /// Per-ENI traffic, seen from the ENI: `tx` = the host sent it into the
 /// fabric, `rx` = the fabric delivered it to the host.
 #[repr(C)]
