@@ -25,6 +25,7 @@ use crate::{
     lab::{self, LabPlan},
     loader::{self, Dataplane, LoadOptions},
     model::{Hook, Topology},
+    persist::{AgentLock, Applied, ConfigSource, Journal},
     stats::{self, Layout, Snapshot},
 };
 
@@ -40,6 +41,19 @@ pub struct Agent {
     sweeper: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
     kernel_log: Option<JoinHandle<()>>,
     pub dataplane: Dataplane,
+    /// Sorted fabric ifindexes the configs are compiled for.
+    pub ifindexes: Vec<u32>,
+    /// The config text applied (persistent agents only).
+    source: Option<ConfigSource>,
+    /// Released last: the next agent may start only once this one is gone.
+    _lock: AgentLock,
+}
+
+pub fn hook_name(h: Hook) -> &'static str {
+    match h {
+        Hook::Tc => "tc",
+        Hook::Xdp => "xdp",
+    }
 }
 
 /// Health checks and the thread that turns their verdicts into Maglev
@@ -56,9 +70,41 @@ impl Agent {
         Self::start_with(topo, obj, hook, &LoadOptions::default())
     }
 
+    /// An agent whose data plane lives as long as it does: whatever an
+    /// earlier agent left pinned for the lab is removed first, and dropping
+    /// the agent removes everything (tests, the demo).
     pub fn start_with(topo: Topology, obj: &Path, hook: Hook, opts: &LoadOptions) -> Result<Agent> {
+        Self::launch(topo, None, obj, hook, opts)
+    }
+
+    /// `dataplane run`: an agent whose data plane outlives it. Programs,
+    /// links and maps are pinned and `source` is journaled, so killing the
+    /// agent (even with SIGKILL) leaves the data plane forwarding, and the
+    /// next agent of the lab adopts it: it finishes a reload the last one
+    /// was killed in, syncs the maps to its own config exactly like a
+    /// reload (flows kept), and swaps its programs into the pinned links
+    /// atomically. A second agent of the same lab is refused.
+    pub fn start_persistent(
+        source: ConfigSource,
+        obj: &Path,
+        hook: Hook,
+        opts: &LoadOptions,
+    ) -> Result<Agent> {
+        let topo = source.parse().map_err(|d| anyhow::anyhow!("{d}"))?;
+        Self::launch(topo, Some(source), obj, hook, opts)
+    }
+
+    fn launch(
+        topo: Topology,
+        source: Option<ConfigSource>,
+        obj: &Path,
+        hook: Hook,
+        opts: &LoadOptions,
+    ) -> Result<Agent> {
         // Root, bpffs and the object first: their messages say how to fix them.
         loader::check_prerequisites(obj)?;
+        let lab_name = topo.lab.name.clone();
+        let lock = AgentLock::acquire(&lab_name)?;
         let plan = lab::plan(&topo);
         let mut ifx = lab::fabric_ifindexes(&plan).with_context(|| {
             format!(
@@ -68,19 +114,108 @@ impl Agent {
         })?;
         ifx.sort();
         let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
-        let compiled = compile::compile(&topo, &ifindexes)?;
-        let mut dataplane = Dataplane::load_with(obj, opts)?;
-        dataplane.apply(&compiled)?;
+        let fresh = compile::compile(&topo, &ifindexes)?;
+        let pins = loader::pin_dir(&lab_name);
+        // What an earlier agent left, if this one can adopt it.
+        let journal = match (&source, Journal::read(&lab_name)?) {
+            (Some(_), Some(j)) if pins.exists() => {
+                if j.hook != hook_name(hook) {
+                    anyhow::bail!(
+                        "lab {lab_name}'s data plane runs on the {} hook, this agent asks for \
+                         {}: keep the hook, or remove it first with `dataplane down` (live \
+                         flows are lost)",
+                        j.hook,
+                        hook_name(hook)
+                    );
+                }
+                if j.ifindexes != ifindexes {
+                    log::warn!(
+                        "lab {lab_name} was rebuilt since its data plane was pinned (its ports \
+                         changed): starting afresh"
+                    );
+                    None
+                } else {
+                    Some(j)
+                }
+            }
+            _ => None,
+        };
+        if journal.is_none() {
+            if loader::remove_pins(&pins)? {
+                log::info!(
+                    "removed a stale data plane of lab {lab_name} from {}",
+                    pins.display()
+                );
+            }
+            Journal::remove(&lab_name)?;
+        }
+        let mut dataplane = Dataplane::load_pinned(obj, opts, &pins)?;
+        dataplane.remove_on_drop(source.is_none());
+        let record = |applied: Applied, pending: Option<Applied>| -> Result<()> {
+            Journal {
+                hook: hook_name(hook).into(),
+                ifindexes: ifindexes.clone(),
+                applied,
+                pending,
+            }
+            .write(&lab_name)
+        };
+        let compiled = match (&source, journal) {
+            (None, _) => {
+                dataplane.apply(&fresh)?;
+                fresh
+            }
+            (Some(src), None) => {
+                dataplane.apply(&fresh)?;
+                record(
+                    Applied {
+                        generation: fresh.generation,
+                        source: src.clone(),
+                    },
+                    None,
+                )?;
+                fresh
+            }
+            (Some(src), Some(j)) => {
+                let mut applied = j.applied.clone();
+                let mut held = applied.source.compile(&ifindexes, applied.generation)?;
+                if let Some(p) = j.pending {
+                    log::warn!(
+                        "the last agent of lab {lab_name} was stopped in the middle of a \
+                         reload: finishing it"
+                    );
+                    let pending = p.source.compile(&ifindexes, p.generation)?;
+                    dataplane.sync(&pending, Some(&held))?;
+                    record(p.clone(), None)?;
+                    (applied, held) = (p, pending);
+                }
+                let next = Applied {
+                    generation: 1 - applied.generation,
+                    source: src.clone(),
+                };
+                let new = fresh.rebase(next.generation);
+                record(applied, Some(next.clone()))?;
+                dataplane.sync(&new, Some(&held))?;
+                record(next, None)?;
+                log::info!(
+                    "adopted lab {lab_name}'s pinned data plane ({} flow entries kept), now at \
+                     generation {}",
+                    dataplane.flows().map(|f| f.len()).unwrap_or(0),
+                    new.generation
+                );
+                new
+            }
+        };
         if hook == Hook::Xdp {
             for p in &plan.ports {
                 dataplane.attach_xdp_pass(&p.host_ns, &p.host_iface)?;
             }
         }
         let names: Vec<String> = plan.ports.iter().map(|p| p.name.clone()).collect();
-        dataplane.attach(&plan.fabric_ns, &names, hook)?;
-        dataplane.pin_maps(&loader::pin_dir(&topo.lab.name))?;
+        let adopted = dataplane.attach(&plan.fabric_ns, &names, hook)?;
         log::info!(
-            "lab {}: {} ports attached ({:?} hook), {} security-group entries, {} ENIs",
+            "lab {}: {} ports attached ({:?} hook, {adopted} links adopted), {} security-group \
+             entries, {} ENIs",
             plan.name,
             names.len(),
             hook,
@@ -126,11 +261,27 @@ impl Agent {
             compiled,
             hook,
             unhealthy,
+            ifindexes,
+            source,
             health,
             sweeper: Some((stop, sweep)),
             kernel_log,
             dataplane,
+            _lock: lock,
         })
+    }
+
+    /// Whether the data plane stays (pinned, forwarding) when the agent
+    /// exits: yes for [`Agent::start_persistent`]. `dataplane down` removes it.
+    pub fn persistent(&self) -> bool {
+        self.source.is_some()
+    }
+
+    /// [`Agent::reload`] from config text, journaled so that an agent
+    /// killed in the middle of it is finished by the next one.
+    pub fn reload_source(&mut self, source: ConfigSource) -> Result<()> {
+        let topo = source.parse().map_err(|d| anyhow::anyhow!("{d}"))?;
+        self.reload_inner(topo, Some(source))
     }
 
     /// Applies a new topology to the running data plane (SIGHUP, `--watch`).
@@ -141,6 +292,10 @@ impl Agent {
     /// integration or target stops new flows; its live flows run until they
     /// go idle).
     pub fn reload(&mut self, topo: Topology) -> Result<()> {
+        self.reload_inner(topo, None)
+    }
+
+    fn reload_inner(&mut self, topo: Topology, source: Option<ConfigSource>) -> Result<()> {
         let wiring = |t: &Topology| -> Vec<(String, usize, std::net::Ipv4Addr, [u8; 6], String)> {
             t.enis
                 .iter()
@@ -156,15 +311,35 @@ impl Agent {
                  (`dataplane lab up`) and the agent restarted; nothing was changed"
             );
         }
-        let ifindexes: Vec<u32> = self.compiled.ports.iter().map(|(i, _)| *i).collect();
         let next = 1 - self.compiled.generation;
-        let compiled = compile::compile(&topo, &ifindexes)?.rebase(next);
+        let compiled = compile::compile(&topo, &self.ifindexes)?.rebase(next);
+        // Journal what is about to be written (persistent agents).
+        let journal = match (&self.source, source) {
+            (Some(old), Some(new)) => Some((
+                Applied {
+                    generation: self.compiled.generation,
+                    source: old.clone(),
+                },
+                Applied {
+                    generation: next,
+                    source: new,
+                },
+            )),
+            _ => None,
+        };
+        if let Some((applied, pending)) = &journal {
+            self.journal(applied.clone(), Some(pending.clone()))?;
+        }
         if let Some(h) = self.health.take() {
             h.checker.stop();
             let _ = h.thread.join();
         }
         self.unhealthy.lock().expect("health set").clear();
         self.dataplane.sync(&compiled, Some(&self.compiled))?;
+        if let Some((_, pending)) = journal {
+            self.journal(pending.clone(), None)?;
+            self.source = Some(pending.source);
+        }
         self.health = start_health(
             &topo,
             &self.plan,
@@ -181,6 +356,16 @@ impl Agent {
         self.compiled = compiled;
         self.topo = topo;
         Ok(())
+    }
+
+    fn journal(&self, applied: Applied, pending: Option<Applied>) -> Result<()> {
+        Journal {
+            hook: hook_name(self.hook).into(),
+            ifindexes: self.ifindexes.clone(),
+            applied,
+            pending,
+        }
+        .write(&self.topo.lab.name)
     }
 
     pub fn layout(&self) -> Layout {

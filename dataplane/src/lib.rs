@@ -17,4 +17,5 @@ pub mod maglev;
 pub mod metrics;
 pub mod model;
 pub mod netns;
+pub mod persist;
 pub mod stats;

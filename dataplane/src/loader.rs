@@ -9,8 +9,13 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use aya::{
-    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData},
-    programs::{tc::TcAttachType, SchedClassifier, Xdp, XdpMode},
+    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, MapInfo},
+    programs::{
+        links::{FdLink, PinnedLink},
+        tc::{SchedClassifierLink, TcAttachType},
+        xdp::XdpLink,
+        SchedClassifier, Xdp, XdpMode,
+    },
     Ebpf, EbpfLoader,
 };
 use dataplane_common::{
@@ -44,9 +49,88 @@ pub fn object_path() -> PathBuf {
 
 pub const BPFFS: &str = "/sys/fs/bpf";
 
-/// Where a lab's maps are pinned.
+/// Where a lab's maps are pinned (`<dir>/<MAP>`), with its links
+/// (`<dir>/links/`) and programs (`<dir>/programs/`).
 pub fn pin_dir(lab: &str) -> PathBuf {
     Path::new(BPFFS).join("hyperlab").join(lab)
+}
+
+/// The maps a lab pins: the whole state a restarted agent adopts.
+pub const PINNED_MAPS: &[&str] = &[
+    maps::PORTS,
+    maps::ENIS,
+    maps::SG_RULES,
+    maps::FLOWS,
+    maps::DROPS,
+    maps::COUNTERS,
+    maps::ENI_STATS,
+    maps::ENDPOINTS,
+    maps::LISTENERS,
+    maps::MAGLEV,
+    maps::TARGETS,
+    maps::OBJ_STATS,
+];
+
+/// Pure: why a pinned map cannot be reused by the object's definition of
+/// it (a build with another layout), if it cannot. `(type, key size, value
+/// size, max entries)` of the pin and of the object.
+pub fn pin_mismatch(
+    name: &str,
+    pinned: (u32, u32, u32, u32),
+    object: (u32, u32, u32, u32),
+) -> Option<String> {
+    let what = ["type", "key size", "value size", "size (max entries)"];
+    let p = [pinned.0, pinned.1, pinned.2, pinned.3];
+    let o = [object.0, object.1, object.2, object.3];
+    let diffs: Vec<String> = (0..4)
+        .filter(|&i| p[i] != o[i])
+        .map(|i| format!("{} {} pinned, {} in this build", what[i], p[i], o[i]))
+        .collect();
+    (!diffs.is_empty()).then(|| format!("pinned map {name} differs: {}", diffs.join(", ")))
+}
+
+/// Checks every existing pin under `dir` against the object's maps (with
+/// `opts`' sizes), so an incompatible upgrade is refused before anything
+/// is loaded, with a message that says how to start over.
+fn check_pins(obj: &Path, dir: &Path, opts: &LoadOptions) -> Result<()> {
+    let data = fs::read(obj).with_context(|| format!("reading {}", obj.display()))?;
+    let parsed = aya_obj::Object::parse(&data)
+        .with_context(|| format!("parsing kernel object {}", obj.display()))?;
+    let mut problems = Vec::new();
+    for name in PINNED_MAPS {
+        let pin = dir.join(name);
+        if !pin.exists() {
+            continue;
+        }
+        let Some(def) = parsed.maps.get(*name) else {
+            problems.push(format!("pinned map {name} is not in this build"));
+            continue;
+        };
+        let info = MapInfo::from_pin(&pin).with_context(|| format!("reading {}", pin.display()))?;
+        let max = match (*name, opts.flow_table_size) {
+            (maps::FLOWS, Some(n)) => n,
+            _ => def.max_entries(),
+        };
+        let pinned = (
+            info.map_type().map(|t| t as u32).unwrap_or(u32::MAX),
+            info.key_size(),
+            info.value_size(),
+            info.max_entries(),
+        );
+        let object = (def.map_type(), def.key_size(), def.value_size(), max);
+        if let Some(p) = pin_mismatch(name, pinned, object) {
+            problems.push(p);
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "the data plane pinned in {} cannot be adopted by this build: {}; \
+             `dataplane down` removes it (live flows are lost)",
+            dir.display(),
+            problems.join("; ")
+        );
+    }
+    Ok(())
 }
 
 /// Root, bpffs and the kernel object: say what is missing and how to fix it.
@@ -84,7 +168,12 @@ pub struct LoadOptions {
 
 pub struct Dataplane {
     ebpf: Ebpf,
+    /// The pin directory, and whether dropping the data plane removes it
+    /// (and with it links, programs and maps).
     pinned: Option<PathBuf>,
+    remove_on_drop: bool,
+    /// Links of an unpinned data plane (tests): detached when it is dropped.
+    links: Vec<FdLink>,
     /// The kernel programs' aya-log ring buffer, until the agent takes it
     /// to drain on its own thread.
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
@@ -97,10 +186,33 @@ impl Dataplane {
     }
 
     pub fn load_with(obj: &Path, opts: &LoadOptions) -> Result<Self> {
+        Self::load_inner(obj, opts, None)
+    }
+
+    /// Loads the programs on the maps pinned in `dir`: maps already pinned
+    /// there (by an earlier agent) are reused with their contents, missing
+    /// ones are created and pinned. Dropping the result leaves everything
+    /// in place unless [`Dataplane::remove_on_drop`] says otherwise.
+    pub fn load_pinned(obj: &Path, opts: &LoadOptions, dir: &Path) -> Result<Self> {
+        Self::load_inner(obj, opts, Some(dir))
+    }
+
+    fn load_inner(obj: &Path, opts: &LoadOptions, pins: Option<&Path>) -> Result<Self> {
         check_prerequisites(obj)?;
         let mut loader = EbpfLoader::new();
         if let Some(n) = opts.flow_table_size {
             loader.map_max_entries(maps::FLOWS, n);
+        }
+        let pin_paths: Vec<(&str, PathBuf)> = match pins {
+            Some(dir) => {
+                check_pins(obj, dir, opts)?;
+                fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                PINNED_MAPS.iter().map(|n| (*n, dir.join(n))).collect()
+            }
+            None => Vec::new(),
+        };
+        for (name, path) in &pin_paths {
+            loader.map_pin_path(name, path.as_path());
         }
         let mut ebpf = loader
             .load_file(obj)
@@ -125,11 +237,41 @@ impl Dataplane {
             xdp.load()
                 .with_context(|| format!("verifier rejected {name}"))?;
         }
-        Ok(Dataplane {
+        let mut dp = Dataplane {
             ebpf,
-            pinned: None,
+            pinned: pins.map(Path::to_path_buf),
+            remove_on_drop: false,
+            links: Vec::new(),
             logger,
-        })
+        };
+        if let Some(dir) = pins {
+            dp.pin_programs(dir)?;
+        }
+        Ok(dp)
+    }
+
+    /// Whether dropping this data plane removes its pins (links, programs,
+    /// maps): yes for tests and the demo, no for `dataplane run`, whose
+    /// data plane outlives it.
+    pub fn remove_on_drop(&mut self, yes: bool) {
+        self.remove_on_drop = yes;
+    }
+
+    /// Pins the programs under `dir/programs/` (replacing an earlier
+    /// agent's: those stay loaded while a link still runs them).
+    fn pin_programs(&mut self, dir: &Path) -> Result<()> {
+        let pdir = dir.join("programs");
+        fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
+        for name in [programs::TC, programs::XDP, programs::XDP_PASS] {
+            let path = pdir.join(name);
+            let _ = fs::remove_file(&path);
+            self.ebpf
+                .program_mut(name)
+                .with_context(|| format!("program {name} missing"))?
+                .pin(&path)
+                .with_context(|| format!("pinning {name} at {}", path.display()))?;
+        }
+        Ok(())
     }
 
     /// The kernel programs' log stream; drain it with `flush()`.
@@ -248,6 +390,7 @@ impl Dataplane {
             {
                 ports
                     .remove(ifindex)
+                    .or_else(gone_ok)
                     .with_context(|| format!("removing port ifindex {ifindex}"))?;
             }
         }
@@ -259,6 +402,7 @@ impl Dataplane {
                 .filter(|(k, _)| !new.enis.iter().any(|(n, _)| n == k))
             {
                 enis.remove(k)
+                    .or_else(gone_ok)
                     .with_context(|| format!("removing ENI {k:?}"))?;
             }
         }
@@ -271,6 +415,7 @@ impl Dataplane {
             {
                 listeners
                     .remove(k)
+                    .or_else(gone_ok)
                     .with_context(|| format!("removing listener {k:?}"))?;
             }
         }
@@ -279,6 +424,7 @@ impl Dataplane {
             let mut sg: LpmTrie<&mut MapData, SgKey, SgPorts> = LpmTrie::try_from(map)?;
             for (plen, key, _) in &old.sg_rules {
                 sg.remove(&Key::new(*plen, *key))
+                    .or_else(gone_ok)
                     .with_context(|| format!("removing security-group entry {key:?}/{plen}"))?;
             }
         }
@@ -301,66 +447,128 @@ impl Dataplane {
         end_flows_to(self.map_mut(maps::FLOWS)?, vpc, ip, port)
     }
 
-    /// Attaches the pipeline to the named fabric ports inside `ns`.
-    pub fn attach(&mut self, ns: &str, ports: &[String], hook: Hook) -> Result<()> {
-        let ebpf = &mut self.ebpf;
-        netns::scoped_in(ns, || {
-            match hook {
+    /// Attaches the pipeline to the named fabric ports inside `ns`. With a
+    /// pin directory, each port's link is pinned (`links/<hook>-<port>`) so
+    /// it outlives the agent, and a link an earlier agent pinned there is
+    /// adopted: its program is replaced by this one in one atomic
+    /// `BPF_LINK_UPDATE`, so the port never runs without a program.
+    /// Returns how many links were adopted.
+    pub fn attach(&mut self, ns: &str, ports: &[String], hook: Hook) -> Result<usize> {
+        let links = self.links_dir()?;
+        let mut adopted = 0;
+        for port in ports {
+            let kind = match hook {
+                Hook::Tc => "tc",
+                Hook::Xdp => "xdp",
+            };
+            let pin = links.as_ref().map(|d| d.join(format!("{kind}-{port}")));
+            if let Some(link) = pin.as_deref().map(adopt_link).transpose()?.flatten() {
+                match hook {
+                    Hook::Tc => {
+                        let tc: &mut SchedClassifier =
+                            self.ebpf.program_mut(programs::TC).unwrap().try_into()?;
+                        let link = SchedClassifierLink::try_from(link)
+                            .with_context(|| format!("the link pinned for {port} is not tcx"))?;
+                        tc.attach_to_link(link)
+                            .with_context(|| format!("replacing the program on {port}'s link"))?;
+                    }
+                    Hook::Xdp => {
+                        let xdp: &mut Xdp =
+                            self.ebpf.program_mut(programs::XDP).unwrap().try_into()?;
+                        let link = XdpLink::try_from(link)
+                            .with_context(|| format!("the link pinned for {port} is not XDP"))?;
+                        xdp.attach_to_link(link)
+                            .with_context(|| format!("replacing the program on {port}'s link"))?;
+                    }
+                }
+                adopted += 1;
+                continue;
+            }
+            let ebpf = &mut self.ebpf;
+            let link: FdLink = netns::scoped_in(ns, || match hook {
                 Hook::Tc => {
                     let tc: &mut SchedClassifier =
                         ebpf.program_mut(programs::TC).unwrap().try_into()?;
-                    for port in ports {
-                        tc.attach(port, TcAttachType::Ingress).with_context(|| {
-                            format!("attaching hyperlab_tc (tcx ingress) to {port} in {ns}")
-                        })?;
-                    }
+                    let id = tc.attach(port, TcAttachType::Ingress).with_context(|| {
+                        format!("attaching hyperlab_tc (tcx ingress) to {port} in {ns}")
+                    })?;
+                    Ok(tc.take_link(id)?.try_into()?)
                 }
                 Hook::Xdp => {
                     let xdp: &mut Xdp = ebpf.program_mut(programs::XDP).unwrap().try_into()?;
-                    for port in ports {
-                        xdp.attach(port, XdpMode::Driver).with_context(|| {
-                            format!("attaching hyperlab_xdp (native) to {port} in {ns}")
-                        })?;
-                    }
+                    let id = xdp.attach(port, XdpMode::Driver).with_context(|| {
+                        format!("attaching hyperlab_xdp (native) to {port} in {ns}")
+                    })?;
+                    Ok(xdp.take_link(id)?.try_into()?)
                 }
-            }
-            Ok(())
-        })
+            })?;
+            self.keep_link(link, pin.as_deref())?;
+        }
+        Ok(adopted)
     }
 
-    /// XDP labs: give a host-side veth NAPI so it receives redirected frames.
+    /// XDP labs: give a host-side veth NAPI so it receives redirected frames
+    /// (pinned and adopted like the fabric links).
     pub fn attach_xdp_pass(&mut self, ns: &str, iface: &str) -> Result<()> {
+        let pin = self
+            .links_dir()?
+            .map(|d| d.join(format!("xdp-pass-{ns}-{iface}")));
+        if let Some(link) = pin.as_deref().map(adopt_link).transpose()?.flatten() {
+            let xdp: &mut Xdp = self
+                .ebpf
+                .program_mut(programs::XDP_PASS)
+                .unwrap()
+                .try_into()?;
+            let link = XdpLink::try_from(link)
+                .with_context(|| format!("the link pinned for {iface} in {ns} is not XDP"))?;
+            xdp.attach_to_link(link)
+                .with_context(|| format!("replacing the program on {iface}'s link in {ns}"))?;
+            return Ok(());
+        }
         let ebpf = &mut self.ebpf;
-        netns::scoped_in(ns, || {
+        let link: FdLink = netns::scoped_in(ns, || {
             let xdp: &mut Xdp = ebpf.program_mut(programs::XDP_PASS).unwrap().try_into()?;
-            xdp.attach(iface, XdpMode::Driver)
+            let id = xdp
+                .attach(iface, XdpMode::Driver)
                 .with_context(|| format!("attaching hyperlab_xdp_pass to {iface} in {ns}"))?;
-            Ok(())
-        })
+            Ok(xdp.take_link(id)?.try_into()?)
+        })?;
+        self.keep_link(link, pin.as_deref())
+    }
+
+    /// `<pins>/links/`, created, when this data plane is pinned.
+    fn links_dir(&self) -> Result<Option<PathBuf>> {
+        let Some(dir) = &self.pinned else {
+            return Ok(None);
+        };
+        let links = dir.join("links");
+        fs::create_dir_all(&links).with_context(|| format!("creating {}", links.display()))?;
+        Ok(Some(links))
+    }
+
+    /// Pins a new link at `pin`, or (unpinned data planes) keeps it for the
+    /// data plane's lifetime.
+    fn keep_link(&mut self, link: FdLink, pin: Option<&Path>) -> Result<()> {
+        match pin {
+            Some(path) => {
+                link.pin(path)
+                    .with_context(|| format!("pinning the link at {}", path.display()))?;
+            }
+            None => self.links.push(link),
+        }
+        Ok(())
     }
 
     /// Pins the maps under `dir` (replacing stale pins of an earlier run) so
-    /// `dataplane stats` and the metrics can read them.
+    /// `dataplane stats` and the metrics can read them. For data planes
+    /// loaded without [`Dataplane::load_pinned`] (tests); removed on drop.
     pub fn pin_maps(&mut self, dir: &Path) -> Result<()> {
         if dir.exists() {
             fs::remove_dir_all(dir)
                 .with_context(|| format!("removing stale pins in {}", dir.display()))?;
         }
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for name in [
-            maps::PORTS,
-            maps::ENIS,
-            maps::SG_RULES,
-            maps::FLOWS,
-            maps::DROPS,
-            maps::COUNTERS,
-            maps::ENI_STATS,
-            maps::ENDPOINTS,
-            maps::LISTENERS,
-            maps::MAGLEV,
-            maps::TARGETS,
-            maps::OBJ_STATS,
-        ] {
+        for name in PINNED_MAPS {
             let map = self
                 .ebpf
                 .map(name)
@@ -369,6 +577,7 @@ impl Dataplane {
                 .with_context(|| format!("pinning {name} in {}", dir.display()))?;
         }
         self.pinned = Some(dir.to_path_buf());
+        self.remove_on_drop = true;
         Ok(())
     }
 
@@ -455,10 +664,44 @@ pub fn write_table(
     Ok(n)
 }
 
+/// A removal that finds nothing left to remove is done: a restarted agent
+/// re-runs an interrupted sync, part of which already happened.
+fn gone_ok(e: aya::maps::MapError) -> Result<(), aya::maps::MapError> {
+    match &e {
+        aya::maps::MapError::KeyNotFound => Ok(()),
+        aya::maps::MapError::SyscallError(s) if s.io_error.raw_os_error() == Some(libc::ENOENT) => {
+            Ok(())
+        }
+        _ => Err(e),
+    }
+}
+
+/// Opens the link pinned at `path`, if there is one.
+fn adopt_link(path: &Path) -> Result<Option<FdLink>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let link = PinnedLink::from_pin(path)
+        .with_context(|| format!("opening the pinned link {}", path.display()))?;
+    Ok(Some(FdLink::from(link)))
+}
+
+/// Removes a lab's pinned data plane: unpinning its links detaches them
+/// (nothing else holds them), then programs and maps go with their last
+/// reference. Returns whether there was anything to remove.
+pub fn remove_pins(dir: &Path) -> Result<bool> {
+    if !dir.exists() {
+        return Ok(false);
+    }
+    fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    Ok(true)
+}
+
 impl Drop for Dataplane {
     fn drop(&mut self) {
-        // Links die with the process; pins would keep the maps alive.
-        if let Some(dir) = self.pinned.take() {
+        // Unpinned links die with their fds; pinned ones (and the maps)
+        // only when their pins are removed.
+        if let (true, Some(dir)) = (self.remove_on_drop, self.pinned.take()) {
             let _ = fs::remove_dir_all(dir);
         }
     }

@@ -14,7 +14,7 @@ use dataplane::{
     config::{self, DEFAULT_CONFIG},
     lab, loader,
     model::{Hook, Topology},
-    netns, stats,
+    netns, persist, stats,
 };
 
 /// hyperlab: AWS Hyperplane's VPC constructs as an eBPF data plane for Linux labs.
@@ -44,6 +44,11 @@ enum Cmd {
         cmd: LabCmd,
     },
     /// Load and attach the data plane for a lab that is up, serve metrics, run until SIGINT/SIGTERM.
+    ///
+    /// Programs, links and maps are pinned under /sys/fs/bpf/hyperlab/<lab>: when the agent
+    /// exits (SIGINT, SIGTERM, or killed) the data plane keeps forwarding, and the next `run`
+    /// of the lab adopts it without dropping a flow (an upgrade swaps the programs atomically).
+    /// `dataplane down` removes it. One agent per lab: a second one is refused.
     Run {
         /// Topology config (default: the embedded default topology).
         file: Option<PathBuf>,
@@ -59,6 +64,15 @@ enum Cmd {
         /// Reload FILE whenever it changes (SIGHUP always reloads it).
         #[arg(long)]
         watch: bool,
+    },
+    /// Remove a lab's data plane: detach its programs and drop its pinned maps and flows.
+    ///
+    /// The data plane outlives `dataplane run` (SIGTERM, SIGINT, even SIGKILL leave it
+    /// forwarding, and the next `run` adopts it). This removes it; it refuses while an
+    /// agent of the lab runs. `lab down` does it too.
+    Down {
+        /// Topology config of the lab (default: the embedded default topology).
+        file: Option<PathBuf>,
     },
     /// Print the counters of a running agent: pipeline events, drops by reason, per-ENI traffic.
     Stats {
@@ -181,6 +195,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             LabCmd::Down { file } => {
                 let t = topo!(file.as_deref());
                 let plan = lab::plan(&t);
+                if let Some(msg) = remove_dataplane(&t.lab.name)? {
+                    println!("{msg}");
+                }
                 lab::down(&plan)?;
                 println!("lab {} is down", plan.name);
                 Ok(ExitCode::SUCCESS)
@@ -202,6 +219,14 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let hook = hook.map(Into::into).unwrap_or(t.lab.hook);
             let obj = ebpf_obj.unwrap_or_else(loader::object_path);
             run(t, &obj, hook, metrics, file.as_deref(), watch)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Down { file } => {
+            let t = topo!(file.as_deref());
+            match remove_dataplane(&t.lab.name)? {
+                Some(msg) => println!("{msg}"),
+                None => println!("lab {}: no data plane to remove", t.lab.name),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Stats { file } => {
@@ -236,6 +261,25 @@ impl From<HookArg> for Hook {
     }
 }
 
+/// Removes a lab's pinned data plane and journal, unless an agent runs it.
+fn remove_dataplane(lab: &str) -> Result<Option<String>> {
+    let pins = loader::pin_dir(lab);
+    let journal = persist::Journal::path(lab);
+    if !pins.exists() && !journal.exists() {
+        return Ok(None);
+    }
+    let lock = persist::AgentLock::acquire(lab)
+        .context("refusing to remove the data plane of a running agent")?;
+    let links = std::fs::read_dir(pins.join("links")).map_or(0, |d| d.count());
+    loader::remove_pins(&pins)?;
+    persist::Journal::remove(lab)?;
+    drop(lock);
+    let _ = std::fs::remove_dir_all(persist::run_dir(lab));
+    Ok(Some(format!(
+        "lab {lab}: data plane removed ({links} links detached, maps and flows dropped)"
+    )))
+}
+
 fn run(
     t: Topology,
     obj: &Path,
@@ -244,7 +288,11 @@ fn run(
     file: Option<&Path>,
     watch: bool,
 ) -> Result<()> {
-    let mut agent = Agent::start(t, obj, hook)?;
+    let source = persist::ConfigSource::read(file)?;
+    if source.parse().as_ref().ok() != Some(&t) {
+        bail!("the config changed while it was being read: run again");
+    }
+    let mut agent = Agent::start_persistent(source, obj, hook, &loader::LoadOptions::default())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -274,8 +322,8 @@ fn run(
         loop {
             let reload = tokio::select! {
                 r = &mut server => { r.context("metrics server task")??; break }
-                _ = tokio::signal::ctrl_c() => { log::info!("SIGINT: detaching"); break }
-                _ = term.recv() => { log::info!("SIGTERM: detaching"); break }
+                _ = tokio::signal::ctrl_c() => { log::info!("SIGINT: stopping the agent"); break }
+                _ = term.recv() => { log::info!("SIGTERM: stopping the agent"); break }
                 _ = hup.recv() => true,
                 _ = tick.tick() => {
                     let now = file.and_then(mtime);
@@ -291,20 +339,28 @@ fn run(
         }
         anyhow::Ok(())
     })?;
+    let lab = agent.topo.lab.name.clone();
     drop(agent);
-    println!("hyperlab: detached");
+    println!(
+        "hyperlab: agent stopped; the data plane of lab {lab} keeps forwarding (pinned in {}); \
+         the next `dataplane run` adopts it, `dataplane down` removes it",
+        loader::pin_dir(&lab).display()
+    );
     Ok(())
 }
 
 /// Re-reads the config and applies it; a bad config is reported with the
 /// same diagnostics as `dataplane check` and changes nothing.
 fn reload_from(agent: &mut Agent, file: Option<&Path>) {
-    let res = match file {
-        Some(f) => config::load(f),
-        None => config::parse_str(DEFAULT_CONFIG, "default.toml"),
+    let source = match persist::ConfigSource::read(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hyperlab: reload refused, the running state is unchanged: {e:#}");
+            return;
+        }
     };
-    match res {
-        Ok(t) => match agent.reload(t) {
+    match source.parse() {
+        Ok(_) => match agent.reload_source(source) {
             Ok(()) => println!(
                 "hyperlab: reloaded {}",
                 file.map_or("the default topology".into(), |f| f.display().to_string())

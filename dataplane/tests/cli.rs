@@ -6,22 +6,16 @@
 use std::{
     io::{Read, Write},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use std::os::unix::process::CommandExt;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dataplane"))
-}
+mod common;
+use common::{bin, is_root, tmp, AgentProc};
 
 fn configs() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("hyperlab-cli-{}-{name}", std::process::id()))
 }
 
 #[test]
@@ -108,10 +102,6 @@ fn every_command_has_help() {
     }
 }
 
-fn is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
-
 #[test]
 #[ignore = "needs root"]
 fn run_without_root_says_so_and_how_to_fix_it() {
@@ -178,45 +168,6 @@ host = "two"
 "#;
 
 /// The agent as a child process, stopped by PID on drop; the lab is removed too.
-struct Agent {
-    child: Child,
-    file: PathBuf,
-    log: PathBuf,
-}
-
-impl Agent {
-    fn output(&self) -> String {
-        let mut s = String::new();
-        let _ = std::fs::File::open(&self.log).and_then(|mut f| f.read_to_string(&mut s));
-        s
-    }
-
-    fn wait_for(&self, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.output().contains(what) {
-            assert!(
-                Instant::now() < deadline,
-                "agent never printed {what:?}:\n{}",
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.child.wait();
-        let _ = bin().args(["lab", "down"]).arg(&self.file).output();
-        let _ = std::fs::remove_file(&self.file);
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
 fn write_config(path: &Path, lab: &str, port: &str) {
     let mut f = std::fs::File::create(path).unwrap();
     f.write_all(
@@ -242,21 +193,9 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
         String::from_utf8_lossy(&up.stderr)
     );
     let log = tmp("agent.log");
+    let _ = std::fs::remove_file(&log);
     let metrics = format!("127.0.0.1:{}", 20000 + std::process::id() % 20000);
-    let child = bin()
-        .arg("run")
-        .arg(&file)
-        .args(["--watch", "--metrics", &metrics])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::options().append(true).open(&log).unwrap())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let agent = Agent {
-        child,
-        file: file.clone(),
-        log,
-    };
+    let mut agent = AgentProc::spawn(&file, &log, &metrics, &["--watch"]);
     agent.wait_for("metrics on http://");
 
     // stats and metrics read the running agent's pinned counters.
@@ -321,20 +260,37 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
         assert!(Instant::now() < deadline, "{}", agent.output());
         std::thread::sleep(Duration::from_millis(100));
     }
-    // SIGTERM: detach, unpin, exit 0.
-    let mut agent = agent;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(agent.child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    // SIGTERM: the agent exits 0 and leaves the data plane pinned and
+    // forwarding; `dataplane down` removes it, and says so.
+    agent.signal(nix::sys::signal::Signal::SIGTERM);
     let status = agent.child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{}", agent.output());
-    assert!(agent.output().contains("hyperlab: detached"));
     assert!(
-        !Path::new(&format!("/sys/fs/bpf/hyperlab/{lab}")).exists(),
-        "pins removed"
+        agent.output().contains(&format!(
+            "hyperlab: agent stopped; the data plane of lab {lab} keeps forwarding"
+        )),
+        "{}",
+        agent.output()
     );
+    let pins = PathBuf::from(format!("/sys/fs/bpf/hyperlab/{lab}"));
+    assert!(
+        pins.join("links").join("tc-p0").exists(),
+        "links stay pinned"
+    );
+    let down = bin().arg("down").arg(&file).output().unwrap();
+    assert_eq!(down.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&down.stdout),
+        format!("lab {lab}: data plane removed (2 links detached, maps and flows dropped)\n")
+    );
+    assert!(!pins.exists(), "pins removed");
+    let again = bin().arg("down").arg(&file).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        format!("lab {lab}: no data plane to remove\n")
+    );
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&file);
 }
 
 #[test]

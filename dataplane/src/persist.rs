@@ -1,0 +1,215 @@
+//! `persist`: what lets the data plane outlive its agent.
+//!
+//! - Programs, links and maps are pinned under `/sys/fs/bpf/hyperlab/<lab>/`
+//!   (see [`crate::loader`]); killing the agent, even with SIGKILL, leaves
+//!   the links attached and the data plane forwarding.
+//! - `/run/hyperlab/<lab>/agent.lock` is held (flock) by the one agent of a
+//!   lab; the kernel drops the lock when that process dies however it dies,
+//!   so a second agent is refused while the first lives and a restart after
+//!   a crash is never blocked by a stale lock file.
+//! - `/run/hyperlab/<lab>/state.toml` is the journal of what the maps hold:
+//!   the config text and generation last applied and, while a reload is
+//!   being written, the one being applied. A restarted agent recompiles
+//!   them (compilation is pure), finishes an interrupted reload, and then
+//!   syncs to its own config like a reload: no flow is dropped.
+
+use std::{
+    fs::{self, File},
+    io::{Read, Write},
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context, Result};
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::{compile, config, model::Topology};
+
+pub const RUN_DIR: &str = "/run/hyperlab";
+
+/// Where a lab's lock and journal live.
+pub fn run_dir(lab: &str) -> PathBuf {
+    Path::new(RUN_DIR).join(lab)
+}
+
+/// The exclusive lock of a lab's agent; released when dropped or when the
+/// process dies.
+#[derive(Debug)]
+pub struct AgentLock {
+    _lock: Flock<File>,
+}
+
+impl AgentLock {
+    /// Takes the lab's lock, or says which process holds it.
+    pub fn acquire(lab: &str) -> Result<AgentLock> {
+        let dir = run_dir(lab);
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("agent.lock");
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => l,
+            Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                bail!(
+                    "another agent (pid {}) already runs lab {lab} (it holds {}): stop it \
+                     first (SIGTERM leaves the data plane forwarding for the next agent)",
+                    pid.trim(),
+                    path.display()
+                );
+            }
+            Err((_, e)) => bail!("locking {}: {e}", path.display()),
+        };
+        lock.set_len(0)?;
+        write!(&*lock, "{}", std::process::id())?;
+        Ok(AgentLock { _lock: lock })
+    }
+}
+
+/// A config as text, so a later agent can compile exactly what this one
+/// applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigSource {
+    /// File name for diagnostics.
+    pub name: String,
+    pub text: String,
+}
+
+impl ConfigSource {
+    /// Reads FILE, or the embedded default topology.
+    pub fn read(file: Option<&Path>) -> Result<ConfigSource> {
+        Ok(match file {
+            Some(f) => ConfigSource {
+                name: f.display().to_string(),
+                text: fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+            },
+            None => ConfigSource {
+                name: "default.toml".into(),
+                text: config::DEFAULT_CONFIG.into(),
+            },
+        })
+    }
+
+    pub fn parse(&self) -> Result<Topology, config::Diagnostics> {
+        config::parse_str(&self.text, &self.name)
+    }
+
+    /// Compiles this source for ports `ifindexes` into generation `g`.
+    pub fn compile(&self, ifindexes: &[u32], g: u32) -> Result<compile::Compiled> {
+        let topo = self
+            .parse()
+            .map_err(|d| anyhow::anyhow!("the journaled config no longer parses:\n{d}"))?;
+        Ok(compile::compile(&topo, ifindexes)?.rebase(g))
+    }
+}
+
+/// One journal entry: a config and the generation it was written into.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    pub generation: u32,
+    pub source: ConfigSource,
+}
+
+/// The journal of what a lab's pinned maps hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// `tc` or `xdp`: the hook the pinned links are of.
+    pub hook: String,
+    /// The fabric ports (sorted ifindexes) the config was compiled for; a
+    /// rebuilt lab has new ones and its old pins are stale.
+    pub ifindexes: Vec<u32>,
+    /// What the maps hold.
+    pub applied: Applied,
+    /// Set while a reload is being written: what it writes.
+    pub pending: Option<Applied>,
+}
+
+impl Journal {
+    pub fn path(lab: &str) -> PathBuf {
+        run_dir(lab).join("state.toml")
+    }
+
+    pub fn read(lab: &str) -> Result<Option<Journal>> {
+        let path = Self::path(lab);
+        match fs::read_to_string(&path) {
+            Ok(s) => toml::from_str(&s).map(Some).with_context(|| {
+                format!("{} is corrupt: `dataplane down` resets it", path.display())
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Replaces the journal atomically (write aside, fsync, rename).
+    pub fn write(&self, lab: &str) -> Result<()> {
+        let path = Self::path(lab);
+        let tmp = path.with_extension("toml.new");
+        let text = toml::to_string(self).context("encoding the journal")?;
+        {
+            let mut f = File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))
+    }
+
+    pub fn remove(lab: &str) -> Result<()> {
+        match fs::remove_file(Self::path(lab)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("removing {}", Self::path(lab).display()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_round_trips_through_toml() {
+        let j = Journal {
+            hook: "tc".into(),
+            ifindexes: vec![3, 5, 9],
+            applied: Applied {
+                generation: 1,
+                source: ConfigSource {
+                    name: "a.toml".into(),
+                    text: "[lab]\nname = \"x\"\n# \"quoted\" 'and' \\ escaped\n".into(),
+                },
+            },
+            pending: Some(Applied {
+                generation: 0,
+                source: ConfigSource {
+                    name: "default.toml".into(),
+                    text: config::DEFAULT_CONFIG.into(),
+                },
+            }),
+        };
+        let text = toml::to_string(&j).unwrap();
+        assert_eq!(toml::from_str::<Journal>(&text).unwrap(), j);
+    }
+
+    #[test]
+    fn a_journaled_source_compiles_to_the_same_maps_as_the_first_time() {
+        let src = ConfigSource::read(None).unwrap();
+        let topo = src.parse().unwrap();
+        let n = crate::lab::plan(&topo).ports.len() as u32;
+        let ifx: Vec<u32> = (10..10 + n).collect();
+        let a = src.compile(&ifx, 1).unwrap();
+        let b = compile::compile(&topo, &ifx).unwrap().rebase(1);
+        assert_eq!(a.generation, 1);
+        assert_eq!(a.ports, b.ports);
+        assert_eq!(a.enis, b.enis);
+        assert_eq!(a.sg_rules, b.sg_rules);
+        assert_eq!(a.listeners, b.listeners);
+        assert_eq!(a.tables, b.tables);
+    }
+}

@@ -1,0 +1,109 @@
+//! Shared by the `dataplane` binary's integration tests: the binary, temp
+//! files, and an agent process whose output is kept in a log file.
+#![allow(dead_code)]
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dataplane"))
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+pub fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("hyperlab-cli-{}-{name}", std::process::id()))
+}
+
+/// A `dataplane run FILE` process; its stdout and stderr go to `log`.
+/// Dropping it stops it (SIGTERM) and removes the lab and its data plane.
+pub struct AgentProc {
+    pub child: Child,
+    pub file: PathBuf,
+    pub log: PathBuf,
+    /// Whether dropping it also takes the lab down.
+    pub owns_lab: bool,
+}
+
+impl AgentProc {
+    /// Starts `dataplane run FILE --metrics ADDR [extra...]`, appending to `log`.
+    pub fn spawn(file: &Path, log: &Path, metrics: &str, extra: &[&str]) -> AgentProc {
+        let out = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = bin()
+            .arg("run")
+            .arg(file)
+            .args(["--metrics", metrics])
+            .args(extra)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        AgentProc {
+            child,
+            file: file.to_path_buf(),
+            log: log.to_path_buf(),
+            owns_lab: true,
+        }
+    }
+
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.id() as i32)
+    }
+
+    pub fn output(&self) -> String {
+        let mut s = String::new();
+        let _ = std::fs::File::open(&self.log).and_then(|mut f| f.read_to_string(&mut s));
+        s
+    }
+
+    /// Waits until the log holds `what` at least `n` times.
+    pub fn wait_for_n(&self, what: &str, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.output().matches(what).count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "agent never printed {what:?} {n} times:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn wait_for(&self, what: &str) {
+        self.wait_for_n(what, 1)
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(self.pid(), sig).unwrap();
+    }
+
+    /// SIGKILL, and reap it.
+    pub fn kill9(mut self) {
+        self.signal(nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
+        self.owns_lab = false;
+    }
+}
+
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGTERM);
+            let _ = self.child.wait();
+        }
+        if self.owns_lab {
+            let _ = bin().args(["lab", "down"]).arg(&self.file).output();
+        }
+    }
+}

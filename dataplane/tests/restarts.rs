@@ -1,0 +1,419 @@
+//! The proof that operating the agent never costs a packet: a sequenced UDP
+//! stream and a TCP transfer run through each construct (a VPC path,
+//! PrivateLink, an HTTP API VPC link) while the config is reloaded 100 times
+//! (every reload a real change to a rule no flow uses, one of them a config
+//! with an error) and the agent is SIGKILLed and restarted 10 times, half of
+//! them right after a SIGHUP so the kill lands in the middle of a reload.
+//! Every datagram must arrive exactly once, every TCP byte in order.
+//!
+//! Needs root (`cargo xtask test` runs it).
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{bin, is_root, tmp, AgentProc};
+use dataplane::{config, lab, loader, stats};
+use nix::sys::signal::Signal;
+
+const TOPO: &str = include_str!("data/restarts.toml");
+
+const UDP_RX: &str = r#"
+import json, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind((sys.argv[1], int(sys.argv[2])))
+print("listening", flush=True)
+seen, dups, peers = set(), 0, set()
+while True:
+    d, a = s.recvfrom(2048)
+    if d.startswith(b"END"):
+        n = int(d[3:])
+        missing = [i for i in range(n) if i not in seen]
+        print(json.dumps({"received": len(seen), "sent": n, "missing": missing[:20],
+                          "dups": dups, "peers": sorted(peers)}), flush=True)
+        time.sleep(1)  # later END copies find the socket open
+        break
+    i = int.from_bytes(d[:8], "big")
+    dups += i in seen
+    seen.add(i)
+    peers.add(a[0])
+"#;
+
+const UDP_TX: &str = r#"
+import os, socket, sys, time
+dst, stop = (sys.argv[1], int(sys.argv[2])), sys.argv[3]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+i = 0
+while not os.path.exists(stop):
+    s.sendto(i.to_bytes(8, "big") + b"x" * 92, dst)
+    i += 1
+    time.sleep(0.004)
+time.sleep(0.5)
+for _ in range(3):
+    s.sendto(b"END%d" % i, dst)
+    time.sleep(0.05)
+print(i, flush=True)
+"#;
+
+const TCP_RX: &str = r#"
+import json, socket, struct, sys
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], int(sys.argv[2])))
+l.listen(1)
+print("listening", flush=True)
+c, a = l.accept()
+buf, nxt, total, ok = b"", 0, 0, True
+while True:
+    d = c.recv(1 << 16)
+    if not d:
+        break
+    total += len(d)
+    buf += d
+    whole = len(buf) - len(buf) % 8
+    for (v,) in struct.iter_unpack(">Q", buf[:whole]):
+        ok = ok and v == nxt
+        nxt += 1
+    buf = buf[whole:]
+c.close()
+print(json.dumps({"bytes": total, "in_order": ok and not buf, "peer": a[0]}), flush=True)
+"#;
+
+const TCP_TX: &str = r#"
+import os, socket, struct, sys, time
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+stop, nxt, sent = sys.argv[3], 0, 0
+while not os.path.exists(stop):
+    chunk = struct.pack(">1024Q", *range(nxt, nxt + 1024))
+    c.sendall(chunk)
+    nxt += 1024
+    sent += len(chunk)
+    time.sleep(0.01)
+c.shutdown(socket.SHUT_WR)
+c.settimeout(30)
+while c.recv(1 << 16):
+    pass
+print(sent, flush=True)
+"#;
+
+/// A python process inside a lab host (`ip netns exec`, so its PID is the
+/// process's own), killed when dropped.
+struct Py(Child, &'static str);
+
+impl Py {
+    fn spawn(netns: &str, what: &'static str, script: &str, args: &[&str]) -> Py {
+        let child = Command::new("ip")
+            .args(["netns", "exec", netns, "python3", "-u", "-c", script])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        Py(child, what)
+    }
+
+    /// Waits for the first stdout line (a listener says "listening").
+    fn first_line(&mut self) -> String {
+        use std::io::BufRead;
+        let out = self.0.stdout.as_mut().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(out).read_line(&mut line).unwrap();
+        line
+    }
+
+    /// Waits (bounded) for the process to end; returns its stdout.
+    fn finish(mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                let mut out = String::new();
+                let mut err = String::new();
+                use std::io::Read;
+                let _ = self.0.stdout.take().unwrap().read_to_string(&mut out);
+                let _ = self.0.stderr.take().unwrap().read_to_string(&mut err);
+                assert!(status.success(), "{}: {status}: {out}{err}", self.1);
+                return out;
+            }
+            assert!(Instant::now() < deadline, "{} did not finish", self.1);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Py {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn write_config(file: &Path, lab: &str, port: u32) {
+    std::fs::write(
+        file,
+        TOPO.replace("@LAB@", lab)
+            .replace("@PORT@", &port.to_string()),
+    )
+    .unwrap();
+}
+
+/// One construct's pair of streams.
+struct Path3 {
+    name: &'static str,
+    client: &'static str,
+    server: &'static str,
+    /// (address, port) the client sends to, the server binds.
+    udp: ((&'static str, u16), (&'static str, u16)),
+    tcp: ((&'static str, u16), (&'static str, u16)),
+}
+
+const PATHS: [Path3; 3] = [
+    Path3 {
+        name: "vpc",
+        client: "c-vpc",
+        server: "s-vpc",
+        udp: (("10.0.1.20", 7000), ("10.0.1.20", 7000)),
+        tcp: (("10.0.1.20", 7001), ("10.0.1.20", 7001)),
+    },
+    Path3 {
+        name: "privatelink",
+        client: "c-pl",
+        server: "s-pl",
+        udp: (("10.0.1.100", 7000), ("10.1.1.20", 7000)),
+        tcp: (("10.0.1.100", 7001), ("10.1.1.20", 7001)),
+    },
+    Path3 {
+        name: "http-vpc-link",
+        client: "gw",
+        server: "s-link",
+        udp: (("10.2.1.201", 7100), ("10.0.1.30", 7100)),
+        tcp: (("10.2.1.202", 7101), ("10.0.1.30", 7101)),
+    },
+];
+
+fn json_field(line: &str, field: &str) -> String {
+    let key = format!("\"{field}\": ");
+    let rest = &line[line
+        .find(&key)
+        .unwrap_or_else(|| panic!("{field} in {line}"))
+        + key.len()..];
+    let end = if rest.starts_with('[') {
+        rest.find(']').unwrap() + 1
+    } else {
+        rest.find([',', '}']).unwrap()
+    };
+    rest[..end].trim_matches('"').to_string()
+}
+
+#[test]
+#[ignore = "needs root"]
+fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a_gap() {
+    assert!(is_root(), "needs root");
+    let lab = format!("rs{}", std::process::id() % 100_000);
+    let file = tmp("restarts.toml");
+    let stop = tmp("restarts.stop");
+    let _ = std::fs::remove_file(&stop);
+    write_config(&file, &lab, 1000);
+    let topo = config::load(&file).unwrap();
+    let plan = lab::plan(&topo);
+    let up = bin().args(["lab", "up"]).arg(&file).output().unwrap();
+    assert_eq!(
+        up.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let ns = |host: &str| plan.host(host).unwrap().netns.clone();
+    let metrics = format!("127.0.0.1:{}", 20000 + std::process::id() % 20000);
+    let logs: Vec<PathBuf> = (0..=10)
+        .map(|k| tmp(&format!("restarts-{k}.log")))
+        .collect();
+    for l in &logs {
+        let _ = std::fs::remove_file(l);
+    }
+    let mut agent = AgentProc::spawn(&file, &logs[0], &metrics, &[]);
+    agent.wait_for("metrics on http://");
+
+    // Servers, then clients.
+    let mut servers = Vec::new();
+    for p in &PATHS {
+        for (script, (_, (ip, port)), what) in [
+            (UDP_RX, p.udp, "udp receiver"),
+            (TCP_RX, p.tcp, "tcp receiver"),
+        ] {
+            let mut s = Py::spawn(&ns(p.server), what, script, &[ip, &port.to_string()]);
+            assert_eq!(s.first_line().trim(), "listening", "{} {what}", p.name);
+            servers.push((p.name, what, s));
+        }
+    }
+    let stop_s = stop.display().to_string();
+    let mut clients = Vec::new();
+    for p in &PATHS {
+        for (script, ((ip, port), _), what) in
+            [(UDP_TX, p.udp, "udp sender"), (TCP_TX, p.tcp, "tcp sender")]
+        {
+            let c = Py::spawn(
+                &ns(p.client),
+                what,
+                script,
+                &[ip, &port.to_string(), &stop_s],
+            );
+            clients.push((p.name, what, c));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+
+    // 100 reloads, 10 SIGKILLs.
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next_rand = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let (mut reloaded, mut refused, mut kills, mut mid_reload_kills) = (0, 0, 0, 0);
+    let mut generation = 0;
+    for i in 1..=100u32 {
+        if i == 50 {
+            // A config with an error: refused, nothing changes.
+            std::fs::write(
+                &file,
+                TOPO.replace("@LAB@", &lab).replace("@PORT@", "70000"),
+            )
+            .unwrap();
+            let n = agent.output().matches("reload refused").count();
+            agent.signal(Signal::SIGHUP);
+            agent.wait_for_n("reload refused", n + 1);
+            assert!(
+                agent.output().contains("ports: port 70000 is out of range"),
+                "{}",
+                agent.output()
+            );
+            refused += 1;
+        }
+        write_config(&file, &lab, 1000 + i);
+        let n = agent.output().matches("hyperlab: reloaded").count();
+        agent.signal(Signal::SIGHUP);
+        if i % 10 == 0 {
+            if i % 20 == 10 {
+                // Kill it while it may be writing the reload.
+                std::thread::sleep(Duration::from_micros(next_rand() % 30_000));
+                mid_reload_kills += 1;
+            } else {
+                agent.wait_for_n("hyperlab: reloaded", n + 1);
+                reloaded += 1;
+            }
+            agent.kill9();
+            kills += 1;
+            generation += 1;
+            agent = AgentProc::spawn(&file, &logs[generation], &metrics, &[]);
+            agent.wait_for("metrics on http://");
+            let out = agent.output();
+            assert!(
+                out.contains("adopted lab") && out.contains("links adopted"),
+                "restart {kills} did not adopt the pinned data plane:\n{out}"
+            );
+            assert!(
+                !out.contains(" 0 links adopted"),
+                "restart {kills} attached new links:\n{out}"
+            );
+        } else {
+            agent.wait_for_n("hyperlab: reloaded", n + 1);
+            reloaded += 1;
+        }
+    }
+    assert_eq!((kills, mid_reload_kills, refused), (10, 5, 1));
+    assert!(reloaded >= 95, "{reloaded} reloads applied");
+
+    // A second agent of the same lab is refused while this one runs.
+    let second = bin()
+        .arg("run")
+        .arg(&file)
+        .args(["--metrics", "127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains(&format!(
+            "another agent (pid {}) already runs lab {lab}",
+            agent.child.id()
+        )),
+        "{err}"
+    );
+
+    // Stop the streams and collect the verdicts.
+    std::fs::write(&stop, b"").unwrap();
+    let mut sent = std::collections::HashMap::new();
+    for (name, what, c) in clients {
+        sent.insert((name, what), c.finish().trim().parse::<u64>().unwrap());
+    }
+    let mut udp_total = 0;
+    for (name, what, s) in servers {
+        let out = s.finish();
+        let line = out.lines().last().unwrap_or_default().to_string();
+        if what == "udp receiver" {
+            let n = sent[&(name, "udp sender")];
+            assert!(n > 1_000, "{name}: only {n} datagrams were sent");
+            assert_eq!(
+                (
+                    json_field(&line, "received"),
+                    json_field(&line, "missing"),
+                    json_field(&line, "dups")
+                ),
+                (n.to_string(), "[]".to_string(), "0".to_string()),
+                "{name}: udp stream {line}"
+            );
+            udp_total += n;
+        } else {
+            let n = sent[&(name, "tcp sender")];
+            assert_eq!(
+                (json_field(&line, "bytes"), json_field(&line, "in_order")),
+                (n.to_string(), "true".to_string()),
+                "{name}: tcp transfer {line}"
+            );
+        }
+    }
+    // Counted: the pinned counters survived every restart; nothing dropped.
+    let s = stats::read_pinned(&loader::pin_dir(&lab), &stats::Layout::of(&topo)).unwrap();
+    assert_eq!(s.drops.iter().sum::<u64>(), 0, "drops: {:?}", s.drops);
+    let layout = stats::Layout::of(&topo);
+    let rx = |eni: &str| {
+        let i = layout.enis.iter().position(|e| e == eni).unwrap();
+        s.enis[i].rx_packets
+    };
+    assert!(
+        rx("eni-s-vpc") + rx("eni-s-pl") + rx("eni-s-link") >= udp_total,
+        "servers' ENIs count at least the datagrams"
+    );
+    eprintln!(
+        "{reloaded} reloads applied, {refused} refused, {kills} SIGKILLs ({mid_reload_kills} \
+         right after SIGHUP); udp datagrams {udp_total}; sent {sent:?}"
+    );
+
+    // The agent's exit leaves the data plane; `dataplane down` removes it.
+    agent.signal(Signal::SIGTERM);
+    assert_eq!(agent.child.wait().unwrap().code(), Some(0));
+    assert!(agent.output().contains("keeps forwarding"));
+    assert!(loader::pin_dir(&lab).join("links").exists());
+    let down = bin().arg("down").arg(&file).output().unwrap();
+    assert_eq!(down.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&down.stdout),
+        format!(
+            "lab {lab}: data plane removed ({} links detached, maps and flows dropped)\n",
+            plan.ports.len()
+        )
+    );
+    assert!(!loader::pin_dir(&lab).exists());
+    let _ = std::fs::remove_file(&stop);
+    for l in &logs {
+        let _ = std::fs::remove_file(l);
+    }
+    drop(agent); // lab down
+}
