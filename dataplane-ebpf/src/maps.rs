@@ -50,3 +50,7 @@ pub static TARGETS: Array<TargetInfo> = Array::with_max_entries(MAX_TARGETS, 0);
 
 #[map(name = "HL_OBJ_STATS")]
 pub static OBJ_STATS: PerCpuArray<EniCounters> = PerCpuArray::with_max_entries(MAX_OBJ_STATS, 0);
+
+/// The generation the pipeline runs (`dataplane_common::in_generation`).
+#[map(name = "HL_ACTIVE")]
+pub static ACTIVE: Array<u32> = Array::with_max_entries(1, 0);

@@ -3,14 +3,14 @@
 //! create flow] -> rewrite -> redirect. Every `Err` is a counted drop.
 
 use dataplane_common::{
-    Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_REPLY,
+    in_generation, Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_REPLY,
     GATEWAY_MAC, NO_STAT, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
     arp, counters,
     flow::{self, Track},
-    maps::{ENIS, FLOWS, PORTS},
+    maps::{ACTIVE, ENIS, FLOWS, PORTS},
     packet::Packet,
     parse::{self, Frame, Headers},
     privatelink, rewrite, sg,
@@ -29,15 +29,20 @@ pub enum Verdict {
 #[inline(always)]
 pub fn process<P: Packet>(p: &mut P) -> Verdict {
     let ifindex = p.ingress_ifindex();
-    // Stage `port`: which ENI's veth did this come from?
+    // Stage `port`: which ENI's veth did this come from, in the active
+    // configuration generation?
+    let gen = match ACTIVE.get(0) {
+        Some(g) => *g,
+        None => 0,
+    };
     // SAFETY: map values are read-only here and outlive the program run.
-    let Some(port) = (unsafe { PORTS.get(&ifindex) }) else {
+    let Some(port) = (unsafe { PORTS.get(&in_generation(ifindex, gen)) }) else {
         counters::count(Counter::UnknownPortPass);
         return Verdict::Pass;
     };
     let len = p.len() as u64;
     counters::eni_tx(port.eni, len);
-    match stages(p, port, len) {
+    match stages(p, port, len, gen) {
         Ok(v) => v,
         Err(reason) => {
             counters::drop(reason);
@@ -48,7 +53,7 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
 }
 
 #[inline(always)]
-fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, DropReason> {
+fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, gen: u32) -> Result<Verdict, DropReason> {
     let h = match parse::parse(p)? {
         Frame::Arp => {
             arp::answer(p, port)?;
@@ -79,14 +84,24 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
         },
         None => false,
     };
-    first_packet(p, port, &h, len, restart)
+    first_packet(p, port, &h, len, restart, gen)
 }
 
 /// Slow path: decide a new flow, record both directions, forward.
 #[inline(always)]
-fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, restart: bool) -> Result<Verdict, DropReason> {
+fn first_packet<P: Packet>(
+    p: &mut P,
+    port: &PortInfo,
+    h: &Headers,
+    len: u64,
+    restart: bool,
+    gen: u32,
+) -> Result<Verdict, DropReason> {
     // Stage `eni`: traffic never leaves its VPC here; NAT constructs add the ways across.
-    let dst_key = EniKey { vpc: port.vpc, ip: h.dst };
+    let dst_key = EniKey {
+        vpc: in_generation(port.vpc, gen),
+        ip: h.dst,
+    };
     // SAFETY: read-only map value.
     let dst: &EniInfo = unsafe { ENIS.get(&dst_key) }.ok_or(DropReason::NoRoute)?;
     // Replies to the service side matched their flow entry before this: a

@@ -312,7 +312,9 @@ impl Agent {
             );
         }
         let next = 1 - self.compiled.generation;
+        let started = std::time::Instant::now();
         let compiled = compile::compile(&topo, &self.ifindexes)?.rebase(next);
+        let compile_time = started.elapsed();
         // Journal what is about to be written (persistent agents).
         let journal = match (&self.source, source) {
             (Some(old), Some(new)) => Some((
@@ -335,7 +337,12 @@ impl Agent {
             let _ = h.thread.join();
         }
         self.unhealthy.lock().expect("health set").clear();
-        self.dataplane.sync(&compiled, Some(&self.compiled))?;
+        let applying = std::time::Instant::now();
+        crate::fault::arm_for_reload();
+        let synced = self.dataplane.sync(&compiled, Some(&self.compiled));
+        crate::fault::disarm();
+        synced?;
+        let (writes, apply_time) = (crate::fault::passed(), applying.elapsed());
         if let Some((_, pending)) = journal {
             self.journal(pending.clone(), None)?;
             self.source = Some(pending.source);
@@ -348,10 +355,13 @@ impl Agent {
             self.unhealthy.clone(),
         )?;
         log::info!(
-            "reloaded: generation {next}, {} security-group entries, {} ENIs, {} listeners",
+            "reloaded: generation {next}, {} security-group entries, {} ENIs, {} listeners; \
+             compiled in {:.1} ms, {writes} map writes applied in {:.1} ms",
             compiled.sg_rules.len(),
             compiled.enis.len(),
-            compiled.listeners.len()
+            compiled.listeners.len(),
+            compile_time.as_secs_f64() * 1e3,
+            apply_time.as_secs_f64() * 1e3
         );
         self.compiled = compiled;
         self.topo = topo;

@@ -10,11 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
 use dataplane_common::{
-    EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, PortRange, SgKey, SgPorts,
-    TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, ENDPOINT_STATE_REJECTED,
-    ENI_KIND_ENDPOINT, ENI_KIND_HOST, ENI_KIND_LINK, MAGLEV_SIZE, MAX_ENDPOINT_ENIS, MAX_LISTENERS,
-    MAX_MAGLEV_TABLES, MAX_TARGETS, NO_SG_SET, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
-    SG_DIR_EGRESS, SG_DIR_INGRESS, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
+    in_generation, EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, PortRange,
+    SgKey, SgPorts, TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING,
+    ENDPOINT_STATE_REJECTED, ENI_KIND_ENDPOINT, ENI_KIND_HOST, ENI_KIND_LINK, MAGLEV_SIZE,
+    MAX_ENDPOINT_ENIS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_TARGETS, NO_SG_SET, NO_TARGET,
+    PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS, SG_DIR_INGRESS, SG_KEY_FIXED_BITS,
+    SG_MAX_RANGES,
 };
 
 use crate::{
@@ -65,6 +66,14 @@ impl Compiled {
         self.generation * TABLE_GENERATION_STRIDE
     }
 
+    /// The fabric ifindexes of the ports, in order, without the generation tag.
+    pub fn port_ifindexes(&self) -> Vec<u32> {
+        self.ports
+            .iter()
+            .map(|(i, _)| i & !dataplane_common::GENERATION_BIT)
+            .collect()
+    }
+
     /// Moves every id of a generation-0 compilation into generation `g`.
     pub fn rebase(mut self, g: u32) -> Compiled {
         assert_eq!(self.generation, 0, "rebase a fresh compilation");
@@ -75,10 +84,13 @@ impl Compiled {
             g * TABLE_GENERATION_STRIDE,
         );
         let set = |s: u32| if s == NO_SG_SET { s } else { s + sets };
-        for (_, p) in &mut self.ports {
+        // Entry-point keys carry the generation (see `in_generation`).
+        for (ifindex, p) in &mut self.ports {
+            *ifindex = in_generation(*ifindex, g);
             p.sg_set = set(p.sg_set);
         }
-        for (_, e) in &mut self.enis {
+        for (k, e) in &mut self.enis {
+            k.vpc = in_generation(k.vpc, g);
             e.sg_set = set(e.sg_set);
             if e.kind == ENI_KIND_ENDPOINT {
                 e.eni += eps;
@@ -89,8 +101,10 @@ impl Compiled {
         }
         for ep in &mut self.endpoints {
             ep.egress_sg_set = set(ep.egress_sg_set);
+            ep.node = in_generation(ep.node, g);
         }
-        for (_, l) in &mut self.listeners {
+        for (k, l) in &mut self.listeners {
+            k.node = in_generation(k.node, g);
             l.table += tbl;
         }
         for t in &mut self.targets {

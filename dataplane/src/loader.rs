@@ -57,6 +57,7 @@ pub fn pin_dir(lab: &str) -> PathBuf {
 
 /// The maps a lab pins: the whole state a restarted agent adopts.
 pub const PINNED_MAPS: &[&str] = &[
+    maps::ACTIVE,
     maps::PORTS,
     maps::ENIS,
     maps::SG_RULES,
@@ -312,14 +313,16 @@ impl Dataplane {
     }
 
     /// Brings the maps from `old` (what they hold) to `new`, which must be
-    /// of the other generation: first everything the new entry points will
-    /// refer to is written beside the old (its ids are disjoint), then the
-    /// entry points (ports, ENIs, listeners) are switched one atomic update
-    /// at a time (ports last: until a port is known its packets pass
-    /// untouched), then what only the old generation used is removed. No
-    /// packet meets a mix of the two, and flows already in the flow table
-    /// keep their precompiled actions (AWS: removing a rule does not cut a
-    /// tracked connection).
+    /// of the other generation. Every id space has a half per generation
+    /// and every entry-point key (ports, ENIs, listeners) carries its
+    /// generation, so the whole new configuration is written beside the old
+    /// one; then one write of `HL_ACTIVE` switches the pipeline to it (the
+    /// kernel runs the old configuration or the new one, never a mix); then
+    /// what only the old generation used is removed. Flows already in the
+    /// flow table keep their precompiled actions (AWS: removing a rule does
+    /// not cut a tracked connection). Re-running a sync that was
+    /// interrupted (a killed agent) completes it: writes are idempotent and
+    /// removals of entries already gone are fine.
     pub fn sync(&mut self, new: &Compiled, old: Option<&Compiled>) -> Result<()> {
         if let Some(old) = old {
             if old.generation == new.generation {
@@ -332,6 +335,7 @@ impl Dataplane {
             for (plen, key, ports) in &new.sg_rules {
                 sg.insert(&Key::new(*plen, *key), ports, 0)
                     .with_context(|| format!("writing security-group entry {key:?}/{plen}"))?;
+                crate::fault::write_point();
             }
         }
         {
@@ -342,10 +346,12 @@ impl Dataplane {
                 targets
                     .set(i, t, 0)
                     .with_context(|| format!("writing target {i}"))?;
+                crate::fault::write_point();
             }
         }
         for (id, table) in new.tables.iter().enumerate() {
             self.write_table(new.table_base() + id as u32, table, None)?;
+            crate::fault::write_point();
         }
         {
             let mut eps: Array<&mut MapData, EndpointInfo> =
@@ -354,15 +360,17 @@ impl Dataplane {
                 let i = new.endpoint_base() + i as u32;
                 eps.set(i, e, 0)
                     .with_context(|| format!("writing endpoint ENI {i}"))?;
+                crate::fault::write_point();
             }
         }
-        // Entry points: switch, then remove the ones that are gone.
+        // The new generation's entry points, beside the old ones.
         {
             let mut listeners = self.hash::<ListenerKey, ListenerInfo>(maps::LISTENERS)?;
             for (k, v) in &new.listeners {
                 listeners
                     .insert(k, v, 0)
                     .with_context(|| format!("writing listener {k:?}"))?;
+                crate::fault::write_point();
             }
         }
         {
@@ -370,6 +378,7 @@ impl Dataplane {
             for (k, v) in &new.enis {
                 enis.insert(k, v, 0)
                     .with_context(|| format!("writing ENI {k:?}"))?;
+                crate::fault::write_point();
             }
         }
         {
@@ -378,45 +387,45 @@ impl Dataplane {
                 ports
                     .insert(ifindex, p, 0)
                     .with_context(|| format!("writing port ifindex {ifindex}"))?;
+                crate::fault::write_point();
             }
+        }
+        {
+            let mut active: Array<&mut MapData, u32> =
+                Array::try_from(self.map_mut(maps::ACTIVE)?)?;
+            active
+                .set(0, new.generation, 0)
+                .context("switching HL_ACTIVE to the new generation")?;
+            crate::fault::write_point();
         }
         let Some(old) = old else { return Ok(()) };
         {
             let mut ports = self.hash::<u32, PortInfo>(maps::PORTS)?;
-            for (ifindex, _) in old
-                .ports
-                .iter()
-                .filter(|(i, _)| !new.ports.iter().any(|(n, _)| n == i))
-            {
+            for (ifindex, _) in &old.ports {
                 ports
                     .remove(ifindex)
                     .or_else(gone_ok)
                     .with_context(|| format!("removing port ifindex {ifindex}"))?;
+                crate::fault::write_point();
             }
         }
         {
             let mut enis = self.hash::<EniKey, EniInfo>(maps::ENIS)?;
-            for (k, _) in old
-                .enis
-                .iter()
-                .filter(|(k, _)| !new.enis.iter().any(|(n, _)| n == k))
-            {
+            for (k, _) in &old.enis {
                 enis.remove(k)
                     .or_else(gone_ok)
                     .with_context(|| format!("removing ENI {k:?}"))?;
+                crate::fault::write_point();
             }
         }
         {
             let mut listeners = self.hash::<ListenerKey, ListenerInfo>(maps::LISTENERS)?;
-            for (k, _) in old
-                .listeners
-                .iter()
-                .filter(|(k, _)| !new.listeners.iter().any(|(n, _)| n == k))
-            {
+            for (k, _) in &old.listeners {
                 listeners
                     .remove(k)
                     .or_else(gone_ok)
                     .with_context(|| format!("removing listener {k:?}"))?;
+                crate::fault::write_point();
             }
         }
         {
@@ -426,6 +435,7 @@ impl Dataplane {
                 sg.remove(&Key::new(*plen, *key))
                     .or_else(gone_ok)
                     .with_context(|| format!("removing security-group entry {key:?}/{plen}"))?;
+                crate::fault::write_point();
             }
         }
         // The old generation's tables no longer have a listener; empty them
@@ -433,6 +443,7 @@ impl Dataplane {
         for id in 0..old.tables.len() as u32 {
             let empty = vec![dataplane_common::NO_TARGET; MAGLEV_SIZE as usize];
             self.write_table(old.table_base() + id, &empty, None)?;
+            crate::fault::write_point();
         }
         Ok(())
     }

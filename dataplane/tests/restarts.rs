@@ -417,3 +417,284 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
     }
     drop(agent); // lab down
 }
+
+/// The entry points and security-group entries of generation `g` as the
+/// kernel holds them, sorted, and the same of a compiled config.
+#[derive(Debug, PartialEq)]
+struct GenState {
+    ports: Vec<(u32, dataplane_common::PortInfo)>,
+    enis: Vec<(dataplane_common::EniKey, dataplane_common::EniInfo)>,
+    listeners: Vec<(
+        dataplane_common::ListenerKey,
+        dataplane_common::ListenerInfo,
+    )>,
+    sg: Vec<(u32, dataplane_common::SgKey, dataplane_common::SgPorts)>,
+}
+
+impl GenState {
+    fn sorted(mut self) -> GenState {
+        self.ports.sort_by_key(|(k, _)| *k);
+        self.enis.sort_by_key(|(k, _)| (k.vpc, k.ip));
+        self.listeners
+            .sort_by_key(|(k, _)| (k.node, k.port, k.proto));
+        self.sg
+            .sort_by_key(|(p, k, _)| (k.sg_set, k.dir, k.proto, k.addr, *p));
+        self
+    }
+
+    fn of(c: &dataplane::compile::Compiled) -> GenState {
+        GenState {
+            ports: c.ports.clone(),
+            enis: c.enis.clone(),
+            listeners: c.listeners.clone(),
+            sg: c.sg_rules.clone(),
+        }
+        .sorted()
+    }
+
+    /// Reads the pinned maps of `lab`: the active generation, its state,
+    /// and how many entries of the other generation are left.
+    fn read(lab: &str) -> (u32, GenState, usize) {
+        use aya::maps::{lpm_trie::LpmTrie, Array, HashMap, MapData};
+        use dataplane_common::{maps, GENERATION_BIT};
+        let dir = loader::pin_dir(lab);
+        let open = |n: &str| MapData::from_pin(dir.join(n)).unwrap();
+        let active: Array<MapData, u32> =
+            Array::try_from(aya::maps::Map::Array(open(maps::ACTIVE))).unwrap();
+        let g = active.get(&0, 0).unwrap();
+        let tag = |x: u32| (x & GENERATION_BIT) >> 31;
+        let mut stale = 0;
+        let ports: HashMap<MapData, u32, dataplane_common::PortInfo> =
+            HashMap::try_from(aya::maps::Map::HashMap(open(maps::PORTS))).unwrap();
+        let enis: HashMap<MapData, dataplane_common::EniKey, dataplane_common::EniInfo> =
+            HashMap::try_from(aya::maps::Map::HashMap(open(maps::ENIS))).unwrap();
+        let listeners: HashMap<
+            MapData,
+            dataplane_common::ListenerKey,
+            dataplane_common::ListenerInfo,
+        > = HashMap::try_from(aya::maps::Map::HashMap(open(maps::LISTENERS))).unwrap();
+        let sg: LpmTrie<MapData, dataplane_common::SgKey, dataplane_common::SgPorts> =
+            LpmTrie::try_from(aya::maps::Map::LpmTrie(open(maps::SG_RULES))).unwrap();
+        let mut st = GenState {
+            ports: Vec::new(),
+            enis: Vec::new(),
+            listeners: Vec::new(),
+            sg: Vec::new(),
+        };
+        for r in ports.iter() {
+            let (k, v) = r.unwrap();
+            if tag(k) == g {
+                st.ports.push((k, v))
+            } else {
+                stale += 1
+            }
+        }
+        for r in enis.iter() {
+            let (k, v) = r.unwrap();
+            if tag(k.vpc) == g {
+                st.enis.push((k, v))
+            } else {
+                stale += 1
+            }
+        }
+        for r in listeners.iter() {
+            let (k, v) = r.unwrap();
+            if tag(k.node) == g {
+                st.listeners.push((k, v))
+            } else {
+                stale += 1
+            }
+        }
+        let stride = dataplane::compile::SET_GENERATION_STRIDE;
+        for r in sg.iter() {
+            let (k, v) = r.unwrap();
+            let data = k.data();
+            if u32::from_be_bytes(data.sg_set) / stride == g {
+                st.sg.push((k.prefix_len(), data, v));
+            } else {
+                stale += 1;
+            }
+        }
+        (g, st.sorted(), stale)
+    }
+}
+
+/// The restart topology with a bulk security group of `n` rules on ports
+/// `base..base+n`, so a reload between two variants rewrites thousands of
+/// entries and a kill can land inside it.
+fn bulk_variant(lab: &str, base: u32, n: u32) -> String {
+    let mut s = TOPO
+        .replace("@LAB@", lab)
+        .replace("@PORT@", &base.to_string())
+        .replace(
+            "security_groups = [\"sg-server\", \"sg-unrelated\"]",
+            "security_groups = [\"sg-server\", \"sg-unrelated\", \"sg-bulk\"]",
+        );
+    s.push_str("\n[[security_group]]\nid = \"sg-bulk\"\nvpc = \"vpc-a\"\ningress = [\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "  {{ protocol = \"tcp\", ports = {}, peer = \"10.{}.{}.0/24\" }},\n",
+            base + i,
+            100 + i / 250,
+            i % 250
+        ));
+    }
+    s.push_str("]\n");
+    s
+}
+
+/// The number in "N map writes applied" of the last reload line of `log`.
+fn reload_writes(log: &str) -> u64 {
+    let line = log
+        .lines()
+        .rfind(|l| l.contains("map writes applied"))
+        .unwrap();
+    let before = &line[..line.find(" map writes applied").unwrap()];
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+#[ignore = "needs root"]
+fn sigkill_in_the_middle_of_a_reload_leaves_the_old_or_the_new_configuration_and_a_restart_converges(
+) {
+    assert!(is_root(), "needs root");
+    let trials: u64 = std::env::var("HYPERLAB_KILL_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let lab = format!("rk{}", std::process::id() % 100_000);
+    let file = tmp("kills.toml");
+    let variants = [bulk_variant(&lab, 2000, 200), bulk_variant(&lab, 9000, 200)];
+    std::fs::write(&file, &variants[0]).unwrap();
+    let up = bin().args(["lab", "up"]).arg(&file).output().unwrap();
+    assert_eq!(
+        up.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let metrics = format!("127.0.0.1:{}", 20000 + (std::process::id() + 7) % 20000);
+    let log = tmp("kills.log");
+    let _ = std::fs::remove_file(&log);
+    let mut agent = AgentProc::spawn(&file, &log, &metrics, &[]);
+    agent.wait_for("metrics on http://");
+    let journal = dataplane::persist::Journal::read(&lab).unwrap().unwrap();
+    let ifx = journal.ifindexes.clone();
+    let compiled = |v: usize, g: u32| {
+        GenState::of(
+            &dataplane::persist::ConfigSource {
+                name: "kills.toml".into(),
+                text: variants[v].clone(),
+            }
+            .compile(&ifx, g)
+            .unwrap(),
+        )
+    };
+    // How many map writes a reload between the variants makes: each trial
+    // kills the agent at a random one of them (fault injection, a real
+    // SIGKILL the agent sends itself there).
+    std::fs::write(&file, &variants[1]).unwrap();
+    agent.signal(Signal::SIGHUP);
+    agent.wait_for("hyperlab: reloaded");
+    let writes = reload_writes(&agent.output());
+    assert!(writes > 400, "{writes} map writes per reload");
+    let mut current = 1;
+    let mut rng = 0x2545_f491_4f6c_dd1du64 ^ std::process::id() as u64;
+    let mut next_kill = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        1 + rng % writes
+    };
+    let (mut old, mut new) = (0, 0);
+    let mut points = Vec::new();
+    let armed = |agent: AgentProc, at: u64| {
+        agent.kill9();
+        let _ = std::fs::remove_file(&log);
+        let a = AgentProc::spawn_env(
+            &file,
+            &log,
+            &metrics,
+            &[],
+            &[(dataplane::fault::ENV, at.to_string())],
+        );
+        a.wait_for("metrics on http://");
+        a
+    };
+    let mut at = next_kill();
+    agent = armed(agent, at);
+    for trial in 0..trials {
+        let next = 1 - current;
+        std::fs::write(&file, &variants[next]).unwrap();
+        agent.signal(Signal::SIGHUP);
+        let status = agent.child.wait().unwrap();
+        agent.owns_lab = false; // the next agent takes the lab over
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "trial {trial}: the agent was to kill itself at write {at} of {writes}:\n{}",
+            agent.output()
+        );
+        points.push(at);
+        // Old or new, never a mix.
+        let journal = dataplane::persist::Journal::read(&lab).unwrap().unwrap();
+        assert!(
+            journal.pending.is_some(),
+            "trial {trial}: killed inside the journaled sync"
+        );
+        let (g, state, _) = GenState::read(&lab);
+        if state == compiled(current, g) {
+            old += 1;
+        } else if state == compiled(next, g) {
+            new += 1;
+        } else {
+            panic!(
+                "trial {trial} (killed at write {at} of {writes}): generation {g} holds neither \
+                 configuration: {} ports, {} ENIs, {} listeners, {} SG entries",
+                state.ports.len(),
+                state.enis.len(),
+                state.listeners.len(),
+                state.sg.len()
+            );
+        }
+        // A restarted agent converges to the file, and nothing of the other
+        // generation is left (it is armed for the next trial; only a reload
+        // fires it).
+        at = next_kill();
+        let _ = std::fs::remove_file(&log);
+        agent = AgentProc::spawn_env(
+            &file,
+            &log,
+            &metrics,
+            &[],
+            &[(dataplane::fault::ENV, at.to_string())],
+        );
+        agent.wait_for("metrics on http://");
+        assert!(agent
+            .output()
+            .contains("stopped in the middle of a reload: finishing it"));
+        let (g, state, stale) = GenState::read(&lab);
+        assert!(
+            state == compiled(next, g),
+            "trial {trial}: the restarted agent did not converge"
+        );
+        assert_eq!(
+            stale, 0,
+            "trial {trial}: entries of the other generation left"
+        );
+        current = next;
+    }
+    points.sort();
+    eprintln!(
+        "{trials} SIGKILLs at random map writes of a {writes}-write reload (points {}..{}): {old} \
+         left the old configuration (killed before the switch), {new} the new one, never a mix; every restart finished the reload and converged",
+        points[0],
+        points[points.len() - 1]
+    );
+    assert_eq!(old + new, trials as usize);
+    assert!(
+        old > 0 && new > 0,
+        "kills landed on both sides of the switch"
+    );
+    let _ = std::fs::remove_file(&log);
+}

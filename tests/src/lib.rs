@@ -94,7 +94,7 @@ impl Fixture {
     /// The fabric ifindex packets from ENI `id` arrive on.
     pub fn port_ifindex(&self, id: &str) -> u32 {
         let eni = self.eni(id);
-        self.agent.compiled.ports[eni].0
+        self.agent.compiled.port_ifindexes()[eni]
     }
 
     /// Waits until no target is out of selection (servers started after the

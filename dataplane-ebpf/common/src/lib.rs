@@ -37,6 +37,24 @@ pub mod maps {
     /// per-CPU array of [`super::EniCounters`] for endpoints, listeners and
     /// targets at [`super::STAT_ENDPOINT_BASE`] etc.
     pub const OBJ_STATS: &str = "HL_OBJ_STATS";
+    /// array of one u32: the configuration generation the pipeline runs
+    /// (see [`super::in_generation`])
+    pub const ACTIVE: &str = "HL_ACTIVE";
+}
+
+/// The top bit of the first field of every entry-point key (`HL_PORTS`'s
+/// ifindex, [`EniKey::vpc`], [`ListenerKey::node`]) names the configuration
+/// generation the entry belongs to. Both generations' entry points coexist
+/// in the maps during a reload, and the pipeline looks up only those of the
+/// generation in `HL_ACTIVE`: one map write switches every entry point at
+/// once, so the kernel runs either the old configuration or the new one,
+/// never a mix.
+pub const GENERATION_BIT: u32 = 1 << 31;
+
+/// `id` tagged with generation `gen` (0 or 1).
+#[inline(always)]
+pub const fn in_generation(id: u32, gen: u32) -> u32 {
+    (id & !GENERATION_BIT) | ((gen & 1) << 31)
 }
 
 /// Program names as they appear in the object file.

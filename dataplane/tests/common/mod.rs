@@ -34,6 +34,17 @@ pub struct AgentProc {
 impl AgentProc {
     /// Starts `dataplane run FILE --metrics ADDR [extra...]`, appending to `log`.
     pub fn spawn(file: &Path, log: &Path, metrics: &str, extra: &[&str]) -> AgentProc {
+        Self::spawn_env(file, log, metrics, extra, &[])
+    }
+
+    /// [`AgentProc::spawn`] with extra environment variables.
+    pub fn spawn_env(
+        file: &Path,
+        log: &Path,
+        metrics: &str,
+        extra: &[&str],
+        env: &[(&str, String)],
+    ) -> AgentProc {
         let out = std::fs::File::options()
             .create(true)
             .append(true)
@@ -44,6 +55,7 @@ impl AgentProc {
             .arg(file)
             .args(["--metrics", metrics])
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .stdin(Stdio::null())

@@ -373,7 +373,7 @@ fn first_packet_vs_rules(
 ) -> Result<()> {
     let net = Net::of(fx);
     let ns = fx.agent.plan.fabric_ns.clone();
-    let ifindexes: Vec<u32> = fx.agent.compiled.ports.iter().map(|(i, _)| *i).collect();
+    let ifindexes: Vec<u32> = fx.agent.compiled.port_ifindexes();
     let bench = BenchObject::load(&opts.bench_obj, None)?;
     let frames: Vec<Vec<u8>> = (0..sizes.per_call)
         .map(|i| {
@@ -703,7 +703,7 @@ fn big_config(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Repo
     let g = 17 % changed.security_groups.len();
     changed.security_groups[g].ingress[0].ports.1 += 1;
     let fake: Vec<u32> = (0..enis as u32).map(|i| 100_000 + i).collect();
-    let small_ifx: Vec<u32> = fx.agent.compiled.ports.iter().map(|(i, _)| *i).collect();
+    let small_ifx: Vec<u32> = fx.agent.compiled.port_ifindexes();
     let mut rows: StdHashMap<&'static str, Vec<f64>> = StdHashMap::new();
     let mut entries = 0;
     let mut written = 0;

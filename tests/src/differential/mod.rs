@@ -356,7 +356,7 @@ impl Lab {
         self.fx.clear_flows();
         let topo = self.fx.agent.topo.clone();
         let capacity = self.flow_capacity.map(|c| c as usize);
-        let ifindex: Vec<u32> = self.fx.agent.compiled.ports.iter().map(|p| p.0).collect();
+        let ifindex: Vec<u32> = self.fx.agent.compiled.port_ifindexes();
         let pins = loader::pin_dir(&topo.lab.name);
         let layout = Layout::of(&topo);
         let dp = &self.fx.agent.dataplane;
