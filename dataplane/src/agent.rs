@@ -24,7 +24,7 @@ use crate::{
     health::{HealthChecker, Probe},
     lab::{self, LabPlan},
     loader::{self, Dataplane, LoadOptions},
-    model::{Hook, Topology},
+    model::{ConntrackSettings, Hook, Topology},
     stats::{self, Layout, Snapshot},
 };
 
@@ -38,6 +38,10 @@ pub struct Agent {
     // Stopped before the data plane is dropped (field order).
     health: Option<HealthSync>,
     sweeper: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    /// What the sweeper applies; replaced on reload.
+    conntrack: conntrack::Shared,
+    /// `LoadOptions::sweep_every`, kept over reloads.
+    sweep_every: Option<Duration>,
     kernel_log: Option<JoinHandle<()>>,
     pub dataplane: Dataplane,
 }
@@ -114,10 +118,10 @@ impl Agent {
             }
             None => None,
         };
+        let conntrack = Arc::new(Mutex::new(sweep_settings(&topo, opts.sweep_every)));
         let sweep = conntrack::sweeper(
             loader::pin_dir(&topo.lab.name).join(maps::FLOWS),
-            opts.conntrack,
-            opts.sweep_every.unwrap_or(Duration::from_secs(1)),
+            conntrack.clone(),
             stop.clone(),
         )?;
         Ok(Agent {
@@ -128,6 +132,8 @@ impl Agent {
             unhealthy,
             health,
             sweeper: Some((stop, sweep)),
+            conntrack,
+            sweep_every: opts.sweep_every,
             kernel_log,
             dataplane,
         })
@@ -178,9 +184,16 @@ impl Agent {
             compiled.enis.len(),
             compiled.listeners.len()
         );
+        *self.conntrack.lock().expect("conntrack settings lock") =
+            sweep_settings(&topo, self.sweep_every);
         self.compiled = compiled;
         self.topo = topo;
         Ok(())
+    }
+
+    /// The timeouts and sweep interval the sweeper applies now.
+    pub fn conntrack(&self) -> ConntrackSettings {
+        *self.conntrack.lock().expect("conntrack settings lock")
     }
 
     pub fn layout(&self) -> Layout {
@@ -210,6 +223,14 @@ impl Drop for Agent {
             h.checker.stop();
             let _ = h.thread.join();
         }
+    }
+}
+
+/// The config's `[conntrack]`, with the sweep interval overridden if asked.
+fn sweep_settings(topo: &Topology, sweep_every: Option<Duration>) -> ConntrackSettings {
+    ConntrackSettings {
+        sweep_interval: sweep_every.unwrap_or(topo.conntrack.sweep_interval),
+        ..topo.conntrack
     }
 }
 
