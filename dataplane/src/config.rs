@@ -15,6 +15,15 @@
 //! hook = "tc"                # "tc" (default) or "xdp"
 //! mtu = 1500                 # 576..=9000
 //!
+//! [conntrack]                # optional; idle timeouts in seconds. AWS's names,
+//! tcp_established_timeout = 432000   # ranges and defaults: 60..=432000
+//! udp_stream_timeout = 180   # 60..=180: UDP after more than one request-response
+//! udp_timeout = 30           # 30..=60: UDP one way, or a single exchange
+//! tcp_transitory_timeout = 60   # lab extension: TCP not established, or closing
+//! other_timeout = 60         # lab extension: ICMP
+//! sweep_interval = 1         # 1..=60: how often expired flows are removed
+//! ignore_aws_ranges = false  # lab knob: true allows 1..=432000 for every timeout
+//!
 //! [[vpc]]
 //! id = "vpc-a"
 //! cidr = "10.0.0.0/16"
@@ -4695,6 +4704,8 @@ host = "b-1"
         let t = parse_str(DEFAULT_CONFIG, "default.toml").unwrap();
         assert_eq!(t.lab.name, "demo");
         assert_eq!(t.lab.hook, Hook::Tc);
+        // Its [conntrack] spells out the defaults (AWS's).
+        assert_eq!(t.conntrack, ConntrackSettings::default());
         let ids = |v: Vec<&str>| v.into_iter().map(String::from).collect::<Vec<_>>();
         assert_eq!(
             t.enis.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),

@@ -59,14 +59,15 @@ fn traffic(
             .inc_by(c.drops);
     }
     let (dirs, refused_help) = help;
+    let title = if what == "eni" { "ENI" } else { what };
     reg.register(
         format!("{what}_packets"),
-        format!("Packets per {what}; {dirs}"),
+        format!("Packets per {title}; {dirs}"),
         packets,
     );
     reg.register_with_unit(
         what,
-        format!("Bytes (IP packets with their Ethernet header) per {what}; {dirs}"),
+        format!("Bytes per {title} (whole frames, Ethernet header included); {dirs}"),
         Unit::Bytes,
         bytes,
     );
