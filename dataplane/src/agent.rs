@@ -24,7 +24,7 @@ use crate::{
     health::{HealthChecker, Probe},
     lab::{self, LabPlan},
     loader::{self, Dataplane, LoadOptions},
-    model::{Hook, Topology},
+    model::{ConntrackSettings, Hook, Topology},
     persist::{AgentLock, Applied, ConfigSource, Journal},
     stats::{self, Layout, Snapshot},
 };
@@ -39,6 +39,10 @@ pub struct Agent {
     // Stopped before the data plane is dropped (field order).
     health: Option<HealthSync>,
     sweeper: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    /// What the sweeper applies; replaced on reload.
+    conntrack: conntrack::Shared,
+    /// `LoadOptions::sweep_every`, kept over reloads.
+    sweep_every: Option<Duration>,
     kernel_log: Option<JoinHandle<()>>,
     pub dataplane: Dataplane,
     /// Sorted fabric ifindexes the configs are compiled for.
@@ -249,10 +253,10 @@ impl Agent {
             }
             None => None,
         };
+        let conntrack = Arc::new(Mutex::new(sweep_settings(&topo, opts.sweep_every)));
         let sweep = conntrack::sweeper(
             loader::pin_dir(&topo.lab.name).join(maps::FLOWS),
-            opts.conntrack,
-            opts.sweep_every.unwrap_or(Duration::from_secs(1)),
+            conntrack.clone(),
             stop.clone(),
         )?;
         Ok(Agent {
@@ -265,6 +269,8 @@ impl Agent {
             source,
             health,
             sweeper: Some((stop, sweep)),
+            conntrack,
+            sweep_every: opts.sweep_every,
             kernel_log,
             dataplane,
             _lock: lock,
@@ -363,6 +369,8 @@ impl Agent {
             compile_time.as_secs_f64() * 1e3,
             apply_time.as_secs_f64() * 1e3
         );
+        *self.conntrack.lock().expect("conntrack settings lock") =
+            sweep_settings(&topo, self.sweep_every);
         self.compiled = compiled;
         self.topo = topo;
         Ok(())
@@ -376,6 +384,11 @@ impl Agent {
             pending,
         }
         .write(&self.topo.lab.name)
+    }
+
+    /// The timeouts and sweep interval the sweeper applies now.
+    pub fn conntrack(&self) -> ConntrackSettings {
+        *self.conntrack.lock().expect("conntrack settings lock")
     }
 
     pub fn layout(&self) -> Layout {
@@ -405,6 +418,14 @@ impl Drop for Agent {
             h.checker.stop();
             let _ = h.thread.join();
         }
+    }
+}
+
+/// The config's `[conntrack]`, with the sweep interval overridden if asked.
+fn sweep_settings(topo: &Topology, sweep_every: Option<Duration>) -> ConntrackSettings {
+    ConntrackSettings {
+        sweep_interval: sweep_every.unwrap_or(topo.conntrack.sweep_interval),
+        ..topo.conntrack
     }
 }
 

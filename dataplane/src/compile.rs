@@ -680,6 +680,7 @@ mod tests {
         let all_out = rule(Protocol::All, (0, 65535), Peer::Cidr(net("0.0.0.0/0")));
         Topology {
             services: Default::default(),
+            conntrack: Default::default(),
             lab: LabSettings {
                 name: "t".into(),
                 hook: Hook::Tc,

@@ -15,6 +15,15 @@
 //! hook = "tc"                # "tc" (default) or "xdp"
 //! mtu = 1500                 # 576..=9000
 //!
+//! [conntrack]                # optional; idle timeouts in seconds. AWS's names,
+//! tcp_established_timeout = 432000   # ranges and defaults: 60..=432000
+//! udp_stream_timeout = 180   # 60..=180: UDP after more than one request-response
+//! udp_timeout = 30           # 30..=60: UDP one way, or a single exchange
+//! tcp_transitory_timeout = 60   # lab extension: TCP not established, or closing
+//! other_timeout = 60         # lab extension: ICMP
+//! sweep_interval = 1         # 1..=60: how often expired flows are removed
+//! ignore_aws_ranges = false  # lab knob: true allows 1..=432000 for every timeout
+//!
 //! [[vpc]]
 //! id = "vpc-a"
 //! cidr = "10.0.0.0/16"
@@ -133,10 +142,10 @@ use ipnet::Ipv4Net;
 use toml_edit::{ImDocument, Item, Table, Value};
 
 use crate::model::{
-    self, Alb, CloudMapService, EndpointEni, EndpointService, EndpointState, Eni, HealthCheck,
-    HealthProtocol, Hook, Integration, IntegrationKind, L4Protocol, LabSettings, Listener, Nlb,
-    NlbNode, Peer, Protocol, Rule, SecurityGroup, Services, Subnet, Target, TargetGroup, Topology,
-    Vpc, VpcEndpoint, VpcLink, VpcLinkKind,
+    self, Alb, CloudMapService, ConntrackSettings, EndpointEni, EndpointService, EndpointState,
+    Eni, HealthCheck, HealthProtocol, Hook, Integration, IntegrationKind, L4Protocol, LabSettings,
+    Listener, Nlb, NlbNode, Peer, Protocol, Rule, SecurityGroup, Services, Subnet, Target,
+    TargetGroup, Topology, Vpc, VpcEndpoint, VpcLink, VpcLinkKind,
 };
 
 /// The demo topology `dataplane` runs when no config is given.
@@ -384,8 +393,22 @@ const ROOT_KEYS: &[&str] = &[
     "endpoint_service",
     "vpc_endpoint",
     "vpc_link",
+    "conntrack",
 ];
 const LAB_KEYS: &[&str] = &["name", "hook", "mtu"];
+const CONNTRACK_KEYS: &[&str] = &[
+    "tcp_established_timeout",
+    "udp_stream_timeout",
+    "udp_timeout",
+    "tcp_transitory_timeout",
+    "other_timeout",
+    "sweep_interval",
+    "ignore_aws_ranges",
+];
+/// What any `[conntrack]` timeout may be in the lab (seconds): AWS's
+/// largest, 5 days, and down to 1 s for tests.
+const CONNTRACK_LAB_RANGE: RangeInclusive<i64> = 1..=432_000;
+const SWEEP_RANGE: RangeInclusive<i64> = 1..=60;
 const VPC_KEYS: &[&str] = &["id", "cidr"];
 const SUBNET_KEYS: &[&str] = &["id", "vpc", "cidr", "az"];
 const SG_KEYS: &[&str] = &["id", "vpc", "ingress", "egress"];
@@ -1216,11 +1239,13 @@ impl<'s> Checker<'s> {
             security_groups: Vec::new(),
             enis: Vec::new(),
             services: Default::default(),
+            conntrack: ConntrackSettings::default(),
         };
         let Some(root) = self.table(root, "", "a table", ROOT_KEYS) else {
             return empty;
         };
         let lab = self.lab(&root);
+        let conntrack = self.conntrack(&root);
         let mut ids: HashMap<String, IdInfo> = HashMap::new();
 
         // Pass 1: every resource's own fields; ids registered.
@@ -1334,6 +1359,7 @@ impl<'s> Checker<'s> {
             security_groups,
             enis: enis.enis,
             services,
+            conntrack,
         }
     }
 
@@ -1498,6 +1524,118 @@ impl<'s> Checker<'s> {
             }
         }
         lab
+    }
+
+    /// `[conntrack]`: idle timeouts (seconds) and the sweep interval. The
+    /// three timeouts AWS lets one set on an ENI keep AWS's names and ranges
+    /// unless `ignore_aws_ranges` (a lab knob, for tests with short
+    /// timeouts) widens them to [`CONNTRACK_LAB_RANGE`].
+    fn conntrack(&mut self, root: &Tbl<'_>) -> ConntrackSettings {
+        let mut ct = ConntrackSettings::default();
+        let Some(e) = root.get("conntrack") else {
+            return ct;
+        };
+        let Some(t) = self.table(
+            &e.node,
+            "conntrack",
+            "a table ([conntrack])",
+            CONNTRACK_KEYS,
+        ) else {
+            return ct;
+        };
+        let lab_ranges = self.opt_bool(&t, "ignore_aws_ranges").unwrap_or(false);
+        let aws = |name, range| Some((name, range));
+        let d = &mut ct.timeouts;
+        for (key, aws, slot) in [
+            (
+                "tcp_established_timeout",
+                aws("tcpEstablishedTimeout", 60..=432_000),
+                &mut d.tcp_established,
+            ),
+            (
+                "udp_stream_timeout",
+                aws("udpStreamTimeout", 60..=180),
+                &mut d.udp_stream,
+            ),
+            ("udp_timeout", aws("udpTimeout", 30..=60), &mut d.udp),
+            ("tcp_transitory_timeout", None, &mut d.tcp_transitory),
+            ("other_timeout", None, &mut d.other),
+        ] {
+            if let Some(e) = t.get(key) {
+                if let Some(secs) = self.timeout_secs(&e.node, &t.field(key), key, aws, lab_ranges)
+                {
+                    *slot = std::time::Duration::from_secs(secs);
+                }
+            }
+        }
+        if let Some(e) = t.get("sweep_interval") {
+            if let Some(n) = self.int(
+                &e.node,
+                &t.field("sweep_interval"),
+                "an interval in seconds such as 1",
+                "sweep_interval",
+                SWEEP_RANGE,
+            ) {
+                ct.sweep_interval = std::time::Duration::from_secs(n.v as u64);
+            }
+        }
+        ct
+    }
+
+    /// One `[conntrack]` timeout in seconds. `aws`: AWS's name and range for
+    /// it, enforced unless `lab_ranges`.
+    fn timeout_secs(
+        &mut self,
+        node: &Node,
+        field: &str,
+        key: &str,
+        aws: Option<(&str, RangeInclusive<i64>)>,
+        lab_ranges: bool,
+    ) -> Option<u64> {
+        let n = match node.val {
+            Val::Int(n) => n,
+            ref other => {
+                self.err(
+                    node.pos,
+                    field,
+                    format!(
+                        "expected a timeout in seconds such as 60, found {}",
+                        other.type_name()
+                    ),
+                );
+                return None;
+            }
+        };
+        let (lo, hi) = (CONNTRACK_LAB_RANGE.start(), CONNTRACK_LAB_RANGE.end());
+        match aws {
+            Some((name, range)) if !lab_ranges && !range.contains(&n) => {
+                let hint = if CONNTRACK_LAB_RANGE.contains(&n) {
+                    format!("; set ignore_aws_ranges = true to allow {lo} to {hi} in the lab")
+                } else {
+                    String::new()
+                };
+                self.err(
+                    node.pos,
+                    field,
+                    format!(
+                        "{key} {n} is out of range (expected {} to {} seconds, AWS's range \
+                         for {name}{hint})",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                None
+            }
+            _ if !CONNTRACK_LAB_RANGE.contains(&n) => {
+                self.err(
+                    node.pos,
+                    field,
+                    format!("{key} {n} is out of range (expected {lo} to {hi} seconds)"),
+                );
+                None
+            }
+            _ => Some(n as u64),
+        }
     }
 
     fn vpc(
@@ -4436,6 +4574,7 @@ host = "b-1"
         };
         let expected = Topology {
             services: Default::default(),
+            conntrack: Default::default(),
             lab: LabSettings {
                 name: "lab1".into(),
                 hook: Hook::Xdp,
@@ -4565,6 +4704,8 @@ host = "b-1"
         let t = parse_str(DEFAULT_CONFIG, "default.toml").unwrap();
         assert_eq!(t.lab.name, "demo");
         assert_eq!(t.lab.hook, Hook::Tc);
+        // Its [conntrack] spells out the defaults (AWS's).
+        assert_eq!(t.conntrack, ConntrackSettings::default());
         let ids = |v: Vec<&str>| v.into_iter().map(String::from).collect::<Vec<_>>();
         assert_eq!(
             t.enis.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
@@ -4808,7 +4949,7 @@ host = "a"
             [
                 "t.toml:21:1: eni[0].adress: unknown field \"adress\" (allowed: id, subnet, ip, mac, security_groups, host)",
                 "t.toml:22:1: eni[0].securitygroups: unknown field \"securitygroups\" (allowed: id, subnet, ip, mac, security_groups, host; did you mean \"security_groups\"?)",
-                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, vpc, subnet, security_group, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link; did you mean \"vpc\"?)",
+                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, vpc, subnet, security_group, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack; did you mean \"vpc\"?)",
             ]
         );
     }
@@ -5107,6 +5248,82 @@ host = "f"
     }
 
     #[test]
+    fn conntrack_defaults_are_aws_and_every_key_is_read() {
+        let secs = std::time::Duration::from_secs;
+        let t = parse_str("", "t.toml").unwrap();
+        assert_eq!(t.conntrack, ConntrackSettings::default());
+        assert_eq!(
+            (
+                t.conntrack.timeouts.tcp_established,
+                t.conntrack.timeouts.udp_stream,
+                t.conntrack.timeouts.udp,
+                t.conntrack.sweep_interval
+            ),
+            (secs(432_000), secs(180), secs(30), secs(1))
+        );
+        let src = "[conntrack]\ntcp_established_timeout = 3600\nudp_stream_timeout = 60\n\
+                   udp_timeout = 60\ntcp_transitory_timeout = 5\nother_timeout = 7\n\
+                   sweep_interval = 2\n";
+        let t = parse_str(src, "t.toml").unwrap();
+        assert_eq!(
+            t.conntrack,
+            ConntrackSettings {
+                timeouts: crate::conntrack::Timeouts {
+                    tcp_established: secs(3600),
+                    tcp_transitory: secs(5),
+                    udp_stream: secs(60),
+                    udp: secs(60),
+                    other: secs(7),
+                },
+                sweep_interval: secs(2),
+            }
+        );
+        // The lab knob lets the AWS-settable ones go down to 1 s.
+        let src = "[conntrack]\nignore_aws_ranges = true\ntcp_established_timeout = 1\n\
+                   udp_stream_timeout = 2\nudp_timeout = 1\n";
+        let t = parse_str(src, "t.toml").unwrap().conntrack.timeouts;
+        assert_eq!(
+            (t.tcp_established, t.udp_stream, t.udp, t.tcp_transitory),
+            (secs(1), secs(2), secs(1), secs(60))
+        );
+    }
+
+    #[test]
+    fn conntrack_values_outside_their_ranges_are_located() {
+        assert_eq!(
+            diags(
+                "[conntrack]\ntcp_established_timeout = 30\nudp_stream_timeout = 600\n\
+                 udp_timeout = 0\ntcp_transitory_timeout = 500000\nother_timeout = \"60s\"\n\
+                 sweep_interval = 0\nudp_timout = 30\n"
+            ),
+            [
+                "t.toml:2:27: conntrack.tcp_established_timeout: tcp_established_timeout 30 is out of range (expected 60 to 432000 seconds, AWS's range for tcpEstablishedTimeout; set ignore_aws_ranges = true to allow 1 to 432000 in the lab)",
+                "t.toml:3:22: conntrack.udp_stream_timeout: udp_stream_timeout 600 is out of range (expected 60 to 180 seconds, AWS's range for udpStreamTimeout; set ignore_aws_ranges = true to allow 1 to 432000 in the lab)",
+                "t.toml:4:15: conntrack.udp_timeout: udp_timeout 0 is out of range (expected 30 to 60 seconds, AWS's range for udpTimeout)",
+                "t.toml:5:26: conntrack.tcp_transitory_timeout: tcp_transitory_timeout 500000 is out of range (expected 1 to 432000 seconds)",
+                "t.toml:6:17: conntrack.other_timeout: expected a timeout in seconds such as 60, found a string",
+                "t.toml:7:18: conntrack.sweep_interval: sweep_interval 0 is out of range (expected 1 to 60)",
+                "t.toml:8:1: conntrack.udp_timout: unknown field \"udp_timout\" (allowed: tcp_established_timeout, udp_stream_timeout, udp_timeout, tcp_transitory_timeout, other_timeout, sweep_interval, ignore_aws_ranges; did you mean \"udp_timeout\"?)",
+            ]
+        );
+        assert_eq!(
+            diags("[conntrack]\nignore_aws_ranges = \"yes\"\nudp_timeout = 0\n"),
+            [
+                "t.toml:2:21: conntrack.ignore_aws_ranges: expected true or false, found a string",
+                "t.toml:3:15: conntrack.udp_timeout: udp_timeout 0 is out of range (expected 30 to 60 seconds, AWS's range for udpTimeout)",
+            ]
+        );
+        assert_eq!(
+            diags("[conntrack]\nignore_aws_ranges = true\nudp_timeout = 0\n"),
+            ["t.toml:3:15: conntrack.udp_timeout: udp_timeout 0 is out of range (expected 1 to 432000 seconds)"]
+        );
+        assert_eq!(
+            diags("conntrack = 5\n"),
+            ["t.toml:1:13: conntrack: expected a table ([conntrack]), found an integer"]
+        );
+    }
+
+    #[test]
     fn lab_settings() {
         assert_eq!(
             diags("[lab]\nname = \"Demo_1\"\nhook = \"tcx\"\nmtu = 100\n"),
@@ -5233,7 +5450,7 @@ host = "a"
              t.toml:6:6: vpc[1].id: invalid id \"vpc b\" (expected a non-empty string without \
              spaces, such as \"vpc-a\")\n\
              t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, vpc, subnet, security_group, eni, nlb, target_group, \
-             alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link)"
+             alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack)"
         );
     }
     // -- PrivateLink ---------------------------------------------------------

@@ -4,8 +4,15 @@
 //!
 //! The kernel refreshes `last_seen_ns` (CLOCK_MONOTONIC, coarse) on every
 //! packet; the agent sweeps. The table never evicts a live flow by itself.
+//! The timeouts come from the config's `[conntrack]` table
+//! ([`crate::model::ConntrackSettings`]); a reload changes them for the
+//! next sweep.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use anyhow::{Context, Result};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData};
@@ -15,10 +22,12 @@ use dataplane_common::{
 };
 
 /// Idle timeouts. The defaults are AWS's documented security-group
-/// connection-tracking timeouts: TCP established 432,000 s (5 days), UDP
-/// 180 s once traffic flowed both ways ("stream") and 30 s otherwise, other
-/// protocols (ICMP) 60 s; TCP connections not yet established or closing
-/// are kept for 60 s after their last packet.
+/// connection-tracking timeouts (EC2 `ConnectionTrackingSpecification`):
+/// TCP established 432,000 s (5 days, `tcpEstablishedTimeout`), UDP 180 s
+/// once a flow is a stream (`udpStreamTimeout`) and 30 s otherwise
+/// (`udpTimeout`). AWS does not document or expose the others; the lab
+/// keeps TCP connections not yet established or closing, and ICMP, for
+/// 60 s after their last packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
     pub tcp_established: Duration,
@@ -48,8 +57,14 @@ pub fn timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -> Dur
             FLOW_STATE_CLOSING | FLOW_STATE_CLOSED => t.tcp_transitory,
             _ => t.tcp_transitory,
         },
-        // A reply entry used after its creation means traffic both ways.
-        PROTO_UDP if rev.last_seen_ns > rev.created_ns => t.udp_stream,
+        // AWS: a stream has seen more than one request-response
+        // transaction; one exchange, or traffic one way only, is `udp`.
+        // The entries keep no counts, so: a reply was seen (the reply entry
+        // used after its creation) and the initiator sent again after its
+        // first packet.
+        PROTO_UDP if rev.last_seen_ns > rev.created_ns && fwd.last_seen_ns > fwd.created_ns => {
+            t.udp_stream
+        }
         PROTO_UDP => t.udp,
         _ => t.other,
     }
@@ -97,12 +112,16 @@ pub fn sweep(map: &mut Map, t: &Timeouts) -> Result<(usize, usize)> {
     Ok((doomed.len(), all.len() - doomed.len()))
 }
 
-/// Sweeps the pinned flow table every `every` until `stop` is set.
+/// The sweeper's settings, shared with the agent: a reload replaces them
+/// and the next sweep uses the new ones.
+pub type Shared = Arc<Mutex<crate::model::ConntrackSettings>>;
+
+/// Sweeps the pinned flow table every `sweep_interval` of `settings` until
+/// `stop` is set.
 pub fn sweeper(
     flows_pin: std::path::PathBuf,
-    t: Timeouts,
-    every: Duration,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    settings: Shared,
+    stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>> {
     let data = MapData::from_pin(&flows_pin)
         .with_context(|| format!("opening {}", flows_pin.display()))?;
@@ -111,6 +130,8 @@ pub fn sweeper(
         .name("conntrack-sweep".into())
         .spawn(move || {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let now = *settings.lock().expect("conntrack settings lock");
+                let (t, every) = (now.timeouts, now.sweep_interval);
                 match sweep(&mut map, &t) {
                     Ok((0, _)) => {}
                     Ok((n, left)) => {
@@ -204,6 +225,24 @@ mod tests {
         let f = flow(PROTO_UDP, FLOW_STATE_NEW, 100 * S, 10 * S, 10 * S);
         assert!(expired(&f, 129 * S, &t).is_empty());
         assert_eq!(expired(&f, 131 * S, &t).len(), 2);
+    }
+
+    #[test]
+    fn udp_is_a_stream_only_after_more_than_one_exchange() {
+        let t = Timeouts::default();
+        // One request (at 10 s) and its reply (at 11 s): AWS's `udp`, 30 s.
+        let mut f = flow(PROTO_UDP, FLOW_STATE_NEW, 10 * S, 11 * S, 10 * S);
+        f[0].1.created_ns = 10 * S;
+        assert!(expired(&f, 40 * S, &t).is_empty());
+        assert_eq!(expired(&f, 42 * S, &t).len(), 2);
+        // The initiator sent again (at 12 s) after that: a stream, 180 s.
+        f[0].1.last_seen_ns = 12 * S;
+        assert!(expired(&f, 191 * S, &t).is_empty());
+        assert_eq!(expired(&f, 193 * S, &t).len(), 2);
+        // Requests only, however many: `udp`.
+        let mut f = flow(PROTO_UDP, FLOW_STATE_NEW, 12 * S, 10 * S, 10 * S);
+        f[0].1.created_ns = 10 * S;
+        assert_eq!(expired(&f, 43 * S, &t).len(), 2);
     }
 
     #[test]

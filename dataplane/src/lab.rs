@@ -499,6 +499,7 @@ mod tests {
         };
         Topology {
             services: Default::default(),
+            conntrack: Default::default(),
             lab: LabSettings {
                 name: name.into(),
                 hook: Hook::Tc,

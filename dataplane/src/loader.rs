@@ -161,9 +161,9 @@ pub struct LoadOptions {
     /// Entries in the flow table (each flow takes two); default
     /// `dataplane_common::MAX_FLOWS`.
     pub flow_table_size: Option<u32>,
-    /// Connection-tracking idle timeouts (default: AWS's).
-    pub conntrack: crate::conntrack::Timeouts,
-    /// How often expired flows are swept (default 1 s).
+    /// How often expired flows are swept, overriding the config's
+    /// `[conntrack] sweep_interval` (tests sweep faster, benchmarks never).
+    /// The timeouts themselves come from the config only.
     pub sweep_every: Option<std::time::Duration>,
 }
 

@@ -74,7 +74,7 @@ enum Cmd {
         /// Topology config of the lab (default: the embedded default topology).
         file: Option<PathBuf>,
     },
-    /// Print the counters of a running agent: pipeline events, drops by reason, per-ENI traffic.
+    /// Print the counters of a running agent: pipeline events, drops by reason, per-ENI traffic, flow-table fill.
     Stats {
         /// Topology config of the running lab (default: the embedded default topology).
         file: Option<PathBuf>,
@@ -234,6 +234,8 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let layout = stats::Layout::of(&t);
             let s = stats::read_pinned(&loader::pin_dir(&t.lab.name), &layout)?;
             print!("{}", stats::render(&s, &layout));
+            let flows = stats::read_flow_table(&loader::pin_dir(&t.lab.name))?;
+            print!("{}", stats::render_flow_table(&flows));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Flows { file, filter } => {
@@ -303,7 +305,8 @@ fn run(
     let scrape = move || {
         let layout = scrape_layout.lock().expect("layout lock").clone();
         let s = stats::read_pinned(&pin_dir, &layout)?;
-        Ok(dataplane::metrics::render(&s, &layout))
+        let flows = stats::read_flow_table(&pin_dir)?;
+        Ok(dataplane::metrics::render(&s, &flows, &layout))
     };
     println!(
         "hyperlab: lab {} running on {} ports ({:?}); metrics on http://{metrics}/metrics; Ctrl-C to stop",

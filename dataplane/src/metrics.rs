@@ -1,26 +1,86 @@
-//! `metrics`: counters -> Prometheus text exposition, served on a loopback
-//! address. Only reads maps (through [`Snapshot`]s).
+//! `metrics`: counters and the flow table's fill level -> OpenMetrics text
+//! (Prometheus reads it), served on a loopback address. Only reads maps
+//! (through [`Snapshot`]s and [`FlowTable`]).
+//!
+//! Names follow Prometheus's conventions: the `hyperlab_` prefix, snake_case
+//! names and labels, base units in the name (`_bytes`, with an OpenMetrics
+//! `# UNIT` line), counted things in the plural (`_packets`, `_flows`), and
+//! `_total` on every counter (appended by prometheus-client's encoder).
 
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use prometheus_client::{
     encoding::text::encode,
-    metrics::{counter::Counter, family::Family},
-    registry::Registry,
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::{Registry, Unit},
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
 };
 
-use crate::stats::{Layout, Snapshot};
-use dataplane_common::{COUNTER_NAMES, DROP_REASON_NAMES};
+use crate::stats::{FlowTable, Layout, Snapshot};
+use dataplane_common::{EniCounters, COUNTER_NAMES, DROP_REASON_NAMES};
 
 type Labels = Vec<(String, String)>;
 
-/// Renders one snapshot in the Prometheus text format.
-pub fn render(s: &Snapshot, layout: &Layout) -> String {
+/// The body's media type: prometheus-client writes OpenMetrics 1.0 (a
+/// counter's `# TYPE` names the family without `_total`, `# EOF` ends it),
+/// which Prometheus parses only when told so.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Per-object traffic: packets and bytes by direction, and refused flows
+/// (an ENI's refused packets), registered as `<what>_packets`,
+/// `<what>_bytes` and `<what>_<refused>`.
+fn traffic(
+    reg: &mut Registry,
+    what: &str,
+    label: &str,
+    names: &[String],
+    rows: &[EniCounters],
+    (tx, rx): (&str, &str),
+    help: (&str, &str),
+) {
+    let packets = Family::<Labels, Counter>::default();
+    let bytes = Family::<Labels, Counter>::default();
+    let refused = Family::<Labels, Counter>::default();
+    for (id, c) in names.iter().zip(rows) {
+        for (dir, p, b) in [
+            (tx, c.tx_packets, c.tx_bytes),
+            (rx, c.rx_packets, c.rx_bytes),
+        ] {
+            let l = vec![(label.into(), id.clone()), ("direction".into(), dir.into())];
+            packets.get_or_create(&l).inc_by(p);
+            bytes.get_or_create(&l).inc_by(b);
+        }
+        refused
+            .get_or_create(&vec![(label.into(), id.clone())])
+            .inc_by(c.drops);
+    }
+    let (dirs, refused_help) = help;
+    let title = if what == "eni" { "ENI" } else { what };
+    reg.register(
+        format!("{what}_packets"),
+        format!("Packets per {title}; {dirs}"),
+        packets,
+    );
+    reg.register_with_unit(
+        what,
+        format!("Bytes per {title} (whole frames, Ethernet header included); {dirs}"),
+        Unit::Bytes,
+        bytes,
+    );
+    let refused_name = if what == "eni" {
+        "eni_dropped_packets"
+    } else {
+        &format!("{what}_refused_flows")
+    };
+    reg.register(refused_name, refused_help, refused);
+}
+
+/// Renders one snapshot and the flow table's fill level.
+pub fn render(s: &Snapshot, flows: &FlowTable, layout: &Layout) -> String {
     let mut reg = Registry::with_prefix("hyperlab");
     let drops = Family::<Labels, Counter>::default();
     for (name, v) in DROP_REASON_NAMES.iter().zip(&s.drops) {
@@ -29,7 +89,7 @@ pub fn render(s: &Snapshot, layout: &Layout) -> String {
             .inc_by(*v);
     }
     reg.register(
-        "drops",
+        "dropped_packets",
         "Packets dropped by the data plane, by reason",
         drops,
     );
@@ -44,36 +104,61 @@ pub fn render(s: &Snapshot, layout: &Layout) -> String {
         "Pipeline events (forwarded, flows created, ARP replies, ...)",
         events,
     );
-    let packets = Family::<Labels, Counter>::default();
-    let bytes = Family::<Labels, Counter>::default();
-    let eni_drops = Family::<Labels, Counter>::default();
-    for (id, c) in layout.enis.iter().zip(&s.enis) {
-        for (dir, p, b) in [
-            ("tx", c.tx_packets, c.tx_bytes),
-            ("rx", c.rx_packets, c.rx_bytes),
-        ] {
-            let l = vec![("eni".into(), id.clone()), ("direction".into(), dir.into())];
-            packets.get_or_create(&l).inc_by(p);
-            bytes.get_or_create(&l).inc_by(b);
-        }
-        eni_drops
-            .get_or_create(&vec![("eni".into(), id.clone())])
-            .inc_by(c.drops);
+    traffic(
+        &mut reg,
+        "eni",
+        "eni",
+        &layout.enis,
+        &s.enis,
+        ("tx", "rx"),
+        (
+            "tx = sent by the ENI's host, rx = delivered to it",
+            "Packets sent by the ENI's host that were dropped",
+        ),
+    );
+    for (what, names, rows, refused) in [
+        (
+            "endpoint",
+            &layout.endpoints,
+            &s.endpoints,
+            "New flows refused at a VPC endpoint ENI (endpoint not available, no healthy target, no source port, ...)",
+        ),
+        (
+            "listener",
+            &layout.listeners,
+            &s.listeners,
+            "New flows refused at an NLB listener",
+        ),
+        (
+            "target",
+            &layout.targets,
+            &s.targets,
+            "New flows refused at a target",
+        ),
+    ] {
+        traffic(
+            &mut reg,
+            what,
+            what,
+            names,
+            rows,
+            ("forward", "reply"),
+            ("forward = toward the target, reply = back", refused),
+        );
     }
+    let entries = Gauge::<i64>::default();
+    entries.set(flows.entries as i64);
     reg.register(
-        "eni_packets",
-        "Packets per ENI; tx = sent by the ENI's host, rx = delivered to it",
-        packets,
+        "flow_table_entries",
+        "Flow-table entries in use (two per tracked flow: forward and reply)",
+        entries,
     );
+    let capacity = Gauge::<i64>::default();
+    capacity.set(flows.capacity as i64);
     reg.register(
-        "eni_bytes",
-        "Bytes per ENI; tx = sent by the ENI's host, rx = delivered to it",
-        bytes,
-    );
-    reg.register(
-        "eni_drops",
-        "Packets sent by the ENI's host that were dropped",
-        eni_drops,
+        "flow_table_capacity_entries",
+        "Flow-table size: new flows are refused (flow_table_full) when it is full",
+        capacity,
     );
     let mut out = String::new();
     encode(&mut out, &reg).expect("writing to a String cannot fail");
@@ -115,7 +200,8 @@ where
                 ("404 Not Found", "try /metrics\n".to_string())
             };
             let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                if status.starts_with("200") { CONTENT_TYPE } else { "text/plain; charset=utf-8" },
                 body.len()
             );
             let _ = sock.write_all(resp.as_bytes()).await;
@@ -126,43 +212,102 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dataplane_common::{EniCounters, COUNTER_COUNT, DROP_REASON_COUNT};
+    use dataplane_common::{DropReason, COUNTER_COUNT, DROP_REASON_COUNT};
 
-    #[test]
-    fn renders_counters_with_labels() {
+    fn sample() -> String {
+        let c = |tp, tb, rp, rb, d| EniCounters {
+            tx_packets: tp,
+            tx_bytes: tb,
+            rx_packets: rp,
+            rx_bytes: rb,
+            drops: d,
+        };
         let mut s = Snapshot {
             drops: vec![0; DROP_REASON_COUNT as usize],
             counters: vec![0; COUNTER_COUNT as usize],
-            enis: vec![EniCounters {
-                tx_packets: 3,
-                tx_bytes: 180,
-                rx_packets: 2,
-                rx_bytes: 120,
-                drops: 1,
-            }],
-            ..Default::default()
+            enis: vec![c(3, 180, 2, 120, 1)],
+            endpoints: vec![c(5, 300, 4, 240, 2)],
+            listeners: vec![c(5, 300, 4, 240, 0)],
+            targets: vec![c(5, 300, 4, 240, 0)],
         };
-        s.drops[dataplane_common::DropReason::EgressSgDeny as usize] = 4;
-        let text = render(
+        s.drops[DropReason::EgressSgDeny as usize] = 4;
+        render(
             &s,
+            &FlowTable {
+                entries: 6,
+                capacity: 262_144,
+            },
             &Layout {
                 enis: vec!["eni-a".into()],
-                ..Default::default()
+                endpoints: vec!["vpce-1".into()],
+                listeners: vec!["nlb-a:tcp/80".into()],
+                targets: vec!["tg-a:eni-a:8080".into()],
             },
+        )
+    }
+
+    #[test]
+    fn exposition_has_these_families_with_conventional_names() {
+        let text = sample();
+        let families: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("# TYPE ") || l.starts_with("# UNIT "))
+            .collect();
+        assert_eq!(
+            families,
+            [
+                "# TYPE hyperlab_dropped_packets counter",
+                "# TYPE hyperlab_pipeline_events counter",
+                "# TYPE hyperlab_eni_packets counter",
+                "# TYPE hyperlab_eni_bytes counter",
+                "# UNIT hyperlab_eni_bytes bytes",
+                "# TYPE hyperlab_eni_dropped_packets counter",
+                "# TYPE hyperlab_endpoint_packets counter",
+                "# TYPE hyperlab_endpoint_bytes counter",
+                "# UNIT hyperlab_endpoint_bytes bytes",
+                "# TYPE hyperlab_endpoint_refused_flows counter",
+                "# TYPE hyperlab_listener_packets counter",
+                "# TYPE hyperlab_listener_bytes counter",
+                "# UNIT hyperlab_listener_bytes bytes",
+                "# TYPE hyperlab_listener_refused_flows counter",
+                "# TYPE hyperlab_target_packets counter",
+                "# TYPE hyperlab_target_bytes counter",
+                "# UNIT hyperlab_target_bytes bytes",
+                "# TYPE hyperlab_target_refused_flows counter",
+                "# TYPE hyperlab_flow_table_entries gauge",
+                "# TYPE hyperlab_flow_table_capacity_entries gauge",
+            ]
         );
-        assert!(
-            text.contains("hyperlab_drops_total{reason=\"egress_sg_deny\"} 4\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("hyperlab_eni_packets_total{eni=\"eni-a\",direction=\"tx\"} 3\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("hyperlab_eni_bytes_total{eni=\"eni-a\",direction=\"rx\"} 120\n"),
-            "{text}"
-        );
-        assert!(text.contains("# TYPE hyperlab_drops counter\n"), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn samples_carry_their_values_and_labels_exactly() {
+        let text = sample();
+        let lines: Vec<&str> = text.lines().collect();
+        for want in [
+            "hyperlab_dropped_packets_total{reason=\"egress_sg_deny\"} 4",
+            "hyperlab_dropped_packets_total{reason=\"ingress_sg_deny\"} 0",
+            "hyperlab_pipeline_events_total{event=\"forwarded\"} 0",
+            "hyperlab_eni_packets_total{eni=\"eni-a\",direction=\"tx\"} 3",
+            "hyperlab_eni_bytes_total{eni=\"eni-a\",direction=\"rx\"} 120",
+            "hyperlab_eni_dropped_packets_total{eni=\"eni-a\"} 1",
+            "hyperlab_endpoint_packets_total{endpoint=\"vpce-1\",direction=\"forward\"} 5",
+            "hyperlab_endpoint_bytes_total{endpoint=\"vpce-1\",direction=\"reply\"} 240",
+            "hyperlab_endpoint_refused_flows_total{endpoint=\"vpce-1\"} 2",
+            "hyperlab_listener_packets_total{listener=\"nlb-a:tcp/80\",direction=\"reply\"} 4",
+            "hyperlab_target_bytes_total{target=\"tg-a:eni-a:8080\",direction=\"forward\"} 300",
+            "hyperlab_flow_table_entries 6",
+            "hyperlab_flow_table_capacity_entries 262144",
+        ] {
+            assert!(lines.contains(&want), "missing {want:?} in:\n{text}");
+        }
+        // Every drop reason and event is there, zero or not.
+        let n = |p: &str| lines.iter().filter(|l| l.starts_with(p)).count();
+        assert_eq!(
+            n("hyperlab_dropped_packets_total{"),
+            DROP_REASON_COUNT as usize
+        );
+        assert_eq!(n("hyperlab_pipeline_events_total{"), COUNTER_COUNT as usize);
     }
 }

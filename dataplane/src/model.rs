@@ -16,6 +16,26 @@ pub struct Topology {
     pub enis: Vec<Eni>,
     /// Hyperplane constructs: load balancers, PrivateLink, VPC links.
     pub services: Services,
+    /// Connection tracking: idle timeouts and the sweep (`[conntrack]`).
+    pub conntrack: ConntrackSettings,
+}
+
+/// How long idle flows are tracked and how often expired ones are swept.
+/// Applied by the agent's sweeper at start and on every reload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConntrackSettings {
+    pub timeouts: crate::conntrack::Timeouts,
+    pub sweep_interval: std::time::Duration,
+}
+
+impl Default for ConntrackSettings {
+    /// AWS's default timeouts, swept every second.
+    fn default() -> Self {
+        ConntrackSettings {
+            timeouts: crate::conntrack::Timeouts::default(),
+            sweep_interval: std::time::Duration::from_secs(1),
+        }
+    }
 }
 
 /// The Hyperplane resources of a topology. REST VPC links are expanded by

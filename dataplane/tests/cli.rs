@@ -205,7 +205,8 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
     assert!(
         table.contains("PIPELINE")
             && table.contains("eni-one")
-            && table.contains("ingress_sg_deny"),
+            && table.contains("ingress_sg_deny")
+            && table.contains("\nFLOW TABLE\n  entries                                 0\n"),
         "{table}"
     );
     let mut body = String::new();
@@ -215,7 +216,10 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
     s.read_to_string(&mut body).unwrap();
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
     assert!(
-        body.contains("hyperlab_drops_total{reason=\"no_route\"} 0"),
+        body.contains("hyperlab_dropped_packets_total{reason=\"no_route\"} 0\n")
+            && body.contains("\nhyperlab_flow_table_entries 0\n")
+            && body.contains("\nhyperlab_flow_table_capacity_entries 262144\n")
+            && body.contains("Content-Type: application/openmetrics-text; version=1.0.0"),
         "{body}"
     );
 

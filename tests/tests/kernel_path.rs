@@ -1058,17 +1058,16 @@ fn both_hooks_produce_identical_bytes_for_every_allowed_case() {
 #[test]
 #[ignore = "needs root"]
 fn idle_flows_are_reclaimed_after_their_timeout_and_the_full_table_accepts_again() {
-    // Room for two flows; UDP flows time out after 1 s, swept every 100 ms.
+    // Room for two flows; UDP flows time out after 1 s (the config's
+    // [conntrack]), swept every 100 ms.
     let opts = LoadOptions {
         flow_table_size: Some(4),
-        conntrack: dataplane::conntrack::Timeouts {
-            udp: std::time::Duration::from_secs(1),
-            udp_stream: std::time::Duration::from_secs(1),
-            ..Default::default()
-        },
         sweep_every: Some(std::time::Duration::from_millis(100)),
     };
-    let fx = Fixture::with_options(TOPO, "kpp", Hook::Tc, &opts);
+    let topo = format!(
+        "{TOPO}\n[conntrack]\nignore_aws_ranges = true\nudp_timeout = 1\nudp_stream_timeout = 1\n"
+    );
+    let fx = Fixture::with_options(&topo, "kpp", Hook::Tc, &opts);
     let (c, w) = (fx.ip("eni-client"), fx.ip("eni-web"));
     let (cmac, wmac) = (fx.mac("eni-client"), fx.mac("eni-web"));
     let q = |sport| pkt::udp(cmac, GATEWAY_MAC, c, w, sport, 53);

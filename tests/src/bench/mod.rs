@@ -210,7 +210,6 @@ pub fn run(opts: &Options) -> Result<Report> {
                 // No sweep during the run: it would walk the flow table on
                 // the other CPU while the paths are timed.
                 sweep_every: Some(std::time::Duration::from_secs(24 * 3600)),
-                ..Default::default()
             },
         );
         if want(Section::Kernel) {
