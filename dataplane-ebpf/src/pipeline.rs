@@ -8,7 +8,7 @@ use dataplane_common::{
 };
 
 use crate::{
-    arp, counters,
+    arp, counters, events,
     flow::{self, Track},
     maps::{ENIS, FLOWS, PORTS},
     packet::Packet,
@@ -67,7 +67,9 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
             Track::Continue => {
                 counters::count(Counter::FlowHit);
                 // SAFETY: `e` points into a live map value.
-                return forward(p, &h, unsafe { &*e }, len);
+                let v = forward(p, &h, unsafe { &*e }, len)?;
+                flow::account(e, len);
+                return Ok(v);
             }
             Track::Restart => {
                 // A new connection on a finished flow's tuple: drop the old
@@ -79,7 +81,8 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
         },
         None => false,
     };
-    first_packet(p, port, &h, len, restart)
+    // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
+    events::rejected(first_packet(p, port, &h, len, restart), port, &h, len)
 }
 
 /// Slow path: decide a new flow, record both directions, forward.
@@ -124,6 +127,8 @@ fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, re
         stat_target: NO_STAT,
         created_ns: t,
         last_seen_ns: t,
+        packets: 0,
+        bytes: 0,
     };
     let rev = FlowEntry {
         eth: eth(&port.mac),
@@ -142,6 +147,8 @@ fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, re
         stat_target: NO_STAT,
         created_ns: t,
         last_seen_ns: t,
+        packets: 0,
+        bytes: 0,
     };
     let key = flow::key(port.vpc, h);
     let rev_key = fwd.peer_key(h.proto);
@@ -157,7 +164,9 @@ fn first_packet<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, len: u64, re
         u32::from_be_bytes(h.dst),
         u16::from_be_bytes(h.dport)
     );
-    forward(p, h, &fwd, len)
+    let v = forward(p, h, &fwd, len)?;
+    flow::account_key(&key, len);
+    Ok(v)
 }
 
 #[inline(always)]

@@ -666,6 +666,7 @@ mod tests {
         let all_out = rule(Protocol::All, (0, 65535), Peer::Cidr(net("0.0.0.0/0")));
         Topology {
             services: Default::default(),
+            flow_logs: None,
             lab: LabSettings {
                 name: "t".into(),
                 hook: Hook::Tc,

@@ -499,6 +499,7 @@ mod tests {
         };
         Topology {
             services: Default::default(),
+            flow_logs: None,
             lab: LabSettings {
                 name: name.into(),
                 hook: Hook::Tc,

@@ -80,6 +80,9 @@ pub struct LoadOptions {
     pub conntrack: crate::conntrack::Timeouts,
     /// How often expired flows are swept (default 1 s).
     pub sweep_every: Option<std::time::Duration>,
+    /// Emit flow events into `HL_FLOW_EVENTS` (flow logs). The agent turns
+    /// it on when flow logs are configured; off, the verifier prunes the code.
+    pub flow_events: bool,
 }
 
 pub struct Dataplane {
@@ -102,6 +105,12 @@ impl Dataplane {
         if let Some(n) = opts.flow_table_size {
             loader.map_max_entries(maps::FLOWS, n);
         }
+        let flow_events = u32::from(opts.flow_events);
+        loader.override_global(
+            dataplane_common::globals::FLOW_EVENTS_ON,
+            &flow_events,
+            true,
+        );
         let mut ebpf = loader
             .load_file(obj)
             .with_context(|| format!("loading kernel object {}", obj.display()))?;
@@ -360,6 +369,7 @@ impl Dataplane {
             maps::MAGLEV,
             maps::TARGETS,
             maps::OBJ_STATS,
+            maps::FLOW_EVENTS,
         ] {
             let map = self
                 .ebpf
