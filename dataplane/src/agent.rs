@@ -20,7 +20,7 @@ use dataplane_common::maps;
 
 use crate::{
     compile::{self, Compiled},
-    conntrack,
+    conntrack, flowlog,
     health::{HealthChecker, Probe},
     lab::{self, LabPlan},
     loader::{self, Dataplane, LoadOptions},
@@ -39,6 +39,13 @@ pub struct Agent {
     health: Option<HealthSync>,
     sweeper: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
     kernel_log: Option<JoinHandle<()>>,
+    // After the sweeper (its last removals reach the log): writes the last
+    // interval when dropped.
+    #[expect(
+        dead_code,
+        reason = "held for its Drop, which writes the last interval"
+    )]
+    flow_log: Option<flowlog::FlowLog>,
     pub dataplane: Dataplane,
 }
 
@@ -69,7 +76,7 @@ impl Agent {
         ifx.sort();
         let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
         let compiled = compile::compile(&topo, &ifindexes)?;
-        let mut dataplane = Dataplane::load_with(obj, opts)?;
+        let mut dataplane = Dataplane::load_with(obj, &with_flow_events(&topo, opts))?;
         dataplane.apply(&compiled)?;
         if hook == Hook::Xdp {
             for p in &plan.ports {
@@ -114,11 +121,13 @@ impl Agent {
             }
             None => None,
         };
+        let (flow_log, removed) = start_flow_log(&topo)?;
         let sweep = conntrack::sweeper(
             loader::pin_dir(&topo.lab.name).join(maps::FLOWS),
             opts.conntrack,
             opts.sweep_every.unwrap_or(Duration::from_secs(1)),
             stop.clone(),
+            removed,
         )?;
         Ok(Agent {
             topo,
@@ -129,6 +138,7 @@ impl Agent {
             health,
             sweeper: Some((stop, sweep)),
             kernel_log,
+            flow_log,
             dataplane,
         })
     }
@@ -211,6 +221,27 @@ impl Drop for Agent {
             let _ = h.thread.join();
         }
     }
+}
+
+/// Flow logs need the kernel's flow events: on when the topology has them.
+fn with_flow_events(topo: &Topology, opts: &LoadOptions) -> LoadOptions {
+    LoadOptions {
+        flow_events: opts.flow_events || topo.flow_logs.is_some(),
+        ..opts.clone()
+    }
+}
+
+/// The flow log's reader thread (if the topology has flow logs) and the
+/// channel the conntrack sweeper hands removed flows to.
+fn start_flow_log(
+    topo: &Topology,
+) -> Result<(Option<flowlog::FlowLog>, Option<conntrack::Removed>)> {
+    Ok(
+        match flowlog::FlowLog::start(topo, &loader::pin_dir(&topo.lab.name))? {
+            Some((log, removed)) => (Some(log), Some(removed)),
+            None => (None, None),
+        },
+    )
 }
 
 /// Probes every target of a target group that has a health check, from

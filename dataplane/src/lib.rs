@@ -9,6 +9,7 @@ pub mod agent;
 pub mod compile;
 pub mod config;
 pub mod conntrack;
+pub mod flowlog;
 pub mod flows;
 pub mod health;
 pub mod lab;

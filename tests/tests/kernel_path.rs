@@ -1067,6 +1067,7 @@ fn idle_flows_are_reclaimed_after_their_timeout_and_the_full_table_accepts_again
             ..Default::default()
         },
         sweep_every: Some(std::time::Duration::from_millis(100)),
+        ..Default::default()
     };
     let fx = Fixture::with_options(TOPO, "kpp", Hook::Tc, &opts);
     let (c, w) = (fx.ip("eni-client"), fx.ip("eni-web"));
