@@ -2,6 +2,8 @@
 //! forward one and the reply one, each carrying its precompiled action. A
 //! reply entry is what makes security groups stateful.
 
+use core::intrinsics::{atomic_xadd, AtomicOrdering};
+
 use aya_ebpf::{bindings::BPF_NOEXIST, bindings::BPF_ANY, helpers::generated::bpf_ktime_get_coarse_ns};
 use dataplane_common::{
     Counter, DropReason, FlowEntry, FlowKey, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
@@ -9,7 +11,7 @@ use dataplane_common::{
 };
 
 use crate::{
-    counters,
+    counters, events,
     maps::FLOWS,
     parse::{Headers, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
 };
@@ -124,5 +126,28 @@ pub fn create(
         }
     }
     counters::count(Counter::FlowCreated);
+    events::new_flow(fwd_key, fwd);
     Ok(())
+}
+
+/// Counts one forwarded packet of `len` frame bytes into the entry `e` of
+/// its direction. Atomic adds: several CPUs may forward the same flow.
+#[inline(always)]
+pub fn account(e: *mut FlowEntry, len: u64) {
+    // SAFETY: `e` points into a live map value; the u64 fields are 8-byte
+    // aligned (offsets pinned in dataplane_common's tests), as atomics need.
+    // The results stay unused, so no BPF_FETCH (cpu v3) is needed.
+    unsafe {
+        atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(core::ptr::addr_of_mut!((*e).packets), 1);
+        atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(core::ptr::addr_of_mut!((*e).bytes), events::ip_len(len));
+    }
+}
+
+/// [`account`] for the entry of `key` (the slow path, whose entry was just
+/// inserted or won by another CPU).
+#[inline(always)]
+pub fn account_key(key: &FlowKey, len: u64) {
+    if let Some(e) = lookup(key) {
+        account(e, len);
+    }
 }

@@ -3,13 +3,13 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{lpm_trie::LpmTrie, Array, HashMap, PerCpuArray},
+    maps::{lpm_trie::LpmTrie, Array, HashMap, PerCpuArray, RingBuf},
 };
 use dataplane_common::{
     EndpointInfo, EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
     PortInfo, SgKey, SgPorts, TargetInfo, COUNTER_COUNT, DROP_REASON_COUNT, MAGLEV_SIZE,
     MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_FLOWS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_OBJ_STATS,
-    MAX_PORTS, MAX_SG_ENTRIES, MAX_TARGETS,
+    MAX_PORTS, MAX_SG_ENTRIES, MAX_TARGETS, FLOW_EVENTS_BYTES,
 };
 
 #[map(name = "HL_PORTS")]
@@ -54,3 +54,6 @@ pub static OBJ_STATS: PerCpuArray<EniCounters> = PerCpuArray::with_max_entries(M
 /// The generation the pipeline runs (`dataplane_common::in_generation`).
 #[map(name = "HL_ACTIVE")]
 pub static ACTIVE: Array<u32> = Array::with_max_entries(1, 0);
+/// New flows and rejected packets, for the agent's flow logs (`events`).
+#[map(name = "HL_FLOW_EVENTS")]
+pub static FLOW_EVENTS: RingBuf = RingBuf::with_byte_size(FLOW_EVENTS_BYTES, 0);

@@ -8,7 +8,7 @@ use dataplane_common::{
 };
 
 use crate::{
-    arp, counters,
+    arp, counters, events,
     flow::{self, Track},
     maps::{ACTIVE, ENIS, FLOWS, PORTS},
     packet::Packet,
@@ -42,7 +42,7 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
     };
     let len = p.len() as u64;
     counters::eni_tx(port.eni, len);
-    match stages(p, port, len, gen) {
+    match stages(p, port, len) {
         Ok(v) => v,
         Err(reason) => {
             counters::drop(reason);
@@ -53,7 +53,7 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
 }
 
 #[inline(always)]
-fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, gen: u32) -> Result<Verdict, DropReason> {
+fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, DropReason> {
     let h = match parse::parse(p)? {
         Frame::Arp => {
             arp::answer(p, port)?;
@@ -72,7 +72,9 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, gen: u32) -> Result<V
             Track::Continue => {
                 counters::count(Counter::FlowHit);
                 // SAFETY: `e` points into a live map value.
-                return forward(p, &h, unsafe { &*e }, len);
+                let v = forward(p, &h, unsafe { &*e }, len)?;
+                flow::account(e, len);
+                return Ok(v);
             }
             Track::Restart => {
                 // A new connection on a finished flow's tuple: drop the old
@@ -84,7 +86,8 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, gen: u32) -> Result<V
         },
         None => false,
     };
-    first_packet(p, port, &h, len, restart, gen)
+    // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
+    events::rejected(first_packet(p, port, &h, len, restart), port, &h, len)
 }
 
 /// Slow path: decide a new flow, record both directions, forward.
@@ -95,11 +98,10 @@ fn first_packet<P: Packet>(
     h: &Headers,
     len: u64,
     restart: bool,
-    gen: u32,
 ) -> Result<Verdict, DropReason> {
     // Stage `eni`: traffic never leaves its VPC here; NAT constructs add the ways across.
     let dst_key = EniKey {
-        vpc: in_generation(port.vpc, gen),
+        vpc: in_generation(port.vpc, port.generation as u32),
         ip: h.dst,
     };
     // SAFETY: read-only map value.
@@ -139,6 +141,8 @@ fn first_packet<P: Packet>(
         stat_target: NO_STAT,
         created_ns: t,
         last_seen_ns: t,
+        packets: 0,
+        bytes: 0,
     };
     let rev = FlowEntry {
         eth: eth(&port.mac),
@@ -157,6 +161,8 @@ fn first_packet<P: Packet>(
         stat_target: NO_STAT,
         created_ns: t,
         last_seen_ns: t,
+        packets: 0,
+        bytes: 0,
     };
     let key = flow::key(port.vpc, h);
     let rev_key = fwd.peer_key(h.proto);
@@ -172,7 +178,9 @@ fn first_packet<P: Packet>(
         u32::from_be_bytes(h.dst),
         u16::from_be_bytes(h.dport)
     );
-    forward(p, h, &fwd, len)
+    let v = forward(p, h, &fwd, len)?;
+    flow::account_key(&key, len);
+    Ok(v)
 }
 
 #[inline(always)]

@@ -14,7 +14,7 @@ use dataplane_common::{
 };
 
 use crate::{
-    counters, flow,
+    counters, events, flow,
     maps::{ENDPOINTS, FLOWS, LISTENERS, MAGLEV, TARGETS},
     packet::Packet,
     parse::Headers,
@@ -106,6 +106,8 @@ pub fn first_packet<P: Packet>(
         stat_target: t_stat,
         created_ns: now,
         last_seen_ns: now,
+        packets: 0,
+        bytes: 0,
     };
     // Claim a source port by inserting the reply entry with NOEXIST: the
     // insert is atomic, so two CPUs can never bind the same port, and a port
@@ -170,6 +172,8 @@ pub fn first_packet<P: Packet>(
         stat_target: t_stat,
         created_ns: now,
         last_seen_ns: now,
+        packets: 0,
+        bytes: 0,
     };
     let key = flow::key(port.vpc, h);
     let flags = if restart { BPF_ANY } else { BPF_NOEXIST } as u64;
@@ -182,7 +186,9 @@ pub fn first_packet<P: Packet>(
                 return Err(DropReason::FlowTableFull);
             };
             // SAFETY: live map value.
-            return forward(p, h, unsafe { &*theirs }, len);
+            let v = forward(p, h, unsafe { &*theirs }, len)?;
+            flow::account(theirs, len);
+            return Ok(v);
         }
         Err(_) => {
             let _ = FLOWS.remove(&rev_key);
@@ -191,5 +197,8 @@ pub fn first_packet<P: Packet>(
         }
     }
     counters::count(Counter::FlowCreated);
-    forward(p, h, &fwd, len)
+    events::new_flow(&key, &fwd);
+    let v = forward(p, h, &fwd, len)?;
+    flow::account_key(&key, len);
+    Ok(v)
 }

@@ -20,7 +20,7 @@ use dataplane_common::maps;
 
 use crate::{
     compile::{self, Compiled},
-    conntrack,
+    conntrack, flowlog,
     health::{HealthChecker, Probe},
     lab::{self, LabPlan},
     loader::{self, Dataplane, LoadOptions},
@@ -44,6 +44,13 @@ pub struct Agent {
     /// `LoadOptions::sweep_every`, kept over reloads.
     sweep_every: Option<Duration>,
     kernel_log: Option<JoinHandle<()>>,
+    // After the sweeper (its last removals reach the log): writes the last
+    // interval when dropped.
+    #[expect(
+        dead_code,
+        reason = "held for its Drop, which writes the last interval"
+    )]
+    flow_log: Option<flowlog::FlowLog>,
     pub dataplane: Dataplane,
     /// Sorted fabric ifindexes the configs are compiled for.
     pub ifindexes: Vec<u32>,
@@ -153,7 +160,7 @@ impl Agent {
             }
             Journal::remove(&lab_name)?;
         }
-        let mut dataplane = Dataplane::load_pinned(obj, opts, &pins)?;
+        let mut dataplane = Dataplane::load_pinned(obj, &with_flow_events(&topo, opts), &pins)?;
         dataplane.remove_on_drop(source.is_none());
         let record = |applied: Applied, pending: Option<Applied>| -> Result<()> {
             Journal {
@@ -254,10 +261,12 @@ impl Agent {
             None => None,
         };
         let conntrack = Arc::new(Mutex::new(sweep_settings(&topo, opts.sweep_every)));
+        let (flow_log, removed) = start_flow_log(&topo)?;
         let sweep = conntrack::sweeper(
             loader::pin_dir(&topo.lab.name).join(maps::FLOWS),
             conntrack.clone(),
             stop.clone(),
+            removed,
         )?;
         Ok(Agent {
             topo,
@@ -272,6 +281,7 @@ impl Agent {
             conntrack,
             sweep_every: opts.sweep_every,
             kernel_log,
+            flow_log,
             dataplane,
             _lock: lock,
         })
@@ -427,6 +437,27 @@ fn sweep_settings(topo: &Topology, sweep_every: Option<Duration>) -> ConntrackSe
         sweep_interval: sweep_every.unwrap_or(topo.conntrack.sweep_interval),
         ..topo.conntrack
     }
+}
+
+/// Flow logs need the kernel's flow events: on when the topology has them.
+fn with_flow_events(topo: &Topology, opts: &LoadOptions) -> LoadOptions {
+    LoadOptions {
+        flow_events: opts.flow_events || topo.flow_logs.is_some(),
+        ..opts.clone()
+    }
+}
+
+/// The flow log's reader thread (if the topology has flow logs) and the
+/// channel the conntrack sweeper hands removed flows to.
+fn start_flow_log(
+    topo: &Topology,
+) -> Result<(Option<flowlog::FlowLog>, Option<conntrack::Removed>)> {
+    Ok(
+        match flowlog::FlowLog::start(topo, &loader::pin_dir(&topo.lab.name))? {
+            Some((log, removed)) => (Some(log), Some(removed)),
+            None => (None, None),
+        },
+    )
 }
 
 /// Probes every target of a target group that has a health check, from

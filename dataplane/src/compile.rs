@@ -87,6 +87,7 @@ impl Compiled {
         // Entry-point keys carry the generation (see `in_generation`).
         for (ifindex, p) in &mut self.ports {
             *ifindex = in_generation(*ifindex, g);
+            p.generation = g as u16;
             p.sg_set = set(p.sg_set);
         }
         for (k, e) in &mut self.enis {
@@ -237,7 +238,7 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
                 sg_set: set,
                 ip,
                 mac: eni.mac,
-                _pad: 0,
+                generation: 0,
             },
         ));
         out.enis.push((
@@ -681,6 +682,7 @@ mod tests {
         Topology {
             services: Default::default(),
             conntrack: Default::default(),
+            flow_logs: None,
             lab: LabSettings {
                 name: "t".into(),
                 hook: Hook::Tc,
@@ -804,7 +806,7 @@ mod tests {
                     sg_set: 2,
                     ip: [10, 0, 1, 10],
                     mac: [0x02, 0x02, 10, 0, 1, 10],
-                    _pad: 0
+                    generation: 0
                 }
             )
         );

@@ -23,6 +23,10 @@
 //! other_timeout = 60         # lab extension: ICMP
 //! sweep_interval = 1         # 1..=60: how often expired flows are removed
 //! ignore_aws_ranges = false  # lab knob: true allows 1..=432000 for every timeout
+//! [flow_logs]                # optional: VPC Flow Logs (version 2 records) on
+//! destination = "stdout"     # "stdout" (default) or a file path (appended to)
+//! interval = 60              # aggregation interval, seconds, 1..=600 (default 60)
+//! account_id = "123456789012" # the records' account-id (default shown)
 //!
 //! [[vpc]]
 //! id = "vpc-a"
@@ -143,9 +147,10 @@ use toml_edit::{ImDocument, Item, Table, Value};
 
 use crate::model::{
     self, Alb, CloudMapService, ConntrackSettings, EndpointEni, EndpointService, EndpointState,
-    Eni, HealthCheck, HealthProtocol, Hook, Integration, IntegrationKind, L4Protocol, LabSettings,
-    Listener, Nlb, NlbNode, Peer, Protocol, Rule, SecurityGroup, Services, Subnet, Target,
-    TargetGroup, Topology, Vpc, VpcEndpoint, VpcLink, VpcLinkKind,
+    Eni, FlowLogDestination, FlowLogSettings, HealthCheck, HealthProtocol, Hook, Integration,
+    IntegrationKind, L4Protocol, LabSettings, Listener, Nlb, NlbNode, Peer, Protocol, Rule,
+    SecurityGroup, Services, Subnet, Target, TargetGroup, Topology, Vpc, VpcEndpoint, VpcLink,
+    VpcLinkKind, FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE, FLOW_LOG_INTERVAL_S,
 };
 
 /// The demo topology `dataplane` runs when no config is given.
@@ -382,6 +387,7 @@ fn join(path: &str, key: &str) -> String {
 
 const ROOT_KEYS: &[&str] = &[
     "lab",
+    "flow_logs",
     "vpc",
     "subnet",
     "security_group",
@@ -409,6 +415,7 @@ const CONNTRACK_KEYS: &[&str] = &[
 /// largest, 5 days, and down to 1 s for tests.
 const CONNTRACK_LAB_RANGE: RangeInclusive<i64> = 1..=432_000;
 const SWEEP_RANGE: RangeInclusive<i64> = 1..=60;
+const FLOW_LOG_KEYS: &[&str] = &["destination", "interval", "account_id"];
 const VPC_KEYS: &[&str] = &["id", "cidr"];
 const SUBNET_KEYS: &[&str] = &["id", "vpc", "cidr", "az"];
 const SG_KEYS: &[&str] = &["id", "vpc", "ingress", "egress"];
@@ -1240,12 +1247,14 @@ impl<'s> Checker<'s> {
             enis: Vec::new(),
             services: Default::default(),
             conntrack: ConntrackSettings::default(),
+            flow_logs: None,
         };
         let Some(root) = self.table(root, "", "a table", ROOT_KEYS) else {
             return empty;
         };
         let lab = self.lab(&root);
         let conntrack = self.conntrack(&root);
+        let flow_logs = self.flow_logs(&root);
         let mut ids: HashMap<String, IdInfo> = HashMap::new();
 
         // Pass 1: every resource's own fields; ids registered.
@@ -1360,6 +1369,7 @@ impl<'s> Checker<'s> {
             enis: enis.enis,
             services,
             conntrack,
+            flow_logs,
         }
     }
 
@@ -1636,6 +1646,46 @@ impl<'s> Checker<'s> {
             }
             _ => Some(n as u64),
         }
+    }
+
+    /// `[flow_logs]`: present means on; every key has a default.
+    fn flow_logs(&mut self, root: &Tbl<'_>) -> Option<FlowLogSettings> {
+        let e = root.get("flow_logs")?;
+        let t = self.table(&e.node, "flow_logs", "a table ([flow_logs])", FLOW_LOG_KEYS)?;
+        let mut fl = FlowLogSettings {
+            destination: FlowLogDestination::Stdout,
+            interval_s: FLOW_LOG_INTERVAL_S,
+            account_id: FLOW_LOG_ACCOUNT.into(),
+        };
+        if let Some(d) = self.opt_str(&t, "destination", "\"stdout\" or a file path") {
+            match parse_flow_log_destination(d.v) {
+                Ok(dest) => fl.destination = dest,
+                Err(m) => self.err(d.pos, "flow_logs.destination", m),
+            }
+        }
+        if let Some(e) = t.get("interval") {
+            if let Some(i) = self.int(
+                &e.node,
+                "flow_logs.interval",
+                "a number of seconds such as 60",
+                "interval",
+                FLOW_LOG_INTERVAL_RANGE,
+            ) {
+                fl.interval_s = i.v as u32;
+            }
+        }
+        if let Some(a) = self.opt_str(&t, "account_id", "a 12-digit AWS account id") {
+            if a.v.len() == 12 && a.v.bytes().all(|b| b.is_ascii_digit()) {
+                fl.account_id = a.v.to_string();
+            } else {
+                self.err(
+                    a.pos,
+                    "flow_logs.account_id",
+                    format!("invalid account id {:?} (expected 12 digits such as \"{FLOW_LOG_ACCOUNT}\")", a.v),
+                );
+            }
+        }
+        Some(fl)
     }
 
     fn vpc(
@@ -4141,6 +4191,18 @@ const HOST_NAME_RULE: &str =
     "expected 1 to 15 characters from a-z, 0-9 and '-', starting with a letter or digit";
 
 /// `^[a-z0-9][a-z0-9-]{0,max-1}$`
+/// `"stdout"` (or `"-"`) or a file path; shared with `dataplane run --flow-log`.
+pub fn parse_flow_log_destination(s: &str) -> Result<FlowLogDestination, String> {
+    match s {
+        "stdout" | "-" => Ok(FlowLogDestination::Stdout),
+        "" => Err("empty flow log destination (expected \"stdout\" or a file path)".into()),
+        p if p.ends_with('/') => Err(format!(
+            "flow log destination {p:?} is a directory (expected \"stdout\" or a file path)"
+        )),
+        p => Ok(FlowLogDestination::File(p.into())),
+    }
+}
+
 fn valid_name(s: &str, max: usize) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
@@ -4575,6 +4637,7 @@ host = "b-1"
         let expected = Topology {
             services: Default::default(),
             conntrack: Default::default(),
+            flow_logs: None,
             lab: LabSettings {
                 name: "lab1".into(),
                 hook: Hook::Xdp,
@@ -4949,7 +5012,7 @@ host = "a"
             [
                 "t.toml:21:1: eni[0].adress: unknown field \"adress\" (allowed: id, subnet, ip, mac, security_groups, host)",
                 "t.toml:22:1: eni[0].securitygroups: unknown field \"securitygroups\" (allowed: id, subnet, ip, mac, security_groups, host; did you mean \"security_groups\"?)",
-                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, vpc, subnet, security_group, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack; did you mean \"vpc\"?)",
+                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, flow_logs, vpc, subnet, security_group, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack; did you mean \"vpc\"?)",
             ]
         );
     }
@@ -4978,6 +5041,61 @@ host = "a"
                 "t.toml:26:6: vpc[1].id: expected a string id such as \"vpc-a\", found an integer",
                 "t.toml:27:8: vpc[1].cidr: expected an IPv4 CIDR such as \"10.0.0.0/16\", found an array",
             ]
+        );
+    }
+
+    #[test]
+    fn flow_logs_table_gives_the_settings_and_defaults() {
+        let t = parse_str(
+            &with_base("\n[flow_logs]\ndestination = \"/var/log/flows.log\"\ninterval = 10\naccount_id = \"000011112222\"\n"),
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            t.flow_logs,
+            Some(FlowLogSettings {
+                destination: FlowLogDestination::File("/var/log/flows.log".into()),
+                interval_s: 10,
+                account_id: "000011112222".into(),
+            })
+        );
+        let t = parse_str(&with_base("\n[flow_logs]\n"), "t.toml").unwrap();
+        assert_eq!(
+            t.flow_logs,
+            Some(FlowLogSettings {
+                destination: FlowLogDestination::Stdout,
+                interval_s: 60,
+                account_id: "123456789012".into(),
+            })
+        );
+        assert_eq!(parse_str(BASE, "t.toml").unwrap().flow_logs, None);
+    }
+
+    #[test]
+    fn bad_flow_log_settings_are_located() {
+        assert_eq!(
+            diags(&with_base(
+                "\n[flow_logs]\ndestination = \"\"\ninterval = 0\naccount_id = \"12345\"\nintervall = 5\n"
+            )),
+            [
+                "t.toml:23:15: flow_logs.destination: empty flow log destination (expected \"stdout\" or a file path)",
+                "t.toml:24:12: flow_logs.interval: interval 0 is out of range (expected 1 to 600)",
+                "t.toml:25:14: flow_logs.account_id: invalid account id \"12345\" (expected 12 digits such as \"123456789012\")",
+                "t.toml:26:1: flow_logs.intervall: unknown field \"intervall\" (allowed: destination, interval, account_id; did you mean \"interval\"?)",
+            ]
+        );
+        assert_eq!(
+            diags(&with_base(
+                "\n[flow_logs]\ndestination = \"/tmp/\"\ninterval = \"60\"\n"
+            )),
+            [
+                "t.toml:23:15: flow_logs.destination: flow log destination \"/tmp/\" is a directory (expected \"stdout\" or a file path)",
+                "t.toml:24:12: flow_logs.interval: expected a number of seconds such as 60, found a string",
+            ]
+        );
+        assert_eq!(
+            diags("flow_logs = \"stdout\"\n"),
+            ["t.toml:1:13: flow_logs: expected a table ([flow_logs]), found a string"]
         );
     }
 
@@ -5449,8 +5567,8 @@ host = "a"
             "t.toml:2:6: vpc[0].id: expected a string id such as \"vpc-a\", found a datetime\n\
              t.toml:6:6: vpc[1].id: invalid id \"vpc b\" (expected a non-empty string without \
              spaces, such as \"vpc-a\")\n\
-             t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, vpc, subnet, security_group, eni, nlb, target_group, \
-             alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack)"
+             t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, flow_logs, vpc, subnet, security_group, eni, nlb, \
+             target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack)"
         );
     }
     // -- PrivateLink ---------------------------------------------------------

@@ -99,12 +99,37 @@ pub fn monotonic_ns() -> u64 {
     ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
 }
 
+/// Where the sweeper hands the entries it removes, with their final
+/// packet and byte counts (the flow log logs them).
+pub type Removed = std::sync::mpsc::Sender<Vec<(FlowKey, FlowEntry)>>;
+
 /// Removes the expired flows from HL_FLOWS (owned or opened from its pin);
 /// returns how many entries it removed and how many remain.
 pub fn sweep(map: &mut Map, t: &Timeouts) -> Result<(usize, usize)> {
+    sweep_reporting(map, t, None)
+}
+
+/// [`sweep`], handing the removed entries to `removed` first: sent before
+/// the removal, so a reader that finds an entry gone has its final counts
+/// already queued.
+pub fn sweep_reporting(
+    map: &mut Map,
+    t: &Timeouts,
+    removed: Option<&Removed>,
+) -> Result<(usize, usize)> {
     let mut flows: BpfHashMap<&mut MapData, FlowKey, FlowEntry> = BpfHashMap::try_from(map)?;
     let all: Vec<(FlowKey, FlowEntry)> = flows.iter().filter_map(|r| r.ok()).collect();
     let doomed = expired(&all, monotonic_ns(), t);
+    if let (Some(tx), false) = (removed, doomed.is_empty()) {
+        let set: std::collections::HashSet<&FlowKey> = doomed.iter().collect();
+        let entries = all
+            .iter()
+            .filter(|(k, _)| set.contains(k))
+            .copied()
+            .collect();
+        // The flow log may have stopped first (shutdown): nothing to tell.
+        let _ = tx.send(entries);
+    }
     for k in &doomed {
         // Already gone (a racing sweep, connection termination) is fine.
         let _ = flows.remove(k);
@@ -117,11 +142,13 @@ pub fn sweep(map: &mut Map, t: &Timeouts) -> Result<(usize, usize)> {
 pub type Shared = Arc<Mutex<crate::model::ConntrackSettings>>;
 
 /// Sweeps the pinned flow table every `sweep_interval` of `settings` until
-/// `stop` is set.
+/// `stop` is set, handing
+/// the removed entries to `removed` (the flow log) if given.
 pub fn sweeper(
     flows_pin: std::path::PathBuf,
     settings: Shared,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    removed: Option<Removed>,
 ) -> Result<std::thread::JoinHandle<()>> {
     let data = MapData::from_pin(&flows_pin)
         .with_context(|| format!("opening {}", flows_pin.display()))?;
@@ -132,7 +159,7 @@ pub fn sweeper(
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let now = *settings.lock().expect("conntrack settings lock");
                 let (t, every) = (now.timeouts, now.sweep_interval);
-                match sweep(&mut map, &t) {
+                match sweep_reporting(&mut map, &t, removed.as_ref()) {
                     Ok((0, _)) => {}
                     Ok((n, left)) => {
                         log::debug!("conntrack: reclaimed {n} expired entries, {left} remain")

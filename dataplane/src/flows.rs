@@ -1,5 +1,6 @@
 //! `dataplane flows`: the flow table as a person reads it: each flow once,
-//! with its original and translated tuples, state, age and idle time.
+//! with its original and translated tuples, state, age, idle time and the
+//! packets and IPv4 bytes each direction carried.
 
 use std::{fmt::Write as _, net::Ipv4Addr, path::Path};
 
@@ -24,6 +25,10 @@ pub struct Flow {
     pub state: &'static str,
     pub age_s: u64,
     pub idle_s: u64,
+    /// Forward (client to server) direction: packets, IPv4 bytes.
+    pub fwd: (u64, u64),
+    /// Reply direction (0, 0 if its entry is gone).
+    pub rev: (u64, u64),
 }
 
 fn proto_name(p: u8) -> &'static str {
@@ -46,11 +51,16 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
             .get(i as usize)
             .map_or_else(|| format!("vpc#{i}"), |v| v.id.clone())
     };
+    let by_key: std::collections::HashMap<&FlowKey, &FlowEntry> =
+        entries.iter().map(|(k, e)| (k, e)).collect();
     let mut out: Vec<Flow> = entries
         .iter()
         .filter(|(_, e)| e.flags & FLOW_F_REPLY == 0)
         .map(|(k, e)| {
             let nat = e.flags & (FLOW_F_SNAT | FLOW_F_DNAT) != 0;
+            let rev = by_key
+                .get(&e.peer_key(k.proto))
+                .map_or((0, 0), |r| (r.packets, r.bytes));
             Flow {
                 vpc: if e.out_vpc != k.vpc {
                     format!("{}->{}", vpc(k.vpc), vpc(e.out_vpc))
@@ -78,6 +88,8 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
                     .unwrap_or("?"),
                 age_s: now_ns.saturating_sub(e.created_ns) / 1_000_000_000,
                 idle_s: now_ns.saturating_sub(e.last_seen_ns) / 1_000_000_000,
+                fwd: (e.packets, e.bytes),
+                rev,
             }
         })
         .collect();
@@ -87,14 +99,34 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
 
 pub fn render(flows: &[Flow]) -> String {
     let mut s = format!(
-        "{:<16} {:<5} {:<44} {:<44} {:<12} {:>7} {:>7}\n",
-        "vpc", "proto", "original", "translated", "state", "age_s", "idle_s"
+        "{:<16} {:<5} {:<44} {:<44} {:<12} {:>7} {:>7} {:>9} {:>11} {:>9} {:>11}\n",
+        "vpc",
+        "proto",
+        "original",
+        "translated",
+        "state",
+        "age_s",
+        "idle_s",
+        "fwd_pkts",
+        "fwd_bytes",
+        "rev_pkts",
+        "rev_bytes"
     );
     for f in flows {
         let _ = writeln!(
             s,
-            "{:<16} {:<5} {:<44} {:<44} {:<12} {:>7} {:>7}",
-            f.vpc, f.proto, f.original, f.translated, f.state, f.age_s, f.idle_s
+            "{:<16} {:<5} {:<44} {:<44} {:<12} {:>7} {:>7} {:>9} {:>11} {:>9} {:>11}",
+            f.vpc,
+            f.proto,
+            f.original,
+            f.translated,
+            f.state,
+            f.age_s,
+            f.idle_s,
+            f.fwd.0,
+            f.fwd.1,
+            f.rev.0,
+            f.rev.1
         );
     }
     let _ = writeln!(s, "{} flows", flows.len());
@@ -159,13 +191,21 @@ mod tests {
             new_dport: 80u16.to_be_bytes(),
             created_ns: 1_000_000_000,
             last_seen_ns: 4_000_000_000,
+            packets: 6,
+            bytes: 520,
             ..Default::default()
         };
         let rev = FlowEntry {
             flags: FLOW_F_REPLY | FLOW_F_SNAT | FLOW_F_DNAT,
+            packets: 4,
+            bytes: 1800,
             ..fwd
         };
-        let f = flows(&topo, &[(k, fwd), (k, rev)], 10_000_000_000);
+        let f = flows(
+            &topo,
+            &[(k, fwd), (fwd.peer_key(k.proto), rev)],
+            10_000_000_000,
+        );
         assert_eq!(
             f,
             vec![Flow {
@@ -176,10 +216,19 @@ mod tests {
                 state: "established",
                 age_s: 9,
                 idle_s: 6,
+                fwd: (6, 520),
+                rev: (4, 1800),
             }]
         );
         let text = render(&f);
         assert!(text.ends_with("1 flows\n"));
         assert!(text.contains("10.0.1.10:40000 -> 10.0.1.100:80"));
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with("        6         520         4        1800"),
+            "{text}"
+        );
     }
 }

@@ -500,6 +500,7 @@ mod tests {
         Topology {
             services: Default::default(),
             conntrack: Default::default(),
+            flow_logs: None,
             lab: LabSettings {
                 name: name.into(),
                 hook: Hook::Tc,

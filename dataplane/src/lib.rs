@@ -10,6 +10,7 @@ pub mod compile;
 pub mod config;
 pub mod conntrack;
 pub mod fault;
+pub mod flowlog;
 pub mod flows;
 pub mod health;
 pub mod lab;

@@ -70,6 +70,7 @@ pub const PINNED_MAPS: &[&str] = &[
     maps::MAGLEV,
     maps::TARGETS,
     maps::OBJ_STATS,
+    maps::FLOW_EVENTS,
 ];
 
 /// Pure: why a pinned map cannot be reused by the object's definition of
@@ -165,6 +166,9 @@ pub struct LoadOptions {
     /// `[conntrack] sweep_interval` (tests sweep faster, benchmarks never).
     /// The timeouts themselves come from the config only.
     pub sweep_every: Option<std::time::Duration>,
+    /// Emit flow events into `HL_FLOW_EVENTS` (flow logs). The agent turns
+    /// it on when flow logs are configured; off, the verifier prunes the code.
+    pub flow_events: bool,
 }
 
 pub struct Dataplane {
@@ -215,6 +219,12 @@ impl Dataplane {
         for (name, path) in &pin_paths {
             loader.map_pin_path(name, path.as_path());
         }
+        let flow_events = u32::from(opts.flow_events);
+        loader.override_global(
+            dataplane_common::globals::FLOW_EVENTS_ON,
+            &flow_events,
+            true,
+        );
         let mut ebpf = loader
             .load_file(obj)
             .with_context(|| format!("loading kernel object {}", obj.display()))?;

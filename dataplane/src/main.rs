@@ -64,6 +64,14 @@ enum Cmd {
         /// Reload FILE whenever it changes (SIGHUP always reloads it).
         #[arg(long)]
         watch: bool,
+        /// Write VPC Flow Logs records to FILE (appended; "-": stdout); turns
+        /// flow logs on and overrides the config's [flow_logs] destination.
+        #[arg(long, value_name = "FILE|-")]
+        flow_log: Option<String>,
+        /// Flow log aggregation interval in seconds (1 to 600); overrides
+        /// the config's [flow_logs] interval.
+        #[arg(long, value_name = "SECS")]
+        flow_log_interval: Option<u32>,
     },
     /// Remove a lab's data plane: detach its programs and drop its pinned maps and flows.
     ///
@@ -214,8 +222,16 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             metrics,
             ebpf_obj,
             watch,
+            flow_log,
+            flow_log_interval,
         } => {
-            let t = topo!(file.as_deref());
+            let mut t = topo!(file.as_deref());
+            t.flow_logs = dataplane::flowlog::with_overrides(
+                t.flow_logs.take(),
+                flow_log.as_deref(),
+                flow_log_interval,
+            )
+            .map_err(anyhow::Error::msg)?;
             let hook = hook.map(Into::into).unwrap_or(t.lab.hook);
             let obj = ebpf_obj.unwrap_or_else(loader::object_path);
             run(t, &obj, hook, metrics, file.as_deref(), watch)?;

@@ -18,6 +18,8 @@ pub struct Topology {
     pub services: Services,
     /// Connection tracking: idle timeouts and the sweep (`[conntrack]`).
     pub conntrack: ConntrackSettings,
+    /// VPC Flow Logs (`[flow_logs]`); `None`: off.
+    pub flow_logs: Option<FlowLogSettings>,
 }
 
 /// How long idle flows are tracked and how often expired ones are swept.
@@ -37,6 +39,30 @@ impl Default for ConntrackSettings {
         }
     }
 }
+
+/// Where and how often the agent writes VPC Flow Logs records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowLogSettings {
+    pub destination: FlowLogDestination,
+    /// Aggregation interval in seconds (AWS offers 60 and 600).
+    pub interval_s: u32,
+    /// The `account-id` field: 12 digits.
+    pub account_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FlowLogDestination {
+    Stdout,
+    /// Appended to; relative paths are relative to the agent's working directory.
+    File(std::path::PathBuf),
+}
+
+/// Defaults of [`FlowLogSettings`]: AWS's shorter aggregation interval and
+/// a documentation-style lab account.
+pub const FLOW_LOG_INTERVAL_S: u32 = 60;
+pub const FLOW_LOG_ACCOUNT: &str = "123456789012";
+/// Accepted intervals: down to 1 s for tests and demos, up to AWS's 600 s.
+pub const FLOW_LOG_INTERVAL_RANGE: std::ops::RangeInclusive<i64> = 1..=600;
 
 /// The Hyperplane resources of a topology. REST VPC links are expanded by
 /// `config` into the endpoint service and endpoint they imply, so later

@@ -1063,6 +1063,7 @@ fn idle_flows_are_reclaimed_after_their_timeout_and_the_full_table_accepts_again
     let opts = LoadOptions {
         flow_table_size: Some(4),
         sweep_every: Some(std::time::Duration::from_millis(100)),
+        ..Default::default()
     };
     let topo = format!(
         "{TOPO}\n[conntrack]\nignore_aws_ranges = true\nudp_timeout = 1\nudp_stream_timeout = 1\n"

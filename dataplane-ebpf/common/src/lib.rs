@@ -40,6 +40,15 @@ pub mod maps {
     /// array of one u32: the configuration generation the pipeline runs
     /// (see [`super::in_generation`])
     pub const ACTIVE: &str = "HL_ACTIVE";
+    /// ring buffer of [`super::FlowEvent`]s (new flows, rejected packets)
+    pub const FLOW_EVENTS: &str = "HL_FLOW_EVENTS";
+}
+
+/// Load-time globals of the kernel object (`EbpfLoader::set_global`).
+pub mod globals {
+    /// u32: non-zero makes the pipeline emit [`super::FlowEvent`]s. Off, the
+    /// verifier prunes the emitting code and the ring stays empty.
+    pub const FLOW_EVENTS_ON: &str = "HL_FLOW_EVENTS_ON";
 }
 
 /// The top bit of the first field of every entry-point key (`HL_PORTS`'s
@@ -117,7 +126,10 @@ pub struct PortInfo {
     pub ip: [u8; 4],
     /// The host-side MAC of the ENI (the fabric answers ARP to it).
     pub mac: [u8; 6],
-    pub _pad: u16,
+    /// The configuration generation this port entry belongs to (the same
+    /// as its key's tag): the later lookups of a packet use it, so one
+    /// packet never sees two generations.
+    pub generation: u16,
 }
 
 #[repr(C)]
@@ -269,7 +281,14 @@ pub struct FlowEntry {
     pub stat_listener: u32,
     pub stat_target: u32,
     pub created_ns: u64,
+    /// Packets and IPv4 bytes (frame length minus the 14-byte Ethernet
+    /// header) forwarded in this direction. Added atomically: every CPU that
+    /// forwards a packet of the flow counts into the same entry. Each sits
+    /// between the timestamps: two adjacent zero u64s in the kernel's entry
+    /// literals compile to a `memset` call the BPF target cannot link.
+    pub packets: u64,
     pub last_seen_ns: u64,
+    pub bytes: u64,
 }
 
 pub const ENDPOINT_STATE_PENDING: u32 = 0;
@@ -404,6 +423,42 @@ pub struct EniCounters {
     pub drops: u64,
 }
 
+/// Bytes of the ring buffer of flow events (a power of two multiple of the
+/// page size). 256 KiB holds 5,461 events of 48 bytes (with the ring's
+/// 8-byte record header): the agent drains it every 20 ms.
+pub const FLOW_EVENTS_BYTES: u32 = 256 * 1024;
+
+/// [`FlowEvent::kind`]: a flow was created (its first packet was accepted
+/// and both entries recorded).
+pub const FLOW_EVENT_NEW: u32 = 1;
+/// [`FlowEvent::kind`]: a packet was dropped by a policy decision
+/// ([`DropReason::is_reject`]).
+pub const FLOW_EVENT_REJECT: u32 = 2;
+/// [`FlowEvent::dst_eni`] when the packet has no destination host ENI.
+pub const NO_ENI: u32 = u32::MAX;
+
+/// One record of `HL_FLOW_EVENTS`: what the flow-log aggregator needs that
+/// the flow table cannot tell it. Counts of accepted flows come from the
+/// entries' own `packets`/`bytes`, read by `key`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FlowEvent {
+    /// [`FLOW_EVENT_NEW`] or [`FLOW_EVENT_REJECT`].
+    pub kind: u32,
+    /// ENI index the packet entered the fabric from (`PortInfo::eni`).
+    pub eni: u32,
+    /// NEW: the ENI index the forward direction is delivered to (for
+    /// PrivateLink, the target's); REJECT: [`NO_ENI`].
+    pub dst_eni: u32,
+    /// REJECT: the [`DropReason`] code; NEW: 0.
+    pub reason: u32,
+    /// The packet's tuple as it entered, with its VPC: for NEW the key of
+    /// the forward entry.
+    pub key: FlowKey,
+    /// IPv4 bytes of the packet (frame length minus the Ethernet header).
+    pub len: u32,
+}
+
 macro_rules! codes {
     ($(#[$m:meta])* $ty:ident, $count:ident, $names:ident { $($(#[$vm:meta])* $name:ident = $code:literal, $text:literal;)* }) => {
         $(#[$m])*
@@ -498,6 +553,27 @@ codes! {
         UnknownPortPass = 4, "unknown_port_pass";
         /// Established TCP flows (SYN-ACK seen).
         TcpEstablished = 5, "tcp_established";
+        /// Flow events not recorded because the ring buffer was full (the
+        /// packet itself was handled as usual).
+        FlowEventsLost = 6, "flow_events_lost";
+    }
+}
+
+impl DropReason {
+    /// A policy decision: what AWS VPC Flow Logs record as REJECT (security
+    /// groups, and the Hyperplane admission checks that play their part).
+    /// Malformed packets, routing failures and resource limits are not.
+    pub const fn is_reject(self) -> bool {
+        matches!(
+            self,
+            DropReason::EgressSgDeny
+                | DropReason::IngressSgDeny
+                | DropReason::TargetIngressSgDeny
+                | DropReason::LinkEgressSgDeny
+                | DropReason::LinkReverseInitiated
+                | DropReason::EndpointPending
+                | DropReason::EndpointRejected
+        )
     }
 }
 
@@ -524,6 +600,7 @@ mod pod {
     unsafe impl aya::Pod for ListenerKey {}
     unsafe impl aya::Pod for ListenerInfo {}
     unsafe impl aya::Pod for TargetInfo {}
+    unsafe impl aya::Pod for FlowEvent {}
 }
 
 #[cfg(test)]
@@ -540,9 +617,15 @@ mod tests {
         assert_eq!(size_of::<SgPorts>(), 4 + 4 * SG_MAX_RANGES);
         assert_eq!(size_of::<FlowKey>(), 20);
         assert_eq!(offset_of!(FlowKey, proto), 16);
-        assert_eq!(size_of::<FlowEntry>(), 80);
+        assert_eq!(size_of::<FlowEntry>(), 96);
         assert_eq!(offset_of!(FlowEntry, out_ifindex), 12);
         assert_eq!(offset_of!(FlowEntry, created_ns), 64);
+        assert_eq!(offset_of!(FlowEntry, packets), 72);
+        assert_eq!(offset_of!(FlowEntry, last_seen_ns), 80);
+        assert_eq!(offset_of!(FlowEntry, bytes), 88);
+        assert_eq!(size_of::<FlowEvent>(), 40);
+        assert_eq!(offset_of!(FlowEvent, key), 16);
+        assert_eq!(offset_of!(FlowEvent, len), 36);
         assert_eq!(size_of::<EndpointInfo>(), 32);
         assert_eq!(size_of::<ListenerKey>(), 8);
         assert_eq!(size_of::<ListenerInfo>(), 8);

@@ -210,6 +210,8 @@ pub fn run(opts: &Options) -> Result<Report> {
                 // No sweep during the run: it would walk the flow table on
                 // the other CPU while the paths are timed.
                 sweep_every: Some(std::time::Duration::from_secs(24 * 3600)),
+                // Flow events off: the paths are timed as with flow logs off.
+                flow_events: false,
             },
         );
         if want(Section::Kernel) {

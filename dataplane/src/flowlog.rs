@@ -1,0 +1,749 @@
+//! `flowlog`: AWS VPC Flow Logs (the version 2 default format) from kernel
+//! events, not from polling the flow table.
+//!
+//! The kernel announces each new flow and each packet a policy decision
+//! rejected in the `HL_FLOW_EVENTS` ring buffer, and counts the packets and
+//! bytes of every flow direction in its own flow entry. The [`Aggregator`]
+//! (pure, unit tested) turns that into records: REJECT records sum the
+//! REJECT events; ACCEPT records are the deltas of the entry counters of the
+//! flows the kernel announced, read by key once per interval, plus the final
+//! counts of flows the conntrack sweeper removed in between (it hands them
+//! over on a channel) and, at shutdown, a last partial interval.
+//!
+//! Each direction of a flow is recorded once, at the ENI its packets entered
+//! the fabric from: the client's ENI logs the request direction, the server's
+//! (for PrivateLink, the target's) the replies, each with the tuple as it
+//! entered. AWS logs a flow at both ENIs; see docs/DATAPLANE.md.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    fs::OpenOptions,
+    io::Write,
+    net::Ipv4Addr,
+    path::Path,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc, Arc,
+    },
+    thread::JoinHandle,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, Result};
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, RingBuf};
+use dataplane_common::{
+    maps, FlowEntry, FlowEvent, FlowKey, FLOW_EVENT_NEW, FLOW_EVENT_REJECT, FLOW_F_REPLY,
+    PROTO_ICMP,
+};
+
+use crate::{
+    conntrack::Removed,
+    model::{
+        FlowLogDestination, FlowLogSettings, Topology, FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE,
+        FLOW_LOG_INTERVAL_S,
+    },
+};
+
+/// The field names of the default (version 2) format, in order: the first
+/// line of every destination, as in AWS's files.
+pub const HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport \
+                          protocol packets bytes start end action log-status";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    Accept,
+    Reject,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Accept => "ACCEPT",
+            Action::Reject => "REJECT",
+        }
+    }
+}
+
+/// One flow log record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub interface_id: String,
+    pub srcaddr: Ipv4Addr,
+    pub dstaddr: Ipv4Addr,
+    /// 0 for ICMP, as AWS logs it.
+    pub srcport: u16,
+    pub dstport: u16,
+    pub protocol: u8,
+    pub packets: u64,
+    /// IPv4 bytes (headers included, Ethernet excluded), as AWS counts.
+    pub bytes: u64,
+    /// Unix seconds: the aggregation interval.
+    pub start: u64,
+    pub end: u64,
+    pub action: Action,
+}
+
+impl Record {
+    /// The record in the default format.
+    pub fn line(&self, account: &str) -> String {
+        format!(
+            "2 {account} {} {} {} {} {} {} {} {} {} {} {} OK",
+            self.interface_id,
+            self.srcaddr,
+            self.dstaddr,
+            self.srcport,
+            self.dstport,
+            self.protocol,
+            self.packets,
+            self.bytes,
+            self.start,
+            self.end,
+            self.action.name()
+        )
+    }
+}
+
+/// What a record aggregates over: (ENI index, action, tuple).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Slot {
+    eni: u32,
+    action: Action,
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    proto: u8,
+}
+
+impl Slot {
+    fn new(eni: u32, action: Action, k: &FlowKey) -> Slot {
+        let icmp = k.proto == PROTO_ICMP;
+        let port = |p: [u8; 2]| if icmp { 0 } else { u16::from_be_bytes(p) };
+        Slot {
+            eni,
+            action,
+            src: k.src,
+            dst: k.dst,
+            sport: port(k.sport),
+            dport: port(k.dport),
+            proto: k.proto,
+        }
+    }
+}
+
+/// A flow the kernel announced: its counts as last logged.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tracked {
+    fwd: (u64, u64),
+    rev: (u64, u64),
+    /// Not in the table at the last read: forgotten at the next one if
+    /// still gone (its final counts, if the sweeper removed it, arrive on
+    /// the channel in between).
+    missing: bool,
+}
+
+/// Counts since `last` (a reset, when the kernel replaced the entry with a
+/// new connection on the same tuple, counts from zero).
+fn delta(last: &mut (u64, u64), now: (u64, u64)) -> (u64, u64) {
+    let d = if now.0 < last.0 || now.1 < last.1 {
+        now
+    } else {
+        (now.0 - last.0, now.1 - last.1)
+    };
+    *last = now;
+    d
+}
+
+/// Events and counters in, records out. No I/O: the reader thread feeds it.
+pub struct Aggregator {
+    /// Interface ids by ENI index.
+    enis: Vec<String>,
+    /// Forward key -> counts logged so far.
+    tracked: HashMap<FlowKey, Tracked>,
+    /// The current interval's records so far: (packets, bytes).
+    pending: BTreeMap<Slot, (u64, u64)>,
+}
+
+impl Aggregator {
+    pub fn new(enis: Vec<String>) -> Aggregator {
+        Aggregator {
+            enis,
+            tracked: HashMap::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, slot: Slot, (packets, bytes): (u64, u64)) {
+        if packets == 0 {
+            return;
+        }
+        let p = self.pending.entry(slot).or_default();
+        p.0 += packets;
+        p.1 += bytes;
+    }
+
+    /// One event from the ring buffer.
+    pub fn event(&mut self, ev: &FlowEvent) {
+        match ev.kind {
+            // A new flow (also a new connection reusing a finished flow's
+            // tuple: its entries were replaced, so counting restarts at 0).
+            FLOW_EVENT_NEW => {
+                self.tracked.insert(ev.key, Tracked::default());
+            }
+            FLOW_EVENT_REJECT => {
+                self.add(
+                    Slot::new(ev.eni, Action::Reject, &ev.key),
+                    (1, ev.len as u64),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// The forward keys of the flows to read before closing an interval.
+    pub fn tracked(&self) -> Vec<FlowKey> {
+        let mut v: Vec<FlowKey> = self.tracked.keys().copied().collect();
+        v.sort_by_key(|k| (k.vpc, k.src, k.dst, k.sport, k.dport, k.proto));
+        v
+    }
+
+    /// The table's current entries of tracked flow `key`: its forward entry
+    /// (`None`: not in the table) and, if found, its reply entry by key.
+    pub fn observe(
+        &mut self,
+        key: &FlowKey,
+        fwd: Option<&FlowEntry>,
+        rev: Option<(&FlowKey, &FlowEntry)>,
+    ) {
+        let Some(t) = self.tracked.get_mut(key) else {
+            return;
+        };
+        let Some(fwd) = fwd else {
+            if t.missing {
+                self.tracked.remove(key);
+            } else {
+                t.missing = true;
+            }
+            return;
+        };
+        t.missing = false;
+        let d_fwd = delta(&mut t.fwd, (fwd.packets, fwd.bytes));
+        let d_rev = rev.map(|(rk, r)| (*rk, r.src_eni, delta(&mut t.rev, (r.packets, r.bytes))));
+        self.add(Slot::new(fwd.src_eni, Action::Accept, key), d_fwd);
+        if let Some((rk, eni, d)) = d_rev {
+            self.add(Slot::new(eni, Action::Accept, &rk), d);
+        }
+    }
+
+    /// Entries the sweeper removed, with their final counts: logged in the
+    /// current interval; their flows are forgotten.
+    pub fn removed(&mut self, entries: &[(FlowKey, FlowEntry)]) {
+        let mut gone = Vec::new();
+        for (k, e) in entries {
+            let reply = e.flags & FLOW_F_REPLY != 0;
+            // The reply entry's peer is the forward entry.
+            let fk = if reply { e.peer_key(k.proto) } else { *k };
+            let Some(t) = self.tracked.get_mut(&fk) else {
+                continue;
+            };
+            let last = if reply { &mut t.rev } else { &mut t.fwd };
+            let d = delta(last, (e.packets, e.bytes));
+            self.add(Slot::new(e.src_eni, Action::Accept, k), d);
+            gone.push(fk);
+        }
+        for k in gone {
+            self.tracked.remove(&k);
+        }
+    }
+
+    /// Ends the interval `[start, end]`: its records, sorted by interface,
+    /// action and tuple.
+    pub fn close(&mut self, start: u64, end: u64) -> Vec<Record> {
+        std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|(s, (packets, bytes))| Record {
+                interface_id: self
+                    .enis
+                    .get(s.eni as usize)
+                    .cloned()
+                    .unwrap_or_else(|| "-".into()),
+                srcaddr: Ipv4Addr::from(s.src),
+                dstaddr: Ipv4Addr::from(s.dst),
+                srcport: s.sport,
+                dstport: s.dport,
+                protocol: s.proto,
+                packets,
+                bytes,
+                start,
+                end,
+                action: s.action,
+            })
+            .collect()
+    }
+}
+
+/// `dataplane run --flow-log DEST --flow-log-interval SECS` over the
+/// config's `[flow_logs]`: a destination turns flow logs on; an interval
+/// alone needs them on already.
+pub fn with_overrides(
+    settings: Option<FlowLogSettings>,
+    destination: Option<&str>,
+    interval_s: Option<u32>,
+) -> Result<Option<FlowLogSettings>, String> {
+    let mut s = match (settings, destination) {
+        (s, Some(d)) => {
+            let mut s = s.unwrap_or(FlowLogSettings {
+                destination: FlowLogDestination::Stdout,
+                interval_s: FLOW_LOG_INTERVAL_S,
+                account_id: FLOW_LOG_ACCOUNT.into(),
+            });
+            s.destination = crate::config::parse_flow_log_destination(d)
+                .map_err(|m| format!("--flow-log: {m}"))?;
+            s
+        }
+        (Some(s), None) => s,
+        (None, None) if interval_s.is_some() => {
+            return Err(
+                "--flow-log-interval needs flow logs on: add --flow-log FILE (or - for \
+                        stdout), or a [flow_logs] table to the config"
+                    .into(),
+            )
+        }
+        (None, None) => return Ok(None),
+    };
+    if let Some(i) = interval_s {
+        if !FLOW_LOG_INTERVAL_RANGE.contains(&(i as i64)) {
+            return Err(format!(
+                "--flow-log-interval {i} is out of range (expected {} to {} seconds)",
+                FLOW_LOG_INTERVAL_RANGE.start(),
+                FLOW_LOG_INTERVAL_RANGE.end()
+            ));
+        }
+        s.interval_s = i;
+    }
+    Ok(Some(s))
+}
+
+/// How often the reader drains the ring: 256 KiB of 48-byte records lasts
+/// 20 ms only beyond ~270,000 new flows or rejects per second.
+const DRAIN_EVERY: Duration = Duration::from_millis(20);
+
+/// The running flow log: a thread that drains the ring buffer, reads the
+/// announced flows' counters and writes a record batch per interval.
+/// Dropping it writes the last (partial) interval and stops the thread.
+pub struct FlowLog {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn open_destination(d: &FlowLogDestination) -> Result<Box<dyn Write + Send>> {
+    Ok(match d {
+        FlowLogDestination::Stdout => {
+            println!("{HEADER}");
+            Box::new(std::io::stdout())
+        }
+        FlowLogDestination::File(p) => {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| {
+                    format!(
+                        "opening the flow log {}: check that its directory exists and is writable \
+                         (set [flow_logs] destination or --flow-log)",
+                        p.display()
+                    )
+                })?;
+            if f.metadata().map(|m| m.len() == 0).unwrap_or(false) {
+                writeln!(f, "{HEADER}")
+                    .with_context(|| format!("writing the flow log {}", p.display()))?;
+            }
+            Box::new(f)
+        }
+    })
+}
+
+impl FlowLog {
+    /// Starts the flow log of `topo` if it has one, on the maps pinned in
+    /// `pin_dir`. Returns it and the channel the conntrack sweeper hands
+    /// removed entries to.
+    pub fn start(topo: &Topology, pin_dir: &Path) -> Result<Option<(FlowLog, Removed)>> {
+        let Some(settings) = topo.flow_logs.clone() else {
+            return Ok(None);
+        };
+        let open = |name: &str| {
+            let p = pin_dir.join(name);
+            MapData::from_pin(&p).with_context(|| format!("opening pinned map {}", p.display()))
+        };
+        let ring = RingBuf::try_from(Map::RingBuf(open(maps::FLOW_EVENTS)?))
+            .context("HL_FLOW_EVENTS is not a ring buffer: rebuild the kernel object")?;
+        let flows = Map::HashMap(open(maps::FLOWS)?);
+        let out = open_destination(&settings.destination)?;
+        let enis = topo.enis.iter().map(|e| e.id.clone()).collect();
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("flow-log".into())
+                .spawn(move || {
+                    let mut r = Reader {
+                        agg: Aggregator::new(enis),
+                        ring,
+                        flows,
+                        removed: rx,
+                        out,
+                        settings,
+                    };
+                    if let Err(e) = r.run(&stop) {
+                        log::error!("flow log stopped: {e:#}");
+                    }
+                })
+                .context("starting the flow-log thread")?
+        };
+        log::info!(
+            "flow logs: every {} s to {}",
+            topo.flow_logs.as_ref().map_or(0, |f| f.interval_s),
+            match &topo.flow_logs.as_ref().map(|f| &f.destination) {
+                Some(FlowLogDestination::File(p)) => p.display().to_string(),
+                _ => "stdout".into(),
+            }
+        );
+        Ok(Some((
+            FlowLog {
+                stop,
+                thread: Some(thread),
+            },
+            tx,
+        )))
+    }
+}
+
+impl Drop for FlowLog {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Reader {
+    agg: Aggregator,
+    ring: RingBuf<MapData>,
+    flows: Map,
+    removed: mpsc::Receiver<Vec<(FlowKey, FlowEntry)>>,
+    out: Box<dyn Write + Send>,
+    settings: FlowLogSettings,
+}
+
+impl Reader {
+    fn run(&mut self, stop: &AtomicBool) -> Result<()> {
+        let interval = self.settings.interval_s as u64;
+        let mut start = unix_now();
+        loop {
+            // Read before draining: a stop seen here is followed by one
+            // more drain, so nothing queued before it is missed.
+            let stopping = stop.load(Ordering::Relaxed);
+            self.drain();
+            let now = unix_now();
+            if stopping || now >= start + interval {
+                let end = if stopping { now } else { start + interval };
+                self.read_counters()?;
+                let records = self.agg.close(start, end);
+                for r in &records {
+                    writeln!(self.out, "{}", r.line(&self.settings.account_id))?;
+                }
+                self.out.flush()?;
+                start = end;
+            }
+            if stopping {
+                return Ok(());
+            }
+            std::thread::sleep(DRAIN_EVERY);
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(item) = self.ring.next() {
+            if item.len() >= size_of::<FlowEvent>() {
+                // SAFETY: FlowEvent is plain integers; the kernel wrote one
+                // whole record, and read_unaligned needs no alignment.
+                let ev: FlowEvent = unsafe { std::ptr::read_unaligned(item.as_ptr().cast()) };
+                self.agg.event(&ev);
+            }
+        }
+        while let Ok(entries) = self.removed.try_recv() {
+            self.agg.removed(&entries);
+        }
+    }
+
+    /// Reads every announced flow's entries by key (never the whole table).
+    fn read_counters(&mut self) -> Result<()> {
+        let table: BpfHashMap<&MapData, FlowKey, FlowEntry> = BpfHashMap::try_from(&self.flows)?;
+        for k in self.agg.tracked() {
+            let fwd = table.get(&k, 0).ok();
+            let rev = fwd.and_then(|f| {
+                let rk = f.peer_key(k.proto);
+                table.get(&rk, 0).ok().map(|r| (rk, r))
+            });
+            self.agg
+                .observe(&k, fwd.as_ref(), rev.as_ref().map(|(rk, r)| (rk, r)));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dataplane_common::{DropReason, NO_ENI, PROTO_TCP, PROTO_UDP};
+
+    fn key(vpc: u32, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, proto: u8) -> FlowKey {
+        FlowKey {
+            vpc,
+            src,
+            dst,
+            sport: sport.to_be_bytes(),
+            dport: dport.to_be_bytes(),
+            proto,
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+
+    /// A flow's forward and reply entries, client ENI 0 -> server ENI 1.
+    fn entries(k: &FlowKey, fwd: (u64, u64), rev: (u64, u64)) -> (FlowEntry, FlowKey, FlowEntry) {
+        let f = FlowEntry {
+            out_vpc: k.vpc,
+            new_src: k.src,
+            new_dst: k.dst,
+            new_sport: k.sport,
+            new_dport: k.dport,
+            src_eni: 0,
+            dst_eni: 1,
+            packets: fwd.0,
+            bytes: fwd.1,
+            ..Default::default()
+        };
+        let rk = f.peer_key(k.proto);
+        let r = FlowEntry {
+            flags: FLOW_F_REPLY,
+            out_vpc: k.vpc,
+            new_src: rk.src,
+            new_dst: rk.dst,
+            new_sport: rk.sport,
+            new_dport: rk.dport,
+            src_eni: 1,
+            dst_eni: 0,
+            packets: rev.0,
+            bytes: rev.1,
+            ..Default::default()
+        };
+        (f, rk, r)
+    }
+
+    fn new_event(k: &FlowKey) -> FlowEvent {
+        FlowEvent {
+            kind: FLOW_EVENT_NEW,
+            eni: 0,
+            dst_eni: 1,
+            reason: 0,
+            key: *k,
+            len: 0,
+        }
+    }
+
+    fn lines(recs: &[Record]) -> Vec<String> {
+        recs.iter().map(|r| r.line("123456789012")).collect()
+    }
+
+    fn agg() -> Aggregator {
+        Aggregator::new(vec!["eni-client".into(), "eni-web".into()])
+    }
+
+    #[test]
+    fn an_accepted_flow_is_logged_per_direction_at_its_entering_eni_as_deltas() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
+        a.event(&new_event(&k));
+        let (f, rk, r) = entries(&k, (5, 400), (4, 3000));
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        assert_eq!(
+            lines(&a.close(100, 160)),
+            [
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 160 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 160 ACCEPT OK",
+            ]
+        );
+        // Next interval: only what moved since; an idle direction is silent.
+        let (f, rk, r) = entries(&k, (7, 500), (4, 3000));
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        assert_eq!(
+            lines(&a.close(160, 220)),
+            ["2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 220 ACCEPT OK"]
+        );
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        assert!(a.close(220, 280).is_empty(), "no traffic, no record");
+    }
+
+    #[test]
+    fn rejects_are_summed_per_eni_and_tuple_and_icmp_has_port_zero() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 30], 40001, 5432, PROTO_TCP);
+        let rej = |k: &FlowKey, len| FlowEvent {
+            kind: FLOW_EVENT_REJECT,
+            eni: 0,
+            dst_eni: NO_ENI,
+            reason: DropReason::IngressSgDeny as u32,
+            key: *k,
+            len,
+        };
+        for _ in 0..3 {
+            a.event(&rej(&k, 60));
+        }
+        let ping = key(0, [10, 0, 1, 10], [10, 0, 2, 30], 77, 77, PROTO_ICMP);
+        a.event(&rej(&ping, 84));
+        assert_eq!(
+            lines(&a.close(0, 60)),
+            [
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.30 0 0 1 1 84 0 60 REJECT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.30 40001 5432 6 3 180 0 60 REJECT OK",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_swept_flow_logs_its_final_counts_once_and_is_forgotten() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 5000, 53, PROTO_UDP);
+        a.event(&new_event(&k));
+        let (f, rk, r) = entries(&k, (2, 100), (2, 200));
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        a.close(0, 60);
+        // More traffic, then the sweeper removes both entries.
+        let (f, rk, r) = entries(&k, (3, 150), (2, 200));
+        a.removed(&[(k, f), (rk, r)]);
+        assert!(a.tracked().is_empty());
+        // The table no longer has it: nothing more, and no double count.
+        a.observe(&k, None, None);
+        assert_eq!(
+            lines(&a.close(60, 120)),
+            ["2 123456789012 eni-client 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 120 ACCEPT OK"]
+        );
+    }
+
+    #[test]
+    fn a_flow_gone_without_final_counts_is_forgotten_after_two_reads() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 5000, 53, PROTO_UDP);
+        a.event(&new_event(&k));
+        a.observe(&k, None, None);
+        assert_eq!(
+            a.tracked(),
+            [k],
+            "kept: the sweeper's batch may be on its way"
+        );
+        // It arrives late: still counted.
+        let (f, rk, r) = entries(&k, (1, 40), (0, 0));
+        a.removed(&[(k, f), (rk, r)]);
+        assert_eq!(a.close(0, 1).len(), 1);
+        a.event(&new_event(&k));
+        a.observe(&k, None, None);
+        a.observe(&k, None, None);
+        assert!(a.tracked().is_empty());
+    }
+
+    #[test]
+    fn a_reused_tuple_counts_the_new_connection_from_zero() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
+        a.event(&new_event(&k));
+        let (f, rk, r) = entries(&k, (10, 1000), (8, 900));
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        a.close(0, 60);
+        // The kernel replaced both entries (SYN on a closed flow).
+        a.event(&new_event(&k));
+        let (f, rk, r) = entries(&k, (12, 1100), (9, 950));
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        let recs = a.close(60, 120);
+        assert_eq!(
+            recs.iter()
+                .map(|r| (r.packets, r.bytes))
+                .collect::<Vec<_>>(),
+            [(12, 1100), (9, 950)]
+        );
+    }
+
+    #[test]
+    fn command_line_overrides_the_config() {
+        let file = FlowLogSettings {
+            destination: FlowLogDestination::File("a.log".into()),
+            interval_s: 600,
+            account_id: "000000000001".into(),
+        };
+        assert_eq!(with_overrides(None, None, None), Ok(None));
+        assert_eq!(
+            with_overrides(Some(file.clone()), None, None),
+            Ok(Some(file.clone()))
+        );
+        assert_eq!(
+            with_overrides(Some(file.clone()), Some("-"), Some(2)),
+            Ok(Some(FlowLogSettings {
+                destination: FlowLogDestination::Stdout,
+                interval_s: 2,
+                ..file.clone()
+            }))
+        );
+        assert_eq!(
+            with_overrides(None, Some("/tmp/f.log"), None),
+            Ok(Some(FlowLogSettings {
+                destination: FlowLogDestination::File("/tmp/f.log".into()),
+                interval_s: 60,
+                account_id: "123456789012".into(),
+            }))
+        );
+        assert_eq!(
+            with_overrides(None, None, Some(5)),
+            Err(
+                "--flow-log-interval needs flow logs on: add --flow-log FILE (or - for \
+                 stdout), or a [flow_logs] table to the config"
+                    .into()
+            )
+        );
+        assert_eq!(
+            with_overrides(Some(file), None, Some(601)),
+            Err("--flow-log-interval 601 is out of range (expected 1 to 600 seconds)".into())
+        );
+        assert_eq!(
+            with_overrides(None, Some(""), None),
+            Err(
+                "--flow-log: empty flow log destination (expected \"stdout\" or a file path)"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn an_eni_index_outside_the_topology_logs_a_dash() {
+        let mut a = Aggregator::new(vec![]);
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 1, 2, PROTO_UDP);
+        a.event(&FlowEvent {
+            kind: FLOW_EVENT_REJECT,
+            eni: 9,
+            dst_eni: NO_ENI,
+            reason: DropReason::EgressSgDeny as u32,
+            key: k,
+            len: 28,
+        });
+        assert_eq!(a.close(0, 1)[0].interface_id, "-");
+        assert!(HEADER.starts_with("version account-id interface-id srcaddr"));
+        assert_eq!(HEADER.split(' ').count(), 14);
+    }
+}
