@@ -10,6 +10,7 @@ use dataplane_common::{
 
 use crate::{
     counters,
+    explain::dry_run,
     maps::FLOWS,
     parse::{Headers, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
 };
@@ -46,7 +47,8 @@ pub fn track(e: *mut FlowEntry, h: &Headers) -> Result<Track, DropReason> {
     // SAFETY: `e` points into a map value; concurrent writers only store
     // whole u32/u64 fields, so the worst case is a lost timestamp refresh.
     let (state, flags, last) = unsafe { ((*e).state, (*e).flags, (*e).last_seen_ns) };
-    if t.wrapping_sub(last) > 1_000_000 {
+    // A dry run (`dataplane explain`) only reads the entry.
+    if t.wrapping_sub(last) > 1_000_000 && !dry_run() {
         // SAFETY: as above.
         unsafe { (*e).last_seen_ns = t };
     }
@@ -73,7 +75,7 @@ pub fn track(e: *mut FlowEntry, h: &Headers) -> Result<Track, DropReason> {
     } else {
         return Ok(Track::Continue);
     };
-    if next != state && !(next == FLOW_STATE_CLOSING && state > FLOW_STATE_CLOSING) {
+    if next != state && !(next == FLOW_STATE_CLOSING && state > FLOW_STATE_CLOSING) && !dry_run() {
         // SAFETY: as above.
         let pk = unsafe {
             (*e).state = next;

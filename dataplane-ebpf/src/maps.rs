@@ -50,3 +50,8 @@ pub static TARGETS: Array<TargetInfo> = Array::with_max_entries(MAX_TARGETS, 0);
 
 #[map(name = "HL_OBJ_STATS")]
 pub static OBJ_STATS: PerCpuArray<EniCounters> = PerCpuArray::with_max_entries(MAX_OBJ_STATS, 0);
+
+/// `dataplane explain`'s trace: written only by the dry-run build (see
+/// `explain.rs`), never pinned, so every load has its own.
+#[map(name = "HL_EXPLAIN")]
+pub static EXPLAIN: Array<dataplane_common::explain::ExplainTrace> = Array::with_max_entries(1, 0);

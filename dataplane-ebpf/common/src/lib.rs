@@ -9,6 +9,8 @@
 
 /// The benchmark object's ABI (not part of the data plane).
 pub mod bench;
+/// `dataplane explain`: the dry run's trace.
+pub mod explain;
 
 /// Map names (at most 15 bytes: the kernel truncates longer ones).
 pub mod maps {
@@ -37,6 +39,9 @@ pub mod maps {
     /// per-CPU array of [`super::EniCounters`] for endpoints, listeners and
     /// targets at [`super::STAT_ENDPOINT_BASE`] etc.
     pub const OBJ_STATS: &str = "HL_OBJ_STATS";
+    /// array of one [`super::explain::ExplainTrace`]: written only by a dry
+    /// run (`dataplane explain`), never pinned
+    pub const EXPLAIN: &str = "HL_EXPLAIN";
 }
 
 /// Program names as they appear in the object file.
@@ -506,6 +511,7 @@ mod pod {
     unsafe impl aya::Pod for ListenerKey {}
     unsafe impl aya::Pod for ListenerInfo {}
     unsafe impl aya::Pod for TargetInfo {}
+    unsafe impl aya::Pod for explain::ExplainTrace {}
 }
 
 #[cfg(test)]
@@ -530,6 +536,9 @@ mod tests {
         assert_eq!(size_of::<ListenerInfo>(), 8);
         assert_eq!(size_of::<TargetInfo>(), 36);
         assert_eq!(size_of::<EniCounters>(), 40);
+        assert_eq!(size_of::<explain::SgCheck>(), 32);
+        assert_eq!(size_of::<explain::ExplainTrace>(), 112 + 4 * 32);
+        assert_eq!(offset_of!(explain::ExplainTrace, sg), 112);
     }
 
     #[test]
