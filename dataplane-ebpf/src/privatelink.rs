@@ -70,6 +70,7 @@ pub fn first_packet<P: Packet>(
     let l_stat = STAT_LISTENER_BASE + l.listener;
     // Maglev: same 5-tuple, same slot; the table holds only healthy targets.
     let slot = flow_hash(h.src, h.dst, h.sport, h.dport, h.proto, HASH_SEED_TARGET) % MAGLEV_SIZE;
+    explain::target(slot, NO_TARGET, [0; 4]);
     let ti = match MAGLEV.get(l.table * MAGLEV_SIZE + slot) {
         Some(&t) if t != NO_TARGET => t,
         _ => {
