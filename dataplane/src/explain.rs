@@ -128,7 +128,14 @@ impl Probe {
     }
 
     /// The probe for a packet already described by its tuple.
-    pub fn of(topo: &Topology, eni: usize, dst: Ipv4Addr, proto: Proto, sport: u16, dport: u16) -> Probe {
+    pub fn of(
+        topo: &Topology,
+        eni: usize,
+        dst: Ipv4Addr,
+        proto: Proto,
+        sport: u16,
+        dport: u16,
+    ) -> Probe {
         Probe {
             eni,
             src: topo.enis[eni].ip,
@@ -224,8 +231,16 @@ fn source_eni(topo: &Topology, q: &Query) -> Result<usize> {
         bail!(
             "--from {:?} is neither a host nor an ENI of the topology (hosts: {}; ENIs: {})",
             q.from,
-            hosts.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(", "),
-            topo.enis.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", ")
+            hosts
+                .iter()
+                .map(|(h, _)| h.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            topo.enis
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     };
     if enis.len() == 1 {
@@ -246,7 +261,10 @@ fn source_eni(topo: &Topology, q: &Query) -> Result<usize> {
         "host {} has {} ENIs ({}): name one with --from ENI-ID",
         q.from,
         enis.len(),
-        enis.iter().map(|&e| topo.enis[e].id.as_str()).collect::<Vec<_>>().join(", ")
+        enis.iter()
+            .map(|&e| topo.enis[e].id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -263,7 +281,10 @@ fn destination(topo: &Topology, vpc: usize, from: usize, to: &str) -> Result<Ipv
         if let Some(&e) = enis.iter().find(|&&e| topo.eni_vpc(e) == vpc) {
             return Ok(topo.enis[e].ip);
         }
-        bail!("host {to} has no ENI in {}: give its address", topo.vpcs[vpc].id);
+        bail!(
+            "host {to} has no ENI in {}: give its address",
+            topo.vpcs[vpc].id
+        );
     }
     let s = &topo.services;
     if let Some(ep) = s.vpc_endpoints.iter().find(|e| e.id == to) {
@@ -313,7 +334,13 @@ impl DryRun {
     /// Loads `obj` with `DRY_RUN` = 1, every map pinned in `pin_dir` opened
     /// from its pin (the trace map stays private), and the program of
     /// `hook` loaded. `lab` names the lab in errors.
-    pub fn open(obj: &Path, pin_dir: &Path, lab: &str, fabric_ns: &str, hook: Hook) -> Result<DryRun> {
+    pub fn open(
+        obj: &Path,
+        pin_dir: &Path,
+        lab: &str,
+        fabric_ns: &str,
+        hook: Hook,
+    ) -> Result<DryRun> {
         loader::check_prerequisites(obj)?;
         for name in DECISION_MAPS {
             if !pin_dir.join(name).exists() {
@@ -328,7 +355,9 @@ impl DryRun {
         // Every pin of the agent, whatever maps it has: a map the object has
         // and the agent does not pin gets a private copy.
         let mut pins: Vec<(String, PathBuf)> = Vec::new();
-        for entry in fs::read_dir(pin_dir).with_context(|| format!("reading {}", pin_dir.display()))? {
+        for entry in
+            fs::read_dir(pin_dir).with_context(|| format!("reading {}", pin_dir.display()))?
+        {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if name != maps::EXPLAIN {
@@ -349,14 +378,16 @@ impl DryRun {
                     .program_mut(programs::TC)
                     .context("program hyperlab_tc missing from the object")?
                     .try_into()?;
-                tc.load().context("verifier rejected the dry-run hyperlab_tc")?;
+                tc.load()
+                    .context("verifier rejected the dry-run hyperlab_tc")?;
             }
             Hook::Xdp => {
                 let xdp: &mut Xdp = ebpf
                     .program_mut(programs::XDP)
                     .context("program hyperlab_xdp missing from the object")?
                     .try_into()?;
-                xdp.load().context("verifier rejected the dry-run hyperlab_xdp")?;
+                xdp.load()
+                    .context("verifier rejected the dry-run hyperlab_xdp")?;
             }
         }
         Ok(DryRun {
@@ -369,7 +400,13 @@ impl DryRun {
     /// [`DryRun::open`] for the agent running `topo`'s lab.
     pub fn for_lab(topo: &Topology, obj: &Path, hook: Hook) -> Result<DryRun> {
         let plan = lab::plan(topo);
-        Self::open(obj, &loader::pin_dir(&topo.lab.name), &topo.lab.name, &plan.fabric_ns, hook)
+        Self::open(
+            obj,
+            &loader::pin_dir(&topo.lab.name),
+            &topo.lab.name,
+            &plan.fabric_ns,
+            hook,
+        )
     }
 
     /// The fabric port the running agent knows ENI `eni` (address `ip`) by.
@@ -392,16 +429,33 @@ impl DryRun {
     /// port `ifindex`; returns the program's verdict and output and the trace.
     pub fn run(&mut self, ifindex: u32, frame: &[u8]) -> Result<(Outcome, ExplainTrace)> {
         {
-            let map = self.ebpf.map_mut(maps::EXPLAIN).context("map HL_EXPLAIN missing")?;
+            let map = self
+                .ebpf
+                .map_mut(maps::EXPLAIN)
+                .context("map HL_EXPLAIN missing")?;
             let mut t: Array<&mut MapData, ExplainTrace> = Array::try_from(map)?;
-            t.set(0, ExplainTrace::default(), 0).context("resetting HL_EXPLAIN")?;
+            t.set(0, ExplainTrace::default(), 0)
+                .context("resetting HL_EXPLAIN")?;
         }
         let prog = match self.hook {
-            Hook::Tc => Program::Tc(self.ebpf.program(programs::TC).expect("loaded").try_into()?),
-            Hook::Xdp => Program::Xdp(self.ebpf.program(programs::XDP).expect("loaded").try_into()?),
+            Hook::Tc => Program::Tc(
+                self.ebpf
+                    .program(programs::TC)
+                    .expect("loaded")
+                    .try_into()?,
+            ),
+            Hook::Xdp => Program::Xdp(
+                self.ebpf
+                    .program(programs::XDP)
+                    .expect("loaded")
+                    .try_into()?,
+            ),
         };
         let outcome = testrun::run(prog, &self.fabric_ns, ifindex, frame)?;
-        let map = self.ebpf.map(maps::EXPLAIN).context("map HL_EXPLAIN missing")?;
+        let map = self
+            .ebpf
+            .map(maps::EXPLAIN)
+            .context("map HL_EXPLAIN missing")?;
         let t: Array<&MapData, ExplainTrace> = Array::try_from(map)?;
         Ok((outcome, t.get(&0, 0).context("reading HL_EXPLAIN")?))
     }
@@ -511,7 +565,12 @@ pub struct Source<'a> {
 }
 
 /// Runs the probe through the dry run and explains the outcome.
-pub fn explain(topo: &Topology, src: Option<&Source<'_>>, dry: &mut DryRun, probe: &Probe) -> Result<Explanation> {
+pub fn explain(
+    topo: &Topology,
+    src: Option<&Source<'_>>,
+    dry: &mut DryRun,
+    probe: &Probe,
+) -> Result<Explanation> {
     let ifindex = dry.port_of(probe.eni, probe.src)?;
     let frame = probe.frame(topo);
     let (outcome, trace) = dry.run(ifindex, &frame)?;
@@ -519,7 +578,13 @@ pub fn explain(topo: &Topology, src: Option<&Source<'_>>, dry: &mut DryRun, prob
 }
 
 /// Pure: the kernel's answer in the topology's words.
-pub fn annotate(topo: &Topology, src: Option<&Source<'_>>, probe: &Probe, outcome: Outcome, t: ExplainTrace) -> Explanation {
+pub fn annotate(
+    topo: &Topology,
+    src: Option<&Source<'_>>,
+    probe: &Probe,
+    outcome: Outcome,
+    t: ExplainTrace,
+) -> Explanation {
     let mut notes = Vec::new();
     let vpc = topo.eni_vpc(probe.eni);
     let packet = match probe.proto {
@@ -549,13 +614,21 @@ pub fn annotate(topo: &Topology, src: Option<&Source<'_>>, probe: &Probe, outcom
         Verdict::Other(_) => "other",
     };
     let drop_reason = (t.dropped != 0)
-        .then(|| DropReason::ALL.get(t.drop_reason as usize).map(|r| r.name()))
+        .then(|| {
+            DropReason::ALL
+                .get(t.drop_reason as usize)
+                .map(|r| r.name())
+        })
         .flatten();
     if (outcome.verdict == Verdict::Drop) != (t.dropped != 0) {
         notes.push(format!(
             "the program returned {:?} but its trace says {}: the hook refused the redirect",
             outcome.verdict,
-            if t.dropped != 0 { "dropped" } else { "not dropped" }
+            if t.dropped != 0 {
+                "dropped"
+            } else {
+                "not dropped"
+            }
         ));
     }
     let flow = (t.flow != 0).then(|| {
@@ -570,7 +643,10 @@ pub fn annotate(topo: &Topology, src: Option<&Source<'_>>, probe: &Probe, outcom
     let decided_by = if t.stages == 0 {
         "port"
     } else if t.dropped != 0 {
-        STAGE_NAMES.get(t.last_stage as usize).copied().unwrap_or("?")
+        STAGE_NAMES
+            .get(t.last_stage as usize)
+            .copied()
+            .unwrap_or("?")
     } else if t.flow == EXPLAIN_FLOW_HIT {
         STAGE_NAMES[STAGE_FLOW as usize]
     } else if t.sg[SG_CHECK_TARGET_INGRESS].checked != 0 {
@@ -609,10 +685,20 @@ pub fn annotate(topo: &Topology, src: Option<&Source<'_>>, probe: &Probe, outcom
     let mut leaves_as = None;
     if outcome.verdict == Verdict::Forward {
         let eni = t.out_eni as usize;
-        to = topo.enis.get(eni).map(|e| format!("{} (host {})", e.id, e.host));
+        to = topo
+            .enis
+            .get(eni)
+            .map(|e| format!("{} (host {})", e.id, e.host));
         leaves_as = parse_tuple(&outcome.out).map(|(proto, s, d, sp, dp)| {
-            let out_vpc = topo.vpcs.get(t.out_vpc as usize).map_or("?", |v| v.id.as_str());
-            let id = if probe.proto == Proto::Icmp { format!(" [id {sp}]") } else { String::new() };
+            let out_vpc = topo
+                .vpcs
+                .get(t.out_vpc as usize)
+                .map_or("?", |v| v.id.as_str());
+            let id = if probe.proto == Proto::Icmp {
+                format!(" [id {sp}]")
+            } else {
+                String::new()
+            };
             let _ = dp;
             format!(
                 "{proto} {} -> {}{id} in {out_vpc}",
@@ -627,7 +713,10 @@ pub fn annotate(topo: &Topology, src: Option<&Source<'_>>, probe: &Probe, outcom
     Explanation {
         packet,
         proto: probe.proto,
-        from: format!("{} (host {})", topo.enis[probe.eni].id, topo.enis[probe.eni].host),
+        from: format!(
+            "{} (host {})",
+            topo.enis[probe.eni].id, topo.enis[probe.eni].host
+        ),
         vpc: topo.vpcs[vpc].id.clone(),
         verdict,
         to,
@@ -706,14 +795,18 @@ fn describe_destination(topo: &Topology, vpc: usize, t: &ExplainTrace) -> Option
         return None;
     }
     let vpc_id = &topo.vpcs[vpc].id;
-    if t.dropped != 0 && t.drop_reason == DropReason::NoRoute as u32 && t.dst_kind == 0 && t.dst_eni == 0 {
+    if t.dropped != 0
+        && t.drop_reason == DropReason::NoRoute as u32
+        && t.dst_kind == 0
+        && t.dst_eni == 0
+    {
         return Some(format!("no ENI has this address in {vpc_id}"));
     }
     Some(match t.dst_kind {
-        ENI_KIND_HOST => topo
-            .enis
-            .get(t.dst_eni as usize)
-            .map_or_else(|| format!("ENI #{}", t.dst_eni), |e| format!("ENI {} (host {})", e.id, e.host)),
+        ENI_KIND_HOST => topo.enis.get(t.dst_eni as usize).map_or_else(
+            || format!("ENI #{}", t.dst_eni),
+            |e| format!("ENI {} (host {})", e.id, e.host),
+        ),
         ENI_KIND_ENDPOINT => {
             let i = (t.dst_eni % ENDPOINT_GENERATION_STRIDE) as usize;
             match endpoint_enis(topo).get(i) {
@@ -758,10 +851,15 @@ fn holder(topo: &Topology, probe: &Probe, t: &ExplainTrace, check: usize) -> (St
         },
         SG_CHECK_LINK_EGRESS => {
             let i = (t.endpoint % ENDPOINT_GENERATION_STRIDE) as usize;
-            match endpoint_enis(topo).get(i).and_then(|&(ep, _)| http_link_of(topo, ep)) {
+            match endpoint_enis(topo)
+                .get(i)
+                .and_then(|&(ep, _)| http_link_of(topo, ep))
+            {
                 Some(l) => {
                     let groups = match &s.vpc_links[l].kind {
-                        VpcLinkKind::Http { security_groups, .. } => security_groups.clone(),
+                        VpcLinkKind::Http {
+                            security_groups, ..
+                        } => security_groups.clone(),
                         VpcLinkKind::Rest { .. } => Vec::new(),
                     };
                     (s.vpc_links[l].id.clone(), groups)
@@ -782,7 +880,14 @@ fn holder(topo: &Topology, probe: &Probe, t: &ExplainTrace, check: usize) -> (St
     }
 }
 
-fn sg_verdict(topo: &Topology, src: Option<&Source<'_>>, probe: &Probe, t: &ExplainTrace, check: usize, c: &SgCheck) -> SgVerdict {
+fn sg_verdict(
+    topo: &Topology,
+    src: Option<&Source<'_>>,
+    probe: &Probe,
+    t: &ExplainTrace,
+    check: usize,
+    c: &SgCheck,
+) -> SgVerdict {
     let (holder, groups) = holder(topo, probe, t, check);
     let ingress = check == SG_CHECK_INGRESS || check == SG_CHECK_TARGET_INGRESS;
     let peer = Ipv4Addr::from(c.peer);
@@ -804,9 +909,14 @@ fn sg_verdict(topo: &Topology, src: Option<&Source<'_>>, probe: &Probe, t: &Expl
                 direction,
                 index: (!implicit).then_some(i),
                 location: if implicit {
-                    src.and_then(|s| group_line(s.text, &sg.id).map(|line| format!("{}:{line}", s.file)))
+                    src.and_then(|s| {
+                        group_line(s.text, &sg.id).map(|line| format!("{}:{line}", s.file))
+                    })
                 } else {
-                    src.and_then(|s| rule_span(s.text, &sg.id, direction, i).map(|line| format!("{}:{line}", s.file)))
+                    src.and_then(|s| {
+                        rule_span(s.text, &sg.id, direction, i)
+                            .map(|line| format!("{}:{line}", s.file))
+                    })
                 },
                 rule: if implicit {
                     "default egress rule (no `egress` key): all protocols to 0.0.0.0/0".into()
@@ -826,7 +936,10 @@ fn sg_verdict(topo: &Topology, src: Option<&Source<'_>>, probe: &Probe, t: &Expl
             _ => "target ingress",
         },
         holder,
-        groups: groups.iter().map(|&g| topo.security_groups[g].id.clone()).collect(),
+        groups: groups
+            .iter()
+            .map(|&g| topo.security_groups[g].id.clone())
+            .collect(),
         peer,
         port: c.port,
         allowed: c.range != NO_RANGE,
@@ -855,15 +968,36 @@ fn describe_rule(topo: &Topology, r: &Rule, ingress: bool) -> String {
     let peer = match &r.peer {
         Peer::Cidr(n) => n.to_string(),
         Peer::SecurityGroup(g) => {
-            let members: Vec<String> = compile::sg_members(topo, *g).iter().map(|m| m.to_string()).collect();
-            format!("{} ({})", topo.security_groups[*g].id, if members.is_empty() { "no members".into() } else { members.join(", ") })
+            let members: Vec<String> = compile::sg_members(topo, *g)
+                .iter()
+                .map(|m| m.to_string())
+                .collect();
+            format!(
+                "{} ({})",
+                topo.security_groups[*g].id,
+                if members.is_empty() {
+                    "no members".into()
+                } else {
+                    members.join(", ")
+                }
+            )
         }
     };
-    format!("{}{ports} {} {peer}", protocol_name(r.protocol), if ingress { "from" } else { "to" })
+    format!(
+        "{}{ports} {} {peer}",
+        protocol_name(r.protocol),
+        if ingress { "from" } else { "to" }
+    )
 }
 
 /// Why `r` does not cover `peer`/`port`; `None` when it does.
-fn rule_mismatch(topo: &Topology, r: &Rule, peer: Ipv4Addr, port: u16, ingress: bool) -> Option<String> {
+fn rule_mismatch(
+    topo: &Topology,
+    r: &Rule,
+    peer: Ipv4Addr,
+    port: u16,
+    ingress: bool,
+) -> Option<String> {
     let peer_ok = match &r.peer {
         Peer::Cidr(n) => n.contains(&peer),
         Peer::SecurityGroup(g) => compile::sg_members(topo, *g).contains(&peer),
@@ -874,16 +1008,24 @@ fn rule_mismatch(topo: &Topology, r: &Rule, peer: Ipv4Addr, port: u16, ingress: 
         (true, true) => None,
         (false, true) => Some(match &r.peer {
             Peer::Cidr(n) => format!("{who} {peer} is outside {n}"),
-            Peer::SecurityGroup(g) => format!("{who} {peer} is not a member of {}", topo.security_groups[*g].id),
+            Peer::SecurityGroup(g) => format!(
+                "{who} {peer} is not a member of {}",
+                topo.security_groups[*g].id
+            ),
         }),
-        (true, false) => Some(format!("port {port} is outside {}-{}", r.ports.0, r.ports.1)),
+        (true, false) => Some(format!(
+            "port {port} is outside {}-{}",
+            r.ports.0, r.ports.1
+        )),
         (false, false) => Some(format!("neither {who} {peer} nor port {port} is covered")),
     }
 }
 
 /// Is `key` present in the security group `sg`'s table?
 fn has_key(text: &str, sg: &str, key: &str) -> bool {
-    let Ok(doc) = toml_edit::ImDocument::parse(text) else { return false };
+    let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+        return false;
+    };
     group_table(&doc, sg).is_some_and(|t| t.contains_key(key))
 }
 
@@ -921,7 +1063,11 @@ fn nat(topo: &Topology, t: &ExplainTrace) -> Nat {
         Some(&(ep, _)) => {
             let e = &s.vpc_endpoints[ep];
             let nlb = &s.nlbs[s.endpoint_services[e.service].nlb];
-            let kind = if http_link_of(topo, ep).is_some() { "http vpc link" } else { "privatelink" };
+            let kind = if http_link_of(topo, ep).is_some() {
+                "http vpc link"
+            } else {
+                "privatelink"
+            };
             let name = match http_link_of(topo, ep) {
                 Some(l) => format!("{} (integration of {})", e.id, s.vpc_links[l].id),
                 None => e.id.clone(),
@@ -956,7 +1102,10 @@ fn nat(topo: &Topology, t: &ExplainTrace) -> Nat {
         Some(&(tg, k)) => {
             let tgt = &s.target_groups[tg].targets[k];
             let e = &topo.enis[tgt.eni];
-            format!("{} {}:{} (host {}, target group {})", e.id, e.ip, tgt.port, e.host, s.target_groups[tg].id)
+            format!(
+                "{} {}:{} (host {}, target group {})",
+                e.id, e.ip, tgt.port, e.host, s.target_groups[tg].id
+            )
         }
         None => format!("target #{ti}"),
     };
@@ -988,7 +1137,10 @@ pub fn render(e: &Explanation) -> String {
             let _ = writeln!(o, "verdict   DROP ({})", e.drop_reason.unwrap_or("?"));
         }
         "pass" => {
-            let _ = writeln!(o, "verdict   PASS to the fabric's kernel stack (not a fabric port of this lab)");
+            let _ = writeln!(
+                o,
+                "verdict   PASS to the fabric's kernel stack (not a fabric port of this lab)"
+            );
         }
         v => {
             let _ = writeln!(o, "verdict   {v}");
@@ -1018,15 +1170,29 @@ pub fn render(e: &Explanation) -> String {
             o,
             "{label:<9} {} [{}]: {} {} {} {} {port}",
             s.holder,
-            if s.groups.is_empty() { "no groups".to_string() } else { s.groups.join(", ") },
+            if s.groups.is_empty() {
+                "no groups".to_string()
+            } else {
+                s.groups.join(", ")
+            },
             if s.allowed { "ALLOW" } else { "DENY" },
             e.proto.name(),
-            if s.check.contains("ingress") { "from" } else { "to" },
+            if s.check.contains("ingress") {
+                "from"
+            } else {
+                "to"
+            },
             s.peer,
         );
         let kernel = match (s.entry_found, s.range) {
-            (_, Some((lo, hi))) => format!("set {}: the entry covering {} admits ports {lo}-{hi}", s.set, s.peer),
-            (true, None) => format!("set {}: an entry covers {}, none of its port ranges holds {}", s.set, s.peer, s.port),
+            (_, Some((lo, hi))) => format!(
+                "set {}: the entry covering {} admits ports {lo}-{hi}",
+                s.set, s.peer
+            ),
+            (true, None) => format!(
+                "set {}: an entry covers {}, none of its port ranges holds {}",
+                s.set, s.peer, s.port
+            ),
             (false, None) => format!("set {}: no entry covers {}", s.set, s.peer),
         };
         let _ = writeln!(o, "          kernel: {kernel}");
@@ -1034,9 +1200,19 @@ pub fn render(e: &Explanation) -> String {
         if s.groups.is_empty() {
             let _ = writeln!(o, "          (no security groups: the address admits what the sender's rules let out)");
         } else if matching.is_empty() {
-            let _ = writeln!(o, "          no rule of {} admits it{}", s.groups.join(", "), if s.rules.is_empty() { "" } else { "; closest:" });
+            let _ = writeln!(
+                o,
+                "          no rule of {} admits it{}",
+                s.groups.join(", "),
+                if s.rules.is_empty() { "" } else { "; closest:" }
+            );
             for r in &s.rules {
-                let _ = writeln!(o, "            {}: {}", rule_label(r), r.mismatch.as_deref().unwrap_or(""));
+                let _ = writeln!(
+                    o,
+                    "            {}: {}",
+                    rule_label(r),
+                    r.mismatch.as_deref().unwrap_or("")
+                );
             }
         } else {
             for r in matching {
@@ -1077,7 +1253,11 @@ pub fn render(e: &Explanation) -> String {
 }
 
 fn rule_label(r: &RuleRef) -> String {
-    let at = r.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+    let at = r
+        .location
+        .as_deref()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
     match r.index {
         Some(i) => format!("{} {}[{i}]{at}: {}", r.group, r.direction, r.rule),
         None => format!("{} {}{at}: {}", r.group, r.direction, r.rule),

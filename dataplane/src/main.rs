@@ -84,8 +84,10 @@ enum Cmd {
     ///
     /// Exit codes: 0 forwarded, 1 dropped (or passed to the fabric's stack),
     /// 2 error (no agent running, unknown names, invalid config).
-    #[command(after_help = "Examples:\n  dataplane explain --from client --to 10.0.2.30 --proto tcp --port 5432\n  \
-        dataplane explain configs/privatelink.toml --from consumer --to vpce-web --port 80 --json")]
+    #[command(
+        after_help = "Examples:\n  dataplane explain --from client --to 10.0.2.30 --proto tcp --port 5432\n  \
+        dataplane explain configs/privatelink.toml --from consumer --to vpce-web --port 80 --json"
+    )]
     Explain {
         /// Topology config the agent runs (default: the embedded default topology).
         file: Option<PathBuf>,
