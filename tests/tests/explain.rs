@@ -267,8 +267,10 @@ fn explain_agrees_with_the_data_path_through_an_http_vpc_link() {
         &mut fx,
         &mut dry,
         &text,
-        &tcp("apigw", "int-users", 9000)
-            .leaves("target_sg", "tcp 10.0.2.4:35206 -> 10.0.2.41:9000 in vpc-cust"),
+        &tcp("apigw", "int-users", 9000).leaves(
+            "target_sg",
+            "tcp 10.0.2.4:35206 -> 10.0.2.41:9000 in vpc-cust",
+        ),
     );
     assert_eq!(e.nat.as_ref().unwrap().kind, "http vpc link");
     agree(
