@@ -1,11 +1,18 @@
 //! Per-CPU counters: drops by reason, pipeline events, per-ENI traffic.
+//! A dry run (`dataplane explain`) counts nothing.
 
 use dataplane_common::{Counter, DropReason};
 
-use crate::maps::{COUNTERS, DROPS, ENI_STATS, OBJ_STATS};
+use crate::{
+    explain::dry_run,
+    maps::{COUNTERS, DROPS, ENI_STATS, OBJ_STATS},
+};
 
 #[inline(always)]
 pub fn drop(reason: DropReason) {
+    if dry_run() {
+        return;
+    }
     if let Some(c) = DROPS.get_ptr_mut(reason as u32) {
         // SAFETY: per-CPU slot, only this CPU writes it.
         unsafe { *c += 1 };
@@ -14,6 +21,9 @@ pub fn drop(reason: DropReason) {
 
 #[inline(always)]
 pub fn count(counter: Counter) {
+    if dry_run() {
+        return;
+    }
     if let Some(c) = COUNTERS.get_ptr_mut(counter as u32) {
         // SAFETY: per-CPU slot, only this CPU writes it.
         unsafe { *c += 1 };
@@ -23,6 +33,9 @@ pub fn count(counter: Counter) {
 /// The host behind ENI `eni` sent `bytes` into the fabric.
 #[inline(always)]
 pub fn eni_tx(eni: u32, bytes: u64) {
+    if dry_run() {
+        return;
+    }
     if let Some(c) = ENI_STATS.get_ptr_mut(eni) {
         // SAFETY: per-CPU slot, only this CPU writes it.
         unsafe {
@@ -35,6 +48,9 @@ pub fn eni_tx(eni: u32, bytes: u64) {
 /// The fabric delivers `bytes` to the host behind ENI `eni`.
 #[inline(always)]
 pub fn eni_rx(eni: u32, bytes: u64) {
+    if dry_run() {
+        return;
+    }
     if let Some(c) = ENI_STATS.get_ptr_mut(eni) {
         // SAFETY: per-CPU slot, only this CPU writes it.
         unsafe {
@@ -47,6 +63,9 @@ pub fn eni_rx(eni: u32, bytes: u64) {
 /// A packet the host behind ENI `eni` sent was dropped.
 #[inline(always)]
 pub fn eni_drop(eni: u32) {
+    if dry_run() {
+        return;
+    }
     if let Some(c) = ENI_STATS.get_ptr_mut(eni) {
         // SAFETY: per-CPU slot, only this CPU writes it.
         unsafe { (*c).drops += 1 };
@@ -57,6 +76,9 @@ pub fn eni_drop(eni: u32) {
 /// `tx` for the forward direction, `rx` for replies.
 #[inline(always)]
 pub fn obj(index: u32, reply: bool, bytes: u64) {
+    if dry_run() {
+        return;
+    }
     if let Some(c) = OBJ_STATS.get_ptr_mut(index) {
         // SAFETY: per-CPU slot, only this CPU writes it.
         unsafe {
@@ -74,6 +96,9 @@ pub fn obj(index: u32, reply: bool, bytes: u64) {
 /// A packet for this endpoint/listener/target counter was dropped.
 #[inline(always)]
 pub fn obj_drop(index: u32) {
+    if dry_run() {
+        return;
+    }
     if let Some(c) = OBJ_STATS.get_ptr_mut(index) {
         // SAFETY: per-CPU slot, only this CPU writes it.
         unsafe { (*c).drops += 1 };

@@ -23,7 +23,9 @@ static HL_FLOW_EVENTS_ON: u32 = 0;
 fn enabled() -> bool {
     // SAFETY: a plain read of a static; volatile so LLVM cannot fold the
     // compile-time 0 in (the loader rewrites it).
-    unsafe { core::ptr::read_volatile(&HL_FLOW_EVENTS_ON) != 0 }
+    // A dry run (`dataplane explain`) shares the live ring: it must never
+    // write into it.
+    unsafe { core::ptr::read_volatile(&HL_FLOW_EVENTS_ON) != 0 && !crate::explain::dry_run() }
 }
 
 /// IPv4 bytes of a frame of `len` bytes (the parser admits only untagged

@@ -12,6 +12,7 @@ use dataplane_common::{
 
 use crate::{
     counters, events,
+    explain::dry_run,
     maps::FLOWS,
     parse::{Headers, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
 };
@@ -48,7 +49,8 @@ pub fn track(e: *mut FlowEntry, h: &Headers) -> Result<Track, DropReason> {
     // SAFETY: `e` points into a map value; concurrent writers only store
     // whole u32/u64 fields, so the worst case is a lost timestamp refresh.
     let (state, flags, last) = unsafe { ((*e).state, (*e).flags, (*e).last_seen_ns) };
-    if t.wrapping_sub(last) > 1_000_000 {
+    // A dry run (`dataplane explain`) only reads the entry.
+    if t.wrapping_sub(last) > 1_000_000 && !dry_run() {
         // SAFETY: as above.
         unsafe { (*e).last_seen_ns = t };
     }
@@ -75,7 +77,7 @@ pub fn track(e: *mut FlowEntry, h: &Headers) -> Result<Track, DropReason> {
     } else {
         return Ok(Track::Continue);
     };
-    if next != state && !(next == FLOW_STATE_CLOSING && state > FLOW_STATE_CLOSING) {
+    if next != state && !(next == FLOW_STATE_CLOSING && state > FLOW_STATE_CLOSING) && !dry_run() {
         // SAFETY: as above.
         let pk = unsafe {
             (*e).state = next;
@@ -130,10 +132,26 @@ pub fn create(
     Ok(())
 }
 
+/// This CPU's scratch entry `i` (0: forward, 1: reply) to build a new
+/// flow's entries in (see `maps::SCRATCH`).
+#[inline(always)]
+pub fn scratch(i: u32) -> Result<&'static mut FlowEntry, DropReason> {
+    match crate::maps::SCRATCH.get_ptr_mut(i) {
+        // SAFETY: a per-CPU array value; nothing else runs on this CPU
+        // while the program does.
+        Some(e) => Ok(unsafe { &mut *e }),
+        None => Err(DropReason::FlowTableFull),
+    }
+}
+
 /// Counts one forwarded packet of `len` frame bytes into the entry `e` of
 /// its direction. Atomic adds: several CPUs may forward the same flow.
 #[inline(always)]
 pub fn account(e: *mut FlowEntry, len: u64) {
+    // A dry run (`dataplane explain`) leaves live flows untouched.
+    if dry_run() {
+        return;
+    }
     // SAFETY: `e` points into a live map value; the u64 fields are 8-byte
     // aligned (offsets pinned in dataplane_common's tests), as atomics need.
     // The results stay unused, so no BPF_FETCH (cpu v3) is needed.

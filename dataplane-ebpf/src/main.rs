@@ -11,6 +11,7 @@
 mod arp;
 mod counters;
 mod events;
+mod explain;
 mod flow;
 mod maps;
 mod packet;
@@ -37,6 +38,10 @@ use crate::{
 /// straight into the destination host with `bpf_redirect_peer`, keeping the
 /// skb's checksum-offload and GSO state.
 #[classifier]
+// Inlined into the entry point the macro wraps it in: out of line, it is a
+// bpf-to-bpf call per packet (LLVM stopped inlining it once the dry-run
+// branches were added, which the verifier removes again).
+#[inline(always)]
 pub fn hyperlab_tc(ctx: TcContext) -> i32 {
     let mut pkt = TcPacket::new(&ctx);
     match pipeline::process(&mut pkt) {
@@ -61,6 +66,7 @@ pub fn hyperlab_tc(ctx: TcContext) -> i32 {
 /// The XDP build of the same pipeline, for frames that arrive as XDP frames
 /// (the live-frames generator, real NICs).
 #[xdp]
+#[inline(always)]
 pub fn hyperlab_xdp(ctx: XdpContext) -> u32 {
     let mut pkt = XdpPacket::new(&ctx);
     match pipeline::process(&mut pkt) {

@@ -57,3 +57,13 @@ pub static ACTIVE: Array<u32> = Array::with_max_entries(1, 0);
 /// New flows and rejected packets, for the agent's flow logs (`events`).
 #[map(name = "HL_FLOW_EVENTS")]
 pub static FLOW_EVENTS: RingBuf = RingBuf::with_byte_size(FLOW_EVENTS_BYTES, 0);
+/// `dataplane explain`'s trace: written only by the dry-run build (see
+/// `explain.rs`), never pinned, so every load has its own.
+#[map(name = "HL_EXPLAIN")]
+pub static EXPLAIN: Array<dataplane_common::explain::ExplainTrace> = Array::with_max_entries(1, 0);
+
+/// Per-CPU scratch space where the slow path builds a new flow's two
+/// entries (0: forward, 1: reply) before inserting them: two entries on
+/// the stack would take a third of the program's 512 bytes.
+#[map(name = "HL_SCRATCH")]
+pub static SCRATCH: PerCpuArray<FlowEntry> = PerCpuArray::with_max_entries(2, 0);

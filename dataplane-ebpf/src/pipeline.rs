@@ -3,12 +3,17 @@
 //! create flow] -> rewrite -> redirect. Every `Err` is a counted drop.
 
 use dataplane_common::{
+    explain::{
+        EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, SG_CHECK_EGRESS, SG_CHECK_INGRESS, STAGE_EGRESS_SG, STAGE_ENI,
+        STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE, STAGE_REWRITE,
+    },
     in_generation, Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_REPLY,
     GATEWAY_MAC, NO_STAT, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
     arp, counters, events,
+    explain::{self, dry_run},
     flow::{self, Track},
     maps::{ACTIVE, ENIS, FLOWS, PORTS},
     packet::Packet,
@@ -40,11 +45,13 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
         counters::count(Counter::UnknownPortPass);
         return Verdict::Pass;
     };
+    explain::port(port);
     let len = p.len() as u64;
     counters::eni_tx(port.eni, len);
     match stages(p, port, len) {
         Ok(v) => v,
         Err(reason) => {
+            explain::dropped(reason);
             counters::drop(reason);
             counters::eni_drop(port.eni);
             Verdict::Drop
@@ -54,6 +61,7 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
 
 #[inline(always)]
 fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, DropReason> {
+    explain::stage(STAGE_PARSE);
     let h = match parse::parse(p)? {
         Frame::Arp => {
             arp::answer(p, port)?;
@@ -66,10 +74,12 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
     if h.src != port.ip {
         return Err(DropReason::SourceCheck);
     }
+    explain::stage(STAGE_FLOW);
     let key = flow::key(port.vpc, &h);
     let restart = match flow::lookup(&key) {
         Some(e) => match flow::track(e, &h)? {
             Track::Continue => {
+                explain::flow(EXPLAIN_FLOW_HIT, e);
                 counters::count(Counter::FlowHit);
                 // SAFETY: `e` points into a live map value.
                 let v = forward(p, &h, unsafe { &*e }, len)?;
@@ -79,8 +89,11 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
             Track::Restart => {
                 // A new connection on a finished flow's tuple: drop the old
                 // reply entry (and with it any NAT port it held).
-                // SAFETY: `e` points into a live map value.
-                let _ = FLOWS.remove(&unsafe { &*e }.peer_key(h.proto));
+                explain::flow(EXPLAIN_FLOW_RESTART, e);
+                if !dry_run() {
+                    // SAFETY: `e` points into a live map value.
+                    let _ = FLOWS.remove(&unsafe { &*e }.peer_key(h.proto));
+                }
                 true
             }
         },
@@ -100,12 +113,14 @@ fn first_packet<P: Packet>(
     restart: bool,
 ) -> Result<Verdict, DropReason> {
     // Stage `eni`: traffic never leaves its VPC here; NAT constructs add the ways across.
+    explain::stage(STAGE_ENI);
     let dst_key = EniKey {
         vpc: in_generation(port.vpc, port.generation as u32),
         ip: h.dst,
     };
     // SAFETY: read-only map value.
     let dst: &EniInfo = unsafe { ENIS.get(&dst_key) }.ok_or(DropReason::NoRoute)?;
+    explain::destination(dst);
     // Replies to the service side matched their flow entry before this: a
     // first packet toward a link ENI is an attempt to tunnel backwards.
     if dst.kind == ENI_KIND_LINK {
@@ -113,10 +128,12 @@ fn first_packet<P: Packet>(
     }
     let dport = u16::from_be_bytes(h.dport);
     // Stage `sg`: sender's egress, then receiver's ingress.
-    if !sg::allows(port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, dport) {
+    explain::stage(STAGE_EGRESS_SG);
+    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, dport) {
         return Err(DropReason::EgressSgDeny);
     }
-    if !sg::allows(dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, dport) {
+    explain::stage(STAGE_INGRESS_SG);
+    if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, dport) {
         return Err(DropReason::IngressSgDeny);
     }
     if dst.kind == ENI_KIND_ENDPOINT {
@@ -124,7 +141,8 @@ fn first_packet<P: Packet>(
     }
     let t = flow::now();
     let state = flow::initial_state(h);
-    let fwd = FlowEntry {
+    let fwd = flow::scratch(0)?;
+    *fwd = FlowEntry {
         eth: eth(&dst.mac),
         out_ifindex: dst.ifindex,
         state,
@@ -144,7 +162,8 @@ fn first_packet<P: Packet>(
         packets: 0,
         bytes: 0,
     };
-    let rev = FlowEntry {
+    let rev = flow::scratch(1)?;
+    *rev = FlowEntry {
         eth: eth(&port.mac),
         out_ifindex: p.ingress_ifindex(),
         state,
@@ -166,6 +185,10 @@ fn first_packet<P: Packet>(
     };
     let key = flow::key(port.vpc, h);
     let rev_key = fwd.peer_key(h.proto);
+    // A dry run (`dataplane explain`) decides and rewrites, creates nothing.
+    if dry_run() {
+        return forward(p, h, &fwd, len);
+    }
     flow::create(&key, &fwd, &rev_key, &rev, restart)?;
     // Slow path only: one line per new flow when the agent logs at debug.
     aya_log_ebpf::debug!(
@@ -185,6 +208,8 @@ fn first_packet<P: Packet>(
 
 #[inline(always)]
 pub fn forward<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry, len: u64) -> Result<Verdict, DropReason> {
+    explain::stage(STAGE_REWRITE);
+    explain::forwarded(e);
     rewrite::apply(p, h, e)?;
     counters::count(Counter::Forwarded);
     counters::eni_rx(e.dst_eni, len);

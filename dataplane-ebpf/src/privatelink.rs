@@ -6,6 +6,10 @@
 
 use aya_ebpf::bindings::{BPF_ANY, BPF_NOEXIST};
 use dataplane_common::{
+    explain::{
+        SG_CHECK_LINK_EGRESS, SG_CHECK_TARGET_INGRESS, STAGE_ENDPOINT, STAGE_LINK_EGRESS_SG, STAGE_LISTENER,
+        STAGE_NAT, STAGE_TARGET, STAGE_TARGET_SG,
+    },
     flow_hash, Counter, DropReason, EniInfo, FlowEntry, FlowKey, ListenerKey, PortInfo,
     ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT,
     HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NAT_PORT_TRIES, NO_SG_SET, NO_TARGET,
@@ -14,7 +18,9 @@ use dataplane_common::{
 };
 
 use crate::{
-    counters, events, flow,
+    counters, events,
+    explain::{self, dry_run},
+    flow,
     maps::{ENDPOINTS, FLOWS, LISTENERS, MAGLEV, TARGETS},
     packet::Packet,
     parse::Headers,
@@ -33,7 +39,9 @@ pub fn first_packet<P: Packet>(
     len: u64,
     restart: bool,
 ) -> Result<Verdict, DropReason> {
+    explain::stage(STAGE_ENDPOINT);
     let ep = ENDPOINTS.get(ep_eni.eni).ok_or(DropReason::NoRoute)?;
+    explain::endpoint(ep_eni.eni, ep.state);
     let ep_stat = STAT_ENDPOINT_BASE + ep.endpoint;
     // AWS: no traffic passes before the service owner accepts the connection.
     if ep.state != ENDPOINT_STATE_AVAILABLE {
@@ -44,6 +52,7 @@ pub fn first_packet<P: Packet>(
             DropReason::EndpointRejected
         });
     }
+    explain::stage(STAGE_LISTENER);
     let icmp = h.proto == PROTO_ICMP;
     let lk = ListenerKey {
         node: ep.node,
@@ -56,9 +65,12 @@ pub fn first_packet<P: Packet>(
         counters::obj_drop(ep_stat);
         return Err(DropReason::NoListener);
     };
+    explain::listener(l.listener, l.table);
+    explain::stage(STAGE_TARGET);
     let l_stat = STAT_LISTENER_BASE + l.listener;
     // Maglev: same 5-tuple, same slot; the table holds only healthy targets.
     let slot = flow_hash(h.src, h.dst, h.sport, h.dport, h.proto, HASH_SEED_TARGET) % MAGLEV_SIZE;
+    explain::target(slot, NO_TARGET, [0; 4]);
     let ti = match MAGLEV.get(l.table * MAGLEV_SIZE + slot) {
         Some(&t) if t != NO_TARGET => t,
         _ => {
@@ -76,20 +88,28 @@ pub fn first_packet<P: Packet>(
     // the link ENI in the target's AZ.
     let snat = if t.snat_ip != [0; 4] { t.snat_ip } else { ep.node_ip };
     let tport = u16::from_be_bytes(t.port);
+    explain::target(slot, ti, snat);
     // An HTTP VPC link's security groups govern what it may reach.
-    if ep.egress_sg_set != NO_SG_SET && !sg::allows(ep.egress_sg_set, SG_DIR_EGRESS, h.proto, t.ip, tport) {
+    if ep.egress_sg_set != NO_SG_SET {
+        explain::stage(STAGE_LINK_EGRESS_SG);
+    }
+    if ep.egress_sg_set != NO_SG_SET
+        && !sg::allows(SG_CHECK_LINK_EGRESS, ep.egress_sg_set, SG_DIR_EGRESS, h.proto, t.ip, tport)
+    {
         counters::obj_drop(t_stat);
         return Err(DropReason::LinkEgressSgDeny);
     }
     // Targets see the translated source, so their rules name it (or a
     // group it belongs to).
-    if !sg::allows(t.sg_set, SG_DIR_INGRESS, h.proto, snat, tport) {
+    explain::stage(STAGE_TARGET_SG);
+    if !sg::allows(SG_CHECK_TARGET_INGRESS, t.sg_set, SG_DIR_INGRESS, h.proto, snat, tport) {
         counters::obj_drop(t_stat);
         return Err(DropReason::TargetIngressSgDeny);
     }
     let now = flow::now();
     let state = flow::initial_state(h);
-    let rev = FlowEntry {
+    let rev = flow::scratch(1)?;
+    *rev = FlowEntry {
         eth: eth(&port.mac),
         out_ifindex: p.ingress_ifindex(),
         state,
@@ -112,6 +132,7 @@ pub fn first_packet<P: Packet>(
     // Claim a source port by inserting the reply entry with NOEXIST: the
     // insert is atomic, so two CPUs can never bind the same port, and a port
     // held by any live flow is skipped.
+    explain::stage(STAGE_NAT);
     let range = (ep.nat_hi as u32).wrapping_sub(ep.nat_lo as u32).wrapping_add(1);
     if range == 0 || range > 65536 {
         // The agent never writes such a range; the check also spares the
@@ -138,24 +159,35 @@ pub fn first_packet<P: Packet>(
             // Echo has one identifier: it plays both ports.
             rev_key.sport = rev_key.dport;
         }
-        match FLOWS.insert(&rev_key, &rev, BPF_NOEXIST as u64) {
-            Ok(()) => {
+        if dry_run() {
+            // `dataplane explain`: the port this insert would claim, unclaimed.
+            // SAFETY: only tests whether the key is present.
+            if unsafe { FLOWS.get(&rev_key) }.is_none() {
                 bound = true;
                 break;
             }
-            Err(e) if e as i32 == -EEXIST => {}
-            Err(_) => {
-                counters::obj_drop(ep_stat);
-                return Err(DropReason::FlowTableFull);
+        } else {
+            match FLOWS.insert(&rev_key, &*rev, BPF_NOEXIST as u64) {
+                Ok(()) => {
+                    bound = true;
+                    break;
+                }
+                Err(e) if e as i32 == -EEXIST => {}
+                Err(_) => {
+                    counters::obj_drop(ep_stat);
+                    return Err(DropReason::FlowTableFull);
+                }
             }
         }
         i += 1;
     }
+    explain::nat(u16::from_be_bytes(rev_key.dport), i + 1);
     if !bound {
         counters::obj_drop(ep_stat);
         return Err(DropReason::NatPortsExhausted);
     }
-    let fwd = FlowEntry {
+    let fwd = flow::scratch(0)?;
+    *fwd = FlowEntry {
         eth: eth(&t.mac),
         out_ifindex: t.ifindex,
         state,
@@ -175,9 +207,12 @@ pub fn first_packet<P: Packet>(
         packets: 0,
         bytes: 0,
     };
+    if dry_run() {
+        return forward(p, h, &fwd, len);
+    }
     let key = flow::key(port.vpc, h);
     let flags = if restart { BPF_ANY } else { BPF_NOEXIST } as u64;
-    match FLOWS.insert(&key, &fwd, flags) {
+    match FLOWS.insert(&key, &*fwd, flags) {
         Ok(()) => {}
         Err(e) if e as i32 == -EEXIST => {
             // Another CPU created this very flow first: use its binding.

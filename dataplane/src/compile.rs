@@ -558,7 +558,7 @@ fn peer_prefixes(topo: &Topology, peer: &Peer) -> Vec<Ipv4Net> {
 
 /// The addresses that are members of group `g`: host ENIs, NLB nodes and
 /// endpoint ENIs that carry it.
-fn sg_members(topo: &Topology, g: usize) -> Vec<std::net::Ipv4Addr> {
+pub fn sg_members(topo: &Topology, g: usize) -> Vec<std::net::Ipv4Addr> {
     let s = &topo.services;
     let enis = topo
         .enis

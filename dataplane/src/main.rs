@@ -95,6 +95,51 @@ enum Cmd {
         #[arg(long)]
         filter: Option<String>,
     },
+    /// Say what the running data plane would do with a packet, and why.
+    ///
+    /// Builds the first packet of a connection (TCP SYN, UDP datagram, ICMP
+    /// echo request) from the sender's ENI and runs it through the real
+    /// kernel program, loaded as a dry run over the running agent's maps
+    /// (BPF_PROG_TEST_RUN): no flow, NAT port or counter is created. Prints
+    /// the verdict, the stage that decided, the security groups and config
+    /// rules that allow or deny it, and the NAT it gets.
+    ///
+    /// Exit codes: 0 forwarded, 1 dropped (or passed to the fabric's stack),
+    /// 2 error (no agent running, unknown names, invalid config).
+    #[command(
+        after_help = "Examples:\n  dataplane explain --from client --to 10.0.2.30 --proto tcp --port 5432\n  \
+        dataplane explain configs/privatelink.toml --from consumer --to vpce-web --port 80 --json"
+    )]
+    Explain {
+        /// Topology config the agent runs (default: the embedded default topology).
+        file: Option<PathBuf>,
+        /// Sender: a host name or an ENI id.
+        #[arg(long)]
+        from: String,
+        /// Destination: an IPv4 address, or an ENI, host, VPC endpoint or
+        /// HTTP VPC link integration id (resolved in the sender's VPC).
+        #[arg(long)]
+        to: String,
+        #[arg(long, value_enum, default_value = "tcp")]
+        proto: ProtoArg,
+        /// Destination port (default 80 for tcp, 53 for udp; not for icmp).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Source port, or the ICMP echo identifier. The load-balancer target
+        /// and the NAT port depend on it.
+        #[arg(long, default_value_t = dataplane::explain::DEFAULT_SPORT)]
+        sport: u16,
+        /// Run the XDP build of the pipeline instead of the TC one (the same
+        /// pipeline; use it for labs that run `--hook xdp`).
+        #[arg(long, value_enum, default_value = "tc")]
+        hook: HookArg,
+        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ or target/dataplane-ebpf.o).
+        #[arg(long)]
+        ebpf_obj: Option<PathBuf>,
+        /// Print the explanation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the embedded default topology end to end: lab up, data plane, real
     /// traffic (allowed and denied), counters, lab down.
     Demo {
@@ -122,6 +167,13 @@ enum LabCmd {
         #[arg(last = true, required = true)]
         cmd: Vec<String>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProtoArg {
+    Tcp,
+    Udp,
+    Icmp,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -262,6 +314,31 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Explain {
+            file,
+            from,
+            to,
+            proto,
+            port,
+            sport,
+            hook,
+            ebpf_obj,
+            json,
+        } => {
+            let query = dataplane::explain::Query {
+                from,
+                to,
+                proto: match proto {
+                    ProtoArg::Tcp => dataplane::explain::Proto::Tcp,
+                    ProtoArg::Udp => dataplane::explain::Proto::Udp,
+                    ProtoArg::Icmp => dataplane::explain::Proto::Icmp,
+                },
+                port,
+                sport: Some(sport),
+            };
+            let obj = ebpf_obj.unwrap_or_else(loader::object_path);
+            Ok(explain(file.as_deref(), &query, hook.into(), &obj, json))
+        }
         Cmd::Demo { config, ebpf_obj } => {
             let t = topo!(config.as_deref());
             let obj = ebpf_obj.unwrap_or_else(loader::object_path);
@@ -366,6 +443,64 @@ fn run(
         loader::pin_dir(&lab).display()
     );
     Ok(())
+}
+
+/// `dataplane explain`: exit 0 forwarded, 1 dropped or passed, 2 error.
+fn explain(
+    file: Option<&Path>,
+    query: &dataplane::explain::Query,
+    hook: Hook,
+    obj: &Path,
+    json: bool,
+) -> ExitCode {
+    use dataplane::explain::{self as ex, DryRun, Probe, Source};
+    let (name, text) = match file {
+        Some(f) => match std::fs::read_to_string(f) {
+            Ok(t) => (f.display().to_string(), t),
+            Err(e) => {
+                eprintln!("error: cannot read the config file {}: {e}", f.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => ("default.toml".to_string(), DEFAULT_CONFIG.to_string()),
+    };
+    let topo = match config::parse_str(&text, &name) {
+        Ok(t) => t,
+        Err(d) => {
+            eprintln!("{d}");
+            return ExitCode::from(2);
+        }
+    };
+    let run = || -> Result<ex::Explanation> {
+        let probe = Probe::resolve(&topo, query)?;
+        let mut dry = DryRun::for_lab(&topo, obj, hook)?;
+        let src = Source {
+            file: &name,
+            text: &text,
+        };
+        ex::explain(&topo, Some(&src), &mut dry, &probe)
+    };
+    match run() {
+        Ok(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&e).expect("explanations serialize")
+                );
+            } else {
+                print!("{}", ex::render(&e));
+            }
+            if e.forwarded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Re-reads the config and applies it; a bad config is reported with the

@@ -91,6 +91,7 @@ fn every_command_has_help() {
         vec!["run", "--help"],
         vec!["stats", "--help"],
         vec!["flows", "--help"],
+        vec!["explain", "--help"],
         vec!["demo", "--help"],
     ] {
         let out = bin().args(&args).output().unwrap();

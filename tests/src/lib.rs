@@ -4,8 +4,6 @@
 
 use std::{net::Ipv4Addr, path::PathBuf};
 
-use anyhow::Context;
-use aya::programs::{TestRun, TestRunOptions};
 use dataplane::{
     agent::Agent,
     config, lab,
@@ -149,44 +147,11 @@ impl Fixture {
     /// Runs `frame` as if it arrived on fabric ifindex `ifindex`.
     pub fn run_on(&self, hook: Hook, ifindex: u32, frame: &[u8]) -> Outcome {
         let dp = &self.agent.dataplane;
-        let frame = frame.to_vec();
-        netns::scoped_in(&self.agent.plan.fabric_ns, || {
-            let mut out = vec![0u8; frame.len() + 256];
-            let (ret, size) = match hook {
-                Hook::Tc => {
-                    let ctx = skb_ctx(ifindex);
-                    let r = dp
-                        .tc()
-                        .test_run(TestRunOptions {
-                            data_in: Some(&frame),
-                            data_out: Some(&mut out),
-                            ctx_in: Some(&ctx),
-                            ..Default::default()
-                        })
-                        .context("BPF_PROG_TEST_RUN (tc)")?;
-                    (r.return_value, r.data_size_out)
-                }
-                Hook::Xdp => {
-                    let ctx = xdp_ctx(ifindex, frame.len());
-                    let r = dp
-                        .xdp()
-                        .test_run(TestRunOptions {
-                            data_in: Some(&frame),
-                            data_out: Some(&mut out),
-                            ctx_in: Some(&ctx),
-                            ..Default::default()
-                        })
-                        .context("BPF_PROG_TEST_RUN (xdp)")?;
-                    (r.return_value, r.data_size_out)
-                }
-            };
-            out.truncate(size as usize);
-            Ok(Outcome {
-                verdict: Verdict::from_raw(hook, ret),
-                out,
-            })
-        })
-        .expect("test run")
+        let prog = match hook {
+            Hook::Tc => testrun::Program::Tc(dp.tc()),
+            Hook::Xdp => testrun::Program::Xdp(dp.xdp()),
+        };
+        testrun::run(prog, &self.agent.plan.fabric_ns, ifindex, frame).expect("test run")
     }
 }
 
@@ -203,53 +168,8 @@ impl Drop for LabGuard {
     }
 }
 
-/// `struct __sk_buff` up to and including `ifindex` (offset 40), zeroed
-/// otherwise: the kernel only accepts a few fields from userspace.
-pub fn skb_ctx(ifindex: u32) -> Vec<u8> {
-    let mut ctx = vec![0u8; 184]; // sizeof(struct __sk_buff)
-    ctx[40..44].copy_from_slice(&ifindex.to_ne_bytes());
-    ctx
-}
-
-/// `struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex }`:
-/// the kernel wants `data_end` to be the frame's length.
-pub fn xdp_ctx(ifindex: u32, len: usize) -> Vec<u8> {
-    let mut ctx = vec![0u8; 24];
-    ctx[4..8].copy_from_slice(&(len as u32).to_ne_bytes());
-    ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
-    ctx
-}
-
-/// What the pipeline decided, in hook-independent words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Forward,
-    Reflect,
-    Pass,
-    Drop,
-    Other(u32),
-}
-
-impl Verdict {
-    pub fn from_raw(hook: Hook, ret: u32) -> Verdict {
-        match (hook, ret) {
-            (Hook::Tc, 7) => Verdict::Forward,  // TC_ACT_REDIRECT (peer)
-            (Hook::Tc, 0) => Verdict::Pass,     // TC_ACT_OK
-            (Hook::Tc, 2) => Verdict::Drop,     // TC_ACT_SHOT
-            (Hook::Xdp, 4) => Verdict::Forward, // XDP_REDIRECT
-            (Hook::Xdp, 3) => Verdict::Reflect, // XDP_TX
-            (Hook::Xdp, 2) => Verdict::Pass,
-            (Hook::Xdp, 1) => Verdict::Drop,
-            (_, r) => Verdict::Other(r),
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outcome {
-    pub verdict: Verdict,
-    pub out: Vec<u8>,
-}
+// The test_run wrapper lives in the agent crate (`dataplane explain` uses it too).
+pub use dataplane::testrun::{self, skb_ctx, xdp_ctx, Outcome, Verdict};
 
 pub const HOOKS: [Hook; 2] = [Hook::Tc, Hook::Xdp];
 

@@ -9,6 +9,8 @@
 
 /// The benchmark object's ABI (not part of the data plane).
 pub mod bench;
+/// `dataplane explain`: the dry run's trace.
+pub mod explain;
 
 /// Map names (at most 15 bytes: the kernel truncates longer ones).
 pub mod maps {
@@ -42,6 +44,9 @@ pub mod maps {
     pub const ACTIVE: &str = "HL_ACTIVE";
     /// ring buffer of [`super::FlowEvent`]s (new flows, rejected packets)
     pub const FLOW_EVENTS: &str = "HL_FLOW_EVENTS";
+    /// array of one [`super::explain::ExplainTrace`]: written only by a dry
+    /// run (`dataplane explain`), never pinned
+    pub const EXPLAIN: &str = "HL_EXPLAIN";
 }
 
 /// Load-time globals of the kernel object (`EbpfLoader::set_global`).
@@ -601,6 +606,7 @@ mod pod {
     unsafe impl aya::Pod for ListenerInfo {}
     unsafe impl aya::Pod for TargetInfo {}
     unsafe impl aya::Pod for FlowEvent {}
+    unsafe impl aya::Pod for explain::ExplainTrace {}
 }
 
 #[cfg(test)]
@@ -631,6 +637,9 @@ mod tests {
         assert_eq!(size_of::<ListenerInfo>(), 8);
         assert_eq!(size_of::<TargetInfo>(), 36);
         assert_eq!(size_of::<EniCounters>(), 40);
+        assert_eq!(size_of::<explain::SgCheck>(), 32);
+        assert_eq!(size_of::<explain::ExplainTrace>(), 112 + 4 * 32);
+        assert_eq!(offset_of!(explain::ExplainTrace, sg), 112);
     }
 
     #[test]

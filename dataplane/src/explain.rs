@@ -1,0 +1,1273 @@
+//! `dataplane explain`: what the data plane would do with a packet, and why.
+//!
+//! The answer comes from the kernel, not from a model of it: the pipeline
+//! object is loaded a second time with its load-time constant `DRY_RUN` set
+//! and every decision map opened from the running agent's pins, and the
+//! packet is run through it with BPF_PROG_TEST_RUN. The dry-run build
+//! creates no state (no flows, no NAT-port claims, no counters) and leaves
+//! a trace of every stage in `HL_EXPLAIN` ([`ExplainTrace`]). The program's
+//! return code and output frame are the verdict; the trace says which stage
+//! decided; the topology only annotates it (which group and which rule of
+//! the config admit or refuse the packet, what the indices are called).
+
+use std::{
+    fmt::Write as _,
+    fs,
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context, Result};
+use aya::{
+    maps::{Array, HashMap, MapData},
+    programs::{SchedClassifier, Xdp},
+    Ebpf, EbpfLoader,
+};
+use dataplane_common::{
+    explain::{
+        ExplainTrace, SgCheck, EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, NO_RANGE, SG_CHECKS,
+        SG_CHECK_EGRESS, SG_CHECK_INGRESS, SG_CHECK_LINK_EGRESS, SG_CHECK_TARGET_INGRESS,
+        STAGE_ENDPOINT, STAGE_FLOW, STAGE_NAMES, STAGE_NAT, STAGE_TARGET,
+    },
+    maps, programs, DropReason, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_HOST, ENI_KIND_LINK,
+    FLOW_F_DNAT, FLOW_F_SNAT, FLOW_STATE_NAMES, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+};
+use serde::Serialize;
+
+use crate::{
+    compile::{self, ENDPOINT_GENERATION_STRIDE, TARGET_GENERATION_STRIDE},
+    lab, loader,
+    model::{Hook, Peer, Protocol, Rule, Topology, VpcLinkKind},
+    testrun::{self, Outcome, Program, Verdict},
+};
+
+/// The transport of the packet to explain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+impl Proto {
+    pub fn number(self) -> u8 {
+        match self {
+            Proto::Tcp => PROTO_TCP,
+            Proto::Udp => PROTO_UDP,
+            Proto::Icmp => PROTO_ICMP,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Icmp => "icmp",
+        }
+    }
+}
+
+/// A packet description as a person gives it.
+#[derive(Clone, Debug)]
+pub struct Query {
+    /// A host name or an ENI id.
+    pub from: String,
+    /// An IPv4 address, or the id of an ENI, host, VPC endpoint or HTTP VPC
+    /// link integration in the sender's VPC.
+    pub to: String,
+    pub proto: Proto,
+    /// Destination port (TCP/UDP; default 80 for TCP, 53 for UDP).
+    pub port: Option<u16>,
+    /// Source port, or the ICMP echo identifier (default [`DEFAULT_SPORT`]).
+    pub sport: Option<u16>,
+}
+
+/// The source port (echo identifier) when none is given. Target choice and
+/// the NAT port depend on it, as on every field of the 5-tuple.
+pub const DEFAULT_SPORT: u16 = 40000;
+
+/// The packet the query stands for: the first packet of a connection (TCP
+/// SYN, a UDP datagram, an ICMP echo request) from the sender's ENI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// Index into `Topology::enis`.
+    pub eni: usize,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub proto: Proto,
+    pub sport: u16,
+    pub dport: u16,
+}
+
+impl Probe {
+    /// Resolves the names of a query against the topology.
+    pub fn resolve(topo: &Topology, q: &Query) -> Result<Probe> {
+        let eni = source_eni(topo, q)?;
+        let vpc = topo.eni_vpc(eni);
+        let dst = destination(topo, vpc, eni, &q.to)?;
+        let sport = q.sport.unwrap_or(DEFAULT_SPORT);
+        let dport = match q.proto {
+            Proto::Icmp => {
+                if q.port.is_some() {
+                    bail!("--port does not apply to icmp (an echo request has no port; --sport sets its identifier)");
+                }
+                sport
+            }
+            Proto::Tcp => q.port.unwrap_or(80),
+            Proto::Udp => q.port.unwrap_or(53),
+        };
+        Ok(Probe {
+            eni,
+            src: topo.enis[eni].ip,
+            dst,
+            proto: q.proto,
+            sport,
+            dport,
+        })
+    }
+
+    /// The probe for a packet already described by its tuple.
+    pub fn of(
+        topo: &Topology,
+        eni: usize,
+        dst: Ipv4Addr,
+        proto: Proto,
+        sport: u16,
+        dport: u16,
+    ) -> Probe {
+        Probe {
+            eni,
+            src: topo.enis[eni].ip,
+            dst,
+            proto,
+            sport,
+            dport: if proto == Proto::Icmp { sport } else { dport },
+        }
+    }
+
+    /// Ethernet + IPv4 + TCP SYN / UDP / ICMP echo request, with valid
+    /// checksums, addressed as the sender's stack addresses it (to the
+    /// virtual router's MAC).
+    pub fn frame(&self, topo: &Topology) -> Vec<u8> {
+        let payload: &[u8] = b"hyperlab-explain";
+        let l4 = match self.proto {
+            Proto::Tcp => {
+                let mut t = vec![0u8; 20];
+                t[0..2].copy_from_slice(&self.sport.to_be_bytes());
+                t[2..4].copy_from_slice(&self.dport.to_be_bytes());
+                t[4..8].copy_from_slice(&1000u32.to_be_bytes()); // seq
+                t[12] = 5 << 4; // data offset
+                t[13] = 0x02; // SYN
+                t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+                t
+            }
+            Proto::Udp => {
+                let mut u = vec![0u8; 8];
+                u[0..2].copy_from_slice(&self.sport.to_be_bytes());
+                u[2..4].copy_from_slice(&self.dport.to_be_bytes());
+                u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+                u.extend_from_slice(payload);
+                u
+            }
+            Proto::Icmp => {
+                let mut i = vec![8u8, 0, 0, 0]; // echo request
+                i.extend_from_slice(&self.sport.to_be_bytes()); // identifier
+                i.extend_from_slice(&1u16.to_be_bytes()); // sequence
+                i.extend_from_slice(payload);
+                let c = !fold(sum(&i));
+                i[2..4].copy_from_slice(&c.to_be_bytes());
+                i
+            }
+        };
+        let mut l4 = l4;
+        let proto = self.proto.number();
+        if self.proto != Proto::Icmp {
+            // Pseudo-header checksum over addresses, protocol and length.
+            let mut pseudo = Vec::with_capacity(12);
+            pseudo.extend_from_slice(&self.src.octets());
+            pseudo.extend_from_slice(&self.dst.octets());
+            pseudo.extend_from_slice(&[0, proto]);
+            pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+            let c = !fold(sum(&pseudo) + sum(&l4));
+            let off = if self.proto == Proto::Tcp { 16 } else { 6 };
+            l4[off..off + 2].copy_from_slice(&c.to_be_bytes());
+        }
+        let mut ip = vec![0x45u8, 0];
+        ip.extend_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+        ip.extend_from_slice(&[0, 1, 0x40, 0, 64, proto, 0, 0]); // id 1, DF, TTL 64
+        ip.extend_from_slice(&self.src.octets());
+        ip.extend_from_slice(&self.dst.octets());
+        let c = !fold(sum(&ip));
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut f = GATEWAY_MAC.to_vec();
+        f.extend_from_slice(&topo.enis[self.eni].mac);
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&l4);
+        f
+    }
+}
+
+fn sum(data: &[u8]) -> u32 {
+    data.chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32)
+        .sum()
+}
+
+fn fold(mut s: u32) -> u16 {
+    while s >> 16 != 0 {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
+fn source_eni(topo: &Topology, q: &Query) -> Result<usize> {
+    if let Some(i) = topo.eni_by_id(&q.from) {
+        return Ok(i);
+    }
+    let hosts = topo.hosts();
+    let Some((_, enis)) = hosts.iter().find(|(h, _)| *h == q.from) else {
+        bail!(
+            "--from {:?} is neither a host nor an ENI of the topology (hosts: {}; ENIs: {})",
+            q.from,
+            hosts
+                .iter()
+                .map(|(h, _)| h.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            topo.enis
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    if enis.len() == 1 {
+        return Ok(enis[0]);
+    }
+    // A host with several ENIs: the one whose VPC holds the destination address.
+    if let Ok(ip) = q.to.parse::<Ipv4Addr>() {
+        let hits: Vec<usize> = enis
+            .iter()
+            .copied()
+            .filter(|&e| topo.vpcs[topo.eni_vpc(e)].cidr.contains(&ip))
+            .collect();
+        if hits.len() == 1 {
+            return Ok(hits[0]);
+        }
+    }
+    bail!(
+        "host {} has {} ENIs ({}): name one with --from ENI-ID",
+        q.from,
+        enis.len(),
+        enis.iter()
+            .map(|&e| topo.enis[e].id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// `to` as an address in VPC `vpc`, as seen from ENI `from`.
+fn destination(topo: &Topology, vpc: usize, from: usize, to: &str) -> Result<Ipv4Addr> {
+    if let Ok(ip) = to.parse::<Ipv4Addr>() {
+        return Ok(ip);
+    }
+    if let Some(i) = topo.eni_by_id(to) {
+        return Ok(topo.enis[i].ip);
+    }
+    if let Some((_, enis)) = topo.hosts().into_iter().find(|(h, _)| h == to) {
+        // The host's ENI in the sender's VPC.
+        if let Some(&e) = enis.iter().find(|&&e| topo.eni_vpc(e) == vpc) {
+            return Ok(topo.enis[e].ip);
+        }
+        bail!(
+            "host {to} has no ENI in {}: give its address",
+            topo.vpcs[vpc].id
+        );
+    }
+    let s = &topo.services;
+    if let Some(ep) = s.vpc_endpoints.iter().find(|e| e.id == to) {
+        // The endpoint ENI in the sender's AZ, as its zonal DNS name would give.
+        let az = &topo.subnets[topo.enis[from].subnet].az;
+        let e = ep
+            .enis
+            .iter()
+            .find(|e| topo.subnets[e.subnet].az == *az)
+            .or(ep.enis.first())
+            .with_context(|| format!("endpoint {to} has no ENI"))?;
+        return Ok(e.ip);
+    }
+    for link in &s.vpc_links {
+        if let VpcLinkKind::Http { integrations, .. } = &link.kind {
+            if let Some(i) = integrations.iter().find(|i| i.id == to) {
+                return Ok(i.address);
+            }
+        }
+    }
+    bail!(
+        "--to {to:?} is not an IPv4 address, nor an ENI, host, VPC endpoint or HTTP VPC link \
+         integration of the topology"
+    )
+}
+
+/// The decision maps `explain` must share with the running agent.
+const DECISION_MAPS: [&str; 8] = [
+    maps::PORTS,
+    maps::ENIS,
+    maps::SG_RULES,
+    maps::FLOWS,
+    maps::ENDPOINTS,
+    maps::LISTENERS,
+    maps::MAGLEV,
+    maps::TARGETS,
+];
+
+/// The pipeline loaded as a dry run over a running agent's maps.
+pub struct DryRun {
+    ebpf: Ebpf,
+    fabric_ns: String,
+    hook: Hook,
+}
+
+impl DryRun {
+    /// Loads `obj` with `DRY_RUN` = 1, every map pinned in `pin_dir` opened
+    /// from its pin (the trace map stays private), and the program of
+    /// `hook` loaded. `lab` names the lab in errors.
+    pub fn open(
+        obj: &Path,
+        pin_dir: &Path,
+        lab: &str,
+        fabric_ns: &str,
+        hook: Hook,
+    ) -> Result<DryRun> {
+        loader::check_prerequisites(obj)?;
+        for name in DECISION_MAPS {
+            if !pin_dir.join(name).exists() {
+                bail!(
+                    "no agent runs lab {lab}: {} is not pinned in {}; start it with `dataplane run` \
+                     (with the same config) and try again",
+                    name,
+                    pin_dir.display()
+                );
+            }
+        }
+        // Every pin of the agent, whatever maps it has: a map the object has
+        // and the agent does not pin gets a private copy.
+        let mut pins: Vec<(String, PathBuf)> = Vec::new();
+        for entry in
+            fs::read_dir(pin_dir).with_context(|| format!("reading {}", pin_dir.display()))?
+        {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Maps only: links/ and programs/ are directories.
+            if name.starts_with("HL_") && !entry.file_type()?.is_dir() && name != maps::EXPLAIN {
+                pins.push((name, entry.path()));
+            }
+        }
+        let mut loader = EbpfLoader::new();
+        loader.override_global("DRY_RUN", &1u8, true);
+        for (name, path) in &pins {
+            loader.map_pin_path(name.as_str(), path.as_path());
+        }
+        let mut ebpf = loader
+            .load_file(obj)
+            .with_context(|| format!("loading kernel object {} as a dry run", obj.display()))?;
+        match hook {
+            Hook::Tc => {
+                let tc: &mut SchedClassifier = ebpf
+                    .program_mut(programs::TC)
+                    .context("program hyperlab_tc missing from the object")?
+                    .try_into()?;
+                tc.load()
+                    .context("verifier rejected the dry-run hyperlab_tc")?;
+            }
+            Hook::Xdp => {
+                let xdp: &mut Xdp = ebpf
+                    .program_mut(programs::XDP)
+                    .context("program hyperlab_xdp missing from the object")?
+                    .try_into()?;
+                xdp.load()
+                    .context("verifier rejected the dry-run hyperlab_xdp")?;
+            }
+        }
+        Ok(DryRun {
+            ebpf,
+            fabric_ns: fabric_ns.to_string(),
+            hook,
+        })
+    }
+
+    /// [`DryRun::open`] for the agent running `topo`'s lab.
+    pub fn for_lab(topo: &Topology, obj: &Path, hook: Hook) -> Result<DryRun> {
+        let plan = lab::plan(topo);
+        Self::open(
+            obj,
+            &loader::pin_dir(&topo.lab.name),
+            &topo.lab.name,
+            &plan.fabric_ns,
+            hook,
+        )
+    }
+
+    /// The fabric port the running agent knows ENI `eni` (address `ip`) by.
+    pub fn port_of(&self, eni: usize, ip: Ipv4Addr) -> Result<u32> {
+        let active: aya::maps::Array<&MapData, u32> = aya::maps::Array::try_from(
+            self.ebpf
+                .map(maps::ACTIVE)
+                .context("map HL_ACTIVE missing")?,
+        )?;
+        let gen = active.get(&0, 0).context("reading HL_ACTIVE")?;
+        let map = self.ebpf.map(maps::PORTS).context("map HL_PORTS missing")?;
+        let ports: HashMap<&MapData, u32, PortInfo> = HashMap::try_from(map)?;
+        for r in ports.iter() {
+            let (key, p) = r.context("reading HL_PORTS")?;
+            // Entries of the active generation only; the key carries it.
+            if u32::from(p.generation) == gen && p.eni == eni as u32 && p.ip == ip.octets() {
+                return Ok(key & !dataplane_common::GENERATION_BIT);
+            }
+        }
+        bail!(
+            "the running agent has no fabric port for ENI #{eni} ({ip}): does it run this config? \
+             Explain with the file the agent was started with"
+        )
+    }
+
+    /// Runs `frame` through the dry-run program as if it arrived on fabric
+    /// port `ifindex`; returns the program's verdict and output and the trace.
+    pub fn run(&mut self, ifindex: u32, frame: &[u8]) -> Result<(Outcome, ExplainTrace)> {
+        {
+            let map = self
+                .ebpf
+                .map_mut(maps::EXPLAIN)
+                .context("map HL_EXPLAIN missing")?;
+            let mut t: Array<&mut MapData, ExplainTrace> = Array::try_from(map)?;
+            t.set(0, ExplainTrace::default(), 0)
+                .context("resetting HL_EXPLAIN")?;
+        }
+        let prog = match self.hook {
+            Hook::Tc => Program::Tc(
+                self.ebpf
+                    .program(programs::TC)
+                    .expect("loaded")
+                    .try_into()?,
+            ),
+            Hook::Xdp => Program::Xdp(
+                self.ebpf
+                    .program(programs::XDP)
+                    .expect("loaded")
+                    .try_into()?,
+            ),
+        };
+        let outcome = testrun::run(prog, &self.fabric_ns, ifindex, frame)?;
+        let map = self
+            .ebpf
+            .map(maps::EXPLAIN)
+            .context("map HL_EXPLAIN missing")?;
+        let t: Array<&MapData, ExplainTrace> = Array::try_from(map)?;
+        Ok((outcome, t.get(&0, 0).context("reading HL_EXPLAIN")?))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The answer
+
+/// Where a config rule is written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleRef {
+    pub group: String,
+    /// "ingress" or "egress".
+    pub direction: &'static str,
+    /// Index in the group's list; `None` for AWS's default egress rule
+    /// (the group has no `egress` key).
+    pub index: Option<usize>,
+    /// `file:line` of the rule, when the config text is at hand.
+    pub location: Option<String>,
+    /// The rule as written: `tcp 80 from sg-client`.
+    pub rule: String,
+    /// Does it cover this packet (protocol, peer and port)?
+    pub matches: bool,
+    /// Why not, when it does not.
+    pub mismatch: Option<String>,
+}
+
+/// One security-group check as the kernel made it, with the config's rules.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SgVerdict {
+    /// "egress", "ingress", "link egress" or "target ingress".
+    pub check: &'static str,
+    /// Whose groups: an ENI id, an endpoint id, a VPC link id.
+    pub holder: String,
+    pub groups: Vec<String>,
+    pub peer: Ipv4Addr,
+    pub port: u16,
+    pub allowed: bool,
+    /// The kernel's lookup: compiled set id, whether an LPM entry covered
+    /// the peer, and the port range that admitted the port.
+    pub set: u32,
+    pub entry_found: bool,
+    pub range: Option<(u16, u16)>,
+    /// The config rules of those groups for this direction and protocol.
+    pub rules: Vec<RuleRef>,
+}
+
+/// What a PrivateLink endpoint or HTTP VPC link did: as far as the packet
+/// got (a drop at the listener leaves the rest `None`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Nat {
+    pub endpoint: String,
+    pub nlb: String,
+    /// "privatelink" or "http vpc link".
+    pub kind: &'static str,
+    pub listener: Option<String>,
+    pub maglev_slot: Option<u32>,
+    pub target: Option<String>,
+    /// The source the target sees and the NAT source port picked.
+    pub source: Option<Ipv4Addr>,
+    pub source_port: Option<u16>,
+    /// NAT source ports probed before a free one was found.
+    pub ports_probed: Option<u16>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// `tcp 10.0.1.10:40000 -> 10.0.2.30:5432 [SYN]`
+    pub packet: String,
+    pub proto: Proto,
+    pub from: String,
+    pub vpc: String,
+    /// "forward", "drop" or "pass".
+    pub verdict: &'static str,
+    /// Destination ENI and host of a forwarded packet.
+    pub to: Option<String>,
+    pub drop_reason: Option<&'static str>,
+    /// The stage that decided.
+    pub decided_by: &'static str,
+    pub stages: Vec<&'static str>,
+    /// An existing flow that matched: its state.
+    pub flow: Option<String>,
+    /// What the destination address is in the sender's VPC.
+    pub destination: Option<String>,
+    pub security_groups: Vec<SgVerdict>,
+    pub nat: Option<Nat>,
+    /// The tuple the packet leaves with (from the output frame).
+    pub leaves_as: Option<String>,
+    pub notes: Vec<String>,
+    /// The raw kernel answer.
+    #[serde(skip)]
+    pub trace: ExplainTrace,
+    #[serde(skip)]
+    pub outcome: Outcome,
+}
+
+impl Explanation {
+    pub fn forwarded(&self) -> bool {
+        self.verdict == "forward"
+    }
+}
+
+/// The config text rules are located in (for `file:line`).
+pub struct Source<'a> {
+    pub file: &'a str,
+    pub text: &'a str,
+}
+
+/// Runs the probe through the dry run and explains the outcome.
+pub fn explain(
+    topo: &Topology,
+    src: Option<&Source<'_>>,
+    dry: &mut DryRun,
+    probe: &Probe,
+) -> Result<Explanation> {
+    let ifindex = dry.port_of(probe.eni, probe.src)?;
+    let frame = probe.frame(topo);
+    let (outcome, trace) = dry.run(ifindex, &frame)?;
+    Ok(annotate(topo, src, probe, outcome, trace))
+}
+
+/// Pure: the kernel's answer in the topology's words.
+pub fn annotate(
+    topo: &Topology,
+    src: Option<&Source<'_>>,
+    probe: &Probe,
+    outcome: Outcome,
+    t: ExplainTrace,
+) -> Explanation {
+    let mut notes = Vec::new();
+    let vpc = topo.eni_vpc(probe.eni);
+    let packet = match probe.proto {
+        Proto::Icmp => format!(
+            "icmp {} -> {} [echo request, id {}]",
+            probe.src, probe.dst, probe.sport
+        ),
+        p => format!(
+            "{} {}:{} -> {}:{}{}",
+            p.name(),
+            probe.src,
+            probe.sport,
+            probe.dst,
+            probe.dport,
+            if p == Proto::Tcp { " [SYN]" } else { "" }
+        ),
+    };
+    let stages: Vec<&'static str> = (0..STAGE_NAMES.len())
+        .filter(|s| t.stages & (1 << s) != 0)
+        .map(|s| STAGE_NAMES[s])
+        .collect();
+    let verdict = match outcome.verdict {
+        Verdict::Forward => "forward",
+        Verdict::Drop => "drop",
+        Verdict::Pass => "pass",
+        Verdict::Reflect => "reflect",
+        Verdict::Other(_) => "other",
+    };
+    let drop_reason = (t.dropped != 0)
+        .then(|| {
+            DropReason::ALL
+                .get(t.drop_reason as usize)
+                .map(|r| r.name())
+        })
+        .flatten();
+    if (outcome.verdict == Verdict::Drop) != (t.dropped != 0) {
+        notes.push(format!(
+            "the program returned {:?} but its trace says {}: the hook refused the redirect",
+            outcome.verdict,
+            if t.dropped != 0 {
+                "dropped"
+            } else {
+                "not dropped"
+            }
+        ));
+    }
+    let flow = (t.flow != 0).then(|| {
+        let state = FLOW_STATE_NAMES.get(t.flow_state as usize).copied().unwrap_or("?");
+        if t.flow == EXPLAIN_FLOW_HIT {
+            format!("an existing flow matched ({state}): its recorded action applies, security groups are not consulted again")
+        } else {
+            debug_assert_eq!(t.flow, EXPLAIN_FLOW_RESTART);
+            format!("a finished flow ({state}) matched a new SYN: decided again as a new connection")
+        }
+    });
+    let decided_by = if t.stages == 0 {
+        "port"
+    } else if t.dropped != 0 {
+        STAGE_NAMES
+            .get(t.last_stage as usize)
+            .copied()
+            .unwrap_or("?")
+    } else if t.flow == EXPLAIN_FLOW_HIT {
+        STAGE_NAMES[STAGE_FLOW as usize]
+    } else if t.sg[SG_CHECK_TARGET_INGRESS].checked != 0 {
+        "target_sg"
+    } else {
+        "ingress_sg"
+    };
+    let destination = describe_destination(topo, vpc, &t);
+    let mut security_groups = Vec::new();
+    for check in 0..SG_CHECKS {
+        let c = &t.sg[check];
+        if c.checked == 0 {
+            continue;
+        }
+        let v = sg_verdict(topo, src, probe, &t, check, c);
+        let config_allows = v.rules.iter().any(|r| r.matches);
+        if config_allows != v.allowed && !v.groups.is_empty() {
+            notes.push(format!(
+                "the running agent's {} decision ({}) disagrees with the config's rules: \
+                 does the agent run another version of this file?",
+                v.check,
+                if v.allowed { "allow" } else { "deny" }
+            ));
+        }
+        security_groups.push(v);
+    }
+    let nat = (t.stages & (1 << STAGE_ENDPOINT) != 0).then(|| nat(topo, &t));
+    if t.dropped != 0 && t.drop_reason == DropReason::NoHealthyTarget as u32 {
+        notes.push(
+            "every target this NLB node may pick is out of selection (failing its health check, \
+             or none in the endpoint's AZ without cross-zone): see the agent's log"
+                .into(),
+        );
+    }
+    let mut to = None;
+    let mut leaves_as = None;
+    if outcome.verdict == Verdict::Forward {
+        let eni = t.out_eni as usize;
+        to = topo
+            .enis
+            .get(eni)
+            .map(|e| format!("{} (host {})", e.id, e.host));
+        leaves_as = parse_tuple(&outcome.out).map(|(proto, s, d, sp, dp)| {
+            let out_vpc = topo
+                .vpcs
+                .get(t.out_vpc as usize)
+                .map_or("?", |v| v.id.as_str());
+            let id = if probe.proto == Proto::Icmp {
+                format!(" [id {sp}]")
+            } else {
+                String::new()
+            };
+            let _ = dp;
+            format!(
+                "{proto} {} -> {}{id} in {out_vpc}",
+                hostport(probe.proto, s, sp),
+                hostport(probe.proto, d, dp)
+            )
+        });
+        if t.out_flags & (FLOW_F_SNAT | FLOW_F_DNAT) == 0 && t.flow != EXPLAIN_FLOW_HIT {
+            notes.push("no address translation: the packet keeps its tuple".into());
+        }
+    }
+    Explanation {
+        packet,
+        proto: probe.proto,
+        from: format!(
+            "{} (host {})",
+            topo.enis[probe.eni].id, topo.enis[probe.eni].host
+        ),
+        vpc: topo.vpcs[vpc].id.clone(),
+        verdict,
+        to,
+        drop_reason,
+        decided_by,
+        stages,
+        flow,
+        destination,
+        security_groups,
+        nat,
+        leaves_as,
+        notes,
+        trace: t,
+        outcome,
+    }
+}
+
+fn hostport(proto: Proto, ip: Ipv4Addr, port: u16) -> String {
+    match proto {
+        Proto::Icmp => ip.to_string(),
+        _ => format!("{ip}:{port}"),
+    }
+}
+
+/// (proto, src, dst, sport, dport) of an Ethernet/IPv4 frame.
+fn parse_tuple(f: &[u8]) -> Option<(&'static str, Ipv4Addr, Ipv4Addr, u16, u16)> {
+    let ip = f.get(14..34)?;
+    let ihl = (ip[0] & 0x0f) as usize * 4;
+    let l4 = f.get(14 + ihl..)?;
+    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+    let (name, sp, dp) = match ip[9] {
+        PROTO_TCP | PROTO_UDP => {
+            let sp = u16::from_be_bytes([*l4.first()?, *l4.get(1)?]);
+            let dp = u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]);
+            (if ip[9] == PROTO_TCP { "tcp" } else { "udp" }, sp, dp)
+        }
+        PROTO_ICMP => {
+            let id = u16::from_be_bytes([*l4.get(4)?, *l4.get(5)?]);
+            ("icmp", id, id)
+        }
+        _ => return None,
+    };
+    Some((name, src, dst, sp, dp))
+}
+
+/// Flattened endpoint ENIs: (endpoint index, ENI index within it).
+fn endpoint_enis(topo: &Topology) -> Vec<(usize, usize)> {
+    topo.services
+        .vpc_endpoints
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ep)| (0..ep.enis.len()).map(move |k| (i, k)))
+        .collect()
+}
+
+/// Flattened targets: (target group, target index within it).
+fn targets(topo: &Topology) -> Vec<(usize, usize)> {
+    topo.services
+        .target_groups
+        .iter()
+        .enumerate()
+        .flat_map(|(i, tg)| (0..tg.targets.len()).map(move |k| (i, k)))
+        .collect()
+}
+
+/// The VPC link an endpoint was implied by, if it is an HTTP link's integration.
+fn http_link_of(topo: &Topology, endpoint: usize) -> Option<usize> {
+    let ep = &topo.services.vpc_endpoints[endpoint];
+    ep.implied_by
+        .filter(|&l| matches!(topo.services.vpc_links[l].kind, VpcLinkKind::Http { .. }))
+}
+
+fn describe_destination(topo: &Topology, vpc: usize, t: &ExplainTrace) -> Option<String> {
+    if t.stages & (1 << dataplane_common::explain::STAGE_ENI) == 0 {
+        return None;
+    }
+    let vpc_id = &topo.vpcs[vpc].id;
+    if t.dropped != 0
+        && t.drop_reason == DropReason::NoRoute as u32
+        && t.dst_kind == 0
+        && t.dst_eni == 0
+    {
+        return Some(format!("no ENI has this address in {vpc_id}"));
+    }
+    Some(match t.dst_kind {
+        ENI_KIND_HOST => topo.enis.get(t.dst_eni as usize).map_or_else(
+            || format!("ENI #{}", t.dst_eni),
+            |e| format!("ENI {} (host {})", e.id, e.host),
+        ),
+        ENI_KIND_ENDPOINT => {
+            let i = (t.dst_eni % ENDPOINT_GENERATION_STRIDE) as usize;
+            match endpoint_enis(topo).get(i) {
+                Some(&(ep, _)) => match http_link_of(topo, ep) {
+                    Some(l) => format!(
+                        "integration address of HTTP VPC link {} (endpoint {})",
+                        topo.services.vpc_links[l].id, topo.services.vpc_endpoints[ep].id
+                    ),
+                    None => format!("interface endpoint {}", topo.services.vpc_endpoints[ep].id),
+                },
+                None => format!("endpoint ENI #{i}"),
+            }
+        }
+        ENI_KIND_LINK => "a Hyperplane ENI of an HTTP VPC link (only replies may reach it)".into(),
+        k => format!("ENI kind {k}"),
+    })
+}
+
+/// Whose groups a check used.
+fn holder(topo: &Topology, probe: &Probe, t: &ExplainTrace, check: usize) -> (String, Vec<usize>) {
+    let s = &topo.services;
+    match check {
+        SG_CHECK_EGRESS => {
+            let e = &topo.enis[probe.eni];
+            (e.id.clone(), e.security_groups.clone())
+        }
+        SG_CHECK_INGRESS => match t.dst_kind {
+            ENI_KIND_HOST => topo.enis.get(t.dst_eni as usize).map_or_else(
+                || (format!("ENI #{}", t.dst_eni), Vec::new()),
+                |e| (e.id.clone(), e.security_groups.clone()),
+            ),
+            _ => {
+                let i = (t.dst_eni % ENDPOINT_GENERATION_STRIDE) as usize;
+                match endpoint_enis(topo).get(i) {
+                    Some(&(ep, _)) => {
+                        let e = &s.vpc_endpoints[ep];
+                        (e.id.clone(), e.security_groups.clone())
+                    }
+                    None => (format!("endpoint ENI #{i}"), Vec::new()),
+                }
+            }
+        },
+        SG_CHECK_LINK_EGRESS => {
+            let i = (t.endpoint % ENDPOINT_GENERATION_STRIDE) as usize;
+            match endpoint_enis(topo)
+                .get(i)
+                .and_then(|&(ep, _)| http_link_of(topo, ep))
+            {
+                Some(l) => {
+                    let groups = match &s.vpc_links[l].kind {
+                        VpcLinkKind::Http {
+                            security_groups, ..
+                        } => security_groups.clone(),
+                        VpcLinkKind::Rest { .. } => Vec::new(),
+                    };
+                    (s.vpc_links[l].id.clone(), groups)
+                }
+                None => ("VPC link".into(), Vec::new()),
+            }
+        }
+        _ => {
+            let i = (t.target % TARGET_GENERATION_STRIDE) as usize;
+            match targets(topo).get(i) {
+                Some(&(tg, k)) => {
+                    let e = &topo.enis[s.target_groups[tg].targets[k].eni];
+                    (e.id.clone(), e.security_groups.clone())
+                }
+                None => (format!("target #{i}"), Vec::new()),
+            }
+        }
+    }
+}
+
+fn sg_verdict(
+    topo: &Topology,
+    src: Option<&Source<'_>>,
+    probe: &Probe,
+    t: &ExplainTrace,
+    check: usize,
+    c: &SgCheck,
+) -> SgVerdict {
+    let (holder, groups) = holder(topo, probe, t, check);
+    let ingress = check == SG_CHECK_INGRESS || check == SG_CHECK_TARGET_INGRESS;
+    let peer = Ipv4Addr::from(c.peer);
+    let mut rules = Vec::new();
+    for &g in &groups {
+        let sg = &topo.security_groups[g];
+        let list = if ingress { &sg.ingress } else { &sg.egress };
+        let direction = if ingress { "ingress" } else { "egress" };
+        // A group without an `egress` key has AWS's default rule, which the
+        // config does not spell out.
+        let implicit = !ingress && src.is_some_and(|s| !has_key(s.text, &sg.id, "egress"));
+        for (i, rule) in list.iter().enumerate() {
+            if !rule.protocol.ip_protocols().contains(&c.proto) {
+                continue;
+            }
+            let mismatch = rule_mismatch(topo, rule, peer, c.port, ingress);
+            rules.push(RuleRef {
+                group: sg.id.clone(),
+                direction,
+                index: (!implicit).then_some(i),
+                location: if implicit {
+                    src.and_then(|s| {
+                        group_line(s.text, &sg.id).map(|line| format!("{}:{line}", s.file))
+                    })
+                } else {
+                    src.and_then(|s| {
+                        rule_span(s.text, &sg.id, direction, i)
+                            .map(|line| format!("{}:{line}", s.file))
+                    })
+                },
+                rule: if implicit {
+                    "default egress rule (no `egress` key): all protocols to 0.0.0.0/0".into()
+                } else {
+                    describe_rule(topo, rule, ingress)
+                },
+                matches: mismatch.is_none(),
+                mismatch,
+            });
+        }
+    }
+    SgVerdict {
+        check: match check {
+            SG_CHECK_EGRESS => "egress",
+            SG_CHECK_INGRESS => "ingress",
+            SG_CHECK_LINK_EGRESS => "link egress",
+            _ => "target ingress",
+        },
+        holder,
+        groups: groups
+            .iter()
+            .map(|&g| topo.security_groups[g].id.clone())
+            .collect(),
+        peer,
+        port: c.port,
+        allowed: c.range != NO_RANGE,
+        set: c.set,
+        entry_found: c.entry_found != 0,
+        range: (c.range != NO_RANGE).then_some((c.lo, c.hi)),
+        rules,
+    }
+}
+
+fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Icmp => "icmp",
+        Protocol::All => "all",
+    }
+}
+
+fn describe_rule(topo: &Topology, r: &Rule, ingress: bool) -> String {
+    let ports = match r.ports {
+        (0, 65535) => String::new(),
+        (lo, hi) if lo == hi => format!(" {lo}"),
+        (lo, hi) => format!(" {lo}-{hi}"),
+    };
+    let peer = match &r.peer {
+        Peer::Cidr(n) => n.to_string(),
+        Peer::SecurityGroup(g) => {
+            let members: Vec<String> = compile::sg_members(topo, *g)
+                .iter()
+                .map(|m| m.to_string())
+                .collect();
+            format!(
+                "{} ({})",
+                topo.security_groups[*g].id,
+                if members.is_empty() {
+                    "no members".into()
+                } else {
+                    members.join(", ")
+                }
+            )
+        }
+    };
+    format!(
+        "{}{ports} {} {peer}",
+        protocol_name(r.protocol),
+        if ingress { "from" } else { "to" }
+    )
+}
+
+/// Why `r` does not cover `peer`/`port`; `None` when it does.
+fn rule_mismatch(
+    topo: &Topology,
+    r: &Rule,
+    peer: Ipv4Addr,
+    port: u16,
+    ingress: bool,
+) -> Option<String> {
+    let peer_ok = match &r.peer {
+        Peer::Cidr(n) => n.contains(&peer),
+        Peer::SecurityGroup(g) => compile::sg_members(topo, *g).contains(&peer),
+    };
+    let port_ok = port >= r.ports.0 && port <= r.ports.1;
+    let who = if ingress { "source" } else { "destination" };
+    match (peer_ok, port_ok) {
+        (true, true) => None,
+        (false, true) => Some(match &r.peer {
+            Peer::Cidr(n) => format!("{who} {peer} is outside {n}"),
+            Peer::SecurityGroup(g) => format!(
+                "{who} {peer} is not a member of {}",
+                topo.security_groups[*g].id
+            ),
+        }),
+        (true, false) => Some(format!(
+            "port {port} is outside {}-{}",
+            r.ports.0, r.ports.1
+        )),
+        (false, false) => Some(format!("neither {who} {peer} nor port {port} is covered")),
+    }
+}
+
+/// Is `key` present in the security group `sg`'s table?
+fn has_key(text: &str, sg: &str, key: &str) -> bool {
+    let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+        return false;
+    };
+    group_table(&doc, sg).is_some_and(|t| t.contains_key(key))
+}
+
+fn group_table<'d>(doc: &'d toml_edit::ImDocument<&str>, sg: &str) -> Option<&'d toml_edit::Table> {
+    doc.get("security_group")?
+        .as_array_of_tables()?
+        .iter()
+        .find(|t| t.get("id").and_then(|v| v.as_str()) == Some(sg))
+}
+
+/// The 1-based line of group `sg`'s `[[security_group]]` header.
+fn group_line(text: &str, sg: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let span = group_table(&doc, sg)?.span()?;
+    Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
+}
+
+/// The 1-based line of rule `index` of `direction` in group `sg`.
+fn rule_span(text: &str, sg: &str, direction: &str, index: usize) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let t = group_table(&doc, sg)?;
+    let item = t.get(direction)?;
+    let span = if let Some(a) = item.as_array() {
+        a.get(index)?.span()?
+    } else {
+        item.as_array_of_tables()?.get(index)?.span()?
+    };
+    Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
+}
+
+fn nat(topo: &Topology, t: &ExplainTrace) -> Nat {
+    let s = &topo.services;
+    let ep_i = (t.endpoint % ENDPOINT_GENERATION_STRIDE) as usize;
+    let (endpoint, nlb, kind) = match endpoint_enis(topo).get(ep_i) {
+        Some(&(ep, _)) => {
+            let e = &s.vpc_endpoints[ep];
+            let nlb = &s.nlbs[s.endpoint_services[e.service].nlb];
+            let kind = if http_link_of(topo, ep).is_some() {
+                "http vpc link"
+            } else {
+                "privatelink"
+            };
+            let name = match http_link_of(topo, ep) {
+                Some(l) => format!("{} (integration of {})", e.id, s.vpc_links[l].id),
+                None => e.id.clone(),
+            };
+            (name, nlb.id.clone(), kind)
+        }
+        None => (format!("endpoint ENI #{ep_i}"), "?".into(), "privatelink"),
+    };
+    let reached = |stage: u32| t.stages & (1 << stage) != 0;
+    // Listener indices count every NLB's listeners in order.
+    let mut listener = format!("#{}", t.listener);
+    let mut n = 0usize;
+    for nlb in &s.nlbs {
+        if (t.listener as usize) < n + nlb.listeners.len() {
+            let l = &nlb.listeners[t.listener as usize - n];
+            listener = format!(
+                "{} {}/{} -> {}",
+                nlb.id,
+                match l.protocol {
+                    crate::model::L4Protocol::Tcp => "tcp",
+                    crate::model::L4Protocol::Udp => "udp",
+                },
+                l.port,
+                s.target_groups[l.target_group].id
+            );
+            break;
+        }
+        n += nlb.listeners.len();
+    }
+    let ti = (t.target % TARGET_GENERATION_STRIDE) as usize;
+    let target = match targets(topo).get(ti) {
+        Some(&(tg, k)) => {
+            let tgt = &s.target_groups[tg].targets[k];
+            let e = &topo.enis[tgt.eni];
+            format!(
+                "{} {}:{} (host {}, target group {})",
+                e.id, e.ip, tgt.port, e.host, s.target_groups[tg].id
+            )
+        }
+        None => format!("target #{ti}"),
+    };
+    // The listener stage was passed once the target stage was reached.
+    let picked = reached(STAGE_TARGET) && !(t.dropped != 0 && t.last_stage == STAGE_TARGET);
+    let natted = reached(STAGE_NAT) && t.dropped == 0;
+    Nat {
+        endpoint,
+        nlb,
+        kind,
+        listener: reached(STAGE_TARGET).then_some(listener),
+        maglev_slot: reached(STAGE_TARGET).then_some(t.slot),
+        target: picked.then_some(target),
+        source: picked.then(|| Ipv4Addr::from(t.snat)),
+        source_port: natted.then_some(t.nat_port),
+        ports_probed: natted.then_some(t.nat_tries),
+    }
+}
+
+/// The explanation as a network engineer reads it.
+pub fn render(e: &Explanation) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "packet    {} from {} in {}", e.packet, e.from, e.vpc);
+    match e.verdict {
+        "forward" => {
+            let _ = writeln!(o, "verdict   FORWARD to {}", e.to.as_deref().unwrap_or("?"));
+        }
+        "drop" => {
+            let _ = writeln!(o, "verdict   DROP ({})", e.drop_reason.unwrap_or("?"));
+        }
+        "pass" => {
+            let _ = writeln!(
+                o,
+                "verdict   PASS to the fabric's kernel stack (not a fabric port of this lab)"
+            );
+        }
+        v => {
+            let _ = writeln!(o, "verdict   {v}");
+        }
+    }
+    let _ = writeln!(o, "decided   at stage {}", e.decided_by);
+    let _ = writeln!(o, "path      {}", e.stages.join(" -> "));
+    if let Some(d) = &e.destination {
+        let _ = writeln!(o, "dest      {d}");
+    }
+    if let Some(f) = &e.flow {
+        let _ = writeln!(o, "flow      {f}");
+    } else if e.stages.contains(&"flow") {
+        let _ = writeln!(o, "flow      no tracked flow: decided as a new connection");
+    }
+    for s in &e.security_groups {
+        let label = match s.check {
+            "link egress" => "link sg",
+            "target ingress" => "target sg",
+            c => c,
+        };
+        let port = match e.proto {
+            Proto::Icmp => format!("echo id {}", s.port),
+            _ => format!("port {}", s.port),
+        };
+        let _ = writeln!(
+            o,
+            "{label:<9} {} [{}]: {} {} {} {} {port}",
+            s.holder,
+            if s.groups.is_empty() {
+                "no groups".to_string()
+            } else {
+                s.groups.join(", ")
+            },
+            if s.allowed { "ALLOW" } else { "DENY" },
+            e.proto.name(),
+            if s.check.contains("ingress") {
+                "from"
+            } else {
+                "to"
+            },
+            s.peer,
+        );
+        let kernel = match (s.entry_found, s.range) {
+            (_, Some((lo, hi))) => format!(
+                "set {}: the entry covering {} admits ports {lo}-{hi}",
+                s.set, s.peer
+            ),
+            (true, None) => format!(
+                "set {}: an entry covers {}, none of its port ranges holds {}",
+                s.set, s.peer, s.port
+            ),
+            (false, None) => format!("set {}: no entry covers {}", s.set, s.peer),
+        };
+        let _ = writeln!(o, "          kernel: {kernel}");
+        let matching: Vec<&RuleRef> = s.rules.iter().filter(|r| r.matches).collect();
+        if s.groups.is_empty() {
+            let _ = writeln!(o, "          (no security groups: the address admits what the sender's rules let out)");
+        } else if matching.is_empty() {
+            let _ = writeln!(
+                o,
+                "          no rule of {} admits it{}",
+                s.groups.join(", "),
+                if s.rules.is_empty() { "" } else { "; closest:" }
+            );
+            for r in &s.rules {
+                let _ = writeln!(
+                    o,
+                    "            {}: {}",
+                    rule_label(r),
+                    r.mismatch.as_deref().unwrap_or("")
+                );
+            }
+        } else {
+            for r in matching {
+                let _ = writeln!(o, "          allowed by {}", rule_label(r));
+            }
+        }
+    }
+    if let Some(n) = &e.nat {
+        let _ = writeln!(o, "nat       {} {} ({})", n.kind, n.endpoint, n.nlb);
+        if let Some(l) = &n.listener {
+            let _ = writeln!(o, "          listener {l}");
+        }
+        match (&n.target, n.maglev_slot) {
+            (Some(t), Some(slot)) => {
+                let _ = writeln!(o, "          target {t}, Maglev slot {slot}");
+            }
+            (None, Some(slot)) => {
+                let _ = writeln!(o, "          Maglev slot {slot}: no healthy target");
+            }
+            _ => {}
+        }
+        if let (Some(ip), Some(port), Some(tries)) = (n.source, n.source_port, n.ports_probed) {
+            let _ = writeln!(
+                o,
+                "          source NAT to {ip}:{port} (the first free port of {tries} probed)"
+            );
+        } else if let Some(ip) = n.source {
+            let _ = writeln!(o, "          the target would see source {ip}");
+        }
+    }
+    if let Some(l) = &e.leaves_as {
+        let _ = writeln!(o, "leaves as {l}");
+    }
+    for n in &e.notes {
+        let _ = writeln!(o, "note      {n}");
+    }
+    o
+}
+
+fn rule_label(r: &RuleRef) -> String {
+    let at = r
+        .location
+        .as_deref()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    match r.index {
+        Some(i) => format!("{} {}[{i}]{at}: {}", r.group, r.direction, r.rule),
+        None => format!("{} {}{at}: {}", r.group, r.direction, r.rule),
+    }
+}

@@ -1,0 +1,348 @@
+//! `dataplane explain` against the data path: for allowed and denied
+//! packets on the shipped configs, the dry run's verdict and output frame
+//! equal what the live program does with the same packet over the same
+//! maps, the dry run creates no flow and moves no counter, and its
+//! explanation names the deciding stage, the security-group rule and the
+//! NAT the live flow got.
+//!
+//! Needs root: run with `cargo xtask test` (or `cargo test -- --include-ignored`).
+
+use dataplane::{
+    explain::{self, DryRun, Explanation, Probe, Proto, Query, Source},
+    loader,
+    model::Hook,
+};
+use dataplane_common::{explain::STAGE_NAMES, DropReason, FLOW_F_REPLY};
+use hyperlab_tests::{config_path, Fixture, Verdict};
+
+/// A shipped config with its lab renamed (`@LAB@`) and its health checks
+/// left out: no servers run here, and a target failing its checks mid-test
+/// would change the answer between the dry run and the live run.
+fn shipped(name: &str) -> String {
+    let text = std::fs::read_to_string(config_path(name)).unwrap();
+    let mut renamed = false;
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("health_check"))
+        .map(|l| {
+            if !renamed && l.starts_with("name = ") {
+                renamed = true;
+                "name = \"@LAB@\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+struct Case {
+    from: &'static str,
+    to: &'static str,
+    proto: Proto,
+    port: Option<u16>,
+    /// `None`: forwarded; else the drop reason.
+    drop: Option<DropReason>,
+    /// The stage that decides.
+    stage: &'static str,
+    /// A rule text the explanation must quote (allowing, or closest denying).
+    rule: Option<&'static str>,
+    /// Forwarded: the tuple the packet leaves with (from the live flow).
+    leaves_as: Option<&'static str>,
+}
+
+fn tcp(from: &'static str, to: &'static str, port: u16) -> Case {
+    Case {
+        from,
+        to,
+        proto: Proto::Tcp,
+        port: Some(port),
+        drop: None,
+        stage: "ingress_sg",
+        rule: None,
+        leaves_as: None,
+    }
+}
+
+impl Case {
+    fn drops(mut self, r: DropReason, stage: &'static str) -> Case {
+        self.drop = Some(r);
+        self.stage = stage;
+        self
+    }
+    fn rule(mut self, r: &'static str) -> Case {
+        self.rule = Some(r);
+        self
+    }
+    fn via(mut self, stage: &'static str) -> Case {
+        self.stage = stage;
+        self
+    }
+    fn leaves(mut self, stage: &'static str, tuple: &'static str) -> Case {
+        self.stage = stage;
+        self.leaves_as = Some(tuple);
+        self
+    }
+}
+
+/// Explains `case`, then runs the same packet through the live program and
+/// asserts they agree; returns the explanation.
+fn agree(fx: &mut Fixture, dry: &mut DryRun, text: &str, case: &Case) -> Explanation {
+    fx.clear_flows();
+    let topo = fx.agent.topo.clone();
+    let q = Query {
+        from: case.from.into(),
+        to: case.to.into(),
+        proto: case.proto,
+        port: case.port,
+        sport: None,
+    };
+    let what = format!(
+        "{} -> {} {:?} {:?}",
+        case.from, case.to, case.proto, case.port
+    );
+    let probe = Probe::resolve(&topo, &q).unwrap();
+    let src = Source {
+        file: "cfg.toml",
+        text,
+    };
+    let counters = fx.snapshot();
+    let e = explain::explain(&topo, Some(&src), dry, &probe).unwrap();
+    let rendered = explain::render(&e);
+    // The dry run left nothing behind.
+    assert!(fx.flows().is_empty(), "{what}: explain created flows");
+    assert_eq!(fx.snapshot(), counters, "{what}: explain moved counters");
+
+    // The live program, same maps, same packet.
+    let ifindex = fx.port_ifindex(&topo.enis[probe.eni].id);
+    let live = fx.run_on(Hook::Tc, ifindex, &probe.frame(&topo));
+    assert_eq!(
+        e.outcome, live,
+        "{what}: dry run and live run differ\n{rendered}"
+    );
+    let moved = fx.snapshot().since(&counters);
+    match case.drop {
+        None => {
+            assert_eq!(live.verdict, Verdict::Forward, "{what}\n{rendered}");
+            assert_eq!(
+                (e.verdict, e.drop_reason),
+                ("forward", None),
+                "{what}\n{rendered}"
+            );
+            // The live flow's action is the one the explanation reports.
+            let flows = fx.flows();
+            let (_, fwd) = flows
+                .iter()
+                .find(|(k, e)| e.flags & FLOW_F_REPLY == 0 && k.src == probe.src.octets())
+                .unwrap_or_else(|| panic!("{what}: no live flow"));
+            let t = &e.trace;
+            assert_eq!(
+                (
+                    t.new_src,
+                    t.new_dst,
+                    t.new_sport,
+                    t.new_dport,
+                    t.out_ifindex,
+                    t.out_eni
+                ),
+                (
+                    fwd.new_src,
+                    fwd.new_dst,
+                    fwd.new_sport,
+                    fwd.new_dport,
+                    fwd.out_ifindex,
+                    fwd.dst_eni
+                ),
+                "{what}: the live flow's action\n{rendered}"
+            );
+        }
+        Some(r) => {
+            assert_eq!(live.verdict, Verdict::Drop, "{what}\n{rendered}");
+            assert_eq!(
+                (e.verdict, e.drop_reason),
+                ("drop", Some(r.name())),
+                "{what}\n{rendered}"
+            );
+            assert_eq!(
+                moved.drops[r as usize],
+                1,
+                "{what}: the live run counted {}",
+                r.name()
+            );
+            assert!(fx.flows().is_empty(), "{what}: no live flow for a drop");
+        }
+    }
+    assert_eq!(e.decided_by, case.stage, "{what}\n{rendered}");
+    assert!(
+        STAGE_NAMES.contains(&e.decided_by),
+        "{what}: a kernel stage name"
+    );
+    if let Some(rule) = case.rule {
+        assert!(
+            rendered.contains(rule),
+            "{what}: names {rule:?}\n{rendered}"
+        );
+    }
+    if let Some(tuple) = case.leaves_as {
+        assert_eq!(e.leaves_as.as_deref(), Some(tuple), "{what}\n{rendered}");
+    }
+    e
+}
+
+fn dry_run(fx: &Fixture) -> DryRun {
+    DryRun::for_lab(&fx.agent.topo, &loader::object_path(), Hook::Tc).expect("dry run loads")
+}
+
+#[test]
+#[ignore = "needs root"]
+fn explain_agrees_with_the_data_path_on_the_default_topology() {
+    let text = shipped("default.toml");
+    let mut fx = Fixture::new(&text, "xa");
+    let mut dry = dry_run(&fx);
+    let cases = [
+        tcp("client", "web", 80).rule("sg-web ingress[0] (cfg.toml:"),
+        tcp("client", "10.0.2.30", 5432)
+            .drops(DropReason::IngressSgDeny, "ingress_sg")
+            .rule("sg-db ingress[0] (cfg.toml:")
+            .rule("source 10.0.1.10 is not a member of sg-web"),
+        Case {
+            proto: Proto::Icmp,
+            port: None,
+            ..tcp("client", "web", 0)
+        }
+        .rule("icmp from 10.0.0.0/16"),
+        // vpc-b shares vpc-a's CIDR but nothing routes between them.
+        tcp("other", "10.0.2.20", 80).drops(DropReason::NoRoute, "eni"),
+        // PrivateLink: the consumer's packet leaves from nlb-api's node to the API host.
+        tcp("other", "vpce-execute-api", 80)
+            .leaves(
+                "target_sg",
+                "tcp 10.0.1.50:18718 -> 10.0.1.20:80 in vpc-api",
+            )
+            .rule("sg-apigw ingress[0] (cfg.toml:"),
+        tcp("other", "vpce-execute-api", 81)
+            .drops(DropReason::IngressSgDeny, "ingress_sg")
+            .rule("port 81 is outside 80-80"),
+        // REST VPC link: PrivateLink to nlb-web, whose node in the endpoint's AZ is the source.
+        tcp("apigw", "10.0.1.100", 80)
+            .leaves("target_sg", "tcp 10.0.1.50:50938 -> 10.0.2.20:80 in vpc-a"),
+        // HTTP VPC link: source NAT to the link ENI in web's AZ.
+        tcp("apigw", "int-web", 80)
+            .leaves("target_sg", "tcp 10.0.2.4:17913 -> 10.0.2.20:80 in vpc-a"),
+    ];
+    for case in &cases {
+        agree(&mut fx, &mut dry, &text, case);
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn explain_agrees_with_the_data_path_through_privatelink() {
+    let text = shipped("privatelink.toml");
+    let mut fx = Fixture::new(&text, "xb");
+    let mut dry = dry_run(&fx);
+    let pl = agree(
+        &mut fx,
+        &mut dry,
+        &text,
+        &tcp("consumer", "vpce-web", 80).via("target_sg"),
+    );
+    let nat = pl.nat.as_ref().expect("a NAT section");
+    assert_eq!(nat.kind, "privatelink");
+    assert!(nat.target.as_deref().unwrap().contains("tg-web"), "{nat:?}");
+    agree(
+        &mut fx,
+        &mut dry,
+        &text,
+        &tcp("consumer", "vpce-pending", 80).drops(DropReason::EndpointPending, "endpoint"),
+    );
+}
+
+#[test]
+#[ignore = "needs root"]
+fn explain_agrees_with_the_data_path_through_an_http_vpc_link() {
+    let text = shipped("http-vpc-link.toml");
+    let mut fx = Fixture::new(&text, "xc");
+    let mut dry = dry_run(&fx);
+    let e = agree(
+        &mut fx,
+        &mut dry,
+        &text,
+        &tcp("apigw", "int-users", 9000).leaves(
+            "target_sg",
+            "tcp 10.0.2.4:35206 -> 10.0.2.41:9000 in vpc-cust",
+        ),
+    );
+    assert_eq!(e.nat.as_ref().unwrap().kind, "http vpc link");
+    agree(
+        &mut fx,
+        &mut dry,
+        &text,
+        &tcp("apigw", "int-locked", 9000)
+            .drops(DropReason::TargetIngressSgDeny, "target_sg")
+            .rule("sg-locked ingress[0] (cfg.toml:")
+            .rule("source 10.0.1.4 is outside 10.99.0.0/16"),
+    );
+}
+
+#[test]
+#[ignore = "needs root"]
+fn explain_of_a_tracked_flow_names_it_and_leaves_it_untouched() {
+    let text = shipped("default.toml");
+    let mut fx = Fixture::new(&text, "xd");
+    let mut dry = dry_run(&fx);
+    let first = agree(
+        &mut fx,
+        &mut dry,
+        &text,
+        &tcp("other", "vpce-execute-api", 80).leaves(
+            "target_sg",
+            "tcp 10.0.1.50:18718 -> 10.0.1.20:80 in vpc-api",
+        ),
+    );
+    // The live run above left its flow: the same packet now hits it.
+    let topo = fx.agent.topo.clone();
+    let probe = Probe::of(
+        &topo,
+        fx.eni("eni-other"),
+        "10.0.1.100".parse().unwrap(),
+        Proto::Tcp,
+        explain::DEFAULT_SPORT,
+        80,
+    );
+    let flows = fx.flows();
+    let counters = fx.snapshot();
+    let e = explain::explain(&topo, None, &mut dry, &probe).unwrap();
+    assert_eq!(fx.flows(), flows, "state, timestamps untouched");
+    assert_eq!(fx.snapshot(), counters);
+    assert_eq!(e.decided_by, "flow");
+    assert!(
+        e.flow
+            .as_deref()
+            .unwrap()
+            .contains("existing flow matched (new)"),
+        "{:?}",
+        e.flow
+    );
+    assert!(
+        e.security_groups.is_empty(),
+        "a tracked flow is not checked again"
+    );
+    assert_eq!(e.leaves_as, first.leaves_as);
+    let live = fx.run(Hook::Tc, "eni-other", &probe.frame(&topo));
+    assert_eq!(e.outcome, live);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn explain_without_a_running_agent_says_how_to_start_one() {
+    hyperlab_tests::require_root();
+    let topo = hyperlab_tests::topology(&shipped("default.toml"), "xnone");
+    let err = DryRun::for_lab(&topo, &loader::object_path(), Hook::Tc)
+        .err()
+        .expect("no agent runs lab xnone");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("no agent runs lab xnone") && msg.contains("dataplane run"),
+        "{msg}"
+    );
+}
