@@ -235,6 +235,20 @@ impl Aggregator {
         }
     }
 
+    /// A flow that was in the table before this flow log started (an agent
+    /// that adopted a pinned data plane): tracked from its current counts,
+    /// so what an earlier agent logged is not logged twice.
+    pub fn adopt(&mut self, key: &FlowKey, fwd: &FlowEntry, rev: Option<&FlowEntry>) {
+        self.tracked.insert(
+            *key,
+            Tracked {
+                fwd: (fwd.packets, fwd.bytes),
+                rev: rev.map_or((0, 0), |r| (r.packets, r.bytes)),
+                missing: false,
+            },
+        );
+    }
+
     /// Entries the sweeper removed, with their final counts: logged in the
     /// current interval; their flows are forgotten.
     pub fn removed(&mut self, entries: &[(FlowKey, FlowEntry)]) {
@@ -386,6 +400,26 @@ impl FlowLog {
         let flows = Map::HashMap(open(maps::FLOWS)?);
         let out = open_destination(&settings.destination)?;
         let enis = topo.enis.iter().map(|e| e.id.clone()).collect();
+        let mut agg = Aggregator::new(enis);
+        // Flows an earlier agent left in a pinned table: announced long ago,
+        // so walk the table once, here, to keep logging them.
+        {
+            let table: BpfHashMap<&MapData, FlowKey, FlowEntry> = BpfHashMap::try_from(&flows)?;
+            let entries: HashMap<FlowKey, FlowEntry> =
+                table.iter().filter_map(|r| r.ok()).collect();
+            let mut adopted = 0;
+            for (k, e) in &entries {
+                if e.flags & FLOW_F_REPLY == 0 {
+                    agg.adopt(k, e, entries.get(&e.peer_key(k.proto)));
+                    adopted += 1;
+                }
+            }
+            if adopted > 0 {
+                log::info!(
+                    "flow logs: {adopted} flows already in the table are logged from now on"
+                );
+            }
+        }
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -394,7 +428,7 @@ impl FlowLog {
                 .name("flow-log".into())
                 .spawn(move || {
                     let mut r = Reader {
-                        agg: Aggregator::new(enis),
+                        agg,
                         ring,
                         flows,
                         removed: rx,
@@ -617,6 +651,19 @@ mod tests {
                 "2 123456789012 eni-client 10.0.1.10 10.0.2.30 40001 5432 6 3 180 0 60 REJECT OK",
             ]
         );
+    }
+
+    #[test]
+    fn an_adopted_flow_logs_only_what_came_after_its_adoption() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, 6);
+        let (f, rk, r) = entries(&k, (7, 700), (5, 500));
+        a.adopt(&k, &f, Some(&r));
+        let (f2, _, r2) = entries(&k, (9, 900), (5, 500));
+        a.observe(&k, Some(&f2), Some((&rk, &r2)));
+        let recs = a.close(100, 160);
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        assert_eq!((recs[0].packets, recs[0].bytes), (2, 200));
     }
 
     #[test]

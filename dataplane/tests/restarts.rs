@@ -379,6 +379,37 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
             );
         }
     }
+    // Counted: each UDP stream's forward flow entry (pinned, adopted by
+    // every restart) counted every datagram, the three END markers included.
+    let entries = dataplane::flows::read_pinned(&loader::pin_dir(&lab)).unwrap();
+    for p in &PATHS {
+        let ((dst, dport), _) = p.udp;
+        let src = topo
+            .enis
+            .iter()
+            .find(|e| e.host == p.client)
+            .unwrap()
+            .ip
+            .octets();
+        let dst: std::net::Ipv4Addr = dst.parse().unwrap();
+        let fwd: Vec<_> = entries
+            .iter()
+            .filter(|(k, e)| {
+                k.proto == 17
+                    && k.src == src
+                    && k.dst == dst.octets()
+                    && k.dport == dport.to_be_bytes()
+                    && e.flags & dataplane_common::FLOW_F_REPLY == 0
+            })
+            .collect();
+        assert_eq!(fwd.len(), 1, "{}: one udp flow", p.name);
+        assert_eq!(
+            fwd[0].1.packets,
+            sent[&(p.name, "udp sender")] + 3,
+            "{}: the flow entry counted every datagram",
+            p.name
+        );
+    }
     // Counted: the pinned counters survived every restart; nothing dropped.
     let s = stats::read_pinned(&loader::pin_dir(&lab), &stats::Layout::of(&topo)).unwrap();
     assert_eq!(s.drops.iter().sum::<u64>(), 0, "drops: {:?}", s.drops);
