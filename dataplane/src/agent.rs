@@ -51,7 +51,8 @@ pub struct Agent {
         reason = "held for its Drop, which writes the last interval"
     )]
     flow_log: Option<flowlog::FlowLog>,
-    pub dataplane: Dataplane,
+    /// Dropped by hand in `Drop`, before the lock and run directory go.
+    pub dataplane: std::mem::ManuallyDrop<Dataplane>,
     /// Sorted fabric ifindexes the configs are compiled for.
     pub ifindexes: Vec<u32>,
     /// The config text applied (persistent agents only).
@@ -282,7 +283,7 @@ impl Agent {
             sweep_every: opts.sweep_every,
             kernel_log,
             flow_log,
-            dataplane,
+            dataplane: std::mem::ManuallyDrop::new(dataplane),
             _lock: lock,
         })
     }
@@ -427,6 +428,13 @@ impl Drop for Agent {
             // Stopping the checker drops the sender; the sync thread then ends.
             h.checker.stop();
             let _ = h.thread.join();
+        }
+        // SAFETY: dropped once, here; nothing uses it afterwards.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.dataplane) };
+        if self.source.is_none() {
+            // An agent whose data plane died with it (just now) leaves no
+            // lock file or journal behind; the lock is released after this.
+            let _ = std::fs::remove_dir_all(crate::persist::run_dir(&self.topo.lab.name));
         }
     }
 }

@@ -295,6 +295,7 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
         format!("lab {lab}: no data plane to remove\n")
     );
     let _ = std::fs::remove_file(&log);
+    drop(agent); // takes the lab down, with the config file
     let _ = std::fs::remove_file(&file);
 }
 
