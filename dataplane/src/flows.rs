@@ -4,7 +4,7 @@
 
 use std::{fmt::Write as _, net::Ipv4Addr, path::Path};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use aya::maps::{HashMap, Map, MapData};
 use dataplane_common::{
     maps, FlowEntry, FlowKey, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_NAMES, PROTO_ICMP,
@@ -135,14 +135,7 @@ pub fn render(flows: &[Flow]) -> String {
 
 /// Reads the running agent's pinned flow table.
 pub fn read_pinned(dir: &Path) -> Result<Vec<(FlowKey, FlowEntry)>> {
-    let p = dir.join(maps::FLOWS);
-    let data = MapData::from_pin(&p).with_context(|| {
-        format!(
-            "opening pinned map {}: is `dataplane run` running for this lab?",
-            p.display()
-        )
-    })?;
-    let map = Map::HashMap(data);
+    let map = Map::HashMap(crate::loader::open_pinned(dir, maps::FLOWS)?);
     let table: HashMap<&MapData, FlowKey, FlowEntry> = HashMap::try_from(&map)?;
     Ok(table.iter().filter_map(|r| r.ok()).collect())
 }

@@ -55,6 +55,18 @@ pub fn pin_dir(lab: &str) -> PathBuf {
     Path::new(BPFFS).join("hyperlab").join(lab)
 }
 
+/// Opens map `name` that a lab's data plane pinned under `dir`, saying what
+/// to do when there is none.
+pub fn open_pinned(dir: &Path, name: &str) -> Result<MapData> {
+    let p = dir.join(name);
+    MapData::from_pin(&p).with_context(|| {
+        format!(
+            "opening pinned map {}: is `dataplane run` running for this lab?",
+            p.display()
+        )
+    })
+}
+
 /// The maps a lab pins: the whole state a restarted agent adopts.
 pub const PINNED_MAPS: &[&str] = &[
     maps::ACTIVE,

@@ -165,16 +165,7 @@ fn read_maps(get: &dyn Fn(&str) -> Result<Map>, l: &Layout) -> Result<Snapshot> 
 /// Reads the counters a running agent pinned under `dir`.
 pub fn read_pinned(dir: &Path, l: &Layout) -> Result<Snapshot> {
     read_maps(
-        &|name| {
-            let p = dir.join(name);
-            let data = MapData::from_pin(&p).with_context(|| {
-                format!(
-                    "opening pinned map {}: is `dataplane run` running for this lab?",
-                    p.display()
-                )
-            })?;
-            Ok(Map::PerCpuArray(data))
-        },
+        &|name| Ok(Map::PerCpuArray(crate::loader::open_pinned(dir, name)?)),
         l,
     )
 }
@@ -211,14 +202,7 @@ pub fn flow_table(map: &Map) -> Result<FlowTable> {
 
 /// The fill level of the flow table a running agent pinned under `dir`.
 pub fn read_flow_table(dir: &Path) -> Result<FlowTable> {
-    let p = dir.join(maps::FLOWS);
-    let data = MapData::from_pin(&p).with_context(|| {
-        format!(
-            "opening pinned map {}: is `dataplane run` running for this lab?",
-            p.display()
-        )
-    })?;
-    flow_table(&Map::HashMap(data))
+    flow_table(&Map::HashMap(crate::loader::open_pinned(dir, maps::FLOWS)?))
 }
 
 /// The `FLOW TABLE` section of `dataplane stats`.
