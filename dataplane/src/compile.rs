@@ -13,9 +13,9 @@ use dataplane_common::{
     in_generation, EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, PortRange,
     SgKey, SgPorts, TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING,
     ENDPOINT_STATE_REJECTED, ENI_KIND_ENDPOINT, ENI_KIND_HOST, ENI_KIND_LINK, MAGLEV_SIZE,
-    MAX_ENDPOINT_ENIS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_TARGETS, NO_SG_SET, NO_TARGET,
-    PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS, SG_DIR_INGRESS, SG_KEY_FIXED_BITS,
-    SG_MAX_RANGES,
+    MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_PORTS, MAX_SG_ENTRIES,
+    MAX_TARGETS, NO_SG_SET, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS,
+    SG_DIR_INGRESS, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
 };
 
 use crate::{
@@ -283,7 +283,40 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
         sg_sets.push(Vec::new());
     }
     out.sg_sets = sg_sets;
+    check_capacity(&out)?;
     Ok(out)
+}
+
+/// Refuses a configuration the maps cannot hold, before anything is written.
+fn check_capacity(out: &Compiled) -> Result<()> {
+    // Two generations share every map during a reload: one configuration
+    // gets half of each.
+    for (what, n, max) in [
+        (
+            "fabric ports (ENIs with a host)",
+            out.ports.len(),
+            MAX_PORTS,
+        ),
+        ("ENI entries", out.enis.len(), MAX_ENIS),
+        ("security-group entries", out.sg_rules.len(), MAX_SG_ENTRIES),
+        ("endpoint ENIs", out.endpoints.len(), MAX_ENDPOINT_ENIS),
+        ("listener entries", out.listeners.len(), MAX_LISTENERS),
+        ("targets", out.targets.len(), MAX_TARGETS),
+        (
+            "load-balancer tables (NLB nodes x listeners)",
+            out.tables.len(),
+            MAX_MAGLEV_TABLES,
+        ),
+    ] {
+        let max = max / 2;
+        if n > max as usize {
+            bail!(
+                "the topology has {n} {what}; the data plane holds at most {max} per \
+                 configuration (the maps keep two side by side during a reload)"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// HTTP VPC links' ENIs: reachable only by replies (`ENI_KIND_LINK`).
@@ -461,20 +494,6 @@ fn privatelink(
         }
     }
     out.tables = maglev_tables(topo, &BTreeSet::new());
-    for (what, n, max) in [
-        ("endpoint ENIs", out.endpoints.len(), MAX_ENDPOINT_ENIS),
-        ("listener entries", out.listeners.len(), MAX_LISTENERS),
-        ("targets", out.targets.len(), MAX_TARGETS),
-        (
-            "load-balancer tables (NLB nodes x listeners)",
-            out.tables.len(),
-            MAX_MAGLEV_TABLES,
-        ),
-    ] {
-        if n > max as usize {
-            bail!("the topology has {n} {what}; the data plane holds at most {max}");
-        }
-    }
     Ok(())
 }
 
@@ -864,6 +883,24 @@ mod tests {
         let c = compile(&t, &[11, 12, 13]).unwrap();
         assert_eq!(c.ports[0].1.sg_set, c.ports[1].1.sg_set);
         assert_eq!(c.sg_sets.len(), 2);
+    }
+
+    #[test]
+    fn a_configuration_may_use_half_of_each_map_the_other_half_is_the_reload_s() {
+        let fits = Compiled {
+            tables: vec![Vec::new(); (MAX_MAGLEV_TABLES / 2) as usize],
+            ..Default::default()
+        };
+        assert!(check_capacity(&fits).is_ok());
+        let over = Compiled {
+            tables: vec![Vec::new(); (MAX_MAGLEV_TABLES / 2 + 1) as usize],
+            ..Default::default()
+        };
+        assert_eq!(
+            check_capacity(&over).unwrap_err().to_string(),
+            "the topology has 129 load-balancer tables (NLB nodes x listeners); the data plane \
+             holds at most 128 per configuration (the maps keep two side by side during a reload)"
+        );
     }
 
     #[test]

@@ -80,12 +80,15 @@ pub mod programs {
     pub const XDP_PASS: &str = "hyperlab_xdp_pass";
 }
 
-pub const MAX_PORTS: u32 = 4096;
+// Map sizes. Every configuration-derived map holds two generations side by
+// side during a reload, so a configuration may use half of each (the
+// compiler checks).
+pub const MAX_PORTS: u32 = 32_768;
 pub const MAX_ENIS: u32 = 65536;
-pub const MAX_SG_ENTRIES: u32 = 262_144;
+pub const MAX_SG_ENTRIES: u32 = 524_288;
 pub const MAX_FLOWS: u32 = 262_144;
 pub const MAX_ENDPOINT_ENIS: u32 = 4096;
-pub const MAX_LISTENERS: u32 = 4096;
+pub const MAX_LISTENERS: u32 = 16_384;
 pub const MAX_TARGETS: u32 = 4096;
 /// Targets of one configuration generation (the agent keeps two side by
 /// side across a reload); a target's counter slot is its index modulo this.
