@@ -263,13 +263,14 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
         &mut out,
     )?;
     links(topo, &mut out);
+    let members = all_sg_members(topo);
     for (set_id, groups) in sg_sets.iter().enumerate() {
         for (dir, rules) in [
             (SG_DIR_INGRESS, rules_of(topo, groups, true)),
             (SG_DIR_EGRESS, rules_of(topo, groups, false)),
         ] {
             out.sg_rules
-                .extend(compile_rules(topo, set_id as u32, dir, &rules)?);
+                .extend(compile_rules(topo, &members, set_id as u32, dir, &rules)?);
         }
     }
     if out.enis.iter().any(|(_, e)| e.sg_set == open_set) {
@@ -278,8 +279,13 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
             ports: (0, 65535),
             peer: Peer::Cidr(Ipv4Net::default()),
         };
-        out.sg_rules
-            .extend(compile_rules(topo, open_set, SG_DIR_INGRESS, &[&all])?);
+        out.sg_rules.extend(compile_rules(
+            topo,
+            &members,
+            open_set,
+            SG_DIR_INGRESS,
+            &[&all],
+        )?);
         sg_sets.push(Vec::new());
     }
     out.sg_sets = sg_sets;
@@ -529,6 +535,7 @@ fn is_integration(topo: &Topology, ep: &crate::model::VpcEndpoint) -> bool {
 /// ([`sg_holders`] order) its set.
 fn sg_sets(topo: &Topology) -> (Vec<Vec<usize>>, Vec<u32>) {
     let mut sets: Vec<Vec<usize>> = Vec::new();
+    let mut ids: std::collections::HashMap<Vec<usize>, usize> = std::collections::HashMap::new();
     let mut eni_set = Vec::new();
     for groups in sg_holders(topo) {
         let set: Vec<usize> = groups
@@ -537,13 +544,11 @@ fn sg_sets(topo: &Topology) -> (Vec<Vec<usize>>, Vec<u32>) {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let id = match sets.iter().position(|s| *s == set) {
-            Some(id) => id,
-            None => {
-                sets.push(set);
-                sets.len() - 1
-            }
-        };
+        // Ids in order of first appearance.
+        let id = *ids.entry(set.clone()).or_insert_with(|| {
+            sets.push(set);
+            sets.len() - 1
+        });
         eni_set.push(id as u32);
     }
     (sets, eni_set)
@@ -565,14 +570,37 @@ fn rules_of<'a>(topo: &'a Topology, groups: &[usize], ingress: bool) -> Vec<&'a 
 
 /// The prefixes a rule's peer stands for: its CIDR, or the addresses of the
 /// referenced group's member ENIs.
-fn peer_prefixes(topo: &Topology, peer: &Peer) -> Vec<Ipv4Net> {
+fn peer_prefixes(members: &[Vec<std::net::Ipv4Addr>], peer: &Peer) -> Vec<Ipv4Net> {
     match peer {
         Peer::Cidr(net) => vec![*net],
-        Peer::SecurityGroup(g) => sg_members(topo, *g)
-            .into_iter()
-            .map(|ip| Ipv4Net::new(ip, 32).expect("/32 is a valid prefix"))
+        Peer::SecurityGroup(g) => members[*g]
+            .iter()
+            .map(|ip| Ipv4Net::new(*ip, 32).expect("/32 is a valid prefix"))
             .collect(),
     }
+}
+
+/// [`sg_members`] of every group, in one pass over the topology (a group
+/// referenced by many rules is resolved once, not once per rule).
+fn all_sg_members(topo: &Topology) -> Vec<Vec<std::net::Ipv4Addr>> {
+    let mut m = vec![Vec::new(); topo.security_groups.len()];
+    let s = &topo.services;
+    for e in &topo.enis {
+        for &g in &e.security_groups {
+            m[g].push(e.ip);
+        }
+    }
+    for n in &s.nlbs {
+        for &g in &n.security_groups {
+            m[g].extend(n.nodes.iter().map(|node| node.ip));
+        }
+    }
+    for ep in &s.vpc_endpoints {
+        for &g in &ep.security_groups {
+            m[g].extend(ep.enis.iter().map(|e| e.ip));
+        }
+    }
+    m
 }
 
 /// The addresses that are members of group `g`: host ENIs, NLB nodes and
@@ -597,12 +625,18 @@ pub fn sg_members(topo: &Topology, g: usize) -> Vec<std::net::Ipv4Addr> {
     enis.chain(nodes).chain(endpoints).collect()
 }
 
-fn compile_rules(topo: &Topology, set: u32, dir: u8, rules: &[&Rule]) -> Result<Vec<SgEntry>> {
+fn compile_rules(
+    topo: &Topology,
+    members: &[Vec<std::net::Ipv4Addr>],
+    set: u32,
+    dir: u8,
+    rules: &[&Rule],
+) -> Result<Vec<SgEntry>> {
     // proto -> prefix -> ranges
     let mut by_proto: BTreeMap<u8, BTreeMap<Ipv4Net, Vec<(u16, u16)>>> = BTreeMap::new();
     for rule in rules {
         for &proto in rule.protocol.ip_protocols() {
-            for prefix in peer_prefixes(topo, &rule.peer) {
+            for prefix in peer_prefixes(members, &rule.peer) {
                 by_proto
                     .entry(proto)
                     .or_default()
@@ -614,12 +648,21 @@ fn compile_rules(topo: &Topology, set: u32, dir: u8, rules: &[&Rule]) -> Result<
     }
     let mut out = Vec::new();
     for (proto, prefixes) in by_proto {
+        // The prefix lengths present: a prefix's supernets can only have these.
+        let lens: BTreeSet<u8> = prefixes.keys().map(|p| p.prefix_len()).collect();
         for prefix in prefixes.keys() {
-            // Push down: every rule whose peer covers this prefix applies to it.
-            let ranges: Vec<(u16, u16)> = prefixes
-                .iter()
-                .filter(|(q, _)| q.contains(prefix))
-                .flat_map(|(_, r)| r.iter().copied())
+            // Push down: every rule whose peer covers this prefix applies to
+            // it. The covering prefixes are its supernets: look each length
+            // up instead of scanning every prefix.
+            let ranges: Vec<(u16, u16)> = lens
+                .range(..=prefix.prefix_len())
+                .filter_map(|&len| {
+                    let q = Ipv4Net::new(prefix.network(), len)
+                        .expect("a length up to the prefix's own")
+                        .trunc();
+                    prefixes.get(&q)
+                })
+                .flat_map(|r| r.iter().copied())
                 .collect();
             let merged = merge_ranges(ranges);
             if merged.len() > SG_MAX_RANGES {
