@@ -517,8 +517,15 @@ fn start_health(
         .map(|(vpc, eni, port, term)| (vpc, topo.enis[eni].ip.octets(), port, term))
         .collect();
     let topo = topo.clone();
-    let mut tables = compiled.tables.clone();
-    let (target_base, table_base) = (compiled.target_base(), compiled.table_base());
+    // Both generations: the standby one mirrors the active one (see
+    // `Dataplane::sync`), health verdicts included.
+    let mut gens: Vec<(Vec<Vec<u32>>, u32, u32)> = [compiled.generation, 1 - compiled.generation]
+        .into_iter()
+        .map(|g| {
+            let c = compiled.at(g);
+            (c.tables.clone(), c.target_base(), c.table_base())
+        })
+        .collect();
     let thread = std::thread::Builder::new()
         .name("health-sync".into())
         .spawn(move || {
@@ -544,15 +551,22 @@ fn start_health(
                     }
                     u.clone()
                 };
-                let new = compile::rebase_tables(compile::maglev_tables(&topo, &set), target_base);
+                let healthy_tables = compile::maglev_tables(&topo, &set);
+                // Slots rewritten in the active generation (the standby's
+                // mirror gets the same).
                 let mut written = 0;
-                for (id, (old, new)) in tables.iter().zip(&new).enumerate() {
-                    match loader::write_table(&mut map, table_base + id as u32, new, Some(old)) {
-                        Ok(n) => written += n,
-                        Err(e) => log::error!("updating load-balancer table {id}: {e:#}"),
+                for (k, (tables, target_base, table_base)) in gens.iter_mut().enumerate() {
+                    let new = compile::rebase_tables(healthy_tables.clone(), *target_base);
+                    for (id, (old, new)) in tables.iter().zip(&new).enumerate() {
+                        match loader::write_table(&mut map, *table_base + id as u32, new, Some(old))
+                        {
+                            Ok(n) if k == 0 => written += n,
+                            Ok(_) => {}
+                            Err(e) => log::error!("updating load-balancer table {id}: {e:#}"),
+                        }
                     }
+                    *tables = new;
                 }
-                tables = new;
                 log::info!(
                     "target {target} is {}: {written} load-balancer slots rewritten",
                     if healthy { "healthy" } else { "unhealthy" }

@@ -75,15 +75,30 @@ impl Compiled {
     }
 
     /// Moves every id of a generation-0 compilation into generation `g`.
-    pub fn rebase(mut self, g: u32) -> Compiled {
+    pub fn rebase(self, g: u32) -> Compiled {
         assert_eq!(self.generation, 0, "rebase a fresh compilation");
-        let (sets, eps, tgs, tbl) = (
-            g * SET_GENERATION_STRIDE,
-            g * ENDPOINT_GENERATION_STRIDE,
-            g * TARGET_GENERATION_STRIDE,
-            g * TABLE_GENERATION_STRIDE,
-        );
-        let set = |s: u32| if s == NO_SG_SET { s } else { s + sets };
+        self.shift(g)
+    }
+
+    /// The same configuration with its ids in generation `g` (from any
+    /// generation).
+    pub fn at(&self, g: u32) -> Compiled {
+        self.clone().shift(g)
+    }
+
+    /// Moves every id from this compilation's generation into `g`.
+    fn shift(mut self, g: u32) -> Compiled {
+        let from = self.generation;
+        // Each id space moves by (g - from) strides.
+        let by = |stride: u32| -> i64 { (g as i64 - from as i64) * stride as i64 };
+        let mv = |x: u32, stride: u32| (x as i64 + by(stride)) as u32;
+        let set = |s: u32| {
+            if s == NO_SG_SET {
+                s
+            } else {
+                mv(s, SET_GENERATION_STRIDE)
+            }
+        };
         // Entry-point keys carry the generation (see `in_generation`).
         for (ifindex, p) in &mut self.ports {
             *ifindex = in_generation(*ifindex, g);
@@ -94,11 +109,11 @@ impl Compiled {
             k.vpc = in_generation(k.vpc, g);
             e.sg_set = set(e.sg_set);
             if e.kind == ENI_KIND_ENDPOINT {
-                e.eni += eps;
+                e.eni = mv(e.eni, ENDPOINT_GENERATION_STRIDE);
             }
         }
         for (_, k, _) in &mut self.sg_rules {
-            k.sg_set = (u32::from_be_bytes(k.sg_set) + sets).to_be_bytes();
+            k.sg_set = set(u32::from_be_bytes(k.sg_set)).to_be_bytes();
         }
         for ep in &mut self.endpoints {
             ep.egress_sg_set = set(ep.egress_sg_set);
@@ -106,12 +121,18 @@ impl Compiled {
         }
         for (k, l) in &mut self.listeners {
             k.node = in_generation(k.node, g);
-            l.table += tbl;
+            l.table = mv(l.table, TABLE_GENERATION_STRIDE);
         }
         for t in &mut self.targets {
             t.sg_set = set(t.sg_set);
         }
-        self.tables = rebase_tables(self.tables, tgs);
+        for t in &mut self.tables {
+            for x in t.iter_mut() {
+                if *x != NO_TARGET {
+                    *x = mv(*x, TARGET_GENERATION_STRIDE);
+                }
+            }
+        }
         self.generation = g;
         self
     }
@@ -926,6 +947,19 @@ mod tests {
         let c = compile(&t, &[11, 12, 13]).unwrap();
         assert_eq!(c.ports[0].1.sg_set, c.ports[1].1.sg_set);
         assert_eq!(c.sg_sets.len(), 2);
+    }
+
+    #[test]
+    fn a_compilation_moves_between_generations_and_back_unchanged() {
+        let t = crate::config::parse_str(crate::config::DEFAULT_CONFIG, "default.toml").unwrap();
+        let n = crate::lab::plan(&t).ports.len() as u32;
+        let ifx: Vec<u32> = (10..10 + n).collect();
+        let c0 = compile(&t, &ifx).unwrap();
+        let c1 = c0.clone().rebase(1);
+        assert_eq!(c0.at(1), c1);
+        assert_eq!(c1.at(0), c0);
+        assert_eq!(c1.at(1), c1);
+        assert_ne!(c1.ports, c0.ports, "generation 1's keys are tagged");
     }
 
     #[test]

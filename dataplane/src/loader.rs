@@ -329,120 +329,132 @@ impl Dataplane {
         HashMap::try_from(map).with_context(|| format!("map {name} has an unexpected type"))
     }
 
-    /// Writes a compiled config into empty maps.
+    /// Writes a compiled config into empty maps: into both generations (the
+    /// standby one mirrors the active one), then makes it active.
     pub fn apply(&mut self, c: &Compiled) -> Result<()> {
-        self.sync(c, None)
+        let standby = c.at(1 - c.generation);
+        self.write_diff(None, &standby)?;
+        self.write_diff(None, c)?;
+        self.activate(c.generation)
     }
 
-    /// Brings the maps from `old` (what they hold) to `new`, which must be
-    /// of the other generation. Every id space has a half per generation
-    /// and every entry-point key (ports, ENIs, listeners) carries its
-    /// generation, so the whole new configuration is written beside the old
-    /// one; then one write of `HL_ACTIVE` switches the pipeline to it (the
-    /// kernel runs the old configuration or the new one, never a mix); then
-    /// what only the old generation used is removed. Flows already in the
-    /// flow table keep their precompiled actions (AWS: removing a rule does
-    /// not cut a tracked connection). Re-running a sync that was
-    /// interrupted (a killed agent) completes it: writes are idempotent and
-    /// removals of entries already gone are fine.
+    /// Brings the maps from `old` (what they hold, in both generations: the
+    /// standby generation mirrors the active one) to `new`, which must be of
+    /// the other generation:
+    ///
+    /// 1. the standby generation goes from `old` to `new` (only the entries
+    ///    that differ are written: it is not live);
+    /// 2. one write of `HL_ACTIVE` switches the pipeline to it: the kernel
+    ///    runs the old configuration or the new one, never a mix;
+    /// 3. the former active generation goes from `old` to `new` too, so it
+    ///    mirrors the new active one for the next reload.
+    ///
+    /// A one-rule change writes a handful of entries, twice. Flows already
+    /// in the flow table keep their precompiled actions (AWS: removing a
+    /// rule does not cut a tracked connection). Re-running a sync that was
+    /// interrupted (a killed agent) completes it: each step writes what its
+    /// target lacks, idempotently, and removals of entries already gone
+    /// are fine.
     pub fn sync(&mut self, new: &Compiled, old: Option<&Compiled>) -> Result<()> {
-        if let Some(old) = old {
-            if old.generation == new.generation {
-                bail!("sync: the new configuration must be of the other generation");
+        let Some(old) = old else {
+            return self.apply(new);
+        };
+        if old.generation == new.generation {
+            bail!("sync: the new configuration must be of the other generation");
+        }
+        self.write_diff(Some(&old.at(new.generation)), new)?;
+        self.activate(new.generation)?;
+        self.write_diff(Some(old), &new.at(old.generation))
+    }
+
+    /// The switch: the pipeline looks entry points up in generation `g`.
+    fn activate(&mut self, g: u32) -> Result<()> {
+        let mut active: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::ACTIVE)?)?;
+        active
+            .set(0, g, 0)
+            .with_context(|| format!("switching HL_ACTIVE to generation {g}"))?;
+        crate::fault::write_point();
+        Ok(())
+    }
+
+    /// Brings one generation's entries from `from` (what it holds; `None`:
+    /// nothing) to `to` (same generation): writes what differs, removes
+    /// what `to` lacks. Maglev tables are always written whole (health
+    /// checks rewrite slots of both generations between reloads).
+    fn write_diff(&mut self, from: Option<&Compiled>, to: &Compiled) -> Result<()> {
+        if let Some(f) = from {
+            if f.generation != to.generation {
+                bail!("write_diff: generations differ");
             }
         }
+        let empty = Compiled {
+            generation: to.generation,
+            ..Default::default()
+        };
+        let from = from.unwrap_or(&empty);
         {
             let map = self.map_mut(maps::SG_RULES)?;
             let mut sg: LpmTrie<&mut MapData, SgKey, SgPorts> = LpmTrie::try_from(map)?;
-            for (plen, key, ports) in &new.sg_rules {
+            let (ups, gone) = keyed_diff(
+                from.sg_rules.iter().map(|(p, k, v)| ((*p, *k), *v)),
+                to.sg_rules.iter().map(|(p, k, v)| ((*p, *k), *v)),
+            );
+            for ((plen, key), ports) in &ups {
                 sg.insert(&Key::new(*plen, *key), ports, 0)
                     .with_context(|| format!("writing security-group entry {key:?}/{plen}"))?;
+                crate::fault::write_point();
+            }
+            for (plen, key) in &gone {
+                sg.remove(&Key::new(*plen, *key))
+                    .or_else(gone_ok)
+                    .with_context(|| format!("removing security-group entry {key:?}/{plen}"))?;
                 crate::fault::write_point();
             }
         }
         {
             let mut targets: Array<&mut MapData, TargetInfo> =
                 Array::try_from(self.map_mut(maps::TARGETS)?)?;
-            for (i, t) in new.targets.iter().enumerate() {
-                let i = new.target_base() + i as u32;
-                targets
-                    .set(i, t, 0)
-                    .with_context(|| format!("writing target {i}"))?;
-                crate::fault::write_point();
+            for i in 0..from.targets.len().max(to.targets.len()) {
+                let want = to.targets.get(i).copied().unwrap_or_default();
+                if from.targets.get(i) != Some(&want) {
+                    let i = to.target_base() + i as u32;
+                    targets
+                        .set(i, want, 0)
+                        .with_context(|| format!("writing target {i}"))?;
+                    crate::fault::write_point();
+                }
             }
         }
-        for (id, table) in new.tables.iter().enumerate() {
-            self.write_table(new.table_base() + id as u32, table, None)?;
+        for id in 0..from.tables.len().max(to.tables.len()) {
+            let none = vec![dataplane_common::NO_TARGET; MAGLEV_SIZE as usize];
+            let table = to.tables.get(id).unwrap_or(&none);
+            self.write_table(to.table_base() + id as u32, table, None)?;
             crate::fault::write_point();
         }
         {
             let mut eps: Array<&mut MapData, EndpointInfo> =
                 Array::try_from(self.map_mut(maps::ENDPOINTS)?)?;
-            for (i, e) in new.endpoints.iter().enumerate() {
-                let i = new.endpoint_base() + i as u32;
-                eps.set(i, e, 0)
-                    .with_context(|| format!("writing endpoint ENI {i}"))?;
-                crate::fault::write_point();
+            for i in 0..from.endpoints.len().max(to.endpoints.len()) {
+                let want = to.endpoints.get(i).copied().unwrap_or_default();
+                if from.endpoints.get(i) != Some(&want) {
+                    let i = to.endpoint_base() + i as u32;
+                    eps.set(i, want, 0)
+                        .with_context(|| format!("writing endpoint ENI {i}"))?;
+                    crate::fault::write_point();
+                }
             }
         }
-        // The new generation's entry points, beside the old ones.
         {
+            let (ups, gone) =
+                keyed_diff(from.listeners.iter().copied(), to.listeners.iter().copied());
             let mut listeners = self.hash::<ListenerKey, ListenerInfo>(maps::LISTENERS)?;
-            for (k, v) in &new.listeners {
+            for (k, v) in &ups {
                 listeners
                     .insert(k, v, 0)
                     .with_context(|| format!("writing listener {k:?}"))?;
                 crate::fault::write_point();
             }
-        }
-        {
-            let mut enis = self.hash::<EniKey, EniInfo>(maps::ENIS)?;
-            for (k, v) in &new.enis {
-                enis.insert(k, v, 0)
-                    .with_context(|| format!("writing ENI {k:?}"))?;
-                crate::fault::write_point();
-            }
-        }
-        {
-            let mut ports = self.hash::<u32, PortInfo>(maps::PORTS)?;
-            for (ifindex, p) in &new.ports {
-                ports
-                    .insert(ifindex, p, 0)
-                    .with_context(|| format!("writing port ifindex {ifindex}"))?;
-                crate::fault::write_point();
-            }
-        }
-        {
-            let mut active: Array<&mut MapData, u32> =
-                Array::try_from(self.map_mut(maps::ACTIVE)?)?;
-            active
-                .set(0, new.generation, 0)
-                .context("switching HL_ACTIVE to the new generation")?;
-            crate::fault::write_point();
-        }
-        let Some(old) = old else { return Ok(()) };
-        {
-            let mut ports = self.hash::<u32, PortInfo>(maps::PORTS)?;
-            for (ifindex, _) in &old.ports {
-                ports
-                    .remove(ifindex)
-                    .or_else(gone_ok)
-                    .with_context(|| format!("removing port ifindex {ifindex}"))?;
-                crate::fault::write_point();
-            }
-        }
-        {
-            let mut enis = self.hash::<EniKey, EniInfo>(maps::ENIS)?;
-            for (k, _) in &old.enis {
-                enis.remove(k)
-                    .or_else(gone_ok)
-                    .with_context(|| format!("removing ENI {k:?}"))?;
-                crate::fault::write_point();
-            }
-        }
-        {
-            let mut listeners = self.hash::<ListenerKey, ListenerInfo>(maps::LISTENERS)?;
-            for (k, _) in &old.listeners {
+            for k in &gone {
                 listeners
                     .remove(k)
                     .or_else(gone_ok)
@@ -451,21 +463,36 @@ impl Dataplane {
             }
         }
         {
-            let map = self.map_mut(maps::SG_RULES)?;
-            let mut sg: LpmTrie<&mut MapData, SgKey, SgPorts> = LpmTrie::try_from(map)?;
-            for (plen, key, _) in &old.sg_rules {
-                sg.remove(&Key::new(*plen, *key))
+            let (ups, gone) = keyed_diff(from.enis.iter().copied(), to.enis.iter().copied());
+            let mut enis = self.hash::<EniKey, EniInfo>(maps::ENIS)?;
+            for (k, v) in &ups {
+                enis.insert(k, v, 0)
+                    .with_context(|| format!("writing ENI {k:?}"))?;
+                crate::fault::write_point();
+            }
+            for k in &gone {
+                enis.remove(k)
                     .or_else(gone_ok)
-                    .with_context(|| format!("removing security-group entry {key:?}/{plen}"))?;
+                    .with_context(|| format!("removing ENI {k:?}"))?;
                 crate::fault::write_point();
             }
         }
-        // The old generation's tables no longer have a listener; empty them
-        // so nothing stale is left to read.
-        for id in 0..old.tables.len() as u32 {
-            let empty = vec![dataplane_common::NO_TARGET; MAGLEV_SIZE as usize];
-            self.write_table(old.table_base() + id, &empty, None)?;
-            crate::fault::write_point();
+        {
+            let (ups, gone) = keyed_diff(from.ports.iter().copied(), to.ports.iter().copied());
+            let mut ports = self.hash::<u32, PortInfo>(maps::PORTS)?;
+            for (k, v) in &ups {
+                ports
+                    .insert(k, v, 0)
+                    .with_context(|| format!("writing port ifindex {k}"))?;
+                crate::fault::write_point();
+            }
+            for k in &gone {
+                ports
+                    .remove(k)
+                    .or_else(gone_ok)
+                    .with_context(|| format!("removing port ifindex {k}"))?;
+                crate::fault::write_point();
+            }
         }
         Ok(())
     }
@@ -697,6 +724,39 @@ pub fn write_table(
     Ok(n)
 }
 
+/// Pure: what turns keyed entries `from` into `to`: the entries to write
+/// (new, or with another value) and the keys to remove. When both list the
+/// same keys in the same order (a reload that changed only values) it is a
+/// single pass.
+pub fn keyed_diff<K, V>(
+    from: impl Iterator<Item = (K, V)> + Clone,
+    to: impl Iterator<Item = (K, V)> + Clone,
+) -> (Vec<(K, V)>, Vec<K>)
+where
+    K: Eq + std::hash::Hash + Copy,
+    V: PartialEq + Copy,
+{
+    if from.clone().count() == to.clone().count()
+        && from.clone().zip(to.clone()).all(|((a, _), (b, _))| a == b)
+    {
+        let ups = from
+            .zip(to)
+            .filter(|((_, a), (_, b))| a != b)
+            .map(|(_, t)| t)
+            .collect();
+        return (ups, Vec::new());
+    }
+    let before: std::collections::HashMap<K, V> = from.collect();
+    let after: std::collections::HashMap<K, V> = to.clone().collect();
+    let ups = to.filter(|(k, v)| before.get(k) != Some(v)).collect();
+    let gone = before
+        .keys()
+        .filter(|k| !after.contains_key(k))
+        .copied()
+        .collect();
+    (ups, gone)
+}
+
 /// A removal that finds nothing left to remove is done: a restarted agent
 /// re-runs an interrupted sync, part of which already happened.
 fn gone_ok(e: aya::maps::MapError) -> Result<(), aya::maps::MapError> {
@@ -737,5 +797,31 @@ impl Drop for Dataplane {
         if let (true, Some(dir)) = (self.remove_on_drop, self.pinned.take()) {
             let _ = fs::remove_dir_all(dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_diff_writes_what_differs_and_removes_what_is_gone() {
+        // Same keys in the same order: one pass, values only.
+        let (ups, gone) = keyed_diff(
+            [(1u32, 10u32), (2, 20), (3, 30)].into_iter(),
+            [(1u32, 10u32), (2, 21), (3, 30)].into_iter(),
+        );
+        assert_eq!((ups, gone), (vec![(2, 21)], vec![]));
+        // Keys added, removed and changed.
+        let (mut ups, mut gone) = keyed_diff(
+            [(1u32, 10u32), (2, 20), (3, 30)].into_iter(),
+            [(3u32, 31u32), (4, 40), (1, 10)].into_iter(),
+        );
+        ups.sort();
+        gone.sort();
+        assert_eq!((ups, gone), (vec![(3, 31), (4, 40)], vec![2]));
+        // From nothing: everything is written.
+        let (ups, gone) = keyed_diff(std::iter::empty::<(u32, u32)>(), [(7u32, 1u32)].into_iter());
+        assert_eq!((ups, gone), (vec![(7, 1)], vec![]));
     }
 }

@@ -153,14 +153,13 @@ pub fn bounds(r: &Report) -> Vec<String> {
         out.push(format!(
             "**One-rule change** (median {} s): the agent recompiles the whole config \
              (`compile::compile`: median {} s in the same run) and then switches generations \
-             (`Dataplane::sync`: median {} s), which writes every entry of the new \
-             configuration beside the old one, flips `HL_ACTIVE` and removes the old one, so \
-             the kernel never runs a mix. Writing only the changed LPM entry in place takes {} \
-             ms, but is not atomic. Meeting 50 ms needs both an incremental compile (only the \
-             group sets that hold the changed group, and those whose rules reference it) and \
-             an incremental switch: keep the standby generation a mirror of the active one, \
-             write the diff into it, flip, then replay the diff on the other; neither exists \
-             yet.",
+             (`Dataplane::sync`: median {} s): it diffs the two compilations, writes the \
+             difference into the standby generation, flips `HL_ACTIVE`, and writes it into \
+             the other generation too (the kernel never runs a mix). For comparison, writing \
+             the changed LPM entry alone, in place and not atomically, takes {} ms. What is \
+             left is the full recompile and the diff of every entry; an incremental compile \
+             (only the group sets that hold the changed group, and those whose rules \
+             reference it) would remove most of both.",
             f(med(Some(c))),
             f(med(compile)),
             f(med(sync)),

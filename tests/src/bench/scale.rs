@@ -675,9 +675,9 @@ fn big_config(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Repo
             .push((t3 - t0).as_secs_f64());
 
         // A one-rule change as the agent's reload applies it: compile, then
-        // `Dataplane::sync` into the other generation (the whole
-        // configuration written beside the old one, one switch, the old one
-        // removed).
+        // `Dataplane::sync` into the other generation (the difference written
+        // into the standby generation, one switch, the difference written
+        // into the former active one).
         let t4 = Instant::now();
         let c2 = compile::compile(&changed, &fake)?.rebase(1);
         let t5 = Instant::now();
@@ -796,10 +796,10 @@ fn big_config(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Repo
              (a real lab would need {} namespaces), loaded with `Dataplane::load_with` and \
              written with `Dataplane::apply`, as the agent starts. The one-rule change is \
              applied as the agent reloads: a full compile into the other generation and \
-             `Dataplane::sync`, which writes the whole new configuration beside the old one, \
-             switches `HL_ACTIVE` and removes the old one (atomic: the kernel runs the old or \
-             the new configuration, never a mix). The last row is a reference only: writing \
-             just the changed LPM entries in place, which would be fast but not atomic.",
+             `Dataplane::sync`, which writes the difference into the standby generation, \
+             switches `HL_ACTIVE` and writes the difference into the former active one \
+             (atomic: the kernel runs the old or the new configuration, never a mix). The \
+             last row is a reference only: writing just the changed LPM entries in place.",
             thousands(enis),
             thousands(topo.security_groups.len()),
             thousands(enis)
