@@ -15,7 +15,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use aya::maps::{Map, MapData};
+use aya::maps::Map;
 use dataplane_common::maps;
 
 use crate::{
@@ -53,19 +53,10 @@ pub struct Agent {
     flow_log: Option<flowlog::FlowLog>,
     /// Dropped by hand in `Drop`, before the lock and run directory go.
     pub dataplane: std::mem::ManuallyDrop<Dataplane>,
-    /// Sorted fabric ifindexes the configs are compiled for.
-    pub ifindexes: Vec<u32>,
     /// The config text applied (persistent agents only).
     source: Option<ConfigSource>,
     /// Released last: the next agent may start only once this one is gone.
     _lock: AgentLock,
-}
-
-pub fn hook_name(h: Hook) -> &'static str {
-    match h {
-        Hook::Tc => "tc",
-        Hook::Xdp => "xdp",
-    }
 }
 
 /// Health checks and the thread that turns their verdicts into Maglev
@@ -131,13 +122,13 @@ impl Agent {
         // What an earlier agent left, if this one can adopt it.
         let journal = match (&source, Journal::read(&lab_name)?) {
             (Some(_), Some(j)) if pins.exists() => {
-                if j.hook != hook_name(hook) {
+                if j.hook != hook.name() {
                     anyhow::bail!(
                         "lab {lab_name}'s data plane runs on the {} hook, this agent asks for \
                          {}: keep the hook, or remove it first with `dataplane down` (live \
                          flows are lost)",
                         j.hook,
-                        hook_name(hook)
+                        hook.name()
                     );
                 }
                 if j.ifindexes != ifindexes {
@@ -163,14 +154,8 @@ impl Agent {
         }
         let mut dataplane = Dataplane::load_pinned(obj, &with_flow_events(&topo, opts), &pins)?;
         dataplane.remove_on_drop(source.is_none());
-        let record = |applied: Applied, pending: Option<Applied>| -> Result<()> {
-            Journal {
-                hook: hook_name(hook).into(),
-                ifindexes: ifindexes.clone(),
-                applied,
-                pending,
-            }
-            .write(&lab_name)
+        let record = |applied: Applied, pending: Option<Applied>| {
+            Journal::record(&lab_name, hook, &ifindexes, applied, pending)
         };
         let compiled = match (&source, journal) {
             (None, _) => {
@@ -264,7 +249,7 @@ impl Agent {
         let conntrack = Arc::new(Mutex::new(sweep_settings(&topo, opts.sweep_every)));
         let (flow_log, removed) = start_flow_log(&topo)?;
         let sweep = conntrack::sweeper(
-            loader::pin_dir(&topo.lab.name).join(maps::FLOWS),
+            &loader::pin_dir(&topo.lab.name),
             conntrack.clone(),
             stop.clone(),
             removed,
@@ -275,7 +260,6 @@ impl Agent {
             compiled,
             hook,
             unhealthy,
-            ifindexes,
             source,
             health,
             sweeper: Some((stop, sweep)),
@@ -286,12 +270,6 @@ impl Agent {
             dataplane: std::mem::ManuallyDrop::new(dataplane),
             _lock: lock,
         })
-    }
-
-    /// Whether the data plane stays (pinned, forwarding) when the agent
-    /// exits: yes for [`Agent::start_persistent`]. `dataplane down` removes it.
-    pub fn persistent(&self) -> bool {
-        self.source.is_some()
     }
 
     /// [`Agent::reload`] from config text, journaled so that an agent
@@ -330,7 +308,7 @@ impl Agent {
         }
         let next = 1 - self.compiled.generation;
         let started = std::time::Instant::now();
-        let compiled = compile::compile(&topo, &self.ifindexes)?.rebase(next);
+        let compiled = compile::compile(&topo, &self.compiled.port_ifindexes())?.rebase(next);
         let compile_time = started.elapsed();
         // Journal what is about to be written (persistent agents).
         let journal = match (&self.source, source) {
@@ -388,13 +366,13 @@ impl Agent {
     }
 
     fn journal(&self, applied: Applied, pending: Option<Applied>) -> Result<()> {
-        Journal {
-            hook: hook_name(self.hook).into(),
-            ifindexes: self.ifindexes.clone(),
+        Journal::record(
+            &self.topo.lab.name,
+            self.hook,
+            &self.compiled.port_ifindexes(),
             applied,
             pending,
-        }
-        .write(&self.topo.lab.name)
+        )
     }
 
     /// The timeouts and sweep interval the sweeper applies now.
@@ -529,14 +507,11 @@ fn start_health(
     let thread = std::thread::Builder::new()
         .name("health-sync".into())
         .spawn(move || {
-            let open = |name: &str| MapData::from_pin(pin_dir.join(name));
+            let open = |name: &str| loader::open_pinned(&pin_dir, name);
             let (mut map, mut flows) = match (open(maps::MAGLEV), open(maps::FLOWS)) {
                 (Ok(m), Ok(f)) => (Map::Array(m), Map::HashMap(f)),
                 (Err(e), _) | (_, Err(e)) => {
-                    log::error!(
-                        "health checks cannot open the pinned maps in {}: {e}",
-                        pin_dir.display()
-                    );
+                    log::error!("health checks stopped: {e:#}");
                     return;
                 }
             };

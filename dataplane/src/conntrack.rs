@@ -145,14 +145,15 @@ pub type Shared = Arc<Mutex<crate::model::ConntrackSettings>>;
 /// `stop` is set, handing
 /// the removed entries to `removed` (the flow log) if given.
 pub fn sweeper(
-    flows_pin: std::path::PathBuf,
+    pin_dir: &std::path::Path,
     settings: Shared,
     stop: Arc<std::sync::atomic::AtomicBool>,
     removed: Option<Removed>,
 ) -> Result<std::thread::JoinHandle<()>> {
-    let data = MapData::from_pin(&flows_pin)
-        .with_context(|| format!("opening {}", flows_pin.display()))?;
-    let mut map = Map::HashMap(data);
+    let mut map = Map::HashMap(crate::loader::open_pinned(
+        pin_dir,
+        dataplane_common::maps::FLOWS,
+    )?);
     std::thread::Builder::new()
         .name("conntrack-sweep".into())
         .spawn(move || {

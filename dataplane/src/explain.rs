@@ -12,7 +12,6 @@
 
 use std::{
     fmt::Write as _,
-    fs,
     net::Ipv4Addr,
     path::{Path, PathBuf},
 };
@@ -352,23 +351,18 @@ impl DryRun {
                 );
             }
         }
-        // Every pin of the agent, whatever maps it has: a map the object has
-        // and the agent does not pin gets a private copy.
-        let mut pins: Vec<(String, PathBuf)> = Vec::new();
-        for entry in
-            fs::read_dir(pin_dir).with_context(|| format!("reading {}", pin_dir.display()))?
-        {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // Maps only: links/ and programs/ are directories.
-            if name.starts_with("HL_") && !entry.file_type()?.is_dir() && name != maps::EXPLAIN {
-                pins.push((name, entry.path()));
-            }
-        }
+        // Every map the agent pins, from its pin; the others (the trace,
+        // the scratch space) are private to this load. Only pins that exist:
+        // aya would create and pin a missing one.
+        let pins: Vec<(&str, PathBuf)> = loader::PINNED_MAPS
+            .iter()
+            .map(|n| (*n, pin_dir.join(n)))
+            .filter(|(_, p)| p.exists())
+            .collect();
         let mut loader = EbpfLoader::new();
         loader.override_global("DRY_RUN", &1u8, true);
         for (name, path) in &pins {
-            loader.map_pin_path(name.as_str(), path.as_path());
+            loader.map_pin_path(name, path.as_path());
         }
         let mut ebpf = loader
             .load_file(obj)

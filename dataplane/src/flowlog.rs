@@ -391,10 +391,7 @@ impl FlowLog {
         let Some(settings) = topo.flow_logs.clone() else {
             return Ok(None);
         };
-        let open = |name: &str| {
-            let p = pin_dir.join(name);
-            MapData::from_pin(&p).with_context(|| format!("opening pinned map {}", p.display()))
-        };
+        let open = |name: &str| crate::loader::open_pinned(pin_dir, name);
         let ring = RingBuf::try_from(Map::RingBuf(open(maps::FLOW_EVENTS)?))
             .context("HL_FLOW_EVENTS is not a ring buffer: rebuild the kernel object")?;
         let flows = Map::HashMap(open(maps::FLOWS)?);

@@ -517,11 +517,9 @@ impl Dataplane {
         let links = self.links_dir()?;
         let mut adopted = 0;
         for port in ports {
-            let kind = match hook {
-                Hook::Tc => "tc",
-                Hook::Xdp => "xdp",
-            };
-            let pin = links.as_ref().map(|d| d.join(format!("{kind}-{port}")));
+            let pin = links
+                .as_ref()
+                .map(|d| d.join(format!("{}-{port}", hook.name())));
             if let Some(link) = pin.as_deref().map(adopt_link).transpose()?.flatten() {
                 match hook {
                     Hook::Tc => {
@@ -616,28 +614,6 @@ impl Dataplane {
             }
             None => self.links.push(link),
         }
-        Ok(())
-    }
-
-    /// Pins the maps under `dir` (replacing stale pins of an earlier run) so
-    /// `dataplane stats` and the metrics can read them. For data planes
-    /// loaded without [`Dataplane::load_pinned`] (tests); removed on drop.
-    pub fn pin_maps(&mut self, dir: &Path) -> Result<()> {
-        if dir.exists() {
-            fs::remove_dir_all(dir)
-                .with_context(|| format!("removing stale pins in {}", dir.display()))?;
-        }
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for name in PINNED_MAPS {
-            let map = self
-                .ebpf
-                .map(name)
-                .with_context(|| format!("map {name} missing"))?;
-            map.pin(dir.join(name))
-                .with_context(|| format!("pinning {name} in {}", dir.display()))?;
-        }
-        self.pinned = Some(dir.to_path_buf());
-        self.remove_on_drop = true;
         Ok(())
     }
 

@@ -316,6 +316,17 @@ pub enum Hook {
     Xdp,
 }
 
+impl Hook {
+    /// The config's spelling (`[lab] hook`), also used in pin names and the
+    /// restart journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            Hook::Tc => "tc",
+            Hook::Xdp => "xdp",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vpc {
     pub id: String,

@@ -23,7 +23,10 @@ use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use crate::{compile, config, model::Topology};
+use crate::{
+    compile, config,
+    model::{Hook, Topology},
+};
 
 pub const RUN_DIR: &str = "/run/hyperlab";
 
@@ -131,6 +134,24 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Writes what lab `lab`'s maps hold: `applied` (and `pending`, while
+    /// a reload writes it), for the links of `hook` on ports `ifindexes`.
+    pub fn record(
+        lab: &str,
+        hook: Hook,
+        ifindexes: &[u32],
+        applied: Applied,
+        pending: Option<Applied>,
+    ) -> Result<()> {
+        Journal {
+            hook: hook.name().into(),
+            ifindexes: ifindexes.to_vec(),
+            applied,
+            pending,
+        }
+        .write(lab)
+    }
+
     pub fn path(lab: &str) -> PathBuf {
         run_dir(lab).join("state.toml")
     }
