@@ -12,7 +12,7 @@ use std::{
 use std::os::unix::process::CommandExt;
 
 mod common;
-use common::{bin, is_root, tmp, AgentProc};
+use common::{bin, is_root, lab_up, tmp, AgentProc};
 
 fn configs() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs"))
@@ -186,13 +186,7 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
     let lab = format!("cli{}", std::process::id() % 100_000);
     let file = tmp("agent.toml");
     write_config(&file, &lab, "80");
-    let up = bin().args(["lab", "up"]).arg(&file).output().unwrap();
-    assert_eq!(
-        up.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    lab_up(&file);
     let log = tmp("agent.log");
     let _ = std::fs::remove_file(&log);
     let metrics = format!("127.0.0.1:{}", 20000 + std::process::id() % 20000);

@@ -6,22 +6,16 @@
 //! Needs root: run with `cargo xtask test`.
 
 use std::{
-    io::Read,
     net::Ipv4Addr,
     path::PathBuf,
-    process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
+    process::{Child, Output, Stdio},
+    time::Duration,
 };
 
 use dataplane::{lab, netns};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dataplane"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("hyperlab-explain-{}-{name}", std::process::id()))
-}
+mod common;
+use common::{bin, lab_up, tmp, AgentProc};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -32,17 +26,11 @@ fn text(b: &[u8]) -> String {
 struct Session {
     lab_file: PathBuf,
     log: PathBuf,
-    agent: Option<Child>,
+    agent: Option<AgentProc>,
     servers: Vec<Child>,
 }
 
 impl Session {
-    fn log(&self) -> String {
-        let mut s = String::new();
-        let _ = std::fs::File::open(&self.log).and_then(|mut f| f.read_to_string(&mut s));
-        s
-    }
-
     fn explain(&self, args: &[&str]) -> Output {
         bin()
             .arg("explain")
@@ -52,14 +40,9 @@ impl Session {
             .unwrap()
     }
 
+    /// SIGTERM, and wait for it (the session takes the lab down).
     fn stop_agent(&mut self) {
-        if let Some(mut child) = self.agent.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let _ = child.wait();
-        }
+        drop(self.agent.take());
     }
 }
 
@@ -119,8 +102,7 @@ fn explain_names_the_rule_of_a_denied_port_and_the_nat_of_a_privatelink_connecti
         agent: None,
         servers: Vec::new(),
     };
-    let up = bin().args(["lab", "up"]).arg(&file).output().unwrap();
-    assert_eq!(up.status.code(), Some(0), "{}", text(&up.stderr));
+    lab_up(&file);
 
     // No agent yet: explain says how to start one, exit 2.
     let none = s.explain(&["--from", "client", "--to", "db", "--port", "5432"]);
@@ -161,26 +143,11 @@ fn explain_names_the_rule_of_a_denied_port_and_the_nat_of_a_privatelink_connecti
         lab::wait_listening(&plan, host, addr, Duration::from_secs(10)).unwrap();
     }
     let metrics = format!("127.0.0.1:{}", 30000 + std::process::id() % 20000);
-    s.agent = Some(
-        bin()
-            .arg("run")
-            .arg(&file)
-            .args(["--metrics", &metrics])
-            .stdout(std::fs::File::create(&s.log).unwrap())
-            .stderr(std::fs::File::options().append(true).open(&s.log).unwrap())
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !s.log().contains("metrics on http://") {
-        assert!(
-            Instant::now() < deadline,
-            "agent never started:\n{}",
-            s.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let _ = std::fs::remove_file(&s.log);
+    let mut agent = AgentProc::spawn(&file, &s.log, &metrics, &[]);
+    agent.owns_lab = false;
+    agent.wait_for("metrics on http://");
+    s.agent = Some(agent);
 
     // A denied port: the security group and the rule, with its line.
     let denied = s.explain(&["--from", "client", "--to", "db", "--port", "5432"]);

@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{bin, is_root, tmp, AgentProc};
+use common::{bin, is_root, lab_up, tmp, AgentProc};
 use dataplane::{config, lab, loader, stats};
 use nix::sys::signal::Signal;
 
@@ -221,13 +221,7 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
     write_config(&file, &lab, 1000);
     let topo = config::load(&file).unwrap();
     let plan = lab::plan(&topo);
-    let up = bin().args(["lab", "up"]).arg(&file).output().unwrap();
-    assert_eq!(
-        up.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    lab_up(&file);
     let ns = |host: &str| plan.host(host).unwrap().netns.clone();
     let metrics = format!("127.0.0.1:{}", 20000 + std::process::id() % 20000);
     let logs: Vec<PathBuf> = (0..=10)
@@ -584,13 +578,7 @@ fn sigkill_in_the_middle_of_a_reload_leaves_the_old_or_the_new_configuration_and
     let file = tmp("kills.toml");
     let variants = [bulk_variant(&lab, 2000, 200), bulk_variant(&lab, 9000, 200)];
     std::fs::write(&file, &variants[0]).unwrap();
-    let up = bin().args(["lab", "up"]).arg(&file).output().unwrap();
-    assert_eq!(
-        up.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    lab_up(&file);
     let metrics = format!("127.0.0.1:{}", 20000 + (std::process::id() + 7) % 20000);
     let log = tmp("kills.log");
     let _ = std::fs::remove_file(&log);

@@ -21,6 +21,17 @@ pub fn tmp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("hyperlab-cli-{}-{name}", std::process::id()))
 }
 
+/// `dataplane lab up FILE`, which must succeed.
+pub fn lab_up(file: &Path) {
+    let up = bin().args(["lab", "up"]).arg(file).output().unwrap();
+    assert_eq!(
+        up.status.code(),
+        Some(0),
+        "lab up: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+}
+
 /// A `dataplane run FILE` process; its stdout and stderr go to `log`.
 /// Dropping it stops it (SIGTERM) and removes the lab and its data plane.
 pub struct AgentProc {
