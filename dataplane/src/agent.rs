@@ -87,13 +87,16 @@ impl Agent {
     /// was killed in, syncs the maps to its own config exactly like a
     /// reload (flows kept), and swaps its programs into the pinned links
     /// atomically. A second agent of the same lab is refused.
+    ///
+    /// `topo` is `source` parsed, with what the command line overrides
+    /// (flow-log settings) applied; `source` is what is journaled.
     pub fn start_persistent(
         source: ConfigSource,
+        topo: Topology,
         obj: &Path,
         hook: Hook,
         opts: &LoadOptions,
     ) -> Result<Agent> {
-        let topo = source.parse().map_err(|d| anyhow::anyhow!("{d}"))?;
         Self::launch(topo, Some(source), obj, hook, opts)
     }
 

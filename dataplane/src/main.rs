@@ -277,7 +277,15 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             flow_log,
             flow_log_interval,
         } => {
-            let mut t = topo!(file.as_deref());
+            // Read once: what is parsed is what the journal keeps.
+            let source = persist::ConfigSource::read(file.as_deref())?;
+            let mut t = match source.parse() {
+                Ok(t) => t,
+                Err(d) => {
+                    eprintln!("{d}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
             t.flow_logs = dataplane::flowlog::with_overrides(
                 t.flow_logs.take(),
                 flow_log.as_deref(),
@@ -286,7 +294,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             .map_err(anyhow::Error::msg)?;
             let hook = hook.map(Into::into).unwrap_or(t.lab.hook);
             let obj = ebpf_obj.unwrap_or_else(loader::object_path);
-            run(t, &obj, hook, metrics, file.as_deref(), watch)?;
+            run(source, t, &obj, hook, metrics, file.as_deref(), watch)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down { file } => {
@@ -376,6 +384,7 @@ fn remove_dataplane(lab: &str) -> Result<Option<String>> {
 }
 
 fn run(
+    source: persist::ConfigSource,
     t: Topology,
     obj: &Path,
     hook: Hook,
@@ -383,11 +392,7 @@ fn run(
     file: Option<&Path>,
     watch: bool,
 ) -> Result<()> {
-    let source = persist::ConfigSource::read(file)?;
-    if source.parse().as_ref().ok() != Some(&t) {
-        bail!("the config changed while it was being read: run again");
-    }
-    let mut agent = Agent::start_persistent(source, obj, hook, &loader::LoadOptions::default())?;
+    let mut agent = Agent::start_persistent(source, t, obj, hook, &loader::LoadOptions::default())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

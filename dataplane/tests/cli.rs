@@ -190,8 +190,34 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
     let log = tmp("agent.log");
     let _ = std::fs::remove_file(&log);
     let metrics = format!("127.0.0.1:{}", 20000 + std::process::id() % 20000);
-    let mut agent = AgentProc::spawn(&file, &log, &metrics, &["--watch"]);
+    // Command-line flow-log settings override the config's (it has none).
+    let flows_log = tmp("flows.log");
+    let _ = std::fs::remove_file(&flows_log);
+    let flows_log_arg = flows_log.display().to_string();
+    let mut agent = AgentProc::spawn(
+        &file,
+        &log,
+        &metrics,
+        &[
+            "--watch",
+            "--flow-log",
+            &flows_log_arg,
+            "--flow-log-interval",
+            "1",
+        ],
+    );
     agent.wait_for("metrics on http://");
+    assert!(
+        agent
+            .output()
+            .contains(&format!("flow logs: every 1 s to {flows_log_arg}")),
+        "{}",
+        agent.output()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&flows_log).unwrap(),
+        format!("{}\n", dataplane::flowlog::HEADER)
+    );
 
     // stats and metrics read the running agent's pinned counters.
     let stats = bin().arg("stats").arg(&file).output().unwrap();
@@ -289,6 +315,7 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
         format!("lab {lab}: no data plane to remove\n")
     );
     let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&flows_log);
     drop(agent); // takes the lab down, with the config file
     let _ = std::fs::remove_file(&file);
 }

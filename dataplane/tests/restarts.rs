@@ -322,7 +322,8 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
         }
     }
     assert_eq!((kills, mid_reload_kills, refused), (10, 5, 1));
-    assert!(reloaded >= 95, "{reloaded} reloads applied");
+    // Every reload not cut short by a kill was applied.
+    assert_eq!(reloaded, 100 - mid_reload_kills, "reloads applied");
 
     // A second agent of the same lab is refused while this one runs.
     let second = bin()
