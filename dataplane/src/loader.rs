@@ -18,10 +18,7 @@ use aya::{
     },
     Ebpf, EbpfLoader,
 };
-use dataplane_common::{
-    maps, programs, EndpointInfo, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
-    PortInfo, SgKey, SgPorts, TargetInfo, MAGLEV_SIZE,
-};
+use dataplane_common::{maps, programs, FlowEntry, FlowKey, SgKey, SgPorts, MAGLEV_SIZE};
 
 use crate::{compile::Compiled, model::Hook, netns};
 
@@ -411,86 +408,62 @@ impl Dataplane {
                 crate::fault::write_point();
             }
         }
-        {
-            let mut targets: Array<&mut MapData, TargetInfo> =
-                Array::try_from(self.map_mut(maps::TARGETS)?)?;
-            for i in 0..from.targets.len().max(to.targets.len()) {
-                let want = to.targets.get(i).copied().unwrap_or_default();
-                if from.targets.get(i) != Some(&want) {
-                    let i = to.target_base() + i as u32;
-                    targets
-                        .set(i, want, 0)
-                        .with_context(|| format!("writing target {i}"))?;
-                    crate::fault::write_point();
-                }
-            }
-        }
+        self.sync_array(maps::TARGETS, to.target_base(), &from.targets, &to.targets)?;
         for id in 0..from.tables.len().max(to.tables.len()) {
             let none = vec![dataplane_common::NO_TARGET; MAGLEV_SIZE as usize];
             let table = to.tables.get(id).unwrap_or(&none);
             self.write_table(to.table_base() + id as u32, table, None)?;
             crate::fault::write_point();
         }
-        {
-            let mut eps: Array<&mut MapData, EndpointInfo> =
-                Array::try_from(self.map_mut(maps::ENDPOINTS)?)?;
-            for i in 0..from.endpoints.len().max(to.endpoints.len()) {
-                let want = to.endpoints.get(i).copied().unwrap_or_default();
-                if from.endpoints.get(i) != Some(&want) {
-                    let i = to.endpoint_base() + i as u32;
-                    eps.set(i, want, 0)
-                        .with_context(|| format!("writing endpoint ENI {i}"))?;
-                    crate::fault::write_point();
-                }
-            }
+        self.sync_array(
+            maps::ENDPOINTS,
+            to.endpoint_base(),
+            &from.endpoints,
+            &to.endpoints,
+        )?;
+        // Entry points last (in a standby generation the order is free; it
+        // reads well).
+        self.sync_hash(maps::LISTENERS, &from.listeners, &to.listeners)?;
+        self.sync_hash(maps::ENIS, &from.enis, &to.enis)?;
+        self.sync_hash(maps::PORTS, &from.ports, &to.ports)?;
+        Ok(())
+    }
+
+    /// Brings hash map `name` from entries `from` to `to`.
+    fn sync_hash<K, V>(&mut self, name: &str, from: &[(K, V)], to: &[(K, V)]) -> Result<()>
+    where
+        K: aya::Pod + Eq + std::hash::Hash + std::fmt::Debug,
+        V: aya::Pod + PartialEq,
+    {
+        let (ups, gone) = keyed_diff(from.iter().copied(), to.iter().copied());
+        let mut map = self.hash::<K, V>(name)?;
+        for (k, v) in &ups {
+            map.insert(k, v, 0)
+                .with_context(|| format!("writing {name} entry {k:?}"))?;
+            crate::fault::write_point();
         }
-        {
-            let (ups, gone) =
-                keyed_diff(from.listeners.iter().copied(), to.listeners.iter().copied());
-            let mut listeners = self.hash::<ListenerKey, ListenerInfo>(maps::LISTENERS)?;
-            for (k, v) in &ups {
-                listeners
-                    .insert(k, v, 0)
-                    .with_context(|| format!("writing listener {k:?}"))?;
-                crate::fault::write_point();
-            }
-            for k in &gone {
-                listeners
-                    .remove(k)
-                    .or_else(gone_ok)
-                    .with_context(|| format!("removing listener {k:?}"))?;
-                crate::fault::write_point();
-            }
+        for k in &gone {
+            map.remove(k)
+                .or_else(gone_ok)
+                .with_context(|| format!("removing {name} entry {k:?}"))?;
+            crate::fault::write_point();
         }
-        {
-            let (ups, gone) = keyed_diff(from.enis.iter().copied(), to.enis.iter().copied());
-            let mut enis = self.hash::<EniKey, EniInfo>(maps::ENIS)?;
-            for (k, v) in &ups {
-                enis.insert(k, v, 0)
-                    .with_context(|| format!("writing ENI {k:?}"))?;
-                crate::fault::write_point();
-            }
-            for k in &gone {
-                enis.remove(k)
-                    .or_else(gone_ok)
-                    .with_context(|| format!("removing ENI {k:?}"))?;
-                crate::fault::write_point();
-            }
-        }
-        {
-            let (ups, gone) = keyed_diff(from.ports.iter().copied(), to.ports.iter().copied());
-            let mut ports = self.hash::<u32, PortInfo>(maps::PORTS)?;
-            for (k, v) in &ups {
-                ports
-                    .insert(k, v, 0)
-                    .with_context(|| format!("writing port ifindex {k}"))?;
-                crate::fault::write_point();
-            }
-            for k in &gone {
-                ports
-                    .remove(k)
-                    .or_else(gone_ok)
-                    .with_context(|| format!("removing port ifindex {k}"))?;
+        Ok(())
+    }
+
+    /// Brings array `name` from `from` to `to` at index `base`: writes the
+    /// slots that differ, clears (default value) those `to` no longer uses.
+    fn sync_array<V>(&mut self, name: &str, base: u32, from: &[V], to: &[V]) -> Result<()>
+    where
+        V: aya::Pod + PartialEq + Default,
+    {
+        let mut arr: Array<&mut MapData, V> = Array::try_from(self.map_mut(name)?)?;
+        for i in 0..from.len().max(to.len()) {
+            let want = to.get(i).copied().unwrap_or_default();
+            if from.get(i) != Some(&want) {
+                let i = base + i as u32;
+                arr.set(i, want, 0)
+                    .with_context(|| format!("writing {name}[{i}]"))?;
                 crate::fault::write_point();
             }
         }
