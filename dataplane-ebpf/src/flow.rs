@@ -104,7 +104,8 @@ pub fn initial_state(h: &Headers) -> u32 {
 }
 
 /// Inserts both directions. A full table refuses the flow (and keeps every
-/// live one); losing a race to another CPU creating the same flow is fine.
+/// live one); losing a race to another CPU creating the same flow is fine:
+/// `Ok(false)`, the other CPU's entries stand.
 #[inline(always)]
 pub fn create(
     fwd_key: &FlowKey,
@@ -112,11 +113,11 @@ pub fn create(
     rev_key: &FlowKey,
     rev: &FlowEntry,
     restart: bool,
-) -> Result<(), DropReason> {
+) -> Result<bool, DropReason> {
     let flags = if restart { BPF_ANY } else { BPF_NOEXIST } as u64;
     match FLOWS.insert(fwd_key, fwd, flags) {
         Ok(()) => {}
-        Err(e) if e as i32 == -EEXIST => return Ok(()),
+        Err(e) if e as i32 == -EEXIST => return Ok(false),
         Err(_) => return Err(DropReason::FlowTableFull),
     }
     match FLOWS.insert(rev_key, rev, flags) {
@@ -129,7 +130,7 @@ pub fn create(
     }
     counters::count(Counter::FlowCreated);
     events::new_flow(fwd_key, fwd);
-    Ok(())
+    Ok(true)
 }
 
 /// This CPU's scratch entry `i` (0: forward, 1: reply) to build a new
@@ -161,8 +162,8 @@ pub fn account(e: *mut FlowEntry, len: u64) {
     }
 }
 
-/// [`account`] for the entry of `key` (the slow path, whose entry was just
-/// inserted or won by another CPU).
+/// [`account`] for the entry of `key` (a first packet whose flow another
+/// CPU created first: its entry counts the packet).
 #[inline(always)]
 pub fn account_key(key: &FlowKey, len: u64) {
     if let Some(e) = lookup(key) {

@@ -159,8 +159,9 @@ fn first_packet<P: Packet>(
         stat_target: NO_STAT,
         created_ns: t,
         last_seen_ns: t,
-        packets: 0,
-        bytes: 0,
+        // The entry is created with its first packet counted.
+        packets: 1,
+        bytes: events::ip_len(len),
     };
     let rev = flow::scratch(1)?;
     *rev = FlowEntry {
@@ -189,7 +190,9 @@ fn first_packet<P: Packet>(
     if dry_run() {
         return forward(p, h, &fwd, len);
     }
-    flow::create(&key, &fwd, &rev_key, &rev, restart)?;
+    if !flow::create(&key, &fwd, &rev_key, &rev, restart)? {
+        flow::account_key(&key, len);
+    }
     // Slow path only: one line per new flow when the agent logs at debug.
     aya_log_ebpf::debug!(
         p.ctx(),
@@ -201,9 +204,7 @@ fn first_packet<P: Packet>(
         u32::from_be_bytes(h.dst),
         u16::from_be_bytes(h.dport)
     );
-    let v = forward(p, h, &fwd, len)?;
-    flow::account_key(&key, len);
-    Ok(v)
+    forward(p, h, &fwd, len)
 }
 
 #[inline(always)]

@@ -204,8 +204,9 @@ pub fn first_packet<P: Packet>(
         stat_target: t_stat,
         created_ns: now,
         last_seen_ns: now,
-        packets: 0,
-        bytes: 0,
+        // The entry is created with its first packet counted.
+        packets: 1,
+        bytes: events::ip_len(len),
     };
     if dry_run() {
         return forward(p, h, &fwd, len);
@@ -233,7 +234,5 @@ pub fn first_packet<P: Packet>(
     }
     counters::count(Counter::FlowCreated);
     events::new_flow(&key, &fwd);
-    let v = forward(p, h, &fwd, len)?;
-    flow::account_key(&key, len);
-    Ok(v)
+    forward(p, h, &fwd, len)
 }
