@@ -33,6 +33,8 @@ pub struct Agent {
     pub topo: Topology,
     pub plan: LabPlan,
     pub compiled: Compiled,
+    /// Security-group entries of the last compilation, for the next reload.
+    memo: compile::Memo,
     pub hook: Hook,
     /// Global indices of the targets currently out of selection.
     pub unhealthy: Arc<Mutex<BTreeSet<u32>>>,
@@ -120,7 +122,8 @@ impl Agent {
         })?;
         ifx.sort();
         let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
-        let fresh = compile::compile(&topo, &ifindexes)?;
+        let mut memo = compile::Memo::default();
+        let fresh = compile::compile_with(&topo, &ifindexes, &mut memo)?;
         let pins = loader::pin_dir(&lab_name);
         // What an earlier agent left, if this one can adopt it.
         let journal = match (&source, Journal::read(&lab_name)?) {
@@ -261,6 +264,7 @@ impl Agent {
             topo,
             plan,
             compiled,
+            memo,
             hook,
             unhealthy,
             source,
@@ -311,7 +315,9 @@ impl Agent {
         }
         let next = 1 - self.compiled.generation;
         let started = std::time::Instant::now();
-        let compiled = compile::compile(&topo, &self.compiled.port_ifindexes())?.rebase(next);
+        let compiled =
+            compile::compile_with(&topo, &self.compiled.port_ifindexes(), &mut self.memo)?
+                .rebase(next);
         let compile_time = started.elapsed();
         // Journal what is about to be written (persistent agents).
         let journal = match (&self.source, source) {

@@ -6,7 +6,7 @@
 //! {group set, direction, protocol, peer prefix} returns merged port ranges,
 //! with the ranges of every covering (shorter) prefix pushed down.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::{bail, Result};
 use dataplane_common::{
@@ -88,53 +88,110 @@ impl Compiled {
 
     /// Moves every id from this compilation's generation into `g`.
     fn shift(mut self, g: u32) -> Compiled {
-        let from = self.generation;
-        // Each id space moves by (g - from) strides.
-        let by = |stride: u32| -> i64 { (g as i64 - from as i64) * stride as i64 };
-        let mv = |x: u32, stride: u32| (x as i64 + by(stride)) as u32;
-        let set = |s: u32| {
-            if s == NO_SG_SET {
-                s
-            } else {
-                mv(s, SET_GENERATION_STRIDE)
-            }
-        };
-        // Entry-point keys carry the generation (see `in_generation`).
-        for (ifindex, p) in &mut self.ports {
-            *ifindex = in_generation(*ifindex, g);
-            p.generation = g as u16;
-            p.sg_set = set(p.sg_set);
+        let s = Shift::new(self.generation, g);
+        for x in &mut self.ports {
+            *x = s.port(*x);
         }
-        for (k, e) in &mut self.enis {
-            k.vpc = in_generation(k.vpc, g);
-            e.sg_set = set(e.sg_set);
-            if e.kind == ENI_KIND_ENDPOINT {
-                e.eni = mv(e.eni, ENDPOINT_GENERATION_STRIDE);
-            }
+        for x in &mut self.enis {
+            *x = s.eni(*x);
         }
-        for (_, k, _) in &mut self.sg_rules {
-            k.sg_set = set(u32::from_be_bytes(k.sg_set)).to_be_bytes();
+        for x in &mut self.sg_rules {
+            *x = s.sg(*x);
         }
-        for ep in &mut self.endpoints {
-            ep.egress_sg_set = set(ep.egress_sg_set);
-            ep.node = in_generation(ep.node, g);
+        for x in &mut self.endpoints {
+            *x = s.endpoint(*x);
         }
-        for (k, l) in &mut self.listeners {
-            k.node = in_generation(k.node, g);
-            l.table = mv(l.table, TABLE_GENERATION_STRIDE);
+        for x in &mut self.listeners {
+            *x = s.listener(*x);
         }
-        for t in &mut self.targets {
-            t.sg_set = set(t.sg_set);
+        for x in &mut self.targets {
+            *x = s.target(*x);
         }
         for t in &mut self.tables {
             for x in t.iter_mut() {
-                if *x != NO_TARGET {
-                    *x = mv(*x, TARGET_GENERATION_STRIDE);
-                }
+                *x = s.table_slot(*x);
             }
         }
         self.generation = g;
         self
+    }
+}
+
+/// Moves single entries from generation `from` into generation `to`: what
+/// [`Compiled::at`] does to a whole compilation, entry by entry (a reload's
+/// difference is computed once and moved into the other generation).
+#[derive(Clone, Copy, Debug)]
+pub struct Shift {
+    from: u32,
+    to: u32,
+}
+
+impl Shift {
+    pub fn new(from: u32, to: u32) -> Shift {
+        Shift { from, to }
+    }
+
+    /// Id `x` of an id space whose generations are `stride` apart.
+    fn mv(self, x: u32, stride: u32) -> u32 {
+        (x as i64 + (self.to as i64 - self.from as i64) * stride as i64) as u32
+    }
+
+    fn set(self, s: u32) -> u32 {
+        if s == NO_SG_SET {
+            s
+        } else {
+            self.mv(s, SET_GENERATION_STRIDE)
+        }
+    }
+
+    // Entry-point keys carry the generation (see `in_generation`).
+    pub fn port(self, (ifindex, mut p): (u32, PortInfo)) -> (u32, PortInfo) {
+        p.generation = self.to as u16;
+        p.sg_set = self.set(p.sg_set);
+        (in_generation(ifindex, self.to), p)
+    }
+
+    pub fn eni(self, (mut k, mut e): (EniKey, EniInfo)) -> (EniKey, EniInfo) {
+        k.vpc = in_generation(k.vpc, self.to);
+        e.sg_set = self.set(e.sg_set);
+        if e.kind == ENI_KIND_ENDPOINT {
+            e.eni = self.mv(e.eni, ENDPOINT_GENERATION_STRIDE);
+        }
+        (k, e)
+    }
+
+    pub fn sg(self, (plen, mut k, v): SgEntry) -> SgEntry {
+        k.sg_set = self.set(u32::from_be_bytes(k.sg_set)).to_be_bytes();
+        (plen, k, v)
+    }
+
+    pub fn endpoint(self, mut ep: EndpointInfo) -> EndpointInfo {
+        ep.egress_sg_set = self.set(ep.egress_sg_set);
+        ep.node = in_generation(ep.node, self.to);
+        ep
+    }
+
+    pub fn listener(
+        self,
+        (mut k, mut l): (ListenerKey, ListenerInfo),
+    ) -> (ListenerKey, ListenerInfo) {
+        k.node = in_generation(k.node, self.to);
+        l.table = self.mv(l.table, TABLE_GENERATION_STRIDE);
+        (k, l)
+    }
+
+    pub fn target(self, mut t: TargetInfo) -> TargetInfo {
+        t.sg_set = self.set(t.sg_set);
+        t
+    }
+
+    /// A Maglev table slot: a global target index, or empty.
+    pub fn table_slot(self, x: u32) -> u32 {
+        if x == NO_TARGET {
+            x
+        } else {
+            self.mv(x, TARGET_GENERATION_STRIDE)
+        }
     }
 }
 
@@ -225,6 +282,58 @@ pub fn maglev_tables(topo: &Topology, unhealthy: &BTreeSet<u32>) -> Vec<Vec<u32>
 
 /// `ifindexes[i]` is the fabric-side ifindex of ENI `i`.
 pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
+    compile_with(topo, ifindexes, &mut Memo::default())
+}
+
+/// Security-group entries compiled earlier, by what they were compiled from
+/// (the agent keeps one across reloads): the entries of a group set in one
+/// direction depend only on the set's rules and on the members of the
+/// groups those rules name as peers. A reload that changes one rule
+/// recompiles the sets holding that rule's group and the sets whose rules
+/// reference a group whose members changed; every other set's entries come
+/// from here. The memo holds what the last compilation used, no more.
+#[derive(Debug, Default)]
+pub struct Memo {
+    sg: MemoMap,
+}
+
+/// Keys are whole rule lists: foldhash hashes them several times faster
+/// than std's SipHash (no untrusted keys here, so no HashDoS concern).
+type MemoMap = HashMap<SgInput, Vec<SgEntry>, foldhash::fast::RandomState>;
+
+/// Everything [`compile_rules`] reads for one set and direction, compared
+/// whole (no fingerprint that could collide).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SgInput {
+    dir: u8,
+    rules: Vec<Rule>,
+    /// The members of each group the rules reference, by group index.
+    members: Vec<(usize, Vec<std::net::Ipv4Addr>)>,
+}
+
+impl SgInput {
+    fn new(dir: u8, rules: &[&Rule], members: &[Vec<std::net::Ipv4Addr>]) -> SgInput {
+        let mut refs: Vec<usize> = rules
+            .iter()
+            .filter_map(|r| match r.peer {
+                Peer::SecurityGroup(g) => Some(g),
+                Peer::Cidr(_) => None,
+            })
+            .collect();
+        refs.sort_unstable();
+        refs.dedup();
+        SgInput {
+            dir,
+            rules: rules.iter().map(|&r| r.clone()).collect(),
+            members: refs.into_iter().map(|g| (g, members[g].clone())).collect(),
+        }
+    }
+}
+
+/// [`compile`], taking each set's security-group entries from `memo` when
+/// their inputs are unchanged, and leaving in `memo` what this compilation
+/// used. The result is the same as `compile`'s.
+pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Result<Compiled> {
     if ifindexes.len() != topo.enis.len() {
         bail!(
             "compile: {} fabric ports for {} ENIs",
@@ -285,28 +394,47 @@ pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
     )?;
     links(topo, &mut out);
     let members = all_sg_members(topo);
-    for (set_id, groups) in sg_sets.iter().enumerate() {
-        for (dir, rules) in [
-            (SG_DIR_INGRESS, rules_of(topo, groups, true)),
-            (SG_DIR_EGRESS, rules_of(topo, groups, false)),
-        ] {
-            out.sg_rules
-                .extend(compile_rules(topo, &members, set_id as u32, dir, &rules)?);
-        }
-    }
-    if out.enis.iter().any(|(_, e)| e.sg_set == open_set) {
-        let all = Rule {
-            protocol: Protocol::All,
-            ports: (0, 65535),
-            peer: Peer::Cidr(Ipv4Net::default()),
+    let mut used = MemoMap::default();
+    let mut set_rules = |set: u32, dir: u8, rules: &[&Rule]| -> Result<()> {
+        let input = SgInput::new(dir, rules, &members);
+        let entries = match memo.sg.remove(&input) {
+            Some(e) => e,
+            None => match used.get(&input) {
+                Some(e) => Vec::clone(e),
+                None => compile_rules(topo, &members, set, dir, rules)?,
+            },
         };
-        out.sg_rules.extend(compile_rules(
-            topo,
-            &members,
-            open_set,
-            SG_DIR_INGRESS,
-            &[&all],
-        )?);
+        // Memoised entries may come from another set id.
+        out.sg_rules.extend(entries.iter().map(|&(plen, mut k, v)| {
+            k.sg_set = set.to_be_bytes();
+            (plen, k, v)
+        }));
+        used.insert(input, entries);
+        Ok(())
+    };
+    let open = out.enis.iter().any(|(_, e)| e.sg_set == open_set);
+    let filled = (|| -> Result<()> {
+        for (set_id, groups) in sg_sets.iter().enumerate() {
+            set_rules(set_id as u32, SG_DIR_INGRESS, &rules_of(topo, groups, true))?;
+            set_rules(set_id as u32, SG_DIR_EGRESS, &rules_of(topo, groups, false))?;
+        }
+        if open {
+            let all = Rule {
+                protocol: Protocol::All,
+                ports: (0, 65535),
+                peer: Peer::Cidr(Ipv4Net::default()),
+            };
+            set_rules(open_set, SG_DIR_INGRESS, &[&all])?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = filled {
+        // A refused configuration leaves the memo as it found it.
+        memo.sg.extend(used);
+        return Err(e);
+    }
+    memo.sg = used;
+    if open {
         sg_sets.push(Vec::new());
     }
     out.sg_sets = sg_sets;
@@ -738,7 +866,7 @@ pub fn merge_ranges(mut ranges: Vec<(u16, u16)>) -> Vec<(u16, u16)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::net::Ipv4Addr;
 
     use dataplane_common::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
@@ -760,7 +888,7 @@ mod tests {
 
     /// Two VPCs with the same CIDR; web allows 80 from the client's group
     /// and 8000-8100 from a /16; the client has AWS's default egress.
-    fn topo() -> Topology {
+    pub fn topo() -> Topology {
         let all_out = rule(Protocol::All, (0, 65535), Peer::Cidr(net("0.0.0.0/0")));
         Topology {
             services: Default::default(),
@@ -874,6 +1002,59 @@ mod tests {
                     && *k == SgKey::new(set, dir, proto, p.network().octets())
             })
             .map(|(_, _, v)| v)
+    }
+
+    /// A memo carried across compilations changes nothing in the result,
+    /// whatever changed in between: a rule, a referenced group's members,
+    /// the groups an ENI holds (set ids move); and it keeps only what the
+    /// last compilation used.
+    #[test]
+    fn compile_with_a_memo_gives_what_compile_gives() {
+        let ifx = [11, 12, 13];
+        let mut memo = Memo::default();
+        let t = topo();
+        assert_eq!(
+            compile_with(&t, &ifx, &mut memo).unwrap(),
+            compile(&t, &ifx).unwrap()
+        );
+        // Distinct (set, direction) inputs: three sets, two directions,
+        // sg-client's and sg-b's egress alike.
+        assert_eq!(memo.sg.len(), 5);
+        let mut steps: Vec<Topology> = Vec::new();
+        // One rule's port range.
+        let mut a = t.clone();
+        a.security_groups[1].ingress[1].ports.1 += 1;
+        steps.push(a.clone());
+        // sg-web's first rule references sg-client: move the client.
+        a.enis[0].ip = Ipv4Addr::new(10, 0, 1, 11);
+        steps.push(a.clone());
+        // The client now holds sg-web too: a new set, ids move.
+        a.enis[0].security_groups = vec![1, 0];
+        steps.push(a.clone());
+        // And back to the start.
+        steps.push(t.clone());
+        for (i, step) in steps.iter().enumerate() {
+            let want = compile(step, &ifx).unwrap();
+            assert_eq!(
+                compile_with(step, &ifx, &mut memo).unwrap(),
+                want,
+                "step {i}"
+            );
+        }
+        assert_eq!(memo.sg.len(), 5);
+        // A memo never hides an error.
+        let mut bad = t.clone();
+        bad.security_groups[1].ingress = (0..=SG_MAX_RANGES as u16)
+            .map(|i| {
+                rule(
+                    Protocol::Tcp,
+                    (i * 10, i * 10),
+                    Peer::Cidr(net("10.9.0.0/16")),
+                )
+            })
+            .collect();
+        assert!(compile_with(&bad, &ifx, &mut memo).is_err());
+        assert_eq!(memo.sg.len(), 5);
     }
 
     #[test]

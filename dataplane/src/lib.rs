@@ -9,6 +9,7 @@ pub mod agent;
 pub mod compile;
 pub mod config;
 pub mod conntrack;
+pub mod delta;
 pub mod explain;
 pub mod fault;
 pub mod flowlog;

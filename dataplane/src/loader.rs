@@ -20,7 +20,14 @@ use aya::{
 };
 use dataplane_common::{maps, programs, FlowEntry, FlowKey, SgKey, SgPorts, MAGLEV_SIZE};
 
-use crate::{compile::Compiled, model::Hook, netns};
+use crate::{
+    compile::{
+        Compiled, ENDPOINT_GENERATION_STRIDE, TABLE_GENERATION_STRIDE, TARGET_GENERATION_STRIDE,
+    },
+    delta::{Delta, Keyed},
+    model::Hook,
+    netns,
+};
 
 /// Where the built kernel object is looked for, in order: `$HYPERLAB_EBPF_OBJ`,
 /// next to the agent binary's target dir (`target/dataplane-ebpf.o`), and the
@@ -329,9 +336,9 @@ impl Dataplane {
     /// Writes a compiled config into empty maps: into both generations (the
     /// standby one mirrors the active one), then makes it active.
     pub fn apply(&mut self, c: &Compiled) -> Result<()> {
-        let standby = c.at(1 - c.generation);
-        self.write_diff(None, &standby)?;
-        self.write_diff(None, c)?;
+        let d = Delta::between(None, c);
+        self.write_delta(&d.at(1 - c.generation))?;
+        self.write_delta(&d)?;
         self.activate(c.generation)
     }
 
@@ -346,12 +353,13 @@ impl Dataplane {
     /// 3. the former active generation goes from `old` to `new` too, so it
     ///    mirrors the new active one for the next reload.
     ///
-    /// A one-rule change writes a handful of entries, twice. Flows already
-    /// in the flow table keep their precompiled actions (AWS: removing a
-    /// rule does not cut a tracked connection). Re-running a sync that was
-    /// interrupted (a killed agent) completes it: each step writes what its
-    /// target lacks, idempotently, and removals of entries already gone
-    /// are fine.
+    /// The difference is computed once and written in each generation's ids
+    /// (see [`crate::delta`]): a one-rule change writes a handful of
+    /// entries, twice. Flows already in the flow table keep their
+    /// precompiled actions (AWS: removing a rule does not cut a tracked
+    /// connection). Re-running a sync that was interrupted (a killed agent)
+    /// completes it: each step writes what its target lacks, idempotently,
+    /// and removals of entries already gone are fine.
     pub fn sync(&mut self, new: &Compiled, old: Option<&Compiled>) -> Result<()> {
         let Some(old) = old else {
             return self.apply(new);
@@ -359,9 +367,10 @@ impl Dataplane {
         if old.generation == new.generation {
             bail!("sync: the new configuration must be of the other generation");
         }
-        self.write_diff(Some(&old.at(new.generation)), new)?;
+        let d = Delta::between(Some(old), new);
+        self.write_delta(&d)?;
         self.activate(new.generation)?;
-        self.write_diff(Some(old), &new.at(old.generation))
+        self.write_delta(&d.at(old.generation))
     }
 
     /// The switch: the pipeline looks entry points up in generation `g`.
@@ -374,75 +383,55 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Brings one generation's entries from `from` (what it holds; `None`:
-    /// nothing) to `to` (same generation): writes what differs, removes
-    /// what `to` lacks. Maglev tables are always written whole (health
-    /// checks rewrite slots of both generations between reloads).
-    fn write_diff(&mut self, from: Option<&Compiled>, to: &Compiled) -> Result<()> {
-        if let Some(f) = from {
-            if f.generation != to.generation {
-                bail!("write_diff: generations differ");
-            }
-        }
-        let empty = Compiled {
-            generation: to.generation,
-            ..Default::default()
-        };
-        let from = from.unwrap_or(&empty);
+    /// Writes one generation's difference: upserts, then removals, map by
+    /// map; entry points (listeners, ENIs, ports) last (in a standby
+    /// generation the order is free; it reads well).
+    fn write_delta(&mut self, d: &Delta) -> Result<()> {
         {
             let map = self.map_mut(maps::SG_RULES)?;
             let mut sg: LpmTrie<&mut MapData, SgKey, SgPorts> = LpmTrie::try_from(map)?;
-            let (ups, gone) = keyed_diff(
-                from.sg_rules.iter().map(|(p, k, v)| ((*p, *k), *v)),
-                to.sg_rules.iter().map(|(p, k, v)| ((*p, *k), *v)),
-            );
-            for ((plen, key), ports) in &ups {
+            for (plen, key, ports) in &d.sg_rules.ups {
                 sg.insert(&Key::new(*plen, *key), ports, 0)
                     .with_context(|| format!("writing security-group entry {key:?}/{plen}"))?;
                 crate::fault::write_point();
             }
-            for (plen, key) in &gone {
+            for (plen, key, _) in &d.sg_rules.gone {
                 sg.remove(&Key::new(*plen, *key))
                     .or_else(gone_ok)
                     .with_context(|| format!("removing security-group entry {key:?}/{plen}"))?;
                 crate::fault::write_point();
             }
         }
-        self.sync_array(maps::TARGETS, to.target_base(), &from.targets, &to.targets)?;
-        for id in 0..from.tables.len().max(to.tables.len()) {
-            let none = vec![dataplane_common::NO_TARGET; MAGLEV_SIZE as usize];
-            let table = to.tables.get(id).unwrap_or(&none);
-            self.write_table(to.table_base() + id as u32, table, None)?;
+        let base = d.generation;
+        self.write_slots(maps::TARGETS, base * TARGET_GENERATION_STRIDE, &d.targets)?;
+        for (id, table) in d.tables.iter().enumerate() {
+            self.write_table(base * TABLE_GENERATION_STRIDE + id as u32, table, None)?;
             crate::fault::write_point();
         }
-        self.sync_array(
+        self.write_slots(
             maps::ENDPOINTS,
-            to.endpoint_base(),
-            &from.endpoints,
-            &to.endpoints,
+            base * ENDPOINT_GENERATION_STRIDE,
+            &d.endpoints,
         )?;
-        // Entry points last (in a standby generation the order is free; it
-        // reads well).
-        self.sync_hash(maps::LISTENERS, &from.listeners, &to.listeners)?;
-        self.sync_hash(maps::ENIS, &from.enis, &to.enis)?;
-        self.sync_hash(maps::PORTS, &from.ports, &to.ports)?;
+        self.write_keyed(maps::LISTENERS, &d.listeners)?;
+        self.write_keyed(maps::ENIS, &d.enis)?;
+        self.write_keyed(maps::PORTS, &d.ports)?;
         Ok(())
     }
 
-    /// Brings hash map `name` from entries `from` to `to`.
-    fn sync_hash<K, V>(&mut self, name: &str, from: &[(K, V)], to: &[(K, V)]) -> Result<()>
+    /// Writes and removes the entries of hash map `name`.
+    fn write_keyed<K, V>(&mut self, name: &str, d: &Keyed<(K, V)>) -> Result<()>
     where
-        K: aya::Pod + Eq + std::hash::Hash + std::fmt::Debug,
-        V: aya::Pod + PartialEq,
+        K: aya::Pod + std::fmt::Debug,
+        V: aya::Pod,
     {
-        let (ups, gone) = keyed_diff(from.iter().copied(), to.iter().copied());
         let mut map = self.hash::<K, V>(name)?;
-        for (k, v) in &ups {
+        for (k, v) in &d.ups {
             map.insert(k, v, 0)
                 .with_context(|| format!("writing {name} entry {k:?}"))?;
             crate::fault::write_point();
         }
-        for k in &gone {
+        for (k, _) in &d.gone {
             map.remove(k)
                 .or_else(gone_ok)
                 .with_context(|| format!("removing {name} entry {k:?}"))?;
@@ -451,21 +440,19 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Brings array `name` from `from` to `to` at index `base`: writes the
-    /// slots that differ, clears (default value) those `to` no longer uses.
-    fn sync_array<V>(&mut self, name: &str, base: u32, from: &[V], to: &[V]) -> Result<()>
-    where
-        V: aya::Pod + PartialEq + Default,
-    {
+    /// Writes slots `base + i` of array `name`.
+    fn write_slots<V: aya::Pod>(
+        &mut self,
+        name: &str,
+        base: u32,
+        slots: &[(u32, V)],
+    ) -> Result<()> {
         let mut arr: Array<&mut MapData, V> = Array::try_from(self.map_mut(name)?)?;
-        for i in 0..from.len().max(to.len()) {
-            let want = to.get(i).copied().unwrap_or_default();
-            if from.get(i) != Some(&want) {
-                let i = base + i as u32;
-                arr.set(i, want, 0)
-                    .with_context(|| format!("writing {name}[{i}]"))?;
-                crate::fault::write_point();
-            }
+        for (i, v) in slots {
+            let i = base + i;
+            arr.set(i, v, 0)
+                .with_context(|| format!("writing {name}[{i}]"))?;
+            crate::fault::write_point();
         }
         Ok(())
     }
@@ -673,39 +660,6 @@ pub fn write_table(
     Ok(n)
 }
 
-/// Pure: what turns keyed entries `from` into `to`: the entries to write
-/// (new, or with another value) and the keys to remove. When both list the
-/// same keys in the same order (a reload that changed only values) it is a
-/// single pass.
-pub fn keyed_diff<K, V>(
-    from: impl Iterator<Item = (K, V)> + Clone,
-    to: impl Iterator<Item = (K, V)> + Clone,
-) -> (Vec<(K, V)>, Vec<K>)
-where
-    K: Eq + std::hash::Hash + Copy,
-    V: PartialEq + Copy,
-{
-    if from.clone().count() == to.clone().count()
-        && from.clone().zip(to.clone()).all(|((a, _), (b, _))| a == b)
-    {
-        let ups = from
-            .zip(to)
-            .filter(|((_, a), (_, b))| a != b)
-            .map(|(_, t)| t)
-            .collect();
-        return (ups, Vec::new());
-    }
-    let before: std::collections::HashMap<K, V> = from.collect();
-    let after: std::collections::HashMap<K, V> = to.clone().collect();
-    let ups = to.filter(|(k, v)| before.get(k) != Some(v)).collect();
-    let gone = before
-        .keys()
-        .filter(|k| !after.contains_key(k))
-        .copied()
-        .collect();
-    (ups, gone)
-}
-
 /// A removal that finds nothing left to remove is done: a restarted agent
 /// re-runs an interrupted sync, part of which already happened.
 fn gone_ok(e: aya::maps::MapError) -> Result<(), aya::maps::MapError> {
@@ -746,31 +700,5 @@ impl Drop for Dataplane {
         if let (true, Some(dir)) = (self.remove_on_drop, self.pinned.take()) {
             let _ = fs::remove_dir_all(dir);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keyed_diff_writes_what_differs_and_removes_what_is_gone() {
-        // Same keys in the same order: one pass, values only.
-        let (ups, gone) = keyed_diff(
-            [(1u32, 10u32), (2, 20), (3, 30)].into_iter(),
-            [(1u32, 10u32), (2, 21), (3, 30)].into_iter(),
-        );
-        assert_eq!((ups, gone), (vec![(2, 21)], vec![]));
-        // Keys added, removed and changed.
-        let (mut ups, mut gone) = keyed_diff(
-            [(1u32, 10u32), (2, 20), (3, 30)].into_iter(),
-            [(3u32, 31u32), (4, 40), (1, 10)].into_iter(),
-        );
-        ups.sort();
-        gone.sort();
-        assert_eq!((ups, gone), (vec![(3, 31), (4, 40)], vec![2]));
-        // From nothing: everything is written.
-        let (ups, gone) = keyed_diff(std::iter::empty::<(u32, u32)>(), [(7u32, 1u32)].into_iter());
-        assert_eq!((ups, gone), (vec![(7, 1)], vec![]));
     }
 }

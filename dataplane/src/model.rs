@@ -353,7 +353,7 @@ pub struct SecurityGroup {
     pub egress: Vec<Rule>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Rule {
     pub protocol: Protocol,
     /// Inclusive destination-port range; `0..=65535` for icmp and all.
@@ -382,7 +382,7 @@ impl Protocol {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Peer {
     Cidr(Ipv4Net),
     /// Index into `Topology::security_groups`: matches the member ENIs' addresses.

@@ -1,0 +1,303 @@
+//! `delta`: what a reload writes, computed once.
+//!
+//! Pure: two compilations in, the entries to write and remove out. A reload
+//! brings the standby generation from the old configuration to the new one,
+//! switches, then brings the former active generation along too (see
+//! `Dataplane::sync`). Both steps write the same difference, once in each
+//! generation's ids, so it is computed once ([`Delta::between`]) and moved
+//! into the other generation ([`Delta::at`]) instead of diffing two whole
+//! copies of the configuration per step.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use dataplane_common::{
+    EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, TargetInfo, MAGLEV_SIZE,
+    NO_TARGET,
+};
+
+use crate::compile::{Compiled, SgEntry, Shift};
+
+/// Entries of one keyed map (hash or LPM trie) to write, and to remove.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Keyed<T> {
+    pub ups: Vec<T>,
+    /// The removed entries as the map held them (their keys are removed).
+    pub gone: Vec<T>,
+}
+
+impl<T: Copy> Keyed<T> {
+    fn map(&self, f: impl Fn(T) -> T) -> Keyed<T> {
+        Keyed {
+            ups: self.ups.iter().map(|&x| f(x)).collect(),
+            gone: self.gone.iter().map(|&x| f(x)).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ups.len() + self.gone.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What brings one generation's map entries from one configuration to
+/// another.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Delta {
+    /// The generation whose ids the entries carry.
+    pub generation: u32,
+    pub sg_rules: Keyed<SgEntry>,
+    /// Array slots relative to the generation's first (`Compiled::target_base`),
+    /// with their new values (the default value clears a slot).
+    pub targets: Vec<(u32, TargetInfo)>,
+    pub endpoints: Vec<(u32, EndpointInfo)>,
+    /// Every Maglev table by id, written whole (health checks rewrite slots
+    /// of both generations between reloads); a removed table is all empty.
+    pub tables: Vec<Vec<u32>>,
+    pub listeners: Keyed<(ListenerKey, ListenerInfo)>,
+    pub enis: Keyed<(EniKey, EniInfo)>,
+    pub ports: Keyed<(u32, PortInfo)>,
+}
+
+impl Delta {
+    /// From `old` (`None`: empty maps; any generation) to `new`, in `new`'s
+    /// generation.
+    pub fn between(old: Option<&Compiled>, new: &Compiled) -> Delta {
+        let empty = Compiled {
+            generation: new.generation,
+            ..Default::default()
+        };
+        let old = old.unwrap_or(&empty);
+        let s = Shift::new(old.generation, new.generation);
+        let tables = (0..old.tables.len().max(new.tables.len()))
+            .map(|id| {
+                new.tables
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| vec![NO_TARGET; MAGLEV_SIZE as usize])
+            })
+            .collect();
+        Delta {
+            generation: new.generation,
+            sg_rules: keyed_diff(&old.sg_rules, &new.sg_rules, |e| (e.0, e.1), |e| s.sg(e)),
+            targets: array_diff(&old.targets, &new.targets, |t| s.target(t)),
+            endpoints: array_diff(&old.endpoints, &new.endpoints, |e| s.endpoint(e)),
+            tables,
+            listeners: keyed_diff(&old.listeners, &new.listeners, |e| e.0, |e| s.listener(e)),
+            enis: keyed_diff(&old.enis, &new.enis, |e| e.0, |e| s.eni(e)),
+            ports: keyed_diff(&old.ports, &new.ports, |e| e.0, |e| s.port(e)),
+        }
+    }
+
+    /// The same difference in generation `g`'s ids.
+    pub fn at(&self, g: u32) -> Delta {
+        let s = Shift::new(self.generation, g);
+        Delta {
+            generation: g,
+            sg_rules: self.sg_rules.map(|e| s.sg(e)),
+            targets: self
+                .targets
+                .iter()
+                .map(|&(i, t)| (i, s.target(t)))
+                .collect(),
+            endpoints: self
+                .endpoints
+                .iter()
+                .map(|&(i, e)| (i, s.endpoint(e)))
+                .collect(),
+            tables: self
+                .tables
+                .iter()
+                .map(|t| t.iter().map(|&x| s.table_slot(x)).collect())
+                .collect(),
+            listeners: self.listeners.map(|e| s.listener(e)),
+            enis: self.enis.map(|e| s.eni(e)),
+            ports: self.ports.map(|e| s.port(e)),
+        }
+    }
+
+    /// Keyed entries and array slots to write or remove (tables not counted).
+    pub fn entries(&self) -> usize {
+        self.sg_rules.len()
+            + self.targets.len()
+            + self.endpoints.len()
+            + self.listeners.len()
+            + self.enis.len()
+            + self.ports.len()
+    }
+}
+
+/// The slots of array `to` that differ from `from` (moved by `shift` into
+/// `to`'s generation), and the default value for slots `to` no longer uses.
+fn array_diff<V: Copy + PartialEq + Default>(
+    from: &[V],
+    to: &[V],
+    shift: impl Fn(V) -> V,
+) -> Vec<(u32, V)> {
+    (0..from.len().max(to.len()))
+        .filter_map(|i| {
+            let want = to.get(i).copied().unwrap_or_default();
+            (from.get(i).map(|&v| shift(v)) != Some(want)).then_some((i as u32, want))
+        })
+        .collect()
+}
+
+/// Pure: what turns keyed entries `from` (moved by `shift` into `to`'s
+/// generation) into `to`: the entries to write (new, or with another value)
+/// and those whose keys to remove. Keys are unique on each side. The common
+/// head and tail (compilations list entries in a stable order: a reload
+/// that changes one rule changes a few entries in the middle) are compared
+/// in place; only what lies between is matched by key.
+pub fn keyed_diff<T, K>(
+    from: &[T],
+    to: &[T],
+    key: impl Fn(&T) -> K,
+    shift: impl Fn(T) -> T,
+) -> Keyed<T>
+where
+    T: Copy + PartialEq,
+    K: Eq + Hash,
+{
+    let mut out = Keyed {
+        ups: Vec::new(),
+        gone: Vec::new(),
+    };
+    let n = from.len().min(to.len());
+    let mut head = 0;
+    while head < n {
+        let (a, b) = (shift(from[head]), to[head]);
+        if key(&a) != key(&b) {
+            break;
+        }
+        if a != b {
+            out.ups.push(b);
+        }
+        head += 1;
+    }
+    let mut tail = 0;
+    while tail < n - head {
+        let (a, b) = (shift(from[from.len() - 1 - tail]), to[to.len() - 1 - tail]);
+        if key(&a) != key(&b) {
+            break;
+        }
+        if a != b {
+            out.ups.push(b);
+        }
+        tail += 1;
+    }
+    let (from, to) = (&from[head..from.len() - tail], &to[head..to.len() - tail]);
+    if from.is_empty() && to.is_empty() {
+        return out;
+    }
+    let before: HashMap<K, T> = from
+        .iter()
+        .map(|&e| shift(e))
+        .map(|e| (key(&e), e))
+        .collect();
+    let after: HashMap<K, &T> = to.iter().map(|e| (key(e), e)).collect();
+    out.ups.extend(
+        to.iter()
+            .filter(|e| before.get(&key(e)) != Some(e))
+            .copied(),
+    );
+    out.gone.extend(
+        from.iter()
+            .map(|&e| shift(e))
+            .filter(|e| !after.contains_key(&key(e))),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile;
+    use crate::model::{Ipv4Net, Peer, Protocol, Rule};
+
+    fn diff(from: &[(u32, u32)], to: &[(u32, u32)]) -> (Vec<(u32, u32)>, Vec<u32>) {
+        let d = keyed_diff(from, to, |e| e.0, |e| e);
+        let mut ups = d.ups;
+        let mut gone: Vec<u32> = d.gone.iter().map(|e| e.0).collect();
+        ups.sort();
+        gone.sort();
+        (ups, gone)
+    }
+
+    #[test]
+    fn keyed_diff_writes_what_differs_and_removes_what_is_gone() {
+        // Same keys in the same order: values only.
+        assert_eq!(
+            diff(&[(1, 10), (2, 20), (3, 30)], &[(1, 10), (2, 21), (3, 30)]),
+            (vec![(2, 21)], vec![])
+        );
+        // Keys added, removed and changed, in another order.
+        assert_eq!(
+            diff(&[(1, 10), (2, 20), (3, 30)], &[(3, 31), (4, 40), (1, 10)]),
+            (vec![(3, 31), (4, 40)], vec![2])
+        );
+        // One entry inserted in the middle, one changed in the head and
+        // one in the tail.
+        assert_eq!(
+            diff(
+                &[(1, 10), (2, 20), (3, 30), (4, 40)],
+                &[(1, 11), (2, 20), (9, 90), (3, 30), (4, 41)]
+            ),
+            (vec![(1, 11), (4, 41), (9, 90)], vec![])
+        );
+        // One removed from the middle.
+        assert_eq!(
+            diff(&[(1, 10), (2, 20), (3, 30)], &[(1, 10), (3, 30)]),
+            (vec![], vec![2])
+        );
+        // From nothing: everything is written; to nothing: all removed.
+        assert_eq!(diff(&[], &[(7, 1)]), (vec![(7, 1)], vec![]));
+        assert_eq!(diff(&[(7, 1)], &[]), (vec![], vec![7]));
+        assert_eq!(diff(&[], &[]), (vec![], vec![]));
+    }
+
+    #[test]
+    fn keyed_diff_compares_entries_moved_into_the_new_generation() {
+        // `shift` adds 100 to keys and values: equal after the move.
+        let d = keyed_diff(
+            &[(1u32, 10u32), (2, 20)],
+            &[(101, 110), (102, 121)],
+            |e| e.0,
+            |e| (e.0 + 100, e.1 + 100),
+        );
+        assert_eq!(d.ups, vec![(102, 121)]);
+        assert!(d.gone.is_empty());
+    }
+
+    /// The difference computed once and moved into the other generation is
+    /// what diffing whole copies in each generation gives.
+    #[test]
+    fn delta_at_the_other_generation_equals_the_diff_computed_there() {
+        let t = compile::tests::topo();
+        let mut changed = t.clone();
+        changed.security_groups[0].ingress.push(Rule {
+            protocol: Protocol::Tcp,
+            ports: (8080, 8081),
+            peer: Peer::Cidr("192.168.7.0/24".parse::<Ipv4Net>().unwrap()),
+        });
+        let old = compile::compile(&t, &[11, 12, 13]).unwrap();
+        let new = compile::compile(&changed, &[11, 12, 13]).unwrap().rebase(1);
+        let d = Delta::between(Some(&old), &new);
+        assert!(!d.sg_rules.ups.is_empty());
+        assert_eq!(d.generation, 1);
+        // The reference: diff of whole copies, in each generation.
+        assert_eq!(d, Delta::between(Some(&old.at(1)), &new));
+        assert_eq!(d.at(0), Delta::between(Some(&old), &new.at(0)));
+        // No change: nothing but the (whole) tables to write.
+        let same = Delta::between(Some(&old), &old.at(1));
+        assert_eq!(same.entries(), 0);
+        assert_eq!(same.tables.len(), old.tables.len());
+        // From empty maps: every entry.
+        let full = Delta::between(None, &old);
+        assert_eq!(full.sg_rules.ups.len(), old.sg_rules.len());
+        assert_eq!(full.ports.ups.len(), old.ports.len());
+        assert_eq!(full.targets.len(), old.targets.len());
+    }
+}
