@@ -820,7 +820,7 @@ fn big_config(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Repo
         format!(
             "Big config: a Topology generated in code ({} ENIs in 10 subnets, {} groups of one \
              AWS default egress rule plus ingress rules: CIDR peers, every 20th a reference to \
-             another group) is compiled by the agent's `compile::compile` against fake ifindexes \
+             another group) is compiled by the agent's `compile::compile_with` (empty memo) against fake ifindexes \
              (a real lab would need {} namespaces), loaded with `Dataplane::load_with` and \
              written with `Dataplane::apply`, as the agent starts. The one-rule change is \
              applied as the agent reloads: `compile::compile_with` into the other generation, \
