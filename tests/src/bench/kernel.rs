@@ -17,7 +17,7 @@ use super::{
     objects::BenchObject,
     report::{Check, Report, Row, Target},
     testrun::{looped, per_call, Overhead, Prog},
-    topo::{Net, CLIENT, ENDPOINT, NAT_PORTS, NLB, SERVER},
+    topo::{Net, API, CLIENT, ENDPOINT, INT_TCP, LINK, NAT_PORTS, NLB, SERVER},
     verify, Section, Sizes,
 };
 use crate::{pkt, Fixture, Outcome, Verdict};
@@ -34,6 +34,8 @@ pub enum Class {
 pub enum From {
     Client,
     Server,
+    /// The API host in the API service VPC (VPC-link paths).
+    Api,
 }
 
 pub type FramesFn = fn(&mut Fixture, &Net, Hook, usize) -> Result<Vec<Vec<u8>>>;
@@ -103,6 +105,33 @@ pub const PATHS: &[PathSpec] = &[
         established: Some("PrivateLink forward, established (SNAT+DNAT)"),
         frames: pl_first,
         expect: expect_pl_forward,
+    },
+    PathSpec {
+        name: "VPC link forward, established (SNAT+DNAT)",
+        class: Class::Established,
+        from: From::Api,
+        loops: false,
+        established: None,
+        frames: link_forward_established,
+        expect: expect_link_forward,
+    },
+    PathSpec {
+        name: "VPC link reverse, established",
+        class: Class::Established,
+        from: From::Server,
+        loops: false,
+        established: None,
+        frames: link_reverse_established,
+        expect: expect_link_reverse,
+    },
+    PathSpec {
+        name: "VPC link, first packet (new flow)",
+        class: Class::FirstPacket,
+        from: From::Api,
+        loops: false,
+        established: Some("VPC link forward, established (SNAT+DNAT)"),
+        frames: link_first,
+        expect: expect_link_forward,
     },
     PathSpec {
         name: "security-group deny (ingress, TCP SYN)",
@@ -207,6 +236,50 @@ fn pl_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Ve
         .collect())
 }
 
+/// The API host's frame to the link's TCP integration address.
+fn api_tcp(net: &Net, sport: u16, flags: &str) -> Vec<u8> {
+    pkt::tcp(net.api_mac, GATEWAY_MAC, API, INT_TCP, sport, 5201, flags)
+}
+
+/// Opens API host -> integration:5201 and answers it from the target;
+/// returns the link ENI's source port the flow got.
+fn link_open(fx: &mut Fixture, net: &Net, hook: Hook) -> Result<u16> {
+    fx.clear_flows();
+    let o = run_ok(fx, hook, "eni-apigw", &api_tcp(net, SPORT, "S"))?;
+    let nport = u16::from_be_bytes([o.out[34], o.out[35]]);
+    let synack = pkt::tcp(net.server_mac, GATEWAY_MAC, SERVER, LINK, 5201, nport, "SA");
+    run_ok(fx, hook, "eni-server", &synack)?;
+    Ok(nport)
+}
+
+fn link_forward_established(
+    fx: &mut Fixture,
+    net: &Net,
+    hook: Hook,
+    n: usize,
+) -> Result<Vec<Vec<u8>>> {
+    link_open(fx, net, hook)?;
+    Ok(vec![api_tcp(net, SPORT, "A"); n])
+}
+
+fn link_reverse_established(
+    fx: &mut Fixture,
+    net: &Net,
+    hook: Hook,
+    n: usize,
+) -> Result<Vec<Vec<u8>>> {
+    let nport = link_open(fx, net, hook)?;
+    let ack = pkt::tcp(net.server_mac, GATEWAY_MAC, SERVER, LINK, 5201, nport, "A");
+    Ok(vec![ack; n])
+}
+
+fn link_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
+    fx.clear_flows();
+    Ok((0..n)
+        .map(|i| api_tcp(net, 1024 + i as u16, "S"))
+        .collect())
+}
+
 fn sg_deny(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
     fx.clear_flows();
     Ok(vec![syn(net, SPORT, SERVER, 9999); n])
@@ -257,6 +330,42 @@ fn expect_pl_reverse(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String>
             dst: CLIENT,
             proto: PROTO_TCP,
             sport: verify::Ports::One(80),
+            dport: verify::Ports::One(SPORT),
+            ttl: Some(input[22]),
+        },
+    )
+}
+
+fn expect_link_forward(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
+    forward(o)?;
+    verify::frame(
+        &o.out,
+        &verify::Expect {
+            dst_mac: Some(net.server_mac),
+            src: LINK,
+            dst: SERVER,
+            proto: PROTO_TCP,
+            sport: verify::Ports::Range(NAT_PORTS.0, NAT_PORTS.1),
+            dport: verify::Ports::One(5201),
+            ttl: Some(input[22]),
+        },
+    )?;
+    if o.out[54..] != input[54..] {
+        return Err("TCP options or payload changed".into());
+    }
+    Ok(())
+}
+
+fn expect_link_reverse(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
+    forward(o)?;
+    verify::frame(
+        &o.out,
+        &verify::Expect {
+            dst_mac: Some(net.api_mac),
+            src: INT_TCP,
+            dst: API,
+            proto: PROTO_TCP,
+            sport: verify::Ports::One(5201),
             dport: verify::Ports::One(SPORT),
             ttl: Some(input[22]),
         },
@@ -514,6 +623,7 @@ pub fn run(
                 let ifx = match p.from {
                     From::Client => net.client_port,
                     From::Server => net.server_port,
+                    From::Api => net.api_port,
                 };
                 let dp = &fx.agent.dataplane;
                 let prog = match hook {
@@ -623,7 +733,10 @@ pub fn run(
             "Each figure is the kernel's own time (BPF_PROG_TEST_RUN's `duration`) for one run \
              of the program. The pipeline runs as the agent loaded it (`Agent::start_with` on \
              the bench lab: one VPC with a client, a server, an interface endpoint 10.0.1.100 \
-             whose NLB node 10.0.1.50 targets the server; TCP frames of 66 bytes; the agent's \
+             whose NLB node 10.0.1.50 targets the server, and an HTTP API VPC link whose \
+             link ENI 10.0.1.4 carries the API host's (10.1.1.20, API service VPC) calls to \
+             the integration address 10.1.1.201:5201 to the same NLB listener's target; TCP \
+             frames of 66 bytes; the agent's \
              flow sweep is held off during the run). The floors are separate programs in \
              `target/bench-ebpf.o`: parse + redirect (Ethernet/IPv4 check, MACs, DevMap or \
              `bpf_redirect_peer`) and a minimal stateful NAT (parse Ethernet/IPv4/TCP-or-UDP, one \
@@ -637,7 +750,7 @@ pub fn run(
              intra-VPC established path (it changes only MACs) and the deny path (it changes \
              nothing). The minimal NAT is measured in a loop on a pair of entries that map its \
              rewrite back (A -> B, B -> A), so every run is a hit that rewrites all four \
-             fields. The pipeline's PrivateLink paths cannot be looped that way: the rewritten \
+             fields. The pipeline's PrivateLink and VPC-link paths cannot be looped that way: the rewritten \
              source address no longer passes the source/destination check of the port the \
              frame arrives on. *[per call]*: {n} calls with one run each, each on a fresh copy \
              of its frame (the kernel copies `data_in` per call: a restore), the kernel's \

@@ -473,7 +473,7 @@ fn first_packet_vs_rules(
     Ok(())
 }
 
-const SMALL: &str = "the 2-ENI bench config, same step";
+const SMALL: &str = "the 3-ENI bench config, same step";
 const T_CONFIG: &str = "Compiling and loading a big config (s)";
 
 /// A generated topology: `enis` ENIs in ten subnets, one group per ten ENIs,
@@ -634,7 +634,7 @@ fn big_config(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Repo
             rep + 1,
             opts.reps
         );
-        // Baseline: the same steps for the 2-ENI bench config.
+        // Baseline: the same steps for the 3-ENI bench config.
         let t = Instant::now();
         let c = compile::compile(&fx.agent.topo, &small_ifx)?;
         let ta = Instant::now();

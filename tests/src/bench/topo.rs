@@ -1,6 +1,9 @@
 //! The bench topology: one VPC with a client and a server host, and an
-//! interface endpoint in the same VPC whose NLB targets the server. The
-//! same two veths then carry the intra-VPC path and the PrivateLink path.
+//! interface endpoint in the same VPC whose NLB targets the server; an API
+//! service VPC whose API host reaches the same NLB's targets through an
+//! HTTP API VPC link (VPC-to-VPC NAT). The client's and the server's veths
+//! carry the intra-VPC path and the PrivateLink path; the API host's veth
+//! and the server's carry the VPC-link path.
 
 use std::net::Ipv4Addr;
 
@@ -116,12 +119,63 @@ vpc = "vpc-bench"
 subnets = [ { subnet = "subnet-bench", ip = "10.0.1.100" } ]
 security_groups = ["sg-vpce"]
 principal = "arn:aws:iam::111122223333:root"
+
+# The API service VPC and its API host.
+[[vpc]]
+id = "vpc-api"
+cidr = "10.1.0.0/16"
+
+[[subnet]]
+id = "subnet-api"
+vpc = "vpc-api"
+cidr = "10.1.1.0/24"
+az = "use1-az1"
+
+[[security_group]]
+id = "sg-apigw"
+vpc = "vpc-api"
+ingress = []
+
+[[eni]]
+id = "eni-apigw"
+subnet = "subnet-api"
+ip = "10.1.1.20"
+security_groups = ["sg-apigw"]
+host = "apigw"
+
+# AWS's default egress: the link may reach whatever the targets admit (the
+# server's group admits the VPC's range, the link ENI's included).
+[[security_group]]
+id = "sg-link"
+vpc = "vpc-bench"
+ingress = []
+
+# An HTTP API VPC link into vpc-bench: the API host calls an integration
+# address, the link ENI source-NATs into the NLB listener's targets. One
+# protocol per integration address.
+[[vpc_link]]
+id = "vpclink-bench"
+kind = "http"
+subnets = ["subnet-bench"]
+addresses = ["10.0.1.4"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+integrations = [
+  { id = "int-tcp", nlb = "nlb-bench", port = 5201, address = "10.1.1.201" },
+  { id = "int-udp", nlb = "nlb-bench", port = 53, address = "10.1.1.202", protocol = "udp" },
+]
 "#;
 
 pub const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 10);
 pub const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 21);
 pub const ENDPOINT: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 100);
 pub const NLB: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 50);
+/// The API host (API service VPC) and the VPC link's ENI (vpc-bench).
+pub const API: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 20);
+pub const LINK: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 4);
+/// The link's integration addresses: TCP 5201 and UDP 53 (NLB listeners).
+pub const INT_TCP: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 201);
+pub const INT_UDP: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 202);
 /// NLB source ports (the model's default range).
 pub const NAT_PORTS: (u16, u16) = dataplane::model::NLB_SOURCE_PORTS;
 
@@ -133,6 +187,8 @@ pub struct Net {
     pub client_port: u32,
     pub server_port: u32,
     pub vpc: u32,
+    pub api_mac: [u8; 6],
+    pub api_port: u32,
 }
 
 impl Net {
@@ -143,6 +199,8 @@ impl Net {
             client_port: fx.port_ifindex("eni-client"),
             server_port: fx.port_ifindex("eni-server"),
             vpc: fx.agent.compiled.ports[fx.eni("eni-client")].1.vpc,
+            api_mac: fx.mac("eni-apigw"),
+            api_port: fx.port_ifindex("eni-apigw"),
         }
     }
 
@@ -158,13 +216,15 @@ impl Net {
                 .expect("bench ENI");
             e.eni as usize
         };
-        let (c, s) = (find(CLIENT), find(SERVER));
+        let (c, s, a) = (find(CLIENT), find(SERVER), find(API));
         Net {
             client_mac: ports[c].1.mac,
             server_mac: ports[s].1.mac,
             client_port: ports[c].0,
             server_port: ports[s].0,
             vpc: ports[c].1.vpc,
+            api_mac: ports[a].1.mac,
+            api_port: ports[a].0,
         }
     }
 }
