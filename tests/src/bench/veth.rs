@@ -32,7 +32,7 @@ use super::{
     report::{num, Check, Report, Row, Target},
     stats::{ratios, Summary},
     sys,
-    topo::{Net, CLIENT, ENDPOINT, NLB, SERVER, TOPO},
+    topo::{Net, API, CLIENT, ENDPOINT, INT_UDP, LINK, NLB, SERVER, TOPO},
     verify::{self, Ports},
     Options, Section, Sizes,
 };
@@ -46,9 +46,18 @@ enum Kind {
     Netfilter,
 }
 
+/// The host whose eth0 the generator sends from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Src {
+    Client,
+    /// The API host (API service VPC): the VPC-link path.
+    Api,
+}
+
 struct Scenario {
     name: &'static str,
     kind: Kind,
+    from: Src,
     /// Where the generator sends.
     dst: Ipv4Addr,
     dport: u16,
@@ -81,6 +90,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "floor: XDP redirect (DevMap)",
         kind: Kind::Redirect,
+        from: Src::Client,
         dst: SERVER,
         dport: 5353,
         expect: |net, base, n| {
@@ -97,6 +107,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "floor: minimal stateful XDP NAT",
         kind: Kind::Nat,
+        from: Src::Client,
         dst: ENDPOINT,
         dport: 53,
         expect: |net, base, n| {
@@ -117,6 +128,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "hyperlab XDP: intra-VPC",
         kind: Kind::Hyperlab,
+        from: Src::Client,
         dst: SERVER,
         dport: 5353,
         expect: |net, base, n| {
@@ -133,6 +145,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "hyperlab XDP: PrivateLink (endpoint -> NLB -> target)",
         kind: Kind::Hyperlab,
+        from: Src::Client,
         dst: ENDPOINT,
         dport: 53,
         expect: |net, _, _| {
@@ -147,8 +160,26 @@ const SCENARIOS: &[Scenario] = &[
         },
     },
     Scenario {
+        name: "hyperlab XDP: VPC link (API host -> link ENI -> target)",
+        kind: Kind::Hyperlab,
+        from: Src::Api,
+        dst: INT_UDP,
+        dport: 53,
+        expect: |net, _, _| {
+            udp(
+                LINK,
+                SERVER,
+                Ports::Range(1024, 65535),
+                Ports::Either(5353, 5354),
+                64,
+                net,
+            )
+        },
+    },
+    Scenario {
         name: "kernel netfilter DNAT+SNAT, conntrack",
         kind: Kind::Netfilter,
+        from: Src::Client,
         dst: ENDPOINT,
         dport: 53,
         expect: |net, base, n| {
@@ -178,9 +209,13 @@ const NFT_RULES: &str = "table ip hlbench {
 
 /// The generator's frame for `dst:dport` with source port 0 (the generator
 /// adds its port to the UDP checksum): 64 bytes, checksums valid.
-fn template(net: &Net, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
-    let b = PacketBuilder::ethernet2(net.client_mac, GATEWAY_MAC)
-        .ipv4(CLIENT.octets(), dst.octets(), 64)
+fn template(net: &Net, from: Src, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
+    let (mac, src) = match from {
+        Src::Client => (net.client_mac, CLIENT),
+        Src::Api => (net.api_mac, API),
+    };
+    let b = PacketBuilder::ethernet2(mac, GATEWAY_MAC)
+        .ipv4(src.octets(), dst.octets(), 64)
         .udp(0, dport);
     let payload = [0x68u8; FRAME_LEN - 14 - 20 - 8];
     let mut f = Vec::with_capacity(FRAME_LEN);
@@ -232,6 +267,7 @@ struct Rig {
     net: Net,
     compiled: compile::Compiled,
     client_if: u32,
+    api_if: u32,
     p0: String,
     p1: String,
     p1_if: u32,
@@ -249,8 +285,10 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
     let net = Net::from_compiled(&compiled.ports, &compiled.enis);
     let client = topo.eni_by_id("eni-client").context("client")?;
     let server = topo.eni_by_id("eni-server").context("server")?;
+    let api = topo.eni_by_id("eni-apigw").context("API host")?;
     let rig = Rig {
         client_if: lab::host_ifindex(&plan, client)?,
+        api_if: lab::host_ifindex(&plan, api)?,
         p0: plan.ports[client].name.clone(),
         p1: plan.ports[server].name.clone(),
         p1_if: ifindexes[server],
@@ -414,10 +452,13 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
     report.note(
         Section::Veth,
         format!(
-            "Topology: the bench lab (client, server, fabric namespaces from `lab::up`). The \
-             generator (`hlb_gen`, BPF_PROG_RUN with live frames, batch 64, pinned to CPU {cpu}) \
-             writes every header field of every frame and sends it out of the client's eth0; \
-             the program under test runs on the fabric port p{client_port} (native XDP); \
+            "Topology: the bench lab (client, server, API host, fabric namespaces from \
+             `lab::up`). The generator (`hlb_gen`, BPF_PROG_RUN with live frames, batch 64, \
+             pinned to CPU {cpu}) writes every header field of every frame and sends it out of \
+             the client's eth0 (the API host's for the VPC link: to the link's UDP integration \
+             address 10.1.1.202:53, source-NATed to the link ENI 10.0.1.4, to the NLB \
+             listener's targets); the program under test runs on the fabric port \
+             p{client_port} (native XDP; hyperlab on every fabric port); \
              the sink (`hlb_sink` on the server's eth0) counts per CPU and keeps one frame in \
              2^{shift} for the runner to check (destination MAC, addresses, ports, TTL, IPv4 and \
              UDP checksums). Source ports run through {base}..{base}+N-1 (wrapping) for N flows; \
@@ -432,9 +473,9 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
              repetition. Netfilter: XDP_PASS on the fabric port (a veth only receives XDP_TX \
              frames with NAPI on its peer), IPv4 forwarding, `nft` DNAT 10.0.1.100:53 -> \
              10.0.1.21:5353 and SNAT to 10.0.1.50, conntrack flushed before each run, rules \
-             flushed after; it has no program of its own to time in situ. The PrivateLink \
-             target group has two targets (ports 5353 and 5354 on the server) because 65,536 \
-             flows from one client address need more NLB source ports than one target's \
+             flushed after; it has no program of its own to time in situ. The PrivateLink (and \
+             VPC-link) target group has two targets (ports 5353 and 5354 on the server) because 65,536 \
+             flows from one source address need more NAT source ports than one target's \
              1024-65535 holds.",
             cpu = opts.cpu,
             client_port = topo.eni_by_id("eni-client").unwrap_or(0),
@@ -488,14 +529,18 @@ fn scenario(
     est_pps: Option<f64>,
 ) -> Result<Sample> {
     let fabric = rig.plan.fabric_ns.as_str();
-    let client_ns = rig
+    let (host, gen_if) = match sc.from {
+        Src::Client => ("client", rig.client_if),
+        Src::Api => ("apigw", rig.api_if),
+    };
+    let gen_ns = rig
         .plan
-        .host("client")
-        .context("client host")?
+        .host(host)
+        .with_context(|| format!("{host} host"))?
         .netns
         .clone();
     let net = &rig.net;
-    let frame = template(net, sc.dst, sc.dport);
+    let frame = template(net, sc.from, sc.dst, sc.dport);
     let (d, g) = (net.server_mac, GATEWAY_MAC);
     bench.set_config(&BenchConfig {
         frame: words(&frame),
@@ -553,7 +598,7 @@ fn scenario(
         // Warm-up: every flow three times; its rate sizes the measured call.
         let warm = flows * 3 + if opts.quick { 20_000 } else { 300_000 };
         let t = Instant::now();
-        generate(bench, &client_ns, rig.client_if, &frame, warm, opts.cpu)?;
+        generate(bench, &gen_ns, gen_if, &frame, warm, opts.cpu)?;
         let warm_pps = warm as f64 / t.elapsed().as_secs_f64();
         let pps = est_pps.unwrap_or(warm_pps).max(10_000.0);
         let mut repeat = ((pps * sizes.pps_seconds) as u64).clamp(50_000, 200_000_000) as u32;
@@ -561,7 +606,7 @@ fn scenario(
         // monitor on a busy machine) is repeated, longer.
         let mut tries = 0;
         let m = loop {
-            match timed(bench, &client_ns, rig.client_if, &frame, repeat, opts.cpu, fwd)? {
+            match timed(bench, &gen_ns, gen_if, &frame, repeat, opts.cpu, fwd)? {
                 Some(m) => break m,
                 None if tries < 3 => {
                     tries += 1;
