@@ -12,7 +12,7 @@ use super::{
     report::{Check, Report, Row, Target},
     stats::ratios,
     sys::{self, ip, ns_name, Netns, NsProcess},
-    topo::{CLIENT, ENDPOINT, NLB, SERVER, TOPO},
+    topo::{CLIENT, ENDPOINT, INT_TCP, LINK, NLB, SERVER, TOPO},
     Options, Section, Sizes,
 };
 use crate::Fixture;
@@ -63,6 +63,9 @@ struct Path {
     /// The address the server must see the client as.
     peer: Ipv4Addr,
     kind: Kind,
+    /// Runs iperf3's UDP test (which needs TCP control and UDP data on one
+    /// address and port).
+    udp: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -114,6 +117,7 @@ fn build() -> Result<Setups> {
         target: Ipv4Addr::new(10, 9, 0, 2),
         peer: Ipv4Addr::new(10, 9, 0, 1),
         kind: Kind::Veth,
+        udp: true,
     });
     ns.push(va);
     ns.push(vb);
@@ -144,6 +148,7 @@ fn build() -> Result<Setups> {
         target: Ipv4Addr::new(10, 9, 1, 2),
         peer: Ipv4Addr::new(10, 9, 1, 1),
         kind: Kind::Bridge,
+        udp: true,
     });
     ns.extend([ba, br, bb]);
 
@@ -178,6 +183,7 @@ fn build() -> Result<Setups> {
         target: Ipv4Addr::new(10, 9, 9, 100),
         peer: Ipv4Addr::new(10, 9, 3, 1),
         kind: Kind::Netfilter,
+        udp: true,
     });
     ns.extend([na, nr, nb]);
 
@@ -203,7 +209,10 @@ fn build() -> Result<Setups> {
             &tc,
             Kind::HyperlabTc,
             "hyperlab TC: intra-VPC",
-            Some("hyperlab TC: PrivateLink (endpoint -> NLB -> target)"),
+            Some((
+                "hyperlab TC: PrivateLink (endpoint -> NLB -> target)",
+                "hyperlab TC: VPC link (API host -> link ENI -> target)",
+            )),
         ),
         (
             &xdp,
@@ -219,8 +228,9 @@ fn build() -> Result<Setups> {
             target: SERVER,
             peer: CLIENT,
             kind,
+            udp: true,
         });
-        if let Some(pl) = pl {
+        if let Some((pl, link)) = pl {
             paths.push(Path {
                 name: pl,
                 client_ns: host_ns(fx, "client")?,
@@ -228,6 +238,18 @@ fn build() -> Result<Setups> {
                 target: ENDPOINT,
                 peer: NLB,
                 kind,
+                udp: true,
+            });
+            // An HTTP API VPC link has one protocol per integration address:
+            // iperf3 runs its TCP tests through it (part 3 sends UDP).
+            paths.push(Path {
+                name: link,
+                client_ns: host_ns(fx, "apigw")?,
+                server_ns: host_ns(fx, "server")?,
+                target: INT_TCP,
+                peer: LINK,
+                kind,
+                udp: false,
             });
         }
     }
@@ -344,6 +366,9 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
     for rep in 0..opts.reps {
         for t in Test::ALL {
             for (pi, p) in setups.paths.iter().enumerate() {
+                if t == Test::Udp64 && !p.udp {
+                    continue;
+                }
                 eprintln!(
                     "[bench] host: {} {:?}, repetition {}/{}",
                     p.name,
@@ -391,6 +416,9 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
         let base_v = data.get(&(base, t)).cloned().unwrap_or_default();
         let base_name = setups.paths[base].name;
         for (pi, p) in setups.paths.iter().enumerate() {
+            if t == Test::Udp64 && !p.udp {
+                continue;
+            }
             let v = data.get(&(pi, t)).cloned().unwrap_or_default();
             let mut r = Row::new(Section::Host, t.table(), p.name, t.unit(), v.clone())
                 .context(t.short())
@@ -416,8 +444,12 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
              (packets - lost_packets) / seconds from `end.sum` (iperf3 3.12 counts `packets` \
              as the highest sequence seen). The server's logged peer address is checked: \
              the client's own address on the intra-VPC, veth and bridge paths, the NLB \
-             node's (10.0.1.50) through PrivateLink, the router's (10.9.3.1) through \
-             netfilter. hyperlab runs in the bench lab through the agent (`Agent::start_with`). \
+             node's (10.0.1.50) through PrivateLink, the link ENI's (10.0.1.4) through the \
+             VPC link (the API host 10.1.1.20 calls the integration address 10.1.1.201:5201), \
+             the router's (10.9.3.1) through netfilter. The VPC link has no UDP row: an HTTP \
+             API VPC link carries one protocol per integration address, and iperf3's UDP \
+             test needs its TCP control connection on the same address and port (part 3 \
+             measures the link with UDP). hyperlab runs in the bench lab through the agent (`Agent::start_with`). \
              The XDP hook needs TX checksum offload off on the host-side veths (`ethtool -K \
              eth0 tx off` in both hosts of that lab only): XDP frames lose the skb's \
              partial-checksum state. The netfilter peer: client 10.9.2.10 -> 10.9.9.100, \

@@ -275,9 +275,7 @@ fn link_reverse_established(
 
 fn link_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
     fx.clear_flows();
-    Ok((0..n)
-        .map(|i| api_tcp(net, 1024 + i as u16, "S"))
-        .collect())
+    Ok((0..n).map(|i| api_tcp(net, 1024 + i as u16, "S")).collect())
 }
 
 fn sg_deny(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
