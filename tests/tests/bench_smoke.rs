@@ -53,14 +53,23 @@ fn every_bench_scenario_delivers_correctly_translated_packets() {
             );
         }
     }
-    assert!(
-        report
-            .checks
-            .iter()
-            .filter(|c| c.scenario.starts_with("veth: "))
-            .count()
-            >= 5
-    );
+    // Parts 3 and 4 check every hyperlab path, the VPC link's included.
+    for name in [
+        "veth: hyperlab XDP: intra-VPC",
+        "veth: hyperlab XDP: PrivateLink (endpoint -> NLB -> target)",
+        "veth: hyperlab XDP: VPC link (API host -> link ENI -> target)",
+        "veth: floor: minimal stateful XDP NAT",
+        "veth: kernel netfilter DNAT+SNAT, conntrack",
+        "host: hyperlab TC: intra-VPC",
+        "host: hyperlab TC: PrivateLink (endpoint -> NLB -> target)",
+        "host: hyperlab TC: VPC link (API host -> link ENI -> target)",
+        "host: kernel netfilter DNAT+SNAT, conntrack",
+    ] {
+        assert!(
+            report.checks.iter().any(|c| c.scenario == name),
+            "{name} was not checked"
+        );
+    }
     // The report renders.
     assert!(report
         .markdown("plot.svg")
