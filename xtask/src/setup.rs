@@ -31,6 +31,8 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "nftables",
     "python3",
     "bpftool",
+    // The bench's profiles (perf record -e cpu-clock).
+    "linux-perf",
 ];
 
 pub const BPF_LINKER_VERSION: &str = "0.13.0";

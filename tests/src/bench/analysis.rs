@@ -59,7 +59,10 @@ pub fn bounds(r: &Report) -> Vec<String> {
                  PrivateLink forward, which rewrites the same four fields as the floor with the \
                  same kind of writes, costs {} ns against the floor's {} ns. The difference is \
                  the work the floor leaves out (lookups, counters, the flow-state update), not \
-                 the rewrite.",
+                 the rewrite. The profile at the end of part 1 splits each loop's time by kernel \
+                 symbol: the program's own JIT code (parsing, counters, the state update), the \
+                 hash-map lookups (`htab_map_hash`, `lookup_nulls_elem_raw`, `memcmp`: two per \
+                 packet against the floor's one) and the clock read (`bpf_ktime_get_coarse_ns`).",
                 f(med(k("intra-VPC, established (TCP ACK) [loop]"))),
                 f(med(k("floor: minimal stateful NAT, established [loop]"))),
                 f(med(k("PrivateLink forward, established (SNAT+DNAT) [per call]"))),

@@ -15,10 +15,11 @@ use dataplane_common::{
 
 use super::{
     objects::BenchObject,
+    profile::{profile, Share},
     report::{Check, Report, Row, Target},
     testrun::{looped, per_call, Overhead, Prog},
     topo::{Net, API, CLIENT, ENDPOINT, INT_TCP, LINK, NAT_PORTS, NLB, SERVER},
-    verify, Section, Sizes,
+    verify, Options, Section, Sizes,
 };
 use crate::{pkt, Fixture, Outcome, Verdict};
 
@@ -522,9 +523,10 @@ pub fn run(
     fx: &mut Fixture,
     bench: &mut BenchObject,
     sizes: &Sizes,
-    reps: usize,
+    opts: &Options,
     report: &mut Report,
 ) -> Result<()> {
+    let reps = opts.reps;
     let net = Net::of(fx);
     let cfg = floor_config(&net);
     bench.set_config(&cfg)?;
@@ -654,6 +656,7 @@ pub fn run(
             }
         }
     }
+    let profiles = profiles(fx, bench, &net, &cfg, sizes, opts);
     fx.clear_flows();
     bench.nat_clear()?;
 
@@ -762,6 +765,7 @@ pub fn run(
             n = n
         ),
     );
+    report.note(Section::Kernel, profile_note(&profiles, opts.cpu));
     Ok(())
 }
 
@@ -797,4 +801,117 @@ fn merge(all: &mut BTreeMap<String, Check>, c: Check) {
     for f in c.failures {
         e.fail(f);
     }
+}
+
+/// The loops the profile samples: (column, established loop of the minimal
+/// NAT or of the pipeline's intra-VPC path, hook).
+const PROFILED: [(&str, bool, Hook); 4] = [
+    ("XDP: minimal NAT", false, Hook::Xdp),
+    ("XDP: intra-VPC", true, Hook::Xdp),
+    ("TC: minimal NAT", false, Hook::Tc),
+    ("TC: intra-VPC", true, Hook::Tc),
+];
+
+/// perf profiles of the established-flow loops (see `profile`), each a
+/// loop of about 1.5 s (0.2 s quick) pinned to `opts.cpu`. A loop that
+/// cannot be profiled (no perf) says why in its column.
+fn profiles(
+    fx: &mut Fixture,
+    bench: &mut BenchObject,
+    net: &Net,
+    cfg: &BenchConfig,
+    sizes: &Sizes,
+    opts: &Options,
+) -> Vec<(&'static str, Result<Vec<Share>, String>)> {
+    let secs = if opts.quick { 0.2 } else { 1.5 };
+    let ns = fx.agent.plan.fabric_ns.clone();
+    let file =
+        std::env::temp_dir().join(format!("hyperlab-bench-perf-{}.data", std::process::id()));
+    let mut out = Vec::new();
+    for (col, pipeline, hook) in PROFILED {
+        let r = (|| -> Result<Vec<Share>> {
+            let frame = if pipeline {
+                intra_established(fx, net, hook, 1)?.remove(0)
+            } else {
+                bench.nat_clear()?;
+                nat_cycle(bench, cfg, SPORT)?;
+                pkt::tcp(
+                    net.client_mac,
+                    GATEWAY_MAC,
+                    CLIENT,
+                    ENDPOINT,
+                    SPORT,
+                    80,
+                    "A",
+                )
+            };
+            let prog = match (pipeline, hook) {
+                (true, Hook::Xdp) => Prog::Xdp(fx.agent.dataplane.xdp()),
+                (true, Hook::Tc) => Prog::Tc(fx.agent.dataplane.tc()),
+                (false, Hook::Xdp) => Prog::Xdp(bench.xdp(programs::XDP_NAT)),
+                (false, Hook::Tc) => Prog::Tc(bench.tc(programs::TC_NAT)),
+            };
+            let ifx = net.client_port;
+            let run = |repeat: u32| {
+                netns::scoped_in(&ns, || {
+                    super::sys::pin_to_cpu(opts.cpu)?;
+                    looped(prog, ifx, &frame, repeat)
+                })
+            };
+            // Size the loop from a short one.
+            let (ns_per_run, _) = run(sizes.loop_repeat)?;
+            let repeat = (secs * 1e9 / ns_per_run.max(1.0)) as u32;
+            let (_, shares) = profile(opts.cpu, &file, || run(repeat))?;
+            Ok(shares)
+        })();
+        out.push((col, r.map_err(|e| format!("{e:#}"))));
+    }
+    out
+}
+
+/// The profiles side by side: one row per symbol, one column per loop.
+fn profile_note(p: &[(&str, Result<Vec<Share>, String>)], cpu: usize) -> String {
+    let mut symbols: Vec<String> = Vec::new();
+    for (_, r) in p {
+        for s in r.iter().flatten() {
+            if !symbols.contains(&s.symbol) {
+                symbols.push(s.symbol.clone());
+            }
+        }
+    }
+    let mut t = format!(
+        "**Profile of the established-flow loops** (`perf record -e cpu-clock -C {cpu}` while \
+         each [loop] runs about 1.5 s (0.2 s in quick mode) pinned to CPU {cpu}; share of the samples per kernel \
+         symbol (user space on that CPU is other work and left out), those of at least 1 % \
+         in some loop; the JIT code row is the program itself \
+         with the array lookups the verifier inlines, hash-map lookups are \
+         `__htab_map_lookup_elem` and below, `bpf_test_run` is the loop around it):\n\n| symbol |"
+    );
+    for (col, _) in p {
+        t.push_str(&format!(" {col} |"));
+    }
+    t.push_str("\n| --- |");
+    for _ in p {
+        t.push_str(" ---: |");
+    }
+    for sym in &symbols {
+        t.push_str(&format!("\n| `{sym}` |"));
+        for (_, r) in p {
+            let cell = match r {
+                Ok(v) => v
+                    .iter()
+                    .find(|s| &s.symbol == sym)
+                    .map(|s| format!("{:.1} %", s.percent))
+                    .unwrap_or_else(|| "< 1 %".into()),
+                Err(_) => "-".into(),
+            };
+            t.push_str(&format!(" {cell} |"));
+        }
+    }
+    for (col, r) in p {
+        if let Err(e) = r {
+            t.push_str(&format!("\n\n{col}: no profile: {e}"));
+        }
+    }
+    t
 }

@@ -22,6 +22,7 @@ pub mod analysis;
 pub mod host;
 pub mod kernel;
 pub mod objects;
+pub mod profile;
 pub mod report;
 pub mod scale;
 pub mod stats;
@@ -215,7 +216,7 @@ pub fn run(opts: &Options) -> Result<Report> {
             },
         );
         if want(Section::Kernel) {
-            kernel::run(&mut fx, &mut bench, &sizes, opts.reps, &mut report)
+            kernel::run(&mut fx, &mut bench, &sizes, opts, &mut report)
                 .context("part 1 (kernel)")?;
         }
         if want(Section::Scale) {
