@@ -67,3 +67,14 @@ pub static EXPLAIN: Array<dataplane_common::explain::ExplainTrace> = Array::with
 /// the stack would take a third of the program's 512 bytes.
 #[map(name = "HL_SCRATCH")]
 pub static SCRATCH: PerCpuArray<FlowEntry> = PerCpuArray::with_max_entries(2, 0);
+
+/// This CPU's copy of the coarse clock and the jiffies it was read at
+/// (`flow::now`). Not pinned: a fresh one just reads the clock once.
+#[map(name = "HL_CLOCK")]
+pub static CLOCK: PerCpuArray<ClockCache> = PerCpuArray::with_max_entries(1, 0);
+
+#[repr(C)]
+pub struct ClockCache {
+    pub jiffies: u64,
+    pub ns: u64,
+}
