@@ -18,7 +18,10 @@ use aya::{
     },
     Ebpf, EbpfLoader,
 };
-use dataplane_common::{maps, programs, FlowEntry, FlowKey, SgKey, SgPorts, MAGLEV_SIZE};
+use dataplane_common::{
+    maps, port_slot, programs, FlowEntry, FlowKey, PortInfo, PortSlot, SgKey, SgPorts,
+    GENERATION_BIT, MAGLEV_SIZE,
+};
 
 use crate::{compile::Compiled, model::Hook, netns};
 
@@ -68,6 +71,7 @@ pub fn open_pinned(dir: &Path, name: &str) -> Result<MapData> {
 pub const PINNED_MAPS: &[&str] = &[
     maps::ACTIVE,
     maps::PORTS,
+    maps::PORT_SLOTS,
     maps::ENIS,
     maps::SG_RULES,
     maps::FLOWS,
@@ -217,6 +221,10 @@ impl Dataplane {
         if let Some(n) = opts.flow_table_size {
             loader.map_max_entries(maps::FLOWS, n);
         }
+        // Adopting the maps of a build before `HL_PORT_SLOTS`: the new
+        // array starts empty and is filled from `HL_PORTS` below.
+        let fill_slots = pins
+            .is_some_and(|d| d.join(maps::PORTS).exists() && !d.join(maps::PORT_SLOTS).exists());
         let pin_paths: Vec<(&str, PathBuf)> = match pins {
             Some(dir) => {
                 check_pins(obj, dir, opts)?;
@@ -264,10 +272,28 @@ impl Dataplane {
             links: Vec::new(),
             logger,
         };
+        if fill_slots {
+            dp.fill_port_slots()?;
+        }
         if let Some(dir) = pins {
             dp.pin_programs(dir)?;
         }
         Ok(dp)
+    }
+
+    /// Writes every `HL_PORTS` entry that has a slot into `HL_PORT_SLOTS`.
+    fn fill_port_slots(&mut self) -> Result<()> {
+        let ports: Vec<(u32, PortInfo)> = {
+            let map = self
+                .ebpf
+                .map(maps::PORTS)
+                .with_context(|| format!("map {} missing", maps::PORTS))?;
+            let h: HashMap<&MapData, u32, PortInfo> = HashMap::try_from(map)?;
+            h.iter()
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("reading {}", maps::PORTS))?
+        };
+        self.sync_port_slots(&[], &ports)
     }
 
     /// Whether dropping this data plane removes its pins (links, programs,
@@ -426,6 +452,23 @@ impl Dataplane {
         self.sync_hash(maps::LISTENERS, &from.listeners, &to.listeners)?;
         self.sync_hash(maps::ENIS, &from.enis, &to.enis)?;
         self.sync_hash(maps::PORTS, &from.ports, &to.ports)?;
+        self.sync_port_slots(&from.ports, &to.ports)?;
+        Ok(())
+    }
+
+    /// Brings `HL_PORT_SLOTS` from ports `from` to `to` (`HL_PORTS` entries:
+    /// tagged ifindex -> port): writes the slots that differ, clears those
+    /// `to` no longer uses.
+    fn sync_port_slots(&mut self, from: &[(u32, PortInfo)], to: &[(u32, PortInfo)]) -> Result<()> {
+        let (ups, gone) = keyed_diff(port_slots(from), port_slots(to));
+        let mut arr: Array<&mut MapData, PortSlot> =
+            Array::try_from(self.map_mut(maps::PORT_SLOTS)?)?;
+        let clear = gone.into_iter().map(|i| (i, PortSlot::default()));
+        for (i, slot) in ups.into_iter().chain(clear) {
+            arr.set(i, slot, 0)
+                .with_context(|| format!("writing {}[{i}]", maps::PORT_SLOTS))?;
+            crate::fault::write_point();
+        }
         Ok(())
     }
 
@@ -677,6 +720,14 @@ pub fn write_table(
 /// (new, or with another value) and the keys to remove. When both list the
 /// same keys in the same order (a reload that changed only values) it is a
 /// single pass.
+/// Pure: the `HL_PORT_SLOTS` slots of `HL_PORTS` entries (those whose
+/// ifindex has one).
+pub fn port_slots(ports: &[(u32, PortInfo)]) -> impl Iterator<Item = (u32, PortSlot)> + Clone + '_ {
+    ports.iter().filter_map(|(key, p)| {
+        port_slot(key & !GENERATION_BIT, key >> 31).map(|i| (i, PortSlot::of(*p)))
+    })
+}
+
 pub fn keyed_diff<K, V>(
     from: impl Iterator<Item = (K, V)> + Clone,
     to: impl Iterator<Item = (K, V)> + Clone,
