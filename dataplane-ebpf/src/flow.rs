@@ -4,7 +4,10 @@
 
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
-use aya_ebpf::{bindings::BPF_NOEXIST, bindings::BPF_ANY, helpers::generated::bpf_ktime_get_coarse_ns};
+use aya_ebpf::{
+    bindings::{BPF_ANY, BPF_NOEXIST},
+    helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns},
+};
 use dataplane_common::{
     Counter, DropReason, FlowEntry, FlowKey, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
     FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, PROTO_TCP,
@@ -13,7 +16,7 @@ use dataplane_common::{
 use crate::{
     counters, events,
     explain::dry_run,
-    maps::FLOWS,
+    maps::{CLOCK, FLOWS},
     parse::{Headers, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
 };
 
@@ -24,10 +27,30 @@ pub fn key(vpc: u32, h: &Headers) -> FlowKey {
     FlowKey { vpc, src: h.src, dst: h.dst, sport: h.sport, dport: h.dport, proto: h.proto, _pad0: 0, _pad1: 0 }
 }
 
+/// The coarse monotonic clock (`bpf_ktime_get_coarse_ns`), which only
+/// moves once per tick: read through this CPU's copy in `HL_CLOCK`, taken
+/// again only when jiffies moved. The verifier inlines `bpf_jiffies64` into
+/// one load, while the clock helper is a call, which costs ~20 ns per
+/// packet on CPUs whose return-stack mitigations make every kernel call
+/// expensive. The copy can lag one more tick (jiffies move just before the
+/// coarse clock): plenty for idle timeouts measured in seconds.
 #[inline(always)]
 pub fn now() -> u64 {
-    // SAFETY: plain helper call. Coarse time is plenty for idle timeouts.
-    unsafe { bpf_ktime_get_coarse_ns() }
+    // SAFETY: plain helper calls; the verifier inlines bpf_jiffies64.
+    let j = unsafe { bpf_jiffies64() };
+    let Some(c) = CLOCK.get_ptr_mut(0) else {
+        // SAFETY: as above.
+        return unsafe { bpf_ktime_get_coarse_ns() };
+    };
+    // SAFETY: a per-CPU array value; nothing else runs on this CPU while
+    // the program does.
+    unsafe {
+        if (*c).jiffies != j {
+            (*c).ns = bpf_ktime_get_coarse_ns();
+            (*c).jiffies = j;
+        }
+        (*c).ns
+    }
 }
 
 #[inline(always)]
@@ -50,7 +73,8 @@ pub fn track(e: *mut FlowEntry, h: &Headers) -> Result<Track, DropReason> {
     // whole u32/u64 fields, so the worst case is a lost timestamp refresh.
     let (state, flags, last) = unsafe { ((*e).state, (*e).flags, (*e).last_seen_ns) };
     // A dry run (`dataplane explain`) only reads the entry.
-    if t.wrapping_sub(last) > 1_000_000 && !dry_run() {
+    // Signed: another CPU's clock copy may be a tick behind the entry's.
+    if (t.wrapping_sub(last) as i64) > 1_000_000 && !dry_run() {
         // SAFETY: as above.
         unsafe { (*e).last_seen_ns = t };
     }

@@ -7,13 +7,17 @@ use aya_ebpf::{
 };
 use dataplane_common::{
     EndpointInfo, EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
-    PortInfo, SgKey, SgPorts, TargetInfo, COUNTER_COUNT, DROP_REASON_COUNT, MAGLEV_SIZE,
+    PortInfo, PortSlot, SgKey, SgPorts, TargetInfo, COUNTER_COUNT, DROP_REASON_COUNT, MAGLEV_SIZE,
     MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_FLOWS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_OBJ_STATS,
-    MAX_PORTS, MAX_SG_ENTRIES, MAX_TARGETS, FLOW_EVENTS_BYTES,
+    MAX_PORTS, MAX_SG_ENTRIES, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
 };
 
 #[map(name = "HL_PORTS")]
 pub static PORTS: HashMap<u32, PortInfo> = HashMap::with_max_entries(MAX_PORTS, 0);
+
+/// `HL_PORTS` again, as an array for small ifindexes (`port_slot`).
+#[map(name = "HL_PORT_SLOTS")]
+pub static PORT_SLOTS: Array<PortSlot> = Array::with_max_entries(2 * PORT_SLOTS_PER_GENERATION, 0);
 
 #[map(name = "HL_ENIS")]
 pub static ENIS: HashMap<EniKey, EniInfo> = HashMap::with_max_entries(MAX_ENIS, 0);
@@ -67,3 +71,14 @@ pub static EXPLAIN: Array<dataplane_common::explain::ExplainTrace> = Array::with
 /// the stack would take a third of the program's 512 bytes.
 #[map(name = "HL_SCRATCH")]
 pub static SCRATCH: PerCpuArray<FlowEntry> = PerCpuArray::with_max_entries(2, 0);
+
+/// This CPU's copy of the coarse clock and the jiffies it was read at
+/// (`flow::now`). Not pinned: a fresh one just reads the clock once.
+#[map(name = "HL_CLOCK")]
+pub static CLOCK: PerCpuArray<ClockCache> = PerCpuArray::with_max_entries(1, 0);
+
+#[repr(C)]
+pub struct ClockCache {
+    pub jiffies: u64,
+    pub ns: u64,
+}

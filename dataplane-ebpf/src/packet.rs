@@ -25,6 +25,8 @@ pub trait Packet {
     fn pull(&mut self, n: u32);
     fn store_2(&mut self, off: usize, v: [u8; 2]) -> Result<(), ()>;
     fn store_4(&mut self, off: usize, v: [u8; 4]) -> Result<(), ()>;
+    /// Writes 8 bytes given as a native-endian u64 (as loaded from the packet).
+    fn store_8(&mut self, off: usize, v: u64) -> Result<(), ()>;
     /// Writes the destination and source MACs (the first 12 bytes).
     fn store_eth(&mut self, eth: &[u8; 12]) -> Result<(), ()>;
     /// Fixes the IPv4 header checksum at `off` for a 4-byte field change.
@@ -32,6 +34,28 @@ pub trait Packet {
     /// Fixes the L4 checksum at `off` for a change of `size` (2 or 4) bytes;
     /// `flags` are the skb helper's (`PSEUDO`, `UDP`).
     fn l4_csum_replace(&mut self, off: usize, from: u32, to: u32, size: u32, flags: u64) -> Result<(), ()>;
+    /// Fixes the IPv4 header checksum at `off` by `diff`, a ones'-complement
+    /// sum of changes ([`csum_diff`]): several fields in one update.
+    fn l3_csum_diff(&mut self, off: usize, diff: u32) -> Result<(), ()>;
+    /// Fixes the L4 checksum at `off` by `diff` ([`csum_diff`]); `flags` as
+    /// for [`Packet::l4_csum_replace`]: the changes of one update are either
+    /// all pseudo-header fields or none.
+    fn l4_csum_diff(&mut self, off: usize, diff: u32, flags: u64) -> Result<(), ()>;
+}
+
+/// The ones'-complement change of a checksum when the 32-bit value `from`
+/// becomes `to` (both as loaded from the packet; 16-bit values zero-extended),
+/// unfolded: the sum of up to four stays well inside a u32.
+#[inline(always)]
+pub fn csum_diff(from: u32, to: u32) -> u32 {
+    (!from >> 16) + (!from & 0xffff) + (to >> 16) + (to & 0xffff)
+}
+
+/// Folds a sum of [`csum_diff`]s to 16 bits.
+#[inline(always)]
+pub fn csum_fold(mut sum: u32) -> u32 {
+    sum = (sum & 0xffff) + (sum >> 16);
+    (sum & 0xffff) + (sum >> 16)
 }
 
 /// The changed field is part of the L4 pseudo-header (an address).
@@ -112,6 +136,14 @@ impl Packet for TcPacket<'_> {
         if rc == 0 { Ok(()) } else { Err(()) }
     }
     #[inline(always)]
+    fn store_8(&mut self, off: usize, v: u64) -> Result<(), ()> {
+        // SAFETY: the helper bounds-checks against the skb.
+        let rc = unsafe {
+            bpf_skb_store_bytes(self.ctx.skb.skb as *mut _, off as u32, &v as *const u64 as *const _, 8, 0)
+        };
+        if rc == 0 { Ok(()) } else { Err(()) }
+    }
+    #[inline(always)]
     fn store_eth(&mut self, eth: &[u8; 12]) -> Result<(), ()> {
         // SAFETY: the helper bounds-checks against the skb; `eth` points into a map value.
         let rc = unsafe { bpf_skb_store_bytes(self.ctx.skb.skb as *mut _, 0, eth.as_ptr() as *const _, 12, 0) };
@@ -129,6 +161,20 @@ impl Packet for TcPacket<'_> {
         let rc = unsafe {
             bpf_l4_csum_replace(self.ctx.skb.skb as *mut _, off as u32, from as u64, to as u64, flags | size as u64)
         };
+        if rc == 0 { Ok(()) } else { Err(()) }
+    }
+    #[inline(always)]
+    fn l3_csum_diff(&mut self, off: usize, diff: u32) -> Result<(), ()> {
+        // Size 0: `to` is a checksum difference (`from` must be 0).
+        // SAFETY: helper call on our own skb.
+        let rc = unsafe { bpf_l3_csum_replace(self.ctx.skb.skb as *mut _, off as u32, 0, diff as u64, 0) };
+        if rc == 0 { Ok(()) } else { Err(()) }
+    }
+    #[inline(always)]
+    fn l4_csum_diff(&mut self, off: usize, diff: u32, flags: u64) -> Result<(), ()> {
+        // Size 0: `to` is a checksum difference (`from` must be 0).
+        // SAFETY: helper call on our own skb.
+        let rc = unsafe { bpf_l4_csum_replace(self.ctx.skb.skb as *mut _, off as u32, 0, diff as u64, flags) };
         if rc == 0 { Ok(()) } else { Err(()) }
     }
 }
@@ -155,11 +201,13 @@ impl<'a> XdpPacket<'a> {
 /// change of the 32-bit value `from` to `to` (both as loaded from the packet).
 #[inline(always)]
 pub fn csum_replace(check: u16, from: u32, to: u32) -> u16 {
-    let mut sum = (!check) as u32;
-    sum += (!from >> 16) + (!from & 0xffff) + (to >> 16) + (to & 0xffff);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    !(sum as u16)
+    csum_apply(check, csum_diff(from, to))
+}
+
+/// The checksum `check` after changes summing to `diff` ([`csum_diff`]).
+#[inline(always)]
+pub fn csum_apply(check: u16, diff: u32) -> u16 {
+    !(csum_fold((!check) as u32 + diff) as u16)
 }
 
 impl Packet for XdpPacket<'_> {
@@ -195,6 +243,10 @@ impl Packet for XdpPacket<'_> {
         self.write(off, v)
     }
     #[inline(always)]
+    fn store_8(&mut self, off: usize, v: u64) -> Result<(), ()> {
+        self.write(off, v)
+    }
+    #[inline(always)]
     fn store_eth(&mut self, eth: &[u8; 12]) -> Result<(), ()> {
         // Two explicit loads: copying the array would compile to a memcpy call.
         let p = eth.as_ptr();
@@ -219,6 +271,23 @@ impl Packet for XdpPacket<'_> {
             return Ok(());
         }
         let mut new = csum_replace(old, from, to);
+        if flags & UDP != 0 && new == 0 {
+            new = 0xffff;
+        }
+        self.write(off, new)
+    }
+    #[inline(always)]
+    fn l3_csum_diff(&mut self, off: usize, diff: u32) -> Result<(), ()> {
+        let old: u16 = read(self, off).ok_or(())?;
+        self.write(off, csum_apply(old, diff))
+    }
+    #[inline(always)]
+    fn l4_csum_diff(&mut self, off: usize, diff: u32, flags: u64) -> Result<(), ()> {
+        let old: u16 = read(self, off).ok_or(())?;
+        if flags & UDP != 0 && old == 0 {
+            return Ok(());
+        }
+        let mut new = csum_apply(old, diff);
         if flags & UDP != 0 && new == 0 {
             new = 0xffff;
         }

@@ -7,7 +7,7 @@ use dataplane_common::{
         EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, SG_CHECK_EGRESS, SG_CHECK_INGRESS, STAGE_EGRESS_SG, STAGE_ENI,
         STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE, STAGE_REWRITE,
     },
-    in_generation, Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_REPLY,
+    in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_REPLY,
     GATEWAY_MAC, NO_STAT, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
@@ -15,7 +15,7 @@ use crate::{
     arp, counters, events,
     explain::{self, dry_run},
     flow::{self, Track},
-    maps::{ACTIVE, ENIS, FLOWS, PORTS},
+    maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS},
     packet::Packet,
     parse::{self, Frame, Headers},
     privatelink, rewrite, sg,
@@ -40,8 +40,16 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
         Some(g) => *g,
         None => 0,
     };
-    // SAFETY: map values are read-only here and outlive the program run.
-    let Some(port) = (unsafe { PORTS.get(&in_generation(ifindex, gen)) }) else {
+    let port = match port_slot(ifindex, gen) {
+        // An array index the verifier inlines; the slot mirrors `HL_PORTS`.
+        Some(i) => match PORT_SLOTS.get(i) {
+            Some(s) if s.present != 0 => Some(&s.info),
+            _ => None,
+        },
+        // SAFETY: map values are read-only here and outlive the program run.
+        None => unsafe { PORTS.get(&in_generation(ifindex, gen)) },
+    };
+    let Some(port) = port else {
         counters::count(Counter::UnknownPortPass);
         return Verdict::Pass;
     };

@@ -18,7 +18,10 @@ use aya::{
     },
     Ebpf, EbpfLoader,
 };
-use dataplane_common::{maps, programs, FlowEntry, FlowKey, SgKey, SgPorts, MAGLEV_SIZE};
+use dataplane_common::{
+    maps, port_slot, programs, FlowEntry, FlowKey, PortInfo, PortSlot, SgKey, SgPorts,
+    GENERATION_BIT, MAGLEV_SIZE,
+};
 
 use crate::{
     compile::{
@@ -75,6 +78,7 @@ pub fn open_pinned(dir: &Path, name: &str) -> Result<MapData> {
 pub const PINNED_MAPS: &[&str] = &[
     maps::ACTIVE,
     maps::PORTS,
+    maps::PORT_SLOTS,
     maps::ENIS,
     maps::SG_RULES,
     maps::FLOWS,
@@ -224,6 +228,10 @@ impl Dataplane {
         if let Some(n) = opts.flow_table_size {
             loader.map_max_entries(maps::FLOWS, n);
         }
+        // Adopting the maps of a build before `HL_PORT_SLOTS`: the new
+        // array starts empty and is filled from `HL_PORTS` below.
+        let fill_slots = pins
+            .is_some_and(|d| d.join(maps::PORTS).exists() && !d.join(maps::PORT_SLOTS).exists());
         let pin_paths: Vec<(&str, PathBuf)> = match pins {
             Some(dir) => {
                 check_pins(obj, dir, opts)?;
@@ -271,10 +279,31 @@ impl Dataplane {
             links: Vec::new(),
             logger,
         };
+        if fill_slots {
+            dp.fill_port_slots()?;
+        }
         if let Some(dir) = pins {
             dp.pin_programs(dir)?;
         }
         Ok(dp)
+    }
+
+    /// Writes every `HL_PORTS` entry that has a slot into `HL_PORT_SLOTS`.
+    fn fill_port_slots(&mut self) -> Result<()> {
+        let ports: Vec<(u32, PortInfo)> = {
+            let map = self
+                .ebpf
+                .map(maps::PORTS)
+                .with_context(|| format!("map {} missing", maps::PORTS))?;
+            let h: HashMap<&MapData, u32, PortInfo> = HashMap::try_from(map)?;
+            h.iter()
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("reading {}", maps::PORTS))?
+        };
+        self.write_port_slots(&Keyed {
+            ups: ports,
+            gone: Vec::new(),
+        })
     }
 
     /// Whether dropping this data plane removes its pins (links, programs,
@@ -416,6 +445,23 @@ impl Dataplane {
         self.write_keyed(maps::LISTENERS, &d.listeners)?;
         self.write_keyed(maps::ENIS, &d.enis)?;
         self.write_keyed(maps::PORTS, &d.ports)?;
+        self.write_port_slots(&d.ports)?;
+        Ok(())
+    }
+
+    /// Mirrors `HL_PORTS`' difference into `HL_PORT_SLOTS` (the per-packet
+    /// array for small ifindexes): writes the slots of written ports, clears
+    /// those of removed ones.
+    fn write_port_slots(&mut self, d: &Keyed<(u32, PortInfo)>) -> Result<()> {
+        let mut arr: Array<&mut MapData, PortSlot> =
+            Array::try_from(self.map_mut(maps::PORT_SLOTS)?)?;
+        let ups = port_slots(&d.ups);
+        let clear = port_slots(&d.gone).map(|(i, _)| (i, PortSlot::default()));
+        for (i, slot) in ups.chain(clear) {
+            arr.set(i, slot, 0)
+                .with_context(|| format!("writing {}[{i}]", maps::PORT_SLOTS))?;
+            crate::fault::write_point();
+        }
         Ok(())
     }
 
@@ -658,6 +704,14 @@ pub fn write_table(
         n += 1;
     }
     Ok(n)
+}
+
+/// Pure: the `HL_PORT_SLOTS` slots of `HL_PORTS` entries (those whose
+/// ifindex has one).
+pub fn port_slots(ports: &[(u32, PortInfo)]) -> impl Iterator<Item = (u32, PortSlot)> + Clone + '_ {
+    ports.iter().filter_map(|(key, p)| {
+        port_slot(key & !GENERATION_BIT, key >> 31).map(|i| (i, PortSlot::of(*p)))
+    })
 }
 
 /// A removal that finds nothing left to remove is done: a restarted agent

@@ -449,6 +449,8 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
 #[derive(Debug, PartialEq)]
 struct GenState {
     ports: Vec<(u32, dataplane_common::PortInfo)>,
+    /// The used `HL_PORT_SLOTS` slots (they mirror `ports`).
+    slots: Vec<(u32, dataplane_common::PortSlot)>,
     enis: Vec<(dataplane_common::EniKey, dataplane_common::EniInfo)>,
     listeners: Vec<(
         dataplane_common::ListenerKey,
@@ -460,6 +462,7 @@ struct GenState {
 impl GenState {
     fn sorted(mut self) -> GenState {
         self.ports.sort_by_key(|(k, _)| *k);
+        self.slots.sort_by_key(|(i, _)| *i);
         self.enis.sort_by_key(|(k, _)| (k.vpc, k.ip));
         self.listeners
             .sort_by_key(|(k, _)| (k.node, k.port, k.proto));
@@ -471,6 +474,7 @@ impl GenState {
     fn of(c: &dataplane::compile::Compiled) -> GenState {
         GenState {
             ports: c.ports.clone(),
+            slots: loader::port_slots(&c.ports).collect(),
             enis: c.enis.clone(),
             listeners: c.listeners.clone(),
             sg: c.sg_rules.clone(),
@@ -500,8 +504,11 @@ impl GenState {
         > = HashMap::try_from(aya::maps::Map::HashMap(open(maps::LISTENERS))).unwrap();
         let sg: LpmTrie<MapData, dataplane_common::SgKey, dataplane_common::SgPorts> =
             LpmTrie::try_from(aya::maps::Map::LpmTrie(open(maps::SG_RULES))).unwrap();
+        let slots: Array<MapData, dataplane_common::PortSlot> =
+            Array::try_from(aya::maps::Map::Array(open(maps::PORT_SLOTS))).unwrap();
         let empty = || GenState {
             ports: Vec::new(),
+            slots: Vec::new(),
             enis: Vec::new(),
             listeners: Vec::new(),
             sg: Vec::new(),
@@ -510,6 +517,14 @@ impl GenState {
         for r in ports.iter() {
             let (k, v) = r.unwrap();
             st[tag(k)].ports.push((k, v));
+        }
+        for i in 0..slots.len() {
+            let v = slots.get(&i, 0).unwrap();
+            if v.present != 0 {
+                st[(i / dataplane_common::PORT_SLOTS) as usize]
+                    .slots
+                    .push((i, v));
+            }
         }
         for r in enis.iter() {
             let (k, v) = r.unwrap();

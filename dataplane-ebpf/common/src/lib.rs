@@ -16,6 +16,10 @@ pub mod explain;
 pub mod maps {
     /// fabric ifindex -> [`super::PortInfo`]
     pub const PORTS: &str = "HL_PORTS";
+    /// array of [`super::PortSlot`] at [`super::port_slot`]: the ports of
+    /// `HL_PORTS` whose ifindex is below [`super::PORT_SLOTS`], for the
+    /// per-packet lookup
+    pub const PORT_SLOTS: &str = "HL_PORT_SLOTS";
     /// [`super::EniKey`] -> [`super::EniInfo`]
     pub const ENIS: &str = "HL_ENIS";
     /// [`super::SgKey`] (LPM) -> [`super::SgPorts`]
@@ -138,6 +142,43 @@ pub struct PortInfo {
     /// as its key's tag): the later lookups of a packet use it, so one
     /// packet never sees two generations.
     pub generation: u16,
+}
+
+/// Fabric ifindexes below this have a slot in `HL_PORT_SLOTS` per
+/// generation (as many as ports a generation may have): the per-packet port
+/// lookup is then an array index the verifier inlines instead of a hash
+/// lookup, a kernel call. Larger ifindexes are looked up in `HL_PORTS`.
+pub const PORT_SLOTS: u32 = MAX_PORTS / 2;
+
+/// The `HL_PORT_SLOTS` index of fabric ifindex `ifindex` (untagged) in
+/// generation `gen`, if it has one.
+#[inline(always)]
+pub const fn port_slot(ifindex: u32, gen: u32) -> Option<u32> {
+    if ifindex < PORT_SLOTS {
+        Some((gen & 1) * PORT_SLOTS + ifindex)
+    } else {
+        None
+    }
+}
+
+/// One `HL_PORT_SLOTS` slot: an `HL_PORTS` entry, or an unused slot
+/// (`present` 0: the port is unknown in that generation).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PortSlot {
+    pub info: PortInfo,
+    pub present: u32,
+    pub _pad: u32,
+}
+
+impl PortSlot {
+    pub const fn of(info: PortInfo) -> Self {
+        PortSlot {
+            info,
+            present: 1,
+            _pad: 0,
+        }
+    }
 }
 
 #[repr(C)]
@@ -596,6 +637,7 @@ mod pod {
     // SAFETY: all of these are #[repr(C)] with explicit padding and only
     // integer/byte-array fields, so every bit pattern is valid.
     unsafe impl aya::Pod for PortInfo {}
+    unsafe impl aya::Pod for PortSlot {}
     unsafe impl aya::Pod for EniKey {}
     unsafe impl aya::Pod for EniInfo {}
     unsafe impl aya::Pod for SgKey {}
@@ -620,6 +662,8 @@ mod tests {
     #[test]
     fn abi_sizes_and_offsets_are_pinned() {
         assert_eq!(size_of::<PortInfo>(), 24);
+        assert_eq!(size_of::<PortSlot>(), 32);
+        assert_eq!(offset_of!(PortSlot, present), 24);
         assert_eq!(size_of::<EniKey>(), 8);
         assert_eq!(size_of::<EniInfo>(), 24);
         assert_eq!(size_of::<SgKey>(), 12);
@@ -704,6 +748,14 @@ mod tests {
             ),
             254022619
         );
+    }
+
+    #[test]
+    fn port_slots_split_by_generation_and_stop_at_the_bound() {
+        assert_eq!(port_slot(0, 0), Some(0));
+        assert_eq!(port_slot(7, 1), Some(PORT_SLOTS + 7));
+        assert_eq!(port_slot(PORT_SLOTS - 1, 1), Some(2 * PORT_SLOTS - 1));
+        assert_eq!(port_slot(PORT_SLOTS, 0), None);
     }
 
     #[test]

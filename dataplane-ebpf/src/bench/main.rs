@@ -303,18 +303,17 @@ fn tc_nat(ctx: &TcContext) -> Option<i32> {
     let (ns, nd) = (u32::from_ne_bytes(e.new_src), u32::from_ne_bytes(e.new_dst));
     let (osp, odp) = (u16::from_ne_bytes(t.sport), u16::from_ne_bytes(t.dport));
     let (nsp, ndp) = (u16::from_ne_bytes(e.new_sport), u16::from_ne_bytes(e.new_dport));
-    // The same helper sequence as the pipeline's TC rewrite: fix the L4 and
-    // L3 checksums, store the field; addresses are pseudo-header fields.
-    ctx.l4_csum_replace(t.csum_off, os as u64, ns as u64, pseudo | udp | 4).ok()?;
-    ctx.l3_csum_replace(IP_CSUM, os as u64, ns as u64, 4).ok()?;
-    ctx.store(IP_SRC, &e.new_src, 0).ok()?;
-    ctx.l4_csum_replace(t.csum_off, od as u64, nd as u64, pseudo | udp | 4).ok()?;
-    ctx.l3_csum_replace(IP_CSUM, od as u64, nd as u64, 4).ok()?;
-    ctx.store(IP_DST, &e.new_dst, 0).ok()?;
-    ctx.l4_csum_replace(t.csum_off, osp as u64, nsp as u64, udp | 2).ok()?;
-    ctx.store(L4, &e.new_sport, 0).ok()?;
-    ctx.l4_csum_replace(t.csum_off, odp as u64, ndp as u64, udp | 2).ok()?;
-    ctx.store(L4 + 2, &e.new_dport, 0).ok()?;
+    // The same helper sequence as the pipeline's TC rewrite: one L4 and
+    // one L3 checksum update for both addresses (pseudo-header fields),
+    // one L4 update for both ports, one store per pair of fields. Size 0:
+    // the helpers take a precomputed checksum difference.
+    let da = add32(add32(0, os, ns), od, nd);
+    let dp = add16(add16(0, osp, nsp), odp, ndp);
+    ctx.l4_csum_replace(t.csum_off, 0, da, pseudo | udp).ok()?;
+    ctx.l3_csum_replace(IP_CSUM, 0, da, 0).ok()?;
+    ctx.store(IP_SRC, &[e.new_src, e.new_dst], 0).ok()?;
+    ctx.l4_csum_replace(t.csum_off, 0, dp, udp).ok()?;
+    ctx.store(L4, &[e.new_sport, e.new_dport], 0).ok()?;
     ctx.store(0, &e.eth, 0).ok()?;
     count(COUNT_FWD);
     // SAFETY: plain helper call.
