@@ -281,6 +281,11 @@ impl Dataplane {
         };
         if fill_slots {
             dp.fill_port_slots()?;
+            log::info!(
+                "the pinned maps predate {}: made it and filled it from {}",
+                maps::PORT_SLOTS,
+                maps::PORTS
+            );
         }
         if let Some(dir) = pins {
             dp.pin_programs(dir)?;
