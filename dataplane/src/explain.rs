@@ -351,6 +351,17 @@ impl DryRun {
                 );
             }
         }
+        // An agent of a build before the per-packet port array: this
+        // build's pipeline would find no port in a private, empty one.
+        if !pin_dir.join(maps::PORT_SLOTS).exists() {
+            bail!(
+                "the agent running lab {lab} predates this build ({} is not pinned in {}): \
+                 restart it with this build's `dataplane run` (it adopts the running data \
+                 plane) and try again",
+                maps::PORT_SLOTS,
+                pin_dir.display()
+            );
+        }
         // Every map the agent pins, from its pin; the others (the trace,
         // the scratch space) are private to this load. Only pins that exist:
         // aya would create and pin a missing one.

@@ -688,6 +688,19 @@ fn sigkill_in_the_middle_of_a_reload_leaves_the_old_or_the_new_configuration_and
             // it and fills it from HL_PORTS (checked with the rest below).
             std::fs::remove_file(loader::pin_dir(&lab).join(dataplane_common::maps::PORT_SLOTS))
                 .unwrap();
+            // `explain` of this build refuses such a data plane, saying why.
+            let out = bin()
+                .args(["explain"])
+                .arg(&file)
+                .args(["--from", "c-vpc", "--to", "10.0.1.20", "--port", "5201"])
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{err}");
+            assert!(
+                err.contains("predates this build (HL_PORT_SLOTS is not pinned"),
+                "{err}"
+            );
         }
         at = next_kill();
         let _ = std::fs::remove_file(&log);
