@@ -189,15 +189,42 @@ fn intra_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec
         .collect())
 }
 
-/// Opens client -> endpoint:80 and answers it from the target; returns the
-/// NLB source port the flow got.
-fn pl_open(fx: &mut Fixture, net: &Net, hook: Hook) -> Result<u16> {
+/// Opens a NATed flow with `syn` from ENI `from` and answers it from the
+/// target (server:5201) to `nat_src`; returns the NAT source port the flow got.
+fn nat_open(
+    fx: &mut Fixture,
+    net: &Net,
+    hook: Hook,
+    from: &str,
+    syn: &[u8],
+    nat_src: std::net::Ipv4Addr,
+) -> Result<u16> {
     fx.clear_flows();
-    let o = run_ok(fx, hook, "eni-client", &syn(net, SPORT, ENDPOINT, 80))?;
+    let o = run_ok(fx, hook, from, syn)?;
     let nport = u16::from_be_bytes([o.out[34], o.out[35]]);
-    let synack = pkt::tcp(net.server_mac, GATEWAY_MAC, SERVER, NLB, 5201, nport, "SA");
+    let synack = pkt::tcp(
+        net.server_mac,
+        GATEWAY_MAC,
+        SERVER,
+        nat_src,
+        5201,
+        nport,
+        "SA",
+    );
     run_ok(fx, hook, "eni-server", &synack)?;
     Ok(nport)
+}
+
+/// Opens client -> endpoint:80 (PrivateLink); returns the NLB source port.
+fn pl_open(fx: &mut Fixture, net: &Net, hook: Hook) -> Result<u16> {
+    nat_open(
+        fx,
+        net,
+        hook,
+        "eni-client",
+        &syn(net, SPORT, ENDPOINT, 80),
+        NLB,
+    )
 }
 
 fn pl_forward_established(
@@ -242,15 +269,10 @@ fn api_tcp(net: &Net, sport: u16, flags: &str) -> Vec<u8> {
     pkt::tcp(net.api_mac, GATEWAY_MAC, API, INT_TCP, sport, 5201, flags)
 }
 
-/// Opens API host -> integration:5201 and answers it from the target;
-/// returns the link ENI's source port the flow got.
+/// Opens API host -> integration:5201 (VPC link); returns the link ENI's
+/// source port.
 fn link_open(fx: &mut Fixture, net: &Net, hook: Hook) -> Result<u16> {
-    fx.clear_flows();
-    let o = run_ok(fx, hook, "eni-apigw", &api_tcp(net, SPORT, "S"))?;
-    let nport = u16::from_be_bytes([o.out[34], o.out[35]]);
-    let synack = pkt::tcp(net.server_mac, GATEWAY_MAC, SERVER, LINK, 5201, nport, "SA");
-    run_ok(fx, hook, "eni-server", &synack)?;
-    Ok(nport)
+    nat_open(fx, net, hook, "eni-apigw", &api_tcp(net, SPORT, "S"), LINK)
 }
 
 fn link_forward_established(
@@ -299,13 +321,20 @@ fn expect_intra(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
     Ok(())
 }
 
-fn expect_pl_forward(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
+/// A forward NAT output: `src` (NLB node or link ENI) at a NAT source port
+/// -> server:5201, options and payload untouched.
+fn expect_nat_forward(
+    net: &Net,
+    input: &[u8],
+    o: &Outcome,
+    src: std::net::Ipv4Addr,
+) -> Result<(), String> {
     forward(o)?;
     verify::frame(
         &o.out,
         &verify::Expect {
             dst_mac: Some(net.server_mac),
-            src: NLB,
+            src,
             dst: SERVER,
             proto: PROTO_TCP,
             sport: verify::Ports::Range(NAT_PORTS.0, NAT_PORTS.1),
@@ -317,58 +346,45 @@ fn expect_pl_forward(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String>
         return Err("TCP options or payload changed".into());
     }
     Ok(())
+}
+
+/// A reply translated back: `src:sport` -> `dst:SPORT` to `dst_mac`.
+fn expect_nat_reverse(
+    input: &[u8],
+    o: &Outcome,
+    dst_mac: [u8; 6],
+    (src, sport): (std::net::Ipv4Addr, u16),
+    dst: std::net::Ipv4Addr,
+) -> Result<(), String> {
+    forward(o)?;
+    verify::frame(
+        &o.out,
+        &verify::Expect {
+            dst_mac: Some(dst_mac),
+            src,
+            dst,
+            proto: PROTO_TCP,
+            sport: verify::Ports::One(sport),
+            dport: verify::Ports::One(SPORT),
+            ttl: Some(input[22]),
+        },
+    )
+}
+
+fn expect_pl_forward(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
+    expect_nat_forward(net, input, o, NLB)
 }
 
 fn expect_pl_reverse(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
-    forward(o)?;
-    verify::frame(
-        &o.out,
-        &verify::Expect {
-            dst_mac: Some(net.client_mac),
-            src: ENDPOINT,
-            dst: CLIENT,
-            proto: PROTO_TCP,
-            sport: verify::Ports::One(80),
-            dport: verify::Ports::One(SPORT),
-            ttl: Some(input[22]),
-        },
-    )
+    expect_nat_reverse(input, o, net.client_mac, (ENDPOINT, 80), CLIENT)
 }
 
 fn expect_link_forward(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
-    forward(o)?;
-    verify::frame(
-        &o.out,
-        &verify::Expect {
-            dst_mac: Some(net.server_mac),
-            src: LINK,
-            dst: SERVER,
-            proto: PROTO_TCP,
-            sport: verify::Ports::Range(NAT_PORTS.0, NAT_PORTS.1),
-            dport: verify::Ports::One(5201),
-            ttl: Some(input[22]),
-        },
-    )?;
-    if o.out[54..] != input[54..] {
-        return Err("TCP options or payload changed".into());
-    }
-    Ok(())
+    expect_nat_forward(net, input, o, LINK)
 }
 
 fn expect_link_reverse(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
-    forward(o)?;
-    verify::frame(
-        &o.out,
-        &verify::Expect {
-            dst_mac: Some(net.api_mac),
-            src: INT_TCP,
-            dst: API,
-            proto: PROTO_TCP,
-            sport: verify::Ports::One(5201),
-            dport: verify::Ports::One(SPORT),
-            ttl: Some(input[22]),
-        },
-    )
+    expect_nat_reverse(input, o, net.api_mac, (INT_TCP, 5201), API)
 }
 
 fn expect_drop(_net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
