@@ -243,6 +243,11 @@ impl Dataplane {
         for (name, path) in &pin_paths {
             loader.map_pin_path(name, path.as_path());
         }
+        // The kernel logs only what the agent's logger lets through: a
+        // disabled level is read-only data the verifier prunes, so a first
+        // packet formats and queues no record nobody reads.
+        let log_level = kernel_log_level(log::max_level());
+        loader.override_global(aya_log::LEVEL, &log_level, false);
         let flow_events = u32::from(opts.flow_events);
         loader.override_global(
             dataplane_common::globals::FLOW_EVENTS_ON,
@@ -711,6 +716,20 @@ pub fn write_table(
     Ok(n)
 }
 
+/// Pure: the kernel programs' `AYA_LOG_LEVEL` for the agent's log filter
+/// (0: no kernel log statement runs).
+pub fn kernel_log_level(max: log::LevelFilter) -> u8 {
+    use aya_log::Level;
+    match max {
+        log::LevelFilter::Off => 0,
+        log::LevelFilter::Error => Level::Error as u8,
+        log::LevelFilter::Warn => Level::Warn as u8,
+        log::LevelFilter::Info => Level::Info as u8,
+        log::LevelFilter::Debug => Level::Debug as u8,
+        log::LevelFilter::Trace => Level::Trace as u8,
+    }
+}
+
 /// Pure: the `HL_PORT_SLOTS` slots of `HL_PORTS` entries (those whose
 /// ifindex has one).
 pub fn port_slots(ports: &[(u32, PortInfo)]) -> impl Iterator<Item = (u32, PortSlot)> + Clone + '_ {
@@ -759,5 +778,21 @@ impl Drop for Dataplane {
         if let (true, Some(dir)) = (self.remove_on_drop, self.pinned.take()) {
             let _ = fs::remove_dir_all(dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_logs_what_the_agent_logger_lets_through() {
+        // aya-log's levels: Error 1 .. Trace 5; a statement runs when its
+        // level is at most AYA_LOG_LEVEL.
+        assert_eq!(kernel_log_level(log::LevelFilter::Off), 0);
+        assert_eq!(kernel_log_level(log::LevelFilter::Error), 1);
+        assert_eq!(kernel_log_level(log::LevelFilter::Info), 3);
+        assert_eq!(kernel_log_level(log::LevelFilter::Debug), 4);
+        assert_eq!(kernel_log_level(log::LevelFilter::Trace), 5);
     }
 }

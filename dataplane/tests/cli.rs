@@ -320,6 +320,87 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
     let _ = std::fs::remove_file(&file);
 }
 
+/// Below debug, the kernel's per-new-flow log statement is pruned by the
+/// verifier (`AYA_LOG_LEVEL` is read-only data): the loaded programs are
+/// smaller than with debug on, so a first packet does no logging work.
+#[test]
+#[ignore = "needs root"]
+fn below_debug_the_kernel_log_statement_is_not_in_the_loaded_program() {
+    assert!(is_root(), "needs root");
+    use dataplane::loader::{object_path, Dataplane, LoadOptions};
+    let sizes = |level: log::LevelFilter| {
+        log::set_max_level(level);
+        let dp = Dataplane::load_with(&object_path(), &LoadOptions::default()).unwrap();
+        let tc = dp.tc().info().unwrap().size_translated().unwrap();
+        let xdp = dp.xdp().info().unwrap().size_translated().unwrap();
+        (tc, xdp)
+    };
+    let (debug, info) = (
+        sizes(log::LevelFilter::Debug),
+        sizes(log::LevelFilter::Info),
+    );
+    log::set_max_level(log::LevelFilter::Off);
+    assert!(
+        info.0 < debug.0 && info.1 < debug.1,
+        "translated sizes (tc, xdp): debug {debug:?}, info {info:?}"
+    );
+}
+
+/// The kernel's one log line per new flow reaches the agent's log at
+/// RUST_LOG=debug, and is not even produced at the default level.
+#[test]
+#[ignore = "needs root"]
+fn kernel_new_flow_lines_follow_the_agent_log_level() {
+    assert!(is_root(), "needs root");
+    let lab = format!("clk{}", std::process::id() % 100_000);
+    let file = tmp("klog.toml");
+    write_config(&file, &lab, "80");
+    lab_up(&file);
+    let connect = |sport: u16| {
+        // One SYN from one to two:80 (no listener: two answers RST).
+        let out = bin()
+            .args(["lab", "exec", "-c"])
+            .arg(&file)
+            .args(["one", "--", "curl", "-s", "-m", "2", "--local-port"])
+            .arg(sport.to_string())
+            .arg("http://10.0.1.20/")
+            .output()
+            .unwrap();
+        // curl: 7, connection refused (the RST came back through the fabric).
+        assert_eq!(out.status.code(), Some(7), "{out:?}");
+    };
+    let metrics = format!("127.0.0.1:{}", 20000 + (std::process::id() + 3) % 20000);
+    for (level, sport, logged) in [("debug", 41001u16, true), ("info", 41002, false)] {
+        let log = tmp(&format!("klog-{level}.log"));
+        let _ = std::fs::remove_file(&log);
+        let mut agent = AgentProc::spawn_env(
+            &file,
+            &log,
+            &metrics,
+            &[],
+            &[("RUST_LOG", level.to_string())],
+        );
+        agent.wait_for("metrics on http://");
+        connect(sport);
+        let line = format!("new flow vpc 0 proto 6 10.0.1.10:{sport} -> 10.0.1.20:80");
+        if logged {
+            agent.wait_for(&line);
+        } else {
+            // Long enough for a record queued in the kernel to be printed.
+            std::thread::sleep(Duration::from_millis(500));
+            assert!(!agent.output().contains("new flow"), "{}", agent.output());
+        }
+        let _ = std::fs::remove_file(&log);
+        if logged {
+            // The next agent adopts the data plane with its own programs.
+            agent.signal(nix::sys::signal::Signal::SIGTERM);
+            agent.child.wait().unwrap();
+            agent.owns_lab = false;
+        } // else dropped: SIGTERM, then `lab down` removes everything.
+    }
+    let _ = std::fs::remove_file(&file);
+}
+
 #[test]
 #[ignore = "needs root"]
 fn lab_exec_names_the_hosts_when_the_host_is_unknown() {
