@@ -54,16 +54,27 @@ pub const ENDPOINT_GENERATION_STRIDE: u32 = MAX_ENDPOINT_ENIS / 2;
 pub const TARGET_GENERATION_STRIDE: u32 = dataplane_common::TARGETS_PER_GENERATION;
 pub const TABLE_GENERATION_STRIDE: u32 = MAX_MAGLEV_TABLES / 2;
 
+/// Index of the first endpoint ENI / target / Maglev table of generation `g`.
+pub fn endpoint_base(g: u32) -> u32 {
+    g * ENDPOINT_GENERATION_STRIDE
+}
+pub fn target_base(g: u32) -> u32 {
+    g * TARGET_GENERATION_STRIDE
+}
+pub fn table_base(g: u32) -> u32 {
+    g * TABLE_GENERATION_STRIDE
+}
+
 impl Compiled {
     /// Index of the first endpoint ENI / target / table of this generation.
     pub fn endpoint_base(&self) -> u32 {
-        self.generation * ENDPOINT_GENERATION_STRIDE
+        endpoint_base(self.generation)
     }
     pub fn target_base(&self) -> u32 {
-        self.generation * TARGET_GENERATION_STRIDE
+        target_base(self.generation)
     }
     pub fn table_base(&self) -> u32 {
-        self.generation * TABLE_GENERATION_STRIDE
+        table_base(self.generation)
     }
 
     /// The fabric ifindexes of the ports, in order, without the generation tag.

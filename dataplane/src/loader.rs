@@ -24,9 +24,7 @@ use dataplane_common::{
 };
 
 use crate::{
-    compile::{
-        Compiled, ENDPOINT_GENERATION_STRIDE, TABLE_GENERATION_STRIDE, TARGET_GENERATION_STRIDE,
-    },
+    compile::{self, Compiled},
     delta::{Delta, Keyed},
     model::Hook,
     netns,
@@ -441,17 +439,13 @@ impl Dataplane {
                 crate::fault::write_point();
             }
         }
-        let base = d.generation;
-        self.write_slots(maps::TARGETS, base * TARGET_GENERATION_STRIDE, &d.targets)?;
+        let g = d.generation;
+        self.write_slots(maps::TARGETS, compile::target_base(g), &d.targets)?;
         for (id, table) in d.tables.iter().enumerate() {
-            self.write_table(base * TABLE_GENERATION_STRIDE + id as u32, table, None)?;
+            self.write_table(compile::table_base(g) + id as u32, table, None)?;
             crate::fault::write_point();
         }
-        self.write_slots(
-            maps::ENDPOINTS,
-            base * ENDPOINT_GENERATION_STRIDE,
-            &d.endpoints,
-        )?;
+        self.write_slots(maps::ENDPOINTS, compile::endpoint_base(g), &d.endpoints)?;
         self.write_keyed(maps::LISTENERS, &d.listeners)?;
         self.write_keyed(maps::ENIS, &d.enis)?;
         self.write_keyed(maps::PORTS, &d.ports)?;

@@ -96,6 +96,15 @@ impl Snapshot {
     pub fn count(&self, c: Counter) -> u64 {
         self.counters[c as usize]
     }
+    /// The drop reasons with a non-zero count, as (reason code, count).
+    pub fn nonzero_drops(&self) -> Vec<(usize, u64)> {
+        self.drops
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(_, n)| n != 0)
+            .collect()
+    }
     /// Counters that moved from `before` to `self`.
     pub fn since(&self, before: &Snapshot) -> Snapshot {
         let subv = |a: &[u64], b: &[u64]| a.iter().zip(b).map(|(x, y)| x - y).collect();

@@ -4,6 +4,8 @@
 //! redirect only sets the return code). `dataplane explain` and the kernel
 //! tests share this.
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use aya::programs::{SchedClassifier, TestRun, TestRunOptions, Xdp};
 
@@ -78,39 +80,40 @@ pub fn xdp_ctx(ifindex: u32, len: usize) -> Vec<u8> {
 /// `ifindex`, from inside the fabric namespace `fabric_ns` (the kernel
 /// resolves the context's ifindex in the caller's namespace).
 pub fn run(prog: Program<'_>, fabric_ns: &str, ifindex: u32, frame: &[u8]) -> Result<Outcome> {
-    let hook = prog.hook();
-    netns::scoped_in(fabric_ns, || {
-        let mut out = vec![0u8; frame.len() + 256];
-        let (ret, size) = match prog {
-            Program::Tc(tc) => {
-                let ctx = skb_ctx(ifindex);
-                let r = tc
-                    .test_run(TestRunOptions {
-                        data_in: Some(frame),
-                        data_out: Some(&mut out),
-                        ctx_in: Some(&ctx),
-                        ..Default::default()
-                    })
-                    .context("BPF_PROG_TEST_RUN (tc)")?;
-                (r.return_value, r.data_size_out)
-            }
-            Program::Xdp(xdp) => {
-                let ctx = xdp_ctx(ifindex, frame.len());
-                let r = xdp
-                    .test_run(TestRunOptions {
-                        data_in: Some(frame),
-                        data_out: Some(&mut out),
-                        ctx_in: Some(&ctx),
-                        ..Default::default()
-                    })
-                    .context("BPF_PROG_TEST_RUN (xdp)")?;
-                (r.return_value, r.data_size_out)
-            }
-        };
-        out.truncate(size as usize);
-        Ok(Outcome {
-            verdict: Verdict::from_raw(hook, ret),
+    netns::scoped_in(fabric_ns, || Ok(call(prog, ifindex, frame, 1)?.0))
+}
+
+/// One BPF_PROG_TEST_RUN call of `repeat` runs of `frame` (the kernel does
+/// not restore the frame between runs), from the caller's namespace: the
+/// last run's outcome and the kernel's mean duration per run.
+pub fn call(
+    prog: Program<'_>,
+    ifindex: u32,
+    frame: &[u8],
+    repeat: u32,
+) -> Result<(Outcome, Duration)> {
+    let mut out = vec![0u8; frame.len() + 256];
+    let ctx = match prog {
+        Program::Tc(_) => skb_ctx(ifindex),
+        Program::Xdp(_) => xdp_ctx(ifindex, frame.len()),
+    };
+    let opts = TestRunOptions {
+        data_in: Some(frame),
+        data_out: Some(&mut out),
+        ctx_in: Some(&ctx),
+        repeat,
+        ..Default::default()
+    };
+    let r = match prog {
+        Program::Tc(tc) => tc.test_run(opts).context("BPF_PROG_TEST_RUN (tc)")?,
+        Program::Xdp(xdp) => xdp.test_run(opts).context("BPF_PROG_TEST_RUN (xdp)")?,
+    };
+    out.truncate(r.data_size_out as usize);
+    Ok((
+        Outcome {
+            verdict: Verdict::from_raw(prog.hook(), r.return_value),
             out,
-        })
-    })
+        },
+        r.duration,
+    ))
 }

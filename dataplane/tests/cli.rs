@@ -347,7 +347,8 @@ fn below_debug_the_kernel_log_statement_is_not_in_the_loaded_program() {
 }
 
 /// The kernel's one log line per new flow reaches the agent's log at
-/// RUST_LOG=debug, and is not even produced at the default level.
+/// RUST_LOG=debug, and not at the default level (that the kernel does not
+/// even produce it then is `below_debug_the_kernel_log_statement_...`).
 #[test]
 #[ignore = "needs root"]
 fn kernel_new_flow_lines_follow_the_agent_log_level() {

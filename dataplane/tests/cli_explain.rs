@@ -194,7 +194,7 @@ fn explain_names_the_rule_of_a_denied_port_and_the_nat_of_a_privatelink_connecti
     assert_eq!((code, body.trim()), (0, "server=db peer=10.0.2.20:41002"));
 
     // PrivateLink: explain names the NAT; the API host then sees exactly that source.
-    let pl = s.explain(&[
+    let pl_args = [
         "--from",
         "other",
         "--to",
@@ -203,8 +203,8 @@ fn explain_names_the_rule_of_a_denied_port_and_the_nat_of_a_privatelink_connecti
         "80",
         "--sport",
         "41003",
-        "--json",
-    ]);
+    ];
+    let pl = s.explain(&[&pl_args[..], &["--json"]].concat());
     assert_eq!(pl.status.code(), Some(0), "{}", text(&pl.stderr));
     let j: serde_json::Value = serde_json::from_slice(&pl.stdout).unwrap();
     assert_eq!(j["verdict"], "forward", "{j}");
@@ -217,19 +217,7 @@ fn explain_names_the_rule_of_a_denied_port_and_the_nat_of_a_privatelink_connecti
         format!("tcp 10.0.1.50:{nat_port} -> 10.0.1.20:80 in vpc-api"),
         "{j}"
     );
-    let text_pl = text(
-        &s.explain(&[
-            "--from",
-            "other",
-            "--to",
-            "vpce-execute-api",
-            "--port",
-            "80",
-            "--sport",
-            "41003",
-        ])
-        .stdout,
-    );
+    let text_pl = text(&s.explain(&pl_args).stdout);
     assert!(
         text_pl.contains("nat       privatelink vpce-execute-api (nlb-api)")
             && text_pl.contains(&format!("source NAT to 10.0.1.50:{nat_port}"))

@@ -533,15 +533,8 @@ pub fn assert_drop_on_both_hooks(
             "{hook:?}: {}",
             reason.name()
         );
-        let moved: Vec<(usize, u64)> = d
-            .drops
-            .iter()
-            .copied()
-            .enumerate()
-            .filter(|&(_, n)| n != 0)
-            .collect();
         assert_eq!(
-            moved,
+            d.nonzero_drops(),
             vec![(reason as usize, 1)],
             "{hook:?}: exactly one {}",
             reason.name()

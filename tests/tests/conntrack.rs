@@ -344,15 +344,8 @@ fn an_expired_flow_gives_its_nat_source_port_back() {
     let o = fx.run(Hook::Tc, "eni-client", &syn(42002));
     assert_eq!((o.verdict, &o.out), (Verdict::Drop, &syn(42002)));
     let d = fx.snapshot().since(&before);
-    let moved: Vec<(usize, u64)> = d
-        .drops
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|&(_, n)| n != 0)
-        .collect();
     assert_eq!(
-        moved,
+        d.nonzero_drops(),
         [(DropReason::NatPortsExhausted as usize, 1)],
         "exactly one nat_ports_exhausted drop"
     );

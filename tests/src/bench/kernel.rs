@@ -17,7 +17,7 @@ use super::{
     objects::BenchObject,
     profile::{profile, Share},
     report::{Check, Report, Row, Target},
-    testrun::{looped, per_call, Overhead, Prog},
+    testrun::{looped, per_call, Overhead, Program},
     topo::{Net, API, CLIENT, ENDPOINT, INT_TCP, LINK, NAT_PORTS, NLB, SERVER},
     verify, Options, Section, Sizes,
 };
@@ -566,14 +566,14 @@ pub fn run(
         for hook in [Hook::Xdp, Hook::Tc] {
             let (empty, redirect, _) = match hook {
                 Hook::Xdp => (
-                    Prog::Xdp(bench.xdp(programs::XDP_PASS)),
-                    Prog::Xdp(bench.xdp(programs::XDP_REDIRECT)),
-                    Prog::Xdp(bench.xdp(programs::XDP_NAT)),
+                    Program::Xdp(bench.xdp(programs::XDP_PASS)),
+                    Program::Xdp(bench.xdp(programs::XDP_REDIRECT)),
+                    Program::Xdp(bench.xdp(programs::XDP_NAT)),
                 ),
                 Hook::Tc => (
-                    Prog::Tc(bench.tc(programs::TC_PASS)),
-                    Prog::Tc(bench.tc(programs::TC_REDIRECT)),
-                    Prog::Tc(bench.tc(programs::TC_NAT)),
+                    Program::Tc(bench.tc(programs::TC_PASS)),
+                    Program::Tc(bench.tc(programs::TC_REDIRECT)),
+                    Program::Tc(bench.tc(programs::TC_NAT)),
                 ),
             };
             let ifx = net.client_port;
@@ -598,8 +598,8 @@ pub fn run(
             bench.nat_clear()?;
             nat_cycle(bench, &cfg, SPORT)?;
             let nat = match hook {
-                Hook::Xdp => Prog::Xdp(bench.xdp(programs::XDP_NAT)),
-                Hook::Tc => Prog::Tc(bench.tc(programs::TC_NAT)),
+                Hook::Xdp => Program::Xdp(bench.xdp(programs::XDP_NAT)),
+                Hook::Tc => Program::Tc(bench.tc(programs::TC_NAT)),
             };
             let (n_loop, n_call) = netns::scoped_in(&ns, || {
                 let mut c = Check::new(format!("{}: {NAT_EST}", hook_name(hook)));
@@ -617,8 +617,8 @@ pub fn run(
 
             bench.nat_clear()?;
             let nat = match hook {
-                Hook::Xdp => Prog::Xdp(bench.xdp(programs::XDP_NAT)),
-                Hook::Tc => Prog::Tc(bench.tc(programs::TC_NAT)),
+                Hook::Xdp => Program::Xdp(bench.xdp(programs::XDP_NAT)),
+                Hook::Tc => Program::Tc(bench.tc(programs::TC_NAT)),
             };
             let firsts: Vec<Vec<u8>> = (0..n)
                 .map(|i| syn(&net, 1024 + i as u16, ENDPOINT, 80))
@@ -643,8 +643,8 @@ pub fn run(
                 };
                 let dp = &fx.agent.dataplane;
                 let prog = match hook {
-                    Hook::Xdp => Prog::Xdp(dp.xdp()),
-                    Hook::Tc => Prog::Tc(dp.tc()),
+                    Hook::Xdp => Program::Xdp(dp.xdp()),
+                    Hook::Tc => Program::Tc(dp.tc()),
                 };
                 let mut c = Check::new(format!("{}: {}", hook_name(hook), p.name));
                 let v = netns::scoped_in(&ns, || {
@@ -862,10 +862,10 @@ fn profiles(
                 )
             };
             let prog = match (pipeline, hook) {
-                (true, Hook::Xdp) => Prog::Xdp(fx.agent.dataplane.xdp()),
-                (true, Hook::Tc) => Prog::Tc(fx.agent.dataplane.tc()),
-                (false, Hook::Xdp) => Prog::Xdp(bench.xdp(programs::XDP_NAT)),
-                (false, Hook::Tc) => Prog::Tc(bench.tc(programs::TC_NAT)),
+                (true, Hook::Xdp) => Program::Xdp(fx.agent.dataplane.xdp()),
+                (true, Hook::Tc) => Program::Tc(fx.agent.dataplane.tc()),
+                (false, Hook::Xdp) => Program::Xdp(bench.xdp(programs::XDP_NAT)),
+                (false, Hook::Tc) => Program::Tc(bench.tc(programs::TC_NAT)),
             };
             let ifx = net.client_port;
             let run = |repeat: u32| {

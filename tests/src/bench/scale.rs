@@ -24,7 +24,7 @@ use super::{
     objects::BenchObject,
     report::{Check, Report, Row, Target},
     stats::{ratios, Rng},
-    testrun::{call, per_call, Overhead, Prog},
+    testrun::{call, per_call, Overhead, Program},
     topo::{self, Net, CLIENT, ENDPOINT, NLB, SERVER},
     verify, Options, Section, Sizes,
 };
@@ -54,24 +54,24 @@ fn flow_ports(i: usize) -> (u16, u16) {
     (1024 + (i % 60_000) as u16, 20_000 + (i / 60_000) as u16)
 }
 
-fn prog_of(dp: &Dataplane, hook: Hook) -> Prog<'_> {
+fn prog_of(dp: &Dataplane, hook: Hook) -> Program<'_> {
     match hook {
-        Hook::Xdp => Prog::Xdp(dp.xdp()),
-        Hook::Tc => Prog::Tc(dp.tc()),
+        Hook::Xdp => Program::Xdp(dp.xdp()),
+        Hook::Tc => Program::Tc(dp.tc()),
     }
 }
 
-fn empty_of(b: &BenchObject, hook: Hook) -> Prog<'_> {
+fn empty_of(b: &BenchObject, hook: Hook) -> Program<'_> {
     match hook {
-        Hook::Xdp => Prog::Xdp(b.xdp(bprog::XDP_PASS)),
-        Hook::Tc => Prog::Tc(b.tc(bprog::TC_PASS)),
+        Hook::Xdp => Program::Xdp(b.xdp(bprog::XDP_PASS)),
+        Hook::Tc => Program::Tc(b.tc(bprog::TC_PASS)),
     }
 }
 
-fn nat_of(b: &BenchObject, hook: Hook) -> Prog<'_> {
+fn nat_of(b: &BenchObject, hook: Hook) -> Program<'_> {
     match hook {
-        Hook::Xdp => Prog::Xdp(b.xdp(bprog::XDP_NAT)),
-        Hook::Tc => Prog::Tc(b.tc(bprog::TC_NAT)),
+        Hook::Xdp => Program::Xdp(b.xdp(bprog::XDP_NAT)),
+        Hook::Tc => Program::Tc(b.tc(bprog::TC_NAT)),
     }
 }
 

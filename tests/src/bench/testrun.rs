@@ -11,70 +11,24 @@
 //!   a fixed cost (the clock reads around one run), measured with an empty
 //!   program and subtracted (see [`Overhead`]).
 
-use anyhow::{Context, Result};
-use aya::programs::{SchedClassifier, TestRun, TestRunOptions, Xdp};
-use dataplane::model::Hook;
+use anyhow::Result;
+pub use dataplane::testrun::Program;
 
-use crate::{skb_ctx, xdp_ctx, Outcome, Verdict};
-
-#[derive(Clone, Copy)]
-pub enum Prog<'a> {
-    Tc(&'a SchedClassifier),
-    Xdp(&'a Xdp),
-}
-
-impl Prog<'_> {
-    pub fn hook(&self) -> Hook {
-        match self {
-            Prog::Tc(_) => Hook::Tc,
-            Prog::Xdp(_) => Hook::Xdp,
-        }
-    }
-}
+use crate::Outcome;
 
 /// One call: the outcome of the last run and the kernel's ns per run.
-pub fn call(prog: Prog<'_>, ifindex: u32, frame: &[u8], repeat: u32) -> Result<(Outcome, f64)> {
-    let mut out = vec![0u8; frame.len() + 256];
-    let (ret, size, duration) = match prog {
-        Prog::Tc(p) => {
-            let ctx = skb_ctx(ifindex);
-            let r = p
-                .test_run(TestRunOptions {
-                    data_in: Some(frame),
-                    data_out: Some(&mut out),
-                    ctx_in: Some(&ctx),
-                    repeat,
-                    ..Default::default()
-                })
-                .context("BPF_PROG_TEST_RUN (tc)")?;
-            (r.return_value, r.data_size_out, r.duration)
-        }
-        Prog::Xdp(p) => {
-            let ctx = xdp_ctx(ifindex, frame.len());
-            let r = p
-                .test_run(TestRunOptions {
-                    data_in: Some(frame),
-                    data_out: Some(&mut out),
-                    ctx_in: Some(&ctx),
-                    repeat,
-                    ..Default::default()
-                })
-                .context("BPF_PROG_TEST_RUN (xdp)")?;
-            (r.return_value, r.data_size_out, r.duration)
-        }
-    };
-    out.truncate(size as usize);
-    Ok((
-        Outcome {
-            verdict: Verdict::from_raw(prog.hook(), ret),
-            out,
-        },
-        duration.as_nanos() as f64,
-    ))
+pub fn call(prog: Program<'_>, ifindex: u32, frame: &[u8], repeat: u32) -> Result<(Outcome, f64)> {
+    let (o, d) = dataplane::testrun::call(prog, ifindex, frame, repeat)?;
+    Ok((o, d.as_nanos() as f64))
 }
 
 /// *Loop* timing: ns per run over `repeat` runs of `frame`, and the last outcome.
-pub fn looped(prog: Prog<'_>, ifindex: u32, frame: &[u8], repeat: u32) -> Result<(f64, Outcome)> {
+pub fn looped(
+    prog: Program<'_>,
+    ifindex: u32,
+    frame: &[u8],
+    repeat: u32,
+) -> Result<(f64, Outcome)> {
     let (o, ns) = call(prog, ifindex, frame, repeat)?;
     Ok((ns, o))
 }
@@ -82,7 +36,7 @@ pub fn looped(prog: Prog<'_>, ifindex: u32, frame: &[u8], repeat: u32) -> Result
 /// *Per-call* timing: mean kernel ns per frame over one call per frame, the
 /// fixed per-call cost not yet subtracted. `check` sees every outcome.
 pub fn per_call(
-    prog: Prog<'_>,
+    prog: Program<'_>,
     ifindex: u32,
     frames: &[Vec<u8>],
     mut check: impl FnMut(usize, &Outcome),
@@ -107,7 +61,7 @@ pub struct Overhead {
 
 impl Overhead {
     pub fn measure(
-        empty: Prog<'_>,
+        empty: Program<'_>,
         ifindex: u32,
         frame: &[u8],
         calls: usize,
