@@ -311,8 +311,9 @@ fn destination(topo: &Topology, vpc: usize, from: usize, to: &str) -> Result<Ipv
 }
 
 /// The decision maps `explain` must share with the running agent.
-const DECISION_MAPS: [&str; 8] = [
+const DECISION_MAPS: [&str; 9] = [
     maps::PORTS,
+    maps::PORT_SLOTS,
     maps::ENIS,
     maps::SG_RULES,
     maps::FLOWS,
@@ -341,24 +342,26 @@ impl DryRun {
         hook: Hook,
     ) -> Result<DryRun> {
         loader::check_prerequisites(obj)?;
-        for name in DECISION_MAPS {
-            if !pin_dir.join(name).exists() {
-                bail!(
-                    "no agent runs lab {lab}: {} is not pinned in {}; start it with `dataplane run` \
-                     (with the same config) and try again",
-                    name,
-                    pin_dir.display()
-                );
-            }
+        // A map left out would be a private, empty one: every decision
+        // would be made on nothing.
+        let missing: Vec<&str> = DECISION_MAPS
+            .into_iter()
+            .filter(|name| !pin_dir.join(name).exists())
+            .collect();
+        if missing.len() == DECISION_MAPS.len() {
+            bail!(
+                "no agent runs lab {lab}: {} is not pinned in {}; start it with `dataplane run` \
+                 (with the same config) and try again",
+                maps::PORTS,
+                pin_dir.display()
+            );
         }
-        // An agent of a build before the per-packet port array: this
-        // build's pipeline would find no port in a private, empty one.
-        if !pin_dir.join(maps::PORT_SLOTS).exists() {
+        if !missing.is_empty() {
             bail!(
                 "the agent running lab {lab} predates this build ({} is not pinned in {}): \
                  restart it with this build's `dataplane run` (it adopts the running data \
                  plane) and try again",
-                maps::PORT_SLOTS,
+                missing.join(", "),
                 pin_dir.display()
             );
         }
