@@ -213,6 +213,10 @@ where
 
 #[cfg(test)]
 mod tests {
+    use dataplane_common::{
+        PortRange, SgKey, SgPorts, PROTO_TCP, SG_DIR_INGRESS, SG_KEY_FIXED_BITS,
+    };
+
     use super::*;
     use crate::compile;
     use crate::model::{Ipv4Net, Peer, Protocol, Rule};
@@ -285,7 +289,24 @@ mod tests {
         let old = compile::compile(&t, &[11, 12, 13]).unwrap();
         let new = compile::compile(&changed, &[11, 12, 13]).unwrap().rebase(1);
         let d = Delta::between(Some(&old), &new);
-        assert!(!d.sg_rules.ups.is_empty());
+        // Exactly one new LPM entry: the client's set (in generation 1),
+        // ingress, tcp, 192.168.7.0/24, ports 8080-8081; nothing else.
+        let mut ports = SgPorts {
+            count: 1,
+            ..Default::default()
+        };
+        ports.ranges[0] = PortRange { lo: 8080, hi: 8081 };
+        let client_set = new.ports[0].1.sg_set;
+        assert_eq!(
+            d.sg_rules.ups,
+            vec![(
+                SG_KEY_FIXED_BITS + 24,
+                SgKey::new(client_set, SG_DIR_INGRESS, PROTO_TCP, [192, 168, 7, 0]),
+                ports
+            )]
+        );
+        assert!(d.sg_rules.gone.is_empty());
+        assert_eq!(d.entries(), 1);
         assert_eq!(d.generation, 1);
         // The reference: diff of whole copies, in each generation.
         assert_eq!(d, Delta::between(Some(&old.at(1)), &new));
