@@ -125,15 +125,17 @@ pub fn bounds(r: &Report) -> Vec<String> {
                 fx(ratio(Some(m))),
                 fx(ratio(nat)),
                 match (ratio(Some(m)), ratio(nat)) {
-                    (Some(a), Some(b)) if a > b * 1.05 => {
+                    (Some(a), Some(b)) if a > b * 1.05 => format!(
                         " The pipeline also writes the flow's timestamp and counters and its \
-                         96-byte flow entry spans more cache lines beside its key than the \
-                         minimal NAT's 32-byte one, so it grows somewhat more; a smaller entry \
-                         (the action in 32 bytes, counters and timestamps in a per-flow side \
-                         table the fast path touches less often) would narrow that part. No \
-                         layout closes the rest: the floor itself misses the target."
-                    }
-                    _ => "",
+                         {}-byte flow entry spans more cache lines beside its key than the \
+                         minimal NAT's {}-byte one, so it grows somewhat more; a smaller entry \
+                         (the action alone, counters and timestamps in a per-flow side table \
+                         the fast path touches less often) would narrow that part. No layout \
+                         closes the rest: the floor itself misses the target.",
+                        std::mem::size_of::<dataplane_common::FlowEntry>(),
+                        std::mem::size_of::<dataplane_common::bench::NatEntry>(),
+                    ),
+                    _ => String::new(),
                 },
             ));
         }
