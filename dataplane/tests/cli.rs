@@ -12,7 +12,7 @@ use std::{
 use std::os::unix::process::CommandExt;
 
 mod common;
-use common::{bin, is_root, lab_up, tmp, AgentProc};
+use common::{bin, is_root, lab_up, tmp, unprivileged_copy_of_bin, AgentProc};
 
 fn configs() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs"))
@@ -110,7 +110,15 @@ fn run_without_root_says_so_and_how_to_fix_it() {
         is_root(),
         "this test needs root to drop to an unprivileged user"
     );
-    let out = bin().arg("run").uid(65534).gid(65534).output().unwrap();
+    // The clone may sit in a directory the unprivileged user cannot enter
+    // (root's home is 0700 on Debian): run a copy from a world-traversable one.
+    let copy = unprivileged_copy_of_bin();
+    let out = std::process::Command::new(&copy.0)
+        .arg("run")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("needs root") && err.contains("sudo"), "{err}");

@@ -130,3 +130,27 @@ impl Drop for AgentProc {
         }
     }
 }
+
+/// A copy of the `dataplane` binary in a fresh world-traversable directory
+/// under the system temp dir, removed when dropped. Tests that drop
+/// privileges run it, because the clone (and its `target/`) may sit under a
+/// directory only root may enter, such as Debian's 0700 `/root`.
+pub struct BinCopy(pub PathBuf, PathBuf);
+
+pub fn unprivileged_copy_of_bin() -> BinCopy {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp("bin");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.join("dataplane");
+    std::fs::copy(env!("CARGO_BIN_EXE_dataplane"), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    BinCopy(copy, dir)
+}
+
+impl Drop for BinCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
