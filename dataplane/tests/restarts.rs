@@ -47,11 +47,16 @@ while True:
 const UDP_TX: &str = r#"
 import os, socket, sys, time
 dst, stop = (sys.argv[1], int(sys.argv[2])), sys.argv[3]
+progress = stop + ".sent.%s.%s" % (sys.argv[1], sys.argv[2])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 i = 0
 while not os.path.exists(stop):
     s.sendto(i.to_bytes(8, "big") + b"x" * 92, dst)
     i += 1
+    if i % 50 == 0:
+        with open(progress + ".tmp", "w") as f:
+            f.write(str(i))
+        os.replace(progress + ".tmp", progress)
     time.sleep(0.004)
 time.sleep(0.5)
 for _ in range(3):
@@ -336,13 +341,31 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(
         err.contains(&format!(
-            "another agent (pid {}) already runs lab {lab}",
+            "lab {lab} is run by an agent (pid {},",
             agent.child.id()
         )),
         "{err}"
     );
 
-    // Stop the streams and collect the verdicts.
+    // Let every UDP stream reach 1,000 datagrams (on a fast machine the
+    // reloads end sooner), then stop the streams and collect the verdicts.
+    for p in &PATHS {
+        let ((ip, port), _) = p.udp;
+        let progress = PathBuf::from(format!("{}.sent.{ip}.{port}", stop.display()));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let n: u64 = std::fs::read_to_string(&progress)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0);
+            if n > 1_000 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{}: udp sender stuck at {n}", p.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_file(&progress);
+    }
     std::fs::write(&stop, b"").unwrap();
     let mut sent = std::collections::HashMap::new();
     for (name, what, c) in clients {
