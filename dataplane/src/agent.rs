@@ -26,6 +26,7 @@ use crate::{
     loader::{self, Dataplane, LoadOptions},
     model::{ConntrackSettings, Hook, Topology},
     persist::{AgentLock, Applied, ConfigSource, Journal},
+    pins,
     stats::{self, Layout, Snapshot},
 };
 
@@ -124,7 +125,7 @@ impl Agent {
         let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
         let mut memo = compile::Memo::default();
         let fresh = compile::compile_with(&topo, &ifindexes, &mut memo)?;
-        let pins = loader::pin_dir(&lab_name);
+        let pins = pins::pin_dir(&lab_name);
         // What an earlier agent left, if this one can adopt it.
         let journal = match (&source, Journal::read(&lab_name)?) {
             (Some(_), Some(j)) if pins.exists() => {
@@ -150,7 +151,7 @@ impl Agent {
             _ => None,
         };
         if journal.is_none() {
-            if loader::remove_pins(&pins)? {
+            if pins::remove_pins(&pins)? {
                 log::info!(
                     "removed a stale data plane of lab {lab_name} from {}",
                     pins.display()
@@ -230,7 +231,7 @@ impl Agent {
             &topo,
             &plan,
             &compiled,
-            loader::pin_dir(&topo.lab.name),
+            pins::pin_dir(&topo.lab.name),
             unhealthy.clone(),
         )?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -255,7 +256,7 @@ impl Agent {
         let conntrack = Arc::new(Mutex::new(sweep_settings(&topo, opts.sweep_every)));
         let (flow_log, removed) = start_flow_log(&topo)?;
         let sweep = conntrack::sweeper(
-            &loader::pin_dir(&topo.lab.name),
+            &pins::pin_dir(&topo.lab.name),
             conntrack.clone(),
             stop.clone(),
             removed,
@@ -355,7 +356,7 @@ impl Agent {
             &topo,
             &self.plan,
             &compiled,
-            loader::pin_dir(&topo.lab.name),
+            pins::pin_dir(&topo.lab.name),
             self.unhealthy.clone(),
         )?;
         log::info!(
@@ -394,10 +395,7 @@ impl Agent {
     }
 
     pub fn snapshot(&self) -> Result<Snapshot> {
-        stats::read_pinned(
-            &loader::pin_dir(&self.topo.lab.name),
-            &Layout::of(&self.topo),
-        )
+        stats::read_pinned(&pins::pin_dir(&self.topo.lab.name), &Layout::of(&self.topo))
     }
 }
 
@@ -448,7 +446,7 @@ fn start_flow_log(
     topo: &Topology,
 ) -> Result<(Option<flowlog::FlowLog>, Option<conntrack::Removed>)> {
     Ok(
-        match flowlog::FlowLog::start(topo, &loader::pin_dir(&topo.lab.name))? {
+        match flowlog::FlowLog::start(topo, &pins::pin_dir(&topo.lab.name))? {
             Some((log, removed)) => (Some(log), Some(removed)),
             None => (None, None),
         },
@@ -516,7 +514,7 @@ fn start_health(
     let thread = std::thread::Builder::new()
         .name("health-sync".into())
         .spawn(move || {
-            let open = |name: &str| loader::open_pinned(&pin_dir, name);
+            let open = |name: &str| pins::open_pinned(&pin_dir, name);
             let (mut map, mut flows) = match (open(maps::MAGLEV), open(maps::FLOWS)) {
                 (Ok(m), Ok(f)) => (Map::Array(m), Map::HashMap(f)),
                 (Err(e), _) | (_, Err(e)) => {

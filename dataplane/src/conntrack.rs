@@ -150,7 +150,7 @@ pub fn sweeper(
     stop: Arc<std::sync::atomic::AtomicBool>,
     removed: Option<Removed>,
 ) -> Result<std::thread::JoinHandle<()>> {
-    let mut map = Map::HashMap(crate::loader::open_pinned(
+    let mut map = Map::HashMap(crate::pins::open_pinned(
         pin_dir,
         dataplane_common::maps::FLOWS,
     )?);

@@ -37,6 +37,7 @@ use crate::{
     compile::{self, ENDPOINT_GENERATION_STRIDE, TARGET_GENERATION_STRIDE},
     lab, loader,
     model::{Hook, Peer, Protocol, Rule, Topology, VpcLinkKind},
+    pins,
     testrun::{self, Outcome, Program, Verdict},
 };
 
@@ -368,7 +369,7 @@ impl DryRun {
         // Every map the agent pins, from its pin; the others (the trace,
         // the scratch space) are private to this load. Only pins that exist:
         // aya would create and pin a missing one.
-        let pins: Vec<(&str, PathBuf)> = loader::PINNED_MAPS
+        let pins: Vec<(&str, PathBuf)> = pins::PINNED_MAPS
             .iter()
             .map(|n| (*n, pin_dir.join(n)))
             .filter(|(_, p)| p.exists())
@@ -411,7 +412,7 @@ impl DryRun {
         let plan = lab::plan(topo);
         Self::open(
             obj,
-            &loader::pin_dir(&topo.lab.name),
+            &pins::pin_dir(&topo.lab.name),
             &topo.lab.name,
             &plan.fabric_ns,
             hook,

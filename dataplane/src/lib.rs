@@ -22,5 +22,6 @@ pub mod metrics;
 pub mod model;
 pub mod netns;
 pub mod persist;
+pub mod pins;
 pub mod stats;
 pub mod testrun;

@@ -1,6 +1,6 @@
 //! `loader`: the typed handle through which the agent owns the kernel side:
 //! load the object, fill the maps from a [`Compiled`] config, attach to the
-//! fabric ports, pin the maps for `dataplane stats`.
+//! fabric ports, pin the maps for `dataplane stats` (where: [`crate::pins`]).
 
 use std::{
     fs,
@@ -28,6 +28,7 @@ use crate::{
     delta::{Delta, Keyed},
     model::Hook,
     netns,
+    pins::{self, BPFFS, PINNED_MAPS},
 };
 
 /// Where the built kernel object is looked for, in order: `$HYPERLAB_EBPF_OBJ`,
@@ -51,45 +52,6 @@ pub fn object_path() -> PathBuf {
         "/../target/dataplane-ebpf.o"
     ))
 }
-
-pub const BPFFS: &str = "/sys/fs/bpf";
-
-/// Where a lab's maps are pinned (`<dir>/<MAP>`), with its links
-/// (`<dir>/links/`) and programs (`<dir>/programs/`).
-pub fn pin_dir(lab: &str) -> PathBuf {
-    Path::new(BPFFS).join("hyperlab").join(lab)
-}
-
-/// Opens map `name` that a lab's data plane pinned under `dir`, saying what
-/// to do when there is none.
-pub fn open_pinned(dir: &Path, name: &str) -> Result<MapData> {
-    let p = dir.join(name);
-    MapData::from_pin(&p).with_context(|| {
-        format!(
-            "opening pinned map {}: is `dataplane run` running for this lab?",
-            p.display()
-        )
-    })
-}
-
-/// The maps a lab pins: the whole state a restarted agent adopts.
-pub const PINNED_MAPS: &[&str] = &[
-    maps::ACTIVE,
-    maps::PORTS,
-    maps::PORT_SLOTS,
-    maps::ENIS,
-    maps::SG_RULES,
-    maps::FLOWS,
-    maps::DROPS,
-    maps::COUNTERS,
-    maps::ENI_STATS,
-    maps::ENDPOINTS,
-    maps::LISTENERS,
-    maps::MAGLEV,
-    maps::TARGETS,
-    maps::OBJ_STATS,
-    maps::FLOW_EVENTS,
-];
 
 /// Pure: why a pinned map cannot be reused by the object's definition of
 /// it (a build with another layout), if it cannot. `(type, key size, value
@@ -324,7 +286,7 @@ impl Dataplane {
     /// Pins the programs under `dir/programs/` (replacing an earlier
     /// agent's: those stay loaded while a link still runs them).
     fn pin_programs(&mut self, dir: &Path) -> Result<()> {
-        let pdir = dir.join("programs");
+        let pdir = pins::programs_dir(dir);
         fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
         for name in [programs::TC, programs::XDP, programs::XDP_PASS] {
             let path = pdir.join(name);
@@ -609,7 +571,7 @@ impl Dataplane {
         let Some(dir) = &self.pinned else {
             return Ok(None);
         };
-        let links = dir.join("links");
+        let links = pins::links_dir(dir);
         fs::create_dir_all(&links).with_context(|| format!("creating {}", links.display()))?;
         Ok(Some(links))
     }
@@ -752,17 +714,6 @@ fn adopt_link(path: &Path) -> Result<Option<FdLink>> {
     let link = PinnedLink::from_pin(path)
         .with_context(|| format!("opening the pinned link {}", path.display()))?;
     Ok(Some(FdLink::from(link)))
-}
-
-/// Removes a lab's pinned data plane: unpinning its links detaches them
-/// (nothing else holds them), then programs and maps go with their last
-/// reference. Returns whether there was anything to remove.
-pub fn remove_pins(dir: &Path) -> Result<bool> {
-    if !dir.exists() {
-        return Ok(false);
-    }
-    fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
-    Ok(true)
 }
 
 impl Drop for Dataplane {

@@ -14,7 +14,7 @@ use dataplane::{
     config::{self, DEFAULT_CONFIG},
     lab, loader,
     model::{Hook, Topology},
-    netns, persist, stats,
+    netns, persist, pins, stats,
 };
 
 /// hyperlab: AWS Hyperplane's VPC constructs as an eBPF data plane for Linux labs.
@@ -308,9 +308,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Stats { file } => {
             let t = topo!(file.as_deref());
             let layout = stats::Layout::of(&t);
-            let s = stats::read_pinned(&loader::pin_dir(&t.lab.name), &layout)?;
+            let s = stats::read_pinned(&pins::pin_dir(&t.lab.name), &layout)?;
             print!("{}", stats::render(&s, &layout));
-            let flows = stats::read_flow_table(&loader::pin_dir(&t.lab.name))?;
+            let flows = stats::read_flow_table(&pins::pin_dir(&t.lab.name))?;
             print!("{}", stats::render_flow_table(&flows));
             Ok(ExitCode::SUCCESS)
         }
@@ -318,7 +318,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let t = topo!(file.as_deref());
             print!(
                 "{}",
-                dataplane::flows::show(&t, &loader::pin_dir(&t.lab.name), filter.as_deref())?
+                dataplane::flows::show(&t, &pins::pin_dir(&t.lab.name), filter.as_deref())?
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -366,7 +366,7 @@ impl From<HookArg> for Hook {
 
 /// Removes a lab's pinned data plane and journal, unless an agent runs it.
 fn remove_dataplane(lab: &str) -> Result<Option<String>> {
-    let pins = loader::pin_dir(lab);
+    let pins = pins::pin_dir(lab);
     let journal = persist::Journal::path(lab);
     if !pins.exists() && !journal.exists() {
         return Ok(None);
@@ -374,7 +374,7 @@ fn remove_dataplane(lab: &str) -> Result<Option<String>> {
     let lock = persist::AgentLock::acquire(lab)
         .context("refusing to remove the data plane of a running agent")?;
     let links = std::fs::read_dir(pins.join("links")).map_or(0, |d| d.count());
-    loader::remove_pins(&pins)?;
+    pins::remove_pins(&pins)?;
     persist::Journal::remove(lab)?;
     drop(lock);
     let _ = std::fs::remove_dir_all(persist::run_dir(lab));
@@ -396,7 +396,7 @@ fn run(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let pin_dir = loader::pin_dir(&agent.topo.lab.name);
+    let pin_dir = pins::pin_dir(&agent.topo.lab.name);
     // Shared with the scrape handler: a reload may add or remove endpoints.
     let layout = std::sync::Arc::new(std::sync::Mutex::new(agent.layout()));
     let scrape_layout = layout.clone();
@@ -445,7 +445,7 @@ fn run(
     println!(
         "hyperlab: agent stopped; the data plane of lab {lab} keeps forwarding (pinned in {}); \
          the next `dataplane run` adopts it, `dataplane down` removes it",
-        loader::pin_dir(&lab).display()
+        pins::pin_dir(&lab).display()
     );
     Ok(())
 }

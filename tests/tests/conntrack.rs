@@ -13,8 +13,8 @@ use std::{
 };
 
 use dataplane::{
-    loader,
     model::{ConntrackSettings, Hook},
+    pins,
     stats::{self, FlowTable},
 };
 use dataplane_common::{
@@ -289,7 +289,7 @@ fn each_protocol_and_tcp_state_expires_after_its_own_timeout() {
     );
     // The pinned map reads the same (what `dataplane stats` and the metrics use).
     assert_eq!(
-        stats::read_flow_table(&loader::pin_dir(&fx.agent.topo.lab.name)).unwrap(),
+        stats::read_flow_table(&pins::pin_dir(&fx.agent.topo.lab.name)).unwrap(),
         fill(&fx)
     );
 }
