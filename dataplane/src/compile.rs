@@ -196,6 +196,21 @@ impl Shift {
         t
     }
 
+    /// An `HL_TARGETS` index (a global target index).
+    pub fn target_slot(self, i: u32) -> u32 {
+        self.mv(i, TARGET_GENERATION_STRIDE)
+    }
+
+    /// An `HL_ENDPOINTS` index (an endpoint-ENI index).
+    pub fn endpoint_slot(self, i: u32) -> u32 {
+        self.mv(i, ENDPOINT_GENERATION_STRIDE)
+    }
+
+    /// A Maglev table id.
+    pub fn table_id(self, id: u32) -> u32 {
+        self.mv(id, TABLE_GENERATION_STRIDE)
+    }
+
     /// A Maglev table slot: a global target index, or empty.
     pub fn table_slot(self, x: u32) -> u32 {
         if x == NO_TARGET {

@@ -24,8 +24,8 @@ use dataplane_common::{
 };
 
 use crate::{
-    compile::{self, Compiled},
-    delta::{Delta, Keyed},
+    compile::Compiled,
+    delta::{self, Delta, Keyed, Step},
     model::Hook,
     netns,
     pins::{self, BPFFS, PINNED_MAPS},
@@ -335,10 +335,7 @@ impl Dataplane {
     /// Writes a compiled config into empty maps: into both generations (the
     /// standby one mirrors the active one), then makes it active.
     pub fn apply(&mut self, c: &Compiled) -> Result<()> {
-        let d = Delta::between(None, c);
-        self.write_delta(&d.at(1 - c.generation))?;
-        self.write_delta(&d)?;
-        self.activate(c.generation)
+        self.sync(c, None)
     }
 
     /// Brings the maps from `old` (what they hold, in both generations: the
@@ -360,16 +357,13 @@ impl Dataplane {
     /// completes it: each step writes what its target lacks, idempotently,
     /// and removals of entries already gone are fine.
     pub fn sync(&mut self, new: &Compiled, old: Option<&Compiled>) -> Result<()> {
-        let Some(old) = old else {
-            return self.apply(new);
-        };
-        if old.generation == new.generation {
-            bail!("sync: the new configuration must be of the other generation");
+        for step in delta::steps(new, old)? {
+            match step {
+                Step::Write(d) => self.write_delta(&d)?,
+                Step::Activate(g) => self.activate(g)?,
+            }
         }
-        let d = Delta::between(Some(old), new);
-        self.write_delta(&d)?;
-        self.activate(new.generation)?;
-        self.write_delta(&d.at(old.generation))
+        Ok(())
     }
 
     /// The switch: the pipeline looks entry points up in generation `g`.
@@ -401,13 +395,12 @@ impl Dataplane {
                 crate::fault::write_point();
             }
         }
-        let g = d.generation;
-        self.write_slots(maps::TARGETS, compile::target_base(g), &d.targets)?;
-        for (id, table) in d.tables.iter().enumerate() {
-            self.write_table(compile::table_base(g) + id as u32, table, None)?;
+        self.write_slots(maps::TARGETS, &d.targets)?;
+        for (id, table) in &d.tables {
+            self.write_table(*id, table, None)?;
             crate::fault::write_point();
         }
-        self.write_slots(maps::ENDPOINTS, compile::endpoint_base(g), &d.endpoints)?;
+        self.write_slots(maps::ENDPOINTS, &d.endpoints)?;
         self.write_keyed(maps::LISTENERS, &d.listeners)?;
         self.write_keyed(maps::ENIS, &d.enis)?;
         self.write_keyed(maps::PORTS, &d.ports)?;
@@ -452,17 +445,11 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Writes slots `base + i` of array `name`.
-    fn write_slots<V: aya::Pod>(
-        &mut self,
-        name: &str,
-        base: u32,
-        slots: &[(u32, V)],
-    ) -> Result<()> {
+    /// Writes slots `i` of array `name`.
+    fn write_slots<V: aya::Pod>(&mut self, name: &str, slots: &[(u32, V)]) -> Result<()> {
         let mut arr: Array<&mut MapData, V> = Array::try_from(self.map_mut(name)?)?;
         for (i, v) in slots {
-            let i = base + i;
-            arr.set(i, v, 0)
+            arr.set(*i, v, 0)
                 .with_context(|| format!("writing {name}[{i}]"))?;
             crate::fault::write_point();
         }

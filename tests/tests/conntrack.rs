@@ -204,7 +204,7 @@ fn each_protocol_and_tcp_state_expires_after_its_own_timeout() {
     assert_eq!(
         fx.agent.conntrack(),
         ConntrackSettings {
-            timeouts: dataplane::conntrack::Timeouts {
+            timeouts: dataplane::model::Timeouts {
                 tcp_established: secs(3600),
                 tcp_transitory: secs(1),
                 udp_stream: secs(4),
