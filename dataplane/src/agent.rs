@@ -5,7 +5,7 @@
 use std::{
     collections::BTreeSet,
     net::SocketAddrV4,
-    path::{Path, PathBuf},
+    path::PathBuf,
     sync::{
         atomic::{AtomicBool, Ordering},
         mpsc, Arc, Mutex,
@@ -23,7 +23,7 @@ use crate::{
     conntrack, flowlog,
     health::{HealthChecker, Probe},
     lab::{self, LabPlan},
-    loader::{self, Dataplane, LoadOptions},
+    loader::{self, Dataplane, KernelObject, LoadOptions},
     model::{ConntrackSettings, Hook, Topology},
     persist::{AgentLock, Applied, ConfigSource, Journal},
     pins,
@@ -72,14 +72,19 @@ struct HealthSync {
 impl Agent {
     /// Compiles `topo` against the running lab, loads the programs, fills the
     /// maps, attaches to every fabric port and pins the maps.
-    pub fn start(topo: Topology, obj: &Path, hook: Hook) -> Result<Agent> {
+    pub fn start(topo: Topology, obj: &KernelObject, hook: Hook) -> Result<Agent> {
         Self::start_with(topo, obj, hook, &LoadOptions::default())
     }
 
     /// An agent whose data plane lives as long as it does: whatever an
     /// earlier agent left pinned for the lab is removed first, and dropping
     /// the agent removes everything (tests, the demo).
-    pub fn start_with(topo: Topology, obj: &Path, hook: Hook, opts: &LoadOptions) -> Result<Agent> {
+    pub fn start_with(
+        topo: Topology,
+        obj: &KernelObject,
+        hook: Hook,
+        opts: &LoadOptions,
+    ) -> Result<Agent> {
         Self::launch(topo, None, obj, hook, opts)
     }
 
@@ -96,7 +101,7 @@ impl Agent {
     pub fn start_persistent(
         source: ConfigSource,
         topo: Topology,
-        obj: &Path,
+        obj: &KernelObject,
         hook: Hook,
         opts: &LoadOptions,
     ) -> Result<Agent> {
@@ -106,7 +111,7 @@ impl Agent {
     fn launch(
         topo: Topology,
         source: Option<ConfigSource>,
-        obj: &Path,
+        obj: &KernelObject,
         hook: Hook,
         opts: &LoadOptions,
     ) -> Result<Agent> {

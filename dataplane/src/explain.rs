@@ -35,7 +35,8 @@ use serde::Serialize;
 
 use crate::{
     compile::{self, ENDPOINT_GENERATION_STRIDE, TARGET_GENERATION_STRIDE},
-    lab, loader,
+    lab,
+    loader::{self, KernelObject},
     model::{Hook, Peer, Protocol, Rule, Topology, VpcLinkKind},
     pins,
     testrun::{self, Outcome, Program, Verdict},
@@ -336,7 +337,7 @@ impl DryRun {
     /// from its pin (the trace map stays private), and the program of
     /// `hook` loaded. `lab` names the lab in errors.
     pub fn open(
-        obj: &Path,
+        obj: &KernelObject,
         pin_dir: &Path,
         lab: &str,
         fabric_ns: &str,
@@ -380,7 +381,7 @@ impl DryRun {
             loader.map_pin_path(name, path.as_path());
         }
         let mut ebpf = loader
-            .load_file(obj)
+            .load(&obj.bytes()?)
             .with_context(|| format!("loading kernel object {} as a dry run", obj.display()))?;
         match hook {
             Hook::Tc => {
@@ -408,7 +409,7 @@ impl DryRun {
     }
 
     /// [`DryRun::open`] for the agent running `topo`'s lab.
-    pub fn for_lab(topo: &Topology, obj: &Path, hook: Hook) -> Result<DryRun> {
+    pub fn for_lab(topo: &Topology, obj: &KernelObject, hook: Hook) -> Result<DryRun> {
         let plan = lab::plan(topo);
         Self::open(
             obj,

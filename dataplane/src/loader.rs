@@ -31,9 +31,72 @@ use crate::{
     pins::{self, BPFFS, PINNED_MAPS},
 };
 
-/// Where the built kernel object is looked for, in order: `$HYPERLAB_EBPF_OBJ`,
-/// next to the agent binary's target dir (`target/dataplane-ebpf.o`), and the
-/// workspace's `target/` at build time.
+/// The kernel object a data plane loads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelObject {
+    /// The one built with this binary (`build.rs`) and embedded in it: a
+    /// `dataplane` binary needs no file beside it.
+    Embedded,
+    /// A file: `--ebpf-obj`, `$HYPERLAB_EBPF_OBJ`, the tests' build.
+    File(PathBuf),
+}
+
+/// The kernel object `build.rs` built, aligned for the ELF parser.
+static EMBEDDED_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/dataplane-ebpf.o"));
+
+impl KernelObject {
+    /// The object `dataplane` runs by default: `$HYPERLAB_EBPF_OBJ` if
+    /// set, else the embedded one.
+    pub fn from_env() -> KernelObject {
+        match std::env::var_os("HYPERLAB_EBPF_OBJ").filter(|p| !p.is_empty()) {
+            Some(p) => KernelObject::File(PathBuf::from(p)),
+            None => KernelObject::Embedded,
+        }
+    }
+
+    /// The object's bytes (a file is read).
+    pub fn bytes(&self) -> Result<std::borrow::Cow<'static, [u8]>> {
+        match self {
+            KernelObject::Embedded => Ok(EMBEDDED_OBJECT.into()),
+            KernelObject::File(p) => fs::read(p)
+                .map(Into::into)
+                .with_context(|| format!("reading {}", p.display())),
+        }
+    }
+
+    /// For messages: the file's path, or that the object is built in.
+    pub fn display(&self) -> impl std::fmt::Display + '_ {
+        struct D<'a>(&'a KernelObject);
+        impl std::fmt::Display for D<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.0 {
+                    KernelObject::Embedded => f.write_str("(embedded in this binary)"),
+                    KernelObject::File(p) => write!(f, "{}", p.display()),
+                }
+            }
+        }
+        D(self)
+    }
+}
+
+impl From<PathBuf> for KernelObject {
+    fn from(p: PathBuf) -> Self {
+        KernelObject::File(p)
+    }
+}
+
+impl From<&Path> for KernelObject {
+    fn from(p: &Path) -> Self {
+        KernelObject::File(p.to_path_buf())
+    }
+}
+
+/// The kernel object file the tests and the bench load, in order:
+/// `$HYPERLAB_EBPF_OBJ`, next to the running binary's target dir
+/// (`target/dataplane-ebpf.o`, from `cargo xtask build-ebpf`), and the
+/// workspace's `target/` at build time. `dataplane` itself runs
+/// [`KernelObject::from_env`].
 pub fn object_path() -> PathBuf {
     if let Ok(p) = std::env::var("HYPERLAB_EBPF_OBJ") {
         return PathBuf::from(p);
@@ -74,8 +137,8 @@ pub fn pin_mismatch(
 /// Checks every existing pin under `dir` against the object's maps (with
 /// `opts`' sizes), so an incompatible upgrade is refused before anything
 /// is loaded, with a message that says how to start over.
-fn check_pins(obj: &Path, dir: &Path, opts: &LoadOptions) -> Result<()> {
-    let data = fs::read(obj).with_context(|| format!("reading {}", obj.display()))?;
+fn check_pins(obj: &KernelObject, dir: &Path, opts: &LoadOptions) -> Result<()> {
+    let data = obj.bytes()?;
     let parsed = aya_obj::Object::parse(&data)
         .with_context(|| format!("parsing kernel object {}", obj.display()))?;
     let mut problems = Vec::new();
@@ -116,7 +179,7 @@ fn check_pins(obj: &Path, dir: &Path, opts: &LoadOptions) -> Result<()> {
 }
 
 /// Root, bpffs and the kernel object: say what is missing and how to fix it.
-pub fn check_prerequisites(obj: &Path) -> Result<()> {
+pub fn check_prerequisites(obj: &KernelObject) -> Result<()> {
     if !nix::unistd::Uid::effective().is_root() {
         bail!("the data plane needs root (CAP_BPF, CAP_NET_ADMIN): run it with sudo or as root");
     }
@@ -126,12 +189,14 @@ pub fn check_prerequisites(obj: &Path) -> Result<()> {
     }) {
         bail!("bpffs is not mounted at {BPFFS}: run `mount -t bpf bpf {BPFFS}` (or `cargo xtask setup`)");
     }
-    if !obj.exists() {
-        bail!(
-            "the kernel object {} does not exist: build it with `cargo xtask build-ebpf` \
-             (or point HYPERLAB_EBPF_OBJ at it)",
-            obj.display()
-        );
+    if let KernelObject::File(p) = obj {
+        if !p.exists() {
+            bail!(
+                "the kernel object {} does not exist: build it with `cargo xtask build-ebpf` \
+                 (or point HYPERLAB_EBPF_OBJ at it)",
+                p.display()
+            );
+        }
     }
     Ok(())
 }
@@ -166,11 +231,11 @@ pub struct Dataplane {
 
 impl Dataplane {
     /// Loads the object and all its programs (this is where the verifier runs).
-    pub fn load(obj: &Path) -> Result<Self> {
+    pub fn load(obj: &KernelObject) -> Result<Self> {
         Self::load_with(obj, &LoadOptions::default())
     }
 
-    pub fn load_with(obj: &Path, opts: &LoadOptions) -> Result<Self> {
+    pub fn load_with(obj: &KernelObject, opts: &LoadOptions) -> Result<Self> {
         Self::load_inner(obj, opts, None)
     }
 
@@ -178,11 +243,11 @@ impl Dataplane {
     /// there (by an earlier agent) are reused with their contents, missing
     /// ones are created and pinned. Dropping the result leaves everything
     /// in place unless [`Dataplane::remove_on_drop`] says otherwise.
-    pub fn load_pinned(obj: &Path, opts: &LoadOptions, dir: &Path) -> Result<Self> {
+    pub fn load_pinned(obj: &KernelObject, opts: &LoadOptions, dir: &Path) -> Result<Self> {
         Self::load_inner(obj, opts, Some(dir))
     }
 
-    fn load_inner(obj: &Path, opts: &LoadOptions, pins: Option<&Path>) -> Result<Self> {
+    fn load_inner(obj: &KernelObject, opts: &LoadOptions, pins: Option<&Path>) -> Result<Self> {
         check_prerequisites(obj)?;
         let mut loader = EbpfLoader::new();
         if let Some(n) = opts.flow_table_size {
@@ -215,7 +280,7 @@ impl Dataplane {
             true,
         );
         let mut ebpf = loader
-            .load_file(obj)
+            .load(&obj.bytes()?)
             .with_context(|| format!("loading kernel object {}", obj.display()))?;
         // Before the programs load: they refer to its map, and it must stay
         // alive (dropping it closed the map under the next program's load).
@@ -716,6 +781,24 @@ impl Drop for Dataplane {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_binary_embeds_the_kernel_object_with_its_programs_and_pinned_maps() {
+        let bytes = KernelObject::Embedded.bytes().unwrap();
+        let obj = aya_obj::Object::parse(&bytes).expect("the embedded object is an eBPF ELF");
+        for p in [programs::TC, programs::XDP, programs::XDP_PASS] {
+            assert!(obj.programs.contains_key(p), "{p} missing");
+        }
+        for m in PINNED_MAPS {
+            assert!(obj.maps.contains_key(*m), "{m} missing");
+        }
+        assert_eq!(
+            KernelObject::Embedded.display().to_string(),
+            "(embedded in this binary)"
+        );
+        let file = KernelObject::from(Path::new("/x/dataplane-ebpf.o"));
+        assert_eq!(file.display().to_string(), "/x/dataplane-ebpf.o");
+    }
 
     #[test]
     fn the_kernel_logs_what_the_agent_logger_lets_through() {

@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use dataplane::{
     agent::Agent,
     config::{self, DEFAULT_CONFIG},
-    lab, loader,
+    lab,
+    loader::{self, KernelObject},
     model::{Hook, Topology},
     netns, persist, pins, stats,
 };
@@ -58,7 +59,7 @@ enum Cmd {
         /// Address of the Prometheus metrics endpoint (GET /metrics).
         #[arg(long, default_value = "127.0.0.1:9477")]
         metrics: SocketAddr,
-        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ or target/dataplane-ebpf.o).
+        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ, else the one built into this binary).
         #[arg(long)]
         ebpf_obj: Option<PathBuf>,
         /// Reload FILE whenever it changes (SIGHUP always reloads it).
@@ -133,7 +134,7 @@ enum Cmd {
         /// pipeline; use it for labs that run `--hook xdp`).
         #[arg(long, value_enum, default_value = "tc")]
         hook: HookArg,
-        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ or target/dataplane-ebpf.o).
+        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ, else the one built into this binary).
         #[arg(long)]
         ebpf_obj: Option<PathBuf>,
         /// Print the explanation as JSON.
@@ -146,7 +147,7 @@ enum Cmd {
         /// Use this config instead of the embedded default (it must have the demo's hosts).
         #[arg(long, short)]
         config: Option<PathBuf>,
-        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ or target/dataplane-ebpf.o).
+        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ, else the one built into this binary).
         #[arg(long)]
         ebpf_obj: Option<PathBuf>,
     },
@@ -293,7 +294,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             )
             .map_err(anyhow::Error::msg)?;
             let hook = hook.map(Into::into).unwrap_or(t.lab.hook);
-            let obj = ebpf_obj.unwrap_or_else(loader::object_path);
+            let obj = ebpf_obj
+                .map(KernelObject::File)
+                .unwrap_or_else(KernelObject::from_env);
             run(source, t, &obj, hook, metrics, file.as_deref(), watch)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -344,12 +347,16 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 port,
                 sport: Some(sport),
             };
-            let obj = ebpf_obj.unwrap_or_else(loader::object_path);
+            let obj = ebpf_obj
+                .map(KernelObject::File)
+                .unwrap_or_else(KernelObject::from_env);
             Ok(explain(file.as_deref(), &query, hook.into(), &obj, json))
         }
         Cmd::Demo { config, ebpf_obj } => {
             let t = topo!(config.as_deref());
-            let obj = ebpf_obj.unwrap_or_else(loader::object_path);
+            let obj = ebpf_obj
+                .map(KernelObject::File)
+                .unwrap_or_else(KernelObject::from_env);
             demo(t, &obj)
         }
     }
@@ -386,7 +393,7 @@ fn remove_dataplane(lab: &str) -> Result<Option<String>> {
 fn run(
     source: persist::ConfigSource,
     t: Topology,
-    obj: &Path,
+    obj: &KernelObject,
     hook: Hook,
     metrics: SocketAddr,
     file: Option<&Path>,
@@ -455,7 +462,7 @@ fn explain(
     file: Option<&Path>,
     query: &dataplane::explain::Query,
     hook: Hook,
-    obj: &Path,
+    obj: &KernelObject,
     json: bool,
 ) -> ExitCode {
     use dataplane::explain::{self as ex, DryRun, Probe, Source};
@@ -581,7 +588,7 @@ impl Drop for LabGuard {
     }
 }
 
-fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
+fn demo(t: Topology, obj: &KernelObject) -> Result<ExitCode> {
     loader::check_prerequisites(obj)?;
     let plan = lab::plan(&t);
     println!(
