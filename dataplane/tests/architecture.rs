@@ -388,15 +388,24 @@ fn path_roots(code: &str) -> Vec<(String, usize)> {
         }
         let (w, end) = word_at(i);
         // A path's first segment: not after `::`, and followed by `::`.
-        let before: String = c[..i]
+        // Not a later segment (`a::b`, `Vec::<u8>::new`); a leading `::`
+        // (`::aya::maps`) still starts a path.
+        let before: Vec<char> = c[..i]
             .iter()
             .rev()
+            .copied()
             .skip_while(|ch| ch.is_whitespace())
-            .take(2)
+            .take(3)
             .collect();
+        let later_segment = before.len() >= 2
+            && before[0] == ':'
+            && before[1] == ':'
+            && before
+                .get(2)
+                .is_some_and(|&ch| ident(ch) || ch == '>' || ch == ')');
         let after = skip_ws(end);
         let is_root =
-            before != "::" && c.get(after) == Some(&':') && c.get(after + 1) == Some(&':');
+            !later_segment && c.get(after) == Some(&':') && c.get(after + 1) == Some(&':');
         if !is_root || w.chars().next().is_some_and(|ch| ch.is_ascii_digit()) {
             i = end;
             continue;
@@ -733,7 +742,15 @@ fn the_checker_reports_file_and_line_of_a_planted_violation() {
 #[test]
 fn the_checker_blanks_strings_chars_and_raw_strings_but_not_lifetimes() {
     let src = "fn f<'a>(x: &'a str) -> char { let _ = r#\"crate::lab \"x\"\"#; \
-               let _ = '\\''; let _ = b\"aya::x\"; '{' }\nuse crate::loader;\n";
+               let _ = '\\''; let _ = b\"aya::x\"; '{' }\nuse crate::loader;\n\
+               fn g() { Vec::<u8>::new(); ::tokio::spawn(x); }\n";
     let roots = path_roots(&blank_comments_and_strings(src));
-    assert_eq!(roots, vec![("crate::loader".to_string(), 2)]);
+    assert_eq!(
+        roots,
+        vec![
+            ("crate::loader".to_string(), 2),
+            ("Vec".to_string(), 3),
+            ("tokio".to_string(), 3)
+        ]
+    );
 }
