@@ -36,6 +36,8 @@ pub struct Agent {
     /// Security-group entries of the last compilation, for the next reload.
     memo: compile::Memo,
     pub hook: Hook,
+    /// The fabric namespace's cookie when the links were attached.
+    fabric_cookie: Option<u64>,
     /// Global indices of the targets currently out of selection.
     pub unhealthy: Arc<Mutex<BTreeSet<u32>>>,
     // Stopped before the data plane is dropped (field order).
@@ -59,6 +61,15 @@ pub struct Agent {
     source: Option<ConfigSource>,
     /// Released last: the next agent may start only once this one is gone.
     _lock: AgentLock,
+}
+
+/// The config file as a command argument (" FILE"), or nothing for the
+/// embedded default topology.
+fn file_arg(source: Option<&ConfigSource>) -> String {
+    match source {
+        Some(s) if s.name != crate::persist::DEFAULT_SOURCE => format!(" {}", s.name),
+        _ => String::new(),
+    }
 }
 
 /// Health checks and the thread that turns their verdicts into Maglev
@@ -116,10 +127,12 @@ impl Agent {
         let plan = lab::plan(&topo);
         let mut ifx = lab::fabric_ifindexes(&plan).with_context(|| {
             format!(
-                "reading the fabric ports of lab {}: run `dataplane lab up` first",
-                plan.name
+                "reading the fabric ports of lab {}: run `dataplane lab up{}` first",
+                plan.name,
+                file_arg(source.as_ref())
             )
         })?;
+        let fabric_cookie = Some(crate::netns::cookie(&plan.fabric_ns)?);
         ifx.sort();
         let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
         let mut memo = compile::Memo::default();
@@ -137,10 +150,18 @@ impl Agent {
                         hook.name()
                     );
                 }
-                if j.ifindexes != ifindexes {
+                // A rebuilt lab has a new fabric namespace (journals of
+                // older agents have no cookie: compare the ports).
+                let rebuilt = match j.fabric_cookie {
+                    Some(c) => Some(c) != fabric_cookie,
+                    None => j.ifindexes != ifindexes,
+                };
+                if rebuilt {
                     log::warn!(
-                        "lab {lab_name} was rebuilt since its data plane was pinned (its ports \
-                         changed): starting afresh"
+                        "lab {lab_name} was rebuilt since its data plane was pinned (its fabric \
+                         namespace {} is a new one): the old data plane lost its ports and its \
+                         flows; attaching afresh",
+                        plan.fabric_ns
                     );
                     None
                 } else {
@@ -161,7 +182,7 @@ impl Agent {
         let mut dataplane = Dataplane::load_pinned(obj, &with_flow_events(&topo, opts), &pins)?;
         dataplane.remove_on_drop(source.is_none());
         let record = |applied: Applied, pending: Option<Applied>| {
-            Journal::record(&lab_name, hook, &ifindexes, applied, pending)
+            Journal::record(&lab_name, hook, &ifindexes, fabric_cookie, applied, pending)
         };
         let compiled = match (&source, journal) {
             (None, _) => {
@@ -266,6 +287,7 @@ impl Agent {
             compiled,
             memo,
             hook,
+            fabric_cookie,
             unhealthy,
             source,
             health,
@@ -308,9 +330,12 @@ impl Agent {
             || wiring(&topo) != wiring(&self.topo)
             || topo.subnets != self.topo.subnets
         {
+            let f = file_arg(source.as_ref().or(self.source.as_ref()));
             anyhow::bail!(
-                "the lab's name, subnets or ENIs changed: that needs the lab rebuilt \
-                 (`dataplane lab up`) and the agent restarted; nothing was changed"
+                "the lab's name, subnets or ENIs changed: that needs the lab rebuilt; nothing \
+                 was changed. Stop this agent (`kill -TERM {}`), then run `dataplane lab \
+                 down{f}`, `dataplane lab up{f}` and `dataplane run{f}`",
+                std::process::id()
             );
         }
         let next = 1 - self.compiled.generation;
@@ -379,6 +404,7 @@ impl Agent {
             &self.topo.lab.name,
             self.hook,
             &self.compiled.port_ifindexes(),
+            self.fabric_cookie,
             applied,
             pending,
         )

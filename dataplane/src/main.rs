@@ -199,7 +199,7 @@ fn main() -> ExitCode {
 fn topology(file: Option<&Path>) -> Result<Topology, ExitCode> {
     let res = match file {
         Some(f) => config::load(f),
-        None => config::parse_str(DEFAULT_CONFIG, "default.toml"),
+        None => config::parse_str(DEFAULT_CONFIG, persist::DEFAULT_SOURCE),
     };
     res.map_err(|d| {
         eprintln!("{d}");
@@ -248,6 +248,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             LabCmd::Up { file } => {
                 let t = topo!(file.as_deref());
                 let plan = lab::plan(&t);
+                if let Some(why) = dataplane_in_the_way(&t.lab.name, file.as_deref()) {
+                    anyhow::bail!(why);
+                }
                 lab::up(&plan)?;
                 println!("lab {} is up: {}", plan.name, plan.namespaces().join(" "));
                 Ok(ExitCode::SUCCESS)
@@ -364,11 +367,47 @@ impl From<HookArg> for Hook {
     }
 }
 
-/// Removes a lab's pinned data plane and journal, unless an agent runs it.
+/// Why `lab up` must not rebuild lab `lab` now: an agent runs it, or a
+/// data plane is pinned on its ports (new namespaces would cut it off them).
+fn dataplane_in_the_way(lab: &str, file: Option<&Path>) -> Option<String> {
+    let f = file
+        .map(|f| format!(" {}", f.display()))
+        .unwrap_or_default();
+    if let Some(pid) = persist::AgentLock::holder(lab) {
+        return Some(format!(
+            "{}: rebuilding its namespaces would cut the data plane off the lab's ports; \
+             nothing was changed. To rebuild: `kill -TERM {pid}`, then `dataplane lab down{f}` \
+             (removes the data plane and the lab), `dataplane lab up{f}`, `dataplane run{f}`",
+            persist::running_agent(lab, &pid)
+        ));
+    }
+    let pins = loader::pin_dir(lab);
+    if pins.exists() {
+        return Some(format!(
+            "lab {lab} has a data plane pinned in {} (no agent runs it; it still forwards): \
+             rebuilding its namespaces would cut it off the lab's ports; nothing was changed. \
+             Restart its agent with `dataplane run{f}` to keep the lab, or remove the data \
+             plane and the lab with `dataplane lab down{f}`, then `dataplane lab up{f}`",
+            pins.display()
+        ));
+    }
+    None
+}
+
+/// Removes a lab's pinned data plane and journal, unless an agent runs it;
+/// also a run directory a failed agent of an older build left behind.
 fn remove_dataplane(lab: &str) -> Result<Option<String>> {
     let pins = loader::pin_dir(lab);
     let journal = persist::Journal::path(lab);
     if !pins.exists() && !journal.exists() {
+        if persist::run_dir(lab).exists() {
+            // Taking the lock proves no agent runs; dropping it cleans up.
+            drop(
+                persist::AgentLock::acquire(lab)
+                    .context("refusing to remove the run directory of a running agent")?,
+            );
+            let _ = std::fs::remove_dir(persist::run_dir(lab));
+        }
         return Ok(None);
     }
     let lock = persist::AgentLock::acquire(lab)

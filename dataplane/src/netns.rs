@@ -71,6 +71,41 @@ where
     .map_err(|_| anyhow::anyhow!("thread inside a network namespace panicked"))?
 }
 
+/// The kernel's cookie of network namespace `name` (`SO_NETNS_COOKIE`):
+/// unique for the life of the system, never reused, unlike ifindexes and
+/// namespace inode numbers. Tells a rebuilt namespace from the one it
+/// replaced.
+pub fn cookie(name: &str) -> Result<u64> {
+    let name_ = name.to_string();
+    run_in(name, move || {
+        // SAFETY: plain socket(2); the fd is owned at once.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error())
+                .with_context(|| format!("opening a socket in network namespace {name_}"));
+        }
+        // SAFETY: `fd` is a new descriptor nothing else owns.
+        let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        let mut cookie: u64 = 0;
+        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+        // SAFETY: `cookie` is a valid u64 out-buffer of `len` bytes.
+        let r = unsafe {
+            libc::getsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_NETNS_COOKIE,
+                (&mut cookie as *mut u64).cast(),
+                &mut len,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error())
+                .with_context(|| format!("reading the cookie of network namespace {name_}"));
+        }
+        Ok(cookie)
+    })
+}
+
 /// Opens the namespace file of `name` (usable with `setns` or `IFLA_NET_NS_FD`).
 pub fn open(name: &str) -> Result<File> {
     let p = path(name);

@@ -431,3 +431,43 @@ fn lab_exec_names_the_hosts_when_the_host_is_unknown() {
         "{err}"
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_failed_run_leaves_no_lock_behind_and_its_hint_names_the_file() {
+    assert!(is_root(), "needs root");
+    let lab = format!("clk{}", std::process::id() % 100_000);
+    let file = tmp("failed-run.toml");
+    write_config(&file, &lab, "80");
+    let run_dir = Path::new("/run/hyperlab").join(&lab);
+    // The lab is not up: `run` fails, says what to run, and leaves nothing.
+    let out = bin()
+        .arg("run")
+        .arg(&file)
+        .args(["--metrics", "127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "reading the fabric ports of lab {lab}: run `dataplane lab up {}` first",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert!(!run_dir.exists(), "a failed run left {}", run_dir.display());
+    // A lock file left by an older build is removed by `down`.
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::write(run_dir.join("agent.lock"), b"4242").unwrap();
+    let out = bin().arg("down").arg(&file).output().unwrap();
+    let _ = std::fs::remove_file(&file);
+    let left = run_dir.exists();
+    let _ = std::fs::remove_dir_all(&run_dir);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("lab {lab}: no data plane to remove\n")
+    );
+    assert!(!left, "`down` left {}", run_dir.display());
+}
