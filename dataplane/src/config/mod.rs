@@ -154,7 +154,7 @@ use crate::model::{
 };
 
 /// The demo topology `dataplane` runs when no config is given.
-pub const DEFAULT_CONFIG: &str = include_str!("../../configs/default.toml");
+pub const DEFAULT_CONFIG: &str = include_str!("../../../configs/default.toml");
 
 /// One problem in a config file, at a 1-based line and column.
 #[derive(Clone, Debug, PartialEq, Eq)]
