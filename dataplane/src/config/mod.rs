@@ -143,6 +143,7 @@
 //! then one file per resource family: [`network`], [`services`],
 //! [`vpc_links`].
 
+mod lower;
 mod network;
 mod placement;
 mod refs;
@@ -158,12 +159,13 @@ use std::path::Path;
 use toml_edit::ImDocument;
 
 use crate::model::{ConntrackSettings, Hook, LabSettings, Services, Topology};
+use lower::Firsts;
 use network::EnisOut;
 use placement::Claim;
 use refs::{defined, Front, IdInfo, Kind, Net};
 use services::{AlbIn, CloudMapIn, EndpointIn, NlbIn, ServiceIn, TgIn};
 use tree::{table_node, Node};
-use vpc_links::{Firsts, LinkIn, Lookup};
+use vpc_links::{LinkIn, Lookup};
 
 pub use values::parse_flow_log_destination;
 
@@ -467,7 +469,7 @@ impl<'s> Checker<'s> {
             map_vpcs: &map_vpcs,
             map_ids: &map_ids,
         };
-        let mut implied = self.resolve_links(&net, &look, links, first, &mut claims, &mut fronts);
+        let (mut links, allocs) = self.resolve_links(&net, &look, links, &mut claims, &mut fronts);
         let mut vpc_endpoints =
             self.resolve_endpoints(&net, &endpoint_services, endpoints, &mut claims);
         claims.extend(enis.claims.iter().map(|c| Claim {
@@ -476,9 +478,11 @@ impl<'s> Checker<'s> {
             ..*c
         }));
         // Link ENIs without an address take free ones: after every claim.
-        self.allocate(&net, &claims, &mut implied);
+        self.allocate(&net, &claims, &mut links, &allocs);
         self.check_claims(net.vpcs, claims);
         self.check_fronts(&nlbs, fronts);
+        // Lowering: what the links imply, after the user's own resources.
+        let implied = lower::lower_links(links, &first);
         target_groups.extend(implied.target_groups);
         nlbs.extend(implied.nlbs);
         endpoint_services.extend(implied.services);

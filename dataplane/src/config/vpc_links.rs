@@ -2,9 +2,10 @@
 //! them, pass 2 validates them against the resources they reach and
 //! expands them into the resources they imply.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
+use super::lower::{self, ValidHttpLink, ValidIntegration, ValidLink, ValidLinkKind};
 use super::network::MAX_SGS_PER_ENI;
 use super::placement::{AttachIn, Claim, PlaceIn};
 use super::refs::{Front, IdInfo, Ids, Kind, Net, Who};
@@ -12,9 +13,8 @@ use super::tree::{join, Node, Sp, Tbl};
 use super::values::l4_name;
 use super::Checker;
 use crate::model::{
-    self, Alb, CloudMapService, EndpointEni, EndpointService, EndpointState, HealthCheck,
-    Integration, IntegrationKind, L4Protocol, Listener, Nlb, NlbNode, Target, TargetGroup,
-    VpcEndpoint, VpcLink, VpcLinkKind,
+    Alb, CloudMapService, EndpointEni, HealthCheck, IntegrationKind, L4Protocol, Nlb, Target,
+    TargetGroup,
 };
 
 pub(super) const LINK_KEYS: &[&str] = &[
@@ -45,9 +45,6 @@ pub(super) const INTEGRATION_KEYS: &[&str] = &[
 ];
 
 pub(super) const LINK_KINDS: &str = "\"rest\" or \"http\"";
-
-/// The principal of the endpoint a REST VPC link implies (API Gateway).
-pub(super) const APIGATEWAY_PRINCIPAL: &str = "apigateway.amazonaws.com";
 
 pub(super) struct LinkIn<'n> {
     pub(super) id: String,
@@ -100,29 +97,9 @@ pub(super) struct Lookup<'a> {
     pub(super) map_ids: &'a [&'a str],
 }
 
-/// How many of each the user defined: where VPC links' implied ones start.
-pub(super) struct Firsts {
-    pub(super) tg: usize,
-    pub(super) nlb: usize,
-    pub(super) service: usize,
-    pub(super) endpoint: usize,
-}
-
-/// What VPC links imply, in link order, and their link ENIs still without
-/// an address.
-#[derive(Default)]
-pub(super) struct Expansion {
-    pub(super) target_groups: Vec<TargetGroup>,
-    pub(super) nlbs: Vec<Nlb>,
-    pub(super) services: Vec<EndpointService>,
-    pub(super) endpoints: Vec<VpcEndpoint>,
-    pub(super) links: Vec<VpcLink>,
-    pub(super) allocs: Vec<Alloc>,
-}
-
 /// An HTTP link ENI whose address is to be allocated.
 pub(super) struct Alloc {
-    /// Index into `Expansion::links`, and into the link's ENIs.
+    /// Index into the validated links, and into the link's ENIs.
     pub(super) link: usize,
     pub(super) eni: usize,
     pub(super) subnet: usize,
@@ -399,26 +376,24 @@ impl<'s> Checker<'s> {
         }
     }
 
-    /// Expands VPC links into what they imply, appended (in link order)
-    /// after the user's resources whose counts `first` holds: a REST link
-    /// into an endpoint service and an endpoint; an HTTP link, per
-    /// integration, into a target group, an NLB, a service and an endpoint.
+    /// Validates VPC links: their references resolved, and the ids they
+    /// imply (see [`lower`]) free. Returns the validated links, and the link
+    /// ENIs whose addresses are to be allocated.
     pub(super) fn resolve_links(
         &mut self,
         net: &Net<'_>,
         look: &Lookup<'_>,
         links: Vec<LinkIn<'_>>,
-        first: Firsts,
         claims: &mut Vec<Claim>,
         fronts: &mut Vec<Front>,
-    ) -> Expansion {
-        let mut x = Expansion::default();
+    ) -> (Vec<ValidLink>, Vec<Alloc>) {
+        let mut valid = Vec::new();
+        let mut allocs = Vec::new();
         let mut implied: HashMap<String, (String, usize)> = HashMap::new();
         for (k, l) in links.iter().enumerate() {
             match &l.kind {
                 LinkKindIn::Rest { nlb, at } => {
-                    let service_id = format!("{}-service", l.id);
-                    let endpoint_id = format!("{}-endpoint", l.id);
+                    let [service_id, endpoint_id] = lower::rest_ids(&l.id);
                     if !l.id.is_empty() {
                         for (id, what) in [
                             (&service_id, "endpoint service"),
@@ -445,60 +420,43 @@ impl<'s> Checker<'s> {
                         a: "a VPC link",
                     };
                     let (vpc, enis, security_groups) = self.resolve_attach(net, at, &who, claims);
-                    let service = first.service + x.services.len();
-                    let endpoint = first.endpoint + x.endpoints.len();
-                    x.services.push(EndpointService {
-                        id: service_id,
-                        nlb: nlb.unwrap_or(0),
-                        acceptance_required: false,
-                        allowed_principals: vec!["*".to_string()],
-                    });
-                    x.endpoints.push(VpcEndpoint {
-                        id: endpoint_id,
-                        service,
-                        vpc,
-                        enis,
-                        security_groups,
-                        principal: APIGATEWAY_PRINCIPAL.to_string(),
-                        state: EndpointState::Available,
-                        implied_by: Some(k),
-                    });
-                    x.links.push(VpcLink {
+                    valid.push(ValidLink {
                         id: l.id.clone(),
-                        kind: VpcLinkKind::Rest {
+                        kind: ValidLinkKind::Rest {
                             nlb: nlb.unwrap_or(0),
-                            service,
-                            endpoint,
+                            vpc,
+                            enis,
+                            security_groups,
                         },
                     });
                 }
-                LinkKindIn::Http(h) => self.resolve_http_link(
-                    net,
-                    look,
-                    (k, l, h),
-                    &first,
-                    &mut x,
-                    claims,
-                    &mut implied,
-                ),
+                LinkKindIn::Http(h) => {
+                    let link = self.resolve_http_link(
+                        net,
+                        look,
+                        (k, l, h),
+                        &mut allocs,
+                        claims,
+                        &mut implied,
+                    );
+                    valid.push(link);
+                }
             }
         }
-        x
+        (valid, allocs)
     }
 
-    /// Validates HTTP link `k` and appends its expansion to `x`. The link
-    /// ENIs to allocate are left unspecified and listed in `x.allocs`.
-    #[allow(clippy::too_many_arguments)]
+    /// Validates HTTP link `k`. The link ENIs to allocate are left
+    /// unspecified and listed in `allocs`.
     pub(super) fn resolve_http_link(
         &mut self,
         net: &Net<'_>,
         look: &Lookup<'_>,
         (k, l, h): (usize, &LinkIn<'_>, &HttpLinkIn<'_>),
-        first: &Firsts,
-        x: &mut Expansion,
+        allocs: &mut Vec<Alloc>,
         claims: &mut Vec<Claim>,
         implied: &mut HashMap<String, (String, usize)>,
-    ) {
+    ) -> ValidLink {
         let who = Who {
             id: &l.id,
             this: "this VPC link",
@@ -536,8 +494,8 @@ impl<'s> Checker<'s> {
                 if let (true, Some(vpc)) =
                     (net.subnets[s].cidr.prefix_len() != 0, net.subnet_vpcs[s])
                 {
-                    x.allocs.push(Alloc {
-                        link: x.links.len(),
+                    allocs.push(Alloc {
+                        link: k,
                         eni: i,
                         subnet: s,
                         vpc,
@@ -553,15 +511,10 @@ impl<'s> Checker<'s> {
         }
         let mut integrations = Vec::new();
         for g in &h.integrations {
-            let names = [
-                (format!("{}-{}-targets", l.id, g.id), "target group"),
-                (format!("{}-{}", l.id, g.id), "NLB"),
-                (format!("{}-{}-service", l.id, g.id), "endpoint service"),
-                (format!("{}-{}-endpoint", l.id, g.id), "VPC endpoint"),
-            ];
             if !l.id.is_empty() && !g.id.is_empty() {
                 let for_ = format!(" (for integration {})", g.id);
-                for (id, what) in &names {
+                let whats = ["target group", "NLB", "endpoint service", "VPC endpoint"];
+                for (id, what) in lower::http_ids(&l.id, &g.id).iter().zip(whats) {
                     self.check_implied(net, implied, (l, "HTTP"), (id, what, &for_));
                 }
             }
@@ -605,74 +558,26 @@ impl<'s> Checker<'s> {
                     ),
                 }
             }
-            let [(tg_id, _), (nlb_id, _), (service_id, _), (endpoint_id, _)] = names;
-            let target_group = first.tg + x.target_groups.len();
-            let nlb = first.nlb + x.nlbs.len();
-            let service = first.service + x.services.len();
-            let endpoint = first.endpoint + x.endpoints.len();
-            x.target_groups.push(TargetGroup {
-                id: tg_id,
-                vpc: customer_vpc.unwrap_or(0),
-                protocol,
-                port,
-                targets,
-                health_check,
-                connection_termination: true,
-            });
-            // Nodes: the link ENIs, filled in once their addresses are known.
-            x.nlbs.push(Nlb {
-                id: nlb_id,
-                vpc: customer_vpc.unwrap_or(0),
-                nodes: Vec::new(),
-                cross_zone: true,
-                security_groups: security_groups.clone(),
-                listeners: vec![Listener {
-                    protocol,
-                    port,
-                    target_group,
-                }],
-                source_ports: model::NLB_SOURCE_PORTS,
-                vpc_link: Some(k),
-            });
-            x.services.push(EndpointService {
-                id: service_id,
-                nlb,
-                acceptance_required: false,
-                allowed_principals: vec!["*".to_string()],
-            });
-            x.endpoints.push(VpcEndpoint {
-                id: endpoint_id,
-                service,
-                vpc: service_vpc.unwrap_or(0),
-                enis: vec![at],
-                // The integration address has no group of its own.
-                security_groups: Vec::new(),
-                principal: APIGATEWAY_PRINCIPAL.to_string(),
-                state: EndpointState::Available,
-                implied_by: Some(k),
-            });
-            integrations.push(Integration {
+            integrations.push(ValidIntegration {
                 id: g.id.clone(),
                 kind,
-                address: g.address.map_or(Ipv4Addr::UNSPECIFIED, |a| a.v),
+                targets,
+                health_check,
                 protocol,
                 port,
-                target_group,
-                nlb,
-                service,
-                endpoint,
+                address: at,
             });
         }
-        x.links.push(VpcLink {
+        ValidLink {
             id: l.id.clone(),
-            kind: VpcLinkKind::Http {
+            kind: ValidLinkKind::Http(ValidHttpLink {
                 customer_vpc: customer_vpc.unwrap_or(0),
                 service_vpc: service_vpc.unwrap_or(0),
                 enis,
                 security_groups,
                 integrations,
-            },
-        });
+            }),
+        }
     }
 
     /// What an integration reaches (an ALB, NLB or Cloud Map service of the
@@ -794,46 +699,37 @@ impl<'s> Checker<'s> {
     }
 
     /// Gives each HTTP link ENI without an address its subnet's lowest free
-    /// usable one (from network+4 up), skipping every claimed address and
-    /// those allocated before, then sets the link NLBs' nodes.
-    pub(super) fn allocate(&mut self, net: &Net<'_>, claims: &[Claim], x: &mut Expansion) {
-        let mut taken: HashSet<(usize, Ipv4Addr)> = claims.iter().map(|c| (c.vpc, c.ip)).collect();
-        for a in &x.allocs {
-            let sn = &net.subnets[a.subnet];
-            let lo = u32::from(sn.cidr.network()) + 4;
-            let hi = u32::from(sn.cidr.broadcast()) - 1;
-            let free = (lo..=hi)
-                .map(Ipv4Addr::from)
-                .find(|ip| !taken.contains(&(a.vpc, *ip)));
-            match free {
+    /// usable one ([`lower::allocate`]), skipping every claimed address, and
+    /// reports the subnets that have none left.
+    pub(super) fn allocate(
+        &mut self,
+        net: &Net<'_>,
+        claims: &[Claim],
+        links: &mut [ValidLink],
+        allocs: &[Alloc],
+    ) {
+        let requests: Vec<(usize, usize)> = allocs.iter().map(|a| (a.subnet, a.vpc)).collect();
+        let taken = claims.iter().map(|c| (c.vpc, c.ip));
+        let ips = lower::allocate(net.subnets, taken, &requests);
+        for (a, ip) in allocs.iter().zip(ips) {
+            match ip {
                 Some(ip) => {
-                    taken.insert((a.vpc, ip));
-                    if let VpcLinkKind::Http { enis, .. } = &mut x.links[a.link].kind {
-                        enis[a.eni].ip = ip;
+                    if let ValidLinkKind::Http(h) = &mut links[a.link].kind {
+                        h.enis[a.eni].ip = ip;
                     }
                 }
-                None => self.err(
-                    a.pos,
-                    &a.field,
-                    format!(
-                        "no free address left in subnet {} ({}) for this VPC link's ENI \
-                         (every usable address is taken)",
-                        sn.id, sn.cidr
-                    ),
-                ),
-            }
-        }
-        for nlb in &mut x.nlbs {
-            if let Some(VpcLinkKind::Http { enis, .. }) =
-                nlb.vpc_link.and_then(|k| x.links.get(k)).map(|l| &l.kind)
-            {
-                nlb.nodes = enis
-                    .iter()
-                    .map(|e| NlbNode {
-                        subnet: e.subnet,
-                        ip: e.ip,
-                    })
-                    .collect();
+                None => {
+                    let sn = &net.subnets[a.subnet];
+                    self.err(
+                        a.pos,
+                        &a.field,
+                        format!(
+                            "no free address left in subnet {} ({}) for this VPC link's ENI \
+                             (every usable address is taken)",
+                            sn.id, sn.cidr
+                        ),
+                    );
+                }
             }
         }
     }
