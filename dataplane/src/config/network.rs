@@ -954,3 +954,6 @@ impl<'s> Checker<'s> {
 pub(super) fn out_id(subnets: &[Subnet], i: usize) -> &str {
     subnets.get(i).map_or("", |s| s.id.as_str())
 }
+
+#[cfg(test)]
+mod tests;

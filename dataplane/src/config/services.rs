@@ -1019,3 +1019,6 @@ impl<'s> Checker<'s> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;

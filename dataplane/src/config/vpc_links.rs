@@ -734,3 +734,6 @@ impl<'s> Checker<'s> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
