@@ -411,7 +411,7 @@ pub(super) fn unknown_key(key: &str, allowed: &[&str]) -> String {
     let mut msg = format!("unknown field \"{key}\" (allowed: {}", allowed.join(", "));
     let best = allowed
         .iter()
-        .map(|a| (levenshtein(key, a), *a))
+        .map(|a| (strsim::levenshtein(key, a), *a))
         .min_by_key(|(d, _)| *d);
     if let Some((d, a)) = best {
         if d <= (key.len().max(a.len()) / 3).max(1) {
@@ -420,23 +420,4 @@ pub(super) fn unknown_key(key: &str, allowed: &[&str]) -> String {
     }
     msg.push(')');
     msg
-}
-
-pub(super) fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(row[j + 1])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
