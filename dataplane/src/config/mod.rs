@@ -535,11 +535,12 @@ pub fn parse_str(src: &str, file: &str) -> Result<Topology, Diagnostics> {
                 .filter(|l| !l.is_empty())
                 .collect::<Vec<_>>()
                 .join(": ");
-            cx.err(
-                e.span().map_or(0, |s| s.start),
-                "",
-                format!("TOML syntax error: {message}"),
-            );
+            let mut message = format!("TOML syntax error: {message}");
+            if looks_like_yaml(src, file) {
+                message.push('\n');
+                message.push_str(YAML_HINT);
+            }
+            cx.err(e.span().map_or(0, |s| s.start), "", message);
             None
         }
     };
@@ -547,6 +548,40 @@ pub fn parse_str(src: &str, file: &str) -> Result<Topology, Diagnostics> {
         Some(t) if cx.diags.is_empty() => Ok(t),
         _ => Err(cx.finish()),
     }
+}
+
+/// Added (as a line of its own) to the syntax error of a file that
+/// [`looks_like_yaml`].
+const YAML_HINT: &str = "hint: hyperlab configs are TOML (see README), not YAML";
+
+/// Whether text that is not TOML is probably YAML: a `.yaml`/`.yml` name, or
+/// a first line (after blank and `#` comment lines) that starts a YAML
+/// document (`---`), a list item (`- `) or a mapping (`key:`).
+fn looks_like_yaml(src: &str, file: &str) -> bool {
+    let name = file.to_ascii_lowercase();
+    if name.ends_with(".yaml") || name.ends_with(".yml") {
+        return true;
+    }
+    let Some(first) = src
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+    else {
+        return false;
+    };
+    if first.starts_with("---") || first == "-" || first.starts_with("- ") {
+        return true;
+    }
+    // `key:`, `key: value`, `"key": value`: a key, then a colon that ends
+    // the line or is followed by a space (TOML writes `key = value`).
+    let key_len = match first.as_bytes()[0] {
+        q @ (b'"' | b'\'') => first[1..].find(q as char).map_or(0, |i| i + 2),
+        _ => first
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .unwrap_or(first.len()),
+    };
+    let rest = first[key_len..].trim_start();
+    key_len > 0 && (rest == ":" || rest.starts_with(": "))
 }
 
 /// 1-based line and column (in characters) of a byte offset.

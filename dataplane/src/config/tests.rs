@@ -244,6 +244,53 @@ fn syntax_error() {
     );
 }
 
+/// The syntax error of `src` read as `file`, as rendered.
+fn syntax_diags(src: &str, file: &str) -> String {
+    parse_str(src, file).unwrap_err().to_string()
+}
+
+#[test]
+fn yaml_gets_a_hint_that_configs_are_toml() {
+    const HINT: &str = "\nhint: hyperlab configs are TOML (see README), not YAML";
+    // A mapping, after a comment: the hint whatever the file's name.
+    let yaml = "# my lab\nlab:\n  name: demo\nvpc:\n  - id: vpc-a\n";
+    let got = syntax_diags(yaml, "lab.toml");
+    assert!(
+        got.starts_with("lab.toml:2:4: TOML syntax error: "),
+        "{got}"
+    );
+    assert!(got.ends_with(HINT), "{got}");
+    assert_eq!(got.matches("hint:").count(), 1, "{got}");
+    // A document start, a list, a quoted key, a key with a value.
+    for src in [
+        "---\nlab:\n  name: demo\n",
+        "- id: vpc-a\n  cidr: 10.0.0.0/16\n",
+        "\"lab\": {}\n",
+        "name: demo\n",
+    ] {
+        let got = syntax_diags(src, "t.toml");
+        assert!(got.ends_with(HINT), "{src:?}: {got}");
+    }
+    // Any syntax error in a file named .yaml or .yml.
+    for file in ["lab.yaml", "LAB.YML"] {
+        let got = syntax_diags("[[vpc]]\nid = \"vpc-a\"\ncidr = 10.0.0.0/16\n", file);
+        assert_eq!(
+            got,
+            format!("{file}:3:12: TOML syntax error: expected newline, `#`{HINT}")
+        );
+    }
+    // TOML with a syntax error gets no hint (see also `syntax_error`), nor
+    // does a value that holds a colon.
+    for src in [
+        "[lab]\nname = \"a:b\" x\n",
+        "mtu = 1500:\n",
+        "[lab]\nname:\n",
+    ] {
+        let got = syntax_diags(src, "t.toml");
+        assert!(!got.contains("hint:"), "{src:?}: {got}");
+    }
+}
+
 #[test]
 fn duplicate_key_is_a_syntax_error() {
     assert_eq!(
