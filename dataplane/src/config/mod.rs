@@ -1,10 +1,10 @@
-//! Config files: TOML text -> validated [`model::Topology`], every error located.
+//! Config files: TOML text -> validated [`Topology`], every error located.
 //!
 //! The file is parsed with `toml_edit` (the parser under `toml` 0.8), which
 //! keeps the byte span of every key, value and table header. The document is
 //! turned into a small spanned tree and then walked by hand, so structural
 //! errors (unknown keys, missing fields, wrong types) and semantic errors
-//! (references, addresses, duplicates, ranges) are all collected in one pass
+//! (references, addresses, duplicates, ranges) are all collected in one run
 //! and reported together, sorted by position.
 //!
 //! Format (one array of tables per resource kind; ids are a single namespace):
@@ -136,12 +136,27 @@
 //! # address, no security groups) in service_vpc.
 //! ```
 //!
-//! Layout: this file is the core (entry points, diagnostics, the order of
-//! the passes); [`tree`] is the positioned TOML tree and its typed readers;
-//! [`values`] the value parsers; [`refs`] the shared id namespace;
-//! [`placement`] subnets/addresses/security groups of placed resources;
-//! then one file per resource family: [`network`], [`services`],
-//! [`vpc_links`].
+//! # Passes and files
+//!
+//! 1. Parse: `toml_edit` -> the positioned tree (`tree.rs`; a syntax error
+//!    stops here, with a hint when the text looks like YAML).
+//! 2. Pass 1, per resource family: each table's own fields, ids registered
+//!    in the one namespace (`refs.rs`): `network.rs` (lab, conntrack, flow
+//!    logs, VPC, subnet, security group, ENI), `services.rs` (NLB, target
+//!    group, health check, endpoint service, endpoint, ALB, Cloud Map),
+//!    `vpc_links.rs` (VPC links and their integrations).
+//! 3. Pass 2, in the same files (`resolve_*`): references and
+//!    cross-resource rules; where resources sit (`placement.rs`).
+//! 4. Link ENIs without an address get one; every address is unique per
+//!    VPC; an NLB fronts at most one service.
+//! 5. Lowering (`lower.rs`): validated VPC links -> the target groups,
+//!    NLBs, endpoint services and endpoints they imply.
+//! 6. The [`Topology`], or every diagnostic sorted by position.
+//!
+//! This file holds the entry points, the diagnostics and the order of the
+//! passes; `values.rs` the value parsers. A new resource kind gets its own
+//! file with its pass 1 and pass 2 as `impl Checker` blocks, and, if it is
+//! really other parts, a rule in `lower.rs` with its own tests.
 
 mod lower;
 mod network;
@@ -231,6 +246,8 @@ const ROOT_KEYS: &[&str] = &[
     "conntrack",
 ];
 
+/// Walks the tree and collects diagnostics. Its methods are spread over the
+/// files of this folder, one `impl Checker` block per resource family.
 struct Checker<'s> {
     src: &'s str,
     file: &'s str,
@@ -250,6 +267,7 @@ struct ServicesIn<'n> {
 }
 
 impl<'s> Checker<'s> {
+    /// Records a problem at byte offset `pos` of the source.
     fn err(&mut self, pos: usize, field: &str, message: impl Into<String>) {
         let (line, column) = line_col(self.src, pos);
         self.diags.push((
@@ -273,6 +291,8 @@ impl<'s> Checker<'s> {
         line_col(self.src, pos).0
     }
 
+    /// Passes 1 and 2 over the whole file, then the Hyperplane resources
+    /// (see [`Checker::resolve_services_section`]).
     fn topology(&mut self, root: &Node) -> Topology {
         let empty = Topology {
             lab: LabSettings {
@@ -412,7 +432,9 @@ impl<'s> Checker<'s> {
         }
     }
 
-    /// Pass 2 of the Hyperplane resources.
+    /// Pass 2 of the Hyperplane resources, then steps 4 and 5 of the module
+    /// docs: validate (links included), allocate link ENI addresses, check
+    /// address claims and NLB fronts, lower the links.
     fn resolve_services_section(
         &mut self,
         net: Net<'_>,
