@@ -153,11 +153,16 @@
 //!    NLBs, endpoint services and endpoints they imply.
 //! 6. The [`Topology`], or every diagnostic sorted by position.
 //!
-//! This file holds the entry points, the diagnostics and the order of the
-//! passes; `values.rs` the value parsers. A new resource kind gets its own
+//! This file holds the entry points and the order of the passes;
+//! `diagnostics.rs` the diagnostics (re-exported here) and the `Checker`
+//! that collects them; `values.rs` the value parsers. The files import
+//! one way only (no cycles): `diagnostics`, `lower` <- `tree` <- `values`,
+//! `refs` <- `placement` <- `network` <- `services`; `vpc_links` also uses
+//! `lower`; `mod.rs` uses them all. A new resource kind gets its own
 //! file with its pass 1 and pass 2 as `impl Checker` blocks, and, if it is
 //! really other parts, a rule in `lower.rs` with its own tests.
 
+mod diagnostics;
 mod lower;
 mod network;
 mod placement;
@@ -168,12 +173,12 @@ mod values;
 mod vpc_links;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
 
 use toml_edit::ImDocument;
 
 use crate::model::{ConntrackSettings, Hook, LabSettings, Services, Topology};
+use diagnostics::Checker;
 use lower::Firsts;
 use network::EnisOut;
 use placement::Claim;
@@ -182,52 +187,11 @@ use services::{AlbIn, CloudMapIn, EndpointIn, NlbIn, ServiceIn, TgIn};
 use tree::{table_node, Node};
 use vpc_links::{LinkIn, Lookup};
 
+pub use diagnostics::{Diagnostic, Diagnostics};
 pub use values::parse_flow_log_destination;
 
 /// The demo topology `dataplane` runs when no config is given.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../configs/default.toml");
-
-/// One problem in a config file, at a 1-based line and column.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    /// Path of the offending field, e.g. `eni[2].ip`; empty for file-level
-    /// problems (unreadable file, TOML syntax).
-    pub field: String,
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    /// `file:line:column: field: message` (the `field: ` part is left out
-    /// when `field` is empty).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
-        if !self.field.is_empty() {
-            write!(f, "{}: ", self.field)?;
-        }
-        f.write_str(&self.message)
-    }
-}
-
-/// Every problem found in a config file, in file order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostics(pub Vec<Diagnostic>);
-
-impl fmt::Display for Diagnostics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{d}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Diagnostics {}
 
 const ROOT_KEYS: &[&str] = &[
     "lab",
@@ -246,15 +210,6 @@ const ROOT_KEYS: &[&str] = &[
     "conntrack",
 ];
 
-/// Walks the tree and collects diagnostics. Its methods are spread over the
-/// files of this folder, one `impl Checker` block per resource family.
-struct Checker<'s> {
-    src: &'s str,
-    file: &'s str,
-    /// (byte offset, diagnostic); sorted by offset at the end.
-    diags: Vec<(usize, Diagnostic)>,
-}
-
 /// Pass 1 of the Hyperplane resources, each section in file order.
 struct ServicesIn<'n> {
     nlbs: Vec<NlbIn<'n>>,
@@ -267,30 +222,6 @@ struct ServicesIn<'n> {
 }
 
 impl<'s> Checker<'s> {
-    /// Records a problem at byte offset `pos` of the source.
-    fn err(&mut self, pos: usize, field: &str, message: impl Into<String>) {
-        let (line, column) = line_col(self.src, pos);
-        self.diags.push((
-            pos,
-            Diagnostic {
-                file: self.file.to_string(),
-                line,
-                column,
-                field: field.to_string(),
-                message: message.into(),
-            },
-        ));
-    }
-
-    fn finish(mut self) -> Diagnostics {
-        self.diags.sort_by_key(|(pos, _)| *pos);
-        Diagnostics(self.diags.into_iter().map(|(_, d)| d).collect())
-    }
-
-    fn line_of(&self, pos: usize) -> usize {
-        line_col(self.src, pos).0
-    }
-
     /// Passes 1 and 2 over the whole file, then the Hyperplane resources
     /// (see [`Checker::resolve_services_section`]).
     fn topology(&mut self, root: &Node) -> Topology {
@@ -539,11 +470,7 @@ pub fn load(path: &Path) -> Result<Topology, Diagnostics> {
 /// Validates config text. `file` names it in diagnostics, and its stem is the
 /// default lab name.
 pub fn parse_str(src: &str, file: &str) -> Result<Topology, Diagnostics> {
-    let mut cx = Checker {
-        src,
-        file,
-        diags: Vec::new(),
-    };
+    let mut cx = Checker::new(src, file);
     let topology = match ImDocument::parse(src) {
         Ok(doc) => {
             let root = table_node(doc.as_table(), 0);
@@ -604,18 +531,6 @@ fn looks_like_yaml(src: &str, file: &str) -> bool {
     };
     let rest = first[key_len..].trim_start();
     key_len > 0 && (rest == ":" || rest.starts_with(": "))
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(src: &str, pos: usize) -> (usize, usize) {
-    let mut pos = pos.min(src.len());
-    while !src.is_char_boundary(pos) {
-        pos -= 1;
-    }
-    let before = &src[..pos];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 #[cfg(test)]

@@ -9,14 +9,14 @@ use std::path::Path;
 
 use ipnet::Ipv4Net;
 
-use super::placement::Claim;
+use super::diagnostics::Checker;
+use super::placement::{Claim, MAX_SGS_PER_ENI};
 use super::refs::{defined, IdInfo, Kind};
 use super::tree::{join, Node, Sp, Tbl, Val};
 use super::values::{
     overlaps, parse_cidr, parse_flow_log_destination, parse_mac, parse_peer, parse_ports, reserved,
-    valid_name,
+    valid_name, PeerIn,
 };
-use super::Checker;
 use crate::model::{
     self, ConntrackSettings, Eni, FlowLogDestination, FlowLogSettings, Hook, LabSettings, Peer,
     Protocol, Rule, SecurityGroup, Subnet, Vpc, FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE,
@@ -53,8 +53,6 @@ pub(super) const RULE_KEYS: &[&str] = &["protocol", "ports", "peer"];
 
 pub(super) const ENI_KEYS: &[&str] = &["id", "subnet", "ip", "mac", "security_groups", "host"];
 
-pub(super) const MAX_SGS_PER_ENI: usize = 5;
-
 pub(super) const MTU_RANGE: RangeInclusive<i64> = 576..=9000;
 
 /// AWS's allowed VPC and subnet sizes.
@@ -77,11 +75,6 @@ pub(super) struct RuleIn<'n> {
     pub(super) protocol: Option<Protocol>,
     pub(super) ports: (u16, u16),
     pub(super) peer: Option<Sp<PeerIn<'n>>>,
-}
-
-pub(super) enum PeerIn<'n> {
-    Cidr(Ipv4Net),
-    Group(&'n str),
 }
 
 pub(super) struct SgIn<'n> {

@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
 
-use super::network::MAX_SGS_PER_ENI;
-use super::refs::{Ids, Kind, Net, Who};
-use super::tree::{join, Sp, Tbl};
-use super::Checker;
+use super::diagnostics::Checker;
+use super::refs::{Kind, Net, Who};
+use super::tree::{join, Ids, Sp, Tbl};
 use crate::model::{EndpointEni, Vpc};
+
+pub(super) const MAX_SGS_PER_ENI: usize = 5;
 
 pub(super) const PLACE_KEYS: &[&str] = &["subnet", "ip"];
 

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
+use super::diagnostics::Checker;
 use super::tree::{Sp, Tbl};
-use super::Checker;
 use crate::model::{Nlb, Subnet, Vpc};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,9 +106,6 @@ pub(super) struct Front {
     pub(super) owner: String,
     pub(super) field: String,
 }
-
-/// Strings of an array with their indices in it (for `field[i]` paths).
-pub(super) type Ids<'n> = Vec<(usize, Sp<&'n str>)>;
 
 /// Names a resource in messages: `this NLB`, `an NLB` and its id.
 pub(super) struct Who<'a> {

@@ -3,17 +3,17 @@
 //! reads each table; pass 2 (`resolve_*`) resolves references.
 
 use std::collections::HashMap;
-use std::net::SocketAddrV4;
 use std::ops::RangeInclusive;
 
-use super::network::{EnisOut, MAX_SGS_PER_ENI};
-use super::placement::{AttachIn, Claim, PlaceIn};
-use super::refs::{defined, Front, IdInfo, Ids, Kind, Net, Who};
-use super::tree::{join, Node, Sp, Val};
+use super::diagnostics::Checker;
+use super::network::EnisOut;
+use super::placement::{AttachIn, Claim, PlaceIn, MAX_SGS_PER_ENI};
+use super::refs::{defined, Front, IdInfo, Kind, Net, Who};
+use super::tree::{join, Ids, Node, Sp, Val};
 use super::values::{
     invalid_principal, l4_name, parse_instance, parse_ports, parse_target, valid_http_path,
+    TargetIn,
 };
-use super::Checker;
 use crate::model::{
     Alb, CloudMapService, EndpointService, EndpointState, HealthCheck, HealthProtocol, L4Protocol,
     Listener, Nlb, NlbNode, Target, TargetGroup, VpcEndpoint,
@@ -88,14 +88,6 @@ pub(super) struct NlbIn<'n> {
     pub(super) security_groups: Ids<'n>,
     pub(super) listeners: Vec<ListenerIn<'n>>,
     pub(super) source_ports: (u16, u16),
-}
-
-/// A target (or Cloud Map instance) before it is resolved.
-pub(super) enum TargetIn<'n> {
-    /// An ENI id, with a port (a Cloud Map instance's) or without (a target
-    /// group's target: the group's port).
-    Eni(&'n str, Option<u16>),
-    Addr(SocketAddrV4),
 }
 
 pub(super) struct TgIn<'n> {

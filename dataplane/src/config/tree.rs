@@ -9,10 +9,14 @@ use std::ops::RangeInclusive;
 
 use toml_edit::{Item, Table, Value};
 
-use super::refs::Ids;
-use super::values::PORT_RANGE;
-use super::Checker;
+use super::diagnostics::Checker;
 use crate::model::L4Protocol;
+
+/// Strings of an array with their indices in it (for `field[i]` paths).
+pub(super) type Ids<'n> = Vec<(usize, Sp<&'n str>)>;
+
+/// What a port number may be.
+pub(super) const PORT_RANGE: RangeInclusive<i64> = 1..=65535;
 
 /// A TOML value with the byte offset where it starts (for a `[table]` or
 /// `[[table]]`: its header).

@@ -3,18 +3,26 @@
 //! reserves in a subnet. Pure functions: text in, value or message out.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::ops::RangeInclusive;
 
 use ipnet::Ipv4Net;
 
-use super::network::PeerIn;
-use super::services::TargetIn;
 use super::tree::Val;
 use crate::model::{FlowLogDestination, L4Protocol};
 
-pub(super) const PORT_RANGE: RangeInclusive<i64> = 1..=65535;
+/// A rule peer before it is resolved: a CIDR or a security group id.
+pub(super) enum PeerIn<'n> {
+    Cidr(Ipv4Net),
+    Group(&'n str),
+}
 
-/// `^[a-z0-9][a-z0-9-]{0,max-1}$`
+/// A target (or Cloud Map instance) before it is resolved.
+pub(super) enum TargetIn<'n> {
+    /// An ENI id, with a port (a Cloud Map instance's) or without (a target
+    /// group's target: the group's port).
+    Eni(&'n str, Option<u16>),
+    Addr(SocketAddrV4),
+}
+
 /// `"stdout"` (or `"-"`) or a file path; shared with `dataplane run --flow-log`.
 pub fn parse_flow_log_destination(s: &str) -> Result<FlowLogDestination, String> {
     match s {
@@ -27,6 +35,7 @@ pub fn parse_flow_log_destination(s: &str) -> Result<FlowLogDestination, String>
     }
 }
 
+/// `^[a-z0-9][a-z0-9-]{0,max-1}$`
 pub(super) fn valid_name(s: &str, max: usize) -> bool {
     let b = s.as_bytes();
     !b.is_empty()

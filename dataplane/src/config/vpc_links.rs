@@ -5,13 +5,12 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
+use super::diagnostics::Checker;
 use super::lower::{self, ValidHttpLink, ValidIntegration, ValidLink, ValidLinkKind};
-use super::network::MAX_SGS_PER_ENI;
-use super::placement::{AttachIn, Claim, PlaceIn};
-use super::refs::{Front, IdInfo, Ids, Kind, Net, Who};
-use super::tree::{join, Node, Sp, Tbl};
+use super::placement::{AttachIn, Claim, PlaceIn, MAX_SGS_PER_ENI};
+use super::refs::{Front, IdInfo, Kind, Net, Who};
+use super::tree::{join, Ids, Node, Sp, Tbl};
 use super::values::l4_name;
-use super::Checker;
 use crate::model::{
     Alb, CloudMapService, EndpointEni, HealthCheck, IntegrationKind, L4Protocol, Nlb, Target,
     TargetGroup,
