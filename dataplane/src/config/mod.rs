@@ -156,9 +156,10 @@
 //! This file holds the entry points and the order of the passes;
 //! `diagnostics.rs` the diagnostics (re-exported here) and the `Checker`
 //! that collects them; `values.rs` the value parsers. The files import
-//! one way only (no cycles): `diagnostics`, `lower` <- `tree` <- `values`,
-//! `refs` <- `placement` <- `network` <- `services`; `vpc_links` also uses
-//! `lower`; `mod.rs` uses them all. A new resource kind gets its own
+//! one way only (no cycles): `values` -> `tree` -> `diagnostics`; `refs` ->
+//! `tree`; `placement` -> `refs`; `network` -> `placement`, `values`;
+//! `services` -> `network`; `vpc_links` -> `placement`, `values`, `lower`;
+//! `lower` -> the model only; `mod.rs` -> all. A new resource kind gets its own
 //! file with its pass 1 and pass 2 as `impl Checker` blocks, and, if it is
 //! really other parts, a rule in `lower.rs` with its own tests.
 
