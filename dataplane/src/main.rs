@@ -158,12 +158,24 @@ enum LabCmd {
     Up { file: Option<PathBuf> },
     /// Remove every namespace the lab created.
     Down { file: Option<PathBuf> },
-    /// Run a command inside a host's namespace: `dataplane lab exec client -- curl http://10.0.2.20/`.
+    /// Run a command inside a host's namespace: `dataplane lab exec [FILE] HOST -- CMD...`.
+    ///
+    /// The command replaces this process (as with `ip netns exec`): its exit
+    /// code, signals and stdio are the command's. It also runs while FILE is
+    /// being edited and does not check, as long as the lab it names is up.
+    #[command(
+        after_help = "Examples:\n  dataplane lab exec client -- curl http://10.0.2.20/\n  \
+        dataplane lab exec configs/privatelink.toml consumer -- curl http://10.1.1.100/"
+    )]
     Exec {
-        /// Topology config (default: the embedded default topology).
+        /// [FILE] HOST: the topology config (default: the embedded default
+        /// topology) and the host to run in.
+        #[arg(value_names = ["FILE", "HOST"], num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// Topology config, as an option (same as the positional FILE).
         #[arg(long, short)]
         config: Option<PathBuf>,
-        host: String,
+        /// The command and its arguments, after `--`.
         #[arg(last = true, required = true)]
         cmd: Vec<String>,
     },
@@ -265,10 +277,20 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 println!("lab {} is down", plan.name);
                 Ok(ExitCode::SUCCESS)
             }
-            LabCmd::Exec { config, host, cmd } => {
-                let t = topo!(config.as_deref());
-                let status = lab::exec(&lab::plan(&t), &host, &cmd)?;
-                Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
+            LabCmd::Exec { args, config, cmd } => {
+                let (file, host) = match (&args[..], config) {
+                    ([host], file) => (file, host),
+                    ([file, host], None) => (Some(PathBuf::from(file)), host),
+                    (_, Some(_)) => bail!(
+                        "give the config once: as FILE before HOST, or with -c FILE, not both"
+                    ),
+                    _ => unreachable!("clap takes one or two values"),
+                };
+                let ns = match exec_netns(file.as_deref(), host)? {
+                    Ok(ns) => ns,
+                    Err(code) => return Ok(code),
+                };
+                Err(lab::exec_in(&ns, &cmd))
             }
         },
         Cmd::Run {
@@ -365,6 +387,42 @@ impl From<HookArg> for Hook {
             HookArg::Xdp => Hook::Xdp,
         }
     }
+}
+
+/// The namespace `lab exec` runs in. A FILE that does not check (being
+/// edited) still names its lab: if that lab is up with HOST, run there and
+/// say so; else print the diagnostics (exit 1).
+fn exec_netns(file: Option<&Path>, host: &str) -> Result<Result<String, ExitCode>> {
+    let diagnostics = match file {
+        Some(f) => match config::load(f) {
+            Ok(t) => return lab::host_netns(&lab::plan(&t), host).map(|n| Ok(n.to_string())),
+            Err(d) => d,
+        },
+        None => {
+            let t = config::parse_str(DEFAULT_CONFIG, persist::DEFAULT_SOURCE)
+                .map_err(|d| anyhow::anyhow!("{d}"))?;
+            return lab::host_netns(&lab::plan(&t), host).map(|n| Ok(n.to_string()));
+        }
+    };
+    let f = file.expect("the default config checks");
+    let lab = std::fs::read_to_string(f)
+        .ok()
+        .and_then(|text| config::lab_name_of(&text))
+        .or_else(|| f.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    if let Some(lab) = lab {
+        let ns = format!("{lab}-{host}");
+        if netns::validate_name(&ns).is_ok() && netns::exists(&ns) {
+            eprintln!(
+                "warning: {} does not check (`dataplane check {}` lists why); running in lab \
+                 {lab}'s namespace {ns}, which is up",
+                f.display(),
+                f.display()
+            );
+            return Ok(Ok(ns));
+        }
+    }
+    eprintln!("{diagnostics}");
+    Ok(Err(ExitCode::FAILURE))
 }
 
 /// Why `lab up` must not rebuild lab `lab` now: an agent runs it, or a

@@ -471,3 +471,82 @@ fn a_failed_run_leaves_no_lock_behind_and_its_hint_names_the_file() {
     );
     assert!(!left, "`down` left {}", run_dir.display());
 }
+
+/// Runs `lab down FILE` when dropped, so a failed assertion leaves no lab.
+struct LabDown<'a>(&'a Path);
+
+impl Drop for LabDown<'_> {
+    fn drop(&mut self) {
+        let _ = bin().args(["lab", "down"]).arg(self.0).output();
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn lab_exec_takes_the_file_positionally_and_runs_while_it_is_being_edited() {
+    assert!(is_root(), "needs root");
+    let lab = format!("clx{}", std::process::id() % 100_000);
+    let file = tmp("exec-positional.toml");
+    write_config(&file, &lab, "80");
+    lab_up(&file);
+    let _down = LabDown(&file);
+    let exec = |args: &[&str]| {
+        let mut c = bin();
+        c.args(["lab", "exec"]);
+        for a in args {
+            if *a == "FILE" {
+                c.arg(&file);
+            } else {
+                c.arg(a);
+            }
+        }
+        c.output().unwrap()
+    };
+    // FILE HOST, like every other command; the exit code is the command's.
+    let out = exec(&[
+        "FILE",
+        "one",
+        "--",
+        "sh",
+        "-c",
+        "ip -br -4 addr show eth0; exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7));
+    let addr = String::from_utf8_lossy(&out.stdout);
+    assert!(addr.contains("10.0.1.10/24"), "{addr}");
+    // -c FILE still works; both at once is refused.
+    let out = exec(&["-c", "FILE", "two", "--", "true"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", out);
+    let out = exec(&["-c", "FILE", "FILE", "two", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: give the config once: as FILE before HOST, or with -c FILE, not both\n"
+    );
+    // Mid-edit: the file no longer parses, the lab it names is up.
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("\n[[eni]\nid = \n");
+    std::fs::write(&file, &text).unwrap();
+    let out = exec(&["FILE", "two", "--", "echo", "still here"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "still here\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "warning: {f} does not check (`dataplane check {f}` lists why); running in lab \
+             {lab}'s namespace {lab}-two, which is up\n",
+            f = file.display()
+        )
+    );
+    // A host the lab does not have: the diagnostics, exit 1.
+    let out = exec(&["FILE", "nope", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TOML syntax error"),
+        "{:?}",
+        out
+    );
+    write_config(&file, &lab, "80");
+    drop(_down);
+    let _ = std::fs::remove_file(&file);
+}
