@@ -197,6 +197,16 @@ enum HookArg {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    if !matches!(cli.cmd, Cmd::Run { .. } | Cmd::Demo { .. }) {
+        // A command that prints ends quietly when its reader goes away
+        // (`dataplane stats | head`), as Unix tools do. The agent and the
+        // demo keep Rust's default (SIGPIPE ignored): a metrics client that
+        // hangs up must not kill the agent.
+        // SAFETY: restoring the default disposition, before any thread.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match dispatch(cli.cmd) {
         Ok(code) => code,
         Err(e) => {

@@ -550,3 +550,20 @@ fn lab_exec_takes_the_file_positionally_and_runs_while_it_is_being_edited() {
     drop(_down);
     let _ = std::fs::remove_file(&file);
 }
+
+#[test]
+fn a_printing_command_ends_quietly_when_its_reader_is_gone() {
+    use std::os::unix::process::ExitStatusExt;
+    // `dataplane check ... | head -0`: the pipe's read end is closed before
+    // the first line is written.
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let out = bin()
+        .arg("check")
+        .arg(configs().join("default.toml"))
+        .stdout(std::process::Stdio::from(write))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no panic message");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}
