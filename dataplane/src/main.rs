@@ -86,6 +86,9 @@ enum Cmd {
     Stats {
         /// Topology config of the running lab (default: the embedded default topology).
         file: Option<PathBuf>,
+        /// List every drop reason, also those at 0 (default: the ones that dropped something).
+        #[arg(long)]
+        all: bool,
     },
     /// List the flows a running agent tracks: original and translated tuples, state, age, idle time.
     Flows {
@@ -340,11 +343,11 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Stats { file } => {
+        Cmd::Stats { file, all } => {
             let t = topo!(file.as_deref());
             let layout = stats::Layout::of(&t);
             let s = stats::read_pinned(&loader::pin_dir(&t.lab.name), &layout)?;
-            print!("{}", stats::render(&s, &layout));
+            print!("{}", stats::render(&s, &layout, all));
             let flows = stats::read_flow_table(&loader::pin_dir(&t.lab.name))?;
             print!("{}", stats::render_flow_table(&flows));
             Ok(ExitCode::SUCCESS)
@@ -816,7 +819,7 @@ fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
     }
     let after = agent.snapshot()?;
     // Only what moved: a zero row says nothing here.
-    let table = stats::render(&after.since(&before), &agent.layout());
+    let table = stats::render(&after.since(&before), &agent.layout(), false);
     let moved: Vec<&str> = table
         .lines()
         .filter(|l| !(l.starts_with("  ") && l.split_whitespace().skip(1).all(|v| v == "0")))

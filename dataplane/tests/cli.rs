@@ -228,14 +228,24 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
     );
 
     // stats and metrics read the running agent's pinned counters.
-    let stats = bin().arg("stats").arg(&file).output().unwrap();
+    let stats = bin().arg("stats").arg(&file).arg("--all").output().unwrap();
     assert_eq!(stats.status.code(), Some(0));
     let table = String::from_utf8_lossy(&stats.stdout);
     assert!(
         table.contains("PIPELINE")
             && table.contains("eni-one")
-            && table.contains("ingress_sg_deny")
+            && table.contains("\n  ingress_sg_deny                         0\n")
             && table.contains("\nFLOW TABLE\n  entries                                 0\n"),
+        "{table}"
+    );
+    // Without --all: only the reasons that dropped something (none yet).
+    let stats = bin().arg("stats").arg(&file).output().unwrap();
+    let table = String::from_utf8_lossy(&stats.stdout);
+    assert!(
+        table.contains(&format!(
+            "\nDROPS\n  ({} reasons at 0; --all lists them)\nENIS\n",
+            dataplane_common::DROP_REASON_COUNT
+        )),
         "{table}"
     );
     let mut body = String::new();
