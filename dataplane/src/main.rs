@@ -247,16 +247,21 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let mut failed = false;
             for f in &files {
                 match config::load(f) {
-                    Ok(t) => println!(
-                        "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts)",
-                        f.display(),
-                        t.lab.name,
-                        t.vpcs.len(),
-                        t.subnets.len(),
-                        t.security_groups.len(),
-                        t.enis.len(),
-                        t.hosts().len()
-                    ),
+                    Ok(t) => {
+                        println!(
+                            "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts)",
+                            f.display(),
+                            t.lab.name,
+                            t.vpcs.len(),
+                            t.subnets.len(),
+                            t.security_groups.len(),
+                            t.enis.len(),
+                            t.hosts().len()
+                        );
+                        for note in config::notes(&t) {
+                            eprintln!("{}: note: {note}", f.display());
+                        }
+                    }
                     Err(d) => {
                         eprintln!("{d}");
                         failed = true;

@@ -36,6 +36,16 @@ fn check_accepts_every_shipped_config() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), files.len(), "{stdout}");
     assert!(stdout.lines().all(|l| l.contains(": ok (lab ")), "{stdout}");
+    // Valid, but an endpoint that carries nothing gets a note.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "{}: note: endpoint vpce-pending is pending acceptance by service vpce-svc-web: it \
+             carries nothing until accepted (`state = \"available\"` on the endpoint, or \
+             `acceptance_required = false` on the service; it defaults to true)\n",
+            configs().join("privatelink.toml").display()
+        )
+    );
 }
 
 #[test]
