@@ -635,10 +635,23 @@ fn reload_from(agent: &mut Agent, file: Option<&Path>) {
     };
     match source.parse() {
         Ok(_) => match agent.reload_source(source) {
-            Ok(()) => println!(
-                "hyperlab: reloaded {}",
-                file.map_or("the default topology".into(), |f| f.display().to_string())
-            ),
+            Ok(()) => {
+                println!(
+                    "hyperlab: reloaded {}",
+                    file.map_or("the default topology".into(), |f| f.display().to_string())
+                );
+                if !agent.not_applied().is_empty() {
+                    println!(
+                        "hyperlab: a reload does not apply {} (changed since this agent \
+                         started): restart the agent to apply it (`kill -TERM {}`, then \
+                         `dataplane run{}`; the data plane and its flows are kept)",
+                        agent.not_applied().join(", "),
+                        std::process::id(),
+                        file.map(|f| format!(" {}", f.display()))
+                            .unwrap_or_default()
+                    );
+                }
+            }
             Err(e) => eprintln!("hyperlab: reload refused, the running state is unchanged: {e:#}"),
         },
         Err(d) => eprintln!("hyperlab: reload refused, the running state is unchanged:\n{d}"),

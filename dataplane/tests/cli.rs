@@ -313,6 +313,27 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
         assert!(Instant::now() < deadline, "{}", agent.output());
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The command line's flow-log settings are not a change of the file's.
+    assert!(
+        !agent.output().contains("a reload does not apply"),
+        "{}",
+        agent.output()
+    );
+    // [flow_logs] added to the file: reloaded, and the agent says a
+    // restart applies it.
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("\n[flow_logs]\ninterval = 5\n");
+    std::fs::write(&file, text).unwrap();
+    let n = agent.output().matches("hyperlab: reloaded").count();
+    agent.signal(nix::sys::signal::Signal::SIGHUP);
+    agent.wait_for_n("hyperlab: reloaded", n + 1);
+    agent.wait_for(&format!(
+        "hyperlab: a reload does not apply [flow_logs] (changed since this agent started): \
+         restart the agent to apply it (`kill -TERM {}`, then `dataplane run {}`; the data \
+         plane and its flows are kept)\n",
+        agent.child.id(),
+        file.display()
+    ));
     // SIGTERM: the agent exits 0 and leaves the data plane pinned and
     // forwarding; `dataplane down` removes it, and says so.
     agent.signal(nix::sys::signal::Signal::SIGTERM);
