@@ -261,6 +261,18 @@ impl Agent {
             for p in &plan.ports {
                 dataplane.attach_xdp_pass(&p.host_ns, &p.host_iface)?;
             }
+            let on = lab::tx_offload_on(&plan)?;
+            if !on.is_empty() {
+                log::warn!(
+                    "XDP hook: TX checksum offload is on for {}: host TCP and UDP through the \
+                     XDP fabric will fail their checksums (ping works). Rebuild the lab with \
+                     `dataplane lab up --tx-offload-off{f}` (stop this agent and `dataplane \
+                     down{f}` first), or run `ethtool -K IFACE tx off` in each host: `dataplane \
+                     lab exec{f} HOST -- ethtool -K eth0 tx off`",
+                    on.join(", "),
+                    f = file_arg(source.as_ref())
+                );
+            }
         }
         let names: Vec<String> = plan.ports.iter().map(|p| p.name.clone()).collect();
         let adopted = dataplane.attach(&plan.fabric_ns, &names, hook)?;

@@ -169,6 +169,30 @@ pub fn down(plan: &LabPlan) -> Result<()> {
     }
 }
 
+/// The hosts' veths (as "NAMESPACE IFACE") whose TX checksum offload is
+/// on: host TCP and UDP through an XDP fabric fail their checksums there
+/// (an XDP redirect cannot carry a partial checksum).
+pub fn tx_offload_on(plan: &LabPlan) -> Result<Vec<String>> {
+    let mut on = Vec::new();
+    for p in &plan.ports {
+        if netns::tx_checksum(&p.host_ns, &p.host_iface)? {
+            on.push(format!("{} {}", p.host_ns, p.host_iface));
+        }
+    }
+    Ok(on)
+}
+
+/// Turns TX checksum offload off on every host veth of the lab (for the
+/// XDP hook); returns them as "NAMESPACE IFACE".
+pub fn tx_offload_off(plan: &LabPlan) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for p in &plan.ports {
+        netns::set_tx_checksum(&p.host_ns, &p.host_iface, false)?;
+        done.push(format!("{} {}", p.host_ns, p.host_iface));
+    }
+    Ok(done)
+}
+
 /// The namespace of `host` in the lab, or an error naming the lab's hosts.
 pub fn host_netns<'a>(plan: &'a LabPlan, host: &str) -> Result<&'a str> {
     plan.host(host).map(|h| h.netns.as_str()).ok_or_else(|| {

@@ -158,7 +158,17 @@ enum Cmd {
 #[derive(Subcommand)]
 enum LabCmd {
     /// Create one namespace per host, a fabric namespace and a veth per ENI (rebuilds if present).
-    Up { file: Option<PathBuf> },
+    ///
+    /// For the XDP hook (`[lab] hook = "xdp"`, or with --tx-offload-off) the
+    /// hosts' veths get TX checksum offload off, and the output says so:
+    /// host TCP and UDP through an XDP fabric need it (ping does not).
+    Up {
+        file: Option<PathBuf>,
+        /// Turn TX checksum offload off on the hosts' veths (`ethtool -K
+        /// IFACE tx off`), for a lab to be run with `run --hook xdp`.
+        #[arg(long)]
+        tx_offload_off: bool,
+    },
     /// Remove every namespace the lab created.
     Down { file: Option<PathBuf> },
     /// Run a command inside a host's namespace: `dataplane lab exec [FILE] HOST -- CMD...`.
@@ -275,7 +285,10 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             })
         }
         Cmd::Lab { cmd } => match cmd {
-            LabCmd::Up { file } => {
+            LabCmd::Up {
+                file,
+                tx_offload_off,
+            } => {
                 let t = topo!(file.as_deref());
                 let plan = lab::plan(&t);
                 if let Some(why) = dataplane_in_the_way(&t.lab.name, file.as_deref()) {
@@ -283,6 +296,15 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 }
                 lab::up(&plan)?;
                 println!("lab {} is up: {}", plan.name, plan.namespaces().join(" "));
+                if tx_offload_off || t.lab.hook == Hook::Xdp {
+                    let done = lab::tx_offload_off(&plan)?;
+                    println!(
+                        "lab {}: TX checksum offload is off on the hosts' veths, as the XDP hook \
+                         needs for host TCP and UDP ({})",
+                        plan.name,
+                        done.join(", ")
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             LabCmd::Down { file } => {
