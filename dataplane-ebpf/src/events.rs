@@ -11,7 +11,11 @@ use dataplane_common::{
     NO_ENI,
 };
 
-use crate::{counters, flow, maps::FLOW_EVENTS, parse::Headers, parse::ETH_LEN};
+use crate::{
+    counters,
+    maps::FLOW_EVENTS,
+    parse::{Headers, ETH_LEN},
+};
 
 /// Set by the agent at load time (`EbpfLoader::set_global`). A read-only
 /// global: the verifier knows its value and prunes the emitting code when
@@ -60,7 +64,7 @@ pub fn new_flow(key: &FlowKey, fwd: &FlowEntry) {
 pub fn rejected<T>(r: Result<T, DropReason>, port: &PortInfo, h: &Headers, len: u64) -> Result<T, DropReason> {
     if let Err(reason) = r {
         if enabled() && reason.is_reject() {
-            let key = flow::key(port.vpc, h);
+            let key = h.key(port.vpc);
             emit(FLOW_EVENT_REJECT, port.eni, NO_ENI, reason as u32, &key, ip_len(len) as u32);
         }
     }

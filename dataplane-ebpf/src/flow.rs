@@ -9,8 +9,8 @@ use aya_ebpf::{
     helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns},
 };
 use dataplane_common::{
-    Counter, DropReason, FlowEntry, FlowKey, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
-    FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, PROTO_TCP,
+    Counter, DropReason, FlowEntry, FlowKey, EEXIST, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
+    FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, PROTO_TCP,
 };
 
 use crate::{
@@ -20,12 +20,6 @@ use crate::{
     parse::{Headers, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
 };
 
-const EEXIST: i32 = 17;
-
-#[inline(always)]
-pub fn key(vpc: u32, h: &Headers) -> FlowKey {
-    FlowKey { vpc, src: h.src, dst: h.dst, sport: h.sport, dport: h.dport, proto: h.proto, _pad0: 0, _pad1: 0 }
-}
 
 /// The coarse monotonic clock (`bpf_ktime_get_coarse_ns`), which only
 /// moves once per tick: read through this CPU's copy in `HL_CLOCK`, taken
@@ -193,4 +187,12 @@ pub fn account_key(key: &FlowKey, len: u64) {
     if let Some(e) = lookup(key) {
         account(e, len);
     }
+}
+
+/// A flow entry's Ethernet header: the destination MAC, then the router's
+/// MAC, byte by byte (an array copy would compile to a memcpy call).
+#[inline(always)]
+pub fn eth(dst: &[u8; 6]) -> [u8; 12] {
+    let g = GATEWAY_MAC;
+    [dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], g[0], g[1], g[2], g[3], g[4], g[5]]
 }

@@ -13,6 +13,7 @@ mod counters;
 mod events;
 mod explain;
 mod flow;
+mod forward;
 mod maps;
 mod packet;
 mod parse;
@@ -30,8 +31,8 @@ use aya_ebpf::{
 use dataplane_common::DropReason;
 
 use crate::{
+    forward::Verdict,
     packet::{Packet, TcPacket, XdpPacket},
-    pipeline::Verdict,
 };
 
 /// The lab default: tcx ingress on every fabric veth. Forwarded packets go

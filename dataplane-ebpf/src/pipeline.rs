@@ -5,31 +5,22 @@
 use dataplane_common::{
     explain::{
         EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, SG_CHECK_EGRESS, SG_CHECK_INGRESS, STAGE_EGRESS_SG, STAGE_ENI,
-        STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE, STAGE_REWRITE,
+        STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
     },
-    in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_REPLY,
-    GATEWAY_MAC, NO_STAT, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, ENI_KIND_ENDPOINT,
+    ENI_KIND_LINK, FLOW_F_REPLY, NO_STAT, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
     arp, counters, events,
     explain::{self, dry_run},
-    flow::{self, Track},
+    flow::{self, eth, Track},
+    forward::{forward, Verdict},
     maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS},
     packet::Packet,
     parse::{self, Frame, Headers},
-    privatelink, rewrite, sg,
+    privatelink, sg,
 };
-
-pub enum Verdict {
-    /// Redirect to the destination ENI behind this fabric ifindex.
-    Forward(u32),
-    /// Send back out of the ingress port (ARP replies).
-    Reflect,
-    /// Hand to the kernel stack untouched.
-    Pass,
-    Drop,
-}
 
 #[inline(always)]
 pub fn process<P: Packet>(p: &mut P) -> Verdict {
@@ -83,7 +74,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
         return Err(DropReason::SourceCheck);
     }
     explain::stage(STAGE_FLOW);
-    let key = flow::key(port.vpc, &h);
+    let key = h.key(port.vpc);
     let restart = match flow::lookup(&key) {
         Some(e) => match flow::track(e, &h)? {
             Track::Continue => {
@@ -192,7 +183,7 @@ fn first_packet<P: Packet>(
         packets: 0,
         bytes: 0,
     };
-    let key = flow::key(port.vpc, h);
+    let key = h.key(port.vpc);
     let rev_key = fwd.peer_key(h.proto);
     // A dry run (`dataplane explain`) decides and rewrites, creates nothing.
     if dry_run() {
@@ -213,28 +204,4 @@ fn first_packet<P: Packet>(
         u16::from_be_bytes(h.dport)
     );
     forward(p, h, &fwd, len)
-}
-
-#[inline(always)]
-pub fn forward<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry, len: u64) -> Result<Verdict, DropReason> {
-    explain::stage(STAGE_REWRITE);
-    explain::forwarded(e);
-    rewrite::apply(p, h, e)?;
-    counters::count(Counter::Forwarded);
-    counters::eni_rx(e.dst_eni, len);
-    if e.stat_endpoint != NO_STAT {
-        let reply = e.flags & FLOW_F_REPLY != 0;
-        counters::obj(e.stat_endpoint, reply, len);
-        counters::obj(e.stat_listener, reply, len);
-        counters::obj(e.stat_target, reply, len);
-    }
-    Ok(Verdict::Forward(e.out_ifindex))
-}
-
-/// Destination MAC then the router's MAC, byte by byte: an array copy would
-/// compile to a memcpy call.
-#[inline(always)]
-pub fn eth(dst: &[u8; 6]) -> [u8; 12] {
-    let g = GATEWAY_MAC;
-    [dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], g[0], g[1], g[2], g[3], g[4], g[5]]
 }

@@ -10,7 +10,7 @@ use dataplane_common::{
         SG_CHECK_LINK_EGRESS, SG_CHECK_TARGET_INGRESS, STAGE_ENDPOINT, STAGE_LINK_EGRESS_SG, STAGE_LISTENER,
         STAGE_NAT, STAGE_TARGET, STAGE_TARGET_SG,
     },
-    flow_hash, Counter, DropReason, EniInfo, FlowEntry, FlowKey, ListenerKey, PortInfo,
+    flow_hash, Counter, DropReason, EniInfo, FlowEntry, FlowKey, ListenerKey, PortInfo, EEXIST,
     ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT,
     HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NAT_PORT_TRIES, NO_SG_SET, NO_TARGET,
     PROTO_ICMP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
@@ -20,15 +20,13 @@ use dataplane_common::{
 use crate::{
     counters, events,
     explain::{self, dry_run},
-    flow,
+    flow::{self, eth},
+    forward::{forward, Verdict},
     maps::{ENDPOINTS, FLOWS, LISTENERS, MAGLEV, TARGETS},
     packet::Packet,
     parse::Headers,
-    pipeline::{eth, forward, Verdict},
     sg,
 };
-
-const EEXIST: i32 = 17;
 
 #[inline(always)]
 pub fn first_packet<P: Packet>(
@@ -211,7 +209,7 @@ pub fn first_packet<P: Packet>(
     if dry_run() {
         return forward(p, h, &fwd, len);
     }
-    let key = flow::key(port.vpc, h);
+    let key = h.key(port.vpc);
     let flags = if restart { BPF_ANY } else { BPF_NOEXIST } as u64;
     match FLOWS.insert(&key, &*fwd, flags) {
         Ok(()) => {}
