@@ -5,7 +5,13 @@
 
 use dataplane_common::{explain::STAGE_REWRITE, Counter, DropReason, FlowEntry, FLOW_F_REPLY, NO_STAT};
 
-use crate::{counters, explain, packet::Packet, parse::Headers, rewrite};
+use crate::{
+    counters, explain,
+    flow::{self, Created},
+    packet::Packet,
+    parse::Headers,
+    rewrite,
+};
 
 /// What the pipeline decided; the hooks (`main.rs`) turn it into their
 /// return code.
@@ -33,4 +39,28 @@ pub fn forward<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry, len: u64) -> Re
         counters::obj(e.stat_target, reply, len);
     }
     Ok(Verdict::Forward(e.out_ifindex))
+}
+
+/// Forwards the first packet of a flow [`flow::create`] recorded: with our
+/// forward entry `fwd`, or, when another CPU created the flow first, with
+/// its entry, which then counts the packet. One `forward` for both (each
+/// call is inlined: a second would double the rewrite code).
+#[inline(always)]
+pub fn created<P: Packet>(
+    p: &mut P,
+    h: &Headers,
+    c: Created,
+    fwd: &FlowEntry,
+    len: u64,
+) -> Result<Verdict, DropReason> {
+    let (e, theirs) = match c {
+        Created::New => (fwd as *const FlowEntry, None),
+        Created::Raced(t) => (t as *const FlowEntry, Some(t)),
+    };
+    // SAFETY: `e` is `fwd` or points into a live map value.
+    let v = forward(p, h, unsafe { &*e }, len)?;
+    if let Some(t) = theirs {
+        flow::account(t, len);
+    }
+    Ok(v)
 }
