@@ -1,6 +1,14 @@
-//! The per-packet pipeline, stage by stage, as in docs/DESIGN:
-//! port -> parse -> flow (fast path) -> [eni -> egress SG -> ingress SG ->
-//! create flow] -> rewrite -> redirect. Every `Err` is a counted drop.
+//! The per-packet pipeline, stage by stage (docs/DATAPLANE.md, "Stages"):
+//! port -> parse (arp) -> source check -> flow (fast path: forward) ->
+//! [eni -> egress SG -> ingress SG -> (privatelink) -> create flow] ->
+//! forward (rewrite, count) -> the hook redirects. Every `Err` is a counted
+//! drop.
+//!
+//! Layering, top to bottom; a module imports only from layers below its
+//! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
+//! `pipeline` -> constructs (`privatelink`) -> `forward` -> `flow`, `sg`,
+//! `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
+//! `explain` -> `maps`.
 
 use dataplane_common::{
     explain::{

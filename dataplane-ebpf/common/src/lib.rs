@@ -80,7 +80,8 @@ pub mod programs {
     pub const TC: &str = "hyperlab_tc";
     pub const XDP: &str = "hyperlab_xdp";
     /// A pass-through XDP program for host-side veths: gives them NAPI so
-    /// XDP-redirected frames are received (see TOOLCHAIN.md).
+    /// XDP-redirected frames are received (docs/DATAPLANE.md, "One pipeline,
+    /// two hooks").
     pub const XDP_PASS: &str = "hyperlab_xdp_pass";
 }
 

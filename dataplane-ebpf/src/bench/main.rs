@@ -7,7 +7,7 @@
 //!   pipeline's TC build uses, `bpf_redirect_peer`);
 //! - `hlb_gen`: run with BPF_PROG_RUN live frames, writes every header
 //!   field of every frame (live-frame pages are recycled, and the stack and
-//!   our rewrites edit them in place: shared/TOOLCHAIN.md) and sends it;
+//!   our rewrites edit them in place: docs/BENCHMARKS.md, section 3) and sends it;
 //! - `hlb_sink`: counts per CPU, keeps a sample of frames for the runner to
 //!   verify, drops;
 //! - empty programs that give the fixed cost of one test-run call.
