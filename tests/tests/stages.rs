@@ -13,10 +13,11 @@ use std::net::Ipv4Addr;
 use dataplane::model::Hook;
 use dataplane_common::{
     flow_hash, Counter, DropReason, EndpointInfo, EniInfo, FlowEntry, FlowKey, ListenerInfo,
-    ListenerKey, PortInfo, TargetInfo, ENDPOINT_STATE_AVAILABLE, ENI_KIND_ENDPOINT, ENI_KIND_HOST,
-    FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC,
-    HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NO_SG_SET, NO_STAT, PROTO_ICMP, PROTO_TCP,
-    PROTO_UDP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
+    ListenerKey, PortInfo, TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING,
+    ENDPOINT_STATE_REJECTED, ENI_KIND_ENDPOINT, ENI_KIND_HOST, ENI_KIND_LINK, FLOW_F_DNAT,
+    FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC,
+    HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NO_SG_SET, NO_STAT, NO_TARGET, PROTO_ICMP,
+    PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
     STAT_TARGET_BASE, TARGETS_PER_GENERATION,
 };
 use hyperlab_tests::{
@@ -465,28 +466,29 @@ fn nat_rewrite_checksums() {
     }
 }
 
-/// Maglev choice and the NAT port, through an interface endpoint: the
-/// target is the one in the listener table's slot `flow_hash(tuple,
-/// HASH_SEED_TARGET) % MAGLEV_SIZE`; the source port is the first one from
-/// `nat_lo + flow_hash(tuple, HASH_SEED_NAT_PORT) % range` on that no live
-/// flow to the same target holds; the packet leaves source-NATed to the NLB
-/// node and destination-NATed to the target, and both directions are
-/// recorded with their counter slots.
-#[test]
-#[ignore = "needs root"]
-fn maglev_choice_and_nat_port() {
-    const EP_SG: u32 = 12;
-    const TARGET_SG: u32 = 13;
-    const PROVIDER_VPC: u32 = 9;
-    const ENDPOINT: u32 = 2;
-    const NODE: u32 = 5;
-    const LISTENER: u32 = 3;
-    const TABLE: u32 = 1;
-    const NAT_LO: u16 = 20000;
-    const NAT_RANGE: u32 = 100;
-    let ep_ip = ip("10.0.1.50");
-    let node_ip = ip("10.9.0.5");
-    let targets: Vec<(u32, TargetInfo)> = (0..3u8)
+const EP_SG: u32 = 12;
+const TARGET_SG: u32 = 13;
+const PROVIDER_VPC: u32 = 9;
+const ENDPOINT: u32 = 2;
+const NODE: u32 = 5;
+const LISTENER: u32 = 3;
+const TABLE: u32 = 1;
+const NAT_LO: u16 = 20000;
+const NAT_RANGE: u32 = 100;
+
+/// The interface-endpoint ENI's address in the client's VPC.
+fn ep_ip() -> Ipv4Addr {
+    ip("10.0.1.50")
+}
+
+/// The NLB node's address: the source the targets see.
+fn node_ip() -> Ipv4Addr {
+    ip("10.9.0.5")
+}
+
+/// The NLB's three targets (index, info) in the provider VPC.
+fn targets() -> Vec<(u32, TargetInfo)> {
+    (0..3u8)
         .map(|k| {
             (
                 10 + k as u32,
@@ -504,71 +506,97 @@ fn maglev_choice_and_nat_port() {
                 },
             )
         })
+        .collect()
+}
+
+/// The available endpoint: NLB node `NODE`, SNAT ports
+/// `NAT_LO..NAT_LO + NAT_RANGE`.
+fn endpoint() -> EndpointInfo {
+    EndpointInfo {
+        state: ENDPOINT_STATE_AVAILABLE,
+        endpoint: ENDPOINT,
+        node: NODE,
+        out_vpc: PROVIDER_VPC,
+        node_ip: node_ip().octets(),
+        nat_lo: NAT_LO,
+        nat_hi: NAT_LO + NAT_RANGE as u16 - 1,
+        egress_sg_set: NO_SG_SET,
+        _pad: 0,
+    }
+}
+
+/// SETUP of a PrivateLink path: the client's port, the endpoint ENI (its
+/// group admits TCP 80), the endpoint, a TCP 80 listener on its node whose
+/// Maglev table names the (slot % 3)-th target in every slot (returned),
+/// the targets, whose group admits the node on 8080.
+fn privatelink_scene(st: &mut Stage) -> Vec<u32> {
+    client_and_server(st, client());
+    all_tcp_out(st);
+    st.set_eni(
+        VPC,
+        ep_ip(),
+        EniInfo {
+            eni: 0,
+            ifindex: 0,
+            sg_set: EP_SG,
+            kind: ENI_KIND_ENDPOINT,
+            mac: [0; 6],
+            _pad1: 0,
+        },
+    );
+    st.set_sg(
+        EP_SG,
+        SG_DIR_INGRESS,
+        PROTO_TCP,
+        (ip("0.0.0.0"), 0),
+        &[(80, 81)],
+    );
+    st.set_endpoint(0, endpoint());
+    st.set_listener(
+        ListenerKey {
+            node: NODE,
+            port: 80u16.to_be_bytes(),
+            proto: PROTO_TCP,
+            _pad: 0,
+        },
+        ListenerInfo {
+            table: TABLE,
+            listener: LISTENER,
+        },
+    );
+    let targets = targets();
+    let slots: Vec<u32> = (0..MAGLEV_SIZE)
+        .map(|i| targets[(i % 3) as usize].0)
         .collect();
+    st.set_maglev(TABLE, &slots);
+    for &(i, t) in &targets {
+        st.set_target(i, t);
+    }
+    st.set_sg(
+        TARGET_SG,
+        SG_DIR_INGRESS,
+        PROTO_TCP,
+        (node_ip(), 32),
+        &[(8080, 8080)],
+    );
+    slots
+}
+
+/// Maglev choice and the NAT port, through an interface endpoint: the
+/// target is the one in the listener table's slot `flow_hash(tuple,
+/// HASH_SEED_TARGET) % MAGLEV_SIZE`; the source port is the first one from
+/// `nat_lo + flow_hash(tuple, HASH_SEED_NAT_PORT) % range` on that no live
+/// flow to the same target holds; the packet leaves source-NATed to the NLB
+/// node and destination-NATed to the target, and both directions are
+/// recorded with their counter slots.
+#[test]
+#[ignore = "needs root"]
+fn maglev_choice_and_nat_port() {
+    let (ep_ip, node_ip) = (ep_ip(), node_ip());
+    let targets = targets();
     for hook in HOOKS {
         let mut st = Stage::load();
-        client_and_server(&mut st, client());
-        all_tcp_out(&mut st);
-        st.set_eni(
-            VPC,
-            ep_ip,
-            EniInfo {
-                eni: 0,
-                ifindex: 0,
-                sg_set: EP_SG,
-                kind: ENI_KIND_ENDPOINT,
-                mac: [0; 6],
-                _pad1: 0,
-            },
-        );
-        st.set_sg(
-            EP_SG,
-            SG_DIR_INGRESS,
-            PROTO_TCP,
-            (ip("0.0.0.0"), 0),
-            &[(80, 80)],
-        );
-        st.set_endpoint(
-            0,
-            EndpointInfo {
-                state: ENDPOINT_STATE_AVAILABLE,
-                endpoint: ENDPOINT,
-                node: NODE,
-                out_vpc: PROVIDER_VPC,
-                node_ip: node_ip.octets(),
-                nat_lo: NAT_LO,
-                nat_hi: NAT_LO + NAT_RANGE as u16 - 1,
-                egress_sg_set: NO_SG_SET,
-                _pad: 0,
-            },
-        );
-        st.set_listener(
-            ListenerKey {
-                node: NODE,
-                port: 80u16.to_be_bytes(),
-                proto: PROTO_TCP,
-                _pad: 0,
-            },
-            ListenerInfo {
-                table: TABLE,
-                listener: LISTENER,
-            },
-        );
-        // Every slot names a target: slot i holds the (i % 3)-th.
-        let slots: Vec<u32> = (0..MAGLEV_SIZE)
-            .map(|i| targets[(i % 3) as usize].0)
-            .collect();
-        st.set_maglev(TABLE, &slots);
-        for &(i, t) in &targets {
-            st.set_target(i, t);
-        }
-        st.set_sg(
-            TARGET_SG,
-            SG_DIR_INGRESS,
-            PROTO_TCP,
-            (node_ip, 32),
-            &[(8080, 8080)],
-        );
+        let slots = privatelink_scene(&mut st);
 
         // Ports held per target, as the model keeps them.
         let mut held: HashSet<(u32, u16)> = HashSet::new();
@@ -740,5 +768,199 @@ fn arp_reply() {
         let spoofed = pkt::arp_request(CLIENT_MAC, ip("10.0.1.77"), gw);
         assert_dropped(&st, hook, &spoofed, DropReason::ArpIgnored, "other sender");
         assert_eq!(st.counter(Counter::ArpReply), 2, "{hook:?}");
+    }
+}
+
+/// How a first-packet drop case changes the PrivateLink scene.
+type Tweak = fn(&mut Stage);
+
+/// (what, tweak, frame, reason, the object counter that counts the drop)
+type DropCase = (&'static str, Tweak, Vec<u8>, DropReason, Option<u32>);
+
+/// First-packet drops, one reason each: the frame leaves untouched, exactly
+/// that reason is counted (and the object counter the reason belongs to),
+/// and no flow entry is left behind.
+#[test]
+#[ignore = "needs root"]
+fn first_packet_drop_reasons() {
+    let syn = |src: Ipv4Addr, dst: Ipv4Addr, dport: u16| {
+        pkt::tcp(CLIENT_MAC, GATEWAY_MAC, src, dst, 40000, dport, "S")
+    };
+    let ep_stat = STAT_ENDPOINT_BASE + ENDPOINT;
+    let l_stat = STAT_LISTENER_BASE + LISTENER;
+    // The target the scene's Maglev table picks for the frames below.
+    let (s, d) = (client().octets(), ep_ip().octets());
+    let (sp, dp) = (40000u16.to_be_bytes(), 80u16.to_be_bytes());
+    let slot = flow_hash(s, d, sp, dp, PROTO_TCP, HASH_SEED_TARGET) % MAGLEV_SIZE;
+    let ti = targets()[(slot % 3) as usize].0;
+    let t_stat = STAT_TARGET_BASE + ti % TARGETS_PER_GENERATION;
+    let no_tweak: Tweak = |_| {};
+    let cases: Vec<DropCase> = vec![
+        (
+            "another source address",
+            no_tweak,
+            syn(ip("10.0.1.99"), server(), 80),
+            DropReason::SourceCheck,
+            None,
+        ),
+        (
+            "no ENI with that address",
+            no_tweak,
+            syn(client(), ip("10.0.1.77"), 80),
+            DropReason::NoRoute,
+            None,
+        ),
+        (
+            "the client's groups let only TCP 80 out",
+            |st| {
+                st.set_sg(
+                    CLIENT_SG,
+                    SG_DIR_EGRESS,
+                    PROTO_TCP,
+                    (ip("0.0.0.0"), 0),
+                    &[(80, 80)],
+                )
+            },
+            syn(client(), server(), 22),
+            DropReason::EgressSgDeny,
+            None,
+        ),
+        (
+            "no ingress rule of the server's groups",
+            no_tweak,
+            syn(client(), server(), 22),
+            DropReason::IngressSgDeny,
+            None,
+        ),
+        (
+            "endpoint connection pending",
+            |st| {
+                st.set_endpoint(
+                    0,
+                    EndpointInfo {
+                        state: ENDPOINT_STATE_PENDING,
+                        ..endpoint()
+                    },
+                )
+            },
+            syn(client(), ep_ip(), 80),
+            DropReason::EndpointPending,
+            Some(ep_stat),
+        ),
+        (
+            "endpoint connection rejected",
+            |st| {
+                st.set_endpoint(
+                    0,
+                    EndpointInfo {
+                        state: ENDPOINT_STATE_REJECTED,
+                        ..endpoint()
+                    },
+                )
+            },
+            syn(client(), ep_ip(), 80),
+            DropReason::EndpointRejected,
+            Some(ep_stat),
+        ),
+        (
+            "no listener on port 81",
+            no_tweak,
+            syn(client(), ep_ip(), 81),
+            DropReason::NoListener,
+            Some(ep_stat),
+        ),
+        (
+            "no healthy target in the table",
+            |st| st.set_maglev(TABLE, &[NO_TARGET; MAGLEV_SIZE as usize]),
+            syn(client(), ep_ip(), 80),
+            DropReason::NoHealthyTarget,
+            Some(l_stat),
+        ),
+        (
+            "the target's groups do not admit the node",
+            |st| {
+                st.set_sg(
+                    TARGET_SG,
+                    SG_DIR_INGRESS,
+                    PROTO_TCP,
+                    (node_ip(), 32),
+                    &[(9090, 9090)],
+                )
+            },
+            syn(client(), ep_ip(), 80),
+            DropReason::TargetIngressSgDeny,
+            Some(t_stat),
+        ),
+        (
+            "the only NAT port is held toward every target",
+            |st| {
+                st.set_endpoint(
+                    0,
+                    EndpointInfo {
+                        nat_hi: NAT_LO,
+                        ..endpoint()
+                    },
+                );
+                for (_, t) in targets() {
+                    let held = flow_key(
+                        PROVIDER_VPC,
+                        Ipv4Addr::from(t.ip),
+                        node_ip(),
+                        8080,
+                        NAT_LO,
+                        PROTO_TCP,
+                    );
+                    st.set_flow(held, FlowEntry::default());
+                }
+            },
+            syn(client(), ep_ip(), 80),
+            DropReason::NatPortsExhausted,
+            Some(ep_stat),
+        ),
+        (
+            "a first packet toward a VPC link ENI",
+            |st| {
+                st.set_eni(
+                    VPC,
+                    server(),
+                    EniInfo {
+                        eni: SERVER_ENI,
+                        ifindex: SERVER_IFINDEX,
+                        sg_set: SERVER_SG,
+                        kind: ENI_KIND_LINK,
+                        mac: SERVER_MAC,
+                        _pad1: 0,
+                    },
+                )
+            },
+            syn(client(), server(), 80),
+            DropReason::LinkReverseInitiated,
+            None,
+        ),
+    ];
+    for hook in HOOKS {
+        for (what, tweak, frame, reason, obj) in &cases {
+            let mut st = Stage::load();
+            privatelink_scene(&mut st);
+            st.set_sg(
+                SERVER_SG,
+                SG_DIR_INGRESS,
+                PROTO_TCP,
+                (ip("0.0.0.0"), 0),
+                &[(80, 80)],
+            );
+            tweak(&mut st);
+            let before = st.flows();
+            assert_dropped(&st, hook, frame, *reason, what);
+            assert_eq!(st.flows(), before, "{hook:?} {what}: no state left");
+            assert_eq!(st.eni_counters(CLIENT_ENI).drops, 1, "{hook:?} {what}");
+            if let Some(i) = obj {
+                assert_eq!(
+                    st.obj_counters(*i).drops,
+                    1,
+                    "{hook:?} {what}: counted on its object"
+                );
+            }
+        }
     }
 }
