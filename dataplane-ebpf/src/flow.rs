@@ -221,7 +221,8 @@ pub enum Reply {
 
 /// What [`create`] did.
 pub enum Created {
-    /// Both entries are in: forward with ours.
+    /// Forward with ours: both entries are in (or, after a lost race whose
+    /// winner's entries are gone again, neither, as before the race).
     New,
     /// Another CPU created this very flow first: its entries stand (and a
     /// port we claimed is given back); forward with its forward entry.
@@ -284,7 +285,11 @@ pub fn create(
             }
             return match lookup(fwd_key) {
                 Some(theirs) => Ok(Created::Raced(theirs)),
-                None => Err(DropReason::FlowTableFull),
+                // Gone again already: with its port given back the flow
+                // cannot go on; without a claim, our entry (not in the
+                // table) is as good as theirs.
+                None if claimed => Err(DropReason::FlowTableFull),
+                None => Ok(Created::New),
             };
         }
         Err(_) => {
