@@ -964,3 +964,118 @@ fn first_packet_drop_reasons() {
         }
     }
 }
+
+/// The port frames arrive on is the server's (for its replies).
+fn from_server(st: &mut Stage) {
+    st.set_port(PortInfo {
+        vpc: VPC,
+        eni: SERVER_ENI,
+        sg_set: SERVER_SG,
+        ip: server().octets(),
+        mac: SERVER_MAC,
+        generation: 0,
+    });
+}
+
+/// The TCP states of both entries of the client's flow to server:80.
+fn states(st: &Stage, sport: u16) -> (u32, u32) {
+    let flows = st.flows();
+    let get = |k: FlowKey| {
+        flows
+            .iter()
+            .find(|(f, _)| *f == k)
+            .map_or(0, |(_, e)| e.state)
+    };
+    (
+        get(flow_key(VPC, client(), server(), sport, 80, PROTO_TCP)),
+        get(flow_key(VPC, server(), client(), 80, sport, PROTO_TCP)),
+    )
+}
+
+/// Flow tracking, TCP: SYN creates the flow (new), the SYN-ACK on the
+/// reply entry establishes it, FIN closes it half, RST closes it; a late
+/// segment of a closed flow is dropped (`flow_closed`); a new SYN on the
+/// finished tuple is decided afresh and recreates both entries.
+#[test]
+#[ignore = "needs root"]
+fn tcp_state_tracking() {
+    use dataplane_common::{FLOW_STATE_CLOSED, FLOW_STATE_CLOSING};
+    let sport = 40000;
+    let c = |flags: &str| {
+        pkt::tcp(
+            CLIENT_MAC,
+            GATEWAY_MAC,
+            client(),
+            server(),
+            sport,
+            80,
+            flags,
+        )
+    };
+    let s = |flags: &str| {
+        pkt::tcp(
+            SERVER_MAC,
+            GATEWAY_MAC,
+            server(),
+            client(),
+            80,
+            sport,
+            flags,
+        )
+    };
+    for hook in HOOKS {
+        let mut st = Stage::load();
+        client_and_server(&mut st, client());
+        all_tcp_out(&mut st);
+        st.set_sg(
+            SERVER_SG,
+            SG_DIR_INGRESS,
+            PROTO_TCP,
+            (ip("0.0.0.0"), 0),
+            &[(80, 80)],
+        );
+        let to_client = |st: &Stage, f: &[u8], what: &str| {
+            let o = st.run(hook, f);
+            assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}");
+            assert_eq!(
+                o.out,
+                pkt::with_macs(f, CLIENT_MAC, GATEWAY_MAC),
+                "{hook:?} {what}"
+            );
+        };
+
+        assert_forwarded_to_server(&st, hook, &c("S"), "SYN");
+        let new = (FLOW_STATE_NEW, FLOW_STATE_NEW);
+        assert_eq!(states(&st, sport), new, "{hook:?} after SYN");
+        from_server(&mut st);
+        to_client(&st, &s("SA"), "SYN-ACK");
+        let est = (FLOW_STATE_ESTABLISHED, FLOW_STATE_ESTABLISHED);
+        assert_eq!(states(&st, sport), est, "{hook:?} after SYN-ACK");
+        assert_eq!(st.counter(Counter::TcpEstablished), 1, "{hook:?}");
+        client_and_server(&mut st, client());
+        assert_forwarded_to_server(&st, hook, &c("A"), "ACK");
+        assert_forwarded_to_server(&st, hook, &c("FA"), "FIN");
+        let closing = (FLOW_STATE_CLOSING, FLOW_STATE_CLOSING);
+        assert_eq!(states(&st, sport), closing, "{hook:?} after FIN");
+        from_server(&mut st);
+        to_client(&st, &s("R"), "RST");
+        let closed = (FLOW_STATE_CLOSED, FLOW_STATE_CLOSED);
+        assert_eq!(states(&st, sport), closed, "{hook:?} after RST");
+        client_and_server(&mut st, client());
+        assert_dropped(&st, hook, &c("A"), DropReason::FlowClosed, "late ACK");
+        assert_eq!(
+            states(&st, sport),
+            closed,
+            "{hook:?} a late segment changes nothing"
+        );
+        // A new connection on the same tuple.
+        assert_forwarded_to_server(&st, hook, &c("S"), "new SYN");
+        assert_eq!(states(&st, sport), new, "{hook:?} after the new SYN");
+        assert_eq!(st.counter(Counter::FlowCreated), 2, "{hook:?}");
+        assert_eq!(
+            st.flows().len(),
+            2,
+            "{hook:?}: the old entries were replaced"
+        );
+    }
+}
