@@ -37,6 +37,13 @@ pub struct Agent {
     /// Security-group entries of the last compilation, for the next reload.
     memo: compile::Memo,
     pub hook: Hook,
+    /// The fabric namespace's cookie when the links were attached.
+    fabric_cookie: Option<u64>,
+    /// The settings a reload does not apply, as the config file gave them
+    /// when this agent started (before command-line overrides).
+    started_with: Topology,
+    /// What the last reload did not apply.
+    not_applied: Vec<String>,
     /// Global indices of the targets currently out of selection.
     pub unhealthy: Arc<Mutex<BTreeSet<u32>>>,
     // Stopped before the data plane is dropped (field order).
@@ -60,6 +67,32 @@ pub struct Agent {
     source: Option<ConfigSource>,
     /// Released last: the next agent may start only once this one is gone.
     _lock: AgentLock,
+}
+
+/// The settings `new` changes from `old` that a reload does not apply: the
+/// flow-log writer and the lab's hook and MTU are set up when the agent
+/// starts (a restart applies them and keeps every flow).
+pub fn not_applied_by_reload(old: &Topology, new: &Topology) -> Vec<String> {
+    let mut out = Vec::new();
+    if old.flow_logs != new.flow_logs {
+        out.push("[flow_logs]".to_string());
+    }
+    if old.lab.hook != new.lab.hook {
+        out.push("[lab] hook".to_string());
+    }
+    if old.lab.mtu != new.lab.mtu {
+        out.push("[lab] mtu".to_string());
+    }
+    out
+}
+
+/// The config file as a command argument (" FILE"), or nothing for the
+/// embedded default topology.
+fn file_arg(source: Option<&ConfigSource>) -> String {
+    match source {
+        Some(s) if s.name != crate::persist::DEFAULT_SOURCE => format!(" {}", s.name),
+        _ => String::new(),
+    }
 }
 
 /// Health checks and the thread that turns their verdicts into Maglev
@@ -122,10 +155,17 @@ impl Agent {
         let plan = lab::plan(&topo);
         let mut ifx = lab::fabric_ifindexes(&plan).with_context(|| {
             format!(
-                "reading the fabric ports of lab {}: run `dataplane lab up` first",
-                plan.name
+                "reading the fabric ports of lab {}: run `dataplane lab up{}` first",
+                plan.name,
+                file_arg(source.as_ref())
             )
         })?;
+        let fabric_cookie = Some(crate::netns::cookie(&plan.fabric_ns)?);
+        // The file's own settings (`topo` has the command line's overrides).
+        let started_with = source
+            .as_ref()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| topo.clone());
         ifx.sort();
         let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
         let mut memo = compile::Memo::default();
@@ -143,10 +183,18 @@ impl Agent {
                         hook.name()
                     );
                 }
-                if j.ifindexes != ifindexes {
+                // A rebuilt lab has a new fabric namespace (journals of
+                // older agents have no cookie: compare the ports).
+                let rebuilt = match j.fabric_cookie {
+                    Some(c) => Some(c) != fabric_cookie,
+                    None => j.ifindexes != ifindexes,
+                };
+                if rebuilt {
                     log::warn!(
-                        "lab {lab_name} was rebuilt since its data plane was pinned (its ports \
-                         changed): starting afresh"
+                        "lab {lab_name} was rebuilt since its data plane was pinned (its fabric \
+                         namespace {} is a new one): the old data plane lost its ports and its \
+                         flows; attaching afresh",
+                        plan.fabric_ns
                     );
                     None
                 } else {
@@ -167,7 +215,7 @@ impl Agent {
         let mut dataplane = Dataplane::load_pinned(obj, &with_flow_events(&topo, opts), &pins)?;
         dataplane.remove_on_drop(source.is_none());
         let record = |applied: Applied, pending: Option<Applied>| {
-            Journal::record(&lab_name, hook, &ifindexes, applied, pending)
+            Journal::record(&lab_name, hook, &ifindexes, fabric_cookie, applied, pending)
         };
         let compiled = match (&source, journal) {
             (None, _) => {
@@ -218,6 +266,18 @@ impl Agent {
         if hook == Hook::Xdp {
             for p in &plan.ports {
                 dataplane.attach_xdp_pass(&p.host_ns, &p.host_iface)?;
+            }
+            let on = lab::tx_offload_on(&plan)?;
+            if !on.is_empty() {
+                log::warn!(
+                    "XDP hook: TX checksum offload is on for {}: host TCP and UDP through the \
+                     XDP fabric will fail their checksums (ping works). Rebuild the lab with \
+                     `dataplane lab up --tx-offload-off{f}` (stop this agent and `dataplane \
+                     down{f}` first), or run `ethtool -K IFACE tx off` in each host: `dataplane \
+                     lab exec{f} HOST -- ethtool -K eth0 tx off`",
+                    on.join(", "),
+                    f = file_arg(source.as_ref())
+                );
             }
         }
         let names: Vec<String> = plan.ports.iter().map(|p| p.name.clone()).collect();
@@ -272,6 +332,9 @@ impl Agent {
             compiled,
             memo,
             hook,
+            fabric_cookie,
+            started_with,
+            not_applied: Vec::new(),
             unhealthy,
             source,
             health,
@@ -303,7 +366,7 @@ impl Agent {
         self.reload_inner(topo, None)
     }
 
-    fn reload_inner(&mut self, topo: Topology, source: Option<ConfigSource>) -> Result<()> {
+    fn reload_inner(&mut self, mut topo: Topology, source: Option<ConfigSource>) -> Result<()> {
         let wiring = |t: &Topology| -> Vec<(String, usize, std::net::Ipv4Addr, [u8; 6], String)> {
             t.enis
                 .iter()
@@ -314,9 +377,12 @@ impl Agent {
             || wiring(&topo) != wiring(&self.topo)
             || topo.subnets != self.topo.subnets
         {
+            let f = file_arg(source.as_ref().or(self.source.as_ref()));
             anyhow::bail!(
-                "the lab's name, subnets or ENIs changed: that needs the lab rebuilt \
-                 (`dataplane lab up`) and the agent restarted; nothing was changed"
+                "the lab's name, subnets or ENIs changed: that needs the lab rebuilt; nothing \
+                 was changed. Stop this agent (`kill -TERM {}`), then run `dataplane lab \
+                 down{f}`, `dataplane lab up{f}` and `dataplane run{f}`",
+                std::process::id()
             );
         }
         let next = 1 - self.compiled.generation;
@@ -375,9 +441,21 @@ impl Agent {
         );
         *self.conntrack.lock().expect("conntrack settings lock") =
             sweep_settings(&topo, self.sweep_every);
+        // What a reload does not apply: the running values stay, and
+        // `not_applied` names them until a restart.
+        self.not_applied = not_applied_by_reload(&self.started_with, &topo);
+        topo.flow_logs = self.topo.flow_logs.clone();
+        topo.lab.hook = self.topo.lab.hook;
+        topo.lab.mtu = self.topo.lab.mtu;
         self.compiled = compiled;
         self.topo = topo;
         Ok(())
+    }
+
+    /// The config settings the last reload left unapplied (a restart of the
+    /// agent applies them), as "[section] key" texts.
+    pub fn not_applied(&self) -> &[String] {
+        &self.not_applied
     }
 
     fn journal(&self, applied: Applied, pending: Option<Applied>) -> Result<()> {
@@ -385,6 +463,7 @@ impl Agent {
             &self.topo.lab.name,
             self.hook,
             &self.compiled.port_ifindexes(),
+            self.fabric_cookie,
             applied,
             pending,
         )
@@ -575,4 +654,26 @@ fn start_health(
         checker: HealthChecker::start(probes, tx),
         thread,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_names_the_settings_it_does_not_apply() {
+        let old = crate::config::parse_str(crate::config::DEFAULT_CONFIG, "d.toml").unwrap();
+        assert_eq!(not_applied_by_reload(&old, &old), Vec::<String>::new());
+        let text = format!(
+            "{}\n[flow_logs]\ninterval = 5\n",
+            crate::config::DEFAULT_CONFIG
+                .replace("hook = \"tc\"", "hook = \"xdp\"")
+                .replace("mtu = 1500", "mtu = 9000")
+        );
+        let new = crate::config::parse_str(&text, "d.toml").unwrap();
+        assert_eq!(
+            not_applied_by_reload(&old, &new),
+            ["[flow_logs]", "[lab] hook", "[lab] mtu"]
+        );
+    }
 }

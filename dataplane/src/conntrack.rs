@@ -21,9 +21,7 @@ use dataplane_common::{
     FLOW_STATE_ESTABLISHED, PROTO_TCP, PROTO_UDP,
 };
 
-/// The timeouts are configuration, so they live in the model; re-exported
-/// here beside the sweep that applies them.
-pub use crate::model::Timeouts;
+use crate::model::Timeouts;
 
 /// The idle timeout of a flow, given its forward and reply entries.
 pub fn timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -> Duration {

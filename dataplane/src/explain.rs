@@ -1202,17 +1202,7 @@ pub fn render(e: &Explanation) -> String {
             },
             s.peer,
         );
-        let kernel = match (s.entry_found, s.range) {
-            (_, Some((lo, hi))) => format!(
-                "set {}: the entry covering {} admits ports {lo}-{hi}",
-                s.set, s.peer
-            ),
-            (true, None) => format!(
-                "set {}: an entry covers {}, none of its port ranges holds {}",
-                s.set, s.peer, s.port
-            ),
-            (false, None) => format!("set {}: no entry covers {}", s.set, s.peer),
-        };
+        let kernel = kernel_lookup(s);
         let _ = writeln!(o, "          kernel: {kernel}");
         let matching: Vec<&RuleRef> = s.rules.iter().filter(|r| r.matches).collect();
         if s.groups.is_empty() {
@@ -1270,6 +1260,22 @@ pub fn render(e: &Explanation) -> String {
     o
 }
 
+/// What the kernel's security-group lookup found, in the config's terms
+/// (the compiled set id is internal: it is in `--json` only).
+fn kernel_lookup(s: &SgVerdict) -> String {
+    match (s.entry_found, s.range) {
+        (_, Some((lo, hi))) => format!(
+            "the {} lookup found the entry covering {}; its ports {lo}-{hi} hold {}",
+            s.check, s.peer, s.port
+        ),
+        (true, None) => format!(
+            "the {} lookup found an entry covering {}; none of its port ranges holds {}",
+            s.check, s.peer, s.port
+        ),
+        (false, None) => format!("the {} lookup found no entry covering {}", s.check, s.peer),
+    }
+}
+
 fn rule_label(r: &RuleRef) -> String {
     let at = r
         .location
@@ -1279,5 +1285,40 @@ fn rule_label(r: &RuleRef) -> String {
     match r.index {
         Some(i) => format!("{} {}[{i}]{at}: {}", r.group, r.direction, r.rule),
         None => format!("{} {}{at}: {}", r.group, r.direction, r.rule),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_line_speaks_of_the_lookup_not_of_internal_set_numbers() {
+        let mut v = SgVerdict {
+            check: "ingress",
+            holder: "eni-web".into(),
+            groups: vec!["sg-web".into()],
+            peer: Ipv4Addr::new(10, 0, 1, 10),
+            port: 8080,
+            allowed: true,
+            set: 1 << 20,
+            entry_found: true,
+            range: Some((8000, 8100)),
+            rules: vec![],
+        };
+        assert_eq!(
+            kernel_lookup(&v),
+            "the ingress lookup found the entry covering 10.0.1.10; its ports 8000-8100 hold 8080"
+        );
+        v.range = None;
+        assert_eq!(
+            kernel_lookup(&v),
+            "the ingress lookup found an entry covering 10.0.1.10; none of its port ranges holds 8080"
+        );
+        v.entry_found = false;
+        assert_eq!(
+            kernel_lookup(&v),
+            "the ingress lookup found no entry covering 10.0.1.10"
+        );
     }
 }

@@ -87,6 +87,9 @@ enum Cmd {
     Stats {
         /// Topology config of the running lab (default: the embedded default topology).
         file: Option<PathBuf>,
+        /// List every drop reason, also those at 0 (default: the ones that dropped something).
+        #[arg(long)]
+        all: bool,
     },
     /// List the flows a running agent tracks: original and translated tuples, state, age, idle time.
     Flows {
@@ -156,15 +159,37 @@ enum Cmd {
 #[derive(Subcommand)]
 enum LabCmd {
     /// Create one namespace per host, a fabric namespace and a veth per ENI (rebuilds if present).
-    Up { file: Option<PathBuf> },
+    ///
+    /// For the XDP hook (`[lab] hook = "xdp"`, or with --tx-offload-off) the
+    /// hosts' veths get TX checksum offload off, and the output says so:
+    /// host TCP and UDP through an XDP fabric need it (ping does not).
+    Up {
+        file: Option<PathBuf>,
+        /// Turn TX checksum offload off on the hosts' veths (`ethtool -K
+        /// IFACE tx off`), for a lab to be run with `run --hook xdp`.
+        #[arg(long)]
+        tx_offload_off: bool,
+    },
     /// Remove every namespace the lab created.
     Down { file: Option<PathBuf> },
-    /// Run a command inside a host's namespace: `dataplane lab exec client -- curl http://10.0.2.20/`.
+    /// Run a command inside a host's namespace: `dataplane lab exec [FILE] HOST -- CMD...`.
+    ///
+    /// The command replaces this process (as with `ip netns exec`): its exit
+    /// code, signals and stdio are the command's. It also runs while FILE is
+    /// being edited and does not check, as long as the lab it names is up.
+    #[command(
+        after_help = "Examples:\n  dataplane lab exec client -- curl http://10.0.2.20/\n  \
+        dataplane lab exec configs/privatelink.toml consumer -- curl http://10.1.1.100/"
+    )]
     Exec {
-        /// Topology config (default: the embedded default topology).
+        /// [FILE] HOST: the topology config (default: the embedded default
+        /// topology) and the host to run in.
+        #[arg(value_names = ["FILE", "HOST"], num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// Topology config, as an option (same as the positional FILE).
         #[arg(long, short)]
         config: Option<PathBuf>,
-        host: String,
+        /// The command and its arguments, after `--`.
         #[arg(last = true, required = true)]
         cmd: Vec<String>,
     },
@@ -186,6 +211,16 @@ enum HookArg {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    if !matches!(cli.cmd, Cmd::Run { .. } | Cmd::Demo { .. }) {
+        // A command that prints ends quietly when its reader goes away
+        // (`dataplane stats | head`), as Unix tools do. The agent and the
+        // demo keep Rust's default (SIGPIPE ignored): a metrics client that
+        // hangs up must not kill the agent.
+        // SAFETY: restoring the default disposition, before any thread.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match dispatch(cli.cmd) {
         Ok(code) => code,
         Err(e) => {
@@ -200,7 +235,7 @@ fn main() -> ExitCode {
 fn topology(file: Option<&Path>) -> Result<Topology, ExitCode> {
     let res = match file {
         Some(f) => config::load(f),
-        None => config::parse_str(DEFAULT_CONFIG, "default.toml"),
+        None => config::parse_str(DEFAULT_CONFIG, persist::DEFAULT_SOURCE),
     };
     res.map_err(|d| {
         eprintln!("{d}");
@@ -223,16 +258,21 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let mut failed = false;
             for f in &files {
                 match config::load(f) {
-                    Ok(t) => println!(
-                        "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts)",
-                        f.display(),
-                        t.lab.name,
-                        t.vpcs.len(),
-                        t.subnets.len(),
-                        t.security_groups.len(),
-                        t.enis.len(),
-                        t.hosts().len()
-                    ),
+                    Ok(t) => {
+                        println!(
+                            "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts)",
+                            f.display(),
+                            t.lab.name,
+                            t.vpcs.len(),
+                            t.subnets.len(),
+                            t.security_groups.len(),
+                            t.enis.len(),
+                            t.hosts().len()
+                        );
+                        for note in config::notes(&t) {
+                            eprintln!("{}: note: {note}", f.display());
+                        }
+                    }
                     Err(d) => {
                         eprintln!("{d}");
                         failed = true;
@@ -246,11 +286,26 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             })
         }
         Cmd::Lab { cmd } => match cmd {
-            LabCmd::Up { file } => {
+            LabCmd::Up {
+                file,
+                tx_offload_off,
+            } => {
                 let t = topo!(file.as_deref());
                 let plan = lab::plan(&t);
+                if let Some(why) = dataplane_in_the_way(&t.lab.name, file.as_deref()) {
+                    anyhow::bail!(why);
+                }
                 lab::up(&plan)?;
                 println!("lab {} is up: {}", plan.name, plan.namespaces().join(" "));
+                if tx_offload_off || t.lab.hook == Hook::Xdp {
+                    let done = lab::tx_offload_off(&plan)?;
+                    println!(
+                        "lab {}: TX checksum offload is off on the hosts' veths, as the XDP hook \
+                         needs for host TCP and UDP ({})",
+                        plan.name,
+                        done.join(", ")
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             LabCmd::Down { file } => {
@@ -263,10 +318,20 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 println!("lab {} is down", plan.name);
                 Ok(ExitCode::SUCCESS)
             }
-            LabCmd::Exec { config, host, cmd } => {
-                let t = topo!(config.as_deref());
-                let status = lab::exec(&lab::plan(&t), &host, &cmd)?;
-                Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
+            LabCmd::Exec { args, config, cmd } => {
+                let (file, host) = match (&args[..], config) {
+                    ([host], file) => (file, host),
+                    ([file, host], None) => (Some(PathBuf::from(file)), host),
+                    (_, Some(_)) => bail!(
+                        "give the config once: as FILE before HOST, or with -c FILE, not both"
+                    ),
+                    _ => unreachable!("clap takes one or two values"),
+                };
+                let ns = match exec_netns(file.as_deref(), host)? {
+                    Ok(ns) => ns,
+                    Err(code) => return Ok(code),
+                };
+                Err(lab::exec_in(&ns, &cmd))
             }
         },
         Cmd::Run {
@@ -308,11 +373,11 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Stats { file } => {
+        Cmd::Stats { file, all } => {
             let t = topo!(file.as_deref());
             let layout = stats::Layout::of(&t);
             let s = stats::read_pinned(&pins::pin_dir(&t.lab.name), &layout)?;
-            print!("{}", stats::render(&s, &layout));
+            print!("{}", stats::render(&s, &layout, all));
             let flows = stats::read_flow_table(&pins::pin_dir(&t.lab.name))?;
             print!("{}", stats::render_flow_table(&flows));
             Ok(ExitCode::SUCCESS)
@@ -371,11 +436,83 @@ impl From<HookArg> for Hook {
     }
 }
 
-/// Removes a lab's pinned data plane and journal, unless an agent runs it.
+/// The namespace `lab exec` runs in. A FILE that does not check (being
+/// edited) still names its lab: if that lab is up with HOST, run there and
+/// say so; else print the diagnostics (exit 1).
+fn exec_netns(file: Option<&Path>, host: &str) -> Result<Result<String, ExitCode>> {
+    let diagnostics = match file {
+        Some(f) => match config::load(f) {
+            Ok(t) => return lab::host_netns(&lab::plan(&t), host).map(|n| Ok(n.to_string())),
+            Err(d) => d,
+        },
+        None => {
+            let t = config::parse_str(DEFAULT_CONFIG, persist::DEFAULT_SOURCE)
+                .map_err(|d| anyhow::anyhow!("{d}"))?;
+            return lab::host_netns(&lab::plan(&t), host).map(|n| Ok(n.to_string()));
+        }
+    };
+    let f = file.expect("the default config checks");
+    let lab = std::fs::read_to_string(f)
+        .ok()
+        .and_then(|text| config::lab_name_of(&text))
+        .or_else(|| f.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    if let Some(lab) = lab {
+        let ns = format!("{lab}-{host}");
+        if netns::validate_name(&ns).is_ok() && netns::exists(&ns) {
+            eprintln!(
+                "warning: {} does not check (`dataplane check {}` lists why); running in lab \
+                 {lab}'s namespace {ns}, which is up",
+                f.display(),
+                f.display()
+            );
+            return Ok(Ok(ns));
+        }
+    }
+    eprintln!("{diagnostics}");
+    Ok(Err(ExitCode::FAILURE))
+}
+
+/// Why `lab up` must not rebuild lab `lab` now: an agent runs it, or a
+/// data plane is pinned on its ports (new namespaces would cut it off them).
+fn dataplane_in_the_way(lab: &str, file: Option<&Path>) -> Option<String> {
+    let f = file
+        .map(|f| format!(" {}", f.display()))
+        .unwrap_or_default();
+    if let Some(pid) = persist::AgentLock::holder(lab) {
+        return Some(format!(
+            "{}: rebuilding its namespaces would cut the data plane off the lab's ports; \
+             nothing was changed. To rebuild: `kill -TERM {pid}`, then `dataplane lab down{f}` \
+             (removes the data plane and the lab), `dataplane lab up{f}`, `dataplane run{f}`",
+            persist::running_agent(lab, &pid)
+        ));
+    }
+    let pins = pins::pin_dir(lab);
+    if pins.exists() {
+        return Some(format!(
+            "lab {lab} has a data plane pinned in {} (no agent runs it; it still forwards): \
+             rebuilding its namespaces would cut it off the lab's ports; nothing was changed. \
+             Restart its agent with `dataplane run{f}` to keep the lab, or remove the data \
+             plane and the lab with `dataplane lab down{f}`, then `dataplane lab up{f}`",
+            pins.display()
+        ));
+    }
+    None
+}
+
+/// Removes a lab's pinned data plane and journal, unless an agent runs it;
+/// also a run directory a failed agent of an older build left behind.
 fn remove_dataplane(lab: &str) -> Result<Option<String>> {
     let pins = pins::pin_dir(lab);
     let journal = persist::Journal::path(lab);
     if !pins.exists() && !journal.exists() {
+        if persist::run_dir(lab).exists() {
+            // Taking the lock proves no agent runs; dropping it cleans up.
+            drop(
+                persist::AgentLock::acquire(lab)
+                    .context("refusing to remove the run directory of a running agent")?,
+            );
+            let _ = std::fs::remove_dir(persist::run_dir(lab));
+        }
         return Ok(None);
     }
     let lock = persist::AgentLock::acquire(lab)
@@ -527,10 +664,23 @@ fn reload_from(agent: &mut Agent, file: Option<&Path>) {
     };
     match source.parse() {
         Ok(_) => match agent.reload_source(source) {
-            Ok(()) => println!(
-                "hyperlab: reloaded {}",
-                file.map_or("the default topology".into(), |f| f.display().to_string())
-            ),
+            Ok(()) => {
+                println!(
+                    "hyperlab: reloaded {}",
+                    file.map_or("the default topology".into(), |f| f.display().to_string())
+                );
+                if !agent.not_applied().is_empty() {
+                    println!(
+                        "hyperlab: a reload does not apply {} (changed since this agent \
+                         started): restart the agent to apply it (`kill -TERM {}`, then \
+                         `dataplane run{}`; the data plane and its flows are kept)",
+                        agent.not_applied().join(", "),
+                        std::process::id(),
+                        file.map(|f| format!(" {}", f.display()))
+                            .unwrap_or_default()
+                    );
+                }
+            }
             Err(e) => eprintln!("hyperlab: reload refused, the running state is unchanged: {e:#}"),
         },
         Err(d) => eprintln!("hyperlab: reload refused, the running state is unchanged:\n{d}"),
@@ -716,7 +866,7 @@ fn demo(t: Topology, obj: &KernelObject) -> Result<ExitCode> {
     }
     let after = agent.snapshot()?;
     // Only what moved: a zero row says nothing here.
-    let table = stats::render(&after.since(&before), &agent.layout());
+    let table = stats::render(&after.since(&before), &agent.layout(), false);
     let moved: Vec<&str> = table
         .lines()
         .filter(|l| !(l.starts_with("  ") && l.split_whitespace().skip(1).all(|v| v == "0")))

@@ -30,48 +30,115 @@ use crate::{
 
 pub const RUN_DIR: &str = "/run/hyperlab";
 
+/// The name diagnostics give the embedded default topology.
+pub const DEFAULT_SOURCE: &str = "default.toml";
+
 /// Where a lab's lock and journal live.
 pub fn run_dir(lab: &str) -> PathBuf {
     Path::new(RUN_DIR).join(lab)
 }
 
 /// The exclusive lock of a lab's agent; released when dropped or when the
-/// process dies.
+/// process dies. Dropping it removes the lock file (and the run directory
+/// when nothing else is left in it), so a stopped or failed agent leaves
+/// nothing behind in `/run/hyperlab`.
 #[derive(Debug)]
 pub struct AgentLock {
-    _lock: Flock<File>,
+    lock: Option<Flock<File>>,
+    path: PathBuf,
+}
+
+/// Says who runs lab `lab`: the message every command that needs the lab's
+/// agent stopped starts with.
+pub fn running_agent(lab: &str, pid: &str) -> String {
+    format!("lab {lab} is run by an agent (pid {pid})")
 }
 
 impl AgentLock {
+    /// Where lab `lab`'s lock file lives.
+    pub fn path(lab: &str) -> PathBuf {
+        run_dir(lab).join("agent.lock")
+    }
+
     /// Takes the lab's lock, or says which process holds it.
     pub fn acquire(lab: &str) -> Result<AgentLock> {
         let dir = run_dir(lab);
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join("agent.lock");
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(l) => l,
+        let path = Self::path(lab);
+        // A lock file may be unlinked by the agent that held it between our
+        // open and our flock: then the lock we took guards nothing. Retry
+        // until the file we locked is the one at the path.
+        loop {
+            fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let file = File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(l) => l,
+                Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+                    let mut pid = String::new();
+                    let _ = file.read_to_string(&mut pid);
+                    let pid = pid.trim();
+                    bail!(
+                        "{}, which holds {}: stop it first with `kill -TERM {pid}` (SIGTERM \
+                         leaves the data plane forwarding for the next agent)",
+                        running_agent(lab, pid),
+                        path.display()
+                    );
+                }
+                Err((_, e)) => bail!("locking {}: {e}", path.display()),
+            };
+            if !same_file(&lock, &path) {
+                continue;
+            }
+            lock.set_len(0)?;
+            write!(&*lock, "{}", std::process::id())?;
+            return Ok(AgentLock {
+                lock: Some(lock),
+                path,
+            });
+        }
+    }
+
+    /// The PID of the agent that runs lab `lab`, if one does.
+    pub fn holder(lab: &str) -> Option<String> {
+        let path = Self::path(lab);
+        let file = File::options().read(true).write(true).open(&path).ok()?;
+        match Flock::lock(file, FlockArg::LockSharedNonblock) {
+            Ok(_) => None,
             Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
                 let mut pid = String::new();
                 let _ = file.read_to_string(&mut pid);
-                bail!(
-                    "another agent (pid {}) already runs lab {lab} (it holds {}): stop it \
-                     first (SIGTERM leaves the data plane forwarding for the next agent)",
-                    pid.trim(),
-                    path.display()
-                );
+                Some(pid.trim().to_string())
             }
-            Err((_, e)) => bail!("locking {}: {e}", path.display()),
-        };
-        lock.set_len(0)?;
-        write!(&*lock, "{}", std::process::id())?;
-        Ok(AgentLock { _lock: lock })
+            Err(_) => None,
+        }
+    }
+}
+
+/// Whether the open `file` is still the file at `path` (same device and
+/// inode).
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+impl Drop for AgentLock {
+    fn drop(&mut self) {
+        // Unlink while holding the lock: an agent waiting on the old file
+        // sees it is no longer at the path and retries on a new one.
+        let _ = fs::remove_file(&self.path);
+        drop(self.lock.take());
+        if let Some(dir) = self.path.parent() {
+            // Only when empty: a journal means a data plane is pinned.
+            let _ = fs::remove_dir(dir);
+        }
     }
 }
 
@@ -93,7 +160,7 @@ impl ConfigSource {
                 text: fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
             },
             None => ConfigSource {
-                name: "default.toml".into(),
+                name: DEFAULT_SOURCE.into(),
                 text: config::DEFAULT_CONFIG.into(),
             },
         })
@@ -127,6 +194,11 @@ pub struct Journal {
     /// The fabric ports (sorted ifindexes) the config was compiled for; a
     /// rebuilt lab has new ones and its old pins are stale.
     pub ifindexes: Vec<u32>,
+    /// The network-namespace cookie of the lab's fabric namespace when the
+    /// links were attached: a rebuilt lab has a new namespace, and may
+    /// reuse the old ifindexes (absent in journals of older agents).
+    #[serde(default)]
+    pub fabric_cookie: Option<u64>,
     /// What the maps hold.
     pub applied: Applied,
     /// Set while a reload is being written: what it writes.
@@ -140,12 +212,14 @@ impl Journal {
         lab: &str,
         hook: Hook,
         ifindexes: &[u32],
+        fabric_cookie: Option<u64>,
         applied: Applied,
         pending: Option<Applied>,
     ) -> Result<()> {
         Journal {
             hook: hook.name().into(),
             ifindexes: ifindexes.to_vec(),
+            fabric_cookie,
             applied,
             pending,
         }
@@ -199,6 +273,7 @@ mod tests {
         let j = Journal {
             hook: "tc".into(),
             ifindexes: vec![3, 5, 9],
+            fabric_cookie: Some(4097),
             applied: Applied {
                 generation: 1,
                 source: ConfigSource {

@@ -255,17 +255,29 @@ fn table(
     }
 }
 
-/// A readable table: pipeline counters, drops by reason, per ENI, then per
+/// A readable table: pipeline counters, drops by reason (the reasons that
+/// dropped something, or every reason with `all_drops`), per ENI, then per
 /// endpoint, listener and target.
-pub fn render(s: &Snapshot, l: &Layout) -> String {
+pub fn render(s: &Snapshot, l: &Layout, all_drops: bool) -> String {
     let mut out = String::new();
     out.push_str("PIPELINE\n");
     for (name, v) in COUNTER_NAMES.iter().zip(&s.counters) {
         out.push_str(&format!("  {name:<28} {v:>12}\n"));
     }
     out.push_str("DROPS\n");
+    let mut shown = 0;
     for (name, v) in DROP_REASON_NAMES.iter().zip(&s.drops) {
-        out.push_str(&format!("  {name:<28} {v:>12}\n"));
+        if all_drops || *v != 0 {
+            out.push_str(&format!("  {name:<28} {v:>12}\n"));
+            shown += 1;
+        }
+    }
+    if shown < s.drops.len() {
+        out.push_str(&format!(
+            "  ({} reasons at 0{})\n",
+            s.drops.len() - shown,
+            if all_drops { "" } else { "; --all lists them" }
+        ));
     }
     table(&mut out, "ENIS", &l.enis, &s.enis, "tx", "rx");
     table(
@@ -321,10 +333,21 @@ mod tests {
             endpoints: vec!["vpce-1".into()],
             ..Default::default()
         };
-        let text = render(&s, &l);
+        let text = render(&s, &l, true);
         assert!(
             text.contains("\n  ingress_sg_deny                         7\n"),
             "{text}"
+        );
+        // By default only the reasons that dropped something.
+        let short = render(&s, &l, false);
+        let drops = &short[short.find("DROPS\n").unwrap()..short.find("ENIS\n").unwrap()];
+        assert_eq!(
+            drops,
+            format!(
+                "DROPS\n  ingress_sg_deny                         7\n  ({} reasons at 0; \
+                 --all lists them)\n",
+                DROP_REASON_COUNT - 1
+            )
         );
         assert!(
             text.contains("\n  eni-a                                 3          300          2          200        1\n"),

@@ -5,8 +5,8 @@
 //!   use) never use aya, netlink, tokio, the lab or the loader;
 //! - `lab` and `loader` do not know each other;
 //! - `metrics` and `stats` (readers) never reach a part that writes maps;
-//! - the agent's modules import each other without a cycle, and the kernel
-//!   crate's only cycles are the known ones, which may only go away.
+//! - neither the agent's modules nor the kernel crate's import each other
+//!   in a cycle.
 //!
 //! Each check reads the files, blanks comments and string literals, drops
 //! `#[cfg(test)]` items (a test may build a lab to check a pure function)
@@ -582,36 +582,10 @@ fn the_agents_modules_have_no_import_cycle() {
     fail_if_any("import cycles between modules", &agent().cycles());
 }
 
-/// Cycles the kernel crate still has (issue 15 item 2 removes them): the
-/// test fails on any other cycle, and on one of these once it is gone, so
-/// this list only shrinks. Empty it when the kernel work lands.
-const KNOWN_KERNEL_CYCLES: &[&[&str]] = &[&["events", "flow"], &["pipeline", "privatelink"]];
-
 #[test]
-fn the_kernel_crate_has_no_new_import_cycle() {
-    let c = Crate::read(&repo().join("dataplane-ebpf/src"));
-    let found = c.cycles();
-    let known: Vec<String> = KNOWN_KERNEL_CYCLES
-        .iter()
-        .map(|m| format!("cycle: {}\n", m.join(", ")))
-        .collect();
-    let new: Vec<String> = found
-        .iter()
-        .filter(|f| !known.iter().any(|k| f.starts_with(k.as_str())))
-        .cloned()
-        .collect();
-    fail_if_any("new import cycles in the kernel crate", &new);
-    let gone: Vec<String> = known
-        .iter()
-        .filter(|k| !found.iter().any(|f| f.starts_with(k.as_str())))
-        .map(|k| {
-            format!(
-                "{} is gone: remove it from KNOWN_KERNEL_CYCLES",
-                k.trim_end()
-            )
-        })
-        .collect();
-    fail_if_any("a known kernel cycle is gone", &gone);
+fn the_kernel_crates_modules_have_no_import_cycle() {
+    let kernel = Crate::read(&repo().join("dataplane-ebpf/src"));
+    fail_if_any("import cycles between kernel modules", &kernel.cycles());
 }
 
 #[test]

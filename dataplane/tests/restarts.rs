@@ -341,7 +341,9 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(
         err.contains(&format!(
-            "lab {lab} is run by an agent (pid {},",
+            "lab {lab} is run by an agent (pid {}), which holds /run/hyperlab/{lab}/agent.lock: \
+             stop it first with `kill -TERM {}`",
+            agent.child.id(),
             agent.child.id()
         )),
         "{err}"

@@ -512,6 +512,7 @@ pub fn ep_eni(fx: &Fixture, addr: &str) -> usize {
 
 pub mod differential;
 pub mod reference;
+pub mod stage;
 
 /// Runs `frame` from ENI `from` through both hooks (on an empty flow table
 /// each time) and asserts a drop with exactly this reason and no other, the

@@ -7,7 +7,7 @@
 //!   pipeline's TC build uses, `bpf_redirect_peer`);
 //! - `hlb_gen`: run with BPF_PROG_RUN live frames, writes every header
 //!   field of every frame (live-frame pages are recycled, and the stack and
-//!   our rewrites edit them in place: shared/TOOLCHAIN.md) and sends it;
+//!   our rewrites edit them in place: docs/BENCHMARKS.md, section 3) and sends it;
 //! - `hlb_sink`: counts per CPU, keeps a sample of frames for the runner to
 //!   verify, drops;
 //! - empty programs that give the fixed cost of one test-run call.
@@ -26,7 +26,7 @@ use dataplane_common::{
         nat_key, BenchConfig, NatEntry, Sample, COUNT_DROP, COUNT_FWD, COUNT_GEN, COUNT_NAT_NEW,
         COUNT_SINK, COUNT_SLOTS, FRAME_LEN, SAMPLE_LEN, SAMPLE_SLOTS,
     },
-    FlowKey, MAX_FLOWS, PROTO_TCP, PROTO_UDP,
+    FlowKey, EEXIST, MAX_FLOWS, PROTO_TCP, PROTO_UDP,
 };
 
 #[map(name = "HLB_CONFIG")]
@@ -56,7 +56,6 @@ const UDP_CSUM: usize = L4 + 6;
 const TCP_CSUM: usize = L4 + 16;
 /// EtherType 0x0800 as loaded natively from the wire.
 const ETH_P_IP_NE: u16 = u16::from_ne_bytes([0x08, 0x00]);
-const EEXIST: i32 = 17;
 
 #[inline(always)]
 fn count(slot: u32) -> u64 {
