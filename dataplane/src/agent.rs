@@ -469,6 +469,41 @@ impl Agent {
         )
     }
 
+    /// Waits until no target is out of selection, or fails after `timeout`
+    /// naming the targets still out.
+    pub fn wait_all_healthy(&self, timeout: Duration) -> Result<()> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let out = self.unhealthy.lock().expect("health set").clone();
+            if out.is_empty() {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!("targets still unhealthy after {timeout:?}: {out:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// After servers were started: a probe that failed before a server was
+    /// up may still take its target out for a moment, so let the longest
+    /// health-check interval pass, then wait (up to `timeout`) until every
+    /// target is in selection.
+    pub fn settle_health(&self, timeout: Duration) -> Result<()> {
+        let longest = self
+            .topo
+            .services
+            .target_groups
+            .iter()
+            .filter_map(|tg| tg.health_check.as_ref().map(|h| h.interval_ms))
+            .max();
+        if let Some(ms) = longest {
+            std::thread::sleep(Duration::from_millis(u64::from(ms) + 300));
+            self.wait_all_healthy(timeout)?;
+        }
+        Ok(())
+    }
+
     /// The timeouts and sweep interval the sweeper applies now.
     pub fn conntrack(&self) -> ConntrackSettings {
         *self.conntrack.lock().expect("conntrack settings lock")

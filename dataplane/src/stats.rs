@@ -238,8 +238,11 @@ fn table(
     if names.is_empty() {
         return;
     }
+    // The name column fits the longest name (28 at least), so long ids
+    // (an HTTP link's implied target group) keep the numbers in line.
+    let w = names.iter().map(String::len).fold(28, usize::max);
     out.push_str(&format!(
-        "{title}\n  {:<28} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
+        "{title}\n  {:<w$} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
         "",
         format!("{tx}_pkts"),
         format!("{tx}_bytes"),
@@ -249,7 +252,7 @@ fn table(
     ));
     for (id, c) in names.iter().zip(rows) {
         out.push_str(&format!(
-            "  {id:<28} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
+            "  {id:<w$} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
             c.tx_packets, c.tx_bytes, c.rx_packets, c.rx_bytes, c.drops
         ));
     }
@@ -362,6 +365,25 @@ mod tests {
             !text.contains("LISTENERS"),
             "empty sections are left out: {text}"
         );
+        // A name longer than the column widens it for every row.
+        let long = Layout {
+            enis: vec![
+                "eni-a".into(),
+                "vpclink-http-int-web-targets:eni-web:80".into(),
+            ],
+            ..Default::default()
+        };
+        let mut s2 = snap();
+        s2.enis.push(s2.enis[0]);
+        let wide = render(&s2, &long, false);
+        let ends: Vec<usize> = wide
+            .lines()
+            .skip_while(|l| *l != "ENIS")
+            .skip(1)
+            .take(3)
+            .map(str::len)
+            .collect();
+        assert_eq!(ends, [98, 98, 98], "{wide}");
         assert_eq!(
             text.lines().count(),
             1 + COUNTER_COUNT as usize + 1 + DROP_REASON_COUNT as usize + 2 + 1 + 2 + 1
