@@ -18,8 +18,6 @@ use dataplane_common::{
 };
 use etherparse::PacketBuilder;
 
-pub mod bench;
-
 /// Fails loudly (never skips) when a root test runs without what it needs.
 pub fn require_root() {
     assert!(

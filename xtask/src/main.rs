@@ -30,9 +30,10 @@ enum Command {
     /// Install what is missing (Debian packages, bpf-linker 0.13 for LLVM 22,
     /// bpffs mount, /run/netns), idempotently. Needs root.
     Setup,
-    /// Build the eBPF kernel crate with Debian's rustc and copy its objects to
-    /// target/dataplane-ebpf.o (the data plane) and target/bench-ebpf.o (the
-    /// bench floors, generator and sink); fails if either calls memcpy.
+    /// Build the eBPF kernel crates with Debian's rustc and copy their objects to
+    /// target/dataplane-ebpf.o (the data plane, dataplane-ebpf/) and
+    /// target/bench-ebpf.o (the bench floors, generator and sink, bench/ebpf/);
+    /// fails if either calls memcpy.
     BuildEbpf(BuildEbpfArgs),
     /// setup + build-ebpf + `cargo build --release -p dataplane`. Needs root.
     Build,
@@ -298,13 +299,13 @@ fn bench(args: BenchArgs) -> Result<()> {
     require_root("bench")?;
     setup::run()?;
     let obj = ebpf::build(false)?;
-    eprintln!("[bench] cargo build --release -p hyperlab-tests --bin hyperlab-bench");
+    eprintln!("[bench] cargo build --release -p hyperlab-bench --bin hyperlab-bench");
     let mut cmd = proc::host_cargo();
     cmd.args([
         "build",
         "--release",
         "-p",
-        "hyperlab-tests",
+        "hyperlab-bench",
         "--bin",
         "hyperlab-bench",
     ]);

@@ -5,7 +5,7 @@
 //!
 //! Needs root: run with `cargo xtask test` (or `cargo test -- --include-ignored`).
 
-use hyperlab_tests::bench::{self, Options, Section};
+use hyperlab_bench::{self as bench, Options, Section};
 
 #[test]
 #[ignore = "needs root"]

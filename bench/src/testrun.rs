@@ -14,7 +14,7 @@
 use anyhow::Result;
 pub use dataplane::testrun::Program;
 
-use crate::Outcome;
+use hyperlab_tests::Outcome;
 
 /// One call: the outcome of the last run and the kernel's ns per run.
 pub fn call(prog: Program<'_>, ifindex: u32, frame: &[u8], repeat: u32) -> Result<(Outcome, f64)> {

@@ -14,10 +14,10 @@ use dataplane::{
     netns,
 };
 use dataplane_common::{
-    bench::{nat_key, programs as bprog, NatEntry},
     maps, FlowEntry, FlowKey, SgKey, SgPorts, FLOW_F_REPLY, FLOW_STATE_ESTABLISHED, GATEWAY_MAC,
     PROTO_TCP,
 };
+use hyperlab_bench_common::{nat_key, programs as bprog, NatEntry};
 
 use super::{
     kernel::{self, hook_name, record, SPORT_XOR},
@@ -28,7 +28,7 @@ use super::{
     topo::{self, Net, CLIENT, ENDPOINT, NLB, SERVER},
     verify, Options, Section, Sizes,
 };
-use crate::{pkt, Fixture, Outcome, Verdict};
+use hyperlab_tests::{pkt, Fixture, Outcome, Verdict};
 
 pub fn run(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
     established_at_scale(fx, opts, sizes, report).context("established flows at scale")?;
@@ -260,7 +260,7 @@ fn established_at_scale(
 fn fill(
     dp: &mut Dataplane,
     bench: &mut BenchObject,
-    cfg: &dataplane_common::bench::BenchConfig,
+    cfg: &hyperlab_bench_common::BenchConfig,
     vpc: u32,
     fwd: &FlowEntry,
     rev: &FlowEntry,

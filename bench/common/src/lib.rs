@@ -1,11 +1,13 @@
 //! The ABI of the benchmark kernel object (`target/bench-ebpf.o`, built from
-//! `dataplane-ebpf/src/bench/`): the floors hyperlab's pipeline is measured
-//! against, the live-frames traffic generator and the counting sink.
+//! `bench/ebpf/`): the floors hyperlab's pipeline is measured against, the
+//! live-frames traffic generator and the counting sink.
 //!
-//! Nothing here is part of the data plane; it lives in the shared crate so
-//! the bench runner and the bench programs cannot drift apart.
+//! Nothing here is part of the data plane; it is one crate shared by the bench
+//! runner (`bench/`) and the bench programs (`bench/ebpf/`) so they cannot
+//! drift apart.
+#![no_std]
 
-use crate::FlowKey;
+use dataplane_common::FlowKey;
 
 /// Map names (at most 15 bytes).
 pub mod maps {
@@ -13,7 +15,7 @@ pub mod maps {
     pub const CONFIG: &str = "HLB_CONFIG";
     /// DevMap: slot 0 is where the XDP floors redirect to.
     pub const DEVMAP: &str = "HLB_DEVMAP";
-    /// [`crate::FlowKey`] -> [`super::NatEntry`]: the minimal stateful NAT's table.
+    /// [`dataplane_common::FlowKey`] -> [`super::NatEntry`]: the minimal stateful NAT's table.
     pub const NAT: &str = "HLB_NAT";
     /// Per-CPU array of u64 indexed by the `COUNT_*` constants.
     pub const COUNTS: &str = "HLB_COUNTS";

@@ -15,7 +15,7 @@
 //!    XDP paths, a bare veth pair, a bridge and netfilter NAT.
 //!
 //! `--quick` runs every scenario with tiny sizes in seconds; the smoke test
-//! (tests/bench_smoke.rs) uses it to check that each scenario delivers
+//! (bench/tests/bench_smoke.rs) uses it to check that each scenario delivers
 //! correctly translated packets. Nothing ever asserts a speed.
 
 pub mod analysis;
@@ -37,7 +37,7 @@ use std::{path::PathBuf, time::Instant};
 use anyhow::{Context, Result};
 use dataplane::{loader::LoadOptions, model::Hook};
 
-use crate::Fixture;
+use hyperlab_tests::Fixture;
 
 pub use report::Report;
 
@@ -174,7 +174,7 @@ impl Options {
 /// processes, netfilter rules inside its own namespaces) is removed again,
 /// also when a part fails.
 pub fn run(opts: &Options) -> Result<Report> {
-    crate::require_root();
+    hyperlab_tests::require_root();
     let start = Instant::now();
     let sizes = opts.sizes();
     let mut report = Report {
@@ -188,7 +188,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         "# everything, about 10 minutes; writes docs/BENCHMARKS.md and docs/benchmarks.svg".into(),
         "cargo xtask bench".into(),
         "# what that runs: setup (idempotent), build-ebpf (target/dataplane-ebpf.o and".into(),
-        "# target/bench-ebpf.o), cargo build --release -p hyperlab-tests --bin hyperlab-bench, then".into(),
+        "# target/bench-ebpf.o), cargo build --release -p hyperlab-bench --bin hyperlab-bench, then".into(),
         "HYPERLAB_EBPF_OBJ=target/dataplane-ebpf.o HYPERLAB_BENCH_OBJ=target/bench-ebpf.o \\".into(),
         "  target/release/hyperlab-bench --out docs".into(),
         "# one part, fewer repetitions, another directory".into(),
@@ -196,7 +196,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         "# seconds, tiny sizes, checked deliveries (report in target/bench-quick/)".into(),
         "cargo xtask bench --quick".into(),
         "# the same quick mode as a test (part of cargo xtask test)".into(),
-        "cargo test -p hyperlab-tests --test bench_smoke -- --include-ignored".into(),
+        "cargo test -p hyperlab-bench --test bench_smoke -- --include-ignored".into(),
         format!("# this report: {}", opts.command),
     ];
     let want = |s: Section| opts.sections.contains(&s);

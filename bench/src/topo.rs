@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use dataplane::model::{Peer, Protocol, Rule, Topology};
 use dataplane_common::{EniInfo, PortInfo};
 
-use crate::Fixture;
+use hyperlab_tests::Fixture;
 
 pub const TOPO: &str = r#"
 [lab]

@@ -8,10 +8,8 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use dataplane::{model::Hook, netns};
-use dataplane_common::{
-    bench::{nat_key, programs, BenchConfig, NatEntry},
-    GATEWAY_MAC, PROTO_TCP,
-};
+use dataplane_common::{GATEWAY_MAC, PROTO_TCP};
+use hyperlab_bench_common::{nat_key, programs, BenchConfig, NatEntry};
 
 use super::{
     objects::BenchObject,
@@ -21,7 +19,7 @@ use super::{
     topo::{Net, API, CLIENT, ENDPOINT, INT_TCP, LINK, NAT_PORTS, NLB, SERVER},
     verify, Options, Section, Sizes,
 };
-use crate::{pkt, Fixture, Outcome, Verdict};
+use hyperlab_tests::{pkt, Fixture, Outcome, Verdict};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {

@@ -20,11 +20,9 @@ use dataplane::{
     model::{format_mac, Hook},
     netns,
 };
-use dataplane_common::{
-    bench::{programs as bprog, BenchConfig, COUNT_GEN, COUNT_SINK, FRAME_LEN},
-    GATEWAY_MAC, PROTO_UDP,
-};
+use dataplane_common::{GATEWAY_MAC, PROTO_UDP};
 use etherparse::PacketBuilder;
+use hyperlab_bench_common::{programs as bprog, BenchConfig, COUNT_GEN, COUNT_SINK, FRAME_LEN};
 
 use super::{
     kernel::SPORT_XOR,
@@ -36,7 +34,7 @@ use super::{
     verify::{self, Ports},
     Options, Section, Sizes,
 };
-use crate::{topology, unique_lab, xdp_ctx, LabGuard};
+use hyperlab_tests::{topology, unique_lab, xdp_ctx, LabGuard};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {

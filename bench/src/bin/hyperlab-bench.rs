@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use hyperlab_tests::bench::{self, Options, Section};
+use hyperlab_bench::{self as bench, Options, Section};
 
 /// Runs hyperlab's benchmarks and writes the report (BENCHMARKS.md and
 /// benchmarks.svg) to --out.

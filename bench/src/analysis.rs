@@ -133,7 +133,7 @@ pub fn bounds(r: &Report) -> Vec<String> {
                          the fast path touches less often) would narrow that part. No layout \
                          closes the rest: the floor itself misses the target.",
                         std::mem::size_of::<dataplane_common::FlowEntry>(),
-                        std::mem::size_of::<dataplane_common::bench::NatEntry>(),
+                        std::mem::size_of::<hyperlab_bench_common::NatEntry>(),
                     ),
                     _ => String::new(),
                 },

@@ -10,9 +10,9 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use dataplane::netns;
-use dataplane_common::{
-    bench::{maps, programs, BenchConfig, NatEntry, Sample, COUNT_SLOTS, SAMPLE_SLOTS},
-    FlowKey,
+use dataplane_common::FlowKey;
+use hyperlab_bench_common::{
+    maps, programs, BenchConfig, NatEntry, Sample, COUNT_SLOTS, SAMPLE_SLOTS,
 };
 
 /// Where the bench object is looked for: `$HYPERLAB_BENCH_OBJ`, else next to

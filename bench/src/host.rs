@@ -15,7 +15,7 @@ use super::{
     topo::{CLIENT, ENDPOINT, INT_TCP, LINK, NLB, SERVER, TOPO},
     Options, Section, Sizes,
 };
-use crate::Fixture;
+use hyperlab_tests::Fixture;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Test {

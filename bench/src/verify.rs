@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::csum;
+use hyperlab_tests::csum;
 
 #[derive(Clone, Copy, Debug)]
 pub enum Ports {
@@ -109,7 +109,7 @@ pub fn frame(f: &[u8], e: &Expect) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pkt;
+    use hyperlab_tests::pkt;
 
     #[test]
     fn accepts_a_good_frame_and_names_what_is_wrong() {
