@@ -215,6 +215,35 @@ fn json_field(line: &str, field: &str) -> String {
     rest[..end].trim_matches('"').to_string()
 }
 
+/// The file a UDP sender (`UDP_TX`) rewrites with its count every 50 datagrams.
+fn udp_progress(stop: &Path, p: &Path3) -> PathBuf {
+    let ((ip, port), _) = p.udp;
+    PathBuf::from(format!("{}.sent.{ip}.{port}", stop.display()))
+}
+
+/// Waits until every path's UDP sender has sent more than `n` datagrams.
+fn wait_for_udp_streams(stop: &Path, n: u64, timeout: Duration) {
+    for p in &PATHS {
+        let progress = udp_progress(stop, p);
+        let deadline = Instant::now() + timeout;
+        loop {
+            let sent: u64 = std::fs::read_to_string(&progress)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0);
+            if sent > n {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: udp sender stuck at {sent}",
+                p.name
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 #[test]
 #[ignore = "needs root"]
 fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a_gap() {
@@ -265,7 +294,8 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
             clients.push((p.name, what, c));
         }
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // Every stream under way before the first reload.
+    wait_for_udp_streams(&stop, 100, Duration::from_secs(30));
 
     // 100 reloads, 10 SIGKILLs.
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
@@ -351,26 +381,9 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
 
     // Let every UDP stream reach 1,000 datagrams (on a fast machine the
     // reloads end sooner), then stop the streams and collect the verdicts.
+    wait_for_udp_streams(&stop, 1_000, Duration::from_secs(60));
     for p in &PATHS {
-        let ((ip, port), _) = p.udp;
-        let progress = PathBuf::from(format!("{}.sent.{ip}.{port}", stop.display()));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let n: u64 = std::fs::read_to_string(&progress)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0);
-            if n > 1_000 {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: udp sender stuck at {n}",
-                p.name
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = std::fs::remove_file(&progress);
+        let _ = std::fs::remove_file(udp_progress(&stop, p));
     }
     std::fs::write(&stop, b"").unwrap();
     let mut sent = std::collections::HashMap::new();

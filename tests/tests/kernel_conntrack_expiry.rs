@@ -190,10 +190,29 @@ fn forward(fx: &Fixture, from: &str, frame: &[u8]) -> Vec<u8> {
     o.out
 }
 
-/// Lets the coarse kernel clock (a jiffy) move on, so a later packet gets a
-/// later `last_seen_ns` than the one before.
+/// Waits until the coarse kernel clock (a jiffy) has moved on twice, so a
+/// later packet gets a later `last_seen_ns` than the one before: the kernel
+/// stamps flows with `bpf_ktime_get_coarse_ns` (`CLOCK_MONOTONIC_COARSE`
+/// here) through a per-CPU copy that can lag one more tick (flow.rs `now`).
 fn tick() {
-    std::thread::sleep(Duration::from_millis(50));
+    fn coarse_ns() -> u128 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+        assert_eq!(rc, 0, "clock_gettime(CLOCK_MONOTONIC_COARSE)");
+        ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    for _ in 0..2 {
+        let start = coarse_ns();
+        while coarse_ns() == start {
+            assert!(Instant::now() < deadline, "the coarse clock did not move");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 #[test]
