@@ -141,40 +141,8 @@ fn run_without_the_kernel_object_says_how_to_build_it() {
     );
 }
 
-/// A config for the agent tests: one VPC, two hosts, `@LAB@` and `@PORT@`.
-const TOPO: &str = r#"
-[lab]
-name = "@LAB@"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-a"
-vpc = "vpc-a"
-ingress = [ { protocol = "tcp", ports = "@PORT@", peer = "10.0.0.0/16" } ]
-
-[[eni]]
-id = "eni-one"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-a"]
-host = "one"
-
-[[eni]]
-id = "eni-two"
-subnet = "subnet-a1"
-ip = "10.0.1.20"
-security_groups = ["sg-a"]
-host = "two"
-"#;
+/// Two hosts in one subnet; `@LAB@` and `@PORT@` are replaced.
+const TOPO: &str = common::TWO_HOSTS;
 
 /// The agent as a child process, stopped by PID on drop; the lab is removed too.
 fn write_config(path: &Path, lab: &str, port: &str) {

@@ -13,39 +13,10 @@ use std::{
 
 use common::{bin, is_root, lab_up, tmp, AgentProc};
 
-const TOPO: &str = r#"
-[lab]
-name = "@LAB@"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-a"
-vpc = "vpc-a"
-ingress = [ { protocol = "tcp", ports = 80, peer = "10.0.0.0/16" } ]
-
-[[eni]]
-id = "eni-one"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-a"]
-host = "one"
-
-[[eni]]
-id = "eni-two"
-subnet = "subnet-a1"
-ip = "10.0.1.20"
-security_groups = ["sg-a"]
-host = "two"
-"#;
+/// Two hosts in one subnet, tcp/80 allowed between them; `@LAB@` is replaced.
+fn topo() -> String {
+    common::TWO_HOSTS.replace("@PORT@", "80")
+}
 
 /// The HTTP server on host `two`, killed by PID when dropped (`ip netns
 /// exec` replaces itself with the server, so the PID is the server's).
@@ -121,7 +92,7 @@ fn lab_up_is_refused_under_a_data_plane_and_a_lab_rebuilt_behind_its_back_is_att
     assert!(is_root(), "needs root");
     let lab = format!("rb{}", std::process::id() % 100_000);
     let file = tmp("rebuild.toml");
-    std::fs::write(&file, TOPO.replace("@LAB@", &lab)).unwrap();
+    std::fs::write(&file, topo().replace("@LAB@", &lab)).unwrap();
     let shown = file.display().to_string();
     lab_up(&file);
     let log = tmp("rebuild.log");

@@ -18,6 +18,18 @@ use dataplane_common::{
 };
 use etherparse::PacketBuilder;
 
+/// Topologies shared by more than one test: the files under `tests/fixtures/`
+/// (see its README.md). `@LAB@` is replaced by [`Fixture`].
+pub mod fixtures {
+    /// client -> web in one subnet; sg-web's ingress is `@RULE@`.
+    pub const CLIENT_WEB: &str = include_str!("../fixtures/client-web.toml");
+
+    /// [`CLIENT_WEB`] with sg-web admitting `rule` (an inline-table rule).
+    pub fn client_web(rule: &str) -> String {
+        CLIENT_WEB.replace("@RULE@", rule)
+    }
+}
+
 /// Fails loudly (never skips) when a root test runs without what it needs.
 pub fn require_root() {
     assert!(

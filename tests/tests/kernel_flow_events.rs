@@ -16,52 +16,20 @@ use dataplane_common::{
     maps, Counter, DropReason, FlowEvent, FlowKey, FLOW_EVENT_NEW, FLOW_EVENT_REJECT, FLOW_F_REPLY,
     GATEWAY_MAC, NO_ENI, PROTO_TCP, PROTO_UDP,
 };
-use hyperlab_tests::{pkt, Fixture, Verdict};
+use hyperlab_tests::{fixtures, pkt, Fixture, Verdict};
 
 /// client may send UDP 53 to web (allowed both ways by the groups) and TCP
 /// 5432 to db, whose group admits only sg-web: a policy REJECT.
-const TOPO: &str = r#"
-[lab]
-name = "@LAB@"
+fn topo() -> String {
+    fixtures::client_web(r#"{ protocol = "udp", ports = 53, peer = "sg-client" }"#) + DB
+}
 
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-client"
-vpc = "vpc-a"
-ingress = []
-
-[[security_group]]
-id = "sg-web"
-vpc = "vpc-a"
-ingress = [ { protocol = "udp", ports = 53, peer = "sg-client" } ]
-
+/// db, added to [`fixtures::CLIENT_WEB`].
+const DB: &str = r#"
 [[security_group]]
 id = "sg-db"
 vpc = "vpc-a"
 ingress = [ { protocol = "tcp", ports = "5432", peer = "sg-web" } ]
-
-[[eni]]
-id = "eni-client"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-client"]
-host = "client"
-
-[[eni]]
-id = "eni-web"
-subnet = "subnet-a1"
-ip = "10.0.1.20"
-security_groups = ["sg-web"]
-host = "web"
 
 [[eni]]
 id = "eni-db"
@@ -111,7 +79,7 @@ fn drain(fx: &mut Fixture) -> Vec<FlowEvent> {
 #[test]
 #[ignore = "needs root"]
 fn a_new_flow_and_a_rejected_packet_each_emit_one_exact_event() {
-    let mut fx = Fixture::with_options(TOPO, "kfe", Hook::Tc, &events_on());
+    let mut fx = Fixture::with_options(&topo(), "kfe", Hook::Tc, &events_on());
     assert!(drain(&mut fx).is_empty(), "no events before any traffic");
     let (c, w, d) = (fx.ip("eni-client"), fx.ip("eni-web"), fx.ip("eni-db"));
     let (ci, wi) = (fx.eni("eni-client") as u32, fx.eni("eni-web") as u32);
@@ -181,7 +149,7 @@ fn a_new_flow_and_a_rejected_packet_each_emit_one_exact_event() {
 #[test]
 #[ignore = "needs root"]
 fn each_direction_of_a_flow_counts_its_packets_and_ip_bytes_exactly() {
-    let mut fx = Fixture::with_options(TOPO, "kfc", Hook::Tc, &events_on());
+    let mut fx = Fixture::with_options(&topo(), "kfc", Hook::Tc, &events_on());
     let (c, w) = (fx.ip("eni-client"), fx.ip("eni-web"));
     let (cmac, wmac) = (fx.mac("eni-client"), fx.mac("eni-web"));
     let q = pkt::udp(cmac, GATEWAY_MAC, c, w, 40000, 53);
@@ -224,7 +192,7 @@ fn each_direction_of_a_flow_counts_its_packets_and_ip_bytes_exactly() {
 #[test]
 #[ignore = "needs root"]
 fn with_flow_events_off_the_ring_stays_empty() {
-    let mut fx = Fixture::new(TOPO, "kfo");
+    let mut fx = Fixture::new(&topo(), "kfo");
     let (c, w, d) = (fx.ip("eni-client"), fx.ip("eni-web"), fx.ip("eni-db"));
     let cmac = fx.mac("eni-client");
     let q = pkt::udp(cmac, GATEWAY_MAC, c, w, 40000, 53);
@@ -245,7 +213,7 @@ fn with_flow_events_off_the_ring_stays_empty() {
 #[test]
 #[ignore = "needs root"]
 fn a_full_ring_counts_lost_events_and_still_forwards_the_packet() {
-    let mut fx = Fixture::with_options(TOPO, "kfl", Hook::Tc, &events_on());
+    let mut fx = Fixture::with_options(&topo(), "kfl", Hook::Tc, &events_on());
     let (c, w, d) = (fx.ip("eni-client"), fx.ip("eni-web"), fx.ip("eni-db"));
     let cmac = fx.mac("eni-client");
     let syn = pkt::tcp(cmac, GATEWAY_MAC, c, d, 40001, 5432, "S");

@@ -7,53 +7,14 @@
 
 use dataplane::model::Hook;
 use dataplane_common::{DropReason, GATEWAY_MAC, PROTO_TCP};
-use hyperlab_tests::{ep_eni, expect, pkt, topology, Fixture, Verdict, HOOKS};
-
-/// client -> web tcp/80 allowed by an SG reference; `@RULE@` is replaced.
-const TOPO: &str = r#"
-[lab]
-name = "@LAB@"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-client"
-vpc = "vpc-a"
-ingress = []
-
-[[security_group]]
-id = "sg-web"
-vpc = "vpc-a"
-ingress = [ @RULE@ ]
-
-[[eni]]
-id = "eni-client"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-client"]
-host = "client"
-
-[[eni]]
-id = "eni-web"
-subnet = "subnet-a1"
-ip = "10.0.1.20"
-security_groups = ["sg-web"]
-host = "web"
-"#;
+use hyperlab_tests::{ep_eni, expect, fixtures, pkt, topology, Fixture, Verdict, HOOKS};
 
 const ALLOW_80: &str = r#"{ protocol = "tcp", ports = "80", peer = "sg-client" }"#;
 const ALLOW_8080: &str = r#"{ protocol = "tcp", ports = "8080", peer = "sg-client" }"#;
 
+/// client -> web tcp/80 allowed by an SG reference.
 fn with_rule(rule: &str) -> String {
-    TOPO.replace("@RULE@", rule)
+    fixtures::client_web(rule)
 }
 
 #[test]

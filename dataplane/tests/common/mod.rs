@@ -9,6 +9,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Two hosts in one subnet (`@LAB@`, `@PORT@`): tests/fixtures/two-hosts.toml.
+pub const TWO_HOSTS: &str = include_str!("../../../tests/fixtures/two-hosts.toml");
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dataplane"))
 }
