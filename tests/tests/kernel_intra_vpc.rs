@@ -15,97 +15,7 @@ use hyperlab_tests::{csum, pkt, Fixture, Outcome, Verdict, HOOKS};
 
 /// Two VPCs with the same CIDR. vpc-a: client, web, db; vpc-b: other, other2
 /// reusing client's and web's addresses.
-const TOPO: &str = r#"
-[lab]
-name = "@LAB@"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[vpc]]
-id = "vpc-b"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-client"
-vpc = "vpc-a"
-ingress = []
-egress = [
-  { protocol = "tcp", ports = "80", peer = "10.0.0.0/16" },
-  { protocol = "tcp", ports = "8000-8200", peer = "sg-web" },
-  { protocol = "tcp", ports = "5432", peer = "10.0.1.30/32" },
-  { protocol = "udp", ports = "53", peer = "10.0.1.0/24" },
-  { protocol = "icmp", peer = "0.0.0.0/0" },
-]
-
-[[security_group]]
-id = "sg-web"
-vpc = "vpc-a"
-ingress = [
-  { protocol = "tcp", ports = "80", peer = "sg-client" },
-  { protocol = "tcp", ports = "8000-8100", peer = "10.0.1.0/24" },
-  { protocol = "udp", ports = 53, peer = "10.0.1.10" },
-  { protocol = "icmp", peer = "10.0.0.0/16" },
-]
-
-[[security_group]]
-id = "sg-db"
-vpc = "vpc-a"
-ingress = [ { protocol = "tcp", ports = "5432", peer = "sg-web" } ]
-
-[[security_group]]
-id = "sg-b"
-vpc = "vpc-b"
-ingress = [ { protocol = "all", peer = "0.0.0.0/0" } ]
-
-[[eni]]
-id = "eni-client"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-client"]
-host = "client"
-
-[[eni]]
-id = "eni-web"
-subnet = "subnet-a1"
-ip = "10.0.1.20"
-security_groups = ["sg-web"]
-host = "web"
-
-[[eni]]
-id = "eni-db"
-subnet = "subnet-a1"
-ip = "10.0.1.30"
-security_groups = ["sg-db"]
-host = "db"
-
-[[eni]]
-id = "eni-other"
-subnet = "subnet-b1"
-ip = "10.0.1.10"
-security_groups = ["sg-b"]
-host = "other"
-
-[[eni]]
-id = "eni-other2"
-subnet = "subnet-b1"
-ip = "10.0.1.20"
-security_groups = ["sg-b"]
-host = "other2"
-"#;
+const TOPO: &str = include_str!("../fixtures/kernel-intra-vpc.toml");
 
 fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
@@ -153,6 +63,28 @@ fn check(
     let want: Vec<(String, u64)> = counters.iter().map(|(n, c)| (n.to_string(), *c)).collect();
     assert_eq!(moved(&d), want, "{hook:?}: counters moved");
     o
+}
+
+/// [`check`] for a frame forwarded with only its MACs rewritten: to
+/// `dst_mac`, from the gateway.
+fn forwarded(
+    fx: &Fixture,
+    hook: Hook,
+    from: &str,
+    frame: &[u8],
+    dst_mac: [u8; 6],
+    counters: &[(&str, u64)],
+) -> Outcome {
+    let out = pkt::with_macs(frame, dst_mac, GATEWAY_MAC);
+    check(
+        fx,
+        hook,
+        from,
+        frame,
+        Verdict::Forward,
+        Some(&out),
+        counters,
+    )
 }
 
 fn drop_reason(r: DropReason) -> String {
@@ -279,15 +211,7 @@ fn allowed_tcp_is_forwarded_with_macs_rewritten_and_reply_passes_statefully() {
         fx.clear_flows();
         let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "S");
         let before = fx.snapshot();
-        let o = check(
-            &fx,
-            hook,
-            "eni-client",
-            &syn,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&syn, wmac, GATEWAY_MAC)),
-            &[FWD, CREATED],
-        );
+        let o = forwarded(&fx, hook, "eni-client", &syn, wmac, &[FWD, CREATED]);
         csum::assert_valid(&o.out);
         let d = fx.snapshot().since(&before);
         assert_eq!(
@@ -317,13 +241,12 @@ fn allowed_tcp_is_forwarded_with_macs_rewritten_and_reply_passes_statefully() {
 
         // The client has no inbound rule, yet the reply passes: stateful.
         let synack = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "SA");
-        check(
+        forwarded(
             &fx,
             hook,
             "eni-web",
             &synack,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&synack, cmac, GATEWAY_MAC)),
+            cmac,
             &[FWD, HIT, ("event:tcp_established", 1)],
         );
         assert!(
@@ -334,15 +257,7 @@ fn allowed_tcp_is_forwarded_with_macs_rewritten_and_reply_passes_statefully() {
         );
 
         let ack = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "A");
-        check(
-            &fx,
-            hook,
-            "eni-client",
-            &ack,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&ack, wmac, GATEWAY_MAC)),
-            &[FWD, HIT],
-        );
+        forwarded(&fx, hook, "eni-client", &ack, wmac, &[FWD, HIT]);
     }
 }
 
@@ -355,25 +270,9 @@ fn tcp_rst_closes_the_flow_and_a_new_syn_reopens_it() {
     for hook in HOOKS {
         fx.clear_flows();
         let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40001, 80, "S");
-        check(
-            &fx,
-            hook,
-            "eni-client",
-            &syn,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&syn, wmac, GATEWAY_MAC)),
-            &[FWD, CREATED],
-        );
+        forwarded(&fx, hook, "eni-client", &syn, wmac, &[FWD, CREATED]);
         let rst = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40001, "RA");
-        check(
-            &fx,
-            hook,
-            "eni-web",
-            &rst,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&rst, cmac, GATEWAY_MAC)),
-            &[FWD, HIT],
-        );
+        forwarded(&fx, hook, "eni-web", &rst, cmac, &[FWD, HIT]);
         assert!(
             fx.flows().iter().all(|(_, e)| e.state == FLOW_STATE_CLOSED),
             "{hook:?}: closed"
@@ -390,15 +289,7 @@ fn tcp_rst_closes_the_flow_and_a_new_syn_reopens_it() {
             &[(&drop_reason(DropReason::FlowClosed), 1)],
         );
         // ...and a new SYN on the same tuple is decided afresh.
-        check(
-            &fx,
-            hook,
-            "eni-client",
-            &syn,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&syn, wmac, GATEWAY_MAC)),
-            &[FWD, CREATED],
-        );
+        forwarded(&fx, hook, "eni-client", &syn, wmac, &[FWD, CREATED]);
         assert!(
             fx.flows().iter().all(|(_, e)| e.state == FLOW_STATE_NEW),
             "{hook:?}: reopened"
@@ -414,39 +305,15 @@ fn fin_moves_the_flow_to_closing_and_it_still_forwards() {
     let (cmac, wmac) = (fx.mac("eni-client"), fx.mac("eni-web"));
     fx.clear_flows();
     let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40002, 80, "S");
-    check(
-        &fx,
-        Hook::Tc,
-        "eni-client",
-        &syn,
-        Verdict::Forward,
-        Some(&pkt::with_macs(&syn, wmac, GATEWAY_MAC)),
-        &[FWD, CREATED],
-    );
+    forwarded(&fx, Hook::Tc, "eni-client", &syn, wmac, &[FWD, CREATED]);
     let fin = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40002, 80, "FA");
-    check(
-        &fx,
-        Hook::Xdp,
-        "eni-client",
-        &fin,
-        Verdict::Forward,
-        Some(&pkt::with_macs(&fin, wmac, GATEWAY_MAC)),
-        &[FWD, HIT],
-    );
+    forwarded(&fx, Hook::Xdp, "eni-client", &fin, wmac, &[FWD, HIT]);
     assert!(fx
         .flows()
         .iter()
         .all(|(_, e)| e.state == dataplane_common::FLOW_STATE_CLOSING));
     let finack = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40002, "FA");
-    check(
-        &fx,
-        Hook::Tc,
-        "eni-web",
-        &finack,
-        Verdict::Forward,
-        Some(&pkt::with_macs(&finack, cmac, GATEWAY_MAC)),
-        &[FWD, HIT],
-    );
+    forwarded(&fx, Hook::Tc, "eni-web", &finack, cmac, &[FWD, HIT]);
 }
 
 #[test]
@@ -580,25 +447,9 @@ fn udp_and_icmp_echo_replies_pass_statefully() {
     for hook in HOOKS {
         fx.clear_flows();
         let q = pkt::udp(cmac, GATEWAY_MAC, c, w, 5353, 53);
-        check(
-            &fx,
-            hook,
-            "eni-client",
-            &q,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&q, wmac, GATEWAY_MAC)),
-            &[FWD, CREATED],
-        );
+        forwarded(&fx, hook, "eni-client", &q, wmac, &[FWD, CREATED]);
         let a = pkt::udp(wmac, GATEWAY_MAC, w, c, 53, 5353);
-        check(
-            &fx,
-            hook,
-            "eni-web",
-            &a,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&a, cmac, GATEWAY_MAC)),
-            &[FWD, HIT],
-        );
+        forwarded(&fx, hook, "eni-web", &a, cmac, &[FWD, HIT]);
         // A reply to a different port is not part of the flow.
         let stray = pkt::udp(wmac, GATEWAY_MAC, w, c, 53, 5354);
         check(
@@ -612,25 +463,9 @@ fn udp_and_icmp_echo_replies_pass_statefully() {
         );
 
         let req = pkt::echo(cmac, GATEWAY_MAC, c, w, 77, true);
-        check(
-            &fx,
-            hook,
-            "eni-client",
-            &req,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&req, wmac, GATEWAY_MAC)),
-            &[FWD, CREATED],
-        );
+        forwarded(&fx, hook, "eni-client", &req, wmac, &[FWD, CREATED]);
         let rep = pkt::echo(wmac, GATEWAY_MAC, w, c, 77, false);
-        check(
-            &fx,
-            hook,
-            "eni-web",
-            &rep,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&rep, cmac, GATEWAY_MAC)),
-            &[FWD, HIT],
-        );
+        forwarded(&fx, hook, "eni-web", &rep, cmac, &[FWD, HIT]);
         // An echo reply with another identifier is unsolicited.
         let other = pkt::echo(wmac, GATEWAY_MAC, w, c, 78, false);
         check(
@@ -665,15 +500,7 @@ fn vpcs_with_the_same_cidr_stay_isolated() {
     for hook in HOOKS {
         fx.clear_flows();
         let before = fx.snapshot();
-        check(
-            &fx,
-            hook,
-            "eni-other",
-            &f,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&f, o2mac, GATEWAY_MAC)),
-            &[FWD, CREATED],
-        );
+        forwarded(&fx, hook, "eni-other", &f, o2mac, &[FWD, CREATED]);
         let d = fx.snapshot().since(&before);
         assert_eq!(d.enis[fx.eni("eni-other2")].rx_packets, 1);
         assert_eq!(d.enis[fx.eni("eni-web")].rx_packets, 0);
@@ -914,15 +741,7 @@ fn ipv4_options_are_parsed_past_and_forwarded() {
     pkt::fix_ip_checksum(&mut f);
     for hook in HOOKS {
         fx.clear_flows();
-        let o = check(
-            &fx,
-            hook,
-            "eni-client",
-            &f,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&f, wmac, GATEWAY_MAC)),
-            &[FWD, CREATED],
-        );
+        let o = forwarded(&fx, hook, "eni-client", &f, wmac, &[FWD, CREATED]);
         csum::assert_valid(&o.out);
         let k = fx
             .flows()
@@ -984,15 +803,7 @@ fn full_flow_table_refuses_new_flows_and_keeps_live_ones() {
     fx.clear_flows();
     for sport in [44000, 44001] {
         let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, sport, 80, "S");
-        check(
-            &fx,
-            Hook::Tc,
-            "eni-client",
-            &syn,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&syn, wmac, GATEWAY_MAC)),
-            &[FWD, CREATED],
-        );
+        forwarded(&fx, Hook::Tc, "eni-client", &syn, wmac, &[FWD, CREATED]);
     }
     assert_eq!(fx.flows().len(), 4);
     let third = pkt::tcp(cmac, GATEWAY_MAC, c, w, 44002, 80, "S");
@@ -1009,25 +820,9 @@ fn full_flow_table_refuses_new_flows_and_keeps_live_ones() {
         // Both live flows still pass, in both directions.
         for sport in [44000, 44001] {
             let a = pkt::tcp(cmac, GATEWAY_MAC, c, w, sport, 80, "A");
-            check(
-                &fx,
-                hook,
-                "eni-client",
-                &a,
-                Verdict::Forward,
-                Some(&pkt::with_macs(&a, wmac, GATEWAY_MAC)),
-                &[FWD, HIT],
-            );
+            forwarded(&fx, hook, "eni-client", &a, wmac, &[FWD, HIT]);
             let r = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, sport, "A");
-            check(
-                &fx,
-                hook,
-                "eni-web",
-                &r,
-                Verdict::Forward,
-                Some(&pkt::with_macs(&r, cmac, GATEWAY_MAC)),
-                &[FWD, HIT],
-            );
+            forwarded(&fx, hook, "eni-web", &r, cmac, &[FWD, HIT]);
         }
     }
     assert_eq!(fx.flows().len(), 4, "no live entry was evicted");
@@ -1073,13 +868,12 @@ fn idle_flows_are_reclaimed_after_their_timeout_and_the_full_table_accepts_again
     let (cmac, wmac) = (fx.mac("eni-client"), fx.mac("eni-web"));
     let q = |sport| pkt::udp(cmac, GATEWAY_MAC, c, w, sport, 53);
     for sport in [46000, 46001] {
-        check(
+        forwarded(
             &fx,
             Hook::Tc,
             "eni-client",
             &q(sport),
-            Verdict::Forward,
-            Some(&pkt::with_macs(&q(sport), wmac, GATEWAY_MAC)),
+            wmac,
             &[FWD, CREATED],
         );
     }
@@ -1095,15 +889,7 @@ fn idle_flows_are_reclaimed_after_their_timeout_and_the_full_table_accepts_again
     // Keep one flow alive past the timeout; let the other go idle.
     let start = std::time::Instant::now();
     while start.elapsed() < std::time::Duration::from_millis(1600) {
-        check(
-            &fx,
-            Hook::Tc,
-            "eni-client",
-            &q(46000),
-            Verdict::Forward,
-            Some(&pkt::with_macs(&q(46000), wmac, GATEWAY_MAC)),
-            &[FWD, HIT],
-        );
+        forwarded(&fx, Hook::Tc, "eni-client", &q(46000), wmac, &[FWD, HIT]);
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let flows = fx.flows();
@@ -1117,13 +903,12 @@ fn idle_flows_are_reclaimed_after_their_timeout_and_the_full_table_accepts_again
         "the live flow survived"
     );
     // And the table takes a new flow again.
-    check(
+    forwarded(
         &fx,
         Hook::Tc,
         "eni-client",
         &q(46002),
-        Verdict::Forward,
-        Some(&pkt::with_macs(&q(46002), wmac, GATEWAY_MAC)),
+        wmac,
         &[FWD, CREATED],
     );
 }
@@ -1137,25 +922,9 @@ fn a_new_syn_from_the_former_responder_is_decided_as_a_new_connection() {
     for hook in HOOKS {
         fx.clear_flows();
         let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40003, 80, "S");
-        check(
-            &fx,
-            hook,
-            "eni-client",
-            &syn,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&syn, wmac, GATEWAY_MAC)),
-            &[FWD, CREATED],
-        );
+        forwarded(&fx, hook, "eni-client", &syn, wmac, &[FWD, CREATED]);
         let rst = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40003, "RA");
-        check(
-            &fx,
-            hook,
-            "eni-web",
-            &rst,
-            Verdict::Forward,
-            Some(&pkt::with_macs(&rst, cmac, GATEWAY_MAC)),
-            &[FWD, HIT],
-        );
+        forwarded(&fx, hook, "eni-web", &rst, cmac, &[FWD, HIT]);
         // web now opens a connection on the same tuple, the other way round:
         // not a late segment of the reset flow (flow_closed) but a first
         // packet, which client's empty ingress refuses.
