@@ -149,6 +149,24 @@ impl Fixture {
         self.agent.dataplane.clear_flows().expect("clearing flows");
     }
 
+    /// Rewrites the Maglev tables as the agent does when targets change
+    /// health: from `old` (what the map holds) to the tables with the global
+    /// target indices `unhealthy` out of selection, which it returns.
+    pub fn rewrite_maglev(
+        &mut self,
+        old: &[Vec<u32>],
+        unhealthy: &std::collections::BTreeSet<u32>,
+    ) -> Vec<Vec<u32>> {
+        let new = dataplane::compile::maglev_tables(&self.agent.topo, unhealthy);
+        for (id, (old, new)) in old.iter().zip(&new).enumerate() {
+            self.agent
+                .dataplane
+                .write_table(id as u32, new, Some(old))
+                .expect("writing a Maglev table");
+        }
+        new
+    }
+
     /// Runs `frame` as if it arrived from ENI `from` through `hook`'s program.
     pub fn run(&self, hook: Hook, from: &str, frame: &[u8]) -> Outcome {
         self.run_on(hook, self.port_ifindex(from), frame)
@@ -344,6 +362,34 @@ pub mod csum {
 /// Path of a file in the repository's `configs/`.
 pub fn config_path(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs")).join(name)
+}
+/// A test literal as an address: `ip("10.0.1.10")`.
+pub fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+/// A shipped config (`configs/FILE`) with its lab, named `lab` there,
+/// renamed to `@LAB@` for [`Fixture`].
+pub fn shipped_config(file: &str, lab: &str) -> String {
+    std::fs::read_to_string(config_path(file))
+        .unwrap()
+        .replacen(&format!("name = \"{lab}\""), "name = \"@LAB@\"", 1)
+}
+
+/// The embedded default topology (`configs/default.toml`), lab `@LAB@`.
+pub fn default_config() -> String {
+    dataplane::config::DEFAULT_CONFIG.replacen("name = \"demo\"", "name = \"@LAB@\"", 1)
+}
+
+/// Three pings from `host` to `dst`, every one answered.
+pub fn assert_ping(plan: &lab::LabPlan, host: &str, dst: &str) {
+    let (code, out) = run_in_host(
+        plan,
+        host,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "1", dst],
+    );
+    assert_eq!(code, 0, "ping {dst} from {host}: {out}");
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
 }
 
 /// A process started inside a lab host, killed (by PID) and reaped on drop.

@@ -4,25 +4,14 @@
 //!
 //! Needs root: run with `cargo xtask test` (or `cargo test -- --include-ignored`).
 
-use std::net::Ipv4Addr;
-
-use dataplane::{config::DEFAULT_CONFIG, loader::LoadOptions, model::Hook};
+use dataplane::{loader::LoadOptions, model::Hook};
 use dataplane_common::DropReason;
-use hyperlab_tests::{curl, run_in_host, Fixture, HostProcess};
-
-/// The shipped default topology (configs/default.toml) under a unique name.
-fn default_topology() -> String {
-    DEFAULT_CONFIG.replacen("name = \"demo\"", "name = \"@LAB@\"", 1)
-}
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
+use hyperlab_tests::{assert_ping, curl, default_config, ip, Fixture, HostProcess};
 
 #[test]
 #[ignore = "needs root"]
 fn curl_allowed_by_security_groups_reaches_the_server_with_the_client_address() {
-    let fx = Fixture::new(&default_topology(), "e2a");
+    let fx = Fixture::new(&default_config(), "e2a");
     let plan = &fx.agent.plan;
     let web = HostProcess::http_server(plan, "web", ip("10.0.2.20"), 80);
     let before = fx.snapshot();
@@ -44,7 +33,7 @@ fn curl_allowed_by_security_groups_reaches_the_server_with_the_client_address() 
 #[test]
 #[ignore = "needs root"]
 fn reply_path_works_with_no_inbound_rule_on_the_client() {
-    let fx = Fixture::new(&default_topology(), "e2b");
+    let fx = Fixture::new(&default_config(), "e2b");
     let t = &fx.agent.topo;
     let client = &t.enis[fx.eni("eni-client")];
     assert!(
@@ -58,19 +47,13 @@ fn reply_path_works_with_no_inbound_rule_on_the_client() {
     let _web = HostProcess::http_server(plan, "web", ip("10.0.2.20"), 80);
     let (code, _) = curl(plan, "client", ip("10.0.2.20"), 80);
     assert_eq!(code, 0, "the reply reached the client");
-    let (code, out) = run_in_host(
-        plan,
-        "client",
-        &["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.0.2.20"],
-    );
-    assert_eq!(code, 0, "ping: {out}");
-    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    assert_ping(plan, "client", "10.0.2.20");
 }
 
 #[test]
 #[ignore = "needs root"]
 fn a_port_the_security_group_does_not_allow_never_reaches_the_server() {
-    let fx = Fixture::new(&default_topology(), "e2c");
+    let fx = Fixture::new(&default_config(), "e2c");
     let plan = &fx.agent.plan;
     let db = HostProcess::http_server(plan, "db", ip("10.0.2.30"), 5432);
     let db_eni = fx.eni("eni-db");
@@ -100,7 +83,7 @@ fn a_port_the_security_group_does_not_allow_never_reaches_the_server() {
 #[test]
 #[ignore = "needs root"]
 fn two_vpcs_with_the_same_cidr_stay_isolated() {
-    let fx = Fixture::new(&default_topology(), "e2d");
+    let fx = Fixture::new(&default_config(), "e2d");
     let plan = &fx.agent.plan;
     let web = HostProcess::http_server(plan, "web", ip("10.0.2.20"), 80);
     // `other` in vpc-b has client's very address; sg-other allows everything in.
@@ -128,20 +111,9 @@ fn two_vpcs_with_the_same_cidr_stay_isolated() {
 fn ping_crosses_an_xdp_fabric() {
     // XDP hook: ICMP carries full checksums, so host stacks need no offload
     // changes for ping (TCP/UDP would: see README, "Hooks").
-    let fx = Fixture::with_options(
-        &default_topology(),
-        "e2e",
-        Hook::Xdp,
-        &LoadOptions::default(),
-    );
+    let fx = Fixture::with_options(&default_config(), "e2e", Hook::Xdp, &LoadOptions::default());
     let before = fx.snapshot();
-    let (code, out) = run_in_host(
-        &fx.agent.plan,
-        "client",
-        &["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.0.2.20"],
-    );
-    assert_eq!(code, 0, "ping over XDP: {out}");
-    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    assert_ping(&fx.agent.plan, "client", "10.0.2.20");
     let d = fx.snapshot().since(&before);
     assert_eq!(d.enis[fx.eni("eni-web")].rx_packets, 3);
     assert_eq!(d.enis[fx.eni("eni-client")].rx_packets, 3);

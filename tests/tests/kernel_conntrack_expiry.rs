@@ -8,7 +8,6 @@
 
 use std::{
     collections::HashSet,
-    net::Ipv4Addr,
     time::{Duration, Instant},
 };
 
@@ -21,7 +20,7 @@ use dataplane_common::{
     maps, DropReason, FlowKey, FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, MAX_FLOWS,
     PROTO_TCP,
 };
-use hyperlab_tests::{ep_eni, expect, pkt, topology, Fixture, Verdict};
+use hyperlab_tests::{ep_eni, expect, ip, pkt, topology, Fixture, Verdict};
 
 /// vpc-a: client and web, and the endpoint vpce-tiny of nlb-tiny (vpc-p),
 /// whose SNAT pool has two source ports and one target.
@@ -39,10 +38,6 @@ udp_stream_timeout = 4
 other_timeout = 1
 sweep_interval = 1
 ";
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)

@@ -4,22 +4,16 @@
 //!
 //! Needs root: run with `cargo xtask test` (or `cargo test -- --include-ignored`).
 
-use std::net::Ipv4Addr;
-
 use dataplane::{loader::LoadOptions, model::Hook, stats::Snapshot};
 use dataplane_common::{
     Counter, DropReason, COUNTER_COUNT, DROP_REASON_COUNT, FLOW_F_REPLY, FLOW_STATE_CLOSED,
     FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC,
 };
-use hyperlab_tests::{csum, pkt, Fixture, Outcome, Verdict, HOOKS};
+use hyperlab_tests::{csum, ip, pkt, Fixture, Outcome, Verdict, HOOKS};
 
 /// Two VPCs with the same CIDR. vpc-a: client, web, db; vpc-b: other, other2
 /// reusing client's and web's addresses.
 const TOPO: &str = include_str!("../fixtures/kernel-intra-vpc.toml");
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
 
 /// The counters that moved, as (name, delta) pairs, for readable failures.
 fn moved(d: &Snapshot) -> Vec<(String, u64)> {

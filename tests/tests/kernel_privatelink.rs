@@ -7,10 +7,9 @@
 
 use std::{collections::BTreeSet, net::Ipv4Addr};
 
-use dataplane::compile;
 use dataplane_common::{DropReason, TargetInfo, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use hyperlab_tests::{
-    assert_drop_on_both_hooks, csum, ep_eni, expect, pkt, Fixture, Verdict, HOOKS,
+    assert_drop_on_both_hooks, csum, ep_eni, expect, ip, pkt, Fixture, Verdict, HOOKS,
 };
 
 /// Consumer and provider VPCs with the same CIDR. vpce-web fronts nlb-web
@@ -18,10 +17,6 @@ use hyperlab_tests::{
 /// tg-closed:9090 whose target's group does not allow 9090). vpce-tiny
 /// fronts nlb-tiny, whose SNAT pool has two ports and one target.
 const TOPO: &str = include_str!("../fixtures/kernel-privatelink.toml");
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
 
 #[test]
 #[ignore = "needs root"]
@@ -449,21 +444,8 @@ fn new_flows_avoid_unhealthy_targets_and_existing_flows_follow_the_policy() {
         ip("10.0.2.22")
     );
     // web2 (global target index 1 in tg-web) turns unhealthy: the agent rewrites the tables.
-    let tables = compile::maglev_tables(&fx.agent.topo, &BTreeSet::from([1]));
-    for (id, (old, new)) in fx
-        .agent
-        .compiled
-        .tables
-        .clone()
-        .iter()
-        .zip(&tables)
-        .enumerate()
-    {
-        fx.agent
-            .dataplane
-            .write_table(id as u32, new, Some(old))
-            .unwrap();
-    }
+    let compiled = fx.agent.compiled.tables.clone();
+    let tables = fx.rewrite_maglev(&compiled, &BTreeSet::from([1]));
     // The live flow stays on web2 (AWS: connections are not reset)...
     let a = fx.run(
         hook_tc(),
@@ -516,13 +498,7 @@ fn new_flows_avoid_unhealthy_targets_and_existing_flows_follow_the_policy() {
         1
     );
     // With no healthy target at all, new flows are refused and counted.
-    let none = compile::maglev_tables(&fx.agent.topo, &BTreeSet::from([0, 1]));
-    for (id, (old, new)) in tables.iter().zip(&none).enumerate() {
-        fx.agent
-            .dataplane
-            .write_table(id as u32, new, Some(old))
-            .unwrap();
-    }
+    fx.rewrite_maglev(&tables, &BTreeSet::from([0, 1]));
     let before = fx.snapshot();
     let o = fx.run(
         hook_tc(),

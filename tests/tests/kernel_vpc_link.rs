@@ -6,20 +6,15 @@
 
 use std::{collections::BTreeSet, net::Ipv4Addr};
 
-use dataplane::compile;
 use dataplane_common::{DropReason, GATEWAY_MAC, PROTO_TCP};
 use hyperlab_tests::{
-    assert_drop_on_both_hooks, csum, ep_eni, expect, pkt, Fixture, Verdict, HOOKS,
+    assert_drop_on_both_hooks, csum, ep_eni, expect, ip, pkt, Fixture, Verdict, HOOKS,
 };
 
 /// vpc-api (API host) and vpc-cust (targets). The link's egress allows tcp
 /// 80, 8080 and 9000 into the VPC; targets admit the link's group, except
 /// `locked`; `far` admits the link on 9100, which the link may not send.
 pub const TOPO: &str = include_str!("../fixtures/kernel-http-link.toml");
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
 
 fn eni_of(fx: &Fixture, addr: Ipv4Addr) -> String {
     let t = &fx.agent.topo;
@@ -191,21 +186,8 @@ fn only_healthy_alb_nodes_are_chosen() {
         .iter()
         .position(|t| t.ip == [10, 0, 2, 12])
         .unwrap() as u32;
-    let tables = compile::maglev_tables(&fx.agent.topo, &BTreeSet::from([alb2]));
-    for (id, (old, new)) in fx
-        .agent
-        .compiled
-        .tables
-        .clone()
-        .iter()
-        .zip(&tables)
-        .enumerate()
-    {
-        fx.agent
-            .dataplane
-            .write_table(id as u32, new, Some(old))
-            .unwrap();
-    }
+    let compiled = fx.agent.compiled.tables.clone();
+    fx.rewrite_maglev(&compiled, &BTreeSet::from([alb2]));
     let mut seen = BTreeSet::new();
     for sport in 41000..41030 {
         fx.clear_flows();

@@ -62,9 +62,7 @@ impl Lab {
     }
 }
 
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
+use crate::ip;
 
 #[test]
 fn arp_requests_a_host_makes_for_itself_are_answered_and_other_arp_is_ignored() {
