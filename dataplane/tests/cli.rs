@@ -12,7 +12,9 @@ use std::{
 use std::os::unix::process::CommandExt;
 
 mod common;
-use common::{bin, is_root, lab_up, tmp, unprivileged_copy_of_bin, AgentProc};
+use common::{
+    bin, is_root, lab_up, root_lab, run_refused, tmp, unprivileged_copy_of_bin, AgentProc,
+};
 
 fn configs() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs"))
@@ -158,9 +160,7 @@ fn write_config(path: &Path, lab: &str, port: &str) {
 #[test]
 #[ignore = "needs root"]
 fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches_cleanly() {
-    assert!(is_root(), "needs root");
-    let lab = format!("cli{}", std::process::id() % 100_000);
-    let file = tmp("agent.toml");
+    let (lab, file) = root_lab("cli", "agent.toml");
     write_config(&file, &lab, "80");
     lab_up(&file);
     let log = tmp("agent.log");
@@ -328,9 +328,7 @@ fn below_debug_the_kernel_log_statement_is_not_in_the_loaded_program() {
 #[test]
 #[ignore = "needs root"]
 fn kernel_new_flow_lines_follow_the_agent_log_level() {
-    assert!(is_root(), "needs root");
-    let lab = format!("clk{}", std::process::id() % 100_000);
-    let file = tmp("klog.toml");
+    let (lab, file) = root_lab("clk", "klog.toml");
     write_config(&file, &lab, "80");
     lab_up(&file);
     let connect = |sport: u16| {
@@ -381,9 +379,7 @@ fn kernel_new_flow_lines_follow_the_agent_log_level() {
 #[test]
 #[ignore = "needs root"]
 fn lab_exec_names_the_hosts_when_the_host_is_unknown() {
-    assert!(is_root(), "needs root");
-    let lab = format!("cle{}", std::process::id() % 100_000);
-    let file = tmp("exec.toml");
+    let (lab, file) = root_lab("cle", "exec.toml");
     write_config(&file, &lab, "80");
     let out = bin()
         .args(["lab", "exec", "-c"])
@@ -403,20 +399,11 @@ fn lab_exec_names_the_hosts_when_the_host_is_unknown() {
 #[test]
 #[ignore = "needs root"]
 fn a_failed_run_leaves_no_lock_behind_and_its_hint_names_the_file() {
-    assert!(is_root(), "needs root");
-    let lab = format!("clk{}", std::process::id() % 100_000);
-    let file = tmp("failed-run.toml");
+    let (lab, file) = root_lab("clk", "failed-run.toml");
     write_config(&file, &lab, "80");
     let run_dir = Path::new("/run/hyperlab").join(&lab);
     // The lab is not up: `run` fails, says what to run, and leaves nothing.
-    let out = bin()
-        .arg("run")
-        .arg(&file)
-        .args(["--metrics", "127.0.0.1:1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_refused(&file);
     assert!(
         err.contains(&format!(
             "reading the fabric ports of lab {lab}: run `dataplane lab up {}` first",

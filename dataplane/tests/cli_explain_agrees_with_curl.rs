@@ -15,7 +15,7 @@ use std::{
 use dataplane::{lab, netns};
 
 mod common;
-use common::{bin, lab_up, tmp, AgentProc};
+use common::{bin, lab_up, root_lab, tmp, AgentProc};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -82,9 +82,7 @@ fn curl(lab: &str, host: &str, url: &str, local_port: u16) -> (i32, String) {
 #[ignore = "needs root"]
 fn explain_names_the_rule_of_a_denied_port_and_the_nat_of_a_privatelink_connection_and_traffic_agrees(
 ) {
-    assert!(nix::unistd::Uid::effective().is_root(), "needs root");
-    let lab = format!("xe{}", std::process::id() % 100_000);
-    let file = tmp("default.toml");
+    let (lab, file) = root_lab("xe", "default.toml");
     let cfg = dataplane::config::DEFAULT_CONFIG.replacen(
         "name = \"demo\"",
         &format!("name = \"{lab}\""),

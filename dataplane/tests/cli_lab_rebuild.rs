@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{bin, is_root, lab_up, tmp, AgentProc};
+use common::{bin, lab_up, root_lab, tmp, AgentProc};
 
 /// Two hosts in one subnet, tcp/80 allowed between them; `@LAB@` is replaced.
 fn topo() -> String {
@@ -89,9 +89,7 @@ fn reaches(file: &Path) -> String {
 #[test]
 #[ignore = "needs root"]
 fn lab_up_is_refused_under_a_data_plane_and_a_lab_rebuilt_behind_its_back_is_attached_afresh() {
-    assert!(is_root(), "needs root");
-    let lab = format!("rb{}", std::process::id() % 100_000);
-    let file = tmp("rebuild.toml");
+    let (lab, file) = root_lab("rb", "rebuild.toml");
     std::fs::write(&file, topo().replace("@LAB@", &lab)).unwrap();
     let shown = file.display().to_string();
     lab_up(&file);

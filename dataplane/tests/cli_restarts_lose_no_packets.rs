@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{bin, is_root, lab_up, tmp, AgentProc};
+use common::{bin, lab_up, root_lab, run_refused, tmp, AgentProc};
 use dataplane::{config, lab, loader, stats};
 use nix::sys::signal::Signal;
 
@@ -247,9 +247,7 @@ fn wait_for_udp_streams(stop: &Path, n: u64, timeout: Duration) {
 #[test]
 #[ignore = "needs root"]
 fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a_gap() {
-    assert!(is_root(), "needs root");
-    let lab = format!("rs{}", std::process::id() % 100_000);
-    let file = tmp("restarts.toml");
+    let (lab, file) = root_lab("rs", "restarts.toml");
     let stop = tmp("restarts.stop");
     let _ = std::fs::remove_file(&stop);
     write_config(&file, &lab, 1000);
@@ -361,14 +359,7 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
     assert_eq!(reloaded, 100 - mid_reload_kills, "reloads applied");
 
     // A second agent of the same lab is refused while this one runs.
-    let second = bin()
-        .arg("run")
-        .arg(&file)
-        .args(["--metrics", "127.0.0.1:1"])
-        .output()
-        .unwrap();
-    assert_eq!(second.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&second.stderr);
+    let err = run_refused(&file);
     assert!(
         err.contains(&format!(
             "lab {lab} is run by an agent (pid {}), which holds /run/hyperlab/{lab}/agent.lock: \
@@ -627,13 +618,11 @@ fn reload_writes(log: &str) -> u64 {
 #[ignore = "needs root"]
 fn sigkill_in_the_middle_of_a_reload_leaves_the_old_or_the_new_configuration_and_a_restart_converges(
 ) {
-    assert!(is_root(), "needs root");
     let trials: u64 = std::env::var("HYPERLAB_KILL_TRIALS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
-    let lab = format!("rk{}", std::process::id() % 100_000);
-    let file = tmp("kills.toml");
+    let (lab, file) = root_lab("rk", "kills.toml");
     let variants = [bulk_variant(&lab, 2000, 200), bulk_variant(&lab, 9000, 200)];
     std::fs::write(&file, &variants[0]).unwrap();
     lab_up(&file);
