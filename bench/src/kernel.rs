@@ -144,7 +144,7 @@ pub const PATHS: &[PathSpec] = &[
 ];
 
 fn syn(net: &Net, sport: u16, dst: std::net::Ipv4Addr, dport: u16) -> Vec<u8> {
-    pkt::tcp(net.client_mac, GATEWAY_MAC, CLIENT, dst, sport, dport, "S")
+    net.from_client(dst, sport, dport, "S")
 }
 
 fn run_ok(fx: &Fixture, hook: Hook, from: &str, f: &[u8]) -> Result<Outcome> {
@@ -158,25 +158,9 @@ fn run_ok(fx: &Fixture, hook: Hook, from: &str, f: &[u8]) -> Result<Outcome> {
 fn intra_established(fx: &mut Fixture, net: &Net, hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
     fx.clear_flows();
     run_ok(fx, hook, "eni-client", &syn(net, SPORT, SERVER, 5201))?;
-    let synack = pkt::tcp(
-        net.server_mac,
-        GATEWAY_MAC,
-        SERVER,
-        CLIENT,
-        5201,
-        SPORT,
-        "SA",
-    );
+    let synack = net.from_server(CLIENT, 5201, SPORT, "SA");
     run_ok(fx, hook, "eni-server", &synack)?;
-    let ack = pkt::tcp(
-        net.client_mac,
-        GATEWAY_MAC,
-        CLIENT,
-        SERVER,
-        SPORT,
-        5201,
-        "A",
-    );
+    let ack = net.from_client(SERVER, SPORT, 5201, "A");
     Ok(vec![ack; n])
 }
 
@@ -200,15 +184,7 @@ fn nat_open(
     fx.clear_flows();
     let o = run_ok(fx, hook, from, syn)?;
     let nport = u16::from_be_bytes([o.out[34], o.out[35]]);
-    let synack = pkt::tcp(
-        net.server_mac,
-        GATEWAY_MAC,
-        SERVER,
-        nat_src,
-        5201,
-        nport,
-        "SA",
-    );
+    let synack = net.from_server(nat_src, 5201, nport, "SA");
     run_ok(fx, hook, "eni-server", &synack)?;
     Ok(nport)
 }
@@ -232,15 +208,7 @@ fn pl_forward_established(
     n: usize,
 ) -> Result<Vec<Vec<u8>>> {
     pl_open(fx, net, hook)?;
-    let ack = pkt::tcp(
-        net.client_mac,
-        GATEWAY_MAC,
-        CLIENT,
-        ENDPOINT,
-        SPORT,
-        80,
-        "A",
-    );
+    let ack = net.from_client(ENDPOINT, SPORT, 80, "A");
     Ok(vec![ack; n])
 }
 
@@ -251,7 +219,7 @@ fn pl_reverse_established(
     n: usize,
 ) -> Result<Vec<Vec<u8>>> {
     let nport = pl_open(fx, net, hook)?;
-    let ack = pkt::tcp(net.server_mac, GATEWAY_MAC, SERVER, NLB, 5201, nport, "A");
+    let ack = net.from_server(NLB, 5201, nport, "A");
     Ok(vec![ack; n])
 }
 
@@ -290,7 +258,7 @@ fn link_reverse_established(
     n: usize,
 ) -> Result<Vec<Vec<u8>>> {
     let nport = link_open(fx, net, hook)?;
-    let ack = pkt::tcp(net.server_mac, GATEWAY_MAC, SERVER, LINK, 5201, nport, "A");
+    let ack = net.from_server(LINK, 5201, nport, "A");
     Ok(vec![ack; n])
 }
 
@@ -550,15 +518,7 @@ pub fn run(
     let mut checks: BTreeMap<String, Check> = BTreeMap::new();
     let n = sizes.per_call;
     let repeat = sizes.loop_repeat;
-    let base = pkt::tcp(
-        net.client_mac,
-        GATEWAY_MAC,
-        CLIENT,
-        ENDPOINT,
-        SPORT,
-        80,
-        "A",
-    );
+    let base = net.from_client(ENDPOINT, SPORT, 80, "A");
     for rep in 0..reps {
         eprintln!("[bench] kernel: repetition {}/{reps}", rep + 1);
         for hook in [Hook::Xdp, Hook::Tc] {
@@ -849,15 +809,7 @@ fn profiles(
             } else {
                 bench.nat_clear()?;
                 nat_cycle(bench, cfg, SPORT)?;
-                pkt::tcp(
-                    net.client_mac,
-                    GATEWAY_MAC,
-                    CLIENT,
-                    ENDPOINT,
-                    SPORT,
-                    80,
-                    "A",
-                )
+                net.from_client(ENDPOINT, SPORT, 80, "A")
             };
             let prog = match (pipeline, hook) {
                 (true, Hook::Xdp) => Program::Xdp(fx.agent.dataplane.xdp()),

@@ -108,24 +108,8 @@ fn established_at_scale(
     bench.set_devmap(&ns, net.server_port)?;
 
     // A real flow's two entries, as the pipeline wrote them: the template.
-    let syn = pkt::tcp(
-        net.client_mac,
-        GATEWAY_MAC,
-        CLIENT,
-        SERVER,
-        40_000,
-        5201,
-        "S",
-    );
-    let synack = pkt::tcp(
-        net.server_mac,
-        GATEWAY_MAC,
-        SERVER,
-        CLIENT,
-        5201,
-        40_000,
-        "SA",
-    );
+    let syn = net.from_client(SERVER, 40_000, 5201, "S");
+    let synack = net.from_server(CLIENT, 5201, 40_000, "SA");
     netns::scoped_in(&ns, || {
         call(prog_of(&dp, Hook::Xdp), net.client_port, &syn, 1)?;
         call(prog_of(&dp, Hook::Xdp), net.server_port, &synack, 1)?;
@@ -163,14 +147,14 @@ fn established_at_scale(
             .iter()
             .map(|&i| {
                 let (s, d) = flow_ports(i);
-                pkt::tcp(net.client_mac, GATEWAY_MAC, CLIENT, SERVER, s, d, "A")
+                net.from_client(SERVER, s, d, "A")
             })
             .collect();
         let nat_frames: Vec<Vec<u8>> = picks
             .iter()
             .map(|&i| {
                 let (s, d) = flow_ports(i);
-                pkt::tcp(net.client_mac, GATEWAY_MAC, CLIENT, ENDPOINT, s, d, "A")
+                net.from_client(ENDPOINT, s, d, "A")
             })
             .collect();
         for rep in 0..opts.reps {
@@ -372,17 +356,7 @@ fn first_packet_vs_rules(
     let ifindexes: Vec<u32> = fx.agent.compiled.port_ifindexes();
     let bench = BenchObject::load(&opts.bench_obj, None)?;
     let frames: Vec<Vec<u8>> = (0..sizes.per_call)
-        .map(|i| {
-            pkt::tcp(
-                net.client_mac,
-                GATEWAY_MAC,
-                CLIENT,
-                SERVER,
-                1024 + i as u16,
-                5201,
-                "S",
-            )
-        })
+        .map(|i| net.from_client(SERVER, 1024 + i as u16, 5201, "S"))
         .collect();
     let mut data: StdHashMap<(&'static str, usize), Vec<f64>> = StdHashMap::new();
     let mut notes = Vec::new();

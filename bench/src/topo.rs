@@ -8,9 +8,9 @@
 use std::net::Ipv4Addr;
 
 use dataplane::model::{Peer, Protocol, Rule, Topology};
-use dataplane_common::{EniInfo, PortInfo};
+use dataplane_common::{EniInfo, PortInfo, GATEWAY_MAC};
 
-use hyperlab_tests::Fixture;
+use hyperlab_tests::{pkt, Fixture};
 
 /// The topology above (`@LAB@` is replaced).
 pub const TOPO: &str = include_str!("topo.toml");
@@ -41,6 +41,32 @@ pub struct Net {
 }
 
 impl Net {
+    /// A TCP segment from the client to `dst`, through the gateway.
+    pub fn from_client(&self, dst: Ipv4Addr, sport: u16, dport: u16, flags: &str) -> Vec<u8> {
+        pkt::tcp(
+            self.client_mac,
+            GATEWAY_MAC,
+            CLIENT,
+            dst,
+            sport,
+            dport,
+            flags,
+        )
+    }
+
+    /// A TCP segment from the server to `dst`, through the gateway.
+    pub fn from_server(&self, dst: Ipv4Addr, sport: u16, dport: u16, flags: &str) -> Vec<u8> {
+        pkt::tcp(
+            self.server_mac,
+            GATEWAY_MAC,
+            SERVER,
+            dst,
+            sport,
+            dport,
+            flags,
+        )
+    }
+
     pub fn of(fx: &Fixture) -> Net {
         Net {
             client_mac: fx.mac("eni-client"),

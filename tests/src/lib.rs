@@ -449,6 +449,19 @@ impl HostProcess {
         p
     }
 
+    /// Waits until the process has printed `what`, for at most `timeout`.
+    pub fn wait_for_output(&self, what: &str, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.output().contains(what) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what:?} not printed within {timeout:?}: {}",
+                self.output()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -105,47 +105,29 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
     let _cleanup = LogFile(path.clone());
     let plan = &fx.agent.plan;
     let echo = HostProcess::spawn(plan, "web", &["python3", "-c", ECHO, "10.0.1.20", "5000"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !echo.output().contains("READY") {
-        assert!(Instant::now() < deadline, "the echo server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    echo.wait_for_output("READY", Duration::from_secs(10));
 
-    // 10 datagrams of 100 bytes, each echoed: 128 IPv4 bytes apiece.
-    let (code, out) = run_in_host(
-        plan,
-        "client",
-        &[
+    // SEND from client 10.0.1.10:SPORT to web 10.0.1.20:DPORT.
+    let send = |sport: &str, dport: &str, count: &str, size: &str, mode: &str| {
+        let argv = [
             "python3",
             "-c",
             SEND,
             "10.0.1.10",
-            "40000",
+            sport,
             "10.0.1.20",
-            "5000",
-            "10",
-            "100",
-            "echo",
-        ],
-    );
+            dport,
+            count,
+            size,
+            mode,
+        ];
+        run_in_host(plan, "client", &argv)
+    };
+    // 10 datagrams of 100 bytes, each echoed: 128 IPv4 bytes apiece.
+    let (code, out) = send("40000", "5000", "10", "100", "echo");
     assert_eq!((code, out.trim()), (0, "10"), "all 10 echoes came back");
     // 3 datagrams of 50 bytes to a port sg-web does not admit.
-    let (code, _) = run_in_host(
-        plan,
-        "client",
-        &[
-            "python3",
-            "-c",
-            SEND,
-            "10.0.1.10",
-            "40001",
-            "10.0.1.20",
-            "5001",
-            "3",
-            "50",
-            "none",
-        ],
-    );
+    let (code, _) = send("40001", "5001", "3", "50", "none");
     assert_eq!(code, 0);
 
     // Records arrive while the agent runs, interval by interval.

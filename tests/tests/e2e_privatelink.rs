@@ -168,10 +168,8 @@ fn udp_and_ping_cross_the_endpoint() {
         "web2",
         &["python3", "-c", UDP_ECHO, "10.0.2.22", "5353", "web2"],
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !(u1.output().contains("LISTENING") && u2.output().contains("LISTENING")) {
-        assert!(Instant::now() < deadline, "udp servers did not start");
-        std::thread::sleep(Duration::from_millis(50));
+    for u in [&u1, &u2] {
+        u.wait_for_output("LISTENING", Duration::from_secs(10));
     }
     for _ in 0..4 {
         let (code, out) = run_in_host(

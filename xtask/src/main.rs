@@ -267,23 +267,27 @@ fn test() -> Result<()> {
     Ok(())
 }
 
-fn soak(args: SoakArgs) -> Result<()> {
-    require_root("soak")?;
+/// As root: setup, the kernel objects, then `cargo VERB --release -p PKG
+/// --bin BIN` for TASK (announced as `[TASK] ...`): returns the data plane's
+/// object and that command, for the caller to add to and run.
+fn release_tool(
+    task: &str,
+    verb: &str,
+    pkg: &str,
+    bin: &str,
+) -> Result<(std::path::PathBuf, std::process::Command)> {
+    require_root(task)?;
     setup::run()?;
     let obj = ebpf::build(false)?;
-    eprintln!("[soak] cargo run --release -p hyperlab-tests --bin hyperlab-soak");
+    eprintln!("[{task}] cargo {verb} --release -p {pkg} --bin {bin}");
     let mut cmd = proc::host_cargo();
-    cmd.args([
-        "run",
-        "--release",
-        "-p",
-        "hyperlab-tests",
-        "--bin",
-        "hyperlab-soak",
-        "--",
-        "--packets",
-        &args.packets.to_string(),
-    ]);
+    cmd.args([verb, "--release", "-p", pkg, "--bin", bin]);
+    Ok((obj, cmd))
+}
+
+fn soak(args: SoakArgs) -> Result<()> {
+    let (obj, mut cmd) = release_tool("soak", "run", "hyperlab-tests", "hyperlab-soak")?;
+    cmd.args(["--", "--packets", &args.packets.to_string()]);
     if let Some(seed) = &args.seed {
         cmd.args(["--seed", seed]);
     }
@@ -296,19 +300,7 @@ fn soak(args: SoakArgs) -> Result<()> {
 }
 
 fn bench(args: BenchArgs) -> Result<()> {
-    require_root("bench")?;
-    setup::run()?;
-    let obj = ebpf::build(false)?;
-    eprintln!("[bench] cargo build --release -p hyperlab-bench --bin hyperlab-bench");
-    let mut cmd = proc::host_cargo();
-    cmd.args([
-        "build",
-        "--release",
-        "-p",
-        "hyperlab-bench",
-        "--bin",
-        "hyperlab-bench",
-    ]);
+    let (obj, mut cmd) = release_tool("bench", "build", "hyperlab-bench", "hyperlab-bench")?;
     proc::run(
         &mut cmd,
         "building the bench runner failed; see the compiler errors above",
