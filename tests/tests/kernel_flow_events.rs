@@ -24,20 +24,8 @@ fn topo() -> String {
     fixtures::client_web(r#"{ protocol = "udp", ports = 53, peer = "sg-client" }"#) + DB
 }
 
-/// db, added to [`fixtures::CLIENT_WEB`].
-const DB: &str = r#"
-[[security_group]]
-id = "sg-db"
-vpc = "vpc-a"
-ingress = [ { protocol = "tcp", ports = "5432", peer = "sg-web" } ]
-
-[[eni]]
-id = "eni-db"
-subnet = "subnet-a1"
-ip = "10.0.1.30"
-security_groups = ["sg-db"]
-host = "db"
-"#;
+/// db, appended to [`fixtures::CLIENT_WEB`].
+const DB: &str = include_str!("../fixtures/db-host.toml");
 
 fn events_on() -> LoadOptions {
     LoadOptions {

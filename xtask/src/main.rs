@@ -163,13 +163,20 @@ fn build() -> Result<()> {
 }
 
 fn build_agent() -> Result<()> {
-    eprintln!("[build] agent: cargo build --release -p dataplane");
-    let mut cmd = proc::host_cargo();
-    cmd.args(["build", "--release", "-p", "dataplane"]);
-    proc::run(
-        &mut cmd,
+    cargo(
+        "[build] agent:",
+        &["build", "--release", "-p", "dataplane"],
         "building the agent (package `dataplane`) failed; see the compiler errors above",
     )
+}
+
+/// `cargo ARGS` with rustup's cargo at the workspace root, announced as
+/// `TAG cargo ARGS`; `fix` is what a failure tells the user to do.
+fn cargo(tag: &str, args: &[&str], fix: &str) -> Result<()> {
+    eprintln!("{tag} cargo {}", args.join(" "));
+    let mut cmd = proc::host_cargo();
+    cmd.args(args);
+    proc::run(&mut cmd, fix)
 }
 
 fn demo(args: DemoArgs) -> ExitCode {
@@ -214,26 +221,21 @@ fn test() -> Result<()> {
     require_root("test")?;
     setup::run()?;
 
-    eprintln!("[test] cargo fmt --all -- --check");
-    let mut cmd = proc::host_cargo();
-    cmd.args(["fmt", "--all", "--", "--check"]);
-    proc::run(
-        &mut cmd,
+    cargo(
+        "[test]",
+        &["fmt", "--all", "--", "--check"],
         "formatting check failed: run `cargo fmt --all` and commit the result",
     )?;
-
-    eprintln!("[test] cargo clippy --workspace --all-targets -- -D warnings");
-    let mut cmd = proc::host_cargo();
-    cmd.args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    proc::run(
-        &mut cmd,
+    cargo(
+        "[test]",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
         "clippy reported warnings or errors (listed above); fix them",
     )?;
 
