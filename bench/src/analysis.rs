@@ -41,13 +41,16 @@ pub fn bounds(r: &Report) -> Vec<String> {
     let mut out = Vec::new();
     for hook in ["XDP", "TC"] {
         let k = |n: &str| find(r, Section::Kernel, hook, n);
-        let est = r.rows.iter().filter(|x| {
-            x.section == Section::Kernel
-                && x.context == hook
-                && x.name.contains("established")
-                && x.target.is_some()
-        });
-        if let Some(w) = worst(est) {
+        // The kernel rows of this hook with a target, whose name has `what`.
+        let targeted = |hook: &'static str, what: &'static str| {
+            r.rows.iter().filter(move |x| {
+                x.section == Section::Kernel
+                    && x.context == hook
+                    && x.name.contains(what)
+                    && x.target.is_some()
+            })
+        };
+        if let Some(w) = worst(targeted(hook, "established")) {
             out.push(format!(
                 "**{hook} established paths vs the minimal stateful floor** (missed by up to {w:.0} %): \
                  the floor does one flow lookup and one counter update. The pipeline's fast path \
@@ -73,13 +76,7 @@ pub fn bounds(r: &Report) -> Vec<String> {
                 f(med(k("floor: minimal stateful NAT, established [per call]"))),
             ));
         }
-        let first = r.rows.iter().filter(|x| {
-            x.section == Section::Kernel
-                && x.context == hook
-                && x.name.contains("first packet")
-                && x.target.is_some()
-        });
-        if let Some(w) = worst(first) {
+        if let Some(w) = worst(targeted(hook, "first packet")) {
             out.push(format!(
                 "**{hook} first packets vs established** (missed by up to {w:.0} %): a first packet \
                  looks up the destination ENI, runs two security-group longest-prefix matches and \

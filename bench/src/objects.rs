@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use aya::{
     maps::{Array, DevMap, HashMap, MapData, PerCpuArray},
-    programs::{xdp::XdpLinkId, SchedClassifier, Xdp, XdpMode},
+    programs::{xdp::XdpLinkId, Program, SchedClassifier, Xdp, XdpMode},
     Ebpf, EbpfLoader,
 };
 use dataplane::netns;
@@ -51,21 +51,16 @@ impl BenchObject {
                 path.display()
             )
         })?;
-        for name in XDP_PROGRAMS {
-            let p: &mut Xdp = ebpf
+        for name in XDP_PROGRAMS.into_iter().chain(TC_PROGRAMS) {
+            let prog = ebpf
                 .program_mut(name)
-                .with_context(|| format!("program {name} missing from {}", path.display()))?
-                .try_into()?;
-            p.load()
-                .with_context(|| format!("verifier rejected {name}"))?;
-        }
-        for name in TC_PROGRAMS {
-            let p: &mut SchedClassifier = ebpf
-                .program_mut(name)
-                .with_context(|| format!("program {name} missing from {}", path.display()))?
-                .try_into()?;
-            p.load()
-                .with_context(|| format!("verifier rejected {name}"))?;
+                .with_context(|| format!("program {name} missing from {}", path.display()))?;
+            match prog {
+                Program::Xdp(p) => p.load(),
+                Program::SchedClassifier(p) => p.load(),
+                _ => bail!("{name} in {} is neither XDP nor TC", path.display()),
+            }
+            .with_context(|| format!("verifier rejected {name}"))?;
         }
         Ok(BenchObject { ebpf })
     }

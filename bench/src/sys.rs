@@ -52,10 +52,15 @@ pub fn ip(ns: &str, args: &[&str]) -> Result<()> {
 /// Runs `argv` inside namespace `ns` to completion; fails on a non-zero exit
 /// with its stderr. Returns stdout.
 pub fn in_ns(ns: &str, argv: &[&str]) -> Result<String> {
+    in_ns_with(ns, argv, Stdio::null())
+}
+
+/// [`in_ns`] with `stdin` as the command's standard input.
+fn in_ns_with(ns: &str, argv: &[&str], stdin: Stdio) -> Result<String> {
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     let (mut cmd, _file) = netns::command(ns, &argv)?;
     let out = cmd
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .output()
         .with_context(|| format!("running {argv:?} in {ns}"))?;
     if !out.status.success() {
@@ -73,23 +78,11 @@ pub fn in_ns(ns: &str, argv: &[&str]) -> Result<String> {
 pub fn in_ns_stdin(ns: &str, argv: &[&str], stdin: &str) -> Result<String> {
     let path = std::env::temp_dir().join(format!("hlb-{}-stdin", std::process::id()));
     std::fs::write(&path, stdin).with_context(|| format!("writing {}", path.display()))?;
-    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-    let (mut cmd, _file) = netns::command(ns, &argv)?;
-    let out = cmd
-        .stdin(std::fs::File::open(&path)?)
-        .output()
-        .with_context(|| format!("running {argv:?} in {ns}"));
+    let out = std::fs::File::open(&path)
+        .map_err(anyhow::Error::from)
+        .and_then(|f| in_ns_with(ns, argv, f.into()));
     let _ = std::fs::remove_file(&path);
-    let out = out?;
-    if !out.status.success() {
-        bail!(
-            "`{}` in namespace {ns} failed ({}): {}",
-            argv.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    out
 }
 
 fn run(cmd: &mut Command) -> Result<()> {
