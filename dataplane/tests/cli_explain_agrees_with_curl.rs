@@ -59,21 +59,18 @@ impl Drop for Session {
     }
 }
 
+/// `argv` as a command inside lab host `host` (its namespace `LAB-HOST`),
+/// with the namespace's file, which must stay open until the command starts.
+fn in_host(lab: &str, host: &str, argv: &[&str]) -> (std::process::Command, std::fs::File) {
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    netns::command(&format!("{lab}-{host}"), &argv).unwrap()
+}
+
 /// `curl` inside a lab host: (exit code, body).
 fn curl(lab: &str, host: &str, url: &str, local_port: u16) -> (i32, String) {
-    let argv: Vec<String> = [
-        "curl",
-        "-sS",
-        "--max-time",
-        "2",
-        "--local-port",
-        &local_port.to_string(),
-        url,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (mut cmd, _ns) = netns::command(&format!("{lab}-{host}"), &argv).unwrap();
+    let port = local_port.to_string();
+    let argv = ["curl", "-sS", "--max-time", "2", "--local-port", &port, url];
+    let (mut cmd, _ns) = in_host(lab, host, &argv);
     let out = cmd.output().unwrap();
     (out.status.code().unwrap_or(-1), text(&out.stdout))
 }
@@ -119,18 +116,9 @@ fn explain_names_the_rule_of_a_denied_port_and_the_nat_of_a_privatelink_connecti
         ("db", "10.0.2.30", 5432),
         ("apigw", "10.0.1.20", 80),
     ] {
-        let argv: Vec<String> = [
-            "python3",
-            "-c",
-            lab::PEER_HTTP_SERVER,
-            ip,
-            &port.to_string(),
-            host,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let (mut cmd, _ns) = netns::command(&format!("{lab}-{host}"), &argv).unwrap();
+        let port_s = port.to_string();
+        let argv = ["python3", "-c", lab::PEER_HTTP_SERVER, ip, &port_s, host];
+        let (mut cmd, _ns) = in_host(&lab, host, &argv);
         s.servers.push(
             cmd.stdout(Stdio::null())
                 .stderr(Stdio::null())
