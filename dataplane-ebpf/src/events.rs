@@ -11,7 +11,7 @@ use dataplane_common::{
     NO_ENI,
 };
 
-use crate::{counters, flow, maps::FLOW_EVENTS, parse::Headers, parse::ETH_LEN};
+use crate::{counters, maps::FLOW_EVENTS, parse::ETH_LEN};
 
 /// Set by the agent at load time (`EbpfLoader::set_global`). A read-only
 /// global: the verifier knows its value and prunes the emitting code when
@@ -55,13 +55,12 @@ pub fn new_flow(key: &FlowKey, fwd: &FlowEntry) {
 }
 
 /// Passes `r` through; a policy drop of it is recorded as a REJECT event
-/// of the packet `h` that entered from `port`.
+/// of the packet with flow key `key` that entered from `port`.
 #[inline(always)]
-pub fn rejected<T>(r: Result<T, DropReason>, port: &PortInfo, h: &Headers, len: u64) -> Result<T, DropReason> {
+pub fn rejected<T>(r: Result<T, DropReason>, port: &PortInfo, key: &FlowKey, len: u64) -> Result<T, DropReason> {
     if let Err(reason) = r {
         if enabled() && reason.is_reject() {
-            let key = flow::key(port.vpc, h);
-            emit(FLOW_EVENT_REJECT, port.eni, NO_ENI, reason as u32, &key, ip_len(len) as u32);
+            emit(FLOW_EVENT_REJECT, port.eni, NO_ENI, reason as u32, key, ip_len(len) as u32);
         }
     }
     r

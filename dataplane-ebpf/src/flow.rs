@@ -9,8 +9,8 @@ use aya_ebpf::{
     helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns},
 };
 use dataplane_common::{
-    Counter, DropReason, FlowEntry, FlowKey, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
-    FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, PROTO_TCP,
+    Counter, DropReason, FlowEntry, FlowKey, EEXIST, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
+    FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, NO_STAT, PROTO_TCP,
 };
 
 use crate::{
@@ -20,12 +20,6 @@ use crate::{
     parse::{Headers, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
 };
 
-const EEXIST: i32 = 17;
-
-#[inline(always)]
-pub fn key(vpc: u32, h: &Headers) -> FlowKey {
-    FlowKey { vpc, src: h.src, dst: h.dst, sport: h.sport, dport: h.dport, proto: h.proto, _pad0: 0, _pad1: 0 }
-}
 
 /// The coarse monotonic clock (`bpf_ktime_get_coarse_ns`), which only
 /// moves once per tick: read through this CPU's copy in `HL_CLOCK`, taken
@@ -127,9 +121,151 @@ pub fn initial_state(h: &Headers) -> u32 {
     }
 }
 
-/// Inserts both directions. A full table refuses the flow (and keeps every
-/// live one); losing a race to another CPU creating the same flow is fine:
-/// `Ok(false)`, the other CPU's entries stand.
+/// Where one direction of a new flow leaves the fabric: the ENI its
+/// packets are delivered to, in which VPC, behind which fabric port.
+pub struct Hop<'a> {
+    pub mac: &'a [u8; 6],
+    pub ifindex: u32,
+    pub vpc: u32,
+    pub eni: u32,
+}
+
+/// The addresses and ports one direction's packets leave with.
+pub struct Tuple {
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    pub sport: [u8; 2],
+    pub dport: [u8; 2],
+}
+
+impl Tuple {
+    /// The packet's own addresses and ports (no translation).
+    #[inline(always)]
+    pub fn of(h: &Headers) -> Tuple {
+        Tuple { src: h.src, dst: h.dst, sport: h.sport, dport: h.dport }
+    }
+
+    /// The packet's addresses and ports swapped: what a reply must carry
+    /// when it reaches the packet's sender.
+    #[inline(always)]
+    pub fn reply_to(h: &Headers) -> Tuple {
+        Tuple { src: h.dst, dst: h.src, sport: h.dport, dport: h.sport }
+    }
+}
+
+/// What both entries of a new flow share: its first packet's TCP state,
+/// the time, the first packet's length, and the `HL_OBJ_STATS` slots it
+/// counts into (`NO_STAT` for none).
+pub struct Birth {
+    pub state: u32,
+    pub now: u64,
+    pub len: u64,
+    pub stat_endpoint: u32,
+    pub stat_listener: u32,
+    pub stat_target: u32,
+}
+
+impl Birth {
+    /// A flow born of the packet `h` of `len` frame bytes, counting into no
+    /// endpoint, listener or target.
+    #[inline(always)]
+    pub fn of(h: &Headers, len: u64) -> Birth {
+        Birth {
+            now: now(),
+            state: initial_state(h),
+            len,
+            stat_endpoint: NO_STAT,
+            stat_listener: NO_STAT,
+            stat_target: NO_STAT,
+        }
+    }
+}
+
+/// The one place a [`FlowEntry`] is built: `e` becomes the entry of one
+/// direction of the flow `b`, which delivers to `to` with the addresses and
+/// ports `new`, coming from ENI `from_eni`. `flags`: `FLOW_F_*`. A forward
+/// entry is created with its first packet counted; a reply entry
+/// (`FLOW_F_REPLY`) starts at zero.
+#[inline(always)]
+pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, new: Tuple) {
+    let reply = flags & FLOW_F_REPLY != 0;
+    *e = FlowEntry {
+        eth: eth(to.mac),
+        out_ifindex: to.ifindex,
+        state: b.state,
+        flags,
+        out_vpc: to.vpc,
+        new_src: new.src,
+        new_dst: new.dst,
+        new_sport: new.sport,
+        new_dport: new.dport,
+        src_eni: from_eni,
+        dst_eni: to.eni,
+        stat_endpoint: b.stat_endpoint,
+        stat_listener: b.stat_listener,
+        stat_target: b.stat_target,
+        created_ns: b.now,
+        last_seen_ns: b.now,
+        packets: if reply { 0 } else { 1 },
+        bytes: if reply { 0 } else { events::ip_len(b.len) },
+    };
+}
+
+/// Is the reply entry of a new flow still to be inserted ([`create`] does
+/// it), or already in the table (a NAT stage [`claim`]ed its source port
+/// with it)?
+pub enum Reply {
+    Insert,
+    Claimed,
+}
+
+/// What [`create`] did.
+pub enum Created {
+    /// Forward with ours: both entries are in (or, after a lost race whose
+    /// winner's entries are gone again, neither, as before the race).
+    New,
+    /// Another CPU created this very flow first: its entries stand (and a
+    /// port we claimed is given back); forward with its forward entry.
+    Raced(*mut FlowEntry),
+}
+
+/// A flow the table cannot take: counted on the endpoint it was for, if
+/// any, and refused.
+#[inline(always)]
+fn refuse(e: &FlowEntry) -> DropReason {
+    if e.stat_endpoint != NO_STAT {
+        counters::obj_drop(e.stat_endpoint);
+    }
+    DropReason::FlowTableFull
+}
+
+/// Tries to claim the reply key `rev_key` (a NAT stage's candidate source
+/// port) by inserting the reply entry `rev` with `BPF_NOEXIST`: the insert
+/// is atomic, so two CPUs can never bind the same port, and a key held by
+/// any live flow is refused. `Ok(false)`: taken, try another. A dry run
+/// (`dataplane explain`) only checks that the key is free.
+#[inline(always)]
+pub fn claim(rev_key: &FlowKey, rev: &FlowEntry) -> Result<bool, DropReason> {
+    if dry_run() {
+        // SAFETY: only tests whether the key is present.
+        return Ok(unsafe { FLOWS.get(rev_key) }.is_none());
+    }
+    match FLOWS.insert(rev_key, rev, BPF_NOEXIST as u64) {
+        Ok(()) => Ok(true),
+        Err(e) if e as i32 == -EEXIST => Ok(false),
+        Err(_) => Err(refuse(rev)),
+    }
+}
+
+/// Records a new flow: the forward entry `fwd` under `fwd_key` and the
+/// reply entry `rev` under `rev_key` (inserted here, or already claimed:
+/// see [`Reply`]). Every construct creates its flows through this, so the
+/// rules hold for all of them: a full table refuses the flow (and keeps
+/// every live one, giving back a claimed port); losing a race to another
+/// CPU creating the same flow is fine, the other CPU's entries stand
+/// ([`Created::Raced`]); a restart (a new SYN on a finished flow's tuple)
+/// overwrites the old entries. A created flow is counted and reported to
+/// the flow logs.
 #[inline(always)]
 pub fn create(
     fwd_key: &FlowKey,
@@ -137,24 +273,45 @@ pub fn create(
     rev_key: &FlowKey,
     rev: &FlowEntry,
     restart: bool,
-) -> Result<bool, DropReason> {
+    reply: Reply,
+) -> Result<Created, DropReason> {
+    let claimed = matches!(reply, Reply::Claimed);
     let flags = if restart { BPF_ANY } else { BPF_NOEXIST } as u64;
     match FLOWS.insert(fwd_key, fwd, flags) {
         Ok(()) => {}
-        Err(e) if e as i32 == -EEXIST => return Ok(false),
-        Err(_) => return Err(DropReason::FlowTableFull),
-    }
-    match FLOWS.insert(rev_key, rev, flags) {
-        Ok(()) => {}
-        Err(e) if e as i32 == -EEXIST => {}
+        Err(e) if e as i32 == -EEXIST => {
+            if claimed {
+                let _ = FLOWS.remove(rev_key);
+            }
+            return match lookup(fwd_key) {
+                Some(theirs) => Ok(Created::Raced(theirs)),
+                // Gone again already: with its port given back the flow
+                // cannot go on; without a claim, our entry (not in the
+                // table) is as good as theirs.
+                None if claimed => Err(DropReason::FlowTableFull),
+                None => Ok(Created::New),
+            };
+        }
         Err(_) => {
-            let _ = FLOWS.remove(fwd_key);
-            return Err(DropReason::FlowTableFull);
+            if claimed {
+                let _ = FLOWS.remove(rev_key);
+            }
+            return Err(refuse(fwd));
+        }
+    }
+    if !claimed {
+        match FLOWS.insert(rev_key, rev, flags) {
+            Ok(()) => {}
+            Err(e) if e as i32 == -EEXIST => {}
+            Err(_) => {
+                let _ = FLOWS.remove(fwd_key);
+                return Err(refuse(fwd));
+            }
         }
     }
     counters::count(Counter::FlowCreated);
     events::new_flow(fwd_key, fwd);
-    Ok(true)
+    Ok(Created::New)
 }
 
 /// This CPU's scratch entry `i` (0: forward, 1: reply) to build a new
@@ -186,11 +343,10 @@ pub fn account(e: *mut FlowEntry, len: u64) {
     }
 }
 
-/// [`account`] for the entry of `key` (a first packet whose flow another
-/// CPU created first: its entry counts the packet).
+/// A flow entry's Ethernet header: the destination MAC, then the router's
+/// MAC, byte by byte (an array copy would compile to a memcpy call).
 #[inline(always)]
-pub fn account_key(key: &FlowKey, len: u64) {
-    if let Some(e) = lookup(key) {
-        account(e, len);
-    }
+fn eth(dst: &[u8; 6]) -> [u8; 12] {
+    let g = GATEWAY_MAC;
+    [dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], g[0], g[1], g[2], g[3], g[4], g[5]]
 }

@@ -13,6 +13,7 @@ mod counters;
 mod events;
 mod explain;
 mod flow;
+mod forward;
 mod maps;
 mod packet;
 mod parse;
@@ -30,8 +31,8 @@ use aya_ebpf::{
 use dataplane_common::DropReason;
 
 use crate::{
+    forward::Verdict,
     packet::{Packet, TcPacket, XdpPacket},
-    pipeline::Verdict,
 };
 
 /// The lab default: tcx ingress on every fabric veth. Forwarded packets go
@@ -51,7 +52,7 @@ pub fn hyperlab_tc(ctx: TcContext) -> i32 {
             if rc as i32 == aya_ebpf::bindings::TC_ACT_REDIRECT {
                 rc as i32
             } else {
-                counters::drop(DropReason::RedirectFailed);
+                redirect_failed();
                 TC_ACT_SHOT as i32
             }
         }
@@ -70,12 +71,32 @@ pub fn hyperlab_tc(ctx: TcContext) -> i32 {
 pub fn hyperlab_xdp(ctx: XdpContext) -> u32 {
     let mut pkt = XdpPacket::new(&ctx);
     match pipeline::process(&mut pkt) {
-        // SAFETY: plain helper call.
-        Verdict::Forward(ifindex) => unsafe { bpf_redirect(ifindex, 0) as u32 },
+        Verdict::Forward(ifindex) => {
+            // SAFETY: plain helper call.
+            let rc = unsafe { bpf_redirect(ifindex, 0) } as u32;
+            if rc == xdp_action::XDP_REDIRECT {
+                rc
+            } else {
+                redirect_failed();
+                xdp_action::XDP_DROP
+            }
+        }
         Verdict::Reflect => xdp_action::XDP_TX,
         Verdict::Pass => xdp_action::XDP_PASS,
         Verdict::Drop => xdp_action::XDP_DROP,
     }
+}
+
+/// A redirect the helper refused, on either hook: counted as the drop
+/// `redirect_failed` (not per ENI: the pipeline already counted the packet
+/// as forwarded) and dropped. The helpers refuse only what they can check
+/// when called (`bpf_redirect_peer`: flags, returning `TC_ACT_SHOT`;
+/// `bpf_redirect` in XDP: flags, returning `XDP_ABORTED`); a target port
+/// that is gone fails after the program returned (XDP: `xdp_do_redirect`,
+/// the `xdp:xdp_redirect_err` tracepoint), where no program counter sees it.
+#[inline(always)]
+fn redirect_failed() {
+    counters::drop(DropReason::RedirectFailed);
 }
 
 /// Attached to host-side veths of an XDP lab: a veth only receives

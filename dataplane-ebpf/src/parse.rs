@@ -1,7 +1,7 @@
 //! Stage `parse`: Ethernet / IPv4 / TCP, UDP, ICMP echo. Every access is
 //! bounds-checked; every malformed case has its own drop reason.
 
-use dataplane_common::{DropReason, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use dataplane_common::{DropReason, FlowKey, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use network_types::{eth::EthHdr, ip::Ipv4Hdr, tcp::TcpHdr, udp::UdpHdr};
 
 use crate::packet::{ptr_at, Packet};
@@ -36,6 +36,23 @@ pub struct Headers {
 }
 
 impl Headers {
+    /// The packet's key in the flow table, in the VPC `vpc` of the port it
+    /// came in on: built here, once, for every stage that looks a flow up,
+    /// creates one or reports one.
+    #[inline(always)]
+    pub fn key(&self, vpc: u32) -> FlowKey {
+        FlowKey {
+            vpc,
+            src: self.src,
+            dst: self.dst,
+            sport: self.sport,
+            dport: self.dport,
+            proto: self.proto,
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+
     /// Offset of the L4 checksum.
     #[inline(always)]
     pub fn l4_csum_off(&self) -> usize {

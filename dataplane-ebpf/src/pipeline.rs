@@ -1,35 +1,34 @@
-//! The per-packet pipeline, stage by stage, as in docs/DESIGN:
-//! port -> parse -> flow (fast path) -> [eni -> egress SG -> ingress SG ->
-//! create flow] -> rewrite -> redirect. Every `Err` is a counted drop.
+//! The per-packet pipeline, stage by stage (docs/DATAPLANE.md, "Stages"):
+//! port -> parse (arp) -> source check -> flow (fast path: forward) ->
+//! [eni -> egress SG -> ingress SG -> (privatelink) -> create flow] ->
+//! forward (rewrite, count) -> the hook redirects. Every `Err` is a counted
+//! drop.
+//!
+//! Layering, top to bottom; a module imports only from layers below its
+//! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
+//! `pipeline` -> constructs (`privatelink`) -> `forward` -> `flow`, `sg`,
+//! `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
+//! `explain` -> `maps`.
 
 use dataplane_common::{
     explain::{
         EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, SG_CHECK_EGRESS, SG_CHECK_INGRESS, STAGE_EGRESS_SG, STAGE_ENI,
-        STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE, STAGE_REWRITE,
+        STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
     },
-    in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowEntry, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_REPLY,
-    GATEWAY_MAC, NO_STAT, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
+    ENI_KIND_LINK, FLOW_F_REPLY, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
     arp, counters, events,
     explain::{self, dry_run},
-    flow::{self, Track},
+    flow::{self, Created, Hop, Reply, Track, Tuple},
+    forward::{self, forward, Verdict},
     maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS},
     packet::Packet,
     parse::{self, Frame, Headers},
-    privatelink, rewrite, sg,
+    privatelink, sg,
 };
-
-pub enum Verdict {
-    /// Redirect to the destination ENI behind this fabric ifindex.
-    Forward(u32),
-    /// Send back out of the ingress port (ARP replies).
-    Reflect,
-    /// Hand to the kernel stack untouched.
-    Pass,
-    Drop,
-}
 
 #[inline(always)]
 pub fn process<P: Packet>(p: &mut P) -> Verdict {
@@ -83,7 +82,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
         return Err(DropReason::SourceCheck);
     }
     explain::stage(STAGE_FLOW);
-    let key = flow::key(port.vpc, &h);
+    let key = h.key(port.vpc);
     let restart = match flow::lookup(&key) {
         Some(e) => match flow::track(e, &h)? {
             Track::Continue => {
@@ -108,7 +107,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
         None => false,
     };
     // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
-    events::rejected(first_packet(p, port, &h, len, restart), port, &h, len)
+    events::rejected(first_packet(p, port, &h, &key, len, restart), port, &key, len)
 }
 
 /// Slow path: decide a new flow, record both directions, forward.
@@ -117,6 +116,7 @@ fn first_packet<P: Packet>(
     p: &mut P,
     port: &PortInfo,
     h: &Headers,
+    key: &FlowKey,
     len: u64,
     restart: bool,
 ) -> Result<Verdict, DropReason> {
@@ -145,96 +145,33 @@ fn first_packet<P: Packet>(
         return Err(DropReason::IngressSgDeny);
     }
     if dst.kind == ENI_KIND_ENDPOINT {
-        return privatelink::first_packet(p, port, h, dst, len, restart);
+        return privatelink::first_packet(p, port, h, key, dst, len, restart);
     }
-    let t = flow::now();
-    let state = flow::initial_state(h);
+    let b = flow::Birth::of(h, len);
     let fwd = flow::scratch(0)?;
-    *fwd = FlowEntry {
-        eth: eth(&dst.mac),
-        out_ifindex: dst.ifindex,
-        state,
-        flags: 0,
-        out_vpc: port.vpc,
-        new_src: h.src,
-        new_dst: h.dst,
-        new_sport: h.sport,
-        new_dport: h.dport,
-        src_eni: port.eni,
-        dst_eni: dst.eni,
-        stat_endpoint: NO_STAT,
-        stat_listener: NO_STAT,
-        stat_target: NO_STAT,
-        created_ns: t,
-        last_seen_ns: t,
-        // The entry is created with its first packet counted.
-        packets: 1,
-        bytes: events::ip_len(len),
-    };
+    let to_dst = Hop { mac: &dst.mac, ifindex: dst.ifindex, vpc: port.vpc, eni: dst.eni };
+    flow::build(fwd, &b, 0, port.eni, &to_dst, Tuple::of(h));
     let rev = flow::scratch(1)?;
-    *rev = FlowEntry {
-        eth: eth(&port.mac),
-        out_ifindex: p.ingress_ifindex(),
-        state,
-        flags: FLOW_F_REPLY,
-        out_vpc: port.vpc,
-        new_src: h.dst,
-        new_dst: h.src,
-        new_sport: h.dport,
-        new_dport: h.sport,
-        src_eni: dst.eni,
-        dst_eni: port.eni,
-        stat_endpoint: NO_STAT,
-        stat_listener: NO_STAT,
-        stat_target: NO_STAT,
-        created_ns: t,
-        last_seen_ns: t,
-        packets: 0,
-        bytes: 0,
-    };
-    let key = flow::key(port.vpc, h);
+    let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
+    flow::build(rev, &b, FLOW_F_REPLY, dst.eni, &back, Tuple::reply_to(h));
     let rev_key = fwd.peer_key(h.proto);
-    // A dry run (`dataplane explain`) decides and rewrites, creates nothing.
-    if dry_run() {
-        return forward(p, h, &fwd, len);
-    }
-    if !flow::create(&key, &fwd, &rev_key, &rev, restart)? {
-        flow::account_key(&key, len);
-    }
-    // Slow path only: one line per new flow when the agent logs at debug.
-    aya_log_ebpf::debug!(
-        p.ctx(),
-        "new flow vpc {} proto {} {:i}:{} -> {:i}:{}",
-        port.vpc,
-        h.proto,
-        u32::from_be_bytes(h.src),
-        u16::from_be_bytes(h.sport),
-        u32::from_be_bytes(h.dst),
-        u16::from_be_bytes(h.dport)
-    );
-    forward(p, h, &fwd, len)
-}
-
-#[inline(always)]
-pub fn forward<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry, len: u64) -> Result<Verdict, DropReason> {
-    explain::stage(STAGE_REWRITE);
-    explain::forwarded(e);
-    rewrite::apply(p, h, e)?;
-    counters::count(Counter::Forwarded);
-    counters::eni_rx(e.dst_eni, len);
-    if e.stat_endpoint != NO_STAT {
-        let reply = e.flags & FLOW_F_REPLY != 0;
-        counters::obj(e.stat_endpoint, reply, len);
-        counters::obj(e.stat_listener, reply, len);
-        counters::obj(e.stat_target, reply, len);
-    }
-    Ok(Verdict::Forward(e.out_ifindex))
-}
-
-/// Destination MAC then the router's MAC, byte by byte: an array copy would
-/// compile to a memcpy call.
-#[inline(always)]
-pub fn eth(dst: &[u8; 6]) -> [u8; 12] {
-    let g = GATEWAY_MAC;
-    [dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], g[0], g[1], g[2], g[3], g[4], g[5]]
+    let c = if dry_run() {
+        // A dry run (`dataplane explain`) decides and rewrites, creates nothing.
+        Created::New
+    } else {
+        let c = flow::create(key, fwd, &rev_key, rev, restart, Reply::Insert)?;
+        // Slow path only: one line per new flow when the agent logs at debug.
+        aya_log_ebpf::debug!(
+            p.ctx(),
+            "new flow vpc {} proto {} {:i}:{} -> {:i}:{}",
+            port.vpc,
+            h.proto,
+            u32::from_be_bytes(h.src),
+            u16::from_be_bytes(h.sport),
+            u32::from_be_bytes(h.dst),
+            u16::from_be_bytes(h.dport)
+        );
+        c
+    };
+    forward::created(p, h, c, fwd, len)
 }

@@ -4,13 +4,12 @@
 //! address as source -> SNAT to the NLB node (a source port no live flow
 //! holds) + DNAT to the target -> both directions recorded.
 
-use aya_ebpf::bindings::{BPF_ANY, BPF_NOEXIST};
 use dataplane_common::{
     explain::{
         SG_CHECK_LINK_EGRESS, SG_CHECK_TARGET_INGRESS, STAGE_ENDPOINT, STAGE_LINK_EGRESS_SG, STAGE_LISTENER,
         STAGE_NAT, STAGE_TARGET, STAGE_TARGET_SG,
     },
-    flow_hash, Counter, DropReason, EniInfo, FlowEntry, FlowKey, ListenerKey, PortInfo,
+    flow_hash, DropReason, EniInfo, FlowKey, ListenerKey, PortInfo,
     ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT,
     HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NAT_PORT_TRIES, NO_SG_SET, NO_TARGET,
     PROTO_ICMP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
@@ -18,23 +17,22 @@ use dataplane_common::{
 };
 
 use crate::{
-    counters, events,
+    counters,
     explain::{self, dry_run},
-    flow,
-    maps::{ENDPOINTS, FLOWS, LISTENERS, MAGLEV, TARGETS},
+    flow::{self, Created, Hop, Reply, Tuple},
+    forward::{self, Verdict},
+    maps::{ENDPOINTS, LISTENERS, MAGLEV, TARGETS},
     packet::Packet,
     parse::Headers,
-    pipeline::{eth, forward, Verdict},
     sg,
 };
-
-const EEXIST: i32 = 17;
 
 #[inline(always)]
 pub fn first_packet<P: Packet>(
     p: &mut P,
     port: &PortInfo,
     h: &Headers,
+    key: &FlowKey,
     ep_eni: &EniInfo,
     len: u64,
     restart: bool,
@@ -106,32 +104,18 @@ pub fn first_packet<P: Packet>(
         counters::obj_drop(t_stat);
         return Err(DropReason::TargetIngressSgDeny);
     }
-    let now = flow::now();
-    let state = flow::initial_state(h);
-    let rev = flow::scratch(1)?;
-    *rev = FlowEntry {
-        eth: eth(&port.mac),
-        out_ifindex: p.ingress_ifindex(),
-        state,
-        flags: FLOW_F_REPLY | FLOW_F_SNAT | FLOW_F_DNAT,
-        out_vpc: port.vpc,
-        new_src: h.dst,
-        new_dst: h.src,
-        new_sport: h.dport,
-        new_dport: h.sport,
-        src_eni: t.eni,
-        dst_eni: port.eni,
+    let b = flow::Birth {
         stat_endpoint: ep_stat,
         stat_listener: l_stat,
         stat_target: t_stat,
-        created_ns: now,
-        last_seen_ns: now,
-        packets: 0,
-        bytes: 0,
+        ..flow::Birth::of(h, len)
     };
-    // Claim a source port by inserting the reply entry with NOEXIST: the
-    // insert is atomic, so two CPUs can never bind the same port, and a port
-    // held by any live flow is skipped.
+    let nat = FLOW_F_SNAT | FLOW_F_DNAT;
+    let rev = flow::scratch(1)?;
+    let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
+    flow::build(rev, &b, FLOW_F_REPLY | nat, t.eni, &back, Tuple::reply_to(h));
+    // Claim a source port with the reply entry (`flow::claim`): a port held
+    // by any live flow is skipped.
     explain::stage(STAGE_NAT);
     let range = (ep.nat_hi as u32).wrapping_sub(ep.nat_lo as u32).wrapping_add(1);
     if range == 0 || range > 65536 {
@@ -159,25 +143,9 @@ pub fn first_packet<P: Packet>(
             // Echo has one identifier: it plays both ports.
             rev_key.sport = rev_key.dport;
         }
-        if dry_run() {
-            // `dataplane explain`: the port this insert would claim, unclaimed.
-            // SAFETY: only tests whether the key is present.
-            if unsafe { FLOWS.get(&rev_key) }.is_none() {
-                bound = true;
-                break;
-            }
-        } else {
-            match FLOWS.insert(&rev_key, &*rev, BPF_NOEXIST as u64) {
-                Ok(()) => {
-                    bound = true;
-                    break;
-                }
-                Err(e) if e as i32 == -EEXIST => {}
-                Err(_) => {
-                    counters::obj_drop(ep_stat);
-                    return Err(DropReason::FlowTableFull);
-                }
-            }
+        if flow::claim(&rev_key, rev)? {
+            bound = true;
+            break;
         }
         i += 1;
     }
@@ -187,52 +155,14 @@ pub fn first_packet<P: Packet>(
         return Err(DropReason::NatPortsExhausted);
     }
     let fwd = flow::scratch(0)?;
-    *fwd = FlowEntry {
-        eth: eth(&t.mac),
-        out_ifindex: t.ifindex,
-        state,
-        flags: FLOW_F_SNAT | FLOW_F_DNAT,
-        out_vpc: ep.out_vpc,
-        new_src: snat,
-        new_dst: t.ip,
-        new_sport: rev_key.dport,
-        new_dport: rev_key.sport,
-        src_eni: port.eni,
-        dst_eni: t.eni,
-        stat_endpoint: ep_stat,
-        stat_listener: l_stat,
-        stat_target: t_stat,
-        created_ns: now,
-        last_seen_ns: now,
-        // The entry is created with its first packet counted.
-        packets: 1,
-        bytes: events::ip_len(len),
+    let to_target = Hop { mac: &t.mac, ifindex: t.ifindex, vpc: ep.out_vpc, eni: t.eni };
+    let translated = Tuple { src: snat, dst: t.ip, sport: rev_key.dport, dport: rev_key.sport };
+    flow::build(fwd, &b, nat, port.eni, &to_target, translated);
+    let c = if dry_run() {
+        // A dry run (`dataplane explain`) claimed no port and creates nothing.
+        Created::New
+    } else {
+        flow::create(key, fwd, &rev_key, rev, restart, Reply::Claimed)?
     };
-    if dry_run() {
-        return forward(p, h, &fwd, len);
-    }
-    let key = flow::key(port.vpc, h);
-    let flags = if restart { BPF_ANY } else { BPF_NOEXIST } as u64;
-    match FLOWS.insert(&key, &*fwd, flags) {
-        Ok(()) => {}
-        Err(e) if e as i32 == -EEXIST => {
-            // Another CPU created this very flow first: use its binding.
-            let _ = FLOWS.remove(&rev_key);
-            let Some(theirs) = flow::lookup(&key) else {
-                return Err(DropReason::FlowTableFull);
-            };
-            // SAFETY: live map value.
-            let v = forward(p, h, unsafe { &*theirs }, len)?;
-            flow::account(theirs, len);
-            return Ok(v);
-        }
-        Err(_) => {
-            let _ = FLOWS.remove(&rev_key);
-            counters::obj_drop(ep_stat);
-            return Err(DropReason::FlowTableFull);
-        }
-    }
-    counters::count(Counter::FlowCreated);
-    events::new_flow(&key, &fwd);
-    forward(p, h, &fwd, len)
+    forward::created(p, h, c, fwd, len)
 }

@@ -38,6 +38,11 @@ pub struct Agent {
     pub hook: Hook,
     /// The fabric namespace's cookie when the links were attached.
     fabric_cookie: Option<u64>,
+    /// The settings a reload does not apply, as the config file gave them
+    /// when this agent started (before command-line overrides).
+    started_with: Topology,
+    /// What the last reload did not apply.
+    not_applied: Vec<String>,
     /// Global indices of the targets currently out of selection.
     pub unhealthy: Arc<Mutex<BTreeSet<u32>>>,
     // Stopped before the data plane is dropped (field order).
@@ -61,6 +66,23 @@ pub struct Agent {
     source: Option<ConfigSource>,
     /// Released last: the next agent may start only once this one is gone.
     _lock: AgentLock,
+}
+
+/// The settings `new` changes from `old` that a reload does not apply: the
+/// flow-log writer and the lab's hook and MTU are set up when the agent
+/// starts (a restart applies them and keeps every flow).
+pub fn not_applied_by_reload(old: &Topology, new: &Topology) -> Vec<String> {
+    let mut out = Vec::new();
+    if old.flow_logs != new.flow_logs {
+        out.push("[flow_logs]".to_string());
+    }
+    if old.lab.hook != new.lab.hook {
+        out.push("[lab] hook".to_string());
+    }
+    if old.lab.mtu != new.lab.mtu {
+        out.push("[lab] mtu".to_string());
+    }
+    out
 }
 
 /// The config file as a command argument (" FILE"), or nothing for the
@@ -133,6 +155,11 @@ impl Agent {
             )
         })?;
         let fabric_cookie = Some(crate::netns::cookie(&plan.fabric_ns)?);
+        // The file's own settings (`topo` has the command line's overrides).
+        let started_with = source
+            .as_ref()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| topo.clone());
         ifx.sort();
         let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
         let mut memo = compile::Memo::default();
@@ -234,6 +261,18 @@ impl Agent {
             for p in &plan.ports {
                 dataplane.attach_xdp_pass(&p.host_ns, &p.host_iface)?;
             }
+            let on = lab::tx_offload_on(&plan)?;
+            if !on.is_empty() {
+                log::warn!(
+                    "XDP hook: TX checksum offload is on for {}: host TCP and UDP through the \
+                     XDP fabric will fail their checksums (ping works). Rebuild the lab with \
+                     `dataplane lab up --tx-offload-off{f}` (stop this agent and `dataplane \
+                     down{f}` first), or run `ethtool -K IFACE tx off` in each host: `dataplane \
+                     lab exec{f} HOST -- ethtool -K eth0 tx off`",
+                    on.join(", "),
+                    f = file_arg(source.as_ref())
+                );
+            }
         }
         let names: Vec<String> = plan.ports.iter().map(|p| p.name.clone()).collect();
         let adopted = dataplane.attach(&plan.fabric_ns, &names, hook)?;
@@ -288,6 +327,8 @@ impl Agent {
             memo,
             hook,
             fabric_cookie,
+            started_with,
+            not_applied: Vec::new(),
             unhealthy,
             source,
             health,
@@ -319,7 +360,7 @@ impl Agent {
         self.reload_inner(topo, None)
     }
 
-    fn reload_inner(&mut self, topo: Topology, source: Option<ConfigSource>) -> Result<()> {
+    fn reload_inner(&mut self, mut topo: Topology, source: Option<ConfigSource>) -> Result<()> {
         let wiring = |t: &Topology| -> Vec<(String, usize, std::net::Ipv4Addr, [u8; 6], String)> {
             t.enis
                 .iter()
@@ -394,9 +435,21 @@ impl Agent {
         );
         *self.conntrack.lock().expect("conntrack settings lock") =
             sweep_settings(&topo, self.sweep_every);
+        // What a reload does not apply: the running values stay, and
+        // `not_applied` names them until a restart.
+        self.not_applied = not_applied_by_reload(&self.started_with, &topo);
+        topo.flow_logs = self.topo.flow_logs.clone();
+        topo.lab.hook = self.topo.lab.hook;
+        topo.lab.mtu = self.topo.lab.mtu;
         self.compiled = compiled;
         self.topo = topo;
         Ok(())
+    }
+
+    /// The config settings the last reload left unapplied (a restart of the
+    /// agent applies them), as "[section] key" texts.
+    pub fn not_applied(&self) -> &[String] {
+        &self.not_applied
     }
 
     fn journal(&self, applied: Applied, pending: Option<Applied>) -> Result<()> {
@@ -408,6 +461,41 @@ impl Agent {
             applied,
             pending,
         )
+    }
+
+    /// Waits until no target is out of selection, or fails after `timeout`
+    /// naming the targets still out.
+    pub fn wait_all_healthy(&self, timeout: Duration) -> Result<()> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let out = self.unhealthy.lock().expect("health set").clone();
+            if out.is_empty() {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!("targets still unhealthy after {timeout:?}: {out:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// After servers were started: a probe that failed before a server was
+    /// up may still take its target out for a moment, so let the longest
+    /// health-check interval pass, then wait (up to `timeout`) until every
+    /// target is in selection.
+    pub fn settle_health(&self, timeout: Duration) -> Result<()> {
+        let longest = self
+            .topo
+            .services
+            .target_groups
+            .iter()
+            .filter_map(|tg| tg.health_check.as_ref().map(|h| h.interval_ms))
+            .max();
+        if let Some(ms) = longest {
+            std::thread::sleep(Duration::from_millis(u64::from(ms) + 300));
+            self.wait_all_healthy(timeout)?;
+        }
+        Ok(())
     }
 
     /// The timeouts and sweep interval the sweeper applies now.
@@ -598,4 +686,26 @@ fn start_health(
         checker: HealthChecker::start(probes, tx),
         thread,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_names_the_settings_it_does_not_apply() {
+        let old = crate::config::parse_str(crate::config::DEFAULT_CONFIG, "d.toml").unwrap();
+        assert_eq!(not_applied_by_reload(&old, &old), Vec::<String>::new());
+        let text = format!(
+            "{}\n[flow_logs]\ninterval = 5\n",
+            crate::config::DEFAULT_CONFIG
+                .replace("hook = \"tc\"", "hook = \"xdp\"")
+                .replace("mtu = 1500", "mtu = 9000")
+        );
+        let new = crate::config::parse_str(&text, "d.toml").unwrap();
+        assert_eq!(
+            not_applied_by_reload(&old, &new),
+            ["[flow_logs]", "[lab] hook", "[lab] mtu"]
+        );
+    }
 }

@@ -11,7 +11,6 @@
 //! the config admit or refuse the packet, what the indices are called).
 
 use std::{
-    fmt::Write as _,
     net::Ipv4Addr,
     path::{Path, PathBuf},
 };
@@ -39,6 +38,9 @@ use crate::{
     model::{Hook, Peer, Protocol, Rule, Topology, VpcLinkKind},
     testrun::{self, Outcome, Program, Verdict},
 };
+
+mod render;
+pub use render::render;
 
 /// The transport of the packet to explain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -1138,144 +1140,5 @@ fn nat(topo: &Topology, t: &ExplainTrace) -> Nat {
         source: picked.then(|| Ipv4Addr::from(t.snat)),
         source_port: natted.then_some(t.nat_port),
         ports_probed: natted.then_some(t.nat_tries),
-    }
-}
-
-/// The explanation as a network engineer reads it.
-pub fn render(e: &Explanation) -> String {
-    let mut o = String::new();
-    let _ = writeln!(o, "packet    {} from {} in {}", e.packet, e.from, e.vpc);
-    match e.verdict {
-        "forward" => {
-            let _ = writeln!(o, "verdict   FORWARD to {}", e.to.as_deref().unwrap_or("?"));
-        }
-        "drop" => {
-            let _ = writeln!(o, "verdict   DROP ({})", e.drop_reason.unwrap_or("?"));
-        }
-        "pass" => {
-            let _ = writeln!(
-                o,
-                "verdict   PASS to the fabric's kernel stack (not a fabric port of this lab)"
-            );
-        }
-        v => {
-            let _ = writeln!(o, "verdict   {v}");
-        }
-    }
-    let _ = writeln!(o, "decided   at stage {}", e.decided_by);
-    let _ = writeln!(o, "path      {}", e.stages.join(" -> "));
-    if let Some(d) = &e.destination {
-        let _ = writeln!(o, "dest      {d}");
-    }
-    if let Some(f) = &e.flow {
-        let _ = writeln!(o, "flow      {f}");
-    } else if e.stages.contains(&"flow") {
-        let _ = writeln!(o, "flow      no tracked flow: decided as a new connection");
-    }
-    for s in &e.security_groups {
-        let label = match s.check {
-            "link egress" => "link sg",
-            "target ingress" => "target sg",
-            c => c,
-        };
-        let port = match e.proto {
-            Proto::Icmp => format!("echo id {}", s.port),
-            _ => format!("port {}", s.port),
-        };
-        let _ = writeln!(
-            o,
-            "{label:<9} {} [{}]: {} {} {} {} {port}",
-            s.holder,
-            if s.groups.is_empty() {
-                "no groups".to_string()
-            } else {
-                s.groups.join(", ")
-            },
-            if s.allowed { "ALLOW" } else { "DENY" },
-            e.proto.name(),
-            if s.check.contains("ingress") {
-                "from"
-            } else {
-                "to"
-            },
-            s.peer,
-        );
-        let kernel = match (s.entry_found, s.range) {
-            (_, Some((lo, hi))) => format!(
-                "set {}: the entry covering {} admits ports {lo}-{hi}",
-                s.set, s.peer
-            ),
-            (true, None) => format!(
-                "set {}: an entry covers {}, none of its port ranges holds {}",
-                s.set, s.peer, s.port
-            ),
-            (false, None) => format!("set {}: no entry covers {}", s.set, s.peer),
-        };
-        let _ = writeln!(o, "          kernel: {kernel}");
-        let matching: Vec<&RuleRef> = s.rules.iter().filter(|r| r.matches).collect();
-        if s.groups.is_empty() {
-            let _ = writeln!(o, "          (no security groups: the address admits what the sender's rules let out)");
-        } else if matching.is_empty() {
-            let _ = writeln!(
-                o,
-                "          no rule of {} admits it{}",
-                s.groups.join(", "),
-                if s.rules.is_empty() { "" } else { "; closest:" }
-            );
-            for r in &s.rules {
-                let _ = writeln!(
-                    o,
-                    "            {}: {}",
-                    rule_label(r),
-                    r.mismatch.as_deref().unwrap_or("")
-                );
-            }
-        } else {
-            for r in matching {
-                let _ = writeln!(o, "          allowed by {}", rule_label(r));
-            }
-        }
-    }
-    if let Some(n) = &e.nat {
-        let _ = writeln!(o, "nat       {} {} ({})", n.kind, n.endpoint, n.nlb);
-        if let Some(l) = &n.listener {
-            let _ = writeln!(o, "          listener {l}");
-        }
-        match (&n.target, n.maglev_slot) {
-            (Some(t), Some(slot)) => {
-                let _ = writeln!(o, "          target {t}, Maglev slot {slot}");
-            }
-            (None, Some(slot)) => {
-                let _ = writeln!(o, "          Maglev slot {slot}: no healthy target");
-            }
-            _ => {}
-        }
-        if let (Some(ip), Some(port), Some(tries)) = (n.source, n.source_port, n.ports_probed) {
-            let _ = writeln!(
-                o,
-                "          source NAT to {ip}:{port} (the first free port of {tries} probed)"
-            );
-        } else if let Some(ip) = n.source {
-            let _ = writeln!(o, "          the target would see source {ip}");
-        }
-    }
-    if let Some(l) = &e.leaves_as {
-        let _ = writeln!(o, "leaves as {l}");
-    }
-    for n in &e.notes {
-        let _ = writeln!(o, "note      {n}");
-    }
-    o
-}
-
-fn rule_label(r: &RuleRef) -> String {
-    let at = r
-        .location
-        .as_deref()
-        .map(|l| format!(" ({l})"))
-        .unwrap_or_default();
-    match r.index {
-        Some(i) => format!("{} {}[{i}]{at}: {}", r.group, r.direction, r.rule),
-        None => format!("{} {}{at}: {}", r.group, r.direction, r.rule),
     }
 }

@@ -98,8 +98,7 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
 }
 
 pub fn render(flows: &[Flow]) -> String {
-    let mut s = format!(
-        "{:<16} {:<5} {:<44} {:<44} {:<12} {:>7} {:>7} {:>9} {:>11} {:>9} {:>11}\n",
+    const HEAD: [&str; 11] = [
         "vpc",
         "proto",
         "original",
@@ -110,24 +109,54 @@ pub fn render(flows: &[Flow]) -> String {
         "fwd_pkts",
         "fwd_bytes",
         "rev_pkts",
-        "rev_bytes"
-    );
-    for f in flows {
-        let _ = writeln!(
-            s,
-            "{:<16} {:<5} {:<44} {:<44} {:<12} {:>7} {:>7} {:>9} {:>11} {:>9} {:>11}",
-            f.vpc,
-            f.proto,
-            f.original,
-            f.translated,
-            f.state,
-            f.age_s,
-            f.idle_s,
-            f.fwd.0,
-            f.fwd.1,
-            f.rev.0,
-            f.rev.1
-        );
+        "rev_bytes",
+    ];
+    // The text columns (the first five) are left-aligned, the numbers right.
+    const LEFT: usize = 5;
+    let rows: Vec<[String; 11]> = flows
+        .iter()
+        .map(|f| {
+            [
+                f.vpc.clone(),
+                f.proto.to_string(),
+                f.original.clone(),
+                f.translated.clone(),
+                f.state.to_string(),
+                f.age_s.to_string(),
+                f.idle_s.to_string(),
+                f.fwd.0.to_string(),
+                f.fwd.1.to_string(),
+                f.rev.0.to_string(),
+                f.rev.1.to_string(),
+            ]
+        })
+        .collect();
+    // Each column as wide as its widest cell, so long VPC ids or
+    // addresses never push the columns after them out of line.
+    let width: Vec<usize> = (0..HEAD.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len())
+                .fold(HEAD[c].len(), usize::max)
+        })
+        .collect();
+    let mut s = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let text: Vec<String> = cells
+            .enumerate()
+            .map(|(c, v)| {
+                if c < LEFT {
+                    format!("{v:<w$}", w = width[c])
+                } else {
+                    format!("{v:>w$}", w = width[c])
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "{}", text.join(" ").trim_end());
+    };
+    line(&mut HEAD.iter().copied());
+    for r in &rows {
+        line(&mut r.iter().map(String::as_str));
     }
     let _ = writeln!(s, "{} flows", flows.len());
     s
@@ -214,14 +243,25 @@ mod tests {
             }]
         );
         let text = render(&f);
-        assert!(text.ends_with("1 flows\n"));
-        assert!(text.contains("10.0.1.10:40000 -> 10.0.1.100:80"));
-        assert!(
-            text.lines()
-                .nth(1)
-                .unwrap()
-                .ends_with("        6         520         4        1800"),
-            "{text}"
+        assert_eq!(
+            text,
+            "vpc            proto original                         translated                     \
+             state       age_s idle_s fwd_pkts fwd_bytes rev_pkts rev_bytes\n\
+             vpc-b->vpc-api tcp   10.0.1.10:40000 -> 10.0.1.100:80 10.0.1.50:2000 -> 10.0.1.20:80 \
+             established     9      6        6       520        4      1800\n\
+             1 flows\n"
         );
+        // A long VPC column widens its column; the others stay in line.
+        let long = Flow {
+            vpc: "vpc-0123456789abcdef0->vpc-0fedcba9876543210".into(),
+            ..f[0].clone()
+        };
+        let text = render(&[f[0].clone(), long]);
+        let starts: Vec<usize> = text
+            .lines()
+            .take(3)
+            .map(|l| l.find(" tcp ").or_else(|| l.find(" proto ")).unwrap())
+            .collect();
+        assert_eq!(starts, [44, 44, 44], "{text}");
     }
 }

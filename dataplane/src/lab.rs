@@ -16,7 +16,6 @@ use std::{
     future::Future,
     net::{IpAddr, Ipv4Addr},
     os::fd::AsRawFd,
-    process::ExitStatus,
 };
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -170,23 +169,56 @@ pub fn down(plan: &LabPlan) -> Result<()> {
     }
 }
 
-/// Runs `cmd` inside `host`'s namespace (as `ip netns exec` would), inheriting
-/// stdio, and waits for it.
-pub fn exec(plan: &LabPlan, host: &str, cmd: &[String]) -> Result<ExitStatus> {
-    let h = plan.host(host).ok_or_else(|| {
+/// The hosts' veths (as "NAMESPACE IFACE") whose TX checksum offload is
+/// on: host TCP and UDP through an XDP fabric fail their checksums there
+/// (an XDP redirect cannot carry a partial checksum).
+pub fn tx_offload_on(plan: &LabPlan) -> Result<Vec<String>> {
+    let mut on = Vec::new();
+    for p in &plan.ports {
+        if netns::tx_checksum(&p.host_ns, &p.host_iface)? {
+            on.push(format!("{} {}", p.host_ns, p.host_iface));
+        }
+    }
+    Ok(on)
+}
+
+/// Turns TX checksum offload off on every host veth of the lab (for the
+/// XDP hook); returns them as "NAMESPACE IFACE".
+pub fn tx_offload_off(plan: &LabPlan) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for p in &plan.ports {
+        netns::set_tx_checksum(&p.host_ns, &p.host_iface, false)?;
+        done.push(format!("{} {}", p.host_ns, p.host_iface));
+    }
+    Ok(done)
+}
+
+/// The namespace of `host` in the lab, or an error naming the lab's hosts.
+pub fn host_netns<'a>(plan: &'a LabPlan, host: &str) -> Result<&'a str> {
+    plan.host(host).map(|h| h.netns.as_str()).ok_or_else(|| {
         let names: Vec<&str> = plan.hosts.iter().map(|h| h.host.as_str()).collect();
         anyhow!(
             "lab {} has no host {host:?}; its hosts are: {}",
             plan.name,
             names.join(", ")
         )
-    })?;
-    let (mut command, ns_file) = netns::command(&h.netns, cmd)?;
-    let status = command
-        .status()
-        .with_context(|| format!("running {:?} in {}", cmd.join(" "), h.netns));
-    drop(ns_file);
-    status
+    })
+}
+
+/// Replaces this process with `cmd` run inside namespace `ns`, as `ip netns
+/// exec` does: stdio, PID and signals are the command's. Returns only on
+/// failure. Call it from a single-threaded process (it unshares the mount
+/// namespace).
+pub fn exec_in(ns: &str, cmd: &[String]) -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
+    match netns::command(ns, cmd) {
+        Ok((mut command, ns_file)) => {
+            let err = command.exec();
+            drop(ns_file);
+            anyhow::Error::new(err).context(format!("running {:?} in {ns}", cmd.join(" ")))
+        }
+        Err(e) => e,
+    }
 }
 
 /// `(eni, ifindex of p<eni> in the fabric namespace)` for every port, in ENI order.
@@ -620,11 +652,12 @@ mod tests {
     #[test]
     fn exec_unknown_host_lists_hosts() {
         let p = plan(&two_vpc_topology("x"));
-        let err = exec(&p, "nope", &["true".into()]).unwrap_err().to_string();
-        assert!(
-            err.contains("nope") && err.contains("web, db, cli"),
-            "{err}"
+        let err = host_netns(&p, "nope").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "lab x has no host \"nope\"; its hosts are: web, db, cli"
         );
+        assert_eq!(host_netns(&p, "db").unwrap(), "x-db");
         assert!(host_ifindex(&p, 9).is_err());
     }
 
@@ -870,6 +903,13 @@ mod tests {
             root_v6
         );
 
+        // What `lab exec` runs, as a child here (it replaces its process).
+        let exec = |p: &LabPlan, host: &str, cmd: &[String]| {
+            let (mut c, ns) = netns::command(host_netns(p, host)?, cmd)?;
+            let status = c.status();
+            drop(ns);
+            anyhow::Ok(status?)
+        };
         let ok = exec(&p, "db", &argv(&["ip", "-br", "addr"])).unwrap();
         assert_eq!(ok.code(), Some(0));
         assert_eq!(exec(&p, "web", &argv(&["true"])).unwrap().code(), Some(0));

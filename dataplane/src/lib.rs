@@ -10,6 +10,7 @@ pub mod compile;
 pub mod config;
 pub mod conntrack;
 pub mod delta;
+pub mod demo;
 pub mod explain;
 pub mod fault;
 pub mod flowlog;

@@ -3,7 +3,7 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, ExitCode, Stdio},
+    process::ExitCode,
     time::Duration,
 };
 
@@ -86,6 +86,9 @@ enum Cmd {
     Stats {
         /// Topology config of the running lab (default: the embedded default topology).
         file: Option<PathBuf>,
+        /// List every drop reason, also those at 0 (default: the ones that dropped something).
+        #[arg(long)]
+        all: bool,
     },
     /// List the flows a running agent tracks: original and translated tuples, state, age, idle time.
     Flows {
@@ -155,15 +158,37 @@ enum Cmd {
 #[derive(Subcommand)]
 enum LabCmd {
     /// Create one namespace per host, a fabric namespace and a veth per ENI (rebuilds if present).
-    Up { file: Option<PathBuf> },
+    ///
+    /// For the XDP hook (`[lab] hook = "xdp"`, or with --tx-offload-off) the
+    /// hosts' veths get TX checksum offload off, and the output says so:
+    /// host TCP and UDP through an XDP fabric need it (ping does not).
+    Up {
+        file: Option<PathBuf>,
+        /// Turn TX checksum offload off on the hosts' veths (`ethtool -K
+        /// IFACE tx off`), for a lab to be run with `run --hook xdp`.
+        #[arg(long)]
+        tx_offload_off: bool,
+    },
     /// Remove every namespace the lab created.
     Down { file: Option<PathBuf> },
-    /// Run a command inside a host's namespace: `dataplane lab exec client -- curl http://10.0.2.20/`.
+    /// Run a command inside a host's namespace: `dataplane lab exec [FILE] HOST -- CMD...`.
+    ///
+    /// The command replaces this process (as with `ip netns exec`): its exit
+    /// code, signals and stdio are the command's. It also runs while FILE is
+    /// being edited and does not check, as long as the lab it names is up.
+    #[command(
+        after_help = "Examples:\n  dataplane lab exec client -- curl http://10.0.2.20/\n  \
+        dataplane lab exec configs/privatelink.toml consumer -- curl http://10.1.1.100/"
+    )]
     Exec {
-        /// Topology config (default: the embedded default topology).
+        /// [FILE] HOST: the topology config (default: the embedded default
+        /// topology) and the host to run in.
+        #[arg(value_names = ["FILE", "HOST"], num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// Topology config, as an option (same as the positional FILE).
         #[arg(long, short)]
         config: Option<PathBuf>,
-        host: String,
+        /// The command and its arguments, after `--`.
         #[arg(last = true, required = true)]
         cmd: Vec<String>,
     },
@@ -185,6 +210,16 @@ enum HookArg {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    if !matches!(cli.cmd, Cmd::Run { .. } | Cmd::Demo { .. }) {
+        // A command that prints ends quietly when its reader goes away
+        // (`dataplane stats | head`), as Unix tools do. The agent and the
+        // demo keep Rust's default (SIGPIPE ignored): a metrics client that
+        // hangs up must not kill the agent.
+        // SAFETY: restoring the default disposition, before any thread.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match dispatch(cli.cmd) {
         Ok(code) => code,
         Err(e) => {
@@ -222,16 +257,21 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let mut failed = false;
             for f in &files {
                 match config::load(f) {
-                    Ok(t) => println!(
-                        "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts)",
-                        f.display(),
-                        t.lab.name,
-                        t.vpcs.len(),
-                        t.subnets.len(),
-                        t.security_groups.len(),
-                        t.enis.len(),
-                        t.hosts().len()
-                    ),
+                    Ok(t) => {
+                        println!(
+                            "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts)",
+                            f.display(),
+                            t.lab.name,
+                            t.vpcs.len(),
+                            t.subnets.len(),
+                            t.security_groups.len(),
+                            t.enis.len(),
+                            t.hosts().len()
+                        );
+                        for note in config::notes(&t) {
+                            eprintln!("{}: note: {note}", f.display());
+                        }
+                    }
                     Err(d) => {
                         eprintln!("{d}");
                         failed = true;
@@ -245,7 +285,10 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             })
         }
         Cmd::Lab { cmd } => match cmd {
-            LabCmd::Up { file } => {
+            LabCmd::Up {
+                file,
+                tx_offload_off,
+            } => {
                 let t = topo!(file.as_deref());
                 let plan = lab::plan(&t);
                 if let Some(why) = dataplane_in_the_way(&t.lab.name, file.as_deref()) {
@@ -253,6 +296,15 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 }
                 lab::up(&plan)?;
                 println!("lab {} is up: {}", plan.name, plan.namespaces().join(" "));
+                if tx_offload_off || t.lab.hook == Hook::Xdp {
+                    let done = lab::tx_offload_off(&plan)?;
+                    println!(
+                        "lab {}: TX checksum offload is off on the hosts' veths, as the XDP hook \
+                         needs for host TCP and UDP ({})",
+                        plan.name,
+                        done.join(", ")
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             LabCmd::Down { file } => {
@@ -265,10 +317,20 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 println!("lab {} is down", plan.name);
                 Ok(ExitCode::SUCCESS)
             }
-            LabCmd::Exec { config, host, cmd } => {
-                let t = topo!(config.as_deref());
-                let status = lab::exec(&lab::plan(&t), &host, &cmd)?;
-                Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
+            LabCmd::Exec { args, config, cmd } => {
+                let (file, host) = match (&args[..], config) {
+                    ([host], file) => (file, host),
+                    ([file, host], None) => (Some(PathBuf::from(file)), host),
+                    (_, Some(_)) => bail!(
+                        "give the config once: as FILE before HOST, or with -c FILE, not both"
+                    ),
+                    _ => unreachable!("clap takes one or two values"),
+                };
+                let ns = match exec_netns(file.as_deref(), host)? {
+                    Ok(ns) => ns,
+                    Err(code) => return Ok(code),
+                };
+                Err(lab::exec_in(&ns, &cmd))
             }
         },
         Cmd::Run {
@@ -308,11 +370,11 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Stats { file } => {
+        Cmd::Stats { file, all } => {
             let t = topo!(file.as_deref());
             let layout = stats::Layout::of(&t);
             let s = stats::read_pinned(&loader::pin_dir(&t.lab.name), &layout)?;
-            print!("{}", stats::render(&s, &layout));
+            print!("{}", stats::render(&s, &layout, all));
             let flows = stats::read_flow_table(&loader::pin_dir(&t.lab.name))?;
             print!("{}", stats::render_flow_table(&flows));
             Ok(ExitCode::SUCCESS)
@@ -353,7 +415,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Demo { config, ebpf_obj } => {
             let t = topo!(config.as_deref());
             let obj = ebpf_obj.unwrap_or_else(loader::object_path);
-            demo(t, &obj)
+            dataplane::demo::run(t, &obj)
         }
     }
 }
@@ -365,6 +427,42 @@ impl From<HookArg> for Hook {
             HookArg::Xdp => Hook::Xdp,
         }
     }
+}
+
+/// The namespace `lab exec` runs in. A FILE that does not check (being
+/// edited) still names its lab: if that lab is up with HOST, run there and
+/// say so; else print the diagnostics (exit 1).
+fn exec_netns(file: Option<&Path>, host: &str) -> Result<Result<String, ExitCode>> {
+    let diagnostics = match file {
+        Some(f) => match config::load(f) {
+            Ok(t) => return lab::host_netns(&lab::plan(&t), host).map(|n| Ok(n.to_string())),
+            Err(d) => d,
+        },
+        None => {
+            let t = config::parse_str(DEFAULT_CONFIG, persist::DEFAULT_SOURCE)
+                .map_err(|d| anyhow::anyhow!("{d}"))?;
+            return lab::host_netns(&lab::plan(&t), host).map(|n| Ok(n.to_string()));
+        }
+    };
+    let f = file.expect("the default config checks");
+    let lab = std::fs::read_to_string(f)
+        .ok()
+        .and_then(|text| config::lab_name_of(&text))
+        .or_else(|| f.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    if let Some(lab) = lab {
+        let ns = format!("{lab}-{host}");
+        if netns::validate_name(&ns).is_ok() && netns::exists(&ns) {
+            eprintln!(
+                "warning: {} does not check (`dataplane check {}` lists why); running in lab \
+                 {lab}'s namespace {ns}, which is up",
+                f.display(),
+                f.display()
+            );
+            return Ok(Ok(ns));
+        }
+    }
+    eprintln!("{diagnostics}");
+    Ok(Err(ExitCode::FAILURE))
 }
 
 /// Why `lab up` must not rebuild lab `lab` now: an agent runs it, or a
@@ -559,230 +657,25 @@ fn reload_from(agent: &mut Agent, file: Option<&Path>) {
     };
     match source.parse() {
         Ok(_) => match agent.reload_source(source) {
-            Ok(()) => println!(
-                "hyperlab: reloaded {}",
-                file.map_or("the default topology".into(), |f| f.display().to_string())
-            ),
+            Ok(()) => {
+                println!(
+                    "hyperlab: reloaded {}",
+                    file.map_or("the default topology".into(), |f| f.display().to_string())
+                );
+                if !agent.not_applied().is_empty() {
+                    println!(
+                        "hyperlab: a reload does not apply {} (changed since this agent \
+                         started): restart the agent to apply it (`kill -TERM {}`, then \
+                         `dataplane run{}`; the data plane and its flows are kept)",
+                        agent.not_applied().join(", "),
+                        std::process::id(),
+                        file.map(|f| format!(" {}", f.display()))
+                            .unwrap_or_default()
+                    );
+                }
+            }
             Err(e) => eprintln!("hyperlab: reload refused, the running state is unchanged: {e:#}"),
         },
         Err(d) => eprintln!("hyperlab: reload refused, the running state is unchanged:\n{d}"),
     }
-}
-
-/// A process started inside a lab host, killed (by PID) when dropped.
-struct HostProcess(Child);
-
-impl Drop for HostProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_in(plan: &lab::LabPlan, host: &str, argv: &[&str]) -> Result<HostProcess> {
-    let h = plan
-        .host(host)
-        .with_context(|| format!("the demo needs host {host:?} in the config"))?;
-    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-    let (mut cmd, _ns) = netns::command(&h.netns, &argv)?;
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {} in {host}", argv.join(" ")))?;
-    Ok(HostProcess(child))
-}
-
-/// Runs a command in a host, capturing output; returns (success, stdout).
-fn output_in(plan: &lab::LabPlan, host: &str, argv: &[&str]) -> Result<(bool, String)> {
-    let h = plan
-        .host(host)
-        .with_context(|| format!("the demo needs host {host:?} in the config"))?;
-    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-    let (mut cmd, _ns) = netns::command(&h.netns, &argv)?;
-    let out = cmd
-        .output()
-        .with_context(|| format!("running {} in {host}", argv.join(" ")))?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    ))
-}
-
-/// Removes the lab even when the demo fails half way.
-struct LabGuard(lab::LabPlan);
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        if let Err(e) = lab::down(&self.0) {
-            eprintln!("warning: tearing the lab down: {e:#}");
-        }
-    }
-}
-
-fn demo(t: Topology, obj: &Path) -> Result<ExitCode> {
-    loader::check_prerequisites(obj)?;
-    let plan = lab::plan(&t);
-    println!(
-        "[demo] building lab {} ({} hosts, {} ENIs)",
-        plan.name,
-        plan.hosts.len(),
-        t.enis.len()
-    );
-    lab::up(&plan)?;
-    let guard = LabGuard(plan.clone());
-    let hook = t.lab.hook;
-    let agent = Agent::start(t, obj, hook)?;
-    println!(
-        "[demo] data plane attached to {} fabric ports ({hook:?} hook)",
-        agent.plan.ports.len()
-    );
-    let plan = &guard.0;
-    let web_ip = ip_of(&agent.topo, "eni-web")?;
-    let db_ip = ip_of(&agent.topo, "eni-db")?;
-    let apigw_ip = ip_of(&agent.topo, "eni-apigw")?;
-    let _web = spawn_in(
-        plan,
-        "web",
-        &["python3", "-c", lab::PEER_HTTP_SERVER, &web_ip, "80", "web"],
-    )?;
-    let _db = spawn_in(
-        plan,
-        "db",
-        &["python3", "-c", lab::PEER_HTTP_SERVER, &db_ip, "5432", "db"],
-    )?;
-    // The API host forwards to the REST VPC link's endpoint.
-    let link_ip = "10.0.1.100";
-    let dir = std::env::temp_dir().join(format!("hyperlab-{}-apigw", plan.name));
-    let conf = lab::nginx_config(
-        &dir,
-        SocketAddr::new(apigw_ip.parse()?, 80),
-        SocketAddr::new(link_ip.parse()?, 80),
-    )?;
-    let conf = conf.display().to_string();
-    let _apigw = spawn_in(plan, "apigw", &["nginx", "-c", &conf])?;
-    for (host, ip, port) in [
-        ("web", &web_ip, 80),
-        ("db", &db_ip, 5432),
-        ("apigw", &apigw_ip, 80),
-    ] {
-        let addr = SocketAddr::new(ip.parse()?, port);
-        lab::wait_listening(plan, host, addr, Duration::from_secs(10))?;
-    }
-    // A health probe that failed before a server was up may still take its
-    // target out for a moment: let one interval pass, then wait until all
-    // targets are in selection.
-    std::thread::sleep(Duration::from_millis(1300));
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while !agent.unhealthy.lock().expect("health set").is_empty() {
-        if std::time::Instant::now() > deadline {
-            bail!(
-                "targets did not pass their health checks: {:?}",
-                agent.unhealthy.lock().expect("health set")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let before = agent.snapshot()?;
-    let checks: Vec<(&str, &str, Vec<String>, bool)> = vec![
-        (
-            "client",
-            "ping web (sg-web allows icmp from the VPC)",
-            ["ping", "-c", "2", "-W", "1", &web_ip]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            true,
-        ),
-        (
-            "client",
-            "curl web:80 (sg-web allows tcp/80 from sg-client)",
-            curl(&web_ip, 80),
-            true,
-        ),
-        (
-            "client",
-            "curl db:5432 (sg-db allows only sg-web)",
-            curl(&db_ip, 5432),
-            false,
-        ),
-        (
-            "web",
-            "curl db:5432 from web (allowed by sg-db)",
-            curl(&db_ip, 5432),
-            true,
-        ),
-        (
-            "other",
-            "curl web:80 from vpc-b (same CIDR, other VPC)",
-            curl(&web_ip, 80),
-            false,
-        ),
-        (
-            "other",
-            "private API: vpc-b -> endpoint -> apigw -> REST link -> web",
-            curl("10.0.1.100", 80),
-            true,
-        ),
-        (
-            "apigw",
-            "HTTP VPC link: apigw -> integration 10.0.1.201 -> web",
-            curl("10.0.1.201", 80),
-            true,
-        ),
-    ];
-    let mut ok = true;
-    for (host, what, argv, expect) in &checks {
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let (success, out) = output_in(plan, host, &argv)?;
-        let verdict = if success { "reached" } else { "blocked" };
-        let good = success == *expect;
-        ok &= good;
-        println!(
-            "[demo] {host:>6}: {what:<60} {verdict:<8} {}",
-            if good { "as expected" } else { "UNEXPECTED" }
-        );
-        if success && out.starts_with("server=") {
-            println!("[demo]         the backend answered: {}", out.trim());
-        }
-    }
-    let after = agent.snapshot()?;
-    // Only what moved: a zero row says nothing here.
-    let table = stats::render(&after.since(&before), &agent.layout());
-    let moved: Vec<&str> = table
-        .lines()
-        .filter(|l| !(l.starts_with("  ") && l.split_whitespace().skip(1).all(|v| v == "0")))
-        .collect();
-    println!(
-        "\n[demo] counters moved by the traffic above:\n{}",
-        moved.join("\n")
-    );
-    drop(agent);
-    let name = guard.0.name.clone();
-    drop(guard);
-    println!("[demo] lab {name} removed");
-    if !ok {
-        bail!("the demo saw traffic it did not expect (see UNEXPECTED above)");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn curl(ip: &str, port: u16) -> Vec<String> {
-    [
-        "curl",
-        "-sS",
-        "--max-time",
-        "2",
-        &format!("http://{ip}:{port}/"),
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect()
-}
-
-fn ip_of(t: &Topology, eni: &str) -> Result<String> {
-    let i = t
-        .eni_by_id(eni)
-        .with_context(|| format!("the demo needs ENI {eni} in the config"))?;
-    Ok(t.enis[i].ip.to_string())
 }

@@ -162,6 +162,32 @@ pub fn render(s: &Snapshot, flows: &FlowTable, layout: &Layout) -> String {
     );
     let mut out = String::new();
     encode(&mut out, &reg).expect("writing to a String cannot fail");
+    in_stable_order(&out)
+}
+
+/// The encoder writes a family's series in hash order, different on every
+/// scrape; sorts the samples of each family (the lines between two `#`
+/// lines), so two scrapes of the same counters are the same text.
+fn in_stable_order(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut samples: Vec<&str> = Vec::new();
+    let flush = |samples: &mut Vec<&str>, out: &mut String| {
+        samples.sort_unstable();
+        for l in samples.drain(..) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    };
+    for line in text.lines() {
+        if line.starts_with('#') {
+            flush(&mut samples, &mut out);
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            samples.push(line);
+        }
+    }
+    flush(&mut samples, &mut out);
     out
 }
 
@@ -213,6 +239,21 @@ where
 mod tests {
     use super::*;
     use dataplane_common::{DropReason, COUNTER_COUNT, DROP_REASON_COUNT};
+
+    #[test]
+    fn every_scrape_of_the_same_counters_is_the_same_text() {
+        let first = sample();
+        for _ in 0..20 {
+            assert_eq!(sample(), first);
+        }
+        // Each family's samples are sorted.
+        let drops: Vec<&str> = first
+            .lines()
+            .filter(|l| l.starts_with("hyperlab_dropped_packets_total{"))
+            .collect();
+        assert_eq!(drops.len(), DROP_REASON_COUNT as usize);
+        assert!(drops.windows(2).all(|w| w[0] < w[1]), "{drops:?}");
+    }
 
     fn sample() -> String {
         let c = |tp, tb, rp, rb, d| EniCounters {

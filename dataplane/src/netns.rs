@@ -106,6 +106,68 @@ pub fn cookie(name: &str) -> Result<u64> {
     })
 }
 
+/// Whether TX checksum offload is on for interface `iface` of namespace
+/// `ns` (`ethtool -k IFACE`: tx-checksumming).
+pub fn tx_checksum(ns: &str, iface: &str) -> Result<bool> {
+    ethtool_value(ns, iface, ETHTOOL_GTXCSUM, 0).map(|v| v != 0)
+}
+
+/// Turns TX checksum offload on or off for `iface` of namespace `ns`
+/// (`ethtool -K IFACE tx on|off`; the kernel drops the features that need
+/// it, such as TSO, with it).
+pub fn set_tx_checksum(ns: &str, iface: &str, on: bool) -> Result<()> {
+    ethtool_value(ns, iface, ETHTOOL_STXCSUM, on as u32).map(|_| ())
+}
+
+const SIOCETHTOOL: libc::c_ulong = 0x8946;
+const ETHTOOL_GTXCSUM: u32 = 0x16;
+const ETHTOOL_STXCSUM: u32 = 0x17;
+
+/// `struct ifreq` with the `ifr_data` member of its union (40 bytes).
+#[repr(C)]
+struct IfreqData {
+    name: [u8; libc::IFNAMSIZ],
+    data: *mut libc::c_void,
+    _pad: [u8; 16],
+}
+
+/// One `struct ethtool_value` command (get or set) through SIOCETHTOOL.
+fn ethtool_value(ns: &str, iface: &str, cmd: u32, data: u32) -> Result<u32> {
+    if iface.is_empty() || iface.len() >= libc::IFNAMSIZ {
+        bail!("invalid interface name {iface:?}");
+    }
+    let (ns_, iface) = (ns.to_string(), iface.to_string());
+    run_in(ns, move || {
+        // SAFETY: plain socket(2); the fd is owned at once.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error())
+                .with_context(|| format!("opening a socket in network namespace {ns_}"));
+        }
+        // SAFETY: `fd` is a new descriptor nothing else owns.
+        let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        #[repr(C)]
+        struct EthtoolValue {
+            cmd: u32,
+            data: u32,
+        }
+        let mut value = EthtoolValue { cmd, data };
+        let mut req = IfreqData {
+            name: [0; libc::IFNAMSIZ],
+            data: (&mut value as *mut EthtoolValue).cast(),
+            _pad: [0; 16],
+        };
+        req.name[..iface.len()].copy_from_slice(iface.as_bytes());
+        // SAFETY: `req` points at `value`, both live for the call.
+        let r = unsafe { libc::ioctl(sock.as_raw_fd(), SIOCETHTOOL, &mut req) };
+        if r < 0 {
+            return Err(io::Error::last_os_error())
+                .with_context(|| format!("ethtool on {iface} in network namespace {ns_}"));
+        }
+        Ok(value.data)
+    })
+}
+
 /// Opens the namespace file of `name` (usable with `setns` or `IFLA_NET_NS_FD`).
 pub fn open(name: &str) -> Result<File> {
     let p = path(name);

@@ -238,8 +238,11 @@ fn table(
     if names.is_empty() {
         return;
     }
+    // The name column fits the longest name (28 at least), so long ids
+    // (an HTTP link's implied target group) keep the numbers in line.
+    let w = names.iter().map(String::len).fold(28, usize::max);
     out.push_str(&format!(
-        "{title}\n  {:<28} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
+        "{title}\n  {:<w$} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
         "",
         format!("{tx}_pkts"),
         format!("{tx}_bytes"),
@@ -249,23 +252,35 @@ fn table(
     ));
     for (id, c) in names.iter().zip(rows) {
         out.push_str(&format!(
-            "  {id:<28} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
+            "  {id:<w$} {:>10} {:>12} {:>10} {:>12} {:>8}\n",
             c.tx_packets, c.tx_bytes, c.rx_packets, c.rx_bytes, c.drops
         ));
     }
 }
 
-/// A readable table: pipeline counters, drops by reason, per ENI, then per
+/// A readable table: pipeline counters, drops by reason (the reasons that
+/// dropped something, or every reason with `all_drops`), per ENI, then per
 /// endpoint, listener and target.
-pub fn render(s: &Snapshot, l: &Layout) -> String {
+pub fn render(s: &Snapshot, l: &Layout, all_drops: bool) -> String {
     let mut out = String::new();
     out.push_str("PIPELINE\n");
     for (name, v) in COUNTER_NAMES.iter().zip(&s.counters) {
         out.push_str(&format!("  {name:<28} {v:>12}\n"));
     }
     out.push_str("DROPS\n");
+    let mut shown = 0;
     for (name, v) in DROP_REASON_NAMES.iter().zip(&s.drops) {
-        out.push_str(&format!("  {name:<28} {v:>12}\n"));
+        if all_drops || *v != 0 {
+            out.push_str(&format!("  {name:<28} {v:>12}\n"));
+            shown += 1;
+        }
+    }
+    if shown < s.drops.len() {
+        out.push_str(&format!(
+            "  ({} reasons at 0{})\n",
+            s.drops.len() - shown,
+            if all_drops { "" } else { "; --all lists them" }
+        ));
     }
     table(&mut out, "ENIS", &l.enis, &s.enis, "tx", "rx");
     table(
@@ -321,10 +336,21 @@ mod tests {
             endpoints: vec!["vpce-1".into()],
             ..Default::default()
         };
-        let text = render(&s, &l);
+        let text = render(&s, &l, true);
         assert!(
             text.contains("\n  ingress_sg_deny                         7\n"),
             "{text}"
+        );
+        // By default only the reasons that dropped something.
+        let short = render(&s, &l, false);
+        let drops = &short[short.find("DROPS\n").unwrap()..short.find("ENIS\n").unwrap()];
+        assert_eq!(
+            drops,
+            format!(
+                "DROPS\n  ingress_sg_deny                         7\n  ({} reasons at 0; \
+                 --all lists them)\n",
+                DROP_REASON_COUNT - 1
+            )
         );
         assert!(
             text.contains("\n  eni-a                                 3          300          2          200        1\n"),
@@ -339,6 +365,25 @@ mod tests {
             !text.contains("LISTENERS"),
             "empty sections are left out: {text}"
         );
+        // A name longer than the column widens it for every row.
+        let long = Layout {
+            enis: vec![
+                "eni-a".into(),
+                "vpclink-http-int-web-targets:eni-web:80".into(),
+            ],
+            ..Default::default()
+        };
+        let mut s2 = snap();
+        s2.enis.push(s2.enis[0]);
+        let wide = render(&s2, &long, false);
+        let ends: Vec<usize> = wide
+            .lines()
+            .skip_while(|l| *l != "ENIS")
+            .skip(1)
+            .take(3)
+            .map(str::len)
+            .collect();
+        assert_eq!(ends, [98, 98, 98], "{wide}");
         assert_eq!(
             text.lines().count(),
             1 + COUNTER_COUNT as usize + 1 + DROP_REASON_COUNT as usize + 2 + 1 + 2 + 1

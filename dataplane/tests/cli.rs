@@ -38,6 +38,16 @@ fn check_accepts_every_shipped_config() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), files.len(), "{stdout}");
     assert!(stdout.lines().all(|l| l.contains(": ok (lab ")), "{stdout}");
+    // Valid, but an endpoint that carries nothing gets a note.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "{}: note: endpoint vpce-pending is pending acceptance by service vpce-svc-web: it \
+             carries nothing until accepted (`state = \"available\"` on the endpoint, or \
+             `acceptance_required = false` on the service; it defaults to true)\n",
+            configs().join("privatelink.toml").display()
+        )
+    );
 }
 
 #[test]
@@ -196,14 +206,24 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
     );
 
     // stats and metrics read the running agent's pinned counters.
-    let stats = bin().arg("stats").arg(&file).output().unwrap();
+    let stats = bin().arg("stats").arg(&file).arg("--all").output().unwrap();
     assert_eq!(stats.status.code(), Some(0));
     let table = String::from_utf8_lossy(&stats.stdout);
     assert!(
         table.contains("PIPELINE")
             && table.contains("eni-one")
-            && table.contains("ingress_sg_deny")
+            && table.contains("\n  ingress_sg_deny                         0\n")
             && table.contains("\nFLOW TABLE\n  entries                                 0\n"),
+        "{table}"
+    );
+    // Without --all: only the reasons that dropped something (none yet).
+    let stats = bin().arg("stats").arg(&file).output().unwrap();
+    let table = String::from_utf8_lossy(&stats.stdout);
+    assert!(
+        table.contains(&format!(
+            "\nDROPS\n  ({} reasons at 0; --all lists them)\nENIS\n",
+            dataplane_common::DROP_REASON_COUNT
+        )),
         "{table}"
     );
     let mut body = String::new();
@@ -261,6 +281,27 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
         assert!(Instant::now() < deadline, "{}", agent.output());
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The command line's flow-log settings are not a change of the file's.
+    assert!(
+        !agent.output().contains("a reload does not apply"),
+        "{}",
+        agent.output()
+    );
+    // [flow_logs] added to the file: reloaded, and the agent says a
+    // restart applies it.
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("\n[flow_logs]\ninterval = 5\n");
+    std::fs::write(&file, text).unwrap();
+    let n = agent.output().matches("hyperlab: reloaded").count();
+    agent.signal(nix::sys::signal::Signal::SIGHUP);
+    agent.wait_for_n("hyperlab: reloaded", n + 1);
+    agent.wait_for(&format!(
+        "hyperlab: a reload does not apply [flow_logs] (changed since this agent started): \
+         restart the agent to apply it (`kill -TERM {}`, then `dataplane run {}`; the data \
+         plane and its flows are kept)\n",
+        agent.child.id(),
+        file.display()
+    ));
     // SIGTERM: the agent exits 0 and leaves the data plane pinned and
     // forwarding; `dataplane down` removes it, and says so.
     agent.signal(nix::sys::signal::Signal::SIGTERM);
@@ -425,4 +466,100 @@ fn a_failed_run_leaves_no_lock_behind_and_its_hint_names_the_file() {
         format!("lab {lab}: no data plane to remove\n")
     );
     assert!(!left, "`down` left {}", run_dir.display());
+}
+
+/// Runs `lab down FILE` when dropped, so a failed assertion leaves no lab.
+struct LabDown<'a>(&'a Path);
+
+impl Drop for LabDown<'_> {
+    fn drop(&mut self) {
+        let _ = bin().args(["lab", "down"]).arg(self.0).output();
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn lab_exec_takes_the_file_positionally_and_runs_while_it_is_being_edited() {
+    assert!(is_root(), "needs root");
+    let lab = format!("clx{}", std::process::id() % 100_000);
+    let file = tmp("exec-positional.toml");
+    write_config(&file, &lab, "80");
+    lab_up(&file);
+    let _down = LabDown(&file);
+    let exec = |args: &[&str]| {
+        let mut c = bin();
+        c.args(["lab", "exec"]);
+        for a in args {
+            if *a == "FILE" {
+                c.arg(&file);
+            } else {
+                c.arg(a);
+            }
+        }
+        c.output().unwrap()
+    };
+    // FILE HOST, like every other command; the exit code is the command's.
+    let out = exec(&[
+        "FILE",
+        "one",
+        "--",
+        "sh",
+        "-c",
+        "ip -br -4 addr show eth0; exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7));
+    let addr = String::from_utf8_lossy(&out.stdout);
+    assert!(addr.contains("10.0.1.10/24"), "{addr}");
+    // -c FILE still works; both at once is refused.
+    let out = exec(&["-c", "FILE", "two", "--", "true"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", out);
+    let out = exec(&["-c", "FILE", "FILE", "two", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: give the config once: as FILE before HOST, or with -c FILE, not both\n"
+    );
+    // Mid-edit: the file no longer parses, the lab it names is up.
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("\n[[eni]\nid = \n");
+    std::fs::write(&file, &text).unwrap();
+    let out = exec(&["FILE", "two", "--", "echo", "still here"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "still here\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "warning: {f} does not check (`dataplane check {f}` lists why); running in lab \
+             {lab}'s namespace {lab}-two, which is up\n",
+            f = file.display()
+        )
+    );
+    // A host the lab does not have: the diagnostics, exit 1.
+    let out = exec(&["FILE", "nope", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TOML syntax error"),
+        "{:?}",
+        out
+    );
+    write_config(&file, &lab, "80");
+    drop(_down);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn a_printing_command_ends_quietly_when_its_reader_is_gone() {
+    use std::os::unix::process::ExitStatusExt;
+    // `dataplane check ... | head -0`: the pipe's read end is closed before
+    // the first line is written.
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let out = bin()
+        .arg("check")
+        .arg(configs().join("default.toml"))
+        .stdout(std::process::Stdio::from(write))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no panic message");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
 }

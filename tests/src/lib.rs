@@ -108,33 +108,16 @@ impl Fixture {
     /// Waits until no target is out of selection (servers started after the
     /// agent may have failed a health check or two first).
     pub fn wait_all_healthy(&self, timeout: std::time::Duration) {
-        let deadline = std::time::Instant::now() + timeout;
-        while !self.agent.unhealthy.lock().unwrap().is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "targets still unhealthy after {timeout:?}: {:?}",
-                self.agent.unhealthy.lock().unwrap()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        self.agent.wait_all_healthy(timeout).unwrap();
     }
 
     /// After starting servers: lets one health-check interval pass (a probe
     /// that failed before a server was up may still mark its target) and then
-    /// waits until every target is back in selection.
+    /// waits until every target is back in selection ([`Agent::settle_health`]).
     pub fn settle_health(&self) {
-        let longest = self
-            .agent
-            .topo
-            .services
-            .target_groups
-            .iter()
-            .filter_map(|tg| tg.health_check.as_ref().map(|h| h.interval_ms))
-            .max();
-        if let Some(ms) = longest {
-            std::thread::sleep(std::time::Duration::from_millis(ms as u64 + 300));
-            self.wait_all_healthy(std::time::Duration::from_secs(15));
-        }
+        self.agent
+            .settle_health(std::time::Duration::from_secs(15))
+            .unwrap();
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -581,6 +564,7 @@ pub fn ep_eni(fx: &Fixture, addr: &str) -> usize {
 
 pub mod differential;
 pub mod reference;
+pub mod stage;
 
 /// Runs `frame` from ENI `from` through both hooks (on an empty flow table
 /// each time) and asserts a drop with exactly this reason and no other, the

@@ -340,3 +340,25 @@ fn bench(args: BenchArgs) -> Result<()> {
         "the bench failed (its error is printed above); everything it created has been removed",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    /// `cargo xtask build` ships the agent without debug info (issue 20,
+    /// item 12: it was 58 MB with it).
+    #[test]
+    fn the_release_profile_ships_no_debug_info() {
+        let text = include_str!("../../Cargo.toml");
+        let section: Vec<&str> = text
+            .split("\n[")
+            .find(|s| s.starts_with("profile.release]"))
+            .expect("a [profile.release] section")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        assert_eq!(
+            section,
+            ["profile.release]", "debug = 0", "strip = \"debuginfo\""]
+        );
+    }
+}

@@ -7,7 +7,7 @@
 //!   pipeline's TC build uses, `bpf_redirect_peer`);
 //! - `hlb_gen`: run with BPF_PROG_RUN live frames, writes every header
 //!   field of every frame (live-frame pages are recycled, and the stack and
-//!   our rewrites edit them in place: shared/TOOLCHAIN.md) and sends it;
+//!   our rewrites edit them in place: docs/BENCHMARKS.md, section 3) and sends it;
 //! - `hlb_sink`: counts per CPU, keeps a sample of frames for the runner to
 //!   verify, drops;
 //! - empty programs that give the fixed cost of one test-run call.
@@ -21,7 +21,7 @@ use aya_ebpf::{
     maps::{Array, DevMap, HashMap, PerCpuArray},
     programs::{TcContext, XdpContext},
 };
-use dataplane_common::{FlowKey, MAX_FLOWS, PROTO_TCP, PROTO_UDP};
+use dataplane_common::{FlowKey, EEXIST, MAX_FLOWS, PROTO_TCP, PROTO_UDP};
 use hyperlab_bench_common::{
     nat_key, BenchConfig, NatEntry, Sample, COUNT_DROP, COUNT_FWD, COUNT_GEN, COUNT_NAT_NEW,
     COUNT_SINK, COUNT_SLOTS, FRAME_LEN, SAMPLE_LEN, SAMPLE_SLOTS,
@@ -54,7 +54,6 @@ const UDP_CSUM: usize = L4 + 6;
 const TCP_CSUM: usize = L4 + 16;
 /// EtherType 0x0800 as loaded natively from the wire.
 const ETH_P_IP_NE: u16 = u16::from_ne_bytes([0x08, 0x00]);
-const EEXIST: i32 = 17;
 
 #[inline(always)]
 fn count(slot: u32) -> u64 {
@@ -102,10 +101,7 @@ fn eth_words(eth: &[u8; 12]) -> (u64, u32) {
 /// One's-complement accumulation for an incremental checksum update (RFC 1624).
 #[inline(always)]
 fn add32(acc: u64, from: u32, to: u32) -> u64 {
-    acc + ((!from >> 16) as u64)
-        + ((!from & 0xffff) as u64)
-        + ((to >> 16) as u64)
-        + ((to & 0xffff) as u64)
+    acc + ((!from >> 16) as u64) + ((!from & 0xffff) as u64) + ((to >> 16) as u64) + ((to & 0xffff) as u64)
 }
 
 #[inline(always)]
@@ -172,18 +168,8 @@ fn nat_lookup(t: &Tuple) -> Option<*const NatEntry> {
     let cfg = CONFIG.get(0)?;
     let e = NatEntry {
         eth: [
-            cfg.eth[0],
-            cfg.eth[1],
-            cfg.eth[2],
-            cfg.eth[3],
-            cfg.eth[4],
-            cfg.eth[5],
-            cfg.eth[6],
-            cfg.eth[7],
-            cfg.eth[8],
-            cfg.eth[9],
-            cfg.eth[10],
-            cfg.eth[11],
+            cfg.eth[0], cfg.eth[1], cfg.eth[2], cfg.eth[3], cfg.eth[4], cfg.eth[5], cfg.eth[6], cfg.eth[7],
+            cfg.eth[8], cfg.eth[9], cfg.eth[10], cfg.eth[11],
         ],
         out_ifindex: cfg.out_ifindex,
         new_src: cfg.nat_src,
@@ -242,28 +228,17 @@ pub fn hlb_xdp_nat(ctx: XdpContext) -> u32 {
     let (os, od) = (u32::from_ne_bytes(t.src), u32::from_ne_bytes(t.dst));
     let (ns, nd) = (u32::from_ne_bytes(e.new_src), u32::from_ne_bytes(e.new_dst));
     let (osp, odp) = (u16::from_ne_bytes(t.sport), u16::from_ne_bytes(t.dport));
-    let (nsp, ndp) = (
-        u16::from_ne_bytes(e.new_sport),
-        u16::from_ne_bytes(e.new_dport),
-    );
+    let (nsp, ndp) = (u16::from_ne_bytes(e.new_sport), u16::from_ne_bytes(e.new_dport));
     let (a, b) = eth_words(&e.eth);
     // SAFETY: parse checked L4 + 8 bytes (UDP) or L4 + 20 (TCP): every
     // offset written below is inside.
     unsafe {
         let ipc: u16 = rd(data, IP_CSUM);
-        wr(
-            data,
-            IP_CSUM,
-            fold(add32(add32((!ipc) as u64, os, ns), od, nd)),
-        );
+        wr(data, IP_CSUM, fold(add32(add32((!ipc) as u64, os, ns), od, nd)));
         let l4c: u16 = rd(data, t.csum_off);
         // A zero UDP checksum means "none" and stays zero.
         if !(t.proto == PROTO_UDP && l4c == 0) {
-            let acc = add16(
-                add16(add32(add32((!l4c) as u64, os, ns), od, nd), osp, nsp),
-                odp,
-                ndp,
-            );
+            let acc = add16(add16(add32(add32((!l4c) as u64, os, ns), od, nd), osp, nsp), odp, ndp);
             let mut c = fold(acc);
             if t.proto == PROTO_UDP && c == 0 {
                 c = 0xffff;
@@ -319,19 +294,12 @@ fn tc_nat(ctx: &TcContext) -> Option<i32> {
     let t = parse(ctx.data(), ctx.data_end())?;
     // SAFETY: `e` points into a live map value.
     let e = unsafe { &*nat_lookup(&t)? };
-    let udp = if t.proto == PROTO_UDP {
-        aya_ebpf::bindings::BPF_F_MARK_MANGLED_0 as u64
-    } else {
-        0
-    };
+    let udp = if t.proto == PROTO_UDP { aya_ebpf::bindings::BPF_F_MARK_MANGLED_0 as u64 } else { 0 };
     let pseudo = BPF_F_PSEUDO_HDR as u64;
     let (os, od) = (u32::from_ne_bytes(t.src), u32::from_ne_bytes(t.dst));
     let (ns, nd) = (u32::from_ne_bytes(e.new_src), u32::from_ne_bytes(e.new_dst));
     let (osp, odp) = (u16::from_ne_bytes(t.sport), u16::from_ne_bytes(t.dport));
-    let (nsp, ndp) = (
-        u16::from_ne_bytes(e.new_sport),
-        u16::from_ne_bytes(e.new_dport),
-    );
+    let (nsp, ndp) = (u16::from_ne_bytes(e.new_sport), u16::from_ne_bytes(e.new_dport));
     // The same helper sequence as the pipeline's TC rewrite: one L4 and
     // one L3 checksum update for both addresses (pseudo-header fields),
     // one L4 update for both ports, one store per pair of fields. Size 0:
@@ -397,12 +365,7 @@ pub fn hlb_sink(ctx: XdpContext) -> u32 {
     if let Some(s) = SAMPLES.get_ptr_mut(slot) {
         // SAFETY: `s` is this CPU's slot; the helper bounds-checks the frame.
         unsafe {
-            let rc = bpf_xdp_load_bytes(
-                ctx.ctx,
-                0,
-                (*s).data.as_mut_ptr() as *mut _,
-                SAMPLE_LEN as u32,
-            );
+            let rc = bpf_xdp_load_bytes(ctx.ctx, 0, (*s).data.as_mut_ptr() as *mut _, SAMPLE_LEN as u32);
             if rc == 0 {
                 (*s).seq = n;
                 (*s).len = len as u32;

@@ -78,7 +78,8 @@ pub mod programs {
     pub const TC: &str = "hyperlab_tc";
     pub const XDP: &str = "hyperlab_xdp";
     /// A pass-through XDP program for host-side veths: gives them NAPI so
-    /// XDP-redirected frames are received (see TOOLCHAIN.md).
+    /// XDP-redirected frames are received (docs/DATAPLANE.md, "One pipeline,
+    /// two hooks").
     pub const XDP_PASS: &str = "hyperlab_xdp_pass";
 }
 
@@ -107,6 +108,10 @@ pub const STAT_TARGET_BASE: u32 = 8192;
 pub const MAX_OBJ_STATS: u32 = 12288;
 /// A flow entry field that counts into no object.
 pub const NO_STAT: u32 = u32::MAX;
+/// `EEXIST`: the errno (negated) a map update with `BPF_NOEXIST` returns
+/// when the key is already present. The kernel's one definition for every
+/// program in the object (the pipeline's flow table, the bench floors).
+pub const EEXIST: i32 = 17;
 /// Source ports tried for one new NAT binding before the flow is refused.
 pub const NAT_PORT_TRIES: u32 = 16;
 /// Port ranges one SG lookup can return. The compiler merges overlapping and

@@ -468,6 +468,55 @@ pub fn load(path: &Path) -> Result<Topology, Diagnostics> {
     }
 }
 
+/// Notes `check` prints for a config that is valid but may not do what its
+/// author expects: endpoints that carry nothing (pending or rejected).
+pub fn notes(t: &Topology) -> Vec<String> {
+    use crate::model::EndpointState;
+    t.services
+        .vpc_endpoints
+        .iter()
+        .filter_map(|e| {
+            let svc = &t.services.endpoint_services[e.service].id;
+            match e.state {
+                EndpointState::Available => None,
+                EndpointState::Pending => Some(format!(
+                    "endpoint {} is pending acceptance by service {svc}: it carries nothing until \
+                     accepted (`state = \"available\"` on the endpoint, or \
+                     `acceptance_required = false` on the service; it defaults to true)",
+                    e.id
+                )),
+                EndpointState::Rejected => Some(format!(
+                    "endpoint {} was rejected by service {svc}: it carries nothing",
+                    e.id
+                )),
+            }
+        })
+        .collect()
+}
+
+/// The lab name config text gives in `[lab] name`, read leniently (the
+/// text need not check, nor even be complete TOML): `lab exec` uses it to
+/// find a lab that is up while its file is being edited.
+pub fn lab_name_of(src: &str) -> Option<String> {
+    if let Ok(t) = src.parse::<toml::Table>() {
+        return t.get("lab")?.get("name")?.as_str().map(str::to_string);
+    }
+    let mut in_lab = false;
+    for line in src.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_lab = line.split('#').next().map(str::trim) == Some("[lab]");
+        } else if in_lab {
+            if let Some((k, v)) = line.split_once('=') {
+                if k.trim() == "name" {
+                    let v = v.split('#').next()?.trim();
+                    return v.strip_prefix('"')?.strip_suffix('"').map(str::to_string);
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Validates config text. `file` names it in diagnostics, and its stem is the
 /// default lab name.
 pub fn parse_str(src: &str, file: &str) -> Result<Topology, Diagnostics> {

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use crate::config::test_support::{diags, net, with_base, BASE};
-use crate::config::{load, parse_str, DEFAULT_CONFIG};
+use crate::config::{lab_name_of, load, parse_str, DEFAULT_CONFIG};
 use crate::model::{
     ConntrackSettings, EndpointState, Hook, LabSettings, Peer, Protocol, Rule, Target, VpcLinkKind,
 };
@@ -448,4 +448,19 @@ fn odd_values_are_located_too() {
              t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, flow_logs, vpc, subnet, security_group, eni, nlb, \
              target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack)"
         );
+}
+
+#[test]
+fn the_lab_name_is_read_from_text_that_does_not_check_or_parse() {
+    assert_eq!(
+        lab_name_of("[lab]\nname = \"edit\"\n[[vpc]]\nid = 3\n").as_deref(),
+        Some("edit")
+    );
+    // Mid-edit: not TOML at all below the lab table.
+    assert_eq!(
+        lab_name_of("[lab]  # the lab\nname = \"half\" # x\n[[eni]\nid = \n").as_deref(),
+        Some("half")
+    );
+    assert_eq!(lab_name_of("[[vpc]]\nname = \"no\"\n[[eni"), None);
+    assert_eq!(lab_name_of("[lab]\nhook = \"tc\"\n"), None);
 }
