@@ -12,7 +12,9 @@ use std::{
 use std::os::unix::process::CommandExt;
 
 mod common;
-use common::{bin, is_root, lab_up, tmp, unprivileged_copy_of_bin, AgentProc};
+use common::{
+    bin, is_root, lab_up, root_lab, run_refused, tmp, unprivileged_copy_of_bin, AgentProc,
+};
 
 fn configs() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs"))
@@ -151,40 +153,8 @@ fn run_without_the_kernel_object_says_how_to_build_it() {
     );
 }
 
-/// A config for the agent tests: one VPC, two hosts, `@LAB@` and `@PORT@`.
-const TOPO: &str = r#"
-[lab]
-name = "@LAB@"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-a"
-vpc = "vpc-a"
-ingress = [ { protocol = "tcp", ports = "@PORT@", peer = "10.0.0.0/16" } ]
-
-[[eni]]
-id = "eni-one"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-a"]
-host = "one"
-
-[[eni]]
-id = "eni-two"
-subnet = "subnet-a1"
-ip = "10.0.1.20"
-security_groups = ["sg-a"]
-host = "two"
-"#;
+/// Two hosts in one subnet; `@LAB@` and `@PORT@` are replaced.
+const TOPO: &str = common::TWO_HOSTS;
 
 /// The agent as a child process, stopped by PID on drop; the lab is removed too.
 fn write_config(path: &Path, lab: &str, port: &str) {
@@ -200,9 +170,7 @@ fn write_config(path: &Path, lab: &str, port: &str) {
 #[test]
 #[ignore = "needs root"]
 fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches_cleanly() {
-    assert!(is_root(), "needs root");
-    let lab = format!("cli{}", std::process::id() % 100_000);
-    let file = tmp("agent.toml");
+    let (lab, file) = root_lab("cli", "agent.toml");
     write_config(&file, &lab, "80");
     lab_up(&file);
     let log = tmp("agent.log");
@@ -401,9 +369,7 @@ fn below_debug_the_kernel_log_statement_is_not_in_the_loaded_program() {
 #[test]
 #[ignore = "needs root"]
 fn kernel_new_flow_lines_follow_the_agent_log_level() {
-    assert!(is_root(), "needs root");
-    let lab = format!("clk{}", std::process::id() % 100_000);
-    let file = tmp("klog.toml");
+    let (lab, file) = root_lab("clk", "klog.toml");
     write_config(&file, &lab, "80");
     lab_up(&file);
     let connect = |sport: u16| {
@@ -454,9 +420,7 @@ fn kernel_new_flow_lines_follow_the_agent_log_level() {
 #[test]
 #[ignore = "needs root"]
 fn lab_exec_names_the_hosts_when_the_host_is_unknown() {
-    assert!(is_root(), "needs root");
-    let lab = format!("cle{}", std::process::id() % 100_000);
-    let file = tmp("exec.toml");
+    let (lab, file) = root_lab("cle", "exec.toml");
     write_config(&file, &lab, "80");
     let out = bin()
         .args(["lab", "exec", "-c"])
@@ -476,20 +440,11 @@ fn lab_exec_names_the_hosts_when_the_host_is_unknown() {
 #[test]
 #[ignore = "needs root"]
 fn a_failed_run_leaves_no_lock_behind_and_its_hint_names_the_file() {
-    assert!(is_root(), "needs root");
-    let lab = format!("clk{}", std::process::id() % 100_000);
-    let file = tmp("failed-run.toml");
+    let (lab, file) = root_lab("clk", "failed-run.toml");
     write_config(&file, &lab, "80");
     let run_dir = Path::new("/run/hyperlab").join(&lab);
     // The lab is not up: `run` fails, says what to run, and leaves nothing.
-    let out = bin()
-        .arg("run")
-        .arg(&file)
-        .args(["--metrics", "127.0.0.1:1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_refused(&file);
     assert!(
         err.contains(&format!(
             "reading the fabric ports of lab {lab}: run `dataplane lab up {}` first",

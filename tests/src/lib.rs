@@ -18,7 +18,17 @@ use dataplane_common::{
 };
 use etherparse::PacketBuilder;
 
-pub mod bench;
+/// Topologies shared by more than one test: the files under `tests/fixtures/`
+/// (see its README.md). `@LAB@` is replaced by [`Fixture`].
+pub mod fixtures {
+    /// client -> web in one subnet; sg-web's ingress is `@RULE@`.
+    pub const CLIENT_WEB: &str = include_str!("../fixtures/client-web.toml");
+
+    /// [`CLIENT_WEB`] with sg-web admitting `rule` (an inline-table rule).
+    pub fn client_web(rule: &str) -> String {
+        CLIENT_WEB.replace("@RULE@", rule)
+    }
+}
 
 /// Fails loudly (never skips) when a root test runs without what it needs.
 pub fn require_root() {
@@ -98,33 +108,16 @@ impl Fixture {
     /// Waits until no target is out of selection (servers started after the
     /// agent may have failed a health check or two first).
     pub fn wait_all_healthy(&self, timeout: std::time::Duration) {
-        let deadline = std::time::Instant::now() + timeout;
-        while !self.agent.unhealthy.lock().unwrap().is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "targets still unhealthy after {timeout:?}: {:?}",
-                self.agent.unhealthy.lock().unwrap()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        self.agent.wait_all_healthy(timeout).unwrap();
     }
 
     /// After starting servers: lets one health-check interval pass (a probe
     /// that failed before a server was up may still mark its target) and then
-    /// waits until every target is back in selection.
+    /// waits until every target is back in selection ([`Agent::settle_health`]).
     pub fn settle_health(&self) {
-        let longest = self
-            .agent
-            .topo
-            .services
-            .target_groups
-            .iter()
-            .filter_map(|tg| tg.health_check.as_ref().map(|h| h.interval_ms))
-            .max();
-        if let Some(ms) = longest {
-            std::thread::sleep(std::time::Duration::from_millis(ms as u64 + 300));
-            self.wait_all_healthy(std::time::Duration::from_secs(15));
-        }
+        self.agent
+            .settle_health(std::time::Duration::from_secs(15))
+            .unwrap();
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -137,6 +130,24 @@ impl Fixture {
 
     pub fn clear_flows(&mut self) {
         self.agent.dataplane.clear_flows().expect("clearing flows");
+    }
+
+    /// Rewrites the Maglev tables as the agent does when targets change
+    /// health: from `old` (what the map holds) to the tables with the global
+    /// target indices `unhealthy` out of selection, which it returns.
+    pub fn rewrite_maglev(
+        &mut self,
+        old: &[Vec<u32>],
+        unhealthy: &std::collections::BTreeSet<u32>,
+    ) -> Vec<Vec<u32>> {
+        let new = dataplane::compile::maglev_tables(&self.agent.topo, unhealthy);
+        for (id, (old, new)) in old.iter().zip(&new).enumerate() {
+            self.agent
+                .dataplane
+                .write_table(id as u32, new, Some(old))
+                .expect("writing a Maglev table");
+        }
+        new
     }
 
     /// Runs `frame` as if it arrived from ENI `from` through `hook`'s program.
@@ -335,6 +346,34 @@ pub mod csum {
 pub fn config_path(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs")).join(name)
 }
+/// A test literal as an address: `ip("10.0.1.10")`.
+pub fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+/// A shipped config (`configs/FILE`) with its lab, named `lab` there,
+/// renamed to `@LAB@` for [`Fixture`].
+pub fn shipped_config(file: &str, lab: &str) -> String {
+    std::fs::read_to_string(config_path(file))
+        .unwrap()
+        .replacen(&format!("name = \"{lab}\""), "name = \"@LAB@\"", 1)
+}
+
+/// The embedded default topology (`configs/default.toml`), lab `@LAB@`.
+pub fn default_config() -> String {
+    dataplane::config::DEFAULT_CONFIG.replacen("name = \"demo\"", "name = \"@LAB@\"", 1)
+}
+
+/// Three pings from `host` to `dst`, every one answered.
+pub fn assert_ping(plan: &lab::LabPlan, host: &str, dst: &str) {
+    let (code, out) = run_in_host(
+        plan,
+        host,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "1", dst],
+    );
+    assert_eq!(code, 0, "ping {dst} from {host}: {out}");
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+}
 
 /// A process started inside a lab host, killed (by PID) and reaped on drop.
 /// Its stdout goes to a file that [`HostProcess::output`] reads.
@@ -391,6 +430,19 @@ impl HostProcess {
         .expect("server listening");
         p.own = Some(ip);
         p
+    }
+
+    /// Waits until the process has printed `what`, for at most `timeout`.
+    pub fn wait_for_output(&self, what: &str, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.output().contains(what) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what:?} not printed within {timeout:?}: {}",
+                self.output()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     pub fn output(&self) -> String {

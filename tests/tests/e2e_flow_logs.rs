@@ -10,14 +10,15 @@ use std::{
 };
 
 use dataplane::{loader::LoadOptions, model::Hook};
-use hyperlab_tests::{run_in_host, Fixture, HostProcess};
+use hyperlab_tests::{fixtures, run_in_host, Fixture, HostProcess};
 
 /// web admits UDP 5000 from client's group and nothing else.
-const TOPO: &str = r#"
-[lab]
-name = "@LAB@"
+fn topo() -> String {
+    fixtures::client_web(r#"{ protocol = "udp", ports = 5000, peer = "sg-client" }"#) + LOGS
+}
 
-# Short UDP timeouts (see the test).
+/// Short UDP timeouts (see the test) and a flow log every second.
+const LOGS: &str = r#"
 [conntrack]
 udp_timeout = 1
 udp_stream_timeout = 1
@@ -26,40 +27,6 @@ ignore_aws_ranges = true
 [flow_logs]
 destination = "/tmp/hyperlab-@LAB@-flows.log"
 interval = 1
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-client"
-vpc = "vpc-a"
-ingress = []
-
-[[security_group]]
-id = "sg-web"
-vpc = "vpc-a"
-ingress = [ { protocol = "udp", ports = 5000, peer = "sg-client" } ]
-
-[[eni]]
-id = "eni-client"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-client"]
-host = "client"
-
-[[eni]]
-id = "eni-web"
-subnet = "subnet-a1"
-ip = "10.0.1.20"
-security_groups = ["sg-web"]
-host = "web"
 "#;
 
 /// Echoes every datagram on IP:PORT back to its sender.
@@ -130,7 +97,7 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
         sweep_every: Some(Duration::from_millis(100)),
         ..Default::default()
     };
-    let fx = Fixture::with_options(TOPO, "efl", Hook::Tc, &opts);
+    let fx = Fixture::with_options(&topo(), "efl", Hook::Tc, &opts);
     let path = match &fx.agent.topo.flow_logs.as_ref().unwrap().destination {
         dataplane::model::FlowLogDestination::File(p) => p.clone(),
         other => panic!("expected a file destination, got {other:?}"),
@@ -138,47 +105,29 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
     let _cleanup = LogFile(path.clone());
     let plan = &fx.agent.plan;
     let echo = HostProcess::spawn(plan, "web", &["python3", "-c", ECHO, "10.0.1.20", "5000"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !echo.output().contains("READY") {
-        assert!(Instant::now() < deadline, "the echo server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    echo.wait_for_output("READY", Duration::from_secs(10));
 
-    // 10 datagrams of 100 bytes, each echoed: 128 IPv4 bytes apiece.
-    let (code, out) = run_in_host(
-        plan,
-        "client",
-        &[
+    // SEND from client 10.0.1.10:SPORT to web 10.0.1.20:DPORT.
+    let send = |sport: &str, dport: &str, count: &str, size: &str, mode: &str| {
+        let argv = [
             "python3",
             "-c",
             SEND,
             "10.0.1.10",
-            "40000",
+            sport,
             "10.0.1.20",
-            "5000",
-            "10",
-            "100",
-            "echo",
-        ],
-    );
+            dport,
+            count,
+            size,
+            mode,
+        ];
+        run_in_host(plan, "client", &argv)
+    };
+    // 10 datagrams of 100 bytes, each echoed: 128 IPv4 bytes apiece.
+    let (code, out) = send("40000", "5000", "10", "100", "echo");
     assert_eq!((code, out.trim()), (0, "10"), "all 10 echoes came back");
     // 3 datagrams of 50 bytes to a port sg-web does not admit.
-    let (code, _) = run_in_host(
-        plan,
-        "client",
-        &[
-            "python3",
-            "-c",
-            SEND,
-            "10.0.1.10",
-            "40001",
-            "10.0.1.20",
-            "5001",
-            "3",
-            "50",
-            "none",
-        ],
-    );
+    let (code, _) = send("40001", "5001", "3", "50", "none");
     assert_eq!(code, 0);
 
     // Records arrive while the agent runs, interval by interval.

@@ -6,21 +6,16 @@
 
 use std::{
     collections::BTreeMap,
-    net::Ipv4Addr,
     time::{Duration, Instant},
 };
 
 use dataplane_common::DropReason;
-use hyperlab_tests::{config_path, curl, run_in_host, Fixture, HostProcess};
+use hyperlab_tests::{
+    assert_ping, curl, default_config, ip, run_in_host, shipped_config, Fixture, HostProcess,
+};
 
 fn topology() -> String {
-    std::fs::read_to_string(config_path("privatelink.toml"))
-        .unwrap()
-        .replacen("name = \"plink\"", "name = \"@LAB@\"", 1)
-}
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
+    shipped_config("privatelink.toml", "plink")
 }
 
 /// `server=web1 peer=10.0.1.50:40123` -> ("web1", "10.0.1.50", 40123)
@@ -173,10 +168,8 @@ fn udp_and_ping_cross_the_endpoint() {
         "web2",
         &["python3", "-c", UDP_ECHO, "10.0.2.22", "5353", "web2"],
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !(u1.output().contains("LISTENING") && u2.output().contains("LISTENING")) {
-        assert!(Instant::now() < deadline, "udp servers did not start");
-        std::thread::sleep(Duration::from_millis(50));
+    for u in [&u1, &u2] {
+        u.wait_for_output("LISTENING", Duration::from_secs(10));
     }
     for _ in 0..4 {
         let (code, out) = run_in_host(
@@ -190,13 +183,7 @@ fn udp_and_ping_cross_the_endpoint() {
             "the target saw the NLB node: {out}"
         );
     }
-    let (code, out) = run_in_host(
-        plan,
-        "consumer",
-        &["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.0.1.100"],
-    );
-    assert_eq!(code, 0, "ping the endpoint: {out}");
-    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    assert_ping(plan, "consumer", "10.0.1.100");
 }
 
 #[test]
@@ -218,16 +205,12 @@ fn a_pending_endpoint_carries_nothing() {
 }
 
 /// The shipped default topology (configs/default.toml) under a unique name.
-fn default_topology() -> String {
-    dataplane::config::DEFAULT_CONFIG.replacen("name = \"demo\"", "name = \"@LAB@\"", 1)
-}
-
 #[test]
 #[ignore = "needs root"]
 fn the_private_api_path_crosses_two_privatelink_connections() {
     // other (vpc-b) -> vpce-execute-api -> nlb-api -> apigw (nginx, vpc-api)
     // -> vpclink-rest's endpoint -> nlb-web -> web (vpc-a). Three VPCs, one CIDR.
-    let fx = Fixture::new(&default_topology(), "epf");
+    let fx = Fixture::new(&default_config(), "epf");
     let plan = &fx.agent.plan;
     let web = HostProcess::http_server(plan, "web", ip("10.0.2.20"), 80);
     let dir = std::env::temp_dir().join(format!("hyperlab-{}-apigw", plan.name));

@@ -9,16 +9,10 @@ use std::net::Ipv4Addr;
 
 use dataplane::model::VpcLinkKind;
 use dataplane_common::DropReason;
-use hyperlab_tests::{config_path, curl, run_in_host, Fixture, HostProcess};
+use hyperlab_tests::{curl, ip, run_in_host, shipped_config, Fixture, HostProcess};
 
 fn topology() -> String {
-    std::fs::read_to_string(config_path("http-vpc-link.toml"))
-        .unwrap()
-        .replacen("name = \"httplink\"", "name = \"@LAB@\"", 1)
-}
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
+    shipped_config("http-vpc-link.toml", "httplink")
 }
 
 /// The link ENIs' (allocated) addresses, by AZ.

@@ -14,21 +14,26 @@ const TARGET: &str = "bpfel-unknown-none";
 const LLVM_OBJDUMP: &str = "/usr/lib/llvm-22/bin/llvm-objdump";
 const SETUP_HINT: &str = "run `cargo xtask setup` as root first";
 
-/// The kernel crate's binaries: (cargo bin name, object under `target/`).
-/// `bench` is not the data plane: the floors, generator and sink of
+/// The kernel crates: (crate directory, cargo bin name, object under `target/`).
+/// `bench/ebpf` is not the data plane: the floors, generator and sink of
 /// `cargo xtask bench`.
-const OBJECTS: &[(&str, &str)] = &[("dataplane", "dataplane-ebpf.o"), ("bench", "bench-ebpf.o")];
+const OBJECTS: &[(&str, &str, &str)] = &[
+    ("dataplane-ebpf", "dataplane", "dataplane-ebpf.o"),
+    ("bench/ebpf", "bench", "bench-ebpf.o"),
+];
 
-/// Build `dataplane-ebpf/` and copy its objects to `target/dataplane-ebpf.o`
-/// and `target/bench-ebpf.o`; returns the data plane's path (absolute).
+/// Build `dataplane-ebpf/` and `bench/ebpf/` and copy their objects to
+/// `target/dataplane-ebpf.o` and `target/bench-ebpf.o`; returns the data
+/// plane's path (absolute).
 pub fn build(debug: bool) -> Result<PathBuf> {
     let ws = workspace_root();
-    let crate_dir = ws.join("dataplane-ebpf");
-    if !crate_dir.join("Cargo.toml").is_file() {
-        bail!(
-            "kernel crate not found: {} has no Cargo.toml",
-            crate_dir.display()
-        );
+    for (dir, _, _) in OBJECTS {
+        if !ws.join(dir).join("Cargo.toml").is_file() {
+            bail!(
+                "kernel crate not found: {} has no Cargo.toml",
+                ws.join(dir).display()
+            );
+        }
     }
     for (path, what) in [
         (DEBIAN_CARGO, "Debian's cargo (package cargo-web)"),
@@ -50,37 +55,39 @@ pub fn build(debug: bool) -> Result<PathBuf> {
 
     let target_dir = ws.join("target/ebpf");
     let profile = if debug { "debug" } else { "release" };
-    let mut cmd = Command::new(DEBIAN_CARGO);
-    cmd.current_dir(&crate_dir);
-    proc::debian_cargo_env(&mut cmd);
-    cmd.args(["build", "--target", TARGET, "-Z", "build-std=core"]);
-    if !debug {
-        cmd.arg("--release");
-    }
-    cmd.env("RUSTC", DEBIAN_RUSTC)
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_TARGET_DIR", &target_dir)
-        // The target's default linker is `bpf-linker` from PATH; name the one
-        // setup checked so an older one elsewhere on PATH cannot be picked.
-        .env("CARGO_TARGET_BPFEL_UNKNOWN_NONE_LINKER", &linker);
-    eprintln!(
-        "[build-ebpf] {} (in dataplane-ebpf/, RUSTC={DEBIAN_RUSTC} RUSTC_BOOTSTRAP=1)",
-        proc::describe(&cmd)
-    );
-    proc::run(
-        &mut cmd,
-        "building the kernel crate (dataplane-ebpf/) failed; see the compiler errors above. \
-         If they are about bpf-linker, the bpfel target or the `core` source rather than the \
-         code, run `cargo xtask setup` as root",
-    )?;
-
     let mut outs = Vec::new();
-    for (bin, object) in OBJECTS {
+    for (dir, bin, object) in OBJECTS {
+        let mut cmd = Command::new(DEBIAN_CARGO);
+        cmd.current_dir(ws.join(dir));
+        proc::debian_cargo_env(&mut cmd);
+        cmd.args(["build", "--target", TARGET, "-Z", "build-std=core"]);
+        if !debug {
+            cmd.arg("--release");
+        }
+        cmd.env("RUSTC", DEBIAN_RUSTC)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("CARGO_TARGET_DIR", &target_dir)
+            // The target's default linker is `bpf-linker` from PATH; name the one
+            // setup checked so an older one elsewhere on PATH cannot be picked.
+            .env("CARGO_TARGET_BPFEL_UNKNOWN_NONE_LINKER", &linker);
+        eprintln!(
+            "[build-ebpf] {} (in {dir}/, RUSTC={DEBIAN_RUSTC} RUSTC_BOOTSTRAP=1)",
+            proc::describe(&cmd)
+        );
+        proc::run(
+            &mut cmd,
+            &format!(
+                "building the kernel crate ({dir}/) failed; see the compiler errors above. \
+                 If they are about bpf-linker, the bpfel target or the `core` source rather than \
+                 the code, run `cargo xtask setup` as root"
+            ),
+        )?;
+
         let built = target_dir.join(TARGET).join(profile).join(bin);
         if !built.is_file() {
             bail!(
                 "the kernel build succeeded but produced no {}; the kernel crate must have a \
-                 binary named `{bin}` (see dataplane-ebpf/Cargo.toml)",
+                 binary named `{bin}` (see {dir}/Cargo.toml)",
                 built.display()
             );
         }

@@ -30,9 +30,10 @@ enum Command {
     /// Install what is missing (Debian packages, bpf-linker 0.13 for LLVM 22,
     /// bpffs mount, /run/netns), idempotently. Needs root.
     Setup,
-    /// Build the eBPF kernel crate with Debian's rustc and copy its objects to
-    /// target/dataplane-ebpf.o (the data plane) and target/bench-ebpf.o (the
-    /// bench floors, generator and sink); fails if either calls memcpy.
+    /// Build the eBPF kernel crates with Debian's rustc and copy their objects to
+    /// target/dataplane-ebpf.o (the data plane, dataplane-ebpf/) and
+    /// target/bench-ebpf.o (the bench floors, generator and sink, bench/ebpf/);
+    /// fails if either calls memcpy.
     BuildEbpf(BuildEbpfArgs),
     /// setup + build-ebpf + `cargo build --release -p dataplane`. Needs root.
     Build,
@@ -162,13 +163,20 @@ fn build() -> Result<()> {
 }
 
 fn build_agent() -> Result<()> {
-    eprintln!("[build] agent: cargo build --release -p dataplane");
-    let mut cmd = proc::host_cargo();
-    cmd.args(["build", "--release", "-p", "dataplane"]);
-    proc::run(
-        &mut cmd,
+    cargo(
+        "[build] agent:",
+        &["build", "--release", "-p", "dataplane"],
         "building the agent (package `dataplane`) failed; see the compiler errors above",
     )
+}
+
+/// `cargo ARGS` with rustup's cargo at the workspace root, announced as
+/// `TAG cargo ARGS`; `fix` is what a failure tells the user to do.
+fn cargo(tag: &str, args: &[&str], fix: &str) -> Result<()> {
+    eprintln!("{tag} cargo {}", args.join(" "));
+    let mut cmd = proc::host_cargo();
+    cmd.args(args);
+    proc::run(&mut cmd, fix)
 }
 
 fn demo(args: DemoArgs) -> ExitCode {
@@ -213,26 +221,21 @@ fn test() -> Result<()> {
     require_root("test")?;
     setup::run()?;
 
-    eprintln!("[test] cargo fmt --all -- --check");
-    let mut cmd = proc::host_cargo();
-    cmd.args(["fmt", "--all", "--", "--check"]);
-    proc::run(
-        &mut cmd,
+    cargo(
+        "[test]",
+        &["fmt", "--all", "--", "--check"],
         "formatting check failed: run `cargo fmt --all` and commit the result",
     )?;
-
-    eprintln!("[test] cargo clippy --workspace --all-targets -- -D warnings");
-    let mut cmd = proc::host_cargo();
-    cmd.args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    proc::run(
-        &mut cmd,
+    cargo(
+        "[test]",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
         "clippy reported warnings or errors (listed above); fix them",
     )?;
 
@@ -266,23 +269,27 @@ fn test() -> Result<()> {
     Ok(())
 }
 
-fn soak(args: SoakArgs) -> Result<()> {
-    require_root("soak")?;
+/// As root: setup, the kernel objects, then `cargo VERB --release -p PKG
+/// --bin BIN` for TASK (announced as `[TASK] ...`): returns the data plane's
+/// object and that command, for the caller to add to and run.
+fn release_tool(
+    task: &str,
+    verb: &str,
+    pkg: &str,
+    bin: &str,
+) -> Result<(std::path::PathBuf, std::process::Command)> {
+    require_root(task)?;
     setup::run()?;
     let obj = ebpf::build(false)?;
-    eprintln!("[soak] cargo run --release -p hyperlab-tests --bin hyperlab-soak");
+    eprintln!("[{task}] cargo {verb} --release -p {pkg} --bin {bin}");
     let mut cmd = proc::host_cargo();
-    cmd.args([
-        "run",
-        "--release",
-        "-p",
-        "hyperlab-tests",
-        "--bin",
-        "hyperlab-soak",
-        "--",
-        "--packets",
-        &args.packets.to_string(),
-    ]);
+    cmd.args([verb, "--release", "-p", pkg, "--bin", bin]);
+    Ok((obj, cmd))
+}
+
+fn soak(args: SoakArgs) -> Result<()> {
+    let (obj, mut cmd) = release_tool("soak", "run", "hyperlab-tests", "hyperlab-soak")?;
+    cmd.args(["--", "--packets", &args.packets.to_string()]);
     if let Some(seed) = &args.seed {
         cmd.args(["--seed", seed]);
     }
@@ -295,19 +302,7 @@ fn soak(args: SoakArgs) -> Result<()> {
 }
 
 fn bench(args: BenchArgs) -> Result<()> {
-    require_root("bench")?;
-    setup::run()?;
-    let obj = ebpf::build(false)?;
-    eprintln!("[bench] cargo build --release -p hyperlab-tests --bin hyperlab-bench");
-    let mut cmd = proc::host_cargo();
-    cmd.args([
-        "build",
-        "--release",
-        "-p",
-        "hyperlab-tests",
-        "--bin",
-        "hyperlab-bench",
-    ]);
+    let (obj, mut cmd) = release_tool("bench", "build", "hyperlab-bench", "hyperlab-bench")?;
     proc::run(
         &mut cmd,
         "building the bench runner failed; see the compiler errors above",

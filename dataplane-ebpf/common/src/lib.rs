@@ -7,8 +7,6 @@
 //! `dataplane stats` prints the same words the kernel counts with.
 #![no_std]
 
-/// The benchmark object's ABI (not part of the data plane).
-pub mod bench;
 /// `dataplane explain`: the dry run's trace.
 pub mod explain;
 

@@ -9,12 +9,38 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Two hosts in one subnet (`@LAB@`, `@PORT@`): tests/fixtures/two-hosts.toml.
+pub const TWO_HOSTS: &str = include_str!("../../../tests/fixtures/two-hosts.toml");
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dataplane"))
 }
 
 pub fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
+}
+
+/// A root test's lab name (`prefix` and this process's id) and its config
+/// file (the temp file `file`); fails loudly (never skips) without root.
+pub fn root_lab(prefix: &str, file: &str) -> (String, PathBuf) {
+    assert!(is_root(), "needs root");
+    (
+        format!("{prefix}{}", std::process::id() % 100_000),
+        tmp(file),
+    )
+}
+
+/// `dataplane run FILE` that must fail (exit 1) before it serves anything
+/// (its metrics address cannot be bound); returns its stderr.
+pub fn run_refused(file: &Path) -> String {
+    let out = bin()
+        .arg("run")
+        .arg(file)
+        .args(["--metrics", "127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 pub fn tmp(name: &str) -> PathBuf {

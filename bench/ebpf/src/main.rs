@@ -1,0 +1,397 @@
+//! The benchmark object (`target/bench-ebpf.o`): what hyperlab's pipeline is
+//! measured against, and the traffic generator and sink of the veth runs.
+//! Not part of the data plane; `cargo xtask bench` loads it next to it.
+//!
+//! - floors: a parse-and-redirect program and a minimal stateful NAT, each
+//!   as XDP (direct writes, DevMap redirect) and as TC (the skb helpers the
+//!   pipeline's TC build uses, `bpf_redirect_peer`);
+//! - `hlb_gen`: run with BPF_PROG_RUN live frames, writes every header
+//!   field of every frame (live-frame pages are recycled, and the stack and
+//!   our rewrites edit them in place: docs/BENCHMARKS.md, section 3) and sends it;
+//! - `hlb_sink`: counts per CPU, keeps a sample of frames for the runner to
+//!   verify, drops;
+//! - empty programs that give the fixed cost of one test-run call.
+#![no_std]
+#![no_main]
+
+use aya_ebpf::{
+    bindings::{xdp_action, BPF_F_PSEUDO_HDR, BPF_NOEXIST, TC_ACT_OK, TC_ACT_SHOT},
+    helpers::generated::{bpf_redirect_peer, bpf_xdp_load_bytes},
+    macros::{classifier, map, xdp},
+    maps::{Array, DevMap, HashMap, PerCpuArray},
+    programs::{TcContext, XdpContext},
+};
+use dataplane_common::{FlowKey, EEXIST, MAX_FLOWS, PROTO_TCP, PROTO_UDP};
+use hyperlab_bench_common::{
+    nat_key, BenchConfig, NatEntry, Sample, COUNT_DROP, COUNT_FWD, COUNT_GEN, COUNT_NAT_NEW,
+    COUNT_SINK, COUNT_SLOTS, FRAME_LEN, SAMPLE_LEN, SAMPLE_SLOTS,
+};
+
+#[map(name = "HLB_CONFIG")]
+static CONFIG: Array<BenchConfig> = Array::with_max_entries(1, 0);
+
+#[map(name = "HLB_DEVMAP")]
+static DEVMAP: DevMap = DevMap::with_max_entries(1, 0);
+
+/// Preallocated like the pipeline's flow table; the runner raises its size
+/// for the scale runs.
+#[map(name = "HLB_NAT")]
+static NAT: HashMap<FlowKey, NatEntry> = HashMap::with_max_entries(MAX_FLOWS, 0);
+
+#[map(name = "HLB_COUNTS")]
+static COUNTS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNT_SLOTS, 0);
+
+#[map(name = "HLB_SAMPLES")]
+static SAMPLES: PerCpuArray<Sample> = PerCpuArray::with_max_entries(SAMPLE_SLOTS, 0);
+
+const ETH_LEN: usize = 14;
+const IP_CSUM: usize = ETH_LEN + 10;
+const IP_SRC: usize = ETH_LEN + 12;
+const IP_DST: usize = ETH_LEN + 16;
+/// The floors read no IPv4 options: the offset of L4 in every frame they see.
+const L4: usize = ETH_LEN + 20;
+const UDP_CSUM: usize = L4 + 6;
+const TCP_CSUM: usize = L4 + 16;
+/// EtherType 0x0800 as loaded natively from the wire.
+const ETH_P_IP_NE: u16 = u16::from_ne_bytes([0x08, 0x00]);
+
+#[inline(always)]
+fn count(slot: u32) -> u64 {
+    match COUNTS.get_ptr_mut(slot) {
+        Some(c) => {
+            // SAFETY: per-CPU slot, only this CPU writes it.
+            unsafe {
+                *c += 1;
+                *c
+            }
+        }
+        None => 0,
+    }
+}
+
+/// Unaligned read of a `T` at `data + off`, the caller having checked bounds.
+///
+/// # Safety
+/// `data + off .. data + off + size_of::<T>()` must lie inside the packet.
+#[inline(always)]
+unsafe fn rd<T: Copy>(data: usize, off: usize) -> T {
+    unsafe { core::ptr::read_unaligned((data + off) as *const T) }
+}
+
+/// # Safety
+/// As [`rd`], and the packet must be writable (XDP).
+#[inline(always)]
+unsafe fn wr<T>(data: usize, off: usize, v: T) {
+    unsafe { core::ptr::write_unaligned((data + off) as *mut T, v) }
+}
+
+/// 12 bytes of MACs as two plain loads: an array copy would be a memcpy call.
+#[inline(always)]
+fn eth_words(eth: &[u8; 12]) -> (u64, u32) {
+    let p = eth.as_ptr();
+    // SAFETY: 12 bytes, read as 8 + 4.
+    unsafe {
+        (
+            core::ptr::read_unaligned(p as *const u64),
+            core::ptr::read_unaligned(p.add(8) as *const u32),
+        )
+    }
+}
+
+/// One's-complement accumulation for an incremental checksum update (RFC 1624).
+#[inline(always)]
+fn add32(acc: u64, from: u32, to: u32) -> u64 {
+    acc + ((!from >> 16) as u64) + ((!from & 0xffff) as u64) + ((to >> 16) as u64) + ((to & 0xffff) as u64)
+}
+
+#[inline(always)]
+fn add16(acc: u64, from: u16, to: u16) -> u64 {
+    acc + (!from) as u64 + to as u64
+}
+
+#[inline(always)]
+fn fold(mut acc: u64) -> u16 {
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    !(acc as u16)
+}
+
+/// What the floors parse: IPv4 without options, then UDP or TCP ports.
+struct Tuple {
+    proto: u8,
+    csum_off: usize,
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: [u8; 2],
+    dport: [u8; 2],
+}
+
+#[inline(always)]
+fn parse(data: usize, end: usize) -> Option<Tuple> {
+    if data + L4 + 8 > end {
+        return None;
+    }
+    // SAFETY: the first L4 + 8 bytes are inside the packet (checked above).
+    unsafe {
+        if rd::<u16>(data, 12) != ETH_P_IP_NE || rd::<u8>(data, ETH_LEN) != 0x45 {
+            return None;
+        }
+        let proto: u8 = rd(data, ETH_LEN + 9);
+        let csum_off = if proto == PROTO_UDP {
+            UDP_CSUM
+        } else if proto == PROTO_TCP && data + L4 + 20 <= end {
+            TCP_CSUM
+        } else {
+            return None;
+        };
+        Some(Tuple {
+            proto,
+            csum_off,
+            src: rd(data, IP_SRC),
+            dst: rd(data, IP_DST),
+            sport: rd(data, L4),
+            dport: rd(data, L4 + 2),
+        })
+    }
+}
+
+/// The action for `t`: its entry, or a new one from the config (created
+/// with BPF_NOEXIST, so a racing CPU's entry wins). `None`: the table is
+/// full, a drop.
+#[inline(always)]
+fn nat_lookup(t: &Tuple) -> Option<*const NatEntry> {
+    let key = nat_key(t.src, t.dst, t.sport, t.dport, t.proto);
+    if let Some(e) = NAT.get_ptr(&key) {
+        return Some(e);
+    }
+    let cfg = CONFIG.get(0)?;
+    let e = NatEntry {
+        eth: [
+            cfg.eth[0], cfg.eth[1], cfg.eth[2], cfg.eth[3], cfg.eth[4], cfg.eth[5], cfg.eth[6], cfg.eth[7],
+            cfg.eth[8], cfg.eth[9], cfg.eth[10], cfg.eth[11],
+        ],
+        out_ifindex: cfg.out_ifindex,
+        new_src: cfg.nat_src,
+        new_dst: cfg.nat_dst,
+        new_sport: [t.sport[0] ^ cfg.sport_xor[0], t.sport[1] ^ cfg.sport_xor[1]],
+        new_dport: cfg.nat_dport,
+        _pad: 0,
+    };
+    match NAT.insert(&key, &e, BPF_NOEXIST as u64) {
+        Ok(()) => {
+            count(COUNT_NAT_NEW);
+        }
+        Err(rc) if rc == -EEXIST => {}
+        Err(_) => return None,
+    }
+    NAT.get_ptr(&key)
+}
+
+#[xdp]
+pub fn hlb_xdp_redirect(ctx: XdpContext) -> u32 {
+    let (data, end) = (ctx.data(), ctx.data_end());
+    if data + L4 > end {
+        return xdp_action::XDP_DROP;
+    }
+    // SAFETY: bounds checked above.
+    if unsafe { rd::<u16>(data, 12) != ETH_P_IP_NE || rd::<u8>(data, ETH_LEN) >> 4 != 4 } {
+        count(COUNT_DROP);
+        return xdp_action::XDP_DROP;
+    }
+    let Some(cfg) = CONFIG.get(0) else {
+        return xdp_action::XDP_ABORTED;
+    };
+    let (a, b) = eth_words(&cfg.eth);
+    // SAFETY: bounds checked above.
+    unsafe {
+        wr(data, 0, a);
+        wr(data, 8, b);
+    }
+    count(COUNT_FWD);
+    DEVMAP.redirect(0, 0).unwrap_or(xdp_action::XDP_ABORTED)
+}
+
+#[xdp]
+pub fn hlb_xdp_nat(ctx: XdpContext) -> u32 {
+    let (data, end) = (ctx.data(), ctx.data_end());
+    let Some(t) = parse(data, end) else {
+        count(COUNT_DROP);
+        return xdp_action::XDP_DROP;
+    };
+    let Some(e) = nat_lookup(&t) else {
+        count(COUNT_DROP);
+        return xdp_action::XDP_DROP;
+    };
+    // SAFETY: `e` points into a live map value.
+    let e = unsafe { &*e };
+    let (os, od) = (u32::from_ne_bytes(t.src), u32::from_ne_bytes(t.dst));
+    let (ns, nd) = (u32::from_ne_bytes(e.new_src), u32::from_ne_bytes(e.new_dst));
+    let (osp, odp) = (u16::from_ne_bytes(t.sport), u16::from_ne_bytes(t.dport));
+    let (nsp, ndp) = (u16::from_ne_bytes(e.new_sport), u16::from_ne_bytes(e.new_dport));
+    let (a, b) = eth_words(&e.eth);
+    // SAFETY: parse checked L4 + 8 bytes (UDP) or L4 + 20 (TCP): every
+    // offset written below is inside.
+    unsafe {
+        let ipc: u16 = rd(data, IP_CSUM);
+        wr(data, IP_CSUM, fold(add32(add32((!ipc) as u64, os, ns), od, nd)));
+        let l4c: u16 = rd(data, t.csum_off);
+        // A zero UDP checksum means "none" and stays zero.
+        if !(t.proto == PROTO_UDP && l4c == 0) {
+            let acc = add16(add16(add32(add32((!l4c) as u64, os, ns), od, nd), osp, nsp), odp, ndp);
+            let mut c = fold(acc);
+            if t.proto == PROTO_UDP && c == 0 {
+                c = 0xffff;
+            }
+            wr(data, t.csum_off, c);
+        }
+        wr(data, IP_SRC, ns);
+        wr(data, IP_DST, nd);
+        wr(data, L4, nsp);
+        wr(data, L4 + 2, ndp);
+        wr(data, 0, a);
+        wr(data, 8, b);
+    }
+    count(COUNT_FWD);
+    DEVMAP.redirect(0, 0).unwrap_or(xdp_action::XDP_ABORTED)
+}
+
+#[classifier]
+pub fn hlb_tc_redirect(ctx: TcContext) -> i32 {
+    let (data, end) = (ctx.data(), ctx.data_end());
+    if data + L4 > end {
+        return TC_ACT_SHOT;
+    }
+    // SAFETY: bounds checked above.
+    if unsafe { rd::<u16>(data, 12) != ETH_P_IP_NE || rd::<u8>(data, ETH_LEN) >> 4 != 4 } {
+        count(COUNT_DROP);
+        return TC_ACT_SHOT;
+    }
+    let Some(cfg) = CONFIG.get(0) else {
+        return TC_ACT_SHOT;
+    };
+    if ctx.store(0, &cfg.eth, 0).is_err() {
+        return TC_ACT_SHOT;
+    }
+    count(COUNT_FWD);
+    // SAFETY: plain helper call.
+    unsafe { bpf_redirect_peer(cfg.out_ifindex, 0) as i32 }
+}
+
+#[classifier]
+pub fn hlb_tc_nat(ctx: TcContext) -> i32 {
+    match tc_nat(&ctx) {
+        Some(rc) => rc,
+        None => {
+            count(COUNT_DROP);
+            TC_ACT_SHOT
+        }
+    }
+}
+
+#[inline(always)]
+fn tc_nat(ctx: &TcContext) -> Option<i32> {
+    let t = parse(ctx.data(), ctx.data_end())?;
+    // SAFETY: `e` points into a live map value.
+    let e = unsafe { &*nat_lookup(&t)? };
+    let udp = if t.proto == PROTO_UDP { aya_ebpf::bindings::BPF_F_MARK_MANGLED_0 as u64 } else { 0 };
+    let pseudo = BPF_F_PSEUDO_HDR as u64;
+    let (os, od) = (u32::from_ne_bytes(t.src), u32::from_ne_bytes(t.dst));
+    let (ns, nd) = (u32::from_ne_bytes(e.new_src), u32::from_ne_bytes(e.new_dst));
+    let (osp, odp) = (u16::from_ne_bytes(t.sport), u16::from_ne_bytes(t.dport));
+    let (nsp, ndp) = (u16::from_ne_bytes(e.new_sport), u16::from_ne_bytes(e.new_dport));
+    // The same helper sequence as the pipeline's TC rewrite: one L4 and
+    // one L3 checksum update for both addresses (pseudo-header fields),
+    // one L4 update for both ports, one store per pair of fields. Size 0:
+    // the helpers take a precomputed checksum difference.
+    let da = add32(add32(0, os, ns), od, nd);
+    let dp = add16(add16(0, osp, nsp), odp, ndp);
+    ctx.l4_csum_replace(t.csum_off, 0, da, pseudo | udp).ok()?;
+    ctx.l3_csum_replace(IP_CSUM, 0, da, 0).ok()?;
+    ctx.store(IP_SRC, &[e.new_src, e.new_dst], 0).ok()?;
+    ctx.l4_csum_replace(t.csum_off, 0, dp, udp).ok()?;
+    ctx.store(L4, &[e.new_sport, e.new_dport], 0).ok()?;
+    ctx.store(0, &e.eth, 0).ok()?;
+    count(COUNT_FWD);
+    // SAFETY: plain helper call.
+    Some(unsafe { bpf_redirect_peer(e.out_ifindex, 0) as i32 })
+}
+
+#[xdp]
+pub fn hlb_gen(ctx: XdpContext) -> u32 {
+    let (data, end) = (ctx.data(), ctx.data_end());
+    if data + FRAME_LEN > end {
+        return xdp_action::XDP_ABORTED;
+    }
+    let Some(cfg) = CONFIG.get(0) else {
+        return xdp_action::XDP_ABORTED;
+    };
+    let seq = count(COUNT_GEN);
+    let sport = (cfg.sport_base.wrapping_add(seq as u32 & cfg.flows_mask) as u16).to_be();
+    // The template's UDP checksum is right for source port 0: add the port.
+    let c = fold((!(cfg.frame[5] as u16)) as u64 + sport as u64);
+    let c = if c == 0 { 0xffff } else { c };
+    // SAFETY: FRAME_LEN bytes are inside the frame (checked above).
+    unsafe {
+        wr(data, 0, cfg.frame[0]);
+        wr(data, 8, cfg.frame[1]);
+        wr(data, 16, cfg.frame[2]);
+        wr(data, 24, cfg.frame[3]);
+        wr(data, 32, cfg.frame[4]);
+        wr(data, 40, cfg.frame[5]);
+        wr(data, 48, cfg.frame[6]);
+        wr(data, 56, cfg.frame[7]);
+        wr(data, L4, sport);
+        wr(data, UDP_CSUM, c);
+    }
+    xdp_action::XDP_TX
+}
+
+#[xdp]
+pub fn hlb_sink(ctx: XdpContext) -> u32 {
+    let n = count(COUNT_SINK);
+    let Some(cfg) = CONFIG.get(0) else {
+        return xdp_action::XDP_DROP;
+    };
+    let shift = cfg.sample_shift & 31;
+    if n & ((1u64 << shift) - 1) != 0 {
+        return xdp_action::XDP_DROP;
+    }
+    let slot = ((n >> shift) as u32) & (SAMPLE_SLOTS - 1);
+    let len = ctx.data_end() - ctx.data();
+    if len < SAMPLE_LEN {
+        return xdp_action::XDP_DROP;
+    }
+    if let Some(s) = SAMPLES.get_ptr_mut(slot) {
+        // SAFETY: `s` is this CPU's slot; the helper bounds-checks the frame.
+        unsafe {
+            let rc = bpf_xdp_load_bytes(ctx.ctx, 0, (*s).data.as_mut_ptr() as *mut _, SAMPLE_LEN as u32);
+            if rc == 0 {
+                (*s).seq = n;
+                (*s).len = len as u32;
+            }
+        }
+    }
+    xdp_action::XDP_DROP
+}
+
+#[xdp]
+pub fn hlb_xdp_pass(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_PASS
+}
+
+#[classifier]
+pub fn hlb_tc_pass(_ctx: TcContext) -> i32 {
+    TC_ACT_OK
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    // Unreachable in a verified program: the verifier rejects reachable panics.
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

@@ -1,0 +1,765 @@
+//! Part 3: packets per second on veths, XDP hook. The bench object's
+//! live-frames generator sends 64-byte UDP from the client namespace into
+//! the fabric ("router") namespace, where the program under test (or the
+//! kernel's netfilter NAT) forwards to the server namespace, whose XDP sink
+//! counts, samples and drops. Every scenario runs on the same veths.
+
+use std::{
+    collections::HashMap as StdHashMap,
+    net::Ipv4Addr,
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp};
+use dataplane::{
+    compile,
+    lab::{self, LabPlan},
+    loader::{Dataplane, LoadOptions},
+    model::{format_mac, Hook},
+    netns,
+};
+use dataplane_common::{GATEWAY_MAC, PROTO_UDP};
+use etherparse::PacketBuilder;
+use hyperlab_bench_common::{programs as bprog, BenchConfig, COUNT_GEN, COUNT_SINK, FRAME_LEN};
+
+use super::{
+    kernel::SPORT_XOR,
+    objects::BenchObject,
+    report::{num, Check, Report, Row, Target},
+    stats::{ratios, Summary},
+    sys,
+    topo::{Net, API, CLIENT, ENDPOINT, INT_UDP, LINK, NLB, SERVER, TOPO},
+    verify::{self, Ports},
+    Options, Section, Sizes,
+};
+use hyperlab_tests::{topology, unique_lab, xdp_ctx, LabGuard};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Redirect,
+    Nat,
+    Hyperlab,
+    Netfilter,
+}
+
+/// The host whose eth0 the generator sends from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Src {
+    Client,
+    /// The API host (API service VPC): the VPC-link path.
+    Api,
+}
+
+struct Scenario {
+    name: &'static str,
+    kind: Kind,
+    from: Src,
+    /// Where the generator sends.
+    dst: Ipv4Addr,
+    dport: u16,
+    /// What the sink must see (given the generator's source ports).
+    expect: fn(&Net, base: u16, flows: u32) -> verify::Expect,
+}
+
+const SPORT_BASE: u16 = 1024;
+
+fn udp(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: Ports,
+    dport: Ports,
+    ttl: u8,
+    net: &Net,
+) -> verify::Expect {
+    verify::Expect {
+        dst_mac: Some(net.server_mac),
+        src,
+        dst,
+        proto: PROTO_UDP,
+        sport,
+        dport,
+        ttl: Some(ttl),
+    }
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "floor: XDP redirect (DevMap)",
+        kind: Kind::Redirect,
+        from: Src::Client,
+        dst: SERVER,
+        dport: 5353,
+        expect: |net, base, n| {
+            udp(
+                CLIENT,
+                SERVER,
+                Ports::Generated { base, n, xor: 0 },
+                Ports::One(5353),
+                64,
+                net,
+            )
+        },
+    },
+    Scenario {
+        name: "floor: minimal stateful XDP NAT",
+        kind: Kind::Nat,
+        from: Src::Client,
+        dst: ENDPOINT,
+        dport: 53,
+        expect: |net, base, n| {
+            udp(
+                NLB,
+                SERVER,
+                Ports::Generated {
+                    base,
+                    n,
+                    xor: SPORT_XOR,
+                },
+                Ports::One(5353),
+                64,
+                net,
+            )
+        },
+    },
+    Scenario {
+        name: "hyperlab XDP: intra-VPC",
+        kind: Kind::Hyperlab,
+        from: Src::Client,
+        dst: SERVER,
+        dport: 5353,
+        expect: |net, base, n| {
+            udp(
+                CLIENT,
+                SERVER,
+                Ports::Generated { base, n, xor: 0 },
+                Ports::One(5353),
+                64,
+                net,
+            )
+        },
+    },
+    Scenario {
+        name: "hyperlab XDP: PrivateLink (endpoint -> NLB -> target)",
+        kind: Kind::Hyperlab,
+        from: Src::Client,
+        dst: ENDPOINT,
+        dport: 53,
+        expect: |net, _, _| {
+            udp(
+                NLB,
+                SERVER,
+                Ports::Range(1024, 65535),
+                Ports::Either(5353, 5354),
+                64,
+                net,
+            )
+        },
+    },
+    Scenario {
+        name: "hyperlab XDP: VPC link (API host -> link ENI -> target)",
+        kind: Kind::Hyperlab,
+        from: Src::Api,
+        dst: INT_UDP,
+        dport: 53,
+        expect: |net, _, _| {
+            udp(
+                LINK,
+                SERVER,
+                Ports::Range(1024, 65535),
+                Ports::Either(5353, 5354),
+                64,
+                net,
+            )
+        },
+    },
+    Scenario {
+        name: "kernel netfilter DNAT+SNAT, conntrack",
+        kind: Kind::Netfilter,
+        from: Src::Client,
+        dst: ENDPOINT,
+        dport: 53,
+        expect: |net, base, n| {
+            udp(
+                NLB,
+                SERVER,
+                Ports::Generated { base, n, xor: 0 },
+                Ports::One(5353),
+                63,
+                net,
+            )
+        },
+    },
+];
+
+const NFT_RULES: &str = "table ip hlbench {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr 10.0.1.100 udp dport 53 dnat to 10.0.1.21:5353
+  }
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip daddr 10.0.1.21 udp dport 5353 snat to 10.0.1.50
+  }
+}
+";
+
+/// The generator's frame for `dst:dport` with source port 0 (the generator
+/// adds its port to the UDP checksum): 64 bytes, checksums valid.
+fn template(net: &Net, from: Src, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
+    let (mac, src) = match from {
+        Src::Client => (net.client_mac, CLIENT),
+        Src::Api => (net.api_mac, API),
+    };
+    let b = PacketBuilder::ethernet2(mac, GATEWAY_MAC)
+        .ipv4(src.octets(), dst.octets(), 64)
+        .udp(0, dport);
+    let payload = [0x68u8; FRAME_LEN - 14 - 20 - 8];
+    let mut f = Vec::with_capacity(FRAME_LEN);
+    b.write(&mut f, &payload).expect("frame");
+    assert_eq!(f.len(), FRAME_LEN);
+    f
+}
+
+fn words(f: &[u8]) -> [u64; 8] {
+    let mut w = [0u64; 8];
+    for (i, c) in f.chunks(8).enumerate() {
+        w[i] = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+    }
+    w
+}
+
+/// Netfilter rules in the router namespace; flushed again on drop.
+struct Nft<'a> {
+    ns: &'a str,
+}
+
+impl<'a> Nft<'a> {
+    fn install(ns: &'a str) -> Result<Nft<'a>> {
+        let g = Nft { ns };
+        sys::in_ns(ns, &["conntrack", "-F"]).ok();
+        sys::in_ns_stdin(ns, &["nft", "-f", "-"], NFT_RULES)?;
+        Ok(g)
+    }
+}
+
+impl Drop for Nft<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = sys::in_ns(self.ns, &["nft", "flush", "ruleset"]) {
+            eprintln!("warning: flushing netfilter rules in {}: {e:#}", self.ns);
+        }
+        let _ = sys::in_ns(self.ns, &["conntrack", "-F"]);
+    }
+}
+
+/// One measurement.
+struct Sample {
+    mpps: f64,
+    insitu_ns: Option<f64>,
+    delivered: f64,
+}
+
+struct Rig {
+    plan: LabPlan,
+    net: Net,
+    compiled: compile::Compiled,
+    client_if: u32,
+    api_if: u32,
+    p0: String,
+    p1: String,
+    p1_if: u32,
+}
+
+pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
+    let topo = topology(TOPO, &unique_lab("hlbv"));
+    let plan = lab::plan(&topo);
+    lab::up(&plan)?;
+    let _lab = LabGuard(Some(plan.clone()));
+    let mut ifx = lab::fabric_ifindexes(&plan)?;
+    ifx.sort();
+    let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
+    let compiled = compile::compile(&topo, &ifindexes)?;
+    let net = Net::from_compiled(&compiled.ports, &compiled.enis);
+    let client = topo.eni_by_id("eni-client").context("client")?;
+    let server = topo.eni_by_id("eni-server").context("server")?;
+    let api = topo.eni_by_id("eni-apigw").context("API host")?;
+    let rig = Rig {
+        client_if: lab::host_ifindex(&plan, client)?,
+        api_if: lab::host_ifindex(&plan, api)?,
+        p0: plan.ports[client].name.clone(),
+        p1: plan.ports[server].name.clone(),
+        p1_if: ifindexes[server],
+        net,
+        compiled,
+        plan,
+    };
+    let fabric = rig.plan.fabric_ns.clone();
+    // The netfilter peer's router: frames arrive for the gateway MAC, the
+    // server is a permanent neighbour (its drop program never answers ARP).
+    sys::ip(
+        &fabric,
+        &["link", "set", &rig.p0, "address", &format_mac(&GATEWAY_MAC)],
+    )?;
+    netns::write_sysctl_in(&fabric, "ipv4/ip_forward", "1")?;
+    for k in ["all", "default", rig.p0.as_str(), rig.p1.as_str()] {
+        netns::write_sysctl_in(&fabric, &format!("ipv4/conf/{k}/rp_filter"), "0")?;
+    }
+    sys::ip(
+        &fabric,
+        &["route", "add", &format!("{SERVER}/32"), "dev", &rig.p1],
+    )?;
+    sys::ip(
+        &fabric,
+        &["route", "add", &format!("{CLIENT}/32"), "dev", &rig.p0],
+    )?;
+    sys::ip(
+        &fabric,
+        &[
+            "neigh",
+            "replace",
+            &SERVER.to_string(),
+            "lladdr",
+            &format_mac(&rig.net.server_mac),
+            "dev",
+            &rig.p1,
+            "nud",
+            "permanent",
+        ],
+    )?;
+
+    let mut bench = BenchObject::load(&opts.bench_obj, None)?;
+    let server_ns = rig
+        .plan
+        .host("server")
+        .context("server host")?
+        .netns
+        .clone();
+    let sink = bench.attach_xdp(bprog::SINK, &server_ns, "eth0")?;
+    bench.set_devmap(&fabric, rig.p1_if)?;
+    let stats_before =
+        std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").unwrap_or_default();
+
+    let mut data: StdHashMap<(usize, u32), Vec<Sample>> = StdHashMap::new();
+    let mut checks: Vec<Check> = SCENARIOS
+        .iter()
+        .map(|s| Check::new(format!("veth: {}", s.name)))
+        .collect();
+    let mut est: StdHashMap<(usize, u32), f64> = StdHashMap::new();
+    for rep in 0..opts.reps {
+        for &flows in &sizes.pps_flows {
+            for (si, sc) in SCENARIOS.iter().enumerate() {
+                eprintln!(
+                    "[bench] veth: {}, {flows} flows, repetition {}/{}",
+                    sc.name,
+                    rep + 1,
+                    opts.reps
+                );
+                let s = scenario(
+                    &rig,
+                    &mut bench,
+                    opts,
+                    sizes,
+                    sc,
+                    flows,
+                    &mut checks[si],
+                    est.get(&(si, flows)).copied(),
+                )
+                .with_context(|| format!("{}, {flows} flows", sc.name))?;
+                est.insert((si, flows), s.mpps * 1e6);
+                data.entry((si, flows)).or_default().push(s);
+            }
+        }
+    }
+    bench.detach_xdp(bprog::SINK, sink)?;
+    let stats_after =
+        std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").unwrap_or_default();
+    report.checks.extend(checks);
+
+    // Rows: Mpps with a ratio to the baseline that matters for each path.
+    let floor = 0;
+    let nat = 1;
+    for &flows in &sizes.pps_flows {
+        let table = pps_table(flows);
+        let mpps = |si: usize| -> Vec<f64> {
+            data.get(&(si, flows))
+                .map(|v| v.iter().map(|s| s.mpps).collect())
+                .unwrap_or_default()
+        };
+        for (si, sc) in SCENARIOS.iter().enumerate() {
+            let v = mpps(si);
+            let added: Vec<f64> = v
+                .iter()
+                .zip(mpps(floor))
+                .map(|(m, f)| 1e3 / m - 1e3 / f)
+                .collect();
+            let insitu: Vec<f64> = data
+                .get(&(si, flows))
+                .map(|v| v.iter().filter_map(|s| s.insitu_ns).collect())
+                .unwrap_or_default();
+            let delivered: Vec<f64> = data
+                .get(&(si, flows))
+                .map(|v| v.iter().map(|s| s.delivered * 100.0).collect())
+                .unwrap_or_default();
+            let mut note = Vec::new();
+            if si != floor {
+                if let Some(a) = Summary::of(&added) {
+                    note.push(format!("{:+.0} ns/frame over the floor", a.median));
+                }
+            }
+            if let Some(i) = Summary::of(&insitu) {
+                note.push(format!("in situ {} ns/pkt", num(i.median)));
+            }
+            if let Some(d) = Summary::of(&delivered) {
+                note.push(format!("delivered {:.1} %", d.min));
+            }
+            let mut r = Row::new(Section::Veth, table, sc.name, "Mpps", v.clone())
+                .context(format!("{flows} flows"))
+                .plot()
+                .note(note.join("; "));
+            r = match sc.kind {
+                Kind::Redirect => r,
+                Kind::Nat | Kind::Netfilter => {
+                    r.baseline("redirect floor", ratios(&v, &mpps(floor)))
+                }
+                Kind::Hyperlab => r
+                    .baseline("minimal stateful NAT", ratios(&v, &mpps(nat)))
+                    .target(Target::ratio_at_least(1.0, ">= the minimal stateful NAT")),
+            };
+            report.rows.push(r);
+        }
+        for (si, sc) in SCENARIOS
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind != Kind::Netfilter)
+        {
+            let per = |si: usize| -> Vec<f64> {
+                data.get(&(si, flows))
+                    .map(|v| v.iter().map(|s| s.insitu_ns.unwrap_or(f64::NAN)).collect())
+                    .unwrap_or_default()
+            };
+            let v = per(si);
+            let mut r = Row::new(Section::Veth, insitu_table(flows), sc.name, "ns", v.clone())
+                .context(format!("in situ, {flows} flows"));
+            if si != floor {
+                r = r.baseline("redirect floor", ratios(&v, &per(floor)));
+            }
+            report.rows.push(r);
+        }
+    }
+    report.note(
+        Section::Veth,
+        format!(
+            "Topology: the bench lab (client, server, API host, fabric namespaces from \
+             `lab::up`). The generator (`hlb_gen`, BPF_PROG_RUN with live frames, batch 64, \
+             pinned to CPU {cpu}) writes every header field of every frame and sends it out of \
+             the client's eth0 (the API host's for the VPC link: to the link's UDP integration \
+             address 10.1.1.202:53, source-NATed to the link ENI 10.0.1.4, to the NLB \
+             listener's targets); the program under test runs on the fabric port \
+             p{client_port} (native XDP; hyperlab on every fabric port); \
+             the sink (`hlb_sink` on the server's eth0) counts per CPU and keeps one frame in \
+             2^{shift} for the runner to check (destination MAC, addresses, ports, TTL, IPv4 and \
+             UDP checksums). Source ports run through {base}..{base}+N-1 (wrapping) for N flows; \
+             each measurement first sends every flow three times (flows are created, caches \
+             warm), then one long call of about {secs} s. Mpps is the sink's count over the \
+             window from 10 % to 45 % of the call's frames (statistics off); in-situ ns/packet \
+             is run_time_ns / run_cnt of the router port's program over 50 % to 85 % of the \
+             frames, with BPF run-time statistics switched on for that window only \
+             (BPF_ENABLE_STATS, the syscall behind kernel.bpf_stats_enabled: it is released \
+             even if the bench dies; the sysctl read {before} before and {after} after). \
+             'delivered' is the lowest share of generated frames the sink counted in any \
+             repetition. Netfilter: XDP_PASS on the fabric port (a veth only receives XDP_TX \
+             frames with NAPI on its peer), IPv4 forwarding, `nft` DNAT 10.0.1.100:53 -> \
+             10.0.1.21:5353 and SNAT to 10.0.1.50, conntrack flushed before each run, rules \
+             flushed after; it has no program of its own to time in situ. The PrivateLink (and \
+             VPC-link) target group has two targets (ports 5353 and 5354 on the server) because 65,536 \
+             flows from one source address need more NAT source ports than one target's \
+             1024-65535 holds.",
+            cpu = opts.cpu,
+            client_port = topo.eni_by_id("eni-client").unwrap_or(0),
+            shift = sample_shift(opts),
+            base = SPORT_BASE,
+            secs = sizes.pps_seconds,
+            before = stats_before.trim(),
+            after = stats_after.trim(),
+        ),
+    );
+    Ok(())
+}
+
+fn pps_table(flows: u32) -> &'static str {
+    match flows {
+        1 => "64-byte UDP, 1 flow (Mpps at the sink)",
+        4096 => "64-byte UDP, 4,096 flows (Mpps at the sink)",
+        65536 => "64-byte UDP, 65,536 flows (Mpps at the sink)",
+        _ => "64-byte UDP, quick-mode flows (Mpps at the sink)",
+    }
+}
+
+fn insitu_table(flows: u32) -> &'static str {
+    match flows {
+        1 => "In-situ ns per packet of the router port's program, 1 flow",
+        4096 => "In-situ ns per packet of the router port's program, 4,096 flows",
+        65536 => "In-situ ns per packet of the router port's program, 65,536 flows",
+        _ => "In-situ ns per packet of the router port's program, quick-mode flows",
+    }
+}
+
+fn sample_shift(opts: &Options) -> u32 {
+    if opts.quick {
+        6
+    } else {
+        12
+    }
+}
+
+/// Sets up `sc`'s forwarder, warms it, measures, checks the sink's samples,
+/// tears the forwarder down.
+#[allow(clippy::too_many_arguments)]
+fn scenario(
+    rig: &Rig,
+    bench: &mut BenchObject,
+    opts: &Options,
+    sizes: &Sizes,
+    sc: &Scenario,
+    flows: u32,
+    check: &mut Check,
+    est_pps: Option<f64>,
+) -> Result<Sample> {
+    let fabric = rig.plan.fabric_ns.as_str();
+    let (host, gen_if) = match sc.from {
+        Src::Client => ("client", rig.client_if),
+        Src::Api => ("apigw", rig.api_if),
+    };
+    let gen_ns = rig
+        .plan
+        .host(host)
+        .with_context(|| format!("{host} host"))?
+        .netns
+        .clone();
+    let net = &rig.net;
+    let frame = template(net, sc.from, sc.dst, sc.dport);
+    let (d, g) = (net.server_mac, GATEWAY_MAC);
+    bench.set_config(&BenchConfig {
+        frame: words(&frame),
+        flows_mask: flows - 1,
+        sport_base: SPORT_BASE as u32,
+        sample_shift: sample_shift(opts),
+        out_ifindex: rig.p1_if,
+        eth: [
+            d[0], d[1], d[2], d[3], d[4], d[5], g[0], g[1], g[2], g[3], g[4], g[5],
+        ],
+        nat_src: NLB.octets(),
+        nat_dst: SERVER.octets(),
+        nat_dport: 5353u16.to_be_bytes(),
+        sport_xor: SPORT_XOR.to_be_bytes(),
+    })?;
+    // The forwarder, torn down when this function returns.
+    let mut dp: Option<Dataplane> = None;
+    let mut nft: Option<Nft<'_>> = None;
+    let prog_name = match sc.kind {
+        Kind::Redirect => Some(bprog::XDP_REDIRECT),
+        Kind::Nat => {
+            bench.nat_clear()?;
+            Some(bprog::XDP_NAT)
+        }
+        Kind::Netfilter => {
+            nft = Some(Nft::install(fabric)?);
+            Some(bprog::XDP_PASS)
+        }
+        Kind::Hyperlab => {
+            let mut d = Dataplane::load_with(
+                &opts.dataplane_obj,
+                &LoadOptions {
+                    flow_table_size: Some(1 << 19),
+                    ..Default::default()
+                },
+            )?;
+            d.apply(&rig.compiled)?;
+            let ports: Vec<String> = rig.plan.ports.iter().map(|p| p.name.clone()).collect();
+            d.attach(fabric, &ports, Hook::Xdp)?;
+            dp = Some(d);
+            None
+        }
+    };
+    let link = match prog_name {
+        Some(p) => Some((p, bench.attach_xdp(p, fabric, &rig.p0)?)),
+        None => None,
+    };
+    bench.reset_samples()?;
+    let result = (|| -> Result<Sample> {
+        let fwd: Option<&Xdp> = match (sc.kind, &dp) {
+            (Kind::Netfilter, _) => None,
+            (Kind::Hyperlab, Some(d)) => Some(d.xdp()),
+            _ => prog_name.map(|p| bench.xdp(p)),
+        };
+        // Warm-up: every flow three times; its rate sizes the measured call.
+        let warm = flows * 3 + if opts.quick { 20_000 } else { 300_000 };
+        let t = Instant::now();
+        generate(bench, &gen_ns, gen_if, &frame, warm, opts.cpu)?;
+        let warm_pps = warm as f64 / t.elapsed().as_secs_f64();
+        let pps = est_pps.unwrap_or(warm_pps).max(10_000.0);
+        let mut repeat = ((pps * sizes.pps_seconds) as u64).clamp(50_000, 200_000_000) as u32;
+        // A call too short for the monitor to see its window (a stalled
+        // monitor on a busy machine) is repeated, longer.
+        let mut tries = 0;
+        let m = loop {
+            match timed(bench, &gen_ns, gen_if, &frame, repeat, opts.cpu, fwd)? {
+                Some(m) => break m,
+                None if tries < 3 => {
+                    tries += 1;
+                    repeat = repeat.saturating_mul(2);
+                }
+                None => bail!("the generator kept finishing before the measurement window closed ({repeat} frames)"),
+            }
+        };
+        // The sink's samples: every one must be right.
+        let want = (sc.expect)(net, SPORT_BASE, flows);
+        for s in bench.samples()? {
+            check.delivered += 1;
+            match verify::frame(&s.data[..s.len.min(s.data.len() as u32) as usize], &want) {
+                Ok(()) => check.verified += 1,
+                Err(e) => check.fail(format!("{flows} flows: {e}")),
+            }
+        }
+        if m.delivered <= 0.0 {
+            check.fail(format!("{flows} flows: nothing reached the sink"));
+        }
+        Ok(m)
+    })();
+    if let Some((p, l)) = link {
+        bench.detach_xdp(p, l)?;
+    }
+    drop(dp);
+    drop(nft);
+    result
+}
+
+/// One live-frames call of `repeat` frames from the generator, pinned.
+fn generate(
+    bench: &BenchObject,
+    ns: &str,
+    ifindex: u32,
+    frame: &[u8],
+    repeat: u32,
+    cpu: usize,
+) -> Result<()> {
+    let gen = bench.xdp(bprog::GEN);
+    netns::scoped_in(ns, || {
+        sys::pin_to_cpu(cpu)?;
+        let ctx = xdp_ctx(ifindex, frame.len());
+        gen.test_run(TestRunOptions {
+            data_in: Some(frame),
+            ctx_in: Some(&ctx),
+            repeat,
+            attrs: TestRunAttrs::new().xdp_live_frames(64),
+            ..Default::default()
+        })
+        .context("BPF_PROG_RUN live frames (generator)")?;
+        Ok(())
+    })
+}
+
+struct Point {
+    t: Instant,
+    gen: u64,
+    sink: u64,
+}
+
+/// Counters at the start and end of the rate window.
+type Window = Option<(Point, Point)>;
+/// (run_time_ns, run_cnt) of the router port's program at the start and
+/// end of the in-situ window.
+type InSitu = Option<((u64, u64), (u64, u64))>;
+
+/// One long generator call with a monitor thread that samples the counters
+/// as the call progresses (see the report's method note).
+fn timed(
+    bench: &BenchObject,
+    ns: &str,
+    ifindex: u32,
+    frame: &[u8],
+    repeat: u32,
+    cpu: usize,
+    fwd: Option<&Xdp>,
+) -> Result<Option<Sample>> {
+    let start_gen = bench.count(COUNT_GEN)?;
+    let start_sink = bench.count(COUNT_SINK)?;
+    let done = AtomicBool::new(false);
+    let info = |p: Option<&Xdp>| -> Option<(u64, u64)> {
+        let i = p?.info().ok()?;
+        Some((i.run_time().as_nanos() as u64, i.run_count()))
+    };
+    let (gen_result, mon) = std::thread::scope(|s| {
+        let mon = s.spawn(|| -> Result<(Window, InSitu)> {
+            let at = |f: f64| start_gen + (repeat as f64 * f) as u64;
+            let point = || -> Result<Point> {
+                Ok(Point {
+                    t: Instant::now(),
+                    gen: bench.count(COUNT_GEN)?,
+                    sink: bench.count(COUNT_SINK)?,
+                })
+            };
+            let wait_for = |target: u64| -> Result<Option<Point>> {
+                loop {
+                    let p = point()?;
+                    if p.gen >= target {
+                        return Ok(Some(p));
+                    }
+                    if done.load(Ordering::Acquire) {
+                        return Ok(None);
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            };
+            let Some(a) = wait_for(at(0.10))? else {
+                return Ok((None, None));
+            };
+            let Some(b) = wait_for(at(0.45))? else {
+                return Ok((None, None));
+            };
+            let window = Some((a, b));
+            if fwd.is_none() {
+                return Ok((window, None));
+            }
+            let stats =
+                aya::sys::enable_stats(aya::sys::Stats::RunTime).context("BPF_ENABLE_STATS")?;
+            if wait_for(at(0.50))?.is_none() {
+                return Ok((window, None));
+            }
+            let c = info(fwd);
+            let d = wait_for(at(0.85))?;
+            let dd = info(fwd);
+            drop(stats);
+            Ok((
+                window,
+                match (c, d, dd) {
+                    (Some(c), Some(_), Some(dd)) => Some((c, dd)),
+                    _ => None,
+                },
+            ))
+        });
+        let r = generate(bench, ns, ifindex, frame, repeat, cpu);
+        done.store(true, Ordering::Release);
+        (r, mon.join())
+    });
+    gen_result?;
+    let (window, insitu) = mon.map_err(|_| anyhow::anyhow!("monitor thread panicked"))??;
+    let gen = bench.count(COUNT_GEN)? - start_gen;
+    let sink = bench.count(COUNT_SINK)? - start_sink;
+    let Some((a, b)) = window else {
+        return Ok(None);
+    };
+    let mpps = (b.sink - a.sink) as f64 / (b.t - a.t).as_secs_f64() / 1e6;
+    let insitu_ns = insitu
+        .and_then(|((t0, c0), (t1, c1))| (c1 > c0).then(|| (t1 - t0) as f64 / (c1 - c0) as f64));
+    Ok(Some(Sample {
+        mpps,
+        insitu_ns,
+        delivered: if gen == 0 {
+            0.0
+        } else {
+            sink as f64 / gen as f64
+        },
+    }))
+}

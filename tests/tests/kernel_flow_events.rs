@@ -1,0 +1,246 @@
+//! Flow events and per-flow counters through the real kernel
+//! (BPF_PROG_TEST_RUN): what the flow logs are built from. The topology has
+//! no `[flow_logs]`, so the agent does not drain the ring and the test reads
+//! it itself; `LoadOptions::flow_events` switches the events on.
+//!
+//! Needs root: run with `cargo xtask test` (or `cargo test -- --include-ignored`).
+
+use std::net::Ipv4Addr;
+
+use aya::{
+    maps::RingBuf,
+    programs::{TestRun, TestRunOptions},
+};
+use dataplane::{loader::LoadOptions, model::Hook};
+use dataplane_common::{
+    maps, Counter, DropReason, FlowEvent, FlowKey, FLOW_EVENT_NEW, FLOW_EVENT_REJECT, FLOW_F_REPLY,
+    GATEWAY_MAC, NO_ENI, PROTO_TCP, PROTO_UDP,
+};
+use hyperlab_tests::{fixtures, pkt, Fixture, Verdict};
+
+/// client may send UDP 53 to web (allowed both ways by the groups) and TCP
+/// 5432 to db, whose group admits only sg-web: a policy REJECT.
+fn topo() -> String {
+    fixtures::client_web(r#"{ protocol = "udp", ports = 53, peer = "sg-client" }"#) + DB
+}
+
+/// db, appended to [`fixtures::CLIENT_WEB`].
+const DB: &str = include_str!("../fixtures/db-host.toml");
+
+fn events_on() -> LoadOptions {
+    LoadOptions {
+        flow_events: true,
+        ..Default::default()
+    }
+}
+
+fn key(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, proto: u8) -> FlowKey {
+    FlowKey {
+        vpc: 0,
+        src: src.octets(),
+        dst: dst.octets(),
+        sport: sport.to_be_bytes(),
+        dport: dport.to_be_bytes(),
+        proto,
+        _pad0: 0,
+        _pad1: 0,
+    }
+}
+
+/// Everything in the ring buffer now.
+fn drain(fx: &mut Fixture) -> Vec<FlowEvent> {
+    let map = fx
+        .agent
+        .dataplane
+        .map_mut(maps::FLOW_EVENTS)
+        .expect("HL_FLOW_EVENTS");
+    let mut ring = RingBuf::try_from(map).expect("a ring buffer");
+    let mut out = Vec::new();
+    while let Some(item) = ring.next() {
+        assert_eq!(item.len(), size_of::<FlowEvent>(), "record size");
+        // SAFETY: FlowEvent is plain integers, the record is exactly one.
+        out.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<FlowEvent>()) });
+    }
+    out
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_new_flow_and_a_rejected_packet_each_emit_one_exact_event() {
+    let mut fx = Fixture::with_options(&topo(), "kfe", Hook::Tc, &events_on());
+    assert!(drain(&mut fx).is_empty(), "no events before any traffic");
+    let (c, w, d) = (fx.ip("eni-client"), fx.ip("eni-web"), fx.ip("eni-db"));
+    let (ci, wi) = (fx.eni("eni-client") as u32, fx.eni("eni-web") as u32);
+    let cmac = fx.mac("eni-client");
+    let before = fx.snapshot();
+
+    // Accepted: the first packet creates the flow (one event), the next
+    // hits it (no event), on either hook.
+    let q = pkt::udp(cmac, GATEWAY_MAC, c, w, 40000, 53);
+    assert_eq!(fx.run(Hook::Tc, "eni-client", &q).verdict, Verdict::Forward);
+    assert_eq!(
+        fx.run(Hook::Xdp, "eni-client", &q).verdict,
+        Verdict::Forward
+    );
+    // Rejected by db's ingress rules, twice: one event per packet.
+    let syn = pkt::tcp(cmac, GATEWAY_MAC, c, d, 40001, 5432, "S");
+    for hook in [Hook::Tc, Hook::Xdp] {
+        assert_eq!(fx.run(hook, "eni-client", &syn).verdict, Verdict::Drop);
+    }
+    // Not policy decisions, so no events: no route, and ARP.
+    let lost = pkt::udp(
+        cmac,
+        GATEWAY_MAC,
+        c,
+        "10.0.1.99".parse().unwrap(),
+        40002,
+        53,
+    );
+    assert_eq!(fx.run(Hook::Tc, "eni-client", &lost).verdict, Verdict::Drop);
+    let arp = pkt::arp_request(cmac, c, "10.0.1.1".parse().unwrap());
+    assert_eq!(
+        fx.run(Hook::Xdp, "eni-client", &arp).verdict,
+        Verdict::Reflect
+    );
+
+    let reject = FlowEvent {
+        kind: FLOW_EVENT_REJECT,
+        eni: ci,
+        dst_eni: NO_ENI,
+        reason: DropReason::IngressSgDeny as u32,
+        key: key(c, d, 40001, 5432, PROTO_TCP),
+        // IPv4 bytes: the frame without its Ethernet header.
+        len: (syn.len() - 14) as u32,
+    };
+    assert_eq!(
+        drain(&mut fx),
+        vec![
+            FlowEvent {
+                kind: FLOW_EVENT_NEW,
+                eni: ci,
+                dst_eni: wi,
+                reason: 0,
+                key: key(c, w, 40000, 53, PROTO_UDP),
+                len: 0,
+            },
+            reject,
+            reject,
+        ]
+    );
+    let delta = fx.snapshot().since(&before);
+    assert_eq!(delta.count(Counter::FlowCreated), 1);
+    assert_eq!(delta.count(Counter::FlowEventsLost), 0);
+    assert_eq!(delta.drop_count(DropReason::IngressSgDeny), 2);
+    assert_eq!(delta.drop_count(DropReason::NoRoute), 1);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn each_direction_of_a_flow_counts_its_packets_and_ip_bytes_exactly() {
+    let mut fx = Fixture::with_options(&topo(), "kfc", Hook::Tc, &events_on());
+    let (c, w) = (fx.ip("eni-client"), fx.ip("eni-web"));
+    let (cmac, wmac) = (fx.mac("eni-client"), fx.mac("eni-web"));
+    let q = pkt::udp(cmac, GATEWAY_MAC, c, w, 40000, 53);
+    let a = pkt::udp(wmac, GATEWAY_MAC, w, c, 53, 40000);
+    // 5 queries (3 TC, 2 XDP; the first creates the flow), 2 answers.
+    for hook in [Hook::Tc, Hook::Xdp, Hook::Tc, Hook::Xdp, Hook::Tc] {
+        assert_eq!(fx.run(hook, "eni-client", &q).verdict, Verdict::Forward);
+    }
+    for hook in [Hook::Xdp, Hook::Tc] {
+        assert_eq!(fx.run(hook, "eni-web", &a).verdict, Verdict::Forward);
+    }
+    // A dropped packet of the flow is not counted: a mangled total length.
+    let mut bad = q.clone();
+    bad[16] = 0xff;
+    pkt::fix_ip_checksum(&mut bad);
+    assert_eq!(fx.run(Hook::Tc, "eni-client", &bad).verdict, Verdict::Drop);
+
+    let ip_bytes = (q.len() - 14) as u64;
+    assert_eq!(
+        ip_bytes,
+        20 + 8 + 12,
+        "IPv4 + UDP headers + 12-byte payload"
+    );
+    let mut counts: Vec<(bool, FlowKey, u64, u64)> = fx
+        .flows()
+        .into_iter()
+        .map(|(k, e)| (e.flags & FLOW_F_REPLY != 0, k, e.packets, e.bytes))
+        .collect();
+    counts.sort_by_key(|c| c.0);
+    assert_eq!(
+        counts,
+        vec![
+            (false, key(c, w, 40000, 53, PROTO_UDP), 5, 5 * ip_bytes),
+            (true, key(w, c, 53, 40000, PROTO_UDP), 2, 2 * ip_bytes),
+        ]
+    );
+    assert_eq!(drain(&mut fx).len(), 1, "one NEW_FLOW for the flow");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn with_flow_events_off_the_ring_stays_empty() {
+    let mut fx = Fixture::new(&topo(), "kfo");
+    let (c, w, d) = (fx.ip("eni-client"), fx.ip("eni-web"), fx.ip("eni-db"));
+    let cmac = fx.mac("eni-client");
+    let q = pkt::udp(cmac, GATEWAY_MAC, c, w, 40000, 53);
+    assert_eq!(fx.run(Hook::Tc, "eni-client", &q).verdict, Verdict::Forward);
+    let syn = pkt::tcp(cmac, GATEWAY_MAC, c, d, 40001, 5432, "S");
+    assert_eq!(fx.run(Hook::Tc, "eni-client", &syn).verdict, Verdict::Drop);
+    assert!(drain(&mut fx).is_empty());
+    // The flow still counts its packets: `dataplane flows` shows them.
+    let fwd = fx
+        .flows()
+        .into_iter()
+        .find(|(_, e)| e.flags & FLOW_F_REPLY == 0)
+        .expect("the flow")
+        .1;
+    assert_eq!((fwd.packets, fwd.bytes), (1, (q.len() - 14) as u64));
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_full_ring_counts_lost_events_and_still_forwards_the_packet() {
+    let mut fx = Fixture::with_options(&topo(), "kfl", Hook::Tc, &events_on());
+    let (c, w, d) = (fx.ip("eni-client"), fx.ip("eni-web"), fx.ip("eni-db"));
+    let cmac = fx.mac("eni-client");
+    let syn = pkt::tcp(cmac, GATEWAY_MAC, c, d, 40001, 5432, "S");
+    let before = fx.snapshot();
+    // 6,000 rejects into a ring that holds 262,144 / 48 = 5,461 records
+    // (40-byte event + 8-byte header) while nobody reads it.
+    let ctx = hyperlab_tests::skb_ctx(fx.port_ifindex("eni-client"));
+    let dp = &fx.agent.dataplane;
+    let ret = dataplane::netns::scoped_in(&fx.agent.plan.fabric_ns, || {
+        let mut out = vec![0u8; syn.len() + 256];
+        let r = dp.tc().test_run(TestRunOptions {
+            data_in: Some(&syn),
+            data_out: Some(&mut out),
+            ctx_in: Some(&ctx),
+            repeat: 6000,
+            ..Default::default()
+        })?;
+        Ok(r.return_value)
+    })
+    .expect("test run");
+    assert_eq!(Verdict::from_raw(Hook::Tc, ret), Verdict::Drop);
+    let q = pkt::udp(cmac, GATEWAY_MAC, c, w, 40000, 53);
+    assert_eq!(
+        fx.run(Hook::Tc, "eni-client", &q).verdict,
+        Verdict::Forward,
+        "a lost NEW_FLOW event costs nothing but the event"
+    );
+    let delta = fx.snapshot().since(&before);
+    assert_eq!(delta.drop_count(DropReason::IngressSgDeny), 6000);
+    assert_eq!(delta.count(Counter::FlowCreated), 1);
+    assert_eq!(delta.count(Counter::FlowEventsLost), 6000 - 5461 + 1);
+    let events = drain(&mut fx);
+    assert_eq!(events.len(), 5461);
+    assert!(events.iter().all(|e| e.kind == FLOW_EVENT_REJECT));
+    // Drained, the ring records again.
+    let q2 = pkt::udp(cmac, GATEWAY_MAC, c, w, 40003, 53);
+    assert_eq!(
+        fx.run(Hook::Tc, "eni-client", &q2).verdict,
+        Verdict::Forward
+    );
+    assert_eq!(drain(&mut fx).len(), 1);
+}
