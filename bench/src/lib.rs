@@ -200,6 +200,11 @@ pub fn run(opts: &Options) -> Result<Report> {
         format!("# this report: {}", opts.command),
     ];
     let want = |s: Section| opts.sections.contains(&s);
+    if want(Section::Veth) {
+        // Before parts 1 and 2: a kernel without live frames fails in seconds,
+        // not after minutes of measurements.
+        veth::check_live_frames(&opts.bench_obj)?;
+    }
     if want(Section::Kernel) || want(Section::Scale) {
         let mut bench = objects::BenchObject::load(&opts.bench_obj, None)?;
         let mut fx = Fixture::with_options(
