@@ -491,52 +491,69 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
     }
     report.note(
         Section::Veth,
-        format!(
-            "Topology: the bench lab (client, server, API host, fabric namespaces from \
-             `lab::up`). {generator} pinned to CPU {cpu}) writes every header field of every \
-             frame and sends it out of the client's eth0 (the API host's for the VPC link: to the link's UDP integration \
-             address 10.1.1.202:53, source-NATed to the link ENI 10.0.1.4, to the NLB \
-             listener's targets); the program under test runs on the fabric port \
-             p{client_port} (native XDP; hyperlab on every fabric port); \
-             the sink (`hlb_sink` on the server's eth0) counts per CPU and keeps one frame in \
-             2^{shift} for the runner to check (destination MAC, addresses, ports, TTL, IPv4 and \
-             UDP checksums). Source ports run through {base}..{base}+N-1 (wrapping) for N flows; \
-             each measurement first sends every flow three times (flows are created, caches \
-             warm), then one long {call} of about {secs} s. Mpps is the sink's count over the \
-             window from 10 % to 45 % of the {call}'s frames (statistics off); in-situ ns/packet \
-             is run_time_ns / run_cnt of the router port's program over 50 % to 85 % of the \
-             frames, with BPF run-time statistics switched on for that window only \
-             (BPF_ENABLE_STATS, the syscall behind kernel.bpf_stats_enabled: it is released \
-             even if the bench dies; the sysctl read {before} before and {after} after). \
-             'delivered' is the lowest share of generated frames the sink counted in any \
-             repetition. Netfilter: XDP_PASS on the fabric port (a veth only receives XDP_TX \
-             frames with NAPI on its peer), IPv4 forwarding, `nft` DNAT 10.0.1.100:53 -> \
-             10.0.1.21:5353 and SNAT to 10.0.1.50, conntrack flushed before each run, rules \
-             flushed after; it has no program of its own to time in situ. The PrivateLink (and \
-             VPC-link) target group has two targets (ports 5353 and 5354 on the server) because 65,536 \
-             flows from one source address need more NAT source ports than one target's \
-             1024-65535 holds.",
-            generator = match gen {
-                Generator::LiveFrames => "The generator (`hlb_gen`, BPF_PROG_RUN with live \
-                                          frames, batch 64,",
-                Generator::AfPacket => "The generator (an AF_PACKET socket bound to the \
-                                        sending host's eth0 in its namespace, sendmmsg batches \
-                                        of 256, the frames built as `hlb_gen` builds them,",
-            },
-            call = match gen {
-                Generator::LiveFrames => "call",
-                Generator::AfPacket => "run",
-            },
-            cpu = opts.cpu,
-            client_port = topo.eni_by_id("eni-client").unwrap_or(0),
-            shift = sample_shift(opts),
-            base = SPORT_BASE,
-            secs = sizes.pps_seconds,
-            before = stats_before.trim(),
-            after = stats_after.trim(),
+        method(
+            gen,
+            opts.cpu,
+            topo.eni_by_id("eni-client").unwrap_or(0),
+            sample_shift(opts),
+            sizes.pps_seconds,
+            (stats_before.trim(), stats_after.trim()),
         ),
     );
     Ok(())
+}
+
+/// The part's method paragraph for `gen`: `cpu` runs the generator,
+/// `client_port` is the client's fabric port, the sink keeps one frame in
+/// 2^`shift`, a measurement lasts about `secs`, `stats` is what
+/// kernel.bpf_stats_enabled read before and after the part.
+fn method(
+    gen: Generator,
+    cpu: usize,
+    client_port: usize,
+    shift: u32,
+    secs: f64,
+    stats: (&str, &str),
+) -> String {
+    let (before, after) = stats;
+    format!(
+        "Topology: the bench lab (client, server, API host, fabric namespaces from \
+         `lab::up`). {generator} pinned to CPU {cpu}) writes every header field of every \
+         frame and sends it out of the client's eth0 (the API host's for the VPC link: to the link's UDP integration \
+         address 10.1.1.202:53, source-NATed to the link ENI 10.0.1.4, to the NLB \
+         listener's targets); the program under test runs on the fabric port \
+         p{client_port} (native XDP; hyperlab on every fabric port); \
+         the sink (`hlb_sink` on the server's eth0) counts per CPU and keeps one frame in \
+         2^{shift} for the runner to check (destination MAC, addresses, ports, TTL, IPv4 and \
+         UDP checksums). Source ports run through {base}..{base}+N-1 (wrapping) for N flows; \
+         each measurement first sends every flow three times (flows are created, caches \
+         warm), then one long {call} of about {secs} s. Mpps is the sink's count over the \
+         window from 10 % to 45 % of the {call}'s frames (statistics off); in-situ ns/packet \
+         is run_time_ns / run_cnt of the router port's program over 50 % to 85 % of the \
+         frames, with BPF run-time statistics switched on for that window only \
+         (BPF_ENABLE_STATS, the syscall behind kernel.bpf_stats_enabled: it is released \
+         even if the bench dies; the sysctl read {before} before and {after} after). \
+         'delivered' is the lowest share of generated frames the sink counted in any \
+         repetition. Netfilter: XDP_PASS on the fabric port (a veth only receives XDP_TX \
+         frames with NAPI on its peer), IPv4 forwarding, `nft` DNAT 10.0.1.100:53 -> \
+         10.0.1.21:5353 and SNAT to 10.0.1.50, conntrack flushed before each run, rules \
+         flushed after; it has no program of its own to time in situ. The PrivateLink (and \
+         VPC-link) target group has two targets (ports 5353 and 5354 on the server) because 65,536 \
+         flows from one source address need more NAT source ports than one target's \
+         1024-65535 holds.",
+        generator = match gen {
+            Generator::LiveFrames => "The generator (`hlb_gen`, BPF_PROG_RUN with live \
+                                      frames, batch 64,",
+            Generator::AfPacket => "The generator (an AF_PACKET socket bound to the \
+                                    sending host's eth0 in its namespace, sendmmsg batches \
+                                    of 256, the frames built as `hlb_gen` builds them,",
+        },
+        call = match gen {
+            Generator::LiveFrames => "call",
+            Generator::AfPacket => "run",
+        },
+        base = SPORT_BASE,
+    )
 }
 
 fn pps_table(flows: u32) -> &'static str {
@@ -950,5 +967,25 @@ mod tests {
         assert!(!refused(&ProgramError::NotLoaded));
         assert!(refusal("6.18.44-fc-v1300", "then")
             .starts_with("this kernel (6.18.44-fc-v1300) refuses"));
+    }
+    /// The method paragraph of docs/BENCHMARKS.md's part 3 as the
+    /// live-frames generator wrote it before AF_PACKET existed (kernel
+    /// 6.18.44-fc-v782): with live frames the report reads as it did.
+    const LIVE_FRAMES_METHOD: &str = "Topology: the bench lab (client, server, API host, fabric namespaces from `lab::up`). The generator (`hlb_gen`, BPF_PROG_RUN with live frames, batch 64, pinned to CPU 1) writes every header field of every frame and sends it out of the client's eth0 (the API host's for the VPC link: to the link's UDP integration address 10.1.1.202:53, source-NATed to the link ENI 10.0.1.4, to the NLB listener's targets); the program under test runs on the fabric port p0 (native XDP; hyperlab on every fabric port); the sink (`hlb_sink` on the server's eth0) counts per CPU and keeps one frame in 2^12 for the runner to check (destination MAC, addresses, ports, TTL, IPv4 and UDP checksums). Source ports run through 1024..1024+N-1 (wrapping) for N flows; each measurement first sends every flow three times (flows are created, caches warm), then one long call of about 1 s. Mpps is the sink's count over the window from 10 % to 45 % of the call's frames (statistics off); in-situ ns/packet is run_time_ns / run_cnt of the router port's program over 50 % to 85 % of the frames, with BPF run-time statistics switched on for that window only (BPF_ENABLE_STATS, the syscall behind kernel.bpf_stats_enabled: it is released even if the bench dies; the sysctl read 0 before and 0 after). 'delivered' is the lowest share of generated frames the sink counted in any repetition. Netfilter: XDP_PASS on the fabric port (a veth only receives XDP_TX frames with NAPI on its peer), IPv4 forwarding, `nft` DNAT 10.0.1.100:53 -> 10.0.1.21:5353 and SNAT to 10.0.1.50, conntrack flushed before each run, rules flushed after; it has no program of its own to time in situ. The PrivateLink (and VPC-link) target group has two targets (ports 5353 and 5354 on the server) because 65,536 flows from one source address need more NAT source ports than one target's 1024-65535 holds.";
+
+    #[test]
+    fn the_method_paragraph_names_the_generator_that_ran() {
+        let live = method(Generator::LiveFrames, 1, 0, 12, 1.0, ("0", "0"));
+        assert_eq!(live, LIVE_FRAMES_METHOD);
+        let af = method(Generator::AfPacket, 1, 0, 12, 1.0, ("0", "0"));
+        assert!(af.contains("The generator (an AF_PACKET socket bound to the sending host's eth0"));
+        assert!(af.contains("one long run of about 1 s"));
+        assert!(!af.contains("live frames"));
+        assert!(Generator::LiveFrames
+            .note()
+            .starts_with("Generator: live frames (BPF_PROG_RUN). "));
+        assert!(Generator::AfPacket
+            .note()
+            .starts_with("Generator: AF_PACKET (kernel refuses live frames). "));
     }
 }
