@@ -139,7 +139,7 @@ pub struct Options {
     pub quick: bool,
     pub reps: usize,
     pub sections: Vec<Section>,
-    pub dataplane_obj: PathBuf,
+    pub dataplane_obj: dataplane::loader::KernelObject,
     pub bench_obj: PathBuf,
     /// The CPU the traffic generator is pinned to.
     pub cpu: usize,
@@ -156,7 +156,7 @@ impl Options {
             quick,
             reps: if quick { 1 } else { 5 },
             sections: Section::ALL.to_vec(),
-            dataplane_obj: dataplane::loader::object_path(),
+            dataplane_obj: dataplane::loader::object_path().into(),
             bench_obj: objects::bench_object_path(),
             cpu: cpus.saturating_sub(1),
             command: format!("cargo xtask bench{}", if quick { " --quick" } else { "" }),

@@ -5,7 +5,7 @@
 use std::{
     collections::BTreeSet,
     net::SocketAddrV4,
-    path::{Path, PathBuf},
+    path::PathBuf,
     sync::{
         atomic::{AtomicBool, Ordering},
         mpsc, Arc, Mutex,
@@ -23,9 +23,10 @@ use crate::{
     conntrack, flowlog,
     health::{HealthChecker, Probe},
     lab::{self, LabPlan},
-    loader::{self, Dataplane, LoadOptions},
+    loader::{self, Dataplane, KernelObject, LoadOptions},
     model::{ConntrackSettings, Hook, Topology},
     persist::{AgentLock, Applied, ConfigSource, Journal},
+    pins,
     stats::{self, Layout, Snapshot},
 };
 
@@ -104,14 +105,19 @@ struct HealthSync {
 impl Agent {
     /// Compiles `topo` against the running lab, loads the programs, fills the
     /// maps, attaches to every fabric port and pins the maps.
-    pub fn start(topo: Topology, obj: &Path, hook: Hook) -> Result<Agent> {
+    pub fn start(topo: Topology, obj: &KernelObject, hook: Hook) -> Result<Agent> {
         Self::start_with(topo, obj, hook, &LoadOptions::default())
     }
 
     /// An agent whose data plane lives as long as it does: whatever an
     /// earlier agent left pinned for the lab is removed first, and dropping
     /// the agent removes everything (tests, the demo).
-    pub fn start_with(topo: Topology, obj: &Path, hook: Hook, opts: &LoadOptions) -> Result<Agent> {
+    pub fn start_with(
+        topo: Topology,
+        obj: &KernelObject,
+        hook: Hook,
+        opts: &LoadOptions,
+    ) -> Result<Agent> {
         Self::launch(topo, None, obj, hook, opts)
     }
 
@@ -128,7 +134,7 @@ impl Agent {
     pub fn start_persistent(
         source: ConfigSource,
         topo: Topology,
-        obj: &Path,
+        obj: &KernelObject,
         hook: Hook,
         opts: &LoadOptions,
     ) -> Result<Agent> {
@@ -138,7 +144,7 @@ impl Agent {
     fn launch(
         topo: Topology,
         source: Option<ConfigSource>,
-        obj: &Path,
+        obj: &KernelObject,
         hook: Hook,
         opts: &LoadOptions,
     ) -> Result<Agent> {
@@ -164,7 +170,7 @@ impl Agent {
         let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
         let mut memo = compile::Memo::default();
         let fresh = compile::compile_with(&topo, &ifindexes, &mut memo)?;
-        let pins = loader::pin_dir(&lab_name);
+        let pins = pins::pin_dir(&lab_name);
         // What an earlier agent left, if this one can adopt it.
         let journal = match (&source, Journal::read(&lab_name)?) {
             (Some(_), Some(j)) if pins.exists() => {
@@ -198,7 +204,7 @@ impl Agent {
             _ => None,
         };
         if journal.is_none() {
-            if loader::remove_pins(&pins)? {
+            if pins::remove_pins(&pins)? {
                 log::info!(
                     "removed a stale data plane of lab {lab_name} from {}",
                     pins.display()
@@ -290,7 +296,7 @@ impl Agent {
             &topo,
             &plan,
             &compiled,
-            loader::pin_dir(&topo.lab.name),
+            pins::pin_dir(&topo.lab.name),
             unhealthy.clone(),
         )?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -315,7 +321,7 @@ impl Agent {
         let conntrack = Arc::new(Mutex::new(sweep_settings(&topo, opts.sweep_every)));
         let (flow_log, removed) = start_flow_log(&topo)?;
         let sweep = conntrack::sweeper(
-            &loader::pin_dir(&topo.lab.name),
+            &pins::pin_dir(&topo.lab.name),
             conntrack.clone(),
             stop.clone(),
             removed,
@@ -421,7 +427,7 @@ impl Agent {
             &topo,
             &self.plan,
             &compiled,
-            loader::pin_dir(&topo.lab.name),
+            pins::pin_dir(&topo.lab.name),
             self.unhealthy.clone(),
         )?;
         log::info!(
@@ -508,10 +514,7 @@ impl Agent {
     }
 
     pub fn snapshot(&self) -> Result<Snapshot> {
-        stats::read_pinned(
-            &loader::pin_dir(&self.topo.lab.name),
-            &Layout::of(&self.topo),
-        )
+        stats::read_pinned(&pins::pin_dir(&self.topo.lab.name), &Layout::of(&self.topo))
     }
 }
 
@@ -562,7 +565,7 @@ fn start_flow_log(
     topo: &Topology,
 ) -> Result<(Option<flowlog::FlowLog>, Option<conntrack::Removed>)> {
     Ok(
-        match flowlog::FlowLog::start(topo, &loader::pin_dir(&topo.lab.name))? {
+        match flowlog::FlowLog::start(topo, &pins::pin_dir(&topo.lab.name))? {
             Some((log, removed)) => (Some(log), Some(removed)),
             None => (None, None),
         },
@@ -630,7 +633,7 @@ fn start_health(
     let thread = std::thread::Builder::new()
         .name("health-sync".into())
         .spawn(move || {
-            let open = |name: &str| loader::open_pinned(&pin_dir, name);
+            let open = |name: &str| pins::open_pinned(&pin_dir, name);
             let (mut map, mut flows) = match (open(maps::MAGLEV), open(maps::FLOWS)) {
                 (Ok(m), Ok(f)) => (Map::Array(m), Map::HashMap(f)),
                 (Err(e), _) | (_, Err(e)) => {

@@ -21,33 +21,7 @@ use dataplane_common::{
     FLOW_STATE_ESTABLISHED, PROTO_TCP, PROTO_UDP,
 };
 
-/// Idle timeouts. The defaults are AWS's documented security-group
-/// connection-tracking timeouts (EC2 `ConnectionTrackingSpecification`):
-/// TCP established 432,000 s (5 days, `tcpEstablishedTimeout`), UDP 180 s
-/// once a flow is a stream (`udpStreamTimeout`) and 30 s otherwise
-/// (`udpTimeout`). AWS does not document or expose the others; the lab
-/// keeps TCP connections not yet established or closing, and ICMP, for
-/// 60 s after their last packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeouts {
-    pub tcp_established: Duration,
-    pub tcp_transitory: Duration,
-    pub udp_stream: Duration,
-    pub udp: Duration,
-    pub other: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            tcp_established: Duration::from_secs(432_000),
-            tcp_transitory: Duration::from_secs(60),
-            udp_stream: Duration::from_secs(180),
-            udp: Duration::from_secs(30),
-            other: Duration::from_secs(60),
-        }
-    }
-}
+use crate::model::Timeouts;
 
 /// The idle timeout of a flow, given its forward and reply entries.
 pub fn timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -> Duration {
@@ -150,7 +124,7 @@ pub fn sweeper(
     stop: Arc<std::sync::atomic::AtomicBool>,
     removed: Option<Removed>,
 ) -> Result<std::thread::JoinHandle<()>> {
-    let mut map = Map::HashMap(crate::loader::open_pinned(
+    let mut map = Map::HashMap(crate::pins::open_pinned(
         pin_dir,
         dataplane_common::maps::FLOWS,
     )?);

@@ -7,8 +7,14 @@
 //! generation's ids, so it is computed once ([`Delta::between`]) and moved
 //! into the other generation ([`Delta::at`]) instead of diffing two whole
 //! copies of the configuration per step.
+//!
+//! Every entry of a [`Delta`] is final: its keys, values and array slots
+//! are already in the generation's ids, so the loader writes them as they
+//! are ([`steps`] says in which order) and never computes an id itself.
 
 use std::collections::HashMap;
+
+use anyhow::{bail, Result};
 use std::hash::Hash;
 
 use dataplane_common::{
@@ -16,7 +22,7 @@ use dataplane_common::{
     NO_TARGET,
 };
 
-use crate::compile::{Compiled, SgEntry, Shift};
+use crate::compile::{self, Compiled, SgEntry, Shift};
 
 /// Entries of one keyed map (hash or LPM trie) to write, and to remove.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -50,13 +56,16 @@ pub struct Delta {
     /// The generation whose ids the entries carry.
     pub generation: u32,
     pub sg_rules: Keyed<SgEntry>,
-    /// Array slots relative to the generation's first (`Compiled::target_base`),
-    /// with their new values (the default value clears a slot).
+    /// Array slots (`HL_TARGETS` indices, in the generation's half) with
+    /// their new values (the default value clears a slot).
     pub targets: Vec<(u32, TargetInfo)>,
+    /// `HL_ENDPOINTS` slots, likewise.
     pub endpoints: Vec<(u32, EndpointInfo)>,
-    /// Every Maglev table by id, written whole (health checks rewrite slots
-    /// of both generations between reloads); a removed table is all empty.
-    pub tables: Vec<Vec<u32>>,
+    /// Every Maglev table of the generation by table id (`HL_MAGLEV` table,
+    /// in the generation's half), written whole (health checks rewrite
+    /// slots of both generations between reloads); a removed table is all
+    /// empty.
+    pub tables: Vec<(u32, Vec<u32>)>,
     pub listeners: Keyed<(ListenerKey, ListenerInfo)>,
     pub enis: Keyed<(EniKey, EniInfo)>,
     pub ports: Keyed<(u32, PortInfo)>,
@@ -72,19 +81,28 @@ impl Delta {
         };
         let old = old.unwrap_or(&empty);
         let s = Shift::new(old.generation, new.generation);
+        let g = new.generation;
         let tables = (0..old.tables.len().max(new.tables.len()))
             .map(|id| {
-                new.tables
+                let table = new
+                    .tables
                     .get(id)
                     .cloned()
-                    .unwrap_or_else(|| vec![NO_TARGET; MAGLEV_SIZE as usize])
+                    .unwrap_or_else(|| vec![NO_TARGET; MAGLEV_SIZE as usize]);
+                (compile::table_base(g) + id as u32, table)
             })
             .collect();
         Delta {
-            generation: new.generation,
+            generation: g,
             sg_rules: keyed_diff(&old.sg_rules, &new.sg_rules, |e| (e.0, e.1), |e| s.sg(e)),
-            targets: array_diff(&old.targets, &new.targets, |t| s.target(t)),
-            endpoints: array_diff(&old.endpoints, &new.endpoints, |e| s.endpoint(e)),
+            targets: array_diff(&old.targets, &new.targets, |t| s.target(t))
+                .into_iter()
+                .map(|(i, t)| (compile::target_base(g) + i, t))
+                .collect(),
+            endpoints: array_diff(&old.endpoints, &new.endpoints, |e| s.endpoint(e))
+                .into_iter()
+                .map(|(i, e)| (compile::endpoint_base(g) + i, e))
+                .collect(),
             tables,
             listeners: keyed_diff(&old.listeners, &new.listeners, |e| e.0, |e| s.listener(e)),
             enis: keyed_diff(&old.enis, &new.enis, |e| e.0, |e| s.eni(e)),
@@ -92,26 +110,46 @@ impl Delta {
         }
     }
 
-    /// The same difference in generation `g`'s ids.
+    /// The same difference in generation `g`'s ids. A cleared array slot
+    /// (the default value) stays cleared: it holds no id to move.
     pub fn at(&self, g: u32) -> Delta {
         let s = Shift::new(self.generation, g);
+        let target = |t: TargetInfo| {
+            if t == TargetInfo::default() {
+                t
+            } else {
+                s.target(t)
+            }
+        };
+        let endpoint = |e: EndpointInfo| {
+            if e == EndpointInfo::default() {
+                e
+            } else {
+                s.endpoint(e)
+            }
+        };
         Delta {
             generation: g,
             sg_rules: self.sg_rules.map(|e| s.sg(e)),
             targets: self
                 .targets
                 .iter()
-                .map(|&(i, t)| (i, s.target(t)))
+                .map(|&(i, t)| (s.target_slot(i), target(t)))
                 .collect(),
             endpoints: self
                 .endpoints
                 .iter()
-                .map(|&(i, e)| (i, s.endpoint(e)))
+                .map(|&(i, e)| (s.endpoint_slot(i), endpoint(e)))
                 .collect(),
             tables: self
                 .tables
                 .iter()
-                .map(|t| t.iter().map(|&x| s.table_slot(x)).collect())
+                .map(|(id, t)| {
+                    (
+                        s.table_id(*id),
+                        t.iter().map(|&x| s.table_slot(x)).collect(),
+                    )
+                })
                 .collect(),
             listeners: self.listeners.map(|e| s.listener(e)),
             enis: self.enis.map(|e| s.eni(e)),
@@ -128,6 +166,45 @@ impl Delta {
             + self.enis.len()
             + self.ports.len()
     }
+}
+
+/// One step of bringing the maps to a new configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Write one generation's difference (entries in its ids).
+    Write(Box<Delta>),
+    /// Switch `HL_ACTIVE` to this generation.
+    Activate(u32),
+}
+
+/// Pure: the steps that bring maps holding `old` (in both generations: the
+/// standby one mirrors the active one; `None`: empty maps) to `new`, with
+/// the standby mirroring the new active one afterwards. `new` must be of
+/// the other generation than `old`.
+///
+/// From empty maps: write the standby generation, then the new one, then
+/// switch. A reload: bring the standby generation (`new`'s) to `new`,
+/// switch to it, then bring the former active one along. The difference is
+/// computed once ([`Delta::between`]) and moved ([`Delta::at`]).
+pub fn steps(new: &Compiled, old: Option<&Compiled>) -> Result<Vec<Step>> {
+    let Some(old) = old else {
+        let d = Delta::between(None, new);
+        return Ok(vec![
+            Step::Write(Box::new(d.at(1 - new.generation))),
+            Step::Write(Box::new(d)),
+            Step::Activate(new.generation),
+        ]);
+    };
+    if old.generation == new.generation {
+        bail!("sync: the new configuration must be of the other generation");
+    }
+    let d = Delta::between(Some(old), new);
+    let back = d.at(old.generation);
+    Ok(vec![
+        Step::Write(Box::new(d)),
+        Step::Activate(new.generation),
+        Step::Write(Box::new(back)),
+    ])
 }
 
 /// The slots of array `to` that differ from `from` (moved by `shift` into
@@ -320,5 +397,112 @@ mod tests {
         assert_eq!(full.sg_rules.ups.len(), old.sg_rules.len());
         assert_eq!(full.ports.ups.len(), old.ports.len());
         assert_eq!(full.targets.len(), old.targets.len());
+    }
+
+    /// The default topology (load balancers, PrivateLink): every kind of
+    /// array slot and Maglev table is used.
+    fn default_compiled() -> Compiled {
+        let t = crate::config::parse_str(crate::config::DEFAULT_CONFIG, "default.toml").unwrap();
+        let n = crate::lab::plan(&t).ports.len() as u32;
+        let ifx: Vec<u32> = (10..10 + n).collect();
+        compile::compile(&t, &ifx).unwrap()
+    }
+
+    /// Every slot and table id of a delta lies in its generation's half
+    /// of its map: the loader writes them as they are.
+    fn assert_in_own_half(d: &Delta) {
+        let g = d.generation;
+        let half = |base: u32, stride: u32| base..base + stride;
+        let targets = half(compile::target_base(g), compile::TARGET_GENERATION_STRIDE);
+        let endpoints = half(
+            compile::endpoint_base(g),
+            compile::ENDPOINT_GENERATION_STRIDE,
+        );
+        let tables = half(compile::table_base(g), compile::TABLE_GENERATION_STRIDE);
+        assert!(d.targets.iter().all(|(i, _)| targets.contains(i)), "{g}");
+        assert!(d.endpoints.iter().all(|(i, _)| endpoints.contains(i)));
+        assert!(d.tables.iter().all(|(id, _)| tables.contains(id)));
+    }
+
+    #[test]
+    fn a_delta_carries_the_slots_and_table_ids_of_its_generation() {
+        let c0 = default_compiled();
+        assert!(!c0.targets.is_empty() && !c0.endpoints.is_empty() && !c0.tables.is_empty());
+        let c1 = c0.at(1);
+        for (d, c) in [
+            (Delta::between(None, &c0), &c0),
+            (Delta::between(None, &c1), &c1),
+        ] {
+            assert_in_own_half(&d);
+            // From empty maps: slot i of the compilation at base + i.
+            let want: Vec<(u32, TargetInfo)> = c
+                .targets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (c.target_base() + i as u32, *t))
+                .collect();
+            assert_eq!(d.targets, want);
+            let ids: Vec<u32> = d.tables.iter().map(|(id, _)| *id).collect();
+            let want: Vec<u32> = (0..c.tables.len() as u32)
+                .map(|id| c.table_base() + id)
+                .collect();
+            assert_eq!(ids, want);
+            let tables: Vec<Vec<u32>> = d.tables.iter().map(|(_, t)| t.clone()).collect();
+            assert_eq!(tables, c.tables);
+            assert_eq!(d.endpoints.len(), c.endpoints.len());
+            assert_eq!(d.endpoints[0].0, c.endpoint_base());
+        }
+        // Moved, slots and ids move with the values.
+        let d = Delta::between(None, &c0);
+        assert_eq!(d.at(1), Delta::between(None, &c1));
+        assert_eq!(d.at(1).at(0), d);
+    }
+
+    #[test]
+    fn steps_write_the_standby_switch_then_bring_the_former_active_along() {
+        let c0 = default_compiled();
+        // From empty maps: both generations, then the switch.
+        let s = steps(&c0, None).unwrap();
+        let full = Delta::between(None, &c0);
+        assert_eq!(
+            s,
+            vec![
+                Step::Write(Box::new(full.at(1))),
+                Step::Write(Box::new(full.clone())),
+                Step::Activate(0)
+            ]
+        );
+        // A reload into generation 1: one target leaves the first group.
+        let mut t =
+            crate::config::parse_str(crate::config::DEFAULT_CONFIG, "default.toml").unwrap();
+        let n = crate::lab::plan(&t).ports.len() as u32;
+        let ifx: Vec<u32> = (10..10 + n).collect();
+        t.services.target_groups[0].targets.pop();
+        let c1 = compile::compile(&t, &ifx).unwrap().rebase(1);
+        let s = steps(&c1, Some(&c0)).unwrap();
+        let d = Delta::between(Some(&c0), &c1);
+        assert!(d.entries() > 0);
+        assert_eq!(
+            s,
+            vec![
+                Step::Write(Box::new(d.clone())),
+                Step::Activate(1),
+                Step::Write(Box::new(d.at(0)))
+            ]
+        );
+        for step in &s {
+            if let Step::Write(d) = step {
+                assert_in_own_half(d);
+            }
+        }
+        // The former active generation ends equal to the new one, moved:
+        // the difference written there is the whole-copy diff.
+        assert_eq!(d.at(0), Delta::between(Some(&c0), &c1.at(0)));
+        // Same generation on both sides: refused before anything is written.
+        let err = steps(&c0, Some(&c0)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sync: the new configuration must be of the other generation"
+        );
     }
 }

@@ -3,14 +3,19 @@
 
 use std::{
     net::SocketAddr,
-    path::Path,
     process::{Child, ExitCode, Stdio},
     time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
 
-use crate::{agent::Agent, lab, loader, model::Topology, netns, stats};
+use crate::{
+    agent::Agent,
+    lab,
+    loader::{self, KernelObject},
+    model::Topology,
+    netns, stats,
+};
 
 /// A process started inside a lab host, killed (by PID) when dropped.
 struct HostProcess(Child);
@@ -66,7 +71,7 @@ impl Drop for LabGuard {
 /// `dataplane demo`: builds the lab of `t`, attaches the data plane, sends
 /// real traffic (allowed and denied), prints the verdicts and the counters
 /// that moved, and removes the lab, also on failure.
-pub fn run(t: Topology, obj: &Path) -> Result<ExitCode> {
+pub fn run(t: Topology, obj: &KernelObject) -> Result<ExitCode> {
     loader::check_prerequisites(obj)?;
     let plan = lab::plan(&t);
     println!(

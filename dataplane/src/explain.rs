@@ -34,8 +34,10 @@ use serde::Serialize;
 
 use crate::{
     compile::{self, ENDPOINT_GENERATION_STRIDE, TARGET_GENERATION_STRIDE},
-    lab, loader,
+    lab,
+    loader::{self, KernelObject},
     model::{Hook, Peer, Protocol, Rule, Topology, VpcLinkKind},
+    pins,
     testrun::{self, Outcome, Program, Verdict},
 };
 
@@ -337,7 +339,7 @@ impl DryRun {
     /// from its pin (the trace map stays private), and the program of
     /// `hook` loaded. `lab` names the lab in errors.
     pub fn open(
-        obj: &Path,
+        obj: &KernelObject,
         pin_dir: &Path,
         lab: &str,
         fabric_ns: &str,
@@ -370,7 +372,7 @@ impl DryRun {
         // Every map the agent pins, from its pin; the others (the trace,
         // the scratch space) are private to this load. Only pins that exist:
         // aya would create and pin a missing one.
-        let pins: Vec<(&str, PathBuf)> = loader::PINNED_MAPS
+        let pins: Vec<(&str, PathBuf)> = pins::PINNED_MAPS
             .iter()
             .map(|n| (*n, pin_dir.join(n)))
             .filter(|(_, p)| p.exists())
@@ -381,7 +383,7 @@ impl DryRun {
             loader.map_pin_path(name, path.as_path());
         }
         let mut ebpf = loader
-            .load_file(obj)
+            .load(&obj.bytes()?)
             .with_context(|| format!("loading kernel object {} as a dry run", obj.display()))?;
         match hook {
             Hook::Tc => {
@@ -409,11 +411,11 @@ impl DryRun {
     }
 
     /// [`DryRun::open`] for the agent running `topo`'s lab.
-    pub fn for_lab(topo: &Topology, obj: &Path, hook: Hook) -> Result<DryRun> {
+    pub fn for_lab(topo: &Topology, obj: &KernelObject, hook: Hook) -> Result<DryRun> {
         let plan = lab::plan(topo);
         Self::open(
             obj,
-            &loader::pin_dir(&topo.lab.name),
+            &pins::pin_dir(&topo.lab.name),
             &topo.lab.name,
             &plan.fabric_ns,
             hook,

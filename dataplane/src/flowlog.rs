@@ -391,7 +391,7 @@ impl FlowLog {
         let Some(settings) = topo.flow_logs.clone() else {
             return Ok(None);
         };
-        let open = |name: &str| crate::loader::open_pinned(pin_dir, name);
+        let open = |name: &str| crate::pins::open_pinned(pin_dir, name);
         let ring = RingBuf::try_from(Map::RingBuf(open(maps::FLOW_EVENTS)?))
             .context("HL_FLOW_EVENTS is not a ring buffer: rebuild the kernel object")?;
         let flows = Map::HashMap(open(maps::FLOWS)?);

@@ -164,7 +164,7 @@ pub fn render(flows: &[Flow]) -> String {
 
 /// Reads the running agent's pinned flow table.
 pub fn read_pinned(dir: &Path) -> Result<Vec<(FlowKey, FlowEntry)>> {
-    let map = Map::HashMap(crate::loader::open_pinned(dir, maps::FLOWS)?);
+    let map = Map::HashMap(crate::pins::open_pinned(dir, maps::FLOWS)?);
     let table: HashMap<&MapData, FlowKey, FlowEntry> = HashMap::try_from(&map)?;
     Ok(table.iter().filter_map(|r| r.ok()).collect())
 }

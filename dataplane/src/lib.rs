@@ -1,9 +1,12 @@
 //! hyperlab's userspace agent, as a library so the tests drive the same code.
 //!
 //! Data flow: `config` (parse + validate) -> `model::Topology` -> `compile`
-//! (pure: map entries) -> `loader` (programs + maps in the kernel). `lab`
-//! builds the namespaces and veths; it and `loader` do not know each other,
-//! `run` wires them.
+//! (pure: map entries) -> `delta` (pure: what a reload writes) -> `loader`
+//! (programs + maps in the kernel). `pins` knows where a lab's maps are
+//! pinned; the readers (`stats`, `flows`, `flowlog`) and the conntrack
+//! sweeper open them there. `lab` builds the namespaces and veths; it and
+//! `loader` do not know each other, `agent` wires them. The arrows are
+//! checked by `tests/architecture.rs`.
 
 pub mod agent;
 pub mod compile;
@@ -23,5 +26,6 @@ pub mod metrics;
 pub mod model;
 pub mod netns;
 pub mod persist;
+pub mod pins;
 pub mod stats;
 pub mod testrun;

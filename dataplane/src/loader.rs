@@ -1,6 +1,6 @@
 //! `loader`: the typed handle through which the agent owns the kernel side:
 //! load the object, fill the maps from a [`Compiled`] config, attach to the
-//! fabric ports, pin the maps for `dataplane stats`.
+//! fabric ports, pin the maps for `dataplane stats` (where: [`crate::pins`]).
 
 use std::{
     fs,
@@ -24,15 +24,79 @@ use dataplane_common::{
 };
 
 use crate::{
-    compile::{self, Compiled},
-    delta::{Delta, Keyed},
+    compile::Compiled,
+    delta::{self, Delta, Keyed, Step},
     model::Hook,
     netns,
+    pins::{self, BPFFS, PINNED_MAPS},
 };
 
-/// Where the built kernel object is looked for, in order: `$HYPERLAB_EBPF_OBJ`,
-/// next to the agent binary's target dir (`target/dataplane-ebpf.o`), and the
-/// workspace's `target/` at build time.
+/// The kernel object a data plane loads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelObject {
+    /// The one built with this binary (`build.rs`) and embedded in it: a
+    /// `dataplane` binary needs no file beside it.
+    Embedded,
+    /// A file: `--ebpf-obj`, `$HYPERLAB_EBPF_OBJ`, the tests' build.
+    File(PathBuf),
+}
+
+/// The kernel object `build.rs` built, aligned for the ELF parser.
+static EMBEDDED_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/dataplane-ebpf.o"));
+
+impl KernelObject {
+    /// The object `dataplane` runs by default: `$HYPERLAB_EBPF_OBJ` if
+    /// set, else the embedded one.
+    pub fn from_env() -> KernelObject {
+        match std::env::var_os("HYPERLAB_EBPF_OBJ").filter(|p| !p.is_empty()) {
+            Some(p) => KernelObject::File(PathBuf::from(p)),
+            None => KernelObject::Embedded,
+        }
+    }
+
+    /// The object's bytes (a file is read).
+    pub fn bytes(&self) -> Result<std::borrow::Cow<'static, [u8]>> {
+        match self {
+            KernelObject::Embedded => Ok(EMBEDDED_OBJECT.into()),
+            KernelObject::File(p) => fs::read(p)
+                .map(Into::into)
+                .with_context(|| format!("reading {}", p.display())),
+        }
+    }
+
+    /// For messages: the file's path, or that the object is built in.
+    pub fn display(&self) -> impl std::fmt::Display + '_ {
+        struct D<'a>(&'a KernelObject);
+        impl std::fmt::Display for D<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.0 {
+                    KernelObject::Embedded => f.write_str("(embedded in this binary)"),
+                    KernelObject::File(p) => write!(f, "{}", p.display()),
+                }
+            }
+        }
+        D(self)
+    }
+}
+
+impl From<PathBuf> for KernelObject {
+    fn from(p: PathBuf) -> Self {
+        KernelObject::File(p)
+    }
+}
+
+impl From<&Path> for KernelObject {
+    fn from(p: &Path) -> Self {
+        KernelObject::File(p.to_path_buf())
+    }
+}
+
+/// The kernel object file the tests and the bench load, in order:
+/// `$HYPERLAB_EBPF_OBJ`, next to the running binary's target dir
+/// (`target/dataplane-ebpf.o`, from `cargo xtask build-ebpf`), and the
+/// workspace's `target/` at build time. `dataplane` itself runs
+/// [`KernelObject::from_env`].
 pub fn object_path() -> PathBuf {
     if let Ok(p) = std::env::var("HYPERLAB_EBPF_OBJ") {
         return PathBuf::from(p);
@@ -51,45 +115,6 @@ pub fn object_path() -> PathBuf {
         "/../target/dataplane-ebpf.o"
     ))
 }
-
-pub const BPFFS: &str = "/sys/fs/bpf";
-
-/// Where a lab's maps are pinned (`<dir>/<MAP>`), with its links
-/// (`<dir>/links/`) and programs (`<dir>/programs/`).
-pub fn pin_dir(lab: &str) -> PathBuf {
-    Path::new(BPFFS).join("hyperlab").join(lab)
-}
-
-/// Opens map `name` that a lab's data plane pinned under `dir`, saying what
-/// to do when there is none.
-pub fn open_pinned(dir: &Path, name: &str) -> Result<MapData> {
-    let p = dir.join(name);
-    MapData::from_pin(&p).with_context(|| {
-        format!(
-            "opening pinned map {}: is `dataplane run` running for this lab?",
-            p.display()
-        )
-    })
-}
-
-/// The maps a lab pins: the whole state a restarted agent adopts.
-pub const PINNED_MAPS: &[&str] = &[
-    maps::ACTIVE,
-    maps::PORTS,
-    maps::PORT_SLOTS,
-    maps::ENIS,
-    maps::SG_RULES,
-    maps::FLOWS,
-    maps::DROPS,
-    maps::COUNTERS,
-    maps::ENI_STATS,
-    maps::ENDPOINTS,
-    maps::LISTENERS,
-    maps::MAGLEV,
-    maps::TARGETS,
-    maps::OBJ_STATS,
-    maps::FLOW_EVENTS,
-];
 
 /// Pure: why a pinned map cannot be reused by the object's definition of
 /// it (a build with another layout), if it cannot. `(type, key size, value
@@ -112,8 +137,8 @@ pub fn pin_mismatch(
 /// Checks every existing pin under `dir` against the object's maps (with
 /// `opts`' sizes), so an incompatible upgrade is refused before anything
 /// is loaded, with a message that says how to start over.
-fn check_pins(obj: &Path, dir: &Path, opts: &LoadOptions) -> Result<()> {
-    let data = fs::read(obj).with_context(|| format!("reading {}", obj.display()))?;
+fn check_pins(obj: &KernelObject, dir: &Path, opts: &LoadOptions) -> Result<()> {
+    let data = obj.bytes()?;
     let parsed = aya_obj::Object::parse(&data)
         .with_context(|| format!("parsing kernel object {}", obj.display()))?;
     let mut problems = Vec::new();
@@ -154,7 +179,7 @@ fn check_pins(obj: &Path, dir: &Path, opts: &LoadOptions) -> Result<()> {
 }
 
 /// Root, bpffs and the kernel object: say what is missing and how to fix it.
-pub fn check_prerequisites(obj: &Path) -> Result<()> {
+pub fn check_prerequisites(obj: &KernelObject) -> Result<()> {
     if !nix::unistd::Uid::effective().is_root() {
         bail!("the data plane needs root (CAP_BPF, CAP_NET_ADMIN): run it with sudo or as root");
     }
@@ -164,12 +189,14 @@ pub fn check_prerequisites(obj: &Path) -> Result<()> {
     }) {
         bail!("bpffs is not mounted at {BPFFS}: run `mount -t bpf bpf {BPFFS}` (or `cargo xtask setup`)");
     }
-    if !obj.exists() {
-        bail!(
-            "the kernel object {} does not exist: build it with `cargo xtask build-ebpf` \
-             (or point HYPERLAB_EBPF_OBJ at it)",
-            obj.display()
-        );
+    if let KernelObject::File(p) = obj {
+        if !p.exists() {
+            bail!(
+                "the kernel object {} does not exist: build it with `cargo xtask build-ebpf` \
+                 (or point HYPERLAB_EBPF_OBJ at it)",
+                p.display()
+            );
+        }
     }
     Ok(())
 }
@@ -204,11 +231,11 @@ pub struct Dataplane {
 
 impl Dataplane {
     /// Loads the object and all its programs (this is where the verifier runs).
-    pub fn load(obj: &Path) -> Result<Self> {
+    pub fn load(obj: &KernelObject) -> Result<Self> {
         Self::load_with(obj, &LoadOptions::default())
     }
 
-    pub fn load_with(obj: &Path, opts: &LoadOptions) -> Result<Self> {
+    pub fn load_with(obj: &KernelObject, opts: &LoadOptions) -> Result<Self> {
         Self::load_inner(obj, opts, None)
     }
 
@@ -216,11 +243,11 @@ impl Dataplane {
     /// there (by an earlier agent) are reused with their contents, missing
     /// ones are created and pinned. Dropping the result leaves everything
     /// in place unless [`Dataplane::remove_on_drop`] says otherwise.
-    pub fn load_pinned(obj: &Path, opts: &LoadOptions, dir: &Path) -> Result<Self> {
+    pub fn load_pinned(obj: &KernelObject, opts: &LoadOptions, dir: &Path) -> Result<Self> {
         Self::load_inner(obj, opts, Some(dir))
     }
 
-    fn load_inner(obj: &Path, opts: &LoadOptions, pins: Option<&Path>) -> Result<Self> {
+    fn load_inner(obj: &KernelObject, opts: &LoadOptions, pins: Option<&Path>) -> Result<Self> {
         check_prerequisites(obj)?;
         let mut loader = EbpfLoader::new();
         if let Some(n) = opts.flow_table_size {
@@ -253,7 +280,7 @@ impl Dataplane {
             true,
         );
         let mut ebpf = loader
-            .load_file(obj)
+            .load(&obj.bytes()?)
             .with_context(|| format!("loading kernel object {}", obj.display()))?;
         // Before the programs load: they refer to its map, and it must stay
         // alive (dropping it closed the map under the next program's load).
@@ -324,7 +351,7 @@ impl Dataplane {
     /// Pins the programs under `dir/programs/` (replacing an earlier
     /// agent's: those stay loaded while a link still runs them).
     fn pin_programs(&mut self, dir: &Path) -> Result<()> {
-        let pdir = dir.join("programs");
+        let pdir = pins::programs_dir(dir);
         fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
         for name in [programs::TC, programs::XDP, programs::XDP_PASS] {
             let path = pdir.join(name);
@@ -373,10 +400,7 @@ impl Dataplane {
     /// Writes a compiled config into empty maps: into both generations (the
     /// standby one mirrors the active one), then makes it active.
     pub fn apply(&mut self, c: &Compiled) -> Result<()> {
-        let d = Delta::between(None, c);
-        self.write_delta(&d.at(1 - c.generation))?;
-        self.write_delta(&d)?;
-        self.activate(c.generation)
+        self.sync(c, None)
     }
 
     /// Brings the maps from `old` (what they hold, in both generations: the
@@ -398,16 +422,13 @@ impl Dataplane {
     /// completes it: each step writes what its target lacks, idempotently,
     /// and removals of entries already gone are fine.
     pub fn sync(&mut self, new: &Compiled, old: Option<&Compiled>) -> Result<()> {
-        let Some(old) = old else {
-            return self.apply(new);
-        };
-        if old.generation == new.generation {
-            bail!("sync: the new configuration must be of the other generation");
+        for step in delta::steps(new, old)? {
+            match step {
+                Step::Write(d) => self.write_delta(&d)?,
+                Step::Activate(g) => self.activate(g)?,
+            }
         }
-        let d = Delta::between(Some(old), new);
-        self.write_delta(&d)?;
-        self.activate(new.generation)?;
-        self.write_delta(&d.at(old.generation))
+        Ok(())
     }
 
     /// The switch: the pipeline looks entry points up in generation `g`.
@@ -439,13 +460,12 @@ impl Dataplane {
                 crate::fault::write_point();
             }
         }
-        let g = d.generation;
-        self.write_slots(maps::TARGETS, compile::target_base(g), &d.targets)?;
-        for (id, table) in d.tables.iter().enumerate() {
-            self.write_table(compile::table_base(g) + id as u32, table, None)?;
+        self.write_slots(maps::TARGETS, &d.targets)?;
+        for (id, table) in &d.tables {
+            self.write_table(*id, table, None)?;
             crate::fault::write_point();
         }
-        self.write_slots(maps::ENDPOINTS, compile::endpoint_base(g), &d.endpoints)?;
+        self.write_slots(maps::ENDPOINTS, &d.endpoints)?;
         self.write_keyed(maps::LISTENERS, &d.listeners)?;
         self.write_keyed(maps::ENIS, &d.enis)?;
         self.write_keyed(maps::PORTS, &d.ports)?;
@@ -490,17 +510,11 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Writes slots `base + i` of array `name`.
-    fn write_slots<V: aya::Pod>(
-        &mut self,
-        name: &str,
-        base: u32,
-        slots: &[(u32, V)],
-    ) -> Result<()> {
+    /// Writes slots `i` of array `name`.
+    fn write_slots<V: aya::Pod>(&mut self, name: &str, slots: &[(u32, V)]) -> Result<()> {
         let mut arr: Array<&mut MapData, V> = Array::try_from(self.map_mut(name)?)?;
         for (i, v) in slots {
-            let i = base + i;
-            arr.set(i, v, 0)
+            arr.set(*i, v, 0)
                 .with_context(|| format!("writing {name}[{i}]"))?;
             crate::fault::write_point();
         }
@@ -609,7 +623,7 @@ impl Dataplane {
         let Some(dir) = &self.pinned else {
             return Ok(None);
         };
-        let links = dir.join("links");
+        let links = pins::links_dir(dir);
         fs::create_dir_all(&links).with_context(|| format!("creating {}", links.display()))?;
         Ok(Some(links))
     }
@@ -754,17 +768,6 @@ fn adopt_link(path: &Path) -> Result<Option<FdLink>> {
     Ok(Some(FdLink::from(link)))
 }
 
-/// Removes a lab's pinned data plane: unpinning its links detaches them
-/// (nothing else holds them), then programs and maps go with their last
-/// reference. Returns whether there was anything to remove.
-pub fn remove_pins(dir: &Path) -> Result<bool> {
-    if !dir.exists() {
-        return Ok(false);
-    }
-    fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
-    Ok(true)
-}
-
 impl Drop for Dataplane {
     fn drop(&mut self) {
         // Unpinned links die with their fds; pinned ones (and the maps)
@@ -778,6 +781,24 @@ impl Drop for Dataplane {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_binary_embeds_the_kernel_object_with_its_programs_and_pinned_maps() {
+        let bytes = KernelObject::Embedded.bytes().unwrap();
+        let obj = aya_obj::Object::parse(&bytes).expect("the embedded object is an eBPF ELF");
+        for p in [programs::TC, programs::XDP, programs::XDP_PASS] {
+            assert!(obj.programs.contains_key(p), "{p} missing");
+        }
+        for m in PINNED_MAPS {
+            assert!(obj.maps.contains_key(*m), "{m} missing");
+        }
+        assert_eq!(
+            KernelObject::Embedded.display().to_string(),
+            "(embedded in this binary)"
+        );
+        let file = KernelObject::from(Path::new("/x/dataplane-ebpf.o"));
+        assert_eq!(file.display().to_string(), "/x/dataplane-ebpf.o");
+    }
 
     #[test]
     fn the_kernel_logs_what_the_agent_logger_lets_through() {

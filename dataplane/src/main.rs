@@ -12,9 +12,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use dataplane::{
     agent::Agent,
     config::{self, DEFAULT_CONFIG},
-    lab, loader,
+    lab,
+    loader::{self, KernelObject},
     model::{Hook, Topology},
-    netns, persist, stats,
+    netns, persist, pins, stats,
 };
 
 /// hyperlab: AWS Hyperplane's VPC constructs as an eBPF data plane for Linux labs.
@@ -58,7 +59,7 @@ enum Cmd {
         /// Address of the Prometheus metrics endpoint (GET /metrics).
         #[arg(long, default_value = "127.0.0.1:9477")]
         metrics: SocketAddr,
-        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ or target/dataplane-ebpf.o).
+        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ, else the one built into this binary).
         #[arg(long)]
         ebpf_obj: Option<PathBuf>,
         /// Reload FILE whenever it changes (SIGHUP always reloads it).
@@ -136,7 +137,7 @@ enum Cmd {
         /// pipeline; use it for labs that run `--hook xdp`).
         #[arg(long, value_enum, default_value = "tc")]
         hook: HookArg,
-        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ or target/dataplane-ebpf.o).
+        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ, else the one built into this binary).
         #[arg(long)]
         ebpf_obj: Option<PathBuf>,
         /// Print the explanation as JSON.
@@ -149,7 +150,7 @@ enum Cmd {
         /// Use this config instead of the embedded default (it must have the demo's hosts).
         #[arg(long, short)]
         config: Option<PathBuf>,
-        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ or target/dataplane-ebpf.o).
+        /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ, else the one built into this binary).
         #[arg(long)]
         ebpf_obj: Option<PathBuf>,
     },
@@ -358,7 +359,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             )
             .map_err(anyhow::Error::msg)?;
             let hook = hook.map(Into::into).unwrap_or(t.lab.hook);
-            let obj = ebpf_obj.unwrap_or_else(loader::object_path);
+            let obj = ebpf_obj
+                .map(KernelObject::File)
+                .unwrap_or_else(KernelObject::from_env);
             run(source, t, &obj, hook, metrics, file.as_deref(), watch)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -373,9 +376,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Stats { file, all } => {
             let t = topo!(file.as_deref());
             let layout = stats::Layout::of(&t);
-            let s = stats::read_pinned(&loader::pin_dir(&t.lab.name), &layout)?;
+            let s = stats::read_pinned(&pins::pin_dir(&t.lab.name), &layout)?;
             print!("{}", stats::render(&s, &layout, all));
-            let flows = stats::read_flow_table(&loader::pin_dir(&t.lab.name))?;
+            let flows = stats::read_flow_table(&pins::pin_dir(&t.lab.name))?;
             print!("{}", stats::render_flow_table(&flows));
             Ok(ExitCode::SUCCESS)
         }
@@ -383,7 +386,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let t = topo!(file.as_deref());
             print!(
                 "{}",
-                dataplane::flows::show(&t, &loader::pin_dir(&t.lab.name), filter.as_deref())?
+                dataplane::flows::show(&t, &pins::pin_dir(&t.lab.name), filter.as_deref())?
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -409,12 +412,16 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 port,
                 sport: Some(sport),
             };
-            let obj = ebpf_obj.unwrap_or_else(loader::object_path);
+            let obj = ebpf_obj
+                .map(KernelObject::File)
+                .unwrap_or_else(KernelObject::from_env);
             Ok(explain(file.as_deref(), &query, hook.into(), &obj, json))
         }
         Cmd::Demo { config, ebpf_obj } => {
             let t = topo!(config.as_deref());
-            let obj = ebpf_obj.unwrap_or_else(loader::object_path);
+            let obj = ebpf_obj
+                .map(KernelObject::File)
+                .unwrap_or_else(KernelObject::from_env);
             dataplane::demo::run(t, &obj)
         }
     }
@@ -479,7 +486,7 @@ fn dataplane_in_the_way(lab: &str, file: Option<&Path>) -> Option<String> {
             persist::running_agent(lab, &pid)
         ));
     }
-    let pins = loader::pin_dir(lab);
+    let pins = pins::pin_dir(lab);
     if pins.exists() {
         return Some(format!(
             "lab {lab} has a data plane pinned in {} (no agent runs it; it still forwards): \
@@ -495,7 +502,7 @@ fn dataplane_in_the_way(lab: &str, file: Option<&Path>) -> Option<String> {
 /// Removes a lab's pinned data plane and journal, unless an agent runs it;
 /// also a run directory a failed agent of an older build left behind.
 fn remove_dataplane(lab: &str) -> Result<Option<String>> {
-    let pins = loader::pin_dir(lab);
+    let pins = pins::pin_dir(lab);
     let journal = persist::Journal::path(lab);
     if !pins.exists() && !journal.exists() {
         if persist::run_dir(lab).exists() {
@@ -511,7 +518,7 @@ fn remove_dataplane(lab: &str) -> Result<Option<String>> {
     let lock = persist::AgentLock::acquire(lab)
         .context("refusing to remove the data plane of a running agent")?;
     let links = std::fs::read_dir(pins.join("links")).map_or(0, |d| d.count());
-    loader::remove_pins(&pins)?;
+    pins::remove_pins(&pins)?;
     persist::Journal::remove(lab)?;
     drop(lock);
     let _ = std::fs::remove_dir_all(persist::run_dir(lab));
@@ -523,7 +530,7 @@ fn remove_dataplane(lab: &str) -> Result<Option<String>> {
 fn run(
     source: persist::ConfigSource,
     t: Topology,
-    obj: &Path,
+    obj: &KernelObject,
     hook: Hook,
     metrics: SocketAddr,
     file: Option<&Path>,
@@ -533,7 +540,7 @@ fn run(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let pin_dir = loader::pin_dir(&agent.topo.lab.name);
+    let pin_dir = pins::pin_dir(&agent.topo.lab.name);
     // Shared with the scrape handler: a reload may add or remove endpoints.
     let layout = std::sync::Arc::new(std::sync::Mutex::new(agent.layout()));
     let scrape_layout = layout.clone();
@@ -582,7 +589,7 @@ fn run(
     println!(
         "hyperlab: agent stopped; the data plane of lab {lab} keeps forwarding (pinned in {}); \
          the next `dataplane run` adopts it, `dataplane down` removes it",
-        loader::pin_dir(&lab).display()
+        pins::pin_dir(&lab).display()
     );
     Ok(())
 }
@@ -592,7 +599,7 @@ fn explain(
     file: Option<&Path>,
     query: &dataplane::explain::Query,
     hook: Hook,
-    obj: &Path,
+    obj: &KernelObject,
     json: bool,
 ) -> ExitCode {
     use dataplane::explain::{self as ex, DryRun, Probe, Source};

@@ -3,7 +3,7 @@
 //! References between resources are indices into the owning vectors, so no
 //! later step can meet a dangling id: `config::load` has already rejected it.
 
-use std::net::Ipv4Addr;
+use std::{net::Ipv4Addr, time::Duration};
 
 pub use ipnet::Ipv4Net;
 
@@ -26,7 +26,7 @@ pub struct Topology {
 /// Applied by the agent's sweeper at start and on every reload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConntrackSettings {
-    pub timeouts: crate::conntrack::Timeouts,
+    pub timeouts: Timeouts,
     pub sweep_interval: std::time::Duration,
 }
 
@@ -34,8 +34,38 @@ impl Default for ConntrackSettings {
     /// AWS's default timeouts, swept every second.
     fn default() -> Self {
         ConntrackSettings {
-            timeouts: crate::conntrack::Timeouts::default(),
+            timeouts: Timeouts::default(),
             sweep_interval: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+/// Idle timeouts. The defaults are AWS's documented security-group
+/// connection-tracking timeouts (EC2 `ConnectionTrackingSpecification`):
+/// TCP established 432,000 s (5 days, `tcpEstablishedTimeout`), UDP 180 s
+/// once a flow is a stream (`udpStreamTimeout`) and 30 s otherwise
+/// (`udpTimeout`). AWS does not document or expose the others; the lab
+/// keeps TCP connections not yet established or closing, and ICMP, for
+/// 60 s after their last packet.
+///
+/// Applied by `conntrack::sweep` (see [`crate::conntrack`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub tcp_established: Duration,
+    pub tcp_transitory: Duration,
+    pub udp_stream: Duration,
+    pub udp: Duration,
+    pub other: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            tcp_established: Duration::from_secs(432_000),
+            tcp_transitory: Duration::from_secs(60),
+            udp_stream: Duration::from_secs(180),
+            udp: Duration::from_secs(30),
+            other: Duration::from_secs(60),
         }
     }
 }

@@ -174,7 +174,7 @@ fn read_maps(get: &dyn Fn(&str) -> Result<Map>, l: &Layout) -> Result<Snapshot> 
 /// Reads the counters a running agent pinned under `dir`.
 pub fn read_pinned(dir: &Path, l: &Layout) -> Result<Snapshot> {
     read_maps(
-        &|name| Ok(Map::PerCpuArray(crate::loader::open_pinned(dir, name)?)),
+        &|name| Ok(Map::PerCpuArray(crate::pins::open_pinned(dir, name)?)),
         l,
     )
 }
@@ -211,7 +211,7 @@ pub fn flow_table(map: &Map) -> Result<FlowTable> {
 
 /// The fill level of the flow table a running agent pinned under `dir`.
 pub fn read_flow_table(dir: &Path) -> Result<FlowTable> {
-    flow_table(&Map::HashMap(crate::loader::open_pinned(dir, maps::FLOWS)?))
+    flow_table(&Map::HashMap(crate::pins::open_pinned(dir, maps::FLOWS)?))
 }
 
 /// The `FLOW TABLE` section of `dataplane stats`.

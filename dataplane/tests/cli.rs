@@ -347,7 +347,7 @@ fn below_debug_the_kernel_log_statement_is_not_in_the_loaded_program() {
     use dataplane::loader::{object_path, Dataplane, LoadOptions};
     let sizes = |level: log::LevelFilter| {
         log::set_max_level(level);
-        let dp = Dataplane::load_with(&object_path(), &LoadOptions::default()).unwrap();
+        let dp = Dataplane::load_with(&object_path().into(), &LoadOptions::default()).unwrap();
         let tc = dp.tc().info().unwrap().size_translated().unwrap();
         let xdp = dp.xdp().info().unwrap().size_translated().unwrap();
         (tc, xdp)

@@ -15,7 +15,7 @@ use common::{bin, lab_up, root_lab, tmp, AgentProc};
 
 /// Two hosts in one subnet, tcp/80 allowed between them; `@LAB@` is replaced.
 fn topo() -> String {
-    common::TWO_HOSTS.replace("@PORT@", "80")
+    common::TWO_HOSTS.replace("\"@PORT@\"", "80")
 }
 
 /// The HTTP server on host `two`, killed by PID when dropped (`ip netns

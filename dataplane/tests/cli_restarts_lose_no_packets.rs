@@ -17,7 +17,7 @@ use std::{
 };
 
 use common::{bin, lab_up, root_lab, run_refused, tmp, AgentProc};
-use dataplane::{config, lab, loader, stats};
+use dataplane::{config, lab, loader, pins, stats};
 use nix::sys::signal::Signal;
 
 const TOPO: &str = include_str!("data/restarts.toml");
@@ -409,7 +409,7 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
     }
     // Counted: each UDP stream's forward flow entry (pinned, adopted by
     // every restart) counted every datagram, the three END markers included.
-    let entries = dataplane::flows::read_pinned(&loader::pin_dir(&lab)).unwrap();
+    let entries = dataplane::flows::read_pinned(&pins::pin_dir(&lab)).unwrap();
     for p in &PATHS {
         let ((dst, dport), _) = p.udp;
         let src = topo
@@ -439,7 +439,7 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
         );
     }
     // Counted: the pinned counters survived every restart; nothing dropped.
-    let s = stats::read_pinned(&loader::pin_dir(&lab), &stats::Layout::of(&topo)).unwrap();
+    let s = stats::read_pinned(&pins::pin_dir(&lab), &stats::Layout::of(&topo)).unwrap();
     assert_eq!(s.drops.iter().sum::<u64>(), 0, "drops: {:?}", s.drops);
     let layout = stats::Layout::of(&topo);
     let rx = |eni: &str| {
@@ -459,7 +459,7 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
     agent.signal(Signal::SIGTERM);
     assert_eq!(agent.child.wait().unwrap().code(), Some(0));
     assert!(agent.output().contains("keeps forwarding"));
-    assert!(loader::pin_dir(&lab).join("links").exists());
+    assert!(pins::pin_dir(&lab).join("links").exists());
     let down = bin().arg("down").arg(&file).output().unwrap();
     assert_eq!(down.status.code(), Some(0));
     assert_eq!(
@@ -469,7 +469,7 @@ fn streams_through_every_construct_survive_100_reloads_and_10_sigkills_without_a
             plan.ports.len()
         )
     );
-    assert!(!loader::pin_dir(&lab).exists());
+    assert!(!pins::pin_dir(&lab).exists());
     let _ = std::fs::remove_file(&stop);
     for l in &logs {
         let _ = std::fs::remove_file(l);
@@ -520,7 +520,7 @@ impl GenState {
     fn read(lab: &str) -> (u32, GenState, GenState) {
         use aya::maps::{lpm_trie::LpmTrie, Array, HashMap, MapData};
         use dataplane_common::{maps, GENERATION_BIT};
-        let dir = loader::pin_dir(lab);
+        let dir = pins::pin_dir(lab);
         let open = |n: &str| MapData::from_pin(dir.join(n)).unwrap();
         let active: Array<MapData, u32> =
             Array::try_from(aya::maps::Map::Array(open(maps::ACTIVE))).unwrap();
@@ -717,7 +717,7 @@ fn sigkill_in_the_middle_of_a_reload_leaves_the_old_or_the_new_configuration_and
             // The first restart adopts pins as a build before the per-packet
             // port array left them: without HL_PORT_SLOTS. The agent makes
             // it and fills it from HL_PORTS (checked with the rest below).
-            std::fs::remove_file(loader::pin_dir(&lab).join(dataplane_common::maps::PORT_SLOTS))
+            std::fs::remove_file(pins::pin_dir(&lab).join(dataplane_common::maps::PORT_SLOTS))
                 .unwrap();
             // `explain` of this build refuses such a data plane, saying why.
             let out = bin()

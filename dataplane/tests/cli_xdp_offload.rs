@@ -12,41 +12,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{bin, is_root, tmp, AgentProc};
+use common::{bin, root_lab, tmp, AgentProc};
 
-const TOPO: &str = r#"
-[lab]
-name = "@LAB@"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-a"
-vpc = "vpc-a"
-ingress = [ { protocol = "tcp", ports = 80, peer = "10.0.0.0/16" } ]
-
-[[eni]]
-id = "eni-one"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-a"]
-host = "one"
-
-[[eni]]
-id = "eni-two"
-subnet = "subnet-a1"
-ip = "10.0.1.20"
-security_groups = ["sg-a"]
-host = "two"
-"#;
+/// Two hosts in one subnet, tcp/80 allowed between them; `@LAB@` is replaced.
+fn topo() -> String {
+    common::TWO_HOSTS.replace("\"@PORT@\"", "80")
+}
 
 /// A process killed by PID when dropped.
 struct Killed(Child);
@@ -61,10 +32,8 @@ impl Drop for Killed {
 #[test]
 #[ignore = "needs root"]
 fn xdp_warns_of_tx_offload_and_lab_up_turns_it_off_so_host_tcp_crosses() {
-    assert!(is_root(), "needs root");
-    let lab = format!("xo{}", std::process::id() % 100_000);
-    let file = tmp("xdp-offload.toml");
-    std::fs::write(&file, TOPO.replace("@LAB@", &lab)).unwrap();
+    let (lab, file) = root_lab("xo", "xdp-offload.toml");
+    std::fs::write(&file, topo().replace("@LAB@", &lab)).unwrap();
     let f = file.display().to_string();
     let log = tmp("xdp-offload.log");
     let _ = std::fs::remove_file(&log);

@@ -79,8 +79,8 @@ impl Fixture {
         lab::up(&plan).expect("lab up");
         // From here on a failure must still remove the lab.
         let guard = LabGuard(Some(plan));
-        let agent =
-            Agent::start_with(topo, &loader::object_path(), hook, opts).expect("agent start");
+        let agent = Agent::start_with(topo, &loader::object_path().into(), hook, opts)
+            .expect("agent start");
         Fixture { agent, _lab: guard }
     }
 

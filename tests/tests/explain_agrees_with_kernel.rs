@@ -189,7 +189,7 @@ fn agree(fx: &mut Fixture, dry: &mut DryRun, text: &str, case: &Case) -> Explana
 }
 
 fn dry_run(fx: &Fixture) -> DryRun {
-    DryRun::for_lab(&fx.agent.topo, &loader::object_path(), Hook::Tc).expect("dry run loads")
+    DryRun::for_lab(&fx.agent.topo, &loader::object_path().into(), Hook::Tc).expect("dry run loads")
 }
 
 #[test]
@@ -337,7 +337,7 @@ fn explain_of_a_tracked_flow_names_it_and_leaves_it_untouched() {
 fn explain_without_a_running_agent_says_how_to_start_one() {
     hyperlab_tests::require_root();
     let topo = hyperlab_tests::topology(&shipped("default.toml"), "xnone");
-    let err = DryRun::for_lab(&topo, &loader::object_path(), Hook::Tc)
+    let err = DryRun::for_lab(&topo, &loader::object_path().into(), Hook::Tc)
         .err()
         .expect("no agent runs lab xnone");
     let msg = format!("{err:#}");

@@ -12,8 +12,8 @@ use std::{
 };
 
 use dataplane::{
-    loader,
     model::{ConntrackSettings, Hook},
+    pins,
     stats::{self, FlowTable},
 };
 use dataplane_common::{
@@ -117,7 +117,7 @@ fn each_protocol_and_tcp_state_expires_after_its_own_timeout() {
     assert_eq!(
         fx.agent.conntrack(),
         ConntrackSettings {
-            timeouts: dataplane::conntrack::Timeouts {
+            timeouts: dataplane::model::Timeouts {
                 tcp_established: secs(3600),
                 tcp_transitory: secs(1),
                 udp_stream: secs(4),
@@ -202,7 +202,7 @@ fn each_protocol_and_tcp_state_expires_after_its_own_timeout() {
     );
     // The pinned map reads the same (what `dataplane stats` and the metrics use).
     assert_eq!(
-        stats::read_flow_table(&loader::pin_dir(&fx.agent.topo.lab.name)).unwrap(),
+        stats::read_flow_table(&pins::pin_dir(&fx.agent.topo.lab.name)).unwrap(),
         fill(&fx)
     );
 }

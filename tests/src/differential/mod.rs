@@ -33,9 +33,9 @@ use aya::{
 };
 use dataplane::{
     compile, config,
-    loader::{self, Dataplane, LoadOptions},
+    loader::{Dataplane, LoadOptions},
     model::{Hook, Topology, VpcLinkKind},
-    netns,
+    netns, pins,
     stats::{self, Layout, Snapshot},
 };
 use dataplane_common::{maps, DropReason, COUNTER_NAMES, DROP_REASON_NAMES};
@@ -357,7 +357,7 @@ impl Lab {
         let topo = self.fx.agent.topo.clone();
         let capacity = self.flow_capacity.map(|c| c as usize);
         let ifindex: Vec<u32> = self.fx.agent.compiled.port_ifindexes();
-        let pins = loader::pin_dir(&topo.lab.name);
+        let pins = pins::pin_dir(&topo.lab.name);
         let layout = Layout::of(&topo);
         let dp = &self.fx.agent.dataplane;
         let ns = self.fx.agent.plan.fabric_ns.clone();

@@ -497,7 +497,7 @@ fn conntrack_defaults_are_aws_and_every_key_is_read() {
     assert_eq!(
         t.conntrack,
         ConntrackSettings {
-            timeouts: crate::conntrack::Timeouts {
+            timeouts: crate::model::Timeouts {
                 tcp_established: secs(3600),
                 tcp_transitory: secs(5),
                 udp_stream: secs(60),
