@@ -201,7 +201,7 @@ fn build() -> Result<Setups> {
     };
     for h in ["client", "server"] {
         // XDP frames carry no checksum-offload state: the host stacks must
-        // fill in their checksums themselves (shared/TOOLCHAIN.md).
+        // fill in their checksums themselves (docs/BENCHMARKS.md, part 4 method).
         sys::in_ns(&host_ns(&xdp, h)?, &["ethtool", "-K", "eth0", "tx", "off"])?;
     }
     for (fx, kind, intra, pl) in [

@@ -9,8 +9,9 @@
 //!    against 10..10,000-rule groups, compiling and loading a
 //!    10,000-ENI / 100,000-rule config, applying a one-rule change;
 //! 3. [`veth`]: packets per second on veths from the XDP live-frames
-//!    generator through the floors, hyperlab's XDP paths and kernel
-//!    netfilter NAT, verified at the sink;
+//!    generator (or, on a kernel that refuses live frames, an AF_PACKET
+//!    socket sending the same frames: [`afpacket`]) through the floors,
+//!    hyperlab's XDP paths and kernel netfilter NAT, verified at the sink;
 //! 4. [`host`]: iperf3 between real host stacks through hyperlab's TC and
 //!    XDP paths, a bare veth pair, a bridge and netfilter NAT.
 //!
@@ -18,6 +19,7 @@
 //! (bench/tests/bench_smoke.rs) uses it to check that each scenario delivers
 //! correctly translated packets. Nothing ever asserts a speed.
 
+pub mod afpacket;
 pub mod analysis;
 pub mod host;
 pub mod kernel;
@@ -70,7 +72,7 @@ impl Section {
         match self {
             Section::Kernel => "1. ns per packet in the kernel (BPF_PROG_TEST_RUN)",
             Section::Scale => "2. Scale",
-            Section::Veth => "3. Packets per second on veth (XDP hook, live-frames generator)",
+            Section::Veth => "3. Packets per second on veth (XDP hook)",
             Section::Host => "4. Host-stack traffic (iperf3)",
         }
     }

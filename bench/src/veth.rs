@@ -2,12 +2,15 @@
 //! live-frames generator sends 64-byte UDP from the client namespace into
 //! the fabric ("router") namespace, where the program under test (or the
 //! kernel's netfilter NAT) forwards to the server namespace, whose XDP sink
-//! counts, samples and drops. Every scenario runs on the same veths.
+//! counts, samples and drops. Every scenario runs on the same veths. On a
+//! kernel that refuses BPF_PROG_RUN with live frames, an AF_PACKET socket on
+//! the same eth0 sends the same frames instead ([`Generator`], [`afpacket`]).
 
 use std::{
     collections::HashMap as StdHashMap,
     net::Ipv4Addr,
-    sync::atomic::{AtomicBool, Ordering},
+    path::Path,
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
@@ -25,6 +28,7 @@ use etherparse::PacketBuilder;
 use hyperlab_bench_common::{programs as bprog, BenchConfig, COUNT_GEN, COUNT_SINK, FRAME_LEN};
 
 use super::{
+    afpacket,
     kernel::SPORT_XOR,
     objects::BenchObject,
     report::{num, Check, Report, Row, Target},
@@ -50,6 +54,40 @@ enum Src {
     Client,
     /// The API host (API service VPC): the VPC-link path.
     Api,
+}
+
+/// What sends part 3's frames, picked once per run ([`generator`]). The two
+/// give different rates: every ratio of the part is taken against baselines
+/// measured with the same generator in the same run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generator {
+    /// `hlb_gen` through BPF_PROG_RUN with live frames, XDP_TX out of the
+    /// sending host's eth0.
+    LiveFrames,
+    /// An AF_PACKET socket on the sending host's eth0 transmitting the frames
+    /// `hlb_gen` would write ([`afpacket`]): the kernel refuses live frames.
+    AfPacket,
+}
+
+impl Generator {
+    /// How the report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Generator::LiveFrames => "live frames (BPF_PROG_RUN)",
+            Generator::AfPacket => "AF_PACKET (kernel refuses live frames)",
+        }
+    }
+
+    /// The report's note line naming the generator.
+    fn note(self) -> String {
+        format!(
+            "Generator: {}. A kernel that refuses BPF_PROG_RUN with live frames gets an \
+             AF_PACKET generator instead (the same frames, sent from the same eth0 with \
+             sendmmsg), named here; the two generators' rates are not comparable, the ratios \
+             are (each against baselines measured with the same generator in the same run).",
+            self.label()
+        )
+    }
 }
 
 struct Scenario {
@@ -272,6 +310,8 @@ struct Rig {
 }
 
 pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
+    let gen = generator(&opts.bench_obj)?;
+    eprintln!("[bench] veth: generator: {}", gen.label());
     let topo = topology(TOPO, &unique_lab("hlbv"));
     let plan = lab::plan(&topo);
     lab::up(&plan)?;
@@ -357,6 +397,7 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
                 );
                 let s = scenario(
                     &rig,
+                    gen,
                     &mut bench,
                     opts,
                     sizes,
@@ -375,6 +416,7 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
     let stats_after =
         std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").unwrap_or_default();
     report.checks.extend(checks);
+    report.note(Section::Veth, gen.note());
 
     // Rows: Mpps with a ratio to the baseline that matters for each path.
     let floor = 0;
@@ -449,42 +491,69 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
     }
     report.note(
         Section::Veth,
-        format!(
-            "Topology: the bench lab (client, server, API host, fabric namespaces from \
-             `lab::up`). The generator (`hlb_gen`, BPF_PROG_RUN with live frames, batch 64, \
-             pinned to CPU {cpu}) writes every header field of every frame and sends it out of \
-             the client's eth0 (the API host's for the VPC link: to the link's UDP integration \
-             address 10.1.1.202:53, source-NATed to the link ENI 10.0.1.4, to the NLB \
-             listener's targets); the program under test runs on the fabric port \
-             p{client_port} (native XDP; hyperlab on every fabric port); \
-             the sink (`hlb_sink` on the server's eth0) counts per CPU and keeps one frame in \
-             2^{shift} for the runner to check (destination MAC, addresses, ports, TTL, IPv4 and \
-             UDP checksums). Source ports run through {base}..{base}+N-1 (wrapping) for N flows; \
-             each measurement first sends every flow three times (flows are created, caches \
-             warm), then one long call of about {secs} s. Mpps is the sink's count over the \
-             window from 10 % to 45 % of the call's frames (statistics off); in-situ ns/packet \
-             is run_time_ns / run_cnt of the router port's program over 50 % to 85 % of the \
-             frames, with BPF run-time statistics switched on for that window only \
-             (BPF_ENABLE_STATS, the syscall behind kernel.bpf_stats_enabled: it is released \
-             even if the bench dies; the sysctl read {before} before and {after} after). \
-             'delivered' is the lowest share of generated frames the sink counted in any \
-             repetition. Netfilter: XDP_PASS on the fabric port (a veth only receives XDP_TX \
-             frames with NAPI on its peer), IPv4 forwarding, `nft` DNAT 10.0.1.100:53 -> \
-             10.0.1.21:5353 and SNAT to 10.0.1.50, conntrack flushed before each run, rules \
-             flushed after; it has no program of its own to time in situ. The PrivateLink (and \
-             VPC-link) target group has two targets (ports 5353 and 5354 on the server) because 65,536 \
-             flows from one source address need more NAT source ports than one target's \
-             1024-65535 holds.",
-            cpu = opts.cpu,
-            client_port = topo.eni_by_id("eni-client").unwrap_or(0),
-            shift = sample_shift(opts),
-            base = SPORT_BASE,
-            secs = sizes.pps_seconds,
-            before = stats_before.trim(),
-            after = stats_after.trim(),
+        method(
+            gen,
+            opts.cpu,
+            topo.eni_by_id("eni-client").unwrap_or(0),
+            sample_shift(opts),
+            sizes.pps_seconds,
+            (stats_before.trim(), stats_after.trim()),
         ),
     );
     Ok(())
+}
+
+/// The part's method paragraph for `gen`: `cpu` runs the generator,
+/// `client_port` is the client's fabric port, the sink keeps one frame in
+/// 2^`shift`, a measurement lasts about `secs`, `stats` is what
+/// kernel.bpf_stats_enabled read before and after the part.
+fn method(
+    gen: Generator,
+    cpu: usize,
+    client_port: usize,
+    shift: u32,
+    secs: f64,
+    stats: (&str, &str),
+) -> String {
+    let (before, after) = stats;
+    format!(
+        "Topology: the bench lab (client, server, API host, fabric namespaces from \
+         `lab::up`). {generator} pinned to CPU {cpu}) writes every header field of every \
+         frame and sends it out of the client's eth0 (the API host's for the VPC link: to the link's UDP integration \
+         address 10.1.1.202:53, source-NATed to the link ENI 10.0.1.4, to the NLB \
+         listener's targets); the program under test runs on the fabric port \
+         p{client_port} (native XDP; hyperlab on every fabric port); \
+         the sink (`hlb_sink` on the server's eth0) counts per CPU and keeps one frame in \
+         2^{shift} for the runner to check (destination MAC, addresses, ports, TTL, IPv4 and \
+         UDP checksums). Source ports run through {base}..{base}+N-1 (wrapping) for N flows; \
+         each measurement first sends every flow three times (flows are created, caches \
+         warm), then one long {call} of about {secs} s. Mpps is the sink's count over the \
+         window from 10 % to 45 % of the {call}'s frames (statistics off); in-situ ns/packet \
+         is run_time_ns / run_cnt of the router port's program over 50 % to 85 % of the \
+         frames, with BPF run-time statistics switched on for that window only \
+         (BPF_ENABLE_STATS, the syscall behind kernel.bpf_stats_enabled: it is released \
+         even if the bench dies; the sysctl read {before} before and {after} after). \
+         'delivered' is the lowest share of generated frames the sink counted in any \
+         repetition. Netfilter: XDP_PASS on the fabric port (a veth only receives XDP_TX \
+         frames with NAPI on its peer), IPv4 forwarding, `nft` DNAT 10.0.1.100:53 -> \
+         10.0.1.21:5353 and SNAT to 10.0.1.50, conntrack flushed before each run, rules \
+         flushed after; it has no program of its own to time in situ. The PrivateLink (and \
+         VPC-link) target group has two targets (ports 5353 and 5354 on the server) because 65,536 \
+         flows from one source address need more NAT source ports than one target's \
+         1024-65535 holds.",
+        generator = match gen {
+            Generator::LiveFrames => "The generator (`hlb_gen`, BPF_PROG_RUN with live \
+                                      frames, batch 64,",
+            Generator::AfPacket => "The generator (an AF_PACKET socket bound to the \
+                                    sending host's eth0 in its namespace, sendmmsg batches \
+                                    of 256, the frames built as `hlb_gen` builds them,",
+        },
+        call = match gen {
+            Generator::LiveFrames => "call",
+            Generator::AfPacket => "run",
+        },
+        base = SPORT_BASE,
+    )
 }
 
 fn pps_table(flows: u32) -> &'static str {
@@ -518,6 +587,7 @@ fn sample_shift(opts: &Options) -> u32 {
 #[allow(clippy::too_many_arguments)]
 fn scenario(
     rig: &Rig,
+    gen: Generator,
     bench: &mut BenchObject,
     opts: &Options,
     sizes: &Sizes,
@@ -554,6 +624,19 @@ fn scenario(
         nat_dport: 5353u16.to_be_bytes(),
         sport_xor: SPORT_XOR.to_be_bytes(),
     })?;
+    let traffic = Traffic {
+        frames: match gen {
+            Generator::LiveFrames => None,
+            Generator::AfPacket => {
+                Some(afpacket::Frames::new(&frame, SPORT_BASE as u32, flows - 1)?)
+            }
+        },
+        generated: AtomicU64::new(0),
+        ns: &gen_ns,
+        ifindex: gen_if,
+        frame: &frame,
+        cpu: opts.cpu,
+    };
     // The forwarder, torn down when this function returns.
     let mut dp: Option<Dataplane> = None;
     let mut nft: Option<Nft<'_>> = None;
@@ -596,7 +679,7 @@ fn scenario(
         // Warm-up: every flow three times; its rate sizes the measured call.
         let warm = flows * 3 + if opts.quick { 20_000 } else { 300_000 };
         let t = Instant::now();
-        generate(bench, &gen_ns, gen_if, &frame, warm, opts.cpu)?;
+        traffic.send(bench, warm)?;
         let warm_pps = warm as f64 / t.elapsed().as_secs_f64();
         let pps = est_pps.unwrap_or(warm_pps).max(10_000.0);
         let mut repeat = ((pps * sizes.pps_seconds) as u64).clamp(50_000, 200_000_000) as u32;
@@ -604,7 +687,7 @@ fn scenario(
         // monitor on a busy machine) is repeated, longer.
         let mut tries = 0;
         let m = loop {
-            match timed(bench, &gen_ns, gen_if, &frame, repeat, opts.cpu, fwd)? {
+            match timed(bench, &traffic, repeat, fwd)? {
                 Some(m) => break m,
                 None if tries < 3 => {
                     tries += 1;
@@ -635,29 +718,129 @@ fn scenario(
     result
 }
 
-/// One live-frames call of `repeat` frames from the generator, pinned.
-fn generate(
-    bench: &BenchObject,
-    ns: &str,
+/// One scenario's traffic: its frame, sent from `ns`'s interface `ifindex`
+/// by the run's generator, pinned to `cpu`.
+struct Traffic<'a> {
+    /// AF_PACKET: the frames `hlb_gen` would write, one per flow (None with
+    /// live frames: `hlb_gen` writes them).
+    frames: Option<afpacket::Frames>,
+    /// AF_PACKET: frames sent so far (`hlb_gen` counts in COUNT_GEN).
+    generated: AtomicU64,
+    ns: &'a str,
     ifindex: u32,
-    frame: &[u8],
-    repeat: u32,
+    /// The template (source port 0) `hlb_gen` reads from the config.
+    frame: &'a [u8],
     cpu: usize,
-) -> Result<()> {
-    let gen = bench.xdp(bprog::GEN);
-    netns::scoped_in(ns, || {
-        sys::pin_to_cpu(cpu)?;
-        let ctx = xdp_ctx(ifindex, frame.len());
-        gen.test_run(TestRunOptions {
-            data_in: Some(frame),
-            ctx_in: Some(&ctx),
-            repeat,
-            attrs: TestRunAttrs::new().xdp_live_frames(64),
-            ..Default::default()
+}
+
+impl Traffic<'_> {
+    /// Sends `repeat` frames: one live-frames call, or AF_PACKET batches.
+    fn send(&self, bench: &BenchObject, repeat: u32) -> Result<()> {
+        netns::scoped_in(self.ns, || {
+            sys::pin_to_cpu(self.cpu)?;
+            match &self.frames {
+                None => {
+                    let ctx = xdp_ctx(self.ifindex, self.frame.len());
+                    live_frames(bench.xdp(bprog::GEN), self.frame, Some(&ctx), repeat)
+                        .context("BPF_PROG_RUN live frames (generator)")
+                }
+                Some(frames) => afpacket::Sender::open(self.ifindex)?
+                    .send(frames, &self.generated, repeat as u64)
+                    .context("AF_PACKET generator"),
+            }
         })
-        .context("BPF_PROG_RUN live frames (generator)")?;
-        Ok(())
+    }
+
+    /// Frames the generator has sent so far (a counter that only grows).
+    fn generated(&self, bench: &BenchObject) -> Result<u64> {
+        match self.frames {
+            None => bench.count(COUNT_GEN),
+            Some(_) => Ok(self.generated.load(Ordering::Acquire)),
+        }
+    }
+}
+
+/// Picks part 3's generator: live frames when the kernel runs them (one
+/// frame through the sink, which only counts and drops, in the caller's
+/// namespace, on a bench object of its own), AF_PACKET when it refuses them
+/// with EPERM. Any other failure is an error.
+pub fn generator(bench_obj: &Path) -> Result<Generator> {
+    let bench = BenchObject::load(bench_obj, None)?;
+    let frame = [0u8; FRAME_LEN];
+    match live_frames_call(bench.xdp(bprog::SINK), &frame, None, 1) {
+        Ok(()) => Ok(Generator::LiveFrames),
+        Err(e) if refused(&e) => {
+            eprintln!(
+                "[bench] veth: {}",
+                refusal(
+                    &kernel_release(),
+                    "part 3 sends its frames with AF_PACKET instead"
+                )
+            );
+            Ok(Generator::AfPacket)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("BPF_PROG_RUN with live frames (probe)")),
+    }
+}
+
+/// BPF_PROG_RUN with live frames, batches of 64.
+fn live_frames_call(
+    prog: &Xdp,
+    frame: &[u8],
+    ctx: Option<&[u8]>,
+    repeat: u32,
+) -> Result<(), aya::programs::ProgramError> {
+    prog.test_run(TestRunOptions {
+        data_in: Some(frame),
+        ctx_in: ctx,
+        repeat,
+        attrs: TestRunAttrs::new().xdp_live_frames(64),
+        ..Default::default()
     })
+    .map(|_| ())
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// [`live_frames_call`], a refusal named.
+fn live_frames(prog: &Xdp, frame: &[u8], ctx: Option<&[u8]>, repeat: u32) -> Result<()> {
+    live_frames_call(prog, frame, ctx, repeat).map_err(|e| {
+        let refused = refused(&e);
+        let e = anyhow::Error::new(e);
+        if refused {
+            e.context(refusal(
+                &kernel_release(),
+                "it accepted them when part 3 started",
+            ))
+        } else {
+            e
+        }
+    })
+}
+
+/// Why a root process gets EPERM from BPF_PROG_RUN with live frames: the
+/// upstream kernel has no such error on that path (net/bpf/test_run.c), so
+/// the kernel build refuses the feature. Seen on the sandbox kernel
+/// 6.18.44-fc-v1300, for any XDP program, also one that only drops, in the
+/// root namespace, without an ingress interface or CPU pinning; its
+/// 6.18.44-fc-v782 ran docs/BENCHMARKS.md's part 3.
+fn refusal(release: &str, then: &str) -> String {
+    format!(
+        "this kernel ({release}) refuses BPF_PROG_RUN with live frames \
+         (BPF_F_TEST_XDP_LIVE_FRAMES) to root with EPERM, for any XDP program: a restriction \
+         of the kernel build, not of the lab; {then}"
+    )
+}
+
+/// Whether a BPF_PROG_RUN failure is the kernel refusing the call (EPERM).
+fn refused(e: &aya::programs::ProgramError) -> bool {
+    matches!(e, aya::programs::ProgramError::SyscallError(s)
+        if s.io_error.raw_os_error() == Some(libc::EPERM))
 }
 
 struct Point {
@@ -676,14 +859,11 @@ type InSitu = Option<((u64, u64), (u64, u64))>;
 /// as the call progresses (see the report's method note).
 fn timed(
     bench: &BenchObject,
-    ns: &str,
-    ifindex: u32,
-    frame: &[u8],
+    traffic: &Traffic<'_>,
     repeat: u32,
-    cpu: usize,
     fwd: Option<&Xdp>,
 ) -> Result<Option<Sample>> {
-    let start_gen = bench.count(COUNT_GEN)?;
+    let start_gen = traffic.generated(bench)?;
     let start_sink = bench.count(COUNT_SINK)?;
     let done = AtomicBool::new(false);
     let info = |p: Option<&Xdp>| -> Option<(u64, u64)> {
@@ -696,7 +876,7 @@ fn timed(
             let point = || -> Result<Point> {
                 Ok(Point {
                     t: Instant::now(),
-                    gen: bench.count(COUNT_GEN)?,
+                    gen: traffic.generated(bench)?,
                     sink: bench.count(COUNT_SINK)?,
                 })
             };
@@ -739,13 +919,13 @@ fn timed(
                 },
             ))
         });
-        let r = generate(bench, ns, ifindex, frame, repeat, cpu);
+        let r = traffic.send(bench, repeat);
         done.store(true, Ordering::Release);
         (r, mon.join())
     });
     gen_result?;
     let (window, insitu) = mon.map_err(|_| anyhow::anyhow!("monitor thread panicked"))??;
-    let gen = bench.count(COUNT_GEN)? - start_gen;
+    let gen = traffic.generated(bench)? - start_gen;
     let sink = bench.count(COUNT_SINK)? - start_sink;
     let Some((a, b)) = window else {
         return Ok(None);
@@ -762,4 +942,50 @@ fn timed(
             sink as f64 / gen as f64
         },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use aya::{programs::ProgramError, sys::SyscallError};
+
+    use super::*;
+
+    fn syscall_error(errno: i32) -> ProgramError {
+        ProgramError::SyscallError(SyscallError {
+            call: "bpf_prog_test_run",
+            io_error: io::Error::from_raw_os_error(errno),
+        })
+    }
+
+    #[test]
+    fn eperm_from_bpf_prog_run_is_the_kernel_refusing_live_frames() {
+        assert!(refused(&syscall_error(libc::EPERM)));
+        assert!(!refused(&syscall_error(libc::EINVAL)));
+        assert!(!refused(&syscall_error(libc::ENOMEM)));
+        assert!(!refused(&ProgramError::NotLoaded));
+        assert!(refusal("6.18.44-fc-v1300", "then")
+            .starts_with("this kernel (6.18.44-fc-v1300) refuses"));
+    }
+    /// The method paragraph of docs/BENCHMARKS.md's part 3 as the
+    /// live-frames generator wrote it before AF_PACKET existed (kernel
+    /// 6.18.44-fc-v782): with live frames the report reads as it did.
+    const LIVE_FRAMES_METHOD: &str = "Topology: the bench lab (client, server, API host, fabric namespaces from `lab::up`). The generator (`hlb_gen`, BPF_PROG_RUN with live frames, batch 64, pinned to CPU 1) writes every header field of every frame and sends it out of the client's eth0 (the API host's for the VPC link: to the link's UDP integration address 10.1.1.202:53, source-NATed to the link ENI 10.0.1.4, to the NLB listener's targets); the program under test runs on the fabric port p0 (native XDP; hyperlab on every fabric port); the sink (`hlb_sink` on the server's eth0) counts per CPU and keeps one frame in 2^12 for the runner to check (destination MAC, addresses, ports, TTL, IPv4 and UDP checksums). Source ports run through 1024..1024+N-1 (wrapping) for N flows; each measurement first sends every flow three times (flows are created, caches warm), then one long call of about 1 s. Mpps is the sink's count over the window from 10 % to 45 % of the call's frames (statistics off); in-situ ns/packet is run_time_ns / run_cnt of the router port's program over 50 % to 85 % of the frames, with BPF run-time statistics switched on for that window only (BPF_ENABLE_STATS, the syscall behind kernel.bpf_stats_enabled: it is released even if the bench dies; the sysctl read 0 before and 0 after). 'delivered' is the lowest share of generated frames the sink counted in any repetition. Netfilter: XDP_PASS on the fabric port (a veth only receives XDP_TX frames with NAPI on its peer), IPv4 forwarding, `nft` DNAT 10.0.1.100:53 -> 10.0.1.21:5353 and SNAT to 10.0.1.50, conntrack flushed before each run, rules flushed after; it has no program of its own to time in situ. The PrivateLink (and VPC-link) target group has two targets (ports 5353 and 5354 on the server) because 65,536 flows from one source address need more NAT source ports than one target's 1024-65535 holds.";
+
+    #[test]
+    fn the_method_paragraph_names_the_generator_that_ran() {
+        let live = method(Generator::LiveFrames, 1, 0, 12, 1.0, ("0", "0"));
+        assert_eq!(live, LIVE_FRAMES_METHOD);
+        let af = method(Generator::AfPacket, 1, 0, 12, 1.0, ("0", "0"));
+        assert!(af.contains("The generator (an AF_PACKET socket bound to the sending host's eth0"));
+        assert!(af.contains("one long run of about 1 s"));
+        assert!(!af.contains("live frames"));
+        assert!(Generator::LiveFrames
+            .note()
+            .starts_with("Generator: live frames (BPF_PROG_RUN). "));
+        assert!(Generator::AfPacket
+            .note()
+            .starts_with("Generator: AF_PACKET (kernel refuses live frames). "));
+    }
 }

@@ -1,6 +1,6 @@
 //! The lab builder: network namespaces and veths for a topology.
 //!
-//! Wiring (shared/DESIGN.md, "Lab wiring"): namespace `<lab>-fabric` holds the
+//! Wiring (README.md, "The lab"): namespace `<lab>-fabric` holds the
 //! fabric end `p<eni>` of every ENI's veth; each host gets namespace
 //! `<lab>-<host>` holding the host ends `eth0`, `eth1`, ... (its ENIs in
 //! topology order) with the ENI's MAC and address; the host's first ENI carries

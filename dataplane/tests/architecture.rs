@@ -206,7 +206,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for p in entries {
         if p.is_dir() {
             rust_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
+        } else if p.extension().is_some_and(|e| e == "rs") && !p.ends_with("tests.rs") {
+            // `x/tests.rs` is `#[cfg(test)] mod tests;` of module `x` (a
+            // test may build a lab to check a pure function), like the
+            // inline `#[cfg(test)]` items blanked below.
             out.push(p);
         }
     }
