@@ -146,7 +146,12 @@ mod tests {
             backend_key(Ipv4Addr::new(10, 0, 1, 10), 80),
             0x09c2_ccef_3c48_e2f8
         );
-        for a in [[10, 0, 1, 10], [10, 0, 2, 22], [192, 0, 2, 255], [0, 0, 0, 0]] {
+        for a in [
+            [10, 0, 1, 10],
+            [10, 0, 2, 22],
+            [192, 0, 2, 255],
+            [0, 0, 0, 0],
+        ] {
             for port in [0, 80, 8080, 65535] {
                 let ip = Ipv4Addr::from(a);
                 assert_eq!(backend_key(ip, port), agent::backend_key(ip, port));
@@ -190,9 +195,6 @@ mod tests {
         let owner = |s: &[u64], t: Vec<Option<usize>>| -> Vec<u64> {
             t.into_iter().map(|i| s[i.unwrap()]).collect()
         };
-        assert_eq!(
-            owner(&rev, table(&rev, 1021)),
-            owner(set, table(set, 1021))
-        );
+        assert_eq!(owner(&rev, table(&rev, 1021)), owner(set, table(set, 1021)));
     }
 }

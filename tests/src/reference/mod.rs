@@ -629,7 +629,12 @@ impl Model {
     /// of `endpoint` (rule 6, and 8 for an integration address), or why
     /// they refuse it and which object counts the refusal. Needs no flow
     /// state: everything after it (the source port) does.
-    fn route(&mut self, endpoint: usize, ep_eni: usize, p: &Ipv4) -> Result<Route, (DropReason, At)> {
+    fn route(
+        &mut self,
+        endpoint: usize,
+        ep_eni: usize,
+        p: &Ipv4,
+    ) -> Result<Route, (DropReason, At)> {
         let s = &self.topo.services;
         let ep = &s.vpc_endpoints[endpoint];
         // AWS: nothing passes before the service owner accepts the connection.
@@ -712,7 +717,9 @@ impl Model {
         let Some(Dest::Endpoint(endpoint, ep_eni)) = self.resolve(vpc, p.dst) else {
             return Err(DropReason::NoRoute);
         };
-        let r = self.route(endpoint, ep_eni, &p).map_err(|(reason, _)| reason)?;
+        let r = self
+            .route(endpoint, ep_eni, &p)
+            .map_err(|(reason, _)| reason)?;
         let (lo, hi) = r.ports;
         let range = u32::from(hi) - u32::from(lo) + 1;
         Ok(Choice {

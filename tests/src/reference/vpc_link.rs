@@ -100,7 +100,12 @@ pub struct CallTarget {
 }
 
 /// What an integration reaches, from the resource it names.
-fn reached(topo: &Topology, kind: &IntegrationKind, protocol: L4Protocol, port: u16) -> Vec<Target> {
+fn reached(
+    topo: &Topology,
+    kind: &IntegrationKind,
+    protocol: L4Protocol,
+    port: u16,
+) -> Vec<Target> {
     let s = &topo.services;
     match *kind {
         IntegrationKind::Alb { alb } => s.albs[alb]

@@ -97,7 +97,10 @@ fn lowering_differences(topo: &Topology, calls: &[Call]) -> Vec<String> {
             diff(format!("the address has groups {:?}", ep.security_groups));
         }
         if ep.state != EndpointState::Available || ep.implied_by != Some(c.link) {
-            diff(format!("endpoint {:?} implied by {:?}", ep.state, ep.implied_by));
+            diff(format!(
+                "endpoint {:?} implied by {:?}",
+                ep.state, ep.implied_by
+            ));
         }
         let service = &s.endpoint_services[ep.service];
         if service.acceptance_required {
@@ -113,7 +116,9 @@ fn lowering_differences(topo: &Topology, calls: &[Call]) -> Vec<String> {
         let nodes: Vec<(usize, Ipv4Addr)> = nlb.nodes.iter().map(|n| (n.subnet, n.ip)).collect();
         let link: Vec<(usize, Ipv4Addr)> = c.link_enis.iter().map(|x| (x.subnet, x.ip)).collect();
         if nodes != link {
-            diff(format!("NAT sources {nodes:?}, want the link ENIs {link:?}"));
+            diff(format!(
+                "NAT sources {nodes:?}, want the link ENIs {link:?}"
+            ));
         }
         for t in &c.targets {
             if !nodes.iter().any(|n| n.1 == t.link_eni) {
@@ -187,7 +192,12 @@ fn assert_model_follows(topo: &Topology, calls: &[Call], refused: &[(&str, DropR
             seen.insert(t.eni);
         }
         if no.is_none() {
-            assert_eq!(seen.len(), c.targets.len(), "{}: every target", c.integration);
+            assert_eq!(
+                seen.len(),
+                c.targets.len(),
+                "{}: every target",
+                c.integration
+            );
         }
     }
 }
@@ -253,7 +263,10 @@ fn two_az_links_use_the_link_eni_in_the_targets_az_else_their_first() {
             address: "10.1.2.50",
             protocol: L4Protocol::Tcp,
             port: 8080,
-            targets: &[("eni-web-a", 8080, "10.0.1.9"), ("eni-web-b", 8080, "10.0.2.9")],
+            targets: &[
+                ("eni-web-a", 8080, "10.0.1.9"),
+                ("eni-web-b", 8080, "10.0.2.9"),
+            ],
             groups: &["sg-link", "sg-audit"],
         },
         Stated {
@@ -262,7 +275,10 @@ fn two_az_links_use_the_link_eni_in_the_targets_az_else_their_first() {
             protocol: L4Protocol::Udp,
             port: 53,
             // The udp/53 listener's group, not the tcp/53 one's.
-            targets: &[("eni-dns-a", 5353, "10.0.1.9"), ("eni-dns-b", 5353, "10.0.2.9")],
+            targets: &[
+                ("eni-dns-a", 5353, "10.0.1.9"),
+                ("eni-dns-b", 5353, "10.0.2.9"),
+            ],
             groups: &["sg-link", "sg-audit"],
         },
         Stated {
@@ -270,7 +286,10 @@ fn two_az_links_use_the_link_eni_in_the_targets_az_else_their_first() {
             address: "10.1.1.60",
             protocol: L4Protocol::Tcp,
             port: 9000,
-            targets: &[("eni-cat-b", 9000, "10.0.2.9"), ("eni-cat-a", 9001, "10.0.1.9")],
+            targets: &[
+                ("eni-cat-b", 9000, "10.0.2.9"),
+                ("eni-cat-a", 9001, "10.0.1.9"),
+            ],
             groups: &["sg-link", "sg-audit"],
         },
         Stated {
@@ -280,7 +299,10 @@ fn two_az_links_use_the_link_eni_in_the_targets_az_else_their_first() {
             port: 9000,
             // link-solo has no ENI in az1: cat-a sees its first (and only),
             // allocated past probe's 10.0.2.4.
-            targets: &[("eni-cat-b", 9000, "10.0.2.5"), ("eni-cat-a", 9001, "10.0.2.5")],
+            targets: &[
+                ("eni-cat-b", 9000, "10.0.2.5"),
+                ("eni-cat-a", 9001, "10.0.2.5"),
+            ],
             groups: &["sg-solo"],
         },
     ];
@@ -296,30 +318,35 @@ fn two_az_links_use_the_link_eni_in_the_targets_az_else_their_first() {
 fn a_lowering_that_strays_from_the_rules_is_reported() {
     let topo = topology(TWO_AZ, "model");
     let calls = calls(&topo);
-    let nlb = |t: &Topology, int: &str| {
+    fn nlb(t: &Topology, int: &str) -> usize {
         t.services
             .nlbs
             .iter()
             .position(|n| n.id == format!("link-main-{int}"))
             .unwrap()
-    };
+    }
     type Stray = Box<dyn Fn(&mut Topology)>;
     let strays: Vec<(&str, Stray)> = vec![
         (
             "a target dropped",
             Box::new(|t| {
-                let tg = t.services.nlbs[nlb(t, "int-web")].listeners[0].target_group;
+                let n = nlb(t, "int-web");
+                let tg = t.services.nlbs[n].listeners[0].target_group;
                 t.services.target_groups[tg].targets.pop();
             }),
         ),
         (
             "the NAT sources swapped",
-            Box::new(|t| t.services.nlbs[nlb(t, "int-cat")].nodes.reverse()),
+            Box::new(|t| {
+                let n = nlb(t, "int-cat");
+                t.services.nlbs[n].nodes.reverse()
+            }),
         ),
         (
             "one of the link's groups lost",
             Box::new(|t| {
-                t.services.nlbs[nlb(t, "int-dns")].security_groups.pop();
+                let n = nlb(t, "int-dns");
+                t.services.nlbs[n].security_groups.pop();
             }),
         ),
         (
@@ -333,13 +360,20 @@ fn a_lowering_that_strays_from_the_rules_is_reported() {
             "the other listener's targets",
             Box::new(|t| {
                 let n = nlb(t, "int-dns");
-                let tcp = t.services.target_groups.iter().position(|g| g.id == "tg-dns-tcp");
+                let tcp = t
+                    .services
+                    .target_groups
+                    .iter()
+                    .position(|g| g.id == "tg-dns-tcp");
                 t.services.nlbs[n].listeners[0].target_group = tcp.unwrap();
             }),
         ),
         (
             "not cross-zone",
-            Box::new(|t| t.services.nlbs[nlb(t, "int-web")].cross_zone = false),
+            Box::new(|t| {
+                let n = nlb(t, "int-web");
+                t.services.nlbs[n].cross_zone = false
+            }),
         ),
     ];
     for (what, stray) in strays {
