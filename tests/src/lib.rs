@@ -12,10 +12,7 @@ use dataplane::{
     netns,
     stats::Snapshot,
 };
-use dataplane_common::{
-    flow_hash, FlowEntry, FlowKey, ListenerKey, TargetInfo, GATEWAY_MAC, HASH_SEED_NAT_PORT,
-    HASH_SEED_TARGET, MAGLEV_SIZE, PROTO_ICMP,
-};
+use dataplane_common::{FlowEntry, FlowKey, GATEWAY_MAC, PROTO_ICMP, PROTO_UDP};
 use etherparse::PacketBuilder;
 
 /// Topologies shared by more than one test: the files under `tests/fixtures/`
@@ -491,17 +488,35 @@ pub fn curl(plan: &lab::LabPlan, host: &str, ip: Ipv4Addr, port: u16) -> (i32, S
     run_in_host(plan, host, &["curl", "-sS", "--max-time", "2", &url])
 }
 
-/// What an NLB (or HTTP VPC link) will do with a new flow through an
-/// endpoint ENI, derived from the compiled tables: the target, the source it
-/// will see, and the first source port of the NAT probe sequence.
+/// What an NLB (or HTTP VPC link) must do with a new flow through an
+/// endpoint ENI, as the reference model decides it from the topology
+/// ([`reference::Model::choose`]: the listener by the documented rules,
+/// Maglev over the model's own tables, the link ENI by the AWS rule), never
+/// read from the compiled tables: the target, the source it will see, and
+/// the first source port of the NAT probe sequence.
 pub struct Expect {
-    pub target: TargetInfo,
+    pub target: ExpectedTarget,
+    /// Global target index (as `HL_OBJ_STATS` counts targets).
     pub target_index: u32,
     /// The source the target sees (NLB node or HTTP VPC link ENI).
     pub node_ip: Ipv4Addr,
     pub nat_port: u16,
 }
 
+/// The target of an [`Expect`].
+pub struct ExpectedTarget {
+    /// Index into `Topology::enis`.
+    pub eni: usize,
+    /// As the packet carries it.
+    pub ip: [u8; 4],
+    pub port: u16,
+    pub mac: [u8; 6],
+}
+
+/// [`Expect`] for the first packet `src:sport -> dst:dport` (`proto`;
+/// ICMP echo: both ports are the identifier) through endpoint ENI `ep_eni`
+/// ([`ep_eni`]), whose address `dst` is, on a flow table where the NAT's
+/// first port is free.
 pub fn expect(
     fx: &Fixture,
     ep_eni: usize,
@@ -511,39 +526,34 @@ pub fn expect(
     dport: u16,
     proto: u8,
 ) -> Expect {
-    let c = &fx.agent.compiled;
-    let ep = c.endpoints[ep_eni];
-    let key = ListenerKey {
-        node: ep.node,
-        port: if proto == PROTO_ICMP {
-            [0, 0]
-        } else {
-            dport.to_be_bytes()
-        },
-        proto,
-        _pad: 0,
-    };
-    let l = c
-        .listeners
+    let topo = &fx.agent.topo;
+    let (vpc, at) = topo
+        .services
+        .vpc_endpoints
         .iter()
-        .find(|(k, _)| *k == key)
-        .expect("listener")
-        .1;
-    let (s, d) = (src.octets(), dst.octets());
-    let (sp, dp) = (sport.to_be_bytes(), dport.to_be_bytes());
-    let slot = flow_hash(s, d, sp, dp, proto, HASH_SEED_TARGET) % MAGLEV_SIZE;
-    let ti = c.tables[l.table as usize][slot as usize];
-    let range = (ep.nat_hi - ep.nat_lo) as u32 + 1;
-    let start = flow_hash(s, d, sp, dp, proto, HASH_SEED_NAT_PORT) % range;
+        .flat_map(|ep| ep.enis.iter().map(move |e| (ep.vpc, e.ip)))
+        .nth(ep_eni)
+        .expect("endpoint ENI index in range");
+    assert_eq!(at, dst, "endpoint ENI {ep_eni} is at {at}, not {dst}");
+    let frame = match proto {
+        PROTO_ICMP => pkt::echo([0; 6], GATEWAY_MAC, src, dst, sport, true),
+        PROTO_UDP => pkt::udp([0; 6], GATEWAY_MAC, src, dst, sport, dport),
+        _ => pkt::tcp([0; 6], GATEWAY_MAC, src, dst, sport, dport, "S"),
+    };
+    let c = reference::Model::new(topo, None)
+        .choose(vpc, &frame)
+        .unwrap_or_else(|r| panic!("the model refuses {src}:{sport} -> {dst}:{dport}: {r:?}"));
+    let t = &topo.enis[c.target_eni];
     Expect {
-        target: c.targets[ti as usize],
-        target_index: ti,
-        node_ip: Ipv4Addr::from(if c.targets[ti as usize].snat_ip != [0; 4] {
-            c.targets[ti as usize].snat_ip
-        } else {
-            ep.node_ip
-        }),
-        nat_port: ep.nat_lo + start as u16,
+        target: ExpectedTarget {
+            eni: c.target_eni,
+            ip: t.ip.octets(),
+            port: c.target_port,
+            mac: t.mac,
+        },
+        target_index: c.target as u32,
+        node_ip: c.source,
+        nat_port: c.nat_port,
     }
 }
 

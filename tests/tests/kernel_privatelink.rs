@@ -7,9 +7,10 @@
 
 use std::{collections::BTreeSet, net::Ipv4Addr};
 
-use dataplane_common::{DropReason, TargetInfo, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use dataplane_common::{DropReason, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use hyperlab_tests::{
-    assert_drop_on_both_hooks, csum, ep_eni, expect, ip, pkt, Fixture, Verdict, HOOKS,
+    assert_drop_on_both_hooks, csum, ep_eni, expect, ip, pkt, ExpectedTarget, Fixture, Verdict,
+    HOOKS,
 };
 
 /// Consumer and provider VPCs with the same CIDR. vpce-web fronts nlb-web
@@ -38,10 +39,7 @@ fn tcp_through_the_endpoint_is_nated_to_a_target_and_back_exactly() {
         ip("10.0.1.50"),
         "the NLB node in the endpoint ENI's AZ"
     );
-    let (tip, tport) = (
-        Ipv4Addr::from(e.target.ip),
-        u16::from_be_bytes(e.target.port),
-    );
+    let (tip, tport) = (Ipv4Addr::from(e.target.ip), e.target.port);
     assert_eq!(tport, 8080);
     for hook in HOOKS {
         fx.clear_flows();
@@ -118,22 +116,13 @@ fn udp_and_icmp_echo_through_the_endpoint_are_translated_both_ways() {
     let (c, vpce) = (ip("10.0.1.10"), ip("10.0.2.100"));
     let cmac = fx.mac("eni-consumer");
     let epi = ep_eni(&fx, "10.0.2.100");
-    let target_eni = |t: &TargetInfo| {
-        if Ipv4Addr::from(t.ip) == ip("10.0.1.21") {
-            "eni-web1"
-        } else {
-            "eni-web2"
-        }
-    };
+    let target_eni = |fx: &Fixture, t: &ExpectedTarget| fx.agent.topo.enis[t.eni].id.clone();
     for hook in HOOKS {
         fx.clear_flows();
         // UDP: listener udp/53 -> tg-dns:5353, via the AZ2 node.
         let e = expect(&fx, epi, c, vpce, 5000, 53, PROTO_UDP);
         assert_eq!(e.node_ip, ip("10.0.2.50"));
-        let (tip, tport) = (
-            Ipv4Addr::from(e.target.ip),
-            u16::from_be_bytes(e.target.port),
-        );
+        let (tip, tport) = (Ipv4Addr::from(e.target.ip), e.target.port);
         let q = pkt::udp(cmac, GATEWAY_MAC, c, vpce, 5000, 53);
         let o = fx.run(hook, "eni-consumer", &q);
         assert_eq!(
@@ -146,7 +135,7 @@ fn udp_and_icmp_echo_through_the_endpoint_are_translated_both_ways() {
         );
         csum::assert_valid(&o.out);
         let a = pkt::udp(e.target.mac, GATEWAY_MAC, tip, e.node_ip, tport, e.nat_port);
-        let r = fx.run(hook, target_eni(&e.target), &a);
+        let r = fx.run(hook, &target_eni(&fx, &e.target), &a);
         assert_eq!(
             (r.verdict, r.out),
             (
@@ -171,7 +160,7 @@ fn udp_and_icmp_echo_through_the_endpoint_are_translated_both_ways() {
         );
         csum::assert_valid(&o.out);
         let rep = pkt::echo(e.target.mac, GATEWAY_MAC, tip, e.node_ip, e.nat_port, false);
-        let r = fx.run(hook, target_eni(&e.target), &rep);
+        let r = fx.run(hook, &target_eni(&fx, &e.target), &rep);
         assert_eq!(
             (r.verdict, r.out.clone()),
             (

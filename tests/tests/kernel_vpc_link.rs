@@ -40,10 +40,7 @@ fn round_trip(
     for hook in HOOKS {
         fx.clear_flows();
         let e = expect(fx, ep_eni(fx, integration), a, dst, 40000, port, PROTO_TCP);
-        let (tip, tport) = (
-            Ipv4Addr::from(e.target.ip),
-            u16::from_be_bytes(e.target.port),
-        );
+        let (tip, tport) = (Ipv4Addr::from(e.target.ip), e.target.port);
         assert!(
             want_target.contains(&tip.to_string().as_str()),
             "{hook:?}: target {tip}"
