@@ -19,6 +19,7 @@ pub mod fault;
 pub mod flowlog;
 pub mod flows;
 pub mod health;
+pub mod import;
 pub mod lab;
 pub mod loader;
 pub mod maglev;

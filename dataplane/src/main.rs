@@ -144,6 +144,20 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write a topology config from the network you already have: AWS CLI describe JSON or Terraform state.
+    ///
+    /// The config goes to stdout (or -o FILE) and passes `check`. AWS ids stay
+    /// the ids, Name tags become comments, hosts are named after instances.
+    /// Every resource that is not imported is listed on stderr with the
+    /// reason, one line each, as are addresses moved into their subnet. Bad
+    /// input (malformed JSON, a file of the wrong call, a reference to a
+    /// missing resource, a CIDR AWS would refuse) is an error naming the file
+    /// and JSON path: exit code 1, nothing written. docs/IMPORT.md maps each
+    /// AWS field.
+    Import {
+        #[command(subcommand)]
+        cmd: ImportCmd,
+    },
     /// Run the embedded default topology end to end: lab up, data plane, real
     /// traffic (allowed and denied), counters, lab down.
     Demo {
@@ -154,6 +168,44 @@ enum Cmd {
         #[arg(long)]
         ebpf_obj: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Read the AWS CLI's JSON: one file per call, in DIR or in one folder per service.
+    ///
+    /// The files are the output of `aws ec2 describe-vpcs`, `describe-subnets`,
+    /// `describe-security-groups`, `describe-security-group-rules`,
+    /// `describe-network-interfaces`, `describe-instances`,
+    /// `describe-vpc-endpoints`, `describe-vpc-endpoint-service-configurations`,
+    /// `describe-vpc-endpoint-connections` (and the route tables, network ACLs,
+    /// peering connections, NAT and internet gateways, listed as not imported);
+    /// `aws elbv2 describe-load-balancers`, `describe-target-groups`,
+    /// `describe-listeners`, `describe-target-health` and
+    /// `describe-load-balancer-attributes` (one file per resource:
+    /// CALL-NAME.json); `aws apigateway get-vpc-links`, `aws apigatewayv2
+    /// get-vpc-links`, `get-integrations` and `aws servicediscovery
+    /// list-instances`, named CALL.json (`describe-vpcs.json`) in DIR, or in
+    /// DIR/SERVICE/ (`ec2/describe-vpcs.json`). Any subset will do.
+    #[command(
+        after_help = "Example:\n  dataplane import aws configs/import/privatelink-aws --lab plink -o plink.toml"
+    )]
+    Aws {
+        /// The directory of JSON files.
+        dir: PathBuf,
+        #[command(flatten)]
+        out: ImportOut,
+    },
+}
+
+#[derive(clap::Args)]
+struct ImportOut {
+    /// Write the config to FILE (default: stdout). On an error FILE is left as it was.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The config's lab name (`[lab] name`: 1 to 12 of a-z, 0-9, '-').
+    #[arg(long, default_value = dataplane::import::DEFAULT_LAB)]
+    lab: String,
 }
 
 #[derive(Subcommand)]
@@ -228,6 +280,55 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints an import's report to stderr and writes its config to `output`
+/// (through a temporary file, so a failed write leaves FILE as it was) or
+/// stdout. An import error is printed as it is, exit code 1.
+fn import_output(
+    res: Result<dataplane::import::Imported, dataplane::import::ImportError>,
+    output: Option<&Path>,
+) -> Result<ExitCode> {
+    let imported = match res {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for line in &imported.report {
+        eprintln!("{line}");
+    }
+    let t = &imported.topology;
+    let summary = format!(
+        "imported lab {}: {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts, {} NLBs, \
+         {} endpoint services, {} endpoints",
+        t.lab.name,
+        t.vpcs.len(),
+        t.subnets.len(),
+        t.security_groups.len(),
+        t.enis.len(),
+        t.hosts().len(),
+        t.services.nlbs.len(),
+        t.services.endpoint_services.len(),
+        t.services.vpc_endpoints.len()
+    );
+    match output {
+        Some(f) => {
+            let mut tmp = f.as_os_str().to_owned();
+            tmp.push(".import-tmp");
+            let tmp = PathBuf::from(tmp);
+            std::fs::write(&tmp, &imported.toml)
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, f).with_context(|| format!("writing {}", f.display()))?;
+            eprintln!("{summary} -> {}", f.display());
+        }
+        None => {
+            print!("{}", imported.toml);
+            eprintln!("{summary}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads FILE (or the embedded default); config errors are printed as
@@ -416,6 +517,12 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 .map(KernelObject::File)
                 .unwrap_or_else(KernelObject::from_env);
             Ok(explain(file.as_deref(), &query, hook.into(), &obj, json))
+        }
+        Cmd::Import { cmd } => {
+            let (res, out) = match cmd {
+                ImportCmd::Aws { dir, out } => (dataplane::import::aws_dir(&dir, &out.lab), out),
+            };
+            import_output(res, out.output.as_deref())
         }
         Cmd::Demo { config, ebpf_obj } => {
             let t = topo!(config.as_deref());

@@ -1,0 +1,242 @@
+//! [`Out`] -> hyperlab TOML, in the shipped configs' layout: per VPC its
+//! subnets, groups and ENIs, then the load balancers and PrivateLink. AWS
+//! ids stay ids; Name tags and ARNs become comments.
+
+use std::fmt::Write as _;
+
+use super::build::{ORule, Out};
+
+fn q(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn list(items: &[String]) -> String {
+    let items: Vec<String> = items.iter().map(|s| q(s)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// A comment on one line (a Name tag may hold anything).
+fn note(c: &Option<String>) -> String {
+    match c {
+        Some(c) => format!(
+            "   # {}",
+            c.chars()
+                .map(|ch| if ch.is_control() { ' ' } else { ch })
+                .collect::<String>()
+        ),
+        None => String::new(),
+    }
+}
+
+fn rules(r: &[ORule]) -> String {
+    if r.is_empty() {
+        return "[]".into();
+    }
+    let mut s = "[\n".to_string();
+    for r in r {
+        let ports = match r.ports {
+            Some((a, b)) if a == b => format!(", ports = {a}"),
+            Some((a, b)) => format!(", ports = \"{a}-{b}\""),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "  {{ protocol = {}{ports}, peer = {} }},",
+            q(r.protocol),
+            q(&r.peer)
+        );
+    }
+    s.push(']');
+    s
+}
+
+pub fn render(out: &Out, lab: &str, source: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Imported from {source} by `dataplane import`.");
+    let _ = writeln!(
+        s,
+        "# AWS ids are the ids; Name tags and ARNs are comments.\n"
+    );
+    let _ = writeln!(s, "[lab]\nname = {}\n", q(lab));
+    for (v, vpc) in out.vpcs.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "# {:-<70}\n\n[[vpc]]\nid = {}{}\ncidr = {}\n",
+            format!("{} ", vpc.id),
+            q(&vpc.id),
+            note(&vpc.comment),
+            q(&vpc.cidr.to_string())
+        );
+        for sn in out.subnets.iter().filter(|sn| sn.vpc == v) {
+            let _ = writeln!(
+                s,
+                "[[subnet]]\nid = {}{}\nvpc = {}\ncidr = {}\naz = {}\n",
+                q(&sn.id),
+                note(&sn.comment),
+                q(&vpc.id),
+                q(&sn.cidr.to_string()),
+                q(&sn.az)
+            );
+        }
+        for g in out.sgs.iter().filter(|g| g.vpc == v) {
+            let _ = writeln!(
+                s,
+                "[[security_group]]\nid = {}{}\nvpc = {}\ningress = {}",
+                q(&g.id),
+                note(&g.comment),
+                q(&vpc.id),
+                rules(&g.ingress)
+            );
+            match &g.egress {
+                Some(e) => {
+                    let _ = writeln!(s, "egress = {}\n", rules(e));
+                }
+                None => s.push_str("# no egress in the dump: AWS's default (all to 0.0.0.0/0)\n\n"),
+            }
+        }
+        for e in out.enis.iter().filter(|e| out.subnets[e.subnet].vpc == v) {
+            let _ = writeln!(
+                s,
+                "[[eni]]\nid = {}{}\nsubnet = {}\nip = {}\nsecurity_groups = {}\nhost = {}\n",
+                q(&e.id),
+                note(&e.comment),
+                q(&out.subnets[e.subnet].id),
+                q(&out.addrs[e.slot].to_string()),
+                list(&e.groups),
+                q(&e.host)
+            );
+        }
+    }
+    if !out.tgs.is_empty() || !out.nlbs.is_empty() {
+        let _ = writeln!(s, "# {:-<70}\n", "load balancers ");
+    }
+    for t in &out.tgs {
+        let targets: Vec<String> = t
+            .targets
+            .iter()
+            .map(|x| {
+                let e = &out.enis[x.eni];
+                if x.port == t.port {
+                    e.id.clone()
+                } else {
+                    format!("{}:{}", out.addrs[e.slot], x.port)
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "[[target_group]]\nid = {}{}\nvpc = {}\nprotocol = {}\nport = {}\ntargets = {}",
+            q(&t.id),
+            note(&t.comment),
+            q(&out.vpcs[t.vpc].id),
+            q(t.protocol),
+            t.port,
+            list(&targets)
+        );
+        if let Some(h) = &t.health {
+            let mut parts = vec![format!("protocol = {}", q(h.protocol))];
+            if let Some(p) = &h.path {
+                parts.push(format!("path = {}", q(p)));
+            }
+            if let Some(p) = h.port {
+                parts.push(format!("port = {p}"));
+            }
+            if let Some(i) = h.interval_ms {
+                parts.push(format!("interval_ms = {i}"));
+            }
+            if let Some(i) = h.timeout_ms {
+                parts.push(format!("timeout_ms = {i}"));
+            }
+            if let Some(n) = h.healthy {
+                parts.push(format!("healthy_threshold = {n}"));
+            }
+            if let Some(n) = h.unhealthy {
+                parts.push(format!("unhealthy_threshold = {n}"));
+            }
+            let _ = writeln!(s, "health_check = {{ {} }}", parts.join(", "));
+        }
+        s.push('\n');
+    }
+    for n in &out.nlbs {
+        let nodes: Vec<String> = n
+            .nodes
+            .iter()
+            .map(|&(sn, slot)| {
+                format!(
+                    "{{ subnet = {}, ip = {} }}",
+                    q(&out.subnets[sn].id),
+                    q(&out.addrs[slot].to_string())
+                )
+            })
+            .collect();
+        let listeners: Vec<String> = n
+            .listeners
+            .iter()
+            .map(|(p, port, tg)| {
+                format!(
+                    "{{ protocol = {}, port = {port}, target_group = {} }}",
+                    q(p),
+                    q(tg)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "[[nlb]]\nid = {}{}\nsubnets = [{}]\ncross_zone = {}\nsecurity_groups = {}\nlisteners = [{}]\n",
+            q(&n.id),
+            note(&n.comment),
+            nodes.join(", "),
+            n.cross_zone,
+            list(&n.groups),
+            listeners.join(", ")
+        );
+    }
+    if !out.services.is_empty() {
+        let _ = writeln!(s, "# {:-<70}\n", "PrivateLink ");
+    }
+    for v in &out.services {
+        let _ = writeln!(
+            s,
+            "[[endpoint_service]]\nid = {}{}\nnlb = {}",
+            q(&v.id),
+            note(&v.comment),
+            q(&v.nlb)
+        );
+        if let Some(a) = v.acceptance_required {
+            let _ = writeln!(s, "acceptance_required = {a}");
+        }
+        if !v.principals_given {
+            s.push_str("# the principals of the endpoints that connected (not in the dump)\n");
+        }
+        let _ = writeln!(s, "allowed_principals = {}\n", list(&v.principals));
+    }
+    for e in &out.endpoints {
+        let nodes: Vec<String> = e
+            .nodes
+            .iter()
+            .map(|&(sn, slot)| {
+                format!(
+                    "{{ subnet = {}, ip = {} }}",
+                    q(&out.subnets[sn].id),
+                    q(&out.addrs[slot].to_string())
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "[[vpc_endpoint]]\nid = {}{}\nservice = {}\nvpc = {}\nsubnets = [{}]\nsecurity_groups = {}\nprincipal = {}",
+            q(&e.id),
+            note(&e.comment),
+            q(&out.services[e.service].id),
+            q(&out.vpcs[e.vpc].id),
+            nodes.join(", "),
+            list(&e.groups),
+            q(&e.principal)
+        );
+        if let Some(st) = e.state {
+            let _ = writeln!(s, "state = {}", q(st));
+        }
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,295 @@
+//! Tests of `import`: the worked example against the shipped config it
+//! stands for, the tolerances real dumps need, and every error's exact text.
+
+use std::path::{Path, PathBuf};
+
+use super::{aws_dir, ImportError, Imported};
+use crate::config;
+use crate::model::HealthProtocol;
+
+fn configs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs")
+}
+
+/// A dump directory of `(relative path, JSON)` files, removed on drop.
+struct Dump(PathBuf);
+
+impl Dump {
+    fn new(name: &str, files: &[(&str, &str)]) -> Dump {
+        let dir =
+            std::env::temp_dir().join(format!("hyperlab-import-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (rel, json) in files {
+            let p = dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, json).unwrap();
+        }
+        Dump(dir)
+    }
+
+    fn import(&self) -> Result<Imported, ImportError> {
+        aws_dir(&self.0, "t")
+    }
+
+    /// The report, with the directory shown as `DIR`.
+    fn report(&self) -> Vec<String> {
+        match self.import() {
+            Ok(i) => i
+                .report
+                .iter()
+                .map(|l| l.replace(&self.0.display().to_string(), "DIR"))
+                .collect(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+impl Drop for Dump {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn the_privatelink_describe_dump_imports_to_the_shipped_privatelink_topology() {
+    let dir = configs().join("import/privatelink/aws");
+    let got = aws_dir(&dir, "plink").unwrap();
+    let mut want = config::load(&configs().join("privatelink.toml")).unwrap();
+    // AWS counts health-check time in whole seconds (an NLB's TCP check:
+    // every 10 s, 10 s to answer); the TOML checks every second.
+    let hc = want.services.target_groups[0]
+        .health_check
+        .as_mut()
+        .unwrap();
+    assert_eq!(hc.protocol, HealthProtocol::Tcp);
+    (hc.interval_ms, hc.timeout_ms) = (10_000, 10_000);
+    assert_eq!(got.topology, want);
+    let d = dir.display();
+    assert_eq!(
+        got.report,
+        [
+            format!("{d}/ec2/describe-vpcs.json: Vpcs[2]: not imported: VPC vpc-0d3f5c1e9a7b2c4d6: the account's default VPC, with nothing in it"),
+            format!("{d}/ec2/describe-subnets.json: Subnets[4]: not imported: subnet subnet-0a9d2e4c6b8f1a3c5: in vpc-0d3f5c1e9a7b2c4d6, the account's default VPC, with nothing in it"),
+            format!("{d}/ec2/describe-security-groups.json: SecurityGroups[0]: not imported: security group sg-0c1d2e3f4a5b6c7d8: the VPC's default group, used by nothing"),
+            format!("{d}/ec2/describe-security-groups.json: SecurityGroups[3]: not imported: security group sg-0f9e8d7c6b5a4f3e2: the VPC's default group, used by nothing"),
+            format!("{d}/ec2/describe-security-groups.json: SecurityGroups[6]: not imported: security group sg-0a7b6c5d4e3f2a1b0: its VPC vpc-0d3f5c1e9a7b2c4d6: VPC vpc-0d3f5c1e9a7b2c4d6 is not imported"),
+            format!("{d}/ec2/describe-network-acls.json: NetworkAcls[0]: not imported: default network ACL acl-0consumer in vpc-consumer (4 entries, 2 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them"),
+            format!("{d}/ec2/describe-network-acls.json: NetworkAcls[1]: not imported: default network ACL acl-0provider in vpc-provider (4 entries, 2 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them"),
+            format!("{d}/ec2/describe-route-tables.json: RouteTables[0]: not imported: route table rtb-0consumer in vpc-consumer (1 routes): route tables are not modelled by hyperlab yet: each VPC routes only within itself (its local route)"),
+            format!("{d}/ec2/describe-route-tables.json: RouteTables[1]: not imported: route table rtb-0provider in vpc-provider (1 routes): route tables are not modelled by hyperlab yet: each VPC routes only within itself (its local route)"),
+        ]
+    );
+    // What is written is what was checked.
+    assert_eq!(
+        config::parse_str(&got.toml, "x.toml").unwrap(),
+        got.topology
+    );
+}
+
+const VPC: &str =
+    r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "IsDefault": false}]}"#;
+const SUBNET: &str = r#"{"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24", "AvailabilityZone": "us-east-1a"}]}"#;
+
+#[test]
+fn emulator_quirks_are_tolerated_lower_camel_keys_tagset_and_empty_strings() {
+    let d = Dump::new(
+        "quirks",
+        &[
+            (
+                "describe-vpcs.json",
+                r#"{"vpcs": [{"vpcId": "vpc-1", "cidrBlock": "10.0.0.0/16", "tags": [{"key": "Name", "value": "main"}], "ipv6CidrBlockAssociationSet": []}]}"#,
+            ),
+            (
+                "describe-subnets.json",
+                r#"{"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24", "AvailabilityZone": "us-east-1a", "AvailabilityZoneId": ""}]}"#,
+            ),
+            (
+                "describe-security-groups.json",
+                r#"{"SecurityGroups": [{"GroupId": "sg-1", "VpcId": "vpc-1", "GroupName": "web", "IpPermissions": [{"IpProtocol": "tcp", "FromPort": "80", "ToPort": "80", "IpRanges": [{"CidrIp": "10.0.0.0/16"}], "UserIdGroupPairs": [{"GroupId": "sg-1", "VpcPeeringConnectionId": ""}]}]}]}"#,
+            ),
+            (
+                "describe-network-interfaces.json",
+                r#"{"NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.9", "Groups": [{"GroupId": "sg-1"}], "TagSet": [{"Key": "Name", "Value": "Web Server #1"}], "Attachment": {"InstanceId": ""}}]}"#,
+            ),
+        ],
+    );
+    let i = d.import().unwrap();
+    assert_eq!(i.report, Vec::<String>::new());
+    let t = &i.topology;
+    assert_eq!(t.vpcs[0].id, "vpc-1");
+    assert_eq!(t.subnets[0].az, "us-east-1a");
+    assert_eq!(t.enis[0].host, "web-server-1");
+    assert_eq!(t.security_groups[0].ingress.len(), 2);
+    assert!(
+        i.toml.contains("id = \"vpc-1\"   # Name: main\n"),
+        "{}",
+        i.toml
+    );
+    // No egress in the dump: AWS's default.
+    assert!(
+        i.toml.contains("# no egress in the dump: AWS's default"),
+        "{}",
+        i.toml
+    );
+}
+
+#[test]
+fn loopback_and_outside_addresses_are_moved_into_the_subnet_with_a_warning() {
+    let d = Dump::new(
+        "readdress",
+        &[
+            ("ec2/describe-vpcs.json", VPC),
+            ("ec2/describe-subnets.json", SUBNET),
+            (
+                "ec2/describe-network-interfaces.json",
+                r#"{"NetworkInterfaces": [
+                {"NetworkInterfaceId": "eni-a", "SubnetId": "subnet-1", "PrivateIpAddress": "127.0.0.1"},
+                {"NetworkInterfaceId": "eni-b", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.4"},
+                {"NetworkInterfaceId": "eni-c", "SubnetId": "subnet-1", "PrivateIpAddress": "10.9.9.9"},
+                {"NetworkInterfaceId": "eni-d", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.4"},
+                {"NetworkInterfaceId": "eni-e", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.1"}]}"#,
+            ),
+        ],
+    );
+    assert_eq!(
+        d.report(),
+        [
+            "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[0]: warning: network interface eni-a: no security groups, and the dump has no default group for vpc-1: made vpc-1-default as AWS makes one (all traffic from its members)",
+            "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[0]: warning: network interface eni-a: 127.0.0.1 is a loopback address; re-addressed to 10.0.1.5 in subnet-1 (10.0.1.0/24)",
+            "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[2]: warning: network interface eni-c: 10.9.9.9 is outside subnet-1 (10.0.1.0/24); re-addressed to 10.0.1.6 in subnet-1 (10.0.1.0/24)",
+            "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[3]: warning: network interface eni-d: 10.0.1.4 is already used in vpc-1; re-addressed to 10.0.1.7 in subnet-1 (10.0.1.0/24)",
+            "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[4]: warning: network interface eni-e: 10.0.1.1 is reserved by AWS in 10.0.1.0/24; re-addressed to 10.0.1.8 in subnet-1 (10.0.1.0/24)",
+        ]
+    );
+    let ips: Vec<String> = d
+        .import()
+        .unwrap()
+        .topology
+        .enis
+        .iter()
+        .map(|e| e.ip.to_string())
+        .collect();
+    assert_eq!(
+        ips,
+        ["10.0.1.5", "10.0.1.4", "10.0.1.6", "10.0.1.7", "10.0.1.8"]
+    );
+}
+
+#[test]
+fn instances_name_hosts_and_an_instance_without_listed_enis_gets_one() {
+    let d = Dump::new(
+        "instances",
+        &[
+            ("describe-vpcs.json", VPC),
+            ("describe-subnets.json", SUBNET),
+            (
+                "describe-instances.json",
+                r#"{"Reservations": [{"Instances": [
+                {"InstanceId": "i-0123456789abcdef0", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.10", "State": {"Name": "running"}},
+                {"InstanceId": "i-1", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.11", "Tags": [{"Key": "Name", "Value": "API"}]},
+                {"InstanceId": "i-2", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.12", "Tags": [{"Key": "Name", "Value": "api"}]},
+                {"InstanceId": "i-3", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.13", "State": {"Name": "terminated"}}]}]}"#,
+            ),
+        ],
+    );
+    let i = d.import().unwrap();
+    let hosts: Vec<(&str, &str)> = i
+        .topology
+        .enis
+        .iter()
+        .map(|e| (e.id.as_str(), e.host.as_str()))
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            ("i-0123456789abcdef0", "i-0123456789abc"),
+            ("i-1", "api"),
+            ("i-2", "api-2")
+        ]
+    );
+    assert_eq!(
+        d.report(),
+        [
+            "DIR/describe-instances.json: Reservations[0].Instances[3]: not imported: instance i-3: it is terminated",
+            "DIR/describe-instances.json: Reservations[0].Instances[0]: warning: network interface i-0123456789abcdef0: no security groups, and the dump has no default group for vpc-1: made vpc-1-default as AWS makes one (all traffic from its members)",
+        ]
+    );
+    // Every host is a member of the group AWS would have given it.
+    let t = &i.topology;
+    assert_eq!(t.security_groups[0].id, "vpc-1-default");
+    assert!(t.enis.iter().all(|e| e.security_groups == [0]));
+}
+
+#[test]
+fn rules_hyperlab_cannot_express_are_listed_not_widened() {
+    let d = Dump::new(
+        "rules",
+        &[
+            ("describe-vpcs.json", VPC),
+            (
+                "describe-security-groups.json",
+                r#"{"SecurityGroups": [{"GroupId": "sg-1", "VpcId": "vpc-1", "IpPermissions": [
+                {"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+                {"IpProtocol": "50", "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+                {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "Ipv6Ranges": [{"CidrIpv6": "::/0"}], "PrefixListIds": [{"PrefixListId": "pl-1"}]},
+                {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "UserIdGroupPairs": [{"GroupId": "sg-9", "UserId": "999", "VpcPeeringConnectionId": "pcx-1"}]}],
+                "IpPermissionsEgress": []}]}"#,
+            ),
+        ],
+    );
+    assert_eq!(
+        d.report(),
+        [
+            "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[0].IpRanges[0].CidrIp: not imported: ingress rule of sg-1 (icmp 10.0.0.0/8): ICMP type 8 code -1: hyperlab's icmp rules admit every type and code, so this narrower rule is left out rather than widened",
+            "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[1].IpRanges[0].CidrIp: not imported: ingress rule of sg-1 (50 10.0.0.0/8): IP protocol 50: hyperlab's rules are tcp, udp, icmp or all",
+            "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[2].Ipv6Ranges[0]: not imported: ingress rule of sg-1 (tcp ::/0): hyperlab is IPv4 only",
+            "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[2].PrefixListIds[0]: not imported: ingress rule of sg-1 (tcp pl-1): prefix list pl-1: prefix lists are not modelled by hyperlab",
+            "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[3].UserIdGroupPairs[0]: not imported: ingress rule of sg-1 (tcp sg-9 through pcx-1): group sg-9 through pcx-1: peering is not modelled by hyperlab yet",
+        ]
+    );
+    let g = &d.import().unwrap().topology.security_groups[0];
+    assert_eq!((g.ingress.len(), g.egress.len()), (0, 0));
+}
+
+#[test]
+fn a_kind_not_in_the_dump_skips_what_needs_it() {
+    // Subnets without describe-vpcs: nothing to put them in, but no error.
+    let d = Dump::new("subset", &[("describe-subnets.json", SUBNET)]);
+    assert_eq!(
+        d.report(),
+        ["DIR/describe-subnets.json: Subnets[0]: not imported: subnet subnet-1: its VPC vpc-1 is not in the dump (no describe-vpcs)"]
+    );
+}
+
+#[test]
+fn unknown_files_are_listed_and_gateways_peering_nat_are_not_imported() {
+    let d = Dump::new(
+        "gateways",
+        &[
+            ("notes.txt", "hello"),
+            ("ec2/describe-things.json", "{}"),
+            (
+                "ec2/describe-nat-gateways.json",
+                r#"{"NatGateways": [{"NatGatewayId": "nat-1", "SubnetId": "subnet-1"}]}"#,
+            ),
+            (
+                "ec2/describe-internet-gateways.json",
+                r#"{"InternetGateways": [{"InternetGatewayId": "igw-1", "Attachments": [{"VpcId": "vpc-1", "State": "available"}]}]}"#,
+            ),
+            (
+                "ec2/describe-vpc-peering-connections.json",
+                r#"{"VpcPeeringConnections": [{"VpcPeeringConnectionId": "pcx-1", "RequesterVpcInfo": {"VpcId": "vpc-1"}, "AccepterVpcInfo": {"VpcId": "vpc-2"}}]}"#,
+            ),
+        ],
+    );
+    assert_eq!(
+        d.report(),
+        [
+            "DIR/ec2/describe-things.json: ignored: not the output of a call import reads (see docs/IMPORT.md)",
+            "DIR/notes.txt: ignored: not a .json file",
+            "DIR/ec2/describe-vpc-peering-connections.json: VpcPeeringConnections[0]: not imported: VPC peering connection pcx-1 (vpc-1 <-> vpc-2): VPC peering is not modelled by hyperlab yet: the two VPCs stay isolated",
+            "DIR/ec2/describe-nat-gateways.json: NatGateways[0]: not imported: NAT gateway nat-1 in subnet-1: NAT gateways are not modelled by hyperlab yet (nor is the internet they lead to)",
+            "DIR/ec2/describe-internet-gateways.json: InternetGateways[0]: not imported: internet gateway igw-1 attached to vpc-1: internet gateways are not modelled by hyperlab yet (nor is the internet)",
+        ]
+    );
+}
