@@ -75,3 +75,89 @@ fn import_aws_prints_the_config_without_o() {
         "{toml}"
     );
 }
+
+/// A dump of one bad file (`sgs` names an unknown group), in a temp dir.
+fn bad_dump(name: &str) -> PathBuf {
+    let dir = tmp(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("ec2")).unwrap();
+    std::fs::write(
+        dir.join("ec2/describe-vpcs.json"),
+        r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ec2/describe-security-groups.json"),
+        r#"{"SecurityGroups": [{"GroupId": "sg-1", "VpcId": "vpc-1", "IpPermissions": [
+            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+             "UserIdGroupPairs": [{"GroupId": "sg-123"}]}]}]}"#,
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn import_errors_exit_1_name_file_and_path_and_write_nothing() {
+    let dir = bad_dump("import-bad");
+    let want = format!(
+        "{}: SecurityGroups[0].IpPermissions[0].UserIdGroupPairs[0].GroupId: unknown group sg-123\n",
+        dir.join("ec2/describe-security-groups.json").display()
+    );
+    // -o FILE that does not exist: not created.
+    let out = tmp("import-bad-new.toml");
+    let _ = std::fs::remove_file(&out);
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&run.stderr), want);
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "");
+    assert!(!out.exists());
+    // -o FILE that exists: left as it was.
+    std::fs::write(&out, "# my config\n").unwrap();
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&run.stderr), want);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "# my config\n");
+    // stdout: nothing printed.
+    let run = bin().args(["import", "aws"]).arg(&dir).output().unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "");
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn import_refuses_a_missing_directory_and_a_bad_lab_name() {
+    let run = bin()
+        .args(["import", "aws", "/nonexistent/dump"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        "/nonexistent/dump: cannot read the directory: No such file or directory (os error 2)\n"
+    );
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(example().join("aws"))
+        .args(["--lab", "My Lab"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        "--lab: invalid lab name \"My Lab\" (expected 1 to 12 characters from a-z, 0-9 and '-', \
+         starting with a letter or digit)\n"
+    );
+}

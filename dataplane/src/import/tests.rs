@@ -31,6 +31,14 @@ impl Dump {
         aws_dir(&self.0, "t")
     }
 
+    /// The error's text, with the directory shown as `DIR`.
+    fn error(&self) -> String {
+        match self.import() {
+            Ok(i) => panic!("expected an error, got\n{}", i.toml),
+            Err(e) => e.to_string().replace(&self.0.display().to_string(), "DIR"),
+        }
+    }
+
     /// The report, with the directory shown as `DIR`.
     fn report(&self) -> Vec<String> {
         match self.import() {
@@ -292,4 +300,180 @@ fn unknown_files_are_listed_and_gateways_peering_nat_are_not_imported() {
             "DIR/ec2/describe-internet-gateways.json: InternetGateways[0]: not imported: internet gateway igw-1 attached to vpc-1: internet gateways are not modelled by hyperlab yet (nor is the internet)",
         ]
     );
+}
+
+#[test]
+fn malformed_json_names_the_file_line_and_column() {
+    let d = Dump::new(
+        "malformed",
+        &[(
+            "ec2/describe-vpcs.json",
+            "{\"Vpcs\": [\n  {\"VpcId\": \"vpc-1\",}\n]}",
+        )],
+    );
+    assert_eq!(
+        d.error(),
+        "DIR/ec2/describe-vpcs.json: malformed JSON at line 2 column 21: trailing comma"
+    );
+}
+
+#[test]
+fn a_file_of_another_call_is_refused_and_named() {
+    let d = Dump::new("wrong-call", &[("ec2/describe-subnets.json", VPC)]);
+    assert_eq!(
+        d.error(),
+        "DIR/ec2/describe-subnets.json: not the output of `aws ec2 describe-subnets`: no \"Subnets\" member (this looks like the output of `aws ec2 describe-vpcs`)"
+    );
+    let d = Dump::new("not-an-object", &[("describe-vpcs.json", "[]")]);
+    assert_eq!(
+        d.error(),
+        "DIR/describe-vpcs.json: not the output of `aws ec2 describe-vpcs`: expected an object with a \"Vpcs\" array"
+    );
+}
+
+#[test]
+fn a_reference_to_a_missing_group_names_its_json_path() {
+    let d = Dump::new(
+        "missing-group",
+        &[
+            ("describe-vpcs.json", VPC),
+            (
+                "describe-security-groups.json",
+                r#"{"SecurityGroups": [{"GroupId": "sg-1", "VpcId": "vpc-1", "IpPermissions": [
+                {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": "sg-123"}]}]}]}"#,
+            ),
+        ],
+    );
+    assert_eq!(
+        d.error(),
+        "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[0].UserIdGroupPairs[0].GroupId: unknown group sg-123"
+    );
+}
+
+/// A dump's files: (relative path, JSON).
+type Files<'a> = &'a [(&'a str, &'a str)];
+
+#[test]
+fn references_to_missing_vpcs_subnets_instances_and_enis_are_errors() {
+    let cases: &[(&str, Files, &str)] = &[
+        (
+            "missing-vpc",
+            &[("describe-vpcs.json", VPC), ("describe-subnets.json", r#"{"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-9", "CidrBlock": "10.0.1.0/24"}]}"#)],
+            "DIR/describe-subnets.json: Subnets[0].VpcId: unknown VPC vpc-9",
+        ),
+        (
+            "missing-subnet",
+            &[("describe-vpcs.json", VPC), ("describe-subnets.json", SUBNET), ("describe-network-interfaces.json", r#"{"NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "SubnetId": "subnet-2", "PrivateIpAddress": "10.0.1.9"}]}"#)],
+            "DIR/describe-network-interfaces.json: NetworkInterfaces[0].SubnetId: unknown subnet subnet-2",
+        ),
+        (
+            "missing-eni-group",
+            &[("describe-vpcs.json", VPC), ("describe-subnets.json", SUBNET), ("describe-security-groups.json", r#"{"SecurityGroups": []}"#), ("describe-network-interfaces.json", r#"{"NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.9", "Groups": [{"GroupId": "sg-7"}]}]}"#)],
+            "DIR/describe-network-interfaces.json: NetworkInterfaces[0].Groups[0].GroupId: unknown security group sg-7",
+        ),
+        (
+            "missing-endpoint-eni",
+            &[("describe-network-interfaces.json", r#"{"NetworkInterfaces": []}"#), ("describe-vpc-endpoint-service-configurations.json", r#"{"ServiceConfigurations": []}"#), ("describe-vpc-endpoints.json", r#"{"VpcEndpoints": [{"VpcEndpointId": "vpce-1", "VpcId": "vpc-1", "ServiceName": "svc", "NetworkInterfaceIds": ["eni-404"]}]}"#)],
+            "",
+        ),
+        (
+            "missing-connection-endpoint",
+            &[("describe-vpc-endpoints.json", r#"{"VpcEndpoints": []}"#), ("describe-vpc-endpoint-connections.json", r#"{"VpcEndpointConnections": [{"VpcEndpointId": "vpce-404"}]}"#)],
+            "DIR/describe-vpc-endpoint-connections.json: VpcEndpointConnections[0].VpcEndpointId: unknown endpoint vpce-404",
+        ),
+    ];
+    for (name, files, want) in cases {
+        let d = Dump::new(name, files);
+        if want.is_empty() {
+            // The service is not in the dump: the endpoint is listed, not an error.
+            assert_eq!(
+                d.report(),
+                ["DIR/describe-vpc-endpoints.json: VpcEndpoints[0]: not imported: VPC endpoint vpce-1: its service svc is not in the dump (an AWS service, or another account's)"],
+                "{name}"
+            );
+        } else {
+            assert_eq!(d.error(), *want, "{name}");
+        }
+    }
+}
+
+#[test]
+fn cidrs_aws_would_refuse_are_errors() {
+    let cases = [
+        (
+            r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/8"}]}"#,
+            SUBNET,
+            "DIR/describe-vpcs.json: Vpcs[0].CidrBlock: AWS refuses 10.0.0.0/8: the prefix must be /16 to /28",
+        ),
+        (
+            r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.1/16"}]}"#,
+            SUBNET,
+            "DIR/describe-vpcs.json: Vpcs[0].CidrBlock: AWS refuses 10.0.0.1/16: host bits are set (the network is 10.0.0.0/16)",
+        ),
+        (
+            r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/33"}]}"#,
+            SUBNET,
+            "DIR/describe-vpcs.json: Vpcs[0].CidrBlock: invalid CIDR \"10.0.0.0/33\" (expected an IPv4 network such as 10.0.0.0/16)",
+        ),
+        (
+            VPC,
+            r#"{"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.1.1.0/24"}]}"#,
+            "DIR/describe-subnets.json: Subnets[0].CidrBlock: AWS refuses 10.1.1.0/24: it is outside the CIDR of vpc-1 (10.0.0.0/16)",
+        ),
+        (
+            VPC,
+            r#"{"Subnets": [{"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/29"}]}"#,
+            "DIR/describe-subnets.json: Subnets[0].CidrBlock: AWS refuses 10.0.1.0/29: the prefix must be /16 to /28",
+        ),
+    ];
+    for (i, (vpcs, subnets, want)) in cases.iter().enumerate() {
+        let d = Dump::new(
+            &format!("cidr{i}"),
+            &[
+                ("describe-vpcs.json", vpcs),
+                ("describe-subnets.json", subnets),
+            ],
+        );
+        assert_eq!(d.error(), *want);
+    }
+    let d = Dump::new(
+        "cidr-rule",
+        &[
+            ("describe-vpcs.json", VPC),
+            (
+                "describe-security-groups.json",
+                r#"{"SecurityGroups": [{"GroupId": "sg-1", "VpcId": "vpc-1", "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "10.0.0.5/16"}]}]}]}"#,
+            ),
+        ],
+    );
+    assert_eq!(
+        d.error(),
+        "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[0].IpRanges[0].CidrIp: AWS refuses 10.0.0.5/16: host bits are set (the network is 10.0.0.0/16)"
+    );
+}
+
+#[test]
+fn wrong_types_and_missing_ids_name_their_json_path() {
+    let cases = [
+        (
+            r#"{"Vpcs": {}}"#,
+            "DIR/describe-vpcs.json: Vpcs: expected an array, found an object",
+        ),
+        (
+            r#"{"Vpcs": [{"CidrBlock": "10.0.0.0/16"}]}"#,
+            "DIR/describe-vpcs.json: Vpcs[0].VpcId: missing (expected a string)",
+        ),
+        (
+            r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "IsDefault": [true]}]}"#,
+            "DIR/describe-vpcs.json: Vpcs[0].IsDefault: expected a boolean, found an array",
+        ),
+        (
+            r#"{"vpcs": [{"vpcId": 7}]}"#,
+            "DIR/describe-vpcs.json: vpcs[0].vpcId: expected a string, found a number",
+        ),
+    ];
+    for (i, (json, want)) in cases.iter().enumerate() {
+        let d = Dump::new(&format!("types{i}"), &[("describe-vpcs.json", json)]);
+        assert_eq!(d.error(), *want);
+    }
 }
