@@ -196,6 +196,27 @@ enum ImportCmd {
         #[command(flatten)]
         out: ImportOut,
     },
+    /// Read Terraform state: the JSON `terraform show -json` prints.
+    ///
+    /// Its `values.root_module` and every `child_modules` are read: aws_vpc,
+    /// aws_subnet, aws_security_group (and aws_default_*), the
+    /// aws_vpc_security_group_ingress_rule / _egress_rule and
+    /// aws_security_group_rule resources, aws_instance,
+    /// aws_network_interface, aws_lb, aws_lb_target_group,
+    /// aws_lb_target_group_attachment, aws_lb_listener,
+    /// aws_vpc_endpoint_service (and _allowed_principal), aws_vpc_endpoint
+    /// (its subnet_configuration gives the ENI addresses),
+    /// aws_vpc_endpoint_connection_accepter, aws_api_gateway_vpc_link and
+    /// aws_apigatewayv2_vpc_link. Route tables, network ACLs, peering and
+    /// gateways are listed as not imported.
+    #[command(after_help = "Example:\n  terraform show -json > state.json\n  \
+        dataplane import terraform configs/import/privatelink/terraform.json --lab plink -o plink.toml")]
+    Terraform {
+        /// The output of `terraform show -json`.
+        file: PathBuf,
+        #[command(flatten)]
+        out: ImportOut,
+    },
 }
 
 #[derive(clap::Args)]
@@ -521,6 +542,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Import { cmd } => {
             let (res, out) = match cmd {
                 ImportCmd::Aws { dir, out } => (dataplane::import::aws_dir(&dir, &out.lab), out),
+                ImportCmd::Terraform { file, out } => {
+                    (dataplane::import::terraform_file(&file, &out.lab), out)
+                }
             };
             import_output(res, out.output.as_deref())
         }

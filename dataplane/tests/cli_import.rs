@@ -161,3 +161,54 @@ fn import_refuses_a_missing_directory_and_a_bad_lab_name() {
          starting with a letter or digit)\n"
     );
 }
+
+#[test]
+fn import_terraform_writes_the_same_config_check_accepts() {
+    let out = tmp("import-tf.toml");
+    let _ = std::fs::remove_file(&out);
+    let run = bin()
+        .args(["import", "terraform"])
+        .arg(example().join("terraform.json"))
+        .args(["--lab", "plink", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains(": not imported: "))
+            .count(),
+        2,
+        "{err}"
+    );
+    let check = bin().arg("check").arg(&out).output().unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        format!(
+            "{}: ok (lab plink, 2 VPCs, 4 subnets, 4 security groups, 3 ENIs on 3 hosts)\n",
+            out.display()
+        )
+    );
+    let bad = tmp("import-tf-bad.json");
+    std::fs::write(
+        &bad,
+        "{\"values\": {\"root_module\": {\"resources\": [{\"type\": \"aws_vpc\"}]}}}",
+    )
+    .unwrap();
+    let run = bin()
+        .args(["import", "terraform"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        format!(
+            "{}: values.root_module.resources[0].values: missing (expected the resource's attributes)\n",
+            bad.display()
+        )
+    );
+}

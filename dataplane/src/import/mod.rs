@@ -16,6 +16,7 @@ mod build;
 mod inventory;
 mod json;
 mod render;
+mod terraform;
 mod unsupported;
 
 use std::path::Path;
@@ -74,6 +75,12 @@ fn finish(inv: inventory::Inventory, lab: &str, source: &str) -> Result<Imported
 pub fn aws_dir(dir: &Path, lab: &str) -> Result<Imported, ImportError> {
     let inv = aws::read(dir)?;
     finish(inv, lab, &dir.display().to_string())
+}
+
+/// `dataplane import terraform FILE`.
+pub fn terraform_file(file: &Path, lab: &str) -> Result<Imported, ImportError> {
+    let inv = terraform::read(file)?;
+    finish(inv, lab, &file.display().to_string())
 }
 
 #[cfg(test)]

@@ -6,6 +6,18 @@
 use super::inventory::Unsupported;
 use super::json::{Res, J};
 
+/// Why each kind is not imported yet (shared by both readers).
+pub const NACL: &str =
+    "network ACLs are not modelled by hyperlab yet: the lab does not filter by them";
+pub const ROUTE_TABLE: &str =
+    "route tables are not modelled by hyperlab yet: each VPC routes only within itself \
+    (its local route)";
+pub const PEERING: &str = "VPC peering is not modelled by hyperlab yet: the two VPCs stay isolated";
+pub const NAT_GATEWAY: &str =
+    "NAT gateways are not modelled by hyperlab yet (nor is the internet they lead to)";
+pub const INTERNET_GATEWAY: &str =
+    "internet gateways are not modelled by hyperlab yet (nor is the internet)";
+
 fn line(j: &J<'_>, what: String, reason: &str) -> Unsupported {
     Unsupported {
         what,
@@ -36,7 +48,7 @@ pub fn network_acl(n: &J<'_>) -> Res<Unsupported> {
             "{default}network ACL {id}{} ({entries} entries, {subnets} subnets)",
             vpc_of(n)?
         ),
-        "network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
+        NACL,
     ))
 }
 
@@ -47,8 +59,7 @@ pub fn route_table(r: &J<'_>) -> Res<Unsupported> {
     Ok(line(
         r,
         format!("route table {id}{} ({routes} routes)", vpc_of(r)?),
-        "route tables are not modelled by hyperlab yet: each VPC routes only within itself \
-         (its local route)",
+        ROUTE_TABLE,
     ))
 }
 
@@ -68,7 +79,7 @@ pub fn peering(p: &J<'_>) -> Res<Unsupported> {
             side("RequesterVpcInfo")?,
             side("AccepterVpcInfo")?
         ),
-        "VPC peering is not modelled by hyperlab yet: the two VPCs stay isolated",
+        PEERING,
     ))
 }
 
@@ -83,7 +94,7 @@ pub fn nat_gateway(g: &J<'_>) -> Res<Unsupported> {
                 .map(|s| format!(" in {s}"))
                 .unwrap_or_default()
         ),
-        "NAT gateways are not modelled by hyperlab yet (nor is the internet they lead to)",
+        NAT_GATEWAY,
     ))
 }
 
@@ -102,6 +113,6 @@ pub fn internet_gateway(g: &J<'_>) -> Res<Unsupported> {
     Ok(line(
         g,
         format!("internet gateway {id}{to}"),
-        "internet gateways are not modelled by hyperlab yet (nor is the internet)",
+        INTERNET_GATEWAY,
     ))
 }
