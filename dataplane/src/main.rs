@@ -188,7 +188,7 @@ enum ImportCmd {
     /// list-instances`, named CALL.json (`describe-vpcs.json`) in DIR, or in
     /// DIR/SERVICE/ (`ec2/describe-vpcs.json`). Any subset will do.
     #[command(
-        after_help = "Example:\n  dataplane import aws configs/import/privatelink-aws --lab plink -o plink.toml"
+        after_help = "Example:\n  dataplane import aws configs/import/privatelink/aws --lab plink -o plink.toml"
     )]
     Aws {
         /// The directory of JSON files.
