@@ -358,23 +358,41 @@ pub fn read(dir: &Path) -> Res<Inventory> {
         });
     }
     for i in items("apigatewayv2", "get-integrations", "Items")? {
-        let id = i.str("IntegrationId")?.unwrap_or_default();
-        inv.unsupported.push(Unsupported {
-            what: format!("integration {id}"),
-            reason: "API Gateway integrations are imported with their VPC links, which \
-                     import does not map yet"
-                .into(),
+        let vpc_link = i.str("ConnectionType")?.as_deref() == Some("VPC_LINK");
+        inv.integrations.push(Integration {
+            id: i.req_str("IntegrationId")?,
+            link: if vpc_link {
+                i.str("ConnectionId")?
+            } else {
+                None
+            },
+            uri: text(&i, "IntegrationUri")?,
             at: i.at.clone(),
         });
     }
-    for i in items("servicediscovery", "list-instances", "Instances")? {
-        let id = i.str("Id")?.unwrap_or_default();
-        inv.unsupported.push(Unsupported {
-            what: format!("Cloud Map instance {id}"),
-            reason: "Cloud Map services are imported with the HTTP VPC links that use them, \
-                     which import does not map yet"
-                .into(),
-            at: i.at.clone(),
+    for f in dump.get("servicediscovery", "list-instances") {
+        let root = J::root(&f.name, &f.json);
+        let id = match root.str("ServiceId")? {
+            Some(id) => Some(id),
+            None => f.suffix.clone(),
+        };
+        let mut instances = Vec::new();
+        for i in root.arr("Instances")? {
+            let Some(a) = i.obj("Attributes")? else {
+                return Err(i
+                    .at
+                    .key("Attributes")
+                    .err("missing (expected AWS_INSTANCE_IPV4)"));
+            };
+            let Some(ip) = a.str("AWS_INSTANCE_IPV4")? else {
+                return Err(a.at.key("AWS_INSTANCE_IPV4").err("missing"));
+            };
+            instances.push((ip, a.int("AWS_INSTANCE_PORT")?, a.at.clone()));
+        }
+        inv.cloud_maps.push(CloudMap {
+            id,
+            instances,
+            at: root.at.clone(),
         });
     }
     for n in items("ec2", "describe-network-acls", "NetworkAcls")? {
@@ -803,6 +821,7 @@ fn listener(l: &J<'_>) -> Res<Listener> {
         }
     }
     Ok(Listener {
+        arn: l.str("ListenerArn")?,
         lb: one_ref(l, "LoadBalancerArn")?
             .ok_or_else(|| l.at.key("LoadBalancerArn").err("missing"))?,
         protocol: l.str("Protocol")?,

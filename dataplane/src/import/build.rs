@@ -11,6 +11,7 @@ use std::{
 
 use ipnet::Ipv4Net;
 
+mod links;
 mod network;
 mod services;
 
@@ -32,6 +33,8 @@ pub struct Out {
     pub nlbs: Vec<ONlb>,
     pub services: Vec<OService>,
     pub endpoints: Vec<OEndpoint>,
+    pub cloud_maps: Vec<OCloudMap>,
+    pub links: Vec<OLink>,
     /// Final addresses, by slot.
     pub addrs: Vec<Ipv4Addr>,
 }
@@ -142,8 +145,57 @@ pub struct OEndpoint {
     pub comment: Option<String>,
 }
 
+#[derive(Debug)]
+pub struct OCloudMap {
+    pub id: String,
+    pub vpc: usize,
+    /// (ENI, port)
+    pub instances: Vec<(usize, u16)>,
+}
+
+#[derive(Debug)]
+pub enum OIntegrationTarget {
+    Nlb(String),
+    CloudMap(String),
+}
+
+#[derive(Debug)]
+pub struct OIntegration {
+    pub id: String,
+    pub target: OIntegrationTarget,
+    pub protocol: &'static str,
+    pub port: u16,
+    pub slot: usize,
+}
+
+#[derive(Debug)]
+pub enum OLinkKind {
+    Rest {
+        nlb: String,
+        vpc: usize,
+        subnet: usize,
+        slot: usize,
+        group: String,
+    },
+    Http {
+        subnets: Vec<usize>,
+        groups: Vec<String>,
+        service_vpc: usize,
+        integrations: Vec<OIntegration>,
+    },
+}
+
+#[derive(Debug)]
+pub struct OLink {
+    pub id: String,
+    pub kind: OLinkKind,
+    pub comment: Option<String>,
+}
+
 /// An address a resource asks for in a subnet.
 struct Want {
+    /// Allocated on purpose (a resource import made up): no warning.
+    quiet: bool,
     vpc: usize,
     subnet: usize,
     ip: Option<(String, At)>,
@@ -174,6 +226,9 @@ struct B<'i> {
     ids: HashSet<String>,
     hosts: HashSet<String>,
     wants: Vec<Want>,
+    /// API Gateway's side, made once if a VPC link needs it: (VPC, subnet,
+    /// the API host's group).
+    api: Option<(usize, usize, String)>,
 }
 
 fn comment(name: &Option<String>) -> Option<String> {
@@ -321,6 +376,7 @@ impl<'i> B<'i> {
         at: &At,
     ) -> usize {
         self.wants.push(Want {
+            quiet: false,
             vpc,
             subnet,
             ip,
@@ -371,6 +427,7 @@ pub fn build(inv: &Inventory) -> Res<(Out, Vec<String>)> {
         ids: HashSet::new(),
         hosts: HashSet::new(),
         wants: Vec::new(),
+        api: None,
     };
     b.vpcs_and_subnets()?;
     b.groups()?;
@@ -378,34 +435,7 @@ pub fn build(inv: &Inventory) -> Res<(Out, Vec<String>)> {
     b.target_groups()?;
     b.load_balancers()?;
     b.services_and_endpoints()?;
-    for l in &inv.links {
-        let (kind, to) = match &l.kind {
-            LinkKind::Rest { targets } => (
-                "REST API (apigateway)",
-                targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
-            ),
-            LinkKind::Http { subnets, groups } => (
-                "HTTP API (apigatewayv2)",
-                subnets
-                    .iter()
-                    .chain(groups)
-                    .map(|t| t.id.as_str())
-                    .collect(),
-            ),
-        };
-        let name = l
-            .name
-            .as_ref()
-            .map(|n| format!(" {n:?}"))
-            .unwrap_or_default();
-        b.not_imported(
-            &l.at,
-            &format!("{kind} VPC link {}{name} ({})", l.id, to.join(", ")),
-            "VPC links are not imported yet: API Gateway's own VPC and API host are in no dump, \
-             and import does not make them up (write the [[vpc_link]] by hand, see \
-             configs/rest-vpc-link.toml and configs/http-vpc-link.toml)",
-        );
-    }
+    b.links()?;
     for u in &inv.unsupported {
         b.not_imported(&u.at, &u.what, &u.reason);
     }
@@ -474,6 +504,9 @@ impl<'i> B<'i> {
             let (at, who) = (w.at.clone(), w.who.clone());
             let subnet = self.out.subnets[w.subnet].id.clone();
             let reason = why[i].take().unwrap_or_default();
+            if w.quiet {
+                continue;
+            }
             self.line(
                 &at,
                 "warning",

@@ -45,6 +45,10 @@ pub struct Inventory {
     pub services: Vec<Service>,
     pub endpoints: Vec<Endpoint>,
     pub links: Vec<Link>,
+    /// API Gateway v2 integrations (`get-integrations`).
+    pub integrations: Vec<Integration>,
+    /// Cloud Map services' instances (`list-instances`), by service.
+    pub cloud_maps: Vec<CloudMap>,
     /// What hyperlab does not model (yet), one line per resource.
     pub unsupported: Vec<Unsupported>,
     /// Files or entries read but not used, and other remarks.
@@ -204,6 +208,7 @@ pub struct Tg {
 
 #[derive(Clone, Debug)]
 pub struct Listener {
+    pub arn: Option<String>,
     pub lb: Ref,
     pub protocol: Option<String>,
     pub port: Option<i64>,
@@ -253,5 +258,26 @@ pub struct Link {
     pub id: String,
     pub name: Option<String>,
     pub kind: LinkKind,
+    pub at: At,
+}
+
+/// An HTTP API's integration: through a VPC link to an NLB or ALB
+/// listener, or a Cloud Map service.
+#[derive(Clone, Debug)]
+pub struct Integration {
+    pub id: String,
+    /// `ConnectionId` when `ConnectionType` is `VPC_LINK`.
+    pub link: Option<String>,
+    /// A listener ARN or a Cloud Map service ARN.
+    pub uri: Option<(String, At)>,
+    pub at: At,
+}
+
+#[derive(Clone, Debug)]
+pub struct CloudMap {
+    /// The service id (`srv-...`), if the file says which.
+    pub id: Option<String>,
+    /// (IPv4, port) of each instance.
+    pub instances: Vec<(String, Option<i64>, At)>,
     pub at: At,
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::build::{ORule, Out};
+use super::build::{OIntegrationTarget, OLinkKind, ORule, Out};
 
 fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
@@ -237,6 +237,78 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
             let _ = writeln!(s, "state = {}", q(st));
         }
         s.push('\n');
+    }
+    if !out.cloud_maps.is_empty() || !out.links.is_empty() {
+        let _ = writeln!(s, "# {:-<70}\n", "API Gateway VPC links ");
+    }
+    for c in &out.cloud_maps {
+        let instances: Vec<String> = c
+            .instances
+            .iter()
+            .map(|&(e, p)| format!("{}:{p}", out.addrs[out.enis[e].slot]))
+            .collect();
+        let _ = writeln!(
+            s,
+            "[[cloud_map_service]]\nid = {}\nvpc = {}\ninstances = {}\n",
+            q(&c.id),
+            q(&out.vpcs[c.vpc].id),
+            list(&instances)
+        );
+    }
+    for l in &out.links {
+        let _ = writeln!(s, "[[vpc_link]]\nid = {}{}", q(&l.id), note(&l.comment));
+        match &l.kind {
+            OLinkKind::Rest {
+                nlb,
+                vpc,
+                subnet,
+                slot,
+                group,
+            } => {
+                let _ = writeln!(
+                    s,
+                    "kind = \"rest\"\nnlb = {}\nvpc = {}\nsubnets = [{{ subnet = {}, ip = {} }}]\nsecurity_groups = [{}]\n",
+                    q(nlb),
+                    q(&out.vpcs[*vpc].id),
+                    q(&out.subnets[*subnet].id),
+                    q(&out.addrs[*slot].to_string()),
+                    q(group)
+                );
+            }
+            OLinkKind::Http {
+                subnets,
+                groups,
+                service_vpc,
+                integrations,
+            } => {
+                let subnets: Vec<String> =
+                    subnets.iter().map(|&i| out.subnets[i].id.clone()).collect();
+                let ints: Vec<String> = integrations
+                    .iter()
+                    .map(|i| {
+                        let target = match &i.target {
+                            OIntegrationTarget::Nlb(n) => format!("nlb = {}", q(n)),
+                            OIntegrationTarget::CloudMap(c) => format!("cloud_map = {}", q(c)),
+                        };
+                        format!(
+                            "  {{ id = {}, {target}, port = {}, protocol = {}, address = {} }},\n",
+                            q(&i.id),
+                            i.port,
+                            q(i.protocol),
+                            q(&out.addrs[i.slot].to_string())
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "kind = \"http\"\nsubnets = {}\nsecurity_groups = {}\nservice_vpc = {}\nintegrations = [\n{}]\n",
+                    list(&subnets),
+                    list(groups),
+                    q(&out.vpcs[*service_vpc].id),
+                    ints.concat()
+                );
+            }
+        }
     }
     s
 }

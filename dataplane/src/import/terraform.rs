@@ -428,6 +428,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     }
                 }
                 inv.listeners.push(Listener {
+                    arn: v.str("arn")?,
                     lb: one_ref(&v, "load_balancer_arn")?
                         .ok_or_else(|| v.at.key("load_balancer_arn").err("missing"))?,
                     protocol: v.str("protocol")?,
@@ -435,6 +436,41 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     tgs,
                     at: r.at.clone(),
                 });
+            }
+            "aws_apigatewayv2_integration" => {
+                let vpc_link = v.str("connection_type")?.as_deref() == Some("VPC_LINK");
+                inv.integrations.push(Integration {
+                    id: v.req_str("id")?,
+                    link: if vpc_link {
+                        v.str("connection_id")?
+                    } else {
+                        None
+                    },
+                    uri: text(&v, "integration_uri")?,
+                    at: r.at.clone(),
+                });
+            }
+            "aws_service_discovery_instance" => {
+                let service = v.str("service_id")?;
+                let Some(a) = v.obj("attributes")? else {
+                    return Err(v
+                        .at
+                        .key("attributes")
+                        .err("missing (expected AWS_INSTANCE_IPV4)"));
+                };
+                let Some(ip) = a.str("AWS_INSTANCE_IPV4")? else {
+                    return Err(a.at.key("AWS_INSTANCE_IPV4").err("missing"));
+                };
+                let port = a.int("AWS_INSTANCE_PORT")?;
+                let at = a.at.clone();
+                match inv.cloud_maps.iter_mut().find(|c| c.id == service) {
+                    Some(c) => c.instances.push((ip, port, at)),
+                    None => inv.cloud_maps.push(CloudMap {
+                        id: service,
+                        instances: vec![(ip, port, at)],
+                        at: r.at.clone(),
+                    }),
+                }
             }
             "aws_vpc_endpoint_service_allowed_principal" => {
                 let s = one_ref(&v, "vpc_endpoint_service_id")?

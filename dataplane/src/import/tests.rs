@@ -647,3 +647,104 @@ fn terraform_inline_and_separate_rules_merge_and_self_names_the_group() {
         ["STATE: values.root_module.resources[4]: ignored: random_id.r4 is not an AWS resource"]
     );
 }
+
+#[test]
+fn vpc_links_import_with_api_gateways_side_made_up() {
+    let d = Dump::new(
+        "links",
+        &[
+            ("ec2/describe-vpcs.json", VPC),
+            (
+                "ec2/describe-subnets.json",
+                r#"{"Subnets": [
+                {"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24", "AvailabilityZoneId": "use1-az1"},
+                {"SubnetId": "subnet-2", "VpcId": "vpc-1", "CidrBlock": "10.0.2.0/24", "AvailabilityZoneId": "use1-az2"}]}"#,
+            ),
+            (
+                "ec2/describe-security-groups.json",
+                r#"{"SecurityGroups": [
+                {"GroupId": "sg-link", "VpcId": "vpc-1", "IpPermissions": []},
+                {"GroupId": "sg-app", "VpcId": "vpc-1", "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "UserIdGroupPairs": [{"GroupId": "sg-link"}]}]}]}"#,
+            ),
+            (
+                "ec2/describe-instances.json",
+                r#"{"Reservations": [{"Instances": [
+                {"InstanceId": "i-1", "SubnetId": "subnet-1", "PrivateIpAddress": "10.0.1.31", "SecurityGroups": [{"GroupId": "sg-app"}], "Tags": [{"Key": "Name", "Value": "orders"}]},
+                {"InstanceId": "i-2", "SubnetId": "subnet-2", "PrivateIpAddress": "10.0.2.41", "SecurityGroups": [{"GroupId": "sg-app"}], "Tags": [{"Key": "Name", "Value": "users"}]}]}]}"#,
+            ),
+            (
+                "elbv2/describe-load-balancers.json",
+                r#"{"LoadBalancers": [
+                {"LoadBalancerArn": "arn:aws:elasticloadbalancing:r:1:loadbalancer/net/nlb-orders/1", "LoadBalancerName": "nlb-orders", "Type": "network",
+                 "AvailabilityZones": [{"SubnetId": "subnet-1", "LoadBalancerAddresses": [{"PrivateIPv4Address": "10.0.1.50"}]}]},
+                {"LoadBalancerArn": "arn:aws:elasticloadbalancing:r:1:loadbalancer/net/nlb-rest/2", "LoadBalancerName": "nlb-rest", "Type": "network",
+                 "AvailabilityZones": [{"SubnetId": "subnet-2", "LoadBalancerAddresses": [{"PrivateIPv4Address": "10.0.2.50"}]}]}]}"#,
+            ),
+            (
+                "elbv2/describe-target-groups.json",
+                r#"{"TargetGroups": [
+                {"TargetGroupArn": "arn:tg/orders", "TargetGroupName": "tg-orders", "Protocol": "TCP", "Port": 8080, "VpcId": "vpc-1", "TargetType": "instance", "HealthCheckEnabled": false}]}"#,
+            ),
+            (
+                "elbv2/describe-target-health.json",
+                r#"{"TargetHealthDescriptions": [{"Target": {"Id": "i-1", "Port": 8080}}]}"#,
+            ),
+            (
+                "elbv2/describe-listeners.json",
+                r#"{"Listeners": [
+                {"ListenerArn": "arn:aws:elasticloadbalancing:r:1:listener/net/nlb-orders/1/a", "LoadBalancerArn": "arn:aws:elasticloadbalancing:r:1:loadbalancer/net/nlb-orders/1", "Protocol": "TCP", "Port": 80, "DefaultActions": [{"Type": "forward", "TargetGroupArn": "arn:tg/orders"}]},
+                {"ListenerArn": "arn:aws:elasticloadbalancing:r:1:listener/net/nlb-rest/2/b", "LoadBalancerArn": "arn:aws:elasticloadbalancing:r:1:loadbalancer/net/nlb-rest/2", "Protocol": "TCP", "Port": 80, "DefaultActions": [{"Type": "forward", "TargetGroupArn": "arn:tg/orders"}]}]}"#,
+            ),
+            (
+                "apigateway/get-vpc-links.json",
+                r#"{"items": [{"id": "rest01", "name": "orders-rest", "targetArns": ["arn:aws:elasticloadbalancing:r:1:loadbalancer/net/nlb-rest/2"], "status": "AVAILABLE"}]}"#,
+            ),
+            (
+                "apigatewayv2/get-vpc-links.json",
+                r#"{"Items": [{"VpcLinkId": "http01", "Name": "orders-http", "SubnetIds": ["subnet-1", "subnet-2"], "SecurityGroupIds": ["sg-link"], "VpcLinkStatus": "AVAILABLE"}]}"#,
+            ),
+            (
+                "apigatewayv2/get-integrations.json",
+                r#"{"Items": [
+                {"IntegrationId": "int-nlb", "ConnectionType": "VPC_LINK", "ConnectionId": "http01", "IntegrationUri": "arn:aws:elasticloadbalancing:r:1:listener/net/nlb-orders/1/a"},
+                {"IntegrationId": "int-map", "ConnectionType": "VPC_LINK", "ConnectionId": "http01", "IntegrationUri": "arn:aws:servicediscovery:r:1:service/srv-users"},
+                {"IntegrationId": "int-alb", "ConnectionType": "VPC_LINK", "ConnectionId": "http01", "IntegrationUri": "arn:aws:elasticloadbalancing:r:1:listener/app/alb/3/c"},
+                {"IntegrationId": "int-web", "ConnectionType": "INTERNET", "IntegrationUri": "https://example.com"}]}"#,
+            ),
+            (
+                "servicediscovery/list-instances-srv-users.json",
+                r#"{"Instances": [{"Id": "i-2", "Attributes": {"AWS_INSTANCE_IPV4": "10.0.2.41", "AWS_INSTANCE_PORT": "8080"}}]}"#,
+            ),
+        ],
+    );
+    let i = d.import().unwrap();
+    assert!(
+        i.toml.contains(
+            "[[vpc_link]]\nid = \"rest01\"   # Name: orders-rest\nkind = \"rest\"\nnlb = \"nlb-rest\"\nvpc = \"apigateway\"\n\
+             subnets = [{ subnet = \"apigateway-subnet\", ip = \"10.255.1.4\" }]\nsecurity_groups = [\"rest01-link\"]\n"
+        ),
+        "{}",
+        i.toml
+    );
+    assert!(
+        i.toml.contains(
+            "[[vpc_link]]\nid = \"http01\"   # Name: orders-http\nkind = \"http\"\nsubnets = [\"subnet-1\", \"subnet-2\"]\n\
+             security_groups = [\"sg-link\"]\nservice_vpc = \"apigateway\"\nintegrations = [\n\
+             \x20 { id = \"int-nlb\", nlb = \"nlb-orders\", port = 80, protocol = \"tcp\", address = \"10.255.1.5\" },\n\
+             \x20 { id = \"int-map\", cloud_map = \"srv-users\", port = 8080, protocol = \"tcp\", address = \"10.255.1.6\" },\n]\n"
+        ),
+        "{}",
+        i.toml
+    );
+    let t = &i.topology;
+    assert_eq!(t.services.vpc_links.len(), 2);
+    assert_eq!(t.services.cloud_map_services[0].instances[0].port, 8080);
+    assert_eq!(
+        d.report(),
+        [
+            "DIR/apigateway/get-vpc-links.json: items[0]: note: API Gateway's own VPC is in no dump: made apigateway (10.255.0.0/16) with the host apigateway (10.255.1.10) that calls the VPC links",
+            "DIR/apigatewayv2/get-integrations.json: Items[2]: not imported: integration int-alb of http01: arn:aws:elasticloadbalancing:r:1:listener/app/alb/3/c: hyperlab's integrations are NLB listeners and Cloud Map services (ALBs are not imported)",
+            "DIR/apigatewayv2/get-integrations.json: Items[3]: not imported: integration int-web: not through a VPC link (hyperlab models private integrations)",
+        ]
+    );
+}
