@@ -158,6 +158,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ImportCmd,
     },
+    /// Write a topology as AWS would describe it: the inverse of `import`.
+    Export {
+        #[command(subcommand)]
+        cmd: ExportCmd,
+    },
     /// Run the embedded default topology end to end: lab up, data plane, real
     /// traffic (allowed and denied), counters, lab down.
     Demo {
@@ -216,6 +221,31 @@ enum ImportCmd {
         file: PathBuf,
         #[command(flatten)]
         out: ImportOut,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCmd {
+    /// Write the JSON the AWS CLI prints for FILE's resources, one file per call, in DIR/SERVICE/.
+    ///
+    /// `ec2` (VPCs, subnets, security groups, ENIs, instances: one per host,
+    /// endpoint services and their permissions, endpoints), `elbv2` (load
+    /// balancers, attributes, listeners, target groups, target health and
+    /// attributes), `apigateway`/`apigatewayv2` (VPC links, integrations),
+    /// `servicediscovery` (Cloud Map instances). What AWS has no field for is
+    /// in members named Hyperlab... (AWS tools ignore them), so `import aws
+    /// DIR` gives the topology back; lab settings are not AWS state and are
+    /// left out. DIR must not exist or be empty.
+    #[command(
+        after_help = "Example:\n  dataplane export aws configs/privatelink.toml -o /tmp/plink-aws\n  \
+        dataplane import aws /tmp/plink-aws --lab plink"
+    )]
+    Aws {
+        /// Topology config (default: the embedded default topology).
+        file: Option<PathBuf>,
+        /// The directory to write (created).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
     },
 }
 
@@ -301,6 +331,39 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `export aws`: the files under `dir` (a new or empty directory), what
+/// they leave out on stderr.
+fn export_aws(t: &Topology, dir: &Path) -> Result<ExitCode> {
+    if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+        bail!(
+            "{} is not empty: export writes a directory of its own (stale files would be imported \
+             with the new ones)",
+            dir.display()
+        );
+    }
+    let exported = dataplane::import::export::aws(t);
+    for (rel, json) in &exported.files {
+        let p = dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let mut text = serde_json::to_string_pretty(json).expect("JSON values serialize");
+        text.push('\n');
+        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    for line in &exported.left_out {
+        eprintln!("not exported: {line}");
+    }
+    eprintln!(
+        "exported lab {}: {} files -> {}",
+        t.lab.name,
+        exported.files.len(),
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints an import's report to stderr and writes its config to `output`
@@ -547,6 +610,12 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 }
             };
             import_output(res, out.output.as_deref())
+        }
+        Cmd::Export {
+            cmd: ExportCmd::Aws { file, output },
+        } => {
+            let t = topo!(file.as_deref());
+            export_aws(&t, &output)
         }
         Cmd::Demo { config, ebpf_obj } => {
             let t = topo!(config.as_deref());

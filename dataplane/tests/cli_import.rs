@@ -212,3 +212,62 @@ fn import_terraform_writes_the_same_config_check_accepts() {
         )
     );
 }
+
+#[test]
+fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
+    let dir = tmp("export-plink");
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = example().join("../../privatelink.toml");
+    let run = bin()
+        .args(["export", "aws"])
+        .arg(&config)
+        .arg("-o")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        format!(
+            "not exported: [lab], [conntrack] and [flow_logs]: lab settings, not AWS state\n\
+             exported lab plink: 19 files -> {}\n",
+            dir.display()
+        )
+    );
+    let out = tmp("export-plink.toml");
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(&dir)
+        .args(["--lab", "plink", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let check = bin().arg("check").arg(&out).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        format!(
+            "{}: ok (lab plink, 2 VPCs, 4 subnets, 4 security groups, 3 ENIs on 3 hosts)\n",
+            out.display()
+        )
+    );
+    // A second export into the same directory is refused.
+    let again = bin()
+        .args(["export", "aws"])
+        .arg(&config)
+        .arg("-o")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr),
+        format!(
+            "error: {} is not empty: export writes a directory of its own (stale files would be \
+             imported with the new ones)\n",
+            dir.display()
+        )
+    );
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -67,6 +67,12 @@ const CALLS: &[Call] = &[
         "TargetHealthDescriptions",
     ),
     call("elbv2", "describe-load-balancer-attributes", "Attributes"),
+    call("elbv2", "describe-target-group-attributes", "Attributes"),
+    call(
+        "ec2",
+        "describe-vpc-endpoint-service-permissions",
+        "AllowedPrincipals",
+    ),
     call("apigateway", "get-vpc-links", "items"),
     call("apigatewayv2", "get-vpc-links", "Items"),
     call("apigatewayv2", "get-integrations", "Items"),
@@ -316,6 +322,23 @@ pub fn read(dir: &Path) -> Res<Inventory> {
     for f in dump.get("elbv2", "describe-target-health") {
         target_health(f, &mut inv)?;
     }
+    for f in dump.get("elbv2", "describe-target-group-attributes") {
+        let root = J::root(&f.name, &f.json);
+        let tg = owner_of(
+            f,
+            "TargetGroupArn",
+            &mut inv.tgs,
+            |t| (&t.name, &t.arn),
+            "target group",
+        )?;
+        for a in root.arr("Attributes")? {
+            if a.str("Key")?.as_deref()
+                == Some("target_health_state.unhealthy.connection_termination.enabled")
+            {
+                tg.connection_termination = Some(a.str("Value")?.as_deref() == Some("true"));
+            }
+        }
+    }
     for l in items("elbv2", "describe-listeners", "Listeners")? {
         inv.listeners.push(listener(&l)?);
     }
@@ -325,6 +348,21 @@ pub fn read(dir: &Path) -> Res<Inventory> {
         "ServiceConfigurations",
     )? {
         inv.services.push(service(&s)?);
+    }
+    for f in dump.get("ec2", "describe-vpc-endpoint-service-permissions") {
+        let root = J::root(&f.name, &f.json);
+        let svc = owner_of(
+            f,
+            "ServiceId",
+            &mut inv.services,
+            |s| (&s.id, &s.id),
+            "endpoint service",
+        )?;
+        let mut list = Vec::new();
+        for p in root.arr("AllowedPrincipals")? {
+            list.push(p.req_str("Principal")?);
+        }
+        svc.principals = Some(list);
     }
     for e in items("ec2", "describe-vpc-endpoints", "VpcEndpoints")? {
         inv.endpoints.push(endpoint(&e)?);
@@ -343,6 +381,7 @@ pub fn read(dir: &Path) -> Res<Inventory> {
             kind: LinkKind::Rest {
                 targets: refs(&l, "targetArns")?,
             },
+            ext: link_ext(&l)?,
             at: l.at.clone(),
         });
     }
@@ -354,6 +393,7 @@ pub fn read(dir: &Path) -> Res<Inventory> {
                 subnets: refs(&l, "SubnetIds")?,
                 groups: refs(&l, "SecurityGroupIds")?,
             },
+            ext: link_ext(&l)?,
             at: l.at.clone(),
         });
     }
@@ -367,6 +407,9 @@ pub fn read(dir: &Path) -> Res<Inventory> {
                 None
             },
             uri: text(&i, "IntegrationUri")?,
+            address: text(&i, "HyperlabAddress")?,
+            port: i.int("HyperlabPort")?,
+            protocol: i.str("HyperlabProtocol")?,
             at: i.at.clone(),
         });
     }
@@ -392,6 +435,8 @@ pub fn read(dir: &Path) -> Res<Inventory> {
         inv.cloud_maps.push(CloudMap {
             id,
             instances,
+            vpc: one_ref(&root, "HyperlabVpcId")?,
+            index: root.int("HyperlabIndex")?,
             at: root.at.clone(),
         });
     }
@@ -678,6 +723,22 @@ fn instance(i: &J<'_>, inv: &mut Inventory) -> Res<()> {
     Ok(())
 }
 
+/// What an export says about a link beyond AWS's fields (see [`LinkExt`]).
+fn link_ext(l: &J<'_>) -> Res<LinkExt> {
+    let mut places = Vec::new();
+    for p in l.arr("HyperlabSubnets")? {
+        let s = one_ref(&p, "SubnetId")?.ok_or_else(|| p.at.key("SubnetId").err("missing"))?;
+        places.push((s, text(&p, "PrivateIpAddress")?));
+    }
+    Ok(LinkExt {
+        index: l.int("HyperlabIndex")?,
+        vpc: one_ref(l, "HyperlabVpcId")?,
+        places,
+        groups: refs(l, "HyperlabSecurityGroupIds")?,
+        addresses: l.strs("HyperlabAddresses")?,
+    })
+}
+
 fn load_balancer(l: &J<'_>) -> Res<Lb> {
     let mut zones = Vec::new();
     for z in l.arr("AvailabilityZones")? {
@@ -699,6 +760,19 @@ fn load_balancer(l: &J<'_>) -> Res<Lb> {
         zones,
         groups: refs(l, "SecurityGroups")?,
         cross_zone: None,
+        alb_nodes: if l.has("HyperlabNodes") {
+            Some(refs(l, "HyperlabNodes")?)
+        } else {
+            None
+        },
+        source_ports: match l.arr("HyperlabSourcePorts")?.as_slice() {
+            [] => None,
+            [lo, hi] => Some((
+                lo.v.as_i64().ok_or_else(|| lo.err("expected a port"))?,
+                hi.v.as_i64().ok_or_else(|| hi.err("expected a port"))?,
+            )),
+            _ => return Err(l.at.key("HyperlabSourcePorts").err("expected [low, high]")),
+        },
         at: l.at.clone(),
     })
 }
@@ -770,8 +844,11 @@ fn target_group(t: &J<'_>) -> Res<Tg> {
             timeout_s: t.int("HealthCheckTimeoutSeconds")?,
             healthy: t.int("HealthyThresholdCount")?,
             unhealthy: t.int("UnhealthyThresholdCount")?,
+            interval_ms: t.int("HyperlabHealthCheckIntervalMillis")?,
+            timeout_ms: t.int("HyperlabHealthCheckTimeoutMillis")?,
         },
         targets: None,
+        connection_termination: None,
         at: t.at.clone(),
     })
 }
@@ -855,6 +932,7 @@ fn endpoint(e: &J<'_>) -> Res<Endpoint> {
         enis: refs(e, "NetworkInterfaceIds")?,
         state: e.str("State")?,
         owner: e.str("OwnerId")?,
+        principal: e.str("HyperlabPrincipal")?,
         at: e.at.clone(),
     })
 }

@@ -31,6 +31,7 @@ pub struct Out {
     pub enis: Vec<OEni>,
     pub tgs: Vec<OTg>,
     pub nlbs: Vec<ONlb>,
+    pub albs: Vec<OAlb>,
     pub services: Vec<OService>,
     pub endpoints: Vec<OEndpoint>,
     pub cloud_maps: Vec<OCloudMap>,
@@ -108,6 +109,7 @@ pub struct OTg {
     pub port: u16,
     pub targets: Vec<OTarget>,
     pub health: Option<OHealth>,
+    pub connection_termination: Option<bool>,
     pub comment: Option<String>,
 }
 
@@ -118,6 +120,17 @@ pub struct ONlb {
     pub cross_zone: bool,
     pub groups: Vec<String>,
     pub listeners: Vec<(&'static str, u16, String)>,
+    pub source_ports: Option<(u16, u16)>,
+    pub comment: Option<String>,
+}
+
+/// An ALB whose nodes are lab hosts (an export of a hyperlab topology
+/// names them; a real dump does not).
+#[derive(Debug)]
+pub struct OAlb {
+    pub id: String,
+    pub nodes: Vec<usize>,
+    pub listener_ports: Vec<u16>,
     pub comment: Option<String>,
 }
 
@@ -155,6 +168,7 @@ pub struct OCloudMap {
 
 #[derive(Debug)]
 pub enum OIntegrationTarget {
+    Alb(String),
     Nlb(String),
     CloudMap(String),
 }
@@ -173,12 +187,14 @@ pub enum OLinkKind {
     Rest {
         nlb: String,
         vpc: usize,
-        subnet: usize,
-        slot: usize,
-        group: String,
+        /// (subnet, address slot)
+        places: Vec<(usize, usize)>,
+        groups: Vec<String>,
     },
     Http {
         subnets: Vec<usize>,
+        /// The link ENIs' address slots, one per subnet, if given.
+        addresses: Option<Vec<usize>>,
         groups: Vec<String>,
         service_vpc: usize,
         integrations: Vec<OIntegration>,
@@ -220,6 +236,7 @@ struct B<'i> {
     instance_eni: HashMap<&'i str, usize>,
     tgs: HashMap<&'i str, usize>,
     nlbs: HashMap<&'i str, usize>,
+    albs: HashMap<&'i str, usize>,
     /// Resources not imported, with the reason (for what refers to them).
     skipped: HashMap<String, Why>,
     /// Every id used in the output (one namespace).
@@ -423,6 +440,7 @@ pub fn build(inv: &Inventory) -> Res<(Out, Vec<String>)> {
         instance_eni: HashMap::new(),
         tgs: HashMap::new(),
         nlbs: HashMap::new(),
+        albs: HashMap::new(),
         skipped: HashMap::new(),
         ids: HashSet::new(),
         hosts: HashSet::new(),

@@ -167,6 +167,10 @@ pub struct Lb {
     pub zones: Vec<(Ref, Option<(String, At)>)>,
     pub groups: Vec<Ref>,
     pub cross_zone: Option<bool>,
+    /// hyperlab's own members (an export): an ALB's node ENIs, an NLB's
+    /// SNAT source ports.
+    pub alb_nodes: Option<Vec<Ref>>,
+    pub source_ports: Option<(i64, i64)>,
     pub at: At,
 }
 
@@ -181,6 +185,9 @@ pub struct Health {
     pub timeout_s: Option<i64>,
     pub healthy: Option<i64>,
     pub unhealthy: Option<i64>,
+    /// hyperlab's own members (an export): the times in milliseconds.
+    pub interval_ms: Option<i64>,
+    pub timeout_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -203,6 +210,8 @@ pub struct Tg {
     pub health: Health,
     /// `None`: the registered targets are not in the dump.
     pub targets: Option<Vec<Target>>,
+    /// `target_health_state.unhealthy.connection_termination.enabled`.
+    pub connection_termination: Option<bool>,
     pub at: At,
 }
 
@@ -224,7 +233,7 @@ pub struct Service {
     pub acceptance_required: Option<bool>,
     pub nlbs: Vec<Ref>,
     pub gwlbs: usize,
-    /// Given by Terraform; the AWS calls import reads do not list them.
+    /// Given by Terraform, or `describe-vpc-endpoint-service-permissions`.
     pub principals: Option<Vec<String>>,
     pub at: At,
 }
@@ -242,6 +251,9 @@ pub struct Endpoint {
     pub enis: Vec<Ref>,
     pub state: Option<String>,
     pub owner: Option<String>,
+    /// hyperlab's own member (an export): a principal that is no
+    /// account's root.
+    pub principal: Option<String>,
     pub at: At,
 }
 
@@ -258,7 +270,23 @@ pub struct Link {
     pub id: String,
     pub name: Option<String>,
     pub kind: LinkKind,
+    /// hyperlab's own members (an export), where API Gateway's side is a
+    /// VPC of the topology: see [`LinkExt`].
+    pub ext: LinkExt,
     pub at: At,
+}
+
+/// What an export of a hyperlab topology says about a link that AWS does
+/// not (API Gateway's side is AWS's): its place among the links, the VPC,
+/// subnets and groups of a REST link's endpoint, an HTTP link's service
+/// VPC and ENI addresses.
+#[derive(Clone, Debug, Default)]
+pub struct LinkExt {
+    pub index: Option<i64>,
+    pub vpc: Option<Ref>,
+    pub places: Vec<(Ref, Option<(String, At)>)>,
+    pub groups: Vec<Ref>,
+    pub addresses: Vec<(String, At)>,
 }
 
 /// An HTTP API's integration: through a VPC link to an NLB or ALB
@@ -270,6 +298,11 @@ pub struct Integration {
     pub link: Option<String>,
     /// A listener ARN or a Cloud Map service ARN.
     pub uri: Option<(String, At)>,
+    /// hyperlab's own members (an export): the address the API host
+    /// calls, its port and protocol.
+    pub address: Option<(String, At)>,
+    pub port: Option<i64>,
+    pub protocol: Option<String>,
     pub at: At,
 }
 
@@ -279,5 +312,9 @@ pub struct CloudMap {
     pub id: Option<String>,
     /// (IPv4, port) of each instance.
     pub instances: Vec<(String, Option<i64>, At)>,
+    /// hyperlab's own members (an export): the service's VPC and its
+    /// place among the services.
+    pub vpc: Option<Ref>,
+    pub index: Option<i64>,
     pub at: At,
 }

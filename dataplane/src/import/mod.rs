@@ -13,6 +13,7 @@
 
 mod aws;
 mod build;
+pub mod export;
 mod inventory;
 mod json;
 mod render;

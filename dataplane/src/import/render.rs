@@ -50,6 +50,26 @@ fn rules(r: &[ORule]) -> String {
     s
 }
 
+fn places(out: &Out, list: &[(usize, usize)]) -> String {
+    let v: Vec<String> = list
+        .iter()
+        .map(|&(sn, slot)| {
+            format!(
+                "{{ subnet = {}, ip = {} }}",
+                q(&out.subnets[sn].id),
+                q(&out.addrs[slot].to_string())
+            )
+        })
+        .collect();
+    format!("[{}]", v.join(", "))
+}
+
+fn section(s: &mut String, title: &str) {
+    let _ = writeln!(s, "# {:-<70}\n", format!("{title} "));
+}
+
+/// The config, kind by kind, each in the dump's order (a topology's order
+/// is its file's, per kind).
 pub fn render(out: &Out, lab: &str, source: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Imported from {source} by `dataplane import`.");
@@ -58,57 +78,59 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
         "# AWS ids are the ids; Name tags and ARNs are comments.\n"
     );
     let _ = writeln!(s, "[lab]\nname = {}\n", q(lab));
-    for (v, vpc) in out.vpcs.iter().enumerate() {
+    section(&mut s, "VPCs and subnets");
+    for vpc in &out.vpcs {
         let _ = writeln!(
             s,
-            "# {:-<70}\n\n[[vpc]]\nid = {}{}\ncidr = {}\n",
-            format!("{} ", vpc.id),
+            "[[vpc]]\nid = {}{}\ncidr = {}\n",
             q(&vpc.id),
             note(&vpc.comment),
             q(&vpc.cidr.to_string())
         );
-        for sn in out.subnets.iter().filter(|sn| sn.vpc == v) {
-            let _ = writeln!(
-                s,
-                "[[subnet]]\nid = {}{}\nvpc = {}\ncidr = {}\naz = {}\n",
-                q(&sn.id),
-                note(&sn.comment),
-                q(&vpc.id),
-                q(&sn.cidr.to_string()),
-                q(&sn.az)
-            );
-        }
-        for g in out.sgs.iter().filter(|g| g.vpc == v) {
-            let _ = writeln!(
-                s,
-                "[[security_group]]\nid = {}{}\nvpc = {}\ningress = {}",
-                q(&g.id),
-                note(&g.comment),
-                q(&vpc.id),
-                rules(&g.ingress)
-            );
-            match &g.egress {
-                Some(e) => {
-                    let _ = writeln!(s, "egress = {}\n", rules(e));
-                }
-                None => s.push_str("# no egress in the dump: AWS's default (all to 0.0.0.0/0)\n\n"),
+    }
+    for sn in &out.subnets {
+        let _ = writeln!(
+            s,
+            "[[subnet]]\nid = {}{}\nvpc = {}\ncidr = {}\naz = {}\n",
+            q(&sn.id),
+            note(&sn.comment),
+            q(&out.vpcs[sn.vpc].id),
+            q(&sn.cidr.to_string()),
+            q(&sn.az)
+        );
+    }
+    section(&mut s, "security groups");
+    for g in &out.sgs {
+        let _ = writeln!(
+            s,
+            "[[security_group]]\nid = {}{}\nvpc = {}\ningress = {}",
+            q(&g.id),
+            note(&g.comment),
+            q(&out.vpcs[g.vpc].id),
+            rules(&g.ingress)
+        );
+        match &g.egress {
+            Some(e) => {
+                let _ = writeln!(s, "egress = {}\n", rules(e));
             }
-        }
-        for e in out.enis.iter().filter(|e| out.subnets[e.subnet].vpc == v) {
-            let _ = writeln!(
-                s,
-                "[[eni]]\nid = {}{}\nsubnet = {}\nip = {}\nsecurity_groups = {}\nhost = {}\n",
-                q(&e.id),
-                note(&e.comment),
-                q(&out.subnets[e.subnet].id),
-                q(&out.addrs[e.slot].to_string()),
-                list(&e.groups),
-                q(&e.host)
-            );
+            None => s.push_str("# no egress in the dump: AWS's default (all to 0.0.0.0/0)\n\n"),
         }
     }
-    if !out.tgs.is_empty() || !out.nlbs.is_empty() {
-        let _ = writeln!(s, "# {:-<70}\n", "load balancers ");
+    section(&mut s, "ENIs (hosts)");
+    for e in &out.enis {
+        let _ = writeln!(
+            s,
+            "[[eni]]\nid = {}{}\nsubnet = {}\nip = {}\nsecurity_groups = {}\nhost = {}\n",
+            q(&e.id),
+            note(&e.comment),
+            q(&out.subnets[e.subnet].id),
+            q(&out.addrs[e.slot].to_string()),
+            list(&e.groups),
+            q(&e.host)
+        );
+    }
+    if !out.tgs.is_empty() || !out.nlbs.is_empty() || !out.albs.is_empty() {
+        section(&mut s, "load balancers");
     }
     for t in &out.tgs {
         let targets: Vec<String> = t
@@ -155,20 +177,12 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
             }
             let _ = writeln!(s, "health_check = {{ {} }}", parts.join(", "));
         }
+        if let Some(c) = t.connection_termination {
+            let _ = writeln!(s, "connection_termination = {c}");
+        }
         s.push('\n');
     }
     for n in &out.nlbs {
-        let nodes: Vec<String> = n
-            .nodes
-            .iter()
-            .map(|&(sn, slot)| {
-                format!(
-                    "{{ subnet = {}, ip = {} }}",
-                    q(&out.subnets[sn].id),
-                    q(&out.addrs[slot].to_string())
-                )
-            })
-            .collect();
         let listeners: Vec<String> = n
             .listeners
             .iter()
@@ -182,17 +196,33 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
             .collect();
         let _ = writeln!(
             s,
-            "[[nlb]]\nid = {}{}\nsubnets = [{}]\ncross_zone = {}\nsecurity_groups = {}\nlisteners = [{}]\n",
+            "[[nlb]]\nid = {}{}\nsubnets = {}\ncross_zone = {}\nsecurity_groups = {}\nlisteners = [{}]",
             q(&n.id),
             note(&n.comment),
-            nodes.join(", "),
+            places(out, &n.nodes),
             n.cross_zone,
             list(&n.groups),
             listeners.join(", ")
         );
+        if let Some((lo, hi)) = n.source_ports {
+            let _ = writeln!(s, "source_ports = \"{lo}-{hi}\"");
+        }
+        s.push('\n');
     }
-    if !out.services.is_empty() {
-        let _ = writeln!(s, "# {:-<70}\n", "PrivateLink ");
+    for a in &out.albs {
+        let nodes: Vec<String> = a.nodes.iter().map(|&e| out.enis[e].id.clone()).collect();
+        let ports: Vec<String> = a.listener_ports.iter().map(u16::to_string).collect();
+        let _ = writeln!(
+            s,
+            "[[alb]]\nid = {}{}\nnodes = {}\nlistener_ports = [{}]\n",
+            q(&a.id),
+            note(&a.comment),
+            list(&nodes),
+            ports.join(", ")
+        );
+    }
+    if !out.services.is_empty() || !out.endpoints.is_empty() {
+        section(&mut s, "PrivateLink");
     }
     for v in &out.services {
         let _ = writeln!(
@@ -211,25 +241,14 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
         let _ = writeln!(s, "allowed_principals = {}\n", list(&v.principals));
     }
     for e in &out.endpoints {
-        let nodes: Vec<String> = e
-            .nodes
-            .iter()
-            .map(|&(sn, slot)| {
-                format!(
-                    "{{ subnet = {}, ip = {} }}",
-                    q(&out.subnets[sn].id),
-                    q(&out.addrs[slot].to_string())
-                )
-            })
-            .collect();
         let _ = writeln!(
             s,
-            "[[vpc_endpoint]]\nid = {}{}\nservice = {}\nvpc = {}\nsubnets = [{}]\nsecurity_groups = {}\nprincipal = {}",
+            "[[vpc_endpoint]]\nid = {}{}\nservice = {}\nvpc = {}\nsubnets = {}\nsecurity_groups = {}\nprincipal = {}",
             q(&e.id),
             note(&e.comment),
             q(&out.services[e.service].id),
             q(&out.vpcs[e.vpc].id),
-            nodes.join(", "),
+            places(out, &e.nodes),
             list(&e.groups),
             q(&e.principal)
         );
@@ -239,7 +258,7 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
         s.push('\n');
     }
     if !out.cloud_maps.is_empty() || !out.links.is_empty() {
-        let _ = writeln!(s, "# {:-<70}\n", "API Gateway VPC links ");
+        section(&mut s, "API Gateway VPC links");
     }
     for c in &out.cloud_maps {
         let instances: Vec<String> = c
@@ -261,22 +280,21 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
             OLinkKind::Rest {
                 nlb,
                 vpc,
-                subnet,
-                slot,
-                group,
+                places: at,
+                groups,
             } => {
                 let _ = writeln!(
                     s,
-                    "kind = \"rest\"\nnlb = {}\nvpc = {}\nsubnets = [{{ subnet = {}, ip = {} }}]\nsecurity_groups = [{}]\n",
+                    "kind = \"rest\"\nnlb = {}\nvpc = {}\nsubnets = {}\nsecurity_groups = {}\n",
                     q(nlb),
                     q(&out.vpcs[*vpc].id),
-                    q(&out.subnets[*subnet].id),
-                    q(&out.addrs[*slot].to_string()),
-                    q(group)
+                    places(out, at),
+                    list(groups)
                 );
             }
             OLinkKind::Http {
                 subnets,
+                addresses,
                 groups,
                 service_vpc,
                 integrations,
@@ -287,6 +305,7 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
                     .iter()
                     .map(|i| {
                         let target = match &i.target {
+                            OIntegrationTarget::Alb(a) => format!("alb = {}", q(a)),
                             OIntegrationTarget::Nlb(n) => format!("nlb = {}", q(n)),
                             OIntegrationTarget::CloudMap(c) => format!("cloud_map = {}", q(c)),
                         };
@@ -301,12 +320,18 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
                     .collect();
                 let _ = writeln!(
                     s,
-                    "kind = \"http\"\nsubnets = {}\nsecurity_groups = {}\nservice_vpc = {}\nintegrations = [\n{}]\n",
+                    "kind = \"http\"\nsubnets = {}\nsecurity_groups = {}\nservice_vpc = {}\nintegrations = [\n{}]",
                     list(&subnets),
                     list(groups),
                     q(&out.vpcs[*service_vpc].id),
                     ints.concat()
                 );
+                if let Some(a) = addresses {
+                    let a: Vec<String> =
+                        a.iter().map(|&slot| out.addrs[slot].to_string()).collect();
+                    let _ = writeln!(s, "addresses = {}", list(&a));
+                }
+                s.push('\n');
             }
         }
     }

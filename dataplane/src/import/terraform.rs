@@ -208,6 +208,8 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     zones,
                     groups: refs(&v, "security_groups")?,
                     cross_zone: v.bool("enable_cross_zone_load_balancing")?,
+                    alb_nodes: None,
+                    source_ports: None,
                     at: r.at.clone(),
                 });
             }
@@ -244,8 +246,15 @@ pub fn read(file: &Path) -> Res<Inventory> {
                         timeout_s: hv("timeout")?,
                         healthy: hv("healthy_threshold")?,
                         unhealthy: hv("unhealthy_threshold")?,
+                        interval_ms: None,
+                        timeout_ms: None,
                     },
                     targets: Some(Vec::new()),
+                    // Not `connection_termination` (that one is about deregistration).
+                    connection_termination: match block(&v, "target_health_state")? {
+                        Some(t) => t.bool("enable_unhealthy_connection_termination")?,
+                        None => None,
+                    },
                     at: r.at.clone(),
                 });
             }
@@ -296,6 +305,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     enis,
                     state: v.str("state")?,
                     owner: v.str("owner_id")?,
+                    principal: None,
                     at: r.at.clone(),
                     id,
                 });
@@ -306,6 +316,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                 kind: LinkKind::Rest {
                     targets: refs(&v, "target_arns")?,
                 },
+                ext: LinkExt::default(),
                 at: r.at.clone(),
             }),
             "aws_apigatewayv2_vpc_link" => inv.links.push(Link {
@@ -315,6 +326,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     subnets: refs(&v, "subnet_ids")?,
                     groups: refs(&v, "security_group_ids")?,
                 },
+                ext: LinkExt::default(),
                 at: r.at.clone(),
             }),
             _ => later.push((kind, address, r)),
@@ -447,6 +459,9 @@ pub fn read(file: &Path) -> Res<Inventory> {
                         None
                     },
                     uri: text(&v, "integration_uri")?,
+                    address: None,
+                    port: None,
+                    protocol: None,
                     at: r.at.clone(),
                 });
             }
@@ -468,6 +483,8 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     None => inv.cloud_maps.push(CloudMap {
                         id: service,
                         instances: vec![(ip, port, at)],
+                        vpc: None,
+                        index: None,
                         at: r.at.clone(),
                     }),
                 }

@@ -80,7 +80,22 @@ impl<'i> B<'i> {
 
     pub(super) fn links(&mut self) -> Res<()> {
         let inv = self.inv;
-        for l in &inv.links {
+        // Cloud Map services an export places in a VPC, in their order.
+        let mut maps: Vec<&CloudMap> = inv.cloud_maps.iter().collect();
+        maps.sort_by_key(|c| c.index.unwrap_or(i64::MAX));
+        for c in maps {
+            if let (Some(id), Some(v)) = (&c.id, &c.vpc) {
+                if let Ok(vpc) =
+                    self.resolve(v, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")?
+                {
+                    self.cloud_map(id, vpc, &c.at, &format!("Cloud Map service {id}"));
+                }
+            }
+        }
+        // An export numbers its links (REST and HTTP in one order).
+        let mut links: Vec<&Link> = inv.links.iter().collect();
+        links.sort_by_key(|l| l.ext.index.unwrap_or(i64::MAX));
+        for l in links {
             match &l.kind {
                 LinkKind::Rest { targets } => self.rest_link(l, targets)?,
                 LinkKind::Http { subnets, groups } => self.http_link(l, subnets, groups)?,
@@ -155,30 +170,71 @@ impl<'i> B<'i> {
             self.skip(&l.id, &l.at, &what, &why);
             return Ok(());
         }
-        let az = self.out.subnets[self.out.nlbs[nlb].nodes[0].0].az.clone();
-        let (vpc, subnet, host_group) = self.api_side(&az, &l.at);
-        let group = self.unique_id(&format!("{}-link", l.id));
-        self.out.sgs.push(OSg {
-            id: group.clone(),
-            vpc,
-            ingress: vec![ORule {
-                protocol: "all",
-                ports: None,
-                peer: host_group,
-            }],
-            egress: None,
-            comment: Some(format!("{what}: admits the API host")),
-        });
-        let slot = self.quiet_want(vpc, subnet, format!("{what} endpoint"), &l.at);
+        let (vpc, places, groups) = match &l.ext.vpc {
+            // An export: the link's endpoint is in a VPC of the topology.
+            Some(v) => {
+                let vpc = match self.resolve(v, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
+                    Ok(v) => v,
+                    Err(why) => {
+                        self.skip(&l.id, &l.at, &what, &why);
+                        return Ok(());
+                    }
+                };
+                let mut places = Vec::new();
+                for (sref, ip) in &l.ext.places {
+                    match self.resolve(
+                        sref,
+                        &self.subnets,
+                        "subnet",
+                        Source::Subnets,
+                        "describe-subnets",
+                    )? {
+                        Ok(sn) => {
+                            let slot = self.want(
+                                vpc,
+                                sn,
+                                ip.clone(),
+                                format!("{what} in {}", sref.id),
+                                &sref.at,
+                            );
+                            places.push((sn, slot));
+                        }
+                        Err(why) => {
+                            self.skip(&l.id, &l.at, &what, &why);
+                            return Ok(());
+                        }
+                    }
+                }
+                let groups = self.group_list(&l.ext.groups, vpc, &what)?;
+                (vpc, places, groups)
+            }
+            None => {
+                let az = self.out.subnets[self.out.nlbs[nlb].nodes[0].0].az.clone();
+                let (vpc, subnet, host_group) = self.api_side(&az, &l.at);
+                let group = self.unique_id(&format!("{}-link", l.id));
+                self.out.sgs.push(OSg {
+                    id: group.clone(),
+                    vpc,
+                    ingress: vec![ORule {
+                        protocol: "all",
+                        ports: None,
+                        peer: host_group,
+                    }],
+                    egress: None,
+                    comment: Some(format!("{what}: admits the API host")),
+                });
+                let slot = self.quiet_want(vpc, subnet, format!("{what} endpoint"), &l.at);
+                (vpc, vec![(subnet, slot)], vec![group])
+            }
+        };
         let id = self.unique_id(&l.id);
         self.out.links.push(OLink {
             id,
             kind: OLinkKind::Rest {
                 nlb: nlb_id,
                 vpc,
-                subnet,
-                slot,
-                group,
+                places,
+                groups,
             },
             comment: l.name.as_ref().map(|n| format!("Name: {n}")),
         });
@@ -223,8 +279,34 @@ impl<'i> B<'i> {
         if groups.is_empty() {
             groups.push(self.default_group(vpc, &l.at, &what));
         }
-        let az = self.out.subnets[first].az.clone();
-        let (api_vpc, api_subnet, _) = self.api_side(&az, &l.at);
+        let mut addresses = None;
+        if !l.ext.addresses.is_empty() {
+            let mut slots = Vec::new();
+            for (&sn, (ip, at)) in subnets.iter().zip(&l.ext.addresses) {
+                slots.push(self.want(
+                    vpc,
+                    sn,
+                    Some((ip.clone(), at.clone())),
+                    format!("{what} ENI"),
+                    at,
+                ));
+            }
+            addresses = Some(slots);
+        }
+        // API Gateway's side: a VPC of the topology (an export), or made.
+        let api_vpc = match &l.ext.vpc {
+            Some(v) => match self.resolve(v, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
+                Ok(v) => v,
+                Err(why) => {
+                    self.skip(&l.id, &l.at, &what, &why);
+                    return Ok(());
+                }
+            },
+            None => {
+                let az = self.out.subnets[first].az.clone();
+                self.api_side(&az, &l.at).0
+            }
+        };
         let mut integrations = Vec::new();
         for i in inv
             .integrations
@@ -236,7 +318,28 @@ impl<'i> B<'i> {
                 self.not_imported(&i.at, &iwhat, "no IntegrationUri");
                 continue;
             };
-            let target = if uri.contains(":listener/net/") {
+            let target = if uri.contains(":listener/app/") {
+                let Some(x) = inv.listeners.iter().find(|x| x.arn.as_deref() == Some(uri)) else {
+                    self.not_imported(
+                        &i.at,
+                        &iwhat,
+                        &format!(
+                            "its listener {uri} is not in the dump (elbv2 describe-listeners)"
+                        ),
+                    );
+                    continue;
+                };
+                let Some(&a) = self.albs.get(x.lb.id.as_str()) else {
+                    self.not_imported(&i.at, &iwhat, &format!("the ALB of {uri} is not imported (hyperlab imports an ALB whose nodes are named lab hosts)"));
+                    continue;
+                };
+                let port = x.port.and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
+                (
+                    OIntegrationTarget::Alb(self.out.albs[a].id.clone()),
+                    "tcp",
+                    port,
+                )
+            } else if uri.contains(":listener/net/") {
                 let Some(x) = inv.listeners.iter().find(|x| x.arn.as_deref() == Some(uri)) else {
                     self.not_imported(
                         &i.at,
@@ -286,13 +389,60 @@ impl<'i> B<'i> {
                 self.not_imported(&i.at, &iwhat, &format!("{uri}: hyperlab's integrations are NLB listeners and Cloud Map services (ALBs are not imported)"));
                 continue;
             };
-            let slot = self.quiet_want(api_vpc, api_subnet, iwhat, &i.at);
+            let slot = match &i.address {
+                // An export: the address, in the service VPC's subnet that holds it.
+                Some((ip, at)) => {
+                    let addr: Ipv4Addr = ip
+                        .parse()
+                        .map_err(|_| at.err(format!("invalid IPv4 address {ip:?}")))?;
+                    let Some(sn) = (0..self.out.subnets.len()).find(|&k| {
+                        self.out.subnets[k].vpc == api_vpc
+                            && self.out.subnets[k].cidr.contains(&addr)
+                    }) else {
+                        return Err(at.err(format!(
+                            "{ip} is in no subnet of {}",
+                            self.out.vpcs[api_vpc].id
+                        )));
+                    };
+                    self.want(
+                        api_vpc,
+                        sn,
+                        Some((ip.clone(), at.clone())),
+                        iwhat.clone(),
+                        at,
+                    )
+                }
+                None => {
+                    let sn = match self.api {
+                        Some((v, sn, _)) if v == api_vpc => sn,
+                        _ => match (0..self.out.subnets.len())
+                            .find(|&k| self.out.subnets[k].vpc == api_vpc)
+                        {
+                            Some(sn) => sn,
+                            None => {
+                                self.not_imported(&i.at, &iwhat, "the service VPC has no subnet");
+                                continue;
+                            }
+                        },
+                    };
+                    self.quiet_want(api_vpc, sn, iwhat.clone(), &i.at)
+                }
+            };
+            let protocol = match i.protocol.as_deref() {
+                Some("udp") => "udp",
+                Some(_) => "tcp",
+                None => target.1,
+            };
+            let port = i
+                .port
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(target.2);
             let id = self.unique_id(&i.id);
             integrations.push(OIntegration {
                 id,
                 target: target.0,
-                protocol: target.1,
-                port: target.2,
+                protocol,
+                port,
                 slot,
             });
         }
@@ -301,6 +451,7 @@ impl<'i> B<'i> {
             id,
             kind: OLinkKind::Http {
                 subnets,
+                addresses,
                 groups,
                 service_vpc: api_vpc,
                 integrations,

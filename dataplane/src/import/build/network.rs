@@ -196,13 +196,13 @@ impl<'i> B<'i> {
             let vpc = self.out.sgs[i].vpc;
             let mut ingress = Vec::new();
             for r in g.ingress.iter().flatten() {
-                self.rule(&g.id, vpc, r, &mut ingress)?;
+                self.rule(&g.id, vpc, r, &mut ingress, false)?;
             }
             self.out.sgs[i].ingress = ingress;
             if let Some(rules) = &g.egress {
                 let mut egress = Vec::new();
                 for r in rules {
-                    self.rule(&g.id, vpc, r, &mut egress)?;
+                    self.rule(&g.id, vpc, r, &mut egress, false)?;
                 }
                 self.out.sgs[i].egress = Some(egress);
             }
@@ -227,7 +227,7 @@ impl<'i> B<'i> {
             } else {
                 std::mem::take(&mut self.out.sgs[i].ingress)
             };
-            self.rule(&gref.id, vpc, r, &mut list)?;
+            self.rule(&gref.id, vpc, r, &mut list, true)?;
             if r.egress {
                 self.out.sgs[i].egress = Some(list);
             } else {
@@ -244,6 +244,7 @@ impl<'i> B<'i> {
         vpc: usize,
         r: &Rule,
         list: &mut Vec<ORule>,
+        merged: bool,
     ) -> Res<()> {
         let dir = if r.egress { "egress" } else { "ingress" };
         let what = format!(
@@ -351,7 +352,8 @@ impl<'i> B<'i> {
             ports,
             peer,
         };
-        if !list.contains(&rule) {
+        // A rule both a group and the rules file list is written once.
+        if !(merged && list.contains(&rule)) {
             list.push(rule);
         }
         Ok(())

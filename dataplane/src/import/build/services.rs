@@ -156,8 +156,14 @@ impl<'i> B<'i> {
                         None
                     },
                     port: h.port.as_deref().and_then(|p| p.parse().ok()),
-                    interval_ms: ms(h.interval_s),
-                    timeout_ms: ms(h.timeout_s),
+                    interval_ms: h
+                        .interval_ms
+                        .and_then(|m| u32::try_from(m).ok())
+                        .or(ms(h.interval_s)),
+                    timeout_ms: h
+                        .timeout_ms
+                        .and_then(|m| u32::try_from(m).ok())
+                        .or(ms(h.timeout_s)),
                     healthy: h.healthy.and_then(|n| u32::try_from(n).ok()),
                     unhealthy: h.unhealthy.and_then(|n| u32::try_from(n).ok()),
                 })
@@ -173,6 +179,7 @@ impl<'i> B<'i> {
                 port,
                 targets,
                 health,
+                connection_termination: t.connection_termination,
                 comment: Some(t.arn.clone()),
             });
         }
@@ -183,6 +190,10 @@ impl<'i> B<'i> {
         let inv = self.inv;
         for l in &inv.lbs {
             let what = format!("load balancer {}", l.name);
+            if let (true, Some(nodes)) = (l.kind == "application", &l.alb_nodes) {
+                self.alb(l, nodes)?;
+                continue;
+            }
             if l.kind != "network" {
                 self.skip(&l.arn, &l.at, &what, &format!("type {}: hyperlab imports network load balancers (ALBs are lab hosts running a proxy: write them by hand)", l.kind));
                 continue;
@@ -323,6 +334,12 @@ impl<'i> B<'i> {
                 cross_zone: l.cross_zone.unwrap_or(false),
                 groups,
                 listeners,
+                source_ports: l.source_ports.map(|(lo, hi)| {
+                    (
+                        u16::try_from(lo).unwrap_or(0),
+                        u16::try_from(hi).unwrap_or(0),
+                    )
+                }),
                 comment: Some(l.arn.clone()),
             });
         }
@@ -516,9 +533,10 @@ impl<'i> B<'i> {
                     }
                 }
             }
-            let principal = match &e.owner {
-                Some(o) => format!("arn:aws:iam::{o}:root"),
-                None => {
+            let principal = match (&e.principal, &e.owner) {
+                (Some(p), _) => p.clone(),
+                (None, Some(o)) => format!("arn:aws:iam::{o}:root"),
+                (None, None) => {
                     self.line(&e.at, "warning", format!("{what}: no OwnerId in the dump; principal arn:aws:iam::{DEFAULT_ACCOUNT}:root"));
                     format!("arn:aws:iam::{DEFAULT_ACCOUNT}:root")
                 }
@@ -539,6 +557,58 @@ impl<'i> B<'i> {
                 comment: comment(&e.name),
             });
         }
+        Ok(())
+    }
+
+    /// An ALB an export describes: its nodes are lab hosts' ENIs, its
+    /// listener ports its listeners'.
+    fn alb(&mut self, l: &'i Lb, nodes: &[Ref]) -> Res<()> {
+        let what = format!("load balancer {}", l.name);
+        let mut out = Vec::new();
+        for n in nodes {
+            match self.enis.get(&n.id) {
+                Some(&e) => out.push(e),
+                None if self.skipped.contains_key(&n.id) => {
+                    self.skip(
+                        &l.arn,
+                        &l.at,
+                        &what,
+                        &format!("its node {} is not imported", n.id),
+                    );
+                    return Ok(());
+                }
+                None => return Err(n.at.err(format!("unknown network interface {}", n.id))),
+            }
+        }
+        let mut ports = Vec::new();
+        for x in self.inv.listeners.iter().filter(|x| x.lb.id == l.arn) {
+            match x.port.map(u16::try_from) {
+                Some(Ok(p)) if p > 0 => ports.push(p),
+                _ => {
+                    return Err(x
+                        .at
+                        .key("Port")
+                        .err("missing or out of range (expected 1 to 65535)"))
+                }
+            }
+        }
+        if ports.is_empty() {
+            self.skip(
+                &l.arn,
+                &l.at,
+                &what,
+                "no listeners (elbv2 describe-listeners)",
+            );
+            return Ok(());
+        }
+        let id = self.unique_id(&l.name);
+        self.albs.insert(&l.arn, self.out.albs.len());
+        self.out.albs.push(OAlb {
+            id,
+            nodes: out,
+            listener_ports: ports,
+            comment: Some(l.arn.clone()),
+        });
         Ok(())
     }
 }
