@@ -525,10 +525,15 @@ impl<'i> B<'i> {
             if w.quiet {
                 continue;
             }
+            let verb = if self.wants[i].ip.is_some() {
+                "re-addressed to"
+            } else {
+                "given"
+            };
             self.line(
                 &at,
                 "warning",
-                format!("{who}: {reason}; re-addressed to {ip} in {subnet} ({net})"),
+                format!("{who}: {reason}; {verb} {ip} in {subnet} ({net})"),
             );
         }
         self.out.addrs = addrs

@@ -64,6 +64,13 @@ fn join(path: &str, key: &str) -> String {
 
 /// Parses a file's text; a syntax error names the line and column.
 pub fn parse(file: &str, text: &str) -> Res<Value> {
+    if text.trim().is_empty() {
+        return Err(ImportError {
+            file: file.to_string(),
+            path: String::new(),
+            message: "empty file (did the call that wrote it fail?)".into(),
+        });
+    }
     serde_json::from_str(text).map_err(|e| ImportError {
         file: file.to_string(),
         path: String::new(),

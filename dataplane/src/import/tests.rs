@@ -320,6 +320,12 @@ fn malformed_json_names_the_file_line_and_column() {
         d.error(),
         "DIR/ec2/describe-vpcs.json: malformed JSON at line 2 column 21: trailing comma"
     );
+    // What a failed `aws ... > file.json` leaves.
+    let d = Dump::new("empty", &[("ec2/describe-vpcs.json", "")]);
+    assert_eq!(
+        d.error(),
+        "DIR/ec2/describe-vpcs.json: empty file (did the call that wrote it fail?)"
+    );
 }
 
 #[test]
@@ -792,4 +798,89 @@ fn import_of_export_reproduces_every_shipped_config() {
         assert_eq!(report, Vec::<String>::new(), "{name}");
         assert_eq!(got, t, "{name}");
     }
+}
+
+#[test]
+fn a_moto_dump_imports_with_what_moto_does_differently_reported_and_mended() {
+    // tests/fixtures/import/moto-5.2.6-privatelink: what the AWS CLI printed
+    // for a PrivateLink network built in moto 5.2.6 (its README says how).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/import/moto-5.2.6-privatelink");
+    let got = aws_dir(&dir, "moto").unwrap();
+    let shown = dir.display().to_string();
+    let report: Vec<String> = got
+        .report
+        .iter()
+        .map(|l| l.replace(&shown, "DIR"))
+        .collect();
+    assert_eq!(
+        report,
+        [
+            "DIR/README.md: ignored: not a .json file",
+            "DIR/build.py: ignored: not a .json file",
+            "DIR/ec2/describe-vpcs.json: Vpcs[0]: not imported: VPC vpc-75b7978876be9c3a3: the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[0]: not imported: subnet subnet-156371a0ca32c9e1a: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[3]: not imported: subnet subnet-30a8080f103387006: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[6]: not imported: subnet subnet-b6f783b281d4e113a: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[7]: not imported: subnet subnet-452846a80fb0f838a: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[8]: not imported: subnet subnet-302104924d1745b26: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[9]: not imported: subnet subnet-33cee6d00319de5c5: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-security-groups.json: SecurityGroups[0]: not imported: security group sg-af338537269640ce1: its VPC vpc-75b7978876be9c3a3: VPC vpc-75b7978876be9c3a3 is not imported",
+            "DIR/ec2/describe-security-groups.json: SecurityGroups[1]: not imported: security group sg-639a1884b0ed1f7df: the VPC's default group, used by nothing",
+            "DIR/ec2/describe-security-groups.json: SecurityGroups[4]: not imported: security group sg-446e012404306aae3: the VPC's default group, used by nothing",
+            "DIR/ec2/describe-security-group-rules.json: SecurityGroupRules[0].CidrIpv4: not imported: a rule of sg-af338537269640ce1: its security group sg-af338537269640ce1: security group sg-af338537269640ce1 is not imported",
+            "DIR/ec2/describe-security-group-rules.json: SecurityGroupRules[1].CidrIpv4: not imported: a rule of sg-639a1884b0ed1f7df: its security group sg-639a1884b0ed1f7df: security group sg-639a1884b0ed1f7df is not imported",
+            "DIR/ec2/describe-security-group-rules.json: SecurityGroupRules[5].CidrIpv4: not imported: a rule of sg-446e012404306aae3: its security group sg-446e012404306aae3: security group sg-446e012404306aae3 is not imported",
+            "DIR/ec2/describe-vpc-endpoints.json: VpcEndpoints[0]: warning: VPC endpoint vpce-929d7965dc1112f70: its principal arn:aws:iam::123456789012:root is not in the permissions of vpce-svc-2410708b; added to its allowed_principals, as the connection exists",
+            "DIR/ec2/describe-network-acls.json: NetworkAcls[0]: not imported: default network ACL acl-457a4f8ff624b9c39 in vpc-75b7978876be9c3a3 (4 entries, 6 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
+            "DIR/ec2/describe-network-acls.json: NetworkAcls[1]: not imported: default network ACL acl-92d81908ce17dc713 in vpc-cc7bd9898bc2abf95 (4 entries, 2 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
+            "DIR/ec2/describe-network-acls.json: NetworkAcls[2]: not imported: default network ACL acl-b1cb576e651b13e55 in vpc-dd37de9dd33e43306 (4 entries, 2 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
+            "DIR/ec2/describe-route-tables.json: RouteTables[0]: not imported: route table rtb-3e7952df9a705dd3c in vpc-75b7978876be9c3a3 (1 routes): route tables are not modelled by hyperlab yet: each VPC routes only within itself (its local route)",
+            "DIR/ec2/describe-route-tables.json: RouteTables[1]: not imported: route table rtb-38d2dd51b536d0e40 in vpc-cc7bd9898bc2abf95 (1 routes): route tables are not modelled by hyperlab yet: each VPC routes only within itself (its local route)",
+            "DIR/ec2/describe-route-tables.json: RouteTables[2]: not imported: route table rtb-4cc624060f5bfee28 in vpc-dd37de9dd33e43306 (1 routes): route tables are not modelled by hyperlab yet: each VPC routes only within itself (its local route)",
+            "DIR/elbv2/describe-load-balancers.json: LoadBalancers[0].AvailabilityZones[0].SubnetId: warning: load balancer nlb-web node in subnet-c5eb8c7350b21f1fe: the dump gives no address; given 10.1.1.4 in subnet-c5eb8c7350b21f1fe (10.1.1.0/24)",
+            "DIR/elbv2/describe-load-balancers.json: LoadBalancers[0].AvailabilityZones[1].SubnetId: warning: load balancer nlb-web node in subnet-ea069f7e80bb29fad: the dump gives no address; given 10.1.2.4 in subnet-ea069f7e80bb29fad (10.1.2.0/24)",
+            "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[3].SubnetId: warning: VPC endpoint vpce-929d7965dc1112f70 in subnet-96ed8ae139960eb51: 10.144.161.219 is outside subnet-96ed8ae139960eb51 (10.0.1.0/24); re-addressed to 10.0.1.4 in subnet-96ed8ae139960eb51 (10.0.1.0/24)",
+            "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[4].SubnetId: warning: VPC endpoint vpce-929d7965dc1112f70 in subnet-c97bd67322c4174a5: 10.1.244.242 is outside subnet-c97bd67322c4174a5 (10.0.2.0/24); re-addressed to 10.0.2.4 in subnet-c97bd67322c4174a5 (10.0.2.0/24)",
+        ]
+    );
+    let t = &got.topology;
+    let hosts: Vec<(&str, String)> = t
+        .enis
+        .iter()
+        .map(|e| (e.host.as_str(), e.ip.to_string()))
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            ("client", "10.0.1.10".into()),
+            ("web1", "10.1.1.21".into()),
+            ("web2", "10.1.2.22".into())
+        ]
+    );
+    let s = &t.services;
+    let listener = &s.nlbs[0].listeners[0];
+    assert_eq!(
+        (
+            listener.port,
+            s.target_groups[listener.target_group].id.as_str()
+        ),
+        (80, "tg-web")
+    );
+    let targets: Vec<(&str, u16)> = s.target_groups[0]
+        .targets
+        .iter()
+        .map(|x| (t.enis[x.eni].host.as_str(), x.port))
+        .collect();
+    assert_eq!(targets, [("web1", 8080), ("web2", 8080)]);
+    let e = &s.vpc_endpoints[0];
+    let ips: Vec<String> = e.enis.iter().map(|n| n.ip.to_string()).collect();
+    assert_eq!(
+        (e.state, ips),
+        (
+            crate::model::EndpointState::Available,
+            vec!["10.0.1.4".to_string(), "10.0.2.4".to_string()]
+        )
+    );
+    assert_eq!(t.security_groups[e.security_groups[0]].ingress.len(), 1);
 }

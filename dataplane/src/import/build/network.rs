@@ -609,7 +609,16 @@ fn group_used(inv: &Inventory, id: &str) -> bool {
             .flatten()
             .any(|r| matches!(&r.peer, Peer::Group(g) if g.id == id))
     };
-    inv.enis.iter().any(|e| named(&e.groups))
+    // An endpoint's ENIs take the endpoint's groups (some emulators give
+    // them the VPC's default group); managed ENIs are no hosts.
+    let endpoint_eni = |e: &Eni| {
+        inv.endpoints
+            .iter()
+            .any(|p| p.enis.iter().any(|r| r.id == e.id))
+    };
+    inv.enis
+        .iter()
+        .any(|e| e.managed == Managed::No && !endpoint_eni(e) && named(&e.groups))
         || inv.instances.iter().any(|i| named(&i.groups))
         || inv.lbs.iter().any(|l| named(&l.groups))
         || inv.endpoints.iter().any(|e| named(&e.groups))

@@ -542,8 +542,21 @@ impl<'i> B<'i> {
                 }
             };
             let svc = &mut self.out.services[service];
-            if !svc.principals_given && !svc.principals.contains(&principal) {
+            if !svc.principals.contains(&principal) && !svc.principals.iter().any(|p| p == "*") {
                 svc.principals.push(principal.clone());
+                if svc.principals_given {
+                    // The connection exists: AWS keeps an endpoint's connection
+                    // when its principal is removed from the permissions later.
+                    let sid = svc.id.clone();
+                    self.line(
+                        &e.at,
+                        "warning",
+                        format!(
+                            "{what}: its principal {principal} is not in the permissions of {sid}; \
+                             added to its allowed_principals, as the connection exists"
+                        ),
+                    );
+                }
             }
             let id = self.unique_id(&e.id);
             self.out.endpoints.push(OEndpoint {
