@@ -16,6 +16,7 @@ mod build;
 pub mod export;
 mod inventory;
 mod json;
+pub mod query_xml;
 mod render;
 mod terraform;
 mod unsupported;

@@ -805,7 +805,7 @@ fn a_moto_dump_imports_with_what_moto_does_differently_reported_and_mended() {
     // tests/fixtures/import/moto-5.2.6-privatelink: what the AWS CLI printed
     // for a PrivateLink network built in moto 5.2.6 (its README says how).
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/import/moto-5.2.6-privatelink");
+        .join("../tests/fixtures/import/moto-5.2.6-privatelink/cli");
     let got = aws_dir(&dir, "moto").unwrap();
     let shown = dir.display().to_string();
     let report: Vec<String> = got
@@ -816,32 +816,30 @@ fn a_moto_dump_imports_with_what_moto_does_differently_reported_and_mended() {
     assert_eq!(
         report,
         [
-            "DIR/README.md: ignored: not a .json file",
-            "DIR/build.py: ignored: not a .json file",
-            "DIR/ec2/describe-vpcs.json: Vpcs[0]: not imported: VPC vpc-75b7978876be9c3a3: the account's default VPC, with nothing in it",
-            "DIR/ec2/describe-subnets.json: Subnets[0]: not imported: subnet subnet-156371a0ca32c9e1a: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
-            "DIR/ec2/describe-subnets.json: Subnets[3]: not imported: subnet subnet-30a8080f103387006: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
-            "DIR/ec2/describe-subnets.json: Subnets[6]: not imported: subnet subnet-b6f783b281d4e113a: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
-            "DIR/ec2/describe-subnets.json: Subnets[7]: not imported: subnet subnet-452846a80fb0f838a: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
-            "DIR/ec2/describe-subnets.json: Subnets[8]: not imported: subnet subnet-302104924d1745b26: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
-            "DIR/ec2/describe-subnets.json: Subnets[9]: not imported: subnet subnet-33cee6d00319de5c5: in vpc-75b7978876be9c3a3, the account's default VPC, with nothing in it",
-            "DIR/ec2/describe-security-groups.json: SecurityGroups[0]: not imported: security group sg-af338537269640ce1: its VPC vpc-75b7978876be9c3a3: VPC vpc-75b7978876be9c3a3 is not imported",
-            "DIR/ec2/describe-security-groups.json: SecurityGroups[1]: not imported: security group sg-639a1884b0ed1f7df: the VPC's default group, used by nothing",
-            "DIR/ec2/describe-security-groups.json: SecurityGroups[4]: not imported: security group sg-446e012404306aae3: the VPC's default group, used by nothing",
-            "DIR/ec2/describe-security-group-rules.json: SecurityGroupRules[0].CidrIpv4: not imported: a rule of sg-af338537269640ce1: its security group sg-af338537269640ce1: security group sg-af338537269640ce1 is not imported",
-            "DIR/ec2/describe-security-group-rules.json: SecurityGroupRules[1].CidrIpv4: not imported: a rule of sg-639a1884b0ed1f7df: its security group sg-639a1884b0ed1f7df: security group sg-639a1884b0ed1f7df is not imported",
-            "DIR/ec2/describe-security-group-rules.json: SecurityGroupRules[5].CidrIpv4: not imported: a rule of sg-446e012404306aae3: its security group sg-446e012404306aae3: security group sg-446e012404306aae3 is not imported",
-            "DIR/ec2/describe-vpc-endpoints.json: VpcEndpoints[0]: warning: VPC endpoint vpce-929d7965dc1112f70: its principal arn:aws:iam::123456789012:root is not in the permissions of vpce-svc-2410708b; added to its allowed_principals, as the connection exists",
-            "DIR/ec2/describe-network-acls.json: NetworkAcls[0]: not imported: default network ACL acl-457a4f8ff624b9c39 in vpc-75b7978876be9c3a3 (4 entries, 6 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
-            "DIR/ec2/describe-network-acls.json: NetworkAcls[1]: not imported: default network ACL acl-92d81908ce17dc713 in vpc-cc7bd9898bc2abf95 (4 entries, 2 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
-            "DIR/ec2/describe-network-acls.json: NetworkAcls[2]: not imported: default network ACL acl-b1cb576e651b13e55 in vpc-dd37de9dd33e43306 (4 entries, 2 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
-            "DIR/ec2/describe-route-tables.json: RouteTables[0]: not imported: route table rtb-3e7952df9a705dd3c in vpc-75b7978876be9c3a3 (1 routes): route tables are not modelled by hyperlab yet: each VPC routes only within itself (its local route)",
-            "DIR/ec2/describe-route-tables.json: RouteTables[1]: not imported: route table rtb-38d2dd51b536d0e40 in vpc-cc7bd9898bc2abf95 (1 routes): route tables are not modelled by hyperlab yet: each VPC routes only within itself (its local route)",
-            "DIR/ec2/describe-route-tables.json: RouteTables[2]: not imported: route table rtb-4cc624060f5bfee28 in vpc-dd37de9dd33e43306 (1 routes): route tables are not modelled by hyperlab yet: each VPC routes only within itself (its local route)",
-            "DIR/elbv2/describe-load-balancers.json: LoadBalancers[0].AvailabilityZones[0].SubnetId: warning: load balancer nlb-web node in subnet-c5eb8c7350b21f1fe: the dump gives no address; given 10.1.1.4 in subnet-c5eb8c7350b21f1fe (10.1.1.0/24)",
-            "DIR/elbv2/describe-load-balancers.json: LoadBalancers[0].AvailabilityZones[1].SubnetId: warning: load balancer nlb-web node in subnet-ea069f7e80bb29fad: the dump gives no address; given 10.1.2.4 in subnet-ea069f7e80bb29fad (10.1.2.0/24)",
-            "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[3].SubnetId: warning: VPC endpoint vpce-929d7965dc1112f70 in subnet-96ed8ae139960eb51: 10.144.161.219 is outside subnet-96ed8ae139960eb51 (10.0.1.0/24); re-addressed to 10.0.1.4 in subnet-96ed8ae139960eb51 (10.0.1.0/24)",
-            "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[4].SubnetId: warning: VPC endpoint vpce-929d7965dc1112f70 in subnet-c97bd67322c4174a5: 10.1.244.242 is outside subnet-c97bd67322c4174a5 (10.0.2.0/24); re-addressed to 10.0.2.4 in subnet-c97bd67322c4174a5 (10.0.2.0/24)",
+            "DIR/ec2/describe-vpcs.json: Vpcs[0]: not imported: VPC vpc-5facb3748af11d056: the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[0]: not imported: subnet subnet-6eb45d9050f770d53: in vpc-5facb3748af11d056, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[3]: not imported: subnet subnet-0be1b5efd772ecc32: in vpc-5facb3748af11d056, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[6]: not imported: subnet subnet-bf75ac02ce9dcf547: in vpc-5facb3748af11d056, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[7]: not imported: subnet subnet-6050824fce7c1f42e: in vpc-5facb3748af11d056, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[8]: not imported: subnet subnet-ccb2be57c279a22bd: in vpc-5facb3748af11d056, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-subnets.json: Subnets[9]: not imported: subnet subnet-66ac9207631c3882d: in vpc-5facb3748af11d056, the account's default VPC, with nothing in it",
+            "DIR/ec2/describe-security-groups.json: SecurityGroups[0]: not imported: security group sg-726ec18b94ee629eb: its VPC vpc-5facb3748af11d056: VPC vpc-5facb3748af11d056 is not imported",
+            "DIR/ec2/describe-security-groups.json: SecurityGroups[1]: not imported: security group sg-e8cd4676b9b04e3f0: the VPC's default group, used by nothing",
+            "DIR/ec2/describe-security-groups.json: SecurityGroups[4]: not imported: security group sg-b8f7475a8fb2b1f3a: the VPC's default group, used by nothing",
+            "DIR/ec2/describe-security-group-rules.json: SecurityGroupRules[0].GroupId: not imported: a rule of sg-726ec18b94ee629eb: its security group sg-726ec18b94ee629eb: security group sg-726ec18b94ee629eb is not imported",
+            "DIR/ec2/describe-security-group-rules.json: SecurityGroupRules[1].GroupId: not imported: a rule of sg-e8cd4676b9b04e3f0: its security group sg-e8cd4676b9b04e3f0: security group sg-e8cd4676b9b04e3f0 is not imported",
+            "DIR/ec2/describe-security-group-rules.json: SecurityGroupRules[5].GroupId: not imported: a rule of sg-b8f7475a8fb2b1f3a: its security group sg-b8f7475a8fb2b1f3a: security group sg-b8f7475a8fb2b1f3a is not imported",
+            "DIR/ec2/describe-vpc-endpoints.json: VpcEndpoints[0]: warning: VPC endpoint vpce-8f1ad652458f45ddd: its principal arn:aws:iam::123456789012:root is not in the permissions of vpce-svc-48a0d9ce; added to its allowed_principals, as the connection exists",
+            "DIR/ec2/describe-network-acls.json: NetworkAcls[0]: not imported: default network ACL acl-8e9d2f1c1e109de68 in vpc-5facb3748af11d056 (4 entries, 6 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
+            "DIR/ec2/describe-network-acls.json: NetworkAcls[1]: not imported: default network ACL acl-1e591abc0ae5f0e7d in vpc-49a6c85928e64ba09 (4 entries, 2 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
+            "DIR/ec2/describe-network-acls.json: NetworkAcls[2]: not imported: default network ACL acl-c061ab0f1c655aaa4 in vpc-d4f2aaeb0a6019239 (4 entries, 2 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
+            "DIR/ec2/describe-route-tables.json: RouteTables[0]: not imported: route table rtb-780faa551c8b58e28 in vpc-5facb3748af11d056 (1 routes): route tables are not modelled by hyperlab yet: each VPC routes only within itself (its local route)",
+            "DIR/ec2/describe-route-tables.json: RouteTables[1]: not imported: route table rtb-e37a2f9eab8a20f22 in vpc-49a6c85928e64ba09 (1 routes): route tables are not modelled by hyperlab yet: each VPC routes only within itself (its local route)",
+            "DIR/ec2/describe-route-tables.json: RouteTables[2]: not imported: route table rtb-9433e8e18cc9c3036 in vpc-d4f2aaeb0a6019239 (1 routes): route tables are not modelled by hyperlab yet: each VPC routes only within itself (its local route)",
+            "DIR/elbv2/describe-load-balancers.json: LoadBalancers[0].AvailabilityZones[0].SubnetId: warning: load balancer nlb-web node in subnet-6fbd08b4b2f82e12d: the dump gives no address; given 10.1.1.4 in subnet-6fbd08b4b2f82e12d (10.1.1.0/24)",
+            "DIR/elbv2/describe-load-balancers.json: LoadBalancers[0].AvailabilityZones[1].SubnetId: warning: load balancer nlb-web node in subnet-3886e3f9f49b28d4c: the dump gives no address; given 10.1.2.4 in subnet-3886e3f9f49b28d4c (10.1.2.0/24)",
+            "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[3].SubnetId: warning: VPC endpoint vpce-8f1ad652458f45ddd in subnet-79d3ec5923676b07a: 10.154.199.135 is outside subnet-79d3ec5923676b07a (10.0.1.0/24); re-addressed to 10.0.1.4 in subnet-79d3ec5923676b07a (10.0.1.0/24)",
+            "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[4].SubnetId: warning: VPC endpoint vpce-8f1ad652458f45ddd in subnet-5bd408de7b3f61fce: 10.236.221.90 is outside subnet-5bd408de7b3f61fce (10.0.2.0/24); re-addressed to 10.0.2.4 in subnet-5bd408de7b3f61fce (10.0.2.0/24)",
         ]
     );
     let t = &got.topology;
@@ -883,4 +881,75 @@ fn a_moto_dump_imports_with_what_moto_does_differently_reported_and_mended() {
         )
     );
     assert_eq!(t.security_groups[e.security_groups[0]].ingress.len(), 1);
+}
+
+#[test]
+fn moto_query_xml_converted_imports_to_what_the_cli_json_imports_to() {
+    // The same moto state, recorded both ways: xml/SERVICE/CALL.xml (the
+    // raw answers an endpoint sends) and cli/SERVICE/CALL.json (what the AWS
+    // CLI printed for them).
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/import/moto-5.2.6-privatelink");
+    let mut files = Vec::new();
+    for service in ["ec2", "elbv2"] {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(fixture.join("xml").join(service))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        for p in names {
+            let xml = std::fs::read_to_string(&p).unwrap();
+            let json =
+                super::query_xml::cli_json(&xml).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+            files.push((
+                format!("{service}/{stem}.json"),
+                serde_json::to_string(&json).unwrap(),
+            ));
+        }
+    }
+    assert_eq!(files.len(), 20);
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, v)| (p.as_str(), v.as_str()))
+        .collect();
+    let from_xml = Dump::new("moto-xml", &refs);
+    let got = from_xml.import().unwrap();
+    let want = aws_dir(&fixture.join("cli"), "t").unwrap();
+    assert_eq!(got.topology, want.topology);
+    assert_eq!(
+        got.toml,
+        want.toml.replace(
+            &fixture.join("cli").display().to_string(),
+            &from_xml.0.display().to_string()
+        )
+    );
+    let shown = fixture.join("cli").display().to_string();
+    let want_report: Vec<String> = want
+        .report
+        .iter()
+        .map(|l| l.replace(&shown, "DIR"))
+        .collect();
+    assert_eq!(from_xml.report(), want_report);
+}
+
+#[test]
+fn query_xml_errors_and_html_are_refused_with_what_they_say() {
+    use super::query_xml::cli_json;
+    assert_eq!(
+        cli_json("<Response><Errors><Error><Code>InvalidVpcID.NotFound</Code><Message>The vpc ID 'vpc-1' does not exist</Message></Error></Errors></Response>"),
+        Err("the endpoint answered an error: InvalidVpcID.NotFound: The vpc ID 'vpc-1' does not exist".into())
+    );
+    assert_eq!(
+        cli_json("<!doctype html>\n<html lang=en><title>500 Internal Server Error</title></html>"),
+        Err("not an AWS Query answer: the document is <html>, not <...Response>".into())
+    );
+    assert_eq!(
+        cli_json(
+            r#"<DescribeVpcsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15"><requestId>r</requestId><vpcSet><item><vpcId>vpc-1</vpcId><isDefault>false</isDefault><tagSet><item><key>Name</key><value>a &amp; b</value></item></tagSet></item></vpcSet></DescribeVpcsResponse>"#
+        ),
+        Ok(
+            serde_json::json!({"Vpcs": [{"VpcId": "vpc-1", "IsDefault": "false", "Tags": [{"Key": "Name", "Value": "a & b"}]}]})
+        )
+    );
 }

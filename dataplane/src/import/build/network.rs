@@ -217,7 +217,7 @@ impl<'i> B<'i> {
             )? {
                 Ok(i) => i,
                 Err(why) => {
-                    self.not_imported(&r.at, &format!("a rule of {}", gref.id), &why);
+                    self.not_imported(&gref.at, &format!("a rule of {}", gref.id), &why);
                     continue;
                 }
             };
