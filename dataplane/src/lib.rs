@@ -9,6 +9,7 @@
 //! checked by `tests/architecture.rs`.
 
 pub mod agent;
+pub mod aws_endpoint;
 pub mod compile;
 pub mod config;
 pub mod conntrack;

@@ -196,8 +196,21 @@ enum ImportCmd {
         after_help = "Example:\n  dataplane import aws configs/import/privatelink/aws --lab plink -o plink.toml"
     )]
     Aws {
-        /// The directory of JSON files.
-        dir: PathBuf,
+        /// The directory of JSON files (or give --endpoint).
+        #[arg(required_unless_present = "endpoint", conflicts_with = "endpoint")]
+        dir: Option<PathBuf>,
+        /// Ask an AWS-compatible endpoint (an emulator such as moto, at
+        /// http://HOST:PORT) instead of reading files: the EC2 and ELBv2 calls
+        /// above; calls it cannot answer are listed and left out.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// The region to ask the endpoint about.
+        #[arg(long, default_value = "us-east-1", requires = "endpoint")]
+        region: String,
+        /// Also write the endpoint's answers as files (SERVICE/CALL[-KEY].json)
+        /// in DIR, which `import aws DIR` reads again.
+        #[arg(long, value_name = "DIR", requires = "endpoint")]
+        save: Option<PathBuf>,
         #[command(flatten)]
         out: ImportOut,
     },
@@ -604,7 +617,43 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         }
         Cmd::Import { cmd } => {
             let (res, out) = match cmd {
-                ImportCmd::Aws { dir, out } => (dataplane::import::aws_dir(&dir, &out.lab), out),
+                ImportCmd::Aws {
+                    dir: Some(dir),
+                    out,
+                    ..
+                } => (dataplane::import::aws_dir(&dir, &out.lab), out),
+                ImportCmd::Aws {
+                    dir: None,
+                    endpoint,
+                    region,
+                    save,
+                    out,
+                } => {
+                    let url = endpoint.expect("clap: DIR or --endpoint");
+                    let ep = dataplane::aws_endpoint::Endpoint::new(&url, &region)
+                        .map_err(anyhow::Error::msg)?;
+                    let (answers, notes) =
+                        dataplane::aws_endpoint::fetch(&ep).map_err(anyhow::Error::msg)?;
+                    if let Some(dir) = save {
+                        for a in &answers {
+                            let name = match &a.key {
+                                Some(k) => format!("{}/{}-{k}.json", a.service, a.call),
+                                None => format!("{}/{}.json", a.service, a.call),
+                            };
+                            let p = dir.join(name);
+                            std::fs::create_dir_all(p.parent().expect("a file in a folder"))?;
+                            let mut text = serde_json::to_string_pretty(&a.json)?;
+                            text.push('\n');
+                            std::fs::write(&p, text)
+                                .with_context(|| format!("writing {}", p.display()))?;
+                        }
+                    }
+                    let source = ep.url().to_string();
+                    (
+                        dataplane::import::aws_answers(answers, notes, &out.lab, &source),
+                        out,
+                    )
+                }
                 ImportCmd::Terraform { file, out } => {
                     (dataplane::import::terraform_file(&file, &out.lab), out)
                 }

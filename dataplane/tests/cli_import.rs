@@ -271,3 +271,175 @@ fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
     let _ = std::fs::remove_file(&out);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A stand-in for moto on 127.0.0.1: it answers each Query-protocol call
+/// with moto's recorded answer (tests/fixtures/import/moto-5.2.6-privatelink/
+/// xml/SERVICE/CALL[-KEY].xml; ELBv2 chunked, EC2 with a length) and a call
+/// it has no answer for with moto's HTTP 500 page. Returns its URL.
+fn replay_moto() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let xml = example().join("../../../tests/fixtures/import/moto-5.2.6-privatelink/xml");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let form: Vec<(String, String)> = String::from_utf8(body)
+                .unwrap()
+                .split('&')
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap();
+                    let mut out = Vec::new();
+                    let b = v.as_bytes();
+                    let mut i = 0;
+                    while i < b.len() {
+                        if b[i] == b'%' {
+                            out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                            i += 3;
+                        } else {
+                            out.push(b[i]);
+                            i += 1;
+                        }
+                    }
+                    (k.to_string(), String::from_utf8(out).unwrap())
+                })
+                .collect();
+            let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            let action = get("Action").unwrap();
+            let mut call = String::new();
+            for c in action.chars() {
+                if c.is_ascii_uppercase() {
+                    if !call.is_empty() {
+                        call.push('-');
+                    }
+                    call.push(c.to_ascii_lowercase());
+                } else {
+                    call.push(c);
+                }
+            }
+            let service = if get("Version").as_deref() == Some("2016-11-15") {
+                "ec2"
+            } else {
+                "elbv2"
+            };
+            let key = get("TargetGroupArn")
+                .map(|a| a.split('/').nth(1).unwrap().to_string())
+                .or_else(|| {
+                    get("LoadBalancerArn").map(|a| a.split('/').nth(2).unwrap().to_string())
+                })
+                .or_else(|| get("ServiceId"));
+            let file = match key {
+                Some(k) => xml.join(service).join(format!("{call}-{k}.xml")),
+                None => xml.join(service).join(format!("{call}.xml")),
+            };
+            let answer = match std::fs::read_to_string(&file) {
+                Ok(text) if service == "elbv2" => format!(
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{text}\r\n0\r\n\r\n",
+                    text.len()
+                ),
+                Ok(text) => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}", text.len()),
+                Err(_) => {
+                    let page = "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n";
+                    format!("HTTP/1.1 500 INTERNAL SERVER ERROR\r\nContent-Length: {}\r\n\r\n{page}", page.len())
+                }
+            };
+            stream.write_all(answer.as_bytes()).unwrap();
+        }
+    });
+    url
+}
+
+#[test]
+fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
+    let url = replay_moto();
+    let files = example().join("../../../tests/fixtures/import/moto-5.2.6-privatelink/cli");
+    let by_files = bin()
+        .args(["import", "aws"])
+        .arg(&files)
+        .args(["--lab", "moto"])
+        .output()
+        .unwrap();
+    assert_eq!(by_files.status.code(), Some(0), "{by_files:?}");
+    let saved = tmp("import-endpoint-saved");
+    let _ = std::fs::remove_dir_all(&saved);
+    let live = bin()
+        .args([
+            "import",
+            "aws",
+            "--endpoint",
+            &url,
+            "--lab",
+            "moto",
+            "--save",
+        ])
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert_eq!(live.status.code(), Some(0), "{live:?}");
+    // The same config (but for the header naming its source).
+    let body = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("# Imported from "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&live), body(&by_files));
+    let err = String::from_utf8_lossy(&live.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            format!("{url} ec2 DescribeVpcEndpointConnections: not read: HTTP 500").as_str(),
+            format!(
+                "{url}: not read: API Gateway VPC links and integrations and Cloud Map instances \
+                 are not asked of an endpoint yet (dump them with the AWS CLI and import the files)"
+            )
+            .as_str(),
+        ]
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "{url} ec2 DescribeVpcs: Vpcs[0]: not imported: VPC "
+        )),
+        "{err}"
+    );
+    // What --save wrote imports to the same config again.
+    let again = bin()
+        .args(["import", "aws"])
+        .arg(&saved)
+        .args(["--lab", "moto"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    assert_eq!(body(&again), body(&by_files));
+    let _ = std::fs::remove_dir_all(&saved);
+    // Nobody there: an error, exit 1.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let refused = bin()
+        .args(["import", "aws", "--endpoint", &dead])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .starts_with(&format!("error: cannot reach {dead}: Connection refused")),
+        "{refused:?}"
+    );
+}

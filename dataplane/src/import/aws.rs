@@ -240,6 +240,55 @@ fn check_call(c: &Call, file: &str, json: &Value) -> Res<()> {
 pub fn read(dir: &Path) -> Res<Inventory> {
     let mut inv = Inventory::default();
     let dump = read_dir(dir, &mut inv)?;
+    fill(dump, inv)
+}
+
+/// One call's answer that did not come from a file: from an endpoint.
+pub struct Answer {
+    pub service: &'static str,
+    pub call: &'static str,
+    /// The resource a per-resource call was made for (its KEY).
+    pub key: Option<String>,
+    /// How messages name it (`ENDPOINT ec2 DescribeVpcs`).
+    pub name: String,
+    pub json: Value,
+}
+
+/// The calls import reads, as (service, call, member), for a client.
+pub fn calls() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    CALLS.iter().map(|c| (c.service, c.name, c.key))
+}
+
+/// Reads answers an endpoint gave (see [`Answer`]) into an inventory.
+pub fn read_answers(answers: Vec<Answer>, notes: Vec<String>) -> Res<Inventory> {
+    let mut inv = Inventory {
+        notes,
+        ..Inventory::default()
+    };
+    let mut dump = Dump::default();
+    for a in answers {
+        let Some(c) = CALLS
+            .iter()
+            .find(|c| c.service == a.service && c.name == a.call)
+        else {
+            inv.notes
+                .push(format!("{}: ignored: not a call import reads", a.name));
+            continue;
+        };
+        check_call(c, &a.name, &a.json)?;
+        dump.files
+            .entry((c.service, c.name))
+            .or_default()
+            .push(File {
+                name: a.name,
+                suffix: a.key,
+                json: a.json,
+            });
+    }
+    fill(dump, inv)
+}
+
+fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
     let items = |service, name, key: &'static str| -> Res<Vec<J<'_>>> {
         let mut out = Vec::new();
         for f in dump.get(service, name) {

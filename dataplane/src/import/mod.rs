@@ -79,6 +79,21 @@ pub fn aws_dir(dir: &Path, lab: &str) -> Result<Imported, ImportError> {
     finish(inv, lab, &dir.display().to_string())
 }
 
+/// `dataplane import aws --endpoint`: answers a client got from an
+/// AWS-compatible endpoint (named `source` in messages), with what it could
+/// not read as report lines.
+pub fn aws_answers(
+    answers: Vec<aws::Answer>,
+    notes: Vec<String>,
+    lab: &str,
+    source: &str,
+) -> Result<Imported, ImportError> {
+    let inv = aws::read_answers(answers, notes)?;
+    finish(inv, lab, source)
+}
+
+pub use aws::{calls, Answer};
+
 /// `dataplane import terraform FILE`.
 pub fn terraform_file(file: &Path, lab: &str) -> Result<Imported, ImportError> {
     let inv = terraform::read(file)?;
