@@ -366,6 +366,52 @@ pub fn fetch(ep: &Endpoint) -> Result<(Vec<Answer>, Vec<String>), String> {
     Ok((answers, notes))
 }
 
+/// Follows an endpoint for `dataplane run --aws-endpoint`: each poll
+/// imports what the endpoint holds; a config that differs from the last
+/// one is what the agent reloads (validated there, nothing half applied).
+pub struct Follow {
+    ep: Endpoint,
+    lab: String,
+    last: Option<String>,
+}
+
+/// A poll's outcome: the config text when it changed, and the import's
+/// report (what was not read or imported, warnings).
+pub struct Polled {
+    pub changed: Option<String>,
+    pub report: Vec<String>,
+}
+
+impl Follow {
+    pub fn new(ep: Endpoint, lab: &str) -> Follow {
+        Follow {
+            ep,
+            lab: lab.to_string(),
+            last: None,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        self.ep.url()
+    }
+
+    /// Asks the endpoint again. An endpoint that cannot be reached, or a
+    /// state that does not import, is an error; the caller keeps what runs.
+    pub fn poll(&mut self) -> Result<Polled, String> {
+        let (answers, notes) = fetch(&self.ep)?;
+        let imported = crate::import::aws_answers(answers, notes, &self.lab, self.ep.url())
+            .map_err(|e| e.to_string())?;
+        let changed = (self.last.as_deref() != Some(imported.toml.as_str())).then(|| {
+            self.last = Some(imported.toml.clone());
+            imported.toml
+        });
+        Ok(Polled {
+            changed,
+            report: imported.report,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,7 +52,22 @@ enum Cmd {
     /// `dataplane down` removes it. One agent per lab: a second one is refused.
     Run {
         /// Topology config (default: the embedded default topology).
+        #[arg(conflicts_with = "aws_endpoint")]
         file: Option<PathBuf>,
+        /// Follow an AWS-compatible endpoint (an emulator such as moto, at
+        /// http://HOST:PORT) instead of a file: its state, imported as `import
+        /// aws --endpoint` does, is the config; it is asked again every 500 ms
+        /// and a change is reloaded (validated first, nothing half applied,
+        /// tracked flows kept). The lab must be up: `dataplane import aws
+        /// --endpoint URL -o lab.toml` and `dataplane lab up lab.toml` first.
+        #[arg(long, value_name = "URL")]
+        aws_endpoint: Option<String>,
+        /// The region to ask the endpoint about.
+        #[arg(long, default_value = "us-east-1", requires = "aws_endpoint")]
+        region: String,
+        /// The lab name of the endpoint's config (as `import --lab`).
+        #[arg(long, default_value = dataplane::import::DEFAULT_LAB, requires = "aws_endpoint")]
+        lab: String,
         /// Hook to attach to the fabric ports (default: the config's `lab.hook`, else tc).
         #[arg(long, value_enum)]
         hook: Option<HookArg>,
@@ -534,6 +549,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         },
         Cmd::Run {
             file,
+            aws_endpoint,
+            region,
+            lab,
             hook,
             metrics,
             ebpf_obj,
@@ -541,8 +559,28 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             flow_log,
             flow_log_interval,
         } => {
+            let mut follow = match aws_endpoint {
+                Some(url) => Some(dataplane::aws_endpoint::Follow::new(
+                    dataplane::aws_endpoint::Endpoint::new(&url, &region)
+                        .map_err(anyhow::Error::msg)?,
+                    &lab,
+                )),
+                None => None,
+            };
             // Read once: what is parsed is what the journal keeps.
-            let source = persist::ConfigSource::read(file.as_deref())?;
+            let source = match follow.as_mut() {
+                Some(f) => {
+                    let polled = f.poll().map_err(anyhow::Error::msg)?;
+                    for line in &polled.report {
+                        eprintln!("{line}");
+                    }
+                    persist::ConfigSource {
+                        name: f.url().to_string(),
+                        text: polled.changed.expect("the first poll is a change"),
+                    }
+                }
+                None => persist::ConfigSource::read(file.as_deref())?,
+            };
             let mut t = match source.parse() {
                 Ok(t) => t,
                 Err(d) => {
@@ -560,7 +598,12 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let obj = ebpf_obj
                 .map(KernelObject::File)
                 .unwrap_or_else(KernelObject::from_env);
-            run(source, t, &obj, hook, metrics, file.as_deref(), watch)?;
+            let reloads = Reloads {
+                file: file.as_deref(),
+                watch,
+                follow,
+            };
+            run(source, t, &obj, hook, metrics, reloads)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down { file } => {
@@ -776,15 +819,27 @@ fn remove_dataplane(lab: &str) -> Result<Option<String>> {
     )))
 }
 
+/// Where `run`'s reloads come from: FILE (on SIGHUP, or on a change with
+/// `--watch`), or an AWS-compatible endpoint it follows.
+struct Reloads<'a> {
+    file: Option<&'a Path>,
+    watch: bool,
+    follow: Option<dataplane::aws_endpoint::Follow>,
+}
+
 fn run(
     source: persist::ConfigSource,
     t: Topology,
     obj: &KernelObject,
     hook: Hook,
     metrics: SocketAddr,
-    file: Option<&Path>,
-    watch: bool,
+    reloads: Reloads<'_>,
 ) -> Result<()> {
+    let Reloads {
+        file,
+        watch,
+        mut follow,
+    } = reloads;
     let mut agent = Agent::start_persistent(source, t, obj, hook, &loader::LoadOptions::default())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -820,6 +875,23 @@ fn run(
                 _ = term.recv() => { log::info!("SIGTERM: stopping the agent"); break }
                 _ = hup.recv() => true,
                 _ = tick.tick() => {
+                    if let Some(f) = follow.as_mut() {
+                        // The endpoint is on this machine: a poll takes
+                        // milliseconds, so it runs on this thread.
+                        match f.poll() {
+                            Ok(p) => {
+                                if let Some(text) = p.changed {
+                                    for line in &p.report {
+                                        eprintln!("{line}");
+                                    }
+                                    let source = persist::ConfigSource { name: f.url().to_string(), text };
+                                    reload_source(&mut agent, source, f.url());
+                                    *layout.lock().expect("layout lock") = agent.layout();
+                                }
+                            }
+                            Err(e) => log::warn!("{}: not followed this time, the running state is unchanged: {e}", f.url()),
+                        }
+                    }
                     let now = file.and_then(mtime);
                     let changed = watch && now != seen;
                     seen = now;
@@ -911,13 +983,17 @@ fn reload_from(agent: &mut Agent, file: Option<&Path>) {
             return;
         }
     };
+    let what = file.map_or("the default topology".into(), |f| f.display().to_string());
+    reload_source(agent, source, &what);
+}
+
+/// Reloads `source` (`what` names it), or says why not and keeps what runs.
+fn reload_source(agent: &mut Agent, source: persist::ConfigSource, what: &str) {
+    let file = (what != "the default topology").then_some(what);
     match source.parse() {
         Ok(_) => match agent.reload_source(source) {
             Ok(()) => {
-                println!(
-                    "hyperlab: reloaded {}",
-                    file.map_or("the default topology".into(), |f| f.display().to_string())
-                );
+                println!("hyperlab: reloaded {what}");
                 if !agent.not_applied().is_empty() {
                     println!(
                         "hyperlab: a reload does not apply {} (changed since this agent \
@@ -925,8 +1001,11 @@ fn reload_from(agent: &mut Agent, file: Option<&Path>) {
                          `dataplane run{}`; the data plane and its flows are kept)",
                         agent.not_applied().join(", "),
                         std::process::id(),
-                        file.map(|f| format!(" {}", f.display()))
-                            .unwrap_or_default()
+                        match file {
+                            Some(u) if u.starts_with("http://") => format!(" --aws-endpoint {u}"),
+                            Some(f) => format!(" {f}"),
+                            None => String::new(),
+                        }
                     );
                 }
             }

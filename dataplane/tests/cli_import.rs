@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 mod common;
-use common::{bin, tmp};
+use common::{bin, lab_up, root_lab, tmp, AgentProc};
 
 fn example() -> PathBuf {
     PathBuf::from(concat!(
@@ -277,10 +277,18 @@ fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
 /// xml/SERVICE/CALL[-KEY].xml; ELBv2 chunked, EC2 with a length) and a call
 /// it has no answer for with moto's HTTP 500 page. Returns its URL.
 fn replay_moto() -> String {
+    replay_moto_switchable().0
+}
+
+/// [`replay_moto`], and a switch: set, the answers recorded after the web
+/// group's tcp 8080 rule was revoked (`xml-revoked/`, over `xml/`).
+fn replay_moto_switchable() -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
     use std::io::{BufRead, BufReader, Read, Write};
-    let xml = example().join("../../../tests/fixtures/import/moto-5.2.6-privatelink/xml");
+    let fixture = example().join("../../../tests/fixtures/import/moto-5.2.6-privatelink");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let revoked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let switch = revoked.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let mut stream = stream.unwrap();
@@ -342,9 +350,15 @@ fn replay_moto() -> String {
                     get("LoadBalancerArn").map(|a| a.split('/').nth(2).unwrap().to_string())
                 })
                 .or_else(|| get("ServiceId"));
-            let file = match key {
-                Some(k) => xml.join(service).join(format!("{call}-{k}.xml")),
-                None => xml.join(service).join(format!("{call}.xml")),
+            let name = match key {
+                Some(k) => format!("{service}/{call}-{k}.xml"),
+                None => format!("{service}/{call}.xml"),
+            };
+            let over = fixture.join("xml-revoked").join(&name);
+            let file = if switch.load(std::sync::atomic::Ordering::SeqCst) && over.exists() {
+                over
+            } else {
+                fixture.join("xml").join(&name)
             };
             let answer = match std::fs::read_to_string(&file) {
                 Ok(text) if service == "elbv2" => format!(
@@ -360,7 +374,53 @@ fn replay_moto() -> String {
             stream.write_all(answer.as_bytes()).unwrap();
         }
     });
-    url
+    (url, revoked)
+}
+
+#[test]
+fn following_an_endpoint_gives_a_new_config_when_its_state_changes() {
+    use dataplane::aws_endpoint::{Endpoint, Follow};
+    let (url, revoked) = replay_moto_switchable();
+    let mut f = Follow::new(Endpoint::new(&url, "us-east-1").unwrap(), "moto");
+    let first = f
+        .poll()
+        .unwrap()
+        .changed
+        .expect("the first poll is a change");
+    assert_eq!(f.poll().unwrap().changed, None, "nothing changed");
+    revoked.store(true, std::sync::atomic::Ordering::SeqCst);
+    let after = f
+        .poll()
+        .unwrap()
+        .changed
+        .expect("the revoked rule is a change");
+    assert_eq!(f.poll().unwrap().changed, None);
+    let web = |text: &str| {
+        let t = dataplane::config::parse_str(text, "x.toml").unwrap();
+        let g = t
+            .security_groups
+            .iter()
+            .find(|g| g.id == "sg-8b321c0bef5e2aa57")
+            .unwrap()
+            .clone();
+        (t.security_groups.clone(), g)
+    };
+    let (groups, before) = web(&first);
+    let (_, now) = web(&after);
+    let nlb = groups
+        .iter()
+        .position(|g| g.id == "sg-e49fce01c5dbca17d")
+        .unwrap();
+    use dataplane::model::{Peer, Protocol, Rule};
+    let http = Rule {
+        protocol: Protocol::Tcp,
+        ports: (8080, 8080),
+        peer: Peer::SecurityGroup(nlb),
+    };
+    assert!(before.ingress.contains(&http), "{before:?}");
+    let mut want = before.ingress.clone();
+    want.retain(|r| *r != http);
+    assert_eq!(now.ingress, want);
 }
 
 #[test]
@@ -442,4 +502,89 @@ fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
             .starts_with(&format!("error: cannot reach {dead}: Connection refused")),
         "{refused:?}"
     );
+}
+
+#[test]
+#[ignore = "needs root"]
+fn run_follows_an_endpoint_and_a_revoked_rule_reaches_the_kernel_within_2_s() {
+    let (lab, file) = root_lab("imp", "import-follow.toml");
+    let (url, revoked) = replay_moto_switchable();
+    let import = bin()
+        .args(["import", "aws", "--endpoint", &url, "--lab", &lab, "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(import.status.code(), Some(0), "{import:?}");
+    lab_up(&file);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = tmp("import-follow.log");
+    let _ = std::fs::remove_file(&log);
+    let out = std::fs::File::create(&log).unwrap();
+    let child = bin()
+        .args([
+            "run",
+            "--aws-endpoint",
+            &url,
+            "--lab",
+            &lab,
+            "--metrics",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let agent = AgentProc {
+        child,
+        file: file.clone(),
+        log: log.clone(),
+        owns_lab: true,
+    };
+    agent.wait_for("running on");
+    // client -> the endpoint's ENI (10.0.1.4) tcp 80 -> the NLB -> web1 or web2
+    // on 8080, which the web group admits from the NLB's group.
+    let explain = || {
+        bin()
+            .arg("explain")
+            .arg(&file)
+            .args(["--from", "client", "--to", "10.0.1.4", "--port", "80"])
+            .output()
+            .unwrap()
+    };
+    let before = explain();
+    assert_eq!(
+        before.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&before.stdout)
+    );
+    // The rule is revoked in the emulator: the agent reloads, the kernel drops.
+    let t0 = std::time::Instant::now();
+    revoked.store(true, std::sync::atomic::Ordering::SeqCst);
+    agent.wait_for(&format!("hyperlab: reloaded {url}"));
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        t0.elapsed()
+    );
+    let after = explain();
+    assert_eq!(
+        after.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&after.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&after.stdout).contains("ingress"),
+        "{}",
+        String::from_utf8_lossy(&after.stdout)
+    );
+    drop(agent);
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&log);
 }
