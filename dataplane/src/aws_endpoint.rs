@@ -9,7 +9,8 @@
 //! (the credential scope names the region and service, as emulators read
 //! it); emulators do not check the signature, and real AWS is no target.
 //! EC2 and ELBv2 speak the Query protocol (form POST, XML answers:
-//! `import::query_xml`); API Gateway and Cloud Map are not asked yet.
+//! `import::query_xml`); API Gateway speaks REST-JSON (its v1 `item` is the
+//! CLI's `items`), Cloud Map JSON 1.1.
 
 use std::{
     io::{Read, Write},
@@ -57,8 +58,28 @@ impl Endpoint {
         &self.url
     }
 
-    /// One POST; the status and the body.
+    /// One POST of a form; the status and the body.
     fn post(&self, scope: &str, body: &str) -> Result<(u16, String), String> {
+        self.request(
+            "POST",
+            "/",
+            scope,
+            "application/x-www-form-urlencoded; charset=utf-8",
+            &[],
+            body,
+        )
+    }
+
+    /// One request; the status and the body.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        scope: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<(u16, String), String> {
         let addr = if self.authority.contains(':') {
             self.authority.clone()
         } else {
@@ -67,12 +88,16 @@ impl Endpoint {
         let mut s =
             TcpStream::connect(&addr).map_err(|e| format!("cannot reach {}: {e}", self.url))?;
         let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let req = format!(
-            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\n\
              Content-Length: {}\r\nX-Amz-Date: 20260101T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 \
              Credential=hyperlab/20260101/{}/{scope}/aws4_request, SignedHeaders=content-type;host;x-amz-date, \
              Signature=0000000000000000000000000000000000000000000000000000000000000000\r\n\
-             Connection: close\r\n\r\n{body}",
+             {extra}Connection: close\r\n\r\n{body}",
             self.authority,
             body.len(),
             self.region
@@ -153,6 +178,79 @@ impl Endpoint {
                 .or_insert(Value::Array(Vec::new()));
         }
         Ok(all)
+    }
+}
+
+impl Endpoint {
+    /// A REST-JSON list (API Gateway), every page: the wire's `item` or
+    /// `items` as the CLI's `key`; pages follow `position` or `nextToken`.
+    fn rest_list(&self, path: &str, key: &str) -> Result<Value, String> {
+        let mut all = Vec::new();
+        let mut query = String::new();
+        for _page in 0..1000 {
+            let (status, text) = self.request(
+                "GET",
+                &format!("{path}{query}"),
+                "apigateway",
+                "application/json",
+                &[],
+                "",
+            )?;
+            if status != 200 {
+                return Err(format!("HTTP {status}"));
+            }
+            let json: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+            let items = json.get("items").or_else(|| json.get("item"));
+            all.extend(items.and_then(Value::as_array).cloned().unwrap_or_default());
+            let next = ["position", "nextToken"].iter().find_map(|k| {
+                json.get(*k)
+                    .and_then(Value::as_str)
+                    .map(|t| (*k, t.to_string()))
+            });
+            match next {
+                Some((k, t)) if !t.is_empty() => query = format!("?{k}={}", encode(&t)),
+                _ => break,
+            }
+        }
+        Ok(serde_json::json!({ key: all }))
+    }
+
+    /// Cloud Map's ListInstances (JSON 1.1), every page, with its ServiceId.
+    fn list_instances(&self, service: &str) -> Result<Value, String> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        for _page in 0..1000 {
+            let mut req = serde_json::json!({ "ServiceId": service });
+            if let Some(t) = &token {
+                req["NextToken"] = Value::String(t.clone());
+            }
+            let (status, text) = self.request(
+                "POST",
+                "/",
+                "servicediscovery",
+                "application/x-amz-json-1.1",
+                &[("X-Amz-Target", "Route53AutoNaming_v20170314.ListInstances")],
+                &req.to_string(),
+            )?;
+            if status != 200 {
+                return Err(format!("HTTP {status}"));
+            }
+            let json: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+            all.extend(
+                json.get("Instances")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            token = json
+                .get("NextToken")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(serde_json::json!({ "ServiceId": service, "Instances": all }))
     }
 }
 
@@ -358,11 +456,104 @@ pub fn fetch(ep: &Endpoint) -> Result<(Vec<Answer>, Vec<String>), String> {
             &mut answers,
         )?;
     }
-    notes.push(format!(
-        "{}: not read: API Gateway VPC links and integrations and Cloud Map instances are not asked \
-         of an endpoint yet (dump them with the AWS CLI and import the files)",
-        ep.url
-    ));
+    // API Gateway (REST JSON) and the Cloud Map services its integrations name.
+    let mut rest = |call: &'static str,
+                    service: &'static str,
+                    path: &str,
+                    key: &str,
+                    k: Option<String>,
+                    answers: &mut Vec<Answer>|
+     -> Result<Option<Value>, String> {
+        let name = match &k {
+            Some(x) => format!("{} {service} GET {path} ({x})", ep.url),
+            None => format!("{} {service} GET {path}", ep.url),
+        };
+        match ep.rest_list(path, key) {
+            Ok(json) => {
+                answers.push(Answer {
+                    service,
+                    call,
+                    key: k,
+                    name,
+                    json: json.clone(),
+                });
+                Ok(Some(json))
+            }
+            Err(e) if e.starts_with("cannot reach") => Err(e),
+            Err(e) => {
+                notes.push(format!("{name}: not read: {e}"));
+                Ok(None)
+            }
+        }
+    };
+    rest(
+        "get-vpc-links",
+        "apigateway",
+        "/vpclinks",
+        "items",
+        None,
+        &mut answers,
+    )?;
+    rest(
+        "get-vpc-links",
+        "apigatewayv2",
+        "/v2/vpclinks",
+        "Items",
+        None,
+        &mut answers,
+    )?;
+    let mut integrations = Vec::new();
+    let apis = ep.rest_list("/v2/apis", "Items");
+    if let Ok(apis) = &apis {
+        let ids: Vec<String> = apis["Items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.get("apiId").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        for id in ids {
+            let path = format!("/v2/apis/{id}/integrations");
+            if let Some(json) = rest(
+                "get-integrations",
+                "apigatewayv2",
+                &path,
+                "Items",
+                Some(id),
+                &mut answers,
+            )? {
+                integrations.extend(json["Items"].as_array().cloned().unwrap_or_default());
+            }
+        }
+    }
+    match apis {
+        Err(e) if e.starts_with("cannot reach") => return Err(e),
+        Err(e) => notes.push(format!(
+            "{} apigatewayv2 GET /v2/apis: not read: {e}",
+            ep.url
+        )),
+        Ok(_) => {}
+    }
+    let mut services: Vec<String> = integrations
+        .iter()
+        .filter_map(|i| i.get("integrationUri").and_then(Value::as_str))
+        .filter(|u| u.starts_with("arn:aws:servicediscovery:"))
+        .filter_map(|u| u.split_once(":service/").map(|(_, s)| s.to_string()))
+        .collect();
+    services.dedup();
+    for srv in services {
+        let name = format!("{} servicediscovery ListInstances {srv}", ep.url);
+        match ep.list_instances(&srv) {
+            Ok(json) => answers.push(Answer {
+                service: "servicediscovery",
+                call: "list-instances",
+                key: Some(srv),
+                name,
+                json,
+            }),
+            Err(e) if e.starts_with("cannot reach") => return Err(e),
+            Err(e) => notes.push(format!("{name}: not read: {e}")),
+        }
+    }
     Ok((answers, notes))
 }
 

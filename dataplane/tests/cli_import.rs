@@ -293,6 +293,8 @@ fn replay_moto_switchable() -> (String, std::sync::Arc<std::sync::atomic::Atomic
         for stream in listener.incoming() {
             let mut stream = stream.unwrap();
             let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
             let mut length = 0;
             loop {
                 let mut line = String::new();
@@ -306,6 +308,33 @@ fn replay_moto_switchable() -> (String, std::sync::Arc<std::sync::atomic::Atomic
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
+            // API Gateway: REST-JSON GETs, answered from rest/SERVICE/PATH.json.
+            if let Some(path) = request_line.strip_prefix("GET ") {
+                let path = path
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .split('?')
+                    .next()
+                    .unwrap();
+                let (service, rest) = match path.strip_prefix("/v2/") {
+                    Some(r) => ("apigatewayv2", r),
+                    None => ("apigateway", path.trim_start_matches('/')),
+                };
+                let file = fixture
+                    .join("rest")
+                    .join(service)
+                    .join(format!("{}.json", rest.replace('/', "-")));
+                let answer = match std::fs::read_to_string(&file) {
+                    Ok(text) => format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}",
+                        text.len()
+                    ),
+                    Err(_) => "HTTP/1.1 404 NOT FOUND\r\nContent-Length: 0\r\n\r\n".to_string(),
+                };
+                stream.write_all(answer.as_bytes()).unwrap();
+                continue;
+            }
             let form: Vec<(String, String)> = String::from_utf8(body)
                 .unwrap()
                 .split('&')
@@ -462,19 +491,18 @@ fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
     let err = String::from_utf8_lossy(&live.stderr);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(
-        lines[..2],
-        [
-            format!("{url} ec2 DescribeVpcEndpointConnections: not read: HTTP 500").as_str(),
-            format!(
-                "{url}: not read: API Gateway VPC links and integrations and Cloud Map instances \
-                 are not asked of an endpoint yet (dump them with the AWS CLI and import the files)"
-            )
-            .as_str(),
-        ]
+        lines[0],
+        format!("{url} ec2 DescribeVpcEndpointConnections: not read: HTTP 500")
     );
     assert!(
-        lines[2].starts_with(&format!(
+        lines[1].starts_with(&format!(
             "{url} ec2 DescribeVpcs: Vpcs[0]: not imported: VPC "
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{url} apigatewayv2 GET /v2/vpclinks: Items[0]: note: API Gateway's own VPC is in no dump"
         )),
         "{err}"
     );

@@ -830,6 +830,8 @@ fn a_moto_dump_imports_with_what_moto_does_differently_reported_and_mended() {
             "DIR/ec2/describe-security-group-rules.json: SecurityGroupRules[1].GroupId: not imported: a rule of sg-e8cd4676b9b04e3f0: its security group sg-e8cd4676b9b04e3f0: security group sg-e8cd4676b9b04e3f0 is not imported",
             "DIR/ec2/describe-security-group-rules.json: SecurityGroupRules[5].GroupId: not imported: a rule of sg-b8f7475a8fb2b1f3a: its security group sg-b8f7475a8fb2b1f3a: security group sg-b8f7475a8fb2b1f3a is not imported",
             "DIR/ec2/describe-vpc-endpoints.json: VpcEndpoints[0]: warning: VPC endpoint vpce-8f1ad652458f45ddd: its principal arn:aws:iam::123456789012:root is not in the permissions of vpce-svc-48a0d9ce; added to its allowed_principals, as the connection exists",
+            "DIR/apigateway/get-vpc-links.json: items[0]: not imported: REST API VPC link vi0bni1sw0: its NLB nlb-web already fronts endpoint service vpce-svc-48a0d9ce (a hyperlab NLB fronts one)",
+            "DIR/apigatewayv2/get-vpc-links.json: Items[0]: note: API Gateway's own VPC is in no dump: made apigateway (10.255.0.0/16) with the host apigateway (10.255.1.10) that calls the VPC links",
             "DIR/ec2/describe-network-acls.json: NetworkAcls[0]: not imported: default network ACL acl-8e9d2f1c1e109de68 in vpc-5facb3748af11d056 (4 entries, 6 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
             "DIR/ec2/describe-network-acls.json: NetworkAcls[1]: not imported: default network ACL acl-1e591abc0ae5f0e7d in vpc-49a6c85928e64ba09 (4 entries, 2 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
             "DIR/ec2/describe-network-acls.json: NetworkAcls[2]: not imported: default network ACL acl-c061ab0f1c655aaa4 in vpc-d4f2aaeb0a6019239 (4 entries, 2 subnets): network ACLs are not modelled by hyperlab yet: the lab does not filter by them",
@@ -853,9 +855,16 @@ fn a_moto_dump_imports_with_what_moto_does_differently_reported_and_mended() {
         [
             ("client", "10.0.1.10".into()),
             ("web1", "10.1.1.21".into()),
-            ("web2", "10.1.2.22".into())
+            ("web2", "10.1.2.22".into()),
+            ("apigateway", "10.255.1.10".into()),
         ]
     );
+    // The HTTP link reaches the NLB's listener (moto names it listener/app/...).
+    use crate::model::{IntegrationKind, VpcLinkKind};
+    let VpcLinkKind::Http { integrations, .. } = &t.services.vpc_links[0].kind else {
+        panic!("an HTTP link")
+    };
+    assert_eq!(integrations[0].kind, IntegrationKind::Nlb { nlb: 0 });
     let s = &t.services;
     let listener = &s.nlbs[0].listeners[0];
     assert_eq!(
@@ -909,6 +918,16 @@ fn moto_query_xml_converted_imports_to_what_the_cli_json_imports_to() {
         }
     }
     assert_eq!(files.len(), 20);
+    // API Gateway answers JSON: the CLI's files as they are.
+    for (service, call) in [
+        ("apigateway", "get-vpc-links"),
+        ("apigatewayv2", "get-vpc-links"),
+        ("apigatewayv2", "get-integrations"),
+    ] {
+        let text =
+            std::fs::read_to_string(fixture.join(format!("cli/{service}/{call}.json"))).unwrap();
+        files.push((format!("{service}/{call}.json"), text));
+    }
     let refs: Vec<(&str, &str)> = files
         .iter()
         .map(|(p, v)| (p.as_str(), v.as_str()))

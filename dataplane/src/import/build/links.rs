@@ -318,64 +318,51 @@ impl<'i> B<'i> {
                 self.not_imported(&i.at, &iwhat, "no IntegrationUri");
                 continue;
             };
-            let target = if uri.contains(":listener/app/") {
-                let Some(x) = inv.listeners.iter().find(|x| x.arn.as_deref() == Some(uri)) else {
-                    self.not_imported(
-                        &i.at,
-                        &iwhat,
-                        &format!(
-                            "its listener {uri} is not in the dump (elbv2 describe-listeners)"
-                        ),
-                    );
-                    continue;
-                };
-                let Some(&a) = self.albs.get(x.lb.id.as_str()) else {
-                    self.not_imported(&i.at, &iwhat, &format!("the ALB of {uri} is not imported (hyperlab imports an ALB whose nodes are named lab hosts)"));
-                    continue;
-                };
+            // A listener's load balancer says what it is (moto writes
+            // `listener/app/...` for an NLB's listeners too).
+            let listener = inv.listeners.iter().find(|x| x.arn.as_deref() == Some(uri));
+            let target = if let Some(x) = listener {
                 let port = x.port.and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
-                (
-                    OIntegrationTarget::Alb(self.out.albs[a].id.clone()),
-                    "tcp",
-                    port,
-                )
-            } else if uri.contains(":listener/net/") {
-                let Some(x) = inv.listeners.iter().find(|x| x.arn.as_deref() == Some(uri)) else {
+                if let Some(&a) = self.albs.get(x.lb.id.as_str()) {
+                    (
+                        OIntegrationTarget::Alb(self.out.albs[a].id.clone()),
+                        "tcp",
+                        port,
+                    )
+                } else if let Some(&n) = self.nlbs.get(x.lb.id.as_str()) {
+                    let nlb = &self.out.nlbs[n];
+                    let Some(&(protocol, port, _)) =
+                        nlb.listeners.iter().find(|(_, p, _)| *p == port)
+                    else {
+                        self.not_imported(
+                            &i.at,
+                            &iwhat,
+                            &format!("the listener {uri} is not imported"),
+                        );
+                        continue;
+                    };
+                    if self.out.subnets[nlb.nodes[0].0].vpc != vpc {
+                        return Err(uri_at.err(format!(
+                            "the NLB of {uri} is not in the link's VPC {}",
+                            self.out.vpcs[vpc].id
+                        )));
+                    }
+                    (OIntegrationTarget::Nlb(nlb.id.clone()), protocol, port)
+                } else {
                     self.not_imported(
                         &i.at,
                         &iwhat,
-                        &format!(
-                            "its listener {uri} is not in the dump (elbv2 describe-listeners)"
-                        ),
+                        &format!("the load balancer of {uri} is not imported (an ALB is, when its nodes are named lab hosts)"),
                     );
                     continue;
-                };
-                let Some(&n) = self.nlbs.get(x.lb.id.as_str()) else {
-                    self.not_imported(
-                        &i.at,
-                        &iwhat,
-                        &format!("the load balancer of {uri} is not imported"),
-                    );
-                    continue;
-                };
-                let nlb = &self.out.nlbs[n];
-                let port = x.port.and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
-                let Some(&(protocol, port, _)) = nlb.listeners.iter().find(|(_, p, _)| *p == port)
-                else {
-                    self.not_imported(
-                        &i.at,
-                        &iwhat,
-                        &format!("the listener {uri} is not imported"),
-                    );
-                    continue;
-                };
-                if self.out.subnets[nlb.nodes[0].0].vpc != vpc {
-                    return Err(uri_at.err(format!(
-                        "the NLB of {uri} is not in the link's VPC {}",
-                        self.out.vpcs[vpc].id
-                    )));
                 }
-                (OIntegrationTarget::Nlb(nlb.id.clone()), protocol, port)
+            } else if uri.contains(":listener/") {
+                self.not_imported(
+                    &i.at,
+                    &iwhat,
+                    &format!("its listener {uri} is not in the dump (elbv2 describe-listeners)"),
+                );
+                continue;
             } else if let Some(srv) = uri
                 .split_once(":service/")
                 .map(|(_, s)| s.to_string())
