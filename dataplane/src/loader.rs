@@ -773,7 +773,10 @@ impl Drop for Dataplane {
         // Unpinned links die with their fds; pinned ones (and the maps)
         // only when their pins are removed.
         if let (true, Some(dir)) = (self.remove_on_drop, self.pinned.take()) {
-            let _ = fs::remove_dir_all(dir);
+            if let Err(e) = crate::pins::remove_pins(&dir) {
+                log::warn!("removing the data plane pinned in {}: {e:#}", dir.display());
+                let _ = fs::remove_dir_all(dir);
+            }
         }
     }
 }
