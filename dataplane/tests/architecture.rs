@@ -168,6 +168,19 @@ impl Crate {
         out
     }
 
+    /// [`Self::forbidden`] for each of `modules` (which must exist), as
+    /// `module: problem` lines.
+    fn forbidden_in_each(&self, modules: &[&str], never: &[&str]) -> Vec<String> {
+        let mut problems = Vec::new();
+        for m in modules {
+            assert!(self.refs.contains_key(*m), "module {m} not found");
+            for f in self.forbidden(m, never) {
+                problems.push(format!("{m}: {f}"));
+            }
+        }
+        problems
+    }
+
     /// The module cycles (strongly connected components of more than one
     /// module), each with the arrows that close it.
     fn cycles(&self) -> Vec<String> {
@@ -548,14 +561,7 @@ fn fail_if_any(what: &str, problems: &[String]) {
 
 #[test]
 fn the_pure_parts_never_use_aya_netlink_tokio_the_lab_or_the_loader() {
-    let c = agent();
-    let mut problems = Vec::new();
-    for p in PURE {
-        assert!(c.refs.contains_key(*p), "module {p} not found");
-        for f in c.forbidden(p, PURE_NEVER) {
-            problems.push(format!("{p}: {f}"));
-        }
-    }
+    let problems = agent().forbidden_in_each(PURE, PURE_NEVER);
     fail_if_any("a pure part names a forbidden crate or module", &problems);
 }
 
@@ -569,14 +575,7 @@ fn the_lab_and_the_loader_do_not_know_each_other() {
 
 #[test]
 fn readers_never_reach_a_part_that_writes_maps() {
-    let c = agent();
-    let mut problems = Vec::new();
-    for r in READERS {
-        assert!(c.refs.contains_key(*r), "module {r} not found");
-        for f in c.forbidden(r, MAP_WRITERS) {
-            problems.push(format!("{r}: {f}"));
-        }
-    }
+    let problems = agent().forbidden_in_each(READERS, MAP_WRITERS);
     fail_if_any("a reader of the maps depends on a map writer", &problems);
 }
 
