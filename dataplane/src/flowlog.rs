@@ -592,6 +592,16 @@ mod tests {
         (f, rk, r)
     }
 
+    /// An aggregator that saw flow `k` start with these counts and logged
+    /// its first interval (0 to 60).
+    fn logged_once(k: &FlowKey, fwd: (u64, u64), rev: (u64, u64)) -> Aggregator {
+        let mut a = agg();
+        a.event(&new_event(k));
+        observe(&mut a, k, fwd, rev);
+        a.close(0, 60);
+        a
+    }
+
     fn new_event(k: &FlowKey) -> FlowEvent {
         FlowEvent {
             kind: FLOW_EVENT_NEW,
@@ -675,11 +685,8 @@ mod tests {
 
     #[test]
     fn a_swept_flow_logs_its_final_counts_once_and_is_forgotten() {
-        let mut a = agg();
         let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 5000, 53, PROTO_UDP);
-        a.event(&new_event(&k));
-        observe(&mut a, &k, (2, 100), (2, 200));
-        a.close(0, 60);
+        let mut a = logged_once(&k, (2, 100), (2, 200));
         // More traffic, then the sweeper removes both entries.
         let (f, rk, r) = entries(&k, (3, 150), (2, 200));
         a.removed(&[(k, f), (rk, r)]);
@@ -715,11 +722,8 @@ mod tests {
 
     #[test]
     fn a_reused_tuple_counts_the_new_connection_from_zero() {
-        let mut a = agg();
         let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
-        a.event(&new_event(&k));
-        observe(&mut a, &k, (10, 1000), (8, 900));
-        a.close(0, 60);
+        let mut a = logged_once(&k, (10, 1000), (8, 900));
         // The kernel replaced both entries (SYN on a closed flow).
         a.event(&new_event(&k));
         observe(&mut a, &k, (12, 1100), (9, 950));

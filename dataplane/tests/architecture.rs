@@ -168,9 +168,9 @@ impl Crate {
         out
     }
 
-    /// [`Self::forbidden`] for each of `modules` (which must exist), as
-    /// `module: problem` lines.
-    fn forbidden_in_each(&self, modules: &[&str], never: &[&str]) -> Vec<String> {
+    /// Fails with `what` and `module: problem` lines when any of `modules`
+    /// (which must exist) reaches one of `never` ([`Self::forbidden`]).
+    fn forbid(&self, modules: &[&str], never: &[&str], what: &str) {
         let mut problems = Vec::new();
         for m in modules {
             assert!(self.refs.contains_key(*m), "module {m} not found");
@@ -178,7 +178,7 @@ impl Crate {
                 problems.push(format!("{m}: {f}"));
             }
         }
-        problems
+        fail_if_any(what, &problems);
     }
 
     /// The module cycles (strongly connected components of more than one
@@ -561,8 +561,11 @@ fn fail_if_any(what: &str, problems: &[String]) {
 
 #[test]
 fn the_pure_parts_never_use_aya_netlink_tokio_the_lab_or_the_loader() {
-    let problems = agent().forbidden_in_each(PURE, PURE_NEVER);
-    fail_if_any("a pure part names a forbidden crate or module", &problems);
+    agent().forbid(
+        PURE,
+        PURE_NEVER,
+        "a pure part names a forbidden crate or module",
+    );
 }
 
 #[test]
@@ -575,8 +578,11 @@ fn the_lab_and_the_loader_do_not_know_each_other() {
 
 #[test]
 fn readers_never_reach_a_part_that_writes_maps() {
-    let problems = agent().forbidden_in_each(READERS, MAP_WRITERS);
-    fail_if_any("a reader of the maps depends on a map writer", &problems);
+    agent().forbid(
+        READERS,
+        MAP_WRITERS,
+        "a reader of the maps depends on a map writer",
+    );
 }
 
 #[test]
