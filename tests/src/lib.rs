@@ -32,16 +32,23 @@ pub mod fixtures {
 
 /// Fails loudly (never skips) when a root test runs without what it needs.
 pub fn require_root() {
-    assert!(
-        nix::unistd::Uid::effective().is_root(),
-        "this test needs root (BPF, network namespaces): run `cargo xtask test` as root"
+    require_root_and_object(
+        "this test needs root (BPF, network namespaces): run `cargo xtask test` as root",
+        " (or `cargo xtask test`)",
     );
+}
+
+/// Asserts root (failing with `not_root`) and a built kernel object (the
+/// hint to build it ends in `build_hint`); returns the object's path.
+pub fn require_root_and_object(not_root: &str, build_hint: &str) -> PathBuf {
+    assert!(nix::unistd::Uid::effective().is_root(), "{not_root}");
     let obj = loader::object_path();
     assert!(
         obj.exists(),
-        "kernel object {} missing: run `cargo xtask build-ebpf` (or `cargo xtask test`)",
+        "kernel object {} missing: run `cargo xtask build-ebpf`{build_hint}",
         obj.display()
     );
+    obj
 }
 
 /// A lab name unique to this process and call site, at most 12 bytes.
@@ -409,7 +416,7 @@ impl HostProcess {
 
     /// The peer-logging HTTP server on `ip:port`, ready when this returns.
     pub fn http_server(plan: &lab::LabPlan, host: &str, ip: Ipv4Addr, port: u16) -> HostProcess {
-        let mut p = Self::spawn(
+        let mut p = Self::listening(
             plan,
             host,
             &[
@@ -420,15 +427,23 @@ impl HostProcess {
                 &port.to_string(),
                 host,
             ],
-        );
-        lab::wait_listening(
-            plan,
-            host,
             (ip, port).into(),
-            std::time::Duration::from_secs(10),
-        )
-        .expect("server listening");
+        );
         p.own = Some(ip);
+        p
+    }
+
+    /// [`HostProcess::spawn`] of a server, returned once something in `host`
+    /// accepts connections on `addr` (within 10 s).
+    pub fn listening(
+        plan: &lab::LabPlan,
+        host: &str,
+        argv: &[&str],
+        addr: std::net::SocketAddr,
+    ) -> HostProcess {
+        let p = Self::spawn(plan, host, argv);
+        lab::wait_listening(plan, host, addr, std::time::Duration::from_secs(10))
+            .expect("server listening");
         p
     }
 

@@ -220,14 +220,12 @@ fn the_private_api_path_crosses_two_privatelink_connections() {
         "10.0.1.100:80".parse().unwrap(),
     )
     .unwrap();
-    let _nginx = HostProcess::spawn(plan, "apigw", &["nginx", "-c", conf.to_str().unwrap()]);
-    dataplane::lab::wait_listening(
+    let _nginx = HostProcess::listening(
         plan,
         "apigw",
+        &["nginx", "-c", conf.to_str().unwrap()],
         "10.0.1.20:80".parse().unwrap(),
-        Duration::from_secs(10),
-    )
-    .unwrap();
+    );
     fx.settle_health();
     for _ in 0..3 {
         let (code, body) = curl(plan, "other", ip("10.0.1.100"), 80);
@@ -267,18 +265,12 @@ fn iperf3_through_the_endpoint_completes() {
     let fx = Fixture::new(&topo, "epg");
     let plan = &fx.agent.plan;
     // (A server, not one-off: the readiness probe is a connection too.)
-    let _srv = HostProcess::spawn(
+    let _srv = HostProcess::listening(
         plan,
         "web1",
         &["iperf3", "-s", "-B", "10.0.1.21", "-p", "8080"],
-    );
-    dataplane::lab::wait_listening(
-        plan,
-        "web1",
         "10.0.1.21:8080".parse().unwrap(),
-        Duration::from_secs(10),
-    )
-    .unwrap();
+    );
     let (code, out) = run_in_host(
         plan,
         "consumer",
