@@ -290,16 +290,14 @@ pub fn flow_key(
     dport: u16,
     proto: u8,
 ) -> FlowKey {
-    FlowKey {
+    FlowKey::new(
         vpc,
-        src: src.octets(),
-        dst: dst.octets(),
-        sport: sport.to_be_bytes(),
-        dport: dport.to_be_bytes(),
+        src.octets(),
+        dst.octets(),
+        sport.to_be_bytes(),
+        dport.to_be_bytes(),
         proto,
-        _pad0: 0,
-        _pad1: 0,
-    }
+    )
 }
 
 /// A flow entry's Ethernet header: to `dst`, from the VPC router.
