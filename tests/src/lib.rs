@@ -14,7 +14,7 @@ use dataplane::{
 };
 use dataplane_common::{
     flow_hash, FlowEntry, FlowKey, ListenerKey, TargetInfo, GATEWAY_MAC, HASH_SEED_NAT_PORT,
-    HASH_SEED_TARGET, MAGLEV_SIZE, PROTO_ICMP,
+    HASH_SEED_TARGET, MAGLEV_SIZE, PROTO_ICMP, PROTO_TCP,
 };
 use etherparse::PacketBuilder;
 
@@ -125,6 +125,16 @@ impl Fixture {
         self.agent
             .settle_health(std::time::Duration::from_secs(15))
             .unwrap();
+    }
+
+    /// [`HostProcess::http_server`] in this lab: host `host`, on `addr:port`.
+    pub fn http_server(&self, host: &str, addr: &str, port: u16) -> HostProcess {
+        HostProcess::http_server(&self.agent.plan, host, ip(addr), port)
+    }
+
+    /// [`curl`] in this lab: from host `host` to `addr:port`.
+    pub fn curl(&self, host: &str, addr: &str, port: u16) -> (i32, String) {
+        curl(&self.agent.plan, host, ip(addr), port)
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -560,6 +570,32 @@ pub fn expect(
         }),
         nat_port: ep.nat_lo + start as u16,
     }
+}
+
+/// Opens a TCP flow on the TC hook, with the flow table emptied first: a
+/// SYN from ENI `from` (address `src`) to the endpoint address `dst`, which
+/// must be forwarded; returns where [`expect`] says it went.
+pub fn open_through_endpoint(
+    fx: &mut Fixture,
+    from: &str,
+    (src, sport): (Ipv4Addr, u16),
+    (dst, dport): (Ipv4Addr, u16),
+) -> Expect {
+    let mac = fx.mac(from);
+    fx.clear_flows();
+    let e = expect(
+        fx,
+        ep_eni(fx, &dst.to_string()),
+        src,
+        dst,
+        sport,
+        dport,
+        PROTO_TCP,
+    );
+    let syn = pkt::tcp(mac, GATEWAY_MAC, src, dst, sport, dport, "S");
+    let o = fx.run(Hook::Tc, from, &syn);
+    assert_eq!(o.verdict, Verdict::Forward, "SYN {from} -> {dst}:{dport}");
+    e
 }
 
 /// Endpoint-ENI index of an endpoint address.

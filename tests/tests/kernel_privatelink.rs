@@ -9,7 +9,8 @@ use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use dataplane_common::{DropReason, TargetInfo, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use hyperlab_tests::{
-    assert_drop_on_both_hooks, csum, ep_eni, expect, ip, pkt, Fixture, Verdict, HOOKS,
+    assert_drop_on_both_hooks, csum, ep_eni, expect, ip, open_through_endpoint, pkt, Fixture,
+    Verdict, HOOKS,
 };
 
 /// Consumer and provider VPCs with the same CIDR. vpce-web fronts nlb-web
@@ -292,22 +293,7 @@ fn overlapping_cidrs_keep_consumer_and_provider_apart() {
     // And a consumer flow's reply from the target goes to the consumer, never to eni-dup.
     let (c, vpce) = (ip("10.0.1.10"), ip("10.0.1.100"));
     let cmac = fx.mac("eni-consumer");
-    fx.clear_flows();
-    let e = expect(
-        &fx,
-        ep_eni(&fx, "10.0.1.100"),
-        c,
-        vpce,
-        41000,
-        80,
-        PROTO_TCP,
-    );
-    let o = fx.run(
-        hook_tc(),
-        "eni-consumer",
-        &pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 41000, 80, "S"),
-    );
-    assert_eq!(o.verdict, Verdict::Forward);
+    let e = open_through_endpoint(&mut fx, "eni-consumer", (c, 41000), (vpce, 80));
     let tip = Ipv4Addr::from(e.target.ip);
     let from = if tip == ip("10.0.1.21") {
         "eni-web1"

@@ -123,27 +123,17 @@ fn alb_and_nlb_integrations_reach_their_nodes_and_targets() {
 fn security_groups_govern_the_link_on_both_sides() {
     let mut fx = Fixture::new(TOPO, "vlc");
     let (a, amac) = (ip("10.1.1.20"), fx.mac("eni-apigw"));
-    // locked's group does not admit the link's group.
-    assert_drop_on_both_hooks(
-        &mut fx,
-        "eni-apigw",
-        &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.204"), 40000, 9000, "S"),
-        DropReason::TargetIngressSgDeny,
-    );
-    // far admits the link on 9100, but the link's egress rules do not allow 9100.
-    assert_drop_on_both_hooks(
-        &mut fx,
-        "eni-apigw",
-        &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.205"), 40000, 9100, "S"),
-        DropReason::LinkEgressSgDeny,
-    );
-    // No listener on the integration for another port.
-    assert_drop_on_both_hooks(
-        &mut fx,
-        "eni-apigw",
-        &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.203"), 40000, 9001, "S"),
-        DropReason::NoListener,
-    );
+    for (dst, dport, reason) in [
+        // locked's group does not admit the link's group.
+        ("10.1.1.204", 9000, DropReason::TargetIngressSgDeny),
+        // far admits the link on 9100, but the link's egress rules do not allow 9100.
+        ("10.1.1.205", 9100, DropReason::LinkEgressSgDeny),
+        // No listener on the integration for another port.
+        ("10.1.1.203", 9001, DropReason::NoListener),
+    ] {
+        let syn = pkt::tcp(amac, GATEWAY_MAC, a, ip(dst), 40000, dport, "S");
+        assert_drop_on_both_hooks(&mut fx, "eni-apigw", &syn, reason);
+    }
 }
 
 #[test]
