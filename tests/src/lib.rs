@@ -527,6 +527,39 @@ pub struct Expect {
     pub nat_port: u16,
 }
 
+impl Expect {
+    /// The target's address and port.
+    pub fn target_addr(&self) -> (Ipv4Addr, u16) {
+        (
+            Ipv4Addr::from(self.target.ip),
+            u16::from_be_bytes(self.target.port),
+        )
+    }
+
+    /// A TCP segment with `flags` of this flow as the target receives it:
+    /// from the node's NAT port, to the target's MAC.
+    pub fn at_target(&self, flags: &str) -> Vec<u8> {
+        let (tip, tport) = self.target_addr();
+        let (node, nport) = (self.node_ip, self.nat_port);
+        pkt::tcp(GATEWAY_MAC, self.target.mac, node, tip, nport, tport, flags)
+    }
+
+    /// The target's TCP reply with `flags`, to the node's NAT port.
+    pub fn from_target(&self, flags: &str) -> Vec<u8> {
+        let (tip, tport) = self.target_addr();
+        let (node, nport) = (self.node_ip, self.nat_port);
+        pkt::tcp(self.target.mac, GATEWAY_MAC, tip, node, tport, nport, flags)
+    }
+}
+
+/// `o` forwarded `want`, byte for byte, with valid checksums (`what` names
+/// the check).
+pub fn assert_forwarded(o: &Outcome, want: &[u8], what: &str) {
+    assert_eq!(o.verdict, Verdict::Forward, "{what}");
+    assert_eq!(o.out, want, "{what}");
+    csum::assert_valid(&o.out);
+}
+
 pub fn expect(
     fx: &Fixture,
     ep_eni: usize,

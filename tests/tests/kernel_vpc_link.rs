@@ -8,7 +8,7 @@ use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use dataplane_common::{DropReason, GATEWAY_MAC, PROTO_TCP};
 use hyperlab_tests::{
-    assert_drop_on_both_hooks, csum, ep_eni, expect, ip, pkt, Fixture, Verdict, HOOKS,
+    assert_drop_on_both_hooks, assert_forwarded, ep_eni, expect, ip, pkt, Fixture, Verdict, HOOKS,
 };
 
 /// vpc-api (API host) and vpc-cust (targets). The link's egress allows tcp
@@ -40,10 +40,7 @@ fn round_trip(
     for hook in HOOKS {
         fx.clear_flows();
         let e = expect(fx, ep_eni(fx, integration), a, dst, 40000, port, PROTO_TCP);
-        let (tip, tport) = (
-            Ipv4Addr::from(e.target.ip),
-            u16::from_be_bytes(e.target.port),
-        );
+        let (tip, _) = e.target_addr();
         assert!(
             want_target.contains(&tip.to_string().as_str()),
             "{hook:?}: target {tip}"
@@ -56,42 +53,10 @@ fn round_trip(
         assert_eq!(e.node_ip, ip(want), "{hook:?}: SNAT source");
         let syn = pkt::tcp(amac, GATEWAY_MAC, a, dst, 40000, port, "S");
         let o = fx.run(hook, "eni-apigw", &syn);
-        assert_eq!(o.verdict, Verdict::Forward, "{hook:?}");
-        assert_eq!(
-            o.out,
-            pkt::tcp(
-                GATEWAY_MAC,
-                e.target.mac,
-                e.node_ip,
-                tip,
-                e.nat_port,
-                tport,
-                "S"
-            ),
-            "{hook:?}: forward"
-        );
-        csum::assert_valid(&o.out);
-        let from = eni_of(fx, tip);
-        let r = fx.run(
-            hook,
-            &from,
-            &pkt::tcp(
-                e.target.mac,
-                GATEWAY_MAC,
-                tip,
-                e.node_ip,
-                tport,
-                e.nat_port,
-                "SA",
-            ),
-        );
-        assert_eq!(r.verdict, Verdict::Forward, "{hook:?}");
-        assert_eq!(
-            r.out,
-            pkt::tcp(GATEWAY_MAC, amac, dst, a, port, 40000, "SA"),
-            "{hook:?}: reverse"
-        );
-        csum::assert_valid(&r.out);
+        assert_forwarded(&o, &e.at_target("S"), &format!("{hook:?}: forward"));
+        let r = fx.run(hook, &eni_of(fx, tip), &e.from_target("SA"));
+        let reply = pkt::tcp(GATEWAY_MAC, amac, dst, a, port, 40000, "SA");
+        assert_forwarded(&r, &reply, &format!("{hook:?}: reverse"));
     }
 }
 
