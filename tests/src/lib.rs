@@ -294,6 +294,13 @@ pub mod pkt {
         f
     }
 
+    /// A copy of `base` changed by `edit` (a malformed variant of a frame).
+    pub fn edited(base: &[u8], edit: &dyn Fn(&mut Vec<u8>)) -> Vec<u8> {
+        let mut v = base.to_vec();
+        edit(&mut v);
+        v
+    }
+
     /// `frame` with its Ethernet addresses replaced, as the fabric forwards it.
     pub fn with_macs(frame: &[u8], dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
         let mut f = frame.to_vec();

@@ -28,6 +28,7 @@ use hyperlab_tests::{
         props::{self, Kind},
         return_code, test_run,
     },
+    pkt,
     reference::{Model, Port, Verdict},
     Fixture, HOOKS,
 };
@@ -369,11 +370,7 @@ fn corpus(fx: &Fixture) -> Vec<Case> {
     // ARP: only requests a host makes for itself (or an address probe) are answered.
     let web_ip = [10, 0, 1, 20];
     // The request for the gateway, edited.
-    let arp_with = |edit: &dyn Fn(&mut Vec<u8>)| {
-        let mut f = arp.clone();
-        edit(&mut f);
-        f
-    };
+    let arp_with = |edit: &dyn Fn(&mut Vec<u8>)| pkt::edited(&arp, edit);
     let arp_cases: Vec<(&str, Vec<u8>, Expect)> = vec![
         ("request for the gateway", arp.clone(), Expect::Reflect),
         (
