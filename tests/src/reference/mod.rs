@@ -216,14 +216,13 @@ enum At {
 /// Where the source-port probe for `p` starts: an offset into a range of
 /// `range` ports.
 fn nat_start(p: &Ipv4, range: u32) -> u32 {
-    flow_hash(
-        p.src,
-        p.dst,
-        p.sport.to_be_bytes(),
-        p.dport.to_be_bytes(),
-        p.proto,
-        HASH_SEED_NAT_PORT,
-    ) % range
+    tuple_hash(p, HASH_SEED_NAT_PORT) % range
+}
+
+/// [`flow_hash`] of `p`'s 5-tuple with `seed`.
+fn tuple_hash(p: &Ipv4, seed: u32) -> u32 {
+    let (sport, dport) = (p.sport.to_be_bytes(), p.dport.to_be_bytes());
+    flow_hash(p.src, p.dst, sport, dport, p.proto, seed)
 }
 
 /// Where an address leads inside one VPC.
@@ -748,14 +747,7 @@ impl Model {
     /// node `node` of NLB `nlb`: global target index, or `None` when the
     /// node may use no target.
     fn pick_target(&mut self, nlb: usize, node: usize, li: usize, p: &Ipv4) -> Option<usize> {
-        let slot = flow_hash(
-            p.src,
-            p.dst,
-            p.sport.to_be_bytes(),
-            p.dport.to_be_bytes(),
-            p.proto,
-            HASH_SEED_TARGET,
-        ) % MAGLEV_SIZE;
+        let slot = tuple_hash(p, HASH_SEED_TARGET) % MAGLEV_SIZE;
         if !self.tables.contains_key(&(nlb, node, li)) {
             let table = self.build_table(nlb, node, li);
             self.tables.insert((nlb, node, li), table);
