@@ -18,11 +18,11 @@ use anyhow::{bail, Result};
 use std::hash::Hash;
 
 use dataplane_common::{
-    EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, TargetInfo, MAGLEV_SIZE,
-    NO_TARGET,
+    EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, SubnetNacls, TargetInfo,
+    MAGLEV_SIZE, NO_TARGET,
 };
 
-use crate::compile::{self, Compiled, SgEntry, Shift};
+use crate::compile::{self, Compiled, NaclCidrEntry, NaclRuleEntry, SgEntry, Shift};
 
 /// Entries of one keyed map (hash or LPM trie) to write, and to remove.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -69,6 +69,10 @@ pub struct Delta {
     pub listeners: Keyed<(ListenerKey, ListenerInfo)>,
     pub enis: Keyed<(EniKey, EniInfo)>,
     pub ports: Keyed<(u32, PortInfo)>,
+    /// `HL_NACL_SUBNETS` slots (in the generation's half) with their new values.
+    pub nacl_subnets: Vec<(u32, SubnetNacls)>,
+    pub nacl_cidrs: Keyed<NaclCidrEntry>,
+    pub nacl_rules: Keyed<NaclRuleEntry>,
 }
 
 impl Delta {
@@ -107,6 +111,22 @@ impl Delta {
             listeners: keyed_diff(&old.listeners, &new.listeners, |e| e.0, |e| s.listener(e)),
             enis: keyed_diff(&old.enis, &new.enis, |e| e.0, |e| s.eni(e)),
             ports: keyed_diff(&old.ports, &new.ports, |e| e.0, |e| s.port(e)),
+            nacl_subnets: array_diff(&old.nacl_subnets, &new.nacl_subnets, |n| s.subnet_nacls(n))
+                .into_iter()
+                .map(|(i, n)| (compile::subnet_base(g) + i, n))
+                .collect(),
+            nacl_cidrs: keyed_diff(
+                &old.nacl_cidrs,
+                &new.nacl_cidrs,
+                |e| (e.0, e.1),
+                |e| s.nacl_cidr(e),
+            ),
+            nacl_rules: keyed_diff(
+                &old.nacl_rules,
+                &new.nacl_rules,
+                |e| (e.0, e.1),
+                |e| s.nacl_rule(e),
+            ),
         }
     }
 
@@ -154,6 +174,13 @@ impl Delta {
             listeners: self.listeners.map(|e| s.listener(e)),
             enis: self.enis.map(|e| s.eni(e)),
             ports: self.ports.map(|e| s.port(e)),
+            nacl_subnets: self
+                .nacl_subnets
+                .iter()
+                .map(|&(i, n)| (s.subnet_slot(i), s.subnet_nacls(n)))
+                .collect(),
+            nacl_cidrs: self.nacl_cidrs.map(|e| s.nacl_cidr(e)),
+            nacl_rules: self.nacl_rules.map(|e| s.nacl_rule(e)),
         }
     }
 
@@ -165,6 +192,9 @@ impl Delta {
             + self.listeners.len()
             + self.enis.len()
             + self.ports.len()
+            + self.nacl_subnets.len()
+            + self.nacl_cidrs.len()
+            + self.nacl_rules.len()
     }
 }
 

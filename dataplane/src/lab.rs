@@ -533,10 +533,13 @@ mod tests {
             services: Default::default(),
             conntrack: Default::default(),
             flow_logs: None,
+            network_acls: Vec::new(),
+            subnet_nacls: Vec::new(),
             lab: LabSettings {
                 name: name.into(),
                 hook: Hook::Tc,
                 mtu: 1500,
+                nacl_entries_max: 20,
             },
             vpcs: vec![
                 Vpc {
