@@ -429,6 +429,60 @@ mod tests {
         assert_eq!(full.targets.len(), old.targets.len());
     }
 
+    /// A network-ACL change: the subnet slot (in the new generation's
+    /// half, with the new generation's ids) and the new LPM entries are
+    /// written; moved into the other generation it equals diffing there.
+    #[test]
+    fn a_network_acl_change_moves_its_entries_and_subnet_slots_between_generations() {
+        use crate::model::{AclEntry, IcmpMatch, NetworkAcl};
+        let mut t = compile::tests::topo();
+        t.network_acls = vec![
+            NetworkAcl::default_for(0, "vpc-a"),
+            NetworkAcl::default_for(1, "vpc-b"),
+        ];
+        t.subnet_nacls = vec![0, 1];
+        let mut changed = t.clone();
+        changed.network_acls.push(NetworkAcl {
+            id: "acl-1".into(),
+            vpc: 0,
+            default: false,
+            ingress: vec![AclEntry {
+                rule: 100,
+                allow: true,
+                protocol: Protocol::Tcp,
+                ports: (443, 443),
+                icmp: IcmpMatch::ALL,
+                cidr: "10.0.0.0/16".parse().unwrap(),
+            }],
+            egress: vec![],
+        });
+        changed.subnet_nacls = vec![2, 1];
+        let old = compile::compile(&t, &[11, 12, 13]).unwrap();
+        let new = compile::compile(&changed, &[11, 12, 13]).unwrap().rebase(1);
+        assert!(old.nacl_cidrs.is_empty(), "default ACLs need no entries");
+        let d = Delta::between(Some(&old), &new);
+        assert_eq!(d.nacl_subnets.len(), 1, "only subnet 0 changed");
+        let (slot, n) = d.nacl_subnets[0];
+        assert_eq!(slot, compile::subnet_base(1));
+        assert_eq!(n.ingress.acl, compile::NACL_GENERATION_STRIDE + 1);
+        assert_eq!(d.nacl_cidrs.ups.len(), new.nacl_cidrs.len());
+        assert_eq!(d.nacl_rules.ups.len(), new.nacl_rules.len());
+        assert!(d
+            .nacl_cidrs
+            .ups
+            .iter()
+            .all(
+                |(_, k, c)| u32::from_be_bytes(k.acl) > compile::NACL_GENERATION_STRIDE
+                    && *c > compile::NACL_GENERATION_STRIDE
+            ));
+        assert_eq!(d, Delta::between(Some(&old.at(1)), &new));
+        assert_eq!(d.at(0), Delta::between(Some(&old), &new.at(0)));
+        // Back: the entries go, the slot returns to the default.
+        let back = Delta::between(Some(&new), &old.at(0));
+        assert_eq!(back.nacl_cidrs.gone.len(), new.nacl_cidrs.len());
+        assert_eq!(back.nacl_subnets, vec![(0, old.nacl_subnets[0])]);
+    }
+
     /// The default topology (load balancers, PrivateLink): every kind of
     /// array slot and Maglev table is used.
     fn default_compiled() -> Compiled {
