@@ -130,6 +130,27 @@ pub fn nat(port: u16, tries: u32) {
     record(|t| (t.nat_port, t.nat_tries) = (port, tries as u16));
 }
 
+/// One network-ACL decision (`check`: `explain::NACL_CHECK_*`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn nacl(check: usize, subnet: u16, nacl: u32, class: u32, peer: [u8; 4], value: u16, dir: u8, proto: u8, rule: u16, allow: u8, uniform: bool) {
+    record(|t| {
+        if let Some(c) = t.nacl.get_mut(check) {
+            c.checked = 1;
+            c.subnet = subnet as u32;
+            c.nacl = nacl;
+            c.class = class;
+            c.peer = peer;
+            c.value = value;
+            c.dir = dir;
+            c.proto = proto;
+            c.rule = rule;
+            c.allow = allow;
+            c.uniform = uniform as u8;
+        }
+    });
+}
+
 /// The action the packet leaves with.
 #[inline(always)]
 pub fn forwarded(e: &FlowEntry) {

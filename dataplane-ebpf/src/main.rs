@@ -15,6 +15,7 @@ mod explain;
 mod flow;
 mod forward;
 mod maps;
+mod nacl;
 mod packet;
 mod parse;
 mod pipeline;

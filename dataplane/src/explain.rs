@@ -23,9 +23,12 @@ use aya::{
 };
 use dataplane_common::{
     explain::{
-        ExplainTrace, SgCheck, EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, NO_RANGE, SG_CHECKS,
-        SG_CHECK_EGRESS, SG_CHECK_INGRESS, SG_CHECK_LINK_EGRESS, SG_CHECK_TARGET_INGRESS,
-        STAGE_ENDPOINT, STAGE_FLOW, STAGE_NAMES, STAGE_NAT, STAGE_TARGET,
+        ExplainTrace, NaclCheck, SgCheck, EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, NACL_CHECKS,
+        NO_RANGE, SG_CHECKS, SG_CHECK_EGRESS, SG_CHECK_INGRESS, SG_CHECK_LINK_EGRESS,
+        SG_CHECK_TARGET_INGRESS, STAGE_EGRESS_SG, STAGE_ENDPOINT, STAGE_ENI, STAGE_FLOW,
+        STAGE_INGRESS_SG, STAGE_LINK_EGRESS_SG, STAGE_LISTENER, STAGE_NACL_IN, STAGE_NACL_OUT,
+        STAGE_NAMES, STAGE_NAT, STAGE_PARSE, STAGE_PORT, STAGE_REWRITE, STAGE_TARGET,
+        STAGE_TARGET_SG,
     },
     maps, programs, DropReason, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_HOST, ENI_KIND_LINK,
     FLOW_F_DNAT, FLOW_F_SNAT, FLOW_STATE_NAMES, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
@@ -36,7 +39,7 @@ use crate::{
     compile::{self, ENDPOINT_GENERATION_STRIDE, TARGET_GENERATION_STRIDE},
     lab,
     loader::{self, KernelObject},
-    model::{Hook, Peer, Protocol, Rule, Topology, VpcLinkKind},
+    model::{AclEntry, Hook, Peer, Protocol, Rule, Topology, VpcLinkKind},
     pins,
     testrun::{self, Outcome, Program, Verdict},
 };
@@ -526,6 +529,28 @@ pub struct SgVerdict {
     pub rules: Vec<RuleRef>,
 }
 
+/// One network-ACL check as the kernel made it, with the config's entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NaclVerdict {
+    /// "out" (leaving a subnet: its outbound entries) or "in" (entering
+    /// one: its inbound entries).
+    pub check: &'static str,
+    pub subnet: String,
+    /// The ACL's id ("vpc-a (default)": the VPC's default ACL).
+    pub nacl: String,
+    /// The address the entries matched: the destination out, the source in.
+    pub peer: Ipv4Addr,
+    /// The destination port, or ICMP type and code.
+    pub matched: String,
+    pub allowed: bool,
+    /// The deciding rule number; "*": no entry matched (the final deny).
+    pub rule: String,
+    /// The deciding entry as written (`allow tcp 443 from 0.0.0.0/0`).
+    pub entry: Option<String>,
+    /// `file:line` of the entry, when the config text is at hand.
+    pub location: Option<String>,
+}
+
 /// What a PrivateLink endpoint or HTTP VPC link did: as far as the packet
 /// got (a drop at the listener leaves the rest `None`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -564,6 +589,8 @@ pub struct Explanation {
     /// What the destination address is in the sender's VPC.
     pub destination: Option<String>,
     pub security_groups: Vec<SgVerdict>,
+    /// Network ACLs met, in the order the packet crossed them.
+    pub nacls: Vec<NaclVerdict>,
     pub nat: Option<Nat>,
     /// The tuple the packet leaves with (from the output frame).
     pub leaves_as: Option<String>,
@@ -625,10 +652,28 @@ pub fn annotate(
             if p == Proto::Tcp { " [SYN]" } else { "" }
         ),
     };
-    let stages: Vec<&'static str> = (0..STAGE_NAMES.len())
-        .filter(|s| t.stages & (1 << s) != 0)
-        .map(|s| STAGE_NAMES[s])
-        .collect();
+    // In pipeline order (docs/DATAPLANE.md, stage order), not number order.
+    let stages: Vec<&'static str> = [
+        STAGE_PORT,
+        STAGE_PARSE,
+        STAGE_FLOW,
+        STAGE_ENI,
+        STAGE_EGRESS_SG,
+        STAGE_NACL_OUT,
+        STAGE_INGRESS_SG,
+        STAGE_ENDPOINT,
+        STAGE_LISTENER,
+        STAGE_TARGET,
+        STAGE_LINK_EGRESS_SG,
+        STAGE_TARGET_SG,
+        STAGE_NACL_IN,
+        STAGE_NAT,
+        STAGE_REWRITE,
+    ]
+    .into_iter()
+    .filter(|&s| t.stages & (1 << s) != 0)
+    .map(|s| STAGE_NAMES[s as usize])
+    .collect();
     let verdict = match outcome.verdict {
         Verdict::Forward => "forward",
         Verdict::Drop => "drop",
@@ -657,7 +702,7 @@ pub fn annotate(
     let flow = (t.flow != 0).then(|| {
         let state = FLOW_STATE_NAMES.get(t.flow_state as usize).copied().unwrap_or("?");
         if t.flow == EXPLAIN_FLOW_HIT {
-            format!("an existing flow matched ({state}): its recorded action applies, security groups are not consulted again")
+            format!("an existing flow matched ({state}): its recorded action applies, security groups are not consulted again (network ACLs are: they judge every packet)")
         } else {
             debug_assert_eq!(t.flow, EXPLAIN_FLOW_RESTART);
             format!("a finished flow ({state}) matched a new SYN: decided again as a new connection")
@@ -695,6 +740,14 @@ pub fn annotate(
             ));
         }
         security_groups.push(v);
+    }
+    let mut nacls = Vec::new();
+    for c in t.nacl.iter().take(NACL_CHECKS).filter(|c| c.checked != 0) {
+        let v = nacl_verdict(topo, src, c);
+        if let Some(n) = config_nacl_disagrees(topo, c) {
+            notes.push(n);
+        }
+        nacls.push(v);
     }
     let nat = (t.stages & (1 << STAGE_ENDPOINT) != 0).then(|| nat(topo, &t));
     if t.dropped != 0 && t.drop_reason == DropReason::NoHealthyTarget as u32 {
@@ -749,12 +802,148 @@ pub fn annotate(
         flow,
         destination,
         security_groups,
+        nacls,
         nat,
         leaves_as,
         notes,
         trace: t,
         outcome,
     }
+}
+
+/// The ACL a check consulted and the direction's name.
+fn nacl_of_check(
+    topo: &Topology,
+    c: &NaclCheck,
+) -> Option<(crate::model::NetworkAcl, &'static str)> {
+    let acl = compile::nacl_by_stat(topo, c.nacl)?;
+    let dir = if c.dir == dataplane_common::SG_DIR_INGRESS {
+        "ingress"
+    } else {
+        "egress"
+    };
+    Some((acl, dir))
+}
+
+fn describe_entry(e: &AclEntry, ingress: bool) -> String {
+    let what = match e.protocol {
+        Protocol::Tcp | Protocol::Udp => {
+            let ports = if e.ports == (0, 65535) {
+                "all ports".to_string()
+            } else if e.ports.0 == e.ports.1 {
+                e.ports.0.to_string()
+            } else {
+                format!("{}-{}", e.ports.0, e.ports.1)
+            };
+            format!("{} {ports}", protocol_name(e.protocol))
+        }
+        Protocol::Icmp => match (e.icmp.icmp_type, e.icmp.code) {
+            (None, _) => "icmp".to_string(),
+            (Some(ty), None) => format!("icmp type {ty}"),
+            (Some(ty), Some(c)) => format!("icmp type {ty} code {c}"),
+        },
+        Protocol::All => "all".to_string(),
+    };
+    format!(
+        "{} {what} {} {}",
+        if e.allow { "allow" } else { "deny" },
+        if ingress { "from" } else { "to" },
+        e.cidr
+    )
+}
+
+fn nacl_verdict(topo: &Topology, src: Option<&Source<'_>>, c: &NaclCheck) -> NaclVerdict {
+    let ingress = c.dir == dataplane_common::SG_DIR_INGRESS;
+    let found = nacl_of_check(topo, c);
+    let (nacl, entry, location) = match &found {
+        Some((acl, dir)) => {
+            let entries = if ingress { &acl.ingress } else { &acl.egress };
+            let e = entries.iter().find(|e| e.rule == c.rule);
+            let location = match (e, src) {
+                (Some(e), Some(s)) if !acl.default => {
+                    acl_entry_line(s.text, &acl.id, dir, e.rule).map(|l| format!("{}:{l}", s.file))
+                }
+                _ => None,
+            };
+            (
+                acl.id.clone(),
+                e.map(|e| describe_entry(e, ingress)),
+                location,
+            )
+        }
+        None => (format!("{:#x}", c.nacl), None, None),
+    };
+    let matched = if c.proto == PROTO_ICMP {
+        format!("icmp type {} code {}", c.value >> 8, c.value & 0xff)
+    } else {
+        format!("port {}", c.value)
+    };
+    NaclVerdict {
+        check: if ingress { "in" } else { "out" },
+        subnet: topo
+            .subnets
+            .get(c.subnet as usize)
+            .map_or_else(|| c.subnet.to_string(), |s| s.id.clone()),
+        nacl,
+        peer: Ipv4Addr::from(c.peer),
+        matched,
+        allowed: c.allow != 0,
+        rule: if c.rule == dataplane_common::NACL_RULE_DEFAULT {
+            "*".to_string()
+        } else {
+            c.rule.to_string()
+        },
+        entry,
+        location,
+    }
+}
+
+/// The config's own answer for a check (the first entry, in rule order,
+/// that matches); a note when the kernel decided otherwise.
+fn config_nacl_disagrees(topo: &Topology, c: &NaclCheck) -> Option<String> {
+    let (acl, dir) = nacl_of_check(topo, c)?;
+    let entries = if dir == "ingress" {
+        &acl.ingress
+    } else {
+        &acl.egress
+    };
+    let (rule, allow) = entries
+        .iter()
+        .find(|e| e.matches(c.proto, Ipv4Addr::from(c.peer), c.value))
+        .map_or((dataplane_common::NACL_RULE_DEFAULT, false), |e| {
+            (e.rule, e.allow)
+        });
+    (rule != c.rule || allow != (c.allow != 0)).then(|| {
+        format!(
+            "the running agent's {} {dir} decision (rule {}) disagrees with the config's \
+             entries (rule {rule}): does the agent run another version of this file?",
+            acl.id, c.rule
+        )
+    })
+}
+
+/// The 1-based line of the entry numbered `rule` in `direction` of ACL `id`.
+fn acl_entry_line(text: &str, id: &str, direction: &str, rule: u16) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let t = doc
+        .get("network_acl")?
+        .as_array_of_tables()?
+        .iter()
+        .find(|t| t.get("id").and_then(|v| v.as_str()) == Some(id))?;
+    let item = t.get(direction)?;
+    let is_rule =
+        |v: Option<&toml_edit::Value>| v.and_then(|v| v.as_integer()) == Some(rule as i64);
+    let span = if let Some(a) = item.as_array() {
+        a.iter()
+            .find(|v| is_rule(v.as_inline_table().and_then(|t| t.get("rule"))))?
+            .span()?
+    } else {
+        item.as_array_of_tables()?
+            .iter()
+            .find(|t| is_rule(t.get("rule").and_then(|i| i.as_value())))?
+            .span()?
+    };
+    Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
 }
 
 fn hostport(proto: Proto, ip: Ipv4Addr, port: u16) -> String {

@@ -543,10 +543,13 @@ mod tests {
             services: Default::default(),
             conntrack: Default::default(),
             flow_logs: None,
+            network_acls: Vec::new(),
+            subnet_nacls: Vec::new(),
             lab: LabSettings {
                 name: name.into(),
                 hook: Hook::Tc,
                 mtu: 1500,
+                nacl_entries_max: 20,
             },
             vpcs: vec![vpc("vpc-a", "10.0.0.0/16"), vpc("vpc-b", "10.1.0.0/16")],
             subnets: vec![

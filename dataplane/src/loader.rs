@@ -19,8 +19,8 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use dataplane_common::{
-    maps, port_slot, programs, FlowEntry, FlowKey, PortInfo, PortSlot, SgKey, SgPorts,
-    GENERATION_BIT, MAGLEV_SIZE,
+    maps, port_slot, programs, FlowEntry, FlowKey, NaclCidrKey, NaclDecision, NaclRuleKey,
+    PortInfo, PortSlot, SgKey, SgPorts, GENERATION_BIT, MAGLEV_SIZE,
 };
 
 use crate::{
@@ -460,6 +460,9 @@ impl Dataplane {
                 crate::fault::write_point();
             }
         }
+        self.write_lpm::<NaclRuleKey, NaclDecision>(maps::NACL_RULES, &d.nacl_rules)?;
+        self.write_lpm::<NaclCidrKey, u32>(maps::NACL_CIDRS, &d.nacl_cidrs)?;
+        self.write_slots(maps::NACL_SUBNETS, &d.nacl_subnets)?;
         self.write_slots(maps::TARGETS, &d.targets)?;
         for (id, table) in &d.tables {
             self.write_table(*id, table, None)?;
@@ -470,6 +473,27 @@ impl Dataplane {
         self.write_keyed(maps::ENIS, &d.enis)?;
         self.write_keyed(maps::PORTS, &d.ports)?;
         self.write_port_slots(&d.ports)?;
+        Ok(())
+    }
+
+    /// Writes and removes the entries of LPM trie `name`.
+    fn write_lpm<K, V>(&mut self, name: &str, d: &Keyed<(u32, K, V)>) -> Result<()>
+    where
+        K: aya::Pod + std::fmt::Debug,
+        V: aya::Pod,
+    {
+        let mut trie: LpmTrie<&mut MapData, K, V> = LpmTrie::try_from(self.map_mut(name)?)?;
+        for (plen, key, v) in &d.ups {
+            trie.insert(&Key::new(*plen, *key), v, 0)
+                .with_context(|| format!("writing {name} entry {key:?}/{plen}"))?;
+            crate::fault::write_point();
+        }
+        for (plen, key, _) in &d.gone {
+            trie.remove(&Key::new(*plen, *key))
+                .or_else(gone_ok)
+                .with_context(|| format!("removing {name} entry {key:?}/{plen}"))?;
+            crate::fault::write_point();
+        }
         Ok(())
     }
 

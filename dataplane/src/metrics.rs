@@ -151,6 +151,21 @@ pub fn render(s: &Snapshot, flows: &FlowTable, layout: &Layout) -> String {
             ("forward = toward the target, reply = back", refused),
         );
     }
+    let nacl = Family::<Labels, Counter>::default();
+    for (r, v) in layout.nacl_rules.iter().zip(&s.nacl_drops) {
+        nacl.get_or_create(&vec![
+            ("nacl".into(), r.nacl.clone()),
+            ("direction".into(), r.direction.into()),
+            ("rule".into(), r.rule.clone()),
+        ])
+        .inc_by(*v);
+    }
+    reg.register(
+        "nacl_dropped_packets",
+        "Packets a network-ACL rule dropped (nacl_ingress_deny, nacl_egress_deny), by ACL, \
+         direction and rule number (\"*\": the final deny)",
+        nacl,
+    );
     reg.register(
         "flow_table_entries",
         "Flow-table entries in use (two per tracked flow: forward and reply)",
@@ -271,6 +286,7 @@ mod tests {
             endpoints: vec![c(5, 300, 4, 240, 2)],
             listeners: vec![c(5, 300, 4, 240, 0)],
             targets: vec![c(5, 300, 4, 240, 0)],
+            nacl_drops: vec![2],
         };
         s.drops[DropReason::EgressSgDeny as usize] = 4;
         render(
@@ -284,6 +300,12 @@ mod tests {
                 endpoints: vec!["vpce-1".into()],
                 listeners: vec!["nlb-a:tcp/80".into()],
                 targets: vec!["tg-a:eni-a:8080".into()],
+                nacl_rules: vec![crate::stats::NaclRuleName {
+                    nacl: "acl-web".into(),
+                    direction: "ingress",
+                    rule: "100".into(),
+                    key: Default::default(),
+                }],
             },
         )
     }
@@ -316,6 +338,7 @@ mod tests {
                 "# TYPE hyperlab_target_bytes counter",
                 "# UNIT hyperlab_target_bytes bytes",
                 "# TYPE hyperlab_target_refused_flows counter",
+                "# TYPE hyperlab_nacl_dropped_packets counter",
                 "# TYPE hyperlab_flow_table_entries gauge",
                 "# TYPE hyperlab_flow_table_capacity_entries gauge",
             ]
@@ -339,6 +362,7 @@ mod tests {
             "hyperlab_endpoint_refused_flows_total{endpoint=\"vpce-1\"} 2",
             "hyperlab_listener_packets_total{listener=\"nlb-a:tcp/80\",direction=\"reply\"} 4",
             "hyperlab_target_bytes_total{target=\"tg-a:eni-a:8080\",direction=\"forward\"} 300",
+            "hyperlab_nacl_dropped_packets_total{nacl=\"acl-web\",direction=\"ingress\",rule=\"100\"} 2",
             "hyperlab_flow_table_entries 6",
             "hyperlab_flow_table_capacity_entries 262144",
         ] {

@@ -51,6 +51,10 @@ pub const PINNED_MAPS: &[&str] = &[
     maps::TARGETS,
     maps::OBJ_STATS,
     maps::FLOW_EVENTS,
+    maps::NACL_SUBNETS,
+    maps::NACL_CIDRS,
+    maps::NACL_RULES,
+    maps::NACL_STATS,
 ];
 
 /// Opens map `name` that a lab's data plane pinned under `dir`, saying what

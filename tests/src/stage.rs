@@ -24,15 +24,19 @@
 use std::net::Ipv4Addr;
 
 use aya::{
-    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray},
+    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray, PerCpuHashMap},
     programs::{Program, ProgramError, SchedClassifier, Xdp},
     Ebpf, EbpfLoader,
 };
-use dataplane::model::Hook;
+use dataplane::{
+    compile::compile_nacl_list,
+    model::{Hook, NetworkAcl},
+};
 use dataplane_common::{
-    in_generation, maps, port_slot, programs, Counter, DropReason, EndpointInfo, EniCounters,
-    EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey, PortInfo, PortRange, PortSlot,
-    SgKey, SgPorts, TargetInfo, DROP_REASON_COUNT, GATEWAY_MAC, MAGLEV_SIZE, SG_KEY_FIXED_BITS,
+    in_generation, maps, port_slot, programs, subnet_slot, Counter, DropReason, EndpointInfo,
+    EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey, NaclCidrKey,
+    NaclDecision, NaclRuleKey, NaclStatKey, PortInfo, PortRange, PortSlot, SgKey, SgPorts,
+    SubnetNacls, TargetInfo, DROP_REASON_COUNT, GATEWAY_MAC, MAGLEV_SIZE, SG_KEY_FIXED_BITS,
     SG_MAX_RANGES,
 };
 
@@ -185,6 +189,47 @@ impl Stage {
     // CHECK: what the program left behind.
 
     /// Every drop reason counted so far, with its count (summed over CPUs).
+    /// Network ACLs: `acls[s]` becomes subnet `s`'s, compiled into the
+    /// generation-0 entries the kernel reads (`HL_NACL_*`). The expected
+    /// outcomes of the tests that use it come from the AWS rule.
+    pub fn set_nacls(&mut self, acls: &[&NetworkAcl]) {
+        let m = compile_nacl_list(acls).expect("compiling the ACLs");
+        {
+            let mut a: Array<&mut MapData, SubnetNacls> =
+                Array::try_from(self.map(maps::NACL_SUBNETS)).unwrap();
+            for (s, n) in m.subnets.iter().enumerate() {
+                a.set(subnet_slot(s as u16, 0), n, 0).unwrap();
+            }
+        }
+        {
+            let mut t: LpmTrie<&mut MapData, NaclCidrKey, u32> =
+                LpmTrie::try_from(self.map(maps::NACL_CIDRS)).unwrap();
+            for (plen, k, class) in &m.cidrs {
+                t.insert(&Key::new(*plen, *k), class, 0).unwrap();
+            }
+        }
+        let mut t: LpmTrie<&mut MapData, NaclRuleKey, NaclDecision> =
+            LpmTrie::try_from(self.map(maps::NACL_RULES)).unwrap();
+        for (plen, k, d) in &m.rules {
+            t.insert(&Key::new(*plen, *k), d, 0).unwrap();
+        }
+    }
+
+    /// Packets each network-ACL rule dropped: (ACL id hash, rule, dir) -> count.
+    pub fn nacl_drops(&self) -> Vec<(NaclStatKey, u64)> {
+        let m = self.ebpf.map(maps::NACL_STATS).expect("HL_NACL_STATS");
+        let h: PerCpuHashMap<&MapData, NaclStatKey, u64> = PerCpuHashMap::try_from(m).unwrap();
+        let mut v: Vec<(NaclStatKey, u64)> = h
+            .iter()
+            .map(|r| {
+                let (k, per_cpu) = r.unwrap();
+                (k, per_cpu.iter().sum())
+            })
+            .collect();
+        v.sort_by_key(|(k, _)| (k.nacl, k.rule, k.dir));
+        v
+    }
+
     pub fn drops(&self) -> Vec<(DropReason, u64)> {
         let m = self.ebpf.map(maps::DROPS).expect("HL_DROPS");
         let a: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(m).unwrap();

@@ -323,6 +323,41 @@ fn explain_of_a_tracked_flow_names_it_and_leaves_it_untouched() {
 
 #[test]
 #[ignore = "needs root"]
+fn explain_agrees_with_the_data_path_through_network_acls() {
+    let mut lab = Lab::new("network-acls.toml", "xn");
+    let ok = lab.agree(&tcp("client", "web", 80));
+    let rules: Vec<(&str, &str, &str)> = ok
+        .nacls
+        .iter()
+        .map(|n| (n.check, n.nacl.as_str(), n.rule.as_str()))
+        .collect();
+    assert_eq!(rules, [("out", "acl-app", "100"), ("in", "acl-web", "100")]);
+    // Rule 90's deny, numbered below the allow-all 200, decides.
+    lab.agree(
+        &tcp("client", "web", 22)
+            .drops(DropReason::NaclIngressDeny, "nacl_in")
+            .rule("acl-web]: DENY tcp from 10.0.1.10 port 22: rule 90 (cfg.toml:")
+            .rule("deny tcp 22 from 0.0.0.0/0"),
+    );
+    // acl-db has no entries: its final `*` denies.
+    lab.agree(
+        &tcp("web", "db", 5432)
+            .drops(DropReason::NaclIngressDeny, "nacl_in")
+            .rule("[acl-db]: DENY tcp from 10.0.2.20 port 5432: rule *: no entry matches"),
+    );
+    // Out of subnet-web only the ephemeral range (and 5432 to the db).
+    lab.agree(
+        &tcp("web", "client", 80)
+            .drops(DropReason::NaclEgressDeny, "nacl_out")
+            .rule("[acl-web]: DENY tcp to 10.0.1.10 port 80: rule *"),
+    );
+    // Same subnet: no ACL at all.
+    let same = lab.agree(&tcp("client", "client2", 80));
+    assert!(same.nacls.is_empty(), "{:?}", same.nacls);
+}
+
+#[test]
+#[ignore = "needs root"]
 fn explain_without_a_running_agent_says_how_to_start_one() {
     hyperlab_tests::require_root();
     let topo = hyperlab_tests::topology(&shipped("default.toml"), "xnone");

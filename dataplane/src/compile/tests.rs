@@ -27,10 +27,13 @@ pub fn topo() -> Topology {
         services: Default::default(),
         conntrack: Default::default(),
         flow_logs: None,
+        network_acls: Vec::new(),
+        subnet_nacls: Vec::new(),
         lab: LabSettings {
             name: "t".into(),
             hook: Hook::Tc,
             mtu: 1500,
+            nacl_entries_max: 20,
         },
         vpcs: vec![
             Vpc {
@@ -197,7 +200,9 @@ fn ports_and_enis_carry_vpc_set_address_and_ifindex() {
                 sg_set: 2,
                 ip: [10, 0, 1, 10],
                 mac: [0x02, 0x02, 10, 0, 1, 10],
-                generation: 0
+                generation: 0,
+                subnet: 1,
+                _pad: 0,
             }
         )
     );

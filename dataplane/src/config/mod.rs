@@ -14,6 +14,8 @@
 //! name = "demo"              # default: the file stem
 //! hook = "tc"                # "tc" (default) or "xdp"
 //! mtu = 1500                 # 576..=9000
+//! nacl_entries_max = 20      # 1..=40: entries per network-ACL direction
+//!                            # (AWS's default quota 20, 40 at most)
 //!
 //! [conntrack]                # optional; idle timeouts in seconds. AWS's names,
 //! tcp_established_timeout = 432000   # ranges and defaults: 60..=432000
@@ -43,6 +45,22 @@
 //! vpc = "vpc-a"
 //! ingress = [{ protocol = "tcp", ports = "80", peer = "sg-client" }]
 //! # no `egress` key: AWS's default (all protocols to 0.0.0.0/0)
+//!
+//! [[network_acl]]            # stateless, numbered entries; first match decides
+//! id = "acl-web"
+//! vpc = "vpc-a"
+//! subnets = ["subnet-a1"]    # default []; a subnet has at most one ACL; one
+//!                            # without uses its VPC's default ACL (allows all)
+//! ingress = [                # default []: no entry matches, so all is denied
+//!   { rule = 100, action = "allow", protocol = "tcp", ports = "443", cidr = "0.0.0.0/0" },
+//!   { rule = 110, action = "allow", protocol = "tcp", ports = "1024-65535", cidr = "10.0.0.0/16" },
+//!   { rule = 120, action = "allow", protocol = "icmp", icmp = { type = 8, code = -1 }, cidr = "10.0.0.0/16" },
+//! ]
+//! # rule: 1..=32766, unique per direction; action "allow" or "deny";
+//! # protocol "tcp", "udp", "icmp" or "all"; ports (tcp/udp, the destination
+//! # port; default all); icmp (icmp only: type and code, -1 = all, the
+//! # default); cidr: the source (ingress) or destination (egress).
+//! egress = [{ rule = 100, action = "allow", protocol = "all", cidr = "0.0.0.0/0" }]
 //!
 //! [[eni]]
 //! id = "eni-web"
@@ -142,7 +160,8 @@
 //!    stops here, with a hint when the text looks like YAML).
 //! 2. Pass 1, per resource family: each table's own fields, ids registered
 //!    in the one namespace (`refs.rs`): `network.rs` (lab, conntrack, flow
-//!    logs, VPC, subnet, security group, ENI), `services.rs` (NLB, target
+//!    logs, VPC, subnet, security group, ENI), `network_acls.rs` (network
+//!    ACLs and their subnet associations), `services.rs` (NLB, target
 //!    group, health check, endpoint service, endpoint, ALB, Cloud Map),
 //!    `vpc_links.rs` (VPC links and their integrations).
 //! 3. Pass 2, in the same files (`resolve_*`): references and
@@ -158,7 +177,8 @@
 //! that collects them; `values.rs` the value parsers. The files import
 //! one way only (no cycles): `values` -> `tree` -> `diagnostics`; `refs` ->
 //! `tree`; `placement` -> `refs`; `network` -> `placement`, `values`;
-//! `services` -> `network`; `vpc_links` -> `placement`, `values`, `lower`;
+//! `network_acls` -> `network`, `refs`, `values`; `services` -> `network`; `vpc_links` ->
+//! `placement`, `values`, `lower`;
 //! `lower` -> the model only; `mod.rs` -> all. A new resource kind gets its own
 //! file with its pass 1 and pass 2 as `impl Checker` blocks, and, if it is
 //! really other parts, a rule in `lower.rs` with its own tests.
@@ -166,6 +186,7 @@
 mod diagnostics;
 mod lower;
 mod network;
+mod network_acls;
 mod placement;
 mod refs;
 mod services;
@@ -178,7 +199,7 @@ use std::path::Path;
 
 use toml_edit::ImDocument;
 
-use crate::model::{ConntrackSettings, Hook, LabSettings, Services, Topology};
+use crate::model::{ConntrackSettings, Hook, LabSettings, Services, Topology, NACL_ENTRIES_MAX};
 use diagnostics::Checker;
 use lower::Firsts;
 use network::EnisOut;
@@ -200,6 +221,7 @@ const ROOT_KEYS: &[&str] = &[
     "vpc",
     "subnet",
     "security_group",
+    "network_acl",
     "eni",
     "nlb",
     "target_group",
@@ -231,11 +253,14 @@ impl<'s> Checker<'s> {
                 name: String::new(),
                 hook: Hook::Tc,
                 mtu: 1500,
+                nacl_entries_max: NACL_ENTRIES_MAX,
             },
             vpcs: Vec::new(),
             subnets: Vec::new(),
             security_groups: Vec::new(),
             enis: Vec::new(),
+            network_acls: Vec::new(),
+            subnet_nacls: Vec::new(),
             services: Default::default(),
             conntrack: ConntrackSettings::default(),
             flow_logs: None,
@@ -264,6 +289,10 @@ impl<'s> Checker<'s> {
             .enumerate()
         {
             sgs.push(self.security_group(node, path, i, &mut ids));
+        }
+        let mut nacls = Vec::new();
+        for (i, (path, node)) in self.section(&root, "network_acl").into_iter().enumerate() {
+            nacls.push(self.network_acl(node, path, i, &mut ids, lab.nacl_entries_max));
         }
         let mut enis = Vec::new();
         for (i, (path, node)) in self.section(&root, "eni").into_iter().enumerate() {
@@ -310,6 +339,8 @@ impl<'s> Checker<'s> {
         // Pass 2: references and cross-resource rules.
         let (subnets, subnet_vpcs) = self.resolve_subnets(&vpcs, subnets, &ids);
         let (security_groups, sg_vpcs) = self.resolve_security_groups(&vpcs, sgs, &ids);
+        let (network_acls, subnet_nacls) =
+            self.resolve_network_acls(&vpcs, (&subnets, &subnet_vpcs), nacls, &ids);
         let enis = self.resolve_enis(
             &vpcs,
             (&subnets, &subnet_vpcs),
@@ -358,6 +389,8 @@ impl<'s> Checker<'s> {
             subnets,
             security_groups,
             enis: enis.enis,
+            network_acls,
+            subnet_nacls,
             services,
             conntrack,
             flow_logs,

@@ -23,7 +23,7 @@ use crate::model::{
     FLOW_LOG_INTERVAL_S,
 };
 
-pub(super) const LAB_KEYS: &[&str] = &["name", "hook", "mtu"];
+pub(super) const LAB_KEYS: &[&str] = &["name", "hook", "mtu", "nacl_entries_max"];
 
 pub(super) const CONNTRACK_KEYS: &[&str] = &[
     "tcp_established_timeout",
@@ -54,6 +54,9 @@ pub(super) const RULE_KEYS: &[&str] = &["protocol", "ports", "peer"];
 pub(super) const ENI_KEYS: &[&str] = &["id", "subnet", "ip", "mac", "security_groups", "host"];
 
 pub(super) const MTU_RANGE: RangeInclusive<i64> = 576..=9000;
+
+/// What `[lab] nacl_entries_max` may be: up to AWS's largest quota.
+pub(super) const NACL_ENTRIES_MAX_RANGE: RangeInclusive<i64> = 1..=40;
 
 /// AWS's allowed VPC and subnet sizes.
 pub(super) const PREFIX_RANGE: RangeInclusive<u8> = 16..=28;
@@ -116,6 +119,7 @@ impl<'s> Checker<'s> {
             name: String::new(),
             hook: Hook::Tc,
             mtu: 1500,
+            nacl_entries_max: model::NACL_ENTRIES_MAX,
         };
         let mut lab_pos = 0;
         let mut name_given = false;
@@ -143,6 +147,17 @@ impl<'s> Checker<'s> {
                             "lab.hook",
                             format!("unknown hook {other:?} (expected \"tc\" or \"xdp\")"),
                         ),
+                    }
+                }
+                if let Some(e) = t.get("nacl_entries_max") {
+                    if let Some(n) = self.int(
+                        &e.node,
+                        "lab.nacl_entries_max",
+                        "a number of entries such as 20",
+                        "nacl_entries_max",
+                        NACL_ENTRIES_MAX_RANGE,
+                    ) {
+                        lab.nacl_entries_max = n.v as u32;
                     }
                 }
                 if let Some(e) = t.get("mtu") {

@@ -13,6 +13,7 @@ pub(super) enum Kind {
     Vpc,
     Subnet,
     SecurityGroup,
+    NetworkAcl,
     Eni,
     Nlb,
     TargetGroup,
@@ -30,6 +31,7 @@ impl Kind {
             Kind::Vpc => "VPC",
             Kind::Subnet => "subnet",
             Kind::SecurityGroup => "security group",
+            Kind::NetworkAcl => "network ACL",
             Kind::Eni => "ENI",
             Kind::Nlb => "NLB",
             Kind::TargetGroup => "target group",
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Vpc => "VPCs",
             Kind::Subnet => "subnets",
             Kind::SecurityGroup => "security groups",
+            Kind::NetworkAcl => "network ACLs",
             Kind::Eni => "ENIs",
             Kind::Nlb => "NLBs",
             Kind::TargetGroup => "target groups",
@@ -65,6 +68,7 @@ impl Kind {
             Kind::Vpc
             | Kind::Subnet
             | Kind::SecurityGroup
+            | Kind::NetworkAcl
             | Kind::TargetGroup
             | Kind::VpcEndpoint
             | Kind::VpcLink
@@ -78,6 +82,7 @@ impl Kind {
             Kind::Vpc => "vpc",
             Kind::Subnet => "subnet",
             Kind::SecurityGroup => "sg",
+            Kind::NetworkAcl => "acl",
             Kind::Eni => "eni",
             Kind::Nlb => "nlb",
             Kind::TargetGroup => "tg",

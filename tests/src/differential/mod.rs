@@ -115,11 +115,24 @@ pub struct Tally {
     pub reflected: u64,
     pub passed: u64,
     pub drops: BTreeMap<&'static str, u64>,
+    /// Packets that met a network ACL and passed every ACL they met.
+    pub nacl_allowed: u64,
+    /// Packets a network ACL dropped.
+    pub nacl_denied: u64,
 }
 
 impl Tally {
     fn count(&mut self, hook: Hook, frame: &[u8], o: &Outcome, links: &[[u8; 4]]) {
         self.packets += 1;
+        let nacl_drop = matches!(
+            o.verdict,
+            Verdict::Drop(DropReason::NaclIngressDeny | DropReason::NaclEgressDeny)
+        );
+        if nacl_drop {
+            self.nacl_denied += 1;
+        } else if o.met_nacl {
+            self.nacl_allowed += 1;
+        }
         match hook {
             Hook::Tc => self.tc += 1,
             Hook::Xdp => self.xdp += 1,
@@ -152,6 +165,8 @@ impl Tally {
         self.linked += o.linked;
         self.reflected += o.reflected;
         self.passed += o.passed;
+        self.nacl_allowed += o.nacl_allowed;
+        self.nacl_denied += o.nacl_denied;
         for (k, v) in &o.drops {
             *self.drops.entry(k).or_default() += v;
         }
@@ -160,8 +175,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -294,6 +309,18 @@ pub fn counter_diff(model: &Snapshot, kernel: &Snapshot) -> String {
                 out.push(format!("{what}[{i}]: model {m:?}, kernel {k:?}"));
             }
         }
+    }
+    for (i, (m, k)) in model.nacl_drops.iter().zip(&kernel.nacl_drops).enumerate() {
+        if m != k {
+            out.push(format!("nacl rule [{i}] drops: model {m}, kernel {k}"));
+        }
+    }
+    if model.nacl_drops.len() != kernel.nacl_drops.len() {
+        out.push(format!(
+            "nacl rules: model {}, kernel {}",
+            model.nacl_drops.len(),
+            kernel.nacl_drops.len()
+        ));
     }
     out.join("; ")
 }

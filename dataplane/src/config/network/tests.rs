@@ -95,10 +95,16 @@ host = "b-1"
         services: Default::default(),
         conntrack: Default::default(),
         flow_logs: None,
+        network_acls: vec![
+            model::NetworkAcl::default_for(0, "vpc-a"),
+            model::NetworkAcl::default_for(1, "vpc-b"),
+        ],
+        subnet_nacls: vec![0, 1],
         lab: LabSettings {
             name: "lab1".into(),
             hook: Hook::Xdp,
             mtu: 9000,
+            nacl_entries_max: 20,
         },
         vpcs: vec![
             Vpc {
