@@ -18,6 +18,14 @@ az = "use1-az1"
     ))
 }
 
+/// `base2` with `acl-1` in vpc-a (lines 28-30); `rest` starts with the
+/// newline that ends line 30.
+fn acl1(rest: &str) -> String {
+    base2(&format!(
+        "\n[[network_acl]]\nid = \"acl-1\"\nvpc = \"vpc-a\"{rest}"
+    ))
+}
+
 #[test]
 fn network_acl_gives_sorted_entries_and_associations_and_defaults_for_the_rest() {
     let t = parse_str(
@@ -119,11 +127,8 @@ fn every_vpc_has_a_default_acl_that_allows_all() {
 #[test]
 fn a_second_association_of_a_subnet_is_rejected() {
     assert_eq!(
-        diags(&base2(
+        diags(&acl1(
             r#"
-[[network_acl]]
-id = "acl-1"
-vpc = "vpc-a"
 subnets = ["subnet-a1", "subnet-a2", "subnet-a2"]
 
 [[network_acl]]
@@ -143,11 +148,8 @@ subnets = ["subnet-a1"]
 #[test]
 fn duplicate_and_out_of_range_rule_numbers_are_rejected() {
     assert_eq!(
-        diags(&base2(
+        diags(&acl1(
             r#"
-[[network_acl]]
-id = "acl-1"
-vpc = "vpc-a"
 ingress = [
   { rule = 100, action = "allow", protocol = "all", cidr = "0.0.0.0/0" },
   { rule = 100, action = "deny", protocol = "all", cidr = "0.0.0.0/0" },
@@ -177,19 +179,16 @@ fn more_entries_than_the_quota_are_rejected_and_the_lab_knob_raises_it() {
             )
         })
         .collect();
-    let acl = format!(
-        "\n[[network_acl]]\nid = \"acl-1\"\nvpc = \"vpc-a\"\negress = [{}]\n",
-        entries.join(", ")
-    );
+    let acl = acl1(&format!("\negress = [{}]\n", entries.join(", ")));
     assert_eq!(
-        diags(&base2(&acl)),
+        diags(&acl),
         vec![
             "t.toml:31:10: network_acl[0].egress: 21 egress entries: a network ACL has at most \
              20 per direction (AWS's default quota is 20; [lab] nacl_entries_max sets the lab's, \
              up to 40)"
         ]
     );
-    let raised = format!("[lab]\nnacl_entries_max = 21\n{}", base2(&acl));
+    let raised = format!("[lab]\nnacl_entries_max = 21\n{acl}");
     let t = parse_str(&raised, "t.toml").unwrap();
     assert_eq!(t.lab.nacl_entries_max, 21);
     assert_eq!(t.network_acls[0].egress.len(), 21);
@@ -202,11 +201,8 @@ fn more_entries_than_the_quota_are_rejected_and_the_lab_knob_raises_it() {
 #[test]
 fn entry_fields_are_checked() {
     assert_eq!(
-        diags(&base2(
+        diags(&acl1(
             r#"
-[[network_acl]]
-id = "acl-1"
-vpc = "vpc-a"
 ingress = [
   { rule = 1, action = "permit", protocol = "tcp", cidr = "0.0.0.0/0" },
   { rule = 2, action = "allow", protocol = "gre", cidr = "0.0.0.0/0" },
