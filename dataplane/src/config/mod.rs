@@ -199,7 +199,7 @@ use std::path::Path;
 
 use toml_edit::ImDocument;
 
-use crate::model::{ConntrackSettings, Hook, LabSettings, Services, Topology, NACL_ENTRIES_MAX};
+use crate::model::{Hook, LabSettings, Services, Topology};
 use diagnostics::Checker;
 use lower::Firsts;
 use network::EnisOut;
@@ -248,23 +248,7 @@ impl<'s> Checker<'s> {
     /// Passes 1 and 2 over the whole file, then the Hyperplane resources
     /// (see [`Checker::resolve_services_section`]).
     fn topology(&mut self, root: &Node) -> Topology {
-        let empty = Topology {
-            lab: LabSettings {
-                name: String::new(),
-                hook: Hook::Tc,
-                mtu: 1500,
-                nacl_entries_max: NACL_ENTRIES_MAX,
-            },
-            vpcs: Vec::new(),
-            subnets: Vec::new(),
-            security_groups: Vec::new(),
-            enis: Vec::new(),
-            network_acls: Vec::new(),
-            subnet_nacls: Vec::new(),
-            services: Default::default(),
-            conntrack: ConntrackSettings::default(),
-            flow_logs: None,
-        };
+        let empty = Topology::empty(LabSettings::new("", Hook::Tc, 1500));
         let Some(root) = self.table(root, "", "a table", ROOT_KEYS) else {
             return empty;
         };

@@ -5,9 +5,10 @@ use std::net::Ipv4Addr;
 
 use crate::config::parse_str;
 use crate::config::test_support::{diags, net, with_base, BASE};
+use crate::model::test_support::{rule, subnet, vpc};
 use crate::model::{
     self, ConntrackSettings, Eni, FlowLogDestination, FlowLogSettings, Hook, LabSettings, Peer,
-    Protocol, Rule, SecurityGroup, Subnet, Topology, Vpc,
+    Protocol, SecurityGroup, Topology,
 };
 
 #[test]
@@ -86,80 +87,28 @@ security_groups = ["sg-b"]
 host = "b-1"
 "#;
     let t = parse_str(src, "whatever.toml").unwrap();
-    let all = Rule {
-        protocol: Protocol::All,
-        ports: (0, 65535),
-        peer: Peer::Cidr(net("0.0.0.0/0")),
-    };
+    let all = rule(Protocol::All, (0, 65535), Peer::Cidr(net("0.0.0.0/0")));
     let expected = Topology {
-        services: Default::default(),
-        conntrack: Default::default(),
-        flow_logs: None,
         network_acls: vec![
             model::NetworkAcl::default_for(0, "vpc-a"),
             model::NetworkAcl::default_for(1, "vpc-b"),
         ],
         subnet_nacls: vec![0, 1],
-        lab: LabSettings {
-            name: "lab1".into(),
-            hook: Hook::Xdp,
-            mtu: 9000,
-            nacl_entries_max: 20,
-        },
-        vpcs: vec![
-            Vpc {
-                id: "vpc-a".into(),
-                cidr: net("10.0.0.0/16"),
-            },
-            Vpc {
-                id: "vpc-b".into(),
-                cidr: net("10.0.0.0/16"),
-            },
-        ],
+        vpcs: vec![vpc("vpc-a", "10.0.0.0/16"), vpc("vpc-b", "10.0.0.0/16")],
         subnets: vec![
-            Subnet {
-                id: "subnet-a1".into(),
-                vpc: 0,
-                cidr: net("10.0.1.0/24"),
-                az: "use1-az1".into(),
-            },
-            Subnet {
-                id: "subnet-b1".into(),
-                vpc: 1,
-                cidr: net("10.0.1.0/28"),
-                az: "use1-az2".into(),
-            },
+            subnet("subnet-a1", 0, "10.0.1.0/24", "use1-az1"),
+            subnet("subnet-b1", 1, "10.0.1.0/28", "use1-az2"),
         ],
         security_groups: vec![
             SecurityGroup {
                 id: "sg-web".into(),
                 vpc: 0,
                 ingress: vec![
-                    Rule {
-                        protocol: Protocol::Tcp,
-                        ports: (80, 80),
-                        peer: Peer::SecurityGroup(1),
-                    },
-                    Rule {
-                        protocol: Protocol::Udp,
-                        ports: (8000, 8100),
-                        peer: Peer::Cidr(net("10.0.1.5/32")),
-                    },
-                    Rule {
-                        protocol: Protocol::Tcp,
-                        ports: (443, 443),
-                        peer: Peer::Cidr(net("192.168.0.0/16")),
-                    },
-                    Rule {
-                        protocol: Protocol::Tcp,
-                        ports: (0, 65535),
-                        peer: Peer::Cidr(net("10.0.0.0/8")),
-                    },
-                    Rule {
-                        protocol: Protocol::Icmp,
-                        ports: (0, 65535),
-                        peer: Peer::Cidr(net("10.0.0.0/16")),
-                    },
+                    rule(Protocol::Tcp, (80, 80), Peer::SecurityGroup(1)),
+                    rule(Protocol::Udp, (8000, 8100), Peer::Cidr(net("10.0.1.5/32"))),
+                    rule(Protocol::Tcp, (443, 443), Peer::Cidr(net("192.168.0.0/16"))),
+                    rule(Protocol::Tcp, (0, 65535), Peer::Cidr(net("10.0.0.0/8"))),
+                    rule(Protocol::Icmp, (0, 65535), Peer::Cidr(net("10.0.0.0/16"))),
                 ],
                 egress: vec![],
             },
@@ -173,11 +122,7 @@ host = "b-1"
                 id: "sg-b".into(),
                 vpc: 1,
                 ingress: vec![all.clone()],
-                egress: vec![Rule {
-                    protocol: Protocol::All,
-                    ports: (0, 65535),
-                    peer: Peer::SecurityGroup(2),
-                }],
+                egress: vec![rule(Protocol::All, (0, 65535), Peer::SecurityGroup(2))],
             },
         ],
         enis: vec![
@@ -206,6 +151,7 @@ host = "b-1"
                 host: "b-1".into(),
             },
         ],
+        ..Topology::empty(LabSettings::new("lab1", Hook::Xdp, 9000))
     };
     assert_eq!(t, expected);
     assert_eq!(t.enis[0].mac, model::default_mac(0, t.enis[0].ip));
