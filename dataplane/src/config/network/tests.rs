@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::config::parse_str;
-use crate::config::test_support::{diags, net, with_base, BASE};
+use crate::config::test_support::{diags, net, parsed, with_base, BASE};
 use crate::model::test_support::{rule, subnet, vpc};
 use crate::model::{
     self, ConntrackSettings, Eni, FlowLogDestination, FlowLogSettings, Hook, LabSettings, Peer,
@@ -159,9 +159,8 @@ host = "b-1"
 
 #[test]
 fn one_host_may_have_two_enis_in_a_subnet() {
-    let t = parse_str(
-        &with_base(
-            r#"
+    let t = parsed(&with_base(
+        r#"
 [[eni]]
 id = "eni-a2"
 subnet = "subnet-a1"
@@ -169,20 +168,13 @@ ip = "10.0.1.11"
 security_groups = ["sg-a"]
 host = "a"
 "#,
-        ),
-        "t.toml",
-    )
-    .unwrap();
+    ));
     assert_eq!(t.hosts(), vec![("a".to_string(), vec![0, 1])]);
 }
 
 #[test]
 fn flow_logs_table_gives_the_settings_and_defaults() {
-    let t = parse_str(
-            &with_base("\n[flow_logs]\ndestination = \"/var/log/flows.log\"\ninterval = 10\naccount_id = \"000011112222\"\n"),
-            "t.toml",
-        )
-        .unwrap();
+    let t = parsed(&with_base("\n[flow_logs]\ndestination = \"/var/log/flows.log\"\ninterval = 10\naccount_id = \"000011112222\"\n"));
     assert_eq!(
         t.flow_logs,
         Some(FlowLogSettings {
@@ -191,7 +183,7 @@ fn flow_logs_table_gives_the_settings_and_defaults() {
             account_id: "000011112222".into(),
         })
     );
-    let t = parse_str(&with_base("\n[flow_logs]\n"), "t.toml").unwrap();
+    let t = parsed(&with_base("\n[flow_logs]\n"));
     assert_eq!(
         t.flow_logs,
         Some(FlowLogSettings {
@@ -200,7 +192,7 @@ fn flow_logs_table_gives_the_settings_and_defaults() {
             account_id: "123456789012".into(),
         })
     );
-    assert_eq!(parse_str(BASE, "t.toml").unwrap().flow_logs, None);
+    assert_eq!(parsed(BASE).flow_logs, None);
 }
 
 #[test]
@@ -431,7 +423,7 @@ host = "f"
 #[test]
 fn conntrack_defaults_are_aws_and_every_key_is_read() {
     let secs = std::time::Duration::from_secs;
-    let t = parse_str("", "t.toml").unwrap();
+    let t = parsed("");
     assert_eq!(t.conntrack, ConntrackSettings::default());
     assert_eq!(
         (
@@ -445,7 +437,7 @@ fn conntrack_defaults_are_aws_and_every_key_is_read() {
     let src = "[conntrack]\ntcp_established_timeout = 3600\nudp_stream_timeout = 60\n\
                    udp_timeout = 60\ntcp_transitory_timeout = 5\nother_timeout = 7\n\
                    sweep_interval = 2\n";
-    let t = parse_str(src, "t.toml").unwrap();
+    let t = parsed(src);
     assert_eq!(
         t.conntrack,
         ConntrackSettings {
@@ -462,7 +454,7 @@ fn conntrack_defaults_are_aws_and_every_key_is_read() {
     // The lab knob lets the AWS-settable ones go down to 1 s.
     let src = "[conntrack]\nignore_aws_ranges = true\ntcp_established_timeout = 1\n\
                    udp_stream_timeout = 2\nudp_timeout = 1\n";
-    let t = parse_str(src, "t.toml").unwrap().conntrack.timeouts;
+    let t = parsed(src).conntrack.timeouts;
     assert_eq!(
         (t.tcp_established, t.udp_stream, t.udp, t.tcp_transitory),
         (secs(1), secs(2), secs(1), secs(60))

@@ -1,8 +1,7 @@
 //! Tests of `[[network_acl]]`: the topology a valid file gives, and every
 //! diagnostic in its exact text.
 
-use crate::config::parse_str;
-use crate::config::test_support::{diags, net, with_base, BASE};
+use crate::config::test_support::{diags, net, parsed, with_base, BASE};
 use crate::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol};
 
 /// BASE plus a second subnet (lines 21-26): NACL tests start on line 27.
@@ -28,9 +27,8 @@ fn acl1(rest: &str) -> String {
 
 #[test]
 fn network_acl_gives_sorted_entries_and_associations_and_defaults_for_the_rest() {
-    let t = parse_str(
-        &base2(
-            r#"
+    let t = parsed(&base2(
+        r#"
 [[network_acl]]
 id = "acl-web"
 vpc = "vpc-a"
@@ -45,10 +43,7 @@ ingress = [
 id = "acl-empty"
 vpc = "vpc-a"
 "#,
-        ),
-        "t.toml",
-    )
-    .unwrap();
+    ));
     let entry = |rule, allow, protocol, ports, icmp, cidr| AclEntry {
         rule,
         allow,
@@ -113,7 +108,7 @@ vpc = "vpc-a"
 
 #[test]
 fn every_vpc_has_a_default_acl_that_allows_all() {
-    let t = parse_str(BASE, "t.toml").unwrap();
+    let t = parsed(BASE);
     let d = &t.network_acls[0];
     assert!(d.default);
     assert_eq!(d.ingress.len(), 1);
@@ -189,7 +184,7 @@ fn more_entries_than_the_quota_are_rejected_and_the_lab_knob_raises_it() {
         ]
     );
     let raised = format!("[lab]\nnacl_entries_max = 21\n{acl}");
-    let t = parse_str(&raised, "t.toml").unwrap();
+    let t = parsed(&raised);
     assert_eq!(t.lab.nacl_entries_max, 21);
     assert_eq!(t.network_acls[0].egress.len(), 21);
     assert_eq!(
