@@ -513,21 +513,11 @@ pub fn wait_listening(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{default_mac, Eni, Hook, LabSettings, Subnet, Topology, Vpc};
+    use crate::model::test_support::{subnet, vpc};
+    use crate::model::{default_mac, Eni, Hook, LabSettings, Topology};
 
     /// Two VPCs; host `db` has two ENIs in two subnets, hosts appear interleaved.
     fn two_vpc_topology(name: &str) -> Topology {
-        let net = |s: &str| s.parse::<Ipv4Net>().unwrap();
-        let vpc = |id: &str, cidr: &str| Vpc {
-            id: id.into(),
-            cidr: net(cidr),
-        };
-        let subnet = |id: &str, vpc: usize, cidr: &str, az: &str| Subnet {
-            id: id.into(),
-            vpc,
-            cidr: net(cidr),
-            az: az.into(),
-        };
         let eni = |id: &str, subnet: usize, vpc: usize, ip: &str, host: &str| {
             let ip: Ipv4Addr = ip.parse().unwrap();
             Eni {
@@ -540,17 +530,6 @@ mod tests {
             }
         };
         Topology {
-            services: Default::default(),
-            conntrack: Default::default(),
-            flow_logs: None,
-            network_acls: Vec::new(),
-            subnet_nacls: Vec::new(),
-            lab: LabSettings {
-                name: name.into(),
-                hook: Hook::Tc,
-                mtu: 1500,
-                nacl_entries_max: 20,
-            },
             vpcs: vec![vpc("vpc-a", "10.0.0.0/16"), vpc("vpc-b", "10.1.0.0/16")],
             subnets: vec![
                 subnet("a-1", 0, "10.0.1.0/24", "az1"),
@@ -564,6 +543,7 @@ mod tests {
                 eni("eni-cli", 0, 0, "10.0.1.11", "cli"),
                 eni("eni-db2", 2, 1, "10.1.2.30", "db"),
             ],
+            ..Topology::empty(LabSettings::new(name, Hook::Tc, 1500))
         }
     }
 

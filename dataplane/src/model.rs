@@ -350,6 +350,18 @@ pub struct LabSettings {
 /// AWS's default quota of entries per network-ACL direction.
 pub const NACL_ENTRIES_MAX: u32 = 20;
 
+impl LabSettings {
+    /// Lab `name` on `hook` with `mtu` and AWS's entry quota.
+    pub fn new(name: &str, hook: Hook, mtu: u32) -> LabSettings {
+        LabSettings {
+            name: name.into(),
+            hook,
+            mtu,
+            nacl_entries_max: NACL_ENTRIES_MAX,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Hook {
     /// tcx ingress on the fabric veths, `bpf_redirect_peer` into the destination host.
@@ -536,6 +548,23 @@ pub struct Eni {
 }
 
 impl Topology {
+    /// Lab `lab` with nothing in it: no resources, ACLs or services, the
+    /// default connection tracking, no flow logs.
+    pub fn empty(lab: LabSettings) -> Topology {
+        Topology {
+            lab,
+            vpcs: Vec::new(),
+            subnets: Vec::new(),
+            security_groups: Vec::new(),
+            enis: Vec::new(),
+            network_acls: Vec::new(),
+            subnet_nacls: Vec::new(),
+            services: Services::default(),
+            conntrack: ConntrackSettings::default(),
+            flow_logs: None,
+        }
+    }
+
     /// The network ACL of subnet `subnet` (`None` only for a topology built
     /// without ACLs, which then means its VPC's default: allow all).
     pub fn nacl_of(&self, subnet: usize) -> Option<&NetworkAcl> {
@@ -584,4 +613,38 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         m[0], m[1], m[2], m[3], m[4], m[5]
     )
+}
+
+/// Short constructors for the tests' hand-built topologies.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    pub(crate) fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    pub(crate) fn vpc(id: &str, cidr: &str) -> Vpc {
+        Vpc {
+            id: id.into(),
+            cidr: net(cidr),
+        }
+    }
+
+    pub(crate) fn subnet(id: &str, vpc: usize, cidr: &str, az: &str) -> Subnet {
+        Subnet {
+            id: id.into(),
+            vpc,
+            cidr: net(cidr),
+            az: az.into(),
+        }
+    }
+
+    pub(crate) fn rule(protocol: Protocol, ports: (u16, u16), peer: Peer) -> Rule {
+        Rule {
+            protocol,
+            ports,
+            peer,
+        }
+    }
 }

@@ -8,74 +8,42 @@
 
 use std::time::{Duration, Instant};
 
+use dataplane::stats::Snapshot;
 use dataplane_common::DropReason;
 use hyperlab_tests::{curl, ip, topology, Fixture, HostProcess};
 
 /// client (10.0.1.10) and client2 (10.0.1.11) in subnet-a1, web
 /// (10.0.2.20) in subnet-a2; the groups admit everything from the VPC, so
 /// the ACL of web's subnet (`@ACL@`) decides. The SG of web is `@SG@`.
-const TOPO: &str = r#"
-[lab]
-name = "@LAB@"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-a2"
-vpc = "vpc-a"
-cidr = "10.0.2.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-client"
-vpc = "vpc-a"
-ingress = [{ protocol = "all", peer = "10.0.0.0/16" }]
-
-[[security_group]]
-id = "sg-web"
-vpc = "vpc-a"
-ingress = [@SG@]
-
-[[network_acl]]
-id = "acl-web"
-vpc = "vpc-a"
-subnets = ["subnet-a2"]
-@ACL@
-
-[[eni]]
-id = "eni-client"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-client"]
-host = "client"
-
-[[eni]]
-id = "eni-client2"
-subnet = "subnet-a1"
-ip = "10.0.1.11"
-security_groups = ["sg-client"]
-host = "client2"
-
-[[eni]]
-id = "eni-web"
-subnet = "subnet-a2"
-ip = "10.0.2.20"
-security_groups = ["sg-web"]
-host = "web"
-"#;
+const TOPO: &str = include_str!("../fixtures/e2e-nacl.toml");
 
 const SG_OPEN: &str = r#"{ protocol = "all", peer = "10.0.0.0/16" }"#;
 
 fn topo(acl: &str, sg: &str) -> String {
     TOPO.replace("@ACL@", acl).replace("@SG@", sg)
+}
+
+/// Since `before`, ingress denies were counted, and at least one on
+/// acl-web's ingress `rule`.
+fn assert_ingress_denied(fx: &Fixture, before: &Snapshot, rule: &str) {
+    let d = fx.snapshot().since(before);
+    assert!(
+        d.drop_count(DropReason::NaclIngressDeny) >= 1,
+        "{:?}",
+        d.drops
+    );
+    let i = fx
+        .agent
+        .layout()
+        .nacl_rules
+        .iter()
+        .position(|r| r.nacl == "acl-web" && r.direction == "ingress" && r.rule == rule)
+        .unwrap_or_else(|| panic!("rule {rule} is counted"));
+    assert!(
+        d.nacl_drops[i] >= 1,
+        "drops on rule {rule}: {:?}",
+        d.nacl_drops
+    );
 }
 
 /// Requests to 8443 in; replies out only to ports 80-443: not the clients'
@@ -141,24 +109,7 @@ fn stateless_acl_needs_the_ephemeral_return_range_and_a_lower_deny_wins() {
     assert_ne!(code, 0, "the lower-numbered deny wins");
     let (code, body) = curl(&fx.agent.plan, "client2", web, 8443);
     assert_eq!(code, 0, "client2 meets only the allow: {body}");
-    let d = fx.snapshot().since(&before);
-    assert!(
-        d.drop_count(DropReason::NaclIngressDeny) >= 1,
-        "{:?}",
-        d.drops
-    );
-    let rule90 = fx
-        .agent
-        .layout()
-        .nacl_rules
-        .iter()
-        .position(|r| r.nacl == "acl-web" && r.direction == "ingress" && r.rule == "90")
-        .expect("rule 90 is counted");
-    assert!(
-        d.nacl_drops[rule90] >= 1,
-        "drops on rule 90: {:?}",
-        d.nacl_drops
-    );
+    assert_ingress_denied(&fx, &before, "90");
 }
 
 /// An echo server on `ip:port`: prints "listening", echoes one client.
@@ -277,20 +228,7 @@ fn an_acl_deny_cuts_an_open_connection_a_removed_sg_rule_does_not() {
         "the ACL deny cuts the connection: {}",
         client.output()
     );
-    let d = fx.snapshot().since(&before);
-    assert!(
-        d.drop_count(DropReason::NaclIngressDeny) >= 1,
-        "{:?}",
-        d.drops
-    );
-    let rule50 = fx
-        .agent
-        .layout()
-        .nacl_rules
-        .iter()
-        .position(|r| r.nacl == "acl-web" && r.direction == "ingress" && r.rule == "50")
-        .expect("rule 50 is counted");
-    assert!(d.nacl_drops[rule50] >= 1, "{:?}", d.nacl_drops);
+    assert_ingress_denied(&fx, &before, "50");
     drop(client);
     drop(server);
 }

@@ -5,59 +5,18 @@ use std::net::Ipv4Addr;
 use dataplane_common::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 use super::*;
+use crate::model::test_support::{net, rule, subnet, vpc};
 use crate::model::*;
-
-fn net(s: &str) -> Ipv4Net {
-    s.parse().unwrap()
-}
-
-fn rule(protocol: Protocol, ports: (u16, u16), peer: Peer) -> Rule {
-    Rule {
-        protocol,
-        ports,
-        peer,
-    }
-}
 
 /// Two VPCs with the same CIDR; web allows 80 from the client's group
 /// and 8000-8100 from a /16; the client has AWS's default egress.
 pub fn topo() -> Topology {
     let all_out = rule(Protocol::All, (0, 65535), Peer::Cidr(net("0.0.0.0/0")));
     Topology {
-        services: Default::default(),
-        conntrack: Default::default(),
-        flow_logs: None,
-        network_acls: Vec::new(),
-        subnet_nacls: Vec::new(),
-        lab: LabSettings {
-            name: "t".into(),
-            hook: Hook::Tc,
-            mtu: 1500,
-            nacl_entries_max: 20,
-        },
-        vpcs: vec![
-            Vpc {
-                id: "vpc-a".into(),
-                cidr: net("10.0.0.0/16"),
-            },
-            Vpc {
-                id: "vpc-b".into(),
-                cidr: net("10.0.0.0/16"),
-            },
-        ],
+        vpcs: vec![vpc("vpc-a", "10.0.0.0/16"), vpc("vpc-b", "10.0.0.0/16")],
         subnets: vec![
-            Subnet {
-                id: "subnet-a".into(),
-                vpc: 0,
-                cidr: net("10.0.1.0/24"),
-                az: "az1".into(),
-            },
-            Subnet {
-                id: "subnet-b".into(),
-                vpc: 1,
-                cidr: net("10.0.1.0/24"),
-                az: "az1".into(),
-            },
+            subnet("subnet-a", 0, "10.0.1.0/24", "az1"),
+            subnet("subnet-b", 1, "10.0.1.0/24", "az1"),
         ],
         security_groups: vec![
             SecurityGroup {
@@ -113,6 +72,7 @@ pub fn topo() -> Topology {
                 host: "other".into(),
             },
         ],
+        ..Topology::empty(LabSettings::new("t", Hook::Tc, 1500))
     }
 }
 

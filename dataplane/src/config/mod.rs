@@ -199,7 +199,7 @@ use std::path::Path;
 
 use toml_edit::ImDocument;
 
-use crate::model::{ConntrackSettings, Hook, LabSettings, Services, Topology, NACL_ENTRIES_MAX};
+use crate::model::{Hook, LabSettings, Services, Topology};
 use diagnostics::Checker;
 use lower::Firsts;
 use network::EnisOut;
@@ -248,23 +248,7 @@ impl<'s> Checker<'s> {
     /// Passes 1 and 2 over the whole file, then the Hyperplane resources
     /// (see [`Checker::resolve_services_section`]).
     fn topology(&mut self, root: &Node) -> Topology {
-        let empty = Topology {
-            lab: LabSettings {
-                name: String::new(),
-                hook: Hook::Tc,
-                mtu: 1500,
-                nacl_entries_max: NACL_ENTRIES_MAX,
-            },
-            vpcs: Vec::new(),
-            subnets: Vec::new(),
-            security_groups: Vec::new(),
-            enis: Vec::new(),
-            network_acls: Vec::new(),
-            subnet_nacls: Vec::new(),
-            services: Default::default(),
-            conntrack: ConntrackSettings::default(),
-            flow_logs: None,
-        };
+        let empty = Topology::empty(LabSettings::new("", Hook::Tc, 1500));
         let Some(root) = self.table(root, "", "a table", ROOT_KEYS) else {
             return empty;
         };
@@ -355,20 +339,12 @@ impl<'s> Checker<'s> {
                 subnet_vpcs: &subnet_vpcs,
                 sg_vpcs: &sg_vpcs,
                 ids: &ids,
-                vpc_ids: defined(
-                    &ids,
-                    Kind::Vpc,
-                    &vpcs.iter().map(|v| &v.id).collect::<Vec<_>>(),
-                ),
-                subnet_ids: defined(
-                    &ids,
-                    Kind::Subnet,
-                    &subnets.iter().map(|s| &s.id).collect::<Vec<_>>(),
-                ),
+                vpc_ids: defined(&ids, Kind::Vpc, vpcs.iter().map(|v| &v.id)),
+                subnet_ids: defined(&ids, Kind::Subnet, subnets.iter().map(|s| &s.id)),
                 sg_ids: defined(
                     &ids,
                     Kind::SecurityGroup,
-                    &security_groups.iter().map(|s| &s.id).collect::<Vec<_>>(),
+                    security_groups.iter().map(|s| &s.id),
                 ),
             },
             &enis,
@@ -422,20 +398,12 @@ impl<'s> Checker<'s> {
             self.resolve_nlbs(&net, (&target_groups, &tg_vpcs), nlbs, &mut claims);
         let (albs, alb_vpcs) = self.resolve_albs(&net, enis, albs);
         let (cloud_map_services, map_vpcs) = self.resolve_cloud_maps(&net, enis, cloud_maps);
-        let nlb_ids = defined(
-            net.ids,
-            Kind::Nlb,
-            &nlbs.iter().map(|n| &n.id).collect::<Vec<_>>(),
-        );
-        let alb_ids = defined(
-            net.ids,
-            Kind::Alb,
-            &albs.iter().map(|a| &a.id).collect::<Vec<_>>(),
-        );
+        let nlb_ids = defined(net.ids, Kind::Nlb, nlbs.iter().map(|n| &n.id));
+        let alb_ids = defined(net.ids, Kind::Alb, albs.iter().map(|a| &a.id));
         let map_ids = defined(
             net.ids,
             Kind::CloudMapService,
-            &cloud_map_services.iter().map(|m| &m.id).collect::<Vec<_>>(),
+            cloud_map_services.iter().map(|m| &m.id),
         );
         let mut endpoint_services = self.resolve_services(&net, &nlb_ids, services, &mut fronts);
         let first = Firsts {

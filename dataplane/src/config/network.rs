@@ -487,40 +487,9 @@ impl<'s> Checker<'s> {
         let Some(t) = self.table(node, &r.path, "a rule table", RULE_KEYS) else {
             return r;
         };
-        const PROTOCOLS: &str = "\"tcp\", \"udp\", \"icmp\" or \"all\"";
-        if let Some(p) = self.req_str(&t, "protocol", PROTOCOLS) {
-            r.protocol = match p.v {
-                "tcp" => Some(Protocol::Tcp),
-                "udp" => Some(Protocol::Udp),
-                "icmp" => Some(Protocol::Icmp),
-                "all" => Some(Protocol::All),
-                other => {
-                    self.err(
-                        p.pos,
-                        &t.field("protocol"),
-                        format!("unknown protocol {other:?} (expected {PROTOCOLS})"),
-                    );
-                    None
-                }
-            };
-        }
-        if let Some(e) = t.get("ports") {
-            let field = t.field("ports");
-            match parse_ports(&e.node.val) {
-                Ok(ports) => r.ports = ports,
-                Err(msg) => self.err(e.node.pos, &field, msg),
-            }
-            if let Some(p @ (Protocol::Icmp | Protocol::All)) = r.protocol {
-                let name = if p == Protocol::Icmp { "icmp" } else { "all" };
-                self.err(
-                    e.node.pos,
-                    &field,
-                    format!(
-                        "ports are not allowed for protocol \"{name}\" (a rule for \"{name}\" \
-                         covers every port; remove ports or use \"tcp\" or \"udp\")"
-                    ),
-                );
-            }
+        r.protocol = self.protocol(&t);
+        if let Some(Some(ports)) = self.ports(&t, r.protocol, "a rule") {
+            r.ports = ports;
         }
         if let Some(peer) = self.req_str(
             &t,
@@ -538,6 +507,58 @@ impl<'s> Checker<'s> {
             }
         }
         r
+    }
+
+    /// A required `protocol`: "tcp", "udp", "icmp" or "all".
+    pub(super) fn protocol(&mut self, t: &Tbl<'_>) -> Option<Protocol> {
+        const PROTOCOLS: &str = "\"tcp\", \"udp\", \"icmp\" or \"all\"";
+        let p = self.req_str(t, "protocol", PROTOCOLS)?;
+        match p.v {
+            "tcp" => Some(Protocol::Tcp),
+            "udp" => Some(Protocol::Udp),
+            "icmp" => Some(Protocol::Icmp),
+            "all" => Some(Protocol::All),
+            other => {
+                self.err(
+                    p.pos,
+                    &t.field("protocol"),
+                    format!("unknown protocol {other:?} (expected {PROTOCOLS})"),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional `ports` (`None` when absent; `Some(None)` when invalid,
+    /// reported), which `protocol` "icmp" and "all" do not allow; `what`
+    /// names the table in that message ("a rule", "an entry").
+    pub(super) fn ports(
+        &mut self,
+        t: &Tbl<'_>,
+        protocol: Option<Protocol>,
+        what: &str,
+    ) -> Option<Option<(u16, u16)>> {
+        let e = t.get("ports")?;
+        let field = t.field("ports");
+        let ports = match parse_ports(&e.node.val) {
+            Ok(ports) => Some(ports),
+            Err(msg) => {
+                self.err(e.node.pos, &field, msg);
+                None
+            }
+        };
+        if let Some(p @ (Protocol::Icmp | Protocol::All)) = protocol {
+            let name = if p == Protocol::Icmp { "icmp" } else { "all" };
+            self.err(
+                e.node.pos,
+                &field,
+                format!(
+                    "ports are not allowed for protocol \"{name}\" ({what} for \"{name}\" \
+                     covers every port; remove ports or use \"tcp\" or \"udp\")"
+                ),
+            );
+        }
+        Some(ports)
     }
 
     pub(super) fn eni<'n>(
@@ -631,11 +652,7 @@ impl<'s> Checker<'s> {
         subnets: Vec<SubnetIn<'_>>,
         ids: &HashMap<String, IdInfo>,
     ) -> (Vec<Subnet>, Vec<Option<usize>>) {
-        let defined = defined(
-            ids,
-            Kind::Vpc,
-            &vpcs.iter().map(|v| &v.id).collect::<Vec<_>>(),
-        );
+        let defined = defined(ids, Kind::Vpc, vpcs.iter().map(|v| &v.id));
         // Per VPC: the subnets seen so far with a valid CIDR.
         let mut seen: Vec<(usize, usize, Ipv4Net)> = Vec::new();
         let mut out = Vec::new();
@@ -690,16 +707,8 @@ impl<'s> Checker<'s> {
         sgs: Vec<SgIn<'_>>,
         ids: &HashMap<String, IdInfo>,
     ) -> (Vec<SecurityGroup>, Vec<Option<usize>>) {
-        let vpc_ids = defined(
-            ids,
-            Kind::Vpc,
-            &vpcs.iter().map(|v| &v.id).collect::<Vec<_>>(),
-        );
-        let sg_ids = defined(
-            ids,
-            Kind::SecurityGroup,
-            &sgs.iter().map(|s| &s.id).collect::<Vec<_>>(),
-        );
+        let vpc_ids = defined(ids, Kind::Vpc, vpcs.iter().map(|v| &v.id));
+        let sg_ids = defined(ids, Kind::SecurityGroup, sgs.iter().map(|s| &s.id));
         let sg_vpcs: Vec<Option<usize>> = sgs
             .iter()
             .map(|sg| {
@@ -796,16 +805,8 @@ impl<'s> Checker<'s> {
         enis: Vec<EniIn<'_>>,
         ids: &HashMap<String, IdInfo>,
     ) -> EnisOut {
-        let subnet_ids = defined(
-            ids,
-            Kind::Subnet,
-            &subnets.iter().map(|s| &s.id).collect::<Vec<_>>(),
-        );
-        let sg_ids = defined(
-            ids,
-            Kind::SecurityGroup,
-            &sgs.iter().map(|s| &s.id).collect::<Vec<_>>(),
-        );
+        let subnet_ids = defined(ids, Kind::Subnet, subnets.iter().map(|s| &s.id));
+        let sg_ids = defined(ids, Kind::SecurityGroup, sgs.iter().map(|s| &s.id));
         // (vpc, ip) -> ENI index; mac -> (ENI index, explicit?)
         let mut ips: HashMap<(usize, Ipv4Addr), usize> = HashMap::new();
         let mut macs: HashMap<[u8; 6], (usize, bool)> = HashMap::new();

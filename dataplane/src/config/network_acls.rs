@@ -15,7 +15,7 @@ use super::diagnostics::Checker;
 use super::network::NACL_ENTRIES_MAX_RANGE;
 use super::refs::{defined, IdInfo, Kind};
 use super::tree::{join, Node, Sp};
-use super::values::{parse_cidr, parse_ports};
+use super::values::parse_cidr;
 use crate::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol, Subnet, Vpc};
 
 pub(super) const NACL_KEYS: &[&str] = &["id", "vpc", "subnets", "ingress", "egress"];
@@ -28,6 +28,7 @@ pub(super) const ICMP_KEYS: &[&str] = &["type", "code"];
 pub(super) const RULE_RANGE: RangeInclusive<i64> = 1..=32766;
 
 /// What a `[[network_acl]]` says before references are resolved.
+#[derive(Default)]
 pub(super) struct NaclIn<'n> {
     pub(super) path: String,
     pub(super) id: String,
@@ -54,11 +55,7 @@ impl<'s> Checker<'s> {
     ) -> NaclIn<'n> {
         let mut n = NaclIn {
             path,
-            id: String::new(),
-            vpc: None,
-            subnets: Vec::new(),
-            ingress: DirIn::default(),
-            egress: DirIn::default(),
+            ..NaclIn::default()
         };
         let Some(t) = self.table(node, &n.path, "a table", NACL_KEYS) else {
             return n;
@@ -157,45 +154,10 @@ impl<'s> Checker<'s> {
                 None
             }
         });
-        const PROTOCOLS: &str = "\"tcp\", \"udp\", \"icmp\" or \"all\"";
-        let protocol = self
-            .req_str(&t, "protocol", PROTOCOLS)
-            .and_then(|p| match p.v {
-                "tcp" => Some(Protocol::Tcp),
-                "udp" => Some(Protocol::Udp),
-                "icmp" => Some(Protocol::Icmp),
-                "all" => Some(Protocol::All),
-                other => {
-                    self.err(
-                        p.pos,
-                        &t.field("protocol"),
-                        format!("unknown protocol {other:?} (expected {PROTOCOLS})"),
-                    );
-                    None
-                }
-            });
-        let mut ports = Some((0, 65535));
-        if let Some(e) = t.get("ports") {
-            let field = t.field("ports");
-            match parse_ports(&e.node.val) {
-                Ok(p) => ports = Some(p),
-                Err(msg) => {
-                    self.err(e.node.pos, &field, msg);
-                    ports = None;
-                }
-            }
-            if let Some(p @ (Protocol::Icmp | Protocol::All)) = protocol {
-                let name = if p == Protocol::Icmp { "icmp" } else { "all" };
-                self.err(
-                    e.node.pos,
-                    &field,
-                    format!(
-                        "ports are not allowed for protocol \"{name}\" (an entry for \"{name}\" \
-                         covers every port; remove ports or use \"tcp\" or \"udp\")"
-                    ),
-                );
-            }
-        }
+        let protocol = self.protocol(&t);
+        let ports = self
+            .ports(&t, protocol, "an entry")
+            .unwrap_or(Some((0, 65535)));
         let mut icmp = Some(IcmpMatch::ALL);
         if let Some(e) = t.get("icmp") {
             icmp = self.icmp_match(&e.node, &t.field("icmp"));
@@ -279,16 +241,8 @@ impl<'s> Checker<'s> {
         nacls: Vec<NaclIn<'_>>,
         ids: &HashMap<String, IdInfo>,
     ) -> (Vec<NetworkAcl>, Vec<usize>) {
-        let vpc_ids = defined(
-            ids,
-            Kind::Vpc,
-            &vpcs.iter().map(|v| &v.id).collect::<Vec<_>>(),
-        );
-        let subnet_ids = defined(
-            ids,
-            Kind::Subnet,
-            &subnets.iter().map(|s| &s.id).collect::<Vec<_>>(),
-        );
+        let vpc_ids = defined(ids, Kind::Vpc, vpcs.iter().map(|v| &v.id));
+        let subnet_ids = defined(ids, Kind::Subnet, subnets.iter().map(|s| &s.id));
         let mut out = Vec::new();
         // subnet -> (ACL index, where that association is written)
         let mut assoc: HashMap<usize, (usize, usize)> = HashMap::new();

@@ -248,10 +248,10 @@ impl<'s> Checker<'s> {
 pub(super) fn defined<'a>(
     ids: &HashMap<String, IdInfo>,
     kind: Kind,
-    names: &[&'a String],
+    names: impl IntoIterator<Item = &'a String>,
 ) -> Vec<&'a str> {
     names
-        .iter()
+        .into_iter()
         .enumerate()
         .filter(|(i, n)| {
             ids.get(n.as_str())

@@ -589,11 +589,7 @@ impl<'s> Checker<'s> {
         enis: &EnisOut,
         tgs: Vec<TgIn<'_>>,
     ) -> (Vec<TargetGroup>, Vec<Option<usize>>) {
-        let eni_ids = defined(
-            net.ids,
-            Kind::Eni,
-            &enis.enis.iter().map(|e| &e.id).collect::<Vec<_>>(),
-        );
+        let eni_ids = defined(net.ids, Kind::Eni, enis.enis.iter().map(|e| &e.id));
         let mut out = Vec::new();
         let mut vpcs = Vec::new();
         for tg in tgs {
@@ -718,11 +714,7 @@ impl<'s> Checker<'s> {
         nlbs: Vec<NlbIn<'_>>,
         claims: &mut Vec<Claim>,
     ) -> (Vec<Nlb>, Vec<Option<usize>>) {
-        let tg_ids = defined(
-            net.ids,
-            Kind::TargetGroup,
-            &tgs.iter().map(|g| &g.id).collect::<Vec<_>>(),
-        );
+        let tg_ids = defined(net.ids, Kind::TargetGroup, tgs.iter().map(|g| &g.id));
         let mut out = Vec::new();
         let mut vpcs = Vec::new();
         for n in nlbs {
@@ -856,11 +848,7 @@ impl<'s> Checker<'s> {
         enis: &EnisOut,
         albs: Vec<AlbIn<'_>>,
     ) -> (Vec<Alb>, Vec<Option<usize>>) {
-        let eni_ids = defined(
-            net.ids,
-            Kind::Eni,
-            &enis.enis.iter().map(|e| &e.id).collect::<Vec<_>>(),
-        );
+        let eni_ids = defined(net.ids, Kind::Eni, enis.enis.iter().map(|e| &e.id));
         let (mut out, mut vpcs) = (Vec::new(), Vec::new());
         for a in albs {
             let field = join(&a.path, "nodes");
@@ -915,11 +903,7 @@ impl<'s> Checker<'s> {
         enis: &EnisOut,
         services: Vec<CloudMapIn<'_>>,
     ) -> (Vec<CloudMapService>, Vec<Option<usize>>) {
-        let eni_ids = defined(
-            net.ids,
-            Kind::Eni,
-            &enis.enis.iter().map(|e| &e.id).collect::<Vec<_>>(),
-        );
+        let eni_ids = defined(net.ids, Kind::Eni, enis.enis.iter().map(|e| &e.id));
         let (mut out, mut vpcs) = (Vec::new(), Vec::new());
         for svc in services {
             let vpc = svc.vpc.and_then(|r| {
@@ -954,7 +938,7 @@ impl<'s> Checker<'s> {
         let svc_ids = defined(
             net.ids,
             Kind::EndpointService,
-            &services.iter().map(|s| &s.id).collect::<Vec<_>>(),
+            services.iter().map(|s| &s.id),
         );
         let mut out = Vec::new();
         for e in endpoints {

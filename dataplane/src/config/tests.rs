@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use crate::config::test_support::{diags, net, with_base, BASE};
+use crate::config::test_support::{diags, net, parsed, with_base, BASE};
 use crate::config::{lab_name_of, load, parse_str, DEFAULT_CONFIG};
 use crate::model::{
     ConntrackSettings, EndpointState, Hook, LabSettings, Peer, Protocol, Rule, Target, VpcLinkKind,
@@ -12,7 +12,7 @@ use crate::model::{
 
 #[test]
 fn base_is_valid() {
-    let t = parse_str(BASE, "t.toml").unwrap();
+    let t = parsed(BASE);
     assert_eq!(t.lab.name, "t");
     assert_eq!(BASE.lines().count(), 20);
 }

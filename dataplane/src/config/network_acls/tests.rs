@@ -1,8 +1,7 @@
 //! Tests of `[[network_acl]]`: the topology a valid file gives, and every
 //! diagnostic in its exact text.
 
-use crate::config::parse_str;
-use crate::config::test_support::{diags, net, with_base, BASE};
+use crate::config::test_support::{diags, net, parsed, with_base, BASE};
 use crate::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol};
 
 /// BASE plus a second subnet (lines 21-26): NACL tests start on line 27.
@@ -18,11 +17,18 @@ az = "use1-az1"
     ))
 }
 
+/// `base2` with `acl-1` in vpc-a (lines 28-30); `rest` starts with the
+/// newline that ends line 30.
+fn acl1(rest: &str) -> String {
+    base2(&format!(
+        "\n[[network_acl]]\nid = \"acl-1\"\nvpc = \"vpc-a\"{rest}"
+    ))
+}
+
 #[test]
 fn network_acl_gives_sorted_entries_and_associations_and_defaults_for_the_rest() {
-    let t = parse_str(
-        &base2(
-            r#"
+    let t = parsed(&base2(
+        r#"
 [[network_acl]]
 id = "acl-web"
 vpc = "vpc-a"
@@ -37,10 +43,7 @@ ingress = [
 id = "acl-empty"
 vpc = "vpc-a"
 "#,
-        ),
-        "t.toml",
-    )
-    .unwrap();
+    ));
     let entry = |rule, allow, protocol, ports, icmp, cidr| AclEntry {
         rule,
         allow,
@@ -105,7 +108,7 @@ vpc = "vpc-a"
 
 #[test]
 fn every_vpc_has_a_default_acl_that_allows_all() {
-    let t = parse_str(BASE, "t.toml").unwrap();
+    let t = parsed(BASE);
     let d = &t.network_acls[0];
     assert!(d.default);
     assert_eq!(d.ingress.len(), 1);
@@ -119,11 +122,8 @@ fn every_vpc_has_a_default_acl_that_allows_all() {
 #[test]
 fn a_second_association_of_a_subnet_is_rejected() {
     assert_eq!(
-        diags(&base2(
+        diags(&acl1(
             r#"
-[[network_acl]]
-id = "acl-1"
-vpc = "vpc-a"
 subnets = ["subnet-a1", "subnet-a2", "subnet-a2"]
 
 [[network_acl]]
@@ -143,11 +143,8 @@ subnets = ["subnet-a1"]
 #[test]
 fn duplicate_and_out_of_range_rule_numbers_are_rejected() {
     assert_eq!(
-        diags(&base2(
+        diags(&acl1(
             r#"
-[[network_acl]]
-id = "acl-1"
-vpc = "vpc-a"
 ingress = [
   { rule = 100, action = "allow", protocol = "all", cidr = "0.0.0.0/0" },
   { rule = 100, action = "deny", protocol = "all", cidr = "0.0.0.0/0" },
@@ -177,20 +174,17 @@ fn more_entries_than_the_quota_are_rejected_and_the_lab_knob_raises_it() {
             )
         })
         .collect();
-    let acl = format!(
-        "\n[[network_acl]]\nid = \"acl-1\"\nvpc = \"vpc-a\"\negress = [{}]\n",
-        entries.join(", ")
-    );
+    let acl = acl1(&format!("\negress = [{}]\n", entries.join(", ")));
     assert_eq!(
-        diags(&base2(&acl)),
+        diags(&acl),
         vec![
             "t.toml:31:10: network_acl[0].egress: 21 egress entries: a network ACL has at most \
              20 per direction (AWS's default quota is 20; [lab] nacl_entries_max sets the lab's, \
              up to 40)"
         ]
     );
-    let raised = format!("[lab]\nnacl_entries_max = 21\n{}", base2(&acl));
-    let t = parse_str(&raised, "t.toml").unwrap();
+    let raised = format!("[lab]\nnacl_entries_max = 21\n{acl}");
+    let t = parsed(&raised);
     assert_eq!(t.lab.nacl_entries_max, 21);
     assert_eq!(t.network_acls[0].egress.len(), 21);
     assert_eq!(
@@ -202,11 +196,8 @@ fn more_entries_than_the_quota_are_rejected_and_the_lab_knob_raises_it() {
 #[test]
 fn entry_fields_are_checked() {
     assert_eq!(
-        diags(&base2(
+        diags(&acl1(
             r#"
-[[network_acl]]
-id = "acl-1"
-vpc = "vpc-a"
 ingress = [
   { rule = 1, action = "permit", protocol = "tcp", cidr = "0.0.0.0/0" },
   { rule = 2, action = "allow", protocol = "gre", cidr = "0.0.0.0/0" },

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::config::parse_str;
-use crate::config::test_support::{diags, with_hl, with_pl, HL};
+use crate::config::test_support::{diags, parsed, with_hl, with_pl, HL};
 use crate::model::{
     Alb, CloudMapService, EndpointEni, EndpointService, EndpointState, HealthCheck, HealthProtocol,
     Integration, IntegrationKind, L4Protocol, Listener, Nlb, NlbNode, Services, Target,
@@ -485,7 +485,7 @@ service_vpc = "vpc-api"
 
 #[test]
 fn http_link_base_is_valid() {
-    let t = parse_str(HL, "t.toml").unwrap();
+    let t = parsed(HL);
     assert_eq!(HL.lines().count(), 92);
     let VpcLinkKind::Http { enis, .. } = &t.services.vpc_links[0].kind else {
         panic!("not an HTTP link");
@@ -663,11 +663,9 @@ service_vpc = "vpc-api"
             "t.toml:110:25: vpc_link[2].subnets[1]: no free address left in subnet subnet-small (10.0.9.0/28) for this VPC link's ENI (every usable address is taken)",
         ]);
     // Without vpclink-3, vpclink-2 takes the one free address, .9.
-    let t = parse_str(
-        &with_hl(&extra.replace("\"subnet-c1\", \"subnet-small\"", "\"subnet-c1\"")),
-        "t.toml",
-    )
-    .unwrap();
+    let t = parsed(&with_hl(
+        &extra.replace("\"subnet-c1\", \"subnet-small\"", "\"subnet-c1\""),
+    ));
     let VpcLinkKind::Http { enis, .. } = &t.services.vpc_links[1].kind else {
         panic!("not an HTTP link");
     };
