@@ -80,11 +80,7 @@ pub fn flow(how: u32, e: *const FlowEntry) {
 
 #[inline(always)]
 pub fn destination(d: &EniInfo) {
-    record(|t| {
-        t.dst_kind = d.kind;
-        t.dst_eni = d.eni;
-        t.dst_sg_set = d.sg_set;
-    });
+    record(|t| (t.dst_kind, t.dst_eni, t.dst_sg_set) = (d.kind, d.eni, d.sg_set));
 }
 
 /// One security-group lookup (`check`: `explain::SG_CHECK_*`); `range` is
@@ -116,35 +112,22 @@ pub fn sg_miss(check: usize, set: u32, dir: u8, proto: u8, peer: [u8; 4], port: 
 
 #[inline(always)]
 pub fn endpoint(index: u32, state: u32) {
-    record(|t| {
-        t.endpoint = index;
-        t.endpoint_state = state;
-    });
+    record(|t| (t.endpoint, t.endpoint_state) = (index, state));
 }
 
 #[inline(always)]
 pub fn listener(listener: u32, table: u32) {
-    record(|t| {
-        t.listener = listener;
-        t.table = table;
-    });
+    record(|t| (t.listener, t.table) = (listener, table));
 }
 
 #[inline(always)]
 pub fn target(slot: u32, target: u32, snat: [u8; 4]) {
-    record(|t| {
-        t.slot = slot;
-        t.target = target;
-        t.snat = snat;
-    });
+    record(|t| (t.slot, t.target, t.snat) = (slot, target, snat));
 }
 
 #[inline(always)]
 pub fn nat(port: u16, tries: u32) {
-    record(|t| {
-        t.nat_port = port;
-        t.nat_tries = tries as u16;
-    });
+    record(|t| (t.nat_port, t.nat_tries) = (port, tries as u16));
 }
 
 /// One network-ACL decision (`check`: `explain::NACL_CHECK_*`).

@@ -18,7 +18,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use aya::{
     maps::{Array, HashMap, MapData},
-    programs::{SchedClassifier, Xdp},
+    programs::{ProgramError, SchedClassifier, Xdp},
     Ebpf, EbpfLoader,
 };
 use dataplane_common::{
@@ -389,22 +389,8 @@ impl DryRun {
             .load(&obj.bytes()?)
             .with_context(|| format!("loading kernel object {} as a dry run", obj.display()))?;
         match hook {
-            Hook::Tc => {
-                let tc: &mut SchedClassifier = ebpf
-                    .program_mut(programs::TC)
-                    .context("program hyperlab_tc missing from the object")?
-                    .try_into()?;
-                tc.load()
-                    .context("verifier rejected the dry-run hyperlab_tc")?;
-            }
-            Hook::Xdp => {
-                let xdp: &mut Xdp = ebpf
-                    .program_mut(programs::XDP)
-                    .context("program hyperlab_xdp missing from the object")?
-                    .try_into()?;
-                xdp.load()
-                    .context("verifier rejected the dry-run hyperlab_xdp")?;
-            }
+            Hook::Tc => load_dry_run(&mut ebpf, programs::TC, SchedClassifier::load)?,
+            Hook::Xdp => load_dry_run(&mut ebpf, programs::XDP, Xdp::load)?,
         }
         Ok(DryRun {
             ebpf,
@@ -483,6 +469,23 @@ impl DryRun {
         let t: Array<&MapData, ExplainTrace> = Array::try_from(map)?;
         Ok((outcome, t.get(&0, 0).context("reading HL_EXPLAIN")?))
     }
+}
+
+/// Loads program `name` (of type `P`) of the dry-run object through the
+/// verifier.
+fn load_dry_run<'a, P: 'a>(
+    ebpf: &'a mut Ebpf,
+    name: &str,
+    load: fn(&mut P) -> Result<(), ProgramError>,
+) -> Result<()>
+where
+    &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
+{
+    let prog: &mut P = ebpf
+        .program_mut(name)
+        .with_context(|| format!("program {name} missing from the object"))?
+        .try_into()?;
+    load(prog).with_context(|| format!("verifier rejected the dry-run {name}"))
 }
 
 // ---------------------------------------------------------------------------
@@ -975,21 +978,21 @@ fn parse_tuple(f: &[u8]) -> Option<(&'static str, Ipv4Addr, Ipv4Addr, u16, u16)>
 
 /// Flattened endpoint ENIs: (endpoint index, ENI index within it).
 fn endpoint_enis(topo: &Topology) -> Vec<(usize, usize)> {
-    topo.services
-        .vpc_endpoints
-        .iter()
-        .enumerate()
-        .flat_map(|(i, ep)| (0..ep.enis.len()).map(move |k| (i, k)))
-        .collect()
+    flattened(&topo.services.vpc_endpoints, |ep| ep.enis.len())
 }
 
 /// Flattened targets: (target group, target index within it).
 fn targets(topo: &Topology) -> Vec<(usize, usize)> {
-    topo.services
-        .target_groups
+    flattened(&topo.services.target_groups, |tg| tg.targets.len())
+}
+
+/// (index into `outer`, index within that item) for every one of the
+/// `len(item)` things each item holds, in order.
+fn flattened<T>(outer: &[T], len: impl Fn(&T) -> usize) -> Vec<(usize, usize)> {
+    outer
         .iter()
         .enumerate()
-        .flat_map(|(i, tg)| (0..tg.targets.len()).map(move |k| (i, k)))
+        .flat_map(|(i, x)| (0..len(x)).map(move |k| (i, k)))
         .collect()
 }
 

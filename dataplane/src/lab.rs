@@ -518,6 +518,16 @@ mod tests {
     /// Two VPCs; host `db` has two ENIs in two subnets, hosts appear interleaved.
     fn two_vpc_topology(name: &str) -> Topology {
         let net = |s: &str| s.parse::<Ipv4Net>().unwrap();
+        let vpc = |id: &str, cidr: &str| Vpc {
+            id: id.into(),
+            cidr: net(cidr),
+        };
+        let subnet = |id: &str, vpc: usize, cidr: &str, az: &str| Subnet {
+            id: id.into(),
+            vpc,
+            cidr: net(cidr),
+            az: az.into(),
+        };
         let eni = |id: &str, subnet: usize, vpc: usize, ip: &str, host: &str| {
             let ip: Ipv4Addr = ip.parse().unwrap();
             Eni {
@@ -541,35 +551,11 @@ mod tests {
                 mtu: 1500,
                 nacl_entries_max: 20,
             },
-            vpcs: vec![
-                Vpc {
-                    id: "vpc-a".into(),
-                    cidr: net("10.0.0.0/16"),
-                },
-                Vpc {
-                    id: "vpc-b".into(),
-                    cidr: net("10.1.0.0/16"),
-                },
-            ],
+            vpcs: vec![vpc("vpc-a", "10.0.0.0/16"), vpc("vpc-b", "10.1.0.0/16")],
             subnets: vec![
-                Subnet {
-                    id: "a-1".into(),
-                    vpc: 0,
-                    cidr: net("10.0.1.0/24"),
-                    az: "az1".into(),
-                },
-                Subnet {
-                    id: "b-1".into(),
-                    vpc: 1,
-                    cidr: net("10.1.1.0/24"),
-                    az: "az1".into(),
-                },
-                Subnet {
-                    id: "b-2".into(),
-                    vpc: 1,
-                    cidr: net("10.1.2.0/25"),
-                    az: "az2".into(),
-                },
+                subnet("a-1", 0, "10.0.1.0/24", "az1"),
+                subnet("b-1", 1, "10.1.1.0/24", "az1"),
+                subnet("b-2", 1, "10.1.2.0/25", "az2"),
             ],
             security_groups: vec![],
             enis: vec![

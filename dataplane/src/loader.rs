@@ -11,10 +11,10 @@ use anyhow::{bail, Context, Result};
 use aya::{
     maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, MapInfo},
     programs::{
-        links::{FdLink, PinnedLink},
-        tc::{SchedClassifierLink, TcAttachType},
+        links::{FdLink, LinkError, PinnedLink},
+        tc::TcAttachType,
         xdp::XdpLink,
-        SchedClassifier, Xdp, XdpMode,
+        Program, ProgramError, SchedClassifier, Xdp, XdpMode,
     },
     Ebpf, EbpfLoader,
 };
@@ -572,22 +572,15 @@ impl Dataplane {
                 .as_ref()
                 .map(|d| d.join(format!("{}-{port}", hook.name())));
             if let Some(link) = pin.as_deref().map(adopt_link).transpose()?.flatten() {
+                let (ebpf, port) = (&mut self.ebpf, port.as_str());
                 match hook {
                     Hook::Tc => {
-                        let tc: &mut SchedClassifier =
-                            self.ebpf.program_mut(programs::TC).unwrap().try_into()?;
-                        let link = SchedClassifierLink::try_from(link)
-                            .with_context(|| format!("the link pinned for {port} is not tcx"))?;
-                        tc.attach_to_link(link)
-                            .with_context(|| format!("replacing the program on {port}'s link"))?;
+                        let attach = SchedClassifier::attach_to_link;
+                        replace_on_link(ebpf, programs::TC, link, (port, "tcx"), attach)?
                     }
                     Hook::Xdp => {
-                        let xdp: &mut Xdp =
-                            self.ebpf.program_mut(programs::XDP).unwrap().try_into()?;
-                        let link = XdpLink::try_from(link)
-                            .with_context(|| format!("the link pinned for {port} is not XDP"))?;
-                        xdp.attach_to_link(link)
-                            .with_context(|| format!("replacing the program on {port}'s link"))?;
+                        let attach = Xdp::attach_to_link;
+                        replace_on_link(ebpf, programs::XDP, link, (port, "XDP"), attach)?
                     }
                 }
                 adopted += 1;
@@ -785,6 +778,27 @@ fn gone_ok(e: aya::maps::MapError) -> Result<(), aya::maps::MapError> {
     }
 }
 
+/// Replaces the program on `link` (the one pinned for `port`, of the link
+/// type `kind`) with program `name` (of type `P`): one `BPF_LINK_UPDATE`,
+/// the port never runs without a program.
+fn replace_on_link<'a, P: 'a, L, Id>(
+    ebpf: &'a mut Ebpf,
+    name: &str,
+    link: FdLink,
+    (port, kind): (&str, &str),
+    attach: fn(&mut P, L) -> Result<Id, ProgramError>,
+) -> Result<()>
+where
+    &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
+    L: TryFrom<FdLink, Error = LinkError>,
+{
+    let prog: &mut P = ebpf.program_mut(name).unwrap().try_into()?;
+    let link =
+        L::try_from(link).with_context(|| format!("the link pinned for {port} is not {kind}"))?;
+    attach(prog, link).with_context(|| format!("replacing the program on {port}'s link"))?;
+    Ok(())
+}
+
 /// Opens the link pinned at `path`, if there is one.
 fn adopt_link(path: &Path) -> Result<Option<FdLink>> {
     if !path.exists() {
@@ -800,7 +814,10 @@ impl Drop for Dataplane {
         // Unpinned links die with their fds; pinned ones (and the maps)
         // only when their pins are removed.
         if let (true, Some(dir)) = (self.remove_on_drop, self.pinned.take()) {
-            let _ = fs::remove_dir_all(dir);
+            if let Err(e) = crate::pins::remove_pins(&dir) {
+                log::warn!("removing the data plane pinned in {}: {e:#}", dir.display());
+                let _ = fs::remove_dir_all(dir);
+            }
         }
     }
 }

@@ -79,30 +79,35 @@ fn traffic(
     reg.register(refused_name, refused_help, refused);
 }
 
+/// One counter per name, labelled `label`: `values[i]` counts `names[i]`.
+fn by_name(label: &str, names: &[&str], values: &[u64]) -> Family<Labels, Counter> {
+    let family = Family::<Labels, Counter>::default();
+    for (name, v) in names.iter().zip(values) {
+        family
+            .get_or_create(&vec![(label.into(), name.to_string())])
+            .inc_by(*v);
+    }
+    family
+}
+
+fn gauge(v: i64) -> Gauge<i64> {
+    let g = Gauge::<i64>::default();
+    g.set(v);
+    g
+}
+
 /// Renders one snapshot and the flow table's fill level.
 pub fn render(s: &Snapshot, flows: &FlowTable, layout: &Layout) -> String {
     let mut reg = Registry::with_prefix("hyperlab");
-    let drops = Family::<Labels, Counter>::default();
-    for (name, v) in DROP_REASON_NAMES.iter().zip(&s.drops) {
-        drops
-            .get_or_create(&vec![("reason".into(), name.to_string())])
-            .inc_by(*v);
-    }
     reg.register(
         "dropped_packets",
         "Packets dropped by the data plane, by reason",
-        drops,
+        by_name("reason", &DROP_REASON_NAMES, &s.drops),
     );
-    let events = Family::<Labels, Counter>::default();
-    for (name, v) in COUNTER_NAMES.iter().zip(&s.counters) {
-        events
-            .get_or_create(&vec![("event".into(), name.to_string())])
-            .inc_by(*v);
-    }
     reg.register(
         "pipeline_events",
         "Pipeline events (forwarded, flows created, ARP replies, ...)",
-        events,
+        by_name("event", &COUNTER_NAMES, &s.counters),
     );
     traffic(
         &mut reg,
@@ -161,19 +166,15 @@ pub fn render(s: &Snapshot, flows: &FlowTable, layout: &Layout) -> String {
          direction and rule number (\"*\": the final deny)",
         nacl,
     );
-    let entries = Gauge::<i64>::default();
-    entries.set(flows.entries as i64);
     reg.register(
         "flow_table_entries",
         "Flow-table entries in use (two per tracked flow: forward and reply)",
-        entries,
+        gauge(flows.entries as i64),
     );
-    let capacity = Gauge::<i64>::default();
-    capacity.set(flows.capacity as i64);
     reg.register(
         "flow_table_capacity_entries",
         "Flow-table size: new flows are refused (flow_table_full) when it is full",
-        capacity,
+        gauge(flows.capacity as i64),
     );
     let mut out = String::new();
     encode(&mut out, &reg).expect("writing to a String cannot fail");

@@ -25,12 +25,11 @@ use std::net::Ipv4Addr;
 
 use aya::{
     maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray, PerCpuHashMap},
-    programs::{SchedClassifier, Xdp},
+    programs::{Program, ProgramError, SchedClassifier, Xdp},
     Ebpf, EbpfLoader,
 };
 use dataplane::{
     compile::compile_nacl_list,
-    loader,
     model::{Hook, NetworkAcl},
 };
 use dataplane_common::{
@@ -64,15 +63,9 @@ impl Stage {
     }
 
     fn load_with(flow_table: Option<u32>) -> Stage {
-        assert!(
-            nix::unistd::Uid::effective().is_root(),
-            "stage tests load BPF programs and need root: run them as root with `-- --ignored`"
-        );
-        let obj = loader::object_path();
-        assert!(
-            obj.exists(),
-            "kernel object {} missing: run `cargo xtask build-ebpf`",
-            obj.display()
+        let obj = crate::require_root_and_object(
+            "stage tests load BPF programs and need root: run them as root with `-- --ignored`",
+            "",
         );
         let mut l = EbpfLoader::new();
         if let Some(n) = flow_table {
@@ -81,18 +74,13 @@ impl Stage {
         let mut ebpf = l
             .load_file(&obj)
             .unwrap_or_else(|e| panic!("loading {}: {e}", obj.display()));
-        let tc: &mut SchedClassifier = ebpf
-            .program_mut(programs::TC)
-            .expect("hyperlab_tc in the object")
-            .try_into()
-            .expect("hyperlab_tc is a classifier");
-        tc.load().expect("verifier accepts hyperlab_tc");
-        let xdp: &mut Xdp = ebpf
-            .program_mut(programs::XDP)
-            .expect("hyperlab_xdp in the object")
-            .try_into()
-            .expect("hyperlab_xdp is an XDP program");
-        xdp.load().expect("verifier accepts hyperlab_xdp");
+        load_program(
+            &mut ebpf,
+            programs::TC,
+            "a classifier",
+            SchedClassifier::load,
+        );
+        load_program(&mut ebpf, programs::XDP, "an XDP program", Xdp::load);
         Stage { ebpf }
     }
 
@@ -100,20 +88,8 @@ impl Stage {
     /// arrived on [`PORT_IFINDEX`].
     pub fn run(&self, hook: Hook, frame: &[u8]) -> Outcome {
         let prog = match hook {
-            Hook::Tc => testrun::Program::Tc(
-                self.ebpf
-                    .program(programs::TC)
-                    .expect("hyperlab_tc")
-                    .try_into()
-                    .expect("classifier"),
-            ),
-            Hook::Xdp => testrun::Program::Xdp(
-                self.ebpf
-                    .program(programs::XDP)
-                    .expect("hyperlab_xdp")
-                    .try_into()
-                    .expect("xdp"),
-            ),
+            Hook::Tc => testrun::Program::Tc(loaded(&self.ebpf, programs::TC, "classifier")),
+            Hook::Xdp => testrun::Program::Xdp(loaded(&self.ebpf, programs::XDP, "xdp")),
         };
         testrun::call(prog, PORT_IFINDEX, frame, 1)
             .expect("BPF_PROG_TEST_RUN")
@@ -332,6 +308,35 @@ impl Stage {
     }
 }
 
+/// Loads program `name` (of the type `P`, which the panic calls `kind`)
+/// through the verifier.
+fn load_program<'a, P: 'a>(
+    ebpf: &'a mut Ebpf,
+    name: &str,
+    kind: &str,
+    load: fn(&mut P) -> Result<(), ProgramError>,
+) where
+    &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
+{
+    let prog: &mut P = ebpf
+        .program_mut(name)
+        .unwrap_or_else(|| panic!("{name} in the object"))
+        .try_into()
+        .unwrap_or_else(|e| panic!("{name} is {kind}: {e:?}"));
+    load(prog).unwrap_or_else(|e| panic!("verifier accepts {name}: {e:?}"));
+}
+
+/// Program `name`, of the type `P` (`kind` in the panic), as loaded.
+fn loaded<'a, P: 'a>(ebpf: &'a Ebpf, name: &str, kind: &str) -> &'a P
+where
+    &'a P: TryFrom<&'a Program, Error = ProgramError>,
+{
+    ebpf.program(name)
+        .expect(name)
+        .try_into()
+        .unwrap_or_else(|e| panic!("{kind}: {e:?}"))
+}
+
 /// A flow key from host-order parts (ICMP echo: the identifier as both
 /// ports).
 pub fn flow_key(
@@ -342,16 +347,14 @@ pub fn flow_key(
     dport: u16,
     proto: u8,
 ) -> FlowKey {
-    FlowKey {
+    FlowKey::new(
         vpc,
-        src: src.octets(),
-        dst: dst.octets(),
-        sport: sport.to_be_bytes(),
-        dport: dport.to_be_bytes(),
+        src.octets(),
+        dst.octets(),
+        sport.to_be_bytes(),
+        dport.to_be_bytes(),
         proto,
-        _pad0: 0,
-        _pad1: 0,
-    }
+    )
 }
 
 /// A flow entry's Ethernet header: to `dst`, from the VPC router.

@@ -35,16 +35,7 @@ fn events_on() -> LoadOptions {
 }
 
 fn key(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, proto: u8) -> FlowKey {
-    FlowKey {
-        vpc: 0,
-        src: src.octets(),
-        dst: dst.octets(),
-        sport: sport.to_be_bytes(),
-        dport: dport.to_be_bytes(),
-        proto,
-        _pad0: 0,
-        _pad1: 0,
-    }
+    hyperlab_tests::stage::flow_key(0, src, dst, sport, dport, proto)
 }
 
 /// Everything in the ring buffer now.

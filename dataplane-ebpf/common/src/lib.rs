@@ -10,6 +10,24 @@
 /// `dataplane explain`: the dry run's trace.
 pub mod explain;
 
+/// What every kernel object (the data plane's, the bench's) defines once:
+/// the panic handler and the license the kernel requires of GPL helpers.
+#[macro_export]
+macro_rules! bpf_object_items {
+    () => {
+        #[cfg(not(test))]
+        #[panic_handler]
+        fn panic(_info: &core::panic::PanicInfo) -> ! {
+            // Unreachable in a verified program: the verifier rejects reachable panics.
+            loop {}
+        }
+
+        #[unsafe(link_section = "license")]
+        #[unsafe(no_mangle)]
+        static LICENSE: [u8; 4] = *b"GPL\0";
+    };
+}
+
 /// Map names (at most 15 bytes: the kernel truncates longer ones).
 pub mod maps {
     /// fabric ifindex -> [`super::PortInfo`]
@@ -450,6 +468,27 @@ pub struct FlowKey {
 }
 
 impl FlowKey {
+    /// A key from its parts (ports in network order), padding zeroed.
+    pub const fn new(
+        vpc: u32,
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: [u8; 2],
+        dport: [u8; 2],
+        proto: u8,
+    ) -> Self {
+        FlowKey {
+            vpc,
+            src,
+            dst,
+            sport,
+            dport,
+            proto,
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+
     /// The key the other direction of this flow is looked up with.
     pub const fn reversed(&self) -> Self {
         FlowKey {
@@ -914,16 +953,14 @@ mod tests {
 
     #[test]
     fn reversed_key_swaps_addresses_and_ports() {
-        let k = FlowKey {
-            vpc: 7,
-            src: [10, 0, 0, 1],
-            dst: [10, 0, 0, 2],
-            sport: [0x12, 0x34],
-            dport: [0, 80],
-            proto: PROTO_TCP,
-            _pad0: 0,
-            _pad1: 0,
-        };
+        let k = FlowKey::new(
+            7,
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            [0x12, 0x34],
+            [0, 80],
+            PROTO_TCP,
+        );
         let r = k.reversed();
         assert_eq!(
             (r.src, r.dst, r.sport, r.dport),
@@ -935,30 +972,35 @@ mod tests {
     #[test]
     fn flow_hash_depends_on_every_field() {
         let base = flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 6, 1);
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 3], [10, 0, 0, 2], [0, 1], [0, 80], 6, 1)
-        );
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 1], [10, 0, 0, 3], [0, 1], [0, 80], 6, 1)
-        );
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 2], [0, 80], 6, 1)
-        );
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 81], 6, 1)
-        );
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 17, 1)
-        );
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 6, 2)
-        );
+        let one_field_changed = [
+            (
+                "src",
+                flow_hash([10, 0, 0, 3], [10, 0, 0, 2], [0, 1], [0, 80], 6, 1),
+            ),
+            (
+                "dst",
+                flow_hash([10, 0, 0, 1], [10, 0, 0, 3], [0, 1], [0, 80], 6, 1),
+            ),
+            (
+                "sport",
+                flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 2], [0, 80], 6, 1),
+            ),
+            (
+                "dport",
+                flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 81], 6, 1),
+            ),
+            (
+                "proto",
+                flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 17, 1),
+            ),
+            (
+                "seed",
+                flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 6, 2),
+            ),
+        ];
+        for (field, h) in one_field_changed {
+            assert_ne!(base, h, "{field} changed, the hash did not");
+        }
         // Pinned value: the kernel and the tools must agree forever.
         assert_eq!(
             flow_hash(

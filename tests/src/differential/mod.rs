@@ -27,16 +27,14 @@ pub mod topo_gen;
 use std::{collections::BTreeMap, fmt::Write as _, time::Instant};
 
 use anyhow::Context;
-use aya::{
-    maps::{MapData, PerCpuArray},
-    programs::{TestRun, TestRunOptions},
-};
+use aya::maps::{MapData, PerCpuArray};
 use dataplane::{
     compile, config,
     loader::{Dataplane, LoadOptions},
     model::{Hook, Topology, VpcLinkKind},
     netns, pins,
     stats::{self, Layout, Snapshot},
+    testrun,
 };
 use dataplane_common::{maps, DropReason, COUNTER_NAMES, DROP_REASON_NAMES};
 
@@ -273,34 +271,14 @@ pub fn test_run(
     ifindex: u32,
     frame: &[u8],
 ) -> anyhow::Result<(u32, Vec<u8>)> {
-    let mut out = vec![0u8; frame.len() + 256];
-    let r = match hook {
-        Hook::Tc => {
-            // struct __sk_buff, zero but `ifindex` (offset 40).
-            let mut ctx = [0u8; 184];
-            ctx[40..44].copy_from_slice(&ifindex.to_ne_bytes());
-            dp.tc().test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                ctx_in: Some(&ctx),
-                ..Default::default()
-            })
-        }
-        Hook::Xdp => {
-            // struct xdp_md: data_end = length, ingress_ifindex.
-            let mut ctx = [0u8; 24];
-            ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
-            ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
-            dp.xdp().test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                ctx_in: Some(&ctx),
-                ..Default::default()
-            })
-        }
-    }
-    .with_context(|| format!("BPF_PROG_TEST_RUN ({hook:?}, frame {})", hex(frame)))?;
-    out.truncate(r.data_size_out as usize);
+    let prog = match hook {
+        Hook::Tc => testrun::Program::Tc(dp.tc()),
+        Hook::Xdp => testrun::Program::Xdp(dp.xdp()),
+    };
+    // `repeat` 0: one run (the contexts are `testrun`'s: zero but the
+    // ifindex, and XDP's data_end).
+    let (r, out) = testrun::call_raw(prog, ifindex, frame, 0)
+        .with_context(|| format!("BPF_PROG_TEST_RUN ({hook:?}, frame {})", hex(frame)))?;
     Ok((r.return_value, out))
 }
 

@@ -7,13 +7,15 @@
 //! tracked flows with their TCP state, the stateful security-group
 //! exceptions they grant, and PrivateLink's address/port translations.
 //!
-//! It is written from the AWS rules the data plane reproduces (DESIGN.md,
+//! It is written from the AWS rules the data plane reproduces (docs/DATAPLANE.md,
 //! the drop reasons' documentation), not from the kernel or the compiler:
 //! security groups are matched by scanning their rules, addresses are found
-//! by scanning the topology, checksums are computed from scratch. The two
-//! things it borrows are the specification of target choice and source-port
-//! choice, which are functions by definition: [`flow_hash`] and Maglev
-//! ([`maglev::table`] over [`maglev::backend_key`]).
+//! by scanning the topology, checksums are computed from scratch, Maglev
+//! tables are built by its own [`maglev`] (held to the agent's in a unit
+//! test), the link ENI and groups of an HTTP VPC link call come from
+//! [`vpc_link`]'s statement of the AWS rules (against which the config's
+//! lowering is checked). The one thing it borrows is the hash that target
+//! choice and source-port choice are defined over: [`flow_hash`].
 //!
 //! What the model takes as the rules (each with the reason a packet is
 //! dropped for when it breaks one), in the order a packet meets them:
@@ -60,6 +62,8 @@
 //!    the customer VPC, only passes replies: a first packet a customer host
 //!    sends to it is `link_reverse_initiated` (before any group is asked).
 
+pub mod maglev;
+pub mod vpc_link;
 mod wire;
 
 #[cfg(test)]
@@ -69,7 +73,6 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use dataplane::{
-    maglev,
     model::{EndpointState, L4Protocol, Peer, Protocol, Topology, VpcLinkKind},
     stats::{self, Snapshot},
 };
@@ -177,6 +180,59 @@ enum Refused {
     Taken,
     /// No room for another entry.
     Full,
+}
+
+/// What the rules choose for the first packet of a new flow through an
+/// interface endpoint or an HTTP VPC link integration ([`Model::choose`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Choice {
+    /// Global target index (targets of every target group in order, as
+    /// `HL_OBJ_STATS` counts them).
+    pub target: usize,
+    /// The target's ENI (index into `Topology::enis`) and port.
+    pub target_eni: usize,
+    pub target_port: u16,
+    /// The source the target sees: the NLB node, or for an HTTP VPC link
+    /// the link ENI in the target's AZ.
+    pub source: Ipv4Addr,
+    /// The first source port the NAT tries (ICMP echo: identifier).
+    pub nat_port: u16,
+}
+
+/// Where a first packet through an endpoint goes ([`Model::route`]).
+struct Route {
+    /// Listener and target (`HL_OBJ_STATS` indices relative to their bases).
+    listener: usize,
+    target: usize,
+    target_eni: usize,
+    target_port: u16,
+    /// The VPC the translated packet travels in (the NLB's).
+    vpc: usize,
+    /// The source the target sees, and the subnet it leaves from (the NLB
+    /// node's, or the link ENI's).
+    source: [u8; 4],
+    via: usize,
+    /// The NLB's source-port range (inclusive).
+    ports: (u16, u16),
+}
+
+/// The object a refused PrivateLink flow is counted at.
+enum At {
+    Endpoint,
+    Listener(usize),
+    Target(usize),
+}
+
+/// Where the source-port probe for `p` starts: an offset into a range of
+/// `range` ports.
+fn nat_start(p: &Ipv4, range: u32) -> u32 {
+    tuple_hash(p, HASH_SEED_NAT_PORT) % range
+}
+
+/// [`flow_hash`] of `p`'s 5-tuple with `seed`.
+fn tuple_hash(p: &Ipv4, seed: u32) -> u32 {
+    let (sport, dport) = (p.sport.to_be_bytes(), p.dport.to_be_bytes());
+    flow_hash(p.src, p.dst, sport, dport, p.proto, seed)
 }
 
 /// Where an address leads inside one VPC.
@@ -506,6 +562,9 @@ impl Model {
         }
     }
 
+    /// A first packet through endpoint ENI `ep_eni` of `endpoint`: decided
+    /// by [`Self::route`], then bound to a source port and recorded both
+    /// ways.
     #[allow(clippy::too_many_arguments)]
     fn privatelink(
         &mut self,
@@ -517,103 +576,32 @@ impl Model {
         endpoint: usize,
         ep_eni: usize,
     ) -> Result<Outcome, DropReason> {
-        let s = &self.topo.services;
-        let ep = &s.vpc_endpoints[endpoint];
-        // AWS: nothing passes before the service owner accepts the connection.
-        let refused = match ep.state {
-            EndpointState::Available => None,
-            EndpointState::Pending => Some(DropReason::EndpointPending),
-            EndpointState::Rejected => Some(DropReason::EndpointRejected),
-        };
-        if let Some(r) = refused {
-            self.counters.endpoints[endpoint].drops += 1;
-            return Err(r);
-        }
-        let nlb_i = s.endpoint_services[ep.service].nlb;
-        let nlb = &s.nlbs[nlb_i];
-        let az = &self.topo.subnets[ep.enis[ep_eni].subnet].az;
-        let node = nlb
-            .nodes
-            .iter()
-            .position(|n| self.topo.subnets[n.subnet].az == *az)
-            .unwrap_or(0);
-        let node_ip = nlb.nodes[node].ip.octets();
-        let mut via = nlb.nodes[node].subnet;
-        let listener = if p.proto == PROTO_ICMP {
-            // AWS NLBs do not forward ICMP; the lab lets echo ride the first
-            // listener so ping through an endpoint works.
-            (!nlb.listeners.is_empty()).then_some(0)
-        } else {
-            nlb.listeners.iter().position(|l| {
-                let proto = match l.protocol {
-                    L4Protocol::Tcp => PROTO_TCP,
-                    L4Protocol::Udp => PROTO_UDP,
+        let r = match self.route(endpoint, ep_eni, p) {
+            Ok(r) => r,
+            Err((reason, at)) => {
+                let c = match at {
+                    At::Endpoint => &mut self.counters.endpoints[endpoint],
+                    At::Listener(l) => &mut self.counters.listeners[l],
+                    At::Target(t) => &mut self.counters.targets[t],
                 };
-                proto == p.proto && l.port == p.dport
-            })
-        };
-        let Some(li) = listener else {
-            self.counters.endpoints[endpoint].drops += 1;
-            return Err(DropReason::NoListener);
-        };
-        let listener_stat = s.nlbs[..nlb_i]
-            .iter()
-            .map(|n| n.listeners.len())
-            .sum::<usize>()
-            + li;
-        let nlb_vpc = nlb.vpc;
-        let (lo, hi) = nlb.source_ports;
-        let Some(target) = self.pick_target(nlb_i, node, li, p) else {
-            self.counters.listeners[listener_stat].drops += 1;
-            return Err(DropReason::NoHealthyTarget);
-        };
-        let (t_eni, t_port) = self.target(target);
-        let t_ip = self.eni_ip(t_eni);
-        // The source the target sees: the NLB node; for an HTTP VPC link,
-        // the link ENI in the target's AZ (else the link's first).
-        let mut snat_ip = node_ip;
-        if let Some(l) = self.integration_link(endpoint) {
-            let VpcLinkKind::Http {
-                enis: link_enis,
-                security_groups: link_groups,
-                ..
-            } = &self.topo.services.vpc_links[l].kind
-            else {
-                unreachable!("an integration's link is an HTTP link");
-            };
-            let t_az = &self.topo.subnets[self.topo.enis[t_eni].subnet].az;
-            let link_eni = link_enis
-                .iter()
-                .find(|x| self.topo.subnets[x.subnet].az == *t_az)
-                .unwrap_or(&link_enis[0]);
-            snat_ip = link_eni.ip.octets();
-            via = link_eni.subnet;
-            // The link's groups govern what it may reach.
-            let link_groups = link_groups.clone();
-            if !self.groups_allow(&link_groups, false, p.proto, t_ip, t_port) {
-                self.counters.targets[target].drops += 1;
-                return Err(DropReason::LinkEgressSgDeny);
+                c.drops += 1;
+                return Err(reason);
             }
-        }
-        // The target sees the translated source: its rules must admit it.
-        let t_groups = self.topo.enis[t_eni].security_groups.clone();
-        if !self.groups_allow(&t_groups, true, p.proto, snat_ip, t_port) {
-            self.counters.targets[target].drops += 1;
-            return Err(DropReason::TargetIngressSgDeny);
-        }
+        };
         // The ACLs of both boundaries: into the endpoint's subnet as sent,
         // then out of the node's (link ENI's) subnet into the target's as
         // translated.
         let from = self.topo.enis[eni].subnet;
         let ep_subnet = self.topo.services.vpc_endpoints[endpoint].enis[ep_eni].subnet;
-        let t_subnet = self.topo.enis[t_eni].subnet;
+        let t_subnet = self.topo.enis[r.target_eni].subnet;
+        let t_ip = self.eni_ip(r.target_eni);
         let icmp = Self::icmp_of(frame, p);
         self.nacl_in((from, ep_subnet), p, p.src, p.dport, icmp)?;
-        self.crossing((via, t_subnet), p, snat_ip, t_ip, t_port, icmp)?;
+        self.crossing((r.via, t_subnet), p, r.source, t_ip, r.target_port, icmp)?;
         let stats = Some(ObjStats {
             endpoint,
-            listener: listener_stat,
-            target,
+            listener: r.listener,
+            target: r.target,
         });
         let state = Self::initial_state(p);
         let rev = Direction {
@@ -623,31 +611,25 @@ impl Model {
             out_vpc: key.vpc,
             out: key.addrs.reversed(),
             stats,
-            cross: [(t_subnet, via), (ep_subnet, from)],
+            cross: [(t_subnet, r.via), (ep_subnet, from)],
         };
         // The source port: the first in probe order whose reply tuple (from
         // the target to the node) no live flow holds.
         let icmp = p.proto == PROTO_ICMP;
+        let (lo, hi) = r.ports;
         let range = u32::from(hi) - u32::from(lo) + 1;
-        let start = flow_hash(
-            p.src,
-            p.dst,
-            p.sport.to_be_bytes(),
-            p.dport.to_be_bytes(),
-            p.proto,
-            HASH_SEED_NAT_PORT,
-        ) % range;
+        let start = nat_start(p, range);
         let mut bound = None;
         for i in 0..NAT_PORT_TRIES.min(range) {
             let nat_port = (u32::from(lo) + (start + i) % range) as u16;
             let reply_key = Tuple {
-                vpc: nlb_vpc,
+                vpc: r.vpc,
                 proto: p.proto,
                 addrs: Addrs {
                     src: t_ip,
-                    dst: snat_ip,
+                    dst: r.source,
                     // Echo has one identifier for both "ports".
-                    sport: if icmp { nat_port } else { t_port },
+                    sport: if icmp { nat_port } else { r.target_port },
                     dport: nat_port,
                 },
             };
@@ -670,11 +652,11 @@ impl Model {
         let fwd = Direction {
             reply: false,
             state,
-            to: t_eni,
-            out_vpc: nlb_vpc,
+            to: r.target_eni,
+            out_vpc: r.vpc,
             out: reply_key.addrs.reversed(),
             stats,
-            cross: [(from, ep_subnet), (via, t_subnet)],
+            cross: [(from, ep_subnet), (r.via, t_subnet)],
         };
         match self.insert(key, fwd, reopen) {
             Ok(()) => {}
@@ -691,6 +673,115 @@ impl Model {
         }
         self.count(Counter::FlowCreated);
         Ok(self.forward(frame, p, &fwd))
+    }
+
+    /// Where the rules send a first packet `p` through endpoint ENI `ep_eni`
+    /// of `endpoint` (rule 6, and 8 for an integration address), or why
+    /// they refuse it and which object counts the refusal. Needs no flow
+    /// state: everything after it (the source port) does.
+    fn route(
+        &mut self,
+        endpoint: usize,
+        ep_eni: usize,
+        p: &Ipv4,
+    ) -> Result<Route, (DropReason, At)> {
+        let s = &self.topo.services;
+        let ep = &s.vpc_endpoints[endpoint];
+        // AWS: nothing passes before the service owner accepts the connection.
+        match ep.state {
+            EndpointState::Available => {}
+            EndpointState::Pending => return Err((DropReason::EndpointPending, At::Endpoint)),
+            EndpointState::Rejected => return Err((DropReason::EndpointRejected, At::Endpoint)),
+        }
+        let nlb_i = s.endpoint_services[ep.service].nlb;
+        let nlb = &s.nlbs[nlb_i];
+        let az = &self.topo.subnets[ep.enis[ep_eni].subnet].az;
+        let node = nlb
+            .nodes
+            .iter()
+            .position(|n| self.topo.subnets[n.subnet].az == *az)
+            .unwrap_or(0);
+        let listener = if p.proto == PROTO_ICMP {
+            // AWS NLBs do not forward ICMP; the lab lets echo ride the first
+            // listener so ping through an endpoint works.
+            (!nlb.listeners.is_empty()).then_some(0)
+        } else {
+            nlb.listeners.iter().position(|l| {
+                let proto = match l.protocol {
+                    L4Protocol::Tcp => PROTO_TCP,
+                    L4Protocol::Udp => PROTO_UDP,
+                };
+                proto == p.proto && l.port == p.dport
+            })
+        };
+        let li = listener.ok_or((DropReason::NoListener, At::Endpoint))?;
+        let listener = s.nlbs[..nlb_i]
+            .iter()
+            .map(|n| n.listeners.len())
+            .sum::<usize>()
+            + li;
+        let (vpc, ports, node_ip) = (nlb.vpc, nlb.source_ports, nlb.nodes[node].ip);
+        let mut via = nlb.nodes[node].subnet;
+        let target = self
+            .pick_target(nlb_i, node, li, p)
+            .ok_or((DropReason::NoHealthyTarget, At::Listener(listener)))?;
+        let (target_eni, target_port) = self.target(target);
+        let t_ip = self.eni_ip(target_eni);
+        // The source the target sees: the NLB node; for an HTTP VPC link,
+        // the link ENI in the target's AZ (else the link's first).
+        let mut source = node_ip.octets();
+        if let Some(l) = self.integration_link(endpoint) {
+            let link_eni = vpc_link::link_eni(&self.topo, l, target_eni);
+            (source, via) = (link_eni.ip.octets(), link_eni.subnet);
+            // The link's groups govern what it may reach.
+            let link_groups = vpc_link::link_groups(&self.topo, l).to_vec();
+            if !self.groups_allow(&link_groups, false, p.proto, t_ip, target_port) {
+                return Err((DropReason::LinkEgressSgDeny, At::Target(target)));
+            }
+        }
+        // The target sees the translated source: its rules must admit it.
+        let t_groups = self.topo.enis[target_eni].security_groups.clone();
+        if !self.groups_allow(&t_groups, true, p.proto, source, target_port) {
+            return Err((DropReason::TargetIngressSgDeny, At::Target(target)));
+        }
+        Ok(Route {
+            listener,
+            target,
+            target_eni,
+            target_port,
+            vpc,
+            source,
+            via,
+            ports,
+        })
+    }
+
+    /// What the rules choose for `frame`, the first packet of a new flow
+    /// from VPC `vpc` to an interface endpoint or integration address, on a
+    /// flow table where no flow holds a port it might take: the target, the
+    /// source the target sees, and the source port (the first one the
+    /// probe tries). Or the reason it is refused. Only the destination's
+    /// side is decided: the sender's source check and egress rules and the
+    /// endpoint's ingress rules are not asked.
+    pub fn choose(&mut self, vpc: usize, frame: &[u8]) -> Result<Choice, DropReason> {
+        let Frame::Ipv4(p) = wire::parse(frame)? else {
+            panic!("choose: an IPv4 packet, not ARP");
+        };
+        let Some(Dest::Endpoint(endpoint, ep_eni)) = self.resolve(vpc, p.dst) else {
+            return Err(DropReason::NoRoute);
+        };
+        let r = self
+            .route(endpoint, ep_eni, &p)
+            .map_err(|(reason, _)| reason)?;
+        let (lo, hi) = r.ports;
+        let range = u32::from(hi) - u32::from(lo) + 1;
+        Ok(Choice {
+            target: r.target,
+            target_eni: r.target_eni,
+            target_port: r.target_port,
+            source: Ipv4Addr::from(r.source),
+            nat_port: (u32::from(lo) + nat_start(&p, range)) as u16,
+        })
     }
 
     /// `(ENI, port)` of global target index `g`.
@@ -710,14 +801,7 @@ impl Model {
     /// node `node` of NLB `nlb`: global target index, or `None` when the
     /// node may use no target.
     fn pick_target(&mut self, nlb: usize, node: usize, li: usize, p: &Ipv4) -> Option<usize> {
-        let slot = flow_hash(
-            p.src,
-            p.dst,
-            p.sport.to_be_bytes(),
-            p.dport.to_be_bytes(),
-            p.proto,
-            HASH_SEED_TARGET,
-        ) % MAGLEV_SIZE;
+        let slot = tuple_hash(p, HASH_SEED_TARGET) % MAGLEV_SIZE;
         if !self.tables.contains_key(&(nlb, node, li)) {
             let table = self.build_table(nlb, node, li);
             self.tables.insert((nlb, node, li), table);
@@ -725,6 +809,8 @@ impl Model {
         self.tables[&(nlb, node, li)][slot as usize]
     }
 
+    /// The Maglev table of listener `li` of node `node` of NLB `nlb_i`
+    /// ([`maglev`]), built from the topology: slot -> global target index.
     fn build_table(&self, nlb_i: usize, node: usize, li: usize) -> Vec<Option<usize>> {
         let t = &self.topo;
         let s = &t.services;
@@ -746,7 +832,7 @@ impl Model {
         let keys: Vec<u64> = candidates.iter().map(|c| c.1).collect();
         maglev::table(&keys, MAGLEV_SIZE as usize)
             .into_iter()
-            .map(|slot| candidates.get(slot as usize).map(|c| c.0))
+            .map(|owner| owner.map(|i| candidates[i].0))
             .collect()
     }
 
