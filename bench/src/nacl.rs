@@ -22,7 +22,7 @@ use hyperlab_tests::{pkt, topology, Fixture, Outcome, Verdict};
 
 use super::{
     report::{Check, Report, Row, Target},
-    testrun::{looped, Program},
+    testrun::{call, Program},
     Section, Sizes,
 };
 
@@ -172,8 +172,8 @@ pub fn run(opts: &super::Options, sizes: &Sizes, report: &mut Report) -> Result<
                         Hook::Xdp => Program::Xdp(dp.xdp()),
                         Hook::Tc => Program::Tc(dp.tc()),
                     };
-                    let (ns_per, o) =
-                        netns::scoped_in(&ns, || looped(prog, cport, frame, sizes.loop_repeat))?;
+                    let (o, ns_per) =
+                        netns::scoped_in(&ns, || call(prog, cport, frame, sizes.loop_repeat))?;
                     super::kernel::record(&mut check, expect_forward(&o, want));
                     match samples
                         .iter_mut()
