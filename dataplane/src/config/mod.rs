@@ -470,8 +470,40 @@ pub fn load(path: &Path) -> Result<Topology, Diagnostics> {
 }
 
 /// Notes `check` prints for a config that is valid but may not do what its
-/// author expects: endpoints that carry nothing (pending or rejected).
+/// author expects: endpoints that carry nothing (pending or rejected), and
+/// subnets whose network ACL has no entries in a direction (everything
+/// across that boundary is denied).
 pub fn notes(t: &Topology) -> Vec<String> {
+    let mut out = endpoint_notes(t);
+    for (i, acl) in t.network_acls.iter().enumerate() {
+        let subnets: Vec<&str> = t
+            .subnet_nacls
+            .iter()
+            .enumerate()
+            .filter(|&(_, &a)| a == i)
+            .map(|(s, _)| t.subnets[s].id.as_str())
+            .collect();
+        let empty: Vec<&str> = [("inbound", &acl.ingress), ("outbound", &acl.egress)]
+            .into_iter()
+            .filter(|(_, e)| e.is_empty())
+            .map(|(d, _)| d)
+            .collect();
+        if acl.default || subnets.is_empty() || empty.is_empty() {
+            continue;
+        }
+        out.push(format!(
+            "network ACL {} has no {} entries: {} traffic of {} is denied (a custom network ACL \
+             denies what no entry allows)",
+            acl.id,
+            empty.join(" or "),
+            empty.join(" and "),
+            subnets.join(", ")
+        ));
+    }
+    out
+}
+
+fn endpoint_notes(t: &Topology) -> Vec<String> {
     use crate::model::EndpointState;
     t.services
         .vpc_endpoints
