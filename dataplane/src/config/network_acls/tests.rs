@@ -265,9 +265,8 @@ subnets = ["subnet-b1", "subnet-zz", "sg-a"]
 
 #[test]
 fn check_notes_a_subnet_whose_acl_has_no_entries_in_a_direction() {
-    let t = parse_str(
-        &base2(
-            r#"
+    let t = parsed(&base2(
+        r#"
 [[network_acl]]
 id = "acl-closed"
 vpc = "vpc-a"
@@ -283,10 +282,7 @@ ingress = [{ rule = 100, action = "allow", protocol = "all", cidr = "0.0.0.0/0" 
 id = "acl-unused"
 vpc = "vpc-a"
 "#,
-        ),
-        "t.toml",
-    )
-    .unwrap();
+    ));
     assert_eq!(
         crate::config::notes(&t),
         vec![
