@@ -21,6 +21,11 @@ use std::{
     process::Command,
 };
 
+// `xtask`'s: the same PATH and the same stripped environment.
+#[path = "../xtask/src/toolchain_env.rs"]
+mod toolchain_env;
+use toolchain_env::path_with_cargo_bin;
+
 const DEBIAN_CARGO: &str = "/usr/bin/cargo";
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
 const RUST_SRC: &str = "/usr/lib/rustlib/src/rust";
@@ -115,50 +120,11 @@ fn build_kernel(ws: &Path) -> PathBuf {
     target_dir.join(TARGET).join("release/dataplane")
 }
 
-/// PATH with `$CARGO_HOME/bin` (default `~/.cargo/bin`) first, as xtask
-/// gives the kernel build: bpf-linker lives there.
-fn path_with_cargo_bin() -> OsString {
-    let bin = match env::var_os("CARGO_HOME").filter(|h| !h.is_empty()) {
-        Some(h) => PathBuf::from(h).join("bin"),
-        None => env::var_os("HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/root"))
-            .join(".cargo/bin"),
-    };
-    let old = env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    let mut dirs: Vec<PathBuf> = env::split_paths(&old).collect();
-    if !dirs.iter().any(|d| d == &bin) {
-        dirs.insert(0, bin);
-    }
-    env::join_paths(dirs).unwrap_or(old)
-}
-
 /// What `xtask`'s `proc::debian_cargo_env` strips: everything rustup and
 /// the outer cargo (or clippy) set, so Debian's cargo and rustc see none of
 /// it; registry, network and terminal settings and CARGO_HOME are kept.
 fn debian_cargo_env(cmd: &mut Command, path: OsString) {
-    const KEEP_PREFIXES: &[&str] = &[
-        "CARGO_HOME",
-        "CARGO_NET_",
-        "CARGO_HTTP_",
-        "CARGO_REGISTRIES_",
-        "CARGO_REGISTRY_",
-        "CARGO_TERM_",
-    ];
-    for (key, _) in env::vars_os() {
-        let Some(k) = key.to_str() else { continue };
-        let strip = k.starts_with("RUSTUP_")
-            || k == "RUST_RECURSION_COUNT"
-            || k.starts_with("RUSTC")
-            || k.starts_with("RUSTDOC")
-            || k == "RUSTFLAGS"
-            || k.starts_with("__CARGO")
-            || (k.starts_with("CARGO") && !KEEP_PREFIXES.iter().any(|p| k.starts_with(p)));
-        if strip {
-            cmd.env_remove(k);
-        }
-    }
+    toolchain_env::strip_outer_cargo_env(cmd);
     // What cargo sets for this build script only. The kernel crate's
     // dependencies rebuild when some of them change (aya-build watches
     // HOST), so they must be absent as they are under `xtask build-ebpf`.

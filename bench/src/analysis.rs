@@ -37,6 +37,16 @@ fn fx(x: Option<f64>) -> String {
     x.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "-".into())
 }
 
+/// The first scale row whose name starts with `prefix` and that missed its
+/// target.
+fn missed_scale_row<'a>(r: &'a Report, prefix: &str) -> Option<&'a Row> {
+    r.rows.iter().find(|x| {
+        x.section == Section::Scale
+            && x.name.starts_with(prefix)
+            && matches!(x.verdict(), Some(Verdict::Missed(_)))
+    })
+}
+
 pub fn bounds(r: &Report) -> Vec<String> {
     let mut out = Vec::new();
     for hook in ["XDP", "TC"] {
@@ -101,12 +111,7 @@ pub fn bounds(r: &Report) -> Vec<String> {
         }
     }
     for hook in ["XDP", "TC"] {
-        let missed = r.rows.iter().find(|x| {
-            x.section == Section::Scale
-                && x.name.starts_with(&format!("{hook}: hyperlab intra-VPC"))
-                && matches!(x.verdict(), Some(Verdict::Missed(_)))
-        });
-        if let Some(m) = missed {
+        if let Some(m) = missed_scale_row(r, &format!("{hook}: hyperlab intra-VPC")) {
             let size = m.name.rsplit(", ").next().unwrap_or("");
             let nat = find(
                 r,
@@ -138,12 +143,7 @@ pub fn bounds(r: &Report) -> Vec<String> {
         }
     }
     for hook in ["XDP", "TC"] {
-        let missed = r.rows.iter().find(|x| {
-            x.section == Section::Scale
-                && x.name.starts_with(&format!("{hook}: first packet"))
-                && matches!(x.verdict(), Some(Verdict::Missed(_)))
-        });
-        if let Some(m) = missed {
+        if let Some(m) = missed_scale_row(r, &format!("{hook}: first packet")) {
             let q = m.ratio();
             out.push(format!(
                 "**{hook} first packet with the largest group ({})**: each first packet does two \

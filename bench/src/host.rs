@@ -221,36 +221,24 @@ fn build() -> Result<Setups> {
             None,
         ),
     ] {
-        paths.push(Path {
-            name: intra,
-            client_ns: host_ns(fx, "client")?,
-            server_ns: host_ns(fx, "server")?,
-            target: SERVER,
-            peer: CLIENT,
-            kind,
-            udp: true,
-        });
-        if let Some((pl, link)) = pl {
-            paths.push(Path {
-                name: pl,
-                client_ns: host_ns(fx, "client")?,
+        // From host `client` to `target` (the server sees `peer`).
+        let path = |name, client, target, peer, udp| -> Result<Path> {
+            Ok(Path {
+                name,
+                client_ns: host_ns(fx, client)?,
                 server_ns: host_ns(fx, "server")?,
-                target: ENDPOINT,
-                peer: NLB,
+                target,
+                peer,
                 kind,
-                udp: true,
-            });
+                udp,
+            })
+        };
+        paths.push(path(intra, "client", SERVER, CLIENT, true)?);
+        if let Some((pl, link)) = pl {
+            paths.push(path(pl, "client", ENDPOINT, NLB, true)?);
             // An HTTP API VPC link has one protocol per integration address:
             // iperf3 runs its TCP tests through it (part 3 sends UDP).
-            paths.push(Path {
-                name: link,
-                client_ns: host_ns(fx, "apigw")?,
-                server_ns: host_ns(fx, "server")?,
-                target: INT_TCP,
-                peer: LINK,
-                kind,
-                udp: false,
-            });
+            paths.push(path(link, "apigw", INT_TCP, LINK, false)?);
         }
     }
     Ok(Setups {

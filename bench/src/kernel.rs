@@ -15,7 +15,7 @@ use super::{
     objects::BenchObject,
     profile::{profile, Share},
     report::{Check, Report, Row, Target},
-    testrun::{looped, per_call, Overhead, Program},
+    testrun::{call, per_call, Overhead, Program},
     topo::{Net, API, CLIENT, ENDPOINT, INT_TCP, LINK, NAT_PORTS, NLB, SERVER},
     verify, Options, Section, Sizes,
 };
@@ -37,7 +37,10 @@ pub enum From {
     Api,
 }
 
-pub type FramesFn = fn(&mut Fixture, &Net, Hook, usize) -> Result<Vec<Vec<u8>>>;
+pub type FramesFn = fn(&mut Fixture, &Net, Hook, usize) -> Frames;
+
+/// What a [`FramesFn`] returns: the frames to time.
+pub type Frames = Result<Vec<Vec<u8>>>;
 pub type ExpectFn = fn(&Net, &[u8], &Outcome) -> Result<(), String>;
 
 pub struct PathSpec {
@@ -155,7 +158,7 @@ fn run_ok(fx: &Fixture, hook: Hook, from: &str, f: &[u8]) -> Result<Outcome> {
     Ok(o)
 }
 
-fn intra_established(fx: &mut Fixture, net: &Net, hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
+fn intra_established(fx: &mut Fixture, net: &Net, hook: Hook, n: usize) -> Frames {
     fx.clear_flows();
     run_ok(fx, hook, "eni-client", &syn(net, SPORT, SERVER, 5201))?;
     let synack = net.from_server(CLIENT, 5201, SPORT, "SA");
@@ -164,10 +167,22 @@ fn intra_established(fx: &mut Fixture, net: &Net, hook: Hook, n: usize) -> Resul
     Ok(vec![ack; n])
 }
 
-fn intra_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
+fn intra_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Frames {
+    first_syns(fx, net, n, SERVER, 5201)
+}
+
+/// `n` SYNs from the client to `dst:dport`, each a new flow (source ports
+/// from 1024), into an empty flow table.
+fn first_syns(
+    fx: &mut Fixture,
+    net: &Net,
+    n: usize,
+    dst: std::net::Ipv4Addr,
+    dport: u16,
+) -> Frames {
     fx.clear_flows();
     Ok((0..n)
-        .map(|i| syn(net, 1024 + i as u16, SERVER, 5201))
+        .map(|i| syn(net, 1024 + i as u16, dst, dport))
         .collect())
 }
 
@@ -201,33 +216,33 @@ fn pl_open(fx: &mut Fixture, net: &Net, hook: Hook) -> Result<u16> {
     )
 }
 
-fn pl_forward_established(
-    fx: &mut Fixture,
-    net: &Net,
-    hook: Hook,
-    n: usize,
-) -> Result<Vec<Vec<u8>>> {
+fn pl_forward_established(fx: &mut Fixture, net: &Net, hook: Hook, n: usize) -> Frames {
     pl_open(fx, net, hook)?;
     let ack = net.from_client(ENDPOINT, SPORT, 80, "A");
     Ok(vec![ack; n])
 }
 
-fn pl_reverse_established(
+fn pl_reverse_established(fx: &mut Fixture, net: &Net, hook: Hook, n: usize) -> Frames {
+    reverse_acks(fx, net, hook, n, pl_open, NLB)
+}
+
+/// `n` copies of the target's ACK of a flow `open` opened, to its NAT
+/// source `nat_src`.
+fn reverse_acks(
     fx: &mut Fixture,
     net: &Net,
     hook: Hook,
     n: usize,
-) -> Result<Vec<Vec<u8>>> {
-    let nport = pl_open(fx, net, hook)?;
-    let ack = net.from_server(NLB, 5201, nport, "A");
+    open: fn(&mut Fixture, &Net, Hook) -> Result<u16>,
+    nat_src: std::net::Ipv4Addr,
+) -> Frames {
+    let nport = open(fx, net, hook)?;
+    let ack = net.from_server(nat_src, 5201, nport, "A");
     Ok(vec![ack; n])
 }
 
-fn pl_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
-    fx.clear_flows();
-    Ok((0..n)
-        .map(|i| syn(net, 1024 + i as u16, ENDPOINT, 80))
-        .collect())
+fn pl_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Frames {
+    first_syns(fx, net, n, ENDPOINT, 80)
 }
 
 /// The API host's frame to the link's TCP integration address.
@@ -241,33 +256,21 @@ fn link_open(fx: &mut Fixture, net: &Net, hook: Hook) -> Result<u16> {
     nat_open(fx, net, hook, "eni-apigw", &api_tcp(net, SPORT, "S"), LINK)
 }
 
-fn link_forward_established(
-    fx: &mut Fixture,
-    net: &Net,
-    hook: Hook,
-    n: usize,
-) -> Result<Vec<Vec<u8>>> {
+fn link_forward_established(fx: &mut Fixture, net: &Net, hook: Hook, n: usize) -> Frames {
     link_open(fx, net, hook)?;
     Ok(vec![api_tcp(net, SPORT, "A"); n])
 }
 
-fn link_reverse_established(
-    fx: &mut Fixture,
-    net: &Net,
-    hook: Hook,
-    n: usize,
-) -> Result<Vec<Vec<u8>>> {
-    let nport = link_open(fx, net, hook)?;
-    let ack = net.from_server(LINK, 5201, nport, "A");
-    Ok(vec![ack; n])
+fn link_reverse_established(fx: &mut Fixture, net: &Net, hook: Hook, n: usize) -> Frames {
+    reverse_acks(fx, net, hook, n, link_open, LINK)
 }
 
-fn link_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
+fn link_first(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Frames {
     fx.clear_flows();
     Ok((0..n).map(|i| api_tcp(net, 1024 + i as u16, "S")).collect())
 }
 
-fn sg_deny(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Result<Vec<Vec<u8>>> {
+fn sg_deny(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Frames {
     fx.clear_flows();
     Ok(vec![syn(net, SPORT, SERVER, 9999); n])
 }
@@ -279,6 +282,8 @@ fn forward(o: &Outcome) -> Result<(), String> {
     Ok(())
 }
 
+/// The input forwarded with the server's MACs: the intra-VPC path, and the
+/// floor's plain redirect.
 fn expect_intra(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
     forward(o)?;
     if o.out != pkt::with_macs(input, net.server_mac, GATEWAY_MAC) {
@@ -424,14 +429,6 @@ fn nat_cycle(bench: &mut BenchObject, cfg: &BenchConfig, sport: u16) -> Result<(
     Ok(())
 }
 
-fn expect_floor_redirect(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
-    forward(o)?;
-    if o.out != pkt::with_macs(input, net.server_mac, GATEWAY_MAC) {
-        return Err("output differs from the input with the server's MACs".into());
-    }
-    Ok(())
-}
-
 /// Either direction of the A <-> B cycle, checksums right.
 fn expect_floor_nat(net: &Net, _input: &[u8], o: &Outcome) -> Result<(), String> {
     forward(o)?;
@@ -535,17 +532,17 @@ pub fn run(
                 ),
             };
             let ifx = net.client_port;
+            let floor = Floor {
+                net: &net,
+                hook,
+                ifx,
+                base: &base,
+                sizes,
+            };
             // Floors and the fixed per-call cost.
             let (over, r_loop, r_call) = netns::scoped_in(&ns, || {
                 let over = Overhead::measure(empty, ifx, &base, n, repeat)?;
-                let (r_loop, o) = looped(redirect, ifx, &base, repeat)?;
-                let mut c = Check::new(format!("{}: {REDIRECT}", hook_name(hook)));
-                record(&mut c, expect_floor_redirect(&net, &base, &o));
-                let frames = vec![base.clone(); n];
-                let r_call = per_call(redirect, ifx, &frames, |i, o| {
-                    record(&mut c, expect_floor_redirect(&net, &frames[i], o))
-                })?;
-                merge(&mut checks, c);
+                let (r_loop, r_call) = floor.time(redirect, REDIRECT, &mut checks, expect_intra)?;
                 Ok((over, r_loop, r_call))
             })?;
             s.push(hook, OVERHEAD, over.ns);
@@ -560,15 +557,7 @@ pub fn run(
                 Hook::Tc => Program::Tc(bench.tc(programs::TC_NAT)),
             };
             let (n_loop, n_call) = netns::scoped_in(&ns, || {
-                let mut c = Check::new(format!("{}: {NAT_EST}", hook_name(hook)));
-                let (n_loop, o) = looped(nat, ifx, &base, repeat)?;
-                record(&mut c, expect_floor_nat(&net, &base, &o));
-                let frames = vec![base.clone(); n];
-                let n_call = per_call(nat, ifx, &frames, |i, o| {
-                    record(&mut c, expect_floor_nat(&net, &frames[i], o))
-                })?;
-                merge(&mut checks, c);
-                Ok((n_loop, n_call))
+                floor.time(nat, NAT_EST, &mut checks, expect_floor_nat)
             })?;
             s.push(hook, &loop_name(NAT_EST), n_loop);
             s.push(hook, &call_name(NAT_EST), n_call - over.ns);
@@ -622,7 +611,7 @@ pub fn run(
                     }
                 }
                 if p.loops {
-                    let (v, o) = netns::scoped_in(&ns, || looped(prog, ifx, &frames[0], repeat))?;
+                    let (o, v) = netns::scoped_in(&ns, || call(prog, ifx, &frames[0], repeat))?;
                     record(&mut c, (p.expect)(&net, &frames[0], &o));
                     s.push(hook, &loop_name(p.name), v);
                 }
@@ -758,6 +747,39 @@ impl Mode {
     }
 }
 
+/// What the floors are timed with on one hook: the frame `base` from the
+/// client's port `ifx`, `sizes`' loop and per-call counts.
+struct Floor<'a> {
+    net: &'a Net,
+    hook: Hook,
+    ifx: u32,
+    base: &'a [u8],
+    sizes: &'a Sizes,
+}
+
+impl Floor<'_> {
+    /// Times `prog` on the base frame in a loop and per call, checking
+    /// every outcome with `expect` into the check `<hook>: <name>`: (loop
+    /// ns, per-call ns).
+    fn time(
+        &self,
+        prog: Program<'_>,
+        name: &str,
+        checks: &mut BTreeMap<String, Check>,
+        expect: ExpectFn,
+    ) -> Result<(f64, f64)> {
+        let mut c = Check::new(format!("{}: {name}", hook_name(self.hook)));
+        let (o, ns_loop) = call(prog, self.ifx, self.base, self.sizes.loop_repeat)?;
+        record(&mut c, expect(self.net, self.base, &o));
+        let frames = vec![self.base.to_vec(); self.sizes.per_call];
+        let ns_call = per_call(prog, self.ifx, &frames, |i, o| {
+            record(&mut c, expect(self.net, &frames[i], o))
+        })?;
+        merge(checks, c);
+        Ok((ns_loop, ns_call))
+    }
+}
+
 pub fn record(c: &mut Check, r: Result<(), String>) {
     c.delivered += 1;
     match r {
@@ -821,11 +843,11 @@ fn profiles(
             let run = |repeat: u32| {
                 netns::scoped_in(&ns, || {
                     super::sys::pin_to_cpu(opts.cpu)?;
-                    looped(prog, ifx, &frame, repeat)
+                    call(prog, ifx, &frame, repeat)
                 })
             };
             // Size the loop from a short one.
-            let (ns_per_run, _) = run(sizes.loop_repeat)?;
+            let (_, ns_per_run) = run(sizes.loop_repeat)?;
             let repeat = (secs * 1e9 / ns_per_run.max(1.0)) as u32;
             let (_, shares) = profile(opts.cpu, &file, || run(repeat))?;
             Ok(shares)

@@ -685,75 +685,46 @@ fn big_config(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Repo
     let total = get("total");
     let t = T_CONFIG;
     let name = format!("{} ENIs, {} rules", thousands(enis), thousands(total_rules));
+    let row = |name: String, samples: Vec<f64>| Row::new(Section::Scale, t, name, "s", samples);
+    // Each part, against the same part of the small config.
+    for (key, what) in [
+        ("compile", "compile (compile::compile)".to_string()),
+        ("load", "load + verify (3 programs)".to_string()),
+        (
+            "fill",
+            format!("fill maps ({} entries)", thousands(entries)),
+        ),
+    ] {
+        let small = get(&format!("small {key}"));
+        report.rows.push(
+            row(format!("{name}: {what}"), get(key)).baseline(SMALL, ratios(&get(key), &small)),
+        );
+    }
     report.rows.push(
-        Row::new(
-            Section::Scale,
-            t,
-            format!("{name}: compile (compile::compile)"),
-            "s",
-            get("compile"),
-        )
-        .baseline(SMALL, ratios(&get("compile"), &get("small compile"))),
+        row(format!("{name}: compile + load + fill"), total.clone())
+            .baseline(SMALL, ratios(&total, &get("small")))
+            .target(Target::value_at_most(2.0, "< 2 s")),
     );
-    report.rows.push(
-        Row::new(
-            Section::Scale,
-            t,
-            format!("{name}: load + verify (3 programs)"),
-            "s",
-            get("load"),
-        )
-        .baseline(SMALL, ratios(&get("load"), &get("small load"))),
-    );
-    report.rows.push(
-        Row::new(
-            Section::Scale,
-            t,
-            format!("{name}: fill maps ({} entries)", thousands(entries)),
-            "s",
-            get("fill"),
-        )
-        .baseline(SMALL, ratios(&get("fill"), &get("small fill"))),
-    );
-    report.rows.push(
-        Row::new(
-            Section::Scale,
-            t,
-            format!("{name}: compile + load + fill"),
-            "s",
-            total.clone(),
-        )
-        .baseline(SMALL, ratios(&total, &get("small")))
-        .target(Target::value_at_most(2.0, "< 2 s")),
-    );
-    report.rows.push(
-        Row::new(
-            Section::Scale,
-            t,
+    // The agent's reloads, against the full start.
+    for (key, what) in [
+        (
+            "change",
             "one-rule change, as the agent reloads: compile + generation switch",
-            "s",
-            get("change"),
-        )
-        .baseline("full compile + load + fill", ratios(&get("change"), &total))
-        .target(Target::value_at_most(0.05, "< 50 ms")),
-    );
-    report.rows.push(
-        Row::new(
-            Section::Scale,
-            t,
+        ),
+        (
+            "add",
             "one rule added, as the agent reloads: compile + generation switch",
-            "s",
-            get("add"),
-        )
-        .baseline("full compile + load + fill", ratios(&get("add"), &total))
-        .target(Target::value_at_most(0.05, "< 50 ms")),
-    );
+        ),
+    ] {
+        report.rows.push(
+            row(what.to_string(), get(key))
+                .baseline("full compile + load + fill", ratios(&get(key), &total))
+                .target(Target::value_at_most(0.05, "< 50 ms")),
+        );
+    }
     report.rows.push(
-        Row::new(
-            Section::Scale,
-            t,
-            "one-rule change: generation switch only (Dataplane::sync)",
-            "s",
+        row(
+            "one-rule change: generation switch only (Dataplane::sync)".to_string(),
             get("sync"),
         )
         .baseline(
@@ -762,11 +733,8 @@ fn big_config(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Repo
         ),
     );
     report.rows.push(
-        Row::new(
-            Section::Scale,
-            t,
-            "reference: compile-free diff writing only the changed LPM entries (not atomic; not the agent's path)",
-            "s",
+        row(
+            "reference: compile-free diff writing only the changed LPM entries (not atomic; not the agent's path)".to_string(),
             get("diff"),
         )
         .note(format!("{written} LPM entries differ")),

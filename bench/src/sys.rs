@@ -198,34 +198,24 @@ pub fn pin_to_cpu(cpu: usize) -> Result<()> {
 
 pub fn machine() -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .and_then(|r| r.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
+    // The first line that starts with `key`: its value after the colon.
+    let field = |key: &str| {
+        cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|r| r.split_once(':')))
+            .map(|(_, v)| v)
+    };
+    let cpu = field("model name")
+        .map(|v| v.trim().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let flags = cpuinfo
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("flags")
-                .and_then(|r| r.split_once(':'))
-                .map(|(_, v)| v.to_string())
-        })
-        .unwrap_or_default();
+    let flags = field("flags").map(|v| v.to_string()).unwrap_or_default();
     let hv = if flags.split_whitespace().any(|f| f == "hypervisor") {
         ", virtual machine"
     } else {
         ""
     };
-    let mhz = cpuinfo
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("cpu MHz")
-                .and_then(|r| r.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
+    let mhz = field("cpu MHz")
+        .map(|v| v.trim().to_string())
         .map(|m| format!(", {m} MHz"))
         .unwrap_or_default();
     let cpus = std::thread::available_parallelism()

@@ -16,21 +16,11 @@ pub use dataplane::testrun::Program;
 
 use hyperlab_tests::Outcome;
 
-/// One call: the outcome of the last run and the kernel's ns per run.
+/// One call: the outcome of the last run and the kernel's ns per run (with
+/// `repeat` > 1: *loop* timing).
 pub fn call(prog: Program<'_>, ifindex: u32, frame: &[u8], repeat: u32) -> Result<(Outcome, f64)> {
     let (o, d) = dataplane::testrun::call(prog, ifindex, frame, repeat)?;
     Ok((o, d.as_nanos() as f64))
-}
-
-/// *Loop* timing: ns per run over `repeat` runs of `frame`, and the last outcome.
-pub fn looped(
-    prog: Program<'_>,
-    ifindex: u32,
-    frame: &[u8],
-    repeat: u32,
-) -> Result<(f64, Outcome)> {
-    let (o, ns) = call(prog, ifindex, frame, repeat)?;
-    Ok((ns, o))
 }
 
 /// *Per-call* timing: mean kernel ns per frame over one call per frame, the
@@ -69,7 +59,7 @@ impl Overhead {
     ) -> Result<Overhead> {
         let frames = vec![frame.to_vec(); calls];
         let per = per_call(empty, ifindex, &frames, |_, _| {})?;
-        let (looped, _) = looped(empty, ifindex, frame, repeat)?;
+        let (_, looped) = call(empty, ifindex, frame, repeat)?;
         Ok(Overhead {
             ns: (per - looped).max(0.0),
             empty_loop_ns: looped,

@@ -80,11 +80,7 @@ pub fn flow(how: u32, e: *const FlowEntry) {
 
 #[inline(always)]
 pub fn destination(d: &EniInfo) {
-    record(|t| {
-        t.dst_kind = d.kind;
-        t.dst_eni = d.eni;
-        t.dst_sg_set = d.sg_set;
-    });
+    record(|t| (t.dst_kind, t.dst_eni, t.dst_sg_set) = (d.kind, d.eni, d.sg_set));
 }
 
 /// One security-group lookup (`check`: `explain::SG_CHECK_*`); `range` is
@@ -116,34 +112,42 @@ pub fn sg_miss(check: usize, set: u32, dir: u8, proto: u8, peer: [u8; 4], port: 
 
 #[inline(always)]
 pub fn endpoint(index: u32, state: u32) {
-    record(|t| {
-        t.endpoint = index;
-        t.endpoint_state = state;
-    });
+    record(|t| (t.endpoint, t.endpoint_state) = (index, state));
 }
 
 #[inline(always)]
 pub fn listener(listener: u32, table: u32) {
-    record(|t| {
-        t.listener = listener;
-        t.table = table;
-    });
+    record(|t| (t.listener, t.table) = (listener, table));
 }
 
 #[inline(always)]
 pub fn target(slot: u32, target: u32, snat: [u8; 4]) {
-    record(|t| {
-        t.slot = slot;
-        t.target = target;
-        t.snat = snat;
-    });
+    record(|t| (t.slot, t.target, t.snat) = (slot, target, snat));
 }
 
 #[inline(always)]
 pub fn nat(port: u16, tries: u32) {
+    record(|t| (t.nat_port, t.nat_tries) = (port, tries as u16));
+}
+
+/// One network-ACL decision (`check`: `explain::NACL_CHECK_*`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn nacl(check: usize, subnet: u16, nacl: u32, class: u32, peer: [u8; 4], value: u16, dir: u8, proto: u8, rule: u16, allow: u8, uniform: bool) {
     record(|t| {
-        t.nat_port = port;
-        t.nat_tries = tries as u16;
+        if let Some(c) = t.nacl.get_mut(check) {
+            c.checked = 1;
+            c.subnet = subnet as u32;
+            c.nacl = nacl;
+            c.class = class;
+            c.peer = peer;
+            c.value = value;
+            c.dir = dir;
+            c.proto = proto;
+            c.rule = rule;
+            c.allow = allow;
+            c.uniform = uniform as u8;
+        }
     });
 }
 

@@ -10,7 +10,7 @@ use aya_ebpf::{
 };
 use dataplane_common::{
     Counter, DropReason, FlowEntry, FlowKey, EEXIST, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
-    FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, NO_STAT, PROTO_TCP,
+    FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, NO_STAT, NO_SUBNET, PROTO_TCP,
 };
 
 use crate::{
@@ -153,6 +153,23 @@ impl Tuple {
     }
 }
 
+/// The subnet boundaries one direction of a flow crosses (see
+/// `FlowEntry::cross1_from`): the network ACLs each of its packets meets.
+pub struct Crossings {
+    pub from1: u16,
+    pub to1: u16,
+    pub from2: u16,
+    pub to2: u16,
+}
+
+impl Crossings {
+    /// One boundary: from subnet `from` to subnet `to` (none if equal).
+    #[inline(always)]
+    pub fn one(from: u16, to: u16) -> Crossings {
+        Crossings { from1: from, to1: to, from2: NO_SUBNET, to2: NO_SUBNET }
+    }
+}
+
 /// What both entries of a new flow share: its first packet's TCP state,
 /// the time, the first packet's length, and the `HL_OBJ_STATS` slots it
 /// counts into (`NO_STAT` for none).
@@ -187,7 +204,8 @@ impl Birth {
 /// entry is created with its first packet counted; a reply entry
 /// (`FLOW_F_REPLY`) starts at zero.
 #[inline(always)]
-pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, new: Tuple) {
+#[allow(clippy::too_many_arguments)]
+pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, new: Tuple, x: &Crossings) {
     let reply = flags & FLOW_F_REPLY != 0;
     *e = FlowEntry {
         eth: eth(to.mac),
@@ -208,6 +226,14 @@ pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, 
         last_seen_ns: b.now,
         packets: if reply { 0 } else { 1 },
         bytes: if reply { 0 } else { events::ip_len(b.len) },
+        cross1_from: x.from1,
+        cross1_to: x.to1,
+        cross2_from: x.from2,
+        cross2_to: x.to2,
+        // Checked when the flow was decided, but under which switch is not
+        // known here: the first hit checks again and records it.
+        nacl_epoch: 0,
+        _pad2: 0,
     };
 }
 

@@ -15,6 +15,7 @@ mod explain;
 mod flow;
 mod forward;
 mod maps;
+mod nacl;
 mod packet;
 mod parse;
 mod pipeline;
@@ -106,13 +107,4 @@ pub fn hyperlab_xdp_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // Unreachable in a verified program: the verifier rejects reachable panics.
-    loop {}
-}
-
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 4] = *b"GPL\0";
+dataplane_common::bpf_object_items!();

@@ -3,13 +3,14 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{lpm_trie::LpmTrie, Array, HashMap, PerCpuArray, RingBuf},
+    maps::{lpm_trie::LpmTrie, Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use dataplane_common::{
     EndpointInfo, EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
     PortInfo, PortSlot, SgKey, SgPorts, TargetInfo, COUNTER_COUNT, DROP_REASON_COUNT, MAGLEV_SIZE,
     MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_FLOWS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_OBJ_STATS,
-    MAX_PORTS, MAX_SG_ENTRIES, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
+    MAX_PORTS, MAX_SG_ENTRIES, MAX_NACL_CIDRS, MAX_NACL_RULES, MAX_NACL_STATS, MAX_SUBNETS,
+    NaclCidrKey, NaclDecision, NaclRuleKey, NaclStatKey, SubnetNacls, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
 };
 
 #[map(name = "HL_PORTS")]
@@ -24,6 +25,22 @@ pub static ENIS: HashMap<EniKey, EniInfo> = HashMap::with_max_entries(MAX_ENIS, 
 
 #[map(name = "HL_SG_RULES")]
 pub static SG_RULES: LpmTrie<SgKey, SgPorts> = LpmTrie::with_max_entries(MAX_SG_ENTRIES, 0);
+
+/// Each subnet's network ACL per generation (`subnet_slot`).
+#[map(name = "HL_NACL_SUBNETS")]
+pub static NACL_SUBNETS: Array<SubnetNacls> = Array::with_max_entries(MAX_SUBNETS, 0);
+
+/// (ACL direction, peer prefix) -> address class (`nacl.rs`).
+#[map(name = "HL_NACL_CIDRS")]
+pub static NACL_CIDRS: LpmTrie<NaclCidrKey, u32> = LpmTrie::with_max_entries(MAX_NACL_CIDRS, 0);
+
+/// (class, protocol, port prefix) -> the precomputed first match.
+#[map(name = "HL_NACL_RULES")]
+pub static NACL_RULES: LpmTrie<NaclRuleKey, NaclDecision> = LpmTrie::with_max_entries(MAX_NACL_RULES, 0);
+
+/// Packets each network-ACL rule dropped, per CPU.
+#[map(name = "HL_NACL_STATS")]
+pub static NACL_STATS: PerCpuHashMap<NaclStatKey, u64> = PerCpuHashMap::with_max_entries(MAX_NACL_STATS, 0);
 
 /// A preallocated hash, not an LRU: when it is full a new flow is refused
 /// (and counted) instead of evicting a live one, as AWS does

@@ -81,6 +81,26 @@ pub fn read<P: Packet, T: Copy>(p: &P, off: usize) -> Option<T> {
     ptr_at::<P, T>(p, off).map(|ptr| unsafe { core::ptr::read_unaligned(ptr) })
 }
 
+/// [`Packet::ctx`], [`Packet::data`] and [`Packet::data_end`] of a packet
+/// type holding `ctx: &Ctx`, the same for both program types.
+macro_rules! ctx_accessors {
+    ($ctx:ty) => {
+        type Ctx = $ctx;
+        #[inline(always)]
+        fn ctx(&self) -> &$ctx {
+            self.ctx
+        }
+        #[inline(always)]
+        fn data(&self) -> usize {
+            self.ctx.data()
+        }
+        #[inline(always)]
+        fn data_end(&self) -> usize {
+            self.ctx.data_end()
+        }
+    };
+}
+
 pub struct TcPacket<'a> {
     ctx: &'a TcContext,
 }
@@ -92,19 +112,7 @@ impl<'a> TcPacket<'a> {
 }
 
 impl Packet for TcPacket<'_> {
-    type Ctx = TcContext;
-    #[inline(always)]
-    fn ctx(&self) -> &TcContext {
-        self.ctx
-    }
-    #[inline(always)]
-    fn data(&self) -> usize {
-        self.ctx.data()
-    }
-    #[inline(always)]
-    fn data_end(&self) -> usize {
-        self.ctx.data_end()
-    }
+    ctx_accessors!(TcContext);
     #[inline(always)]
     fn len(&self) -> u32 {
         self.ctx.len()
@@ -211,19 +219,7 @@ pub fn csum_apply(check: u16, diff: u32) -> u16 {
 }
 
 impl Packet for XdpPacket<'_> {
-    type Ctx = XdpContext;
-    #[inline(always)]
-    fn ctx(&self) -> &XdpContext {
-        self.ctx
-    }
-    #[inline(always)]
-    fn data(&self) -> usize {
-        self.ctx.data()
-    }
-    #[inline(always)]
-    fn data_end(&self) -> usize {
-        self.ctx.data_end()
-    }
+    ctx_accessors!(XdpContext);
     #[inline(always)]
     fn len(&self) -> u32 {
         (self.ctx.data_end() - self.ctx.data()) as u32

@@ -27,6 +27,8 @@ pub struct Headers {
     pub proto: u8,
     pub tcp_flags: u8,
     pub icmp_type: u8,
+    /// ICMP code (what network-ACL entries match with the type).
+    pub icmp_code: u8,
     pub l4_off: usize,
     pub src: [u8; 4],
     pub dst: [u8; 4],
@@ -111,6 +113,7 @@ pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
         proto,
         tcp_flags: 0,
         icmp_type: 0,
+        icmp_code: 0,
         l4_off,
         src,
         dst,
@@ -161,11 +164,12 @@ pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
             }
             let b = icmp as *const u8;
             // SAFETY: inside the 8 bytes ptr_at checked.
-            let (icmp_type, id) = unsafe { (*b, [*b.add(4), *b.add(5)]) };
+            let (icmp_type, icmp_code, id) = unsafe { (*b, *b.add(1), [*b.add(4), *b.add(5)]) };
             if icmp_type != ICMP_ECHO_REQUEST && icmp_type != ICMP_ECHO_REPLY {
                 return Err(DropReason::UnsupportedIcmp);
             }
             h.icmp_type = icmp_type;
+            h.icmp_code = icmp_code;
             h.sport = id;
             h.dport = h.sport;
         }

@@ -1,33 +1,34 @@
 //! The per-packet pipeline, stage by stage (docs/DATAPLANE.md, "Stages"):
 //! port -> parse (arp) -> source check -> flow (fast path: forward) ->
-//! [eni -> egress SG -> ingress SG -> (privatelink) -> create flow] ->
-//! forward (rewrite, count) -> the hook redirects. Every `Err` is a counted
-//! drop.
+//! [eni -> egress SG -> nacl out -> ingress SG -> (privatelink) -> nacl in
+//! -> create flow] -> forward (rewrite, count) -> the hook redirects. A flow
+//! hit meets the network ACLs its entry records, then forwards. Every `Err`
+//! is a counted drop.
 //!
 //! Layering, top to bottom; a module imports only from layers below its
 //! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
 //! `pipeline` -> constructs (`privatelink`) -> `forward` -> `flow`, `sg`,
-//! `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
+//! `nacl`, `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
 //! `explain` -> `maps`.
 
 use dataplane_common::{
     explain::{
-        EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, SG_CHECK_EGRESS, SG_CHECK_INGRESS, STAGE_EGRESS_SG, STAGE_ENI,
-        STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
+        EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, NACL_CHECK_IN1, NACL_CHECK_OUT1, SG_CHECK_EGRESS, SG_CHECK_INGRESS,
+        STAGE_EGRESS_SG, STAGE_ENI, STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
     },
-    in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
+    active_generation, in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
     ENI_KIND_LINK, FLOW_F_REPLY, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
     arp, counters, events,
     explain::{self, dry_run},
-    flow::{self, Created, Hop, Reply, Track, Tuple},
+    flow::{self, Created, Crossings, Hop, Reply, Track, Tuple},
     forward::{self, forward, Verdict},
     maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS},
     packet::Packet,
     parse::{self, Frame, Headers},
-    privatelink, sg,
+    nacl, privatelink, sg,
 };
 
 #[inline(always)]
@@ -35,10 +36,11 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
     let ifindex = p.ingress_ifindex();
     // Stage `port`: which ENI's veth did this come from, in the active
     // configuration generation?
-    let gen = match ACTIVE.get(0) {
+    let active = match ACTIVE.get(0) {
         Some(g) => *g,
         None => 0,
     };
+    let gen = active_generation(active);
     let port = match port_slot(ifindex, gen) {
         // An array index the verifier inlines; the slot mirrors `HL_PORTS`.
         Some(i) => match PORT_SLOTS.get(i) {
@@ -55,7 +57,7 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
     explain::port(port);
     let len = p.len() as u64;
     counters::eni_tx(port.eni, len);
-    match stages(p, port, len) {
+    match stages(p, port, len, active) {
         Ok(v) => v,
         Err(reason) => {
             explain::dropped(reason);
@@ -67,7 +69,7 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
 }
 
 #[inline(always)]
-fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, DropReason> {
+fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Result<Verdict, DropReason> {
     explain::stage(STAGE_PARSE);
     let h = match parse::parse(p)? {
         Frame::Arp => {
@@ -88,6 +90,8 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
             Track::Continue => {
                 explain::flow(EXPLAIN_FLOW_HIT, e);
                 counters::count(Counter::FlowHit);
+                // Network ACLs are stateless: every packet meets them.
+                events::rejected(nacl::tracked(active, e, &h), port, &key, len)?;
                 // SAFETY: `e` points into a live map value.
                 let v = forward(p, &h, unsafe { &*e }, len)?;
                 flow::account(e, len);
@@ -140,6 +144,10 @@ fn first_packet<P: Packet>(
     if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, dport) {
         return Err(DropReason::EgressSgDeny);
     }
+    // Stage `nacl out`: leaving the source subnet.
+    let gen = port.generation as u32;
+    let value = nacl::value(h, h.dport);
+    nacl::out(NACL_CHECK_OUT1, gen, port.subnet, dst.subnet, h.dst, h.proto, value)?;
     explain::stage(STAGE_INGRESS_SG);
     if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, dport) {
         return Err(DropReason::IngressSgDeny);
@@ -147,13 +155,15 @@ fn first_packet<P: Packet>(
     if dst.kind == ENI_KIND_ENDPOINT {
         return privatelink::first_packet(p, port, h, key, dst, len, restart);
     }
+    // Stage `nacl in`: entering the destination subnet.
+    nacl::inbound(NACL_CHECK_IN1, gen, port.subnet, dst.subnet, h.src, h.proto, value)?;
     let b = flow::Birth::of(h, len);
     let fwd = flow::scratch(0)?;
     let to_dst = Hop { mac: &dst.mac, ifindex: dst.ifindex, vpc: port.vpc, eni: dst.eni };
-    flow::build(fwd, &b, 0, port.eni, &to_dst, Tuple::of(h));
+    flow::build(fwd, &b, 0, port.eni, &to_dst, Tuple::of(h), &Crossings::one(port.subnet, dst.subnet));
     let rev = flow::scratch(1)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
-    flow::build(rev, &b, FLOW_F_REPLY, dst.eni, &back, Tuple::reply_to(h));
+    flow::build(rev, &b, FLOW_F_REPLY, dst.eni, &back, Tuple::reply_to(h), &Crossings::one(dst.subnet, port.subnet));
     let rev_key = fwd.peer_key(h.proto);
     let c = if dry_run() {
         // A dry run (`dataplane explain`) decides and rewrites, creates nothing.

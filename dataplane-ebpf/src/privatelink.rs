@@ -1,12 +1,14 @@
 //! Stage `privatelink`: the first packet to an interface-endpoint ENI.
 //! endpoint state -> NLB listener (the node in the endpoint's AZ) -> target
 //! by Maglev over the flow hash -> the target's ingress SG with the NLB's
-//! address as source -> SNAT to the NLB node (a source port no live flow
-//! holds) + DNAT to the target -> both directions recorded.
+//! address as source -> the network ACLs of both subnet boundaries
+//! (entering the endpoint's subnet; leaving the NLB node's or link ENI's,
+//! entering the target's) -> SNAT to the NLB node (a source port no live
+//! flow holds) + DNAT to the target -> both directions recorded.
 
 use dataplane_common::{
     explain::{
-        SG_CHECK_LINK_EGRESS, SG_CHECK_TARGET_INGRESS, STAGE_ENDPOINT, STAGE_LINK_EGRESS_SG, STAGE_LISTENER,
+        NACL_CHECK_IN1, NACL_CHECK_IN2, NACL_CHECK_OUT2, SG_CHECK_LINK_EGRESS, SG_CHECK_TARGET_INGRESS, STAGE_ENDPOINT, STAGE_LINK_EGRESS_SG, STAGE_LISTENER,
         STAGE_NAT, STAGE_TARGET, STAGE_TARGET_SG,
     },
     flow_hash, DropReason, EniInfo, FlowKey, ListenerKey, PortInfo,
@@ -19,10 +21,11 @@ use dataplane_common::{
 use crate::{
     counters,
     explain::{self, dry_run},
-    flow::{self, Created, Hop, Reply, Tuple},
+    flow::{self, Created, Crossings, Hop, Reply, Tuple},
     forward::{self, Verdict},
     maps::{ENDPOINTS, LISTENERS, MAGLEV, TARGETS},
     packet::Packet,
+    nacl,
     parse::Headers,
     sg,
 };
@@ -104,6 +107,17 @@ pub fn first_packet<P: Packet>(
         counters::obj_drop(t_stat);
         return Err(DropReason::TargetIngressSgDeny);
     }
+    // The network ACLs of both boundaries, in the order the packet crosses
+    // them: into the endpoint's subnet as sent, then out of the NLB node's
+    // (or link ENI's) subnet and into the target's as translated. Only
+    // addresses and destination ports matter: the NAT port comes later.
+    let gen = port.generation as u32;
+    let v1 = nacl::value(h, h.dport);
+    nacl::inbound(NACL_CHECK_IN1, gen, port.subnet, ep_eni.subnet, h.src, h.proto, v1)?;
+    let via = if t.snat_ip != [0; 4] { t.snat_subnet } else { ep.node_subnet };
+    let v2 = nacl::value(h, t.port);
+    nacl::out(NACL_CHECK_OUT2, gen, via, t.subnet, t.ip, h.proto, v2)?;
+    nacl::inbound(NACL_CHECK_IN2, gen, via, t.subnet, snat, h.proto, v2)?;
     let b = flow::Birth {
         stat_endpoint: ep_stat,
         stat_listener: l_stat,
@@ -113,7 +127,8 @@ pub fn first_packet<P: Packet>(
     let nat = FLOW_F_SNAT | FLOW_F_DNAT;
     let rev = flow::scratch(1)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
-    flow::build(rev, &b, FLOW_F_REPLY | nat, t.eni, &back, Tuple::reply_to(h));
+    let rx = Crossings { from1: t.subnet, to1: via, from2: ep_eni.subnet, to2: port.subnet };
+    flow::build(rev, &b, FLOW_F_REPLY | nat, t.eni, &back, Tuple::reply_to(h), &rx);
     // Claim a source port with the reply entry (`flow::claim`): a port held
     // by any live flow is skipped.
     explain::stage(STAGE_NAT);
@@ -157,7 +172,8 @@ pub fn first_packet<P: Packet>(
     let fwd = flow::scratch(0)?;
     let to_target = Hop { mac: &t.mac, ifindex: t.ifindex, vpc: ep.out_vpc, eni: t.eni };
     let translated = Tuple { src: snat, dst: t.ip, sport: rev_key.dport, dport: rev_key.sport };
-    flow::build(fwd, &b, nat, port.eni, &to_target, translated);
+    let fx = Crossings { from1: port.subnet, to1: ep_eni.subnet, from2: via, to2: t.subnet };
+    flow::build(fwd, &b, nat, port.eni, &to_target, translated, &fx);
     let c = if dry_run() {
         // A dry run (`dataplane explain`) claimed no port and creates nothing.
         Created::New

@@ -204,7 +204,7 @@ impl Agent {
             _ => None,
         };
         if journal.is_none() {
-            if pins::remove_pins(&pins)? {
+            if pins::remove_pins(&pins)?.is_some() {
                 log::info!(
                     "removed a stale data plane of lab {lab_name} from {}",
                     pins.display()

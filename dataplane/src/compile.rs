@@ -18,6 +18,14 @@ use dataplane_common::{
     SG_DIR_INGRESS, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
 };
 
+mod nacl;
+
+pub use nacl::{
+    class_table, compile_nacl_list, compile_nacls, dir_table, nacl_by_stat, prefix_blocks,
+    value_range, ClassTable, DirTable, NaclCidrEntry, NaclMaps, NaclRuleEntry, DEFAULT_DENY,
+    NACL_PROTOS,
+};
+
 use crate::{
     maglev,
     model::{EndpointState, Ipv4Net, L4Protocol, Peer, Protocol, Rule, Topology, VpcLinkKind},
@@ -41,6 +49,11 @@ pub struct Compiled {
     pub targets: Vec<TargetInfo>,
     /// Maglev tables by id: `MAGLEV_SIZE` slots of global target indices.
     pub tables: Vec<Vec<u32>>,
+    /// Network ACLs: each subnet's (by subnet index), and the two LPM
+    /// tables of their precomputed decisions.
+    pub nacl_subnets: Vec<dataplane_common::SubnetNacls>,
+    pub nacl_cidrs: Vec<NaclCidrEntry>,
+    pub nacl_rules: Vec<NaclRuleEntry>,
     /// Where this compilation's ids start (see [`Compiled::rebase`]).
     pub generation: u32,
 }
@@ -53,6 +66,9 @@ pub const SET_GENERATION_STRIDE: u32 = 1 << 20;
 pub const ENDPOINT_GENERATION_STRIDE: u32 = MAX_ENDPOINT_ENIS / 2;
 pub const TARGET_GENERATION_STRIDE: u32 = dataplane_common::TARGETS_PER_GENERATION;
 pub const TABLE_GENERATION_STRIDE: u32 = MAX_MAGLEV_TABLES / 2;
+/// Network-ACL direction ids and address-class ids.
+pub const NACL_GENERATION_STRIDE: u32 = 1 << 20;
+pub const SUBNET_GENERATION_STRIDE: u32 = dataplane_common::SUBNETS_PER_GENERATION;
 
 /// Index of the first endpoint ENI / target / Maglev table of generation `g`.
 pub fn endpoint_base(g: u32) -> u32 {
@@ -63,6 +79,9 @@ pub fn target_base(g: u32) -> u32 {
 }
 pub fn table_base(g: u32) -> u32 {
     g * TABLE_GENERATION_STRIDE
+}
+pub fn subnet_base(g: u32) -> u32 {
+    g * SUBNET_GENERATION_STRIDE
 }
 
 impl Compiled {
@@ -122,6 +141,15 @@ impl Compiled {
             for x in t.iter_mut() {
                 *x = s.table_slot(*x);
             }
+        }
+        for x in &mut self.nacl_subnets {
+            *x = s.subnet_nacls(*x);
+        }
+        for x in &mut self.nacl_cidrs {
+            *x = s.nacl_cidr(*x);
+        }
+        for x in &mut self.nacl_rules {
+            *x = s.nacl_rule(*x);
         }
         self.generation = g;
         self
@@ -209,6 +237,39 @@ impl Shift {
     /// A Maglev table id.
     pub fn table_id(self, id: u32) -> u32 {
         self.mv(id, TABLE_GENERATION_STRIDE)
+    }
+
+    /// A network-ACL direction or class id (0: none).
+    fn nacl_id(self, x: u32) -> u32 {
+        if x == 0 {
+            x
+        } else {
+            self.mv(x, NACL_GENERATION_STRIDE)
+        }
+    }
+
+    pub fn subnet_nacls(
+        self,
+        mut n: dataplane_common::SubnetNacls,
+    ) -> dataplane_common::SubnetNacls {
+        n.egress.acl = self.nacl_id(n.egress.acl);
+        n.ingress.acl = self.nacl_id(n.ingress.acl);
+        n
+    }
+
+    pub fn nacl_cidr(self, (plen, mut k, class): NaclCidrEntry) -> NaclCidrEntry {
+        k.acl = self.nacl_id(u32::from_be_bytes(k.acl)).to_be_bytes();
+        (plen, k, self.nacl_id(class))
+    }
+
+    pub fn nacl_rule(self, (plen, mut k, d): NaclRuleEntry) -> NaclRuleEntry {
+        k.class = self.nacl_id(u32::from_be_bytes(k.class)).to_be_bytes();
+        (plen, k, d)
+    }
+
+    /// An `HL_NACL_SUBNETS` index.
+    pub fn subnet_slot(self, i: u32) -> u32 {
+        self.mv(i, SUBNET_GENERATION_STRIDE)
     }
 
     /// A Maglev table slot: a global target index, or empty.
@@ -395,6 +456,8 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
                 ip,
                 mac: eni.mac,
                 generation: 0,
+                subnet: eni.subnet as u16,
+                _pad: 0,
             },
         ));
         out.enis.push((
@@ -405,7 +468,7 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
                 sg_set: set,
                 kind: ENI_KIND_HOST,
                 mac: eni.mac,
-                _pad1: 0,
+                subnet: eni.subnet as u16,
             },
         ));
     }
@@ -464,6 +527,10 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
         sg_sets.push(Vec::new());
     }
     out.sg_sets = sg_sets;
+    let nacls = compile_nacls(topo)?;
+    out.nacl_subnets = nacls.subnets;
+    out.nacl_cidrs = nacls.cidrs;
+    out.nacl_rules = nacls.rules;
     check_capacity(&out)?;
     Ok(out)
 }
@@ -487,6 +554,21 @@ fn check_capacity(out: &Compiled) -> Result<()> {
             "load-balancer tables (NLB nodes x listeners)",
             out.tables.len(),
             MAX_MAGLEV_TABLES,
+        ),
+        (
+            "subnets",
+            out.nacl_subnets.len(),
+            dataplane_common::MAX_SUBNETS,
+        ),
+        (
+            "network-ACL address entries",
+            out.nacl_cidrs.len(),
+            dataplane_common::MAX_NACL_CIDRS,
+        ),
+        (
+            "network-ACL rule entries",
+            out.nacl_rules.len(),
+            dataplane_common::MAX_NACL_RULES,
         ),
     ] {
         let max = max / 2;
@@ -519,7 +601,7 @@ fn links(topo: &Topology, out: &mut Compiled) {
                         sg_set: NO_SG_SET,
                         kind: ENI_KIND_LINK,
                         mac: [0; 6],
-                        _pad1: 0,
+                        subnet: e.subnet as u16,
                     },
                 ));
             }
@@ -582,7 +664,7 @@ fn privatelink(
                     },
                     kind: ENI_KIND_ENDPOINT,
                     mac: [0; 6],
-                    _pad1: 0,
+                    subnet: e.subnet as u16,
                 },
             ));
             out.endpoints.push(EndpointInfo {
@@ -598,6 +680,7 @@ fn privatelink(
                 nat_lo: nlb.source_ports.0,
                 nat_hi: nlb.source_ports.1,
                 egress_sg_set: nlb_egress[nlb_i],
+                node_subnet: nlb.nodes[node].subnet as u16,
                 _pad: 0,
             });
             ep_eni += 1;
@@ -655,22 +738,23 @@ fn privatelink(
     for (tgi, tg) in s.target_groups.iter().enumerate() {
         for t in &tg.targets {
             let eni = &topo.enis[t.eni];
-            let snat_ip = tg_link[tgi].map_or([0; 4], |nlb| {
+            let (snat_ip, snat_subnet) = tg_link[tgi].map_or(([0; 4], 0), |nlb| {
                 let az = &topo.subnets[eni.subnet].az;
                 let node = nlb.nodes.iter().find(|n| topo.subnets[n.subnet].az == *az);
-                node.unwrap_or(&nlb.nodes[0]).ip.octets()
+                let node = node.unwrap_or(&nlb.nodes[0]);
+                (node.ip.octets(), node.subnet as u16)
             });
             out.targets.push(TargetInfo {
                 snat_ip,
                 ip: eni.ip.octets(),
                 port: t.port.to_be_bytes(),
-                _pad0: 0,
+                subnet: eni.subnet as u16,
                 ifindex: ifindexes[t.eni],
                 eni: t.eni as u32,
                 sg_set: eni_set[t.eni],
                 vpc: tg.vpc as u32,
                 mac: eni.mac,
-                _pad1: 0,
+                snat_subnet,
             });
         }
     }

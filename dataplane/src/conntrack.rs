@@ -166,16 +166,7 @@ mod tests {
         rev_seen: u64,
         rev_created: u64,
     ) -> Vec<(FlowKey, FlowEntry)> {
-        let fk = FlowKey {
-            vpc: 0,
-            src: [10, 0, 0, 1],
-            dst: [10, 0, 0, 2],
-            sport: [0, 1],
-            dport: [0, 2],
-            proto,
-            _pad0: 0,
-            _pad1: 0,
-        };
+        let fk = FlowKey::new(0, [10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 2], proto);
         let fwd = FlowEntry {
             state,
             out_vpc: 0,

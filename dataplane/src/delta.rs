@@ -18,11 +18,11 @@ use anyhow::{bail, Result};
 use std::hash::Hash;
 
 use dataplane_common::{
-    EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, TargetInfo, MAGLEV_SIZE,
-    NO_TARGET,
+    EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, SubnetNacls, TargetInfo,
+    MAGLEV_SIZE, NO_TARGET,
 };
 
-use crate::compile::{self, Compiled, SgEntry, Shift};
+use crate::compile::{self, Compiled, NaclCidrEntry, NaclRuleEntry, SgEntry, Shift};
 
 /// Entries of one keyed map (hash or LPM trie) to write, and to remove.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -69,6 +69,10 @@ pub struct Delta {
     pub listeners: Keyed<(ListenerKey, ListenerInfo)>,
     pub enis: Keyed<(EniKey, EniInfo)>,
     pub ports: Keyed<(u32, PortInfo)>,
+    /// `HL_NACL_SUBNETS` slots (in the generation's half) with their new values.
+    pub nacl_subnets: Vec<(u32, SubnetNacls)>,
+    pub nacl_cidrs: Keyed<NaclCidrEntry>,
+    pub nacl_rules: Keyed<NaclRuleEntry>,
 }
 
 impl Delta {
@@ -107,6 +111,22 @@ impl Delta {
             listeners: keyed_diff(&old.listeners, &new.listeners, |e| e.0, |e| s.listener(e)),
             enis: keyed_diff(&old.enis, &new.enis, |e| e.0, |e| s.eni(e)),
             ports: keyed_diff(&old.ports, &new.ports, |e| e.0, |e| s.port(e)),
+            nacl_subnets: array_diff(&old.nacl_subnets, &new.nacl_subnets, |n| s.subnet_nacls(n))
+                .into_iter()
+                .map(|(i, n)| (compile::subnet_base(g) + i, n))
+                .collect(),
+            nacl_cidrs: keyed_diff(
+                &old.nacl_cidrs,
+                &new.nacl_cidrs,
+                |e| (e.0, e.1),
+                |e| s.nacl_cidr(e),
+            ),
+            nacl_rules: keyed_diff(
+                &old.nacl_rules,
+                &new.nacl_rules,
+                |e| (e.0, e.1),
+                |e| s.nacl_rule(e),
+            ),
         }
     }
 
@@ -154,6 +174,13 @@ impl Delta {
             listeners: self.listeners.map(|e| s.listener(e)),
             enis: self.enis.map(|e| s.eni(e)),
             ports: self.ports.map(|e| s.port(e)),
+            nacl_subnets: self
+                .nacl_subnets
+                .iter()
+                .map(|&(i, n)| (s.subnet_slot(i), s.subnet_nacls(n)))
+                .collect(),
+            nacl_cidrs: self.nacl_cidrs.map(|e| s.nacl_cidr(e)),
+            nacl_rules: self.nacl_rules.map(|e| s.nacl_rule(e)),
         }
     }
 
@@ -165,6 +192,9 @@ impl Delta {
             + self.listeners.len()
             + self.enis.len()
             + self.ports.len()
+            + self.nacl_subnets.len()
+            + self.nacl_cidrs.len()
+            + self.nacl_rules.len()
     }
 }
 
@@ -397,6 +427,60 @@ mod tests {
         assert_eq!(full.sg_rules.ups.len(), old.sg_rules.len());
         assert_eq!(full.ports.ups.len(), old.ports.len());
         assert_eq!(full.targets.len(), old.targets.len());
+    }
+
+    /// A network-ACL change: the subnet slot (in the new generation's
+    /// half, with the new generation's ids) and the new LPM entries are
+    /// written; moved into the other generation it equals diffing there.
+    #[test]
+    fn a_network_acl_change_moves_its_entries_and_subnet_slots_between_generations() {
+        use crate::model::{AclEntry, IcmpMatch, NetworkAcl};
+        let mut t = compile::tests::topo();
+        t.network_acls = vec![
+            NetworkAcl::default_for(0, "vpc-a"),
+            NetworkAcl::default_for(1, "vpc-b"),
+        ];
+        t.subnet_nacls = vec![0, 1];
+        let mut changed = t.clone();
+        changed.network_acls.push(NetworkAcl {
+            id: "acl-1".into(),
+            vpc: 0,
+            default: false,
+            ingress: vec![AclEntry {
+                rule: 100,
+                allow: true,
+                protocol: Protocol::Tcp,
+                ports: (443, 443),
+                icmp: IcmpMatch::ALL,
+                cidr: "10.0.0.0/16".parse().unwrap(),
+            }],
+            egress: vec![],
+        });
+        changed.subnet_nacls = vec![2, 1];
+        let old = compile::compile(&t, &[11, 12, 13]).unwrap();
+        let new = compile::compile(&changed, &[11, 12, 13]).unwrap().rebase(1);
+        assert!(old.nacl_cidrs.is_empty(), "default ACLs need no entries");
+        let d = Delta::between(Some(&old), &new);
+        assert_eq!(d.nacl_subnets.len(), 1, "only subnet 0 changed");
+        let (slot, n) = d.nacl_subnets[0];
+        assert_eq!(slot, compile::subnet_base(1));
+        assert_eq!(n.ingress.acl, compile::NACL_GENERATION_STRIDE + 1);
+        assert_eq!(d.nacl_cidrs.ups.len(), new.nacl_cidrs.len());
+        assert_eq!(d.nacl_rules.ups.len(), new.nacl_rules.len());
+        assert!(d
+            .nacl_cidrs
+            .ups
+            .iter()
+            .all(
+                |(_, k, c)| u32::from_be_bytes(k.acl) > compile::NACL_GENERATION_STRIDE
+                    && *c > compile::NACL_GENERATION_STRIDE
+            ));
+        assert_eq!(d, Delta::between(Some(&old.at(1)), &new));
+        assert_eq!(d.at(0), Delta::between(Some(&old), &new.at(0)));
+        // Back: the entries go, the slot returns to the default.
+        let back = Delta::between(Some(&new), &old.at(0));
+        assert_eq!(back.nacl_cidrs.gone.len(), new.nacl_cidrs.len());
+        assert_eq!(back.nacl_subnets, vec![(0, old.nacl_subnets[0])]);
     }
 
     /// The default topology (load balancers, PrivateLink): every kind of

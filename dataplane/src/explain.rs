@@ -18,14 +18,17 @@ use std::{
 use anyhow::{bail, Context, Result};
 use aya::{
     maps::{Array, HashMap, MapData},
-    programs::{SchedClassifier, Xdp},
+    programs::{ProgramError, SchedClassifier, Xdp},
     Ebpf, EbpfLoader,
 };
 use dataplane_common::{
     explain::{
-        ExplainTrace, SgCheck, EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, NO_RANGE, SG_CHECKS,
-        SG_CHECK_EGRESS, SG_CHECK_INGRESS, SG_CHECK_LINK_EGRESS, SG_CHECK_TARGET_INGRESS,
-        STAGE_ENDPOINT, STAGE_FLOW, STAGE_NAMES, STAGE_NAT, STAGE_TARGET,
+        ExplainTrace, NaclCheck, SgCheck, EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, NACL_CHECKS,
+        NO_RANGE, SG_CHECKS, SG_CHECK_EGRESS, SG_CHECK_INGRESS, SG_CHECK_LINK_EGRESS,
+        SG_CHECK_TARGET_INGRESS, STAGE_EGRESS_SG, STAGE_ENDPOINT, STAGE_ENI, STAGE_FLOW,
+        STAGE_INGRESS_SG, STAGE_LINK_EGRESS_SG, STAGE_LISTENER, STAGE_NACL_IN, STAGE_NACL_OUT,
+        STAGE_NAMES, STAGE_NAT, STAGE_PARSE, STAGE_PORT, STAGE_REWRITE, STAGE_TARGET,
+        STAGE_TARGET_SG,
     },
     maps, programs, DropReason, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_HOST, ENI_KIND_LINK,
     FLOW_F_DNAT, FLOW_F_SNAT, FLOW_STATE_NAMES, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
@@ -36,7 +39,7 @@ use crate::{
     compile::{self, ENDPOINT_GENERATION_STRIDE, TARGET_GENERATION_STRIDE},
     lab,
     loader::{self, KernelObject},
-    model::{Hook, Peer, Protocol, Rule, Topology, VpcLinkKind},
+    model::{AclEntry, Hook, Peer, Protocol, Rule, Topology, VpcLinkKind},
     pins,
     testrun::{self, Outcome, Program, Verdict},
 };
@@ -386,22 +389,8 @@ impl DryRun {
             .load(&obj.bytes()?)
             .with_context(|| format!("loading kernel object {} as a dry run", obj.display()))?;
         match hook {
-            Hook::Tc => {
-                let tc: &mut SchedClassifier = ebpf
-                    .program_mut(programs::TC)
-                    .context("program hyperlab_tc missing from the object")?
-                    .try_into()?;
-                tc.load()
-                    .context("verifier rejected the dry-run hyperlab_tc")?;
-            }
-            Hook::Xdp => {
-                let xdp: &mut Xdp = ebpf
-                    .program_mut(programs::XDP)
-                    .context("program hyperlab_xdp missing from the object")?
-                    .try_into()?;
-                xdp.load()
-                    .context("verifier rejected the dry-run hyperlab_xdp")?;
-            }
+            Hook::Tc => load_dry_run(&mut ebpf, programs::TC, SchedClassifier::load)?,
+            Hook::Xdp => load_dry_run(&mut ebpf, programs::XDP, Xdp::load)?,
         }
         Ok(DryRun {
             ebpf,
@@ -429,7 +418,8 @@ impl DryRun {
                 .map(maps::ACTIVE)
                 .context("map HL_ACTIVE missing")?,
         )?;
-        let gen = active.get(&0, 0).context("reading HL_ACTIVE")?;
+        let gen =
+            dataplane_common::active_generation(active.get(&0, 0).context("reading HL_ACTIVE")?);
         let map = self.ebpf.map(maps::PORTS).context("map HL_PORTS missing")?;
         let ports: HashMap<&MapData, u32, PortInfo> = HashMap::try_from(map)?;
         for r in ports.iter() {
@@ -481,6 +471,23 @@ impl DryRun {
     }
 }
 
+/// Loads program `name` (of type `P`) of the dry-run object through the
+/// verifier.
+fn load_dry_run<'a, P: 'a>(
+    ebpf: &'a mut Ebpf,
+    name: &str,
+    load: fn(&mut P) -> Result<(), ProgramError>,
+) -> Result<()>
+where
+    &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
+{
+    let prog: &mut P = ebpf
+        .program_mut(name)
+        .with_context(|| format!("program {name} missing from the object"))?
+        .try_into()?;
+    load(prog).with_context(|| format!("verifier rejected the dry-run {name}"))
+}
+
 // ---------------------------------------------------------------------------
 // The answer
 
@@ -523,6 +530,28 @@ pub struct SgVerdict {
     pub rules: Vec<RuleRef>,
 }
 
+/// One network-ACL check as the kernel made it, with the config's entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NaclVerdict {
+    /// "out" (leaving a subnet: its outbound entries) or "in" (entering
+    /// one: its inbound entries).
+    pub check: &'static str,
+    pub subnet: String,
+    /// The ACL's id ("vpc-a (default)": the VPC's default ACL).
+    pub nacl: String,
+    /// The address the entries matched: the destination out, the source in.
+    pub peer: Ipv4Addr,
+    /// The destination port, or ICMP type and code.
+    pub matched: String,
+    pub allowed: bool,
+    /// The deciding rule number; "*": no entry matched (the final deny).
+    pub rule: String,
+    /// The deciding entry as written (`allow tcp 443 from 0.0.0.0/0`).
+    pub entry: Option<String>,
+    /// `file:line` of the entry, when the config text is at hand.
+    pub location: Option<String>,
+}
+
 /// What a PrivateLink endpoint or HTTP VPC link did: as far as the packet
 /// got (a drop at the listener leaves the rest `None`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -561,6 +590,8 @@ pub struct Explanation {
     /// What the destination address is in the sender's VPC.
     pub destination: Option<String>,
     pub security_groups: Vec<SgVerdict>,
+    /// Network ACLs met, in the order the packet crossed them.
+    pub nacls: Vec<NaclVerdict>,
     pub nat: Option<Nat>,
     /// The tuple the packet leaves with (from the output frame).
     pub leaves_as: Option<String>,
@@ -622,10 +653,28 @@ pub fn annotate(
             if p == Proto::Tcp { " [SYN]" } else { "" }
         ),
     };
-    let stages: Vec<&'static str> = (0..STAGE_NAMES.len())
-        .filter(|s| t.stages & (1 << s) != 0)
-        .map(|s| STAGE_NAMES[s])
-        .collect();
+    // In pipeline order (docs/DATAPLANE.md, stage order), not number order.
+    let stages: Vec<&'static str> = [
+        STAGE_PORT,
+        STAGE_PARSE,
+        STAGE_FLOW,
+        STAGE_ENI,
+        STAGE_EGRESS_SG,
+        STAGE_NACL_OUT,
+        STAGE_INGRESS_SG,
+        STAGE_ENDPOINT,
+        STAGE_LISTENER,
+        STAGE_TARGET,
+        STAGE_LINK_EGRESS_SG,
+        STAGE_TARGET_SG,
+        STAGE_NACL_IN,
+        STAGE_NAT,
+        STAGE_REWRITE,
+    ]
+    .into_iter()
+    .filter(|&s| t.stages & (1 << s) != 0)
+    .map(|s| STAGE_NAMES[s as usize])
+    .collect();
     let verdict = match outcome.verdict {
         Verdict::Forward => "forward",
         Verdict::Drop => "drop",
@@ -654,7 +703,7 @@ pub fn annotate(
     let flow = (t.flow != 0).then(|| {
         let state = FLOW_STATE_NAMES.get(t.flow_state as usize).copied().unwrap_or("?");
         if t.flow == EXPLAIN_FLOW_HIT {
-            format!("an existing flow matched ({state}): its recorded action applies, security groups are not consulted again")
+            format!("an existing flow matched ({state}): its recorded action applies, security groups are not consulted again (network ACLs are: they judge every packet)")
         } else {
             debug_assert_eq!(t.flow, EXPLAIN_FLOW_RESTART);
             format!("a finished flow ({state}) matched a new SYN: decided again as a new connection")
@@ -692,6 +741,14 @@ pub fn annotate(
             ));
         }
         security_groups.push(v);
+    }
+    let mut nacls = Vec::new();
+    for c in t.nacl.iter().take(NACL_CHECKS).filter(|c| c.checked != 0) {
+        let v = nacl_verdict(topo, src, c);
+        if let Some(n) = config_nacl_disagrees(topo, c) {
+            notes.push(n);
+        }
+        nacls.push(v);
     }
     let nat = (t.stages & (1 << STAGE_ENDPOINT) != 0).then(|| nat(topo, &t));
     if t.dropped != 0 && t.drop_reason == DropReason::NoHealthyTarget as u32 {
@@ -746,12 +803,148 @@ pub fn annotate(
         flow,
         destination,
         security_groups,
+        nacls,
         nat,
         leaves_as,
         notes,
         trace: t,
         outcome,
     }
+}
+
+/// The ACL a check consulted and the direction's name.
+fn nacl_of_check(
+    topo: &Topology,
+    c: &NaclCheck,
+) -> Option<(crate::model::NetworkAcl, &'static str)> {
+    let acl = compile::nacl_by_stat(topo, c.nacl)?;
+    let dir = if c.dir == dataplane_common::SG_DIR_INGRESS {
+        "ingress"
+    } else {
+        "egress"
+    };
+    Some((acl, dir))
+}
+
+fn describe_entry(e: &AclEntry, ingress: bool) -> String {
+    let what = match e.protocol {
+        Protocol::Tcp | Protocol::Udp => {
+            let ports = if e.ports == (0, 65535) {
+                "all ports".to_string()
+            } else if e.ports.0 == e.ports.1 {
+                e.ports.0.to_string()
+            } else {
+                format!("{}-{}", e.ports.0, e.ports.1)
+            };
+            format!("{} {ports}", protocol_name(e.protocol))
+        }
+        Protocol::Icmp => match (e.icmp.icmp_type, e.icmp.code) {
+            (None, _) => "icmp".to_string(),
+            (Some(ty), None) => format!("icmp type {ty}"),
+            (Some(ty), Some(c)) => format!("icmp type {ty} code {c}"),
+        },
+        Protocol::All => "all".to_string(),
+    };
+    format!(
+        "{} {what} {} {}",
+        if e.allow { "allow" } else { "deny" },
+        if ingress { "from" } else { "to" },
+        e.cidr
+    )
+}
+
+fn nacl_verdict(topo: &Topology, src: Option<&Source<'_>>, c: &NaclCheck) -> NaclVerdict {
+    let ingress = c.dir == dataplane_common::SG_DIR_INGRESS;
+    let found = nacl_of_check(topo, c);
+    let (nacl, entry, location) = match &found {
+        Some((acl, dir)) => {
+            let entries = if ingress { &acl.ingress } else { &acl.egress };
+            let e = entries.iter().find(|e| e.rule == c.rule);
+            let location = match (e, src) {
+                (Some(e), Some(s)) if !acl.default => {
+                    acl_entry_line(s.text, &acl.id, dir, e.rule).map(|l| format!("{}:{l}", s.file))
+                }
+                _ => None,
+            };
+            (
+                acl.id.clone(),
+                e.map(|e| describe_entry(e, ingress)),
+                location,
+            )
+        }
+        None => (format!("{:#x}", c.nacl), None, None),
+    };
+    let matched = if c.proto == PROTO_ICMP {
+        format!("icmp type {} code {}", c.value >> 8, c.value & 0xff)
+    } else {
+        format!("port {}", c.value)
+    };
+    NaclVerdict {
+        check: if ingress { "in" } else { "out" },
+        subnet: topo
+            .subnets
+            .get(c.subnet as usize)
+            .map_or_else(|| c.subnet.to_string(), |s| s.id.clone()),
+        nacl,
+        peer: Ipv4Addr::from(c.peer),
+        matched,
+        allowed: c.allow != 0,
+        rule: if c.rule == dataplane_common::NACL_RULE_DEFAULT {
+            "*".to_string()
+        } else {
+            c.rule.to_string()
+        },
+        entry,
+        location,
+    }
+}
+
+/// The config's own answer for a check (the first entry, in rule order,
+/// that matches); a note when the kernel decided otherwise.
+fn config_nacl_disagrees(topo: &Topology, c: &NaclCheck) -> Option<String> {
+    let (acl, dir) = nacl_of_check(topo, c)?;
+    let entries = if dir == "ingress" {
+        &acl.ingress
+    } else {
+        &acl.egress
+    };
+    let (rule, allow) = entries
+        .iter()
+        .find(|e| e.matches(c.proto, Ipv4Addr::from(c.peer), c.value))
+        .map_or((dataplane_common::NACL_RULE_DEFAULT, false), |e| {
+            (e.rule, e.allow)
+        });
+    (rule != c.rule || allow != (c.allow != 0)).then(|| {
+        format!(
+            "the running agent's {} {dir} decision (rule {}) disagrees with the config's \
+             entries (rule {rule}): does the agent run another version of this file?",
+            acl.id, c.rule
+        )
+    })
+}
+
+/// The 1-based line of the entry numbered `rule` in `direction` of ACL `id`.
+fn acl_entry_line(text: &str, id: &str, direction: &str, rule: u16) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let t = doc
+        .get("network_acl")?
+        .as_array_of_tables()?
+        .iter()
+        .find(|t| t.get("id").and_then(|v| v.as_str()) == Some(id))?;
+    let item = t.get(direction)?;
+    let is_rule =
+        |v: Option<&toml_edit::Value>| v.and_then(|v| v.as_integer()) == Some(rule as i64);
+    let span = if let Some(a) = item.as_array() {
+        a.iter()
+            .find(|v| is_rule(v.as_inline_table().and_then(|t| t.get("rule"))))?
+            .span()?
+    } else {
+        item.as_array_of_tables()?
+            .iter()
+            .find(|t| is_rule(t.get("rule").and_then(|i| i.as_value())))?
+            .span()?
+    };
+    Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
 }
 
 fn hostport(proto: Proto, ip: Ipv4Addr, port: u16) -> String {
@@ -785,21 +978,21 @@ fn parse_tuple(f: &[u8]) -> Option<(&'static str, Ipv4Addr, Ipv4Addr, u16, u16)>
 
 /// Flattened endpoint ENIs: (endpoint index, ENI index within it).
 fn endpoint_enis(topo: &Topology) -> Vec<(usize, usize)> {
-    topo.services
-        .vpc_endpoints
-        .iter()
-        .enumerate()
-        .flat_map(|(i, ep)| (0..ep.enis.len()).map(move |k| (i, k)))
-        .collect()
+    flattened(&topo.services.vpc_endpoints, |ep| ep.enis.len())
 }
 
 /// Flattened targets: (target group, target index within it).
 fn targets(topo: &Topology) -> Vec<(usize, usize)> {
-    topo.services
-        .target_groups
+    flattened(&topo.services.target_groups, |tg| tg.targets.len())
+}
+
+/// (index into `outer`, index within that item) for every one of the
+/// `len(item)` things each item holds, in order.
+fn flattened<T>(outer: &[T], len: impl Fn(&T) -> usize) -> Vec<(usize, usize)> {
+    outer
         .iter()
         .enumerate()
-        .flat_map(|(i, tg)| (0..tg.targets.len()).map(move |k| (i, k)))
+        .flat_map(|(i, x)| (0..len(x)).map(move |k| (i, k)))
         .collect()
 }
 

@@ -580,6 +580,28 @@ mod tests {
         (f, rk, r)
     }
 
+    /// [`entries`] as the table holds them, read by `a`; returned for more.
+    fn observe(
+        a: &mut Aggregator,
+        k: &FlowKey,
+        fwd: (u64, u64),
+        rev: (u64, u64),
+    ) -> (FlowEntry, FlowKey, FlowEntry) {
+        let (f, rk, r) = entries(k, fwd, rev);
+        a.observe(k, Some(&f), Some((&rk, &r)));
+        (f, rk, r)
+    }
+
+    /// An aggregator that saw flow `k` start with these counts and logged
+    /// its first interval (0 to 60).
+    fn logged_once(k: &FlowKey, fwd: (u64, u64), rev: (u64, u64)) -> Aggregator {
+        let mut a = agg();
+        a.event(&new_event(k));
+        observe(&mut a, k, fwd, rev);
+        a.close(0, 60);
+        a
+    }
+
     fn new_event(k: &FlowKey) -> FlowEvent {
         FlowEvent {
             kind: FLOW_EVENT_NEW,
@@ -604,8 +626,7 @@ mod tests {
         let mut a = agg();
         let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
         a.event(&new_event(&k));
-        let (f, rk, r) = entries(&k, (5, 400), (4, 3000));
-        a.observe(&k, Some(&f), Some((&rk, &r)));
+        observe(&mut a, &k, (5, 400), (4, 3000));
         assert_eq!(
             lines(&a.close(100, 160)),
             [
@@ -614,8 +635,7 @@ mod tests {
             ]
         );
         // Next interval: only what moved since; an idle direction is silent.
-        let (f, rk, r) = entries(&k, (7, 500), (4, 3000));
-        a.observe(&k, Some(&f), Some((&rk, &r)));
+        let (f, rk, r) = observe(&mut a, &k, (7, 500), (4, 3000));
         assert_eq!(
             lines(&a.close(160, 220)),
             ["2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 220 ACCEPT OK"]
@@ -665,12 +685,8 @@ mod tests {
 
     #[test]
     fn a_swept_flow_logs_its_final_counts_once_and_is_forgotten() {
-        let mut a = agg();
         let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 5000, 53, PROTO_UDP);
-        a.event(&new_event(&k));
-        let (f, rk, r) = entries(&k, (2, 100), (2, 200));
-        a.observe(&k, Some(&f), Some((&rk, &r)));
-        a.close(0, 60);
+        let mut a = logged_once(&k, (2, 100), (2, 200));
         // More traffic, then the sweeper removes both entries.
         let (f, rk, r) = entries(&k, (3, 150), (2, 200));
         a.removed(&[(k, f), (rk, r)]);
@@ -706,16 +722,11 @@ mod tests {
 
     #[test]
     fn a_reused_tuple_counts_the_new_connection_from_zero() {
-        let mut a = agg();
         let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
-        a.event(&new_event(&k));
-        let (f, rk, r) = entries(&k, (10, 1000), (8, 900));
-        a.observe(&k, Some(&f), Some((&rk, &r)));
-        a.close(0, 60);
+        let mut a = logged_once(&k, (10, 1000), (8, 900));
         // The kernel replaced both entries (SYN on a closed flow).
         a.event(&new_event(&k));
-        let (f, rk, r) = entries(&k, (12, 1100), (9, 950));
-        a.observe(&k, Some(&f), Some((&rk, &r)));
+        observe(&mut a, &k, (12, 1100), (9, 950));
         let recs = a.close(60, 120);
         assert_eq!(
             recs.iter()

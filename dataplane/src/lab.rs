@@ -513,11 +513,11 @@ pub fn wait_listening(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{default_mac, Eni, Hook, LabSettings, Subnet, Topology, Vpc};
+    use crate::model::test_support::{subnet, vpc};
+    use crate::model::{default_mac, Eni, Hook, LabSettings, Topology};
 
     /// Two VPCs; host `db` has two ENIs in two subnets, hosts appear interleaved.
     fn two_vpc_topology(name: &str) -> Topology {
-        let net = |s: &str| s.parse::<Ipv4Net>().unwrap();
         let eni = |id: &str, subnet: usize, vpc: usize, ip: &str, host: &str| {
             let ip: Ipv4Addr = ip.parse().unwrap();
             Eni {
@@ -530,43 +530,11 @@ mod tests {
             }
         };
         Topology {
-            services: Default::default(),
-            conntrack: Default::default(),
-            flow_logs: None,
-            lab: LabSettings {
-                name: name.into(),
-                hook: Hook::Tc,
-                mtu: 1500,
-            },
-            vpcs: vec![
-                Vpc {
-                    id: "vpc-a".into(),
-                    cidr: net("10.0.0.0/16"),
-                },
-                Vpc {
-                    id: "vpc-b".into(),
-                    cidr: net("10.1.0.0/16"),
-                },
-            ],
+            vpcs: vec![vpc("vpc-a", "10.0.0.0/16"), vpc("vpc-b", "10.1.0.0/16")],
             subnets: vec![
-                Subnet {
-                    id: "a-1".into(),
-                    vpc: 0,
-                    cidr: net("10.0.1.0/24"),
-                    az: "az1".into(),
-                },
-                Subnet {
-                    id: "b-1".into(),
-                    vpc: 1,
-                    cidr: net("10.1.1.0/24"),
-                    az: "az1".into(),
-                },
-                Subnet {
-                    id: "b-2".into(),
-                    vpc: 1,
-                    cidr: net("10.1.2.0/25"),
-                    az: "az2".into(),
-                },
+                subnet("a-1", 0, "10.0.1.0/24", "az1"),
+                subnet("b-1", 1, "10.1.1.0/24", "az1"),
+                subnet("b-2", 1, "10.1.2.0/25", "az2"),
             ],
             security_groups: vec![],
             enis: vec![
@@ -575,6 +543,7 @@ mod tests {
                 eni("eni-cli", 0, 0, "10.0.1.11", "cli"),
                 eni("eni-db2", 2, 1, "10.1.2.30", "db"),
             ],
+            ..Topology::empty(LabSettings::new(name, Hook::Tc, 1500))
         }
     }
 

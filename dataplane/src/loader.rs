@@ -11,16 +11,16 @@ use anyhow::{bail, Context, Result};
 use aya::{
     maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, MapInfo},
     programs::{
-        links::{FdLink, PinnedLink},
-        tc::{SchedClassifierLink, TcAttachType},
+        links::{FdLink, LinkError, PinnedLink},
+        tc::TcAttachType,
         xdp::XdpLink,
-        SchedClassifier, Xdp, XdpMode,
+        Program, ProgramError, SchedClassifier, Xdp, XdpMode,
     },
     Ebpf, EbpfLoader,
 };
 use dataplane_common::{
-    maps, port_slot, programs, FlowEntry, FlowKey, PortInfo, PortSlot, SgKey, SgPorts,
-    GENERATION_BIT, MAGLEV_SIZE,
+    maps, port_slot, programs, FlowEntry, FlowKey, NaclCidrKey, NaclDecision, NaclRuleKey,
+    PortInfo, PortSlot, SgKey, SgPorts, GENERATION_BIT, MAGLEV_SIZE,
 };
 
 use crate::{
@@ -434,8 +434,11 @@ impl Dataplane {
     /// The switch: the pipeline looks entry points up in generation `g`.
     fn activate(&mut self, g: u32) -> Result<()> {
         let mut active: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::ACTIVE)?)?;
+        // One write switches the generation and counts the switch: flows
+        // that passed the network ACLs under the old value meet them again.
+        let prev = active.get(&0, 0).unwrap_or(0);
         active
-            .set(0, g, 0)
+            .set(0, dataplane_common::next_active(prev, g), 0)
             .with_context(|| format!("switching HL_ACTIVE to generation {g}"))?;
         crate::fault::write_point();
         Ok(())
@@ -460,6 +463,9 @@ impl Dataplane {
                 crate::fault::write_point();
             }
         }
+        self.write_lpm::<NaclRuleKey, NaclDecision>(maps::NACL_RULES, &d.nacl_rules)?;
+        self.write_lpm::<NaclCidrKey, u32>(maps::NACL_CIDRS, &d.nacl_cidrs)?;
+        self.write_slots(maps::NACL_SUBNETS, &d.nacl_subnets)?;
         self.write_slots(maps::TARGETS, &d.targets)?;
         for (id, table) in &d.tables {
             self.write_table(*id, table, None)?;
@@ -470,6 +476,27 @@ impl Dataplane {
         self.write_keyed(maps::ENIS, &d.enis)?;
         self.write_keyed(maps::PORTS, &d.ports)?;
         self.write_port_slots(&d.ports)?;
+        Ok(())
+    }
+
+    /// Writes and removes the entries of LPM trie `name`.
+    fn write_lpm<K, V>(&mut self, name: &str, d: &Keyed<(u32, K, V)>) -> Result<()>
+    where
+        K: aya::Pod + std::fmt::Debug,
+        V: aya::Pod,
+    {
+        let mut trie: LpmTrie<&mut MapData, K, V> = LpmTrie::try_from(self.map_mut(name)?)?;
+        for (plen, key, v) in &d.ups {
+            trie.insert(&Key::new(*plen, *key), v, 0)
+                .with_context(|| format!("writing {name} entry {key:?}/{plen}"))?;
+            crate::fault::write_point();
+        }
+        for (plen, key, _) in &d.gone {
+            trie.remove(&Key::new(*plen, *key))
+                .or_else(gone_ok)
+                .with_context(|| format!("removing {name} entry {key:?}/{plen}"))?;
+            crate::fault::write_point();
+        }
         Ok(())
     }
 
@@ -545,22 +572,15 @@ impl Dataplane {
                 .as_ref()
                 .map(|d| d.join(format!("{}-{port}", hook.name())));
             if let Some(link) = pin.as_deref().map(adopt_link).transpose()?.flatten() {
+                let (ebpf, port) = (&mut self.ebpf, port.as_str());
                 match hook {
                     Hook::Tc => {
-                        let tc: &mut SchedClassifier =
-                            self.ebpf.program_mut(programs::TC).unwrap().try_into()?;
-                        let link = SchedClassifierLink::try_from(link)
-                            .with_context(|| format!("the link pinned for {port} is not tcx"))?;
-                        tc.attach_to_link(link)
-                            .with_context(|| format!("replacing the program on {port}'s link"))?;
+                        let attach = SchedClassifier::attach_to_link;
+                        replace_on_link(ebpf, programs::TC, link, (port, "tcx"), attach)?
                     }
                     Hook::Xdp => {
-                        let xdp: &mut Xdp =
-                            self.ebpf.program_mut(programs::XDP).unwrap().try_into()?;
-                        let link = XdpLink::try_from(link)
-                            .with_context(|| format!("the link pinned for {port} is not XDP"))?;
-                        xdp.attach_to_link(link)
-                            .with_context(|| format!("replacing the program on {port}'s link"))?;
+                        let attach = Xdp::attach_to_link;
+                        replace_on_link(ebpf, programs::XDP, link, (port, "XDP"), attach)?
                     }
                 }
                 adopted += 1;
@@ -758,6 +778,27 @@ fn gone_ok(e: aya::maps::MapError) -> Result<(), aya::maps::MapError> {
     }
 }
 
+/// Replaces the program on `link` (the one pinned for `port`, of the link
+/// type `kind`) with program `name` (of type `P`): one `BPF_LINK_UPDATE`,
+/// the port never runs without a program.
+fn replace_on_link<'a, P: 'a, L, Id>(
+    ebpf: &'a mut Ebpf,
+    name: &str,
+    link: FdLink,
+    (port, kind): (&str, &str),
+    attach: fn(&mut P, L) -> Result<Id, ProgramError>,
+) -> Result<()>
+where
+    &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
+    L: TryFrom<FdLink, Error = LinkError>,
+{
+    let prog: &mut P = ebpf.program_mut(name).unwrap().try_into()?;
+    let link =
+        L::try_from(link).with_context(|| format!("the link pinned for {port} is not {kind}"))?;
+    attach(prog, link).with_context(|| format!("replacing the program on {port}'s link"))?;
+    Ok(())
+}
+
 /// Opens the link pinned at `path`, if there is one.
 fn adopt_link(path: &Path) -> Result<Option<FdLink>> {
     if !path.exists() {
@@ -773,7 +814,10 @@ impl Drop for Dataplane {
         // Unpinned links die with their fds; pinned ones (and the maps)
         // only when their pins are removed.
         if let (true, Some(dir)) = (self.remove_on_drop, self.pinned.take()) {
-            let _ = fs::remove_dir_all(dir);
+            if let Err(e) = crate::pins::remove_pins(&dir) {
+                log::warn!("removing the data plane pinned in {}: {e:#}", dir.display());
+                let _ = fs::remove_dir_all(dir);
+            }
         }
     }
 }

@@ -145,6 +145,16 @@ mod tests {
         t.iter().map(|&i| backends[i as usize]).collect()
     }
 
+    /// The disruption tests' starting points: 20 sets of 5 backends, each
+    /// with its slot owners.
+    fn five_backend_sets() -> impl Iterator<Item = (u8, Vec<u64>, Vec<u64>)> {
+        (0..20).map(|set| {
+            let b = keys(set, 5);
+            let before = owners(&b, &table(&b, TABLE_SIZE));
+            (set, b, before)
+        })
+    }
+
     fn shares(t: &[u32], n: usize) -> Vec<usize> {
         let mut s = vec![0; n];
         for &i in t {
@@ -187,9 +197,7 @@ mod tests {
     #[test]
     fn maglev_removal_disrupts_little() {
         let mut worst = 0;
-        for set in 0..20 {
-            let b = keys(set, 5);
-            let before = owners(&b, &table(&b, TABLE_SIZE));
+        for (set, b, before) in five_backend_sets() {
             for removed in 0..5 {
                 let mut rest = b.clone();
                 let gone = rest.remove(removed);
@@ -214,9 +222,7 @@ mod tests {
     #[test]
     fn maglev_addition_disrupts_little() {
         let mut worst = 0;
-        for set in 0..20 {
-            let b = keys(set, 5);
-            let before = owners(&b, &table(&b, TABLE_SIZE));
+        for (set, b, before) in five_backend_sets() {
             let mut more = b.clone();
             let new = backend_key(Ipv4Addr::new(10, 1, set, 99), 8080);
             more.push(new);

@@ -809,8 +809,7 @@ fn remove_dataplane(lab: &str) -> Result<Option<String>> {
     }
     let lock = persist::AgentLock::acquire(lab)
         .context("refusing to remove the data plane of a running agent")?;
-    let links = std::fs::read_dir(pins.join("links")).map_or(0, |d| d.count());
-    pins::remove_pins(&pins)?;
+    let links = pins::remove_pins(&pins)?.unwrap_or(0);
     persist::Journal::remove(lab)?;
     drop(lock);
     let _ = std::fs::remove_dir_all(persist::run_dir(lab));

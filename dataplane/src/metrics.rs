@@ -79,30 +79,35 @@ fn traffic(
     reg.register(refused_name, refused_help, refused);
 }
 
+/// One counter per name, labelled `label`: `values[i]` counts `names[i]`.
+fn by_name(label: &str, names: &[&str], values: &[u64]) -> Family<Labels, Counter> {
+    let family = Family::<Labels, Counter>::default();
+    for (name, v) in names.iter().zip(values) {
+        family
+            .get_or_create(&vec![(label.into(), name.to_string())])
+            .inc_by(*v);
+    }
+    family
+}
+
+fn gauge(v: i64) -> Gauge<i64> {
+    let g = Gauge::<i64>::default();
+    g.set(v);
+    g
+}
+
 /// Renders one snapshot and the flow table's fill level.
 pub fn render(s: &Snapshot, flows: &FlowTable, layout: &Layout) -> String {
     let mut reg = Registry::with_prefix("hyperlab");
-    let drops = Family::<Labels, Counter>::default();
-    for (name, v) in DROP_REASON_NAMES.iter().zip(&s.drops) {
-        drops
-            .get_or_create(&vec![("reason".into(), name.to_string())])
-            .inc_by(*v);
-    }
     reg.register(
         "dropped_packets",
         "Packets dropped by the data plane, by reason",
-        drops,
+        by_name("reason", &DROP_REASON_NAMES, &s.drops),
     );
-    let events = Family::<Labels, Counter>::default();
-    for (name, v) in COUNTER_NAMES.iter().zip(&s.counters) {
-        events
-            .get_or_create(&vec![("event".into(), name.to_string())])
-            .inc_by(*v);
-    }
     reg.register(
         "pipeline_events",
         "Pipeline events (forwarded, flows created, ARP replies, ...)",
-        events,
+        by_name("event", &COUNTER_NAMES, &s.counters),
     );
     traffic(
         &mut reg,
@@ -146,19 +151,30 @@ pub fn render(s: &Snapshot, flows: &FlowTable, layout: &Layout) -> String {
             ("forward = toward the target, reply = back", refused),
         );
     }
-    let entries = Gauge::<i64>::default();
-    entries.set(flows.entries as i64);
+    let nacl = Family::<Labels, Counter>::default();
+    for (r, v) in layout.nacl_rules.iter().zip(&s.nacl_drops) {
+        nacl.get_or_create(&vec![
+            ("nacl".into(), r.nacl.clone()),
+            ("direction".into(), r.direction.into()),
+            ("rule".into(), r.rule.clone()),
+        ])
+        .inc_by(*v);
+    }
+    reg.register(
+        "nacl_dropped_packets",
+        "Packets a network-ACL rule dropped (nacl_ingress_deny, nacl_egress_deny), by ACL, \
+         direction and rule number (\"*\": the final deny)",
+        nacl,
+    );
     reg.register(
         "flow_table_entries",
         "Flow-table entries in use (two per tracked flow: forward and reply)",
-        entries,
+        gauge(flows.entries as i64),
     );
-    let capacity = Gauge::<i64>::default();
-    capacity.set(flows.capacity as i64);
     reg.register(
         "flow_table_capacity_entries",
         "Flow-table size: new flows are refused (flow_table_full) when it is full",
-        capacity,
+        gauge(flows.capacity as i64),
     );
     let mut out = String::new();
     encode(&mut out, &reg).expect("writing to a String cannot fail");
@@ -270,6 +286,7 @@ mod tests {
             endpoints: vec![c(5, 300, 4, 240, 2)],
             listeners: vec![c(5, 300, 4, 240, 0)],
             targets: vec![c(5, 300, 4, 240, 0)],
+            nacl_drops: vec![2],
         };
         s.drops[DropReason::EgressSgDeny as usize] = 4;
         render(
@@ -283,6 +300,12 @@ mod tests {
                 endpoints: vec!["vpce-1".into()],
                 listeners: vec!["nlb-a:tcp/80".into()],
                 targets: vec!["tg-a:eni-a:8080".into()],
+                nacl_rules: vec![crate::stats::NaclRuleName {
+                    nacl: "acl-web".into(),
+                    direction: "ingress",
+                    rule: "100".into(),
+                    key: Default::default(),
+                }],
             },
         )
     }
@@ -315,6 +338,7 @@ mod tests {
                 "# TYPE hyperlab_target_bytes counter",
                 "# UNIT hyperlab_target_bytes bytes",
                 "# TYPE hyperlab_target_refused_flows counter",
+                "# TYPE hyperlab_nacl_dropped_packets counter",
                 "# TYPE hyperlab_flow_table_entries gauge",
                 "# TYPE hyperlab_flow_table_capacity_entries gauge",
             ]
@@ -338,6 +362,7 @@ mod tests {
             "hyperlab_endpoint_refused_flows_total{endpoint=\"vpce-1\"} 2",
             "hyperlab_listener_packets_total{listener=\"nlb-a:tcp/80\",direction=\"reply\"} 4",
             "hyperlab_target_bytes_total{target=\"tg-a:eni-a:8080\",direction=\"forward\"} 300",
+            "hyperlab_nacl_dropped_packets_total{nacl=\"acl-web\",direction=\"ingress\",rule=\"100\"} 2",
             "hyperlab_flow_table_entries 6",
             "hyperlab_flow_table_capacity_entries 262144",
         ] {

@@ -14,6 +14,12 @@ pub struct Topology {
     pub subnets: Vec<Subnet>,
     pub security_groups: Vec<SecurityGroup>,
     pub enis: Vec<Eni>,
+    /// Network ACLs: the user's (`[[network_acl]]`, file order), then each
+    /// VPC's default ACL (allow all both ways), in VPC order.
+    pub network_acls: Vec<NetworkAcl>,
+    /// Each subnet's ACL (index into `network_acls`): its explicit
+    /// association, else its VPC's default ACL. A subnet has exactly one.
+    pub subnet_nacls: Vec<usize>,
     /// Hyperplane constructs: load balancers, PrivateLink, VPC links.
     pub services: Services,
     /// Connection tracking: idle timeouts and the sweep (`[conntrack]`).
@@ -336,6 +342,24 @@ pub struct LabSettings {
     pub name: String,
     pub hook: Hook,
     pub mtu: u32,
+    /// Entries a network ACL may have per direction (`[lab]
+    /// nacl_entries_max`; AWS's default quota is 20).
+    pub nacl_entries_max: u32,
+}
+
+/// AWS's default quota of entries per network-ACL direction.
+pub const NACL_ENTRIES_MAX: u32 = 20;
+
+impl LabSettings {
+    /// Lab `name` on `hook` with `mtu` and AWS's entry quota.
+    pub fn new(name: &str, hook: Hook, mtu: u32) -> LabSettings {
+        LabSettings {
+            name: name.into(),
+            hook,
+            mtu,
+            nacl_entries_max: NACL_ENTRIES_MAX,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -419,6 +443,97 @@ pub enum Peer {
     SecurityGroup(usize),
 }
 
+/// A network ACL (VPC user guide, "Network ACLs"): stateless, ordered
+/// entries per direction, the first match decides, and whatever none
+/// matches is denied (the final `*` entry).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NetworkAcl {
+    /// The config id; a default ACL is named "<vpc id> (default)".
+    pub id: String,
+    /// Index into `Topology::vpcs`.
+    pub vpc: usize,
+    /// The VPC's default ACL: rule 100 allows everything both ways.
+    pub default: bool,
+    /// Inbound entries, ascending by rule number.
+    pub ingress: Vec<AclEntry>,
+    /// Outbound entries, ascending by rule number.
+    pub egress: Vec<AclEntry>,
+}
+
+impl NetworkAcl {
+    /// A VPC's default ACL, as AWS creates it: rule 100 allows all traffic
+    /// in and out (VPC user guide, "Default network ACL").
+    pub fn default_for(vpc: usize, vpc_id: &str) -> NetworkAcl {
+        let all = AclEntry {
+            rule: 100,
+            allow: true,
+            protocol: Protocol::All,
+            ports: (0, 65535),
+            icmp: IcmpMatch::ALL,
+            cidr: Ipv4Net::default(),
+        };
+        NetworkAcl {
+            id: format!("{vpc_id} (default)"),
+            vpc,
+            default: true,
+            ingress: vec![all.clone()],
+            egress: vec![all],
+        }
+    }
+}
+
+/// One numbered network-ACL entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AclEntry {
+    /// 1..=32766: entries are evaluated in ascending order.
+    pub rule: u16,
+    pub allow: bool,
+    pub protocol: Protocol,
+    /// Destination-port range (TCP and UDP); `0..=65535` otherwise.
+    pub ports: (u16, u16),
+    /// ICMP type and code (protocol icmp); all otherwise.
+    pub icmp: IcmpMatch,
+    /// Outbound: the destination; inbound: the source.
+    pub cidr: Ipv4Net,
+}
+
+/// An ICMP type and code: `None` is AWS's -1, every value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IcmpMatch {
+    pub icmp_type: Option<u8>,
+    pub code: Option<u8>,
+}
+
+impl IcmpMatch {
+    pub const ALL: IcmpMatch = IcmpMatch {
+        icmp_type: None,
+        code: None,
+    };
+}
+
+impl AclEntry {
+    /// Does this entry match `proto` to/from `peer` with `value` (the
+    /// destination port, or ICMP `type << 8 | code`)? AWS's rule, stated
+    /// plainly; the compiler and the reference model test against it.
+    pub fn matches(&self, proto: u8, peer: Ipv4Addr, value: u16) -> bool {
+        use dataplane_common::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+        if !self.cidr.contains(&peer) || !self.protocol.ip_protocols().contains(&proto) {
+            return false;
+        }
+        match (self.protocol, proto) {
+            (Protocol::Tcp | Protocol::Udp, PROTO_TCP | PROTO_UDP) => {
+                (self.ports.0..=self.ports.1).contains(&value)
+            }
+            (Protocol::Icmp, PROTO_ICMP) => {
+                let (t, c) = ((value >> 8) as u8, value as u8);
+                self.icmp.icmp_type.is_none_or(|x| x == t)
+                    && (self.icmp.icmp_type.is_none() || self.icmp.code.is_none_or(|x| x == c))
+            }
+            _ => true,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Eni {
     pub id: String,
@@ -433,6 +548,31 @@ pub struct Eni {
 }
 
 impl Topology {
+    /// Lab `lab` with nothing in it: no resources, ACLs or services, the
+    /// default connection tracking, no flow logs.
+    pub fn empty(lab: LabSettings) -> Topology {
+        Topology {
+            lab,
+            vpcs: Vec::new(),
+            subnets: Vec::new(),
+            security_groups: Vec::new(),
+            enis: Vec::new(),
+            network_acls: Vec::new(),
+            subnet_nacls: Vec::new(),
+            services: Services::default(),
+            conntrack: ConntrackSettings::default(),
+            flow_logs: None,
+        }
+    }
+
+    /// The network ACL of subnet `subnet` (`None` only for a topology built
+    /// without ACLs, which then means its VPC's default: allow all).
+    pub fn nacl_of(&self, subnet: usize) -> Option<&NetworkAcl> {
+        self.subnet_nacls
+            .get(subnet)
+            .and_then(|&i| self.network_acls.get(i))
+    }
+
     pub fn eni_vpc(&self, eni: usize) -> usize {
         self.subnets[self.enis[eni].subnet].vpc
     }
@@ -473,4 +613,38 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         m[0], m[1], m[2], m[3], m[4], m[5]
     )
+}
+
+/// Short constructors for the tests' hand-built topologies.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    pub(crate) fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    pub(crate) fn vpc(id: &str, cidr: &str) -> Vpc {
+        Vpc {
+            id: id.into(),
+            cidr: net(cidr),
+        }
+    }
+
+    pub(crate) fn subnet(id: &str, vpc: usize, cidr: &str, az: &str) -> Subnet {
+        Subnet {
+            id: id.into(),
+            vpc,
+            cidr: net(cidr),
+            az: az.into(),
+        }
+    }
+
+    pub(crate) fn rule(protocol: Protocol, ports: (u16, u16), peer: Peer) -> Rule {
+        Rule {
+            protocol,
+            ports,
+            peer,
+        }
+    }
 }

@@ -71,6 +71,19 @@ where
     .map_err(|_| anyhow::anyhow!("thread inside a network namespace panicked"))?
 }
 
+/// A UDP socket in the calling thread's namespace, which is network
+/// namespace `ns` (named in the error).
+fn udp_socket(ns: &str) -> Result<std::os::fd::OwnedFd> {
+    // SAFETY: plain socket(2); the fd is owned at once.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error())
+            .with_context(|| format!("opening a socket in network namespace {ns}"));
+    }
+    // SAFETY: `fd` is a new descriptor nothing else owns.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
 /// The kernel's cookie of network namespace `name` (`SO_NETNS_COOKIE`):
 /// unique for the life of the system, never reused, unlike ifindexes and
 /// namespace inode numbers. Tells a rebuilt namespace from the one it
@@ -78,14 +91,7 @@ where
 pub fn cookie(name: &str) -> Result<u64> {
     let name_ = name.to_string();
     run_in(name, move || {
-        // SAFETY: plain socket(2); the fd is owned at once.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error())
-                .with_context(|| format!("opening a socket in network namespace {name_}"));
-        }
-        // SAFETY: `fd` is a new descriptor nothing else owns.
-        let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        let sock = udp_socket(&name_)?;
         let mut cookie: u64 = 0;
         let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
         // SAFETY: `cookie` is a valid u64 out-buffer of `len` bytes.
@@ -138,14 +144,7 @@ fn ethtool_value(ns: &str, iface: &str, cmd: u32, data: u32) -> Result<u32> {
     }
     let (ns_, iface) = (ns.to_string(), iface.to_string());
     run_in(ns, move || {
-        // SAFETY: plain socket(2); the fd is owned at once.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error())
-                .with_context(|| format!("opening a socket in network namespace {ns_}"));
-        }
-        // SAFETY: `fd` is a new descriptor nothing else owns.
-        let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        let sock = udp_socket(&ns_)?;
         #[repr(C)]
         struct EthtoolValue {
             cmd: u32,

@@ -5,13 +5,69 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use aya::maps::{HashMap, Map, MapData, PerCpuArray};
+use aya::maps::{HashMap, Map, MapData, PerCpuArray, PerCpuHashMap};
 use dataplane_common::{
-    maps, Counter, DropReason, EniCounters, FlowEntry, FlowKey, COUNTER_COUNT, COUNTER_NAMES,
-    DROP_REASON_COUNT, DROP_REASON_NAMES, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE, STAT_TARGET_BASE,
+    maps, nacl_stat_id, Counter, DropReason, EniCounters, FlowEntry, FlowKey, NaclStatKey,
+    COUNTER_COUNT, COUNTER_NAMES, DROP_REASON_COUNT, DROP_REASON_NAMES, NACL_RULE_DEFAULT,
+    SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE, STAT_TARGET_BASE,
 };
 
-use crate::model::{L4Protocol, Topology};
+use crate::model::{L4Protocol, NetworkAcl, Topology};
+
+/// One network-ACL rule whose drops are counted (`HL_NACL_STATS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NaclRuleName {
+    /// The ACL's id ("vpc-a (default)" for a VPC's default ACL).
+    pub nacl: String,
+    /// "ingress" or "egress".
+    pub direction: &'static str,
+    /// The rule number, or "*" for the final deny.
+    pub rule: String,
+    pub key: NaclStatKey,
+}
+
+/// Every rule of every ACL (the user's, then each VPC's default), each
+/// direction in rule order, its final `*` last.
+pub fn nacl_rules(t: &Topology) -> Vec<NaclRuleName> {
+    let defaults = t
+        .vpcs
+        .iter()
+        .enumerate()
+        .map(|(v, vpc)| NetworkAcl::default_for(v, &vpc.id));
+    let mut acls: Vec<NetworkAcl> = t.network_acls.clone();
+    for d in defaults {
+        if !acls.iter().any(|a| a.id == d.id) {
+            acls.push(d);
+        }
+    }
+    let mut out = Vec::new();
+    for a in &acls {
+        let nacl = nacl_stat_id(a.id.as_bytes());
+        for (direction, dir, entries) in [
+            ("ingress", SG_DIR_INGRESS, &a.ingress),
+            ("egress", SG_DIR_EGRESS, &a.egress),
+        ] {
+            let rules = entries
+                .iter()
+                .map(|e| (e.rule, e.rule.to_string()))
+                .chain([(NACL_RULE_DEFAULT, "*".to_string())]);
+            for (rule, name) in rules {
+                out.push(NaclRuleName {
+                    nacl: a.id.clone(),
+                    direction,
+                    rule: name,
+                    key: NaclStatKey {
+                        nacl,
+                        rule,
+                        dir,
+                        _pad: 0,
+                    },
+                });
+            }
+        }
+    }
+    out
+}
 
 /// The names of everything counted, in counter-index order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,6 +78,8 @@ pub struct Layout {
     pub listeners: Vec<String>,
     /// `tg-id:eni-id:port`
     pub targets: Vec<String>,
+    /// Network-ACL rules ([`nacl_rules`]).
+    pub nacl_rules: Vec<NaclRuleName>,
 }
 
 impl Layout {
@@ -52,6 +110,7 @@ impl Layout {
                         .map(move |tt| format!("{}:{}:{}", tg.id, t.enis[tt.eni].id, tt.port))
                 })
                 .collect(),
+            nacl_rules: nacl_rules(t),
         }
     }
 }
@@ -67,6 +126,8 @@ pub struct Snapshot {
     pub endpoints: Vec<EniCounters>,
     pub listeners: Vec<EniCounters>,
     pub targets: Vec<EniCounters>,
+    /// Packets each network-ACL rule dropped, by `Layout::nacl_rules` index.
+    pub nacl_drops: Vec<u64>,
 }
 
 fn sub(a: &EniCounters, b: &EniCounters) -> EniCounters {
@@ -118,6 +179,7 @@ impl Snapshot {
             endpoints: subc(&self.endpoints, &before.endpoints),
             listeners: subc(&self.listeners, &before.listeners),
             targets: subc(&self.targets, &before.targets),
+            nacl_drops: subv(&self.nacl_drops, &before.nacl_drops),
         }
     }
 }
@@ -168,13 +230,35 @@ fn read_maps(get: &dyn Fn(&str) -> Result<Map>, l: &Layout) -> Result<Snapshot> 
             maps::OBJ_STATS,
         )?,
         targets: sum_counters(&objs, STAT_TARGET_BASE, l.targets.len(), maps::OBJ_STATS)?,
+        nacl_drops: nacl_drops(&get(maps::NACL_STATS)?, &l.nacl_rules)?,
     })
+}
+
+/// Each rule's drops, summed over CPUs (a rule that never dropped has no key).
+fn nacl_drops(map: &Map, rules: &[NaclRuleName]) -> Result<Vec<u64>> {
+    let h: PerCpuHashMap<&MapData, NaclStatKey, u64> =
+        PerCpuHashMap::try_from(map).with_context(|| format!("map {}", maps::NACL_STATS))?;
+    rules
+        .iter()
+        .map(|r| match h.get(&r.key, 0) {
+            Ok(v) => Ok(v.iter().sum()),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(0),
+            Err(e) => Err(e).with_context(|| format!("reading {}", maps::NACL_STATS)),
+        })
+        .collect()
 }
 
 /// Reads the counters a running agent pinned under `dir`.
 pub fn read_pinned(dir: &Path, l: &Layout) -> Result<Snapshot> {
     read_maps(
-        &|name| Ok(Map::PerCpuArray(crate::pins::open_pinned(dir, name)?)),
+        &|name| {
+            let m = crate::pins::open_pinned(dir, name)?;
+            Ok(if name == maps::NACL_STATS {
+                Map::PerCpuHashMap(m)
+            } else {
+                Map::PerCpuArray(m)
+            })
+        },
         l,
     )
 }
@@ -300,6 +384,23 @@ pub fn render(s: &Snapshot, l: &Layout, all_drops: bool) -> String {
         "reply",
     );
     table(&mut out, "TARGETS", &l.targets, &s.targets, "fwd", "reply");
+    // Network-ACL rules that dropped something (the deciding rule of each
+    // nacl_ingress_deny / nacl_egress_deny).
+    let dropped: Vec<(&NaclRuleName, u64)> = l
+        .nacl_rules
+        .iter()
+        .zip(&s.nacl_drops)
+        .filter(|(_, &n)| n != 0)
+        .map(|(r, &n)| (r, n))
+        .collect();
+    if !dropped.is_empty() {
+        out.push_str("NACL DROPS\n");
+        for (r, n) in dropped {
+            let name = format!("{} {} rule {}", r.nacl, r.direction, r.rule);
+            let w = name.len().max(28);
+            out.push_str(&format!("  {name:<w$} {n:>12}\n"));
+        }
+    }
     out
 }
 
@@ -324,7 +425,57 @@ mod tests {
             }],
             listeners: vec![],
             targets: vec![],
+            nacl_drops: vec![],
         }
+    }
+
+    #[test]
+    fn nacl_drops_are_listed_by_acl_direction_and_rule() {
+        let t = crate::config::parse_str(
+            r#"
+[[vpc]]
+id = "vpc-a"
+cidr = "10.0.0.0/16"
+[[subnet]]
+id = "s1"
+vpc = "vpc-a"
+cidr = "10.0.1.0/24"
+az = "az1"
+[[network_acl]]
+id = "acl-web"
+vpc = "vpc-a"
+subnets = ["s1"]
+ingress = [{ rule = 100, action = "deny", protocol = "tcp", ports = 22, cidr = "0.0.0.0/0" }]
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        let l = Layout::of(&t);
+        let names: Vec<String> = l
+            .nacl_rules
+            .iter()
+            .map(|r| format!("{} {} {}", r.nacl, r.direction, r.rule))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "acl-web ingress 100",
+                "acl-web ingress *",
+                "acl-web egress *",
+                "vpc-a (default) ingress 100",
+                "vpc-a (default) ingress *",
+                "vpc-a (default) egress 100",
+                "vpc-a (default) egress *",
+            ]
+        );
+        let mut s = snap();
+        s.nacl_drops = vec![3, 0, 1, 0, 0, 0, 0];
+        let text = render(&s, &l, false);
+        let section = &text[text.find("NACL DROPS\n").expect(&text)..];
+        assert_eq!(
+            section,
+            "NACL DROPS\n  acl-web ingress rule 100                3\n  acl-web egress rule *                   1\n"
+        );
     }
 
     #[test]
@@ -362,7 +513,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            !text.contains("LISTENERS"),
+            !text.contains("LISTENERS") && !text.contains("NACL DROPS"),
             "empty sections are left out: {text}"
         );
         // A name longer than the column widens it for every row.

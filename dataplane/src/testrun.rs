@@ -7,7 +7,10 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use aya::programs::{SchedClassifier, TestRun, TestRunOptions, Xdp};
+use aya::{
+    programs::{ProgramError, SchedClassifier, TestRun, TestRunOptions, Xdp},
+    TestRunResult,
+};
 
 use crate::{model::Hook, netns};
 
@@ -92,6 +95,26 @@ pub fn call(
     frame: &[u8],
     repeat: u32,
 ) -> Result<(Outcome, Duration)> {
+    let (r, out) = call_raw(prog, ifindex, frame, repeat)
+        .with_context(|| format!("BPF_PROG_TEST_RUN ({})", prog.hook().name()))?;
+    Ok((
+        Outcome {
+            verdict: Verdict::from_raw(prog.hook(), r.return_value),
+            out,
+        },
+        r.duration,
+    ))
+}
+
+/// [`call`] without the interpretation: the kernel's own result (raw return
+/// code, duration) and the frame as the program left it. `repeat` 0 is one
+/// run, as the kernel counts it.
+pub fn call_raw(
+    prog: Program<'_>,
+    ifindex: u32,
+    frame: &[u8],
+    repeat: u32,
+) -> Result<(TestRunResult, Vec<u8>), ProgramError> {
     let mut out = vec![0u8; frame.len() + 256];
     let ctx = match prog {
         Program::Tc(_) => skb_ctx(ifindex),
@@ -105,15 +128,9 @@ pub fn call(
         ..Default::default()
     };
     let r = match prog {
-        Program::Tc(tc) => tc.test_run(opts).context("BPF_PROG_TEST_RUN (tc)")?,
-        Program::Xdp(xdp) => xdp.test_run(opts).context("BPF_PROG_TEST_RUN (xdp)")?,
+        Program::Tc(tc) => tc.test_run(opts)?,
+        Program::Xdp(xdp) => xdp.test_run(opts)?,
     };
     out.truncate(r.data_size_out as usize);
-    Ok((
-        Outcome {
-            verdict: Verdict::from_raw(prog.hook(), r.return_value),
-            out,
-        },
-        r.duration,
-    ))
+    Ok((r, out))
 }

@@ -169,6 +169,19 @@ impl Crate {
         out
     }
 
+    /// Fails with `what` and `module: problem` lines when any of `modules`
+    /// (which must exist) reaches one of `never` ([`Self::forbidden`]).
+    fn forbid(&self, modules: &[&str], never: &[&str], what: &str) {
+        let mut problems = Vec::new();
+        for m in modules {
+            assert!(self.refs.contains_key(*m), "module {m} not found");
+            for f in self.forbidden(m, never) {
+                problems.push(format!("{m}: {f}"));
+            }
+        }
+        fail_if_any(what, &problems);
+    }
+
     /// The module cycles (strongly connected components of more than one
     /// module), each with the arrows that close it.
     fn cycles(&self) -> Vec<String> {
@@ -549,15 +562,11 @@ fn fail_if_any(what: &str, problems: &[String]) {
 
 #[test]
 fn the_pure_parts_never_use_aya_netlink_tokio_the_lab_or_the_loader() {
-    let c = agent();
-    let mut problems = Vec::new();
-    for p in PURE {
-        assert!(c.refs.contains_key(*p), "module {p} not found");
-        for f in c.forbidden(p, PURE_NEVER) {
-            problems.push(format!("{p}: {f}"));
-        }
-    }
-    fail_if_any("a pure part names a forbidden crate or module", &problems);
+    agent().forbid(
+        PURE,
+        PURE_NEVER,
+        "a pure part names a forbidden crate or module",
+    );
 }
 
 #[test]
@@ -570,15 +579,11 @@ fn the_lab_and_the_loader_do_not_know_each_other() {
 
 #[test]
 fn readers_never_reach_a_part_that_writes_maps() {
-    let c = agent();
-    let mut problems = Vec::new();
-    for r in READERS {
-        assert!(c.refs.contains_key(*r), "module {r} not found");
-        for f in c.forbidden(r, MAP_WRITERS) {
-            problems.push(format!("{r}: {f}"));
-        }
-    }
-    fail_if_any("a reader of the maps depends on a map writer", &problems);
+    agent().forbid(
+        READERS,
+        MAP_WRITERS,
+        "a reader of the maps depends on a map writer",
+    );
 }
 
 #[test]

@@ -38,13 +38,18 @@ fn check_accepts_every_shipped_config() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), files.len(), "{stdout}");
     assert!(stdout.lines().all(|l| l.contains(": ok (lab ")), "{stdout}");
-    // Valid, but an endpoint that carries nothing gets a note.
+    // Valid, but an endpoint that carries nothing gets a note, and so
+    // does a subnet whose network ACL has no entries (the example's db).
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
-            "{}: note: endpoint vpce-pending is pending acceptance by service vpce-svc-web: it \
+            "{}: note: network ACL acl-db has no inbound or outbound entries: inbound and \
+             outbound traffic of subnet-db is denied (a custom network ACL denies what no entry \
+             allows)\n\
+             {}: note: endpoint vpce-pending is pending acceptance by service vpce-svc-web: it \
              carries nothing until accepted (`state = \"available\"` on the endpoint, or \
              `acceptance_required = false` on the service; it defaults to true)\n",
+            configs().join("network-acls.toml").display(),
             configs().join("privatelink.toml").display()
         )
     );
@@ -167,11 +172,17 @@ fn write_config(path: &Path, lab: &str, port: &str) {
     .unwrap();
 }
 
+/// [`root_lab`] with its config written, port 80.
+fn root_lab_port_80(prefix: &str, file: &str) -> (String, PathBuf) {
+    let (lab, file) = root_lab(prefix, file);
+    write_config(&file, &lab, "80");
+    (lab, file)
+}
+
 #[test]
 #[ignore = "needs root"]
 fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches_cleanly() {
-    let (lab, file) = root_lab("cli", "agent.toml");
-    write_config(&file, &lab, "80");
+    let (lab, file) = root_lab_port_80("cli", "agent.toml");
     lab_up(&file);
     let log = tmp("agent.log");
     let _ = std::fs::remove_file(&log);
@@ -232,13 +243,14 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
         .unwrap();
     s.read_to_string(&mut body).unwrap();
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
-    assert!(
-        body.contains("hyperlab_dropped_packets_total{reason=\"no_route\"} 0\n")
-            && body.contains("\nhyperlab_flow_table_entries 0\n")
-            && body.contains("\nhyperlab_flow_table_capacity_entries 262144\n")
-            && body.contains("Content-Type: application/openmetrics-text; version=1.0.0"),
-        "{body}"
-    );
+    for part in [
+        "hyperlab_dropped_packets_total{reason=\"no_route\"} 0\n",
+        "\nhyperlab_flow_table_entries 0\n",
+        "\nhyperlab_flow_table_capacity_entries 262144\n",
+        "Content-Type: application/openmetrics-text; version=1.0.0",
+    ] {
+        assert!(body.contains(part), "{body}");
+    }
 
     // No traffic yet: an empty flow table, with its header.
     let flows = bin().arg("flows").arg(&file).output().unwrap();
@@ -369,8 +381,7 @@ fn below_debug_the_kernel_log_statement_is_not_in_the_loaded_program() {
 #[test]
 #[ignore = "needs root"]
 fn kernel_new_flow_lines_follow_the_agent_log_level() {
-    let (lab, file) = root_lab("clk", "klog.toml");
-    write_config(&file, &lab, "80");
+    let (_, file) = root_lab_port_80("clk", "klog.toml");
     lab_up(&file);
     let connect = |sport: u16| {
         // One SYN from one to two:80 (no listener: two answers RST).
@@ -420,8 +431,7 @@ fn kernel_new_flow_lines_follow_the_agent_log_level() {
 #[test]
 #[ignore = "needs root"]
 fn lab_exec_names_the_hosts_when_the_host_is_unknown() {
-    let (lab, file) = root_lab("cle", "exec.toml");
-    write_config(&file, &lab, "80");
+    let (_, file) = root_lab_port_80("cle", "exec.toml");
     let out = bin()
         .args(["lab", "exec", "-c"])
         .arg(&file)
@@ -440,8 +450,7 @@ fn lab_exec_names_the_hosts_when_the_host_is_unknown() {
 #[test]
 #[ignore = "needs root"]
 fn a_failed_run_leaves_no_lock_behind_and_its_hint_names_the_file() {
-    let (lab, file) = root_lab("clk", "failed-run.toml");
-    write_config(&file, &lab, "80");
+    let (lab, file) = root_lab_port_80("clk", "failed-run.toml");
     let run_dir = Path::new("/run/hyperlab").join(&lab);
     // The lab is not up: `run` fails, says what to run, and leaves nothing.
     let err = run_refused(&file);

@@ -7,59 +7,14 @@ mod common;
 
 use std::{
     path::Path,
-    process::{Child, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{bin, lab_up, root_lab, tmp, AgentProc};
-
-/// Two hosts in one subnet, tcp/80 allowed between them; `@LAB@` is replaced.
-fn topo() -> String {
-    common::TWO_HOSTS.replace("\"@PORT@\"", "80")
-}
-
-/// The HTTP server on host `two`, killed by PID when dropped (`ip netns
-/// exec` replaces itself with the server, so the PID is the server's).
-struct Server(Child);
-
-impl Server {
-    fn start(lab: &str) -> Server {
-        Server(
-            std::process::Command::new("ip")
-                .args(["netns", "exec", &format!("{lab}-two"), "python3", "-c"])
-                .arg(dataplane::lab::PEER_HTTP_SERVER)
-                .args(["10.0.1.20", "80", "two"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{bin, curl_one_to_two, lab_up, root_two_hosts, tmp, AgentProc, ServerOnTwo};
 
 /// `curl` from host `one` to the server on `two`: (exit code, body).
 fn curl(file: &Path) -> (Option<i32>, String) {
-    let out = bin()
-        .args(["lab", "exec", "-c"])
-        .arg(file)
-        .args([
-            "one",
-            "--",
-            "curl",
-            "-sS",
-            "--max-time",
-            "2",
-            "http://10.0.1.20:80/",
-        ])
-        .output()
-        .unwrap();
+    let out = curl_one_to_two(file, &["-c"]);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -89,8 +44,7 @@ fn reaches(file: &Path) -> String {
 #[test]
 #[ignore = "needs root"]
 fn lab_up_is_refused_under_a_data_plane_and_a_lab_rebuilt_behind_its_back_is_attached_afresh() {
-    let (lab, file) = root_lab("rb", "rebuild.toml");
-    std::fs::write(&file, topo().replace("@LAB@", &lab)).unwrap();
+    let (lab, file) = root_two_hosts("rb", "rebuild.toml");
     let shown = file.display().to_string();
     lab_up(&file);
     let log = tmp("rebuild.log");
@@ -98,7 +52,7 @@ fn lab_up_is_refused_under_a_data_plane_and_a_lab_rebuilt_behind_its_back_is_att
     let metrics = format!("127.0.0.1:{}", 20000 + (std::process::id() + 7) % 20000);
     let mut agent = AgentProc::spawn(&file, &log, &metrics, &[]);
     agent.wait_for("metrics on http://");
-    let server = Server::start(&lab);
+    let server = ServerOnTwo::start(&lab);
     reaches(&file);
 
     // Under a running agent: refused, naming the agent and what to run.
@@ -141,7 +95,7 @@ fn lab_up_is_refused_under_a_data_plane_and_a_lab_rebuilt_behind_its_back_is_att
     drop(server);
     let topo = dataplane::config::load(&file).unwrap();
     dataplane::lab::up(&dataplane::lab::plan(&topo)).unwrap();
-    let _server = Server::start(&lab);
+    let _server = ServerOnTwo::start(&lab);
     let again = AgentProc::spawn(&file, &log, &metrics, &[]);
     again.wait_for_n("metrics on http://", 2);
     assert!(

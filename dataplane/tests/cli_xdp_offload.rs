@@ -7,33 +7,14 @@
 
 mod common;
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use common::{bin, root_lab, tmp, AgentProc};
-
-/// Two hosts in one subnet, tcp/80 allowed between them; `@LAB@` is replaced.
-fn topo() -> String {
-    common::TWO_HOSTS.replace("\"@PORT@\"", "80")
-}
-
-/// A process killed by PID when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{bin, curl_one_to_two, root_two_hosts, tmp, AgentProc, ServerOnTwo};
 
 #[test]
 #[ignore = "needs root"]
 fn xdp_warns_of_tx_offload_and_lab_up_turns_it_off_so_host_tcp_crosses() {
-    let (lab, file) = root_lab("xo", "xdp-offload.toml");
-    std::fs::write(&file, topo().replace("@LAB@", &lab)).unwrap();
+    let (lab, file) = root_two_hosts("xo", "xdp-offload.toml");
     let f = file.display().to_string();
     let log = tmp("xdp-offload.log");
     let _ = std::fs::remove_file(&log);
@@ -92,32 +73,10 @@ fn xdp_warns_of_tx_offload_and_lab_up_turns_it_off_so_host_tcp_crosses() {
         1,
         "only the first agent warned: {tail}"
     );
-    let _server = Killed(
-        Command::new("ip")
-            .args(["netns", "exec", &format!("{lab}-two"), "python3", "-c"])
-            .arg(dataplane::lab::PEER_HTTP_SERVER)
-            .args(["10.0.1.20", "80", "two"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _server = ServerOnTwo::start(&lab);
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let out = bin()
-            .args(["lab", "exec"])
-            .arg(&file)
-            .args([
-                "one",
-                "--",
-                "curl",
-                "-sS",
-                "--max-time",
-                "2",
-                "http://10.0.1.20:80/",
-            ])
-            .output()
-            .unwrap();
+        let out = curl_one_to_two(&file, &[]);
         if out.status.code() == Some(0) {
             assert!(
                 String::from_utf8_lossy(&out.stdout).starts_with("server=two peer=10.0.1.10:"),

@@ -8,7 +8,7 @@
 
 use std::{
     io::Read,
-    os::unix::{fs::PermissionsExt, process::CommandExt},
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     time::{Duration, Instant},
@@ -31,12 +31,7 @@ struct Standalone {
 impl Standalone {
     fn new(lab: &str) -> Standalone {
         let dir = std::env::temp_dir().join(format!("hyperlab-standalone-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.join("dataplane");
-        std::fs::copy(env!("CARGO_BIN_EXE_dataplane"), &bin).unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = common::copy_of_bin_in(&dir);
         let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/privatelink.toml");
         let text = std::fs::read_to_string(shipped).unwrap();
         let named = text.replacen("name = \"plink\"", &format!("name = \"{lab}\""), 1);

@@ -12,7 +12,7 @@ use dataplane::{
     netns,
     stats::Snapshot,
 };
-use dataplane_common::{FlowEntry, FlowKey, GATEWAY_MAC, PROTO_ICMP, PROTO_UDP};
+use dataplane_common::{FlowEntry, FlowKey, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use etherparse::PacketBuilder;
 
 /// Topologies shared by more than one test: the files under `tests/fixtures/`
@@ -29,16 +29,23 @@ pub mod fixtures {
 
 /// Fails loudly (never skips) when a root test runs without what it needs.
 pub fn require_root() {
-    assert!(
-        nix::unistd::Uid::effective().is_root(),
-        "this test needs root (BPF, network namespaces): run `cargo xtask test` as root"
+    require_root_and_object(
+        "this test needs root (BPF, network namespaces): run `cargo xtask test` as root",
+        " (or `cargo xtask test`)",
     );
+}
+
+/// Asserts root (failing with `not_root`) and a built kernel object (the
+/// hint to build it ends in `build_hint`); returns the object's path.
+pub fn require_root_and_object(not_root: &str, build_hint: &str) -> PathBuf {
+    assert!(nix::unistd::Uid::effective().is_root(), "{not_root}");
     let obj = loader::object_path();
     assert!(
         obj.exists(),
-        "kernel object {} missing: run `cargo xtask build-ebpf` (or `cargo xtask test`)",
+        "kernel object {} missing: run `cargo xtask build-ebpf`{build_hint}",
         obj.display()
     );
+    obj
 }
 
 /// A lab name unique to this process and call site, at most 12 bytes.
@@ -115,6 +122,16 @@ impl Fixture {
         self.agent
             .settle_health(std::time::Duration::from_secs(15))
             .unwrap();
+    }
+
+    /// [`HostProcess::http_server`] in this lab: host `host`, on `addr:port`.
+    pub fn http_server(&self, host: &str, addr: &str, port: u16) -> HostProcess {
+        HostProcess::http_server(&self.agent.plan, host, ip(addr), port)
+    }
+
+    /// [`curl`] in this lab: from host `host` to `addr:port`.
+    pub fn curl(&self, host: &str, addr: &str, port: u16) -> (i32, String) {
+        curl(&self.agent.plan, host, ip(addr), port)
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -274,6 +291,13 @@ pub mod pkt {
         f
     }
 
+    /// A copy of `base` changed by `edit` (a malformed variant of a frame).
+    pub fn edited(base: &[u8], edit: &dyn Fn(&mut Vec<u8>)) -> Vec<u8> {
+        let mut v = base.to_vec();
+        edit(&mut v);
+        v
+    }
+
     /// `frame` with its Ethernet addresses replaced, as the fabric forwards it.
     pub fn with_macs(frame: &[u8], dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
         let mut f = frame.to_vec();
@@ -406,7 +430,7 @@ impl HostProcess {
 
     /// The peer-logging HTTP server on `ip:port`, ready when this returns.
     pub fn http_server(plan: &lab::LabPlan, host: &str, ip: Ipv4Addr, port: u16) -> HostProcess {
-        let mut p = Self::spawn(
+        let mut p = Self::listening(
             plan,
             host,
             &[
@@ -417,15 +441,23 @@ impl HostProcess {
                 &port.to_string(),
                 host,
             ],
-        );
-        lab::wait_listening(
-            plan,
-            host,
             (ip, port).into(),
-            std::time::Duration::from_secs(10),
-        )
-        .expect("server listening");
+        );
         p.own = Some(ip);
+        p
+    }
+
+    /// [`HostProcess::spawn`] of a server, returned once something in `host`
+    /// accepts connections on `addr` (within 10 s).
+    pub fn listening(
+        plan: &lab::LabPlan,
+        host: &str,
+        argv: &[&str],
+        addr: std::net::SocketAddr,
+    ) -> HostProcess {
+        let p = Self::spawn(plan, host, argv);
+        lab::wait_listening(plan, host, addr, std::time::Duration::from_secs(10))
+            .expect("server listening");
         p
     }
 
@@ -513,6 +545,36 @@ pub struct ExpectedTarget {
     pub mac: [u8; 6],
 }
 
+impl Expect {
+    /// The target's address and port.
+    pub fn target_addr(&self) -> (Ipv4Addr, u16) {
+        (Ipv4Addr::from(self.target.ip), self.target.port)
+    }
+
+    /// A TCP segment with `flags` of this flow as the target receives it:
+    /// from the node's NAT port, to the target's MAC.
+    pub fn at_target(&self, flags: &str) -> Vec<u8> {
+        let (tip, tport) = self.target_addr();
+        let (node, nport) = (self.node_ip, self.nat_port);
+        pkt::tcp(GATEWAY_MAC, self.target.mac, node, tip, nport, tport, flags)
+    }
+
+    /// The target's TCP reply with `flags`, to the node's NAT port.
+    pub fn from_target(&self, flags: &str) -> Vec<u8> {
+        let (tip, tport) = self.target_addr();
+        let (node, nport) = (self.node_ip, self.nat_port);
+        pkt::tcp(self.target.mac, GATEWAY_MAC, tip, node, tport, nport, flags)
+    }
+}
+
+/// `o` forwarded `want`, byte for byte, with valid checksums (`what` names
+/// the check).
+pub fn assert_forwarded(o: &Outcome, want: &[u8], what: &str) {
+    assert_eq!(o.verdict, Verdict::Forward, "{what}");
+    assert_eq!(o.out, want, "{what}");
+    csum::assert_valid(&o.out);
+}
+
 /// [`Expect`] for the first packet `src:sport -> dst:dport` (`proto`;
 /// ICMP echo: both ports are the identifier) through endpoint ENI `ep_eni`
 /// ([`ep_eni`]), whose address `dst` is, on a flow table where the NAT's
@@ -555,6 +617,32 @@ pub fn expect(
         node_ip: c.source,
         nat_port: c.nat_port,
     }
+}
+
+/// Opens a TCP flow on the TC hook, with the flow table emptied first: a
+/// SYN from ENI `from` (address `src`) to the endpoint address `dst`, which
+/// must be forwarded; returns where [`expect`] says it went.
+pub fn open_through_endpoint(
+    fx: &mut Fixture,
+    from: &str,
+    (src, sport): (Ipv4Addr, u16),
+    (dst, dport): (Ipv4Addr, u16),
+) -> Expect {
+    let mac = fx.mac(from);
+    fx.clear_flows();
+    let e = expect(
+        fx,
+        ep_eni(fx, &dst.to_string()),
+        src,
+        dst,
+        sport,
+        dport,
+        PROTO_TCP,
+    );
+    let syn = pkt::tcp(mac, GATEWAY_MAC, src, dst, sport, dport, "S");
+    let o = fx.run(Hook::Tc, from, &syn);
+    assert_eq!(o.verdict, Verdict::Forward, "SYN {from} -> {dst}:{dport}");
+    e
 }
 
 /// Endpoint-ENI index of an endpoint address.

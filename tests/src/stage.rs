@@ -24,15 +24,19 @@
 use std::net::Ipv4Addr;
 
 use aya::{
-    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray},
-    programs::{SchedClassifier, Xdp},
+    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray, PerCpuHashMap},
+    programs::{Program, ProgramError, SchedClassifier, Xdp},
     Ebpf, EbpfLoader,
 };
-use dataplane::{loader, model::Hook};
+use dataplane::{
+    compile::compile_nacl_list,
+    model::{Hook, NetworkAcl},
+};
 use dataplane_common::{
-    in_generation, maps, port_slot, programs, Counter, DropReason, EndpointInfo, EniCounters,
-    EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey, PortInfo, PortRange, PortSlot,
-    SgKey, SgPorts, TargetInfo, DROP_REASON_COUNT, GATEWAY_MAC, MAGLEV_SIZE, SG_KEY_FIXED_BITS,
+    in_generation, maps, port_slot, programs, subnet_slot, Counter, DropReason, EndpointInfo,
+    EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey, NaclCidrKey,
+    NaclDecision, NaclRuleKey, NaclStatKey, PortInfo, PortRange, PortSlot, SgKey, SgPorts,
+    SubnetNacls, TargetInfo, DROP_REASON_COUNT, GATEWAY_MAC, MAGLEV_SIZE, SG_KEY_FIXED_BITS,
     SG_MAX_RANGES,
 };
 
@@ -59,15 +63,9 @@ impl Stage {
     }
 
     fn load_with(flow_table: Option<u32>) -> Stage {
-        assert!(
-            nix::unistd::Uid::effective().is_root(),
-            "stage tests load BPF programs and need root: run them as root with `-- --ignored`"
-        );
-        let obj = loader::object_path();
-        assert!(
-            obj.exists(),
-            "kernel object {} missing: run `cargo xtask build-ebpf`",
-            obj.display()
+        let obj = crate::require_root_and_object(
+            "stage tests load BPF programs and need root: run them as root with `-- --ignored`",
+            "",
         );
         let mut l = EbpfLoader::new();
         if let Some(n) = flow_table {
@@ -76,18 +74,13 @@ impl Stage {
         let mut ebpf = l
             .load_file(&obj)
             .unwrap_or_else(|e| panic!("loading {}: {e}", obj.display()));
-        let tc: &mut SchedClassifier = ebpf
-            .program_mut(programs::TC)
-            .expect("hyperlab_tc in the object")
-            .try_into()
-            .expect("hyperlab_tc is a classifier");
-        tc.load().expect("verifier accepts hyperlab_tc");
-        let xdp: &mut Xdp = ebpf
-            .program_mut(programs::XDP)
-            .expect("hyperlab_xdp in the object")
-            .try_into()
-            .expect("hyperlab_xdp is an XDP program");
-        xdp.load().expect("verifier accepts hyperlab_xdp");
+        load_program(
+            &mut ebpf,
+            programs::TC,
+            "a classifier",
+            SchedClassifier::load,
+        );
+        load_program(&mut ebpf, programs::XDP, "an XDP program", Xdp::load);
         Stage { ebpf }
     }
 
@@ -95,20 +88,8 @@ impl Stage {
     /// arrived on [`PORT_IFINDEX`].
     pub fn run(&self, hook: Hook, frame: &[u8]) -> Outcome {
         let prog = match hook {
-            Hook::Tc => testrun::Program::Tc(
-                self.ebpf
-                    .program(programs::TC)
-                    .expect("hyperlab_tc")
-                    .try_into()
-                    .expect("classifier"),
-            ),
-            Hook::Xdp => testrun::Program::Xdp(
-                self.ebpf
-                    .program(programs::XDP)
-                    .expect("hyperlab_xdp")
-                    .try_into()
-                    .expect("xdp"),
-            ),
+            Hook::Tc => testrun::Program::Tc(loaded(&self.ebpf, programs::TC, "classifier")),
+            Hook::Xdp => testrun::Program::Xdp(loaded(&self.ebpf, programs::XDP, "xdp")),
         };
         testrun::call(prog, PORT_IFINDEX, frame, 1)
             .expect("BPF_PROG_TEST_RUN")
@@ -208,6 +189,59 @@ impl Stage {
     // CHECK: what the program left behind.
 
     /// Every drop reason counted so far, with its count (summed over CPUs).
+    /// Network ACLs: `acls[s]` becomes subnet `s`'s, compiled into the
+    /// generation-0 entries the kernel reads (`HL_NACL_*`). The expected
+    /// outcomes of the tests that use it come from the AWS rule.
+    pub fn set_nacls(&mut self, acls: &[&NetworkAcl]) {
+        let m = compile_nacl_list(acls).expect("compiling the ACLs");
+        {
+            let mut a: Array<&mut MapData, SubnetNacls> =
+                Array::try_from(self.map(maps::NACL_SUBNETS)).unwrap();
+            for (s, n) in m.subnets.iter().enumerate() {
+                a.set(subnet_slot(s as u16, 0), n, 0).unwrap();
+            }
+        }
+        {
+            let mut t: LpmTrie<&mut MapData, NaclCidrKey, u32> =
+                LpmTrie::try_from(self.map(maps::NACL_CIDRS)).unwrap();
+            for (plen, k, class) in &m.cidrs {
+                t.insert(&Key::new(*plen, *k), class, 0).unwrap();
+            }
+        }
+        {
+            let mut t: LpmTrie<&mut MapData, NaclRuleKey, NaclDecision> =
+                LpmTrie::try_from(self.map(maps::NACL_RULES)).unwrap();
+            for (plen, k, d) in &m.rules {
+                t.insert(&Key::new(*plen, *k), d, 0).unwrap();
+            }
+        }
+    }
+
+    /// What the agent's switch does to `HL_ACTIVE` (generation 0 stays
+    /// active): counts one more switch, so tracked flows meet changed
+    /// network ACLs on their next packet. Returns the new value.
+    pub fn switch(&mut self) -> u32 {
+        let mut a: Array<&mut MapData, u32> = Array::try_from(self.map(maps::ACTIVE)).unwrap();
+        let v = dataplane_common::next_active(a.get(&0, 0).unwrap(), 0);
+        a.set(0, v, 0).unwrap();
+        v
+    }
+
+    /// Packets each network-ACL rule dropped: (ACL id hash, rule, dir) -> count.
+    pub fn nacl_drops(&self) -> Vec<(NaclStatKey, u64)> {
+        let m = self.ebpf.map(maps::NACL_STATS).expect("HL_NACL_STATS");
+        let h: PerCpuHashMap<&MapData, NaclStatKey, u64> = PerCpuHashMap::try_from(m).unwrap();
+        let mut v: Vec<(NaclStatKey, u64)> = h
+            .iter()
+            .map(|r| {
+                let (k, per_cpu) = r.unwrap();
+                (k, per_cpu.iter().sum())
+            })
+            .collect();
+        v.sort_by_key(|(k, _)| (k.nacl, k.rule, k.dir));
+        v
+    }
+
     pub fn drops(&self) -> Vec<(DropReason, u64)> {
         let m = self.ebpf.map(maps::DROPS).expect("HL_DROPS");
         let a: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(m).unwrap();
@@ -274,6 +308,35 @@ impl Stage {
     }
 }
 
+/// Loads program `name` (of the type `P`, which the panic calls `kind`)
+/// through the verifier.
+fn load_program<'a, P: 'a>(
+    ebpf: &'a mut Ebpf,
+    name: &str,
+    kind: &str,
+    load: fn(&mut P) -> Result<(), ProgramError>,
+) where
+    &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
+{
+    let prog: &mut P = ebpf
+        .program_mut(name)
+        .unwrap_or_else(|| panic!("{name} in the object"))
+        .try_into()
+        .unwrap_or_else(|e| panic!("{name} is {kind}: {e:?}"));
+    load(prog).unwrap_or_else(|e| panic!("verifier accepts {name}: {e:?}"));
+}
+
+/// Program `name`, of the type `P` (`kind` in the panic), as loaded.
+fn loaded<'a, P: 'a>(ebpf: &'a Ebpf, name: &str, kind: &str) -> &'a P
+where
+    &'a P: TryFrom<&'a Program, Error = ProgramError>,
+{
+    ebpf.program(name)
+        .expect(name)
+        .try_into()
+        .unwrap_or_else(|e| panic!("{kind}: {e:?}"))
+}
+
 /// A flow key from host-order parts (ICMP echo: the identifier as both
 /// ports).
 pub fn flow_key(
@@ -284,16 +347,14 @@ pub fn flow_key(
     dport: u16,
     proto: u8,
 ) -> FlowKey {
-    FlowKey {
+    FlowKey::new(
         vpc,
-        src: src.octets(),
-        dst: dst.octets(),
-        sport: sport.to_be_bytes(),
-        dport: dport.to_be_bytes(),
+        src.octets(),
+        dst.octets(),
+        sport.to_be_bytes(),
+        dport.to_be_bytes(),
         proto,
-        _pad0: 0,
-        _pad1: 0,
-    }
+    )
 }
 
 /// A flow entry's Ethernet header: to `dst`, from the VPC router.

@@ -6,16 +6,15 @@
 
 use dataplane::{loader::LoadOptions, model::Hook};
 use dataplane_common::DropReason;
-use hyperlab_tests::{assert_ping, curl, default_config, ip, Fixture, HostProcess};
+use hyperlab_tests::{assert_ping, default_config, Fixture};
 
 #[test]
 #[ignore = "needs root"]
 fn curl_allowed_by_security_groups_reaches_the_server_with_the_client_address() {
     let fx = Fixture::new(&default_config(), "e2a");
-    let plan = &fx.agent.plan;
-    let web = HostProcess::http_server(plan, "web", ip("10.0.2.20"), 80);
+    let web = fx.http_server("web", "10.0.2.20", 80);
     let before = fx.snapshot();
-    let (code, body) = curl(plan, "client", ip("10.0.2.20"), 80);
+    let (code, body) = fx.curl("client", "10.0.2.20", 80);
     assert_eq!(code, 0, "curl exit code");
     assert!(
         body.starts_with("server=web peer=10.0.1.10:"),
@@ -44,8 +43,8 @@ fn reply_path_works_with_no_inbound_rule_on_the_client() {
         "the premise: sg-client has no inbound rule"
     );
     let plan = &fx.agent.plan;
-    let _web = HostProcess::http_server(plan, "web", ip("10.0.2.20"), 80);
-    let (code, _) = curl(plan, "client", ip("10.0.2.20"), 80);
+    let _web = fx.http_server("web", "10.0.2.20", 80);
+    let (code, _) = fx.curl("client", "10.0.2.20", 80);
     assert_eq!(code, 0, "the reply reached the client");
     assert_ping(plan, "client", "10.0.2.20");
 }
@@ -54,11 +53,10 @@ fn reply_path_works_with_no_inbound_rule_on_the_client() {
 #[ignore = "needs root"]
 fn a_port_the_security_group_does_not_allow_never_reaches_the_server() {
     let fx = Fixture::new(&default_config(), "e2c");
-    let plan = &fx.agent.plan;
-    let db = HostProcess::http_server(plan, "db", ip("10.0.2.30"), 5432);
+    let db = fx.http_server("db", "10.0.2.30", 5432);
     let db_eni = fx.eni("eni-db");
     let before = fx.snapshot();
-    let (code, _) = curl(plan, "client", ip("10.0.2.30"), 5432);
+    let (code, _) = fx.curl("client", "10.0.2.30", 5432);
     assert_eq!(
         code, 28,
         "curl times out (exit 28): the SYN is dropped, not refused"
@@ -75,7 +73,7 @@ fn a_port_the_security_group_does_not_allow_never_reaches_the_server() {
         d.enis[fx.eni("eni-client")].drops
     );
     // The same port from a member of sg-web is allowed.
-    let (code, body) = curl(plan, "web", ip("10.0.2.30"), 5432);
+    let (code, body) = fx.curl("web", "10.0.2.30", 5432);
     assert_eq!(code, 0);
     assert!(body.starts_with("server=db peer=10.0.2.20:"), "{body}");
 }
@@ -84,16 +82,15 @@ fn a_port_the_security_group_does_not_allow_never_reaches_the_server() {
 #[ignore = "needs root"]
 fn two_vpcs_with_the_same_cidr_stay_isolated() {
     let fx = Fixture::new(&default_config(), "e2d");
-    let plan = &fx.agent.plan;
-    let web = HostProcess::http_server(plan, "web", ip("10.0.2.20"), 80);
+    let web = fx.http_server("web", "10.0.2.20", 80);
     // `other` in vpc-b has client's very address; sg-other allows everything in.
-    let other_srv = HostProcess::http_server(plan, "other", ip("10.0.1.10"), 8080);
+    let other_srv = fx.http_server("other", "10.0.1.10", 8080);
     let before = fx.snapshot();
-    let (code, _) = curl(plan, "other", ip("10.0.2.20"), 80);
+    let (code, _) = fx.curl("other", "10.0.2.20", 80);
     assert_ne!(code, 0, "vpc-b must not reach vpc-a's web");
     assert!(web.peers().is_empty());
     // From web (vpc-a), 10.0.1.10 is client (no inbound rule), never `other`.
-    let (code, _) = curl(plan, "web", ip("10.0.1.10"), 8080);
+    let (code, _) = fx.curl("web", "10.0.1.10", 8080);
     assert_ne!(code, 0);
     assert!(
         other_srv.peers().is_empty(),

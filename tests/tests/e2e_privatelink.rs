@@ -37,10 +37,9 @@ fn parse_body(body: &str) -> (String, String, u16) {
 }
 
 fn servers(fx: &Fixture) -> (HostProcess, HostProcess) {
-    let plan = &fx.agent.plan;
     let s = (
-        HostProcess::http_server(plan, "web1", ip("10.0.1.21"), 8080),
-        HostProcess::http_server(plan, "web2", ip("10.0.2.22"), 8080),
+        fx.http_server("web1", "10.0.1.21", 8080),
+        fx.http_server("web2", "10.0.2.22", 8080),
     );
     fx.settle_health();
     s
@@ -123,7 +122,7 @@ fn a_stopped_target_is_health_checked_out_and_new_flows_avoid_it() {
         "web1 stays healthy"
     );
     for _ in 0..15 {
-        let (code, body) = curl(&fx.agent.plan, "consumer", ip("10.0.1.100"), 80);
+        let (code, body) = fx.curl("consumer", "10.0.1.100", 80);
         assert_eq!(code, 0, "no new flow may go to the stopped target: {body}");
         assert_eq!(parse_body(&body).0, "web1");
     }
@@ -192,7 +191,7 @@ fn a_pending_endpoint_carries_nothing() {
     let fx = Fixture::new(&topology(), "epe");
     let (web1, web2) = servers(&fx);
     let before = fx.snapshot();
-    let (code, _) = curl(&fx.agent.plan, "consumer", ip("10.0.1.101"), 80);
+    let (code, _) = fx.curl("consumer", "10.0.1.101", 80);
     assert_eq!(code, 28, "timed out: every SYN dropped");
     let d = fx.snapshot().since(&before);
     assert!(d.drop_count(DropReason::EndpointPending) >= 1);
@@ -212,7 +211,7 @@ fn the_private_api_path_crosses_two_privatelink_connections() {
     // -> vpclink-rest's endpoint -> nlb-web -> web (vpc-a). Three VPCs, one CIDR.
     let fx = Fixture::new(&default_config(), "epf");
     let plan = &fx.agent.plan;
-    let web = HostProcess::http_server(plan, "web", ip("10.0.2.20"), 80);
+    let web = fx.http_server("web", "10.0.2.20", 80);
     let dir = std::env::temp_dir().join(format!("hyperlab-{}-apigw", plan.name));
     let conf = dataplane::lab::nginx_config(
         &dir,
@@ -220,17 +219,15 @@ fn the_private_api_path_crosses_two_privatelink_connections() {
         "10.0.1.100:80".parse().unwrap(),
     )
     .unwrap();
-    let _nginx = HostProcess::spawn(plan, "apigw", &["nginx", "-c", conf.to_str().unwrap()]);
-    dataplane::lab::wait_listening(
+    let _nginx = HostProcess::listening(
         plan,
         "apigw",
+        &["nginx", "-c", conf.to_str().unwrap()],
         "10.0.1.20:80".parse().unwrap(),
-        Duration::from_secs(10),
-    )
-    .unwrap();
+    );
     fx.settle_health();
     for _ in 0..3 {
-        let (code, body) = curl(plan, "other", ip("10.0.1.100"), 80);
+        let (code, body) = fx.curl("other", "10.0.1.100", 80);
         assert_eq!(code, 0, "private API call: {body}");
         let (server, peer, _) = parse_body(&body);
         assert_eq!(
@@ -267,18 +264,12 @@ fn iperf3_through_the_endpoint_completes() {
     let fx = Fixture::new(&topo, "epg");
     let plan = &fx.agent.plan;
     // (A server, not one-off: the readiness probe is a connection too.)
-    let _srv = HostProcess::spawn(
+    let _srv = HostProcess::listening(
         plan,
         "web1",
         &["iperf3", "-s", "-B", "10.0.1.21", "-p", "8080"],
-    );
-    dataplane::lab::wait_listening(
-        plan,
-        "web1",
         "10.0.1.21:8080".parse().unwrap(),
-        Duration::from_secs(10),
-    )
-    .unwrap();
+    );
     let (code, out) = run_in_host(
         plan,
         "consumer",

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 use dataplane::model::VpcLinkKind;
 use dataplane_common::DropReason;
-use hyperlab_tests::{curl, ip, run_in_host, shipped_config, Fixture, HostProcess};
+use hyperlab_tests::{curl, ip, run_in_host, shipped_config, Fixture};
 
 fn topology() -> String {
     shipped_config("http-vpc-link.toml", "httplink")
@@ -39,10 +39,10 @@ fn alb_nlb_and_cloud_map_integrations_see_the_link_eni_as_the_peer() {
             ("use1-az2".into(), ip("10.0.2.4"))
         ]
     );
-    let alb1 = HostProcess::http_server(plan, "alb1", ip("10.0.1.11"), 80);
-    let alb2 = HostProcess::http_server(plan, "alb2", ip("10.0.2.12"), 80);
-    let orders = HostProcess::http_server(plan, "orders1", ip("10.0.1.31"), 8080);
-    let users = HostProcess::http_server(plan, "users1", ip("10.0.2.41"), 9000);
+    let alb1 = fx.http_server("alb1", "10.0.1.11", 80);
+    let alb2 = fx.http_server("alb2", "10.0.2.12", 80);
+    let orders = fx.http_server("orders1", "10.0.1.31", 8080);
+    let users = fx.http_server("users1", "10.0.2.41", 9000);
     fx.settle_health();
     // (server name, the link ENI of its AZ)
     let cases = [
@@ -97,11 +97,10 @@ fn alb_nlb_and_cloud_map_integrations_see_the_link_eni_as_the_peer() {
 #[ignore = "needs root"]
 fn a_target_whose_group_does_not_admit_the_link_never_receives_a_packet() {
     let fx = Fixture::new(&topology(), "lkb");
-    let plan = &fx.agent.plan;
-    let locked = HostProcess::http_server(plan, "locked", ip("10.0.1.60"), 9000);
+    let locked = fx.http_server("locked", "10.0.1.60", 9000);
     let locked_eni = fx.eni("eni-locked");
     let before = fx.snapshot();
-    let (code, _) = curl(plan, "apigw", ip("10.1.1.204"), 9000);
+    let (code, _) = fx.curl("apigw", "10.1.1.204", 9000);
     assert_eq!(code, 28, "curl times out: every SYN is dropped");
     let d = fx.snapshot().since(&before);
     assert!(locked.peers().is_empty());
@@ -120,12 +119,11 @@ fn a_target_whose_group_does_not_admit_the_link_never_receives_a_packet() {
 #[ignore = "needs root"]
 fn customer_hosts_cannot_tunnel_back_through_the_link() {
     let fx = Fixture::new(&topology(), "lkc");
-    let plan = &fx.agent.plan;
-    let _apigw = HostProcess::http_server(plan, "apigw", ip("10.1.1.20"), 80);
+    let _apigw = fx.http_server("apigw", "10.1.1.20", 80);
     let before = fx.snapshot();
     // users1 aims at the link ENI of its AZ, the only address of the link it can see.
     let (code, _) = run_in_host(
-        plan,
+        &fx.agent.plan,
         "users1",
         &["curl", "-sS", "--max-time", "1", "http://10.0.2.4/"],
     );

@@ -188,16 +188,33 @@ fn agree(fx: &mut Fixture, dry: &mut DryRun, text: &str, case: &Case) -> Explana
     e
 }
 
-fn dry_run(fx: &Fixture) -> DryRun {
-    DryRun::for_lab(&fx.agent.topo, &loader::object_path().into(), Hook::Tc).expect("dry run loads")
+/// A shipped config's lab with its agent, the config text and a dry run of
+/// the same maps (dropped first, before the lab, as locals would be).
+struct Lab {
+    dry: DryRun,
+    fx: Fixture,
+    text: String,
+}
+
+impl Lab {
+    fn new(config: &str, prefix: &str) -> Lab {
+        let text = shipped(config);
+        let fx = Fixture::new(&text, prefix);
+        let dry = DryRun::for_lab(&fx.agent.topo, &loader::object_path().into(), Hook::Tc)
+            .expect("dry run loads");
+        Lab { dry, fx, text }
+    }
+
+    /// [`agree`] on this lab.
+    fn agree(&mut self, case: &Case) -> Explanation {
+        agree(&mut self.fx, &mut self.dry, &self.text, case)
+    }
 }
 
 #[test]
 #[ignore = "needs root"]
 fn explain_agrees_with_the_data_path_on_the_default_topology() {
-    let text = shipped("default.toml");
-    let mut fx = Fixture::new(&text, "xa");
-    let mut dry = dry_run(&fx);
+    let mut lab = Lab::new("default.toml", "xa");
     let cases = [
         tcp("client", "web", 80).rule("sg-web ingress[0] (cfg.toml:"),
         tcp("client", "10.0.2.30", 5432)
@@ -230,53 +247,31 @@ fn explain_agrees_with_the_data_path_on_the_default_topology() {
             .leaves("target_sg", "tcp 10.0.2.4:17913 -> 10.0.2.20:80 in vpc-a"),
     ];
     for case in &cases {
-        agree(&mut fx, &mut dry, &text, case);
+        lab.agree(case);
     }
 }
 
 #[test]
 #[ignore = "needs root"]
 fn explain_agrees_with_the_data_path_through_privatelink() {
-    let text = shipped("privatelink.toml");
-    let mut fx = Fixture::new(&text, "xb");
-    let mut dry = dry_run(&fx);
-    let pl = agree(
-        &mut fx,
-        &mut dry,
-        &text,
-        &tcp("consumer", "vpce-web", 80).via("target_sg"),
-    );
+    let mut lab = Lab::new("privatelink.toml", "xb");
+    let pl = lab.agree(&tcp("consumer", "vpce-web", 80).via("target_sg"));
     let nat = pl.nat.as_ref().expect("a NAT section");
     assert_eq!(nat.kind, "privatelink");
     assert!(nat.target.as_deref().unwrap().contains("tg-web"), "{nat:?}");
-    agree(
-        &mut fx,
-        &mut dry,
-        &text,
-        &tcp("consumer", "vpce-pending", 80).drops(DropReason::EndpointPending, "endpoint"),
-    );
+    lab.agree(&tcp("consumer", "vpce-pending", 80).drops(DropReason::EndpointPending, "endpoint"));
 }
 
 #[test]
 #[ignore = "needs root"]
 fn explain_agrees_with_the_data_path_through_an_http_vpc_link() {
-    let text = shipped("http-vpc-link.toml");
-    let mut fx = Fixture::new(&text, "xc");
-    let mut dry = dry_run(&fx);
-    let e = agree(
-        &mut fx,
-        &mut dry,
-        &text,
-        &tcp("apigw", "int-users", 9000).leaves(
-            "target_sg",
-            "tcp 10.0.2.4:35206 -> 10.0.2.41:9000 in vpc-cust",
-        ),
-    );
+    let mut lab = Lab::new("http-vpc-link.toml", "xc");
+    let e = lab.agree(&tcp("apigw", "int-users", 9000).leaves(
+        "target_sg",
+        "tcp 10.0.2.4:35206 -> 10.0.2.41:9000 in vpc-cust",
+    ));
     assert_eq!(e.nat.as_ref().unwrap().kind, "http vpc link");
-    agree(
-        &mut fx,
-        &mut dry,
-        &text,
+    lab.agree(
         &tcp("apigw", "int-locked", 9000)
             .drops(DropReason::TargetIngressSgDeny, "target_sg")
             .rule("sg-locked ingress[0] (cfg.toml:")
@@ -287,33 +282,27 @@ fn explain_agrees_with_the_data_path_through_an_http_vpc_link() {
 #[test]
 #[ignore = "needs root"]
 fn explain_of_a_tracked_flow_names_it_and_leaves_it_untouched() {
-    let text = shipped("default.toml");
-    let mut fx = Fixture::new(&text, "xd");
-    let mut dry = dry_run(&fx);
-    let first = agree(
-        &mut fx,
-        &mut dry,
-        &text,
-        &tcp("other", "vpce-execute-api", 80).leaves(
-            "target_sg",
-            "tcp 10.0.1.50:18718 -> 10.0.1.20:80 in vpc-api",
-        ),
+    let mut lab = Lab::new("default.toml", "xd");
+    let through_privatelink = tcp("other", "vpce-execute-api", 80).leaves(
+        "target_sg",
+        "tcp 10.0.1.50:18718 -> 10.0.1.20:80 in vpc-api",
     );
+    let first = lab.agree(&through_privatelink);
     // The live run above left its flow: the same packet now hits it.
-    let topo = fx.agent.topo.clone();
+    let topo = lab.fx.agent.topo.clone();
     let probe = Probe::of(
         &topo,
-        fx.eni("eni-other"),
+        lab.fx.eni("eni-other"),
         "10.0.1.100".parse().unwrap(),
         Proto::Tcp,
         explain::DEFAULT_SPORT,
         80,
     );
-    let flows = fx.flows();
-    let counters = fx.snapshot();
-    let e = explain::explain(&topo, None, &mut dry, &probe).unwrap();
-    assert_eq!(fx.flows(), flows, "state, timestamps untouched");
-    assert_eq!(fx.snapshot(), counters);
+    let flows = lab.fx.flows();
+    let counters = lab.fx.snapshot();
+    let e = explain::explain(&topo, None, &mut lab.dry, &probe).unwrap();
+    assert_eq!(lab.fx.flows(), flows, "state, timestamps untouched");
+    assert_eq!(lab.fx.snapshot(), counters);
     assert_eq!(e.decided_by, "flow");
     assert!(
         e.flow
@@ -328,8 +317,43 @@ fn explain_of_a_tracked_flow_names_it_and_leaves_it_untouched() {
         "a tracked flow is not checked again"
     );
     assert_eq!(e.leaves_as, first.leaves_as);
-    let live = fx.run(Hook::Tc, "eni-other", &probe.frame(&topo));
+    let live = lab.fx.run(Hook::Tc, "eni-other", &probe.frame(&topo));
     assert_eq!(e.outcome, live);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn explain_agrees_with_the_data_path_through_network_acls() {
+    let mut lab = Lab::new("network-acls.toml", "xn");
+    let ok = lab.agree(&tcp("client", "web", 80));
+    let rules: Vec<(&str, &str, &str)> = ok
+        .nacls
+        .iter()
+        .map(|n| (n.check, n.nacl.as_str(), n.rule.as_str()))
+        .collect();
+    assert_eq!(rules, [("out", "acl-app", "100"), ("in", "acl-web", "100")]);
+    // Rule 90's deny, numbered below the allow-all 200, decides.
+    lab.agree(
+        &tcp("client", "web", 22)
+            .drops(DropReason::NaclIngressDeny, "nacl_in")
+            .rule("acl-web]: DENY tcp from 10.0.1.10 port 22: rule 90 (cfg.toml:")
+            .rule("deny tcp 22 from 0.0.0.0/0"),
+    );
+    // acl-db has no entries: its final `*` denies.
+    lab.agree(
+        &tcp("web", "db", 5432)
+            .drops(DropReason::NaclIngressDeny, "nacl_in")
+            .rule("[acl-db]: DENY tcp from 10.0.2.20 port 5432: rule *: no entry matches"),
+    );
+    // Out of subnet-web only the ephemeral range (and 5432 to the db).
+    lab.agree(
+        &tcp("web", "client", 80)
+            .drops(DropReason::NaclEgressDeny, "nacl_out")
+            .rule("[acl-web]: DENY tcp to 10.0.1.10 port 80: rule *"),
+    );
+    // Same subnet: no ACL at all.
+    let same = lab.agree(&tcp("client", "client2", 80));
+    assert!(same.nacls.is_empty(), "{:?}", same.nacls);
 }
 
 #[test]

@@ -35,16 +35,7 @@ fn events_on() -> LoadOptions {
 }
 
 fn key(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, proto: u8) -> FlowKey {
-    FlowKey {
-        vpc: 0,
-        src: src.octets(),
-        dst: dst.octets(),
-        sport: sport.to_be_bytes(),
-        dport: dport.to_be_bytes(),
-        proto,
-        _pad0: 0,
-        _pad1: 0,
-    }
+    hyperlab_tests::stage::flow_key(0, src, dst, sport, dport, proto)
 }
 
 /// Everything in the ring buffer now.
@@ -243,4 +234,49 @@ fn a_full_ring_counts_lost_events_and_still_forwards_the_packet() {
         Verdict::Forward
     );
     assert_eq!(drain(&mut fx).len(), 1);
+}
+
+/// Network-ACL drops are policy decisions: flow logs record them as
+/// REJECT, on a first packet and on a packet of a tracked flow alike (ACLs
+/// judge every packet). `configs/network-acls.toml`: acl-web's rule 90
+/// denies TCP 22 in; a reload that denies port 80 cuts the tracked flow.
+#[test]
+#[ignore = "needs root"]
+fn network_acl_drops_are_rejects_on_first_packets_and_flow_hits() {
+    let text = hyperlab_tests::shipped_config("network-acls.toml", "nacl");
+    let mut fx = Fixture::with_options(&text, "kfn", Hook::Tc, &events_on());
+    let (c, w) = (fx.ip("eni-client"), fx.ip("eni-web"));
+    let ci = fx.eni("eni-client") as u32;
+    let cmac = fx.mac("eni-client");
+    let ssh = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 22, "S");
+    assert_eq!(fx.run(Hook::Tc, "eni-client", &ssh).verdict, Verdict::Drop);
+    let web = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40001, 80, "S");
+    assert_eq!(
+        fx.run(Hook::Tc, "eni-client", &web).verdict,
+        Verdict::Forward
+    );
+    let name = fx.agent.topo.lab.name.clone();
+    let denied = text.replace(
+        r#"{ rule = 100, action = "allow", protocol = "tcp", ports = 80, cidr = "10.0.1.0/24" },"#,
+        r#"{ rule = 100, action = "deny", protocol = "tcp", ports = 80, cidr = "10.0.1.0/24" },"#,
+    );
+    assert_ne!(denied, text, "the rule to flip is in the shipped config");
+    fx.agent
+        .reload(hyperlab_tests::topology(&denied, &name))
+        .expect("reload");
+    let ack = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40001, 80, "A");
+    assert_eq!(fx.run(Hook::Tc, "eni-client", &ack).verdict, Verdict::Drop);
+    let reject = |sport, dport, len: usize| FlowEvent {
+        kind: FLOW_EVENT_REJECT,
+        eni: ci,
+        dst_eni: NO_ENI,
+        reason: DropReason::NaclIngressDeny as u32,
+        key: key(c, w, sport, dport, PROTO_TCP),
+        len: (len - 14) as u32,
+    };
+    let events = drain(&mut fx);
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events[0], reject(40000, 22, ssh.len()));
+    assert_eq!(events[1].kind, FLOW_EVENT_NEW);
+    assert_eq!(events[2], reject(40001, 80, ack.len()));
 }

@@ -6,8 +6,8 @@
 //! Needs root: run with `cargo xtask test` (or `cargo test -- --include-ignored`).
 
 use dataplane::model::Hook;
-use dataplane_common::{DropReason, GATEWAY_MAC, PROTO_TCP};
-use hyperlab_tests::{ep_eni, expect, fixtures, pkt, topology, Fixture, Verdict, HOOKS};
+use dataplane_common::{DropReason, GATEWAY_MAC};
+use hyperlab_tests::{fixtures, open_through_endpoint, pkt, topology, Fixture, Verdict, HOOKS};
 
 const ALLOW_80: &str = r#"{ protocol = "tcp", ports = "80", peer = "sg-client" }"#;
 const ALLOW_8080: &str = r#"{ protocol = "tcp", ports = "8080", peer = "sg-client" }"#;
@@ -139,22 +139,7 @@ fn removing_a_vpc_link_integration_stops_new_flows_only() {
     let name = fx.agent.topo.lab.name.clone();
     let (a, dst) = ("10.1.1.20".parse().unwrap(), "10.1.1.203".parse().unwrap());
     let amac = fx.mac("eni-apigw");
-    fx.clear_flows();
-    let e = expect(
-        &fx,
-        ep_eni(&fx, "10.1.1.203"),
-        a,
-        dst,
-        42000,
-        9000,
-        PROTO_TCP,
-    );
-    let o = fx.run(
-        Hook::Tc,
-        "eni-apigw",
-        &pkt::tcp(amac, GATEWAY_MAC, a, dst, 42000, 9000, "S"),
-    );
-    assert_eq!(o.verdict, Verdict::Forward);
+    let e = open_through_endpoint(&mut fx, "eni-apigw", (a, 42000), (dst, 9000));
     // Remove int-users.
     let without: String = src
         .lines()

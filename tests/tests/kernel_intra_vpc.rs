@@ -542,18 +542,11 @@ fn spoofed_source_address_fails_the_source_check() {
     let mut fx = Fixture::new(TOPO, "kpj");
     let cmac = fx.mac("eni-client");
     // web's address, sent from client's port.
+    let (web, db) = (fx.ip("eni-web"), fx.ip("eni-db"));
     assert_drop(
         &mut fx,
         "eni-client",
-        &pkt::tcp(
-            cmac,
-            GATEWAY_MAC,
-            ip("10.0.1.20"),
-            ip("10.0.1.30"),
-            42000,
-            5432,
-            "S",
-        ),
+        &pkt::tcp(cmac, GATEWAY_MAC, web, db, 42000, 5432, "S"),
         DropReason::SourceCheck,
     );
 }
@@ -567,11 +560,6 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
     let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 43000, 80, "S");
     let udp = pkt::udp(cmac, GATEWAY_MAC, c, w, 43000, 53);
     let echo = pkt::echo(cmac, GATEWAY_MAC, c, w, 5, true);
-    let mangle = |base: &[u8], f: &dyn Fn(&mut Vec<u8>)| {
-        let mut v = base.to_vec();
-        f(&mut v);
-        v
-    };
     let cases: Vec<(&str, Vec<u8>, DropReason)> = vec![
         // (Frames shorter than 14 bytes (and a bare Ethernet header in skb mode) cannot be fed to BPF_PROG_TEST_RUN:
         // the kernel refuses them for both program types.)
@@ -582,12 +570,12 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
         ),
         (
             "IPv6 ethertype",
-            mangle(&syn, &|v| v[12..14].copy_from_slice(&[0x86, 0xdd])),
+            pkt::edited(&syn, &|v| v[12..14].copy_from_slice(&[0x86, 0xdd])),
             DropReason::NotIpv4,
         ),
         (
             "VLAN tag",
-            mangle(&syn, &|v| v[12..14].copy_from_slice(&[0x81, 0x00])),
+            pkt::edited(&syn, &|v| v[12..14].copy_from_slice(&[0x81, 0x00])),
             DropReason::NotIpv4,
         ),
         (
@@ -597,7 +585,7 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
         ),
         (
             "version 6 in IPv4 frame",
-            mangle(&syn, &|v| {
+            pkt::edited(&syn, &|v| {
                 v[14] = 0x65;
                 pkt::fix_ip_checksum(v)
             }),
@@ -605,21 +593,21 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
         ),
         (
             "IHL 4",
-            mangle(&syn, &|v| {
+            pkt::edited(&syn, &|v| {
                 v[14] = 0x44;
             }),
             DropReason::BadIhl,
         ),
         (
             "IHL past the frame",
-            mangle(&syn[..14 + 24], &|v| {
+            pkt::edited(&syn[..14 + 24], &|v| {
                 v[14] = 0x4f;
             }),
             DropReason::BadIhl,
         ),
         (
             "total length past the frame",
-            mangle(&syn, &|v| {
+            pkt::edited(&syn, &|v| {
                 let l = (v.len() - 14 + 1) as u16;
                 v[16..18].copy_from_slice(&l.to_be_bytes());
                 pkt::fix_ip_checksum(v)
@@ -628,7 +616,7 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
         ),
         (
             "total length below IHL",
-            mangle(&syn, &|v| {
+            pkt::edited(&syn, &|v| {
                 v[16..18].copy_from_slice(&19u16.to_be_bytes());
                 pkt::fix_ip_checksum(v)
             }),
@@ -636,7 +624,7 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
         ),
         (
             "first fragment (MF)",
-            mangle(&syn, &|v| {
+            pkt::edited(&syn, &|v| {
                 v[20] = 0x20;
                 v[21] = 0;
                 pkt::fix_ip_checksum(v)
@@ -645,7 +633,7 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
         ),
         (
             "later fragment",
-            mangle(&syn, &|v| {
+            pkt::edited(&syn, &|v| {
                 v[20] = 0x00;
                 v[21] = 0x10;
                 pkt::fix_ip_checksum(v)
@@ -654,7 +642,7 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
         ),
         (
             "TCP header cut",
-            mangle(&syn[..14 + 20 + 10], &|v| {
+            pkt::edited(&syn[..14 + 20 + 10], &|v| {
                 v[16..18].copy_from_slice(&30u16.to_be_bytes());
                 pkt::fix_ip_checksum(v)
             }),
@@ -662,35 +650,35 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
         ),
         (
             "TCP data offset 4",
-            mangle(&syn, &|v| {
+            pkt::edited(&syn, &|v| {
                 v[14 + 20 + 12] = 0x40;
             }),
             DropReason::BadTcpDataOffset,
         ),
         (
             "TCP data offset past the packet",
-            mangle(&syn, &|v| {
+            pkt::edited(&syn, &|v| {
                 v[14 + 20 + 12] = 0xf0;
             }),
             DropReason::BadTcpDataOffset,
         ),
         (
             "UDP length 4",
-            mangle(&udp, &|v| {
+            pkt::edited(&udp, &|v| {
                 v[14 + 20 + 4..14 + 20 + 6].copy_from_slice(&4u16.to_be_bytes());
             }),
             DropReason::TruncatedL4,
         ),
         (
             "UDP length past the packet",
-            mangle(&udp, &|v| {
+            pkt::edited(&udp, &|v| {
                 v[14 + 20 + 4..14 + 20 + 6].copy_from_slice(&200u16.to_be_bytes());
             }),
             DropReason::TruncatedL4,
         ),
         (
             "ICMP cut at 4 bytes",
-            mangle(&echo[..14 + 20 + 4], &|v| {
+            pkt::edited(&echo[..14 + 20 + 4], &|v| {
                 v[16..18].copy_from_slice(&24u16.to_be_bytes());
                 pkt::fix_ip_checksum(v)
             }),
@@ -698,14 +686,14 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
         ),
         (
             "ICMP destination unreachable",
-            mangle(&echo, &|v| {
+            pkt::edited(&echo, &|v| {
                 v[14 + 20] = 3;
             }),
             DropReason::UnsupportedIcmp,
         ),
         (
             "GRE",
-            mangle(&syn, &|v| {
+            pkt::edited(&syn, &|v| {
                 v[14 + 9] = 47;
                 pkt::fix_ip_checksum(v)
             }),

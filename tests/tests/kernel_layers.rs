@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("flow", 5),
     ("rewrite", 5),
     ("sg", 5),
+    ("nacl", 5),
     ("forward", 6),
     ("privatelink", 7),
     ("pipeline", 8),

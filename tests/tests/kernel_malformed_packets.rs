@@ -28,6 +28,7 @@ use hyperlab_tests::{
         props::{self, Kind},
         return_code, test_run,
     },
+    pkt,
     reference::{Model, Port, Verdict},
     Fixture, HOOKS,
 };
@@ -271,24 +272,15 @@ fn corpus(fx: &Fixture) -> Vec<Case> {
     // smaller than the frame (Ethernet padding, kept as it is).
     for (what, base) in [("tcp", &syn), ("udp", &dgram), ("icmp", &ping)] {
         let tot = base.len() as u16 - 14;
-        for d in 1..=8u16 {
-            let mut f = base.clone();
-            f[16..18].copy_from_slice(&(tot + d).to_be_bytes());
-            frames::fix_ip_checksum(&mut f);
-            add(
-                "total length",
-                format!("{what} total length frame+{d}"),
-                f,
-                Expect::Drop(DropReason::BadTotalLength),
-            );
-        }
-        for t in [0u16, 1, 19] {
+        let past_the_frame = (1..=8u16).map(|d| (tot + d, format!("frame+{d}")));
+        let below_the_header = [0u16, 1, 19].map(|t| (t, t.to_string()));
+        for (t, label) in past_the_frame.chain(below_the_header) {
             let mut f = base.clone();
             f[16..18].copy_from_slice(&t.to_be_bytes());
             frames::fix_ip_checksum(&mut f);
             add(
                 "total length",
-                format!("{what} total length {t}"),
+                format!("{what} total length {label}"),
                 f,
                 Expect::Drop(DropReason::BadTotalLength),
             );
@@ -377,6 +369,8 @@ fn corpus(fx: &Fixture) -> Vec<Case> {
 
     // ARP: only requests a host makes for itself (or an address probe) are answered.
     let web_ip = [10, 0, 1, 20];
+    // The request for the gateway, edited.
+    let arp_with = |edit: &dyn Fn(&mut Vec<u8>)| pkt::edited(&arp, edit);
     let arp_cases: Vec<(&str, Vec<u8>, Expect)> = vec![
         ("request for the gateway", arp.clone(), Expect::Reflect),
         (
@@ -442,47 +436,27 @@ fn corpus(fx: &Fixture) -> Vec<Case> {
         ),
         (
             "hardware type 6 (IEEE 802)",
-            {
-                let mut f = arp.clone();
-                f[15] = 6;
-                f
-            },
+            arp_with(&|f| f[15] = 6),
             Expect::Drop(DropReason::ArpIgnored),
         ),
         (
             "protocol type IPv6",
-            {
-                let mut f = arp.clone();
-                f[16..18].copy_from_slice(&[0x86, 0xdd]);
-                f
-            },
+            arp_with(&|f| f[16..18].copy_from_slice(&[0x86, 0xdd])),
             Expect::Drop(DropReason::ArpIgnored),
         ),
         (
             "protocol address length 16",
-            {
-                let mut f = arp.clone();
-                f[19] = 16;
-                f
-            },
+            arp_with(&|f| f[19] = 16),
             Expect::Drop(DropReason::ArpIgnored),
         ),
         (
             "RARP opcode 3",
-            {
-                let mut f = arp.clone();
-                f[21] = 3;
-                f
-            },
+            arp_with(&|f| f[21] = 3),
             Expect::Drop(DropReason::ArpIgnored),
         ),
         (
             "request padded to 60 bytes",
-            {
-                let mut f = arp.clone();
-                f.extend([0u8; 18]);
-                f
-            },
+            arp_with(&|f| f.extend([0u8; 18])),
             Expect::Reflect,
         ),
     ];
@@ -539,48 +513,42 @@ fn corpus(fx: &Fixture) -> Vec<Case> {
         (11, 0, "time exceeded"),
         (5, 1, "redirect"),
     ] {
-        let back = frames::ipv4(
-            GATEWAY_MAC,
-            wmac,
-            &Ip::new(WEB, CLIENT),
-            &icmp_err(kind, code, quote(&syn)),
-        );
-        out.push(Case {
-            class: "icmp error quoting a flow",
-            name: format!("{name} from the server"),
-            from: "eni-web",
-            setup: vec![("eni-client", syn.clone())],
-            frame: back,
-            expect: Expect::Drop(DropReason::UnsupportedIcmp),
-        });
-        let fwd = frames::ipv4(
-            GATEWAY_MAC,
-            cmac,
-            &Ip::new(CLIENT, WEB),
-            &icmp_err(kind, code, quote(&syn)),
-        );
-        out.push(Case {
-            class: "icmp error quoting a flow",
-            name: format!("{name} from the client"),
-            from: "eni-client",
-            setup: vec![("eni-client", syn.clone())],
-            frame: fwd,
-            expect: Expect::Drop(DropReason::UnsupportedIcmp),
-        });
-        let back = frames::ipv4(
-            GATEWAY_MAC,
-            tmac,
-            &Ip::new(TARGET, NODE),
-            &icmp_err(kind, code, quote(&translated)),
-        );
-        out.push(Case {
-            class: "icmp error quoting a flow",
-            name: format!("{name} from a PrivateLink target"),
-            from: "eni-target",
-            setup: vec![("eni-client", syn_pl.clone())],
-            frame: back,
-            expect: Expect::Drop(DropReason::UnsupportedIcmp),
-        });
+        // (who sends it, from where, what it quotes, the flow's first packet)
+        for (who, from, mac, ip, quoted, first) in [
+            (
+                "the server",
+                "eni-web",
+                wmac,
+                Ip::new(WEB, CLIENT),
+                &syn,
+                &syn,
+            ),
+            (
+                "the client",
+                "eni-client",
+                cmac,
+                Ip::new(CLIENT, WEB),
+                &syn,
+                &syn,
+            ),
+            (
+                "a PrivateLink target",
+                "eni-target",
+                tmac,
+                Ip::new(TARGET, NODE),
+                &translated,
+                &syn_pl,
+            ),
+        ] {
+            out.push(Case {
+                class: "icmp error quoting a flow",
+                name: format!("{name} from {who}"),
+                from,
+                setup: vec![("eni-client", first.clone())],
+                frame: frames::ipv4(GATEWAY_MAC, mac, &ip, &icmp_err(kind, code, quote(quoted))),
+                expect: Expect::Drop(DropReason::UnsupportedIcmp),
+            });
+        }
     }
     out
 }

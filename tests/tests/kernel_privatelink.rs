@@ -9,8 +9,8 @@ use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use dataplane_common::{DropReason, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use hyperlab_tests::{
-    assert_drop_on_both_hooks, csum, ep_eni, expect, ip, pkt, ExpectedTarget, Fixture, Verdict,
-    HOOKS,
+    assert_drop_on_both_hooks, assert_forwarded, csum, ep_eni, expect, ip, open_through_endpoint,
+    pkt, ExpectedTarget, Fixture, Verdict, HOOKS,
 };
 
 /// Consumer and provider VPCs with the same CIDR. vpce-web fronts nlb-web
@@ -39,49 +39,24 @@ fn tcp_through_the_endpoint_is_nated_to_a_target_and_back_exactly() {
         ip("10.0.1.50"),
         "the NLB node in the endpoint ENI's AZ"
     );
-    let (tip, tport) = (Ipv4Addr::from(e.target.ip), e.target.port);
+    let (tip, tport) = e.target_addr();
     assert_eq!(tport, 8080);
     for hook in HOOKS {
         fx.clear_flows();
         let before = fx.snapshot();
         let syn = pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40000, 80, "S");
         let o = fx.run(hook, "eni-consumer", &syn);
-        assert_eq!(o.verdict, Verdict::Forward, "{hook:?}");
         // Exactly the packet a client at the NLB node would have sent the target.
-        let want = pkt::tcp(
-            GATEWAY_MAC,
-            e.target.mac,
-            e.node_ip,
-            tip,
-            e.nat_port,
-            tport,
-            "S",
-        );
-        assert_eq!(o.out, want, "{hook:?}: forward rewrite");
-        csum::assert_valid(&o.out);
+        assert_forwarded(&o, &e.at_target("S"), &format!("{hook:?}: forward rewrite"));
 
-        let synack = pkt::tcp(
-            e.target.mac,
-            GATEWAY_MAC,
-            tip,
-            e.node_ip,
-            tport,
-            e.nat_port,
-            "SA",
-        );
         let from = if tip == ip("10.0.1.21") {
             "eni-web1"
         } else {
             "eni-web2"
         };
-        let r = fx.run(hook, from, &synack);
-        assert_eq!(r.verdict, Verdict::Forward, "{hook:?}");
-        assert_eq!(
-            r.out,
-            pkt::tcp(GATEWAY_MAC, cmac, vpce, c, 80, 40000, "SA"),
-            "{hook:?}: reverse rewrite"
-        );
-        csum::assert_valid(&r.out);
+        let r = fx.run(hook, from, &e.from_target("SA"));
+        let reply = pkt::tcp(GATEWAY_MAC, cmac, vpce, c, 80, 40000, "SA");
+        assert_forwarded(&r, &reply, &format!("{hook:?}: reverse rewrite"));
 
         let d = fx.snapshot().since(&before);
         assert_eq!(d.count(dataplane_common::Counter::FlowCreated), 1);
@@ -240,21 +215,9 @@ fn security_groups_deny_on_each_side() {
         DropReason::TargetIngressSgDeny,
     );
     // A target cannot open a connection to the NLB's address: no flow, no ENI there.
-    let wmac = fx.mac("eni-web1");
-    assert_drop_on_both_hooks(
-        &mut fx,
-        "eni-web1",
-        &pkt::tcp(
-            wmac,
-            GATEWAY_MAC,
-            ip("10.0.1.21"),
-            ip("10.0.1.50"),
-            8080,
-            50000,
-            "S",
-        ),
-        DropReason::NoRoute,
-    );
+    let (wmac, web1, node) = (fx.mac("eni-web1"), ip("10.0.1.21"), ip("10.0.1.50"));
+    let syn = pkt::tcp(wmac, GATEWAY_MAC, web1, node, 8080, 50000, "S");
+    assert_drop_on_both_hooks(&mut fx, "eni-web1", &syn, DropReason::NoRoute);
 }
 
 #[test]
@@ -264,39 +227,12 @@ fn overlapping_cidrs_keep_consumer_and_provider_apart() {
     let dmac = fx.mac("eni-dup");
     // eni-dup has the consumer's address inside the provider VPC: the
     // endpoint address means nothing there.
-    assert_drop_on_both_hooks(
-        &mut fx,
-        "eni-dup",
-        &pkt::tcp(
-            dmac,
-            GATEWAY_MAC,
-            ip("10.0.1.10"),
-            ip("10.0.1.100"),
-            40000,
-            80,
-            "S",
-        ),
-        DropReason::NoRoute,
-    );
-    // And a consumer flow's reply from the target goes to the consumer, never to eni-dup.
     let (c, vpce) = (ip("10.0.1.10"), ip("10.0.1.100"));
+    let syn = pkt::tcp(dmac, GATEWAY_MAC, c, vpce, 40000, 80, "S");
+    assert_drop_on_both_hooks(&mut fx, "eni-dup", &syn, DropReason::NoRoute);
+    // And a consumer flow's reply from the target goes to the consumer, never to eni-dup.
     let cmac = fx.mac("eni-consumer");
-    fx.clear_flows();
-    let e = expect(
-        &fx,
-        ep_eni(&fx, "10.0.1.100"),
-        c,
-        vpce,
-        41000,
-        80,
-        PROTO_TCP,
-    );
-    let o = fx.run(
-        hook_tc(),
-        "eni-consumer",
-        &pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 41000, 80, "S"),
-    );
-    assert_eq!(o.verdict, Verdict::Forward);
+    let e = open_through_endpoint(&mut fx, "eni-consumer", (c, 41000), (vpce, 80));
     let tip = Ipv4Addr::from(e.target.ip);
     let from = if tip == ip("10.0.1.21") {
         "eni-web1"

@@ -8,7 +8,7 @@ use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use dataplane_common::{DropReason, GATEWAY_MAC, PROTO_TCP};
 use hyperlab_tests::{
-    assert_drop_on_both_hooks, csum, ep_eni, expect, ip, pkt, Fixture, Verdict, HOOKS,
+    assert_drop_on_both_hooks, assert_forwarded, ep_eni, expect, ip, pkt, Fixture, Verdict, HOOKS,
 };
 
 /// vpc-api (API host) and vpc-cust (targets). The link's egress allows tcp
@@ -40,7 +40,7 @@ fn round_trip(
     for hook in HOOKS {
         fx.clear_flows();
         let e = expect(fx, ep_eni(fx, integration), a, dst, 40000, port, PROTO_TCP);
-        let (tip, tport) = (Ipv4Addr::from(e.target.ip), e.target.port);
+        let (tip, _) = e.target_addr();
         assert!(
             want_target.contains(&tip.to_string().as_str()),
             "{hook:?}: target {tip}"
@@ -53,42 +53,10 @@ fn round_trip(
         assert_eq!(e.node_ip, ip(want), "{hook:?}: SNAT source");
         let syn = pkt::tcp(amac, GATEWAY_MAC, a, dst, 40000, port, "S");
         let o = fx.run(hook, "eni-apigw", &syn);
-        assert_eq!(o.verdict, Verdict::Forward, "{hook:?}");
-        assert_eq!(
-            o.out,
-            pkt::tcp(
-                GATEWAY_MAC,
-                e.target.mac,
-                e.node_ip,
-                tip,
-                e.nat_port,
-                tport,
-                "S"
-            ),
-            "{hook:?}: forward"
-        );
-        csum::assert_valid(&o.out);
-        let from = eni_of(fx, tip);
-        let r = fx.run(
-            hook,
-            &from,
-            &pkt::tcp(
-                e.target.mac,
-                GATEWAY_MAC,
-                tip,
-                e.node_ip,
-                tport,
-                e.nat_port,
-                "SA",
-            ),
-        );
-        assert_eq!(r.verdict, Verdict::Forward, "{hook:?}");
-        assert_eq!(
-            r.out,
-            pkt::tcp(GATEWAY_MAC, amac, dst, a, port, 40000, "SA"),
-            "{hook:?}: reverse"
-        );
-        csum::assert_valid(&r.out);
+        assert_forwarded(&o, &e.at_target("S"), &format!("{hook:?}: forward"));
+        let r = fx.run(hook, &eni_of(fx, tip), &e.from_target("SA"));
+        let reply = pkt::tcp(GATEWAY_MAC, amac, dst, a, port, 40000, "SA");
+        assert_forwarded(&r, &reply, &format!("{hook:?}: reverse"));
     }
 }
 
@@ -120,27 +88,17 @@ fn alb_and_nlb_integrations_reach_their_nodes_and_targets() {
 fn security_groups_govern_the_link_on_both_sides() {
     let mut fx = Fixture::new(TOPO, "vlc");
     let (a, amac) = (ip("10.1.1.20"), fx.mac("eni-apigw"));
-    // locked's group does not admit the link's group.
-    assert_drop_on_both_hooks(
-        &mut fx,
-        "eni-apigw",
-        &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.204"), 40000, 9000, "S"),
-        DropReason::TargetIngressSgDeny,
-    );
-    // far admits the link on 9100, but the link's egress rules do not allow 9100.
-    assert_drop_on_both_hooks(
-        &mut fx,
-        "eni-apigw",
-        &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.205"), 40000, 9100, "S"),
-        DropReason::LinkEgressSgDeny,
-    );
-    // No listener on the integration for another port.
-    assert_drop_on_both_hooks(
-        &mut fx,
-        "eni-apigw",
-        &pkt::tcp(amac, GATEWAY_MAC, a, ip("10.1.1.203"), 40000, 9001, "S"),
-        DropReason::NoListener,
-    );
+    for (dst, dport, reason) in [
+        // locked's group does not admit the link's group.
+        ("10.1.1.204", 9000, DropReason::TargetIngressSgDeny),
+        // far admits the link on 9100, but the link's egress rules do not allow 9100.
+        ("10.1.1.205", 9100, DropReason::LinkEgressSgDeny),
+        // No listener on the integration for another port.
+        ("10.1.1.203", 9001, DropReason::NoListener),
+    ] {
+        let syn = pkt::tcp(amac, GATEWAY_MAC, a, ip(dst), 40000, dport, "S");
+        assert_drop_on_both_hooks(&mut fx, "eni-apigw", &syn, reason);
+    }
 }
 
 #[test]

@@ -7,6 +7,7 @@
 mod ebpf;
 mod proc;
 mod setup;
+mod toolchain_env;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -202,8 +202,14 @@ pub fn hlb_xdp_redirect(ctx: XdpContext) -> u32 {
     let Some(cfg) = CONFIG.get(0) else {
         return xdp_action::XDP_ABORTED;
     };
-    let (a, b) = eth_words(&cfg.eth);
-    // SAFETY: bounds checked above.
+    xdp_forward(data, eth_words(&cfg.eth))
+}
+
+/// The XDP floors' last step: the MACs (`eth_words`) written, counted,
+/// redirected to DevMap slot 0.
+#[inline(always)]
+fn xdp_forward(data: usize, (a, b): (u64, u32)) -> u32 {
+    // SAFETY: every caller checked the Ethernet header's bounds.
     unsafe {
         wr(data, 0, a);
         wr(data, 8, b);
@@ -249,11 +255,8 @@ pub fn hlb_xdp_nat(ctx: XdpContext) -> u32 {
         wr(data, IP_DST, nd);
         wr(data, L4, nsp);
         wr(data, L4 + 2, ndp);
-        wr(data, 0, a);
-        wr(data, 8, b);
     }
-    count(COUNT_FWD);
-    DEVMAP.redirect(0, 0).unwrap_or(xdp_action::XDP_ABORTED)
+    xdp_forward(data, (a, b))
 }
 
 #[classifier]
@@ -385,13 +388,4 @@ pub fn hlb_tc_pass(_ctx: TcContext) -> i32 {
     TC_ACT_OK
 }
 
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // Unreachable in a verified program: the verifier rejects reachable panics.
-    loop {}
-}
-
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 4] = *b"GPL\0";
+dataplane_common::bpf_object_items!();

@@ -21,8 +21,12 @@ pub const STAGE_LINK_EGRESS_SG: u32 = 9;
 pub const STAGE_TARGET_SG: u32 = 10;
 pub const STAGE_NAT: u32 = 11;
 pub const STAGE_REWRITE: u32 = 12;
+/// A network ACL a subnet boundary crossing meets: leaving the source
+/// subnet (outbound entries), entering the destination subnet (inbound).
+pub const STAGE_NACL_OUT: u32 = 13;
+pub const STAGE_NACL_IN: u32 = 14;
 /// Stage names as the CLI prints them, indexed by stage.
-pub const STAGE_NAMES: [&str; 13] = [
+pub const STAGE_NAMES: [&str; 15] = [
     "port",
     "parse",
     "flow",
@@ -36,6 +40,8 @@ pub const STAGE_NAMES: [&str; 13] = [
     "target_sg",
     "nat",
     "rewrite",
+    "nacl_out",
+    "nacl_in",
 ];
 
 /// [`ExplainTrace::flow`]: no flow entry matched the packet.
@@ -54,6 +60,42 @@ pub const SG_CHECK_INGRESS: usize = 1;
 pub const SG_CHECK_LINK_EGRESS: usize = 2;
 pub const SG_CHECK_TARGET_INGRESS: usize = 3;
 pub const SG_CHECKS: usize = 4;
+
+/// Indices into [`ExplainTrace::nacl`], in the order a packet meets them:
+/// the first boundary (as the packet arrives) out and in, then the
+/// second (a PrivateLink or VPC-link packet as translated) out and in.
+pub const NACL_CHECK_OUT1: usize = 0;
+pub const NACL_CHECK_IN1: usize = 1;
+pub const NACL_CHECK_OUT2: usize = 2;
+pub const NACL_CHECK_IN2: usize = 3;
+pub const NACL_CHECKS: usize = 4;
+
+/// One network-ACL decision: which ACL, what it looked up, which rule
+/// decided.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct NaclCheck {
+    /// 1 when the pipeline made this check.
+    pub checked: u32,
+    /// The subnet (global index) whose ACL this is.
+    pub subnet: u32,
+    /// The ACL's identity (`NaclRef::nacl`).
+    pub nacl: u32,
+    /// The address class `HL_NACL_CIDRS` gave (0: uniform, not looked up).
+    pub class: u32,
+    /// The peer looked up: the destination outbound, the source inbound.
+    pub peer: [u8; 4],
+    /// Destination port, or ICMP `type << 8 | code`, host order.
+    pub value: u16,
+    pub dir: u8,
+    pub proto: u8,
+    /// The deciding rule (`NACL_RULE_DEFAULT`: the final `*` entry).
+    pub rule: u16,
+    /// 1: allowed.
+    pub allow: u8,
+    /// 1: the ACL direction is uniform (no lookup was needed).
+    pub uniform: u8,
+}
 
 /// One security-group lookup: its key and what the LPM trie answered.
 #[repr(C)]
@@ -127,4 +169,5 @@ pub struct ExplainTrace {
     pub new_sport: [u8; 2],
     pub new_dport: [u8; 2],
     pub sg: [SgCheck; SG_CHECKS],
+    pub nacl: [NaclCheck; NACL_CHECKS],
 }

@@ -10,6 +10,24 @@
 /// `dataplane explain`: the dry run's trace.
 pub mod explain;
 
+/// What every kernel object (the data plane's, the bench's) defines once:
+/// the panic handler and the license the kernel requires of GPL helpers.
+#[macro_export]
+macro_rules! bpf_object_items {
+    () => {
+        #[cfg(not(test))]
+        #[panic_handler]
+        fn panic(_info: &core::panic::PanicInfo) -> ! {
+            // Unreachable in a verified program: the verifier rejects reachable panics.
+            loop {}
+        }
+
+        #[unsafe(link_section = "license")]
+        #[unsafe(no_mangle)]
+        static LICENSE: [u8; 4] = *b"GPL\0";
+    };
+}
+
 /// Map names (at most 15 bytes: the kernel truncates longer ones).
 pub mod maps {
     /// fabric ifindex -> [`super::PortInfo`]
@@ -42,13 +60,26 @@ pub mod maps {
     /// targets at [`super::STAT_ENDPOINT_BASE`] etc.
     pub const OBJ_STATS: &str = "HL_OBJ_STATS";
     /// array of one u32: the configuration generation the pipeline runs
-    /// (see [`super::in_generation`])
+    /// (see [`super::in_generation`]) and the count of switches
+    /// ([`super::active_generation`], [`super::next_active`])
     pub const ACTIVE: &str = "HL_ACTIVE";
     /// ring buffer of [`super::FlowEvent`]s (new flows, rejected packets)
     pub const FLOW_EVENTS: &str = "HL_FLOW_EVENTS";
     /// array of one [`super::explain::ExplainTrace`]: written only by a dry
     /// run (`dataplane explain`), never pinned
     pub const EXPLAIN: &str = "HL_EXPLAIN";
+    /// array of [`super::SubnetNacls`] at [`super::subnet_slot`]: each
+    /// subnet's network ACL, per direction, per generation
+    pub const NACL_SUBNETS: &str = "HL_NACL_SUBNETS";
+    /// [`super::NaclCidrKey`] (LPM) -> u32 address class: the first stage
+    /// of a network-ACL decision
+    pub const NACL_CIDRS: &str = "HL_NACL_CIDRS";
+    /// [`super::NaclRuleKey`] (LPM) -> [`super::NaclDecision`]: the
+    /// precomputed first match of a class, protocol and port (ICMP type/code)
+    pub const NACL_RULES: &str = "HL_NACL_RULES";
+    /// per-CPU hash [`super::NaclStatKey`] -> u64: packets each network-ACL
+    /// rule dropped
+    pub const NACL_STATS: &str = "HL_NACL_STATS";
 }
 
 /// Load-time globals of the kernel object (`EbpfLoader::set_global`).
@@ -66,6 +97,23 @@ pub mod globals {
 /// once, so the kernel runs either the old configuration or the new one,
 /// never a mix.
 pub const GENERATION_BIT: u32 = 1 << 31;
+
+/// The generation in `HL_ACTIVE`'s value: its bit 0. The bits above count
+/// the switches, so the value names one configuration as applied: a flow
+/// entry that passed the network ACLs under it (`FlowEntry::nacl_epoch`)
+/// need not be checked again until the next switch.
+#[inline(always)]
+pub const fn active_generation(v: u32) -> u32 {
+    v & 1
+}
+
+/// `HL_ACTIVE`'s next value: generation `gen`, one switch more than `prev`
+/// (never 0, the value of maps nothing has activated yet).
+pub const fn next_active(prev: u32, gen: u32) -> u32 {
+    let n = (prev >> 1).wrapping_add(1) & (u32::MAX >> 1);
+    let n = if n == 0 { 1 } else { n };
+    (n << 1) | (gen & 1)
+}
 
 /// `id` tagged with generation `gen` (0 or 1).
 #[inline(always)]
@@ -125,6 +173,141 @@ pub const SG_DIR_INGRESS: u8 = 1;
 pub const SG_DIR_EGRESS: u8 = 2;
 
 pub const PROTO_ICMP: u8 = 1;
+
+// Network ACLs (docs/DATAPLANE.md, "Network ACLs"). A packet that crosses
+// a subnet boundary meets the source subnet's outbound entries and the
+// destination subnet's inbound entries. The agent precomputes each ACL
+// direction's first-match decisions into two LPM tries, so the kernel
+// never scans entries: `HL_NACL_CIDRS` maps (ACL direction, peer address)
+// to an address class, `HL_NACL_RULES` maps (class, protocol, port or
+// ICMP type<<8|code) to the deciding rule.
+
+/// Subnets of one configuration generation (`HL_NACL_SUBNETS` holds two).
+pub const SUBNETS_PER_GENERATION: u32 = 2048;
+pub const MAX_SUBNETS: u32 = 2 * SUBNETS_PER_GENERATION;
+pub const MAX_NACL_CIDRS: u32 = 65_536;
+pub const MAX_NACL_RULES: u32 = 262_144;
+pub const MAX_NACL_STATS: u32 = 16_384;
+/// A flow entry's subnet field with no subnet (no second crossing).
+pub const NO_SUBNET: u16 = u16::MAX;
+/// The rule number of every ACL's final `*` entry (AWS lists it as `*`;
+/// its API shows 32767): deny whatever no numbered entry matched.
+pub const NACL_RULE_DEFAULT: u16 = 32767;
+/// Leading bits of an [`NaclCidrKey`] before the address prefix.
+pub const NACL_CIDR_FIXED_BITS: u32 = 32;
+/// Leading bits of an [`NaclRuleKey`] before the port prefix: class and
+/// protocol. A class-level entry (any protocol) has only the class's 32.
+pub const NACL_RULE_FIXED_BITS: u32 = 40;
+
+/// The `HL_NACL_SUBNETS` index of subnet `subnet` in generation `gen`.
+#[inline(always)]
+pub const fn subnet_slot(subnet: u16, gen: u32) -> u32 {
+    (gen & 1) * SUBNETS_PER_GENERATION + subnet as u32
+}
+
+/// One direction of a subnet's network ACL.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct NaclRef {
+    /// The ACL direction's id in `HL_NACL_CIDRS` (generation-specific; 0:
+    /// none, the direction is uniform).
+    pub acl: u32,
+    /// The ACL's stable identity ([`nacl_stat_id`] of its config id): the
+    /// `HL_NACL_STATS` key and what explain names.
+    pub nacl: u32,
+    /// Non-zero: every packet meets this rule (`uniform_allow` says how it
+    /// ends), so no lookup is needed: the default ACL's allow-all rule 100,
+    /// or the `*` deny of an ACL with no entries.
+    pub uniform_rule: u16,
+    pub uniform_allow: u8,
+    pub _pad: u8,
+}
+
+/// A subnet's network ACL: the outbound and inbound directions.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SubnetNacls {
+    pub egress: NaclRef,
+    pub ingress: NaclRef,
+}
+
+/// The data of an `HL_NACL_CIDRS` LPM key: the prefix covers `acl`
+/// ([`NACL_CIDR_FIXED_BITS`]) plus the address prefix length.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct NaclCidrKey {
+    /// Big-endian so the trie's leading bits are the id.
+    pub acl: [u8; 4],
+    pub addr: [u8; 4],
+}
+
+impl NaclCidrKey {
+    pub const fn new(acl: u32, addr: [u8; 4]) -> Self {
+        NaclCidrKey {
+            acl: acl.to_be_bytes(),
+            addr,
+        }
+    }
+}
+
+/// The data of an `HL_NACL_RULES` LPM key: class, protocol, then the
+/// port (TCP/UDP destination port; ICMP `type << 8 | code`), big-endian.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct NaclRuleKey {
+    pub class: [u8; 4],
+    pub proto: u8,
+    pub value: [u8; 2],
+    pub _pad: u8,
+}
+
+impl NaclRuleKey {
+    pub const fn new(class: u32, proto: u8, value: u16) -> Self {
+        NaclRuleKey {
+            class: class.to_be_bytes(),
+            proto,
+            value: value.to_be_bytes(),
+            _pad: 0,
+        }
+    }
+}
+
+/// The first entry of an ACL direction that matches a class, protocol and
+/// port: its rule number and action.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct NaclDecision {
+    pub rule: u16,
+    /// 1: allow, 0: deny.
+    pub allow: u8,
+    pub _pad: u8,
+}
+
+/// `HL_NACL_STATS` key: packets dropped by one rule of one ACL direction.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct NaclStatKey {
+    /// [`NaclRef::nacl`].
+    pub nacl: u32,
+    pub rule: u16,
+    /// `SG_DIR_INGRESS` or `SG_DIR_EGRESS`.
+    pub dir: u8,
+    pub _pad: u8,
+}
+
+/// A network ACL's stable identity: FNV-1a of its config id. Counters are
+/// keyed by it, so they keep their meaning across reloads that add,
+/// remove or reorder ACLs.
+pub const fn nacl_stat_id(id: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < id.len() {
+        h ^= id[i] as u32;
+        h = h.wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    h
+}
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
 
@@ -145,6 +328,10 @@ pub struct PortInfo {
     /// as its key's tag): the later lookups of a packet use it, so one
     /// packet never sees two generations.
     pub generation: u16,
+    /// The ENI's subnet (global index): its network ACL applies when the
+    /// packet leaves it.
+    pub subnet: u16,
+    pub _pad: u16,
 }
 
 /// Fabric ifindexes below this have a slot in `HL_PORT_SLOTS` per
@@ -213,7 +400,9 @@ pub struct EniInfo {
     pub sg_set: u32,
     pub kind: u32,
     pub mac: [u8; 6],
-    pub _pad1: u16,
+    /// The subnet the address is in (global index): its network ACL
+    /// applies to packets that enter it from another subnet.
+    pub subnet: u16,
 }
 
 /// The data of an LPM key (the map's key is this behind a `u32` prefix
@@ -279,6 +468,27 @@ pub struct FlowKey {
 }
 
 impl FlowKey {
+    /// A key from its parts (ports in network order), padding zeroed.
+    pub const fn new(
+        vpc: u32,
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: [u8; 2],
+        dport: [u8; 2],
+        proto: u8,
+    ) -> Self {
+        FlowKey {
+            vpc,
+            src,
+            dst,
+            sport,
+            dport,
+            proto,
+            _pad0: 0,
+            _pad1: 0,
+        }
+    }
+
     /// The key the other direction of this flow is looked up with.
     pub const fn reversed(&self) -> Self {
         FlowKey {
@@ -341,6 +551,24 @@ pub struct FlowEntry {
     pub packets: u64,
     pub last_seen_ns: u64,
     pub bytes: u64,
+    /// The subnet boundaries this direction crosses, as global subnet
+    /// indices, for the network ACLs every packet meets (a flow hit
+    /// included): the packet as it arrives leaves `cross1_from` and enters
+    /// `cross1_to`; a PrivateLink or VPC-link packet, as translated, then
+    /// leaves `cross2_from` (the NLB node's or link ENI's subnet) and
+    /// enters `cross2_to`. Equal subnets (or [`NO_SUBNET`]): no boundary.
+    pub cross1_from: u16,
+    pub cross1_to: u16,
+    pub cross2_from: u16,
+    pub cross2_to: u16,
+    /// The `HL_ACTIVE` value under which this direction's TCP/UDP packets
+    /// last passed the network ACLs of its boundaries (0: not yet). Their
+    /// decision depends only on the configuration and on the entry's
+    /// addresses and destination port, so until the next switch a hit
+    /// needs no lookup; every switch (a reload) makes the next packet meet
+    /// the ACLs again. ICMP is always checked (its type may vary).
+    pub nacl_epoch: u32,
+    pub _pad2: u32,
 }
 
 pub const ENDPOINT_STATE_PENDING: u32 = 0;
@@ -367,7 +595,9 @@ pub struct EndpointInfo {
     /// HTTP VPC links: the link's groups, whose egress rules the translated
     /// packet must pass; [`NO_SG_SET`] for PrivateLink.
     pub egress_sg_set: u32,
-    pub _pad: u32,
+    /// The NLB node's subnet: the translated packet leaves it.
+    pub node_subnet: u16,
+    pub _pad: u16,
 }
 
 /// A listener as one NLB node serves it. ICMP echo uses port 0.
@@ -397,14 +627,16 @@ pub struct TargetInfo {
     pub ip: [u8; 4],
     /// Network order.
     pub port: [u8; 2],
-    pub _pad0: u16,
+    /// The target ENI's subnet.
+    pub subnet: u16,
     /// Fabric port of the target's ENI.
     pub ifindex: u32,
     pub eni: u32,
     pub sg_set: u32,
     pub vpc: u32,
     pub mac: [u8; 6],
-    pub _pad1: u16,
+    /// The subnet of `snat_ip` (HTTP VPC links' link ENI); unused otherwise.
+    pub snat_subnet: u16,
     /// HTTP VPC links: the link ENI (in the target's AZ) to source-NAT to;
     /// all zero: the NLB node's address.
     pub snat_ip: [u8; 4],
@@ -587,6 +819,10 @@ codes! {
         /// A customer-side host tried to open a connection through a VPC
         /// link's ENI: the tunnel is initiated from the service side only.
         LinkReverseInitiated = 27, "link_reverse_initiated";
+        /// The destination subnet's network ACL denies the packet in.
+        NaclIngressDeny = 28, "nacl_ingress_deny";
+        /// The source subnet's network ACL denies the packet out.
+        NaclEgressDeny = 29, "nacl_egress_deny";
     }
 }
 
@@ -625,6 +861,8 @@ impl DropReason {
                 | DropReason::LinkReverseInitiated
                 | DropReason::EndpointPending
                 | DropReason::EndpointRejected
+                | DropReason::NaclIngressDeny
+                | DropReason::NaclEgressDeny
         )
     }
 }
@@ -654,6 +892,12 @@ mod pod {
     unsafe impl aya::Pod for ListenerInfo {}
     unsafe impl aya::Pod for TargetInfo {}
     unsafe impl aya::Pod for FlowEvent {}
+    unsafe impl aya::Pod for NaclRef {}
+    unsafe impl aya::Pod for SubnetNacls {}
+    unsafe impl aya::Pod for NaclCidrKey {}
+    unsafe impl aya::Pod for NaclRuleKey {}
+    unsafe impl aya::Pod for NaclDecision {}
+    unsafe impl aya::Pod for NaclStatKey {}
     unsafe impl aya::Pod for explain::ExplainTrace {}
 }
 
@@ -664,16 +908,26 @@ mod tests {
 
     #[test]
     fn abi_sizes_and_offsets_are_pinned() {
-        assert_eq!(size_of::<PortInfo>(), 24);
-        assert_eq!(size_of::<PortSlot>(), 32);
-        assert_eq!(offset_of!(PortSlot, present), 24);
+        assert_eq!(size_of::<PortInfo>(), 28);
+        assert_eq!(offset_of!(PortInfo, subnet), 24);
+        assert_eq!(size_of::<PortSlot>(), 36);
+        assert_eq!(offset_of!(PortSlot, present), 28);
         assert_eq!(size_of::<EniKey>(), 8);
         assert_eq!(size_of::<EniInfo>(), 24);
         assert_eq!(size_of::<SgKey>(), 12);
         assert_eq!(size_of::<SgPorts>(), 4 + 4 * SG_MAX_RANGES);
         assert_eq!(size_of::<FlowKey>(), 20);
         assert_eq!(offset_of!(FlowKey, proto), 16);
-        assert_eq!(size_of::<FlowEntry>(), 96);
+        assert_eq!(size_of::<FlowEntry>(), 112);
+        assert_eq!(offset_of!(FlowEntry, cross1_from), 96);
+        assert_eq!(offset_of!(FlowEntry, nacl_epoch), 104);
+        assert_eq!(size_of::<NaclRef>(), 12);
+        assert_eq!(size_of::<SubnetNacls>(), 24);
+        assert_eq!(size_of::<NaclCidrKey>(), 8);
+        assert_eq!(size_of::<NaclRuleKey>(), 8);
+        assert_eq!(offset_of!(NaclRuleKey, value), 5);
+        assert_eq!(size_of::<NaclDecision>(), 4);
+        assert_eq!(size_of::<NaclStatKey>(), 8);
         assert_eq!(offset_of!(FlowEntry, out_ifindex), 12);
         assert_eq!(offset_of!(FlowEntry, created_ns), 64);
         assert_eq!(offset_of!(FlowEntry, packets), 72);
@@ -688,22 +942,25 @@ mod tests {
         assert_eq!(size_of::<TargetInfo>(), 36);
         assert_eq!(size_of::<EniCounters>(), 40);
         assert_eq!(size_of::<explain::SgCheck>(), 32);
-        assert_eq!(size_of::<explain::ExplainTrace>(), 112 + 4 * 32);
+        assert_eq!(size_of::<explain::NaclCheck>(), 28);
+        assert_eq!(
+            size_of::<explain::ExplainTrace>(),
+            112 + 4 * 32 + explain::NACL_CHECKS * 28
+        );
         assert_eq!(offset_of!(explain::ExplainTrace, sg), 112);
+        assert_eq!(offset_of!(explain::ExplainTrace, nacl), 112 + 4 * 32);
     }
 
     #[test]
     fn reversed_key_swaps_addresses_and_ports() {
-        let k = FlowKey {
-            vpc: 7,
-            src: [10, 0, 0, 1],
-            dst: [10, 0, 0, 2],
-            sport: [0x12, 0x34],
-            dport: [0, 80],
-            proto: PROTO_TCP,
-            _pad0: 0,
-            _pad1: 0,
-        };
+        let k = FlowKey::new(
+            7,
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            [0x12, 0x34],
+            [0, 80],
+            PROTO_TCP,
+        );
         let r = k.reversed();
         assert_eq!(
             (r.src, r.dst, r.sport, r.dport),
@@ -715,30 +972,35 @@ mod tests {
     #[test]
     fn flow_hash_depends_on_every_field() {
         let base = flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 6, 1);
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 3], [10, 0, 0, 2], [0, 1], [0, 80], 6, 1)
-        );
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 1], [10, 0, 0, 3], [0, 1], [0, 80], 6, 1)
-        );
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 2], [0, 80], 6, 1)
-        );
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 81], 6, 1)
-        );
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 17, 1)
-        );
-        assert_ne!(
-            base,
-            flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 6, 2)
-        );
+        let one_field_changed = [
+            (
+                "src",
+                flow_hash([10, 0, 0, 3], [10, 0, 0, 2], [0, 1], [0, 80], 6, 1),
+            ),
+            (
+                "dst",
+                flow_hash([10, 0, 0, 1], [10, 0, 0, 3], [0, 1], [0, 80], 6, 1),
+            ),
+            (
+                "sport",
+                flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 2], [0, 80], 6, 1),
+            ),
+            (
+                "dport",
+                flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 81], 6, 1),
+            ),
+            (
+                "proto",
+                flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 17, 1),
+            ),
+            (
+                "seed",
+                flow_hash([10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 80], 6, 2),
+            ),
+        ];
+        for (field, h) in one_field_changed {
+            assert_ne!(base, h, "{field} changed, the hash did not");
+        }
         // Pinned value: the kernel and the tools must agree forever.
         assert_eq!(
             flow_hash(
@@ -768,5 +1030,23 @@ mod tests {
         }
         assert_eq!(DropReason::FlowTableFull.name(), "flow_table_full");
         assert_eq!(Counter::ArpReply.name(), "arp_reply");
+    }
+
+    #[test]
+    fn active_value_carries_the_generation_and_counts_switches() {
+        assert_eq!(active_generation(next_active(0, 1)), 1);
+        assert_eq!(next_active(0, 0), 2);
+        assert_eq!(next_active(2, 1), 5);
+        assert_eq!(active_generation(next_active(5, 0)), 0);
+        // The count wraps past 0: the value is never the unset one.
+        assert_eq!(next_active(u32::MAX, 0), 2);
+    }
+
+    #[test]
+    fn nacl_stat_id_is_fnv1a_and_pinned() {
+        // Pinned: counters keep their keys across builds.
+        assert_eq!(nacl_stat_id(b""), 0x811c_9dc5);
+        assert_eq!(nacl_stat_id(b"a"), 0xe40c_292c);
+        assert_ne!(nacl_stat_id(b"acl-a"), nacl_stat_id(b"acl-b"));
     }
 }

@@ -150,12 +150,7 @@ pub(super) fn lower_links(links: Vec<ValidLink>, first: &Firsts) -> Expansion {
                 let [service_id, endpoint_id] = rest_ids(&l.id);
                 let service = first.service + x.services.len();
                 let endpoint = first.endpoint + x.endpoints.len();
-                x.services.push(EndpointService {
-                    id: service_id,
-                    nlb,
-                    acceptance_required: false,
-                    allowed_principals: vec!["*".to_string()],
-                });
+                x.services.push(implied_service(service_id, nlb));
                 x.endpoints.push(VpcEndpoint {
                     id: endpoint_id,
                     service,
@@ -179,6 +174,17 @@ pub(super) fn lower_links(links: Vec<ValidLink>, first: &Firsts) -> Expansion {
         }
     }
     x
+}
+
+/// The endpoint service a VPC link implies in front of `nlb`: open to any
+/// principal, no acceptance.
+fn implied_service(id: String, nlb: usize) -> EndpointService {
+    EndpointService {
+        id,
+        nlb,
+        acceptance_required: false,
+        allowed_principals: vec!["*".to_string()],
+    }
 }
 
 /// Appends HTTP link `k`'s expansion to `x`.
@@ -221,12 +227,7 @@ fn lower_http_link(k: usize, id: String, h: ValidHttpLink, first: &Firsts, x: &m
             source_ports: model::NLB_SOURCE_PORTS,
             vpc_link: Some(k),
         });
-        x.services.push(EndpointService {
-            id: service_id,
-            nlb,
-            acceptance_required: false,
-            allowed_principals: vec!["*".to_string()],
-        });
+        x.services.push(implied_service(service_id, nlb));
         x.endpoints.push(VpcEndpoint {
             id: endpoint_id,
             service,

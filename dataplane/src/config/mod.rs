@@ -14,6 +14,8 @@
 //! name = "demo"              # default: the file stem
 //! hook = "tc"                # "tc" (default) or "xdp"
 //! mtu = 1500                 # 576..=9000
+//! nacl_entries_max = 20      # 1..=40: entries per network-ACL direction
+//!                            # (AWS's default quota 20, 40 at most)
 //!
 //! [conntrack]                # optional; idle timeouts in seconds. AWS's names,
 //! tcp_established_timeout = 432000   # ranges and defaults: 60..=432000
@@ -43,6 +45,22 @@
 //! vpc = "vpc-a"
 //! ingress = [{ protocol = "tcp", ports = "80", peer = "sg-client" }]
 //! # no `egress` key: AWS's default (all protocols to 0.0.0.0/0)
+//!
+//! [[network_acl]]            # stateless, numbered entries; first match decides
+//! id = "acl-web"
+//! vpc = "vpc-a"
+//! subnets = ["subnet-a1"]    # default []; a subnet has at most one ACL; one
+//!                            # without uses its VPC's default ACL (allows all)
+//! ingress = [                # default []: no entry matches, so all is denied
+//!   { rule = 100, action = "allow", protocol = "tcp", ports = "443", cidr = "0.0.0.0/0" },
+//!   { rule = 110, action = "allow", protocol = "tcp", ports = "1024-65535", cidr = "10.0.0.0/16" },
+//!   { rule = 120, action = "allow", protocol = "icmp", icmp = { type = 8, code = -1 }, cidr = "10.0.0.0/16" },
+//! ]
+//! # rule: 1..=32766, unique per direction; action "allow" or "deny";
+//! # protocol "tcp", "udp", "icmp" or "all"; ports (tcp/udp, the destination
+//! # port; default all); icmp (icmp only: type and code, -1 = all, the
+//! # default); cidr: the source (ingress) or destination (egress).
+//! egress = [{ rule = 100, action = "allow", protocol = "all", cidr = "0.0.0.0/0" }]
 //!
 //! [[eni]]
 //! id = "eni-web"
@@ -142,7 +160,8 @@
 //!    stops here, with a hint when the text looks like YAML).
 //! 2. Pass 1, per resource family: each table's own fields, ids registered
 //!    in the one namespace (`refs.rs`): `network.rs` (lab, conntrack, flow
-//!    logs, VPC, subnet, security group, ENI), `services.rs` (NLB, target
+//!    logs, VPC, subnet, security group, ENI), `network_acls.rs` (network
+//!    ACLs and their subnet associations), `services.rs` (NLB, target
 //!    group, health check, endpoint service, endpoint, ALB, Cloud Map),
 //!    `vpc_links.rs` (VPC links and their integrations).
 //! 3. Pass 2, in the same files (`resolve_*`): references and
@@ -158,7 +177,8 @@
 //! that collects them; `values.rs` the value parsers. The files import
 //! one way only (no cycles): `values` -> `tree` -> `diagnostics`; `refs` ->
 //! `tree`; `placement` -> `refs`; `network` -> `placement`, `values`;
-//! `services` -> `network`; `vpc_links` -> `placement`, `values`, `lower`;
+//! `network_acls` -> `network`, `refs`, `values`; `services` -> `network`; `vpc_links` ->
+//! `placement`, `values`, `lower`;
 //! `lower` -> the model only; `mod.rs` -> all. A new resource kind gets its own
 //! file with its pass 1 and pass 2 as `impl Checker` blocks, and, if it is
 //! really other parts, a rule in `lower.rs` with its own tests.
@@ -166,6 +186,7 @@
 mod diagnostics;
 mod lower;
 mod network;
+mod network_acls;
 mod placement;
 mod refs;
 mod services;
@@ -178,7 +199,7 @@ use std::path::Path;
 
 use toml_edit::ImDocument;
 
-use crate::model::{ConntrackSettings, Hook, LabSettings, Services, Topology};
+use crate::model::{Hook, LabSettings, Services, Topology};
 use diagnostics::Checker;
 use lower::Firsts;
 use network::EnisOut;
@@ -200,6 +221,7 @@ const ROOT_KEYS: &[&str] = &[
     "vpc",
     "subnet",
     "security_group",
+    "network_acl",
     "eni",
     "nlb",
     "target_group",
@@ -226,20 +248,7 @@ impl<'s> Checker<'s> {
     /// Passes 1 and 2 over the whole file, then the Hyperplane resources
     /// (see [`Checker::resolve_services_section`]).
     fn topology(&mut self, root: &Node) -> Topology {
-        let empty = Topology {
-            lab: LabSettings {
-                name: String::new(),
-                hook: Hook::Tc,
-                mtu: 1500,
-            },
-            vpcs: Vec::new(),
-            subnets: Vec::new(),
-            security_groups: Vec::new(),
-            enis: Vec::new(),
-            services: Default::default(),
-            conntrack: ConntrackSettings::default(),
-            flow_logs: None,
-        };
+        let empty = Topology::empty(LabSettings::new("", Hook::Tc, 1500));
         let Some(root) = self.table(root, "", "a table", ROOT_KEYS) else {
             return empty;
         };
@@ -249,67 +258,40 @@ impl<'s> Checker<'s> {
         let mut ids: HashMap<String, IdInfo> = HashMap::new();
 
         // Pass 1: every resource's own fields; ids registered.
-        let mut vpcs = Vec::new();
-        for (i, (path, node)) in self.section(&root, "vpc").into_iter().enumerate() {
-            vpcs.push(self.vpc(node, &path, i, &mut ids));
-        }
-        let mut subnets = Vec::new();
-        for (i, (path, node)) in self.section(&root, "subnet").into_iter().enumerate() {
-            subnets.push(self.subnet(node, path, i, &mut ids));
-        }
-        let mut sgs = Vec::new();
-        for (i, (path, node)) in self
-            .section(&root, "security_group")
-            .into_iter()
-            .enumerate()
-        {
-            sgs.push(self.security_group(node, path, i, &mut ids));
-        }
-        let mut enis = Vec::new();
-        for (i, (path, node)) in self.section(&root, "eni").into_iter().enumerate() {
-            enis.push(self.eni(node, path, i, &mut ids));
-        }
-        let mut nlbs = Vec::new();
-        for (i, (path, node)) in self.section(&root, "nlb").into_iter().enumerate() {
-            nlbs.push(self.nlb(node, path, i, &mut ids));
-        }
-        let mut tgs = Vec::new();
-        for (i, (path, node)) in self.section(&root, "target_group").into_iter().enumerate() {
-            tgs.push(self.target_group(node, path, i, &mut ids));
-        }
-        let mut services = Vec::new();
-        for (i, (path, node)) in self
-            .section(&root, "endpoint_service")
-            .into_iter()
-            .enumerate()
-        {
-            services.push(self.endpoint_service(node, path, i, &mut ids));
-        }
-        let mut endpoints = Vec::new();
-        for (i, (path, node)) in self.section(&root, "vpc_endpoint").into_iter().enumerate() {
-            endpoints.push(self.vpc_endpoint(node, path, i, &mut ids));
-        }
-        let mut albs = Vec::new();
-        for (i, (path, node)) in self.section(&root, "alb").into_iter().enumerate() {
-            albs.push(self.alb(node, path, i, &mut ids));
-        }
-        let mut cloud_maps = Vec::new();
-        for (i, (path, node)) in self
-            .section(&root, "cloud_map_service")
-            .into_iter()
-            .enumerate()
-        {
-            cloud_maps.push(self.cloud_map_service(node, path, i, &mut ids));
-        }
-        let mut links = Vec::new();
+        let vpcs = self.each(&root, "vpc", &mut ids, |c, node, path, i, ids| {
+            c.vpc(node, &path, i, ids)
+        });
+        let subnets = self.each(&root, "subnet", &mut ids, Self::subnet);
+        let sgs = self.each(&root, "security_group", &mut ids, Self::security_group);
+        let nacls = self.each(&root, "network_acl", &mut ids, |c, node, path, i, ids| {
+            c.network_acl(node, path, i, ids, lab.nacl_entries_max)
+        });
+        let enis = self.each(&root, "eni", &mut ids, Self::eni);
+
+        // The Hyperplane resources, read in this order (ids register as read).
         let mut integrations = 0;
-        for (i, (path, node)) in self.section(&root, "vpc_link").into_iter().enumerate() {
-            links.push(self.vpc_link(node, path, i, &mut ids, &mut integrations));
-        }
+        let services_in = ServicesIn {
+            nlbs: self.each(&root, "nlb", &mut ids, Self::nlb),
+            tgs: self.each(&root, "target_group", &mut ids, Self::target_group),
+            services: self.each(&root, "endpoint_service", &mut ids, Self::endpoint_service),
+            endpoints: self.each(&root, "vpc_endpoint", &mut ids, Self::vpc_endpoint),
+            albs: self.each(&root, "alb", &mut ids, Self::alb),
+            cloud_maps: self.each(
+                &root,
+                "cloud_map_service",
+                &mut ids,
+                Self::cloud_map_service,
+            ),
+            links: self.each(&root, "vpc_link", &mut ids, |c, node, path, i, ids| {
+                c.vpc_link(node, path, i, ids, &mut integrations)
+            }),
+        };
 
         // Pass 2: references and cross-resource rules.
         let (subnets, subnet_vpcs) = self.resolve_subnets(&vpcs, subnets, &ids);
         let (security_groups, sg_vpcs) = self.resolve_security_groups(&vpcs, sgs, &ids);
+        let (network_acls, subnet_nacls) =
+            self.resolve_network_acls(&vpcs, (&subnets, &subnet_vpcs), nacls, &ids);
         let enis = self.resolve_enis(
             &vpcs,
             (&subnets, &subnet_vpcs),
@@ -324,32 +306,16 @@ impl<'s> Checker<'s> {
                 subnet_vpcs: &subnet_vpcs,
                 sg_vpcs: &sg_vpcs,
                 ids: &ids,
-                vpc_ids: defined(
-                    &ids,
-                    Kind::Vpc,
-                    &vpcs.iter().map(|v| &v.id).collect::<Vec<_>>(),
-                ),
-                subnet_ids: defined(
-                    &ids,
-                    Kind::Subnet,
-                    &subnets.iter().map(|s| &s.id).collect::<Vec<_>>(),
-                ),
+                vpc_ids: defined(&ids, Kind::Vpc, vpcs.iter().map(|v| &v.id)),
+                subnet_ids: defined(&ids, Kind::Subnet, subnets.iter().map(|s| &s.id)),
                 sg_ids: defined(
                     &ids,
                     Kind::SecurityGroup,
-                    &security_groups.iter().map(|s| &s.id).collect::<Vec<_>>(),
+                    security_groups.iter().map(|s| &s.id),
                 ),
             },
             &enis,
-            ServicesIn {
-                nlbs,
-                tgs,
-                albs,
-                cloud_maps,
-                services,
-                endpoints,
-                links,
-            },
+            services_in,
         );
 
         Topology {
@@ -358,6 +324,8 @@ impl<'s> Checker<'s> {
             subnets,
             security_groups,
             enis: enis.enis,
+            network_acls,
+            subnet_nacls,
             services,
             conntrack,
             flow_logs,
@@ -389,20 +357,12 @@ impl<'s> Checker<'s> {
             self.resolve_nlbs(&net, (&target_groups, &tg_vpcs), nlbs, &mut claims);
         let (albs, alb_vpcs) = self.resolve_albs(&net, enis, albs);
         let (cloud_map_services, map_vpcs) = self.resolve_cloud_maps(&net, enis, cloud_maps);
-        let nlb_ids = defined(
-            net.ids,
-            Kind::Nlb,
-            &nlbs.iter().map(|n| &n.id).collect::<Vec<_>>(),
-        );
-        let alb_ids = defined(
-            net.ids,
-            Kind::Alb,
-            &albs.iter().map(|a| &a.id).collect::<Vec<_>>(),
-        );
+        let nlb_ids = defined(net.ids, Kind::Nlb, nlbs.iter().map(|n| &n.id));
+        let alb_ids = defined(net.ids, Kind::Alb, albs.iter().map(|a| &a.id));
         let map_ids = defined(
             net.ids,
             Kind::CloudMapService,
-            &cloud_map_services.iter().map(|m| &m.id).collect::<Vec<_>>(),
+            cloud_map_services.iter().map(|m| &m.id),
         );
         let mut endpoint_services = self.resolve_services(&net, &nlb_ids, services, &mut fronts);
         let first = Firsts {
@@ -469,8 +429,40 @@ pub fn load(path: &Path) -> Result<Topology, Diagnostics> {
 }
 
 /// Notes `check` prints for a config that is valid but may not do what its
-/// author expects: endpoints that carry nothing (pending or rejected).
+/// author expects: endpoints that carry nothing (pending or rejected), and
+/// subnets whose network ACL has no entries in a direction (everything
+/// across that boundary is denied).
 pub fn notes(t: &Topology) -> Vec<String> {
+    let mut out = endpoint_notes(t);
+    for (i, acl) in t.network_acls.iter().enumerate() {
+        let subnets: Vec<&str> = t
+            .subnet_nacls
+            .iter()
+            .enumerate()
+            .filter(|&(_, &a)| a == i)
+            .map(|(s, _)| t.subnets[s].id.as_str())
+            .collect();
+        let empty: Vec<&str> = [("inbound", &acl.ingress), ("outbound", &acl.egress)]
+            .into_iter()
+            .filter(|(_, e)| e.is_empty())
+            .map(|(d, _)| d)
+            .collect();
+        if acl.default || subnets.is_empty() || empty.is_empty() {
+            continue;
+        }
+        out.push(format!(
+            "network ACL {} has no {} entries: {} traffic of {} is denied (a custom network ACL \
+             denies what no entry allows)",
+            acl.id,
+            empty.join(" or "),
+            empty.join(" and "),
+            subnets.join(", ")
+        ));
+    }
+    out
+}
+
+fn endpoint_notes(t: &Topology) -> Vec<String> {
     use crate::model::EndpointState;
     t.services
         .vpc_endpoints

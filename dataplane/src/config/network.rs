@@ -23,7 +23,7 @@ use crate::model::{
     FLOW_LOG_INTERVAL_S,
 };
 
-pub(super) const LAB_KEYS: &[&str] = &["name", "hook", "mtu"];
+pub(super) const LAB_KEYS: &[&str] = &["name", "hook", "mtu", "nacl_entries_max"];
 
 pub(super) const CONNTRACK_KEYS: &[&str] = &[
     "tcp_established_timeout",
@@ -54,6 +54,9 @@ pub(super) const RULE_KEYS: &[&str] = &["protocol", "ports", "peer"];
 pub(super) const ENI_KEYS: &[&str] = &["id", "subnet", "ip", "mac", "security_groups", "host"];
 
 pub(super) const MTU_RANGE: RangeInclusive<i64> = 576..=9000;
+
+/// What `[lab] nacl_entries_max` may be: up to AWS's largest quota.
+pub(super) const NACL_ENTRIES_MAX_RANGE: RangeInclusive<i64> = 1..=40;
 
 /// AWS's allowed VPC and subnet sizes.
 pub(super) const PREFIX_RANGE: RangeInclusive<u8> = 16..=28;
@@ -116,6 +119,7 @@ impl<'s> Checker<'s> {
             name: String::new(),
             hook: Hook::Tc,
             mtu: 1500,
+            nacl_entries_max: model::NACL_ENTRIES_MAX,
         };
         let mut lab_pos = 0;
         let mut name_given = false;
@@ -143,6 +147,17 @@ impl<'s> Checker<'s> {
                             "lab.hook",
                             format!("unknown hook {other:?} (expected \"tc\" or \"xdp\")"),
                         ),
+                    }
+                }
+                if let Some(e) = t.get("nacl_entries_max") {
+                    if let Some(n) = self.int(
+                        &e.node,
+                        "lab.nacl_entries_max",
+                        "a number of entries such as 20",
+                        "nacl_entries_max",
+                        NACL_ENTRIES_MAX_RANGE,
+                    ) {
+                        lab.nacl_entries_max = n.v as u32;
                     }
                 }
                 if let Some(e) = t.get("mtu") {
@@ -472,40 +487,9 @@ impl<'s> Checker<'s> {
         let Some(t) = self.table(node, &r.path, "a rule table", RULE_KEYS) else {
             return r;
         };
-        const PROTOCOLS: &str = "\"tcp\", \"udp\", \"icmp\" or \"all\"";
-        if let Some(p) = self.req_str(&t, "protocol", PROTOCOLS) {
-            r.protocol = match p.v {
-                "tcp" => Some(Protocol::Tcp),
-                "udp" => Some(Protocol::Udp),
-                "icmp" => Some(Protocol::Icmp),
-                "all" => Some(Protocol::All),
-                other => {
-                    self.err(
-                        p.pos,
-                        &t.field("protocol"),
-                        format!("unknown protocol {other:?} (expected {PROTOCOLS})"),
-                    );
-                    None
-                }
-            };
-        }
-        if let Some(e) = t.get("ports") {
-            let field = t.field("ports");
-            match parse_ports(&e.node.val) {
-                Ok(ports) => r.ports = ports,
-                Err(msg) => self.err(e.node.pos, &field, msg),
-            }
-            if let Some(p @ (Protocol::Icmp | Protocol::All)) = r.protocol {
-                let name = if p == Protocol::Icmp { "icmp" } else { "all" };
-                self.err(
-                    e.node.pos,
-                    &field,
-                    format!(
-                        "ports are not allowed for protocol \"{name}\" (a rule for \"{name}\" \
-                         covers every port; remove ports or use \"tcp\" or \"udp\")"
-                    ),
-                );
-            }
+        r.protocol = self.protocol(&t);
+        if let Some(Some(ports)) = self.ports(&t, r.protocol, "a rule") {
+            r.ports = ports;
         }
         if let Some(peer) = self.req_str(
             &t,
@@ -523,6 +507,58 @@ impl<'s> Checker<'s> {
             }
         }
         r
+    }
+
+    /// A required `protocol`: "tcp", "udp", "icmp" or "all".
+    pub(super) fn protocol(&mut self, t: &Tbl<'_>) -> Option<Protocol> {
+        const PROTOCOLS: &str = "\"tcp\", \"udp\", \"icmp\" or \"all\"";
+        let p = self.req_str(t, "protocol", PROTOCOLS)?;
+        match p.v {
+            "tcp" => Some(Protocol::Tcp),
+            "udp" => Some(Protocol::Udp),
+            "icmp" => Some(Protocol::Icmp),
+            "all" => Some(Protocol::All),
+            other => {
+                self.err(
+                    p.pos,
+                    &t.field("protocol"),
+                    format!("unknown protocol {other:?} (expected {PROTOCOLS})"),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional `ports` (`None` when absent; `Some(None)` when invalid,
+    /// reported), which `protocol` "icmp" and "all" do not allow; `what`
+    /// names the table in that message ("a rule", "an entry").
+    pub(super) fn ports(
+        &mut self,
+        t: &Tbl<'_>,
+        protocol: Option<Protocol>,
+        what: &str,
+    ) -> Option<Option<(u16, u16)>> {
+        let e = t.get("ports")?;
+        let field = t.field("ports");
+        let ports = match parse_ports(&e.node.val) {
+            Ok(ports) => Some(ports),
+            Err(msg) => {
+                self.err(e.node.pos, &field, msg);
+                None
+            }
+        };
+        if let Some(p @ (Protocol::Icmp | Protocol::All)) = protocol {
+            let name = if p == Protocol::Icmp { "icmp" } else { "all" };
+            self.err(
+                e.node.pos,
+                &field,
+                format!(
+                    "ports are not allowed for protocol \"{name}\" ({what} for \"{name}\" \
+                     covers every port; remove ports or use \"tcp\" or \"udp\")"
+                ),
+            );
+        }
+        Some(ports)
     }
 
     pub(super) fn eni<'n>(
@@ -616,11 +652,7 @@ impl<'s> Checker<'s> {
         subnets: Vec<SubnetIn<'_>>,
         ids: &HashMap<String, IdInfo>,
     ) -> (Vec<Subnet>, Vec<Option<usize>>) {
-        let defined = defined(
-            ids,
-            Kind::Vpc,
-            &vpcs.iter().map(|v| &v.id).collect::<Vec<_>>(),
-        );
+        let defined = defined(ids, Kind::Vpc, vpcs.iter().map(|v| &v.id));
         // Per VPC: the subnets seen so far with a valid CIDR.
         let mut seen: Vec<(usize, usize, Ipv4Net)> = Vec::new();
         let mut out = Vec::new();
@@ -675,16 +707,8 @@ impl<'s> Checker<'s> {
         sgs: Vec<SgIn<'_>>,
         ids: &HashMap<String, IdInfo>,
     ) -> (Vec<SecurityGroup>, Vec<Option<usize>>) {
-        let vpc_ids = defined(
-            ids,
-            Kind::Vpc,
-            &vpcs.iter().map(|v| &v.id).collect::<Vec<_>>(),
-        );
-        let sg_ids = defined(
-            ids,
-            Kind::SecurityGroup,
-            &sgs.iter().map(|s| &s.id).collect::<Vec<_>>(),
-        );
+        let vpc_ids = defined(ids, Kind::Vpc, vpcs.iter().map(|v| &v.id));
+        let sg_ids = defined(ids, Kind::SecurityGroup, sgs.iter().map(|s| &s.id));
         let sg_vpcs: Vec<Option<usize>> = sgs
             .iter()
             .map(|sg| {
@@ -781,16 +805,8 @@ impl<'s> Checker<'s> {
         enis: Vec<EniIn<'_>>,
         ids: &HashMap<String, IdInfo>,
     ) -> EnisOut {
-        let subnet_ids = defined(
-            ids,
-            Kind::Subnet,
-            &subnets.iter().map(|s| &s.id).collect::<Vec<_>>(),
-        );
-        let sg_ids = defined(
-            ids,
-            Kind::SecurityGroup,
-            &sgs.iter().map(|s| &s.id).collect::<Vec<_>>(),
-        );
+        let subnet_ids = defined(ids, Kind::Subnet, subnets.iter().map(|s| &s.id));
+        let sg_ids = defined(ids, Kind::SecurityGroup, sgs.iter().map(|s| &s.id));
         // (vpc, ip) -> ENI index; mac -> (ENI index, explicit?)
         let mut ips: HashMap<(usize, Ipv4Addr), usize> = HashMap::new();
         let mut macs: HashMap<[u8; 6], (usize, bool)> = HashMap::new();
@@ -883,16 +899,14 @@ impl<'s> Checker<'s> {
                     let Some(g) = self.resolve(*r, Kind::SecurityGroup, &f, ids, &sg_ids) else {
                         continue;
                     };
-                    if let (Some(v), Some(s), Some(gv)) = (vpc, subnet, sg_vpcs[g]) {
-                        if gv != v {
-                            self.err(
-                                r.pos,
-                                &f,
-                                format!(
-                                    "security group \"{}\" is in {}, but this ENI's subnet {} is in {}",
-                                    r.v, vpcs[gv].id, subnets[s].id, vpcs[v].id
-                                ),
-                            );
+                    if let Some(s) = subnet {
+                        let same = self.in_same_vpc((r.pos, &f), vpcs, (vpc, sg_vpcs[g]), |gv, v| {
+                            format!(
+                                "security group \"{}\" is in {gv}, but this ENI's subnet {} is in {v}",
+                                r.v, subnets[s].id
+                            )
+                        });
+                        if !same {
                             continue;
                         }
                     }

@@ -13,6 +13,7 @@ pub(super) enum Kind {
     Vpc,
     Subnet,
     SecurityGroup,
+    NetworkAcl,
     Eni,
     Nlb,
     TargetGroup,
@@ -30,6 +31,7 @@ impl Kind {
             Kind::Vpc => "VPC",
             Kind::Subnet => "subnet",
             Kind::SecurityGroup => "security group",
+            Kind::NetworkAcl => "network ACL",
             Kind::Eni => "ENI",
             Kind::Nlb => "NLB",
             Kind::TargetGroup => "target group",
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Vpc => "VPCs",
             Kind::Subnet => "subnets",
             Kind::SecurityGroup => "security groups",
+            Kind::NetworkAcl => "network ACLs",
             Kind::Eni => "ENIs",
             Kind::Nlb => "NLBs",
             Kind::TargetGroup => "target groups",
@@ -65,6 +68,7 @@ impl Kind {
             Kind::Vpc
             | Kind::Subnet
             | Kind::SecurityGroup
+            | Kind::NetworkAcl
             | Kind::TargetGroup
             | Kind::VpcEndpoint
             | Kind::VpcLink
@@ -78,6 +82,7 @@ impl Kind {
             Kind::Vpc => "vpc",
             Kind::Subnet => "subnet",
             Kind::SecurityGroup => "sg",
+            Kind::NetworkAcl => "acl",
             Kind::Eni => "eni",
             Kind::Nlb => "nlb",
             Kind::TargetGroup => "tg",
@@ -174,6 +179,25 @@ impl<'s> Checker<'s> {
         id.v.to_string()
     }
 
+    /// Whether what a field names (in VPC `theirs`) is in this resource's
+    /// VPC (`ours`); if not, reports `message(their VPC id, our VPC id)`
+    /// at `pos`. An unknown VPC on either side is no mismatch.
+    pub(super) fn in_same_vpc(
+        &mut self,
+        (pos, field): (usize, &str),
+        vpcs: &[Vpc],
+        (ours, theirs): (Option<usize>, Option<usize>),
+        message: impl FnOnce(&str, &str) -> String,
+    ) -> bool {
+        match (ours, theirs) {
+            (Some(v), Some(t)) if v != t => {
+                self.err(pos, field, message(&vpcs[t].id, &vpcs[v].id));
+                false
+            }
+            _ => true,
+        }
+    }
+
     /// Resolves a reference to a resource of kind `want`.
     pub(super) fn resolve(
         &mut self,
@@ -243,10 +267,10 @@ impl<'s> Checker<'s> {
 pub(super) fn defined<'a>(
     ids: &HashMap<String, IdInfo>,
     kind: Kind,
-    names: &[&'a String],
+    names: impl IntoIterator<Item = &'a String>,
 ) -> Vec<&'a str> {
     names
-        .iter()
+        .into_iter()
         .enumerate()
         .filter(|(i, n)| {
             ids.get(n.as_str())

@@ -589,11 +589,7 @@ impl<'s> Checker<'s> {
         enis: &EnisOut,
         tgs: Vec<TgIn<'_>>,
     ) -> (Vec<TargetGroup>, Vec<Option<usize>>) {
-        let eni_ids = defined(
-            net.ids,
-            Kind::Eni,
-            &enis.enis.iter().map(|e| &e.id).collect::<Vec<_>>(),
-        );
+        let eni_ids = defined(net.ids, Kind::Eni, enis.enis.iter().map(|e| &e.id));
         let mut out = Vec::new();
         let mut vpcs = Vec::new();
         for tg in tgs {
@@ -647,18 +643,12 @@ impl<'s> Checker<'s> {
                     let Some(e) = self.resolve(r, Kind::Eni, &f, net.ids, eni_ids) else {
                         continue;
                     };
-                    if let (Some(v), Some(ev)) = (vpc, enis.vpcs[e]) {
-                        if ev != v {
-                            self.err(
-                                t.pos,
-                                &f,
-                                format!(
-                                    "ENI {name} is in {}, but {this} is in {}",
-                                    net.vpcs[ev].id, net.vpcs[v].id
-                                ),
-                            );
-                            continue;
-                        }
+                    let same =
+                        self.in_same_vpc((t.pos, &f), net.vpcs, (vpc, enis.vpcs[e]), |ev, v| {
+                            format!("ENI {name} is in {ev}, but {this} is in {v}")
+                        });
+                    if !same {
+                        continue;
                     }
                     let Some(port) = own_port.or(port) else {
                         continue;
@@ -718,11 +708,7 @@ impl<'s> Checker<'s> {
         nlbs: Vec<NlbIn<'_>>,
         claims: &mut Vec<Claim>,
     ) -> (Vec<Nlb>, Vec<Option<usize>>) {
-        let tg_ids = defined(
-            net.ids,
-            Kind::TargetGroup,
-            &tgs.iter().map(|g| &g.id).collect::<Vec<_>>(),
-        );
+        let tg_ids = defined(net.ids, Kind::TargetGroup, tgs.iter().map(|g| &g.id));
         let mut out = Vec::new();
         let mut vpcs = Vec::new();
         for n in nlbs {
@@ -765,18 +751,12 @@ impl<'s> Checker<'s> {
                     .target_group
                     .and_then(|r| self.resolve(r, Kind::TargetGroup, &tf, net.ids, &tg_ids));
                 if let (Some(g), Some(r)) = (tg, l.target_group) {
-                    if let (Some(v), Some(gv)) = (vpc, tg_vpcs[g]) {
-                        if gv != v {
-                            self.err(
-                                r.pos,
-                                &tf,
-                                format!(
-                                    "target group {} is in {}, but this NLB is in {}",
-                                    tgs[g].id, net.vpcs[gv].id, net.vpcs[v].id
-                                ),
-                            );
-                        }
-                    }
+                    self.in_same_vpc((r.pos, &tf), net.vpcs, (vpc, tg_vpcs[g]), |gv, v| {
+                        format!(
+                            "target group {} is in {gv}, but this NLB is in {v}",
+                            tgs[g].id
+                        )
+                    });
                     if let Some(p) = l.protocol {
                         if p.v != tgs[g].protocol {
                             self.err(
@@ -856,11 +836,7 @@ impl<'s> Checker<'s> {
         enis: &EnisOut,
         albs: Vec<AlbIn<'_>>,
     ) -> (Vec<Alb>, Vec<Option<usize>>) {
-        let eni_ids = defined(
-            net.ids,
-            Kind::Eni,
-            &enis.enis.iter().map(|e| &e.id).collect::<Vec<_>>(),
-        );
+        let eni_ids = defined(net.ids, Kind::Eni, enis.enis.iter().map(|e| &e.id));
         let (mut out, mut vpcs) = (Vec::new(), Vec::new());
         for a in albs {
             let field = join(&a.path, "nodes");
@@ -915,11 +891,7 @@ impl<'s> Checker<'s> {
         enis: &EnisOut,
         services: Vec<CloudMapIn<'_>>,
     ) -> (Vec<CloudMapService>, Vec<Option<usize>>) {
-        let eni_ids = defined(
-            net.ids,
-            Kind::Eni,
-            &enis.enis.iter().map(|e| &e.id).collect::<Vec<_>>(),
-        );
+        let eni_ids = defined(net.ids, Kind::Eni, enis.enis.iter().map(|e| &e.id));
         let (mut out, mut vpcs) = (Vec::new(), Vec::new());
         for svc in services {
             let vpc = svc.vpc.and_then(|r| {
@@ -954,7 +926,7 @@ impl<'s> Checker<'s> {
         let svc_ids = defined(
             net.ids,
             Kind::EndpointService,
-            &services.iter().map(|s| &s.id).collect::<Vec<_>>(),
+            services.iter().map(|s| &s.id),
         );
         let mut out = Vec::new();
         for e in endpoints {

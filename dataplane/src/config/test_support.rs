@@ -4,9 +4,15 @@
 use ipnet::Ipv4Net;
 
 use crate::config::parse_str;
+use crate::model::Topology;
 
 pub(crate) fn net(s: &str) -> Ipv4Net {
     s.parse().unwrap()
+}
+
+/// The topology of a valid `src` read as `t.toml`.
+pub(crate) fn parsed(src: &str) -> Topology {
+    parse_str(src, "t.toml").unwrap()
 }
 
 /// The rendered diagnostics for `src` read as `t.toml`.

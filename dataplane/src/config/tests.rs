@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use crate::config::test_support::{diags, net, with_base, BASE};
+use crate::config::test_support::{diags, net, parsed, with_base, BASE};
 use crate::config::{lab_name_of, load, parse_str, DEFAULT_CONFIG};
 use crate::model::{
     ConntrackSettings, EndpointState, Hook, LabSettings, Peer, Protocol, Rule, Target, VpcLinkKind,
@@ -12,7 +12,7 @@ use crate::model::{
 
 #[test]
 fn base_is_valid() {
-    let t = parse_str(BASE, "t.toml").unwrap();
+    let t = parsed(BASE);
     assert_eq!(t.lab.name, "t");
     assert_eq!(BASE.lines().count(), 20);
 }
@@ -26,6 +26,7 @@ fn lab_defaults_come_from_the_file_stem() {
             name: "my-lab".into(),
             hook: Hook::Tc,
             mtu: 1500,
+            nacl_entries_max: 20,
         }
     );
     assert!(t.vpcs.is_empty() && t.enis.is_empty());
@@ -308,7 +309,7 @@ fn unknown_fields() {
             [
                 "t.toml:21:1: eni[0].adress: unknown field \"adress\" (allowed: id, subnet, ip, mac, security_groups, host)",
                 "t.toml:22:1: eni[0].securitygroups: unknown field \"securitygroups\" (allowed: id, subnet, ip, mac, security_groups, host; did you mean \"security_groups\"?)",
-                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, flow_logs, vpc, subnet, security_group, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack; did you mean \"vpc\"?)",
+                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, flow_logs, vpc, subnet, security_group, network_acl, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack; did you mean \"vpc\"?)",
             ]
         );
 }
@@ -445,7 +446,7 @@ fn odd_values_are_located_too() {
             "t.toml:2:6: vpc[0].id: expected a string id such as \"vpc-a\", found a datetime\n\
              t.toml:6:6: vpc[1].id: invalid id \"vpc b\" (expected a non-empty string without \
              spaces, such as \"vpc-a\")\n\
-             t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, flow_logs, vpc, subnet, security_group, eni, nlb, \
+             t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, flow_logs, vpc, subnet, security_group, network_acl, eni, nlb, \
              target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack)"
         );
 }

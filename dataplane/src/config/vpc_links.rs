@@ -633,12 +633,7 @@ impl<'s> Checker<'s> {
                 let alb = &look.albs[i];
                 if let Some(p) = g.port {
                     if !alb.listener_ports.contains(&p.v) {
-                        let ports = alb
-                            .listener_ports
-                            .iter()
-                            .map(u16::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ");
+                        let ports = comma_separated(alb.listener_ports.iter().map(u16::to_string));
                         self.err(
                             p.pos,
                             &port_field,
@@ -667,12 +662,11 @@ impl<'s> Checker<'s> {
                         None => (Vec::new(), None),
                     };
                 if let (Some(p), None) = (g.port, listener) {
-                    let listeners = nlb
-                        .listeners
-                        .iter()
-                        .map(|l| format!("{} {}", l4_name(l.protocol), l.port))
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                    let listeners = comma_separated(
+                        nlb.listeners
+                            .iter()
+                            .map(|l| format!("{} {}", l4_name(l.protocol), l.port)),
+                    );
                     self.err(
                         p.pos,
                         &port_field,
@@ -732,6 +726,11 @@ impl<'s> Checker<'s> {
             }
         }
     }
+}
+
+/// `a, b, c`: for messages.
+fn comma_separated(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

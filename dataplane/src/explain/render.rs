@@ -89,6 +89,30 @@ pub fn render(e: &Explanation) -> String {
             }
         }
     }
+    for n in &e.nacls {
+        let _ = writeln!(
+            o,
+            "nacl {:<4} {} [{}]: {} {} {} {} {}: rule {}{}{}",
+            n.check,
+            n.subnet,
+            n.nacl,
+            if n.allowed { "ALLOW" } else { "DENY" },
+            e.proto.name(),
+            if n.check == "in" { "from" } else { "to" },
+            n.peer,
+            n.matched,
+            n.rule,
+            n.location
+                .as_deref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default(),
+            match (&n.entry, n.rule.as_str()) {
+                (Some(en), _) => format!(": {en}"),
+                (None, "*") => ": no entry matches, the final * denies".to_string(),
+                (None, _) => String::new(),
+            }
+        );
+    }
     if let Some(n) = &e.nat {
         let _ = writeln!(o, "nat       {} {} ({})", n.kind, n.endpoint, n.nlb);
         if let Some(l) = &n.listener {

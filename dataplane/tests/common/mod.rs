@@ -12,6 +12,58 @@ use std::{
 /// Two hosts in one subnet (`@LAB@`, `@PORT@`): tests/fixtures/two-hosts.toml.
 pub const TWO_HOSTS: &str = include_str!("../../../tests/fixtures/two-hosts.toml");
 
+/// [`TWO_HOSTS`] with tcp/80 allowed between them; `@LAB@` is replaced.
+pub fn two_hosts_port_80(lab: &str) -> String {
+    TWO_HOSTS.replace("\"@PORT@\"", "80").replace("@LAB@", lab)
+}
+
+/// The HTTP server on host `two` of lab `lab` (10.0.1.20:80), killed by
+/// PID when dropped (`ip netns exec` replaces itself with the server, so
+/// the PID is the server's).
+pub struct ServerOnTwo(Child);
+
+impl ServerOnTwo {
+    pub fn start(lab: &str) -> ServerOnTwo {
+        ServerOnTwo(
+            Command::new("ip")
+                .args(["netns", "exec", &format!("{lab}-two"), "python3", "-c"])
+                .arg(dataplane::lab::PEER_HTTP_SERVER)
+                .args(["10.0.1.20", "80", "two"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for ServerOnTwo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `dataplane lab exec FLAGS FILE one -- curl` of [`ServerOnTwo`] (2 s at
+/// the most).
+pub fn curl_one_to_two(file: &Path, flags: &[&str]) -> std::process::Output {
+    bin()
+        .args(["lab", "exec"])
+        .args(flags)
+        .arg(file)
+        .args([
+            "one",
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "2",
+            "http://10.0.1.20:80/",
+        ])
+        .output()
+        .unwrap()
+}
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dataplane"))
 }
@@ -28,6 +80,13 @@ pub fn root_lab(prefix: &str, file: &str) -> (String, PathBuf) {
         format!("{prefix}{}", std::process::id() % 100_000),
         tmp(file),
     )
+}
+
+/// [`root_lab`] with its config file written: [`two_hosts_port_80`].
+pub fn root_two_hosts(prefix: &str, file: &str) -> (String, PathBuf) {
+    let (lab, file) = root_lab(prefix, file);
+    std::fs::write(&file, two_hosts_port_80(&lab)).unwrap();
+    (lab, file)
 }
 
 /// `dataplane run FILE` that must fail (exit 1) before it serves anything
@@ -164,15 +223,21 @@ impl Drop for AgentProc {
 pub struct BinCopy(pub PathBuf, PathBuf);
 
 pub fn unprivileged_copy_of_bin() -> BinCopy {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tmp("bin");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    BinCopy(copy_of_bin_in(&dir), dir)
+}
+
+/// Makes `dir` afresh (world-traversable) and copies the `dataplane` binary
+/// into it (world-executable); returns the copy's path.
+pub fn copy_of_bin_in(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let copy = dir.join("dataplane");
     std::fs::copy(env!("CARGO_BIN_EXE_dataplane"), &copy).unwrap();
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    BinCopy(copy, dir)
+    copy
 }
 
 impl Drop for BinCopy {

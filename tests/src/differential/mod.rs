@@ -27,16 +27,14 @@ pub mod topo_gen;
 use std::{collections::BTreeMap, fmt::Write as _, time::Instant};
 
 use anyhow::Context;
-use aya::{
-    maps::{MapData, PerCpuArray},
-    programs::{TestRun, TestRunOptions},
-};
+use aya::maps::{MapData, PerCpuArray};
 use dataplane::{
     compile, config,
     loader::{Dataplane, LoadOptions},
     model::{Hook, Topology, VpcLinkKind},
     netns, pins,
     stats::{self, Layout, Snapshot},
+    testrun,
 };
 use dataplane_common::{maps, DropReason, COUNTER_NAMES, DROP_REASON_NAMES};
 
@@ -117,11 +115,24 @@ pub struct Tally {
     pub reflected: u64,
     pub passed: u64,
     pub drops: BTreeMap<&'static str, u64>,
+    /// Packets that met a network ACL and passed every ACL they met.
+    pub nacl_allowed: u64,
+    /// Packets a network ACL dropped.
+    pub nacl_denied: u64,
 }
 
 impl Tally {
     fn count(&mut self, hook: Hook, frame: &[u8], o: &Outcome, links: &[[u8; 4]]) {
         self.packets += 1;
+        let nacl_drop = matches!(
+            o.verdict,
+            Verdict::Drop(DropReason::NaclIngressDeny | DropReason::NaclEgressDeny)
+        );
+        if nacl_drop {
+            self.nacl_denied += 1;
+        } else if o.met_nacl {
+            self.nacl_allowed += 1;
+        }
         match hook {
             Hook::Tc => self.tc += 1,
             Hook::Xdp => self.xdp += 1,
@@ -154,6 +165,8 @@ impl Tally {
         self.linked += o.linked;
         self.reflected += o.reflected;
         self.passed += o.passed;
+        self.nacl_allowed += o.nacl_allowed;
+        self.nacl_denied += o.nacl_denied;
         for (k, v) in &o.drops {
             *self.drops.entry(k).or_default() += v;
         }
@@ -162,8 +175,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -258,34 +271,14 @@ pub fn test_run(
     ifindex: u32,
     frame: &[u8],
 ) -> anyhow::Result<(u32, Vec<u8>)> {
-    let mut out = vec![0u8; frame.len() + 256];
-    let r = match hook {
-        Hook::Tc => {
-            // struct __sk_buff, zero but `ifindex` (offset 40).
-            let mut ctx = [0u8; 184];
-            ctx[40..44].copy_from_slice(&ifindex.to_ne_bytes());
-            dp.tc().test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                ctx_in: Some(&ctx),
-                ..Default::default()
-            })
-        }
-        Hook::Xdp => {
-            // struct xdp_md: data_end = length, ingress_ifindex.
-            let mut ctx = [0u8; 24];
-            ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
-            ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
-            dp.xdp().test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                ctx_in: Some(&ctx),
-                ..Default::default()
-            })
-        }
-    }
-    .with_context(|| format!("BPF_PROG_TEST_RUN ({hook:?}, frame {})", hex(frame)))?;
-    out.truncate(r.data_size_out as usize);
+    let prog = match hook {
+        Hook::Tc => testrun::Program::Tc(dp.tc()),
+        Hook::Xdp => testrun::Program::Xdp(dp.xdp()),
+    };
+    // `repeat` 0: one run (the contexts are `testrun`'s: zero but the
+    // ifindex, and XDP's data_end).
+    let (r, out) = testrun::call_raw(prog, ifindex, frame, 0)
+        .with_context(|| format!("BPF_PROG_TEST_RUN ({hook:?}, frame {})", hex(frame)))?;
     Ok((r.return_value, out))
 }
 
@@ -316,6 +309,18 @@ pub fn counter_diff(model: &Snapshot, kernel: &Snapshot) -> String {
                 out.push(format!("{what}[{i}]: model {m:?}, kernel {k:?}"));
             }
         }
+    }
+    for (i, (m, k)) in model.nacl_drops.iter().zip(&kernel.nacl_drops).enumerate() {
+        if m != k {
+            out.push(format!("nacl rule [{i}] drops: model {m}, kernel {k}"));
+        }
+    }
+    if model.nacl_drops.len() != kernel.nacl_drops.len() {
+        out.push(format!(
+            "nacl rules: model {}, kernel {}",
+            model.nacl_drops.len(),
+            kernel.nacl_drops.len()
+        ));
     }
     out.join("; ")
 }

@@ -283,6 +283,43 @@ impl<'t> PacketGen<'t> {
         }
     }
 
+    /// One of the ENIs `e` for which `fits(self, e)`, if any.
+    fn pick_eni(&mut self, fits: impl Fn(&Self, usize) -> bool) -> Option<usize> {
+        let senders: Vec<usize> = (0..self.topo.enis.len())
+            .filter(|&e| fits(self, e))
+            .collect();
+        if senders.is_empty() {
+            return None;
+        }
+        Some(*self.rng.pick(&senders))
+    }
+
+    /// A first packet's TCP flags: mostly a plain SYN.
+    fn new_flow_flags(&mut self) -> u8 {
+        if self.rng.chance(80) {
+            0x02
+        } else {
+            self.tcp_flags()
+        }
+    }
+
+    /// The frame ENI `e`'s port receives: its IP header, L4 header and MACs
+    /// drawn in that order.
+    fn frame(
+        &mut self,
+        e: usize,
+        (src, dst): ([u8; 4], [u8; 4]),
+        proto: u8,
+        (sport, dport): (u16, u16),
+        flags: u8,
+        icmp_type: u8,
+    ) -> (Port, Vec<u8>) {
+        let ip = self.ip(src, dst);
+        let l4 = self.l4(proto, sport, dport, flags, icmp_type);
+        let (dmac, smac) = self.macs(e);
+        (Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4))
+    }
+
     fn tcp_flags(&mut self) -> u8 {
         const S: u8 = 0x02;
         const A: u8 = 0x10;
@@ -396,22 +433,13 @@ impl<'t> PacketGen<'t> {
             1 => 0,
             _ => *self.rng.pick(&[3, 5, 11, 13]),
         };
-        let ip = self.ip(src, dst);
-        let l4 = self.l4(proto, sport, dport, flags, icmp_type);
-        let (dmac, smac) = self.macs(e);
-        (Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4))
+        self.frame(e, (src, dst), proto, (sport, dport), flags, icmp_type)
     }
 
     /// A new flow to an endpoint ENI of the sender's VPC, on one of its
     /// NLB's listeners (or ICMP echo): the PrivateLink path.
     fn through_endpoint(&mut self) -> Option<(Port, Vec<u8>)> {
-        let senders: Vec<usize> = (0..self.topo.enis.len())
-            .filter(|&e| !self.pools.services[self.topo.eni_vpc(e)].is_empty())
-            .collect();
-        if senders.is_empty() {
-            return None;
-        }
-        let e = *self.rng.pick(&senders);
+        let e = self.pick_eni(|g, e| !g.pools.services[g.topo.eni_vpc(e)].is_empty())?;
         let (dst, listeners) = self
             .rng
             .pick(&self.pools.services[self.topo.eni_vpc(e)])
@@ -423,15 +451,8 @@ impl<'t> PacketGen<'t> {
         } else {
             (sport, dport)
         };
-        let flags = if self.rng.chance(80) {
-            0x02
-        } else {
-            self.tcp_flags()
-        };
-        let ip = self.ip(self.eni_ip(e), dst);
-        let l4 = self.l4(proto, sport, dport, flags, 8);
-        let (dmac, smac) = self.macs(e);
-        Some((Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4)))
+        let flags = self.new_flow_flags();
+        Some(self.frame(e, (self.eni_ip(e), dst), proto, (sport, dport), flags, 8))
     }
 
     /// HTTP VPC link traffic: a request from a host of the API service VPC
@@ -445,13 +466,7 @@ impl<'t> PacketGen<'t> {
                     return None;
                 }
                 let (sv, dst, proto, port) = *self.rng.pick(&self.pools.integrations.clone());
-                let senders: Vec<usize> = (0..self.topo.enis.len())
-                    .filter(|&e| self.topo.eni_vpc(e) == sv)
-                    .collect();
-                if senders.is_empty() {
-                    return None;
-                }
-                let e = *self.rng.pick(&senders);
+                let e = self.pick_eni(|g, e| g.topo.eni_vpc(e) == sv)?;
                 let (proto, dport) = match self.rng.weighted(&[8, 1, 1]) {
                     0 => (proto, port),
                     1 => (1, 0),
@@ -459,15 +474,8 @@ impl<'t> PacketGen<'t> {
                 };
                 let sport = self.ephemeral();
                 let dport = if proto == 1 { sport } else { dport };
-                let flags = if self.rng.chance(80) {
-                    0x02
-                } else {
-                    self.tcp_flags()
-                };
-                let ip = self.ip(self.eni_ip(e), dst);
-                let l4 = self.l4(proto, sport, dport, flags, 8);
-                let (dmac, smac) = self.macs(e);
-                Some((Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4)))
+                let flags = self.new_flow_flags();
+                Some(self.frame(e, (self.eni_ip(e), dst), proto, (sport, dport), flags, 8))
             }
             1 => {
                 let to_link: Vec<Delivered> = self
@@ -484,21 +492,12 @@ impl<'t> PacketGen<'t> {
             }
             _ => {
                 let (cv, dst) = *self.rng.pick(&self.pools.links);
-                let senders: Vec<usize> = (0..self.topo.enis.len())
-                    .filter(|&e| self.topo.eni_vpc(e) == cv)
-                    .collect();
-                if senders.is_empty() {
-                    return None;
-                }
-                let e = *self.rng.pick(&senders);
+                let e = self.pick_eni(|g, e| g.topo.eni_vpc(e) == cv)?;
                 let proto = *self.rng.pick(&[6, 6, 17, 1]);
                 let sport = self.port();
                 let dport = if proto == 1 { sport } else { self.port() };
                 let flags = self.tcp_flags();
-                let ip = self.ip(self.eni_ip(e), dst);
-                let l4 = self.l4(proto, sport, dport, flags, 8);
-                let (dmac, smac) = self.macs(e);
-                Some((Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4)))
+                Some(self.frame(e, (self.eni_ip(e), dst), proto, (sport, dport), flags, 8))
             }
         }
     }
@@ -530,10 +529,14 @@ impl<'t> PacketGen<'t> {
             sport = p.sport;
             dport = sport;
         }
-        let ip = self.ip(p.dst, p.src);
-        let l4 = self.l4(p.proto, sport, dport, flags, icmp_type);
-        let (dmac, smac) = self.macs(d.to);
-        (Port::Eni(d.to), frames::ipv4(dmac, smac, &ip, &l4))
+        self.frame(
+            d.to,
+            (p.dst, p.src),
+            p.proto,
+            (sport, dport),
+            flags,
+            icmp_type,
+        )
     }
 
     /// Another packet of an accepted flow, from its sender.
@@ -544,10 +547,14 @@ impl<'t> PacketGen<'t> {
         let (e, p) = *self.rng.pick(self.accepted.make_contiguous());
         let flags = self.tcp_flags();
         let icmp_type = if self.rng.chance(85) { 8 } else { 0 };
-        let ip = self.ip(p.src, p.dst);
-        let l4 = self.l4(p.proto, p.sport, p.dport, flags, icmp_type);
-        let (dmac, smac) = self.macs(e);
-        Some((Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4)))
+        Some(self.frame(
+            e,
+            (p.src, p.dst),
+            p.proto,
+            (p.sport, p.dport),
+            flags,
+            icmp_type,
+        ))
     }
 
     fn arp(&mut self) -> (Port, Vec<u8>) {

@@ -18,7 +18,7 @@
 
 use std::net::Ipv4Addr;
 
-use dataplane::model::{EndpointState, Topology};
+use dataplane::model::{EndpointState, Nlb, Topology};
 use dataplane_common::GATEWAY_MAC;
 
 use crate::csum;
@@ -195,30 +195,30 @@ fn forward(topo: &Topology, from: Option<usize>, input: &[u8], out: &[u8]) -> Re
     }
     let s = &topo.services;
     let available = |ep: &dataplane::model::VpcEndpoint| ep.state == EndpointState::Available;
+    // An available endpoint's ENI at (`ep_vpc`, an `ep_ip`) whose service's
+    // NLB has a node at (`nlb_vpc`, an `nlb_ip`), and `more` of that NLB.
+    let connection = |ep_vpc, ep_ip, nlb_vpc, nlb_ip, more: &dyn Fn(&Nlb) -> bool| {
+        s.vpc_endpoints.iter().any(|ep| {
+            let nlb = &s.nlbs[s.endpoint_services[ep.service].nlb];
+            available(ep)
+                && ep.vpc == ep_vpc
+                && ep.enis.iter().any(|e| e.ip == ep_ip)
+                && nlb.vpc == nlb_vpc
+                && nlb.nodes.iter().any(|n| n.ip == nlb_ip)
+                && more(nlb)
+        })
+    };
     // Consumer -> endpoint ENI -> NLB node -> target.
-    let outbound = s.vpc_endpoints.iter().any(|ep| {
-        let nlb = &s.nlbs[s.endpoint_services[ep.service].nlb];
-        available(ep)
-            && ep.vpc == sv
-            && ep.enis.iter().any(|e| e.ip == dst)
-            && nlb.vpc == dv
-            && nlb.nodes.iter().any(|n| n.ip == osrc)
-            && nlb.listeners.iter().any(|l| {
-                s.target_groups[l.target_group]
-                    .targets
-                    .iter()
-                    .any(|t| t.eni == to)
-            })
+    let outbound = connection(sv, dst, dv, osrc, &|nlb| {
+        nlb.listeners.iter().any(|l| {
+            s.target_groups[l.target_group]
+                .targets
+                .iter()
+                .any(|t| t.eni == to)
+        })
     });
     // Target -> NLB node -> endpoint ENI -> consumer.
-    let inbound = s.vpc_endpoints.iter().any(|ep| {
-        let nlb = &s.nlbs[s.endpoint_services[ep.service].nlb];
-        available(ep)
-            && nlb.vpc == sv
-            && nlb.nodes.iter().any(|n| n.ip == dst)
-            && ep.vpc == dv
-            && ep.enis.iter().any(|e| e.ip == osrc)
-    });
+    let inbound = connection(dv, osrc, sv, dst, &|_| true);
     if outbound || inbound {
         Ok(())
     } else {

@@ -207,28 +207,30 @@ fn candidates(spec: &TopoSpec, seq: &[Sent]) -> Vec<TopoSpec> {
             out.push(c);
         }
     }
-    for t in 0..spec.tgs.len() {
-        for k in 0..spec.tgs[t].targets.len() {
-            let mut c = spec.clone();
-            c.tgs[t].targets.remove(k);
-            out.push(c);
-        }
-    }
-    for m in 0..spec.cloud_maps.len() {
-        for k in 0..spec.cloud_maps[m].instances.len() {
-            let mut c = spec.clone();
-            c.cloud_maps[m].instances.remove(k);
-            out.push(c);
-        }
-    }
-    for a in 0..spec.albs.len() {
-        for k in 0..spec.albs[a].nodes.len() {
-            let mut c = spec.clone();
-            c.albs[a].nodes.remove(k);
-            out.push(c);
-        }
-    }
+    without_each(spec, &mut out, spec.tgs.len(), |c, t| &mut c.tgs[t].targets);
+    without_each(spec, &mut out, spec.cloud_maps.len(), |c, m| {
+        &mut c.cloud_maps[m].instances
+    });
+    without_each(spec, &mut out, spec.albs.len(), |c, a| &mut c.albs[a].nodes);
     out
+}
+
+/// Pushes one candidate per item of `list(spec, i)` for every `i < n`:
+/// `spec` without that item, in order.
+fn without_each<T>(
+    spec: &TopoSpec,
+    out: &mut Vec<TopoSpec>,
+    n: usize,
+    list: fn(&mut TopoSpec, usize) -> &mut Vec<T>,
+) {
+    let mut probe = spec.clone();
+    for i in 0..n {
+        for k in 0..list(&mut probe, i).len() {
+            let mut c = spec.clone();
+            list(&mut c, i).remove(k);
+            out.push(c);
+        }
+    }
 }
 
 fn without_nlb(spec: &TopoSpec, n: usize) -> TopoSpec {

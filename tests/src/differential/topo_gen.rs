@@ -31,6 +31,31 @@ pub struct TopoSpec {
     pub albs: Vec<AlbSpec>,
     pub cloud_maps: Vec<CloudMapSpec>,
     pub links: Vec<LinkSpec>,
+    pub nacls: Vec<NaclSpec>,
+}
+
+/// A network ACL: its subnets (each in at most one ACL) and its entries,
+/// in file order (rule numbers are not sorted: config sorts them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NaclSpec {
+    pub id: String,
+    pub vpc: usize,
+    pub subnets: Vec<usize>,
+    pub ingress: Vec<NaclEntrySpec>,
+    pub egress: Vec<NaclEntrySpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NaclEntrySpec {
+    pub rule: u16,
+    pub allow: bool,
+    /// "tcp", "udp", "icmp" or "all".
+    pub proto: &'static str,
+    /// TCP/UDP only; `None`: every port.
+    pub ports: Option<(u16, u16)>,
+    /// ICMP only: (type, code), -1 for all; `None`: no `icmp` key.
+    pub icmp: Option<(i16, i16)>,
+    pub cidr: Ipv4Net,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,6 +219,7 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
         albs: Vec::new(),
         cloud_maps: Vec::new(),
         links: Vec::new(),
+        nacls: Vec::new(),
     };
     // An HTTP VPC link needs two VPCs (customer and API service).
     let want_link = rng.chance(45);
@@ -533,7 +559,124 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
     if !t.links.is_empty() {
         link_rules(rng, &mut t);
     }
+    // Network ACLs, drawn last so that the rest of a seed's topology is
+    // what it was before ACLs existed.
+    if rng.chance(65) {
+        nacls(rng, &mut t, &used);
+    }
     t
+}
+
+/// Network ACLs for some subnets: overlapping CIDRs and port ranges, rule
+/// numbers drawn out of order, denies numbered below allows, ICMP types
+/// and codes, empty custom ACLs (deny all), and often a broad allow at the
+/// end so that traffic still flows and its replies meet the ACLs too
+/// (sometimes without the ephemeral range, which breaks them).
+fn nacls(rng: &mut Rng, t: &mut TopoSpec, used: &[BTreeSet<Ipv4Addr>]) {
+    for v in 0..t.vpcs.len() {
+        let mut free: Vec<usize> = (0..t.subnets.len())
+            .filter(|&s| t.subnets[s].vpc == v)
+            .collect();
+        for _ in 0..rng.range(0, 2) {
+            let mut subnets = Vec::new();
+            for _ in 0..rng.range(0, 2) {
+                if !free.is_empty() {
+                    subnets.push(free.remove(rng.below(free.len())));
+                }
+            }
+            let empty = rng.chance(10);
+            let dir = |rng: &mut Rng| -> Vec<NaclEntrySpec> {
+                if empty {
+                    return Vec::new();
+                }
+                let mut numbers: Vec<u16> = (1..=20).map(|n| n * 10).collect();
+                let mut out: Vec<NaclEntrySpec> = (0..rng.range(0, 5))
+                    .map(|_| {
+                        let rule = numbers.remove(rng.below(numbers.len()));
+                        nacl_entry(rng, t, v, used, rule)
+                    })
+                    .collect();
+                match rng.weighted(&[6, 2, 2]) {
+                    // A broad allow numbered after the rest.
+                    0 => out.push(NaclEntrySpec {
+                        rule: 300,
+                        allow: true,
+                        proto: "all",
+                        ports: None,
+                        icmp: None,
+                        cidr: net("0.0.0.0/0"),
+                    }),
+                    // Requests in, but replies only to the ephemeral range.
+                    1 => out.push(NaclEntrySpec {
+                        rule: 300,
+                        allow: true,
+                        proto: ["tcp", "udp"][rng.below(2)],
+                        ports: Some((1024, 65535)),
+                        icmp: None,
+                        cidr: net("0.0.0.0/0"),
+                    }),
+                    _ => {}
+                }
+                out
+            };
+            let ingress = dir(rng);
+            let egress = dir(rng);
+            t.nacls.push(NaclSpec {
+                id: format!("acl-{}", t.nacls.len()),
+                vpc: v,
+                subnets,
+                ingress,
+                egress,
+            });
+        }
+    }
+}
+
+fn nacl_entry(
+    rng: &mut Rng,
+    t: &TopoSpec,
+    v: usize,
+    used: &[BTreeSet<Ipv4Addr>],
+    rule: u16,
+) -> NaclEntrySpec {
+    let proto = *rng.pick(&["tcp", "tcp", "udp", "icmp", "all"]);
+    let ports = match proto {
+        "tcp" | "udp" if rng.chance(75) => {
+            let lo = *rng.pick(&PORTS);
+            let hi = match rng.weighted(&[4, 3, 2]) {
+                0 => lo,
+                1 => lo.saturating_add(rng.range(1, 2000) as u16),
+                _ => 65535,
+            };
+            Some((lo, hi))
+        }
+        _ => None,
+    };
+    let icmp = (proto == "icmp" && rng.chance(70)).then(|| {
+        let ty = *rng.pick(&[8i16, 8, 0, -1]);
+        let code = *rng.pick(&[-1i16, -1, 0, 1]);
+        (ty, code)
+    });
+    let addrs: Vec<Ipv4Addr> = used[v].iter().copied().collect();
+    let subnets: Vec<&SubnetSpec> = t.subnets.iter().filter(|s| s.vpc == v).collect();
+    let cidr = match rng.weighted(&[3, 2, 3, 2, 2]) {
+        0 => net("0.0.0.0/0"),
+        1 => t.vpcs[v].cidr,
+        2 => rng.pick(&subnets).cidr,
+        3 if !addrs.is_empty() => Ipv4Net::new(*rng.pick(&addrs), 32).expect("/32"),
+        _ if !addrs.is_empty() => Ipv4Net::new(*rng.pick(&addrs), rng.range(20, 31) as u8)
+            .expect("prefix <= 32")
+            .trunc(),
+        _ => t.vpcs[v].cidr,
+    };
+    NaclEntrySpec {
+        rule,
+        allow: rng.chance(65),
+        proto,
+        ports,
+        icmp,
+        cidr,
+    }
 }
 
 /// `(eni, protocol, port)` of every target an HTTP link's integrations reach.
@@ -729,6 +872,41 @@ impl TopoSpec {
             if let Some(e) = &g.egress {
                 let _ = writeln!(w, "egress = {}", rules(e));
             }
+        }
+        let entries = |es: &[NaclEntrySpec]| -> String {
+            let v: Vec<String> = es
+                .iter()
+                .map(|e| {
+                    let ports = match e.ports {
+                        Some((lo, hi)) if lo == hi => format!(", ports = {lo}"),
+                        Some((lo, hi)) => format!(", ports = \"{lo}-{hi}\""),
+                        None => String::new(),
+                    };
+                    let icmp = match e.icmp {
+                        Some((ty, code)) => format!(", icmp = {{ type = {ty}, code = {code} }}"),
+                        None => String::new(),
+                    };
+                    format!(
+                        "  {{ rule = {}, action = \"{}\", protocol = \"{}\"{ports}{icmp}, cidr = \"{}\" }},\n",
+                        e.rule,
+                        if e.allow { "allow" } else { "deny" },
+                        e.proto,
+                        e.cidr
+                    )
+                })
+                .collect();
+            format!("[\n{}]", v.concat())
+        };
+        for a in &self.nacls {
+            let subnets = ids(&a.subnets, &|s| self.subnets[s].id.clone());
+            let _ = write!(
+                w,
+                "\n[[network_acl]]\nid = \"{}\"\nvpc = \"{}\"\nsubnets = {subnets}\ningress = {}\negress = {}\n",
+                a.id,
+                self.vpcs[a.vpc].id,
+                entries(&a.ingress),
+                entries(&a.egress)
+            );
         }
         for (i, e) in self.enis.iter().enumerate() {
             let _ = write!(

@@ -74,7 +74,7 @@ use std::net::Ipv4Addr;
 
 use dataplane::{
     model::{EndpointState, L4Protocol, Peer, Protocol, Topology, VpcLinkKind},
-    stats::Snapshot,
+    stats::{self, Snapshot},
 };
 use dataplane_common::{
     flow_hash, Counter, DropReason, EniCounters, COUNTER_COUNT, DROP_REASON_COUNT,
@@ -112,6 +112,8 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// The frame as it leaves (unchanged for `Pass` and `Drop`).
     pub out: Vec<u8>,
+    /// The packet met at least one network ACL (allowed, or dropped by it).
+    pub met_nacl: bool,
 }
 
 /// TCP connection state of a flow (UDP and ICMP flows stay `New`).
@@ -153,7 +155,13 @@ struct Direction {
     /// Addresses and ports the packets leave with.
     out: Addrs,
     stats: Option<ObjStats>,
+    /// Subnet boundaries its packets cross: (from, to) as they arrive,
+    /// then (from, to) as translated (PrivateLink, links).
+    cross: [(usize, usize); 2],
 }
+
+/// "No boundary": both ends the same.
+const SAME: (usize, usize) = (0, 0);
 
 impl Direction {
     /// The key of the other direction: replies to what this one sends.
@@ -200,8 +208,10 @@ struct Route {
     target_port: u16,
     /// The VPC the translated packet travels in (the NLB's).
     vpc: usize,
-    /// The source the target sees.
+    /// The source the target sees, and the subnet it leaves from (the NLB
+    /// node's, or the link ENI's).
     source: [u8; 4],
+    via: usize,
     /// The NLB's source-port range (inclusive).
     ports: (u16, u16),
 }
@@ -216,14 +226,13 @@ enum At {
 /// Where the source-port probe for `p` starts: an offset into a range of
 /// `range` ports.
 fn nat_start(p: &Ipv4, range: u32) -> u32 {
-    flow_hash(
-        p.src,
-        p.dst,
-        p.sport.to_be_bytes(),
-        p.dport.to_be_bytes(),
-        p.proto,
-        HASH_SEED_NAT_PORT,
-    ) % range
+    tuple_hash(p, HASH_SEED_NAT_PORT) % range
+}
+
+/// [`flow_hash`] of `p`'s 5-tuple with `seed`.
+fn tuple_hash(p: &Ipv4, seed: u32) -> u32 {
+    let (sport, dport) = (p.sport.to_be_bytes(), p.dport.to_be_bytes());
+    flow_hash(p.src, p.dst, sport, dport, p.proto, seed)
 }
 
 /// Where an address leads inside one VPC.
@@ -244,6 +253,10 @@ pub struct Model {
     /// Maglev tables by (NLB, node, listener): slot -> global target index.
     tables: HashMap<(usize, usize, usize), Vec<Option<usize>>>,
     counters: Snapshot,
+    /// The rules `counters.nacl_drops` counts, by index.
+    nacl_rules: Vec<stats::NaclRuleName>,
+    /// This packet met a network ACL.
+    met_nacl: bool,
 }
 
 impl Model {
@@ -259,6 +272,7 @@ impl Model {
             endpoints: zero(s.vpc_endpoints.len()),
             listeners: zero(s.nlbs.iter().map(|n| n.listeners.len()).sum()),
             targets: zero(s.target_groups.iter().map(|g| g.targets.len()).sum()),
+            nacl_drops: vec![0; stats::nacl_rules(topo).len()],
         };
         Model {
             topo: topo.clone(),
@@ -266,6 +280,8 @@ impl Model {
             capacity: flow_capacity,
             tables: HashMap::new(),
             counters,
+            nacl_rules: stats::nacl_rules(topo),
+            met_nacl: false,
         }
     }
 
@@ -295,20 +311,26 @@ impl Model {
             return Outcome {
                 verdict: Verdict::Pass,
                 out: frame.to_vec(),
+                met_nacl: false,
             };
         };
         let len = frame.len() as u64;
         let c = &mut self.counters.enis[eni];
         c.tx_packets += 1;
         c.tx_bytes += len;
+        self.met_nacl = false;
         match self.decide(eni, frame) {
-            Ok(o) => o,
+            Ok(o) => Outcome {
+                met_nacl: self.met_nacl,
+                ..o
+            },
             Err(reason) => {
                 self.counters.drops[reason as usize] += 1;
                 self.counters.enis[eni].drops += 1;
                 Outcome {
                     verdict: Verdict::Drop(reason),
                     out: frame.to_vec(),
+                    met_nacl: self.met_nacl,
                 }
             }
         }
@@ -330,6 +352,7 @@ impl Model {
                 return Ok(Outcome {
                     verdict: Verdict::Reflect,
                     out,
+                    met_nacl: false,
                 });
             }
             Frame::Ipv4(p) => p,
@@ -354,6 +377,10 @@ impl Model {
                 self.track(&key, &d, &p)?;
                 self.count(Counter::FlowHit);
                 let d = self.flows[&key];
+                // Network ACLs are stateless: every packet meets them.
+                let icmp = Self::icmp_of(frame, &p);
+                self.crossing(d.cross[0], &p, p.src, p.dst, p.dport, icmp)?;
+                self.crossing(d.cross[1], &p, d.out.src, d.out.dst, d.out.dport, icmp)?;
                 return Ok(self.forward(frame, &p, &d));
             }
         }
@@ -466,6 +493,14 @@ impl Model {
         if !self.groups_allow(&sender, false, p.proto, p.dst, p.dport) {
             return Err(DropReason::EgressSgDeny);
         }
+        let from = self.topo.enis[eni].subnet;
+        let to = match dest {
+            Dest::Host(d) => self.topo.enis[d].subnet,
+            Dest::Endpoint(e, k) => self.topo.services.vpc_endpoints[e].enis[k].subnet,
+            Dest::Link => unreachable!("refused above"),
+        };
+        let icmp = Self::icmp_of(frame, p);
+        self.nacl_out((from, to), p, p.dst, p.dport, icmp)?;
         // An integration address has no groups: everything the sender's
         // egress rules let out reaches it.
         let receiver = match dest {
@@ -483,7 +518,9 @@ impl Model {
         }
         match dest {
             Dest::Host(to) => {
+                self.nacl_in((from, self.topo.enis[to].subnet), p, p.src, p.dport, icmp)?;
                 let state = Self::initial_state(p);
+                let ts = self.topo.enis[to].subnet;
                 let fwd = Direction {
                     reply: false,
                     state,
@@ -491,6 +528,7 @@ impl Model {
                     out_vpc: key.vpc,
                     out: key.addrs,
                     stats: None,
+                    cross: [(from, ts), SAME],
                 };
                 let rev = Direction {
                     reply: true,
@@ -499,6 +537,7 @@ impl Model {
                     out_vpc: key.vpc,
                     out: key.addrs.reversed(),
                     stats: None,
+                    cross: [(ts, from), SAME],
                 };
                 match self.insert(key, fwd, reopen) {
                     Ok(()) => {}
@@ -549,6 +588,16 @@ impl Model {
                 return Err(reason);
             }
         };
+        // The ACLs of both boundaries: into the endpoint's subnet as sent,
+        // then out of the node's (link ENI's) subnet into the target's as
+        // translated.
+        let from = self.topo.enis[eni].subnet;
+        let ep_subnet = self.topo.services.vpc_endpoints[endpoint].enis[ep_eni].subnet;
+        let t_subnet = self.topo.enis[r.target_eni].subnet;
+        let t_ip = self.eni_ip(r.target_eni);
+        let icmp = Self::icmp_of(frame, p);
+        self.nacl_in((from, ep_subnet), p, p.src, p.dport, icmp)?;
+        self.crossing((r.via, t_subnet), p, r.source, t_ip, r.target_port, icmp)?;
         let stats = Some(ObjStats {
             endpoint,
             listener: r.listener,
@@ -562,6 +611,7 @@ impl Model {
             out_vpc: key.vpc,
             out: key.addrs.reversed(),
             stats,
+            cross: [(t_subnet, r.via), (ep_subnet, from)],
         };
         // The source port: the first in probe order whose reply tuple (from
         // the target to the node) no live flow holds.
@@ -569,7 +619,6 @@ impl Model {
         let (lo, hi) = r.ports;
         let range = u32::from(hi) - u32::from(lo) + 1;
         let start = nat_start(p, range);
-        let t_ip = self.eni_ip(r.target_eni);
         let mut bound = None;
         for i in 0..NAT_PORT_TRIES.min(range) {
             let nat_port = (u32::from(lo) + (start + i) % range) as u16;
@@ -607,6 +656,7 @@ impl Model {
             out_vpc: r.vpc,
             out: reply_key.addrs.reversed(),
             stats,
+            cross: [(from, ep_subnet), (r.via, t_subnet)],
         };
         match self.insert(key, fwd, reopen) {
             Ok(()) => {}
@@ -671,6 +721,7 @@ impl Model {
             .sum::<usize>()
             + li;
         let (vpc, ports, node_ip) = (nlb.vpc, nlb.source_ports, nlb.nodes[node].ip);
+        let mut via = nlb.nodes[node].subnet;
         let target = self
             .pick_target(nlb_i, node, li, p)
             .ok_or((DropReason::NoHealthyTarget, At::Listener(listener)))?;
@@ -680,7 +731,8 @@ impl Model {
         // the link ENI in the target's AZ (else the link's first).
         let mut source = node_ip.octets();
         if let Some(l) = self.integration_link(endpoint) {
-            source = vpc_link::link_eni(&self.topo, l, target_eni).ip.octets();
+            let link_eni = vpc_link::link_eni(&self.topo, l, target_eni);
+            (source, via) = (link_eni.ip.octets(), link_eni.subnet);
             // The link's groups govern what it may reach.
             let link_groups = vpc_link::link_groups(&self.topo, l).to_vec();
             if !self.groups_allow(&link_groups, false, p.proto, t_ip, target_port) {
@@ -699,6 +751,7 @@ impl Model {
             target_port,
             vpc,
             source,
+            via,
             ports,
         })
     }
@@ -748,14 +801,7 @@ impl Model {
     /// node `node` of NLB `nlb`: global target index, or `None` when the
     /// node may use no target.
     fn pick_target(&mut self, nlb: usize, node: usize, li: usize, p: &Ipv4) -> Option<usize> {
-        let slot = flow_hash(
-            p.src,
-            p.dst,
-            p.sport.to_be_bytes(),
-            p.dport.to_be_bytes(),
-            p.proto,
-            HASH_SEED_TARGET,
-        ) % MAGLEV_SIZE;
+        let slot = tuple_hash(p, HASH_SEED_TARGET) % MAGLEV_SIZE;
         if !self.tables.contains_key(&(nlb, node, li)) {
             let table = self.build_table(nlb, node, li);
             self.tables.insert((nlb, node, li), table);
@@ -887,6 +933,124 @@ impl Model {
         Outcome {
             verdict: Verdict::Forward { eni: d.to },
             out,
+            met_nacl: false,
         }
+    }
+
+    /// ICMP type and code of an ICMP packet (what ACL entries match).
+    fn icmp_of(frame: &[u8], p: &Ipv4) -> (u8, u8) {
+        if p.proto == PROTO_ICMP {
+            (frame[p.l4], frame[p.l4 + 1])
+        } else {
+            (0, 0)
+        }
+    }
+
+    /// Both ACLs of one boundary crossing, `src` -> `dst` to `port`.
+    fn crossing(
+        &mut self,
+        (from, to): (usize, usize),
+        p: &Ipv4,
+        src: [u8; 4],
+        dst: [u8; 4],
+        port: u16,
+        icmp: (u8, u8),
+    ) -> Result<(), DropReason> {
+        self.nacl_out((from, to), p, dst, port, icmp)?;
+        self.nacl_in((from, to), p, src, port, icmp)
+    }
+
+    /// Leaving subnet `from` for `to`: `from`'s outbound entries on `dst`.
+    fn nacl_out(
+        &mut self,
+        (from, to): (usize, usize),
+        p: &Ipv4,
+        dst: [u8; 4],
+        port: u16,
+        icmp: (u8, u8),
+    ) -> Result<(), DropReason> {
+        if from == to {
+            return Ok(());
+        }
+        self.nacl_check(from, false, p.proto, dst, port, icmp)
+            .map_err(|()| DropReason::NaclEgressDeny)
+    }
+
+    /// Entering subnet `to` from `from`: `to`'s inbound entries on `src`.
+    fn nacl_in(
+        &mut self,
+        (from, to): (usize, usize),
+        p: &Ipv4,
+        src: [u8; 4],
+        port: u16,
+        icmp: (u8, u8),
+    ) -> Result<(), DropReason> {
+        if from == to {
+            return Ok(());
+        }
+        self.nacl_check(to, true, p.proto, src, port, icmp)
+            .map_err(|()| DropReason::NaclIngressDeny)
+    }
+
+    /// The AWS rule: subnet `subnet`'s ACL, entries of one direction in
+    /// ascending rule number, the first that matches decides; none: deny
+    /// (rule `*`). A deny is counted on its rule.
+    fn nacl_check(
+        &mut self,
+        subnet: usize,
+        ingress: bool,
+        proto: u8,
+        peer: [u8; 4],
+        port: u16,
+        (icmp_type, icmp_code): (u8, u8),
+    ) -> Result<(), ()> {
+        self.met_nacl = true;
+        let t = &self.topo;
+        let Some(acl) = t.subnet_nacls.get(subnet).map(|&i| &t.network_acls[i]) else {
+            return Ok(()); // no ACLs at all: the default, which allows all
+        };
+        let mut entries: Vec<_> = if ingress { &acl.ingress } else { &acl.egress }
+            .iter()
+            .collect();
+        entries.sort_by_key(|e| e.rule);
+        let peer_ip = Ipv4Addr::from(peer);
+        let hit = entries.into_iter().find(|e| {
+            let l4 = match e.protocol {
+                Protocol::Tcp => proto == PROTO_TCP && e.ports.0 <= port && port <= e.ports.1,
+                Protocol::Udp => proto == PROTO_UDP && e.ports.0 <= port && port <= e.ports.1,
+                Protocol::Icmp => {
+                    proto == PROTO_ICMP
+                        && match e.icmp.icmp_type {
+                            None => true,
+                            Some(ty) => {
+                                ty == icmp_type && e.icmp.code.is_none_or(|c| c == icmp_code)
+                            }
+                        }
+                }
+                Protocol::All => true,
+            };
+            l4 && e.cidr.contains(&peer_ip)
+        });
+        let (allow, rule) = match hit {
+            Some(e) => (e.allow, e.rule),
+            None => (false, dataplane_common::NACL_RULE_DEFAULT),
+        };
+        if allow {
+            return Ok(());
+        }
+        let key = dataplane_common::NaclStatKey {
+            nacl: dataplane_common::nacl_stat_id(acl.id.as_bytes()),
+            rule,
+            dir: if ingress {
+                dataplane_common::SG_DIR_INGRESS
+            } else {
+                dataplane_common::SG_DIR_EGRESS
+            },
+            _pad: 0,
+        };
+        if let Some(i) = self.nacl_rules.iter().position(|r| r.key == key) {
+            self.counters.nacl_drops[i] += 1;
+        }
+        Err(())
     }
 }

@@ -20,6 +20,12 @@ struct Lab {
 }
 
 impl Lab {
+    /// The client's and the web server's addresses and MACs.
+    fn client_and_web(&self) -> (Ipv4Addr, Ipv4Addr, [u8; 6], [u8; 6]) {
+        let (c, w) = (self.ip("eni-client"), self.ip("eni-web"));
+        (c, w, self.mac("eni-client"), self.mac("eni-web"))
+    }
+
     fn new() -> Lab {
         Self::with_capacity(None)
     }
@@ -106,8 +112,7 @@ fn arp_requests_a_host_makes_for_itself_are_answered_and_other_arp_is_ignored() 
 #[test]
 fn allowed_tcp_is_forwarded_with_only_the_macs_changed_and_replies_pass_statefully() {
     let mut l = Lab::new();
-    let (c, w) = (l.ip("eni-client"), l.ip("eni-web"));
-    let (cmac, wmac) = (l.mac("eni-client"), l.mac("eni-web"));
+    let (c, w, cmac, wmac) = l.client_and_web();
     let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "S");
     assert_eq!(
         l.send("eni-client", &syn),
@@ -310,8 +315,7 @@ fn malformed_frames_are_dropped_with_their_reason() {
 #[test]
 fn rst_closes_a_flow_only_a_new_syn_reopens_it_and_fin_keeps_it_open() {
     let mut l = Lab::new();
-    let (c, w) = (l.ip("eni-client"), l.ip("eni-web"));
-    let (cmac, wmac) = (l.mac("eni-client"), l.mac("eni-web"));
+    let (c, w, cmac, wmac) = l.client_and_web();
     let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "S");
     assert_eq!(l.send("eni-client", &syn).0, l.fwd("eni-web"));
     let rst = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "RA");
@@ -334,8 +338,7 @@ fn rst_closes_a_flow_only_a_new_syn_reopens_it_and_fin_keeps_it_open() {
 #[test]
 fn a_first_packet_without_syn_is_taken_as_established_mid_stream() {
     let mut l = Lab::new();
-    let (c, w) = (l.ip("eni-client"), l.ip("eni-web"));
-    let (cmac, wmac) = (l.mac("eni-client"), l.mac("eni-web"));
+    let (c, w, cmac, wmac) = l.client_and_web();
     let ack = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "A");
     assert_eq!(l.send("eni-client", &ack).0, l.fwd("eni-web"));
     // A SYN-ACK from the reply side now changes nothing (no establishment).

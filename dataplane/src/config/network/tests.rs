@@ -4,10 +4,11 @@
 use std::net::Ipv4Addr;
 
 use crate::config::parse_str;
-use crate::config::test_support::{diags, net, with_base, BASE};
+use crate::config::test_support::{diags, net, parsed, with_base, BASE};
+use crate::model::test_support::{rule, subnet, vpc};
 use crate::model::{
     self, ConntrackSettings, Eni, FlowLogDestination, FlowLogSettings, Hook, LabSettings, Peer,
-    Protocol, Rule, SecurityGroup, Subnet, Topology, Vpc,
+    Protocol, SecurityGroup, Topology,
 };
 
 #[test]
@@ -86,74 +87,28 @@ security_groups = ["sg-b"]
 host = "b-1"
 "#;
     let t = parse_str(src, "whatever.toml").unwrap();
-    let all = Rule {
-        protocol: Protocol::All,
-        ports: (0, 65535),
-        peer: Peer::Cidr(net("0.0.0.0/0")),
-    };
+    let all = rule(Protocol::All, (0, 65535), Peer::Cidr(net("0.0.0.0/0")));
     let expected = Topology {
-        services: Default::default(),
-        conntrack: Default::default(),
-        flow_logs: None,
-        lab: LabSettings {
-            name: "lab1".into(),
-            hook: Hook::Xdp,
-            mtu: 9000,
-        },
-        vpcs: vec![
-            Vpc {
-                id: "vpc-a".into(),
-                cidr: net("10.0.0.0/16"),
-            },
-            Vpc {
-                id: "vpc-b".into(),
-                cidr: net("10.0.0.0/16"),
-            },
+        network_acls: vec![
+            model::NetworkAcl::default_for(0, "vpc-a"),
+            model::NetworkAcl::default_for(1, "vpc-b"),
         ],
+        subnet_nacls: vec![0, 1],
+        vpcs: vec![vpc("vpc-a", "10.0.0.0/16"), vpc("vpc-b", "10.0.0.0/16")],
         subnets: vec![
-            Subnet {
-                id: "subnet-a1".into(),
-                vpc: 0,
-                cidr: net("10.0.1.0/24"),
-                az: "use1-az1".into(),
-            },
-            Subnet {
-                id: "subnet-b1".into(),
-                vpc: 1,
-                cidr: net("10.0.1.0/28"),
-                az: "use1-az2".into(),
-            },
+            subnet("subnet-a1", 0, "10.0.1.0/24", "use1-az1"),
+            subnet("subnet-b1", 1, "10.0.1.0/28", "use1-az2"),
         ],
         security_groups: vec![
             SecurityGroup {
                 id: "sg-web".into(),
                 vpc: 0,
                 ingress: vec![
-                    Rule {
-                        protocol: Protocol::Tcp,
-                        ports: (80, 80),
-                        peer: Peer::SecurityGroup(1),
-                    },
-                    Rule {
-                        protocol: Protocol::Udp,
-                        ports: (8000, 8100),
-                        peer: Peer::Cidr(net("10.0.1.5/32")),
-                    },
-                    Rule {
-                        protocol: Protocol::Tcp,
-                        ports: (443, 443),
-                        peer: Peer::Cidr(net("192.168.0.0/16")),
-                    },
-                    Rule {
-                        protocol: Protocol::Tcp,
-                        ports: (0, 65535),
-                        peer: Peer::Cidr(net("10.0.0.0/8")),
-                    },
-                    Rule {
-                        protocol: Protocol::Icmp,
-                        ports: (0, 65535),
-                        peer: Peer::Cidr(net("10.0.0.0/16")),
-                    },
+                    rule(Protocol::Tcp, (80, 80), Peer::SecurityGroup(1)),
+                    rule(Protocol::Udp, (8000, 8100), Peer::Cidr(net("10.0.1.5/32"))),
+                    rule(Protocol::Tcp, (443, 443), Peer::Cidr(net("192.168.0.0/16"))),
+                    rule(Protocol::Tcp, (0, 65535), Peer::Cidr(net("10.0.0.0/8"))),
+                    rule(Protocol::Icmp, (0, 65535), Peer::Cidr(net("10.0.0.0/16"))),
                 ],
                 egress: vec![],
             },
@@ -167,11 +122,7 @@ host = "b-1"
                 id: "sg-b".into(),
                 vpc: 1,
                 ingress: vec![all.clone()],
-                egress: vec![Rule {
-                    protocol: Protocol::All,
-                    ports: (0, 65535),
-                    peer: Peer::SecurityGroup(2),
-                }],
+                egress: vec![rule(Protocol::All, (0, 65535), Peer::SecurityGroup(2))],
             },
         ],
         enis: vec![
@@ -200,6 +151,7 @@ host = "b-1"
                 host: "b-1".into(),
             },
         ],
+        ..Topology::empty(LabSettings::new("lab1", Hook::Xdp, 9000))
     };
     assert_eq!(t, expected);
     assert_eq!(t.enis[0].mac, model::default_mac(0, t.enis[0].ip));
@@ -207,9 +159,8 @@ host = "b-1"
 
 #[test]
 fn one_host_may_have_two_enis_in_a_subnet() {
-    let t = parse_str(
-        &with_base(
-            r#"
+    let t = parsed(&with_base(
+        r#"
 [[eni]]
 id = "eni-a2"
 subnet = "subnet-a1"
@@ -217,20 +168,13 @@ ip = "10.0.1.11"
 security_groups = ["sg-a"]
 host = "a"
 "#,
-        ),
-        "t.toml",
-    )
-    .unwrap();
+    ));
     assert_eq!(t.hosts(), vec![("a".to_string(), vec![0, 1])]);
 }
 
 #[test]
 fn flow_logs_table_gives_the_settings_and_defaults() {
-    let t = parse_str(
-            &with_base("\n[flow_logs]\ndestination = \"/var/log/flows.log\"\ninterval = 10\naccount_id = \"000011112222\"\n"),
-            "t.toml",
-        )
-        .unwrap();
+    let t = parsed(&with_base("\n[flow_logs]\ndestination = \"/var/log/flows.log\"\ninterval = 10\naccount_id = \"000011112222\"\n"));
     assert_eq!(
         t.flow_logs,
         Some(FlowLogSettings {
@@ -239,7 +183,7 @@ fn flow_logs_table_gives_the_settings_and_defaults() {
             account_id: "000011112222".into(),
         })
     );
-    let t = parse_str(&with_base("\n[flow_logs]\n"), "t.toml").unwrap();
+    let t = parsed(&with_base("\n[flow_logs]\n"));
     assert_eq!(
         t.flow_logs,
         Some(FlowLogSettings {
@@ -248,7 +192,7 @@ fn flow_logs_table_gives_the_settings_and_defaults() {
             account_id: "123456789012".into(),
         })
     );
-    assert_eq!(parse_str(BASE, "t.toml").unwrap().flow_logs, None);
+    assert_eq!(parsed(BASE).flow_logs, None);
 }
 
 #[test]
@@ -479,7 +423,7 @@ host = "f"
 #[test]
 fn conntrack_defaults_are_aws_and_every_key_is_read() {
     let secs = std::time::Duration::from_secs;
-    let t = parse_str("", "t.toml").unwrap();
+    let t = parsed("");
     assert_eq!(t.conntrack, ConntrackSettings::default());
     assert_eq!(
         (
@@ -493,7 +437,7 @@ fn conntrack_defaults_are_aws_and_every_key_is_read() {
     let src = "[conntrack]\ntcp_established_timeout = 3600\nudp_stream_timeout = 60\n\
                    udp_timeout = 60\ntcp_transitory_timeout = 5\nother_timeout = 7\n\
                    sweep_interval = 2\n";
-    let t = parse_str(src, "t.toml").unwrap();
+    let t = parsed(src);
     assert_eq!(
         t.conntrack,
         ConntrackSettings {
@@ -510,7 +454,7 @@ fn conntrack_defaults_are_aws_and_every_key_is_read() {
     // The lab knob lets the AWS-settable ones go down to 1 s.
     let src = "[conntrack]\nignore_aws_ranges = true\ntcp_established_timeout = 1\n\
                    udp_stream_timeout = 2\nudp_timeout = 1\n";
-    let t = parse_str(src, "t.toml").unwrap().conntrack.timeouts;
+    let t = parsed(src).conntrack.timeouts;
     assert_eq!(
         (t.tcp_established, t.udp_stream, t.udp, t.tcp_transitory),
         (secs(1), secs(2), secs(1), secs(60))

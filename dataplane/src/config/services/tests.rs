@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::config::parse_str;
-use crate::config::test_support::{diags, with_hl, with_pl, PL};
+use crate::config::test_support::{diags, parsed, with_hl, with_pl, PL};
 use crate::model::{
     EndpointEni, EndpointService, EndpointState, HealthCheck, HealthProtocol, L4Protocol, Listener,
     Nlb, NlbNode, Peer, Services, Target, TargetGroup, VpcEndpoint, VpcLink, VpcLinkKind,
@@ -409,7 +409,7 @@ security_groups = ["sg-link"]
 
 #[test]
 fn privatelink_base_is_valid() {
-    let t = parse_str(PL, "t.toml").unwrap();
+    let t = parsed(PL);
     assert_eq!(PL.lines().count(), 72);
     assert_eq!(t.services.vpc_endpoints[0].state, EndpointState::Pending);
 }

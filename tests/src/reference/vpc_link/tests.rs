@@ -18,18 +18,9 @@ use crate::{ip, pkt, topology};
 const SHIPPED: &str = include_str!("../../../../configs/http-vpc-link.toml");
 const TWO_AZ: &str = include_str!("two-az.toml");
 
-/// A call stated by hand: integration, address, protocol and port, the
-/// targets as (ENI id, port, link ENI address), and the link's groups.
-struct Stated {
-    integration: &'static str,
-    address: &'static str,
-    protocol: L4Protocol,
-    port: u16,
-    targets: &'static [(&'static str, u16, &'static str)],
-    groups: &'static [&'static str],
-}
-
-/// `calls` in the terms of [`Stated`] (ids and addresses), to compare.
+/// `calls` as one line each, as the tests state them by hand:
+/// `INTEGRATION ADDRESS PROTOCOL/PORT -> ENI:PORT via LINK-ENI, ...; groups
+/// GROUP, ...` (targets in the order the rules list them).
 fn named(topo: &Topology, calls: &[Call]) -> Vec<String> {
     calls
         .iter()
@@ -45,25 +36,13 @@ fn named(topo: &Topology, calls: &[Call]) -> Vec<String> {
                 .map(|&g| topo.security_groups[g].id.as_str())
                 .collect();
             format!(
-                "{} {} {:?}/{} -> {targets:?} groups {groups:?}",
-                c.integration, c.address, c.protocol, c.port
-            )
-        })
-        .collect()
-}
-
-fn stated_names(stated: &[Stated]) -> Vec<String> {
-    stated
-        .iter()
-        .map(|s| {
-            let targets: Vec<String> = s
-                .targets
-                .iter()
-                .map(|(eni, port, via)| format!("{eni}:{port} via {via}"))
-                .collect();
-            format!(
-                "{} {} {:?}/{} -> {targets:?} groups {:?}",
-                s.integration, s.address, s.protocol, s.port, s.groups
+                "{} {} {}/{} -> {}; groups {}",
+                c.integration,
+                c.address,
+                format!("{:?}", c.protocol).to_lowercase(),
+                c.port,
+                targets.join(", "),
+                groups.join(", ")
             )
         })
         .collect()
@@ -202,54 +181,33 @@ fn assert_model_follows(topo: &Topology, calls: &[Call], refused: &[(&str, DropR
     }
 }
 
+/// The rules' calls are `stated`, the lowering follows them exactly, and
+/// the model routes each one as they say (`refused`: integrations whose
+/// calls the rules refuse, with the reason).
+fn assert_calls(topo: &Topology, stated: &[&str], refused: &[(&str, DropReason)]) {
+    let calls = calls(topo);
+    assert_eq!(named(topo, &calls), stated);
+    assert_eq!(lowering_differences(topo, &calls), Vec::<String>::new());
+    assert_model_follows(topo, &calls, refused);
+}
+
 #[test]
 fn the_shipped_http_link_calls_use_the_link_eni_in_the_targets_az_and_the_links_group() {
     let topo = topology(SHIPPED, "model");
     // The link ENIs are allocated: each subnet's lowest usable address
     // (AWS reserves .0 to .3), none taken: 10.0.1.4 (az1), 10.0.2.4 (az2).
     let stated = [
-        Stated {
-            integration: "int-alb",
-            address: "10.1.1.201",
-            protocol: L4Protocol::Tcp,
-            port: 80,
-            // The ALB's nodes, on the integration's port.
-            targets: &[("eni-alb1", 80, "10.0.1.4"), ("eni-alb2", 80, "10.0.2.4")],
-            groups: &["sg-link"],
-        },
-        Stated {
-            integration: "int-nlb",
-            address: "10.1.1.202",
-            protocol: L4Protocol::Tcp,
-            port: 80,
-            // The tcp/80 listener's targets, on their port; not the NLB node.
-            targets: &[("eni-orders1", 8080, "10.0.1.4")],
-            groups: &["sg-link"],
-        },
-        Stated {
-            integration: "int-users",
-            address: "10.1.1.203",
-            protocol: L4Protocol::Tcp,
-            port: 9000,
-            targets: &[("eni-users1", 9000, "10.0.2.4")],
-            groups: &["sg-link"],
-        },
-        Stated {
-            integration: "int-locked",
-            address: "10.1.1.204",
-            protocol: L4Protocol::Tcp,
-            port: 9000,
-            targets: &[("eni-locked", 9000, "10.0.1.4")],
-            groups: &["sg-link"],
-        },
+        // The ALB's nodes, on the integration's port.
+        "int-alb 10.1.1.201 tcp/80 -> eni-alb1:80 via 10.0.1.4, eni-alb2:80 via 10.0.2.4; groups sg-link",
+        // The tcp/80 listener's targets, on their port; not the NLB node.
+        "int-nlb 10.1.1.202 tcp/80 -> eni-orders1:8080 via 10.0.1.4; groups sg-link",
+        "int-users 10.1.1.203 tcp/9000 -> eni-users1:9000 via 10.0.2.4; groups sg-link",
+        "int-locked 10.1.1.204 tcp/9000 -> eni-locked:9000 via 10.0.1.4; groups sg-link",
     ];
-    let calls = calls(&topo);
-    assert_eq!(named(&topo, &calls), stated_names(&stated));
-    assert_eq!(lowering_differences(&topo, &calls), Vec::<String>::new());
     // locked's group admits an office range only, not the link.
-    assert_model_follows(
+    assert_calls(
         &topo,
-        &calls,
+        &stated,
         &[("int-locked", DropReason::TargetIngressSgDeny)],
     );
 }
@@ -258,58 +216,15 @@ fn the_shipped_http_link_calls_use_the_link_eni_in_the_targets_az_and_the_links_
 fn two_az_links_use_the_link_eni_in_the_targets_az_else_their_first() {
     let topo = topology(TWO_AZ, "model");
     let stated = [
-        Stated {
-            integration: "int-web",
-            address: "10.1.2.50",
-            protocol: L4Protocol::Tcp,
-            port: 8080,
-            targets: &[
-                ("eni-web-a", 8080, "10.0.1.9"),
-                ("eni-web-b", 8080, "10.0.2.9"),
-            ],
-            groups: &["sg-link", "sg-audit"],
-        },
-        Stated {
-            integration: "int-dns",
-            address: "10.1.1.53",
-            protocol: L4Protocol::Udp,
-            port: 53,
-            // The udp/53 listener's group, not the tcp/53 one's.
-            targets: &[
-                ("eni-dns-a", 5353, "10.0.1.9"),
-                ("eni-dns-b", 5353, "10.0.2.9"),
-            ],
-            groups: &["sg-link", "sg-audit"],
-        },
-        Stated {
-            integration: "int-cat",
-            address: "10.1.1.60",
-            protocol: L4Protocol::Tcp,
-            port: 9000,
-            targets: &[
-                ("eni-cat-b", 9000, "10.0.2.9"),
-                ("eni-cat-a", 9001, "10.0.1.9"),
-            ],
-            groups: &["sg-link", "sg-audit"],
-        },
-        Stated {
-            integration: "int-cat2",
-            address: "10.1.2.61",
-            protocol: L4Protocol::Tcp,
-            port: 9000,
-            // link-solo has no ENI in az1: cat-a sees its first (and only),
-            // allocated past probe's 10.0.2.4.
-            targets: &[
-                ("eni-cat-b", 9000, "10.0.2.5"),
-                ("eni-cat-a", 9001, "10.0.2.5"),
-            ],
-            groups: &["sg-solo"],
-        },
+        "int-web 10.1.2.50 tcp/8080 -> eni-web-a:8080 via 10.0.1.9, eni-web-b:8080 via 10.0.2.9; groups sg-link, sg-audit",
+        // The udp/53 listener's group, not the tcp/53 one's.
+        "int-dns 10.1.1.53 udp/53 -> eni-dns-a:5353 via 10.0.1.9, eni-dns-b:5353 via 10.0.2.9; groups sg-link, sg-audit",
+        "int-cat 10.1.1.60 tcp/9000 -> eni-cat-b:9000 via 10.0.2.9, eni-cat-a:9001 via 10.0.1.9; groups sg-link, sg-audit",
+        // link-solo has no ENI in az1: cat-a sees its first (and only),
+        // allocated past probe's 10.0.2.4.
+        "int-cat2 10.1.2.61 tcp/9000 -> eni-cat-b:9000 via 10.0.2.5, eni-cat-a:9001 via 10.0.2.5; groups sg-solo",
     ];
-    let calls = calls(&topo);
-    assert_eq!(named(&topo, &calls), stated_names(&stated));
-    assert_eq!(lowering_differences(&topo, &calls), Vec::<String>::new());
-    assert_model_follows(&topo, &calls, &[]);
+    assert_calls(&topo, &stated, &[]);
 }
 
 /// The comparison has teeth: a lowering that strays in any one part is
