@@ -29,19 +29,20 @@ fn import_aws_writes_a_config_that_check_accepts() {
     assert_eq!(String::from_utf8_lossy(&run.stdout), "");
     let err = String::from_utf8_lossy(&run.stderr);
     let lines: Vec<&str> = err.lines().collect();
-    // Nine resources not imported (default VPC, subnet and groups, ACLs,
-    // route tables), then the summary.
-    assert_eq!(lines.len(), 10, "{err}");
+    // Seven resources not imported (default VPC, subnet and groups, route
+    // tables; the default ACLs are AWS's, hyperlab's implied ones), then
+    // the summary.
+    assert_eq!(lines.len(), 8, "{err}");
     assert_eq!(
         lines
             .iter()
             .filter(|l| l.contains(": not imported: "))
             .count(),
-        9,
+        7,
         "{err}"
     );
     assert_eq!(
-        lines[9],
+        lines[7],
         format!(
             "imported lab plink: 2 VPCs, 4 subnets, 4 security groups, 3 ENIs on 3 hosts, 1 NLBs, \
              1 endpoint services, 2 endpoints -> {}",
@@ -229,8 +230,8 @@ fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
     assert_eq!(
         String::from_utf8_lossy(&run.stderr),
         format!(
-            "not exported: [lab], [conntrack] and [flow_logs]: lab settings, not AWS state\n\
-             exported lab plink: 19 files -> {}\n",
+            "not exported: [lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state\n\
+             exported lab plink: 20 files -> {}\n",
             dir.display()
         )
     );

@@ -1,7 +1,7 @@
 //! `import aws` of `export aws` reproduces a topology: the differential
 //! generator's random topologies (VPCs sharing CIDRs, every rule shape,
 //! PrivateLink in every state, small source-port pools, HTTP VPC links to
-//! ALBs, NLBs and Cloud Map services) go out as describe JSON and come back
+//! ALBs, NLBs and Cloud Map services, network ACLs) go out as describe JSON and come back
 //! as the same `Topology` (lab settings aside: they are not AWS state).
 //! The shipped configs' round trip is a unit test of `dataplane::import`.
 
@@ -20,7 +20,7 @@ fn count() -> u64 {
 fn import_of_export_reproduces_random_topologies() {
     let dir = std::env::temp_dir().join(format!("hyperlab-round-trip-{}", std::process::id()));
     // How many topologies had each construct: the round trip covered them.
-    let mut seen = [0u32; 5];
+    let mut seen = [0u32; 6];
     for seed in 0..count() {
         let g = generate_topology(seed);
         let t = parse(&g.toml()).expect("the generator writes valid configs");
@@ -34,6 +34,7 @@ fn import_of_export_reproduces_random_topologies() {
                 .iter()
                 .filter(|n| n.source_ports != dataplane::model::NLB_SOURCE_PORTS)
                 .count(),
+            t.network_acls.iter().filter(|n| !n.default).count(),
         ]
         .into_iter()
         .enumerate()
@@ -67,13 +68,14 @@ fn import_of_export_reproduces_random_topologies() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!(
-        "{} round trips; with endpoints, links, ALBs, Cloud Map, small source-port pools: {seen:?}",
+        "{} round trips; with endpoints, links, ALBs, Cloud Map, small source-port pools, \
+         network ACLs: {seen:?}",
         count()
     );
     if count() >= 100 {
         assert!(
             seen.iter().all(|&n| n > 0),
-            "endpoints, links, ALBs, Cloud Map, source ports: {seen:?}"
+            "endpoints, links, ALBs, Cloud Map, source ports, network ACLs: {seen:?}"
         );
     }
 }

@@ -489,8 +489,14 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
             at: root.at.clone(),
         });
     }
-    for n in items("ec2", "describe-network-acls", "NetworkAcls")? {
-        inv.unsupported.push(unsupported::network_acl(&n)?);
+    for f in dump.get("ec2", "describe-network-acls") {
+        let root = J::root(&f.name, &f.json);
+        if let Some(m) = root.int_at("HyperlabNaclEntriesMax")? {
+            inv.nacl_entries_max = Some(m);
+        }
+        for n in root.arr("NetworkAcls")? {
+            inv.nacls.push(network_acl(&n)?);
+        }
     }
     for r in items("ec2", "describe-route-tables", "RouteTables")? {
         inv.unsupported.push(unsupported::route_table(&r)?);
@@ -509,6 +515,50 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
         inv.unsupported.push(unsupported::internet_gateway(&g)?);
     }
     Ok(inv)
+}
+
+/// `describe-network-acls`: one ACL, its entries and associations.
+fn network_acl(n: &J<'_>) -> Res<Nacl> {
+    let mut entries = Vec::new();
+    for e in n.arr("Entries")? {
+        let egress = e
+            .bool("Egress")?
+            .ok_or_else(|| e.at.key("Egress").err("missing (expected a boolean)"))?;
+        let ports = e.obj("PortRange")?;
+        let icmp = e.obj("IcmpTypeCode")?;
+        let int = |j: &Option<J<'_>>, key: &str| -> Res<Option<(i64, At)>> {
+            match j {
+                Some(j) => j.int_at(key),
+                None => Ok(None),
+            }
+        };
+        entries.push(NaclEntry {
+            egress,
+            rule: e.int_at("RuleNumber")?,
+            action: e.str_at("RuleAction")?,
+            protocol: e.str_at("Protocol")?,
+            cidr: e.str_at("CidrBlock")?,
+            ipv6: e.str("Ipv6CidrBlock")?,
+            from: int(&ports, "From")?,
+            to: int(&ports, "To")?,
+            icmp_type: int(&icmp, "Type")?,
+            icmp_code: int(&icmp, "Code")?,
+            at: e.at.clone(),
+        });
+    }
+    let mut subnets = Vec::new();
+    for a in n.arr("Associations")? {
+        subnets.extend(one_ref(&a, "SubnetId")?);
+    }
+    Ok(Nacl {
+        id: n.req_str("NetworkAclId")?,
+        name: n.name_tag()?,
+        vpc: one_ref(n, "VpcId")?.ok_or_else(|| n.at.key("VpcId").err("missing"))?,
+        is_default: n.bool("IsDefault")?.unwrap_or(false),
+        entries,
+        subnets,
+        at: n.at.clone(),
+    })
 }
 
 fn one_ref(j: &J<'_>, key: &str) -> Res<Option<Ref>> {

@@ -12,8 +12,11 @@ use std::{
 use ipnet::Ipv4Net;
 
 mod links;
+mod nacls;
 mod network;
 mod services;
+
+pub use nacls::{OAclEntry, ONacl};
 
 use super::inventory::*;
 use super::json::{At, Res};
@@ -28,6 +31,9 @@ pub struct Out {
     pub vpcs: Vec<OVpc>,
     pub subnets: Vec<OSubnet>,
     pub sgs: Vec<OSg>,
+    pub nacls: Vec<ONacl>,
+    /// `[lab] nacl_entries_max`, when not the default.
+    pub nacl_entries_max: Option<u32>,
     pub enis: Vec<OEni>,
     pub tgs: Vec<OTg>,
     pub nlbs: Vec<ONlb>,
@@ -454,6 +460,7 @@ pub fn build(inv: &Inventory) -> Res<(Out, Vec<String>)> {
     b.load_balancers()?;
     b.services_and_endpoints()?;
     b.links()?;
+    b.nacls()?;
     for u in &inv.unsupported {
         b.not_imported(&u.at, &u.what, &u.reason);
     }

@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::model::{
-    EndpointState, HealthProtocol, IntegrationKind, L4Protocol, Peer, Protocol, Rule, Topology,
-    VpcLinkKind, NLB_SOURCE_PORTS,
+    AclEntry, EndpointState, HealthProtocol, IntegrationKind, L4Protocol, Peer, Protocol, Rule,
+    Topology, VpcLinkKind, NACL_ENTRIES_MAX, NLB_SOURCE_PORTS,
 };
 
 const ACCOUNT: &str = "123456789012";
@@ -95,10 +95,85 @@ fn permission(t: &Topology, r: &Rule) -> Value {
     p
 }
 
+fn acl_entry(e: &AclEntry, egress: bool) -> Value {
+    let mut v = json!({
+        "RuleNumber": e.rule,
+        "Protocol": match e.protocol {
+            Protocol::All => "-1",
+            Protocol::Tcp => "6",
+            Protocol::Udp => "17",
+            Protocol::Icmp => "1",
+        },
+        "RuleAction": if e.allow { "allow" } else { "deny" },
+        "Egress": egress,
+        "CidrBlock": e.cidr.to_string(),
+    });
+    match e.protocol {
+        Protocol::Tcp | Protocol::Udp => {
+            v["PortRange"] = json!({ "From": e.ports.0, "To": e.ports.1 });
+        }
+        Protocol::Icmp => {
+            let n = |x: Option<u8>| x.map_or(-1, i32::from);
+            v["IcmpTypeCode"] = json!({ "Type": n(e.icmp.icmp_type), "Code": n(e.icmp.code) });
+        }
+        Protocol::All => {}
+    }
+    v
+}
+
+/// `describe-network-acls`: the custom ACLs, then each VPC's default, as
+/// AWS lists them (with its final `*` entries); `[lab] nacl_entries_max`
+/// as `HyperlabNaclEntriesMax` when it is not AWS's default quota.
+fn network_acls(t: &Topology) -> Value {
+    let mut acls = Vec::new();
+    for (i, n) in t.network_acls.iter().enumerate() {
+        let id = if n.default {
+            let base = format!("acl-default-{}", t.vpcs[n.vpc].id);
+            let mut id = base.clone();
+            let mut k = 2;
+            while t.network_acls.iter().any(|o| o.id == id) {
+                id = format!("{base}-{k}");
+                k += 1;
+            }
+            id
+        } else {
+            n.id.clone()
+        };
+        let mut entries: Vec<Value> = Vec::new();
+        for (list, egress) in [(&n.ingress, false), (&n.egress, true)] {
+            entries.extend(list.iter().map(|e| acl_entry(e, egress)));
+            entries.push(json!({
+                "RuleNumber": 32767, "Protocol": "-1", "RuleAction": "deny", "Egress": egress,
+                "CidrBlock": "0.0.0.0/0",
+            }));
+        }
+        let associations: Vec<Value> = (0..t.subnets.len())
+            .filter(|&s| t.subnet_nacls.get(s) == Some(&i))
+            .map(|s| {
+                json!({
+                    "NetworkAclAssociationId": format!("aclassoc-{}", t.subnets[s].id),
+                    "NetworkAclId": id, "SubnetId": t.subnets[s].id,
+                })
+            })
+            .collect();
+        acls.push(json!({
+            "NetworkAclId": id, "VpcId": t.vpcs[n.vpc].id, "IsDefault": n.default,
+            "OwnerId": ACCOUNT, "Entries": entries, "Associations": associations, "Tags": [],
+        }));
+    }
+    let mut v = json!({ "NetworkAcls": acls });
+    if t.lab.nacl_entries_max != NACL_ENTRIES_MAX {
+        v["HyperlabNaclEntriesMax"] = json!(t.lab.nacl_entries_max);
+    }
+    v
+}
+
 pub fn aws(t: &Topology) -> Exported {
     let mut files: Vec<(String, Value)> = Vec::new();
-    let mut left_out =
-        vec!["[lab], [conntrack] and [flow_logs]: lab settings, not AWS state".to_string()];
+    let mut left_out = vec![
+        "[lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state"
+            .to_string(),
+    ];
     // What VPC links imply is theirs: exported as the links.
     let (mut tgs_implied, mut nlbs_implied, mut svcs_implied, mut eps_implied) = (
         BTreeSet::new(),
@@ -157,6 +232,7 @@ pub fn aws(t: &Topology) -> Exported {
             "IpPermissionsEgress": g.egress.iter().map(|r| permission(t, r)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>() }),
     ));
+    files.push(("ec2/describe-network-acls.json".into(), network_acls(t)));
 
     // Host ENIs, one instance per host; then the managed ENIs.
     let instance_of = |host: &str| format!("i-{host}");

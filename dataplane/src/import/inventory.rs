@@ -49,6 +49,16 @@ pub struct Inventory {
     pub integrations: Vec<Integration>,
     /// Cloud Map services' instances (`list-instances`), by service.
     pub cloud_maps: Vec<CloudMap>,
+    /// Network ACLs (`describe-network-acls`, `aws_network_acl`,
+    /// `aws_default_network_acl`).
+    pub nacls: Vec<Nacl>,
+    /// Entries given on their own (`aws_network_acl_rule`), by ACL.
+    pub nacl_entries: Vec<(Ref, NaclEntry)>,
+    /// Associations given on their own (`aws_network_acl_association`):
+    /// (ACL, subnet).
+    pub nacl_associations: Vec<(Ref, Ref)>,
+    /// hyperlab's own member (an export): `[lab] nacl_entries_max`.
+    pub nacl_entries_max: Option<(i64, At)>,
     /// What hyperlab does not model (yet), one line per resource.
     pub unsupported: Vec<Unsupported>,
     /// Files or entries read but not used, and other remarks.
@@ -316,5 +326,37 @@ pub struct CloudMap {
     /// place among the services.
     pub vpc: Option<Ref>,
     pub index: Option<i64>,
+    pub at: At,
+}
+
+/// A network ACL: its entries as AWS lists them (any order, AWS's final
+/// `*` entries included) and the subnets associated with it.
+#[derive(Clone, Debug)]
+pub struct Nacl {
+    pub id: String,
+    pub name: Option<String>,
+    pub vpc: Ref,
+    pub is_default: bool,
+    pub entries: Vec<NaclEntry>,
+    pub subnets: Vec<Ref>,
+    pub at: At,
+}
+
+/// One network-ACL entry, unchecked.
+#[derive(Clone, Debug)]
+pub struct NaclEntry {
+    pub egress: bool,
+    pub rule: Option<(i64, At)>,
+    /// "allow" or "deny".
+    pub action: Option<(String, At)>,
+    /// AWS's protocol: "-1", "6", "17", "1", another number, or a name
+    /// (Terraform's "tcp", "all").
+    pub protocol: Option<(String, At)>,
+    pub cidr: Option<(String, At)>,
+    pub ipv6: Option<String>,
+    pub from: Option<(i64, At)>,
+    pub to: Option<(i64, At)>,
+    pub icmp_type: Option<(i64, At)>,
+    pub icmp_code: Option<(i64, At)>,
     pub at: At,
 }

@@ -183,6 +183,16 @@ impl<'a> J<'a> {
         }
     }
 
+    /// [`J::int`] with the place it was read.
+    pub fn int_at(&self, key: &str) -> Res<Option<(i64, At)>> {
+        Ok(self.int(key)?.zip(self.get(key).map(|j| j.at)))
+    }
+
+    /// [`J::str`] with the place it was read.
+    pub fn str_at(&self, key: &str) -> Res<Option<(String, At)>> {
+        Ok(self.str(key)?.zip(self.get(key).map(|j| j.at)))
+    }
+
     pub fn bool(&self, key: &str) -> Res<Option<bool>> {
         match self.get(key) {
             None => Ok(None),

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::build::{OIntegrationTarget, OLinkKind, ORule, Out};
+use super::build::{OAclEntry, OIntegrationTarget, OLinkKind, ORule, Out};
 
 fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
@@ -50,6 +50,34 @@ fn rules(r: &[ORule]) -> String {
     s
 }
 
+fn acl_entries(list: &[OAclEntry]) -> String {
+    if list.is_empty() {
+        return "[]".into();
+    }
+    let mut s = "[\n".to_string();
+    for e in list {
+        let ports = match e.ports {
+            Some((a, b)) if a == b => format!(", ports = {a}"),
+            Some((a, b)) => format!(", ports = \"{a}-{b}\""),
+            None => String::new(),
+        };
+        let icmp = match e.icmp {
+            Some((t, c)) => format!(", icmp = {{ type = {t}, code = {c} }}"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "  {{ rule = {}, action = {}, protocol = {}{ports}{icmp}, cidr = {} }},",
+            e.rule,
+            q(if e.allow { "allow" } else { "deny" }),
+            q(e.protocol),
+            q(&e.cidr.to_string())
+        );
+    }
+    s.push(']');
+    s
+}
+
 fn places(out: &Out, list: &[(usize, usize)]) -> String {
     let v: Vec<String> = list
         .iter()
@@ -77,7 +105,11 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
         s,
         "# AWS ids are the ids; Name tags and ARNs are comments.\n"
     );
-    let _ = writeln!(s, "[lab]\nname = {}\n", q(lab));
+    let _ = writeln!(s, "[lab]\nname = {}", q(lab));
+    if let Some(m) = out.nacl_entries_max {
+        let _ = writeln!(s, "nacl_entries_max = {m}");
+    }
+    s.push('\n');
     section(&mut s, "VPCs and subnets");
     for vpc in &out.vpcs {
         let _ = writeln!(
@@ -115,6 +147,26 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
             }
             None => s.push_str("# no egress in the dump: AWS's default (all to 0.0.0.0/0)\n\n"),
         }
+    }
+    if !out.nacls.is_empty() {
+        section(&mut s, "network ACLs");
+    }
+    for n in &out.nacls {
+        let subnets: Vec<String> = n
+            .subnets
+            .iter()
+            .map(|&i| out.subnets[i].id.clone())
+            .collect();
+        let _ = writeln!(
+            s,
+            "[[network_acl]]\nid = {}{}\nvpc = {}\nsubnets = {}\ningress = {}\negress = {}\n",
+            q(&n.id),
+            note(&n.comment),
+            q(&out.vpcs[n.vpc].id),
+            list(&subnets),
+            acl_entries(&n.ingress),
+            acl_entries(&n.egress)
+        );
     }
     section(&mut s, "ENIs (hosts)");
     for e in &out.enis {

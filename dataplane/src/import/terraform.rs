@@ -413,6 +413,37 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     ));
                 }
             }
+            "aws_network_acl" | "aws_default_network_acl" => {
+                let mut entries = Vec::new();
+                for (key, egress) in [("ingress", false), ("egress", true)] {
+                    for b in v.arr(key)? {
+                        entries.push(nacl_entry(&b, egress, "rule_no", "action")?);
+                    }
+                }
+                inv.nacls.push(Nacl {
+                    id: v.req_str("id")?,
+                    name: v.name_tag()?,
+                    vpc: one_ref(&v, "vpc_id")?.ok_or_else(|| v.at.key("vpc_id").err("missing"))?,
+                    is_default: kind == "aws_default_network_acl",
+                    entries,
+                    subnets: refs(&v, "subnet_ids")?,
+                    at: r.at.clone(),
+                });
+            }
+            "aws_network_acl_rule" => {
+                let acl = one_ref(&v, "network_acl_id")?
+                    .ok_or_else(|| v.at.key("network_acl_id").err("missing"))?;
+                let egress = v.bool("egress")?.unwrap_or(false);
+                inv.nacl_entries
+                    .push((acl, nacl_entry(&v, egress, "rule_number", "rule_action")?));
+            }
+            "aws_network_acl_association" => {
+                let acl = one_ref(&v, "network_acl_id")?
+                    .ok_or_else(|| v.at.key("network_acl_id").err("missing"))?;
+                let subnet = one_ref(&v, "subnet_id")?
+                    .ok_or_else(|| v.at.key("subnet_id").err("missing"))?;
+                inv.nacl_associations.push((acl, subnet));
+            }
             "aws_lb_target_group_attachment" => {
                 let tg = one_ref(&v, "target_group_arn")?
                     .ok_or_else(|| v.at.key("target_group_arn").err("missing"))?;
@@ -512,10 +543,6 @@ pub fn read(file: &Path) -> Res<Inventory> {
             k => {
                 let id = v.str("id")?.unwrap_or_default();
                 let reason = match k {
-                    "aws_network_acl"
-                    | "aws_default_network_acl"
-                    | "aws_network_acl_rule"
-                    | "aws_network_acl_association" => unsupported::NACL.to_string(),
                     "aws_route_table"
                     | "aws_default_route_table"
                     | "aws_route"
@@ -551,6 +578,24 @@ pub fn read(file: &Path) -> Res<Inventory> {
         }
     }
     Ok(inv)
+}
+
+/// A network ACL's `ingress`/`egress` block, or an `aws_network_acl_rule`
+/// (whose rule number and action are named differently).
+fn nacl_entry(b: &J<'_>, egress: bool, rule: &str, action: &str) -> Res<NaclEntry> {
+    Ok(NaclEntry {
+        egress,
+        rule: b.int_at(rule)?,
+        action: b.str_at(action)?,
+        protocol: b.str_at("protocol")?,
+        cidr: b.str_at("cidr_block")?,
+        ipv6: b.str("ipv6_cidr_block")?,
+        from: b.int_at("from_port")?,
+        to: b.int_at("to_port")?,
+        icmp_type: b.int_at("icmp_type")?,
+        icmp_code: b.int_at("icmp_code")?,
+        at: b.at.clone(),
+    })
 }
 
 /// A security group's nested `ingress`/`egress` block (or an

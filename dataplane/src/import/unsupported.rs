@@ -1,14 +1,12 @@
 //! The AWS resources hyperlab does not model yet, each read by one
 //! function into an [`Unsupported`] line with the reason. When hyperlab
-//! gains a kind (network ACLs are under way), its function here becomes
-//! a mapping into the inventory and its line goes away.
+//! gains a kind, its function here becomes a mapping into the inventory
+//! and its line goes away (as network ACLs' did: `build/nacls.rs`).
 
 use super::inventory::Unsupported;
 use super::json::{Res, J};
 
 /// Why each kind is not imported yet (shared by both readers).
-pub const NACL: &str =
-    "network ACLs are not modelled by hyperlab yet: the lab does not filter by them";
 pub const ROUTE_TABLE: &str =
     "route tables are not modelled by hyperlab yet: each VPC routes only within itself \
     (its local route)";
@@ -30,26 +28,6 @@ fn vpc_of(j: &J<'_>) -> Res<String> {
     Ok(j.str("VpcId")?
         .map(|v| format!(" in {v}"))
         .unwrap_or_default())
-}
-
-/// `describe-network-acls`: numbered entries per subnet.
-pub fn network_acl(n: &J<'_>) -> Res<Unsupported> {
-    let id = n.req_str("NetworkAclId")?;
-    let default = if n.bool("IsDefault")?.unwrap_or(false) {
-        "default "
-    } else {
-        ""
-    };
-    let entries = n.arr("Entries")?.len();
-    let subnets = n.arr("Associations")?.len();
-    Ok(line(
-        n,
-        format!(
-            "{default}network ACL {id}{} ({entries} entries, {subnets} subnets)",
-            vpc_of(n)?
-        ),
-        NACL,
-    ))
 }
 
 /// `describe-route-tables`.
