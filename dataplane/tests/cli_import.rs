@@ -1,11 +1,13 @@
 //! `dataplane import`: a config on stdout or in -o FILE that `check`
 //! accepts, the report on stderr, and on bad input an error naming the
-//! file and JSON path, exit code 1, nothing written.
+//! file and JSON path, exit code 1, nothing written. `import aws
+//! --endpoint` and the follower against a replay of moto's recorded answers
+//! (offline; `cli_import_moto.rs` runs a real moto, as root).
 
 use std::path::PathBuf;
 
 mod common;
-use common::{bin, lab_up, root_lab, tmp, AgentProc};
+use common::{bin, tmp};
 
 fn example() -> PathBuf {
     PathBuf::from(concat!(
@@ -531,173 +533,4 @@ fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
             .starts_with(&format!("error: cannot reach {dead}: Connection refused")),
         "{refused:?}"
     );
-}
-
-/// A command inside lab host `host` (its network namespace).
-fn in_host(lab: &str, host: &str, argv: &[&str]) -> (std::process::Command, std::fs::File) {
-    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-    dataplane::netns::command(&format!("{lab}-{host}"), &argv).unwrap()
-}
-
-/// `curl` inside a lab host: (exit code, body).
-fn curl(lab: &str, host: &str, url: &str) -> (i32, String) {
-    let (mut cmd, _ns) = in_host(lab, host, &["curl", "-sS", "--max-time", "2", url]);
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
-/// Kills the lab hosts' processes it holds when dropped.
-struct Procs(Vec<std::process::Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-#[test]
-#[ignore = "needs root"]
-fn run_follows_an_endpoint_a_revoked_rule_refuses_new_connections_within_2_s_established_ones_go_on(
-) {
-    use std::process::Stdio;
-    let (lab, file) = root_lab("imp", "import-follow.toml");
-    let (url, revoked) = replay_moto_switchable();
-    let import = bin()
-        .args(["import", "aws", "--endpoint", &url, "--lab", &lab, "-o"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(import.status.code(), Some(0), "{import:?}");
-    lab_up(&file);
-    // The targets serve first, so their health checks pass from the start.
-    let topo = dataplane::config::load(&file).unwrap();
-    let plan = dataplane::lab::plan(&topo);
-    let mut procs = Procs(Vec::new());
-    for (host, ip) in [("web1", "10.1.1.21"), ("web2", "10.1.2.22")] {
-        let argv = [
-            "python3",
-            "-c",
-            dataplane::lab::PEER_HTTP_SERVER,
-            ip,
-            "8080",
-            host,
-        ];
-        let (mut cmd, _ns) = in_host(&lab, host, &argv);
-        procs.0.push(
-            cmd.stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let addr = (ip.parse::<std::net::Ipv4Addr>().unwrap(), 8080).into();
-        dataplane::lab::wait_listening(&plan, host, addr, std::time::Duration::from_secs(10))
-            .unwrap();
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = tmp("import-follow.log");
-    let _ = std::fs::remove_file(&log);
-    let out = std::fs::File::create(&log).unwrap();
-    let child = bin()
-        .args([
-            "run",
-            "--aws-endpoint",
-            &url,
-            "--lab",
-            &lab,
-            "--metrics",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let agent = AgentProc {
-        child,
-        file: file.clone(),
-        log: log.clone(),
-        owns_lab: true,
-    };
-    agent.wait_for("running on");
-    // client -> the endpoint's ENI (10.0.1.4) tcp 80 -> the NLB -> web1 or web2
-    // on 8080, which the web group admits from the NLB's group: the target
-    // sees an NLB node's address.
-    let (code, body) = curl(&lab, "client", "http://10.0.1.4/");
-    assert_eq!(code, 0, "{body}\n{}", agent.output());
-    assert!(
-        body.starts_with("server=web1 peer=10.1.1.4:")
-            || body.starts_with("server=web2 peer=10.1.2.4:"),
-        "{body}"
-    );
-    // The endpoint's group admits only tcp 80: 443 never arrives.
-    let (code, _) = curl(&lab, "client", "http://10.0.1.4:443/");
-    assert_ne!(code, 0);
-    let explain = || {
-        bin()
-            .arg("explain")
-            .arg(&file)
-            .args(["--from", "client", "--to", "10.0.1.4", "--port", "80"])
-            .output()
-            .unwrap()
-    };
-    assert_eq!(explain().status.code(), Some(0));
-    // An established connection, opened before the revoke, asks after it.
-    let held = "import socket, time\n\
-                s = socket.create_connection(('10.0.1.4', 80), timeout=10)\n\
-                time.sleep(4)\n\
-                s.sendall(b'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n\
-                data = b''\n\
-                while not (b'\\r\\n\\r\\n' in data and data.split(b'\\r\\n\\r\\n', 1)[1].endswith(b'\\n')):\n\
-                \x20   more = s.recv(4096)\n\
-                \x20   if not more: break\n\
-                \x20   data += more\n\
-                print(data.decode().splitlines()[-1])\n";
-    let (mut cmd, _ns) = in_host(&lab, "client", &["python3", "-c", held]);
-    let established = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500)); // lets it connect first
-                                                               // The rule is revoked in the emulator: the agent reloads within 2 s.
-    let t0 = std::time::Instant::now();
-    revoked.store(true, std::sync::atomic::Ordering::SeqCst);
-    agent.wait_for(&format!("hyperlab: reloaded {url}"));
-    assert!(
-        t0.elapsed() < std::time::Duration::from_secs(2),
-        "{:?}",
-        t0.elapsed()
-    );
-    let after = explain();
-    let text = String::from_utf8_lossy(&after.stdout).into_owned();
-    assert_eq!(after.status.code(), Some(1), "{text}");
-    assert!(
-        text.contains("verdict   DROP (target_ingress_sg_deny)\n"),
-        "{text}"
-    );
-    // A new connection is refused; the established one goes on.
-    let (code, body) = curl(&lab, "client", "http://10.0.1.4/");
-    assert_ne!(code, 0, "a new connection passed the revoked rule: {body}");
-    let done = established.wait_with_output().unwrap();
-    let line = String::from_utf8_lossy(&done.stdout).trim().to_string();
-    assert!(
-        line.starts_with("server=web1 peer=10.1.1.4:")
-            || line.starts_with("server=web2 peer=10.1.2.4:"),
-        "the established connection: {line:?} {}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    drop(procs);
-    drop(agent);
-    let _ = std::fs::remove_file(&file);
-    let _ = std::fs::remove_file(&log);
 }

@@ -29,7 +29,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Install what is missing (Debian packages, bpf-linker 0.13 for LLVM 22,
-    /// bpffs mount, /run/netns), idempotently. Needs root.
+    /// bpffs mount, /run/netns, moto and boto3 in target/moto-venv for the
+    /// moto-driven tests), idempotently. Needs root.
     Setup,
     /// Build the eBPF kernel crates with Debian's rustc and copy their objects to
     /// target/dataplane-ebpf.o (the data plane, dataplane-ebpf/) and
@@ -138,7 +139,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// Target directory of the host workspace (honours CARGO_TARGET_DIR).
-fn host_target_dir() -> PathBuf {
+pub fn host_target_dir() -> PathBuf {
     let ws = workspace_root();
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(d) if !d.is_empty() => ws.join(d),
@@ -253,7 +254,8 @@ fn test() -> Result<()> {
         "--include-ignored",
         "--test-threads=1",
     ]);
-    cmd.env("HYPERLAB_EBPF_OBJ", &obj);
+    cmd.env("HYPERLAB_EBPF_OBJ", &obj)
+        .env("HYPERLAB_MOTO_VENV", setup::moto_venv_dir());
     let (status, totals) = proc::run_test_harness(&mut cmd)?;
     let summary = format!(
         "{} passed, {} failed, {} ignored, {} filtered out in {} test binaries",

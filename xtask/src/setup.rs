@@ -30,6 +30,8 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "iptables",
     "nftables",
     "python3",
+    // The moto venv (`python3 -m venv`, below).
+    "python3-venv",
     "bpftool",
     // The bench's profiles (perf record -e cpu-clock).
     "linux-perf",
@@ -50,6 +52,7 @@ pub fn run() -> Result<()> {
     bpf_linker()?;
     bpffs()?;
     netns_dir()?;
+    moto_venv()?;
     eprintln!("[setup] done in {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
@@ -247,6 +250,91 @@ fn netns_dir() -> Result<()> {
     std::fs::create_dir_all(dir).context("creating /run/netns")?;
     step(NAME, "ok (created)");
     Ok(())
+}
+
+/// What the moto-driven tests need (`pip install` arguments): moto's
+/// server, and boto3 for the scripts that build, dump and change its state.
+pub const MOTO_REQUIREMENTS: &[&str] = &["moto[server]>=5.2", "boto3"];
+
+/// The virtual environment the moto-driven tests run moto and boto3 from:
+/// `target/moto-venv` (the test reads `HYPERLAB_MOTO_VENV`, which `cargo
+/// xtask test` sets to it, else this very path).
+pub fn moto_venv_dir() -> std::path::PathBuf {
+    crate::host_target_dir().join("moto-venv")
+}
+
+/// `Some("moto X, boto3 Y")` if the venv at `dir` has moto 5.2 or newer with
+/// its server, and boto3.
+fn moto_venv_versions(dir: &Path) -> Option<String> {
+    // Package metadata only (importing moto takes seconds); flask and
+    // flask-cors are what the `server` extra adds. -I: not the current
+    // directory's modules.
+    let check = "import importlib.metadata as m\n\
+                 v = m.version('moto')\n\
+                 assert tuple(int(x) for x in v.split('.')[:2]) >= (5, 2), v\n\
+                 m.version('flask'), m.version('flask-cors')\n\
+                 print('moto', v + ', boto3', m.version('boto3'))";
+    let out = Command::new(dir.join("bin/python"))
+        .args(["-I", "-c", check])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && dir.join("bin/moto_server").is_file()).then_some(text)
+}
+
+fn moto_venv() -> Result<()> {
+    const NAME: &str = "moto venv";
+    let dir = moto_venv_dir();
+    if let Some(v) = moto_venv_versions(&dir) {
+        step(
+            NAME,
+            &format!("ok (already present: {v} in {})", dir.display()),
+        );
+        return Ok(());
+    }
+    step(
+        NAME,
+        &format!(
+            "installing {} into {} with pip",
+            MOTO_REQUIREMENTS.join(" "),
+            dir.display()
+        ),
+    );
+    if !dir.join("bin/python").is_file() {
+        let mut venv = Command::new("python3");
+        venv.args(["-m", "venv"]).arg(&dir);
+        proc::run(
+            &mut venv,
+            "`python3 -m venv` failed; Debian's python3-venv package provides it (run \
+             `cargo xtask setup` as root to install it)",
+        )?;
+    }
+    let mut pip = Command::new(dir.join("bin/pip"));
+    pip.args(["install", "--disable-pip-version-check", "-q"])
+        .args(MOTO_REQUIREMENTS);
+    proc::run(
+        &mut pip,
+        &format!(
+            "pip could not install {} (its error is above); check that PyPI \
+             (https://pypi.org) is reachable, or point PIP_INDEX_URL at a mirror, then run \
+             `cargo xtask setup` again (remove {} if it is broken)",
+            MOTO_REQUIREMENTS.join(" "),
+            dir.display()
+        ),
+    )?;
+    match moto_venv_versions(&dir) {
+        Some(v) => {
+            step(NAME, &format!("ok (installed {v})"));
+            Ok(())
+        }
+        None => bail!(
+            "pip finished but {}/bin/python cannot import moto 5.2 or newer with its server \
+             and boto3; remove {} and run `cargo xtask setup` again",
+            dir.display(),
+            dir.display()
+        ),
+    }
 }
 
 #[cfg(test)]
