@@ -957,6 +957,7 @@ mod pod {
     unsafe impl aya::Pod for NaclDecision {}
     unsafe impl aya::Pod for NaclStatKey {}
     unsafe impl aya::Pod for SubnetRoute {}
+    unsafe impl aya::Pod for explain::RouteCheck {}
     unsafe impl aya::Pod for RouteKey {}
     unsafe impl aya::Pod for RouteInfo {}
     unsafe impl aya::Pod for RouteStatKey {}
@@ -1011,6 +1012,11 @@ mod tests {
         assert_eq!(size_of::<explain::NaclCheck>(), 28);
         assert_eq!(
             size_of::<explain::ExplainTrace>(),
+            112 + 4 * 32 + explain::NACL_CHECKS * 28 + 16
+        );
+        assert_eq!(size_of::<explain::RouteCheck>(), 16);
+        assert_eq!(
+            offset_of!(explain::ExplainTrace, route),
             112 + 4 * 32 + explain::NACL_CHECKS * 28
         );
         assert_eq!(offset_of!(explain::ExplainTrace, sg), 112);
