@@ -138,6 +138,8 @@ fn first_packet<P: Packet>(
         // blackhole, or no route at all); `local` finds nothing there.
         None => {
             route::decide(gen, port.subnet, h.dst)?;
+            // The local route covers it: the ENI lookup decides.
+            explain::stage(STAGE_ENI);
             return Err(DropReason::NoRoute);
         }
     };
