@@ -23,6 +23,7 @@ pub mod afpacket;
 pub mod analysis;
 pub mod host;
 pub mod kernel;
+pub mod nacl;
 pub mod objects;
 pub mod profile;
 pub mod report;
@@ -220,6 +221,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         if want(Section::Kernel) {
             kernel::run(&mut fx, &mut bench, &sizes, opts, &mut report)
                 .context("part 1 (kernel)")?;
+            nacl::run(opts, &sizes, &mut report).context("part 1 (kernel): network ACLs")?;
         }
         if want(Section::Scale) {
             scale::run(&mut fx, opts, &sizes, &mut report).context("part 2 (scale)")?;

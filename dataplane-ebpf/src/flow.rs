@@ -230,6 +230,10 @@ pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, 
         cross1_to: x.to1,
         cross2_from: x.from2,
         cross2_to: x.to2,
+        // Checked when the flow was decided, but under which switch is not
+        // known here: the first hit checks again and records it.
+        nacl_epoch: 0,
+        _pad2: 0,
     };
 }
 

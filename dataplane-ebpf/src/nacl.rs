@@ -13,7 +13,7 @@
 use aya_ebpf::{bindings::BPF_NOEXIST, maps::lpm_trie::Key};
 use dataplane_common::{
     explain::{NACL_CHECK_IN1, NACL_CHECK_IN2, NACL_CHECK_OUT1, NACL_CHECK_OUT2, STAGE_NACL_IN, STAGE_NACL_OUT},
-    subnet_slot, DropReason, FlowEntry, NaclCidrKey, NaclRef, NaclRuleKey, NaclStatKey, NACL_CIDR_FIXED_BITS,
+    active_generation, subnet_slot, DropReason, FlowEntry, NaclCidrKey, NaclRef, NaclRuleKey, NaclStatKey, NACL_CIDR_FIXED_BITS,
     NACL_RULE_DEFAULT, NACL_RULE_FIXED_BITS, PROTO_ICMP, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
@@ -66,8 +66,29 @@ pub fn inbound(check: usize, gen: u32, from: u16, to: u16, src: [u8; 4], proto: 
 /// A packet of a tracked flow: the boundaries its entry `e` recorded, in
 /// the order the packet crosses them (docs/DATAPLANE.md, stage order): the
 /// packet as it arrived, then as translated (PrivateLink, VPC links).
+/// `active`: `HL_ACTIVE`'s value for this packet. A TCP/UDP entry that
+/// passed under the same value passes again (same configuration, same
+/// addresses and port: same decision), so an unchanged configuration costs
+/// one comparison; any switch makes the next packet meet every ACL again.
+/// A dry run always checks, and records nothing.
 #[inline(always)]
-pub fn tracked(gen: u32, e: &FlowEntry, h: &Headers) -> Result<(), DropReason> {
+pub fn tracked(active: u32, e: *mut FlowEntry, h: &Headers) -> Result<(), DropReason> {
+    // SAFETY: `e` points into a live map value; `nacl_epoch` is a whole
+    // u32, stored by any CPU that checked (they store the same value).
+    let e = unsafe { &mut *e };
+    let memo = h.proto != PROTO_ICMP;
+    if memo && e.nacl_epoch == active && !dry_run() {
+        return Ok(());
+    }
+    crossings(active_generation(active), e, h)?;
+    if memo && !dry_run() {
+        e.nacl_epoch = active;
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn crossings(gen: u32, e: &FlowEntry, h: &Headers) -> Result<(), DropReason> {
     let v1 = value(h, h.dport);
     out(NACL_CHECK_OUT1, gen, e.cross1_from, e.cross1_to, h.dst, h.proto, v1)?;
     inbound(NACL_CHECK_IN1, gen, e.cross1_from, e.cross1_to, h.src, h.proto, v1)?;

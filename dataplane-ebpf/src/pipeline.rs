@@ -16,7 +16,7 @@ use dataplane_common::{
         EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, NACL_CHECK_IN1, NACL_CHECK_OUT1, SG_CHECK_EGRESS, SG_CHECK_INGRESS,
         STAGE_EGRESS_SG, STAGE_ENI, STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
     },
-    in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
+    active_generation, in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
     ENI_KIND_LINK, FLOW_F_REPLY, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
@@ -36,10 +36,11 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
     let ifindex = p.ingress_ifindex();
     // Stage `port`: which ENI's veth did this come from, in the active
     // configuration generation?
-    let gen = match ACTIVE.get(0) {
+    let active = match ACTIVE.get(0) {
         Some(g) => *g,
         None => 0,
     };
+    let gen = active_generation(active);
     let port = match port_slot(ifindex, gen) {
         // An array index the verifier inlines; the slot mirrors `HL_PORTS`.
         Some(i) => match PORT_SLOTS.get(i) {
@@ -56,7 +57,7 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
     explain::port(port);
     let len = p.len() as u64;
     counters::eni_tx(port.eni, len);
-    match stages(p, port, len) {
+    match stages(p, port, len, active) {
         Ok(v) => v,
         Err(reason) => {
             explain::dropped(reason);
@@ -68,7 +69,7 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
 }
 
 #[inline(always)]
-fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, DropReason> {
+fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Result<Verdict, DropReason> {
     explain::stage(STAGE_PARSE);
     let h = match parse::parse(p)? {
         Frame::Arp => {
@@ -89,11 +90,10 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64) -> Result<Verdict, Dr
             Track::Continue => {
                 explain::flow(EXPLAIN_FLOW_HIT, e);
                 counters::count(Counter::FlowHit);
-                // SAFETY: `e` points into a live map value.
-                let entry = unsafe { &*e };
                 // Network ACLs are stateless: every packet meets them.
-                events::rejected(nacl::tracked(port.generation as u32, entry, &h), port, &key, len)?;
-                let v = forward(p, &h, entry, len)?;
+                events::rejected(nacl::tracked(active, e, &h), port, &key, len)?;
+                // SAFETY: `e` points into a live map value.
+                let v = forward(p, &h, unsafe { &*e }, len)?;
                 flow::account(e, len);
                 return Ok(v);
             }

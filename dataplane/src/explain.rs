@@ -422,7 +422,8 @@ impl DryRun {
                 .map(maps::ACTIVE)
                 .context("map HL_ACTIVE missing")?,
         )?;
-        let gen = active.get(&0, 0).context("reading HL_ACTIVE")?;
+        let gen =
+            dataplane_common::active_generation(active.get(&0, 0).context("reading HL_ACTIVE")?);
         let map = self.ebpf.map(maps::PORTS).context("map HL_PORTS missing")?;
         let ports: HashMap<&MapData, u32, PortInfo> = HashMap::try_from(map)?;
         for r in ports.iter() {

@@ -9,6 +9,7 @@
 //! checked by `tests/architecture.rs`.
 
 pub mod agent;
+pub mod aws_endpoint;
 pub mod compile;
 pub mod config;
 pub mod conntrack;
@@ -19,6 +20,7 @@ pub mod fault;
 pub mod flowlog;
 pub mod flows;
 pub mod health;
+pub mod import;
 pub mod lab;
 pub mod loader;
 pub mod maglev;

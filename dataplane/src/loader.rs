@@ -434,8 +434,11 @@ impl Dataplane {
     /// The switch: the pipeline looks entry points up in generation `g`.
     fn activate(&mut self, g: u32) -> Result<()> {
         let mut active: Array<&mut MapData, u32> = Array::try_from(self.map_mut(maps::ACTIVE)?)?;
+        // One write switches the generation and counts the switch: flows
+        // that passed the network ACLs under the old value meet them again.
+        let prev = active.get(&0, 0).unwrap_or(0);
         active
-            .set(0, g, 0)
+            .set(0, dataplane_common::next_active(prev, g), 0)
             .with_context(|| format!("switching HL_ACTIVE to generation {g}"))?;
         crate::fault::write_point();
         Ok(())

@@ -52,7 +52,22 @@ enum Cmd {
     /// `dataplane down` removes it. One agent per lab: a second one is refused.
     Run {
         /// Topology config (default: the embedded default topology).
+        #[arg(conflicts_with = "aws_endpoint")]
         file: Option<PathBuf>,
+        /// Follow an AWS-compatible endpoint (an emulator such as moto, at
+        /// http://HOST:PORT) instead of a file: its state, imported as `import
+        /// aws --endpoint` does, is the config; it is asked again every 500 ms
+        /// and a change is reloaded (validated first, nothing half applied,
+        /// tracked flows kept). The lab must be up: `dataplane import aws
+        /// --endpoint URL -o lab.toml` and `dataplane lab up lab.toml` first.
+        #[arg(long, value_name = "URL")]
+        aws_endpoint: Option<String>,
+        /// The region to ask the endpoint about.
+        #[arg(long, default_value = "us-east-1", requires = "aws_endpoint")]
+        region: String,
+        /// The lab name of the endpoint's config (as `import --lab`).
+        #[arg(long, default_value = dataplane::import::DEFAULT_LAB, requires = "aws_endpoint")]
+        lab: String,
         /// Hook to attach to the fabric ports (default: the config's `lab.hook`, else tc).
         #[arg(long, value_enum)]
         hook: Option<HookArg>,
@@ -144,6 +159,25 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write a topology config from the network you already have: AWS CLI describe JSON or Terraform state.
+    ///
+    /// The config goes to stdout (or -o FILE) and passes `check`. AWS ids stay
+    /// the ids, Name tags become comments, hosts are named after instances.
+    /// Every resource that is not imported is listed on stderr with the
+    /// reason, one line each, as are addresses moved into their subnet. Bad
+    /// input (malformed JSON, a file of the wrong call, a reference to a
+    /// missing resource, a CIDR AWS would refuse) is an error naming the file
+    /// and JSON path: exit code 1, nothing written. docs/IMPORT.md maps each
+    /// AWS field.
+    Import {
+        #[command(subcommand)]
+        cmd: ImportCmd,
+    },
+    /// Write a topology as AWS would describe it: the inverse of `import`.
+    Export {
+        #[command(subcommand)]
+        cmd: ExportCmd,
+    },
     /// Run the embedded default topology end to end: lab up, data plane, real
     /// traffic (allowed and denied), counters, lab down.
     Demo {
@@ -154,6 +188,103 @@ enum Cmd {
         #[arg(long)]
         ebpf_obj: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Read the AWS CLI's JSON: one file per call, in DIR or in one folder per service.
+    ///
+    /// The files are the output of `aws ec2 describe-vpcs`, `describe-subnets`,
+    /// `describe-security-groups`, `describe-security-group-rules`,
+    /// `describe-network-interfaces`, `describe-instances`,
+    /// `describe-vpc-endpoints`, `describe-vpc-endpoint-service-configurations`,
+    /// `describe-vpc-endpoint-connections` (and the route tables, network ACLs,
+    /// peering connections, NAT and internet gateways, listed as not imported);
+    /// `aws elbv2 describe-load-balancers`, `describe-target-groups`,
+    /// `describe-listeners`, `describe-target-health` and
+    /// `describe-load-balancer-attributes` (one file per resource:
+    /// CALL-NAME.json); `aws apigateway get-vpc-links`, `aws apigatewayv2
+    /// get-vpc-links`, `get-integrations` and `aws servicediscovery
+    /// list-instances`, named CALL.json (`describe-vpcs.json`) in DIR, or in
+    /// DIR/SERVICE/ (`ec2/describe-vpcs.json`). Any subset will do.
+    #[command(
+        after_help = "Example:\n  dataplane import aws configs/import/privatelink/aws --lab plink -o plink.toml"
+    )]
+    Aws {
+        /// The directory of JSON files (or give --endpoint).
+        #[arg(required_unless_present = "endpoint", conflicts_with = "endpoint")]
+        dir: Option<PathBuf>,
+        /// Ask an AWS-compatible endpoint (an emulator such as moto, at
+        /// http://HOST:PORT) instead of reading files: the EC2 and ELBv2 calls
+        /// above; calls it cannot answer are listed and left out.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// The region to ask the endpoint about.
+        #[arg(long, default_value = "us-east-1", requires = "endpoint")]
+        region: String,
+        /// Also write the endpoint's answers as files (SERVICE/CALL[-KEY].json)
+        /// in DIR, which `import aws DIR` reads again.
+        #[arg(long, value_name = "DIR", requires = "endpoint")]
+        save: Option<PathBuf>,
+        #[command(flatten)]
+        out: ImportOut,
+    },
+    /// Read Terraform state: the JSON `terraform show -json` prints.
+    ///
+    /// Its `values.root_module` and every `child_modules` are read: aws_vpc,
+    /// aws_subnet, aws_security_group (and aws_default_*), the
+    /// aws_vpc_security_group_ingress_rule / _egress_rule and
+    /// aws_security_group_rule resources, aws_instance,
+    /// aws_network_interface, aws_lb, aws_lb_target_group,
+    /// aws_lb_target_group_attachment, aws_lb_listener,
+    /// aws_vpc_endpoint_service (and _allowed_principal), aws_vpc_endpoint
+    /// (its subnet_configuration gives the ENI addresses),
+    /// aws_vpc_endpoint_connection_accepter, aws_api_gateway_vpc_link and
+    /// aws_apigatewayv2_vpc_link. Route tables, network ACLs, peering and
+    /// gateways are listed as not imported.
+    #[command(after_help = "Example:\n  terraform show -json > state.json\n  \
+        dataplane import terraform configs/import/privatelink/terraform.json --lab plink -o plink.toml")]
+    Terraform {
+        /// The output of `terraform show -json`.
+        file: PathBuf,
+        #[command(flatten)]
+        out: ImportOut,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCmd {
+    /// Write the JSON the AWS CLI prints for FILE's resources, one file per call, in DIR/SERVICE/.
+    ///
+    /// `ec2` (VPCs, subnets, security groups, ENIs, instances: one per host,
+    /// endpoint services and their permissions, endpoints), `elbv2` (load
+    /// balancers, attributes, listeners, target groups, target health and
+    /// attributes), `apigateway`/`apigatewayv2` (VPC links, integrations),
+    /// `servicediscovery` (Cloud Map instances). What AWS has no field for is
+    /// in members named Hyperlab... (AWS tools ignore them), so `import aws
+    /// DIR` gives the topology back; lab settings are not AWS state and are
+    /// left out. DIR must not exist or be empty.
+    #[command(
+        after_help = "Example:\n  dataplane export aws configs/privatelink.toml -o /tmp/plink-aws\n  \
+        dataplane import aws /tmp/plink-aws --lab plink"
+    )]
+    Aws {
+        /// Topology config (default: the embedded default topology).
+        file: Option<PathBuf>,
+        /// The directory to write (created).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ImportOut {
+    /// Write the config to FILE (default: stdout). On an error FILE is left as it was.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The config's lab name (`[lab] name`: 1 to 12 of a-z, 0-9, '-').
+    #[arg(long, default_value = dataplane::import::DEFAULT_LAB)]
+    lab: String,
 }
 
 #[derive(Subcommand)]
@@ -228,6 +359,88 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `export aws`: the files under `dir` (a new or empty directory), what
+/// they leave out on stderr.
+fn export_aws(t: &Topology, dir: &Path) -> Result<ExitCode> {
+    if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+        bail!(
+            "{} is not empty: export writes a directory of its own (stale files would be imported \
+             with the new ones)",
+            dir.display()
+        );
+    }
+    let exported = dataplane::import::export::aws(t);
+    for (rel, json) in &exported.files {
+        let p = dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let mut text = serde_json::to_string_pretty(json).expect("JSON values serialize");
+        text.push('\n');
+        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    for line in &exported.left_out {
+        eprintln!("not exported: {line}");
+    }
+    eprintln!(
+        "exported lab {}: {} files -> {}",
+        t.lab.name,
+        exported.files.len(),
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints an import's report to stderr and writes its config to `output`
+/// (through a temporary file, so a failed write leaves FILE as it was) or
+/// stdout. An import error is printed as it is, exit code 1.
+fn import_output(
+    res: Result<dataplane::import::Imported, dataplane::import::ImportError>,
+    output: Option<&Path>,
+) -> Result<ExitCode> {
+    let imported = match res {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for line in &imported.report {
+        eprintln!("{line}");
+    }
+    let t = &imported.topology;
+    let summary = format!(
+        "imported lab {}: {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts, {} NLBs, \
+         {} endpoint services, {} endpoints",
+        t.lab.name,
+        t.vpcs.len(),
+        t.subnets.len(),
+        t.security_groups.len(),
+        t.enis.len(),
+        t.hosts().len(),
+        t.services.nlbs.len(),
+        t.services.endpoint_services.len(),
+        t.services.vpc_endpoints.len()
+    );
+    match output {
+        Some(f) => {
+            let mut tmp = f.as_os_str().to_owned();
+            tmp.push(".import-tmp");
+            let tmp = PathBuf::from(tmp);
+            std::fs::write(&tmp, &imported.toml)
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, f).with_context(|| format!("writing {}", f.display()))?;
+            eprintln!("{summary} -> {}", f.display());
+        }
+        None => {
+            print!("{}", imported.toml);
+            eprintln!("{summary}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads FILE (or the embedded default); config errors are printed as
@@ -336,6 +549,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         },
         Cmd::Run {
             file,
+            aws_endpoint,
+            region,
+            lab,
             hook,
             metrics,
             ebpf_obj,
@@ -343,8 +559,28 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             flow_log,
             flow_log_interval,
         } => {
+            let mut follow = match aws_endpoint {
+                Some(url) => Some(dataplane::aws_endpoint::Follow::new(
+                    dataplane::aws_endpoint::Endpoint::new(&url, &region)
+                        .map_err(anyhow::Error::msg)?,
+                    &lab,
+                )),
+                None => None,
+            };
             // Read once: what is parsed is what the journal keeps.
-            let source = persist::ConfigSource::read(file.as_deref())?;
+            let source = match follow.as_mut() {
+                Some(f) => {
+                    let polled = f.poll().map_err(anyhow::Error::msg)?;
+                    for line in &polled.report {
+                        eprintln!("{line}");
+                    }
+                    persist::ConfigSource {
+                        name: f.url().to_string(),
+                        text: polled.changed.expect("the first poll is a change"),
+                    }
+                }
+                None => persist::ConfigSource::read(file.as_deref())?,
+            };
             let mut t = match source.parse() {
                 Ok(t) => t,
                 Err(d) => {
@@ -362,7 +598,12 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let obj = ebpf_obj
                 .map(KernelObject::File)
                 .unwrap_or_else(KernelObject::from_env);
-            run(source, t, &obj, hook, metrics, file.as_deref(), watch)?;
+            let reloads = Reloads {
+                file: file.as_deref(),
+                watch,
+                follow,
+            };
+            run(source, t, &obj, hook, metrics, reloads)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down { file } => {
@@ -416,6 +657,57 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 .map(KernelObject::File)
                 .unwrap_or_else(KernelObject::from_env);
             Ok(explain(file.as_deref(), &query, hook.into(), &obj, json))
+        }
+        Cmd::Import { cmd } => {
+            let (res, out) = match cmd {
+                ImportCmd::Aws {
+                    dir: Some(dir),
+                    out,
+                    ..
+                } => (dataplane::import::aws_dir(&dir, &out.lab), out),
+                ImportCmd::Aws {
+                    dir: None,
+                    endpoint,
+                    region,
+                    save,
+                    out,
+                } => {
+                    let url = endpoint.expect("clap: DIR or --endpoint");
+                    let ep = dataplane::aws_endpoint::Endpoint::new(&url, &region)
+                        .map_err(anyhow::Error::msg)?;
+                    let (answers, notes) =
+                        dataplane::aws_endpoint::fetch(&ep).map_err(anyhow::Error::msg)?;
+                    if let Some(dir) = save {
+                        for a in &answers {
+                            let name = match &a.key {
+                                Some(k) => format!("{}/{}-{k}.json", a.service, a.call),
+                                None => format!("{}/{}.json", a.service, a.call),
+                            };
+                            let p = dir.join(name);
+                            std::fs::create_dir_all(p.parent().expect("a file in a folder"))?;
+                            let mut text = serde_json::to_string_pretty(&a.json)?;
+                            text.push('\n');
+                            std::fs::write(&p, text)
+                                .with_context(|| format!("writing {}", p.display()))?;
+                        }
+                    }
+                    let source = ep.url().to_string();
+                    (
+                        dataplane::import::aws_answers(answers, notes, &out.lab, &source),
+                        out,
+                    )
+                }
+                ImportCmd::Terraform { file, out } => {
+                    (dataplane::import::terraform_file(&file, &out.lab), out)
+                }
+            };
+            import_output(res, out.output.as_deref())
+        }
+        Cmd::Export {
+            cmd: ExportCmd::Aws { file, output },
+        } => {
+            let t = topo!(file.as_deref());
+            export_aws(&t, &output)
         }
         Cmd::Demo { config, ebpf_obj } => {
             let t = topo!(config.as_deref());
@@ -526,15 +818,27 @@ fn remove_dataplane(lab: &str) -> Result<Option<String>> {
     )))
 }
 
+/// Where `run`'s reloads come from: FILE (on SIGHUP, or on a change with
+/// `--watch`), or an AWS-compatible endpoint it follows.
+struct Reloads<'a> {
+    file: Option<&'a Path>,
+    watch: bool,
+    follow: Option<dataplane::aws_endpoint::Follow>,
+}
+
 fn run(
     source: persist::ConfigSource,
     t: Topology,
     obj: &KernelObject,
     hook: Hook,
     metrics: SocketAddr,
-    file: Option<&Path>,
-    watch: bool,
+    reloads: Reloads<'_>,
 ) -> Result<()> {
+    let Reloads {
+        file,
+        watch,
+        mut follow,
+    } = reloads;
     let mut agent = Agent::start_persistent(source, t, obj, hook, &loader::LoadOptions::default())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -570,6 +874,23 @@ fn run(
                 _ = term.recv() => { log::info!("SIGTERM: stopping the agent"); break }
                 _ = hup.recv() => true,
                 _ = tick.tick() => {
+                    if let Some(f) = follow.as_mut() {
+                        // The endpoint is on this machine: a poll takes
+                        // milliseconds, so it runs on this thread.
+                        match f.poll() {
+                            Ok(p) => {
+                                if let Some(text) = p.changed {
+                                    for line in &p.report {
+                                        eprintln!("{line}");
+                                    }
+                                    let source = persist::ConfigSource { name: f.url().to_string(), text };
+                                    reload_source(&mut agent, source, f.url());
+                                    *layout.lock().expect("layout lock") = agent.layout();
+                                }
+                            }
+                            Err(e) => log::warn!("{}: not followed this time, the running state is unchanged: {e}", f.url()),
+                        }
+                    }
                     let now = file.and_then(mtime);
                     let changed = watch && now != seen;
                     seen = now;
@@ -661,13 +982,17 @@ fn reload_from(agent: &mut Agent, file: Option<&Path>) {
             return;
         }
     };
+    let what = file.map_or("the default topology".into(), |f| f.display().to_string());
+    reload_source(agent, source, &what);
+}
+
+/// Reloads `source` (`what` names it), or says why not and keeps what runs.
+fn reload_source(agent: &mut Agent, source: persist::ConfigSource, what: &str) {
+    let file = (what != "the default topology").then_some(what);
     match source.parse() {
         Ok(_) => match agent.reload_source(source) {
             Ok(()) => {
-                println!(
-                    "hyperlab: reloaded {}",
-                    file.map_or("the default topology".into(), |f| f.display().to_string())
-                );
+                println!("hyperlab: reloaded {what}");
                 if !agent.not_applied().is_empty() {
                     println!(
                         "hyperlab: a reload does not apply {} (changed since this agent \
@@ -675,8 +1000,11 @@ fn reload_from(agent: &mut Agent, file: Option<&Path>) {
                          `dataplane run{}`; the data plane and its flows are kept)",
                         agent.not_applied().join(", "),
                         std::process::id(),
-                        file.map(|f| format!(" {}", f.display()))
-                            .unwrap_or_default()
+                        match file {
+                            Some(u) if u.starts_with("http://") => format!(" --aws-endpoint {u}"),
+                            Some(f) => format!(" {f}"),
+                            None => String::new(),
+                        }
                     );
                 }
             }

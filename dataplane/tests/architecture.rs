@@ -21,8 +21,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// The agent's pure parts: topology in, map entries out.
-const PURE: &[&str] = &["config", "model", "compile", "delta"];
+/// The agent's pure parts: topology in, map entries out (and `import`,
+/// AWS's state in, a config out).
+const PURE: &[&str] = &["config", "model", "compile", "delta", "import"];
 /// What a pure part (or anything it uses) may never name.
 const PURE_NEVER: &[&str] = &[
     "aya",

@@ -524,7 +524,7 @@ impl GenState {
         let open = |n: &str| MapData::from_pin(dir.join(n)).unwrap();
         let active: Array<MapData, u32> =
             Array::try_from(aya::maps::Map::Array(open(maps::ACTIVE))).unwrap();
-        let g = active.get(&0, 0).unwrap();
+        let g = dataplane_common::active_generation(active.get(&0, 0).unwrap());
         let tag = |x: u32| ((x & GENERATION_BIT) >> 31) as usize;
         let ports: HashMap<MapData, u32, dataplane_common::PortInfo> =
             HashMap::try_from(aya::maps::Map::HashMap(open(maps::PORTS))).unwrap();

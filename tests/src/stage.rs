@@ -226,10 +226,12 @@ impl Stage {
                 t.insert(&Key::new(*plen, *k), class, 0).unwrap();
             }
         }
-        let mut t: LpmTrie<&mut MapData, NaclRuleKey, NaclDecision> =
-            LpmTrie::try_from(self.map(maps::NACL_RULES)).unwrap();
-        for (plen, k, d) in &m.rules {
-            t.insert(&Key::new(*plen, *k), d, 0).unwrap();
+        {
+            let mut t: LpmTrie<&mut MapData, NaclRuleKey, NaclDecision> =
+                LpmTrie::try_from(self.map(maps::NACL_RULES)).unwrap();
+            for (plen, k, d) in &m.rules {
+                t.insert(&Key::new(*plen, *k), d, 0).unwrap();
+            }
         }
     }
 
@@ -266,6 +268,16 @@ impl Stage {
             })
             .collect();
         v.sort_by_key(|(k, _)| (k.table, k.route));
+        v
+    }
+
+    /// What the agent's switch does to `HL_ACTIVE` (generation 0 stays
+    /// active): counts one more switch, so tracked flows meet changed
+    /// network ACLs on their next packet. Returns the new value.
+    pub fn switch(&mut self) -> u32 {
+        let mut a: Array<&mut MapData, u32> = Array::try_from(self.map(maps::ACTIVE)).unwrap();
+        let v = dataplane_common::next_active(a.get(&0, 0).unwrap(), 0);
+        a.set(0, v, 0).unwrap();
         v
     }
 

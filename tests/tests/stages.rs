@@ -257,6 +257,8 @@ fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(Flo
         cross1_to: 0,
         cross2_from: NO_SUBNET,
         cross2_to: NO_SUBNET,
+        nacl_epoch: 0,
+        _pad2: 0,
     };
     let rev = FlowEntry {
         eth: eth_to(CLIENT_MAC),
@@ -450,6 +452,8 @@ fn nat_rewrite_checksums() {
                 cross1_to: 0,
                 cross2_from: NO_SUBNET,
                 cross2_to: NO_SUBNET,
+                nacl_epoch: 0,
+                _pad2: 0,
             };
             st.set_flow(key, entry);
             let what = format!("proto {proto} {sport}->{dport} flags {flags}");
@@ -708,6 +712,8 @@ fn maglev_choice_and_nat_port() {
                 cross1_to: 0,
                 cross2_from: 0,
                 cross2_to: 0,
+                nacl_epoch: 0,
+                _pad2: 0,
             };
             assert_eq!(fwd, want_fwd, "{hook:?} {what}");
             let rev_key = flow_key(
@@ -1404,6 +1410,7 @@ fn nacl_change_cuts_a_tracked_flow_on_its_next_packet() {
             vec![allow_all(100)],
         );
         st.set_nacls(&[&open, &deny80]);
+        st.switch();
         assert_dropped(
             &st,
             hook,
@@ -1421,6 +1428,7 @@ fn nacl_change_cuts_a_tracked_flow_on_its_next_packet() {
             "{hook:?}: entry kept"
         );
         st.set_nacls(&[&open, &open]);
+        st.switch();
         assert_forwarded_to_server(&st, hook, &ack, "flow hit, allowed again");
         assert_eq!(
             st.nacl_drops(),
@@ -1662,6 +1670,69 @@ fn route_change_leaves_tracked_flows() {
             &syn_to(c3, server(), 40001),
             DropReason::RouteBlackhole,
             "new flow: rtb-hole's /24",
+        );
+    }
+}
+
+/// The per-flow memo of the ACL decision: a TCP flow whose packet passed
+/// the ACLs under one `HL_ACTIVE` value records it and is not looked up
+/// again until the value changes (the decision depends only on the
+/// configuration and the entry's addresses and port). ACL entries written
+/// without a switch are therefore not seen by that flow; the agent's
+/// switch (every reload) makes its next packet meet them. ICMP is checked
+/// on every packet (its type may vary within one entry).
+#[test]
+#[ignore = "needs root"]
+fn nacl_decision_is_memoised_per_flow_until_the_next_switch() {
+    for hook in HOOKS {
+        let mut st = Stage::load();
+        acl_scene(&mut st, client(), CLIENT_SUBNET, SERVER_SUBNET);
+        let open = acl("acl-open", vec![allow_all(100)], vec![allow_all(100)]);
+        st.set_nacls(&[&open, &open]);
+        let v = st.switch();
+        assert_forwarded_to_server(&st, hook, &syn(client(), 40000, 80), "first packet");
+        let fwd = flow_key(VPC, client(), server(), 40000, 80, PROTO_TCP);
+        let epoch = |st: &Stage| {
+            st.flows()
+                .iter()
+                .find(|(k, _)| *k == fwd)
+                .unwrap()
+                .1
+                .nacl_epoch
+        };
+        assert_eq!(
+            epoch(&st),
+            0,
+            "{hook:?}: a new entry has checked under no value yet"
+        );
+        let ack = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "A");
+        assert_forwarded_to_server(&st, hook, &ack, "first hit: checked");
+        assert_eq!(
+            epoch(&st),
+            v,
+            "{hook:?}: the hit records the value it passed under"
+        );
+        // An echo flow too; then the ACL closes without a switch.
+        let echo = pkt::echo(CLIENT_MAC, GATEWAY_MAC, client(), server(), 7, true);
+        assert_forwarded_to_server(&st, hook, &echo, "echo: a new flow");
+        assert_forwarded_to_server(&st, hook, &echo, "echo: a hit");
+        let closed = acl("acl-closed", vec![], vec![]);
+        st.set_nacls(&[&open, &closed]);
+        assert_forwarded_to_server(&st, hook, &ack, "no switch: the memo stands");
+        assert_dropped(
+            &st,
+            hook,
+            &echo,
+            DropReason::NaclIngressDeny,
+            "icmp flow hit: checked on every packet",
+        );
+        st.switch();
+        assert_dropped(
+            &st,
+            hook,
+            &ack,
+            DropReason::NaclIngressDeny,
+            "after the switch",
         );
     }
 }

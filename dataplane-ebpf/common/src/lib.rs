@@ -60,7 +60,8 @@ pub mod maps {
     /// targets at [`super::STAT_ENDPOINT_BASE`] etc.
     pub const OBJ_STATS: &str = "HL_OBJ_STATS";
     /// array of one u32: the configuration generation the pipeline runs
-    /// (see [`super::in_generation`])
+    /// (see [`super::in_generation`]) and the count of switches
+    /// ([`super::active_generation`], [`super::next_active`])
     pub const ACTIVE: &str = "HL_ACTIVE";
     /// ring buffer of [`super::FlowEvent`]s (new flows, rejected packets)
     pub const FLOW_EVENTS: &str = "HL_FLOW_EVENTS";
@@ -105,6 +106,23 @@ pub mod globals {
 /// once, so the kernel runs either the old configuration or the new one,
 /// never a mix.
 pub const GENERATION_BIT: u32 = 1 << 31;
+
+/// The generation in `HL_ACTIVE`'s value: its bit 0. The bits above count
+/// the switches, so the value names one configuration as applied: a flow
+/// entry that passed the network ACLs under it (`FlowEntry::nacl_epoch`)
+/// need not be checked again until the next switch.
+#[inline(always)]
+pub const fn active_generation(v: u32) -> u32 {
+    v & 1
+}
+
+/// `HL_ACTIVE`'s next value: generation `gen`, one switch more than `prev`
+/// (never 0, the value of maps nothing has activated yet).
+pub const fn next_active(prev: u32, gen: u32) -> u32 {
+    let n = (prev >> 1).wrapping_add(1) & (u32::MAX >> 1);
+    let n = if n == 0 { 1 } else { n };
+    (n << 1) | (gen & 1)
+}
 
 /// `id` tagged with generation `gen` (0 or 1).
 #[inline(always)]
@@ -623,6 +641,14 @@ pub struct FlowEntry {
     pub cross1_to: u16,
     pub cross2_from: u16,
     pub cross2_to: u16,
+    /// The `HL_ACTIVE` value under which this direction's TCP/UDP packets
+    /// last passed the network ACLs of its boundaries (0: not yet). Their
+    /// decision depends only on the configuration and on the entry's
+    /// addresses and destination port, so until the next switch a hit
+    /// needs no lookup; every switch (a reload) makes the next packet meet
+    /// the ACLs again. ICMP is always checked (its type may vary).
+    pub nacl_epoch: u32,
+    pub _pad2: u32,
 }
 
 pub const ENDPOINT_STATE_PENDING: u32 = 0;
@@ -981,8 +1007,9 @@ mod tests {
         assert_eq!(size_of::<SgPorts>(), 4 + 4 * SG_MAX_RANGES);
         assert_eq!(size_of::<FlowKey>(), 20);
         assert_eq!(offset_of!(FlowKey, proto), 16);
-        assert_eq!(size_of::<FlowEntry>(), 104);
+        assert_eq!(size_of::<FlowEntry>(), 112);
         assert_eq!(offset_of!(FlowEntry, cross1_from), 96);
+        assert_eq!(offset_of!(FlowEntry, nacl_epoch), 104);
         assert_eq!(size_of::<NaclRef>(), 12);
         assert_eq!(size_of::<SubnetNacls>(), 24);
         assert_eq!(size_of::<NaclCidrKey>(), 8);
@@ -1102,6 +1129,16 @@ mod tests {
         }
         assert_eq!(DropReason::FlowTableFull.name(), "flow_table_full");
         assert_eq!(Counter::ArpReply.name(), "arp_reply");
+    }
+
+    #[test]
+    fn active_value_carries_the_generation_and_counts_switches() {
+        assert_eq!(active_generation(next_active(0, 1)), 1);
+        assert_eq!(next_active(0, 0), 2);
+        assert_eq!(next_active(2, 1), 5);
+        assert_eq!(active_generation(next_active(5, 0)), 0);
+        // The count wraps past 0: the value is never the unset one.
+        assert_eq!(next_active(u32::MAX, 0), 2);
     }
 
     #[test]

@@ -47,33 +47,32 @@ pub fn topo() -> Topology {
             },
         ],
         enis: vec![
-            Eni {
-                id: "eni-client".into(),
-                subnet: 0,
-                ip: Ipv4Addr::new(10, 0, 1, 10),
-                mac: default_mac(0, Ipv4Addr::new(10, 0, 1, 10)),
-                security_groups: vec![0],
-                host: "client".into(),
-            },
-            Eni {
-                id: "eni-web".into(),
-                subnet: 0,
-                ip: Ipv4Addr::new(10, 0, 1, 20),
-                mac: default_mac(0, Ipv4Addr::new(10, 0, 1, 20)),
-                security_groups: vec![1],
-                host: "web".into(),
-            },
-            Eni {
-                id: "eni-other".into(),
-                subnet: 1,
-                ip: Ipv4Addr::new(10, 0, 1, 10),
-                mac: default_mac(1, Ipv4Addr::new(10, 0, 1, 10)),
-                security_groups: vec![2],
-                host: "other".into(),
-            },
+            eni("eni-client", 0, 0, [10, 0, 1, 10], 0, "client"),
+            eni("eni-web", 0, 0, [10, 0, 1, 20], 1, "web"),
+            eni("eni-other", 1, 1, [10, 0, 1, 10], 2, "other"),
         ],
         ..Topology::empty(LabSettings::new("t", Hook::Tc, 1500))
     }
+}
+
+/// An ENI with its default MAC; `vpc` is its subnet's VPC.
+fn eni(id: &str, subnet: usize, vpc: usize, ip: [u8; 4], sg: usize, host: &str) -> Eni {
+    let ip = Ipv4Addr::from(ip);
+    Eni {
+        id: id.into(),
+        subnet,
+        ip,
+        mac: default_mac(vpc, ip),
+        security_groups: vec![sg],
+        host: host.into(),
+    }
+}
+
+/// One single-port rule for each port in `ports`, 10 apart: none merge.
+fn spaced_rules(ports: impl Iterator<Item = u16>, protocol: Protocol, cidr: &str) -> Vec<Rule> {
+    ports
+        .map(|i| rule(protocol, (i * 10, i * 10), Peer::Cidr(net(cidr))))
+        .collect()
 }
 
 fn ranges(p: &SgPorts) -> Vec<(u16, u16)> {
@@ -134,15 +133,8 @@ fn compile_with_a_memo_gives_what_compile_gives() {
     assert_eq!(memo.sg.len(), 5);
     // A memo never hides an error.
     let mut bad = t.clone();
-    bad.security_groups[1].ingress = (0..=SG_MAX_RANGES as u16)
-        .map(|i| {
-            rule(
-                Protocol::Tcp,
-                (i * 10, i * 10),
-                Peer::Cidr(net("10.9.0.0/16")),
-            )
-        })
-        .collect();
+    bad.security_groups[1].ingress =
+        spaced_rules(0..=SG_MAX_RANGES as u16, Protocol::Tcp, "10.9.0.0/16");
     assert!(compile_with(&bad, &ifx, &mut memo).is_err());
     assert_eq!(memo.sg.len(), 5);
 }
@@ -256,15 +248,7 @@ fn a_configuration_may_use_half_of_each_map_the_other_half_is_the_reload_s() {
 #[test]
 fn too_many_ranges_is_an_error_naming_the_group() {
     let mut t = topo();
-    t.security_groups[1].ingress = (0..17)
-        .map(|i| {
-            rule(
-                Protocol::Udp,
-                (i * 10, i * 10),
-                Peer::Cidr(net("10.0.0.0/8")),
-            )
-        })
-        .collect();
+    t.security_groups[1].ingress = spaced_rules(0..17, Protocol::Udp, "10.0.0.0/8");
     let err = compile(&t, &[11, 12, 13]).unwrap_err().to_string();
     assert!(
         err.contains("sg-web") && err.contains("17 separate port ranges"),

@@ -281,71 +281,35 @@ impl<'s> Checker<'s> {
         let mut ids: HashMap<String, IdInfo> = HashMap::new();
 
         // Pass 1: every resource's own fields; ids registered.
-        let mut vpcs = Vec::new();
-        for (i, (path, node)) in self.section(&root, "vpc").into_iter().enumerate() {
-            vpcs.push(self.vpc(node, &path, i, &mut ids));
-        }
-        let mut subnets = Vec::new();
-        for (i, (path, node)) in self.section(&root, "subnet").into_iter().enumerate() {
-            subnets.push(self.subnet(node, path, i, &mut ids));
-        }
-        let mut sgs = Vec::new();
-        for (i, (path, node)) in self
-            .section(&root, "security_group")
-            .into_iter()
-            .enumerate()
-        {
-            sgs.push(self.security_group(node, path, i, &mut ids));
-        }
-        let mut nacls = Vec::new();
-        for (i, (path, node)) in self.section(&root, "network_acl").into_iter().enumerate() {
-            nacls.push(self.network_acl(node, path, i, &mut ids, lab.nacl_entries_max));
-        }
-        let mut route_tables = Vec::new();
-        for (i, (path, node)) in self.section(&root, "route_table").into_iter().enumerate() {
-            route_tables.push(self.route_table(node, path, i, &mut ids));
-        }
-        let mut enis = Vec::new();
-        for (i, (path, node)) in self.section(&root, "eni").into_iter().enumerate() {
-            enis.push(self.eni(node, path, i, &mut ids));
-        }
-        let mut nlbs = Vec::new();
-        for (i, (path, node)) in self.section(&root, "nlb").into_iter().enumerate() {
-            nlbs.push(self.nlb(node, path, i, &mut ids));
-        }
-        let mut tgs = Vec::new();
-        for (i, (path, node)) in self.section(&root, "target_group").into_iter().enumerate() {
-            tgs.push(self.target_group(node, path, i, &mut ids));
-        }
-        let mut services = Vec::new();
-        for (i, (path, node)) in self
-            .section(&root, "endpoint_service")
-            .into_iter()
-            .enumerate()
-        {
-            services.push(self.endpoint_service(node, path, i, &mut ids));
-        }
-        let mut endpoints = Vec::new();
-        for (i, (path, node)) in self.section(&root, "vpc_endpoint").into_iter().enumerate() {
-            endpoints.push(self.vpc_endpoint(node, path, i, &mut ids));
-        }
-        let mut albs = Vec::new();
-        for (i, (path, node)) in self.section(&root, "alb").into_iter().enumerate() {
-            albs.push(self.alb(node, path, i, &mut ids));
-        }
-        let mut cloud_maps = Vec::new();
-        for (i, (path, node)) in self
-            .section(&root, "cloud_map_service")
-            .into_iter()
-            .enumerate()
-        {
-            cloud_maps.push(self.cloud_map_service(node, path, i, &mut ids));
-        }
-        let mut links = Vec::new();
+        let vpcs = self.each(&root, "vpc", &mut ids, |c, node, path, i, ids| {
+            c.vpc(node, &path, i, ids)
+        });
+        let subnets = self.each(&root, "subnet", &mut ids, Self::subnet);
+        let sgs = self.each(&root, "security_group", &mut ids, Self::security_group);
+        let nacls = self.each(&root, "network_acl", &mut ids, |c, node, path, i, ids| {
+            c.network_acl(node, path, i, ids, lab.nacl_entries_max)
+        });
+        let route_tables = self.each(&root, "route_table", &mut ids, Self::route_table);
+        let enis = self.each(&root, "eni", &mut ids, Self::eni);
+
+        // The Hyperplane resources, read in this order (ids register as read).
         let mut integrations = 0;
-        for (i, (path, node)) in self.section(&root, "vpc_link").into_iter().enumerate() {
-            links.push(self.vpc_link(node, path, i, &mut ids, &mut integrations));
-        }
+        let services_in = ServicesIn {
+            nlbs: self.each(&root, "nlb", &mut ids, Self::nlb),
+            tgs: self.each(&root, "target_group", &mut ids, Self::target_group),
+            services: self.each(&root, "endpoint_service", &mut ids, Self::endpoint_service),
+            endpoints: self.each(&root, "vpc_endpoint", &mut ids, Self::vpc_endpoint),
+            albs: self.each(&root, "alb", &mut ids, Self::alb),
+            cloud_maps: self.each(
+                &root,
+                "cloud_map_service",
+                &mut ids,
+                Self::cloud_map_service,
+            ),
+            links: self.each(&root, "vpc_link", &mut ids, |c, node, path, i, ids| {
+                c.vpc_link(node, path, i, ids, &mut integrations)
+            }),
+        };
 
         // Pass 2: references and cross-resource rules.
         let (subnets, subnet_vpcs) = self.resolve_subnets(&vpcs, subnets, &ids);
@@ -377,15 +341,7 @@ impl<'s> Checker<'s> {
                 ),
             },
             &enis,
-            ServicesIn {
-                nlbs,
-                tgs,
-                albs,
-                cloud_maps,
-                services,
-                endpoints,
-                links,
-            },
+            services_in,
         );
 
         Topology {
@@ -501,8 +457,40 @@ pub fn load(path: &Path) -> Result<Topology, Diagnostics> {
 }
 
 /// Notes `check` prints for a config that is valid but may not do what its
-/// author expects: endpoints that carry nothing (pending or rejected).
+/// author expects: endpoints that carry nothing (pending or rejected), and
+/// subnets whose network ACL has no entries in a direction (everything
+/// across that boundary is denied).
 pub fn notes(t: &Topology) -> Vec<String> {
+    let mut out = endpoint_notes(t);
+    for (i, acl) in t.network_acls.iter().enumerate() {
+        let subnets: Vec<&str> = t
+            .subnet_nacls
+            .iter()
+            .enumerate()
+            .filter(|&(_, &a)| a == i)
+            .map(|(s, _)| t.subnets[s].id.as_str())
+            .collect();
+        let empty: Vec<&str> = [("inbound", &acl.ingress), ("outbound", &acl.egress)]
+            .into_iter()
+            .filter(|(_, e)| e.is_empty())
+            .map(|(d, _)| d)
+            .collect();
+        if acl.default || subnets.is_empty() || empty.is_empty() {
+            continue;
+        }
+        out.push(format!(
+            "network ACL {} has no {} entries: {} traffic of {} is denied (a custom network ACL \
+             denies what no entry allows)",
+            acl.id,
+            empty.join(" or "),
+            empty.join(" and "),
+            subnets.join(", ")
+        ));
+    }
+    out
+}
+
+fn endpoint_notes(t: &Topology) -> Vec<String> {
     use crate::model::EndpointState;
     t.services
         .vpc_endpoints

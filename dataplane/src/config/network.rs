@@ -899,16 +899,14 @@ impl<'s> Checker<'s> {
                     let Some(g) = self.resolve(*r, Kind::SecurityGroup, &f, ids, &sg_ids) else {
                         continue;
                     };
-                    if let (Some(v), Some(s), Some(gv)) = (vpc, subnet, sg_vpcs[g]) {
-                        if gv != v {
-                            self.err(
-                                r.pos,
-                                &f,
-                                format!(
-                                    "security group \"{}\" is in {}, but this ENI's subnet {} is in {}",
-                                    r.v, vpcs[gv].id, subnets[s].id, vpcs[v].id
-                                ),
-                            );
+                    if let Some(s) = subnet {
+                        let same = self.in_same_vpc((r.pos, &f), vpcs, (vpc, sg_vpcs[g]), |gv, v| {
+                            format!(
+                                "security group \"{}\" is in {gv}, but this ENI's subnet {} is in {v}",
+                                r.v, subnets[s].id
+                            )
+                        });
+                        if !same {
                             continue;
                         }
                     }

@@ -260,19 +260,15 @@ impl<'s> Checker<'s> {
                 let Some(s) = self.resolve(*r, Kind::Subnet, &f, ids, &subnet_ids) else {
                     continue;
                 };
-                if let (Some(v), Some(sv)) = (vpc, subnet_vpcs[s]) {
-                    if v != sv {
-                        self.err(
-                            r.pos,
-                            &f,
-                            format!(
-                                "subnet \"{}\" is in {}, but {} is in {} (a network ACL is \
-                                 associated with subnets of its own VPC)",
-                                r.v, vpcs[sv].id, n.id, vpcs[v].id
-                            ),
-                        );
-                        continue;
-                    }
+                let same = self.in_same_vpc((r.pos, &f), vpcs, (vpc, subnet_vpcs[s]), |sv, v| {
+                    format!(
+                        "subnet \"{}\" is in {sv}, but {} is in {v} (a network ACL is \
+                         associated with subnets of its own VPC)",
+                        r.v, n.id
+                    )
+                });
+                if !same {
+                    continue;
                 }
                 if let Some(&(j, pos)) = assoc.get(&s) {
                     let line = self.line_of(pos);

@@ -269,18 +269,14 @@ impl<'s> Checker<'s> {
             let Some(g) = self.resolve(r, Kind::SecurityGroup, &f, net.ids, &net.sg_ids) else {
                 continue;
             };
-            if let (Some(v), Some(gv)) = (vpc, net.sg_vpcs[g]) {
-                if gv != v {
-                    self.err(
-                        r.pos,
-                        &f,
-                        format!(
-                            "security group \"{}\" is in {}, but {this} is in {}",
-                            r.v, net.vpcs[gv].id, net.vpcs[v].id
-                        ),
-                    );
-                    continue;
-                }
+            let same = self.in_same_vpc((r.pos, &f), net.vpcs, (vpc, net.sg_vpcs[g]), |gv, v| {
+                format!(
+                    "security group \"{}\" is in {gv}, but {this} is in {v}",
+                    r.v
+                )
+            });
+            if !same {
+                continue;
             }
             groups.push(g);
         }

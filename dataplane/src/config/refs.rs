@@ -184,6 +184,25 @@ impl<'s> Checker<'s> {
         id.v.to_string()
     }
 
+    /// Whether what a field names (in VPC `theirs`) is in this resource's
+    /// VPC (`ours`); if not, reports `message(their VPC id, our VPC id)`
+    /// at `pos`. An unknown VPC on either side is no mismatch.
+    pub(super) fn in_same_vpc(
+        &mut self,
+        (pos, field): (usize, &str),
+        vpcs: &[Vpc],
+        (ours, theirs): (Option<usize>, Option<usize>),
+        message: impl FnOnce(&str, &str) -> String,
+    ) -> bool {
+        match (ours, theirs) {
+            (Some(v), Some(t)) if v != t => {
+                self.err(pos, field, message(&vpcs[t].id, &vpcs[v].id));
+                false
+            }
+            _ => true,
+        }
+    }
+
     /// Resolves a reference to a resource of kind `want`.
     pub(super) fn resolve(
         &mut self,

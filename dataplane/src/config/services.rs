@@ -643,18 +643,12 @@ impl<'s> Checker<'s> {
                     let Some(e) = self.resolve(r, Kind::Eni, &f, net.ids, eni_ids) else {
                         continue;
                     };
-                    if let (Some(v), Some(ev)) = (vpc, enis.vpcs[e]) {
-                        if ev != v {
-                            self.err(
-                                t.pos,
-                                &f,
-                                format!(
-                                    "ENI {name} is in {}, but {this} is in {}",
-                                    net.vpcs[ev].id, net.vpcs[v].id
-                                ),
-                            );
-                            continue;
-                        }
+                    let same =
+                        self.in_same_vpc((t.pos, &f), net.vpcs, (vpc, enis.vpcs[e]), |ev, v| {
+                            format!("ENI {name} is in {ev}, but {this} is in {v}")
+                        });
+                    if !same {
+                        continue;
                     }
                     let Some(port) = own_port.or(port) else {
                         continue;
@@ -757,18 +751,12 @@ impl<'s> Checker<'s> {
                     .target_group
                     .and_then(|r| self.resolve(r, Kind::TargetGroup, &tf, net.ids, &tg_ids));
                 if let (Some(g), Some(r)) = (tg, l.target_group) {
-                    if let (Some(v), Some(gv)) = (vpc, tg_vpcs[g]) {
-                        if gv != v {
-                            self.err(
-                                r.pos,
-                                &tf,
-                                format!(
-                                    "target group {} is in {}, but this NLB is in {}",
-                                    tgs[g].id, net.vpcs[gv].id, net.vpcs[v].id
-                                ),
-                            );
-                        }
-                    }
+                    self.in_same_vpc((r.pos, &tf), net.vpcs, (vpc, tg_vpcs[g]), |gv, v| {
+                        format!(
+                            "target group {} is in {gv}, but this NLB is in {v}",
+                            tgs[g].id
+                        )
+                    });
                     if let Some(p) = l.protocol {
                         if p.v != tgs[g].protocol {
                             self.err(

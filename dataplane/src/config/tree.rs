@@ -4,12 +4,14 @@
 //! required fields, strings, addresses, integers in a range, arrays,
 //! `[[section]]`s), with "did you mean" for unknown keys.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
 
 use toml_edit::{Item, Table, Value};
 
 use super::diagnostics::Checker;
+use super::IdInfo;
 use crate::model::L4Protocol;
 
 /// Strings of an array with their indices in it (for `field[i]` paths).
@@ -326,6 +328,23 @@ impl<'s> Checker<'s> {
     }
 
     /// A top-level `[[kind]]` section: its tables with their field paths.
+    /// Pass 1 of one section: `read` each item of `section(root, key)`,
+    /// given its node, path and index, registering its ids in `ids`.
+    pub(super) fn each<'n, T>(
+        &mut self,
+        root: &Tbl<'n>,
+        key: &str,
+        ids: &mut HashMap<String, IdInfo>,
+        mut read: impl FnMut(&mut Self, &'n Node, String, usize, &mut HashMap<String, IdInfo>) -> T,
+    ) -> Vec<T> {
+        let items = self.section(root, key);
+        let mut out = Vec::with_capacity(items.len());
+        for (i, (path, node)) in items.into_iter().enumerate() {
+            out.push(read(self, node, path, i, ids));
+        }
+        out
+    }
+
     pub(super) fn section<'n>(&mut self, root: &Tbl<'n>, key: &str) -> Vec<(String, &'n Node)> {
         let Some(e) = root.get(key) else {
             return Vec::new();

@@ -106,31 +106,30 @@ fn first_match_across_overlapping_entries_gives_exact_intervals() {
         nets,
         vec![net("0.0.0.0/0"), net("10.0.1.0/24"), net("10.0.0.0/16")]
     );
-    let tcp = |i: usize| t.cidrs[i].1.protos[0].clone();
-    assert_eq!(tcp(0), (PROTO_TCP, vec![(0, 65535, d(120, false))]));
+    // Each CIDR's first protocol is TCP: its ranges.
+    let tcp = |i: usize| {
+        let (proto, ranges) = t.cidrs[i].1.protos[0].clone();
+        assert_eq!(proto, PROTO_TCP);
+        ranges
+    };
+    assert_eq!(tcp(0), [(0, 65535, d(120, false))]);
     assert_eq!(
         tcp(1),
-        (
-            PROTO_TCP,
-            vec![
-                (0, 399, d(120, false)),
-                (400, 442, d(110, true)),
-                (443, 443, d(100, false)),
-                (444, 500, d(110, true)),
-                (501, 65535, d(120, false)),
-            ]
-        )
+        [
+            (0, 399, d(120, false)),
+            (400, 442, d(110, true)),
+            (443, 443, d(100, false)),
+            (444, 500, d(110, true)),
+            (501, 65535, d(120, false)),
+        ]
     );
     assert_eq!(
         tcp(2),
-        (
-            PROTO_TCP,
-            vec![
-                (0, 399, d(120, false)),
-                (400, 500, d(110, true)),
-                (501, 65535, d(120, false)),
-            ]
-        )
+        [
+            (0, 399, d(120, false)),
+            (400, 500, d(110, true)),
+            (501, 65535, d(120, false)),
+        ]
     );
     assert_eq!(t.cidrs[1].1.protos[1], (PROTO_UDP, vec![(0, 65535, DENY)]));
     assert_eq!(t.cidrs[1].1.any, DENY);

@@ -191,37 +191,26 @@ fn http_link_implies_per_integration_a_target_group_nlb_service_and_endpoint() {
             },
         ]
     );
+    // An integration's NLB: the link ENIs as nodes, the link's groups.
+    let link_nlb = |id: &str, nodes, protocol, port, target_group| Nlb {
+        id: id.to_string(),
+        vpc: 0,
+        nodes,
+        cross_zone: true,
+        security_groups: vec![2, 3],
+        listeners: vec![Listener {
+            protocol,
+            port,
+            target_group,
+        }],
+        source_ports: (1024, 65535),
+        vpc_link: Some(1),
+    };
     assert_eq!(
         x.nlbs,
         vec![
-            Nlb {
-                id: "vpclink-h-int-alb".to_string(),
-                vpc: 0,
-                nodes: nodes.clone(),
-                cross_zone: true,
-                security_groups: vec![2, 3],
-                listeners: vec![Listener {
-                    protocol: L4Protocol::Tcp,
-                    port: 80,
-                    target_group: 1,
-                }],
-                source_ports: (1024, 65535),
-                vpc_link: Some(1),
-            },
-            Nlb {
-                id: "vpclink-h-int-map".to_string(),
-                vpc: 0,
-                nodes,
-                cross_zone: true,
-                security_groups: vec![2, 3],
-                listeners: vec![Listener {
-                    protocol: L4Protocol::Udp,
-                    port: 8080,
-                    target_group: 2,
-                }],
-                source_ports: (1024, 65535),
-                vpc_link: Some(1),
-            },
+            link_nlb("vpclink-h-int-alb", nodes.clone(), L4Protocol::Tcp, 80, 1),
+            link_nlb("vpclink-h-int-map", nodes, L4Protocol::Udp, 8080, 2),
         ]
     );
     let service = |id: &str, nlb| EndpointService {
@@ -254,15 +243,17 @@ fn http_link_implies_per_integration_a_target_group_nlb_service_and_endpoint() {
             endpoint("vpclink-h-int-map-endpoint", 3, "10.2.1.203"),
         ]
     );
+    // The link keeps its VPCs, ENIs and groups as given.
+    let h = http_parts(http_link());
     assert_eq!(
         x.links[1],
         VpcLink {
             id: "vpclink-h".to_string(),
             kind: VpcLinkKind::Http {
-                customer_vpc: 0,
-                service_vpc: 1,
-                enis: vec![eni(0, "10.0.1.4"), eni(1, "10.0.2.4")],
-                security_groups: vec![2, 3],
+                customer_vpc: h.customer_vpc,
+                service_vpc: h.service_vpc,
+                enis: h.enis,
+                security_groups: h.security_groups,
                 integrations: vec![
                     Integration {
                         id: "int-alb".to_string(),

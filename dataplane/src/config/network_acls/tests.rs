@@ -262,3 +262,34 @@ subnets = ["subnet-b1", "subnet-zz", "sg-a"]
         ]
     );
 }
+
+#[test]
+fn check_notes_a_subnet_whose_acl_has_no_entries_in_a_direction() {
+    let t = parsed(&base2(
+        r#"
+[[network_acl]]
+id = "acl-closed"
+vpc = "vpc-a"
+subnets = ["subnet-a2"]
+
+[[network_acl]]
+id = "acl-in-only"
+vpc = "vpc-a"
+subnets = ["subnet-a1"]
+ingress = [{ rule = 100, action = "allow", protocol = "all", cidr = "0.0.0.0/0" }]
+
+[[network_acl]]
+id = "acl-unused"
+vpc = "vpc-a"
+"#,
+    ));
+    assert_eq!(
+        crate::config::notes(&t),
+        vec![
+            "network ACL acl-closed has no inbound or outbound entries: inbound and outbound \
+             traffic of subnet-a2 is denied (a custom network ACL denies what no entry allows)",
+            "network ACL acl-in-only has no outbound entries: outbound traffic of subnet-a1 is \
+             denied (a custom network ACL denies what no entry allows)",
+        ]
+    );
+}

@@ -282,6 +282,17 @@ service_vpc = "vpc-api"
     });
     let (tcp, udp) = (L4Protocol::Tcp, L4Protocol::Udp);
     let a_nodes = vec![node(1, "10.0.1.7"), node(2, "10.0.2.4")];
+    // An HTTP link from vpc-cust (1) to vpc-api (0).
+    let http_link = |id: &str, enis, security_groups, integrations| VpcLink {
+        id: id.into(),
+        kind: VpcLinkKind::Http {
+            customer_vpc: 1,
+            service_vpc: 0,
+            enis,
+            security_groups,
+            integrations,
+        },
+    };
     let expected = Services {
         albs: vec![Alb {
             id: "alb-web".into(),
@@ -403,80 +414,63 @@ service_vpc = "vpc-api"
                     endpoint: 0,
                 },
             },
-            VpcLink {
-                id: "vpclink-a".into(),
-                kind: VpcLinkKind::Http {
-                    customer_vpc: 1,
-                    service_vpc: 0,
-                    enis: vec![eni(1, "10.0.1.7"), eni(2, "10.0.2.4")],
-                    security_groups: vec![1],
-                    integrations: vec![
-                        Integration {
-                            id: "int-alb".into(),
-                            kind: IntegrationKind::Alb { alb: 0 },
-                            address: ip("10.1.1.201"),
-                            protocol: tcp,
-                            port: 443,
-                            target_group: 1,
-                            nlb: 1,
-                            service: 1,
-                            endpoint: 1,
-                        },
-                        Integration {
-                            id: "int-nlb".into(),
-                            kind: IntegrationKind::Nlb { nlb: 0 },
-                            address: ip("10.1.1.202"),
-                            protocol: tcp,
-                            port: 80,
-                            target_group: 2,
-                            nlb: 2,
-                            service: 2,
-                            endpoint: 2,
-                        },
-                        Integration {
-                            id: "int-users".into(),
-                            kind: IntegrationKind::CloudMap { service: 0 },
-                            address: ip("10.1.1.203"),
-                            protocol: tcp,
-                            port: 9000,
-                            target_group: 3,
-                            nlb: 3,
-                            service: 3,
-                            endpoint: 3,
-                        },
-                    ],
-                },
-            },
-            VpcLink {
-                id: "vpclink-b".into(),
-                kind: VpcLinkKind::Http {
-                    customer_vpc: 1,
-                    service_vpc: 0,
-                    enis: vec![eni(1, "10.0.1.6")],
-                    security_groups: vec![1, 2],
-                    integrations: vec![Integration {
-                        id: "int-dns".into(),
-                        kind: IntegrationKind::CloudMap { service: 1 },
-                        address: ip("10.1.1.204"),
-                        protocol: udp,
-                        port: 53,
-                        target_group: 4,
-                        nlb: 4,
-                        service: 4,
-                        endpoint: 4,
-                    }],
-                },
-            },
-            VpcLink {
-                id: "vpclink-c".into(),
-                kind: VpcLinkKind::Http {
-                    customer_vpc: 1,
-                    service_vpc: 0,
-                    enis: vec![eni(2, "10.0.2.5")],
-                    security_groups: vec![1],
-                    integrations: vec![],
-                },
-            },
+            http_link(
+                "vpclink-a",
+                vec![eni(1, "10.0.1.7"), eni(2, "10.0.2.4")],
+                vec![1],
+                vec![
+                    Integration {
+                        id: "int-alb".into(),
+                        kind: IntegrationKind::Alb { alb: 0 },
+                        address: ip("10.1.1.201"),
+                        protocol: tcp,
+                        port: 443,
+                        target_group: 1,
+                        nlb: 1,
+                        service: 1,
+                        endpoint: 1,
+                    },
+                    Integration {
+                        id: "int-nlb".into(),
+                        kind: IntegrationKind::Nlb { nlb: 0 },
+                        address: ip("10.1.1.202"),
+                        protocol: tcp,
+                        port: 80,
+                        target_group: 2,
+                        nlb: 2,
+                        service: 2,
+                        endpoint: 2,
+                    },
+                    Integration {
+                        id: "int-users".into(),
+                        kind: IntegrationKind::CloudMap { service: 0 },
+                        address: ip("10.1.1.203"),
+                        protocol: tcp,
+                        port: 9000,
+                        target_group: 3,
+                        nlb: 3,
+                        service: 3,
+                        endpoint: 3,
+                    },
+                ],
+            ),
+            http_link(
+                "vpclink-b",
+                vec![eni(1, "10.0.1.6")],
+                vec![1, 2],
+                vec![Integration {
+                    id: "int-dns".into(),
+                    kind: IntegrationKind::CloudMap { service: 1 },
+                    address: ip("10.1.1.204"),
+                    protocol: udp,
+                    port: 53,
+                    target_group: 4,
+                    nlb: 4,
+                    service: 4,
+                    endpoint: 4,
+                }],
+            ),
+            http_link("vpclink-c", vec![eni(2, "10.0.2.5")], vec![1], vec![]),
         ],
     };
     assert_eq!(t.services, expected);

@@ -1,0 +1,643 @@
+//! A client of an AWS-compatible endpoint (moto, LocalStack: an emulator
+//! holding the network a user's IaC made), for `dataplane import aws
+//! --endpoint URL` (issue 19 part 2). It asks the calls `import aws` reads
+//! and hands their answers, as the AWS CLI's JSON, to the same reader.
+//!
+//! HTTP/1.1 over a plain TCP stream: emulators on the lab machine speak
+//! http, and an AWS SDK costs minutes and gigabytes to build
+//! (IMPORT-PROGRESS.md). Requests carry a SigV4-shaped Authorization header
+//! (the credential scope names the region and service, as emulators read
+//! it); emulators do not check the signature, and real AWS is no target.
+//! EC2 and ELBv2 speak the Query protocol (form POST, XML answers:
+//! `import::query_xml`); API Gateway speaks REST-JSON (its v1 `item` is the
+//! CLI's `items`), Cloud Map JSON 1.1.
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    time::Duration,
+};
+
+use serde_json::Value;
+
+use crate::import::{query_xml, Answer};
+
+/// An `http://HOST:PORT` endpoint and the region to ask.
+pub struct Endpoint {
+    url: String,
+    authority: String,
+    region: String,
+}
+
+const EC2_VERSION: &str = "2016-11-15";
+const ELBV2_VERSION: &str = "2015-12-01";
+
+impl Endpoint {
+    pub fn new(url: &str, region: &str) -> Result<Endpoint, String> {
+        let rest = match url.strip_prefix("http://") {
+            Some(r) => r,
+            None if url.starts_with("https://") => {
+                return Err(format!(
+                    "{url}: https is not supported (an emulator on this machine speaks http)"
+                ))
+            }
+            None => return Err(format!("{url}: expected http://HOST:PORT")),
+        };
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains('/') {
+            return Err(format!("{url}: expected http://HOST:PORT (no path)"));
+        }
+        Ok(Endpoint {
+            url: format!("http://{authority}"),
+            authority: authority.to_string(),
+            region: region.to_string(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// One POST of a form; the status and the body.
+    fn post(&self, scope: &str, body: &str) -> Result<(u16, String), String> {
+        self.request(
+            "POST",
+            "/",
+            scope,
+            "application/x-www-form-urlencoded; charset=utf-8",
+            &[],
+            body,
+        )
+    }
+
+    /// One request; the status and the body.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        scope: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<(u16, String), String> {
+        let addr = if self.authority.contains(':') {
+            self.authority.clone()
+        } else {
+            format!("{}:80", self.authority)
+        };
+        let mut s =
+            TcpStream::connect(&addr).map_err(|e| format!("cannot reach {}: {e}", self.url))?;
+        let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {}\r\nX-Amz-Date: 20260101T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 \
+             Credential=hyperlab/20260101/{}/{scope}/aws4_request, SignedHeaders=content-type;host;x-amz-date, \
+             Signature=0000000000000000000000000000000000000000000000000000000000000000\r\n\
+             {extra}Connection: close\r\n\r\n{body}",
+            self.authority,
+            body.len(),
+            self.region
+        );
+        s.write_all(req.as_bytes())
+            .map_err(|e| format!("{}: writing the request: {e}", self.url))?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw)
+            .map_err(|e| format!("{}: reading the answer: {e}", self.url))?;
+        parse_response(&raw).map_err(|e| format!("{}: {e}", self.url))
+    }
+
+    /// A Query-protocol call, every page, as the CLI's JSON (pages' lists
+    /// under `member` joined).
+    fn query(
+        &self,
+        service: &str,
+        action: &str,
+        params: &[(&str, &str)],
+        member: &str,
+    ) -> Result<Value, String> {
+        let (scope, version) = match service {
+            "ec2" => ("ec2", EC2_VERSION),
+            _ => ("elasticloadbalancing", ELBV2_VERSION),
+        };
+        let mut all: Option<Value> = None;
+        let mut next: Option<String> = None;
+        for _page in 0..1000 {
+            let mut body = format!("Action={action}&Version={version}");
+            for (k, v) in params {
+                body.push_str(&format!("&{k}={}", encode(v)));
+            }
+            if let Some(t) = &next {
+                let k = if service == "ec2" {
+                    "NextToken"
+                } else {
+                    "Marker"
+                };
+                body.push_str(&format!("&{k}={}", encode(t)));
+            }
+            let (status, text) = self.post(scope, &body)?;
+            let json = match query_xml::cli_json(&text) {
+                Ok(j) if status == 200 => j,
+                Ok(_) => return Err(format!("HTTP {status}")),
+                Err(e) if status == 200 => return Err(e),
+                Err(e) if e.starts_with("the endpoint answered") => {
+                    return Err(format!("HTTP {status}: {e}"))
+                }
+                Err(_) => return Err(format!("HTTP {status}")),
+            };
+            next = ["NextToken", "NextMarker"]
+                .iter()
+                .find_map(|k| json.get(*k).and_then(Value::as_str))
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            match &mut all {
+                None => all = Some(json),
+                Some(a) => {
+                    let more = json
+                        .get(member)
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    if let Some(list) = a.get_mut(member).and_then(Value::as_array_mut) {
+                        list.extend(more);
+                    }
+                }
+            }
+            if next.is_none() {
+                break;
+            }
+        }
+        let mut all = all.unwrap_or(Value::Null);
+        if let Some(o) = all.as_object_mut() {
+            o.remove("NextToken");
+            o.remove("NextMarker");
+            o.entry(member.to_string())
+                .or_insert(Value::Array(Vec::new()));
+        }
+        Ok(all)
+    }
+}
+
+impl Endpoint {
+    /// A REST-JSON list (API Gateway), every page: the wire's `item` or
+    /// `items` as the CLI's `key`; pages follow `position` or `nextToken`.
+    fn rest_list(&self, path: &str, key: &str) -> Result<Value, String> {
+        let mut all = Vec::new();
+        let mut query = String::new();
+        for _page in 0..1000 {
+            let (status, text) = self.request(
+                "GET",
+                &format!("{path}{query}"),
+                "apigateway",
+                "application/json",
+                &[],
+                "",
+            )?;
+            if status != 200 {
+                return Err(format!("HTTP {status}"));
+            }
+            let json: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+            let items = json.get("items").or_else(|| json.get("item"));
+            all.extend(items.and_then(Value::as_array).cloned().unwrap_or_default());
+            let next = ["position", "nextToken"].iter().find_map(|k| {
+                json.get(*k)
+                    .and_then(Value::as_str)
+                    .map(|t| (*k, t.to_string()))
+            });
+            match next {
+                Some((k, t)) if !t.is_empty() => query = format!("?{k}={}", encode(&t)),
+                _ => break,
+            }
+        }
+        Ok(serde_json::json!({ key: all }))
+    }
+
+    /// Cloud Map's ListInstances (JSON 1.1), every page, with its ServiceId.
+    fn list_instances(&self, service: &str) -> Result<Value, String> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        for _page in 0..1000 {
+            let mut req = serde_json::json!({ "ServiceId": service });
+            if let Some(t) = &token {
+                req["NextToken"] = Value::String(t.clone());
+            }
+            let (status, text) = self.request(
+                "POST",
+                "/",
+                "servicediscovery",
+                "application/x-amz-json-1.1",
+                &[("X-Amz-Target", "Route53AutoNaming_v20170314.ListInstances")],
+                &req.to_string(),
+            )?;
+            if status != 200 {
+                return Err(format!("HTTP {status}"));
+            }
+            let json: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+            all.extend(
+                json.get("Instances")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            token = json
+                .get("NextToken")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(serde_json::json!({ "ServiceId": service, "Instances": all }))
+    }
+}
+
+/// `describe-vpc-endpoints` -> `DescribeVpcEndpoints`.
+fn action(call: &str) -> String {
+    call.split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map_or(String::new(), |f| {
+                f.to_ascii_uppercase().to_string() + c.as_str()
+            })
+        })
+        .collect()
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An HTTP/1.1 answer: status and body (Content-Length, chunked, or to EOF).
+fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("not an HTTP answer (no end of headers)")?;
+    let head = String::from_utf8_lossy(&raw[..head_end]);
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or("not an HTTP answer (no status)")?;
+    let mut chunked = false;
+    let mut length = None;
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            match k.trim().to_ascii_lowercase().as_str() {
+                "transfer-encoding" => chunked = v.trim().eq_ignore_ascii_case("chunked"),
+                "content-length" => length = v.trim().parse::<usize>().ok(),
+                _ => {}
+            }
+        }
+    }
+    let mut body = &raw[head_end + 4..];
+    let bytes = if chunked {
+        let mut out = Vec::new();
+        loop {
+            let line_end = body
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .ok_or("a chunk without its size line")?;
+            let size_text = String::from_utf8_lossy(&body[..line_end]);
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|_| format!("a bad chunk size {size_text:?}"))?;
+            body = &body[line_end + 2..];
+            if size == 0 {
+                break;
+            }
+            if body.len() < size {
+                return Err("a chunk cut short".into());
+            }
+            out.extend_from_slice(&body[..size]);
+            body = body.get(size + 2..).unwrap_or(&[]);
+        }
+        out
+    } else {
+        match length {
+            Some(n) if n <= body.len() => body[..n].to_vec(),
+            Some(_) => return Err("the answer is shorter than its Content-Length".into()),
+            None => body.to_vec(),
+        }
+    };
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The answers of every call `import aws` reads that the endpoint can
+/// give, and a line for each it could not (an emulator lacks some calls:
+/// any subset imports). Fails only when the endpoint cannot be reached.
+pub fn fetch(ep: &Endpoint) -> Result<(Vec<Answer>, Vec<String>), String> {
+    let mut answers = Vec::new();
+    let mut notes = Vec::new();
+    let mut ask = |service: &'static str,
+                   call: &'static str,
+                   member: &str,
+                   key: Option<String>,
+                   params: &[(&str, &str)],
+                   answers: &mut Vec<Answer>|
+     -> Result<Option<Value>, String> {
+        let act = action(call);
+        let name = match &key {
+            Some(k) => format!("{} {service} {act} {k}", ep.url),
+            None => format!("{} {service} {act}", ep.url),
+        };
+        match ep.query(service, &act, params, member) {
+            Ok(json) => {
+                answers.push(Answer {
+                    service,
+                    call,
+                    key,
+                    name,
+                    json: json.clone(),
+                });
+                Ok(Some(json))
+            }
+            Err(e) if e.starts_with("cannot reach") => Err(e),
+            Err(e) => {
+                notes.push(format!("{name}: not read: {e}"));
+                Ok(None)
+            }
+        }
+    };
+    let strs = |v: &Option<Value>, list: &str, field: &str| -> Vec<String> {
+        v.as_ref()
+            .and_then(|j| j.get(list))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i.get(field).and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // EC2: the whole-account calls, then the permissions of each service.
+    for (service, call, member) in crate::import::calls() {
+        if service == "ec2" && call != "describe-vpc-endpoint-service-permissions" {
+            ask(service, call, member, None, &[], &mut answers)?;
+        }
+    }
+    let services = answers
+        .iter()
+        .find(|a| a.call == "describe-vpc-endpoint-service-configurations")
+        .map(|a| a.json.clone());
+    for id in strs(&services, "ServiceConfigurations", "ServiceId") {
+        ask(
+            "ec2",
+            "describe-vpc-endpoint-service-permissions",
+            "AllowedPrincipals",
+            Some(id.clone()),
+            &[("ServiceId", &id)],
+            &mut answers,
+        )?;
+    }
+    // ELBv2: load balancers and target groups, then per resource.
+    let lbs = ask(
+        "elbv2",
+        "describe-load-balancers",
+        "LoadBalancers",
+        None,
+        &[],
+        &mut answers,
+    )?;
+    let tgs = ask(
+        "elbv2",
+        "describe-target-groups",
+        "TargetGroups",
+        None,
+        &[],
+        &mut answers,
+    )?;
+    for arn in strs(&tgs, "TargetGroups", "TargetGroupArn") {
+        let name = arn.split('/').nth(1).unwrap_or(&arn).to_string();
+        ask(
+            "elbv2",
+            "describe-target-health",
+            "TargetHealthDescriptions",
+            Some(name.clone()),
+            &[("TargetGroupArn", &arn)],
+            &mut answers,
+        )?;
+        ask(
+            "elbv2",
+            "describe-target-group-attributes",
+            "Attributes",
+            Some(name),
+            &[("TargetGroupArn", &arn)],
+            &mut answers,
+        )?;
+    }
+    for arn in strs(&lbs, "LoadBalancers", "LoadBalancerArn") {
+        let name = arn.split('/').nth(2).unwrap_or(&arn).to_string();
+        ask(
+            "elbv2",
+            "describe-listeners",
+            "Listeners",
+            Some(name.clone()),
+            &[("LoadBalancerArn", &arn)],
+            &mut answers,
+        )?;
+        ask(
+            "elbv2",
+            "describe-load-balancer-attributes",
+            "Attributes",
+            Some(name),
+            &[("LoadBalancerArn", &arn)],
+            &mut answers,
+        )?;
+    }
+    // API Gateway (REST JSON) and the Cloud Map services its integrations name.
+    let mut rest = |call: &'static str,
+                    service: &'static str,
+                    path: &str,
+                    key: &str,
+                    k: Option<String>,
+                    answers: &mut Vec<Answer>|
+     -> Result<Option<Value>, String> {
+        let name = match &k {
+            Some(x) => format!("{} {service} GET {path} ({x})", ep.url),
+            None => format!("{} {service} GET {path}", ep.url),
+        };
+        match ep.rest_list(path, key) {
+            Ok(json) => {
+                answers.push(Answer {
+                    service,
+                    call,
+                    key: k,
+                    name,
+                    json: json.clone(),
+                });
+                Ok(Some(json))
+            }
+            Err(e) if e.starts_with("cannot reach") => Err(e),
+            Err(e) => {
+                notes.push(format!("{name}: not read: {e}"));
+                Ok(None)
+            }
+        }
+    };
+    rest(
+        "get-vpc-links",
+        "apigateway",
+        "/vpclinks",
+        "items",
+        None,
+        &mut answers,
+    )?;
+    rest(
+        "get-vpc-links",
+        "apigatewayv2",
+        "/v2/vpclinks",
+        "Items",
+        None,
+        &mut answers,
+    )?;
+    let mut integrations = Vec::new();
+    let apis = ep.rest_list("/v2/apis", "Items");
+    if let Ok(apis) = &apis {
+        let ids: Vec<String> = apis["Items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.get("apiId").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        for id in ids {
+            let path = format!("/v2/apis/{id}/integrations");
+            if let Some(json) = rest(
+                "get-integrations",
+                "apigatewayv2",
+                &path,
+                "Items",
+                Some(id),
+                &mut answers,
+            )? {
+                integrations.extend(json["Items"].as_array().cloned().unwrap_or_default());
+            }
+        }
+    }
+    match apis {
+        Err(e) if e.starts_with("cannot reach") => return Err(e),
+        Err(e) => notes.push(format!(
+            "{} apigatewayv2 GET /v2/apis: not read: {e}",
+            ep.url
+        )),
+        Ok(_) => {}
+    }
+    let mut services: Vec<String> = integrations
+        .iter()
+        .filter_map(|i| i.get("integrationUri").and_then(Value::as_str))
+        .filter(|u| u.starts_with("arn:aws:servicediscovery:"))
+        .filter_map(|u| u.split_once(":service/").map(|(_, s)| s.to_string()))
+        .collect();
+    services.dedup();
+    for srv in services {
+        let name = format!("{} servicediscovery ListInstances {srv}", ep.url);
+        match ep.list_instances(&srv) {
+            Ok(json) => answers.push(Answer {
+                service: "servicediscovery",
+                call: "list-instances",
+                key: Some(srv),
+                name,
+                json,
+            }),
+            Err(e) if e.starts_with("cannot reach") => return Err(e),
+            Err(e) => notes.push(format!("{name}: not read: {e}")),
+        }
+    }
+    Ok((answers, notes))
+}
+
+/// Follows an endpoint for `dataplane run --aws-endpoint`: each poll
+/// imports what the endpoint holds; a config that differs from the last
+/// one is what the agent reloads (validated there, nothing half applied).
+pub struct Follow {
+    ep: Endpoint,
+    lab: String,
+    last: Option<String>,
+}
+
+/// A poll's outcome: the config text when it changed, and the import's
+/// report (what was not read or imported, warnings).
+pub struct Polled {
+    pub changed: Option<String>,
+    pub report: Vec<String>,
+}
+
+impl Follow {
+    pub fn new(ep: Endpoint, lab: &str) -> Follow {
+        Follow {
+            ep,
+            lab: lab.to_string(),
+            last: None,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        self.ep.url()
+    }
+
+    /// Asks the endpoint again. An endpoint that cannot be reached, or a
+    /// state that does not import, is an error; the caller keeps what runs.
+    pub fn poll(&mut self) -> Result<Polled, String> {
+        let (answers, notes) = fetch(&self.ep)?;
+        let imported = crate::import::aws_answers(answers, notes, &self.lab, self.ep.url())
+            .map_err(|e| e.to_string())?;
+        let changed = (self.last.as_deref() != Some(imported.toml.as_str())).then(|| {
+            self.last = Some(imported.toml.clone());
+            imported.toml
+        });
+        Ok(Polled {
+            changed,
+            report: imported.report,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_answers_with_a_length_chunked_or_to_the_end() {
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello, and more"),
+            Ok((200, "hello".into()))
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 500 INTERNAL SERVER ERROR\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"),
+            Ok((500, "abcde".into()))
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.0 200 OK\r\n\r\nall"),
+            Ok((200, "all".into()))
+        );
+        assert_eq!(
+            parse_response(b"garbage"),
+            Err("not an HTTP answer (no end of headers)".into())
+        );
+    }
+
+    #[test]
+    fn calls_are_named_as_the_query_protocol_names_them() {
+        assert_eq!(
+            action("describe-vpc-endpoint-service-configurations"),
+            "DescribeVpcEndpointServiceConfigurations"
+        );
+        assert_eq!(encode("arn:aws:x/a b"), "arn%3Aaws%3Ax%2Fa%20b");
+        assert!(Endpoint::new("https://x:1", "r").is_err());
+        assert_eq!(
+            Endpoint::new("http://127.0.0.1:5055/", "r").unwrap().url(),
+            "http://127.0.0.1:5055"
+        );
+    }
+}

@@ -1,0 +1,703 @@
+//! `dataplane import`: a config on stdout or in -o FILE that `check`
+//! accepts, the report on stderr, and on bad input an error naming the
+//! file and JSON path, exit code 1, nothing written.
+
+use std::path::PathBuf;
+
+mod common;
+use common::{bin, lab_up, root_lab, tmp, AgentProc};
+
+fn example() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/import/privatelink"
+    ))
+}
+
+#[test]
+fn import_aws_writes_a_config_that_check_accepts() {
+    let out = tmp("import-plink.toml");
+    let _ = std::fs::remove_file(&out);
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(example().join("aws"))
+        .args(["--lab", "plink", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "");
+    let err = String::from_utf8_lossy(&run.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    // Seven resources not imported (default VPC, subnet and groups, route
+    // tables; the default ACLs are AWS's, hyperlab's implied ones), then
+    // the summary.
+    assert_eq!(lines.len(), 8, "{err}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains(": not imported: "))
+            .count(),
+        7,
+        "{err}"
+    );
+    assert_eq!(
+        lines[7],
+        format!(
+            "imported lab plink: 2 VPCs, 4 subnets, 4 security groups, 3 ENIs on 3 hosts, 1 NLBs, \
+             1 endpoint services, 2 endpoints -> {}",
+            out.display()
+        )
+    );
+    let check = bin().arg("check").arg(&out).output().unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(check.status.code(), Some(0), "{check:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        format!(
+            "{}: ok (lab plink, 2 VPCs, 4 subnets, 4 security groups, 3 ENIs on 3 hosts)\n",
+            out.display()
+        )
+    );
+}
+
+#[test]
+fn import_aws_prints_the_config_without_o() {
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(example().join("aws"))
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let toml = String::from_utf8_lossy(&run.stdout);
+    assert!(toml.contains("\n[lab]\nname = \"imported\"\n"), "{toml}");
+    assert!(
+        toml.contains("\nid = \"eni-web1\"   # instance i-0web100000000001 (Name: web1)\n"),
+        "{toml}"
+    );
+}
+
+/// A dump of one bad file (`sgs` names an unknown group), in a temp dir.
+fn bad_dump(name: &str) -> PathBuf {
+    let dir = tmp(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("ec2")).unwrap();
+    std::fs::write(
+        dir.join("ec2/describe-vpcs.json"),
+        r#"{"Vpcs": [{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ec2/describe-security-groups.json"),
+        r#"{"SecurityGroups": [{"GroupId": "sg-1", "VpcId": "vpc-1", "IpPermissions": [
+            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+             "UserIdGroupPairs": [{"GroupId": "sg-123"}]}]}]}"#,
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn import_errors_exit_1_name_file_and_path_and_write_nothing() {
+    let dir = bad_dump("import-bad");
+    let want = format!(
+        "{}: SecurityGroups[0].IpPermissions[0].UserIdGroupPairs[0].GroupId: unknown group sg-123\n",
+        dir.join("ec2/describe-security-groups.json").display()
+    );
+    // -o FILE that does not exist: not created.
+    let out = tmp("import-bad-new.toml");
+    let _ = std::fs::remove_file(&out);
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&run.stderr), want);
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "");
+    assert!(!out.exists());
+    // -o FILE that exists: left as it was.
+    std::fs::write(&out, "# my config\n").unwrap();
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&run.stderr), want);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "# my config\n");
+    // stdout: nothing printed.
+    let run = bin().args(["import", "aws"]).arg(&dir).output().unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "");
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn import_refuses_a_missing_directory_and_a_bad_lab_name() {
+    let run = bin()
+        .args(["import", "aws", "/nonexistent/dump"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        "/nonexistent/dump: cannot read the directory: No such file or directory (os error 2)\n"
+    );
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(example().join("aws"))
+        .args(["--lab", "My Lab"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        "--lab: invalid lab name \"My Lab\" (expected 1 to 12 characters from a-z, 0-9 and '-', \
+         starting with a letter or digit)\n"
+    );
+}
+
+#[test]
+fn import_terraform_writes_the_same_config_check_accepts() {
+    let out = tmp("import-tf.toml");
+    let _ = std::fs::remove_file(&out);
+    let run = bin()
+        .args(["import", "terraform"])
+        .arg(example().join("terraform.json"))
+        .args(["--lab", "plink", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains(": not imported: "))
+            .count(),
+        2,
+        "{err}"
+    );
+    let check = bin().arg("check").arg(&out).output().unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        format!(
+            "{}: ok (lab plink, 2 VPCs, 4 subnets, 4 security groups, 3 ENIs on 3 hosts)\n",
+            out.display()
+        )
+    );
+    let bad = tmp("import-tf-bad.json");
+    std::fs::write(
+        &bad,
+        "{\"values\": {\"root_module\": {\"resources\": [{\"type\": \"aws_vpc\"}]}}}",
+    )
+    .unwrap();
+    let run = bin()
+        .args(["import", "terraform"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        format!(
+            "{}: values.root_module.resources[0].values: missing (expected the resource's attributes)\n",
+            bad.display()
+        )
+    );
+}
+
+#[test]
+fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
+    let dir = tmp("export-plink");
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = example().join("../../privatelink.toml");
+    let run = bin()
+        .args(["export", "aws"])
+        .arg(&config)
+        .arg("-o")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        format!(
+            "not exported: [lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state\n\
+             exported lab plink: 20 files -> {}\n",
+            dir.display()
+        )
+    );
+    let out = tmp("export-plink.toml");
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(&dir)
+        .args(["--lab", "plink", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let check = bin().arg("check").arg(&out).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        format!(
+            "{}: ok (lab plink, 2 VPCs, 4 subnets, 4 security groups, 3 ENIs on 3 hosts)\n",
+            out.display()
+        )
+    );
+    // A second export into the same directory is refused.
+    let again = bin()
+        .args(["export", "aws"])
+        .arg(&config)
+        .arg("-o")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr),
+        format!(
+            "error: {} is not empty: export writes a directory of its own (stale files would be \
+             imported with the new ones)\n",
+            dir.display()
+        )
+    );
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A stand-in for moto on 127.0.0.1: it answers each Query-protocol call
+/// with moto's recorded answer (tests/fixtures/import/moto-5.2.6-privatelink/
+/// xml/SERVICE/CALL[-KEY].xml; ELBv2 chunked, EC2 with a length) and a call
+/// it has no answer for with moto's HTTP 500 page. Returns its URL.
+fn replay_moto() -> String {
+    replay_moto_switchable().0
+}
+
+/// [`replay_moto`], and a switch: set, the answers recorded after the web
+/// group's tcp 8080 rule was revoked (`xml-revoked/`, over `xml/`).
+fn replay_moto_switchable() -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let fixture = example().join("../../../tests/fixtures/import/moto-5.2.6-privatelink");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let revoked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let switch = revoked.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            // API Gateway: REST-JSON GETs, answered from rest/SERVICE/PATH.json.
+            if let Some(path) = request_line.strip_prefix("GET ") {
+                let path = path
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .split('?')
+                    .next()
+                    .unwrap();
+                let (service, rest) = match path.strip_prefix("/v2/") {
+                    Some(r) => ("apigatewayv2", r),
+                    None => ("apigateway", path.trim_start_matches('/')),
+                };
+                let file = fixture
+                    .join("rest")
+                    .join(service)
+                    .join(format!("{}.json", rest.replace('/', "-")));
+                let answer = match std::fs::read_to_string(&file) {
+                    Ok(text) => format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}",
+                        text.len()
+                    ),
+                    Err(_) => "HTTP/1.1 404 NOT FOUND\r\nContent-Length: 0\r\n\r\n".to_string(),
+                };
+                stream.write_all(answer.as_bytes()).unwrap();
+                continue;
+            }
+            let form: Vec<(String, String)> = String::from_utf8(body)
+                .unwrap()
+                .split('&')
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap();
+                    let mut out = Vec::new();
+                    let b = v.as_bytes();
+                    let mut i = 0;
+                    while i < b.len() {
+                        if b[i] == b'%' {
+                            out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                            i += 3;
+                        } else {
+                            out.push(b[i]);
+                            i += 1;
+                        }
+                    }
+                    (k.to_string(), String::from_utf8(out).unwrap())
+                })
+                .collect();
+            let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            let action = get("Action").unwrap();
+            let mut call = String::new();
+            for c in action.chars() {
+                if c.is_ascii_uppercase() {
+                    if !call.is_empty() {
+                        call.push('-');
+                    }
+                    call.push(c.to_ascii_lowercase());
+                } else {
+                    call.push(c);
+                }
+            }
+            let service = if get("Version").as_deref() == Some("2016-11-15") {
+                "ec2"
+            } else {
+                "elbv2"
+            };
+            let key = get("TargetGroupArn")
+                .map(|a| a.split('/').nth(1).unwrap().to_string())
+                .or_else(|| {
+                    get("LoadBalancerArn").map(|a| a.split('/').nth(2).unwrap().to_string())
+                })
+                .or_else(|| get("ServiceId"));
+            let name = match key {
+                Some(k) => format!("{service}/{call}-{k}.xml"),
+                None => format!("{service}/{call}.xml"),
+            };
+            let over = fixture.join("xml-revoked").join(&name);
+            let file = if switch.load(std::sync::atomic::Ordering::SeqCst) && over.exists() {
+                over
+            } else {
+                fixture.join("xml").join(&name)
+            };
+            let answer = match std::fs::read_to_string(&file) {
+                Ok(text) if service == "elbv2" => format!(
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{text}\r\n0\r\n\r\n",
+                    text.len()
+                ),
+                Ok(text) => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}", text.len()),
+                Err(_) => {
+                    let page = "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n";
+                    format!("HTTP/1.1 500 INTERNAL SERVER ERROR\r\nContent-Length: {}\r\n\r\n{page}", page.len())
+                }
+            };
+            stream.write_all(answer.as_bytes()).unwrap();
+        }
+    });
+    (url, revoked)
+}
+
+#[test]
+fn following_an_endpoint_gives_a_new_config_when_its_state_changes() {
+    use dataplane::aws_endpoint::{Endpoint, Follow};
+    let (url, revoked) = replay_moto_switchable();
+    let mut f = Follow::new(Endpoint::new(&url, "us-east-1").unwrap(), "moto");
+    let first = f
+        .poll()
+        .unwrap()
+        .changed
+        .expect("the first poll is a change");
+    assert_eq!(f.poll().unwrap().changed, None, "nothing changed");
+    revoked.store(true, std::sync::atomic::Ordering::SeqCst);
+    let after = f
+        .poll()
+        .unwrap()
+        .changed
+        .expect("the revoked rule is a change");
+    assert_eq!(f.poll().unwrap().changed, None);
+    let web = |text: &str| {
+        let t = dataplane::config::parse_str(text, "x.toml").unwrap();
+        let g = t
+            .security_groups
+            .iter()
+            .find(|g| g.id == "sg-8b321c0bef5e2aa57")
+            .unwrap()
+            .clone();
+        (t.security_groups.clone(), g)
+    };
+    let (groups, before) = web(&first);
+    let (_, now) = web(&after);
+    let nlb = groups
+        .iter()
+        .position(|g| g.id == "sg-e49fce01c5dbca17d")
+        .unwrap();
+    use dataplane::model::{Peer, Protocol, Rule};
+    let http = Rule {
+        protocol: Protocol::Tcp,
+        ports: (8080, 8080),
+        peer: Peer::SecurityGroup(nlb),
+    };
+    assert!(before.ingress.contains(&http), "{before:?}");
+    let mut want = before.ingress.clone();
+    want.retain(|r| *r != http);
+    assert_eq!(now.ingress, want);
+}
+
+#[test]
+fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
+    let url = replay_moto();
+    let files = example().join("../../../tests/fixtures/import/moto-5.2.6-privatelink/cli");
+    let by_files = bin()
+        .args(["import", "aws"])
+        .arg(&files)
+        .args(["--lab", "moto"])
+        .output()
+        .unwrap();
+    assert_eq!(by_files.status.code(), Some(0), "{by_files:?}");
+    let saved = tmp("import-endpoint-saved");
+    let _ = std::fs::remove_dir_all(&saved);
+    let live = bin()
+        .args([
+            "import",
+            "aws",
+            "--endpoint",
+            &url,
+            "--lab",
+            "moto",
+            "--save",
+        ])
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert_eq!(live.status.code(), Some(0), "{live:?}");
+    // The same config (but for the header naming its source).
+    let body = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("# Imported from "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&live), body(&by_files));
+    let err = String::from_utf8_lossy(&live.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("{url} ec2 DescribeVpcEndpointConnections: not read: HTTP 500")
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "{url} ec2 DescribeVpcs: Vpcs[0]: not imported: VPC "
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{url} apigatewayv2 GET /v2/vpclinks: Items[0]: note: API Gateway's own VPC is in no dump"
+        )),
+        "{err}"
+    );
+    // What --save wrote imports to the same config again.
+    let again = bin()
+        .args(["import", "aws"])
+        .arg(&saved)
+        .args(["--lab", "moto"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    assert_eq!(body(&again), body(&by_files));
+    let _ = std::fs::remove_dir_all(&saved);
+    // Nobody there: an error, exit 1.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let refused = bin()
+        .args(["import", "aws", "--endpoint", &dead])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .starts_with(&format!("error: cannot reach {dead}: Connection refused")),
+        "{refused:?}"
+    );
+}
+
+/// A command inside lab host `host` (its network namespace).
+fn in_host(lab: &str, host: &str, argv: &[&str]) -> (std::process::Command, std::fs::File) {
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    dataplane::netns::command(&format!("{lab}-{host}"), &argv).unwrap()
+}
+
+/// `curl` inside a lab host: (exit code, body).
+fn curl(lab: &str, host: &str, url: &str) -> (i32, String) {
+    let (mut cmd, _ns) = in_host(lab, host, &["curl", "-sS", "--max-time", "2", url]);
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Kills the lab hosts' processes it holds when dropped.
+struct Procs(Vec<std::process::Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn run_follows_an_endpoint_a_revoked_rule_refuses_new_connections_within_2_s_established_ones_go_on(
+) {
+    use std::process::Stdio;
+    let (lab, file) = root_lab("imp", "import-follow.toml");
+    let (url, revoked) = replay_moto_switchable();
+    let import = bin()
+        .args(["import", "aws", "--endpoint", &url, "--lab", &lab, "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(import.status.code(), Some(0), "{import:?}");
+    lab_up(&file);
+    // The targets serve first, so their health checks pass from the start.
+    let topo = dataplane::config::load(&file).unwrap();
+    let plan = dataplane::lab::plan(&topo);
+    let mut procs = Procs(Vec::new());
+    for (host, ip) in [("web1", "10.1.1.21"), ("web2", "10.1.2.22")] {
+        let argv = [
+            "python3",
+            "-c",
+            dataplane::lab::PEER_HTTP_SERVER,
+            ip,
+            "8080",
+            host,
+        ];
+        let (mut cmd, _ns) = in_host(&lab, host, &argv);
+        procs.0.push(
+            cmd.stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let addr = (ip.parse::<std::net::Ipv4Addr>().unwrap(), 8080).into();
+        dataplane::lab::wait_listening(&plan, host, addr, std::time::Duration::from_secs(10))
+            .unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = tmp("import-follow.log");
+    let _ = std::fs::remove_file(&log);
+    let out = std::fs::File::create(&log).unwrap();
+    let child = bin()
+        .args([
+            "run",
+            "--aws-endpoint",
+            &url,
+            "--lab",
+            &lab,
+            "--metrics",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let agent = AgentProc {
+        child,
+        file: file.clone(),
+        log: log.clone(),
+        owns_lab: true,
+    };
+    agent.wait_for("running on");
+    // client -> the endpoint's ENI (10.0.1.4) tcp 80 -> the NLB -> web1 or web2
+    // on 8080, which the web group admits from the NLB's group: the target
+    // sees an NLB node's address.
+    let (code, body) = curl(&lab, "client", "http://10.0.1.4/");
+    assert_eq!(code, 0, "{body}\n{}", agent.output());
+    assert!(
+        body.starts_with("server=web1 peer=10.1.1.4:")
+            || body.starts_with("server=web2 peer=10.1.2.4:"),
+        "{body}"
+    );
+    // The endpoint's group admits only tcp 80: 443 never arrives.
+    let (code, _) = curl(&lab, "client", "http://10.0.1.4:443/");
+    assert_ne!(code, 0);
+    let explain = || {
+        bin()
+            .arg("explain")
+            .arg(&file)
+            .args(["--from", "client", "--to", "10.0.1.4", "--port", "80"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(explain().status.code(), Some(0));
+    // An established connection, opened before the revoke, asks after it.
+    let held = "import socket, time\n\
+                s = socket.create_connection(('10.0.1.4', 80), timeout=10)\n\
+                time.sleep(4)\n\
+                s.sendall(b'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n\
+                data = b''\n\
+                while not (b'\\r\\n\\r\\n' in data and data.split(b'\\r\\n\\r\\n', 1)[1].endswith(b'\\n')):\n\
+                \x20   more = s.recv(4096)\n\
+                \x20   if not more: break\n\
+                \x20   data += more\n\
+                print(data.decode().splitlines()[-1])\n";
+    let (mut cmd, _ns) = in_host(&lab, "client", &["python3", "-c", held]);
+    let established = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500)); // lets it connect first
+                                                               // The rule is revoked in the emulator: the agent reloads within 2 s.
+    let t0 = std::time::Instant::now();
+    revoked.store(true, std::sync::atomic::Ordering::SeqCst);
+    agent.wait_for(&format!("hyperlab: reloaded {url}"));
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        t0.elapsed()
+    );
+    let after = explain();
+    let text = String::from_utf8_lossy(&after.stdout).into_owned();
+    assert_eq!(after.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("verdict   DROP (target_ingress_sg_deny)\n"),
+        "{text}"
+    );
+    // A new connection is refused; the established one goes on.
+    let (code, body) = curl(&lab, "client", "http://10.0.1.4/");
+    assert_ne!(code, 0, "a new connection passed the revoked rule: {body}");
+    let done = established.wait_with_output().unwrap();
+    let line = String::from_utf8_lossy(&done.stdout).trim().to_string();
+    assert!(
+        line.starts_with("server=web1 peer=10.1.1.4:")
+            || line.starts_with("server=web2 peer=10.1.2.4:"),
+        "the established connection: {line:?} {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    drop(procs);
+    drop(agent);
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&log);
+}
