@@ -151,6 +151,19 @@ pub fn nacl(check: usize, subnet: u16, nacl: u32, class: u32, peer: [u8; 4], val
     });
 }
 
+/// The route-table decision: table `table` (its stat id), destination
+/// `dst`, the deciding route and its target (0: none matched).
+#[inline(always)]
+pub fn route(table: u32, dst: [u8; 4], route: u16, target: u8) {
+    record(|t| {
+        t.route.checked = 1;
+        t.route.table = table;
+        t.route.dst = dst;
+        t.route.route = route;
+        t.route.target = target;
+    });
+}
+
 /// The action the packet leaves with.
 #[inline(always)]
 pub fn forwarded(e: &FlowEntry) {

@@ -21,6 +21,7 @@ mod parse;
 mod pipeline;
 mod privatelink;
 mod rewrite;
+mod route;
 mod sg;
 
 use aya_ebpf::{

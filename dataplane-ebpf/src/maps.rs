@@ -10,7 +10,8 @@ use dataplane_common::{
     PortInfo, PortSlot, SgKey, SgPorts, TargetInfo, COUNTER_COUNT, DROP_REASON_COUNT, MAGLEV_SIZE,
     MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_FLOWS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_OBJ_STATS,
     MAX_PORTS, MAX_SG_ENTRIES, MAX_NACL_CIDRS, MAX_NACL_RULES, MAX_NACL_STATS, MAX_SUBNETS,
-    NaclCidrKey, NaclDecision, NaclRuleKey, NaclStatKey, SubnetNacls, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
+    NaclCidrKey, NaclDecision, NaclRuleKey, NaclStatKey, SubnetNacls, RouteInfo, RouteKey, RouteStatKey, SubnetRoute,
+    MAX_ROUTES, MAX_ROUTE_STATS, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
 };
 
 #[map(name = "HL_PORTS")]
@@ -41,6 +42,18 @@ pub static NACL_RULES: LpmTrie<NaclRuleKey, NaclDecision> = LpmTrie::with_max_en
 /// Packets each network-ACL rule dropped, per CPU.
 #[map(name = "HL_NACL_STATS")]
 pub static NACL_STATS: PerCpuHashMap<NaclStatKey, u64> = PerCpuHashMap::with_max_entries(MAX_NACL_STATS, 0);
+
+/// Each subnet's route table per generation (`subnet_slot`).
+#[map(name = "HL_RT_SUBNETS")]
+pub static ROUTE_SUBNETS: Array<SubnetRoute> = Array::with_max_entries(MAX_SUBNETS, 0);
+
+/// (table, destination prefix) -> the route (`route.rs`).
+#[map(name = "HL_ROUTES")]
+pub static ROUTES: LpmTrie<RouteKey, RouteInfo> = LpmTrie::with_max_entries(MAX_ROUTES, 0);
+
+/// Packets each route table dropped, per route, per CPU.
+#[map(name = "HL_ROUTE_STATS")]
+pub static ROUTE_STATS: PerCpuHashMap<RouteStatKey, u64> = PerCpuHashMap::with_max_entries(MAX_ROUTE_STATS, 0);
 
 /// A preallocated hash, not an LRU: when it is full a new flow is refused
 /// (and counted) instead of evicting a live one, as AWS does

@@ -1,14 +1,14 @@
 //! The per-packet pipeline, stage by stage (docs/DATAPLANE.md, "Stages"):
 //! port -> parse (arp) -> source check -> flow (fast path: forward) ->
-//! [eni -> egress SG -> nacl out -> ingress SG -> (privatelink) -> nacl in
-//! -> create flow] -> forward (rewrite, count) -> the hook redirects. A flow
+//! [eni -> egress SG -> nacl out -> route -> ingress SG -> (privatelink) ->
+//! nacl in -> create flow] -> forward (rewrite, count) -> the hook redirects. A flow
 //! hit meets the network ACLs its entry records, then forwards. Every `Err`
 //! is a counted drop.
 //!
 //! Layering, top to bottom; a module imports only from layers below its
 //! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
 //! `pipeline` -> constructs (`privatelink`) -> `forward` -> `flow`, `sg`,
-//! `nacl`, `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
+//! `nacl`, `route`, `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
 //! `explain` -> `maps`.
 
 use dataplane_common::{
@@ -28,7 +28,7 @@ use crate::{
     maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS},
     packet::Packet,
     parse::{self, Frame, Headers},
-    nacl, privatelink, sg,
+    nacl, privatelink, route, sg,
 };
 
 #[inline(always)]
@@ -130,8 +130,19 @@ fn first_packet<P: Packet>(
         vpc: in_generation(port.vpc, port.generation as u32),
         ip: h.dst,
     };
+    let gen = port.generation as u32;
     // SAFETY: read-only map value.
-    let dst: &EniInfo = unsafe { ENIS.get(&dst_key) }.ok_or(DropReason::NoRoute)?;
+    let dst: &EniInfo = match unsafe { ENIS.get(&dst_key) } {
+        Some(d) => d,
+        // No such address in the VPC: the route table still says why (a
+        // blackhole, or no route at all); `local` finds nothing there.
+        None => {
+            route::decide(gen, port.subnet, h.dst)?;
+            // The local route covers it: the ENI lookup decides.
+            explain::stage(STAGE_ENI);
+            return Err(DropReason::NoRoute);
+        }
+    };
     explain::destination(dst);
     // Replies to the service side matched their flow entry before this: a
     // first packet toward a link ENI is an attempt to tunnel backwards.
@@ -145,9 +156,10 @@ fn first_packet<P: Packet>(
         return Err(DropReason::EgressSgDeny);
     }
     // Stage `nacl out`: leaving the source subnet.
-    let gen = port.generation as u32;
     let value = nacl::value(h, h.dport);
     nacl::out(NACL_CHECK_OUT1, gen, port.subnet, dst.subnet, h.dst, h.proto, value)?;
+    // Stage `route`: the source subnet's route table.
+    route::decide(gen, port.subnet, h.dst)?;
     explain::stage(STAGE_INGRESS_SG);
     if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, dport) {
         return Err(DropReason::IngressSgDeny);

@@ -19,12 +19,14 @@ use dataplane_common::{
 };
 
 mod nacl;
+mod routes;
 
 pub use nacl::{
     class_table, compile_nacl_list, compile_nacls, dir_table, nacl_by_stat, prefix_blocks,
     value_range, ClassTable, DirTable, NaclCidrEntry, NaclMaps, NaclRuleEntry, DEFAULT_DENY,
     NACL_PROTOS,
 };
+pub use routes::{compile_routes, route_table_by_stat, target_code, RouteEntry, RouteMaps};
 
 use crate::{
     maglev,
@@ -54,6 +56,10 @@ pub struct Compiled {
     pub nacl_subnets: Vec<dataplane_common::SubnetNacls>,
     pub nacl_cidrs: Vec<NaclCidrEntry>,
     pub nacl_rules: Vec<NaclRuleEntry>,
+    /// Route tables: each subnet's (by subnet index), and the routes of
+    /// every table a subnet uses (`HL_ROUTES`).
+    pub route_subnets: Vec<dataplane_common::SubnetRoute>,
+    pub routes: Vec<RouteEntry>,
     /// Where this compilation's ids start (see [`Compiled::rebase`]).
     pub generation: u32,
 }
@@ -68,6 +74,8 @@ pub const TARGET_GENERATION_STRIDE: u32 = dataplane_common::TARGETS_PER_GENERATI
 pub const TABLE_GENERATION_STRIDE: u32 = MAX_MAGLEV_TABLES / 2;
 /// Network-ACL direction ids and address-class ids.
 pub const NACL_GENERATION_STRIDE: u32 = 1 << 20;
+/// Route-table ids.
+pub const ROUTE_GENERATION_STRIDE: u32 = 1 << 20;
 pub const SUBNET_GENERATION_STRIDE: u32 = dataplane_common::SUBNETS_PER_GENERATION;
 
 /// Index of the first endpoint ENI / target / Maglev table of generation `g`.
@@ -150,6 +158,12 @@ impl Compiled {
         }
         for x in &mut self.nacl_rules {
             *x = s.nacl_rule(*x);
+        }
+        for x in &mut self.route_subnets {
+            *x = s.subnet_route(*x);
+        }
+        for x in &mut self.routes {
+            *x = s.route(*x);
         }
         self.generation = g;
         self
@@ -267,7 +281,29 @@ impl Shift {
         (plen, k, d)
     }
 
-    /// An `HL_NACL_SUBNETS` index.
+    /// A route-table id (0: none).
+    fn route_id(self, x: u32) -> u32 {
+        if x == 0 {
+            x
+        } else {
+            self.mv(x, ROUTE_GENERATION_STRIDE)
+        }
+    }
+
+    pub fn subnet_route(
+        self,
+        mut r: dataplane_common::SubnetRoute,
+    ) -> dataplane_common::SubnetRoute {
+        r.table = self.route_id(r.table);
+        r
+    }
+
+    pub fn route(self, (plen, mut k, r): RouteEntry) -> RouteEntry {
+        k.table = self.route_id(u32::from_be_bytes(k.table)).to_be_bytes();
+        (plen, k, r)
+    }
+
+    /// An `HL_NACL_SUBNETS` / `HL_RT_SUBNETS` index.
     pub fn subnet_slot(self, i: u32) -> u32 {
         self.mv(i, SUBNET_GENERATION_STRIDE)
     }
@@ -531,6 +567,9 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
     out.nacl_subnets = nacls.subnets;
     out.nacl_cidrs = nacls.cidrs;
     out.nacl_rules = nacls.rules;
+    let routes = compile_routes(topo)?;
+    out.route_subnets = routes.subnets;
+    out.routes = routes.routes;
     check_capacity(&out)?;
     Ok(out)
 }
@@ -570,6 +609,7 @@ fn check_capacity(out: &Compiled) -> Result<()> {
             out.nacl_rules.len(),
             dataplane_common::MAX_NACL_RULES,
         ),
+        ("routes", out.routes.len(), dataplane_common::MAX_ROUTES),
     ] {
         let max = max / 2;
         if n > max as usize {

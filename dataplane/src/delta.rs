@@ -18,11 +18,11 @@ use anyhow::{bail, Result};
 use std::hash::Hash;
 
 use dataplane_common::{
-    EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, SubnetNacls, TargetInfo,
-    MAGLEV_SIZE, NO_TARGET,
+    EndpointInfo, EniInfo, EniKey, ListenerInfo, ListenerKey, PortInfo, SubnetNacls, SubnetRoute,
+    TargetInfo, MAGLEV_SIZE, NO_TARGET,
 };
 
-use crate::compile::{self, Compiled, NaclCidrEntry, NaclRuleEntry, SgEntry, Shift};
+use crate::compile::{self, Compiled, NaclCidrEntry, NaclRuleEntry, RouteEntry, SgEntry, Shift};
 
 /// Entries of one keyed map (hash or LPM trie) to write, and to remove.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -73,6 +73,9 @@ pub struct Delta {
     pub nacl_subnets: Vec<(u32, SubnetNacls)>,
     pub nacl_cidrs: Keyed<NaclCidrEntry>,
     pub nacl_rules: Keyed<NaclRuleEntry>,
+    /// `HL_RT_SUBNETS` slots (in the generation's half) with their new values.
+    pub route_subnets: Vec<(u32, SubnetRoute)>,
+    pub routes: Keyed<RouteEntry>,
 }
 
 impl Delta {
@@ -127,6 +130,13 @@ impl Delta {
                 |e| (e.0, e.1),
                 |e| s.nacl_rule(e),
             ),
+            route_subnets: array_diff(&old.route_subnets, &new.route_subnets, |r| {
+                s.subnet_route(r)
+            })
+            .into_iter()
+            .map(|(i, r)| (compile::subnet_base(g) + i, r))
+            .collect(),
+            routes: keyed_diff(&old.routes, &new.routes, |e| (e.0, e.1), |e| s.route(e)),
         }
     }
 
@@ -181,6 +191,12 @@ impl Delta {
                 .collect(),
             nacl_cidrs: self.nacl_cidrs.map(|e| s.nacl_cidr(e)),
             nacl_rules: self.nacl_rules.map(|e| s.nacl_rule(e)),
+            route_subnets: self
+                .route_subnets
+                .iter()
+                .map(|&(i, r)| (s.subnet_slot(i), s.subnet_route(r)))
+                .collect(),
+            routes: self.routes.map(|e| s.route(e)),
         }
     }
 
@@ -195,6 +211,8 @@ impl Delta {
             + self.nacl_subnets.len()
             + self.nacl_cidrs.len()
             + self.nacl_rules.len()
+            + self.route_subnets.len()
+            + self.routes.len()
     }
 }
 
@@ -481,6 +499,63 @@ mod tests {
         let back = Delta::between(Some(&new), &old.at(0));
         assert_eq!(back.nacl_cidrs.gone.len(), new.nacl_cidrs.len());
         assert_eq!(back.nacl_subnets, vec![(0, old.nacl_subnets[0])]);
+    }
+
+    /// A route-table change: the subnet slot and the new table's routes
+    /// are written in the new generation's ids, the old table's removed;
+    /// moved into the other generation it equals diffing there.
+    #[test]
+    fn a_route_table_change_moves_its_routes_and_subnet_slots_between_generations() {
+        use crate::model::{Route, RouteTable, RouteTarget};
+        use dataplane_common::{RouteInfo, RouteKey, ROUTE_TARGET_BLACKHOLE};
+        let t = compile::tests::topo();
+        let mut changed = t.clone();
+        changed.route_tables = vec![
+            RouteTable {
+                id: "rtb-1".into(),
+                vpc: 0,
+                main: true,
+                routes: vec![Route {
+                    destination: "192.168.0.0/16".parse().unwrap(),
+                    target: RouteTarget::Blackhole,
+                }],
+            },
+            RouteTable::implied_main(1, "vpc-b"),
+        ];
+        changed.subnet_routes = vec![0, 1];
+        let old = compile::compile(&t, &[11, 12, 13]).unwrap();
+        let new = compile::compile(&changed, &[11, 12, 13]).unwrap().rebase(1);
+        let d = Delta::between(Some(&old), &new);
+        let id = compile::ROUTE_GENERATION_STRIDE + 1;
+        assert_eq!(
+            d.route_subnets,
+            vec![(
+                compile::subnet_base(1),
+                SubnetRoute {
+                    table: id,
+                    stat: dataplane_common::nacl_stat_id(b"rtb-1"),
+                }
+            )],
+            "only subnet 0 changed table"
+        );
+        let blackhole = (
+            48,
+            RouteKey::new(id, [192, 168, 0, 0]),
+            RouteInfo {
+                target: ROUTE_TARGET_BLACKHOLE,
+                _pad: 0,
+                route: 0,
+            },
+        );
+        // Table 1's local route is the same entry in both (same id, same
+        // CIDR, same target): only the blackhole route is new.
+        assert_eq!(d.routes.ups, vec![blackhole]);
+        assert!(d.routes.gone.is_empty());
+        assert_eq!(d, Delta::between(Some(&old.at(1)), &new));
+        assert_eq!(d.at(0), Delta::between(Some(&old), &new.at(0)));
+        let back = Delta::between(Some(&new), &old.at(0));
+        assert_eq!(back.routes.gone.len(), 1);
+        assert_eq!(back.route_subnets, vec![(0, old.route_subnets[0])]);
     }
 
     /// The default topology (load balancers, PrivateLink): every kind of

@@ -23,15 +23,16 @@ use aya::{
 };
 use dataplane_common::{
     explain::{
-        ExplainTrace, NaclCheck, SgCheck, EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART, NACL_CHECKS,
-        NO_RANGE, SG_CHECKS, SG_CHECK_EGRESS, SG_CHECK_INGRESS, SG_CHECK_LINK_EGRESS,
+        ExplainTrace, NaclCheck, RouteCheck, SgCheck, EXPLAIN_FLOW_HIT, EXPLAIN_FLOW_RESTART,
+        NACL_CHECKS, NO_RANGE, SG_CHECKS, SG_CHECK_EGRESS, SG_CHECK_INGRESS, SG_CHECK_LINK_EGRESS,
         SG_CHECK_TARGET_INGRESS, STAGE_EGRESS_SG, STAGE_ENDPOINT, STAGE_ENI, STAGE_FLOW,
         STAGE_INGRESS_SG, STAGE_LINK_EGRESS_SG, STAGE_LISTENER, STAGE_NACL_IN, STAGE_NACL_OUT,
-        STAGE_NAMES, STAGE_NAT, STAGE_PARSE, STAGE_PORT, STAGE_REWRITE, STAGE_TARGET,
+        STAGE_NAMES, STAGE_NAT, STAGE_PARSE, STAGE_PORT, STAGE_REWRITE, STAGE_ROUTE, STAGE_TARGET,
         STAGE_TARGET_SG,
     },
     maps, programs, DropReason, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_HOST, ENI_KIND_LINK,
     FLOW_F_DNAT, FLOW_F_SNAT, FLOW_STATE_NAMES, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+    ROUTE_LOCAL, ROUTE_NO_MATCH, ROUTE_TARGET_LOCAL,
 };
 use serde::Serialize;
 
@@ -39,7 +40,10 @@ use crate::{
     compile::{self, ENDPOINT_GENERATION_STRIDE, TARGET_GENERATION_STRIDE},
     lab,
     loader::{self, KernelObject},
-    model::{AclEntry, Hook, Peer, Protocol, Rule, Topology, VpcLinkKind},
+    model::{
+        AclEntry, Hook, Ipv4Net, Peer, Protocol, Route, RouteTable, RouteTarget, Rule, Topology,
+        VpcLinkKind,
+    },
     pins,
     testrun::{self, Outcome, Program, Verdict},
 };
@@ -552,6 +556,24 @@ pub struct NaclVerdict {
     pub location: Option<String>,
 }
 
+/// The route-table decision of a first packet, with the config's route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RouteVerdict {
+    /// The source subnet, whose table decided.
+    pub subnet: String,
+    /// The table's id ("vpc-a (main)": the VPC's implied main table).
+    pub table: String,
+    pub destination: Ipv4Addr,
+    /// The deciding route as written (`local 10.0.0.0/16`, `blackhole
+    /// 192.168.0.0/16`), or "no route".
+    pub route: String,
+    /// True for `local`: the packet goes on.
+    pub allowed: bool,
+    /// `file:line` of the route, when the config text is at hand and the
+    /// route is written there.
+    pub location: Option<String>,
+}
+
 /// What a PrivateLink endpoint or HTTP VPC link did: as far as the packet
 /// got (a drop at the listener leaves the rest `None`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -592,6 +614,8 @@ pub struct Explanation {
     pub security_groups: Vec<SgVerdict>,
     /// Network ACLs met, in the order the packet crossed them.
     pub nacls: Vec<NaclVerdict>,
+    /// The source subnet's route table, when the packet met it.
+    pub route: Option<RouteVerdict>,
     pub nat: Option<Nat>,
     /// The tuple the packet leaves with (from the output frame).
     pub leaves_as: Option<String>,
@@ -661,6 +685,7 @@ pub fn annotate(
         STAGE_ENI,
         STAGE_EGRESS_SG,
         STAGE_NACL_OUT,
+        STAGE_ROUTE,
         STAGE_INGRESS_SG,
         STAGE_ENDPOINT,
         STAGE_LISTENER,
@@ -750,6 +775,13 @@ pub fn annotate(
         }
         nacls.push(v);
     }
+    let route = (t.route.checked != 0).then(|| route_verdict(topo, src, probe, &t.route));
+    if let Some(n) = (t.route.checked != 0)
+        .then(|| config_route_disagrees(topo, probe, &t.route))
+        .flatten()
+    {
+        notes.push(n);
+    }
     let nat = (t.stages & (1 << STAGE_ENDPOINT) != 0).then(|| nat(topo, &t));
     if t.dropped != 0 && t.drop_reason == DropReason::NoHealthyTarget as u32 {
         notes.push(
@@ -804,6 +836,7 @@ pub fn annotate(
         destination,
         security_groups,
         nacls,
+        route,
         nat,
         leaves_as,
         notes,
@@ -921,6 +954,115 @@ fn config_nacl_disagrees(topo: &Topology, c: &NaclCheck) -> Option<String> {
             acl.id, c.rule
         )
     })
+}
+
+/// The table a route check consulted (by its counter identity).
+fn route_table_of_check(topo: &Topology, c: &RouteCheck) -> Option<RouteTable> {
+    compile::route_table_by_stat(topo, c.table)
+}
+
+fn route_verdict(
+    topo: &Topology,
+    src: Option<&Source<'_>>,
+    probe: &Probe,
+    c: &RouteCheck,
+) -> RouteVerdict {
+    let subnet = topo.enis[probe.eni].subnet;
+    let table = route_table_of_check(topo, c);
+    let (route, location) = match (&table, c.route) {
+        (Some(t), ROUTE_LOCAL) => (format!("local {}", topo.vpcs[t.vpc].cidr), None),
+        (_, ROUTE_NO_MATCH) => ("no route".to_string(), None),
+        (Some(t), i) => match t.routes.get(i as usize) {
+            Some(r) => {
+                let location = src.and_then(|s| {
+                    route_line(s.text, &t.id, r.destination).map(|l| format!("{}:{l}", s.file))
+                });
+                (describe_route(r), location)
+            }
+            None => (format!("route {i}"), None),
+        },
+        (None, i) => (format!("route {i}"), None),
+    };
+    RouteVerdict {
+        subnet: topo.subnets[subnet].id.clone(),
+        table: table.map_or_else(|| format!("{:#x}", c.table), |t| t.id),
+        destination: Ipv4Addr::from(c.dst),
+        route,
+        allowed: c.target == ROUTE_TARGET_LOCAL,
+        location,
+    }
+}
+
+fn describe_route(r: &Route) -> String {
+    match r.target {
+        RouteTarget::Local => format!("local {}", r.destination),
+        RouteTarget::Blackhole => format!("blackhole {}", r.destination),
+    }
+}
+
+/// The config's own answer (the longest prefix among the source subnet's
+/// table and the VPC's local route); a note when the kernel decided
+/// otherwise.
+fn config_route_disagrees(topo: &Topology, probe: &Probe, c: &RouteCheck) -> Option<String> {
+    let subnet = topo.enis[probe.eni].subnet;
+    let vpc = topo.subnets[subnet].vpc;
+    let table = topo
+        .route_table_of(subnet)
+        .cloned()
+        .unwrap_or_else(|| RouteTable::implied_main(vpc, &topo.vpcs[vpc].id));
+    let dst = Ipv4Addr::from(c.dst);
+    let local = topo.vpcs[vpc].cidr;
+    let mut best: Option<(u8, u16, u8)> =
+        local
+            .contains(&dst)
+            .then_some((local.prefix_len(), ROUTE_LOCAL, ROUTE_TARGET_LOCAL));
+    for (i, r) in table.routes.iter().enumerate() {
+        if r.destination.contains(&dst)
+            && best.is_none_or(|(len, _, _)| r.destination.prefix_len() > len)
+        {
+            best = Some((
+                r.destination.prefix_len(),
+                i as u16,
+                compile::target_code(r.target),
+            ));
+        }
+    }
+    let (_, route, target) = best.unwrap_or((0, ROUTE_NO_MATCH, 0));
+    let same_table = dataplane_common::nacl_stat_id(table.id.as_bytes()) == c.table;
+    (!same_table || route != c.route || target != c.target).then(|| {
+        format!(
+            "the running agent's route decision disagrees with {}'s routes in the config: \
+             does the agent run another version of this file?",
+            table.id
+        )
+    })
+}
+
+/// The 1-based line of the route to `destination` in route table `id`.
+fn route_line(text: &str, id: &str, destination: Ipv4Net) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let t = doc
+        .get("route_table")?
+        .as_array_of_tables()?
+        .iter()
+        .find(|t| t.get("id").and_then(|v| v.as_str()) == Some(id))?;
+    let item = t.get("routes")?;
+    let is_dest = |v: Option<&toml_edit::Value>| {
+        v.and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<Ipv4Net>().ok())
+            == Some(destination)
+    };
+    let span = if let Some(a) = item.as_array() {
+        a.iter()
+            .find(|v| is_dest(v.as_inline_table().and_then(|t| t.get("destination"))))?
+            .span()?
+    } else {
+        item.as_array_of_tables()?
+            .iter()
+            .find(|t| is_dest(t.get("destination").and_then(|i| i.as_value())))?
+            .span()?
+    };
+    Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
 }
 
 /// The 1-based line of the entry numbered `rule` in `direction` of ACL `id`.

@@ -20,7 +20,7 @@ use aya::{
 };
 use dataplane_common::{
     maps, port_slot, programs, FlowEntry, FlowKey, NaclCidrKey, NaclDecision, NaclRuleKey,
-    PortInfo, PortSlot, SgKey, SgPorts, GENERATION_BIT, MAGLEV_SIZE,
+    PortInfo, PortSlot, RouteInfo, RouteKey, SgKey, SgPorts, GENERATION_BIT, MAGLEV_SIZE,
 };
 
 use crate::{
@@ -466,6 +466,8 @@ impl Dataplane {
         self.write_lpm::<NaclRuleKey, NaclDecision>(maps::NACL_RULES, &d.nacl_rules)?;
         self.write_lpm::<NaclCidrKey, u32>(maps::NACL_CIDRS, &d.nacl_cidrs)?;
         self.write_slots(maps::NACL_SUBNETS, &d.nacl_subnets)?;
+        self.write_lpm::<RouteKey, RouteInfo>(maps::ROUTES, &d.routes)?;
+        self.write_slots(maps::ROUTE_SUBNETS, &d.route_subnets)?;
         self.write_slots(maps::TARGETS, &d.targets)?;
         for (id, table) in &d.tables {
             self.write_table(*id, table, None)?;

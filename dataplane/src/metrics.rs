@@ -166,6 +166,20 @@ pub fn render(s: &Snapshot, flows: &FlowTable, layout: &Layout) -> String {
          direction and rule number (\"*\": the final deny)",
         nacl,
     );
+    let route = Family::<Labels, Counter>::default();
+    for (r, v) in layout.route_drops.iter().zip(&s.route_drops) {
+        route
+            .get_or_create(&vec![
+                ("route_table".into(), r.table.clone()),
+                ("route".into(), r.route.clone()),
+            ])
+            .inc_by(*v);
+    }
+    reg.register(
+        "route_dropped_packets",
+        "Packets a route table dropped, by table and route (\"blackhole CIDR\":          route_blackhole; \"no route\": no_route, no route covered the destination)",
+        route,
+    );
     reg.register(
         "flow_table_entries",
         "Flow-table entries in use (two per tracked flow: forward and reply)",
@@ -287,6 +301,7 @@ mod tests {
             listeners: vec![c(5, 300, 4, 240, 0)],
             targets: vec![c(5, 300, 4, 240, 0)],
             nacl_drops: vec![2],
+            route_drops: vec![5],
         };
         s.drops[DropReason::EgressSgDeny as usize] = 4;
         render(
@@ -304,6 +319,11 @@ mod tests {
                     nacl: "acl-web".into(),
                     direction: "ingress",
                     rule: "100".into(),
+                    key: Default::default(),
+                }],
+                route_drops: vec![crate::stats::RouteDropName {
+                    table: "rtb-1".into(),
+                    route: "blackhole 0.0.0.0/0".into(),
                     key: Default::default(),
                 }],
             },
@@ -339,6 +359,7 @@ mod tests {
                 "# UNIT hyperlab_target_bytes bytes",
                 "# TYPE hyperlab_target_refused_flows counter",
                 "# TYPE hyperlab_nacl_dropped_packets counter",
+                "# TYPE hyperlab_route_dropped_packets counter",
                 "# TYPE hyperlab_flow_table_entries gauge",
                 "# TYPE hyperlab_flow_table_capacity_entries gauge",
             ]
@@ -352,6 +373,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         for want in [
             "hyperlab_dropped_packets_total{reason=\"egress_sg_deny\"} 4",
+            "hyperlab_route_dropped_packets_total{route_table=\"rtb-1\",route=\"blackhole 0.0.0.0/0\"} 5",
             "hyperlab_dropped_packets_total{reason=\"ingress_sg_deny\"} 0",
             "hyperlab_pipeline_events_total{event=\"forwarded\"} 0",
             "hyperlab_eni_packets_total{eni=\"eni-a\",direction=\"tx\"} 3",

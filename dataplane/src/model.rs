@@ -20,6 +20,13 @@ pub struct Topology {
     /// Each subnet's ACL (index into `network_acls`): its explicit
     /// association, else its VPC's default ACL. A subnet has exactly one.
     pub subnet_nacls: Vec<usize>,
+    /// Route tables: the user's (`[[route_table]]`, file order), then an
+    /// implied main table (only the `local` route) for each VPC whose file
+    /// names none, in VPC order.
+    pub route_tables: Vec<RouteTable>,
+    /// Each subnet's route table (index into `route_tables`): its explicit
+    /// association, else its VPC's main table.
+    pub subnet_routes: Vec<usize>,
     /// Hyperplane constructs: load balancers, PrivateLink, VPC links.
     pub services: Services,
     /// Connection tracking: idle timeouts and the sweep (`[conntrack]`).
@@ -534,6 +541,50 @@ impl AclEntry {
     }
 }
 
+/// A route table (VPC user guide, "Route tables"): the implicit `local`
+/// route for the VPC's CIDR plus `routes`; the longest prefix that covers
+/// a destination decides.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RouteTable {
+    /// The config id; an implied main table is named "<vpc id> (main)".
+    pub id: String,
+    /// Index into `Topology::vpcs`.
+    pub vpc: usize,
+    /// The VPC's main table: subnets without an association use it.
+    pub main: bool,
+    /// The routes as written, in file order, without the `local` route
+    /// (implicit in every table, written or not).
+    pub routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// The main table AWS creates with a VPC: only the `local` route.
+    pub fn implied_main(vpc: usize, vpc_id: &str) -> RouteTable {
+        RouteTable {
+            id: format!("{vpc_id} (main)"),
+            vpc,
+            main: true,
+            routes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Route {
+    pub destination: Ipv4Net,
+    pub target: RouteTarget,
+}
+
+/// Where a route sends matching traffic. Peering connections, NAT
+/// gateways and internet gateways are not modelled yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteTarget {
+    /// Within the VPC: on to the destination's ENI.
+    Local,
+    /// Dropped (AWS: a route whose target is gone, state `blackhole`).
+    Blackhole,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Eni {
     pub id: String,
@@ -559,6 +610,8 @@ impl Topology {
             enis: Vec::new(),
             network_acls: Vec::new(),
             subnet_nacls: Vec::new(),
+            route_tables: Vec::new(),
+            subnet_routes: Vec::new(),
             services: Services::default(),
             conntrack: ConntrackSettings::default(),
             flow_logs: None,
@@ -571,6 +624,14 @@ impl Topology {
         self.subnet_nacls
             .get(subnet)
             .and_then(|&i| self.network_acls.get(i))
+    }
+
+    /// The route table of subnet `subnet` (`None` only for a topology
+    /// built without tables, which then means its VPC's implied main).
+    pub fn route_table_of(&self, subnet: usize) -> Option<&RouteTable> {
+        self.subnet_routes
+            .get(subnet)
+            .and_then(|&i| self.route_tables.get(i))
     }
 
     pub fn eni_vpc(&self, eni: usize) -> usize {

@@ -55,6 +55,9 @@ pub const PINNED_MAPS: &[&str] = &[
     maps::NACL_CIDRS,
     maps::NACL_RULES,
     maps::NACL_STATS,
+    maps::ROUTE_SUBNETS,
+    maps::ROUTES,
+    maps::ROUTE_STATS,
 ];
 
 /// Opens map `name` that a lab's data plane pinned under `dir`, saying what

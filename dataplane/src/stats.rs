@@ -8,11 +8,57 @@ use anyhow::{Context, Result};
 use aya::maps::{HashMap, Map, MapData, PerCpuArray, PerCpuHashMap};
 use dataplane_common::{
     maps, nacl_stat_id, Counter, DropReason, EniCounters, FlowEntry, FlowKey, NaclStatKey,
-    COUNTER_COUNT, COUNTER_NAMES, DROP_REASON_COUNT, DROP_REASON_NAMES, NACL_RULE_DEFAULT,
-    SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE, STAT_TARGET_BASE,
+    RouteStatKey, COUNTER_COUNT, COUNTER_NAMES, DROP_REASON_COUNT, DROP_REASON_NAMES,
+    NACL_RULE_DEFAULT, ROUTE_NO_MATCH, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE,
+    STAT_LISTENER_BASE, STAT_TARGET_BASE,
 };
 
-use crate::model::{L4Protocol, NetworkAcl, Topology};
+use crate::model::{L4Protocol, NetworkAcl, RouteTable, RouteTarget, Topology};
+
+/// One route-table drop counter (`HL_ROUTE_STATS`): a blackhole route, or
+/// the table's "no route".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteDropName {
+    /// The table's id ("vpc-a (main)" for a VPC's implied main table).
+    pub table: String,
+    /// The route's destination ("blackhole 192.168.0.0/16"), or "no route".
+    pub route: String,
+    pub key: RouteStatKey,
+}
+
+/// Every drop counter of every table (the user's, then each VPC's implied
+/// main table): its blackhole routes in order, then its "no route".
+pub fn route_drops(t: &Topology) -> Vec<RouteDropName> {
+    let mut tables: Vec<RouteTable> = t.route_tables.clone();
+    for (v, vpc) in t.vpcs.iter().enumerate() {
+        let m = RouteTable::implied_main(v, &vpc.id);
+        if !tables.iter().any(|x| x.id == m.id) {
+            tables.push(m);
+        }
+    }
+    let mut out = Vec::new();
+    for tb in &tables {
+        let table = nacl_stat_id(tb.id.as_bytes());
+        let holes = tb
+            .routes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.target == RouteTarget::Blackhole)
+            .map(|(i, r)| (i as u16, format!("blackhole {}", r.destination)));
+        for (route, name) in holes.chain([(ROUTE_NO_MATCH, "no route".to_string())]) {
+            out.push(RouteDropName {
+                table: tb.id.clone(),
+                route: name,
+                key: RouteStatKey {
+                    table,
+                    route,
+                    _pad: 0,
+                },
+            });
+        }
+    }
+    out
+}
 
 /// One network-ACL rule whose drops are counted (`HL_NACL_STATS`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +126,8 @@ pub struct Layout {
     pub targets: Vec<String>,
     /// Network-ACL rules ([`nacl_rules`]).
     pub nacl_rules: Vec<NaclRuleName>,
+    /// Route-table drop counters ([`route_drops`]).
+    pub route_drops: Vec<RouteDropName>,
 }
 
 impl Layout {
@@ -111,6 +159,7 @@ impl Layout {
                 })
                 .collect(),
             nacl_rules: nacl_rules(t),
+            route_drops: route_drops(t),
         }
     }
 }
@@ -128,6 +177,8 @@ pub struct Snapshot {
     pub targets: Vec<EniCounters>,
     /// Packets each network-ACL rule dropped, by `Layout::nacl_rules` index.
     pub nacl_drops: Vec<u64>,
+    /// Packets each route table dropped, by `Layout::route_drops` index.
+    pub route_drops: Vec<u64>,
 }
 
 fn sub(a: &EniCounters, b: &EniCounters) -> EniCounters {
@@ -180,6 +231,7 @@ impl Snapshot {
             listeners: subc(&self.listeners, &before.listeners),
             targets: subc(&self.targets, &before.targets),
             nacl_drops: subv(&self.nacl_drops, &before.nacl_drops),
+            route_drops: subv(&self.route_drops, &before.route_drops),
         }
     }
 }
@@ -230,22 +282,34 @@ fn read_maps(get: &dyn Fn(&str) -> Result<Map>, l: &Layout) -> Result<Snapshot> 
             maps::OBJ_STATS,
         )?,
         targets: sum_counters(&objs, STAT_TARGET_BASE, l.targets.len(), maps::OBJ_STATS)?,
-        nacl_drops: nacl_drops(&get(maps::NACL_STATS)?, &l.nacl_rules)?,
+        nacl_drops: keyed_drops(
+            &get(maps::NACL_STATS)?,
+            maps::NACL_STATS,
+            l.nacl_rules.iter().map(|r| r.key),
+        )?,
+        route_drops: keyed_drops(
+            &get(maps::ROUTE_STATS)?,
+            maps::ROUTE_STATS,
+            l.route_drops.iter().map(|r| r.key),
+        )?,
     })
 }
 
-/// Each rule's drops, summed over CPUs (a rule that never dropped has no key).
-fn nacl_drops(map: &Map, rules: &[NaclRuleName]) -> Result<Vec<u64>> {
-    let h: PerCpuHashMap<&MapData, NaclStatKey, u64> =
-        PerCpuHashMap::try_from(map).with_context(|| format!("map {}", maps::NACL_STATS))?;
-    rules
-        .iter()
-        .map(|r| match h.get(&r.key, 0) {
-            Ok(v) => Ok(v.iter().sum()),
-            Err(aya::maps::MapError::KeyNotFound) => Ok(0),
-            Err(e) => Err(e).with_context(|| format!("reading {}", maps::NACL_STATS)),
-        })
-        .collect()
+/// Each key's drops in per-CPU hash `name`, summed over CPUs (a key that
+/// never dropped is absent: 0).
+fn keyed_drops<K: aya::Pod>(
+    map: &Map,
+    name: &str,
+    keys: impl Iterator<Item = K>,
+) -> Result<Vec<u64>> {
+    let h: PerCpuHashMap<&MapData, K, u64> =
+        PerCpuHashMap::try_from(map).with_context(|| format!("map {name}"))?;
+    keys.map(|k| match h.get(&k, 0) {
+        Ok(v) => Ok(v.iter().sum()),
+        Err(aya::maps::MapError::KeyNotFound) => Ok(0),
+        Err(e) => Err(e).with_context(|| format!("reading {name}")),
+    })
+    .collect()
 }
 
 /// Reads the counters a running agent pinned under `dir`.
@@ -253,7 +317,7 @@ pub fn read_pinned(dir: &Path, l: &Layout) -> Result<Snapshot> {
     read_maps(
         &|name| {
             let m = crate::pins::open_pinned(dir, name)?;
-            Ok(if name == maps::NACL_STATS {
+            Ok(if name == maps::NACL_STATS || name == maps::ROUTE_STATS {
                 Map::PerCpuHashMap(m)
             } else {
                 Map::PerCpuArray(m)
@@ -401,6 +465,23 @@ pub fn render(s: &Snapshot, l: &Layout, all_drops: bool) -> String {
             out.push_str(&format!("  {name:<w$} {n:>12}\n"));
         }
     }
+    // Route tables that dropped something (route_blackhole per route,
+    // no_route per table).
+    let dropped: Vec<(&RouteDropName, u64)> = l
+        .route_drops
+        .iter()
+        .zip(&s.route_drops)
+        .filter(|(_, &n)| n != 0)
+        .map(|(r, &n)| (r, n))
+        .collect();
+    if !dropped.is_empty() {
+        out.push_str("ROUTE DROPS\n");
+        for (r, n) in dropped {
+            let name = format!("{} {}", r.table, r.route);
+            let w = name.len().max(28);
+            out.push_str(&format!("  {name:<w$} {n:>12}\n"));
+        }
+    }
     out
 }
 
@@ -426,6 +507,7 @@ mod tests {
             listeners: vec![],
             targets: vec![],
             nacl_drops: vec![],
+            route_drops: vec![],
         }
     }
 
@@ -475,6 +557,55 @@ ingress = [{ rule = 100, action = "deny", protocol = "tcp", ports = 22, cidr = "
         assert_eq!(
             section,
             "NACL DROPS\n  acl-web ingress rule 100                3\n  acl-web egress rule *                   1\n"
+        );
+    }
+
+    #[test]
+    fn route_drops_are_listed_by_table_and_route() {
+        let t = crate::config::parse_str(
+            r#"
+[[vpc]]
+id = "vpc-a"
+cidr = "10.0.0.0/16"
+[[subnet]]
+id = "s1"
+vpc = "vpc-a"
+cidr = "10.0.1.0/24"
+az = "az1"
+[[route_table]]
+id = "rtb-1"
+vpc = "vpc-a"
+subnets = ["s1"]
+routes = [
+  { destination = "10.0.0.0/16", target = "local" },
+  { destination = "192.168.0.0/16", target = "blackhole" },
+]
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        let l = Layout::of(&t);
+        let names: Vec<String> = l
+            .route_drops
+            .iter()
+            .map(|r| format!("{} {} {:#x}", r.table, r.route, r.key.route))
+            .collect();
+        // The written local route is not kept: the blackhole is route 0.
+        assert_eq!(
+            names,
+            [
+                "rtb-1 blackhole 192.168.0.0/16 0x0",
+                "rtb-1 no route 0xfffe",
+                "vpc-a (main) no route 0xfffe",
+            ]
+        );
+        let mut s = snap();
+        s.route_drops = vec![4, 0, 2];
+        let text = render(&s, &l, false);
+        let section = &text[text.find("ROUTE DROPS\n").expect(&text)..];
+        assert_eq!(
+            section,
+            "ROUTE DROPS\n  rtb-1 blackhole 192.168.0.0/16            4\n  vpc-a (main) no route                   2\n"
         );
     }
 

@@ -29,15 +29,15 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use dataplane::{
-    compile::compile_nacl_list,
-    model::{Hook, NetworkAcl},
+    compile::{compile_nacl_list, compile_routes},
+    model::{Hook, NetworkAcl, Topology},
 };
 use dataplane_common::{
     in_generation, maps, port_slot, programs, subnet_slot, Counter, DropReason, EndpointInfo,
     EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey, NaclCidrKey,
-    NaclDecision, NaclRuleKey, NaclStatKey, PortInfo, PortRange, PortSlot, SgKey, SgPorts,
-    SubnetNacls, TargetInfo, DROP_REASON_COUNT, GATEWAY_MAC, MAGLEV_SIZE, SG_KEY_FIXED_BITS,
-    SG_MAX_RANGES,
+    NaclDecision, NaclRuleKey, NaclStatKey, PortInfo, PortRange, PortSlot, RouteInfo, RouteKey,
+    RouteStatKey, SgKey, SgPorts, SubnetNacls, SubnetRoute, TargetInfo, DROP_REASON_COUNT,
+    GATEWAY_MAC, MAGLEV_SIZE, ROUTE_LOCAL, ROUTE_TARGET_LOCAL, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
 };
 
 use crate::testrun::{self, Outcome};
@@ -81,7 +81,25 @@ impl Stage {
             SchedClassifier::load,
         );
         load_program(&mut ebpf, programs::XDP, "an XDP program", Xdp::load);
-        Stage { ebpf }
+        let mut st = Stage { ebpf };
+        st.route_everything_locally();
+        st
+    }
+
+    /// SETUP default: an empty subnet slot names table 0, and table 0
+    /// routes 0.0.0.0/0 locally, so every first packet meets a `local`
+    /// route unless a test sets its subnets' tables (`set_route_tables`,
+    /// whose ids start at 1). The agent never writes table 0.
+    fn route_everything_locally(&mut self) {
+        let mut t: LpmTrie<&mut MapData, RouteKey, RouteInfo> =
+            LpmTrie::try_from(self.map(maps::ROUTES)).unwrap();
+        let local = RouteInfo {
+            target: ROUTE_TARGET_LOCAL,
+            _pad: 0,
+            route: ROUTE_LOCAL,
+        };
+        t.insert(&Key::new(32, RouteKey::new(0, [0, 0, 0, 0])), local, 0)
+            .unwrap();
     }
 
     /// PKTGEN -> CHECK: runs `frame` through `hook`'s program as if it
@@ -215,6 +233,42 @@ impl Stage {
                 t.insert(&Key::new(*plen, *k), d, 0).unwrap();
             }
         }
+    }
+
+    /// Route tables: `topo`'s subnets (by index) get their tables (their
+    /// association, else their VPC's main table), compiled into the
+    /// generation-0 entries the kernel reads (`HL_RT_SUBNETS`,
+    /// `HL_ROUTES`). The expected outcomes of the tests that use it come
+    /// from the AWS rule.
+    pub fn set_route_tables(&mut self, topo: &Topology) {
+        let m = compile_routes(topo).expect("compiling the route tables");
+        {
+            let mut a: Array<&mut MapData, SubnetRoute> =
+                Array::try_from(self.map(maps::ROUTE_SUBNETS)).unwrap();
+            for (s, r) in m.subnets.iter().enumerate() {
+                a.set(subnet_slot(s as u16, 0), r, 0).unwrap();
+            }
+        }
+        let mut t: LpmTrie<&mut MapData, RouteKey, RouteInfo> =
+            LpmTrie::try_from(self.map(maps::ROUTES)).unwrap();
+        for (plen, k, r) in &m.routes {
+            t.insert(&Key::new(*plen, *k), r, 0).unwrap();
+        }
+    }
+
+    /// Packets each route table dropped: (table id hash, route) -> count.
+    pub fn route_drops(&self) -> Vec<(RouteStatKey, u64)> {
+        let m = self.ebpf.map(maps::ROUTE_STATS).expect("HL_ROUTE_STATS");
+        let h: PerCpuHashMap<&MapData, RouteStatKey, u64> = PerCpuHashMap::try_from(m).unwrap();
+        let mut v: Vec<(RouteStatKey, u64)> = h
+            .iter()
+            .map(|r| {
+                let (k, per_cpu) = r.unwrap();
+                (k, per_cpu.iter().sum())
+            })
+            .collect();
+        v.sort_by_key(|(k, _)| (k.table, k.route));
+        v
     }
 
     /// What the agent's switch does to `HL_ACTIVE` (generation 0 stays

@@ -4,6 +4,9 @@
 //! ALBs, NLBs and Cloud Map services, network ACLs) go out as describe JSON and come back
 //! as the same `Topology` (lab settings aside: they are not AWS state).
 //! The shipped configs' round trip is a unit test of `dataplane::import`.
+//! Route tables are not exported yet (`export aws` lists them as left
+//! out): the import must give back everything else, with each VPC's
+//! implied main table.
 
 use dataplane::import;
 use hyperlab_tests::differential::{generate_topology, parse};
@@ -14,6 +17,19 @@ fn count() -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300)
+}
+
+/// `t` with the route tables an import gives back: each VPC's implied
+/// main table (only the local route).
+fn without_route_tables(mut t: dataplane::model::Topology) -> dataplane::model::Topology {
+    t.route_tables = t
+        .vpcs
+        .iter()
+        .enumerate()
+        .map(|(v, vpc)| dataplane::model::RouteTable::implied_main(v, &vpc.id))
+        .collect();
+    t.subnet_routes = t.subnets.iter().map(|s| s.vpc).collect();
+    t
 }
 
 #[test]
@@ -60,7 +76,7 @@ fn import_of_export_reproduces_random_topologies() {
             (t.lab.clone(), t.conntrack, t.flow_logs.clone());
         assert_eq!(
             topo,
-            t,
+            without_route_tables(t),
             "seed {seed}: the import differs\n{}\n{}",
             g.toml(),
             got.toml

@@ -370,3 +370,48 @@ fn explain_without_a_running_agent_says_how_to_start_one() {
         "{msg}"
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn explain_agrees_with_the_data_path_through_route_tables() {
+    let mut lab = Lab::new("route-tables.toml", "xr");
+    // rtb-app's 0.0.0.0/0 blackhole is broader than local: local decides.
+    let ok = lab.agree(&tcp("client", "web", 80));
+    let r = ok.route.as_ref().expect("a first packet meets its table");
+    assert_eq!(
+        (
+            r.subnet.as_str(),
+            r.table.as_str(),
+            r.route.as_str(),
+            r.allowed
+        ),
+        ("subnet-app", "rtb-app", "local 10.0.0.0/16", true)
+    );
+    // The whole quarantine subnet is blackholed in rtb-app (line 69).
+    lab.agree(
+        &tcp("client", "quarantine", 80)
+            .drops(DropReason::RouteBlackhole, "route")
+            .rule("route     subnet-app [rtb-app]: DROP to 10.0.3.30: blackhole 10.0.3.0/24 (cfg.toml:69)"),
+    );
+    // subnet-web uses the main table, which leaves 10.0.3.0/24 local.
+    lab.agree(
+        &tcp("web", "quarantine", 80)
+            .rule("route     subnet-web [rtb-main]: LOCAL to 10.0.3.30: local 10.0.0.0/16"),
+    );
+    // Outside the VPC: rtb-app's 0.0.0.0/0 blackhole, rtb-main no route.
+    lab.agree(
+        &tcp("client", "198.51.100.7", 80)
+            .drops(DropReason::RouteBlackhole, "route")
+            .rule("blackhole 0.0.0.0/0 (cfg.toml:70)"),
+    );
+    lab.agree(
+        &tcp("web", "198.51.100.7", 80)
+            .drops(DropReason::NoRoute, "route")
+            .rule("route     subnet-web [rtb-main]: DROP to 198.51.100.7: no route"),
+    );
+    lab.agree(
+        &tcp("web", "192.168.1.1", 80)
+            .drops(DropReason::RouteBlackhole, "route")
+            .rule("blackhole 192.168.0.0/16 (cfg.toml:61)"),
+    );
+}

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("rewrite", 5),
     ("sg", 5),
     ("nacl", 5),
+    ("route", 5),
     ("forward", 6),
     ("privatelink", 7),
     ("pipeline", 8),

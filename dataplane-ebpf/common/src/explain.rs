@@ -25,8 +25,10 @@ pub const STAGE_REWRITE: u32 = 12;
 /// subnet (outbound entries), entering the destination subnet (inbound).
 pub const STAGE_NACL_OUT: u32 = 13;
 pub const STAGE_NACL_IN: u32 = 14;
+/// The source subnet's route table (first packet of a flow).
+pub const STAGE_ROUTE: u32 = 15;
 /// Stage names as the CLI prints them, indexed by stage.
-pub const STAGE_NAMES: [&str; 15] = [
+pub const STAGE_NAMES: [&str; 16] = [
     "port",
     "parse",
     "flow",
@@ -42,6 +44,7 @@ pub const STAGE_NAMES: [&str; 15] = [
     "rewrite",
     "nacl_out",
     "nacl_in",
+    "route",
 ];
 
 /// [`ExplainTrace::flow`]: no flow entry matched the packet.
@@ -95,6 +98,25 @@ pub struct NaclCheck {
     pub allow: u8,
     /// 1: the ACL direction is uniform (no lookup was needed).
     pub uniform: u8,
+}
+
+/// The route-table decision of a first packet.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct RouteCheck {
+    /// 1 when the pipeline made this check.
+    pub checked: u32,
+    /// The table's identity (`SubnetRoute::stat`; 0: the subnet's slot
+    /// was empty).
+    pub table: u32,
+    /// The destination looked up.
+    pub dst: [u8; 4],
+    /// The deciding route (`RouteInfo::route`, `ROUTE_LOCAL`), or
+    /// `ROUTE_NO_MATCH`.
+    pub route: u16,
+    /// `ROUTE_TARGET_*`; 0: no route matched.
+    pub target: u8,
+    pub _pad: u8,
 }
 
 /// One security-group lookup: its key and what the LPM trie answered.
@@ -170,4 +192,5 @@ pub struct ExplainTrace {
     pub new_dport: [u8; 2],
     pub sg: [SgCheck; SG_CHECKS],
     pub nacl: [NaclCheck; NACL_CHECKS],
+    pub route: RouteCheck,
 }

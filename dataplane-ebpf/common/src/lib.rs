@@ -80,6 +80,15 @@ pub mod maps {
     /// per-CPU hash [`super::NaclStatKey`] -> u64: packets each network-ACL
     /// rule dropped
     pub const NACL_STATS: &str = "HL_NACL_STATS";
+    /// array of [`super::SubnetRoute`] at [`super::subnet_slot`]: each
+    /// subnet's route table, per generation
+    pub const ROUTE_SUBNETS: &str = "HL_RT_SUBNETS";
+    /// [`super::RouteKey`] (LPM) -> [`super::RouteInfo`]: every route of
+    /// every table a subnet uses, the `local` route included
+    pub const ROUTES: &str = "HL_ROUTES";
+    /// per-CPU hash [`super::RouteStatKey`] -> u64: packets each route
+    /// table dropped, per route (`no_route`: [`super::ROUTE_NO_MATCH`])
+    pub const ROUTE_STATS: &str = "HL_ROUTE_STATS";
 }
 
 /// Load-time globals of the kernel object (`EbpfLoader::set_global`).
@@ -308,6 +317,77 @@ pub const fn nacl_stat_id(id: &[u8]) -> u32 {
     }
     h
 }
+// Route tables (docs/DATAPLANE.md, "Route tables"). The first packet of
+// a flow meets its source subnet's table: one LPM lookup in `HL_ROUTES`
+// by (table, destination) gives the route that decides.
+
+pub const MAX_ROUTES: u32 = 65_536;
+pub const MAX_ROUTE_STATS: u32 = 16_384;
+/// Leading bits of a [`RouteKey`] before the destination prefix.
+pub const ROUTE_FIXED_BITS: u32 = 32;
+/// [`RouteInfo::target`]: on to the destination's ENI in the VPC.
+pub const ROUTE_TARGET_LOCAL: u8 = 1;
+/// [`RouteInfo::target`]: dropped (`route_blackhole`).
+pub const ROUTE_TARGET_BLACKHOLE: u8 = 2;
+/// [`RouteInfo::route`] of the implicit `local` route (the VPC's CIDR).
+pub const ROUTE_LOCAL: u16 = u16::MAX;
+/// [`RouteStatKey::route`] of a destination no route covers (`no_route`).
+pub const ROUTE_NO_MATCH: u16 = u16::MAX - 1;
+
+/// A subnet's route table, in one generation.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SubnetRoute {
+    /// The table's id in `HL_ROUTES` (generation-specific; 0: the slot is
+    /// empty, every destination is `no_route`).
+    pub table: u32,
+    /// The table's stable identity ([`nacl_stat_id`] of its config id):
+    /// the `HL_ROUTE_STATS` key and what explain names.
+    pub stat: u32,
+}
+
+/// The data of an `HL_ROUTES` LPM key: the prefix covers `table`
+/// ([`ROUTE_FIXED_BITS`]) plus the destination prefix length.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct RouteKey {
+    /// Big-endian so the trie's leading bits are the id.
+    pub table: [u8; 4],
+    pub addr: [u8; 4],
+}
+
+impl RouteKey {
+    pub const fn new(table: u32, addr: [u8; 4]) -> Self {
+        RouteKey {
+            table: table.to_be_bytes(),
+            addr,
+        }
+    }
+}
+
+/// The route a destination meets: its target and which route it is.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct RouteInfo {
+    /// [`ROUTE_TARGET_LOCAL`] or [`ROUTE_TARGET_BLACKHOLE`].
+    pub target: u8,
+    pub _pad: u8,
+    /// The route's index in its table's `routes` (the config's order), or
+    /// [`ROUTE_LOCAL`].
+    pub route: u16,
+}
+
+/// `HL_ROUTE_STATS` key: packets one route of one table dropped.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct RouteStatKey {
+    /// [`SubnetRoute::stat`].
+    pub table: u32,
+    /// [`RouteInfo::route`], or [`ROUTE_NO_MATCH`].
+    pub route: u16,
+    pub _pad: u16,
+}
+
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
 
@@ -784,7 +864,8 @@ codes! {
         UnsupportedIcmp = 10, "unsupported_icmp";
         /// Source address is not the sending ENI's (AWS source/destination check).
         SourceCheck = 11, "source_check";
-        /// No ENI with that address in the sender's VPC.
+        /// No route in the source subnet's table covers the destination, or
+        /// the `local` route does but no ENI has that address in the VPC.
         NoRoute = 12, "no_route";
         /// The sender's security groups do not allow the packet out.
         EgressSgDeny = 13, "egress_sg_deny";
@@ -823,6 +904,9 @@ codes! {
         NaclIngressDeny = 28, "nacl_ingress_deny";
         /// The source subnet's network ACL denies the packet out.
         NaclEgressDeny = 29, "nacl_egress_deny";
+        /// The source subnet's route table sends the destination to a
+        /// blackhole route.
+        RouteBlackhole = 30, "route_blackhole";
     }
 }
 
@@ -898,6 +982,11 @@ mod pod {
     unsafe impl aya::Pod for NaclRuleKey {}
     unsafe impl aya::Pod for NaclDecision {}
     unsafe impl aya::Pod for NaclStatKey {}
+    unsafe impl aya::Pod for SubnetRoute {}
+    unsafe impl aya::Pod for explain::RouteCheck {}
+    unsafe impl aya::Pod for RouteKey {}
+    unsafe impl aya::Pod for RouteInfo {}
+    unsafe impl aya::Pod for RouteStatKey {}
     unsafe impl aya::Pod for explain::ExplainTrace {}
 }
 
@@ -928,6 +1017,11 @@ mod tests {
         assert_eq!(offset_of!(NaclRuleKey, value), 5);
         assert_eq!(size_of::<NaclDecision>(), 4);
         assert_eq!(size_of::<NaclStatKey>(), 8);
+        assert_eq!(size_of::<SubnetRoute>(), 8);
+        assert_eq!(size_of::<RouteKey>(), 8);
+        assert_eq!(size_of::<RouteInfo>(), 4);
+        assert_eq!(offset_of!(RouteInfo, route), 2);
+        assert_eq!(size_of::<RouteStatKey>(), 8);
         assert_eq!(offset_of!(FlowEntry, out_ifindex), 12);
         assert_eq!(offset_of!(FlowEntry, created_ns), 64);
         assert_eq!(offset_of!(FlowEntry, packets), 72);
@@ -945,6 +1039,11 @@ mod tests {
         assert_eq!(size_of::<explain::NaclCheck>(), 28);
         assert_eq!(
             size_of::<explain::ExplainTrace>(),
+            112 + 4 * 32 + explain::NACL_CHECKS * 28 + 16
+        );
+        assert_eq!(size_of::<explain::RouteCheck>(), 16);
+        assert_eq!(
+            offset_of!(explain::ExplainTrace, route),
             112 + 4 * 32 + explain::NACL_CHECKS * 28
         );
         assert_eq!(offset_of!(explain::ExplainTrace, sg), 112);

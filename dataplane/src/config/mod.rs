@@ -62,6 +62,25 @@
 //! # default); cidr: the source (ingress) or destination (egress).
 //! egress = [{ rule = 100, action = "allow", protocol = "all", cidr = "0.0.0.0/0" }]
 //!
+//! [[route_table]]           # longest prefix match on the source subnet's table
+//! id = "rtb-private"
+//! vpc = "vpc-a"
+//! main = false               # default false; true: the VPC's main table (one per
+//!                            # VPC), used by every subnet without an association;
+//!                            # a VPC without one gets an implied main table with
+//!                            # only the local route
+//! subnets = ["subnet-a1"]    # default []; a subnet has at most one table
+//! routes = [                 # default []: only the implicit local route
+//!   { destination = "192.168.0.0/16", target = "blackhole" },
+//! ]
+//! # The local route (the VPC's CIDR, target "local") is in every table,
+//! # written or not; it cannot be removed or replaced. target: "local" (the
+//! # VPC CIDR only) or "blackhole" (dropped: `route_blackhole`); peering
+//! # connections, NAT gateways and internet gateways are not modelled yet.
+//! # A destination inside the VPC CIDR must be a whole subnet's CIDR (AWS's
+//! # rule for routes more specific than local); one route per destination.
+//! # A destination no route covers is dropped as `no_route`.
+//!
 //! [[eni]]
 //! id = "eni-web"
 //! subnet = "subnet-a1"
@@ -161,7 +180,8 @@
 //! 2. Pass 1, per resource family: each table's own fields, ids registered
 //!    in the one namespace (`refs.rs`): `network.rs` (lab, conntrack, flow
 //!    logs, VPC, subnet, security group, ENI), `network_acls.rs` (network
-//!    ACLs and their subnet associations), `services.rs` (NLB, target
+//!    ACLs and their subnet associations), `route_tables.rs` (route tables,
+//!    their routes and subnet associations), `services.rs` (NLB, target
 //!    group, health check, endpoint service, endpoint, ALB, Cloud Map),
 //!    `vpc_links.rs` (VPC links and their integrations).
 //! 3. Pass 2, in the same files (`resolve_*`): references and
@@ -177,7 +197,8 @@
 //! that collects them; `values.rs` the value parsers. The files import
 //! one way only (no cycles): `values` -> `tree` -> `diagnostics`; `refs` ->
 //! `tree`; `placement` -> `refs`; `network` -> `placement`, `values`;
-//! `network_acls` -> `network`, `refs`, `values`; `services` -> `network`; `vpc_links` ->
+//! `network_acls` -> `network`, `refs`, `values`; `route_tables` -> `refs`,
+//! `values`; `services` -> `network`; `vpc_links` ->
 //! `placement`, `values`, `lower`;
 //! `lower` -> the model only; `mod.rs` -> all. A new resource kind gets its own
 //! file with its pass 1 and pass 2 as `impl Checker` blocks, and, if it is
@@ -189,6 +210,7 @@ mod network;
 mod network_acls;
 mod placement;
 mod refs;
+mod route_tables;
 mod services;
 mod tree;
 mod values;
@@ -222,6 +244,7 @@ const ROOT_KEYS: &[&str] = &[
     "subnet",
     "security_group",
     "network_acl",
+    "route_table",
     "eni",
     "nlb",
     "target_group",
@@ -266,6 +289,7 @@ impl<'s> Checker<'s> {
         let nacls = self.each(&root, "network_acl", &mut ids, |c, node, path, i, ids| {
             c.network_acl(node, path, i, ids, lab.nacl_entries_max)
         });
+        let route_tables = self.each(&root, "route_table", &mut ids, Self::route_table);
         let enis = self.each(&root, "eni", &mut ids, Self::eni);
 
         // The Hyperplane resources, read in this order (ids register as read).
@@ -292,6 +316,8 @@ impl<'s> Checker<'s> {
         let (security_groups, sg_vpcs) = self.resolve_security_groups(&vpcs, sgs, &ids);
         let (network_acls, subnet_nacls) =
             self.resolve_network_acls(&vpcs, (&subnets, &subnet_vpcs), nacls, &ids);
+        let (route_tables, subnet_routes) =
+            self.resolve_route_tables(&vpcs, (&subnets, &subnet_vpcs), route_tables, &ids);
         let enis = self.resolve_enis(
             &vpcs,
             (&subnets, &subnet_vpcs),
@@ -326,6 +352,8 @@ impl<'s> Checker<'s> {
             enis: enis.enis,
             network_acls,
             subnet_nacls,
+            route_tables,
+            subnet_routes,
             services,
             conntrack,
             flow_logs,

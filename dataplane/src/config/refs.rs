@@ -14,6 +14,7 @@ pub(super) enum Kind {
     Subnet,
     SecurityGroup,
     NetworkAcl,
+    RouteTable,
     Eni,
     Nlb,
     TargetGroup,
@@ -32,6 +33,7 @@ impl Kind {
             Kind::Subnet => "subnet",
             Kind::SecurityGroup => "security group",
             Kind::NetworkAcl => "network ACL",
+            Kind::RouteTable => "route table",
             Kind::Eni => "ENI",
             Kind::Nlb => "NLB",
             Kind::TargetGroup => "target group",
@@ -50,6 +52,7 @@ impl Kind {
             Kind::Subnet => "subnets",
             Kind::SecurityGroup => "security groups",
             Kind::NetworkAcl => "network ACLs",
+            Kind::RouteTable => "route tables",
             Kind::Eni => "ENIs",
             Kind::Nlb => "NLBs",
             Kind::TargetGroup => "target groups",
@@ -69,6 +72,7 @@ impl Kind {
             | Kind::Subnet
             | Kind::SecurityGroup
             | Kind::NetworkAcl
+            | Kind::RouteTable
             | Kind::TargetGroup
             | Kind::VpcEndpoint
             | Kind::VpcLink
@@ -83,6 +87,7 @@ impl Kind {
             Kind::Subnet => "subnet",
             Kind::SecurityGroup => "sg",
             Kind::NetworkAcl => "acl",
+            Kind::RouteTable => "rtb",
             Kind::Eni => "eni",
             Kind::Nlb => "nlb",
             Kind::TargetGroup => "tg",

@@ -113,6 +113,21 @@ pub fn render(e: &Explanation) -> String {
             }
         );
     }
+    if let Some(r) = &e.route {
+        let _ = writeln!(
+            o,
+            "route     {} [{}]: {} to {}: {}{}",
+            r.subnet,
+            r.table,
+            if r.allowed { "LOCAL" } else { "DROP" },
+            r.destination,
+            r.route,
+            r.location
+                .as_deref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default(),
+        );
+    }
     if let Some(n) = &e.nat {
         let _ = writeln!(o, "nat       {} {} ({})", n.kind, n.endpoint, n.nlb);
         if let Some(l) = &n.listener {

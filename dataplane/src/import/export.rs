@@ -560,5 +560,21 @@ pub fn aws(t: &Topology) -> Exported {
             ));
         }
     }
+    // Route tables: import reports AWS's as unsupported, so they are not
+    // exported yet; a VPC's implied main table (only the local route) is
+    // what import gives back anyway.
+    let tables: Vec<&str> = t
+        .route_tables
+        .iter()
+        .filter(|r| *r != &crate::model::RouteTable::implied_main(r.vpc, &t.vpcs[r.vpc].id))
+        .map(|r| r.id.as_str())
+        .collect();
+    if !tables.is_empty() {
+        left_out.push(format!(
+            "route tables {}: not exported yet (import gives every VPC its main table with only \
+             the local route)",
+            tables.join(", ")
+        ));
+    }
     Exported { files, left_out }
 }

@@ -790,10 +790,27 @@ fn import_of_export_reproduces_every_shipped_config() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 7);
     for f in files {
-        let t = config::load(&f).unwrap();
+        let mut t = config::load(&f).unwrap();
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+        // Route tables are not exported yet (`export::aws` lists them as
+        // left out): the rest of the topology must come back.
+        if name == "route-tables" {
+            let left = super::export::aws(&t).left_out;
+            assert!(
+                left.iter()
+                    .any(|l| l.starts_with("route tables rtb-main, rtb-app: not exported yet")),
+                "{left:?}"
+            );
+            t.route_tables = t
+                .vpcs
+                .iter()
+                .enumerate()
+                .map(|(v, vpc)| crate::model::RouteTable::implied_main(v, &vpc.id))
+                .collect();
+            t.subnet_routes = t.subnets.iter().map(|s| s.vpc).collect();
+        }
         let (got, report) = round_trip(&t, &format!("rt-{name}"));
         assert_eq!(report, Vec::<String>::new(), "{name}");
         assert_eq!(got, t, "{name}");

@@ -44,7 +44,7 @@ use rng::Rng;
 use topo_gen::TopoSpec;
 
 use crate::{
-    reference::{Model, Outcome, Port, Verdict},
+    reference::{Model, Outcome, Port, RouteKind, Verdict},
     Fixture,
 };
 
@@ -119,6 +119,11 @@ pub struct Tally {
     pub nacl_allowed: u64,
     /// Packets a network ACL dropped.
     pub nacl_denied: u64,
+    /// First packets by the route that decided them: local, blackhole,
+    /// none (`no_route` from the table).
+    pub route_local: u64,
+    pub route_blackhole: u64,
+    pub route_none: u64,
 }
 
 impl Tally {
@@ -132,6 +137,12 @@ impl Tally {
             self.nacl_denied += 1;
         } else if o.met_nacl {
             self.nacl_allowed += 1;
+        }
+        match o.met_route {
+            Some(RouteKind::Local) => self.route_local += 1,
+            Some(RouteKind::Blackhole) => self.route_blackhole += 1,
+            Some(RouteKind::NoRoute) => self.route_none += 1,
+            None => {}
         }
         match hook {
             Hook::Tc => self.tc += 1,
@@ -167,6 +178,9 @@ impl Tally {
         self.passed += o.passed;
         self.nacl_allowed += o.nacl_allowed;
         self.nacl_denied += o.nacl_denied;
+        self.route_local += o.route_local;
+        self.route_blackhole += o.route_blackhole;
+        self.route_none += o.route_none;
         for (k, v) in &o.drops {
             *self.drops.entry(k).or_default() += v;
         }
@@ -175,8 +189,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -320,6 +334,23 @@ pub fn counter_diff(model: &Snapshot, kernel: &Snapshot) -> String {
             "nacl rules: model {}, kernel {}",
             model.nacl_drops.len(),
             kernel.nacl_drops.len()
+        ));
+    }
+    for (i, (m, k)) in model
+        .route_drops
+        .iter()
+        .zip(&kernel.route_drops)
+        .enumerate()
+    {
+        if m != k {
+            out.push(format!("route drop [{i}]: model {m}, kernel {k}"));
+        }
+    }
+    if model.route_drops.len() != kernel.route_drops.len() {
+        out.push(format!(
+            "route drop counters: model {}, kernel {}",
+            model.route_drops.len(),
+            kernel.route_drops.len()
         ));
     }
     out.join("; ")

@@ -61,6 +61,15 @@
 //!    to the target (`link_egress_sg_deny`); and a link ENI, which lives in
 //!    the customer VPC, only passes replies: a first packet a customer host
 //!    sends to it is `link_reverse_initiated` (before any group is asked).
+//! 10. Route tables (VPC user guide, "Route tables", "Route priority"): a
+//!     new flow meets its source subnet's table (its association, else the
+//!     VPC's main table) after the sender's egress groups and the source
+//!     subnet's outbound ACL: among the table's routes and its `local`
+//!     route (the VPC's CIDR), the longest destination prefix covering the
+//!     packet's destination decides: `local` goes on, a blackhole drops
+//!     (`route_blackhole`), none is `no_route`; each drop is counted on its
+//!     (table, route). A destination that no ENI of the VPC holds meets the
+//!     table first (a blackhole says `route_blackhole`, else `no_route`).
 
 pub mod maglev;
 pub mod vpc_link;
@@ -73,7 +82,9 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use dataplane::{
-    model::{EndpointState, L4Protocol, Peer, Protocol, Topology, VpcLinkKind},
+    model::{
+        EndpointState, L4Protocol, Peer, Protocol, RouteTable, RouteTarget, Topology, VpcLinkKind,
+    },
     stats::{self, Snapshot},
 };
 use dataplane_common::{
@@ -114,6 +125,8 @@ pub struct Outcome {
     pub out: Vec<u8>,
     /// The packet met at least one network ACL (allowed, or dropped by it).
     pub met_nacl: bool,
+    /// The route that decided this first packet, if it met a route table.
+    pub met_route: Option<RouteKind>,
 }
 
 /// TCP connection state of a flow (UDP and ICMP flows stay `New`).
@@ -257,6 +270,18 @@ pub struct Model {
     nacl_rules: Vec<stats::NaclRuleName>,
     /// This packet met a network ACL.
     met_nacl: bool,
+    /// The counters `counters.route_drops` counts, by index.
+    route_drops: Vec<stats::RouteDropName>,
+    /// What this packet's route decision was, if it met one.
+    met_route: Option<RouteKind>,
+}
+
+/// The kind of route that decided a first packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RouteKind {
+    Local,
+    Blackhole,
+    NoRoute,
 }
 
 impl Model {
@@ -273,6 +298,7 @@ impl Model {
             listeners: zero(s.nlbs.iter().map(|n| n.listeners.len()).sum()),
             targets: zero(s.target_groups.iter().map(|g| g.targets.len()).sum()),
             nacl_drops: vec![0; stats::nacl_rules(topo).len()],
+            route_drops: vec![0; stats::route_drops(topo).len()],
         };
         Model {
             topo: topo.clone(),
@@ -282,6 +308,8 @@ impl Model {
             counters,
             nacl_rules: stats::nacl_rules(topo),
             met_nacl: false,
+            route_drops: stats::route_drops(topo),
+            met_route: None,
         }
     }
 
@@ -312,6 +340,7 @@ impl Model {
                 verdict: Verdict::Pass,
                 out: frame.to_vec(),
                 met_nacl: false,
+                met_route: None,
             };
         };
         let len = frame.len() as u64;
@@ -319,9 +348,11 @@ impl Model {
         c.tx_packets += 1;
         c.tx_bytes += len;
         self.met_nacl = false;
+        self.met_route = None;
         match self.decide(eni, frame) {
             Ok(o) => Outcome {
                 met_nacl: self.met_nacl,
+                met_route: self.met_route,
                 ..o
             },
             Err(reason) => {
@@ -331,6 +362,7 @@ impl Model {
                     verdict: Verdict::Drop(reason),
                     out: frame.to_vec(),
                     met_nacl: self.met_nacl,
+                    met_route: self.met_route,
                 }
             }
         }
@@ -353,6 +385,7 @@ impl Model {
                     verdict: Verdict::Reflect,
                     out,
                     met_nacl: false,
+                    met_route: None,
                 });
             }
             Frame::Ipv4(p) => p,
@@ -483,7 +516,13 @@ impl Model {
         frame: &[u8],
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
-        let dest = self.resolve(key.vpc, p.dst).ok_or(DropReason::NoRoute)?;
+        let dest = match self.resolve(key.vpc, p.dst) {
+            Some(d) => d,
+            None => {
+                self.route_table(eni, p.dst)?;
+                return Err(DropReason::NoRoute);
+            }
+        };
         // Replies to flows the service side opened matched their entries
         // before this: a first packet to a link ENI tunnels backwards.
         if dest == Dest::Link {
@@ -501,6 +540,7 @@ impl Model {
         };
         let icmp = Self::icmp_of(frame, p);
         self.nacl_out((from, to), p, p.dst, p.dport, icmp)?;
+        self.route_table(eni, p.dst)?;
         // An integration address has no groups: everything the sender's
         // egress rules let out reaches it.
         let receiver = match dest {
@@ -934,6 +974,7 @@ impl Model {
             verdict: Verdict::Forward { eni: d.to },
             out,
             met_nacl: false,
+            met_route: None,
         }
     }
 
@@ -961,6 +1002,57 @@ impl Model {
     }
 
     /// Leaving subnet `from` for `to`: `from`'s outbound entries on `dst`.
+    /// Rule 10: the source subnet's route table for `dst`: the longest
+    /// prefix among its routes and the VPC's `local` route decides.
+    fn route_table(&mut self, eni: usize, dst: [u8; 4]) -> Result<(), DropReason> {
+        let t = &self.topo;
+        let subnet = t.enis[eni].subnet;
+        let vpc = t.subnets[subnet].vpc;
+        let table = match t.subnet_routes.get(subnet) {
+            Some(&i) => t.route_tables[i].clone(),
+            None => RouteTable::implied_main(vpc, &t.vpcs[vpc].id),
+        };
+        let addr = Ipv4Addr::from(dst);
+        // (prefix length, route index or None for local, blackhole?)
+        let local = t.vpcs[vpc].cidr;
+        let mut best: Option<(u8, Option<usize>, bool)> =
+            local
+                .contains(&addr)
+                .then_some((local.prefix_len(), None, false));
+        for (i, r) in table.routes.iter().enumerate() {
+            let longer = best.is_none_or(|(len, _, _)| r.destination.prefix_len() > len);
+            if r.destination.contains(&addr) && longer {
+                best = Some((
+                    r.destination.prefix_len(),
+                    Some(i),
+                    r.target == RouteTarget::Blackhole,
+                ));
+            }
+        }
+        let (kind, counted) = match best {
+            Some((_, _, false)) => (RouteKind::Local, None),
+            Some((_, Some(i), true)) => (RouteKind::Blackhole, Some(i as u16)),
+            Some((_, None, true)) => unreachable!("the local route is never a blackhole"),
+            None => (RouteKind::NoRoute, Some(dataplane_common::ROUTE_NO_MATCH)),
+        };
+        self.met_route = Some(kind);
+        if let Some(route) = counted {
+            let key = dataplane_common::RouteStatKey {
+                table: dataplane_common::nacl_stat_id(table.id.as_bytes()),
+                route,
+                _pad: 0,
+            };
+            if let Some(i) = self.route_drops.iter().position(|r| r.key == key) {
+                self.counters.route_drops[i] += 1;
+            }
+        }
+        match kind {
+            RouteKind::Local => Ok(()),
+            RouteKind::Blackhole => Err(DropReason::RouteBlackhole),
+            RouteKind::NoRoute => Err(DropReason::NoRoute),
+        }
+    }
+
     fn nacl_out(
         &mut self,
         (from, to): (usize, usize),

@@ -94,6 +94,11 @@ host = "b-1"
             model::NetworkAcl::default_for(1, "vpc-b"),
         ],
         subnet_nacls: vec![0, 1],
+        route_tables: vec![
+            model::RouteTable::implied_main(0, "vpc-a"),
+            model::RouteTable::implied_main(1, "vpc-b"),
+        ],
+        subnet_routes: vec![0, 1],
         vpcs: vec![vpc("vpc-a", "10.0.0.0/16"), vpc("vpc-b", "10.0.0.0/16")],
         subnets: vec![
             subnet("subnet-a1", 0, "10.0.1.0/24", "use1-az1"),

@@ -1,0 +1,107 @@
+//! Route tables, compiled: every table a subnet uses becomes LPM entries
+//! {table id, destination prefix} -> (target, route) in `HL_ROUTES`, the
+//! implicit `local` route (the VPC's CIDR) included, so the kernel's
+//! longest-prefix match is AWS's route priority (VPC user guide, "Route
+//! priority"). Each subnet's slot in `HL_RT_SUBNETS` names its table.
+//! Table ids start at 1 (0: none) and live in their generation's half
+//! (`ROUTE_GENERATION_STRIDE`).
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Result};
+use dataplane_common::{
+    nacl_stat_id, RouteInfo, RouteKey, SubnetRoute, ROUTE_FIXED_BITS, ROUTE_LOCAL,
+    ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_LOCAL,
+};
+
+use crate::model::{RouteTable, RouteTarget, Topology};
+
+/// One `HL_ROUTES` entry: prefix length (with the fixed bits), key, route.
+pub type RouteEntry = (u32, RouteKey, RouteInfo);
+
+/// What the kernel reads for the route tables of one generation.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RouteMaps {
+    /// By subnet index.
+    pub subnets: Vec<SubnetRoute>,
+    pub routes: Vec<RouteEntry>,
+}
+
+/// The kernel's code for a route target.
+pub fn target_code(t: RouteTarget) -> u8 {
+    match t {
+        RouteTarget::Local => ROUTE_TARGET_LOCAL,
+        RouteTarget::Blackhole => ROUTE_TARGET_BLACKHOLE,
+    }
+}
+
+/// Compiles the tables the subnets use, with generation-0 ids.
+pub fn compile_routes(topo: &Topology) -> Result<RouteMaps> {
+    let implied: Vec<RouteTable> = topo
+        .vpcs
+        .iter()
+        .enumerate()
+        .map(|(v, vpc)| RouteTable::implied_main(v, &vpc.id))
+        .collect();
+    let mut out = RouteMaps::default();
+    // table config id -> its SubnetRoute
+    let mut ids: HashMap<&str, SubnetRoute> = HashMap::new();
+    let mut stats: HashMap<u32, &str> = HashMap::new();
+    for (s, sn) in topo.subnets.iter().enumerate() {
+        let table = topo.route_table_of(s).unwrap_or(&implied[sn.vpc]);
+        if let Some(r) = ids.get(table.id.as_str()) {
+            out.subnets.push(*r);
+            continue;
+        }
+        let stat = nacl_stat_id(table.id.as_bytes());
+        if let Some(other) = stats.insert(stat, &table.id) {
+            bail!(
+                "route tables {other} and {} have the same counter key ({stat:#x}); rename one",
+                table.id
+            );
+        }
+        let id = ids.len() as u32 + 1;
+        let local = topo.vpcs[table.vpc].cidr;
+        out.routes.push((
+            ROUTE_FIXED_BITS + local.prefix_len() as u32,
+            RouteKey::new(id, local.network().octets()),
+            RouteInfo {
+                target: ROUTE_TARGET_LOCAL,
+                _pad: 0,
+                route: ROUTE_LOCAL,
+            },
+        ));
+        for (i, r) in table.routes.iter().enumerate() {
+            out.routes.push((
+                ROUTE_FIXED_BITS + r.destination.prefix_len() as u32,
+                RouteKey::new(id, r.destination.network().octets()),
+                RouteInfo {
+                    target: target_code(r.target),
+                    _pad: 0,
+                    route: i as u16,
+                },
+            ));
+        }
+        let r = SubnetRoute { table: id, stat };
+        ids.insert(&table.id, r);
+        out.subnets.push(r);
+    }
+    Ok(out)
+}
+
+/// The route table behind counter key `stat`, if the topology has it.
+pub fn route_table_by_stat(topo: &Topology, stat: u32) -> Option<RouteTable> {
+    topo.route_tables
+        .iter()
+        .cloned()
+        .chain(
+            topo.vpcs
+                .iter()
+                .enumerate()
+                .map(|(v, vpc)| RouteTable::implied_main(v, &vpc.id)),
+        )
+        .find(|t| nacl_stat_id(t.id.as_bytes()) == stat)
+}
+
+#[cfg(test)]
+mod tests;
