@@ -10,10 +10,11 @@
 //! counts of flows the conntrack sweeper removed in between (it hands them
 //! over on a channel) and, at shutdown, a last partial interval.
 //!
-//! Each direction of a flow is recorded once, at the ENI its packets entered
-//! the fabric from: the client's ENI logs the request direction, the server's
-//! (for PrivateLink, the target's) the replies, each with the tuple as it
-//! entered. AWS logs a flow at both ENIs; see docs/DATAPLANE.md.
+//! Records are written where AWS writes them (docs/DATAPLANE.md, "Where a
+//! flow is logged"): at every interface a direction of a flow leaves or
+//! enters, host ENIs and the interfaces services create (endpoint ENIs, NLB
+//! nodes, HTTP VPC link ENIs), each with the tuple as that interface saw it;
+//! a rejected packet at the interface whose rules rejected it.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -32,8 +33,8 @@ use std::{
 use anyhow::{Context, Result};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, RingBuf};
 use dataplane_common::{
-    maps, FlowEntry, FlowEvent, FlowKey, FLOW_EVENT_NEW, FLOW_EVENT_REJECT, FLOW_F_REPLY,
-    PROTO_ICMP,
+    maps, DropReason, FlowEntry, FlowEvent, FlowKey, FLOW_EVENT_NEW, FLOW_EVENT_REJECT,
+    FLOW_F_REPLY, NO_ENI, PROTO_ICMP,
 };
 
 use crate::{
@@ -68,6 +69,9 @@ impl Action {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     pub interface_id: String,
+    /// The interface was created by a service (endpoint, NLB, VPC link):
+    /// `account-id` is `unknown`, as AWS's field reference allows for them.
+    pub service_created: bool,
     pub srcaddr: Ipv4Addr,
     pub dstaddr: Ipv4Addr,
     /// 0 for ICMP, as AWS logs it.
@@ -86,6 +90,11 @@ pub struct Record {
 impl Record {
     /// The record in the default format.
     pub fn line(&self, account: &str) -> String {
+        let account = if self.service_created {
+            "unknown"
+        } else {
+            account
+        };
         format!(
             "2 {account} {} {} {} {} {} {} {} {} {} {} {} OK",
             self.interface_id,
@@ -103,7 +112,114 @@ impl Record {
     }
 }
 
-/// What a record aggregates over: (ENI index, action, tuple).
+/// An interface that gets records: a host ENI or one a service created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    pub id: String,
+    pub service_created: bool,
+}
+
+/// Every interface that gets records, by index: the host ENIs first, at
+/// their kernel ENI indices, then the managed ones; and each by (VPC index,
+/// address), which is how a flow's tuples name them.
+pub struct Interfaces {
+    list: Vec<Interface>,
+    by_addr: HashMap<(u32, [u8; 4]), u32>,
+}
+
+impl Interfaces {
+    /// Host ENIs only (by kernel index), with their (VPC, address).
+    pub fn hosts(enis: impl IntoIterator<Item = (String, u32, Ipv4Addr)>) -> Interfaces {
+        let mut i = Interfaces {
+            list: Vec::new(),
+            by_addr: HashMap::new(),
+        };
+        for (id, vpc, ip) in enis {
+            i.push(id, false, vpc, ip);
+        }
+        i
+    }
+
+    /// Adds an interface a service created.
+    pub fn with_managed(mut self, id: String, vpc: u32, ip: Ipv4Addr) -> Interfaces {
+        self.push(id, true, vpc, ip);
+        self
+    }
+
+    fn push(&mut self, id: String, service_created: bool, vpc: u32, ip: Ipv4Addr) {
+        self.by_addr
+            .insert((vpc, ip.octets()), self.list.len() as u32);
+        self.list.push(Interface {
+            id,
+            service_created,
+        });
+    }
+
+    /// The interfaces of `topo`.
+    pub fn of(topo: &Topology) -> Interfaces {
+        let hosts = topo
+            .enis
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id.clone(), topo.eni_vpc(i) as u32, e.ip));
+        topo.managed_interfaces()
+            .into_iter()
+            .fold(Interfaces::hosts(hosts), |acc, m| {
+                acc.with_managed(m.id, m.vpc as u32, m.ip)
+            })
+    }
+
+    /// The interface with address `ip` in VPC `vpc`.
+    fn at(&self, vpc: u32, ip: [u8; 4]) -> Option<u32> {
+        self.by_addr.get(&(vpc, ip)).copied()
+    }
+
+    /// The managed interface with address `ip` in VPC `vpc`.
+    fn managed_at(&self, vpc: u32, ip: [u8; 4]) -> Option<u32> {
+        self.at(vpc, ip)
+            .filter(|&i| self.list[i as usize].service_created)
+    }
+
+    /// Where one direction of a flow is logged, in path order, each with
+    /// the tuple that interface saw: the ENI it entered the fabric from
+    /// (`key`), the managed interface it was addressed to (an endpoint ENI:
+    /// `key`), the managed interface that translated it (an NLB node or a
+    /// link ENI: the translated tuple) and the ENI it was delivered to (the
+    /// translated tuple).
+    fn path(&self, key: &FlowKey, e: &FlowEntry) -> Vec<(u32, FlowKey)> {
+        let out = FlowKey::new(
+            e.out_vpc,
+            e.new_src,
+            e.new_dst,
+            e.new_sport,
+            e.new_dport,
+            key.proto,
+        );
+        let mut p = vec![(e.src_eni, *key)];
+        if let Some(m) = self.managed_at(key.vpc, key.dst) {
+            p.push((m, *key));
+        }
+        if out != *key {
+            if let Some(m) = self.managed_at(out.vpc, out.src) {
+                p.push((m, out));
+            }
+        }
+        if e.dst_eni != NO_ENI {
+            p.push((e.dst_eni, out));
+        }
+        p
+    }
+}
+
+/// A rejected packet is logged at the interface whose rules rejected it:
+/// the receiver's for its inbound rules (security groups, its subnet's
+/// network ACL), the sender's for its outbound ones and for what the lab
+/// decides before the packet leaves (endpoint acceptance, a link's rules).
+fn rejected_inbound(reason: u32) -> bool {
+    reason == DropReason::IngressSgDeny as u32 || reason == DropReason::NaclIngressDeny as u32
+}
+
+/// What a record aggregates over: (interface index, action, tuple).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Slot {
     eni: u32,
@@ -156,8 +272,7 @@ fn delta(last: &mut (u64, u64), now: (u64, u64)) -> (u64, u64) {
 
 /// Events and counters in, records out. No I/O: the reader thread feeds it.
 pub struct Aggregator {
-    /// Interface ids by ENI index.
-    enis: Vec<String>,
+    ifaces: Interfaces,
     /// Forward key -> counts logged so far.
     tracked: HashMap<FlowKey, Tracked>,
     /// The current interval's records so far: (packets, bytes).
@@ -165,9 +280,9 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    pub fn new(enis: Vec<String>) -> Aggregator {
+    pub fn new(ifaces: Interfaces) -> Aggregator {
         Aggregator {
-            enis,
+            ifaces,
             tracked: HashMap::new(),
             pending: BTreeMap::new(),
         }
@@ -191,10 +306,21 @@ impl Aggregator {
                 self.tracked.insert(ev.key, Tracked::default());
             }
             FLOW_EVENT_REJECT => {
-                self.add(
-                    Slot::new(ev.eni, Action::Reject, &ev.key),
-                    (1, ev.len as u64),
-                );
+                let d = (1, ev.len as u64);
+                let k = &ev.key;
+                // Rejected by the receiver's inbound rules: the sender's
+                // outbound rules let it go (ACCEPT there).
+                let receiver = rejected_inbound(ev.reason)
+                    .then(|| self.ifaces.at(k.vpc, k.dst))
+                    .flatten()
+                    .filter(|&r| r != ev.eni);
+                match receiver {
+                    Some(r) => {
+                        self.add(Slot::new(ev.eni, Action::Accept, k), d);
+                        self.add(Slot::new(r, Action::Reject, k), d);
+                    }
+                    None => self.add(Slot::new(ev.eni, Action::Reject, k), d),
+                }
             }
             _ => {}
         }
@@ -228,10 +354,18 @@ impl Aggregator {
         };
         t.missing = false;
         let d_fwd = delta(&mut t.fwd, (fwd.packets, fwd.bytes));
-        let d_rev = rev.map(|(rk, r)| (*rk, r.src_eni, delta(&mut t.rev, (r.packets, r.bytes))));
-        self.add(Slot::new(fwd.src_eni, Action::Accept, key), d_fwd);
-        if let Some((rk, eni, d)) = d_rev {
-            self.add(Slot::new(eni, Action::Accept, &rk), d);
+        let d_rev = rev.map(|(rk, r)| (*rk, *r, delta(&mut t.rev, (r.packets, r.bytes))));
+        self.accept(key, fwd, d_fwd);
+        if let Some((rk, r, d)) = d_rev {
+            self.accept(&rk, &r, d);
+        }
+    }
+
+    /// Accepted traffic of the direction `e` (key `key`): logged at every
+    /// interface of its path.
+    fn accept(&mut self, key: &FlowKey, e: &FlowEntry, d: (u64, u64)) {
+        for (iface, k) in self.ifaces.path(key, e) {
+            self.add(Slot::new(iface, Action::Accept, &k), d);
         }
     }
 
@@ -262,7 +396,7 @@ impl Aggregator {
             };
             let last = if reply { &mut t.rev } else { &mut t.fwd };
             let d = delta(last, (e.packets, e.bytes));
-            self.add(Slot::new(e.src_eni, Action::Accept, k), d);
+            self.accept(k, e, d);
             gone.push(fk);
         }
         for k in gone {
@@ -275,22 +409,22 @@ impl Aggregator {
     pub fn close(&mut self, start: u64, end: u64) -> Vec<Record> {
         std::mem::take(&mut self.pending)
             .into_iter()
-            .map(|(s, (packets, bytes))| Record {
-                interface_id: self
-                    .enis
-                    .get(s.eni as usize)
-                    .cloned()
-                    .unwrap_or_else(|| "-".into()),
-                srcaddr: Ipv4Addr::from(s.src),
-                dstaddr: Ipv4Addr::from(s.dst),
-                srcport: s.sport,
-                dstport: s.dport,
-                protocol: s.proto,
-                packets,
-                bytes,
-                start,
-                end,
-                action: s.action,
+            .map(|(s, (packets, bytes))| {
+                let iface = self.ifaces.list.get(s.eni as usize);
+                Record {
+                    interface_id: iface.map_or_else(|| "-".into(), |i| i.id.clone()),
+                    service_created: iface.is_some_and(|i| i.service_created),
+                    srcaddr: Ipv4Addr::from(s.src),
+                    dstaddr: Ipv4Addr::from(s.dst),
+                    srcport: s.sport,
+                    dstport: s.dport,
+                    protocol: s.proto,
+                    packets,
+                    bytes,
+                    start,
+                    end,
+                    action: s.action,
+                }
             })
             .collect()
     }
@@ -396,8 +530,7 @@ impl FlowLog {
             .context("HL_FLOW_EVENTS is not a ring buffer: rebuild the kernel object")?;
         let flows = Map::HashMap(open(maps::FLOWS)?);
         let out = open_destination(&settings.destination)?;
-        let enis = topo.enis.iter().map(|e| e.id.clone()).collect();
-        let mut agg = Aggregator::new(enis);
+        let mut agg = Aggregator::new(Interfaces::of(topo));
         // Flows an earlier agent left in a pinned table: announced long ago,
         // so walk the table once, here, to keep logging them.
         {
@@ -534,7 +667,7 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dataplane_common::{DropReason, NO_ENI, PROTO_TCP, PROTO_UDP};
+    use dataplane_common::{FLOW_F_DNAT, FLOW_F_SNAT, PROTO_TCP, PROTO_UDP};
 
     fn key(vpc: u32, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, proto: u8) -> FlowKey {
         FlowKey {
@@ -618,11 +751,14 @@ mod tests {
     }
 
     fn agg() -> Aggregator {
-        Aggregator::new(vec!["eni-client".into(), "eni-web".into()])
+        Aggregator::new(Interfaces::hosts([
+            ("eni-client".into(), 0, Ipv4Addr::new(10, 0, 1, 10)),
+            ("eni-web".into(), 0, Ipv4Addr::new(10, 0, 2, 20)),
+        ]))
     }
 
     #[test]
-    fn an_accepted_flow_is_logged_per_direction_at_its_entering_eni_as_deltas() {
+    fn an_accepted_flow_is_logged_at_both_enis_in_each_direction_as_deltas() {
         let mut a = agg();
         let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
         a.event(&new_event(&k));
@@ -631,6 +767,8 @@ mod tests {
             lines(&a.close(100, 160)),
             [
                 "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 160 ACCEPT OK",
+                "2 123456789012 eni-client 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 160 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 160 ACCEPT OK",
                 "2 123456789012 eni-web 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 160 ACCEPT OK",
             ]
         );
@@ -638,34 +776,118 @@ mod tests {
         let (f, rk, r) = observe(&mut a, &k, (7, 500), (4, 3000));
         assert_eq!(
             lines(&a.close(160, 220)),
-            ["2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 220 ACCEPT OK"]
+            [
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 220 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 220 ACCEPT OK",
+            ]
         );
         a.observe(&k, Some(&f), Some((&rk, &r)));
         assert!(a.close(220, 280).is_empty(), "no traffic, no record");
     }
 
-    #[test]
-    fn rejects_are_summed_per_eni_and_tuple_and_icmp_has_port_zero() {
-        let mut a = agg();
-        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 30], 40001, 5432, PROTO_TCP);
-        let rej = |k: &FlowKey, len| FlowEvent {
+    fn rej(k: &FlowKey, reason: DropReason, len: u32) -> FlowEvent {
+        FlowEvent {
             kind: FLOW_EVENT_REJECT,
             eni: 0,
             dst_eni: NO_ENI,
-            reason: DropReason::IngressSgDeny as u32,
+            reason: reason as u32,
             key: *k,
             len,
-        };
-        for _ in 0..3 {
-            a.event(&rej(&k, 60));
         }
-        let ping = key(0, [10, 0, 1, 10], [10, 0, 2, 30], 77, 77, PROTO_ICMP);
-        a.event(&rej(&ping, 84));
+    }
+
+    #[test]
+    fn an_inbound_reject_is_logged_at_the_receiver_and_the_sender_accepts_what_it_sent() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40001, 5432, PROTO_TCP);
+        for _ in 0..2 {
+            a.event(&rej(&k, DropReason::IngressSgDeny, 60));
+        }
+        a.event(&rej(&k, DropReason::NaclIngressDeny, 60));
         assert_eq!(
             lines(&a.close(0, 60)),
             [
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.30 0 0 1 1 84 0 60 REJECT OK",
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.30 40001 5432 6 3 180 0 60 REJECT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40001 5432 6 3 180 0 60 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40001 5432 6 3 180 0 60 REJECT OK",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_outbound_reject_is_logged_at_the_sender_and_icmp_has_port_zero() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40001, 5432, PROTO_TCP);
+        a.event(&rej(&k, DropReason::EgressSgDeny, 60));
+        a.event(&rej(&k, DropReason::NaclEgressDeny, 60));
+        let ping = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 77, 77, PROTO_ICMP);
+        a.event(&rej(&ping, DropReason::EgressSgDeny, 84));
+        // An inbound reason with no interface at the destination: the
+        // sender is the only interface left to log it.
+        let nowhere = key(0, [10, 0, 1, 10], [10, 0, 2, 99], 1, 2, PROTO_UDP);
+        a.event(&rej(&nowhere, DropReason::IngressSgDeny, 30));
+        assert_eq!(
+            lines(&a.close(0, 60)),
+            [
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 0 0 1 1 84 0 60 REJECT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40001 5432 6 2 120 0 60 REJECT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.99 1 2 17 1 30 0 60 REJECT OK",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_privatelink_flow_is_logged_at_client_endpoint_nlb_node_and_target() {
+        let ip = Ipv4Addr::new;
+        let mut a = Aggregator::new(
+            Interfaces::hosts([
+                ("eni-client".into(), 0, ip(10, 0, 1, 10)),
+                ("eni-target".into(), 1, ip(10, 1, 1, 20)),
+            ])
+            .with_managed("eni-0endpoint".into(), 0, ip(10, 0, 1, 100))
+            .with_managed("eni-0node".into(), 1, ip(10, 1, 1, 50)),
+        );
+        let k = key(0, [10, 0, 1, 10], [10, 0, 1, 100], 40000, 80, PROTO_TCP);
+        let (pk, rk) = (2000u16.to_be_bytes(), 8080u16.to_be_bytes());
+        let f = FlowEntry {
+            flags: FLOW_F_SNAT | FLOW_F_DNAT,
+            out_vpc: 1,
+            new_src: [10, 1, 1, 50],
+            new_dst: [10, 1, 1, 20],
+            new_sport: pk,
+            new_dport: rk,
+            src_eni: 0,
+            dst_eni: 1,
+            packets: 3,
+            bytes: 300,
+            ..Default::default()
+        };
+        let rkey = f.peer_key(PROTO_TCP);
+        let r = FlowEntry {
+            flags: FLOW_F_REPLY | FLOW_F_SNAT | FLOW_F_DNAT,
+            out_vpc: 0,
+            new_src: k.dst,
+            new_dst: k.src,
+            new_sport: k.dport,
+            new_dport: k.sport,
+            src_eni: 1,
+            dst_eni: 0,
+            packets: 2,
+            bytes: 1000,
+            ..Default::default()
+        };
+        a.event(&new_event(&k));
+        a.observe(&k, Some(&f), Some((&rkey, &r)));
+        assert_eq!(
+            lines(&a.close(0, 60)),
+            [
+                "2 123456789012 eni-client 10.0.1.10 10.0.1.100 40000 80 6 3 300 0 60 ACCEPT OK",
+                "2 123456789012 eni-client 10.0.1.100 10.0.1.10 80 40000 6 2 1000 0 60 ACCEPT OK",
+                "2 123456789012 eni-target 10.1.1.20 10.1.1.50 8080 2000 6 2 1000 0 60 ACCEPT OK",
+                "2 123456789012 eni-target 10.1.1.50 10.1.1.20 2000 8080 6 3 300 0 60 ACCEPT OK",
+                "2 unknown eni-0endpoint 10.0.1.10 10.0.1.100 40000 80 6 3 300 0 60 ACCEPT OK",
+                "2 unknown eni-0endpoint 10.0.1.100 10.0.1.10 80 40000 6 2 1000 0 60 ACCEPT OK",
+                "2 unknown eni-0node 10.1.1.20 10.1.1.50 8080 2000 6 2 1000 0 60 ACCEPT OK",
+                "2 unknown eni-0node 10.1.1.50 10.1.1.20 2000 8080 6 3 300 0 60 ACCEPT OK",
             ]
         );
     }
@@ -679,8 +901,12 @@ mod tests {
         let (f2, _, r2) = entries(&k, (9, 900), (5, 500));
         a.observe(&k, Some(&f2), Some((&rk, &r2)));
         let recs = a.close(100, 160);
-        assert_eq!(recs.len(), 1, "{recs:?}");
-        assert_eq!((recs[0].packets, recs[0].bytes), (2, 200));
+        assert_eq!(
+            recs.iter()
+                .map(|r| (r.interface_id.as_str(), r.packets, r.bytes))
+                .collect::<Vec<_>>(),
+            [("eni-client", 2, 200), ("eni-web", 2, 200)]
+        );
     }
 
     #[test]
@@ -695,7 +921,10 @@ mod tests {
         a.observe(&k, None, None);
         assert_eq!(
             lines(&a.close(60, 120)),
-            ["2 123456789012 eni-client 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 120 ACCEPT OK"]
+            [
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 120 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 120 ACCEPT OK",
+            ]
         );
     }
 
@@ -713,7 +942,7 @@ mod tests {
         // It arrives late: still counted.
         let (f, rk, r) = entries(&k, (1, 40), (0, 0));
         a.removed(&[(k, f), (rk, r)]);
-        assert_eq!(a.close(0, 1).len(), 1);
+        assert_eq!(a.close(0, 1).len(), 2, "at both ENIs");
         a.event(&new_event(&k));
         a.observe(&k, None, None);
         a.observe(&k, None, None);
@@ -732,7 +961,7 @@ mod tests {
             recs.iter()
                 .map(|r| (r.packets, r.bytes))
                 .collect::<Vec<_>>(),
-            [(12, 1100), (9, 950)]
+            [(12, 1100), (9, 950), (12, 1100), (9, 950)]
         );
     }
 
@@ -787,7 +1016,7 @@ mod tests {
 
     #[test]
     fn an_eni_index_outside_the_topology_logs_a_dash() {
-        let mut a = Aggregator::new(vec![]);
+        let mut a = Aggregator::new(Interfaces::hosts([]));
         let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 1, 2, PROTO_UDP);
         a.event(&FlowEvent {
             kind: FLOW_EVENT_REJECT,
@@ -800,5 +1029,95 @@ mod tests {
         assert_eq!(a.close(0, 1)[0].interface_id, "-");
         assert!(HEADER.starts_with("version account-id interface-id srcaddr"));
         assert_eq!(HEADER.split(' ').count(), 14);
+    }
+}
+
+#[cfg(test)]
+mod interface_tests {
+    use super::*;
+    use crate::model::ManagedKind;
+
+    fn shipped(name: &str) -> Topology {
+        let path = format!("{}/../configs/{name}", env!("CARGO_MANIFEST_DIR"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        crate::config::parse_str(&src, &path).unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    #[test]
+    fn endpoint_enis_and_nlb_nodes_get_stable_ids_of_the_aws_shape() {
+        let t = shipped("privatelink.toml");
+        let got: Vec<(String, ManagedKind, String, Ipv4Addr)> = t
+            .managed_interfaces()
+            .into_iter()
+            .map(|m| (m.id, m.kind, m.owner, m.ip))
+            .collect();
+        let want = [
+            (
+                "eni-02bb80f9c99df8bef",
+                ManagedKind::Endpoint,
+                "vpce-web",
+                "10.0.1.100",
+            ),
+            (
+                "eni-014309e22bf34de74",
+                ManagedKind::Endpoint,
+                "vpce-web",
+                "10.0.2.100",
+            ),
+            (
+                "eni-0843a4e50ff566512",
+                ManagedKind::Endpoint,
+                "vpce-pending",
+                "10.0.1.101",
+            ),
+            (
+                "eni-0ac757f720265a12e",
+                ManagedKind::NlbNode,
+                "nlb-web",
+                "10.0.1.50",
+            ),
+            (
+                "eni-0cb918d89d8d41e99",
+                ManagedKind::NlbNode,
+                "nlb-web",
+                "10.0.2.50",
+            ),
+        ]
+        .map(|(i, k, o, a)| (i.to_string(), k, o.to_string(), a.parse().unwrap()));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn http_link_enis_are_listed_once_and_its_implied_parts_not_at_all() {
+        let t = shipped("http-vpc-link.toml");
+        let got: Vec<(String, ManagedKind, String, Ipv4Addr)> = t
+            .managed_interfaces()
+            .into_iter()
+            .map(|m| (m.id, m.kind, m.owner, m.ip))
+            .collect();
+        // The NLB the integrations imply is the link's ENIs; nlb-orders is
+        // the user's own NLB behind the NLB integration.
+        let want = [
+            (
+                "eni-01aa0c08b189bc1d2",
+                ManagedKind::NlbNode,
+                "nlb-orders",
+                "10.0.1.50",
+            ),
+            (
+                "eni-0b01c9bd63b0f0a4d",
+                ManagedKind::VpcLink,
+                "vpclink-http",
+                "10.0.1.4",
+            ),
+            (
+                "eni-0c51634e97982c09c",
+                ManagedKind::VpcLink,
+                "vpclink-http",
+                "10.0.2.4",
+            ),
+        ]
+        .map(|(i, k, o, a)| (i.to_string(), k, o.to_string(), a.parse().unwrap()));
+        assert_eq!(got, want);
     }
 }

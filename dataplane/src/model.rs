@@ -598,6 +598,94 @@ impl Topology {
     pub fn eni_by_id(&self, id: &str) -> Option<usize> {
         self.enis.iter().position(|e| e.id == id)
     }
+
+    /// The network interfaces AWS services create in a VPC, which get flow
+    /// log records of their own: the ENIs of interface endpoints, the nodes
+    /// of NLBs and the ENIs of HTTP VPC links. Endpoints and NLBs a VPC link
+    /// implies are not listed: AWS runs them outside the user's VPCs (an
+    /// HTTP link's NLB nodes are its link ENIs, listed once).
+    pub fn managed_interfaces(&self) -> Vec<ManagedInterface> {
+        let mut out = Vec::new();
+        let mut add = |kind, owner: &str, vpc, subnet: usize, ip| {
+            out.push(ManagedInterface {
+                id: managed_eni_id(owner, &self.subnets[subnet].id),
+                kind,
+                owner: owner.to_string(),
+                vpc,
+                subnet,
+                ip,
+            })
+        };
+        let sv = &self.services;
+        for ep in sv.vpc_endpoints.iter().filter(|e| e.implied_by.is_none()) {
+            for e in &ep.enis {
+                add(ManagedKind::Endpoint, &ep.id, ep.vpc, e.subnet, e.ip);
+            }
+        }
+        for nlb in sv.nlbs.iter().filter(|n| n.vpc_link.is_none()) {
+            for n in &nlb.nodes {
+                add(ManagedKind::NlbNode, &nlb.id, nlb.vpc, n.subnet, n.ip);
+            }
+        }
+        for link in &sv.vpc_links {
+            if let VpcLinkKind::Http {
+                customer_vpc, enis, ..
+            } = &link.kind
+            {
+                for e in enis {
+                    add(
+                        ManagedKind::VpcLink,
+                        &link.id,
+                        *customer_vpc,
+                        e.subnet,
+                        e.ip,
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A network interface an AWS service created (see
+/// [`Topology::managed_interfaces`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagedInterface {
+    /// `eni-` and 17 hex digits, as AWS writes them: [`managed_eni_id`].
+    pub id: String,
+    pub kind: ManagedKind,
+    /// The resource that owns it: the endpoint, NLB or VPC link id.
+    pub owner: String,
+    /// Indices into `Topology::vpcs` and `Topology::subnets`.
+    pub vpc: usize,
+    pub subnet: usize,
+    pub ip: Ipv4Addr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagedKind {
+    Endpoint,
+    NlbNode,
+    VpcLink,
+}
+
+/// The stable id of the interface resource `owner` has in subnet `subnet`:
+/// `eni-0` and a 64-bit hash of both ids (FNV-1a, then murmur3's
+/// finalizer) in hex: 17 digits after `eni-`, the shape of AWS's ids, the
+/// same in every run and on every machine.
+pub fn managed_eni_id(owner: &str, subnet: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in owner.bytes().chain([0]).chain(subnet.bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // murmur3's 64-bit finalizer: ids of neighbouring subnets look unrelated.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    format!("eni-0{h:016x}")
 }
 
 /// The MAC an ENI gets when the config gives none: locally administered,

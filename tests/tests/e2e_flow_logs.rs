@@ -1,6 +1,7 @@
 //! VPC Flow Logs end to end: a lab, the agent with `[flow_logs]` on a 1 s
-//! interval, a real UDP echo server and client, a denied probe; the records
-//! in the log file must match the traffic exactly.
+//! interval, a real UDP echo server and client, a probe web's inbound rules
+//! reject and one client's outbound rules reject; the records in the log
+//! file must match the traffic exactly, at every ENI AWS writes them at.
 //!
 //! Needs root: run with `cargo xtask test` (or `cargo test -- --include-ignored`).
 
@@ -12,9 +13,18 @@ use std::{
 use dataplane::{loader::LoadOptions, model::Hook};
 use hyperlab_tests::{fixtures, run_in_host, Fixture, HostProcess};
 
-/// web admits UDP 5000 from client's group and nothing else.
+/// web admits UDP 5000 from client's group and nothing else; client may
+/// send UDP 5000-5001 and nothing else.
 fn topo() -> String {
-    fixtures::client_web(r#"{ protocol = "udp", ports = 5000, peer = "sg-client" }"#) + LOGS
+    let client_group = "id = \"sg-client\"\nvpc = \"vpc-a\"\ningress = []\n";
+    let t = fixtures::client_web(r#"{ protocol = "udp", ports = 5000, peer = "sg-client" }"#);
+    assert!(t.contains(client_group), "the fixture's sg-client changed");
+    t.replace(
+        client_group,
+        &format!(
+            "{client_group}egress = [{{ protocol = \"udp\", ports = \"5000-5001\", peer = \"10.0.0.0/16\" }}]\n"
+        ),
+    ) + LOGS
 }
 
 /// Short UDP timeouts (see the test) and a flow log every second.
@@ -129,6 +139,9 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
     // 3 datagrams of 50 bytes to a port sg-web does not admit.
     let (code, _) = send("40001", "5001", "3", "50", "none");
     assert_eq!(code, 0);
+    // 2 datagrams of 20 bytes to a port sg-client may not send to.
+    let (code, _) = send("40002", "5002", "2", "20", "none");
+    assert_eq!(code, 0);
 
     // Records arrive while the agent runs, interval by interval.
     let accept = "eni-client 10.0.1.10 10.0.1.20 40000 5000 17 ACCEPT";
@@ -158,15 +171,34 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
     drop(fx);
     let log = std::fs::read_to_string(&path).expect("the flow log");
     let got = totals(&log);
+    // AWS writes each direction at both ENIs, and a packet the receiver's
+    // inbound rules reject as REJECT at the receiver (the sender's outbound
+    // rules let it go: ACCEPT there).
     let want: BTreeMap<String, (u64, u64)> = [
         (accept, (10, 10 * 128)),
+        (
+            "eni-client 10.0.1.20 10.0.1.10 5000 40000 17 ACCEPT",
+            (10, 10 * 128),
+        ),
+        (
+            "eni-web 10.0.1.10 10.0.1.20 40000 5000 17 ACCEPT",
+            (10, 10 * 128),
+        ),
         (
             "eni-web 10.0.1.20 10.0.1.10 5000 40000 17 ACCEPT",
             (10, 10 * 128),
         ),
         (
-            "eni-client 10.0.1.10 10.0.1.20 40001 5001 17 REJECT",
+            "eni-client 10.0.1.10 10.0.1.20 40001 5001 17 ACCEPT",
             (3, 3 * 78),
+        ),
+        (
+            "eni-web 10.0.1.10 10.0.1.20 40001 5001 17 REJECT",
+            (3, 3 * 78),
+        ),
+        (
+            "eni-client 10.0.1.10 10.0.1.20 40002 5002 17 REJECT",
+            (2, 2 * 48),
         ),
     ]
     .into_iter()
