@@ -74,8 +74,10 @@ impl Drop for LogFile {
     }
 }
 
-/// Records summed over intervals: (interface, src, dst, sport, dport,
-/// proto, action) -> (packets, bytes). Checks every line's fixed fields.
+/// Records summed over intervals: (account, interface, src, dst, sport,
+/// dport, proto, action) -> (packets, bytes). Checks every line's fixed
+/// fields; the account is the lab's, or `unknown` for the interfaces a
+/// service created (their ids start `eni-0`).
 fn totals(log: &str) -> BTreeMap<String, (u64, u64)> {
     let mut lines = log.lines();
     assert_eq!(
@@ -87,10 +89,13 @@ fn totals(log: &str) -> BTreeMap<String, (u64, u64)> {
     for l in lines {
         let f: Vec<&str> = l.split(' ').collect();
         assert_eq!(f.len(), 14, "{l}");
-        assert_eq!((f[0], f[1], f[13]), ("2", "123456789012", "OK"), "{l}");
+        assert_eq!((f[0], f[13]), ("2", "OK"), "{l}");
+        let managed = f[2].starts_with("eni-0");
+        let account = if managed { "unknown" } else { "123456789012" };
+        assert_eq!(f[1], account, "{l}");
         let (start, end): (u64, u64) = (f[10].parse().unwrap(), f[11].parse().unwrap());
         assert!(end >= start && end - start <= 1, "a 1 s interval: {l}");
-        let k = [f[2], f[3], f[4], f[5], f[6], f[7], f[12]].join(" ");
+        let k = [f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[12]].join(" ");
         let t = out.entry(k).or_insert((0, 0));
         t.0 += f[8].parse::<u64>().unwrap();
         t.1 += f[9].parse::<u64>().unwrap();
@@ -202,7 +207,98 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
         ),
     ]
     .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
+    .map(|(k, v)| (format!("123456789012 {k}"), v))
+    .collect();
+    assert_eq!(got, want, "the log:\n{log}");
+}
+
+/// The shipped PrivateLink example with flow logs on.
+fn privatelink_topo() -> String {
+    hyperlab_tests::shipped_config("privatelink.toml", "plink") + LOGS
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_privatelink_flow_is_logged_at_client_endpoint_eni_nlb_node_and_target() {
+    let opts = LoadOptions {
+        sweep_every: Some(Duration::from_millis(100)),
+        ..Default::default()
+    };
+    let fx = Fixture::with_options(&privatelink_topo(), "eflp", Hook::Tc, &opts);
+    let path = match &fx.agent.topo.flow_logs.as_ref().unwrap().destination {
+        dataplane::model::FlowLogDestination::File(p) => p.clone(),
+        other => panic!("expected a file destination, got {other:?}"),
+    };
+    let _cleanup = LogFile(path.clone());
+    let plan = &fx.agent.plan;
+    let echoes: Vec<HostProcess> = [("web1", "10.0.1.21"), ("web2", "10.0.2.22")]
+        .into_iter()
+        .map(|(h, ip)| {
+            let e = HostProcess::spawn(plan, h, &["python3", "-c", ECHO, ip, "5353"]);
+            e.wait_for_output("READY", Duration::from_secs(10));
+            e
+        })
+        .collect();
+    // 5 datagrams of 100 bytes from consumer 10.0.1.10:41000 to the
+    // endpoint ENI in az1, 10.0.1.100:53, each echoed by the target the NLB
+    // node in az1 (10.0.1.50) picked.
+    let argv = [
+        "python3",
+        "-c",
+        SEND,
+        "10.0.1.10",
+        "41000",
+        "10.0.1.100",
+        "53",
+        "5",
+        "100",
+        "echo",
+    ];
+    let (code, out) = run_in_host(plan, "consumer", &argv);
+    assert_eq!((code, out.trim()), (0, "5"), "all 5 echoes came back");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !fx.flows().is_empty() {
+        assert!(Instant::now() < deadline, "the flow was not swept");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(echoes);
+    drop(fx);
+    let log = std::fs::read_to_string(&path).expect("the flow log");
+    let got = totals(&log);
+    // The target and the node's source port are the NLB's choice: read them
+    // from the node's request record, then expect every record exactly.
+    let endpoint = dataplane::model::managed_eni_id("vpce-web", "subnet-consumer1");
+    let node = dataplane::model::managed_eni_id("nlb-web", "subnet-provider1");
+    let node_req = got
+        .keys()
+        .find(|k| k.starts_with(&format!("unknown {node} 10.0.1.50 ")))
+        .unwrap_or_else(|| panic!("no request record at the NLB node {node}:\n{log}"));
+    let f: Vec<&str> = node_req.split(' ').collect();
+    let (target_ip, nat_port) = (f[3], f[4]);
+    let target = match target_ip {
+        "10.0.1.21" => "eni-web1",
+        "10.0.2.22" => "eni-web2",
+        other => panic!("the node sent to {other}, not a target:\n{log}"),
+    };
+    let (req, rep) = (
+        "10.0.1.10 10.0.1.100 41000 53 17 ACCEPT".to_string(),
+        "10.0.1.100 10.0.1.10 53 41000 17 ACCEPT".to_string(),
+    );
+    let (nreq, nrep) = (
+        format!("10.0.1.50 {target_ip} {nat_port} 5353 17 ACCEPT"),
+        format!("{target_ip} 10.0.1.50 5353 {nat_port} 17 ACCEPT"),
+    );
+    let want: BTreeMap<String, (u64, u64)> = [
+        (format!("123456789012 eni-consumer {req}"), (5, 5 * 128)),
+        (format!("123456789012 eni-consumer {rep}"), (5, 5 * 128)),
+        (format!("unknown {endpoint} {req}"), (5, 5 * 128)),
+        (format!("unknown {endpoint} {rep}"), (5, 5 * 128)),
+        (format!("unknown {node} {nreq}"), (5, 5 * 128)),
+        (format!("unknown {node} {nrep}"), (5, 5 * 128)),
+        (format!("123456789012 {target} {nreq}"), (5, 5 * 128)),
+        (format!("123456789012 {target} {nrep}"), (5, 5 * 128)),
+    ]
+    .into_iter()
     .collect();
     assert_eq!(got, want, "the log:\n{log}");
 }
