@@ -108,19 +108,10 @@ fn totals(log: &str) -> BTreeMap<String, (u64, u64)> {
 fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
     // Short UDP timeouts: the flow is swept before the agent stops, so its
     // final counts reach the log through the sweeper's hand-over.
-    let opts = LoadOptions {
-        sweep_every: Some(Duration::from_millis(100)),
-        ..Default::default()
-    };
-    let fx = Fixture::with_options(&topo(), "efl", Hook::Tc, &opts);
-    let path = match &fx.agent.topo.flow_logs.as_ref().unwrap().destination {
-        dataplane::model::FlowLogDestination::File(p) => p.clone(),
-        other => panic!("expected a file destination, got {other:?}"),
-    };
-    let _cleanup = LogFile(path.clone());
+    let (fx, log_file) = logged_lab(&topo(), "efl");
+    let path = log_file.0.clone();
     let plan = &fx.agent.plan;
-    let echo = HostProcess::spawn(plan, "web", &["python3", "-c", ECHO, "10.0.1.20", "5000"]);
-    echo.wait_for_output("READY", Duration::from_secs(10));
+    let echo = echo_servers(&fx, &[("web", "10.0.1.20")], "5000");
 
     // SEND from client 10.0.1.10:SPORT to web 10.0.1.20:DPORT.
     let send = |sport: &str, dport: &str, count: &str, size: &str, mode: &str| {
@@ -165,16 +156,9 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The idle flow is swept (1 s UDP timeout)...
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !fx.flows().is_empty() {
-        assert!(Instant::now() < deadline, "the flow was not swept");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // ... and the agent stops: the last interval is written.
-    drop(echo);
-    drop(fx);
-    let log = std::fs::read_to_string(&path).expect("the flow log");
+    // The idle flow is swept (1 s UDP timeout) and the agent stops: the
+    // last interval is written.
+    let log = final_log(fx, &log_file, echo);
     let got = totals(&log);
     // AWS writes each direction at both ENIs, and a packet the receiver's
     // inbound rules reject as REJECT at the receiver (the sender's outbound
@@ -212,6 +196,92 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
     assert_eq!(got, want, "the log:\n{log}");
 }
 
+/// A lab with flow logs on, its flows swept every 100 ms (so their final
+/// counts reach the log through the sweeper's hand-over), its log file
+/// removed however the test ends.
+fn logged_lab(topo: &str, prefix: &str) -> (Fixture, LogFile) {
+    let opts = LoadOptions {
+        sweep_every: Some(Duration::from_millis(100)),
+        ..Default::default()
+    };
+    let fx = Fixture::with_options(topo, prefix, Hook::Tc, &opts);
+    let path = match &fx.agent.topo.flow_logs.as_ref().unwrap().destination {
+        dataplane::model::FlowLogDestination::File(p) => p.clone(),
+        other => panic!("expected a file destination, got {other:?}"),
+    };
+    (fx, LogFile(path))
+}
+
+/// Waits for the lab's flows to be swept, stops the agent (the last
+/// interval is written) and returns the log.
+fn final_log(fx: Fixture, log: &LogFile, servers: Vec<HostProcess>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !fx.flows().is_empty() {
+        assert!(Instant::now() < deadline, "the flow was not swept");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(servers);
+    drop(fx);
+    std::fs::read_to_string(&log.0).expect("the flow log")
+}
+
+/// UDP echo servers on (host, address) at `port`, ready.
+fn echo_servers(fx: &Fixture, at: &[(&str, &str)], port: &str) -> Vec<HostProcess> {
+    at.iter()
+        .map(|(h, ip)| {
+            let e = HostProcess::spawn(&fx.agent.plan, h, &["python3", "-c", ECHO, ip, port]);
+            e.wait_for_output("READY", Duration::from_secs(10));
+            e
+        })
+        .collect()
+}
+
+/// From `host` SRC:SPORT, 5 datagrams of 100 bytes (128 IPv4 bytes) to
+/// DST:PORT, each echoed.
+fn five_echoed(fx: &Fixture, host: &str, src: &str, sport: &str, dst: &str, port: &str) {
+    let argv = [
+        "python3", "-c", SEND, src, sport, dst, port, "5", "100", "echo",
+    ];
+    let (code, out) = run_in_host(&fx.agent.plan, host, &argv);
+    assert_eq!((code, out.trim()), (0, "5"), "all 5 echoes came back");
+}
+
+/// The request and reply records of one tuple at each interface given, by
+/// account, each with 5 packets of 128 bytes.
+fn both_ways(
+    at: &[(&str, &str)],
+    src: &str,
+    dst: &str,
+    sport: &str,
+    dport: &str,
+) -> Vec<(String, (u64, u64))> {
+    at.iter()
+        .flat_map(|(account, iface)| {
+            [
+                format!("{account} {iface} {src} {dst} {sport} {dport} 17 ACCEPT"),
+                format!("{account} {iface} {dst} {src} {dport} {sport} 17 ACCEPT"),
+            ]
+        })
+        .map(|k| (k, (5, 5 * 128)))
+        .collect()
+}
+
+/// The NAT source port a managed interface (`unknown {iface} {addr} ...`)
+/// sent from, and the address it sent to.
+fn translated(
+    got: &BTreeMap<String, (u64, u64)>,
+    iface: &str,
+    addr: &str,
+    log: &str,
+) -> (String, String) {
+    let k = got
+        .keys()
+        .find(|k| k.starts_with(&format!("unknown {iface} {addr} ")))
+        .unwrap_or_else(|| panic!("no request record at {iface} from {addr}:\n{log}"));
+    let f: Vec<&str> = k.split(' ').collect();
+    (f[3].to_string(), f[4].to_string())
+}
+
 /// The shipped PrivateLink example with flow logs on.
 fn privatelink_topo() -> String {
     hyperlab_tests::shipped_config("privatelink.toml", "plink") + LOGS
@@ -220,85 +290,93 @@ fn privatelink_topo() -> String {
 #[test]
 #[ignore = "needs root"]
 fn a_privatelink_flow_is_logged_at_client_endpoint_eni_nlb_node_and_target() {
-    let opts = LoadOptions {
-        sweep_every: Some(Duration::from_millis(100)),
-        ..Default::default()
-    };
-    let fx = Fixture::with_options(&privatelink_topo(), "eflp", Hook::Tc, &opts);
-    let path = match &fx.agent.topo.flow_logs.as_ref().unwrap().destination {
-        dataplane::model::FlowLogDestination::File(p) => p.clone(),
-        other => panic!("expected a file destination, got {other:?}"),
-    };
-    let _cleanup = LogFile(path.clone());
-    let plan = &fx.agent.plan;
-    let echoes: Vec<HostProcess> = [("web1", "10.0.1.21"), ("web2", "10.0.2.22")]
-        .into_iter()
-        .map(|(h, ip)| {
-            let e = HostProcess::spawn(plan, h, &["python3", "-c", ECHO, ip, "5353"]);
-            e.wait_for_output("READY", Duration::from_secs(10));
-            e
-        })
-        .collect();
-    // 5 datagrams of 100 bytes from consumer 10.0.1.10:41000 to the
-    // endpoint ENI in az1, 10.0.1.100:53, each echoed by the target the NLB
-    // node in az1 (10.0.1.50) picked.
-    let argv = [
-        "python3",
-        "-c",
-        SEND,
-        "10.0.1.10",
-        "41000",
-        "10.0.1.100",
-        "53",
-        "5",
-        "100",
-        "echo",
-    ];
-    let (code, out) = run_in_host(plan, "consumer", &argv);
-    assert_eq!((code, out.trim()), (0, "5"), "all 5 echoes came back");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !fx.flows().is_empty() {
-        assert!(Instant::now() < deadline, "the flow was not swept");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    drop(echoes);
-    drop(fx);
-    let log = std::fs::read_to_string(&path).expect("the flow log");
+    let (fx, log) = logged_lab(&privatelink_topo(), "eflp");
+    let servers = echo_servers(&fx, &[("web1", "10.0.1.21"), ("web2", "10.0.2.22")], "5353");
+    // consumer 10.0.1.10:41000 -> the endpoint ENI in az1, 10.0.1.100:53;
+    // the NLB node in az1 (10.0.1.50) picks a target.
+    five_echoed(&fx, "consumer", "10.0.1.10", "41000", "10.0.1.100", "53");
+    let log = final_log(fx, &log, servers);
     let got = totals(&log);
-    // The target and the node's source port are the NLB's choice: read them
-    // from the node's request record, then expect every record exactly.
+    // The target and the node's source port are the NLB's choice: read
+    // from the node's request record, then every record is expected.
     let endpoint = dataplane::model::managed_eni_id("vpce-web", "subnet-consumer1");
     let node = dataplane::model::managed_eni_id("nlb-web", "subnet-provider1");
-    let node_req = got
-        .keys()
-        .find(|k| k.starts_with(&format!("unknown {node} 10.0.1.50 ")))
-        .unwrap_or_else(|| panic!("no request record at the NLB node {node}:\n{log}"));
-    let f: Vec<&str> = node_req.split(' ').collect();
-    let (target_ip, nat_port) = (f[3], f[4]);
-    let target = match target_ip {
+    let (target_ip, nat_port) = translated(&got, &node, "10.0.1.50", &log);
+    let target = match target_ip.as_str() {
         "10.0.1.21" => "eni-web1",
         "10.0.2.22" => "eni-web2",
         other => panic!("the node sent to {other}, not a target:\n{log}"),
     };
-    let (req, rep) = (
-        "10.0.1.10 10.0.1.100 41000 53 17 ACCEPT".to_string(),
-        "10.0.1.100 10.0.1.10 53 41000 17 ACCEPT".to_string(),
-    );
-    let (nreq, nrep) = (
-        format!("10.0.1.50 {target_ip} {nat_port} 5353 17 ACCEPT"),
-        format!("{target_ip} 10.0.1.50 5353 {nat_port} 17 ACCEPT"),
-    );
-    let want: BTreeMap<String, (u64, u64)> = [
-        (format!("123456789012 eni-consumer {req}"), (5, 5 * 128)),
-        (format!("123456789012 eni-consumer {rep}"), (5, 5 * 128)),
-        (format!("unknown {endpoint} {req}"), (5, 5 * 128)),
-        (format!("unknown {endpoint} {rep}"), (5, 5 * 128)),
-        (format!("unknown {node} {nreq}"), (5, 5 * 128)),
-        (format!("unknown {node} {nrep}"), (5, 5 * 128)),
-        (format!("123456789012 {target} {nreq}"), (5, 5 * 128)),
-        (format!("123456789012 {target} {nrep}"), (5, 5 * 128)),
-    ]
+    let acct = "123456789012";
+    let want: BTreeMap<String, (u64, u64)> = both_ways(
+        &[(acct, "eni-consumer"), ("unknown", &endpoint)],
+        "10.0.1.10",
+        "10.0.1.100",
+        "41000",
+        "53",
+    )
     .into_iter()
+    .chain(both_ways(
+        &[("unknown", &node), (acct, target)],
+        "10.0.1.50",
+        &target_ip,
+        &nat_port,
+        "5353",
+    ))
+    .collect();
+    assert_eq!(got, want, "the log:\n{log}");
+}
+
+/// The shipped HTTP VPC link example with flow logs on and one more
+/// integration: Cloud Map's svc-users over UDP at 10.1.1.205:9000.
+fn http_link_topo() -> String {
+    let t = hyperlab_tests::shipped_config("http-vpc-link.toml", "httplink");
+    let users = r#"ingress = [ { protocol = "tcp", ports = "9000", peer = "sg-link" } ]"#;
+    let list = "integrations = [\n";
+    assert!(t.contains(users) && t.contains(list), "the example changed");
+    t.replacen(
+        users,
+        r#"ingress = [ { protocol = "tcp", ports = "9000", peer = "sg-link" }, { protocol = "udp", ports = "9000", peer = "sg-link" } ]"#,
+        1,
+    )
+    .replacen(
+        list,
+        &format!(
+            "{list}  {{ id = \"int-udp\", cloud_map = \"svc-users\", port = 9000, protocol = \"udp\", address = \"10.1.1.205\" }},\n"
+        ),
+        1,
+    ) + LOGS
+}
+
+#[test]
+#[ignore = "needs root"]
+fn an_http_vpc_link_flow_is_logged_at_api_host_link_eni_and_target() {
+    let (fx, log) = logged_lab(&http_link_topo(), "eflh");
+    let servers = echo_servers(&fx, &[("users1", "10.0.2.41")], "9000");
+    five_echoed(&fx, "apigw", "10.1.1.20", "41000", "10.1.1.205", "9000");
+    let log = final_log(fx, &log, servers);
+    let got = totals(&log);
+    // users1 is in az2: the link ENI there (10.0.2.4) translates. The
+    // integration address is API Gateway's side, not an interface.
+    let link = dataplane::model::managed_eni_id("vpclink-http", "subnet-cust2");
+    let (target_ip, nat_port) = translated(&got, &link, "10.0.2.4", &log);
+    assert_eq!(target_ip, "10.0.2.41", "{log}");
+    let acct = "123456789012";
+    let want: BTreeMap<String, (u64, u64)> = both_ways(
+        &[(acct, "eni-apigw")],
+        "10.1.1.20",
+        "10.1.1.205",
+        "41000",
+        "9000",
+    )
+    .into_iter()
+    .chain(both_ways(
+        &[("unknown", &link), (acct, "eni-users1")],
+        "10.0.2.4",
+        "10.0.2.41",
+        &nat_port,
+        "9000",
+    ))
     .collect();
     assert_eq!(got, want, "the log:\n{log}");
 }
