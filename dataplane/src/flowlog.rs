@@ -40,8 +40,8 @@ use dataplane_common::{
 use crate::{
     conntrack::Removed,
     model::{
-        FlowLogDestination, FlowLogSettings, Topology, FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE,
-        FLOW_LOG_INTERVAL_S,
+        FlowLogDestination, FlowLogField, FlowLogSettings, Topology, FLOW_LOG_ACCOUNT,
+        FLOW_LOG_INTERVAL_RANGE, FLOW_LOG_INTERVAL_S,
     },
 };
 
@@ -65,13 +65,19 @@ impl Action {
     }
 }
 
+/// The direction of a record's traffic seen from its interface (AWS's
+/// `flow-direction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
 /// One flow log record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
-    pub interface_id: String,
-    /// The interface was created by a service (endpoint, NLB, VPC link):
-    /// `account-id` is `unknown`, as AWS's field reference allows for them.
-    pub service_created: bool,
+    pub interface: Interface,
+    pub direction: Direction,
     pub srcaddr: Ipv4Addr,
     pub dstaddr: Ipv4Addr,
     /// 0 for ICMP, as AWS logs it.
@@ -87,36 +93,107 @@ pub struct Record {
     pub action: Action,
 }
 
+/// The first line of a destination in `format`: its field names, as in
+/// AWS's files.
+pub fn header(format: &[FlowLogField]) -> String {
+    format
+        .iter()
+        .map(|f| f.name_version().0)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Record {
     /// The record in the default format.
     pub fn line(&self, account: &str) -> String {
-        let account = if self.service_created {
-            "unknown"
-        } else {
-            account
-        };
-        format!(
-            "2 {account} {} {} {} {} {} {} {} {} {} {} {} OK",
-            self.interface_id,
-            self.srcaddr,
-            self.dstaddr,
-            self.srcport,
-            self.dstport,
-            self.protocol,
-            self.packets,
-            self.bytes,
-            self.start,
-            self.end,
-            self.action.name()
-        )
+        self.render(&FlowLogField::DEFAULT, account)
+    }
+
+    /// The record's fields in `format`, by AWS's names, as text.
+    pub fn fields(&self, format: &[FlowLogField], account: &str) -> Vec<(&'static str, String)> {
+        use FlowLogField as F;
+        let i = &self.interface;
+        format
+            .iter()
+            .map(|f| {
+                let v = match f {
+                    F::Version => FlowLogField::version_of(format).to_string(),
+                    // AWS's field reference: an interface a service created
+                    // may show `unknown`.
+                    F::AccountId if i.service_created => "unknown".into(),
+                    F::AccountId => account.into(),
+                    F::InterfaceId => i.id.clone(),
+                    // The tuple is the one this interface saw, so the
+                    // packet-level addresses are the record's.
+                    F::Srcaddr | F::PktSrcaddr => self.srcaddr.to_string(),
+                    F::Dstaddr | F::PktDstaddr => self.dstaddr.to_string(),
+                    F::Srcport => self.srcport.to_string(),
+                    F::Dstport => self.dstport.to_string(),
+                    F::Protocol => self.protocol.to_string(),
+                    F::Packets => self.packets.to_string(),
+                    F::Bytes => self.bytes.to_string(),
+                    F::Start => self.start.to_string(),
+                    F::End => self.end.to_string(),
+                    F::Action => self.action.name().into(),
+                    F::LogStatus => "OK".into(),
+                    F::VpcId => i.vpc_id.clone(),
+                    F::SubnetId => i.subnet_id.clone(),
+                    F::InstanceId => i.instance_id.clone(),
+                    F::Type => "IPv4".into(),
+                    F::AzId => i.az_id.clone(),
+                    F::FlowDirection => match self.direction {
+                        Direction::Ingress => "ingress".into(),
+                        Direction::Egress => "egress".into(),
+                    },
+                    // Egress to a resource in the same VPC (every lab path
+                    // so far: no gateways, no peering) is path 1; AWS
+                    // writes `-` for ingress.
+                    F::TrafficPath => match self.direction {
+                        Direction::Ingress => "-".into(),
+                        Direction::Egress => "1".into(),
+                    },
+                    F::NotApplicable(_) => "-".into(),
+                };
+                (f.name_version().0, v)
+            })
+            .collect()
+    }
+
+    /// The record as a line in `format`.
+    pub fn render(&self, format: &[FlowLogField], account: &str) -> String {
+        self.fields(format, account)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
-/// An interface that gets records: a host ENI or one a service created.
+/// An interface that gets records: a host ENI or one a service created,
+/// with what the version 3+ fields say about it (`-` where unknown).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Interface {
     pub id: String,
     pub service_created: bool,
+    pub vpc_id: String,
+    pub subnet_id: String,
+    pub az_id: String,
+    /// `-` for an interface a service created (AWS: requester-managed).
+    pub instance_id: String,
+}
+
+impl Interface {
+    /// An interface known by its id only.
+    fn bare(id: String, service_created: bool) -> Interface {
+        Interface {
+            id,
+            service_created,
+            vpc_id: "-".into(),
+            subnet_id: "-".into(),
+            az_id: "-".into(),
+            instance_id: "-".into(),
+        }
+    }
 }
 
 /// Every interface that gets records, by index: the host ENIs first, at
@@ -128,45 +205,60 @@ pub struct Interfaces {
 }
 
 impl Interfaces {
-    /// Host ENIs only (by kernel index), with their (VPC, address).
-    pub fn hosts(enis: impl IntoIterator<Item = (String, u32, Ipv4Addr)>) -> Interfaces {
-        let mut i = Interfaces {
+    fn empty() -> Interfaces {
+        Interfaces {
             list: Vec::new(),
             by_addr: HashMap::new(),
-        };
+        }
+    }
+
+    /// Host ENIs only (by kernel index), with their (VPC, address).
+    pub fn hosts(enis: impl IntoIterator<Item = (String, u32, Ipv4Addr)>) -> Interfaces {
+        let mut i = Interfaces::empty();
         for (id, vpc, ip) in enis {
-            i.push(id, false, vpc, ip);
+            i.push(Interface::bare(id, false), vpc, ip);
         }
         i
     }
 
     /// Adds an interface a service created.
     pub fn with_managed(mut self, id: String, vpc: u32, ip: Ipv4Addr) -> Interfaces {
-        self.push(id, true, vpc, ip);
+        self.push(Interface::bare(id, true), vpc, ip);
         self
     }
 
-    fn push(&mut self, id: String, service_created: bool, vpc: u32, ip: Ipv4Addr) {
+    fn push(&mut self, iface: Interface, vpc: u32, ip: Ipv4Addr) {
         self.by_addr
             .insert((vpc, ip.octets()), self.list.len() as u32);
-        self.list.push(Interface {
-            id,
-            service_created,
-        });
+        self.list.push(iface);
     }
 
     /// The interfaces of `topo`.
     pub fn of(topo: &Topology) -> Interfaces {
-        let hosts = topo
-            .enis
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.id.clone(), topo.eni_vpc(i) as u32, e.ip));
-        topo.managed_interfaces()
-            .into_iter()
-            .fold(Interfaces::hosts(hosts), |acc, m| {
-                acc.with_managed(m.id, m.vpc as u32, m.ip)
-            })
+        let mut out = Interfaces::empty();
+        let iface = |id: &str, service_created, subnet: usize, instance_id| {
+            let sn = &topo.subnets[subnet];
+            Interface {
+                id: id.to_string(),
+                service_created,
+                vpc_id: topo.vpcs[sn.vpc].id.clone(),
+                subnet_id: sn.id.clone(),
+                az_id: sn.az.clone(),
+                instance_id,
+            }
+        };
+        for (i, e) in topo.enis.iter().enumerate() {
+            let host = crate::model::instance_id(&e.host);
+            out.push(
+                iface(&e.id, false, e.subnet, host),
+                topo.eni_vpc(i) as u32,
+                e.ip,
+            );
+        }
+        for m in topo.managed_interfaces() {
+            out.push(iface(&m.id, true, m.subnet, "-".into()), m.vpc as u32, m.ip);
+        }
+        out
     }
 
     /// The interface with address `ip` in VPC `vpc`.
@@ -186,7 +278,7 @@ impl Interfaces {
     /// `key`), the managed interface that translated it (an NLB node or a
     /// link ENI: the translated tuple) and the ENI it was delivered to (the
     /// translated tuple).
-    fn path(&self, key: &FlowKey, e: &FlowEntry) -> Vec<(u32, FlowKey)> {
+    fn path(&self, key: &FlowKey, e: &FlowEntry) -> Vec<(u32, Direction, FlowKey)> {
         let out = FlowKey::new(
             e.out_vpc,
             e.new_src,
@@ -195,17 +287,17 @@ impl Interfaces {
             e.new_dport,
             key.proto,
         );
-        let mut p = vec![(e.src_eni, *key)];
+        let mut p = vec![(e.src_eni, Direction::Egress, *key)];
         if let Some(m) = self.managed_at(key.vpc, key.dst) {
-            p.push((m, *key));
+            p.push((m, Direction::Ingress, *key));
         }
         if out != *key {
             if let Some(m) = self.managed_at(out.vpc, out.src) {
-                p.push((m, out));
+                p.push((m, Direction::Egress, out));
             }
         }
         if e.dst_eni != NO_ENI {
-            p.push((e.dst_eni, out));
+            p.push((e.dst_eni, Direction::Ingress, out));
         }
         p
     }
@@ -219,7 +311,8 @@ fn rejected_inbound(reason: u32) -> bool {
     reason == DropReason::IngressSgDeny as u32 || reason == DropReason::NaclIngressDeny as u32
 }
 
-/// What a record aggregates over: (interface index, action, tuple).
+/// What a record aggregates over: (interface index, action, tuple; the
+/// direction follows from the interface and the tuple).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Slot {
     eni: u32,
@@ -229,15 +322,17 @@ struct Slot {
     sport: u16,
     dport: u16,
     proto: u8,
+    dir: Direction,
 }
 
 impl Slot {
-    fn new(eni: u32, action: Action, k: &FlowKey) -> Slot {
+    fn new(eni: u32, dir: Direction, action: Action, k: &FlowKey) -> Slot {
         let icmp = k.proto == PROTO_ICMP;
         let port = |p: [u8; 2]| if icmp { 0 } else { u16::from_be_bytes(p) };
         Slot {
             eni,
             action,
+            dir,
             src: k.src,
             dst: k.dst,
             sport: port(k.sport),
@@ -316,10 +411,10 @@ impl Aggregator {
                     .filter(|&r| r != ev.eni);
                 match receiver {
                     Some(r) => {
-                        self.add(Slot::new(ev.eni, Action::Accept, k), d);
-                        self.add(Slot::new(r, Action::Reject, k), d);
+                        self.add(Slot::new(ev.eni, Direction::Egress, Action::Accept, k), d);
+                        self.add(Slot::new(r, Direction::Ingress, Action::Reject, k), d);
                     }
-                    None => self.add(Slot::new(ev.eni, Action::Reject, k), d),
+                    None => self.add(Slot::new(ev.eni, Direction::Egress, Action::Reject, k), d),
                 }
             }
             _ => {}
@@ -364,8 +459,8 @@ impl Aggregator {
     /// Accepted traffic of the direction `e` (key `key`): logged at every
     /// interface of its path.
     fn accept(&mut self, key: &FlowKey, e: &FlowEntry, d: (u64, u64)) {
-        for (iface, k) in self.ifaces.path(key, e) {
-            self.add(Slot::new(iface, Action::Accept, &k), d);
+        for (iface, dir, k) in self.ifaces.path(key, e) {
+            self.add(Slot::new(iface, dir, Action::Accept, &k), d);
         }
     }
 
@@ -412,8 +507,10 @@ impl Aggregator {
             .map(|(s, (packets, bytes))| {
                 let iface = self.ifaces.list.get(s.eni as usize);
                 Record {
-                    interface_id: iface.map_or_else(|| "-".into(), |i| i.id.clone()),
-                    service_created: iface.is_some_and(|i| i.service_created),
+                    interface: iface
+                        .cloned()
+                        .unwrap_or_else(|| Interface::bare("-".into(), false)),
+                    direction: s.dir,
                     srcaddr: Ipv4Addr::from(s.src),
                     dstaddr: Ipv4Addr::from(s.dst),
                     srcport: s.sport,
@@ -444,6 +541,7 @@ pub fn with_overrides(
                 destination: FlowLogDestination::Stdout,
                 interval_s: FLOW_LOG_INTERVAL_S,
                 account_id: FLOW_LOG_ACCOUNT.into(),
+                format: FlowLogField::DEFAULT.to_vec(),
             });
             s.destination = crate::config::parse_flow_log_destination(d)
                 .map_err(|m| format!("--flow-log: {m}"))?;
@@ -490,10 +588,10 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn open_destination(d: &FlowLogDestination) -> Result<Box<dyn Write + Send>> {
+fn open_destination(d: &FlowLogDestination, header: &str) -> Result<Box<dyn Write + Send>> {
     Ok(match d {
         FlowLogDestination::Stdout => {
-            println!("{HEADER}");
+            println!("{header}");
             Box::new(std::io::stdout())
         }
         FlowLogDestination::File(p) => {
@@ -509,7 +607,7 @@ fn open_destination(d: &FlowLogDestination) -> Result<Box<dyn Write + Send>> {
                     )
                 })?;
             if f.metadata().map(|m| m.len() == 0).unwrap_or(false) {
-                writeln!(f, "{HEADER}")
+                writeln!(f, "{header}")
                     .with_context(|| format!("writing the flow log {}", p.display()))?;
             }
             Box::new(f)
@@ -529,7 +627,7 @@ impl FlowLog {
         let ring = RingBuf::try_from(Map::RingBuf(open(maps::FLOW_EVENTS)?))
             .context("HL_FLOW_EVENTS is not a ring buffer: rebuild the kernel object")?;
         let flows = Map::HashMap(open(maps::FLOWS)?);
-        let out = open_destination(&settings.destination)?;
+        let out = open_destination(&settings.destination, &header(&settings.format))?;
         let mut agg = Aggregator::new(Interfaces::of(topo));
         // Flows an earlier agent left in a pinned table: announced long ago,
         // so walk the table once, here, to keep logging them.
@@ -622,7 +720,8 @@ impl Reader {
                 self.read_counters()?;
                 let records = self.agg.close(start, end);
                 for r in &records {
-                    writeln!(self.out, "{}", r.line(&self.settings.account_id))?;
+                    let line = r.render(&self.settings.format, &self.settings.account_id);
+                    writeln!(self.out, "{line}")?;
                 }
                 self.out.flush()?;
                 start = end;
@@ -669,7 +768,14 @@ mod tests {
     use super::*;
     use dataplane_common::{FLOW_F_DNAT, FLOW_F_SNAT, PROTO_TCP, PROTO_UDP};
 
-    fn key(vpc: u32, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, proto: u8) -> FlowKey {
+    pub(super) fn key(
+        vpc: u32,
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: u16,
+        dport: u16,
+        proto: u8,
+    ) -> FlowKey {
         FlowKey {
             vpc,
             src,
@@ -785,7 +891,7 @@ mod tests {
         assert!(a.close(220, 280).is_empty(), "no traffic, no record");
     }
 
-    fn rej(k: &FlowKey, reason: DropReason, len: u32) -> FlowEvent {
+    pub(super) fn rej(k: &FlowKey, reason: DropReason, len: u32) -> FlowEvent {
         FlowEvent {
             kind: FLOW_EVENT_REJECT,
             eni: 0,
@@ -903,7 +1009,7 @@ mod tests {
         let recs = a.close(100, 160);
         assert_eq!(
             recs.iter()
-                .map(|r| (r.interface_id.as_str(), r.packets, r.bytes))
+                .map(|r| (r.interface.id.as_str(), r.packets, r.bytes))
                 .collect::<Vec<_>>(),
             [("eni-client", 2, 200), ("eni-web", 2, 200)]
         );
@@ -971,6 +1077,7 @@ mod tests {
             destination: FlowLogDestination::File("a.log".into()),
             interval_s: 600,
             account_id: "000000000001".into(),
+            format: FlowLogField::DEFAULT.to_vec(),
         };
         assert_eq!(with_overrides(None, None, None), Ok(None));
         assert_eq!(
@@ -991,6 +1098,7 @@ mod tests {
                 destination: FlowLogDestination::File("/tmp/f.log".into()),
                 interval_s: 60,
                 account_id: "123456789012".into(),
+                format: FlowLogField::DEFAULT.to_vec(),
             }))
         );
         assert_eq!(
@@ -1026,7 +1134,7 @@ mod tests {
             key: k,
             len: 28,
         });
-        assert_eq!(a.close(0, 1)[0].interface_id, "-");
+        assert_eq!(a.close(0, 1)[0].interface.id, "-");
         assert!(HEADER.starts_with("version account-id interface-id srcaddr"));
         assert_eq!(HEADER.split(' ').count(), 14);
     }
@@ -1034,8 +1142,10 @@ mod tests {
 
 #[cfg(test)]
 mod interface_tests {
+    use super::tests::{key, rej};
     use super::*;
     use crate::model::ManagedKind;
+    use dataplane_common::PROTO_TCP;
 
     fn shipped(name: &str) -> Topology {
         let path = format!("{}/../configs/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -1085,6 +1195,48 @@ mod interface_tests {
         ]
         .map(|(i, k, o, a)| (i.to_string(), k, o.to_string(), a.parse().unwrap()));
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_custom_v5_format_fills_the_interface_and_direction_fields_and_dashes_the_rest() {
+        let t = shipped("privatelink.toml");
+        let format = crate::model::parse_flow_log_format(
+            "${version} ${account-id} ${interface-id} ${vpc-id} ${subnet-id} ${instance-id} \
+             ${az-id} ${type} ${srcaddr} ${pkt-srcaddr} ${dstport} ${flow-direction} \
+             ${traffic-path} ${pkt-dst-aws-service} ${sublocation-id} ${action}",
+        )
+        .unwrap();
+        let mut a = Aggregator::new(Interfaces::of(&t));
+        // consumer (ENI 0) -> endpoint ENI 10.0.1.100, sent and rejected by
+        // the endpoint's inbound rules: ACCEPT out, REJECT in.
+        let k = key(0, [10, 0, 1, 10], [10, 0, 1, 100], 40000, 80, PROTO_TCP);
+        a.event(&rej(&k, DropReason::IngressSgDeny, 60));
+        let got: Vec<String> = a
+            .close(0, 60)
+            .iter()
+            .map(|r| r.render(&format, "111122223333"))
+            .collect();
+        let host = crate::model::instance_id("consumer");
+        let endpoint = crate::model::managed_eni_id("vpce-web", "subnet-consumer1");
+        assert_eq!(
+            got,
+            [
+                format!(
+                    "5 111122223333 eni-consumer vpc-consumer subnet-consumer1 {host} use1-az1 \
+                     IPv4 10.0.1.10 10.0.1.10 80 egress 1 - - ACCEPT"
+                ),
+                format!(
+                    "5 unknown {endpoint} vpc-consumer subnet-consumer1 - use1-az1 \
+                     IPv4 10.0.1.10 10.0.1.10 80 ingress - - - REJECT"
+                ),
+            ]
+        );
+        assert_eq!(
+            header(&format),
+            "version account-id interface-id vpc-id subnet-id instance-id az-id type srcaddr \
+             pkt-srcaddr dstport flow-direction traffic-path pkt-dst-aws-service sublocation-id \
+             action"
+        );
     }
 
     #[test]

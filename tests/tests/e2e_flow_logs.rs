@@ -74,33 +74,146 @@ impl Drop for LogFile {
     }
 }
 
-/// Records summed over intervals: (account, interface, src, dst, sport,
-/// dport, proto, action) -> (packets, bytes). Checks every line's fixed
-/// fields; the account is the lab's, or `unknown` for the interfaces a
-/// service created (their ids start `eni-0`).
-fn totals(log: &str) -> BTreeMap<String, (u64, u64)> {
+/// AWS's flow log fields with the version that introduced each (VPC user
+/// guide, "Flow log records", "Available fields"), written out here
+/// independently of the agent's table.
+const AWS_FIELDS: &[(&str, u8)] = &[
+    ("version", 2),
+    ("account-id", 2),
+    ("interface-id", 2),
+    ("srcaddr", 2),
+    ("dstaddr", 2),
+    ("srcport", 2),
+    ("dstport", 2),
+    ("protocol", 2),
+    ("packets", 2),
+    ("bytes", 2),
+    ("start", 2),
+    ("end", 2),
+    ("action", 2),
+    ("log-status", 2),
+    ("vpc-id", 3),
+    ("subnet-id", 3),
+    ("instance-id", 3),
+    ("tcp-flags", 3),
+    ("type", 3),
+    ("pkt-srcaddr", 3),
+    ("pkt-dstaddr", 3),
+    ("region", 4),
+    ("az-id", 4),
+    ("sublocation-type", 4),
+    ("sublocation-id", 4),
+    ("pkt-src-aws-service", 5),
+    ("pkt-dst-aws-service", 5),
+    ("flow-direction", 5),
+    ("traffic-path", 5),
+    ("reject-reason", 8),
+];
+
+/// Reads a flow log file by AWS's documented rules: a header of field
+/// names, then one record a line, values separated by single spaces, one
+/// per field, `-` where a field does not apply; `version` is 2 for the
+/// default format, else the highest version among the fields; each value
+/// of the kind its field documents. Returns each record as name -> value.
+fn parse_log(log: &str) -> Vec<BTreeMap<String, String>> {
     let mut lines = log.lines();
-    assert_eq!(
-        lines.next(),
-        Some(dataplane::flowlog::HEADER),
-        "the header first:\n{log}"
-    );
+    let names: Vec<&str> = lines.next().expect("a header line").split(' ').collect();
+    let version = names
+        .iter()
+        .map(|n| match AWS_FIELDS.iter().find(|(f, _)| f == n) {
+            Some((_, v)) => *v,
+            None => panic!("{n:?} is not an AWS flow log field:\n{log}"),
+        })
+        .max()
+        .unwrap();
+    let ip = |v: &str| v.parse::<std::net::Ipv4Addr>().is_ok();
+    let num = |v: &str| v.parse::<u64>().is_ok();
+    lines
+        .map(|l| {
+            let values: Vec<&str> = l.split(' ').collect();
+            assert_eq!(values.len(), names.len(), "one value a field: {l}");
+            let mut r = BTreeMap::new();
+            for (n, v) in names.iter().zip(&values) {
+                let ok = match *n {
+                    "version" => *v == version.to_string(),
+                    "account-id" => {
+                        *v == "unknown" || (v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()))
+                    }
+                    "interface-id" => v.starts_with("eni-"),
+                    "srcaddr" | "dstaddr" | "pkt-srcaddr" | "pkt-dstaddr" => ip(v),
+                    "srcport" | "dstport" | "protocol" | "packets" | "bytes" | "start" | "end" => {
+                        num(v)
+                    }
+                    "action" => ["ACCEPT", "REJECT"].contains(v),
+                    "log-status" => ["OK", "NODATA", "SKIPDATA"].contains(v),
+                    "vpc-id" => v.starts_with("vpc-"),
+                    "subnet-id" => v.starts_with("subnet-"),
+                    "instance-id" => *v == "-" || v.starts_with("i-"),
+                    "type" => ["IPv4", "IPv6", "EFA"].contains(v),
+                    "flow-direction" => ["ingress", "egress"].contains(v),
+                    "traffic-path" => *v == "-" || ("1".."9").contains(v),
+                    _ => !v.is_empty(),
+                };
+                assert!(ok, "{n} = {v:?} is not a valid value: {l}");
+                r.insert(n.to_string(), v.to_string());
+            }
+            if let (Some(s), Some(e)) = (r.get("start"), r.get("end")) {
+                let (s, e): (u64, u64) = (s.parse().unwrap(), e.parse().unwrap());
+                assert!(e >= s && e - s <= 1, "a 1 s interval: {l}");
+            }
+            r
+        })
+        .collect()
+}
+
+/// Records summed over intervals: the values of the `key` fields, joined
+/// by spaces -> (packets, bytes).
+fn sum_by(log: &str, key: &[&str]) -> BTreeMap<String, (u64, u64)> {
     let mut out = BTreeMap::new();
-    for l in lines {
-        let f: Vec<&str> = l.split(' ').collect();
-        assert_eq!(f.len(), 14, "{l}");
-        assert_eq!((f[0], f[13]), ("2", "OK"), "{l}");
-        let managed = f[2].starts_with("eni-0");
-        let account = if managed { "unknown" } else { "123456789012" };
-        assert_eq!(f[1], account, "{l}");
-        let (start, end): (u64, u64) = (f[10].parse().unwrap(), f[11].parse().unwrap());
-        assert!(end >= start && end - start <= 1, "a 1 s interval: {l}");
-        let k = [f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[12]].join(" ");
+    for r in parse_log(log) {
+        let k = key
+            .iter()
+            .map(|f| r[*f].as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         let t = out.entry(k).or_insert((0, 0));
-        t.0 += f[8].parse::<u64>().unwrap();
-        t.1 += f[9].parse::<u64>().unwrap();
+        t.0 += r["packets"].parse::<u64>().unwrap();
+        t.1 += r["bytes"].parse::<u64>().unwrap();
     }
     out
+}
+
+/// Records of the default format summed over intervals: (account,
+/// interface, src, dst, sport, dport, proto, action) -> (packets, bytes);
+/// the account is the lab's, or `unknown` for the interfaces a service
+/// created (their ids start `eni-0`).
+fn totals(log: &str) -> BTreeMap<String, (u64, u64)> {
+    assert_eq!(
+        log.lines().next(),
+        Some(dataplane::flowlog::HEADER),
+        "the default header first:\n{log}"
+    );
+    for r in parse_log(log) {
+        let managed = r["interface-id"].starts_with("eni-0");
+        let account = if managed { "unknown" } else { "123456789012" };
+        assert_eq!(
+            (r["account-id"].as_str(), r["log-status"].as_str()),
+            (account, "OK")
+        );
+    }
+    sum_by(
+        log,
+        &[
+            "account-id",
+            "interface-id",
+            "srcaddr",
+            "dstaddr",
+            "srcport",
+            "dstport",
+            "protocol",
+            "action",
+        ],
+    )
 }
 
 #[test]
@@ -327,8 +440,17 @@ fn a_privatelink_flow_is_logged_at_client_endpoint_eni_nlb_node_and_target() {
     assert_eq!(got, want, "the log:\n{log}");
 }
 
-/// The shipped HTTP VPC link example with flow logs on and one more
-/// integration: Cloud Map's svc-users over UDP at 10.1.1.205:9000.
+/// A custom version 5 format: the v2 tuple and counts with the interface,
+/// direction and path fields.
+const V5: &str = "${version} ${account-id} ${interface-id} ${vpc-id} ${subnet-id} \
+                  ${instance-id} ${az-id} ${type} ${srcaddr} ${dstaddr} ${srcport} \
+                  ${dstport} ${protocol} ${pkt-srcaddr} ${pkt-dstaddr} ${packets} ${bytes} \
+                  ${start} ${end} ${action} ${flow-direction} ${traffic-path} \
+                  ${pkt-src-aws-service} ${log-status}";
+
+/// The shipped HTTP VPC link example with flow logs on, in the custom v5
+/// format, and one more integration: Cloud Map's svc-users over UDP at
+/// 10.1.1.205:9000.
 fn http_link_topo() -> String {
     let t = hyperlab_tests::shipped_config("http-vpc-link.toml", "httplink");
     let users = r#"ingress = [ { protocol = "tcp", ports = "9000", peer = "sg-link" } ]"#;
@@ -346,37 +468,60 @@ fn http_link_topo() -> String {
         ),
         1,
     ) + LOGS
+        + &format!("format = \"{V5}\"\n")
 }
 
 #[test]
 #[ignore = "needs root"]
-fn an_http_vpc_link_flow_is_logged_at_api_host_link_eni_and_target() {
+fn an_http_vpc_link_flow_is_logged_at_api_host_link_eni_and_target_in_a_v5_format() {
     let (fx, log) = logged_lab(&http_link_topo(), "eflh");
     let servers = echo_servers(&fx, &[("users1", "10.0.2.41")], "9000");
     five_echoed(&fx, "apigw", "10.1.1.20", "41000", "10.1.1.205", "9000");
     let log = final_log(fx, &log, servers);
-    let got = totals(&log);
+    assert_eq!(
+        log.lines().next(),
+        Some(V5.replace("${", "").replace('}', "").as_str()),
+        "the format's field names first"
+    );
+    // Every field but the counts and times, as the key.
+    let fields: Vec<&str> = V5
+        .split(' ')
+        .map(|t| t.trim_start_matches("${").trim_end_matches('}'))
+        .filter(|f| !["packets", "bytes", "start", "end"].contains(f))
+        .collect();
+    let got = sum_by(&log, &fields);
     // users1 is in az2: the link ENI there (10.0.2.4) translates. The
     // integration address is API Gateway's side, not an interface.
     let link = dataplane::model::managed_eni_id("vpclink-http", "subnet-cust2");
-    let (target_ip, nat_port) = translated(&got, &link, "10.0.2.4", &log);
-    assert_eq!(target_ip, "10.0.2.41", "{log}");
-    let acct = "123456789012";
-    let want: BTreeMap<String, (u64, u64)> = both_ways(
-        &[(acct, "eni-apigw")],
-        "10.1.1.20",
-        "10.1.1.205",
-        "41000",
-        "9000",
-    )
+    let nat_port = got
+        .keys()
+        .find_map(|k| {
+            let f: Vec<&str> = k.split(' ').collect();
+            (f[2] == link && f[8] == "10.0.2.4").then(|| f[10].to_string())
+        })
+        .unwrap_or_else(|| panic!("no request record at the link ENI {link}:\n{log}"));
+    let apigw = dataplane::model::instance_id("apigw");
+    let users1 = dataplane::model::instance_id("users1");
+    let api = format!("123456789012 eni-apigw vpc-api subnet-api1 {apigw} use1-az1 IPv4");
+    let at_link = format!("unknown {link} vpc-cust subnet-cust2 - use1-az2 IPv4");
+    let at_target = format!("123456789012 eni-users1 vpc-cust subnet-cust2 {users1} use1-az2 IPv4");
+    // (interface fields, src, dst, sport, dport, direction, path)
+    let rec = |at: &str, src: &str, dst: &str, sp: &str, dp: &str, dir: &str, path: &str| {
+        (
+            format!("5 {at} {src} {dst} {sp} {dp} 17 {src} {dst} ACCEPT {dir} {path} - OK"),
+            (5, 5 * 128),
+        )
+    };
+    let (host, int, lk, tg) = ("10.1.1.20", "10.1.1.205", "10.0.2.4", "10.0.2.41");
+    let want: BTreeMap<String, (u64, u64)> = [
+        rec(&api, host, int, "41000", "9000", "egress", "1"),
+        rec(&api, int, host, "9000", "41000", "ingress", "-"),
+        rec(&at_link, lk, tg, &nat_port, "9000", "egress", "1"),
+        rec(&at_link, tg, lk, "9000", &nat_port, "ingress", "-"),
+        rec(&at_target, lk, tg, &nat_port, "9000", "ingress", "-"),
+        rec(&at_target, tg, lk, "9000", &nat_port, "egress", "1"),
+    ]
     .into_iter()
-    .chain(both_ways(
-        &[("unknown", &link), (acct, "eni-users1")],
-        "10.0.2.4",
-        "10.0.2.41",
-        &nat_port,
-        "9000",
-    ))
     .collect();
     assert_eq!(got, want, "the log:\n{log}");
 }
