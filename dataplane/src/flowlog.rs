@@ -40,8 +40,8 @@ use dataplane_common::{
 use crate::{
     conntrack::Removed,
     model::{
-        FlowLogDestination, FlowLogField, FlowLogSettings, Topology, FLOW_LOG_ACCOUNT,
-        FLOW_LOG_INTERVAL_RANGE, FLOW_LOG_INTERVAL_S,
+        FlowLogDestination, FlowLogField, FlowLogFileFormat, FlowLogSettings, Topology,
+        FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE, FLOW_LOG_INTERVAL_S,
     },
 };
 
@@ -157,6 +157,36 @@ impl Record {
                 (f.name_version().0, v)
             })
             .collect()
+    }
+
+    /// The record as one JSON object (a JSON Lines line): the fields of
+    /// `format` by name, in order; counts, ports, protocol, times and
+    /// version as numbers, the rest (and `-`) as strings.
+    pub fn json(&self, format: &[FlowLogField], account: &str) -> String {
+        const NUMBERS: [&str; 8] = [
+            "version", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end",
+        ];
+        let members: Vec<String> = self
+            .fields(format, account)
+            .into_iter()
+            .map(|(name, v)| {
+                let v = if NUMBERS.contains(&name) {
+                    v
+                } else {
+                    serde_json::Value::String(v).to_string()
+                };
+                format!("\"{name}\":{v}")
+            })
+            .collect();
+        format!("{{{}}}", members.join(","))
+    }
+
+    /// The record as written to a destination of `settings`.
+    pub fn write_as(&self, settings: &FlowLogSettings) -> String {
+        match settings.file_format {
+            FlowLogFileFormat::PlainText => self.render(&settings.format, &settings.account_id),
+            FlowLogFileFormat::JsonLines => self.json(&settings.format, &settings.account_id),
+        }
     }
 
     /// The record as a line in `format`.
@@ -542,6 +572,7 @@ pub fn with_overrides(
                 interval_s: FLOW_LOG_INTERVAL_S,
                 account_id: FLOW_LOG_ACCOUNT.into(),
                 format: FlowLogField::DEFAULT.to_vec(),
+                file_format: Default::default(),
             });
             s.destination = crate::config::parse_flow_log_destination(d)
                 .map_err(|m| format!("--flow-log: {m}"))?;
@@ -588,10 +619,14 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn open_destination(d: &FlowLogDestination, header: &str) -> Result<Box<dyn Write + Send>> {
+/// Opens `d`; a plain-text destination starts with `header` (JSON Lines has
+/// none: every object names its fields).
+fn open_destination(d: &FlowLogDestination, header: Option<&str>) -> Result<Box<dyn Write + Send>> {
     Ok(match d {
         FlowLogDestination::Stdout => {
-            println!("{header}");
+            if let Some(header) = header {
+                println!("{header}");
+            }
             Box::new(std::io::stdout())
         }
         FlowLogDestination::File(p) => {
@@ -606,7 +641,8 @@ fn open_destination(d: &FlowLogDestination, header: &str) -> Result<Box<dyn Writ
                         p.display()
                     )
                 })?;
-            if f.metadata().map(|m| m.len() == 0).unwrap_or(false) {
+            let empty = f.metadata().map(|m| m.len() == 0).unwrap_or(false);
+            if let (true, Some(header)) = (empty, header) {
                 writeln!(f, "{header}")
                     .with_context(|| format!("writing the flow log {}", p.display()))?;
             }
@@ -627,7 +663,9 @@ impl FlowLog {
         let ring = RingBuf::try_from(Map::RingBuf(open(maps::FLOW_EVENTS)?))
             .context("HL_FLOW_EVENTS is not a ring buffer: rebuild the kernel object")?;
         let flows = Map::HashMap(open(maps::FLOWS)?);
-        let out = open_destination(&settings.destination, &header(&settings.format))?;
+        let head = header(&settings.format);
+        let plain = settings.file_format == FlowLogFileFormat::PlainText;
+        let out = open_destination(&settings.destination, plain.then_some(head.as_str()))?;
         let mut agg = Aggregator::new(Interfaces::of(topo));
         // Flows an earlier agent left in a pinned table: announced long ago,
         // so walk the table once, here, to keep logging them.
@@ -720,8 +758,7 @@ impl Reader {
                 self.read_counters()?;
                 let records = self.agg.close(start, end);
                 for r in &records {
-                    let line = r.render(&self.settings.format, &self.settings.account_id);
-                    writeln!(self.out, "{line}")?;
+                    writeln!(self.out, "{}", r.write_as(&self.settings))?;
                 }
                 self.out.flush()?;
                 start = end;
@@ -1078,6 +1115,7 @@ mod tests {
             interval_s: 600,
             account_id: "000000000001".into(),
             format: FlowLogField::DEFAULT.to_vec(),
+            file_format: Default::default(),
         };
         assert_eq!(with_overrides(None, None, None), Ok(None));
         assert_eq!(
@@ -1099,6 +1137,7 @@ mod tests {
                 interval_s: 60,
                 account_id: "123456789012".into(),
                 format: FlowLogField::DEFAULT.to_vec(),
+                file_format: Default::default(),
             }))
         );
         assert_eq!(
@@ -1236,6 +1275,37 @@ mod interface_tests {
             "version account-id interface-id vpc-id subnet-id instance-id az-id type srcaddr \
              pkt-srcaddr dstport flow-direction traffic-path pkt-dst-aws-service sublocation-id \
              action"
+        );
+    }
+
+    #[test]
+    fn json_lines_carry_the_same_fields_by_name_with_numbers_as_numbers() {
+        let t = shipped("privatelink.toml");
+        let mut a = Aggregator::new(Interfaces::of(&t));
+        let k = key(0, [10, 0, 1, 10], [10, 0, 1, 100], 40000, 80, PROTO_TCP);
+        a.event(&rej(&k, DropReason::EgressSgDeny, 60));
+        let r = &a.close(10, 70)[0];
+        let mut s = FlowLogSettings {
+            destination: FlowLogDestination::Stdout,
+            interval_s: 60,
+            account_id: "111122223333".into(),
+            format: crate::model::parse_flow_log_format(
+                "${version} ${interface-id} ${srcaddr} ${srcport} ${packets} ${start} \
+                 ${flow-direction} ${traffic-path} ${reject-reason}",
+            )
+            .unwrap(),
+            file_format: FlowLogFileFormat::JsonLines,
+        };
+        assert_eq!(
+            r.write_as(&s),
+            r#"{"version":8,"interface-id":"eni-consumer","srcaddr":"10.0.1.10","srcport":40000,"packets":1,"start":10,"flow-direction":"egress","traffic-path":"1","reject-reason":"-"}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.write_as(&s)).unwrap();
+        assert_eq!(v["packets"], 1);
+        s.file_format = FlowLogFileFormat::PlainText;
+        assert_eq!(
+            r.write_as(&s),
+            "8 eni-consumer 10.0.1.10 40000 1 10 egress 1 -"
         );
     }
 

@@ -83,6 +83,8 @@ pub struct FlowLogSettings {
     /// The record's fields in order: [`FlowLogField::DEFAULT`] (version 2)
     /// unless `[flow_logs] format` names others.
     pub format: Vec<FlowLogField>,
+    /// How records are written: AWS's plain text, or one JSON object a line.
+    pub file_format: FlowLogFileFormat,
     /// Aggregation interval in seconds (AWS offers 60 and 600).
     pub interval_s: u32,
     /// The `account-id` field: 12 digits.
@@ -94,6 +96,17 @@ pub enum FlowLogDestination {
     Stdout,
     /// Appended to; relative paths are relative to the agent's working directory.
     File(std::path::PathBuf),
+}
+
+/// `[flow_logs] file_format`: `plain-text` (AWS's default `FileFormat`: a
+/// header line, then space-separated values) or `json-lines` (a lab
+/// addition for `jq` and log shippers: one object a record, the same
+/// fields by the same names, no header).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FlowLogFileFormat {
+    #[default]
+    PlainText,
+    JsonLines,
 }
 
 /// A field of a flow log record, by AWS's name (VPC user guide, "Flow log

@@ -31,6 +31,7 @@
 //! account_id = "123456789012" # the records' account-id (default shown)
 //! format = "${version} ${vpc-id} ${interface-id} ${srcaddr} ${action}"
 //!                            # AWS's custom format (default: the version 2 fields)
+//! file_format = "plain-text"  # or "json-lines": one JSON object a record
 //!
 //! [[vpc]]
 //! id = "vpc-a"

@@ -7,8 +7,8 @@ use crate::config::parse_str;
 use crate::config::test_support::{diags, net, parsed, with_base, BASE};
 use crate::model::test_support::{rule, subnet, vpc};
 use crate::model::{
-    self, ConntrackSettings, Eni, FlowLogDestination, FlowLogField, FlowLogSettings, Hook,
-    LabSettings, Peer, Protocol, SecurityGroup, Topology,
+    self, ConntrackSettings, Eni, FlowLogDestination, FlowLogField, FlowLogFileFormat,
+    FlowLogSettings, Hook, LabSettings, Peer, Protocol, SecurityGroup, Topology,
 };
 
 #[test]
@@ -182,6 +182,7 @@ fn flow_logs_table_gives_the_settings_and_defaults() {
             interval_s: 10,
             account_id: "000011112222".into(),
             format: FlowLogField::DEFAULT.to_vec(),
+            file_format: Default::default(),
         })
     );
     let t = parsed(&with_base("\n[flow_logs]\n"));
@@ -192,9 +193,23 @@ fn flow_logs_table_gives_the_settings_and_defaults() {
             interval_s: 60,
             account_id: "123456789012".into(),
             format: FlowLogField::DEFAULT.to_vec(),
+            file_format: Default::default(),
         })
     );
     assert_eq!(parsed(BASE).flow_logs, None);
+}
+
+#[test]
+fn file_format_is_plain_text_or_json_lines() {
+    let t = parsed(&with_base("\n[flow_logs]\nfile_format = \"json-lines\"\n"));
+    assert_eq!(
+        t.flow_logs.unwrap().file_format,
+        FlowLogFileFormat::JsonLines
+    );
+    assert_eq!(
+        diags(&with_base("\n[flow_logs]\nfile_format = \"parquet\"\n")),
+        ["t.toml:23:15: flow_logs.file_format: unknown file format \"parquet\" (expected \"plain-text\" or \"json-lines\")"]
+    );
 }
 
 #[test]
@@ -240,7 +255,7 @@ fn bad_flow_log_settings_are_located() {
                 "t.toml:23:15: flow_logs.destination: empty flow log destination (expected \"stdout\" or a file path)",
                 "t.toml:24:12: flow_logs.interval: interval 0 is out of range (expected 1 to 600)",
                 "t.toml:25:14: flow_logs.account_id: invalid account id \"12345\" (expected 12 digits such as \"123456789012\")",
-                "t.toml:26:1: flow_logs.intervall: unknown field \"intervall\" (allowed: destination, interval, account_id, format; did you mean \"interval\"?)",
+                "t.toml:26:1: flow_logs.intervall: unknown field \"intervall\" (allowed: destination, interval, account_id, format, file_format; did you mean \"interval\"?)",
             ]
         );
     assert_eq!(
