@@ -601,6 +601,73 @@ pub fn with_overrides(
     Ok(Some(s))
 }
 
+/// `dataplane flows --follow`: prints the records the agent appends to the
+/// flow log file of `settings` as they are written (what the file held
+/// before is skipped; a plain-text file's header comes first so the
+/// columns are named), only lines containing `filter` if given, until
+/// `stop` says so. A file that does not exist yet is waited for.
+pub fn follow(
+    settings: &FlowLogSettings,
+    filter: Option<&str>,
+    out: &mut dyn Write,
+    stop: &dyn Fn() -> bool,
+) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let FlowLogDestination::File(path) = &settings.destination else {
+        anyhow::bail!(
+            "flow logs go to the agent's standard output: set [flow_logs] destination to a \
+             file to follow them"
+        );
+    };
+    if settings.file_format == FlowLogFileFormat::PlainText {
+        writeln!(out, "{}", header(&settings.format))?;
+        out.flush()?;
+    }
+    // A file that appears later is new: all of it is followed.
+    let mut existed = true;
+    let mut file = loop {
+        match std::fs::File::open(path) {
+            Ok(mut f) => {
+                if existed {
+                    f.seek(SeekFrom::End(0))?;
+                }
+                break f;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !stop() => {
+                existed = false;
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("opening the flow log {}", path.display()))
+            }
+        }
+    };
+    let mut partial = Vec::new();
+    while !stop() {
+        let mut buf = Vec::new();
+        file.read_to_end(&mut buf)
+            .with_context(|| format!("reading the flow log {}", path.display()))?;
+        if buf.is_empty() {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        partial.extend_from_slice(&buf);
+        // Whole lines only: the agent may be halfway through one.
+        let Some(last) = partial.iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        let lines: Vec<u8> = partial.drain(..=last).collect();
+        for line in String::from_utf8_lossy(&lines).lines() {
+            let header_line = line.starts_with("version ") || line.starts_with("account-id ");
+            if !header_line && filter.is_none_or(|f| line.contains(f)) {
+                writeln!(out, "{line}")?;
+            }
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
 /// How often the reader drains the ring: 256 KiB of 48-byte records lasts
 /// 20 ms only beyond ~270,000 new flows or rejects per second.
 const DRAIN_EVERY: Duration = Duration::from_millis(20);
@@ -1158,6 +1225,53 @@ mod tests {
                 "--flow-log: empty flow log destination (expected \"stdout\" or a file path)"
                     .into()
             )
+        );
+    }
+
+    #[test]
+    fn follow_prints_the_lines_appended_after_it_started_that_match_the_filter() {
+        let path = std::env::temp_dir().join(format!("hl-follow-{}.log", std::process::id()));
+        std::fs::write(&path, format!("{HEADER}\nold line eni-a\n")).unwrap();
+        let settings = FlowLogSettings {
+            destination: FlowLogDestination::File(path.clone()),
+            interval_s: 1,
+            account_id: FLOW_LOG_ACCOUNT.into(),
+            format: FlowLogField::DEFAULT.to_vec(),
+            file_format: FlowLogFileFormat::PlainText,
+        };
+        let done = Arc::new(AtomicBool::new(false));
+        let t = {
+            let (done, settings) = (done.clone(), settings.clone());
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                follow(&settings, Some("eni-a"), &mut out, &|| {
+                    done.load(Ordering::Relaxed)
+                })
+                .unwrap();
+                String::from_utf8(out).unwrap()
+            })
+        };
+        // Appended in two writes, the first ending mid-line.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        write!(f, "new eni-a 1\nnew eni-b 2\nnew eni").unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        writeln!(f, "-a 3").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        done.store(true, Ordering::Relaxed);
+        let out = t.join().unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(out, format!("{HEADER}\nnew eni-a 1\nnew eni-a 3\n"));
+        let stdout = FlowLogSettings {
+            destination: FlowLogDestination::Stdout,
+            ..settings
+        };
+        let err = follow(&stdout, None, &mut Vec::new(), &|| true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "flow logs go to the agent's standard output: set [flow_logs] destination to a \
+             file to follow them"
         );
     }
 
