@@ -401,7 +401,9 @@ pub struct Aggregator {
     /// Forward key -> counts logged so far.
     tracked: HashMap<FlowKey, Tracked>,
     /// The current interval's records so far: (packets, bytes).
-    pending: BTreeMap<Slot, (u64, u64)>,
+    pending: BTreeMap<Slot, Pending>,
+    /// What turns entry times into record times: see [`Aggregator::set_clock`].
+    clock: Clock,
 }
 
 impl Aggregator {
@@ -410,16 +412,53 @@ impl Aggregator {
             ifaces,
             tracked: HashMap::new(),
             pending: BTreeMap::new(),
+            clock: Clock::default(),
         }
     }
 
-    fn add(&mut self, slot: Slot, (packets, bytes): (u64, u64)) {
+    /// Sets the clock of the next events and reads: `now_s` (Unix
+    /// seconds: when rejects drained now happened, to within the 20 ms
+    /// drain), `since_s` (the previous read of the counters: traffic read
+    /// now came after it) and `mono_to_wall_ns` (Unix ns minus
+    /// CLOCK_MONOTONIC ns: converts the entries' times).
+    pub fn set_clock(&mut self, now_s: u64, since_s: u64, mono_to_wall_ns: i128) {
+        self.clock = Clock {
+            now_s,
+            since_s,
+            mono_to_wall_ns,
+        };
+    }
+
+    /// First and last packet times (Unix seconds) of traffic of entry `e`
+    /// read now: its creation when `from_created` (the first packets of a
+    /// forward entry), else after the previous read (and not before the
+    /// flow was created); the last at the entry's last-seen time.
+    fn times(&self, e: &FlowEntry, from_created: bool) -> (u64, u64) {
+        let wall =
+            |ns: u64| ((ns as i128 + self.clock.mono_to_wall_ns).max(0) / 1_000_000_000) as u64;
+        let created = wall(e.created_ns);
+        let first = if from_created {
+            created
+        } else {
+            self.clock.since_s.max(created)
+        };
+        (first, wall(e.last_seen_ns).max(first))
+    }
+
+    fn add(&mut self, slot: Slot, (packets, bytes): (u64, u64), (first, last): (u64, u64)) {
         if packets == 0 {
             return;
         }
-        let p = self.pending.entry(slot).or_default();
-        p.0 += packets;
-        p.1 += bytes;
+        let p = self.pending.entry(slot).or_insert(Pending {
+            packets: 0,
+            bytes: 0,
+            first,
+            last,
+        });
+        p.packets += packets;
+        p.bytes += bytes;
+        p.first = p.first.min(first);
+        p.last = p.last.max(last);
     }
 
     /// One event from the ring buffer.
@@ -432,6 +471,7 @@ impl Aggregator {
             }
             FLOW_EVENT_REJECT => {
                 let d = (1, ev.len as u64);
+                let at = (self.clock.now_s, self.clock.now_s);
                 let k = &ev.key;
                 // Rejected by the receiver's inbound rules: the sender's
                 // outbound rules let it go (ACCEPT there).
@@ -441,10 +481,18 @@ impl Aggregator {
                     .filter(|&r| r != ev.eni);
                 match receiver {
                     Some(r) => {
-                        self.add(Slot::new(ev.eni, Direction::Egress, Action::Accept, k), d);
-                        self.add(Slot::new(r, Direction::Ingress, Action::Reject, k), d);
+                        self.add(
+                            Slot::new(ev.eni, Direction::Egress, Action::Accept, k),
+                            d,
+                            at,
+                        );
+                        self.add(Slot::new(r, Direction::Ingress, Action::Reject, k), d, at);
                     }
-                    None => self.add(Slot::new(ev.eni, Direction::Egress, Action::Reject, k), d),
+                    None => self.add(
+                        Slot::new(ev.eni, Direction::Egress, Action::Reject, k),
+                        d,
+                        at,
+                    ),
                 }
             }
             _ => {}
@@ -478,19 +526,22 @@ impl Aggregator {
             return;
         };
         t.missing = false;
+        // A flow's forward entry is created with its first packet.
+        let first_read = t.fwd == (0, 0);
         let d_fwd = delta(&mut t.fwd, (fwd.packets, fwd.bytes));
         let d_rev = rev.map(|(rk, r)| (*rk, *r, delta(&mut t.rev, (r.packets, r.bytes))));
-        self.accept(key, fwd, d_fwd);
+        self.accept(key, fwd, d_fwd, first_read);
         if let Some((rk, r, d)) = d_rev {
-            self.accept(&rk, &r, d);
+            self.accept(&rk, &r, d, false);
         }
     }
 
     /// Accepted traffic of the direction `e` (key `key`): logged at every
     /// interface of its path.
-    fn accept(&mut self, key: &FlowKey, e: &FlowEntry, d: (u64, u64)) {
+    fn accept(&mut self, key: &FlowKey, e: &FlowEntry, d: (u64, u64), from_created: bool) {
+        let at = self.times(e, from_created);
         for (iface, dir, k) in self.ifaces.path(key, e) {
-            self.add(Slot::new(iface, dir, Action::Accept, &k), d);
+            self.add(Slot::new(iface, dir, Action::Accept, &k), d, at);
         }
     }
 
@@ -520,8 +571,9 @@ impl Aggregator {
                 continue;
             };
             let last = if reply { &mut t.rev } else { &mut t.fwd };
+            let from_created = !reply && *last == (0, 0);
             let d = delta(last, (e.packets, e.bytes));
-            self.accept(k, e, d);
+            self.accept(k, e, d, from_created);
             gone.push(fk);
         }
         for k in gone {
@@ -529,13 +581,15 @@ impl Aggregator {
         }
     }
 
-    /// Ends the interval `[start, end]`: its records, sorted by interface,
-    /// action and tuple.
+    /// Ends the window `[start, end]`: its records, sorted by interface,
+    /// action and tuple, each from its first to its last packet in the
+    /// window (AWS's `start`/`end`), within the window's bounds.
     pub fn close(&mut self, start: u64, end: u64) -> Vec<Record> {
         std::mem::take(&mut self.pending)
             .into_iter()
-            .map(|(s, (packets, bytes))| {
+            .map(|(s, p)| {
                 let iface = self.ifaces.list.get(s.eni as usize);
+                let first = p.first.clamp(start, end);
                 Record {
                     interface: iface
                         .cloned()
@@ -546,15 +600,33 @@ impl Aggregator {
                     srcport: s.sport,
                     dstport: s.dport,
                     protocol: s.proto,
-                    packets,
-                    bytes,
-                    start,
-                    end,
+                    packets: p.packets,
+                    bytes: p.bytes,
+                    start: first,
+                    end: p.last.clamp(first, end),
                     action: s.action,
                 }
             })
             .collect()
     }
+}
+
+/// A record of the current window so far.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    packets: u64,
+    bytes: u64,
+    /// Unix seconds of its first and last packet.
+    first: u64,
+    last: u64,
+}
+
+/// See [`Aggregator::set_clock`].
+#[derive(Clone, Copy, Debug, Default)]
+struct Clock {
+    now_s: u64,
+    since_s: u64,
+    mono_to_wall_ns: i128,
 }
 
 /// `dataplane run --flow-log DEST --flow-log-interval SECS` over the
@@ -678,6 +750,14 @@ const DRAIN_EVERY: Duration = Duration::from_millis(20);
 pub struct FlowLog {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// Unix ns minus CLOCK_MONOTONIC ns (the flow entries' clock).
+fn mono_to_wall_ns() -> i128 {
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    wall - crate::conntrack::monotonic_ns() as i128
 }
 
 fn unix_now() -> u64 {
@@ -814,15 +894,24 @@ impl Reader {
     fn run(&mut self, stop: &AtomicBool) -> Result<()> {
         let interval = self.settings.interval_s as u64;
         let mut start = unix_now();
+        let mut last_read = start;
         loop {
             // Read before draining: a stop seen here is followed by one
             // more drain, so nothing queued before it is missed.
             let stopping = stop.load(Ordering::Relaxed);
-            self.drain();
             let now = unix_now();
-            if stopping || now >= start + interval {
-                let end = if stopping { now } else { start + interval };
+            self.agg.set_clock(now, last_read, mono_to_wall_ns());
+            self.drain();
+            let closing = stopping || now >= start + interval;
+            // The counters are read every second, AWS's time resolution:
+            // a record's first packet is after the read before the one that
+            // saw it, its last at the entry's last-seen time.
+            if closing || now > last_read {
                 self.read_counters()?;
+                last_read = now;
+            }
+            if closing {
+                let end = if stopping { now } else { start + interval };
                 let records = self.agg.close(start, end);
                 for r in &records {
                     writeln!(self.out, "{}", r.write_as(&self.settings))?;
@@ -976,10 +1065,10 @@ mod tests {
         assert_eq!(
             lines(&a.close(100, 160)),
             [
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 160 ACCEPT OK",
-                "2 123456789012 eni-client 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 160 ACCEPT OK",
-                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 160 ACCEPT OK",
-                "2 123456789012 eni-web 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 160 ACCEPT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 100 ACCEPT OK",
+                "2 123456789012 eni-client 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 100 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 100 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 100 ACCEPT OK",
             ]
         );
         // Next interval: only what moved since; an idle direction is silent.
@@ -987,8 +1076,8 @@ mod tests {
         assert_eq!(
             lines(&a.close(160, 220)),
             [
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 220 ACCEPT OK",
-                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 220 ACCEPT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 160 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 160 ACCEPT OK",
             ]
         );
         a.observe(&k, Some(&f), Some((&rk, &r)));
@@ -1017,8 +1106,8 @@ mod tests {
         assert_eq!(
             lines(&a.close(0, 60)),
             [
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40001 5432 6 3 180 0 60 ACCEPT OK",
-                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40001 5432 6 3 180 0 60 REJECT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40001 5432 6 3 180 0 0 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40001 5432 6 3 180 0 0 REJECT OK",
             ]
         );
     }
@@ -1038,9 +1127,9 @@ mod tests {
         assert_eq!(
             lines(&a.close(0, 60)),
             [
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 0 0 1 1 84 0 60 REJECT OK",
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40001 5432 6 2 120 0 60 REJECT OK",
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.99 1 2 17 1 30 0 60 REJECT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 0 0 1 1 84 0 0 REJECT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40001 5432 6 2 120 0 0 REJECT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.99 1 2 17 1 30 0 0 REJECT OK",
             ]
         );
     }
@@ -1090,14 +1179,72 @@ mod tests {
         assert_eq!(
             lines(&a.close(0, 60)),
             [
-                "2 123456789012 eni-client 10.0.1.10 10.0.1.100 40000 80 6 3 300 0 60 ACCEPT OK",
-                "2 123456789012 eni-client 10.0.1.100 10.0.1.10 80 40000 6 2 1000 0 60 ACCEPT OK",
-                "2 123456789012 eni-target 10.1.1.20 10.1.1.50 8080 2000 6 2 1000 0 60 ACCEPT OK",
-                "2 123456789012 eni-target 10.1.1.50 10.1.1.20 2000 8080 6 3 300 0 60 ACCEPT OK",
-                "2 unknown eni-0endpoint 10.0.1.10 10.0.1.100 40000 80 6 3 300 0 60 ACCEPT OK",
-                "2 unknown eni-0endpoint 10.0.1.100 10.0.1.10 80 40000 6 2 1000 0 60 ACCEPT OK",
-                "2 unknown eni-0node 10.1.1.20 10.1.1.50 8080 2000 6 2 1000 0 60 ACCEPT OK",
-                "2 unknown eni-0node 10.1.1.50 10.1.1.20 2000 8080 6 3 300 0 60 ACCEPT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.1.100 40000 80 6 3 300 0 0 ACCEPT OK",
+                "2 123456789012 eni-client 10.0.1.100 10.0.1.10 80 40000 6 2 1000 0 0 ACCEPT OK",
+                "2 123456789012 eni-target 10.1.1.20 10.1.1.50 8080 2000 6 2 1000 0 0 ACCEPT OK",
+                "2 123456789012 eni-target 10.1.1.50 10.1.1.20 2000 8080 6 3 300 0 0 ACCEPT OK",
+                "2 unknown eni-0endpoint 10.0.1.10 10.0.1.100 40000 80 6 3 300 0 0 ACCEPT OK",
+                "2 unknown eni-0endpoint 10.0.1.100 10.0.1.10 80 40000 6 2 1000 0 0 ACCEPT OK",
+                "2 unknown eni-0node 10.1.1.20 10.1.1.50 8080 2000 6 2 1000 0 0 ACCEPT OK",
+                "2 unknown eni-0node 10.1.1.50 10.1.1.20 2000 8080 6 3 300 0 0 ACCEPT OK",
+            ]
+        );
+    }
+
+    #[test]
+    fn start_and_end_are_the_first_and_last_packet_times_in_each_window() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_UDP);
+        // Entry times are CLOCK_MONOTONIC: Unix = monotonic + 1000 s.
+        let wall = 1_000_000_000_000i128;
+        let ns = |unix_s: u64| unix_s * 1_000_000_000 - 1_000_000_000_000;
+        let (mut f, rk, mut r) = entries(&k, (2, 200), (0, 0));
+        f.created_ns = ns(1003);
+        f.last_seen_ns = ns(1005) + 400_000_000;
+        r.created_ns = f.created_ns;
+        // Window 1000-1060, read at 1006: the flow began at 1003.
+        a.set_clock(1006, 1005, wall);
+        a.event(&new_event(&k));
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        // Read at 1061 (in the next window) with nothing new: no record.
+        a.set_clock(1061, 1060, wall);
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        let w1 = a.close(1000, 1060);
+        // Window 1060-1120: more at 1070-1090, the first reply at 1089;
+        // the reads before saw nothing since 1069.
+        (f.packets, f.bytes, f.last_seen_ns) = (5, 500, ns(1090));
+        (r.packets, r.bytes, r.last_seen_ns) = (1, 100, ns(1089));
+        a.set_clock(1091, 1069, wall);
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        // A reject drained at 1100.
+        a.set_clock(1100, 1091, wall);
+        a.event(&rej(&k, DropReason::EgressSgDeny, 30));
+        let w2 = a.close(1060, 1120);
+        let times = |recs: &[Record]| -> Vec<String> {
+            recs.iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {} {}",
+                        r.interface.id,
+                        r.action.name(),
+                        r.start,
+                        r.end
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            times(&w1),
+            ["eni-client ACCEPT 1003 1005", "eni-web ACCEPT 1003 1005"]
+        );
+        assert_eq!(
+            times(&w2),
+            [
+                "eni-client ACCEPT 1069 1090",
+                "eni-client ACCEPT 1069 1089",
+                "eni-client REJECT 1100 1100",
+                "eni-web ACCEPT 1069 1090",
+                "eni-web ACCEPT 1069 1089",
             ]
         );
     }
@@ -1132,8 +1279,8 @@ mod tests {
         assert_eq!(
             lines(&a.close(60, 120)),
             [
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 120 ACCEPT OK",
-                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 120 ACCEPT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 60 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 60 ACCEPT OK",
             ]
         );
     }

@@ -225,6 +225,13 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
     let path = log_file.0.clone();
     let plan = &fx.agent.plan;
     let echo = echo_servers(&fx, &[("web", "10.0.1.20")], "5000");
+    let unix = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let sending = unix();
 
     // SEND from client 10.0.1.10:SPORT to web 10.0.1.20:DPORT.
     let send = |sport: &str, dport: &str, count: &str, size: &str, mode: &str| {
@@ -252,6 +259,7 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
     let (code, _) = send("40002", "5002", "2", "20", "none");
     assert_eq!(code, 0);
 
+    let sent = unix();
     // Records arrive while the agent runs, interval by interval.
     let accept = "eni-client 10.0.1.10 10.0.1.20 40000 5000 17 ACCEPT";
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -272,6 +280,15 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
     // The idle flow is swept (1 s UDP timeout) and the agent stops: the
     // last interval is written.
     let log = final_log(fx, &log_file, echo);
+    // start/end are the first and last packet times in the window (AWS),
+    // not the window's bounds: all within the seconds the client sent in.
+    for r in parse_log(&log) {
+        let (start, end): (f64, f64) = (r["start"].parse().unwrap(), r["end"].parse().unwrap());
+        assert!(
+            start >= sending.floor() && end <= sent.ceil(),
+            "{r:?} outside the sending time {sending}-{sent}:\n{log}"
+        );
+    }
     let got = totals(&log);
     // AWS writes each direction at both ENIs, and a packet the receiver's
     // inbound rules reject as REJECT at the receiver (the sender's outbound
