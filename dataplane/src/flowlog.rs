@@ -10,10 +10,11 @@
 //! counts of flows the conntrack sweeper removed in between (it hands them
 //! over on a channel) and, at shutdown, a last partial interval.
 //!
-//! Each direction of a flow is recorded once, at the ENI its packets entered
-//! the fabric from: the client's ENI logs the request direction, the server's
-//! (for PrivateLink, the target's) the replies, each with the tuple as it
-//! entered. AWS logs a flow at both ENIs; see docs/DATAPLANE.md.
+//! Records are written where AWS writes them (docs/DATAPLANE.md, "Where a
+//! flow is logged"): at every interface a direction of a flow leaves or
+//! enters, host ENIs and the interfaces services create (endpoint ENIs, NLB
+//! nodes, HTTP VPC link ENIs), each with the tuple as that interface saw it;
+//! a rejected packet at the interface whose rules rejected it.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -32,15 +33,15 @@ use std::{
 use anyhow::{Context, Result};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, RingBuf};
 use dataplane_common::{
-    maps, FlowEntry, FlowEvent, FlowKey, FLOW_EVENT_NEW, FLOW_EVENT_REJECT, FLOW_F_REPLY,
-    PROTO_ICMP,
+    maps, DropReason, FlowEntry, FlowEvent, FlowKey, FLOW_EVENT_NEW, FLOW_EVENT_REJECT,
+    FLOW_F_REPLY, NO_ENI, PROTO_ICMP,
 };
 
 use crate::{
     conntrack::Removed,
     model::{
-        FlowLogDestination, FlowLogSettings, Topology, FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE,
-        FLOW_LOG_INTERVAL_S,
+        FlowLogDestination, FlowLogField, FlowLogFileFormat, FlowLogSettings, Topology,
+        FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE, FLOW_LOG_INTERVAL_S,
     },
 };
 
@@ -64,10 +65,19 @@ impl Action {
     }
 }
 
+/// The direction of a record's traffic seen from its interface (AWS's
+/// `flow-direction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
 /// One flow log record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
-    pub interface_id: String,
+    pub interface: Interface,
+    pub direction: Direction,
     pub srcaddr: Ipv4Addr,
     pub dstaddr: Ipv4Addr,
     /// 0 for ICMP, as AWS logs it.
@@ -83,27 +93,256 @@ pub struct Record {
     pub action: Action,
 }
 
+/// The first line of a destination in `format`: its field names, as in
+/// AWS's files.
+pub fn header(format: &[FlowLogField]) -> String {
+    format
+        .iter()
+        .map(|f| f.name_version().0)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Record {
     /// The record in the default format.
     pub fn line(&self, account: &str) -> String {
-        format!(
-            "2 {account} {} {} {} {} {} {} {} {} {} {} {} OK",
-            self.interface_id,
-            self.srcaddr,
-            self.dstaddr,
-            self.srcport,
-            self.dstport,
-            self.protocol,
-            self.packets,
-            self.bytes,
-            self.start,
-            self.end,
-            self.action.name()
-        )
+        self.render(&FlowLogField::DEFAULT, account)
+    }
+
+    /// The record's fields in `format`, by AWS's names, as text.
+    pub fn fields(&self, format: &[FlowLogField], account: &str) -> Vec<(&'static str, String)> {
+        use FlowLogField as F;
+        let i = &self.interface;
+        format
+            .iter()
+            .map(|f| {
+                let v = match f {
+                    F::Version => FlowLogField::version_of(format).to_string(),
+                    // AWS's field reference: an interface a service created
+                    // may show `unknown`.
+                    F::AccountId if i.service_created => "unknown".into(),
+                    F::AccountId => account.into(),
+                    F::InterfaceId => i.id.clone(),
+                    // The tuple is the one this interface saw, so the
+                    // packet-level addresses are the record's.
+                    F::Srcaddr | F::PktSrcaddr => self.srcaddr.to_string(),
+                    F::Dstaddr | F::PktDstaddr => self.dstaddr.to_string(),
+                    F::Srcport => self.srcport.to_string(),
+                    F::Dstport => self.dstport.to_string(),
+                    F::Protocol => self.protocol.to_string(),
+                    F::Packets => self.packets.to_string(),
+                    F::Bytes => self.bytes.to_string(),
+                    F::Start => self.start.to_string(),
+                    F::End => self.end.to_string(),
+                    F::Action => self.action.name().into(),
+                    F::LogStatus => "OK".into(),
+                    F::VpcId => i.vpc_id.clone(),
+                    F::SubnetId => i.subnet_id.clone(),
+                    F::InstanceId => i.instance_id.clone(),
+                    F::Type => "IPv4".into(),
+                    F::AzId => i.az_id.clone(),
+                    F::FlowDirection => match self.direction {
+                        Direction::Ingress => "ingress".into(),
+                        Direction::Egress => "egress".into(),
+                    },
+                    // Egress to a resource in the same VPC (every lab path
+                    // so far: no gateways, no peering) is path 1; AWS
+                    // writes `-` for ingress.
+                    F::TrafficPath => match self.direction {
+                        Direction::Ingress => "-".into(),
+                        Direction::Egress => "1".into(),
+                    },
+                    F::NotApplicable(_) => "-".into(),
+                };
+                (f.name_version().0, v)
+            })
+            .collect()
+    }
+
+    /// The record as one JSON object (a JSON Lines line): the fields of
+    /// `format` by name, in order; counts, ports, protocol, times and
+    /// version as numbers, the rest (and `-`) as strings.
+    pub fn json(&self, format: &[FlowLogField], account: &str) -> String {
+        const NUMBERS: [&str; 8] = [
+            "version", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end",
+        ];
+        let members: Vec<String> = self
+            .fields(format, account)
+            .into_iter()
+            .map(|(name, v)| {
+                let v = if NUMBERS.contains(&name) {
+                    v
+                } else {
+                    serde_json::Value::String(v).to_string()
+                };
+                format!("\"{name}\":{v}")
+            })
+            .collect();
+        format!("{{{}}}", members.join(","))
+    }
+
+    /// The record as written to a destination of `settings`.
+    pub fn write_as(&self, settings: &FlowLogSettings) -> String {
+        match settings.file_format {
+            FlowLogFileFormat::PlainText => self.render(&settings.format, &settings.account_id),
+            FlowLogFileFormat::JsonLines => self.json(&settings.format, &settings.account_id),
+        }
+    }
+
+    /// The record as a line in `format`.
+    pub fn render(&self, format: &[FlowLogField], account: &str) -> String {
+        self.fields(format, account)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
-/// What a record aggregates over: (ENI index, action, tuple).
+/// An interface that gets records: a host ENI or one a service created,
+/// with what the version 3+ fields say about it (`-` where unknown).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    pub id: String,
+    pub service_created: bool,
+    pub vpc_id: String,
+    pub subnet_id: String,
+    pub az_id: String,
+    /// `-` for an interface a service created (AWS: requester-managed).
+    pub instance_id: String,
+}
+
+impl Interface {
+    /// An interface known by its id only.
+    fn bare(id: String, service_created: bool) -> Interface {
+        Interface {
+            id,
+            service_created,
+            vpc_id: "-".into(),
+            subnet_id: "-".into(),
+            az_id: "-".into(),
+            instance_id: "-".into(),
+        }
+    }
+}
+
+/// Every interface that gets records, by index: the host ENIs first, at
+/// their kernel ENI indices, then the managed ones; and each by (VPC index,
+/// address), which is how a flow's tuples name them.
+pub struct Interfaces {
+    list: Vec<Interface>,
+    by_addr: HashMap<(u32, [u8; 4]), u32>,
+}
+
+impl Interfaces {
+    fn empty() -> Interfaces {
+        Interfaces {
+            list: Vec::new(),
+            by_addr: HashMap::new(),
+        }
+    }
+
+    /// Host ENIs only (by kernel index), with their (VPC, address).
+    pub fn hosts(enis: impl IntoIterator<Item = (String, u32, Ipv4Addr)>) -> Interfaces {
+        let mut i = Interfaces::empty();
+        for (id, vpc, ip) in enis {
+            i.push(Interface::bare(id, false), vpc, ip);
+        }
+        i
+    }
+
+    /// Adds an interface a service created.
+    pub fn with_managed(mut self, id: String, vpc: u32, ip: Ipv4Addr) -> Interfaces {
+        self.push(Interface::bare(id, true), vpc, ip);
+        self
+    }
+
+    fn push(&mut self, iface: Interface, vpc: u32, ip: Ipv4Addr) {
+        self.by_addr
+            .insert((vpc, ip.octets()), self.list.len() as u32);
+        self.list.push(iface);
+    }
+
+    /// The interfaces of `topo`.
+    pub fn of(topo: &Topology) -> Interfaces {
+        let mut out = Interfaces::empty();
+        let iface = |id: &str, service_created, subnet: usize, instance_id| {
+            let sn = &topo.subnets[subnet];
+            Interface {
+                id: id.to_string(),
+                service_created,
+                vpc_id: topo.vpcs[sn.vpc].id.clone(),
+                subnet_id: sn.id.clone(),
+                az_id: sn.az.clone(),
+                instance_id,
+            }
+        };
+        for (i, e) in topo.enis.iter().enumerate() {
+            let host = crate::model::instance_id(&e.host);
+            out.push(
+                iface(&e.id, false, e.subnet, host),
+                topo.eni_vpc(i) as u32,
+                e.ip,
+            );
+        }
+        for m in topo.managed_interfaces() {
+            out.push(iface(&m.id, true, m.subnet, "-".into()), m.vpc as u32, m.ip);
+        }
+        out
+    }
+
+    /// The interface with address `ip` in VPC `vpc`.
+    fn at(&self, vpc: u32, ip: [u8; 4]) -> Option<u32> {
+        self.by_addr.get(&(vpc, ip)).copied()
+    }
+
+    /// The managed interface with address `ip` in VPC `vpc`.
+    fn managed_at(&self, vpc: u32, ip: [u8; 4]) -> Option<u32> {
+        self.at(vpc, ip)
+            .filter(|&i| self.list[i as usize].service_created)
+    }
+
+    /// Where one direction of a flow is logged, in path order, each with
+    /// the tuple that interface saw: the ENI it entered the fabric from
+    /// (`key`), the managed interface it was addressed to (an endpoint ENI:
+    /// `key`), the managed interface that translated it (an NLB node or a
+    /// link ENI: the translated tuple) and the ENI it was delivered to (the
+    /// translated tuple).
+    fn path(&self, key: &FlowKey, e: &FlowEntry) -> Vec<(u32, Direction, FlowKey)> {
+        let out = FlowKey::new(
+            e.out_vpc,
+            e.new_src,
+            e.new_dst,
+            e.new_sport,
+            e.new_dport,
+            key.proto,
+        );
+        let mut p = vec![(e.src_eni, Direction::Egress, *key)];
+        if let Some(m) = self.managed_at(key.vpc, key.dst) {
+            p.push((m, Direction::Ingress, *key));
+        }
+        if out != *key {
+            if let Some(m) = self.managed_at(out.vpc, out.src) {
+                p.push((m, Direction::Egress, out));
+            }
+        }
+        if e.dst_eni != NO_ENI {
+            p.push((e.dst_eni, Direction::Ingress, out));
+        }
+        p
+    }
+}
+
+/// A rejected packet is logged at the interface whose rules rejected it:
+/// the receiver's for its inbound rules (security groups, its subnet's
+/// network ACL), the sender's for its outbound ones and for what the lab
+/// decides before the packet leaves (endpoint acceptance, a link's rules).
+fn rejected_inbound(reason: u32) -> bool {
+    reason == DropReason::IngressSgDeny as u32 || reason == DropReason::NaclIngressDeny as u32
+}
+
+/// What a record aggregates over: (interface index, action, tuple; the
+/// direction follows from the interface and the tuple).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Slot {
     eni: u32,
@@ -113,15 +352,17 @@ struct Slot {
     sport: u16,
     dport: u16,
     proto: u8,
+    dir: Direction,
 }
 
 impl Slot {
-    fn new(eni: u32, action: Action, k: &FlowKey) -> Slot {
+    fn new(eni: u32, dir: Direction, action: Action, k: &FlowKey) -> Slot {
         let icmp = k.proto == PROTO_ICMP;
         let port = |p: [u8; 2]| if icmp { 0 } else { u16::from_be_bytes(p) };
         Slot {
             eni,
             action,
+            dir,
             src: k.src,
             dst: k.dst,
             sport: port(k.sport),
@@ -156,30 +397,68 @@ fn delta(last: &mut (u64, u64), now: (u64, u64)) -> (u64, u64) {
 
 /// Events and counters in, records out. No I/O: the reader thread feeds it.
 pub struct Aggregator {
-    /// Interface ids by ENI index.
-    enis: Vec<String>,
+    ifaces: Interfaces,
     /// Forward key -> counts logged so far.
     tracked: HashMap<FlowKey, Tracked>,
     /// The current interval's records so far: (packets, bytes).
-    pending: BTreeMap<Slot, (u64, u64)>,
+    pending: BTreeMap<Slot, Pending>,
+    /// What turns entry times into record times: see [`Aggregator::set_clock`].
+    clock: Clock,
 }
 
 impl Aggregator {
-    pub fn new(enis: Vec<String>) -> Aggregator {
+    pub fn new(ifaces: Interfaces) -> Aggregator {
         Aggregator {
-            enis,
+            ifaces,
             tracked: HashMap::new(),
             pending: BTreeMap::new(),
+            clock: Clock::default(),
         }
     }
 
-    fn add(&mut self, slot: Slot, (packets, bytes): (u64, u64)) {
+    /// Sets the clock of the next events and reads: `now_s` (Unix
+    /// seconds: when rejects drained now happened, to within the 20 ms
+    /// drain), `since_s` (the previous read of the counters: traffic read
+    /// now came after it) and `mono_to_wall_ns` (Unix ns minus
+    /// CLOCK_MONOTONIC ns: converts the entries' times).
+    pub fn set_clock(&mut self, now_s: u64, since_s: u64, mono_to_wall_ns: i128) {
+        self.clock = Clock {
+            now_s,
+            since_s,
+            mono_to_wall_ns,
+        };
+    }
+
+    /// First and last packet times (Unix seconds) of traffic of entry `e`
+    /// read now: its creation when `from_created` (the first packets of a
+    /// forward entry), else after the previous read (and not before the
+    /// flow was created); the last at the entry's last-seen time.
+    fn times(&self, e: &FlowEntry, from_created: bool) -> (u64, u64) {
+        let wall =
+            |ns: u64| ((ns as i128 + self.clock.mono_to_wall_ns).max(0) / 1_000_000_000) as u64;
+        let created = wall(e.created_ns);
+        let first = if from_created {
+            created
+        } else {
+            self.clock.since_s.max(created)
+        };
+        (first, wall(e.last_seen_ns).max(first))
+    }
+
+    fn add(&mut self, slot: Slot, (packets, bytes): (u64, u64), (first, last): (u64, u64)) {
         if packets == 0 {
             return;
         }
-        let p = self.pending.entry(slot).or_default();
-        p.0 += packets;
-        p.1 += bytes;
+        let p = self.pending.entry(slot).or_insert(Pending {
+            packets: 0,
+            bytes: 0,
+            first,
+            last,
+        });
+        p.packets += packets;
+        p.bytes += bytes;
+        p.first = p.first.min(first);
+        p.last = p.last.max(last);
     }
 
     /// One event from the ring buffer.
@@ -191,10 +470,30 @@ impl Aggregator {
                 self.tracked.insert(ev.key, Tracked::default());
             }
             FLOW_EVENT_REJECT => {
-                self.add(
-                    Slot::new(ev.eni, Action::Reject, &ev.key),
-                    (1, ev.len as u64),
-                );
+                let d = (1, ev.len as u64);
+                let at = (self.clock.now_s, self.clock.now_s);
+                let k = &ev.key;
+                // Rejected by the receiver's inbound rules: the sender's
+                // outbound rules let it go (ACCEPT there).
+                let receiver = rejected_inbound(ev.reason)
+                    .then(|| self.ifaces.at(k.vpc, k.dst))
+                    .flatten()
+                    .filter(|&r| r != ev.eni);
+                match receiver {
+                    Some(r) => {
+                        self.add(
+                            Slot::new(ev.eni, Direction::Egress, Action::Accept, k),
+                            d,
+                            at,
+                        );
+                        self.add(Slot::new(r, Direction::Ingress, Action::Reject, k), d, at);
+                    }
+                    None => self.add(
+                        Slot::new(ev.eni, Direction::Egress, Action::Reject, k),
+                        d,
+                        at,
+                    ),
+                }
             }
             _ => {}
         }
@@ -227,11 +526,22 @@ impl Aggregator {
             return;
         };
         t.missing = false;
+        // A flow's forward entry is created with its first packet.
+        let first_read = t.fwd == (0, 0);
         let d_fwd = delta(&mut t.fwd, (fwd.packets, fwd.bytes));
-        let d_rev = rev.map(|(rk, r)| (*rk, r.src_eni, delta(&mut t.rev, (r.packets, r.bytes))));
-        self.add(Slot::new(fwd.src_eni, Action::Accept, key), d_fwd);
-        if let Some((rk, eni, d)) = d_rev {
-            self.add(Slot::new(eni, Action::Accept, &rk), d);
+        let d_rev = rev.map(|(rk, r)| (*rk, *r, delta(&mut t.rev, (r.packets, r.bytes))));
+        self.accept(key, fwd, d_fwd, first_read);
+        if let Some((rk, r, d)) = d_rev {
+            self.accept(&rk, &r, d, false);
+        }
+    }
+
+    /// Accepted traffic of the direction `e` (key `key`): logged at every
+    /// interface of its path.
+    fn accept(&mut self, key: &FlowKey, e: &FlowEntry, d: (u64, u64), from_created: bool) {
+        let at = self.times(e, from_created);
+        for (iface, dir, k) in self.ifaces.path(key, e) {
+            self.add(Slot::new(iface, dir, Action::Accept, &k), d, at);
         }
     }
 
@@ -261,8 +571,9 @@ impl Aggregator {
                 continue;
             };
             let last = if reply { &mut t.rev } else { &mut t.fwd };
+            let from_created = !reply && *last == (0, 0);
             let d = delta(last, (e.packets, e.bytes));
-            self.add(Slot::new(e.src_eni, Action::Accept, k), d);
+            self.accept(k, e, d, from_created);
             gone.push(fk);
         }
         for k in gone {
@@ -270,30 +581,52 @@ impl Aggregator {
         }
     }
 
-    /// Ends the interval `[start, end]`: its records, sorted by interface,
-    /// action and tuple.
+    /// Ends the window `[start, end]`: its records, sorted by interface,
+    /// action and tuple, each from its first to its last packet in the
+    /// window (AWS's `start`/`end`), within the window's bounds.
     pub fn close(&mut self, start: u64, end: u64) -> Vec<Record> {
         std::mem::take(&mut self.pending)
             .into_iter()
-            .map(|(s, (packets, bytes))| Record {
-                interface_id: self
-                    .enis
-                    .get(s.eni as usize)
-                    .cloned()
-                    .unwrap_or_else(|| "-".into()),
-                srcaddr: Ipv4Addr::from(s.src),
-                dstaddr: Ipv4Addr::from(s.dst),
-                srcport: s.sport,
-                dstport: s.dport,
-                protocol: s.proto,
-                packets,
-                bytes,
-                start,
-                end,
-                action: s.action,
+            .map(|(s, p)| {
+                let iface = self.ifaces.list.get(s.eni as usize);
+                let first = p.first.clamp(start, end);
+                Record {
+                    interface: iface
+                        .cloned()
+                        .unwrap_or_else(|| Interface::bare("-".into(), false)),
+                    direction: s.dir,
+                    srcaddr: Ipv4Addr::from(s.src),
+                    dstaddr: Ipv4Addr::from(s.dst),
+                    srcport: s.sport,
+                    dstport: s.dport,
+                    protocol: s.proto,
+                    packets: p.packets,
+                    bytes: p.bytes,
+                    start: first,
+                    end: p.last.clamp(first, end),
+                    action: s.action,
+                }
             })
             .collect()
     }
+}
+
+/// A record of the current window so far.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    packets: u64,
+    bytes: u64,
+    /// Unix seconds of its first and last packet.
+    first: u64,
+    last: u64,
+}
+
+/// See [`Aggregator::set_clock`].
+#[derive(Clone, Copy, Debug, Default)]
+struct Clock {
+    now_s: u64,
+    since_s: u64,
+    mono_to_wall_ns: i128,
 }
 
 /// `dataplane run --flow-log DEST --flow-log-interval SECS` over the
@@ -310,6 +643,8 @@ pub fn with_overrides(
                 destination: FlowLogDestination::Stdout,
                 interval_s: FLOW_LOG_INTERVAL_S,
                 account_id: FLOW_LOG_ACCOUNT.into(),
+                format: FlowLogField::DEFAULT.to_vec(),
+                file_format: Default::default(),
             });
             s.destination = crate::config::parse_flow_log_destination(d)
                 .map_err(|m| format!("--flow-log: {m}"))?;
@@ -338,6 +673,73 @@ pub fn with_overrides(
     Ok(Some(s))
 }
 
+/// `dataplane flows --follow`: prints the records the agent appends to the
+/// flow log file of `settings` as they are written (what the file held
+/// before is skipped; a plain-text file's header comes first so the
+/// columns are named), only lines containing `filter` if given, until
+/// `stop` says so. A file that does not exist yet is waited for.
+pub fn follow(
+    settings: &FlowLogSettings,
+    filter: Option<&str>,
+    out: &mut dyn Write,
+    stop: &dyn Fn() -> bool,
+) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let FlowLogDestination::File(path) = &settings.destination else {
+        anyhow::bail!(
+            "flow logs go to the agent's standard output: set [flow_logs] destination to a \
+             file to follow them"
+        );
+    };
+    if settings.file_format == FlowLogFileFormat::PlainText {
+        writeln!(out, "{}", header(&settings.format))?;
+        out.flush()?;
+    }
+    // A file that appears later is new: all of it is followed.
+    let mut existed = true;
+    let mut file = loop {
+        match std::fs::File::open(path) {
+            Ok(mut f) => {
+                if existed {
+                    f.seek(SeekFrom::End(0))?;
+                }
+                break f;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !stop() => {
+                existed = false;
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("opening the flow log {}", path.display()))
+            }
+        }
+    };
+    let mut partial = Vec::new();
+    while !stop() {
+        let mut buf = Vec::new();
+        file.read_to_end(&mut buf)
+            .with_context(|| format!("reading the flow log {}", path.display()))?;
+        if buf.is_empty() {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        partial.extend_from_slice(&buf);
+        // Whole lines only: the agent may be halfway through one.
+        let Some(last) = partial.iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        let lines: Vec<u8> = partial.drain(..=last).collect();
+        for line in String::from_utf8_lossy(&lines).lines() {
+            let header_line = line.starts_with("version ") || line.starts_with("account-id ");
+            if !header_line && filter.is_none_or(|f| line.contains(f)) {
+                writeln!(out, "{line}")?;
+            }
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
 /// How often the reader drains the ring: 256 KiB of 48-byte records lasts
 /// 20 ms only beyond ~270,000 new flows or rejects per second.
 const DRAIN_EVERY: Duration = Duration::from_millis(20);
@@ -350,16 +752,28 @@ pub struct FlowLog {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Unix ns minus CLOCK_MONOTONIC ns (the flow entries' clock).
+fn mono_to_wall_ns() -> i128 {
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    wall - crate::conntrack::monotonic_ns() as i128
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
-fn open_destination(d: &FlowLogDestination) -> Result<Box<dyn Write + Send>> {
+/// Opens `d`; a plain-text destination starts with `header` (JSON Lines has
+/// none: every object names its fields).
+fn open_destination(d: &FlowLogDestination, header: Option<&str>) -> Result<Box<dyn Write + Send>> {
     Ok(match d {
         FlowLogDestination::Stdout => {
-            println!("{HEADER}");
+            if let Some(header) = header {
+                println!("{header}");
+            }
             Box::new(std::io::stdout())
         }
         FlowLogDestination::File(p) => {
@@ -374,8 +788,9 @@ fn open_destination(d: &FlowLogDestination) -> Result<Box<dyn Write + Send>> {
                         p.display()
                     )
                 })?;
-            if f.metadata().map(|m| m.len() == 0).unwrap_or(false) {
-                writeln!(f, "{HEADER}")
+            let empty = f.metadata().map(|m| m.len() == 0).unwrap_or(false);
+            if let (true, Some(header)) = (empty, header) {
+                writeln!(f, "{header}")
                     .with_context(|| format!("writing the flow log {}", p.display()))?;
             }
             Box::new(f)
@@ -395,9 +810,10 @@ impl FlowLog {
         let ring = RingBuf::try_from(Map::RingBuf(open(maps::FLOW_EVENTS)?))
             .context("HL_FLOW_EVENTS is not a ring buffer: rebuild the kernel object")?;
         let flows = Map::HashMap(open(maps::FLOWS)?);
-        let out = open_destination(&settings.destination)?;
-        let enis = topo.enis.iter().map(|e| e.id.clone()).collect();
-        let mut agg = Aggregator::new(enis);
+        let head = header(&settings.format);
+        let plain = settings.file_format == FlowLogFileFormat::PlainText;
+        let out = open_destination(&settings.destination, plain.then_some(head.as_str()))?;
+        let mut agg = Aggregator::new(Interfaces::of(topo));
         // Flows an earlier agent left in a pinned table: announced long ago,
         // so walk the table once, here, to keep logging them.
         {
@@ -478,18 +894,27 @@ impl Reader {
     fn run(&mut self, stop: &AtomicBool) -> Result<()> {
         let interval = self.settings.interval_s as u64;
         let mut start = unix_now();
+        let mut last_read = start;
         loop {
             // Read before draining: a stop seen here is followed by one
             // more drain, so nothing queued before it is missed.
             let stopping = stop.load(Ordering::Relaxed);
-            self.drain();
             let now = unix_now();
-            if stopping || now >= start + interval {
-                let end = if stopping { now } else { start + interval };
+            self.agg.set_clock(now, last_read, mono_to_wall_ns());
+            self.drain();
+            let closing = stopping || now >= start + interval;
+            // The counters are read every second, AWS's time resolution:
+            // a record's first packet is after the read before the one that
+            // saw it, its last at the entry's last-seen time.
+            if closing || now > last_read {
                 self.read_counters()?;
+                last_read = now;
+            }
+            if closing {
+                let end = if stopping { now } else { start + interval };
                 let records = self.agg.close(start, end);
                 for r in &records {
-                    writeln!(self.out, "{}", r.line(&self.settings.account_id))?;
+                    writeln!(self.out, "{}", r.write_as(&self.settings))?;
                 }
                 self.out.flush()?;
                 start = end;
@@ -534,9 +959,16 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dataplane_common::{DropReason, NO_ENI, PROTO_TCP, PROTO_UDP};
+    use dataplane_common::{FLOW_F_DNAT, FLOW_F_SNAT, PROTO_TCP, PROTO_UDP};
 
-    fn key(vpc: u32, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, proto: u8) -> FlowKey {
+    pub(super) fn key(
+        vpc: u32,
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: u16,
+        dport: u16,
+        proto: u8,
+    ) -> FlowKey {
         FlowKey {
             vpc,
             src,
@@ -618,11 +1050,14 @@ mod tests {
     }
 
     fn agg() -> Aggregator {
-        Aggregator::new(vec!["eni-client".into(), "eni-web".into()])
+        Aggregator::new(Interfaces::hosts([
+            ("eni-client".into(), 0, Ipv4Addr::new(10, 0, 1, 10)),
+            ("eni-web".into(), 0, Ipv4Addr::new(10, 0, 2, 20)),
+        ]))
     }
 
     #[test]
-    fn an_accepted_flow_is_logged_per_direction_at_its_entering_eni_as_deltas() {
+    fn an_accepted_flow_is_logged_at_both_enis_in_each_direction_as_deltas() {
         let mut a = agg();
         let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
         a.event(&new_event(&k));
@@ -630,42 +1065,186 @@ mod tests {
         assert_eq!(
             lines(&a.close(100, 160)),
             [
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 160 ACCEPT OK",
-                "2 123456789012 eni-web 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 160 ACCEPT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 100 ACCEPT OK",
+                "2 123456789012 eni-client 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 100 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 100 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 100 ACCEPT OK",
             ]
         );
         // Next interval: only what moved since; an idle direction is silent.
         let (f, rk, r) = observe(&mut a, &k, (7, 500), (4, 3000));
         assert_eq!(
             lines(&a.close(160, 220)),
-            ["2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 220 ACCEPT OK"]
+            [
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 160 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 160 ACCEPT OK",
+            ]
         );
         a.observe(&k, Some(&f), Some((&rk, &r)));
         assert!(a.close(220, 280).is_empty(), "no traffic, no record");
     }
 
-    #[test]
-    fn rejects_are_summed_per_eni_and_tuple_and_icmp_has_port_zero() {
-        let mut a = agg();
-        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 30], 40001, 5432, PROTO_TCP);
-        let rej = |k: &FlowKey, len| FlowEvent {
+    pub(super) fn rej(k: &FlowKey, reason: DropReason, len: u32) -> FlowEvent {
+        FlowEvent {
             kind: FLOW_EVENT_REJECT,
             eni: 0,
             dst_eni: NO_ENI,
-            reason: DropReason::IngressSgDeny as u32,
+            reason: reason as u32,
             key: *k,
             len,
-        };
-        for _ in 0..3 {
-            a.event(&rej(&k, 60));
         }
-        let ping = key(0, [10, 0, 1, 10], [10, 0, 2, 30], 77, 77, PROTO_ICMP);
-        a.event(&rej(&ping, 84));
+    }
+
+    #[test]
+    fn an_inbound_reject_is_logged_at_the_receiver_and_the_sender_accepts_what_it_sent() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40001, 5432, PROTO_TCP);
+        for _ in 0..2 {
+            a.event(&rej(&k, DropReason::IngressSgDeny, 60));
+        }
+        a.event(&rej(&k, DropReason::NaclIngressDeny, 60));
         assert_eq!(
             lines(&a.close(0, 60)),
             [
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.30 0 0 1 1 84 0 60 REJECT OK",
-                "2 123456789012 eni-client 10.0.1.10 10.0.2.30 40001 5432 6 3 180 0 60 REJECT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40001 5432 6 3 180 0 0 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40001 5432 6 3 180 0 0 REJECT OK",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_outbound_reject_is_logged_at_the_sender_and_icmp_has_port_zero() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40001, 5432, PROTO_TCP);
+        a.event(&rej(&k, DropReason::EgressSgDeny, 60));
+        a.event(&rej(&k, DropReason::NaclEgressDeny, 60));
+        let ping = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 77, 77, PROTO_ICMP);
+        a.event(&rej(&ping, DropReason::EgressSgDeny, 84));
+        // An inbound reason with no interface at the destination: the
+        // sender is the only interface left to log it.
+        let nowhere = key(0, [10, 0, 1, 10], [10, 0, 2, 99], 1, 2, PROTO_UDP);
+        a.event(&rej(&nowhere, DropReason::IngressSgDeny, 30));
+        assert_eq!(
+            lines(&a.close(0, 60)),
+            [
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 0 0 1 1 84 0 0 REJECT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40001 5432 6 2 120 0 0 REJECT OK",
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.99 1 2 17 1 30 0 0 REJECT OK",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_privatelink_flow_is_logged_at_client_endpoint_nlb_node_and_target() {
+        let ip = Ipv4Addr::new;
+        let mut a = Aggregator::new(
+            Interfaces::hosts([
+                ("eni-client".into(), 0, ip(10, 0, 1, 10)),
+                ("eni-target".into(), 1, ip(10, 1, 1, 20)),
+            ])
+            .with_managed("eni-0endpoint".into(), 0, ip(10, 0, 1, 100))
+            .with_managed("eni-0node".into(), 1, ip(10, 1, 1, 50)),
+        );
+        let k = key(0, [10, 0, 1, 10], [10, 0, 1, 100], 40000, 80, PROTO_TCP);
+        let (pk, rk) = (2000u16.to_be_bytes(), 8080u16.to_be_bytes());
+        let f = FlowEntry {
+            flags: FLOW_F_SNAT | FLOW_F_DNAT,
+            out_vpc: 1,
+            new_src: [10, 1, 1, 50],
+            new_dst: [10, 1, 1, 20],
+            new_sport: pk,
+            new_dport: rk,
+            src_eni: 0,
+            dst_eni: 1,
+            packets: 3,
+            bytes: 300,
+            ..Default::default()
+        };
+        let rkey = f.peer_key(PROTO_TCP);
+        let r = FlowEntry {
+            flags: FLOW_F_REPLY | FLOW_F_SNAT | FLOW_F_DNAT,
+            out_vpc: 0,
+            new_src: k.dst,
+            new_dst: k.src,
+            new_sport: k.dport,
+            new_dport: k.sport,
+            src_eni: 1,
+            dst_eni: 0,
+            packets: 2,
+            bytes: 1000,
+            ..Default::default()
+        };
+        a.event(&new_event(&k));
+        a.observe(&k, Some(&f), Some((&rkey, &r)));
+        assert_eq!(
+            lines(&a.close(0, 60)),
+            [
+                "2 123456789012 eni-client 10.0.1.10 10.0.1.100 40000 80 6 3 300 0 0 ACCEPT OK",
+                "2 123456789012 eni-client 10.0.1.100 10.0.1.10 80 40000 6 2 1000 0 0 ACCEPT OK",
+                "2 123456789012 eni-target 10.1.1.20 10.1.1.50 8080 2000 6 2 1000 0 0 ACCEPT OK",
+                "2 123456789012 eni-target 10.1.1.50 10.1.1.20 2000 8080 6 3 300 0 0 ACCEPT OK",
+                "2 unknown eni-0endpoint 10.0.1.10 10.0.1.100 40000 80 6 3 300 0 0 ACCEPT OK",
+                "2 unknown eni-0endpoint 10.0.1.100 10.0.1.10 80 40000 6 2 1000 0 0 ACCEPT OK",
+                "2 unknown eni-0node 10.1.1.20 10.1.1.50 8080 2000 6 2 1000 0 0 ACCEPT OK",
+                "2 unknown eni-0node 10.1.1.50 10.1.1.20 2000 8080 6 3 300 0 0 ACCEPT OK",
+            ]
+        );
+    }
+
+    #[test]
+    fn start_and_end_are_the_first_and_last_packet_times_in_each_window() {
+        let mut a = agg();
+        let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_UDP);
+        // Entry times are CLOCK_MONOTONIC: Unix = monotonic + 1000 s.
+        let wall = 1_000_000_000_000i128;
+        let ns = |unix_s: u64| unix_s * 1_000_000_000 - 1_000_000_000_000;
+        let (mut f, rk, mut r) = entries(&k, (2, 200), (0, 0));
+        f.created_ns = ns(1003);
+        f.last_seen_ns = ns(1005) + 400_000_000;
+        r.created_ns = f.created_ns;
+        // Window 1000-1060, read at 1006: the flow began at 1003.
+        a.set_clock(1006, 1005, wall);
+        a.event(&new_event(&k));
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        // Read at 1061 (in the next window) with nothing new: no record.
+        a.set_clock(1061, 1060, wall);
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        let w1 = a.close(1000, 1060);
+        // Window 1060-1120: more at 1070-1090, the first reply at 1089;
+        // the reads before saw nothing since 1069.
+        (f.packets, f.bytes, f.last_seen_ns) = (5, 500, ns(1090));
+        (r.packets, r.bytes, r.last_seen_ns) = (1, 100, ns(1089));
+        a.set_clock(1091, 1069, wall);
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+        // A reject drained at 1100.
+        a.set_clock(1100, 1091, wall);
+        a.event(&rej(&k, DropReason::EgressSgDeny, 30));
+        let w2 = a.close(1060, 1120);
+        let times = |recs: &[Record]| -> Vec<String> {
+            recs.iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {} {}",
+                        r.interface.id,
+                        r.action.name(),
+                        r.start,
+                        r.end
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            times(&w1),
+            ["eni-client ACCEPT 1003 1005", "eni-web ACCEPT 1003 1005"]
+        );
+        assert_eq!(
+            times(&w2),
+            [
+                "eni-client ACCEPT 1069 1090",
+                "eni-client ACCEPT 1069 1089",
+                "eni-client REJECT 1100 1100",
+                "eni-web ACCEPT 1069 1090",
+                "eni-web ACCEPT 1069 1089",
             ]
         );
     }
@@ -679,8 +1258,12 @@ mod tests {
         let (f2, _, r2) = entries(&k, (9, 900), (5, 500));
         a.observe(&k, Some(&f2), Some((&rk, &r2)));
         let recs = a.close(100, 160);
-        assert_eq!(recs.len(), 1, "{recs:?}");
-        assert_eq!((recs[0].packets, recs[0].bytes), (2, 200));
+        assert_eq!(
+            recs.iter()
+                .map(|r| (r.interface.id.as_str(), r.packets, r.bytes))
+                .collect::<Vec<_>>(),
+            [("eni-client", 2, 200), ("eni-web", 2, 200)]
+        );
     }
 
     #[test]
@@ -695,7 +1278,10 @@ mod tests {
         a.observe(&k, None, None);
         assert_eq!(
             lines(&a.close(60, 120)),
-            ["2 123456789012 eni-client 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 120 ACCEPT OK"]
+            [
+                "2 123456789012 eni-client 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 60 ACCEPT OK",
+                "2 123456789012 eni-web 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 60 ACCEPT OK",
+            ]
         );
     }
 
@@ -713,7 +1299,7 @@ mod tests {
         // It arrives late: still counted.
         let (f, rk, r) = entries(&k, (1, 40), (0, 0));
         a.removed(&[(k, f), (rk, r)]);
-        assert_eq!(a.close(0, 1).len(), 1);
+        assert_eq!(a.close(0, 1).len(), 2, "at both ENIs");
         a.event(&new_event(&k));
         a.observe(&k, None, None);
         a.observe(&k, None, None);
@@ -732,7 +1318,7 @@ mod tests {
             recs.iter()
                 .map(|r| (r.packets, r.bytes))
                 .collect::<Vec<_>>(),
-            [(12, 1100), (9, 950)]
+            [(12, 1100), (9, 950), (12, 1100), (9, 950)]
         );
     }
 
@@ -742,6 +1328,8 @@ mod tests {
             destination: FlowLogDestination::File("a.log".into()),
             interval_s: 600,
             account_id: "000000000001".into(),
+            format: FlowLogField::DEFAULT.to_vec(),
+            file_format: Default::default(),
         };
         assert_eq!(with_overrides(None, None, None), Ok(None));
         assert_eq!(
@@ -762,6 +1350,8 @@ mod tests {
                 destination: FlowLogDestination::File("/tmp/f.log".into()),
                 interval_s: 60,
                 account_id: "123456789012".into(),
+                format: FlowLogField::DEFAULT.to_vec(),
+                file_format: Default::default(),
             }))
         );
         assert_eq!(
@@ -786,8 +1376,55 @@ mod tests {
     }
 
     #[test]
+    fn follow_prints_the_lines_appended_after_it_started_that_match_the_filter() {
+        let path = std::env::temp_dir().join(format!("hl-follow-{}.log", std::process::id()));
+        std::fs::write(&path, format!("{HEADER}\nold line eni-a\n")).unwrap();
+        let settings = FlowLogSettings {
+            destination: FlowLogDestination::File(path.clone()),
+            interval_s: 1,
+            account_id: FLOW_LOG_ACCOUNT.into(),
+            format: FlowLogField::DEFAULT.to_vec(),
+            file_format: FlowLogFileFormat::PlainText,
+        };
+        let done = Arc::new(AtomicBool::new(false));
+        let t = {
+            let (done, settings) = (done.clone(), settings.clone());
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                follow(&settings, Some("eni-a"), &mut out, &|| {
+                    done.load(Ordering::Relaxed)
+                })
+                .unwrap();
+                String::from_utf8(out).unwrap()
+            })
+        };
+        // Appended in two writes, the first ending mid-line.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        write!(f, "new eni-a 1\nnew eni-b 2\nnew eni").unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        writeln!(f, "-a 3").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        done.store(true, Ordering::Relaxed);
+        let out = t.join().unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(out, format!("{HEADER}\nnew eni-a 1\nnew eni-a 3\n"));
+        let stdout = FlowLogSettings {
+            destination: FlowLogDestination::Stdout,
+            ..settings
+        };
+        let err = follow(&stdout, None, &mut Vec::new(), &|| true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "flow logs go to the agent's standard output: set [flow_logs] destination to a \
+             file to follow them"
+        );
+    }
+
+    #[test]
     fn an_eni_index_outside_the_topology_logs_a_dash() {
-        let mut a = Aggregator::new(vec![]);
+        let mut a = Aggregator::new(Interfaces::hosts([]));
         let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 1, 2, PROTO_UDP);
         a.event(&FlowEvent {
             kind: FLOW_EVENT_REJECT,
@@ -797,8 +1434,173 @@ mod tests {
             key: k,
             len: 28,
         });
-        assert_eq!(a.close(0, 1)[0].interface_id, "-");
+        assert_eq!(a.close(0, 1)[0].interface.id, "-");
         assert!(HEADER.starts_with("version account-id interface-id srcaddr"));
         assert_eq!(HEADER.split(' ').count(), 14);
+    }
+}
+
+#[cfg(test)]
+mod interface_tests {
+    use super::tests::{key, rej};
+    use super::*;
+    use crate::model::ManagedKind;
+    use dataplane_common::PROTO_TCP;
+
+    fn shipped(name: &str) -> Topology {
+        let path = format!("{}/../configs/{name}", env!("CARGO_MANIFEST_DIR"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        crate::config::parse_str(&src, &path).unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    #[test]
+    fn endpoint_enis_and_nlb_nodes_get_stable_ids_of_the_aws_shape() {
+        let t = shipped("privatelink.toml");
+        let got: Vec<(String, ManagedKind, String, Ipv4Addr)> = t
+            .managed_interfaces()
+            .into_iter()
+            .map(|m| (m.id, m.kind, m.owner, m.ip))
+            .collect();
+        let want = [
+            (
+                "eni-02bb80f9c99df8bef",
+                ManagedKind::Endpoint,
+                "vpce-web",
+                "10.0.1.100",
+            ),
+            (
+                "eni-014309e22bf34de74",
+                ManagedKind::Endpoint,
+                "vpce-web",
+                "10.0.2.100",
+            ),
+            (
+                "eni-0843a4e50ff566512",
+                ManagedKind::Endpoint,
+                "vpce-pending",
+                "10.0.1.101",
+            ),
+            (
+                "eni-0ac757f720265a12e",
+                ManagedKind::NlbNode,
+                "nlb-web",
+                "10.0.1.50",
+            ),
+            (
+                "eni-0cb918d89d8d41e99",
+                ManagedKind::NlbNode,
+                "nlb-web",
+                "10.0.2.50",
+            ),
+        ]
+        .map(|(i, k, o, a)| (i.to_string(), k, o.to_string(), a.parse().unwrap()));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_custom_v5_format_fills_the_interface_and_direction_fields_and_dashes_the_rest() {
+        let t = shipped("privatelink.toml");
+        let format = crate::model::parse_flow_log_format(
+            "${version} ${account-id} ${interface-id} ${vpc-id} ${subnet-id} ${instance-id} \
+             ${az-id} ${type} ${srcaddr} ${pkt-srcaddr} ${dstport} ${flow-direction} \
+             ${traffic-path} ${pkt-dst-aws-service} ${sublocation-id} ${action}",
+        )
+        .unwrap();
+        let mut a = Aggregator::new(Interfaces::of(&t));
+        // consumer (ENI 0) -> endpoint ENI 10.0.1.100, sent and rejected by
+        // the endpoint's inbound rules: ACCEPT out, REJECT in.
+        let k = key(0, [10, 0, 1, 10], [10, 0, 1, 100], 40000, 80, PROTO_TCP);
+        a.event(&rej(&k, DropReason::IngressSgDeny, 60));
+        let got: Vec<String> = a
+            .close(0, 60)
+            .iter()
+            .map(|r| r.render(&format, "111122223333"))
+            .collect();
+        let host = crate::model::instance_id("consumer");
+        let endpoint = crate::model::managed_eni_id("vpce-web", "subnet-consumer1");
+        assert_eq!(
+            got,
+            [
+                format!(
+                    "5 111122223333 eni-consumer vpc-consumer subnet-consumer1 {host} use1-az1 \
+                     IPv4 10.0.1.10 10.0.1.10 80 egress 1 - - ACCEPT"
+                ),
+                format!(
+                    "5 unknown {endpoint} vpc-consumer subnet-consumer1 - use1-az1 \
+                     IPv4 10.0.1.10 10.0.1.10 80 ingress - - - REJECT"
+                ),
+            ]
+        );
+        assert_eq!(
+            header(&format),
+            "version account-id interface-id vpc-id subnet-id instance-id az-id type srcaddr \
+             pkt-srcaddr dstport flow-direction traffic-path pkt-dst-aws-service sublocation-id \
+             action"
+        );
+    }
+
+    #[test]
+    fn json_lines_carry_the_same_fields_by_name_with_numbers_as_numbers() {
+        let t = shipped("privatelink.toml");
+        let mut a = Aggregator::new(Interfaces::of(&t));
+        let k = key(0, [10, 0, 1, 10], [10, 0, 1, 100], 40000, 80, PROTO_TCP);
+        a.event(&rej(&k, DropReason::EgressSgDeny, 60));
+        let r = &a.close(10, 70)[0];
+        let mut s = FlowLogSettings {
+            destination: FlowLogDestination::Stdout,
+            interval_s: 60,
+            account_id: "111122223333".into(),
+            format: crate::model::parse_flow_log_format(
+                "${version} ${interface-id} ${srcaddr} ${srcport} ${packets} ${start} \
+                 ${flow-direction} ${traffic-path} ${reject-reason}",
+            )
+            .unwrap(),
+            file_format: FlowLogFileFormat::JsonLines,
+        };
+        assert_eq!(
+            r.write_as(&s),
+            r#"{"version":8,"interface-id":"eni-consumer","srcaddr":"10.0.1.10","srcport":40000,"packets":1,"start":10,"flow-direction":"egress","traffic-path":"1","reject-reason":"-"}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.write_as(&s)).unwrap();
+        assert_eq!(v["packets"], 1);
+        s.file_format = FlowLogFileFormat::PlainText;
+        assert_eq!(
+            r.write_as(&s),
+            "8 eni-consumer 10.0.1.10 40000 1 10 egress 1 -"
+        );
+    }
+
+    #[test]
+    fn http_link_enis_are_listed_once_and_its_implied_parts_not_at_all() {
+        let t = shipped("http-vpc-link.toml");
+        let got: Vec<(String, ManagedKind, String, Ipv4Addr)> = t
+            .managed_interfaces()
+            .into_iter()
+            .map(|m| (m.id, m.kind, m.owner, m.ip))
+            .collect();
+        // The NLB the integrations imply is the link's ENIs; nlb-orders is
+        // the user's own NLB behind the NLB integration.
+        let want = [
+            (
+                "eni-01aa0c08b189bc1d2",
+                ManagedKind::NlbNode,
+                "nlb-orders",
+                "10.0.1.50",
+            ),
+            (
+                "eni-0b01c9bd63b0f0a4d",
+                ManagedKind::VpcLink,
+                "vpclink-http",
+                "10.0.1.4",
+            ),
+            (
+                "eni-0c51634e97982c09c",
+                ManagedKind::VpcLink,
+                "vpclink-http",
+                "10.0.2.4",
+            ),
+        ]
+        .map(|(i, k, o, a)| (i.to_string(), k, o.to_string(), a.parse().unwrap()));
+        assert_eq!(got, want);
     }
 }

@@ -113,6 +113,10 @@ enum Cmd {
         /// Only rows containing this text (an address, "tcp", "established", a VPC id, ...).
         #[arg(long)]
         filter: Option<String>,
+        /// Instead of the table, print the flow log records the agent writes to the
+        /// config's `[flow_logs]` file as they are written (Ctrl-C ends it).
+        #[arg(long)]
+        follow: bool,
     },
     /// Say what the running data plane would do with a packet, and why.
     ///
@@ -623,7 +627,24 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             print!("{}", stats::render_flow_table(&flows));
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Flows { file, filter } => {
+        Cmd::Flows {
+            file,
+            filter,
+            follow: true,
+        } => {
+            let t = topo!(file.as_deref());
+            let Some(settings) = t.flow_logs.as_ref() else {
+                anyhow::bail!(
+                    "{} has no [flow_logs]: flow logs are off, there is nothing to follow",
+                    file.as_deref()
+                        .map_or("the default topology".into(), |f| f.display().to_string())
+                );
+            };
+            let mut out = std::io::stdout();
+            dataplane::flowlog::follow(settings, filter.as_deref(), &mut out, &|| false)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Flows { file, filter, .. } => {
             let t = topo!(file.as_deref());
             print!(
                 "{}",

@@ -87,6 +87,11 @@ impl Default for Timeouts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowLogSettings {
     pub destination: FlowLogDestination,
+    /// The record's fields in order: [`FlowLogField::DEFAULT`] (version 2)
+    /// unless `[flow_logs] format` names others.
+    pub format: Vec<FlowLogField>,
+    /// How records are written: AWS's plain text, or one JSON object a line.
+    pub file_format: FlowLogFileFormat,
     /// Aggregation interval in seconds (AWS offers 60 and 600).
     pub interval_s: u32,
     /// The `account-id` field: 12 digits.
@@ -98,6 +103,203 @@ pub enum FlowLogDestination {
     Stdout,
     /// Appended to; relative paths are relative to the agent's working directory.
     File(std::path::PathBuf),
+}
+
+/// `[flow_logs] file_format`: `plain-text` (AWS's default `FileFormat`: a
+/// header line, then space-separated values) or `json-lines` (a lab
+/// addition for `jq` and log shippers: one object a record, the same
+/// fields by the same names, no header).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FlowLogFileFormat {
+    #[default]
+    PlainText,
+    JsonLines,
+}
+
+/// A field of a flow log record, by AWS's name (VPC user guide, "Flow log
+/// records", "Available fields"), as far as a lab fills it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowLogField {
+    Version,
+    AccountId,
+    InterfaceId,
+    Srcaddr,
+    Dstaddr,
+    Srcport,
+    Dstport,
+    Protocol,
+    Packets,
+    Bytes,
+    Start,
+    End,
+    Action,
+    LogStatus,
+    VpcId,
+    SubnetId,
+    InstanceId,
+    Type,
+    PktSrcaddr,
+    PktDstaddr,
+    AzId,
+    FlowDirection,
+    TrafficPath,
+    /// A field AWS defines that never applies to a lab's traffic: written
+    /// as `-`, as AWS writes it where it does not apply.
+    NotApplicable(&'static str),
+}
+
+/// Every field AWS defines, with the version that introduced it and what
+/// a lab writes for it: `Ok(field)`, or `Err(why)` when a lab cannot fill
+/// it (`check` refuses a format that names it).
+pub const FLOW_LOG_FIELDS: &[(&str, u8, Result<FlowLogField, &str>)] = {
+    use FlowLogField::*;
+    const NOT_ECS: Result<FlowLogField, &str> = Ok(NotApplicable("ecs"));
+    &[
+        ("version", 2, Ok(Version)),
+        ("account-id", 2, Ok(AccountId)),
+        ("interface-id", 2, Ok(InterfaceId)),
+        ("srcaddr", 2, Ok(Srcaddr)),
+        ("dstaddr", 2, Ok(Dstaddr)),
+        ("srcport", 2, Ok(Srcport)),
+        ("dstport", 2, Ok(Dstport)),
+        ("protocol", 2, Ok(Protocol)),
+        ("packets", 2, Ok(Packets)),
+        ("bytes", 2, Ok(Bytes)),
+        ("start", 2, Ok(Start)),
+        ("end", 2, Ok(End)),
+        ("action", 2, Ok(Action)),
+        ("log-status", 2, Ok(LogStatus)),
+        ("vpc-id", 3, Ok(VpcId)),
+        ("subnet-id", 3, Ok(SubnetId)),
+        ("instance-id", 3, Ok(InstanceId)),
+        (
+            "tcp-flags",
+            3,
+            Err("the kernel does not record TCP flags per flow yet"),
+        ),
+        ("type", 3, Ok(Type)),
+        ("pkt-srcaddr", 3, Ok(PktSrcaddr)),
+        ("pkt-dstaddr", 3, Ok(PktDstaddr)),
+        (
+            "region",
+            4,
+            Err("a lab has no AWS Region (its subnets name AZ ids: use az-id)"),
+        ),
+        ("az-id", 4, Ok(AzId)),
+        ("sublocation-type", 4, Ok(NotApplicable("sublocation-type"))),
+        ("sublocation-id", 4, Ok(NotApplicable("sublocation-id"))),
+        (
+            "pkt-src-aws-service",
+            5,
+            Ok(NotApplicable("pkt-src-aws-service")),
+        ),
+        (
+            "pkt-dst-aws-service",
+            5,
+            Ok(NotApplicable("pkt-dst-aws-service")),
+        ),
+        ("flow-direction", 5, Ok(FlowDirection)),
+        ("traffic-path", 5, Ok(TrafficPath)),
+        ("ecs-cluster-arn", 7, NOT_ECS),
+        ("ecs-cluster-name", 7, NOT_ECS),
+        ("ecs-container-instance-arn", 7, NOT_ECS),
+        ("ecs-container-instance-id", 7, NOT_ECS),
+        ("ecs-container-id", 7, NOT_ECS),
+        ("ecs-second-container-id", 7, NOT_ECS),
+        ("ecs-service-name", 7, NOT_ECS),
+        ("ecs-task-definition-arn", 7, NOT_ECS),
+        ("ecs-task-arn", 7, NOT_ECS),
+        ("ecs-task-id", 7, NOT_ECS),
+        ("reject-reason", 8, Ok(NotApplicable("reject-reason"))),
+    ]
+};
+
+impl FlowLogField {
+    /// The default format: the version 2 fields in AWS's order.
+    pub const DEFAULT: [FlowLogField; 14] = {
+        use FlowLogField::*;
+        [
+            Version,
+            AccountId,
+            InterfaceId,
+            Srcaddr,
+            Dstaddr,
+            Srcport,
+            Dstport,
+            Protocol,
+            Packets,
+            Bytes,
+            Start,
+            End,
+            Action,
+            LogStatus,
+        ]
+    };
+
+    /// AWS's name and version of this field (a [`NotApplicable`] field by
+    /// the name it was given).
+    ///
+    /// [`NotApplicable`]: FlowLogField::NotApplicable
+    pub fn name_version(self) -> (&'static str, u8) {
+        FLOW_LOG_FIELDS
+            .iter()
+            .find(|(n, _, f)| match (self, f) {
+                (FlowLogField::NotApplicable(a), Ok(FlowLogField::NotApplicable(_))) => a == *n,
+                (_, Ok(f)) => *f == self,
+                _ => false,
+            })
+            .map_or(("-", 2), |(n, v, _)| (*n, *v))
+    }
+
+    /// The `version` field of a record in `format`: 2 for the default
+    /// format, else the highest version among its fields (AWS's rule).
+    pub fn version_of(format: &[FlowLogField]) -> u8 {
+        format.iter().map(|f| f.name_version().1).max().unwrap_or(2)
+    }
+}
+
+/// Reads a `[flow_logs] format`: `${field}` tokens separated by single
+/// spaces, as AWS's `LogFormat`. Problems come with the byte offset of the
+/// token in `s`.
+pub fn parse_flow_log_format(s: &str) -> Result<Vec<FlowLogField>, Vec<(usize, String)>> {
+    let mut out = Vec::new();
+    let mut errs = Vec::new();
+    let mut at = 0;
+    for tok in s.split(' ') {
+        let start = at;
+        at += tok.len() + 1;
+        let Some(name) = tok.strip_prefix("${").and_then(|t| t.strip_suffix('}')) else {
+            errs.push((
+                start,
+                format!("{tok:?} is not a field (expected ${{name}} tokens separated by single spaces, such as \"${{version}} ${{vpc-id}}\")"),
+            ));
+            continue;
+        };
+        match FLOW_LOG_FIELDS.iter().find(|(n, _, _)| *n == name) {
+            Some((n, _, Ok(FlowLogField::NotApplicable(_)))) => {
+                out.push(FlowLogField::NotApplicable(n))
+            }
+            Some((_, _, Ok(f))) => out.push(*f),
+            Some((_, _, Err(why))) => errs.push((
+                start,
+                format!("${{{name}}} cannot be filled in a lab: {why}"),
+            )),
+            None => {
+                let near = FLOW_LOG_FIELDS
+                    .iter()
+                    .map(|(n, _, _)| *n)
+                    .min_by_key(|n| strsim::levenshtein(n, name))
+                    .filter(|n| strsim::levenshtein(n, name) <= 3)
+                    .map_or(String::new(), |n| format!("; did you mean \"{n}\"?"));
+                errs.push((start, format!("unknown field ${{{name}}} (AWS's flow log fields are listed in docs/DATAPLANE.md, \"Flow logs\"){near}")));
+            }
+        }
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        Err(errs)
+    }
 }
 
 /// Defaults of [`FlowLogSettings`]: AWS's shorter aggregation interval and
@@ -659,6 +861,104 @@ impl Topology {
     pub fn eni_by_id(&self, id: &str) -> Option<usize> {
         self.enis.iter().position(|e| e.id == id)
     }
+
+    /// The network interfaces AWS services create in a VPC, which get flow
+    /// log records of their own: the ENIs of interface endpoints, the nodes
+    /// of NLBs and the ENIs of HTTP VPC links. Endpoints and NLBs a VPC link
+    /// implies are not listed: AWS runs them outside the user's VPCs (an
+    /// HTTP link's NLB nodes are its link ENIs, listed once).
+    pub fn managed_interfaces(&self) -> Vec<ManagedInterface> {
+        let mut out = Vec::new();
+        let mut add = |kind, owner: &str, vpc, subnet: usize, ip| {
+            out.push(ManagedInterface {
+                id: managed_eni_id(owner, &self.subnets[subnet].id),
+                kind,
+                owner: owner.to_string(),
+                vpc,
+                subnet,
+                ip,
+            })
+        };
+        let sv = &self.services;
+        for ep in sv.vpc_endpoints.iter().filter(|e| e.implied_by.is_none()) {
+            for e in &ep.enis {
+                add(ManagedKind::Endpoint, &ep.id, ep.vpc, e.subnet, e.ip);
+            }
+        }
+        for nlb in sv.nlbs.iter().filter(|n| n.vpc_link.is_none()) {
+            for n in &nlb.nodes {
+                add(ManagedKind::NlbNode, &nlb.id, nlb.vpc, n.subnet, n.ip);
+            }
+        }
+        for link in &sv.vpc_links {
+            if let VpcLinkKind::Http {
+                customer_vpc, enis, ..
+            } = &link.kind
+            {
+                for e in enis {
+                    add(
+                        ManagedKind::VpcLink,
+                        &link.id,
+                        *customer_vpc,
+                        e.subnet,
+                        e.ip,
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A network interface an AWS service created (see
+/// [`Topology::managed_interfaces`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagedInterface {
+    /// `eni-` and 17 hex digits, as AWS writes them: [`managed_eni_id`].
+    pub id: String,
+    pub kind: ManagedKind,
+    /// The resource that owns it: the endpoint, NLB or VPC link id.
+    pub owner: String,
+    /// Indices into `Topology::vpcs` and `Topology::subnets`.
+    pub vpc: usize,
+    pub subnet: usize,
+    pub ip: Ipv4Addr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagedKind {
+    Endpoint,
+    NlbNode,
+    VpcLink,
+}
+
+/// The stable id of the interface resource `owner` has in subnet `subnet`:
+/// `eni-0` and a 64-bit hash of both ids (FNV-1a, then murmur3's
+/// finalizer) in hex: 17 digits after `eni-`, the shape of AWS's ids, the
+/// same in every run and on every machine.
+pub fn managed_eni_id(owner: &str, subnet: &str) -> String {
+    derived_id("eni", owner, subnet)
+}
+
+/// The stable id of the instance a lab host stands for in flow logs'
+/// `instance-id`: `i-0` and 16 hex digits, as [`managed_eni_id`].
+pub fn instance_id(host: &str) -> String {
+    derived_id("i", host, "")
+}
+
+fn derived_id(prefix: &str, owner: &str, scope: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in owner.bytes().chain([0]).chain(scope.bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // murmur3's 64-bit finalizer: ids of neighbouring subnets look unrelated.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    format!("{prefix}-0{h:016x}")
 }
 
 /// The MAC an ENI gets when the config gives none: locally administered,

@@ -25,10 +25,13 @@
 //! other_timeout = 60         # lab extension: ICMP
 //! sweep_interval = 1         # 1..=60: how often expired flows are removed
 //! ignore_aws_ranges = false  # lab knob: true allows 1..=432000 for every timeout
-//! [flow_logs]                # optional: VPC Flow Logs (version 2 records) on
+//! [flow_logs]                # optional: VPC Flow Logs on
 //! destination = "stdout"     # "stdout" (default) or a file path (appended to)
 //! interval = 60              # aggregation interval, seconds, 1..=600 (default 60)
 //! account_id = "123456789012" # the records' account-id (default shown)
+//! format = "${version} ${vpc-id} ${interface-id} ${srcaddr} ${action}"
+//!                            # AWS's custom format (default: the version 2 fields)
+//! file_format = "plain-text"  # or "json-lines": one JSON object a record
 //!
 //! [[vpc]]
 //! id = "vpc-a"

@@ -18,9 +18,9 @@ use super::values::{
     valid_name, PeerIn,
 };
 use crate::model::{
-    self, ConntrackSettings, Eni, FlowLogDestination, FlowLogSettings, Hook, LabSettings, Peer,
-    Protocol, Rule, SecurityGroup, Subnet, Vpc, FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE,
-    FLOW_LOG_INTERVAL_S,
+    self, ConntrackSettings, Eni, FlowLogDestination, FlowLogField, FlowLogFileFormat,
+    FlowLogSettings, Hook, LabSettings, Peer, Protocol, Rule, SecurityGroup, Subnet, Vpc,
+    FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE, FLOW_LOG_INTERVAL_S,
 };
 
 pub(super) const LAB_KEYS: &[&str] = &["name", "hook", "mtu", "nacl_entries_max"];
@@ -41,7 +41,13 @@ pub(super) const CONNTRACK_LAB_RANGE: RangeInclusive<i64> = 1..=432_000;
 
 pub(super) const SWEEP_RANGE: RangeInclusive<i64> = 1..=60;
 
-pub(super) const FLOW_LOG_KEYS: &[&str] = &["destination", "interval", "account_id"];
+pub(super) const FLOW_LOG_KEYS: &[&str] = &[
+    "destination",
+    "interval",
+    "account_id",
+    "format",
+    "file_format",
+];
 
 pub(super) const VPC_KEYS: &[&str] = &["id", "cidr"];
 
@@ -325,6 +331,8 @@ impl<'s> Checker<'s> {
             destination: FlowLogDestination::Stdout,
             interval_s: FLOW_LOG_INTERVAL_S,
             account_id: FLOW_LOG_ACCOUNT.into(),
+            format: FlowLogField::DEFAULT.to_vec(),
+            file_format: FlowLogFileFormat::PlainText,
         };
         if let Some(d) = self.opt_str(&t, "destination", "\"stdout\" or a file path") {
             match parse_flow_log_destination(d.v) {
@@ -352,6 +360,34 @@ impl<'s> Checker<'s> {
                     "flow_logs.account_id",
                     format!("invalid account id {:?} (expected 12 digits such as \"{FLOW_LOG_ACCOUNT}\")", a.v),
                 );
+            }
+        }
+        if let Some(f) = self.opt_str(&t, "format", "fields such as \"${version} ${vpc-id}\"") {
+            match crate::model::parse_flow_log_format(f.v) {
+                Ok(format) => fl.format = format,
+                Err(errs) => {
+                    // Point at the token when the string is written as
+                    // is (a basic or literal string without escapes).
+                    let raw = self.src.get(f.pos + 1..).unwrap_or("");
+                    let exact = raw.starts_with(f.v);
+                    for (at, m) in errs {
+                        let pos = if exact { f.pos + 1 + at } else { f.pos };
+                        self.err(pos, "flow_logs.format", m);
+                    }
+                }
+            }
+        }
+        if let Some(f) = self.opt_str(&t, "file_format", "\"plain-text\" or \"json-lines\"") {
+            match f.v {
+                "plain-text" => fl.file_format = FlowLogFileFormat::PlainText,
+                "json-lines" => fl.file_format = FlowLogFileFormat::JsonLines,
+                other => self.err(
+                    f.pos,
+                    "flow_logs.file_format",
+                    format!(
+                        "unknown file format {other:?} (expected \"plain-text\" or \"json-lines\")"
+                    ),
+                ),
             }
         }
         Some(fl)

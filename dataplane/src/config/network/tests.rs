@@ -7,8 +7,8 @@ use crate::config::parse_str;
 use crate::config::test_support::{diags, net, parsed, with_base, BASE};
 use crate::model::test_support::{rule, subnet, vpc};
 use crate::model::{
-    self, ConntrackSettings, Eni, FlowLogDestination, FlowLogSettings, Hook, LabSettings, Peer,
-    Protocol, SecurityGroup, Topology,
+    self, ConntrackSettings, Eni, FlowLogDestination, FlowLogField, FlowLogFileFormat,
+    FlowLogSettings, Hook, LabSettings, Peer, Protocol, SecurityGroup, Topology,
 };
 
 #[test]
@@ -186,6 +186,8 @@ fn flow_logs_table_gives_the_settings_and_defaults() {
             destination: FlowLogDestination::File("/var/log/flows.log".into()),
             interval_s: 10,
             account_id: "000011112222".into(),
+            format: FlowLogField::DEFAULT.to_vec(),
+            file_format: Default::default(),
         })
     );
     let t = parsed(&with_base("\n[flow_logs]\n"));
@@ -195,9 +197,57 @@ fn flow_logs_table_gives_the_settings_and_defaults() {
             destination: FlowLogDestination::Stdout,
             interval_s: 60,
             account_id: "123456789012".into(),
+            format: FlowLogField::DEFAULT.to_vec(),
+            file_format: Default::default(),
         })
     );
     assert_eq!(parsed(BASE).flow_logs, None);
+}
+
+#[test]
+fn file_format_is_plain_text_or_json_lines() {
+    let t = parsed(&with_base("\n[flow_logs]\nfile_format = \"json-lines\"\n"));
+    assert_eq!(
+        t.flow_logs.unwrap().file_format,
+        FlowLogFileFormat::JsonLines
+    );
+    assert_eq!(
+        diags(&with_base("\n[flow_logs]\nfile_format = \"parquet\"\n")),
+        ["t.toml:23:15: flow_logs.file_format: unknown file format \"parquet\" (expected \"plain-text\" or \"json-lines\")"]
+    );
+}
+
+#[test]
+fn a_custom_format_gives_its_fields_in_order() {
+    use FlowLogField::*;
+    let t = parsed(&with_base(
+        "\n[flow_logs]\nformat = \"${version} ${vpc-id} ${flow-direction} ${pkt-dst-aws-service} ${srcaddr}\"\n",
+    ));
+    assert_eq!(
+        t.flow_logs.unwrap().format,
+        [
+            Version,
+            VpcId,
+            FlowDirection,
+            NotApplicable("pkt-dst-aws-service"),
+            Srcaddr
+        ]
+    );
+}
+
+#[test]
+fn a_format_field_a_lab_cannot_fill_or_aws_does_not_define_is_refused_at_its_token() {
+    assert_eq!(
+        diags(&with_base(
+            "\n[flow_logs]\nformat = \"${version} ${tcp-flags} ${region} ${vpc_id} srcaddr\"\n"
+        )),
+        [
+            "t.toml:23:22: flow_logs.format: ${tcp-flags} cannot be filled in a lab: the kernel does not record TCP flags per flow yet",
+            "t.toml:23:35: flow_logs.format: ${region} cannot be filled in a lab: a lab has no AWS Region (its subnets name AZ ids: use az-id)",
+            "t.toml:23:45: flow_logs.format: unknown field ${vpc_id} (AWS's flow log fields are listed in docs/DATAPLANE.md, \"Flow logs\"); did you mean \"vpc-id\"?",
+            "t.toml:23:55: flow_logs.format: \"srcaddr\" is not a field (expected ${name} tokens separated by single spaces, such as \"${version} ${vpc-id}\")",
+        ]
+    );
 }
 
 #[test]
@@ -210,7 +260,7 @@ fn bad_flow_log_settings_are_located() {
                 "t.toml:23:15: flow_logs.destination: empty flow log destination (expected \"stdout\" or a file path)",
                 "t.toml:24:12: flow_logs.interval: interval 0 is out of range (expected 1 to 600)",
                 "t.toml:25:14: flow_logs.account_id: invalid account id \"12345\" (expected 12 digits such as \"123456789012\")",
-                "t.toml:26:1: flow_logs.intervall: unknown field \"intervall\" (allowed: destination, interval, account_id; did you mean \"interval\"?)",
+                "t.toml:26:1: flow_logs.intervall: unknown field \"intervall\" (allowed: destination, interval, account_id, format, file_format; did you mean \"interval\"?)",
             ]
         );
     assert_eq!(
