@@ -8,8 +8,8 @@ use super::json::{Res, J};
 
 /// Why each kind is not imported yet (shared by both readers).
 pub const ROUTE_TABLE: &str =
-    "route tables are not modelled by hyperlab yet: each VPC routes only within itself \
-    (its local route)";
+    "route tables are not imported yet (hyperlab's [[route_table]] is not mapped from \
+    AWS's): each VPC gets its implied main table (its local route only)";
 pub const PEERING: &str = "VPC peering is not modelled by hyperlab yet: the two VPCs stay isolated";
 pub const NAT_GATEWAY: &str =
     "NAT gateways are not modelled by hyperlab yet (nor is the internet they lead to)";
