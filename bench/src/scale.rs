@@ -458,6 +458,10 @@ pub fn big_topology(base: &Topology, enis: usize, rules: usize) -> Topology {
     t.services = Default::default();
     let vpc = t.vpcs[0].clone();
     t.vpcs = vec![vpc];
+    // The base's ACLs and route tables belong to its own VPCs and subnets:
+    // none here, so every subnet gets its VPC's default ACL and main table.
+    (t.network_acls, t.subnet_nacls) = (Vec::new(), Vec::new());
+    (t.route_tables, t.subnet_routes) = (Vec::new(), Vec::new());
     let sub = t.subnets[0].clone();
     t.subnets = (0..10)
         .map(|k| {

@@ -1,0 +1,642 @@
+use super::*;
+use dataplane_common::{FLOW_F_DNAT, FLOW_F_SNAT, PROTO_TCP, PROTO_UDP};
+
+pub(super) fn key(
+    vpc: u32,
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    proto: u8,
+) -> FlowKey {
+    FlowKey {
+        vpc,
+        src,
+        dst,
+        sport: sport.to_be_bytes(),
+        dport: dport.to_be_bytes(),
+        proto,
+        _pad0: 0,
+        _pad1: 0,
+    }
+}
+
+/// A flow's forward and reply entries, client ENI 0 -> server ENI 1.
+fn entries(k: &FlowKey, fwd: (u64, u64), rev: (u64, u64)) -> (FlowEntry, FlowKey, FlowEntry) {
+    let f = FlowEntry {
+        out_vpc: k.vpc,
+        new_src: k.src,
+        new_dst: k.dst,
+        new_sport: k.sport,
+        new_dport: k.dport,
+        src_eni: 0,
+        dst_eni: 1,
+        packets: fwd.0,
+        bytes: fwd.1,
+        ..Default::default()
+    };
+    let rk = f.peer_key(k.proto);
+    let r = FlowEntry {
+        flags: FLOW_F_REPLY,
+        out_vpc: k.vpc,
+        new_src: rk.src,
+        new_dst: rk.dst,
+        new_sport: rk.sport,
+        new_dport: rk.dport,
+        src_eni: 1,
+        dst_eni: 0,
+        packets: rev.0,
+        bytes: rev.1,
+        ..Default::default()
+    };
+    (f, rk, r)
+}
+
+/// [`entries`] as the table holds them, read by `a`; returned for more.
+fn observe(
+    a: &mut Aggregator,
+    k: &FlowKey,
+    fwd: (u64, u64),
+    rev: (u64, u64),
+) -> (FlowEntry, FlowKey, FlowEntry) {
+    let (f, rk, r) = entries(k, fwd, rev);
+    a.observe(k, Some(&f), Some((&rk, &r)));
+    (f, rk, r)
+}
+
+/// An aggregator that saw flow `k` start with these counts and logged
+/// its first interval (0 to 60).
+fn logged_once(k: &FlowKey, fwd: (u64, u64), rev: (u64, u64)) -> Aggregator {
+    let mut a = agg();
+    a.event(&new_event(k));
+    observe(&mut a, k, fwd, rev);
+    a.close(0, 60);
+    a
+}
+
+fn new_event(k: &FlowKey) -> FlowEvent {
+    FlowEvent {
+        kind: FLOW_EVENT_NEW,
+        eni: 0,
+        dst_eni: 1,
+        reason: 0,
+        key: *k,
+        len: 0,
+    }
+}
+
+fn lines(recs: &[Record]) -> Vec<String> {
+    recs.iter().map(|r| r.line("123456789012")).collect()
+}
+
+fn agg() -> Aggregator {
+    Aggregator::new(Interfaces::hosts([
+        ("eni-client".into(), 0, Ipv4Addr::new(10, 0, 1, 10)),
+        ("eni-web".into(), 0, Ipv4Addr::new(10, 0, 2, 20)),
+    ]))
+}
+
+#[test]
+fn an_accepted_flow_is_logged_at_both_enis_in_each_direction_as_deltas() {
+    let mut a = agg();
+    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
+    a.event(&new_event(&k));
+    observe(&mut a, &k, (5, 400), (4, 3000));
+    assert_eq!(
+        lines(&a.close(100, 160)),
+        [
+            "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 100 ACCEPT OK",
+            "2 123456789012 eni-client 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 100 ACCEPT OK",
+            "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40000 80 6 5 400 100 100 ACCEPT OK",
+            "2 123456789012 eni-web 10.0.2.20 10.0.1.10 80 40000 6 4 3000 100 100 ACCEPT OK",
+        ]
+    );
+    // Next interval: only what moved since; an idle direction is silent.
+    let (f, rk, r) = observe(&mut a, &k, (7, 500), (4, 3000));
+    assert_eq!(
+        lines(&a.close(160, 220)),
+        [
+            "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 160 ACCEPT OK",
+            "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 160 ACCEPT OK",
+        ]
+    );
+    a.observe(&k, Some(&f), Some((&rk, &r)));
+    assert!(a.close(220, 280).is_empty(), "no traffic, no record");
+}
+
+pub(super) fn rej(k: &FlowKey, reason: DropReason, len: u32) -> FlowEvent {
+    FlowEvent {
+        kind: FLOW_EVENT_REJECT,
+        eni: 0,
+        dst_eni: NO_ENI,
+        reason: reason as u32,
+        key: *k,
+        len,
+    }
+}
+
+#[test]
+fn an_inbound_reject_is_logged_at_the_receiver_and_the_sender_accepts_what_it_sent() {
+    let mut a = agg();
+    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40001, 5432, PROTO_TCP);
+    for _ in 0..2 {
+        a.event(&rej(&k, DropReason::IngressSgDeny, 60));
+    }
+    a.event(&rej(&k, DropReason::NaclIngressDeny, 60));
+    assert_eq!(
+        lines(&a.close(0, 60)),
+        [
+            "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40001 5432 6 3 180 0 0 ACCEPT OK",
+            "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40001 5432 6 3 180 0 0 REJECT OK",
+        ]
+    );
+}
+
+#[test]
+fn an_outbound_reject_is_logged_at_the_sender_and_icmp_has_port_zero() {
+    let mut a = agg();
+    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40001, 5432, PROTO_TCP);
+    a.event(&rej(&k, DropReason::EgressSgDeny, 60));
+    a.event(&rej(&k, DropReason::NaclEgressDeny, 60));
+    let ping = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 77, 77, PROTO_ICMP);
+    a.event(&rej(&ping, DropReason::EgressSgDeny, 84));
+    // An inbound reason with no interface at the destination: the
+    // sender is the only interface left to log it.
+    let nowhere = key(0, [10, 0, 1, 10], [10, 0, 2, 99], 1, 2, PROTO_UDP);
+    a.event(&rej(&nowhere, DropReason::IngressSgDeny, 30));
+    assert_eq!(
+        lines(&a.close(0, 60)),
+        [
+            "2 123456789012 eni-client 10.0.1.10 10.0.2.20 0 0 1 1 84 0 0 REJECT OK",
+            "2 123456789012 eni-client 10.0.1.10 10.0.2.20 40001 5432 6 2 120 0 0 REJECT OK",
+            "2 123456789012 eni-client 10.0.1.10 10.0.2.99 1 2 17 1 30 0 0 REJECT OK",
+        ]
+    );
+}
+
+#[test]
+fn a_privatelink_flow_is_logged_at_client_endpoint_nlb_node_and_target() {
+    let ip = Ipv4Addr::new;
+    let mut a = Aggregator::new(
+        Interfaces::hosts([
+            ("eni-client".into(), 0, ip(10, 0, 1, 10)),
+            ("eni-target".into(), 1, ip(10, 1, 1, 20)),
+        ])
+        .with_managed("eni-0endpoint".into(), 0, ip(10, 0, 1, 100))
+        .with_managed("eni-0node".into(), 1, ip(10, 1, 1, 50)),
+    );
+    let k = key(0, [10, 0, 1, 10], [10, 0, 1, 100], 40000, 80, PROTO_TCP);
+    let (pk, rk) = (2000u16.to_be_bytes(), 8080u16.to_be_bytes());
+    let f = FlowEntry {
+        flags: FLOW_F_SNAT | FLOW_F_DNAT,
+        out_vpc: 1,
+        new_src: [10, 1, 1, 50],
+        new_dst: [10, 1, 1, 20],
+        new_sport: pk,
+        new_dport: rk,
+        src_eni: 0,
+        dst_eni: 1,
+        packets: 3,
+        bytes: 300,
+        ..Default::default()
+    };
+    let rkey = f.peer_key(PROTO_TCP);
+    let r = FlowEntry {
+        flags: FLOW_F_REPLY | FLOW_F_SNAT | FLOW_F_DNAT,
+        out_vpc: 0,
+        new_src: k.dst,
+        new_dst: k.src,
+        new_sport: k.dport,
+        new_dport: k.sport,
+        src_eni: 1,
+        dst_eni: 0,
+        packets: 2,
+        bytes: 1000,
+        ..Default::default()
+    };
+    a.event(&new_event(&k));
+    a.observe(&k, Some(&f), Some((&rkey, &r)));
+    assert_eq!(
+        lines(&a.close(0, 60)),
+        [
+            "2 123456789012 eni-client 10.0.1.10 10.0.1.100 40000 80 6 3 300 0 0 ACCEPT OK",
+            "2 123456789012 eni-client 10.0.1.100 10.0.1.10 80 40000 6 2 1000 0 0 ACCEPT OK",
+            "2 123456789012 eni-target 10.1.1.20 10.1.1.50 8080 2000 6 2 1000 0 0 ACCEPT OK",
+            "2 123456789012 eni-target 10.1.1.50 10.1.1.20 2000 8080 6 3 300 0 0 ACCEPT OK",
+            "2 unknown eni-0endpoint 10.0.1.10 10.0.1.100 40000 80 6 3 300 0 0 ACCEPT OK",
+            "2 unknown eni-0endpoint 10.0.1.100 10.0.1.10 80 40000 6 2 1000 0 0 ACCEPT OK",
+            "2 unknown eni-0node 10.1.1.20 10.1.1.50 8080 2000 6 2 1000 0 0 ACCEPT OK",
+            "2 unknown eni-0node 10.1.1.50 10.1.1.20 2000 8080 6 3 300 0 0 ACCEPT OK",
+        ]
+    );
+}
+
+#[test]
+fn start_and_end_are_the_first_and_last_packet_times_in_each_window() {
+    let mut a = agg();
+    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_UDP);
+    // Entry times are CLOCK_MONOTONIC: Unix = monotonic + 1000 s.
+    let wall = 1_000_000_000_000i128;
+    let ns = |unix_s: u64| unix_s * 1_000_000_000 - 1_000_000_000_000;
+    let (mut f, rk, mut r) = entries(&k, (2, 200), (0, 0));
+    f.created_ns = ns(1003);
+    f.last_seen_ns = ns(1005) + 400_000_000;
+    r.created_ns = f.created_ns;
+    // Window 1000-1060, read at 1006: the flow began at 1003.
+    a.set_clock(1006, 1005, wall);
+    a.event(&new_event(&k));
+    a.observe(&k, Some(&f), Some((&rk, &r)));
+    // Read at 1061 (in the next window) with nothing new: no record.
+    a.set_clock(1061, 1060, wall);
+    a.observe(&k, Some(&f), Some((&rk, &r)));
+    let w1 = a.close(1000, 1060);
+    // Window 1060-1120: more at 1070-1090, the first reply at 1089;
+    // the reads before saw nothing since 1069.
+    (f.packets, f.bytes, f.last_seen_ns) = (5, 500, ns(1090));
+    (r.packets, r.bytes, r.last_seen_ns) = (1, 100, ns(1089));
+    a.set_clock(1091, 1069, wall);
+    a.observe(&k, Some(&f), Some((&rk, &r)));
+    // A reject drained at 1100.
+    a.set_clock(1100, 1091, wall);
+    a.event(&rej(&k, DropReason::EgressSgDeny, 30));
+    let w2 = a.close(1060, 1120);
+    let times = |recs: &[Record]| -> Vec<String> {
+        recs.iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {}",
+                    r.interface.id,
+                    r.action.name(),
+                    r.start,
+                    r.end
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        times(&w1),
+        ["eni-client ACCEPT 1003 1005", "eni-web ACCEPT 1003 1005"]
+    );
+    assert_eq!(
+        times(&w2),
+        [
+            "eni-client ACCEPT 1069 1090",
+            "eni-client ACCEPT 1069 1089",
+            "eni-client REJECT 1100 1100",
+            "eni-web ACCEPT 1069 1090",
+            "eni-web ACCEPT 1069 1089",
+        ]
+    );
+}
+
+#[test]
+fn an_adopted_flow_logs_only_what_came_after_its_adoption() {
+    let mut a = agg();
+    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, 6);
+    let (f, rk, r) = entries(&k, (7, 700), (5, 500));
+    a.adopt(&k, &f, Some(&r));
+    let (f2, _, r2) = entries(&k, (9, 900), (5, 500));
+    a.observe(&k, Some(&f2), Some((&rk, &r2)));
+    let recs = a.close(100, 160);
+    assert_eq!(
+        recs.iter()
+            .map(|r| (r.interface.id.as_str(), r.packets, r.bytes))
+            .collect::<Vec<_>>(),
+        [("eni-client", 2, 200), ("eni-web", 2, 200)]
+    );
+}
+
+#[test]
+fn a_swept_flow_logs_its_final_counts_once_and_is_forgotten() {
+    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 5000, 53, PROTO_UDP);
+    let mut a = logged_once(&k, (2, 100), (2, 200));
+    // More traffic, then the sweeper removes both entries.
+    let (f, rk, r) = entries(&k, (3, 150), (2, 200));
+    a.removed(&[(k, f), (rk, r)]);
+    assert!(a.tracked().is_empty());
+    // The table no longer has it: nothing more, and no double count.
+    a.observe(&k, None, None);
+    assert_eq!(
+        lines(&a.close(60, 120)),
+        [
+            "2 123456789012 eni-client 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 60 ACCEPT OK",
+            "2 123456789012 eni-web 10.0.1.10 10.0.2.20 5000 53 17 1 50 60 60 ACCEPT OK",
+        ]
+    );
+}
+
+#[test]
+fn a_flow_gone_without_final_counts_is_forgotten_after_two_reads() {
+    let mut a = agg();
+    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 5000, 53, PROTO_UDP);
+    a.event(&new_event(&k));
+    a.observe(&k, None, None);
+    assert_eq!(
+        a.tracked(),
+        [k],
+        "kept: the sweeper's batch may be on its way"
+    );
+    // It arrives late: still counted.
+    let (f, rk, r) = entries(&k, (1, 40), (0, 0));
+    a.removed(&[(k, f), (rk, r)]);
+    assert_eq!(a.close(0, 1).len(), 2, "at both ENIs");
+    a.event(&new_event(&k));
+    a.observe(&k, None, None);
+    a.observe(&k, None, None);
+    assert!(a.tracked().is_empty());
+}
+
+#[test]
+fn a_reused_tuple_counts_the_new_connection_from_zero() {
+    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
+    let mut a = logged_once(&k, (10, 1000), (8, 900));
+    // The kernel replaced both entries (SYN on a closed flow).
+    a.event(&new_event(&k));
+    observe(&mut a, &k, (12, 1100), (9, 950));
+    let recs = a.close(60, 120);
+    assert_eq!(
+        recs.iter()
+            .map(|r| (r.packets, r.bytes))
+            .collect::<Vec<_>>(),
+        [(12, 1100), (9, 950), (12, 1100), (9, 950)]
+    );
+}
+
+#[test]
+fn command_line_overrides_the_config() {
+    let file = FlowLogSettings {
+        destination: FlowLogDestination::File("a.log".into()),
+        interval_s: 600,
+        account_id: "000000000001".into(),
+        format: FlowLogField::DEFAULT.to_vec(),
+        file_format: Default::default(),
+    };
+    assert_eq!(with_overrides(None, None, None), Ok(None));
+    assert_eq!(
+        with_overrides(Some(file.clone()), None, None),
+        Ok(Some(file.clone()))
+    );
+    assert_eq!(
+        with_overrides(Some(file.clone()), Some("-"), Some(2)),
+        Ok(Some(FlowLogSettings {
+            destination: FlowLogDestination::Stdout,
+            interval_s: 2,
+            ..file.clone()
+        }))
+    );
+    assert_eq!(
+        with_overrides(None, Some("/tmp/f.log"), None),
+        Ok(Some(FlowLogSettings {
+            destination: FlowLogDestination::File("/tmp/f.log".into()),
+            interval_s: 60,
+            account_id: "123456789012".into(),
+            format: FlowLogField::DEFAULT.to_vec(),
+            file_format: Default::default(),
+        }))
+    );
+    assert_eq!(
+        with_overrides(None, None, Some(5)),
+        Err(
+            "--flow-log-interval needs flow logs on: add --flow-log FILE (or - for \
+             stdout), or a [flow_logs] table to the config"
+                .into()
+        )
+    );
+    assert_eq!(
+        with_overrides(Some(file), None, Some(601)),
+        Err("--flow-log-interval 601 is out of range (expected 1 to 600 seconds)".into())
+    );
+    assert_eq!(
+        with_overrides(None, Some(""), None),
+        Err("--flow-log: empty flow log destination (expected \"stdout\" or a file path)".into())
+    );
+}
+
+#[test]
+fn follow_prints_the_lines_appended_after_it_started_that_match_the_filter() {
+    let path = std::env::temp_dir().join(format!("hl-follow-{}.log", std::process::id()));
+    std::fs::write(&path, format!("{HEADER}\nold line eni-a\n")).unwrap();
+    let settings = FlowLogSettings {
+        destination: FlowLogDestination::File(path.clone()),
+        interval_s: 1,
+        account_id: FLOW_LOG_ACCOUNT.into(),
+        format: FlowLogField::DEFAULT.to_vec(),
+        file_format: FlowLogFileFormat::PlainText,
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let t = {
+        let (done, settings) = (done.clone(), settings.clone());
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            follow(&settings, Some("eni-a"), &mut out, &|| {
+                done.load(Ordering::Relaxed)
+            })
+            .unwrap();
+            String::from_utf8(out).unwrap()
+        })
+    };
+    // Appended in two writes, the first ending mid-line.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+    write!(f, "new eni-a 1\nnew eni-b 2\nnew eni").unwrap();
+    f.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    writeln!(f, "-a 3").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    done.store(true, Ordering::Relaxed);
+    let out = t.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out, format!("{HEADER}\nnew eni-a 1\nnew eni-a 3\n"));
+    let stdout = FlowLogSettings {
+        destination: FlowLogDestination::Stdout,
+        ..settings
+    };
+    let err = follow(&stdout, None, &mut Vec::new(), &|| true).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "flow logs go to the agent's standard output: set [flow_logs] destination to a \
+         file to follow them"
+    );
+}
+
+#[test]
+fn an_eni_index_outside_the_topology_logs_a_dash() {
+    let mut a = Aggregator::new(Interfaces::hosts([]));
+    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 1, 2, PROTO_UDP);
+    a.event(&FlowEvent {
+        kind: FLOW_EVENT_REJECT,
+        eni: 9,
+        dst_eni: NO_ENI,
+        reason: DropReason::EgressSgDeny as u32,
+        key: k,
+        len: 28,
+    });
+    assert_eq!(a.close(0, 1)[0].interface.id, "-");
+    assert!(HEADER.starts_with("version account-id interface-id srcaddr"));
+    assert_eq!(HEADER.split(' ').count(), 14);
+}
+
+/// The interfaces a flow's records are written at (managed ones included).
+mod interfaces {
+    use super::super::*;
+    use super::{key, rej};
+    use crate::model::ManagedKind;
+    use dataplane_common::PROTO_TCP;
+
+    fn shipped(name: &str) -> Topology {
+        let path = format!("{}/../configs/{name}", env!("CARGO_MANIFEST_DIR"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        crate::config::parse_str(&src, &path).unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    #[test]
+    fn endpoint_enis_and_nlb_nodes_get_stable_ids_of_the_aws_shape() {
+        let t = shipped("privatelink.toml");
+        let got: Vec<(String, ManagedKind, String, Ipv4Addr)> = t
+            .managed_interfaces()
+            .into_iter()
+            .map(|m| (m.id, m.kind, m.owner, m.ip))
+            .collect();
+        let want = [
+            (
+                "eni-02bb80f9c99df8bef",
+                ManagedKind::Endpoint,
+                "vpce-web",
+                "10.0.1.100",
+            ),
+            (
+                "eni-014309e22bf34de74",
+                ManagedKind::Endpoint,
+                "vpce-web",
+                "10.0.2.100",
+            ),
+            (
+                "eni-0843a4e50ff566512",
+                ManagedKind::Endpoint,
+                "vpce-pending",
+                "10.0.1.101",
+            ),
+            (
+                "eni-0ac757f720265a12e",
+                ManagedKind::NlbNode,
+                "nlb-web",
+                "10.0.1.50",
+            ),
+            (
+                "eni-0cb918d89d8d41e99",
+                ManagedKind::NlbNode,
+                "nlb-web",
+                "10.0.2.50",
+            ),
+        ]
+        .map(|(i, k, o, a)| (i.to_string(), k, o.to_string(), a.parse().unwrap()));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_custom_v5_format_fills_the_interface_and_direction_fields_and_dashes_the_rest() {
+        let t = shipped("privatelink.toml");
+        let format = crate::model::parse_flow_log_format(
+            "${version} ${account-id} ${interface-id} ${vpc-id} ${subnet-id} ${instance-id} \
+             ${az-id} ${type} ${srcaddr} ${pkt-srcaddr} ${dstport} ${flow-direction} \
+             ${traffic-path} ${pkt-dst-aws-service} ${sublocation-id} ${action}",
+        )
+        .unwrap();
+        let mut a = Aggregator::new(Interfaces::of(&t));
+        // consumer (ENI 0) -> endpoint ENI 10.0.1.100, sent and rejected by
+        // the endpoint's inbound rules: ACCEPT out, REJECT in.
+        let k = key(0, [10, 0, 1, 10], [10, 0, 1, 100], 40000, 80, PROTO_TCP);
+        a.event(&rej(&k, DropReason::IngressSgDeny, 60));
+        let got: Vec<String> = a
+            .close(0, 60)
+            .iter()
+            .map(|r| r.render(&format, "111122223333"))
+            .collect();
+        let host = crate::model::instance_id("consumer");
+        let endpoint = crate::model::managed_eni_id("vpce-web", "subnet-consumer1");
+        assert_eq!(
+            got,
+            [
+                format!(
+                    "5 111122223333 eni-consumer vpc-consumer subnet-consumer1 {host} use1-az1 \
+                     IPv4 10.0.1.10 10.0.1.10 80 egress 1 - - ACCEPT"
+                ),
+                format!(
+                    "5 unknown {endpoint} vpc-consumer subnet-consumer1 - use1-az1 \
+                     IPv4 10.0.1.10 10.0.1.10 80 ingress - - - REJECT"
+                ),
+            ]
+        );
+        assert_eq!(
+            header(&format),
+            "version account-id interface-id vpc-id subnet-id instance-id az-id type srcaddr \
+             pkt-srcaddr dstport flow-direction traffic-path pkt-dst-aws-service sublocation-id \
+             action"
+        );
+    }
+
+    #[test]
+    fn json_lines_carry_the_same_fields_by_name_with_numbers_as_numbers() {
+        let t = shipped("privatelink.toml");
+        let mut a = Aggregator::new(Interfaces::of(&t));
+        let k = key(0, [10, 0, 1, 10], [10, 0, 1, 100], 40000, 80, PROTO_TCP);
+        a.event(&rej(&k, DropReason::EgressSgDeny, 60));
+        let r = &a.close(10, 70)[0];
+        let mut s = FlowLogSettings {
+            destination: FlowLogDestination::Stdout,
+            interval_s: 60,
+            account_id: "111122223333".into(),
+            format: crate::model::parse_flow_log_format(
+                "${version} ${interface-id} ${srcaddr} ${srcport} ${packets} ${start} \
+                 ${flow-direction} ${traffic-path} ${reject-reason}",
+            )
+            .unwrap(),
+            file_format: FlowLogFileFormat::JsonLines,
+        };
+        assert_eq!(
+            r.write_as(&s),
+            r#"{"version":8,"interface-id":"eni-consumer","srcaddr":"10.0.1.10","srcport":40000,"packets":1,"start":10,"flow-direction":"egress","traffic-path":"1","reject-reason":"-"}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.write_as(&s)).unwrap();
+        assert_eq!(v["packets"], 1);
+        s.file_format = FlowLogFileFormat::PlainText;
+        assert_eq!(
+            r.write_as(&s),
+            "8 eni-consumer 10.0.1.10 40000 1 10 egress 1 -"
+        );
+    }
+
+    #[test]
+    fn http_link_enis_are_listed_once_and_its_implied_parts_not_at_all() {
+        let t = shipped("http-vpc-link.toml");
+        let got: Vec<(String, ManagedKind, String, Ipv4Addr)> = t
+            .managed_interfaces()
+            .into_iter()
+            .map(|m| (m.id, m.kind, m.owner, m.ip))
+            .collect();
+        // The NLB the integrations imply is the link's ENIs; nlb-orders is
+        // the user's own NLB behind the NLB integration.
+        let want = [
+            (
+                "eni-01aa0c08b189bc1d2",
+                ManagedKind::NlbNode,
+                "nlb-orders",
+                "10.0.1.50",
+            ),
+            (
+                "eni-0b01c9bd63b0f0a4d",
+                ManagedKind::VpcLink,
+                "vpclink-http",
+                "10.0.1.4",
+            ),
+            (
+                "eni-0c51634e97982c09c",
+                ManagedKind::VpcLink,
+                "vpclink-http",
+                "10.0.2.4",
+            ),
+        ]
+        .map(|(i, k, o, a)| (i.to_string(), k, o.to_string(), a.parse().unwrap()));
+        assert_eq!(got, want);
+    }
+}

@@ -1,0 +1,127 @@
+//! Shared by the stage test files (`stages.rs`, `stages_nacl_routes.rs`):
+//! the scene both use (one VPC with a client and a server ENI) and the
+//! assertions on one frame's outcome.
+#![allow(dead_code, unused_imports)]
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use dataplane::model::{AclEntry, Hook, IcmpMatch, NetworkAcl, Protocol};
+use dataplane_common::{
+    flow_hash, nacl_stat_id, Counter, DropReason, EndpointInfo, EniInfo, FlowEntry, FlowKey,
+    ListenerInfo, ListenerKey, NaclStatKey, PortInfo, RouteStatKey, TargetInfo,
+    ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, ENDPOINT_STATE_REJECTED, ENI_KIND_ENDPOINT,
+    ENI_KIND_HOST, ENI_KIND_LINK, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_ESTABLISHED,
+    FLOW_STATE_NEW, GATEWAY_MAC, HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE,
+    NACL_RULE_DEFAULT, NO_SG_SET, NO_STAT, NO_SUBNET, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+    ROUTE_NO_MATCH, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
+    STAT_TARGET_BASE, TARGETS_PER_GENERATION,
+};
+use hyperlab_tests::{
+    csum, pkt,
+    stage::{eth_to, flow_key, Stage, PORT_IFINDEX},
+    Verdict, HOOKS,
+};
+
+pub const VPC: u32 = 7;
+pub const CLIENT_ENI: u32 = 3;
+pub const SERVER_ENI: u32 = 4;
+pub const CLIENT_SG: u32 = 10;
+pub const SERVER_SG: u32 = 11;
+pub const SERVER_IFINDEX: u32 = 4242;
+pub const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x0a];
+pub const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x14];
+
+pub fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+pub fn client() -> Ipv4Addr {
+    ip("10.0.1.10")
+}
+
+pub fn server() -> Ipv4Addr {
+    ip("10.0.1.20")
+}
+
+/// SETUP: frames arrive from the host ENI with address `addr` (the
+/// client), whose VPC also holds the server's ENI.
+pub fn client_and_server(st: &mut Stage, addr: Ipv4Addr) {
+    st.set_port(PortInfo {
+        vpc: VPC,
+        eni: CLIENT_ENI,
+        sg_set: CLIENT_SG,
+        ip: addr.octets(),
+        mac: CLIENT_MAC,
+        generation: 0,
+        subnet: 0,
+        _pad: 0,
+    });
+    st.set_eni(
+        VPC,
+        server(),
+        EniInfo {
+            eni: SERVER_ENI,
+            ifindex: SERVER_IFINDEX,
+            sg_set: SERVER_SG,
+            kind: ENI_KIND_HOST,
+            mac: SERVER_MAC,
+            subnet: 0,
+        },
+    );
+}
+
+/// SETUP: every group lets all TCP out.
+pub fn all_tcp_out(st: &mut Stage) {
+    st.set_sg(
+        CLIENT_SG,
+        SG_DIR_EGRESS,
+        PROTO_TCP,
+        (ip("0.0.0.0"), 0),
+        &[(0, 65535)],
+    );
+}
+
+/// Drop reasons counted between `before` and `after`.
+pub fn new_drops(
+    before: &[(DropReason, u64)],
+    after: &[(DropReason, u64)],
+) -> Vec<(DropReason, u64)> {
+    after
+        .iter()
+        .map(|&(r, n)| {
+            let was = before.iter().find(|(b, _)| *b == r).map_or(0, |(_, m)| *m);
+            (r, n - was)
+        })
+        .filter(|&(_, n)| n != 0)
+        .collect()
+}
+
+/// Runs `frame` and asserts it was forwarded to the server unchanged but
+/// for the MACs (no NAT in a VPC).
+pub fn assert_forwarded_to_server(st: &Stage, hook: Hook, frame: &[u8], what: &str) {
+    let o = st.run(hook, frame);
+    assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}: forwarded");
+    assert_eq!(
+        o.out,
+        pkt::with_macs(frame, SERVER_MAC, GATEWAY_MAC),
+        "{hook:?} {what}: only the MACs change"
+    );
+}
+
+/// Runs `frame` and asserts it was dropped untouched for exactly `reason`.
+pub fn assert_dropped(st: &Stage, hook: Hook, frame: &[u8], reason: DropReason, what: &str) {
+    let before = st.drops();
+    let o = st.run(hook, frame);
+    assert_eq!(
+        (o.verdict, o.out.as_slice()),
+        (Verdict::Drop, frame),
+        "{hook:?} {what}: dropped untouched"
+    );
+    assert_eq!(
+        new_drops(&before, &st.drops()),
+        vec![(reason, 1)],
+        "{hook:?} {what}: exactly one {}",
+        reason.name()
+    );
+}
