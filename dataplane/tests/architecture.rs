@@ -560,6 +560,46 @@ fn fail_if_any(what: &str, problems: &[String]) {
 
 // ---- the rules -------------------------------------------------------
 
+/// The most lines a source file may have (issue 15: "no source file over
+/// ~1,200 lines, tests included"): a file that grows past it is split by
+/// what it holds, as `explain/acl_route.rs` and `stages_nacl_routes.rs` were.
+const MAX_LINES: usize = 1_250;
+
+/// Every `.rs` file of the workspace's crates, tests included, with its
+/// line count, the longest first.
+fn source_sizes() -> Vec<(usize, String)> {
+    let mut sizes = Vec::new();
+    for dir in ["dataplane", "dataplane-ebpf", "tests", "bench", "xtask"] {
+        let mut stack = vec![repo().join(dir)];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap_or_else(|e| panic!("reading {}: {e}", d.display())) {
+                let p = e.unwrap().path();
+                if p.is_dir() && !p.ends_with("target") {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|e| e == "rs") {
+                    let n = fs::read_to_string(&p).unwrap().lines().count();
+                    let rel = p.strip_prefix(repo()).unwrap().display().to_string();
+                    sizes.push((n, rel));
+                }
+            }
+        }
+    }
+    sizes.sort_by(|a, b| b.cmp(a));
+    sizes
+}
+
+#[test]
+fn no_source_file_is_over_the_line_limit() {
+    let sizes = source_sizes();
+    assert!(sizes.len() > 100, "found only {} files", sizes.len());
+    let over: Vec<String> = sizes
+        .iter()
+        .filter(|(n, _)| *n > MAX_LINES)
+        .map(|(n, f)| format!("{f}: {n} lines (limit {MAX_LINES})"))
+        .collect();
+    fail_if_any("source files over the line limit", &over);
+}
+
 #[test]
 fn the_pure_parts_never_use_aya_netlink_tokio_the_lab_or_the_loader() {
     agent().forbid(
