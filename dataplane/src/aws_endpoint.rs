@@ -334,6 +334,61 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// Calls made once for each resource a whole-account call lists.
+struct PerResource {
+    /// The listing call, and the array and id field of its answer.
+    list: &'static str,
+    array: &'static str,
+    field: &'static str,
+    /// The parameter the id is passed as.
+    param: &'static str,
+    /// Which `/`-separated part of the ARN names the answer (None: the id).
+    arn_part: Option<usize>,
+    /// (service, call, member) of each call.
+    calls: &'static [(&'static str, &'static str, &'static str)],
+}
+
+const PER_RESOURCE: &[PerResource] = &[
+    PerResource {
+        list: "describe-vpc-endpoint-service-configurations",
+        array: "ServiceConfigurations",
+        field: "ServiceId",
+        param: "ServiceId",
+        arn_part: None,
+        calls: &[(
+            "ec2",
+            "describe-vpc-endpoint-service-permissions",
+            "AllowedPrincipals",
+        )],
+    },
+    PerResource {
+        list: "describe-target-groups",
+        array: "TargetGroups",
+        field: "TargetGroupArn",
+        param: "TargetGroupArn",
+        arn_part: Some(1),
+        calls: &[
+            (
+                "elbv2",
+                "describe-target-health",
+                "TargetHealthDescriptions",
+            ),
+            ("elbv2", "describe-target-group-attributes", "Attributes"),
+        ],
+    },
+    PerResource {
+        list: "describe-load-balancers",
+        array: "LoadBalancers",
+        field: "LoadBalancerArn",
+        param: "LoadBalancerArn",
+        arn_part: Some(2),
+        calls: &[
+            ("elbv2", "describe-listeners", "Listeners"),
+            ("elbv2", "describe-load-balancer-attributes", "Attributes"),
+        ],
+    },
+];
+
 /// The answers of every call `import aws` reads that the endpoint can
 /// give, and a line for each it could not (an emulator lacks some calls:
 /// any subset imports). Fails only when the endpoint cannot be reached.
@@ -381,80 +436,38 @@ pub fn fetch(ep: &Endpoint) -> Result<(Vec<Answer>, Vec<String>), String> {
             })
             .unwrap_or_default()
     };
-    // EC2: the whole-account calls, then the permissions of each service.
+    // The whole-account EC2 and ELBv2 calls, then the calls made for each
+    // resource they list.
+    let per_resource: Vec<&str> = PER_RESOURCE
+        .iter()
+        .flat_map(|p| p.calls.iter().map(|c| c.1))
+        .collect();
     for (service, call, member) in crate::import::calls() {
-        if service == "ec2" && call != "describe-vpc-endpoint-service-permissions" {
+        if matches!(service, "ec2" | "elbv2") && !per_resource.contains(&call) {
             ask(service, call, member, None, &[], &mut answers)?;
         }
     }
-    let services = answers
-        .iter()
-        .find(|a| a.call == "describe-vpc-endpoint-service-configurations")
-        .map(|a| a.json.clone());
-    for id in strs(&services, "ServiceConfigurations", "ServiceId") {
-        ask(
-            "ec2",
-            "describe-vpc-endpoint-service-permissions",
-            "AllowedPrincipals",
-            Some(id.clone()),
-            &[("ServiceId", &id)],
-            &mut answers,
-        )?;
-    }
-    // ELBv2: load balancers and target groups, then per resource.
-    let lbs = ask(
-        "elbv2",
-        "describe-load-balancers",
-        "LoadBalancers",
-        None,
-        &[],
-        &mut answers,
-    )?;
-    let tgs = ask(
-        "elbv2",
-        "describe-target-groups",
-        "TargetGroups",
-        None,
-        &[],
-        &mut answers,
-    )?;
-    for arn in strs(&tgs, "TargetGroups", "TargetGroupArn") {
-        let name = arn.split('/').nth(1).unwrap_or(&arn).to_string();
-        ask(
-            "elbv2",
-            "describe-target-health",
-            "TargetHealthDescriptions",
-            Some(name.clone()),
-            &[("TargetGroupArn", &arn)],
-            &mut answers,
-        )?;
-        ask(
-            "elbv2",
-            "describe-target-group-attributes",
-            "Attributes",
-            Some(name),
-            &[("TargetGroupArn", &arn)],
-            &mut answers,
-        )?;
-    }
-    for arn in strs(&lbs, "LoadBalancers", "LoadBalancerArn") {
-        let name = arn.split('/').nth(2).unwrap_or(&arn).to_string();
-        ask(
-            "elbv2",
-            "describe-listeners",
-            "Listeners",
-            Some(name.clone()),
-            &[("LoadBalancerArn", &arn)],
-            &mut answers,
-        )?;
-        ask(
-            "elbv2",
-            "describe-load-balancer-attributes",
-            "Attributes",
-            Some(name),
-            &[("LoadBalancerArn", &arn)],
-            &mut answers,
-        )?;
+    for p in PER_RESOURCE {
+        let list = answers
+            .iter()
+            .find(|a| a.call == p.list)
+            .map(|a| a.json.clone());
+        for id in strs(&list, p.array, p.field) {
+            let key = match p.arn_part {
+                Some(n) => id.split('/').nth(n).unwrap_or(&id).to_string(),
+                None => id.clone(),
+            };
+            for &(service, call, member) in p.calls {
+                ask(
+                    service,
+                    call,
+                    member,
+                    Some(key.clone()),
+                    &[(p.param, &id)],
+                    &mut answers,
+                )?;
+            }
+        }
     }
     // API Gateway (REST JSON) and the Cloud Map services its integrations name.
     let mut rest = |call: &'static str,
@@ -486,22 +499,12 @@ pub fn fetch(ep: &Endpoint) -> Result<(Vec<Answer>, Vec<String>), String> {
             }
         }
     };
-    rest(
-        "get-vpc-links",
-        "apigateway",
-        "/vpclinks",
-        "items",
-        None,
-        &mut answers,
-    )?;
-    rest(
-        "get-vpc-links",
-        "apigatewayv2",
-        "/v2/vpclinks",
-        "Items",
-        None,
-        &mut answers,
-    )?;
+    for (service, path, key) in [
+        ("apigateway", "/vpclinks", "items"),
+        ("apigatewayv2", "/v2/vpclinks", "Items"),
+    ] {
+        rest("get-vpc-links", service, path, key, None, &mut answers)?;
+    }
     let mut integrations = Vec::new();
     let apis = ep.rest_list("/v2/apis", "Items");
     if let Ok(apis) = &apis {

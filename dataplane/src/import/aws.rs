@@ -561,18 +561,6 @@ fn network_acl(n: &J<'_>) -> Res<Nacl> {
     })
 }
 
-fn one_ref(j: &J<'_>, key: &str) -> Res<Option<Ref>> {
-    let id = j.str(key)?;
-    Ok(id.zip(j.get(key)).map(|(id, at)| Ref { id, at: at.at }))
-}
-
-fn refs(j: &J<'_>, key: &str) -> Res<Vec<Ref>> {
-    Ok(j.strs(key)?
-        .into_iter()
-        .map(|(id, at)| Ref { id, at })
-        .collect())
-}
-
 /// `Groups: [{GroupId}]` (ENIs, endpoints) or `SecurityGroups: [{GroupId}]`
 /// (instances).
 fn group_refs(j: &J<'_>, key: &str) -> Res<Vec<Ref>> {

@@ -3,13 +3,26 @@
 //! that `build` can name the file and JSON path of any reference it cannot
 //! resolve. Nothing here is checked yet.
 
-use super::json::At;
+use super::json::{At, Res, J};
 
 /// A reference to another resource by id (or ARN), where it is written.
 #[derive(Clone, Debug)]
 pub struct Ref {
     pub id: String,
     pub at: At,
+}
+
+/// The reference in the string member `key`, if present.
+pub fn one_ref(j: &J<'_>, key: &str) -> Res<Option<Ref>> {
+    Ok(j.str_at(key)?.map(|(id, at)| Ref { id, at }))
+}
+
+/// The references in the string array `key` (absent: none).
+pub fn refs(j: &J<'_>, key: &str) -> Res<Vec<Ref>> {
+    Ok(j.strs(key)?
+        .into_iter()
+        .map(|(id, at)| Ref { id, at })
+        .collect())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

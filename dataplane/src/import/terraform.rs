@@ -19,23 +19,6 @@ fn resources<'a>(module: &J<'a>, out: &mut Vec<J<'a>>) -> Res<()> {
     Ok(())
 }
 
-fn one_ref(j: &J<'_>, key: &str) -> Res<Option<Ref>> {
-    let id = j.str(key)?;
-    Ok(id.zip(j.get(key)).map(|(id, at)| Ref { id, at: at.at }))
-}
-
-fn refs(j: &J<'_>, key: &str) -> Res<Vec<Ref>> {
-    Ok(j.strs(key)?
-        .into_iter()
-        .map(|(id, at)| Ref { id, at })
-        .collect())
-}
-
-fn text(j: &J<'_>, key: &str) -> Res<Option<(String, At)>> {
-    let s = j.str(key)?;
-    Ok(s.zip(j.get(key)).map(|(s, at)| (s, at.at)))
-}
-
 /// The first block of a nested block list (`health_check = [{...}]`).
 fn block<'a>(j: &J<'a>, key: &str) -> Res<Option<J<'a>>> {
     Ok(j.arr(key)?.into_iter().next())
@@ -115,9 +98,9 @@ pub fn read(file: &Path) -> Res<Inventory> {
             "aws_vpc" | "aws_default_vpc" => inv.vpcs.push(Vpc {
                 id: v.req_str("id")?,
                 name: v.name_tag()?,
-                cidr: text(&v, "cidr_block")?,
+                cidr: v.str_at("cidr_block")?,
                 secondary: Vec::new(),
-                ipv6: text(&v, "ipv6_cidr_block")?.into_iter().collect(),
+                ipv6: v.str_at("ipv6_cidr_block")?.into_iter().collect(),
                 is_default: kind == "aws_default_vpc",
                 at: r.at.clone(),
             }),
@@ -125,12 +108,12 @@ pub fn read(file: &Path) -> Res<Inventory> {
                 id: v.req_str("id")?,
                 name: v.name_tag()?,
                 vpc: one_ref(&v, "vpc_id")?,
-                cidr: text(&v, "cidr_block")?,
+                cidr: v.str_at("cidr_block")?,
                 az: match v.str("availability_zone_id")? {
                     Some(az) => Some(az),
                     None => v.str("availability_zone")?,
                 },
-                ipv6: text(&v, "ipv6_cidr_block")?.into_iter().collect(),
+                ipv6: v.str_at("ipv6_cidr_block")?.into_iter().collect(),
                 at: r.at.clone(),
             }),
             "aws_security_group" | "aws_default_security_group" => {
@@ -169,7 +152,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                         id: e,
                         name: None,
                         subnet: one_ref(&v, "subnet_id")?,
-                        ip: text(&v, "private_ip")?,
+                        ip: v.str_at("private_ip")?,
                         groups: groups.clone(),
                         instance: Some(id.clone()),
                         managed: Managed::No,
@@ -180,7 +163,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     name: v.name_tag()?,
                     state,
                     subnet: one_ref(&v, "subnet_id")?,
-                    ip: text(&v, "private_ip")?,
+                    ip: v.str_at("private_ip")?,
                     groups,
                     at: r.at.clone(),
                     id,
@@ -191,7 +174,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                 for m in v.arr("subnet_mapping")? {
                     let s = one_ref(&m, "subnet_id")?
                         .ok_or_else(|| m.at.key("subnet_id").err("missing"))?;
-                    zones.push((s, text(&m, "private_ipv4_address")?));
+                    zones.push((s, m.str_at("private_ipv4_address")?));
                 }
                 if zones.is_empty() {
                     zones = refs(&v, "subnets")?
@@ -288,7 +271,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                         id: eni,
                         name: None,
                         subnet: Some(s),
-                        ip: text(&c, "ipv4")?,
+                        ip: c.str_at("ipv4")?,
                         groups: Vec::new(),
                         instance: None,
                         managed: Managed::Endpoint,
@@ -341,7 +324,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     None => None,
                 };
                 let id = v.req_str("id")?;
-                let ip = match text(&v, "private_ip")? {
+                let ip = match v.str_at("private_ip")? {
                     Some(ip) => Some(ip),
                     None => v.strs("private_ips")?.into_iter().next(),
                 };
@@ -364,11 +347,11 @@ pub fn read(file: &Path) -> Res<Inventory> {
             "aws_vpc_security_group_ingress_rule" | "aws_vpc_security_group_egress_rule" => {
                 let group = one_ref(&v, "security_group_id")?
                     .ok_or_else(|| v.at.key("security_group_id").err("missing"))?;
-                let (peer, at) = if let Some((c, at)) = text(&v, "cidr_ipv4")? {
+                let (peer, at) = if let Some((c, at)) = v.str_at("cidr_ipv4")? {
                     (Peer::Cidr(c), at)
-                } else if let Some((c, _)) = text(&v, "cidr_ipv6")? {
+                } else if let Some((c, _)) = v.str_at("cidr_ipv6")? {
                     (Peer::Ipv6(c), v.at.clone())
-                } else if let Some((p, _)) = text(&v, "prefix_list_id")? {
+                } else if let Some((p, _)) = v.str_at("prefix_list_id")? {
                     (Peer::PrefixList(p), v.at.clone())
                 } else if let Some(g) = one_ref(&v, "referenced_security_group_id")? {
                     let at = g.at.clone();
@@ -489,7 +472,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     } else {
                         None
                     },
-                    uri: text(&v, "integration_uri")?,
+                    uri: v.str_at("integration_uri")?,
                     address: None,
                     port: None,
                     protocol: None,
