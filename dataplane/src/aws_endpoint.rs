@@ -393,37 +393,22 @@ const PER_RESOURCE: &[PerResource] = &[
 /// give, and a line for each it could not (an emulator lacks some calls:
 /// any subset imports). Fails only when the endpoint cannot be reached.
 pub fn fetch(ep: &Endpoint) -> Result<(Vec<Answer>, Vec<String>), String> {
-    let mut answers = Vec::new();
-    let mut notes = Vec::new();
-    let mut ask = |service: &'static str,
-                   call: &'static str,
-                   member: &str,
-                   key: Option<String>,
-                   params: &[(&str, &str)],
-                   answers: &mut Vec<Answer>|
-     -> Result<Option<Value>, String> {
+    let mut got = Collected::default();
+    let ask = |got: &mut Collected,
+               service: &'static str,
+               call: &'static str,
+               member: &str,
+               key: Option<String>,
+               params: &[(&str, &str)]| {
         let act = action(call);
         let name = match &key {
             Some(k) => format!("{} {service} {act} {k}", ep.url),
             None => format!("{} {service} {act}", ep.url),
         };
-        match ep.query(service, &act, params, member) {
-            Ok(json) => {
-                answers.push(Answer {
-                    service,
-                    call,
-                    key,
-                    name,
-                    json: json.clone(),
-                });
-                Ok(Some(json))
-            }
-            Err(e) if e.starts_with("cannot reach") => Err(e),
-            Err(e) => {
-                notes.push(format!("{name}: not read: {e}"));
-                Ok(None)
-            }
-        }
+        got.take(
+            (service, call, key, name),
+            ep.query(service, &act, params, member),
+        )
     };
     let strs = |v: &Option<Value>, list: &str, field: &str| -> Vec<String> {
         v.as_ref()
@@ -444,11 +429,12 @@ pub fn fetch(ep: &Endpoint) -> Result<(Vec<Answer>, Vec<String>), String> {
         .collect();
     for (service, call, member) in crate::import::calls() {
         if matches!(service, "ec2" | "elbv2") && !per_resource.contains(&call) {
-            ask(service, call, member, None, &[], &mut answers)?;
+            ask(&mut got, service, call, member, None, &[])?;
         }
     }
     for p in PER_RESOURCE {
-        let list = answers
+        let list = got
+            .answers
             .iter()
             .find(|a| a.call == p.list)
             .map(|a| a.json.clone());
@@ -459,51 +445,34 @@ pub fn fetch(ep: &Endpoint) -> Result<(Vec<Answer>, Vec<String>), String> {
             };
             for &(service, call, member) in p.calls {
                 ask(
+                    &mut got,
                     service,
                     call,
                     member,
                     Some(key.clone()),
                     &[(p.param, &id)],
-                    &mut answers,
                 )?;
             }
         }
     }
     // API Gateway (REST JSON) and the Cloud Map services its integrations name.
-    let mut rest = |call: &'static str,
-                    service: &'static str,
-                    path: &str,
-                    key: &str,
-                    k: Option<String>,
-                    answers: &mut Vec<Answer>|
-     -> Result<Option<Value>, String> {
+    let rest = |got: &mut Collected,
+                call: &'static str,
+                service: &'static str,
+                path: &str,
+                key: &str,
+                k: Option<String>| {
         let name = match &k {
             Some(x) => format!("{} {service} GET {path} ({x})", ep.url),
             None => format!("{} {service} GET {path}", ep.url),
         };
-        match ep.rest_list(path, key) {
-            Ok(json) => {
-                answers.push(Answer {
-                    service,
-                    call,
-                    key: k,
-                    name,
-                    json: json.clone(),
-                });
-                Ok(Some(json))
-            }
-            Err(e) if e.starts_with("cannot reach") => Err(e),
-            Err(e) => {
-                notes.push(format!("{name}: not read: {e}"));
-                Ok(None)
-            }
-        }
+        got.take((service, call, k, name), ep.rest_list(path, key))
     };
     for (service, path, key) in [
         ("apigateway", "/vpclinks", "items"),
         ("apigatewayv2", "/v2/vpclinks", "Items"),
     ] {
-        rest("get-vpc-links", service, path, key, None, &mut answers)?;
+        rest(&mut got, "get-vpc-links", service, path, key, None)?;
     }
     let mut integrations = Vec::new();
     let apis = ep.rest_list("/v2/apis", "Items");
@@ -516,25 +485,14 @@ pub fn fetch(ep: &Endpoint) -> Result<(Vec<Answer>, Vec<String>), String> {
             .collect();
         for id in ids {
             let path = format!("/v2/apis/{id}/integrations");
-            if let Some(json) = rest(
-                "get-integrations",
-                "apigatewayv2",
-                &path,
-                "Items",
-                Some(id),
-                &mut answers,
-            )? {
+            let call = ("get-integrations", "apigatewayv2");
+            if let Some(json) = rest(&mut got, call.0, call.1, &path, "Items", Some(id))? {
                 integrations.extend(json["Items"].as_array().cloned().unwrap_or_default());
             }
         }
     }
-    match apis {
-        Err(e) if e.starts_with("cannot reach") => return Err(e),
-        Err(e) => notes.push(format!(
-            "{} apigatewayv2 GET /v2/apis: not read: {e}",
-            ep.url
-        )),
-        Ok(_) => {}
+    if let Err(e) = apis {
+        got.take_err(format!("{} apigatewayv2 GET /v2/apis", ep.url), e)?;
     }
     let mut services: Vec<String> = integrations
         .iter()
@@ -545,19 +503,54 @@ pub fn fetch(ep: &Endpoint) -> Result<(Vec<Answer>, Vec<String>), String> {
     services.dedup();
     for srv in services {
         let name = format!("{} servicediscovery ListInstances {srv}", ep.url);
-        match ep.list_instances(&srv) {
-            Ok(json) => answers.push(Answer {
-                service: "servicediscovery",
-                call: "list-instances",
-                key: Some(srv),
-                name,
-                json,
-            }),
-            Err(e) if e.starts_with("cannot reach") => return Err(e),
-            Err(e) => notes.push(format!("{name}: not read: {e}")),
+        let what = (
+            "servicediscovery",
+            "list-instances",
+            Some(srv.clone()),
+            name,
+        );
+        got.take(what, ep.list_instances(&srv))?;
+    }
+    Ok((got.answers, got.notes))
+}
+
+/// What [`fetch`] has read so far, and a note for each call it could not.
+#[derive(Default)]
+struct Collected {
+    answers: Vec<Answer>,
+    notes: Vec<String>,
+}
+
+impl Collected {
+    /// Keeps a call's answer; an error is a note, unless the endpoint
+    /// cannot be reached at all (then the whole fetch fails).
+    fn take(
+        &mut self,
+        (service, call, key, name): (&'static str, &'static str, Option<String>, String),
+        res: Result<Value, String>,
+    ) -> Result<Option<Value>, String> {
+        match res {
+            Ok(json) => {
+                self.answers.push(Answer {
+                    service,
+                    call,
+                    key,
+                    name,
+                    json: json.clone(),
+                });
+                Ok(Some(json))
+            }
+            Err(e) => self.take_err(name, e).map(|()| None),
         }
     }
-    Ok((answers, notes))
+
+    fn take_err(&mut self, name: String, e: String) -> Result<(), String> {
+        if e.starts_with("cannot reach") {
+            return Err(e);
+        }
+        self.notes.push(format!("{name}: not read: {e}"));
+        Ok(())
+    }
 }
 
 /// Follows an endpoint for `dataplane run --aws-endpoint`: each poll
