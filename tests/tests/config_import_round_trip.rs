@@ -1,12 +1,11 @@
 //! `import aws` of `export aws` reproduces a topology: the differential
 //! generator's random topologies (VPCs sharing CIDRs, every rule shape,
 //! PrivateLink in every state, small source-port pools, HTTP VPC links to
-//! ALBs, NLBs and Cloud Map services, network ACLs) go out as describe JSON and come back
-//! as the same `Topology` (lab settings aside: they are not AWS state).
+//! ALBs, NLBs and Cloud Map services, network ACLs, route tables with
+//! blackhole routes, explicit main tables and associations) go out as
+//! describe JSON and come back as the same `Topology` (lab settings aside:
+//! they are not AWS state).
 //! The shipped configs' round trip is a unit test of `dataplane::import`.
-//! Route tables are not exported yet (`export aws` lists them as left
-//! out): the import must give back everything else, with each VPC's
-//! implied main table.
 
 use dataplane::import;
 use hyperlab_tests::differential::{generate_topology, parse};
@@ -19,24 +18,11 @@ fn count() -> u64 {
         .unwrap_or(300)
 }
 
-/// `t` with the route tables an import gives back: each VPC's implied
-/// main table (only the local route).
-fn without_route_tables(mut t: dataplane::model::Topology) -> dataplane::model::Topology {
-    t.route_tables = t
-        .vpcs
-        .iter()
-        .enumerate()
-        .map(|(v, vpc)| dataplane::model::RouteTable::implied_main(v, &vpc.id))
-        .collect();
-    t.subnet_routes = t.subnets.iter().map(|s| s.vpc).collect();
-    t
-}
-
 #[test]
 fn import_of_export_reproduces_random_topologies() {
     let dir = std::env::temp_dir().join(format!("hyperlab-round-trip-{}", std::process::id()));
     // How many topologies had each construct: the round trip covered them.
-    let mut seen = [0u32; 6];
+    let mut seen = [0u32; 7];
     for seed in 0..count() {
         let g = generate_topology(seed);
         let t = parse(&g.toml()).expect("the generator writes valid configs");
@@ -51,6 +37,10 @@ fn import_of_export_reproduces_random_topologies() {
                 .filter(|n| n.source_ports != dataplane::model::NLB_SOURCE_PORTS)
                 .count(),
             t.network_acls.iter().filter(|n| !n.default).count(),
+            t.route_tables
+                .iter()
+                .filter(|r| !r.routes.is_empty())
+                .count(),
         ]
         .into_iter()
         .enumerate()
@@ -76,7 +66,7 @@ fn import_of_export_reproduces_random_topologies() {
             (t.lab.clone(), t.conntrack, t.flow_logs.clone());
         assert_eq!(
             topo,
-            without_route_tables(t),
+            t,
             "seed {seed}: the import differs\n{}\n{}",
             g.toml(),
             got.toml
@@ -85,13 +75,13 @@ fn import_of_export_reproduces_random_topologies() {
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!(
         "{} round trips; with endpoints, links, ALBs, Cloud Map, small source-port pools, \
-         network ACLs: {seen:?}",
+         network ACLs, routes: {seen:?}",
         count()
     );
     if count() >= 100 {
         assert!(
             seen.iter().all(|&n| n > 0),
-            "endpoints, links, ALBs, Cloud Map, source ports, network ACLs: {seen:?}"
+            "endpoints, links, ALBs, Cloud Map, source ports, network ACLs, routes: {seen:?}"
         );
     }
 }

@@ -499,7 +499,7 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
         }
     }
     for r in items("ec2", "describe-route-tables", "RouteTables")? {
-        inv.unsupported.push(unsupported::route_table(&r)?);
+        inv.route_tables.push(route_table(&r)?);
     }
     for p in items(
         "ec2",
@@ -515,6 +515,60 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
         inv.unsupported.push(unsupported::internet_gateway(&g)?);
     }
     Ok(inv)
+}
+
+/// The members naming a route's target, as `describe-route-tables` writes
+/// them (at most one is set).
+const ROUTE_TARGETS: [&str; 10] = [
+    "GatewayId",
+    "NatGatewayId",
+    "VpcPeeringConnectionId",
+    "TransitGatewayId",
+    "NetworkInterfaceId",
+    "InstanceId",
+    "CarrierGatewayId",
+    "LocalGatewayId",
+    "EgressOnlyInternetGatewayId",
+    "CoreNetworkArn",
+];
+
+/// `describe-route-tables`: one table, its routes and associations.
+fn route_table(r: &J<'_>) -> Res<Rtb> {
+    let mut routes = Vec::new();
+    for x in r.arr("Routes")? {
+        let mut target = None;
+        for key in ROUTE_TARGETS {
+            if let Some(t) = x.str_at(key)? {
+                target = Some(t);
+                break;
+            }
+        }
+        let other = match x.str("DestinationIpv6CidrBlock")? {
+            Some(d) => Some(d),
+            None => x.str("DestinationPrefixListId")?,
+        };
+        routes.push(RtbRoute {
+            destination: x.str_at("DestinationCidrBlock")?,
+            other_destination: other,
+            target,
+            blackhole: x.str("State")?.as_deref() == Some("blackhole"),
+            at: x.at.clone(),
+        });
+    }
+    let (mut main, mut subnets) = (false, Vec::new());
+    for a in r.arr("Associations")? {
+        main |= a.bool("Main")?.unwrap_or(false);
+        subnets.extend(one_ref(&a, "SubnetId")?);
+    }
+    Ok(Rtb {
+        id: r.req_str("RouteTableId")?,
+        name: r.name_tag()?,
+        vpc: one_ref(r, "VpcId")?.ok_or_else(|| r.at.key("VpcId").err("missing"))?,
+        main,
+        routes,
+        subnets,
+        at: r.at.clone(),
+    })
 }
 
 /// `describe-network-acls`: one ACL, its entries and associations.

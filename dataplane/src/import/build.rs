@@ -14,9 +14,11 @@ use ipnet::Ipv4Net;
 mod links;
 mod nacls;
 mod network;
+mod routes;
 mod services;
 
 pub use nacls::{OAclEntry, ONacl};
+pub use routes::ORouteTable;
 
 use super::inventory::*;
 use super::json::{At, Res};
@@ -34,6 +36,7 @@ pub struct Out {
     pub nacls: Vec<ONacl>,
     /// `[lab] nacl_entries_max`, when not the default.
     pub nacl_entries_max: Option<u32>,
+    pub route_tables: Vec<ORouteTable>,
     pub enis: Vec<OEni>,
     pub tgs: Vec<OTg>,
     pub nlbs: Vec<ONlb>,
@@ -390,6 +393,47 @@ impl<'i> B<'i> {
         Err(r.at.err(format!("unknown {kind} {}", r.id)))
     }
 
+    /// The subnets a network ACL or route table of VPC `vpc` is associated
+    /// with (a subnet not imported is left out: its own line says why);
+    /// `kind` is (what, its id, how many a subnet has). A subnet of another
+    /// VPC, or one `assoc` already gives to another, is an error.
+    fn associations(
+        &self,
+        subnets: &[Ref],
+        (vpc, vpc_id): (usize, &str),
+        (what, id, limit): (&str, &str, &str),
+        assoc: &mut HashMap<usize, String>,
+    ) -> Res<Vec<usize>> {
+        let mut out = Vec::new();
+        for s in subnets {
+            let Ok(i) = self.resolve(
+                s,
+                &self.subnets,
+                "subnet",
+                Source::Subnets,
+                "describe-subnets",
+            )?
+            else {
+                continue;
+            };
+            if self.out.subnets[i].vpc != vpc {
+                return Err(s.at.err(format!(
+                    "subnet {} is in {}, not in {vpc_id} (a {what} is associated with subnets \
+                     of its own VPC)",
+                    s.id, self.out.vpcs[self.out.subnets[i].vpc].id
+                )));
+            }
+            if let Some(other) = assoc.insert(i, id.to_string()) {
+                return Err(s.at.err(format!(
+                    "subnet {} is already associated with {what} {other} (a subnet has {limit})",
+                    s.id
+                )));
+            }
+            out.push(i);
+        }
+        Ok(out)
+    }
+
     fn want(
         &mut self,
         vpc: usize,
@@ -461,6 +505,7 @@ pub fn build(inv: &Inventory) -> Res<(Out, Vec<String>)> {
     b.services_and_endpoints()?;
     b.links()?;
     b.nacls()?;
+    b.route_tables()?;
     for u in &inv.unsupported {
         b.not_imported(&u.at, &u.what, &u.reason);
     }

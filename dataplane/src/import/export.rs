@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::model::{
-    AclEntry, EndpointState, HealthProtocol, IntegrationKind, L4Protocol, Peer, Protocol, Rule,
-    Topology, VpcLinkKind, NACL_ENTRIES_MAX, NLB_SOURCE_PORTS,
+    AclEntry, EndpointState, HealthProtocol, IntegrationKind, L4Protocol, Peer, Protocol,
+    RouteTarget, Rule, Topology, VpcLinkKind, NACL_ENTRIES_MAX, NLB_SOURCE_PORTS,
 };
 
 const ACCOUNT: &str = "123456789012";
@@ -168,6 +168,57 @@ fn network_acls(t: &Topology) -> Value {
     v
 }
 
+/// `describe-route-tables`: every table with its `local` route first, its
+/// blackhole routes, its main association and its subnets' associations.
+/// A VPC's implied main table goes out untagged under hyperlab's name for
+/// it (`<VPC id> (main)`), which import gives back as the implied table;
+/// a table the config writes carries its id as its `Name` tag, so that
+/// import writes it even when it routes nothing.
+fn route_tables(t: &Topology) -> Value {
+    let mut tables = Vec::new();
+    for (i, r) in t.route_tables.iter().enumerate() {
+        let mut routes = vec![json!({
+            "DestinationCidrBlock": t.vpcs[r.vpc].cidr.to_string(), "GatewayId": "local",
+            "Origin": "CreateRouteTable", "State": "active",
+        })];
+        for x in &r.routes {
+            routes.push(match x.target {
+                RouteTarget::Local => continue,
+                RouteTarget::Blackhole => json!({
+                    "DestinationCidrBlock": x.destination.to_string(),
+                    "Origin": "CreateRoute", "State": "blackhole",
+                }),
+            });
+        }
+        let mut associations = Vec::new();
+        if r.main {
+            associations.push(json!({
+                "Main": true, "RouteTableAssociationId": format!("rtbassoc-main-{}", r.id),
+                "RouteTableId": r.id, "AssociationState": { "State": "associated" },
+            }));
+        }
+        // A main table's subnets use it without an association.
+        for s in (0..t.subnets.len()).filter(|&s| !r.main && t.subnet_routes.get(s) == Some(&i)) {
+            associations.push(json!({
+                "Main": false, "RouteTableAssociationId": format!("rtbassoc-{}", t.subnets[s].id),
+                "RouteTableId": r.id, "SubnetId": t.subnets[s].id,
+                "AssociationState": { "State": "associated" },
+            }));
+        }
+        let implied = *r == crate::model::RouteTable::implied_main(r.vpc, &t.vpcs[r.vpc].id);
+        let tags = if implied {
+            json!([])
+        } else {
+            json!([{ "Key": "Name", "Value": r.id }])
+        };
+        tables.push(json!({
+            "RouteTableId": r.id, "VpcId": t.vpcs[r.vpc].id, "OwnerId": ACCOUNT,
+            "Routes": routes, "Associations": associations, "PropagatingVgws": [], "Tags": tags,
+        }));
+    }
+    json!({ "RouteTables": tables })
+}
+
 pub fn aws(t: &Topology) -> Exported {
     let mut files: Vec<(String, Value)> = Vec::new();
     let mut left_out = vec![
@@ -233,6 +284,7 @@ pub fn aws(t: &Topology) -> Exported {
         })).collect::<Vec<_>>() }),
     ));
     files.push(("ec2/describe-network-acls.json".into(), network_acls(t)));
+    files.push(("ec2/describe-route-tables.json".into(), route_tables(t)));
 
     // Host ENIs, one instance per host; then the managed ENIs.
     let instance_of = |host: &str| format!("i-{host}");
@@ -559,22 +611,6 @@ pub fn aws(t: &Topology) -> Exported {
                 crate::model::format_mac(&e.mac)
             ));
         }
-    }
-    // Route tables: import reports AWS's as unsupported, so they are not
-    // exported yet; a VPC's implied main table (only the local route) is
-    // what import gives back anyway.
-    let tables: Vec<&str> = t
-        .route_tables
-        .iter()
-        .filter(|r| *r != &crate::model::RouteTable::implied_main(r.vpc, &t.vpcs[r.vpc].id))
-        .map(|r| r.id.as_str())
-        .collect();
-    if !tables.is_empty() {
-        left_out.push(format!(
-            "route tables {}: not exported yet (import gives every VPC its main table with only \
-             the local route)",
-            tables.join(", ")
-        ));
     }
     Exported { files, left_out }
 }

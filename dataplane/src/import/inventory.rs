@@ -72,6 +72,17 @@ pub struct Inventory {
     pub nacl_associations: Vec<(Ref, Ref)>,
     /// hyperlab's own member (an export): `[lab] nacl_entries_max`.
     pub nacl_entries_max: Option<(i64, At)>,
+    /// Route tables (`describe-route-tables`, `aws_route_table`,
+    /// `aws_default_route_table`).
+    pub route_tables: Vec<Rtb>,
+    /// Routes given on their own (`aws_route`), by table.
+    pub routes: Vec<(Ref, RtbRoute)>,
+    /// Associations given on their own: (table, subnet)
+    /// (`aws_route_table_association`).
+    pub route_associations: Vec<(Ref, Ref)>,
+    /// Main-table associations given on their own: (table, VPC)
+    /// (`aws_main_route_table_association`).
+    pub main_route_tables: Vec<(Ref, Ref)>,
     /// What hyperlab does not model (yet), one line per resource.
     pub unsupported: Vec<Unsupported>,
     /// Files or entries read but not used, and other remarks.
@@ -371,5 +382,32 @@ pub struct NaclEntry {
     pub to: Option<(i64, At)>,
     pub icmp_type: Option<(i64, At)>,
     pub icmp_code: Option<(i64, At)>,
+    pub at: At,
+}
+
+/// A route table: its routes as AWS lists them (the `local` one
+/// included), whether it is its VPC's main table, and its subnets.
+#[derive(Clone, Debug)]
+pub struct Rtb {
+    pub id: String,
+    pub name: Option<String>,
+    pub vpc: Ref,
+    pub main: bool,
+    pub routes: Vec<RtbRoute>,
+    pub subnets: Vec<Ref>,
+    pub at: At,
+}
+
+/// One route, unchecked.
+#[derive(Clone, Debug)]
+pub struct RtbRoute {
+    /// The IPv4 destination (`None`: the route has another kind).
+    pub destination: Option<(String, At)>,
+    /// An IPv6 destination or a prefix list, as written.
+    pub other_destination: Option<String>,
+    /// The target's id (`local`, `igw-...`, `nat-...`, `pcx-...`, ...).
+    pub target: Option<(String, At)>,
+    /// AWS's `State`: `blackhole` when the target is gone.
+    pub blackhole: bool,
     pub at: At,
 }

@@ -168,6 +168,36 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
             acl_entries(&n.egress)
         );
     }
+    if !out.route_tables.is_empty() {
+        section(&mut s, "route tables");
+    }
+    for r in &out.route_tables {
+        let subnets: Vec<String> = r
+            .subnets
+            .iter()
+            .map(|&i| out.subnets[i].id.clone())
+            .collect();
+        let routes: Vec<String> = r
+            .routes
+            .iter()
+            .map(|d| {
+                format!(
+                    "{{ destination = {}, target = \"blackhole\" }}",
+                    q(&d.to_string())
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "[[route_table]]\nid = {}{}\nvpc = {}\nmain = {}\nsubnets = {}\nroutes = [{}]\n",
+            q(&r.id),
+            note(&r.comment),
+            q(&out.vpcs[r.vpc].id),
+            r.main,
+            list(&subnets),
+            routes.join(", ")
+        );
+    }
     section(&mut s, "ENIs (hosts)");
     for e in &out.enis {
         let _ = writeln!(

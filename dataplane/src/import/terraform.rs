@@ -76,6 +76,8 @@ pub fn read(file: &Path) -> Res<Inventory> {
     ]);
     // Resources first, then what attaches to them.
     let mut later = Vec::new();
+    // The VPCs' `main_route_table_id`s.
+    let mut vpc_mains: Vec<String> = Vec::new();
     for r in all {
         let kind = r.req_str("type")?;
         let address = r.str("address")?.unwrap_or_else(|| kind.clone());
@@ -95,15 +97,22 @@ pub fn read(file: &Path) -> Res<Inventory> {
         }
         let v = values(&r)?;
         match kind.as_str() {
-            "aws_vpc" | "aws_default_vpc" => inv.vpcs.push(Vpc {
-                id: v.req_str("id")?,
-                name: v.name_tag()?,
-                cidr: v.str_at("cidr_block")?,
-                secondary: Vec::new(),
-                ipv6: v.str_at("ipv6_cidr_block")?.into_iter().collect(),
-                is_default: kind == "aws_default_vpc",
-                at: r.at.clone(),
-            }),
+            "aws_vpc" | "aws_default_vpc" => {
+                // The VPC's main table, by id (an `aws_route_table` that
+                // is the main one has no other mark).
+                if let Some(t) = v.str("main_route_table_id")? {
+                    vpc_mains.push(t);
+                }
+                inv.vpcs.push(Vpc {
+                    id: v.req_str("id")?,
+                    name: v.name_tag()?,
+                    cidr: v.str_at("cidr_block")?,
+                    secondary: Vec::new(),
+                    ipv6: v.str_at("ipv6_cidr_block")?.into_iter().collect(),
+                    is_default: kind == "aws_default_vpc",
+                    at: r.at.clone(),
+                })
+            }
             "aws_subnet" | "aws_default_subnet" => inv.subnets.push(Subnet {
                 id: v.req_str("id")?,
                 name: v.name_tag()?,
@@ -413,6 +422,47 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     at: r.at.clone(),
                 });
             }
+            "aws_route_table" | "aws_default_route_table" => {
+                let mut routes = Vec::new();
+                for b in v.arr("route")? {
+                    routes.push(tf_route(&b, "cidr_block", "ipv6_cidr_block")?);
+                }
+                inv.route_tables.push(Rtb {
+                    id: v.req_str("id")?,
+                    name: v.name_tag()?,
+                    vpc: one_ref(&v, "vpc_id")?.ok_or_else(|| v.at.key("vpc_id").err("missing"))?,
+                    main: kind == "aws_default_route_table",
+                    routes,
+                    subnets: Vec::new(),
+                    at: r.at.clone(),
+                });
+            }
+            "aws_route" => {
+                let table = one_ref(&v, "route_table_id")?
+                    .ok_or_else(|| v.at.key("route_table_id").err("missing"))?;
+                let route = tf_route(&v, "destination_cidr_block", "destination_ipv6_cidr_block")?;
+                inv.routes.push((table, route));
+            }
+            "aws_route_table_association" => {
+                let table = one_ref(&v, "route_table_id")?
+                    .ok_or_else(|| v.at.key("route_table_id").err("missing"))?;
+                match one_ref(&v, "subnet_id")? {
+                    Some(subnet) => inv.route_associations.push((table, subnet)),
+                    None => inv.unsupported.push(Unsupported {
+                        what: format!("{address} (gateway association of {})", table.id),
+                        reason: "gateway route tables (edge associations) are not modelled"
+                            .to_string(),
+                        at: r.at.clone(),
+                    }),
+                }
+            }
+            "aws_main_route_table_association" => {
+                let table = one_ref(&v, "route_table_id")?
+                    .ok_or_else(|| v.at.key("route_table_id").err("missing"))?;
+                let vpc =
+                    one_ref(&v, "vpc_id")?.ok_or_else(|| v.at.key("vpc_id").err("missing"))?;
+                inv.main_route_tables.push((table, vpc));
+            }
             "aws_network_acl_rule" => {
                 let acl = one_ref(&v, "network_acl_id")?
                     .ok_or_else(|| v.at.key("network_acl_id").err("missing"))?;
@@ -526,11 +576,6 @@ pub fn read(file: &Path) -> Res<Inventory> {
             k => {
                 let id = v.str("id")?.unwrap_or_default();
                 let reason = match k {
-                    "aws_route_table"
-                    | "aws_default_route_table"
-                    | "aws_route"
-                    | "aws_route_table_association"
-                    | "aws_main_route_table_association" => unsupported::ROUTE_TABLE.to_string(),
                     "aws_vpc_peering_connection" | "aws_vpc_peering_connection_accepter" => {
                         unsupported::PEERING.to_string()
                     }
@@ -560,7 +605,48 @@ pub fn read(file: &Path) -> Res<Inventory> {
             }
         }
     }
+    for t in &mut inv.route_tables {
+        t.main |= vpc_mains.contains(&t.id);
+    }
     Ok(inv)
+}
+
+/// The members naming a route's target in the AWS provider (at most one
+/// is set; Terraform writes "" for the others).
+const ROUTE_TARGETS: [&str; 10] = [
+    "gateway_id",
+    "nat_gateway_id",
+    "vpc_peering_connection_id",
+    "transit_gateway_id",
+    "network_interface_id",
+    "vpc_endpoint_id",
+    "carrier_gateway_id",
+    "local_gateway_id",
+    "egress_only_gateway_id",
+    "core_network_arn",
+];
+
+/// A route table's `route` block, or an `aws_route` (whose destination
+/// members are named differently).
+fn tf_route(b: &J<'_>, cidr: &str, ipv6: &str) -> Res<RtbRoute> {
+    let mut target = None;
+    for key in ROUTE_TARGETS {
+        if let Some(t) = b.str_at(key)? {
+            target = Some(t);
+            break;
+        }
+    }
+    let other = match b.str(ipv6)? {
+        Some(d) => Some(d),
+        None => b.str("destination_prefix_list_id")?,
+    };
+    Ok(RtbRoute {
+        destination: b.str_at(cidr)?,
+        other_destination: other,
+        target,
+        blackhole: b.str("state")?.as_deref() == Some("blackhole"),
+        at: b.at.clone(),
+    })
 }
 
 /// A network ACL's `ingress`/`egress` block, or an `aws_network_acl_rule`

@@ -8,6 +8,7 @@ use crate::config;
 use crate::model::HealthProtocol;
 
 mod nacls;
+mod routes;
 
 fn configs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs")
@@ -88,8 +89,6 @@ fn the_privatelink_describe_dump_imports_to_the_shipped_privatelink_topology() {
             format!("{d}/ec2/describe-security-groups.json: SecurityGroups[0]: not imported: security group sg-0c1d2e3f4a5b6c7d8: the VPC's default group, used by nothing"),
             format!("{d}/ec2/describe-security-groups.json: SecurityGroups[3]: not imported: security group sg-0f9e8d7c6b5a4f3e2: the VPC's default group, used by nothing"),
             format!("{d}/ec2/describe-security-groups.json: SecurityGroups[6]: not imported: security group sg-0a7b6c5d4e3f2a1b0: its VPC vpc-0d3f5c1e9a7b2c4d6: VPC vpc-0d3f5c1e9a7b2c4d6 is not imported"),
-            format!("{d}/ec2/describe-route-tables.json: RouteTables[0]: not imported: route table rtb-0consumer in vpc-consumer (1 routes): route tables are not imported yet (hyperlab's [[route_table]] is not mapped from AWS's): each VPC gets its implied main table (its local route only)"),
-            format!("{d}/ec2/describe-route-tables.json: RouteTables[1]: not imported: route table rtb-0provider in vpc-provider (1 routes): route tables are not imported yet (hyperlab's [[route_table]] is not mapped from AWS's): each VPC gets its implied main table (its local route only)"),
         ]
     );
     // What is written is what was checked.
@@ -500,7 +499,6 @@ fn the_privatelink_terraform_state_imports_to_the_same_topology_as_its_describe_
     assert_eq!(
         got.report,
         [
-            format!("{f}: values.root_module.resources[12]: not imported: aws_route_table.consumer (rtb-0consumer): route tables are not imported yet (hyperlab's [[route_table]] is not mapped from AWS's): each VPC gets its implied main table (its local route only)"),
             format!("{f}: values.root_module.child_modules[0].resources[20]: not imported: module.provider.aws_internet_gateway.provider (igw-0provider): internet gateways are not modelled by hyperlab yet (nor is the internet)"),
         ]
     );
@@ -792,25 +790,8 @@ fn import_of_export_reproduces_every_shipped_config() {
     files.sort();
     assert_eq!(files.len(), 7);
     for f in files {
-        let mut t = config::load(&f).unwrap();
+        let t = config::load(&f).unwrap();
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
-        // Route tables are not exported yet (`export::aws` lists them as
-        // left out): the rest of the topology must come back.
-        if name == "route-tables" {
-            let left = super::export::aws(&t).left_out;
-            assert!(
-                left.iter()
-                    .any(|l| l.starts_with("route tables rtb-main, rtb-app: not exported yet")),
-                "{left:?}"
-            );
-            t.route_tables = t
-                .vpcs
-                .iter()
-                .enumerate()
-                .map(|(v, vpc)| crate::model::RouteTable::implied_main(v, &vpc.id))
-                .collect();
-            t.subnet_routes = t.subnets.iter().map(|s| s.vpc).collect();
-        }
         let (got, report) = round_trip(&t, &format!("rt-{name}"));
         assert_eq!(report, Vec::<String>::new(), "{name}");
         assert_eq!(got, t, "{name}");
@@ -849,9 +830,6 @@ fn a_moto_dump_imports_with_what_moto_does_differently_reported_and_mended() {
             "DIR/ec2/describe-vpc-endpoints.json: VpcEndpoints[0]: warning: VPC endpoint vpce-8f1ad652458f45ddd: its principal arn:aws:iam::123456789012:root is not in the permissions of vpce-svc-48a0d9ce; added to its allowed_principals, as the connection exists",
             "DIR/apigateway/get-vpc-links.json: items[0]: not imported: REST API VPC link vi0bni1sw0: its NLB nlb-web already fronts endpoint service vpce-svc-48a0d9ce (a hyperlab NLB fronts one)",
             "DIR/apigatewayv2/get-vpc-links.json: Items[0]: note: API Gateway's own VPC is in no dump: made apigateway (10.255.0.0/16) with the host apigateway (10.255.1.10) that calls the VPC links",
-            "DIR/ec2/describe-route-tables.json: RouteTables[0]: not imported: route table rtb-780faa551c8b58e28 in vpc-5facb3748af11d056 (1 routes): route tables are not imported yet (hyperlab's [[route_table]] is not mapped from AWS's): each VPC gets its implied main table (its local route only)",
-            "DIR/ec2/describe-route-tables.json: RouteTables[1]: not imported: route table rtb-e37a2f9eab8a20f22 in vpc-49a6c85928e64ba09 (1 routes): route tables are not imported yet (hyperlab's [[route_table]] is not mapped from AWS's): each VPC gets its implied main table (its local route only)",
-            "DIR/ec2/describe-route-tables.json: RouteTables[2]: not imported: route table rtb-9433e8e18cc9c3036 in vpc-d4f2aaeb0a6019239 (1 routes): route tables are not imported yet (hyperlab's [[route_table]] is not mapped from AWS's): each VPC gets its implied main table (its local route only)",
             "DIR/elbv2/describe-load-balancers.json: LoadBalancers[0].AvailabilityZones[0].SubnetId: warning: load balancer nlb-web node in subnet-6fbd08b4b2f82e12d: the dump gives no address; given 10.1.1.4 in subnet-6fbd08b4b2f82e12d (10.1.1.0/24)",
             "DIR/elbv2/describe-load-balancers.json: LoadBalancers[0].AvailabilityZones[1].SubnetId: warning: load balancer nlb-web node in subnet-3886e3f9f49b28d4c: the dump gives no address; given 10.1.2.4 in subnet-3886e3f9f49b28d4c (10.1.2.0/24)",
             "DIR/ec2/describe-network-interfaces.json: NetworkInterfaces[3].SubnetId: warning: VPC endpoint vpce-8f1ad652458f45ddd in subnet-79d3ec5923676b07a: 10.154.199.135 is outside subnet-79d3ec5923676b07a (10.0.1.0/24); re-addressed to 10.0.1.4 in subnet-79d3ec5923676b07a (10.0.1.0/24)",

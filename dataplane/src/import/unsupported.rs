@@ -7,9 +7,6 @@ use super::inventory::Unsupported;
 use super::json::{Res, J};
 
 /// Why each kind is not imported yet (shared by both readers).
-pub const ROUTE_TABLE: &str =
-    "route tables are not imported yet (hyperlab's [[route_table]] is not mapped from \
-    AWS's): each VPC gets its implied main table (its local route only)";
 pub const PEERING: &str = "VPC peering is not modelled by hyperlab yet: the two VPCs stay isolated";
 pub const NAT_GATEWAY: &str =
     "NAT gateways are not modelled by hyperlab yet (nor is the internet they lead to)";
@@ -22,23 +19,6 @@ fn line(j: &J<'_>, what: String, reason: &str) -> Unsupported {
         reason: reason.to_string(),
         at: j.at.clone(),
     }
-}
-
-fn vpc_of(j: &J<'_>) -> Res<String> {
-    Ok(j.str("VpcId")?
-        .map(|v| format!(" in {v}"))
-        .unwrap_or_default())
-}
-
-/// `describe-route-tables`.
-pub fn route_table(r: &J<'_>) -> Res<Unsupported> {
-    let id = r.req_str("RouteTableId")?;
-    let routes = r.arr("Routes")?.len();
-    Ok(line(
-        r,
-        format!("route table {id}{} ({routes} routes)", vpc_of(r)?),
-        ROUTE_TABLE,
-    ))
 }
 
 /// `describe-vpc-peering-connections`.

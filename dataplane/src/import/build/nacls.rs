@@ -148,36 +148,8 @@ impl<'i> B<'i> {
                     )));
                 }
             }
-            let mut subnets = Vec::new();
-            for s in &n.subnets {
-                let Ok(i) = self.resolve(
-                    s,
-                    &self.subnets,
-                    "subnet",
-                    Source::Subnets,
-                    "describe-subnets",
-                )?
-                else {
-                    // Not imported: its own line says why.
-                    continue;
-                };
-                if self.out.subnets[i].vpc != vpc {
-                    return Err(s.at.err(format!(
-                        "subnet {} is in {}, not in {} (a network ACL is associated with \
-                         subnets of its own VPC)",
-                        s.id, self.out.vpcs[self.out.subnets[i].vpc].id, n.vpc.id
-                    )));
-                }
-                if let Some(other) = assoc.get(&i) {
-                    return Err(s.at.err(format!(
-                        "subnet {} is already associated with network ACL {other} (a subnet \
-                         has exactly one)",
-                        s.id
-                    )));
-                }
-                assoc.insert(i, n.id.clone());
-                subnets.push(i);
-            }
+            let kind = ("network ACL", &n.id[..], "exactly one");
+            let subnets = self.associations(&n.subnets, (vpc, &n.vpc.id), kind, &mut assoc)?;
             if aws_default {
                 continue;
             }

@@ -1,0 +1,177 @@
+//! Route tables: AWS's tables (their `local` routes included) into
+//! `[[route_table]]` tables. The `local` route is implicit in hyperlab, a
+//! route whose state is `blackhole` is a `blackhole` route, and a route to
+//! a target hyperlab does not model (an internet or NAT gateway, a peering
+//! connection, a middlebox ENI, ...) is reported and left out: packets for
+//! its destination follow the table's other routes. A VPC's main table is
+//! written as `main = true` under its AWS id, unless it is AWS's untouched
+//! one (no route imported, no subnet association, no `Name` tag): that is
+//! hyperlab's implied main table, and nothing is written for it.
+
+use std::collections::HashMap;
+
+use super::*;
+
+#[derive(Debug)]
+pub struct ORouteTable {
+    pub id: String,
+    pub vpc: usize,
+    pub main: bool,
+    pub subnets: Vec<usize>,
+    /// The blackhole routes' destinations, in AWS's order (the only
+    /// routes but `local` hyperlab imports today).
+    pub routes: Vec<Ipv4Net>,
+    pub comment: Option<String>,
+}
+
+/// Why a route's target is not imported.
+fn unmodelled(target: &str) -> &'static str {
+    const KINDS: [(&str, &str); 8] = [
+        ("igw-", "internet gateways are not modelled by hyperlab yet"),
+        ("nat-", "NAT gateways are not modelled by hyperlab yet"),
+        ("pcx-", "VPC peering is not modelled by hyperlab yet"),
+        ("tgw-", "transit gateways are not modelled by hyperlab"),
+        (
+            "vgw-",
+            "virtual private gateways (VPN) are not modelled by hyperlab",
+        ),
+        (
+            "eigw-",
+            "egress-only internet gateways (IPv6) are not modelled by hyperlab",
+        ),
+        (
+            "vpce-",
+            "Gateway Load Balancer endpoints are not modelled by hyperlab",
+        ),
+        (
+            "eni-",
+            "routes to a network interface (a middlebox) are not modelled by hyperlab",
+        ),
+    ];
+    KINDS
+        .iter()
+        .find(|(p, _)| target.starts_with(p))
+        .map_or("its target kind is not modelled by hyperlab", |(_, why)| {
+            why
+        })
+}
+
+impl<'i> B<'i> {
+    pub(super) fn route_tables(&mut self) -> Res<()> {
+        let inv = self.inv;
+        let mut tables: Vec<Rtb> = Vec::new();
+        for t in &inv.route_tables {
+            if tables.iter().any(|o| o.id == t.id) {
+                return Err(t.at.err(format!("duplicate route table {}", t.id)));
+            }
+            tables.push(t.clone());
+        }
+        let find = |tables: &[Rtb], r: &Ref| -> Res<usize> {
+            tables
+                .iter()
+                .position(|t| t.id == r.id)
+                .ok_or_else(|| r.at.err(format!("unknown route table {}", r.id)))
+        };
+        for (r, route) in &inv.routes {
+            let i = find(&tables, r)?;
+            tables[i].routes.push(route.clone());
+        }
+        for (r, s) in &inv.route_associations {
+            let i = find(&tables, r)?;
+            if !tables[i].subnets.iter().any(|o| o.id == s.id) {
+                tables[i].subnets.push(s.clone());
+            }
+        }
+        for (r, vpc) in &inv.main_route_tables {
+            let i = find(&tables, r)?;
+            if tables[i].vpc.id != vpc.id {
+                return Err(vpc.at.err(format!(
+                    "route table {} is in {}, so it cannot be the main table of {}",
+                    r.id, tables[i].vpc.id, vpc.id
+                )));
+            }
+            // The association replaces the VPC's first main table.
+            for t in tables.iter_mut().filter(|t| t.vpc.id == vpc.id) {
+                t.main = false;
+            }
+            tables[i].main = true;
+        }
+        // VPC -> its main table's id; subnet -> its table's id.
+        let mut mains: HashMap<usize, String> = HashMap::new();
+        let mut assoc: HashMap<usize, String> = HashMap::new();
+        for t in &tables {
+            let what = format!("route table {}", t.id);
+            // AWS's untouched main table: hyperlab's implied one.
+            let untouched = t.main
+                && t.subnets.is_empty()
+                && t.name.is_none()
+                && t.routes
+                    .iter()
+                    .all(|r| !r.blackhole && r.target.as_ref().is_some_and(|(x, _)| x == "local"));
+            let vpc =
+                match self.resolve(&t.vpc, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
+                    Ok(v) => v,
+                    Err(_) if untouched => continue,
+                    Err(why) => {
+                        self.skip(&t.id, &t.at, &what, &why);
+                        continue;
+                    }
+                };
+            if t.main {
+                if let Some(other) = mains.insert(vpc, t.id.clone()) {
+                    return Err(t.at.err(format!(
+                        "a second main route table of {} (the first is {other})",
+                        t.vpc.id
+                    )));
+                }
+            }
+            let local = self.out.vpcs[vpc].cidr;
+            let mut routes = Vec::new();
+            for r in &t.routes {
+                let Some((d, at)) = &r.destination else {
+                    let dest = r.other_destination.as_deref().unwrap_or("?");
+                    let why = "IPv6 and prefix-list routes are not modelled by hyperlab";
+                    self.not_imported(&r.at, &format!("route {dest} in {}", t.id), why);
+                    continue;
+                };
+                let dest: Ipv4Net = d
+                    .parse()
+                    .map_err(|_| at.err(format!("invalid CIDR {d:?}")))?;
+                let target = r.target.as_ref().map_or("", |(t, _)| t.as_str());
+                if r.blackhole {
+                    routes.push(dest);
+                } else if target == "local" {
+                    if dest != local {
+                        let why = format!(
+                            "a local route for a destination other than the VPC's CIDR ({local}) \
+                             is not modelled by hyperlab"
+                        );
+                        self.not_imported(&r.at, &format!("route {dest} in {}", t.id), &why);
+                    }
+                } else {
+                    let why = format!(
+                        "{}; packets for {dest} follow the table's other routes",
+                        unmodelled(target)
+                    );
+                    let what = format!("route {dest} -> {target} in {}", t.id);
+                    self.not_imported(&r.at, &what, &why);
+                }
+            }
+            let kind = ("route table", &t.id[..], "one at most");
+            let subnets = self.associations(&t.subnets, (vpc, &t.vpc.id), kind, &mut assoc)?;
+            if untouched {
+                continue;
+            }
+            let id = self.unique_id(&t.id);
+            self.out.route_tables.push(ORouteTable {
+                id,
+                vpc,
+                main: t.main,
+                subnets,
+                routes,
+                comment: comment(&t.name),
+            });
+        }
+        Ok(())
+    }
+}
