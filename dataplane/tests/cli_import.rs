@@ -4,7 +4,10 @@
 //! --endpoint` and the follower against a replay of moto's recorded answers
 //! (offline; `cli_import_moto.rs` runs a real moto, as root).
 
-use std::path::PathBuf;
+use std::{
+    path::{Path, PathBuf},
+    process::Output,
+};
 
 mod common;
 use common::{bin, tmp};
@@ -16,17 +19,35 @@ fn example() -> PathBuf {
     ))
 }
 
+/// `dataplane import KIND SRC --lab plink -o OUT`.
+fn import_plink(kind: &str, src: &Path, out: &Path) -> Output {
+    bin()
+        .args(["import", kind])
+        .arg(src)
+        .args(["--lab", "plink", "-o"])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+/// `dataplane check OUT` accepts the plink lab as the shipped example has it.
+fn assert_checks_as_plink(out: &Path) {
+    let check = bin().arg("check").arg(out).output().unwrap();
+    assert_eq!(check.status.code(), Some(0), "{check:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        format!(
+            "{}: ok (lab plink, 2 VPCs, 4 subnets, 4 security groups, 3 ENIs on 3 hosts)\n",
+            out.display()
+        )
+    );
+}
+
 #[test]
 fn import_aws_writes_a_config_that_check_accepts() {
     let out = tmp("import-plink.toml");
     let _ = std::fs::remove_file(&out);
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(example().join("aws"))
-        .args(["--lab", "plink", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = import_plink("aws", &example().join("aws"), &out);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     assert_eq!(String::from_utf8_lossy(&run.stdout), "");
     let err = String::from_utf8_lossy(&run.stderr);
@@ -51,16 +72,8 @@ fn import_aws_writes_a_config_that_check_accepts() {
             out.display()
         )
     );
-    let check = bin().arg("check").arg(&out).output().unwrap();
+    assert_checks_as_plink(&out);
     let _ = std::fs::remove_file(&out);
-    assert_eq!(check.status.code(), Some(0), "{check:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&check.stdout),
-        format!(
-            "{}: ok (lab plink, 2 VPCs, 4 subnets, 4 security groups, 3 ENIs on 3 hosts)\n",
-            out.display()
-        )
-    );
 }
 
 #[test]
@@ -169,13 +182,7 @@ fn import_refuses_a_missing_directory_and_a_bad_lab_name() {
 fn import_terraform_writes_the_same_config_check_accepts() {
     let out = tmp("import-tf.toml");
     let _ = std::fs::remove_file(&out);
-    let run = bin()
-        .args(["import", "terraform"])
-        .arg(example().join("terraform.json"))
-        .args(["--lab", "plink", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = import_plink("terraform", &example().join("terraform.json"), &out);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     let err = String::from_utf8_lossy(&run.stderr);
     assert_eq!(
@@ -185,15 +192,8 @@ fn import_terraform_writes_the_same_config_check_accepts() {
         1,
         "{err}"
     );
-    let check = bin().arg("check").arg(&out).output().unwrap();
+    assert_checks_as_plink(&out);
     let _ = std::fs::remove_file(&out);
-    assert_eq!(
-        String::from_utf8_lossy(&check.stdout),
-        format!(
-            "{}: ok (lab plink, 2 VPCs, 4 subnets, 4 security groups, 3 ENIs on 3 hosts)\n",
-            out.display()
-        )
-    );
     let bad = tmp("import-tf-bad.json");
     std::fs::write(
         &bad,
@@ -238,22 +238,9 @@ fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
         )
     );
     let out = tmp("export-plink.toml");
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(&dir)
-        .args(["--lab", "plink", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = import_plink("aws", &dir, &out);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
-    let check = bin().arg("check").arg(&out).output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&check.stdout),
-        format!(
-            "{}: ok (lab plink, 2 VPCs, 4 subnets, 4 security groups, 3 ENIs on 3 hosts)\n",
-            out.display()
-        )
-    );
+    assert_checks_as_plink(&out);
     // A second export into the same directory is refused.
     let again = bin()
         .args(["export", "aws"])
