@@ -243,6 +243,9 @@ pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, 
 pub enum Reply {
     Insert,
     Claimed,
+    /// No reply entry: replies are decided as first packets of their own
+    /// (a peering whose far side has no route back; see `pipeline`).
+    Skip,
 }
 
 /// What [`create`] did.
@@ -325,7 +328,7 @@ pub fn create(
             return Err(refuse(fwd));
         }
     }
-    if !claimed {
+    if matches!(reply, Reply::Insert) {
         match FLOWS.insert(rev_key, rev, flags) {
             Ok(()) => {}
             Err(e) if e as i32 == -EEXIST => {}

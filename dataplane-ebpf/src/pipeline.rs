@@ -1,6 +1,6 @@
 //! The per-packet pipeline, stage by stage (docs/DATAPLANE.md, "Stages"):
 //! port -> parse (arp) -> source check -> flow (fast path: forward) ->
-//! [eni -> egress SG -> nacl out -> route -> ingress SG -> (privatelink) ->
+//! [eni (-> route, peering) -> egress SG -> nacl out -> route -> ingress SG -> (privatelink) ->
 //! nacl in -> create flow] -> forward (rewrite, count) -> the hook redirects. A flow
 //! hit meets the network ACLs its entry records, then forwards. Every `Err`
 //! is a counted drop.
@@ -124,23 +124,31 @@ fn first_packet<P: Packet>(
     len: u64,
     restart: bool,
 ) -> Result<Verdict, DropReason> {
-    // Stage `eni`: traffic never leaves its VPC here; NAT constructs add the ways across.
+    // Stage `eni`: the destination's ENI in the sender's VPC; NAT
+    // constructs and peering connections add the ways across.
     explain::stage(STAGE_ENI);
     let dst_key = EniKey {
         vpc: in_generation(port.vpc, port.generation as u32),
         ip: h.dst,
     };
     let gen = port.generation as u32;
-    // SAFETY: read-only map value.
-    let dst: &EniInfo = match unsafe { ENIS.get(&dst_key) } {
-        Some(d) => d,
-        // No such address in the VPC: the route table still says why (a
-        // blackhole, or no route at all); `local` finds nothing there.
+    // SAFETY: read-only map values.
+    let (dst, dst_vpc, peered): (&EniInfo, u32, bool) = match unsafe { ENIS.get(&dst_key) } {
+        Some(d) => (d, port.vpc, false),
+        // No such address in the VPC: the route table decides at once (a
+        // blackhole, no route at all, or a peering connection to the VPC
+        // that holds it); `local` finds nothing there.
         None => {
-            route::decide(gen, port.subnet, h.dst)?;
-            // The local route covers it: the ENI lookup decides.
+            let peer = route::decide(gen, port.subnet, h.dst)?;
             explain::stage(STAGE_ENI);
-            return Err(DropReason::NoRoute);
+            if peer == route::LOCAL {
+                return Err(DropReason::NoRoute);
+            }
+            let peer_key = EniKey { vpc: in_generation(peer, gen), ip: h.dst };
+            match unsafe { ENIS.get(&peer_key) } {
+                Some(d) => (d, peer, true),
+                None => return Err(DropReason::NoRoute),
+            }
         }
     };
     explain::destination(dst);
@@ -158,8 +166,12 @@ fn first_packet<P: Packet>(
     // Stage `nacl out`: leaving the source subnet.
     let value = nacl::value(h, h.dport);
     nacl::out(NACL_CHECK_OUT1, gen, port.subnet, dst.subnet, h.dst, h.proto, value)?;
-    // Stage `route`: the source subnet's route table.
-    route::decide(gen, port.subnet, h.dst)?;
+    // Stage `route`: the source subnet's route table (a peered destination
+    // met it above). Config refuses a peering route inside the VPC's CIDR,
+    // so an address of the VPC's own is `local` or a blackhole here.
+    if !peered {
+        route::decide(gen, port.subnet, h.dst)?;
+    }
     explain::stage(STAGE_INGRESS_SG);
     if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, dport) {
         return Err(DropReason::IngressSgDeny);
@@ -171,7 +183,7 @@ fn first_packet<P: Packet>(
     nacl::inbound(NACL_CHECK_IN1, gen, port.subnet, dst.subnet, h.src, h.proto, value)?;
     let b = flow::Birth::of(h, len);
     let fwd = flow::scratch(0)?;
-    let to_dst = Hop { mac: &dst.mac, ifindex: dst.ifindex, vpc: port.vpc, eni: dst.eni };
+    let to_dst = Hop { mac: &dst.mac, ifindex: dst.ifindex, vpc: dst_vpc, eni: dst.eni };
     flow::build(fwd, &b, 0, port.eni, &to_dst, Tuple::of(h), &Crossings::one(port.subnet, dst.subnet));
     let rev = flow::scratch(1)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
@@ -181,7 +193,16 @@ fn first_packet<P: Packet>(
         // A dry run (`dataplane explain`) decides and rewrites, creates nothing.
         Created::New
     } else {
-        let c = flow::create(key, fwd, &rev_key, rev, restart, Reply::Insert)?;
+        // Across a peering, AWS routes the reply by the table of the
+        // subnet it leaves: without a route back over the connection, no
+        // reply entry; each reply is then a first packet in the peer VPC
+        // and meets that table (`no_route`, a blackhole, ...).
+        let reply = if peered && !route::back(gen, dst.subnet, h.src, port.vpc) {
+            Reply::Skip
+        } else {
+            Reply::Insert
+        };
+        let c = flow::create(key, fwd, &rev_key, rev, restart, reply)?;
         // Slow path only: one line per new flow when the agent logs at debug.
         aya_log_ebpf::debug!(
             p.ctx(),

@@ -7,11 +7,19 @@
 //! drops as `route_blackhole`; no match drops as `no_route`. Both drops
 //! are counted per (table, route) in `HL_ROUTE_STATS`. The flow entry
 //! keeps the decision: a tracked flow never meets its table again.
+//!
+//! A route to a VPC peering connection (VPC peering guide) names the VPC
+//! at the connection's other end and that VPC's CIDR: an active
+//! connection carries a destination inside the CIDR to the peer VPC (the
+//! caller looks the address up there); one outside it is
+//! `peering_not_transitive` (a peering never leads on to a third VPC);
+//! a connection that is not active drops as `peering_not_active`. Both
+//! drops are counted on the route, as a blackhole's are.
 
 use aya_ebpf::{bindings::BPF_NOEXIST, maps::lpm_trie::Key};
 use dataplane_common::{
     explain::STAGE_ROUTE, subnet_slot, DropReason, RouteKey, RouteStatKey, ROUTE_FIXED_BITS,
-    ROUTE_NO_MATCH, ROUTE_TARGET_LOCAL,
+    ROUTE_NO_MATCH, ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_LOCAL, ROUTE_TARGET_PEERING,
 };
 
 use crate::{
@@ -19,31 +27,68 @@ use crate::{
     maps::{ROUTES, ROUTE_STATS, ROUTE_SUBNETS},
 };
 
-/// The route of `dst` in subnet `subnet`'s table (generation `gen`): `Ok`
-/// for `local`, the drop otherwise.
+/// [`decide`]'s answer for a destination of the sender's own VPC.
+pub const LOCAL: u32 = u32::MAX;
+
+/// The route of `dst` in subnet `subnet`'s table (generation `gen`):
+/// [`LOCAL`], or the peer VPC an active peering connection carries `dst`
+/// to; the drop otherwise.
 #[inline(always)]
-pub fn decide(gen: u32, subnet: u16, dst: [u8; 4]) -> Result<(), DropReason> {
+pub fn decide(gen: u32, subnet: u16, dst: [u8; 4]) -> Result<u32, DropReason> {
     explain::stage(STAGE_ROUTE);
-    let (table, stat) = match ROUTE_SUBNETS.get(subnet_slot(subnet, gen)) {
-        Some(r) => (r.table, r.stat),
-        None => (0, 0),
+    let stat = match ROUTE_SUBNETS.get(subnet_slot(subnet, gen)) {
+        Some(r) => r.stat,
+        None => 0,
     };
-    let k = Key::new(ROUTE_FIXED_BITS + 32, RouteKey { table: table.to_be_bytes(), addr: dst });
-    let (route, target) = match ROUTES.get(&k) {
-        Some(r) => (r.route, r.target),
-        None => (ROUTE_NO_MATCH, 0),
-    };
+    let (route, target, peer) = lookup(gen, subnet, dst);
     explain::route(stat, dst, route, target);
     if target == ROUTE_TARGET_LOCAL {
-        return Ok(());
+        return Ok(LOCAL);
+    }
+    if target == ROUTE_TARGET_PEERING && peer != LOCAL {
+        return Ok(peer);
     }
     if !dry_run() {
         count(stat, route);
     }
-    if target == 0 {
-        Err(DropReason::NoRoute)
+    Err(if target == 0 {
+        DropReason::NoRoute
+    } else if target == ROUTE_TARGET_BLACKHOLE {
+        DropReason::RouteBlackhole
+    } else if target == ROUTE_TARGET_PEERING {
+        DropReason::PeeringNotTransitive
     } else {
-        Err(DropReason::RouteBlackhole)
+        DropReason::PeeringNotActive
+    })
+}
+
+/// Whether subnet `subnet`'s table sends `dst` back over an active
+/// peering connection to VPC `vpc` (the return route a reply across a
+/// peering needs: AWS routes it by the table of the subnet it leaves).
+#[inline(always)]
+pub fn back(gen: u32, subnet: u16, dst: [u8; 4], vpc: u32) -> bool {
+    let (_, target, peer) = lookup(gen, subnet, dst);
+    target == ROUTE_TARGET_PEERING && peer == vpc
+}
+
+/// The deciding route of `dst` in subnet `subnet`'s table: its index (or
+/// `ROUTE_NO_MATCH`), its target (0: none), and for a peering route whose
+/// peer CIDR holds `dst` the peer VPC ([`LOCAL`] otherwise).
+#[inline(always)]
+fn lookup(gen: u32, subnet: u16, dst: [u8; 4]) -> (u16, u8, u32) {
+    let table = match ROUTE_SUBNETS.get(subnet_slot(subnet, gen)) {
+        Some(r) => r.table,
+        None => 0,
+    };
+    let k = Key::new(ROUTE_FIXED_BITS + 32, RouteKey { table: table.to_be_bytes(), addr: dst });
+    match ROUTES.get(&k) {
+        Some(r) => {
+            let d = u32::from_ne_bytes(dst);
+            let inside = d & u32::from_ne_bytes(r.peer_mask) == u32::from_ne_bytes(r.peer_net);
+            let peer = if r.target == ROUTE_TARGET_PEERING && inside { r.peer_vpc } else { LOCAL };
+            (r.route, r.target, peer)
+        }
+        None => (ROUTE_NO_MATCH, 0, LOCAL),
     }
 }
 

@@ -26,7 +26,9 @@ pub use nacl::{
     value_range, ClassTable, DirTable, NaclCidrEntry, NaclMaps, NaclRuleEntry, DEFAULT_DENY,
     NACL_PROTOS,
 };
-pub use routes::{compile_routes, route_table_by_stat, target_code, RouteEntry, RouteMaps};
+pub use routes::{
+    compile_routes, route_info, route_table_by_stat, target_code, RouteEntry, RouteMaps,
+};
 
 use crate::{
     maglev,

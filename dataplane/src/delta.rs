@@ -543,8 +543,8 @@ mod tests {
             RouteKey::new(id, [192, 168, 0, 0]),
             RouteInfo {
                 target: ROUTE_TARGET_BLACKHOLE,
-                _pad: 0,
                 route: 0,
+                ..RouteInfo::default()
             },
         );
         // Table 1's local route is the same entry in both (same id, same

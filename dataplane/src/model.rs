@@ -27,6 +27,8 @@ pub struct Topology {
     /// Each subnet's route table (index into `route_tables`): its explicit
     /// association, else its VPC's main table.
     pub subnet_routes: Vec<usize>,
+    /// VPC peering connections (`[[vpc_peering]]`, file order).
+    pub vpc_peerings: Vec<VpcPeering>,
     /// Hyperplane constructs: load balancers, PrivateLink, VPC links.
     pub services: Services,
     /// Connection tracking: idle timeouts and the sweep (`[conntrack]`).
@@ -777,14 +779,64 @@ pub struct Route {
     pub target: RouteTarget,
 }
 
-/// Where a route sends matching traffic. Peering connections, NAT
-/// gateways and internet gateways are not modelled yet.
+/// Where a route sends matching traffic. NAT gateways and internet
+/// gateways are not modelled yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RouteTarget {
     /// Within the VPC: on to the destination's ENI.
     Local,
     /// Dropped (AWS: a route whose target is gone, state `blackhole`).
     Blackhole,
+    /// Over a VPC peering connection (index into `Topology::vpc_peerings`)
+    /// to the other VPC of the peering.
+    Peering(usize),
+}
+
+/// A VPC peering connection (VPC peering guide, "VPC peering process",
+/// "VPC peering connection lifecycle"): only an `active` one carries
+/// packets, and only between the two VPCs' CIDRs (not transitive).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct VpcPeering {
+    pub id: String,
+    /// Index into `Topology::vpcs`: the VPC that asked.
+    pub requester: usize,
+    /// Index into `Topology::vpcs`: the VPC that accepts.
+    pub accepter: usize,
+    pub status: PeeringStatus,
+}
+
+impl VpcPeering {
+    /// The VPC at the other end from `vpc` (`None`: `vpc` is neither end).
+    pub fn peer_of(&self, vpc: usize) -> Option<usize> {
+        if vpc == self.requester {
+            Some(self.accepter)
+        } else if vpc == self.accepter {
+            Some(self.requester)
+        } else {
+            None
+        }
+    }
+}
+
+/// The states of a peering connection the lab models (AWS's lifecycle
+/// also has transient ones: `initiating-request`, `provisioning`,
+/// `deleting`, and the terminal `expired`, `failed`, `deleted`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PeeringStatus {
+    PendingAcceptance,
+    Active,
+    Rejected,
+}
+
+impl PeeringStatus {
+    /// The status as AWS writes it (`Status.Code`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PeeringStatus::PendingAcceptance => "pending-acceptance",
+            PeeringStatus::Active => "active",
+            PeeringStatus::Rejected => "rejected",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -814,6 +866,7 @@ impl Topology {
             subnet_nacls: Vec::new(),
             route_tables: Vec::new(),
             subnet_routes: Vec::new(),
+            vpc_peerings: Vec::new(),
             services: Services::default(),
             conntrack: ConntrackSettings::default(),
             flow_logs: None,

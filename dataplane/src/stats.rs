@@ -27,7 +27,9 @@ pub struct RouteDropName {
 }
 
 /// Every drop counter of every table (the user's, then each VPC's implied
-/// main table): its blackhole routes in order, then its "no route".
+/// main table): its blackhole and peering routes in order (a peering
+/// route drops what its connection does not carry: not active, or not in
+/// the peer VPC), then its "no route".
 pub fn route_drops(t: &Topology) -> Vec<RouteDropName> {
     let mut tables: Vec<RouteTable> = t.route_tables.clone();
     for (v, vpc) in t.vpcs.iter().enumerate() {
@@ -43,8 +45,14 @@ pub fn route_drops(t: &Topology) -> Vec<RouteDropName> {
             .routes
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.target == RouteTarget::Blackhole)
-            .map(|(i, r)| (i as u16, format!("blackhole {}", r.destination)));
+            .filter_map(|(i, r)| match r.target {
+                RouteTarget::Blackhole => Some((i as u16, format!("blackhole {}", r.destination))),
+                RouteTarget::Peering(p) => Some((
+                    i as u16,
+                    format!("{} {}", t.vpc_peerings[p].id, r.destination),
+                )),
+                RouteTarget::Local => None,
+            });
         for (route, name) in holes.chain([(ROUTE_NO_MATCH, "no route".to_string())]) {
             out.push(RouteDropName {
                 table: tb.id.clone(),

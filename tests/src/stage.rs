@@ -95,8 +95,8 @@ impl Stage {
             LpmTrie::try_from(self.map(maps::ROUTES)).unwrap();
         let local = RouteInfo {
             target: ROUTE_TARGET_LOCAL,
-            _pad: 0,
             route: ROUTE_LOCAL,
+            ..RouteInfo::default()
         };
         t.insert(&Key::new(32, RouteKey::new(0, [0, 0, 0, 0])), local, 0)
             .unwrap();

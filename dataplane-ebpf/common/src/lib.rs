@@ -329,6 +329,13 @@ pub const ROUTE_FIXED_BITS: u32 = 32;
 pub const ROUTE_TARGET_LOCAL: u8 = 1;
 /// [`RouteInfo::target`]: dropped (`route_blackhole`).
 pub const ROUTE_TARGET_BLACKHOLE: u8 = 2;
+/// [`RouteInfo::target`]: over an active VPC peering connection to the
+/// peer VPC ([`RouteInfo::peer_vpc`]); only destinations inside the peer
+/// VPC's CIDR cross (`peering_not_transitive` otherwise).
+pub const ROUTE_TARGET_PEERING: u8 = 3;
+/// [`RouteInfo::target`]: a peering connection that is not active
+/// (`pending-acceptance` or `rejected`): dropped (`peering_not_active`).
+pub const ROUTE_TARGET_PEERING_INACTIVE: u8 = 4;
 /// [`RouteInfo::route`] of the implicit `local` route (the VPC's CIDR).
 pub const ROUTE_LOCAL: u16 = u16::MAX;
 /// [`RouteStatKey::route`] of a destination no route covers (`no_route`).
@@ -369,12 +376,19 @@ impl RouteKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct RouteInfo {
-    /// [`ROUTE_TARGET_LOCAL`] or [`ROUTE_TARGET_BLACKHOLE`].
+    /// [`ROUTE_TARGET_LOCAL`], [`ROUTE_TARGET_BLACKHOLE`],
+    /// [`ROUTE_TARGET_PEERING`] or [`ROUTE_TARGET_PEERING_INACTIVE`].
     pub target: u8,
     pub _pad: u8,
     /// The route's index in its table's `routes` (the config's order), or
     /// [`ROUTE_LOCAL`].
     pub route: u16,
+    /// Peering routes: the peer VPC (its index, as `PortInfo::vpc`).
+    pub peer_vpc: u32,
+    /// Peering routes: the peer VPC's CIDR, network and mask (what the
+    /// peering carries; 0/0 for other routes).
+    pub peer_net: [u8; 4],
+    pub peer_mask: [u8; 4],
 }
 
 /// `HL_ROUTE_STATS` key: packets one route of one table dropped.
@@ -907,6 +921,13 @@ codes! {
         /// The source subnet's route table sends the destination to a
         /// blackhole route.
         RouteBlackhole = 30, "route_blackhole";
+        /// The route's target is a VPC peering connection that is not
+        /// active (`pending-acceptance` or `rejected`).
+        PeeringNotActive = 31, "peering_not_active";
+        /// The route sends the destination over a peering connection but
+        /// the destination is not in the peer VPC: peering is not
+        /// transitive (no path to a third VPC or through the peer).
+        PeeringNotTransitive = 32, "peering_not_transitive";
     }
 }
 
@@ -1019,7 +1040,7 @@ mod tests {
         assert_eq!(size_of::<NaclStatKey>(), 8);
         assert_eq!(size_of::<SubnetRoute>(), 8);
         assert_eq!(size_of::<RouteKey>(), 8);
-        assert_eq!(size_of::<RouteInfo>(), 4);
+        assert_eq!(size_of::<RouteInfo>(), 16);
         assert_eq!(offset_of!(RouteInfo, route), 2);
         assert_eq!(size_of::<RouteStatKey>(), 8);
         assert_eq!(offset_of!(FlowEntry, out_ifindex), 12);

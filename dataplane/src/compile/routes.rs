@@ -11,10 +11,11 @@ use std::collections::HashMap;
 use anyhow::{bail, Result};
 use dataplane_common::{
     nacl_stat_id, RouteInfo, RouteKey, SubnetRoute, ROUTE_FIXED_BITS, ROUTE_LOCAL,
-    ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_LOCAL,
+    ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_LOCAL, ROUTE_TARGET_PEERING,
+    ROUTE_TARGET_PEERING_INACTIVE,
 };
 
-use crate::model::{RouteTable, RouteTarget, Topology};
+use crate::model::{PeeringStatus, Route, RouteTable, RouteTarget, Topology};
 
 /// One `HL_ROUTES` entry: prefix length (with the fixed bits), key, route.
 pub type RouteEntry = (u32, RouteKey, RouteInfo);
@@ -27,12 +28,37 @@ pub struct RouteMaps {
     pub routes: Vec<RouteEntry>,
 }
 
-/// The kernel's code for a route target.
-pub fn target_code(t: RouteTarget) -> u8 {
+/// The kernel's code for a route target (a peering connection's depends
+/// on its status).
+pub fn target_code(topo: &Topology, t: RouteTarget) -> u8 {
     match t {
         RouteTarget::Local => ROUTE_TARGET_LOCAL,
         RouteTarget::Blackhole => ROUTE_TARGET_BLACKHOLE,
+        RouteTarget::Peering(p) if topo.vpc_peerings[p].status == PeeringStatus::Active => {
+            ROUTE_TARGET_PEERING
+        }
+        RouteTarget::Peering(_) => ROUTE_TARGET_PEERING_INACTIVE,
     }
+}
+
+/// The `HL_ROUTES` value of route `index` of a table of VPC `vpc`: for a
+/// peering connection, the VPC at its other end and that VPC's CIDR (all
+/// the connection carries: it is not transitive).
+pub fn route_info(topo: &Topology, vpc: usize, index: u16, r: &Route) -> RouteInfo {
+    let mut info = RouteInfo {
+        target: target_code(topo, r.target),
+        route: index,
+        ..RouteInfo::default()
+    };
+    if let RouteTarget::Peering(p) = r.target {
+        if let Some(peer) = topo.vpc_peerings[p].peer_of(vpc) {
+            let cidr = topo.vpcs[peer].cidr;
+            info.peer_vpc = peer as u32;
+            info.peer_net = cidr.network().octets();
+            info.peer_mask = cidr.netmask().octets();
+        }
+    }
+    info
 }
 
 /// Compiles the tables the subnets use, with generation-0 ids.
@@ -67,19 +93,15 @@ pub fn compile_routes(topo: &Topology) -> Result<RouteMaps> {
             RouteKey::new(id, local.network().octets()),
             RouteInfo {
                 target: ROUTE_TARGET_LOCAL,
-                _pad: 0,
                 route: ROUTE_LOCAL,
+                ..RouteInfo::default()
             },
         ));
         for (i, r) in table.routes.iter().enumerate() {
             out.routes.push((
                 ROUTE_FIXED_BITS + r.destination.prefix_len() as u32,
                 RouteKey::new(id, r.destination.network().octets()),
-                RouteInfo {
-                    target: target_code(r.target),
-                    _pad: 0,
-                    route: i as u16,
-                },
+                route_info(topo, table.vpc, i as u16, r),
             ));
         }
         let r = SubnetRoute { table: id, stat };

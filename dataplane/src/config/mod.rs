@@ -211,6 +211,7 @@ mod diagnostics;
 mod lower;
 mod network;
 mod network_acls;
+mod peering;
 mod placement;
 mod refs;
 mod route_tables;
@@ -248,6 +249,7 @@ const ROOT_KEYS: &[&str] = &[
     "security_group",
     "network_acl",
     "route_table",
+    "vpc_peering",
     "eni",
     "nlb",
     "target_group",
@@ -293,6 +295,7 @@ impl<'s> Checker<'s> {
             c.network_acl(node, path, i, ids, lab.nacl_entries_max)
         });
         let route_tables = self.each(&root, "route_table", &mut ids, Self::route_table);
+        let peerings = self.each(&root, "vpc_peering", &mut ids, Self::vpc_peering);
         let enis = self.each(&root, "eni", &mut ids, Self::eni);
 
         // The Hyperplane resources, read in this order (ids register as read).
@@ -316,11 +319,17 @@ impl<'s> Checker<'s> {
 
         // Pass 2: references and cross-resource rules.
         let (subnets, subnet_vpcs) = self.resolve_subnets(&vpcs, subnets, &ids);
-        let (security_groups, sg_vpcs) = self.resolve_security_groups(&vpcs, sgs, &ids);
+        let vpc_peerings = self.resolve_peerings(&vpcs, peerings, &ids);
+        let (security_groups, sg_vpcs) =
+            self.resolve_security_groups(&vpcs, &vpc_peerings, sgs, &ids);
         let (network_acls, subnet_nacls) =
             self.resolve_network_acls(&vpcs, (&subnets, &subnet_vpcs), nacls, &ids);
-        let (route_tables, subnet_routes) =
-            self.resolve_route_tables(&vpcs, (&subnets, &subnet_vpcs), route_tables, &ids);
+        let (route_tables, subnet_routes) = self.resolve_route_tables(
+            (&vpcs, &vpc_peerings),
+            (&subnets, &subnet_vpcs),
+            route_tables,
+            &ids,
+        );
         let enis = self.resolve_enis(
             &vpcs,
             (&subnets, &subnet_vpcs),
@@ -357,6 +366,7 @@ impl<'s> Checker<'s> {
             subnet_nacls,
             route_tables,
             subnet_routes,
+            vpc_peerings,
             services,
             conntrack,
             flow_logs,

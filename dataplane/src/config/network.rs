@@ -10,6 +10,7 @@ use std::path::Path;
 use ipnet::Ipv4Net;
 
 use super::diagnostics::Checker;
+use super::peering::actively_peered;
 use super::placement::{Claim, MAX_SGS_PER_ENI};
 use super::refs::{defined, IdInfo, Kind};
 use super::tree::{join, Node, Sp, Tbl, Val};
@@ -20,7 +21,7 @@ use super::values::{
 use crate::model::{
     self, ConntrackSettings, Eni, FlowLogDestination, FlowLogField, FlowLogFileFormat,
     FlowLogSettings, Hook, LabSettings, Peer, Protocol, Rule, SecurityGroup, Subnet, Vpc,
-    FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE, FLOW_LOG_INTERVAL_S,
+    VpcPeering, FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE, FLOW_LOG_INTERVAL_S,
 };
 
 pub(super) const LAB_KEYS: &[&str] = &["name", "hook", "mtu", "nacl_entries_max"];
@@ -740,6 +741,7 @@ impl<'s> Checker<'s> {
     pub(super) fn resolve_security_groups(
         &mut self,
         vpcs: &[Vpc],
+        peerings: &[VpcPeering],
         sgs: Vec<SgIn<'_>>,
         ids: &HashMap<String, IdInfo>,
     ) -> (Vec<SecurityGroup>, Vec<Option<usize>>) {
@@ -767,7 +769,15 @@ impl<'s> Checker<'s> {
                         protocol: r.protocol.unwrap_or(Protocol::All),
                         ports: r.ports,
                         peer: self
-                            .peer(r, i, sgs.as_slice(), &sg_vpcs, vpcs, ids, &sg_ids)
+                            .peer(
+                                r,
+                                i,
+                                sgs.as_slice(),
+                                &sg_vpcs,
+                                (vpcs, peerings),
+                                ids,
+                                &sg_ids,
+                            )
                             .unwrap_or(Peer::Cidr(Ipv4Net::default())),
                     })
                     .collect()
@@ -788,7 +798,9 @@ impl<'s> Checker<'s> {
     }
 
     /// A rule's peer; a group peer must be a security group in the same VPC
-    /// as the rule's group.
+    /// as the rule's group, or in a VPC an active peering connection joins
+    /// to it (VPC peering guide, "Update your security groups to reference
+    /// peer security groups").
     #[allow(clippy::too_many_arguments)]
     pub(super) fn peer(
         &mut self,
@@ -796,7 +808,7 @@ impl<'s> Checker<'s> {
         sg: usize,
         sgs: &[SgIn<'_>],
         sg_vpcs: &[Option<usize>],
-        vpcs: &[Vpc],
+        (vpcs, peerings): (&[Vpc], &[VpcPeering]),
         ids: &HashMap<String, IdInfo>,
         sg_ids: &[&str],
     ) -> Option<Peer> {
@@ -817,13 +829,14 @@ impl<'s> Checker<'s> {
             sg_ids,
         )?;
         if let (Some(mine), Some(theirs)) = (sg_vpcs[sg], sg_vpcs[target]) {
-            if mine != theirs {
+            if mine != theirs && !actively_peered(peerings, mine, theirs) {
                 self.err(
                     peer.pos,
                     &field,
                     format!(
                         "security group \"{name}\" is in {}, but {} is in {} \
-                         (a rule can only reference groups of its own VPC; use a CIDR instead)",
+                         (a rule can only reference groups of its own VPC or of a VPC an \
+                         active peering connection joins to it; use a CIDR instead)",
                         vpcs[theirs].id, sgs[sg].id, vpcs[mine].id
                     ),
                 );

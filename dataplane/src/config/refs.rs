@@ -24,6 +24,7 @@ pub(super) enum Kind {
     Alb,
     CloudMapService,
     Integration,
+    VpcPeering,
 }
 
 impl Kind {
@@ -43,6 +44,7 @@ impl Kind {
             Kind::Alb => "ALB",
             Kind::CloudMapService => "Cloud Map service",
             Kind::Integration => "integration",
+            Kind::VpcPeering => "VPC peering connection",
         }
     }
 
@@ -62,6 +64,7 @@ impl Kind {
             Kind::Alb => "ALBs",
             Kind::CloudMapService => "Cloud Map services",
             Kind::Integration => "integrations",
+            Kind::VpcPeering => "VPC peering connections",
         }
     }
 
@@ -76,7 +79,8 @@ impl Kind {
             | Kind::TargetGroup
             | Kind::VpcEndpoint
             | Kind::VpcLink
-            | Kind::CloudMapService => "a",
+            | Kind::CloudMapService
+            | Kind::VpcPeering => "a",
         }
     }
 
@@ -97,6 +101,7 @@ impl Kind {
             Kind::Alb => "alb",
             Kind::CloudMapService => "svc",
             Kind::Integration => "int",
+            Kind::VpcPeering => "pcx",
         }
     }
 }

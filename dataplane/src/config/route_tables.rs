@@ -11,7 +11,9 @@
 //! `local` must match the whole CIDR of a subnet of the VPC; a table has
 //! one route per destination; a VPC has one main table, used by every
 //! subnet without an explicit association; a subnet is associated with
-//! one table at most.
+//! one table at most. A route to a VPC peering connection (VPC peering
+//! guide, "Update your route tables for a VPC peering connection") names
+//! a connection of the table's VPC and a destination outside its CIDR.
 
 use std::collections::HashMap;
 
@@ -19,7 +21,7 @@ use super::diagnostics::Checker;
 use super::refs::{defined, IdInfo, Kind};
 use super::tree::{join, Node, Sp};
 use super::values::parse_cidr;
-use crate::model::{Ipv4Net, Route, RouteTable, RouteTarget, Subnet, Vpc};
+use crate::model::{Ipv4Net, Route, RouteTable, RouteTarget, Subnet, Vpc, VpcPeering};
 
 pub(super) const ROUTE_TABLE_KEYS: &[&str] = &["id", "vpc", "main", "subnets", "routes"];
 
@@ -46,7 +48,15 @@ pub(super) struct RouteTableIn<'n> {
 pub(super) struct RouteIn {
     pub(super) path: String,
     pub(super) destination: Sp<Ipv4Net>,
-    pub(super) target: Sp<RouteTarget>,
+    pub(super) target: Sp<TargetIn>,
+}
+
+/// A route's target before references are resolved.
+pub(super) enum TargetIn {
+    Local,
+    Blackhole,
+    /// A `pcx-` id: a VPC peering connection, resolved in pass 2.
+    Peering(String),
 }
 
 impl<'s> Checker<'s> {
@@ -107,8 +117,9 @@ impl<'s> Checker<'s> {
             });
         let target = self.req_str(&t, "target", TARGETS).and_then(|g| {
             let v = match g.v {
-                "local" => RouteTarget::Local,
-                "blackhole" => RouteTarget::Blackhole,
+                "local" => TargetIn::Local,
+                "blackhole" => TargetIn::Blackhole,
+                pcx if pcx.starts_with("pcx-") => TargetIn::Peering(pcx.to_string()),
                 other => {
                     self.err(g.pos, &t.field("target"), unmodelled_target(other));
                     return None;
@@ -127,7 +138,7 @@ impl<'s> Checker<'s> {
     /// table, and every subnet's table.
     pub(super) fn resolve_route_tables(
         &mut self,
-        vpcs: &[Vpc],
+        (vpcs, peerings): (&[Vpc], &[VpcPeering]),
         (subnets, subnet_vpcs): (&[Subnet], &[Option<usize>]),
         tables: Vec<RouteTableIn<'_>>,
         ids: &HashMap<String, IdInfo>,
@@ -202,7 +213,7 @@ impl<'s> Checker<'s> {
                 assoc.insert(sn, (i, s.pos));
             }
             let routes = match vpc {
-                Some(v) => self.check_routes(&vpcs[v], subnets, v, &r.routes),
+                Some(v) => self.check_routes((vpcs, peerings), subnets, v, &r.routes, ids),
                 None => Vec::new(),
             };
             out.push(RouteTable {
@@ -239,11 +250,13 @@ impl<'s> Checker<'s> {
     /// implicit one and is left out.
     fn check_routes(
         &mut self,
-        vpc: &Vpc,
+        (vpcs, peerings): (&[Vpc], &[VpcPeering]),
         subnets: &[Subnet],
         v: usize,
         routes: &[RouteIn],
+        ids: &HashMap<String, IdInfo>,
     ) -> Vec<Route> {
+        let vpc = &vpcs[v];
         let mut out = Vec::new();
         // destination -> (route path, where it is written)
         let mut seen: HashMap<Ipv4Net, (&str, usize)> = HashMap::new();
@@ -264,9 +277,9 @@ impl<'s> Checker<'s> {
             }
             seen.insert(d, (&r.path, r.destination.pos));
             let local = vpc.cidr;
-            match r.target.v {
-                RouteTarget::Local if d == local => continue,
-                RouteTarget::Local => {
+            let target = match &r.target.v {
+                TargetIn::Local if d == local => continue,
+                TargetIn::Local => {
                     self.err(
                         r.target.pos,
                         &join(&r.path, "target"),
@@ -278,50 +291,99 @@ impl<'s> Checker<'s> {
                     );
                     continue;
                 }
-                RouteTarget::Blackhole if d == local => {
-                    self.err(
-                        r.destination.pos,
-                        &dfield,
-                        format!(
-                            "{d} is the CIDR of {}: its local route cannot be removed or \
-                             replaced",
-                            vpc.id
-                        ),
-                    );
-                    continue;
+                TargetIn::Blackhole => RouteTarget::Blackhole,
+                TargetIn::Peering(name) => {
+                    match self.peering_target(name, r, (vpcs, peerings), v, ids) {
+                        Some(t) => t,
+                        None => continue,
+                    }
                 }
-                RouteTarget::Blackhole
-                    if local.contains(&d) && !subnets.iter().any(|s| s.vpc == v && s.cidr == d) =>
-                {
-                    self.err(
-                        r.destination.pos,
-                        &dfield,
-                        format!(
-                            "{d} is inside {}'s CIDR {local} but is not the CIDR of one of its \
-                             subnets: a route more specific than the local route must match a \
-                             whole subnet's CIDR",
-                            vpc.id
-                        ),
-                    );
-                    continue;
-                }
-                RouteTarget::Blackhole => {}
+            };
+            if d == local {
+                self.err(
+                    r.destination.pos,
+                    &dfield,
+                    format!(
+                        "{d} is the CIDR of {}: its local route cannot be removed or replaced",
+                        vpc.id
+                    ),
+                );
+                continue;
+            }
+            let whole_subnet = subnets.iter().any(|s| s.vpc == v && s.cidr == d);
+            if local.contains(&d) && !whole_subnet {
+                self.err(
+                    r.destination.pos,
+                    &dfield,
+                    format!(
+                        "{d} is inside {}'s CIDR {local} but is not the CIDR of one of its \
+                         subnets: a route more specific than the local route must match a \
+                         whole subnet's CIDR",
+                        vpc.id
+                    ),
+                );
+                continue;
+            }
+            if local.contains(&d) && target != RouteTarget::Blackhole {
+                self.err(
+                    r.destination.pos,
+                    &dfield,
+                    format!(
+                        "{d} is inside {}'s CIDR {local}: a route more specific than the local \
+                         route cannot target a VPC peering connection",
+                        vpc.id
+                    ),
+                );
+                continue;
             }
             out.push(Route {
                 destination: d,
-                target: r.target.v,
+                target,
             });
         }
         out
     }
 }
 
-/// The message for a target other than `local` and `blackhole`: AWS's
-/// other targets are not modelled yet.
+impl<'s> Checker<'s> {
+    /// A route's `pcx-` target: a peering connection one of whose ends is
+    /// the table's VPC (`v`).
+    fn peering_target(
+        &mut self,
+        name: &str,
+        r: &RouteIn,
+        (vpcs, peerings): (&[Vpc], &[VpcPeering]),
+        v: usize,
+        ids: &HashMap<String, IdInfo>,
+    ) -> Option<RouteTarget> {
+        let field = join(&r.path, "target");
+        let defined_ids = defined(ids, Kind::VpcPeering, peerings.iter().map(|p| &p.id));
+        let at = Sp {
+            v: name,
+            pos: r.target.pos,
+        };
+        let p = self.resolve(at, Kind::VpcPeering, &field, ids, &defined_ids)?;
+        let pc = &peerings[p];
+        if pc.peer_of(v).is_none() {
+            self.err(
+                r.target.pos,
+                &field,
+                format!(
+                    "{} joins {} and {}, not {} (the table's VPC): a route can only use a \
+                     peering connection of its own VPC",
+                    pc.id, vpcs[pc.requester].id, vpcs[pc.accepter].id, vpcs[v].id
+                ),
+            );
+            return None;
+        }
+        Some(RouteTarget::Peering(p))
+    }
+}
+
+/// The message for a target other than `local`, `blackhole` and a
+/// peering connection: AWS's other targets are not modelled yet.
 fn unmodelled_target(t: &str) -> String {
-    let kind = if t.starts_with("pcx-") {
-        Some("VPC peering connections")
-    } else if t.starts_with("nat-") {
+    let kind = if t.starts_with("nat-") {
         Some("NAT gateways")
     } else if t.starts_with("igw-") {
         Some("internet gateways")
@@ -330,12 +392,12 @@ fn unmodelled_target(t: &str) -> String {
     };
     match kind {
         Some(k) => format!(
-            "target \"{t}\": {k} are not modelled yet (a route's target is \"local\" or \
-             \"blackhole\" for now)"
+            "target \"{t}\": {k} are not modelled yet (a route's target is \"local\", \
+             \"blackhole\" or a VPC peering connection for now)"
         ),
         None => format!(
-            "unknown target \"{t}\" (expected {TARGETS}; peering connections and gateways are \
-             not modelled yet, so only \"local\" and \"blackhole\" are accepted for now)"
+            "unknown target \"{t}\" (expected {TARGETS}; gateways are not modelled yet, so \
+             only \"local\", \"blackhole\" and peering connections are accepted for now)"
         ),
     }
 }

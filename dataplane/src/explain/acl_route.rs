@@ -140,7 +140,7 @@ pub(super) fn route_verdict(
                 let location = src.and_then(|s| {
                     route_line(s.text, &t.id, r.destination).map(|l| format!("{}:{l}", s.file))
                 });
-                (describe_route(r), location)
+                (describe_route(topo, r), location)
             }
             None => (format!("route {i}"), None),
         },
@@ -151,15 +151,26 @@ pub(super) fn route_verdict(
         table: table.map_or_else(|| format!("{:#x}", c.table), |t| t.id),
         destination: Ipv4Addr::from(c.dst),
         route,
-        allowed: c.target == ROUTE_TARGET_LOCAL,
+        allowed: c.target == ROUTE_TARGET_LOCAL || c.target == ROUTE_TARGET_PEERING,
         location,
     }
 }
 
-pub(super) fn describe_route(r: &Route) -> String {
+pub(super) fn describe_route(topo: &Topology, r: &Route) -> String {
     match r.target {
         RouteTarget::Local => format!("local {}", r.destination),
         RouteTarget::Blackhole => format!("blackhole {}", r.destination),
+        RouteTarget::Peering(p) => {
+            let pc = &topo.vpc_peerings[p];
+            format!(
+                "{} {} (peering {} <-> {}, {})",
+                pc.id,
+                r.destination,
+                topo.vpcs[pc.requester].id,
+                topo.vpcs[pc.accepter].id,
+                pc.status.name()
+            )
+        }
     }
 }
 
@@ -190,7 +201,7 @@ pub(super) fn config_route_disagrees(
             best = Some((
                 r.destination.prefix_len(),
                 i as u16,
-                compile::target_code(r.target),
+                compile::target_code(topo, r.target),
             ));
         }
     }

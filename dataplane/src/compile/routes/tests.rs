@@ -17,16 +17,16 @@ fn net(s: &str) -> Ipv4Net {
 fn local() -> RouteInfo {
     RouteInfo {
         target: ROUTE_TARGET_LOCAL,
-        _pad: 0,
         route: ROUTE_LOCAL,
+        ..RouteInfo::default()
     }
 }
 
 fn blackhole(route: u16) -> RouteInfo {
     RouteInfo {
         target: ROUTE_TARGET_BLACKHOLE,
-        _pad: 0,
         route,
+        ..RouteInfo::default()
     }
 }
 
@@ -134,4 +134,67 @@ fn generations_move_table_ids_and_leave_the_rest() {
     // An empty slot stays empty.
     let empty = SubnetRoute::default();
     assert_eq!(Shift::new(0, 1).subnet_route(empty), empty);
+}
+
+/// A route to a peering connection carries the peer VPC and its CIDR;
+/// the connection's status picks the target code.
+#[test]
+fn peering_routes_name_the_peer_vpc_and_its_cidr() {
+    let src = |status: &str| {
+        format!(
+            r#"
+[[vpc]]
+id = "vpc-a"
+cidr = "10.0.0.0/16"
+[[subnet]]
+id = "subnet-a"
+vpc = "vpc-a"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+[[vpc]]
+id = "vpc-b"
+cidr = "10.1.0.0/16"
+[[vpc_peering]]
+id = "pcx-ab"
+requester = "vpc-a"
+accepter = "vpc-b"
+status = "{status}"
+[[route_table]]
+id = "rtb-a"
+vpc = "vpc-a"
+main = true
+routes = [{{ destination = "10.0.0.0/8", target = "pcx-ab" }}]
+"#
+        )
+    };
+    for (status, target) in [
+        ("active", dataplane_common::ROUTE_TARGET_PEERING),
+        (
+            "pending-acceptance",
+            dataplane_common::ROUTE_TARGET_PEERING_INACTIVE,
+        ),
+        ("rejected", dataplane_common::ROUTE_TARGET_PEERING_INACTIVE),
+    ] {
+        let t = crate::config::parse_str(&src(status), "t.toml").unwrap();
+        let m = compile_routes(&t).unwrap();
+        assert_eq!(
+            m.routes,
+            vec![
+                (48, RouteKey::new(1, [10, 0, 0, 0]), local()),
+                (
+                    40,
+                    RouteKey::new(1, [10, 0, 0, 0]),
+                    RouteInfo {
+                        target,
+                        route: 0,
+                        peer_vpc: 1,
+                        peer_net: [10, 1, 0, 0],
+                        peer_mask: [255, 255, 0, 0],
+                        ..RouteInfo::default()
+                    }
+                ),
+            ],
+            "{status}"
+        );
+    }
 }

@@ -99,6 +99,7 @@ host = "b-1"
             model::RouteTable::implied_main(1, "vpc-b"),
         ],
         subnet_routes: vec![0, 1],
+        vpc_peerings: Vec::new(),
         vpcs: vec![vpc("vpc-a", "10.0.0.0/16"), vpc("vpc-b", "10.0.0.0/16")],
         subnets: vec![
             subnet("subnet-a1", 0, "10.0.1.0/24", "use1-az1"),
@@ -605,7 +606,7 @@ security_groups = ["sg-a", "sg-b", "sg-a"]
 host = "b"
 "#;
     assert_eq!(diags(&with_base(extra)), [
-                "t.toml:29:53: security_group[1].ingress[0].peer: security group \"sg-a\" is in vpc-a, but sg-b is in vpc-b (a rule can only reference groups of its own VPC; use a CIDR instead)",
+                "t.toml:29:53: security_group[1].ingress[0].peer: security group \"sg-a\" is in vpc-a, but sg-b is in vpc-b (a rule can only reference groups of its own VPC or of a VPC an active peering connection joins to it; use a CIDR instead)",
                 "t.toml:35:28: eni[1].security_groups[1]: security group \"sg-b\" is in vpc-b, but this ENI's subnet subnet-a1 is in vpc-a",
                 "t.toml:35:36: eni[1].security_groups[2]: security group \"sg-a\" is listed twice",
             ]);

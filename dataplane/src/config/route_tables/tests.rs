@@ -158,7 +158,7 @@ fn a_subnet_of_another_vpc_is_not_a_whole_subnet_of_this_one() {
 }
 
 #[test]
-fn gateway_and_peering_targets_are_not_modelled_yet() {
+fn gateway_targets_are_not_modelled_yet_and_peerings_must_exist() {
     assert_eq!(
         diags(&rtb1(
             r#"
@@ -174,16 +174,17 @@ routes = [
         )),
         vec![
             "t.toml:42:41: route_table[0].routes[0].target: target \"igw-1\": internet gateways \
-             are not modelled yet (a route's target is \"local\" or \"blackhole\" for now)",
-            "t.toml:43:43: route_table[0].routes[1].target: target \"pcx-1\": VPC peering \
-             connections are not modelled yet (a route's target is \"local\" or \"blackhole\" \
-             for now)",
+             are not modelled yet (a route's target is \"local\", \"blackhole\" or a VPC peering \
+             connection for now)",
+            "t.toml:43:43: route_table[0].routes[1].target: unknown VPC peering connection \
+             \"pcx-1\" (no VPC peering connections are defined)",
             "t.toml:44:43: route_table[0].routes[2].target: target \"nat-1\": NAT gateways are \
-             not modelled yet (a route's target is \"local\" or \"blackhole\" for now)",
+             not modelled yet (a route's target is \"local\", \"blackhole\" or a VPC peering \
+             connection for now)",
             "t.toml:45:43: route_table[0].routes[3].target: unknown target \"subnet-a1\" \
              (expected \"local\", \"blackhole\", or the id of a VPC peering connection, NAT \
-             gateway or internet gateway; peering connections and gateways are not modelled \
-             yet, so only \"local\" and \"blackhole\" are accepted for now)",
+             gateway or internet gateway; gateways are not modelled yet, so only \"local\", \
+             \"blackhole\" and peering connections are accepted for now)",
             "t.toml:46:19: route_table[0].routes[4].destination: invalid CIDR \"10.6.0.0/33\" \
              (expected an IPv4 network such as \"10.0.0.0/16\")",
             "t.toml:47:3: route_table[0].routes[5].target: missing required field \"target\" \
