@@ -506,7 +506,7 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
         "describe-vpc-peering-connections",
         "VpcPeeringConnections",
     )? {
-        inv.unsupported.push(unsupported::peering(&p)?);
+        inv.peerings.push(peering(&p)?);
     }
     for g in items("ec2", "describe-nat-gateways", "NatGateways")? {
         inv.unsupported.push(unsupported::nat_gateway(&g)?);
@@ -531,6 +531,28 @@ const ROUTE_TARGETS: [&str; 10] = [
     "EgressOnlyInternetGatewayId",
     "CoreNetworkArn",
 ];
+
+/// `describe-vpc-peering-connections`: one connection.
+fn peering(p: &J<'_>) -> Res<Peering> {
+    let side = |key: &str| -> Res<Ref> {
+        let info = p.obj(key)?.ok_or_else(|| {
+            p.at.key(key)
+                .err("missing (expected an object with a VpcId)")
+        })?;
+        one_ref(&info, "VpcId")?.ok_or_else(|| info.at.key("VpcId").err("missing"))
+    };
+    let status = match p.obj("Status")? {
+        Some(s) => s.str_at("Code")?,
+        None => None,
+    };
+    Ok(Peering {
+        id: p.req_str("VpcPeeringConnectionId")?,
+        requester: side("RequesterVpcInfo")?,
+        accepter: side("AccepterVpcInfo")?,
+        status,
+        at: p.at.clone(),
+    })
+}
 
 /// `describe-route-tables`: one table, its routes and associations.
 fn route_table(r: &J<'_>) -> Res<Rtb> {

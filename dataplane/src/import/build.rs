@@ -18,7 +18,7 @@ mod routes;
 mod services;
 
 pub use nacls::{OAclEntry, ONacl};
-pub use routes::ORouteTable;
+pub use routes::{OPeering, ORouteTable};
 
 use super::inventory::*;
 use super::json::{At, Res};
@@ -37,6 +37,7 @@ pub struct Out {
     /// `[lab] nacl_entries_max`, when not the default.
     pub nacl_entries_max: Option<u32>,
     pub route_tables: Vec<ORouteTable>,
+    pub peerings: Vec<OPeering>,
     pub enis: Vec<OEni>,
     pub tgs: Vec<OTg>,
     pub nlbs: Vec<ONlb>,
@@ -251,6 +252,8 @@ struct B<'i> {
     /// Every id used in the output (one namespace).
     ids: HashSet<String>,
     hosts: HashSet<String>,
+    /// The AWS ids of the peering connections written.
+    peerings: HashSet<String>,
     wants: Vec<Want>,
     /// API Gateway's side, made once if a VPC link needs it: (VPC, subnet,
     /// the API host's group).
@@ -494,6 +497,7 @@ pub fn build(inv: &Inventory) -> Res<(Out, Vec<String>)> {
         skipped: HashMap::new(),
         ids: HashSet::new(),
         hosts: HashSet::new(),
+        peerings: HashSet::new(),
         wants: Vec::new(),
         api: None,
     };
@@ -505,6 +509,7 @@ pub fn build(inv: &Inventory) -> Res<(Out, Vec<String>)> {
     b.services_and_endpoints()?;
     b.links()?;
     b.nacls()?;
+    b.peerings()?;
     b.route_tables()?;
     for u in &inv.unsupported {
         b.not_imported(&u.at, &u.what, &u.reason);

@@ -168,6 +168,29 @@ fn network_acls(t: &Topology) -> Value {
     v
 }
 
+/// `describe-vpc-peering-connections`: each connection, its two VPCs
+/// (with their CIDRs) and its status.
+fn peerings(t: &Topology) -> Value {
+    let side = |v: usize| {
+        json!({
+            "VpcId": t.vpcs[v].id, "CidrBlock": t.vpcs[v].cidr.to_string(), "OwnerId": ACCOUNT,
+            "Region": REGION,
+        })
+    };
+    let list: Vec<Value> = t
+        .vpc_peerings
+        .iter()
+        .map(|p| {
+            json!({
+                "VpcPeeringConnectionId": p.id, "RequesterVpcInfo": side(p.requester),
+                "AccepterVpcInfo": side(p.accepter), "Status": { "Code": p.status.name() },
+                "Tags": [],
+            })
+        })
+        .collect();
+    json!({ "VpcPeeringConnections": list })
+}
+
 /// `describe-route-tables`: every table with its `local` route first, its
 /// blackhole routes, its main association and its subnets' associations.
 /// A VPC's implied main table goes out untagged under hyperlab's name for
@@ -187,6 +210,11 @@ fn route_tables(t: &Topology) -> Value {
                 RouteTarget::Blackhole => json!({
                     "DestinationCidrBlock": x.destination.to_string(),
                     "Origin": "CreateRoute", "State": "blackhole",
+                }),
+                RouteTarget::Peering(p) => json!({
+                    "DestinationCidrBlock": x.destination.to_string(),
+                    "VpcPeeringConnectionId": t.vpc_peerings[p].id,
+                    "Origin": "CreateRoute", "State": "active",
                 }),
             });
         }
@@ -285,6 +313,10 @@ pub fn aws(t: &Topology) -> Exported {
     ));
     files.push(("ec2/describe-network-acls.json".into(), network_acls(t)));
     files.push(("ec2/describe-route-tables.json".into(), route_tables(t)));
+    files.push((
+        "ec2/describe-vpc-peering-connections.json".into(),
+        peerings(t),
+    ));
 
     // Host ENIs, one instance per host; then the managed ENIs.
     let instance_of = |host: &str| format!("i-{host}");

@@ -83,6 +83,9 @@ pub struct Inventory {
     /// Main-table associations given on their own: (table, VPC)
     /// (`aws_main_route_table_association`).
     pub main_route_tables: Vec<(Ref, Ref)>,
+    /// VPC peering connections (`describe-vpc-peering-connections`,
+    /// `aws_vpc_peering_connection`).
+    pub peerings: Vec<Peering>,
     /// What hyperlab does not model (yet), one line per resource.
     pub unsupported: Vec<Unsupported>,
     /// Files or entries read but not used, and other remarks.
@@ -409,5 +412,16 @@ pub struct RtbRoute {
     pub target: Option<(String, At)>,
     /// AWS's `State`: `blackhole` when the target is gone.
     pub blackhole: bool,
+    pub at: At,
+}
+
+/// A VPC peering connection, unchecked.
+#[derive(Clone, Debug)]
+pub struct Peering {
+    pub id: String,
+    pub requester: Ref,
+    pub accepter: Ref,
+    /// AWS's `Status.Code` (`active`, `pending-acceptance`, ...).
+    pub status: Option<(String, At)>,
     pub at: At,
 }

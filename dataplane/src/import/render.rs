@@ -168,6 +168,19 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
             acl_entries(&n.egress)
         );
     }
+    if !out.peerings.is_empty() {
+        section(&mut s, "VPC peering connections");
+    }
+    for p in &out.peerings {
+        let _ = writeln!(
+            s,
+            "[[vpc_peering]]\nid = {}\nrequester = {}\naccepter = {}\nstatus = {}\n",
+            q(&p.id),
+            q(&out.vpcs[p.requester].id),
+            q(&out.vpcs[p.accepter].id),
+            q(p.status)
+        );
+    }
     if !out.route_tables.is_empty() {
         section(&mut s, "route tables");
     }
@@ -180,10 +193,11 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
         let routes: Vec<String> = r
             .routes
             .iter()
-            .map(|d| {
+            .map(|(d, to)| {
                 format!(
-                    "{{ destination = {}, target = \"blackhole\" }}",
-                    q(&d.to_string())
+                    "{{ destination = {}, target = {} }}",
+                    q(&d.to_string()),
+                    q(to)
                 )
             })
             .collect();

@@ -321,6 +321,18 @@ pub fn read(file: &Path) -> Res<Inventory> {
                 ext: LinkExt::default(),
                 at: r.at.clone(),
             }),
+            "aws_vpc_peering_connection" => {
+                let req = |key: &str| -> Res<Ref> {
+                    one_ref(&v, key)?.ok_or_else(|| v.at.key(key).err("missing"))
+                };
+                inv.peerings.push(Peering {
+                    id: v.req_str("id")?,
+                    requester: req("vpc_id")?,
+                    accepter: req("peer_vpc_id")?,
+                    status: v.str_at("accept_status")?,
+                    at: r.at.clone(),
+                });
+            }
             _ => later.push((kind, address, r)),
         }
     }
@@ -436,6 +448,16 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     subnets: Vec::new(),
                     at: r.at.clone(),
                 });
+            }
+            "aws_vpc_peering_connection_accepter" => {
+                let p = one_ref(&v, "vpc_peering_connection_id")?
+                    .ok_or_else(|| v.at.key("vpc_peering_connection_id").err("missing"))?;
+                let Some(x) = inv.peerings.iter_mut().find(|x| x.id == p.id) else {
+                    return Err(p.at.err(format!("unknown VPC peering connection {}", p.id)));
+                };
+                if let Some(s) = v.str_at("accept_status")? {
+                    x.status = Some(s);
+                }
             }
             "aws_route" => {
                 let table = one_ref(&v, "route_table_id")?
@@ -576,9 +598,6 @@ pub fn read(file: &Path) -> Res<Inventory> {
             k => {
                 let id = v.str("id")?.unwrap_or_default();
                 let reason = match k {
-                    "aws_vpc_peering_connection" | "aws_vpc_peering_connection_accepter" => {
-                        unsupported::PEERING.to_string()
-                    }
                     "aws_nat_gateway" => unsupported::NAT_GATEWAY.to_string(),
                     "aws_internet_gateway"
                     | "aws_internet_gateway_attachment"

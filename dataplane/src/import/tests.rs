@@ -274,7 +274,7 @@ fn a_kind_not_in_the_dump_skips_what_needs_it() {
 }
 
 #[test]
-fn unknown_files_are_listed_and_gateways_peering_nat_are_not_imported() {
+fn unknown_files_are_listed_and_gateways_and_peerings_of_missing_vpcs_are_not_imported() {
     let d = Dump::new(
         "gateways",
         &[
@@ -299,7 +299,7 @@ fn unknown_files_are_listed_and_gateways_peering_nat_are_not_imported() {
         [
             "DIR/ec2/describe-things.json: ignored: not the output of a call import reads (see docs/IMPORT.md)",
             "DIR/notes.txt: ignored: not a .json file",
-            "DIR/ec2/describe-vpc-peering-connections.json: VpcPeeringConnections[0]: not imported: VPC peering connection pcx-1 (vpc-1 <-> vpc-2): VPC peering is not modelled by hyperlab yet: the two VPCs stay isolated",
+            "DIR/ec2/describe-vpc-peering-connections.json: VpcPeeringConnections[0]: not imported: VPC peering connection pcx-1: its VPC vpc-2 is not in the dump (no describe-vpcs)",
             "DIR/ec2/describe-nat-gateways.json: NatGateways[0]: not imported: NAT gateway nat-1 in subnet-1: NAT gateways are not modelled by hyperlab yet (nor is the internet they lead to)",
             "DIR/ec2/describe-internet-gateways.json: InternetGateways[0]: not imported: internet gateway igw-1 attached to vpc-1: internet gateways are not modelled by hyperlab yet (nor is the internet)",
         ]

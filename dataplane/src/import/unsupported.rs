@@ -7,7 +7,6 @@ use super::inventory::Unsupported;
 use super::json::{Res, J};
 
 /// Why each kind is not imported yet (shared by both readers).
-pub const PEERING: &str = "VPC peering is not modelled by hyperlab yet: the two VPCs stay isolated";
 pub const NAT_GATEWAY: &str =
     "NAT gateways are not modelled by hyperlab yet (nor is the internet they lead to)";
 pub const INTERNET_GATEWAY: &str =
@@ -19,26 +18,6 @@ fn line(j: &J<'_>, what: String, reason: &str) -> Unsupported {
         reason: reason.to_string(),
         at: j.at.clone(),
     }
-}
-
-/// `describe-vpc-peering-connections`.
-pub fn peering(p: &J<'_>) -> Res<Unsupported> {
-    let id = p.req_str("VpcPeeringConnectionId")?;
-    let side = |key: &str| -> Res<String> {
-        Ok(match p.obj(key)? {
-            Some(s) => s.str("VpcId")?.unwrap_or_else(|| "?".into()),
-            None => "?".into(),
-        })
-    };
-    Ok(line(
-        p,
-        format!(
-            "VPC peering connection {id} ({} <-> {})",
-            side("RequesterVpcInfo")?,
-            side("AccepterVpcInfo")?
-        ),
-        PEERING,
-    ))
 }
 
 /// `describe-nat-gateways`.

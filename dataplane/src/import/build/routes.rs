@@ -13,14 +13,22 @@ use std::collections::HashMap;
 use super::*;
 
 #[derive(Debug)]
+pub struct OPeering {
+    pub id: String,
+    pub requester: usize,
+    pub accepter: usize,
+    pub status: &'static str,
+}
+
+#[derive(Debug)]
 pub struct ORouteTable {
     pub id: String,
     pub vpc: usize,
     pub main: bool,
     pub subnets: Vec<usize>,
-    /// The blackhole routes' destinations, in AWS's order (the only
-    /// routes but `local` hyperlab imports today).
-    pub routes: Vec<Ipv4Net>,
+    /// (destination, target: `blackhole` or a peering connection's id),
+    /// in AWS's order (`local` is implicit).
+    pub routes: Vec<(Ipv4Net, String)>,
     pub comment: Option<String>,
 }
 
@@ -29,7 +37,7 @@ fn unmodelled(target: &str) -> &'static str {
     const KINDS: [(&str, &str); 8] = [
         ("igw-", "internet gateways are not modelled by hyperlab yet"),
         ("nat-", "NAT gateways are not modelled by hyperlab yet"),
-        ("pcx-", "VPC peering is not modelled by hyperlab yet"),
+        ("pcx-", "the VPC peering connection is not in the dump"),
         ("tgw-", "transit gateways are not modelled by hyperlab"),
         (
             "vgw-",
@@ -57,6 +65,56 @@ fn unmodelled(target: &str) -> &'static str {
 }
 
 impl<'i> B<'i> {
+    /// VPC peering connections in a status hyperlab models (active,
+    /// pending-acceptance, rejected) between two imported VPCs.
+    pub(super) fn peerings(&mut self) -> Res<()> {
+        for p in &self.inv.peerings {
+            let what = format!("VPC peering connection {}", p.id);
+            let (code, at) = match &p.status {
+                Some((c, at)) => (c.as_str(), at),
+                None => ("active", &p.at),
+            };
+            let status = match code {
+                "active" => "active",
+                "pending-acceptance" | "initiating-request" | "provisioning" => {
+                    "pending-acceptance"
+                }
+                "rejected" => "rejected",
+                other => {
+                    let why = format!("its status is {other}: it carries nothing");
+                    self.skip(&p.id, at, &what, &why);
+                    continue;
+                }
+            };
+            let mut ends = [0; 2];
+            let mut missing = None;
+            for (k, r) in [&p.requester, &p.accepter].into_iter().enumerate() {
+                match self.resolve(r, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
+                    Ok(v) => ends[k] = v,
+                    Err(why) => missing = Some(why),
+                }
+            }
+            if let Some(why) = missing {
+                self.skip(&p.id, &p.at, &what, &why);
+                continue;
+            }
+            if self.peerings.contains(&p.id) {
+                return Err(p
+                    .at
+                    .err(format!("duplicate VPC peering connection {}", p.id)));
+            }
+            self.peerings.insert(p.id.clone());
+            let id = self.unique_id(&p.id);
+            self.out.peerings.push(OPeering {
+                id,
+                requester: ends[0],
+                accepter: ends[1],
+                status,
+            });
+        }
+        Ok(())
+    }
+
     pub(super) fn route_tables(&mut self) -> Res<()> {
         let inv = self.inv;
         let mut tables: Vec<Rtb> = Vec::new();
@@ -139,7 +197,9 @@ impl<'i> B<'i> {
                     .map_err(|_| at.err(format!("invalid CIDR {d:?}")))?;
                 let target = r.target.as_ref().map_or("", |(t, _)| t.as_str());
                 if r.blackhole {
-                    routes.push(dest);
+                    routes.push((dest, "blackhole".to_string()));
+                } else if target.starts_with("pcx-") && self.peerings.contains(target) {
+                    routes.push((dest, target.to_string()));
                 } else if target == "local" {
                     if dest != local {
                         let why = format!(
@@ -149,10 +209,11 @@ impl<'i> B<'i> {
                         self.not_imported(&r.at, &format!("route {dest} in {}", t.id), &why);
                     }
                 } else {
-                    let why = format!(
-                        "{}; packets for {dest} follow the table's other routes",
-                        unmodelled(target)
-                    );
+                    let kind = match self.skipped.get(target) {
+                        Some(why) => format!("its VPC peering connection {target}: {why}"),
+                        None => unmodelled(target).to_string(),
+                    };
+                    let why = format!("{kind}; packets for {dest} follow the table's other routes");
                     let what = format!("route {dest} -> {target} in {}", t.id);
                     self.not_imported(&r.at, &what, &why);
                 }

@@ -240,3 +240,122 @@ routes = []
         "STATE: values.root_module.resources[1].values.route_table_id: unknown route table rtb-nope"
     );
 }
+
+const TWO_VPCS: &str = r#"{"Vpcs": [
+    {"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "IsDefault": false},
+    {"VpcId": "vpc-2", "CidrBlock": "10.1.0.0/16", "IsDefault": false},
+    {"VpcId": "vpc-3", "CidrBlock": "10.2.0.0/16", "IsDefault": false}]}"#;
+
+#[test]
+fn peering_connections_map_by_status_and_routes_name_them() {
+    let d = Dump::new(
+        "pcx-map",
+        &[
+            ("describe-vpcs.json", TWO_VPCS),
+            ("describe-subnets.json", SUBNETS),
+            (
+                "describe-vpc-peering-connections.json",
+                r#"{"VpcPeeringConnections": [
+                  {"VpcPeeringConnectionId": "pcx-a", "RequesterVpcInfo": {"VpcId": "vpc-1"}, "AccepterVpcInfo": {"VpcId": "vpc-2"}, "Status": {"Code": "active"}},
+                  {"VpcPeeringConnectionId": "pcx-b", "RequesterVpcInfo": {"VpcId": "vpc-1"}, "AccepterVpcInfo": {"VpcId": "vpc-3"}, "Status": {"Code": "pending-acceptance"}},
+                  {"VpcPeeringConnectionId": "pcx-c", "RequesterVpcInfo": {"VpcId": "vpc-2"}, "AccepterVpcInfo": {"VpcId": "vpc-3"}, "Status": {"Code": "deleted"}}]}"#,
+            ),
+            (
+                "describe-route-tables.json",
+                r#"{"RouteTables": [{"RouteTableId": "rtb-1", "VpcId": "vpc-1",
+                  "Routes": [
+                    {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "State": "active"},
+                    {"DestinationCidrBlock": "10.1.0.0/16", "VpcPeeringConnectionId": "pcx-a", "State": "active"},
+                    {"DestinationCidrBlock": "10.2.0.0/16", "VpcPeeringConnectionId": "pcx-b", "State": "active"}],
+                  "Associations": [{"Main": true, "RouteTableId": "rtb-1"}]},
+                  {"RouteTableId": "rtb-2", "VpcId": "vpc-2",
+                  "Routes": [{"DestinationCidrBlock": "10.2.0.0/16", "VpcPeeringConnectionId": "pcx-c", "State": "active"}],
+                  "Associations": [{"Main": true, "RouteTableId": "rtb-2"}]}]}"#,
+            ),
+        ],
+    );
+    assert_eq!(
+        d.report(),
+        [
+            "DIR/describe-vpc-peering-connections.json: VpcPeeringConnections[2].Status.Code: not imported: VPC peering connection pcx-c: its status is deleted: it carries nothing",
+            "DIR/describe-route-tables.json: RouteTables[1].Routes[0]: not imported: route 10.2.0.0/16 -> pcx-c in rtb-2: its VPC peering connection pcx-c: VPC peering connection pcx-c is not imported; packets for 10.2.0.0/16 follow the table's other routes",
+        ]
+    );
+    let i = d.import().unwrap();
+    let start = i.toml.find("[[vpc_peering]]").expect("peerings written");
+    assert_eq!(
+        &i.toml[start..i.toml.find("# ENIs").unwrap()],
+        r#"[[vpc_peering]]
+id = "pcx-a"
+requester = "vpc-1"
+accepter = "vpc-2"
+status = "active"
+
+[[vpc_peering]]
+id = "pcx-b"
+requester = "vpc-1"
+accepter = "vpc-3"
+status = "pending-acceptance"
+
+# route tables ---------------------------------------------------------
+
+[[route_table]]
+id = "rtb-1"
+vpc = "vpc-1"
+main = true
+subnets = []
+routes = [{ destination = "10.1.0.0/16", target = "pcx-a" }, { destination = "10.2.0.0/16", target = "pcx-b" }]
+
+[[route_table]]
+id = "rtb-2"
+vpc = "vpc-2"
+main = true
+subnets = []
+routes = []
+
+"#
+    );
+    assert_eq!(i.topology.vpc_peerings.len(), 2);
+}
+
+#[test]
+fn terraform_peering_connections_and_their_accepters() {
+    let s = State::new(
+        "tf-pcx",
+        &[
+            TF_VPC,
+            ("aws_vpc", r#"{"id": "vpc-2", "cidr_block": "10.1.0.0/16"}"#),
+            (
+                "aws_vpc_peering_connection_accepter",
+                r#"{"vpc_peering_connection_id": "pcx-1", "accept_status": "active"}"#,
+            ),
+            (
+                "aws_vpc_peering_connection",
+                r#"{"id": "pcx-1", "vpc_id": "vpc-1", "peer_vpc_id": "vpc-2", "accept_status": "pending-acceptance"}"#,
+            ),
+        ],
+    );
+    let i = s.import().unwrap();
+    assert_eq!(i.report, Vec::<String>::new());
+    assert!(
+        i.toml.contains(
+            "[[vpc_peering]]\nid = \"pcx-1\"\nrequester = \"vpc-1\"\naccepter = \"vpc-2\"\nstatus = \"active\"\n"
+        ),
+        "{}",
+        i.toml
+    );
+    let s = State::new(
+        "tf-pcx-bad",
+        &[
+            TF_VPC,
+            (
+                "aws_vpc_peering_connection_accepter",
+                r#"{"vpc_peering_connection_id": "pcx-9", "accept_status": "active"}"#,
+            ),
+        ],
+    );
+    assert_eq!(
+        s.error(),
+        "STATE: values.root_module.resources[1].values.vpc_peering_connection_id: unknown VPC peering connection pcx-9"
+    );
+}
