@@ -97,8 +97,37 @@ struct Scenario {
     /// Where the generator sends.
     dst: Ipv4Addr,
     dport: u16,
-    /// What the sink must see (given the generator's source ports).
-    expect: fn(&Net, base: u16, flows: u32) -> verify::Expect,
+    /// What the sink must see.
+    out: Out,
+}
+
+/// The frames the sink must see: addresses, ports and TTL.
+struct Out {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: Sport,
+    dport: Ports,
+    ttl: u8,
+}
+
+/// The source ports the sink sees.
+enum Sport {
+    /// The generator's, XOR-mapped by `xor` (the minimal NAT's mapping).
+    Generated { xor: u16 },
+    /// A translator's pick in the range (inclusive).
+    Range(u16, u16),
+}
+
+impl Scenario {
+    /// What the sink must see, given the generator's source ports.
+    fn expect(&self, net: &Net, base: u16, n: u32) -> verify::Expect {
+        let o = &self.out;
+        let sport = match o.sport {
+            Sport::Generated { xor } => Ports::Generated { base, n, xor },
+            Sport::Range(a, b) => Ports::Range(a, b),
+        };
+        udp(o.src, o.dst, sport, o.dport, o.ttl, net)
+    }
 }
 
 const SPORT_BASE: u16 = 1024;
@@ -129,15 +158,12 @@ const SCENARIOS: &[Scenario] = &[
         from: Src::Client,
         dst: SERVER,
         dport: 5353,
-        expect: |net, base, n| {
-            udp(
-                CLIENT,
-                SERVER,
-                Ports::Generated { base, n, xor: 0 },
-                Ports::One(5353),
-                64,
-                net,
-            )
+        out: Out {
+            src: CLIENT,
+            dst: SERVER,
+            sport: Sport::Generated { xor: 0 },
+            dport: Ports::One(5353),
+            ttl: 64,
         },
     },
     Scenario {
@@ -146,19 +172,12 @@ const SCENARIOS: &[Scenario] = &[
         from: Src::Client,
         dst: ENDPOINT,
         dport: 53,
-        expect: |net, base, n| {
-            udp(
-                NLB,
-                SERVER,
-                Ports::Generated {
-                    base,
-                    n,
-                    xor: SPORT_XOR,
-                },
-                Ports::One(5353),
-                64,
-                net,
-            )
+        out: Out {
+            src: NLB,
+            dst: SERVER,
+            sport: Sport::Generated { xor: SPORT_XOR },
+            dport: Ports::One(5353),
+            ttl: 64,
         },
     },
     Scenario {
@@ -167,15 +186,12 @@ const SCENARIOS: &[Scenario] = &[
         from: Src::Client,
         dst: SERVER,
         dport: 5353,
-        expect: |net, base, n| {
-            udp(
-                CLIENT,
-                SERVER,
-                Ports::Generated { base, n, xor: 0 },
-                Ports::One(5353),
-                64,
-                net,
-            )
+        out: Out {
+            src: CLIENT,
+            dst: SERVER,
+            sport: Sport::Generated { xor: 0 },
+            dport: Ports::One(5353),
+            ttl: 64,
         },
     },
     Scenario {
@@ -184,15 +200,12 @@ const SCENARIOS: &[Scenario] = &[
         from: Src::Client,
         dst: ENDPOINT,
         dport: 53,
-        expect: |net, _, _| {
-            udp(
-                NLB,
-                SERVER,
-                Ports::Range(1024, 65535),
-                Ports::Either(5353, 5354),
-                64,
-                net,
-            )
+        out: Out {
+            src: NLB,
+            dst: SERVER,
+            sport: Sport::Range(1024, 65535),
+            dport: Ports::Either(5353, 5354),
+            ttl: 64,
         },
     },
     Scenario {
@@ -201,15 +214,12 @@ const SCENARIOS: &[Scenario] = &[
         from: Src::Api,
         dst: INT_UDP,
         dport: 53,
-        expect: |net, _, _| {
-            udp(
-                LINK,
-                SERVER,
-                Ports::Range(1024, 65535),
-                Ports::Either(5353, 5354),
-                64,
-                net,
-            )
+        out: Out {
+            src: LINK,
+            dst: SERVER,
+            sport: Sport::Range(1024, 65535),
+            dport: Ports::Either(5353, 5354),
+            ttl: 64,
         },
     },
     Scenario {
@@ -218,15 +228,12 @@ const SCENARIOS: &[Scenario] = &[
         from: Src::Client,
         dst: ENDPOINT,
         dport: 53,
-        expect: |net, base, n| {
-            udp(
-                NLB,
-                SERVER,
-                Ports::Generated { base, n, xor: 0 },
-                Ports::One(5353),
-                63,
-                net,
-            )
+        out: Out {
+            src: NLB,
+            dst: SERVER,
+            sport: Sport::Generated { xor: 0 },
+            dport: Ports::One(5353),
+            ttl: 63,
         },
     },
 ];
@@ -697,7 +704,7 @@ fn scenario(
             }
         };
         // The sink's samples: every one must be right.
-        let want = (sc.expect)(net, SPORT_BASE, flows);
+        let want = sc.expect(net, SPORT_BASE, flows);
         for s in bench.samples()? {
             check.delivered += 1;
             match verify::frame(&s.data[..s.len.min(s.data.len() as u32) as usize], &want) {
