@@ -45,12 +45,7 @@ fn peered_vpcs_talk_a_third_cannot_pass_through_and_pending_carries_nothing() {
     let mut fx = Fixture::new(&topo("pending-acceptance"), "pcx");
     let name = fx.agent.topo.lab.name.clone();
     let plan = fx.agent.plan.clone();
-    let (client, web, third, dhost) = (
-        ip("10.0.1.10"),
-        ip("10.1.1.20"),
-        ip("10.2.1.30"),
-        ip("10.3.1.40"),
-    );
+    let (client, web, dhost) = (ip("10.0.1.10"), ip("10.1.1.20"), ip("10.3.1.40"));
     let _s_client = HostProcess::http_server(&plan, "client", client, 8080);
     let _s_web = HostProcess::http_server(&plan, "web", web, 8080);
     let _s_d = HostProcess::http_server(&plan, "dhost", dhost, 8080);
