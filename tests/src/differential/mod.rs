@@ -19,6 +19,7 @@
 
 pub mod frames;
 pub mod packet_gen;
+pub mod peering_gen;
 pub mod props;
 pub mod rng;
 pub mod shrink;
@@ -124,6 +125,13 @@ pub struct Tally {
     pub route_local: u64,
     pub route_blackhole: u64,
     pub route_none: u64,
+    /// First packets a route sent over an active peering connection, and
+    /// of those the ones delivered in the peer VPC; first packets dropped
+    /// for a peering that is not active, or not transitive.
+    pub peering_routed: u64,
+    pub peering_crossed: u64,
+    pub peering_not_active: u64,
+    pub peering_not_transitive: u64,
 }
 
 impl Tally {
@@ -142,6 +150,14 @@ impl Tally {
             Some(RouteKind::Local) => self.route_local += 1,
             Some(RouteKind::Blackhole) => self.route_blackhole += 1,
             Some(RouteKind::NoRoute) => self.route_none += 1,
+            Some(RouteKind::Peering) => {
+                self.peering_routed += 1;
+                if matches!(o.verdict, Verdict::Forward { .. }) {
+                    self.peering_crossed += 1;
+                }
+            }
+            Some(RouteKind::PeeringNotActive) => self.peering_not_active += 1,
+            Some(RouteKind::PeeringNotTransitive) => self.peering_not_transitive += 1,
             None => {}
         }
         match hook {
@@ -181,6 +197,10 @@ impl Tally {
         self.route_local += o.route_local;
         self.route_blackhole += o.route_blackhole;
         self.route_none += o.route_none;
+        self.peering_routed += o.peering_routed;
+        self.peering_crossed += o.peering_crossed;
+        self.peering_not_active += o.peering_not_active;
+        self.peering_not_transitive += o.peering_not_transitive;
         for (k, v) in &o.drops {
             *self.drops.entry(k).or_default() += v;
         }
@@ -189,8 +209,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();

@@ -186,8 +186,16 @@ fn forward(topo: &Topology, from: Option<usize>, input: &[u8], out: &[u8]) -> Re
     // Isolation.
     let (sv, dv) = (topo.eni_vpc(from), topo.eni_vpc(to));
     let translated = (osrc, odst) != (src, dst) || out[ports.clone()] != input[ports.clone()];
+    // Two VPCs an active peering connection joins see each other's
+    // addresses (issue 17: peering).
+    let reach = |a: usize, b: usize| {
+        a == b
+            || topo.vpc_peerings.iter().any(|p| {
+                p.status == dataplane::model::PeeringStatus::Active && p.peer_of(a) == Some(b)
+            })
+    };
     if !translated {
-        return if sv == dv {
+        return if reach(sv, dv) {
             Ok(())
         } else {
             Err(format!("crossed from VPC {sv} to {dv} untranslated"))
@@ -201,7 +209,7 @@ fn forward(topo: &Topology, from: Option<usize>, input: &[u8], out: &[u8]) -> Re
         s.vpc_endpoints.iter().any(|ep| {
             let nlb = &s.nlbs[s.endpoint_services[ep.service].nlb];
             available(ep)
-                && ep.vpc == ep_vpc
+                && reach(ep_vpc, ep.vpc)
                 && ep.enis.iter().any(|e| e.ip == ep_ip)
                 && nlb.vpc == nlb_vpc
                 && nlb.nodes.iter().any(|n| n.ip == nlb_ip)

@@ -14,6 +14,7 @@ use std::{collections::BTreeSet, fmt::Write, net::Ipv4Addr};
 
 use dataplane::model::Ipv4Net;
 
+use super::peering_gen::{self, PeeringSpec};
 use super::rng::Rng;
 
 pub const AZS: [&str; 3] = ["use1-az1", "use1-az2", "use1-az3"];
@@ -33,6 +34,7 @@ pub struct TopoSpec {
     pub links: Vec<LinkSpec>,
     pub nacls: Vec<NaclSpec>,
     pub route_tables: Vec<RouteTableSpec>,
+    pub peerings: Vec<PeeringSpec>,
 }
 
 /// A route table: its subnets (each in at most one table), whether it is
@@ -45,6 +47,9 @@ pub struct RouteTableSpec {
     pub main: bool,
     pub subnets: Vec<usize>,
     pub routes: Vec<(Ipv4Net, bool)>,
+    /// Routes to peering connections (index into `TopoSpec::peerings`),
+    /// written after `routes`.
+    pub peering_routes: Vec<(Ipv4Net, usize)>,
 }
 
 /// A network ACL: its subnets (each in at most one ACL) and its entries,
@@ -234,6 +239,7 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
         links: Vec::new(),
         nacls: Vec::new(),
         route_tables: Vec::new(),
+        peerings: Vec::new(),
     };
     // An HTTP VPC link needs two VPCs (customer and API service).
     let want_link = rng.chance(45);
@@ -582,6 +588,10 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
     if rng.chance(60) {
         route_tables(rng, &mut t);
     }
+    // Peering, drawn last for the same reason.
+    if rng.chance(70) {
+        peering_gen::peerings(rng, &mut t);
+    }
     t
 }
 
@@ -656,6 +666,7 @@ fn route_tables(rng: &mut Rng, t: &mut TopoSpec) {
                 main,
                 subnets,
                 routes,
+                peering_routes: Vec::new(),
             });
         }
     }
@@ -1002,13 +1013,19 @@ impl TopoSpec {
                 entries(&a.egress)
             );
         }
+        peering_gen::render(self, w);
         for r in &self.route_tables {
             let subnets = ids(&r.subnets, &|s| self.subnets[s].id.clone());
             let routes: Vec<String> = r
                 .routes
                 .iter()
-                .map(|(d, hole)| {
-                    let target = if *hole { "blackhole" } else { "local" };
+                .map(|(d, hole)| (d, if *hole { "blackhole" } else { "local" }))
+                .chain(
+                    r.peering_routes
+                        .iter()
+                        .map(|(d, p)| (d, self.peerings[*p].id.as_str())),
+                )
+                .map(|(d, target)| {
                     format!("  {{ destination = \"{d}\", target = \"{target}\" }},\n")
                 })
                 .collect();

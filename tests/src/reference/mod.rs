@@ -70,6 +70,19 @@
 //!     (`route_blackhole`), none is `no_route`; each drop is counted on its
 //!     (table, route). A destination that no ENI of the VPC holds meets the
 //!     table first (a blackhole says `route_blackhole`, else `no_route`).
+//! 11. VPC peering (VPC peering guide): a route whose target is a peering
+//!     connection carries a destination inside the peer VPC's CIDR, if the
+//!     connection is active, to the ENI with that address in the peer VPC
+//!     (none: `no_route`); then the sender's egress groups, the source
+//!     subnet's outbound ACL, the receiver's ingress groups and the
+//!     destination subnet's inbound ACL, as within a VPC. A connection that
+//!     is not active drops (`peering_not_active`); a destination outside
+//!     the peer's CIDR too (`peering_not_transitive`: a peering never leads
+//!     on to a third VPC); both counted on the route. Replies are routed by
+//!     the peer subnet's table (AWS routes every packet by the table of the
+//!     subnet it leaves): if it has no route back over a peering to the
+//!     sender's VPC, the flow records no reply direction, so each reply is
+//!     a first packet in the peer VPC and meets that table.
 
 pub mod maglev;
 pub mod vpc_link;
@@ -83,7 +96,8 @@ use std::net::Ipv4Addr;
 
 use dataplane::{
     model::{
-        EndpointState, L4Protocol, Peer, Protocol, RouteTable, RouteTarget, Topology, VpcLinkKind,
+        EndpointState, L4Protocol, Peer, PeeringStatus, Protocol, RouteTable, RouteTarget,
+        Topology, VpcLinkKind,
     },
     stats::{self, Snapshot},
 };
@@ -282,6 +296,10 @@ pub enum RouteKind {
     Local,
     Blackhole,
     NoRoute,
+    /// Carried over an active peering connection to the peer VPC.
+    Peering,
+    PeeringNotActive,
+    PeeringNotTransitive,
 }
 
 impl Model {
@@ -516,12 +534,15 @@ impl Model {
         frame: &[u8],
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
-        let dest = match self.resolve(key.vpc, p.dst) {
-            Some(d) => d,
-            None => {
-                self.route_table(eni, p.dst)?;
-                return Err(DropReason::NoRoute);
-            }
+        let (dest, dst_vpc, peered) = match self.resolve(key.vpc, p.dst) {
+            Some(d) => (d, key.vpc, false),
+            None => match self.route_table(eni, p.dst)? {
+                None => return Err(DropReason::NoRoute),
+                Some(peer) => match self.resolve(peer, p.dst) {
+                    Some(d) => (d, peer, true),
+                    None => return Err(DropReason::NoRoute),
+                },
+            },
         };
         // Replies to flows the service side opened matched their entries
         // before this: a first packet to a link ENI tunnels backwards.
@@ -540,7 +561,9 @@ impl Model {
         };
         let icmp = Self::icmp_of(frame, p);
         self.nacl_out((from, to), p, p.dst, p.dport, icmp)?;
-        self.route_table(eni, p.dst)?;
+        if !peered {
+            self.route_table(eni, p.dst)?;
+        }
         // An integration address has no groups: everything the sender's
         // egress rules let out reaches it.
         let receiver = match dest {
@@ -565,7 +588,7 @@ impl Model {
                     reply: false,
                     state,
                     to,
-                    out_vpc: key.vpc,
+                    out_vpc: dst_vpc,
                     out: key.addrs,
                     stats: None,
                     cross: [(from, ts), SAME],
@@ -585,7 +608,15 @@ impl Model {
                     Err(Refused::Taken) => return Ok(self.forward(frame, p, &fwd)),
                     Err(Refused::Full) => return Err(DropReason::FlowTableFull),
                 }
-                match self.insert(fwd.other(p.proto), rev, reopen) {
+                // Rule 11: across a peering, no reply direction unless the
+                // peer subnet's table routes the sender back over one.
+                let routed_back = !peered || self.routes_back(ts, p.src, key.vpc);
+                let inserted = if routed_back {
+                    self.insert(fwd.other(p.proto), rev, reopen)
+                } else {
+                    Ok(())
+                };
+                match inserted {
                     // Taken: a flow whose two keys coincide (a host talking
                     // to itself on one port) is one entry.
                     Ok(()) | Err(Refused::Taken) => {}
@@ -1001,39 +1032,40 @@ impl Model {
         self.nacl_in((from, to), p, src, port, icmp)
     }
 
-    /// Leaving subnet `from` for `to`: `from`'s outbound entries on `dst`.
     /// Rule 10: the source subnet's route table for `dst`: the longest
-    /// prefix among its routes and the VPC's `local` route decides.
-    fn route_table(&mut self, eni: usize, dst: [u8; 4]) -> Result<(), DropReason> {
+    /// prefix among its routes and the VPC's `local` route decides. `None`:
+    /// `local`; `Some(vpc)`: carried over an active peering to `vpc`
+    /// (rule 11).
+    fn route_table(&mut self, eni: usize, dst: [u8; 4]) -> Result<Option<usize>, DropReason> {
+        let subnet = self.topo.enis[eni].subnet;
+        let (table, best) = self.best_route(subnet, dst);
         let t = &self.topo;
-        let subnet = t.enis[eni].subnet;
         let vpc = t.subnets[subnet].vpc;
-        let table = match t.subnet_routes.get(subnet) {
-            Some(&i) => t.route_tables[i].clone(),
-            None => RouteTable::implied_main(vpc, &t.vpcs[vpc].id),
-        };
         let addr = Ipv4Addr::from(dst);
-        // (prefix length, route index or None for local, blackhole?)
-        let local = t.vpcs[vpc].cidr;
-        let mut best: Option<(u8, Option<usize>, bool)> =
-            local
-                .contains(&addr)
-                .then_some((local.prefix_len(), None, false));
-        for (i, r) in table.routes.iter().enumerate() {
-            let longer = best.is_none_or(|(len, _, _)| r.destination.prefix_len() > len);
-            if r.destination.contains(&addr) && longer {
-                best = Some((
-                    r.destination.prefix_len(),
-                    Some(i),
-                    r.target == RouteTarget::Blackhole,
-                ));
-            }
-        }
-        let (kind, counted) = match best {
-            Some((_, _, false)) => (RouteKind::Local, None),
-            Some((_, Some(i), true)) => (RouteKind::Blackhole, Some(i as u16)),
-            Some((_, None, true)) => unreachable!("the local route is never a blackhole"),
-            None => (RouteKind::NoRoute, Some(dataplane_common::ROUTE_NO_MATCH)),
+        let (kind, counted, peer) = match best {
+            None => (
+                RouteKind::NoRoute,
+                Some(dataplane_common::ROUTE_NO_MATCH),
+                None,
+            ),
+            Some((_, None)) => (RouteKind::Local, None, None),
+            Some((_, Some(i))) => match table.routes[i].target {
+                RouteTarget::Local => (RouteKind::Local, None, None),
+                RouteTarget::Blackhole => (RouteKind::Blackhole, Some(i as u16), None),
+                RouteTarget::Peering(pc) => {
+                    let pc = &t.vpc_peerings[pc];
+                    let peer = pc
+                        .peer_of(vpc)
+                        .expect("config: a peering of the table's VPC");
+                    if pc.status != PeeringStatus::Active {
+                        (RouteKind::PeeringNotActive, Some(i as u16), None)
+                    } else if !t.vpcs[peer].cidr.contains(&addr) {
+                        (RouteKind::PeeringNotTransitive, Some(i as u16), None)
+                    } else {
+                        (RouteKind::Peering, None, Some(peer))
+                    }
+                }
+            },
         };
         self.met_route = Some(kind);
         if let Some(route) = counted {
@@ -1047,12 +1079,57 @@ impl Model {
             }
         }
         match kind {
-            RouteKind::Local => Ok(()),
+            RouteKind::Local => Ok(None),
+            RouteKind::Peering => Ok(peer),
             RouteKind::Blackhole => Err(DropReason::RouteBlackhole),
             RouteKind::NoRoute => Err(DropReason::NoRoute),
+            RouteKind::PeeringNotActive => Err(DropReason::PeeringNotActive),
+            RouteKind::PeeringNotTransitive => Err(DropReason::PeeringNotTransitive),
         }
     }
 
+    /// Subnet `subnet`'s table, and its longest-prefix route for `dst`:
+    /// `(prefix length, route index or None for local)`.
+    fn best_route(&self, subnet: usize, dst: [u8; 4]) -> (RouteTable, Option<(u8, Option<usize>)>) {
+        let t = &self.topo;
+        let vpc = t.subnets[subnet].vpc;
+        let table = match t.subnet_routes.get(subnet) {
+            Some(&i) => t.route_tables[i].clone(),
+            None => RouteTable::implied_main(vpc, &t.vpcs[vpc].id),
+        };
+        let addr = Ipv4Addr::from(dst);
+        let local = t.vpcs[vpc].cidr;
+        let mut best: Option<(u8, Option<usize>)> =
+            local.contains(&addr).then_some((local.prefix_len(), None));
+        for (i, r) in table.routes.iter().enumerate() {
+            let longer = best.is_none_or(|(len, _)| r.destination.prefix_len() > len);
+            if r.destination.contains(&addr) && longer {
+                best = Some((r.destination.prefix_len(), Some(i)));
+            }
+        }
+        (table, best)
+    }
+
+    /// Rule 11's return route: subnet `subnet`'s table sends `dst` over an
+    /// active peering connection to VPC `vpc`, and `dst` is in its CIDR.
+    fn routes_back(&self, subnet: usize, dst: [u8; 4], vpc: usize) -> bool {
+        let t = &self.topo;
+        let (table, best) = self.best_route(subnet, dst);
+        let Some((_, Some(i))) = best else {
+            return false;
+        };
+        match table.routes[i].target {
+            RouteTarget::Peering(pc) => {
+                let pc = &t.vpc_peerings[pc];
+                pc.status == PeeringStatus::Active
+                    && pc.peer_of(t.subnets[subnet].vpc) == Some(vpc)
+                    && t.vpcs[vpc].cidr.contains(&Ipv4Addr::from(dst))
+            }
+            _ => false,
+        }
+    }
+
+    /// Leaving subnet `from` for `to`: `from`'s outbound entries on `dst`.
     fn nacl_out(
         &mut self,
         (from, to): (usize, usize),
