@@ -8,7 +8,7 @@
 
 use dataplane_common::{
     Counter, DropReason, FlowEntry, FlowEvent, FlowKey, PortInfo, FLOW_EVENT_NEW, FLOW_EVENT_REJECT,
-    NO_ENI,
+    FLOW_EVENT_REJECT_TRANSLATED, NO_ENI,
 };
 
 use crate::{counters, maps::FLOW_EVENTS, parse::ETH_LEN};
@@ -64,4 +64,17 @@ pub fn rejected<T>(r: Result<T, DropReason>, port: &PortInfo, key: &FlowKey, len
         }
     }
     r
+}
+
+/// A PrivateLink / HTTP VPC link packet rejected after translation (the
+/// target's ingress rules or the link's egress rules: `reason`), as the
+/// target ENI `target_eni` would have received it: `key` is the translated
+/// tuple. Emitted before the REJECT of the packet as sent, which
+/// [`rejected`] writes when the stage returns the drop.
+#[inline(always)]
+pub fn rejected_translated(reason: DropReason, target_eni: u32, key: &FlowKey, len: u64) {
+    if enabled() {
+        counters::count(Counter::FlowRejectsTranslated);
+        emit(FLOW_EVENT_REJECT_TRANSLATED, target_eni, NO_ENI, reason as u32, key, ip_len(len) as u32);
+    }
 }

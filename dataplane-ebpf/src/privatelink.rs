@@ -19,7 +19,7 @@ use dataplane_common::{
 };
 
 use crate::{
-    counters,
+    counters, events,
     explain::{self, dry_run},
     flow::{self, Created, Crossings, Hop, Reply, Tuple},
     forward::{self, Verdict},
@@ -94,18 +94,42 @@ pub fn first_packet<P: Packet>(
     if ep.egress_sg_set != NO_SG_SET {
         explain::stage(STAGE_LINK_EGRESS_SG);
     }
+    let mut deny = None;
     if ep.egress_sg_set != NO_SG_SET
         && !sg::allows(SG_CHECK_LINK_EGRESS, ep.egress_sg_set, SG_DIR_EGRESS, h.proto, t.ip, tport)
     {
-        counters::obj_drop(t_stat);
-        return Err(DropReason::LinkEgressSgDeny);
+        deny = Some(DropReason::LinkEgressSgDeny);
+    } else {
+        // Targets see the translated source, so their rules name it (or a
+        // group it belongs to).
+        explain::stage(STAGE_TARGET_SG);
+        if !sg::allows(SG_CHECK_TARGET_INGRESS, t.sg_set, SG_DIR_INGRESS, h.proto, snat, tport) {
+            deny = Some(DropReason::TargetIngressSgDeny);
+        }
     }
-    // Targets see the translated source, so their rules name it (or a
-    // group it belongs to).
-    explain::stage(STAGE_TARGET_SG);
-    if !sg::allows(SG_CHECK_TARGET_INGRESS, t.sg_set, SG_DIR_INGRESS, h.proto, snat, tport) {
+    if let Some(reason) = deny {
         counters::obj_drop(t_stat);
-        return Err(DropReason::TargetIngressSgDeny);
+        // Flow logs write it at the link ENI / the target, with the tuple
+        // they would have seen: the first NAT port the flow would probe.
+        let range = (ep.nat_hi as u32).wrapping_sub(ep.nat_lo as u32).wrapping_add(1);
+        let first = if range == 0 || range > 65536 {
+            ep.nat_lo
+        } else {
+            (ep.nat_lo as u32 + flow_hash(h.src, h.dst, h.sport, h.dport, h.proto, HASH_SEED_NAT_PORT) % range) as u16
+        };
+        let nport = first.to_be_bytes();
+        let out = FlowKey {
+            vpc: ep.out_vpc,
+            src: snat,
+            dst: t.ip,
+            sport: nport,
+            dport: if icmp { nport } else { t.port },
+            proto: h.proto,
+            _pad0: 0,
+            _pad1: 0,
+        };
+        events::rejected_translated(reason, t.eni, &out, len);
+        return Err(reason);
     }
     // The network ACLs of both boundaries, in the order the packet crosses
     // them: into the endpoint's subnet as sent, then out of the NLB node's

@@ -49,8 +49,10 @@ use crate::{
 };
 
 mod acl_route;
+mod nat;
 mod render;
 use acl_route::*;
+use nat::nat;
 pub use render::render;
 
 /// The transport of the packet to explain.
@@ -592,6 +594,10 @@ pub struct Nat {
     pub source_port: Option<u16>,
     /// NAT source ports probed before a free one was found.
     pub ports_probed: Option<u16>,
+    /// The managed interfaces the packet passes, by the ids their flow log
+    /// records carry: `endpoint ENI eni-... 10.0.1.100`, then `NLB node`
+    /// or `VPC link ENI` once the target is picked.
+    pub interfaces: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -1167,73 +1173,4 @@ fn rule_span(text: &str, sg: &str, direction: &str, index: usize) -> Option<usiz
         item.as_array_of_tables()?.get(index)?.span()?
     };
     Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
-}
-
-fn nat(topo: &Topology, t: &ExplainTrace) -> Nat {
-    let s = &topo.services;
-    let ep_i = (t.endpoint % ENDPOINT_GENERATION_STRIDE) as usize;
-    let (endpoint, nlb, kind) = match endpoint_enis(topo).get(ep_i) {
-        Some(&(ep, _)) => {
-            let e = &s.vpc_endpoints[ep];
-            let nlb = &s.nlbs[s.endpoint_services[e.service].nlb];
-            let kind = if http_link_of(topo, ep).is_some() {
-                "http vpc link"
-            } else {
-                "privatelink"
-            };
-            let name = match http_link_of(topo, ep) {
-                Some(l) => format!("{} (integration of {})", e.id, s.vpc_links[l].id),
-                None => e.id.clone(),
-            };
-            (name, nlb.id.clone(), kind)
-        }
-        None => (format!("endpoint ENI #{ep_i}"), "?".into(), "privatelink"),
-    };
-    let reached = |stage: u32| t.stages & (1 << stage) != 0;
-    // Listener indices count every NLB's listeners in order.
-    let mut listener = format!("#{}", t.listener);
-    let mut n = 0usize;
-    for nlb in &s.nlbs {
-        if (t.listener as usize) < n + nlb.listeners.len() {
-            let l = &nlb.listeners[t.listener as usize - n];
-            listener = format!(
-                "{} {}/{} -> {}",
-                nlb.id,
-                match l.protocol {
-                    crate::model::L4Protocol::Tcp => "tcp",
-                    crate::model::L4Protocol::Udp => "udp",
-                },
-                l.port,
-                s.target_groups[l.target_group].id
-            );
-            break;
-        }
-        n += nlb.listeners.len();
-    }
-    let ti = (t.target % TARGET_GENERATION_STRIDE) as usize;
-    let target = match targets(topo).get(ti) {
-        Some(&(tg, k)) => {
-            let tgt = &s.target_groups[tg].targets[k];
-            let e = &topo.enis[tgt.eni];
-            format!(
-                "{} {}:{} (host {}, target group {})",
-                e.id, e.ip, tgt.port, e.host, s.target_groups[tg].id
-            )
-        }
-        None => format!("target #{ti}"),
-    };
-    // The listener stage was passed once the target stage was reached.
-    let picked = reached(STAGE_TARGET) && !(t.dropped != 0 && t.last_stage == STAGE_TARGET);
-    let natted = reached(STAGE_NAT) && t.dropped == 0;
-    Nat {
-        endpoint,
-        nlb,
-        kind,
-        listener: reached(STAGE_TARGET).then_some(listener),
-        maglev_slot: reached(STAGE_TARGET).then_some(t.slot),
-        target: picked.then_some(target),
-        source: picked.then(|| Ipv4Addr::from(t.snat)),
-        source_port: natted.then_some(t.nat_port),
-        ports_probed: natted.then_some(t.nat_tries),
-    }
 }

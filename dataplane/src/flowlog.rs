@@ -34,7 +34,7 @@ use anyhow::{Context, Result};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, RingBuf};
 use dataplane_common::{
     maps, DropReason, FlowEntry, FlowEvent, FlowKey, FLOW_EVENT_NEW, FLOW_EVENT_REJECT,
-    FLOW_F_REPLY, NO_ENI, PROTO_ICMP,
+    FLOW_EVENT_REJECT_TRANSLATED, FLOW_F_REPLY, NO_ENI, PROTO_ICMP,
 };
 
 use crate::{
@@ -341,6 +341,14 @@ fn rejected_inbound(reason: u32) -> bool {
     reason == DropReason::IngressSgDeny as u32 || reason == DropReason::NaclIngressDeny as u32
 }
 
+/// Rejected after translation: logged at the target ENI (its inbound
+/// rules) or at the link ENI (the link's outbound rules), from the
+/// kernel's `FLOW_EVENT_REJECT_TRANSLATED`, with the tuple they see.
+fn rejected_translated(reason: u32) -> bool {
+    reason == DropReason::TargetIngressSgDeny as u32
+        || reason == DropReason::LinkEgressSgDeny as u32
+}
+
 /// What a record aggregates over: (interface index, action, tuple; the
 /// direction follows from the interface and the tuple).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -479,6 +487,21 @@ impl Aggregator {
                     .then(|| self.ifaces.at(k.vpc, k.dst))
                     .flatten()
                     .filter(|&r| r != ev.eni);
+                // Rejected after translation (the target's inbound rules,
+                // a link's outbound ones): the packet as sent passed the
+                // sender and the endpoint ENI it was addressed to; the
+                // REJECT_TRANSLATED event that came with it logs the rest.
+                if rejected_translated(ev.reason) {
+                    self.add(
+                        Slot::new(ev.eni, Direction::Egress, Action::Accept, k),
+                        d,
+                        at,
+                    );
+                    if let Some(m) = self.ifaces.managed_at(k.vpc, k.dst) {
+                        self.add(Slot::new(m, Direction::Ingress, Action::Accept, k), d, at);
+                    }
+                    return;
+                }
                 match receiver {
                     Some(r) => {
                         self.add(
@@ -493,6 +516,27 @@ impl Aggregator {
                         d,
                         at,
                     ),
+                }
+            }
+            FLOW_EVENT_REJECT_TRANSLATED => {
+                let d = (1, ev.len as u64);
+                let at = (self.clock.now_s, self.clock.now_s);
+                let k = &ev.key;
+                // The NLB node or link ENI that translated it.
+                let via = self.ifaces.managed_at(k.vpc, k.src);
+                if ev.reason == DropReason::LinkEgressSgDeny as u32 {
+                    if let Some(v) = via {
+                        self.add(Slot::new(v, Direction::Egress, Action::Reject, k), d, at);
+                    }
+                } else {
+                    if let Some(v) = via {
+                        self.add(Slot::new(v, Direction::Egress, Action::Accept, k), d, at);
+                    }
+                    self.add(
+                        Slot::new(ev.eni, Direction::Ingress, Action::Reject, k),
+                        d,
+                        at,
+                    );
                 }
             }
             _ => {}

@@ -22,6 +22,10 @@ pub struct Flow {
     pub original: String,
     /// As the server receives it (equal to `original` without NAT).
     pub translated: String,
+    /// The managed interfaces the flow passes (the endpoint ENI it is
+    /// addressed to, the NLB node or VPC link ENI that translates it), by
+    /// the ids their flow log records carry; `-` for none.
+    pub via: String,
     pub state: &'static str,
     pub age_s: u64,
     pub idle_s: u64,
@@ -58,6 +62,15 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
         .filter(|(_, e)| e.flags & FLOW_F_REPLY == 0)
         .map(|(k, e)| {
             let nat = e.flags & (FLOW_F_SNAT | FLOW_F_DNAT) != 0;
+            let via: Vec<String> = [
+                topo.managed_at(k.vpc as usize, Ipv4Addr::from(k.dst)),
+                nat.then(|| topo.managed_at(e.out_vpc as usize, Ipv4Addr::from(e.new_src)))
+                    .flatten(),
+            ]
+            .into_iter()
+            .flatten()
+            .map(|m| m.id)
+            .collect();
             let rev = by_key
                 .get(&e.peer_key(k.proto))
                 .map_or((0, 0), |r| (r.packets, r.bytes));
@@ -82,6 +95,11 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
                 } else {
                     "-".into()
                 },
+                via: if via.is_empty() {
+                    "-".into()
+                } else {
+                    via.join(",")
+                },
                 state: FLOW_STATE_NAMES
                     .get(e.state as usize)
                     .copied()
@@ -98,11 +116,12 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
 }
 
 pub fn render(flows: &[Flow]) -> String {
-    const HEAD: [&str; 11] = [
+    const HEAD: [&str; 12] = [
         "vpc",
         "proto",
         "original",
         "translated",
+        "via",
         "state",
         "age_s",
         "idle_s",
@@ -111,9 +130,9 @@ pub fn render(flows: &[Flow]) -> String {
         "rev_pkts",
         "rev_bytes",
     ];
-    // The text columns (the first five) are left-aligned, the numbers right.
-    const LEFT: usize = 5;
-    let rows: Vec<[String; 11]> = flows
+    // The text columns (the first six) are left-aligned, the numbers right.
+    const LEFT: usize = 6;
+    let rows: Vec<[String; 12]> = flows
         .iter()
         .map(|f| {
             [
@@ -121,6 +140,7 @@ pub fn render(flows: &[Flow]) -> String {
                 f.proto.to_string(),
                 f.original.clone(),
                 f.translated.clone(),
+                f.via.clone(),
                 f.state.to_string(),
                 f.age_s.to_string(),
                 f.idle_s.to_string(),
@@ -176,9 +196,16 @@ pub fn show(topo: &Topology, dir: &Path, filter: Option<&str>) -> Result<String>
         .into_iter()
         .filter(|f| {
             filter.is_none_or(|q| {
-                [f.vpc.as_str(), f.proto, &f.original, &f.translated, f.state]
-                    .iter()
-                    .any(|v| v.contains(q))
+                [
+                    f.vpc.as_str(),
+                    f.proto,
+                    &f.original,
+                    &f.translated,
+                    &f.via,
+                    f.state,
+                ]
+                .iter()
+                .any(|v| v.contains(q))
             })
         })
         .collect();
@@ -223,6 +250,8 @@ mod tests {
             bytes: 1800,
             ..fwd
         };
+        let endpoint = crate::model::managed_eni_id("vpce-execute-api", "subnet-b1");
+        let node = crate::model::managed_eni_id("nlb-api", "subnet-api1");
         let f = flows(
             &topo,
             &[(k, fwd), (fwd.peer_key(k.proto), rev)],
@@ -235,6 +264,7 @@ mod tests {
                 proto: "tcp",
                 original: "10.0.1.10:40000 -> 10.0.1.100:80".into(),
                 translated: "10.0.1.50:2000 -> 10.0.1.20:80".into(),
+                via: format!("{endpoint},{node}"),
                 state: "established",
                 age_s: 9,
                 idle_s: 6,
@@ -245,11 +275,14 @@ mod tests {
         let text = render(&f);
         assert_eq!(
             text,
-            "vpc            proto original                         translated                     \
-             state       age_s idle_s fwd_pkts fwd_bytes rev_pkts rev_bytes\n\
-             vpc-b->vpc-api tcp   10.0.1.10:40000 -> 10.0.1.100:80 10.0.1.50:2000 -> 10.0.1.20:80 \
-             established     9      6        6       520        4      1800\n\
-             1 flows\n"
+            format!(
+                "vpc            proto original                         translated                     \
+                 via{pad} state       age_s idle_s fwd_pkts fwd_bytes rev_pkts rev_bytes\n\
+                 vpc-b->vpc-api tcp   10.0.1.10:40000 -> 10.0.1.100:80 10.0.1.50:2000 -> 10.0.1.20:80 \
+                 {endpoint},{node} established     9      6        6       520        4      1800\n\
+                 1 flows\n",
+                pad = " ".repeat(2 * 21 + 1 - 3)
+            )
         );
         // A long VPC column widens its column; the others stay in line.
         let long = Flow {

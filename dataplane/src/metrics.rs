@@ -326,6 +326,7 @@ mod tests {
                     route: "blackhole 0.0.0.0/0".into(),
                     key: Default::default(),
                 }],
+                managed: Vec::new(),
             },
         )
     }

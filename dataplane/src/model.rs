@@ -323,6 +323,10 @@ pub struct Services {
     pub vpc_links: Vec<VpcLink>,
     pub albs: Vec<Alb>,
     pub cloud_map_services: Vec<CloudMapService>,
+    /// Ids the config gives managed interfaces (`eni_id` of an endpoint's,
+    /// NLB's or HTTP VPC link's place), by (owner id, subnet index); the
+    /// others get [`managed_eni_id`]'s (see [`Topology::managed_interfaces`]).
+    pub eni_ids: std::collections::BTreeMap<(String, usize), String>,
 }
 
 /// An Application Load Balancer, modelled at L3/L4: its nodes are host ENIs
@@ -924,7 +928,12 @@ impl Topology {
         let mut out = Vec::new();
         let mut add = |kind, owner: &str, vpc, subnet: usize, ip| {
             out.push(ManagedInterface {
-                id: managed_eni_id(owner, &self.subnets[subnet].id),
+                id: self
+                    .services
+                    .eni_ids
+                    .get(&(owner.to_string(), subnet))
+                    .cloned()
+                    .unwrap_or_else(|| managed_eni_id(owner, &self.subnets[subnet].id)),
                 kind,
                 owner: owner.to_string(),
                 vpc,
@@ -963,11 +972,33 @@ impl Topology {
     }
 }
 
+impl Topology {
+    /// The managed interface with address `ip` in VPC `vpc` (addresses are
+    /// unique per VPC): what a flow's endpoint or SNAT address is.
+    pub fn managed_at(&self, vpc: usize, ip: Ipv4Addr) -> Option<ManagedInterface> {
+        self.managed_interfaces()
+            .into_iter()
+            .find(|m| m.vpc == vpc && m.ip == ip)
+    }
+}
+
+impl ManagedKind {
+    /// As `stats` and `explain` name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ManagedKind::Endpoint => "endpoint ENI",
+            ManagedKind::NlbNode => "NLB node",
+            ManagedKind::VpcLink => "VPC link ENI",
+        }
+    }
+}
+
 /// A network interface an AWS service created (see
 /// [`Topology::managed_interfaces`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManagedInterface {
-    /// `eni-` and 17 hex digits, as AWS writes them: [`managed_eni_id`].
+    /// `eni-` and 17 hex digits, as AWS writes them: the config's `eni_id`,
+    /// else [`managed_eni_id`].
     pub id: String,
     pub kind: ManagedKind,
     /// The resource that owns it: the endpoint, NLB or VPC link id.

@@ -136,6 +136,9 @@ pub struct Layout {
     pub nacl_rules: Vec<NaclRuleName>,
     /// Route-table drop counters ([`route_drops`]).
     pub route_drops: Vec<RouteDropName>,
+    /// The managed interfaces (`Topology::managed_interfaces`): id, kind,
+    /// owner, subnet, address.
+    pub managed: Vec<[String; 5]>,
 }
 
 impl Layout {
@@ -168,6 +171,19 @@ impl Layout {
                 .collect(),
             nacl_rules: nacl_rules(t),
             route_drops: route_drops(t),
+            managed: t
+                .managed_interfaces()
+                .into_iter()
+                .map(|m| {
+                    [
+                        m.id,
+                        m.kind.name().to_string(),
+                        m.owner,
+                        t.subnets[m.subnet].id.clone(),
+                        m.ip.to_string(),
+                    ]
+                })
+                .collect(),
         }
     }
 }
@@ -490,7 +506,43 @@ pub fn render(s: &Snapshot, l: &Layout, all_drops: bool) -> String {
             out.push_str(&format!("  {name:<w$} {n:>12}\n"));
         }
     }
+    managed_section(&mut out, &l.managed);
     out
+}
+
+/// The `MANAGED INTERFACES` section: the interfaces AWS services create
+/// (endpoint ENIs, NLB nodes, HTTP VPC link ENIs) with the ids their flow
+/// log records carry; the kernel counts their traffic on their endpoint,
+/// listener or target, so there are no numbers here.
+fn managed_section(out: &mut String, rows: &[[String; 5]]) {
+    if rows.is_empty() {
+        return;
+    }
+    let head = ["id", "kind", "owner", "subnet", "ip"];
+    let w: Vec<usize> = (0..5)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].len())
+                .fold(head[c].len(), usize::max)
+        })
+        .collect();
+    out.push_str("MANAGED INTERFACES\n");
+    for r in std::iter::once(&head.map(String::from)).chain(rows) {
+        let line = format!(
+            "  {:<w0$} {:<w1$} {:<w2$} {:<w3$} {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
 }
 
 #[cfg(test)]
@@ -677,6 +729,44 @@ routes = [
         assert_eq!(
             text.lines().count(),
             1 + COUNTER_COUNT as usize + 1 + DROP_REASON_COUNT as usize + 2 + 1 + 2 + 1
+        );
+    }
+
+    #[test]
+    fn managed_interfaces_are_listed_with_their_ids() {
+        let topo = crate::config::parse_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../configs/privatelink.toml"
+            ))
+            .unwrap(),
+            "privatelink.toml",
+        )
+        .unwrap();
+        let l = Layout::of(&topo);
+        let text = render(&snap(), &l, false);
+        let section = &text[text.find("MANAGED INTERFACES\n").unwrap()..];
+        let id = crate::model::managed_eni_id;
+        let (e1, e2, e3) = (
+            id("vpce-web", "subnet-consumer1"),
+            id("vpce-web", "subnet-consumer2"),
+            id("vpce-pending", "subnet-consumer1"),
+        );
+        let (n1, n2) = (
+            id("nlb-web", "subnet-provider1"),
+            id("nlb-web", "subnet-provider2"),
+        );
+        assert_eq!(
+            section,
+            format!(
+                "MANAGED INTERFACES\n\
+                 \x20 id                    kind         owner        subnet           ip\n\
+                 \x20 {e1} endpoint ENI vpce-web     subnet-consumer1 10.0.1.100\n\
+                 \x20 {e2} endpoint ENI vpce-web     subnet-consumer2 10.0.2.100\n\
+                 \x20 {e3} endpoint ENI vpce-pending subnet-consumer1 10.0.1.101\n\
+                 \x20 {n1} NLB node     nlb-web      subnet-provider1 10.0.1.50\n\
+                 \x20 {n2} NLB node     nlb-web      subnet-provider2 10.0.2.50\n"
+            )
         );
     }
 

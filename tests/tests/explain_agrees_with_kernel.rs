@@ -259,6 +259,18 @@ fn explain_agrees_with_the_data_path_through_privatelink() {
     let nat = pl.nat.as_ref().expect("a NAT section");
     assert_eq!(nat.kind, "privatelink");
     assert!(nat.target.as_deref().unwrap().contains("tg-web"), "{nat:?}");
+    // The managed interfaces passed, by their flow-log ids.
+    let id = dataplane::model::managed_eni_id;
+    assert_eq!(
+        nat.interfaces,
+        [
+            format!(
+                "endpoint ENI {} 10.0.1.100",
+                id("vpce-web", "subnet-consumer1")
+            ),
+            format!("NLB node {} 10.0.1.50", id("nlb-web", "subnet-provider1")),
+        ]
+    );
     lab.agree(&tcp("consumer", "vpce-pending", 80).drops(DropReason::EndpointPending, "endpoint"));
 }
 
@@ -271,6 +283,14 @@ fn explain_agrees_with_the_data_path_through_an_http_vpc_link() {
         "tcp 10.0.2.4:35206 -> 10.0.2.41:9000 in vpc-cust",
     ));
     assert_eq!(e.nat.as_ref().unwrap().kind, "http vpc link");
+    // The integration's endpoint is AWS's: only the link ENI is the user's.
+    assert_eq!(
+        e.nat.as_ref().unwrap().interfaces,
+        [format!(
+            "VPC link ENI {} 10.0.2.4",
+            dataplane::model::managed_eni_id("vpclink-http", "subnet-cust2")
+        )]
+    );
     lab.agree(
         &tcp("apigw", "int-locked", 9000)
             .drops(DropReason::TargetIngressSgDeny, "target_sg")

@@ -280,3 +280,136 @@ fn network_acl_drops_are_rejects_on_first_packets_and_flow_hits() {
     assert_eq!(events[1].kind, FLOW_EVENT_NEW);
     assert_eq!(events[2], reject(40001, 80, ack.len()));
 }
+
+/// The shipped HTTP VPC link lab, under a lab name of the test's own.
+fn http_link() -> String {
+    let src = std::fs::read_to_string(hyperlab_tests::config_path("http-vpc-link.toml")).unwrap();
+    let name = "name = \"httplink\"";
+    assert!(src.contains(name));
+    src.replace(name, "name = \"@LAB@\"")
+}
+
+/// The shipped HTTP VPC link lab, with the link's own groups allowing it
+/// out to port 80 only: a request to the Cloud Map integration (port 9000)
+/// is refused by the link's egress rules.
+fn http_link_egress_80() -> String {
+    let src = http_link();
+    let sg = "id = \"sg-link\"\nvpc = \"vpc-cust\"\ningress = []\n";
+    assert!(src.contains(sg));
+    src.replace(
+        sg,
+        &format!("{sg}egress = [ {{ protocol = \"tcp\", ports = 80, peer = \"10.0.0.0/16\" }} ]\n"),
+    )
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_reject_after_translation_carries_the_tuple_the_target_would_have_seen() {
+    use dataplane_common::FLOW_EVENT_REJECT_TRANSLATED;
+    use hyperlab_tests::reference::Model;
+    let mut fx = Fixture::with_options(&http_link_egress_80(), "kft", Hook::Tc, &events_on());
+    let topo = fx.agent.topo.clone();
+    let (api, amac) = (fx.ip("eni-apigw"), fx.mac("eni-apigw"));
+    let ai = fx.eni("eni-apigw");
+    let api_vpc = topo.eni_vpc(ai);
+    let before = fx.snapshot();
+    // The Cloud Map integrations (port 9000; targets in either AZ, so
+    // either link ENI): the link may not send to 9000.
+    let cases = [
+        ("10.1.1.204", 9000, DropReason::LinkEgressSgDeny),
+        ("10.1.1.203", 9000, DropReason::LinkEgressSgDeny),
+    ];
+    let mut want = Vec::new();
+    for (i, (dst, port, reason)) in cases.iter().enumerate() {
+        let dst: Ipv4Addr = dst.parse().unwrap();
+        let sport = 41000 + i as u16;
+        let syn = pkt::tcp(amac, GATEWAY_MAC, api, dst, sport, *port, "S");
+        for hook in [Hook::Tc, Hook::Xdp] {
+            assert_eq!(fx.run(hook, "eni-apigw", &syn).verdict, Verdict::Drop);
+            // The model, independently: the target, the source it would
+            // see and the first NAT port.
+            let (r, c, vpc) = Model::new(&topo, None)
+                .rejected_after_nat(api_vpc, &syn)
+                .expect("refused after translation");
+            assert_eq!(r, *reason);
+            let len = (syn.len() - 14) as u32;
+            want.push(FlowEvent {
+                kind: FLOW_EVENT_REJECT_TRANSLATED,
+                eni: c.target_eni as u32,
+                dst_eni: NO_ENI,
+                reason: r as u32,
+                key: hyperlab_tests::stage::flow_key(
+                    vpc as u32,
+                    c.source,
+                    topo.enis[c.target_eni].ip,
+                    c.nat_port,
+                    c.target_port,
+                    PROTO_TCP,
+                ),
+                len,
+            });
+            want.push(FlowEvent {
+                kind: FLOW_EVENT_REJECT,
+                eni: ai as u32,
+                dst_eni: NO_ENI,
+                reason: r as u32,
+                key: hyperlab_tests::stage::flow_key(
+                    api_vpc as u32,
+                    api,
+                    dst,
+                    sport,
+                    *port,
+                    PROTO_TCP,
+                ),
+                len,
+            });
+        }
+    }
+    assert_eq!(drain(&mut fx), want);
+    let delta = fx.snapshot().since(&before);
+    assert_eq!(delta.count(Counter::FlowRejectsTranslated), 4);
+    assert_eq!(delta.drop_count(DropReason::LinkEgressSgDeny), 4);
+    assert_eq!(delta.count(Counter::FlowEventsLost), 0);
+
+    // The target's own rules: the shipped lab, whose int-locked target
+    // admits an office range only.
+    drop(fx);
+    let mut fx = Fixture::with_options(&http_link(), "kfu", Hook::Tc, &events_on());
+    let topo = fx.agent.topo.clone();
+    let syn = pkt::tcp(
+        amac,
+        GATEWAY_MAC,
+        api,
+        "10.1.1.204".parse().unwrap(),
+        42000,
+        9000,
+        "S",
+    );
+    assert_eq!(fx.run(Hook::Xdp, "eni-apigw", &syn).verdict, Verdict::Drop);
+    let (r, c, vpc) = Model::new(&topo, None)
+        .rejected_after_nat(api_vpc, &syn)
+        .unwrap();
+    assert_eq!(r, DropReason::TargetIngressSgDeny);
+    assert_eq!(c.target_eni, fx.eni("eni-locked"));
+    let got = drain(&mut fx);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        got[0],
+        FlowEvent {
+            kind: FLOW_EVENT_REJECT_TRANSLATED,
+            eni: c.target_eni as u32,
+            dst_eni: NO_ENI,
+            reason: r as u32,
+            key: hyperlab_tests::stage::flow_key(
+                vpc as u32,
+                c.source,
+                topo.enis[c.target_eni].ip,
+                c.nat_port,
+                9000,
+                PROTO_TCP
+            ),
+            len: (syn.len() - 14) as u32,
+        }
+    );
+    assert_eq!((got[1].kind, got[1].reason), (FLOW_EVENT_REJECT, r as u32));
+}

@@ -812,6 +812,15 @@ pub const FLOW_EVENT_NEW: u32 = 1;
 /// [`FlowEvent::kind`]: a packet was dropped by a policy decision
 /// ([`DropReason::is_reject`]).
 pub const FLOW_EVENT_REJECT: u32 = 2;
+/// [`FlowEvent::kind`]: a PrivateLink or HTTP VPC link packet that the
+/// target's ingress rules (`target_ingress_sg_deny`) or the link's egress
+/// rules (`link_egress_sg_deny`) rejected, with the tuple as translated
+/// (NLB node or link ENI -> target, the NAT source port the flow would
+/// have been given first, in the provider VPC): what the target ENI or the
+/// link ENI logs. `eni` is the target's ENI index. It follows the
+/// [`FLOW_EVENT_REJECT`] of the same packet (with the tuple as sent, which
+/// the sender and the endpoint ENI log).
+pub const FLOW_EVENT_REJECT_TRANSLATED: u32 = 3;
 /// [`FlowEvent::dst_eni`] when the packet has no destination host ENI.
 pub const NO_ENI: u32 = u32::MAX;
 
@@ -821,9 +830,11 @@ pub const NO_ENI: u32 = u32::MAX;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct FlowEvent {
-    /// [`FLOW_EVENT_NEW`] or [`FLOW_EVENT_REJECT`].
+    /// [`FLOW_EVENT_NEW`], [`FLOW_EVENT_REJECT`] or
+    /// [`FLOW_EVENT_REJECT_TRANSLATED`].
     pub kind: u32,
-    /// ENI index the packet entered the fabric from (`PortInfo::eni`).
+    /// ENI index the packet entered the fabric from (`PortInfo::eni`);
+    /// REJECT_TRANSLATED: the target's.
     pub eni: u32,
     /// NEW: the ENI index the forward direction is delivered to (for
     /// PrivateLink, the target's); REJECT: [`NO_ENI`].
@@ -831,7 +842,7 @@ pub struct FlowEvent {
     /// REJECT: the [`DropReason`] code; NEW: 0.
     pub reason: u32,
     /// The packet's tuple as it entered, with its VPC: for NEW the key of
-    /// the forward entry.
+    /// the forward entry; REJECT_TRANSLATED: as translated (see there).
     pub key: FlowKey,
     /// IPv4 bytes of the packet (frame length minus the Ethernet header).
     pub len: u32,
@@ -949,6 +960,10 @@ codes! {
         /// Flow events not recorded because the ring buffer was full (the
         /// packet itself was handled as usual).
         FlowEventsLost = 6, "flow_events_lost";
+        /// [`super::FLOW_EVENT_REJECT_TRANSLATED`] events emitted: packets a
+        /// target's or an HTTP VPC link's security groups rejected after
+        /// translation, reported with the tuple the target would have seen.
+        FlowRejectsTranslated = 7, "flow_rejects_translated";
     }
 }
 

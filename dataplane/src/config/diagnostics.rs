@@ -53,6 +53,9 @@ pub(super) struct Checker<'s> {
     pub(super) file: &'s str,
     /// (byte offset, diagnostic); sorted by offset at the end.
     pub(super) diags: Vec<(usize, Diagnostic)>,
+    /// `eni_id`s of managed interfaces met while resolving places
+    /// (`Checker::check_managed_ids` checks them at the end).
+    pub(super) managed_ids: Vec<super::placement::ManagedIdIn>,
 }
 
 impl<'s> Checker<'s> {
@@ -61,6 +64,7 @@ impl<'s> Checker<'s> {
             src,
             file,
             diags: Vec::new(),
+            managed_ids: Vec::new(),
         }
     }
 

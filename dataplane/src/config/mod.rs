@@ -110,6 +110,8 @@
 //! [[nlb]]
 //! id = "nlb-a"
 //! subnets = [{ subnet = "subnet-a1", ip = "10.0.1.50" }]   # 1 or more, one VPC, one per AZ
+//!                            # each may add eni_id = "eni-0a1b2c3d4e5f60718" (the node's
+//!                            # id in flow logs; default: derived, stable)
 //! cross_zone = false         # default false
 //! security_groups = []       # default []; 0 to 5 groups of the NLB's VPC
 //! listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]   # 1 or more
@@ -124,7 +126,8 @@
 //! id = "vpce-a"
 //! service = "vpce-svc-a"
 //! vpc = "vpc-b"
-//! subnets = [{ subnet = "subnet-b1", ip = "10.0.1.100" }]   # 1 or more, one per AZ
+//! subnets = [{ subnet = "subnet-b1", ip = "10.0.1.100" }]   # 1 or more, one per AZ;
+//!                            # eni_id optional, as for NLB nodes
 //! security_groups = ["sg-vpce"]   # 1 to 5 groups of the endpoint's VPC
 //! principal = "arn:aws:iam::111122223333:root"   # must be allowed by the service
 //! state = "available"        # "pending", "available" or "rejected"; default:
@@ -157,6 +160,8 @@
 //! addresses = ["10.0.1.200", "10.0.2.200"]   # optional: the link ENIs' IPs, one per
 //!                            # subnet in order; default: each subnet's lowest free
 //!                            # usable address (from .4 up, skipping every claimed one)
+//! eni_ids = ["eni-0a1b2c3d4e5f60718", "eni-0a1b2c3d4e5f60719"]   # optional: their ids,
+//!                            # one per subnet in order; default: derived, stable
 //! security_groups = ["sg-link"]   # 1 to 5 groups of the customer VPC
 //! service_vpc = "vpc-api"    # the API service VPC (another VPC)
 //! integrations = [           # default []; each needs exactly one of alb, nlb, cloud_map
@@ -436,6 +441,7 @@ impl<'s> Checker<'s> {
         self.allocate(&net, &claims, &mut links, &allocs);
         self.check_claims(net.vpcs, claims);
         self.check_fronts(&nlbs, fronts);
+        let eni_ids = self.check_managed_ids(net.ids);
         // Lowering: what the links imply, after the user's own resources.
         let implied = lower::lower_links(links, &first);
         target_groups.extend(implied.target_groups);
@@ -450,6 +456,7 @@ impl<'s> Checker<'s> {
             endpoint_services,
             vpc_endpoints,
             vpc_links: implied.links,
+            eni_ids,
         }
     }
 }

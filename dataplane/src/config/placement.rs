@@ -13,7 +13,28 @@ use crate::model::{EndpointEni, Vpc};
 
 pub(super) const MAX_SGS_PER_ENI: usize = 5;
 
-pub(super) const PLACE_KEYS: &[&str] = &["subnet", "ip"];
+pub(super) const PLACE_KEYS: &[&str] = &["subnet", "ip", "eni_id"];
+
+/// What an `eni_id` must look like: AWS's shape, `eni-` and 8 or 17
+/// lowercase hex digits (the ids the lab derives have 17).
+pub(super) fn is_aws_eni_id(id: &str) -> bool {
+    id.strip_prefix("eni-").is_some_and(|h| {
+        (h.len() == 8 || h.len() == 17)
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// An `eni_id` given to a managed interface (an endpoint ENI, an NLB node,
+/// an HTTP VPC link ENI): checked once every place is resolved.
+pub(super) struct ManagedIdIn {
+    pub(super) pos: usize,
+    pub(super) field: String,
+    /// The endpoint, NLB or VPC link id, and the subnet the interface is in.
+    pub(super) owner: String,
+    pub(super) subnet: usize,
+    pub(super) id: String,
+}
 
 /// An address claimed in a VPC (by an ENI, an NLB node or an endpoint ENI),
 /// for the VPC-wide uniqueness check.
@@ -35,18 +56,23 @@ pub(super) struct PlaceIn<'n> {
     pub(super) ip_field: String,
     pub(super) subnet: Option<Sp<&'n str>>,
     pub(super) ip: Option<Sp<Ipv4Addr>>,
+    /// The interface's id, when the config gives it (else the lab derives
+    /// a stable one: `model::managed_eni_id`), and its field.
+    pub(super) eni_id: Option<(Sp<&'n str>, String)>,
 }
 
 impl<'n> PlaceIn<'n> {
-    /// A `{ subnet, ip }` table at `path`.
+    /// A `{ subnet, ip, eni_id }` table at `path`.
     pub(super) fn table(
         path: String,
         subnet: Option<Sp<&'n str>>,
         ip: Option<Sp<Ipv4Addr>>,
+        eni_id: Option<Sp<&'n str>>,
     ) -> Self {
         PlaceIn {
             subnet_field: join(&path, "subnet"),
             ip_field: join(&path, "ip"),
+            eni_id: eni_id.map(|e| (e, join(&path, "eni_id"))),
             path,
             subnet,
             ip,
@@ -89,7 +115,68 @@ impl<'s> Checker<'s> {
             };
             let subnet = self.req_str(&pt, "subnet", "the id of a [[subnet]]");
             let ip = self.ipv4(&pt, "ip");
-            out.push(PlaceIn::table(path, subnet, ip));
+            let eni_id = self.eni_id(&pt, "eni_id");
+            out.push(PlaceIn::table(path, subnet, ip, eni_id));
+        }
+        out
+    }
+
+    /// An optional `eni_id` of a managed interface, in AWS's shape.
+    pub(super) fn eni_id<'n>(&mut self, t: &Tbl<'n>, key: &str) -> Option<Sp<&'n str>> {
+        let id = self.opt_str(t, key, "an ENI id such as \"eni-0a1b2c3d4e5f60718\"")?;
+        self.check_eni_id(id, &t.field(key))
+    }
+
+    /// `id` if it has AWS's ENI id shape, else an error at it.
+    pub(super) fn check_eni_id<'n>(&mut self, id: Sp<&'n str>, field: &str) -> Option<Sp<&'n str>> {
+        if is_aws_eni_id(id.v) {
+            return Some(id);
+        }
+        self.err(
+            id.pos,
+            field,
+            format!(
+                "invalid ENI id {:?} (expected \"eni-\" and 8 or 17 lowercase hex digits, as AWS \
+                 writes them, such as \"eni-0a1b2c3d4e5f60718\")",
+                id.v
+            ),
+        );
+        None
+    }
+
+    /// The `eni_id`s given to managed interfaces, checked against every
+    /// other id of the file (host ENIs included) and each other; the valid
+    /// ones by (owner, subnet) for `Services::eni_ids`.
+    pub(super) fn check_managed_ids(
+        &mut self,
+        ids: &HashMap<String, super::refs::IdInfo>,
+    ) -> std::collections::BTreeMap<(String, usize), String> {
+        let mut given = std::mem::take(&mut self.managed_ids);
+        given.sort_by_key(|m| m.pos);
+        let mut out = std::collections::BTreeMap::new();
+        let mut seen: HashMap<&str, &ManagedIdIn> = HashMap::new();
+        for m in &given {
+            if let Some(prev) = ids.get(&m.id) {
+                let msg = format!(
+                    "ENI id \"{}\" is already used by {} at line {} (ids are shared by all \
+                     resource kinds)",
+                    m.id,
+                    prev.path,
+                    self.line_of(prev.pos)
+                );
+                self.err(m.pos, &m.field, msg);
+            } else if let Some(prev) = seen.get(m.id.as_str()) {
+                let msg = format!(
+                    "ENI id \"{}\" is already the id of {} at line {}",
+                    m.id,
+                    prev.field,
+                    self.line_of(prev.pos)
+                );
+                self.err(m.pos, &m.field, msg);
+            } else {
+                seen.insert(&m.id, m);
+                out.insert((m.owner.clone(), m.subnet), m.id.clone());
+            }
         }
         out
     }
@@ -225,6 +312,15 @@ impl<'s> Checker<'s> {
                     }
                 }
             }
+            if let (Some(s), Some((id, field))) = (subnet, &p.eni_id) {
+                self.managed_ids.push(ManagedIdIn {
+                    pos: id.pos,
+                    field: field.clone(),
+                    owner: who.id.to_string(),
+                    subnet: s,
+                    id: id.v.to_string(),
+                });
+            }
             let ip_field = p.ip_field.clone();
             if let (Some(s), Some(ip)) = (subnet, p.ip) {
                 let sn = &net.subnets[s];
@@ -342,3 +438,6 @@ impl<'s> Checker<'s> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -23,6 +23,7 @@ pub(super) const LINK_KEYS: &[&str] = &[
     "vpc",
     "subnets",
     "addresses",
+    "eni_ids",
     "security_groups",
     "service_vpc",
     "integrations",
@@ -31,7 +32,7 @@ pub(super) const LINK_KEYS: &[&str] = &[
 /// Keys of one kind of VPC link only.
 pub(super) const REST_LINK_KEYS: &[&str] = &["nlb", "vpc"];
 
-pub(super) const HTTP_LINK_KEYS: &[&str] = &["addresses", "service_vpc", "integrations"];
+pub(super) const HTTP_LINK_KEYS: &[&str] = &["addresses", "eni_ids", "service_vpc", "integrations"];
 
 pub(super) const INTEGRATION_KEYS: &[&str] = &[
     "id",
@@ -177,10 +178,18 @@ impl<'s> Checker<'s> {
         link.kind = if http {
             LinkKindIn::Http(self.http_link(&t, ids, integrations))
         } else {
-            LinkKindIn::Rest {
-                nlb: self.req_str(&t, "nlb", "the id of an [[nlb]]"),
-                at: self.attach(&t, "a VPC link"),
+            let nlb = self.req_str(&t, "nlb", "the id of an [[nlb]]");
+            let at = self.attach(&t, "a VPC link");
+            for (id, field) in at.subnets.iter().filter_map(|p| p.eni_id.as_ref()) {
+                self.err(
+                    id.pos,
+                    field,
+                    "a REST VPC link's network interfaces are AWS's (API Gateway's side of \
+                     the link), not in your VPC: they write no flow log records and take no \
+                     eni_id",
+                );
             }
+            LinkKindIn::Rest { nlb, at }
         };
         link
     }
@@ -240,6 +249,31 @@ impl<'s> Checker<'s> {
                 }
             }
         }
+        const ENI_IDS: &str = "an array of ENI ids, one per subnet, such as \
+             [\"eni-0a1b2c3d4e5f60718\", \"eni-0a1b2c3d4e5f60719\"]";
+        let eni_ids_field = t.field("eni_ids");
+        let mut eni_ids: Vec<(usize, Sp<&'n str>)> = Vec::new();
+        if let Some(e) = t.get("eni_ids") {
+            if let Some((list, n)) = self.str_list(e, &eni_ids_field, ENI_IDS, "an ENI id") {
+                for (i, id) in list {
+                    if let Some(id) = self.check_eni_id(id, &format!("{eni_ids_field}[{i}]")) {
+                        eni_ids.push((i, id));
+                    }
+                }
+                if let Some(want) = count.filter(|&want| want != n) {
+                    self.err(
+                        e.node.pos,
+                        &eni_ids_field,
+                        format!(
+                            "found {n} ENI {} for {want} {} (the link ENIs' ids: one per \
+                             subnet, in the same order)",
+                            if n == 1 { "id" } else { "ids" },
+                            if want == 1 { "subnet" } else { "subnets" }
+                        ),
+                    );
+                }
+            }
+        }
         let allocate = addresses_entry.is_none();
         let places = (0..count.unwrap_or(0))
             .map(|i| {
@@ -255,6 +289,10 @@ impl<'s> Checker<'s> {
                     ip_field,
                     subnet: subnets.iter().find(|(j, _)| *j == i).map(|(_, r)| *r),
                     ip: addresses.iter().find(|(j, _)| *j == i).map(|(_, a)| *a),
+                    eni_id: eni_ids
+                        .iter()
+                        .find(|(j, _)| *j == i)
+                        .map(|(_, id)| (*id, format!("{eni_ids_field}[{i}]"))),
                 }
             })
             .collect();

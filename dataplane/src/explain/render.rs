@@ -130,6 +130,9 @@ pub fn render(e: &Explanation) -> String {
     }
     if let Some(n) = &e.nat {
         let _ = writeln!(o, "nat       {} {} ({})", n.kind, n.endpoint, n.nlb);
+        if !n.interfaces.is_empty() {
+            let _ = writeln!(o, "          via {}", n.interfaces.join(", "));
+        }
         if let Some(l) = &n.listener {
             let _ = writeln!(o, "          listener {l}");
         }

@@ -533,6 +533,89 @@ mod interfaces {
         assert_eq!(got, want);
     }
 
+    /// The two events of a packet rejected after translation: the REJECT
+    /// with the tuple as sent (from ENI `from`), and the kernel's
+    /// REJECT_TRANSLATED with the tuple the target would have seen.
+    fn rejected_after_nat(
+        a: &mut Aggregator,
+        (from, sent): (u32, FlowKey),
+        (target, seen): (u32, FlowKey),
+        reason: DropReason,
+    ) {
+        a.event(&FlowEvent {
+            eni: from,
+            ..rej(&sent, reason, 60)
+        });
+        a.event(&FlowEvent {
+            kind: FLOW_EVENT_REJECT_TRANSLATED,
+            eni: target,
+            ..rej(&seen, reason, 60)
+        });
+    }
+
+    #[test]
+    fn a_target_reject_is_logged_at_the_target_with_the_translated_tuple() {
+        let t = shipped("privatelink.toml");
+        let mut a = Aggregator::new(Interfaces::of(&t));
+        let web1 = t.eni_by_id("eni-web1").unwrap() as u32;
+        // consumer -> vpce-web 10.0.1.100:80, translated to node 10.0.1.50
+        // port 1234 -> web1 10.0.1.21:8080 (provider VPC, index 1), whose
+        // group refuses it.
+        let sent = key(0, [10, 0, 1, 10], [10, 0, 1, 100], 40000, 80, PROTO_TCP);
+        let seen = key(1, [10, 0, 1, 50], [10, 0, 1, 21], 1234, 8080, PROTO_TCP);
+        rejected_after_nat(
+            &mut a,
+            (0, sent),
+            (web1, seen),
+            DropReason::TargetIngressSgDeny,
+        );
+        let endpoint = crate::model::managed_eni_id("vpce-web", "subnet-consumer1");
+        let node = crate::model::managed_eni_id("nlb-web", "subnet-provider1");
+        assert_eq!(
+            super::lines(&a.close(0, 60)),
+            [
+                "2 123456789012 eni-consumer 10.0.1.10 10.0.1.100 40000 80 6 1 60 0 0 ACCEPT OK"
+                    .to_string(),
+                "2 123456789012 eni-web1 10.0.1.50 10.0.1.21 1234 8080 6 1 60 0 0 REJECT OK"
+                    .to_string(),
+                format!("2 unknown {endpoint} 10.0.1.10 10.0.1.100 40000 80 6 1 60 0 0 ACCEPT OK"),
+                format!("2 unknown {node} 10.0.1.50 10.0.1.21 1234 8080 6 1 60 0 0 ACCEPT OK"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_link_egress_reject_is_logged_at_the_link_eni_with_the_translated_tuple() {
+        let t = shipped("http-vpc-link.toml");
+        let mut a = Aggregator::new(Interfaces::of(&t));
+        let apigw = t.eni_by_id("eni-apigw").unwrap() as u32;
+        let locked = t.eni_by_id("eni-locked").unwrap() as u32;
+        let (api, cust) = (
+            t.eni_vpc(apigw as usize) as u32,
+            t.eni_vpc(locked as usize) as u32,
+        );
+        // apigw -> int-locked 10.1.1.204:9000 (AWS's side: no record),
+        // translated to the link ENI 10.0.1.4 -> 10.0.1.60:9000, which the
+        // link's own groups refuse to send.
+        let sent = key(api, [10, 1, 1, 20], [10, 1, 1, 204], 40000, 9000, PROTO_TCP);
+        let seen = key(cust, [10, 0, 1, 4], [10, 0, 1, 60], 1234, 9000, PROTO_TCP);
+        rejected_after_nat(
+            &mut a,
+            (apigw, sent),
+            (locked, seen),
+            DropReason::LinkEgressSgDeny,
+        );
+        let link = crate::model::managed_eni_id("vpclink-http", "subnet-cust1");
+        assert_eq!(
+            super::lines(&a.close(0, 60)),
+            [
+                "2 123456789012 eni-apigw 10.1.1.20 10.1.1.204 40000 9000 6 1 60 0 0 ACCEPT OK"
+                    .to_string(),
+                format!("2 unknown {link} 10.0.1.4 10.0.1.60 1234 9000 6 1 60 0 0 REJECT OK"),
+            ]
+        );
+    }
+
     #[test]
     fn a_custom_v5_format_fills_the_interface_and_direction_fields_and_dashes_the_rest() {
         let t = shipped("privatelink.toml");

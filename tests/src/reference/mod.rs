@@ -288,6 +288,10 @@ pub struct Model {
     route_drops: Vec<stats::RouteDropName>,
     /// What this packet's route decision was, if it met one.
     met_route: Option<RouteKind>,
+    /// The last first packet the target's or the link's groups refused
+    /// after translation: reason, what the rules chose, the VPC it
+    /// travels in ([`Model::rejected_after_nat`]).
+    rejected_nat: Option<(DropReason, Choice, usize)>,
 }
 
 /// The kind of route that decided a first packet.
@@ -328,6 +332,7 @@ impl Model {
             met_nacl: false,
             route_drops: stats::route_drops(topo),
             met_route: None,
+            rejected_nat: None,
         }
     }
 
@@ -807,13 +812,23 @@ impl Model {
             // The link's groups govern what it may reach.
             let link_groups = vpc_link::link_groups(&self.topo, l).to_vec();
             if !self.groups_allow(&link_groups, false, p.proto, t_ip, target_port) {
-                return Err((DropReason::LinkEgressSgDeny, At::Target(target)));
+                return Err(self.refused_after_nat(
+                    DropReason::LinkEgressSgDeny,
+                    p,
+                    (target, target_eni, target_port),
+                    (source, vpc, ports),
+                ));
             }
         }
         // The target sees the translated source: its rules must admit it.
         let t_groups = self.topo.enis[target_eni].security_groups.clone();
         if !self.groups_allow(&t_groups, true, p.proto, source, target_port) {
-            return Err((DropReason::TargetIngressSgDeny, At::Target(target)));
+            return Err(self.refused_after_nat(
+                DropReason::TargetIngressSgDeny,
+                p,
+                (target, target_eni, target_port),
+                (source, vpc, ports),
+            ));
         }
         Ok(Route {
             listener,
@@ -825,6 +840,51 @@ impl Model {
             via,
             ports,
         })
+    }
+
+    /// A refusal by the target's or the link's groups, which flow logs
+    /// write at the target or link ENI with the tuple as translated:
+    /// recorded for [`Model::rejected_after_nat`], the NAT port being the
+    /// first the probe would try.
+    fn refused_after_nat(
+        &mut self,
+        reason: DropReason,
+        p: &Ipv4,
+        (target, target_eni, target_port): (usize, usize, u16),
+        (source, vpc, (lo, hi)): ([u8; 4], usize, (u16, u16)),
+    ) -> (DropReason, At) {
+        let range = u32::from(hi) - u32::from(lo) + 1;
+        let choice = Choice {
+            target,
+            target_eni,
+            target_port,
+            source: Ipv4Addr::from(source),
+            nat_port: (u32::from(lo) + nat_start(p, range)) as u16,
+        };
+        self.rejected_nat = Some((reason, choice, vpc));
+        (reason, At::Target(target))
+    }
+
+    /// For `frame`, a first packet from VPC `vpc` to an interface endpoint
+    /// or integration address that the target's ingress rules or the
+    /// link's egress rules refuse: the reason, the translated packet the
+    /// target would have seen (its source and first NAT port, the target
+    /// and port) and the VPC it travels in. `None` if it is not refused
+    /// there. Like [`Model::choose`], asks only the destination's side.
+    pub fn rejected_after_nat(
+        &mut self,
+        vpc: usize,
+        frame: &[u8],
+    ) -> Option<(DropReason, Choice, usize)> {
+        let Ok(Frame::Ipv4(p)) = wire::parse(frame) else {
+            return None;
+        };
+        let Some(Dest::Endpoint(endpoint, ep_eni)) = self.resolve(vpc, p.dst) else {
+            return None;
+        };
+        self.rejected_nat = None;
+        let _ = self.route(endpoint, ep_eni, &p);
+        self.rejected_nat.take()
     }
 
     /// What the rules choose for `frame`, the first packet of a new flow

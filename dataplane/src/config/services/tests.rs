@@ -210,6 +210,7 @@ security_groups = ["sg-link"]
     let expected = Services {
         albs: Vec::new(),
         cloud_map_services: Vec::new(),
+        eni_ids: Default::default(),
         target_groups: vec![
             TargetGroup {
                 connection_termination: true,

@@ -294,6 +294,7 @@ service_vpc = "vpc-api"
         },
     };
     let expected = Services {
+        eni_ids: Default::default(),
         albs: vec![Alb {
             id: "alb-web".into(),
             vpc: 1,
