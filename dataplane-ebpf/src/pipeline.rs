@@ -1,13 +1,13 @@
 //! The per-packet pipeline, stage by stage (docs/DATAPLANE.md, "Stages"):
 //! port -> parse (arp) -> source check -> flow (fast path: forward) ->
 //! [eni -> egress SG -> nacl out -> route -> ingress SG -> (privatelink) ->
-//! nacl in -> create flow] -> forward (rewrite, count) -> the hook redirects. A flow
+//! nacl in -> create flow; or route -> igw: `gateway`] -> forward (rewrite, count) -> the hook redirects. A flow
 //! hit meets the network ACLs its entry records, then forwards. Every `Err`
 //! is a counted drop.
 //!
 //! Layering, top to bottom; a module imports only from layers below its
 //! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
-//! `pipeline` -> constructs (`privatelink`) -> `forward` -> `flow`, `sg`,
+//! `pipeline` -> constructs (`privatelink`, `gateway`) -> `forward` -> `flow`, `sg`,
 //! `nacl`, `route`, `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
 //! `explain` -> `maps`.
 
@@ -17,7 +17,7 @@ use dataplane_common::{
         STAGE_EGRESS_SG, STAGE_ENI, STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
     },
     active_generation, in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
-    ENI_KIND_LINK, FLOW_F_REPLY, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    ENI_KIND_LINK, FLOW_F_REPLY, INTERNET_VPC, ROUTE_TARGET_IGW, ROUTE_TARGET_LOCAL, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
@@ -28,7 +28,7 @@ use crate::{
     maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS},
     packet::Packet,
     parse::{self, Frame, Headers},
-    nacl, privatelink, route, sg,
+    gateway, nacl, privatelink, route, sg,
 };
 
 #[inline(always)]
@@ -124,6 +124,10 @@ fn first_packet<P: Packet>(
     len: u64,
     restart: bool,
 ) -> Result<Verdict, DropReason> {
+    // The lab's internet reaches a VPC only through an internet gateway.
+    if port.vpc == INTERNET_VPC {
+        return gateway::from_internet(p, port, h, key, len, restart);
+    }
     // Stage `eni`: traffic never leaves its VPC here; NAT constructs add the ways across.
     explain::stage(STAGE_ENI);
     let dst_key = EniKey {
@@ -137,7 +141,9 @@ fn first_packet<P: Packet>(
         // No such address in the VPC: the route table still says why (a
         // blackhole, or no route at all); `local` finds nothing there.
         None => {
-            route::decide(gen, port.subnet, h.dst)?;
+            if route::decide(gen, port.subnet, h.dst)? == ROUTE_TARGET_IGW {
+                return gateway::to_internet(p, port, h, key, len, restart);
+            }
             // The local route covers it: the ENI lookup decides.
             explain::stage(STAGE_ENI);
             return Err(DropReason::NoRoute);
@@ -158,8 +164,12 @@ fn first_packet<P: Packet>(
     // Stage `nacl out`: leaving the source subnet.
     let value = nacl::value(h, h.dport);
     nacl::out(NACL_CHECK_OUT1, gen, port.subnet, dst.subnet, h.dst, h.proto, value)?;
-    // Stage `route`: the source subnet's route table.
-    route::decide(gen, port.subnet, h.dst)?;
+    // Stage `route`: the source subnet's route table. An address of the
+    // VPC only meets `local` (check refuses gateway routes inside the
+    // VPC's CIDR); anything else would be a broken table.
+    if route::decide(gen, port.subnet, h.dst)? != ROUTE_TARGET_LOCAL {
+        return Err(DropReason::NoRoute);
+    }
     explain::stage(STAGE_INGRESS_SG);
     if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, dport) {
         return Err(DropReason::IngressSgDeny);

@@ -3,7 +3,8 @@
 //! priority": the longest prefix that matches the destination). The agent
 //! compiled every table into `HL_ROUTES` (`compile/routes.rs`), the
 //! implicit `local` route included: one LPM lookup by (table,
-//! destination). `local` goes on to the destination's ENI; `blackhole`
+//! destination). `local` goes on to the destination's ENI, an internet
+//! gateway route to the gateway (`gateway.rs`); `blackhole`
 //! drops as `route_blackhole`; no match drops as `no_route`. Both drops
 //! are counted per (table, route) in `HL_ROUTE_STATS`. The flow entry
 //! keeps the decision: a tracked flow never meets its table again.
@@ -11,7 +12,7 @@
 use aya_ebpf::{bindings::BPF_NOEXIST, maps::lpm_trie::Key};
 use dataplane_common::{
     explain::STAGE_ROUTE, subnet_slot, DropReason, RouteKey, RouteStatKey, ROUTE_FIXED_BITS,
-    ROUTE_NO_MATCH, ROUTE_TARGET_LOCAL,
+    ROUTE_NO_MATCH, ROUTE_TARGET_IGW, ROUTE_TARGET_LOCAL,
 };
 
 use crate::{
@@ -20,9 +21,10 @@ use crate::{
 };
 
 /// The route of `dst` in subnet `subnet`'s table (generation `gen`): `Ok`
-/// for `local`, the drop otherwise.
+/// with the target (`ROUTE_TARGET_LOCAL` or `ROUTE_TARGET_IGW`), the drop
+/// otherwise.
 #[inline(always)]
-pub fn decide(gen: u32, subnet: u16, dst: [u8; 4]) -> Result<(), DropReason> {
+pub fn decide(gen: u32, subnet: u16, dst: [u8; 4]) -> Result<u8, DropReason> {
     explain::stage(STAGE_ROUTE);
     let (table, stat) = match ROUTE_SUBNETS.get(subnet_slot(subnet, gen)) {
         Some(r) => (r.table, r.stat),
@@ -34,8 +36,8 @@ pub fn decide(gen: u32, subnet: u16, dst: [u8; 4]) -> Result<(), DropReason> {
         None => (ROUTE_NO_MATCH, 0),
     };
     explain::route(stat, dst, route, target);
-    if target == ROUTE_TARGET_LOCAL {
-        return Ok(());
+    if target == ROUTE_TARGET_LOCAL || target == ROUTE_TARGET_IGW {
+        return Ok(target);
     }
     if !dry_run() {
         count(stat, route);

@@ -51,7 +51,8 @@ pub struct HostPlan {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IfacePlan {
-    /// Index into `Topology::enis`.
+    /// The port index: into `Topology::enis`, then (from `enis.len()`)
+    /// into the internet hosts.
     pub eni: usize,
     /// `eth<k>`.
     pub name: String,
@@ -62,7 +63,7 @@ pub struct IfacePlan {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortPlan {
-    /// Index into `Topology::enis`.
+    /// The port index (see `IfacePlan::eni`).
     pub eni: usize,
     /// `p<eni>`, in the fabric namespace.
     pub name: String,
@@ -124,6 +125,30 @@ pub fn plan(topo: &Topology) -> LabPlan {
             netns,
             ifaces,
             default_gateway,
+        });
+    }
+    // The lab's internet: one host namespace per `[internet]` host, its
+    // port after every ENI's (`Topology::port_count`).
+    for (k, h) in topo.internet.hosts.iter().enumerate() {
+        let netns = format!("{lab}-{}", h.name);
+        let port = topo.enis.len() + k;
+        let iface = IfacePlan {
+            eni: port,
+            name: "eth0".into(),
+            mac: h.mac,
+            addr: Ipv4Net::new(h.ip, h.net().prefix_len()).expect("a /24 is valid"),
+        };
+        ports.push(PortPlan {
+            eni: port,
+            name: format!("p{port}"),
+            host_ns: netns.clone(),
+            host_iface: iface.name.clone(),
+        });
+        hosts.push(HostPlan {
+            host: h.name.clone(),
+            netns,
+            ifaces: vec![iface],
+            default_gateway: Some(h.gateway()),
         });
     }
     ports.sort_by_key(|p| p.eni);

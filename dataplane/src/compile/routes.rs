@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use anyhow::{bail, Result};
 use dataplane_common::{
     nacl_stat_id, RouteInfo, RouteKey, SubnetRoute, ROUTE_FIXED_BITS, ROUTE_LOCAL,
-    ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_LOCAL,
+    ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_IGW, ROUTE_TARGET_LOCAL,
 };
 
 use crate::model::{RouteTable, RouteTarget, Topology};
@@ -32,6 +32,7 @@ pub fn target_code(t: RouteTarget) -> u8 {
     match t {
         RouteTarget::Local => ROUTE_TARGET_LOCAL,
         RouteTarget::Blackhole => ROUTE_TARGET_BLACKHOLE,
+        RouteTarget::InternetGateway(_) => ROUTE_TARGET_IGW,
     }
 }
 

@@ -208,6 +208,7 @@
 //! really other parts, a rule in `lower.rs` with its own tests.
 
 mod diagnostics;
+mod gateways;
 mod lower;
 mod network;
 mod network_acls;
@@ -248,6 +249,8 @@ const ROOT_KEYS: &[&str] = &[
     "security_group",
     "network_acl",
     "route_table",
+    "internet_gateway",
+    "internet",
     "eni",
     "nlb",
     "target_group",
@@ -293,6 +296,8 @@ impl<'s> Checker<'s> {
             c.network_acl(node, path, i, ids, lab.nacl_entries_max)
         });
         let route_tables = self.each(&root, "route_table", &mut ids, Self::route_table);
+        let igws = self.each(&root, "internet_gateway", &mut ids, Self::internet_gateway);
+        let internet_hosts = self.internet_hosts(&root);
         let enis = self.each(&root, "eni", &mut ids, Self::eni);
 
         // The Hyperplane resources, read in this order (ids register as read).
@@ -319,13 +324,39 @@ impl<'s> Checker<'s> {
         let (security_groups, sg_vpcs) = self.resolve_security_groups(&vpcs, sgs, &ids);
         let (network_acls, subnet_nacls) =
             self.resolve_network_acls(&vpcs, (&subnets, &subnet_vpcs), nacls, &ids);
-        let (route_tables, subnet_routes) =
-            self.resolve_route_tables(&vpcs, (&subnets, &subnet_vpcs), route_tables, &ids);
+        let gateway_vpcs = self.gateway_vpcs(&vpcs, &igws, &ids);
+        let (route_tables, subnet_routes) = self.resolve_route_tables(
+            &vpcs,
+            (&subnets, &subnet_vpcs),
+            route_tables,
+            (&ids, &gateway_vpcs),
+        );
+        let public_ips: Vec<gateways::PublicIpIn> = enis
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                e.public_ip.map(|ip| gateways::PublicIpIn {
+                    eni: i,
+                    path: e.path.clone(),
+                    ip,
+                })
+            })
+            .collect();
         let enis = self.resolve_enis(
             &vpcs,
             (&subnets, &subnet_vpcs),
             (&security_groups, &sg_vpcs),
             enis,
+            &ids,
+        );
+        let internet = self.resolve_internet(
+            &vpcs,
+            &enis,
+            gateways::InternetIn {
+                gateways: igws,
+                hosts: internet_hosts,
+                public_ips,
+            },
             &ids,
         );
         let services = self.resolve_services_section(
@@ -360,6 +391,7 @@ impl<'s> Checker<'s> {
             services,
             conntrack,
             flow_logs,
+            internet,
         }
     }
 

@@ -24,6 +24,7 @@ pub(super) enum Kind {
     Alb,
     CloudMapService,
     Integration,
+    InternetGateway,
 }
 
 impl Kind {
@@ -43,6 +44,7 @@ impl Kind {
             Kind::Alb => "ALB",
             Kind::CloudMapService => "Cloud Map service",
             Kind::Integration => "integration",
+            Kind::InternetGateway => "internet gateway",
         }
     }
 
@@ -62,12 +64,18 @@ impl Kind {
             Kind::Alb => "ALBs",
             Kind::CloudMapService => "Cloud Map services",
             Kind::Integration => "integrations",
+            Kind::InternetGateway => "internet gateways",
         }
     }
 
     pub(super) fn an(self) -> &'static str {
         match self {
-            Kind::Eni | Kind::Nlb | Kind::EndpointService | Kind::Alb | Kind::Integration => "an",
+            Kind::Eni
+            | Kind::Nlb
+            | Kind::EndpointService
+            | Kind::Alb
+            | Kind::Integration
+            | Kind::InternetGateway => "an",
             Kind::Vpc
             | Kind::Subnet
             | Kind::SecurityGroup
@@ -97,6 +105,7 @@ impl Kind {
             Kind::Alb => "alb",
             Kind::CloudMapService => "svc",
             Kind::Integration => "int",
+            Kind::InternetGateway => "igw",
         }
     }
 }

@@ -47,6 +47,9 @@ pub(super) struct RouteIn {
     pub(super) path: String,
     pub(super) destination: Sp<Ipv4Net>,
     pub(super) target: Sp<RouteTarget>,
+    /// A target other than `local` and `blackhole`, by id: resolved in
+    /// pass 2 (an internet gateway).
+    pub(super) gateway: Option<String>,
 }
 
 impl<'s> Checker<'s> {
@@ -105,13 +108,19 @@ impl<'s> Checker<'s> {
                     None
                 }
             });
+        let mut gateway = None;
         let target = self.req_str(&t, "target", TARGETS).and_then(|g| {
             let v = match g.v {
                 "local" => RouteTarget::Local,
                 "blackhole" => RouteTarget::Blackhole,
-                other => {
+                other if other.starts_with("pcx-") || other.starts_with("nat-") => {
                     self.err(g.pos, &t.field("target"), unmodelled_target(other));
                     return None;
+                }
+                other => {
+                    // Resolved in pass 2, once every id is known.
+                    gateway = Some(other.to_string());
+                    RouteTarget::InternetGateway(usize::MAX)
                 }
             };
             Some(Sp { v, pos: g.pos })
@@ -120,6 +129,7 @@ impl<'s> Checker<'s> {
             path,
             destination: destination?,
             target: target?,
+            gateway,
         })
     }
 
@@ -130,7 +140,7 @@ impl<'s> Checker<'s> {
         vpcs: &[Vpc],
         (subnets, subnet_vpcs): (&[Subnet], &[Option<usize>]),
         tables: Vec<RouteTableIn<'_>>,
-        ids: &HashMap<String, IdInfo>,
+        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &[Option<usize>]),
     ) -> (Vec<RouteTable>, Vec<usize>) {
         let vpc_ids = defined(ids, Kind::Vpc, vpcs.iter().map(|v| &v.id));
         let subnet_ids = defined(ids, Kind::Subnet, subnets.iter().map(|s| &s.id));
@@ -202,7 +212,7 @@ impl<'s> Checker<'s> {
                 assoc.insert(sn, (i, s.pos));
             }
             let routes = match vpc {
-                Some(v) => self.check_routes(&vpcs[v], subnets, v, &r.routes),
+                Some(v) => self.check_routes(&vpcs[v], subnets, v, &r.routes, (ids, gateway_vpcs)),
                 None => Vec::new(),
             };
             out.push(RouteTable {
@@ -243,6 +253,7 @@ impl<'s> Checker<'s> {
         subnets: &[Subnet],
         v: usize,
         routes: &[RouteIn],
+        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &[Option<usize>]),
     ) -> Vec<Route> {
         let mut out = Vec::new();
         // destination -> (route path, where it is written)
@@ -264,7 +275,29 @@ impl<'s> Checker<'s> {
             }
             seen.insert(d, (&r.path, r.destination.pos));
             let local = vpc.cidr;
-            match r.target.v {
+            let mut target = r.target.v;
+            if let Some(g) = &r.gateway {
+                match self.route_gateway(r, g, vpc, v, (ids, gateway_vpcs)) {
+                    Some(t) => target = t,
+                    None => continue,
+                }
+            }
+            match target {
+                RouteTarget::InternetGateway(_)
+                    if d.prefix_len() >= local.prefix_len() && local.contains(&d.network()) =>
+                {
+                    self.err(
+                        r.destination.pos,
+                        &dfield,
+                        format!(
+                            "{d} is inside {}'s CIDR {local}: an internet gateway route goes \
+                             outside the VPC (the local route covers its own addresses)",
+                            vpc.id
+                        ),
+                    );
+                    continue;
+                }
+                RouteTarget::InternetGateway(_) => {}
                 RouteTarget::Local if d == local => continue,
                 RouteTarget::Local => {
                     self.err(
@@ -309,33 +342,100 @@ impl<'s> Checker<'s> {
             }
             out.push(Route {
                 destination: d,
-                target: r.target.v,
+                target,
             });
         }
         out
     }
+
+    /// The internet gateway a route names by id `g`, which must be the
+    /// one attached to the table's VPC; `None` when it is not (reported).
+    fn route_gateway(
+        &mut self,
+        r: &RouteIn,
+        g: &str,
+        vpc: &Vpc,
+        v: usize,
+        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &[Option<usize>]),
+    ) -> Option<RouteTarget> {
+        let field = join(&r.path, "target");
+        let Some(info) = ids.get(g).filter(|i| i.kind == Kind::InternetGateway) else {
+            let msg = match ids.get(g) {
+                Some(info) => format!(
+                    "target \"{g}\" is {} {} ({}), not a route target (expected {TARGETS})",
+                    info.kind.an(),
+                    info.kind.name(),
+                    info.path
+                ),
+                None if g.starts_with("igw-") => {
+                    let known: Vec<&str> = ids
+                        .iter()
+                        .filter(|(_, i)| i.kind == Kind::InternetGateway)
+                        .map(|(k, _)| k.as_str())
+                        .collect();
+                    format!(
+                        "unknown internet gateway \"{g}\" ({})",
+                        if known.is_empty() {
+                            "no [[internet_gateway]] is defined".to_string()
+                        } else {
+                            format!("defined: {}", sorted(known).join(", "))
+                        }
+                    )
+                }
+                None => unmodelled_target(g),
+            };
+            self.err(r.target.pos, &field, msg);
+            return None;
+        };
+        match gateway_vpcs.get(info.index).copied().flatten() {
+            Some(gv) if gv == v => Some(RouteTarget::InternetGateway(info.index)),
+            Some(gv) => {
+                let other = ids
+                    .iter()
+                    .find(|(_, i)| i.kind == Kind::Vpc && i.index == gv)
+                    .map_or("another VPC", |(k, _)| k.as_str());
+                self.err(
+                    r.target.pos,
+                    &field,
+                    format!(
+                        "internet gateway \"{g}\" is attached to {other}, not {}: a route table \
+                         routes only to its own VPC's internet gateway",
+                        vpc.id
+                    ),
+                );
+                None
+            }
+            // Its VPC did not resolve: reported with the gateway.
+            None => None,
+        }
+    }
 }
 
-/// The message for a target other than `local` and `blackhole`: AWS's
-/// other targets are not modelled yet.
+fn sorted(mut v: Vec<&str>) -> Vec<&str> {
+    v.sort_unstable();
+    v
+}
+
+/// The message for a target that is neither `local`, `blackhole` nor an
+/// internet gateway: peering connections and NAT gateways are not
+/// modelled yet.
 fn unmodelled_target(t: &str) -> String {
     let kind = if t.starts_with("pcx-") {
         Some("VPC peering connections")
     } else if t.starts_with("nat-") {
         Some("NAT gateways")
-    } else if t.starts_with("igw-") {
-        Some("internet gateways")
     } else {
         None
     };
     match kind {
         Some(k) => format!(
-            "target \"{t}\": {k} are not modelled yet (a route's target is \"local\" or \
-             \"blackhole\" for now)"
+            "target \"{t}\": {k} are not modelled yet (a route's target is \"local\", \
+             \"blackhole\" or an internet gateway for now)"
         ),
         None => format!(
-            "unknown target \"{t}\" (expected {TARGETS}; peering connections and gateways are \
-             not modelled yet, so only \"local\" and \"blackhole\" are accepted for now)"
+            "unknown target \"{t}\" (expected {TARGETS}; peering connections and NAT gateways \
+             are not modelled yet, so only \"local\", \"blackhole\" and internet gateways are \
+             accepted for now)"
         ),
     }
 }

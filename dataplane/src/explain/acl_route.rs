@@ -3,6 +3,7 @@
 //! and where the config's own answer differs from the kernel's.
 
 use super::*;
+use dataplane_common::ROUTE_TARGET_IGW;
 
 /// The ACL a check consulted and the direction's name.
 pub(super) fn nacl_of_check(
@@ -140,7 +141,7 @@ pub(super) fn route_verdict(
                 let location = src.and_then(|s| {
                     route_line(s.text, &t.id, r.destination).map(|l| format!("{}:{l}", s.file))
                 });
-                (describe_route(r), location)
+                (describe_route(topo, r), location)
             }
             None => (format!("route {i}"), None),
         },
@@ -151,15 +152,19 @@ pub(super) fn route_verdict(
         table: table.map_or_else(|| format!("{:#x}", c.table), |t| t.id),
         destination: Ipv4Addr::from(c.dst),
         route,
-        allowed: c.target == ROUTE_TARGET_LOCAL,
+        allowed: c.target == ROUTE_TARGET_LOCAL || c.target == ROUTE_TARGET_IGW,
         location,
     }
 }
 
-pub(super) fn describe_route(r: &Route) -> String {
+pub(super) fn describe_route(topo: &Topology, r: &Route) -> String {
     match r.target {
         RouteTarget::Local => format!("local {}", r.destination),
         RouteTarget::Blackhole => format!("blackhole {}", r.destination),
+        RouteTarget::InternetGateway(g) => match topo.internet.gateways.get(g) {
+            Some(igw) => format!("{} {}", igw.id, r.destination),
+            None => format!("internet gateway {}", r.destination),
+        },
     }
 }
 

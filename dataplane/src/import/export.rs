@@ -576,5 +576,28 @@ pub fn aws(t: &Topology) -> Exported {
             tables.join(", ")
         ));
     }
+    // Internet gateways and public IPs are not exported yet; the lab's
+    // `[internet]` hosts are no AWS resource at all.
+    let i = &t.internet;
+    if !i.gateways.is_empty() || !i.public_ips.is_empty() {
+        let gws: Vec<&str> = i.gateways.iter().map(|g| g.id.as_str()).collect();
+        let enis: Vec<&str> = i
+            .public_ips
+            .iter()
+            .map(|p| t.enis[p.eni].id.as_str())
+            .collect();
+        left_out.push(format!(
+            "internet gateways [{}] and the public IPs of ENIs [{}]: not exported yet",
+            gws.join(", "),
+            enis.join(", ")
+        ));
+    }
+    if !i.hosts.is_empty() {
+        let hosts: Vec<&str> = i.hosts.iter().map(|h| h.name.as_str()).collect();
+        left_out.push(format!(
+            "the lab's internet hosts [{}]: a lab's own, not an AWS resource",
+            hosts.join(", ")
+        ));
+    }
     Exported { files, left_out }
 }

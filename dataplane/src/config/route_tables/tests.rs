@@ -158,7 +158,7 @@ fn a_subnet_of_another_vpc_is_not_a_whole_subnet_of_this_one() {
 }
 
 #[test]
-fn gateway_and_peering_targets_are_not_modelled_yet() {
+fn peering_and_nat_targets_are_not_modelled_yet_and_other_ids_are_no_targets() {
     assert_eq!(
         diags(&rtb1(
             r#"
@@ -169,21 +169,22 @@ routes = [
   { destination = "10.7.0.0/16", target = "subnet-a1" },
   { destination = "10.6.0.0/33", target = "blackhole" },
   { destination = "10.6.0.1/16" },
+  { destination = "10.5.0.0/16", target = "tgw-1" },
 ]
 "#
         )),
         vec![
-            "t.toml:42:41: route_table[0].routes[0].target: target \"igw-1\": internet gateways \
-             are not modelled yet (a route's target is \"local\" or \"blackhole\" for now)",
+            "t.toml:42:41: route_table[0].routes[0].target: unknown internet gateway \"igw-1\" \
+             (no [[internet_gateway]] is defined)",
             "t.toml:43:43: route_table[0].routes[1].target: target \"pcx-1\": VPC peering \
-             connections are not modelled yet (a route's target is \"local\" or \"blackhole\" \
-             for now)",
+             connections are not modelled yet (a route's target is \"local\", \"blackhole\" or \
+             an internet gateway for now)",
             "t.toml:44:43: route_table[0].routes[2].target: target \"nat-1\": NAT gateways are \
-             not modelled yet (a route's target is \"local\" or \"blackhole\" for now)",
-            "t.toml:45:43: route_table[0].routes[3].target: unknown target \"subnet-a1\" \
-             (expected \"local\", \"blackhole\", or the id of a VPC peering connection, NAT \
-             gateway or internet gateway; peering connections and gateways are not modelled \
-             yet, so only \"local\" and \"blackhole\" are accepted for now)",
+             not modelled yet (a route's target is \"local\", \"blackhole\" or an internet \
+             gateway for now)",
+            "t.toml:45:43: route_table[0].routes[3].target: target \"subnet-a1\" is a subnet \
+             (subnet[0]), not a route target (expected \"local\", \"blackhole\", or the id of a \
+             VPC peering connection, NAT gateway or internet gateway)",
             "t.toml:46:19: route_table[0].routes[4].destination: invalid CIDR \"10.6.0.0/33\" \
              (expected an IPv4 network such as \"10.0.0.0/16\")",
             "t.toml:47:3: route_table[0].routes[5].target: missing required field \"target\" \
@@ -191,6 +192,10 @@ routes = [
              gateway or internet gateway)",
             "t.toml:47:19: route_table[0].routes[5].destination: 10.6.0.1/16 has host bits set \
              (expected a network address: did you mean 10.6.0.0/16?)",
+            "t.toml:48:43: route_table[0].routes[6].target: unknown target \"tgw-1\" (expected \
+             \"local\", \"blackhole\", or the id of a VPC peering connection, NAT gateway or \
+             internet gateway; peering connections and NAT gateways are not modelled yet, so \
+             only \"local\", \"blackhole\" and internet gateways are accepted for now)",
         ]
     );
 }
