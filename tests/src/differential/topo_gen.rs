@@ -33,6 +33,10 @@ pub struct TopoSpec {
     pub links: Vec<LinkSpec>,
     pub nacls: Vec<NaclSpec>,
     pub route_tables: Vec<RouteTableSpec>,
+    /// The lab's internet hosts (`[internet]`): their addresses.
+    pub internet_hosts: Vec<Ipv4Addr>,
+    /// VPCs with an internet gateway (`igw-<vpc index>`).
+    pub igws: Vec<usize>,
 }
 
 /// A route table: its subnets (each in at most one table), whether it is
@@ -45,6 +49,8 @@ pub struct RouteTableSpec {
     pub main: bool,
     pub subnets: Vec<usize>,
     pub routes: Vec<(Ipv4Net, bool)>,
+    /// Routes to the VPC's internet gateway, written after `routes`.
+    pub igw: Vec<Ipv4Net>,
 }
 
 /// A network ACL: its subnets (each in at most one ACL) and its entries,
@@ -162,6 +168,7 @@ pub struct EniSpec {
     pub subnet: usize,
     pub ip: Ipv4Addr,
     pub sgs: Vec<usize>,
+    pub public_ip: Option<Ipv4Addr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -234,6 +241,8 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
         links: Vec::new(),
         nacls: Vec::new(),
         route_tables: Vec::new(),
+        internet_hosts: Vec::new(),
+        igws: Vec::new(),
     };
     // An HTTP VPC link needs two VPCs (customer and API service).
     let want_link = rng.chance(45);
@@ -312,6 +321,7 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
                 subnet: s,
                 ip,
                 sgs,
+                public_ip: None,
             });
         }
     }
@@ -582,6 +592,10 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
     if rng.chance(60) {
         route_tables(rng, &mut t);
     }
+    // The internet gateway and the lab's internet, drawn last likewise.
+    if rng.chance(50) {
+        super::topo_internet::internet(rng, &mut t);
+    }
     t
 }
 
@@ -656,6 +670,7 @@ fn route_tables(rng: &mut Rng, t: &mut TopoSpec) {
                 main,
                 subnets,
                 routes,
+                igw: Vec::new(),
             });
         }
     }
@@ -907,6 +922,27 @@ fn rule(rng: &mut Rng, t: &TopoSpec, v: usize, used: &[BTreeSet<Ipv4Addr>]) -> R
     RuleSpec { proto, ports, peer }
 }
 
+/// `[internet]` and the internet gateways (before the route tables that
+/// name them).
+fn s_internet(w: &mut String, t: &TopoSpec) {
+    if !t.internet_hosts.is_empty() {
+        let hosts: Vec<String> = t
+            .internet_hosts
+            .iter()
+            .enumerate()
+            .map(|(k, ip)| format!("{{ name = \"net{k}\", ip = \"{ip}\" }}"))
+            .collect();
+        let _ = write!(w, "\n[internet]\nhosts = [{}]\n", hosts.join(", "));
+    }
+    for &v in &t.igws {
+        let _ = write!(
+            w,
+            "\n[[internet_gateway]]\nid = \"igw-{v}\"\nvpc = \"{}\"\n",
+            t.vpcs[v].id
+        );
+    }
+}
+
 impl TopoSpec {
     /// The config file (lab name `@LAB@`, replaced by the fixture).
     pub fn to_toml(&self) -> String {
@@ -1002,6 +1038,7 @@ impl TopoSpec {
                 entries(&a.egress)
             );
         }
+        s_internet(w, self);
         for r in &self.route_tables {
             let subnets = ids(&r.subnets, &|s| self.subnets[s].id.clone());
             let routes: Vec<String> = r
@@ -1011,6 +1048,12 @@ impl TopoSpec {
                     let target = if *hole { "blackhole" } else { "local" };
                     format!("  {{ destination = \"{d}\", target = \"{target}\" }},\n")
                 })
+                .chain(r.igw.iter().map(|d| {
+                    format!(
+                        "  {{ destination = \"{d}\", target = \"igw-{}\" }},\n",
+                        r.vpc
+                    )
+                }))
                 .collect();
             let _ = write!(
                 w,
@@ -1030,6 +1073,9 @@ impl TopoSpec {
                 e.ip,
                 ids(&e.sgs, &sg)
             );
+            if let Some(p) = e.public_ip {
+                let _ = writeln!(w, "public_ip = \"{p}\"");
+            }
         }
         for tg in &self.tgs {
             let targets: Vec<String> = tg

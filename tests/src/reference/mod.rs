@@ -70,7 +70,18 @@
 //!     (`route_blackhole`), none is `no_route`; each drop is counted on its
 //!     (table, route). A destination that no ENI of the VPC holds meets the
 //!     table first (a blackhole says `route_blackhole`, else `no_route`).
+//! 11. Internet gateways (`internet.rs`): a route to the VPC's gateway
+//!     sends a destination no ENI holds to the lab's internet, after the
+//!     sender's egress groups and its subnet's outbound ACL, translated 1:1
+//!     to the sender's public address (none: `igw_no_public_ip`) and
+//!     delivered to the internet host with that address (none:
+//!     `internet_no_host`). From the internet, only a public address leads
+//!     in (else `no_route`): to its ENI, if that ENI's subnet routes the
+//!     host's address to the gateway (the reply's way out), its groups admit
+//!     the host and its subnet's inbound ACL does; translated to the private
+//!     address. The internet has no subnet and no ACL.
 
+mod internet;
 pub mod maglev;
 pub mod vpc_link;
 mod wire;
@@ -100,6 +111,9 @@ pub use wire::{parse, Addrs, Checksums, Frame, Ipv4};
 pub enum Port {
     /// The fabric port of host ENI `n` (index into `Topology::enis`).
     Eni(usize),
+    /// The fabric port of internet host `k` (index into
+    /// `Topology::internet.hosts`).
+    Internet(usize),
     /// An interface that belongs to no ENI.
     Unknown,
 }
@@ -107,7 +121,8 @@ pub enum Port {
 /// What the fabric does with a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Delivered to host ENI `eni`.
+    /// Delivered to host ENI `eni` (a port index: from `enis.len()` on,
+    /// internet host `eni - enis.len()`).
     Forward {
         eni: usize,
     },
@@ -282,6 +297,7 @@ pub enum RouteKind {
     Local,
     Blackhole,
     NoRoute,
+    InternetGateway,
 }
 
 impl Model {
@@ -334,19 +350,25 @@ impl Model {
 
     /// The fate of `frame` arriving on `from`.
     pub fn process(&mut self, from: Port, frame: &[u8]) -> Outcome {
-        let Port::Eni(eni) = from else {
-            self.count(Counter::UnknownPortPass);
-            return Outcome {
-                verdict: Verdict::Pass,
-                out: frame.to_vec(),
-                met_nacl: false,
-                met_route: None,
-            };
+        let eni = match from {
+            Port::Eni(e) => e,
+            Port::Internet(k) => self.topo.enis.len() + k,
+            Port::Unknown => {
+                self.count(Counter::UnknownPortPass);
+                return Outcome {
+                    verdict: Verdict::Pass,
+                    out: frame.to_vec(),
+                    met_nacl: false,
+                    met_route: None,
+                };
+            }
         };
         let len = frame.len() as u64;
-        let c = &mut self.counters.enis[eni];
-        c.tx_packets += 1;
-        c.tx_bytes += len;
+        // Internet hosts count nowhere the agent reads.
+        if let Some(c) = self.counters.enis.get_mut(eni) {
+            c.tx_packets += 1;
+            c.tx_bytes += len;
+        }
         self.met_nacl = false;
         self.met_route = None;
         match self.decide(eni, frame) {
@@ -357,7 +379,9 @@ impl Model {
             },
             Err(reason) => {
                 self.counters.drops[reason as usize] += 1;
-                self.counters.enis[eni].drops += 1;
+                if let Some(c) = self.counters.enis.get_mut(eni) {
+                    c.drops += 1;
+                }
                 Outcome {
                     verdict: Verdict::Drop(reason),
                     out: frame.to_vec(),
@@ -372,14 +396,10 @@ impl Model {
         self.counters.counters[c as usize] += 1;
     }
 
-    fn eni_ip(&self, eni: usize) -> [u8; 4] {
-        self.topo.enis[eni].ip.octets()
-    }
-
     fn decide(&mut self, eni: usize, frame: &[u8]) -> Result<Outcome, DropReason> {
         let p = match wire::parse(frame)? {
             Frame::Arp => {
-                let out = wire::arp_answer(frame, self.eni_ip(eni))?;
+                let out = wire::arp_answer(frame, self.port_ip(eni))?;
                 self.count(Counter::ArpReply);
                 return Ok(Outcome {
                     verdict: Verdict::Reflect,
@@ -390,11 +410,11 @@ impl Model {
             }
             Frame::Ipv4(p) => p,
         };
-        if p.src != self.eni_ip(eni) {
+        if p.src != self.port_ip(eni) {
             return Err(DropReason::SourceCheck);
         }
         let key = Tuple {
-            vpc: self.topo.eni_vpc(eni),
+            vpc: self.port_vpc(eni),
             proto: p.proto,
             addrs: Addrs::of(&p),
         };
@@ -516,10 +536,15 @@ impl Model {
         frame: &[u8],
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
+        if self.is_internet(eni) {
+            return self.in_from_internet(eni, key, p, frame, reopen);
+        }
         let dest = match self.resolve(key.vpc, p.dst) {
             Some(d) => d,
             None => {
-                self.route_table(eni, p.dst)?;
+                if self.route_table(eni, p.dst)? == RouteKind::InternetGateway {
+                    return self.out_to_internet(eni, key, p, frame, reopen);
+                }
                 return Err(DropReason::NoRoute);
             }
         };
@@ -540,7 +565,11 @@ impl Model {
         };
         let icmp = Self::icmp_of(frame, p);
         self.nacl_out((from, to), p, p.dst, p.dport, icmp)?;
-        self.route_table(eni, p.dst)?;
+        // An address of the VPC meets `local` (or a blackhole): check
+        // refuses gateway routes inside the VPC's CIDR.
+        if self.route_table(eni, p.dst)? != RouteKind::Local {
+            return Err(DropReason::NoRoute);
+        }
         // An integration address has no groups: everything the sender's
         // egress rules let out reaches it.
         let receiver = match dest {
@@ -634,7 +663,7 @@ impl Model {
         let from = self.topo.enis[eni].subnet;
         let ep_subnet = self.topo.services.vpc_endpoints[endpoint].enis[ep_eni].subnet;
         let t_subnet = self.topo.enis[r.target_eni].subnet;
-        let t_ip = self.eni_ip(r.target_eni);
+        let t_ip = self.port_ip(r.target_eni);
         let icmp = Self::icmp_of(frame, p);
         self.nacl_in((from, ep_subnet), p, p.src, p.dport, icmp)?;
         self.crossing((r.via, t_subnet), p, r.source, t_ip, r.target_port, icmp)?;
@@ -766,7 +795,7 @@ impl Model {
             .pick_target(nlb_i, node, li, p)
             .ok_or((DropReason::NoHealthyTarget, At::Listener(listener)))?;
         let (target_eni, target_port) = self.target(target);
-        let t_ip = self.eni_ip(target_eni);
+        let t_ip = self.port_ip(target_eni);
         // The source the target sees: the NLB node; for an HTTP VPC link,
         // the link ENI in the target's AZ (else the link's first).
         let mut source = node_ip.octets();
@@ -949,12 +978,13 @@ impl Model {
 
     /// Delivers a packet along direction `d`.
     fn forward(&mut self, frame: &[u8], p: &Ipv4, d: &Direction) -> Outcome {
-        let out = wire::rewrite(frame, p, &d.out, self.topo.enis[d.to].mac);
+        let out = wire::rewrite(frame, p, &d.out, self.port_mac(d.to));
         let len = frame.len() as u64;
         self.count(Counter::Forwarded);
-        let c = &mut self.counters.enis[d.to];
-        c.rx_packets += 1;
-        c.rx_bytes += len;
+        if let Some(c) = self.counters.enis.get_mut(d.to) {
+            c.rx_packets += 1;
+            c.rx_bytes += len;
+        }
         if let Some(st) = d.stats {
             for c in [
                 &mut self.counters.endpoints[st.endpoint],
@@ -1004,7 +1034,7 @@ impl Model {
     /// Leaving subnet `from` for `to`: `from`'s outbound entries on `dst`.
     /// Rule 10: the source subnet's route table for `dst`: the longest
     /// prefix among its routes and the VPC's `local` route decides.
-    fn route_table(&mut self, eni: usize, dst: [u8; 4]) -> Result<(), DropReason> {
+    fn route_table(&mut self, eni: usize, dst: [u8; 4]) -> Result<RouteKind, DropReason> {
         let t = &self.topo;
         let subnet = t.enis[eni].subnet;
         let vpc = t.subnets[subnet].vpc;
@@ -1013,26 +1043,25 @@ impl Model {
             None => RouteTable::implied_main(vpc, &t.vpcs[vpc].id),
         };
         let addr = Ipv4Addr::from(dst);
-        // (prefix length, route index or None for local, blackhole?)
+        // (prefix length, route index or None for local, target)
         let local = t.vpcs[vpc].cidr;
-        let mut best: Option<(u8, Option<usize>, bool)> =
+        let mut best: Option<(u8, Option<usize>, RouteTarget)> =
             local
                 .contains(&addr)
-                .then_some((local.prefix_len(), None, false));
+                .then_some((local.prefix_len(), None, RouteTarget::Local));
         for (i, r) in table.routes.iter().enumerate() {
             let longer = best.is_none_or(|(len, _, _)| r.destination.prefix_len() > len);
             if r.destination.contains(&addr) && longer {
-                best = Some((
-                    r.destination.prefix_len(),
-                    Some(i),
-                    r.target == RouteTarget::Blackhole,
-                ));
+                best = Some((r.destination.prefix_len(), Some(i), r.target));
             }
         }
         let (kind, counted) = match best {
-            Some((_, _, false)) => (RouteKind::Local, None),
-            Some((_, Some(i), true)) => (RouteKind::Blackhole, Some(i as u16)),
-            Some((_, None, true)) => unreachable!("the local route is never a blackhole"),
+            Some((_, _, RouteTarget::Local)) => (RouteKind::Local, None),
+            Some((_, _, RouteTarget::InternetGateway(_))) => (RouteKind::InternetGateway, None),
+            Some((_, Some(i), RouteTarget::Blackhole)) => (RouteKind::Blackhole, Some(i as u16)),
+            Some((_, None, RouteTarget::Blackhole)) => {
+                unreachable!("the local route is never a blackhole")
+            }
             None => (RouteKind::NoRoute, Some(dataplane_common::ROUTE_NO_MATCH)),
         };
         self.met_route = Some(kind);
@@ -1047,7 +1076,7 @@ impl Model {
             }
         }
         match kind {
-            RouteKind::Local => Ok(()),
+            RouteKind::Local | RouteKind::InternetGateway => Ok(kind),
             RouteKind::Blackhole => Err(DropReason::RouteBlackhole),
             RouteKind::NoRoute => Err(DropReason::NoRoute),
         }
@@ -1061,7 +1090,8 @@ impl Model {
         port: u16,
         icmp: (u8, u8),
     ) -> Result<(), DropReason> {
-        if from == to {
+        // The internet has no subnet and no ACL.
+        if from == to || from == internet::NO_SUBNET {
             return Ok(());
         }
         self.nacl_check(from, false, p.proto, dst, port, icmp)
@@ -1077,7 +1107,7 @@ impl Model {
         port: u16,
         icmp: (u8, u8),
     ) -> Result<(), DropReason> {
-        if from == to {
+        if from == to || to == internet::NO_SUBNET {
             return Ok(());
         }
         self.nacl_check(to, true, p.proto, src, port, icmp)
