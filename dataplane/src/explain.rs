@@ -288,6 +288,9 @@ fn destination(topo: &Topology, vpc: usize, from: usize, to: &str) -> Result<Ipv
     if let Some(i) = topo.eni_by_id(to) {
         return Ok(topo.enis[i].ip);
     }
+    if let Some(h) = topo.internet.hosts.iter().find(|h| h.name == to) {
+        return Ok(h.ip);
+    }
     if let Some((_, enis)) = topo.hosts().into_iter().find(|(h, _)| h == to) {
         // The host's ENI in the sender's VPC.
         if let Some(&e) = enis.iter().find(|&&e| topo.eni_vpc(e) == vpc) {
@@ -688,6 +691,7 @@ pub fn annotate(
         STAGE_EGRESS_SG,
         STAGE_NACL_OUT,
         STAGE_ROUTE,
+        dataplane_common::explain::STAGE_IGW,
         STAGE_INGRESS_SG,
         STAGE_ENDPOINT,
         STAGE_LISTENER,
@@ -934,6 +938,17 @@ fn describe_destination(topo: &Topology, vpc: usize, t: &ExplainTrace) -> Option
             }
         }
         ENI_KIND_LINK => "a Hyperplane ENI of an HTTP VPC link (only replies may reach it)".into(),
+        dataplane_common::ENI_KIND_INTERNET => {
+            let k = t.dst_eni.wrapping_sub(dataplane_common::INTERNET_ENI_BASE) as usize;
+            let gw = topo
+                .internet
+                .gateway_of(vpc)
+                .map_or("?", |g| topo.internet.gateways[g].id.as_str());
+            match topo.internet.hosts.get(k) {
+                Some(h) => format!("internet host {} through internet gateway {gw}", h.name),
+                None => format!("internet host #{k} through internet gateway {gw}"),
+            }
+        }
         k => format!("ENI kind {k}"),
     })
 }

@@ -122,6 +122,19 @@ impl<'s> Checker<'s> {
         out
     }
 
+    /// `[[nat_gateway]]`: not modelled yet (issue 17 part 3), refused as a
+    /// whole so that no file half-works.
+    pub(super) fn nat_gateways_refused(&mut self, root: &Tbl<'_>) {
+        if let Some(e) = root.get("nat_gateway") {
+            self.err(
+                e.pos,
+                "nat_gateway",
+                "NAT gateways are not modelled yet: a private subnet reaches the lab's internet \
+                 only through an ENI with a public IP for now (remove [[nat_gateway]])",
+            );
+        }
+    }
+
     /// An ENI's optional `public_ip` (pass 1 of `[[eni]]` reads it here).
     pub(super) fn public_ip(&mut self, t: &Tbl<'_>) -> Option<Sp<Ipv4Addr>> {
         let s = self.opt_str(

@@ -251,6 +251,7 @@ const ROOT_KEYS: &[&str] = &[
     "route_table",
     "internet_gateway",
     "internet",
+    "nat_gateway",
     "eni",
     "nlb",
     "target_group",
@@ -298,6 +299,7 @@ impl<'s> Checker<'s> {
         let route_tables = self.each(&root, "route_table", &mut ids, Self::route_table);
         let igws = self.each(&root, "internet_gateway", &mut ids, Self::internet_gateway);
         let internet_hosts = self.internet_hosts(&root);
+        self.nat_gateways_refused(&root);
         let enis = self.each(&root, "eni", &mut ids, Self::eni);
 
         // The Hyperplane resources, read in this order (ids register as read).

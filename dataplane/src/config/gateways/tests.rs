@@ -208,3 +208,21 @@ host = "b"
         ]
     );
 }
+
+#[test]
+fn nat_gateways_are_refused_as_not_modelled_yet() {
+    assert_eq!(
+        diags(&with_base(
+            r#"
+[[nat_gateway]]
+id = "nat-a"
+subnet = "subnet-a1"
+"#
+        )),
+        vec![
+            "t.toml:22:3: nat_gateway: NAT gateways are not modelled yet: a private subnet \
+             reaches the lab's internet only through an ENI with a public IP for now (remove \
+             [[nat_gateway]])"
+        ]
+    );
+}
