@@ -938,17 +938,7 @@ fn describe_destination(topo: &Topology, vpc: usize, t: &ExplainTrace) -> Option
             }
         }
         ENI_KIND_LINK => "a Hyperplane ENI of an HTTP VPC link (only replies may reach it)".into(),
-        dataplane_common::ENI_KIND_INTERNET => {
-            let k = t.dst_eni.wrapping_sub(dataplane_common::INTERNET_ENI_BASE) as usize;
-            let gw = topo
-                .internet
-                .gateway_of(vpc)
-                .map_or("?", |g| topo.internet.gateways[g].id.as_str());
-            match topo.internet.hosts.get(k) {
-                Some(h) => format!("internet host {} through internet gateway {gw}", h.name),
-                None => format!("internet host #{k} through internet gateway {gw}"),
-            }
-        }
+        dataplane_common::ENI_KIND_INTERNET => internet_destination(topo, vpc, t),
         k => format!("ENI kind {k}"),
     })
 }

@@ -618,6 +618,43 @@ mod tests {
     }
 
     #[test]
+    fn plan_puts_internet_hosts_behind_the_fabric_after_the_enis() {
+        let mut topo = two_vpc_topology("lab1");
+        topo.internet.hosts = vec![crate::model::InternetHost {
+            name: "example".into(),
+            ip: "203.0.113.10".parse().unwrap(),
+            mac: [6, 0, 203, 0, 113, 10],
+        }];
+        let p = plan(&topo);
+        assert_eq!(
+            p.namespaces(),
+            [
+                "lab1-fabric",
+                "lab1-web",
+                "lab1-db",
+                "lab1-cli",
+                "lab1-example"
+            ]
+        );
+        let h = p.host("example").unwrap();
+        assert_eq!(
+            h.ifaces,
+            vec![IfacePlan {
+                eni: 4,
+                name: "eth0".into(),
+                mac: [6, 0, 203, 0, 113, 10],
+                addr: "203.0.113.10/24".parse().unwrap(),
+            }]
+        );
+        assert_eq!(h.default_gateway, Some("203.0.113.1".parse().unwrap()));
+        let last = p.ports.last().unwrap();
+        assert_eq!(
+            (last.eni, last.name.as_str(), last.host_ns.as_str()),
+            (4, "p4", "lab1-example")
+        );
+    }
+
+    #[test]
     fn plan_ports_in_eni_order() {
         let p = plan(&two_vpc_topology("x"));
         let ports: Vec<(usize, &str, &str, &str)> = p

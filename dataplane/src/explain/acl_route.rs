@@ -260,3 +260,16 @@ pub(super) fn acl_entry_line(text: &str, id: &str, direction: &str, rule: u16) -
     };
     Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
 }
+
+/// An internet host reached through VPC `vpc`'s internet gateway.
+pub(super) fn internet_destination(topo: &Topology, vpc: usize, t: &ExplainTrace) -> String {
+    let k = t.dst_eni.wrapping_sub(dataplane_common::INTERNET_ENI_BASE) as usize;
+    let gw = topo
+        .internet
+        .gateway_of(vpc)
+        .map_or("?", |g| topo.internet.gateways[g].id.as_str());
+    match topo.internet.hosts.get(k) {
+        Some(h) => format!("internet host {} through internet gateway {gw}", h.name),
+        None => format!("internet host #{k} through internet gateway {gw}"),
+    }
+}
