@@ -11,7 +11,7 @@ use dataplane_common::{
     MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_FLOWS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_OBJ_STATS,
     MAX_PORTS, MAX_SG_ENTRIES, MAX_NACL_CIDRS, MAX_NACL_RULES, MAX_NACL_STATS, MAX_SUBNETS,
     NaclCidrKey, NaclDecision, NaclRuleKey, NaclStatKey, SubnetNacls, RouteInfo, RouteKey, RouteStatKey, SubnetRoute,
-    MAX_ROUTES, MAX_ROUTE_STATS, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
+    MAX_ROUTES, MAX_ROUTE_STATS, MAX_PUBLIC_IPS, PublicIp, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
 };
 
 #[map(name = "HL_PORTS")]
@@ -54,6 +54,10 @@ pub static ROUTES: LpmTrie<RouteKey, RouteInfo> = LpmTrie::with_max_entries(MAX_
 /// Packets each route table dropped, per route, per CPU.
 #[map(name = "HL_ROUTE_STATS")]
 pub static ROUTE_STATS: PerCpuHashMap<RouteStatKey, u64> = PerCpuHashMap::with_max_entries(MAX_ROUTE_STATS, 0);
+
+/// The internet gateway's 1:1 NAT, both ways (`gateway.rs`).
+#[map(name = "HL_PUBLIC_IPS")]
+pub static PUBLIC_IPS: HashMap<EniKey, PublicIp> = HashMap::with_max_entries(MAX_PUBLIC_IPS, 0);
 
 /// A preallocated hash, not an LRU: when it is full a new flow is refused
 /// (and counted) instead of evicting a live one, as AWS does

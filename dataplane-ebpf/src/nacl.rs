@@ -14,7 +14,7 @@ use aya_ebpf::{bindings::BPF_NOEXIST, maps::lpm_trie::Key};
 use dataplane_common::{
     explain::{NACL_CHECK_IN1, NACL_CHECK_IN2, NACL_CHECK_OUT1, NACL_CHECK_OUT2, STAGE_NACL_IN, STAGE_NACL_OUT},
     active_generation, subnet_slot, DropReason, FlowEntry, NaclCidrKey, NaclRef, NaclRuleKey, NaclStatKey, NACL_CIDR_FIXED_BITS,
-    NACL_RULE_DEFAULT, NACL_RULE_FIXED_BITS, PROTO_ICMP, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    NACL_RULE_DEFAULT, NACL_RULE_FIXED_BITS, NO_SUBNET, PROTO_ICMP, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
@@ -39,7 +39,8 @@ pub fn value(h: &Headers, dport: [u8; 2]) -> [u8; 2] {
 /// boundary, no ACL. `check`: the trace slot (`explain::NACL_CHECK_*`).
 #[inline(always)]
 pub fn out(check: usize, gen: u32, from: u16, to: u16, dst: [u8; 4], proto: u8, value: [u8; 2]) -> Result<(), DropReason> {
-    if from == to {
+    // The lab's internet (`NO_SUBNET`) has no subnet and no ACL.
+    if from == to || from == NO_SUBNET {
         return Ok(());
     }
     explain::stage(STAGE_NACL_OUT);
@@ -53,7 +54,7 @@ pub fn out(check: usize, gen: u32, from: u16, to: u16, dst: [u8; 4], proto: u8, 
 /// on source `src`.
 #[inline(always)]
 pub fn inbound(check: usize, gen: u32, from: u16, to: u16, src: [u8; 4], proto: u8, value: [u8; 2]) -> Result<(), DropReason> {
-    if from == to {
+    if from == to || to == NO_SUBNET {
         return Ok(());
     }
     explain::stage(STAGE_NACL_IN);

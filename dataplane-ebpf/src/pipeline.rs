@@ -1,13 +1,13 @@
 //! The per-packet pipeline, stage by stage (docs/DATAPLANE.md, "Stages"):
 //! port -> parse (arp) -> source check -> flow (fast path: forward) ->
 //! [eni (-> route, peering) -> egress SG -> nacl out -> route -> ingress SG -> (privatelink) ->
-//! nacl in -> create flow] -> forward (rewrite, count) -> the hook redirects. A flow
-//! hit meets the network ACLs its entry records, then forwards. Every `Err`
+//! nacl in -> create flow; or route -> igw: `gateway`] -> forward (rewrite, count) -> the hook
+//! redirects. A flow hit meets the network ACLs its entry records, then forwards. Every `Err`
 //! is a counted drop.
 //!
 //! Layering, top to bottom; a module imports only from layers below its
 //! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
-//! `pipeline` -> constructs (`privatelink`) -> `forward` -> `flow`, `sg`,
+//! `pipeline` -> constructs (`privatelink`, `gateway`) -> `forward` -> `flow`, `sg`,
 //! `nacl`, `route`, `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
 //! `explain` -> `maps`.
 
@@ -17,7 +17,7 @@ use dataplane_common::{
         STAGE_EGRESS_SG, STAGE_ENI, STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
     },
     active_generation, in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
-    ENI_KIND_LINK, FLOW_F_REPLY, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    ENI_KIND_LINK, FLOW_F_REPLY, INTERNET_VPC, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
@@ -28,7 +28,7 @@ use crate::{
     maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS},
     packet::Packet,
     parse::{self, Frame, Headers},
-    nacl, privatelink, route, sg,
+    gateway, nacl, privatelink, route, sg,
 };
 
 #[inline(always)]
@@ -124,8 +124,12 @@ fn first_packet<P: Packet>(
     len: u64,
     restart: bool,
 ) -> Result<Verdict, DropReason> {
+    // The lab's internet reaches a VPC only through an internet gateway.
+    if port.vpc == INTERNET_VPC {
+        return gateway::from_internet(p, port, h, key, len, restart);
+    }
     // Stage `eni`: the destination's ENI in the sender's VPC; NAT
-    // constructs and peering connections add the ways across.
+    // constructs, peering connections and gateways add the ways across.
     explain::stage(STAGE_ENI);
     let dst_key = EniKey {
         vpc: in_generation(port.vpc, port.generation as u32),
@@ -140,6 +144,9 @@ fn first_packet<P: Packet>(
         // that holds it); `local` finds nothing there.
         None => {
             let peer = route::decide(gen, port.subnet, h.dst)?;
+            if peer == route::IGW {
+                return gateway::to_internet(p, port, h, key, len, restart);
+            }
             explain::stage(STAGE_ENI);
             if peer == route::LOCAL {
                 return Err(DropReason::NoRoute);
@@ -167,10 +174,11 @@ fn first_packet<P: Packet>(
     let value = nacl::value(h, h.dport);
     nacl::out(NACL_CHECK_OUT1, gen, port.subnet, dst.subnet, h.dst, h.proto, value)?;
     // Stage `route`: the source subnet's route table (a peered destination
-    // met it above). Config refuses a peering route inside the VPC's CIDR,
-    // so an address of the VPC's own is `local` or a blackhole here.
-    if !peered {
-        route::decide(gen, port.subnet, h.dst)?;
+    // met it above). Config refuses peering and gateway routes inside the
+    // VPC's CIDR, so an address of the VPC's own is `local` or a blackhole
+    // here; anything else would be a broken table.
+    if !peered && route::decide(gen, port.subnet, h.dst)? != route::LOCAL {
+        return Err(DropReason::NoRoute);
     }
     explain::stage(STAGE_INGRESS_SG);
     if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, dport) {

@@ -3,7 +3,8 @@
 //! priority": the longest prefix that matches the destination). The agent
 //! compiled every table into `HL_ROUTES` (`compile/routes.rs`), the
 //! implicit `local` route included: one LPM lookup by (table,
-//! destination). `local` goes on to the destination's ENI; `blackhole`
+//! destination). `local` goes on to the destination's ENI, an internet
+//! gateway route to the gateway (`gateway.rs`); `blackhole`
 //! drops as `route_blackhole`; no match drops as `no_route`. Both drops
 //! are counted per (table, route) in `HL_ROUTE_STATS`. The flow entry
 //! keeps the decision: a tracked flow never meets its table again.
@@ -19,7 +20,8 @@
 use aya_ebpf::{bindings::BPF_NOEXIST, maps::lpm_trie::Key};
 use dataplane_common::{
     explain::STAGE_ROUTE, subnet_slot, DropReason, RouteKey, RouteStatKey, ROUTE_FIXED_BITS,
-    ROUTE_NO_MATCH, ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_LOCAL, ROUTE_TARGET_PEERING,
+    ROUTE_NO_MATCH, ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_IGW, ROUTE_TARGET_LOCAL,
+    ROUTE_TARGET_PEERING,
 };
 
 use crate::{
@@ -29,10 +31,13 @@ use crate::{
 
 /// [`decide`]'s answer for a destination of the sender's own VPC.
 pub const LOCAL: u32 = u32::MAX;
+/// [`decide`]'s answer for a destination the VPC's internet gateway takes
+/// (`gateway.rs`).
+pub const IGW: u32 = u32::MAX - 1;
 
 /// The route of `dst` in subnet `subnet`'s table (generation `gen`):
-/// [`LOCAL`], or the peer VPC an active peering connection carries `dst`
-/// to; the drop otherwise.
+/// [`LOCAL`], [`IGW`], or the peer VPC an active peering connection
+/// carries `dst` to; the drop otherwise.
 #[inline(always)]
 pub fn decide(gen: u32, subnet: u16, dst: [u8; 4]) -> Result<u32, DropReason> {
     explain::stage(STAGE_ROUTE);
@@ -44,6 +49,9 @@ pub fn decide(gen: u32, subnet: u16, dst: [u8; 4]) -> Result<u32, DropReason> {
     explain::route(stat, dst, route, target);
     if target == ROUTE_TARGET_LOCAL {
         return Ok(LOCAL);
+    }
+    if target == ROUTE_TARGET_IGW {
+        return Ok(IGW);
     }
     if target == ROUTE_TARGET_PEERING && peer != LOCAL {
         return Ok(peer);

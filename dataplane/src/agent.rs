@@ -376,10 +376,12 @@ impl Agent {
         if topo.lab.name != self.topo.lab.name
             || wiring(&topo) != wiring(&self.topo)
             || topo.subnets != self.topo.subnets
+            || topo.internet.hosts != self.topo.internet.hosts
         {
             let f = file_arg(source.as_ref().or(self.source.as_ref()));
             anyhow::bail!(
-                "the lab's name, subnets or ENIs changed: that needs the lab rebuilt; nothing \
+                "the lab's name, subnets, ENIs or internet hosts changed: that needs the lab \
+                 rebuilt; nothing \
                  was changed. Stop this agent (`kill -TERM {}`), then run `dataplane lab \
                  down{f}`, `dataplane lab up{f}` and `dataplane run{f}`",
                 std::process::id()

@@ -18,9 +18,11 @@ use dataplane_common::{
     SG_DIR_INGRESS, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
 };
 
+mod gateways;
 mod nacl;
 mod routes;
 
+pub use gateways::{internet_eni, PublicIpEntry};
 pub use nacl::{
     class_table, compile_nacl_list, compile_nacls, dir_table, nacl_by_stat, prefix_blocks,
     value_range, ClassTable, DirTable, NaclCidrEntry, NaclMaps, NaclRuleEntry, DEFAULT_DENY,
@@ -62,6 +64,8 @@ pub struct Compiled {
     /// every table a subnet uses (`HL_ROUTES`).
     pub route_subnets: Vec<dataplane_common::SubnetRoute>,
     pub routes: Vec<RouteEntry>,
+    /// The internet gateways' 1:1 NAT, both directions (`HL_PUBLIC_IPS`).
+    pub public_ips: Vec<PublicIpEntry>,
     /// Where this compilation's ids start (see [`Compiled::rebase`]).
     pub generation: u32,
 }
@@ -166,6 +170,9 @@ impl Compiled {
         }
         for x in &mut self.routes {
             *x = s.route(*x);
+        }
+        for x in &mut self.public_ips {
+            *x = s.public_ip(*x);
         }
         self.generation = g;
         self
@@ -459,11 +466,12 @@ impl SgInput {
 /// their inputs are unchanged, and leaving in `memo` what this compilation
 /// used. The result is the same as `compile`'s.
 pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Result<Compiled> {
-    if ifindexes.len() != topo.enis.len() {
+    if ifindexes.len() != topo.port_count() {
         bail!(
-            "compile: {} fabric ports for {} ENIs",
+            "compile: {} fabric ports for {} ENIs and {} internet hosts",
             ifindexes.len(),
-            topo.enis.len()
+            topo.enis.len(),
+            topo.internet.hosts.len()
         );
     }
     let (mut sg_sets, holder_set) = sg_sets(topo);
@@ -520,6 +528,7 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
         &mut out,
     )?;
     links(topo, &mut out);
+    gateways::compile_internet(topo, ifindexes, &mut out);
     let members = all_sg_members(topo);
     let mut used = MemoMap::default();
     let mut set_rules = |set: u32, dir: u8, rules: &[&Rule]| -> Result<()> {

@@ -22,7 +22,9 @@ use dataplane_common::{
     TargetInfo, MAGLEV_SIZE, NO_TARGET,
 };
 
-use crate::compile::{self, Compiled, NaclCidrEntry, NaclRuleEntry, RouteEntry, SgEntry, Shift};
+use crate::compile::{
+    self, Compiled, NaclCidrEntry, NaclRuleEntry, PublicIpEntry, RouteEntry, SgEntry, Shift,
+};
 
 /// Entries of one keyed map (hash or LPM trie) to write, and to remove.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -76,6 +78,7 @@ pub struct Delta {
     /// `HL_RT_SUBNETS` slots (in the generation's half) with their new values.
     pub route_subnets: Vec<(u32, SubnetRoute)>,
     pub routes: Keyed<RouteEntry>,
+    pub public_ips: Keyed<PublicIpEntry>,
 }
 
 impl Delta {
@@ -137,6 +140,12 @@ impl Delta {
             .map(|(i, r)| (compile::subnet_base(g) + i, r))
             .collect(),
             routes: keyed_diff(&old.routes, &new.routes, |e| (e.0, e.1), |e| s.route(e)),
+            public_ips: keyed_diff(
+                &old.public_ips,
+                &new.public_ips,
+                |e| e.0,
+                |e| s.public_ip(e),
+            ),
         }
     }
 
@@ -197,6 +206,7 @@ impl Delta {
                 .map(|&(i, r)| (s.subnet_slot(i), s.subnet_route(r)))
                 .collect(),
             routes: self.routes.map(|e| s.route(e)),
+            public_ips: self.public_ips.map(|e| s.public_ip(e)),
         }
     }
 
@@ -213,6 +223,7 @@ impl Delta {
             + self.nacl_rules.len()
             + self.route_subnets.len()
             + self.routes.len()
+            + self.public_ips.len()
     }
 }
 

@@ -290,6 +290,9 @@ fn destination(topo: &Topology, vpc: usize, from: usize, to: &str) -> Result<Ipv
     if let Some(i) = topo.eni_by_id(to) {
         return Ok(topo.enis[i].ip);
     }
+    if let Some(h) = topo.internet.hosts.iter().find(|h| h.name == to) {
+        return Ok(h.ip);
+    }
     if let Some((_, enis)) = topo.hosts().into_iter().find(|(h, _)| h == to) {
         // The host's ENI in the sender's VPC.
         if let Some(&e) = enis.iter().find(|&&e| topo.eni_vpc(e) == vpc) {
@@ -694,6 +697,7 @@ pub fn annotate(
         STAGE_EGRESS_SG,
         STAGE_NACL_OUT,
         STAGE_ROUTE,
+        dataplane_common::explain::STAGE_IGW,
         STAGE_INGRESS_SG,
         STAGE_ENDPOINT,
         STAGE_LISTENER,
@@ -940,6 +944,7 @@ fn describe_destination(topo: &Topology, vpc: usize, t: &ExplainTrace) -> Option
             }
         }
         ENI_KIND_LINK => "a Hyperplane ENI of an HTTP VPC link (only replies may reach it)".into(),
+        dataplane_common::ENI_KIND_INTERNET => internet_destination(topo, vpc, t),
         k => format!("ENI kind {k}"),
     })
 }

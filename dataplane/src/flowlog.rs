@@ -454,7 +454,9 @@ impl Aggregator {
     }
 
     fn add(&mut self, slot: Slot, (packets, bytes): (u64, u64), (first, last): (u64, u64)) {
-        if packets == 0 {
+        // The lab's internet hosts are no interfaces of a VPC: AWS writes
+        // no records for them.
+        if packets == 0 || slot.eni >= dataplane_common::INTERNET_ENI_BASE {
             return;
         }
         let p = self.pending.entry(slot).or_insert(Pending {

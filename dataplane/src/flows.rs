@@ -51,9 +51,13 @@ fn endpoint(ip: [u8; 4], port: [u8; 2]) -> String {
 /// Pure: the flows of a table dump, forward entries only, sorted.
 pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> Vec<Flow> {
     let vpc = |i: u32| {
-        topo.vpcs
-            .get(i as usize)
-            .map_or_else(|| format!("vpc#{i}"), |v| v.id.clone())
+        topo.vpcs.get(i as usize).map_or_else(
+            || match i {
+                dataplane_common::INTERNET_VPC => "internet".to_string(),
+                _ => format!("vpc#{i}"),
+            },
+            |v| v.id.clone(),
+        )
     };
     let by_key: std::collections::HashMap<&FlowKey, &FlowEntry> =
         entries.iter().map(|(k, e)| (k, e)).collect();
@@ -296,5 +300,32 @@ mod tests {
             .map(|l| l.find(" tcp ").or_else(|| l.find(" proto ")).unwrap())
             .collect();
         assert_eq!(starts, [44, 44, 44], "{text}");
+    }
+
+    #[test]
+    fn a_flow_through_the_internet_gateway_names_the_internet() {
+        let topo = parse_str(DEFAULT_CONFIG, "default.toml").unwrap();
+        let k = FlowKey::new(
+            0,
+            [10, 0, 1, 20],
+            [203, 0, 113, 10],
+            40000u16.to_be_bytes(),
+            80u16.to_be_bytes(),
+            PROTO_TCP,
+        );
+        let fwd = FlowEntry {
+            flags: FLOW_F_SNAT,
+            out_vpc: dataplane_common::INTERNET_VPC,
+            new_src: [203, 0, 113, 20],
+            new_dst: [203, 0, 113, 10],
+            new_sport: 40000u16.to_be_bytes(),
+            new_dport: 80u16.to_be_bytes(),
+            ..Default::default()
+        };
+        let f = flows(&topo, &[(k, fwd)], 0);
+        assert_eq!(
+            (f[0].vpc.as_str(), f[0].translated.as_str()),
+            ("vpc-a->internet", "203.0.113.20:40000 -> 203.0.113.10:80")
+        );
     }
 }

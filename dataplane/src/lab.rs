@@ -51,7 +51,8 @@ pub struct HostPlan {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IfacePlan {
-    /// Index into `Topology::enis`.
+    /// The port index: into `Topology::enis`, then (from `enis.len()`)
+    /// into the internet hosts.
     pub eni: usize,
     /// `eth<k>`.
     pub name: String,
@@ -62,7 +63,7 @@ pub struct IfacePlan {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortPlan {
-    /// Index into `Topology::enis`.
+    /// The port index (see `IfacePlan::eni`).
     pub eni: usize,
     /// `p<eni>`, in the fabric namespace.
     pub name: String,
@@ -124,6 +125,30 @@ pub fn plan(topo: &Topology) -> LabPlan {
             netns,
             ifaces,
             default_gateway,
+        });
+    }
+    // The lab's internet: one host namespace per `[internet]` host, its
+    // port after every ENI's (`Topology::port_count`).
+    for (k, h) in topo.internet.hosts.iter().enumerate() {
+        let netns = format!("{lab}-{}", h.name);
+        let port = topo.enis.len() + k;
+        let iface = IfacePlan {
+            eni: port,
+            name: "eth0".into(),
+            mac: h.mac,
+            addr: Ipv4Net::new(h.ip, h.net().prefix_len()).expect("a /24 is valid"),
+        };
+        ports.push(PortPlan {
+            eni: port,
+            name: format!("p{port}"),
+            host_ns: netns.clone(),
+            host_iface: iface.name.clone(),
+        });
+        hosts.push(HostPlan {
+            host: h.name.clone(),
+            netns,
+            ifaces: vec![iface],
+            default_gateway: Some(h.gateway()),
         });
     }
     ports.sort_by_key(|p| p.eni);
@@ -590,6 +615,43 @@ mod tests {
         assert_eq!(web.ifaces[0].addr, "10.0.1.10/24".parse().unwrap());
         assert_eq!(web.default_gateway, Some("10.0.1.1".parse().unwrap()));
         assert_eq!(p.host("cli").unwrap().ifaces[0].eni, 2);
+    }
+
+    #[test]
+    fn plan_puts_internet_hosts_behind_the_fabric_after_the_enis() {
+        let mut topo = two_vpc_topology("lab1");
+        topo.internet.hosts = vec![crate::model::InternetHost {
+            name: "example".into(),
+            ip: "203.0.113.10".parse().unwrap(),
+            mac: [6, 0, 203, 0, 113, 10],
+        }];
+        let p = plan(&topo);
+        assert_eq!(
+            p.namespaces(),
+            [
+                "lab1-fabric",
+                "lab1-web",
+                "lab1-db",
+                "lab1-cli",
+                "lab1-example"
+            ]
+        );
+        let h = p.host("example").unwrap();
+        assert_eq!(
+            h.ifaces,
+            vec![IfacePlan {
+                eni: 4,
+                name: "eth0".into(),
+                mac: [6, 0, 203, 0, 113, 10],
+                addr: "203.0.113.10/24".parse().unwrap(),
+            }]
+        );
+        assert_eq!(h.default_gateway, Some("203.0.113.1".parse().unwrap()));
+        let last = p.ports.last().unwrap();
+        assert_eq!(
+            (last.eni, last.name.as_str(), last.host_ns.as_str()),
+            (4, "p4", "lab1-example")
+        );
     }
 
     #[test]

@@ -475,6 +475,7 @@ impl Dataplane {
         }
         self.write_slots(maps::ENDPOINTS, &d.endpoints)?;
         self.write_keyed(maps::LISTENERS, &d.listeners)?;
+        self.write_keyed(maps::PUBLIC_IPS, &d.public_ips)?;
         self.write_keyed(maps::ENIS, &d.enis)?;
         self.write_keyed(maps::PORTS, &d.ports)?;
         self.write_port_slots(&d.ports)?;

@@ -476,8 +476,19 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             for f in &files {
                 match config::load(f) {
                     Ok(t) => {
+                        let i = &t.internet;
+                        let internet = if i.hosts.is_empty() && i.gateways.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                ", {} internet gateways, {} public IPs, {} internet hosts",
+                                i.gateways.len(),
+                                i.public_ips.len(),
+                                i.hosts.len()
+                            )
+                        };
                         println!(
-                            "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts)",
+                            "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts{internet})",
                             f.display(),
                             t.lab.name,
                             t.vpcs.len(),

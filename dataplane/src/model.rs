@@ -7,6 +7,11 @@ use std::{net::Ipv4Addr, time::Duration};
 
 pub use ipnet::Ipv4Net;
 
+mod internet;
+pub use internet::{
+    internet_range, Internet, InternetGateway, InternetHost, PublicIp, INTERNET_RANGES,
+};
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topology {
     pub lab: LabSettings,
@@ -35,6 +40,8 @@ pub struct Topology {
     pub conntrack: ConntrackSettings,
     /// VPC Flow Logs (`[flow_logs]`); `None`: off.
     pub flow_logs: Option<FlowLogSettings>,
+    /// Internet gateways, public addresses and the lab's internet hosts.
+    pub internet: Internet,
 }
 
 /// How long idle flows are tracked and how often expired ones are swept.
@@ -783,8 +790,8 @@ pub struct Route {
     pub target: RouteTarget,
 }
 
-/// Where a route sends matching traffic. NAT gateways and internet
-/// gateways are not modelled yet.
+/// Where a route sends matching traffic. NAT gateways are not modelled
+/// yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RouteTarget {
     /// Within the VPC: on to the destination's ENI.
@@ -794,6 +801,8 @@ pub enum RouteTarget {
     /// Over a VPC peering connection (index into `Topology::vpc_peerings`)
     /// to the other VPC of the peering.
     Peering(usize),
+    /// To the VPC's internet gateway (index into `Internet::gateways`).
+    InternetGateway(usize),
 }
 
 /// A VPC peering connection (VPC peering guide, "VPC peering process",
@@ -874,7 +883,13 @@ impl Topology {
             services: Services::default(),
             conntrack: ConntrackSettings::default(),
             flow_logs: None,
+            internet: Internet::default(),
         }
+    }
+
+    /// Fabric ports: one per ENI, then one per internet host.
+    pub fn port_count(&self) -> usize {
+        self.enis.len() + self.internet.hosts.len()
     }
 
     /// The network ACL of subnet `subnet` (`None` only for a topology built

@@ -58,6 +58,7 @@ pub const PINNED_MAPS: &[&str] = &[
     maps::ROUTE_SUBNETS,
     maps::ROUTES,
     maps::ROUTE_STATS,
+    maps::PUBLIC_IPS,
 ];
 
 /// Opens map `name` that a lab's data plane pinned under `dir`, saying what

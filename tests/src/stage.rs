@@ -35,9 +35,10 @@ use dataplane::{
 use dataplane_common::{
     in_generation, maps, port_slot, programs, subnet_slot, Counter, DropReason, EndpointInfo,
     EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey, NaclCidrKey,
-    NaclDecision, NaclRuleKey, NaclStatKey, PortInfo, PortRange, PortSlot, RouteInfo, RouteKey,
-    RouteStatKey, SgKey, SgPorts, SubnetNacls, SubnetRoute, TargetInfo, DROP_REASON_COUNT,
-    GATEWAY_MAC, MAGLEV_SIZE, ROUTE_LOCAL, ROUTE_TARGET_LOCAL, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
+    NaclDecision, NaclRuleKey, NaclStatKey, PortInfo, PortRange, PortSlot, PublicIp, RouteInfo,
+    RouteKey, RouteStatKey, SgKey, SgPorts, SubnetNacls, SubnetRoute, TargetInfo,
+    DROP_REASON_COUNT, GATEWAY_MAC, INTERNET_VPC, MAGLEV_SIZE, ROUTE_LOCAL, ROUTE_TARGET_LOCAL,
+    SG_KEY_FIXED_BITS, SG_MAX_RANGES,
 };
 
 use crate::testrun::{self, Outcome};
@@ -254,6 +255,39 @@ impl Stage {
         for (plen, k, r) in &m.routes {
             t.insert(&Key::new(*plen, *k), r, 0).unwrap();
         }
+    }
+
+    /// The internet gateway's 1:1 NAT for ENI `private` of VPC `vpc`:
+    /// both `HL_PUBLIC_IPS` entries.
+    pub fn set_public_ip(&mut self, vpc: u32, private: Ipv4Addr, public: Ipv4Addr) {
+        let mut m: HashMap<&mut MapData, EniKey, PublicIp> =
+            HashMap::try_from(self.map(maps::PUBLIC_IPS)).unwrap();
+        let out = EniKey {
+            vpc: in_generation(vpc, 0),
+            ip: private.octets(),
+        };
+        let back = EniKey {
+            vpc: in_generation(INTERNET_VPC, 0),
+            ip: public.octets(),
+        };
+        m.insert(
+            out,
+            PublicIp {
+                ip: public.octets(),
+                vpc: INTERNET_VPC,
+            },
+            0,
+        )
+        .unwrap();
+        m.insert(
+            back,
+            PublicIp {
+                ip: private.octets(),
+                vpc,
+            },
+            0,
+        )
+        .unwrap();
     }
 
     /// Packets each route table dropped: (table id hash, route) -> count.

@@ -6,6 +6,10 @@
 //! describe JSON and come back as the same `Topology` (lab settings aside:
 //! they are not AWS state).
 //! The shipped configs' round trip is a unit test of `dataplane::import`.
+//! Internet gateways, public IPs and the lab's internet hosts are not
+//! exported yet (`export aws` lists them as left out; routes to a gateway
+//! are exported and reported as not imported): the import must give back
+//! `export::what_import_gives_back`.
 
 use dataplane::import;
 use hyperlab_tests::differential::{generate_topology, parse};
@@ -55,10 +59,12 @@ fn import_of_export_reproduces_random_topologies() {
         }
         let got = import::aws_dir(&dir, &t.lab.name)
             .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{}", g.toml()));
+        // Routes to internet gateways: one "not imported" line each.
         assert_eq!(
+            got.report.len(),
+            import::export::gateway_routes(&t),
+            "seed {seed}: {:?}\n{}",
             got.report,
-            Vec::<String>::new(),
-            "seed {seed}\n{}",
             g.toml()
         );
         let mut topo = got.topology;
@@ -66,7 +72,7 @@ fn import_of_export_reproduces_random_topologies() {
             (t.lab.clone(), t.conntrack, t.flow_logs.clone());
         assert_eq!(
             topo,
-            t,
+            import::export::what_import_gives_back(&t),
             "seed {seed}: the import differs\n{}\n{}",
             g.toml(),
             got.toml

@@ -268,7 +268,7 @@ fn judge(src: &str) -> Result<&'static str, String> {
     match parsed {
         Ok(topo) => {
             // A validated topology must compile and plan without panicking.
-            let ifx: Vec<u32> = (1..=topo.enis.len() as u32).collect();
+            let ifx: Vec<u32> = (1..=topo.port_count() as u32).collect();
             catch_unwind(AssertUnwindSafe(|| {
                 let _ = compile::compile(&topo, &ifx);
                 let _ = lab::plan(&topo);

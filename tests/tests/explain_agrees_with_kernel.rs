@@ -435,3 +435,24 @@ fn explain_agrees_with_the_data_path_through_route_tables() {
             .rule("blackhole 192.168.0.0/16 (cfg.toml:61)"),
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn explain_agrees_with_the_data_path_through_the_internet_gateway() {
+    let mut lab = Lab::new("internet-gateway.toml", "xi");
+    // web's subnet routes 0.0.0.0/0 to igw-a (line 65); web has a public IP.
+    let out = lab.agree(
+        &tcp("web", "example", 8080)
+            .rule("route     subnet-public [rtb-public]: GATEWAY to 203.0.113.10: igw-a 0.0.0.0/0 (cfg.toml:65)")
+            .rule("internet host example through internet gateway igw-a"),
+    );
+    assert!(out.route.as_ref().is_some_and(|r| r.allowed));
+    // No internet host has the address: decided at the gateway.
+    lab.agree(&tcp("web", "198.51.100.99", 80).drops(DropReason::InternetNoHost, "igw"));
+    // The private subnet's main table has no route out.
+    lab.agree(
+        &tcp("app", "example", 8080)
+            .drops(DropReason::NoRoute, "route")
+            .rule("route     subnet-private [rtb-private]: DROP to 203.0.113.10: no route"),
+    );
+}

@@ -27,8 +27,10 @@ pub const STAGE_NACL_OUT: u32 = 13;
 pub const STAGE_NACL_IN: u32 = 14;
 /// The source subnet's route table (first packet of a flow).
 pub const STAGE_ROUTE: u32 = 15;
+/// The internet gateway's 1:1 NAT (`gateway.rs`).
+pub const STAGE_IGW: u32 = 16;
 /// Stage names as the CLI prints them, indexed by stage.
-pub const STAGE_NAMES: [&str; 16] = [
+pub const STAGE_NAMES: [&str; 17] = [
     "port",
     "parse",
     "flow",
@@ -45,6 +47,7 @@ pub const STAGE_NAMES: [&str; 16] = [
     "nacl_out",
     "nacl_in",
     "route",
+    "igw",
 ];
 
 /// [`ExplainTrace::flow`]: no flow entry matched the packet.

@@ -89,6 +89,10 @@ pub mod maps {
     /// per-CPU hash [`super::RouteStatKey`] -> u64: packets each route
     /// table dropped, per route (`no_route`: [`super::ROUTE_NO_MATCH`])
     pub const ROUTE_STATS: &str = "HL_ROUTE_STATS";
+    /// [`super::EniKey`] -> [`super::PublicIp`]: the internet gateway's
+    /// 1:1 NAT, both ways ({VPC, private address} -> public address;
+    /// {[`super::INTERNET_VPC`], public address} -> VPC and private address)
+    pub const PUBLIC_IPS: &str = "HL_PUBLIC_IPS";
 }
 
 /// Load-time globals of the kernel object (`EbpfLoader::set_global`).
@@ -336,6 +340,8 @@ pub const ROUTE_TARGET_PEERING: u8 = 3;
 /// [`RouteInfo::target`]: a peering connection that is not active
 /// (`pending-acceptance` or `rejected`): dropped (`peering_not_active`).
 pub const ROUTE_TARGET_PEERING_INACTIVE: u8 = 4;
+/// [`RouteInfo::target`]: to the VPC's internet gateway (`gateway.rs`).
+pub const ROUTE_TARGET_IGW: u8 = 5;
 /// [`RouteInfo::route`] of the implicit `local` route (the VPC's CIDR).
 pub const ROUTE_LOCAL: u16 = u16::MAX;
 /// [`RouteStatKey::route`] of a destination no route covers (`no_route`).
@@ -377,7 +383,8 @@ impl RouteKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct RouteInfo {
     /// [`ROUTE_TARGET_LOCAL`], [`ROUTE_TARGET_BLACKHOLE`],
-    /// [`ROUTE_TARGET_PEERING`] or [`ROUTE_TARGET_PEERING_INACTIVE`].
+    /// [`ROUTE_TARGET_PEERING`], [`ROUTE_TARGET_PEERING_INACTIVE`] or
+    /// [`ROUTE_TARGET_IGW`].
     pub target: u8,
     pub _pad: u8,
     /// The route's index in its table's `routes` (the config's order), or
@@ -404,6 +411,35 @@ pub struct RouteStatKey {
 
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
+
+// The internet gateway and the lab's internet (docs/DATAPLANE.md,
+// "Internet gateway"). The lab's internet hosts are fabric ports in a VPC
+// of their own, [`INTERNET_VPC`]: their `HL_PORTS` entries and `HL_ENIS`
+// entries (kind [`ENI_KIND_INTERNET`]) use it, and so do the flow keys of
+// their packets. The gateway translates between an ENI's private address
+// in its VPC and its public address on the internet (`HL_PUBLIC_IPS`).
+
+/// The VPC id of the lab's internet (below [`GENERATION_BIT`], above any
+/// VPC index a configuration may have).
+pub const INTERNET_VPC: u32 = 0x7fff_fff0;
+/// The kernel ENI index (counters, flow entries) of internet host `k` is
+/// `INTERNET_ENI_BASE + k`: above every VPC ENI and managed interface, so
+/// the agent never mistakes one for an interface of a VPC.
+pub const INTERNET_ENI_BASE: u32 = MAX_ENIS - 1024;
+/// Internet hosts a configuration may declare.
+pub const MAX_INTERNET_HOSTS: u32 = 512;
+/// Entries of `HL_PUBLIC_IPS` (two per public address, two generations).
+pub const MAX_PUBLIC_IPS: u32 = 16_384;
+
+/// One direction of an internet gateway's 1:1 NAT: the address on the
+/// other side and the VPC it is in.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct PublicIp {
+    pub ip: [u8; 4],
+    /// Untagged: [`INTERNET_VPC`] for a public address, else the ENI's VPC.
+    pub vpc: u32,
+}
 
 /// Where a packet entered the fabric: one row per fabric-side veth.
 #[repr(C)]
@@ -480,6 +516,9 @@ pub const ENI_KIND_ENDPOINT: u32 = 1;
 /// An HTTP VPC link's Hyperplane ENI in a customer subnet: only replies of
 /// flows the service side opened may reach it.
 pub const ENI_KIND_LINK: u32 = 2;
+/// A host on the lab's internet ([`INTERNET_VPC`]): no security groups,
+/// no subnet.
+pub const ENI_KIND_INTERNET: u32 = 3;
 /// No security-group set (the check is skipped).
 pub const NO_SG_SET: u32 = u32::MAX;
 
@@ -939,6 +978,13 @@ codes! {
         /// the destination is not in the peer VPC: peering is not
         /// transitive (no path to a third VPC or through the peer).
         PeeringNotTransitive = 32, "peering_not_transitive";
+        /// The route sends the packet to the internet gateway, but the
+        /// sender has no public IP: the gateway translates only addresses
+        /// that have one (AWS: such an ENI needs a NAT gateway).
+        IgwNoPublicIp = 33, "igw_no_public_ip";
+        /// Through the internet gateway to an address no host of the lab's
+        /// `[internet]` has.
+        InternetNoHost = 34, "internet_no_host";
     }
 }
 
@@ -1023,6 +1069,7 @@ mod pod {
     unsafe impl aya::Pod for RouteKey {}
     unsafe impl aya::Pod for RouteInfo {}
     unsafe impl aya::Pod for RouteStatKey {}
+    unsafe impl aya::Pod for PublicIp {}
     unsafe impl aya::Pod for explain::ExplainTrace {}
 }
 
@@ -1058,6 +1105,7 @@ mod tests {
         assert_eq!(size_of::<RouteInfo>(), 16);
         assert_eq!(offset_of!(RouteInfo, route), 2);
         assert_eq!(size_of::<RouteStatKey>(), 8);
+        assert_eq!(size_of::<PublicIp>(), 8);
         assert_eq!(offset_of!(FlowEntry, out_ifindex), 12);
         assert_eq!(offset_of!(FlowEntry, created_ns), 64);
         assert_eq!(offset_of!(FlowEntry, packets), 72);

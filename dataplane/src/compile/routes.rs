@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use anyhow::{bail, Result};
 use dataplane_common::{
     nacl_stat_id, RouteInfo, RouteKey, SubnetRoute, ROUTE_FIXED_BITS, ROUTE_LOCAL,
-    ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_LOCAL, ROUTE_TARGET_PEERING,
+    ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_IGW, ROUTE_TARGET_LOCAL, ROUTE_TARGET_PEERING,
     ROUTE_TARGET_PEERING_INACTIVE,
 };
 
@@ -38,6 +38,7 @@ pub fn target_code(topo: &Topology, t: RouteTarget) -> u8 {
             ROUTE_TARGET_PEERING
         }
         RouteTarget::Peering(_) => ROUTE_TARGET_PEERING_INACTIVE,
+        RouteTarget::InternetGateway(_) => ROUTE_TARGET_IGW,
     }
 }
 

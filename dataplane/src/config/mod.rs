@@ -213,6 +213,7 @@
 //! really other parts, a rule in `lower.rs` with its own tests.
 
 mod diagnostics;
+mod gateways;
 mod lower;
 mod network;
 mod network_acls;
@@ -255,6 +256,9 @@ const ROOT_KEYS: &[&str] = &[
     "network_acl",
     "route_table",
     "vpc_peering",
+    "internet_gateway",
+    "internet",
+    "nat_gateway",
     "eni",
     "nlb",
     "target_group",
@@ -301,6 +305,9 @@ impl<'s> Checker<'s> {
         });
         let route_tables = self.each(&root, "route_table", &mut ids, Self::route_table);
         let peerings = self.each(&root, "vpc_peering", &mut ids, Self::vpc_peering);
+        let igws = self.each(&root, "internet_gateway", &mut ids, Self::internet_gateway);
+        let internet_hosts = self.internet_hosts(&root);
+        self.nat_gateways_refused(&root);
         let enis = self.each(&root, "eni", &mut ids, Self::eni);
 
         // The Hyperplane resources, read in this order (ids register as read).
@@ -329,17 +336,39 @@ impl<'s> Checker<'s> {
             self.resolve_security_groups(&vpcs, &vpc_peerings, sgs, &ids);
         let (network_acls, subnet_nacls) =
             self.resolve_network_acls(&vpcs, (&subnets, &subnet_vpcs), nacls, &ids);
+        let gateway_vpcs = self.gateway_vpcs(&vpcs, &igws, &ids);
         let (route_tables, subnet_routes) = self.resolve_route_tables(
             (&vpcs, &vpc_peerings),
             (&subnets, &subnet_vpcs),
             route_tables,
-            &ids,
+            (&ids, &gateway_vpcs),
         );
+        let public_ips: Vec<gateways::PublicIpIn> = enis
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                e.public_ip.map(|ip| gateways::PublicIpIn {
+                    eni: i,
+                    path: e.path.clone(),
+                    ip,
+                })
+            })
+            .collect();
         let enis = self.resolve_enis(
             &vpcs,
             (&subnets, &subnet_vpcs),
             (&security_groups, &sg_vpcs),
             enis,
+            &ids,
+        );
+        let internet = self.resolve_internet(
+            &vpcs,
+            &enis,
+            gateways::InternetIn {
+                gateways: igws,
+                hosts: internet_hosts,
+                public_ips,
+            },
             &ids,
         );
         let services = self.resolve_services_section(
@@ -375,6 +404,7 @@ impl<'s> Checker<'s> {
             services,
             conntrack,
             flow_logs,
+            internet,
         }
     }
 

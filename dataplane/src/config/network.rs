@@ -58,7 +58,15 @@ pub(super) const SG_KEYS: &[&str] = &["id", "vpc", "ingress", "egress"];
 
 pub(super) const RULE_KEYS: &[&str] = &["protocol", "ports", "peer"];
 
-pub(super) const ENI_KEYS: &[&str] = &["id", "subnet", "ip", "mac", "security_groups", "host"];
+pub(super) const ENI_KEYS: &[&str] = &[
+    "id",
+    "subnet",
+    "ip",
+    "mac",
+    "security_groups",
+    "host",
+    "public_ip",
+];
 
 pub(super) const MTU_RANGE: RangeInclusive<i64> = 576..=9000;
 
@@ -78,6 +86,8 @@ pub(super) struct EniIn<'n> {
     pub(super) mac: Option<Sp<[u8; 6]>>,
     pub(super) security_groups: Option<Sp<Vec<Sp<&'n str>>>>,
     pub(super) host: String,
+    /// `public_ip` (checked with the internet: `gateways.rs`).
+    pub(super) public_ip: Option<Sp<Ipv4Addr>>,
 }
 
 pub(super) struct RuleIn<'n> {
@@ -614,6 +624,7 @@ impl<'s> Checker<'s> {
             mac: None,
             security_groups: None,
             host: String::new(),
+            public_ip: None,
         };
         let Some(t) = self.table(node, &eni.path, "a table", ENI_KEYS) else {
             return eni;
@@ -621,6 +632,7 @@ impl<'s> Checker<'s> {
         eni.id = self.id(&t, Kind::Eni, index, ids);
         eni.subnet = self.req_str(&t, "subnet", "the id of a [[subnet]]");
         eni.ip = self.ipv4(&t, "ip");
+        eni.public_ip = self.public_ip(&t);
         if let Some(mac) = self.opt_str(&t, "mac", "a MAC address such as \"02:00:00:00:00:01\"") {
             match parse_mac(mac.v) {
                 Ok(m) => eni.mac = Some(Sp { v: m, pos: mac.pos }),

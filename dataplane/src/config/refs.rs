@@ -25,6 +25,7 @@ pub(super) enum Kind {
     CloudMapService,
     Integration,
     VpcPeering,
+    InternetGateway,
 }
 
 impl Kind {
@@ -45,6 +46,7 @@ impl Kind {
             Kind::CloudMapService => "Cloud Map service",
             Kind::Integration => "integration",
             Kind::VpcPeering => "VPC peering connection",
+            Kind::InternetGateway => "internet gateway",
         }
     }
 
@@ -65,12 +67,18 @@ impl Kind {
             Kind::CloudMapService => "Cloud Map services",
             Kind::Integration => "integrations",
             Kind::VpcPeering => "VPC peering connections",
+            Kind::InternetGateway => "internet gateways",
         }
     }
 
     pub(super) fn an(self) -> &'static str {
         match self {
-            Kind::Eni | Kind::Nlb | Kind::EndpointService | Kind::Alb | Kind::Integration => "an",
+            Kind::Eni
+            | Kind::Nlb
+            | Kind::EndpointService
+            | Kind::Alb
+            | Kind::Integration
+            | Kind::InternetGateway => "an",
             Kind::Vpc
             | Kind::Subnet
             | Kind::SecurityGroup
@@ -102,6 +110,7 @@ impl Kind {
             Kind::CloudMapService => "svc",
             Kind::Integration => "int",
             Kind::VpcPeering => "pcx",
+            Kind::InternetGateway => "igw",
         }
     }
 }

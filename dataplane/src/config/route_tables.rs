@@ -57,6 +57,8 @@ pub(super) enum TargetIn {
     Blackhole,
     /// A `pcx-` id: a VPC peering connection, resolved in pass 2.
     Peering(String),
+    /// Any other id: an internet gateway, resolved in pass 2.
+    Gateway(String),
 }
 
 impl<'s> Checker<'s> {
@@ -120,10 +122,12 @@ impl<'s> Checker<'s> {
                 "local" => TargetIn::Local,
                 "blackhole" => TargetIn::Blackhole,
                 pcx if pcx.starts_with("pcx-") => TargetIn::Peering(pcx.to_string()),
-                other => {
-                    self.err(g.pos, &t.field("target"), unmodelled_target(other));
+                nat if nat.starts_with("nat-") => {
+                    self.err(g.pos, &t.field("target"), unmodelled_target(nat));
                     return None;
                 }
+                // Resolved in pass 2, once every id is known.
+                other => TargetIn::Gateway(other.to_string()),
             };
             Some(Sp { v, pos: g.pos })
         });
@@ -141,7 +145,7 @@ impl<'s> Checker<'s> {
         (vpcs, peerings): (&[Vpc], &[VpcPeering]),
         (subnets, subnet_vpcs): (&[Subnet], &[Option<usize>]),
         tables: Vec<RouteTableIn<'_>>,
-        ids: &HashMap<String, IdInfo>,
+        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &[Option<usize>]),
     ) -> (Vec<RouteTable>, Vec<usize>) {
         let vpc_ids = defined(ids, Kind::Vpc, vpcs.iter().map(|v| &v.id));
         let subnet_ids = defined(ids, Kind::Subnet, subnets.iter().map(|s| &s.id));
@@ -213,7 +217,9 @@ impl<'s> Checker<'s> {
                 assoc.insert(sn, (i, s.pos));
             }
             let routes = match vpc {
-                Some(v) => self.check_routes((vpcs, peerings), subnets, v, &r.routes, ids),
+                Some(v) => {
+                    self.check_routes((vpcs, peerings), subnets, v, &r.routes, (ids, gateway_vpcs))
+                }
                 None => Vec::new(),
             };
             out.push(RouteTable {
@@ -254,7 +260,7 @@ impl<'s> Checker<'s> {
         subnets: &[Subnet],
         v: usize,
         routes: &[RouteIn],
-        ids: &HashMap<String, IdInfo>,
+        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &[Option<usize>]),
     ) -> Vec<Route> {
         let vpc = &vpcs[v];
         let mut out = Vec::new();
@@ -278,6 +284,28 @@ impl<'s> Checker<'s> {
             seen.insert(d, (&r.path, r.destination.pos));
             let local = vpc.cidr;
             let target = match &r.target.v {
+                TargetIn::Gateway(g) => {
+                    match self.route_gateway(r, g, vpc, v, (ids, gateway_vpcs)) {
+                        Some(_)
+                            if d.prefix_len() >= local.prefix_len()
+                                && local.contains(&d.network()) =>
+                        {
+                            self.err(
+                                r.destination.pos,
+                                &dfield,
+                                format!(
+                                    "{d} is inside {}'s CIDR {local}: an internet gateway route \
+                                     goes outside the VPC (the local route covers its own \
+                                     addresses)",
+                                    vpc.id
+                                ),
+                            );
+                            continue;
+                        }
+                        Some(t) => t,
+                        None => continue,
+                    }
+                }
                 TargetIn::Local if d == local => continue,
                 TargetIn::Local => {
                     self.err(
@@ -343,6 +371,68 @@ impl<'s> Checker<'s> {
         }
         out
     }
+
+    /// The internet gateway a route names by id `g`, which must be the
+    /// one attached to the table's VPC; `None` when it is not (reported).
+    fn route_gateway(
+        &mut self,
+        r: &RouteIn,
+        g: &str,
+        vpc: &Vpc,
+        v: usize,
+        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &[Option<usize>]),
+    ) -> Option<RouteTarget> {
+        let field = join(&r.path, "target");
+        let Some(info) = ids.get(g).filter(|i| i.kind == Kind::InternetGateway) else {
+            let msg = match ids.get(g) {
+                Some(info) => format!(
+                    "target \"{g}\" is {} {} ({}), not a route target (expected {TARGETS})",
+                    info.kind.an(),
+                    info.kind.name(),
+                    info.path
+                ),
+                None if g.starts_with("igw-") => {
+                    let known: Vec<&str> = ids
+                        .iter()
+                        .filter(|(_, i)| i.kind == Kind::InternetGateway)
+                        .map(|(k, _)| k.as_str())
+                        .collect();
+                    format!(
+                        "unknown internet gateway \"{g}\" ({})",
+                        if known.is_empty() {
+                            "no [[internet_gateway]] is defined".to_string()
+                        } else {
+                            format!("defined: {}", sorted(known).join(", "))
+                        }
+                    )
+                }
+                None => unmodelled_target(g),
+            };
+            self.err(r.target.pos, &field, msg);
+            return None;
+        };
+        match gateway_vpcs.get(info.index).copied().flatten() {
+            Some(gv) if gv == v => Some(RouteTarget::InternetGateway(info.index)),
+            Some(gv) => {
+                let other = ids
+                    .iter()
+                    .find(|(_, i)| i.kind == Kind::Vpc && i.index == gv)
+                    .map_or("another VPC", |(k, _)| k.as_str());
+                self.err(
+                    r.target.pos,
+                    &field,
+                    format!(
+                        "internet gateway \"{g}\" is attached to {other}, not {}: a route table \
+                         routes only to its own VPC's internet gateway",
+                        vpc.id
+                    ),
+                );
+                None
+            }
+            // Its VPC did not resolve: reported with the gateway.
+            None => None,
+        }
+    }
 }
 
 impl<'s> Checker<'s> {
@@ -380,24 +470,28 @@ impl<'s> Checker<'s> {
     }
 }
 
-/// The message for a target other than `local`, `blackhole` and a
-/// peering connection: AWS's other targets are not modelled yet.
+fn sorted(mut v: Vec<&str>) -> Vec<&str> {
+    v.sort_unstable();
+    v
+}
+
+/// The message for a target other than `local`, `blackhole`, a peering
+/// connection and an internet gateway: NAT gateways are not modelled yet.
 fn unmodelled_target(t: &str) -> String {
     let kind = if t.starts_with("nat-") {
         Some("NAT gateways")
-    } else if t.starts_with("igw-") {
-        Some("internet gateways")
     } else {
         None
     };
     match kind {
         Some(k) => format!(
             "target \"{t}\": {k} are not modelled yet (a route's target is \"local\", \
-             \"blackhole\" or a VPC peering connection for now)"
+             \"blackhole\", a VPC peering connection or an internet gateway for now)"
         ),
         None => format!(
-            "unknown target \"{t}\" (expected {TARGETS}; gateways are not modelled yet, so \
-             only \"local\", \"blackhole\" and peering connections are accepted for now)"
+            "unknown target \"{t}\" (expected {TARGETS}; NAT gateways are not modelled yet, so \
+             only \"local\", \"blackhole\", peering connections and internet gateways are \
+             accepted for now)"
         ),
     }
 }

@@ -3,6 +3,7 @@
 //! and where the config's own answer differs from the kernel's.
 
 use super::*;
+use dataplane_common::ROUTE_TARGET_IGW;
 
 /// The ACL a check consulted and the direction's name.
 pub(super) fn nacl_of_check(
@@ -151,7 +152,9 @@ pub(super) fn route_verdict(
         table: table.map_or_else(|| format!("{:#x}", c.table), |t| t.id),
         destination: Ipv4Addr::from(c.dst),
         route,
-        allowed: c.target == ROUTE_TARGET_LOCAL || c.target == ROUTE_TARGET_PEERING,
+        allowed: c.target == ROUTE_TARGET_LOCAL
+            || c.target == ROUTE_TARGET_PEERING
+            || c.target == ROUTE_TARGET_IGW,
         location,
     }
 }
@@ -171,6 +174,10 @@ pub(super) fn describe_route(topo: &Topology, r: &Route) -> String {
                 pc.status.name()
             )
         }
+        RouteTarget::InternetGateway(g) => match topo.internet.gateways.get(g) {
+            Some(igw) => format!("{} {}", igw.id, r.destination),
+            None => format!("internet gateway {}", r.destination),
+        },
     }
 }
 
@@ -265,4 +272,17 @@ pub(super) fn acl_entry_line(text: &str, id: &str, direction: &str, rule: u16) -
             .span()?
     };
     Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
+}
+
+/// An internet host reached through VPC `vpc`'s internet gateway.
+pub(super) fn internet_destination(topo: &Topology, vpc: usize, t: &ExplainTrace) -> String {
+    let k = t.dst_eni.wrapping_sub(dataplane_common::INTERNET_ENI_BASE) as usize;
+    let gw = topo
+        .internet
+        .gateway_of(vpc)
+        .map_or("?", |g| topo.internet.gateways[g].id.as_str());
+    match topo.internet.hosts.get(k) {
+        Some(h) => format!("internet host {} through internet gateway {gw}", h.name),
+        None => format!("internet host #{k} through internet gateway {gw}"),
+    }
 }

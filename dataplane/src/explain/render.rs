@@ -119,7 +119,11 @@ pub fn render(e: &Explanation) -> String {
             "route     {} [{}]: {} to {}: {}{}",
             r.subnet,
             r.table,
-            if r.allowed { "LOCAL" } else { "DROP" },
+            match (r.allowed, r.route.starts_with("local ")) {
+                (false, _) => "DROP",
+                (true, true) => "LOCAL",
+                (true, false) => "GATEWAY",
+            },
             r.destination,
             r.route,
             r.location

@@ -476,6 +476,52 @@ fn an_eni_index_outside_the_topology_logs_a_dash() {
     assert_eq!(HEADER.split(' ').count(), 14);
 }
 
+#[test]
+fn a_flow_to_the_internet_is_logged_at_the_eni_only_with_its_private_address() {
+    let mut a = agg();
+    let host = dataplane_common::INTERNET_ENI_BASE;
+    let k = key(0, [10, 0, 1, 10], [203, 0, 113, 10], 40000, 80, PROTO_TCP);
+    let f = FlowEntry {
+        flags: FLOW_F_SNAT,
+        out_vpc: dataplane_common::INTERNET_VPC,
+        new_src: [203, 0, 113, 20],
+        new_dst: k.dst,
+        new_sport: k.sport,
+        new_dport: k.dport,
+        src_eni: 0,
+        dst_eni: host,
+        packets: 3,
+        bytes: 180,
+        ..Default::default()
+    };
+    let rk = f.peer_key(k.proto);
+    let r = FlowEntry {
+        flags: FLOW_F_REPLY | FLOW_F_DNAT,
+        out_vpc: 0,
+        new_src: k.dst,
+        new_dst: k.src,
+        new_sport: k.dport,
+        new_dport: k.sport,
+        src_eni: host,
+        dst_eni: 0,
+        packets: 2,
+        bytes: 1500,
+        ..Default::default()
+    };
+    a.event(&FlowEvent {
+        dst_eni: host,
+        ..new_event(&k)
+    });
+    a.observe(&k, Some(&f), Some((&rk, &r)));
+    assert_eq!(
+        lines(&a.close(100, 160)),
+        [
+            "2 123456789012 eni-client 10.0.1.10 203.0.113.10 40000 80 6 3 180 100 100 ACCEPT OK",
+            "2 123456789012 eni-client 203.0.113.10 10.0.1.10 80 40000 6 2 1500 100 100 ACCEPT OK",
+        ]
+    );
+}
+
 /// The interfaces a flow's records are written at (managed ones included).
 mod interfaces {
     use super::super::*;

@@ -502,6 +502,7 @@ pub fn build(inv: &Inventory) -> Res<(Out, Vec<String>)> {
         api: None,
     };
     b.vpcs_and_subnets()?;
+    b.peerings()?;
     b.groups()?;
     b.enis()?;
     b.target_groups()?;
@@ -509,7 +510,6 @@ pub fn build(inv: &Inventory) -> Res<(Out, Vec<String>)> {
     b.services_and_endpoints()?;
     b.links()?;
     b.nacls()?;
-    b.peerings()?;
     b.route_tables()?;
     for u in &inv.unsupported {
         b.not_imported(&u.at, &u.what, &u.reason);

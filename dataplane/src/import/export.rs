@@ -216,6 +216,11 @@ fn route_tables(t: &Topology) -> Value {
                     "VpcPeeringConnectionId": t.vpc_peerings[p].id,
                     "Origin": "CreateRoute", "State": "active",
                 }),
+                RouteTarget::InternetGateway(g) => json!({
+                    "DestinationCidrBlock": x.destination.to_string(),
+                    "GatewayId": t.internet.gateways[g].id,
+                    "Origin": "CreateRoute", "State": "active",
+                }),
             });
         }
         let mut associations = Vec::new();
@@ -245,6 +250,31 @@ fn route_tables(t: &Topology) -> Value {
         }));
     }
     json!({ "RouteTables": tables })
+}
+
+/// What `import aws` of [`aws`]'s files gives back: `t` without what
+/// the export leaves out or the import does not read yet (internet
+/// gateways, public IPs, the lab's internet hosts, and routes to internet
+/// gateways). Lab settings (`[lab]`, `[conntrack]`, `[flow_logs]`) are
+/// the importer's own and are not touched here.
+pub fn what_import_gives_back(t: &Topology) -> Topology {
+    let mut t = t.clone();
+    t.internet = crate::model::Internet::default();
+    for r in &mut t.route_tables {
+        r.routes
+            .retain(|x| !matches!(x.target, RouteTarget::InternetGateway(_)));
+    }
+    t
+}
+
+/// How many routes of `t` go to an internet gateway (exported, and
+/// reported by import as not imported yet).
+pub fn gateway_routes(t: &Topology) -> usize {
+    t.route_tables
+        .iter()
+        .flat_map(|r| &r.routes)
+        .filter(|x| matches!(x.target, RouteTarget::InternetGateway(_)))
+        .count()
 }
 
 pub fn aws(t: &Topology) -> Exported {
@@ -643,6 +673,30 @@ pub fn aws(t: &Topology) -> Exported {
                 crate::model::format_mac(&e.mac)
             ));
         }
+    }
+    // Internet gateways and public IPs are not exported yet (their routes
+    // are, with their `GatewayId`); the lab's `[internet]` hosts are no
+    // AWS resource at all.
+    let i = &t.internet;
+    if !i.gateways.is_empty() || !i.public_ips.is_empty() {
+        let gws: Vec<&str> = i.gateways.iter().map(|g| g.id.as_str()).collect();
+        let enis: Vec<&str> = i
+            .public_ips
+            .iter()
+            .map(|p| t.enis[p.eni].id.as_str())
+            .collect();
+        left_out.push(format!(
+            "internet gateways [{}] and the public IPs of ENIs [{}]: not exported yet",
+            gws.join(", "),
+            enis.join(", ")
+        ));
+    }
+    if !i.hosts.is_empty() {
+        let hosts: Vec<&str> = i.hosts.iter().map(|h| h.name.as_str()).collect();
+        left_out.push(format!(
+            "the lab's internet hosts [{}]: a lab's own, not an AWS resource",
+            hosts.join(", ")
+        ));
     }
     Exported { files, left_out }
 }

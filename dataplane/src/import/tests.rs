@@ -788,13 +788,33 @@ fn import_of_export_reproduces_every_shipped_config() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 7);
+    assert_eq!(files.len(), 8);
     for f in files {
         let t = config::load(&f).unwrap();
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+        if name == "internet-gateway" {
+            let left = super::export::aws(&t).left_out;
+            assert_eq!(
+                left[1..],
+                [
+                    "internet gateways [igw-a] and the public IPs of ENIs [eni-web]: not \
+                     exported yet",
+                    "the lab's internet hosts [example, mirror]: a lab's own, not an AWS resource",
+                ],
+            );
+        }
         let (got, report) = round_trip(&t, &format!("rt-{name}"));
-        assert_eq!(report, Vec::<String>::new(), "{name}");
-        assert_eq!(got, t, "{name}");
+        // Routes to internet gateways are exported, and reported as not
+        // imported (gateways are not imported yet), one line each.
+        let igw_routes = super::export::gateway_routes(&t);
+        assert_eq!(report.len(), igw_routes, "{name}: {report:?}");
+        assert!(
+            report
+                .iter()
+                .all(|l| l.contains("internet gateways are not modelled by hyperlab yet")),
+            "{name}: {report:?}"
+        );
+        assert_eq!(got, super::export::what_import_gives_back(&t), "{name}");
     }
 }
 

@@ -24,6 +24,7 @@ pub mod props;
 pub mod rng;
 pub mod shrink;
 pub mod topo_gen;
+pub mod topo_internet;
 
 use std::{collections::BTreeMap, fmt::Write as _, time::Instant};
 
@@ -73,7 +74,7 @@ pub fn parse(toml: &str) -> Result<Topology, String> {
 /// kernel's range limits.
 pub fn loadable(toml: &str) -> bool {
     parse(toml).is_ok_and(|t| {
-        let ifx: Vec<u32> = (1..=t.enis.len() as u32).collect();
+        let ifx: Vec<u32> = (1..=t.port_count() as u32).collect();
         compile::compile(&t, &ifx).is_ok()
     })
 }
@@ -132,6 +133,11 @@ pub struct Tally {
     pub peering_crossed: u64,
     pub peering_not_active: u64,
     pub peering_not_transitive: u64,
+    /// First packets whose route was the internet gateway (out, or the
+    /// reply's way back for flows from the internet).
+    pub route_igw: u64,
+    /// Packets to or from the lab's internet (the gateway's side).
+    pub internet: u64,
 }
 
 impl Tally {
@@ -158,6 +164,7 @@ impl Tally {
             }
             Some(RouteKind::PeeringNotActive) => self.peering_not_active += 1,
             Some(RouteKind::PeeringNotTransitive) => self.peering_not_transitive += 1,
+            Some(RouteKind::InternetGateway) => self.route_igw += 1,
             None => {}
         }
         match hook {
@@ -201,6 +208,8 @@ impl Tally {
         self.peering_crossed += o.peering_crossed;
         self.peering_not_active += o.peering_not_active;
         self.peering_not_transitive += o.peering_not_transitive;
+        self.route_igw += o.route_igw;
+        self.internet += o.internet;
         for (k, v) in &o.drops {
             *self.drops.entry(k).or_default() += v;
         }
@@ -209,8 +218,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -266,7 +275,7 @@ pub fn hex(b: &[u8]) -> String {
 
 fn source_name(s: &Source) -> &str {
     match s {
-        Source::Eni(id) => id,
+        Source::Eni(id) | Source::Internet(id) => id,
         Source::Unknown => "an unknown interface",
     }
 }
@@ -440,12 +449,29 @@ impl Lab {
                             .with_context(|| format!("no ENI {id} in the topology"))?;
                         (Port::Eni(e), Some(e), ifindex[e])
                     }
+                    Source::Internet(name) => {
+                        let k = topo
+                            .internet
+                            .hosts
+                            .iter()
+                            .position(|h| &h.name == name)
+                            .with_context(|| format!("no internet host {name}"))?;
+                        let p = topo.enis.len() + k;
+                        (Port::Internet(k), Some(p), ifindex[p])
+                    }
                     // The fabric namespace's loopback: no port of the lab.
                     Source::Unknown => (Port::Unknown, None, 1),
                 };
                 let (ret, out) = test_run(dp, s.hook, ifx, &s.frame)?;
                 let want = model.process(port, &s.frame);
                 tally.count(s.hook, &s.frame, &want, &links);
+                let to_internet =
+                    matches!(want.verdict, Verdict::Forward { eni } if eni >= topo.enis.len());
+                if to_internet
+                    || (matches!(port, Port::Internet(_)) && want.verdict != Verdict::Pass)
+                {
+                    tally.internet += 1;
+                }
                 let mut problems = Vec::new();
                 let want_ret = return_code(s.hook, &want.verdict);
                 if ret != want_ret {
@@ -619,6 +645,7 @@ mod tests {
     #[test]
     fn generated_topologies_load_and_their_sequences_run_through_the_model() {
         let mut seen = std::collections::BTreeSet::new();
+        let mut internet = 0;
         for k in 0..60 {
             let g = generate_topology(rng::derive(1, k));
             let topo = parse(&g.toml()).expect("loadable");
@@ -628,12 +655,23 @@ mod tests {
             for s in &seq {
                 let port = match &s.from {
                     Source::Eni(id) => Port::Eni(topo.eni_by_id(id).expect("sender exists")),
+                    Source::Internet(name) => Port::Internet(
+                        topo.internet
+                            .hosts
+                            .iter()
+                            .position(|h| &h.name == name)
+                            .expect("host"),
+                    ),
                     Source::Unknown => Port::Unknown,
                 };
                 assert!(s.frame.len() >= 14);
                 assert!(s.hook == Hook::Xdp || packet_gen::tc_can_run(&s.frame));
-                if let Verdict::Drop(r) = m.process(port, &s.frame).verdict {
-                    seen.insert(r as u32);
+                match m.process(port, &s.frame).verdict {
+                    Verdict::Drop(r) => {
+                        seen.insert(r as u32);
+                    }
+                    Verdict::Forward { eni } if eni >= topo.enis.len() => internet += 1,
+                    _ => {}
                 }
             }
         }
@@ -643,5 +681,6 @@ mod tests {
             .map(|r| r.name())
             .collect();
         assert!(missing.is_empty(), "never generated: {missing:?}");
+        assert!(internet > 0, "nothing reached the lab's internet");
     }
 }

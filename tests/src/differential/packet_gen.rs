@@ -28,6 +28,8 @@ use crate::reference::{parse, Frame, Ipv4, Model, Port, Verdict};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     Eni(String),
+    /// An internet host of the lab, by name.
+    Internet(String),
     Unknown,
 }
 
@@ -80,6 +82,9 @@ struct Pools {
     links: Vec<(usize, [u8; 4])>,
     /// HTTP VPC link integrations: (service VPC, address, protocol, port).
     integrations: Vec<(usize, [u8; 4], u8, u16)>,
+    /// The lab's internet: internet hosts, public addresses, and an
+    /// address of each documentation range nobody holds.
+    internet: Vec<[u8; 4]>,
 }
 
 impl Pools {
@@ -119,7 +124,13 @@ impl Pools {
             vpc[sn.vpc].push((net + 200).to_be_bytes());
             vpc[sn.vpc].push((net + 255).to_be_bytes());
         }
-        let all: Vec<[u8; 4]> = vpc.iter().flatten().copied().collect();
+        let mut internet: Vec<[u8; 4]> = Vec::new();
+        if !t.internet.hosts.is_empty() || !t.internet.public_ips.is_empty() {
+            internet.extend(t.internet.hosts.iter().map(|h| h.ip.octets()));
+            internet.extend(t.internet.public_ips.iter().map(|p| p.ip.octets()));
+            internet.extend([[203, 0, 113, 99], [198, 51, 100, 99]]);
+        }
+        let all: Vec<[u8; 4]> = vpc.iter().flatten().chain(&internet).copied().collect();
         let mut ports: BTreeSet<u16> = [0, 1, 22, 53, 80, 443, 1024, 8080, 65535].into();
         for sg in &t.security_groups {
             for r in sg.ingress.iter().chain(&sg.egress) {
@@ -164,6 +175,7 @@ impl Pools {
             ports: ports.into_iter().collect(),
             links,
             integrations,
+            internet,
         }
     }
 }
@@ -224,7 +236,7 @@ impl<'t> PacketGen<'t> {
         let o = self.model.process(port, &frame);
         if let (Verdict::Forward { eni }, Ok(Frame::Ipv4(p))) = (o.verdict, parse(&o.out)) {
             self.delivered.push_back(Delivered { to: eni, p });
-            if let (Port::Eni(from), Ok(Frame::Ipv4(sent))) = (port, parse(&frame)) {
+            if let (Some(from), Ok(Frame::Ipv4(sent))) = (self.port_index(port), parse(&frame)) {
                 self.accepted.push_back((from, sent));
             }
         }
@@ -242,6 +254,7 @@ impl<'t> PacketGen<'t> {
         Sent {
             from: match port {
                 Port::Eni(e) => Source::Eni(self.topo.enis[e].id.clone()),
+                Port::Internet(k) => Source::Internet(self.topo.internet.hosts[k].name.clone()),
                 Port::Unknown => Source::Unknown,
             },
             hook: if tc_can_run(&frame) { hook } else { Hook::Xdp },
@@ -249,13 +262,40 @@ impl<'t> PacketGen<'t> {
         }
     }
 
+    /// The address behind port `e` (ENIs, then internet hosts).
     fn eni_ip(&self, e: usize) -> [u8; 4] {
-        self.topo.enis[e].ip.octets()
+        match self.topo.enis.get(e) {
+            Some(x) => x.ip.octets(),
+            None => self.topo.internet.hosts[e - self.topo.enis.len()]
+                .ip
+                .octets(),
+        }
+    }
+
+    /// The port `e` stands for: an ENI's, or from `enis.len()` on an
+    /// internet host's.
+    fn port_of(&self, e: usize) -> Port {
+        match e.checked_sub(self.topo.enis.len()) {
+            Some(k) => Port::Internet(k),
+            None => Port::Eni(e),
+        }
+    }
+
+    fn port_index(&self, p: Port) -> Option<usize> {
+        match p {
+            Port::Eni(e) => Some(e),
+            Port::Internet(k) => Some(self.topo.enis.len() + k),
+            Port::Unknown => None,
+        }
     }
 
     fn macs(&mut self, e: usize) -> ([u8; 6], [u8; 6]) {
+        let own = match self.topo.enis.get(e) {
+            Some(x) => x.mac,
+            None => self.topo.internet.hosts[e - self.topo.enis.len()].mac,
+        };
         let src = if self.rng.chance(97) {
-            self.topo.enis[e].mac
+            own
         } else {
             [2, self.rng.u8(), 0, 0, 0, 9]
         };
@@ -317,7 +357,7 @@ impl<'t> PacketGen<'t> {
         let ip = self.ip(src, dst);
         let l4 = self.l4(proto, sport, dport, flags, icmp_type);
         let (dmac, smac) = self.macs(e);
-        (Port::Eni(e), frames::ipv4(dmac, smac, &ip, &l4))
+        (self.port_of(e), frames::ipv4(dmac, smac, &ip, &l4))
     }
 
     fn tcp_flags(&mut self) -> u8 {
@@ -398,16 +438,35 @@ impl<'t> PacketGen<'t> {
         self.rng.below(self.topo.enis.len())
     }
 
-    /// The first packet of a (probably) new flow from a random ENI.
+    /// The first packet of a (probably) new flow from a random ENI (or
+    /// internet host).
     fn new_flow(&mut self) -> (Port, Vec<u8>) {
-        let e = self.random_eni();
-        let v = self.topo.eni_vpc(e);
+        let hosts = self.topo.internet.hosts.len();
+        let e = if hosts > 0 && self.rng.chance(15) {
+            self.topo.enis.len() + self.rng.below(hosts)
+        } else {
+            self.random_eni()
+        };
         let own = self.eni_ip(e);
         let src = if self.rng.chance(95) {
             own
         } else {
             *self.rng.pick(&self.pools.all)
         };
+        let internet = !self.pools.internet.is_empty();
+        if e >= self.topo.enis.len() || (internet && self.rng.chance(20)) {
+            let dst = if self.rng.chance(85) {
+                *self.rng.pick(&self.pools.internet)
+            } else {
+                *self.rng.pick(&self.pools.all)
+            };
+            let proto = *self.rng.pick(&[6, 6, 17, 1]);
+            let s = self.ephemeral();
+            let d = if proto == 1 { s } else { self.port() };
+            let flags = self.new_flow_flags();
+            return self.frame(e, (src, dst), proto, (s, d), flags, 8);
+        }
+        let v = self.topo.eni_vpc(e);
         let dst = match self.rng.weighted(&[5, 3, 1, 2, 1]) {
             0 => *self.rng.pick(&self.pools.vpc[v]),
             1 if !self.pools.endpoints[v].is_empty() => *self.rng.pick(&self.pools.endpoints[v]),

@@ -73,6 +73,7 @@ pub fn peerings(rng: &mut Rng, t: &mut TopoSpec) {
                 subnets: Vec::new(),
                 routes: Vec::new(),
                 peering_routes: Vec::new(),
+                igw: Vec::new(),
             });
         }
         let local = t.vpcs[v].cidr;

@@ -128,6 +128,34 @@ fn reflect(input: &[u8], out: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// A packet to or from the lab's internet (ports from `enis.len()` on):
+/// only through the internet gateway's 1:1 NAT, ports kept: an ENI's
+/// private address leaves as its public one, a public address arrives as
+/// its ENI's private one.
+fn internet(
+    topo: &Topology,
+    (from, to): (usize, usize),
+    (src, dst): (Ipv4Addr, Ipv4Addr),
+    (osrc, odst): (Ipv4Addr, Ipv4Addr),
+    same_ports: bool,
+) -> Result<(), String> {
+    let n = topo.enis.len();
+    let public = |e: usize| topo.internet.public_ip_of(e);
+    let ok = same_ports
+        && match (from >= n, to >= n) {
+            (false, true) => public(from) == Some(osrc) && src == topo.enis[from].ip && odst == dst,
+            (true, false) => public(to) == Some(dst) && osrc == src,
+            _ => false,
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "port {from} -> port {to}: {src}->{dst} left as {osrc}->{odst}, which no internet gateway translation explains"
+        ))
+    }
+}
+
 fn forward(topo: &Topology, from: Option<usize>, input: &[u8], out: &[u8]) -> Result<(), String> {
     let Some(from) = from else {
         return Err("forwarded a frame from an unknown interface".into());
@@ -172,16 +200,36 @@ fn forward(topo: &Topology, from: Option<usize>, input: &[u8], out: &[u8]) -> Re
     if out[6..12] != GATEWAY_MAC {
         return Err("forwarded frame not sent from the router's MAC".into());
     }
-    let Some(to) = topo.enis.iter().position(|e| e.mac[..] == out[..6]) else {
+    let n = topo.enis.len();
+    let Some(to) = topo
+        .enis
+        .iter()
+        .map(|e| e.mac)
+        .chain(topo.internet.hosts.iter().map(|h| h.mac))
+        .position(|m| m[..] == out[..6])
+    else {
         return Err(format!("forwarded to an unknown MAC {:02x?}", &out[..6]));
     };
     let (src, dst) = (addr(input, 26), addr(input, 30));
     let (osrc, odst) = (addr(out, 26), addr(out, 30));
-    if odst != topo.enis[to].ip {
+    let port_ip = |p: usize| match topo.enis.get(p) {
+        Some(e) => e.ip,
+        None => topo.internet.hosts[p - n].ip,
+    };
+    if odst != port_ip(to) {
         return Err(format!(
-            "delivered to {} ({}) with destination {odst}",
-            topo.enis[to].id, topo.enis[to].ip
+            "delivered to port {to} ({}) with destination {odst}",
+            port_ip(to)
         ));
+    }
+    if from >= n || to >= n {
+        return internet(
+            topo,
+            (from, to),
+            (src, dst),
+            (osrc, odst),
+            out[ports.clone()] == input[ports],
+        );
     }
     // Isolation.
     let (sv, dv) = (topo.eni_vpc(from), topo.eni_vpc(to));

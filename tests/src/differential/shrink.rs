@@ -49,7 +49,7 @@ pub fn reproduce(
     );
     for (i, s) in seq.iter().enumerate() {
         let from = match &s.from {
-            Source::Eni(id) => id.as_str(),
+            Source::Eni(id) | Source::Internet(id) => id.as_str(),
             Source::Unknown => "(unknown interface, ifindex 1)",
         };
         let _ = writeln!(text, "  #{i} {from} {:?} {}", s.hook, hex(&s.frame));
@@ -143,7 +143,7 @@ fn shrink_topology(g: &Generated, seq: Vec<Sent>) -> (TopoSpec, Vec<Sent>, Optio
                 .iter()
                 .filter(|s| match &s.from {
                     Source::Eni(id) => cand.enis.iter().any(|e| &e.id == id),
-                    Source::Unknown => true,
+                    Source::Internet(_) | Source::Unknown => true,
                 })
                 .cloned()
                 .collect();
@@ -185,7 +185,7 @@ fn candidates(spec: &TopoSpec, seq: &[Sent]) -> Vec<TopoSpec> {
         .iter()
         .filter_map(|s| match &s.from {
             Source::Eni(id) => Some(id.as_str()),
-            Source::Unknown => None,
+            Source::Internet(_) | Source::Unknown => None,
         })
         .collect();
     for e in (0..spec.enis.len()).rev() {

@@ -35,6 +35,10 @@ pub struct TopoSpec {
     pub nacls: Vec<NaclSpec>,
     pub route_tables: Vec<RouteTableSpec>,
     pub peerings: Vec<PeeringSpec>,
+    /// The lab's internet hosts (`[internet]`): their addresses.
+    pub internet_hosts: Vec<Ipv4Addr>,
+    /// VPCs with an internet gateway (`igw-<vpc index>`).
+    pub igws: Vec<usize>,
 }
 
 /// A route table: its subnets (each in at most one table), whether it is
@@ -50,6 +54,8 @@ pub struct RouteTableSpec {
     /// Routes to peering connections (index into `TopoSpec::peerings`),
     /// written after `routes`.
     pub peering_routes: Vec<(Ipv4Net, usize)>,
+    /// Routes to the VPC's internet gateway, written after `routes`.
+    pub igw: Vec<Ipv4Net>,
 }
 
 /// A network ACL: its subnets (each in at most one ACL) and its entries,
@@ -167,6 +173,7 @@ pub struct EniSpec {
     pub subnet: usize,
     pub ip: Ipv4Addr,
     pub sgs: Vec<usize>,
+    pub public_ip: Option<Ipv4Addr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,6 +247,8 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
         nacls: Vec::new(),
         route_tables: Vec::new(),
         peerings: Vec::new(),
+        internet_hosts: Vec::new(),
+        igws: Vec::new(),
     };
     // An HTTP VPC link needs two VPCs (customer and API service).
     let want_link = rng.chance(45);
@@ -318,6 +327,7 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
                 subnet: s,
                 ip,
                 sgs,
+                public_ip: None,
             });
         }
     }
@@ -592,6 +602,10 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
     if rng.chance(70) {
         peering_gen::peerings(rng, &mut t);
     }
+    // The internet gateway and the lab's internet, drawn last likewise.
+    if rng.chance(50) {
+        super::topo_internet::internet(rng, &mut t);
+    }
     t
 }
 
@@ -667,6 +681,7 @@ fn route_tables(rng: &mut Rng, t: &mut TopoSpec) {
                 subnets,
                 routes,
                 peering_routes: Vec::new(),
+                igw: Vec::new(),
             });
         }
     }
@@ -918,6 +933,27 @@ fn rule(rng: &mut Rng, t: &TopoSpec, v: usize, used: &[BTreeSet<Ipv4Addr>]) -> R
     RuleSpec { proto, ports, peer }
 }
 
+/// `[internet]` and the internet gateways (before the route tables that
+/// name them).
+fn s_internet(w: &mut String, t: &TopoSpec) {
+    if !t.internet_hosts.is_empty() {
+        let hosts: Vec<String> = t
+            .internet_hosts
+            .iter()
+            .enumerate()
+            .map(|(k, ip)| format!("{{ name = \"net{k}\", ip = \"{ip}\" }}"))
+            .collect();
+        let _ = write!(w, "\n[internet]\nhosts = [{}]\n", hosts.join(", "));
+    }
+    for &v in &t.igws {
+        let _ = write!(
+            w,
+            "\n[[internet_gateway]]\nid = \"igw-{v}\"\nvpc = \"{}\"\n",
+            t.vpcs[v].id
+        );
+    }
+}
+
 impl TopoSpec {
     /// The config file (lab name `@LAB@`, replaced by the fixture).
     pub fn to_toml(&self) -> String {
@@ -1014,6 +1050,7 @@ impl TopoSpec {
             );
         }
         peering_gen::render(self, w);
+        s_internet(w, self);
         for r in &self.route_tables {
             let subnets = ids(&r.subnets, &|s| self.subnets[s].id.clone());
             let routes: Vec<String> = r
@@ -1028,6 +1065,12 @@ impl TopoSpec {
                 .map(|(d, target)| {
                     format!("  {{ destination = \"{d}\", target = \"{target}\" }},\n")
                 })
+                .chain(r.igw.iter().map(|d| {
+                    format!(
+                        "  {{ destination = \"{d}\", target = \"igw-{}\" }},\n",
+                        r.vpc
+                    )
+                }))
                 .collect();
             let _ = write!(
                 w,
@@ -1047,6 +1090,9 @@ impl TopoSpec {
                 e.ip,
                 ids(&e.sgs, &sg)
             );
+            if let Some(p) = e.public_ip {
+                let _ = writeln!(w, "public_ip = \"{p}\"");
+            }
         }
         for tg in &self.tgs {
             let targets: Vec<String> = tg

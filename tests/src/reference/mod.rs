@@ -83,7 +83,18 @@
 //!     subnet it leaves): if it has no route back over a peering to the
 //!     sender's VPC, the flow records no reply direction, so each reply is
 //!     a first packet in the peer VPC and meets that table.
+//! 12. Internet gateways (`internet.rs`): a route to the VPC's gateway
+//!     sends a destination no ENI holds to the lab's internet, after the
+//!     sender's egress groups and its subnet's outbound ACL, translated 1:1
+//!     to the sender's public address (none: `igw_no_public_ip`) and
+//!     delivered to the internet host with that address (none:
+//!     `internet_no_host`). From the internet, only a public address leads
+//!     in (else `no_route`): to its ENI, if that ENI's subnet routes the
+//!     host's address to the gateway (the reply's way out), its groups admit
+//!     the host and its subnet's inbound ACL does; translated to the private
+//!     address. The internet has no subnet and no ACL.
 
+mod internet;
 pub mod maglev;
 pub mod vpc_link;
 mod wire;
@@ -114,6 +125,9 @@ pub use wire::{parse, Addrs, Checksums, Frame, Ipv4};
 pub enum Port {
     /// The fabric port of host ENI `n` (index into `Topology::enis`).
     Eni(usize),
+    /// The fabric port of internet host `k` (index into
+    /// `Topology::internet.hosts`).
+    Internet(usize),
     /// An interface that belongs to no ENI.
     Unknown,
 }
@@ -121,7 +135,8 @@ pub enum Port {
 /// What the fabric does with a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Delivered to host ENI `eni`.
+    /// Delivered to host ENI `eni` (a port index: from `enis.len()` on,
+    /// internet host `eni - enis.len()`).
     Forward {
         eni: usize,
     },
@@ -304,6 +319,18 @@ pub enum RouteKind {
     Peering,
     PeeringNotActive,
     PeeringNotTransitive,
+    InternetGateway,
+}
+
+/// Where rule 10's route sends a first packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Routed {
+    /// `local`: the destination's ENI in the VPC.
+    Local,
+    /// Over an active peering connection, to this VPC.
+    Peer(usize),
+    /// To the VPC's internet gateway.
+    Internet,
 }
 
 impl Model {
@@ -357,19 +384,25 @@ impl Model {
 
     /// The fate of `frame` arriving on `from`.
     pub fn process(&mut self, from: Port, frame: &[u8]) -> Outcome {
-        let Port::Eni(eni) = from else {
-            self.count(Counter::UnknownPortPass);
-            return Outcome {
-                verdict: Verdict::Pass,
-                out: frame.to_vec(),
-                met_nacl: false,
-                met_route: None,
-            };
+        let eni = match from {
+            Port::Eni(e) => e,
+            Port::Internet(k) => self.topo.enis.len() + k,
+            Port::Unknown => {
+                self.count(Counter::UnknownPortPass);
+                return Outcome {
+                    verdict: Verdict::Pass,
+                    out: frame.to_vec(),
+                    met_nacl: false,
+                    met_route: None,
+                };
+            }
         };
         let len = frame.len() as u64;
-        let c = &mut self.counters.enis[eni];
-        c.tx_packets += 1;
-        c.tx_bytes += len;
+        // Internet hosts count nowhere the agent reads.
+        if let Some(c) = self.counters.enis.get_mut(eni) {
+            c.tx_packets += 1;
+            c.tx_bytes += len;
+        }
         self.met_nacl = false;
         self.met_route = None;
         match self.decide(eni, frame) {
@@ -380,7 +413,9 @@ impl Model {
             },
             Err(reason) => {
                 self.counters.drops[reason as usize] += 1;
-                self.counters.enis[eni].drops += 1;
+                if let Some(c) = self.counters.enis.get_mut(eni) {
+                    c.drops += 1;
+                }
                 Outcome {
                     verdict: Verdict::Drop(reason),
                     out: frame.to_vec(),
@@ -395,14 +430,10 @@ impl Model {
         self.counters.counters[c as usize] += 1;
     }
 
-    fn eni_ip(&self, eni: usize) -> [u8; 4] {
-        self.topo.enis[eni].ip.octets()
-    }
-
     fn decide(&mut self, eni: usize, frame: &[u8]) -> Result<Outcome, DropReason> {
         let p = match wire::parse(frame)? {
             Frame::Arp => {
-                let out = wire::arp_answer(frame, self.eni_ip(eni))?;
+                let out = wire::arp_answer(frame, self.port_ip(eni))?;
                 self.count(Counter::ArpReply);
                 return Ok(Outcome {
                     verdict: Verdict::Reflect,
@@ -413,11 +444,11 @@ impl Model {
             }
             Frame::Ipv4(p) => p,
         };
-        if p.src != self.eni_ip(eni) {
+        if p.src != self.port_ip(eni) {
             return Err(DropReason::SourceCheck);
         }
         let key = Tuple {
-            vpc: self.topo.eni_vpc(eni),
+            vpc: self.port_vpc(eni),
             proto: p.proto,
             addrs: Addrs::of(&p),
         };
@@ -539,11 +570,15 @@ impl Model {
         frame: &[u8],
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
+        if self.is_internet(eni) {
+            return self.in_from_internet(eni, key, p, frame, reopen);
+        }
         let (dest, dst_vpc, peered) = match self.resolve(key.vpc, p.dst) {
             Some(d) => (d, key.vpc, false),
             None => match self.route_table(eni, p.dst)? {
-                None => return Err(DropReason::NoRoute),
-                Some(peer) => match self.resolve(peer, p.dst) {
+                Routed::Internet => return self.out_to_internet(eni, key, p, frame, reopen),
+                Routed::Local => return Err(DropReason::NoRoute),
+                Routed::Peer(peer) => match self.resolve(peer, p.dst) {
                     Some(d) => (d, peer, true),
                     None => return Err(DropReason::NoRoute),
                 },
@@ -566,8 +601,8 @@ impl Model {
         };
         let icmp = Self::icmp_of(frame, p);
         self.nacl_out((from, to), p, p.dst, p.dport, icmp)?;
-        if !peered {
-            self.route_table(eni, p.dst)?;
+        if !peered && self.route_table(eni, p.dst)? != Routed::Local {
+            return Err(DropReason::NoRoute);
         }
         // An integration address has no groups: everything the sender's
         // egress rules let out reaches it.
@@ -670,7 +705,7 @@ impl Model {
         let from = self.topo.enis[eni].subnet;
         let ep_subnet = self.topo.services.vpc_endpoints[endpoint].enis[ep_eni].subnet;
         let t_subnet = self.topo.enis[r.target_eni].subnet;
-        let t_ip = self.eni_ip(r.target_eni);
+        let t_ip = self.port_ip(r.target_eni);
         let icmp = Self::icmp_of(frame, p);
         self.nacl_in((from, ep_subnet), p, p.src, p.dport, icmp)?;
         self.crossing((r.via, t_subnet), p, r.source, t_ip, r.target_port, icmp)?;
@@ -802,7 +837,7 @@ impl Model {
             .pick_target(nlb_i, node, li, p)
             .ok_or((DropReason::NoHealthyTarget, At::Listener(listener)))?;
         let (target_eni, target_port) = self.target(target);
-        let t_ip = self.eni_ip(target_eni);
+        let t_ip = self.port_ip(target_eni);
         // The source the target sees: the NLB node; for an HTTP VPC link,
         // the link ENI in the target's AZ (else the link's first).
         let mut source = node_ip.octets();
@@ -1040,12 +1075,13 @@ impl Model {
 
     /// Delivers a packet along direction `d`.
     fn forward(&mut self, frame: &[u8], p: &Ipv4, d: &Direction) -> Outcome {
-        let out = wire::rewrite(frame, p, &d.out, self.topo.enis[d.to].mac);
+        let out = wire::rewrite(frame, p, &d.out, self.port_mac(d.to));
         let len = frame.len() as u64;
         self.count(Counter::Forwarded);
-        let c = &mut self.counters.enis[d.to];
-        c.rx_packets += 1;
-        c.rx_bytes += len;
+        if let Some(c) = self.counters.enis.get_mut(d.to) {
+            c.rx_packets += 1;
+            c.rx_bytes += len;
+        }
         if let Some(st) = d.stats {
             for c in [
                 &mut self.counters.endpoints[st.endpoint],
@@ -1093,10 +1129,9 @@ impl Model {
     }
 
     /// Rule 10: the source subnet's route table for `dst`: the longest
-    /// prefix among its routes and the VPC's `local` route decides. `None`:
-    /// `local`; `Some(vpc)`: carried over an active peering to `vpc`
-    /// (rule 11).
-    fn route_table(&mut self, eni: usize, dst: [u8; 4]) -> Result<Option<usize>, DropReason> {
+    /// prefix among its routes and the VPC's `local` route decides: `local`,
+    /// an active peering to a VPC (rule 11) or the internet gateway (rule 12).
+    fn route_table(&mut self, eni: usize, dst: [u8; 4]) -> Result<Routed, DropReason> {
         let subnet = self.topo.enis[eni].subnet;
         let (table, best) = self.best_route(subnet, dst);
         let t = &self.topo;
@@ -1112,6 +1147,7 @@ impl Model {
             Some((_, Some(i))) => match table.routes[i].target {
                 RouteTarget::Local => (RouteKind::Local, None, None),
                 RouteTarget::Blackhole => (RouteKind::Blackhole, Some(i as u16), None),
+                RouteTarget::InternetGateway(_) => (RouteKind::InternetGateway, None, None),
                 RouteTarget::Peering(pc) => {
                     let pc = &t.vpc_peerings[pc];
                     let peer = pc
@@ -1139,8 +1175,9 @@ impl Model {
             }
         }
         match kind {
-            RouteKind::Local => Ok(None),
-            RouteKind::Peering => Ok(peer),
+            RouteKind::Local => Ok(Routed::Local),
+            RouteKind::InternetGateway => Ok(Routed::Internet),
+            RouteKind::Peering => Ok(Routed::Peer(peer.expect("an active peering's VPC"))),
             RouteKind::Blackhole => Err(DropReason::RouteBlackhole),
             RouteKind::NoRoute => Err(DropReason::NoRoute),
             RouteKind::PeeringNotActive => Err(DropReason::PeeringNotActive),
@@ -1198,7 +1235,8 @@ impl Model {
         port: u16,
         icmp: (u8, u8),
     ) -> Result<(), DropReason> {
-        if from == to {
+        // The internet has no subnet and no ACL.
+        if from == to || from == internet::NO_SUBNET {
             return Ok(());
         }
         self.nacl_check(from, false, p.proto, dst, port, icmp)
@@ -1214,7 +1252,7 @@ impl Model {
         port: u16,
         icmp: (u8, u8),
     ) -> Result<(), DropReason> {
-        if from == to {
+        if from == to || to == internet::NO_SUBNET {
             return Ok(());
         }
         self.nacl_check(to, true, p.proto, src, port, icmp)

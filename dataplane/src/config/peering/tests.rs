@@ -190,10 +190,9 @@ routes = [
             "t.toml:64:19: route_table[0].routes[4].destination: 10.0.64.0/18 is inside vpc-a's \
              CIDR 10.0.0.0/16 but is not the CIDR of one of its subnets: a route more specific \
              than the local route must match a whole subnet's CIDR",
-            "t.toml:65:43: route_table[0].routes[5].target: unknown target \"sg-a\" (expected \
-             \"local\", \"blackhole\", or the id of a VPC peering connection, NAT gateway or \
-             internet gateway; gateways are not modelled yet, so only \"local\", \"blackhole\" \
-             and peering connections are accepted for now)",
+            "t.toml:65:43: route_table[0].routes[5].target: target \"sg-a\" is a security group \
+             (security_group[0]), not a route target (expected \"local\", \"blackhole\", or the \
+             id of a VPC peering connection, NAT gateway or internet gateway)",
         ]
     );
 }

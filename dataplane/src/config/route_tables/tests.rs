@@ -158,7 +158,7 @@ fn a_subnet_of_another_vpc_is_not_a_whole_subnet_of_this_one() {
 }
 
 #[test]
-fn gateway_targets_are_not_modelled_yet_and_peerings_must_exist() {
+fn nat_targets_are_not_modelled_yet_and_other_targets_must_exist() {
     assert_eq!(
         diags(&rtb1(
             r#"
@@ -169,22 +169,21 @@ routes = [
   { destination = "10.7.0.0/16", target = "subnet-a1" },
   { destination = "10.6.0.0/33", target = "blackhole" },
   { destination = "10.6.0.1/16" },
+  { destination = "10.5.0.0/16", target = "tgw-1" },
 ]
 "#
         )),
         vec![
-            "t.toml:42:41: route_table[0].routes[0].target: target \"igw-1\": internet gateways \
-             are not modelled yet (a route's target is \"local\", \"blackhole\" or a VPC peering \
-             connection for now)",
+            "t.toml:42:41: route_table[0].routes[0].target: unknown internet gateway \"igw-1\" \
+             (no [[internet_gateway]] is defined)",
             "t.toml:43:43: route_table[0].routes[1].target: unknown VPC peering connection \
              \"pcx-1\" (no VPC peering connections are defined)",
             "t.toml:44:43: route_table[0].routes[2].target: target \"nat-1\": NAT gateways are \
-             not modelled yet (a route's target is \"local\", \"blackhole\" or a VPC peering \
-             connection for now)",
-            "t.toml:45:43: route_table[0].routes[3].target: unknown target \"subnet-a1\" \
-             (expected \"local\", \"blackhole\", or the id of a VPC peering connection, NAT \
-             gateway or internet gateway; gateways are not modelled yet, so only \"local\", \
-             \"blackhole\" and peering connections are accepted for now)",
+             not modelled yet (a route's target is \"local\", \"blackhole\", a VPC peering \
+             connection or an internet gateway for now)",
+            "t.toml:45:43: route_table[0].routes[3].target: target \"subnet-a1\" is a subnet \
+             (subnet[0]), not a route target (expected \"local\", \"blackhole\", or the id of a \
+             VPC peering connection, NAT gateway or internet gateway)",
             "t.toml:46:19: route_table[0].routes[4].destination: invalid CIDR \"10.6.0.0/33\" \
              (expected an IPv4 network such as \"10.0.0.0/16\")",
             "t.toml:47:3: route_table[0].routes[5].target: missing required field \"target\" \
@@ -192,6 +191,10 @@ routes = [
              gateway or internet gateway)",
             "t.toml:47:19: route_table[0].routes[5].destination: 10.6.0.1/16 has host bits set \
              (expected a network address: did you mean 10.6.0.0/16?)",
+            "t.toml:48:43: route_table[0].routes[6].target: unknown target \"tgw-1\" (expected \
+             \"local\", \"blackhole\", or the id of a VPC peering connection, NAT gateway or \
+             internet gateway; NAT gateways are not modelled yet, so only \"local\", \
+             \"blackhole\", peering connections and internet gateways are accepted for now)",
         ]
     );
 }

@@ -307,14 +307,19 @@ impl<'i> B<'i> {
                     Source::SecurityGroups,
                     "describe-security-groups",
                 )? {
-                    Ok(i) if self.out.sgs[i].vpc == vpc => self.out.sgs[i].id.clone(),
+                    Ok(i)
+                        if self.out.sgs[i].vpc == vpc || self.peered(vpc, self.out.sgs[i].vpc) =>
+                    {
+                        self.out.sgs[i].id.clone()
+                    }
                     Ok(i) => {
                         let other = self.out.vpcs[self.out.sgs[i].vpc].id.clone();
                         self.not_imported(
                             &r.at,
                             &what,
                             &format!(
-                                "{} is in {other}: hyperlab's rules name groups of their own VPC",
+                                "{} is in {other}: a rule names a group of its own VPC or of one peered \
+                                 with it by an active connection",
                                 g.id
                             ),
                         );

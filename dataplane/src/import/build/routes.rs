@@ -115,6 +115,14 @@ impl<'i> B<'i> {
         Ok(())
     }
 
+    /// Whether an active peering connection joins VPCs `a` and `b`.
+    pub(super) fn peered(&self, a: usize, b: usize) -> bool {
+        self.out.peerings.iter().any(|p| {
+            p.status == "active"
+                && ((p.requester, p.accepter) == (a, b) || (p.requester, p.accepter) == (b, a))
+        })
+    }
+
     pub(super) fn route_tables(&mut self) -> Res<()> {
         let inv = self.inv;
         let mut tables: Vec<Rtb> = Vec::new();

@@ -1,0 +1,228 @@
+//! Tests of `[[internet_gateway]]`, `[internet]` and `public_ip`: the
+//! topology a valid file gives, and every diagnostic in its exact text.
+
+use std::net::Ipv4Addr;
+
+use crate::config::test_support::{diags, net, parsed, with_base};
+use crate::model::{Internet, InternetGateway, InternetHost, PublicIp, Route, RouteTarget};
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+/// BASE (vpc-a, subnet-a1, sg-a, eni-a on lines 1-20) with `extra` from
+/// line 21 on.
+const IGW: &str = r#"
+[[internet_gateway]]
+id = "igw-a"
+vpc = "vpc-a"
+
+[internet]
+hosts = [
+  { name = "example", ip = "203.0.113.10" },
+  { name = "mirror", ip = "198.51.100.7" },
+]
+
+[[route_table]]
+id = "rtb-public"
+vpc = "vpc-a"
+main = true
+routes = [{ destination = "0.0.0.0/0", target = "igw-a" }]
+
+[[eni]]
+id = "eni-web"
+subnet = "subnet-a1"
+ip = "10.0.1.20"
+public_ip = "203.0.113.20"
+security_groups = ["sg-a"]
+host = "web"
+"#;
+
+#[test]
+fn gateways_hosts_public_ips_and_gateway_routes() {
+    let t = parsed(&with_base(IGW));
+    assert_eq!(
+        t.internet,
+        Internet {
+            gateways: vec![InternetGateway {
+                id: "igw-a".into(),
+                vpc: 0
+            }],
+            hosts: vec![
+                InternetHost {
+                    name: "example".into(),
+                    ip: ip("203.0.113.10"),
+                    mac: [0x06, 0, 203, 0, 113, 10],
+                },
+                InternetHost {
+                    name: "mirror".into(),
+                    ip: ip("198.51.100.7"),
+                    mac: [0x06, 0, 198, 51, 100, 7],
+                },
+            ],
+            public_ips: vec![PublicIp {
+                eni: 1,
+                ip: ip("203.0.113.20")
+            }],
+        }
+    );
+    assert_eq!(
+        t.route_tables[0].routes,
+        vec![Route {
+            destination: net("0.0.0.0/0"),
+            target: RouteTarget::InternetGateway(0),
+        }]
+    );
+    assert_eq!(t.port_count(), 4);
+    assert_eq!(t.internet.hosts[1].gateway(), ip("198.51.100.1"));
+}
+
+#[test]
+fn internet_addresses_are_documentation_addresses_held_once() {
+    assert_eq!(
+        diags(&with_base(
+            r#"
+[[internet_gateway]]
+id = "igw-a"
+vpc = "vpc-a"
+
+[internet]
+hosts = [
+  { name = "real", ip = "8.8.8.8" },
+  { name = "gw", ip = "203.0.113.1" },
+  { name = "bcast", ip = "198.51.100.255" },
+  { name = "one", ip = "203.0.113.10" },
+  { name = "two", ip = "203.0.113.10" },
+  { name = "a", ip = "203.0.113.11" },
+  { name = "fabric", ip = "203.0.113.12" },
+  { name = "one", ip = "203.0.113.13" },
+  { name = "x", ip = "203.0.113.14", port = 80 },
+]
+
+[[eni]]
+id = "eni-web"
+subnet = "subnet-a1"
+ip = "10.0.1.20"
+public_ip = "203.0.113.11"
+security_groups = ["sg-a"]
+host = "web"
+"#
+        )),
+        vec![
+            "t.toml:28:25: internet.hosts[0].ip: 8.8.8.8 is not a documentation address: the \
+             lab's internet uses only 198.51.100.0/24 and 203.0.113.0/24 (never a real public \
+             address)",
+            "t.toml:29:23: internet.hosts[1].ip: 203.0.113.1 is 203.0.113.0/24's gateway (the \
+             fabric answers for it)",
+            "t.toml:30:26: internet.hosts[2].ip: 198.51.100.255 is the network or broadcast \
+             address of 198.51.100.0/24",
+            "t.toml:32:24: internet.hosts[4].ip: 203.0.113.10 is already the address of \
+             internet.hosts[3] (line 31)",
+            "t.toml:33:12: internet.hosts[5].name: host name \"a\" is already an ENI's host; an \
+             internet host is a namespace of its own",
+            "t.toml:34:12: internet.hosts[6].name: host name \"fabric\" is reserved for the \
+             lab's fabric namespace",
+            "t.toml:35:12: internet.hosts[7].name: host name \"one\" is already used at line 31",
+            "t.toml:36:38: internet.hosts[8].port: unknown field \"port\" (allowed: name, ip)",
+            "t.toml:43:13: eni[1].public_ip: 203.0.113.11 is already the address of \
+             internet.hosts[5] (line 33)",
+        ]
+    );
+}
+
+#[test]
+fn one_gateway_per_vpc_public_ips_need_one_and_routes_use_their_own() {
+    assert_eq!(
+        diags(&with_base(
+            r#"
+[[vpc]]
+id = "vpc-b"
+cidr = "10.1.0.0/16"
+
+[[subnet]]
+id = "subnet-b1"
+vpc = "vpc-b"
+cidr = "10.1.1.0/24"
+az = "use1-az1"
+
+[[security_group]]
+id = "sg-b"
+vpc = "vpc-b"
+
+[[internet_gateway]]
+id = "igw-a"
+vpc = "vpc-a"
+
+[[internet_gateway]]
+id = "igw-a2"
+vpc = "vpc-a"
+
+[[internet_gateway]]
+id = "igw-x"
+vpc = "vpc-x"
+
+[[route_table]]
+id = "rtb-b"
+vpc = "vpc-b"
+subnets = ["subnet-b1"]
+routes = [
+  { destination = "0.0.0.0/0", target = "igw-a" },
+  { destination = "10.0.0.0/8", target = "igw-nope" },
+]
+
+[[route_table]]
+id = "rtb-a"
+vpc = "vpc-a"
+routes = [
+  { destination = "10.0.5.0/24", target = "igw-a" },
+  { destination = "10.0.0.0/16", target = "igw-a" },
+  { destination = "10.0.0.0/8", target = "igw-a" },
+]
+
+[[eni]]
+id = "eni-b"
+subnet = "subnet-b1"
+ip = "10.1.1.20"
+public_ip = "203.0.113.30"
+security_groups = ["sg-b"]
+host = "b"
+"#
+        )),
+        vec![
+            "t.toml:42:7: internet_gateway[1].vpc: vpc-a already has internet gateway igw-a \
+             attached (line 38); a VPC has one internet gateway at most",
+            "t.toml:46:7: internet_gateway[2].vpc: unknown VPC \"vpc-x\" (defined: vpc-a, vpc-b)",
+            "t.toml:53:41: route_table[0].routes[0].target: internet gateway \"igw-a\" is \
+             attached to vpc-a, not vpc-b: a route table routes only to its own VPC's internet \
+             gateway",
+            "t.toml:54:42: route_table[0].routes[1].target: unknown internet gateway \
+             \"igw-nope\" (defined: igw-a, igw-a2, igw-x)",
+            "t.toml:61:19: route_table[1].routes[0].destination: 10.0.5.0/24 is inside vpc-a's \
+             CIDR 10.0.0.0/16: an internet gateway route goes outside the VPC (the local route \
+             covers its own addresses)",
+            "t.toml:62:19: route_table[1].routes[1].destination: 10.0.0.0/16 is inside vpc-a's \
+             CIDR 10.0.0.0/16: an internet gateway route goes outside the VPC (the local route \
+             covers its own addresses)",
+            "t.toml:70:13: eni[1].public_ip: vpc-b has no internet gateway attached: a public IP \
+             works only in a VPC with one (add an [[internet_gateway]] with vpc = \"vpc-b\")",
+        ]
+    );
+}
+
+#[test]
+fn nat_gateways_are_refused_as_not_modelled_yet() {
+    assert_eq!(
+        diags(&with_base(
+            r#"
+[[nat_gateway]]
+id = "nat-a"
+subnet = "subnet-a1"
+"#
+        )),
+        vec![
+            "t.toml:22:3: nat_gateway: NAT gateways are not modelled yet: a private subnet \
+             reaches the lab's internet only through an ENI with a public IP for now (remove \
+             [[nat_gateway]])"
+        ]
+    );
+}
