@@ -470,11 +470,13 @@ pub fn load(path: &Path) -> Result<Topology, Diagnostics> {
 }
 
 /// Notes `check` prints for a config that is valid but may not do what its
-/// author expects: endpoints that carry nothing (pending or rejected), and
+/// author expects: endpoints and peering connections that carry nothing
+/// (pending or rejected), peering routes without a way back, and
 /// subnets whose network ACL has no entries in a direction (everything
 /// across that boundary is denied).
 pub fn notes(t: &Topology) -> Vec<String> {
     let mut out = endpoint_notes(t);
+    out.extend(peering::notes(t));
     for (i, acl) in t.network_acls.iter().enumerate() {
         let subnets: Vec<&str> = t
             .subnet_nacls

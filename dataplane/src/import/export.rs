@@ -576,5 +576,13 @@ pub fn aws(t: &Topology) -> Exported {
             tables.join(", ")
         ));
     }
+    // VPC peering connections: not imported yet either.
+    if !t.vpc_peerings.is_empty() {
+        let ids: Vec<&str> = t.vpc_peerings.iter().map(|p| p.id.as_str()).collect();
+        left_out.push(format!(
+            "VPC peering connections {}: not exported yet (import leaves the VPCs unpeered)",
+            ids.join(", ")
+        ));
+    }
     Exported { files, left_out }
 }

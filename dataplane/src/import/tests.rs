@@ -790,17 +790,28 @@ fn import_of_export_reproduces_every_shipped_config() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 7);
+    assert_eq!(files.len(), 8);
     for f in files {
         let mut t = config::load(&f).unwrap();
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
         // Route tables are not exported yet (`export::aws` lists them as
         // left out): the rest of the topology must come back.
-        if name == "route-tables" {
+        if name == "peering" {
+            let left = super::export::aws(&t).left_out;
+            assert!(
+                left.iter().any(|l| l.starts_with(
+                    "VPC peering connections pcx-app-shared, pcx-partner-shared, \
+                     pcx-app-newco: not exported yet"
+                )),
+                "{left:?}"
+            );
+            t.vpc_peerings.clear();
+        }
+        if name == "route-tables" || name == "peering" {
             let left = super::export::aws(&t).left_out;
             assert!(
                 left.iter()
-                    .any(|l| l.starts_with("route tables rtb-main, rtb-app: not exported yet")),
+                    .any(|l| l.starts_with("route tables ") && l.contains(": not exported yet")),
                 "{left:?}"
             );
             t.route_tables = t

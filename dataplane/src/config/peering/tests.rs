@@ -226,3 +226,37 @@ ingress = [{ protocol = "tcp", ports = "80", peer = "sg-b" }]
         ]
     );
 }
+
+#[test]
+fn check_notes_connections_that_carry_nothing_and_routes_without_a_way_back() {
+    let t = parsed(&three(
+        r#"
+[[vpc_peering]]
+id = "pcx-ab"
+requester = "vpc-a"
+accepter = "vpc-b"
+status = "active"
+
+[[vpc_peering]]
+id = "pcx-bc"
+requester = "vpc-b"
+accepter = "vpc-c"
+status = "rejected"
+
+[[route_table]]
+id = "rtb-a"
+vpc = "vpc-a"
+routes = [{ destination = "10.1.0.0/16", target = "pcx-ab" }]
+"#,
+    ));
+    assert_eq!(
+        crate::config::notes(&t),
+        vec![
+            "VPC peering connection pcx-ab: vpc-a routes to it but no route table of vpc-b \
+             does: replies from vpc-b are dropped there (add a route to vpc-a's CIDR \
+             10.0.0.0/16 over pcx-ab)",
+            "VPC peering connection pcx-bc (vpc-b <-> vpc-c) is rejected: it carries nothing \
+             until active (`status = \"active\"`)",
+        ]
+    );
+}
