@@ -48,6 +48,19 @@ impl<'s> Checker<'s> {
             return p;
         };
         p.id = self.id(&t, Kind::VpcPeering, index, ids);
+        if !p.id.is_empty() && !p.id.starts_with("pcx-") {
+            if let Some(id) = t.get("id") {
+                self.err(
+                    id.node.pos,
+                    &t.field("id"),
+                    format!(
+                        "\"{}\": a VPC peering connection's id starts with \"pcx-\" (routes \
+                         name it as their target, as AWS's ids do)",
+                        p.id
+                    ),
+                );
+            }
+        }
         p.requester = self.req_str(&t, "requester", "the id of a [[vpc]]");
         p.accepter = self.req_str(&t, "accepter", "the id of a [[vpc]]");
         p.status = self

@@ -119,7 +119,11 @@ pub fn render(e: &Explanation) -> String {
             "route     {} [{}]: {} to {}: {}{}",
             r.subnet,
             r.table,
-            if r.allowed { "LOCAL" } else { "DROP" },
+            match (r.allowed, r.route.starts_with("pcx-")) {
+                (false, _) => "DROP",
+                (true, true) => "PEERING",
+                (true, false) => "LOCAL",
+            },
             r.destination,
             r.route,
             r.location

@@ -130,6 +130,12 @@ id = "pcx-5"
 requester = "vpc-b"
 accepter = "vpc-a"
 status = "rejected"
+
+[[vpc_peering]]
+id = "peer-6"
+requester = "vpc-b"
+accepter = "vpc-c"
+status = "active"
 "#
         )),
         vec![
@@ -143,6 +149,8 @@ status = "rejected"
              \"active\", \"pending-acceptance\" or \"rejected\")",
             "t.toml:71:12: vpc_peering[4].accepter: vpc-b and vpc-a are already peered by \
              pcx-4: two VPCs have at most one peering connection",
+            "t.toml:75:6: vpc_peering[5].id: \"peer-6\": a VPC peering connection's id starts \
+             with \"pcx-\" (routes name it as their target, as AWS's ids do)",
         ]
     );
 }
