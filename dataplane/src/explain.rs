@@ -294,8 +294,15 @@ fn destination(topo: &Topology, vpc: usize, from: usize, to: &str) -> Result<Ipv
         return Ok(h.ip);
     }
     if let Some((_, enis)) = topo.hosts().into_iter().find(|(h, _)| h == to) {
-        // The host's ENI in the sender's VPC.
+        // The host's ENI in the sender's VPC, else in a VPC an active
+        // peering connection joins to it (its addresses are reachable).
         if let Some(&e) = enis.iter().find(|&&e| topo.eni_vpc(e) == vpc) {
+            return Ok(topo.enis[e].ip);
+        }
+        if let Some(&e) = enis
+            .iter()
+            .find(|&&e| topo.actively_peered(vpc, topo.eni_vpc(e)))
+        {
             return Ok(topo.enis[e].ip);
         }
         bail!(
@@ -574,7 +581,8 @@ pub struct RouteVerdict {
     /// The deciding route as written (`local 10.0.0.0/16`, `blackhole
     /// 192.168.0.0/16`), or "no route".
     pub route: String,
-    /// True for `local`: the packet goes on.
+    /// True for `local`, and for an active peering connection that carries
+    /// the destination: the packet goes on.
     pub allowed: bool,
     /// `file:line` of the route, when the config text is at hand and the
     /// route is written there.

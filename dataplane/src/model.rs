@@ -818,6 +818,16 @@ pub struct VpcPeering {
     pub status: PeeringStatus,
 }
 
+impl Topology {
+    /// Whether an active peering connection joins VPCs `a` and `b` (each
+    /// sees the other's addresses; group rules may name the other's groups).
+    pub fn actively_peered(&self, a: usize, b: usize) -> bool {
+        self.vpc_peerings
+            .iter()
+            .any(|p| p.status == PeeringStatus::Active && p.peer_of(a) == Some(b))
+    }
+}
+
 impl VpcPeering {
     /// The VPC at the other end from `vpc` (`None`: `vpc` is neither end).
     pub fn peer_of(&self, vpc: usize) -> Option<usize> {

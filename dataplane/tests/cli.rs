@@ -38,18 +38,22 @@ fn check_accepts_every_shipped_config() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), files.len(), "{stdout}");
     assert!(stdout.lines().all(|l| l.contains(": ok (lab ")), "{stdout}");
-    // Valid, but an endpoint that carries nothing gets a note, and so
-    // does a subnet whose network ACL has no entries (the example's db).
+    // Valid, but an endpoint or a peering connection that carries nothing
+    // gets a note, and so does a subnet whose network ACL has no entries
+    // (the example's db).
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
             "{}: note: network ACL acl-db has no inbound or outbound entries: inbound and \
              outbound traffic of subnet-db is denied (a custom network ACL denies what no entry \
              allows)\n\
+             {}: note: VPC peering connection pcx-app-newco (vpc-app <-> vpc-newco) is \
+             pending-acceptance: it carries nothing until active (`status = \"active\"`)\n\
              {}: note: endpoint vpce-pending is pending acceptance by service vpce-svc-web: it \
              carries nothing until accepted (`state = \"available\"` on the endpoint, or \
              `acceptance_required = false` on the service; it defaults to true)\n",
             configs().join("network-acls.toml").display(),
+            configs().join("peering.toml").display(),
             configs().join("privatelink.toml").display()
         )
     );

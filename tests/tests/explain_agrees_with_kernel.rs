@@ -456,3 +456,36 @@ fn explain_agrees_with_the_data_path_through_the_internet_gateway() {
             .rule("route     subnet-private [rtb-private]: DROP to 203.0.113.10: no route"),
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn explain_agrees_with_the_data_path_across_vpc_peering() {
+    let mut lab = Lab::new("peering.toml", "xp");
+    // rtb-app sends vpc-shared's CIDR over the active pcx-app-shared.
+    let ok = lab.agree(&tcp("app", "db", 5432));
+    let r = ok.route.as_ref().expect("a first packet meets its table");
+    assert_eq!(
+        (r.table.as_str(), r.route.as_str(), r.allowed),
+        (
+            "rtb-app",
+            "pcx-app-shared 10.1.0.0/16 (peering vpc-app <-> vpc-shared, active)",
+            true
+        )
+    );
+    lab.agree(&tcp("app", "db", 5432).rule(
+        "route     subnet-app [rtb-app]: PEERING to 10.1.1.20: pcx-app-shared 10.1.0.0/16 \
+         (peering vpc-app <-> vpc-shared, active) (cfg.toml:95)",
+    ));
+    // Not transitive: rtb-partner's 10.0.0.0/8 over pcx-partner-shared.
+    lab.agree(
+        &tcp("partner", "10.0.1.10", 80)
+            .drops(DropReason::PeeringNotTransitive, "route")
+            .rule("DROP to 10.0.1.10: pcx-partner-shared 10.0.0.0/8"),
+    );
+    // Pending: nothing crosses pcx-app-newco.
+    lab.agree(
+        &tcp("app", "10.3.1.40", 80)
+            .drops(DropReason::PeeringNotActive, "route")
+            .rule("pending-acceptance) (cfg.toml:96)"),
+    );
+}

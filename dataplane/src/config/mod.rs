@@ -78,11 +78,22 @@
 //! ]
 //! # The local route (the VPC's CIDR, target "local") is in every table,
 //! # written or not; it cannot be removed or replaced. target: "local" (the
-//! # VPC CIDR only) or "blackhole" (dropped: `route_blackhole`); peering
-//! # connections, NAT gateways and internet gateways are not modelled yet.
+//! # VPC CIDR only), "blackhole" (dropped: `route_blackhole`) or the id of a
+//! # [[vpc_peering]] (below); NAT and internet gateways are not modelled yet.
 //! # A destination inside the VPC CIDR must be a whole subnet's CIDR (AWS's
 //! # rule for routes more specific than local); one route per destination.
 //! # A destination no route covers is dropped as `no_route`.
+//!
+//! [[vpc_peering]]           # VPC peering connection (only "active" carries traffic)
+//! id = "pcx-ab"
+//! requester = "vpc-a"
+//! accepter = "vpc-b"         # another VPC; the two CIDRs must not overlap
+//! status = "active"          # "active", "pending-acceptance" or "rejected"
+//! # A route { destination = "10.1.0.0/16", target = "pcx-ab" } in a table of
+//! # vpc-a (or vpc-b) sends that CIDR over it; only the peer VPC's CIDR is
+//! # carried (not transitive); replies need a route back in the peer's table.
+//! # A group rule may name a group of the peer VPC while the connection is
+//! # active.
 //!
 //! [[eni]]
 //! id = "eni-web"
@@ -205,7 +216,8 @@
 //! that collects them; `values.rs` the value parsers. The files import
 //! one way only (no cycles): `values` -> `tree` -> `diagnostics`; `refs` ->
 //! `tree`; `placement` -> `refs`; `network` -> `placement`, `values`;
-//! `network_acls` -> `network`, `refs`, `values`; `route_tables` -> `refs`,
+//! `network_acls` -> `network`, `refs`, `values`; `peering` -> `refs`, `values`
+//! (and `network` -> `peering`); `route_tables` -> `refs`,
 //! `values`; `services` -> `network`; `vpc_links` ->
 //! `placement`, `values`, `lower`;
 //! `lower` -> the model only; `mod.rs` -> all. A new resource kind gets its own
@@ -507,11 +519,13 @@ pub fn load(path: &Path) -> Result<Topology, Diagnostics> {
 }
 
 /// Notes `check` prints for a config that is valid but may not do what its
-/// author expects: endpoints that carry nothing (pending or rejected), and
+/// author expects: endpoints and peering connections that carry nothing
+/// (pending or rejected), peering routes without a way back, and
 /// subnets whose network ACL has no entries in a direction (everything
 /// across that boundary is denied).
 pub fn notes(t: &Topology) -> Vec<String> {
     let mut out = endpoint_notes(t);
+    out.extend(peering::notes(t));
     for (i, acl) in t.network_acls.iter().enumerate() {
         let subnets: Vec<&str> = t
             .subnet_nacls

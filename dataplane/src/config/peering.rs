@@ -16,7 +16,7 @@ use super::diagnostics::Checker;
 use super::refs::{defined, IdInfo, Kind};
 use super::tree::{join, Node, Sp};
 use super::values::overlaps;
-use crate::model::{PeeringStatus, Vpc, VpcPeering};
+use crate::model::{PeeringStatus, RouteTarget, Topology, Vpc, VpcPeering};
 
 pub(super) const PEERING_KEYS: &[&str] = &["id", "requester", "accepter", "status"];
 
@@ -48,6 +48,19 @@ impl<'s> Checker<'s> {
             return p;
         };
         p.id = self.id(&t, Kind::VpcPeering, index, ids);
+        if !p.id.is_empty() && !p.id.starts_with("pcx-") {
+            if let Some(id) = t.get("id") {
+                self.err(
+                    id.node.pos,
+                    &t.field("id"),
+                    format!(
+                        "\"{}\": a VPC peering connection's id starts with \"pcx-\" (routes \
+                         name it as their target, as AWS's ids do)",
+                        p.id
+                    ),
+                );
+            }
+        }
         p.requester = self.req_str(&t, "requester", "the id of a [[vpc]]");
         p.accepter = self.req_str(&t, "accepter", "the id of a [[vpc]]");
         p.status = self
@@ -143,6 +156,47 @@ pub(super) fn actively_peered(peerings: &[VpcPeering], a: usize, b: usize) -> bo
     peerings
         .iter()
         .any(|p| p.status == PeeringStatus::Active && p.peer_of(a) == Some(b))
+}
+
+/// `check`'s notes on peering: a connection that is not active carries
+/// nothing; an active one that tables of one side use but no table of the
+/// other does carries requests but not their replies (AWS routes each
+/// packet by the table of the subnet it leaves).
+pub(super) fn notes(t: &Topology) -> Vec<String> {
+    let mut out = Vec::new();
+    let used_from = |p: usize, v: usize| {
+        t.route_tables
+            .iter()
+            .any(|r| r.vpc == v && r.routes.iter().any(|x| x.target == RouteTarget::Peering(p)))
+    };
+    for (i, p) in t.vpc_peerings.iter().enumerate() {
+        let (a, b) = (&t.vpcs[p.requester].id, &t.vpcs[p.accepter].id);
+        if p.status != PeeringStatus::Active {
+            out.push(format!(
+                "VPC peering connection {} ({a} <-> {b}) is {}: it carries nothing until \
+                 active (`status = \"active\"`)",
+                p.id,
+                p.status.name()
+            ));
+            continue;
+        }
+        for (from, to) in [(p.requester, p.accepter), (p.accepter, p.requester)] {
+            if used_from(i, from) && !used_from(i, to) {
+                out.push(format!(
+                    "VPC peering connection {}: {} routes to it but no route table of {} does: \
+                     replies from {} are dropped there (add a route to {}'s CIDR {} over {})",
+                    p.id,
+                    t.vpcs[from].id,
+                    t.vpcs[to].id,
+                    t.vpcs[to].id,
+                    t.vpcs[from].id,
+                    t.vpcs[from].cidr,
+                    p.id
+                ));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -147,15 +147,28 @@ pub(super) fn route_verdict(
         },
         (None, i) => (format!("route {i}"), None),
     };
+    let allowed = c.target == ROUTE_TARGET_LOCAL
+        || (c.target == ROUTE_TARGET_PEERING && peering_carries(topo, table.as_ref(), c));
     RouteVerdict {
         subnet: topo.subnets[subnet].id.clone(),
         table: table.map_or_else(|| format!("{:#x}", c.table), |t| t.id),
         destination: Ipv4Addr::from(c.dst),
         route,
-        allowed: c.target == ROUTE_TARGET_LOCAL
-            || c.target == ROUTE_TARGET_PEERING
-            || c.target == ROUTE_TARGET_IGW,
+        allowed: allowed || c.target == ROUTE_TARGET_IGW,
         location,
+    }
+}
+
+/// Whether the active peering connection of the route `c` names carries
+/// its destination (it is in the peer VPC's CIDR: peering is not
+/// transitive).
+fn peering_carries(topo: &Topology, table: Option<&RouteTable>, c: &RouteCheck) -> bool {
+    let Some(t) = table else { return false };
+    match t.routes.get(c.route as usize).map(|r| r.target) {
+        Some(RouteTarget::Peering(p)) => topo.vpc_peerings[p]
+            .peer_of(t.vpc)
+            .is_some_and(|v| topo.vpcs[v].cidr.contains(&Ipv4Addr::from(c.dst))),
+        _ => false,
     }
 }
 

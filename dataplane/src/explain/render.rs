@@ -119,10 +119,15 @@ pub fn render(e: &Explanation) -> String {
             "route     {} [{}]: {} to {}: {}{}",
             r.subnet,
             r.table,
-            match (r.allowed, r.route.starts_with("local ")) {
-                (false, _) => "DROP",
-                (true, true) => "LOCAL",
-                (true, false) => "GATEWAY",
+            match (
+                r.allowed,
+                r.route.starts_with("pcx-"),
+                r.route.starts_with("local ")
+            ) {
+                (false, _, _) => "DROP",
+                (true, true, _) => "PEERING",
+                (true, false, true) => "LOCAL",
+                (true, false, false) => "GATEWAY",
             },
             r.destination,
             r.route,

@@ -788,7 +788,7 @@ fn import_of_export_reproduces_every_shipped_config() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 8);
+    assert_eq!(files.len(), 9);
     for f in files {
         let t = config::load(&f).unwrap();
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();

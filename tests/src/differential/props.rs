@@ -236,12 +236,7 @@ fn forward(topo: &Topology, from: Option<usize>, input: &[u8], out: &[u8]) -> Re
     let translated = (osrc, odst) != (src, dst) || out[ports.clone()] != input[ports.clone()];
     // Two VPCs an active peering connection joins see each other's
     // addresses (issue 17: peering).
-    let reach = |a: usize, b: usize| {
-        a == b
-            || topo.vpc_peerings.iter().any(|p| {
-                p.status == dataplane::model::PeeringStatus::Active && p.peer_of(a) == Some(b)
-            })
-    };
+    let reach = |a: usize, b: usize| a == b || topo.actively_peered(a, b);
     if !translated {
         return if reach(sv, dv) {
             Ok(())

@@ -130,6 +130,12 @@ id = "pcx-5"
 requester = "vpc-b"
 accepter = "vpc-a"
 status = "rejected"
+
+[[vpc_peering]]
+id = "peer-6"
+requester = "vpc-b"
+accepter = "vpc-c"
+status = "active"
 "#
         )),
         vec![
@@ -143,6 +149,8 @@ status = "rejected"
              \"active\", \"pending-acceptance\" or \"rejected\")",
             "t.toml:71:12: vpc_peering[4].accepter: vpc-b and vpc-a are already peered by \
              pcx-4: two VPCs have at most one peering connection",
+            "t.toml:75:6: vpc_peering[5].id: \"peer-6\": a VPC peering connection's id starts \
+             with \"pcx-\" (routes name it as their target, as AWS's ids do)",
         ]
     );
 }
@@ -222,6 +230,40 @@ ingress = [{ protocol = "tcp", ports = "80", peer = "sg-b" }]
             "t.toml:47:53: security_group[2].ingress[0].peer: security group \"sg-b\" is in \
              vpc-b, but sg-web is in vpc-a (a rule can only reference groups of its own VPC or \
              of a VPC an active peering connection joins to it; use a CIDR instead)"
+        ]
+    );
+}
+
+#[test]
+fn check_notes_connections_that_carry_nothing_and_routes_without_a_way_back() {
+    let t = parsed(&three(
+        r#"
+[[vpc_peering]]
+id = "pcx-ab"
+requester = "vpc-a"
+accepter = "vpc-b"
+status = "active"
+
+[[vpc_peering]]
+id = "pcx-bc"
+requester = "vpc-b"
+accepter = "vpc-c"
+status = "rejected"
+
+[[route_table]]
+id = "rtb-a"
+vpc = "vpc-a"
+routes = [{ destination = "10.1.0.0/16", target = "pcx-ab" }]
+"#,
+    ));
+    assert_eq!(
+        crate::config::notes(&t),
+        vec![
+            "VPC peering connection pcx-ab: vpc-a routes to it but no route table of vpc-b \
+             does: replies from vpc-b are dropped there (add a route to vpc-a's CIDR \
+             10.0.0.0/16 over pcx-ab)",
+            "VPC peering connection pcx-bc (vpc-b <-> vpc-c) is rejected: it carries nothing \
+             until active (`status = \"active\"`)",
         ]
     );
 }
