@@ -14,6 +14,7 @@ mod events;
 mod explain;
 mod flow;
 mod forward;
+mod icmp_error;
 mod maps;
 mod nacl;
 mod packet;

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("route", 5),
     ("forward", 6),
     ("privatelink", 7),
+    ("icmp_error", 7),
     ("pipeline", 8),
     ("main", 9),
 ];

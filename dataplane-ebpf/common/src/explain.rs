@@ -27,8 +27,10 @@ pub const STAGE_NACL_OUT: u32 = 13;
 pub const STAGE_NACL_IN: u32 = 14;
 /// The source subnet's route table (first packet of a flow).
 pub const STAGE_ROUTE: u32 = 15;
+/// An ICMP error matched to the tracked flow it quotes (every such packet).
+pub const STAGE_ICMP_ERROR: u32 = 16;
 /// Stage names as the CLI prints them, indexed by stage.
-pub const STAGE_NAMES: [&str; 16] = [
+pub const STAGE_NAMES: [&str; 17] = [
     "port",
     "parse",
     "flow",
@@ -45,6 +47,7 @@ pub const STAGE_NAMES: [&str; 16] = [
     "nacl_out",
     "nacl_in",
     "route",
+    "icmp_error",
 ];
 
 /// [`ExplainTrace::flow`]: no flow entry matched the packet.

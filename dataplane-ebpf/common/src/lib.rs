@@ -907,6 +907,14 @@ codes! {
         /// The source subnet's route table sends the destination to a
         /// blackhole route.
         RouteBlackhole = 30, "route_blackhole";
+        /// An ICMP error (destination unreachable, time exceeded, parameter
+        /// problem) whose quoted packet belongs to no tracked flow, or that
+        /// is not addressed to the quoted packet's sender.
+        IcmpErrorNoFlow = 31, "icmp_error_no_flow";
+        /// An ICMP error whose quoted packet is cut short or malformed (not
+        /// IPv4, IHL below 5, a later fragment, under 8 bytes of its L4
+        /// header, an ICMP message other than echo).
+        IcmpErrorBadQuote = 32, "icmp_error_bad_quote";
     }
 }
 
@@ -928,6 +936,9 @@ codes! {
         /// Flow events not recorded because the ring buffer was full (the
         /// packet itself was handled as usual).
         FlowEventsLost = 6, "flow_events_lost";
+        /// ICMP errors quoting a tracked flow, translated back through its
+        /// NAT and delivered to the quoted packet's sender.
+        IcmpErrorForwarded = 7, "icmp_error_forwarded";
     }
 }
 

@@ -124,6 +124,8 @@ pub struct Tally {
     pub route_local: u64,
     pub route_blackhole: u64,
     pub route_none: u64,
+    /// ICMP errors translated back along the flow they quote.
+    pub icmp_errors_forwarded: u64,
 }
 
 impl Tally {
@@ -151,6 +153,12 @@ impl Tally {
         match o.verdict {
             Verdict::Forward { .. } => {
                 self.forwarded += 1;
+                if matches!(
+                    crate::reference::parse(frame),
+                    Ok(crate::reference::Frame::IcmpError(_))
+                ) {
+                    self.icmp_errors_forwarded += 1;
+                }
                 if o.out.get(26..34) != frame.get(26..34) {
                     self.translated += 1;
                     let at = |f: &[u8], r: std::ops::Range<usize>| {
@@ -181,6 +189,7 @@ impl Tally {
         self.route_local += o.route_local;
         self.route_blackhole += o.route_blackhole;
         self.route_none += o.route_none;
+        self.icmp_errors_forwarded += o.icmp_errors_forwarded;
         for (k, v) in &o.drops {
             *self.drops.entry(k).or_default() += v;
         }
@@ -189,8 +198,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route; ICMP errors: {} forwarded along the flow they quote",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.icmp_errors_forwarded
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();

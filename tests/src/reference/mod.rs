@@ -61,6 +61,10 @@
 //!    to the target (`link_egress_sg_deny`); and a link ENI, which lives in
 //!    the customer VPC, only passes replies: a first packet a customer host
 //!    sends to it is `link_reverse_initiated` (before any group is asked).
+//! 9. ICMP errors (destination unreachable, time exceeded, parameter
+//!    problem; see `icmp_error`) go back along the flow whose packet they
+//!    quote, translated back, or are dropped (`icmp_error_no_flow`,
+//!    `icmp_error_bad_quote`).
 //! 10. Route tables (VPC user guide, "Route tables", "Route priority"): a
 //!     new flow meets its source subnet's table (its association, else the
 //!     VPC's main table) after the sender's egress groups and the source
@@ -71,6 +75,7 @@
 //!     (table, route). A destination that no ENI of the VPC holds meets the
 //!     table first (a blackhole says `route_blackhole`, else `no_route`).
 
+mod icmp_error;
 pub mod maglev;
 pub mod vpc_link;
 mod wire;
@@ -389,6 +394,12 @@ impl Model {
                 });
             }
             Frame::Ipv4(p) => p,
+            Frame::IcmpError(p) => {
+                if p.src != self.eni_ip(eni) {
+                    return Err(DropReason::SourceCheck);
+                }
+                return self.icmp_error(eni, frame, &p);
+            }
         };
         if p.src != self.eni_ip(eni) {
             return Err(DropReason::SourceCheck);
