@@ -58,6 +58,9 @@ pub struct IfacePlan {
     pub mac: [u8; 6],
     /// The ENI's address with its subnet's prefix length.
     pub addr: Ipv4Net,
+    /// The MTU of both ends of its veth: the ENI's `mtu`, else its
+    /// subnet's, else `[lab] mtu`.
+    pub mtu: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +110,7 @@ pub fn plan(topo: &Topology) -> LabPlan {
                     name: format!("eth{k}"),
                     mac: e.mac,
                     addr: Ipv4Net::new(e.ip, prefix).expect("a subnet's prefix length is valid"),
+                    mtu: topo.eni_mtu(eni),
                 }
             })
             .collect();
@@ -268,12 +272,16 @@ fn build(plan: &LabPlan) -> Result<()> {
         let (_, iface) = plan
             .iface(port.eni)
             .ok_or_else(|| anyhow!("port {} has no host interface in the plan", port.name))?;
-        ports.push((port.clone(), iface.mac, netns::open(&port.host_ns)?));
+        ports.push((
+            port.clone(),
+            iface.mac,
+            iface.mtu,
+            netns::open(&port.host_ns)?,
+        ));
     }
-    let mtu = plan.mtu;
     let fabric = plan.fabric_ns.clone();
     with_netlink(&plan.fabric_ns, move |handle| async move {
-        for (port, mac, host_ns) in ports {
+        for (port, mac, mtu, host_ns) in ports {
             let peer = LinkMessageBuilder::<LinkUnspec>::new()
                 .name(port.host_iface.clone())
                 .address(mac.to_vec())
@@ -527,9 +535,10 @@ mod tests {
                 mac: default_mac(vpc, ip),
                 security_groups: vec![],
                 host: host.into(),
+                mtu: None,
             }
         };
-        Topology {
+        let mut topo = Topology {
             vpcs: vec![vpc("vpc-a", "10.0.0.0/16"), vpc("vpc-b", "10.1.0.0/16")],
             subnets: vec![
                 subnet("a-1", 0, "10.0.1.0/24", "az1"),
@@ -544,7 +553,12 @@ mod tests {
                 eni("eni-db2", 2, 1, "10.1.2.30", "db"),
             ],
             ..Topology::empty(LabSettings::new(name, Hook::Tc, 1500))
-        }
+        };
+        // MTUs: the lab's 1500, subnets b-1 and b-2 9000, eni-db2's own 1280.
+        topo.subnets[1].mtu = Some(9000);
+        topo.subnets[2].mtu = Some(9000);
+        topo.enis[3].mtu = Some(1280);
+        topo
     }
 
     #[test]
@@ -572,12 +586,16 @@ mod tests {
                     name: "eth0".into(),
                     mac: topo.enis[1].mac,
                     addr: "10.1.1.20/24".parse().unwrap(),
+                    // Its subnet's MTU.
+                    mtu: 9000,
                 },
                 IfacePlan {
                     eni: 3,
                     name: "eth1".into(),
                     mac: topo.enis[3].mac,
                     addr: "10.1.2.30/25".parse().unwrap(),
+                    // Its own MTU, over its subnet's.
+                    mtu: 1280,
                 },
             ]
         );
@@ -588,6 +606,8 @@ mod tests {
         assert_eq!(web.ifaces.len(), 1);
         assert_eq!(web.ifaces[0].name, "eth0");
         assert_eq!(web.ifaces[0].addr, "10.0.1.10/24".parse().unwrap());
+        // Neither its own nor its subnet's: the lab's.
+        assert_eq!(web.ifaces[0].mtu, 1500);
         assert_eq!(web.default_gateway, Some("10.0.1.1".parse().unwrap()));
         assert_eq!(p.host("cli").unwrap().ifaces[0].eni, 2);
     }
@@ -803,7 +823,7 @@ mod tests {
         for (eni, idx) in &fabric_idx {
             let l = fabric.link(&format!("p{eni}"));
             assert_eq!(l.index, *idx);
-            assert_eq!(l.mtu, p.mtu);
+            assert_eq!(l.mtu, p.iface(*eni).unwrap().1.mtu);
             assert!(l.up, "p{eni} down");
             assert!(l.addrs.is_empty(), "p{eni} has addresses {:?}", l.addrs);
         }
@@ -817,7 +837,7 @@ mod tests {
             for (k, iface) in host.ifaces.iter().enumerate() {
                 let l = st.link(&format!("eth{k}"));
                 assert_eq!(l.mac, topo.enis[iface.eni].mac.to_vec());
-                assert_eq!(l.mtu, p.mtu);
+                assert_eq!(l.mtu, iface.mtu);
                 assert!(l.up);
                 // Exactly the ENI's address: no IPv6 link-local either.
                 assert_eq!(

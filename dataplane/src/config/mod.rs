@@ -42,6 +42,7 @@
 //! vpc = "vpc-a"
 //! cidr = "10.0.1.0/24"
 //! az = "use1-az1"
+//! mtu = 1500                 # optional, 576..=9000: its hosts' veths (default [lab] mtu)
 //!
 //! [[security_group]]
 //! id = "sg-web"
@@ -90,6 +91,8 @@
 //! ip = "10.0.1.20"
 //! security_groups = ["sg-web"]
 //! host = "web"
+//! mtu = 9000                 # optional, 576..=9000: this ENI's veth; default
+//!                            # its subnet's `mtu` (same key), else [lab] mtu
 //!
 //! # Hyperplane resources (PrivateLink). `IP` fields are the resource's
 //! # private address in that subnet: inside it, not reserved by AWS, and

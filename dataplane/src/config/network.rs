@@ -51,13 +51,21 @@ pub(super) const FLOW_LOG_KEYS: &[&str] = &[
 
 pub(super) const VPC_KEYS: &[&str] = &["id", "cidr"];
 
-pub(super) const SUBNET_KEYS: &[&str] = &["id", "vpc", "cidr", "az"];
+pub(super) const SUBNET_KEYS: &[&str] = &["id", "vpc", "cidr", "az", "mtu"];
 
 pub(super) const SG_KEYS: &[&str] = &["id", "vpc", "ingress", "egress"];
 
 pub(super) const RULE_KEYS: &[&str] = &["protocol", "ports", "peer"];
 
-pub(super) const ENI_KEYS: &[&str] = &["id", "subnet", "ip", "mac", "security_groups", "host"];
+pub(super) const ENI_KEYS: &[&str] = &[
+    "id",
+    "subnet",
+    "ip",
+    "mac",
+    "security_groups",
+    "host",
+    "mtu",
+];
 
 pub(super) const MTU_RANGE: RangeInclusive<i64> = 576..=9000;
 
@@ -77,6 +85,7 @@ pub(super) struct EniIn<'n> {
     pub(super) mac: Option<Sp<[u8; 6]>>,
     pub(super) security_groups: Option<Sp<Vec<Sp<&'n str>>>>,
     pub(super) host: String,
+    pub(super) mtu: Option<u32>,
 }
 
 pub(super) struct RuleIn<'n> {
@@ -101,6 +110,7 @@ pub(super) struct SubnetIn<'n> {
     pub(super) vpc: Option<Sp<&'n str>>,
     pub(super) cidr: Option<Sp<Ipv4Net>>,
     pub(super) az: String,
+    pub(super) mtu: Option<u32>,
 }
 
 pub(super) struct EnisOut {
@@ -454,10 +464,12 @@ impl<'s> Checker<'s> {
             vpc: None,
             cidr: None,
             az: String::new(),
+            mtu: None,
         };
         let Some(t) = self.table(node, &s.path, "a table", SUBNET_KEYS) else {
             return s;
         };
+        s.mtu = self.mtu(&t);
         s.id = self.id(&t, Kind::Subnet, index, ids);
         s.vpc = self.req_str(&t, "vpc", "the id of a [[vpc]]");
         s.cidr = self.network(&t, "cidr");
@@ -613,10 +625,12 @@ impl<'s> Checker<'s> {
             mac: None,
             security_groups: None,
             host: String::new(),
+            mtu: None,
         };
         let Some(t) = self.table(node, &eni.path, "a table", ENI_KEYS) else {
             return eni;
         };
+        eni.mtu = self.mtu(&t);
         eni.id = self.id(&t, Kind::Eni, index, ids);
         eni.subnet = self.req_str(&t, "subnet", "the id of a [[subnet]]");
         eni.ip = self.ipv4(&t, "ip");
@@ -682,6 +696,21 @@ impl<'s> Checker<'s> {
         eni
     }
 
+    /// An optional `mtu`: the MTU of the lab veths of a subnet's or an
+    /// ENI's hosts (an ENI's wins over its subnet's, which wins over
+    /// `[lab] mtu`).
+    fn mtu(&mut self, t: &Tbl<'_>) -> Option<u32> {
+        let e = t.get("mtu")?;
+        self.int(
+            &e.node,
+            &t.field("mtu"),
+            "an integer MTU such as 1500",
+            "MTU",
+            MTU_RANGE,
+        )
+        .map(|n| n.v as u32)
+    }
+
     pub(super) fn resolve_subnets(
         &mut self,
         vpcs: &[Vpc],
@@ -731,6 +760,7 @@ impl<'s> Checker<'s> {
                 vpc: vpc.unwrap_or(0),
                 cidr: s.cidr.map(|c| c.v).unwrap_or_default(),
                 az: s.az,
+                mtu: s.mtu,
             });
             out_vpcs.push(vpc);
         }
@@ -956,6 +986,7 @@ impl<'s> Checker<'s> {
                 mac: mac.map(|(m, _)| m).unwrap_or_default(),
                 security_groups: groups,
                 host: e.host,
+                mtu: e.mtu,
             });
         }
         EnisOut {
