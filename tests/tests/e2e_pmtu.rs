@@ -22,6 +22,9 @@ use dataplane_common::{Counter, DropReason};
 use hyperlab_tests::{run_in_host, Fixture};
 
 const TOPO: &str = include_str!("../fixtures/e2e-pmtu.toml");
+/// The same router as a PrivateLink target: the client reaches it through
+/// an interface endpoint (10.0.1.100) in its own VPC.
+const TOPO_PL: &str = include_str!("../fixtures/e2e-pmtu-privatelink.toml");
 const BYTES: u64 = 20 * 1024 * 1024;
 
 /// A one-shot HTTP sink on 0.0.0.0:5201: reads one request's body
@@ -96,64 +99,39 @@ fn mtu(fx: &Fixture, host: &str) -> String {
     out.trim().to_string()
 }
 
-#[test]
-#[ignore = "needs root"]
-fn path_mtu_discovery_across_an_mtu_step() {
-    let fx = Fixture::new(TOPO, "pmtu");
+/// Runs `ip ARGS` (split on spaces).
+fn ip(args: &str) {
+    let argv: Vec<&str> = std::iter::once("ip").chain(args.split(' ')).collect();
+    sh(&argv);
+}
+
+/// SETUP: a server namespace behind lab host `router`, over a veth whose
+/// router end is 1500 bytes and whose server end is 9000 (so the server
+/// announces a jumbo MSS); the router forwards and DNATs its port 5201 to
+/// the server, where the HTTP sink listens.
+fn server_behind(fx: &Fixture, router: &str) -> Behind {
     let plan = &fx.agent.plan;
-    // Per-subnet and per-ENI MTUs: both ends of every veth.
-    assert_eq!(mtu(&fx, "client"), "9000", "client: subnet-a1's mtu");
-    assert_eq!(mtu(&fx, "router"), "9000", "router: its ENI's own mtu");
-    assert_eq!(mtu(&fx, "other"), "1500", "other: the lab's mtu");
-    let router_ns = plan.host("router").unwrap().netns.clone();
-    let behind = Behind {
+    let r = plan.host(router).unwrap().netns.clone();
+    let mut behind = Behind {
         ns: format!("{}-srv", plan.name),
         server: None,
     };
     let ns = behind.ns.clone();
-    sh(&["ip", "netns", "add", &ns]);
-    sh(&[
-        "ip", "-n", &router_ns, "link", "add", "vr", "mtu", "1500", "type", "veth", "peer", "name",
-        "vs", "mtu", "9000", "netns", &ns,
-    ]);
-    sh(&[
-        "ip",
-        "-n",
-        &router_ns,
-        "addr",
-        "add",
-        "192.168.77.1/30",
-        "dev",
-        "vr",
-    ]);
-    sh(&["ip", "-n", &router_ns, "link", "set", "vr", "up"]);
-    sh(&[
-        "ip",
-        "-n",
-        &ns,
-        "addr",
-        "add",
-        "192.168.77.2/30",
-        "dev",
-        "vs",
-    ]);
-    sh(&["ip", "-n", &ns, "link", "set", "vs", "up"]);
-    sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-    sh(&[
-        "ip",
-        "-n",
-        &ns,
-        "route",
-        "add",
-        "default",
-        "via",
-        "192.168.77.1",
-    ]);
+    ip(&format!("netns add {ns}"));
+    ip(&format!(
+        "-n {r} link add vr mtu 1500 type veth peer name vs mtu 9000 netns {ns}"
+    ));
+    ip(&format!("-n {r} addr add 192.168.77.1/30 dev vr"));
+    ip(&format!("-n {r} link set vr up"));
+    ip(&format!("-n {ns} addr add 192.168.77.2/30 dev vs"));
+    ip(&format!("-n {ns} link set vs up"));
+    ip(&format!("-n {ns} link set lo up"));
+    ip(&format!("-n {ns} route add default via 192.168.77.1"));
     sh(&[
         "ip",
         "netns",
         "exec",
-        &router_ns,
+        &r,
         "sysctl",
         "-qw",
         "net.ipv4.ip_forward=1",
@@ -162,12 +140,11 @@ fn path_mtu_discovery_across_an_mtu_step() {
         "ip",
         "netns",
         "exec",
-        &router_ns,
+        &r,
         "nft",
         "add table ip hl; add chain ip hl pre { type nat hook prerouting priority -100 ; } ; \
          add rule ip hl pre tcp dport 5201 dnat to 192.168.77.2",
     ]);
-    let mut behind = behind;
     behind.server = Some(
         Command::new("ip")
             .args(["netns", "exec", &ns, "python3", "-c", SINK])
@@ -189,11 +166,20 @@ fn path_mtu_discovery_across_an_mtu_step() {
         assert!(Instant::now() < deadline, "sink not listening within 10 s");
         std::thread::sleep(Duration::from_millis(50));
     }
+    behind
+}
+
+/// The client uploads `BYTES` with curl to `dst`:5201 and the server gets
+/// them all; the client's route cache learned path MTU 1500 for `dst` from
+/// an error the fabric delivered; no ICMP error was dropped.
+fn upload_discovers_the_path_mtu(fx: &Fixture, dst: &str) {
+    let plan = &fx.agent.plan;
     let file = std::env::temp_dir().join(format!("{}-upload", plan.name));
     let data: Vec<u8> = (0..BYTES).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&file, &data).expect("upload file");
     let before = fx.snapshot();
     // DF is set on every segment: Linux TCP's default (ip_no_pmtu_disc 0).
+    let url = format!("http://{dst}:5201/upload");
     let (code, out) = run_in_host(
         plan,
         "client",
@@ -204,7 +190,7 @@ fn path_mtu_discovery_across_an_mtu_step() {
             "60",
             "-T",
             file.to_str().unwrap(),
-            "http://10.0.2.20:5201/upload",
+            &url,
         ],
     );
     let _ = std::fs::remove_file(&file);
@@ -214,8 +200,7 @@ fn path_mtu_discovery_across_an_mtu_step() {
         format!("{BYTES} {}", checksum(&data)),
         "the server got it all"
     );
-    // The client's stack learned the path MTU from the router's error.
-    let (code, route) = run_in_host(plan, "client", &["ip", "-4", "route", "get", "10.0.2.20"]);
+    let (code, route) = run_in_host(plan, "client", &["ip", "-4", "route", "get", dst]);
     assert_eq!(code, 0);
     assert!(route.contains("mtu 1500"), "client's route cache: {route}");
     let d = fx.snapshot().since(&before);
@@ -232,4 +217,31 @@ fn path_mtu_discovery_across_an_mtu_step() {
     ] {
         assert_eq!(d.drop_count(r), 0, "{}", r.name());
     }
+}
+
+/// Inside one VPC: the router's error comes from its own address.
+#[test]
+#[ignore = "needs root"]
+fn path_mtu_discovery_across_an_mtu_step() {
+    let fx = Fixture::new(TOPO, "pmtu");
+    // Per-subnet and per-ENI MTUs: both ends of every veth.
+    assert_eq!(mtu(&fx, "client"), "9000", "client: subnet-a1's mtu");
+    assert_eq!(mtu(&fx, "router"), "9000", "router: its ENI's own mtu");
+    assert_eq!(mtu(&fx, "other"), "1500", "other: the lab's mtu");
+    let _behind = server_behind(&fx, "router");
+    upload_discovers_the_path_mtu(&fx, "10.0.2.20");
+}
+
+/// Through PrivateLink: the router is the NLB's target; its error, sent to
+/// the NLB node about a segment the node sent, reaches the consumer from
+/// the endpoint's address, quoting the segment the client sent to it, so
+/// the client's stack learns the path MTU to the endpoint.
+#[test]
+#[ignore = "needs root"]
+fn path_mtu_discovery_through_privatelink() {
+    let fx = Fixture::new(TOPO_PL, "pmtp");
+    assert_eq!(mtu(&fx, "client"), "9000");
+    assert_eq!(mtu(&fx, "router"), "9000");
+    let _behind = server_behind(&fx, "router");
+    upload_discovers_the_path_mtu(&fx, "10.0.1.100");
 }
