@@ -158,7 +158,22 @@ fn target_port(st: &mut Stage, icmp_rule: bool) {
 /// leaves in the provider VPC, NAT port `nport` on the node, target port
 /// `tport`: target -> node, translated back to endpoint -> client.
 fn privatelink_reply(st: &mut Stage, proto: u8, cport: u16, lport: u16, nport: u16, tport: u16) {
-    let key = flow_key(PROVIDER_VPC, target_ip(), node_ip(), tport, nport, proto);
+    nat_reply(st, proto, (node_ip(), ep_ip()), cport, lport, nport, tport);
+}
+
+/// The reply entry a translated flow leaves: target -> `source` (the NLB
+/// node, or an HTTP VPC link's ENI) back to `used` (the endpoint ENI, or
+/// the integration address the client used) -> client.
+fn nat_reply(
+    st: &mut Stage,
+    proto: u8,
+    (source, used): (Ipv4Addr, Ipv4Addr),
+    cport: u16,
+    lport: u16,
+    nport: u16,
+    tport: u16,
+) {
+    let key = flow_key(PROVIDER_VPC, target_ip(), source, tport, nport, proto);
     st.set_flow(
         key,
         FlowEntry {
@@ -167,7 +182,7 @@ fn privatelink_reply(st: &mut Stage, proto: u8, cport: u16, lport: u16, nport: u
             state: FLOW_STATE_ESTABLISHED,
             flags: FLOW_F_REPLY | FLOW_F_SNAT | FLOW_F_DNAT,
             out_vpc: VPC,
-            new_src: ep_ip().octets(),
+            new_src: used.octets(),
             new_dst: client().octets(),
             new_sport: lport.to_be_bytes(),
             new_dport: cport.to_be_bytes(),
@@ -310,6 +325,78 @@ fn frag_needed_through_privatelink_reaches_the_consumer() {
         assert_eq!(st.counter(Counter::Forwarded), 3, "{hook:?}");
         assert_eq!(st.eni_counters(CLIENT_ENI).rx_packets, 3, "{hook:?}");
         assert_eq!(st.drops(), vec![], "{hook:?}");
+    }
+}
+
+/// Through an HTTP VPC link (API service VPC -> integration address ->
+/// link ENI in the customer VPC -> target): time exceeded from the target
+/// about a segment the link ENI sent reaches the API host from the
+/// integration address it used, quoting its own segment.
+#[test]
+#[ignore = "needs root"]
+fn errors_through_a_vpc_link_come_from_the_integration_address() {
+    let (link_eni, integration) = (ip("10.9.0.7"), ip("10.0.1.60"));
+    for hook in HOOKS {
+        let mut st = Stage::load();
+        target_port(&mut st, false);
+        st.set_sg(
+            CLIENT_SG,
+            SG_DIR_INGRESS,
+            PROTO_ICMP,
+            (integration, 32),
+            &[(0, 65535)],
+        );
+        nat_reply(
+            &mut st,
+            PROTO_TCP,
+            (link_eni, integration),
+            41000,
+            443,
+            1030,
+            8443,
+        );
+        let at_target = pkt::tcp(
+            GATEWAY_MAC,
+            TARGET_MAC,
+            link_eni,
+            target_ip(),
+            1030,
+            8443,
+            "AP",
+        );
+        let sent = pkt::tcp(
+            CLIENT_MAC,
+            GATEWAY_MAC,
+            client(),
+            integration,
+            41000,
+            443,
+            "AP",
+        );
+        let sent_csum = u16::from_be_bytes([sent[14 + 20 + 16], sent[14 + 20 + 17]]);
+        let (t, c, rest) = TIME_EXCEEDED;
+        let frame = icmp_error(
+            TARGET_MAC,
+            GATEWAY_MAC,
+            target_ip(),
+            link_eni,
+            t,
+            c,
+            rest,
+            &ip_part(&at_target, 1500),
+        );
+        let want = icmp_error(
+            GATEWAY_MAC,
+            CLIENT_MAC,
+            integration,
+            client(),
+            t,
+            c,
+            rest,
+            &ip_part(&sent, 1500),
+        );
+        run_forwarded(&st, hook, &frame, &want, "time exceeded through a VPC link");
+        assert_checksums(&want, Some(sent_csum), "VPC link");
     }
 }
 
