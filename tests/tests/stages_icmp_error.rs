@@ -12,11 +12,11 @@
 
 use std::net::Ipv4Addr;
 
-use dataplane::model::Hook;
+use dataplane::model::{AclEntry, Hook, IcmpMatch, NetworkAcl, Protocol};
 use dataplane_common::{
-    Counter, DropReason, EniInfo, FlowEntry, PortInfo, ENI_KIND_HOST, FLOW_F_DNAT, FLOW_F_REPLY,
-    FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, GATEWAY_MAC, NO_STAT, NO_SUBNET, PROTO_ICMP, PROTO_TCP,
-    PROTO_UDP, SG_DIR_INGRESS,
+    nacl_stat_id, Counter, DropReason, EniInfo, FlowEntry, NaclStatKey, PortInfo, ENI_KIND_HOST,
+    FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, GATEWAY_MAC, NACL_RULE_DEFAULT,
+    NO_STAT, NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_INGRESS,
 };
 use hyperlab_tests::{
     csum, pkt,
@@ -433,6 +433,67 @@ fn receiver_groups_decide() {
     }
 }
 
+/// SETUP inside one VPC, no NAT: frames arrive from the server's port (in
+/// subnet `server_subnet`; the client's is 0), the client's groups admit
+/// ICMP from the VPC, and client:33434 -> server:33435 (UDP) is tracked
+/// (its reply entry, crossing from the server's subnet into the client's).
+fn intra_vpc_scene(st: &mut Stage, server_subnet: u16) {
+    st.set_port(PortInfo {
+        vpc: VPC,
+        eni: SERVER_ENI,
+        sg_set: SERVER_SG,
+        ip: server().octets(),
+        mac: SERVER_MAC,
+        generation: 0,
+        subnet: server_subnet,
+        _pad: 0,
+    });
+    st.set_eni(
+        VPC,
+        client(),
+        EniInfo {
+            eni: CLIENT_ENI,
+            ifindex: CLIENT_IFINDEX,
+            sg_set: CLIENT_SG,
+            kind: ENI_KIND_HOST,
+            mac: CLIENT_MAC,
+            subnet: 0,
+        },
+    );
+    st.set_sg(
+        CLIENT_SG,
+        SG_DIR_INGRESS,
+        PROTO_ICMP,
+        (ip("10.0.0.0"), 16),
+        &[(0, 65535)],
+    );
+    // The reply entry of client:33434 -> server:33435 (no NAT).
+    st.set_flow(
+        flow_key(VPC, server(), client(), 33435, 33434, PROTO_UDP),
+        FlowEntry {
+            eth: eth_to(CLIENT_MAC),
+            out_ifindex: CLIENT_IFINDEX,
+            state: FLOW_STATE_ESTABLISHED,
+            flags: FLOW_F_REPLY,
+            out_vpc: VPC,
+            new_src: server().octets(),
+            new_dst: client().octets(),
+            new_sport: 33435u16.to_be_bytes(),
+            new_dport: 33434u16.to_be_bytes(),
+            src_eni: SERVER_ENI,
+            dst_eni: CLIENT_ENI,
+            stat_endpoint: NO_STAT,
+            stat_listener: NO_STAT,
+            stat_target: NO_STAT,
+            cross1_from: server_subnet,
+            cross1_to: 0,
+            cross2_from: NO_SUBNET,
+            cross2_to: NO_SUBNET,
+            ..Default::default()
+        },
+    );
+}
+
 /// Time exceeded inside one VPC, no NAT: the server's error about the
 /// client's UDP datagram goes to the client as it was sent, only the MACs
 /// change (every checksum still valid).
@@ -441,60 +502,7 @@ fn receiver_groups_decide() {
 fn time_exceeded_intra_vpc() {
     for hook in HOOKS {
         let mut st = Stage::load();
-        st.set_port(PortInfo {
-            vpc: VPC,
-            eni: SERVER_ENI,
-            sg_set: SERVER_SG,
-            ip: server().octets(),
-            mac: SERVER_MAC,
-            generation: 0,
-            subnet: 0,
-            _pad: 0,
-        });
-        st.set_eni(
-            VPC,
-            client(),
-            EniInfo {
-                eni: CLIENT_ENI,
-                ifindex: CLIENT_IFINDEX,
-                sg_set: CLIENT_SG,
-                kind: ENI_KIND_HOST,
-                mac: CLIENT_MAC,
-                subnet: 0,
-            },
-        );
-        st.set_sg(
-            CLIENT_SG,
-            SG_DIR_INGRESS,
-            PROTO_ICMP,
-            (ip("10.0.0.0"), 16),
-            &[(0, 65535)],
-        );
-        // The reply entry of client:33434 -> server:33435 (no NAT).
-        st.set_flow(
-            flow_key(VPC, server(), client(), 33435, 33434, PROTO_UDP),
-            FlowEntry {
-                eth: eth_to(CLIENT_MAC),
-                out_ifindex: CLIENT_IFINDEX,
-                state: FLOW_STATE_ESTABLISHED,
-                flags: FLOW_F_REPLY,
-                out_vpc: VPC,
-                new_src: server().octets(),
-                new_dst: client().octets(),
-                new_sport: 33435u16.to_be_bytes(),
-                new_dport: 33434u16.to_be_bytes(),
-                src_eni: SERVER_ENI,
-                dst_eni: CLIENT_ENI,
-                stat_endpoint: NO_STAT,
-                stat_listener: NO_STAT,
-                stat_target: NO_STAT,
-                cross1_from: NO_SUBNET,
-                cross1_to: NO_SUBNET,
-                cross2_from: NO_SUBNET,
-                cross2_to: NO_SUBNET,
-                ..Default::default()
-            },
-        );
+        intra_vpc_scene(&mut st, 0);
         let sent = pkt::udp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 33434, 33435);
         let (t, c, rest) = TIME_EXCEEDED;
         let frame = icmp_error(
@@ -601,5 +609,80 @@ fn unmatched_errors_are_dropped() {
         );
         assert_eq!(st.counter(Counter::IcmpErrorForwarded), 0, "{hook:?}");
         assert_eq!(st.counter(Counter::Forwarded), 0, "{hook:?}");
+    }
+}
+
+/// Network ACLs judge an error like any packet, by its ICMP type and code
+/// (stateless): across subnets, the client's subnet admits ICMP type 3
+/// code 4 only (rule 100). Fragmentation needed passes; time exceeded
+/// meets the final `*` (`nacl_ingress_deny`, counted on rule 32767).
+#[test]
+#[ignore = "needs root"]
+fn network_acls_judge_errors_by_type_and_code() {
+    for hook in HOOKS {
+        let mut st = Stage::load();
+        intra_vpc_scene(&mut st, 1);
+        let all = |rule| AclEntry {
+            rule,
+            allow: true,
+            protocol: Protocol::All,
+            ports: (0, 65535),
+            icmp: IcmpMatch::ALL,
+            cidr: "0.0.0.0/0".parse().unwrap(),
+        };
+        let frag_needed_only = AclEntry {
+            protocol: Protocol::Icmp,
+            icmp: IcmpMatch {
+                icmp_type: Some(3),
+                code: Some(4),
+            },
+            ..all(100)
+        };
+        let acl = |id: &str, ingress| NetworkAcl {
+            id: id.into(),
+            vpc: 0,
+            default: false,
+            ingress,
+            egress: vec![all(100)],
+        };
+        let client_acl = acl("acl-client", vec![frag_needed_only]);
+        let open = acl("acl-open", vec![all(100)]);
+        st.set_nacls(&[&client_acl, &open]);
+        let sent = pkt::udp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 33434, 33435);
+        let error = |(t, c, rest): (u8, u8, [u8; 4])| {
+            icmp_error(
+                SERVER_MAC,
+                GATEWAY_MAC,
+                server(),
+                client(),
+                t,
+                c,
+                rest,
+                &ip_part(&sent, 1500),
+            )
+        };
+        let frame = error(FRAG_NEEDED);
+        let want = pkt::with_macs(&frame, CLIENT_MAC, GATEWAY_MAC);
+        run_forwarded(&st, hook, &frame, &want, "frag needed: rule 100");
+        assert_dropped(
+            &st,
+            hook,
+            &error(TIME_EXCEEDED),
+            DropReason::NaclIngressDeny,
+            "time exceeded: *",
+        );
+        assert_eq!(
+            st.nacl_drops(),
+            vec![(
+                NaclStatKey {
+                    nacl: nacl_stat_id(b"acl-client"),
+                    rule: NACL_RULE_DEFAULT,
+                    dir: SG_DIR_INGRESS,
+                    _pad: 0,
+                },
+                1
+            )],
+            "{hook:?}"
+        );
     }
 }
