@@ -53,6 +53,9 @@ pub(super) struct Checker<'s> {
     pub(super) file: &'s str,
     /// (byte offset, diagnostic); sorted by offset at the end.
     pub(super) diags: Vec<(usize, Diagnostic)>,
+    /// `[lab] hook = "xdp"`: MTUs are bounded by what a veth takes native
+    /// XDP programs for (`network::XDP_MTU_MAX`).
+    pub(super) xdp: bool,
 }
 
 impl<'s> Checker<'s> {
@@ -61,6 +64,7 @@ impl<'s> Checker<'s> {
             src,
             file,
             diags: Vec::new(),
+            xdp: false,
         }
     }
 

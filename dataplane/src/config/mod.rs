@@ -13,7 +13,7 @@
 //! [lab]                      # optional
 //! name = "demo"              # default: the file stem
 //! hook = "tc"                # "tc" (default) or "xdp"
-//! mtu = 1500                 # 576..=9000
+//! mtu = 1500                 # 576..=9000 (hook "xdp": at most 3506)
 //! nacl_entries_max = 20      # 1..=40: entries per network-ACL direction
 //!                            # (AWS's default quota 20, 40 at most)
 //!

@@ -69,6 +69,12 @@ pub(super) const ENI_KEYS: &[&str] = &[
 
 pub(super) const MTU_RANGE: RangeInclusive<i64> = 576..=9000;
 
+/// The largest MTU of a lab whose hook is XDP: a veth refuses a native XDP
+/// program without multi-buffer support when its peer's MTU is larger (a
+/// page minus XDP headroom and the skb's shared info); measured on kernel
+/// 6.18: 3,506 attaches, 3,507 does not.
+pub(super) const XDP_MTU_MAX: u32 = 3506;
+
 /// What `[lab] nacl_entries_max` may be: up to AWS's largest quota.
 pub(super) const NACL_ENTRIES_MAX_RANGE: RangeInclusive<i64> = 1..=40;
 
@@ -157,7 +163,10 @@ impl<'s> Checker<'s> {
                 if let Some(hook) = self.opt_str(&t, "hook", "\"tc\" or \"xdp\"") {
                     match hook.v {
                         "tc" => lab.hook = Hook::Tc,
-                        "xdp" => lab.hook = Hook::Xdp,
+                        "xdp" => {
+                            lab.hook = Hook::Xdp;
+                            self.xdp = true;
+                        }
                         other => self.err(
                             hook.pos,
                             "lab.hook",
@@ -178,7 +187,10 @@ impl<'s> Checker<'s> {
                 }
                 if let Some(e) = t.get("mtu") {
                     match e.node.val {
-                        Val::Int(mtu) if MTU_RANGE.contains(&mtu) => lab.mtu = mtu as u32,
+                        Val::Int(mtu) if MTU_RANGE.contains(&mtu) => {
+                            lab.mtu = mtu as u32;
+                            self.xdp_mtu(e.node.pos, "lab.mtu", lab.mtu);
+                        }
                         Val::Int(mtu) => self.err(
                             e.node.pos,
                             "lab.mtu",
@@ -701,14 +713,30 @@ impl<'s> Checker<'s> {
     /// `[lab] mtu`).
     fn mtu(&mut self, t: &Tbl<'_>) -> Option<u32> {
         let e = t.get("mtu")?;
-        self.int(
+        let field = t.field("mtu");
+        let n = self.int(
             &e.node,
-            &t.field("mtu"),
+            &field,
             "an integer MTU such as 1500",
             "MTU",
             MTU_RANGE,
-        )
-        .map(|n| n.v as u32)
+        )?;
+        self.xdp_mtu(n.pos, &field, n.v as u32);
+        Some(n.v as u32)
+    }
+
+    /// An MTU above [`XDP_MTU_MAX`] in a lab whose hook is XDP: its veths
+    /// would refuse the programs.
+    fn xdp_mtu(&mut self, pos: usize, field: &str, mtu: u32) {
+        if self.xdp && mtu > XDP_MTU_MAX {
+            self.err(
+                pos,
+                field,
+                format!(
+                    "MTU {mtu} is above {XDP_MTU_MAX}, the largest a veth takes native XDP programs for (hook = \"xdp\"); use hook = \"tc\" for larger frames"
+                ),
+            );
+        }
     }
 
     pub(super) fn resolve_subnets(

@@ -17,7 +17,7 @@ fn valid_config_gives_the_exact_topology() {
 [lab]
 name = "lab1"
 hook = "xdp"
-mtu = 9000
+mtu = 3000
 
 [[vpc]]
 id = "vpc-a"
@@ -159,7 +159,7 @@ host = "b-1"
                 mtu: None,
             },
         ],
-        ..Topology::empty(LabSettings::new("lab1", Hook::Xdp, 9000))
+        ..Topology::empty(LabSettings::new("lab1", Hook::Xdp, 3000))
     };
     assert_eq!(t, expected);
     assert_eq!(t.enis[0].mac, model::default_mac(0, t.enis[0].ip));
@@ -674,4 +674,21 @@ fn mtu_per_subnet_and_eni() {
             "t.toml:35:7: eni[1].mtu: expected an integer MTU such as 1500, found a string",
         ]
     );
+}
+
+/// With hook = "xdp", no MTU may exceed what a veth takes native XDP
+/// programs for (3,506): the lab's, a subnet's or an ENI's.
+#[test]
+fn xdp_labs_refuse_mtus_veths_cannot_carry() {
+    assert_eq!(
+        diags(&with_base(
+            "\n[lab]\nhook = \"xdp\"\nmtu = 3507\n\n[[subnet]]\nid = \"subnet-a2\"\nvpc = \"vpc-a\"\ncidr = \"10.0.2.0/24\"\naz = \"use1-az1\"\nmtu = 9000\n"
+        )),
+        [
+            "t.toml:24:7: lab.mtu: MTU 3507 is above 3506, the largest a veth takes native XDP programs for (hook = \"xdp\"); use hook = \"tc\" for larger frames",
+            "t.toml:31:7: subnet[1].mtu: MTU 9000 is above 3506, the largest a veth takes native XDP programs for (hook = \"xdp\"); use hook = \"tc\" for larger frames",
+        ]
+    );
+    let t = parsed(&with_base("\n[lab]\nhook = \"xdp\"\nmtu = 3506\n"));
+    assert_eq!((t.lab.hook, t.eni_mtu(0)), (Hook::Xdp, 3506));
 }
