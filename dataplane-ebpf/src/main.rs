@@ -15,6 +15,7 @@ mod explain;
 mod flow;
 mod forward;
 mod gateway;
+mod icmp_error;
 mod maps;
 mod nacl;
 mod packet;

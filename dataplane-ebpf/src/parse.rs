@@ -1,4 +1,4 @@
-//! Stage `parse`: Ethernet / IPv4 / TCP, UDP, ICMP echo. Every access is
+//! Stage `parse`: Ethernet / IPv4 / TCP, UDP, ICMP echo and ICMP errors. Every access is
 //! bounds-checked; every malformed case has its own drop reason.
 
 use dataplane_common::{DropReason, FlowKey, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
@@ -13,8 +13,14 @@ pub const IP_SRC_OFF: usize = IP_OFF + 12;
 pub const IP_DST_OFF: usize = IP_OFF + 16;
 const ETH_P_IP: u16 = 0x0800;
 const ETH_P_ARP: u16 = 0x0806;
-const ICMP_ECHO_REPLY: u8 = 0;
-const ICMP_ECHO_REQUEST: u8 = 8;
+pub const ICMP_ECHO_REPLY: u8 = 0;
+pub const ICMP_ECHO_REQUEST: u8 = 8;
+/// ICMP errors that quote the packet they are about (RFC 792): destination
+/// unreachable (fragmentation needed is its code 4), time exceeded,
+/// parameter problem.
+const ICMP_DEST_UNREACH: u8 = 3;
+const ICMP_TIME_EXCEEDED: u8 = 11;
+const ICMP_PARAMETER_PROBLEM: u8 = 12;
 
 pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;
@@ -69,6 +75,8 @@ impl Headers {
 
 pub enum Frame {
     Ipv4(Headers),
+    /// An ICMP error (`icmp_error.rs` reads its quote); ports are zero.
+    IcmpError(Headers),
     Arp,
 }
 
@@ -157,7 +165,6 @@ pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
         }
         PROTO_ICMP => {
             // type, code, checksum, identifier, sequence
-            // type, code, checksum, identifier, sequence
             let icmp = ptr_at::<P, [u8; 8]>(p, l4_off).ok_or(DropReason::TruncatedL4)?;
             if l4_len < 8 {
                 return Err(DropReason::TruncatedL4);
@@ -165,11 +172,14 @@ pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
             let b = icmp as *const u8;
             // SAFETY: inside the 8 bytes ptr_at checked.
             let (icmp_type, icmp_code, id) = unsafe { (*b, *b.add(1), [*b.add(4), *b.add(5)]) };
+            h.icmp_type = icmp_type;
+            h.icmp_code = icmp_code;
+            if icmp_type == ICMP_DEST_UNREACH || icmp_type == ICMP_TIME_EXCEEDED || icmp_type == ICMP_PARAMETER_PROBLEM {
+                return Ok(Frame::IcmpError(h));
+            }
             if icmp_type != ICMP_ECHO_REQUEST && icmp_type != ICMP_ECHO_REPLY {
                 return Err(DropReason::UnsupportedIcmp);
             }
-            h.icmp_type = icmp_type;
-            h.icmp_code = icmp_code;
             h.sport = id;
             h.dport = h.sport;
         }

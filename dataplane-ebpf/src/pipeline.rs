@@ -1,5 +1,6 @@
 //! The per-packet pipeline, stage by stage (docs/DATAPLANE.md, "Stages"):
-//! port -> parse (arp) -> source check -> flow (fast path: forward) ->
+//! port -> parse (arp) -> source check -> [icmp error: the flow it quotes,
+//! translated back] -> flow (fast path: forward) ->
 //! [eni (-> route, peering) -> egress SG -> nacl out -> route -> ingress SG -> (privatelink) ->
 //! nacl in -> create flow; or route -> igw: `gateway`] -> forward (rewrite, count) -> the hook
 //! redirects. A flow hit meets the network ACLs its entry records, then forwards. Every `Err`
@@ -7,7 +8,7 @@
 //!
 //! Layering, top to bottom; a module imports only from layers below its
 //! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
-//! `pipeline` -> constructs (`privatelink`, `gateway`) -> `forward` -> `flow`, `sg`,
+//! `pipeline` -> constructs (`privatelink`, `gateway`, `icmp_error`) -> `forward` -> `flow`, `sg`,
 //! `nacl`, `route`, `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
 //! `explain` -> `maps`.
 
@@ -28,7 +29,7 @@ use crate::{
     maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS},
     packet::Packet,
     parse::{self, Frame, Headers},
-    gateway, nacl, privatelink, route, sg,
+    gateway, icmp_error, nacl, privatelink, route, sg,
 };
 
 #[inline(always)]
@@ -71,17 +72,23 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
 #[inline(always)]
 fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Result<Verdict, DropReason> {
     explain::stage(STAGE_PARSE);
-    let h = match parse::parse(p)? {
+    let (h, error) = match parse::parse(p)? {
         Frame::Arp => {
             arp::answer(p, port)?;
             counters::count(Counter::ArpReply);
             return Ok(Verdict::Reflect);
         }
-        Frame::Ipv4(h) => h,
+        Frame::Ipv4(h) => (h, false),
+        Frame::IcmpError(h) => (h, true),
     };
     // AWS's source/destination check: an ENI only sends from its own address.
     if h.src != port.ip {
         return Err(DropReason::SourceCheck);
+    }
+    if error {
+        // An ICMP error rides the flow it quotes, or goes nowhere.
+        let key = h.key(port.vpc);
+        return events::rejected(icmp_error::deliver(p, port, &h, active, len), port, &key, len);
     }
     explain::stage(STAGE_FLOW);
     let key = h.key(port.vpc);

@@ -705,7 +705,7 @@ mod tests {
             "{}\n[flow_logs]\ninterval = 5\n",
             crate::config::DEFAULT_CONFIG
                 .replace("hook = \"tc\"", "hook = \"xdp\"")
-                .replace("mtu = 1500", "mtu = 9000")
+                .replace("mtu = 1500", "mtu = 3000")
         );
         let new = crate::config::parse_str(&text, "d.toml").unwrap();
         assert_eq!(

@@ -59,6 +59,9 @@ pub struct IfacePlan {
     pub mac: [u8; 6],
     /// The ENI's address with its subnet's prefix length.
     pub addr: Ipv4Net,
+    /// The MTU of both ends of its veth: the ENI's `mtu`, else its
+    /// subnet's, else `[lab] mtu`.
+    pub mtu: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,6 +111,7 @@ pub fn plan(topo: &Topology) -> LabPlan {
                     name: format!("eth{k}"),
                     mac: e.mac,
                     addr: Ipv4Net::new(e.ip, prefix).expect("a subnet's prefix length is valid"),
+                    mtu: topo.eni_mtu(eni),
                 }
             })
             .collect();
@@ -137,6 +141,7 @@ pub fn plan(topo: &Topology) -> LabPlan {
             name: "eth0".into(),
             mac: h.mac,
             addr: Ipv4Net::new(h.ip, h.net().prefix_len()).expect("a /24 is valid"),
+            mtu: topo.lab.mtu,
         };
         ports.push(PortPlan {
             eni: port,
@@ -293,12 +298,16 @@ fn build(plan: &LabPlan) -> Result<()> {
         let (_, iface) = plan
             .iface(port.eni)
             .ok_or_else(|| anyhow!("port {} has no host interface in the plan", port.name))?;
-        ports.push((port.clone(), iface.mac, netns::open(&port.host_ns)?));
+        ports.push((
+            port.clone(),
+            iface.mac,
+            iface.mtu,
+            netns::open(&port.host_ns)?,
+        ));
     }
-    let mtu = plan.mtu;
     let fabric = plan.fabric_ns.clone();
     with_netlink(&plan.fabric_ns, move |handle| async move {
-        for (port, mac, host_ns) in ports {
+        for (port, mac, mtu, host_ns) in ports {
             let peer = LinkMessageBuilder::<LinkUnspec>::new()
                 .name(port.host_iface.clone())
                 .address(mac.to_vec())
@@ -552,9 +561,10 @@ mod tests {
                 mac: default_mac(vpc, ip),
                 security_groups: vec![],
                 host: host.into(),
+                mtu: None,
             }
         };
-        Topology {
+        let mut topo = Topology {
             vpcs: vec![vpc("vpc-a", "10.0.0.0/16"), vpc("vpc-b", "10.1.0.0/16")],
             subnets: vec![
                 subnet("a-1", 0, "10.0.1.0/24", "az1"),
@@ -569,7 +579,12 @@ mod tests {
                 eni("eni-db2", 2, 1, "10.1.2.30", "db"),
             ],
             ..Topology::empty(LabSettings::new(name, Hook::Tc, 1500))
-        }
+        };
+        // MTUs: the lab's 1500, subnets b-1 and b-2 9000, eni-db2's own 1280.
+        topo.subnets[1].mtu = Some(9000);
+        topo.subnets[2].mtu = Some(9000);
+        topo.enis[3].mtu = Some(1280);
+        topo
     }
 
     #[test]
@@ -597,12 +612,16 @@ mod tests {
                     name: "eth0".into(),
                     mac: topo.enis[1].mac,
                     addr: "10.1.1.20/24".parse().unwrap(),
+                    // Its subnet's MTU.
+                    mtu: 9000,
                 },
                 IfacePlan {
                     eni: 3,
                     name: "eth1".into(),
                     mac: topo.enis[3].mac,
                     addr: "10.1.2.30/25".parse().unwrap(),
+                    // Its own MTU, over its subnet's.
+                    mtu: 1280,
                 },
             ]
         );
@@ -613,6 +632,8 @@ mod tests {
         assert_eq!(web.ifaces.len(), 1);
         assert_eq!(web.ifaces[0].name, "eth0");
         assert_eq!(web.ifaces[0].addr, "10.0.1.10/24".parse().unwrap());
+        // Neither its own nor its subnet's: the lab's.
+        assert_eq!(web.ifaces[0].mtu, 1500);
         assert_eq!(web.default_gateway, Some("10.0.1.1".parse().unwrap()));
         assert_eq!(p.host("cli").unwrap().ifaces[0].eni, 2);
     }
@@ -644,6 +665,7 @@ mod tests {
                 name: "eth0".into(),
                 mac: [6, 0, 203, 0, 113, 10],
                 addr: "203.0.113.10/24".parse().unwrap(),
+                mtu: 1500,
             }]
         );
         assert_eq!(h.default_gateway, Some("203.0.113.1".parse().unwrap()));
@@ -865,7 +887,7 @@ mod tests {
         for (eni, idx) in &fabric_idx {
             let l = fabric.link(&format!("p{eni}"));
             assert_eq!(l.index, *idx);
-            assert_eq!(l.mtu, p.mtu);
+            assert_eq!(l.mtu, p.iface(*eni).unwrap().1.mtu);
             assert!(l.up, "p{eni} down");
             assert!(l.addrs.is_empty(), "p{eni} has addresses {:?}", l.addrs);
         }
@@ -879,7 +901,7 @@ mod tests {
             for (k, iface) in host.ifaces.iter().enumerate() {
                 let l = st.link(&format!("eth{k}"));
                 assert_eq!(l.mac, topo.enis[iface.eni].mac.to_vec());
-                assert_eq!(l.mtu, p.mtu);
+                assert_eq!(l.mtu, iface.mtu);
                 assert!(l.up);
                 // Exactly the ENI's address: no IPv6 link-local either.
                 assert_eq!(

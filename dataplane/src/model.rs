@@ -616,6 +616,8 @@ pub struct Subnet {
     pub vpc: usize,
     pub cidr: Ipv4Net,
     pub az: String,
+    /// The MTU of its hosts' lab veths (`None`: `[lab] mtu`).
+    pub mtu: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -873,6 +875,8 @@ pub struct Eni {
     pub security_groups: Vec<usize>,
     /// The lab host (network namespace) that owns this ENI.
     pub host: String,
+    /// The MTU of its lab veth (`None`: its subnet's, else `[lab] mtu`).
+    pub mtu: Option<u32>,
 }
 
 impl Topology {
@@ -920,6 +924,13 @@ impl Topology {
 
     pub fn eni_vpc(&self, eni: usize) -> usize {
         self.subnets[self.enis[eni].subnet].vpc
+    }
+
+    /// The MTU of ENI `eni`'s lab veth: its own `mtu`, else its subnet's,
+    /// else the lab's.
+    pub fn eni_mtu(&self, eni: usize) -> u32 {
+        let e = &self.enis[eni];
+        e.mtu.or(self.subnets[e.subnet].mtu).unwrap_or(self.lab.mtu)
     }
 
     /// The virtual router's address in a subnet: its first host address, as in AWS.
@@ -1107,6 +1118,7 @@ pub(crate) mod test_support {
             vpc,
             cidr: net(cidr),
             az: az.into(),
+            mtu: None,
         }
     }
 

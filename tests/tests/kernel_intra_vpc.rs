@@ -685,9 +685,16 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
             DropReason::TruncatedL4,
         ),
         (
-            "ICMP destination unreachable",
+            "ICMP destination unreachable quoting no IPv4 header",
             pkt::edited(&echo, &|v| {
                 v[14 + 20] = 3;
+            }),
+            DropReason::IcmpErrorBadQuote,
+        ),
+        (
+            "ICMP redirect",
+            pkt::edited(&echo, &|v| {
+                v[14 + 20] = 5;
             }),
             DropReason::UnsupportedIcmp,
         ),

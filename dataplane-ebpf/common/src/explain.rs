@@ -29,8 +29,10 @@ pub const STAGE_NACL_IN: u32 = 14;
 pub const STAGE_ROUTE: u32 = 15;
 /// The internet gateway's 1:1 NAT (`gateway.rs`).
 pub const STAGE_IGW: u32 = 16;
+/// An ICMP error matched to the tracked flow it quotes (every such packet).
+pub const STAGE_ICMP_ERROR: u32 = 17;
 /// Stage names as the CLI prints them, indexed by stage.
-pub const STAGE_NAMES: [&str; 17] = [
+pub const STAGE_NAMES: [&str; 18] = [
     "port",
     "parse",
     "flow",
@@ -48,6 +50,7 @@ pub const STAGE_NAMES: [&str; 17] = [
     "nacl_in",
     "route",
     "igw",
+    "icmp_error",
 ];
 
 /// [`ExplainTrace::flow`]: no flow entry matched the packet.

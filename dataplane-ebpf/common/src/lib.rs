@@ -985,6 +985,14 @@ codes! {
         /// Through the internet gateway to an address no host of the lab's
         /// `[internet]` has.
         InternetNoHost = 34, "internet_no_host";
+        /// An ICMP error (destination unreachable, time exceeded, parameter
+        /// problem) whose quoted packet belongs to no tracked flow, or that
+        /// is not addressed to the quoted packet's sender.
+        IcmpErrorNoFlow = 35, "icmp_error_no_flow";
+        /// An ICMP error whose quoted packet is cut short or malformed (not
+        /// IPv4, IHL below 5, a later fragment, under 8 bytes of its L4
+        /// header, an ICMP message other than echo).
+        IcmpErrorBadQuote = 36, "icmp_error_bad_quote";
     }
 }
 
@@ -1010,6 +1018,9 @@ codes! {
         /// target's or an HTTP VPC link's security groups rejected after
         /// translation, reported with the tuple the target would have seen.
         FlowRejectsTranslated = 7, "flow_rejects_translated";
+        /// ICMP errors quoting a tracked flow, translated back through its
+        /// NAT and delivered to the quoted packet's sender.
+        IcmpErrorForwarded = 8, "icmp_error_forwarded";
     }
 }
 

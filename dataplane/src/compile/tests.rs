@@ -65,6 +65,7 @@ fn eni(id: &str, subnet: usize, vpc: usize, ip: [u8; 4], sg: usize, host: &str) 
         mac: default_mac(vpc, ip),
         security_groups: vec![sg],
         host: host.into(),
+        mtu: None,
     }
 }
 

@@ -56,6 +56,9 @@ pub(super) struct Checker<'s> {
     /// `eni_id`s of managed interfaces met while resolving places
     /// (`Checker::check_managed_ids` checks them at the end).
     pub(super) managed_ids: Vec<super::placement::ManagedIdIn>,
+    /// `[lab] hook = "xdp"`: MTUs are bounded by what a veth takes native
+    /// XDP programs for (`network::XDP_MTU_MAX`).
+    pub(super) xdp: bool,
 }
 
 impl<'s> Checker<'s> {
@@ -65,6 +68,7 @@ impl<'s> Checker<'s> {
             file,
             diags: Vec::new(),
             managed_ids: Vec::new(),
+            xdp: false,
         }
     }
 

@@ -13,7 +13,7 @@
 //! [lab]                      # optional
 //! name = "demo"              # default: the file stem
 //! hook = "tc"                # "tc" (default) or "xdp"
-//! mtu = 1500                 # 576..=9000
+//! mtu = 1500                 # 576..=9000 (hook "xdp": at most 3506)
 //! nacl_entries_max = 20      # 1..=40: entries per network-ACL direction
 //!                            # (AWS's default quota 20, 40 at most)
 //!
@@ -42,6 +42,7 @@
 //! vpc = "vpc-a"
 //! cidr = "10.0.1.0/24"
 //! az = "use1-az1"
+//! mtu = 1500                 # optional, 576..=9000: its hosts' veths (default [lab] mtu)
 //!
 //! [[security_group]]
 //! id = "sg-web"
@@ -101,6 +102,8 @@
 //! ip = "10.0.1.20"
 //! security_groups = ["sg-web"]
 //! host = "web"
+//! mtu = 9000                 # optional, 576..=9000: this ENI's veth; default
+//!                            # its subnet's `mtu` (same key), else [lab] mtu
 //!
 //! # Hyperplane resources (PrivateLink). `IP` fields are the resource's
 //! # private address in that subnet: inside it, not reserved by AWS, and

@@ -52,7 +52,7 @@ pub(super) const FLOW_LOG_KEYS: &[&str] = &[
 
 pub(super) const VPC_KEYS: &[&str] = &["id", "cidr"];
 
-pub(super) const SUBNET_KEYS: &[&str] = &["id", "vpc", "cidr", "az"];
+pub(super) const SUBNET_KEYS: &[&str] = &["id", "vpc", "cidr", "az", "mtu"];
 
 pub(super) const SG_KEYS: &[&str] = &["id", "vpc", "ingress", "egress"];
 
@@ -66,9 +66,16 @@ pub(super) const ENI_KEYS: &[&str] = &[
     "security_groups",
     "host",
     "public_ip",
+    "mtu",
 ];
 
 pub(super) const MTU_RANGE: RangeInclusive<i64> = 576..=9000;
+
+/// The largest MTU of a lab whose hook is XDP: a veth refuses a native XDP
+/// program without multi-buffer support when its peer's MTU is larger (a
+/// page minus XDP headroom and the skb's shared info); measured on kernel
+/// 6.18: 3,506 attaches, 3,507 does not.
+pub(super) const XDP_MTU_MAX: u32 = 3506;
 
 /// What `[lab] nacl_entries_max` may be: up to AWS's largest quota.
 pub(super) const NACL_ENTRIES_MAX_RANGE: RangeInclusive<i64> = 1..=40;
@@ -88,6 +95,7 @@ pub(super) struct EniIn<'n> {
     pub(super) host: String,
     /// `public_ip` (checked with the internet: `gateways.rs`).
     pub(super) public_ip: Option<Sp<Ipv4Addr>>,
+    pub(super) mtu: Option<u32>,
 }
 
 pub(super) struct RuleIn<'n> {
@@ -112,6 +120,7 @@ pub(super) struct SubnetIn<'n> {
     pub(super) vpc: Option<Sp<&'n str>>,
     pub(super) cidr: Option<Sp<Ipv4Net>>,
     pub(super) az: String,
+    pub(super) mtu: Option<u32>,
 }
 
 pub(super) struct EnisOut {
@@ -158,7 +167,10 @@ impl<'s> Checker<'s> {
                 if let Some(hook) = self.opt_str(&t, "hook", "\"tc\" or \"xdp\"") {
                     match hook.v {
                         "tc" => lab.hook = Hook::Tc,
-                        "xdp" => lab.hook = Hook::Xdp,
+                        "xdp" => {
+                            lab.hook = Hook::Xdp;
+                            self.xdp = true;
+                        }
                         other => self.err(
                             hook.pos,
                             "lab.hook",
@@ -179,7 +191,10 @@ impl<'s> Checker<'s> {
                 }
                 if let Some(e) = t.get("mtu") {
                     match e.node.val {
-                        Val::Int(mtu) if MTU_RANGE.contains(&mtu) => lab.mtu = mtu as u32,
+                        Val::Int(mtu) if MTU_RANGE.contains(&mtu) => {
+                            lab.mtu = mtu as u32;
+                            self.xdp_mtu(e.node.pos, "lab.mtu", lab.mtu);
+                        }
                         Val::Int(mtu) => self.err(
                             e.node.pos,
                             "lab.mtu",
@@ -465,10 +480,12 @@ impl<'s> Checker<'s> {
             vpc: None,
             cidr: None,
             az: String::new(),
+            mtu: None,
         };
         let Some(t) = self.table(node, &s.path, "a table", SUBNET_KEYS) else {
             return s;
         };
+        s.mtu = self.mtu(&t);
         s.id = self.id(&t, Kind::Subnet, index, ids);
         s.vpc = self.req_str(&t, "vpc", "the id of a [[vpc]]");
         s.cidr = self.network(&t, "cidr");
@@ -625,10 +642,12 @@ impl<'s> Checker<'s> {
             security_groups: None,
             host: String::new(),
             public_ip: None,
+            mtu: None,
         };
         let Some(t) = self.table(node, &eni.path, "a table", ENI_KEYS) else {
             return eni;
         };
+        eni.mtu = self.mtu(&t);
         eni.id = self.id(&t, Kind::Eni, index, ids);
         eni.subnet = self.req_str(&t, "subnet", "the id of a [[subnet]]");
         eni.ip = self.ipv4(&t, "ip");
@@ -695,6 +714,37 @@ impl<'s> Checker<'s> {
         eni
     }
 
+    /// An optional `mtu`: the MTU of the lab veths of a subnet's or an
+    /// ENI's hosts (an ENI's wins over its subnet's, which wins over
+    /// `[lab] mtu`).
+    fn mtu(&mut self, t: &Tbl<'_>) -> Option<u32> {
+        let e = t.get("mtu")?;
+        let field = t.field("mtu");
+        let n = self.int(
+            &e.node,
+            &field,
+            "an integer MTU such as 1500",
+            "MTU",
+            MTU_RANGE,
+        )?;
+        self.xdp_mtu(n.pos, &field, n.v as u32);
+        Some(n.v as u32)
+    }
+
+    /// An MTU above [`XDP_MTU_MAX`] in a lab whose hook is XDP: its veths
+    /// would refuse the programs.
+    fn xdp_mtu(&mut self, pos: usize, field: &str, mtu: u32) {
+        if self.xdp && mtu > XDP_MTU_MAX {
+            self.err(
+                pos,
+                field,
+                format!(
+                    "MTU {mtu} is above {XDP_MTU_MAX}, the largest a veth takes native XDP programs for (hook = \"xdp\"); use hook = \"tc\" for larger frames"
+                ),
+            );
+        }
+    }
+
     pub(super) fn resolve_subnets(
         &mut self,
         vpcs: &[Vpc],
@@ -744,6 +794,7 @@ impl<'s> Checker<'s> {
                 vpc: vpc.unwrap_or(0),
                 cidr: s.cidr.map(|c| c.v).unwrap_or_default(),
                 az: s.az,
+                mtu: s.mtu,
             });
             out_vpcs.push(vpc);
         }
@@ -981,6 +1032,7 @@ impl<'s> Checker<'s> {
                 mac: mac.map(|(m, _)| m).unwrap_or_default(),
                 security_groups: groups,
                 host: e.host,
+                mtu: e.mtu,
             });
         }
         EnisOut {

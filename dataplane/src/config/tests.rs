@@ -307,8 +307,8 @@ fn unknown_fields() {
                 "adress = \"x\"\nsecuritygroups = []\n\n[[vpcs]]\nid = \"v\"\n"
             )),
             [
-                "t.toml:21:1: eni[0].adress: unknown field \"adress\" (allowed: id, subnet, ip, mac, security_groups, host, public_ip)",
-                "t.toml:22:1: eni[0].securitygroups: unknown field \"securitygroups\" (allowed: id, subnet, ip, mac, security_groups, host, public_ip; did you mean \"security_groups\"?)",
+                "t.toml:21:1: eni[0].adress: unknown field \"adress\" (allowed: id, subnet, ip, mac, security_groups, host, public_ip, mtu)",
+                "t.toml:22:1: eni[0].securitygroups: unknown field \"securitygroups\" (allowed: id, subnet, ip, mac, security_groups, host, public_ip, mtu; did you mean \"security_groups\"?)",
                 "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, flow_logs, vpc, subnet, security_group, network_acl, route_table, vpc_peering, internet_gateway, internet, nat_gateway, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack; did you mean \"vpc\"?)",
             ]
         );

@@ -138,6 +138,8 @@ pub struct Tally {
     pub route_igw: u64,
     /// Packets to or from the lab's internet (the gateway's side).
     pub internet: u64,
+    /// ICMP errors translated back along the flow they quote.
+    pub icmp_errors_forwarded: u64,
 }
 
 impl Tally {
@@ -174,6 +176,12 @@ impl Tally {
         match o.verdict {
             Verdict::Forward { .. } => {
                 self.forwarded += 1;
+                if matches!(
+                    crate::reference::parse(frame),
+                    Ok(crate::reference::Frame::IcmpError(_))
+                ) {
+                    self.icmp_errors_forwarded += 1;
+                }
                 if o.out.get(26..34) != frame.get(26..34) {
                     self.translated += 1;
                     let at = |f: &[u8], r: std::ops::Range<usize>| {
@@ -210,6 +218,7 @@ impl Tally {
         self.peering_not_transitive += o.peering_not_transitive;
         self.route_igw += o.route_igw;
         self.internet += o.internet;
+        self.icmp_errors_forwarded += o.icmp_errors_forwarded;
         for (k, v) in &o.drops {
             *self.drops.entry(k).or_default() += v;
         }
@@ -218,8 +227,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; ICMP errors: {} forwarded along the flow they quote",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.icmp_errors_forwarded
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();

@@ -185,6 +185,8 @@ impl Pools {
 struct Delivered {
     to: usize,
     p: Ipv4,
+    /// The frame as delivered (what an ICMP error about it quotes).
+    frame: Vec<u8>,
 }
 
 pub struct PacketGen<'t> {
@@ -220,8 +222,12 @@ impl<'t> PacketGen<'t> {
 
     fn next_packet(&mut self) -> Sent {
         let link_weight = if self.pools.links.is_empty() { 0 } else { 14 };
-        let (port, frame) = match self.rng.weighted(&[22, 24, 14, 5, 13, 1, 12, link_weight]) {
+        let (port, frame) = match self
+            .rng
+            .weighted(&[22, 24, 14, 5, 13, 1, 12, link_weight, 4])
+        {
             0 => self.new_flow(),
+            8 => self.icmp_error().unwrap_or_else(|| self.new_flow()),
             7 => self.through_link().unwrap_or_else(|| self.new_flow()),
             6 => self.through_endpoint().unwrap_or_else(|| self.new_flow()),
             1 => self.reply().unwrap_or_else(|| self.new_flow()),
@@ -235,7 +241,11 @@ impl<'t> PacketGen<'t> {
         };
         let o = self.model.process(port, &frame);
         if let (Verdict::Forward { eni }, Ok(Frame::Ipv4(p))) = (o.verdict, parse(&o.out)) {
-            self.delivered.push_back(Delivered { to: eni, p });
+            self.delivered.push_back(Delivered {
+                to: eni,
+                p,
+                frame: o.out.clone(),
+            });
             if let (Some(from), Ok(Frame::Ipv4(sent))) = (self.port_index(port), parse(&frame)) {
                 self.accepted.push_back((from, sent));
             }
@@ -287,6 +297,79 @@ impl<'t> PacketGen<'t> {
             Port::Internet(k) => Some(self.topo.enis.len() + k),
             Port::Unknown => None,
         }
+    }
+
+    /// An ICMP error (destination unreachable, fragmentation needed, time
+    /// exceeded, parameter problem; now and then a redirect, which is not
+    /// one) that a host sends about a packet delivered to it, quoting its
+    /// IPv4 header and 8 bytes, its whole TCP header, or all of it; some
+    /// quote nothing tracked: another tuple, a cut or broken quote, an
+    /// error to another address.
+    fn icmp_error(&mut self) -> Option<(Port, Vec<u8>)> {
+        if self.delivered.is_empty() {
+            return None;
+        }
+        let i = self.rng.below(self.delivered.len());
+        let d = self.delivered[i].clone();
+        // Errors from or to the lab's internet hosts are not drawn (the
+        // model states ICMP errors between ENIs only).
+        let from_internet = self
+            .topo
+            .internet
+            .hosts
+            .iter()
+            .any(|h| h.ip.octets() == d.p.src);
+        if d.to >= self.topo.enis.len() || from_internet {
+            return None;
+        }
+        let ip_part = &d.frame[14..14 + d.p.tot_len];
+        let cut = match self.rng.weighted(&[3, 3, 3, 1]) {
+            0 => d.p.ihl + 8,
+            1 => d.p.ihl + 20,
+            2 => 548,
+            _ => self.rng.below(d.p.ihl + 12),
+        };
+        let mut quote = ip_part[..cut.min(ip_part.len())].to_vec();
+        match self.rng.weighted(&[20, 1, 1, 1]) {
+            0 => {}
+            1 if quote.len() > d.p.ihl + 3 => {
+                // Another source port: a tuple no flow holds (mostly).
+                quote[d.p.ihl] ^= 0x5a;
+            }
+            2 if !quote.is_empty() => quote[0] = 0x65,
+            _ if quote.len() > 7 => quote[6] |= 0x01,
+            _ => {}
+        }
+        let (kind, code) = *self.rng.pick(&[
+            (3u8, 4u8),
+            (3, 4),
+            (3, 3),
+            (3, 1),
+            (3, 13),
+            (11, 0),
+            (12, 0),
+            (5, 1),
+        ]);
+        let dst = if self.rng.chance(95) {
+            d.p.src
+        } else {
+            *self.rng.pick(&self.pools.all)
+        };
+        let src = self.eni_ip(d.to);
+        let ip = self.ip(src, dst);
+        let (dmac, smac) = self.macs(d.to);
+        let l4 = L4::Icmp {
+            kind,
+            code,
+            id: 0,
+            seq: if (kind, code) == (3, 4) {
+                *self.rng.pick(&[1280u16, 1400, 1500])
+            } else {
+                0
+            },
+            payload: quote,
+        };
+        Some((Port::Eni(d.to), frames::ipv4(dmac, smac, &ip, &l4)))
     }
 
     fn macs(&mut self, e: usize) -> ([u8; 6], [u8; 6]) {

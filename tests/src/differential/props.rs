@@ -5,7 +5,8 @@
 //!
 //! - **No misrewrite**: a dropped or passed frame leaves byte for byte as it
 //!   came; only a well-formed tracked IPv4 packet (or an ARP request) is
-//!   ever rewritten, and then only in the fields NAT and forwarding own.
+//!   ever rewritten (or an ICMP error quoting one), and then only in the
+//!   fields NAT and forwarding own.
 //! - **Checksums**: every rewritten packet's IPv4 and L4 checksums are
 //!   exactly as valid as they arrived (valid in, valid out; a corrupted one
 //!   keeps its error, so the receiver still detects it; UDP "no checksum"
@@ -156,47 +157,98 @@ fn internet(
     }
 }
 
+/// An ICMP error's layout: (outer IHL, total length, ICMP offset, quoted
+/// IPv4 offset and IHL, quoted protocol, quoted L4 offset), if the frame is
+/// one with a quoted IPv4 header.
+fn error_layout(f: &[u8]) -> Option<(usize, usize, usize, usize, usize, u8, usize)> {
+    if f.len() < 34 || f[12..14] != [0x08, 0x00] || f[14] >> 4 != 4 || f[23] != 1 {
+        return None;
+    }
+    let ihl = (f[14] & 15) as usize * 4;
+    let tot = be16(f, 16);
+    let l4 = 14 + ihl;
+    if ihl < 20 || 14 + tot > f.len() || tot < ihl + 8 + 20 || ![3, 11, 12].contains(&f[l4]) {
+        return None;
+    }
+    let q = l4 + 8;
+    let qihl = (f[q] & 15) as usize * 4;
+    (qihl >= 20 && q + qihl <= 14 + tot).then_some((ihl, tot, l4, q, qihl, f[q + 9], q + qihl))
+}
+
+/// The bytes forwarding owns in `f`, and the checksum residuals it must
+/// keep; `None`: not a packet the fabric may rewrite.
+#[allow(clippy::type_complexity)]
+fn owned_and_residuals(
+    f: &[u8],
+) -> Option<(
+    Vec<std::ops::Range<usize>>,
+    std::ops::Range<usize>,
+    Vec<u32>,
+)> {
+    if let Some(lay @ (_, _, proto, l4)) = layout(f) {
+        let csum_off = l4
+            + match proto {
+                6 => 16,
+                17 => 6,
+                _ => 2,
+            };
+        let ports = if proto == 1 {
+            l4 + 4..l4 + 6
+        } else {
+            l4..l4 + 4
+        };
+        let (ip, l4r) = residuals(f, lay);
+        let res = vec![ip, l4r.unwrap_or(u32::MAX)];
+        return Some((
+            vec![24..34, ports.clone(), csum_off..csum_off + 2],
+            ports,
+            res,
+        ));
+    }
+    let (ihl, tot, l4, q, qihl, qproto, ql4) = error_layout(f)?;
+    // The outer header, the ICMP checksum, the quoted header's checksum and
+    // addresses, the quoted ports (echo: identifier) and L4 checksum.
+    let mut owned = vec![24..34, l4 + 2..l4 + 4, q + 10..q + 20];
+    match qproto {
+        6 => owned.extend([ql4..ql4 + 4, ql4 + 16..ql4 + 18]),
+        17 => owned.push(ql4..ql4 + 8),
+        1 => owned.push(ql4 + 2..ql4 + 6),
+        _ => {}
+    }
+    let res = vec![
+        csum::sum(&f[14..14 + ihl]) % 0xffff,
+        csum::sum(&f[l4..14 + tot]) % 0xffff,
+        csum::sum(&f[q..q + qihl]) % 0xffff,
+    ];
+    Some((owned, 0..0, res))
+}
+
 fn forward(topo: &Topology, from: Option<usize>, input: &[u8], out: &[u8]) -> Result<(), String> {
     let Some(from) = from else {
         return Err("forwarded a frame from an unknown interface".into());
     };
-    let Some(lay @ (_, _, proto, l4)) = layout(input) else {
-        return Err("forwarded a frame that is not a well-formed tracked IPv4 packet".into());
+    let Some((owned, ports, before)) = owned_and_residuals(input) else {
+        return Err(
+            "forwarded a frame that is not a well-formed tracked IPv4 packet or ICMP error".into(),
+        );
     };
     if out.len() != input.len() {
         return Err(format!("length changed: {} -> {}", input.len(), out.len()));
     }
-    // Only the MACs, addresses, ports (ICMP: identifier) and checksums may change.
-    let csum_off = l4
-        + match proto {
-            6 => 16,
-            17 => 6,
-            _ => 2,
-        };
-    let ports = if proto == 1 {
-        l4 + 4..l4 + 6
-    } else {
-        l4..l4 + 4
-    };
     for i in 12..input.len() {
-        let owned =
-            (24..34).contains(&i) || ports.contains(&i) || (csum_off..csum_off + 2).contains(&i);
-        if !owned && input[i] != out[i] {
+        if !owned.iter().any(|r| r.contains(&i)) && input[i] != out[i] {
             return Err(format!(
                 "byte {i} changed: {:#04x} -> {:#04x}",
                 input[i], out[i]
             ));
         }
     }
-    // Checksums exactly as valid as they came.
-    let before = residuals(input, lay);
-    let after = residuals(out, lay);
-    if before != after {
+    let after = owned_and_residuals(out).map(|o| o.2);
+    if Some(&before) != after.as_ref() {
         return Err(format!(
-            "checksum residuals (ip, l4) changed: {before:?} -> {after:?} (0 = valid)"
+            "checksum residuals changed: {before:?} -> {after:?} (0 = valid)"
         ));
     }
-    // Delivered to the addressee.
     if out[6..12] != GATEWAY_MAC {
         return Err("forwarded frame not sent from the router's MAC".into());
     }

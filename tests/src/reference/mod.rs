@@ -61,6 +61,10 @@
 //!    to the target (`link_egress_sg_deny`); and a link ENI, which lives in
 //!    the customer VPC, only passes replies: a first packet a customer host
 //!    sends to it is `link_reverse_initiated` (before any group is asked).
+//! 9. ICMP errors (destination unreachable, time exceeded, parameter
+//!    problem; see `icmp_error`) go back along the flow whose packet they
+//!    quote, translated back, or are dropped (`icmp_error_no_flow`,
+//!    `icmp_error_bad_quote`).
 //! 10. Route tables (VPC user guide, "Route tables", "Route priority"): a
 //!     new flow meets its source subnet's table (its association, else the
 //!     VPC's main table) after the sender's egress groups and the source
@@ -94,6 +98,7 @@
 //!     the host and its subnet's inbound ACL does; translated to the private
 //!     address. The internet has no subnet and no ACL.
 
+mod icmp_error;
 mod internet;
 pub mod maglev;
 pub mod vpc_link;
@@ -443,6 +448,12 @@ impl Model {
                 });
             }
             Frame::Ipv4(p) => p,
+            Frame::IcmpError(p) => {
+                if p.src != self.port_ip(eni) {
+                    return Err(DropReason::SourceCheck);
+                }
+                return self.icmp_error(eni, frame, &p);
+            }
         };
         if p.src != self.port_ip(eni) {
             return Err(DropReason::SourceCheck);

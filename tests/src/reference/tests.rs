@@ -298,7 +298,9 @@ fn malformed_frames_are_dropped_with_their_reason() {
             edit(&udp, &|v| v[38..40].copy_from_slice(&[0, 21])),
             DropReason::TruncatedL4,
         ),
-        (edit(&echo, &|v| v[34] = 3), DropReason::UnsupportedIcmp),
+        (edit(&echo, &|v| v[34] = 5), DropReason::UnsupportedIcmp),
+        // An ICMP error whose "quote" (the echo's payload) is no IPv4 header.
+        (edit(&echo, &|v| v[34] = 3), DropReason::IcmpErrorBadQuote),
         (edit(&syn, &|v| v[23] = 47), DropReason::UnsupportedProtocol),
     ];
     for (frame, reason) in cases {

@@ -21,8 +21,11 @@ pub const TCP_SYN: u8 = 0x02;
 pub const TCP_RST: u8 = 0x04;
 pub const TCP_ACK: u8 = 0x10;
 
-const ICMP_ECHO_REPLY: u8 = 0;
-const ICMP_ECHO_REQUEST: u8 = 8;
+pub(super) const ICMP_ECHO_REPLY: u8 = 0;
+pub(super) const ICMP_ECHO_REQUEST: u8 = 8;
+/// ICMP messages that quote the datagram they are about (RFC 792):
+/// destination unreachable, time exceeded, parameter problem.
+const ICMP_ERRORS: [u8; 3] = [3, 11, 12];
 
 /// An IPv4 packet the data plane can track: TCP, UDP or ICMP echo, with
 /// complete headers and no fragmentation.
@@ -49,13 +52,15 @@ pub struct Ipv4 {
 pub enum Frame {
     Arp,
     Ipv4(Ipv4),
+    /// An ICMP error (ports zero); its quote is read by `icmp_error`.
+    IcmpError(Ipv4),
 }
 
-fn be16(f: &[u8], off: usize) -> u16 {
+pub(super) fn be16(f: &[u8], off: usize) -> u16 {
     u16::from_be_bytes([f[off], f[off + 1]])
 }
 
-fn addr(f: &[u8], off: usize) -> [u8; 4] {
+pub(super) fn addr(f: &[u8], off: usize) -> [u8; 4] {
     [f[off], f[off + 1], f[off + 2], f[off + 3]]
 }
 
@@ -135,6 +140,9 @@ pub fn parse(f: &[u8]) -> Result<Frame, DropReason> {
         PROTO_ICMP => {
             if payload < 8 {
                 return Err(DropReason::TruncatedL4);
+            }
+            if ICMP_ERRORS.contains(&f[l4]) {
+                return Ok(Frame::IcmpError(p));
             }
             if f[l4] != ICMP_ECHO_REQUEST && f[l4] != ICMP_ECHO_REPLY {
                 return Err(DropReason::UnsupportedIcmp);
@@ -278,9 +286,9 @@ impl Checksums {
 
 /// The bytes a checksum covers, as 16-bit-word runs (each run is summed on
 /// its own, odd lengths padded with a zero byte).
-struct Cover<'a> {
-    runs: Vec<&'a [u8]>,
-    pseudo: Vec<u8>,
+pub(super) struct Cover<'a> {
+    pub(super) runs: Vec<&'a [u8]>,
+    pub(super) pseudo: Vec<u8>,
 }
 
 fn ip_header_cover<'a>(f: &'a [u8], p: &Ipv4) -> Cover<'a> {
@@ -325,7 +333,7 @@ fn l4_checksum_offset(p: &Ipv4) -> usize {
     }
 }
 
-fn words(data: &[u8]) -> u64 {
+pub(super) fn words(data: &[u8]) -> u64 {
     data.chunks(2)
         .map(|c| u64::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
         .sum()
@@ -337,7 +345,7 @@ fn cover_sum(c: &Cover<'_>) -> u64 {
 
 /// Sum of the covered data (checksum included) mod 0xffff: one's-complement
 /// zero (0 or 0xffff) is 0, the mark of a valid checksum.
-fn residual(c: &Cover<'_>) -> u16 {
+pub(super) fn residual(c: &Cover<'_>) -> u16 {
     (cover_sum(c) % 0xffff) as u16
 }
 
@@ -345,7 +353,7 @@ fn residual(c: &Cover<'_>) -> u16 {
 /// the covered data the residual `res`: with `res` 0 this is the checksum
 /// computed from scratch (RFC 1071: the complement of the sum with the field
 /// zeroed), never 0xffff; a UDP result of 0 is sent as 0xffff (RFC 768).
-fn repaired(f: &[u8], off: usize, c: &Cover<'_>, res: u16, udp: bool) -> u16 {
+pub(super) fn repaired(f: &[u8], off: usize, c: &Cover<'_>, res: u16, udp: bool) -> u16 {
     let field = u64::from(be16(f, off));
     let without = (cover_sum(c) + 0xffff * 2 - field % 0xffff) % 0xffff;
     let v = ((u64::from(res) + 0xffff - without) % 0xffff) as u16;

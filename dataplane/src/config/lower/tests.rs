@@ -22,6 +22,7 @@ fn subnet(id: &str, vpc: usize, cidr: &str) -> Subnet {
         vpc,
         cidr: cidr.parse().unwrap(),
         az: "use1-az1".to_string(),
+        mtu: None,
     }
 }
 

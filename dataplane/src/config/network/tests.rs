@@ -17,7 +17,7 @@ fn valid_config_gives_the_exact_topology() {
 [lab]
 name = "lab1"
 hook = "xdp"
-mtu = 9000
+mtu = 3000
 
 [[vpc]]
 id = "vpc-a"
@@ -139,6 +139,7 @@ host = "b-1"
                 mac: [0x02, 0x01, 10, 0, 1, 20],
                 security_groups: vec![0, 1],
                 host: "web".into(),
+                mtu: None,
             },
             Eni {
                 id: "eni-web2".into(),
@@ -147,6 +148,7 @@ host = "b-1"
                 mac: [0x02, 0xab, 0xcd, 0, 0, 1],
                 security_groups: vec![0],
                 host: "web".into(),
+                mtu: None,
             },
             Eni {
                 id: "eni-b".into(),
@@ -155,9 +157,10 @@ host = "b-1"
                 mac: [0x02, 0x02, 10, 0, 1, 14],
                 security_groups: vec![2],
                 host: "b-1".into(),
+                mtu: None,
             },
         ],
-        ..Topology::empty(LabSettings::new("lab1", Hook::Xdp, 9000))
+        ..Topology::empty(LabSettings::new("lab1", Hook::Xdp, 3000))
     };
     assert_eq!(t, expected);
     assert_eq!(t.enis[0].mac, model::default_mac(0, t.enis[0].ip));
@@ -640,4 +643,53 @@ host = "Host_C"
                 "t.toml:33:60: eni[2].security_groups[5]: security group \"sg-a\" is listed twice",
                 "t.toml:34:8: eni[2].host: invalid host name \"Host_C\" (expected 1 to 15 characters from a-z, 0-9 and '-', starting with a letter or digit)",
             ]);
+}
+
+/// `mtu` per subnet and per ENI: an ENI's wins over its subnet's, which
+/// wins over `[lab] mtu`; both take `[lab] mtu`'s range, and an error names
+/// the file, line, column and field.
+#[test]
+fn mtu_per_subnet_and_eni() {
+    let src = with_base(
+        "\n[[subnet]]\nid = \"subnet-a2\"\nvpc = \"vpc-a\"\ncidr = \"10.0.2.0/24\"\naz = \"use1-az1\"\nmtu = 9000\n\n\
+         [[eni]]\nid = \"eni-b\"\nsubnet = \"subnet-a2\"\nip = \"10.0.2.10\"\nsecurity_groups = [\"sg-a\"]\nhost = \"b\"\n\n\
+         [[eni]]\nid = \"eni-c\"\nsubnet = \"subnet-a2\"\nip = \"10.0.2.11\"\nsecurity_groups = [\"sg-a\"]\nhost = \"c\"\nmtu = 1400\n",
+    );
+    let t = parsed(&src);
+    assert_eq!((t.subnets[0].mtu, t.subnets[1].mtu), (None, Some(9000)));
+    assert_eq!(
+        (t.enis[0].mtu, t.enis[1].mtu, t.enis[2].mtu),
+        (None, None, Some(1400))
+    );
+    assert_eq!(
+        (0..3).map(|e| t.eni_mtu(e)).collect::<Vec<_>>(),
+        [1500, 9000, 1400]
+    );
+    assert_eq!(
+        diags(&with_base(
+            "\n[[subnet]]\nid = \"subnet-a2\"\nvpc = \"vpc-a\"\ncidr = \"10.0.2.0/24\"\naz = \"use1-az1\"\nmtu = 9001\n\n\
+             [[eni]]\nid = \"eni-b\"\nsubnet = \"subnet-a2\"\nip = \"10.0.2.10\"\nsecurity_groups = [\"sg-a\"]\nhost = \"b\"\nmtu = \"jumbo\"\n"
+        )),
+        [
+            "t.toml:27:7: subnet[1].mtu: MTU 9001 is out of range (expected 576 to 9000)",
+            "t.toml:35:7: eni[1].mtu: expected an integer MTU such as 1500, found a string",
+        ]
+    );
+}
+
+/// With hook = "xdp", no MTU may exceed what a veth takes native XDP
+/// programs for (3,506): the lab's, a subnet's or an ENI's.
+#[test]
+fn xdp_labs_refuse_mtus_veths_cannot_carry() {
+    assert_eq!(
+        diags(&with_base(
+            "\n[lab]\nhook = \"xdp\"\nmtu = 3507\n\n[[subnet]]\nid = \"subnet-a2\"\nvpc = \"vpc-a\"\ncidr = \"10.0.2.0/24\"\naz = \"use1-az1\"\nmtu = 9000\n"
+        )),
+        [
+            "t.toml:24:7: lab.mtu: MTU 3507 is above 3506, the largest a veth takes native XDP programs for (hook = \"xdp\"); use hook = \"tc\" for larger frames",
+            "t.toml:31:7: subnet[1].mtu: MTU 9000 is above 3506, the largest a veth takes native XDP programs for (hook = \"xdp\"); use hook = \"tc\" for larger frames",
+        ]
+    );
+    let t = parsed(&with_base("\n[lab]\nhook = \"xdp\"\nmtu = 3506\n"));
+    assert_eq!((t.lab.hook, t.eni_mtu(0)), (Hook::Xdp, 3506));
 }
