@@ -300,7 +300,7 @@ fn unknown_files_are_listed_and_gateways_peering_nat_are_not_imported() {
         [
             "DIR/ec2/describe-things.json: ignored: not the output of a call import reads (see docs/IMPORT.md)",
             "DIR/notes.txt: ignored: not a .json file",
-            "DIR/ec2/describe-vpc-peering-connections.json: VpcPeeringConnections[0]: not imported: VPC peering connection pcx-1 (vpc-1 <-> vpc-2): VPC peering is not modelled by hyperlab yet: the two VPCs stay isolated",
+            "DIR/ec2/describe-vpc-peering-connections.json: VpcPeeringConnections[0]: not imported: VPC peering connection pcx-1 (vpc-1 <-> vpc-2): VPC peering connections are not imported yet (hyperlab's [[vpc_peering]] is not mapped from AWS's): the two VPCs stay unpeered",
             "DIR/ec2/describe-nat-gateways.json: NatGateways[0]: not imported: NAT gateway nat-1 in subnet-1: NAT gateways are not modelled by hyperlab yet (nor is the internet they lead to)",
             "DIR/ec2/describe-internet-gateways.json: InternetGateways[0]: not imported: internet gateway igw-1 attached to vpc-1: internet gateways are not modelled by hyperlab yet (nor is the internet)",
         ]

@@ -10,7 +10,9 @@ use super::json::{Res, J};
 pub const ROUTE_TABLE: &str =
     "route tables are not imported yet (hyperlab's [[route_table]] is not mapped from \
     AWS's): each VPC gets its implied main table (its local route only)";
-pub const PEERING: &str = "VPC peering is not modelled by hyperlab yet: the two VPCs stay isolated";
+pub const PEERING: &str =
+    "VPC peering connections are not imported yet (hyperlab's [[vpc_peering]] is not \
+    mapped from AWS's): the two VPCs stay unpeered";
 pub const NAT_GATEWAY: &str =
     "NAT gateways are not modelled by hyperlab yet (nor is the internet they lead to)";
 pub const INTERNET_GATEWAY: &str =
