@@ -27,6 +27,7 @@ pub mod nacl;
 pub mod objects;
 pub mod profile;
 pub mod report;
+pub mod routes;
 pub mod scale;
 pub mod stats;
 pub mod sys;
@@ -222,6 +223,7 @@ pub fn run(opts: &Options) -> Result<Report> {
             kernel::run(&mut fx, &mut bench, &sizes, opts, &mut report)
                 .context("part 1 (kernel)")?;
             nacl::run(opts, &sizes, &mut report).context("part 1 (kernel): network ACLs")?;
+            routes::run(opts, &sizes, &mut report).context("part 1 (kernel): route tables")?;
         }
         if want(Section::Scale) {
             scale::run(&mut fx, opts, &sizes, &mut report).context("part 2 (scale)")?;

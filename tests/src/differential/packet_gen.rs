@@ -77,6 +77,9 @@ struct Pools {
     /// Per VPC: (endpoint ENI address, its NLB's listeners as (protocol, port)).
     services: Vec<Vec<Service>>,
     all: Vec<[u8; 4]>,
+    /// Per VPC: the host ENI addresses of the VPCs a peering connection (in
+    /// any status) joins to it.
+    peers: Vec<Vec<[u8; 4]>>,
     ports: Vec<u16>,
     /// HTTP VPC link ENIs: (customer VPC, address).
     links: Vec<(usize, [u8; 4])>,
@@ -131,6 +134,13 @@ impl Pools {
             internet.extend([[203, 0, 113, 99], [198, 51, 100, 99]]);
         }
         let all: Vec<[u8; 4]> = vpc.iter().flatten().chain(&internet).copied().collect();
+        let mut peers = vec![Vec::new(); n];
+        for p in &t.vpc_peerings {
+            for (a, b) in [(p.requester, p.accepter), (p.accepter, p.requester)] {
+                let hosts = (0..t.enis.len()).filter(|&i| t.eni_vpc(i) == b);
+                peers[a].extend(hosts.map(|i| t.enis[i].ip.octets()));
+            }
+        }
         let mut ports: BTreeSet<u16> = [0, 1, 22, 53, 80, 443, 1024, 8080, 65535].into();
         for sg in &t.security_groups {
             for r in sg.ingress.iter().chain(&sg.egress) {
@@ -172,6 +182,7 @@ impl Pools {
             endpoints,
             services,
             all,
+            peers,
             ports: ports.into_iter().collect(),
             links,
             integrations,
@@ -550,11 +561,12 @@ impl<'t> PacketGen<'t> {
             return self.frame(e, (src, dst), proto, (s, d), flags, 8);
         }
         let v = self.topo.eni_vpc(e);
-        let dst = match self.rng.weighted(&[5, 3, 1, 2, 1]) {
+        let dst = match self.rng.weighted(&[5, 3, 1, 2, 1, 3]) {
             0 => *self.rng.pick(&self.pools.vpc[v]),
             1 if !self.pools.endpoints[v].is_empty() => *self.rng.pick(&self.pools.endpoints[v]),
             2 => own,
             3 => *self.rng.pick(&self.pools.all),
+            5 if !self.pools.peers[v].is_empty() => *self.rng.pick(&self.pools.peers[v]),
             _ => [10, self.rng.u8() % 2, self.rng.u8() % 4, self.rng.u8()],
         };
         let proto = *self.rng.pick(&[6, 6, 6, 17, 17, 1, 1]);

@@ -81,6 +81,23 @@ pub fn peerings(rng: &mut Rng, t: &mut TopoSpec) {
             .filter(|&r| t.route_tables[r].vpc == v)
             .collect();
         for r in tables {
+            // Most tables route each connection's peer CIDR (so traffic
+            // crosses), then 0-2 more routes drawn as below.
+            for &p in &mine {
+                let pc = &t.peerings[p];
+                let peer = if pc.requester == v {
+                    pc.accepter
+                } else {
+                    pc.requester
+                };
+                let dest = t.vpcs[peer].cidr;
+                let rt = &t.route_tables[r];
+                let taken = rt.routes.iter().any(|(d, _)| *d == dest)
+                    || rt.peering_routes.iter().any(|(d, _)| *d == dest);
+                if !taken && rng.chance(80) {
+                    t.route_tables[r].peering_routes.push((dest, p));
+                }
+            }
             for _ in 0..rng.range(0, 3) {
                 let p = *rng.pick(&mine);
                 let pc = &t.peerings[p];
