@@ -91,10 +91,10 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
                 explain::flow(EXPLAIN_FLOW_HIT, e);
                 counters::count(Counter::FlowHit);
                 // Network ACLs are stateless: every packet meets them.
-                events::rejected(nacl::tracked(active, e, &h), port, &key, len)?;
+                events::rejected(nacl::tracked(active, e, &h), port, &h, &key, len)?;
                 // SAFETY: `e` points into a live map value.
                 let v = forward(p, &h, unsafe { &*e }, len)?;
-                flow::account(e, len);
+                flow::account(e, len, h.tcp_flags);
                 return Ok(v);
             }
             Track::Restart => {
@@ -111,7 +111,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
         None => false,
     };
     // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
-    events::rejected(first_packet(p, port, &h, &key, len, restart), port, &key, len)
+    events::rejected(first_packet(p, port, &h, &key, len, restart), port, &h, &key, len)
 }
 
 /// Slow path: decide a new flow, record both directions, forward.

@@ -171,6 +171,40 @@ struct Direction {
     /// Subnet boundaries its packets cross: (from, to) as they arrive,
     /// then (from, to) as translated (PrivateLink, links).
     cross: [(usize, usize); 2],
+    /// Flow logs' `tcp-flags` of the packets it forwarded, OR-ed
+    /// ([`logged_flags`]).
+    tcp_flags: u8,
+}
+
+/// [`logged_flags`] of an Ethernet frame (0 if it is not IPv4).
+pub fn frame_logged_flags(frame: &[u8]) -> u8 {
+    match wire::parse(frame) {
+        Ok(Frame::Ipv4(p)) => logged_flags(&p),
+        _ => 0,
+    }
+}
+
+/// The TCP flags a flow log record counts, stated from the VPC user
+/// guide's field reference ("Flow log records", `tcp-flags`): FIN is 1,
+/// SYN 2, RST 4, and a SYN-ACK 18; nothing else is recorded (a plain ACK,
+/// PSH, URG: 0). UDP and ICMP: 0.
+fn logged_flags(p: &Ipv4) -> u8 {
+    if p.proto != PROTO_TCP {
+        return 0;
+    }
+    let f = p.tcp_flags;
+    let has = |bit: u8| f & bit != 0;
+    let mut v = 0;
+    if has(wire::TCP_FIN) {
+        v += 1;
+    }
+    if has(wire::TCP_SYN) {
+        v += if has(wire::TCP_ACK) { 18 } else { 2 };
+    }
+    if has(wire::TCP_RST) {
+        v += 4;
+    }
+    v
 }
 
 /// "No boundary": both ends the same.
@@ -318,6 +352,22 @@ impl Model {
         }
     }
 
+    /// Flow logs' `tcp-flags` of the flow direction the kernel keys by
+    /// `k` (its entry's `tcp_flags`), if the model tracks it.
+    pub fn tcp_flags_of(&self, k: &dataplane_common::FlowKey) -> Option<u8> {
+        let key = Tuple {
+            vpc: k.vpc as usize,
+            proto: k.proto,
+            addrs: Addrs {
+                src: k.src,
+                dst: k.dst,
+                sport: u16::from_be_bytes(k.sport),
+                dport: u16::from_be_bytes(k.dport),
+            },
+        };
+        self.flows.get(&key).map(|d| d.tcp_flags)
+    }
+
     pub fn topology(&self) -> &Topology {
         &self.topo
     }
@@ -419,6 +469,9 @@ impl Model {
                 let icmp = Self::icmp_of(frame, &p);
                 self.crossing(d.cross[0], &p, p.src, p.dst, p.dport, icmp)?;
                 self.crossing(d.cross[1], &p, d.out.src, d.out.dst, d.out.dport, icmp)?;
+                if let Some(e) = self.flows.get_mut(&key) {
+                    e.tcp_flags |= logged_flags(&p);
+                }
                 return Ok(self.forward(frame, &p, &d));
             }
         }
@@ -568,6 +621,7 @@ impl Model {
                 let ts = self.topo.enis[to].subnet;
                 let fwd = Direction {
                     reply: false,
+                    tcp_flags: logged_flags(p),
                     state,
                     to,
                     out_vpc: key.vpc,
@@ -577,6 +631,7 @@ impl Model {
                 };
                 let rev = Direction {
                     reply: true,
+                    tcp_flags: 0,
                     state,
                     to: eni,
                     out_vpc: key.vpc,
@@ -651,6 +706,7 @@ impl Model {
         let state = Self::initial_state(p);
         let rev = Direction {
             reply: true,
+            tcp_flags: 0,
             state,
             to: eni,
             out_vpc: key.vpc,
@@ -696,6 +752,7 @@ impl Model {
         };
         let fwd = Direction {
             reply: false,
+            tcp_flags: logged_flags(p),
             state,
             to: r.target_eni,
             out_vpc: r.vpc,
