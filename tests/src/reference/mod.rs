@@ -71,8 +71,11 @@
 //!     (table, route). A destination that no ENI of the VPC holds meets the
 //!     table first (a blackhole says `route_blackhole`, else `no_route`).
 
+mod flow_log;
 pub mod maglev;
 pub mod vpc_link;
+pub use flow_log::frame_logged_flags;
+use flow_log::logged_flags;
 mod wire;
 
 #[cfg(test)]
@@ -174,37 +177,6 @@ struct Direction {
     /// Flow logs' `tcp-flags` of the packets it forwarded, OR-ed
     /// ([`logged_flags`]).
     tcp_flags: u8,
-}
-
-/// [`logged_flags`] of an Ethernet frame (0 if it is not IPv4).
-pub fn frame_logged_flags(frame: &[u8]) -> u8 {
-    match wire::parse(frame) {
-        Ok(Frame::Ipv4(p)) => logged_flags(&p),
-        _ => 0,
-    }
-}
-
-/// The TCP flags a flow log record counts, stated from the VPC user
-/// guide's field reference ("Flow log records", `tcp-flags`): FIN is 1,
-/// SYN 2, RST 4, and a SYN-ACK 18; nothing else is recorded (a plain ACK,
-/// PSH, URG: 0). UDP and ICMP: 0.
-fn logged_flags(p: &Ipv4) -> u8 {
-    if p.proto != PROTO_TCP {
-        return 0;
-    }
-    let f = p.tcp_flags;
-    let has = |bit: u8| f & bit != 0;
-    let mut v = 0;
-    if has(wire::TCP_FIN) {
-        v += 1;
-    }
-    if has(wire::TCP_SYN) {
-        v += if has(wire::TCP_ACK) { 18 } else { 2 };
-    }
-    if has(wire::TCP_RST) {
-        v += 4;
-    }
-    v
 }
 
 /// "No boundary": both ends the same.
@@ -350,22 +322,6 @@ impl Model {
             met_route: None,
             rejected_nat: None,
         }
-    }
-
-    /// Flow logs' `tcp-flags` of the flow direction the kernel keys by
-    /// `k` (its entry's `tcp_flags`), if the model tracks it.
-    pub fn tcp_flags_of(&self, k: &dataplane_common::FlowKey) -> Option<u8> {
-        let key = Tuple {
-            vpc: k.vpc as usize,
-            proto: k.proto,
-            addrs: Addrs {
-                src: k.src,
-                dst: k.dst,
-                sport: u16::from_be_bytes(k.sport),
-                dport: u16::from_be_bytes(k.dport),
-            },
-        };
-        self.flows.get(&key).map(|d| d.tcp_flags)
     }
 
     pub fn topology(&self) -> &Topology {
@@ -889,28 +845,6 @@ impl Model {
         };
         self.rejected_nat = Some((reason, choice, vpc));
         (reason, At::Target(target))
-    }
-
-    /// For `frame`, a first packet from VPC `vpc` to an interface endpoint
-    /// or integration address that the target's ingress rules or the
-    /// link's egress rules refuse: the reason, the translated packet the
-    /// target would have seen (its source and first NAT port, the target
-    /// and port) and the VPC it travels in. `None` if it is not refused
-    /// there. Like [`Model::choose`], asks only the destination's side.
-    pub fn rejected_after_nat(
-        &mut self,
-        vpc: usize,
-        frame: &[u8],
-    ) -> Option<(DropReason, Choice, usize)> {
-        let Ok(Frame::Ipv4(p)) = wire::parse(frame) else {
-            return None;
-        };
-        let Some(Dest::Endpoint(endpoint, ep_eni)) = self.resolve(vpc, p.dst) else {
-            return None;
-        };
-        self.rejected_nat = None;
-        let _ = self.route(endpoint, ep_eni, &p);
-        self.rejected_nat.take()
     }
 
     /// What the rules choose for `frame`, the first packet of a new flow
