@@ -9,7 +9,7 @@ use aya_ebpf::{
     helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns},
 };
 use dataplane_common::{
-    Counter, DropReason, FlowEntry, FlowKey, EEXIST, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
+    aws_tcp_flags, Counter, DropReason, FlowEntry, FlowKey, EEXIST, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
     FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, NO_STAT, NO_SUBNET, PROTO_TCP,
 };
 
@@ -175,6 +175,8 @@ impl Crossings {
 /// counts into (`NO_STAT` for none).
 pub struct Birth {
     pub state: u32,
+    /// The first packet's TCP flags as flow logs count them.
+    pub tcp_flags: u8,
     pub now: u64,
     pub len: u64,
     pub stat_endpoint: u32,
@@ -190,6 +192,7 @@ impl Birth {
         Birth {
             now: now(),
             state: initial_state(h),
+            tcp_flags: events::flags_of(h),
             len,
             stat_endpoint: NO_STAT,
             stat_listener: NO_STAT,
@@ -233,7 +236,9 @@ pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, 
         // Checked when the flow was decided, but under which switch is not
         // known here: the first hit checks again and records it.
         nacl_epoch: 0,
+        tcp_flags: if reply { 0 } else { b.tcp_flags },
         _pad2: 0,
+        _pad3: 0,
     };
 }
 
@@ -355,13 +360,32 @@ pub fn scratch(i: u32) -> Result<&'static mut FlowEntry, DropReason> {
     }
 }
 
-/// Counts one forwarded packet of `len` frame bytes into the entry `e` of
-/// its direction. Atomic adds: several CPUs may forward the same flow.
+/// Counts one forwarded packet of `len` frame bytes, with the raw TCP
+/// flags `tcp_flags` (`Headers::tcp_flags`), into the entry `e` of its
+/// direction.
+/// Atomic adds: several CPUs may forward the same flow.
 #[inline(always)]
-pub fn account(e: *mut FlowEntry, len: u64) {
+pub fn account(e: *mut FlowEntry, len: u64, tcp_flags: u8) {
     // A dry run (`dataplane explain`) leaves live flows untouched.
     if dry_run() {
         return;
+    }
+    // Flow logs' `tcp-flags`: the entry's OR of what its packets carried.
+    // `tcp_flags` is the header's raw byte (0 for UDP and ICMP): only FIN,
+    // SYN and RST count (ACK only with SYN), so an established segment
+    // (ACK, PSH) costs one test and the entry is neither read nor written
+    // for it. A new bit is stored with a plain read-modify-write (no BPF
+    // atomic OR below cpu v3): two CPUs adding different bits of one
+    // direction at the same instant may lose one.
+    if tcp_flags & (TCP_FIN | TCP_SYN | TCP_RST) != 0 {
+        let add = aws_tcp_flags(tcp_flags);
+        // SAFETY: `e` points into a live map value.
+        unsafe {
+            let old = (*e).tcp_flags;
+            if old | add != old {
+                (*e).tcp_flags = old | add;
+            }
+        }
     }
     // SAFETY: `e` points into a live map value; the u64 fields are 8-byte
     // aligned (offsets pinned in dataplane_common's tests), as atomics need.

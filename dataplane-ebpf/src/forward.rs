@@ -60,7 +60,7 @@ pub fn created<P: Packet>(
     // SAFETY: `e` is `fwd` or points into a live map value.
     let v = forward(p, h, unsafe { &*e }, len)?;
     if let Some(t) = theirs {
-        flow::account(t, len);
+        flow::account(t, len, h.tcp_flags);
     }
     Ok(v)
 }

@@ -88,7 +88,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
     if error {
         // An ICMP error rides the flow it quotes, or goes nowhere.
         let key = h.key(port.vpc);
-        return events::rejected(icmp_error::deliver(p, port, &h, active, len), port, &key, len);
+        return events::rejected(icmp_error::deliver(p, port, &h, active, len), port, &h, &key, len);
     }
     explain::stage(STAGE_FLOW);
     let key = h.key(port.vpc);
@@ -98,10 +98,10 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
                 explain::flow(EXPLAIN_FLOW_HIT, e);
                 counters::count(Counter::FlowHit);
                 // Network ACLs are stateless: every packet meets them.
-                events::rejected(nacl::tracked(active, e, &h), port, &key, len)?;
+                events::rejected(nacl::tracked(active, e, &h), port, &h, &key, len)?;
                 // SAFETY: `e` points into a live map value.
                 let v = forward(p, &h, unsafe { &*e }, len)?;
-                flow::account(e, len);
+                flow::account(e, len, h.tcp_flags);
                 return Ok(v);
             }
             Track::Restart => {
@@ -118,7 +118,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
         None => false,
     };
     // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
-    events::rejected(first_packet(p, port, &h, &key, len, restart), port, &key, len)
+    events::rejected(first_packet(p, port, &h, &key, len, restart), port, &h, &key, len)
 }
 
 /// Slow path: decide a new flow, record both directions, forward.

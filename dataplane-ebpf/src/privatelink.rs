@@ -128,7 +128,7 @@ pub fn first_packet<P: Packet>(
             _pad0: 0,
             _pad1: 0,
         };
-        events::rejected_translated(reason, t.eni, &out, len);
+        events::rejected_translated(reason, t.eni, h, &out, len);
         return Err(reason);
     }
     // The network ACLs of both boundaries, in the order the packet crosses

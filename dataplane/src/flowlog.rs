@@ -91,6 +91,9 @@ pub struct Record {
     pub start: u64,
     pub end: u64,
     pub action: Action,
+    /// `tcp-flags`: the OR of the flags flow logs count (FIN 1, SYN 2,
+    /// RST 4, SYN-ACK 18) seen in the window; 0 for UDP and ICMP.
+    pub tcp_flags: u8,
 }
 
 /// The first line of a destination in `format`: its field names, as in
@@ -130,6 +133,7 @@ impl Record {
                     F::Srcport => self.srcport.to_string(),
                     F::Dstport => self.dstport.to_string(),
                     F::Protocol => self.protocol.to_string(),
+                    F::TcpFlags => self.tcp_flags.to_string(),
                     F::Packets => self.packets.to_string(),
                     F::Bytes => self.bytes.to_string(),
                     F::Start => self.start.to_string(),
@@ -163,8 +167,16 @@ impl Record {
     /// `format` by name, in order; counts, ports, protocol, times and
     /// version as numbers, the rest (and `-`) as strings.
     pub fn json(&self, format: &[FlowLogField], account: &str) -> String {
-        const NUMBERS: [&str; 8] = [
-            "version", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end",
+        const NUMBERS: [&str; 9] = [
+            "version",
+            "srcport",
+            "dstport",
+            "protocol",
+            "packets",
+            "bytes",
+            "start",
+            "end",
+            "tcp-flags",
         ];
         let members: Vec<String> = self
             .fields(format, account)
@@ -385,6 +397,9 @@ impl Slot {
 struct Tracked {
     fwd: (u64, u64),
     rev: (u64, u64),
+    /// Each direction's `FlowEntry::tcp_flags` as last logged.
+    fwd_flags: u8,
+    rev_flags: u8,
     /// Not in the table at the last read: forgotten at the next one if
     /// still gone (its final counts, if the sweeper removed it, arrive on
     /// the channel in between).
@@ -398,6 +413,19 @@ fn delta(last: &mut (u64, u64), now: (u64, u64)) -> (u64, u64) {
         now
     } else {
         (now.0 - last.0, now.1 - last.1)
+    };
+    *last = now;
+    d
+}
+
+/// The flags of an entry's OR (`FlowEntry::tcp_flags`) not logged before:
+/// a window's record carries the flags first seen in it. An entry that
+/// lost bits was replaced (a new connection on the tuple): all of its own.
+fn new_flags(last: &mut u8, now: u8) -> u8 {
+    let d = if now & *last != *last {
+        now
+    } else {
+        now & !*last
     };
     *last = now;
     d
@@ -453,7 +481,13 @@ impl Aggregator {
         (first, wall(e.last_seen_ns).max(first))
     }
 
-    fn add(&mut self, slot: Slot, (packets, bytes): (u64, u64), (first, last): (u64, u64)) {
+    fn add(
+        &mut self,
+        slot: Slot,
+        (packets, bytes): (u64, u64),
+        (first, last): (u64, u64),
+        tcp_flags: u8,
+    ) {
         // The lab's internet hosts are no interfaces of a VPC: AWS writes
         // no records for them.
         if packets == 0 || slot.eni >= dataplane_common::INTERNET_ENI_BASE {
@@ -464,9 +498,11 @@ impl Aggregator {
             bytes: 0,
             first,
             last,
+            tcp_flags: 0,
         });
         p.packets += packets;
         p.bytes += bytes;
+        p.tcp_flags |= tcp_flags;
         p.first = p.first.min(first);
         p.last = p.last.max(last);
     }
@@ -498,9 +534,15 @@ impl Aggregator {
                         Slot::new(ev.eni, Direction::Egress, Action::Accept, k),
                         d,
                         at,
+                        ev.tcp_flags,
                     );
                     if let Some(m) = self.ifaces.managed_at(k.vpc, k.dst) {
-                        self.add(Slot::new(m, Direction::Ingress, Action::Accept, k), d, at);
+                        self.add(
+                            Slot::new(m, Direction::Ingress, Action::Accept, k),
+                            d,
+                            at,
+                            ev.tcp_flags,
+                        );
                     }
                     return;
                 }
@@ -510,13 +552,20 @@ impl Aggregator {
                             Slot::new(ev.eni, Direction::Egress, Action::Accept, k),
                             d,
                             at,
+                            ev.tcp_flags,
                         );
-                        self.add(Slot::new(r, Direction::Ingress, Action::Reject, k), d, at);
+                        self.add(
+                            Slot::new(r, Direction::Ingress, Action::Reject, k),
+                            d,
+                            at,
+                            ev.tcp_flags,
+                        );
                     }
                     None => self.add(
                         Slot::new(ev.eni, Direction::Egress, Action::Reject, k),
                         d,
                         at,
+                        ev.tcp_flags,
                     ),
                 }
             }
@@ -528,16 +577,27 @@ impl Aggregator {
                 let via = self.ifaces.managed_at(k.vpc, k.src);
                 if ev.reason == DropReason::LinkEgressSgDeny as u32 {
                     if let Some(v) = via {
-                        self.add(Slot::new(v, Direction::Egress, Action::Reject, k), d, at);
+                        self.add(
+                            Slot::new(v, Direction::Egress, Action::Reject, k),
+                            d,
+                            at,
+                            ev.tcp_flags,
+                        );
                     }
                 } else {
                     if let Some(v) = via {
-                        self.add(Slot::new(v, Direction::Egress, Action::Accept, k), d, at);
+                        self.add(
+                            Slot::new(v, Direction::Egress, Action::Accept, k),
+                            d,
+                            at,
+                            ev.tcp_flags,
+                        );
                     }
                     self.add(
                         Slot::new(ev.eni, Direction::Ingress, Action::Reject, k),
                         d,
                         at,
+                        ev.tcp_flags,
                     );
                 }
             }
@@ -574,8 +634,14 @@ impl Aggregator {
         t.missing = false;
         // A flow's forward entry is created with its first packet.
         let first_read = t.fwd == (0, 0);
-        let d_fwd = delta(&mut t.fwd, (fwd.packets, fwd.bytes));
-        let d_rev = rev.map(|(rk, r)| (*rk, *r, delta(&mut t.rev, (r.packets, r.bytes))));
+        let d_fwd = (
+            delta(&mut t.fwd, (fwd.packets, fwd.bytes)),
+            new_flags(&mut t.fwd_flags, fwd.tcp_flags),
+        );
+        let d_rev = rev.map(|(rk, r)| {
+            let d = delta(&mut t.rev, (r.packets, r.bytes));
+            (*rk, *r, (d, new_flags(&mut t.rev_flags, r.tcp_flags)))
+        });
         self.accept(key, fwd, d_fwd, first_read);
         if let Some((rk, r, d)) = d_rev {
             self.accept(&rk, &r, d, false);
@@ -584,10 +650,16 @@ impl Aggregator {
 
     /// Accepted traffic of the direction `e` (key `key`): logged at every
     /// interface of its path.
-    fn accept(&mut self, key: &FlowKey, e: &FlowEntry, d: (u64, u64), from_created: bool) {
+    fn accept(
+        &mut self,
+        key: &FlowKey,
+        e: &FlowEntry,
+        (d, flags): ((u64, u64), u8),
+        from_created: bool,
+    ) {
         let at = self.times(e, from_created);
         for (iface, dir, k) in self.ifaces.path(key, e) {
-            self.add(Slot::new(iface, dir, Action::Accept, &k), d, at);
+            self.add(Slot::new(iface, dir, Action::Accept, &k), d, at, flags);
         }
     }
 
@@ -600,6 +672,8 @@ impl Aggregator {
             Tracked {
                 fwd: (fwd.packets, fwd.bytes),
                 rev: rev.map_or((0, 0), |r| (r.packets, r.bytes)),
+                fwd_flags: fwd.tcp_flags,
+                rev_flags: rev.map_or(0, |r| r.tcp_flags),
                 missing: false,
             },
         );
@@ -616,10 +690,15 @@ impl Aggregator {
             let Some(t) = self.tracked.get_mut(&fk) else {
                 continue;
             };
-            let last = if reply { &mut t.rev } else { &mut t.fwd };
+            let (last, last_flags) = if reply {
+                (&mut t.rev, &mut t.rev_flags)
+            } else {
+                (&mut t.fwd, &mut t.fwd_flags)
+            };
             let from_created = !reply && *last == (0, 0);
             let d = delta(last, (e.packets, e.bytes));
-            self.accept(k, e, d, from_created);
+            let f = new_flags(last_flags, e.tcp_flags);
+            self.accept(k, e, (d, f), from_created);
             gone.push(fk);
         }
         for k in gone {
@@ -651,6 +730,7 @@ impl Aggregator {
                     start: first,
                     end: p.last.clamp(first, end),
                     action: s.action,
+                    tcp_flags: p.tcp_flags,
                 }
             })
             .collect()
@@ -665,6 +745,8 @@ struct Pending {
     /// Unix seconds of its first and last packet.
     first: u64,
     last: u64,
+    /// The OR of its packets' TCP flags (see [`Record::tcp_flags`]).
+    tcp_flags: u8,
 }
 
 /// See [`Aggregator::set_clock`].

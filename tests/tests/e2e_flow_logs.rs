@@ -469,6 +469,11 @@ const V5: &str = "${version} ${account-id} ${interface-id} ${vpc-id} ${subnet-id
 /// format, and one more integration: Cloud Map's svc-users over UDP at
 /// 10.1.1.205:9000.
 fn http_link_topo() -> String {
+    http_link_base() + &format!("format = \"{V5}\"\n")
+}
+
+/// [`http_link_topo`] in the default format.
+fn http_link_base() -> String {
     let t = hyperlab_tests::shipped_config("http-vpc-link.toml", "httplink");
     let users = r#"ingress = [ { protocol = "tcp", ports = "9000", peer = "sg-link" } ]"#;
     let list = "integrations = [\n";
@@ -485,7 +490,6 @@ fn http_link_topo() -> String {
         ),
         1,
     ) + LOGS
-        + &format!("format = \"{V5}\"\n")
 }
 
 #[test]
@@ -541,4 +545,305 @@ fn an_http_vpc_link_flow_is_logged_at_api_host_link_eni_and_target_in_a_v5_forma
     .into_iter()
     .collect();
     assert_eq!(got, want, "the log:\n{log}");
+}
+
+/// An interface as a record names it: account, id, VPC, subnet, AZ,
+/// instance (`-` for a managed one).
+struct At {
+    account: &'static str,
+    id: String,
+    vpc: &'static str,
+    subnet: &'static str,
+    az: &'static str,
+    instance: String,
+}
+
+fn host_eni(id: &str, host: &str, vpc: &'static str, subnet: &'static str, az: &'static str) -> At {
+    At {
+        account: "123456789012",
+        id: id.into(),
+        vpc,
+        subnet,
+        az,
+        instance: dataplane::model::instance_id(host),
+    }
+}
+
+fn managed(owner: &str, vpc: &'static str, subnet: &'static str, az: &'static str) -> At {
+    At {
+        account: "unknown",
+        id: dataplane::model::managed_eni_id(owner, subnet),
+        vpc,
+        subnet,
+        az,
+        instance: "-".into(),
+    }
+}
+
+/// Every field of the default and the v5 format a record of 5 echoed
+/// datagrams (128 IPv4 bytes each) at `at` should carry, by AWS name, for
+/// the tuple `src:sp -> dst:dp` seen `dir` ("ingress"/"egress") there;
+/// `version` is the format's.
+fn expected(
+    at: &At,
+    (src, dst, sp, dp): (&str, &str, &str, &str),
+    dir: &str,
+    version: &str,
+) -> BTreeMap<&'static str, String> {
+    let path = if dir == "egress" { "1" } else { "-" };
+    [
+        ("version", version),
+        ("account-id", at.account),
+        ("interface-id", &at.id),
+        ("vpc-id", at.vpc),
+        ("subnet-id", at.subnet),
+        ("instance-id", &at.instance),
+        ("az-id", at.az),
+        ("type", "IPv4"),
+        ("srcaddr", src),
+        ("dstaddr", dst),
+        ("srcport", sp),
+        ("dstport", dp),
+        ("protocol", "17"),
+        ("pkt-srcaddr", src),
+        ("pkt-dstaddr", dst),
+        ("packets", "5"),
+        ("bytes", "640"),
+        ("action", "ACCEPT"),
+        ("flow-direction", dir),
+        ("traffic-path", path),
+        ("pkt-src-aws-service", "-"),
+        ("log-status", "OK"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .collect()
+}
+
+/// The records of `log` (summed over windows, times left out) as lines of
+/// their fields in the header's order.
+fn summed_records(log: &str) -> Vec<String> {
+    let names: Vec<String> = log
+        .lines()
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(String::from)
+        .collect();
+    let mut sums: BTreeMap<Vec<String>, (u64, u64)> = BTreeMap::new();
+    for r in parse_log(log) {
+        let key: Vec<String> = names
+            .iter()
+            .filter(|n| !["packets", "bytes", "start", "end"].contains(&n.as_str()))
+            .map(|n| r[n].clone())
+            .collect();
+        let t = sums.entry(key).or_default();
+        t.0 += r["packets"].parse::<u64>().unwrap();
+        t.1 += r["bytes"].parse::<u64>().unwrap();
+    }
+    let mut out: Vec<String> = sums
+        .into_iter()
+        .map(|(key, (p, b))| {
+            let mut key = key.into_iter();
+            names
+                .iter()
+                .filter(|n| !["start", "end"].contains(&n.as_str()))
+                .map(|n| match n.as_str() {
+                    "packets" => p.to_string(),
+                    "bytes" => b.to_string(),
+                    _ => key.next().unwrap(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+#[ignore = "needs root"]
+fn each_path_is_logged_exactly_in_the_default_and_a_custom_v5_format() {
+    // (name, topology without a format, echo servers, their port, then
+    // sender, source, destination address and port)
+    type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, &'a str);
+    let paths: [(Case, [&str; 4]); 3] = [
+        (
+            ("intra-VPC", topo(), vec![("web", "10.0.1.20")], "5000"),
+            ["client", "10.0.1.10", "10.0.1.20", "5000"],
+        ),
+        (
+            (
+                "PrivateLink",
+                privatelink_topo(),
+                vec![("web1", "10.0.1.21"), ("web2", "10.0.2.22")],
+                "5353",
+            ),
+            ["consumer", "10.0.1.10", "10.0.1.100", "53"],
+        ),
+        (
+            (
+                "HTTP VPC link",
+                http_link_base(),
+                vec![("users1", "10.0.2.41")],
+                "9000",
+            ),
+            ["apigw", "10.1.1.20", "10.1.1.205", "9000"],
+        ),
+    ];
+    for ((name, base, servers_at, server_port), [sender, src, dst, dport]) in paths {
+        for custom in [false, true] {
+            let t = if custom {
+                format!("{base}format = \"{V5}\"\n")
+            } else {
+                base.clone()
+            };
+            let (fx, log_file) = logged_lab(&t, "eflt");
+            let servers = echo_servers(&fx, &servers_at, server_port);
+            five_echoed(&fx, sender, src, "41000", dst, dport);
+            let log = final_log(fx, &log_file, servers);
+            let what = format!("{name}, {} format", if custom { "v5" } else { "default" });
+            let header = log.lines().next().unwrap_or_default().to_string();
+            let names: Vec<&str> = header.split(' ').collect();
+            if custom {
+                assert_eq!(header, V5.replace("${", "").replace('}', ""), "{what}");
+            } else {
+                assert_eq!(header, dataplane::flowlog::HEADER, "{what}");
+            }
+            let version = if custom { "5" } else { "2" };
+            let got = summed_records(&log);
+            // The translated tuple's NAT port and target: the NLB's choice,
+            // read from the translating interface's request record.
+            let nat = |iface: &str| -> (String, String) {
+                parse_log(&log)
+                    .into_iter()
+                    .find(|r| {
+                        r["interface-id"] == iface
+                            && r["dstport"] != "41000"
+                            && r["srcport"] != server_port
+                    })
+                    .map(|r| (r["dstaddr"].clone(), r["srcport"].clone()))
+                    .unwrap_or_else(|| panic!("{what}: no request record at {iface}:\n{log}"))
+            };
+            // (interface, request tuple as it saw it)
+            let hops: Vec<(At, (String, String, String, String))> = match name {
+                "intra-VPC" => {
+                    let t = (src.into(), dst.into(), "41000".into(), dport.into());
+                    vec![
+                        (
+                            host_eni("eni-client", "client", "vpc-a", "subnet-a1", "use1-az1"),
+                            t.clone(),
+                        ),
+                        (
+                            host_eni("eni-web", "web", "vpc-a", "subnet-a1", "use1-az1"),
+                            t,
+                        ),
+                    ]
+                }
+                "PrivateLink" => {
+                    let node = managed("nlb-web", "vpc-provider", "subnet-provider1", "use1-az1");
+                    let (target_ip, port) = nat(&node.id);
+                    let target = match target_ip.as_str() {
+                        "10.0.1.21" => host_eni(
+                            "eni-web1",
+                            "web1",
+                            "vpc-provider",
+                            "subnet-provider1",
+                            "use1-az1",
+                        ),
+                        _ => host_eni(
+                            "eni-web2",
+                            "web2",
+                            "vpc-provider",
+                            "subnet-provider2",
+                            "use1-az2",
+                        ),
+                    };
+                    let sent = (
+                        src.to_string(),
+                        dst.to_string(),
+                        "41000".to_string(),
+                        dport.to_string(),
+                    );
+                    let seen = (
+                        "10.0.1.50".to_string(),
+                        target_ip,
+                        port,
+                        server_port.to_string(),
+                    );
+                    vec![
+                        (
+                            host_eni(
+                                "eni-consumer",
+                                "consumer",
+                                "vpc-consumer",
+                                "subnet-consumer1",
+                                "use1-az1",
+                            ),
+                            sent.clone(),
+                        ),
+                        (
+                            managed("vpce-web", "vpc-consumer", "subnet-consumer1", "use1-az1"),
+                            sent,
+                        ),
+                        (node, seen.clone()),
+                        (target, seen),
+                    ]
+                }
+                _ => {
+                    let link = managed("vpclink-http", "vpc-cust", "subnet-cust2", "use1-az2");
+                    let (_, port) = nat(&link.id);
+                    let seen = (
+                        "10.0.2.4".to_string(),
+                        "10.0.2.41".to_string(),
+                        port,
+                        server_port.to_string(),
+                    );
+                    vec![
+                        (
+                            host_eni("eni-apigw", "apigw", "vpc-api", "subnet-api1", "use1-az1"),
+                            (src.into(), dst.into(), "41000".into(), dport.into()),
+                        ),
+                        (link, seen.clone()),
+                        (
+                            host_eni(
+                                "eni-users1",
+                                "users1",
+                                "vpc-cust",
+                                "subnet-cust2",
+                                "use1-az2",
+                            ),
+                            seen,
+                        ),
+                    ]
+                }
+            };
+            let n = hops.len();
+            let mut want: Vec<String> = Vec::new();
+            for (i, (at, (s, d, sp, dp))) in hops.iter().enumerate() {
+                // The request leaves the sender, and the interface that
+                // translates it (a managed one sending from its own
+                // address); it enters the others. The reply the other way.
+                let leaves = i == 0 || (at.account == "unknown" && s != src);
+                let (req_dir, rep_dir) = if leaves {
+                    ("egress", "ingress")
+                } else {
+                    ("ingress", "egress")
+                };
+                for (tuple, dir) in [((s, d, sp, dp), req_dir), ((d, s, dp, sp), rep_dir)] {
+                    let e = expected(at, (tuple.0, tuple.1, tuple.2, tuple.3), dir, version);
+                    want.push(
+                        names
+                            .iter()
+                            .filter(|f| !["start", "end"].contains(f))
+                            .map(|f| e[f].clone())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    );
+                }
+            }
+            want.sort();
+            assert_eq!(got, want, "{what} ({n} interfaces), the log:\n{log}");
+        }
+    }
 }

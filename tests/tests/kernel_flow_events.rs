@@ -101,7 +101,10 @@ fn a_new_flow_and_a_rejected_packet_each_emit_one_exact_event() {
         reason: DropReason::IngressSgDeny as u32,
         key: key(c, d, 40001, 5432, PROTO_TCP),
         // IPv4 bytes: the frame without its Ethernet header.
-        len: (syn.len() - 14) as u32,
+        len: (syn.len() - 14) as u16,
+        // The SYN, as flow logs' tcp-flags counts it.
+        tcp_flags: 2,
+        _pad: 0,
     };
     assert_eq!(
         drain(&mut fx),
@@ -113,6 +116,8 @@ fn a_new_flow_and_a_rejected_packet_each_emit_one_exact_event() {
                 reason: 0,
                 key: key(c, w, 40000, 53, PROTO_UDP),
                 len: 0,
+                tcp_flags: 0,
+                _pad: 0,
             },
             reject,
             reject,
@@ -266,19 +271,75 @@ fn network_acl_drops_are_rejects_on_first_packets_and_flow_hits() {
         .expect("reload");
     let ack = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40001, 80, "A");
     assert_eq!(fx.run(Hook::Tc, "eni-client", &ack).verdict, Verdict::Drop);
-    let reject = |sport, dport, len: usize| FlowEvent {
+    let reject = |sport, dport, len: usize, tcp_flags| FlowEvent {
         kind: FLOW_EVENT_REJECT,
         eni: ci,
         dst_eni: NO_ENI,
         reason: DropReason::NaclIngressDeny as u32,
         key: key(c, w, sport, dport, PROTO_TCP),
-        len: (len - 14) as u32,
+        len: (len - 14) as u16,
+        tcp_flags,
+        _pad: 0,
     };
     let events = drain(&mut fx);
     assert_eq!(events.len(), 3, "{events:?}");
-    assert_eq!(events[0], reject(40000, 22, ssh.len()));
+    // A SYN (2), then a plain ACK (0).
+    assert_eq!(events[0], reject(40000, 22, ssh.len(), 2));
     assert_eq!(events[1].kind, FLOW_EVENT_NEW);
-    assert_eq!(events[2], reject(40001, 80, ack.len()));
+    assert_eq!(events[2], reject(40001, 80, ack.len(), 0));
+}
+
+#[test]
+#[ignore = "needs root"]
+fn each_direction_ors_the_tcp_flags_flow_logs_count() {
+    let text = fixtures::client_web(
+        r#"{ protocol = "udp", ports = 53, peer = "sg-client" }, { protocol = "tcp", ports = 80, peer = "sg-client" }"#,
+    );
+    let fx = Fixture::with_options(&text, "kff", Hook::Tc, &events_on());
+    let (c, w) = (fx.ip("eni-client"), fx.ip("eni-web"));
+    let (cmac, wmac) = (fx.mac("eni-client"), fx.mac("eni-web"));
+    // A UDP flow: no flags.
+    let q = pkt::udp(cmac, GATEWAY_MAC, c, w, 40000, 53);
+    assert_eq!(fx.run(Hook::Tc, "eni-client", &q).verdict, Verdict::Forward);
+    let flags_now = |fx: &Fixture| -> Vec<(bool, u8, u8)> {
+        let mut v: Vec<(bool, u8, u8)> = fx
+            .flows()
+            .into_iter()
+            .map(|(k, e)| (e.flags & FLOW_F_REPLY != 0, k.proto, e.tcp_flags))
+            .collect();
+        v.sort();
+        v
+    };
+    let out = |f: &str| pkt::tcp(cmac, GATEWAY_MAC, c, w, 40001, 80, f);
+    let back = |f: &str| pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40001, f);
+    // (sender, segment, both directions' ORs after it: forward, reply).
+    let steps: [(bool, &str, u8, u8); 6] = [
+        (true, "S", 2, 0),
+        (false, "SA", 2, 18),
+        (true, "A", 2, 18),
+        (true, "PA", 2, 18),
+        (true, "FA", 3, 18),
+        (false, "RA", 3, 22),
+    ];
+    for (i, (client, f, fwd, rev)) in steps.iter().enumerate() {
+        let hook = if i % 2 == 0 { Hook::Tc } else { Hook::Xdp };
+        let (from, frame) = if *client {
+            ("eni-client", out(f))
+        } else {
+            ("eni-web", back(f))
+        };
+        assert_eq!(fx.run(hook, from, &frame).verdict, Verdict::Forward, "{f}");
+        assert_eq!(
+            flags_now(&fx),
+            [
+                (false, PROTO_TCP, *fwd),
+                (false, PROTO_UDP, 0),
+                (true, PROTO_TCP, *rev),
+                (true, PROTO_UDP, 0)
+            ],
+            "after {f} from {from}"
+        );
+    }
 }
 
 /// The shipped HTTP VPC link lab, under a lab name of the test's own.
@@ -332,7 +393,7 @@ fn a_reject_after_translation_carries_the_tuple_the_target_would_have_seen() {
                 .rejected_after_nat(api_vpc, &syn)
                 .expect("refused after translation");
             assert_eq!(r, *reason);
-            let len = (syn.len() - 14) as u32;
+            let len = (syn.len() - 14) as u16;
             want.push(FlowEvent {
                 kind: FLOW_EVENT_REJECT_TRANSLATED,
                 eni: c.target_eni as u32,
@@ -347,6 +408,8 @@ fn a_reject_after_translation_carries_the_tuple_the_target_would_have_seen() {
                     PROTO_TCP,
                 ),
                 len,
+                tcp_flags: 2,
+                _pad: 0,
             });
             want.push(FlowEvent {
                 kind: FLOW_EVENT_REJECT,
@@ -362,6 +425,8 @@ fn a_reject_after_translation_carries_the_tuple_the_target_would_have_seen() {
                     PROTO_TCP,
                 ),
                 len,
+                tcp_flags: 2,
+                _pad: 0,
             });
         }
     }
@@ -408,7 +473,9 @@ fn a_reject_after_translation_carries_the_tuple_the_target_would_have_seen() {
                 9000,
                 PROTO_TCP
             ),
-            len: (syn.len() - 14) as u32,
+            len: (syn.len() - 14) as u16,
+            tcp_flags: 2,
+            _pad: 0,
         }
     );
     assert_eq!((got[1].kind, got[1].reason), (FLOW_EVENT_REJECT, r as u32));

@@ -160,8 +160,12 @@ fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(Flo
         cross2_from: NO_SUBNET,
         cross2_to: NO_SUBNET,
         nacl_epoch: 0,
+        // The SYN, as flow logs' tcp-flags counts it.
+        tcp_flags: 2,
         _pad2: 0,
+        _pad3: 0,
     };
+    assert_eq!(frame[14 + 20 + 13], 0x02, "plain_flow expects a SYN");
     let rev = FlowEntry {
         eth: eth_to(CLIENT_MAC),
         out_ifindex: PORT_IFINDEX,
@@ -174,6 +178,7 @@ fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(Flo
         dst_eni: CLIENT_ENI,
         packets: 0,
         bytes: 0,
+        tcp_flags: 0,
         ..fwd
     };
     let mut v = vec![
@@ -355,7 +360,9 @@ fn nat_rewrite_checksums() {
                 cross2_from: NO_SUBNET,
                 cross2_to: NO_SUBNET,
                 nacl_epoch: 0,
+                tcp_flags: 0,
                 _pad2: 0,
+                _pad3: 0,
             };
             st.set_flow(key, entry);
             let what = format!("proto {proto} {sport}->{dport} flags {flags}");
@@ -615,7 +622,10 @@ fn maglev_choice_and_nat_port() {
                 cross2_from: 0,
                 cross2_to: 0,
                 nacl_epoch: 0,
+                // The SYN (2), as flow logs' tcp-flags counts it.
+                tcp_flags: 2,
                 _pad2: 0,
+                _pad3: 0,
             };
             assert_eq!(fwd, want_fwd, "{hook:?} {what}");
             let rev_key = flow_key(
@@ -643,6 +653,7 @@ fn maglev_choice_and_nat_port() {
                 dst_eni: CLIENT_ENI,
                 packets: 0,
                 bytes: 0,
+                tcp_flags: 0,
                 ..want_fwd
             };
             assert_eq!(rev, want_rev, "{hook:?} {what}");

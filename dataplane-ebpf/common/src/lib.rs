@@ -701,7 +701,31 @@ pub struct FlowEntry {
     /// needs no lookup; every switch (a reload) makes the next packet meet
     /// the ACLs again. ICMP is always checked (its type may vary).
     pub nacl_epoch: u32,
-    pub _pad2: u32,
+    /// The TCP flags this direction's packets carried, as flow logs'
+    /// `tcp-flags` counts them ([`aws_tcp_flags`]), OR-ed since the entry
+    /// was created; 0 for UDP and ICMP. Written only when a packet brings a
+    /// bit not yet set (a handful of times per flow), so the established
+    /// path only computes the mask of its (ACK-only) segments, which is 0.
+    pub tcp_flags: u8,
+    pub _pad2: u8,
+    pub _pad3: u16,
+}
+
+/// The TCP flags flow logs record (VPC user guide, "Flow log records",
+/// `tcp-flags`): FIN 1, SYN 2, RST 4, and ACK (16) only together with SYN,
+/// so a SYN-ACK is 18; PSH, URG, ECE, CWR and a plain ACK count nothing.
+#[inline(always)]
+pub const fn aws_tcp_flags(f: u8) -> u8 {
+    const FIN: u8 = 0x01;
+    const SYN: u8 = 0x02;
+    const RST: u8 = 0x04;
+    const ACK: u8 = 0x10;
+    let m = f & (FIN | SYN | RST);
+    if f & SYN != 0 {
+        m | (f & ACK)
+    } else {
+        m
+    }
 }
 
 pub const ENDPOINT_STATE_PENDING: u32 = 0;
@@ -883,8 +907,13 @@ pub struct FlowEvent {
     /// The packet's tuple as it entered, with its VPC: for NEW the key of
     /// the forward entry; REJECT_TRANSLATED: as translated (see there).
     pub key: FlowKey,
-    /// IPv4 bytes of the packet (frame length minus the Ethernet header).
-    pub len: u32,
+    /// IPv4 bytes of the packet (frame length minus the Ethernet header):
+    /// at most 65,535, an IPv4 total length.
+    pub len: u16,
+    /// REJECT, REJECT_TRANSLATED: the packet's TCP flags as flow logs count
+    /// them ([`aws_tcp_flags`]); NEW: 0 (the entry counts its own).
+    pub tcp_flags: u8,
+    pub _pad: u8,
 }
 
 macro_rules! codes {
@@ -1125,6 +1154,8 @@ mod tests {
         assert_eq!(size_of::<FlowEvent>(), 40);
         assert_eq!(offset_of!(FlowEvent, key), 16);
         assert_eq!(offset_of!(FlowEvent, len), 36);
+        assert_eq!(offset_of!(FlowEvent, tcp_flags), 38);
+        assert_eq!(offset_of!(FlowEntry, tcp_flags), 108);
         assert_eq!(size_of::<EndpointInfo>(), 32);
         assert_eq!(size_of::<ListenerKey>(), 8);
         assert_eq!(size_of::<ListenerInfo>(), 8);
@@ -1143,6 +1174,26 @@ mod tests {
         );
         assert_eq!(offset_of!(explain::ExplainTrace, sg), 112);
         assert_eq!(offset_of!(explain::ExplainTrace, nacl), 112 + 4 * 32);
+    }
+
+    #[test]
+    fn tcp_flags_count_as_flow_logs_do() {
+        // FIN 1, SYN 2, RST 4, SYN-ACK 18; ACK, PSH, URG, ECE, CWR alone 0.
+        let cases = [
+            (0x02, 2),
+            (0x12, 18),
+            (0x11, 1),
+            (0x14, 4),
+            (0x10, 0),
+            (0x18, 0),
+            (0xe8, 0),
+            (0x03, 3),
+            (0x13, 19),
+            (0xff, 23),
+        ];
+        for (f, want) in cases {
+            assert_eq!(aws_tcp_flags(f), want, "{f:#04x}");
+        }
     }
 
     #[test]

@@ -82,6 +82,8 @@ fn new_event(k: &FlowKey) -> FlowEvent {
         reason: 0,
         key: *k,
         len: 0,
+        tcp_flags: 0,
+        _pad: 0,
     }
 }
 
@@ -124,7 +126,75 @@ fn an_accepted_flow_is_logged_at_both_enis_in_each_direction_as_deltas() {
     assert!(a.close(220, 280).is_empty(), "no traffic, no record");
 }
 
-pub(super) fn rej(k: &FlowKey, reason: DropReason, len: u32) -> FlowEvent {
+#[test]
+fn tcp_flags_are_the_flags_first_seen_in_each_window_per_direction() {
+    let format = crate::model::parse_flow_log_format(
+        "${interface-id} ${srcport} ${dstport} ${packets} ${tcp-flags} ${action}",
+    )
+    .unwrap();
+    let mut a = agg();
+    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
+    a.event(&new_event(&k));
+    let read = |a: &mut Aggregator, fwd: (u64, u8), rev: (u64, u8)| {
+        let (mut f, rk, mut r) = entries(&k, (fwd.0, fwd.0 * 60), (rev.0, rev.0 * 60));
+        (f.tcp_flags, r.tcp_flags) = (fwd.1, rev.1);
+        a.observe(&k, Some(&f), Some((&rk, &r)));
+    };
+    let render = |recs: Vec<Record>| -> Vec<String> {
+        recs.iter().map(|r| r.render(&format, "1")).collect()
+    };
+    // Window 1: SYN and 2 ACKs out, SYN-ACK and an ACK back.
+    read(&mut a, (3, 2), (2, 18));
+    assert_eq!(
+        render(a.close(0, 60)),
+        [
+            "eni-client 40000 80 3 2 ACCEPT",
+            "eni-client 80 40000 2 18 ACCEPT",
+            "eni-web 40000 80 3 2 ACCEPT",
+            "eni-web 80 40000 2 18 ACCEPT",
+        ]
+    );
+    // Window 2: data only (the entries' ORs unchanged): 0.
+    read(&mut a, (5, 2), (4, 18));
+    assert_eq!(
+        render(a.close(60, 120)),
+        [
+            "eni-client 40000 80 2 0 ACCEPT",
+            "eni-client 80 40000 2 0 ACCEPT",
+            "eni-web 40000 80 2 0 ACCEPT",
+            "eni-web 80 40000 2 0 ACCEPT",
+        ]
+    );
+    // Window 3: the client's FIN, the server's RST.
+    read(&mut a, (6, 3), (5, 22));
+    assert_eq!(
+        render(a.close(120, 180)),
+        [
+            "eni-client 40000 80 1 1 ACCEPT",
+            "eni-client 80 40000 1 4 ACCEPT",
+            "eni-web 40000 80 1 1 ACCEPT",
+            "eni-web 80 40000 1 4 ACCEPT",
+        ]
+    );
+    // A rejected SYN carries its own flags; UDP has none.
+    let syn = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40001, 22, PROTO_TCP);
+    a.event(&FlowEvent {
+        tcp_flags: 2,
+        ..rej(&syn, DropReason::IngressSgDeny, 60)
+    });
+    let udp = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40002, 53, PROTO_UDP);
+    a.event(&rej(&udp, DropReason::EgressSgDeny, 40));
+    assert_eq!(
+        render(a.close(180, 240)),
+        [
+            "eni-client 40001 22 1 2 ACCEPT",
+            "eni-client 40002 53 1 0 REJECT",
+            "eni-web 40001 22 1 2 REJECT",
+        ]
+    );
+}
+
+pub(super) fn rej(k: &FlowKey, reason: DropReason, len: u16) -> FlowEvent {
     FlowEvent {
         kind: FLOW_EVENT_REJECT,
         eni: 0,
@@ -132,6 +202,8 @@ pub(super) fn rej(k: &FlowKey, reason: DropReason, len: u32) -> FlowEvent {
         reason: reason as u32,
         key: *k,
         len,
+        tcp_flags: 0,
+        _pad: 0,
     }
 }
 
@@ -470,6 +542,8 @@ fn an_eni_index_outside_the_topology_logs_a_dash() {
         reason: DropReason::EgressSgDeny as u32,
         key: k,
         len: 28,
+        tcp_flags: 0,
+        _pad: 0,
     });
     assert_eq!(a.close(0, 1)[0].interface.id, "-");
     assert!(HEADER.starts_with("version account-id interface-id srcaddr"));

@@ -140,6 +140,10 @@ pub struct Tally {
     pub internet: u64,
     /// ICMP errors translated back along the flow they quote.
     pub icmp_errors_forwarded: u64,
+    /// Forwarded TCP packets with a flag flow logs' `tcp-flags` counts
+    /// (SYN, SYN-ACK, FIN, RST): their entries' ORs are compared with the
+    /// model's at the end of each sequence.
+    pub tcp_flagged: u64,
 }
 
 impl Tally {
@@ -182,6 +186,9 @@ impl Tally {
                 ) {
                     self.icmp_errors_forwarded += 1;
                 }
+                if crate::reference::frame_logged_flags(frame) != 0 {
+                    self.tcp_flagged += 1;
+                }
                 if o.out.get(26..34) != frame.get(26..34) {
                     self.translated += 1;
                     let at = |f: &[u8], r: std::ops::Range<usize>| {
@@ -219,6 +226,7 @@ impl Tally {
         self.route_igw += o.route_igw;
         self.internet += o.internet;
         self.icmp_errors_forwarded += o.icmp_errors_forwarded;
+        self.tcp_flagged += o.tcp_flagged;
         for (k, v) in &o.drops {
             *self.drops.entry(k).or_default() += v;
         }
@@ -227,8 +235,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; ICMP errors: {} forwarded along the flow they quote",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.icmp_errors_forwarded
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; ICMP errors: {} forwarded along the flow they quote; tcp-flags: {} forwarded packets carried a logged flag",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.icmp_errors_forwarded, self.tcp_flagged
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -525,6 +533,16 @@ impl Lab {
                             },
                             counter_diff(model.counters(), &d)
                         ));
+                    }
+                    // Flow logs' tcp-flags: each entry's OR, as the model's.
+                    for (k, e) in dp.flows()? {
+                        match model.tcp_flags_of(&k) {
+                            Some(f) if f != e.tcp_flags => problems.push(format!(
+                                "tcp-flags of the flow entry {k:?}: model {f}, kernel {}",
+                                e.tcp_flags
+                            )),
+                            _ => {}
+                        }
                     }
                 }
                 if !problems.is_empty() {

@@ -8,7 +8,9 @@ use std::net::Ipv4Addr;
 
 use dataplane_common::{Counter, DropReason};
 
-use super::{Addrs, Direction, Ipv4, Model, Outcome, Refused, Routed, Tuple, SAME};
+use super::{
+    flow_log::logged_flags, Addrs, Direction, Ipv4, Model, Outcome, Refused, Routed, Tuple, SAME,
+};
 
 /// The subnet of the internet side of a crossing: none, so no ACL.
 pub(super) const NO_SUBNET: usize = usize::MAX;
@@ -85,6 +87,7 @@ impl Model {
         };
         let fwd = Direction {
             reply: false,
+            tcp_flags: logged_flags(p),
             state: Self::initial_state(p),
             to: self.topo.enis.len() + k,
             out_vpc: INTERNET,
@@ -94,6 +97,7 @@ impl Model {
         };
         let rev = Direction {
             reply: true,
+            tcp_flags: 0,
             to: eni,
             out_vpc: key.vpc,
             out: key.addrs.reversed(),
@@ -139,6 +143,7 @@ impl Model {
         };
         let fwd = Direction {
             reply: false,
+            tcp_flags: logged_flags(p),
             state: Self::initial_state(p),
             to: eni,
             out_vpc: self.topo.eni_vpc(eni),
@@ -148,6 +153,7 @@ impl Model {
         };
         let rev = Direction {
             reply: true,
+            tcp_flags: 0,
             to: port,
             out_vpc: INTERNET,
             out: key.addrs.reversed(),

@@ -98,10 +98,13 @@
 //!     the host and its subnet's inbound ACL does; translated to the private
 //!     address. The internet has no subnet and no ACL.
 
+mod flow_log;
 mod icmp_error;
 mod internet;
 pub mod maglev;
 pub mod vpc_link;
+pub use flow_log::frame_logged_flags;
+use flow_log::logged_flags;
 mod wire;
 
 #[cfg(test)]
@@ -205,6 +208,9 @@ struct Direction {
     /// Subnet boundaries its packets cross: (from, to) as they arrive,
     /// then (from, to) as translated (PrivateLink, links).
     cross: [(usize, usize); 2],
+    /// Flow logs' `tcp-flags` of the packets it forwarded, OR-ed
+    /// ([`logged_flags`]).
+    tcp_flags: u8,
 }
 
 /// "No boundary": both ends the same.
@@ -479,6 +485,9 @@ impl Model {
                 let icmp = Self::icmp_of(frame, &p);
                 self.crossing(d.cross[0], &p, p.src, p.dst, p.dport, icmp)?;
                 self.crossing(d.cross[1], &p, d.out.src, d.out.dst, d.out.dport, icmp)?;
+                if let Some(e) = self.flows.get_mut(&key) {
+                    e.tcp_flags |= logged_flags(&p);
+                }
                 return Ok(self.forward(frame, &p, &d));
             }
         }
@@ -637,6 +646,7 @@ impl Model {
                 let ts = self.topo.enis[to].subnet;
                 let fwd = Direction {
                     reply: false,
+                    tcp_flags: logged_flags(p),
                     state,
                     to,
                     out_vpc: dst_vpc,
@@ -646,6 +656,7 @@ impl Model {
                 };
                 let rev = Direction {
                     reply: true,
+                    tcp_flags: 0,
                     state,
                     to: eni,
                     out_vpc: key.vpc,
@@ -728,6 +739,7 @@ impl Model {
         let state = Self::initial_state(p);
         let rev = Direction {
             reply: true,
+            tcp_flags: 0,
             state,
             to: eni,
             out_vpc: key.vpc,
@@ -773,6 +785,7 @@ impl Model {
         };
         let fwd = Direction {
             reply: false,
+            tcp_flags: logged_flags(p),
             state,
             to: r.target_eni,
             out_vpc: r.vpc,
@@ -909,28 +922,6 @@ impl Model {
         };
         self.rejected_nat = Some((reason, choice, vpc));
         (reason, At::Target(target))
-    }
-
-    /// For `frame`, a first packet from VPC `vpc` to an interface endpoint
-    /// or integration address that the target's ingress rules or the
-    /// link's egress rules refuse: the reason, the translated packet the
-    /// target would have seen (its source and first NAT port, the target
-    /// and port) and the VPC it travels in. `None` if it is not refused
-    /// there. Like [`Model::choose`], asks only the destination's side.
-    pub fn rejected_after_nat(
-        &mut self,
-        vpc: usize,
-        frame: &[u8],
-    ) -> Option<(DropReason, Choice, usize)> {
-        let Ok(Frame::Ipv4(p)) = wire::parse(frame) else {
-            return None;
-        };
-        let Some(Dest::Endpoint(endpoint, ep_eni)) = self.resolve(vpc, p.dst) else {
-            return None;
-        };
-        self.rejected_nat = None;
-        let _ = self.route(endpoint, ep_eni, &p);
-        self.rejected_nat.take()
     }
 
     /// What the rules choose for `frame`, the first packet of a new flow

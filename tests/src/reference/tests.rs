@@ -628,3 +628,27 @@ fn http_link_egress_rules_are_checked_before_the_targets_ingress() {
     );
     assert_eq!(l.m.flow_entries(), 2);
 }
+
+#[test]
+fn logged_tcp_flags_are_fin_1_syn_2_rst_4_syn_ack_18() {
+    let a: Ipv4Addr = "10.0.1.10".parse().unwrap();
+    let b: Ipv4Addr = "10.0.1.20".parse().unwrap();
+    let mac = [2, 0, 0, 0, 0, 1];
+    let cases = [
+        ("S", 2),
+        ("SA", 18),
+        ("A", 0),
+        ("PA", 0),
+        ("FA", 1),
+        ("R", 4),
+        ("RA", 4),
+        ("SF", 3),
+        ("SAF", 19),
+    ];
+    for (flags, want) in cases {
+        let f = pkt::tcp(mac, GATEWAY_MAC, a, b, 40000, 80, flags);
+        assert_eq!(super::frame_logged_flags(&f), want, "{flags}");
+    }
+    let udp = pkt::udp(mac, GATEWAY_MAC, a, b, 40000, 53);
+    assert_eq!(super::frame_logged_flags(&udp), 0);
+}

@@ -243,10 +243,10 @@ fn a_custom_format_gives_its_fields_in_order() {
 fn a_format_field_a_lab_cannot_fill_or_aws_does_not_define_is_refused_at_its_token() {
     assert_eq!(
         diags(&with_base(
-            "\n[flow_logs]\nformat = \"${version} ${tcp-flags} ${region} ${vpc_id} srcaddr\"\n"
+            "\n[flow_logs]\nformat = \"${version} ${tcp_flags} ${region} ${vpc_id} srcaddr\"\n"
         )),
         [
-            "t.toml:23:22: flow_logs.format: ${tcp-flags} cannot be filled in a lab: the kernel does not record TCP flags per flow yet",
+            "t.toml:23:22: flow_logs.format: unknown field ${tcp_flags} (AWS's flow log fields are listed in docs/DATAPLANE.md, \"Flow logs\"); did you mean \"tcp-flags\"?",
             "t.toml:23:35: flow_logs.format: ${region} cannot be filled in a lab: a lab has no AWS Region (its subnets name AZ ids: use az-id)",
             "t.toml:23:45: flow_logs.format: unknown field ${vpc_id} (AWS's flow log fields are listed in docs/DATAPLANE.md, \"Flow logs\"); did you mean \"vpc-id\"?",
             "t.toml:23:55: flow_logs.format: \"srcaddr\" is not a field (expected ${name} tokens separated by single spaces, such as \"${version} ${vpc-id}\")",

@@ -1,0 +1,77 @@
+//! What flow logs read from the data plane, stated by the model: the TCP
+//! flags a record counts (each flow direction's OR, which the soak
+//! compares with the kernel's entries) and the tuple a target would have
+//! seen of a packet refused after translation.
+
+use super::{wire, Addrs, Choice, Dest, DropReason, Frame, Ipv4, Model, Tuple, PROTO_TCP};
+
+/// [`logged_flags`] of an Ethernet frame (0 if it is not IPv4).
+pub fn frame_logged_flags(frame: &[u8]) -> u8 {
+    match wire::parse(frame) {
+        Ok(Frame::Ipv4(p)) => logged_flags(&p),
+        _ => 0,
+    }
+}
+
+/// The TCP flags a flow log record counts, stated from the VPC user
+/// guide's field reference ("Flow log records", `tcp-flags`): FIN is 1,
+/// SYN 2, RST 4, and a SYN-ACK 18; nothing else is recorded (a plain ACK,
+/// PSH, URG: 0). UDP and ICMP: 0.
+pub(super) fn logged_flags(p: &Ipv4) -> u8 {
+    if p.proto != PROTO_TCP {
+        return 0;
+    }
+    let f = p.tcp_flags;
+    let has = |bit: u8| f & bit != 0;
+    let mut v = 0;
+    if has(wire::TCP_FIN) {
+        v += 1;
+    }
+    if has(wire::TCP_SYN) {
+        v += if has(wire::TCP_ACK) { 18 } else { 2 };
+    }
+    if has(wire::TCP_RST) {
+        v += 4;
+    }
+    v
+}
+
+impl Model {
+    /// Flow logs' `tcp-flags` of the flow direction the kernel keys by
+    /// `k` (its entry's `tcp_flags`), if the model tracks it.
+    pub fn tcp_flags_of(&self, k: &dataplane_common::FlowKey) -> Option<u8> {
+        let key = Tuple {
+            vpc: k.vpc as usize,
+            proto: k.proto,
+            addrs: Addrs {
+                src: k.src,
+                dst: k.dst,
+                sport: u16::from_be_bytes(k.sport),
+                dport: u16::from_be_bytes(k.dport),
+            },
+        };
+        self.flows.get(&key).map(|d| d.tcp_flags)
+    }
+
+    /// For `frame`, a first packet from VPC `vpc` to an interface endpoint
+    /// or integration address that the target's ingress rules or the
+    /// link's egress rules refuse: the reason, the translated packet the
+    /// target would have seen (its source and first NAT port, the target
+    /// and port) and the VPC it travels in. `None` if it is not refused
+    /// there. Like [`Model::choose`], asks only the destination's side.
+    pub fn rejected_after_nat(
+        &mut self,
+        vpc: usize,
+        frame: &[u8],
+    ) -> Option<(DropReason, Choice, usize)> {
+        let Ok(Frame::Ipv4(p)) = wire::parse(frame) else {
+            return None;
+        };
+        let Some(Dest::Endpoint(endpoint, ep_eni)) = self.resolve(vpc, p.dst) else {
+            return None;
+        };
+        self.rejected_nat = None;
+        let _ = self.route(endpoint, ep_eni, &p);
+        self.rejected_nat.take()
+    }
+}
