@@ -1,4 +1,6 @@
-//! Stage `parse`: Ethernet / IPv4 / TCP, UDP, ICMP echo. Every access is
+//! Stage `parse`: Ethernet / IPv4 / TCP, UDP, ICMP echo, and any other IP
+//! protocol by number (GRE, ESP, SCTP...: tracked by addresses and protocol
+//! only, so nothing past the IPv4 header is read). Every access is
 //! bounds-checked; every malformed case has its own drop reason.
 
 use dataplane_common::{DropReason, FlowKey, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
@@ -13,8 +15,8 @@ pub const IP_SRC_OFF: usize = IP_OFF + 12;
 pub const IP_DST_OFF: usize = IP_OFF + 16;
 const ETH_P_IP: u16 = 0x0800;
 const ETH_P_ARP: u16 = 0x0806;
-const ICMP_ECHO_REPLY: u8 = 0;
-const ICMP_ECHO_REQUEST: u8 = 8;
+pub const ICMP_ECHO_REPLY: u8 = 0;
+pub const ICMP_ECHO_REQUEST: u8 = 8;
 
 pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;
@@ -32,7 +34,8 @@ pub struct Headers {
     pub l4_off: usize,
     pub src: [u8; 4],
     pub dst: [u8; 4],
-    /// Network order. ICMP echo: the identifier in both.
+    /// Network order. ICMP echo: the identifier in both. Other protocols
+    /// than TCP, UDP and ICMP: zero (they have no ports).
     pub sport: [u8; 2],
     pub dport: [u8; 2],
 }
@@ -50,7 +53,9 @@ impl Headers {
             sport: self.sport,
             dport: self.dport,
             proto: self.proto,
-            _pad0: 0,
+            // An echo reply's key differs from a request's: tracking
+            // follows the type (a second request is not a reply).
+            icmp_reply: (self.proto == PROTO_ICMP && self.icmp_type == ICMP_ECHO_REPLY) as u8,
             _pad1: 0,
         }
     }
@@ -157,7 +162,6 @@ pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
         }
         PROTO_ICMP => {
             // type, code, checksum, identifier, sequence
-            // type, code, checksum, identifier, sequence
             let icmp = ptr_at::<P, [u8; 8]>(p, l4_off).ok_or(DropReason::TruncatedL4)?;
             if l4_len < 8 {
                 return Err(DropReason::TruncatedL4);
@@ -173,7 +177,10 @@ pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
             h.sport = id;
             h.dport = h.sport;
         }
-        _ => return Err(DropReason::UnsupportedProtocol),
+        // Any other protocol (GRE 47, ESP 50, SCTP 132, ...): AWS tracks
+        // it by addresses and protocol only, so no header past IPv4's is
+        // assumed; the ports stay zero.
+        _ => {}
     }
     Ok(Frame::Ipv4(h))
 }

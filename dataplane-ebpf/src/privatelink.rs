@@ -95,7 +95,7 @@ pub fn first_packet<P: Packet>(
         explain::stage(STAGE_LINK_EGRESS_SG);
     }
     if ep.egress_sg_set != NO_SG_SET
-        && !sg::allows(SG_CHECK_LINK_EGRESS, ep.egress_sg_set, SG_DIR_EGRESS, h.proto, t.ip, tport)
+        && !sg::allows(SG_CHECK_LINK_EGRESS, ep.egress_sg_set, SG_DIR_EGRESS, h.proto, t.ip, sg::value(h, tport))
     {
         counters::obj_drop(t_stat);
         return Err(DropReason::LinkEgressSgDeny);
@@ -103,7 +103,7 @@ pub fn first_packet<P: Packet>(
     // Targets see the translated source, so their rules name it (or a
     // group it belongs to).
     explain::stage(STAGE_TARGET_SG);
-    if !sg::allows(SG_CHECK_TARGET_INGRESS, t.sg_set, SG_DIR_INGRESS, h.proto, snat, tport) {
+    if !sg::allows(SG_CHECK_TARGET_INGRESS, t.sg_set, SG_DIR_INGRESS, h.proto, snat, sg::value(h, tport)) {
         counters::obj_drop(t_stat);
         return Err(DropReason::TargetIngressSgDeny);
     }
@@ -146,7 +146,8 @@ pub fn first_packet<P: Packet>(
         sport: t.port,
         dport: [0, 0],
         proto: h.proto,
-        _pad0: 0,
+        // The reply entry of an echo request carries the replies.
+        icmp_reply: b.echo_request as u8,
         _pad1: 0,
     };
     let mut i = 0;

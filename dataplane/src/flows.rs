@@ -200,7 +200,7 @@ mod tests {
             sport: 40000u16.to_be_bytes(),
             dport: 80u16.to_be_bytes(),
             proto: PROTO_TCP,
-            _pad0: 0,
+            icmp_reply: 0,
             _pad1: 0,
         };
         let fwd = FlowEntry {

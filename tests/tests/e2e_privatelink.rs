@@ -299,5 +299,8 @@ fn iperf3_through_the_endpoint_completes() {
         .map(|r| (r.name(), s.drops[*r as usize]))
         .filter(|(_, n)| *n > 0)
         .collect();
-    assert!(other.is_empty(), "drops other than late segments of closed flows: {other:?}");
+    assert!(
+        other.is_empty(),
+        "drops other than late segments of closed flows: {other:?}"
+    );
 }

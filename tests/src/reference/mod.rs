@@ -144,6 +144,9 @@ pub struct Tuple {
     pub vpc: usize,
     pub proto: u8,
     pub addrs: Addrs,
+    /// ICMP echo: a reply's key is not a request's (AWS tracks ICMP by
+    /// type: a second request is not a reply).
+    pub echo_reply: bool,
 }
 
 /// PrivateLink objects a flow counts into (`HL_OBJ_STATS` indices relative
@@ -171,6 +174,8 @@ struct Direction {
     /// Subnet boundaries its packets cross: (from, to) as they arrive,
     /// then (from, to) as translated (PrivateLink, links).
     cross: [(usize, usize); 2],
+    /// ICMP: this direction carries echo requests (its peer, replies).
+    echo_requests: bool,
 }
 
 /// "No boundary": both ends the same.
@@ -183,6 +188,7 @@ impl Direction {
             vpc: self.out_vpc,
             proto,
             addrs: self.out.reversed(),
+            echo_reply: proto == PROTO_ICMP && self.echo_requests,
         }
     }
 }
@@ -397,6 +403,7 @@ impl Model {
             vpc: self.topo.eni_vpc(eni),
             proto: p.proto,
             addrs: Addrs::of(&p),
+            echo_reply: p.proto == PROTO_ICMP && p.icmp.0 == 0,
         };
         let mut reopen = false;
         if let Some(d) = self.flows.get(&key).copied() {
@@ -529,7 +536,7 @@ impl Model {
             return Err(DropReason::LinkReverseInitiated);
         }
         let sender = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&sender, false, p.proto, p.dst, p.dport) {
+        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
             return Err(DropReason::EgressSgDeny);
         }
         let from = self.topo.enis[eni].subnet;
@@ -552,7 +559,7 @@ impl Model {
             Dest::Link => unreachable!("refused above"),
         };
         if let Some(receiver) = receiver {
-            if !self.groups_allow(&receiver, true, p.proto, p.src, p.dport) {
+            if !self.groups_allow(&receiver, true, p.proto, p.src, Self::sg_value(p, p.dport)) {
                 return Err(DropReason::IngressSgDeny);
             }
         }
@@ -569,6 +576,7 @@ impl Model {
                     out: key.addrs,
                     stats: None,
                     cross: [(from, ts), SAME],
+                    echo_requests: Self::echo_request(p),
                 };
                 let rev = Direction {
                     reply: true,
@@ -578,6 +586,7 @@ impl Model {
                     out: key.addrs.reversed(),
                     stats: None,
                     cross: [(ts, from), SAME],
+                    echo_requests: !Self::echo_request(p),
                 };
                 match self.insert(key, fwd, reopen) {
                     Ok(()) => {}
@@ -652,6 +661,7 @@ impl Model {
             out: key.addrs.reversed(),
             stats,
             cross: [(t_subnet, r.via), (ep_subnet, from)],
+            echo_requests: !Self::echo_request(p),
         };
         // The source port: the first in probe order whose reply tuple (from
         // the target to the node) no live flow holds.
@@ -672,6 +682,7 @@ impl Model {
                     sport: if icmp { nat_port } else { r.target_port },
                     dport: nat_port,
                 },
+                echo_reply: Self::echo_request(p),
             };
             match self.insert(reply_key, rev, false) {
                 Ok(()) => {
@@ -697,6 +708,7 @@ impl Model {
             out: reply_key.addrs.reversed(),
             stats,
             cross: [(from, ep_subnet), (r.via, t_subnet)],
+            echo_requests: Self::echo_request(p),
         };
         match self.insert(key, fwd, reopen) {
             Ok(()) => {}
@@ -775,13 +787,25 @@ impl Model {
             (source, via) = (link_eni.ip.octets(), link_eni.subnet);
             // The link's groups govern what it may reach.
             let link_groups = vpc_link::link_groups(&self.topo, l).to_vec();
-            if !self.groups_allow(&link_groups, false, p.proto, t_ip, target_port) {
+            if !self.groups_allow(
+                &link_groups,
+                false,
+                p.proto,
+                t_ip,
+                Self::sg_value(p, target_port),
+            ) {
                 return Err((DropReason::LinkEgressSgDeny, At::Target(target)));
             }
         }
         // The target sees the translated source: its rules must admit it.
         let t_groups = self.topo.enis[target_eni].security_groups.clone();
-        if !self.groups_allow(&t_groups, true, p.proto, source, target_port) {
+        if !self.groups_allow(
+            &t_groups,
+            true,
+            p.proto,
+            source,
+            Self::sg_value(p, target_port),
+        ) {
             return Err((DropReason::TargetIngressSgDeny, At::Target(target)));
         }
         Ok(Route {
@@ -896,9 +920,11 @@ impl Model {
                     Protocol::Udp => proto == PROTO_UDP,
                     Protocol::Icmp => proto == PROTO_ICMP,
                     Protocol::All => true,
+                    Protocol::Number(n) => proto == n,
                 };
-                // ICMP rules have no ports.
-                let port_ok = proto == PROTO_ICMP || (r.ports.0..=r.ports.1).contains(&port);
+                // ICMP rules cover `type << 8 | code` values (0-65535 for
+                // all types); other protocols have no ports (value 0).
+                let port_ok = (r.ports.0..=r.ports.1).contains(&port);
                 proto_ok && port_ok && self.peer_matches(&r.peer, peer)
             })
         })
@@ -979,6 +1005,22 @@ impl Model {
     }
 
     /// ICMP type and code of an ICMP packet (what ACL entries match).
+    /// Is `p` an ICMP echo request (its flow's forward direction carries
+    /// requests)?
+    fn echo_request(p: &Ipv4) -> bool {
+        p.proto == PROTO_ICMP && p.icmp.0 == 8
+    }
+
+    /// What a security-group rule's range matches for `p` to `port`: the
+    /// port, or for ICMP `type << 8 | code` (AWS's FromPort / ToPort).
+    fn sg_value(p: &Ipv4, port: u16) -> u16 {
+        if p.proto == PROTO_ICMP {
+            u16::from(p.icmp.0) << 8 | u16::from(p.icmp.1)
+        } else {
+            port
+        }
+    }
+
     fn icmp_of(frame: &[u8], p: &Ipv4) -> (u8, u8) {
         if p.proto == PROTO_ICMP {
             (frame[p.l4], frame[p.l4 + 1])
@@ -1120,6 +1162,7 @@ impl Model {
                         }
                 }
                 Protocol::All => true,
+                Protocol::Number(n) => proto == n,
             };
             l4 && e.cidr.contains(&peer_ip)
         });

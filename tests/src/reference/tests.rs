@@ -299,7 +299,9 @@ fn malformed_frames_are_dropped_with_their_reason() {
             DropReason::TruncatedL4,
         ),
         (edit(&echo, &|v| v[34] = 3), DropReason::UnsupportedIcmp),
-        (edit(&syn, &|v| v[23] = 47), DropReason::UnsupportedProtocol),
+        // GRE is parsed (addresses and protocol only): the web's groups,
+        // with no rule for it, refuse it.
+        (edit(&syn, &|v| v[23] = 47), DropReason::IngressSgDeny),
     ];
     for (frame, reason) in cases {
         l.assert_drop("eni-client", &frame, reason);

@@ -37,6 +37,8 @@ pub struct Ipv4 {
     pub dport: u16,
     /// TCP only.
     pub tcp_flags: u8,
+    /// ICMP echo: the type (8 request, 0 reply) and code; else zeros.
+    pub icmp: (u8, u8),
     /// IPv4 header length in bytes (options included).
     pub ihl: usize,
     /// IPv4 total length: what follows it in the frame is Ethernet padding.
@@ -101,6 +103,7 @@ pub fn parse(f: &[u8]) -> Result<Frame, DropReason> {
         sport: 0,
         dport: 0,
         tcp_flags: 0,
+        icmp: (0, 0),
         ihl,
         tot_len,
         l4,
@@ -141,8 +144,11 @@ pub fn parse(f: &[u8]) -> Result<Frame, DropReason> {
             }
             p.sport = be16(f, l4 + 4);
             p.dport = p.sport;
+            p.icmp = (f[l4], f[l4 + 1]);
         }
-        _ => return Err(DropReason::UnsupportedProtocol),
+        // AWS tracks every other protocol (GRE, ESP, SCTP...) by its
+        // addresses alone: nothing past the IPv4 header is read.
+        _ => {}
     }
     Ok(Frame::Ipv4(p))
 }
