@@ -730,7 +730,7 @@ pub fn annotate(
     let flow = (t.flow != 0).then(|| {
         let state = FLOW_STATE_NAMES.get(t.flow_state as usize).copied().unwrap_or("?");
         if t.flow == EXPLAIN_FLOW_HIT {
-            format!("an existing flow matched ({state}): its recorded action applies, security groups are not consulted again (network ACLs are: they judge every packet)")
+            format!("an existing flow matched ({state}): its recorded action applies, security groups are not consulted again unless it is untracked (network ACLs are: they judge every packet)")
         } else {
             debug_assert_eq!(t.flow, EXPLAIN_FLOW_RESTART);
             format!("a finished flow ({state}) matched a new SYN: decided again as a new connection")

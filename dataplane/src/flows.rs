@@ -7,8 +7,8 @@ use std::{fmt::Write as _, net::Ipv4Addr, path::Path};
 use anyhow::Result;
 use aya::maps::{HashMap, Map, MapData};
 use dataplane_common::{
-    maps, FlowEntry, FlowKey, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_NAMES, PROTO_ICMP,
-    PROTO_TCP, PROTO_UDP,
+    maps, FlowEntry, FlowKey, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_F_UNTRACKED,
+    FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER, FLOW_STATE_NAMES,
 };
 
 use crate::{conntrack, model::Topology};
@@ -17,12 +17,16 @@ use crate::{conntrack, model::Topology};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Flow {
     pub vpc: String,
-    pub proto: &'static str,
+    pub proto: String,
     /// As the client sent it.
     pub original: String,
     /// As the server receives it (equal to `original` without NAT).
     pub translated: String,
     pub state: &'static str,
+    /// `tracked`, or untracked (EC2 user guide, "Untracked connections")
+    /// at the receiver's ENI (`untracked-dst`), the sender's
+    /// (`untracked-src`) or both (`untracked`): the rules judge its packets.
+    pub tracking: &'static str,
     pub age_s: u64,
     pub idle_s: u64,
     /// Forward (client to server) direction: packets, IPv4 bytes.
@@ -31,12 +35,17 @@ pub struct Flow {
     pub rev: (u64, u64),
 }
 
-fn proto_name(p: u8) -> &'static str {
-    match p {
-        PROTO_TCP => "tcp",
-        PROTO_UDP => "udp",
-        PROTO_ICMP => "icmp",
-        _ => "?",
+fn proto_name(p: u8) -> String {
+    crate::model::Protocol::from_number(p).name()
+}
+
+/// The `tracking` column of a forward entry's flags.
+pub fn tracking(flags: u32) -> &'static str {
+    match flags & FLOW_F_UNTRACKED {
+        0 => "tracked",
+        FLOW_F_UNTRACKED_RECEIVER => "untracked-dst",
+        FLOW_F_UNTRACKED_SENDER => "untracked-src",
+        _ => "untracked",
     }
 }
 
@@ -86,6 +95,7 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
                     .get(e.state as usize)
                     .copied()
                     .unwrap_or("?"),
+                tracking: tracking(e.flags),
                 age_s: now_ns.saturating_sub(e.created_ns) / 1_000_000_000,
                 idle_s: now_ns.saturating_sub(e.last_seen_ns) / 1_000_000_000,
                 fwd: (e.packets, e.bytes),
@@ -98,12 +108,13 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
 }
 
 pub fn render(flows: &[Flow]) -> String {
-    const HEAD: [&str; 11] = [
+    const HEAD: [&str; 12] = [
         "vpc",
         "proto",
         "original",
         "translated",
         "state",
+        "tracking",
         "age_s",
         "idle_s",
         "fwd_pkts",
@@ -111,17 +122,18 @@ pub fn render(flows: &[Flow]) -> String {
         "rev_pkts",
         "rev_bytes",
     ];
-    // The text columns (the first five) are left-aligned, the numbers right.
-    const LEFT: usize = 5;
-    let rows: Vec<[String; 11]> = flows
+    // The text columns (the first six) are left-aligned, the numbers right.
+    const LEFT: usize = 6;
+    let rows: Vec<[String; 12]> = flows
         .iter()
         .map(|f| {
             [
                 f.vpc.clone(),
-                f.proto.to_string(),
+                f.proto.clone(),
                 f.original.clone(),
                 f.translated.clone(),
                 f.state.to_string(),
+                f.tracking.to_string(),
                 f.age_s.to_string(),
                 f.idle_s.to_string(),
                 f.fwd.0.to_string(),
@@ -176,9 +188,16 @@ pub fn show(topo: &Topology, dir: &Path, filter: Option<&str>) -> Result<String>
         .into_iter()
         .filter(|f| {
             filter.is_none_or(|q| {
-                [f.vpc.as_str(), f.proto, &f.original, &f.translated, f.state]
-                    .iter()
-                    .any(|v| v.contains(q))
+                [
+                    f.vpc.as_str(),
+                    &f.proto,
+                    &f.original,
+                    &f.translated,
+                    f.state,
+                    f.tracking,
+                ]
+                .iter()
+                .any(|v| v.contains(q))
             })
         })
         .collect();
@@ -189,6 +208,7 @@ pub fn show(topo: &Topology, dir: &Path, filter: Option<&str>) -> Result<String>
 mod tests {
     use super::*;
     use crate::config::{parse_str, DEFAULT_CONFIG};
+    use dataplane_common::PROTO_TCP;
 
     #[test]
     fn a_nated_flow_shows_both_tuples_once() {
@@ -232,10 +252,11 @@ mod tests {
             f,
             vec![Flow {
                 vpc: "vpc-b->vpc-api".into(),
-                proto: "tcp",
+                proto: "tcp".into(),
                 original: "10.0.1.10:40000 -> 10.0.1.100:80".into(),
                 translated: "10.0.1.50:2000 -> 10.0.1.20:80".into(),
                 state: "established",
+                tracking: "tracked",
                 age_s: 9,
                 idle_s: 6,
                 fwd: (6, 520),
@@ -246,9 +267,9 @@ mod tests {
         assert_eq!(
             text,
             "vpc            proto original                         translated                     \
-             state       age_s idle_s fwd_pkts fwd_bytes rev_pkts rev_bytes\n\
+             state       tracking age_s idle_s fwd_pkts fwd_bytes rev_pkts rev_bytes\n\
              vpc-b->vpc-api tcp   10.0.1.10:40000 -> 10.0.1.100:80 10.0.1.50:2000 -> 10.0.1.20:80 \
-             established     9      6        6       520        4      1800\n\
+             established tracked      9      6        6       520        4      1800\n\
              1 flows\n"
         );
         // A long VPC column widens its column; the others stay in line.
@@ -263,5 +284,18 @@ mod tests {
             .map(|l| l.find(" tcp ").or_else(|| l.find(" proto ")).unwrap())
             .collect();
         assert_eq!(starts, [44, 44, 44], "{text}");
+    }
+
+    #[test]
+    fn tracking_names_the_untracked_end() {
+        assert_eq!(tracking(0), "tracked");
+        assert_eq!(tracking(FLOW_F_UNTRACKED_RECEIVER), "untracked-dst");
+        assert_eq!(
+            tracking(FLOW_F_UNTRACKED_SENDER | FLOW_F_SNAT),
+            "untracked-src"
+        );
+        assert_eq!(tracking(FLOW_F_UNTRACKED), "untracked");
+        assert_eq!(proto_name(47), "gre (47)");
+        assert_eq!(proto_name(253), "253");
     }
 }
