@@ -60,7 +60,9 @@ fn layout(f: &[u8]) -> Option<(usize, usize, u8, usize)> {
         6 => room >= 20 && (20..=room).contains(&((f[l4 + 12] >> 4) as usize * 4)),
         17 => room >= 8 && (8..=room).contains(&be16(f, l4 + 4)),
         1 => room >= 8 && (f[l4] == 0 || f[l4] == 8),
-        _ => false,
+        // Any other protocol (GRE, ESP...): tracked by addresses alone,
+        // nothing past the IPv4 header is read.
+        _ => true,
     };
     ok.then_some((ihl, tot, proto, l4))
 }
@@ -72,6 +74,7 @@ fn residuals(f: &[u8], (ihl, tot, proto, l4): (usize, usize, u8, usize)) -> (u32
     let l4_res = match proto {
         1 => Some(csum::sum(&f[l4..14 + tot]) % 0xffff),
         17 if f[l4 + 6] == 0 && f[l4 + 7] == 0 => None,
+        p if p != 6 && p != 17 => None,
         _ => {
             let len = if proto == 17 {
                 be16(f, l4 + 4)
@@ -138,21 +141,28 @@ fn forward(topo: &Topology, from: Option<usize>, input: &[u8], out: &[u8]) -> Re
     if out.len() != input.len() {
         return Err(format!("length changed: {} -> {}", input.len(), out.len()));
     }
-    // Only the MACs, addresses, ports (ICMP: identifier) and checksums may change.
+    // Only the MACs, addresses, ports (ICMP: identifier) and checksums may
+    // change; for another protocol only the MACs, addresses and the IPv4
+    // checksum (no header past IPv4's is owned).
+    let tracked_ports = matches!(proto, 1 | 6 | 17);
     let csum_off = l4
         + match proto {
             6 => 16,
             17 => 6,
             _ => 2,
         };
-    let ports = if proto == 1 {
-        l4 + 4..l4 + 6
+    let csum = if tracked_ports {
+        csum_off..csum_off + 2
     } else {
-        l4..l4 + 4
+        0..0
+    };
+    let ports = match proto {
+        1 => l4 + 4..l4 + 6,
+        6 | 17 => l4..l4 + 4,
+        _ => 0..0,
     };
     for i in 12..input.len() {
-        let owned =
-            (24..34).contains(&i) || ports.contains(&i) || (csum_off..csum_off + 2).contains(&i);
+        let owned = (24..34).contains(&i) || ports.contains(&i) || csum.contains(&i);
         if !owned && input[i] != out[i] {
             return Err(format!(
                 "byte {i} changed: {:#04x} -> {:#04x}",

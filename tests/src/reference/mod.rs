@@ -72,6 +72,7 @@
 //!     table first (a blackhole says `route_blackhole`, else `no_route`).
 
 pub mod maglev;
+mod sg;
 pub mod vpc_link;
 mod wire;
 
@@ -82,9 +83,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use dataplane::{
-    model::{
-        EndpointState, L4Protocol, Peer, Protocol, RouteTable, RouteTarget, Topology, VpcLinkKind,
-    },
+    model::{EndpointState, L4Protocol, Protocol, RouteTable, RouteTarget, Topology, VpcLinkKind},
     stats::{self, Snapshot},
 };
 use dataplane_common::{
@@ -127,6 +126,12 @@ pub struct Outcome {
     pub met_nacl: bool,
     /// The route that decided this first packet, if it met a route table.
     pub met_route: Option<RouteKind>,
+    /// The packet opened or rode an untracked flow (EC2 user guide,
+    /// "Untracked connections").
+    pub untracked: bool,
+    /// A security-group decision on this ICMP packet met a rule for some
+    /// ICMP types or codes only.
+    pub icmp_typed: bool,
 }
 
 /// TCP connection state of a flow (UDP and ICMP flows stay `New`).
@@ -176,6 +181,10 @@ struct Direction {
     cross: [(usize, usize); 2],
     /// ICMP: this direction carries echo requests (its peer, replies).
     echo_requests: bool,
+    /// Untracked at the sending ENI (its egress rules judge every packet of
+    /// this direction) and at the receiving one (its ingress rules).
+    untracked_sender: bool,
+    untracked_receiver: bool,
 }
 
 /// "No boundary": both ends the same.
@@ -280,6 +289,8 @@ pub struct Model {
     route_drops: Vec<stats::RouteDropName>,
     /// What this packet's route decision was, if it met one.
     met_route: Option<RouteKind>,
+    met_untracked: bool,
+    met_icmp_typed: bool,
 }
 
 /// The kind of route that decided a first packet.
@@ -316,6 +327,8 @@ impl Model {
             met_nacl: false,
             route_drops: stats::route_drops(topo),
             met_route: None,
+            met_untracked: false,
+            met_icmp_typed: false,
         }
     }
 
@@ -347,6 +360,8 @@ impl Model {
                 out: frame.to_vec(),
                 met_nacl: false,
                 met_route: None,
+                untracked: false,
+                icmp_typed: false,
             };
         };
         let len = frame.len() as u64;
@@ -355,10 +370,14 @@ impl Model {
         c.tx_bytes += len;
         self.met_nacl = false;
         self.met_route = None;
+        self.met_untracked = false;
+        self.met_icmp_typed = false;
         match self.decide(eni, frame) {
             Ok(o) => Outcome {
                 met_nacl: self.met_nacl,
                 met_route: self.met_route,
+                untracked: self.met_untracked,
+                icmp_typed: self.met_icmp_typed,
                 ..o
             },
             Err(reason) => {
@@ -369,6 +388,8 @@ impl Model {
                     out: frame.to_vec(),
                     met_nacl: self.met_nacl,
                     met_route: self.met_route,
+                    untracked: self.met_untracked,
+                    icmp_typed: self.met_icmp_typed,
                 }
             }
         }
@@ -392,6 +413,8 @@ impl Model {
                     out,
                     met_nacl: false,
                     met_route: None,
+                    untracked: false,
+                    icmp_typed: false,
                 });
             }
             Frame::Ipv4(p) => p,
@@ -417,6 +440,22 @@ impl Model {
                 self.track(&key, &d, &p)?;
                 self.count(Counter::FlowHit);
                 let d = self.flows[&key];
+                // Rule 11: an untracked direction is judged by the rules
+                // on every packet.
+                if d.untracked_sender || d.untracked_receiver {
+                    self.met_untracked = true;
+                    let v = Self::sg_value(&p, p.dport);
+                    let sender = self.topo.enis[eni].security_groups.clone();
+                    if d.untracked_sender && !self.groups_allow(&sender, false, p.proto, p.dst, v) {
+                        return Err(DropReason::UntrackedSgDeny);
+                    }
+                    let receiver = self.topo.enis[d.to].security_groups.clone();
+                    if d.untracked_receiver
+                        && !self.groups_allow(&receiver, true, p.proto, p.src, v)
+                    {
+                        return Err(DropReason::UntrackedSgDeny);
+                    }
+                }
                 // Network ACLs are stateless: every packet meets them.
                 let icmp = Self::icmp_of(frame, &p);
                 self.crossing(d.cross[0], &p, p.src, p.dst, p.dport, icmp)?;
@@ -568,6 +607,10 @@ impl Model {
                 self.nacl_in((from, self.topo.enis[to].subnet), p, p.src, p.dport, icmp)?;
                 let state = Self::initial_state(p);
                 let ts = self.topo.enis[to].subnet;
+                // Rule 11: tracked or untracked, at each end.
+                let at_sender = self.untracked(&self.topo.enis[eni].security_groups, false, p);
+                let at_receiver = self.untracked(&self.topo.enis[to].security_groups, true, p);
+                self.met_untracked = at_sender || at_receiver;
                 let fwd = Direction {
                     reply: false,
                     state,
@@ -577,6 +620,8 @@ impl Model {
                     stats: None,
                     cross: [(from, ts), SAME],
                     echo_requests: Self::echo_request(p),
+                    untracked_sender: at_sender,
+                    untracked_receiver: at_receiver,
                 };
                 let rev = Direction {
                     reply: true,
@@ -587,6 +632,8 @@ impl Model {
                     stats: None,
                     cross: [(ts, from), SAME],
                     echo_requests: !Self::echo_request(p),
+                    untracked_sender: at_receiver,
+                    untracked_receiver: at_sender,
                 };
                 match self.insert(key, fwd, reopen) {
                     Ok(()) => {}
@@ -662,6 +709,8 @@ impl Model {
             stats,
             cross: [(t_subnet, r.via), (ep_subnet, from)],
             echo_requests: !Self::echo_request(p),
+            untracked_sender: false,
+            untracked_receiver: false,
         };
         // The source port: the first in probe order whose reply tuple (from
         // the target to the node) no live flow holds.
@@ -709,6 +758,8 @@ impl Model {
             stats,
             cross: [(from, ep_subnet), (r.via, t_subnet)],
             echo_requests: Self::echo_request(p),
+            untracked_sender: false,
+            untracked_receiver: false,
         };
         match self.insert(key, fwd, reopen) {
             Ok(()) => {}
@@ -900,66 +951,6 @@ impl Model {
             .collect()
     }
 
-    /// Do the groups allow `proto` to/from `peer` on destination port `port`
-    /// (`ingress`: peer is the source; else the destination)?
-    fn groups_allow(
-        &self,
-        groups: &[usize],
-        ingress: bool,
-        proto: u8,
-        peer: [u8; 4],
-        port: u16,
-    ) -> bool {
-        let peer = Ipv4Addr::from(peer);
-        groups.iter().any(|&g| {
-            let sg = &self.topo.security_groups[g];
-            let rules = if ingress { &sg.ingress } else { &sg.egress };
-            rules.iter().any(|r| {
-                let proto_ok = match r.protocol {
-                    Protocol::Tcp => proto == PROTO_TCP,
-                    Protocol::Udp => proto == PROTO_UDP,
-                    Protocol::Icmp => proto == PROTO_ICMP,
-                    Protocol::All => true,
-                    Protocol::Number(n) => proto == n,
-                };
-                // ICMP rules cover `type << 8 | code` values (0-65535 for
-                // all types); other protocols have no ports (value 0).
-                let port_ok = (r.ports.0..=r.ports.1).contains(&port);
-                proto_ok && port_ok && self.peer_matches(&r.peer, peer)
-            })
-        })
-    }
-
-    fn peer_matches(&self, peer: &Peer, addr: Ipv4Addr) -> bool {
-        match peer {
-            Peer::Cidr(net) => net.contains(&addr),
-            Peer::SecurityGroup(g) => self.members(*g).contains(&addr),
-        }
-    }
-
-    /// The addresses that carry group `g`: host ENIs, NLB nodes, endpoint ENIs.
-    fn members(&self, g: usize) -> Vec<Ipv4Addr> {
-        let t = &self.topo;
-        let s = &t.services;
-        let mut m: Vec<Ipv4Addr> = t
-            .enis
-            .iter()
-            .filter(|e| e.security_groups.contains(&g))
-            .map(|e| e.ip)
-            .collect();
-        for n in s.nlbs.iter().filter(|n| n.security_groups.contains(&g)) {
-            m.extend(n.nodes.iter().map(|x| x.ip));
-        }
-        for ep in s
-            .vpc_endpoints
-            .iter()
-            .filter(|e| e.security_groups.contains(&g))
-        {
-            m.extend(ep.enis.iter().map(|x| x.ip));
-        }
-        m
-    }
-
     /// Adds one direction to the flow table; `replace`: overwrite a taken key.
     fn insert(&mut self, key: Tuple, d: Direction, replace: bool) -> Result<(), Refused> {
         let taken = self.flows.contains_key(&key);
@@ -1001,26 +992,12 @@ impl Model {
             out,
             met_nacl: false,
             met_route: None,
+            untracked: false,
+            icmp_typed: false,
         }
     }
 
     /// ICMP type and code of an ICMP packet (what ACL entries match).
-    /// Is `p` an ICMP echo request (its flow's forward direction carries
-    /// requests)?
-    fn echo_request(p: &Ipv4) -> bool {
-        p.proto == PROTO_ICMP && p.icmp.0 == 8
-    }
-
-    /// What a security-group rule's range matches for `p` to `port`: the
-    /// port, or for ICMP `type << 8 | code` (AWS's FromPort / ToPort).
-    fn sg_value(p: &Ipv4, port: u16) -> u16 {
-        if p.proto == PROTO_ICMP {
-            u16::from(p.icmp.0) << 8 | u16::from(p.icmp.1)
-        } else {
-            port
-        }
-    }
-
     fn icmp_of(frame: &[u8], p: &Ipv4) -> (u8, u8) {
         if p.proto == PROTO_ICMP {
             (frame[p.l4], frame[p.l4 + 1])

@@ -220,6 +220,12 @@ impl Addrs {
 /// exactly as wrong on output. A checksum whose covered fields did not
 /// change is left as it is (byte for byte); a UDP checksum of zero means
 /// "none" and stays zero (RFC 768).
+/// TCP, UDP and ICMP echo carry ports (the echo identifier); every other
+/// protocol is tracked by its addresses alone.
+pub fn has_ports(proto: u8) -> bool {
+    matches!(proto, PROTO_TCP | PROTO_UDP | PROTO_ICMP)
+}
+
 pub fn rewrite(f: &[u8], p: &Ipv4, to: &Addrs, dst_mac: [u8; 6]) -> Vec<u8> {
     let mut out = f.to_vec();
     out[0..6].copy_from_slice(&dst_mac);
@@ -228,7 +234,10 @@ pub fn rewrite(f: &[u8], p: &Ipv4, to: &Addrs, dst_mac: [u8; 6]) -> Vec<u8> {
     out[IP + 12..IP + 16].copy_from_slice(&to.src);
     out[IP + 16..IP + 20].copy_from_slice(&to.dst);
     let addrs_changed = to.src != p.src || to.dst != p.dst;
-    let ports_changed = if p.proto == PROTO_ICMP {
+    let ports_changed = if !has_ports(p.proto) {
+        // GRE, ESP...: nothing past the IPv4 header is touched.
+        false
+    } else if p.proto == PROTO_ICMP {
         out[p.l4 + 4..p.l4 + 6].copy_from_slice(&to.sport.to_be_bytes());
         to.sport != p.sport
     } else {
@@ -266,7 +275,8 @@ pub struct Checksums {
 
 impl Checksums {
     pub fn of(f: &[u8], p: &Ipv4) -> Checksums {
-        let l4 = if p.proto == PROTO_UDP && be16(f, p.l4 + 6) == 0 {
+        let l4 = if (p.proto == PROTO_UDP && be16(f, p.l4 + 6) == 0) || !has_ports(p.proto) {
+            // No checksum ("none"), or a protocol whose header is not read.
             None
         } else {
             Some(residual(&l4_cover(f, p)))
