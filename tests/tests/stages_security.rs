@@ -319,3 +319,89 @@ fn untracked_flow_is_cut_by_a_rule_removal_and_a_tracked_one_survives() {
         );
     }
 }
+
+/// Network-ACL entries by protocol number (VPC user guide, "Network ACL
+/// rules": any protocol number): the server's subnet ACL denies GRE (47)
+/// at rule 10 and allows everything at rule 100. GRE meets rule 10
+/// (`nacl_ingress_deny`, counted on it); ESP (50), which no entry names,
+/// and TCP meet rule 100.
+#[test]
+#[ignore = "needs root"]
+fn network_acl_entries_by_protocol_number() {
+    use dataplane::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol};
+    use dataplane_common::{nacl_stat_id, NaclStatKey};
+    let entry = |rule, allow, protocol| AclEntry {
+        rule,
+        allow,
+        protocol,
+        ports: (0, 65535),
+        icmp: IcmpMatch::ALL,
+        cidr: "0.0.0.0/0".parse().unwrap(),
+    };
+    let acl = |id: &str, ingress: Vec<AclEntry>| NetworkAcl {
+        id: id.into(),
+        vpc: 0,
+        default: false,
+        ingress,
+        egress: vec![entry(100, true, Protocol::All)],
+    };
+    let open = acl("acl-open", vec![entry(100, true, Protocol::All)]);
+    let no_gre = acl(
+        "acl-no-gre",
+        vec![
+            entry(10, false, Protocol::Number(47)),
+            entry(100, true, Protocol::All),
+        ],
+    );
+    let payload = [0, 0, 0x08, 0x00, 1, 2, 3, 4];
+    for hook in HOOKS {
+        let mut st = Stage::load();
+        st.set_port(PortInfo {
+            vpc: VPC,
+            eni: CLIENT_ENI,
+            sg_set: CLIENT_SG,
+            ip: client().octets(),
+            mac: CLIENT_MAC,
+            generation: 0,
+            subnet: 0,
+            _pad: 0,
+        });
+        st.set_eni(
+            VPC,
+            server(),
+            EniInfo {
+                eni: SERVER_ENI,
+                ifindex: SERVER_IFINDEX,
+                sg_set: SERVER_SG,
+                kind: ENI_KIND_HOST,
+                mac: SERVER_MAC,
+                subnet: 1,
+            },
+        );
+        let any = (ip("0.0.0.0"), 0);
+        for (set, dir) in [(CLIENT_SG, SG_DIR_EGRESS), (SERVER_SG, SG_DIR_INGRESS)] {
+            st.set_sg(set, dir | SG_DIR_ANY_PROTO, 0, any, &[(0, 65535)]);
+            st.set_sg(set, dir, PROTO_TCP, any, &[(0, 65535)]);
+        }
+        st.set_nacls(&[&open, &no_gre]);
+        let gre = pkt::ip_proto(CLIENT_MAC, GATEWAY_MAC, client(), server(), 47, &payload);
+        assert_dropped(
+            &st,
+            hook,
+            &gre,
+            DropReason::NaclIngressDeny,
+            "GRE meets rule 10",
+        );
+        let esp = pkt::ip_proto(CLIENT_MAC, GATEWAY_MAC, client(), server(), 50, &payload);
+        assert_forwarded_to(&st, hook, &esp, SERVER_MAC, "ESP meets rule 100");
+        let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "S");
+        assert_forwarded_to(&st, hook, &syn, SERVER_MAC, "TCP meets rule 100");
+        let k = NaclStatKey {
+            nacl: nacl_stat_id(b"acl-no-gre"),
+            rule: 10,
+            dir: SG_DIR_INGRESS,
+            _pad: 0,
+        };
+        assert_eq!(st.nacl_drops(), vec![(k, 1)], "{hook:?}");
+    }
+}

@@ -133,3 +133,6 @@ impl Checker<'_> {
         ok.then_some(IcmpMatch { icmp_type, code })
     }
 }
+
+#[cfg(test)]
+mod tests;
