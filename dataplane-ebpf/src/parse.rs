@@ -1,4 +1,6 @@
-//! Stage `parse`: Ethernet / IPv4 / TCP, UDP, ICMP echo and ICMP errors. Every access is
+//! Stage `parse`: Ethernet / IPv4 / TCP, UDP, ICMP echo, ICMP errors, and any
+//! other IP protocol by number (GRE, ESP, SCTP...: tracked by addresses and
+//! protocol only, so nothing past the IPv4 header is read). Every access is
 //! bounds-checked; every malformed case has its own drop reason.
 
 use dataplane_common::{DropReason, FlowKey, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
@@ -38,7 +40,8 @@ pub struct Headers {
     pub l4_off: usize,
     pub src: [u8; 4],
     pub dst: [u8; 4],
-    /// Network order. ICMP echo: the identifier in both.
+    /// Network order. ICMP echo: the identifier in both. Other protocols
+    /// than TCP, UDP and ICMP: zero (they have no ports).
     pub sport: [u8; 2],
     pub dport: [u8; 2],
 }
@@ -56,7 +59,9 @@ impl Headers {
             sport: self.sport,
             dport: self.dport,
             proto: self.proto,
-            _pad0: 0,
+            // An echo reply's key differs from a request's: tracking
+            // follows the type (a second request is not a reply).
+            icmp_reply: (self.proto == PROTO_ICMP && self.icmp_type == ICMP_ECHO_REPLY) as u8,
             _pad1: 0,
         }
     }
@@ -183,7 +188,10 @@ pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
             h.sport = id;
             h.dport = h.sport;
         }
-        _ => return Err(DropReason::UnsupportedProtocol),
+        // Any other protocol (GRE 47, ESP 50, SCTP 132, ...): AWS tracks
+        // it by addresses and protocol only, so no header past IPv4's is
+        // assumed; the ports stay zero.
+        _ => {}
     }
     Ok(Frame::Ipv4(h))
 }

@@ -18,7 +18,8 @@ use dataplane_common::{
         STAGE_EGRESS_SG, STAGE_ENI, STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
     },
     active_generation, in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
-    ENI_KIND_LINK, FLOW_F_REPLY, INTERNET_VPC, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    ENI_KIND_LINK, FLOW_F_REPLY, FLOW_F_UNTRACKED, FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER,
+    INTERNET_VPC, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
@@ -97,6 +98,13 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
             Track::Continue => {
                 explain::flow(EXPLAIN_FLOW_HIT, e);
                 counters::count(Counter::FlowHit);
+                // An untracked flow meets the security groups on every
+                // packet: a removed rule cuts it at once.
+                // SAFETY: `e` points into a live map value.
+                let flags = unsafe { (*e).flags };
+                if flags & FLOW_F_UNTRACKED != 0 {
+                    events::rejected(untracked(port, &h, flags), port, &h, &key, len)?;
+                }
                 // Network ACLs are stateless: every packet meets them.
                 events::rejected(nacl::tracked(active, e, &h), port, &h, &key, len)?;
                 // SAFETY: `e` points into a live map value.
@@ -172,9 +180,11 @@ fn first_packet<P: Packet>(
         return Err(DropReason::LinkReverseInitiated);
     }
     let dport = u16::from_be_bytes(h.dport);
+    // ICMP rules match type and code, not a port.
+    let sv = sg::value(h, dport);
     // Stage `sg`: sender's egress, then receiver's ingress.
     explain::stage(STAGE_EGRESS_SG);
-    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, dport) {
+    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
         return Err(DropReason::EgressSgDeny);
     }
     // Stage `nacl out`: leaving the source subnet.
@@ -188,21 +198,36 @@ fn first_packet<P: Packet>(
         return Err(DropReason::NoRoute);
     }
     explain::stage(STAGE_INGRESS_SG);
-    if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, dport) {
+    if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, sv) {
         return Err(DropReason::IngressSgDeny);
     }
     if dst.kind == ENI_KIND_ENDPOINT {
+        // Through an endpoint (and so an NLB, a Hyperplane ENI) a flow is
+        // always tracked (EC2 user guide, "Automatically tracked connections").
         return privatelink::first_packet(p, port, h, key, dst, len, restart);
+    }
+    // Tracked or untracked, at each end (compile decided AWS's rule per
+    // set, protocol and port): an untracked end's rules judge every packet
+    // of the flow, in both directions.
+    let mut fwd_flags = 0;
+    let mut rev_flags = FLOW_F_REPLY;
+    if sg::untracked(port.sg_set, SG_DIR_EGRESS, h.proto, dport) {
+        fwd_flags |= FLOW_F_UNTRACKED_SENDER;
+        rev_flags |= FLOW_F_UNTRACKED_RECEIVER;
+    }
+    if sg::untracked(dst.sg_set, SG_DIR_INGRESS, h.proto, dport) {
+        fwd_flags |= FLOW_F_UNTRACKED_RECEIVER;
+        rev_flags |= FLOW_F_UNTRACKED_SENDER;
     }
     // Stage `nacl in`: entering the destination subnet.
     nacl::inbound(NACL_CHECK_IN1, gen, port.subnet, dst.subnet, h.src, h.proto, value)?;
     let b = flow::Birth::of(h, len);
     let fwd = flow::scratch(0)?;
     let to_dst = Hop { mac: &dst.mac, ifindex: dst.ifindex, vpc: dst_vpc, eni: dst.eni };
-    flow::build(fwd, &b, 0, port.eni, &to_dst, Tuple::of(h), &Crossings::one(port.subnet, dst.subnet));
+    flow::build(fwd, &b, fwd_flags, port.eni, &to_dst, Tuple::of(h), &Crossings::one(port.subnet, dst.subnet));
     let rev = flow::scratch(1)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
-    flow::build(rev, &b, FLOW_F_REPLY, dst.eni, &back, Tuple::reply_to(h), &Crossings::one(dst.subnet, port.subnet));
+    flow::build(rev, &b, rev_flags, dst.eni, &back, Tuple::reply_to(h), &Crossings::one(dst.subnet, port.subnet));
     let rev_key = fwd.peer_key(h.proto);
     let c = if dry_run() {
         // A dry run (`dataplane explain`) decides and rewrites, creates nothing.
@@ -232,4 +257,33 @@ fn first_packet<P: Packet>(
         c
     };
     forward::created(p, h, c, fwd, len)
+}
+
+/// A packet of an untracked flow (entry flags `flags`): the sender's egress
+/// rules and the receiver's ingress rules, as the active configuration has
+/// them, judge it as they would a first packet, at each end the flow is
+/// untracked at. Only plain intra-VPC flows are ever untracked, so the
+/// receiver is the ENI with the destination address in the sender's VPC.
+#[inline(always)]
+fn untracked(port: &PortInfo, h: &Headers, flags: u32) -> Result<(), DropReason> {
+    let sv = sg::value(h, u16::from_be_bytes(h.dport));
+    if flags & FLOW_F_UNTRACKED_SENDER != 0 {
+        explain::stage(STAGE_EGRESS_SG);
+        if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
+            return Err(DropReason::UntrackedSgDeny);
+        }
+    }
+    if flags & FLOW_F_UNTRACKED_RECEIVER != 0 {
+        explain::stage(STAGE_INGRESS_SG);
+        let dst_key = EniKey { vpc: in_generation(port.vpc, port.generation as u32), ip: h.dst };
+        // SAFETY: read-only map value.
+        let set = match unsafe { ENIS.get(&dst_key) } {
+            Some(d) => d.sg_set,
+            None => return Err(DropReason::UntrackedSgDeny),
+        };
+        if !sg::allows(SG_CHECK_INGRESS, set, SG_DIR_INGRESS, h.proto, h.src, sv) {
+            return Err(DropReason::UntrackedSgDeny);
+        }
+    }
+    Ok(())
 }

@@ -170,6 +170,18 @@ impl Stage {
         m.insert(&key, ports, 0).unwrap();
     }
 
+    /// Removes the security-group LPM entry {`set`, `dir`, `proto`,
+    /// `peer`/`len`} (a rule removed by a reload).
+    pub fn remove_sg(&mut self, set: u32, dir: u8, proto: u8, peer: (Ipv4Addr, u32)) {
+        let mut m: LpmTrie<&mut MapData, SgKey, SgPorts> =
+            LpmTrie::try_from(self.map(maps::SG_RULES)).unwrap();
+        let key = Key::new(
+            SG_KEY_FIXED_BITS + peer.1,
+            SgKey::new(set, dir, proto, peer.0.octets()),
+        );
+        m.remove(&key).unwrap();
+    }
+
     /// A flow-table entry (a flow some earlier packet created).
     pub fn set_flow(&mut self, key: FlowKey, e: FlowEntry) {
         let mut m: HashMap<&mut MapData, FlowKey, FlowEntry> =

@@ -73,7 +73,7 @@ pub struct NaclSpec {
 pub struct NaclEntrySpec {
     pub rule: u16,
     pub allow: bool,
-    /// "tcp", "udp", "icmp" or "all".
+    /// "tcp", "udp", "icmp", "all", "gre" or "50" (ESP by number).
     pub proto: &'static str,
     /// TCP/UDP only; `None`: every port.
     pub ports: Option<(u16, u16)>,
@@ -151,10 +151,13 @@ pub enum PeerSpec {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleSpec {
-    /// "tcp", "udp", "icmp" or "all".
+    /// "tcp", "udp", "icmp", "all", "gre" or "50" (ESP by number).
     pub proto: &'static str,
     /// TCP/UDP only; `None`: every port.
     pub ports: Option<(u16, u16)>,
+    /// ICMP only: (type, code), -1 for all (AWS's FromPort / ToPort for
+    /// ICMP); `None`: no `icmp` key.
+    pub icmp: Option<(i16, i16)>,
     pub peer: PeerSpec,
 }
 
@@ -216,7 +219,7 @@ pub struct EndpointSpec {
     pub state: Option<&'static str>,
 }
 
-fn net(s: &str) -> Ipv4Net {
+pub(super) fn net(s: &str) -> Ipv4Net {
     s.parse().expect("valid CIDR literal")
 }
 
@@ -575,6 +578,7 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
             ingress.push(RuleSpec {
                 proto: "all",
                 ports: None,
+                icmp: None,
                 peer: PeerSpec::Cidr(t.vpcs[v].cidr),
             });
         }
@@ -596,7 +600,7 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
     }
     // Route tables, drawn after the ACLs for the same reason.
     if rng.chance(60) {
-        route_tables(rng, &mut t);
+        super::topo_routes::route_tables(rng, &mut t);
     }
     // Peering, drawn last for the same reason.
     if rng.chance(70) {
@@ -607,84 +611,6 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
         super::topo_internet::internet(rng, &mut t);
     }
     t
-}
-
-/// Route tables for some subnets (the rest use their VPC's main table, the
-/// implied one unless a drawn table is main). Routes are what AWS accepts
-/// (docs/DATAPLANE.md, "Route tables"): blackholes broader than the local
-/// route (0.0.0.0/0, 10.0.0.0/8), outside it (another VPC's CIDR or
-/// subnet, 192.168.0.0/16, a /24 of the 10.x space the packet generator
-/// also aims at), or more specific than it only as a whole subnet's CIDR
-/// of the VPC; sometimes the local route written out.
-fn route_tables(rng: &mut Rng, t: &mut TopoSpec) {
-    for v in 0..t.vpcs.len() {
-        let local = t.vpcs[v].cidr;
-        let mut free: Vec<usize> = (0..t.subnets.len())
-            .filter(|&s| t.subnets[s].vpc == v)
-            .collect();
-        let mut has_main = false;
-        for _ in 0..rng.range(0, 2) {
-            let mut subnets = Vec::new();
-            for _ in 0..rng.range(0, 2) {
-                if !free.is_empty() {
-                    subnets.push(free.remove(rng.below(free.len())));
-                }
-            }
-            let main = !has_main && rng.chance(40);
-            has_main |= main;
-            let own: Vec<Ipv4Net> = t
-                .subnets
-                .iter()
-                .filter(|s| s.vpc == v)
-                .map(|s| s.cidr)
-                .collect();
-            let others: Vec<Ipv4Net> = t
-                .vpcs
-                .iter()
-                .map(|x| x.cidr)
-                .chain(t.subnets.iter().map(|s| s.cidr))
-                .collect();
-            let mut routes: Vec<(Ipv4Net, bool)> = Vec::new();
-            for _ in 0..rng.range(0, 3) {
-                let (dest, hole) = match rng.weighted(&[4, 2, 2, 1, 2, 1]) {
-                    0 => (*rng.pick(&own), true),
-                    1 => {
-                        let wide: &[&str] = &["0.0.0.0/0", "10.0.0.0/8"];
-                        let d: &&str = rng.pick(wide);
-                        (net(d), true)
-                    }
-                    2 => (*rng.pick(&others), true),
-                    3 => (net("192.168.0.0/16"), true),
-                    4 => (
-                        format!("10.{}.{}.0/24", rng.below(2), rng.below(4))
-                            .parse()
-                            .expect("valid /24"),
-                        true,
-                    ),
-                    _ => (local, false),
-                };
-                // What AWS refuses: replacing local, or a route inside it
-                // that is not a whole subnet of the VPC; one per destination.
-                let inside =
-                    local.contains(&dest.network()) && dest.prefix_len() >= local.prefix_len();
-                let refused =
-                    (hole && dest == local) || (inside && dest != local && !own.contains(&dest));
-                if refused || routes.iter().any(|(d, _)| *d == dest) {
-                    continue;
-                }
-                routes.push((dest, hole));
-            }
-            t.route_tables.push(RouteTableSpec {
-                id: format!("rtb-{}", t.route_tables.len()),
-                vpc: v,
-                main,
-                subnets,
-                routes,
-                peering_routes: Vec::new(),
-                igw: Vec::new(),
-            });
-        }
-    }
 }
 
 /// Network ACLs for some subnets: overlapping CIDRs and port ranges, rule
@@ -759,7 +685,8 @@ fn nacl_entry(
     used: &[BTreeSet<Ipv4Addr>],
     rule: u16,
 ) -> NaclEntrySpec {
-    let proto = *rng.pick(&["tcp", "tcp", "udp", "icmp", "all"]);
+    // Other protocols by name and number too (GRE, ESP as 50).
+    let proto = *rng.pick(&["tcp", "tcp", "udp", "icmp", "all", "gre", "50"]);
     let ports = match proto {
         "tcp" | "udp" if rng.chance(75) => {
             let lo = *rng.pick(&PORTS);
@@ -854,6 +781,7 @@ fn link_rules(rng: &mut Rng, t: &mut TopoSpec) {
                 rules.push(RuleSpec {
                     proto: proto(udp),
                     ports: Some((port, port)),
+                    icmp: None,
                     peer,
                 });
             }
@@ -874,12 +802,14 @@ fn link_rules(rng: &mut Rng, t: &mut TopoSpec) {
             RuleSpec {
                 proto: "all",
                 ports: None,
+                icmp: None,
                 peer,
             }
         } else {
             RuleSpec {
                 proto: proto(udp),
                 ports: Some((port, port)),
+                icmp: None,
                 peer,
             }
         };
@@ -889,7 +819,15 @@ fn link_rules(rng: &mut Rng, t: &mut TopoSpec) {
 
 /// A rule for a group of VPC `v`.
 fn rule(rng: &mut Rng, t: &TopoSpec, v: usize, used: &[BTreeSet<Ipv4Addr>]) -> RuleSpec {
-    let proto = *rng.pick(&["tcp", "tcp", "udp", "icmp", "all"]);
+    let proto = *rng.pick(&["tcp", "tcp", "udp", "icmp", "all", "gre", "50"]);
+    // ICMP by type and code: echo request or reply, or a type the
+    // generator never sends (the rule then admits nothing it sends).
+    let icmp = (proto == "icmp" && rng.chance(60)).then(|| match rng.weighted(&[3, 3, 1, 1]) {
+        0 => (8, -1),
+        1 => (0, if rng.chance(50) { 0 } else { -1 }),
+        2 => (8, 1),
+        _ => (3, 4),
+    });
     let ports = match proto {
         "tcp" | "udp" if rng.chance(70) => {
             let lo = if rng.chance(70) {
@@ -930,7 +868,12 @@ fn rule(rng: &mut Rng, t: &TopoSpec, v: usize, used: &[BTreeSet<Ipv4Addr>]) -> R
         };
         PeerSpec::Cidr(cidr)
     };
-    RuleSpec { proto, ports, peer }
+    RuleSpec {
+        proto,
+        ports,
+        icmp,
+        peer,
+    }
 }
 
 /// `[internet]` and the internet gateways (before the route tables that
@@ -994,8 +937,12 @@ impl TopoSpec {
                         PeerSpec::Cidr(c) => c.to_string(),
                         PeerSpec::Group(g) => self.sgs[*g].id.clone(),
                     };
+                    let icmp = match r.icmp {
+                        Some((t, c)) => format!(", icmp = {{ type = {t}, code = {c} }}"),
+                        None => String::new(),
+                    };
                     format!(
-                        "  {{ protocol = \"{}\"{ports}, peer = \"{peer}\" }},\n",
+                        "  {{ protocol = \"{}\"{ports}{icmp}, peer = \"{peer}\" }},\n",
                         r.proto
                     )
                 })

@@ -94,6 +94,9 @@ impl Model {
             out,
             stats: None,
             cross: [(from, NO_SUBNET), SAME],
+            echo_requests: Self::echo_request(p),
+            untracked_sender: false,
+            untracked_receiver: false,
         };
         let rev = Direction {
             reply: true,
@@ -102,6 +105,7 @@ impl Model {
             out_vpc: key.vpc,
             out: key.addrs.reversed(),
             cross: [(NO_SUBNET, from), SAME],
+            echo_requests: !Self::echo_request(p),
             ..fwd
         };
         self.create(key, fwd, rev, p, frame, reopen)
@@ -150,6 +154,9 @@ impl Model {
             out,
             stats: None,
             cross: [(NO_SUBNET, to), SAME],
+            echo_requests: Self::echo_request(p),
+            untracked_sender: false,
+            untracked_receiver: false,
         };
         let rev = Direction {
             reply: true,
@@ -158,6 +165,7 @@ impl Model {
             out_vpc: INTERNET,
             out: key.addrs.reversed(),
             cross: [(to, NO_SUBNET), SAME],
+            echo_requests: !Self::echo_request(p),
             ..fwd
         };
         self.create(key, fwd, rev, p, frame, reopen)
