@@ -193,7 +193,8 @@ fn owned_and_residuals(
             // Another protocol (GRE, ESP): only the MACs, the addresses and
             // the IPv4 checksum; no header past IPv4's is owned.
             let (ip, _) = residuals(f, lay);
-            return Some((Vec::from([24..34]), 0..0, vec![ip, u32::MAX]));
+            let addrs = 24..34;
+            return Some((vec![addrs], 0..0, vec![ip, u32::MAX]));
         }
         let csum_off = l4
             + match proto {
