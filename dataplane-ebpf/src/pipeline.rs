@@ -101,9 +101,9 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
                 // An untracked flow meets the security groups on every
                 // packet: a removed rule cuts it at once.
                 // SAFETY: `e` points into a live map value.
-                let flags = unsafe { (*e).flags };
+                let (flags, out_vpc) = unsafe { ((*e).flags, (*e).out_vpc) };
                 if flags & FLOW_F_UNTRACKED != 0 {
-                    events::rejected(untracked(port, &h, flags), port, &h, &key, len)?;
+                    events::rejected(untracked(port, &h, flags, out_vpc), port, &h, &key, len)?;
                 }
                 // Network ACLs are stateless: every packet meets them.
                 events::rejected(nacl::tracked(active, e, &h), port, &h, &key, len)?;
@@ -262,10 +262,11 @@ fn first_packet<P: Packet>(
 /// A packet of an untracked flow (entry flags `flags`): the sender's egress
 /// rules and the receiver's ingress rules, as the active configuration has
 /// them, judge it as they would a first packet, at each end the flow is
-/// untracked at. Only plain intra-VPC flows are ever untracked, so the
-/// receiver is the ENI with the destination address in the sender's VPC.
+/// untracked at. Only plain host flows (in a VPC or across a peering) are
+/// ever untracked, so the receiver is the ENI with the destination address in `out_vpc`, the VPC
+/// the flow entry delivers to (the peer VPC across a peering).
 #[inline(always)]
-fn untracked(port: &PortInfo, h: &Headers, flags: u32) -> Result<(), DropReason> {
+fn untracked(port: &PortInfo, h: &Headers, flags: u32, out_vpc: u32) -> Result<(), DropReason> {
     let sv = sg::value(h, u16::from_be_bytes(h.dport));
     if flags & FLOW_F_UNTRACKED_SENDER != 0 {
         explain::stage(STAGE_EGRESS_SG);
@@ -275,7 +276,7 @@ fn untracked(port: &PortInfo, h: &Headers, flags: u32) -> Result<(), DropReason>
     }
     if flags & FLOW_F_UNTRACKED_RECEIVER != 0 {
         explain::stage(STAGE_INGRESS_SG);
-        let dst_key = EniKey { vpc: in_generation(port.vpc, port.generation as u32), ip: h.dst };
+        let dst_key = EniKey { vpc: in_generation(out_vpc, port.generation as u32), ip: h.dst };
         // SAFETY: read-only map value.
         let set = match unsafe { ENIS.get(&dst_key) } {
             Some(d) => d.sg_set,
