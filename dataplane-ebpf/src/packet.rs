@@ -14,6 +14,10 @@ use aya_ebpf::{
 pub trait Packet {
     /// The program context, for aya-log.
     type Ctx: aya_ebpf::EbpfContext;
+    /// The XDP program: its stages may call out-of-line functions (its
+    /// stack leaves room for a callee's frame; TC's does not), which keeps
+    /// it under the verifier's instruction budget.
+    const XDP: bool;
     fn ctx(&self) -> &Self::Ctx;
     fn data(&self) -> usize;
     fn data_end(&self) -> usize;
@@ -112,6 +116,7 @@ impl<'a> TcPacket<'a> {
 }
 
 impl Packet for TcPacket<'_> {
+    const XDP: bool = false;
     ctx_accessors!(TcContext);
     #[inline(always)]
     fn len(&self) -> u32 {
@@ -219,6 +224,7 @@ pub fn csum_apply(check: u16, diff: u32) -> u16 {
 }
 
 impl Packet for XdpPacket<'_> {
+    const XDP: bool = true;
     ctx_accessors!(XdpContext);
     #[inline(always)]
     fn len(&self) -> u32 {

@@ -102,11 +102,23 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
                 // packet: a removed rule cuts it at once.
                 // SAFETY: `e` points into a live map value.
                 let (flags, out_vpc) = unsafe { ((*e).flags, (*e).out_vpc) };
-                if flags & FLOW_F_UNTRACKED != 0 {
-                    events::rejected(untracked(port, &h, flags, out_vpc), port, &h, &key, len)?;
-                }
-                // Network ACLs are stateless: every packet meets them.
-                events::rejected(nacl::tracked(active, e, &h), port, &h, &key, len)?;
+                let rules = if flags & FLOW_F_UNTRACKED == 0 {
+                    Ok(())
+                } else if P::XDP {
+                    untracked_call(port, &h, flags, out_vpc)
+                } else {
+                    untracked(port, &h, flags, out_vpc)
+                };
+                // Network ACLs are stateless: every packet meets them. (One
+                // reject event site for both: the verifier walks each.)
+                let checked = rules.and_then(|()| {
+                    if P::XDP {
+                        nacl::tracked_xdp(active, e, &h)
+                    } else {
+                        nacl::tracked(active, e, &h)
+                    }
+                });
+                events::rejected(checked, port, &h, &key, len)?;
                 // SAFETY: `e` points into a live map value.
                 let v = forward(p, &h, unsafe { &*e }, len)?;
                 flow::account(e, len, h.tcp_flags);
@@ -267,24 +279,64 @@ fn first_packet<P: Packet>(
 /// the flow entry delivers to (the peer VPC across a peering).
 #[inline(always)]
 fn untracked(port: &PortInfo, h: &Headers, flags: u32, out_vpc: u32) -> Result<(), DropReason> {
+    let sets = port.sg_set as u64 | (out_vpc as u64) << 32;
+    let addrs = u32::from_ne_bytes(h.src) as u64 | (u32::from_ne_bytes(h.dst) as u64) << 32;
     let sv = sg::value(h, u16::from_be_bytes(h.dport));
+    let misc = flags as u64 | (h.proto as u64) << 32 | (sv as u64) << 40;
+    match untracked_rules(sets, addrs, misc, port.generation as u64) {
+        0 => Ok(()),
+        _ => Err(DropReason::UntrackedSgDeny),
+    }
+}
+
+/// [`untracked`] as a call (XDP): its answer is one scalar, so the
+/// verifier's states after it prune against each other; inlined, the
+/// flow-hit path took the XDP program over the verifier's
+/// million-instruction budget with flow-log events on. Scalars only (a
+/// call takes five registers and copies no struct).
+#[inline(always)]
+fn untracked_call(port: &PortInfo, h: &Headers, flags: u32, out_vpc: u32) -> Result<(), DropReason> {
+    let sets = port.sg_set as u64 | (out_vpc as u64) << 32;
+    let addrs = u32::from_ne_bytes(h.src) as u64 | (u32::from_ne_bytes(h.dst) as u64) << 32;
+    let sv = sg::value(h, u16::from_be_bytes(h.dport));
+    let misc = flags as u64 | (h.proto as u64) << 32 | (sv as u64) << 40;
+    match untracked_rules_call(sets, addrs, misc, port.generation as u64) {
+        0 => Ok(()),
+        _ => Err(DropReason::UntrackedSgDeny),
+    }
+}
+
+#[inline(never)]
+fn untracked_rules_call(sets: u64, addrs: u64, misc: u64, generation: u64) -> u32 {
+    untracked_rules(sets, addrs, misc, generation)
+}
+
+/// The rules of an untracked flow's ends: `sets` = the sender's group set
+/// | the receiving VPC << 32, `addrs` = source | destination << 32 (network
+/// order bytes), `misc` = entry flags | protocol << 32 | rule value << 40.
+/// 0: admitted.
+#[inline(always)]
+fn untracked_rules(sets: u64, addrs: u64, misc: u64, generation: u64) -> u32 {
+    let (sg_set, out_vpc) = (sets as u32, (sets >> 32) as u32);
+    let (src, dst) = ((addrs as u32).to_ne_bytes(), ((addrs >> 32) as u32).to_ne_bytes());
+    let (flags, proto, sv) = (misc as u32, (misc >> 32) as u8, (misc >> 40) as u16);
     if flags & FLOW_F_UNTRACKED_SENDER != 0 {
         explain::stage(STAGE_EGRESS_SG);
-        if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
-            return Err(DropReason::UntrackedSgDeny);
+        if !sg::allows(SG_CHECK_EGRESS, sg_set, SG_DIR_EGRESS, proto, dst, sv) {
+            return 1;
         }
     }
     if flags & FLOW_F_UNTRACKED_RECEIVER != 0 {
         explain::stage(STAGE_INGRESS_SG);
-        let dst_key = EniKey { vpc: in_generation(out_vpc, port.generation as u32), ip: h.dst };
+        let dst_key = EniKey { vpc: in_generation(out_vpc, generation as u32), ip: dst };
         // SAFETY: read-only map value.
         let set = match unsafe { ENIS.get(&dst_key) } {
             Some(d) => d.sg_set,
-            None => return Err(DropReason::UntrackedSgDeny),
+            None => return 1,
         };
-        if !sg::allows(SG_CHECK_INGRESS, set, SG_DIR_INGRESS, h.proto, h.src, sv) {
-            return Err(DropReason::UntrackedSgDeny);
+        if !sg::allows(SG_CHECK_INGRESS, set, SG_DIR_INGRESS, proto, src, sv) {
+            return 1;
         }
     }
-    Ok(())
+    0
 }
