@@ -233,7 +233,7 @@ fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
         String::from_utf8_lossy(&run.stderr),
         format!(
             "not exported: [lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state\n\
-             exported lab plink: 21 files -> {}\n",
+             exported lab plink: 22 files -> {}\n",
             dir.display()
         )
     );
