@@ -20,7 +20,7 @@ use super::refs::{defined, IdInfo, Kind};
 use super::tree::{join, Node, Sp, Tbl};
 use super::values::valid_name;
 use crate::model::{
-    internet_range, Internet, InternetGateway, InternetHost, PublicIp, Vpc, INTERNET_RANGES,
+    internet_range, Internet, InternetGateway, InternetHost, PublicIp, Subnet, Vpc, INTERNET_RANGES,
 };
 
 pub(super) const INTERNET_GATEWAY_KEYS: &[&str] = &["id", "vpc"];
@@ -57,6 +57,7 @@ pub(super) struct InternetIn<'n> {
     pub(super) gateways: Vec<GatewayIn<'n>>,
     pub(super) hosts: Vec<HostIn>,
     pub(super) public_ips: Vec<PublicIpIn>,
+    pub(super) nat_gateways: Vec<super::nat_gateways::NatIn<'n>>,
 }
 
 impl<'s> Checker<'s> {
@@ -122,19 +123,6 @@ impl<'s> Checker<'s> {
         out
     }
 
-    /// `[[nat_gateway]]`: not modelled yet (issue 17 part 3), refused as a
-    /// whole so that no file half-works.
-    pub(super) fn nat_gateways_refused(&mut self, root: &Tbl<'_>) {
-        if let Some(e) = root.get("nat_gateway") {
-            self.err(
-                e.pos,
-                "nat_gateway",
-                "NAT gateways are not modelled yet: a private subnet reaches the lab's internet \
-                 only through an ENI with a public IP for now (remove [[nat_gateway]])",
-            );
-        }
-    }
-
     /// An ENI's optional `public_ip` (pass 1 of `[[eni]]` reads it here).
     pub(super) fn public_ip(&mut self, t: &Tbl<'_>) -> Option<Sp<Ipv4Addr>> {
         let s = self.opt_str(
@@ -165,7 +153,7 @@ impl<'s> Checker<'s> {
     /// Pass 2: the gateways' VPCs, the hosts and the public addresses.
     pub(super) fn resolve_internet(
         &mut self,
-        vpcs: &[Vpc],
+        (vpcs, subnets): (&[Vpc], &[Subnet]),
         enis: &EnisOut,
         input: InternetIn<'_>,
         ids: &HashMap<String, IdInfo>,
@@ -248,6 +236,14 @@ impl<'s> Checker<'s> {
                 });
             }
         }
+        let igw_vpcs: Vec<usize> = attached.keys().copied().collect();
+        out.nat_gateways = self.resolve_nat_gateways(
+            (vpcs, subnets),
+            enis,
+            input.nat_gateways,
+            ids,
+            (&mut taken, &igw_vpcs),
+        );
         out
     }
 
@@ -286,7 +282,7 @@ impl<'s> Checker<'s> {
 
     /// An address of the lab's internet: in a documentation range, not its
     /// network, gateway (.1) or broadcast address, and not taken.
-    fn internet_address(
+    pub(super) fn internet_address(
         &mut self,
         ip: Sp<Ipv4Addr>,
         field: &str,

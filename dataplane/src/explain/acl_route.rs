@@ -191,6 +191,13 @@ pub(super) fn describe_route(topo: &Topology, r: &Route) -> String {
             Some(igw) => format!("{} {}", igw.id, r.destination),
             None => format!("internet gateway {}", r.destination),
         },
+        RouteTarget::NatGateway(g) => match topo.internet.nat_gateways.get(g) {
+            Some(n) => format!(
+                "{} {} (NAT gateway, Elastic IP {})",
+                n.id, r.destination, n.elastic_ip
+            ),
+            None => format!("NAT gateway {}", r.destination),
+        },
     }
 }
 
