@@ -19,9 +19,7 @@ use super::network::{EnisOut, HOST_NAME_RULE};
 use super::refs::{defined, IdInfo, Kind};
 use super::tree::{join, Node, Sp, Tbl};
 use super::values::valid_name;
-use crate::model::{
-    internet_range, Internet, InternetGateway, InternetHost, PublicIp, Subnet, Vpc, INTERNET_RANGES,
-};
+use crate::model::{Internet, InternetGateway, InternetHost, PublicIp, Subnet, Vpc};
 
 pub(super) const INTERNET_GATEWAY_KEYS: &[&str] = &["id", "vpc"];
 pub(super) const INTERNET_KEYS: &[&str] = &["hosts"];
@@ -277,44 +275,6 @@ impl<'s> Checker<'s> {
             return true;
         };
         self.err(n.pos, &field, msg);
-        false
-    }
-
-    /// An address of the lab's internet: in a documentation range, not its
-    /// network, gateway (.1) or broadcast address, and not taken.
-    pub(super) fn internet_address(
-        &mut self,
-        ip: Sp<Ipv4Addr>,
-        field: &str,
-        owner: &str,
-        taken: &mut HashMap<Ipv4Addr, (String, usize)>,
-    ) -> bool {
-        let msg = match internet_range(ip.v) {
-            None => format!(
-                "{} is not a documentation address: the lab's internet uses only {} (never a \
-                 real public address)",
-                ip.v,
-                INTERNET_RANGES.join(" and ")
-            ),
-            Some(net) if ip.v == net.network() || ip.v == net.broadcast() => {
-                format!("{} is the network or broadcast address of {net}", ip.v)
-            }
-            Some(net) if u32::from(ip.v) == u32::from(net.network()) + 1 => {
-                format!("{} is {net}'s gateway (the fabric answers for it)", ip.v)
-            }
-            Some(_) => match taken.get(&ip.v) {
-                Some((other, pos)) => format!(
-                    "{} is already the address of {other} (line {})",
-                    ip.v,
-                    self.line_of(*pos)
-                ),
-                None => {
-                    taken.insert(ip.v, (owner.to_string(), ip.pos));
-                    return true;
-                }
-            },
-        };
-        self.err(ip.pos, field, msg);
         false
     }
 }

@@ -9,7 +9,9 @@
 //! no other resource holds, usable only in a VPC with an internet gateway
 //! attached. `ports` is the lab's knob: AWS binds up to 55,000 connections
 //! per unique destination (`NAT_GATEWAY_PORTS`); a lab shrinks the pool to
-//! put that limit under test.
+//! put that limit under test. The addresses of the lab's internet (hosts,
+//! public IPs, Elastic IPs) are checked here (`internet_address`), for
+//! `gateways.rs` too.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -19,7 +21,7 @@ use super::network::EnisOut;
 use super::refs::{defined, IdInfo, Kind};
 use super::tree::{join, Node, Sp};
 use super::values::parse_ports;
-use crate::model::{NatGateway, Subnet, Vpc, NAT_GATEWAY_PORTS};
+use crate::model::{internet_range, NatGateway, Subnet, Vpc, INTERNET_RANGES, NAT_GATEWAY_PORTS};
 
 pub(super) const NAT_GATEWAY_KEYS: &[&str] = &["id", "subnet", "private_ip", "elastic_ip", "ports"];
 
@@ -200,6 +202,44 @@ impl<'s> Checker<'s> {
             return true;
         };
         self.err(ip.pos, &field, msg);
+        false
+    }
+
+    /// An address of the lab's internet: in a documentation range, not its
+    /// network, gateway (.1) or broadcast address, and not taken.
+    pub(super) fn internet_address(
+        &mut self,
+        ip: Sp<Ipv4Addr>,
+        field: &str,
+        owner: &str,
+        taken: &mut HashMap<Ipv4Addr, (String, usize)>,
+    ) -> bool {
+        let msg = match internet_range(ip.v) {
+            None => format!(
+                "{} is not a documentation address: the lab's internet uses only {} (never a \
+                 real public address)",
+                ip.v,
+                INTERNET_RANGES.join(" and ")
+            ),
+            Some(net) if ip.v == net.network() || ip.v == net.broadcast() => {
+                format!("{} is the network or broadcast address of {net}", ip.v)
+            }
+            Some(net) if u32::from(ip.v) == u32::from(net.network()) + 1 => {
+                format!("{} is {net}'s gateway (the fabric answers for it)", ip.v)
+            }
+            Some(_) => match taken.get(&ip.v) {
+                Some((other, pos)) => format!(
+                    "{} is already the address of {other} (line {})",
+                    ip.v,
+                    self.line_of(*pos)
+                ),
+                None => {
+                    taken.insert(ip.v, (owner.to_string(), ip.pos));
+                    return true;
+                }
+            },
+        };
+        self.err(ip.pos, field, msg);
         false
     }
 }
