@@ -68,6 +68,8 @@ pub fn to_internet<P: Packet>(
         return Err(DropReason::NoRoute);
     }
     nacl::out(NACL_CHECK_OUT2, gen, r.nat_subnet, NO_SUBNET, h.dst, h.proto, value)?;
+    // Back at the gateway: the host and the port (`explain` names the stage).
+    explain::stage(STAGE_NAT_GATEWAY);
     let host_key = EniKey { vpc: in_generation(INTERNET_VPC, gen), ip: h.dst };
     // SAFETY: read-only map value.
     let host: &EniInfo = match unsafe { ENIS.get(&host_key) } {
