@@ -151,7 +151,7 @@ impl<'s> Checker<'s> {
     /// Pass 2: the gateways' VPCs, the hosts and the public addresses.
     pub(super) fn resolve_internet(
         &mut self,
-        (vpcs, subnets): (&[Vpc], &[Subnet]),
+        (vpcs, subnets, subnet_vpcs): (&[Vpc], &[Subnet], &[Option<usize>]),
         enis: &EnisOut,
         input: InternetIn<'_>,
         ids: &HashMap<String, IdInfo>,
@@ -236,7 +236,7 @@ impl<'s> Checker<'s> {
         }
         let igw_vpcs: Vec<usize> = attached.keys().copied().collect();
         out.nat_gateways = self.resolve_nat_gateways(
-            (vpcs, subnets),
+            (vpcs, subnets, subnet_vpcs),
             enis,
             input.nat_gateways,
             ids,

@@ -381,7 +381,7 @@ impl<'s> Checker<'s> {
             &ids,
         );
         let internet = self.resolve_internet(
-            (&vpcs, &subnets),
+            (&vpcs, &subnets, &subnet_vpcs),
             &enis,
             gateways::InternetIn {
                 gateways: igws,

@@ -108,7 +108,7 @@ impl<'s> Checker<'s> {
     /// `igw_vpcs`: the VPCs with an internet gateway attached).
     pub(super) fn resolve_nat_gateways(
         &mut self,
-        (vpcs, subnets): (&[Vpc], &[Subnet]),
+        (vpcs, subnets, subnet_vpcs): (&[Vpc], &[Subnet], &[Option<usize>]),
         enis: &EnisOut,
         input: Vec<NatIn<'_>>,
         ids: &HashMap<String, IdInfo>,
@@ -124,7 +124,7 @@ impl<'s> Checker<'s> {
                 .subnet
                 .and_then(|r| self.resolve(r, Kind::Subnet, &sfield, ids, &subnet_ids));
             let private_ok = match (subnet, g.private_ip) {
-                (Some(s), Some(ip)) => {
+                (Some(s), Some(ip)) if subnet_vpcs.get(s).copied().flatten().is_some() => {
                     self.nat_private_ip(&subnets[s], ip, &g.path, enis, &mut privates)
                 }
                 _ => false,
@@ -137,9 +137,14 @@ impl<'s> Checker<'s> {
                     taken,
                 )
             });
-            let igw_ok = match subnet {
-                Some(s) if !igw_vpcs.contains(&subnets[s].vpc) => {
-                    let v = &vpcs[subnets[s].vpc].id;
+            // A subnet whose VPC did not resolve has no VPC here (reported
+            // with the subnet).
+            let vpc = subnet
+                .and_then(|s| subnet_vpcs.get(s).copied().flatten())
+                .and_then(|vi| vpcs.get(vi).map(|v| (vi, v)));
+            let igw_ok = match vpc {
+                Some((vi, vpc)) if !igw_vpcs.contains(&vi) => {
+                    let v = &vpc.id;
                     if let Some(ip) = g.elastic_ip {
                         self.err(
                             ip.pos,
@@ -153,7 +158,8 @@ impl<'s> Checker<'s> {
                     }
                     false
                 }
-                _ => true,
+                Some(_) => true,
+                None => false,
             };
             if let (true, true, true, Some(s), Some(p), Some(e)) = (
                 private_ok,

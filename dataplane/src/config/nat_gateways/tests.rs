@@ -199,3 +199,28 @@ elastic_ip = "203.0.113.51"
         ]
     );
 }
+
+/// A gateway in a subnet whose VPC is unknown: only the subnet's error
+/// (found by config_mutations: it panicked once).
+#[test]
+fn a_nat_gateway_in_a_subnet_of_an_unknown_vpc_is_reported_once() {
+    let src = with_base(
+        r#"
+[[subnet]]
+id = "subnet-x"
+vpc = "vpc-x"
+cidr = "10.9.1.0/24"
+az = "use1-az1"
+
+[[nat_gateway]]
+id = "nat-x"
+subnet = "subnet-x"
+private_ip = "10.9.1.100"
+elastic_ip = "203.0.113.50"
+"#,
+    );
+    assert_eq!(
+        diags(&src),
+        vec!["t.toml:24:7: subnet[1].vpc: unknown VPC \"vpc-x\" (defined: vpc-a)"]
+    );
+}
