@@ -18,6 +18,7 @@ mod gateway;
 mod icmp_error;
 mod maps;
 mod nacl;
+mod nat_gateway;
 mod packet;
 mod parse;
 mod pipeline;

@@ -2,13 +2,13 @@
 //! port -> parse (arp) -> source check -> [icmp error: the flow it quotes,
 //! translated back] -> flow (fast path: forward) ->
 //! [eni (-> route, peering) -> egress SG -> nacl out -> route -> ingress SG -> (privatelink) ->
-//! nacl in -> create flow; or route -> igw: `gateway`] -> forward (rewrite, count) -> the hook
+//! nacl in -> create flow; or route -> igw: `gateway`; or route -> nat gateway: `nat_gateway`] -> forward (rewrite, count) -> the hook
 //! redirects. A flow hit meets the network ACLs its entry records, then forwards. Every `Err`
 //! is a counted drop.
 //!
 //! Layering, top to bottom; a module imports only from layers below its
 //! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
-//! `pipeline` -> constructs (`privatelink`, `gateway`, `icmp_error`) -> `forward` -> `flow`, `sg`,
+//! `pipeline` -> constructs (`privatelink`, `gateway`, `nat_gateway`, `icmp_error`) -> `forward` -> `flow`, `sg`,
 //! `nacl`, `route`, `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
 //! `explain` -> `maps`.
 
@@ -29,7 +29,7 @@ use crate::{
     maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS},
     packet::Packet,
     parse::{self, Frame, Headers},
-    gateway, icmp_error, nacl, privatelink, route, sg,
+    gateway, icmp_error, nacl, nat_gateway, privatelink, route, sg,
 };
 
 #[inline(always)]
@@ -153,6 +153,9 @@ fn first_packet<P: Packet>(
             let peer = route::decide(gen, port.subnet, h.dst)?;
             if peer == route::IGW {
                 return gateway::to_internet(p, port, h, key, len, restart);
+            }
+            if peer == route::NAT {
+                return nat_gateway::to_internet(p, port, h, key, len, restart);
             }
             explain::stage(STAGE_ENI);
             if peer == route::LOCAL {

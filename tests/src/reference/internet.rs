@@ -117,6 +117,9 @@ impl Model {
         frame: &[u8],
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
+        if self.is_elastic_ip(p.dst) {
+            return Err(DropReason::NatGatewayOutsideInitiated);
+        }
         let dst = Ipv4Addr::from(p.dst);
         let eni = self
             .topo

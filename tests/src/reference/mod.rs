@@ -97,11 +97,14 @@
 //!     host's address to the gateway (the reply's way out), its groups admit
 //!     the host and its subnet's inbound ACL does; translated to the private
 //!     address. The internet has no subnet and no ACL.
+//! 13. NAT gateways (`nat_gateway.rs`): source NAT to the Elastic IP and a
+//!     port per unique destination; outside-initiated packets dropped.
 
 mod flow_log;
 mod icmp_error;
 mod internet;
 pub mod maglev;
+mod nat_gateway;
 mod routes;
 pub mod vpc_link;
 pub use flow_log::frame_logged_flags;
@@ -329,6 +332,7 @@ pub enum RouteKind {
     PeeringNotActive,
     PeeringNotTransitive,
     InternetGateway,
+    NatGateway,
 }
 
 /// Where rule 10's route sends a first packet.
@@ -340,6 +344,8 @@ pub(crate) enum Routed {
     Peer(usize),
     /// To the VPC's internet gateway.
     Internet,
+    /// To this NAT gateway (rule 13, `nat_gateway.rs`).
+    NatGateway(usize),
 }
 
 impl Model {
@@ -595,6 +601,9 @@ impl Model {
             Some(d) => (d, key.vpc, false),
             None => match self.route_table(eni, p.dst)? {
                 Routed::Internet => return self.out_to_internet(eni, key, p, frame, reopen),
+                Routed::NatGateway(g) => {
+                    return self.out_through_nat_gateway(eni, g, key, p, frame, reopen)
+                }
                 Routed::Local => return Err(DropReason::NoRoute),
                 Routed::Peer(peer) => match self.resolve(peer, p.dst) {
                     Some(d) => (d, peer, true),
