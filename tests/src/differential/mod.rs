@@ -25,6 +25,7 @@ pub mod rng;
 pub mod shrink;
 pub mod topo_gen;
 pub mod topo_internet;
+pub mod topo_routes;
 
 use std::{collections::BTreeMap, fmt::Write as _, time::Instant};
 
