@@ -16,9 +16,9 @@
 //! ways (`flow::create`, no port claim: the mapping is 1:1).
 
 use dataplane_common::{
-    explain::{NACL_CHECK_IN1, NACL_CHECK_OUT1, SG_CHECK_EGRESS, SG_CHECK_INGRESS, STAGE_EGRESS_SG, STAGE_IGW, STAGE_INGRESS_SG},
+    explain::{NACL_CHECK_IN1, NACL_CHECK_OUT1, SG_CHECK_EGRESS, SG_CHECK_INGRESS, STAGE_EGRESS_SG, STAGE_IGW, STAGE_INGRESS_SG, STAGE_NAT_GATEWAY},
     in_generation, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_HOST, ENI_KIND_INTERNET, FLOW_F_DNAT,
-    FLOW_F_REPLY, FLOW_F_SNAT, INTERNET_VPC, NO_SUBNET, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    FLOW_F_REPLY, FLOW_F_SNAT, INTERNET_VPC, NAT_GATEWAY_VPC, NO_SUBNET, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
@@ -44,9 +44,10 @@ pub fn to_internet<P: Packet>(
     restart: bool,
 ) -> Result<Verdict, DropReason> {
     let gen = port.generation as u32;
-    let dport = u16::from_be_bytes(h.dport);
+    // ICMP rules match `type << 8 | code`, as on every other path.
+    let sv = sg::value(h, u16::from_be_bytes(h.dport));
     explain::stage(STAGE_EGRESS_SG);
-    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, dport) {
+    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
         return Err(DropReason::EgressSgDeny);
     }
     // Leaving the subnet for the internet: its outbound entries decide.
@@ -96,6 +97,12 @@ pub fn from_internet<P: Packet>(
         // No such public address: the internet has no route to it here.
         return Err(DropReason::NoRoute);
     };
+    if private.vpc == NAT_GATEWAY_VPC {
+        // A NAT gateway's Elastic IP: its replies matched their flow before
+        // this; a first packet is a connection initiated from outside.
+        explain::stage(STAGE_NAT_GATEWAY);
+        return Err(DropReason::NatGatewayOutsideInitiated);
+    }
     let dst_key = EniKey { vpc: in_generation(private.vpc, gen), ip: private.ip };
     // SAFETY: read-only map value.
     let dst: &EniInfo = match unsafe { ENIS.get(&dst_key) } {
@@ -109,7 +116,7 @@ pub fn from_internet<P: Packet>(
         return Err(DropReason::NoRoute);
     }
     explain::stage(STAGE_INGRESS_SG);
-    if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, u16::from_be_bytes(h.dport)) {
+    if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, sg::value(h, u16::from_be_bytes(h.dport))) {
         return Err(DropReason::IngressSgDeny);
     }
     let value = nacl::value(h, h.dport);

@@ -88,43 +88,6 @@ pub fn tracked(active: u32, e: *mut FlowEntry, h: &Headers) -> Result<(), DropRe
     Ok(())
 }
 
-/// [`tracked`] for the XDP program: the ACLs are met in an out-of-line
-/// call whose answer is one scalar, so the verifier's states after it
-/// prune against each other (inlined, the flow-hit path took the XDP
-/// program over the verifier's million-instruction budget). TC's stack
-/// leaves no room for the callee's frame: it keeps [`tracked`].
-#[inline(always)]
-pub fn tracked_xdp(active: u32, e: *mut FlowEntry, h: &Headers) -> Result<(), DropReason> {
-    // SAFETY: as in `tracked`.
-    let entry = unsafe { &mut *e };
-    let memo = h.proto != PROTO_ICMP;
-    if memo && entry.nacl_epoch == active && !dry_run() {
-        return Ok(());
-    }
-    match crossings_call(active_generation(active) as u64, e as *const FlowEntry, h as *const Headers) {
-        0 => {}
-        1 => return Err(DropReason::NaclEgressDeny),
-        _ => return Err(DropReason::NaclIngressDeny),
-    }
-    if memo && !dry_run() {
-        entry.nacl_epoch = active;
-    }
-    Ok(())
-}
-
-/// [`crossings`] as a call: 0 allowed, 1 an outbound entry denied, 2 an
-/// inbound one.
-#[inline(never)]
-fn crossings_call(gen: u64, e: *const FlowEntry, h: *const Headers) -> u32 {
-    // SAFETY: a live map value and the caller's headers, read only.
-    let (e, h) = unsafe { (&*e, &*h) };
-    match crossings(gen as u32, e, h) {
-        Ok(()) => 0,
-        Err(DropReason::NaclEgressDeny) => 1,
-        Err(_) => 2,
-    }
-}
-
 #[inline(always)]
 fn crossings(gen: u32, e: &FlowEntry, h: &Headers) -> Result<(), DropReason> {
     let v1 = value(h, h.dport);

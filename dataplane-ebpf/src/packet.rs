@@ -14,11 +14,10 @@ use aya_ebpf::{
 pub trait Packet {
     /// The program context, for aya-log.
     type Ctx: aya_ebpf::EbpfContext;
-    /// The XDP program: its stages may call out-of-line functions (its
-    /// stack leaves room for a callee's frame; TC's does not), which keeps
-    /// it under the verifier's instruction budget.
-    const XDP: bool;
     fn ctx(&self) -> &Self::Ctx;
+    /// Tail-calls this hook's slow-path program (`HL_SLOW_*`); returns
+    /// only if that failed.
+    fn slow_path(&self);
     fn data(&self) -> usize;
     fn data_end(&self) -> usize;
     /// Length of the whole packet, which in TC can exceed the linear part.
@@ -116,8 +115,12 @@ impl<'a> TcPacket<'a> {
 }
 
 impl Packet for TcPacket<'_> {
-    const XDP: bool = false;
     ctx_accessors!(TcContext);
+    #[inline(always)]
+    fn slow_path(&self) {
+        // SAFETY: the helper checks the index and the array's program type.
+        unsafe { crate::maps::SLOW_TC.tail_call(self.ctx, 0) }
+    }
     #[inline(always)]
     fn len(&self) -> u32 {
         self.ctx.len()
@@ -224,8 +227,12 @@ pub fn csum_apply(check: u16, diff: u32) -> u16 {
 }
 
 impl Packet for XdpPacket<'_> {
-    const XDP: bool = true;
     ctx_accessors!(XdpContext);
+    #[inline(always)]
+    fn slow_path(&self) {
+        // SAFETY: as for TC.
+        unsafe { crate::maps::SLOW_XDP.tail_call(self.ctx, 0) }
+    }
     #[inline(always)]
     fn len(&self) -> u32 {
         (self.ctx.data_end() - self.ctx.data()) as u32

@@ -2,13 +2,13 @@
 //! port -> parse (arp) -> source check -> [icmp error: the flow it quotes,
 //! translated back] -> flow (fast path: forward) ->
 //! [eni (-> route, peering) -> egress SG -> nacl out -> route -> ingress SG -> (privatelink) ->
-//! nacl in -> create flow; or route -> igw: `gateway`] -> forward (rewrite, count) -> the hook
+//! nacl in -> create flow; or route -> igw: `gateway`; or route -> nat gateway: `nat_gateway`] -> forward (rewrite, count) -> the hook
 //! redirects. A flow hit meets the network ACLs its entry records, then forwards. Every `Err`
 //! is a counted drop.
 //!
 //! Layering, top to bottom; a module imports only from layers below its
 //! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
-//! `pipeline` -> constructs (`privatelink`, `gateway`, `icmp_error`) -> `forward` -> `flow`, `sg`,
+//! `pipeline` -> constructs (`privatelink`, `gateway`, `nat_gateway`, `icmp_error`) -> `forward` -> `flow`, `sg`,
 //! `nacl`, `route`, `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
 //! `explain` -> `maps`.
 
@@ -27,17 +27,29 @@ use crate::{
     explain::{self, dry_run},
     flow::{self, Created, Crossings, Hop, Reply, Track, Tuple},
     forward::{self, forward, Verdict},
-    maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS},
+    maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS, SLOW_ARGS},
     packet::Packet,
     parse::{self, Frame, Headers},
-    gateway, icmp_error, nacl, privatelink, route, sg,
+    gateway, icmp_error, nacl, nat_gateway, privatelink, route, sg,
 };
 
 #[inline(always)]
 pub fn process<P: Packet>(p: &mut P) -> Verdict {
+    let Some((port, active)) = port_of(p) else {
+        counters::count(Counter::UnknownPortPass);
+        return Verdict::Pass;
+    };
+    explain::port(port);
+    let len = p.len() as u64;
+    counters::eni_tx(port.eni, len);
+    finish(stages(p, port, len, active), port)
+}
+
+/// Stage `port`: which ENI's veth did this come from, in the active
+/// configuration generation? The port and the active generation word.
+#[inline(always)]
+fn port_of<P: Packet>(p: &P) -> Option<(&'static PortInfo, u32)> {
     let ifindex = p.ingress_ifindex();
-    // Stage `port`: which ENI's veth did this come from, in the active
-    // configuration generation?
     let active = match ACTIVE.get(0) {
         Some(g) => *g,
         None => 0,
@@ -52,14 +64,14 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
         // SAFETY: map values are read-only here and outlive the program run.
         None => unsafe { PORTS.get(&in_generation(ifindex, gen)) },
     };
-    let Some(port) = port else {
-        counters::count(Counter::UnknownPortPass);
-        return Verdict::Pass;
-    };
-    explain::port(port);
-    let len = p.len() as u64;
-    counters::eni_tx(port.eni, len);
-    match stages(p, port, len, active) {
+    port.map(|port| (port, active))
+}
+
+/// The verdict of a packet from `port`; a drop is counted (per reason and
+/// per ENI) and traced.
+#[inline(always)]
+fn finish(r: Result<Verdict, DropReason>, port: &PortInfo) -> Verdict {
+    match r {
         Ok(v) => v,
         Err(reason) => {
             explain::dropped(reason);
@@ -68,6 +80,45 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
             Verdict::Drop
         }
     }
+}
+
+/// The slow-path program (`hyperlab_tc_slow`, `hyperlab_xdp_slow`): a
+/// first packet the fast path handed over by tail call ([`slow_path`]),
+/// unchanged, so it parses as it did there. The fast path counted it on
+/// its ENI already.
+#[inline(always)]
+pub fn process_slow<P: Packet>(p: &mut P) -> Verdict {
+    let Some((port, _)) = port_of(p) else {
+        counters::drop(DropReason::SlowPathFailed);
+        return Verdict::Drop;
+    };
+    let len = p.len() as u64;
+    let restart = matches!(SLOW_ARGS.get(0), Some(&a) if a != 0);
+    let r = match parse::parse(p) {
+        Ok(Frame::Ipv4(h)) => {
+            let key = h.key(port.vpc);
+            // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
+            events::rejected(first_packet(p, port, &h, &key, len, restart), port, &h, &key, len)
+        }
+        Ok(_) => Err(DropReason::SlowPathFailed),
+        Err(reason) => Err(reason),
+    };
+    finish(r, port)
+}
+
+/// Hands a first packet to the slow path: a program of its own (entered by
+/// tail call), which the verifier checks with its own instruction budget;
+/// the fast path alone (flow hits: the ACLs and untracked rules an entry
+/// meets, rewrite, forward) stays small. Returns only if the call failed.
+#[inline(always)]
+fn slow_path<P: Packet>(p: &mut P, restart: bool) -> Result<Verdict, DropReason> {
+    let Some(a) = SLOW_ARGS.get_ptr_mut(0) else {
+        return Err(DropReason::SlowPathFailed);
+    };
+    // SAFETY: this CPU's slot; the tail call runs on this CPU next.
+    unsafe { *a = restart as u32 };
+    p.slow_path();
+    Err(DropReason::SlowPathFailed)
 }
 
 #[inline(always)]
@@ -102,23 +153,11 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
                 // packet: a removed rule cuts it at once.
                 // SAFETY: `e` points into a live map value.
                 let (flags, out_vpc) = unsafe { ((*e).flags, (*e).out_vpc) };
-                let rules = if flags & FLOW_F_UNTRACKED == 0 {
-                    Ok(())
-                } else if P::XDP {
-                    untracked_call(port, &h, flags, out_vpc)
-                } else {
-                    untracked(port, &h, flags, out_vpc)
-                };
-                // Network ACLs are stateless: every packet meets them. (One
-                // reject event site for both: the verifier walks each.)
-                let checked = rules.and_then(|()| {
-                    if P::XDP {
-                        nacl::tracked_xdp(active, e, &h)
-                    } else {
-                        nacl::tracked(active, e, &h)
-                    }
-                });
-                events::rejected(checked, port, &h, &key, len)?;
+                if flags & FLOW_F_UNTRACKED != 0 {
+                    events::rejected(untracked(port, &h, flags, out_vpc), port, &h, &key, len)?;
+                }
+                // Network ACLs are stateless: every packet meets them.
+                events::rejected(nacl::tracked(active, e, &h), port, &h, &key, len)?;
                 // SAFETY: `e` points into a live map value.
                 let v = forward(p, &h, unsafe { &*e }, len)?;
                 flow::account(e, len, h.tcp_flags);
@@ -137,8 +176,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
         },
         None => false,
     };
-    // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
-    events::rejected(first_packet(p, port, &h, &key, len, restart), port, &h, &key, len)
+    slow_path(p, restart)
 }
 
 /// Slow path: decide a new flow, record both directions, forward.
@@ -173,6 +211,9 @@ fn first_packet<P: Packet>(
             let peer = route::decide(gen, port.subnet, h.dst)?;
             if peer == route::IGW {
                 return gateway::to_internet(p, port, h, key, len, restart);
+            }
+            if peer == route::NAT {
+                return nat_gateway::to_internet(p, port, h, key, len, restart);
             }
             explain::stage(STAGE_ENI);
             if peer == route::LOCAL {
@@ -279,64 +320,24 @@ fn first_packet<P: Packet>(
 /// the flow entry delivers to (the peer VPC across a peering).
 #[inline(always)]
 fn untracked(port: &PortInfo, h: &Headers, flags: u32, out_vpc: u32) -> Result<(), DropReason> {
-    let sets = port.sg_set as u64 | (out_vpc as u64) << 32;
-    let addrs = u32::from_ne_bytes(h.src) as u64 | (u32::from_ne_bytes(h.dst) as u64) << 32;
     let sv = sg::value(h, u16::from_be_bytes(h.dport));
-    let misc = flags as u64 | (h.proto as u64) << 32 | (sv as u64) << 40;
-    match untracked_rules(sets, addrs, misc, port.generation as u64) {
-        0 => Ok(()),
-        _ => Err(DropReason::UntrackedSgDeny),
-    }
-}
-
-/// [`untracked`] as a call (XDP): its answer is one scalar, so the
-/// verifier's states after it prune against each other; inlined, the
-/// flow-hit path took the XDP program over the verifier's
-/// million-instruction budget with flow-log events on. Scalars only (a
-/// call takes five registers and copies no struct).
-#[inline(always)]
-fn untracked_call(port: &PortInfo, h: &Headers, flags: u32, out_vpc: u32) -> Result<(), DropReason> {
-    let sets = port.sg_set as u64 | (out_vpc as u64) << 32;
-    let addrs = u32::from_ne_bytes(h.src) as u64 | (u32::from_ne_bytes(h.dst) as u64) << 32;
-    let sv = sg::value(h, u16::from_be_bytes(h.dport));
-    let misc = flags as u64 | (h.proto as u64) << 32 | (sv as u64) << 40;
-    match untracked_rules_call(sets, addrs, misc, port.generation as u64) {
-        0 => Ok(()),
-        _ => Err(DropReason::UntrackedSgDeny),
-    }
-}
-
-#[inline(never)]
-fn untracked_rules_call(sets: u64, addrs: u64, misc: u64, generation: u64) -> u32 {
-    untracked_rules(sets, addrs, misc, generation)
-}
-
-/// The rules of an untracked flow's ends: `sets` = the sender's group set
-/// | the receiving VPC << 32, `addrs` = source | destination << 32 (network
-/// order bytes), `misc` = entry flags | protocol << 32 | rule value << 40.
-/// 0: admitted.
-#[inline(always)]
-fn untracked_rules(sets: u64, addrs: u64, misc: u64, generation: u64) -> u32 {
-    let (sg_set, out_vpc) = (sets as u32, (sets >> 32) as u32);
-    let (src, dst) = ((addrs as u32).to_ne_bytes(), ((addrs >> 32) as u32).to_ne_bytes());
-    let (flags, proto, sv) = (misc as u32, (misc >> 32) as u8, (misc >> 40) as u16);
     if flags & FLOW_F_UNTRACKED_SENDER != 0 {
         explain::stage(STAGE_EGRESS_SG);
-        if !sg::allows(SG_CHECK_EGRESS, sg_set, SG_DIR_EGRESS, proto, dst, sv) {
-            return 1;
+        if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
+            return Err(DropReason::UntrackedSgDeny);
         }
     }
     if flags & FLOW_F_UNTRACKED_RECEIVER != 0 {
         explain::stage(STAGE_INGRESS_SG);
-        let dst_key = EniKey { vpc: in_generation(out_vpc, generation as u32), ip: dst };
+        let dst_key = EniKey { vpc: in_generation(out_vpc, port.generation as u32), ip: h.dst };
         // SAFETY: read-only map value.
         let set = match unsafe { ENIS.get(&dst_key) } {
             Some(d) => d.sg_set,
-            None => return 1,
+            None => return Err(DropReason::UntrackedSgDeny),
         };
-        if !sg::allows(SG_CHECK_INGRESS, set, SG_DIR_INGRESS, proto, src, sv) {
-            return 1;
+        if !sg::allows(SG_CHECK_INGRESS, set, SG_DIR_INGRESS, h.proto, h.src, sv) {
+            return Err(DropReason::UntrackedSgDeny);
         }
     }
-    0
+    Ok(())
 }

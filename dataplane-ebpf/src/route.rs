@@ -20,8 +20,8 @@
 use aya_ebpf::{bindings::BPF_NOEXIST, maps::lpm_trie::Key};
 use dataplane_common::{
     explain::STAGE_ROUTE, subnet_slot, DropReason, RouteKey, RouteStatKey, ROUTE_FIXED_BITS,
-    ROUTE_NO_MATCH, ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_IGW, ROUTE_TARGET_LOCAL,
-    ROUTE_TARGET_PEERING,
+    ROUTE_NO_MATCH, ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_IGW, ROUTE_TARGET_LOCAL, ROUTE_TARGET_NAT,
+    ROUTE_TARGET_PEERING, RouteInfo,
 };
 
 use crate::{
@@ -34,6 +34,9 @@ pub const LOCAL: u32 = u32::MAX;
 /// [`decide`]'s answer for a destination the VPC's internet gateway takes
 /// (`gateway.rs`).
 pub const IGW: u32 = u32::MAX - 1;
+/// [`decide`]'s answer for a destination a NAT gateway takes
+/// (`nat_gateway.rs`; [`nat_route`] gives the gateway).
+pub const NAT: u32 = u32::MAX - 2;
 
 /// The route of `dst` in subnet `subnet`'s table (generation `gen`):
 /// [`LOCAL`], [`IGW`], or the peer VPC an active peering connection
@@ -52,6 +55,9 @@ pub fn decide(gen: u32, subnet: u16, dst: [u8; 4]) -> Result<u32, DropReason> {
     }
     if target == ROUTE_TARGET_IGW {
         return Ok(IGW);
+    }
+    if target == ROUTE_TARGET_NAT {
+        return Ok(NAT);
     }
     if target == ROUTE_TARGET_PEERING && peer != LOCAL {
         return Ok(peer);
@@ -79,17 +85,39 @@ pub fn back(gen: u32, subnet: u16, dst: [u8; 4], vpc: u32) -> bool {
     target == ROUTE_TARGET_PEERING && peer == vpc
 }
 
+/// The NAT gateway route [`decide`] answered [`NAT`] for (a copy: the
+/// gateway's subnet, Elastic IP and port pool).
+#[inline(always)]
+pub fn nat_route(gen: u32, subnet: u16, dst: [u8; 4]) -> Option<RouteInfo> {
+    match ROUTES.get(&route_key(gen, subnet, dst)) {
+        Some(r) if r.target == ROUTE_TARGET_NAT => Some(*r),
+        _ => None,
+    }
+}
+
+/// Whether subnet `subnet`'s table sends `dst` to the internet gateway
+/// (a NAT gateway's own subnet must: the gateway sends on through it).
+#[inline(always)]
+pub fn to_igw(gen: u32, subnet: u16, dst: [u8; 4]) -> bool {
+    let (_, target, _) = lookup(gen, subnet, dst);
+    target == ROUTE_TARGET_IGW
+}
+
+#[inline(always)]
+fn route_key(gen: u32, subnet: u16, dst: [u8; 4]) -> Key<RouteKey> {
+    let table = match ROUTE_SUBNETS.get(subnet_slot(subnet, gen)) {
+        Some(r) => r.table,
+        None => 0,
+    };
+    Key::new(ROUTE_FIXED_BITS + 32, RouteKey { table: table.to_be_bytes(), addr: dst })
+}
+
 /// The deciding route of `dst` in subnet `subnet`'s table: its index (or
 /// `ROUTE_NO_MATCH`), its target (0: none), and for a peering route whose
 /// peer CIDR holds `dst` the peer VPC ([`LOCAL`] otherwise).
 #[inline(always)]
 fn lookup(gen: u32, subnet: u16, dst: [u8; 4]) -> (u16, u8, u32) {
-    let table = match ROUTE_SUBNETS.get(subnet_slot(subnet, gen)) {
-        Some(r) => r.table,
-        None => 0,
-    };
-    let k = Key::new(ROUTE_FIXED_BITS + 32, RouteKey { table: table.to_be_bytes(), addr: dst });
-    match ROUTES.get(&k) {
+    match ROUTES.get(&route_key(gen, subnet, dst)) {
         Some(r) => {
             let d = u32::from_ne_bytes(dst);
             let inside = d & u32::from_ne_bytes(r.peer_mask) == u32::from_ne_bytes(r.peer_net);

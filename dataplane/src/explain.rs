@@ -395,6 +395,9 @@ impl DryRun {
         // aya would create and pin a missing one.
         let pins: Vec<(&str, PathBuf)> = pins::PINNED_MAPS
             .iter()
+            // The slow paths' arrays hold the live programs: a dry run
+            // fills its own with its dry-run ones.
+            .filter(|n| !maps::SLOW_PATHS.iter().any(|(m, _)| m == *n))
             .map(|n| (*n, pin_dir.join(n)))
             .filter(|(_, p)| p.exists())
             .collect();
@@ -410,6 +413,7 @@ impl DryRun {
             Hook::Tc => load_dry_run(&mut ebpf, programs::TC, SchedClassifier::load)?,
             Hook::Xdp => load_dry_run(&mut ebpf, programs::XDP, Xdp::load)?,
         }
+        crate::loader::load_slow_paths(&mut ebpf).context("loading the dry-run slow paths")?;
         Ok(DryRun {
             ebpf,
             fabric_ns: fabric_ns.to_string(),

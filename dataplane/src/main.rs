@@ -481,8 +481,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                             String::new()
                         } else {
                             format!(
-                                ", {} internet gateways, {} public IPs, {} internet hosts",
+                                ", {} internet gateways, {} NAT gateways, {} public IPs, {} internet hosts",
                                 i.gateways.len(),
+                                i.nat_gateways.len(),
                                 i.public_ips.len(),
                                 i.hosts.len()
                             )

@@ -9,7 +9,8 @@ pub use ipnet::Ipv4Net;
 
 mod internet;
 pub use internet::{
-    internet_range, Internet, InternetGateway, InternetHost, PublicIp, INTERNET_RANGES,
+    internet_range, Internet, InternetGateway, InternetHost, NatGateway, PublicIp, INTERNET_RANGES,
+    NAT_GATEWAY_PORTS,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -907,6 +908,8 @@ pub enum RouteTarget {
     Peering(usize),
     /// To the VPC's internet gateway (index into `Internet::gateways`).
     InternetGateway(usize),
+    /// To a NAT gateway of the VPC (index into `Internet::nat_gateways`).
+    NatGateway(usize),
 }
 
 /// A VPC peering connection (VPC peering guide, "VPC peering process",

@@ -51,7 +51,9 @@ pub fn route_drops(t: &Topology) -> Vec<RouteDropName> {
                     i as u16,
                     format!("{} {}", t.vpc_peerings[p].id, r.destination),
                 )),
-                RouteTarget::Local | RouteTarget::InternetGateway(_) => None,
+                RouteTarget::Local
+                | RouteTarget::InternetGateway(_)
+                | RouteTarget::NatGateway(_) => None,
             });
         for (route, name) in holes.chain([(ROUTE_NO_MATCH, "no route".to_string())]) {
             out.push(RouteDropName {

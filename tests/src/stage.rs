@@ -82,6 +82,8 @@ impl Stage {
             SchedClassifier::load,
         );
         load_program(&mut ebpf, programs::XDP, "an XDP program", Xdp::load);
+        dataplane::loader::load_slow_paths(&mut ebpf)
+            .unwrap_or_else(|e| panic!("the verifier accepts the slow paths: {e:?}"));
         let mut st = Stage { ebpf };
         st.route_everything_locally();
         st
@@ -271,6 +273,22 @@ impl Stage {
 
     /// The internet gateway's 1:1 NAT for ENI `private` of VPC `vpc`:
     /// both `HL_PUBLIC_IPS` entries.
+    /// A NAT gateway's Elastic IP `eip` (private address `private`): the
+    /// `HL_PUBLIC_IPS` entry that marks it (`NAT_GATEWAY_VPC`).
+    pub fn set_nat_gateway_eip(&mut self, eip: Ipv4Addr, private: Ipv4Addr) {
+        let mut m: HashMap<&mut MapData, EniKey, PublicIp> =
+            HashMap::try_from(self.map(maps::PUBLIC_IPS)).unwrap();
+        let key = EniKey {
+            vpc: in_generation(INTERNET_VPC, 0),
+            ip: eip.octets(),
+        };
+        let value = PublicIp {
+            ip: private.octets(),
+            vpc: dataplane_common::NAT_GATEWAY_VPC,
+        };
+        m.insert(key, value, 0).unwrap();
+    }
+
     pub fn set_public_ip(&mut self, vpc: u32, private: Ipv4Addr, public: Ipv4Addr) {
         let mut m: HashMap<&mut MapData, EniKey, PublicIp> =
             HashMap::try_from(self.map(maps::PUBLIC_IPS)).unwrap();

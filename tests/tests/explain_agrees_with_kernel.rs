@@ -459,6 +459,25 @@ fn explain_agrees_with_the_data_path_through_the_internet_gateway() {
 
 #[test]
 #[ignore = "needs root"]
+fn explain_agrees_with_the_data_path_through_the_nat_gateway() {
+    let mut lab = Lab::new("nat-gateway.toml", "xn");
+    // app's subnet routes 0.0.0.0/0 to nat-a (line 75), which sits in the
+    // public subnet.
+    let out = lab.agree(&tcp("app", "example", 8080).rule(
+        "route     subnet-private [rtb-private]: GATEWAY to 203.0.113.10: nat-a 0.0.0.0/0 \
+         (NAT gateway, Elastic IP 203.0.113.50) (cfg.toml:75)",
+    ));
+    assert!(out.route.as_ref().is_some_and(|r| r.allowed));
+    lab.agree(
+        &tcp("app", "example", 8080)
+            .rule("internet host example through NAT gateway nat-a and internet gateway igw-a"),
+    );
+    // No internet host has the address: decided at the NAT gateway.
+    lab.agree(&tcp("app", "198.51.100.99", 80).drops(DropReason::InternetNoHost, "nat_gateway"));
+}
+
+#[test]
+#[ignore = "needs root"]
 fn explain_agrees_with_the_data_path_across_vpc_peering() {
     let mut lab = Lab::new("peering.toml", "xp");
     // rtb-app sends vpc-shared's CIDR over the active pcx-app-shared.

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("forward", 6),
     ("privatelink", 7),
     ("gateway", 7),
+    ("nat_gateway", 7),
     ("icmp_error", 7),
     ("pipeline", 8),
     ("main", 9),

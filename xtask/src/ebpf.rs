@@ -163,13 +163,8 @@ fn unresolved_calls(disasm: &str) -> Vec<BadCall> {
         }
         // relocation line right after the call: `0000000000000048:  R_BPF_64_32  memcpy`
         if pending && t.contains("R_BPF") {
-            let callee = t.split_whitespace().last().unwrap_or("?");
-            if callee == ".text" {
-                // A call to one of our own `#[inline(never)]` functions
-                // (a BPF-to-BPF call aya relocates), not a memory builtin.
-                out.pop();
-            } else if let Some(last) = out.last_mut() {
-                last.callee = callee.to_string();
+            if let Some(last) = out.last_mut() {
+                last.callee = t.split_whitespace().last().unwrap_or("?").to_string();
             }
             pending = false;
             continue;
@@ -213,9 +208,7 @@ Disassembly of section xdp:
 		0000000000000010:  R_BPF_64_32	memcpy
        3:	85 10 00 00 ff ff ff ff	call -1
        4:	85 10 00 00 f0 ff ff ff	call -0x10
-       5:	85 10 00 00 ff ff ff ff	call -0x1
-		0000000000000028:  R_BPF_64_32	.text
-       6:	95 00 00 00 00 00 00 00	exit
+       5:	95 00 00 00 00 00 00 00	exit
 
 0000000000000200 <memmove>:
       63:	85 10 00 00 ff ff ff ff	call -0x1

@@ -31,8 +31,10 @@ pub const STAGE_ROUTE: u32 = 15;
 pub const STAGE_IGW: u32 = 16;
 /// An ICMP error matched to the tracked flow it quotes (every such packet).
 pub const STAGE_ICMP_ERROR: u32 = 17;
+/// A NAT gateway's source NAT (`nat_gateway.rs`).
+pub const STAGE_NAT_GATEWAY: u32 = 18;
 /// Stage names as the CLI prints them, indexed by stage.
-pub const STAGE_NAMES: [&str; 18] = [
+pub const STAGE_NAMES: [&str; 19] = [
     "port",
     "parse",
     "flow",
@@ -51,6 +53,7 @@ pub const STAGE_NAMES: [&str; 18] = [
     "route",
     "igw",
     "icmp_error",
+    "nat_gateway",
 ];
 
 /// [`ExplainTrace::flow`]: no flow entry matched the packet.

@@ -93,6 +93,17 @@ pub mod maps {
     /// 1:1 NAT, both ways ({VPC, private address} -> public address;
     /// {[`super::INTERNET_VPC`], public address} -> VPC and private address)
     pub const PUBLIC_IPS: &str = "HL_PUBLIC_IPS";
+    /// program array of one: [`super::programs::TC_SLOW`] at 0, the TC
+    /// fast path's tail call for first packets
+    pub const SLOW_TC: &str = "HL_SLOW_TC";
+    /// program array of one: [`super::programs::XDP_SLOW`] at 0
+    pub const SLOW_XDP: &str = "HL_SLOW_XDP";
+    /// The program arrays, which the loader fills after loading the
+    /// programs (a dry run fills its own: never the pinned ones).
+    pub const SLOW_PATHS: [(&str, &str); 2] = [
+        (SLOW_TC, super::programs::TC_SLOW),
+        (SLOW_XDP, super::programs::XDP_SLOW),
+    ];
 }
 
 /// Load-time globals of the kernel object (`EbpfLoader::set_global`).
@@ -142,6 +153,12 @@ pub mod programs {
     /// XDP-redirected frames are received (docs/DATAPLANE.md, "One pipeline,
     /// two hooks").
     pub const XDP_PASS: &str = "hyperlab_xdp_pass";
+    /// The slow path (a flow's first packet) of each hook, a program of
+    /// its own entered by tail call from [`TC`] / [`XDP`] through
+    /// [`super::maps::SLOW_TC`] / [`super::maps::SLOW_XDP`]
+    /// (docs/DATAPLANE.md, "Two programs per hook").
+    pub const TC_SLOW: &str = "hyperlab_tc_slow";
+    pub const XDP_SLOW: &str = "hyperlab_xdp_slow";
 }
 
 // Map sizes. Every configuration-derived map holds two generations side by
@@ -351,6 +368,11 @@ pub const ROUTE_TARGET_PEERING: u8 = 3;
 pub const ROUTE_TARGET_PEERING_INACTIVE: u8 = 4;
 /// [`RouteInfo::target`]: to the VPC's internet gateway (`gateway.rs`).
 pub const ROUTE_TARGET_IGW: u8 = 5;
+/// [`RouteInfo::target`]: to a NAT gateway (`nat_gateway.rs`), whose
+/// subnet, Elastic IP and port pool the route carries
+/// ([`RouteInfo::nat_subnet`], [`RouteInfo::nat_ip`], [`RouteInfo::nat_lo`]
+/// ..= [`RouteInfo::nat_hi`]).
+pub const ROUTE_TARGET_NAT: u8 = 6;
 /// [`RouteInfo::route`] of the implicit `local` route (the VPC's CIDR).
 pub const ROUTE_LOCAL: u16 = u16::MAX;
 /// [`RouteStatKey::route`] of a destination no route covers (`no_route`).
@@ -392,8 +414,8 @@ impl RouteKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct RouteInfo {
     /// [`ROUTE_TARGET_LOCAL`], [`ROUTE_TARGET_BLACKHOLE`],
-    /// [`ROUTE_TARGET_PEERING`], [`ROUTE_TARGET_PEERING_INACTIVE`] or
-    /// [`ROUTE_TARGET_IGW`].
+    /// [`ROUTE_TARGET_PEERING`], [`ROUTE_TARGET_PEERING_INACTIVE`],
+    /// [`ROUTE_TARGET_IGW`] or [`ROUTE_TARGET_NAT`].
     pub target: u8,
     pub _pad: u8,
     /// The route's index in its table's `routes` (the config's order), or
@@ -405,6 +427,17 @@ pub struct RouteInfo {
     /// peering carries; 0/0 for other routes).
     pub peer_net: [u8; 4],
     pub peer_mask: [u8; 4],
+    /// NAT gateway routes: the gateway's Elastic IP (the translated source).
+    pub nat_ip: [u8; 4],
+    /// NAT gateway routes: the source ports the gateway binds, `nat_lo
+    /// ..= nat_hi` (AWS: 55,000 per unique destination; a lab may shrink it).
+    pub nat_lo: u16,
+    pub nat_hi: u16,
+    /// NAT gateway routes: the gateway's subnet (global index), whose
+    /// network ACLs and route table the translated packet meets.
+    pub nat_subnet: u16,
+    /// NAT gateway routes: the gateway's index (`Internet::nat_gateways`).
+    pub nat_gateway: u16,
 }
 
 /// `HL_ROUTE_STATS` key: packets one route of one table dropped.
@@ -431,6 +464,10 @@ pub const PROTO_UDP: u8 = 17;
 /// The VPC id of the lab's internet (below [`GENERATION_BIT`], above any
 /// VPC index a configuration may have).
 pub const INTERNET_VPC: u32 = 0x7fff_fff0;
+/// [`PublicIp::vpc`] of the `HL_PUBLIC_IPS` entry {[`INTERNET_VPC`], a NAT
+/// gateway's Elastic IP}: the address leads to no ENI; a first packet to it
+/// is an outside-initiated connection (`nat_gateway_outside_initiated`).
+pub const NAT_GATEWAY_VPC: u32 = 0x7fff_fff1;
 /// The kernel ENI index (counters, flow entries) of internet host `k` is
 /// `INTERNET_ENI_BASE + k`: above every VPC ENI and managed interface, so
 /// the agent never mistakes one for an interface of a VPC.
@@ -1055,10 +1092,23 @@ codes! {
         /// IPv4, IHL below 5, a later fragment, under 8 bytes of its L4
         /// header, an ICMP message other than echo).
         IcmpErrorBadQuote = 36, "icmp_error_bad_quote";
+        /// A NAT gateway found every source port it tried for the flow's
+        /// unique destination (address, port, protocol) bound to a live
+        /// connection: the new connection fails, live ones go on (AWS's
+        /// CloudWatch metric `ErrorPortAllocation`).
+        NatGatewayErrorPortAllocation = 37, "nat_gateway_error_port_allocation";
+        /// A first packet from the internet to a NAT gateway's Elastic IP: a
+        /// NAT gateway carries only connections initiated from the VPC.
+        NatGatewayOutsideInitiated = 38, "nat_gateway_outside_initiated";
         /// A packet of an untracked flow (EC2 user guide, "Untracked
         /// connections") that the security groups, which judge every such
         /// packet, no longer admit: a removed rule cuts it at once.
-        UntrackedSgDeny = 37, "untracked_sg_deny";
+        UntrackedSgDeny = 39, "untracked_sg_deny";
+        /// The fast path could not hand a flow's first packet to the
+        /// slow-path program: its tail call failed (no program in the
+        /// `HL_SLOW_*` array: a loader bug), or the packet no longer parsed
+        /// as an IPv4 packet there.
+        SlowPathFailed = 40, "slow_path_failed";
     }
 }
 

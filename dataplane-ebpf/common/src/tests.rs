@@ -27,7 +27,9 @@ fn abi_sizes_and_offsets_are_pinned() {
     assert_eq!(size_of::<NaclStatKey>(), 8);
     assert_eq!(size_of::<SubnetRoute>(), 8);
     assert_eq!(size_of::<RouteKey>(), 8);
-    assert_eq!(size_of::<RouteInfo>(), 16);
+    assert_eq!(size_of::<RouteInfo>(), 28);
+    assert_eq!(offset_of!(RouteInfo, nat_ip), 16);
+    assert_eq!(offset_of!(RouteInfo, nat_gateway), 26);
     assert_eq!(offset_of!(RouteInfo, route), 2);
     assert_eq!(size_of::<RouteStatKey>(), 8);
     assert_eq!(size_of::<PublicIp>(), 8);

@@ -2,12 +2,13 @@
 //! host is a fabric port (`HL_PORTS`) and an `HL_ENIS` entry of kind
 //! `ENI_KIND_INTERNET` in `INTERNET_VPC`, with no security groups and no
 //! subnet; each public address is two `HL_PUBLIC_IPS` entries, one per
-//! direction of the gateway's 1:1 NAT. Route-table entries toward a
+//! direction of the gateway's 1:1 NAT, and each NAT gateway's Elastic IP
+//! one (marked `NAT_GATEWAY_VPC`). Route-table entries toward a
 //! gateway are `compile/routes.rs`'s (`ROUTE_TARGET_IGW`).
 
 use dataplane_common::{
     in_generation, EniInfo, EniKey, PortInfo, PublicIp, ENI_KIND_INTERNET, INTERNET_ENI_BASE,
-    INTERNET_VPC, NO_SG_SET, NO_SUBNET,
+    INTERNET_VPC, NAT_GATEWAY_VPC, NO_SG_SET, NO_SUBNET,
 };
 
 use super::{Compiled, Shift};
@@ -73,6 +74,20 @@ pub(super) fn compile_internet(topo: &Topology, ifindexes: &[u32], out: &mut Com
                 ip: public,
             },
             PublicIp { ip: private, vpc },
+        ));
+    }
+    // A NAT gateway's Elastic IP leads to no ENI: the entry marks it, so
+    // that a first packet to it is dropped as initiated from outside.
+    for n in &topo.internet.nat_gateways {
+        out.public_ips.push((
+            EniKey {
+                vpc: INTERNET_VPC,
+                ip: n.elastic_ip.octets(),
+            },
+            PublicIp {
+                ip: n.private_ip.octets(),
+                vpc: NAT_GATEWAY_VPC,
+            },
         ));
     }
 }

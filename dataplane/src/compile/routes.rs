@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use anyhow::{bail, Result};
 use dataplane_common::{
     nacl_stat_id, RouteInfo, RouteKey, SubnetRoute, ROUTE_FIXED_BITS, ROUTE_LOCAL,
-    ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_IGW, ROUTE_TARGET_LOCAL, ROUTE_TARGET_PEERING,
-    ROUTE_TARGET_PEERING_INACTIVE,
+    ROUTE_TARGET_BLACKHOLE, ROUTE_TARGET_IGW, ROUTE_TARGET_LOCAL, ROUTE_TARGET_NAT,
+    ROUTE_TARGET_PEERING, ROUTE_TARGET_PEERING_INACTIVE,
 };
 
 use crate::model::{PeeringStatus, Route, RouteTable, RouteTarget, Topology};
@@ -39,12 +39,14 @@ pub fn target_code(topo: &Topology, t: RouteTarget) -> u8 {
         }
         RouteTarget::Peering(_) => ROUTE_TARGET_PEERING_INACTIVE,
         RouteTarget::InternetGateway(_) => ROUTE_TARGET_IGW,
+        RouteTarget::NatGateway(_) => ROUTE_TARGET_NAT,
     }
 }
 
 /// The `HL_ROUTES` value of route `index` of a table of VPC `vpc`: for a
 /// peering connection, the VPC at its other end and that VPC's CIDR (all
-/// the connection carries: it is not transitive).
+/// the connection carries: it is not transitive); for a NAT gateway, its
+/// Elastic IP, port pool and subnet.
 pub fn route_info(topo: &Topology, vpc: usize, index: u16, r: &Route) -> RouteInfo {
     let mut info = RouteInfo {
         target: target_code(topo, r.target),
@@ -58,6 +60,13 @@ pub fn route_info(topo: &Topology, vpc: usize, index: u16, r: &Route) -> RouteIn
             info.peer_net = cidr.network().octets();
             info.peer_mask = cidr.netmask().octets();
         }
+    }
+    if let RouteTarget::NatGateway(g) = r.target {
+        let n = &topo.internet.nat_gateways[g];
+        info.nat_ip = n.elastic_ip.octets();
+        (info.nat_lo, info.nat_hi) = n.ports;
+        info.nat_subnet = n.subnet as u16;
+        info.nat_gateway = g as u16;
     }
     info
 }

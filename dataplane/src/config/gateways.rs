@@ -19,9 +19,7 @@ use super::network::{EnisOut, HOST_NAME_RULE};
 use super::refs::{defined, IdInfo, Kind};
 use super::tree::{join, Node, Sp, Tbl};
 use super::values::valid_name;
-use crate::model::{
-    internet_range, Internet, InternetGateway, InternetHost, PublicIp, Vpc, INTERNET_RANGES,
-};
+use crate::model::{Internet, InternetGateway, InternetHost, PublicIp, Subnet, Vpc};
 
 pub(super) const INTERNET_GATEWAY_KEYS: &[&str] = &["id", "vpc"];
 pub(super) const INTERNET_KEYS: &[&str] = &["hosts"];
@@ -57,6 +55,7 @@ pub(super) struct InternetIn<'n> {
     pub(super) gateways: Vec<GatewayIn<'n>>,
     pub(super) hosts: Vec<HostIn>,
     pub(super) public_ips: Vec<PublicIpIn>,
+    pub(super) nat_gateways: Vec<super::nat_gateways::NatIn<'n>>,
 }
 
 impl<'s> Checker<'s> {
@@ -122,19 +121,6 @@ impl<'s> Checker<'s> {
         out
     }
 
-    /// `[[nat_gateway]]`: not modelled yet (issue 17 part 3), refused as a
-    /// whole so that no file half-works.
-    pub(super) fn nat_gateways_refused(&mut self, root: &Tbl<'_>) {
-        if let Some(e) = root.get("nat_gateway") {
-            self.err(
-                e.pos,
-                "nat_gateway",
-                "NAT gateways are not modelled yet: a private subnet reaches the lab's internet \
-                 only through an ENI with a public IP for now (remove [[nat_gateway]])",
-            );
-        }
-    }
-
     /// An ENI's optional `public_ip` (pass 1 of `[[eni]]` reads it here).
     pub(super) fn public_ip(&mut self, t: &Tbl<'_>) -> Option<Sp<Ipv4Addr>> {
         let s = self.opt_str(
@@ -165,7 +151,7 @@ impl<'s> Checker<'s> {
     /// Pass 2: the gateways' VPCs, the hosts and the public addresses.
     pub(super) fn resolve_internet(
         &mut self,
-        vpcs: &[Vpc],
+        (vpcs, subnets, subnet_vpcs): (&[Vpc], &[Subnet], &[Option<usize>]),
         enis: &EnisOut,
         input: InternetIn<'_>,
         ids: &HashMap<String, IdInfo>,
@@ -248,6 +234,14 @@ impl<'s> Checker<'s> {
                 });
             }
         }
+        let igw_vpcs: Vec<usize> = attached.keys().copied().collect();
+        out.nat_gateways = self.resolve_nat_gateways(
+            (vpcs, subnets, subnet_vpcs),
+            enis,
+            input.nat_gateways,
+            ids,
+            (&mut taken, &igw_vpcs),
+        );
         out
     }
 
@@ -281,44 +275,6 @@ impl<'s> Checker<'s> {
             return true;
         };
         self.err(n.pos, &field, msg);
-        false
-    }
-
-    /// An address of the lab's internet: in a documentation range, not its
-    /// network, gateway (.1) or broadcast address, and not taken.
-    fn internet_address(
-        &mut self,
-        ip: Sp<Ipv4Addr>,
-        field: &str,
-        owner: &str,
-        taken: &mut HashMap<Ipv4Addr, (String, usize)>,
-    ) -> bool {
-        let msg = match internet_range(ip.v) {
-            None => format!(
-                "{} is not a documentation address: the lab's internet uses only {} (never a \
-                 real public address)",
-                ip.v,
-                INTERNET_RANGES.join(" and ")
-            ),
-            Some(net) if ip.v == net.network() || ip.v == net.broadcast() => {
-                format!("{} is the network or broadcast address of {net}", ip.v)
-            }
-            Some(net) if u32::from(ip.v) == u32::from(net.network()) + 1 => {
-                format!("{} is {net}'s gateway (the fabric answers for it)", ip.v)
-            }
-            Some(_) => match taken.get(&ip.v) {
-                Some((other, pos)) => format!(
-                    "{} is already the address of {other} (line {})",
-                    ip.v,
-                    self.line_of(*pos)
-                ),
-                None => {
-                    taken.insert(ip.v, (owner.to_string(), ip.pos));
-                    return true;
-                }
-            },
-        };
-        self.err(ip.pos, field, msg);
         false
     }
 }

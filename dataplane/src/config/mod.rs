@@ -239,6 +239,7 @@
 mod diagnostics;
 mod gateways;
 mod lower;
+mod nat_gateways;
 mod network;
 mod network_acls;
 mod peering;
@@ -332,7 +333,7 @@ impl<'s> Checker<'s> {
         let peerings = self.each(&root, "vpc_peering", &mut ids, Self::vpc_peering);
         let igws = self.each(&root, "internet_gateway", &mut ids, Self::internet_gateway);
         let internet_hosts = self.internet_hosts(&root);
-        self.nat_gateways_refused(&root);
+        let nat_gws = self.each(&root, "nat_gateway", &mut ids, Self::nat_gateway);
         let enis = self.each(&root, "eni", &mut ids, Self::eni);
 
         // The Hyperplane resources, read in this order (ids register as read).
@@ -361,7 +362,10 @@ impl<'s> Checker<'s> {
             self.resolve_security_groups(&vpcs, &vpc_peerings, sgs, &ids);
         let (network_acls, subnet_nacls) =
             self.resolve_network_acls(&vpcs, (&subnets, &subnet_vpcs), nacls, &ids);
-        let gateway_vpcs = self.gateway_vpcs(&vpcs, &igws, &ids);
+        let gateway_vpcs = route_tables::GatewayVpcs {
+            igw: self.gateway_vpcs(&vpcs, &igws, &ids),
+            nat: self.nat_gateway_vpcs(&subnet_vpcs, &nat_gws, &ids),
+        };
         let (route_tables, subnet_routes) = self.resolve_route_tables(
             (&vpcs, &vpc_peerings),
             (&subnets, &subnet_vpcs),
@@ -387,12 +391,13 @@ impl<'s> Checker<'s> {
             &ids,
         );
         let internet = self.resolve_internet(
-            &vpcs,
+            (&vpcs, &subnets, &subnet_vpcs),
             &enis,
             gateways::InternetIn {
                 gateways: igws,
                 hosts: internet_hosts,
                 public_ips,
+                nat_gateways: nat_gws,
             },
             &ids,
         );

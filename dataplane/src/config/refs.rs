@@ -26,6 +26,7 @@ pub(super) enum Kind {
     Integration,
     VpcPeering,
     InternetGateway,
+    NatGateway,
 }
 
 impl Kind {
@@ -47,6 +48,7 @@ impl Kind {
             Kind::Integration => "integration",
             Kind::VpcPeering => "VPC peering connection",
             Kind::InternetGateway => "internet gateway",
+            Kind::NatGateway => "NAT gateway",
         }
     }
 
@@ -68,6 +70,7 @@ impl Kind {
             Kind::Integration => "integrations",
             Kind::VpcPeering => "VPC peering connections",
             Kind::InternetGateway => "internet gateways",
+            Kind::NatGateway => "NAT gateways",
         }
     }
 
@@ -88,7 +91,8 @@ impl Kind {
             | Kind::VpcEndpoint
             | Kind::VpcLink
             | Kind::CloudMapService
-            | Kind::VpcPeering => "a",
+            | Kind::VpcPeering
+            | Kind::NatGateway => "a",
         }
     }
 
@@ -111,6 +115,7 @@ impl Kind {
             Kind::Integration => "int",
             Kind::VpcPeering => "pcx",
             Kind::InternetGateway => "igw",
+            Kind::NatGateway => "nat",
         }
     }
 }

@@ -23,6 +23,13 @@ use super::tree::{join, Node, Sp};
 use super::values::parse_cidr;
 use crate::model::{Ipv4Net, Route, RouteTable, RouteTarget, Subnet, Vpc, VpcPeering};
 
+/// The VPC of each internet gateway and each NAT gateway, by index
+/// (`None`: unresolved), for route targets.
+pub(super) struct GatewayVpcs {
+    pub(super) igw: Vec<Option<usize>>,
+    pub(super) nat: Vec<Option<usize>>,
+}
+
 pub(super) const ROUTE_TABLE_KEYS: &[&str] = &["id", "vpc", "main", "subnets", "routes"];
 
 pub(super) const ROUTE_KEYS: &[&str] = &["destination", "target"];
@@ -117,19 +124,15 @@ impl<'s> Checker<'s> {
                     None
                 }
             });
-        let target = self.req_str(&t, "target", TARGETS).and_then(|g| {
+        let target = self.req_str(&t, "target", TARGETS).map(|g| {
             let v = match g.v {
                 "local" => TargetIn::Local,
                 "blackhole" => TargetIn::Blackhole,
                 pcx if pcx.starts_with("pcx-") => TargetIn::Peering(pcx.to_string()),
-                nat if nat.starts_with("nat-") => {
-                    self.err(g.pos, &t.field("target"), unmodelled_target(nat));
-                    return None;
-                }
                 // Resolved in pass 2, once every id is known.
                 other => TargetIn::Gateway(other.to_string()),
             };
-            Some(Sp { v, pos: g.pos })
+            Sp { v, pos: g.pos }
         });
         Some(RouteIn {
             path,
@@ -145,7 +148,7 @@ impl<'s> Checker<'s> {
         (vpcs, peerings): (&[Vpc], &[VpcPeering]),
         (subnets, subnet_vpcs): (&[Subnet], &[Option<usize>]),
         tables: Vec<RouteTableIn<'_>>,
-        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &[Option<usize>]),
+        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &GatewayVpcs),
     ) -> (Vec<RouteTable>, Vec<usize>) {
         let vpc_ids = defined(ids, Kind::Vpc, vpcs.iter().map(|v| &v.id));
         let subnet_ids = defined(ids, Kind::Subnet, subnets.iter().map(|s| &s.id));
@@ -260,7 +263,7 @@ impl<'s> Checker<'s> {
         subnets: &[Subnet],
         v: usize,
         routes: &[RouteIn],
-        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &[Option<usize>]),
+        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &GatewayVpcs),
     ) -> Vec<Route> {
         let vpc = &vpcs[v];
         let mut out = Vec::new();
@@ -286,17 +289,20 @@ impl<'s> Checker<'s> {
             let target = match &r.target.v {
                 TargetIn::Gateway(g) => {
                     match self.route_gateway(r, g, vpc, v, (ids, gateway_vpcs)) {
-                        Some(_)
+                        Some(t)
                             if d.prefix_len() >= local.prefix_len()
                                 && local.contains(&d.network()) =>
                         {
+                            let kind = match t {
+                                RouteTarget::NatGateway(_) => "a NAT gateway",
+                                _ => "an internet gateway",
+                            };
                             self.err(
                                 r.destination.pos,
                                 &dfield,
                                 format!(
-                                    "{d} is inside {}'s CIDR {local}: an internet gateway route \
-                                     goes outside the VPC (the local route covers its own \
-                                     addresses)",
+                                    "{d} is inside {}'s CIDR {local}: {kind} route goes outside \
+                                     the VPC (the local route covers its own addresses)",
                                     vpc.id
                                 ),
                             );
@@ -372,18 +378,35 @@ impl<'s> Checker<'s> {
         out
     }
 
-    /// The internet gateway a route names by id `g`, which must be the
-    /// one attached to the table's VPC; `None` when it is not (reported).
+    /// The internet gateway or NAT gateway a route names by id `g`, which
+    /// must be the table's VPC's; `None` when it is not (reported).
     fn route_gateway(
         &mut self,
         r: &RouteIn,
         g: &str,
         vpc: &Vpc,
         v: usize,
-        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &[Option<usize>]),
+        (ids, gateway_vpcs): (&HashMap<String, IdInfo>, &GatewayVpcs),
     ) -> Option<RouteTarget> {
         let field = join(&r.path, "target");
-        let Some(info) = ids.get(g).filter(|i| i.kind == Kind::InternetGateway) else {
+        let gateway = |k: Kind| k == Kind::InternetGateway || k == Kind::NatGateway;
+        let Some(info) = ids.get(g).filter(|i| gateway(i.kind)) else {
+            let unknown = |kind: Kind, what: &str| {
+                let known: Vec<&str> = ids
+                    .iter()
+                    .filter(|(_, i)| i.kind == kind)
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                format!(
+                    "unknown {} \"{g}\" ({})",
+                    kind.name(),
+                    if known.is_empty() {
+                        format!("no [[{what}]] is defined")
+                    } else {
+                        format!("defined: {}", sorted(known).join(", "))
+                    }
+                )
+            };
             let msg = match ids.get(g) {
                 Some(info) => format!(
                     "target \"{g}\" is {} {} ({}), not a route target (expected {TARGETS})",
@@ -391,39 +414,44 @@ impl<'s> Checker<'s> {
                     info.kind.name(),
                     info.path
                 ),
-                None if g.starts_with("igw-") => {
-                    let known: Vec<&str> = ids
-                        .iter()
-                        .filter(|(_, i)| i.kind == Kind::InternetGateway)
-                        .map(|(k, _)| k.as_str())
-                        .collect();
-                    format!(
-                        "unknown internet gateway \"{g}\" ({})",
-                        if known.is_empty() {
-                            "no [[internet_gateway]] is defined".to_string()
-                        } else {
-                            format!("defined: {}", sorted(known).join(", "))
-                        }
-                    )
-                }
-                None => unmodelled_target(g),
+                None if g.starts_with("igw-") => unknown(Kind::InternetGateway, "internet_gateway"),
+                None if g.starts_with("nat-") => unknown(Kind::NatGateway, "nat_gateway"),
+                None => format!("unknown target \"{g}\" (expected {TARGETS})"),
             };
             self.err(r.target.pos, &field, msg);
             return None;
         };
-        match gateway_vpcs.get(info.index).copied().flatten() {
-            Some(gv) if gv == v => Some(RouteTarget::InternetGateway(info.index)),
+        let (vpcs_of, target, what) = if info.kind == Kind::NatGateway {
+            (
+                &gateway_vpcs.nat,
+                RouteTarget::NatGateway(info.index),
+                "NAT gateway",
+            )
+        } else {
+            (
+                &gateway_vpcs.igw,
+                RouteTarget::InternetGateway(info.index),
+                "internet gateway",
+            )
+        };
+        match vpcs_of.get(info.index).copied().flatten() {
+            Some(gv) if gv == v => Some(target),
             Some(gv) => {
                 let other = ids
                     .iter()
                     .find(|(_, i)| i.kind == Kind::Vpc && i.index == gv)
                     .map_or("another VPC", |(k, _)| k.as_str());
+                let (verb, plural) = if info.kind == Kind::NatGateway {
+                    ("is in", "s")
+                } else {
+                    ("is attached to", "")
+                };
                 self.err(
                     r.target.pos,
                     &field,
                     format!(
-                        "internet gateway \"{g}\" is attached to {other}, not {}: a route table \
-                         routes only to its own VPC's internet gateway",
+                        "{what} \"{g}\" {verb} {other}, not {}: a route table routes only to \
+                         its own VPC's {what}{plural}",
                         vpc.id
                     ),
                 );
@@ -473,27 +501,6 @@ impl<'s> Checker<'s> {
 fn sorted(mut v: Vec<&str>) -> Vec<&str> {
     v.sort_unstable();
     v
-}
-
-/// The message for a target other than `local`, `blackhole`, a peering
-/// connection and an internet gateway: NAT gateways are not modelled yet.
-fn unmodelled_target(t: &str) -> String {
-    let kind = if t.starts_with("nat-") {
-        Some("NAT gateways")
-    } else {
-        None
-    };
-    match kind {
-        Some(k) => format!(
-            "target \"{t}\": {k} are not modelled yet (a route's target is \"local\", \
-             \"blackhole\", a VPC peering connection or an internet gateway for now)"
-        ),
-        None => format!(
-            "unknown target \"{t}\" (expected {TARGETS}; NAT gateways are not modelled yet, so \
-             only \"local\", \"blackhole\", peering connections and internet gateways are \
-             accepted for now)"
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! and where the config's own answer differs from the kernel's.
 
 use super::*;
-use dataplane_common::ROUTE_TARGET_IGW;
+use dataplane_common::{ROUTE_TARGET_IGW, ROUTE_TARGET_NAT};
 
 /// The ACL a check consulted and the direction's name.
 pub(super) fn nacl_of_check(
@@ -178,7 +178,7 @@ pub(super) fn route_verdict(
         table: table.map_or_else(|| format!("{:#x}", c.table), |t| t.id),
         destination: Ipv4Addr::from(c.dst),
         route,
-        allowed: allowed || c.target == ROUTE_TARGET_IGW,
+        allowed: allowed || c.target == ROUTE_TARGET_IGW || c.target == ROUTE_TARGET_NAT,
         location,
     }
 }
@@ -214,6 +214,13 @@ pub(super) fn describe_route(topo: &Topology, r: &Route) -> String {
         RouteTarget::InternetGateway(g) => match topo.internet.gateways.get(g) {
             Some(igw) => format!("{} {}", igw.id, r.destination),
             None => format!("internet gateway {}", r.destination),
+        },
+        RouteTarget::NatGateway(g) => match topo.internet.nat_gateways.get(g) {
+            Some(n) => format!(
+                "{} {} (NAT gateway, Elastic IP {})",
+                n.id, r.destination, n.elastic_ip
+            ),
+            None => format!("NAT gateway {}", r.destination),
         },
     }
 }
@@ -311,15 +318,27 @@ pub(super) fn acl_entry_line(text: &str, id: &str, direction: &str, rule: u16) -
     Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
 }
 
-/// An internet host reached through VPC `vpc`'s internet gateway.
+/// An internet host reached through VPC `vpc`'s internet gateway (after a
+/// NAT gateway when the route was one).
 pub(super) fn internet_destination(topo: &Topology, vpc: usize, t: &ExplainTrace) -> String {
     let k = t.dst_eni.wrapping_sub(dataplane_common::INTERNET_ENI_BASE) as usize;
-    let gw = topo
+    let igw = topo
         .internet
         .gateway_of(vpc)
         .map_or("?", |g| topo.internet.gateways[g].id.as_str());
+    let nat = (t.route.target == ROUTE_TARGET_NAT)
+        .then(|| route_table_of_check(topo, &t.route))
+        .flatten()
+        .and_then(|tb| match tb.routes.get(t.route.route as usize)?.target {
+            RouteTarget::NatGateway(g) => Some(topo.internet.nat_gateways[g].id.clone()),
+            _ => None,
+        });
+    let gw = match nat {
+        Some(n) => format!("NAT gateway {n} and internet gateway {igw}"),
+        None => format!("internet gateway {igw}"),
+    };
     match topo.internet.hosts.get(k) {
-        Some(h) => format!("internet host {} through internet gateway {gw}", h.name),
-        None => format!("internet host #{k} through internet gateway {gw}"),
+        Some(h) => format!("internet host {} through {gw}", h.name),
+        None => format!("internet host #{k} through {gw}"),
     }
 }

@@ -226,6 +226,11 @@ fn route_tables(t: &Topology) -> Value {
                     "GatewayId": t.internet.gateways[g].id,
                     "Origin": "CreateRoute", "State": "active",
                 }),
+                RouteTarget::NatGateway(g) => json!({
+                    "DestinationCidrBlock": x.destination.to_string(),
+                    "NatGatewayId": t.internet.nat_gateways[g].id,
+                    "Origin": "CreateRoute", "State": "active",
+                }),
             });
         }
         let mut associations = Vec::new();
@@ -266,19 +271,28 @@ pub fn what_import_gives_back(t: &Topology) -> Topology {
     let mut t = t.clone();
     t.internet = crate::model::Internet::default();
     for r in &mut t.route_tables {
-        r.routes
-            .retain(|x| !matches!(x.target, RouteTarget::InternetGateway(_)));
+        r.routes.retain(|x| {
+            !matches!(
+                x.target,
+                RouteTarget::InternetGateway(_) | RouteTarget::NatGateway(_)
+            )
+        });
     }
     t
 }
 
-/// How many routes of `t` go to an internet gateway (exported, and
+/// How many routes of `t` go to an internet or NAT gateway (exported, and
 /// reported by import as not imported yet).
 pub fn gateway_routes(t: &Topology) -> usize {
     t.route_tables
         .iter()
         .flat_map(|r| &r.routes)
-        .filter(|x| matches!(x.target, RouteTarget::InternetGateway(_)))
+        .filter(|x| {
+            matches!(
+                x.target,
+                RouteTarget::InternetGateway(_) | RouteTarget::NatGateway(_)
+            )
+        })
         .count()
 }
 
@@ -694,6 +708,13 @@ pub fn aws(t: &Topology) -> Exported {
             "internet gateways [{}] and the public IPs of ENIs [{}]: not exported yet",
             gws.join(", "),
             enis.join(", ")
+        ));
+    }
+    if !i.nat_gateways.is_empty() {
+        let nats: Vec<&str> = i.nat_gateways.iter().map(|g| g.id.as_str()).collect();
+        left_out.push(format!(
+            "NAT gateways [{}]: not exported yet (their routes are, with their NatGatewayId)",
+            nats.join(", ")
         ));
     }
     if !i.hosts.is_empty() {

@@ -29,6 +29,29 @@ pub struct Internet {
     pub hosts: Vec<InternetHost>,
     /// Public addresses of ENIs, in ENI order.
     pub public_ips: Vec<PublicIp>,
+    /// Public NAT gateways, in file order.
+    pub nat_gateways: Vec<NatGateway>,
+}
+
+/// AWS's NAT gateway binds up to 55,000 simultaneous connections to each
+/// unique destination per address: the default pool, source ports 1024
+/// ..= 56023.
+pub const NAT_GATEWAY_PORTS: (u16, u16) = (1024, 56_023);
+
+/// A public NAT gateway (VPC user guide, "NAT gateways"): in a public
+/// subnet, with an Elastic IP; private subnets route to it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NatGateway {
+    pub id: String,
+    /// Index into `Topology::subnets`.
+    pub subnet: usize,
+    /// Its address in the subnet (its ENI's, in AWS).
+    pub private_ip: Ipv4Addr,
+    /// Its Elastic IP, an address of the lab's internet.
+    pub elastic_ip: Ipv4Addr,
+    /// The source ports it binds per unique destination, inclusive (the
+    /// lab's knob `ports`; AWS: [`NAT_GATEWAY_PORTS`]).
+    pub ports: (u16, u16),
 }
 
 /// An internet gateway attached to a VPC.

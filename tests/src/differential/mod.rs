@@ -141,6 +141,10 @@ pub struct Tally {
     pub route_igw: u64,
     /// Packets to or from the lab's internet (the gateway's side).
     pub internet: u64,
+    /// First packets a route sent to a NAT gateway, and of those the ones
+    /// the gateway forwarded (translated to its Elastic IP).
+    pub route_nat: u64,
+    pub nat_forwarded: u64,
     /// ICMP errors translated back along the flow they quote.
     pub icmp_errors_forwarded: u64,
     /// Forwarded TCP packets with a flag flow logs' `tcp-flags` counts
@@ -192,6 +196,12 @@ impl Tally {
             Some(RouteKind::PeeringNotActive) => self.peering_not_active += 1,
             Some(RouteKind::PeeringNotTransitive) => self.peering_not_transitive += 1,
             Some(RouteKind::InternetGateway) => self.route_igw += 1,
+            Some(RouteKind::NatGateway) => {
+                self.route_nat += 1;
+                if matches!(o.verdict, Verdict::Forward { .. }) {
+                    self.nat_forwarded += 1;
+                }
+            }
             None => {}
         }
         match hook {
@@ -246,6 +256,8 @@ impl Tally {
         self.peering_not_transitive += o.peering_not_transitive;
         self.route_igw += o.route_igw;
         self.internet += o.internet;
+        self.route_nat += o.route_nat;
+        self.nat_forwarded += o.nat_forwarded;
         self.icmp_errors_forwarded += o.icmp_errors_forwarded;
         self.tcp_flagged += o.tcp_flagged;
         self.untracked += o.untracked;
@@ -260,8 +272,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; ICMP errors: {} forwarded along the flow they quote; tcp-flags: {} forwarded packets carried a logged flag; security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.icmp_errors_forwarded, self.tcp_flagged, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded; ICMP errors: {} forwarded along the flow they quote; tcp-flags: {} forwarded packets carried a logged flag; security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.icmp_errors_forwarded, self.tcp_flagged, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();

@@ -131,6 +131,12 @@ impl Pools {
         if !t.internet.hosts.is_empty() || !t.internet.public_ips.is_empty() {
             internet.extend(t.internet.hosts.iter().map(|h| h.ip.octets()));
             internet.extend(t.internet.public_ips.iter().map(|p| p.ip.octets()));
+            let eips = t
+                .internet
+                .nat_gateways
+                .iter()
+                .map(|n| n.elastic_ip.octets());
+            internet.extend(eips);
             internet.extend([[203, 0, 113, 99], [198, 51, 100, 99]]);
         }
         let all: Vec<[u8; 4]> = vpc.iter().flatten().chain(&internet).copied().collect();
@@ -233,23 +239,32 @@ impl<'t> PacketGen<'t> {
 
     fn next_packet(&mut self) -> Sent {
         let link_weight = if self.pools.links.is_empty() { 0 } else { 14 };
-        let (port, frame) = match self
-            .rng
-            .weighted(&[22, 24, 14, 5, 13, 1, 12, link_weight, 4])
-        {
-            0 => self.new_flow(),
-            8 => self.icmp_error().unwrap_or_else(|| self.new_flow()),
-            7 => self.through_link().unwrap_or_else(|| self.new_flow()),
-            6 => self.through_endpoint().unwrap_or_else(|| self.new_flow()),
-            1 => self.reply().unwrap_or_else(|| self.new_flow()),
-            2 => self.continuation().unwrap_or_else(|| self.new_flow()),
-            3 => self.arp(),
-            4 => self.mutated(),
-            _ => {
-                let (_, f) = self.new_flow();
-                (Port::Unknown, f)
-            }
+        let nat_weight = if self.topo.internet.nat_gateways.is_empty() {
+            0
+        } else {
+            8
         };
+        let (port, frame) =
+            match self
+                .rng
+                .weighted(&[22, 24, 14, 5, 13, 1, 12, link_weight, 4, nat_weight])
+            {
+                0 => self.new_flow(),
+                9 => self
+                    .through_nat_gateway()
+                    .unwrap_or_else(|| self.new_flow()),
+                8 => self.icmp_error().unwrap_or_else(|| self.new_flow()),
+                7 => self.through_link().unwrap_or_else(|| self.new_flow()),
+                6 => self.through_endpoint().unwrap_or_else(|| self.new_flow()),
+                1 => self.reply().unwrap_or_else(|| self.new_flow()),
+                2 => self.continuation().unwrap_or_else(|| self.new_flow()),
+                3 => self.arp(),
+                4 => self.mutated(),
+                _ => {
+                    let (_, f) = self.new_flow();
+                    (Port::Unknown, f)
+                }
+            };
         let o = self.model.process(port, &frame);
         if let (Verdict::Forward { eni }, Ok(Frame::Ipv4(p))) = (o.verdict, parse(&o.out)) {
             self.delivered.push_back(Delivered {
@@ -551,14 +566,27 @@ impl<'t> PacketGen<'t> {
         };
         let internet = !self.pools.internet.is_empty();
         if e >= self.topo.enis.len() || (internet && self.rng.chance(20)) {
-            let dst = if self.rng.chance(85) {
+            let hosts = &self.topo.internet.hosts;
+            let dst = if !hosts.is_empty() && self.rng.chance(40) {
+                // An internet host itself: repeated destinations (a NAT
+                // gateway's pools fill).
+                hosts[self.rng.below(hosts.len())].ip.octets()
+            } else if self.rng.chance(85) {
                 *self.rng.pick(&self.pools.internet)
             } else {
                 *self.rng.pick(&self.pools.all)
             };
             let proto = *self.rng.pick(&[6, 6, 17, 1]);
             let s = self.ephemeral();
-            let d = if proto == 1 { s } else { self.port() };
+            // Often port 80: many connections to one unique destination
+            // fill a NAT gateway's (shrunk) pool.
+            let d = if proto == 1 {
+                s
+            } else if self.rng.chance(50) {
+                80
+            } else {
+                self.port()
+            };
             let flags = self.new_flow_flags();
             return self.frame(e, (src, dst), proto, (s, d), flags, 8);
         }
@@ -592,6 +620,35 @@ impl<'t> PacketGen<'t> {
             _ => *self.rng.pick(&[3, 5, 11, 13]),
         };
         self.frame(e, (src, dst), proto, (sport, dport), flags, icmp_type)
+    }
+
+    /// A new flow from an ENI of a VPC with a NAT gateway to an internet
+    /// host, mostly TCP to port 80 (one unique destination: shrunk pools
+    /// fill, `nat_gateway_error_port_allocation`).
+    fn through_nat_gateway(&mut self) -> Option<(Port, Vec<u8>)> {
+        let t = self.topo;
+        let e = self.pick_eni(|g, e| {
+            let v = g.topo.eni_vpc(e);
+            t.internet
+                .nat_gateways
+                .iter()
+                .any(|n| g.topo.subnets[n.subnet].vpc == v)
+        })?;
+        if t.internet.hosts.is_empty() {
+            return None;
+        }
+        let dst = t.internet.hosts[self.rng.below(t.internet.hosts.len())]
+            .ip
+            .octets();
+        let proto = *self.rng.pick(&[6, 6, 6, 17, 1]);
+        let sport = self.ephemeral();
+        let dport = match proto {
+            1 => sport,
+            17 => 53,
+            _ => 80,
+        };
+        let flags = self.new_flow_flags();
+        Some(self.frame(e, (self.eni_ip(e), dst), proto, (sport, dport), flags, 8))
     }
 
     /// A new flow to an endpoint ENI of the sender's VPC, on one of its

@@ -74,6 +74,7 @@ pub fn peerings(rng: &mut Rng, t: &mut TopoSpec) {
                 routes: Vec::new(),
                 peering_routes: Vec::new(),
                 igw: Vec::new(),
+                nat: Vec::new(),
             });
         }
         let local = t.vpcs[v].cidr;

@@ -135,27 +135,48 @@ fn reflect(input: &[u8], out: &[u8]) -> Result<(), String> {
 /// A packet to or from the lab's internet (ports from `enis.len()` on):
 /// only through the internet gateway's 1:1 NAT, ports kept: an ENI's
 /// private address leaves as its public one, a public address arrives as
-/// its ENI's private one.
+/// its ENI's private one; or through a NAT gateway of the ENI's VPC: out
+/// as its Elastic IP with a source port (echo: identifier) of its pool and
+/// the destination port kept, back from its Elastic IP to the ENI.
 fn internet(
     topo: &Topology,
     (from, to): (usize, usize),
     (src, dst): (Ipv4Addr, Ipv4Addr),
     (osrc, odst): (Ipv4Addr, Ipv4Addr),
-    same_ports: bool,
+    (ports_in, ports_out): (&[u8], &[u8]),
 ) -> Result<(), String> {
     let n = topo.enis.len();
+    let same_ports = ports_in == ports_out;
     let public = |e: usize| topo.internet.public_ip_of(e);
-    let ok = same_ports
-        && match (from >= n, to >= n) {
-            (false, true) => public(from) == Some(osrc) && src == topo.enis[from].ip && odst == dst,
-            (true, false) => public(to) == Some(dst) && osrc == src,
-            _ => false,
-        };
+    let nat_of = |e: usize, eip: Ipv4Addr| {
+        topo.internet
+            .nat_gateways
+            .iter()
+            .find(|g| g.elastic_ip == eip && topo.subnets[g.subnet].vpc == topo.eni_vpc(e))
+    };
+    let in_pool = |g: &dataplane::model::NatGateway| {
+        ports_out.len() >= 2
+            && (g.ports.0..=g.ports.1).contains(&u16::from_be_bytes([ports_out[0], ports_out[1]]))
+            && ports_out[2..] == ports_in[2..]
+    };
+    let ok = match (from >= n, to >= n) {
+        (false, true) => {
+            src == topo.enis[from].ip
+                && odst == dst
+                && ((same_ports && public(from) == Some(osrc))
+                    || nat_of(from, osrc).is_some_and(in_pool))
+        }
+        (true, false) => {
+            osrc == src && ((same_ports && public(to) == Some(dst)) || nat_of(to, dst).is_some())
+        }
+        _ => false,
+    };
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "port {from} -> port {to}: {src}->{dst} left as {osrc}->{odst}, which no internet gateway translation explains"
+            "port {from} -> port {to}: {src}->{dst} left as {osrc}->{odst}, which no internet \
+             gateway or NAT gateway translation explains"
         ))
     }
 }
@@ -290,7 +311,7 @@ fn forward(topo: &Topology, from: Option<usize>, input: &[u8], out: &[u8]) -> Re
             (from, to),
             (src, dst),
             (osrc, odst),
-            out[ports.clone()] == input[ports],
+            (&input[ports.clone()], &out[ports]),
         );
     }
     // Isolation.

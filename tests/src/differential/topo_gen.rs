@@ -39,6 +39,8 @@ pub struct TopoSpec {
     pub internet_hosts: Vec<Ipv4Addr>,
     /// VPCs with an internet gateway (`igw-<vpc index>`).
     pub igws: Vec<usize>,
+    /// NAT gateways (`nat-<index>`; `topo_internet.rs`).
+    pub nat_gateways: Vec<super::topo_internet::NatSpec>,
 }
 
 /// A route table: its subnets (each in at most one table), whether it is
@@ -56,6 +58,8 @@ pub struct RouteTableSpec {
     pub peering_routes: Vec<(Ipv4Net, usize)>,
     /// Routes to the VPC's internet gateway, written after `routes`.
     pub igw: Vec<Ipv4Net>,
+    /// Routes to NAT gateways (index into `TopoSpec::nat_gateways`), last.
+    pub nat: Vec<(Ipv4Net, usize)>,
 }
 
 /// A network ACL: its subnets (each in at most one ACL) and its entries,
@@ -252,6 +256,7 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
         peerings: Vec::new(),
         internet_hosts: Vec::new(),
         igws: Vec::new(),
+        nat_gateways: Vec::new(),
     };
     // An HTTP VPC link needs two VPCs (customer and API service).
     let want_link = rng.chance(45);
@@ -876,27 +881,6 @@ fn rule(rng: &mut Rng, t: &TopoSpec, v: usize, used: &[BTreeSet<Ipv4Addr>]) -> R
     }
 }
 
-/// `[internet]` and the internet gateways (before the route tables that
-/// name them).
-fn s_internet(w: &mut String, t: &TopoSpec) {
-    if !t.internet_hosts.is_empty() {
-        let hosts: Vec<String> = t
-            .internet_hosts
-            .iter()
-            .enumerate()
-            .map(|(k, ip)| format!("{{ name = \"net{k}\", ip = \"{ip}\" }}"))
-            .collect();
-        let _ = write!(w, "\n[internet]\nhosts = [{}]\n", hosts.join(", "));
-    }
-    for &v in &t.igws {
-        let _ = write!(
-            w,
-            "\n[[internet_gateway]]\nid = \"igw-{v}\"\nvpc = \"{}\"\n",
-            t.vpcs[v].id
-        );
-    }
-}
-
 impl TopoSpec {
     /// The config file (lab name `@LAB@`, replaced by the fixture).
     pub fn to_toml(&self) -> String {
@@ -997,7 +981,7 @@ impl TopoSpec {
             );
         }
         peering_gen::render(self, w);
-        s_internet(w, self);
+        super::topo_internet::write_internet(w, self);
         for r in &self.route_tables {
             let subnets = ids(&r.subnets, &|s| self.subnets[s].id.clone());
             let routes: Vec<String> = r
@@ -1017,6 +1001,9 @@ impl TopoSpec {
                         "  {{ destination = \"{d}\", target = \"igw-{}\" }},\n",
                         r.vpc
                     )
+                }))
+                .chain(r.nat.iter().map(|(d, g)| {
+                    format!("  {{ destination = \"{d}\", target = \"nat-{g}\" }},\n")
                 }))
                 .collect();
             let _ = write!(

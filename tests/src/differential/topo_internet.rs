@@ -5,7 +5,14 @@
 //! gateway (0.0.0.0/0 or one documentation range) in some of their tables.
 //! Everything as `check` accepts it: one gateway per VPC, public addresses
 //! only in VPCs with one, unique addresses, gateway routes outside the VPC.
+//! NAT gateways (docs/DATAPLANE.md, "NAT gateway"): in some VPCs with an
+//! internet gateway, one in a random subnet (public or not: a private one
+//! is `no_route`), often with a pool of 1-2 ports so that full pools
+//! (`nat_gateway_error_port_allocation`) happen; routes to it in some of
+//! the VPC's tables. Their Elastic IPs join the internet's addresses, so
+//! internet hosts send to them (`nat_gateway_outside_initiated`).
 
+use std::fmt::Write;
 use std::net::Ipv4Addr;
 
 use super::rng::Rng;
@@ -47,15 +54,32 @@ pub fn internet(rng: &mut Rng, t: &mut TopoSpec) {
             ]);
             d.parse().expect("a valid CIDR")
         };
+        let nat = rng.chance(50).then(|| {
+            let subnet = *rng.pick(&vpc_subnets);
+            let r = RANGES[rng.below(2)];
+            let private_ip = host_of(t, subnet, 230 + t.nat_gateways.len() as u32);
+            t.nat_gateways.push(NatSpec {
+                subnet,
+                private_ip,
+                elastic_ip: Ipv4Addr::new(r[0], r[1], r[2], next),
+                ports: rng.chance(50).then(|| (1024, 1024 + rng.below(2) as u16)),
+            });
+            next += 1;
+            t.nat_gateways.len() - 1
+        });
         let mut has_main = false;
         for r in t.route_tables.iter_mut().filter(|r| r.vpc == v) {
             has_main |= r.main;
             if rng.chance(70) {
                 let d = dest(rng);
-                let taken = r.routes.iter().any(|(x, _)| *x == d)
-                    || r.peering_routes.iter().any(|(x, _)| *x == d);
-                if !taken {
+                if !taken(r, d) {
                     r.igw.push(d);
+                }
+            }
+            if let Some(g) = nat.filter(|_| rng.chance(50)) {
+                let d = dest(rng);
+                if !taken(r, d) {
+                    r.nat.push((d, g));
                 }
             }
         }
@@ -68,8 +92,93 @@ pub fn internet(rng: &mut Rng, t: &mut TopoSpec) {
                 subnets: Vec::new(),
                 routes: Vec::new(),
                 peering_routes: Vec::new(),
-                igw: vec![d],
+                igw: if nat.is_some() { Vec::new() } else { vec![d] },
+                nat: nat.map(|g| vec![(d, g)]).unwrap_or_default(),
             });
+        }
+        if let Some(g) = nat.filter(|_| rng.chance(80)) {
+            public_subnet(t, v, t.nat_gateways[g].subnet);
+        }
+    }
+}
+
+/// Makes subnet `s` (of VPC `v`) public: its table routes 0.0.0.0/0 to
+/// the internet gateway (a table of its own if it used the main one), so
+/// the NAT gateway in it reaches the internet.
+fn public_subnet(t: &mut TopoSpec, v: usize, s: usize) {
+    let all: dataplane::model::Ipv4Net = "0.0.0.0/0".parse().expect("a valid CIDR");
+    match t.route_tables.iter_mut().find(|r| r.subnets.contains(&s)) {
+        Some(r) => {
+            r.nat.retain(|(d, _)| *d != all);
+            if !taken(r, all) {
+                r.igw.push(all);
+            }
+        }
+        None => t.route_tables.push(RouteTableSpec {
+            id: format!("rtb-{}", t.route_tables.len()),
+            vpc: v,
+            main: false,
+            subnets: vec![s],
+            routes: Vec::new(),
+            peering_routes: Vec::new(),
+            igw: vec![all],
+            nat: Vec::new(),
+        }),
+    }
+}
+
+/// Whether table `r` has a route for `d` already (one route per
+/// destination).
+fn taken(r: &RouteTableSpec, d: dataplane::model::Ipv4Net) -> bool {
+    r.routes.iter().any(|(x, _)| *x == d)
+        || r.peering_routes.iter().any(|(x, _)| *x == d)
+        || r.igw.contains(&d)
+        || r.nat.iter().any(|(x, _)| *x == d)
+}
+
+/// A NAT gateway: its subnet (index), addresses and `ports` (`None`: the
+/// default pool of 55,000).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NatSpec {
+    pub subnet: usize,
+    pub private_ip: Ipv4Addr,
+    pub elastic_ip: Ipv4Addr,
+    pub ports: Option<(u16, u16)>,
+}
+
+/// Address `n` of subnet `subnet` (ENIs and managed addresses take up to
+/// .200, so .230 on is free).
+fn host_of(t: &TopoSpec, subnet: usize, n: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(t.subnets[subnet].cidr.network()) + n)
+}
+
+/// `[internet]`, the internet gateways and the NAT gateways (before the
+/// route tables that name them).
+pub fn write_internet(w: &mut String, t: &TopoSpec) {
+    if !t.internet_hosts.is_empty() {
+        let hosts: Vec<String> = t
+            .internet_hosts
+            .iter()
+            .enumerate()
+            .map(|(k, ip)| format!("{{ name = \"net{k}\", ip = \"{ip}\" }}"))
+            .collect();
+        let _ = write!(w, "\n[internet]\nhosts = [{}]\n", hosts.join(", "));
+    }
+    for &v in &t.igws {
+        let _ = write!(
+            w,
+            "\n[[internet_gateway]]\nid = \"igw-{v}\"\nvpc = \"{}\"\n",
+            t.vpcs[v].id
+        );
+    }
+    for (g, n) in t.nat_gateways.iter().enumerate() {
+        let _ = write!(
+            w,
+            "\n[[nat_gateway]]\nid = \"nat-{g}\"\nsubnet = \"{}\"\nprivate_ip = \"{}\"\nelastic_ip = \"{}\"\n",
+            t.subnets[n.subnet].id, n.private_ip, n.elastic_ip
+        );
+        if let Some((lo, hi)) = n.ports {
+            let _ = writeln!(w, "ports = \"{lo}-{hi}\"");
         }
     }
 }

@@ -79,6 +79,7 @@ pub fn route_tables(rng: &mut Rng, t: &mut TopoSpec) {
                 routes,
                 peering_routes: Vec::new(),
                 igw: Vec::new(),
+                nat: Vec::new(),
             });
         }
     }

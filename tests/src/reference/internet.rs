@@ -62,7 +62,7 @@ impl Model {
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
         let sender = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&sender, false, p.proto, p.dst, p.dport) {
+        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
             return Err(DropReason::EgressSgDeny);
         }
         let from = self.topo.enis[eni].subnet;
@@ -121,6 +121,9 @@ impl Model {
         frame: &[u8],
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
+        if self.is_elastic_ip(p.dst) {
+            return Err(DropReason::NatGatewayOutsideInitiated);
+        }
         let dst = Ipv4Addr::from(p.dst);
         let eni = self
             .topo
@@ -135,7 +138,7 @@ impl Model {
             return Err(DropReason::NoRoute);
         }
         let receiver = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&receiver, true, p.proto, p.src, p.dport) {
+        if !self.groups_allow(&receiver, true, p.proto, p.src, Self::sg_value(p, p.dport)) {
             return Err(DropReason::IngressSgDeny);
         }
         let to = self.topo.enis[eni].subnet;

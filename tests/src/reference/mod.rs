@@ -97,11 +97,15 @@
 //!     host's address to the gateway (the reply's way out), its groups admit
 //!     the host and its subnet's inbound ACL does; translated to the private
 //!     address. The internet has no subnet and no ACL.
+//! 13. NAT gateways (`nat_gateway.rs`): source NAT to the Elastic IP and a
+//!     port per unique destination; outside-initiated packets dropped.
 
 mod flow_log;
 mod icmp_error;
 mod internet;
 pub mod maglev;
+mod nacl;
+mod nat_gateway;
 mod routes;
 mod sg;
 pub mod vpc_link;
@@ -348,6 +352,7 @@ pub enum RouteKind {
     PeeringNotActive,
     PeeringNotTransitive,
     InternetGateway,
+    NatGateway,
 }
 
 /// Where rule 10's route sends a first packet.
@@ -359,6 +364,8 @@ pub(crate) enum Routed {
     Peer(usize),
     /// To the VPC's internet gateway.
     Internet,
+    /// To this NAT gateway (rule 13, `nat_gateway.rs`).
+    NatGateway(usize),
 }
 
 impl Model {
@@ -643,6 +650,9 @@ impl Model {
             Some(d) => (d, key.vpc, false),
             None => match self.route_table(eni, p.dst)? {
                 Routed::Internet => return self.out_to_internet(eni, key, p, frame, reopen),
+                Routed::NatGateway(g) => {
+                    return self.out_through_nat_gateway(eni, g, key, p, frame, reopen)
+                }
                 Routed::Local => return Err(DropReason::NoRoute),
                 Routed::Peer(peer) => match self.resolve(peer, p.dst) {
                     Some(d) => (d, peer, true),
@@ -1133,115 +1143,5 @@ impl Model {
         } else {
             (0, 0)
         }
-    }
-
-    /// Both ACLs of one boundary crossing, `src` -> `dst` to `port`.
-    fn crossing(
-        &mut self,
-        (from, to): (usize, usize),
-        p: &Ipv4,
-        src: [u8; 4],
-        dst: [u8; 4],
-        port: u16,
-        icmp: (u8, u8),
-    ) -> Result<(), DropReason> {
-        self.nacl_out((from, to), p, dst, port, icmp)?;
-        self.nacl_in((from, to), p, src, port, icmp)
-    }
-
-    /// Leaving subnet `from` for `to`: `from`'s outbound entries on `dst`.
-    fn nacl_out(
-        &mut self,
-        (from, to): (usize, usize),
-        p: &Ipv4,
-        dst: [u8; 4],
-        port: u16,
-        icmp: (u8, u8),
-    ) -> Result<(), DropReason> {
-        // The internet has no subnet and no ACL.
-        if from == to || from == internet::NO_SUBNET {
-            return Ok(());
-        }
-        self.nacl_check(from, false, p.proto, dst, port, icmp)
-            .map_err(|()| DropReason::NaclEgressDeny)
-    }
-
-    /// Entering subnet `to` from `from`: `to`'s inbound entries on `src`.
-    fn nacl_in(
-        &mut self,
-        (from, to): (usize, usize),
-        p: &Ipv4,
-        src: [u8; 4],
-        port: u16,
-        icmp: (u8, u8),
-    ) -> Result<(), DropReason> {
-        if from == to || to == internet::NO_SUBNET {
-            return Ok(());
-        }
-        self.nacl_check(to, true, p.proto, src, port, icmp)
-            .map_err(|()| DropReason::NaclIngressDeny)
-    }
-
-    /// The AWS rule: subnet `subnet`'s ACL, entries of one direction in
-    /// ascending rule number, the first that matches decides; none: deny
-    /// (rule `*`). A deny is counted on its rule.
-    fn nacl_check(
-        &mut self,
-        subnet: usize,
-        ingress: bool,
-        proto: u8,
-        peer: [u8; 4],
-        port: u16,
-        (icmp_type, icmp_code): (u8, u8),
-    ) -> Result<(), ()> {
-        self.met_nacl = true;
-        let t = &self.topo;
-        let Some(acl) = t.subnet_nacls.get(subnet).map(|&i| &t.network_acls[i]) else {
-            return Ok(()); // no ACLs at all: the default, which allows all
-        };
-        let mut entries: Vec<_> = if ingress { &acl.ingress } else { &acl.egress }
-            .iter()
-            .collect();
-        entries.sort_by_key(|e| e.rule);
-        let peer_ip = Ipv4Addr::from(peer);
-        let hit = entries.into_iter().find(|e| {
-            let l4 = match e.protocol {
-                Protocol::Tcp => proto == PROTO_TCP && e.ports.0 <= port && port <= e.ports.1,
-                Protocol::Udp => proto == PROTO_UDP && e.ports.0 <= port && port <= e.ports.1,
-                Protocol::Icmp => {
-                    proto == PROTO_ICMP
-                        && match e.icmp.icmp_type {
-                            None => true,
-                            Some(ty) => {
-                                ty == icmp_type && e.icmp.code.is_none_or(|c| c == icmp_code)
-                            }
-                        }
-                }
-                Protocol::All => true,
-                Protocol::Number(n) => proto == n,
-            };
-            l4 && e.cidr.contains(&peer_ip)
-        });
-        let (allow, rule) = match hit {
-            Some(e) => (e.allow, e.rule),
-            None => (false, dataplane_common::NACL_RULE_DEFAULT),
-        };
-        if allow {
-            return Ok(());
-        }
-        let key = dataplane_common::NaclStatKey {
-            nacl: dataplane_common::nacl_stat_id(acl.id.as_bytes()),
-            rule,
-            dir: if ingress {
-                dataplane_common::SG_DIR_INGRESS
-            } else {
-                dataplane_common::SG_DIR_EGRESS
-            },
-            _pad: 0,
-        };
-        if let Some(i) = self.nacl_rules.iter().position(|r| r.key == key) {
-            self.counters.nacl_drops[i] += 1;
-        }
-        Err(())
     }
 }

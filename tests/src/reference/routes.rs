@@ -12,7 +12,8 @@ use super::{Model, RouteKind, Routed};
 impl Model {
     /// Rule 10: the source subnet's route table for `dst`: the longest
     /// prefix among its routes and the VPC's `local` route decides: `local`,
-    /// an active peering to a VPC (rule 11) or the internet gateway (rule 12).
+    /// an active peering to a VPC (rule 11), the internet gateway (rule 12) or
+    /// a NAT gateway (rule 13).
     pub(super) fn route_table(&mut self, eni: usize, dst: [u8; 4]) -> Result<Routed, DropReason> {
         let subnet = self.topo.enis[eni].subnet;
         let (table, best) = self.best_route(subnet, dst);
@@ -30,6 +31,7 @@ impl Model {
                 RouteTarget::Local => (RouteKind::Local, None, None),
                 RouteTarget::Blackhole => (RouteKind::Blackhole, Some(i as u16), None),
                 RouteTarget::InternetGateway(_) => (RouteKind::InternetGateway, None, None),
+                RouteTarget::NatGateway(g) => (RouteKind::NatGateway, None, Some(g)),
                 RouteTarget::Peering(pc) => {
                     let pc = &t.vpc_peerings[pc];
                     let peer = pc
@@ -59,6 +61,7 @@ impl Model {
         match kind {
             RouteKind::Local => Ok(Routed::Local),
             RouteKind::InternetGateway => Ok(Routed::Internet),
+            RouteKind::NatGateway => Ok(Routed::NatGateway(peer.expect("the gateway's index"))),
             RouteKind::Peering => Ok(Routed::Peer(peer.expect("an active peering's VPC"))),
             RouteKind::Blackhole => Err(DropReason::RouteBlackhole),
             RouteKind::NoRoute => Err(DropReason::NoRoute),

@@ -64,6 +64,7 @@ fn gateways_hosts_public_ips_and_gateway_routes() {
                 eni: 1,
                 ip: ip("203.0.113.20")
             }],
+            nat_gateways: vec![],
         }
     );
     assert_eq!(
@@ -205,24 +206,6 @@ host = "b"
              covers its own addresses)",
             "t.toml:70:13: eni[1].public_ip: vpc-b has no internet gateway attached: a public IP \
              works only in a VPC with one (add an [[internet_gateway]] with vpc = \"vpc-b\")",
-        ]
-    );
-}
-
-#[test]
-fn nat_gateways_are_refused_as_not_modelled_yet() {
-    assert_eq!(
-        diags(&with_base(
-            r#"
-[[nat_gateway]]
-id = "nat-a"
-subnet = "subnet-a1"
-"#
-        )),
-        vec![
-            "t.toml:22:3: nat_gateway: NAT gateways are not modelled yet: a private subnet \
-             reaches the lab's internet only through an ENI with a public IP for now (remove \
-             [[nat_gateway]])"
         ]
     );
 }

@@ -158,7 +158,7 @@ fn a_subnet_of_another_vpc_is_not_a_whole_subnet_of_this_one() {
 }
 
 #[test]
-fn nat_targets_are_not_modelled_yet_and_other_targets_must_exist() {
+fn route_targets_must_exist() {
     assert_eq!(
         diags(&rtb1(
             r#"
@@ -178,9 +178,8 @@ routes = [
              (no [[internet_gateway]] is defined)",
             "t.toml:43:43: route_table[0].routes[1].target: unknown VPC peering connection \
              \"pcx-1\" (no VPC peering connections are defined)",
-            "t.toml:44:43: route_table[0].routes[2].target: target \"nat-1\": NAT gateways are \
-             not modelled yet (a route's target is \"local\", \"blackhole\", a VPC peering \
-             connection or an internet gateway for now)",
+            "t.toml:44:43: route_table[0].routes[2].target: unknown NAT gateway \"nat-1\" (no \
+             [[nat_gateway]] is defined)",
             "t.toml:45:43: route_table[0].routes[3].target: target \"subnet-a1\" is a subnet \
              (subnet[0]), not a route target (expected \"local\", \"blackhole\", or the id of a \
              VPC peering connection, NAT gateway or internet gateway)",
@@ -193,8 +192,7 @@ routes = [
              (expected a network address: did you mean 10.6.0.0/16?)",
             "t.toml:48:43: route_table[0].routes[6].target: unknown target \"tgw-1\" (expected \
              \"local\", \"blackhole\", or the id of a VPC peering connection, NAT gateway or \
-             internet gateway; NAT gateways are not modelled yet, so only \"local\", \
-             \"blackhole\", peering connections and internet gateways are accepted for now)",
+             internet gateway)",
         ]
     );
 }

@@ -36,7 +36,7 @@ pub struct ORouteTable {
 fn unmodelled(target: &str) -> &'static str {
     const KINDS: [(&str, &str); 8] = [
         ("igw-", "internet gateways are not modelled by hyperlab yet"),
-        ("nat-", "NAT gateways are not modelled by hyperlab yet"),
+        ("nat-", "NAT gateways are not imported yet"),
         ("pcx-", "the VPC peering connection is not in the dump"),
         ("tgw-", "transit gateways are not modelled by hyperlab"),
         (

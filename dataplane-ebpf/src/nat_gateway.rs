@@ -1,0 +1,151 @@
+//! Stage `nat_gateway`: a public NAT gateway (VPC user guide, "NAT
+//! gateways"), a Hyperplane construct like PrivateLink's NLB. A private
+//! subnet's table routes a destination to the gateway; the gateway, in a
+//! public subnet, translates the source to its Elastic IP and a source
+//! port of its own and sends the packet on through the VPC's internet
+//! gateway; replies come back by the same translation. Connections
+//! initiated from outside are dropped (`gateway::from_internet`:
+//! `nat_gateway_outside_initiated`).
+//!
+//! First packet (`to_internet`): the sender's egress groups -> out of the
+//! sender's subnet and into the gateway's (its network ACLs; the gateway
+//! has no security groups) -> the gateway's subnet's table must send the
+//! destination to the internet gateway (`no_route` otherwise) -> out of
+//! the gateway's subnet -> the internet host (`internet_no_host`) -> a
+//! source port claimed with the reply entry (`flow::claim` on {internet,
+//! host, Elastic IP, host port, port}: one pool of ports per unique
+//! destination, as AWS's 55,000 connections per destination; every port
+//! tried bound: `nat_gateway_error_port_allocation`, live flows untouched).
+//! Every later packet meets the same network ACLs from its flow entry.
+
+use dataplane_common::{
+    explain::{NACL_CHECK_IN1, NACL_CHECK_OUT1, NACL_CHECK_OUT2, SG_CHECK_EGRESS, STAGE_EGRESS_SG, STAGE_NAT_GATEWAY},
+    flow_hash, in_generation, DropReason, EniInfo, EniKey, FlowEntry, FlowKey, PortInfo, ENI_KIND_INTERNET,
+    FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, HASH_SEED_NAT_PORT, INTERNET_VPC, NAT_PORT_TRIES, NO_SUBNET, PROTO_ICMP,
+    SG_DIR_EGRESS,
+};
+
+use crate::{
+    explain::{self, dry_run},
+    flow::{self, Created, Crossings, Hop, Reply, Tuple},
+    forward::{self, Verdict},
+    maps::ENIS,
+    nacl,
+    packet::Packet,
+    parse::Headers,
+    route, sg,
+};
+
+/// The first packet of a flow from a VPC ENI whose route table sent the
+/// destination to a NAT gateway.
+#[inline(always)]
+pub fn to_internet<P: Packet>(
+    p: &mut P,
+    port: &PortInfo,
+    h: &Headers,
+    key: &FlowKey,
+    len: u64,
+    restart: bool,
+) -> Result<Verdict, DropReason> {
+    let gen = port.generation as u32;
+    let Some(r) = route::nat_route(gen, port.subnet, h.dst) else {
+        // The table changed under us (a reload between the two lookups).
+        return Err(DropReason::NoRoute);
+    };
+    // ICMP rules match `type << 8 | code`, as on every other path.
+    let sv = sg::value(h, u16::from_be_bytes(h.dport));
+    explain::stage(STAGE_EGRESS_SG);
+    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
+        return Err(DropReason::EgressSgDeny);
+    }
+    // To the gateway (its subnet's ACLs; no security groups), then on out
+    // of its subnet: the order a tracked packet meets them (`nacl::tracked`).
+    let value = nacl::value(h, h.dport);
+    nacl::out(NACL_CHECK_OUT1, gen, port.subnet, r.nat_subnet, h.dst, h.proto, value)?;
+    nacl::inbound(NACL_CHECK_IN1, gen, port.subnet, r.nat_subnet, h.src, h.proto, value)?;
+    explain::stage(STAGE_NAT_GATEWAY);
+    if !route::to_igw(gen, r.nat_subnet, h.dst) {
+        // The gateway's subnet is not public (no route to an internet gateway).
+        return Err(DropReason::NoRoute);
+    }
+    nacl::out(NACL_CHECK_OUT2, gen, r.nat_subnet, NO_SUBNET, h.dst, h.proto, value)?;
+    // Back at the gateway: the host and the port (`explain` names the stage).
+    explain::stage(STAGE_NAT_GATEWAY);
+    let host_key = EniKey { vpc: in_generation(INTERNET_VPC, gen), ip: h.dst };
+    // SAFETY: read-only map value.
+    let host: &EniInfo = match unsafe { ENIS.get(&host_key) } {
+        Some(d) if d.kind == ENI_KIND_INTERNET => d,
+        _ => return Err(DropReason::InternetNoHost),
+    };
+    explain::destination(host);
+    let b = flow::Birth::of(h, len);
+    let rev = flow::scratch(1)?;
+    let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
+    let rx = Crossings { from1: NO_SUBNET, to1: r.nat_subnet, from2: r.nat_subnet, to2: port.subnet };
+    flow::build(rev, &b, FLOW_F_REPLY | FLOW_F_DNAT, host.eni, &back, Tuple::reply_to(h), &rx);
+    let (rev_key, bound) = claim(h, &r, rev, b.echo_request as u8)?;
+    if !bound {
+        return Err(DropReason::NatGatewayErrorPortAllocation);
+    }
+    let fwd = flow::scratch(0)?;
+    let to_host = Hop { mac: &host.mac, ifindex: host.ifindex, vpc: INTERNET_VPC, eni: host.eni };
+    let out = Tuple { src: r.nat_ip, dst: h.dst, sport: rev_key.dport, dport: rev_key.sport };
+    let fx = Crossings { from1: port.subnet, to1: r.nat_subnet, from2: r.nat_subnet, to2: NO_SUBNET };
+    flow::build(fwd, &b, FLOW_F_SNAT, port.eni, &to_host, out, &fx);
+    let c = if dry_run() {
+        // A dry run (`dataplane explain`) claimed no port and creates nothing.
+        Created::New
+    } else {
+        flow::create(key, fwd, &rev_key, rev, restart, Reply::Claimed)?
+    };
+    forward::created(p, h, c, fwd, len)
+}
+
+/// Claims a source port of the gateway's pool for the flow's destination
+/// with the reply entry `rev`: the pool's ports from a hash of the flow
+/// on, at most `NAT_PORT_TRIES` of them. The reply key, and whether a port
+/// was bound. `icmp_reply`: the reply key's mark (1 when the flow's first
+/// packet is an echo request, whose replies come back).
+#[inline(always)]
+fn claim(
+    h: &Headers,
+    r: &dataplane_common::RouteInfo,
+    rev: &FlowEntry,
+    icmp_reply: u8,
+) -> Result<(FlowKey, bool), DropReason> {
+    let icmp = h.proto == PROTO_ICMP;
+    let mut rev_key = FlowKey {
+        vpc: INTERNET_VPC,
+        src: h.dst,
+        dst: r.nat_ip,
+        sport: h.dport,
+        dport: [0, 0],
+        proto: h.proto,
+        icmp_reply,
+        _pad1: 0,
+    };
+    let range = (r.nat_hi as u32).wrapping_sub(r.nat_lo as u32).wrapping_add(1);
+    if range == 0 || range > 65536 {
+        // The agent never writes such a range; the check also spares the
+        // verifier a division by zero.
+        return Ok((rev_key, false));
+    }
+    let start = flow_hash(h.src, h.dst, h.sport, h.dport, h.proto, HASH_SEED_NAT_PORT) % range;
+    let mut i = 0;
+    let mut bound = false;
+    while i < NAT_PORT_TRIES && i < range {
+        let nport = (r.nat_lo as u32 + (start + i) % range) as u16;
+        rev_key.dport = nport.to_be_bytes();
+        if icmp {
+            // Echo has one identifier: it plays both ports.
+            rev_key.sport = rev_key.dport;
+        }
+        if flow::claim(&rev_key, rev)? {
+            bound = true;
+            break;
+        }
+        i += 1;
+    }
+    explain::nat(u16::from_be_bytes(rev_key.dport), i + 1);
+    Ok((rev_key, bound))
+}
