@@ -386,6 +386,11 @@ impl Dataplane {
             .try_into()
             .expect("hyperlab_xdp is an XDP program")
     }
+    /// Program `name` of the object (every program is loaded by
+    /// [`Dataplane::load`]), for its kernel info.
+    pub fn program(&self, name: &str) -> Option<&Program> {
+        self.ebpf.program(name)
+    }
 
     fn hash<K: aya::Pod, V: aya::Pod>(
         &mut self,
