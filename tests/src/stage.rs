@@ -123,6 +123,15 @@ impl Stage {
             .unwrap_or_else(|| panic!("map {name} in the object"))
     }
 
+    /// Empties both hooks' slow-path program arrays (`HL_SLOW_*`), as a
+    /// loader that forgot them would leave them.
+    pub fn empty_slow_paths(&mut self) {
+        for (map, _) in maps::SLOW_PATHS {
+            let mut a = aya::maps::ProgramArray::try_from(self.map(map)).unwrap();
+            a.clear_index(&0).unwrap();
+        }
+    }
+
     // SETUP: one writer per map a mechanism reads. Everything is written in
     // configuration generation 0 (`HL_ACTIVE` starts at 0).
 
