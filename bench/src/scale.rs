@@ -264,7 +264,7 @@ fn fill(
                 sport: s,
                 dport: d,
                 proto: PROTO_TCP,
-                _pad0: 0,
+                icmp_reply: 0,
                 _pad1: 0,
             };
             let f = FlowEntry {

@@ -9,17 +9,17 @@ use aya_ebpf::{
     helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns},
 };
 use dataplane_common::{
-    aws_tcp_flags, Counter, DropReason, FlowEntry, FlowKey, EEXIST, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
-    FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, NO_STAT, NO_SUBNET, PROTO_TCP,
+    aws_tcp_flags, Counter, DropReason, FlowEntry, FlowKey, EEXIST, FLOW_F_ECHO_REQUESTS, FLOW_F_REPLY,
+    FLOW_STATE_CLOSED, FLOW_STATE_CLOSING, FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, NO_STAT,
+    NO_SUBNET, PROTO_ICMP, PROTO_TCP,
 };
 
 use crate::{
     counters, events,
     explain::dry_run,
     maps::{CLOCK, FLOWS},
-    parse::{Headers, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
+    parse::{Headers, ICMP_ECHO_REQUEST, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
 };
-
 
 /// The coarse monotonic clock (`bpf_ktime_get_coarse_ns`), which only
 /// moves once per tick: read through this CPU's copy in `HL_CLOCK`, taken
@@ -177,6 +177,11 @@ pub struct Birth {
     pub state: u32,
     /// The first packet's TCP flags as flow logs count them.
     pub tcp_flags: u8,
+    /// The flow is ICMP echo; `echo_request`: its first packet is an echo
+    /// request, so the forward entry carries requests and the reply entry
+    /// replies (`FLOW_F_ECHO_REQUESTS`), and an echo reply the other way.
+    pub icmp: bool,
+    pub echo_request: bool,
     pub now: u64,
     pub len: u64,
     pub stat_endpoint: u32,
@@ -193,6 +198,8 @@ impl Birth {
             now: now(),
             state: initial_state(h),
             tcp_flags: events::flags_of(h),
+            icmp: h.proto == PROTO_ICMP,
+            echo_request: h.proto == PROTO_ICMP && h.icmp_type == ICMP_ECHO_REQUEST,
             len,
             stat_endpoint: NO_STAT,
             stat_listener: NO_STAT,
@@ -210,6 +217,8 @@ impl Birth {
 #[allow(clippy::too_many_arguments)]
 pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, new: Tuple, x: &Crossings) {
     let reply = flags & FLOW_F_REPLY != 0;
+    // The direction that carries echo requests keys its peer as replies.
+    let flags = if b.icmp && b.echo_request != reply { flags | FLOW_F_ECHO_REQUESTS } else { flags };
     *e = FlowEntry {
         eth: eth(to.mac),
         out_ifindex: to.ifindex,

@@ -44,9 +44,10 @@ pub fn to_internet<P: Packet>(
     restart: bool,
 ) -> Result<Verdict, DropReason> {
     let gen = port.generation as u32;
-    let dport = u16::from_be_bytes(h.dport);
+    // ICMP rules match `type << 8 | code`, as on every other path.
+    let sv = sg::value(h, u16::from_be_bytes(h.dport));
     explain::stage(STAGE_EGRESS_SG);
-    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, dport) {
+    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
         return Err(DropReason::EgressSgDeny);
     }
     // Leaving the subnet for the internet: its outbound entries decide.
@@ -115,7 +116,7 @@ pub fn from_internet<P: Packet>(
         return Err(DropReason::NoRoute);
     }
     explain::stage(STAGE_INGRESS_SG);
-    if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, u16::from_be_bytes(h.dport)) {
+    if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, sg::value(h, u16::from_be_bytes(h.dport))) {
         return Err(DropReason::IngressSgDeny);
     }
     let value = nacl::value(h, h.dport);

@@ -60,6 +60,9 @@ struct Quote {
     dport: [u8; 2],
     /// Bytes of the quoted L4 header present (at most what was checked).
     l4_len: usize,
+    /// The quote is an echo request: the flow's other direction, which the
+    /// error travels, carries the replies (`FlowKey::icmp_reply`).
+    echo_request: bool,
 }
 
 #[inline(always)]
@@ -78,7 +81,7 @@ pub fn deliver<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, active: u32, 
         sport: q.dport,
         dport: q.sport,
         proto: q.proto,
-        _pad0: 0,
+        icmp_reply: q.echo_request as u8,
         _pad1: 0,
     };
     let Some(e) = flow::lookup(&key) else {
@@ -148,7 +151,7 @@ fn quote<P: Packet>(p: &P, h: &Headers) -> Result<Quote, DropReason> {
     }
     let l4 = ip + ihl;
     let l4_len = avail - ihl;
-    let mut q = Quote { ip, l4, proto, src, dst, sport: [0; 2], dport: [0; 2], l4_len };
+    let mut q = Quote { ip, l4, proto, src, dst, sport: [0; 2], dport: [0; 2], l4_len, echo_request: false };
     if proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_ICMP {
         // Other protocols are tracked by addresses and protocol alone.
         return Ok(q);
@@ -168,6 +171,7 @@ fn quote<P: Packet>(p: &P, h: &Headers) -> Result<Quote, DropReason> {
         }
         q.sport = [w4, w5];
         q.dport = q.sport;
+        q.echo_request = w0[0] == ICMP_ECHO_REQUEST;
     } else {
         q.sport = w0;
         q.dport = w1;

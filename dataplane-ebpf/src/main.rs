@@ -50,7 +50,23 @@ use crate::{
 #[inline(always)]
 pub fn hyperlab_tc(ctx: TcContext) -> i32 {
     let mut pkt = TcPacket::new(&ctx);
-    match pipeline::process(&mut pkt) {
+    let v = pipeline::process(&mut pkt);
+    tc_verdict(&pkt, v)
+}
+
+/// TC's slow path (a flow's first packet), entered by tail call from
+/// [`hyperlab_tc`]: verified as a program of its own.
+#[classifier]
+#[inline(always)]
+pub fn hyperlab_tc_slow(ctx: TcContext) -> i32 {
+    let mut pkt = TcPacket::new(&ctx);
+    let v = pipeline::process_slow(&mut pkt);
+    tc_verdict(&pkt, v)
+}
+
+#[inline(always)]
+fn tc_verdict(pkt: &TcPacket, v: Verdict) -> i32 {
+    match v {
         Verdict::Forward(ifindex) => {
             // SAFETY: plain helper call; the verifier checks the context.
             let rc = unsafe { bpf_redirect_peer(ifindex, 0) };
@@ -75,7 +91,20 @@ pub fn hyperlab_tc(ctx: TcContext) -> i32 {
 #[inline(always)]
 pub fn hyperlab_xdp(ctx: XdpContext) -> u32 {
     let mut pkt = XdpPacket::new(&ctx);
-    match pipeline::process(&mut pkt) {
+    xdp_verdict(pipeline::process(&mut pkt))
+}
+
+/// XDP's slow path, entered by tail call from [`hyperlab_xdp`].
+#[xdp]
+#[inline(always)]
+pub fn hyperlab_xdp_slow(ctx: XdpContext) -> u32 {
+    let mut pkt = XdpPacket::new(&ctx);
+    xdp_verdict(pipeline::process_slow(&mut pkt))
+}
+
+#[inline(always)]
+fn xdp_verdict(v: Verdict) -> u32 {
+    match v {
         Verdict::Forward(ifindex) => {
             // SAFETY: plain helper call.
             let rc = unsafe { bpf_redirect(ifindex, 0) } as u32;

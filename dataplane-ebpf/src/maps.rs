@@ -3,7 +3,7 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{lpm_trie::LpmTrie, Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{lpm_trie::LpmTrie, Array, HashMap, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
 };
 use dataplane_common::{
     EndpointInfo, EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
@@ -110,6 +110,18 @@ pub static SCRATCH: PerCpuArray<FlowEntry> = PerCpuArray::with_max_entries(2, 0)
 /// (`flow::now`). Not pinned: a fresh one just reads the clock once.
 #[map(name = "HL_CLOCK")]
 pub static CLOCK: PerCpuArray<ClockCache> = PerCpuArray::with_max_entries(1, 0);
+
+/// The slow path of each hook, entered by tail call (`pipeline::slow_path`):
+/// verified as a program of its own, it has its own instruction budget.
+#[map(name = "HL_SLOW_TC")]
+pub static SLOW_TC: ProgramArray = ProgramArray::with_max_entries(1, 0);
+#[map(name = "HL_SLOW_XDP")]
+pub static SLOW_XDP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+
+/// Per CPU: what the fast path hands the slow path with a first packet
+/// (1: it restarts a finished flow's tuple). A tail call stays on its CPU.
+#[map(name = "HL_SLOW_ARGS")]
+pub static SLOW_ARGS: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);
 
 #[repr(C)]
 pub struct ClockCache {

@@ -52,9 +52,10 @@ pub fn to_internet<P: Packet>(
         // The table changed under us (a reload between the two lookups).
         return Err(DropReason::NoRoute);
     };
-    let dport = u16::from_be_bytes(h.dport);
+    // ICMP rules match `type << 8 | code`, as on every other path.
+    let sv = sg::value(h, u16::from_be_bytes(h.dport));
     explain::stage(STAGE_EGRESS_SG);
-    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, dport) {
+    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
         return Err(DropReason::EgressSgDeny);
     }
     // To the gateway (its subnet's ACLs; no security groups), then on out
@@ -82,7 +83,7 @@ pub fn to_internet<P: Packet>(
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
     let rx = Crossings { from1: NO_SUBNET, to1: r.nat_subnet, from2: r.nat_subnet, to2: port.subnet };
     flow::build(rev, &b, FLOW_F_REPLY | FLOW_F_DNAT, host.eni, &back, Tuple::reply_to(h), &rx);
-    let (rev_key, bound) = claim(h, &r, rev)?;
+    let (rev_key, bound) = claim(h, &r, rev, b.echo_request as u8)?;
     if !bound {
         return Err(DropReason::NatGatewayErrorPortAllocation);
     }
@@ -103,9 +104,15 @@ pub fn to_internet<P: Packet>(
 /// Claims a source port of the gateway's pool for the flow's destination
 /// with the reply entry `rev`: the pool's ports from a hash of the flow
 /// on, at most `NAT_PORT_TRIES` of them. The reply key, and whether a port
-/// was bound.
+/// was bound. `icmp_reply`: the reply key's mark (1 when the flow's first
+/// packet is an echo request, whose replies come back).
 #[inline(always)]
-fn claim(h: &Headers, r: &dataplane_common::RouteInfo, rev: &FlowEntry) -> Result<(FlowKey, bool), DropReason> {
+fn claim(
+    h: &Headers,
+    r: &dataplane_common::RouteInfo,
+    rev: &FlowEntry,
+    icmp_reply: u8,
+) -> Result<(FlowKey, bool), DropReason> {
     let icmp = h.proto == PROTO_ICMP;
     let mut rev_key = FlowKey {
         vpc: INTERNET_VPC,
@@ -114,7 +121,7 @@ fn claim(h: &Headers, r: &dataplane_common::RouteInfo, rev: &FlowEntry) -> Resul
         sport: h.dport,
         dport: [0, 0],
         proto: h.proto,
-        _pad0: 0,
+        icmp_reply,
         _pad1: 0,
     };
     let range = (r.nat_hi as u32).wrapping_sub(r.nat_lo as u32).wrapping_add(1);

@@ -15,6 +15,9 @@ pub trait Packet {
     /// The program context, for aya-log.
     type Ctx: aya_ebpf::EbpfContext;
     fn ctx(&self) -> &Self::Ctx;
+    /// Tail-calls this hook's slow-path program (`HL_SLOW_*`); returns
+    /// only if that failed.
+    fn slow_path(&self);
     fn data(&self) -> usize;
     fn data_end(&self) -> usize;
     /// Length of the whole packet, which in TC can exceed the linear part.
@@ -113,6 +116,11 @@ impl<'a> TcPacket<'a> {
 
 impl Packet for TcPacket<'_> {
     ctx_accessors!(TcContext);
+    #[inline(always)]
+    fn slow_path(&self) {
+        // SAFETY: the helper checks the index and the array's program type.
+        unsafe { crate::maps::SLOW_TC.tail_call(self.ctx, 0) }
+    }
     #[inline(always)]
     fn len(&self) -> u32 {
         self.ctx.len()
@@ -220,6 +228,11 @@ pub fn csum_apply(check: u16, diff: u32) -> u16 {
 
 impl Packet for XdpPacket<'_> {
     ctx_accessors!(XdpContext);
+    #[inline(always)]
+    fn slow_path(&self) {
+        // SAFETY: as for TC.
+        unsafe { crate::maps::SLOW_XDP.tail_call(self.ctx, 0) }
+    }
     #[inline(always)]
     fn len(&self) -> u32 {
         (self.ctx.data_end() - self.ctx.data()) as u32

@@ -1,4 +1,6 @@
-//! Stage `parse`: Ethernet / IPv4 / TCP, UDP, ICMP echo and ICMP errors. Every access is
+//! Stage `parse`: Ethernet / IPv4 / TCP, UDP, ICMP echo, ICMP errors, and any
+//! other IP protocol by number (GRE, ESP, SCTP...: tracked by addresses and
+//! protocol only, so nothing past the IPv4 header is read). Every access is
 //! bounds-checked; every malformed case has its own drop reason.
 
 use dataplane_common::{DropReason, FlowKey, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
@@ -38,7 +40,8 @@ pub struct Headers {
     pub l4_off: usize,
     pub src: [u8; 4],
     pub dst: [u8; 4],
-    /// Network order. ICMP echo: the identifier in both.
+    /// Network order. ICMP echo: the identifier in both. Other protocols
+    /// than TCP, UDP and ICMP: zero (they have no ports).
     pub sport: [u8; 2],
     pub dport: [u8; 2],
 }
@@ -56,15 +59,29 @@ impl Headers {
             sport: self.sport,
             dport: self.dport,
             proto: self.proto,
-            _pad0: 0,
+            // An echo reply's key differs from a request's: tracking
+            // follows the type (a second request is not a reply).
+            icmp_reply: (self.proto == PROTO_ICMP && self.icmp_type == ICMP_ECHO_REPLY) as u8,
             _pad1: 0,
         }
+    }
+
+    /// The L4 header's offset for packet access after the flow-hit path's
+    /// out-of-line calls: re-read from the headers in memory and bounded
+    /// (an Ethernet header and at most 60 bytes of IPv4 header: under
+    /// 128). Across a call the compiler may spill the offset as 32 bits and
+    /// fill it as 64, which leaves the verifier an unbounded scalar that
+    /// it refuses to add to a packet pointer; the mask bounds it again.
+    #[inline(always)]
+    pub fn l4(&self) -> usize {
+        // SAFETY: a read of this struct's own field.
+        unsafe { core::ptr::read_volatile(&self.l4_off) & 0x7f }
     }
 
     /// Offset of the L4 checksum.
     #[inline(always)]
     pub fn l4_csum_off(&self) -> usize {
-        self.l4_off
+        self.l4()
             + match self.proto {
                 PROTO_TCP => 16,
                 PROTO_UDP => 6,
@@ -183,7 +200,10 @@ pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
             h.sport = id;
             h.dport = h.sport;
         }
-        _ => return Err(DropReason::UnsupportedProtocol),
+        // Any other protocol (GRE 47, ESP 50, SCTP 132, ...): AWS tracks
+        // it by addresses and protocol only, so no header past IPv4's is
+        // assumed; the ports stay zero.
+        _ => {}
     }
     Ok(Frame::Ipv4(h))
 }

@@ -18,7 +18,8 @@ use dataplane_common::{
         STAGE_EGRESS_SG, STAGE_ENI, STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
     },
     active_generation, in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
-    ENI_KIND_LINK, FLOW_F_REPLY, INTERNET_VPC, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    ENI_KIND_LINK, FLOW_F_REPLY, FLOW_F_UNTRACKED, FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER,
+    INTERNET_VPC, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
@@ -26,7 +27,7 @@ use crate::{
     explain::{self, dry_run},
     flow::{self, Created, Crossings, Hop, Reply, Track, Tuple},
     forward::{self, forward, Verdict},
-    maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS},
+    maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS, SLOW_ARGS},
     packet::Packet,
     parse::{self, Frame, Headers},
     gateway, icmp_error, nacl, nat_gateway, privatelink, route, sg,
@@ -34,9 +35,21 @@ use crate::{
 
 #[inline(always)]
 pub fn process<P: Packet>(p: &mut P) -> Verdict {
+    let Some((port, active)) = port_of(p) else {
+        counters::count(Counter::UnknownPortPass);
+        return Verdict::Pass;
+    };
+    explain::port(port);
+    let len = p.len() as u64;
+    counters::eni_tx(port.eni, len);
+    finish(stages(p, port, len, active), port)
+}
+
+/// Stage `port`: which ENI's veth did this come from, in the active
+/// configuration generation? The port and the active generation word.
+#[inline(always)]
+fn port_of<P: Packet>(p: &P) -> Option<(&'static PortInfo, u32)> {
     let ifindex = p.ingress_ifindex();
-    // Stage `port`: which ENI's veth did this come from, in the active
-    // configuration generation?
     let active = match ACTIVE.get(0) {
         Some(g) => *g,
         None => 0,
@@ -51,14 +64,14 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
         // SAFETY: map values are read-only here and outlive the program run.
         None => unsafe { PORTS.get(&in_generation(ifindex, gen)) },
     };
-    let Some(port) = port else {
-        counters::count(Counter::UnknownPortPass);
-        return Verdict::Pass;
-    };
-    explain::port(port);
-    let len = p.len() as u64;
-    counters::eni_tx(port.eni, len);
-    match stages(p, port, len, active) {
+    port.map(|port| (port, active))
+}
+
+/// The verdict of a packet from `port`; a drop is counted (per reason and
+/// per ENI) and traced.
+#[inline(always)]
+fn finish(r: Result<Verdict, DropReason>, port: &PortInfo) -> Verdict {
+    match r {
         Ok(v) => v,
         Err(reason) => {
             explain::dropped(reason);
@@ -67,6 +80,45 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
             Verdict::Drop
         }
     }
+}
+
+/// The slow-path program (`hyperlab_tc_slow`, `hyperlab_xdp_slow`): a
+/// first packet the fast path handed over by tail call ([`slow_path`]),
+/// unchanged, so it parses as it did there. The fast path counted it on
+/// its ENI already.
+#[inline(always)]
+pub fn process_slow<P: Packet>(p: &mut P) -> Verdict {
+    let Some((port, _)) = port_of(p) else {
+        counters::drop(DropReason::SlowPathFailed);
+        return Verdict::Drop;
+    };
+    let len = p.len() as u64;
+    let restart = matches!(SLOW_ARGS.get(0), Some(&a) if a != 0);
+    let r = match parse::parse(p) {
+        Ok(Frame::Ipv4(h)) => {
+            let key = h.key(port.vpc);
+            // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
+            events::rejected(first_packet(p, port, &h, &key, len, restart), port, &h, &key, len)
+        }
+        Ok(_) => Err(DropReason::SlowPathFailed),
+        Err(reason) => Err(reason),
+    };
+    finish(r, port)
+}
+
+/// Hands a first packet to the slow path: a program of its own (entered by
+/// tail call), which the verifier checks with its own instruction budget;
+/// the fast path alone (flow hits: the ACLs and untracked rules an entry
+/// meets, rewrite, forward) stays small. Returns only if the call failed.
+#[inline(always)]
+fn slow_path<P: Packet>(p: &mut P, restart: bool) -> Result<Verdict, DropReason> {
+    let Some(a) = SLOW_ARGS.get_ptr_mut(0) else {
+        return Err(DropReason::SlowPathFailed);
+    };
+    // SAFETY: this CPU's slot; the tail call runs on this CPU next.
+    unsafe { *a = restart as u32 };
+    p.slow_path();
+    Err(DropReason::SlowPathFailed)
 }
 
 #[inline(always)]
@@ -97,6 +149,13 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
             Track::Continue => {
                 explain::flow(EXPLAIN_FLOW_HIT, e);
                 counters::count(Counter::FlowHit);
+                // An untracked flow meets the security groups on every
+                // packet: a removed rule cuts it at once.
+                // SAFETY: `e` points into a live map value.
+                let (flags, out_vpc) = unsafe { ((*e).flags, (*e).out_vpc) };
+                if flags & FLOW_F_UNTRACKED != 0 {
+                    events::rejected(untracked(port, &h, flags, out_vpc), port, &h, &key, len)?;
+                }
                 // Network ACLs are stateless: every packet meets them.
                 events::rejected(nacl::tracked(active, e, &h), port, &h, &key, len)?;
                 // SAFETY: `e` points into a live map value.
@@ -117,8 +176,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
         },
         None => false,
     };
-    // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
-    events::rejected(first_packet(p, port, &h, &key, len, restart), port, &h, &key, len)
+    slow_path(p, restart)
 }
 
 /// Slow path: decide a new flow, record both directions, forward.
@@ -175,9 +233,11 @@ fn first_packet<P: Packet>(
         return Err(DropReason::LinkReverseInitiated);
     }
     let dport = u16::from_be_bytes(h.dport);
+    // ICMP rules match type and code, not a port.
+    let sv = sg::value(h, dport);
     // Stage `sg`: sender's egress, then receiver's ingress.
     explain::stage(STAGE_EGRESS_SG);
-    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, dport) {
+    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
         return Err(DropReason::EgressSgDeny);
     }
     // Stage `nacl out`: leaving the source subnet.
@@ -191,21 +251,36 @@ fn first_packet<P: Packet>(
         return Err(DropReason::NoRoute);
     }
     explain::stage(STAGE_INGRESS_SG);
-    if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, dport) {
+    if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, sv) {
         return Err(DropReason::IngressSgDeny);
     }
     if dst.kind == ENI_KIND_ENDPOINT {
+        // Through an endpoint (and so an NLB, a Hyperplane ENI) a flow is
+        // always tracked (EC2 user guide, "Automatically tracked connections").
         return privatelink::first_packet(p, port, h, key, dst, len, restart);
+    }
+    // Tracked or untracked, at each end (compile decided AWS's rule per
+    // set, protocol and port): an untracked end's rules judge every packet
+    // of the flow, in both directions.
+    let mut fwd_flags = 0;
+    let mut rev_flags = FLOW_F_REPLY;
+    if sg::untracked(port.sg_set, SG_DIR_EGRESS, h.proto, dport) {
+        fwd_flags |= FLOW_F_UNTRACKED_SENDER;
+        rev_flags |= FLOW_F_UNTRACKED_RECEIVER;
+    }
+    if sg::untracked(dst.sg_set, SG_DIR_INGRESS, h.proto, dport) {
+        fwd_flags |= FLOW_F_UNTRACKED_RECEIVER;
+        rev_flags |= FLOW_F_UNTRACKED_SENDER;
     }
     // Stage `nacl in`: entering the destination subnet.
     nacl::inbound(NACL_CHECK_IN1, gen, port.subnet, dst.subnet, h.src, h.proto, value)?;
     let b = flow::Birth::of(h, len);
     let fwd = flow::scratch(0)?;
     let to_dst = Hop { mac: &dst.mac, ifindex: dst.ifindex, vpc: dst_vpc, eni: dst.eni };
-    flow::build(fwd, &b, 0, port.eni, &to_dst, Tuple::of(h), &Crossings::one(port.subnet, dst.subnet));
+    flow::build(fwd, &b, fwd_flags, port.eni, &to_dst, Tuple::of(h), &Crossings::one(port.subnet, dst.subnet));
     let rev = flow::scratch(1)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
-    flow::build(rev, &b, FLOW_F_REPLY, dst.eni, &back, Tuple::reply_to(h), &Crossings::one(dst.subnet, port.subnet));
+    flow::build(rev, &b, rev_flags, dst.eni, &back, Tuple::reply_to(h), &Crossings::one(dst.subnet, port.subnet));
     let rev_key = fwd.peer_key(h.proto);
     let c = if dry_run() {
         // A dry run (`dataplane explain`) decides and rewrites, creates nothing.
@@ -235,4 +310,34 @@ fn first_packet<P: Packet>(
         c
     };
     forward::created(p, h, c, fwd, len)
+}
+
+/// A packet of an untracked flow (entry flags `flags`): the sender's egress
+/// rules and the receiver's ingress rules, as the active configuration has
+/// them, judge it as they would a first packet, at each end the flow is
+/// untracked at. Only plain host flows (in a VPC or across a peering) are
+/// ever untracked, so the receiver is the ENI with the destination address in `out_vpc`, the VPC
+/// the flow entry delivers to (the peer VPC across a peering).
+#[inline(always)]
+fn untracked(port: &PortInfo, h: &Headers, flags: u32, out_vpc: u32) -> Result<(), DropReason> {
+    let sv = sg::value(h, u16::from_be_bytes(h.dport));
+    if flags & FLOW_F_UNTRACKED_SENDER != 0 {
+        explain::stage(STAGE_EGRESS_SG);
+        if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
+            return Err(DropReason::UntrackedSgDeny);
+        }
+    }
+    if flags & FLOW_F_UNTRACKED_RECEIVER != 0 {
+        explain::stage(STAGE_INGRESS_SG);
+        let dst_key = EniKey { vpc: in_generation(out_vpc, port.generation as u32), ip: h.dst };
+        // SAFETY: read-only map value.
+        let set = match unsafe { ENIS.get(&dst_key) } {
+            Some(d) => d.sg_set,
+            None => return Err(DropReason::UntrackedSgDeny),
+        };
+        if !sg::allows(SG_CHECK_INGRESS, set, SG_DIR_INGRESS, h.proto, h.src, sv) {
+            return Err(DropReason::UntrackedSgDeny);
+        }
+    }
+    Ok(())
 }

@@ -96,14 +96,14 @@ pub fn first_packet<P: Packet>(
     }
     let mut deny = None;
     if ep.egress_sg_set != NO_SG_SET
-        && !sg::allows(SG_CHECK_LINK_EGRESS, ep.egress_sg_set, SG_DIR_EGRESS, h.proto, t.ip, tport)
+        && !sg::allows(SG_CHECK_LINK_EGRESS, ep.egress_sg_set, SG_DIR_EGRESS, h.proto, t.ip, sg::value(h, tport))
     {
         deny = Some(DropReason::LinkEgressSgDeny);
     } else {
         // Targets see the translated source, so their rules name it (or a
         // group it belongs to).
         explain::stage(STAGE_TARGET_SG);
-        if !sg::allows(SG_CHECK_TARGET_INGRESS, t.sg_set, SG_DIR_INGRESS, h.proto, snat, tport) {
+        if !sg::allows(SG_CHECK_TARGET_INGRESS, t.sg_set, SG_DIR_INGRESS, h.proto, snat, sg::value(h, tport)) {
             deny = Some(DropReason::TargetIngressSgDeny);
         }
     }
@@ -125,7 +125,7 @@ pub fn first_packet<P: Packet>(
             sport: nport,
             dport: if icmp { nport } else { t.port },
             proto: h.proto,
-            _pad0: 0,
+            icmp_reply: 0,
             _pad1: 0,
         };
         events::rejected_translated(reason, t.eni, h, &out, len);
@@ -170,7 +170,8 @@ pub fn first_packet<P: Packet>(
         sport: t.port,
         dport: [0, 0],
         proto: h.proto,
-        _pad0: 0,
+        // The reply entry of an echo request carries the replies.
+        icmp_reply: b.echo_request as u8,
         _pad1: 0,
     };
     let mut i = 0;

@@ -1,7 +1,7 @@
 //! Stage `rewrite`: apply a flow entry's action to the packet: NAT of
 //! addresses and ports with incremental checksum updates, then the MACs.
 
-use dataplane_common::{DropReason, FlowEntry, FLOW_F_DNAT, FLOW_F_SNAT, PROTO_ICMP, PROTO_UDP};
+use dataplane_common::{DropReason, FlowEntry, FLOW_F_DNAT, FLOW_F_SNAT, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 use crate::{
     packet::{csum_diff, Packet, PSEUDO, UDP},
@@ -41,8 +41,14 @@ fn nat<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry) -> Result<(), ()> {
     if dst != h.dst {
         d += csum_diff(u32::from_ne_bytes(h.dst), u32::from_ne_bytes(dst));
     }
+    // Another protocol (GRE, ESP, SCTP): nothing past the IPv4 header is
+    // owned (none of their checksums covers the addresses), and its flow
+    // has no ports.
+    let l4 = h.proto == PROTO_TCP || h.proto == PROTO_UDP;
     if d != 0 {
-        p.l4_csum_diff(csum, d, PSEUDO | udp)?;
+        if l4 {
+            p.l4_csum_diff(csum, d, PSEUDO | udp)?;
+        }
         p.l3_csum_diff(IP_CSUM_OFF, d)?;
         let addrs = u32::from_ne_bytes(src) as u64 | (u32::from_ne_bytes(dst) as u64) << 32;
         p.store_8(IP_SRC_OFF, addrs)?;
@@ -56,10 +62,10 @@ fn nat<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry) -> Result<(), ()> {
     if dport != h.dport {
         d += csum_diff(u16::from_ne_bytes(h.dport) as u32, u16::from_ne_bytes(dport) as u32);
     }
-    if d != 0 {
+    if d != 0 && l4 {
         p.l4_csum_diff(csum, d, udp)?;
         let ports = [sport[0], sport[1], dport[0], dport[1]];
-        p.store_4(h.l4_off, ports)?;
+        p.store_4(h.l4(), ports)?;
     }
     Ok(())
 }
@@ -78,7 +84,7 @@ fn nat_icmp<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry) -> Result<(), ()> 
     if e.new_sport != h.sport {
         let (from, to) = (u16::from_ne_bytes(h.sport) as u32, u16::from_ne_bytes(e.new_sport) as u32);
         p.l4_csum_replace(h.l4_csum_off(), from, to, 2, 0)?;
-        p.store_2(h.l4_off + 4, e.new_sport)?;
+        p.store_2(h.l4() + 4, e.new_sport)?;
     }
     Ok(())
 }

@@ -14,13 +14,14 @@ use dataplane_common::{
     SgKey, SgPorts, TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING,
     ENDPOINT_STATE_REJECTED, ENI_KIND_ENDPOINT, ENI_KIND_HOST, ENI_KIND_LINK, MAGLEV_SIZE,
     MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_PORTS, MAX_SG_ENTRIES,
-    MAX_TARGETS, NO_SG_SET, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS,
-    SG_DIR_INGRESS, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
+    MAX_TARGETS, NO_SG_SET, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_ANY_PROTO,
+    SG_DIR_EGRESS, SG_DIR_INGRESS, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
 };
 
 mod gateways;
 mod nacl;
 mod routes;
+pub mod sg_track;
 
 pub use gateways::{internet_eni, PublicIpEntry};
 pub use nacl::{
@@ -549,10 +550,26 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
         Ok(())
     };
     let open = out.enis.iter().any(|(_, e)| e.sg_set == open_set);
+    let mut untracked = Vec::new();
     let filled = (|| -> Result<()> {
         for (set_id, groups) in sg_sets.iter().enumerate() {
-            set_rules(set_id as u32, SG_DIR_INGRESS, &rules_of(topo, groups, true))?;
-            set_rules(set_id as u32, SG_DIR_EGRESS, &rules_of(topo, groups, false))?;
+            let (ingress, egress) = (rules_of(topo, groups, true), rules_of(topo, groups, false));
+            set_rules(set_id as u32, SG_DIR_INGRESS, &ingress)?;
+            set_rules(set_id as u32, SG_DIR_EGRESS, &egress)?;
+            // Tracked or untracked: a cheap scan, not memoised.
+            let set = set_id as u32;
+            untracked.extend(sg_track::untracked_entries(
+                set,
+                SG_DIR_INGRESS,
+                &ingress,
+                &egress,
+            )?);
+            untracked.extend(sg_track::untracked_entries(
+                set,
+                SG_DIR_EGRESS,
+                &egress,
+                &ingress,
+            )?);
         }
         if open {
             let all = Rule {
@@ -570,6 +587,7 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
         return Err(e);
     }
     memo.sg = used;
+    out.sg_rules.extend(untracked);
     if open {
         sg_sets.push(Vec::new());
     }
@@ -935,6 +953,9 @@ pub fn sg_members(topo: &Topology, g: usize) -> Vec<std::net::Ipv4Addr> {
     enis.chain(nodes).chain(endpoints).collect()
 }
 
+/// Peer prefix -> the port (ICMP: type and code) ranges rules give it.
+type PrefixRanges = BTreeMap<Ipv4Net, Vec<(u16, u16)>>;
+
 fn compile_rules(
     topo: &Topology,
     members: &[Vec<std::net::Ipv4Addr>],
@@ -942,10 +963,30 @@ fn compile_rules(
     dir: u8,
     rules: &[&Rule],
 ) -> Result<Vec<SgEntry>> {
-    // proto -> prefix -> ranges
-    let mut by_proto: BTreeMap<u8, BTreeMap<Ipv4Net, Vec<(u16, u16)>>> = BTreeMap::new();
+    // Protocols other than TCP, UDP and ICMP that a rule names: each gets
+    // entries of its own with the `all` rules merged in (the kernel falls
+    // back to the any-protocol entries only when none covers the peer).
+    let named: BTreeSet<u8> = rules
+        .iter()
+        .filter_map(|r| match r.protocol {
+            Protocol::Number(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    // (dir bits, proto) -> prefix -> ranges
+    let mut by_proto: BTreeMap<(u8, u8), PrefixRanges> = BTreeMap::new();
     for rule in rules {
-        for &proto in rule.protocol.ip_protocols() {
+        let mut protos: Vec<(u8, u8)> = rule
+            .protocol
+            .ip_protocols()
+            .iter()
+            .map(|&p| (0, p))
+            .collect();
+        if rule.protocol == Protocol::All {
+            protos.push((SG_DIR_ANY_PROTO, 0));
+            protos.extend(named.iter().map(|&n| (0, n)));
+        }
+        for proto in protos {
             for prefix in peer_prefixes(members, &rule.peer) {
                 by_proto
                     .entry(proto)
@@ -957,7 +998,7 @@ fn compile_rules(
         }
     }
     let mut out = Vec::new();
-    for (proto, prefixes) in by_proto {
+    for ((bits, proto), prefixes) in by_proto {
         // The prefix lengths present: a prefix's supernets can only have these.
         let lens: BTreeSet<u8> = prefixes.keys().map(|p| p.prefix_len()).collect();
         for prefix in prefixes.keys() {
@@ -993,7 +1034,7 @@ fn compile_rules(
             }
             out.push((
                 SG_KEY_FIXED_BITS + prefix.prefix_len() as u32,
-                SgKey::new(set, dir, proto, prefix.network().octets()),
+                SgKey::new(set, dir | bits, proto, prefix.network().octets()),
                 ports,
             ));
         }

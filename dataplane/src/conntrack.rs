@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData};
 use dataplane_common::{
     FlowEntry, FlowKey, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
-    FLOW_STATE_ESTABLISHED, PROTO_TCP, PROTO_UDP,
+    FLOW_STATE_ESTABLISHED, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
 };
 
 use crate::model::Timeouts;
@@ -40,7 +40,8 @@ pub fn timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -> Dur
             t.udp_stream
         }
         PROTO_UDP => t.udp,
-        _ => t.other,
+        PROTO_ICMP => t.other,
+        _ => t.other_protocol,
     }
 }
 
@@ -155,7 +156,7 @@ pub fn sweeper(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dataplane_common::{FLOW_STATE_NEW, PROTO_ICMP};
+    use dataplane_common::FLOW_STATE_NEW;
 
     const S: u64 = 1_000_000_000;
 
@@ -249,6 +250,10 @@ mod tests {
         let icmp = flow(PROTO_ICMP, FLOW_STATE_NEW, 0, 0, 0);
         assert!(expired(&icmp, 59 * S, &t).is_empty());
         assert_eq!(expired(&icmp, 61 * S, &t).len(), 2);
+        // GRE and every other protocol: AWS's 600 s.
+        let gre = flow(47, FLOW_STATE_NEW, 0, 0, 0);
+        assert!(expired(&gre, 599 * S, &t).is_empty());
+        assert_eq!(expired(&gre, 601 * S, &t).len(), 2);
     }
 
     #[test]

@@ -395,6 +395,9 @@ impl DryRun {
         // aya would create and pin a missing one.
         let pins: Vec<(&str, PathBuf)> = pins::PINNED_MAPS
             .iter()
+            // The slow paths' arrays hold the live programs: a dry run
+            // fills its own with its dry-run ones.
+            .filter(|n| !maps::SLOW_PATHS.iter().any(|(m, _)| m == *n))
             .map(|n| (*n, pin_dir.join(n)))
             .filter(|(_, p)| p.exists())
             .collect();
@@ -410,6 +413,7 @@ impl DryRun {
             Hook::Tc => load_dry_run(&mut ebpf, programs::TC, SchedClassifier::load)?,
             Hook::Xdp => load_dry_run(&mut ebpf, programs::XDP, Xdp::load)?,
         }
+        crate::loader::load_slow_paths(&mut ebpf).context("loading the dry-run slow paths")?;
         Ok(DryRun {
             ebpf,
             fabric_ns: fabric_ns.to_string(),
@@ -749,7 +753,7 @@ pub fn annotate(
     let flow = (t.flow != 0).then(|| {
         let state = FLOW_STATE_NAMES.get(t.flow_state as usize).copied().unwrap_or("?");
         if t.flow == EXPLAIN_FLOW_HIT {
-            format!("an existing flow matched ({state}): its recorded action applies, security groups are not consulted again (network ACLs are: they judge every packet)")
+            format!("an existing flow matched ({state}): its recorded action applies, security groups are not consulted again unless it is untracked (network ACLs are: they judge every packet)")
         } else {
             debug_assert_eq!(t.flow, EXPLAIN_FLOW_RESTART);
             format!("a finished flow ({state}) matched a new SYN: decided again as a new connection")
@@ -1033,7 +1037,7 @@ fn sg_verdict(
         // config does not spell out.
         let implicit = !ingress && src.is_some_and(|s| !has_key(s.text, &sg.id, "egress"));
         for (i, rule) in list.iter().enumerate() {
-            if !rule.protocol.ip_protocols().contains(&c.proto) {
+            if !rule.protocol.covers(c.proto) {
                 continue;
             }
             let mismatch = rule_mismatch(topo, rule, peer, c.port, ingress);
@@ -1083,21 +1087,8 @@ fn sg_verdict(
     }
 }
 
-fn protocol_name(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
-        Protocol::Icmp => "icmp",
-        Protocol::All => "all",
-    }
-}
-
 fn describe_rule(topo: &Topology, r: &Rule, ingress: bool) -> String {
-    let ports = match r.ports {
-        (0, 65535) => String::new(),
-        (lo, hi) if lo == hi => format!(" {lo}"),
-        (lo, hi) => format!(" {lo}-{hi}"),
-    };
+    let ports = acl_route::rule_values(r.protocol, r.ports);
     let peer = match &r.peer {
         Peer::Cidr(n) => n.to_string(),
         Peer::SecurityGroup(g) => {
@@ -1116,11 +1107,7 @@ fn describe_rule(topo: &Topology, r: &Rule, ingress: bool) -> String {
             )
         }
     };
-    format!(
-        "{}{ports} {} {peer}",
-        protocol_name(r.protocol),
-        if ingress { "from" } else { "to" }
-    )
+    format!("{ports} {} {peer}", if ingress { "from" } else { "to" })
 }
 
 /// Why `r` does not cover `peer`/`port`; `None` when it does.
@@ -1146,6 +1133,12 @@ fn rule_mismatch(
                 topo.security_groups[*g].id
             ),
         }),
+        (true, false) if r.protocol == Protocol::Icmp => Some(format!(
+            "ICMP type {} code {} is not {}",
+            port >> 8,
+            port & 0xff,
+            acl_route::rule_values(r.protocol, r.ports)
+        )),
         (true, false) => Some(format!(
             "port {port} is outside {}-{}",
             r.ports.0, r.ports.1

@@ -7,8 +7,8 @@ use std::{fmt::Write as _, net::Ipv4Addr, path::Path};
 use anyhow::Result;
 use aya::maps::{HashMap, Map, MapData};
 use dataplane_common::{
-    maps, FlowEntry, FlowKey, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_NAMES, PROTO_ICMP,
-    PROTO_TCP, PROTO_UDP,
+    maps, FlowEntry, FlowKey, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_F_UNTRACKED,
+    FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER, FLOW_STATE_NAMES,
 };
 
 use crate::{conntrack, model::Topology};
@@ -17,7 +17,7 @@ use crate::{conntrack, model::Topology};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Flow {
     pub vpc: String,
-    pub proto: &'static str,
+    pub proto: String,
     /// As the client sent it.
     pub original: String,
     /// As the server receives it (equal to `original` without NAT).
@@ -27,6 +27,10 @@ pub struct Flow {
     /// the ids their flow log records carry; `-` for none.
     pub via: String,
     pub state: &'static str,
+    /// `tracked`, or untracked (EC2 user guide, "Untracked connections")
+    /// at the receiver's ENI (`untracked-dst`), the sender's
+    /// (`untracked-src`) or both (`untracked`): the rules judge its packets.
+    pub tracking: &'static str,
     pub age_s: u64,
     pub idle_s: u64,
     /// Forward (client to server) direction: packets, IPv4 bytes.
@@ -35,12 +39,17 @@ pub struct Flow {
     pub rev: (u64, u64),
 }
 
-fn proto_name(p: u8) -> &'static str {
-    match p {
-        PROTO_TCP => "tcp",
-        PROTO_UDP => "udp",
-        PROTO_ICMP => "icmp",
-        _ => "?",
+fn proto_name(p: u8) -> String {
+    crate::model::Protocol::from_number(p).name()
+}
+
+/// The `tracking` column of a forward entry's flags.
+pub fn tracking(flags: u32) -> &'static str {
+    match flags & FLOW_F_UNTRACKED {
+        0 => "tracked",
+        FLOW_F_UNTRACKED_RECEIVER => "untracked-dst",
+        FLOW_F_UNTRACKED_SENDER => "untracked-src",
+        _ => "untracked",
     }
 }
 
@@ -108,6 +117,7 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
                     .get(e.state as usize)
                     .copied()
                     .unwrap_or("?"),
+                tracking: tracking(e.flags),
                 age_s: now_ns.saturating_sub(e.created_ns) / 1_000_000_000,
                 idle_s: now_ns.saturating_sub(e.last_seen_ns) / 1_000_000_000,
                 fwd: (e.packets, e.bytes),
@@ -120,13 +130,14 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
 }
 
 pub fn render(flows: &[Flow]) -> String {
-    const HEAD: [&str; 12] = [
+    const HEAD: [&str; 13] = [
         "vpc",
         "proto",
         "original",
         "translated",
         "via",
         "state",
+        "tracking",
         "age_s",
         "idle_s",
         "fwd_pkts",
@@ -134,18 +145,19 @@ pub fn render(flows: &[Flow]) -> String {
         "rev_pkts",
         "rev_bytes",
     ];
-    // The text columns (the first six) are left-aligned, the numbers right.
-    const LEFT: usize = 6;
-    let rows: Vec<[String; 12]> = flows
+    // The text columns (the first seven) are left-aligned, the numbers right.
+    const LEFT: usize = 7;
+    let rows: Vec<[String; 13]> = flows
         .iter()
         .map(|f| {
             [
                 f.vpc.clone(),
-                f.proto.to_string(),
+                f.proto.clone(),
                 f.original.clone(),
                 f.translated.clone(),
                 f.via.clone(),
                 f.state.to_string(),
+                f.tracking.to_string(),
                 f.age_s.to_string(),
                 f.idle_s.to_string(),
                 f.fwd.0.to_string(),
@@ -202,11 +214,12 @@ pub fn show(topo: &Topology, dir: &Path, filter: Option<&str>) -> Result<String>
             filter.is_none_or(|q| {
                 [
                     f.vpc.as_str(),
-                    f.proto,
+                    &f.proto,
                     &f.original,
                     &f.translated,
                     &f.via,
                     f.state,
+                    f.tracking,
                 ]
                 .iter()
                 .any(|v| v.contains(q))
@@ -220,6 +233,7 @@ pub fn show(topo: &Topology, dir: &Path, filter: Option<&str>) -> Result<String>
 mod tests {
     use super::*;
     use crate::config::{parse_str, DEFAULT_CONFIG};
+    use dataplane_common::PROTO_TCP;
 
     #[test]
     fn a_nated_flow_shows_both_tuples_once() {
@@ -231,7 +245,7 @@ mod tests {
             sport: 40000u16.to_be_bytes(),
             dport: 80u16.to_be_bytes(),
             proto: PROTO_TCP,
-            _pad0: 0,
+            icmp_reply: 0,
             _pad1: 0,
         };
         let fwd = FlowEntry {
@@ -265,11 +279,12 @@ mod tests {
             f,
             vec![Flow {
                 vpc: "vpc-b->vpc-api".into(),
-                proto: "tcp",
+                proto: "tcp".into(),
                 original: "10.0.1.10:40000 -> 10.0.1.100:80".into(),
                 translated: "10.0.1.50:2000 -> 10.0.1.20:80".into(),
                 via: format!("{endpoint},{node}"),
                 state: "established",
+                tracking: "tracked",
                 age_s: 9,
                 idle_s: 6,
                 fwd: (6, 520),
@@ -281,9 +296,9 @@ mod tests {
             text,
             format!(
                 "vpc            proto original                         translated                     \
-                 via{pad} state       age_s idle_s fwd_pkts fwd_bytes rev_pkts rev_bytes\n\
+                 via{pad} state       tracking age_s idle_s fwd_pkts fwd_bytes rev_pkts rev_bytes\n\
                  vpc-b->vpc-api tcp   10.0.1.10:40000 -> 10.0.1.100:80 10.0.1.50:2000 -> 10.0.1.20:80 \
-                 {endpoint},{node} established     9      6        6       520        4      1800\n\
+                 {endpoint},{node} established tracked      9      6        6       520        4      1800\n\
                  1 flows\n",
                 pad = " ".repeat(2 * 21 + 1 - 3)
             )
@@ -327,5 +342,18 @@ mod tests {
             (f[0].vpc.as_str(), f[0].translated.as_str()),
             ("vpc-a->internet", "203.0.113.20:40000 -> 203.0.113.10:80")
         );
+    }
+
+    #[test]
+    fn tracking_names_the_untracked_end() {
+        assert_eq!(tracking(0), "tracked");
+        assert_eq!(tracking(FLOW_F_UNTRACKED_RECEIVER), "untracked-dst");
+        assert_eq!(
+            tracking(FLOW_F_UNTRACKED_SENDER | FLOW_F_SNAT),
+            "untracked-src"
+        );
+        assert_eq!(tracking(FLOW_F_UNTRACKED), "untracked");
+        assert_eq!(proto_name(47), "gre (47)");
+        assert_eq!(proto_name(253), "253");
     }
 }

@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use aya::{
-    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, MapInfo},
+    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, MapInfo, ProgramArray},
     programs::{
         links::{FdLink, LinkError, PinnedLink},
         tc::TcAttachType,
@@ -302,6 +302,7 @@ impl Dataplane {
             xdp.load()
                 .with_context(|| format!("verifier rejected {name}"))?;
         }
+        load_slow_paths(&mut ebpf)?;
         let mut dp = Dataplane {
             ebpf,
             pinned: pins.map(Path::to_path_buf),
@@ -384,6 +385,11 @@ impl Dataplane {
             .expect("loaded in Dataplane::load")
             .try_into()
             .expect("hyperlab_xdp is an XDP program")
+    }
+    /// Program `name` of the object (every program is loaded by
+    /// [`Dataplane::load`]), for its kernel info.
+    pub fn program(&self, name: &str) -> Option<&Program> {
+        self.ebpf.program(name)
     }
 
     fn hash<K: aya::Pod, V: aya::Pod>(
@@ -799,6 +805,46 @@ where
     let link =
         L::try_from(link).with_context(|| format!("the link pinned for {port} is not {kind}"))?;
     attach(prog, link).with_context(|| format!("replacing the program on {port}'s link"))?;
+    Ok(())
+}
+
+/// Loads each hook's slow-path program (a flow's first packet) and puts it
+/// in the program array its fast path tail-calls (docs/DATAPLANE.md, "Two
+/// programs per hook"). Every loader of the object calls this after
+/// loading the fast paths: an empty array drops every first packet as
+/// `slow_path_failed`. A pinned array (the agent's) keeps its program when
+/// the agent exits; a new agent's load replaces it in one update.
+pub fn load_slow_paths(ebpf: &mut Ebpf) -> Result<()> {
+    {
+        let tc: &mut SchedClassifier = ebpf
+            .program_mut(programs::TC_SLOW)
+            .with_context(|| format!("program {} missing from the object", programs::TC_SLOW))?
+            .try_into()?;
+        tc.load()
+            .with_context(|| format!("verifier rejected {}", programs::TC_SLOW))?;
+    }
+    {
+        let xdp: &mut Xdp = ebpf
+            .program_mut(programs::XDP_SLOW)
+            .with_context(|| format!("program {} missing from the object", programs::XDP_SLOW))?
+            .try_into()?;
+        xdp.load()
+            .with_context(|| format!("verifier rejected {}", programs::XDP_SLOW))?;
+    }
+    for (map, prog) in maps::SLOW_PATHS {
+        let fd = ebpf
+            .program(prog)
+            .with_context(|| format!("program {prog} missing from the object"))?
+            .fd()?
+            .try_clone()?;
+        let mut array = ProgramArray::try_from(
+            ebpf.map_mut(map)
+                .with_context(|| format!("map {map} missing from the object"))?,
+        )?;
+        array
+            .set(0, &fd, 0)
+            .with_context(|| format!("putting {prog} into {map}"))?;
+    }
     Ok(())
 }
 

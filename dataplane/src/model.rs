@@ -78,7 +78,13 @@ pub struct Timeouts {
     pub tcp_transitory: Duration,
     pub udp_stream: Duration,
     pub udp: Duration,
+    /// ICMP (a lab extension: AWS documents none).
     pub other: Duration,
+    /// Every IP protocol but TCP, UDP and ICMP (GRE, ESP, SCTP...): AWS
+    /// tracks them by addresses and protocol and accepts the same protocol
+    /// back within 600 s of idle (EC2 user guide, "Security group
+    /// connection tracking").
+    pub other_protocol: Duration,
 }
 
 impl Default for Timeouts {
@@ -89,6 +95,7 @@ impl Default for Timeouts {
             udp_stream: Duration::from_secs(180),
             udp: Duration::from_secs(30),
             other: Duration::from_secs(60),
+            other_protocol: Duration::from_secs(600),
         }
     }
 }
@@ -632,7 +639,10 @@ pub struct SecurityGroup {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Rule {
     pub protocol: Protocol,
-    /// Inclusive destination-port range; `0..=65535` for icmp and all.
+    /// Inclusive destination-port range; for icmp the `type << 8 | code`
+    /// range its ICMP type and code cover (AWS's FromPort / ToPort for
+    /// ICMP; `0..=65535` for all types); `0..=65535` for all and for other
+    /// protocols (they have no ports).
     pub ports: (u16, u16),
     pub peer: Peer,
 }
@@ -643,10 +653,27 @@ pub enum Protocol {
     Udp,
     Icmp,
     All,
+    /// Any other IP protocol, by number (GRE 47, ESP 50, SCTP 132...):
+    /// never 1, 6 or 17 (those are `Icmp`, `Tcp`, `Udp`).
+    Number(u8),
 }
 
+/// Every protocol number, so [`Protocol::ip_protocols`] can hand out a
+/// one-number slice for [`Protocol::Number`].
+static PROTOCOL_NUMBERS: [u8; 256] = {
+    let mut a = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        a[i] = i as u8;
+        i += 1;
+    }
+    a
+};
+
 impl Protocol {
-    /// The IP protocol numbers a rule of this protocol covers.
+    /// The IP protocol numbers a rule of this protocol has entries of its
+    /// own for: `all` covers every protocol, but the others than TCP, UDP
+    /// and ICMP through its own any-protocol entries ([`Protocol::covers`]).
     pub fn ip_protocols(self) -> &'static [u8] {
         use dataplane_common::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
         match self {
@@ -654,9 +681,58 @@ impl Protocol {
             Protocol::Udp => &[PROTO_UDP],
             Protocol::Icmp => &[PROTO_ICMP],
             Protocol::All => &[PROTO_TCP, PROTO_UDP, PROTO_ICMP],
+            Protocol::Number(n) => &PROTOCOL_NUMBERS[n as usize..=n as usize],
+        }
+    }
+
+    /// Does a rule of this protocol cover IP protocol `proto`?
+    pub fn covers(self, proto: u8) -> bool {
+        self == Protocol::All || self.ip_protocols().contains(&proto)
+    }
+
+    /// The protocol a number stands for (1, 6 and 17 by name).
+    pub fn from_number(n: u8) -> Protocol {
+        use dataplane_common::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+        match n {
+            PROTO_TCP => Protocol::Tcp,
+            PROTO_UDP => Protocol::Udp,
+            PROTO_ICMP => Protocol::Icmp,
+            n => Protocol::Number(n),
+        }
+    }
+
+    /// The name a config or `explain` writes: `tcp`, `udp`, `icmp`, `all`,
+    /// a well-known protocol's name (`gre`), or its number.
+    pub fn name(self) -> String {
+        match self {
+            Protocol::Tcp => "tcp".into(),
+            Protocol::Udp => "udp".into(),
+            Protocol::Icmp => "icmp".into(),
+            Protocol::All => "all".into(),
+            Protocol::Number(n) => match PROTOCOL_NAMES.iter().find(|(_, k)| *k == n) {
+                Some((name, _)) => format!("{name} ({n})"),
+                None => n.to_string(),
+            },
         }
     }
 }
+
+/// Protocol names a config may write besides tcp, udp, icmp and all (IANA
+/// "Assigned Internet Protocol Numbers"; AWS takes any number).
+pub const PROTOCOL_NAMES: &[(&str, u8)] = &[
+    ("igmp", 2),
+    ("ipip", 4),
+    ("egp", 8),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("icmpv6", 58),
+    ("ospf", 89),
+    ("pim", 103),
+    ("vrrp", 112),
+    ("l2tp", 115),
+    ("sctp", 132),
+];
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Peer {
@@ -731,6 +807,35 @@ impl IcmpMatch {
         icmp_type: None,
         code: None,
     };
+
+    /// The `type << 8 | code` values this matches, as one range (a type
+    /// of -1 matches every type and code, whatever the code says).
+    pub fn value_range(self) -> (u16, u16) {
+        match (self.icmp_type, self.code) {
+            (None, _) => (0, 0xffff),
+            (Some(t), None) => ((t as u16) << 8, (t as u16) << 8 | 0xff),
+            (Some(t), Some(c)) => {
+                let v = (t as u16) << 8 | c as u16;
+                (v, v)
+            }
+        }
+    }
+
+    /// The match a `type << 8 | code` range stands for (the inverse of
+    /// [`IcmpMatch::value_range`]).
+    pub fn of_range((lo, hi): (u16, u16)) -> IcmpMatch {
+        match (lo, hi) {
+            (0, 0xffff) => IcmpMatch::ALL,
+            (lo, hi) if lo == hi => IcmpMatch {
+                icmp_type: Some((lo >> 8) as u8),
+                code: Some(lo as u8),
+            },
+            (lo, _) => IcmpMatch {
+                icmp_type: Some((lo >> 8) as u8),
+                code: None,
+            },
+        }
+    }
 }
 
 impl AclEntry {
@@ -739,7 +844,7 @@ impl AclEntry {
     /// plainly; the compiler and the reference model test against it.
     pub fn matches(&self, proto: u8, peer: Ipv4Addr, value: u16) -> bool {
         use dataplane_common::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-        if !self.cidr.contains(&peer) || !self.protocol.ip_protocols().contains(&proto) {
+        if !self.cidr.contains(&peer) || !self.protocol.covers(proto) {
             return false;
         }
         match (self.protocol, proto) {

@@ -59,6 +59,8 @@ pub const PINNED_MAPS: &[&str] = &[
     maps::ROUTES,
     maps::ROUTE_STATS,
     maps::PUBLIC_IPS,
+    maps::SLOW_TC,
+    maps::SLOW_XDP,
 ];
 
 /// Opens map `name` that a lab's data plane pinned under `dir`, saying what

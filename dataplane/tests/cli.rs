@@ -354,8 +354,9 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
 }
 
 /// Below debug, the kernel's per-new-flow log statement is pruned by the
-/// verifier (`AYA_LOG_LEVEL` is read-only data): the loaded programs are
-/// smaller than with debug on, so a first packet does no logging work.
+/// verifier (`AYA_LOG_LEVEL` is read-only data): the loaded slow-path
+/// programs (where first packets run) are smaller than with debug on, so a
+/// first packet does no logging work.
 #[test]
 #[ignore = "needs root"]
 fn below_debug_the_kernel_log_statement_is_not_in_the_loaded_program() {
@@ -364,9 +365,14 @@ fn below_debug_the_kernel_log_statement_is_not_in_the_loaded_program() {
     let sizes = |level: log::LevelFilter| {
         log::set_max_level(level);
         let dp = Dataplane::load_with(&object_path().into(), &LoadOptions::default()).unwrap();
-        let tc = dp.tc().info().unwrap().size_translated().unwrap();
-        let xdp = dp.xdp().info().unwrap().size_translated().unwrap();
-        (tc, xdp)
+        let size = |name| {
+            let p = dp.program(name).unwrap();
+            p.info().unwrap().size_translated().unwrap()
+        };
+        (
+            size(dataplane_common::programs::TC_SLOW),
+            size(dataplane_common::programs::XDP_SLOW),
+        )
     };
     let (debug, info) = (
         sizes(log::LevelFilter::Debug),

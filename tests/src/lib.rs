@@ -267,6 +267,41 @@ pub mod pkt {
         out
     }
 
+    /// An IPv4 packet of protocol `proto` (GRE 47, ESP 50...) whose payload
+    /// is `payload` as is: no header past IPv4's is assumed.
+    pub fn ip_proto(
+        smac: [u8; 6],
+        dmac: [u8; 6],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        proto: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut f = dmac.to_vec();
+        f.extend_from_slice(&smac);
+        f.extend_from_slice(&[0x08, 0x00]);
+        let len = (20 + payload.len()) as u16;
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (len >> 8) as u8,
+            len as u8,
+            0x12,
+            0x34,
+            0x40,
+            0,
+            64,
+            proto,
+            0,
+            0,
+        ]);
+        f.extend_from_slice(&src.octets());
+        f.extend_from_slice(&dst.octets());
+        f.extend_from_slice(payload);
+        fix_ip_checksum(&mut f);
+        f
+    }
+
     /// An ARP request "who has `tpa`? tell `spa`" from `smac`.
     pub fn arp_request(smac: [u8; 6], spa: Ipv4Addr, tpa: Ipv4Addr) -> Vec<u8> {
         let mut f = vec![0xff; 6];

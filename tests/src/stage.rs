@@ -82,6 +82,8 @@ impl Stage {
             SchedClassifier::load,
         );
         load_program(&mut ebpf, programs::XDP, "an XDP program", Xdp::load);
+        dataplane::loader::load_slow_paths(&mut ebpf)
+            .unwrap_or_else(|e| panic!("the verifier accepts the slow paths: {e:?}"));
         let mut st = Stage { ebpf };
         st.route_everything_locally();
         st
@@ -119,6 +121,15 @@ impl Stage {
         self.ebpf
             .map_mut(name)
             .unwrap_or_else(|| panic!("map {name} in the object"))
+    }
+
+    /// Empties both hooks' slow-path program arrays (`HL_SLOW_*`), as a
+    /// loader that forgot them would leave them.
+    pub fn empty_slow_paths(&mut self) {
+        for (map, _) in maps::SLOW_PATHS {
+            let mut a = aya::maps::ProgramArray::try_from(self.map(map)).unwrap();
+            a.clear_index(&0).unwrap();
+        }
     }
 
     // SETUP: one writer per map a mechanism reads. Everything is written in
@@ -168,6 +179,18 @@ impl Stage {
             SgKey::new(set, dir, proto, peer.0.octets()),
         );
         m.insert(&key, ports, 0).unwrap();
+    }
+
+    /// Removes the security-group LPM entry {`set`, `dir`, `proto`,
+    /// `peer`/`len`} (a rule removed by a reload).
+    pub fn remove_sg(&mut self, set: u32, dir: u8, proto: u8, peer: (Ipv4Addr, u32)) {
+        let mut m: LpmTrie<&mut MapData, SgKey, SgPorts> =
+            LpmTrie::try_from(self.map(maps::SG_RULES)).unwrap();
+        let key = Key::new(
+            SG_KEY_FIXED_BITS + peer.1,
+            SgKey::new(set, dir, proto, peer.0.octets()),
+        );
+        m.remove(&key).unwrap();
     }
 
     /// A flow-table entry (a flow some earlier packet created).

@@ -123,6 +123,7 @@ fn each_protocol_and_tcp_state_expires_after_its_own_timeout() {
                 udp_stream: secs(4),
                 udp: secs(1),
                 other: secs(1),
+                other_protocol: secs(600),
             },
             sweep_interval: secs(1),
         }

@@ -699,12 +699,14 @@ fn malformed_packets_are_dropped_with_their_reason_and_untouched() {
             DropReason::UnsupportedIcmp,
         ),
         (
-            "GRE",
+            // Parsed since issue 16 part 2 (addresses and protocol only):
+            // the client's egress rules name TCP only.
+            "GRE without a rule for it",
             pkt::edited(&syn, &|v| {
                 v[14 + 9] = 47;
                 pkt::fix_ip_checksum(v)
             }),
-            DropReason::UnsupportedProtocol,
+            DropReason::EgressSgDeny,
         ),
     ];
     for (name, frame, reason) in &cases {

@@ -232,6 +232,44 @@ fn flow_create_records_both_directions() {
     }
 }
 
+/// The two programs per hook: a flow hit runs in the fast path alone, a
+/// first packet in the slow-path program it tail-calls. With the slow
+/// paths' arrays empty a live flow still forwards, and a new one is
+/// dropped untouched as `slow_path_failed`, counted on its ENI.
+#[test]
+#[ignore = "needs root"]
+fn flow_hits_need_no_slow_path_and_first_packets_fail_loudly_without_one() {
+    for hook in HOOKS {
+        let mut st = Stage::load();
+        client_and_server(&mut st, client());
+        all_tcp_out(&mut st);
+        st.set_sg(
+            SERVER_SG,
+            SG_DIR_INGRESS,
+            PROTO_TCP,
+            (ip("0.0.0.0"), 0),
+            &[(80, 80)],
+        );
+        let f = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "S");
+        assert_forwarded_to_server(&st, hook, &f, "first packet, slow path present");
+        st.empty_slow_paths();
+        let a = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "A");
+        assert_forwarded_to_server(&st, hook, &a, "flow hit, no slow path");
+        let g = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40001, 80, "S");
+        assert_dropped(
+            &st,
+            hook,
+            &g,
+            DropReason::SlowPathFailed,
+            "first packet, no slow path",
+        );
+        assert_eq!(st.counter(Counter::FlowCreated), 1, "{hook:?}");
+        assert_eq!(st.counter(Counter::FlowHit), 1, "{hook:?}");
+        assert_eq!(st.eni_counters(CLIENT_ENI).drops, 1, "{hook:?}");
+        assert_eq!(st.flows().len(), 2, "{hook:?}: only the first flow");
+    }
+}
+
 /// Flow create, full table: a new flow that does not fit is refused and
 /// counted (`flow_table_full`), and every live entry stays as it was. With
 /// room for one entry more the forward entry fits and the reply does not:

@@ -10,7 +10,8 @@ use std::net::Ipv4Addr;
 use dataplane::model::{Hook, NetworkAcl};
 use dataplane_common::{
     nacl_stat_id, DropReason, EniInfo, FlowKey, PortInfo, RouteStatKey, ENI_KIND_HOST,
-    FLOW_F_REPLY, GATEWAY_MAC, PROTO_TCP, ROUTE_NO_MATCH, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    FLOW_F_REPLY, FLOW_F_UNTRACKED_RECEIVER, GATEWAY_MAC, PROTO_TCP, ROUTE_NO_MATCH, SG_DIR_EGRESS,
+    SG_DIR_INGRESS, SG_DIR_UNTRACKED,
 };
 use hyperlab_tests::{
     pkt,
@@ -354,6 +355,60 @@ fn peering_without_a_route_back_drops_the_replies_at_the_peer() {
             st.route_drops(),
             vec![(route_stat("rtb-b", ROUTE_NO_MATCH), 1)],
             "{hook:?}"
+        );
+    }
+}
+
+/// An untracked flow across a connection (EC2 user guide, "Untracked
+/// connections": vpc-b's group admits port 80 from 0.0.0.0/0, compile
+/// marks it `SG_DIR_UNTRACKED`): every later packet is judged by the
+/// receiver's rules in vpc-b, the VPC the entry delivers to, and passes
+/// while they admit it (it once was looked up in the sender's VPC and
+/// dropped as `untracked_sg_deny`, which the soak found); once the rule is
+/// gone it is cut there.
+#[test]
+#[ignore = "needs root"]
+fn an_untracked_flow_across_a_peering_is_judged_in_the_peer_vpc() {
+    for hook in HOOKS {
+        let mut st = Stage::load();
+        scene(&mut st, PEER_TOML);
+        let any = (ip("0.0.0.0"), 0);
+        st.set_sg(
+            PEER_SG,
+            SG_DIR_INGRESS | SG_DIR_UNTRACKED,
+            PROTO_TCP,
+            any,
+            &[(80, 80)],
+        );
+        let b = host(1);
+        assert_delivered(&st, hook, &syn(b, 40000, 80), host_mac(1), "a -> b :80");
+        let k = flow_key(0, client(), b, 40000, 80, PROTO_TCP);
+        let flags = st
+            .flows()
+            .into_iter()
+            .find(|(x, _)| *x == k)
+            .map(|(_, e)| e.flags);
+        assert_eq!(
+            flags,
+            Some(FLOW_F_UNTRACKED_RECEIVER),
+            "{hook:?}: untracked at b"
+        );
+        let ack = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), b, 40000, 80, "A");
+        assert_delivered(&st, hook, &ack, host_mac(1), "a -> b: the next packet");
+        st.set_sg(PEER_SG, SG_DIR_INGRESS, PROTO_TCP, any, &[]);
+        st.set_sg(
+            PEER_SG,
+            SG_DIR_INGRESS | SG_DIR_UNTRACKED,
+            PROTO_TCP,
+            any,
+            &[],
+        );
+        assert_dropped(
+            &st,
+            hook,
+            &ack,
+            DropReason::UntrackedSgDeny,
+            "a -> b after the rule is gone",
         );
     }
 }

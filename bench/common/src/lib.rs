@@ -137,7 +137,7 @@ pub const fn nat_key(
         sport,
         dport,
         proto,
-        _pad0: 0,
+        icmp_reply: 0,
         _pad1: 0,
     }
 }

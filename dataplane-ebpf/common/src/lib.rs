@@ -93,6 +93,17 @@ pub mod maps {
     /// 1:1 NAT, both ways ({VPC, private address} -> public address;
     /// {[`super::INTERNET_VPC`], public address} -> VPC and private address)
     pub const PUBLIC_IPS: &str = "HL_PUBLIC_IPS";
+    /// program array of one: [`super::programs::TC_SLOW`] at 0, the TC
+    /// fast path's tail call for first packets
+    pub const SLOW_TC: &str = "HL_SLOW_TC";
+    /// program array of one: [`super::programs::XDP_SLOW`] at 0
+    pub const SLOW_XDP: &str = "HL_SLOW_XDP";
+    /// The program arrays, which the loader fills after loading the
+    /// programs (a dry run fills its own: never the pinned ones).
+    pub const SLOW_PATHS: [(&str, &str); 2] = [
+        (SLOW_TC, super::programs::TC_SLOW),
+        (SLOW_XDP, super::programs::XDP_SLOW),
+    ];
 }
 
 /// Load-time globals of the kernel object (`EbpfLoader::set_global`).
@@ -142,6 +153,12 @@ pub mod programs {
     /// XDP-redirected frames are received (docs/DATAPLANE.md, "One pipeline,
     /// two hooks").
     pub const XDP_PASS: &str = "hyperlab_xdp_pass";
+    /// The slow path (a flow's first packet) of each hook, a program of
+    /// its own entered by tail call from [`TC`] / [`XDP`] through
+    /// [`super::maps::SLOW_TC`] / [`super::maps::SLOW_XDP`]
+    /// (docs/DATAPLANE.md, "Two programs per hook").
+    pub const TC_SLOW: &str = "hyperlab_tc_slow";
+    pub const XDP_SLOW: &str = "hyperlab_xdp_slow";
 }
 
 // Map sizes. Every configuration-derived map holds two generations side by
@@ -184,6 +201,15 @@ pub const GATEWAY_MAC: [u8; 6] = [0x02, 0x68, 0x6c, 0x00, 0x00, 0x01];
 
 pub const SG_DIR_INGRESS: u8 = 1;
 pub const SG_DIR_EGRESS: u8 = 2;
+/// [`SgKey::dir`] bit: the set's `all`-protocol rules, under protocol 0,
+/// which answer any IP protocol other than TCP, UDP and ICMP that has no
+/// entry of its own (an entry of its own already has them merged in).
+pub const SG_DIR_ANY_PROTO: u8 = 0x10;
+/// [`SgKey::dir`] bit: under peer 0.0.0.0/0 (prefix length 0), the ports
+/// (ICMP: none) for which a flow of this protocol, in this direction, is
+/// untracked at an ENI with this set (compile decides AWS's rule; EC2 user
+/// guide, "Untracked connections").
+pub const SG_DIR_UNTRACKED: u8 = 0x20;
 
 pub const PROTO_ICMP: u8 = 1;
 
@@ -615,8 +641,11 @@ pub struct FlowKey {
     pub sport: [u8; 2],
     pub dport: [u8; 2],
     pub proto: u8,
+    /// ICMP echo: 1 for an echo reply, 0 for a request (AWS tracks ICMP by
+    /// type, so a second request in the other direction is not a reply:
+    /// its key differs from the reply entry's). 0 for every other protocol.
+    pub icmp_reply: u8,
     // Scalars, not byte arrays: zeroing an array compiles to a memset call.
-    pub _pad0: u8,
     pub _pad1: u16,
 }
 
@@ -637,12 +666,19 @@ impl FlowKey {
             sport,
             dport,
             proto,
-            _pad0: 0,
+            icmp_reply: 0,
             _pad1: 0,
         }
     }
 
-    /// The key the other direction of this flow is looked up with.
+    /// The same key marked as an ICMP echo reply's ([`FlowKey::icmp_reply`]).
+    pub const fn echo_reply(mut self) -> Self {
+        self.icmp_reply = 1;
+        self
+    }
+
+    /// The key the other direction of this flow is looked up with (an
+    /// echo request's is the reply's, and back).
     pub const fn reversed(&self) -> Self {
         FlowKey {
             vpc: self.vpc,
@@ -651,7 +687,11 @@ impl FlowKey {
             sport: self.dport,
             dport: self.sport,
             proto: self.proto,
-            _pad0: 0,
+            icmp_reply: if self.proto == PROTO_ICMP {
+                self.icmp_reply ^ 1
+            } else {
+                0
+            },
             _pad1: 0,
         }
     }
@@ -670,6 +710,16 @@ pub const FLOW_F_REPLY: u32 = 1;
 pub const FLOW_F_SNAT: u32 = 2;
 /// Rewrite the destination address/port to `new_dst`/`new_dport`.
 pub const FLOW_F_DNAT: u32 = 4;
+/// ICMP: this direction carries echo requests, so its peer entry (the
+/// other direction) is keyed as replies ([`FlowKey::icmp_reply`]).
+pub const FLOW_F_ECHO_REQUESTS: u32 = 8;
+/// Untracked at the sender (EC2 user guide, "Untracked connections"): its
+/// security groups judge every packet of this direction (egress rules).
+pub const FLOW_F_UNTRACKED_SENDER: u32 = 16;
+/// Untracked at the receiver: its ingress rules judge every packet.
+pub const FLOW_F_UNTRACKED_RECEIVER: u32 = 32;
+/// Either untracked bit.
+pub const FLOW_F_UNTRACKED: u32 = FLOW_F_UNTRACKED_SENDER | FLOW_F_UNTRACKED_RECEIVER;
 
 /// The precompiled action of one direction of a tracked flow.
 #[repr(C)]
@@ -866,7 +916,7 @@ impl FlowEntry {
             sport: self.new_dport,
             dport: self.new_sport,
             proto,
-            _pad0: 0,
+            icmp_reply: (proto == PROTO_ICMP && self.flags & FLOW_F_ECHO_REQUESTS != 0) as u8,
             _pad1: 0,
         }
     }
@@ -1050,6 +1100,15 @@ codes! {
         /// A first packet from the internet to a NAT gateway's Elastic IP: a
         /// NAT gateway carries only connections initiated from the VPC.
         NatGatewayOutsideInitiated = 38, "nat_gateway_outside_initiated";
+        /// A packet of an untracked flow (EC2 user guide, "Untracked
+        /// connections") that the security groups, which judge every such
+        /// packet, no longer admit: a removed rule cuts it at once.
+        UntrackedSgDeny = 39, "untracked_sg_deny";
+        /// The fast path could not hand a flow's first packet to the
+        /// slow-path program: its tail call failed (no program in the
+        /// `HL_SLOW_*` array: a loader bug), or the packet no longer parsed
+        /// as an IPv4 packet there.
+        SlowPathFailed = 40, "slow_path_failed";
     }
 }
 
@@ -1097,6 +1156,7 @@ impl DropReason {
                 | DropReason::EndpointRejected
                 | DropReason::NaclIngressDeny
                 | DropReason::NaclEgressDeny
+                | DropReason::UntrackedSgDeny
         )
     }
 }

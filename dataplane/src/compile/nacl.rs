@@ -36,7 +36,8 @@ pub type NaclCidrEntry = (u32, NaclCidrKey, u32);
 /// One `HL_NACL_RULES` entry: prefix length (with the fixed bits), key, decision.
 pub type NaclRuleEntry = (u32, NaclRuleKey, NaclDecision);
 
-/// The protocols the kernel decides (it drops every other one earlier).
+/// The protocols every class has value intervals for; another protocol
+/// has its own only where an entry names it (else the class-level answer).
 pub const NACL_PROTOS: [u8; 3] = [PROTO_TCP, PROTO_UDP, PROTO_ICMP];
 
 /// The final `*` entry's answer.
@@ -60,8 +61,9 @@ pub struct NaclMaps {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClassTable {
     pub any: NaclDecision,
-    /// (protocol, [(lo, hi, decision)]) for each of [`NACL_PROTOS`],
-    /// intervals ascending, covering 0..=65535.
+    /// (protocol, [(lo, hi, decision)]) for each of [`NACL_PROTOS`] and
+    /// each protocol number an entry names, intervals ascending, covering
+    /// 0..=65535.
     pub protos: Vec<(u8, Intervals)>,
 }
 
@@ -89,20 +91,13 @@ fn decision(e: &AclEntry) -> NaclDecision {
 /// The values (port, or ICMP `type << 8 | code`) entry `e` covers for
 /// `proto`, if it covers the protocol at all.
 pub fn value_range(e: &AclEntry, proto: u8) -> Option<(u16, u16)> {
-    if !e.protocol.ip_protocols().contains(&proto) {
+    if !e.protocol.covers(proto) {
         return None;
     }
     Some(match e.protocol {
         Protocol::Tcp | Protocol::Udp => e.ports,
-        Protocol::Icmp => match (e.icmp.icmp_type, e.icmp.code) {
-            (None, _) => (0, 0xffff),
-            (Some(t), None) => ((t as u16) << 8, (t as u16) << 8 | 0xff),
-            (Some(t), Some(c)) => {
-                let v = (t as u16) << 8 | c as u16;
-                (v, v)
-            }
-        },
-        Protocol::All => (0, 0xffff),
+        Protocol::Icmp => e.icmp.value_range(),
+        Protocol::All | Protocol::Number(_) => (0, 0xffff),
     })
 }
 
@@ -113,8 +108,18 @@ pub fn class_table(entries: &[&AclEntry]) -> ClassTable {
         .iter()
         .find(|e| e.protocol == Protocol::All)
         .map_or(DEFAULT_DENY, |e| decision(e));
+    // TCP, UDP, ICMP, and every other protocol an entry names by number
+    // (the kernel looks those up with value 0); the rest meet `any`.
+    let named: BTreeSet<u8> = entries
+        .iter()
+        .filter_map(|e| match e.protocol {
+            Protocol::Number(n) => Some(n),
+            _ => None,
+        })
+        .collect();
     let protos = NACL_PROTOS
         .iter()
+        .chain(named.iter())
         .map(|&proto| {
             let ranges: Vec<(u16, u16, NaclDecision)> = entries
                 .iter()

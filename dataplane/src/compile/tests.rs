@@ -203,7 +203,21 @@ fn protocol_all_expands_to_tcp_udp_icmp_full_range() {
         .sg_rules
         .iter()
         .any(|(_, k, _)| k.sg_set == 0u32.to_be_bytes() && k.dir == SG_DIR_INGRESS));
-    assert_eq!(c.sg_rules.len(), 3 + 2 + 1 + 3);
+    // Other protocols (GRE, ESP...) meet the `all` rules under the
+    // any-protocol key: one for each set with an `all` egress rule.
+    for set in [0u32, 2] {
+        let k = SgKey::new(set, SG_DIR_EGRESS | SG_DIR_ANY_PROTO, 0, [0; 4]);
+        let e = c
+            .sg_rules
+            .iter()
+            .find(|(plen, kk, _)| *kk == k && *plen == SG_KEY_FIXED_BITS);
+        assert_eq!(
+            e.map(|(_, _, p)| ranges(p)),
+            Some(vec![(0, 65535)]),
+            "set {set}"
+        );
+    }
+    assert_eq!(c.sg_rules.len(), 3 + 2 + 1 + 3 + 2);
 }
 
 #[test]

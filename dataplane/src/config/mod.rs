@@ -23,6 +23,7 @@
 //! udp_timeout = 30           # 30..=60: UDP one way, or a single exchange
 //! tcp_transitory_timeout = 60   # lab extension: TCP not established, or closing
 //! other_timeout = 60         # lab extension: ICMP
+//! other_protocol_timeout = 600  # other IP protocols (GRE, ESP...): AWS's 600 s
 //! sweep_interval = 1         # 1..=60: how often expired flows are removed
 //! ignore_aws_ranges = false  # lab knob: true allows 1..=432000 for every timeout
 //! [flow_logs]                # optional: VPC Flow Logs on
@@ -47,7 +48,15 @@
 //! [[security_group]]
 //! id = "sg-web"
 //! vpc = "vpc-a"
-//! ingress = [{ protocol = "tcp", ports = "80", peer = "sg-client" }]
+//! ingress = [
+//!   { protocol = "tcp", ports = "80", peer = "sg-client" },
+//!   { protocol = "icmp", icmp = { type = 8 }, peer = "10.0.0.0/16" },  # echo requests only
+//!   { protocol = "gre", peer = "10.0.0.0/16" },
+//! ]
+//! # protocol: "tcp", "udp", "icmp", "all" (or -1), a name ("gre", "esp",
+//! # "ah", "sctp", ...) or a number 0..=255 (6, 17 and 1 are tcp, udp, icmp);
+//! # ports: tcp/udp only (default all); icmp: icmp only, AWS's FromPort /
+//! # ToPort for ICMP: { type, code }, each -1 (the default) for all.
 //! # no `egress` key: AWS's default (all protocols to 0.0.0.0/0)
 //!
 //! [[network_acl]]            # stateless, numbered entries; first match decides
@@ -61,7 +70,7 @@
 //!   { rule = 120, action = "allow", protocol = "icmp", icmp = { type = 8, code = -1 }, cidr = "10.0.0.0/16" },
 //! ]
 //! # rule: 1..=32766, unique per direction; action "allow" or "deny";
-//! # protocol "tcp", "udp", "icmp" or "all"; ports (tcp/udp, the destination
+//! # protocol as for security groups; ports (tcp/udp, the destination
 //! # port; default all); icmp (icmp only: type and code, -1 = all, the
 //! # default); cidr: the source (ingress) or destination (egress).
 //! egress = [{ rule = 100, action = "allow", protocol = "all", cidr = "0.0.0.0/0" }]
@@ -235,6 +244,7 @@ mod network;
 mod network_acls;
 mod peering;
 mod placement;
+mod protocols;
 mod refs;
 mod route_tables;
 mod services;

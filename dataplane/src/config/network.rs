@@ -32,6 +32,7 @@ pub(super) const CONNTRACK_KEYS: &[&str] = &[
     "udp_timeout",
     "tcp_transitory_timeout",
     "other_timeout",
+    "other_protocol_timeout",
     "sweep_interval",
     "ignore_aws_ranges",
 ];
@@ -56,7 +57,7 @@ pub(super) const SUBNET_KEYS: &[&str] = &["id", "vpc", "cidr", "az", "mtu"];
 
 pub(super) const SG_KEYS: &[&str] = &["id", "vpc", "ingress", "egress"];
 
-pub(super) const RULE_KEYS: &[&str] = &["protocol", "ports", "peer"];
+pub(super) const RULE_KEYS: &[&str] = &["protocol", "ports", "icmp", "peer"];
 
 pub(super) const ENI_KEYS: &[&str] = &[
     "id",
@@ -271,6 +272,7 @@ impl<'s> Checker<'s> {
             ("udp_timeout", aws("udpTimeout", 30..=60), &mut d.udp),
             ("tcp_transitory_timeout", None, &mut d.tcp_transitory),
             ("other_timeout", None, &mut d.other),
+            ("other_protocol_timeout", None, &mut d.other_protocol),
         ] {
             if let Some(e) = t.get(key) {
                 if let Some(secs) = self.timeout_secs(&e.node, &t.field(key), key, aws, lab_ranges)
@@ -555,6 +557,10 @@ impl<'s> Checker<'s> {
         if let Some(Some(ports)) = self.ports(&t, r.protocol, "a rule") {
             r.ports = ports;
         }
+        // AWS's FromPort / ToPort for ICMP: the type and code, -1 for all.
+        if let Some(icmp) = self.icmp_key(&t, r.protocol) {
+            r.ports = icmp.value_range();
+        }
         if let Some(peer) = self.req_str(
             &t,
             "peer",
@@ -571,26 +577,6 @@ impl<'s> Checker<'s> {
             }
         }
         r
-    }
-
-    /// A required `protocol`: "tcp", "udp", "icmp" or "all".
-    pub(super) fn protocol(&mut self, t: &Tbl<'_>) -> Option<Protocol> {
-        const PROTOCOLS: &str = "\"tcp\", \"udp\", \"icmp\" or \"all\"";
-        let p = self.req_str(t, "protocol", PROTOCOLS)?;
-        match p.v {
-            "tcp" => Some(Protocol::Tcp),
-            "udp" => Some(Protocol::Udp),
-            "icmp" => Some(Protocol::Icmp),
-            "all" => Some(Protocol::All),
-            other => {
-                self.err(
-                    p.pos,
-                    &t.field("protocol"),
-                    format!("unknown protocol {other:?} (expected {PROTOCOLS})"),
-                );
-                None
-            }
-        }
     }
 
     /// An optional `ports` (`None` when absent; `Some(None)` when invalid,
@@ -611,14 +597,19 @@ impl<'s> Checker<'s> {
                 None
             }
         };
-        if let Some(p @ (Protocol::Icmp | Protocol::All)) = protocol {
-            let name = if p == Protocol::Icmp { "icmp" } else { "all" };
+        if let Some(p @ (Protocol::Icmp | Protocol::All | Protocol::Number(_))) = protocol {
+            let name = p.name();
+            let why = match p {
+                Protocol::Icmp => "ICMP has types and codes, not ports: use icmp = { type, code }",
+                Protocol::Number(_) => "this protocol has no ports",
+                _ => "it covers every port",
+            };
             self.err(
                 e.node.pos,
                 &field,
                 format!(
-                    "ports are not allowed for protocol \"{name}\" ({what} for \"{name}\" \
-                     covers every port; remove ports or use \"tcp\" or \"udp\")"
+                    "ports are not allowed for protocol \"{name}\" ({what} for \"{name}\": \
+                     {why}; remove ports or use \"tcp\" or \"udp\")"
                 ),
             );
         }

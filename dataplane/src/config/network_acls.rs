@@ -16,7 +16,7 @@ use super::network::NACL_ENTRIES_MAX_RANGE;
 use super::refs::{defined, IdInfo, Kind};
 use super::tree::{join, Node, Sp};
 use super::values::parse_cidr;
-use crate::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol, Subnet, Vpc};
+use crate::model::{AclEntry, IcmpMatch, NetworkAcl, Subnet, Vpc};
 
 pub(super) const NACL_KEYS: &[&str] = &["id", "vpc", "subnets", "ingress", "egress"];
 
@@ -158,25 +158,10 @@ impl<'s> Checker<'s> {
         let ports = self
             .ports(&t, protocol, "an entry")
             .unwrap_or(Some((0, 65535)));
-        let mut icmp = Some(IcmpMatch::ALL);
-        if let Some(e) = t.get("icmp") {
-            icmp = self.icmp_match(&e.node, &t.field("icmp"));
-            if let Some(p @ (Protocol::Tcp | Protocol::Udp | Protocol::All)) = protocol {
-                let name = match p {
-                    Protocol::Tcp => "tcp",
-                    Protocol::Udp => "udp",
-                    _ => "all",
-                };
-                self.err(
-                    e.node.pos,
-                    &t.field("icmp"),
-                    format!(
-                        "icmp is only allowed for protocol \"icmp\", not \"{name}\" (remove icmp \
-                         or use protocol \"icmp\")"
-                    ),
-                );
-            }
-        }
+        let icmp = match t.get("icmp") {
+            Some(_) => self.icmp_key(&t, protocol),
+            None => Some(IcmpMatch::ALL),
+        };
         let cidr = self
             .req_str(&t, "cidr", "an IPv4 CIDR such as \"0.0.0.0/0\"")
             .and_then(|c| match parse_cidr(c.v, false) {
@@ -198,39 +183,6 @@ impl<'s> Checker<'s> {
             },
             rule.pos,
         ))
-    }
-
-    /// `{ type = 8, code = 0 }`: each -1 (AWS's "all", the default) or
-    /// 0 to 255.
-    fn icmp_match(&mut self, node: &Node, path: &str) -> Option<IcmpMatch> {
-        let t = self.table(
-            node,
-            path,
-            "a table such as { type = 8, code = 0 }",
-            ICMP_KEYS,
-        )?;
-        let mut ok = true;
-        let mut read = |cx: &mut Checker<'_>, key: &str| -> Option<u8> {
-            let e = t.get(key)?;
-            let n = cx.int(
-                &e.node,
-                &t.field(key),
-                &format!("an ICMP {key} such as 8, or -1 for all"),
-                &format!("ICMP {key}"),
-                -1..=255,
-            );
-            match n {
-                Some(n) if n.v >= 0 => Some(n.v as u8),
-                Some(_) => None,
-                None => {
-                    ok = false;
-                    None
-                }
-            }
-        };
-        let icmp_type = read(self, "type");
-        let code = read(self, "code");
-        ok.then_some(IcmpMatch { icmp_type, code })
     }
 
     /// Pass 2: the ACLs' VPCs and associations, and every subnet's ACL.

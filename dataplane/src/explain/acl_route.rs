@@ -19,6 +19,34 @@ pub(super) fn nacl_of_check(
     Some((acl, dir))
 }
 
+/// A rule's protocol and what it covers: `tcp 80`, `tcp 8000-8100`,
+/// `icmp type 8`, `icmp type 3 code 4`, `all`, `gre (47)`.
+pub(super) fn rule_values(p: Protocol, ports: (u16, u16)) -> String {
+    match p {
+        Protocol::Icmp => match crate::model::IcmpMatch::of_range(ports) {
+            crate::model::IcmpMatch {
+                icmp_type: None, ..
+            } => "icmp".to_string(),
+            crate::model::IcmpMatch {
+                icmp_type: Some(ty),
+                code: None,
+            } => format!("icmp type {ty}"),
+            crate::model::IcmpMatch {
+                icmp_type: Some(ty),
+                code: Some(c),
+            } => {
+                format!("icmp type {ty} code {c}")
+            }
+        },
+        Protocol::Tcp | Protocol::Udp => match ports {
+            (0, 65535) => p.name(),
+            (lo, hi) if lo == hi => format!("{} {lo}", p.name()),
+            (lo, hi) => format!("{} {lo}-{hi}", p.name()),
+        },
+        Protocol::All | Protocol::Number(_) => p.name(),
+    }
+}
+
 pub(super) fn describe_entry(e: &AclEntry, ingress: bool) -> String {
     let what = match e.protocol {
         Protocol::Tcp | Protocol::Udp => {
@@ -29,14 +57,10 @@ pub(super) fn describe_entry(e: &AclEntry, ingress: bool) -> String {
             } else {
                 format!("{}-{}", e.ports.0, e.ports.1)
             };
-            format!("{} {ports}", protocol_name(e.protocol))
+            format!("{} {ports}", e.protocol.name())
         }
-        Protocol::Icmp => match (e.icmp.icmp_type, e.icmp.code) {
-            (None, _) => "icmp".to_string(),
-            (Some(ty), None) => format!("icmp type {ty}"),
-            (Some(ty), Some(c)) => format!("icmp type {ty} code {c}"),
-        },
-        Protocol::All => "all".to_string(),
+        Protocol::Icmp => rule_values(Protocol::Icmp, e.icmp.value_range()),
+        Protocol::All | Protocol::Number(_) => e.protocol.name(),
     };
     format!(
         "{} {what} {} {}",

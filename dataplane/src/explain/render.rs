@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use dataplane_common::explain::EXPLAIN_FLOW_HIT;
+
 use super::{Explanation, Proto, RuleRef, SgVerdict};
 
 /// The explanation as a network engineer reads it.
@@ -35,6 +37,9 @@ pub fn render(e: &Explanation) -> String {
     } else if e.stages.contains(&"flow") {
         let _ = writeln!(o, "flow      no tracked flow: decided as a new connection");
     }
+    if let Some(t) = tracking(e) {
+        let _ = writeln!(o, "tracking  {t}");
+    }
     for s in &e.security_groups {
         let label = match s.check {
             "link egress" => "link sg",
@@ -42,7 +47,7 @@ pub fn render(e: &Explanation) -> String {
             c => c,
         };
         let port = match e.proto {
-            Proto::Icmp => format!("echo id {}", s.port),
+            Proto::Icmp => format!("type {} code {}", s.port >> 8, s.port & 0xff),
             _ => format!("port {}", s.port),
         };
         let _ = writeln!(
@@ -174,6 +179,33 @@ pub fn render(e: &Explanation) -> String {
 
 /// What the kernel's security-group lookup found, in the config's terms
 /// (the compiled set id is internal: it is in `--json` only).
+/// Tracked or untracked (EC2 user guide, "Untracked connections"), for a
+/// packet that matched a flow or created one: the flow entry's flags.
+fn tracking(e: &Explanation) -> Option<String> {
+    use dataplane_common::{FLOW_F_UNTRACKED, FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER};
+    let t = &e.trace;
+    let flags = if t.flow == EXPLAIN_FLOW_HIT {
+        t.flow_flags
+    } else if e.forwarded() {
+        t.out_flags
+    } else {
+        return None;
+    };
+    Some(
+        match flags & FLOW_F_UNTRACKED {
+            0 => "tracked: a removed security-group rule does not cut it",
+            FLOW_F_UNTRACKED_RECEIVER => {
+                "untracked at the receiver: its rules judge every packet (a removed rule cuts it at once)"
+            }
+            FLOW_F_UNTRACKED_SENDER => {
+                "untracked at the sender: its rules judge every packet (a removed rule cuts it at once)"
+            }
+            _ => "untracked at both ends: their rules judge every packet (a removed rule cuts it at once)",
+        }
+        .to_string(),
+    )
+}
+
 fn kernel_lookup(s: &SgVerdict) -> String {
     match (s.entry_found, s.range) {
         (_, Some((lo, hi))) => format!(

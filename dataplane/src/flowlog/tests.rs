@@ -16,7 +16,7 @@ pub(super) fn key(
         sport: sport.to_be_bytes(),
         dport: dport.to_be_bytes(),
         proto,
-        _pad0: 0,
+        icmp_reply: 0,
         _pad1: 0,
     }
 }

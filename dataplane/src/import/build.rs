@@ -78,8 +78,11 @@ pub struct OSg {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ORule {
-    pub protocol: &'static str,
+    /// tcp, udp, icmp, all, or another protocol's number.
+    pub protocol: String,
     pub ports: Option<(u16, u16)>,
+    /// ICMP: (type, code), -1 for all (`None`: every type and code).
+    pub icmp: Option<(i16, i16)>,
     /// A CIDR or a group id.
     pub peer: String,
 }

@@ -64,10 +64,11 @@ fn root_account(p: &str) -> Option<&str> {
 fn permission(t: &Topology, r: &Rule) -> Value {
     let mut p = json!({
         "IpProtocol": match r.protocol {
-            Protocol::All => "-1",
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Icmp => "icmp",
+            Protocol::All => "-1".to_string(),
+            Protocol::Tcp => "tcp".to_string(),
+            Protocol::Udp => "udp".to_string(),
+            Protocol::Icmp => "icmp".to_string(),
+            Protocol::Number(n) => n.to_string(),
         },
         "IpRanges": [],
         "Ipv6Ranges": [],
@@ -80,10 +81,13 @@ fn permission(t: &Topology, r: &Rule) -> Value {
             p["ToPort"] = json!(r.ports.1);
         }
         Protocol::Icmp => {
-            p["FromPort"] = json!(-1);
-            p["ToPort"] = json!(-1);
+            // AWS's FromPort / ToPort for ICMP: the type and code, -1 for all.
+            let m = crate::model::IcmpMatch::of_range(r.ports);
+            let n = |x: Option<u8>| x.map_or(-1, i32::from);
+            p["FromPort"] = json!(n(m.icmp_type));
+            p["ToPort"] = json!(if m.icmp_type.is_none() { -1 } else { n(m.code) });
         }
-        Protocol::All => {}
+        Protocol::All | Protocol::Number(_) => {}
     }
     match &r.peer {
         Peer::Cidr(c) => p["IpRanges"] = json!([{ "CidrIp": c.to_string() }]),
@@ -99,10 +103,11 @@ fn acl_entry(e: &AclEntry, egress: bool) -> Value {
     let mut v = json!({
         "RuleNumber": e.rule,
         "Protocol": match e.protocol {
-            Protocol::All => "-1",
-            Protocol::Tcp => "6",
-            Protocol::Udp => "17",
-            Protocol::Icmp => "1",
+            Protocol::All => "-1".to_string(),
+            Protocol::Tcp => "6".to_string(),
+            Protocol::Udp => "17".to_string(),
+            Protocol::Icmp => "1".to_string(),
+            Protocol::Number(n) => n.to_string(),
         },
         "RuleAction": if e.allow { "allow" } else { "deny" },
         "Egress": egress,
@@ -116,7 +121,7 @@ fn acl_entry(e: &AclEntry, egress: bool) -> Value {
             let n = |x: Option<u8>| x.map_or(-1, i32::from);
             v["IcmpTypeCode"] = json!({ "Type": n(e.icmp.icmp_type), "Code": n(e.icmp.code) });
         }
-        Protocol::All => {}
+        Protocol::All | Protocol::Number(_) => {}
     }
     v
 }

@@ -39,10 +39,14 @@ fn rules(r: &[ORule]) -> String {
             Some((a, b)) => format!(", ports = \"{a}-{b}\""),
             None => String::new(),
         };
+        let icmp = match r.icmp {
+            Some((t, c)) => format!(", icmp = {{ type = {t}, code = {c} }}"),
+            None => String::new(),
+        };
         let _ = writeln!(
             s,
-            "  {{ protocol = {}{ports}, peer = {} }},",
-            q(r.protocol),
+            "  {{ protocol = {}{ports}{icmp}, peer = {} }},",
+            q(&r.protocol),
             q(&r.peer)
         );
     }
@@ -70,7 +74,7 @@ fn acl_entries(list: &[OAclEntry]) -> String {
             "  {{ rule = {}, action = {}, protocol = {}{ports}{icmp}, cidr = {} }},",
             e.rule,
             q(if e.allow { "allow" } else { "deny" }),
-            q(e.protocol),
+            q(&e.protocol),
             q(&e.cidr.to_string())
         );
     }

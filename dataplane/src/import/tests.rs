@@ -252,15 +252,26 @@ fn rules_hyperlab_cannot_express_are_listed_not_widened() {
     assert_eq!(
         d.report(),
         [
-            "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[0].IpRanges[0].CidrIp: not imported: ingress rule of sg-1 (icmp 10.0.0.0/8): ICMP type 8 code -1: hyperlab's icmp rules admit every type and code, so this narrower rule is left out rather than widened",
-            "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[1].IpRanges[0].CidrIp: not imported: ingress rule of sg-1 (50 10.0.0.0/8): IP protocol 50: hyperlab's rules are tcp, udp, icmp or all",
             "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[2].Ipv6Ranges[0]: not imported: ingress rule of sg-1 (tcp ::/0): hyperlab is IPv4 only",
             "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[2].PrefixListIds[0]: not imported: ingress rule of sg-1 (tcp pl-1): prefix list pl-1: prefix lists are not modelled by hyperlab",
             "DIR/describe-security-groups.json: SecurityGroups[0].IpPermissions[3].UserIdGroupPairs[0]: not imported: ingress rule of sg-1 (tcp sg-9 through pcx-1): group sg-9 through pcx-1: peering is not modelled by hyperlab yet",
         ]
     );
+    // ICMP type 8 (any code) and ESP by number are imported as such.
     let g = &d.import().unwrap().topology.security_groups[0];
-    assert_eq!((g.ingress.len(), g.egress.len()), (0, 0));
+    let any = crate::model::Peer::Cidr("10.0.0.0/8".parse().unwrap());
+    assert_eq!(
+        g.ingress,
+        [
+            crate::model::test_support::rule(
+                crate::model::Protocol::Icmp,
+                (0x0800, 0x08ff),
+                any.clone()
+            ),
+            crate::model::test_support::rule(crate::model::Protocol::Number(50), (0, 65535), any),
+        ]
+    );
+    assert!(g.egress.is_empty());
 }
 
 #[test]

@@ -55,6 +55,8 @@ pub enum L4 {
         seq: u16,
         payload: Vec<u8>,
     },
+    /// Any other IP protocol (GRE 47, ESP 50...): the payload as is.
+    Raw { proto: u8, payload: Vec<u8> },
 }
 
 impl L4 {
@@ -63,6 +65,7 @@ impl L4 {
             L4::Tcp { .. } => 6,
             L4::Udp { .. } => 17,
             L4::Icmp { .. } => 1,
+            L4::Raw { proto, .. } => *proto,
         }
     }
 }
@@ -133,6 +136,7 @@ pub fn ipv4(dst_mac: [u8; 6], src_mac: [u8; 6], ip: &Ip, l4: &L4) -> Vec<u8> {
             s.extend_from_slice(payload);
             s
         }
+        L4::Raw { payload, .. } => payload.clone(),
     };
     let proto = l4.proto();
     let pseudo = || csum::sum(&ip.src) + csum::sum(&ip.dst) + proto as u32 + seg.len() as u32;
@@ -153,6 +157,7 @@ pub fn ipv4(dst_mac: [u8; 6], src_mac: [u8; 6], ip: &Ip, l4: &L4) -> Vec<u8> {
             let c = checksum(csum::sum(&seg));
             seg[2..4].copy_from_slice(&c);
         }
+        L4::Raw { .. } => {}
     }
     let opts = padded(&ip.options);
     let ihl = 20 + opts.len();

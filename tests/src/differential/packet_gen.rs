@@ -533,13 +533,15 @@ impl<'t> PacketGen<'t> {
                 payload,
                 checksum: self.rng.chance(90),
             },
-            _ => L4::Icmp {
+            1 => L4::Icmp {
                 kind: icmp_type,
                 code: 0,
                 id: sport,
                 seq: self.rng.u16(),
                 payload,
             },
+            // GRE, ESP...: tracked by addresses and protocol only.
+            proto => L4::Raw { proto, payload },
         }
     }
 
@@ -597,8 +599,10 @@ impl<'t> PacketGen<'t> {
             5 if !self.pools.peers[v].is_empty() => *self.rng.pick(&self.pools.peers[v]),
             _ => [10, self.rng.u8() % 2, self.rng.u8() % 4, self.rng.u8()],
         };
-        let proto = *self.rng.pick(&[6, 6, 6, 17, 17, 1, 1]);
-        let (sport, dport) = if proto == 1 {
+        let proto = *self.rng.pick(&[6, 6, 6, 17, 17, 1, 1, 47, 50]);
+        let (sport, dport) = if !matches!(proto, 1 | 6 | 17) {
+            (0, 0)
+        } else if proto == 1 {
             let id = if self.rng.chance(50) {
                 self.rng.range(1, 8) as u16
             } else {
@@ -739,6 +743,9 @@ impl<'t> PacketGen<'t> {
         if p.proto == 1 {
             sport = p.sport;
             dport = sport;
+        }
+        if !matches!(p.proto, 1 | 6 | 17) {
+            (sport, dport) = (0, 0);
         }
         self.frame(
             d.to,

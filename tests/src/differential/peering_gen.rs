@@ -161,12 +161,14 @@ fn admit(rng: &mut Rng, t: &mut TopoSpec, (v, peer): (usize, usize), active: boo
         t.sgs[g].ingress.push(RuleSpec {
             proto,
             ports: None,
+            icmp: None,
             peer: peer_spec,
         });
         if let Some(egress) = &mut t.sgs[g].egress {
             egress.push(RuleSpec {
                 proto: "all",
                 ports: None,
+                icmp: None,
                 peer: PeerSpec::Cidr(cidr),
             });
         }

@@ -61,7 +61,9 @@ fn layout(f: &[u8]) -> Option<(usize, usize, u8, usize)> {
         6 => room >= 20 && (20..=room).contains(&((f[l4 + 12] >> 4) as usize * 4)),
         17 => room >= 8 && (8..=room).contains(&be16(f, l4 + 4)),
         1 => room >= 8 && (f[l4] == 0 || f[l4] == 8),
-        _ => false,
+        // Any other protocol (GRE, ESP...): tracked by addresses alone,
+        // nothing past the IPv4 header is read.
+        _ => true,
     };
     ok.then_some((ihl, tot, proto, l4))
 }
@@ -73,6 +75,7 @@ fn residuals(f: &[u8], (ihl, tot, proto, l4): (usize, usize, u8, usize)) -> (u32
     let l4_res = match proto {
         1 => Some(csum::sum(&f[l4..14 + tot]) % 0xffff),
         17 if f[l4 + 6] == 0 && f[l4 + 7] == 0 => None,
+        p if p != 6 && p != 17 => None,
         _ => {
             let len = if proto == 17 {
                 be16(f, l4 + 4)
@@ -207,6 +210,13 @@ fn owned_and_residuals(
     Vec<u32>,
 )> {
     if let Some(lay @ (_, _, proto, l4)) = layout(f) {
+        if !matches!(proto, 1 | 6 | 17) {
+            // Another protocol (GRE, ESP): only the MACs, the addresses and
+            // the IPv4 checksum; no header past IPv4's is owned.
+            let (ip, _) = residuals(f, lay);
+            let addrs = 24..34;
+            return Some((vec![addrs], 0..0, vec![ip, u32::MAX]));
+        }
         let csum_off = l4
             + match proto {
                 6 => 16,

@@ -77,7 +77,7 @@ pub struct NaclSpec {
 pub struct NaclEntrySpec {
     pub rule: u16,
     pub allow: bool,
-    /// "tcp", "udp", "icmp" or "all".
+    /// "tcp", "udp", "icmp", "all", "gre" or "50" (ESP by number).
     pub proto: &'static str,
     /// TCP/UDP only; `None`: every port.
     pub ports: Option<(u16, u16)>,
@@ -155,10 +155,13 @@ pub enum PeerSpec {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleSpec {
-    /// "tcp", "udp", "icmp" or "all".
+    /// "tcp", "udp", "icmp", "all", "gre" or "50" (ESP by number).
     pub proto: &'static str,
     /// TCP/UDP only; `None`: every port.
     pub ports: Option<(u16, u16)>,
+    /// ICMP only: (type, code), -1 for all (AWS's FromPort / ToPort for
+    /// ICMP); `None`: no `icmp` key.
+    pub icmp: Option<(i16, i16)>,
     pub peer: PeerSpec,
 }
 
@@ -580,6 +583,7 @@ pub fn generate(rng: &mut Rng) -> TopoSpec {
             ingress.push(RuleSpec {
                 proto: "all",
                 ports: None,
+                icmp: None,
                 peer: PeerSpec::Cidr(t.vpcs[v].cidr),
             });
         }
@@ -686,7 +690,8 @@ fn nacl_entry(
     used: &[BTreeSet<Ipv4Addr>],
     rule: u16,
 ) -> NaclEntrySpec {
-    let proto = *rng.pick(&["tcp", "tcp", "udp", "icmp", "all"]);
+    // Other protocols by name and number too (GRE, ESP as 50).
+    let proto = *rng.pick(&["tcp", "tcp", "udp", "icmp", "all", "gre", "50"]);
     let ports = match proto {
         "tcp" | "udp" if rng.chance(75) => {
             let lo = *rng.pick(&PORTS);
@@ -781,6 +786,7 @@ fn link_rules(rng: &mut Rng, t: &mut TopoSpec) {
                 rules.push(RuleSpec {
                     proto: proto(udp),
                     ports: Some((port, port)),
+                    icmp: None,
                     peer,
                 });
             }
@@ -801,12 +807,14 @@ fn link_rules(rng: &mut Rng, t: &mut TopoSpec) {
             RuleSpec {
                 proto: "all",
                 ports: None,
+                icmp: None,
                 peer,
             }
         } else {
             RuleSpec {
                 proto: proto(udp),
                 ports: Some((port, port)),
+                icmp: None,
                 peer,
             }
         };
@@ -816,7 +824,15 @@ fn link_rules(rng: &mut Rng, t: &mut TopoSpec) {
 
 /// A rule for a group of VPC `v`.
 fn rule(rng: &mut Rng, t: &TopoSpec, v: usize, used: &[BTreeSet<Ipv4Addr>]) -> RuleSpec {
-    let proto = *rng.pick(&["tcp", "tcp", "udp", "icmp", "all"]);
+    let proto = *rng.pick(&["tcp", "tcp", "udp", "icmp", "all", "gre", "50"]);
+    // ICMP by type and code: echo request or reply, or a type the
+    // generator never sends (the rule then admits nothing it sends).
+    let icmp = (proto == "icmp" && rng.chance(60)).then(|| match rng.weighted(&[3, 3, 1, 1]) {
+        0 => (8, -1),
+        1 => (0, if rng.chance(50) { 0 } else { -1 }),
+        2 => (8, 1),
+        _ => (3, 4),
+    });
     let ports = match proto {
         "tcp" | "udp" if rng.chance(70) => {
             let lo = if rng.chance(70) {
@@ -857,7 +873,12 @@ fn rule(rng: &mut Rng, t: &TopoSpec, v: usize, used: &[BTreeSet<Ipv4Addr>]) -> R
         };
         PeerSpec::Cidr(cidr)
     };
-    RuleSpec { proto, ports, peer }
+    RuleSpec {
+        proto,
+        ports,
+        icmp,
+        peer,
+    }
 }
 
 impl TopoSpec {
@@ -900,8 +921,12 @@ impl TopoSpec {
                         PeerSpec::Cidr(c) => c.to_string(),
                         PeerSpec::Group(g) => self.sgs[*g].id.clone(),
                     };
+                    let icmp = match r.icmp {
+                        Some((t, c)) => format!(", icmp = {{ type = {t}, code = {c} }}"),
+                        None => String::new(),
+                    };
                     format!(
-                        "  {{ protocol = \"{}\"{ports}, peer = \"{peer}\" }},\n",
+                        "  {{ protocol = \"{}\"{ports}{icmp}, peer = \"{peer}\" }},\n",
                         r.proto
                     )
                 })

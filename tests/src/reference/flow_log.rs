@@ -49,6 +49,7 @@ impl Model {
                 sport: u16::from_be_bytes(k.sport),
                 dport: u16::from_be_bytes(k.dport),
             },
+            echo_reply: k.icmp_reply != 0,
         };
         self.flows.get(&key).map(|d| d.tcp_flags)
     }

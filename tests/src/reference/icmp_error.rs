@@ -40,6 +40,8 @@ struct Quote {
     l4_len: usize,
     proto: u8,
     addrs: Addrs,
+    /// The quote is an echo request.
+    echo_request: bool,
 }
 
 fn quote(f: &[u8], p: &Ipv4) -> Result<Quote, DropReason> {
@@ -71,6 +73,7 @@ fn quote(f: &[u8], p: &Ipv4) -> Result<Quote, DropReason> {
             sport: 0,
             dport: 0,
         },
+        echo_request: false,
     };
     if ![PROTO_TCP, PROTO_UDP, PROTO_ICMP].contains(&proto) {
         return Ok(q);
@@ -84,6 +87,7 @@ fn quote(f: &[u8], p: &Ipv4) -> Result<Quote, DropReason> {
         }
         q.addrs.sport = be16(f, l4 + 4);
         q.addrs.dport = q.addrs.sport;
+        q.echo_request = f[l4] == ICMP_ECHO_REQUEST;
     } else {
         q.addrs.sport = be16(f, l4);
         q.addrs.dport = be16(f, l4 + 2);
@@ -125,6 +129,9 @@ impl Model {
             vpc: self.topo.eni_vpc(eni),
             proto: q.proto,
             addrs: q.addrs.reversed(),
+            // The error travels the quoted packet's other direction: the
+            // replies', if the quote is an echo request.
+            echo_reply: q.proto == PROTO_ICMP && q.echo_request,
         };
         let Some(d) = self.flows.get(&key).copied() else {
             return Err(DropReason::IcmpErrorNoFlow);
@@ -165,6 +172,8 @@ impl Model {
             out,
             met_nacl: false,
             met_route: None,
+            untracked: false,
+            icmp_typed: false,
         })
     }
 }

@@ -62,7 +62,7 @@ impl Model {
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
         let sender = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&sender, false, p.proto, p.dst, p.dport) {
+        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
             return Err(DropReason::EgressSgDeny);
         }
         let from = self.topo.enis[eni].subnet;
@@ -94,6 +94,9 @@ impl Model {
             out,
             stats: None,
             cross: [(from, NO_SUBNET), SAME],
+            echo_requests: Self::echo_request(p),
+            untracked_sender: false,
+            untracked_receiver: false,
         };
         let rev = Direction {
             reply: true,
@@ -102,6 +105,7 @@ impl Model {
             out_vpc: key.vpc,
             out: key.addrs.reversed(),
             cross: [(NO_SUBNET, from), SAME],
+            echo_requests: !Self::echo_request(p),
             ..fwd
         };
         self.create(key, fwd, rev, p, frame, reopen)
@@ -134,7 +138,7 @@ impl Model {
             return Err(DropReason::NoRoute);
         }
         let receiver = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&receiver, true, p.proto, p.src, p.dport) {
+        if !self.groups_allow(&receiver, true, p.proto, p.src, Self::sg_value(p, p.dport)) {
             return Err(DropReason::IngressSgDeny);
         }
         let to = self.topo.enis[eni].subnet;
@@ -153,6 +157,9 @@ impl Model {
             out,
             stats: None,
             cross: [(NO_SUBNET, to), SAME],
+            echo_requests: Self::echo_request(p),
+            untracked_sender: false,
+            untracked_receiver: false,
         };
         let rev = Direction {
             reply: true,
@@ -161,6 +168,7 @@ impl Model {
             out_vpc: INTERNET,
             out: key.addrs.reversed(),
             cross: [(to, NO_SUBNET), SAME],
+            echo_requests: !Self::echo_request(p),
             ..fwd
         };
         self.create(key, fwd, rev, p, frame, reopen)

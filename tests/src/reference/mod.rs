@@ -107,6 +107,7 @@ pub mod maglev;
 mod nacl;
 mod nat_gateway;
 mod routes;
+mod sg;
 pub mod vpc_link;
 pub use flow_log::frame_logged_flags;
 use flow_log::logged_flags;
@@ -119,7 +120,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use dataplane::{
-    model::{EndpointState, L4Protocol, Peer, Protocol, Topology, VpcLinkKind},
+    model::{EndpointState, L4Protocol, Protocol, Topology, VpcLinkKind},
     stats::{self, Snapshot},
 };
 use dataplane_common::{
@@ -166,6 +167,12 @@ pub struct Outcome {
     pub met_nacl: bool,
     /// The route that decided this first packet, if it met a route table.
     pub met_route: Option<RouteKind>,
+    /// The packet opened or rode an untracked flow (EC2 user guide,
+    /// "Untracked connections").
+    pub untracked: bool,
+    /// A security-group decision on this ICMP packet met a rule for some
+    /// ICMP types or codes only.
+    pub icmp_typed: bool,
 }
 
 /// TCP connection state of a flow (UDP and ICMP flows stay `New`).
@@ -183,6 +190,9 @@ pub struct Tuple {
     pub vpc: usize,
     pub proto: u8,
     pub addrs: Addrs,
+    /// ICMP echo: a reply's key is not a request's (AWS tracks ICMP by
+    /// type: a second request is not a reply).
+    pub echo_reply: bool,
 }
 
 /// PrivateLink objects a flow counts into (`HL_OBJ_STATS` indices relative
@@ -213,6 +223,12 @@ struct Direction {
     /// Flow logs' `tcp-flags` of the packets it forwarded, OR-ed
     /// ([`logged_flags`]).
     tcp_flags: u8,
+    /// ICMP: this direction carries echo requests (its peer, replies).
+    echo_requests: bool,
+    /// Untracked at the sending ENI (its egress rules judge every packet of
+    /// this direction) and at the receiving one (its ingress rules).
+    untracked_sender: bool,
+    untracked_receiver: bool,
 }
 
 /// "No boundary": both ends the same.
@@ -225,6 +241,7 @@ impl Direction {
             vpc: self.out_vpc,
             proto,
             addrs: self.out.reversed(),
+            echo_reply: proto == PROTO_ICMP && self.echo_requests,
         }
     }
 }
@@ -320,6 +337,8 @@ pub struct Model {
     /// after translation: reason, what the rules chose, the VPC it
     /// travels in ([`Model::rejected_after_nat`]).
     rejected_nat: Option<(DropReason, Choice, usize)>,
+    met_untracked: bool,
+    met_icmp_typed: bool,
 }
 
 /// The kind of route that decided a first packet.
@@ -376,6 +395,8 @@ impl Model {
             route_drops: stats::route_drops(topo),
             met_route: None,
             rejected_nat: None,
+            met_untracked: false,
+            met_icmp_typed: false,
         }
     }
 
@@ -410,6 +431,8 @@ impl Model {
                     out: frame.to_vec(),
                     met_nacl: false,
                     met_route: None,
+                    untracked: false,
+                    icmp_typed: false,
                 };
             }
         };
@@ -421,10 +444,14 @@ impl Model {
         }
         self.met_nacl = false;
         self.met_route = None;
+        self.met_untracked = false;
+        self.met_icmp_typed = false;
         match self.decide(eni, frame) {
             Ok(o) => Outcome {
                 met_nacl: self.met_nacl,
                 met_route: self.met_route,
+                untracked: self.met_untracked,
+                icmp_typed: self.met_icmp_typed,
                 ..o
             },
             Err(reason) => {
@@ -437,6 +464,8 @@ impl Model {
                     out: frame.to_vec(),
                     met_nacl: self.met_nacl,
                     met_route: self.met_route,
+                    untracked: self.met_untracked,
+                    icmp_typed: self.met_icmp_typed,
                 }
             }
         }
@@ -456,6 +485,8 @@ impl Model {
                     out,
                     met_nacl: false,
                     met_route: None,
+                    untracked: false,
+                    icmp_typed: false,
                 });
             }
             Frame::Ipv4(p) => p,
@@ -473,6 +504,7 @@ impl Model {
             vpc: self.port_vpc(eni),
             proto: p.proto,
             addrs: Addrs::of(&p),
+            echo_reply: p.proto == PROTO_ICMP && p.icmp.0 == 0,
         };
         let mut reopen = false;
         if let Some(d) = self.flows.get(&key).copied() {
@@ -486,6 +518,22 @@ impl Model {
                 self.track(&key, &d, &p)?;
                 self.count(Counter::FlowHit);
                 let d = self.flows[&key];
+                // Rule 11: an untracked direction is judged by the rules
+                // on every packet.
+                if d.untracked_sender || d.untracked_receiver {
+                    self.met_untracked = true;
+                    let v = Self::sg_value(&p, p.dport);
+                    let sender = self.topo.enis[eni].security_groups.clone();
+                    if d.untracked_sender && !self.groups_allow(&sender, false, p.proto, p.dst, v) {
+                        return Err(DropReason::UntrackedSgDeny);
+                    }
+                    let receiver = self.topo.enis[d.to].security_groups.clone();
+                    if d.untracked_receiver
+                        && !self.groups_allow(&receiver, true, p.proto, p.src, v)
+                    {
+                        return Err(DropReason::UntrackedSgDeny);
+                    }
+                }
                 // Network ACLs are stateless: every packet meets them.
                 let icmp = Self::icmp_of(frame, &p);
                 self.crossing(d.cross[0], &p, p.src, p.dst, p.dport, icmp)?;
@@ -618,7 +666,7 @@ impl Model {
             return Err(DropReason::LinkReverseInitiated);
         }
         let sender = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&sender, false, p.proto, p.dst, p.dport) {
+        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
             return Err(DropReason::EgressSgDeny);
         }
         let from = self.topo.enis[eni].subnet;
@@ -643,7 +691,7 @@ impl Model {
             Dest::Link => unreachable!("refused above"),
         };
         if let Some(receiver) = receiver {
-            if !self.groups_allow(&receiver, true, p.proto, p.src, p.dport) {
+            if !self.groups_allow(&receiver, true, p.proto, p.src, Self::sg_value(p, p.dport)) {
                 return Err(DropReason::IngressSgDeny);
             }
         }
@@ -652,6 +700,10 @@ impl Model {
                 self.nacl_in((from, self.topo.enis[to].subnet), p, p.src, p.dport, icmp)?;
                 let state = Self::initial_state(p);
                 let ts = self.topo.enis[to].subnet;
+                // Rule 11: tracked or untracked, at each end.
+                let at_sender = self.untracked(&self.topo.enis[eni].security_groups, false, p);
+                let at_receiver = self.untracked(&self.topo.enis[to].security_groups, true, p);
+                self.met_untracked = at_sender || at_receiver;
                 let fwd = Direction {
                     reply: false,
                     tcp_flags: logged_flags(p),
@@ -661,6 +713,9 @@ impl Model {
                     out: key.addrs,
                     stats: None,
                     cross: [(from, ts), SAME],
+                    echo_requests: Self::echo_request(p),
+                    untracked_sender: at_sender,
+                    untracked_receiver: at_receiver,
                 };
                 let rev = Direction {
                     reply: true,
@@ -671,6 +726,9 @@ impl Model {
                     out: key.addrs.reversed(),
                     stats: None,
                     cross: [(ts, from), SAME],
+                    echo_requests: !Self::echo_request(p),
+                    untracked_sender: at_receiver,
+                    untracked_receiver: at_sender,
                 };
                 match self.insert(key, fwd, reopen) {
                     Ok(()) => {}
@@ -754,6 +812,9 @@ impl Model {
             out: key.addrs.reversed(),
             stats,
             cross: [(t_subnet, r.via), (ep_subnet, from)],
+            echo_requests: !Self::echo_request(p),
+            untracked_sender: false,
+            untracked_receiver: false,
         };
         // The source port: the first in probe order whose reply tuple (from
         // the target to the node) no live flow holds.
@@ -774,6 +835,7 @@ impl Model {
                     sport: if icmp { nat_port } else { r.target_port },
                     dport: nat_port,
                 },
+                echo_reply: Self::echo_request(p),
             };
             match self.insert(reply_key, rev, false) {
                 Ok(()) => {
@@ -800,6 +862,9 @@ impl Model {
             out: reply_key.addrs.reversed(),
             stats,
             cross: [(from, ep_subnet), (r.via, t_subnet)],
+            echo_requests: Self::echo_request(p),
+            untracked_sender: false,
+            untracked_receiver: false,
         };
         match self.insert(key, fwd, reopen) {
             Ok(()) => {}
@@ -878,7 +943,13 @@ impl Model {
             (source, via) = (link_eni.ip.octets(), link_eni.subnet);
             // The link's groups govern what it may reach.
             let link_groups = vpc_link::link_groups(&self.topo, l).to_vec();
-            if !self.groups_allow(&link_groups, false, p.proto, t_ip, target_port) {
+            if !self.groups_allow(
+                &link_groups,
+                false,
+                p.proto,
+                t_ip,
+                Self::sg_value(p, target_port),
+            ) {
                 return Err(self.refused_after_nat(
                     DropReason::LinkEgressSgDeny,
                     p,
@@ -889,7 +960,13 @@ impl Model {
         }
         // The target sees the translated source: its rules must admit it.
         let t_groups = self.topo.enis[target_eni].security_groups.clone();
-        if !self.groups_allow(&t_groups, true, p.proto, source, target_port) {
+        if !self.groups_allow(
+            &t_groups,
+            true,
+            p.proto,
+            source,
+            Self::sg_value(p, target_port),
+        ) {
             return Err(self.refused_after_nat(
                 DropReason::TargetIngressSgDeny,
                 p,
@@ -1012,64 +1089,6 @@ impl Model {
             .collect()
     }
 
-    /// Do the groups allow `proto` to/from `peer` on destination port `port`
-    /// (`ingress`: peer is the source; else the destination)?
-    fn groups_allow(
-        &self,
-        groups: &[usize],
-        ingress: bool,
-        proto: u8,
-        peer: [u8; 4],
-        port: u16,
-    ) -> bool {
-        let peer = Ipv4Addr::from(peer);
-        groups.iter().any(|&g| {
-            let sg = &self.topo.security_groups[g];
-            let rules = if ingress { &sg.ingress } else { &sg.egress };
-            rules.iter().any(|r| {
-                let proto_ok = match r.protocol {
-                    Protocol::Tcp => proto == PROTO_TCP,
-                    Protocol::Udp => proto == PROTO_UDP,
-                    Protocol::Icmp => proto == PROTO_ICMP,
-                    Protocol::All => true,
-                };
-                // ICMP rules have no ports.
-                let port_ok = proto == PROTO_ICMP || (r.ports.0..=r.ports.1).contains(&port);
-                proto_ok && port_ok && self.peer_matches(&r.peer, peer)
-            })
-        })
-    }
-
-    fn peer_matches(&self, peer: &Peer, addr: Ipv4Addr) -> bool {
-        match peer {
-            Peer::Cidr(net) => net.contains(&addr),
-            Peer::SecurityGroup(g) => self.members(*g).contains(&addr),
-        }
-    }
-
-    /// The addresses that carry group `g`: host ENIs, NLB nodes, endpoint ENIs.
-    fn members(&self, g: usize) -> Vec<Ipv4Addr> {
-        let t = &self.topo;
-        let s = &t.services;
-        let mut m: Vec<Ipv4Addr> = t
-            .enis
-            .iter()
-            .filter(|e| e.security_groups.contains(&g))
-            .map(|e| e.ip)
-            .collect();
-        for n in s.nlbs.iter().filter(|n| n.security_groups.contains(&g)) {
-            m.extend(n.nodes.iter().map(|x| x.ip));
-        }
-        for ep in s
-            .vpc_endpoints
-            .iter()
-            .filter(|e| e.security_groups.contains(&g))
-        {
-            m.extend(ep.enis.iter().map(|x| x.ip));
-        }
-        m
-    }
-
     /// Adds one direction to the flow table; `replace`: overwrite a taken key.
     fn insert(&mut self, key: Tuple, d: Direction, replace: bool) -> Result<(), Refused> {
         let taken = self.flows.contains_key(&key);
@@ -1112,6 +1131,8 @@ impl Model {
             out,
             met_nacl: false,
             met_route: None,
+            untracked: false,
+            icmp_typed: false,
         }
     }
 

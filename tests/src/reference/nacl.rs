@@ -87,6 +87,7 @@ impl Model {
                         }
                 }
                 Protocol::All => true,
+                Protocol::Number(n) => proto == n,
             };
             l4 && e.cidr.contains(&peer_ip)
         });

@@ -45,7 +45,7 @@ impl Model {
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
         let sender = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&sender, false, p.proto, p.dst, p.dport) {
+        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
             return Err(DropReason::EgressSgDeny);
         }
         let n = self.topo.internet.nat_gateways[g].clone();
@@ -80,6 +80,9 @@ impl Model {
             out: key.addrs.reversed(),
             stats: None,
             cross: [(NO_SUBNET, n.subnet), (n.subnet, from)],
+            echo_requests: !Self::echo_request(p),
+            untracked_sender: false,
+            untracked_receiver: false,
         };
         let is_icmp = p.proto == PROTO_ICMP;
         let (lo, hi) = n.ports;
@@ -91,6 +94,7 @@ impl Model {
             let reply_key = Tuple {
                 vpc: INTERNET,
                 proto: p.proto,
+                echo_reply: Self::echo_request(p),
                 addrs: Addrs {
                     src: p.dst,
                     dst: n.elastic_ip.octets(),
@@ -120,6 +124,9 @@ impl Model {
             out: reply_key.addrs.reversed(),
             stats: None,
             cross: [(from, n.subnet), (n.subnet, NO_SUBNET)],
+            echo_requests: Self::echo_request(p),
+            untracked_sender: false,
+            untracked_receiver: false,
         };
         match self.insert(key, fwd, reopen) {
             Ok(()) => {}

@@ -301,7 +301,9 @@ fn malformed_frames_are_dropped_with_their_reason() {
         (edit(&echo, &|v| v[34] = 5), DropReason::UnsupportedIcmp),
         // An ICMP error whose "quote" (the echo's payload) is no IPv4 header.
         (edit(&echo, &|v| v[34] = 3), DropReason::IcmpErrorBadQuote),
-        (edit(&syn, &|v| v[23] = 47), DropReason::UnsupportedProtocol),
+        // GRE is parsed (addresses and protocol only): the web's groups,
+        // with no rule for it, refuse it.
+        (edit(&syn, &|v| v[23] = 47), DropReason::IngressSgDeny),
     ];
     for (frame, reason) in cases {
         l.assert_drop("eni-client", &frame, reason);

@@ -40,6 +40,8 @@ pub struct Ipv4 {
     pub dport: u16,
     /// TCP only.
     pub tcp_flags: u8,
+    /// ICMP echo: the type (8 request, 0 reply) and code; else zeros.
+    pub icmp: (u8, u8),
     /// IPv4 header length in bytes (options included).
     pub ihl: usize,
     /// IPv4 total length: what follows it in the frame is Ethernet padding.
@@ -106,6 +108,7 @@ pub fn parse(f: &[u8]) -> Result<Frame, DropReason> {
         sport: 0,
         dport: 0,
         tcp_flags: 0,
+        icmp: (0, 0),
         ihl,
         tot_len,
         l4,
@@ -149,8 +152,11 @@ pub fn parse(f: &[u8]) -> Result<Frame, DropReason> {
             }
             p.sport = be16(f, l4 + 4);
             p.dport = p.sport;
+            p.icmp = (f[l4], f[l4 + 1]);
         }
-        _ => return Err(DropReason::UnsupportedProtocol),
+        // AWS tracks every other protocol (GRE, ESP, SCTP...) by its
+        // addresses alone: nothing past the IPv4 header is read.
+        _ => {}
     }
     Ok(Frame::Ipv4(p))
 }
@@ -222,6 +228,12 @@ impl Addrs {
 /// exactly as wrong on output. A checksum whose covered fields did not
 /// change is left as it is (byte for byte); a UDP checksum of zero means
 /// "none" and stays zero (RFC 768).
+/// TCP, UDP and ICMP echo carry ports (the echo identifier); every other
+/// protocol is tracked by its addresses alone.
+pub fn has_ports(proto: u8) -> bool {
+    matches!(proto, PROTO_TCP | PROTO_UDP | PROTO_ICMP)
+}
+
 pub fn rewrite(f: &[u8], p: &Ipv4, to: &Addrs, dst_mac: [u8; 6]) -> Vec<u8> {
     let mut out = f.to_vec();
     out[0..6].copy_from_slice(&dst_mac);
@@ -230,7 +242,10 @@ pub fn rewrite(f: &[u8], p: &Ipv4, to: &Addrs, dst_mac: [u8; 6]) -> Vec<u8> {
     out[IP + 12..IP + 16].copy_from_slice(&to.src);
     out[IP + 16..IP + 20].copy_from_slice(&to.dst);
     let addrs_changed = to.src != p.src || to.dst != p.dst;
-    let ports_changed = if p.proto == PROTO_ICMP {
+    let ports_changed = if !has_ports(p.proto) {
+        // GRE, ESP...: nothing past the IPv4 header is touched.
+        false
+    } else if p.proto == PROTO_ICMP {
         out[p.l4 + 4..p.l4 + 6].copy_from_slice(&to.sport.to_be_bytes());
         to.sport != p.sport
     } else {
@@ -268,7 +283,8 @@ pub struct Checksums {
 
 impl Checksums {
     pub fn of(f: &[u8], p: &Ipv4) -> Checksums {
-        let l4 = if p.proto == PROTO_UDP && be16(f, p.l4 + 6) == 0 {
+        let l4 = if (p.proto == PROTO_UDP && be16(f, p.l4 + 6) == 0) || !has_ports(p.proto) {
+            // No checksum ("none"), or a protocol whose header is not read.
             None
         } else {
             Some(residual(&l4_cover(f, p)))

@@ -412,7 +412,11 @@ ingress = [
 egress = [
   { protocol = "icmp", ports = "0", peer = "0.0.0.0/0" },
   { protocol = "all", ports = "1-100", peer = "0.0.0.0/0" },
-  { protocol = "sctp", peer = "0.0.0.0/0" },
+  { protocol = "sctpp", peer = "0.0.0.0/0" },
+  { protocol = 300, peer = "0.0.0.0/0" },
+  { protocol = "gre", ports = "1", peer = "0.0.0.0/0" },
+  { protocol = "tcp", icmp = { type = 8 }, peer = "0.0.0.0/0" },
+  { protocol = "icmp", icmp = { type = 8, code = 256 }, peer = "0.0.0.0/0" },
 ]
 "#;
     assert_eq!(diags(&with_base(extra)), [
@@ -422,9 +426,13 @@ egress = [
                 "t.toml:29:31: security_group[1].ingress[3].ports: invalid port range \"http\" (expected a port such as 80 or \"80\", or a range such as \"8000-8100\")",
                 "t.toml:30:31: security_group[1].ingress[4].ports: invalid port range \"1-2-3\" (expected a port such as 80 or \"80\", or a range such as \"8000-8100\")",
                 "t.toml:31:31: security_group[1].ingress[5].ports: expected a port such as 80 or \"80\", or a range such as \"8000-8100\", found a boolean",
-                "t.toml:34:32: security_group[1].egress[0].ports: ports are not allowed for protocol \"icmp\" (a rule for \"icmp\" covers every port; remove ports or use \"tcp\" or \"udp\")",
-                "t.toml:35:31: security_group[1].egress[1].ports: ports are not allowed for protocol \"all\" (a rule for \"all\" covers every port; remove ports or use \"tcp\" or \"udp\")",
-                "t.toml:36:16: security_group[1].egress[2].protocol: unknown protocol \"sctp\" (expected \"tcp\", \"udp\", \"icmp\" or \"all\")",
+                "t.toml:34:32: security_group[1].egress[0].ports: ports are not allowed for protocol \"icmp\" (a rule for \"icmp\": ICMP has types and codes, not ports: use icmp = { type, code }; remove ports or use \"tcp\" or \"udp\")",
+                "t.toml:35:31: security_group[1].egress[1].ports: ports are not allowed for protocol \"all\" (a rule for \"all\": it covers every port; remove ports or use \"tcp\" or \"udp\")",
+                "t.toml:36:16: security_group[1].egress[2].protocol: unknown protocol \"sctpp\" (expected \"tcp\", \"udp\", \"icmp\", \"all\", a protocol name such as \"gre\", or a number 0 to 255 (-1: all); did you mean \"sctp\"?)",
+                "t.toml:37:16: security_group[1].egress[3].protocol: protocol number 300 is out of range (expected 0 to 255, or -1 for all)",
+                "t.toml:38:31: security_group[1].egress[4].ports: ports are not allowed for protocol \"gre (47)\" (a rule for \"gre (47)\": this protocol has no ports; remove ports or use \"tcp\" or \"udp\")",
+                "t.toml:39:30: security_group[1].egress[5].icmp: icmp is only allowed for protocol \"icmp\", not \"tcp\" (remove icmp or use protocol \"icmp\")",
+                "t.toml:40:50: security_group[1].egress[6].icmp.code: ICMP code 256 is out of range (expected -1 to 255)",
             ]);
 }
 
@@ -506,6 +514,7 @@ fn conntrack_defaults_are_aws_and_every_key_is_read() {
                 udp_stream: secs(60),
                 udp: secs(60),
                 other: secs(7),
+                other_protocol: secs(600),
             },
             sweep_interval: secs(2),
         }
@@ -535,7 +544,7 @@ fn conntrack_values_outside_their_ranges_are_located() {
                 "t.toml:5:26: conntrack.tcp_transitory_timeout: tcp_transitory_timeout 500000 is out of range (expected 1 to 432000 seconds)",
                 "t.toml:6:17: conntrack.other_timeout: expected a timeout in seconds such as 60, found a string",
                 "t.toml:7:18: conntrack.sweep_interval: sweep_interval 0 is out of range (expected 1 to 60)",
-                "t.toml:8:1: conntrack.udp_timout: unknown field \"udp_timout\" (allowed: tcp_established_timeout, udp_stream_timeout, udp_timeout, tcp_transitory_timeout, other_timeout, sweep_interval, ignore_aws_ranges; did you mean \"udp_timeout\"?)",
+                "t.toml:8:1: conntrack.udp_timout: unknown field \"udp_timout\" (allowed: tcp_established_timeout, udp_stream_timeout, udp_timeout, tcp_transitory_timeout, other_timeout, other_protocol_timeout, sweep_interval, ignore_aws_ranges; did you mean \"udp_timeout\"?)",
             ]
         );
     assert_eq!(

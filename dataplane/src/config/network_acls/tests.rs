@@ -200,7 +200,7 @@ fn entry_fields_are_checked() {
             r#"
 ingress = [
   { rule = 1, action = "permit", protocol = "tcp", cidr = "0.0.0.0/0" },
-  { rule = 2, action = "allow", protocol = "gre", cidr = "0.0.0.0/0" },
+  { rule = 2, action = "allow", protocol = "grey", cidr = "0.0.0.0/0" },
   { rule = 3, action = "allow", protocol = "icmp", ports = 80, cidr = "0.0.0.0/0" },
   { rule = 4, action = "allow", protocol = "tcp", icmp = { type = 8 }, cidr = "0.0.0.0/0" },
   { rule = 5, action = "allow", protocol = "icmp", icmp = { type = 256, kind = 1 }, cidr = "0.0.0.0/0" },
@@ -212,11 +212,12 @@ ingress = [
         vec![
             "t.toml:32:24: network_acl[0].ingress[0].action: unknown action \"permit\" \
              (expected \"allow\" or \"deny\")",
-            "t.toml:33:44: network_acl[0].ingress[1].protocol: unknown protocol \"gre\" \
-             (expected \"tcp\", \"udp\", \"icmp\" or \"all\")",
+            "t.toml:33:44: network_acl[0].ingress[1].protocol: unknown protocol \"grey\" \
+             (expected \"tcp\", \"udp\", \"icmp\", \"all\", a protocol name such as \"gre\", or a \
+             number 0 to 255 (-1: all); did you mean \"gre\"?)",
             "t.toml:34:60: network_acl[0].ingress[2].ports: ports are not allowed for protocol \
-             \"icmp\" (an entry for \"icmp\" covers every port; remove ports or use \"tcp\" or \
-             \"udp\")",
+             \"icmp\" (an entry for \"icmp\": ICMP has types and codes, not ports: use icmp = \
+             { type, code }; remove ports or use \"tcp\" or \"udp\")",
             "t.toml:35:58: network_acl[0].ingress[3].icmp: icmp is only allowed for protocol \
              \"icmp\", not \"tcp\" (remove icmp or use protocol \"icmp\")",
             "t.toml:36:68: network_acl[0].ingress[4].icmp.type: ICMP type 256 is out of range \

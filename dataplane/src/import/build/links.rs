@@ -216,8 +216,9 @@ impl<'i> B<'i> {
                     id: group.clone(),
                     vpc,
                     ingress: vec![ORule {
-                        protocol: "all",
+                        protocol: "all".into(),
                         ports: None,
+                        icmp: None,
                         peer: host_group,
                     }],
                     egress: None,

@@ -19,7 +19,8 @@ const ENTRIES_MAX: i64 = 40;
 pub struct OAclEntry {
     pub rule: u16,
     pub allow: bool,
-    pub protocol: &'static str,
+    /// tcp, udp, icmp, all, or another protocol's number.
+    pub protocol: String,
     /// TCP and UDP: the destination ports (`None`: all).
     pub ports: Option<(u16, u16)>,
     /// ICMP: (type, code), -1 for all (`None`: every type and code).
@@ -280,19 +281,12 @@ impl<'i> B<'i> {
             return Ok(None);
         }
         let protocol = match proto.to_ascii_lowercase().as_str() {
-            "-1" | "all" => "all",
-            "6" | "tcp" => "tcp",
-            "17" | "udp" => "udp",
-            "1" | "icmp" => "icmp",
-            p if p.parse::<u8>().is_ok() => {
-                self.not_imported(
-                    &e.at,
-                    &format!("{what} (protocol {proto})"),
-                    "hyperlab's network ACL entries match tcp (6), udp (17), icmp (1) or all \
-                     traffic (-1)",
-                );
-                return Ok(None);
-            }
+            "-1" | "all" => "all".to_string(),
+            "6" | "tcp" => "tcp".to_string(),
+            "17" | "udp" => "udp".to_string(),
+            "1" | "icmp" => "icmp".to_string(),
+            // Any other protocol by number (GRE 47, ESP 50...).
+            p if p.parse::<u8>().is_ok() => p.to_string(),
             _ => {
                 return Err(proto_at.err(format!(
                     "unknown protocol {proto:?} (expected -1, a protocol number, tcp, udp or \
@@ -305,7 +299,7 @@ impl<'i> B<'i> {
         };
         let cidr = aws_peer(cidr).map_err(|m| cidr_at.err(m))?;
         let mut ports = None;
-        if matches!(protocol, "tcp" | "udp") {
+        if matches!(protocol.as_str(), "tcp" | "udp") {
             let port = |p: &Option<(i64, At)>, dflt: u16| -> Res<u16> {
                 match p {
                     None => Ok(dflt),

@@ -267,32 +267,30 @@ impl<'i> B<'i> {
                 }
             }
         };
+        let mut icmp = None;
         let (protocol, ports) = match r.protocol.to_ascii_lowercase().as_str() {
-            "-1" | "all" => ("all", None),
-            "tcp" | "6" => ("tcp", ports(r.from, r.to)?),
-            "udp" | "17" => ("udp", ports(r.from, r.to)?),
+            "-1" | "all" => ("all".to_string(), None),
+            "tcp" | "6" => ("tcp".to_string(), ports(r.from, r.to)?),
+            "udp" | "17" => ("udp".to_string(), ports(r.from, r.to)?),
             "icmp" | "1" => {
-                if matches!(r.from, None | Some(-1)) && matches!(r.to, None | Some(-1)) {
-                    ("icmp", None)
-                } else {
-                    self.not_imported(
-                        &r.at,
-                        &what,
-                        &format!(
-                            "ICMP type {} code {}: hyperlab's icmp rules admit every type and \
-                             code, so this narrower rule is left out rather than widened",
-                            r.from.unwrap_or(-1),
-                            r.to.unwrap_or(-1)
-                        ),
-                    );
-                    return Ok(());
-                }
+                // AWS's FromPort / ToPort for ICMP: the type and code.
+                let v = |n: Option<i64>, what: &str| -> Res<i16> {
+                    match n {
+                        None => Ok(-1),
+                        Some(n) if (-1..=255).contains(&n) => Ok(n as i16),
+                        Some(n) => Err(r.at.err(format!("AWS refuses ICMP {what} {n}"))),
+                    }
+                };
+                let tc = (v(r.from, "type")?, v(r.to, "code")?);
+                icmp = (tc.0 != -1).then_some(tc);
+                ("icmp".to_string(), None)
             }
+            p if p.parse::<u8>().is_ok() => (p.to_string(), None),
             p => {
                 self.not_imported(
                     &r.at,
                     &what,
-                    &format!("IP protocol {p}: hyperlab's rules are tcp, udp, icmp or all"),
+                    &format!("IP protocol {p}: not a protocol number or name AWS takes"),
                 );
                 return Ok(());
             }
@@ -355,6 +353,7 @@ impl<'i> B<'i> {
         let rule = ORule {
             protocol,
             ports,
+            icmp,
             peer,
         };
         // A rule both a group and the rules file list is written once.
@@ -542,8 +541,9 @@ impl<'i> B<'i> {
             id: id.clone(),
             vpc,
             ingress: vec![ORule {
-                protocol: "all",
+                protocol: "all".into(),
                 ports: None,
+                icmp: None,
                 peer: id.clone(),
             }],
             egress: None,

@@ -69,7 +69,6 @@ fn describe_network_acls_map_to_network_acl_tables_sorted_with_awss_own_entries_
         d.report(),
         [
             "DIR/describe-network-acls.json: NetworkAcls[1].Entries[5]: not imported: inbound entry 101 of network ACL acl-web (::/0): hyperlab is IPv4 only",
-            "DIR/describe-network-acls.json: NetworkAcls[1].Entries[6]: not imported: inbound entry 140 of network ACL acl-web (protocol 50): hyperlab's network ACL entries match tcp (6), udp (17), icmp (1) or all traffic (-1)",
         ]
     );
     let i = d.import().unwrap();
@@ -83,6 +82,7 @@ ingress = [
   { rule = 90, action = "deny", protocol = "tcp", ports = 22, cidr = "0.0.0.0/0" },
   { rule = 120, action = "allow", protocol = "icmp", icmp = { type = 8, code = -1 }, cidr = "10.0.0.0/16" },
   { rule = 130, action = "allow", protocol = "udp", ports = 53, cidr = "10.0.0.2/32" },
+  { rule = 140, action = "allow", protocol = "50", cidr = "10.0.0.0/16" },
   { rule = 200, action = "allow", protocol = "all", cidr = "10.0.0.0/16" },
 ]
 egress = [
