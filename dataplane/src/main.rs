@@ -416,7 +416,7 @@ fn import_output(
         eprintln!("{line}");
     }
     let t = &imported.topology;
-    let summary = format!(
+    let mut summary = format!(
         "imported lab {}: {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts, {} NLBs, \
          {} endpoint services, {} endpoints",
         t.lab.name,
@@ -429,6 +429,15 @@ fn import_output(
         t.services.endpoint_services.len(),
         t.services.vpc_endpoints.len()
     );
+    let i = &t.internet;
+    if !i.gateways.is_empty() || !i.nat_gateways.is_empty() || !i.public_ips.is_empty() {
+        summary.push_str(&format!(
+            ", {} internet gateways, {} NAT gateways, {} public IPs",
+            i.gateways.len(),
+            i.nat_gateways.len(),
+            i.public_ips.len()
+        ));
+    }
     match output {
         Some(f) => {
             let mut tmp = f.as_os_str().to_owned();

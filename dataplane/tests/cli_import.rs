@@ -217,6 +217,62 @@ fn import_terraform_writes_the_same_config_check_accepts() {
 }
 
 #[test]
+fn export_and_import_carry_internet_and_nat_gateways_and_public_ips() {
+    let dir = tmp("export-natgw");
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = example().join("../../nat-gateway.toml");
+    let run = bin()
+        .args(["export", "aws"])
+        .arg(&config)
+        .arg("-o")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        format!(
+            "not exported: [lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state\n\
+             exported lab natgw: 19 files -> {}\n",
+            dir.display()
+        )
+    );
+    let out = tmp("export-natgw.toml");
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(&dir)
+        .args(["--lab", "natgw", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        format!(
+            "imported lab natgw: 1 VPCs, 2 subnets, 2 security groups, 2 ENIs on 2 hosts, 0 NLBs, \
+             0 endpoint services, 0 endpoints, 1 internet gateways, 1 NAT gateways, 1 public IPs -> {}\n",
+            out.display()
+        )
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    for want in [
+        "[internet]\nhosts = [\n  { name = \"example\", ip = \"203.0.113.10\" },\n]\n",
+        "[[internet_gateway]]\nid = \"igw-a\"\nvpc = \"vpc-a\"\n",
+        "[[nat_gateway]]\nid = \"nat-a\"\nsubnet = \"subnet-public\"\nprivate_ip = \"10.0.1.100\"\nelastic_ip = \"203.0.113.50\"\n",
+        "routes = [{ destination = \"0.0.0.0/0\", target = \"nat-a\" }]",
+        "ip = \"10.0.1.20\"\npublic_ip = \"203.0.113.20\"\n",
+    ] {
+        assert!(text.contains(want), "{want}\nnot in\n{text}");
+    }
+    let mut got = dataplane::config::load(&out).unwrap();
+    let want = dataplane::config::load(&config).unwrap();
+    got.lab = want.lab.clone();
+    assert_eq!(got, want);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&out);
+}
+
+#[test]
 fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
     let dir = tmp("export-plink");
     let _ = std::fs::remove_dir_all(&dir);
@@ -233,7 +289,7 @@ fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
         String::from_utf8_lossy(&run.stderr),
         format!(
             "not exported: [lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state\n\
-             exported lab plink: 22 files -> {}\n",
+             exported lab plink: 25 files -> {}\n",
             dir.display()
         )
     );

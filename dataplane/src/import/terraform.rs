@@ -165,6 +165,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                         groups: groups.clone(),
                         instance: Some(id.clone()),
                         managed: Managed::No,
+                        public_ip: None,
                         at: r.at.clone(),
                     });
                 }
@@ -174,6 +175,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     subnet: one_ref(&v, "subnet_id")?,
                     ip: v.str_at("private_ip")?,
                     groups,
+                    public_ip: None,
                     at: r.at.clone(),
                     id,
                 });
@@ -284,6 +286,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                         groups: Vec::new(),
                         instance: None,
                         managed: Managed::Endpoint,
+                        public_ip: None,
                         at: c.at.clone(),
                     });
                 }
@@ -361,6 +364,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     groups: refs(&v, "security_groups")?,
                     instance,
                     managed,
+                    public_ip: None,
                     at: r.at.clone(),
                     id,
                 });
@@ -599,16 +603,17 @@ pub fn read(file: &Path) -> Res<Inventory> {
                 let id = v.str("id")?.unwrap_or_default();
                 let reason = match k {
                     "aws_nat_gateway" => unsupported::NAT_GATEWAY.to_string(),
-                    "aws_internet_gateway"
-                    | "aws_internet_gateway_attachment"
-                    | "aws_egress_only_internet_gateway" => {
+                    "aws_internet_gateway" | "aws_internet_gateway_attachment" => {
                         unsupported::INTERNET_GATEWAY.to_string()
+                    }
+                    "aws_egress_only_internet_gateway" => {
+                        unsupported::EGRESS_ONLY_INTERNET_GATEWAY.to_string()
                     }
                     "aws_vpc_ipv4_cidr_block_association" => {
                         "a hyperlab VPC has one CIDR (its subnets in this one are not imported)"
                             .to_string()
                     }
-                    "aws_eip" => "public addresses are not modelled by hyperlab".to_string(),
+                    "aws_eip" | "aws_eip_association" => unsupported::EIP.to_string(),
                     k => format!("resource type {k} is not imported"),
                 };
                 let what = if id.is_empty() {
