@@ -22,6 +22,9 @@ use serde_json::Value;
 
 use crate::import::{query_xml, Answer};
 
+mod source;
+pub use source::{profile_settings, resolve, resolve_with};
+
 /// An `http://HOST:PORT` endpoint and the region to ask.
 pub struct Endpoint {
     url: String,

@@ -51,22 +51,25 @@ enum Cmd {
     /// of the lab adopts it without dropping a flow (an upgrade swaps the programs atomically).
     /// `dataplane down` removes it. One agent per lab: a second one is refused.
     Run {
-        /// Topology config (default: the embedded default topology).
-        #[arg(conflicts_with = "aws_endpoint")]
+        /// Topology config (default: the embedded default topology). With an
+        /// `[aws]` section, `run` follows that endpoint (as --aws-endpoint) as
+        /// lab FILE's `[lab] name`.
         file: Option<PathBuf>,
         /// Follow an AWS-compatible endpoint (an emulator such as moto, at
-        /// http://HOST:PORT) instead of a file: its state, imported as `import
-        /// aws --endpoint` does, is the config; it is asked again every 500 ms
-        /// and a change is reloaded (validated first, nothing half applied,
-        /// tracked flows kept). The lab must be up: `dataplane import aws
-        /// --endpoint URL -o lab.toml` and `dataplane lab up lab.toml` first.
+        /// http://HOST:PORT): its state, imported as `import aws --endpoint`
+        /// does, is the config; it is asked again every 500 ms and a change is
+        /// reloaded (validated first, nothing half applied, tracked flows
+        /// kept). Overrides FILE's `[aws] endpoint`. The lab must be up:
+        /// `dataplane import aws --endpoint URL -o lab.toml` and `dataplane lab
+        /// up lab.toml` first.
         #[arg(long, value_name = "URL")]
         aws_endpoint: Option<String>,
-        /// The region to ask the endpoint about.
-        #[arg(long, default_value = "us-east-1", requires = "aws_endpoint")]
-        region: String,
-        /// The lab name of the endpoint's config (as `import --lab`).
-        #[arg(long, default_value = dataplane::import::DEFAULT_LAB, requires = "aws_endpoint")]
+        /// The region to ask the endpoint about (default: FILE's `[aws] region`,
+        /// its profile's, else us-east-1).
+        #[arg(long)]
+        region: Option<String>,
+        /// The lab name of the endpoint's config (as `import --lab`), without FILE.
+        #[arg(long, default_value = dataplane::import::DEFAULT_LAB, requires = "aws_endpoint", conflicts_with = "file")]
         lab: String,
         /// Hook to attach to the fabric ports (default: the config's `lab.hook`, else tc).
         #[arg(long, value_enum)]
@@ -584,12 +587,30 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             flow_log,
             flow_log_interval,
         } => {
-            let mut follow = match aws_endpoint {
-                Some(url) => Some(dataplane::aws_endpoint::Follow::new(
-                    dataplane::aws_endpoint::Endpoint::new(&url, &region)
-                        .map_err(anyhow::Error::msg)?,
-                    &lab,
-                )),
+            // FILE (its `[aws]` and lab name), unless only an endpoint is given.
+            let from_file = match (&file, &aws_endpoint) {
+                (None, Some(_)) => None,
+                _ => {
+                    let s = persist::ConfigSource::read(file.as_deref())?;
+                    match s.parse() {
+                        Ok(t) => Some((s, t)),
+                        Err(d) => {
+                            eprintln!("{d}");
+                            return Ok(ExitCode::FAILURE);
+                        }
+                    }
+                }
+            };
+            let aws = from_file.as_ref().and_then(|(_, t)| t.lab.aws.as_ref());
+            let mut follow = match dataplane::aws_endpoint::resolve(aws, aws_endpoint, region)
+                .map_err(anyhow::Error::msg)?
+            {
+                Some((url, region)) => {
+                    let lab = from_file.as_ref().map_or(lab, |(_, t)| t.lab.name.clone());
+                    let ep = dataplane::aws_endpoint::Endpoint::new(&url, &region)
+                        .map_err(anyhow::Error::msg)?;
+                    Some(dataplane::aws_endpoint::Follow::new(ep, &lab))
+                }
                 None => None,
             };
             // Read once: what is parsed is what the journal keeps.
@@ -604,7 +625,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                         text: polled.changed.expect("the first poll is a change"),
                     }
                 }
-                None => persist::ConfigSource::read(file.as_deref())?,
+                None => from_file.expect("read unless only an endpoint is given").0,
             };
             let mut t = match source.parse() {
                 Ok(t) => t,
@@ -624,7 +645,8 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 .map(KernelObject::File)
                 .unwrap_or_else(KernelObject::from_env);
             let reloads = Reloads {
-                file: file.as_deref(),
+                // What is followed is the endpoint, not the file.
+                file: file.as_deref().filter(|_| follow.is_none()),
                 watch,
                 follow,
             };
@@ -914,7 +936,8 @@ fn run(
                 r = &mut server => { r.context("metrics server task")??; break }
                 _ = tokio::signal::ctrl_c() => { log::info!("SIGINT: stopping the agent"); break }
                 _ = term.recv() => { log::info!("SIGTERM: stopping the agent"); break }
-                _ = hup.recv() => true,
+                // Following an endpoint, it is asked every tick anyway.
+                _ = hup.recv() => follow.is_none(),
                 _ = tick.tick() => {
                     if let Some(f) = follow.as_mut() {
                         // The endpoint is on this machine: a poll takes

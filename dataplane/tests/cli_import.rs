@@ -577,3 +577,104 @@ fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
         "{refused:?}"
     );
 }
+
+/// `dataplane run ARGS` with `env`, which must fail (no lab is up): its
+/// exit code and stderr.
+fn run_without_a_lab(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = bin();
+    cmd.arg("run").args(args).args(["--metrics", "127.0.0.1:0"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn run_follows_the_endpoint_an_aws_section_names_and_the_command_line_overrides_it() {
+    let url = replay_moto();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let file = tmp("aws-section.toml");
+    let write = |aws: &str| {
+        std::fs::write(&file, format!("[lab]\nname = \"awsfollow\"\n\n{aws}")).unwrap();
+    };
+    let f = file.to_str().unwrap();
+    // The file's [aws] endpoint is asked (moto's HTTP 500 for a call it
+    // lacks is the sign), before the agent finds no lab.
+    write(&format!(
+        "[aws]\nendpoint = \"{url}\"\nregion = \"us-east-1\"\n"
+    ));
+    let (code, err) = run_without_a_lab(&[f], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{url} ec2 DescribeVpcEndpointConnections: not read: HTTP 500"
+        )),
+        "{err}"
+    );
+    // --aws-endpoint overrides it (the file's is dead).
+    write(&format!("[aws]\nendpoint = \"{dead}\"\n"));
+    let (code, err) = run_without_a_lab(&[f, "--aws-endpoint", &url], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{url} ec2 DescribeVpcEndpointConnections: not read"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(&dead), "{err}");
+    // A profile of the AWS CLI's config file gives the endpoint.
+    let config = tmp("aws-config");
+    std::fs::write(
+        &config,
+        format!("[profile moto]\nendpoint_url = {url}\nregion = us-east-1\n"),
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    write("[aws]\nprofile = \"moto\"\n");
+    let (code, err) = run_without_a_lab(&[f], &[("AWS_CONFIG_FILE", c)]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{url} ec2 DescribeVpcEndpointConnections: not read"
+        )),
+        "{err}"
+    );
+    // A profile the file does not have, --region without an endpoint.
+    write("[aws]\nprofile = \"nope\"\n");
+    let (code, err) = run_without_a_lab(&[f], &[("AWS_CONFIG_FILE", c)]);
+    assert_eq!(
+        (code, err),
+        (
+            Some(1),
+            format!("error: [aws] profile \"nope\": no such profile in {c}\n")
+        )
+    );
+    write("");
+    let (code, err) = run_without_a_lab(&[f, "--region", "eu-west-1"], &[]);
+    assert_eq!(
+        (code, err),
+        (
+            Some(1),
+            "error: --region needs an endpoint to ask: --aws-endpoint URL, or an [aws] section in FILE\n"
+                .to_string()
+        )
+    );
+    // `check` names file, line and field.
+    write("[aws]\nendpoint = \"https://127.0.0.1:5000\"\n");
+    let out = bin().arg("check").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "{f}:5:12: aws.endpoint: https://127.0.0.1:5000: https is not supported (an emulator on this machine speaks http)\n"
+        )
+    );
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&config);
+}
