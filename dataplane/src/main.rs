@@ -205,8 +205,9 @@ enum ImportCmd {
     /// `describe-security-groups`, `describe-security-group-rules`,
     /// `describe-network-interfaces`, `describe-instances`,
     /// `describe-vpc-endpoints`, `describe-vpc-endpoint-service-configurations`,
-    /// `describe-vpc-endpoint-connections` (and the route tables, network ACLs,
-    /// peering connections, NAT and internet gateways, listed as not imported);
+    /// `describe-vpc-endpoint-connections`, `describe-route-tables`,
+    /// `describe-network-acls`, `describe-vpc-peering-connections`,
+    /// `describe-internet-gateways`, `describe-nat-gateways`, `describe-addresses`;
     /// `aws elbv2 describe-load-balancers`, `describe-target-groups`,
     /// `describe-listeners`, `describe-target-health` and
     /// `describe-load-balancer-attributes` (one file per resource:
@@ -247,8 +248,9 @@ enum ImportCmd {
     /// aws_vpc_endpoint_service (and _allowed_principal), aws_vpc_endpoint
     /// (its subnet_configuration gives the ENI addresses),
     /// aws_vpc_endpoint_connection_accepter, aws_api_gateway_vpc_link and
-    /// aws_apigatewayv2_vpc_link. Route tables, network ACLs, peering and
-    /// gateways are listed as not imported.
+    /// aws_apigatewayv2_vpc_link, the route-table, network-ACL and peering
+    /// resources, aws_internet_gateway (and _attachment), aws_nat_gateway,
+    /// aws_eip (and _association). Anything else is listed as not imported.
     #[command(after_help = "Example:\n  terraform show -json > state.json\n  \
         dataplane import terraform configs/import/privatelink/terraform.json --lab plink -o plink.toml")]
     Terraform {

@@ -2,7 +2,9 @@
 //! these): `describe-internet-gateways` (with its attachments),
 //! `describe-nat-gateways` (subnet, state, `NatGatewayAddresses`),
 //! `describe-addresses` (Elastic IPs and what they are associated with),
-//! and the public address of an ENI (`Association.PublicIp`). `build/
+//! and the public address of an ENI (`Association.PublicIp`); and
+//! Terraform's `aws_internet_gateway` (+ `_attachment`), `aws_nat_gateway`,
+//! `aws_eip` (+ `_association`) into the same inventory. `build/
 //! gateways.rs` maps them.
 
 use super::inventory::*;
@@ -78,6 +80,7 @@ pub fn address(a: &J<'_>) -> Res<Address> {
             .ok_or_else(|| a.at.key("PublicIp").err("missing"))?,
         allocation: a.str("AllocationId")?,
         eni: one_ref(a, "NetworkInterfaceId")?,
+        instance: one_ref(a, "InstanceId")?,
         private_ip: a.str("PrivateIpAddress")?,
         at: a.at.clone(),
     })
@@ -90,4 +93,89 @@ pub fn association(n: &J<'_>) -> Res<Option<(String, At)>> {
         Some(a) => a.str_at("PublicIp"),
         None => Ok(None),
     }
+}
+
+/// Terraform's `aws_internet_gateway` (its `vpc_id`, if set, is an
+/// attachment).
+pub fn tf_internet_gateway(v: &J<'_>, at: &At) -> Res<Igw> {
+    Ok(Igw {
+        id: v.req_str("id")?,
+        name: v.name_tag()?,
+        attachments: one_ref(v, "vpc_id")?
+            .map(|r| (r, None))
+            .into_iter()
+            .collect(),
+        at: at.clone(),
+    })
+}
+
+/// Terraform's `aws_internet_gateway_attachment`, onto its gateway.
+pub fn tf_internet_gateway_attachment(v: &J<'_>, inv: &mut Inventory) -> Res<()> {
+    let req =
+        |key: &str| -> Res<Ref> { one_ref(v, key)?.ok_or_else(|| v.at.key(key).err("missing")) };
+    let (g, vpc) = (req("internet_gateway_id")?, req("vpc_id")?);
+    let Some(igw) = inv.igws.iter_mut().find(|x| x.id == g.id) else {
+        return Err(g.at.err(format!("unknown internet gateway {}", g.id)));
+    };
+    if !igw.attachments.iter().any(|(r, _)| r.id == vpc.id) {
+        igw.attachments.push((vpc, None));
+    }
+    Ok(())
+}
+
+/// Terraform's `aws_nat_gateway`: one address, its primary.
+pub fn tf_nat_gateway(v: &J<'_>, at: &At) -> Res<Nat> {
+    Ok(Nat {
+        id: v.req_str("id")?,
+        name: v.name_tag()?,
+        subnet: one_ref(v, "subnet_id")?,
+        state: None,
+        connectivity: v.str("connectivity_type")?,
+        addresses: vec![NatAddress {
+            allocation: v.str("allocation_id")?,
+            eni: v.str("network_interface_id")?,
+            private_ip: v.str_at("private_ip")?,
+            public_ip: v.str_at("public_ip")?,
+            primary: Some(true),
+            at: v.at.clone(),
+        }],
+        ports: None,
+        at: at.clone(),
+    })
+}
+
+/// Terraform's `aws_eip` (its `id` is the allocation id).
+pub fn tf_eip(v: &J<'_>, at: &At) -> Res<Address> {
+    Ok(Address {
+        public_ip: v
+            .str_at("public_ip")?
+            .ok_or_else(|| v.at.key("public_ip").err("missing"))?,
+        allocation: v.str("id")?,
+        eni: one_ref(v, "network_interface")?,
+        instance: one_ref(v, "instance")?,
+        private_ip: v.str("private_ip")?,
+        at: at.clone(),
+    })
+}
+
+/// Terraform's `aws_eip_association`, onto its Elastic IP.
+pub fn tf_eip_association(v: &J<'_>, inv: &mut Inventory) -> Res<()> {
+    let a = one_ref(v, "allocation_id")?.ok_or_else(|| v.at.key("allocation_id").err("missing"))?;
+    let Some(eip) = inv
+        .addresses
+        .iter_mut()
+        .find(|x| x.allocation.as_deref() == Some(a.id.as_str()))
+    else {
+        return Err(a.at.err(format!("unknown Elastic IP {}", a.id)));
+    };
+    if let Some(e) = one_ref(v, "network_interface_id")? {
+        eip.eni = Some(e);
+    }
+    if let Some(i) = one_ref(v, "instance_id")? {
+        eip.instance = Some(i);
+    }
+    if let Some(p) = v.str("private_ip_address")? {
+        eip.private_ip = Some(p);
+    }
+    Ok(())
 }

@@ -488,6 +488,9 @@ pub struct Address {
     pub allocation: Option<String>,
     /// The network interface it is associated with, if any.
     pub eni: Option<Ref>,
+    /// The instance it is associated with (its primary ENI), when no
+    /// network interface is named.
+    pub instance: Option<Ref>,
     /// The private address it is associated with (an ENI's primary, or
     /// a secondary one).
     pub private_ip: Option<String>,

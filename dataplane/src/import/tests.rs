@@ -502,7 +502,7 @@ fn the_privatelink_terraform_state_imports_to_the_same_topology_as_its_describe_
     assert_eq!(
         got.report,
         [
-            format!("{f}: values.root_module.child_modules[0].resources[20]: not imported: module.provider.aws_internet_gateway.provider (igw-0provider): internet gateways are not imported from Terraform state yet (`import aws` reads them)"),
+            format!("{f}: values.root_module.child_modules[0].resources[20]: not imported: module.provider.aws_egress_only_internet_gateway.provider (eigw-0provider): egress-only internet gateways (IPv6) are not modelled by hyperlab"),
         ]
     );
 }

@@ -145,6 +145,34 @@ impl<'i> B<'i> {
         Ok(())
     }
 
+    /// The primary ENI (as a reference by AWS id) of instance `i`, or why
+    /// there is none to give an address to.
+    fn instance_primary(&self, i: &Ref) -> Res<Result<Ref, String>> {
+        if let Some(why) = self.skipped.get(&i.id) {
+            return Ok(Err(format!("its instance {}: {why}", i.id)));
+        }
+        if !self.inv.instances.iter().any(|x| x.id == i.id) {
+            if !self.inv.read.contains(&Source::Instances) {
+                return Ok(Err(format!(
+                    "its instance {} is not in the dump (no describe-instances)",
+                    i.id
+                )));
+            }
+            return Err(i.at.err(format!("unknown instance {}", i.id)));
+        }
+        // Its first listed ENI, else the one import made from its fields.
+        let id = self
+            .inv
+            .enis
+            .iter()
+            .find(|e| e.instance.as_deref() == Some(i.id.as_str()))
+            .map_or(i.id.clone(), |e| e.id.clone());
+        Ok(Ok(Ref {
+            id,
+            at: i.at.clone(),
+        }))
+    }
+
     fn has_igw(&self, vpc: usize) -> bool {
         self.out.igws.iter().any(|g| g.vpc == vpc)
     }
@@ -178,11 +206,25 @@ impl<'i> B<'i> {
             if on_nat {
                 continue; // the NAT gateway's (nat_gateways)
             }
-            let Some(eref) = &a.eni else {
-                let why = "it is not associated with a network interface: it carries nothing";
-                self.not_imported(&a.at, &what, why);
-                continue;
+            // Associated with an instance: its primary ENI.
+            let by_instance = match (&a.eni, &a.instance) {
+                (None, Some(i)) => Some(self.instance_primary(i)?),
+                _ => None,
             };
+            let eref = match (&a.eni, by_instance) {
+                (Some(e), _) => e.clone(),
+                (None, Some(Ok(e))) => e,
+                (None, Some(Err(why))) => {
+                    self.not_imported(&a.at, &what, &why);
+                    continue;
+                }
+                (None, None) => {
+                    let why = "it is not associated with a network interface: it carries nothing";
+                    self.not_imported(&a.at, &what, why);
+                    continue;
+                }
+            };
+            let eref = &eref;
             let Some(&eni) = self.enis.get(&eref.id) else {
                 let why = match self.skipped.get(&eref.id) {
                     Some(why) => format!("its network interface {}: {why}", eref.id),

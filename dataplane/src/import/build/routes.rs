@@ -40,11 +40,11 @@ fn unmodelled(target: &str) -> &'static str {
     const KINDS: [(&str, &str); 8] = [
         (
             "igw-",
-            "the internet gateway is not imported (no describe-internet-gateways in the input)",
+            "the internet gateway is not in the input (no describe-internet-gateways, no aws_internet_gateway)",
         ),
         (
             "nat-",
-            "the NAT gateway is not imported (no describe-nat-gateways in the input)",
+            "the NAT gateway is not in the input (no describe-nat-gateways, no aws_nat_gateway)",
         ),
         ("pcx-", "the VPC peering connection is not in the dump"),
         ("tgw-", "transit gateways are not modelled by hyperlab"),

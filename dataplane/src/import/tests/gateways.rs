@@ -409,3 +409,126 @@ elastic_ip = "198.51.100.3"
         .collect();
     assert_eq!(from_xml.report(), all);
 }
+
+#[test]
+fn terraform_gateways_elastic_ips_and_their_routes_import_as_from_the_cli() {
+    // The same network as the describe dump's core: an internet gateway
+    // (attached by an attachment resource), a NAT gateway with an Elastic
+    // IP, an instance's public IP through aws_eip_association.
+    let s = super::State::new(
+        "tf-gw",
+        &[
+            ("aws_vpc", r#"{"id": "vpc-1", "cidr_block": "10.0.0.0/16"}"#),
+            (
+                "aws_subnet",
+                r#"{"id": "subnet-pub", "vpc_id": "vpc-1", "cidr_block": "10.0.1.0/24", "availability_zone_id": "use1-az1"}"#,
+            ),
+            (
+                "aws_subnet",
+                r#"{"id": "subnet-priv", "vpc_id": "vpc-1", "cidr_block": "10.0.2.0/24", "availability_zone_id": "use1-az1"}"#,
+            ),
+            (
+                "aws_security_group",
+                r#"{"id": "sg-1", "vpc_id": "vpc-1", "name": "web", "ingress": [], "egress": []}"#,
+            ),
+            (
+                "aws_internet_gateway",
+                r#"{"id": "igw-1", "vpc_id": "", "tags": {"Name": "main"}}"#,
+            ),
+            (
+                "aws_internet_gateway_attachment",
+                r#"{"id": "igw-1:vpc-1", "internet_gateway_id": "igw-1", "vpc_id": "vpc-1"}"#,
+            ),
+            (
+                "aws_eip",
+                r#"{"id": "eipalloc-1", "public_ip": "203.0.113.50", "domain": "vpc", "network_interface": "", "instance": ""}"#,
+            ),
+            (
+                "aws_eip",
+                r#"{"id": "eipalloc-2", "public_ip": "54.1.2.3", "domain": "vpc", "network_interface": "", "instance": ""}"#,
+            ),
+            (
+                "aws_nat_gateway",
+                r#"{"id": "nat-1", "subnet_id": "subnet-pub", "allocation_id": "eipalloc-1", "connectivity_type": "public", "private_ip": "10.0.1.100", "public_ip": "203.0.113.50", "network_interface_id": "eni-nat1"}"#,
+            ),
+            (
+                "aws_instance",
+                r#"{"id": "i-web", "subnet_id": "subnet-pub", "private_ip": "10.0.1.20", "vpc_security_group_ids": ["sg-1"], "primary_network_interface_id": "eni-web", "public_ip": "", "tags": {"Name": "web"}}"#,
+            ),
+            (
+                "aws_instance",
+                r#"{"id": "i-app", "subnet_id": "subnet-priv", "private_ip": "10.0.2.30", "vpc_security_group_ids": ["sg-1"], "primary_network_interface_id": "eni-app", "tags": {"Name": "app"}}"#,
+            ),
+            (
+                "aws_eip_association",
+                r#"{"id": "eipassoc-2", "allocation_id": "eipalloc-2", "instance_id": "i-web", "network_interface_id": ""}"#,
+            ),
+            (
+                "aws_route_table",
+                r#"{"id": "rtb-pub", "vpc_id": "vpc-1", "route": [{"cidr_block": "0.0.0.0/0", "gateway_id": "igw-1"}]}"#,
+            ),
+            (
+                "aws_route_table",
+                r#"{"id": "rtb-priv", "vpc_id": "vpc-1", "route": [{"cidr_block": "0.0.0.0/0", "nat_gateway_id": "nat-1"}]}"#,
+            ),
+            (
+                "aws_route_table_association",
+                r#"{"route_table_id": "rtb-pub", "subnet_id": "subnet-pub"}"#,
+            ),
+            (
+                "aws_route_table_association",
+                r#"{"route_table_id": "rtb-priv", "subnet_id": "subnet-priv"}"#,
+            ),
+        ],
+    );
+    let i = s.import().unwrap();
+    let shown = s.0.display().to_string();
+    let report: Vec<String> = i
+        .report
+        .iter()
+        .map(|l| l.replace(&shown, "STATE"))
+        .collect();
+    assert_eq!(
+        report,
+        [
+            "STATE: values.root_module.resources[4]: note: the lab's internet has no hosts (no AWS call lists them): add `[internet] hosts = [{ name = \"example\", ip = \"203.0.113.10\" }]` (documentation addresses only) to reach them through the internet gateways",
+            "STATE: values.root_module.resources[7].values.public_ip: warning: public IP 54.1.2.3 of network interface eni-web: 54.1.2.3 is not a documentation address (the lab's internet uses only 198.51.100.0/24 and 203.0.113.0/24, never a real public address); re-addressed to 198.51.100.2",
+        ]
+    );
+    assert_eq!(
+        between(&i.toml, "[[internet_gateway]]", "# route tables"),
+        r#"[[internet_gateway]]
+id = "igw-1"   # Name: main
+vpc = "vpc-1"
+
+[[nat_gateway]]
+id = "nat-1"
+subnet = "subnet-pub"
+private_ip = "10.0.1.100"
+elastic_ip = "203.0.113.50"
+
+"#
+    );
+    let t = &i.topology;
+    let routes: Vec<String> = t
+        .route_tables
+        .iter()
+        .flat_map(|r| {
+            r.routes
+                .iter()
+                .map(move |x| format!("{} {} {:?}", r.id, x.destination, x.target))
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "rtb-pub 0.0.0.0/0 InternetGateway(0)",
+            "rtb-priv 0.0.0.0/0 NatGateway(0)"
+        ]
+    );
+    assert_eq!(
+        t.internet.public_ip_of(0),
+        Some("198.51.100.2".parse().unwrap())
+    );
+    assert_eq!(t.internet.public_ip_of(1), None);
+}
