@@ -611,7 +611,10 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                     let lab = from_file.as_ref().map_or(lab, |(_, t)| t.lab.name.clone());
                     let ep = dataplane::aws_endpoint::Endpoint::new(&url, &region)
                         .map_err(anyhow::Error::msg)?;
-                    Some(dataplane::aws_endpoint::Follow::new(ep, &lab))
+                    let hosts = from_file
+                        .as_ref()
+                        .map_or(&[][..], |(_, t)| &t.internet.hosts);
+                    Some(dataplane::aws_endpoint::Follow::new(ep, &lab).keep_internet_hosts(hosts))
                 }
                 None => None,
             };

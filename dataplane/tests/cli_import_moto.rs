@@ -391,3 +391,82 @@ fn gateways_built_in_moto_import_the_same_dumped_or_asked_with_routes_and_public
         .collect();
     assert_eq!(hosts, [("web", true), ("app", false)]);
 }
+
+#[test]
+#[ignore = "needs root"]
+fn a_gateway_network_built_in_moto_and_followed_through_aws_runs_nat_and_public_ips() {
+    // The network of tests/fixtures/import/moto-5.2.6-gateways, imported
+    // from moto; the file adds the lab's internet (no AWS call lists it) and
+    // an [aws] section naming moto, so `run FILE` follows it.
+    let (lab, file) = root_lab("motogw", "motogw.toml");
+    let moto = Moto::start();
+    moto.script_in(&fixture().join("../moto-5.2.6-gateways"), "build.py", &[]);
+    import(
+        &["import", "aws", "--endpoint", &moto.url, "--lab", &lab],
+        &file,
+    );
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!(
+        "\n[internet]\nhosts = [{{ name = \"example\", ip = \"203.0.113.10\" }}]\n\n\
+         [aws]\nendpoint = \"{}\"\n",
+        moto.url
+    ));
+    std::fs::write(&file, text).unwrap();
+    lab_up(&file);
+    let plan = dataplane::lab::plan(&dataplane::config::load(&file).unwrap());
+    let argv = [
+        "python3",
+        "-c",
+        dataplane::lab::PEER_HTTP_SERVER,
+        "203.0.113.10",
+        "8080",
+        "example",
+    ];
+    let (mut cmd, _ns) = in_host(&lab, "example", &argv);
+    let mut server = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = ("203.0.113.10".parse::<std::net::Ipv4Addr>().unwrap(), 8080).into();
+    dataplane::lab::wait_listening(&plan, "example", addr, Duration::from_secs(10)).unwrap();
+    let log = tmp("motogw-agent.log");
+    let agent = AgentProc::spawn(&file, &log, &format!("127.0.0.1:{}", free_port()), &[]);
+    agent.wait_for("running on");
+    let seen: Vec<(i32, String)> = ["app", "web"]
+        .iter()
+        .map(|h| {
+            let (code, body) = curl(&lab, h, "http://203.0.113.10:8080/");
+            // "server=example peer=IP:PORT": the source the internet saw.
+            let peer = body
+                .strip_prefix("server=example peer=")
+                .and_then(|p| p.split(':').next())
+                .unwrap_or(&body)
+                .trim()
+                .to_string();
+            (code, peer)
+        })
+        .collect();
+    let output = agent.output();
+    let url = moto.url.clone();
+    let _ = server.kill();
+    let _ = server.wait();
+    drop(agent);
+    drop(moto);
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&file);
+    // The private instance goes out through the NAT gateway (its Elastic
+    // IP, re-addressed by import), the public one with its own public IP.
+    assert_eq!(
+        seen,
+        [
+            (0, "198.51.100.3".to_string()),
+            (0, "198.51.100.2".to_string())
+        ],
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("{url} ec2 DescribeNatGateways")),
+        "the agent followed moto: {output}"
+    );
+}
