@@ -609,8 +609,12 @@ impl Follow {
         let (answers, notes) = fetch(&self.ep)?;
         let mut imported = crate::import::aws_answers(answers, notes, &self.lab, self.ep.url())
             .map_err(|e| e.to_string())?;
-        if !imported.toml.contains("\n[internet]\n") {
+        if !imported.toml.contains("\n[internet]\n") && !self.internet.is_empty() {
             imported.toml.push_str(&self.internet);
+            // The file gives the hosts the import's note asks for.
+            imported
+                .report
+                .retain(|l| !l.contains("the lab's internet has no hosts"));
         }
         let changed = (self.last.as_deref() != Some(imported.toml.as_str())).then(|| {
             self.last = Some(imported.toml.clone());

@@ -678,3 +678,34 @@ fn run_follows_the_endpoint_an_aws_section_names_and_the_command_line_overrides_
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_file(&config);
 }
+
+#[test]
+fn following_from_a_file_keeps_its_internet_hosts_in_every_config() {
+    use dataplane::aws_endpoint::{Endpoint, Follow};
+    let url = replay_moto();
+    let hosts = dataplane::config::parse_str(
+        "[internet]\nhosts = [{ name = \"example\", ip = \"203.0.113.10\" }]\n",
+        "f.toml",
+    )
+    .unwrap()
+    .internet
+    .hosts;
+    let mut f =
+        Follow::new(Endpoint::new(&url, "us-east-1").unwrap(), "moto").keep_internet_hosts(&hosts);
+    let polled = f.poll().unwrap();
+    let text = polled.changed.expect("the first poll is a change");
+    assert!(
+        text.ends_with(
+            "\n[internet]\nhosts = [\n  { name = \"example\", ip = \"203.0.113.10\" },\n]\n"
+        ),
+        "{text}"
+    );
+    let t = dataplane::config::parse_str(&text, "x.toml").unwrap();
+    assert_eq!(t.internet.hosts, hosts);
+    assert_eq!(t.lab.name, "moto");
+    assert!(!polled
+        .report
+        .iter()
+        .any(|l| l.contains("the lab's internet has no hosts")));
+    assert_eq!(f.poll().unwrap().changed, None, "nothing changed");
+}
