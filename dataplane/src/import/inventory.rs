@@ -459,10 +459,10 @@ pub struct Nat {
     pub id: String,
     pub name: Option<String>,
     pub subnet: Option<Ref>,
-    /// `pending`, `available`, `deleting`, `deleted`, `failed`.
-    pub state: Option<String>,
-    /// `public` (AWS's default) or `private`.
-    pub connectivity: Option<String>,
+    /// `pending`, `available`, `deleting`, `deleted`, `failed` (where written).
+    pub state: Option<(String, At)>,
+    /// `public` (AWS's default) or `private` (where written).
+    pub connectivity: Option<(String, At)>,
     pub addresses: Vec<NatAddress>,
     /// hyperlab's own member (an export): the lab's `ports` knob.
     pub ports: Option<(i64, i64)>,

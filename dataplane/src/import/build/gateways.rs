@@ -296,24 +296,20 @@ impl<'i> B<'i> {
                 return Err(g.at.err(format!("duplicate NAT gateway {}", g.id)));
             }
             let what = format!("NAT gateway {}", g.id);
-            if g.connectivity.as_deref() == Some("private") {
+            if let Some((_, at)) = g.connectivity.as_ref().filter(|(c, _)| c == "private") {
                 let why =
                     "a private NAT gateway (ConnectivityType private) reaches other networks \
                            through transit gateways, which hyperlab does not model";
-                self.skip(&g.id, &g.at, &what, why);
+                self.skip(&g.id, at, &what, why);
                 continue;
             }
-            if let Some(s) = g
+            if let Some((s, at)) = g
                 .state
-                .as_deref()
-                .filter(|s| !matches!(*s, "available" | "pending"))
+                .as_ref()
+                .filter(|(s, _)| !matches!(s.as_str(), "available" | "pending"))
             {
-                self.skip(
-                    &g.id,
-                    &g.at,
-                    &what,
-                    &format!("its state is {s}: it carries nothing"),
-                );
+                let why = format!("its state is {s}: it carries nothing");
+                self.skip(&g.id, at, &what, &why);
                 continue;
             }
             let Some(sref) = &g.subnet else {
