@@ -234,6 +234,10 @@ enum ImportCmd {
         /// in DIR, which `import aws DIR` reads again.
         #[arg(long, value_name = "DIR", requires = "endpoint")]
         save: Option<PathBuf>,
+        /// Also write an `[aws]` section naming the endpoint and region, so that
+        /// `dataplane run FILE` follows it.
+        #[arg(long)]
+        follow: bool,
         #[command(flatten)]
         out: ImportOut,
     },
@@ -732,13 +736,20 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 ImportCmd::Aws {
                     dir: Some(dir),
                     out,
+                    follow,
                     ..
-                } => (dataplane::import::aws_dir(&dir, &out.lab), out),
+                } => {
+                    if follow {
+                        bail!("--follow needs --endpoint URL: a directory of files is nothing to follow");
+                    }
+                    (dataplane::import::aws_dir(&dir, &out.lab), out)
+                }
                 ImportCmd::Aws {
                     dir: None,
                     endpoint,
                     region,
                     save,
+                    follow,
                     out,
                 } => {
                     let url = endpoint.expect("clap: DIR or --endpoint");
@@ -761,10 +772,16 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                         }
                     }
                     let source = ep.url().to_string();
-                    (
-                        dataplane::import::aws_answers(answers, notes, &out.lab, &source),
-                        out,
-                    )
+                    let mut res = dataplane::import::aws_answers(answers, notes, &out.lab, &source);
+                    if let (true, Ok(i)) = (follow, res.as_mut()) {
+                        let section =
+                            format!("\n[aws]\nendpoint = \"{source}\"\nregion = \"{region}\"\n");
+                        i.toml.push_str(&section);
+                        if let Err(d) = config::parse_str(&i.toml, "imported.toml") {
+                            anyhow::bail!("--region {region:?}: {d}");
+                        }
+                    }
+                    (res, out)
                 }
                 ImportCmd::Terraform { file, out } => {
                     (dataplane::import::terraform_file(&file, &out.lab), out)

@@ -709,3 +709,48 @@ fn following_from_a_file_keeps_its_internet_hosts_in_every_config() {
         .any(|l| l.contains("the lab's internet has no hosts")));
     assert_eq!(f.poll().unwrap().changed, None, "nothing changed");
 }
+
+#[test]
+fn import_aws_endpoint_follow_writes_the_aws_section_run_follows() {
+    let url = replay_moto();
+    let out = tmp("follow.toml");
+    let run = bin()
+        .args([
+            "import",
+            "aws",
+            "--endpoint",
+            &url,
+            "--follow",
+            "--lab",
+            "moto",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.ends_with(&format!(
+            "\n[aws]\nendpoint = \"{url}\"\nregion = \"us-east-1\"\n"
+        )),
+        "{text}"
+    );
+    let t = dataplane::config::load(&out).unwrap();
+    let aws = t.lab.aws.unwrap();
+    assert_eq!(
+        (aws.endpoint.as_deref(), aws.region.as_deref(), aws.profile),
+        (Some(url.as_str()), Some("us-east-1"), None)
+    );
+    // Without --endpoint there is nothing to follow.
+    let refused = bin()
+        .args(["import", "aws", "--follow", "somewhere"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        "error: --follow needs --endpoint URL: a directory of files is nothing to follow\n"
+    );
+    let _ = std::fs::remove_file(&out);
+}
