@@ -396,21 +396,24 @@ fn gateways_built_in_moto_import_the_same_dumped_or_asked_with_routes_and_public
 #[ignore = "needs root"]
 fn a_gateway_network_built_in_moto_and_followed_through_aws_runs_nat_and_public_ips() {
     // The network of tests/fixtures/import/moto-5.2.6-gateways, imported
-    // from moto; the file adds the lab's internet (no AWS call lists it) and
-    // an [aws] section naming moto, so `run FILE` follows it.
+    // from moto with --follow (an [aws] section naming moto, so `run FILE`
+    // follows it); the file adds the lab's internet (no AWS call lists it).
     let (lab, file) = root_lab("motogw", "motogw.toml");
     let moto = Moto::start();
     moto.script_in(&fixture().join("../moto-5.2.6-gateways"), "build.py", &[]);
-    import(
-        &["import", "aws", "--endpoint", &moto.url, "--lab", &lab],
-        &file,
-    );
+    let args = [
+        "import",
+        "aws",
+        "--endpoint",
+        &moto.url,
+        "--follow",
+        "--lab",
+        &lab,
+    ];
+    import(&args, &file);
     let mut text = std::fs::read_to_string(&file).unwrap();
-    text.push_str(&format!(
-        "\n[internet]\nhosts = [{{ name = \"example\", ip = \"203.0.113.10\" }}]\n\n\
-         [aws]\nendpoint = \"{}\"\n",
-        moto.url
-    ));
+    assert!(text.contains(&format!("\n[aws]\nendpoint = \"{}\"\n", moto.url)));
+    text.push_str("\n[internet]\nhosts = [{ name = \"example\", ip = \"203.0.113.10\" }]\n");
     std::fs::write(&file, text).unwrap();
     lab_up(&file);
     let plan = dataplane::lab::plan(&dataplane::config::load(&file).unwrap());
