@@ -15,9 +15,9 @@ use std::{
 
 use serde_json::Value;
 
+use super::gateways;
 use super::inventory::*;
 use super::json::{parse, At, ImportError, Res, J};
-use super::unsupported;
 
 /// A call import reads: its service, its name and the member its output
 /// is in.
@@ -58,6 +58,7 @@ const CALLS: &[Call] = &[
     ),
     call("ec2", "describe-nat-gateways", "NatGateways"),
     call("ec2", "describe-internet-gateways", "InternetGateways"),
+    call("ec2", "describe-addresses", "Addresses"),
     call("elbv2", "describe-load-balancers", "LoadBalancers"),
     call("elbv2", "describe-target-groups", "TargetGroups"),
     call("elbv2", "describe-listeners", "Listeners"),
@@ -335,6 +336,13 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
         Source::Services,
     );
     mark(&mut inv, "ec2", "describe-vpc-endpoints", Source::Endpoints);
+    for (call, src) in [
+        ("describe-internet-gateways", Source::InternetGateways),
+        ("describe-nat-gateways", Source::NatGateways),
+        ("describe-addresses", Source::Addresses),
+    ] {
+        mark(&mut inv, "ec2", call, src);
+    }
 
     for v in items("ec2", "describe-vpcs", "Vpcs")? {
         inv.vpcs.push(vpc(&v)?);
@@ -508,11 +516,14 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
     )? {
         inv.peerings.push(peering(&p)?);
     }
-    for g in items("ec2", "describe-nat-gateways", "NatGateways")? {
-        inv.unsupported.push(unsupported::nat_gateway(&g)?);
+    for f in dump.get("ec2", "describe-internet-gateways") {
+        gateways::internet_gateways(&J::root(&f.name, &f.json), &mut inv)?;
     }
-    for g in items("ec2", "describe-internet-gateways", "InternetGateways")? {
-        inv.unsupported.push(unsupported::internet_gateway(&g)?);
+    for g in items("ec2", "describe-nat-gateways", "NatGateways")? {
+        inv.nats.push(gateways::nat_gateway(&g)?);
+    }
+    for a in items("ec2", "describe-addresses", "Addresses")? {
+        inv.addresses.push(gateways::address(&a)?);
     }
     Ok(inv)
 }
@@ -855,6 +866,7 @@ fn eni(n: &J<'_>, instance: Option<&str>) -> Res<Eni> {
         groups: group_refs(n, "Groups")?,
         instance: attached.or(instance.map(str::to_string)),
         managed,
+        public_ip: gateways::association(n)?,
         at: n.at.clone(),
     })
 }
@@ -881,6 +893,7 @@ fn instance(i: &J<'_>, inv: &mut Inventory) -> Res<()> {
         subnet: one_ref(i, "SubnetId")?,
         ip: text(i, "PrivateIpAddress")?,
         groups: group_refs(i, "SecurityGroups")?,
+        public_ip: text(i, "PublicIpAddress")?,
         at: i.at.clone(),
     });
     Ok(())
