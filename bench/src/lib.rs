@@ -21,11 +21,14 @@
 
 pub mod afpacket;
 pub mod analysis;
+pub mod connrate;
+pub mod floors;
 pub mod host;
 pub mod kernel;
 pub mod nacl;
 pub mod objects;
 pub mod profile;
+pub mod rates;
 pub mod report;
 pub mod routes;
 pub mod scale;
@@ -33,6 +36,7 @@ pub mod stats;
 pub mod sys;
 pub mod testrun;
 pub mod topo;
+pub mod traffic;
 pub mod verify;
 pub mod veth;
 
@@ -93,6 +97,8 @@ pub struct Sizes {
     pub per_call: usize,
     /// Live flows for the established-flow scale runs.
     pub scale_flows: Vec<usize>,
+    /// Live flows for the floors' anatomy.
+    pub anatomy_flows: Vec<usize>,
     /// Rules in the server's group for the first-packet scale runs.
     pub sg_rules: Vec<usize>,
     /// The big config: ENIs and rules.
@@ -100,6 +106,11 @@ pub struct Sizes {
     pub config_rules: usize,
     /// Flows of the veth runs.
     pub pps_flows: Vec<u32>,
+    /// First packets per new-flows measurement (fresh 5-tuples, at most 65,536:
+    /// one source address, one destination port per path).
+    pub new_flows: u32,
+    /// Flows of the two-CPU runs (half per CPU).
+    pub two_core_flows: u32,
     /// Seconds the generator runs per measurement.
     pub pps_seconds: f64,
     /// iperf3 duration per run (`-t`), or None: a fixed amount of data.
@@ -112,10 +123,13 @@ impl Sizes {
             loop_repeat: 1_000_000,
             per_call: 20_000,
             scale_flows: vec![1_000, 100_000, 1_000_000],
+            anatomy_flows: vec![4_096, 65_536, 1_000_000],
             sg_rules: vec![10, 1_000, 10_000],
             config_enis: 10_000,
             config_rules: 100_000,
-            pps_flows: vec![1, 4_096, 65_536],
+            pps_flows: vec![1, 4_096, 65_536, 1 << 20],
+            new_flows: 65_536,
+            two_core_flows: 4_096,
             pps_seconds: 1.0,
             iperf_seconds: Some(2),
         }
@@ -126,10 +140,13 @@ impl Sizes {
             loop_repeat: 20_000,
             per_call: 300,
             scale_flows: vec![1_000, 5_000],
+            anatomy_flows: vec![64, 4_096],
             sg_rules: vec![10, 100],
             config_enis: 100,
             config_rules: 1_000,
-            pps_flows: vec![1, 64],
+            pps_flows: vec![1, 64, 131_072],
+            new_flows: 4_096,
+            two_core_flows: 64,
             pps_seconds: 0.1,
             iperf_seconds: None,
         }
