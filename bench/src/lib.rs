@@ -164,6 +164,8 @@ pub struct Options {
     pub cpu: usize,
     /// How this run was started (for the report).
     pub command: String,
+    /// Part 3's flow counts instead of the sizes' (empty: the sizes').
+    pub pps_flows: Vec<u32>,
 }
 
 impl Options {
@@ -179,15 +181,20 @@ impl Options {
             bench_obj: objects::bench_object_path(),
             cpu: cpus.saturating_sub(1),
             command: format!("cargo xtask bench{}", if quick { " --quick" } else { "" }),
+            pps_flows: Vec::new(),
         }
     }
 
     pub fn sizes(&self) -> Sizes {
-        if self.quick {
+        let mut s = if self.quick {
             Sizes::quick()
         } else {
             Sizes::full()
+        };
+        if !self.pps_flows.is_empty() {
+            s.pps_flows = self.pps_flows.clone();
         }
+        s
     }
 }
 
