@@ -241,6 +241,34 @@ fn established_at_scale(
                 report.rows.push(r);
             }
         }
+        let growth = |d: &StdHashMap<(&'static str, usize), Vec<f64>>| -> Vec<f64> {
+            let a = d
+                .get(&(hook_name(hook), first))
+                .cloned()
+                .unwrap_or_default();
+            let b = d.get(&(hook_name(hook), max)).cloned().unwrap_or_default();
+            ratios(&b, &a)
+        };
+        let g = growth(&hl);
+        report.rows.push(
+            Row::new(
+                Section::Scale,
+                T_FLOWS,
+                format!(
+                    "{}: hyperlab intra-VPC, growth {} -> {} flows",
+                    hook_name(hook),
+                    thousands(first),
+                    thousands(max)
+                ),
+                "x",
+                g.clone(),
+            )
+            .baseline("the 5-tuple floor's growth", ratios(&g, &growth(&nat5)))
+            .target(Target::ratio_at_most(
+                1.2,
+                "<= 1.2x the floor's growth (issue 22)",
+            )),
+        );
     }
     report.note(
         Section::Scale,
