@@ -238,8 +238,34 @@ pub fn bounds(r: &Report) -> Vec<String> {
     let new_flows = r.rows.iter().filter(|x| {
         x.section == Section::Veth && x.table.starts_with("New flows") && x.target.is_some()
     });
-    if let Some(w) = worst(new_flows) {
+    let new_flows: Vec<&Row> = new_flows.collect();
+    if let Some(w) = worst(new_flows.iter().copied()) {
         let k = |n: &str| find(r, Section::Kernel, "XDP", n);
+        let rate = |n: &str| {
+            r.rows
+                .iter()
+                .find(|x| {
+                    x.section == Section::Veth && x.table.starts_with("New flows") && x.name == n
+                })
+                .and_then(|x| med(Some(x)))
+        };
+        let nat5 = rate("floor: minimal XDP NAT, 5-tuple key (16 B), 16 B value");
+        let nf = rate("kernel netfilter DNAT+SNAT, conntrack");
+        // The generator's own ceiling: the redirect floor's established
+        // rate, the most any path can be handed.
+        let ceiling = r
+            .rows
+            .iter()
+            .filter(|x| {
+                x.section == Section::Veth
+                    && x.table.starts_with("64-byte UDP")
+                    && x.name == "floor: XDP redirect (DevMap)"
+            })
+            .filter_map(|x| med(Some(x)))
+            .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v))));
+        let vs_nf = new_flows.iter().any(|x| {
+            x.name.ends_with("against netfilter") && matches!(x.verdict(), Some(Verdict::Missed(_)))
+        });
         out.push(format!(
             "**New flows per second** (missed by up to {w:.0} %): a first packet through \
              hyperlab looks up the destination ENI, runs two security-group longest-prefix \
@@ -247,13 +273,27 @@ pub fn bounds(r: &Report) -> Vec<String> {
              minimal NAT inserts one and checks nothing; part 1 measures it: hyperlab's \
              intra-VPC first packet costs {} ns per call against the minimal NAT's {} ns. \
              Inserting preallocated hash-map entries (a per-CPU free list pop, a bucket lock, \
-             the element copy) is most of both.",
+             the element copy) is most of both.{}",
             f(med(k(
                 "intra-VPC, first packet (TCP SYN, new flow) [per call]"
             ))),
             f(med(k(
                 "floor: minimal stateful NAT, first packet (new flow) [per call]"
             ))),
+            match (vs_nf, nat5, nf, ceiling) {
+                (true, Some(a), Some(b), Some(c)) if b > 0.0 => format!(
+                    " Against netfilter the bound is shared: the minimal NAT's create path \
+                     itself reaches {:.2}x netfilter's {} M new flows/s, and 5x netfilter \
+                     ({} M/s) is {} the {} Mpps this run's generator delivers at most (the \
+                     redirect floor): no path can show more than the generator sends.",
+                    a / b,
+                    f(Some(b)),
+                    f(Some(5.0 * b)),
+                    if 5.0 * b > c { "above" } else { "close to" },
+                    f(Some(c)),
+                ),
+                _ => String::new(),
+            },
         ));
     }
     let two = r.rows.iter().filter(|x| {
@@ -350,4 +390,72 @@ pub fn bounds(r: &Report) -> Vec<String> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Target;
+
+    const NEW: &str = "New flows per second: first packets only";
+    const PPS: &str = "64-byte UDP, 4,096 flows (Mpps at the sink)";
+    const TWO: &str = "Two CPUs: two generator threads";
+
+    fn row(table: &'static str, name: &str, v: f64) -> Row {
+        Row::new(Section::Veth, table, name, "Mpps", vec![v])
+    }
+
+    #[test]
+    fn new_flow_and_two_cpu_misses_name_the_bound_a_floor_shares() {
+        let mut r = Report::default();
+        r.rows.push(row(PPS, "floor: XDP redirect (DevMap)", 0.5));
+        r.rows.push(row(
+            NEW,
+            "floor: minimal XDP NAT, 5-tuple key (16 B), 16 B value",
+            0.44,
+        ));
+        r.rows
+            .push(row(NEW, "kernel netfilter DNAT+SNAT, conntrack", 0.2));
+        r.rows.push(
+            row(NEW, "hyperlab XDP: intra-VPC, against netfilter", 0.36)
+                .baseline("netfilter conntrack", vec![1.8])
+                .target(Target::ratio_at_least(5.0, ">= 5x")),
+        );
+        r.rows
+            .push(row(TWO, "floor: XDP redirect (DevMap)", 0.9).baseline("1-CPU", vec![1.75]));
+        r.rows.push(
+            row(
+                TWO,
+                "floor: minimal XDP NAT, 5-tuple key (16 B), 16 B value",
+                0.85,
+            )
+            .baseline("1-CPU", vec![1.7]),
+        );
+        r.rows.push(
+            row(TWO, "hyperlab XDP: intra-VPC", 0.7)
+                .baseline("1-CPU", vec![1.5])
+                .target(Target::ratio_at_least(1.8, ">= 1.8x")),
+        );
+        let b = bounds(&r);
+        let new = b
+            .iter()
+            .find(|s| s.starts_with("**New flows per second**"))
+            .expect("new flows");
+        assert!(
+            new.contains("reaches 2.20x netfilter's 0.200 M new flows/s"),
+            "{new}"
+        );
+        assert!(
+            new.contains("5x netfilter (1.000 M/s) is above the 0.500 Mpps"),
+            "{new}"
+        );
+        let two = b
+            .iter()
+            .find(|s| s.starts_with("**Two CPUs**"))
+            .expect("two CPUs");
+        assert!(
+            two.contains("scale by 1.75x (redirect) and 1.70x (5-tuple NAT)"),
+            "{two}"
+        );
+    }
 }
