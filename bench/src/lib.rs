@@ -221,6 +221,8 @@ pub fn run(opts: &Options) -> Result<Report> {
         "  target/release/hyperlab-bench --out docs".into(),
         "# one part, fewer repetitions, another directory".into(),
         "cargo xtask bench --only veth --reps 3 --out /tmp/bench".into(),
+        "# part 3's rows at chosen flow counts only (powers of two)".into(),
+        "cargo xtask bench --only veth --reps 1 --pps-flows 1048576 --out /tmp/bench".into(),
         "# seconds, tiny sizes, checked deliveries (report in target/bench-quick/)".into(),
         "cargo xtask bench --quick".into(),
         "# the same quick mode as a test (part of cargo xtask test)".into(),
