@@ -47,6 +47,11 @@ enum Key {
     Pipeline,
     /// `NatKey5` (16 bytes) -> `NatVal5` (16 bytes): floor 3.
     FiveTuple,
+    /// `FlowKey` -> `NatWide` (112 bytes, FlowEntry's size), read only.
+    Wide,
+    /// The same, with the pipeline's per-packet writes (timestamp, atomic
+    /// packet and byte counts).
+    WideWrites,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +107,20 @@ const VARIANTS: &[Variant] = &[
         order: Order::Generator,
     },
     Variant {
+        name: "pipeline key, 112 B value (the size of hyperlab's FlowEntry)",
+        key: Key::Wide,
+        entries: None,
+        refill: false,
+        order: Order::Generator,
+    },
+    Variant {
+        name: "pipeline key, 112 B value, with hyperlab's per-packet writes (timestamp, atomic packet and byte counts)",
+        key: Key::WideWrites,
+        entries: None,
+        refill: false,
+        order: Order::Generator,
+    },
+    Variant {
         name: "pipeline key, random live flows",
         key: Key::Pipeline,
         entries: None,
@@ -145,6 +164,8 @@ fn prog(b: &BenchObject, k: Key) -> Program<'_> {
     Program::Xdp(b.xdp(match k {
         Key::Pipeline => bprog::XDP_NAT,
         Key::FiveTuple => bprog::XDP_NAT5,
+        Key::Wide => bprog::XDP_NATW,
+        Key::WideWrites => bprog::XDP_NATW_ACCT,
     }))
 }
 
@@ -206,12 +227,14 @@ pub fn run(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Report)
         let mut objs = Vec::new();
         for v in VARIANTS {
             let entries = v.entries.unwrap_or_else(|| default_entries(n));
-            let (nat, nat5) = match v.key {
-                Key::Pipeline => (entries, 1),
-                Key::FiveTuple => (1, entries),
+            let (nat, nat5, natw) = match v.key {
+                Key::Pipeline => (entries, 1, 1),
+                Key::FiveTuple => (1, entries, 1),
+                Key::Wide | Key::WideWrites => (1, 1, entries),
             };
             eprintln!("[bench] floors: {n} flows, {} ({entries} entries)", v.name);
-            let mut b = BenchObject::load_sized(&opts.bench_obj, Some(nat), Some(nat5))?;
+            let mut b =
+                BenchObject::load_tables(&opts.bench_obj, Some(nat), Some(nat5), Some(natw))?;
             b.set_config(&udp_config(&net))?;
             b.set_devmap(&ns, net.server_port)?;
             netns::scoped_in(&ns, || create(&b, v.key, &net, &t, n, opts.cpu, &mut check))?;
@@ -293,8 +316,9 @@ pub fn run(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Report)
             format!(
                 "What the floors' anatomy found at {} flows (each against the 5-tuple floor, \
                  same repetitions): the key and value size alone {}; a table emptied from \
-                 userspace and refilled {} (5-tuple key: {}); a 2^21-entry table {}; random \
-                 live flows instead of the generator's order {}. Preallocated entries are \
+                 userspace and refilled {} (5-tuple key: {}); a 2^21-entry table {}; a value \
+                 as large as hyperlab's 112-byte FlowEntry {}, and with hyperlab's per-packet \
+                 writes into it {}; random live flows instead of the generator's order {}. Preallocated entries are \
                  handed out from per-CPU free lists: a fresh table gives flows created one \
                  after the other neighbouring elements, which the generator then walks in \
                  order; a table emptied from userspace gets its elements back in bucket \
@@ -305,7 +329,9 @@ pub fn run(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Report)
                 med(2),
                 med(3),
                 med(4),
-                med(5)
+                med(5),
+                med(6),
+                med(7)
             ),
         );
     }

@@ -24,12 +24,14 @@ pub fn bench_object_path() -> PathBuf {
     dataplane::loader::object_path().with_file_name("bench-ebpf.o")
 }
 
-const XDP_PROGRAMS: [&str; 6] = [
+const XDP_PROGRAMS: [&str; 8] = [
     programs::GEN,
     programs::SINK,
     programs::XDP_REDIRECT,
     programs::XDP_NAT,
     programs::XDP_NAT5,
+    programs::XDP_NATW,
+    programs::XDP_NATW_ACCT,
     programs::XDP_PASS,
 ];
 const TC_PROGRAMS: [&str; 4] = [
@@ -53,7 +55,21 @@ impl BenchObject {
     /// As [`BenchObject::load`], each NAT floor's table sized on its own
     /// (1: a floor the caller does not use costs no memory).
     pub fn load_sized(path: &Path, nat: Option<u32>, nat5: Option<u32>) -> Result<BenchObject> {
+        BenchObject::load_tables(path, nat, nat5, None)
+    }
+
+    /// As [`BenchObject::load_sized`], with the wide-entry table
+    /// ([`hyperlab_bench_common::NatWide`], 1 entry unless `natw`) too.
+    pub fn load_tables(
+        path: &Path,
+        nat: Option<u32>,
+        nat5: Option<u32>,
+        natw: Option<u32>,
+    ) -> Result<BenchObject> {
         let mut loader = EbpfLoader::new();
+        if let Some(n) = natw {
+            loader.map_max_entries(maps::NATW, n);
+        }
         if let Some(n) = nat {
             loader.map_max_entries(maps::NAT, n);
         }

@@ -19,6 +19,11 @@ pub mod maps {
     pub const NAT: &str = "HLB_NAT";
     /// [`super::NatKey5`] -> [`super::NatVal5`]: the 5-tuple NAT's table.
     pub const NAT5: &str = "HLB_NAT5";
+    /// [`dataplane_common::FlowKey`] -> [`super::NatWide`]: the wide-entry
+    /// variants of the floors' anatomy.
+    pub const NATW: &str = "HLB_NATW";
+    /// Per-CPU scratch [`super::NatWide`] a new wide entry is built in.
+    pub const NATW_SCRATCH: &str = "HLB_NATW_S";
     /// Per-CPU array of u64 indexed by the `COUNT_*` constants.
     pub const COUNTS: &str = "HLB_COUNTS";
     /// Per-CPU array of [`super::Sample`], [`super::SAMPLE_SLOTS`] per CPU.
@@ -44,6 +49,12 @@ pub mod programs {
     /// key and a 16-byte value (addresses, ports, out ifindex; the MACs
     /// come from the config), otherwise the same steps as floor 2.
     pub const XDP_NAT5: &str = "hlb_xdp_nat5";
+    /// The floors' anatomy only: floor 2 with a value as large as the
+    /// pipeline's FlowEntry ([`super::NatWide`]), read only ...
+    pub const XDP_NATW: &str = "hlb_xdp_natw";
+    /// ... and with the pipeline's per-packet writes into it (the timestamp
+    /// when it moved, atomic packet and byte counts).
+    pub const XDP_NATW_ACCT: &str = "hlb_xdp_natw_acct";
     pub const TC_NAT5: &str = "hlb_tc_nat5";
     /// Empty programs: the fixed cost of one BPF_PROG_TEST_RUN call.
     pub const XDP_PASS: &str = "hlb_xdp_pass";
@@ -103,6 +114,26 @@ pub struct BenchConfig {
 #[inline(always)]
 pub const fn gen_index(seq: u64, flows_mask: u32, cpu: u32, cpu_stride: u32) -> u32 {
     (seq as u32 & flows_mask).wrapping_add(cpu.wrapping_mul(cpu_stride))
+}
+
+/// The minimal NAT's action in an entry as large as the pipeline's
+/// `FlowEntry` (112 bytes), with the per-flow counters and timestamp the
+/// pipeline keeps in it: what the entry's size and the fast path's writes
+/// cost at many flows.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct NatWide {
+    pub action: NatEntry,
+    pub packets: u64,
+    pub last_seen: u64,
+    pub bytes: u64,
+    pub _r0: u64,
+    pub _r1: u64,
+    pub _r2: u64,
+    pub _r3: u64,
+    pub _r4: u64,
+    pub _r5: u64,
+    pub _r6: u64,
 }
 
 /// The 5-tuple floor's key: 16 bytes, nothing else.
@@ -193,6 +224,7 @@ mod pod {
     unsafe impl aya::Pod for NatEntry {}
     unsafe impl aya::Pod for NatKey5 {}
     unsafe impl aya::Pod for NatVal5 {}
+    unsafe impl aya::Pod for NatWide {}
     unsafe impl aya::Pod for Sample {}
 }
 
@@ -207,6 +239,10 @@ mod tests {
         assert_eq!(size_of::<NatEntry>(), 32);
         assert_eq!(size_of::<NatKey5>(), 16);
         assert_eq!(size_of::<NatVal5>(), 16);
+        assert_eq!(
+            size_of::<NatWide>(),
+            size_of::<dataplane_common::FlowEntry>()
+        );
         assert_eq!(gen_index(5, 3, 0, 1 << 16), 1);
         assert_eq!(gen_index(5, 3, 1, 1 << 16), (1 << 16) + 1);
         assert_eq!(size_of::<Sample>(), 16 + SAMPLE_LEN);

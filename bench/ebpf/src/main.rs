@@ -13,17 +13,23 @@
 //! - empty programs that give the fixed cost of one test-run call.
 #![no_std]
 #![no_main]
+// `atomic_xadd` (as in the data plane's kernel crate): the wide-entry
+// anatomy variant counts packets and bytes as the pipeline does.
+#![feature(core_intrinsics)]
+#![allow(internal_features)]
+
+use core::intrinsics::{atomic_xadd, AtomicOrdering};
 
 use aya_ebpf::{
     bindings::{xdp_action, BPF_F_PSEUDO_HDR, BPF_NOEXIST, TC_ACT_OK, TC_ACT_SHOT},
-    helpers::generated::{bpf_get_smp_processor_id, bpf_redirect_peer, bpf_xdp_load_bytes},
+    helpers::generated::{bpf_get_smp_processor_id, bpf_jiffies64, bpf_redirect_peer, bpf_xdp_load_bytes},
     macros::{classifier, map, xdp},
     maps::{Array, DevMap, HashMap, PerCpuArray},
     programs::{TcContext, XdpContext},
 };
 use dataplane_common::{FlowKey, EEXIST, MAX_FLOWS, PROTO_TCP, PROTO_UDP};
 use hyperlab_bench_common::{
-    gen_index, nat_key, BenchConfig, NatEntry, NatKey5, NatVal5, Sample, COUNT_DROP, COUNT_FWD, COUNT_GEN, COUNT_NAT_NEW,
+    gen_index, nat_key, BenchConfig, NatEntry, NatKey5, NatVal5, NatWide, Sample, COUNT_DROP, COUNT_FWD, COUNT_GEN, COUNT_NAT_NEW,
     COUNT_SINK, COUNT_SLOTS, FRAME_LEN, SAMPLE_LEN, SAMPLE_SLOTS,
 };
 
@@ -41,6 +47,14 @@ static NAT: HashMap<FlowKey, NatEntry> = HashMap::with_max_entries(MAX_FLOWS, 0)
 /// The 5-tuple floor's table: preallocated, sized by the runner.
 #[map(name = "HLB_NAT5")]
 static NAT5: HashMap<NatKey5, NatVal5> = HashMap::with_max_entries(MAX_FLOWS, 0);
+
+/// The wide-entry anatomy variants' table (sized by the runner; 1 entry
+/// unless used).
+#[map(name = "HLB_NATW")]
+static NATW: HashMap<FlowKey, NatWide> = HashMap::with_max_entries(1, 0);
+
+#[map(name = "HLB_NATW_S")]
+static NATW_SCRATCH: PerCpuArray<NatWide> = PerCpuArray::with_max_entries(1, 0);
 
 #[map(name = "HLB_COUNTS")]
 static COUNTS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNT_SLOTS, 0);
@@ -259,6 +273,69 @@ fn nat5_lookup(t: &Tuple) -> Option<Action> {
         ndp: u16::from_ne_bytes(v.new_dport),
         eth: eth_words(&cfg.eth),
         out_ifindex: v.out_ifindex,
+    })
+}
+
+/// The wide entry for `t`: its own, or a new one built in this CPU's
+/// scratch slot from the config (BPF_NOEXIST, as floor 2).
+#[inline(always)]
+fn natw_lookup(t: &Tuple) -> Option<*mut NatWide> {
+    let key = nat_key(t.src, t.dst, t.sport, t.dport, t.proto);
+    if let Some(e) = NATW.get_ptr_mut(&key) {
+        return Some(e);
+    }
+    let cfg = CONFIG.get(0)?;
+    let s = NATW_SCRATCH.get_ptr_mut(0)?;
+    // SAFETY: this CPU's scratch slot; field by field (a struct literal
+    // with adjacent zero u64s would compile to a memset call).
+    unsafe {
+        (*s).action.eth = [
+            cfg.eth[0], cfg.eth[1], cfg.eth[2], cfg.eth[3], cfg.eth[4], cfg.eth[5], cfg.eth[6], cfg.eth[7],
+            cfg.eth[8], cfg.eth[9], cfg.eth[10], cfg.eth[11],
+        ];
+        (*s).action.out_ifindex = cfg.out_ifindex;
+        (*s).action.new_src = cfg.nat_src;
+        (*s).action.new_dst = cfg.nat_dst;
+        (*s).action.new_sport = [t.sport[0] ^ cfg.sport_xor[0], t.sport[1] ^ cfg.sport_xor[1]];
+        (*s).action.new_dport = cfg.nat_dport;
+        core::ptr::write_volatile(&mut (*s).packets, 0);
+        core::ptr::write_volatile(&mut (*s).bytes, 0);
+        core::ptr::write_volatile(&mut (*s).last_seen, bpf_jiffies64());
+    }
+    // SAFETY: `s` is a live map value.
+    match NATW.insert(&key, unsafe { &*s }, BPF_NOEXIST as u64) {
+        Ok(()) => {
+            count(COUNT_NAT_NEW);
+        }
+        Err(rc) if rc == -EEXIST => {}
+        Err(_) => return None,
+    }
+    NATW.get_ptr_mut(&key)
+}
+
+#[xdp]
+pub fn hlb_xdp_natw(ctx: XdpContext) -> u32 {
+    xdp_nat(ctx, |t| natw_lookup(t).map(|e| action_of(e as *const NatEntry)))
+}
+
+#[xdp]
+pub fn hlb_xdp_natw_acct(ctx: XdpContext) -> u32 {
+    let len = (ctx.data_end() - ctx.data()) as u64;
+    xdp_nat(ctx, |t| {
+        let e = natw_lookup(t)?;
+        // The pipeline's per-packet writes: the timestamp when the clock
+        // moved, then the packet and byte counts (atomic: any CPU may
+        // forward the flow).
+        // SAFETY: `e` is a live map value; the u64s are 8-byte aligned.
+        unsafe {
+            let now = bpf_jiffies64();
+            if (*e).last_seen != now {
+                (*e).last_seen = now;
+            }
+            atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(core::ptr::addr_of_mut!((*e).packets), 1);
+            atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(core::ptr::addr_of_mut!((*e).bytes), len);
+        }
+        Some(action_of(e as *const NatEntry))
     })
 }
 
