@@ -135,21 +135,25 @@ pub fn bounds(r: &Report) -> Vec<String> {
                     match (
                         last("pipeline key, 112 B value ("),
                         last("pipeline key, 112 B value, with"),
+                        last("pipeline key, a reply entry"),
                     ) {
-                        (Some(w), Some(ww)) => format!(
+                        (Some(w), Some(ww), pair) => format!(
                             " What the pipeline's {}-byte flow entry adds is measured in the \
                              floors' anatomy at {}: the minimal NAT with a value that size \
                              costs {} the 5-tuple floor, and {} with the pipeline's per-packet \
                              writes into it (timestamp, atomic packet and byte counts). That \
                              part is what moving counters and timestamps off the entry (a \
                              per-CPU side record) and keeping only the action in it can win; \
-                             the rest of the gap is not in the entry: the pipeline's table \
-                             holds two entries per flow and its program does more per packet \
-                             than the floor, which this run does not split further.",
+                             the rest of the gap is not in the entry. Two entries per flow \
+                             (the reply entry created beside each forward one, as the pipeline \
+                             does) cost the minimal NAT {} at that size; what remains is the \
+                             pipeline's other per-packet work, which this run does not split \
+                             further.",
                             std::mem::size_of::<dataplane_common::FlowEntry>(),
                             w.context,
                             fx(ratio(Some(w))),
                             fx(ratio(Some(ww))),
+                            fx(pair.and_then(|p| ratio(Some(p)))),
                         ),
                         _ => String::new(),
                     }

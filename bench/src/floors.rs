@@ -52,6 +52,9 @@ enum Key {
     /// The same, with the pipeline's per-packet writes (timestamp, atomic
     /// packet and byte counts).
     WideWrites,
+    /// `FlowKey` -> `NatEntry` with a reply entry inserted beside each new
+    /// flow, as the pipeline does.
+    Pair,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +124,13 @@ const VARIANTS: &[Variant] = &[
         order: Order::Generator,
     },
     Variant {
+        name: "pipeline key, a reply entry created beside each flow (two entries per flow, as hyperlab)",
+        key: Key::Pair,
+        entries: None,
+        refill: false,
+        order: Order::Generator,
+    },
+    Variant {
         name: "pipeline key, random live flows",
         key: Key::Pipeline,
         entries: None,
@@ -166,6 +176,7 @@ fn prog(b: &BenchObject, k: Key) -> Program<'_> {
         Key::FiveTuple => bprog::XDP_NAT5,
         Key::Wide => bprog::XDP_NATW,
         Key::WideWrites => bprog::XDP_NATW_ACCT,
+        Key::Pair => bprog::XDP_NAT_PAIR,
     }))
 }
 
@@ -228,7 +239,7 @@ pub fn run(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Report)
         for v in VARIANTS {
             let entries = v.entries.unwrap_or_else(|| default_entries(n));
             let (nat, nat5, natw) = match v.key {
-                Key::Pipeline => (entries, 1, 1),
+                Key::Pipeline | Key::Pair => (entries, 1, 1),
                 Key::FiveTuple => (1, entries, 1),
                 Key::Wide | Key::WideWrites => (1, 1, entries),
             };
@@ -318,7 +329,8 @@ pub fn run(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Report)
                  same repetitions): the key and value size alone {}; a table emptied from \
                  userspace and refilled {} (5-tuple key: {}); a 2^21-entry table {}; a value \
                  as large as hyperlab's 112-byte FlowEntry {}, and with hyperlab's per-packet \
-                 writes into it {}; random live flows instead of the generator's order {}. Preallocated entries are \
+                 writes into it {}; a reply entry created beside each flow (two entries per \
+                 flow, as hyperlab) {}; random live flows instead of the generator's order {}. Preallocated entries are \
                  handed out from per-CPU free lists: a fresh table gives flows created one \
                  after the other neighbouring elements, which the generator then walks in \
                  order; a table emptied from userspace gets its elements back in bucket \
@@ -331,7 +343,8 @@ pub fn run(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Report)
                 med(4),
                 med(5),
                 med(6),
-                med(7)
+                med(7),
+                med(8)
             ),
         );
     }

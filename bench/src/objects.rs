@@ -24,7 +24,8 @@ pub fn bench_object_path() -> PathBuf {
     dataplane::loader::object_path().with_file_name("bench-ebpf.o")
 }
 
-const XDP_PROGRAMS: [&str; 8] = [
+const XDP_PROGRAMS: [&str; 9] = [
+    programs::XDP_NAT_PAIR,
     programs::GEN,
     programs::SINK,
     programs::XDP_REDIRECT,

@@ -55,6 +55,9 @@ pub mod programs {
     /// ... and with the pipeline's per-packet writes into it (the timestamp
     /// when it moved, atomic packet and byte counts).
     pub const XDP_NATW_ACCT: &str = "hlb_xdp_natw_acct";
+    /// The floors' anatomy only: floor 2 inserting a reply entry beside
+    /// each new forward entry, as the pipeline does (two entries per flow).
+    pub const XDP_NAT_PAIR: &str = "hlb_xdp_nat_pair";
     pub const TC_NAT5: &str = "hlb_tc_nat5";
     /// Empty programs: the fixed cost of one BPF_PROG_TEST_RUN call.
     pub const XDP_PASS: &str = "hlb_xdp_pass";

@@ -313,6 +313,43 @@ fn natw_lookup(t: &Tuple) -> Option<*mut NatWide> {
     NATW.get_ptr_mut(&key)
 }
 
+/// Floor 2 as a NAT that translates replies: a miss inserts the forward
+/// entry and then the reply entry (keyed by the translated tuple
+/// reversed, mapping back), as the pipeline does, so the table holds two
+/// entries per flow, created one after the other.
+#[inline(always)]
+fn nat_pair_lookup(t: &Tuple) -> Option<*const NatEntry> {
+    let key = nat_key(t.src, t.dst, t.sport, t.dport, t.proto);
+    if let Some(e) = NAT.get_ptr(&key) {
+        return Some(e);
+    }
+    let e = nat_lookup(t)?;
+    // SAFETY: `e` points into a live map value.
+    let f = unsafe { &*e };
+    let rkey = nat_key(f.new_dst, f.new_src, f.new_dport, f.new_sport, t.proto);
+    let cfg = CONFIG.get(0)?;
+    let r = NatEntry {
+        eth: [
+            cfg.eth[6], cfg.eth[7], cfg.eth[8], cfg.eth[9], cfg.eth[10], cfg.eth[11], cfg.eth[0], cfg.eth[1],
+            cfg.eth[2], cfg.eth[3], cfg.eth[4], cfg.eth[5],
+        ],
+        out_ifindex: cfg.out_ifindex,
+        new_src: t.dst,
+        new_dst: t.src,
+        new_sport: t.dport,
+        new_dport: t.sport,
+        _pad: 0,
+    };
+    // The reply entry may exist already (another CPU): keep it.
+    let _ = NAT.insert(&rkey, &r, BPF_NOEXIST as u64);
+    Some(e)
+}
+
+#[xdp]
+pub fn hlb_xdp_nat_pair(ctx: XdpContext) -> u32 {
+    xdp_nat(ctx, |t| nat_pair_lookup(t).map(action_of))
+}
+
 #[xdp]
 pub fn hlb_xdp_natw(ctx: XdpContext) -> u32 {
     xdp_nat(ctx, |t| natw_lookup(t).map(|e| action_of(e as *const NatEntry)))
