@@ -31,22 +31,23 @@ fn fold(mut acc: u64) -> u16 {
     !(acc as u16)
 }
 
-/// The frame `hlb_gen` writes as its `seq`-th frame (its per-CPU counter
-/// after the increment): `template` with source port
-/// `sport_base + (seq & flows_mask)` and the UDP checksum adjusted for it,
+/// The frame `hlb_gen` writes for flow index `idx`
+/// ([`hyperlab_bench_common::gen_index`] of its per-CPU counter): `template`
+/// with source port `sport_base + idx` (16 bits, wrapping), destination port
+/// the template's plus `idx >> 16`, and the UDP checksum adjusted for both,
 /// with `hlb_gen`'s arithmetic (native-order words of network-order bytes).
-pub fn frame(
-    template: &[u8; FRAME_LEN],
-    sport_base: u32,
-    flows_mask: u32,
-    seq: u64,
-) -> [u8; FRAME_LEN] {
-    let sport = (sport_base.wrapping_add(seq as u32 & flows_mask) as u16).to_be();
+pub fn frame(template: &[u8; FRAME_LEN], sport_base: u32, idx: u32) -> [u8; FRAME_LEN] {
+    let sport = (sport_base.wrapping_add(idx) as u16).to_be();
+    let dport0 = u16::from_ne_bytes([template[L4 + 2], template[L4 + 3]]);
+    let dport = u16::from_be(dport0)
+        .wrapping_add((idx >> 16) as u16)
+        .to_be();
     let old = u16::from_ne_bytes([template[UDP_CSUM], template[UDP_CSUM + 1]]);
-    let c = fold((!old) as u64 + sport as u64);
+    let c = fold((!old) as u64 + sport as u64 + (!dport0) as u64 + dport as u64);
     let c = if c == 0 { 0xffff } else { c };
     let mut f = *template;
     f[L4..L4 + 2].copy_from_slice(&sport.to_ne_bytes());
+    f[L4 + 2..L4 + 4].copy_from_slice(&dport.to_ne_bytes());
     f[UDP_CSUM..UDP_CSUM + 2].copy_from_slice(&c.to_ne_bytes());
     f
 }
@@ -61,6 +62,17 @@ pub struct Frames {
 impl Frames {
     /// `flows_mask + 1` frames (a power of two, like the generator's flows).
     pub fn new(template: &[u8], sport_base: u32, flows_mask: u32) -> Result<Frames> {
+        Frames::with_offset(template, sport_base, flows_mask, 0)
+    }
+
+    /// As [`Frames::new`], flow indexes starting at `offset`: the flow set
+    /// of a generator thread on CPU `cpu` is `offset = cpu * cpu_stride`.
+    pub fn with_offset(
+        template: &[u8],
+        sport_base: u32,
+        flows_mask: u32,
+        offset: u32,
+    ) -> Result<Frames> {
         let t: &[u8; FRAME_LEN] = template
             .try_into()
             .with_context(|| format!("template of {} bytes", template.len()))?;
@@ -69,7 +81,7 @@ impl Frames {
         }
         Ok(Frames {
             frames: (0..=flows_mask as u64)
-                .map(|i| frame(t, sport_base, flows_mask, i))
+                .map(|i| frame(t, sport_base, (i as u32).wrapping_add(offset)))
                 .collect(),
             mask: flows_mask as u64,
         })
@@ -212,7 +224,7 @@ mod tests {
             // checksums that fold to 0 (sent as 0xffff) are among them.
             let mut folded_to_zero = 0;
             for seq in 0..=0xffffu64 {
-                let f = frame(&template, 0, 0xffff, seq);
+                let f = frame(&template, 0, seq as u32);
                 let want = reference(src, dst, seq as u16, dport);
                 assert_eq!(f, want, "source port {seq}");
                 csum::assert_valid(&f);
@@ -245,6 +257,15 @@ mod tests {
             })
             .collect();
         assert_eq!(ports, [65535, 0, 1, 2]);
+        // Past 65,536 flows the destination port counts up too.
+        let f = frame(&template, 1024, (3 << 16) + 7);
+        assert_eq!(f, reference([10, 0, 1, 10], [10, 0, 1, 21], 1031, 5356));
+        csum::assert_valid(&f);
+        let frames = Frames::with_offset(&template, 1024, 1, 1 << 16).expect("frames");
+        assert_eq!(
+            *frames.get(1),
+            reference([10, 0, 1, 10], [10, 0, 1, 21], 1025, 5354)
+        );
         assert!(Frames::new(&template, 1024, 5).is_err());
         assert!(Frames::new(&template[..60], 1024, 0).is_err());
     }

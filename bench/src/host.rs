@@ -248,6 +248,8 @@ fn build() -> Result<Setups> {
     })
 }
 
+const T_CONN: &str = "TCP connections per second (one client, one connection at a time)";
+
 const NFT_HOST: &str = "table ip hlbench {
   chain pre {
     type nat hook prerouting priority dstnat; policy accept;
@@ -390,6 +392,44 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
             }
         }
     }
+    // TCP connections per second: the bare veth pair, netfilter and
+    // hyperlab's TC paths.
+    let conn_paths: Vec<usize> = (0..setups.paths.len())
+        .filter(|&i| {
+            matches!(
+                setups.paths[i].kind,
+                Kind::Veth | Kind::Netfilter | Kind::HyperlabTc
+            )
+        })
+        .collect();
+    let secs = if opts.quick { 0.2 } else { 1.0 };
+    let mut conns: StdHashMap<usize, Vec<f64>> = StdHashMap::new();
+    for rep in 0..opts.reps {
+        for &pi in &conn_paths {
+            let p = &setups.paths[pi];
+            eprintln!(
+                "[bench] host: {} TCP connect rate, repetition {}/{}",
+                p.name,
+                rep + 1,
+                opts.reps
+            );
+            let r = super::connrate::measure(&p.client_ns, &p.server_ns, p.target, p.peer, secs)
+                .with_context(|| format!("TCP connect rate through {}", p.name))?;
+            let c = &mut checks[pi];
+            c.delivered += r.connections;
+            if r.connections == 0 {
+                c.fail("connect rate: no connection completed");
+            } else if r.wrong_peer > 0 {
+                c.fail(format!(
+                    "connect rate: {} connections from {:?}, expected {}",
+                    r.wrong_peer, r.seen, p.peer
+                ));
+            } else {
+                c.verified += 1;
+            }
+            conns.entry(pi).or_default().push(r.per_sec);
+        }
+    }
     report.checks.extend(checks);
     let idx = |k: Kind| {
         setups
@@ -423,6 +463,38 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
             report.rows.push(r);
         }
     }
+    let (veth_i, nf_i) = (idx(Kind::Veth), idx(Kind::Netfilter));
+    let base_v = conns.get(&veth_i).cloned().unwrap_or_default();
+    let nf_v = conns.get(&nf_i).cloned().unwrap_or_default();
+    for &pi in &conn_paths {
+        let p = &setups.paths[pi];
+        let v = conns.get(&pi).cloned().unwrap_or_default();
+        let mut r = Row::new(Section::Host, T_CONN, p.name, "conn/s", v.clone())
+            .context("TCP connect rate")
+            .plot();
+        if pi != veth_i {
+            r = r.baseline(setups.paths[veth_i].name, ratios(&v, &base_v));
+        }
+        if p.kind == Kind::HyperlabTc {
+            if let Some(q) = super::stats::Summary::of(&ratios(&v, &nf_v)) {
+                r = r.note(format!("{:.2}x netfilter's rate", q.median));
+            }
+        }
+        report.rows.push(r);
+    }
+    report.note(
+        Section::Host,
+        format!(
+            "TCP connect rate: one client thread in the client's namespace opens connections \
+             to port {} one after the other for {secs} s; each is a whole TCP life: the \
+             handshake, the server (a thread in the server's namespace) accepts, checks the \
+             peer address it sees (as for iperf3) and closes, the client reads the end and \
+             closes. Rate = completed connections / elapsed time; the server's accept count \
+             must equal the client's. hyperlab's lab keeps its flow sweep off during the run, \
+             so every connection's flow entries stay in the table.",
+            super::connrate::PORT
+        ),
+    );
     report.note(
         Section::Host,
         format!(

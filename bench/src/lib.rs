@@ -21,11 +21,14 @@
 
 pub mod afpacket;
 pub mod analysis;
+pub mod connrate;
+pub mod floors;
 pub mod host;
 pub mod kernel;
 pub mod nacl;
 pub mod objects;
 pub mod profile;
+pub mod rates;
 pub mod report;
 pub mod routes;
 pub mod scale;
@@ -33,6 +36,7 @@ pub mod stats;
 pub mod sys;
 pub mod testrun;
 pub mod topo;
+pub mod traffic;
 pub mod verify;
 pub mod veth;
 
@@ -93,6 +97,8 @@ pub struct Sizes {
     pub per_call: usize,
     /// Live flows for the established-flow scale runs.
     pub scale_flows: Vec<usize>,
+    /// Live flows for the floors' anatomy.
+    pub anatomy_flows: Vec<usize>,
     /// Rules in the server's group for the first-packet scale runs.
     pub sg_rules: Vec<usize>,
     /// The big config: ENIs and rules.
@@ -100,6 +106,11 @@ pub struct Sizes {
     pub config_rules: usize,
     /// Flows of the veth runs.
     pub pps_flows: Vec<u32>,
+    /// First packets per new-flows measurement (fresh 5-tuples, at most 65,536:
+    /// one source address, one destination port per path).
+    pub new_flows: u32,
+    /// Flows of the two-CPU runs (half per CPU).
+    pub two_core_flows: u32,
     /// Seconds the generator runs per measurement.
     pub pps_seconds: f64,
     /// iperf3 duration per run (`-t`), or None: a fixed amount of data.
@@ -112,10 +123,13 @@ impl Sizes {
             loop_repeat: 1_000_000,
             per_call: 20_000,
             scale_flows: vec![1_000, 100_000, 1_000_000],
+            anatomy_flows: vec![4_096, 65_536, 1_000_000],
             sg_rules: vec![10, 1_000, 10_000],
             config_enis: 10_000,
             config_rules: 100_000,
-            pps_flows: vec![1, 4_096, 65_536],
+            pps_flows: vec![1, 4_096, 65_536, 1 << 20],
+            new_flows: 65_536,
+            two_core_flows: 4_096,
             pps_seconds: 1.0,
             iperf_seconds: Some(2),
         }
@@ -126,10 +140,13 @@ impl Sizes {
             loop_repeat: 20_000,
             per_call: 300,
             scale_flows: vec![1_000, 5_000],
+            anatomy_flows: vec![64, 4_096],
             sg_rules: vec![10, 100],
             config_enis: 100,
             config_rules: 1_000,
-            pps_flows: vec![1, 64],
+            pps_flows: vec![1, 64, 131_072],
+            new_flows: 4_096,
+            two_core_flows: 64,
             pps_seconds: 0.1,
             iperf_seconds: None,
         }
@@ -147,6 +164,8 @@ pub struct Options {
     pub cpu: usize,
     /// How this run was started (for the report).
     pub command: String,
+    /// Part 3's flow counts instead of the sizes' (empty: the sizes').
+    pub pps_flows: Vec<u32>,
 }
 
 impl Options {
@@ -162,15 +181,20 @@ impl Options {
             bench_obj: objects::bench_object_path(),
             cpu: cpus.saturating_sub(1),
             command: format!("cargo xtask bench{}", if quick { " --quick" } else { "" }),
+            pps_flows: Vec::new(),
         }
     }
 
     pub fn sizes(&self) -> Sizes {
-        if self.quick {
+        let mut s = if self.quick {
             Sizes::quick()
         } else {
             Sizes::full()
+        };
+        if !self.pps_flows.is_empty() {
+            s.pps_flows = self.pps_flows.clone();
         }
+        s
     }
 }
 
@@ -197,6 +221,8 @@ pub fn run(opts: &Options) -> Result<Report> {
         "  target/release/hyperlab-bench --out docs".into(),
         "# one part, fewer repetitions, another directory".into(),
         "cargo xtask bench --only veth --reps 3 --out /tmp/bench".into(),
+        "# part 3's rows at chosen flow counts only (powers of two)".into(),
+        "cargo xtask bench --only veth --reps 1 --pps-flows 1048576 --out /tmp/bench".into(),
         "# seconds, tiny sizes, checked deliveries (report in target/bench-quick/)".into(),
         "cargo xtask bench --quick".into(),
         "# the same quick mode as a test (part of cargo xtask test)".into(),

@@ -12,7 +12,7 @@ use aya::{
 use dataplane::netns;
 use dataplane_common::FlowKey;
 use hyperlab_bench_common::{
-    maps, programs, BenchConfig, NatEntry, Sample, COUNT_SLOTS, SAMPLE_SLOTS,
+    maps, programs, BenchConfig, NatEntry, NatKey5, NatVal5, Sample, COUNT_SLOTS, SAMPLE_SLOTS,
 };
 
 /// Where the bench object is looked for: `$HYPERLAB_BENCH_OBJ`, else next to
@@ -24,14 +24,23 @@ pub fn bench_object_path() -> PathBuf {
     dataplane::loader::object_path().with_file_name("bench-ebpf.o")
 }
 
-const XDP_PROGRAMS: [&str; 5] = [
+const XDP_PROGRAMS: [&str; 9] = [
+    programs::XDP_NAT_PAIR,
     programs::GEN,
     programs::SINK,
     programs::XDP_REDIRECT,
     programs::XDP_NAT,
+    programs::XDP_NAT5,
+    programs::XDP_NATW,
+    programs::XDP_NATW_ACCT,
     programs::XDP_PASS,
 ];
-const TC_PROGRAMS: [&str; 3] = [programs::TC_REDIRECT, programs::TC_NAT, programs::TC_PASS];
+const TC_PROGRAMS: [&str; 4] = [
+    programs::TC_REDIRECT,
+    programs::TC_NAT,
+    programs::TC_NAT5,
+    programs::TC_PASS,
+];
 
 pub struct BenchObject {
     ebpf: Ebpf,
@@ -39,11 +48,34 @@ pub struct BenchObject {
 
 impl BenchObject {
     /// Loads every program (the verifier runs here). `nat_entries` resizes
-    /// the minimal NAT's table.
+    /// the minimal NAT's tables (both floors').
     pub fn load(path: &Path, nat_entries: Option<u32>) -> Result<BenchObject> {
+        BenchObject::load_sized(path, nat_entries, nat_entries)
+    }
+
+    /// As [`BenchObject::load`], each NAT floor's table sized on its own
+    /// (1: a floor the caller does not use costs no memory).
+    pub fn load_sized(path: &Path, nat: Option<u32>, nat5: Option<u32>) -> Result<BenchObject> {
+        BenchObject::load_tables(path, nat, nat5, None)
+    }
+
+    /// As [`BenchObject::load_sized`], with the wide-entry table
+    /// ([`hyperlab_bench_common::NatWide`], 1 entry unless `natw`) too.
+    pub fn load_tables(
+        path: &Path,
+        nat: Option<u32>,
+        nat5: Option<u32>,
+        natw: Option<u32>,
+    ) -> Result<BenchObject> {
         let mut loader = EbpfLoader::new();
-        if let Some(n) = nat_entries {
+        if let Some(n) = natw {
+            loader.map_max_entries(maps::NATW, n);
+        }
+        if let Some(n) = nat {
             loader.map_max_entries(maps::NAT, n);
+        }
+        if let Some(n) = nat5 {
+            loader.map_max_entries(maps::NAT5, n);
         }
         let mut ebpf = loader.load_file(path).with_context(|| {
             format!(
@@ -107,6 +139,23 @@ impl BenchObject {
     pub fn nat_clear(&mut self) -> Result<()> {
         let mut m = self.nat_map()?;
         let keys: Vec<FlowKey> = m.keys().collect::<Result<_, _>>()?;
+        for k in keys {
+            let _ = m.remove(&k);
+        }
+        Ok(())
+    }
+
+    /// A map of the object by name.
+    pub fn map_mut(&mut self, name: &str) -> Result<&mut aya::maps::Map> {
+        self.ebpf
+            .map_mut(name)
+            .with_context(|| format!("map {name}"))
+    }
+
+    pub fn nat5_clear(&mut self) -> Result<()> {
+        let mut m: HashMap<&mut MapData, NatKey5, NatVal5> =
+            HashMap::try_from(self.ebpf.map_mut(maps::NAT5).context("nat5 map")?)?;
+        let keys: Vec<NatKey5> = m.keys().collect::<Result<_, _>>()?;
         for k in keys {
             let _ = m.remove(&k);
         }

@@ -23,6 +23,10 @@ pub struct Row {
     /// What the name leaves to the table title (hook, flows, direction),
     /// for lists outside the table: the targets and the printed summary.
     pub context: String,
+    /// A point of a curve over the flow count: the curve's name and the
+    /// flows. The plot draws one panel per part with every curve of that
+    /// part, flows on a log axis.
+    pub series: Option<(String, f64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -111,7 +115,14 @@ impl Row {
             plot: false,
             note: String::new(),
             context: String::new(),
+            series: None,
         }
+    }
+
+    /// This row is the point at `flows` of curve `name`.
+    pub fn at(mut self, name: impl Into<String>, flows: f64) -> Row {
+        self.series = Some((name.into(), flows));
+        self
     }
 
     pub fn context(mut self, c: impl Into<String>) -> Row {
@@ -463,11 +474,13 @@ impl Report {
                 None => panels.push((title, vec![r])),
             }
         }
+        let curves = self.curve_panels();
         let height: f64 = 48.0
             + panels
                 .iter()
                 .map(|(_, rs)| 36.0 + ROW * rs.len() as f64)
-                .sum::<f64>();
+                .sum::<f64>()
+            + curves.iter().map(|c| c.height()).sum::<f64>();
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -546,8 +559,160 @@ impl Report {
             }
             y += 10.0;
         }
+        for c in &curves {
+            y = c.draw(&mut s, y, W);
+        }
         s.push_str("</svg>\n");
         s
+    }
+
+    /// One panel per part and unit for the rows that are points of a curve
+    /// over the flow count.
+    fn curve_panels(&self) -> Vec<CurvePanel> {
+        let mut out: Vec<CurvePanel> = Vec::new();
+        for r in &self.rows {
+            let (Some((name, x)), Some(v)) = (&r.series, r.value()) else {
+                continue;
+            };
+            let title = format!(
+                "{}: {} against live flows (log axis)",
+                r.section.title(),
+                r.unit
+            );
+            let p = match out.iter_mut().position(|p| p.title == title) {
+                Some(i) => &mut out[i],
+                None => {
+                    out.push(CurvePanel {
+                        title,
+                        unit: r.unit,
+                        curves: Vec::new(),
+                    });
+                    out.last_mut().expect("pushed")
+                }
+            };
+            match p.curves.iter_mut().find(|(n, _)| n == name) {
+                Some((_, pts)) => pts.push((*x, v.median)),
+                None => p.curves.push((name.clone(), vec![(*x, v.median)])),
+            }
+        }
+        for p in &mut out {
+            for (_, pts) in &mut p.curves {
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+        }
+        out
+    }
+}
+
+/// Curves over the flow count, flows on a log axis.
+struct CurvePanel {
+    title: String,
+    unit: &'static str,
+    curves: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+const PALETTE: [&str; 8] = [
+    "#4a78b5", "#d9822b", "#3d8b40", "#b53d3d", "#7a4ab5", "#2b9fd9", "#8b7a3d", "#555555",
+];
+
+impl CurvePanel {
+    const PLOT_H: f64 = 220.0;
+
+    fn height(&self) -> f64 {
+        26.0 + Self::PLOT_H + 44.0 + 14.0 * self.curves.len() as f64 + 10.0
+    }
+
+    /// Draws the panel from `y`; returns the y below it.
+    fn draw(&self, s: &mut String, y: f64, w: f64) -> f64 {
+        let (left, right) = (70.0, w - 30.0);
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{}" font-size="12" font-weight="bold">{}</text>"#,
+            y + 16.0,
+            xml(&self.title)
+        );
+        let top = y + 26.0;
+        let bottom = top + Self::PLOT_H;
+        let pts = self.curves.iter().flat_map(|(_, p)| p.iter());
+        let (mut xmin, mut xmax, mut ymax) = (f64::MAX, f64::MIN, 0.0f64);
+        for &(x, v) in pts {
+            xmin = xmin.min(x.max(1.0));
+            xmax = xmax.max(x.max(1.0));
+            ymax = ymax.max(v);
+        }
+        let (lx0, lx1) = (xmin.log10(), xmax.log10().max(xmin.log10() + 1.0));
+        let ymax = ymax.max(f64::MIN_POSITIVE) * 1.1;
+        let sx = |x: f64| left + (right - left) * (x.max(1.0).log10() - lx0) / (lx1 - lx0);
+        let sy = |v: f64| bottom - (bottom - top) * (v / ymax).clamp(0.0, 1.0);
+        let _ = writeln!(
+            s,
+            r##"<rect x="{left}" y="{top}" width="{}" height="{}" fill="none" stroke="#999"/>"##,
+            right - left,
+            bottom - top
+        );
+        // Decades on the x axis, four steps on the y axis.
+        let mut d = lx0.floor() as i32;
+        while d as f64 <= lx1.ceil() {
+            let x = 10f64.powi(d);
+            if x >= 10f64.powf(lx0) * 0.999 && x <= 10f64.powf(lx1) * 1.001 {
+                let _ = writeln!(
+                    s,
+                    r##"<line x1="{0:.1}" x2="{0:.1}" y1="{top}" y2="{bottom}" stroke="#ddd"/><text x="{0:.1}" y="{1}" text-anchor="middle">{2}</text>"##,
+                    sx(x),
+                    bottom + 14.0,
+                    xml(&format!("1e{d}"))
+                );
+            }
+            d += 1;
+        }
+        for k in 0..=4 {
+            let v = ymax * k as f64 / 4.0;
+            let _ = writeln!(
+                s,
+                r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+                left - 6.0,
+                sy(v) + 4.0,
+                xml(&num(v))
+            );
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">live flows; y: {}</text>"#,
+            (left + right) / 2.0,
+            bottom + 28.0,
+            xml(self.unit)
+        );
+        let mut ly = bottom + 44.0;
+        for (i, (name, p)) in self.curves.iter().enumerate() {
+            let c = PALETTE[i % PALETTE.len()];
+            let path: Vec<String> = p
+                .iter()
+                .map(|&(x, v)| format!("{:.1},{:.1}", sx(x), sy(v)))
+                .collect();
+            let _ = writeln!(
+                s,
+                r#"<polyline points="{}" fill="none" stroke="{c}" stroke-width="2"/>"#,
+                path.join(" ")
+            );
+            for &(x, v) in p {
+                let _ = writeln!(
+                    s,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{c}"/>"#,
+                    sx(x),
+                    sy(v)
+                );
+            }
+            let _ = writeln!(
+                s,
+                r#"<rect x="{left}" y="{}" width="10" height="10" fill="{c}"/><text x="{}" y="{}">{}</text>"#,
+                ly - 9.0,
+                left + 14.0,
+                ly,
+                xml(name)
+            );
+            ly += 14.0;
+        }
+        y + self.height()
     }
 }
 
@@ -593,5 +758,31 @@ mod tests {
         let r = Row::new(Section::Scale, "t", "x", "s", vec![1.0])
             .target(Target::value_at_most(2.0, "< 2 s"));
         assert_eq!(r.verdict(), Some(Verdict::Met));
+    }
+
+    #[test]
+    fn curves_get_one_panel_per_part_with_flows_on_a_log_axis() {
+        let mut rep = Report::default();
+        for (n, v) in [(1_000.0, 100.0), (1_000_000.0, 400.0)] {
+            rep.rows
+                .push(Row::new(Section::Scale, "t", "a", "ns", vec![v]).at("floor", n));
+            rep.rows
+                .push(Row::new(Section::Scale, "t", "b", "ns", vec![v * 2.0]).at("hyperlab", n));
+        }
+        rep.rows
+            .push(Row::new(Section::Veth, "u", "c", "Mpps", vec![1.0]).at("nat", 1.0));
+        let panels = rep.curve_panels();
+        assert_eq!(panels.len(), 2);
+        assert_eq!(panels[0].curves.len(), 2);
+        assert_eq!(
+            panels[0].curves[1].1,
+            vec![(1_000.0, 200.0), (1_000_000.0, 800.0)]
+        );
+        let svg = rep.svg();
+        assert_eq!(svg.matches("<polyline").count(), 3);
+        // Decades 1e3 .. 1e6 are labelled on the first panel's axis.
+        for d in ["1e3", "1e4", "1e5", "1e6"] {
+            assert!(svg.contains(&format!(">{d}</text>")), "{d}");
+        }
     }
 }

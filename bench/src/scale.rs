@@ -17,7 +17,7 @@ use dataplane_common::{
     maps, FlowEntry, FlowKey, SgKey, SgPorts, FLOW_F_REPLY, FLOW_STATE_ESTABLISHED, GATEWAY_MAC,
     PROTO_TCP,
 };
-use hyperlab_bench_common::{nat_key, programs as bprog, NatEntry};
+use hyperlab_bench_common::{nat_key, programs as bprog, NatEntry, NatKey5, NatVal5};
 
 use super::{
     kernel::{self, hook_name, record, SPORT_XOR},
@@ -31,13 +31,14 @@ use super::{
 use hyperlab_tests::{pkt, Fixture, Outcome, Verdict};
 
 pub fn run(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
+    super::floors::run(fx, opts, sizes, report).context("the floors' anatomy")?;
     established_at_scale(fx, opts, sizes, report).context("established flows at scale")?;
     first_packet_vs_rules(fx, opts, sizes, report).context("first packets against group size")?;
     big_config(fx, opts, sizes, report).context("the 10,000-ENI config")?;
     Ok(())
 }
 
-fn thousands(n: usize) -> String {
+pub fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -72,6 +73,13 @@ fn nat_of(b: &BenchObject, hook: Hook) -> Program<'_> {
     match hook {
         Hook::Xdp => Program::Xdp(b.xdp(bprog::XDP_NAT)),
         Hook::Tc => Program::Tc(b.tc(bprog::TC_NAT)),
+    }
+}
+
+fn nat5_of(b: &BenchObject, hook: Hook) -> Program<'_> {
+    match hook {
+        Hook::Xdp => Program::Xdp(b.xdp(bprog::XDP_NAT5)),
+        Hook::Tc => Program::Tc(b.tc(bprog::TC_NAT5)),
     }
 }
 
@@ -131,6 +139,7 @@ fn established_at_scale(
     let mut filled = 0usize;
     let mut hl: StdHashMap<(&'static str, usize), Vec<f64>> = StdHashMap::new();
     let mut nat: StdHashMap<(&'static str, usize), Vec<f64>> = StdHashMap::new();
+    let mut nat5: StdHashMap<(&'static str, usize), Vec<f64>> = StdHashMap::new();
     let mut check_hl = Check::new("scale: pipeline established at N live flows");
     let mut check_nat = Check::new("scale: minimal NAT established at N live flows");
     let mut fill_rate = Vec::new();
@@ -165,7 +174,7 @@ fn established_at_scale(
                 opts.reps
             );
             for hook in [Hook::Xdp, Hook::Tc] {
-                let (o, h, m) = netns::scoped_in(&ns, || {
+                let (o, h, m, m5) = netns::scoped_in(&ns, || {
                     let o = Overhead::measure(
                         empty_of(&bench, hook),
                         net.client_port,
@@ -185,10 +194,17 @@ fn established_at_scale(
                         &nat_frames,
                         |i, out| record(&mut check_nat, expect_nat(&net, &nat_frames[i], out)),
                     )?;
-                    Ok((o.ns, h, m))
+                    let m5 = per_call(
+                        nat5_of(&bench, hook),
+                        net.client_port,
+                        &nat_frames,
+                        |i, out| record(&mut check_nat, expect_nat(&net, &nat_frames[i], out)),
+                    )?;
+                    Ok((o.ns, h, m, m5))
                 })?;
                 hl.entry((hook_name(hook), n)).or_default().push(h - o);
                 nat.entry((hook_name(hook), n)).or_default().push(m - o);
+                nat5.entry((hook_name(hook), n)).or_default().push(m5 - o);
             }
         }
     }
@@ -198,7 +214,8 @@ fn established_at_scale(
     for hook in [Hook::Xdp, Hook::Tc] {
         for (what, data, target) in [
             ("hyperlab intra-VPC", &hl, true),
-            ("minimal stateful NAT", &nat, false),
+            ("minimal NAT keyed like the pipeline", &nat, false),
+            ("minimal NAT, 5-tuple key", &nat5, false),
         ] {
             let base = data
                 .get(&(hook_name(hook), first))
@@ -213,6 +230,7 @@ fn established_at_scale(
                     "ns",
                     v.clone(),
                 )
+                .at(format!("{}: {what}", hook_name(hook)), n as f64)
                 .plot();
                 if n != first {
                     r = r.baseline(format!("{} flows", thousands(first)), ratios(&v, &base));
@@ -223,6 +241,34 @@ fn established_at_scale(
                 report.rows.push(r);
             }
         }
+        let growth = |d: &StdHashMap<(&'static str, usize), Vec<f64>>| -> Vec<f64> {
+            let a = d
+                .get(&(hook_name(hook), first))
+                .cloned()
+                .unwrap_or_default();
+            let b = d.get(&(hook_name(hook), max)).cloned().unwrap_or_default();
+            ratios(&b, &a)
+        };
+        let g = growth(&hl);
+        report.rows.push(
+            Row::new(
+                Section::Scale,
+                T_FLOWS,
+                format!(
+                    "{}: hyperlab intra-VPC, growth {} -> {} flows",
+                    hook_name(hook),
+                    thousands(first),
+                    thousands(max)
+                ),
+                "x",
+                g.clone(),
+            )
+            .baseline("the 5-tuple floor's growth", ratios(&g, &growth(&nat5)))
+            .target(Target::ratio_at_most(
+                1.2,
+                "<= 1.2x the floor's growth (issue 22)",
+            )),
+        );
     }
     report.note(
         Section::Scale,
@@ -306,6 +352,28 @@ fn fill(
         };
         m.insert(k, e, 0)
             .context("filling the minimal NAT's table")?;
+    }
+    let mut m5: HashMap<&mut MapData, NatKey5, NatVal5> =
+        HashMap::try_from(bench.map_mut(hyperlab_bench_common::maps::NAT5)?)?;
+    for i in from..to {
+        let (s, d) = flow_ports(i);
+        let k = NatKey5 {
+            src: CLIENT.octets(),
+            dst: ENDPOINT.octets(),
+            sport: s.to_be_bytes(),
+            dport: d.to_be_bytes(),
+            proto: PROTO_TCP,
+            ..Default::default()
+        };
+        let v = NatVal5 {
+            new_src: NLB.octets(),
+            new_dst: SERVER.octets(),
+            new_sport: (s ^ SPORT_XOR).to_be_bytes(),
+            new_dport: 5201u16.to_be_bytes(),
+            out_ifindex: cfg.out_ifindex,
+        };
+        m5.insert(k, v, 0)
+            .context("filling the 5-tuple NAT's table")?;
     }
     Ok(())
 }

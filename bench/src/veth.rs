@@ -6,16 +6,10 @@
 //! kernel that refuses BPF_PROG_RUN with live frames, an AF_PACKET socket on
 //! the same eth0 sends the same frames instead ([`Generator`], [`afpacket`]).
 
-use std::{
-    collections::HashMap as StdHashMap,
-    net::Ipv4Addr,
-    path::Path,
-    sync::atomic::{AtomicBool, AtomicU64, Ordering},
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap as StdHashMap, net::Ipv4Addr, time::Instant};
 
 use anyhow::{bail, Context, Result};
-use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp};
+use aya::programs::Xdp;
 use dataplane::{
     compile,
     lab::{self, LabPlan},
@@ -23,29 +17,43 @@ use dataplane::{
     model::{format_mac, Hook},
     netns,
 };
-use dataplane_common::{GATEWAY_MAC, PROTO_UDP};
+use dataplane_common::{GATEWAY_MAC, MAX_FLOWS, PROTO_UDP};
 use etherparse::PacketBuilder;
-use hyperlab_bench_common::{programs as bprog, BenchConfig, COUNT_GEN, COUNT_SINK, FRAME_LEN};
+use hyperlab_bench_common::{programs as bprog, BenchConfig, FRAME_LEN};
 
 use super::{
-    afpacket,
+    floors::default_entries,
     kernel::SPORT_XOR,
     objects::BenchObject,
-    report::{num, Check, Report, Row, Target},
-    stats::{ratios, Summary},
+    report::{Check, Report},
     sys,
     topo::{Net, API, CLIENT, ENDPOINT, INT_UDP, LINK, NLB, SERVER, TOPO},
+    traffic::{generator, timed, Generator, Sample, Traffic},
     verify::{self, Ports},
     Options, Section, Sizes,
 };
-use hyperlab_tests::{topology, unique_lab, xdp_ctx, LabGuard};
+use hyperlab_tests::{topology, unique_lab, LabGuard};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     Redirect,
+    /// The minimal NAT keyed like the pipeline (`hlb_xdp_nat`).
     Nat,
+    /// The minimal NAT with a 5-tuple key and a small value (`hlb_xdp_nat5`).
+    Nat5,
     Hyperlab,
     Netfilter,
+}
+
+/// What a measurement sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Established flows: every flow sent first (created, warm), then the
+    /// measured call cycling through all of them.
+    Established,
+    /// First packets only: every frame of the measured call a fresh
+    /// 5-tuple, on tables emptied before (loaded anew), no warm-up.
+    NewFlows,
 }
 
 /// The host whose eth0 the generator sends from.
@@ -54,40 +62,6 @@ enum Src {
     Client,
     /// The API host (API service VPC): the VPC-link path.
     Api,
-}
-
-/// What sends part 3's frames, picked once per run ([`generator`]). The two
-/// give different rates: every ratio of the part is taken against baselines
-/// measured with the same generator in the same run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Generator {
-    /// `hlb_gen` through BPF_PROG_RUN with live frames, XDP_TX out of the
-    /// sending host's eth0.
-    LiveFrames,
-    /// An AF_PACKET socket on the sending host's eth0 transmitting the frames
-    /// `hlb_gen` would write ([`afpacket`]): the kernel refuses live frames.
-    AfPacket,
-}
-
-impl Generator {
-    /// How the report names it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Generator::LiveFrames => "live frames (BPF_PROG_RUN)",
-            Generator::AfPacket => "AF_PACKET (kernel refuses live frames)",
-        }
-    }
-
-    /// The report's note line naming the generator.
-    fn note(self) -> String {
-        format!(
-            "Generator: {}. A kernel that refuses BPF_PROG_RUN with live frames gets an \
-             AF_PACKET generator instead (the same frames, sent from the same eth0 with \
-             sendmmsg), named here; the two generators' rates are not comparable, the ratios \
-             are (each against baselines measured with the same generator in the same run).",
-            self.label()
-        )
-    }
 }
 
 struct Scenario {
@@ -99,6 +73,9 @@ struct Scenario {
     dport: u16,
     /// What the sink must see.
     out: Out,
+    /// Runs past 65,536 flows (the generator then counts the destination
+    /// port up: only paths that take a range of destination ports).
+    many: bool,
 }
 
 /// The frames the sink must see: addresses, ports and TTL.
@@ -123,14 +100,44 @@ impl Scenario {
     fn expect(&self, net: &Net, base: u16, n: u32) -> verify::Expect {
         let o = &self.out;
         let sport = match o.sport {
-            Sport::Generated { xor } => Ports::Generated { base, n, xor },
+            Sport::Generated { xor } => Ports::Generated {
+                base,
+                n: n.min(1 << 16),
+                xor,
+            },
             Sport::Range(a, b) => Ports::Range(a, b),
         };
-        udp(o.src, o.dst, sport, o.dport, o.ttl, net)
+        // Past 65,536 flows the generator's destination port counts up; a
+        // path that passes it on shows the same range.
+        let dport = match o.dport {
+            Ports::One(p) if self.dport == p && n > 1 << 16 => {
+                Ports::Range(p, p + ((n - 1) >> 16) as u16)
+            }
+            d => d,
+        };
+        udp(o.src, o.dst, sport, dport, o.ttl, net)
     }
 }
 
 const SPORT_BASE: u16 = 1024;
+
+const NAT5_NAME: &str = "floor: minimal XDP NAT, 5-tuple key (16 B), 16 B value";
+
+/// The paths measured on two CPUs.
+const TWO_CORE: &[&str] = &[
+    "floor: XDP redirect (DevMap)",
+    NAT5_NAME,
+    "floor: minimal XDP NAT keyed like the pipeline (FlowKey, 32 B value)",
+    "hyperlab XDP: intra-VPC",
+];
+
+/// One measurement's traffic: `flows` flows in all (split over `cpus`,
+/// one flow set per CPU), established or first packets only.
+pub struct Run<'a> {
+    pub flows: u32,
+    pub mode: Mode,
+    pub cpus: &'a [usize],
+}
 
 fn udp(
     src: Ipv4Addr,
@@ -165,9 +172,25 @@ const SCENARIOS: &[Scenario] = &[
             dport: Ports::One(5353),
             ttl: 64,
         },
+        many: true,
     },
     Scenario {
-        name: "floor: minimal stateful XDP NAT",
+        name: NAT5_NAME,
+        kind: Kind::Nat5,
+        from: Src::Client,
+        dst: ENDPOINT,
+        dport: 53,
+        out: Out {
+            src: NLB,
+            dst: SERVER,
+            sport: Sport::Generated { xor: SPORT_XOR },
+            dport: Ports::One(5353),
+            ttl: 64,
+        },
+        many: true,
+    },
+    Scenario {
+        name: "floor: minimal XDP NAT keyed like the pipeline (FlowKey, 32 B value)",
         kind: Kind::Nat,
         from: Src::Client,
         dst: ENDPOINT,
@@ -179,6 +202,7 @@ const SCENARIOS: &[Scenario] = &[
             dport: Ports::One(5353),
             ttl: 64,
         },
+        many: true,
     },
     Scenario {
         name: "hyperlab XDP: intra-VPC",
@@ -193,6 +217,7 @@ const SCENARIOS: &[Scenario] = &[
             dport: Ports::One(5353),
             ttl: 64,
         },
+        many: true,
     },
     Scenario {
         name: "hyperlab XDP: PrivateLink (endpoint -> NLB -> target)",
@@ -207,6 +232,7 @@ const SCENARIOS: &[Scenario] = &[
             dport: Ports::Either(5353, 5354),
             ttl: 64,
         },
+        many: false,
     },
     Scenario {
         name: "hyperlab XDP: VPC link (API host -> link ENI -> target)",
@@ -221,6 +247,7 @@ const SCENARIOS: &[Scenario] = &[
             dport: Ports::Either(5353, 5354),
             ttl: 64,
         },
+        many: false,
     },
     Scenario {
         name: "kernel netfilter DNAT+SNAT, conntrack",
@@ -235,6 +262,7 @@ const SCENARIOS: &[Scenario] = &[
             dport: Ports::One(5353),
             ttl: 63,
         },
+        many: false,
     },
 ];
 
@@ -296,13 +324,6 @@ impl Drop for Nft<'_> {
         }
         let _ = sys::in_ns(self.ns, &["conntrack", "-F"]);
     }
-}
-
-/// One measurement.
-struct Sample {
-    mpps: f64,
-    insitu_ns: Option<f64>,
-    delivered: f64,
 }
 
 struct Rig {
@@ -388,20 +409,30 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
         std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").unwrap_or_default();
 
     let mut data: StdHashMap<(usize, u32), Vec<Sample>> = StdHashMap::new();
+    let mut newflows: StdHashMap<usize, Vec<Sample>> = StdHashMap::new();
+    let mut twocore: StdHashMap<usize, Vec<Sample>> = StdHashMap::new();
     let mut checks: Vec<Check> = SCENARIOS
         .iter()
         .map(|s| Check::new(format!("veth: {}", s.name)))
         .collect();
     let mut est: StdHashMap<(usize, u32), f64> = StdHashMap::new();
+    let cpus_two: Vec<usize> = vec![0, 1];
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     for rep in 0..opts.reps {
+        let r = format!("repetition {}/{}", rep + 1, opts.reps);
         for &flows in &sizes.pps_flows {
             for (si, sc) in SCENARIOS.iter().enumerate() {
-                eprintln!(
-                    "[bench] veth: {}, {flows} flows, repetition {}/{}",
-                    sc.name,
-                    rep + 1,
-                    opts.reps
-                );
+                if flows > 1 << 16 && !sc.many {
+                    continue;
+                }
+                eprintln!("[bench] veth: {}, {flows} flows, {r}", sc.name);
+                let run = Run {
+                    flows,
+                    mode: Mode::Established,
+                    cpus: &[opts.cpu],
+                };
                 let s = scenario(
                     &rig,
                     gen,
@@ -409,7 +440,7 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
                     opts,
                     sizes,
                     sc,
-                    flows,
+                    &run,
                     &mut checks[si],
                     est.get(&(si, flows)).copied(),
                 )
@@ -418,84 +449,68 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
                 data.entry((si, flows)).or_default().push(s);
             }
         }
+        for (si, sc) in SCENARIOS
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind != Kind::Redirect)
+        {
+            eprintln!("[bench] veth: {}, new flows, {r}", sc.name);
+            let run = Run {
+                flows: sizes.new_flows,
+                mode: Mode::NewFlows,
+                cpus: &[opts.cpu],
+            };
+            let s = scenario(
+                &rig,
+                gen,
+                &mut bench,
+                opts,
+                sizes,
+                sc,
+                &run,
+                &mut checks[si],
+                None,
+            )
+            .with_context(|| format!("{}, new flows", sc.name))?;
+            newflows.entry(si).or_default().push(s);
+        }
+        if cpus_two.iter().all(|&c| c < cpus) {
+            for (si, sc) in SCENARIOS
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| TWO_CORE.contains(&s.name))
+            {
+                eprintln!("[bench] veth: {}, two CPUs, {r}", sc.name);
+                let run = Run {
+                    flows: sizes.two_core_flows,
+                    mode: Mode::Established,
+                    cpus: &cpus_two,
+                };
+                let s = scenario(
+                    &rig,
+                    gen,
+                    &mut bench,
+                    opts,
+                    sizes,
+                    sc,
+                    &run,
+                    &mut checks[si],
+                    None,
+                )
+                .with_context(|| format!("{}, two CPUs", sc.name))?;
+                twocore.entry(si).or_default().push(s);
+            }
+        }
     }
     bench.detach_xdp(bprog::SINK, sink)?;
     let stats_after =
         std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").unwrap_or_default();
     report.checks.extend(checks);
     report.note(Section::Veth, gen.note());
-
-    // Rows: Mpps with a ratio to the baseline that matters for each path.
-    let floor = 0;
-    let nat = 1;
-    for &flows in &sizes.pps_flows {
-        let table = pps_table(flows);
-        let mpps = |si: usize| -> Vec<f64> {
-            data.get(&(si, flows))
-                .map(|v| v.iter().map(|s| s.mpps).collect())
-                .unwrap_or_default()
-        };
-        for (si, sc) in SCENARIOS.iter().enumerate() {
-            let v = mpps(si);
-            let added: Vec<f64> = v
-                .iter()
-                .zip(mpps(floor))
-                .map(|(m, f)| 1e3 / m - 1e3 / f)
-                .collect();
-            let insitu: Vec<f64> = data
-                .get(&(si, flows))
-                .map(|v| v.iter().filter_map(|s| s.insitu_ns).collect())
-                .unwrap_or_default();
-            let delivered: Vec<f64> = data
-                .get(&(si, flows))
-                .map(|v| v.iter().map(|s| s.delivered * 100.0).collect())
-                .unwrap_or_default();
-            let mut note = Vec::new();
-            if si != floor {
-                if let Some(a) = Summary::of(&added) {
-                    note.push(format!("{:+.0} ns/frame over the floor", a.median));
-                }
-            }
-            if let Some(i) = Summary::of(&insitu) {
-                note.push(format!("in situ {} ns/pkt", num(i.median)));
-            }
-            if let Some(d) = Summary::of(&delivered) {
-                note.push(format!("delivered {:.1} %", d.min));
-            }
-            let mut r = Row::new(Section::Veth, table, sc.name, "Mpps", v.clone())
-                .context(format!("{flows} flows"))
-                .plot()
-                .note(note.join("; "));
-            r = match sc.kind {
-                Kind::Redirect => r,
-                Kind::Nat | Kind::Netfilter => {
-                    r.baseline("redirect floor", ratios(&v, &mpps(floor)))
-                }
-                Kind::Hyperlab => r
-                    .baseline("minimal stateful NAT", ratios(&v, &mpps(nat)))
-                    .target(Target::ratio_at_least(1.0, ">= the minimal stateful NAT")),
-            };
-            report.rows.push(r);
-        }
-        for (si, sc) in SCENARIOS
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.kind != Kind::Netfilter)
-        {
-            let per = |si: usize| -> Vec<f64> {
-                data.get(&(si, flows))
-                    .map(|v| v.iter().map(|s| s.insitu_ns.unwrap_or(f64::NAN)).collect())
-                    .unwrap_or_default()
-            };
-            let v = per(si);
-            let mut r = Row::new(Section::Veth, insitu_table(flows), sc.name, "ns", v.clone())
-                .context(format!("in situ, {flows} flows"));
-            if si != floor {
-                r = r.baseline("redirect floor", ratios(&v, &per(floor)));
-            }
-            report.rows.push(r);
-        }
-    }
+    let scs: Vec<(&'static str, Kind)> = SCENARIOS.iter().map(|s| (s.name, s.kind)).collect();
+    super::rates::rows(report, &data, &sizes.pps_flows, &scs);
+    super::rates::new_flow_rows(report, &newflows, sizes.new_flows, &scs);
+    super::rates::two_core_rows(report, &twocore, &data, sizes.two_core_flows, &scs);
     report.note(
         Section::Veth,
         method(
@@ -505,6 +520,32 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
             sample_shift(opts),
             sizes.pps_seconds,
             (stats_before.trim(), stats_after.trim()),
+        ),
+    );
+    report.note(
+        Section::Veth,
+        format!(
+            "How each flow count's flows are drawn: flow i (i = 0..N-1) is source port \
+             1024 + i mod 65,536 and destination port the path's own plus i / 65,536 (so \
+             1,048,576 flows from one address reach 16 destination ports: the server's group \
+             admits udp 5353-5368; PrivateLink, the VPC link and netfilter, which listen on \
+             one port, run up to 65,536 flows); the generator sends them in that order, \
+             wrapping, and the measured call cycles through all of them at least once. Two \
+             minimal NATs are the floors: one with a 16-byte 5-tuple key and a 16-byte value \
+             (addresses, ports, out ifindex; the MACs from the config), one keyed like the \
+             pipeline (its 20-byte FlowKey) with a 32-byte value; both are preallocated \
+             hash tables of 262,144 entries (2^21 past 131,072 flows), loaded fresh for every \
+             measurement (part 2's floors' anatomy shows why a table emptied from userspace is \
+             not a fair floor). hyperlab's targets are against the 5-tuple floor. New flows \
+             per second: {new} first packets per measurement, every frame a fresh 5-tuple \
+             (source ports 1024.. wrapping through all 65,536), on a fresh flow table, \
+             conntrack flushed for netfilter, no warm-up; the rate is the sink's over the same \
+             window. Two CPUs: two generator threads pinned to CPUs 0 and 1 (veth runs the \
+             receiving program on the sending CPU), each with its own half of the {two} flows \
+             (flow-index offset per CPU), judged against the same path's 1-CPU rate at {two} \
+             flows in the same repetition.",
+            new = sizes.new_flows,
+            two = sizes.two_core_flows,
         ),
     );
     Ok(())
@@ -563,24 +604,6 @@ fn method(
     )
 }
 
-fn pps_table(flows: u32) -> &'static str {
-    match flows {
-        1 => "64-byte UDP, 1 flow (Mpps at the sink)",
-        4096 => "64-byte UDP, 4,096 flows (Mpps at the sink)",
-        65536 => "64-byte UDP, 65,536 flows (Mpps at the sink)",
-        _ => "64-byte UDP, quick-mode flows (Mpps at the sink)",
-    }
-}
-
-fn insitu_table(flows: u32) -> &'static str {
-    match flows {
-        1 => "In-situ ns per packet of the router port's program, 1 flow",
-        4096 => "In-situ ns per packet of the router port's program, 4,096 flows",
-        65536 => "In-situ ns per packet of the router port's program, 65,536 flows",
-        _ => "In-situ ns per packet of the router port's program, quick-mode flows",
-    }
-}
-
 fn sample_shift(opts: &Options) -> u32 {
     if opts.quick {
         6
@@ -589,8 +612,11 @@ fn sample_shift(opts: &Options) -> u32 {
     }
 }
 
-/// Sets up `sc`'s forwarder, warms it, measures, checks the sink's samples,
-/// tears the forwarder down.
+/// Sets up `sc`'s forwarder, warms it (established flows), measures,
+/// checks the sink's samples, tears the forwarder down. A NAT floor gets a
+/// fresh bench object of its own each time: a table emptied from userspace
+/// hands its entries back in bucket order, and flows created into it then
+/// sit far apart in memory (part 2's floors' anatomy measures that cost).
 #[allow(clippy::too_many_arguments)]
 fn scenario(
     rig: &Rig,
@@ -599,10 +625,11 @@ fn scenario(
     opts: &Options,
     sizes: &Sizes,
     sc: &Scenario,
-    flows: u32,
+    run: &Run<'_>,
     check: &mut Check,
     est_pps: Option<f64>,
 ) -> Result<Sample> {
+    let flows = run.flows;
     let fabric = rig.plan.fabric_ns.as_str();
     let (host, gen_if) = match sc.from {
         Src::Client => ("client", rig.client_if),
@@ -617,9 +644,11 @@ fn scenario(
     let net = &rig.net;
     let frame = template(net, sc.from, sc.dst, sc.dport);
     let (d, g) = (net.server_mac, GATEWAY_MAC);
-    bench.set_config(&BenchConfig {
+    let per_cpu = (flows / run.cpus.len() as u32).max(1);
+    let stride = if run.cpus.len() > 1 { per_cpu } else { 0 };
+    let cfg = BenchConfig {
         frame: words(&frame),
-        flows_mask: flows - 1,
+        flows_mask: per_cpu - 1,
         sport_base: SPORT_BASE as u32,
         sample_shift: sample_shift(opts),
         out_ifindex: rig.p1_if,
@@ -630,38 +659,50 @@ fn scenario(
         nat_dst: SERVER.octets(),
         nat_dport: 5353u16.to_be_bytes(),
         sport_xor: SPORT_XOR.to_be_bytes(),
-    })?;
-    let traffic = Traffic {
-        frames: match gen {
-            Generator::LiveFrames => None,
-            Generator::AfPacket => {
-                Some(afpacket::Frames::new(&frame, SPORT_BASE as u32, flows - 1)?)
-            }
-        },
-        generated: AtomicU64::new(0),
-        ns: &gen_ns,
-        ifindex: gen_if,
-        frame: &frame,
-        cpu: opts.cpu,
+        cpu_stride: stride,
+        _pad: 0,
     };
+    bench.set_config(&cfg)?;
+    let traffic = Traffic::new(
+        gen,
+        &gen_ns,
+        gen_if,
+        &frame,
+        SPORT_BASE as u32,
+        per_cpu - 1,
+        run.cpus.to_vec(),
+        stride,
+    )?;
     // The forwarder, torn down when this function returns.
     let mut dp: Option<Dataplane> = None;
     let mut nft: Option<Nft<'_>> = None;
+    let mut floor: Option<BenchObject> = None;
     let prog_name = match sc.kind {
         Kind::Redirect => Some(bprog::XDP_REDIRECT),
-        Kind::Nat => {
-            bench.nat_clear()?;
-            Some(bprog::XDP_NAT)
+        Kind::Nat | Kind::Nat5 => {
+            let n = default_entries(flows as usize);
+            let (a, b, p) = match sc.kind {
+                Kind::Nat => (n, 1, bprog::XDP_NAT),
+                _ => (1, n, bprog::XDP_NAT5),
+            };
+            let mut f = BenchObject::load_sized(&opts.bench_obj, Some(a), Some(b))?;
+            f.set_config(&cfg)?;
+            f.set_devmap(fabric, rig.p1_if)?;
+            floor = Some(f);
+            Some(p)
         }
         Kind::Netfilter => {
             nft = Some(Nft::install(fabric)?);
             Some(bprog::XDP_PASS)
         }
         Kind::Hyperlab => {
+            // Two entries per flow, with room to spare; the floors' table
+            // size up to 65,536 flows (a bigger table alone costs: part 2).
+            let entries = (flows as usize * 5 / 2 + 65_536).max(MAX_FLOWS as usize) as u32;
             let mut d = Dataplane::load_with(
                 &opts.dataplane_obj,
                 &LoadOptions {
-                    flow_table_size: Some(1 << 19),
+                    flow_table_size: Some(entries),
                     ..Default::default()
                 },
             )?;
@@ -672,36 +713,54 @@ fn scenario(
             None
         }
     };
-    let link = match prog_name {
-        Some(p) => Some((p, bench.attach_xdp(p, fabric, &rig.p0)?)),
-        None => None,
+    let link = match (prog_name, floor.as_mut()) {
+        (Some(p), Some(f)) => Some((p, f.attach_xdp(p, fabric, &rig.p0)?)),
+        (Some(p), None) => Some((p, bench.attach_xdp(p, fabric, &rig.p0)?)),
+        _ => None,
     };
     bench.reset_samples()?;
     let result = (|| -> Result<Sample> {
-        let fwd: Option<&Xdp> = match (sc.kind, &dp) {
-            (Kind::Netfilter, _) => None,
-            (Kind::Hyperlab, Some(d)) => Some(d.xdp()),
+        let fwd: Option<&Xdp> = match (sc.kind, &dp, &floor) {
+            (Kind::Netfilter, _, _) => None,
+            (Kind::Hyperlab, Some(d), _) => Some(d.xdp()),
+            (_, _, Some(f)) => prog_name.map(|p| f.xdp(p)),
             _ => prog_name.map(|p| bench.xdp(p)),
         };
-        // Warm-up: every flow three times; its rate sizes the measured call.
-        let warm = flows * 3 + if opts.quick { 20_000 } else { 300_000 };
-        let t = Instant::now();
-        traffic.send(bench, warm)?;
-        let warm_pps = warm as f64 / t.elapsed().as_secs_f64();
-        let pps = est_pps.unwrap_or(warm_pps).max(10_000.0);
-        let mut repeat = ((pps * sizes.pps_seconds) as u64).clamp(50_000, 200_000_000) as u32;
-        // A call too short for the monitor to see its window (a stalled
-        // monitor on a busy machine) is repeated, longer.
-        let mut tries = 0;
-        let m = loop {
-            match timed(bench, &traffic, repeat, fwd)? {
-                Some(m) => break m,
-                None if tries < 3 => {
-                    tries += 1;
-                    repeat = repeat.saturating_mul(2);
+        let m = match run.mode {
+            Mode::Established => {
+                // Warm-up: every flow three times (once past 65,536 flows);
+                // its rate sizes the measured call, which cycles through
+                // every flow at least once.
+                let times = if per_cpu > 1 << 16 { 1 } else { 3 };
+                let warm = per_cpu * times + if opts.quick { 20_000 } else { 300_000 };
+                let t = Instant::now();
+                traffic.send(bench, warm)?;
+                let warm_pps = (warm as usize * run.cpus.len()) as f64 / t.elapsed().as_secs_f64();
+                let pps = est_pps.unwrap_or(warm_pps).max(10_000.0) / run.cpus.len() as f64;
+                let mut repeat =
+                    ((pps * sizes.pps_seconds) as u64).clamp(50_000, 200_000_000) as u32;
+                repeat = repeat.max(per_cpu);
+                // A call too short for the monitor to see its window (a
+                // stalled monitor on a busy machine) is repeated, longer.
+                let mut tries = 0;
+                loop {
+                    match timed(bench, &traffic, repeat, fwd)? {
+                        Some(m) => break m,
+                        None if tries < 3 => {
+                            tries += 1;
+                            repeat = repeat.saturating_mul(2);
+                        }
+                        None => bail!("the generator kept finishing before the measurement window closed ({repeat} frames)"),
+                    }
                 }
-                None => bail!("the generator kept finishing before the measurement window closed ({repeat} frames)"),
             }
+            // Each frame once: every one a first packet.
+            Mode::NewFlows => match timed(bench, &traffic, per_cpu, fwd)? {
+                Some(m) => m,
+                None => bail!(
+                    "the {per_cpu} first packets finished before the measurement window closed"
+                ),
+            },
         };
         // The sink's samples: every one must be right.
         let want = sc.expect(net, SPORT_BASE, flows);
@@ -718,263 +777,21 @@ fn scenario(
         Ok(m)
     })();
     if let Some((p, l)) = link {
-        bench.detach_xdp(p, l)?;
+        match floor.as_mut() {
+            Some(f) => f.detach_xdp(p, l)?,
+            None => bench.detach_xdp(p, l)?,
+        }
     }
     drop(dp);
     drop(nft);
+    drop(floor);
     result
-}
-
-/// One scenario's traffic: its frame, sent from `ns`'s interface `ifindex`
-/// by the run's generator, pinned to `cpu`.
-struct Traffic<'a> {
-    /// AF_PACKET: the frames `hlb_gen` would write, one per flow (None with
-    /// live frames: `hlb_gen` writes them).
-    frames: Option<afpacket::Frames>,
-    /// AF_PACKET: frames sent so far (`hlb_gen` counts in COUNT_GEN).
-    generated: AtomicU64,
-    ns: &'a str,
-    ifindex: u32,
-    /// The template (source port 0) `hlb_gen` reads from the config.
-    frame: &'a [u8],
-    cpu: usize,
-}
-
-impl Traffic<'_> {
-    /// Sends `repeat` frames: one live-frames call, or AF_PACKET batches.
-    fn send(&self, bench: &BenchObject, repeat: u32) -> Result<()> {
-        netns::scoped_in(self.ns, || {
-            sys::pin_to_cpu(self.cpu)?;
-            match &self.frames {
-                None => {
-                    let ctx = xdp_ctx(self.ifindex, self.frame.len());
-                    live_frames(bench.xdp(bprog::GEN), self.frame, Some(&ctx), repeat)
-                        .context("BPF_PROG_RUN live frames (generator)")
-                }
-                Some(frames) => afpacket::Sender::open(self.ifindex)?
-                    .send(frames, &self.generated, repeat as u64)
-                    .context("AF_PACKET generator"),
-            }
-        })
-    }
-
-    /// Frames the generator has sent so far (a counter that only grows).
-    fn generated(&self, bench: &BenchObject) -> Result<u64> {
-        match self.frames {
-            None => bench.count(COUNT_GEN),
-            Some(_) => Ok(self.generated.load(Ordering::Acquire)),
-        }
-    }
-}
-
-/// Picks part 3's generator: live frames when the kernel runs them (one
-/// frame through the sink, which only counts and drops, in the caller's
-/// namespace, on a bench object of its own), AF_PACKET when it refuses them
-/// with EPERM. Any other failure is an error.
-pub fn generator(bench_obj: &Path) -> Result<Generator> {
-    let bench = BenchObject::load(bench_obj, None)?;
-    let frame = [0u8; FRAME_LEN];
-    match live_frames_call(bench.xdp(bprog::SINK), &frame, None, 1) {
-        Ok(()) => Ok(Generator::LiveFrames),
-        Err(e) if refused(&e) => {
-            eprintln!(
-                "[bench] veth: {}",
-                refusal(
-                    &kernel_release(),
-                    "part 3 sends its frames with AF_PACKET instead"
-                )
-            );
-            Ok(Generator::AfPacket)
-        }
-        Err(e) => Err(anyhow::Error::new(e).context("BPF_PROG_RUN with live frames (probe)")),
-    }
-}
-
-/// BPF_PROG_RUN with live frames, batches of 64.
-fn live_frames_call(
-    prog: &Xdp,
-    frame: &[u8],
-    ctx: Option<&[u8]>,
-    repeat: u32,
-) -> Result<(), aya::programs::ProgramError> {
-    prog.test_run(TestRunOptions {
-        data_in: Some(frame),
-        ctx_in: ctx,
-        repeat,
-        attrs: TestRunAttrs::new().xdp_live_frames(64),
-        ..Default::default()
-    })
-    .map(|_| ())
-}
-
-fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
-/// [`live_frames_call`], a refusal named.
-fn live_frames(prog: &Xdp, frame: &[u8], ctx: Option<&[u8]>, repeat: u32) -> Result<()> {
-    live_frames_call(prog, frame, ctx, repeat).map_err(|e| {
-        let refused = refused(&e);
-        let e = anyhow::Error::new(e);
-        if refused {
-            e.context(refusal(
-                &kernel_release(),
-                "it accepted them when part 3 started",
-            ))
-        } else {
-            e
-        }
-    })
-}
-
-/// Why a root process gets EPERM from BPF_PROG_RUN with live frames: the
-/// upstream kernel has no such error on that path (net/bpf/test_run.c), so
-/// the kernel build refuses the feature. Seen on the sandbox kernel
-/// 6.18.44-fc-v1300, for any XDP program, also one that only drops, in the
-/// root namespace, without an ingress interface or CPU pinning; its
-/// 6.18.44-fc-v782 ran docs/BENCHMARKS.md's part 3.
-fn refusal(release: &str, then: &str) -> String {
-    format!(
-        "this kernel ({release}) refuses BPF_PROG_RUN with live frames \
-         (BPF_F_TEST_XDP_LIVE_FRAMES) to root with EPERM, for any XDP program: a restriction \
-         of the kernel build, not of the lab; {then}"
-    )
-}
-
-/// Whether a BPF_PROG_RUN failure is the kernel refusing the call (EPERM).
-fn refused(e: &aya::programs::ProgramError) -> bool {
-    matches!(e, aya::programs::ProgramError::SyscallError(s)
-        if s.io_error.raw_os_error() == Some(libc::EPERM))
-}
-
-struct Point {
-    t: Instant,
-    gen: u64,
-    sink: u64,
-}
-
-/// Counters at the start and end of the rate window.
-type Window = Option<(Point, Point)>;
-/// (run_time_ns, run_cnt) of the router port's program at the start and
-/// end of the in-situ window.
-type InSitu = Option<((u64, u64), (u64, u64))>;
-
-/// One long generator call with a monitor thread that samples the counters
-/// as the call progresses (see the report's method note).
-fn timed(
-    bench: &BenchObject,
-    traffic: &Traffic<'_>,
-    repeat: u32,
-    fwd: Option<&Xdp>,
-) -> Result<Option<Sample>> {
-    let start_gen = traffic.generated(bench)?;
-    let start_sink = bench.count(COUNT_SINK)?;
-    let done = AtomicBool::new(false);
-    let info = |p: Option<&Xdp>| -> Option<(u64, u64)> {
-        let i = p?.info().ok()?;
-        Some((i.run_time().as_nanos() as u64, i.run_count()))
-    };
-    let (gen_result, mon) = std::thread::scope(|s| {
-        let mon = s.spawn(|| -> Result<(Window, InSitu)> {
-            let at = |f: f64| start_gen + (repeat as f64 * f) as u64;
-            let point = || -> Result<Point> {
-                Ok(Point {
-                    t: Instant::now(),
-                    gen: traffic.generated(bench)?,
-                    sink: bench.count(COUNT_SINK)?,
-                })
-            };
-            let wait_for = |target: u64| -> Result<Option<Point>> {
-                loop {
-                    let p = point()?;
-                    if p.gen >= target {
-                        return Ok(Some(p));
-                    }
-                    if done.load(Ordering::Acquire) {
-                        return Ok(None);
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            };
-            let Some(a) = wait_for(at(0.10))? else {
-                return Ok((None, None));
-            };
-            let Some(b) = wait_for(at(0.45))? else {
-                return Ok((None, None));
-            };
-            let window = Some((a, b));
-            if fwd.is_none() {
-                return Ok((window, None));
-            }
-            let stats =
-                aya::sys::enable_stats(aya::sys::Stats::RunTime).context("BPF_ENABLE_STATS")?;
-            if wait_for(at(0.50))?.is_none() {
-                return Ok((window, None));
-            }
-            let c = info(fwd);
-            let d = wait_for(at(0.85))?;
-            let dd = info(fwd);
-            drop(stats);
-            Ok((
-                window,
-                match (c, d, dd) {
-                    (Some(c), Some(_), Some(dd)) => Some((c, dd)),
-                    _ => None,
-                },
-            ))
-        });
-        let r = traffic.send(bench, repeat);
-        done.store(true, Ordering::Release);
-        (r, mon.join())
-    });
-    gen_result?;
-    let (window, insitu) = mon.map_err(|_| anyhow::anyhow!("monitor thread panicked"))??;
-    let gen = traffic.generated(bench)? - start_gen;
-    let sink = bench.count(COUNT_SINK)? - start_sink;
-    let Some((a, b)) = window else {
-        return Ok(None);
-    };
-    let mpps = (b.sink - a.sink) as f64 / (b.t - a.t).as_secs_f64() / 1e6;
-    let insitu_ns = insitu
-        .and_then(|((t0, c0), (t1, c1))| (c1 > c0).then(|| (t1 - t0) as f64 / (c1 - c0) as f64));
-    Ok(Some(Sample {
-        mpps,
-        insitu_ns,
-        delivered: if gen == 0 {
-            0.0
-        } else {
-            sink as f64 / gen as f64
-        },
-    }))
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io;
-
-    use aya::{programs::ProgramError, sys::SyscallError};
-
     use super::*;
 
-    fn syscall_error(errno: i32) -> ProgramError {
-        ProgramError::SyscallError(SyscallError {
-            call: "bpf_prog_test_run",
-            io_error: io::Error::from_raw_os_error(errno),
-        })
-    }
-
-    #[test]
-    fn eperm_from_bpf_prog_run_is_the_kernel_refusing_live_frames() {
-        assert!(refused(&syscall_error(libc::EPERM)));
-        assert!(!refused(&syscall_error(libc::EINVAL)));
-        assert!(!refused(&syscall_error(libc::ENOMEM)));
-        assert!(!refused(&ProgramError::NotLoaded));
-        assert!(refusal("6.18.44-fc-v1300", "then")
-            .starts_with("this kernel (6.18.44-fc-v1300) refuses"));
-    }
     /// The method paragraph of docs/BENCHMARKS.md's part 3 as the
     /// live-frames generator wrote it before AF_PACKET existed (kernel
     /// 6.18.44-fc-v782): with live frames the report reads as it did.

@@ -79,6 +79,10 @@ struct BenchArgs {
     /// target/bench-quick/ with --quick).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Part 3 (veth) at these flow counts only (repeatable, powers of two):
+    /// single rows checked quickly, e.g. `--only veth --reps 1 --pps-flows 1048576`.
+    #[arg(long, value_name = "N")]
+    pps_flows: Vec<u32>,
 }
 
 #[derive(Args)]
@@ -332,6 +336,10 @@ fn bench(args: BenchArgs) -> Result<()> {
     for p in &args.only {
         cmd.args(["--only", p]);
         line.push_str(&format!(" --only {p}"));
+    }
+    for n in &args.pps_flows {
+        cmd.args(["--pps-flows", &n.to_string()]);
+        line.push_str(&format!(" --pps-flows {n}"));
     }
     cmd.args(["--command", &line])
         .env("HYPERLAB_EBPF_OBJ", &obj)

@@ -17,6 +17,13 @@ pub mod maps {
     pub const DEVMAP: &str = "HLB_DEVMAP";
     /// [`dataplane_common::FlowKey`] -> [`super::NatEntry`]: the minimal stateful NAT's table.
     pub const NAT: &str = "HLB_NAT";
+    /// [`super::NatKey5`] -> [`super::NatVal5`]: the 5-tuple NAT's table.
+    pub const NAT5: &str = "HLB_NAT5";
+    /// [`dataplane_common::FlowKey`] -> [`super::NatWide`]: the wide-entry
+    /// variants of the floors' anatomy.
+    pub const NATW: &str = "HLB_NATW";
+    /// Per-CPU scratch [`super::NatWide`] a new wide entry is built in.
+    pub const NATW_SCRATCH: &str = "HLB_NATW_S";
     /// Per-CPU array of u64 indexed by the `COUNT_*` constants.
     pub const COUNTS: &str = "HLB_COUNTS";
     /// Per-CPU array of [`super::Sample`], [`super::SAMPLE_SLOTS`] per CPU.
@@ -38,6 +45,20 @@ pub mod programs {
     /// the pipeline's TC build uses, ending in `bpf_redirect_peer`.
     pub const TC_REDIRECT: &str = "hlb_tc_redirect";
     pub const TC_NAT: &str = "hlb_tc_nat";
+    /// Floor 3: the minimal NAT written the obvious way: a 16-byte 5-tuple
+    /// key and a 16-byte value (addresses, ports, out ifindex; the MACs
+    /// come from the config), otherwise the same steps as floor 2.
+    pub const XDP_NAT5: &str = "hlb_xdp_nat5";
+    /// The floors' anatomy only: floor 2 with a value as large as the
+    /// pipeline's FlowEntry ([`super::NatWide`]), read only ...
+    pub const XDP_NATW: &str = "hlb_xdp_natw";
+    /// ... and with the pipeline's per-packet writes into it (the timestamp
+    /// when it moved, atomic packet and byte counts).
+    pub const XDP_NATW_ACCT: &str = "hlb_xdp_natw_acct";
+    /// The floors' anatomy only: floor 2 inserting a reply entry beside
+    /// each new forward entry, as the pipeline does (two entries per flow).
+    pub const XDP_NAT_PAIR: &str = "hlb_xdp_nat_pair";
+    pub const TC_NAT5: &str = "hlb_tc_nat5";
     /// Empty programs: the fixed cost of one BPF_PROG_TEST_RUN call.
     pub const XDP_PASS: &str = "hlb_xdp_pass";
     pub const TC_PASS: &str = "hlb_tc_pass";
@@ -67,7 +88,10 @@ pub struct BenchConfig {
     /// The generator's frame, whole, with UDP source port 0 and checksums
     /// valid for that port (u64 words so the copy is eight plain stores).
     pub frame: [u64; 8],
-    /// The generator's source port is `sport_base + (seq & flows_mask)`.
+    /// The generator's flow index is `(seq & flows_mask) + cpu * cpu_stride`
+    /// (`cpu`: the CPU it runs on); its source port is `sport_base + index`
+    /// (wrapping at 16 bits) and its destination port the template's plus
+    /// `index >> 16`: more than 65,536 flows from one address.
     pub flows_mask: u32,
     /// Host order.
     pub sport_base: u32,
@@ -84,6 +108,59 @@ pub struct BenchConfig {
     pub nat_dport: [u8; 2],
     /// Network order, like the port it is applied to.
     pub sport_xor: [u8; 2],
+    /// Flow-index offset per CPU: two generator threads, one flow set each.
+    pub cpu_stride: u32,
+    pub _pad: u32,
+}
+
+/// The flow index of the generator's `seq`-th frame on CPU `cpu`.
+#[inline(always)]
+pub const fn gen_index(seq: u64, flows_mask: u32, cpu: u32, cpu_stride: u32) -> u32 {
+    (seq as u32 & flows_mask).wrapping_add(cpu.wrapping_mul(cpu_stride))
+}
+
+/// The minimal NAT's action in an entry as large as the pipeline's
+/// `FlowEntry` (112 bytes), with the per-flow counters and timestamp the
+/// pipeline keeps in it: what the entry's size and the fast path's writes
+/// cost at many flows.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct NatWide {
+    pub action: NatEntry,
+    pub packets: u64,
+    pub last_seen: u64,
+    pub bytes: u64,
+    pub _r0: u64,
+    pub _r1: u64,
+    pub _r2: u64,
+    pub _r3: u64,
+    pub _r4: u64,
+    pub _r5: u64,
+    pub _r6: u64,
+}
+
+/// The 5-tuple floor's key: 16 bytes, nothing else.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct NatKey5 {
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    pub sport: [u8; 2],
+    pub dport: [u8; 2],
+    pub proto: u8,
+    pub _pad0: u8,
+    pub _pad1: u16,
+}
+
+/// The 5-tuple floor's action: 16 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct NatVal5 {
+    pub new_src: [u8; 4],
+    pub new_dst: [u8; 4],
+    pub new_sport: [u8; 2],
+    pub new_dport: [u8; 2],
+    pub out_ifindex: u32,
 }
 
 /// The minimal NAT's precompiled action for one tuple.
@@ -148,6 +225,9 @@ mod pod {
     // SAFETY: #[repr(C)], integer and byte-array fields only, padding explicit.
     unsafe impl aya::Pod for BenchConfig {}
     unsafe impl aya::Pod for NatEntry {}
+    unsafe impl aya::Pod for NatKey5 {}
+    unsafe impl aya::Pod for NatVal5 {}
+    unsafe impl aya::Pod for NatWide {}
     unsafe impl aya::Pod for Sample {}
 }
 
@@ -158,8 +238,16 @@ mod tests {
 
     #[test]
     fn bench_abi_sizes_are_pinned() {
-        assert_eq!(size_of::<BenchConfig>(), 64 + 16 + 12 + 12);
+        assert_eq!(size_of::<BenchConfig>(), 64 + 16 + 12 + 12 + 8);
         assert_eq!(size_of::<NatEntry>(), 32);
+        assert_eq!(size_of::<NatKey5>(), 16);
+        assert_eq!(size_of::<NatVal5>(), 16);
+        assert_eq!(
+            size_of::<NatWide>(),
+            size_of::<dataplane_common::FlowEntry>()
+        );
+        assert_eq!(gen_index(5, 3, 0, 1 << 16), 1);
+        assert_eq!(gen_index(5, 3, 1, 1 << 16), (1 << 16) + 1);
         assert_eq!(size_of::<Sample>(), 16 + SAMPLE_LEN);
     }
 }

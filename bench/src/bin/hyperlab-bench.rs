@@ -20,6 +20,11 @@ struct Args {
     /// Only these parts (repeatable): kernel, scale, veth, host.
     #[arg(long, value_name = "PART")]
     only: Vec<String>,
+    /// Part 3 at these flow counts only (repeatable; powers of two), for
+    /// checking single rows: the established rows at N flows, with the
+    /// new-flows and two-CPU rows as usual.
+    #[arg(long, value_name = "N")]
+    pps_flows: Vec<u32>,
     /// Directory for BENCHMARKS.md and benchmarks.svg.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -44,6 +49,10 @@ fn main() -> Result<()> {
             })
             .collect::<Result<_>>()?;
     }
+    if let Some(bad) = args.pps_flows.iter().find(|n| !n.is_power_of_two()) {
+        bail!("--pps-flows {bad}: the generator's flow counts are powers of two");
+    }
+    opts.pps_flows = args.pps_flows;
     if let Some(c) = args.command {
         opts.command = c;
     }
