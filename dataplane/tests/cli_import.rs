@@ -5,6 +5,7 @@
 //! (offline; `cli_import_moto.rs` runs a real moto, as root).
 
 use std::{
+    ffi::OsStr,
     path::{Path, PathBuf},
     process::Output,
 };
@@ -19,15 +20,20 @@ fn example() -> PathBuf {
     ))
 }
 
+/// `dataplane ARGS`' output.
+fn dataplane(args: &[&dyn AsRef<OsStr>]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+/// `run` exited with `code` and wrote exactly `stderr`.
+fn assert_exit(run: &Output, code: i32, stderr: &str) {
+    assert_eq!(run.status.code(), Some(code), "{run:?}");
+    assert_eq!(String::from_utf8_lossy(&run.stderr), stderr);
+}
+
 /// `dataplane import KIND SRC --lab plink -o OUT`.
 fn import_plink(kind: &str, src: &Path, out: &Path) -> Output {
-    bin()
-        .args(["import", kind])
-        .arg(src)
-        .args(["--lab", "plink", "-o"])
-        .arg(out)
-        .output()
-        .unwrap()
+    dataplane(&[&"import", &kind, &src, &"--lab", &"plink", &"-o", &out])
 }
 
 /// `dataplane check OUT` accepts the plink lab as the shipped example has it.
@@ -78,11 +84,7 @@ fn import_aws_writes_a_config_that_check_accepts() {
 
 #[test]
 fn import_aws_prints_the_config_without_o() {
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(example().join("aws"))
-        .output()
-        .unwrap();
+    let run = dataplane(&[&"import", &"aws", &example().join("aws")]);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     let toml = String::from_utf8_lossy(&run.stdout);
     assert!(toml.contains("\n[lab]\nname = \"imported\"\n"), "{toml}");
@@ -122,32 +124,18 @@ fn import_errors_exit_1_name_file_and_path_and_write_nothing() {
     // -o FILE that does not exist: not created.
     let out = tmp("import-bad-new.toml");
     let _ = std::fs::remove_file(&out);
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(&dir)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&run.stderr), want);
+    let run = dataplane(&[&"import", &"aws", &dir, &"-o", &out]);
+    assert_exit(&run, 1, &want);
     assert_eq!(String::from_utf8_lossy(&run.stdout), "");
     assert!(!out.exists());
     // -o FILE that exists: left as it was.
     std::fs::write(&out, "# my config\n").unwrap();
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(&dir)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&run.stderr), want);
+    let run = dataplane(&[&"import", &"aws", &dir, &"-o", &out]);
+    assert_exit(&run, 1, &want);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "# my config\n");
     // stdout: nothing printed.
-    let run = bin().args(["import", "aws"]).arg(&dir).output().unwrap();
-    assert_eq!(run.status.code(), Some(1));
+    let run = dataplane(&[&"import", &"aws", &dir]);
+    assert_exit(&run, 1, &want);
     assert_eq!(String::from_utf8_lossy(&run.stdout), "");
     let _ = std::fs::remove_file(&out);
     let _ = std::fs::remove_dir_all(&dir);
@@ -155,26 +143,22 @@ fn import_errors_exit_1_name_file_and_path_and_write_nothing() {
 
 #[test]
 fn import_refuses_a_missing_directory_and_a_bad_lab_name() {
-    let run = bin()
-        .args(["import", "aws", "/nonexistent/dump"])
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
-        "/nonexistent/dump: cannot read the directory: No such file or directory (os error 2)\n"
+    assert_exit(
+        &dataplane(&[&"import", &"aws", &"/nonexistent/dump"]),
+        1,
+        "/nonexistent/dump: cannot read the directory: No such file or directory (os error 2)\n",
     );
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(example().join("aws"))
-        .args(["--lab", "My Lab"])
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
+    assert_exit(
+        &dataplane(&[
+            &"import",
+            &"aws",
+            &example().join("aws"),
+            &"--lab",
+            &"My Lab",
+        ]),
+        1,
         "--lab: invalid lab name \"My Lab\" (expected 1 to 12 characters from a-z, 0-9 and '-', \
-         starting with a letter or digit)\n"
+         starting with a letter or digit)\n",
     );
 }
 
@@ -200,19 +184,15 @@ fn import_terraform_writes_the_same_config_check_accepts() {
         "{\"values\": {\"root_module\": {\"resources\": [{\"type\": \"aws_vpc\"}]}}}",
     )
     .unwrap();
-    let run = bin()
-        .args(["import", "terraform"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let run = dataplane(&[&"import", &"terraform", &bad]);
     let _ = std::fs::remove_file(&bad);
-    assert_eq!(run.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
-        format!(
+    assert_exit(
+        &run,
+        1,
+        &format!(
             "{}: values.root_module.resources[0].values: missing (expected the resource's attributes)\n",
             bad.display()
-        )
+        ),
     );
 }
 
@@ -221,42 +201,29 @@ fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
     let dir = tmp("export-plink");
     let _ = std::fs::remove_dir_all(&dir);
     let config = example().join("../../privatelink.toml");
-    let run = bin()
-        .args(["export", "aws"])
-        .arg(&config)
-        .arg("-o")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(0), "{run:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
-        format!(
+    let export = || dataplane(&[&"export", &"aws", &config, &"-o", &dir]);
+    assert_exit(
+        &export(),
+        0,
+        &format!(
             "not exported: [lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state\n\
              exported lab plink: 22 files -> {}\n",
             dir.display()
-        )
+        ),
     );
     let out = tmp("export-plink.toml");
     let run = import_plink("aws", &dir, &out);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     assert_checks_as_plink(&out);
     // A second export into the same directory is refused.
-    let again = bin()
-        .args(["export", "aws"])
-        .arg(&config)
-        .arg("-o")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(again.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&again.stderr),
-        format!(
+    assert_exit(
+        &export(),
+        1,
+        &format!(
             "error: {} is not empty: export writes a directory of its own (stale files would be \
              imported with the new ones)\n",
             dir.display()
-        )
+        ),
     );
     let _ = std::fs::remove_file(&out);
     let _ = std::fs::remove_dir_all(&dir);

@@ -31,6 +31,12 @@ pub(crate) fn with_base(extra: &str) -> String {
     format!("{BASE}{extra}")
 }
 
+/// BASE plus subnet-a2 (10.0.2.0/24, use1-az1) on lines 21-26: `extra`
+/// starts with the newline that ends line 26.
+pub(crate) fn with_base_a2(extra: &str) -> String {
+    with_base(&(subnet("subnet-a2", "vpc-a", "10.0.2.0/24", "use1-az1") + extra))
+}
+
 /// Two VPCs, three subnets (two AZs in vpc-p), a group each, two target
 /// hosts, a target group, an NLB, a service and an endpoint (72 lines).
 /// Tests append to it, so their errors are on line 73 and below.
@@ -49,4 +55,69 @@ pub(crate) const HL: &str = include_str!("../../../tests/fixtures/config-http-li
 
 pub(crate) fn with_hl(extra: &str) -> String {
     format!("{HL}{extra}")
+}
+
+// One home for the text of each resource as the tests write it: a blank
+// line, then the table and its keys, one a line. A test that assembles a
+// topology from these reads the same file (and so the same line numbers
+// in its diagnostics) as one that spells the tables out.
+
+/// `[[vpc]]` (3 lines after the blank one).
+pub(crate) fn vpc(id: &str, cidr: &str) -> String {
+    format!("\n[[vpc]]\nid = \"{id}\"\ncidr = \"{cidr}\"\n")
+}
+
+/// `[[subnet]]` (5 lines after the blank one).
+pub(crate) fn subnet(id: &str, vpc: &str, cidr: &str, az: &str) -> String {
+    format!("\n[[subnet]]\nid = \"{id}\"\nvpc = \"{vpc}\"\ncidr = \"{cidr}\"\naz = \"{az}\"\n")
+}
+
+/// `[[security_group]]` without rules (3 lines after the blank one).
+pub(crate) fn sg(id: &str, vpc: &str) -> String {
+    format!("\n[[security_group]]\nid = \"{id}\"\nvpc = \"{vpc}\"\n")
+}
+
+/// `[[vpc_peering]]` (5 lines after the blank one).
+pub(crate) fn peering(id: &str, requester: &str, accepter: &str, status: &str) -> String {
+    format!(
+        "\n[[vpc_peering]]\nid = \"{id}\"\nrequester = \"{requester}\"\naccepter = \
+         \"{accepter}\"\nstatus = \"{status}\"\n"
+    )
+}
+
+/// `[[eni]]` in one group (6 lines after the blank one).
+pub(crate) fn eni(id: &str, subnet: &str, ip: &str, group: &str, host: &str) -> String {
+    format!(
+        "\n[[eni]]\nid = \"{id}\"\nsubnet = \"{subnet}\"\nip = \"{ip}\"\nsecurity_groups = \
+         [\"{group}\"]\nhost = \"{host}\"\n"
+    )
+}
+
+/// The second VPC most tests add to BASE: vpc-b (10.1.0.0/16) with
+/// subnet-b1 (10.1.1.0/24, use1-az1), 8 lines after the blank one.
+pub(crate) fn vpc_b() -> String {
+    vpc("vpc-b", "10.1.0.0/16") + &subnet("subnet-b1", "vpc-b", "10.1.1.0/24", "use1-az1")
+}
+
+/// `vpc_b` and its group sg-b (12 lines after the blank one).
+pub(crate) fn vpc_b_with_sg() -> String {
+    vpc_b() + &sg("sg-b", "vpc-b")
+}
+
+/// `[[route_table]]`: `keys` are whole lines between `vpc` and `routes`
+/// (`main = true\n`, `subnets = [...]\n`); one route is written on the
+/// `routes` line, more one a line, none leaves `routes` out.
+pub(crate) fn route_table(id: &str, vpc: &str, keys: &str, routes: &[(&str, &str)]) -> String {
+    let route = |(destination, target): &(&str, &str)| {
+        format!("{{ destination = \"{destination}\", target = \"{target}\" }}")
+    };
+    let routes = match routes {
+        [] => String::new(),
+        [one] => format!("routes = [{}]\n", route(one)),
+        many => {
+            let lines: String = many.iter().map(|r| format!("  {},\n", route(r))).collect();
+            format!("routes = [\n{lines}]\n")
+        }
+    };
+    format!("\n[[route_table]]\nid = \"{id}\"\nvpc = \"{vpc}\"\n{keys}{routes}")
 }

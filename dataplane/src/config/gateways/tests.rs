@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::config::test_support::{diags, net, parsed, with_base};
+use crate::config::test_support::{diags, net, parsed, route_table, vpc_b_with_sg, with_base};
 use crate::model::{Internet, InternetGateway, InternetHost, PublicIp, Route, RouteTarget};
 
 fn ip(s: &str) -> Ipv4Addr {
@@ -134,22 +134,8 @@ host = "web"
 #[test]
 fn one_gateway_per_vpc_public_ips_need_one_and_routes_use_their_own() {
     assert_eq!(
-        diags(&with_base(
-            r#"
-[[vpc]]
-id = "vpc-b"
-cidr = "10.1.0.0/16"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.1.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-b"
-vpc = "vpc-b"
-
+        diags(&with_base(&format!(
+            r#"{}
 [[internet_gateway]]
 id = "igw-a"
 vpc = "vpc-a"
@@ -161,25 +147,7 @@ vpc = "vpc-a"
 [[internet_gateway]]
 id = "igw-x"
 vpc = "vpc-x"
-
-[[route_table]]
-id = "rtb-b"
-vpc = "vpc-b"
-subnets = ["subnet-b1"]
-routes = [
-  { destination = "0.0.0.0/0", target = "igw-a" },
-  { destination = "10.0.0.0/8", target = "igw-nope" },
-]
-
-[[route_table]]
-id = "rtb-a"
-vpc = "vpc-a"
-routes = [
-  { destination = "10.0.5.0/24", target = "igw-a" },
-  { destination = "10.0.0.0/16", target = "igw-a" },
-  { destination = "10.0.0.0/8", target = "igw-a" },
-]
-
+{}{}
 [[eni]]
 id = "eni-b"
 subnet = "subnet-b1"
@@ -187,8 +155,25 @@ ip = "10.1.1.20"
 public_ip = "203.0.113.30"
 security_groups = ["sg-b"]
 host = "b"
-"#
-        )),
+"#,
+            vpc_b_with_sg(),
+            route_table(
+                "rtb-b",
+                "vpc-b",
+                "subnets = [\"subnet-b1\"]\n",
+                &[("0.0.0.0/0", "igw-a"), ("10.0.0.0/8", "igw-nope")]
+            ),
+            route_table(
+                "rtb-a",
+                "vpc-a",
+                "",
+                &[
+                    ("10.0.5.0/24", "igw-a"),
+                    ("10.0.0.0/16", "igw-a"),
+                    ("10.0.0.0/8", "igw-a")
+                ]
+            ),
+        ))),
         vec![
             "t.toml:42:7: internet_gateway[1].vpc: vpc-a already has internet gateway igw-a \
              attached (line 38); a VPC has one internet gateway at most",

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::config::parse_str;
-use crate::config::test_support::{diags, net, parsed, with_base, BASE};
+use crate::config::test_support::{self as text, diags, net, parsed, with_base, BASE};
 use crate::model::test_support::{rule, subnet, vpc};
 use crate::model::{
     self, ConntrackSettings, Eni, FlowLogDestination, FlowLogField, FlowLogFileFormat,
@@ -168,16 +168,13 @@ host = "b-1"
 
 #[test]
 fn one_host_may_have_two_enis_in_a_subnet() {
-    let t = parsed(&with_base(
-        r#"
-[[eni]]
-id = "eni-a2"
-subnet = "subnet-a1"
-ip = "10.0.1.11"
-security_groups = ["sg-a"]
-host = "a"
-"#,
-    ));
+    let t = parsed(&with_base(&text::eni(
+        "eni-a2",
+        "subnet-a1",
+        "10.0.1.11",
+        "sg-a",
+        "a",
+    )));
     assert_eq!(t.hosts(), vec![("a".to_string(), vec![0, 1])]);
 }
 
@@ -284,43 +281,16 @@ fn bad_flow_log_settings_are_located() {
 
 #[test]
 fn addresses_in_subnets() {
-    let extra = r#"
-[[eni]]
-id = "eni-b"
-subnet = "subnet-a1"
-ip = "10.1.0.5"
-security_groups = ["sg-a"]
-host = "b"
-
-[[eni]]
-id = "eni-c"
-subnet = "subnet-a1"
-ip = "10.0.1.1"
-security_groups = ["sg-a"]
-host = "c"
-
-[[eni]]
-id = "eni-d"
-subnet = "subnet-a1"
-ip = "10.0.1.255"
-security_groups = ["sg-a"]
-host = "d"
-
-[[eni]]
-id = "eni-e"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-a"]
-host = "e"
-
-[[eni]]
-id = "eni-f"
-subnet = "subnet-a1"
-ip = "10.0.1.300"
-security_groups = ["sg-a"]
-host = "f"
-"#;
-    assert_eq!(diags(&with_base(extra)), [
+    let extra = [
+        ("eni-b", "10.1.0.5", "b"),
+        ("eni-c", "10.0.1.1", "c"),
+        ("eni-d", "10.0.1.255", "d"),
+        ("eni-e", "10.0.1.10", "e"),
+        ("eni-f", "10.0.1.300", "f"),
+    ]
+    .map(|(id, ip, host)| text::eni(id, "subnet-a1", ip, "sg-a", host))
+    .concat();
+    assert_eq!(diags(&with_base(&extra)), [
                 "t.toml:25:6: eni[1].ip: 10.1.0.5 is outside subnet subnet-a1 (10.0.1.0/24)",
                 "t.toml:32:6: eni[2].ip: 10.0.1.1 is reserved for the VPC router (the gateway) of subnet subnet-a1 (10.0.1.0/24); usable addresses are 10.0.1.4 to 10.0.1.254 (AWS reserves the first four and the last)",
                 "t.toml:39:6: eni[3].ip: 10.0.1.255 is the broadcast address of subnet subnet-a1 (10.0.1.0/24); usable addresses are 10.0.1.4 to 10.0.1.254 (AWS reserves the first four and the last)",
@@ -369,26 +339,14 @@ ingress = [
 
 #[test]
 fn subnets_inside_their_vpc_without_overlap() {
-    let extra = r#"
-[[subnet]]
-id = "subnet-a2"
-vpc = "vpc-a"
-cidr = "10.1.0.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-a3"
-vpc = "vpc-a"
-cidr = "10.0.1.128/25"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-a4"
-vpc = "vpc-a"
-cidr = "10.0.0.0/16"
-az = "use1-az1"
-"#;
-    assert_eq!(diags(&with_base(extra)), [
+    let extra = [
+        ("subnet-a2", "10.1.0.0/24"),
+        ("subnet-a3", "10.0.1.128/25"),
+        ("subnet-a4", "10.0.0.0/16"),
+    ]
+    .map(|(id, cidr)| text::subnet(id, "vpc-a", cidr, "use1-az1"))
+    .concat();
+    assert_eq!(diags(&with_base(&extra)), [
                 "t.toml:25:8: subnet[1].cidr: 10.1.0.0/24 is outside vpc-a (10.0.0.0/16)",
                 "t.toml:31:8: subnet[2].cidr: 10.0.1.128/25 overlaps subnet[0] subnet-a1 (10.0.1.0/24) in vpc-a",
                 "t.toml:37:8: subnet[3].cidr: 10.0.0.0/16 overlaps subnet[0] subnet-a1 (10.0.1.0/24) in vpc-a",

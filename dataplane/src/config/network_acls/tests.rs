@@ -1,21 +1,11 @@
 //! Tests of `[[network_acl]]`: the topology a valid file gives, and every
 //! diagnostic in its exact text.
 
-use crate::config::test_support::{diags, net, parsed, with_base, BASE};
+use crate::config::test_support::{diags, net, parsed, vpc_b, BASE};
 use crate::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol};
 
-/// BASE plus a second subnet (lines 21-26): NACL tests start on line 27.
-fn base2(extra: &str) -> String {
-    with_base(&format!(
-        r#"
-[[subnet]]
-id = "subnet-a2"
-vpc = "vpc-a"
-cidr = "10.0.2.0/24"
-az = "use1-az1"
-{extra}"#
-    ))
-}
+// BASE plus a second subnet (lines 21-26): NACL tests start on line 27.
+use crate::config::test_support::with_base_a2 as base2;
 
 /// `base2` with `acl-1` in vpc-a (lines 28-30); `rest` starts with the
 /// newline that ends line 30.
@@ -236,22 +226,13 @@ ingress = [
 fn associations_resolve_within_the_acls_vpc() {
     assert_eq!(
         diags(&base2(
-            r#"
-[[vpc]]
-id = "vpc-b"
-cidr = "10.1.0.0/16"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.1.1.0/24"
-az = "use1-az1"
-
+            &(vpc_b()
+                + r#"
 [[network_acl]]
 id = "acl-1"
 vpc = "vpc-a"
 subnets = ["subnet-b1", "subnet-zz", "sg-a"]
-"#
+"#)
         )),
         vec![
             "t.toml:41:12: network_acl[0].subnets[0]: subnet \"subnet-b1\" is in vpc-b, but \
