@@ -62,6 +62,12 @@ pub(crate) fn with_hl(extra: &str) -> String {
 // topology from these reads the same file (and so the same line numbers
 // in its diagnostics) as one that spells the tables out.
 
+/// `parts` joined: a topology assembled from the builders below and
+/// literal tables.
+pub(crate) fn cat(parts: &[&str]) -> String {
+    parts.concat()
+}
+
 /// `[[vpc]]` (3 lines after the blank one).
 pub(crate) fn vpc(id: &str, cidr: &str) -> String {
     format!("\n[[vpc]]\nid = \"{id}\"\ncidr = \"{cidr}\"\n")
@@ -120,4 +126,70 @@ pub(crate) fn route_table(id: &str, vpc: &str, keys: &str, routes: &[(&str, &str
         }
     };
     format!("\n[[route_table]]\nid = \"{id}\"\nvpc = \"{vpc}\"\n{keys}{routes}")
+}
+
+/// `[[vpc_link]]` of a REST link (or a misspelt `kind`) with one place
+/// and one group (7 lines after the blank one).
+pub(crate) fn rest_link(
+    id: &str,
+    kind: &str,
+    nlb: &str,
+    vpc: &str,
+    (subnet, ip): (&str, &str),
+    group: &str,
+) -> String {
+    format!(
+        "\n[[vpc_link]]\nid = \"{id}\"\nkind = \"{kind}\"\nnlb = \"{nlb}\"\nvpc = \"{vpc}\"\nsubnets \
+         = [{{ subnet = \"{subnet}\", ip = \"{ip}\" }}]\nsecurity_groups = [\"{group}\"]\n"
+    )
+}
+
+/// `[[vpc_endpoint]]` with one place (7 lines after the blank one).
+pub(crate) fn endpoint(
+    id: &str,
+    service: &str,
+    vpc: &str,
+    (subnet, ip): (&str, &str),
+    groups: &[&str],
+    principal: &str,
+) -> String {
+    format!(
+        "\n[[vpc_endpoint]]\nid = \"{id}\"\nservice = \"{service}\"\nvpc = \"{vpc}\"\nsubnets = \
+         [{{ subnet = \"{subnet}\", ip = \"{ip}\" }}]\nsecurity_groups = {}\nprincipal = \
+         \"{principal}\"\n",
+        list(groups)
+    )
+}
+
+/// `[[nlb]]` with one node and one listener (4 lines after the blank one).
+pub(crate) fn nlb(
+    id: &str,
+    (subnet, ip): (&str, &str),
+    (protocol, port, target_group): (&str, u16, &str),
+) -> String {
+    format!(
+        "\n[[nlb]]\nid = \"{id}\"\nsubnets = [{{ subnet = \"{subnet}\", ip = \"{ip}\" }}]\nlisteners \
+         = [{{ protocol = \"{protocol}\", port = {port}, target_group = \"{target_group}\" }}]\n"
+    )
+}
+
+/// `[[target_group]]` without a health check (6 lines after the blank one).
+pub(crate) fn target_group(
+    id: &str,
+    vpc: &str,
+    protocol: &str,
+    port: u32,
+    targets: &[&str],
+) -> String {
+    format!(
+        "\n[[target_group]]\nid = \"{id}\"\nvpc = \"{vpc}\"\nprotocol = \"{protocol}\"\nport = \
+         {port}\ntargets = {}\n",
+        list(targets)
+    )
+}
+
+/// A TOML array of strings on one line: `["a", "b"]`.
+fn list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+    format!("[{}]", quoted.join(", "))
 }

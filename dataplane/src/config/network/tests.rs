@@ -13,32 +13,18 @@ use crate::model::{
 
 #[test]
 fn valid_config_gives_the_exact_topology() {
-    let src = r#"
+    let src = text::cat(&[
+        r#"
 [lab]
 name = "lab1"
 hook = "xdp"
 mtu = 3000
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[vpc]]
-id = "vpc-b"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.0.1.0/28"
-az = "use1-az2"
-
+"#,
+        &text::vpc("vpc-a", "10.0.0.0/16"),
+        &text::vpc("vpc-b", "10.0.0.0/16"),
+        &text::subnet("subnet-a1", "vpc-a", "10.0.1.0/24", "use1-az1"),
+        &text::subnet("subnet-b1", "vpc-b", "10.0.1.0/28", "use1-az2"),
+        r#"
 [[security_group]]
 id = "sg-web"
 vpc = "vpc-a"
@@ -50,11 +36,9 @@ ingress = [
   { protocol = "icmp", peer = "10.0.0.0/16" },
 ]
 egress = []
-
-[[security_group]]
-id = "sg-client"
-vpc = "vpc-a"
-
+"#,
+        &text::sg("sg-client", "vpc-a"),
+        r#"
 [[security_group]]
 id = "sg-b"
 vpc = "vpc-b"
@@ -78,15 +62,10 @@ ip = "10.0.1.21"
 mac = "02:AB:cd:00:00:01"
 security_groups = ["sg-web"]
 host = "web"
-
-[[eni]]
-id = "eni-b"
-subnet = "subnet-b1"
-ip = "10.0.1.14"
-security_groups = ["sg-b"]
-host = "b-1"
-"#;
-    let t = parse_str(src, "whatever.toml").unwrap();
+"#,
+        &text::eni("eni-b", "subnet-b1", "10.0.1.14", "sg-b", "b-1"),
+    ]);
+    let t = parse_str(&src, "whatever.toml").unwrap();
     let all = rule(Protocol::All, (0, 65535), Peer::Cidr(net("0.0.0.0/0")));
     let expected = Topology {
         network_acls: vec![
@@ -558,11 +537,9 @@ fn lab_settings() {
 
 #[test]
 fn security_groups_of_another_vpc() {
-    let extra = r#"
-[[vpc]]
-id = "vpc-b"
-cidr = "10.0.0.0/16"
-
+    let extra = text::cat(&[
+        &text::vpc("vpc-b", "10.0.0.0/16"),
+        r#"
 [[security_group]]
 id = "sg-b"
 vpc = "vpc-b"
@@ -574,8 +551,9 @@ subnet = "subnet-a1"
 ip = "10.0.1.11"
 security_groups = ["sg-a", "sg-b", "sg-a"]
 host = "b"
-"#;
-    assert_eq!(diags(&with_base(extra)), [
+"#,
+    ]);
+    assert_eq!(diags(&with_base(&extra)), [
                 "t.toml:29:53: security_group[1].ingress[0].peer: security group \"sg-a\" is in vpc-a, but sg-b is in vpc-b (a rule can only reference groups of its own VPC or of a VPC an active peering connection joins to it; use a CIDR instead)",
                 "t.toml:35:28: eni[1].security_groups[1]: security group \"sg-b\" is in vpc-b, but this ENI's subnet subnet-a1 is in vpc-a",
                 "t.toml:35:36: eni[1].security_groups[2]: security group \"sg-a\" is listed twice",
