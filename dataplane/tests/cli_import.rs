@@ -20,6 +20,15 @@ fn example() -> PathBuf {
     ))
 }
 
+/// `tmp(name)` with nothing there yet (a file or directory a failed run
+/// left is removed).
+fn fresh(name: &str) -> PathBuf {
+    let path = tmp(name);
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&path);
+    path
+}
+
 /// `dataplane ARGS`' output.
 fn dataplane(args: &[&dyn AsRef<OsStr>]) -> Output {
     bin().args(args).output().unwrap()
@@ -38,7 +47,7 @@ fn import_plink(kind: &str, src: &Path, out: &Path) -> Output {
 
 /// `dataplane check OUT` accepts the plink lab as the shipped example has it.
 fn assert_checks_as_plink(out: &Path) {
-    let check = bin().arg("check").arg(out).output().unwrap();
+    let check = dataplane(&[&"check", &out]);
     assert_eq!(check.status.code(), Some(0), "{check:?}");
     assert_eq!(
         String::from_utf8_lossy(&check.stdout),
@@ -51,8 +60,7 @@ fn assert_checks_as_plink(out: &Path) {
 
 #[test]
 fn import_aws_writes_a_config_that_check_accepts() {
-    let out = tmp("import-plink.toml");
-    let _ = std::fs::remove_file(&out);
+    let out = fresh("import-plink.toml");
     let run = import_plink("aws", &example().join("aws"), &out);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     assert_eq!(String::from_utf8_lossy(&run.stdout), "");
@@ -96,8 +104,7 @@ fn import_aws_prints_the_config_without_o() {
 
 /// A dump of one bad file (`sgs` names an unknown group), in a temp dir.
 fn bad_dump(name: &str) -> PathBuf {
-    let dir = tmp(name);
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh(name);
     std::fs::create_dir_all(dir.join("ec2")).unwrap();
     std::fs::write(
         dir.join("ec2/describe-vpcs.json"),
@@ -122,8 +129,7 @@ fn import_errors_exit_1_name_file_and_path_and_write_nothing() {
         dir.join("ec2/describe-security-groups.json").display()
     );
     // -o FILE that does not exist: not created.
-    let out = tmp("import-bad-new.toml");
-    let _ = std::fs::remove_file(&out);
+    let out = fresh("import-bad-new.toml");
     let run = dataplane(&[&"import", &"aws", &dir, &"-o", &out]);
     assert_exit(&run, 1, &want);
     assert_eq!(String::from_utf8_lossy(&run.stdout), "");
@@ -164,8 +170,7 @@ fn import_refuses_a_missing_directory_and_a_bad_lab_name() {
 
 #[test]
 fn import_terraform_writes_the_same_config_check_accepts() {
-    let out = tmp("import-tf.toml");
-    let _ = std::fs::remove_file(&out);
+    let out = fresh("import-tf.toml");
     let run = import_plink("terraform", &example().join("terraform.json"), &out);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     let err = String::from_utf8_lossy(&run.stderr);
@@ -198,8 +203,7 @@ fn import_terraform_writes_the_same_config_check_accepts() {
 
 #[test]
 fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
-    let dir = tmp("export-plink");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh("export-plink");
     let config = example().join("../../privatelink.toml");
     let export = || dataplane(&[&"export", &"aws", &config, &"-o", &dir]);
     assert_exit(
@@ -413,28 +417,19 @@ fn following_an_endpoint_gives_a_new_config_when_its_state_changes() {
 fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
     let url = replay_moto();
     let files = example().join("../../../tests/fixtures/import/moto-5.2.6-privatelink/cli");
-    let by_files = bin()
-        .args(["import", "aws"])
-        .arg(&files)
-        .args(["--lab", "moto"])
-        .output()
-        .unwrap();
+    let by_files = dataplane(&[&"import", &"aws", &files, &"--lab", &"moto"]);
     assert_eq!(by_files.status.code(), Some(0), "{by_files:?}");
-    let saved = tmp("import-endpoint-saved");
-    let _ = std::fs::remove_dir_all(&saved);
-    let live = bin()
-        .args([
-            "import",
-            "aws",
-            "--endpoint",
-            &url,
-            "--lab",
-            "moto",
-            "--save",
-        ])
-        .arg(&saved)
-        .output()
-        .unwrap();
+    let saved = fresh("import-endpoint-saved");
+    let live = dataplane(&[
+        &"import",
+        &"aws",
+        &"--endpoint",
+        &url,
+        &"--lab",
+        &"moto",
+        &"--save",
+        &saved,
+    ]);
     assert_eq!(live.status.code(), Some(0), "{live:?}");
     // The same config (but for the header naming its source).
     let body = |o: &std::process::Output| {
@@ -464,12 +459,7 @@ fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
         "{err}"
     );
     // What --save wrote imports to the same config again.
-    let again = bin()
-        .args(["import", "aws"])
-        .arg(&saved)
-        .args(["--lab", "moto"])
-        .output()
-        .unwrap();
+    let again = dataplane(&[&"import", &"aws", &saved, &"--lab", &"moto"]);
     assert_eq!(again.status.code(), Some(0), "{again:?}");
     assert_eq!(body(&again), body(&by_files));
     let _ = std::fs::remove_dir_all(&saved);
@@ -477,10 +467,7 @@ fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let refused = bin()
-        .args(["import", "aws", "--endpoint", &dead])
-        .output()
-        .unwrap();
+    let refused = dataplane(&[&"import", &"aws", &"--endpoint", &dead]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&refused.stderr)
