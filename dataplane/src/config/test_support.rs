@@ -99,6 +99,21 @@ pub(crate) fn eni(id: &str, subnet: &str, ip: &str, group: &str, host: &str) -> 
     )
 }
 
+/// `[[internet_gateway]]` (3 lines after the blank one).
+pub(crate) fn internet_gateway(id: &str, vpc: &str) -> String {
+    format!("\n[[internet_gateway]]\nid = \"{id}\"\nvpc = \"{vpc}\"\n")
+}
+
+/// `[[network_acl]]` with its associations and no entries yet (3 or 4
+/// lines after the blank one): a test appends the entry lines.
+pub(crate) fn network_acl(id: &str, vpc: &str, subnets: &[&str]) -> String {
+    let subnets = match subnets {
+        [] => String::new(),
+        some => format!("subnets = {}\n", list(some)),
+    };
+    format!("\n[[network_acl]]\nid = \"{id}\"\nvpc = \"{vpc}\"\n{subnets}")
+}
+
 /// The second VPC most tests add to BASE: vpc-b (10.1.0.0/16) with
 /// subnet-b1 (10.1.1.0/24, use1-az1), 8 lines after the blank one.
 pub(crate) fn vpc_b() -> String {

@@ -3,7 +3,9 @@
 
 use std::net::Ipv4Addr;
 
-use crate::config::test_support::{diags, net, parsed, route_table, subnet, vpc_b, with_base};
+use crate::config::test_support::{
+    diags, internet_gateway, net, parsed, route_table, subnet, vpc_b, with_base,
+};
 use crate::model::{NatGateway, Route, RouteTarget, NAT_GATEWAY_PORTS};
 
 fn ip(s: &str) -> Ipv4Addr {
@@ -27,12 +29,9 @@ fn natgw(extra: &str) -> String {
         "main = true\n",
         &[("0.0.0.0/0", "nat-a")],
     );
+    let igw = internet_gateway("igw-a", "vpc-a");
     with_base(&format!(
-        r#"{subnet_pub}
-[[internet_gateway]]
-id = "igw-a"
-vpc = "vpc-a"
-
+        r#"{subnet_pub}{igw}
 [internet]
 hosts = [{{ name = "example", ip = "203.0.113.10" }}]
 {public}{private}{extra}"#
