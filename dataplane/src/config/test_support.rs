@@ -176,6 +176,23 @@ pub(crate) fn endpoint(
     )
 }
 
+/// `[[vpc_link]]` of an HTTP link (or a misspelt `kind`) with allocated
+/// addresses and no integrations (5 lines after the blank one).
+pub(crate) fn http_link(
+    id: &str,
+    kind: &str,
+    subnets: &[&str],
+    groups: &[&str],
+    service_vpc: &str,
+) -> String {
+    format!(
+        "\n[[vpc_link]]\nid = \"{id}\"\nkind = \"{kind}\"\nsubnets = {}\nsecurity_groups = \
+         {}\nservice_vpc = \"{service_vpc}\"\n",
+        list(subnets),
+        list(groups)
+    )
+}
+
 /// `[[nlb]]` with one node and one listener (4 lines after the blank one).
 pub(crate) fn nlb(
     id: &str,

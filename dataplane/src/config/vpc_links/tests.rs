@@ -463,14 +463,9 @@ security_groups = ["sg-api"]
 addresses = ["10.1.1.100"]
 service_vpc = "vpc-api"
 integrations = []
-
-[[vpc_link]]
-id = "vpclink-4"
-kind = "HTTP"
-subnets = ["subnet-c1"]
-security_groups = ["sg-link"]
-service_vpc = "vpc-api"
-
+"#,
+        &text::http_link("vpclink-4", "HTTP", &["subnet-c1"], &["sg-link"], "vpc-api"),
+        r#"
 [[vpc_link]]
 id = "vpclink-5"
 subnets = "subnet-c1"
@@ -561,35 +556,32 @@ service_vpc = "vpc-api"
 fn http_link_addresses_run_out() {
     // A /28 has 11 usable addresses (.4 to .14): 10 ENIs leave one, for
     // the first link; the second finds none.
-    let mut extra = String::from(
-        r#"
-[[subnet]]
-id = "subnet-small"
-vpc = "vpc-cust"
-cidr = "10.0.9.0/28"
-az = "use1-az3"
-
-[[vpc_link]]
-id = "vpclink-2"
-kind = "http"
-subnets = ["subnet-small"]
-security_groups = ["sg-link"]
-service_vpc = "vpc-api"
-
-[[vpc_link]]
-id = "vpclink-3"
-kind = "http"
-subnets = ["subnet-c1", "subnet-small"]
-security_groups = ["sg-link"]
-service_vpc = "vpc-api"
-"#,
-    );
+    let mut extra = text::cat(&[
+        &text::subnet("subnet-small", "vpc-cust", "10.0.9.0/28", "use1-az3"),
+        &text::http_link(
+            "vpclink-2",
+            "http",
+            &["subnet-small"],
+            &["sg-link"],
+            "vpc-api",
+        ),
+        &text::http_link(
+            "vpclink-3",
+            "http",
+            &["subnet-c1", "subnet-small"],
+            &["sg-link"],
+            "vpc-api",
+        ),
+    ]);
     for i in 0..10 {
         let ip = if i < 5 { 4 + i } else { 10 + (i - 5) };
-        extra.push_str(&format!(
-            "\n[[eni]]\nid = \"eni-s{i}\"\nsubnet = \"subnet-small\"\nip = \"10.0.9.{ip}\"\n\
-                 security_groups = [\"sg-cust\"]\nhost = \"s{i}\"\n"
-        ));
+        extra += &text::eni(
+            &format!("eni-s{i}"),
+            "subnet-small",
+            &format!("10.0.9.{ip}"),
+            "sg-cust",
+            &format!("s{i}"),
+        );
     }
     assert_eq!(diags(&with_hl(&extra)), [
             "t.toml:110:25: vpc_link[2].subnets[1]: no free address left in subnet subnet-small (10.0.9.0/28) for this VPC link's ENI (every usable address is taken)",
