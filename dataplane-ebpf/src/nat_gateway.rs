@@ -9,7 +9,8 @@
 //!
 //! First packet (`to_internet`): the sender's egress groups -> out of the
 //! sender's subnet and into the gateway's (its network ACLs; the gateway
-//! has no security groups) -> the gateway's subnet's table must send the
+//! has no security groups) -> the gateway carries TCP, UDP and ICMP only
+//! (`unsupported_protocol` for any other protocol) -> the gateway's subnet's table must send the
 //! destination to the internet gateway (`no_route` otherwise) -> out of
 //! the gateway's subnet -> the internet host (`internet_no_host`) -> a
 //! source port claimed with the reply entry (`flow::claim` on {internet,
@@ -22,7 +23,7 @@ use dataplane_common::{
     explain::{NACL_CHECK_IN1, NACL_CHECK_OUT1, NACL_CHECK_OUT2, SG_CHECK_EGRESS, STAGE_EGRESS_SG, STAGE_NAT_GATEWAY},
     flow_hash, in_generation, DropReason, EniInfo, EniKey, FlowEntry, FlowKey, PortInfo, ENI_KIND_INTERNET,
     FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, HASH_SEED_NAT_PORT, INTERNET_VPC, NAT_PORT_TRIES, NO_SUBNET, PROTO_ICMP,
-    SG_DIR_EGRESS,
+    PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS,
 };
 
 use crate::{
@@ -64,6 +65,11 @@ pub fn to_internet<P: Packet>(
     nacl::out(NACL_CHECK_OUT1, gen, port.subnet, r.nat_subnet, h.dst, h.proto, value)?;
     nacl::inbound(NACL_CHECK_IN1, gen, port.subnet, r.nat_subnet, h.src, h.proto, value)?;
     explain::stage(STAGE_NAT_GATEWAY);
+    // "NAT gateways support the following protocols: TCP, UDP, and ICMP"
+    // (VPC user guide, "NAT gateway basics"): GRE, ESP, SCTP... end here.
+    if h.proto != PROTO_TCP && h.proto != PROTO_UDP && h.proto != PROTO_ICMP {
+        return Err(DropReason::UnsupportedProtocol);
+    }
     if !route::to_igw(gen, r.nat_subnet, h.dst) {
         // The gateway's subnet is not public (no route to an internet gateway).
         return Err(DropReason::NoRoute);

@@ -155,9 +155,16 @@ impl Agent {
         let plan = lab::plan(&topo);
         let mut ifx = lab::fabric_ifindexes(&plan).with_context(|| {
             format!(
-                "reading the fabric ports of lab {}: run `dataplane lab up{}` first",
+                "reading the fabric ports of lab {}: run {} first",
                 plan.name,
-                file_arg(source.as_ref())
+                match source.as_ref() {
+                    // A followed endpoint: the lab is built from a file of its state.
+                    Some(s) if s.name.starts_with("http://") => format!(
+                        "`dataplane import aws --endpoint {} --lab {} -o FILE` and `dataplane lab up FILE`",
+                        s.name, plan.name
+                    ),
+                    _ => format!("`dataplane lab up{}`", file_arg(source.as_ref())),
+                }
             )
         })?;
         let fabric_cookie = Some(crate::netns::cookie(&plan.fabric_ns)?);

@@ -22,6 +22,9 @@ use serde_json::Value;
 
 use crate::import::{query_xml, Answer};
 
+mod source;
+pub use source::{profile_settings, resolve, resolve_with};
+
 /// An `http://HOST:PORT` endpoint and the region to ask.
 pub struct Endpoint {
     url: String,
@@ -560,6 +563,10 @@ pub struct Follow {
     ep: Endpoint,
     lab: String,
     last: Option<String>,
+    /// The `[internet]` section of the config the endpoint is followed
+    /// from (no AWS call lists the lab's internet hosts), appended to what
+    /// the endpoint's state imports to.
+    internet: String,
 }
 
 /// A poll's outcome: the config text when it changed, and the import's
@@ -575,7 +582,21 @@ impl Follow {
             ep,
             lab: lab.to_string(),
             last: None,
+            internet: String::new(),
         }
+    }
+
+    /// Keeps the lab's internet hosts of the config followed from (`run
+    /// FILE` with `[aws]`) in every config the endpoint's state gives.
+    pub fn keep_internet_hosts(mut self, hosts: &[crate::model::InternetHost]) -> Follow {
+        if !hosts.is_empty() {
+            let list: Vec<String> = hosts
+                .iter()
+                .map(|h| format!("  {{ name = \"{}\", ip = \"{}\" }},\n", h.name, h.ip))
+                .collect();
+            self.internet = format!("\n[internet]\nhosts = [\n{}]\n", list.concat());
+        }
+        self
     }
 
     pub fn url(&self) -> &str {
@@ -586,8 +607,15 @@ impl Follow {
     /// state that does not import, is an error; the caller keeps what runs.
     pub fn poll(&mut self) -> Result<Polled, String> {
         let (answers, notes) = fetch(&self.ep)?;
-        let imported = crate::import::aws_answers(answers, notes, &self.lab, self.ep.url())
+        let mut imported = crate::import::aws_answers(answers, notes, &self.lab, self.ep.url())
             .map_err(|e| e.to_string())?;
+        if !imported.toml.contains("\n[internet]\n") && !self.internet.is_empty() {
+            imported.toml.push_str(&self.internet);
+            // The file gives the hosts the import's note asks for.
+            imported
+                .report
+                .retain(|l| !l.contains("the lab's internet has no hosts"));
+        }
         let changed = (self.last.as_deref() != Some(imported.toml.as_str())).then(|| {
             self.last = Some(imported.toml.clone());
             imported.toml

@@ -51,22 +51,25 @@ enum Cmd {
     /// of the lab adopts it without dropping a flow (an upgrade swaps the programs atomically).
     /// `dataplane down` removes it. One agent per lab: a second one is refused.
     Run {
-        /// Topology config (default: the embedded default topology).
-        #[arg(conflicts_with = "aws_endpoint")]
+        /// Topology config (default: the embedded default topology). With an
+        /// `[aws]` section, `run` follows that endpoint (as --aws-endpoint) as
+        /// lab FILE's `[lab] name`.
         file: Option<PathBuf>,
         /// Follow an AWS-compatible endpoint (an emulator such as moto, at
-        /// http://HOST:PORT) instead of a file: its state, imported as `import
-        /// aws --endpoint` does, is the config; it is asked again every 500 ms
-        /// and a change is reloaded (validated first, nothing half applied,
-        /// tracked flows kept). The lab must be up: `dataplane import aws
-        /// --endpoint URL -o lab.toml` and `dataplane lab up lab.toml` first.
+        /// http://HOST:PORT): its state, imported as `import aws --endpoint`
+        /// does, is the config; it is asked again every 500 ms and a change is
+        /// reloaded (validated first, nothing half applied, tracked flows
+        /// kept). Overrides FILE's `[aws] endpoint`. The lab must be up:
+        /// `dataplane import aws --endpoint URL -o lab.toml` and `dataplane lab
+        /// up lab.toml` first.
         #[arg(long, value_name = "URL")]
         aws_endpoint: Option<String>,
-        /// The region to ask the endpoint about.
-        #[arg(long, default_value = "us-east-1", requires = "aws_endpoint")]
-        region: String,
-        /// The lab name of the endpoint's config (as `import --lab`).
-        #[arg(long, default_value = dataplane::import::DEFAULT_LAB, requires = "aws_endpoint")]
+        /// The region to ask the endpoint about (default: FILE's `[aws] region`,
+        /// its profile's, else us-east-1).
+        #[arg(long)]
+        region: Option<String>,
+        /// The lab name of the endpoint's config (as `import --lab`), without FILE.
+        #[arg(long, default_value = dataplane::import::DEFAULT_LAB, requires = "aws_endpoint", conflicts_with = "file")]
         lab: String,
         /// Hook to attach to the fabric ports (default: the config's `lab.hook`, else tc).
         #[arg(long, value_enum)]
@@ -202,8 +205,9 @@ enum ImportCmd {
     /// `describe-security-groups`, `describe-security-group-rules`,
     /// `describe-network-interfaces`, `describe-instances`,
     /// `describe-vpc-endpoints`, `describe-vpc-endpoint-service-configurations`,
-    /// `describe-vpc-endpoint-connections` (and the route tables, network ACLs,
-    /// peering connections, NAT and internet gateways, listed as not imported);
+    /// `describe-vpc-endpoint-connections`, `describe-route-tables`,
+    /// `describe-network-acls`, `describe-vpc-peering-connections`,
+    /// `describe-internet-gateways`, `describe-nat-gateways`, `describe-addresses`;
     /// `aws elbv2 describe-load-balancers`, `describe-target-groups`,
     /// `describe-listeners`, `describe-target-health` and
     /// `describe-load-balancer-attributes` (one file per resource:
@@ -230,6 +234,10 @@ enum ImportCmd {
         /// in DIR, which `import aws DIR` reads again.
         #[arg(long, value_name = "DIR", requires = "endpoint")]
         save: Option<PathBuf>,
+        /// Also write an `[aws]` section naming the endpoint and region, so that
+        /// `dataplane run FILE` follows it.
+        #[arg(long)]
+        follow: bool,
         #[command(flatten)]
         out: ImportOut,
     },
@@ -244,8 +252,9 @@ enum ImportCmd {
     /// aws_vpc_endpoint_service (and _allowed_principal), aws_vpc_endpoint
     /// (its subnet_configuration gives the ENI addresses),
     /// aws_vpc_endpoint_connection_accepter, aws_api_gateway_vpc_link and
-    /// aws_apigatewayv2_vpc_link. Route tables, network ACLs, peering and
-    /// gateways are listed as not imported.
+    /// aws_apigatewayv2_vpc_link, the route-table, network-ACL and peering
+    /// resources, aws_internet_gateway (and _attachment), aws_nat_gateway,
+    /// aws_eip (and _association). Anything else is listed as not imported.
     #[command(after_help = "Example:\n  terraform show -json > state.json\n  \
         dataplane import terraform configs/import/privatelink/terraform.json --lab plink -o plink.toml")]
     Terraform {
@@ -416,7 +425,7 @@ fn import_output(
         eprintln!("{line}");
     }
     let t = &imported.topology;
-    let summary = format!(
+    let mut summary = format!(
         "imported lab {}: {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts, {} NLBs, \
          {} endpoint services, {} endpoints",
         t.lab.name,
@@ -429,6 +438,15 @@ fn import_output(
         t.services.endpoint_services.len(),
         t.services.vpc_endpoints.len()
     );
+    let i = &t.internet;
+    if !i.gateways.is_empty() || !i.nat_gateways.is_empty() || !i.public_ips.is_empty() {
+        summary.push_str(&format!(
+            ", {} internet gateways, {} NAT gateways, {} public IPs",
+            i.gateways.len(),
+            i.nat_gateways.len(),
+            i.public_ips.len()
+        ));
+    }
     match output {
         Some(f) => {
             let mut tmp = f.as_os_str().to_owned();
@@ -575,12 +593,33 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             flow_log,
             flow_log_interval,
         } => {
-            let mut follow = match aws_endpoint {
-                Some(url) => Some(dataplane::aws_endpoint::Follow::new(
-                    dataplane::aws_endpoint::Endpoint::new(&url, &region)
-                        .map_err(anyhow::Error::msg)?,
-                    &lab,
-                )),
+            // FILE (its `[aws]` and lab name), unless only an endpoint is given.
+            let from_file = match (&file, &aws_endpoint) {
+                (None, Some(_)) => None,
+                _ => {
+                    let s = persist::ConfigSource::read(file.as_deref())?;
+                    match s.parse() {
+                        Ok(t) => Some((s, t)),
+                        Err(d) => {
+                            eprintln!("{d}");
+                            return Ok(ExitCode::FAILURE);
+                        }
+                    }
+                }
+            };
+            let aws = from_file.as_ref().and_then(|(_, t)| t.lab.aws.as_ref());
+            let mut follow = match dataplane::aws_endpoint::resolve(aws, aws_endpoint, region)
+                .map_err(anyhow::Error::msg)?
+            {
+                Some((url, region)) => {
+                    let lab = from_file.as_ref().map_or(lab, |(_, t)| t.lab.name.clone());
+                    let ep = dataplane::aws_endpoint::Endpoint::new(&url, &region)
+                        .map_err(anyhow::Error::msg)?;
+                    let hosts = from_file
+                        .as_ref()
+                        .map_or(&[][..], |(_, t)| &t.internet.hosts);
+                    Some(dataplane::aws_endpoint::Follow::new(ep, &lab).keep_internet_hosts(hosts))
+                }
                 None => None,
             };
             // Read once: what is parsed is what the journal keeps.
@@ -595,7 +634,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                         text: polled.changed.expect("the first poll is a change"),
                     }
                 }
-                None => persist::ConfigSource::read(file.as_deref())?,
+                None => from_file.expect("read unless only an endpoint is given").0,
             };
             let mut t = match source.parse() {
                 Ok(t) => t,
@@ -615,7 +654,8 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 .map(KernelObject::File)
                 .unwrap_or_else(KernelObject::from_env);
             let reloads = Reloads {
-                file: file.as_deref(),
+                // What is followed is the endpoint, not the file.
+                file: file.as_deref().filter(|_| follow.is_none()),
                 watch,
                 follow,
             };
@@ -696,13 +736,20 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 ImportCmd::Aws {
                     dir: Some(dir),
                     out,
+                    follow,
                     ..
-                } => (dataplane::import::aws_dir(&dir, &out.lab), out),
+                } => {
+                    if follow {
+                        bail!("--follow needs --endpoint URL: a directory of files is nothing to follow");
+                    }
+                    (dataplane::import::aws_dir(&dir, &out.lab), out)
+                }
                 ImportCmd::Aws {
                     dir: None,
                     endpoint,
                     region,
                     save,
+                    follow,
                     out,
                 } => {
                     let url = endpoint.expect("clap: DIR or --endpoint");
@@ -725,10 +772,16 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                         }
                     }
                     let source = ep.url().to_string();
-                    (
-                        dataplane::import::aws_answers(answers, notes, &out.lab, &source),
-                        out,
-                    )
+                    let mut res = dataplane::import::aws_answers(answers, notes, &out.lab, &source);
+                    if let (true, Ok(i)) = (follow, res.as_mut()) {
+                        let section =
+                            format!("\n[aws]\nendpoint = \"{source}\"\nregion = \"{region}\"\n");
+                        i.toml.push_str(&section);
+                        if let Err(d) = config::parse_str(&i.toml, "imported.toml") {
+                            anyhow::bail!("--region {region:?}: {d}");
+                        }
+                    }
+                    (res, out)
                 }
                 ImportCmd::Terraform { file, out } => {
                     (dataplane::import::terraform_file(&file, &out.lab), out)
@@ -905,7 +958,8 @@ fn run(
                 r = &mut server => { r.context("metrics server task")??; break }
                 _ = tokio::signal::ctrl_c() => { log::info!("SIGINT: stopping the agent"); break }
                 _ = term.recv() => { log::info!("SIGTERM: stopping the agent"); break }
-                _ = hup.recv() => true,
+                // Following an endpoint, it is asked every tick anyway.
+                _ = hup.recv() => follow.is_none(),
                 _ = tick.tick() => {
                     if let Some(f) = follow.as_mut() {
                         // The endpoint is on this machine: a poll takes

@@ -7,6 +7,8 @@ use std::{net::Ipv4Addr, time::Duration};
 
 pub use ipnet::Ipv4Net;
 
+mod aws;
+pub use aws::{check_endpoint_url, is_profile, is_region, AwsSource, DEFAULT_REGION};
 mod flow_logs;
 mod internet;
 #[cfg(test)]
@@ -353,6 +355,8 @@ pub struct LabSettings {
     /// Entries a network ACL may have per direction (`[lab]
     /// nacl_entries_max`; AWS's default quota is 20).
     pub nacl_entries_max: u32,
+    /// `[aws]`: the endpoint `run` follows, if any.
+    pub aws: Option<AwsSource>,
 }
 
 /// AWS's default quota of entries per network-ACL direction.
@@ -366,6 +370,7 @@ impl LabSettings {
             hook,
             mtu,
             nacl_entries_max: NACL_ENTRIES_MAX,
+            aws: None,
         }
     }
 }

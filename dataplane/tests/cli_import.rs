@@ -202,6 +202,62 @@ fn import_terraform_writes_the_same_config_check_accepts() {
 }
 
 #[test]
+fn export_and_import_carry_internet_and_nat_gateways_and_public_ips() {
+    let dir = tmp("export-natgw");
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = example().join("../../nat-gateway.toml");
+    let run = bin()
+        .args(["export", "aws"])
+        .arg(&config)
+        .arg("-o")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        format!(
+            "not exported: [lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state\n\
+             exported lab natgw: 19 files -> {}\n",
+            dir.display()
+        )
+    );
+    let out = tmp("export-natgw.toml");
+    let run = bin()
+        .args(["import", "aws"])
+        .arg(&dir)
+        .args(["--lab", "natgw", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        format!(
+            "imported lab natgw: 1 VPCs, 2 subnets, 2 security groups, 2 ENIs on 2 hosts, 0 NLBs, \
+             0 endpoint services, 0 endpoints, 1 internet gateways, 1 NAT gateways, 1 public IPs -> {}\n",
+            out.display()
+        )
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    for want in [
+        "[internet]\nhosts = [\n  { name = \"example\", ip = \"203.0.113.10\" },\n]\n",
+        "[[internet_gateway]]\nid = \"igw-a\"\nvpc = \"vpc-a\"\n",
+        "[[nat_gateway]]\nid = \"nat-a\"\nsubnet = \"subnet-public\"\nprivate_ip = \"10.0.1.100\"\nelastic_ip = \"203.0.113.50\"\n",
+        "routes = [{ destination = \"0.0.0.0/0\", target = \"nat-a\" }]",
+        "ip = \"10.0.1.20\"\npublic_ip = \"203.0.113.20\"\n",
+    ] {
+        assert!(text.contains(want), "{want}\nnot in\n{text}");
+    }
+    let mut got = dataplane::config::load(&out).unwrap();
+    let want = dataplane::config::load(&config).unwrap();
+    got.lab = want.lab.clone();
+    assert_eq!(got, want);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&out);
+}
+
+#[test]
 fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
     let dir = fresh("export-plink");
     let config = example().join("../../privatelink.toml");
@@ -211,7 +267,7 @@ fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
         0,
         &format!(
             "not exported: [lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state\n\
-             exported lab plink: 22 files -> {}\n",
+             exported lab plink: 25 files -> {}\n",
             dir.display()
         ),
     );
@@ -474,4 +530,181 @@ fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
             .starts_with(&format!("error: cannot reach {dead}: Connection refused")),
         "{refused:?}"
     );
+}
+
+/// `dataplane run ARGS` with `env`, which must fail (no lab is up): its
+/// exit code and stderr.
+fn run_without_a_lab(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = bin();
+    cmd.arg("run").args(args).args(["--metrics", "127.0.0.1:0"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn run_follows_the_endpoint_an_aws_section_names_and_the_command_line_overrides_it() {
+    let url = replay_moto();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let file = tmp("aws-section.toml");
+    let write = |aws: &str| {
+        std::fs::write(&file, format!("[lab]\nname = \"awsfollow\"\n\n{aws}")).unwrap();
+    };
+    let f = file.to_str().unwrap();
+    // The file's [aws] endpoint is asked (moto's HTTP 500 for a call it
+    // lacks is the sign), before the agent finds no lab.
+    write(&format!(
+        "[aws]\nendpoint = \"{url}\"\nregion = \"us-east-1\"\n"
+    ));
+    let (code, err) = run_without_a_lab(&[f], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{url} ec2 DescribeVpcEndpointConnections: not read: HTTP 500"
+        )),
+        "{err}"
+    );
+    // --aws-endpoint overrides it (the file's is dead).
+    write(&format!("[aws]\nendpoint = \"{dead}\"\n"));
+    let (code, err) = run_without_a_lab(&[f, "--aws-endpoint", &url], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{url} ec2 DescribeVpcEndpointConnections: not read"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(&dead), "{err}");
+    // A profile of the AWS CLI's config file gives the endpoint.
+    let config = tmp("aws-config");
+    std::fs::write(
+        &config,
+        format!("[profile moto]\nendpoint_url = {url}\nregion = us-east-1\n"),
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    write("[aws]\nprofile = \"moto\"\n");
+    let (code, err) = run_without_a_lab(&[f], &[("AWS_CONFIG_FILE", c)]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{url} ec2 DescribeVpcEndpointConnections: not read"
+        )),
+        "{err}"
+    );
+    // A profile the file does not have, --region without an endpoint.
+    write("[aws]\nprofile = \"nope\"\n");
+    let (code, err) = run_without_a_lab(&[f], &[("AWS_CONFIG_FILE", c)]);
+    assert_eq!(
+        (code, err),
+        (
+            Some(1),
+            format!("error: [aws] profile \"nope\": no such profile in {c}\n")
+        )
+    );
+    write("");
+    let (code, err) = run_without_a_lab(&[f, "--region", "eu-west-1"], &[]);
+    assert_eq!(
+        (code, err),
+        (
+            Some(1),
+            "error: --region needs an endpoint to ask: --aws-endpoint URL, or an [aws] section in FILE\n"
+                .to_string()
+        )
+    );
+    // `check` names file, line and field.
+    write("[aws]\nendpoint = \"https://127.0.0.1:5000\"\n");
+    let out = bin().arg("check").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "{f}:5:12: aws.endpoint: https://127.0.0.1:5000: https is not supported (an emulator on this machine speaks http)\n"
+        )
+    );
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&config);
+}
+
+#[test]
+fn following_from_a_file_keeps_its_internet_hosts_in_every_config() {
+    use dataplane::aws_endpoint::{Endpoint, Follow};
+    let url = replay_moto();
+    let hosts = dataplane::config::parse_str(
+        "[internet]\nhosts = [{ name = \"example\", ip = \"203.0.113.10\" }]\n",
+        "f.toml",
+    )
+    .unwrap()
+    .internet
+    .hosts;
+    let mut f =
+        Follow::new(Endpoint::new(&url, "us-east-1").unwrap(), "moto").keep_internet_hosts(&hosts);
+    let polled = f.poll().unwrap();
+    let text = polled.changed.expect("the first poll is a change");
+    assert!(
+        text.ends_with(
+            "\n[internet]\nhosts = [\n  { name = \"example\", ip = \"203.0.113.10\" },\n]\n"
+        ),
+        "{text}"
+    );
+    let t = dataplane::config::parse_str(&text, "x.toml").unwrap();
+    assert_eq!(t.internet.hosts, hosts);
+    assert_eq!(t.lab.name, "moto");
+    assert!(!polled
+        .report
+        .iter()
+        .any(|l| l.contains("the lab's internet has no hosts")));
+    assert_eq!(f.poll().unwrap().changed, None, "nothing changed");
+}
+
+#[test]
+fn import_aws_endpoint_follow_writes_the_aws_section_run_follows() {
+    let url = replay_moto();
+    let out = tmp("follow.toml");
+    let run = bin()
+        .args([
+            "import",
+            "aws",
+            "--endpoint",
+            &url,
+            "--follow",
+            "--lab",
+            "moto",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.ends_with(&format!(
+            "\n[aws]\nendpoint = \"{url}\"\nregion = \"us-east-1\"\n"
+        )),
+        "{text}"
+    );
+    let t = dataplane::config::load(&out).unwrap();
+    let aws = t.lab.aws.unwrap();
+    assert_eq!(
+        (aws.endpoint.as_deref(), aws.region.as_deref(), aws.profile),
+        (Some(url.as_str()), Some("us-east-1"), None)
+    );
+    // Without --endpoint there is nothing to follow.
+    let refused = bin()
+        .args(["import", "aws", "--follow", "somewhere"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        "error: --follow needs --endpoint URL: a directory of files is nothing to follow\n"
+    );
+    let _ = std::fs::remove_file(&out);
 }

@@ -5,7 +5,10 @@
 //! (`dump.py`), imported, run from the file; (b) the agent following the
 //! endpoint (`run --aws-endpoint`). Both must behave the same; then a rule
 //! revoked through the API (`revoke.py`) refuses new connections within 2 s
-//! while one opened before goes on.
+//! while one opened before goes on. And the gateway layer (no root): a
+//! network with an internet gateway, a NAT gateway and Elastic IPs built in
+//! moto (tests/fixtures/import/moto-5.2.6-gateways/build.py) imports the
+//! same dumped or asked, gateways, routes and public IPs included.
 
 use std::{
     path::{Path, PathBuf},
@@ -90,8 +93,13 @@ impl Moto {
 
     /// The fixture's boto3 script `name` against this moto, with `args`.
     fn script(&self, name: &str, args: &[&str]) {
+        self.script_in(&fixture(), name, args);
+    }
+
+    /// The boto3 script `name` of fixture `dir` against this moto.
+    fn script_in(&self, dir: &Path, name: &str, args: &[&str]) {
         let out = Command::new(venv().join("bin/python"))
-            .arg(fixture().join(name))
+            .arg(dir.join(name))
             .arg(&self.url)
             .args(args)
             .output()
@@ -314,4 +322,154 @@ fn a_network_built_in_moto_runs_the_same_dumped_or_followed_and_a_revoke_refuses
     drop(b);
     drop(moto);
     let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+#[ignore = "needs moto (cargo xtask setup)"]
+fn gateways_built_in_moto_import_the_same_dumped_or_asked_with_routes_and_public_ips() {
+    let moto = Moto::start();
+    let gateways = fixture().join("../moto-5.2.6-gateways");
+    moto.script_in(&gateways, "build.py", &[]);
+    let dump = tmp("moto-gw-dump");
+    let _ = std::fs::remove_dir_all(&dump);
+    moto.script("dump.py", &[dump.to_str().unwrap()]);
+    let file = tmp("moto-gw.toml");
+    let dumped = import(
+        &["import", "aws", dump.to_str().unwrap(), "--lab", "gw"],
+        &file,
+    );
+    let _ = std::fs::remove_dir_all(&dump);
+    let asked = import(
+        &["import", "aws", "--endpoint", &moto.url, "--lab", "gw"],
+        &file,
+    );
+    assert_eq!(asked, dumped);
+    let t = dataplane::config::load(&file).unwrap();
+    let _ = std::fs::remove_file(&file);
+    drop(moto);
+
+    // moto's ids are random: the topology is checked by what it holds.
+    let subnet = |cidr: &str| {
+        t.subnets
+            .iter()
+            .position(|s| s.cidr.to_string() == cidr)
+            .unwrap()
+    };
+    let (public, private) = (subnet("10.0.1.0/24"), subnet("10.0.2.0/24"));
+    let i = &t.internet;
+    assert_eq!(i.gateways.len(), 1);
+    assert_eq!(i.gateways[0].vpc, t.subnets[public].vpc);
+    assert_eq!(i.nat_gateways.len(), 1);
+    let nat = &i.nat_gateways[0];
+    assert_eq!(nat.subnet, public);
+    assert!(t.subnets[public].cidr.contains(&nat.private_ip), "{nat:?}");
+    assert!(
+        dataplane::model::internet_range(nat.elastic_ip).is_some(),
+        "{nat:?}"
+    );
+    let routes: Vec<(usize, String, dataplane::model::RouteTarget)> = (0..t.subnets.len())
+        .filter_map(|s| t.route_table_of(s).map(|r| (s, r)))
+        .flat_map(|(s, r)| {
+            r.routes
+                .iter()
+                .map(move |x| (s, x.destination.to_string(), x.target))
+        })
+        .collect();
+    use dataplane::model::RouteTarget::{InternetGateway, NatGateway};
+    assert_eq!(
+        routes,
+        [
+            (public, "0.0.0.0/0".to_string(), InternetGateway(0)),
+            (private, "0.0.0.0/0".to_string(), NatGateway(0)),
+        ]
+    );
+    let hosts: Vec<(&str, bool)> = t
+        .enis
+        .iter()
+        .enumerate()
+        .map(|(k, e)| (e.host.as_str(), i.public_ip_of(k).is_some()))
+        .collect();
+    assert_eq!(hosts, [("web", true), ("app", false)]);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_gateway_network_built_in_moto_and_followed_through_aws_runs_nat_and_public_ips() {
+    // The network of tests/fixtures/import/moto-5.2.6-gateways, imported
+    // from moto with --follow (an [aws] section naming moto, so `run FILE`
+    // follows it); the file adds the lab's internet (no AWS call lists it).
+    let (lab, file) = root_lab("motogw", "motogw.toml");
+    let moto = Moto::start();
+    moto.script_in(&fixture().join("../moto-5.2.6-gateways"), "build.py", &[]);
+    let args = [
+        "import",
+        "aws",
+        "--endpoint",
+        &moto.url,
+        "--follow",
+        "--lab",
+        &lab,
+    ];
+    import(&args, &file);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(&format!("\n[aws]\nendpoint = \"{}\"\n", moto.url)));
+    text.push_str("\n[internet]\nhosts = [{ name = \"example\", ip = \"203.0.113.10\" }]\n");
+    std::fs::write(&file, text).unwrap();
+    lab_up(&file);
+    let plan = dataplane::lab::plan(&dataplane::config::load(&file).unwrap());
+    let argv = [
+        "python3",
+        "-c",
+        dataplane::lab::PEER_HTTP_SERVER,
+        "203.0.113.10",
+        "8080",
+        "example",
+    ];
+    let (mut cmd, _ns) = in_host(&lab, "example", &argv);
+    let mut server = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = ("203.0.113.10".parse::<std::net::Ipv4Addr>().unwrap(), 8080).into();
+    dataplane::lab::wait_listening(&plan, "example", addr, Duration::from_secs(10)).unwrap();
+    let log = tmp("motogw-agent.log");
+    let agent = AgentProc::spawn(&file, &log, &format!("127.0.0.1:{}", free_port()), &[]);
+    agent.wait_for("running on");
+    let seen: Vec<(i32, String)> = ["app", "web"]
+        .iter()
+        .map(|h| {
+            let (code, body) = curl(&lab, h, "http://203.0.113.10:8080/");
+            // "server=example peer=IP:PORT": the source the internet saw.
+            let peer = body
+                .strip_prefix("server=example peer=")
+                .and_then(|p| p.split(':').next())
+                .unwrap_or(&body)
+                .trim()
+                .to_string();
+            (code, peer)
+        })
+        .collect();
+    let output = agent.output();
+    let url = moto.url.clone();
+    let _ = server.kill();
+    let _ = server.wait();
+    drop(agent);
+    drop(moto);
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&file);
+    // The private instance goes out through the NAT gateway (its Elastic
+    // IP, re-addressed by import), the public one with its own public IP.
+    assert_eq!(
+        seen,
+        [
+            (0, "198.51.100.3".to_string()),
+            (0, "198.51.100.2".to_string())
+        ],
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("{url} ec2 DescribeNatGateways")),
+        "the agent followed moto: {output}"
+    );
 }

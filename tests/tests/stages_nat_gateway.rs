@@ -283,7 +283,7 @@ fn nat_gateway_translates_to_its_elastic_ip_and_back() {
 /// a destination no internet host has is `internet_no_host`.
 #[test]
 #[ignore = "needs root"]
-fn nat_gateway_drops_what_the_internet_initiates() {
+fn nat_gateway_drops_what_the_internet_initiates_and_protocols_it_does_not_carry() {
     for hook in HOOKS {
         let mut st = scene("");
         from_internet(&mut st);
@@ -297,6 +297,17 @@ fn nat_gateway_drops_what_the_internet_initiates() {
         let ping = pkt::echo(HOST_MAC, GATEWAY_MAC, host(), eip(), 9, true);
         assert_dropped(&st, hook, &ping, outside, "ping to the Elastic IP");
         from_web(&mut st);
+        // TCP, UDP and ICMP only: GRE to an internet host, which the
+        // sender's groups admit, ends at the gateway.
+        st.set_sg(CLIENT_SG, SG_DIR_EGRESS, 47, (ip("0.0.0.0"), 0), &[(0, 0)]);
+        let gre = pkt::ip_proto(CLIENT_MAC, GATEWAY_MAC, web(), host(), 47, &[0, 0, 0x08, 0]);
+        assert_dropped(
+            &st,
+            hook,
+            &gre,
+            DropReason::UnsupportedProtocol,
+            "GRE to the internet",
+        );
         let nowhere = pkt::tcp(
             CLIENT_MAC,
             GATEWAY_MAC,

@@ -1021,7 +1021,9 @@ codes! {
         TruncatedL4 = 7, "truncated_l4";
         /// TCP data offset below 5 or past the packet.
         BadTcpDataOffset = 8, "bad_tcp_data_offset";
-        /// An IP protocol other than TCP, UDP and ICMP.
+        /// An IP protocol other than TCP, UDP and ICMP at a NAT gateway,
+        /// which carries those three only (every protocol is parsed and
+        /// judged by the security groups elsewhere).
         UnsupportedProtocol = 9, "unsupported_protocol";
         /// ICMP other than echo request/reply.
         UnsupportedIcmp = 10, "unsupported_icmp";

@@ -33,6 +33,12 @@
 //! format = "${version} ${vpc-id} ${interface-id} ${srcaddr} ${action}"
 //!                            # AWS's custom format (default: the version 2 fields)
 //! file_format = "plain-text"  # or "json-lines": one JSON object a record
+//! [aws]                      # optional: `run` follows this AWS-compatible endpoint
+//! endpoint = "http://127.0.0.1:5000"  # an emulator on this machine (http only)
+//! region = "us-east-1"       # default: the profile's region, else us-east-1
+//! profile = "moto"           # optional: the AWS CLI config file's profile; its
+//!                            # endpoint_url and region fill in what is not given
+//!                            # (`run --aws-endpoint`, `--region` override all three)
 //!
 //! [[vpc]]
 //! id = "vpc-a"
@@ -236,6 +242,7 @@
 //! file with its pass 1 and pass 2 as `impl Checker` blocks, and, if it is
 //! really other parts, a rule in `lower.rs` with its own tests.
 
+mod aws;
 mod diagnostics;
 mod gateways;
 mod lower;
@@ -294,6 +301,7 @@ const ROOT_KEYS: &[&str] = &[
     "vpc_endpoint",
     "vpc_link",
     "conntrack",
+    "aws",
 ];
 
 /// Pass 1 of the Hyperplane resources, each section in file order.

@@ -147,6 +147,7 @@ impl<'s> Checker<'s> {
             hook: Hook::Tc,
             mtu: 1500,
             nacl_entries_max: model::NACL_ENTRIES_MAX,
+            aws: self.aws(root),
         };
         let mut lab_pos = 0;
         let mut name_given = false;

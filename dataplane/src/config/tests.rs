@@ -27,6 +27,7 @@ fn lab_defaults_come_from_the_file_stem() {
             hook: Hook::Tc,
             mtu: 1500,
             nacl_entries_max: 20,
+            aws: None,
         }
     );
     assert!(t.vpcs.is_empty() && t.enis.is_empty());
@@ -309,7 +310,7 @@ fn unknown_fields() {
             [
                 "t.toml:21:1: eni[0].adress: unknown field \"adress\" (allowed: id, subnet, ip, mac, security_groups, host, public_ip, mtu)",
                 "t.toml:22:1: eni[0].securitygroups: unknown field \"securitygroups\" (allowed: id, subnet, ip, mac, security_groups, host, public_ip, mtu; did you mean \"security_groups\"?)",
-                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, flow_logs, vpc, subnet, security_group, network_acl, route_table, vpc_peering, internet_gateway, internet, nat_gateway, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack; did you mean \"vpc\"?)",
+                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, flow_logs, vpc, subnet, security_group, network_acl, route_table, vpc_peering, internet_gateway, internet, nat_gateway, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack, aws; did you mean \"vpc\"?)",
             ]
         );
 }
@@ -447,7 +448,7 @@ fn odd_values_are_located_too() {
              t.toml:6:6: vpc[1].id: invalid id \"vpc b\" (expected a non-empty string without \
              spaces, such as \"vpc-a\")\n\
              t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, flow_logs, vpc, subnet, security_group, network_acl, route_table, vpc_peering, internet_gateway, internet, nat_gateway, eni, nlb, \
-             target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack)"
+             target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack, aws)"
         );
 }
 
@@ -464,4 +465,51 @@ fn the_lab_name_is_read_from_text_that_does_not_check_or_parse() {
     );
     assert_eq!(lab_name_of("[[vpc]]\nname = \"no\"\n[[eni"), None);
     assert_eq!(lab_name_of("[lab]\nhook = \"tc\"\n"), None);
+}
+
+#[test]
+fn aws_section_is_read_and_its_errors_name_file_line_and_field() {
+    let t = parse_str(
+        "[aws]\nendpoint = \"http://127.0.0.1:5000\"\nregion = \"eu-west-2\"\nprofile = \"moto\"\n",
+        "a.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        t.lab.aws,
+        Some(crate::model::AwsSource {
+            endpoint: Some("http://127.0.0.1:5000".into()),
+            region: Some("eu-west-2".into()),
+            profile: Some("moto".into()),
+        })
+    );
+    let t = parse_str("[aws]\nprofile = \"localstack\"\n", "a.toml").unwrap();
+    assert_eq!(t.lab.aws.unwrap().endpoint, None);
+    assert_eq!(parse_str("", "a.toml").unwrap().lab.aws, None);
+    let err = parse_str(
+        "[lab]\nname = \"x\"\n\n[aws]\nendpoint = \"https://127.0.0.1:5000\"\nregion = \"Mars\"\nprofile = \"my profile\"\nkey = 1\n",
+        "bad.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "bad.toml:5:12: aws.endpoint: https://127.0.0.1:5000: https is not supported (an emulator on this machine speaks http)\n\
+         bad.toml:6:10: aws.region: invalid region \"Mars\" (expected a region such as \"us-east-1\")\n\
+         bad.toml:7:11: aws.profile: invalid profile name \"my profile\" (expected 1 to 64 characters from A-Z, a-z, 0-9 and -_.+@)\n\
+         bad.toml:8:1: aws.key: unknown field \"key\" (allowed: endpoint, region, profile)"
+    );
+    let err = parse_str("[aws]\nregion = \"us-east-1\"\n", "bad.toml")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "bad.toml:1:1: aws: [aws] needs `endpoint` (an emulator's http://HOST:PORT), or a `profile` whose endpoint_url names one"
+    );
+    let err = parse_str("[aws]\nendpoint = \"http://127.0.0.1/x\"\n", "bad.toml")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "bad.toml:2:12: aws.endpoint: http://127.0.0.1/x: expected http://HOST:PORT (a port, no path)"
+    );
 }

@@ -15,9 +15,9 @@ use std::{
 
 use serde_json::Value;
 
+use super::gateways;
 use super::inventory::*;
 use super::json::{parse, At, ImportError, Res, J};
-use super::unsupported;
 
 /// A call import reads: its service, its name, the member its output
 /// is in, and the kind of resource whose source it is (a file of it, even
@@ -74,8 +74,9 @@ const CALLS: &[Call] = &[
         "describe-vpc-peering-connections",
         "VpcPeeringConnections",
     ),
-    call("ec2", "describe-nat-gateways", "NatGateways"),
-    call("ec2", "describe-internet-gateways", "InternetGateways"),
+    call("ec2", "describe-nat-gateways", "NatGateways").marks(Source::NatGateways),
+    call("ec2", "describe-internet-gateways", "InternetGateways").marks(Source::InternetGateways),
+    call("ec2", "describe-addresses", "Addresses").marks(Source::Addresses),
     call("elbv2", "describe-load-balancers", "LoadBalancers").marks(Source::LoadBalancers),
     call("elbv2", "describe-target-groups", "TargetGroups").marks(Source::TargetGroups),
     call("elbv2", "describe-listeners", "Listeners"),
@@ -487,11 +488,14 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
     for p in items("ec2", "describe-vpc-peering-connections")? {
         inv.peerings.push(peering(&p)?);
     }
-    for g in items("ec2", "describe-nat-gateways")? {
-        inv.unsupported.push(unsupported::nat_gateway(&g)?);
+    for f in dump.get("ec2", "describe-internet-gateways") {
+        gateways::internet_gateways(&J::root(&f.name, &f.json), &mut inv)?;
     }
-    for g in items("ec2", "describe-internet-gateways")? {
-        inv.unsupported.push(unsupported::internet_gateway(&g)?);
+    for g in items("ec2", "describe-nat-gateways")? {
+        inv.nats.push(gateways::nat_gateway(&g)?);
+    }
+    for a in items("ec2", "describe-addresses")? {
+        inv.addresses.push(gateways::address(&a)?);
     }
     Ok(inv)
 }
@@ -834,6 +838,7 @@ fn eni(n: &J<'_>, instance: Option<&str>) -> Res<Eni> {
         groups: group_refs(n, "Groups")?,
         instance: attached.or(instance.map(str::to_string)),
         managed,
+        public_ip: gateways::association(n)?,
         at: n.at.clone(),
     })
 }
@@ -860,6 +865,7 @@ fn instance(i: &J<'_>, inv: &mut Inventory) -> Res<()> {
         subnet: one_ref(i, "SubnetId")?,
         ip: text(i, "PrivateIpAddress")?,
         groups: group_refs(i, "SecurityGroups")?,
+        public_ip: text(i, "PublicIpAddress")?,
         at: i.at.clone(),
     });
     Ok(())

@@ -11,12 +11,14 @@ use std::{
 
 use ipnet::Ipv4Net;
 
+mod gateways;
 mod links;
 mod nacls;
 mod network;
 mod routes;
 mod services;
 
+pub use gateways::{OIgw, ONat};
 pub use nacls::{OAclEntry, ONacl};
 pub use routes::{OPeering, ORouteTable};
 
@@ -46,8 +48,17 @@ pub struct Out {
     pub endpoints: Vec<OEndpoint>,
     pub cloud_maps: Vec<OCloudMap>,
     pub links: Vec<OLink>,
+    pub igws: Vec<OIgw>,
+    pub nats: Vec<ONat>,
+    /// ENIs' public addresses: (ENI, slot of `public_addrs`), in ENI order.
+    pub public_ips: Vec<(usize, usize)>,
+    /// The lab's `[internet]` hosts (an export's): (name, slot of
+    /// `public_addrs`).
+    pub internet_hosts: Vec<(String, usize)>,
     /// Final addresses, by slot.
     pub addrs: Vec<Ipv4Addr>,
+    /// Final addresses on the lab's internet, by public slot.
+    pub public_addrs: Vec<Ipv4Addr>,
 }
 
 #[derive(Debug)]
@@ -261,6 +272,12 @@ struct B<'i> {
     /// API Gateway's side, made once if a VPC link needs it: (VPC, subnet,
     /// the API host's group).
     api: Option<(usize, usize, String)>,
+    /// Out indices of the gateways, by AWS id.
+    igws: HashMap<&'i str, usize>,
+    nats: HashMap<&'i str, usize>,
+    /// ENIs' own public addresses (out ENI, address), from `enis`.
+    eni_public: Vec<(usize, (String, At))>,
+    public_wants: Vec<gateways::PublicWant>,
 }
 
 fn comment(name: &Option<String>) -> Option<String> {
@@ -503,6 +520,10 @@ pub fn build(inv: &Inventory) -> Res<(Out, Vec<String>)> {
         peerings: HashSet::new(),
         wants: Vec::new(),
         api: None,
+        igws: HashMap::new(),
+        nats: HashMap::new(),
+        eni_public: Vec::new(),
+        public_wants: Vec::new(),
     };
     b.vpcs_and_subnets()?;
     b.peerings()?;
@@ -513,11 +534,13 @@ pub fn build(inv: &Inventory) -> Res<(Out, Vec<String>)> {
     b.services_and_endpoints()?;
     b.links()?;
     b.nacls()?;
+    b.gateways()?;
     b.route_tables()?;
     for u in &inv.unsupported {
         b.not_imported(&u.at, &u.what, &u.reason);
     }
     b.addresses()?;
+    b.public_addresses()?;
     let mut report = inv.notes.clone();
     report.extend(b.report);
     Ok((b.out, report))

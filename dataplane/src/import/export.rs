@@ -10,6 +10,9 @@
 
 use std::collections::BTreeSet;
 
+mod gateways;
+use gateways::association;
+
 use serde_json::{json, Value};
 
 use crate::model::{
@@ -262,40 +265,6 @@ fn route_tables(t: &Topology) -> Value {
     json!({ "RouteTables": tables })
 }
 
-/// What `import aws` of [`aws`]'s files gives back: `t` without what
-/// the export leaves out or the import does not read yet (internet
-/// gateways, public IPs, the lab's internet hosts, and routes to internet
-/// gateways). Lab settings (`[lab]`, `[conntrack]`, `[flow_logs]`) are
-/// the importer's own and are not touched here.
-pub fn what_import_gives_back(t: &Topology) -> Topology {
-    let mut t = t.clone();
-    t.internet = crate::model::Internet::default();
-    for r in &mut t.route_tables {
-        r.routes.retain(|x| {
-            !matches!(
-                x.target,
-                RouteTarget::InternetGateway(_) | RouteTarget::NatGateway(_)
-            )
-        });
-    }
-    t
-}
-
-/// How many routes of `t` go to an internet or NAT gateway (exported, and
-/// reported by import as not imported yet).
-pub fn gateway_routes(t: &Topology) -> usize {
-    t.route_tables
-        .iter()
-        .flat_map(|r| &r.routes)
-        .filter(|x| {
-            matches!(
-                x.target,
-                RouteTarget::InternetGateway(_) | RouteTarget::NatGateway(_)
-            )
-        })
-        .count()
-}
-
 pub fn aws(t: &Topology) -> Exported {
     let mut files: Vec<(String, Value)> = Vec::new();
     let mut left_out = vec![
@@ -370,7 +339,7 @@ pub fn aws(t: &Topology) -> Exported {
     // Host ENIs, one instance per host; then the managed ENIs.
     let instance_of = |host: &str| format!("i-{host}");
     let mut enis: Vec<Value> = Vec::new();
-    for e in &t.enis {
+    for (i, e) in t.enis.iter().enumerate() {
         let index = t
             .hosts()
             .into_iter()
@@ -386,7 +355,11 @@ pub fn aws(t: &Topology) -> Exported {
             "Attachment": { "InstanceId": instance_of(&e.host), "DeviceIndex": index, "Status": "attached" },
             "TagSet": [],
         }));
+        if let Some(ip) = t.internet.public_ip_of(i) {
+            enis.last_mut().expect("just pushed")["Association"] = association(&e.id, ip);
+        }
     }
+    gateways::nat_enis(t, &mut enis);
     for (n, nlb) in t.services.nlbs.iter().enumerate() {
         if nlbs_implied.contains(&n) {
             continue;
@@ -444,17 +417,25 @@ pub fn aws(t: &Topology) -> Exported {
         .into_iter()
         .map(|(host, list)| {
             let first = &t.enis[list[0]];
-            json!({ "ReservationId": format!("r-{host}"), "OwnerId": ACCOUNT, "Instances": [{
+            let mut v = json!({ "ReservationId": format!("r-{host}"), "OwnerId": ACCOUNT, "Instances": [{
                 "InstanceId": instance_of(&host), "State": { "Name": "running" },
                 "SubnetId": subnet_id(first.subnet), "VpcId": vpc_id(t.subnets[first.subnet].vpc),
                 "PrivateIpAddress": first.ip.to_string(), "SecurityGroups": groups(&first.security_groups),
                 "Tags": [{ "Key": "Name", "Value": host }],
                 "NetworkInterfaces": list.iter().map(|&i| {
                     let e = &t.enis[i];
-                    json!({ "NetworkInterfaceId": e.id, "SubnetId": subnet_id(e.subnet),
-                            "PrivateIpAddress": e.ip.to_string(), "Groups": groups(&e.security_groups) })
+                    let mut n = json!({ "NetworkInterfaceId": e.id, "SubnetId": subnet_id(e.subnet),
+                            "PrivateIpAddress": e.ip.to_string(), "Groups": groups(&e.security_groups) });
+                    if let Some(ip) = t.internet.public_ip_of(i) {
+                        n["Association"] = association(&e.id, ip);
+                    }
+                    n
                 }).collect::<Vec<_>>(),
-            }]})
+            }]});
+            if let Some(ip) = t.internet.public_ip_of(list[0]) {
+                v["Instances"][0]["PublicIpAddress"] = json!(ip.to_string());
+            }
+            v
         })
         .collect();
     files.push((
@@ -693,36 +674,6 @@ pub fn aws(t: &Topology) -> Exported {
             ));
         }
     }
-    // Internet gateways and public IPs are not exported yet (their routes
-    // are, with their `GatewayId`); the lab's `[internet]` hosts are no
-    // AWS resource at all.
-    let i = &t.internet;
-    if !i.gateways.is_empty() || !i.public_ips.is_empty() {
-        let gws: Vec<&str> = i.gateways.iter().map(|g| g.id.as_str()).collect();
-        let enis: Vec<&str> = i
-            .public_ips
-            .iter()
-            .map(|p| t.enis[p.eni].id.as_str())
-            .collect();
-        left_out.push(format!(
-            "internet gateways [{}] and the public IPs of ENIs [{}]: not exported yet",
-            gws.join(", "),
-            enis.join(", ")
-        ));
-    }
-    if !i.nat_gateways.is_empty() {
-        let nats: Vec<&str> = i.nat_gateways.iter().map(|g| g.id.as_str()).collect();
-        left_out.push(format!(
-            "NAT gateways [{}]: not exported yet (their routes are, with their NatGatewayId)",
-            nats.join(", ")
-        ));
-    }
-    if !i.hosts.is_empty() {
-        let hosts: Vec<&str> = i.hosts.iter().map(|h| h.name.as_str()).collect();
-        left_out.push(format!(
-            "the lab's internet hosts [{}]: a lab's own, not an AWS resource",
-            hosts.join(", ")
-        ));
-    }
+    gateways::files(t, &mut files);
     Exported { files, left_out }
 }

@@ -36,6 +36,9 @@ pub enum Source {
     TargetGroups,
     Services,
     Endpoints,
+    InternetGateways,
+    NatGateways,
+    Addresses,
 }
 
 #[derive(Debug, Default)]
@@ -86,6 +89,15 @@ pub struct Inventory {
     /// VPC peering connections (`describe-vpc-peering-connections`,
     /// `aws_vpc_peering_connection`).
     pub peerings: Vec<Peering>,
+    /// Internet gateways (`describe-internet-gateways`).
+    pub igws: Vec<Igw>,
+    /// NAT gateways (`describe-nat-gateways`).
+    pub nats: Vec<Nat>,
+    /// Elastic IPs (`describe-addresses`).
+    pub addresses: Vec<Address>,
+    /// hyperlab's own member (an export): the lab's `[internet]` hosts
+    /// (name, address), which no AWS call lists.
+    pub internet_hosts: Option<Vec<(String, (String, At))>>,
     /// What hyperlab does not model (yet), one line per resource.
     pub unsupported: Vec<Unsupported>,
     /// Files or entries read but not used, and other remarks.
@@ -179,6 +191,8 @@ pub struct Eni {
     pub groups: Vec<Ref>,
     pub instance: Option<String>,
     pub managed: Managed,
+    /// `Association.PublicIp`: its public IPv4 address.
+    pub public_ip: Option<(String, At)>,
     pub at: At,
 }
 
@@ -191,6 +205,8 @@ pub struct Instance {
     pub subnet: Option<Ref>,
     pub ip: Option<(String, At)>,
     pub groups: Vec<Ref>,
+    /// `PublicIpAddress` (of that primary ENI).
+    pub public_ip: Option<(String, At)>,
     pub at: At,
 }
 
@@ -423,5 +439,60 @@ pub struct Peering {
     pub accepter: Ref,
     /// AWS's `Status.Code` (`active`, `pending-acceptance`, ...).
     pub status: Option<(String, At)>,
+    pub at: At,
+}
+
+/// An internet gateway and the VPCs it is attached to.
+#[derive(Clone, Debug)]
+pub struct Igw {
+    pub id: String,
+    pub name: Option<String>,
+    /// (VPC, the attachment's `State`: `available` / `attached` when
+    /// attached, `attaching`, `detaching`, `detached`).
+    pub attachments: Vec<(Ref, Option<String>)>,
+    pub at: At,
+}
+
+/// A NAT gateway, unchecked.
+#[derive(Clone, Debug)]
+pub struct Nat {
+    pub id: String,
+    pub name: Option<String>,
+    pub subnet: Option<Ref>,
+    /// `pending`, `available`, `deleting`, `deleted`, `failed` (where written).
+    pub state: Option<(String, At)>,
+    /// `public` (AWS's default) or `private` (where written).
+    pub connectivity: Option<(String, At)>,
+    pub addresses: Vec<NatAddress>,
+    /// hyperlab's own member (an export): the lab's `ports` knob.
+    pub ports: Option<(i64, i64)>,
+    pub at: At,
+}
+
+/// One of a NAT gateway's `NatGatewayAddresses`.
+#[derive(Clone, Debug)]
+pub struct NatAddress {
+    pub allocation: Option<String>,
+    /// Its network interface (a managed ENI, `InterfaceType` `nat_gateway`).
+    pub eni: Option<String>,
+    pub private_ip: Option<(String, At)>,
+    pub public_ip: Option<(String, At)>,
+    pub primary: Option<bool>,
+    pub at: At,
+}
+
+/// An Elastic IP (`describe-addresses`).
+#[derive(Clone, Debug)]
+pub struct Address {
+    pub public_ip: (String, At),
+    pub allocation: Option<String>,
+    /// The network interface it is associated with, if any.
+    pub eni: Option<Ref>,
+    /// The instance it is associated with (its primary ENI), when no
+    /// network interface is named.
+    pub instance: Option<Ref>,
+    /// The private address it is associated with (an ENI's primary, or
+    /// a secondary one).
+    pub private_ip: Option<String>,
     pub at: At,
 }

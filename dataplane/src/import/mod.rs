@@ -14,6 +14,7 @@
 mod aws;
 mod build;
 pub mod export;
+mod gateways;
 mod inventory;
 mod json;
 pub mod query_xml;

@@ -70,6 +70,7 @@ fn key(list: &str, name: &str) -> String {
     let renamed = match (list, name) {
         ("instancesSet", "groupSet") => "SecurityGroups",
         ("instancesSet", "instanceState") => "State",
+        ("instancesSet", "ipAddress") => "PublicIpAddress",
         ("networkAclSet", "default") => "IsDefault",
         ("ipPermissions" | "ipPermissionsEgress", "groups") => "UserIdGroupPairs",
         (_, "vpcSet") => "Vpcs",
@@ -97,6 +98,8 @@ fn key(list: &str, name: &str) -> String {
         (_, "internetGatewaySet") => "InternetGateways",
         (_, "attachmentSet") => "Attachments",
         (_, "natGatewaySet") => "NatGateways",
+        (_, "natGatewayAddressSet") => "NatGatewayAddresses",
+        (_, "addressesSet") => "Addresses",
         (_, "vpcPeeringConnectionSet") => "VpcPeeringConnections",
         (_, n) => {
             let mut c = n.chars();

@@ -114,6 +114,20 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
         let _ = writeln!(s, "nacl_entries_max = {m}");
     }
     s.push('\n');
+    if !out.internet_hosts.is_empty() {
+        let hosts: Vec<String> = out
+            .internet_hosts
+            .iter()
+            .map(|(name, slot)| {
+                format!(
+                    "  {{ name = {}, ip = {} }},\n",
+                    q(name),
+                    q(&out.public_addrs[*slot].to_string())
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "[internet]\nhosts = [\n{}]\n", hosts.concat());
+    }
     section(&mut s, "VPCs and subnets");
     for vpc in &out.vpcs {
         let _ = writeln!(
@@ -172,6 +186,33 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
             acl_entries(&n.egress)
         );
     }
+    if !out.igws.is_empty() || !out.nats.is_empty() {
+        section(&mut s, "internet and NAT gateways");
+    }
+    for g in &out.igws {
+        let _ = writeln!(
+            s,
+            "[[internet_gateway]]\nid = {}{}\nvpc = {}\n",
+            q(&g.id),
+            note(&g.comment),
+            q(&out.vpcs[g.vpc].id)
+        );
+    }
+    for g in &out.nats {
+        let ports = match g.ports {
+            Some((a, b)) => format!("ports = \"{a}-{b}\"\n"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "[[nat_gateway]]\nid = {}{}\nsubnet = {}\nprivate_ip = {}\nelastic_ip = {}\n{ports}",
+            q(&g.id),
+            note(&g.comment),
+            q(&out.subnets[g.subnet].id),
+            q(&out.addrs[g.slot].to_string()),
+            q(&out.public_addrs[g.public].to_string())
+        );
+    }
     if !out.peerings.is_empty() {
         section(&mut s, "VPC peering connections");
     }
@@ -217,10 +258,14 @@ pub fn render(out: &Out, lab: &str, source: &str) -> String {
         );
     }
     section(&mut s, "ENIs (hosts)");
-    for e in &out.enis {
+    for (i, e) in out.enis.iter().enumerate() {
+        let public = match out.public_ips.iter().find(|(x, _)| *x == i) {
+            Some((_, slot)) => format!("public_ip = {}\n", q(&out.public_addrs[*slot].to_string())),
+            None => String::new(),
+        };
         let _ = writeln!(
             s,
-            "[[eni]]\nid = {}{}\nsubnet = {}\nip = {}\nsecurity_groups = {}\nhost = {}\n",
+            "[[eni]]\nid = {}{}\nsubnet = {}\nip = {}\n{public}security_groups = {}\nhost = {}\n",
             q(&e.id),
             note(&e.comment),
             q(&out.subnets[e.subnet].id),

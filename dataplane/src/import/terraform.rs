@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::inventory::*;
 use super::json::{parse, At, ImportError, Res, J};
-use super::unsupported;
+use super::{gateways, unsupported};
 
 /// Every resource of the module and its children, depth first.
 fn resources<'a>(module: &J<'a>, out: &mut Vec<J<'a>>) -> Res<()> {
@@ -156,6 +156,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                 let state = v.str("instance_state")?;
                 let eni = v.str("primary_network_interface_id")?;
                 let groups = refs(&v, "vpc_security_group_ids")?;
+                let public_ip = v.str_at("public_ip")?;
                 if let Some(e) = eni {
                     inv.enis.push(Eni {
                         id: e,
@@ -165,6 +166,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                         groups: groups.clone(),
                         instance: Some(id.clone()),
                         managed: Managed::No,
+                        public_ip: public_ip.clone(),
                         at: r.at.clone(),
                     });
                 }
@@ -174,6 +176,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     subnet: one_ref(&v, "subnet_id")?,
                     ip: v.str_at("private_ip")?,
                     groups,
+                    public_ip,
                     at: r.at.clone(),
                     id,
                 });
@@ -284,6 +287,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                         groups: Vec::new(),
                         instance: None,
                         managed: Managed::Endpoint,
+                        public_ip: None,
                         at: c.at.clone(),
                     });
                 }
@@ -333,12 +337,19 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     at: r.at.clone(),
                 });
             }
+            "aws_internet_gateway" => inv.igws.push(gateways::tf_internet_gateway(&v, &r.at)?),
+            "aws_nat_gateway" => inv.nats.push(gateways::tf_nat_gateway(&v, &r.at)?),
+            "aws_eip" => inv.addresses.push(gateways::tf_eip(&v, &r.at)?),
             _ => later.push((kind, address, r)),
         }
     }
     for (kind, address, r) in later {
         let v = values(&r)?;
         match kind.as_str() {
+            "aws_internet_gateway_attachment" => {
+                gateways::tf_internet_gateway_attachment(&v, &mut inv)?
+            }
+            "aws_eip_association" => gateways::tf_eip_association(&v, &mut inv)?,
             "aws_network_interface" => {
                 let instance = match block(&v, "attachment")? {
                     Some(a) => a.str("instance")?,
@@ -353,6 +364,12 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     None | Some("interface") => Managed::No,
                     Some(t) => Managed::Other(format!("interface type {t}")),
                 };
+                // An instance's public address stays with its primary ENI.
+                let public_ip = inv
+                    .enis
+                    .iter()
+                    .find(|e| e.id == id)
+                    .and_then(|e| e.public_ip.clone());
                 inv.enis.retain(|e| e.id != id);
                 inv.enis.push(Eni {
                     name: v.name_tag()?,
@@ -361,6 +378,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                     groups: refs(&v, "security_groups")?,
                     instance,
                     managed,
+                    public_ip,
                     at: r.at.clone(),
                     id,
                 });
@@ -598,17 +616,13 @@ pub fn read(file: &Path) -> Res<Inventory> {
             k => {
                 let id = v.str("id")?.unwrap_or_default();
                 let reason = match k {
-                    "aws_nat_gateway" => unsupported::NAT_GATEWAY.to_string(),
-                    "aws_internet_gateway"
-                    | "aws_internet_gateway_attachment"
-                    | "aws_egress_only_internet_gateway" => {
-                        unsupported::INTERNET_GATEWAY.to_string()
+                    "aws_egress_only_internet_gateway" => {
+                        unsupported::EGRESS_ONLY_INTERNET_GATEWAY.to_string()
                     }
                     "aws_vpc_ipv4_cidr_block_association" => {
                         "a hyperlab VPC has one CIDR (its subnets in this one are not imported)"
                             .to_string()
                     }
-                    "aws_eip" => "public addresses are not modelled by hyperlab".to_string(),
                     k => format!("resource type {k} is not imported"),
                 };
                 let what = if id.is_empty() {
@@ -626,6 +640,17 @@ pub fn read(file: &Path) -> Res<Inventory> {
     }
     for t in &mut inv.route_tables {
         t.main |= vpc_mains.contains(&t.id);
+    }
+    // A state without gateways or Elastic IPs (they may live in another
+    // state): what names one is listed, not an error.
+    for (has, src) in [
+        (!inv.igws.is_empty(), Source::InternetGateways),
+        (!inv.nats.is_empty(), Source::NatGateways),
+        (!inv.addresses.is_empty(), Source::Addresses),
+    ] {
+        if has {
+            inv.read.insert(src);
+        }
     }
     Ok(inv)
 }

@@ -708,18 +708,15 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
 /// Drop reasons that can never be produced through BPF_PROG_TEST_RUN:
 /// frames shorter than an Ethernet header are refused by the runner, the
 /// redirect helpers do not fail there, and the store/checksum helpers fail
-/// only on frames the parser already refused. `unsupported_protocol` is no
-/// longer produced at all (every IP protocol is parsed since issue 16 part
-/// 2; the code keeps its number), and `untracked_sg_deny` needs a rule
+/// only on frames the parser already refused. `untracked_sg_deny` needs a rule
 /// removed between two packets of a flow, which one soak sequence (one
 /// configuration) never does: stage and e2e tests cover it.
 /// `slow_path_failed` needs an empty slow-path program array, which only a
 /// broken loader leaves (a stage test empties it).
-pub const UNREACHABLE_IN_TEST_RUNS: [DropReason; 6] = [
+pub const UNREACHABLE_IN_TEST_RUNS: [DropReason; 5] = [
     DropReason::TruncatedEthernet,
     DropReason::RedirectFailed,
     DropReason::RewriteFailed,
-    DropReason::UnsupportedProtocol,
     DropReason::UntrackedSgDeny,
     DropReason::SlowPathFailed,
 ];

@@ -2,7 +2,8 @@
 //! "NAT gateways"): a route to a NAT gateway sends a destination no ENI
 //! holds to the gateway, after the sender's egress groups, out of the
 //! sender's subnet and into the gateway's (their ACLs; the gateway has no
-//! groups). The gateway's own subnet must route the destination to the
+//! groups). The gateway carries TCP, UDP and ICMP only (any other protocol:
+//! `unsupported_protocol`). The gateway's own subnet must route the destination to the
 //! internet gateway (else `no_route`); the packet leaves the gateway's
 //! subnet (its outbound ACL) for the internet host with that address
 //! (none: `internet_no_host`), source-NATed to the gateway's Elastic IP and
@@ -14,7 +15,7 @@
 use std::net::Ipv4Addr;
 
 use dataplane::model::RouteTarget;
-use dataplane_common::{Counter, DropReason, NAT_PORT_TRIES, PROTO_ICMP};
+use dataplane_common::{Counter, DropReason, NAT_PORT_TRIES, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 use super::{
     flow_log::logged_flags,
@@ -53,6 +54,9 @@ impl Model {
         let icmp = Self::icmp_of(frame, p);
         self.nacl_out((from, n.subnet), p, p.dst, p.dport, icmp)?;
         self.nacl_in((from, n.subnet), p, p.src, p.dport, icmp)?;
+        if ![PROTO_TCP, PROTO_UDP, PROTO_ICMP].contains(&p.proto) {
+            return Err(DropReason::UnsupportedProtocol);
+        }
         let (table, best) = self.best_route(n.subnet, p.dst);
         let public = matches!(
             best,

@@ -397,6 +397,7 @@ impl<'i> B<'i> {
                     groups: i.groups.clone(),
                     instance: Some(i.id.clone()),
                     managed: Managed::No,
+                    public_ip: i.public_ip.clone(),
                     at: i.at.clone(),
                 });
             }
@@ -409,6 +410,7 @@ impl<'i> B<'i> {
             .iter()
             .flat_map(|e| e.enis.iter().map(|r| r.id.as_str()))
             .collect();
+        let nat_enis = self.nat_enis();
         let mut seen = HashSet::new();
         for e in &all {
             if !seen.insert(e.id.clone()) {
@@ -423,6 +425,7 @@ impl<'i> B<'i> {
             }
             match &e.managed {
                 Managed::No if endpoint_enis.contains(e.id.as_str()) => continue,
+                Managed::No if nat_enis.contains(e.id.as_str()) => continue,
                 Managed::No => {}
                 // Read through their owners: load balancers, endpoints.
                 Managed::Lb(_) => continue,
@@ -434,6 +437,16 @@ impl<'i> B<'i> {
                             "an endpoint's interface, but no endpoint in the dump lists it",
                         );
                     }
+                    continue;
+                }
+                // Read through its NAT gateway.
+                Managed::Other(_) if nat_enis.contains(e.id.as_str()) => continue,
+                Managed::Other(desc) if desc.starts_with("interface type nat_gateway") => {
+                    self.not_imported(
+                        &e.at,
+                        &what,
+                        "a NAT gateway's interface, but no NAT gateway in the dump lists it",
+                    );
                     continue;
                 }
                 Managed::Other(desc) => {
@@ -500,6 +513,9 @@ impl<'i> B<'i> {
                 }
             }
             self.enis.insert(e.id.clone(), index);
+            if let Some(p) = &e.public_ip {
+                self.eni_public.push((index, p.clone()));
+            }
             self.out.enis.push(OEni {
                 id,
                 subnet,

@@ -1,9 +1,11 @@
 //! Route tables: AWS's tables (their `local` routes included) into
 //! `[[route_table]]` tables. The `local` route is implicit in hyperlab, a
-//! route whose state is `blackhole` is a `blackhole` route, and a route to
-//! a target hyperlab does not model (an internet or NAT gateway, a peering
-//! connection, a middlebox ENI, ...) is reported and left out: packets for
-//! its destination follow the table's other routes. A VPC's main table is
+//! route whose state is `blackhole` is a `blackhole` route, a route to an
+//! imported peering connection, internet gateway or NAT gateway of the
+//! table's VPC names it, and a route to a target hyperlab does not model
+//! (a transit gateway, a middlebox ENI, ...) or that is not imported is
+//! reported and left out: packets for its destination follow the table's
+//! other routes. A VPC's main table is
 //! written as `main = true` under its AWS id, unless it is AWS's untouched
 //! one (no route imported, no subnet association, no `Name` tag): that is
 //! hyperlab's implied main table, and nothing is written for it.
@@ -26,7 +28,8 @@ pub struct ORouteTable {
     pub vpc: usize,
     pub main: bool,
     pub subnets: Vec<usize>,
-    /// (destination, target: `blackhole` or a peering connection's id),
+    /// (destination, target: `blackhole` or a peering connection's,
+    /// internet gateway's or NAT gateway's id),
     /// in AWS's order (`local` is implicit).
     pub routes: Vec<(Ipv4Net, String)>,
     pub comment: Option<String>,
@@ -35,8 +38,14 @@ pub struct ORouteTable {
 /// Why a route's target is not imported.
 fn unmodelled(target: &str) -> &'static str {
     const KINDS: [(&str, &str); 8] = [
-        ("igw-", "internet gateways are not modelled by hyperlab yet"),
-        ("nat-", "NAT gateways are not imported yet"),
+        (
+            "igw-",
+            "the internet gateway is not in the input (no describe-internet-gateways, no aws_internet_gateway)",
+        ),
+        (
+            "nat-",
+            "the NAT gateway is not in the input (no describe-nat-gateways, no aws_nat_gateway)",
+        ),
         ("pcx-", "the VPC peering connection is not in the dump"),
         ("tgw-", "transit gateways are not modelled by hyperlab"),
         (
@@ -121,6 +130,50 @@ impl<'i> B<'i> {
             p.status == "active"
                 && ((p.requester, p.accepter) == (a, b) || (p.requester, p.accepter) == (b, a))
         })
+    }
+
+    /// A route's target if it is an internet or NAT gateway the dump
+    /// holds: `Ok(its id)` when imported in VPC `vpc`, `Err(why)` when
+    /// not; `None` for other targets (and gateways a dump without their
+    /// call names). An unknown gateway of a kind the dump holds is an
+    /// error.
+    fn gateway_target(
+        &self,
+        target: &str,
+        vpc: usize,
+        at: &At,
+    ) -> Res<Option<Result<String, String>>> {
+        let (map, kind, src) = if target.starts_with("igw-") {
+            (&self.igws, "internet gateway", Source::InternetGateways)
+        } else if target.starts_with("nat-") {
+            (&self.nats, "NAT gateway", Source::NatGateways)
+        } else {
+            return Ok(None);
+        };
+        if let Some(&i) = map.get(target) {
+            let (id, its) = if src == Source::InternetGateways {
+                let g = &self.out.igws[i];
+                (&g.id, g.vpc)
+            } else {
+                let g = &self.out.nats[i];
+                (&g.id, self.out.subnets[g.subnet].vpc)
+            };
+            if its != vpc {
+                let why = format!(
+                    "{kind} {target} is in {}, not in the table's VPC {}",
+                    self.out.vpcs[its].id, self.out.vpcs[vpc].id
+                );
+                return Ok(Some(Err(why)));
+            }
+            return Ok(Some(Ok(id.clone())));
+        }
+        if let Some(why) = self.skipped.get(target) {
+            return Ok(Some(Err(format!("its {kind} {target}: {why}"))));
+        }
+        if !self.inv.read.contains(&src) {
+            return Ok(None);
+        }
+        Err(at.err(format!("unknown {kind} {target}")))
     }
 
     pub(super) fn route_tables(&mut self) -> Res<()> {
@@ -208,6 +261,19 @@ impl<'i> B<'i> {
                     routes.push((dest, "blackhole".to_string()));
                 } else if target.starts_with("pcx-") && self.peerings.contains(target) {
                     routes.push((dest, target.to_string()));
+                } else if let Some(to) =
+                    self.gateway_target(target, vpc, r.target.as_ref().map_or(&r.at, |(_, a)| a))?
+                {
+                    match to {
+                        Ok(id) => routes.push((dest, id)),
+                        Err(why) => {
+                            let why = format!(
+                                "{why}; packets for {dest} follow the table's other routes"
+                            );
+                            let what = format!("route {dest} -> {target} in {}", t.id);
+                            self.not_imported(&r.at, &what, &why);
+                        }
+                    }
                 } else if target == "local" {
                     if dest != local {
                         let why = format!(

@@ -51,7 +51,7 @@ fn describe_route_tables_map_blackholes_and_associations_and_report_other_target
     assert_eq!(
         d.report(),
         [
-            "DIR/describe-route-tables.json: RouteTables[1].Routes[1]: not imported: route 0.0.0.0/0 -> igw-1 in rtb-app: internet gateways are not modelled by hyperlab yet; packets for 0.0.0.0/0 follow the table's other routes",
+            "DIR/describe-route-tables.json: RouteTables[1].Routes[1]: not imported: route 0.0.0.0/0 -> igw-1 in rtb-app: the internet gateway is not in the input (no describe-internet-gateways, no aws_internet_gateway); packets for 0.0.0.0/0 follow the table's other routes",
             "DIR/describe-route-tables.json: RouteTables[1].Routes[3]: not imported: route 10.0.2.0/24 -> eni-fw in rtb-app: routes to a network interface (a middlebox) are not modelled by hyperlab; packets for 10.0.2.0/24 follow the table's other routes",
             "DIR/describe-route-tables.json: RouteTables[1].Routes[4]: not imported: route ::/0 in rtb-app: IPv6 and prefix-list routes are not modelled by hyperlab",
         ]
@@ -184,7 +184,7 @@ fn terraform_route_tables_routes_associations_and_the_main_table() {
     assert_eq!(
         report,
         [
-            "STATE: values.root_module.resources[3].values.route[0]: not imported: route 0.0.0.0/0 -> igw-1 in rtb-app: internet gateways are not modelled by hyperlab yet; packets for 0.0.0.0/0 follow the table's other routes",
+            "STATE: values.root_module.resources[3].values.route[0]: not imported: route 0.0.0.0/0 -> igw-1 in rtb-app: the internet gateway is not in the input (no describe-internet-gateways, no aws_internet_gateway); packets for 0.0.0.0/0 follow the table's other routes",
             "STATE: values.root_module.resources[7]: not imported: aws_route_table_association.r7 (gateway association of rtb-db): gateway route tables (edge associations) are not modelled",
         ]
     );
