@@ -40,6 +40,12 @@ fn assert_exit(run: &Output, code: i32, stderr: &str) {
     assert_eq!(String::from_utf8_lossy(&run.stderr), stderr);
 }
 
+/// `dataplane import aws --endpoint URL ARGS`.
+fn import_from(url: &str, args: &[&dyn AsRef<OsStr>]) -> Output {
+    let head: [&dyn AsRef<OsStr>; 4] = [&"import", &"aws", &"--endpoint", &url];
+    dataplane(&[&head[..], args].concat())
+}
+
 /// `dataplane import KIND SRC --lab plink -o OUT`.
 fn import_plink(kind: &str, src: &Path, out: &Path) -> Output {
     dataplane(&[&"import", &kind, &src, &"--lab", &"plink", &"-o", &out])
@@ -203,41 +209,26 @@ fn import_terraform_writes_the_same_config_check_accepts() {
 
 #[test]
 fn export_and_import_carry_internet_and_nat_gateways_and_public_ips() {
-    let dir = tmp("export-natgw");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh("export-natgw");
     let config = example().join("../../nat-gateway.toml");
-    let run = bin()
-        .args(["export", "aws"])
-        .arg(&config)
-        .arg("-o")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(0), "{run:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
-        format!(
+    assert_exit(
+        &dataplane(&[&"export", &"aws", &config, &"-o", &dir]),
+        0,
+        &format!(
             "not exported: [lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state\n\
              exported lab natgw: 19 files -> {}\n",
             dir.display()
-        )
+        ),
     );
     let out = tmp("export-natgw.toml");
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(&dir)
-        .args(["--lab", "natgw", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(0), "{run:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
-        format!(
+    assert_exit(
+        &dataplane(&[&"import", &"aws", &dir, &"--lab", &"natgw", &"-o", &out]),
+        0,
+        &format!(
             "imported lab natgw: 1 VPCs, 2 subnets, 2 security groups, 2 ENIs on 2 hosts, 0 NLBs, \
              0 endpoint services, 0 endpoints, 1 internet gateways, 1 NAT gateways, 1 public IPs -> {}\n",
             out.display()
-        )
+        ),
     );
     let text = std::fs::read_to_string(&out).unwrap();
     for want in [
@@ -476,16 +467,7 @@ fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
     let by_files = dataplane(&[&"import", &"aws", &files, &"--lab", &"moto"]);
     assert_eq!(by_files.status.code(), Some(0), "{by_files:?}");
     let saved = fresh("import-endpoint-saved");
-    let live = dataplane(&[
-        &"import",
-        &"aws",
-        &"--endpoint",
-        &url,
-        &"--lab",
-        &"moto",
-        &"--save",
-        &saved,
-    ]);
+    let live = import_from(&url, &[&"--lab", &"moto", &"--save", &saved]);
     assert_eq!(live.status.code(), Some(0), "{live:?}");
     // The same config (but for the header naming its source).
     let body = |o: &std::process::Output| {
@@ -621,13 +603,12 @@ fn run_follows_the_endpoint_an_aws_section_names_and_the_command_line_overrides_
     );
     // `check` names file, line and field.
     write("[aws]\nendpoint = \"https://127.0.0.1:5000\"\n");
-    let out = bin().arg("check").arg(&file).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        format!(
+    assert_exit(
+        &dataplane(&[&"check", &file]),
+        1,
+        &format!(
             "{f}:5:12: aws.endpoint: https://127.0.0.1:5000: https is not supported (an emulator on this machine speaks http)\n"
-        )
+        ),
     );
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_file(&config);
@@ -668,20 +649,7 @@ fn following_from_a_file_keeps_its_internet_hosts_in_every_config() {
 fn import_aws_endpoint_follow_writes_the_aws_section_run_follows() {
     let url = replay_moto();
     let out = tmp("follow.toml");
-    let run = bin()
-        .args([
-            "import",
-            "aws",
-            "--endpoint",
-            &url,
-            "--follow",
-            "--lab",
-            "moto",
-            "-o",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = import_from(&url, &[&"--follow", &"--lab", &"moto", &"-o", &out]);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
@@ -697,14 +665,10 @@ fn import_aws_endpoint_follow_writes_the_aws_section_run_follows() {
         (Some(url.as_str()), Some("us-east-1"), None)
     );
     // Without --endpoint there is nothing to follow.
-    let refused = bin()
-        .args(["import", "aws", "--follow", "somewhere"])
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&refused.stderr),
-        "error: --follow needs --endpoint URL: a directory of files is nothing to follow\n"
+    assert_exit(
+        &dataplane(&[&"import", &"aws", &"--follow", &"somewhere"]),
+        1,
+        "error: --follow needs --endpoint URL: a directory of files is nothing to follow\n",
     );
     let _ = std::fs::remove_file(&out);
 }
