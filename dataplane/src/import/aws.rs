@@ -364,20 +364,10 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
         target_health(f, &mut inv)?;
     }
     for f in dump.get("elbv2", "describe-target-group-attributes") {
-        let root = J::root(&f.name, &f.json);
-        let tg = owner_of(
-            f,
-            "TargetGroupArn",
-            &mut inv.tgs,
-            |t| (&t.name, &t.arn),
-            "target group",
-        )?;
-        for a in root.arr("Attributes")? {
-            if a.str("Key")?.as_deref()
-                == Some("target_health_state.unhealthy.connection_termination.enabled")
-            {
-                tg.connection_termination = Some(a.str("Value")?.as_deref() == Some("true"));
-            }
+        let tg = target_group_of(f, &mut inv)?;
+        let key = "target_health_state.unhealthy.connection_termination.enabled";
+        if let Some(on) = bool_attribute(f, key)? {
+            tg.connection_termination = Some(on);
         }
     }
     for l in items("elbv2", "describe-listeners")? {
@@ -959,7 +949,6 @@ fn owner_of<'i, T>(
 }
 
 fn lb_attributes(f: &File, inv: &mut Inventory) -> Res<()> {
-    let root = J::root(&f.name, &f.json);
     let lb = owner_of(
         f,
         "LoadBalancerArn",
@@ -967,12 +956,34 @@ fn lb_attributes(f: &File, inv: &mut Inventory) -> Res<()> {
         |l| (&l.name, &l.arn),
         "load balancer",
     )?;
-    for a in root.arr("Attributes")? {
-        if a.str("Key")?.as_deref() == Some("load_balancing.cross_zone.enabled") {
-            lb.cross_zone = Some(a.str("Value")?.as_deref() == Some("true"));
-        }
+    if let Some(on) = bool_attribute(f, "load_balancing.cross_zone.enabled")? {
+        lb.cross_zone = Some(on);
     }
     Ok(())
+}
+
+/// The value of the boolean attribute `key` in a `describe-*-attributes`
+/// file (`Attributes[].Key/Value`; the last one wins), if it lists it.
+fn bool_attribute(f: &File, key: &str) -> Res<Option<bool>> {
+    let mut value = None;
+    for a in J::root(&f.name, &f.json).arr("Attributes")? {
+        if a.str("Key")?.as_deref() == Some(key) {
+            value = Some(a.str("Value")?.as_deref() == Some("true"));
+        }
+    }
+    Ok(value)
+}
+
+/// The target group a per-group file (`describe-target-health`,
+/// `describe-target-group-attributes`) is about.
+fn target_group_of<'i>(f: &File, inv: &'i mut Inventory) -> Res<&'i mut Tg> {
+    owner_of(
+        f,
+        "TargetGroupArn",
+        &mut inv.tgs,
+        |t| (&t.name, &t.arn),
+        "target group",
+    )
 }
 
 fn target_group(t: &J<'_>) -> Res<Tg> {
@@ -1003,13 +1014,7 @@ fn target_group(t: &J<'_>) -> Res<Tg> {
 
 fn target_health(f: &File, inv: &mut Inventory) -> Res<()> {
     let root = J::root(&f.name, &f.json);
-    let tg = owner_of(
-        f,
-        "TargetGroupArn",
-        &mut inv.tgs,
-        |t| (&t.name, &t.arn),
-        "target group",
-    )?;
+    let tg = target_group_of(f, inv)?;
     let targets = tg.targets.get_or_insert_with(Vec::new);
     for d in root.arr("TargetHealthDescriptions")? {
         let Some(t) = d.obj("Target")? else {
