@@ -1,5 +1,6 @@
-//! What the config tests share: rendering diagnostics, and the base
-//! topologies (files under `tests/fixtures/`) that tests append to.
+//! What the config tests share: rendering diagnostics, the base
+//! topologies (files under `tests/fixtures/`) that tests append to, and
+//! one text builder per table the tests add to them.
 
 use ipnet::Ipv4Net;
 
@@ -32,7 +33,7 @@ pub(crate) fn with_base(extra: &str) -> String {
 }
 
 /// BASE plus subnet-a2 (10.0.2.0/24, use1-az1) on lines 21-26: `extra`
-/// starts with the newline that ends line 26.
+/// starts on line 27.
 pub(crate) fn with_base_a2(extra: &str) -> String {
     with_base(&(subnet("subnet-a2", "vpc-a", "10.0.2.0/24", "use1-az1") + extra))
 }
@@ -177,7 +178,7 @@ pub(crate) fn endpoint(
 }
 
 /// `[[vpc_link]]` of an HTTP link (or a misspelt `kind`) with allocated
-/// addresses and no integrations (5 lines after the blank one).
+/// addresses and no integrations (6 lines after the blank one).
 pub(crate) fn http_link(
     id: &str,
     kind: &str,
@@ -224,4 +225,50 @@ pub(crate) fn target_group(
 fn list(items: &[&str]) -> String {
     let quoted: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
     format!("[{}]", quoted.join(", "))
+}
+
+#[test]
+fn builders_write_the_tables_as_the_tests_spell_them() {
+    assert_eq!(
+        vpc_b_with_sg(),
+        "\n[[vpc]]\nid = \"vpc-b\"\ncidr = \"10.1.0.0/16\"\n\
+         \n[[subnet]]\nid = \"subnet-b1\"\nvpc = \"vpc-b\"\ncidr = \"10.1.1.0/24\"\naz = \"use1-az1\"\n\
+         \n[[security_group]]\nid = \"sg-b\"\nvpc = \"vpc-b\"\n"
+    );
+    assert_eq!(
+        route_table("rtb-1", "vpc-a", "main = true\n", &[("0.0.0.0/0", "igw-a")]),
+        "\n[[route_table]]\nid = \"rtb-1\"\nvpc = \"vpc-a\"\nmain = true\n\
+         routes = [{ destination = \"0.0.0.0/0\", target = \"igw-a\" }]\n"
+    );
+    assert_eq!(
+        route_table("rtb-1", "vpc-a", "", &[("a", "b"), ("c", "d")]),
+        "\n[[route_table]]\nid = \"rtb-1\"\nvpc = \"vpc-a\"\nroutes = [\n\
+         \x20 { destination = \"a\", target = \"b\" },\n\
+         \x20 { destination = \"c\", target = \"d\" },\n]\n"
+    );
+    assert_eq!(
+        network_acl("acl-1", "vpc-a", &[]),
+        "\n[[network_acl]]\nid = \"acl-1\"\nvpc = \"vpc-a\"\n"
+    );
+    assert_eq!(
+        target_group("tg", "vpc-p", "tcp", 80, &[]),
+        "\n[[target_group]]\nid = \"tg\"\nvpc = \"vpc-p\"\nprotocol = \"tcp\"\nport = 80\ntargets = []\n"
+    );
+    // Their line counts, which the tests' expected positions rely on.
+    let lines = |s: String| s.lines().count();
+    assert_eq!(
+        [
+            lines(vpc("v", "c")),
+            lines(subnet("s", "v", "c", "a")),
+            lines(sg("g", "v")),
+            lines(eni("e", "s", "i", "g", "h")),
+            lines(peering("p", "a", "b", "s")),
+            lines(internet_gateway("i", "v")),
+            lines(nlb("n", ("s", "i"), ("tcp", 80, "t"))),
+            lines(endpoint("e", "s", "v", ("s", "i"), &["g"], "p")),
+            lines(rest_link("l", "rest", "n", "v", ("s", "i"), "g")),
+            lines(http_link("l", "http", &["s"], &["g"], "v")),
+        ],
+        [4, 6, 4, 7, 6, 4, 5, 8, 8, 7]
+    );
 }
