@@ -573,28 +573,33 @@ mod tests {
         }
     }
 
+    /// The layout of vpc-a (10.0.0.0/16) with subnet s1 (10.0.1.0/24) and
+    /// `table`, a route table or network ACL of s1.
+    fn layout_with(table: &str) -> Layout {
+        use crate::config::test_support::{parsed, subnet, vpc};
+        let src = vpc("vpc-a", "10.0.0.0/16") + &subnet("s1", "vpc-a", "10.0.1.0/24", "az1");
+        Layout::of(&parsed(&(src + table)))
+    }
+
+    /// `render`'s section `title` (to the end) for `snap()` changed by `set`.
+    fn section(l: &Layout, title: &str, set: impl FnOnce(&mut Snapshot)) -> String {
+        let mut s = snap();
+        set(&mut s);
+        let text = render(&s, l, false);
+        text[text.find(&format!("{title}\n")).expect(&text)..].to_string()
+    }
+
     #[test]
     fn nacl_drops_are_listed_by_acl_direction_and_rule() {
-        let t = crate::config::parse_str(
+        let l = layout_with(
             r#"
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-[[subnet]]
-id = "s1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "az1"
 [[network_acl]]
 id = "acl-web"
 vpc = "vpc-a"
 subnets = ["s1"]
 ingress = [{ rule = 100, action = "deny", protocol = "tcp", ports = 22, cidr = "0.0.0.0/0" }]
 "#,
-            "t.toml",
-        )
-        .unwrap();
-        let l = Layout::of(&t);
+        );
         let names: Vec<String> = l
             .nacl_rules
             .iter()
@@ -612,41 +617,20 @@ ingress = [{ rule = 100, action = "deny", protocol = "tcp", ports = 22, cidr = "
                 "vpc-a (default) egress *",
             ]
         );
-        let mut s = snap();
-        s.nacl_drops = vec![3, 0, 1, 0, 0, 0, 0];
-        let text = render(&s, &l, false);
-        let section = &text[text.find("NACL DROPS\n").expect(&text)..];
         assert_eq!(
-            section,
+            section(&l, "NACL DROPS", |s| s.nacl_drops = vec![3, 0, 1, 0, 0, 0, 0]),
             "NACL DROPS\n  acl-web ingress rule 100                3\n  acl-web egress rule *                   1\n"
         );
     }
 
     #[test]
     fn route_drops_are_listed_by_table_and_route() {
-        let t = crate::config::parse_str(
-            r#"
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-[[subnet]]
-id = "s1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "az1"
-[[route_table]]
-id = "rtb-1"
-vpc = "vpc-a"
-subnets = ["s1"]
-routes = [
-  { destination = "10.0.0.0/16", target = "local" },
-  { destination = "192.168.0.0/16", target = "blackhole" },
-]
-"#,
-            "t.toml",
-        )
-        .unwrap();
-        let l = Layout::of(&t);
+        let l = layout_with(&crate::config::test_support::route_table(
+            "rtb-1",
+            "vpc-a",
+            "subnets = [\"s1\"]\n",
+            &[("10.0.0.0/16", "local"), ("192.168.0.0/16", "blackhole")],
+        ));
         let names: Vec<String> = l
             .route_drops
             .iter()
@@ -661,12 +645,8 @@ routes = [
                 "vpc-a (main) no route 0xfffe",
             ]
         );
-        let mut s = snap();
-        s.route_drops = vec![4, 0, 2];
-        let text = render(&s, &l, false);
-        let section = &text[text.find("ROUTE DROPS\n").expect(&text)..];
         assert_eq!(
-            section,
+            section(&l, "ROUTE DROPS", |s| s.route_drops = vec![4, 0, 2]),
             "ROUTE DROPS\n  rtb-1 blackhole 192.168.0.0/16            4\n  vpc-a (main) no route                   2\n"
         );
     }

@@ -5,6 +5,7 @@
 //! (offline; `cli_import_moto.rs` runs a real moto, as root).
 
 use std::{
+    ffi::OsStr,
     path::{Path, PathBuf},
     process::Output,
 };
@@ -19,20 +20,40 @@ fn example() -> PathBuf {
     ))
 }
 
+/// `tmp(name)` with nothing there yet (a file or directory a failed run
+/// left is removed).
+fn fresh(name: &str) -> PathBuf {
+    let path = tmp(name);
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&path);
+    path
+}
+
+/// `dataplane ARGS`' output.
+fn dataplane(args: &[&dyn AsRef<OsStr>]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+/// `run` exited with `code` and wrote exactly `stderr`.
+fn assert_exit(run: &Output, code: i32, stderr: &str) {
+    assert_eq!(run.status.code(), Some(code), "{run:?}");
+    assert_eq!(String::from_utf8_lossy(&run.stderr), stderr);
+}
+
+/// `dataplane import aws --endpoint URL ARGS`.
+fn import_from(url: &str, args: &[&dyn AsRef<OsStr>]) -> Output {
+    let head: [&dyn AsRef<OsStr>; 4] = [&"import", &"aws", &"--endpoint", &url];
+    dataplane(&[&head[..], args].concat())
+}
+
 /// `dataplane import KIND SRC --lab plink -o OUT`.
 fn import_plink(kind: &str, src: &Path, out: &Path) -> Output {
-    bin()
-        .args(["import", kind])
-        .arg(src)
-        .args(["--lab", "plink", "-o"])
-        .arg(out)
-        .output()
-        .unwrap()
+    dataplane(&[&"import", &kind, &src, &"--lab", &"plink", &"-o", &out])
 }
 
 /// `dataplane check OUT` accepts the plink lab as the shipped example has it.
 fn assert_checks_as_plink(out: &Path) {
-    let check = bin().arg("check").arg(out).output().unwrap();
+    let check = dataplane(&[&"check", &out]);
     assert_eq!(check.status.code(), Some(0), "{check:?}");
     assert_eq!(
         String::from_utf8_lossy(&check.stdout),
@@ -45,8 +66,7 @@ fn assert_checks_as_plink(out: &Path) {
 
 #[test]
 fn import_aws_writes_a_config_that_check_accepts() {
-    let out = tmp("import-plink.toml");
-    let _ = std::fs::remove_file(&out);
+    let out = fresh("import-plink.toml");
     let run = import_plink("aws", &example().join("aws"), &out);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     assert_eq!(String::from_utf8_lossy(&run.stdout), "");
@@ -78,11 +98,7 @@ fn import_aws_writes_a_config_that_check_accepts() {
 
 #[test]
 fn import_aws_prints_the_config_without_o() {
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(example().join("aws"))
-        .output()
-        .unwrap();
+    let run = dataplane(&[&"import", &"aws", &example().join("aws")]);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     let toml = String::from_utf8_lossy(&run.stdout);
     assert!(toml.contains("\n[lab]\nname = \"imported\"\n"), "{toml}");
@@ -94,8 +110,7 @@ fn import_aws_prints_the_config_without_o() {
 
 /// A dump of one bad file (`sgs` names an unknown group), in a temp dir.
 fn bad_dump(name: &str) -> PathBuf {
-    let dir = tmp(name);
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh(name);
     std::fs::create_dir_all(dir.join("ec2")).unwrap();
     std::fs::write(
         dir.join("ec2/describe-vpcs.json"),
@@ -120,34 +135,19 @@ fn import_errors_exit_1_name_file_and_path_and_write_nothing() {
         dir.join("ec2/describe-security-groups.json").display()
     );
     // -o FILE that does not exist: not created.
-    let out = tmp("import-bad-new.toml");
-    let _ = std::fs::remove_file(&out);
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(&dir)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&run.stderr), want);
+    let out = fresh("import-bad-new.toml");
+    let run = dataplane(&[&"import", &"aws", &dir, &"-o", &out]);
+    assert_exit(&run, 1, &want);
     assert_eq!(String::from_utf8_lossy(&run.stdout), "");
     assert!(!out.exists());
     // -o FILE that exists: left as it was.
     std::fs::write(&out, "# my config\n").unwrap();
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(&dir)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&run.stderr), want);
+    let run = dataplane(&[&"import", &"aws", &dir, &"-o", &out]);
+    assert_exit(&run, 1, &want);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "# my config\n");
     // stdout: nothing printed.
-    let run = bin().args(["import", "aws"]).arg(&dir).output().unwrap();
-    assert_eq!(run.status.code(), Some(1));
+    let run = dataplane(&[&"import", &"aws", &dir]);
+    assert_exit(&run, 1, &want);
     assert_eq!(String::from_utf8_lossy(&run.stdout), "");
     let _ = std::fs::remove_file(&out);
     let _ = std::fs::remove_dir_all(&dir);
@@ -155,33 +155,28 @@ fn import_errors_exit_1_name_file_and_path_and_write_nothing() {
 
 #[test]
 fn import_refuses_a_missing_directory_and_a_bad_lab_name() {
-    let run = bin()
-        .args(["import", "aws", "/nonexistent/dump"])
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
-        "/nonexistent/dump: cannot read the directory: No such file or directory (os error 2)\n"
+    assert_exit(
+        &dataplane(&[&"import", &"aws", &"/nonexistent/dump"]),
+        1,
+        "/nonexistent/dump: cannot read the directory: No such file or directory (os error 2)\n",
     );
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(example().join("aws"))
-        .args(["--lab", "My Lab"])
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
+    assert_exit(
+        &dataplane(&[
+            &"import",
+            &"aws",
+            &example().join("aws"),
+            &"--lab",
+            &"My Lab",
+        ]),
+        1,
         "--lab: invalid lab name \"My Lab\" (expected 1 to 12 characters from a-z, 0-9 and '-', \
-         starting with a letter or digit)\n"
+         starting with a letter or digit)\n",
     );
 }
 
 #[test]
 fn import_terraform_writes_the_same_config_check_accepts() {
-    let out = tmp("import-tf.toml");
-    let _ = std::fs::remove_file(&out);
+    let out = fresh("import-tf.toml");
     let run = import_plink("terraform", &example().join("terraform.json"), &out);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     let err = String::from_utf8_lossy(&run.stderr);
@@ -200,59 +195,40 @@ fn import_terraform_writes_the_same_config_check_accepts() {
         "{\"values\": {\"root_module\": {\"resources\": [{\"type\": \"aws_vpc\"}]}}}",
     )
     .unwrap();
-    let run = bin()
-        .args(["import", "terraform"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let run = dataplane(&[&"import", &"terraform", &bad]);
     let _ = std::fs::remove_file(&bad);
-    assert_eq!(run.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
-        format!(
+    assert_exit(
+        &run,
+        1,
+        &format!(
             "{}: values.root_module.resources[0].values: missing (expected the resource's attributes)\n",
             bad.display()
-        )
+        ),
     );
 }
 
 #[test]
 fn export_and_import_carry_internet_and_nat_gateways_and_public_ips() {
-    let dir = tmp("export-natgw");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh("export-natgw");
     let config = example().join("../../nat-gateway.toml");
-    let run = bin()
-        .args(["export", "aws"])
-        .arg(&config)
-        .arg("-o")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(0), "{run:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
-        format!(
+    assert_exit(
+        &dataplane(&[&"export", &"aws", &config, &"-o", &dir]),
+        0,
+        &format!(
             "not exported: [lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state\n\
              exported lab natgw: 19 files -> {}\n",
             dir.display()
-        )
+        ),
     );
     let out = tmp("export-natgw.toml");
-    let run = bin()
-        .args(["import", "aws"])
-        .arg(&dir)
-        .args(["--lab", "natgw", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(0), "{run:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
-        format!(
+    assert_exit(
+        &dataplane(&[&"import", &"aws", &dir, &"--lab", &"natgw", &"-o", &out]),
+        0,
+        &format!(
             "imported lab natgw: 1 VPCs, 2 subnets, 2 security groups, 2 ENIs on 2 hosts, 0 NLBs, \
              0 endpoint services, 0 endpoints, 1 internet gateways, 1 NAT gateways, 1 public IPs -> {}\n",
             out.display()
-        )
+        ),
     );
     let text = std::fs::read_to_string(&out).unwrap();
     for want in [
@@ -274,45 +250,31 @@ fn export_and_import_carry_internet_and_nat_gateways_and_public_ips() {
 
 #[test]
 fn export_aws_writes_what_import_aws_reads_back_and_refuses_a_full_directory() {
-    let dir = tmp("export-plink");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh("export-plink");
     let config = example().join("../../privatelink.toml");
-    let run = bin()
-        .args(["export", "aws"])
-        .arg(&config)
-        .arg("-o")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(0), "{run:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&run.stderr),
-        format!(
+    let export = || dataplane(&[&"export", &"aws", &config, &"-o", &dir]);
+    assert_exit(
+        &export(),
+        0,
+        &format!(
             "not exported: [lab] (but nacl_entries_max), [conntrack] and [flow_logs]: lab settings, not AWS state\n\
              exported lab plink: 25 files -> {}\n",
             dir.display()
-        )
+        ),
     );
     let out = tmp("export-plink.toml");
     let run = import_plink("aws", &dir, &out);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     assert_checks_as_plink(&out);
     // A second export into the same directory is refused.
-    let again = bin()
-        .args(["export", "aws"])
-        .arg(&config)
-        .arg("-o")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(again.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&again.stderr),
-        format!(
+    assert_exit(
+        &export(),
+        1,
+        &format!(
             "error: {} is not empty: export writes a directory of its own (stale files would be \
              imported with the new ones)\n",
             dir.display()
-        )
+        ),
     );
     let _ = std::fs::remove_file(&out);
     let _ = std::fs::remove_dir_all(&dir);
@@ -502,28 +464,10 @@ fn following_an_endpoint_gives_a_new_config_when_its_state_changes() {
 fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
     let url = replay_moto();
     let files = example().join("../../../tests/fixtures/import/moto-5.2.6-privatelink/cli");
-    let by_files = bin()
-        .args(["import", "aws"])
-        .arg(&files)
-        .args(["--lab", "moto"])
-        .output()
-        .unwrap();
+    let by_files = dataplane(&[&"import", &"aws", &files, &"--lab", &"moto"]);
     assert_eq!(by_files.status.code(), Some(0), "{by_files:?}");
-    let saved = tmp("import-endpoint-saved");
-    let _ = std::fs::remove_dir_all(&saved);
-    let live = bin()
-        .args([
-            "import",
-            "aws",
-            "--endpoint",
-            &url,
-            "--lab",
-            "moto",
-            "--save",
-        ])
-        .arg(&saved)
-        .output()
-        .unwrap();
+    let saved = fresh("import-endpoint-saved");
+    let live = import_from(&url, &[&"--lab", &"moto", &"--save", &saved]);
     assert_eq!(live.status.code(), Some(0), "{live:?}");
     // The same config (but for the header naming its source).
     let body = |o: &std::process::Output| {
@@ -553,12 +497,7 @@ fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
         "{err}"
     );
     // What --save wrote imports to the same config again.
-    let again = bin()
-        .args(["import", "aws"])
-        .arg(&saved)
-        .args(["--lab", "moto"])
-        .output()
-        .unwrap();
+    let again = dataplane(&[&"import", &"aws", &saved, &"--lab", &"moto"]);
     assert_eq!(again.status.code(), Some(0), "{again:?}");
     assert_eq!(body(&again), body(&by_files));
     let _ = std::fs::remove_dir_all(&saved);
@@ -566,10 +505,7 @@ fn import_aws_endpoint_asks_an_emulator_what_the_cli_would_dump() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let refused = bin()
-        .args(["import", "aws", "--endpoint", &dead])
-        .output()
-        .unwrap();
+    let refused = dataplane(&[&"import", &"aws", &"--endpoint", &dead]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&refused.stderr)
@@ -667,13 +603,12 @@ fn run_follows_the_endpoint_an_aws_section_names_and_the_command_line_overrides_
     );
     // `check` names file, line and field.
     write("[aws]\nendpoint = \"https://127.0.0.1:5000\"\n");
-    let out = bin().arg("check").arg(&file).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        format!(
+    assert_exit(
+        &dataplane(&[&"check", &file]),
+        1,
+        &format!(
             "{f}:5:12: aws.endpoint: https://127.0.0.1:5000: https is not supported (an emulator on this machine speaks http)\n"
-        )
+        ),
     );
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_file(&config);
@@ -714,20 +649,7 @@ fn following_from_a_file_keeps_its_internet_hosts_in_every_config() {
 fn import_aws_endpoint_follow_writes_the_aws_section_run_follows() {
     let url = replay_moto();
     let out = tmp("follow.toml");
-    let run = bin()
-        .args([
-            "import",
-            "aws",
-            "--endpoint",
-            &url,
-            "--follow",
-            "--lab",
-            "moto",
-            "-o",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = import_from(&url, &[&"--follow", &"--lab", &"moto", &"-o", &out]);
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
@@ -743,14 +665,10 @@ fn import_aws_endpoint_follow_writes_the_aws_section_run_follows() {
         (Some(url.as_str()), Some("us-east-1"), None)
     );
     // Without --endpoint there is nothing to follow.
-    let refused = bin()
-        .args(["import", "aws", "--follow", "somewhere"])
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&refused.stderr),
-        "error: --follow needs --endpoint URL: a directory of files is nothing to follow\n"
+    assert_exit(
+        &dataplane(&[&"import", &"aws", &"--follow", &"somewhere"]),
+        1,
+        "error: --follow needs --endpoint URL: a directory of files is nothing to follow\n",
     );
     let _ = std::fs::remove_file(&out);
 }

@@ -694,7 +694,7 @@ fn looks_like_yaml(src: &str, file: &str) -> bool {
 }
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 #[cfg(test)]
 mod tests;

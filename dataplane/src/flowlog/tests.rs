@@ -98,10 +98,17 @@ fn agg() -> Aggregator {
     ]))
 }
 
+/// A fresh `agg()` and the key of a flow from eni-client to eni-web.
+fn client_to_web(sport: u16, dport: u16, proto: u8) -> (Aggregator, FlowKey) {
+    (
+        agg(),
+        key(0, [10, 0, 1, 10], [10, 0, 2, 20], sport, dport, proto),
+    )
+}
+
 #[test]
 fn an_accepted_flow_is_logged_at_both_enis_in_each_direction_as_deltas() {
-    let mut a = agg();
-    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
+    let (mut a, k) = client_to_web(40000, 80, PROTO_TCP);
     a.event(&new_event(&k));
     observe(&mut a, &k, (5, 400), (4, 3000));
     assert_eq!(
@@ -132,8 +139,7 @@ fn tcp_flags_are_the_flags_first_seen_in_each_window_per_direction() {
         "${interface-id} ${srcport} ${dstport} ${packets} ${tcp-flags} ${action}",
     )
     .unwrap();
-    let mut a = agg();
-    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_TCP);
+    let (mut a, k) = client_to_web(40000, 80, PROTO_TCP);
     a.event(&new_event(&k));
     let read = |a: &mut Aggregator, fwd: (u64, u8), rev: (u64, u8)| {
         let (mut f, rk, mut r) = entries(&k, (fwd.0, fwd.0 * 60), (rev.0, rev.0 * 60));
@@ -143,39 +149,29 @@ fn tcp_flags_are_the_flags_first_seen_in_each_window_per_direction() {
     let render = |recs: Vec<Record>| -> Vec<String> {
         recs.iter().map(|r| r.render(&format, "1")).collect()
     };
-    // Window 1: SYN and 2 ACKs out, SYN-ACK and an ACK back.
-    read(&mut a, (3, 2), (2, 18));
-    assert_eq!(
-        render(a.close(0, 60)),
-        [
-            "eni-client 40000 80 3 2 ACCEPT",
-            "eni-client 80 40000 2 18 ACCEPT",
-            "eni-web 40000 80 3 2 ACCEPT",
-            "eni-web 80 40000 2 18 ACCEPT",
-        ]
-    );
-    // Window 2: data only (the entries' ORs unchanged): 0.
-    read(&mut a, (5, 2), (4, 18));
-    assert_eq!(
-        render(a.close(60, 120)),
-        [
-            "eni-client 40000 80 2 0 ACCEPT",
-            "eni-client 80 40000 2 0 ACCEPT",
-            "eni-web 40000 80 2 0 ACCEPT",
-            "eni-web 80 40000 2 0 ACCEPT",
-        ]
-    );
-    // Window 3: the client's FIN, the server's RST.
-    read(&mut a, (6, 3), (5, 22));
-    assert_eq!(
-        render(a.close(120, 180)),
-        [
-            "eni-client 40000 80 1 1 ACCEPT",
-            "eni-client 80 40000 1 4 ACCEPT",
-            "eni-web 40000 80 1 1 ACCEPT",
-            "eni-web 80 40000 1 4 ACCEPT",
-        ]
-    );
+    // Each window: what the entries show (packets, OR of flags), and the
+    // packets and flags each direction's record reports for it.
+    let windows = [
+        // SYN and 2 ACKs out, SYN-ACK and an ACK back.
+        ((3, 2), (2, 18), ["3 2", "2 18"]),
+        // Data only (the entries' ORs unchanged): 0.
+        ((5, 2), (4, 18), ["2 0", "2 0"]),
+        // The client's FIN, the server's RST.
+        ((6, 3), (5, 22), ["1 1", "1 4"]),
+    ];
+    for (start, (fwd, rev, [out, back])) in (0..).step_by(60).zip(windows) {
+        read(&mut a, fwd, rev);
+        assert_eq!(
+            render(a.close(start, start + 60)),
+            [
+                format!("eni-client 40000 80 {out} ACCEPT"),
+                format!("eni-client 80 40000 {back} ACCEPT"),
+                format!("eni-web 40000 80 {out} ACCEPT"),
+                format!("eni-web 80 40000 {back} ACCEPT"),
+            ],
+            "window from {start} s"
+        );
+    }
     // A rejected SYN carries its own flags; UDP has none.
     let syn = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40001, 22, PROTO_TCP);
     a.event(&FlowEvent {
@@ -209,8 +205,7 @@ pub(super) fn rej(k: &FlowKey, reason: DropReason, len: u16) -> FlowEvent {
 
 #[test]
 fn an_inbound_reject_is_logged_at_the_receiver_and_the_sender_accepts_what_it_sent() {
-    let mut a = agg();
-    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40001, 5432, PROTO_TCP);
+    let (mut a, k) = client_to_web(40001, 5432, PROTO_TCP);
     for _ in 0..2 {
         a.event(&rej(&k, DropReason::IngressSgDeny, 60));
     }
@@ -226,8 +221,7 @@ fn an_inbound_reject_is_logged_at_the_receiver_and_the_sender_accepts_what_it_se
 
 #[test]
 fn an_outbound_reject_is_logged_at_the_sender_and_icmp_has_port_zero() {
-    let mut a = agg();
-    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40001, 5432, PROTO_TCP);
+    let (mut a, k) = client_to_web(40001, 5432, PROTO_TCP);
     a.event(&rej(&k, DropReason::EgressSgDeny, 60));
     a.event(&rej(&k, DropReason::NaclEgressDeny, 60));
     let ping = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 77, 77, PROTO_ICMP);
@@ -305,8 +299,7 @@ fn a_privatelink_flow_is_logged_at_client_endpoint_nlb_node_and_target() {
 
 #[test]
 fn start_and_end_are_the_first_and_last_packet_times_in_each_window() {
-    let mut a = agg();
-    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, PROTO_UDP);
+    let (mut a, k) = client_to_web(40000, 80, PROTO_UDP);
     // Entry times are CLOCK_MONOTONIC: Unix = monotonic + 1000 s.
     let wall = 1_000_000_000_000i128;
     let ns = |unix_s: u64| unix_s * 1_000_000_000 - 1_000_000_000_000;
@@ -363,8 +356,7 @@ fn start_and_end_are_the_first_and_last_packet_times_in_each_window() {
 
 #[test]
 fn an_adopted_flow_logs_only_what_came_after_its_adoption() {
-    let mut a = agg();
-    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40000, 80, 6);
+    let (mut a, k) = client_to_web(40000, 80, 6);
     let (f, rk, r) = entries(&k, (7, 700), (5, 500));
     a.adopt(&k, &f, Some(&r));
     let (f2, _, r2) = entries(&k, (9, 900), (5, 500));
@@ -399,8 +391,7 @@ fn a_swept_flow_logs_its_final_counts_once_and_is_forgotten() {
 
 #[test]
 fn a_flow_gone_without_final_counts_is_forgotten_after_two_reads() {
-    let mut a = agg();
-    let k = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 5000, 53, PROTO_UDP);
+    let (mut a, k) = client_to_web(5000, 53, PROTO_UDP);
     a.event(&new_event(&k));
     a.observe(&k, None, None);
     assert_eq!(
@@ -600,7 +591,6 @@ fn a_flow_to_the_internet_is_logged_at_the_eni_only_with_its_private_address() {
 mod interfaces {
     use super::super::*;
     use super::{key, rej};
-    use crate::model::ManagedKind;
     use dataplane_common::PROTO_TCP;
 
     fn shipped(name: &str) -> Topology {
@@ -609,48 +599,27 @@ mod interfaces {
         crate::config::parse_str(&src, &path).unwrap_or_else(|d| panic!("{d}"))
     }
 
-    #[test]
-    fn endpoint_enis_and_nlb_nodes_get_stable_ids_of_the_aws_shape() {
-        let t = shipped("privatelink.toml");
-        let got: Vec<(String, ManagedKind, String, Ipv4Addr)> = t
+    /// A shipped config's managed interfaces, one `ID KIND OWNER IP` each.
+    fn managed(name: &str) -> Vec<String> {
+        shipped(name)
             .managed_interfaces()
             .into_iter()
-            .map(|m| (m.id, m.kind, m.owner, m.ip))
-            .collect();
-        let want = [
-            (
-                "eni-02bb80f9c99df8bef",
-                ManagedKind::Endpoint,
-                "vpce-web",
-                "10.0.1.100",
-            ),
-            (
-                "eni-014309e22bf34de74",
-                ManagedKind::Endpoint,
-                "vpce-web",
-                "10.0.2.100",
-            ),
-            (
-                "eni-0843a4e50ff566512",
-                ManagedKind::Endpoint,
-                "vpce-pending",
-                "10.0.1.101",
-            ),
-            (
-                "eni-0ac757f720265a12e",
-                ManagedKind::NlbNode,
-                "nlb-web",
-                "10.0.1.50",
-            ),
-            (
-                "eni-0cb918d89d8d41e99",
-                ManagedKind::NlbNode,
-                "nlb-web",
-                "10.0.2.50",
-            ),
-        ]
-        .map(|(i, k, o, a)| (i.to_string(), k, o.to_string(), a.parse().unwrap()));
-        assert_eq!(got, want);
+            .map(|m| format!("{} {:?} {} {}", m.id, m.kind, m.owner, m.ip))
+            .collect()
+    }
+
+    #[test]
+    fn endpoint_enis_and_nlb_nodes_get_stable_ids_of_the_aws_shape() {
+        assert_eq!(
+            managed("privatelink.toml"),
+            [
+                "eni-02bb80f9c99df8bef Endpoint vpce-web 10.0.1.100",
+                "eni-014309e22bf34de74 Endpoint vpce-web 10.0.2.100",
+                "eni-0843a4e50ff566512 Endpoint vpce-pending 10.0.1.101",
+                "eni-0ac757f720265a12e NlbNode nlb-web 10.0.1.50",
+                "eni-0cb918d89d8d41e99 NlbNode nlb-web 10.0.2.50",
+            ]
+        );
     }
 
     /// The two events of a packet rejected after translation: the REJECT
@@ -811,35 +780,15 @@ mod interfaces {
 
     #[test]
     fn http_link_enis_are_listed_once_and_its_implied_parts_not_at_all() {
-        let t = shipped("http-vpc-link.toml");
-        let got: Vec<(String, ManagedKind, String, Ipv4Addr)> = t
-            .managed_interfaces()
-            .into_iter()
-            .map(|m| (m.id, m.kind, m.owner, m.ip))
-            .collect();
         // The NLB the integrations imply is the link's ENIs; nlb-orders is
         // the user's own NLB behind the NLB integration.
-        let want = [
-            (
-                "eni-01aa0c08b189bc1d2",
-                ManagedKind::NlbNode,
-                "nlb-orders",
-                "10.0.1.50",
-            ),
-            (
-                "eni-0b01c9bd63b0f0a4d",
-                ManagedKind::VpcLink,
-                "vpclink-http",
-                "10.0.1.4",
-            ),
-            (
-                "eni-0c51634e97982c09c",
-                ManagedKind::VpcLink,
-                "vpclink-http",
-                "10.0.2.4",
-            ),
-        ]
-        .map(|(i, k, o, a)| (i.to_string(), k, o.to_string(), a.parse().unwrap()));
-        assert_eq!(got, want);
+        assert_eq!(
+            managed("http-vpc-link.toml"),
+            [
+                "eni-01aa0c08b189bc1d2 NlbNode nlb-orders 10.0.1.50",
+                "eni-0b01c9bd63b0f0a4d VpcLink vpclink-http 10.0.1.4",
+                "eni-0c51634e97982c09c VpcLink vpclink-http 10.0.2.4",
+            ]
+        );
     }
 }

@@ -19,31 +19,49 @@ use super::gateways;
 use super::inventory::*;
 use super::json::{parse, At, ImportError, Res, J};
 
-/// A call import reads: its service, its name and the member its output
-/// is in.
+/// A call import reads: its service, its name, the member its output
+/// is in, and the kind of resource whose source it is (a file of it, even
+/// empty, counts the kind as read: see [`Inventory::read`]).
 struct Call {
     service: &'static str,
     name: &'static str,
     key: &'static str,
+    marks: Option<Source>,
 }
 
 const fn call(service: &'static str, name: &'static str, key: &'static str) -> Call {
-    Call { service, name, key }
+    Call {
+        service,
+        name,
+        key,
+        marks: None,
+    }
+}
+
+impl Call {
+    const fn marks(self, source: Source) -> Call {
+        Call {
+            marks: Some(source),
+            ..self
+        }
+    }
 }
 
 const CALLS: &[Call] = &[
-    call("ec2", "describe-vpcs", "Vpcs"),
-    call("ec2", "describe-subnets", "Subnets"),
-    call("ec2", "describe-security-groups", "SecurityGroups"),
+    call("ec2", "describe-vpcs", "Vpcs").marks(Source::Vpcs),
+    call("ec2", "describe-subnets", "Subnets").marks(Source::Subnets),
+    call("ec2", "describe-security-groups", "SecurityGroups").marks(Source::SecurityGroups),
     call("ec2", "describe-security-group-rules", "SecurityGroupRules"),
-    call("ec2", "describe-network-interfaces", "NetworkInterfaces"),
-    call("ec2", "describe-instances", "Reservations"),
-    call("ec2", "describe-vpc-endpoints", "VpcEndpoints"),
+    call("ec2", "describe-network-interfaces", "NetworkInterfaces")
+        .marks(Source::NetworkInterfaces),
+    call("ec2", "describe-instances", "Reservations").marks(Source::Instances),
+    call("ec2", "describe-vpc-endpoints", "VpcEndpoints").marks(Source::Endpoints),
     call(
         "ec2",
         "describe-vpc-endpoint-service-configurations",
         "ServiceConfigurations",
-    ),
+    )
+    .marks(Source::Services),
     call(
         "ec2",
         "describe-vpc-endpoint-connections",
@@ -56,11 +74,11 @@ const CALLS: &[Call] = &[
         "describe-vpc-peering-connections",
         "VpcPeeringConnections",
     ),
-    call("ec2", "describe-nat-gateways", "NatGateways"),
-    call("ec2", "describe-internet-gateways", "InternetGateways"),
-    call("ec2", "describe-addresses", "Addresses"),
-    call("elbv2", "describe-load-balancers", "LoadBalancers"),
-    call("elbv2", "describe-target-groups", "TargetGroups"),
+    call("ec2", "describe-nat-gateways", "NatGateways").marks(Source::NatGateways),
+    call("ec2", "describe-internet-gateways", "InternetGateways").marks(Source::InternetGateways),
+    call("ec2", "describe-addresses", "Addresses").marks(Source::Addresses),
+    call("elbv2", "describe-load-balancers", "LoadBalancers").marks(Source::LoadBalancers),
+    call("elbv2", "describe-target-groups", "TargetGroups").marks(Source::TargetGroups),
     call("elbv2", "describe-listeners", "Listeners"),
     call(
         "elbv2",
@@ -290,120 +308,72 @@ pub fn read_answers(answers: Vec<Answer>, notes: Vec<String>) -> Res<Inventory> 
 }
 
 fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
-    let items = |service, name, key: &'static str| -> Res<Vec<J<'_>>> {
+    let items = |service, name| -> Res<Vec<J<'_>>> {
+        let key = CALLS
+            .iter()
+            .find(|c| c.service == service && c.name == name)
+            .expect("fill reads only calls CALLS lists")
+            .key;
         let mut out = Vec::new();
         for f in dump.get(service, name) {
             out.extend(J::root(&f.name, &f.json).arr(key)?);
         }
         Ok(out)
     };
-    let mark = |inv: &mut Inventory, service, name, src| {
-        if !dump.get(service, name).is_empty() {
-            inv.read.insert(src);
+    for c in CALLS {
+        if let Some(source) = c.marks {
+            if !dump.get(c.service, c.name).is_empty() {
+                inv.read.insert(source);
+            }
         }
-    };
-    mark(&mut inv, "ec2", "describe-vpcs", Source::Vpcs);
-    mark(&mut inv, "ec2", "describe-subnets", Source::Subnets);
-    mark(
-        &mut inv,
-        "ec2",
-        "describe-security-groups",
-        Source::SecurityGroups,
-    );
-    mark(
-        &mut inv,
-        "ec2",
-        "describe-network-interfaces",
-        Source::NetworkInterfaces,
-    );
-    mark(&mut inv, "ec2", "describe-instances", Source::Instances);
-    mark(
-        &mut inv,
-        "elbv2",
-        "describe-load-balancers",
-        Source::LoadBalancers,
-    );
-    mark(
-        &mut inv,
-        "elbv2",
-        "describe-target-groups",
-        Source::TargetGroups,
-    );
-    mark(
-        &mut inv,
-        "ec2",
-        "describe-vpc-endpoint-service-configurations",
-        Source::Services,
-    );
-    mark(&mut inv, "ec2", "describe-vpc-endpoints", Source::Endpoints);
-    for (call, src) in [
-        ("describe-internet-gateways", Source::InternetGateways),
-        ("describe-nat-gateways", Source::NatGateways),
-        ("describe-addresses", Source::Addresses),
-    ] {
-        mark(&mut inv, "ec2", call, src);
     }
 
-    for v in items("ec2", "describe-vpcs", "Vpcs")? {
+    for v in items("ec2", "describe-vpcs")? {
         inv.vpcs.push(vpc(&v)?);
     }
-    for s in items("ec2", "describe-subnets", "Subnets")? {
+    for s in items("ec2", "describe-subnets")? {
         inv.subnets.push(subnet(&s)?);
     }
-    for g in items("ec2", "describe-security-groups", "SecurityGroups")? {
+    for g in items("ec2", "describe-security-groups")? {
         inv.sgs.push(group(&g)?);
     }
-    for r in items("ec2", "describe-security-group-rules", "SecurityGroupRules")? {
+    for r in items("ec2", "describe-security-group-rules")? {
         inv.rules.push(group_rule(&r)?);
     }
-    for r in items("ec2", "describe-instances", "Reservations")? {
+    for r in items("ec2", "describe-instances")? {
         for i in r.arr("Instances")? {
             instance(&i, &mut inv)?;
         }
     }
-    for n in items("ec2", "describe-network-interfaces", "NetworkInterfaces")? {
+    for n in items("ec2", "describe-network-interfaces")? {
         let e = eni(&n, None)?;
         // describe-network-interfaces is the fuller record.
         inv.enis.retain(|o| o.id != e.id);
         inv.enis.push(e);
     }
-    for l in items("elbv2", "describe-load-balancers", "LoadBalancers")? {
+    for l in items("elbv2", "describe-load-balancers")? {
         inv.lbs.push(load_balancer(&l)?);
     }
     for f in dump.get("elbv2", "describe-load-balancer-attributes") {
         lb_attributes(f, &mut inv)?;
     }
-    for t in items("elbv2", "describe-target-groups", "TargetGroups")? {
+    for t in items("elbv2", "describe-target-groups")? {
         inv.tgs.push(target_group(&t)?);
     }
     for f in dump.get("elbv2", "describe-target-health") {
         target_health(f, &mut inv)?;
     }
     for f in dump.get("elbv2", "describe-target-group-attributes") {
-        let root = J::root(&f.name, &f.json);
-        let tg = owner_of(
-            f,
-            "TargetGroupArn",
-            &mut inv.tgs,
-            |t| (&t.name, &t.arn),
-            "target group",
-        )?;
-        for a in root.arr("Attributes")? {
-            if a.str("Key")?.as_deref()
-                == Some("target_health_state.unhealthy.connection_termination.enabled")
-            {
-                tg.connection_termination = Some(a.str("Value")?.as_deref() == Some("true"));
-            }
+        let tg = target_group_of(f, &mut inv)?;
+        let key = "target_health_state.unhealthy.connection_termination.enabled";
+        if let Some(on) = bool_attribute(f, key)? {
+            tg.connection_termination = Some(on);
         }
     }
-    for l in items("elbv2", "describe-listeners", "Listeners")? {
+    for l in items("elbv2", "describe-listeners")? {
         inv.listeners.push(listener(&l)?);
     }
-    for s in items(
-        "ec2",
-        "describe-vpc-endpoint-service-configurations",
-        "ServiceConfigurations",
-    )? {
+    for s in items("ec2", "describe-vpc-endpoint-service-configurations")? {
         inv.services.push(service(&s)?);
     }
     for f in dump.get("ec2", "describe-vpc-endpoint-service-permissions") {
@@ -421,17 +391,13 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
         }
         svc.principals = Some(list);
     }
-    for e in items("ec2", "describe-vpc-endpoints", "VpcEndpoints")? {
+    for e in items("ec2", "describe-vpc-endpoints")? {
         inv.endpoints.push(endpoint(&e)?);
     }
-    for c in items(
-        "ec2",
-        "describe-vpc-endpoint-connections",
-        "VpcEndpointConnections",
-    )? {
+    for c in items("ec2", "describe-vpc-endpoint-connections")? {
         connection(&c, &mut inv)?;
     }
-    for l in items("apigateway", "get-vpc-links", "items")? {
+    for l in items("apigateway", "get-vpc-links")? {
         inv.links.push(Link {
             id: l.req_str("id")?,
             name: l.str("name")?,
@@ -442,7 +408,7 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
             at: l.at.clone(),
         });
     }
-    for l in items("apigatewayv2", "get-vpc-links", "Items")? {
+    for l in items("apigatewayv2", "get-vpc-links")? {
         inv.links.push(Link {
             id: l.req_str("VpcLinkId")?,
             name: l.str("Name")?,
@@ -454,7 +420,7 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
             at: l.at.clone(),
         });
     }
-    for i in items("apigatewayv2", "get-integrations", "Items")? {
+    for i in items("apigatewayv2", "get-integrations")? {
         let vpc_link = i.str("ConnectionType")?.as_deref() == Some("VPC_LINK");
         inv.integrations.push(Integration {
             id: i.req_str("IntegrationId")?,
@@ -506,23 +472,19 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
             inv.nacls.push(network_acl(&n)?);
         }
     }
-    for r in items("ec2", "describe-route-tables", "RouteTables")? {
+    for r in items("ec2", "describe-route-tables")? {
         inv.route_tables.push(route_table(&r)?);
     }
-    for p in items(
-        "ec2",
-        "describe-vpc-peering-connections",
-        "VpcPeeringConnections",
-    )? {
+    for p in items("ec2", "describe-vpc-peering-connections")? {
         inv.peerings.push(peering(&p)?);
     }
     for f in dump.get("ec2", "describe-internet-gateways") {
         gateways::internet_gateways(&J::root(&f.name, &f.json), &mut inv)?;
     }
-    for g in items("ec2", "describe-nat-gateways", "NatGateways")? {
+    for g in items("ec2", "describe-nat-gateways")? {
         inv.nats.push(gateways::nat_gateway(&g)?);
     }
-    for a in items("ec2", "describe-addresses", "Addresses")? {
+    for a in items("ec2", "describe-addresses")? {
         inv.addresses.push(gateways::address(&a)?);
     }
     Ok(inv)
@@ -987,7 +949,6 @@ fn owner_of<'i, T>(
 }
 
 fn lb_attributes(f: &File, inv: &mut Inventory) -> Res<()> {
-    let root = J::root(&f.name, &f.json);
     let lb = owner_of(
         f,
         "LoadBalancerArn",
@@ -995,12 +956,34 @@ fn lb_attributes(f: &File, inv: &mut Inventory) -> Res<()> {
         |l| (&l.name, &l.arn),
         "load balancer",
     )?;
-    for a in root.arr("Attributes")? {
-        if a.str("Key")?.as_deref() == Some("load_balancing.cross_zone.enabled") {
-            lb.cross_zone = Some(a.str("Value")?.as_deref() == Some("true"));
-        }
+    if let Some(on) = bool_attribute(f, "load_balancing.cross_zone.enabled")? {
+        lb.cross_zone = Some(on);
     }
     Ok(())
+}
+
+/// The value of the boolean attribute `key` in a `describe-*-attributes`
+/// file (`Attributes[].Key/Value`; the last one wins), if it lists it.
+fn bool_attribute(f: &File, key: &str) -> Res<Option<bool>> {
+    let mut value = None;
+    for a in J::root(&f.name, &f.json).arr("Attributes")? {
+        if a.str("Key")?.as_deref() == Some(key) {
+            value = Some(a.str("Value")?.as_deref() == Some("true"));
+        }
+    }
+    Ok(value)
+}
+
+/// The target group a per-group file (`describe-target-health`,
+/// `describe-target-group-attributes`) is about.
+fn target_group_of<'i>(f: &File, inv: &'i mut Inventory) -> Res<&'i mut Tg> {
+    owner_of(
+        f,
+        "TargetGroupArn",
+        &mut inv.tgs,
+        |t| (&t.name, &t.arn),
+        "target group",
+    )
 }
 
 fn target_group(t: &J<'_>) -> Res<Tg> {
@@ -1031,13 +1014,7 @@ fn target_group(t: &J<'_>) -> Res<Tg> {
 
 fn target_health(f: &File, inv: &mut Inventory) -> Res<()> {
     let root = J::root(&f.name, &f.json);
-    let tg = owner_of(
-        f,
-        "TargetGroupArn",
-        &mut inv.tgs,
-        |t| (&t.name, &t.arn),
-        "target group",
-    )?;
+    let tg = target_group_of(f, inv)?;
     let targets = tg.targets.get_or_insert_with(Vec::new);
     for d in root.arr("TargetHealthDescriptions")? {
         let Some(t) = d.obj("Target")? else {

@@ -3,32 +3,26 @@
 
 use std::net::Ipv4Addr;
 
-use crate::config::test_support::{diags, net, parsed, with_base};
+use crate::config::test_support::{
+    diags, internet_gateway, net, parsed, route_table, vpc_b_with_sg, with_base,
+};
 use crate::model::{Internet, InternetGateway, InternetHost, PublicIp, Route, RouteTarget};
 
 fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
-/// BASE (vpc-a, subnet-a1, sg-a, eni-a on lines 1-20) with `extra` from
-/// line 21 on.
-const IGW: &str = r#"
-[[internet_gateway]]
-id = "igw-a"
-vpc = "vpc-a"
-
+/// igw-a in vpc-a, two internet hosts, a main table routing to igw-a and
+/// eni-web with a public IP: BASE's lines 21 on.
+fn igw() -> String {
+    let hosts = r#"
 [internet]
 hosts = [
   { name = "example", ip = "203.0.113.10" },
   { name = "mirror", ip = "198.51.100.7" },
 ]
-
-[[route_table]]
-id = "rtb-public"
-vpc = "vpc-a"
-main = true
-routes = [{ destination = "0.0.0.0/0", target = "igw-a" }]
-
+"#;
+    let eni_web = r#"
 [[eni]]
 id = "eni-web"
 subnet = "subnet-a1"
@@ -37,10 +31,18 @@ public_ip = "203.0.113.20"
 security_groups = ["sg-a"]
 host = "web"
 "#;
+    let public = route_table(
+        "rtb-public",
+        "vpc-a",
+        "main = true\n",
+        &[("0.0.0.0/0", "igw-a")],
+    );
+    internet_gateway("igw-a", "vpc-a") + hosts + &public + eni_web
+}
 
 #[test]
 fn gateways_hosts_public_ips_and_gateway_routes() {
-    let t = parsed(&with_base(IGW));
+    let t = parsed(&with_base(&igw()));
     assert_eq!(
         t.internet,
         Internet {
@@ -82,11 +84,8 @@ fn gateways_hosts_public_ips_and_gateway_routes() {
 fn internet_addresses_are_documentation_addresses_held_once() {
     assert_eq!(
         diags(&with_base(
-            r#"
-[[internet_gateway]]
-id = "igw-a"
-vpc = "vpc-a"
-
+            &(internet_gateway("igw-a", "vpc-a")
+                + r#"
 [internet]
 hosts = [
   { name = "real", ip = "8.8.8.8" },
@@ -107,7 +106,7 @@ ip = "10.0.1.20"
 public_ip = "203.0.113.11"
 security_groups = ["sg-a"]
 host = "web"
-"#
+"#)
         )),
         vec![
             "t.toml:28:25: internet.hosts[0].ip: 8.8.8.8 is not a documentation address: the \
@@ -134,52 +133,8 @@ host = "web"
 #[test]
 fn one_gateway_per_vpc_public_ips_need_one_and_routes_use_their_own() {
     assert_eq!(
-        diags(&with_base(
-            r#"
-[[vpc]]
-id = "vpc-b"
-cidr = "10.1.0.0/16"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.1.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-b"
-vpc = "vpc-b"
-
-[[internet_gateway]]
-id = "igw-a"
-vpc = "vpc-a"
-
-[[internet_gateway]]
-id = "igw-a2"
-vpc = "vpc-a"
-
-[[internet_gateway]]
-id = "igw-x"
-vpc = "vpc-x"
-
-[[route_table]]
-id = "rtb-b"
-vpc = "vpc-b"
-subnets = ["subnet-b1"]
-routes = [
-  { destination = "0.0.0.0/0", target = "igw-a" },
-  { destination = "10.0.0.0/8", target = "igw-nope" },
-]
-
-[[route_table]]
-id = "rtb-a"
-vpc = "vpc-a"
-routes = [
-  { destination = "10.0.5.0/24", target = "igw-a" },
-  { destination = "10.0.0.0/16", target = "igw-a" },
-  { destination = "10.0.0.0/8", target = "igw-a" },
-]
-
+        diags(&with_base(&format!(
+            r#"{}{}{}{}{}{}
 [[eni]]
 id = "eni-b"
 subnet = "subnet-b1"
@@ -187,8 +142,28 @@ ip = "10.1.1.20"
 public_ip = "203.0.113.30"
 security_groups = ["sg-b"]
 host = "b"
-"#
-        )),
+"#,
+            vpc_b_with_sg(),
+            internet_gateway("igw-a", "vpc-a"),
+            internet_gateway("igw-a2", "vpc-a"),
+            internet_gateway("igw-x", "vpc-x"),
+            route_table(
+                "rtb-b",
+                "vpc-b",
+                "subnets = [\"subnet-b1\"]\n",
+                &[("0.0.0.0/0", "igw-a"), ("10.0.0.0/8", "igw-nope")]
+            ),
+            route_table(
+                "rtb-a",
+                "vpc-a",
+                "",
+                &[
+                    ("10.0.5.0/24", "igw-a"),
+                    ("10.0.0.0/16", "igw-a"),
+                    ("10.0.0.0/8", "igw-a")
+                ]
+            ),
+        ))),
         vec![
             "t.toml:42:7: internet_gateway[1].vpc: vpc-a already has internet gateway igw-a \
              attached (line 38); a VPC has one internet gateway at most",

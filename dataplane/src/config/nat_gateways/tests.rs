@@ -3,7 +3,9 @@
 
 use std::net::Ipv4Addr;
 
-use crate::config::test_support::{diags, net, parsed, with_base};
+use crate::config::test_support::{
+    diags, internet_gateway, net, parsed, route_table, subnet, vpc_b, with_base,
+};
 use crate::model::{NatGateway, Route, RouteTarget, NAT_GATEWAY_PORTS};
 
 fn ip(s: &str) -> Ipv4Addr {
@@ -14,33 +16,25 @@ fn ip(s: &str) -> Ipv4Addr {
 /// the internet gateway, one internet host, a public and a private
 /// table (lines 21-45), then `extra` from line 46 on.
 fn natgw(extra: &str) -> String {
+    let subnet_pub = subnet("subnet-pub", "vpc-a", "10.0.2.0/24", "use1-az1");
+    let public = route_table(
+        "rtb-public",
+        "vpc-a",
+        "subnets = [\"subnet-pub\"]\n",
+        &[("0.0.0.0/0", "igw-a")],
+    );
+    let private = route_table(
+        "rtb-private",
+        "vpc-a",
+        "main = true\n",
+        &[("0.0.0.0/0", "nat-a")],
+    );
+    let igw = internet_gateway("igw-a", "vpc-a");
     with_base(&format!(
-        r#"
-[[subnet]]
-id = "subnet-pub"
-vpc = "vpc-a"
-cidr = "10.0.2.0/24"
-az = "use1-az1"
-
-[[internet_gateway]]
-id = "igw-a"
-vpc = "vpc-a"
-
+        r#"{subnet_pub}{igw}
 [internet]
 hosts = [{{ name = "example", ip = "203.0.113.10" }}]
-
-[[route_table]]
-id = "rtb-public"
-vpc = "vpc-a"
-subnets = ["subnet-pub"]
-routes = [{{ destination = "0.0.0.0/0", target = "igw-a" }}]
-
-[[route_table]]
-id = "rtb-private"
-vpc = "vpc-a"
-main = true
-routes = [{{ destination = "0.0.0.0/0", target = "nat-a" }}]
-{extra}"#
+{public}{private}{extra}"#
     ))
 }
 
@@ -150,39 +144,21 @@ private_ip = "10.0.2.3"
 
 #[test]
 fn routes_to_nat_gateways_stay_in_their_vpc_and_outside_its_cidr() {
-    let src = natgw(&format!(
-        r#"{NAT_A}
-[[vpc]]
-id = "vpc-b"
-cidr = "10.1.0.0/16"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.1.1.0/24"
-az = "use1-az1"
-
-[[route_table]]
-id = "rtb-b"
-vpc = "vpc-b"
-main = true
-routes = [
-  {{ destination = "0.0.0.0/0", target = "nat-a" }},
-  {{ destination = "10.9.0.0/16", target = "nat-zz" }},
-]
-
-[[route_table]]
-id = "rtb-a2"
-vpc = "vpc-a"
-routes = [{{ destination = "10.0.7.0/24", target = "nat-a" }}]
-
+    let rtb_b = route_table(
+        "rtb-b",
+        "vpc-b",
+        "main = true\n",
+        &[("0.0.0.0/0", "nat-a"), ("10.9.0.0/16", "nat-zz")],
+    );
+    let rtb_a2 = route_table("rtb-a2", "vpc-a", "", &[("10.0.7.0/24", "nat-a")]);
+    let nat_b = r#"
 [[nat_gateway]]
 id = "nat-b"
 subnet = "subnet-b1"
 private_ip = "10.1.1.100"
 elastic_ip = "203.0.113.51"
-"#
-    ));
+"#;
+    let src = natgw(&[NAT_A, &vpc_b(), &rtb_b, &rtb_a2, nat_b].concat());
     assert_eq!(
         diags(&src),
         vec![
@@ -204,21 +180,16 @@ elastic_ip = "203.0.113.51"
 /// (found by config_mutations: it panicked once).
 #[test]
 fn a_nat_gateway_in_a_subnet_of_an_unknown_vpc_is_reported_once() {
-    let src = with_base(
-        r#"
-[[subnet]]
-id = "subnet-x"
-vpc = "vpc-x"
-cidr = "10.9.1.0/24"
-az = "use1-az1"
-
+    let src = with_base(&format!(
+        r#"{}
 [[nat_gateway]]
 id = "nat-x"
 subnet = "subnet-x"
 private_ip = "10.9.1.100"
 elastic_ip = "203.0.113.50"
 "#,
-    );
+        subnet("subnet-x", "vpc-x", "10.9.1.0/24", "use1-az1")
+    ));
     assert_eq!(
         diags(&src),
         vec!["t.toml:24:7: subnet[1].vpc: unknown VPC \"vpc-x\" (defined: vpc-a)"]

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::config::parse_str;
-use crate::config::test_support::{diags, net, parsed, with_base, BASE};
+use crate::config::test_support::{self as text, diags, net, parsed, with_base, BASE};
 use crate::model::test_support::{rule, subnet, vpc};
 use crate::model::{
     self, ConntrackSettings, Eni, FlowLogDestination, FlowLogField, FlowLogFileFormat,
@@ -13,32 +13,18 @@ use crate::model::{
 
 #[test]
 fn valid_config_gives_the_exact_topology() {
-    let src = r#"
+    let src = text::cat(&[
+        r#"
 [lab]
 name = "lab1"
 hook = "xdp"
 mtu = 3000
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[vpc]]
-id = "vpc-b"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.0.1.0/28"
-az = "use1-az2"
-
+"#,
+        &text::vpc("vpc-a", "10.0.0.0/16"),
+        &text::vpc("vpc-b", "10.0.0.0/16"),
+        &text::subnet("subnet-a1", "vpc-a", "10.0.1.0/24", "use1-az1"),
+        &text::subnet("subnet-b1", "vpc-b", "10.0.1.0/28", "use1-az2"),
+        r#"
 [[security_group]]
 id = "sg-web"
 vpc = "vpc-a"
@@ -50,11 +36,9 @@ ingress = [
   { protocol = "icmp", peer = "10.0.0.0/16" },
 ]
 egress = []
-
-[[security_group]]
-id = "sg-client"
-vpc = "vpc-a"
-
+"#,
+        &text::sg("sg-client", "vpc-a"),
+        r#"
 [[security_group]]
 id = "sg-b"
 vpc = "vpc-b"
@@ -78,15 +62,10 @@ ip = "10.0.1.21"
 mac = "02:AB:cd:00:00:01"
 security_groups = ["sg-web"]
 host = "web"
-
-[[eni]]
-id = "eni-b"
-subnet = "subnet-b1"
-ip = "10.0.1.14"
-security_groups = ["sg-b"]
-host = "b-1"
-"#;
-    let t = parse_str(src, "whatever.toml").unwrap();
+"#,
+        &text::eni("eni-b", "subnet-b1", "10.0.1.14", "sg-b", "b-1"),
+    ]);
+    let t = parse_str(&src, "whatever.toml").unwrap();
     let all = rule(Protocol::All, (0, 65535), Peer::Cidr(net("0.0.0.0/0")));
     let expected = Topology {
         network_acls: vec![
@@ -168,16 +147,13 @@ host = "b-1"
 
 #[test]
 fn one_host_may_have_two_enis_in_a_subnet() {
-    let t = parsed(&with_base(
-        r#"
-[[eni]]
-id = "eni-a2"
-subnet = "subnet-a1"
-ip = "10.0.1.11"
-security_groups = ["sg-a"]
-host = "a"
-"#,
-    ));
+    let t = parsed(&with_base(&text::eni(
+        "eni-a2",
+        "subnet-a1",
+        "10.0.1.11",
+        "sg-a",
+        "a",
+    )));
     assert_eq!(t.hosts(), vec![("a".to_string(), vec![0, 1])]);
 }
 
@@ -284,43 +260,16 @@ fn bad_flow_log_settings_are_located() {
 
 #[test]
 fn addresses_in_subnets() {
-    let extra = r#"
-[[eni]]
-id = "eni-b"
-subnet = "subnet-a1"
-ip = "10.1.0.5"
-security_groups = ["sg-a"]
-host = "b"
-
-[[eni]]
-id = "eni-c"
-subnet = "subnet-a1"
-ip = "10.0.1.1"
-security_groups = ["sg-a"]
-host = "c"
-
-[[eni]]
-id = "eni-d"
-subnet = "subnet-a1"
-ip = "10.0.1.255"
-security_groups = ["sg-a"]
-host = "d"
-
-[[eni]]
-id = "eni-e"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-a"]
-host = "e"
-
-[[eni]]
-id = "eni-f"
-subnet = "subnet-a1"
-ip = "10.0.1.300"
-security_groups = ["sg-a"]
-host = "f"
-"#;
-    assert_eq!(diags(&with_base(extra)), [
+    let extra = [
+        ("eni-b", "10.1.0.5", "b"),
+        ("eni-c", "10.0.1.1", "c"),
+        ("eni-d", "10.0.1.255", "d"),
+        ("eni-e", "10.0.1.10", "e"),
+        ("eni-f", "10.0.1.300", "f"),
+    ]
+    .map(|(id, ip, host)| text::eni(id, "subnet-a1", ip, "sg-a", host))
+    .concat();
+    assert_eq!(diags(&with_base(&extra)), [
                 "t.toml:25:6: eni[1].ip: 10.1.0.5 is outside subnet subnet-a1 (10.0.1.0/24)",
                 "t.toml:32:6: eni[2].ip: 10.0.1.1 is reserved for the VPC router (the gateway) of subnet subnet-a1 (10.0.1.0/24); usable addresses are 10.0.1.4 to 10.0.1.254 (AWS reserves the first four and the last)",
                 "t.toml:39:6: eni[3].ip: 10.0.1.255 is the broadcast address of subnet subnet-a1 (10.0.1.0/24); usable addresses are 10.0.1.4 to 10.0.1.254 (AWS reserves the first four and the last)",
@@ -369,26 +318,14 @@ ingress = [
 
 #[test]
 fn subnets_inside_their_vpc_without_overlap() {
-    let extra = r#"
-[[subnet]]
-id = "subnet-a2"
-vpc = "vpc-a"
-cidr = "10.1.0.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-a3"
-vpc = "vpc-a"
-cidr = "10.0.1.128/25"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-a4"
-vpc = "vpc-a"
-cidr = "10.0.0.0/16"
-az = "use1-az1"
-"#;
-    assert_eq!(diags(&with_base(extra)), [
+    let extra = [
+        ("subnet-a2", "10.1.0.0/24"),
+        ("subnet-a3", "10.0.1.128/25"),
+        ("subnet-a4", "10.0.0.0/16"),
+    ]
+    .map(|(id, cidr)| text::subnet(id, "vpc-a", cidr, "use1-az1"))
+    .concat();
+    assert_eq!(diags(&with_base(&extra)), [
                 "t.toml:25:8: subnet[1].cidr: 10.1.0.0/24 is outside vpc-a (10.0.0.0/16)",
                 "t.toml:31:8: subnet[2].cidr: 10.0.1.128/25 overlaps subnet[0] subnet-a1 (10.0.1.0/24) in vpc-a",
                 "t.toml:37:8: subnet[3].cidr: 10.0.0.0/16 overlaps subnet[0] subnet-a1 (10.0.1.0/24) in vpc-a",
@@ -600,11 +537,9 @@ fn lab_settings() {
 
 #[test]
 fn security_groups_of_another_vpc() {
-    let extra = r#"
-[[vpc]]
-id = "vpc-b"
-cidr = "10.0.0.0/16"
-
+    let extra = text::cat(&[
+        &text::vpc("vpc-b", "10.0.0.0/16"),
+        r#"
 [[security_group]]
 id = "sg-b"
 vpc = "vpc-b"
@@ -616,8 +551,9 @@ subnet = "subnet-a1"
 ip = "10.0.1.11"
 security_groups = ["sg-a", "sg-b", "sg-a"]
 host = "b"
-"#;
-    assert_eq!(diags(&with_base(extra)), [
+"#,
+    ]);
+    assert_eq!(diags(&with_base(&extra)), [
                 "t.toml:29:53: security_group[1].ingress[0].peer: security group \"sg-a\" is in vpc-a, but sg-b is in vpc-b (a rule can only reference groups of its own VPC or of a VPC an active peering connection joins to it; use a CIDR instead)",
                 "t.toml:35:28: eni[1].security_groups[1]: security group \"sg-b\" is in vpc-b, but this ENI's subnet subnet-a1 is in vpc-a",
                 "t.toml:35:36: eni[1].security_groups[2]: security group \"sg-a\" is listed twice",

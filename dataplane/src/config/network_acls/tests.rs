@@ -1,21 +1,11 @@
 //! Tests of `[[network_acl]]`: the topology a valid file gives, and every
 //! diagnostic in its exact text.
 
-use crate::config::test_support::{diags, net, parsed, with_base, BASE};
+use crate::config::test_support::{diags, net, network_acl, parsed, vpc_b, BASE};
 use crate::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol};
 
-/// BASE plus a second subnet (lines 21-26): NACL tests start on line 27.
-fn base2(extra: &str) -> String {
-    with_base(&format!(
-        r#"
-[[subnet]]
-id = "subnet-a2"
-vpc = "vpc-a"
-cidr = "10.0.2.0/24"
-az = "use1-az1"
-{extra}"#
-    ))
-}
+// BASE plus a second subnet (lines 21-26): NACL tests start on line 27.
+use crate::config::test_support::with_base_a2 as base2;
 
 /// `base2` with `acl-1` in vpc-a (lines 28-30); `rest` starts with the
 /// newline that ends line 30.
@@ -27,23 +17,14 @@ fn acl1(rest: &str) -> String {
 
 #[test]
 fn network_acl_gives_sorted_entries_and_associations_and_defaults_for_the_rest() {
-    let t = parsed(&base2(
-        r#"
-[[network_acl]]
-id = "acl-web"
-vpc = "vpc-a"
-subnets = ["subnet-a2"]
-ingress = [
+    let web = network_acl("acl-web", "vpc-a", &["subnet-a2"])
+        + r#"ingress = [
   { rule = 200, action = "allow", protocol = "tcp", ports = "1024-65535", cidr = "10.0.0.0/16" },
   { rule = 100, action = "deny", protocol = "tcp", ports = 443, cidr = "10.0.1.0/24" },
   { rule = 150, action = "allow", protocol = "icmp", icmp = { type = 8 }, cidr = "0.0.0.0/0" },
 ]
-
-[[network_acl]]
-id = "acl-empty"
-vpc = "vpc-a"
-"#,
-    ));
+"#;
+    let t = parsed(&base2(&(web + &network_acl("acl-empty", "vpc-a", &[]))));
     let entry = |rule, allow, protocol, ports, icmp, cidr| AclEntry {
         rule,
         allow,
@@ -236,22 +217,7 @@ ingress = [
 fn associations_resolve_within_the_acls_vpc() {
     assert_eq!(
         diags(&base2(
-            r#"
-[[vpc]]
-id = "vpc-b"
-cidr = "10.1.0.0/16"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.1.1.0/24"
-az = "use1-az1"
-
-[[network_acl]]
-id = "acl-1"
-vpc = "vpc-a"
-subnets = ["subnet-b1", "subnet-zz", "sg-a"]
-"#
+            &(vpc_b() + &network_acl("acl-1", "vpc-a", &["subnet-b1", "subnet-zz", "sg-a"]))
         )),
         vec![
             "t.toml:41:12: network_acl[0].subnets[0]: subnet \"subnet-b1\" is in vpc-b, but \
@@ -266,23 +232,15 @@ subnets = ["subnet-b1", "subnet-zz", "sg-a"]
 
 #[test]
 fn check_notes_a_subnet_whose_acl_has_no_entries_in_a_direction() {
+    let in_only = network_acl("acl-in-only", "vpc-a", &["subnet-a1"])
+        + "ingress = [{ rule = 100, action = \"allow\", protocol = \"all\", cidr = \"0.0.0.0/0\" }]\n";
     let t = parsed(&base2(
-        r#"
-[[network_acl]]
-id = "acl-closed"
-vpc = "vpc-a"
-subnets = ["subnet-a2"]
-
-[[network_acl]]
-id = "acl-in-only"
-vpc = "vpc-a"
-subnets = ["subnet-a1"]
-ingress = [{ rule = 100, action = "allow", protocol = "all", cidr = "0.0.0.0/0" }]
-
-[[network_acl]]
-id = "acl-unused"
-vpc = "vpc-a"
-"#,
+        &[
+            network_acl("acl-closed", "vpc-a", &["subnet-a2"]),
+            in_only,
+            network_acl("acl-unused", "vpc-a", &[]),
+        ]
+        .concat(),
     ));
     assert_eq!(
         crate::config::notes(&t),

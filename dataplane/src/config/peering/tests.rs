@@ -2,65 +2,40 @@
 //! diagnostic in its exact text (routes to a connection, security-group
 //! rules naming a group across one).
 
-use crate::config::test_support::{diags, net, parsed, with_base};
+use crate::config::test_support::{
+    diags, net, parsed, peering, route_table, vpc, vpc_b_with_sg, with_base,
+};
 use crate::model::{Peer, PeeringStatus, Route, RouteTarget, VpcPeering};
 
 /// BASE (vpc-a 10.0.0.0/16, subnet-a1, sg-a, eni-a) plus vpc-b
 /// 10.1.0.0/16 with subnet-b1 and sg-b, and vpc-c 10.2.0.0/16 (lines
 /// 21-42): tests start on line 43.
 fn three(extra: &str) -> String {
-    with_base(&format!(
-        r#"
-[[vpc]]
-id = "vpc-b"
-cidr = "10.1.0.0/16"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.1.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-b"
-vpc = "vpc-b"
-
-[[vpc]]
-id = "vpc-c"
-cidr = "10.2.0.0/16"
-
-[[vpc]]
-id = "vpc-x"
-cidr = "10.1.128.0/17"
-{extra}"#
-    ))
+    with_base(
+        &[
+            &vpc_b_with_sg(),
+            &vpc("vpc-c", "10.2.0.0/16"),
+            &vpc("vpc-x", "10.1.128.0/17"),
+            extra,
+        ]
+        .concat(),
+    )
 }
 
 #[test]
 fn peerings_and_routes_to_them_are_lowered() {
     let t = parsed(&three(
-        r#"
-[[vpc_peering]]
-id = "pcx-ab"
-requester = "vpc-a"
-accepter = "vpc-b"
-status = "active"
-
-[[vpc_peering]]
-id = "pcx-bc"
-requester = "vpc-b"
-accepter = "vpc-c"
-status = "pending-acceptance"
-
-[[route_table]]
-id = "rtb-a"
-vpc = "vpc-a"
-main = true
-routes = [
-  { destination = "10.1.0.0/16", target = "pcx-ab" },
-  { destination = "10.2.0.0/16", target = "pcx-ab" },
-]
-"#,
+        &[
+            peering("pcx-ab", "vpc-a", "vpc-b", "active"),
+            peering("pcx-bc", "vpc-b", "vpc-c", "pending-acceptance"),
+            route_table(
+                "rtb-a",
+                "vpc-a",
+                "main = true\n",
+                &[("10.1.0.0/16", "pcx-ab"), ("10.2.0.0/16", "pcx-ab")],
+            ),
+        ]
+        .concat(),
     ));
     assert_eq!(
         t.vpc_peerings,
@@ -98,46 +73,17 @@ routes = [
 
 #[test]
 fn check_refuses_what_aws_refuses_for_peerings() {
+    let src = [
+        ("pcx-1", "vpc-a", "vpc-a", "active"),
+        ("pcx-2", "vpc-b", "vpc-x", "active"),
+        ("pcx-3", "vpc-q", "vpc-b", "accepted"),
+        ("pcx-4", "vpc-a", "vpc-b", "active"),
+        ("pcx-5", "vpc-b", "vpc-a", "rejected"),
+        ("peer-6", "vpc-b", "vpc-c", "active"),
+    ]
+    .map(|(id, requester, accepter, status)| peering(id, requester, accepter, status));
     assert_eq!(
-        diags(&three(
-            r#"
-[[vpc_peering]]
-id = "pcx-1"
-requester = "vpc-a"
-accepter = "vpc-a"
-status = "active"
-
-[[vpc_peering]]
-id = "pcx-2"
-requester = "vpc-b"
-accepter = "vpc-x"
-status = "active"
-
-[[vpc_peering]]
-id = "pcx-3"
-requester = "vpc-q"
-accepter = "vpc-b"
-status = "accepted"
-
-[[vpc_peering]]
-id = "pcx-4"
-requester = "vpc-a"
-accepter = "vpc-b"
-status = "active"
-
-[[vpc_peering]]
-id = "pcx-5"
-requester = "vpc-b"
-accepter = "vpc-a"
-status = "rejected"
-
-[[vpc_peering]]
-id = "peer-6"
-requester = "vpc-b"
-accepter = "vpc-c"
-status = "active"
-"#
-        )),
+        diags(&three(&src.concat())),
         vec![
             "t.toml:47:12: vpc_peering[0].accepter: vpc-a is also the requester: a peering \
              connection joins two different VPCs",
@@ -157,33 +103,27 @@ status = "active"
 
 #[test]
 fn routes_to_a_peering_must_use_one_of_the_tables_vpc() {
+    let routes = route_table(
+        "rtb-a",
+        "vpc-a",
+        "",
+        &[
+            ("10.2.0.0/16", "pcx-bc"),
+            ("10.9.0.0/16", "pcx-nope"),
+            ("10.0.1.0/24", "pcx-ab"),
+            ("10.0.0.0/16", "pcx-ab"),
+            ("10.0.64.0/18", "pcx-ab"),
+            ("10.3.0.0/16", "sg-a"),
+        ],
+    );
     assert_eq!(
         diags(&three(
-            r#"
-[[vpc_peering]]
-id = "pcx-bc"
-requester = "vpc-b"
-accepter = "vpc-c"
-status = "active"
-
-[[vpc_peering]]
-id = "pcx-ab"
-requester = "vpc-a"
-accepter = "vpc-b"
-status = "active"
-
-[[route_table]]
-id = "rtb-a"
-vpc = "vpc-a"
-routes = [
-  { destination = "10.2.0.0/16", target = "pcx-bc" },
-  { destination = "10.9.0.0/16", target = "pcx-nope" },
-  { destination = "10.0.1.0/24", target = "pcx-ab" },
-  { destination = "10.0.0.0/16", target = "pcx-ab" },
-  { destination = "10.0.64.0/18", target = "pcx-ab" },
-  { destination = "10.3.0.0/16", target = "sg-a" },
-]
-"#
+            &[
+                peering("pcx-bc", "vpc-b", "vpc-c", "active"),
+                peering("pcx-ab", "vpc-a", "vpc-b", "active"),
+                routes,
+            ]
+            .concat()
         )),
         vec![
             "t.toml:60:43: route_table[0].routes[0].target: pcx-bc joins vpc-b and vpc-c, not \
@@ -213,8 +153,7 @@ id = "sg-web"
 vpc = "vpc-a"
 ingress = [{ protocol = "tcp", ports = "80", peer = "sg-b" }]
 "#;
-    let active = "\n[[vpc_peering]]\nid = \"pcx-ab\"\nrequester = \"vpc-b\"\naccepter = \
-                  \"vpc-a\"\nstatus = \"active\"\n";
+    let active = peering("pcx-ab", "vpc-b", "vpc-a", "active");
     let t = parsed(&three(&format!("{rules}{active}")));
     let web = t.security_groups.iter().find(|g| g.id == "sg-web").unwrap();
     let sg_b = t
@@ -237,24 +176,12 @@ ingress = [{ protocol = "tcp", ports = "80", peer = "sg-b" }]
 #[test]
 fn check_notes_connections_that_carry_nothing_and_routes_without_a_way_back() {
     let t = parsed(&three(
-        r#"
-[[vpc_peering]]
-id = "pcx-ab"
-requester = "vpc-a"
-accepter = "vpc-b"
-status = "active"
-
-[[vpc_peering]]
-id = "pcx-bc"
-requester = "vpc-b"
-accepter = "vpc-c"
-status = "rejected"
-
-[[route_table]]
-id = "rtb-a"
-vpc = "vpc-a"
-routes = [{ destination = "10.1.0.0/16", target = "pcx-ab" }]
-"#,
+        &[
+            peering("pcx-ab", "vpc-a", "vpc-b", "active"),
+            peering("pcx-bc", "vpc-b", "vpc-c", "rejected"),
+            route_table("rtb-a", "vpc-a", "", &[("10.1.0.0/16", "pcx-ab")]),
+        ]
+        .concat(),
     ));
     assert_eq!(
         crate::config::notes(&t),

@@ -1,32 +1,14 @@
 //! Tests of `[[route_table]]`: the topology a valid file gives, and every
 //! diagnostic in its exact text.
 
-use crate::config::test_support::{diags, net, parsed, with_base, BASE};
+use crate::config::test_support::{diags, net, parsed, route_table, vpc_b, with_base_a2, BASE};
 use crate::model::{Route, RouteTable, RouteTarget};
 
 /// BASE (vpc-a 10.0.0.0/16, subnet-a1 10.0.1.0/24) plus subnet-a2
 /// 10.0.2.0/24 and vpc-b with subnet-b1 (lines 21-36): route-table tests
 /// start on line 37.
 fn base2(extra: &str) -> String {
-    with_base(&format!(
-        r#"
-[[subnet]]
-id = "subnet-a2"
-vpc = "vpc-a"
-cidr = "10.0.2.0/24"
-az = "use1-az1"
-
-[[vpc]]
-id = "vpc-b"
-cidr = "10.1.0.0/16"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.1.1.0/24"
-az = "use1-az1"
-{extra}"#
-    ))
+    with_base_a2(&(vpc_b() + extra))
 }
 
 /// `base2` with `rtb-1` in vpc-a (lines 38-40); `rest` starts with the
@@ -46,27 +28,22 @@ fn route(destination: &str, target: RouteTarget) -> Route {
 
 #[test]
 fn route_tables_give_routes_associations_and_main_tables() {
-    let t = parsed(&base2(
-        r#"
-[[route_table]]
-id = "rtb-main"
-vpc = "vpc-a"
-main = true
-routes = [
-  { destination = "10.0.0.0/16", target = "local" },
-  { destination = "0.0.0.0/0", target = "blackhole" },
-]
-
-[[route_table]]
-id = "rtb-a2"
-vpc = "vpc-a"
-subnets = ["subnet-a2"]
-routes = [
-  { destination = "10.0.1.0/24", target = "blackhole" },
-  { destination = "192.168.0.0/16", target = "blackhole" },
-]
-"#,
-    ));
+    let main = route_table(
+        "rtb-main",
+        "vpc-a",
+        "main = true\n",
+        &[("10.0.0.0/16", "local"), ("0.0.0.0/0", "blackhole")],
+    );
+    let a2 = route_table(
+        "rtb-a2",
+        "vpc-a",
+        "subnets = [\"subnet-a2\"]\n",
+        &[
+            ("10.0.1.0/24", "blackhole"),
+            ("192.168.0.0/16", "blackhole"),
+        ],
+    );
+    let t = parsed(&base2(&(main + &a2)));
     assert_eq!(
         t.route_tables,
         vec![

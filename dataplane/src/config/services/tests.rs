@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::config::parse_str;
-use crate::config::test_support::{diags, parsed, with_hl, with_pl, PL};
+use crate::config::test_support::{self as text, diags, parsed, with_hl, with_pl, PL};
 use crate::model::{
     EndpointEni, EndpointService, EndpointState, HealthCheck, HealthProtocol, L4Protocol, Listener,
     Nlb, NlbNode, Peer, Services, Target, TargetGroup, VpcEndpoint, VpcLink, VpcLinkKind,
@@ -12,91 +12,33 @@ use crate::model::{
 
 #[test]
 fn privatelink_config_gives_the_exact_services() {
-    let src = r#"
-[[vpc]]
-id = "vpc-c"
-cidr = "10.0.0.0/16"
-
+    let src = text::cat(&[
+        &text::vpc("vpc-c", "10.0.0.0/16"),
+        r#"
 [[vpc]]
 id = "vpc-p"
 cidr = "10.0.0.0/16"   # overlaps vpc-c: fine, PrivateLink does not route
-
-[[vpc]]
-id = "vpc-api"
-cidr = "10.2.0.0/16"
-
-[[subnet]]
-id = "subnet-c1"
-vpc = "vpc-c"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-c2"
-vpc = "vpc-c"
-cidr = "10.0.2.0/24"
-az = "use1-az2"
-
-[[subnet]]
-id = "subnet-p1"
-vpc = "vpc-p"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-p2"
-vpc = "vpc-p"
-cidr = "10.0.2.0/24"
-az = "use1-az2"
-
-[[subnet]]
-id = "subnet-api1"
-vpc = "vpc-api"
-cidr = "10.2.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-c"
-vpc = "vpc-c"
-
-[[security_group]]
-id = "sg-vpce"
-vpc = "vpc-c"
-
-[[security_group]]
-id = "sg-nlb"
-vpc = "vpc-p"
-
+"#,
+        &text::vpc("vpc-api", "10.2.0.0/16"),
+        &text::subnet("subnet-c1", "vpc-c", "10.0.1.0/24", "use1-az1"),
+        &text::subnet("subnet-c2", "vpc-c", "10.0.2.0/24", "use1-az2"),
+        &text::subnet("subnet-p1", "vpc-p", "10.0.1.0/24", "use1-az1"),
+        &text::subnet("subnet-p2", "vpc-p", "10.0.2.0/24", "use1-az2"),
+        &text::subnet("subnet-api1", "vpc-api", "10.2.1.0/24", "use1-az1"),
+        &text::sg("sg-c", "vpc-c"),
+        &text::sg("sg-vpce", "vpc-c"),
+        &text::sg("sg-nlb", "vpc-p"),
+        r#"
 [[security_group]]
 id = "sg-web"
 vpc = "vpc-p"
 ingress = [{ protocol = "tcp", ports = 8080, peer = "sg-nlb" }]
-
-[[security_group]]
-id = "sg-link"
-vpc = "vpc-api"
-
-[[eni]]
-id = "eni-client"
-subnet = "subnet-c1"
-ip = "10.0.1.10"
-security_groups = ["sg-c"]
-host = "client"
-
-[[eni]]
-id = "eni-web1"
-subnet = "subnet-p1"
-ip = "10.0.1.21"
-security_groups = ["sg-web"]
-host = "web1"
-
-[[eni]]
-id = "eni-web2"
-subnet = "subnet-p2"
-ip = "10.0.2.22"
-security_groups = ["sg-web"]
-host = "web2"
-
+"#,
+        &text::sg("sg-link", "vpc-api"),
+        &text::eni("eni-client", "subnet-c1", "10.0.1.10", "sg-c", "client"),
+        &text::eni("eni-web1", "subnet-p1", "10.0.1.21", "sg-web", "web1"),
+        &text::eni("eni-web2", "subnet-p2", "10.0.2.22", "sg-web", "web2"),
+        r#"
 [[target_group]]
 id = "tg-web"
 vpc = "vpc-p"
@@ -120,14 +62,9 @@ protocol = "tcp"
 port = 80
 targets = ["eni-web2"]
 health_check = { protocol = "http" }
-
-[[target_group]]
-id = "tg-rest"
-vpc = "vpc-p"
-protocol = "tcp"
-port = 80
-targets = ["10.0.1.21:80"]
-
+"#,
+        &text::target_group("tg-rest", "vpc-p", "tcp", 80, &["10.0.1.21:80"]),
+        r#"
 [[nlb]]
 id = "nlb-web"
 subnets = [
@@ -149,12 +86,13 @@ subnets = [{ subnet = "subnet-p2", ip = "10.0.2.102" }]   # vpce-open's address,
 protocol = "tcp"
 port = 80
 target_group = "tg-plain"
-
-[[nlb]]
-id = "nlb-rest"
-subnets = [{ subnet = "subnet-p1", ip = "10.0.1.70" }]
-listeners = [{ protocol = "tcp", port = 80, target_group = "tg-rest" }]
-
+"#,
+        &text::nlb(
+            "nlb-rest",
+            ("subnet-p1", "10.0.1.70"),
+            ("tcp", 80, "tg-rest"),
+        ),
+        r#"
 [[endpoint_service]]
 id = "vpce-svc-web"
 nlb = "nlb-web"
@@ -185,24 +123,25 @@ subnets = [{ subnet = "subnet-c1", ip = "10.0.1.101" }]
 security_groups = ["sg-vpce", "sg-c"]
 principal = "arn:aws:iam::111122223333:root"
 state = "available"
-
-[[vpc_endpoint]]
-id = "vpce-open"
-service = "vpce-svc-open"
-vpc = "vpc-c"
-subnets = [{ subnet = "subnet-c2", ip = "10.0.2.102" }]
-security_groups = ["sg-vpce"]
-principal = "arn:aws:iam::444455556666:root"
-
-[[vpc_link]]
-id = "vpclink-rest"
-kind = "rest"
-nlb = "nlb-rest"
-vpc = "vpc-api"
-subnets = [{ subnet = "subnet-api1", ip = "10.2.1.100" }]
-security_groups = ["sg-link"]
-"#;
-    let t = parse_str(src, "pl.toml").unwrap();
+"#,
+        &text::endpoint(
+            "vpce-open",
+            "vpce-svc-open",
+            "vpc-c",
+            ("subnet-c2", "10.0.2.102"),
+            &["sg-vpce"],
+            "arn:aws:iam::444455556666:root",
+        ),
+        &text::rest_link(
+            "vpclink-rest",
+            "rest",
+            "nlb-rest",
+            "vpc-api",
+            ("subnet-api1", "10.2.1.100"),
+            "sg-link",
+        ),
+    ]);
+    let t = parse_str(&src, "pl.toml").unwrap();
     let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
     let node = |subnet, a: &str| NlbNode { subnet, ip: ip(a) };
     let eni = |subnet, a: &str| EndpointEni { subnet, ip: ip(a) };
@@ -417,23 +356,11 @@ fn privatelink_base_is_valid() {
 
 #[test]
 fn nlb_subnets() {
-    let extra = r#"
-[[vpc]]
-id = "vpc-x"
-cidr = "10.9.0.0/16"
-
-[[subnet]]
-id = "subnet-x1"
-vpc = "vpc-x"
-cidr = "10.9.1.0/24"
-az = "use1-az3"
-
-[[subnet]]
-id = "subnet-p3"
-vpc = "vpc-p"
-cidr = "10.1.3.0/24"
-az = "use1-az1"
-
+    let extra = text::cat(&[
+        &text::vpc("vpc-x", "10.9.0.0/16"),
+        &text::subnet("subnet-x1", "vpc-x", "10.9.1.0/24", "use1-az3"),
+        &text::subnet("subnet-p3", "vpc-p", "10.1.3.0/24", "use1-az1"),
+        r#"
 [[nlb]]
 id = "nlb-2"
 subnets = [
@@ -450,13 +377,10 @@ listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
 id = "nlb-3"
 subnets = []
 listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
-
-[[nlb]]
-id = "nlb-4"
-subnets = [{ subnet = "subnet-p2", ip = "10.1.3.5" }]
-listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
-"#;
-    assert_eq!(diags(&with_pl(extra)), [
+"#,
+        &text::nlb("nlb-4", ("subnet-p2", "10.1.3.5"), ("tcp", 80, "tg-web")),
+    ]);
+    assert_eq!(diags(&with_pl(&extra)), [
             "t.toml:94:14: nlb[1].subnets[1].subnet: subnet subnet-x1 is in vpc-x, but this NLB's first subnet subnet-p1 (subnets[0]) is in vpc-p (all of an NLB's subnets must be in one VPC)",
             "t.toml:95:14: nlb[1].subnets[2].subnet: subnet subnet-p3 is in use1-az1, like subnets[0] subnet-p1 (an NLB takes one subnet per availability zone)",
             "t.toml:96:14: nlb[1].subnets[3].subnet: subnet subnet-p1 is listed twice (also subnets[0])",
@@ -469,29 +393,12 @@ listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
 
 #[test]
 fn nlb_listeners_and_groups() {
-    let extra = r#"
-[[vpc]]
-id = "vpc-x"
-cidr = "10.9.0.0/16"
-
-[[security_group]]
-id = "sg-x"
-vpc = "vpc-x"
-
-[[target_group]]
-id = "tg-udp"
-vpc = "vpc-p"
-protocol = "udp"
-port = 53
-targets = ["eni-web1"]
-
-[[target_group]]
-id = "tg-x"
-vpc = "vpc-x"
-protocol = "tcp"
-port = 80
-targets = []
-
+    let extra = text::cat(&[
+        &text::vpc("vpc-x", "10.9.0.0/16"),
+        &text::sg("sg-x", "vpc-x"),
+        &text::target_group("tg-udp", "vpc-p", "udp", 53, &["eni-web1"]),
+        &text::target_group("tg-x", "vpc-x", "tcp", 80, &[]),
+        r#"
 [[nlb]]
 id = "nlb-2"
 subnets = [{ subnet = "subnet-p1", ip = "10.1.1.51" }]
@@ -510,8 +417,9 @@ listeners = [
 id = "nlb-3"
 subnets = [{ subnet = "subnet-p1", ip = "10.1.1.52" }]
 listeners = []
-"#;
-    assert_eq!(diags(&with_pl(extra)), [
+"#,
+    ]);
+    assert_eq!(diags(&with_pl(&extra)), [
             "t.toml:94:11: target_group[2].targets: a target group needs at least one target",
             "t.toml:99:28: nlb[1].security_groups[1]: security group \"sg-x\" is in vpc-x, but this NLB is in vpc-p",
             "t.toml:99:36: nlb[1].security_groups[2]: security group \"sg-p\" is listed twice",
@@ -528,13 +436,9 @@ listeners = []
 
 #[test]
 fn addresses_are_unique_per_vpc_across_kinds() {
-    let extra = r#"
-[[subnet]]
-id = "subnet-c2"
-vpc = "vpc-c"
-cidr = "10.0.2.0/24"
-az = "use1-az2"
-
+    let extra = text::cat(&[
+        &text::subnet("subnet-c2", "vpc-c", "10.0.2.0/24", "use1-az2"),
+        r#"
 [[nlb]]
 id = "nlb-2"
 subnets = [{ subnet = "subnet-p1", ip = "10.1.1.21" }, { subnet = "subnet-p2", ip = "10.1.2.50" }]
@@ -547,23 +451,18 @@ vpc = "vpc-c"
 subnets = [{ subnet = "subnet-c1", ip = "10.0.1.100" }, { subnet = "subnet-c2", ip = "10.0.2.100" }]
 security_groups = ["sg-c"]
 principal = "arn:aws:iam::111122223333:root"
-
-[[vpc_link]]
-id = "vpclink-a"
-kind = "rest"
-nlb = "nlb-2"
-vpc = "vpc-c"
-subnets = [{ subnet = "subnet-c2", ip = "10.0.2.100" }]
-security_groups = ["sg-c"]
-
-[[eni]]
-id = "eni-late"
-subnet = "subnet-c1"
-ip = "10.0.1.100"
-security_groups = ["sg-c"]
-host = "late"
-"#;
-    assert_eq!(diags(&with_pl(extra)), [
+"#,
+        &text::rest_link(
+            "vpclink-a",
+            "rest",
+            "nlb-2",
+            "vpc-c",
+            ("subnet-c2", "10.0.2.100"),
+            "sg-c",
+        ),
+        &text::eni("eni-late", "subnet-c1", "10.0.1.100", "sg-c", "late"),
+    ]);
+    assert_eq!(diags(&with_pl(&extra)), [
             "t.toml:82:41: nlb[1].subnets[0].ip: 10.1.1.21 is already used by eni-web1 (eni[0]) in vpc-p",
             "t.toml:82:85: nlb[1].subnets[1].ip: 10.1.2.50 is already used by nlb-svc (nlb[0].subnets[1]) in vpc-p",
             "t.toml:89:41: vpc_endpoint[1].subnets[0].ip: 10.0.1.100 is already used by vpce-web (vpc_endpoint[0].subnets[0]) in vpc-c",
@@ -574,42 +473,34 @@ host = "late"
 
 #[test]
 fn target_groups() {
-    let extra = r#"
-[[subnet]]
-id = "subnet-c2"
-vpc = "vpc-c"
-cidr = "10.0.2.0/24"
-az = "use1-az2"
-
-[[eni]]
-id = "eni-c"
-subnet = "subnet-c1"
-ip = "10.0.1.10"
-security_groups = ["sg-c"]
-host = "c"
-
-[[target_group]]
-id = "tg-2"
-vpc = "vpc-p"
-protocol = "sctp"
-port = 70000
-targets = ["eni-web1", "10.1.1.21:8080", "eni-c", "10.1.1.99:80", "sg-p", "eni-nope"]
-
+    let extra = text::cat(&[
+        &text::subnet("subnet-c2", "vpc-c", "10.0.2.0/24", "use1-az2"),
+        &text::eni("eni-c", "subnet-c1", "10.0.1.10", "sg-c", "c"),
+        &text::target_group(
+            "tg-2",
+            "vpc-p",
+            "sctp",
+            70000,
+            &[
+                "eni-web1",
+                "10.1.1.21:8080",
+                "eni-c",
+                "10.1.1.99:80",
+                "sg-p",
+                "eni-nope",
+            ],
+        ),
+        r#"
 [[target_group]]
 id = "tg-3"
 vpc = "vpc-p"
 protocol = "udp"
 port = 53
 targets = ["10.1.1.21", "10.1.1.21:0", "10.1.1.21:http", "10.1.1", "", 5, "eni-web1", "10.1.1.21:53"]
-
-[[target_group]]
-id = "tg-4"
-vpc = "vpc-p"
-protocol = "udp"
-port = 53
-targets = []
-"#;
-    assert_eq!(diags(&with_pl(extra)), [
+"#,
+        &text::target_group("tg-4", "vpc-p", "udp", 53, &[]),
+    ]);
+    assert_eq!(diags(&with_pl(&extra)), [
             "t.toml:90:12: target_group[1].protocol: unknown protocol \"sctp\" (expected \"tcp\" or \"udp\")",
             "t.toml:91:8: target_group[1].port: port 70000 is out of range (expected 1 to 65535)",
             "t.toml:92:42: target_group[1].targets[2]: ENI eni-c is in vpc-c, but this target group is in vpc-p",
@@ -629,7 +520,8 @@ targets = []
 
 #[test]
 fn health_checks() {
-    let extra = r#"
+    let extra = text::cat(&[
+        r#"
 [[target_group]]
 id = "tg-2"
 vpc = "vpc-p"
@@ -661,18 +553,14 @@ protocol = "tcp"
 port = 80
 targets = ["eni-web1"]
 health_check = "tcp"
-
-[[target_group]]
-id = "tg-6"
-vpc = "vpc-p"
-protocol = "tcp"
-port = 80
-targets = ["eni-web1"]
-
+"#,
+        &text::target_group("tg-6", "vpc-p", "tcp", 80, &["eni-web1"]),
+        r#"
 [target_group.health_check]
 path = "/x y"
-"#;
-    assert_eq!(diags(&with_pl(extra)), [
+"#,
+    ]);
+    assert_eq!(diags(&with_pl(&extra)), [
             "t.toml:80:43: target_group[1].health_check.path: path is only for protocol \"http\" (a \"tcp\" health check is a connect)",
             "t.toml:80:55: target_group[1].health_check.port: port 0 is out of range (expected 1 to 65535)",
             "t.toml:80:72: target_group[1].health_check.interval_ms: interval_ms 50 is out of range (expected 100 to 300000)",
@@ -692,7 +580,8 @@ path = "/x y"
 
 #[test]
 fn endpoint_services() {
-    let extra = r#"
+    let extra = text::cat(&[
+        r#"
 [[endpoint_service]]
 id = "vpce-svc-2"
 nlb = "nlb-svc"
@@ -702,16 +591,17 @@ allowed_principals = ["*", "", "*", 7]
 [[endpoint_service]]
 id = "vpce-svc-3"
 nlb = "tg-web"
-
-[[vpc_link]]
-id = "vpclink-a"
-kind = "rest"
-nlb = "nlb-svc"
-vpc = "vpc-c"
-subnets = [{ subnet = "subnet-c1", ip = "10.0.1.200" }]
-security_groups = ["sg-c"]
-"#;
-    assert_eq!(diags(&with_pl(extra)), [
+"#,
+        &text::rest_link(
+            "vpclink-a",
+            "rest",
+            "nlb-svc",
+            "vpc-c",
+            ("subnet-c1", "10.0.1.200"),
+            "sg-c",
+        ),
+    ]);
+    assert_eq!(diags(&with_pl(&extra)), [
             "t.toml:76:7: endpoint_service[1].nlb: nlb-svc already fronts endpoint service vpce-svc-web (endpoint_service[0]); an NLB fronts at most one endpoint service",
             "t.toml:77:23: endpoint_service[1].acceptance_required: expected true or false, found a string",
             "t.toml:78:28: endpoint_service[1].allowed_principals[1]: invalid principal \"\" (expected an ARN such as \"arn:aws:iam::111122223333:root\", a service principal or \"*\")",
@@ -724,17 +614,10 @@ security_groups = ["sg-c"]
 
 #[test]
 fn vpc_endpoints() {
-    let extra = r#"
-[[subnet]]
-id = "subnet-c1b"
-vpc = "vpc-c"
-cidr = "10.0.3.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-c2"
-vpc = "vpc-c"
-
+    let extra = text::cat(&[
+        &text::subnet("subnet-c1b", "vpc-c", "10.0.3.0/24", "use1-az1"),
+        &text::sg("sg-c2", "vpc-c"),
+        r#"
 [[vpc_endpoint]]
 id = "vpce-2"
 service = "vpce-svc-web"
@@ -751,12 +634,9 @@ state = "accepted"
 [[endpoint_service]]
 id = "vpce-svc-closed"
 nlb = "nlb-2"
-
-[[nlb]]
-id = "nlb-2"
-subnets = [{ subnet = "subnet-p1", ip = "10.1.1.51" }]
-listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
-
+"#,
+        &text::nlb("nlb-2", ("subnet-p1", "10.1.1.51"), ("tcp", 80, "tg-web")),
+        r#"
 [[vpc_endpoint]]
 id = "vpce-3"
 service = "vpce-svc-closed"
@@ -772,8 +652,9 @@ vpc = "vpc-nope"
 subnets = [{ subnet = "subnet-c1", ip = "10.0.1.103" }]
 security_groups = ["sg-c"]
 principal = ""
-"#;
-    assert_eq!(diags(&with_pl(extra)), [
+"#,
+    ]);
+    assert_eq!(diags(&with_pl(&extra)), [
             "t.toml:90:14: vpc_endpoint[1].subnets[1].subnet: subnet subnet-c1b is in use1-az1, like subnets[0] subnet-c1 (a VPC endpoint takes one subnet per availability zone)",
             "t.toml:91:14: vpc_endpoint[1].subnets[2].subnet: subnet subnet-p1 is in vpc-p, but this endpoint is in vpc-c",
             "t.toml:93:19: vpc_endpoint[1].security_groups: a VPC endpoint needs 1 to 5 security groups, found 6",
@@ -852,43 +733,34 @@ targets = "eni-web1"
 
 #[test]
 fn privatelink_errors_are_all_reported() {
-    let extra = r#"
-[[target_group]]
-id = "tg-udp"
-vpc = "vpc-p"
-protocol = "udp"
-port = 53
-targets = ["10.1.1.21:5353", "eni-web1"]
-
-[[nlb]]
-id = "nlb-2"
-subnets = [{ subnet = "subnet-p1", ip = "10.1.1.50" }]
-listeners = [{ protocol = "tcp", port = 53, target_group = "tg-udp" }]
-
-[[vpc_endpoint]]
-id = "vpce-2"
-service = "vpce-svc-web"
-vpc = "vpc-c"
-subnets = [{ subnet = "subnet-c1", ip = "10.0.1.255" }]
-security_groups = ["sg-c"]
-principal = "arn:aws:iam::999999999999:root"
-
-[[vpc_link]]
-id = "vpclink-a"
-kind = "rest"
-nlb = "nlb-svc"
-vpc = "vpc-c"
-subnets = [{ subnet = "subnet-c1", ip = "10.0.1.100" }]
-security_groups = ["sg-c"]
-
-[[eni]]
-id = "eni-x"
-subnet = "subnet-c1"
-ip = "10.0.1.10"
-security_groups = ["sg-nope"]
-host = "x"
-"#;
-    assert_eq!(diags(&with_pl(extra)), [
+    let extra = text::cat(&[
+        &text::target_group(
+            "tg-udp",
+            "vpc-p",
+            "udp",
+            53,
+            &["10.1.1.21:5353", "eni-web1"],
+        ),
+        &text::nlb("nlb-2", ("subnet-p1", "10.1.1.50"), ("tcp", 53, "tg-udp")),
+        &text::endpoint(
+            "vpce-2",
+            "vpce-svc-web",
+            "vpc-c",
+            ("subnet-c1", "10.0.1.255"),
+            &["sg-c"],
+            "arn:aws:iam::999999999999:root",
+        ),
+        &text::rest_link(
+            "vpclink-a",
+            "rest",
+            "nlb-svc",
+            "vpc-c",
+            ("subnet-c1", "10.0.1.100"),
+            "sg-c",
+        ),
+        &text::eni("eni-x", "subnet-c1", "10.0.1.10", "sg-nope", "x"),
+    ]);
+    assert_eq!(diags(&with_pl(&extra)), [
             "t.toml:83:41: nlb[1].subnets[0].ip: 10.1.1.50 is already used by nlb-svc (nlb[0].subnets[0]) in vpc-p",
             "t.toml:84:60: nlb[1].listeners[0].target_group: target group tg-udp has protocol udp, but this listener's is tcp",
             "t.toml:90:41: vpc_endpoint[1].subnets[0].ip: 10.0.1.255 is the broadcast address of subnet subnet-c1 (10.0.1.0/24); usable addresses are 10.0.1.4 to 10.0.1.254 (AWS reserves the first four and the last)",
@@ -901,28 +773,12 @@ host = "x"
 
 #[test]
 fn albs() {
-    let extra = r#"
-[[vpc]]
-id = "vpc-x"
-cidr = "10.9.0.0/16"
-
-[[subnet]]
-id = "subnet-x1"
-vpc = "vpc-x"
-cidr = "10.9.1.0/24"
-az = "use1-az1"
-
-[[eni]]
-id = "eni-x"
-subnet = "subnet-x1"
-ip = "10.9.1.10"
-security_groups = ["sg-x"]
-host = "x"
-
-[[security_group]]
-id = "sg-x"
-vpc = "vpc-x"
-
+    let extra = text::cat(&[
+        &text::vpc("vpc-x", "10.9.0.0/16"),
+        &text::subnet("subnet-x1", "vpc-x", "10.9.1.0/24", "use1-az1"),
+        &text::eni("eni-x", "subnet-x1", "10.9.1.10", "sg-x", "x"),
+        &text::sg("sg-x", "vpc-x"),
+        r#"
 [[alb]]
 id = "alb-2"
 nodes = ["eni-web1", "eni-x", "eni-web1", "sg-x", "eni-nope", 3]
@@ -937,8 +793,9 @@ listener_ports = []
 id = "alb-4"
 node = "eni-web1"
 listener_ports = 80
-"#;
-    assert_eq!(diags(&with_hl(extra)), [
+"#,
+    ]);
+    assert_eq!(diags(&with_hl(&extra)), [
             "t.toml:117:22: alb[1].nodes[1]: ENI eni-x is in vpc-x, but this ALB's first node eni-web1 (nodes[0]) is in vpc-cust (all of an ALB's nodes must be in one VPC)",
             "t.toml:117:31: alb[1].nodes[2]: ENI eni-web1 is listed twice (also nodes[0])",
             "t.toml:117:43: alb[1].nodes[3]: \"sg-x\" is a security group (security_group[3]), not an ENI",
@@ -957,14 +814,9 @@ listener_ports = 80
 
 #[test]
 fn cloud_map_services() {
-    let extra = r#"
-[[eni]]
-id = "eni-api2"
-subnet = "subnet-api1"
-ip = "10.1.1.21"
-security_groups = ["sg-api"]
-host = "api2"
-
+    let extra = text::cat(&[
+        &text::eni("eni-api2", "subnet-api1", "10.1.1.21", "sg-api", "api2"),
+        r#"
 [[cloud_map_service]]
 id = "svc-2"
 vpc = "vpc-cust"
@@ -979,8 +831,9 @@ instances = []
 [[cloud_map_service]]
 id = "svc-4"
 instances = "eni-web1:80"
-"#;
-    assert_eq!(diags(&with_hl(extra)), [
+"#,
+    ]);
+    assert_eq!(diags(&with_hl(&extra)), [
             "t.toml:104:31: cloud_map_service[1].instances[1]: instance \"eni-web1\" has no port (expected \"ENI-id:port\" or \"IP:port\" such as \"eni-web1:8080\")",
             "t.toml:104:43: cloud_map_service[1].instances[2]: instance \"10.0.1.11\" has no port (expected \"ENI-id:port\" or \"IP:port\" such as \"10.0.1.11:8080\")",
             "t.toml:104:56: cloud_map_service[1].instances[3]: invalid port \"0\" in instance \"eni-web1:0\" (expected 1 to 65535)",

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::config::parse_str;
-use crate::config::test_support::{diags, parsed, with_hl, with_pl, HL};
+use crate::config::test_support::{self as text, diags, parsed, with_hl, with_pl, HL};
 use crate::model::{
     Alb, CloudMapService, EndpointEni, EndpointService, EndpointState, HealthCheck, HealthProtocol,
     Integration, IntegrationKind, L4Protocol, Listener, Nlb, NlbNode, Services, Target,
@@ -13,49 +13,47 @@ use crate::model::{
 
 #[test]
 fn vpc_links() {
-    let extra = r#"
-[[vpc_link]]
-id = "vpclink-a"
-kind = "rest"
-nlb = "nlb-nope"
-vpc = "vpc-c"
-subnets = [{ subnet = "subnet-c1", ip = "10.0.1.200" }]
-security_groups = ["sg-c"]
-
-[[vpc_link]]
-id = "vpclink-b"
-kind = "REST"
-nlb = "vpce-web"
-vpc = "vpc-c"
-subnets = [{ subnet = "subnet-p1", ip = "10.1.1.200" }]
-security_groups = ["sg-p"]
-
-[[vpc_link]]
-id = "vpce"
-kind = "rest"
-nlb = "nlb-x"
-vpc = "vpc-c"
-subnets = [{ subnet = "subnet-c1", ip = "10.0.1.201" }]
-security_groups = ["sg-c"]
-
+    let extra = text::cat(&[
+        &text::rest_link(
+            "vpclink-a",
+            "rest",
+            "nlb-nope",
+            "vpc-c",
+            ("subnet-c1", "10.0.1.200"),
+            "sg-c",
+        ),
+        &text::rest_link(
+            "vpclink-b",
+            "REST",
+            "vpce-web",
+            "vpc-c",
+            ("subnet-p1", "10.1.1.200"),
+            "sg-p",
+        ),
+        &text::rest_link(
+            "vpce",
+            "rest",
+            "nlb-x",
+            "vpc-c",
+            ("subnet-c1", "10.0.1.201"),
+            "sg-c",
+        ),
+        r#"
 [[endpoint_service]]
 id = "vpce-service"
 nlb = "nlb-x"
-
-[[vpc_endpoint]]
-id = "vpce-endpoint"
-service = "vpce-service"
-vpc = "vpc-c"
-subnets = [{ subnet = "subnet-c1", ip = "10.0.1.202" }]
-security_groups = ["sg-c"]
-principal = "*"
-
-[[nlb]]
-id = "nlb-x"
-subnets = [{ subnet = "subnet-p1", ip = "10.1.1.60" }]
-listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
-"#;
-    assert_eq!(diags(&with_pl(extra)), [
+"#,
+        &text::endpoint(
+            "vpce-endpoint",
+            "vpce-service",
+            "vpc-c",
+            ("subnet-c1", "10.0.1.202"),
+            &["sg-c"],
+            "*",
+        ),
+        &text::nlb("nlb-x", ("subnet-p1", "10.1.1.60"), ("tcp", 80, "tg-web")),
+    ]);
+    assert_eq!(diags(&with_pl(&extra)), [
             "t.toml:77:7: vpc_link[0].nlb: unknown NLB \"nlb-nope\" (defined: nlb-svc, nlb-x)",
             "t.toml:84:8: vpc_link[1].kind: unknown VPC link kind \"REST\" (expected \"rest\" or \"http\")",
             "t.toml:85:7: vpc_link[1].nlb: \"vpce-web\" is a VPC endpoint (vpc_endpoint[0]), not an NLB",
@@ -70,85 +68,34 @@ listeners = [{ protocol = "tcp", port = 80, target_group = "tg-web" }]
 
 #[test]
 fn http_vpc_link_config_gives_the_exact_expansion() {
-    let src = r#"
-[[vpc]]
-id = "vpc-api"
-cidr = "10.1.0.0/16"
-
-[[vpc]]
-id = "vpc-cust"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-api1"
-vpc = "vpc-api"
-cidr = "10.1.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-c1"
-vpc = "vpc-cust"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-c2"
-vpc = "vpc-cust"
-cidr = "10.0.2.0/24"
-az = "use1-az2"
-
-[[security_group]]
-id = "sg-api"
-vpc = "vpc-api"
-
-[[security_group]]
-id = "sg-link"
-vpc = "vpc-cust"
-
-[[security_group]]
-id = "sg-link2"
-vpc = "vpc-cust"
-
+    let src = text::cat(&[
+        &text::vpc("vpc-api", "10.1.0.0/16"),
+        &text::vpc("vpc-cust", "10.0.0.0/16"),
+        &text::subnet("subnet-api1", "vpc-api", "10.1.1.0/24", "use1-az1"),
+        &text::subnet("subnet-c1", "vpc-cust", "10.0.1.0/24", "use1-az1"),
+        &text::subnet("subnet-c2", "vpc-cust", "10.0.2.0/24", "use1-az2"),
+        &text::sg("sg-api", "vpc-api"),
+        &text::sg("sg-link", "vpc-cust"),
+        &text::sg("sg-link2", "vpc-cust"),
+        r#"
 [[security_group]]
 id = "sg-app"
 vpc = "vpc-cust"
 ingress = [{ protocol = "all", peer = "sg-link" }]
-
-[[eni]]
-id = "eni-apigw"
-subnet = "subnet-api1"
-ip = "10.1.1.20"
-security_groups = ["sg-api"]
-host = "apigw"
-
+"#,
+        &text::eni("eni-apigw", "subnet-api1", "10.1.1.20", "sg-api", "apigw"),
+        r#"
 [[eni]]
 id = "eni-alb1"
 subnet = "subnet-c1"
 ip = "10.0.1.4"            # the first usable address: allocation skips it
 security_groups = ["sg-app"]
 host = "alb1"
-
-[[eni]]
-id = "eni-alb2"
-subnet = "subnet-c2"
-ip = "10.0.2.12"
-security_groups = ["sg-app"]
-host = "alb2"
-
-[[eni]]
-id = "eni-orders1"
-subnet = "subnet-c1"
-ip = "10.0.1.31"
-security_groups = ["sg-app"]
-host = "orders1"
-
-[[eni]]
-id = "eni-users1"
-subnet = "subnet-c2"
-ip = "10.0.2.41"
-security_groups = ["sg-app"]
-host = "users1"
-
+"#,
+        &text::eni("eni-alb2", "subnet-c2", "10.0.2.12", "sg-app", "alb2"),
+        &text::eni("eni-orders1", "subnet-c1", "10.0.1.31", "sg-app", "orders1"),
+        &text::eni("eni-users1", "subnet-c2", "10.0.2.41", "sg-app", "users1"),
+        r#"
 [[alb]]
 id = "alb-web"
 nodes = ["eni-alb1", "eni-alb2"]
@@ -177,15 +124,16 @@ health_check = { protocol = "http", path = "/ping" }
 id = "svc-dns"
 vpc = "vpc-cust"
 instances = ["eni-users1:5353"]
-
-[[vpc_link]]
-id = "vpclink-rest"
-kind = "rest"
-nlb = "nlb-orders"
-vpc = "vpc-api"
-subnets = [{ subnet = "subnet-api1", ip = "10.1.1.100" }]
-security_groups = ["sg-api"]
-
+"#,
+        &text::rest_link(
+            "vpclink-rest",
+            "rest",
+            "nlb-orders",
+            "vpc-api",
+            ("subnet-api1", "10.1.1.100"),
+            "sg-api",
+        ),
+        r#"
 [[vpc_link]]
 id = "vpclink-a"
 kind = "http"
@@ -213,8 +161,9 @@ kind = "http"
 subnets = ["subnet-c2"]
 security_groups = ["sg-link"]
 service_vpc = "vpc-api"
-"#;
-    let t = parse_str(src, "http.toml").unwrap();
+"#,
+    ]);
+    let t = parse_str(&src, "http.toml").unwrap();
     let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
     let node = |subnet, a: &str| NlbNode { subnet, ip: ip(a) };
     let eni = |subnet, a: &str| EndpointEni { subnet, ip: ip(a) };
@@ -494,15 +443,16 @@ fn http_link_base_is_valid() {
 
 #[test]
 fn http_link_kind_and_fields() {
-    let extra = r#"
-[[vpc_link]]
-id = "vpclink-2"
-kind = "http"
-nlb = "nlb-web"
-vpc = "vpc-cust"
-subnets = [{ subnet = "subnet-c1", ip = "10.0.1.200" }]
-security_groups = ["sg-link"]
-
+    let extra = text::cat(&[
+        &text::rest_link(
+            "vpclink-2",
+            "http",
+            "nlb-web",
+            "vpc-cust",
+            ("subnet-c1", "10.0.1.200"),
+            "sg-link",
+        ),
+        r#"
 [[vpc_link]]
 id = "vpclink-3"
 kind = "rest"
@@ -513,14 +463,9 @@ security_groups = ["sg-api"]
 addresses = ["10.1.1.100"]
 service_vpc = "vpc-api"
 integrations = []
-
-[[vpc_link]]
-id = "vpclink-4"
-kind = "HTTP"
-subnets = ["subnet-c1"]
-security_groups = ["sg-link"]
-service_vpc = "vpc-api"
-
+"#,
+        &text::http_link("vpclink-4", "HTTP", &["subnet-c1"], &["sg-link"], "vpc-api"),
+        r#"
 [[vpc_link]]
 id = "vpclink-5"
 subnets = "subnet-c1"
@@ -528,8 +473,9 @@ addresses = "10.0.1.200"
 security_groups = "sg-link"
 service_vpc = ["vpc-api"]
 integrations = { id = "int-x" }
-"#;
-    assert_eq!(diags(&with_hl(extra)), [
+"#,
+    ]);
+    assert_eq!(diags(&with_hl(&extra)), [
             "t.toml:94:1: vpc_link[1].service_vpc: missing required field \"service_vpc\" (expected the id of the API service's [[vpc]])",
             "t.toml:97:1: vpc_link[1].nlb: field \"nlb\" is only for kind \"rest\" VPC links (an HTTP VPC link is in its subnets' VPC and names its load balancers and services in integrations)",
             "t.toml:98:1: vpc_link[1].vpc: field \"vpc\" is only for kind \"rest\" VPC links (an HTTP VPC link is in its subnets' VPC and names its load balancers and services in integrations)",
@@ -549,27 +495,12 @@ integrations = { id = "int-x" }
 
 #[test]
 fn http_link_subnets_addresses_and_groups() {
-    let extra = r#"
-[[vpc]]
-id = "vpc-x"
-cidr = "10.9.0.0/16"
-
-[[subnet]]
-id = "subnet-x1"
-vpc = "vpc-x"
-cidr = "10.9.1.0/24"
-az = "use1-az3"
-
-[[subnet]]
-id = "subnet-c1b"
-vpc = "vpc-cust"
-cidr = "10.0.3.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-x"
-vpc = "vpc-x"
-
+    let extra = text::cat(&[
+        &text::vpc("vpc-x", "10.9.0.0/16"),
+        &text::subnet("subnet-x1", "vpc-x", "10.9.1.0/24", "use1-az3"),
+        &text::subnet("subnet-c1b", "vpc-cust", "10.0.3.0/24", "use1-az1"),
+        &text::sg("sg-x", "vpc-x"),
+        r#"
 [[vpc_link]]
 id = "vpclink-2"
 kind = "http"
@@ -592,8 +523,9 @@ subnets = ["subnet-c2"]
 addresses = ["10.0.2.10", "10.0.2.11"]
 security_groups = ["sg-link", "sg-link", "sg-link", "sg-link", "sg-link", "sg-link"]
 service_vpc = "vpc-api"
-"#;
-    assert_eq!(diags(&with_hl(extra)), [
+"#,
+    ]);
+    assert_eq!(diags(&with_hl(&extra)), [
             "t.toml:117:25: vpc_link[1].subnets[1]: subnet subnet-x1 is in vpc-x, but this VPC link's first subnet subnet-c1 (subnets[0]) is in vpc-cust (all of a VPC link's subnets must be in one VPC)",
             "t.toml:117:38: vpc_link[1].subnets[2]: subnet subnet-c1b is in use1-az1, like subnets[0] subnet-c1 (a VPC link takes one subnet per availability zone)",
             "t.toml:117:52: vpc_link[1].subnets[3]: subnet subnet-c1 is listed twice (also subnets[0])",
@@ -624,35 +556,32 @@ service_vpc = "vpc-api"
 fn http_link_addresses_run_out() {
     // A /28 has 11 usable addresses (.4 to .14): 10 ENIs leave one, for
     // the first link; the second finds none.
-    let mut extra = String::from(
-        r#"
-[[subnet]]
-id = "subnet-small"
-vpc = "vpc-cust"
-cidr = "10.0.9.0/28"
-az = "use1-az3"
-
-[[vpc_link]]
-id = "vpclink-2"
-kind = "http"
-subnets = ["subnet-small"]
-security_groups = ["sg-link"]
-service_vpc = "vpc-api"
-
-[[vpc_link]]
-id = "vpclink-3"
-kind = "http"
-subnets = ["subnet-c1", "subnet-small"]
-security_groups = ["sg-link"]
-service_vpc = "vpc-api"
-"#,
-    );
+    let mut extra = text::cat(&[
+        &text::subnet("subnet-small", "vpc-cust", "10.0.9.0/28", "use1-az3"),
+        &text::http_link(
+            "vpclink-2",
+            "http",
+            &["subnet-small"],
+            &["sg-link"],
+            "vpc-api",
+        ),
+        &text::http_link(
+            "vpclink-3",
+            "http",
+            &["subnet-c1", "subnet-small"],
+            &["sg-link"],
+            "vpc-api",
+        ),
+    ]);
     for i in 0..10 {
         let ip = if i < 5 { 4 + i } else { 10 + (i - 5) };
-        extra.push_str(&format!(
-            "\n[[eni]]\nid = \"eni-s{i}\"\nsubnet = \"subnet-small\"\nip = \"10.0.9.{ip}\"\n\
-                 security_groups = [\"sg-cust\"]\nhost = \"s{i}\"\n"
-        ));
+        extra += &text::eni(
+            &format!("eni-s{i}"),
+            "subnet-small",
+            &format!("10.0.9.{ip}"),
+            "sg-cust",
+            &format!("s{i}"),
+        );
     }
     assert_eq!(diags(&with_hl(&extra)), [
             "t.toml:110:25: vpc_link[2].subnets[1]: no free address left in subnet subnet-small (10.0.9.0/28) for this VPC link's ENI (every usable address is taken)",
@@ -705,28 +634,12 @@ integrations = [
 
 #[test]
 fn integration_targets_and_addresses() {
-    let extra = r#"
-[[vpc]]
-id = "vpc-x"
-cidr = "10.9.0.0/16"
-
-[[subnet]]
-id = "subnet-x1"
-vpc = "vpc-x"
-cidr = "10.9.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-x"
-vpc = "vpc-x"
-
-[[eni]]
-id = "eni-x"
-subnet = "subnet-x1"
-ip = "10.9.1.10"
-security_groups = ["sg-x"]
-host = "x"
-
+    let extra = text::cat(&[
+        &text::vpc("vpc-x", "10.9.0.0/16"),
+        &text::subnet("subnet-x1", "vpc-x", "10.9.1.0/24", "use1-az1"),
+        &text::sg("sg-x", "vpc-x"),
+        &text::eni("eni-x", "subnet-x1", "10.9.1.10", "sg-x", "x"),
+        r#"
 [[alb]]
 id = "alb-x"
 nodes = ["eni-x"]
@@ -736,19 +649,10 @@ listener_ports = [80]
 id = "svc-x"
 vpc = "vpc-x"
 instances = ["eni-x:80"]
-
-[[target_group]]
-id = "tg-x"
-vpc = "vpc-x"
-protocol = "tcp"
-port = 80
-targets = ["eni-x"]
-
-[[nlb]]
-id = "nlb-x"
-subnets = [{ subnet = "subnet-x1", ip = "10.9.1.50" }]
-listeners = [{ protocol = "tcp", port = 80, target_group = "tg-x" }]
-
+"#,
+        &text::target_group("tg-x", "vpc-x", "tcp", 80, &["eni-x"]),
+        &text::nlb("nlb-x", ("subnet-x1", "10.9.1.50"), ("tcp", 80, "tg-x")),
+        r#"
 [[vpc_link]]
 id = "vpclink-2"
 kind = "http"
@@ -772,8 +676,9 @@ integrations = [
   { id = "int-14", cloud_map = "svc-web", port = 9000, address = "10.1.1.20" },
   { id = "int-15", cloud_map = "svc-web", port = 9000, address = "10.1.1.215" },
 ]
-"#;
-    assert_eq!(diags(&with_hl(extra)), [
+"#,
+    ]);
+    assert_eq!(diags(&with_hl(&extra)), [
             "t.toml:144:43: vpc_link[1].integrations[0].port: port 8080 is not a listener port of ALB alb-web (listener_ports: [80])",
             "t.toml:145:82: vpc_link[1].integrations[1].protocol: an ALB integration's protocol is \"tcp\" (an ALB serves HTTP)",
             "t.toml:146:25: vpc_link[1].integrations[2].alb: ALB alb-x is in vpc-x, but this VPC link is in vpc-cust (an integration reaches into the link's VPC)",
@@ -794,14 +699,15 @@ integrations = [
 
 #[test]
 fn http_link_implied_ids() {
-    let extra = r#"
-[[target_group]]
-id = "vpclink-http-int-alb-targets"
-vpc = "vpc-cust"
-protocol = "tcp"
-port = 80
-targets = ["eni-web1"]
-
+    let extra = text::cat(&[
+        &text::target_group(
+            "vpclink-http-int-alb-targets",
+            "vpc-cust",
+            "tcp",
+            80,
+            &["eni-web1"],
+        ),
+        r#"
 [[endpoint_service]]
 id = "vpclink-http-int-map-service"
 nlb = "nlb-web"
@@ -817,16 +723,17 @@ integrations = [
   { id = "vpclink-http", alb = "alb-web", port = 80, address = "10.1.1.211" },
   { id = "int-nlb", alb = "alb-web", port = 80, address = "10.1.1.212" },
 ]
-
-[[vpc_link]]
-id = "vpclink-http-int-alb"
-kind = "rest"
-nlb = "nlb-web"
-vpc = "vpc-api"
-subnets = [{ subnet = "subnet-api1", ip = "10.1.1.100" }]
-security_groups = ["sg-api"]
-"#;
-    assert_eq!(diags(&with_hl(extra)), [
+"#,
+        &text::rest_link(
+            "vpclink-http-int-alb",
+            "rest",
+            "nlb-web",
+            "vpc-api",
+            ("subnet-api1", "10.1.1.100"),
+            "sg-api",
+        ),
+    ]);
+    assert_eq!(diags(&with_hl(&extra)), [
             "t.toml:83:6: vpc_link[0].id: this HTTP VPC link implies the target group \"vpclink-http-int-alb-targets\" (for integration int-alb), but that id is already used by target_group[1] at line 95",
             "t.toml:83:6: vpc_link[0].id: this HTTP VPC link implies the NLB \"vpclink-http-int-alb\" (for integration int-alb), but that id is already used by vpc_link[2] at line 118",
             "t.toml:83:6: vpc_link[0].id: this HTTP VPC link implies the endpoint service \"vpclink-http-int-map-service\" (for integration int-map), but that id is already used by endpoint_service[0] at line 102",
