@@ -71,9 +71,11 @@ enum Cmd {
         /// Hook to attach to the fabric ports (default: the config's `lab.hook`, else tc).
         #[arg(long, value_enum)]
         hook: Option<HookArg>,
-        /// Address of the Prometheus metrics endpoint (GET /metrics).
-        #[arg(long, default_value = "127.0.0.1:9477")]
-        metrics: SocketAddr,
+        /// Address of the Prometheus metrics endpoint (GET /metrics;
+        /// default 127.0.0.1:9477, for node K of a lab across nodes,
+        /// counted from 0 in file order, port 9477 + K).
+        #[arg(long)]
+        metrics: Option<SocketAddr>,
         /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ, else the one built into this binary).
         #[arg(long)]
         ebpf_obj: Option<PathBuf>,
@@ -88,6 +90,8 @@ enum Cmd {
         /// the config's [flow_logs] interval.
         #[arg(long, value_name = "SECS")]
         flow_log_interval: Option<u32>,
+        #[command(flatten)]
+        node: NodeArg,
     },
     /// Remove a lab's data plane: detach its programs and drop its pinned maps and flows.
     ///
@@ -97,11 +101,15 @@ enum Cmd {
     Down {
         /// Topology config of the lab (default: the embedded default topology).
         file: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeArg,
     },
     /// Print the counters of a running agent: pipeline events, drops by reason, per-ENI traffic, flow-table fill.
     Stats {
         /// Topology config of the running lab (default: the embedded default topology).
         file: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeArg,
         /// List every drop reason, also those at 0 (default: the ones that dropped something).
         #[arg(long)]
         all: bool,
@@ -281,6 +289,17 @@ enum ExportCmd {
     },
 }
 
+/// `--node`: which node of a lab across nodes (`[[node]]`) this command is
+/// for. Its namespaces, pins and run files are named `<lab>-<node>`.
+#[derive(clap::Args)]
+struct NodeArg {
+    /// The node of the lab (its `[[node]]` id) to build, run or remove:
+    /// only its hosts, its fabric and its VXLAN device (default: the only
+    /// node).
+    #[arg(long, value_name = "ID")]
+    node: Option<String>,
+}
+
 #[derive(clap::Args)]
 struct ImportOut {
     /// Write the config to FILE (default: stdout). On an error FILE is left as it was.
@@ -304,9 +323,15 @@ enum LabCmd {
         /// IFACE tx off`), for a lab to be run with `run --hook xdp`.
         #[arg(long)]
         tx_offload_off: bool,
+        #[command(flatten)]
+        node: NodeArg,
     },
     /// Remove every namespace the lab created.
-    Down { file: Option<PathBuf> },
+    Down {
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeArg,
+    },
     /// Run a command inside a host's namespace: `dataplane lab exec [FILE] HOST -- CMD...`.
     ///
     /// The command replaces this process (as with `ip netns exec`): its exit
@@ -447,22 +472,30 @@ fn import_output(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads FILE (or the embedded default); config errors are printed as
-/// diagnostics and end the command with exit code 1.
-fn topology(file: Option<&Path>) -> Result<Topology, ExitCode> {
+/// Loads FILE (or the embedded default) as node `node` serves it
+/// (`Topology::for_node`); config errors are printed as diagnostics and
+/// end the command with exit code 1.
+fn topology(file: Option<&Path>, node: Option<&str>) -> Result<Topology, ExitCode> {
     let res = match file {
         Some(f) => config::load(f),
         None => config::parse_str(DEFAULT_CONFIG, persist::DEFAULT_SOURCE),
     };
-    res.map_err(|d| {
+    let t = res.map_err(|d| {
         eprintln!("{d}");
+        ExitCode::FAILURE
+    })?;
+    t.for_node(node).map_err(|e| {
+        eprintln!("error: --node: {e}");
         ExitCode::FAILURE
     })
 }
 
 macro_rules! topo {
     ($file:expr) => {
-        match topology($file) {
+        topo!($file, None)
+    };
+    ($file:expr, $node:expr) => {
+        match topology($file, $node) {
             Ok(t) => t,
             Err(code) => return Ok(code),
         }
@@ -518,14 +551,29 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             LabCmd::Up {
                 file,
                 tx_offload_off,
+                node,
             } => {
-                let t = topo!(file.as_deref());
+                let t = topo!(file.as_deref(), node.node.as_deref());
                 let plan = lab::plan(&t);
                 if let Some(why) = dataplane_in_the_way(&t.lab.name, file.as_deref()) {
                     anyhow::bail!(why);
                 }
                 lab::up(&plan)?;
                 println!("lab {} is up: {}", plan.name, plan.namespaces().join(" "));
+                if let (Some(tun), Some(n)) = (&plan.tunnel, t.local_node()) {
+                    println!(
+                        "lab {}: node {} ({}) reaches {} ENIs of other nodes through {} in {} \
+                         (VXLAN, UDP port {}, mtu {})",
+                        plan.name,
+                        n.id,
+                        tun.local,
+                        tun.remote_enis.len(),
+                        lab::TUNNEL_DEVICE,
+                        plan.fabric_ns,
+                        dataplane_common::VXLAN_PORT,
+                        tun.mtu
+                    );
+                }
                 if tx_offload_off || t.lab.hook == Hook::Xdp {
                     let done = lab::tx_offload_off(&plan)?;
                     println!(
@@ -537,8 +585,8 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            LabCmd::Down { file } => {
-                let t = topo!(file.as_deref());
+            LabCmd::Down { file, node } => {
+                let t = topo!(file.as_deref(), node.node.as_deref());
                 let plan = lab::plan(&t);
                 if let Some(msg) = remove_dataplane(&t.lab.name)? {
                     println!("{msg}");
@@ -574,6 +622,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             watch,
             flow_log,
             flow_log_interval,
+            node,
         } => {
             let mut follow = match aws_endpoint {
                 Some(url) => Some(dataplane::aws_endpoint::Follow::new(
@@ -593,9 +642,14 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                     persist::ConfigSource {
                         name: f.url().to_string(),
                         text: polled.changed.expect("the first poll is a change"),
+                        node: None,
                     }
                 }
                 None => persist::ConfigSource::read(file.as_deref())?,
+            };
+            let source = persist::ConfigSource {
+                node: node.node,
+                ..source
             };
             let mut t = match source.parse() {
                 Ok(t) => t,
@@ -611,6 +665,10 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             )
             .map_err(anyhow::Error::msg)?;
             let hook = hook.map(Into::into).unwrap_or(t.lab.hook);
+            let metrics = metrics.unwrap_or_else(|| {
+                let k = t.placement.local.unwrap_or(0) as u16;
+                SocketAddr::from(([127, 0, 0, 1], 9477 + k))
+            });
             let obj = ebpf_obj
                 .map(KernelObject::File)
                 .unwrap_or_else(KernelObject::from_env);
@@ -622,16 +680,16 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             run(source, t, &obj, hook, metrics, reloads)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Down { file } => {
-            let t = topo!(file.as_deref());
+        Cmd::Down { file, node } => {
+            let t = topo!(file.as_deref(), node.node.as_deref());
             match remove_dataplane(&t.lab.name)? {
                 Some(msg) => println!("{msg}"),
                 None => println!("lab {}: no data plane to remove", t.lab.name),
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Stats { file, all } => {
-            let t = topo!(file.as_deref());
+        Cmd::Stats { file, all, node } => {
+            let t = topo!(file.as_deref(), node.node.as_deref());
             let layout = stats::Layout::of(&t);
             let s = stats::read_pinned(&pins::pin_dir(&t.lab.name), &layout)?;
             print!("{}", stats::render(&s, &layout, all));
@@ -767,7 +825,10 @@ impl From<HookArg> for Hook {
 fn exec_netns(file: Option<&Path>, host: &str) -> Result<Result<String, ExitCode>> {
     let diagnostics = match file {
         Some(f) => match config::load(f) {
-            Ok(t) => return lab::host_netns(&lab::plan(&t), host).map(|n| Ok(n.to_string())),
+            Ok(t) => {
+                let t = t.for_host(host);
+                return lab::host_netns(&lab::plan(&t), host).map(|n| Ok(n.to_string()));
+            }
             Err(d) => d,
         },
         None => {
@@ -916,7 +977,8 @@ fn run(
                                     for line in &p.report {
                                         eprintln!("{line}");
                                     }
-                                    let source = persist::ConfigSource { name: f.url().to_string(), text };
+                                    let node = agent.topo.local_node().map(|n| n.id.clone());
+                                    let source = persist::ConfigSource { name: f.url().to_string(), text, node };
                                     reload_source(&mut agent, source, f.url());
                                     *layout.lock().expect("layout lock") = agent.layout();
                                 }
@@ -1009,7 +1071,11 @@ fn explain(
 /// same diagnostics as `dataplane check` and changes nothing.
 fn reload_from(agent: &mut Agent, file: Option<&Path>) {
     let source = match persist::ConfigSource::read(file) {
-        Ok(s) => s,
+        // The node this agent serves.
+        Ok(s) => persist::ConfigSource {
+            node: agent.topo.local_node().map(|n| n.id.clone()),
+            ..s
+        },
         Err(e) => {
             eprintln!("hyperlab: reload refused, the running state is unchanged: {e:#}");
             return;

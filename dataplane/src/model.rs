@@ -8,10 +8,12 @@ use std::{net::Ipv4Addr, time::Duration};
 pub use ipnet::Ipv4Net;
 
 mod internet;
+mod nodes;
 pub use internet::{
     internet_range, Internet, InternetGateway, InternetHost, NatGateway, PublicIp, INTERNET_RANGES,
     NAT_GATEWAY_PORTS,
 };
+pub use nodes::{Node, Placement, DEFAULT_UNDERLAY_MTU};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topology {
@@ -43,6 +45,8 @@ pub struct Topology {
     pub flow_logs: Option<FlowLogSettings>,
     /// Internet gateways, public addresses and the lab's internet hosts.
     pub internet: Internet,
+    /// The lab's nodes and where each host runs (`[[node]]`).
+    pub placement: Placement,
 }
 
 /// How long idle flows are tracked and how often expired ones are swept.
@@ -898,6 +902,7 @@ impl Topology {
             conntrack: ConntrackSettings::default(),
             flow_logs: None,
             internet: Internet::default(),
+            placement: Placement::default(),
         }
     }
 

@@ -9,6 +9,8 @@
 
 /// `dataplane explain`: the dry run's trace.
 pub mod explain;
+mod tunnel;
+pub use tunnel::*;
 
 /// What every kernel object (the data plane's, the bench's) defines once:
 /// the panic handler and the license the kernel requires of GPL helpers.
@@ -552,10 +554,23 @@ pub struct EniInfo {
     pub ifindex: u32,
     pub sg_set: u32,
     pub kind: u32,
+    /// The underlay IPv4 address of the node the ENI lives on when that is
+    /// another node of the lab (`ifindex` is then this node's VXLAN
+    /// device); 0.0.0.0 for an ENI of this node (docs/DATAPLANE.md,
+    /// "Labs across nodes").
+    pub underlay: [u8; 4],
     pub mac: [u8; 6],
     /// The subnet the address is in (global index): its network ACL
     /// applies to packets that enter it from another subnet.
     pub subnet: u16,
+}
+
+impl EniInfo {
+    /// Does the ENI live on another node (behind the VXLAN device)?
+    #[inline(always)]
+    pub const fn is_remote(&self) -> bool {
+        u32::from_ne_bytes(self.underlay) != 0
+    }
 }
 
 /// The data of an LPM key (the map's key is this behind a `u32` prefix
@@ -670,6 +685,10 @@ pub const FLOW_F_REPLY: u32 = 1;
 pub const FLOW_F_SNAT: u32 = 2;
 /// Rewrite the destination address/port to `new_dst`/`new_dport`.
 pub const FLOW_F_DNAT: u32 = 4;
+/// The entry's destination lives on another node: the packet leaves
+/// through the VXLAN device `out_ifindex` to the node that holds the ENI
+/// with address `new_dst` in VPC `out_vpc`.
+pub const FLOW_F_TUNNEL: u32 = 8;
 
 /// The precompiled action of one direction of a tracked flow.
 #[repr(C)]
