@@ -521,8 +521,12 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                                 i.hosts.len()
                             )
                         };
+                        let nodes = match t.placement.nodes.len() {
+                            0 => String::new(),
+                            n => format!(", {n} nodes"),
+                        };
                         println!(
-                            "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts{internet})",
+                            "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts{internet}{nodes})",
                             f.display(),
                             t.lab.name,
                             t.vpcs.len(),

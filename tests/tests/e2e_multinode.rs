@@ -1,0 +1,410 @@
+//! End-to-end tests of a lab across two nodes (docs/DATAPLANE.md, "Labs
+//! across nodes"), on one machine: two network namespaces stand for two
+//! machines, joined by an underlay veth, each with its own underlay
+//! address. In each, `dataplane lab up --node` builds that node's hosts,
+//! fabric and VXLAN device, and its own agent process (`dataplane run
+//! --node`) serves them; real clients (curl, ping) talk across the nodes.
+//!
+//! Needs root, the kernel object (`cargo xtask build-ebpf`) and the agent
+//! binary (`cargo build -p dataplane`); run under the shared lock:
+//! `flock /tmp/hyperlab-root.lock cargo test -p hyperlab-tests --test
+//! e2e_multinode -- --ignored`.
+
+use std::{
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use dataplane::{
+    config, lab, loader,
+    model::Topology,
+    pins,
+    stats::{self, Layout, Snapshot},
+};
+use dataplane_common::{Counter, DropReason};
+use hyperlab_tests::{assert_ping, curl, require_root, unique_lab, HostProcess};
+
+/// Two VPCs with one CIDR; in vpc-a, `client` (node n1) and `web` (node
+/// n2), whose group admits HTTP from the clients' group and ping from the
+/// VPC; in vpc-b, `spy` (n1) with the client's address and `other` (n2)
+/// with web's, whose group admits everything.
+const TOPOLOGY: &str = r#"
+[lab]
+name = "@LAB@"
+mtu = 1450
+
+[[node]]
+id = "n1"
+underlay_ip = "192.168.213.1"
+
+[[node]]
+id = "n2"
+underlay_ip = "192.168.213.2"
+
+[[vpc]]
+id = "vpc-a"
+cidr = "10.0.0.0/16"
+
+[[subnet]]
+id = "subnet-a1"
+vpc = "vpc-a"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-a2"
+vpc = "vpc-a"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[security_group]]
+id = "sg-client"
+vpc = "vpc-a"
+
+[[security_group]]
+id = "sg-web"
+vpc = "vpc-a"
+ingress = [
+  { protocol = "tcp", ports = "80", peer = "sg-client" },
+  { protocol = "icmp", peer = "10.0.0.0/16" },
+]
+
+[[vpc]]
+id = "vpc-b"
+cidr = "10.0.0.0/16"
+
+[[subnet]]
+id = "subnet-b1"
+vpc = "vpc-b"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-b2"
+vpc = "vpc-b"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[security_group]]
+id = "sg-b"
+vpc = "vpc-b"
+ingress = [{ protocol = "all", peer = "0.0.0.0/0" }]
+
+[[eni]]
+id = "eni-client"
+subnet = "subnet-a1"
+ip = "10.0.1.10"
+security_groups = ["sg-client"]
+host = "client"
+node = "n1"
+
+[[eni]]
+id = "eni-web"
+subnet = "subnet-a2"
+ip = "10.0.2.20"
+security_groups = ["sg-web"]
+host = "web"
+node = "n2"
+
+[[eni]]
+id = "eni-spy"
+subnet = "subnet-b1"
+ip = "10.0.1.10"
+security_groups = ["sg-b"]
+host = "spy"
+node = "n1"
+
+[[eni]]
+id = "eni-other"
+subnet = "subnet-b2"
+ip = "10.0.2.20"
+security_groups = ["sg-b"]
+host = "other"
+node = "n2"
+"#;
+
+const NODES: [(&str, &str); 2] = [("n1", "192.168.213.1"), ("n2", "192.168.213.2")];
+
+/// The agent binary: next to this test's `deps` directory.
+fn dataplane_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .join("dataplane");
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo build -p dataplane` first",
+        bin.display()
+    );
+    bin
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `dataplane ARGS` inside machine namespace `machine` (only the network
+/// namespace: bpffs and /run stay the machine's own, as on a VM).
+fn in_machine(machine: &str, args: &[&str]) -> Command {
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--net=/run/netns/{machine}"))
+        .arg(dataplane_bin())
+        .args(args);
+    c
+}
+
+/// Two machines, each with a node of the lab up and its agent running;
+/// everything (agents by PID, the labs, the machines) removed on drop,
+/// also when a test fails half-way.
+struct TwoNodes {
+    file: PathBuf,
+    machines: Vec<String>,
+    agents: Vec<(Child, PathBuf)>,
+    lab_up: Vec<bool>,
+    /// Each node's view (`Topology::for_node`) and lab plan.
+    views: Vec<Topology>,
+    plans: Vec<lab::LabPlan>,
+}
+
+impl TwoNodes {
+    fn new(prefix: &str) -> TwoNodes {
+        require_root();
+        let obj = loader::object_path();
+        assert!(obj.exists(), "run `cargo xtask build-ebpf` first");
+        let lab_name = unique_lab(prefix);
+        let file = std::env::temp_dir().join(format!("hyperlab-{lab_name}.toml"));
+        std::fs::write(&file, TOPOLOGY.replace("@LAB@", &lab_name)).expect("config");
+        let topo = config::load(&file).unwrap_or_else(|d| panic!("{d}"));
+        let views: Vec<Topology> = NODES
+            .iter()
+            .map(|(n, _)| topo.clone().for_node(Some(n)).unwrap())
+            .collect();
+        let plans = views.iter().map(lab::plan).collect();
+        let mut t = TwoNodes {
+            file,
+            machines: Vec::new(),
+            agents: Vec::new(),
+            lab_up: vec![false; NODES.len()],
+            views,
+            plans,
+        };
+        // The machines and their underlay: one veth between them.
+        for k in 0..NODES.len() {
+            let m = format!("{lab_name}-m{k}");
+            run(Command::new("ip").args(["netns", "add", &m]));
+            t.machines.push(m);
+        }
+        let (m0, m1) = (t.machines[0].clone(), t.machines[1].clone());
+        run(Command::new("ip").args([
+            "link", "add", "ul0", "netns", &m0, "type", "veth", "peer", "name", "ul0", "netns", &m1,
+        ]));
+        for (k, (_, ip)) in NODES.iter().enumerate() {
+            let m = &t.machines[k];
+            run(Command::new("ip").args([
+                "-n",
+                m,
+                "addr",
+                "add",
+                &format!("{ip}/24"),
+                "dev",
+                "ul0",
+            ]));
+            run(Command::new("ip").args(["-n", m, "link", "set", "ul0", "up"]));
+            run(Command::new("ip").args(["-n", m, "link", "set", "lo", "up"]));
+        }
+        let file = t.file.to_string_lossy().into_owned();
+        for (k, (node, _)) in NODES.iter().enumerate() {
+            let m = t.machines[k].clone();
+            t.lab_up[k] = true;
+            let up = run(&mut in_machine(&m, &["lab", "up", &file, "--node", node]));
+            assert!(up.contains("hl-vxlan"), "lab up --node {node}: {up}");
+            let log = std::env::temp_dir().join(format!("hyperlab-{lab_name}-{node}.log"));
+            let out = std::fs::File::create(&log).expect("agent log");
+            let child = in_machine(
+                &m,
+                &[
+                    "run",
+                    &file,
+                    "--node",
+                    node,
+                    "--ebpf-obj",
+                    &obj.to_string_lossy(),
+                ],
+            )
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("agent");
+            t.agents.push((child, log));
+        }
+        for (child, log) in &mut t.agents {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let text = std::fs::read_to_string(&*log).unwrap_or_default();
+                if text.contains("metrics on http://") {
+                    break;
+                }
+                if let Ok(Some(st)) = child.try_wait() {
+                    panic!("agent exited ({st}): {text}");
+                }
+                assert!(Instant::now() < deadline, "agent not ready in 30 s: {text}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        t
+    }
+
+    fn plan(&self, node: usize) -> &lab::LabPlan {
+        &self.plans[node]
+    }
+
+    fn snapshot(&self, node: usize) -> Snapshot {
+        let v = &self.views[node];
+        stats::read_pinned(&pins::pin_dir(&v.lab.name), &Layout::of(v)).expect("counters")
+    }
+
+    fn eni(&self, id: &str) -> usize {
+        self.views[0].eni_by_id(id).unwrap()
+    }
+}
+
+impl Drop for TwoNodes {
+    fn drop(&mut self) {
+        for (child, log) in &mut self.agents {
+            // SIGTERM by PID, then reap.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(&*log);
+        }
+        let file = self.file.to_string_lossy().into_owned();
+        for (k, (node, _)) in NODES.iter().enumerate() {
+            if self.lab_up[k] {
+                let _ =
+                    in_machine(&self.machines[k], &["lab", "down", &file, "--node", node]).output();
+            }
+        }
+        for m in &self.machines {
+            let _ = Command::new("ip").args(["netns", "del", m]).output();
+        }
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+#[test]
+#[ignore = "needs root"]
+fn curl_and_ping_cross_nodes_and_the_server_sees_the_client_address() {
+    let t = TwoNodes::new("mna");
+    let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
+    let before = [t.snapshot(0), t.snapshot(1)];
+    let (code, body) = curl(t.plan(0), "client", ip("10.0.2.20"), 80);
+    assert_eq!(code, 0, "curl exit code: {body}");
+    let peers = web.peers();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert!(peers[0].starts_with("10.0.1.10:"), "{peers:?}");
+    assert_eq!(body, format!("server=web peer={}\n", peers[0]));
+    let d = [
+        t.snapshot(0).since(&before[0]),
+        t.snapshot(1).since(&before[1]),
+    ];
+    // One flow, tracked on each node: created once on each.
+    assert_eq!(d[0].count(Counter::FlowCreated), 1);
+    assert_eq!(d[1].count(Counter::FlowCreated), 1);
+    for (k, d) in d.iter().enumerate() {
+        assert_eq!(
+            d.drops.iter().sum::<u64>(),
+            0,
+            "node {k} drops: {:?}",
+            d.drops
+        );
+    }
+    // The client's packets left n1, the server's n2; each is counted, and
+    // delivered, on its own ENI's node only.
+    let (client, web_eni) = (t.eni("eni-client"), t.eni("eni-web"));
+    assert!(d[0].enis[client].tx_packets > 0 && d[0].enis[client].rx_packets > 0);
+    assert!(d[1].enis[web_eni].tx_packets > 0 && d[1].enis[web_eni].rx_packets > 0);
+    assert_eq!(
+        (d[0].enis[web_eni].tx_packets, d[0].enis[web_eni].rx_packets),
+        (0, 0)
+    );
+    assert_eq!(
+        (d[1].enis[client].tx_packets, d[1].enis[client].rx_packets),
+        (0, 0)
+    );
+    assert_ping(t.plan(0), "client", "10.0.2.20");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_port_the_receivers_groups_deny_never_arrives_and_is_dropped_on_its_node() {
+    let t = TwoNodes::new("mnb");
+    let alt = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 8080);
+    let before = [t.snapshot(0), t.snapshot(1)];
+    let (code, _) = curl(t.plan(0), "client", ip("10.0.2.20"), 8080);
+    assert_eq!(
+        code, 28,
+        "curl times out (exit 28): the SYN is dropped, not refused"
+    );
+    assert!(alt.peers().is_empty(), "web saw: {:?}", alt.peers());
+    let d = [
+        t.snapshot(0).since(&before[0]),
+        t.snapshot(1).since(&before[1]),
+    ];
+    let web = t.eni("eni-web");
+    // The sender's node let it out (its groups allow all egress) ...
+    assert_eq!(
+        d[0].drops.iter().sum::<u64>(),
+        0,
+        "n1 drops: {:?}",
+        d[0].drops
+    );
+    let syns = d[0].count(Counter::Forwarded);
+    assert!(syns >= 1);
+    // ... and the receiver's node dropped every one on web's ingress groups.
+    assert_eq!(d[1].drop_count(DropReason::IngressSgDeny), syns);
+    assert_eq!(d[1].drops.iter().sum::<u64>(), syns);
+    assert_eq!(d[1].enis[web].rx_packets, 0, "nothing was delivered to web");
+    assert_eq!(d[1].count(Counter::FlowCreated), 0);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn two_vpcs_with_one_cidr_stay_apart_across_nodes() {
+    let t = TwoNodes::new("mnc");
+    let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
+    let other = HostProcess::http_server(t.plan(1), "other", ip("10.0.2.20"), 80);
+    // The same addresses on both sides: the VNI keeps the VPCs apart.
+    let (code, body) = curl(t.plan(0), "spy", ip("10.0.2.20"), 80);
+    assert_eq!(code, 0, "{body}");
+    let (code2, body2) = curl(t.plan(0), "client", ip("10.0.2.20"), 80);
+    assert_eq!(code2, 0, "{body2}");
+    let (o, w) = (other.peers(), web.peers());
+    assert_eq!((o.len(), w.len()), (1, 1), "other {o:?}, web {w:?}");
+    assert_eq!(body, format!("server=other peer={}\n", o[0]));
+    assert_eq!(body2, format!("server=web peer={}\n", w[0]));
+    assert!(o[0].starts_with("10.0.1.10:") && w[0].starts_with("10.0.1.10:"));
+    assert_ping(t.plan(0), "spy", "10.0.2.20");
+}
