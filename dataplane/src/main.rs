@@ -125,6 +125,8 @@ enum Cmd {
         /// config's `[flow_logs]` file as they are written (Ctrl-C ends it).
         #[arg(long)]
         follow: bool,
+        #[command(flatten)]
+        node: NodeArg,
     },
     /// Say what the running data plane would do with a packet, and why.
     ///
@@ -705,8 +707,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             file,
             filter,
             follow: true,
+            node,
         } => {
-            let t = topo!(file.as_deref());
+            let t = topo!(file.as_deref(), node.node.as_deref());
             let Some(settings) = t.flow_logs.as_ref() else {
                 anyhow::bail!(
                     "{} has no [flow_logs]: flow logs are off, there is nothing to follow",
@@ -718,8 +721,10 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             dataplane::flowlog::follow(settings, filter.as_deref(), &mut out, &|| false)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Flows { file, filter, .. } => {
-            let t = topo!(file.as_deref());
+        Cmd::Flows {
+            file, filter, node, ..
+        } => {
+            let t = topo!(file.as_deref(), node.node.as_deref());
             print!(
                 "{}",
                 dataplane::flows::show(&t, &pins::pin_dir(&t.lab.name), filter.as_deref())?
@@ -1039,6 +1044,11 @@ fn explain(
             return ExitCode::from(2);
         }
     };
+    // A lab across nodes: the sender's node runs the packet.
+    let sender = topo
+        .eni_by_id(&query.from)
+        .map_or_else(|| query.from.clone(), |e| topo.enis[e].host.clone());
+    let topo = topo.for_host(&sender);
     let run = || -> Result<ex::Explanation> {
         let probe = Probe::resolve(&topo, query)?;
         let mut dry = DryRun::for_lab(&topo, obj, hook)?;

@@ -229,41 +229,67 @@ impl TwoNodes {
             t.lab_up[k] = true;
             let up = run(&mut in_machine(&m, &["lab", "up", &file, "--node", node]));
             assert!(up.contains("hl-vxlan"), "lab up --node {node}: {up}");
-            let log = std::env::temp_dir().join(format!("hyperlab-{lab_name}-{node}.log"));
-            let out = std::fs::File::create(&log).expect("agent log");
-            let child = in_machine(
-                &m,
-                &[
-                    "run",
-                    &file,
-                    "--node",
-                    node,
-                    "--ebpf-obj",
-                    &obj.to_string_lossy(),
-                ],
-            )
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("agent");
-            t.agents.push((child, log));
+            t.spawn_agent(k);
         }
-        for (child, log) in &mut t.agents {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                let text = std::fs::read_to_string(&*log).unwrap_or_default();
-                if text.contains("metrics on http://") {
-                    break;
-                }
-                if let Ok(Some(st)) = child.try_wait() {
-                    panic!("agent exited ({st}): {text}");
-                }
-                assert!(Instant::now() < deadline, "agent not ready in 30 s: {text}");
-                std::thread::sleep(Duration::from_millis(50));
-            }
+        for k in 0..NODES.len() {
+            t.wait_ready(k);
         }
         t
+    }
+
+    /// Starts node `k`'s agent (`dataplane run --node`) in its machine.
+    fn spawn_agent(&mut self, k: usize) {
+        let node = NODES[k].0;
+        let log = std::env::temp_dir().join(format!(
+            "hyperlab-{}-{}.log",
+            self.views[k].lab.name,
+            self.agents.len()
+        ));
+        let out = std::fs::File::create(&log).expect("agent log");
+        let obj = loader::object_path();
+        let file = self.file.to_string_lossy().into_owned();
+        let child = in_machine(
+            &self.machines[k],
+            &[
+                "run",
+                &file,
+                "--node",
+                node,
+                "--ebpf-obj",
+                &obj.to_string_lossy(),
+            ],
+        )
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("agent");
+        if k < self.agents.len() {
+            self.agents[k] = (child, log);
+        } else {
+            self.agents.push((child, log));
+        }
+    }
+
+    /// Waits until node `k`'s agent serves (it prints its metrics address).
+    fn wait_ready(&mut self, k: usize) {
+        let (child, log) = &mut self.agents[k];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&*log).unwrap_or_default();
+            if text.contains("metrics on http://") {
+                return;
+            }
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!("agent exited ({st}): {text}");
+            }
+            assert!(Instant::now() < deadline, "agent not ready in 30 s: {text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn agent_log(&self, k: usize) -> String {
+        std::fs::read_to_string(&self.agents[k].1).unwrap_or_default()
     }
 
     fn plan(&self, node: usize) -> &lab::LabPlan {
@@ -407,4 +433,169 @@ fn two_vpcs_with_one_cidr_stay_apart_across_nodes() {
     assert_eq!(body2, format!("server=web peer={}\n", w[0]));
     assert!(o[0].starts_with("10.0.1.10:") && w[0].starts_with("10.0.1.10:"));
     assert_ping(t.plan(0), "spy", "10.0.2.20");
+}
+
+/// A client in host `client` that sends two requests over one TCP
+/// connection to 10.0.2.20:80, the second only once the file named by its
+/// argument exists, printing each response body.
+const TWO_REQUESTS: &str = r#"
+import os, socket, sys, time
+flag = sys.argv[1]
+s = socket.create_connection(("10.0.2.20", 80), timeout=30)
+def get():
+    s.sendall(b"GET / HTTP/1.1\r\nHost: web\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(4096)
+    head, body = data.split(b"\r\n\r\n", 1)
+    n = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0]
+    while len(body) < n:
+        body += s.recv(4096)
+    print(body.decode().strip(), flush=True)
+get()
+while not os.path.exists(flag):
+    time.sleep(0.05)
+get()
+"#;
+
+/// SIGKILL of the receiving node's agent: its pinned data plane keeps
+/// forwarding, and the agent started again (`run --node n2`) adopts it
+/// from its own node's pins and journal: a connection opened before
+/// goes on over the same flow (same client port, both requests
+/// answered). `explain` on the sender's node runs the sender's half.
+#[test]
+#[ignore = "needs root"]
+fn a_sigkilled_node_agent_restarts_without_losing_the_crossing_flow() {
+    let mut t = TwoNodes::new("mnd");
+    let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
+    let flag = std::env::temp_dir().join(format!("hyperlab-{}-go", t.views[0].lab.name));
+    let _ = std::fs::remove_file(&flag);
+    let client = HostProcess::spawn(
+        t.plan(0),
+        "client",
+        &["python3", "-c", TWO_REQUESTS, &flag.to_string_lossy()],
+    );
+    client.wait_for_output("server=web", Duration::from_secs(10));
+    // SIGKILL by PID: no cleanup at all.
+    let pid = t.agents[1].0.id() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = t.agents[1].0.wait();
+    t.spawn_agent(1);
+    t.wait_ready(1);
+    assert!(
+        t.agent_log(1).contains("adopted lab"),
+        "the new agent adopts n2's pinned data plane: {}",
+        t.agent_log(1)
+    );
+    std::fs::write(&flag, b"go").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.output().lines().count() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "second answer: {}",
+            client.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_file(&flag);
+    let peers = web.peers();
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    assert_eq!(peers[0], peers[1], "one connection, one flow");
+    let line = format!("server=web peer={}", peers[0]);
+    assert_eq!(client.output(), format!("{line}\n{line}\n"));
+
+    let file = t.file.to_string_lossy().into_owned();
+    let obj = loader::object_path().to_string_lossy().into_owned();
+    let out = in_machine(
+        &t.machines[0],
+        &[
+            "explain",
+            &file,
+            "--from",
+            "client",
+            "--to",
+            "10.0.2.20",
+            "--port",
+            "80",
+            "--ebpf-obj",
+            &obj,
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "explain on n1: forwarded into the tunnel: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A reload on the receiving node only (SIGHUP to n2's agent, after the
+/// file gained a rule admitting port 8080 to web's group): the connection
+/// that crosses the nodes goes on over its flow, and the new rule is in
+/// force at once although n1 never reloaded: ingress groups are evaluated
+/// on the receiver's node.
+#[test]
+#[ignore = "needs root"]
+fn a_reload_on_the_receiving_node_keeps_the_flow_and_applies_its_rules() {
+    let t = TwoNodes::new("mne");
+    let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
+    let alt = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 8080);
+    let flag = std::env::temp_dir().join(format!("hyperlab-{}-go", t.views[0].lab.name));
+    let _ = std::fs::remove_file(&flag);
+    let client = HostProcess::spawn(
+        t.plan(0),
+        "client",
+        &["python3", "-c", TWO_REQUESTS, &flag.to_string_lossy()],
+    );
+    client.wait_for_output("server=web", Duration::from_secs(10));
+    let (code, _) = curl(t.plan(0), "client", ip("10.0.2.20"), 8080);
+    assert_eq!(
+        code, 28,
+        "before the reload, web's groups do not admit 8080"
+    );
+    let text = std::fs::read_to_string(&t.file).unwrap();
+    let rule = "  { protocol = \"tcp\", ports = \"80\", peer = \"sg-client\" },\n";
+    assert!(text.contains(rule));
+    let more =
+        format!("{rule}  {{ protocol = \"tcp\", ports = \"8080\", peer = \"sg-client\" }},\n");
+    std::fs::write(&t.file, text.replacen(rule, &more, 1)).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(t.agents[1].0.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !t.agent_log(1).contains("hyperlab: reloaded") {
+        assert!(
+            Instant::now() < deadline,
+            "n2 did not reload: {}",
+            t.agent_log(1)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!t.agent_log(0).contains("reloaded"), "n1 was not reloaded");
+    std::fs::write(&flag, b"go").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.output().lines().count() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "second answer: {}",
+            client.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_file(&flag);
+    let peers = web.peers();
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    assert_eq!(peers[0], peers[1], "one connection, one flow");
+    let (code, body) = curl(t.plan(0), "client", ip("10.0.2.20"), 8080);
+    assert_eq!(code, 0, "after n2's reload 8080 is admitted: {body}");
+    assert_eq!(body, format!("server=web peer={}\n", alt.peers()[0]));
 }
