@@ -1,7 +1,7 @@
-//! End-to-end tests of a lab across two nodes (docs/DATAPLANE.md, "Labs
-//! across nodes"), on one machine: two network namespaces stand for two
-//! machines, joined by an underlay veth, each with its own underlay
-//! address. In each, `dataplane lab up --node` builds that node's hosts,
+//! End-to-end tests of a lab across two and three nodes (docs/DATAPLANE.md,
+//! "Labs across nodes"), on one machine: network namespaces stand for the
+//! machines, joined by an underlay (a bridge in a namespace of its own),
+//! each with its own underlay address. In each, `dataplane lab up --node` builds that node's hosts,
 //! fabric and VXLAN device, and its own agent process (`dataplane run
 //! --node`) serves them; real clients (curl, ping) talk across the nodes.
 //!
@@ -125,7 +125,8 @@ host = "other"
 node = "n2"
 "#;
 
-const NODES: [(&str, &str); 2] = [("n1", "192.168.213.1"), ("n2", "192.168.213.2")];
+/// The nodes of `TOPOLOGY` and their underlay addresses.
+const NODES: &[(&str, &str)] = &[("n1", "192.168.213.1"), ("n2", "192.168.213.2")];
 
 /// The agent binary: next to this test's `deps` directory.
 fn dataplane_bin() -> PathBuf {
@@ -164,10 +165,11 @@ fn in_machine(machine: &str, args: &[&str]) -> Command {
     c
 }
 
-/// Two machines, each with a node of the lab up and its agent running;
-/// everything (agents by PID, the labs, the machines) removed on drop,
-/// also when a test fails half-way.
-struct TwoNodes {
+/// Machines (one per node) on one underlay, each with its node of the lab
+/// up and its agent running; everything (agents by PID, the labs, the
+/// machines, the switch) removed on drop, also when a test fails half-way.
+struct Nodes {
+    nodes: &'static [(&'static str, &'static str)],
     file: PathBuf,
     machines: Vec<String>,
     agents: Vec<(Child, PathBuf)>,
@@ -177,61 +179,67 @@ struct TwoNodes {
     plans: Vec<lab::LabPlan>,
 }
 
-impl TwoNodes {
-    fn new(prefix: &str) -> TwoNodes {
+impl Nodes {
+    /// Two nodes of `TOPOLOGY`.
+    fn new(prefix: &str) -> Nodes {
+        Nodes::of(prefix, TOPOLOGY, NODES)
+    }
+
+    /// The machines of `nodes` on one underlay (a bridge in a namespace
+    /// of its own), each with its node of `toml` up and its agent running.
+    fn of(prefix: &str, toml: &str, nodes: &'static [(&'static str, &'static str)]) -> Nodes {
         require_root();
         let obj = loader::object_path();
         assert!(obj.exists(), "run `cargo xtask build-ebpf` first");
         let lab_name = unique_lab(prefix);
         let file = std::env::temp_dir().join(format!("hyperlab-{lab_name}.toml"));
-        std::fs::write(&file, TOPOLOGY.replace("@LAB@", &lab_name)).expect("config");
+        std::fs::write(&file, toml.replace("@LAB@", &lab_name)).expect("config");
         let topo = config::load(&file).unwrap_or_else(|d| panic!("{d}"));
-        let views: Vec<Topology> = NODES
+        let views: Vec<Topology> = nodes
             .iter()
             .map(|(n, _)| topo.clone().for_node(Some(n)).unwrap())
             .collect();
         let plans = views.iter().map(lab::plan).collect();
-        let mut t = TwoNodes {
+        let mut t = Nodes {
+            nodes,
             file,
             machines: Vec::new(),
             agents: Vec::new(),
-            lab_up: vec![false; NODES.len()],
+            lab_up: vec![false; nodes.len()],
             views,
             plans,
         };
-        // The machines and their underlay: one veth between them.
-        for k in 0..NODES.len() {
+        // The machines, and their underlay: a bridge in a switch namespace,
+        // one veth from each machine's `ul0` to it.
+        let sw = format!("{lab_name}-sw");
+        run(Command::new("ip").args(["netns", "add", &sw]));
+        t.machines.push(sw.clone());
+        run(Command::new("ip").args(["-n", &sw, "link", "add", "br0", "type", "bridge"]));
+        run(Command::new("ip").args(["-n", &sw, "link", "set", "br0", "up"]));
+        for (k, (_, ip)) in nodes.iter().enumerate() {
             let m = format!("{lab_name}-m{k}");
             run(Command::new("ip").args(["netns", "add", &m]));
-            t.machines.push(m);
-        }
-        let (m0, m1) = (t.machines[0].clone(), t.machines[1].clone());
-        run(Command::new("ip").args([
-            "link", "add", "ul0", "netns", &m0, "type", "veth", "peer", "name", "ul0", "netns", &m1,
-        ]));
-        for (k, (_, ip)) in NODES.iter().enumerate() {
-            let m = &t.machines[k];
+            t.machines.insert(k, m.clone());
+            let port = format!("p{k}");
             run(Command::new("ip").args([
-                "-n",
-                m,
-                "addr",
-                "add",
-                &format!("{ip}/24"),
-                "dev",
-                "ul0",
+                "link", "add", "ul0", "netns", &m, "type", "veth", "peer", "name", &port, "netns",
+                &sw,
             ]));
-            run(Command::new("ip").args(["-n", m, "link", "set", "ul0", "up"]));
-            run(Command::new("ip").args(["-n", m, "link", "set", "lo", "up"]));
+            run(Command::new("ip").args(["-n", &sw, "link", "set", &port, "master", "br0", "up"]));
+            let cidr = format!("{ip}/24");
+            run(Command::new("ip").args(["-n", &m, "addr", "add", &cidr, "dev", "ul0"]));
+            run(Command::new("ip").args(["-n", &m, "link", "set", "ul0", "up"]));
+            run(Command::new("ip").args(["-n", &m, "link", "set", "lo", "up"]));
         }
         let file = t.file.to_string_lossy().into_owned();
-        for (k, (node, _)) in NODES.iter().enumerate() {
+        for (k, (node, _)) in nodes.iter().enumerate() {
             let m = t.machines[k].clone();
             t.lab_up[k] = true;
             let up = run(&mut in_machine(&m, &["lab", "up", &file, "--node", node]));
             assert!(up.contains("hl-vxlan"), "lab up --node {node}: {up}");
             t.spawn_agent(k);
         }
-        for k in 0..NODES.len() {
+        for k in 0..nodes.len() {
             t.wait_ready(k);
         }
         t
@@ -239,7 +247,7 @@ impl TwoNodes {
 
     /// Starts node `k`'s agent (`dataplane run --node`) in its machine.
     fn spawn_agent(&mut self, k: usize) {
-        let node = NODES[k].0;
+        let node = self.nodes[k].0;
         let log = std::env::temp_dir().join(format!(
             "hyperlab-{}-{}.log",
             self.views[k].lab.name,
@@ -306,7 +314,7 @@ impl TwoNodes {
     }
 }
 
-impl Drop for TwoNodes {
+impl Drop for Nodes {
     fn drop(&mut self) {
         for (child, log) in &mut self.agents {
             // SIGTERM by PID, then reap.
@@ -323,7 +331,7 @@ impl Drop for TwoNodes {
             let _ = std::fs::remove_file(&*log);
         }
         let file = self.file.to_string_lossy().into_owned();
-        for (k, (node, _)) in NODES.iter().enumerate() {
+        for (k, (node, _)) in self.nodes.iter().enumerate() {
             if self.lab_up[k] {
                 let _ =
                     in_machine(&self.machines[k], &["lab", "down", &file, "--node", node]).output();
@@ -343,7 +351,7 @@ fn ip(s: &str) -> Ipv4Addr {
 #[test]
 #[ignore = "needs root"]
 fn curl_and_ping_cross_nodes_and_the_server_sees_the_client_address() {
-    let t = TwoNodes::new("mna");
+    let t = Nodes::new("mna");
     let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
     let before = [t.snapshot(0), t.snapshot(1)];
     let (code, body) = curl(t.plan(0), "client", ip("10.0.2.20"), 80);
@@ -386,7 +394,7 @@ fn curl_and_ping_cross_nodes_and_the_server_sees_the_client_address() {
 #[test]
 #[ignore = "needs root"]
 fn a_port_the_receivers_groups_deny_never_arrives_and_is_dropped_on_its_node() {
-    let t = TwoNodes::new("mnb");
+    let t = Nodes::new("mnb");
     let alt = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 8080);
     let before = [t.snapshot(0), t.snapshot(1)];
     let (code, _) = curl(t.plan(0), "client", ip("10.0.2.20"), 8080);
@@ -419,7 +427,7 @@ fn a_port_the_receivers_groups_deny_never_arrives_and_is_dropped_on_its_node() {
 #[test]
 #[ignore = "needs root"]
 fn two_vpcs_with_one_cidr_stay_apart_across_nodes() {
-    let t = TwoNodes::new("mnc");
+    let t = Nodes::new("mnc");
     let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
     let other = HostProcess::http_server(t.plan(1), "other", ip("10.0.2.20"), 80);
     // The same addresses on both sides: the VNI keeps the VPCs apart.
@@ -466,7 +474,7 @@ get()
 #[test]
 #[ignore = "needs root"]
 fn a_sigkilled_node_agent_restarts_without_losing_the_crossing_flow() {
-    let mut t = TwoNodes::new("mnd");
+    let mut t = Nodes::new("mnd");
     let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
     let flag = std::env::temp_dir().join(format!("hyperlab-{}-go", t.views[0].lab.name));
     let _ = std::fs::remove_file(&flag);
@@ -544,7 +552,7 @@ fn a_sigkilled_node_agent_restarts_without_losing_the_crossing_flow() {
 #[test]
 #[ignore = "needs root"]
 fn a_reload_on_the_receiving_node_keeps_the_flow_and_applies_its_rules() {
-    let t = TwoNodes::new("mne");
+    let t = Nodes::new("mne");
     let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
     let alt = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 8080);
     let flag = std::env::temp_dir().join(format!("hyperlab-{}-go", t.views[0].lab.name));
@@ -598,4 +606,128 @@ fn a_reload_on_the_receiving_node_keeps_the_flow_and_applies_its_rules() {
     let (code, body) = curl(t.plan(0), "client", ip("10.0.2.20"), 8080);
     assert_eq!(code, 0, "after n2's reload 8080 is admitted: {body}");
     assert_eq!(body, format!("server=web peer={}\n", alt.peers()[0]));
+}
+
+/// Three nodes, one host each, in one VPC: `client` (n1), `web` (n2,
+/// admits HTTP from the clients' group), `db` (n3, admits 5432 only from
+/// web's group).
+const THREE: &str = r#"
+[lab]
+name = "@LAB@"
+mtu = 1450
+
+[[node]]
+id = "n1"
+underlay_ip = "192.168.213.1"
+
+[[node]]
+id = "n2"
+underlay_ip = "192.168.213.2"
+
+[[node]]
+id = "n3"
+underlay_ip = "192.168.213.3"
+
+[[vpc]]
+id = "vpc-a"
+cidr = "10.0.0.0/16"
+
+[[subnet]]
+id = "subnet-a1"
+vpc = "vpc-a"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-a2"
+vpc = "vpc-a"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[security_group]]
+id = "sg-client"
+vpc = "vpc-a"
+
+[[security_group]]
+id = "sg-web"
+vpc = "vpc-a"
+ingress = [{ protocol = "tcp", ports = "80", peer = "sg-client" }]
+
+[[security_group]]
+id = "sg-db"
+vpc = "vpc-a"
+ingress = [{ protocol = "tcp", ports = "5432", peer = "sg-web" }]
+
+[[eni]]
+id = "eni-client"
+subnet = "subnet-a1"
+ip = "10.0.1.10"
+security_groups = ["sg-client"]
+host = "client"
+node = "n1"
+
+[[eni]]
+id = "eni-web"
+subnet = "subnet-a2"
+ip = "10.0.2.20"
+security_groups = ["sg-web"]
+host = "web"
+node = "n2"
+
+[[eni]]
+id = "eni-db"
+subnet = "subnet-a2"
+ip = "10.0.2.30"
+security_groups = ["sg-db"]
+host = "db"
+node = "n3"
+"#;
+
+const THREE_NODES: &[(&str, &str)] = &[
+    ("n1", "192.168.213.1"),
+    ("n2", "192.168.213.2"),
+    ("n3", "192.168.213.3"),
+];
+
+/// Each node sends to the node that holds the destination: client (n1)
+/// reaches web (n2), web reaches db (n3) on the port db's group admits
+/// for web's group, and client's attempt at db is dropped on n3 by db's
+/// groups, never delivered, while n2 saw none of it.
+#[test]
+#[ignore = "needs root"]
+fn three_nodes_each_packet_goes_to_the_node_of_its_destination() {
+    let t = Nodes::of("mnf", THREE, THREE_NODES);
+    let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
+    let db = HostProcess::http_server(t.plan(2), "db", ip("10.0.2.30"), 5432);
+    let (code, body) = curl(t.plan(0), "client", ip("10.0.2.20"), 80);
+    assert_eq!(code, 0, "{body}");
+    assert_eq!(body, format!("server=web peer={}\n", web.peers()[0]));
+    assert!(web.peers()[0].starts_with("10.0.1.10:"));
+    let (code, body) = curl(t.plan(1), "web", ip("10.0.2.30"), 5432);
+    assert_eq!(code, 0, "{body}");
+    assert_eq!(body, format!("server=db peer={}\n", db.peers()[0]));
+    assert!(db.peers()[0].starts_with("10.0.2.20:"));
+    let before: Vec<Snapshot> = (0..3).map(|k| t.snapshot(k)).collect();
+    let (code, _) = curl(t.plan(0), "client", ip("10.0.2.30"), 5432);
+    assert_eq!(code, 28, "client -> db:5432 times out");
+    let d: Vec<Snapshot> = (0..3).map(|k| t.snapshot(k).since(&before[k])).collect();
+    assert_eq!(db.peers().len(), 1, "db saw only web: {:?}", db.peers());
+    let syns = d[0].count(Counter::Forwarded);
+    assert!(syns >= 1);
+    assert_eq!(
+        d[0].drops.iter().sum::<u64>(),
+        0,
+        "n1 drops: {:?}",
+        d[0].drops
+    );
+    assert_eq!(d[2].drop_count(DropReason::IngressSgDeny), syns);
+    assert_eq!(d[2].enis[t.eni("eni-db")].rx_packets, 0);
+    assert_eq!(
+        (
+            d[1].count(Counter::Forwarded),
+            d[1].drops.iter().sum::<u64>()
+        ),
+        (0, 0),
+        "n2 saw nothing of it"
+    );
 }
