@@ -542,6 +542,16 @@ fn a_sigkilled_node_agent_restarts_without_losing_the_crossing_flow() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("decided   at stage route\n")
+            && text.contains(
+                "eni-web lives on node n2 (192.168.213.2): the packet leaves through hl-vxlan \
+                 with VNI 1; node n2 evaluates eni-web's ingress groups and its subnet's \
+                 inbound network ACL"
+            ),
+        "{text}"
+    );
 }
 
 /// A reload on the receiving node only (SIGHUP to n2's agent, after the
