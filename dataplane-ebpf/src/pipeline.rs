@@ -6,6 +6,11 @@
 //! redirects. A flow hit meets the network ACLs its entry records, then forwards. Every `Err`
 //! is a counted drop.
 //!
+//! Labs across nodes (`tunnel`): a packet from this node's VXLAN device is taken as its
+//! sender's (`tunnel::sender`) and meets only the receiver's half (ingress SG, nacl in);
+//! a first packet for another node's ENI meets only the sender's half (egress SG, nacl
+//! out, route), and `tunnel::encap` gives it the tunnel key after forward.
+//!
 //! Layering, top to bottom; a module imports only from layers below its
 //! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
 //! `pipeline` -> constructs (`privatelink`, `gateway`, `nat_gateway`, `icmp_error`) -> `forward` -> `flow`, `sg`,
