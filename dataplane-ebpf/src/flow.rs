@@ -168,6 +168,22 @@ impl Crossings {
     pub fn one(from: u16, to: u16) -> Crossings {
         Crossings { from1: from, to1: to, from2: NO_SUBNET, to2: NO_SUBNET }
     }
+
+    /// The boundary one direction of a flow between nodes crosses, as far
+    /// as this node checks it (`tunnel.rs`): the node the packet leaves its
+    /// subnet on checks the outbound entries (`outbound`), the node it
+    /// enters the destination's subnet on the inbound ones. One subnet: no
+    /// boundary.
+    #[inline(always)]
+    pub fn half(from: u16, to: u16, outbound: bool) -> Crossings {
+        if from == to {
+            Crossings::one(from, to)
+        } else if outbound {
+            Crossings::one(from, NO_SUBNET)
+        } else {
+            Crossings::one(NO_SUBNET, to)
+        }
+    }
 }
 
 /// What both entries of a new flow share: its first packet's TCP state,

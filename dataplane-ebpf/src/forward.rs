@@ -3,7 +3,7 @@
 //! leaves by ([`Verdict`]). Every construct's stage ends here, so this module
 //! sits below them: stages import it, it imports no stage.
 
-use dataplane_common::{explain::STAGE_REWRITE, Counter, DropReason, FlowEntry, FLOW_F_REPLY, NO_STAT};
+use dataplane_common::{explain::STAGE_REWRITE, Counter, DropReason, FlowEntry, FLOW_F_REPLY, FLOW_F_TUNNEL, NO_STAT};
 
 use crate::{
     counters, explain,
@@ -11,6 +11,7 @@ use crate::{
     packet::Packet,
     parse::Headers,
     rewrite,
+    tunnel::Encap,
 };
 
 /// What the pipeline decided; the hooks (`main.rs`) turn it into their
@@ -18,6 +19,9 @@ use crate::{
 pub enum Verdict {
     /// Redirect to the destination ENI behind this fabric ifindex.
     Forward(u32),
+    /// Send out of this VXLAN device to the node of the destination ENI
+    /// (`pipeline` gives it the tunnel key first; `tunnel.rs`).
+    Tunnel(Encap),
     /// Send back out of the ingress port (ARP replies).
     Reflect,
     /// Hand to the kernel stack untouched.
@@ -31,12 +35,19 @@ pub fn forward<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry, len: u64) -> Re
     explain::forwarded(e);
     rewrite::apply(p, h, e)?;
     counters::count(Counter::Forwarded);
-    counters::eni_rx(e.dst_eni, len);
+    // Into the tunnel: the receiver's node counts its delivery.
+    let tunnel = e.flags & FLOW_F_TUNNEL != 0;
+    if !tunnel {
+        counters::eni_rx(e.dst_eni, len);
+    }
     if e.stat_endpoint != NO_STAT {
         let reply = e.flags & FLOW_F_REPLY != 0;
         counters::obj(e.stat_endpoint, reply, len);
         counters::obj(e.stat_listener, reply, len);
         counters::obj(e.stat_target, reply, len);
+    }
+    if tunnel {
+        return Ok(Verdict::Tunnel(Encap { ifindex: e.out_ifindex, vpc: e.out_vpc, dst: e.new_dst }));
     }
     Ok(Verdict::Forward(e.out_ifindex))
 }

@@ -26,6 +26,7 @@ mod privatelink;
 mod rewrite;
 mod route;
 mod sg;
+mod tunnel;
 
 use aya_ebpf::{
     bindings::{xdp_action, TC_ACT_OK, TC_ACT_SHOT},
@@ -77,6 +78,18 @@ fn tc_verdict(pkt: &TcPacket, v: Verdict) -> i32 {
                 TC_ACT_SHOT as i32
             }
         }
+        // Out of the VXLAN device (its egress), with the tunnel key the
+        // pipeline set: the kernel encapsulates toward the other node.
+        Verdict::Tunnel(t) => {
+            // SAFETY: plain helper call.
+            let rc = unsafe { bpf_redirect(t.ifindex, 0) } as i32;
+            if rc == aya_ebpf::bindings::TC_ACT_REDIRECT {
+                rc
+            } else {
+                redirect_failed();
+                TC_ACT_SHOT as i32
+            }
+        }
         // ARP replies go back out of the port they came in on.
         // SAFETY: plain helper call.
         Verdict::Reflect => unsafe { bpf_redirect(pkt.ingress_ifindex(), 0) as i32 },
@@ -115,6 +128,9 @@ fn xdp_verdict(v: Verdict) -> u32 {
                 xdp_action::XDP_DROP
             }
         }
+        // Never reached: the XDP build cannot set a tunnel key, so the
+        // pipeline drops such a packet (`redirect_failed`) before this.
+        Verdict::Tunnel(_) => xdp_action::XDP_DROP,
         Verdict::Reflect => xdp_action::XDP_TX,
         Verdict::Pass => xdp_action::XDP_PASS,
         Verdict::Drop => xdp_action::XDP_DROP,

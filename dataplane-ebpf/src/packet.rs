@@ -5,9 +5,18 @@
 //! skb, and only the helpers keep partial checksums right), [`XdpPacket`]
 //! writes directly and fixes checksums itself.
 
+use core::{
+    mem::MaybeUninit,
+    ptr::{addr_of_mut, write_volatile},
+};
+
 use aya_ebpf::{
     bindings::{BPF_F_MARK_MANGLED_0, BPF_F_PSEUDO_HDR},
-    helpers::generated::{bpf_l3_csum_replace, bpf_l4_csum_replace, bpf_skb_pull_data, bpf_skb_store_bytes},
+    bindings::bpf_tunnel_key,
+    helpers::generated::{
+        bpf_l3_csum_replace, bpf_l4_csum_replace, bpf_skb_get_tunnel_key, bpf_skb_pull_data, bpf_skb_set_tunnel_key,
+        bpf_skb_store_bytes,
+    },
     programs::{TcContext, XdpContext},
 };
 
@@ -44,6 +53,15 @@ pub trait Packet {
     /// for [`Packet::l4_csum_replace`]: the changes of one update are either
     /// all pseudo-header fields or none.
     fn l4_csum_diff(&mut self, off: usize, diff: u32, flags: u64) -> Result<(), ()>;
+    /// Whether [`Packet::set_tunnel`] can work on this hook.
+    const TUNNELS: bool;
+    /// Gives the packet the VXLAN metadata it leaves a collect-metadata
+    /// device with: the remote node's underlay address and the VNI. Only
+    /// an skb carries tunnel metadata: the XDP build refuses.
+    fn set_tunnel(&mut self, remote: [u8; 4], vni: u32) -> Result<(), ()>;
+    /// The VNI a packet that arrived through a collect-metadata device
+    /// carried (`None`: no tunnel metadata, or the XDP build).
+    fn tunnel_vni(&self) -> Option<u32>;
 }
 
 /// The ones'-complement change of a checksum when the 32-bit value `from`
@@ -116,6 +134,7 @@ impl<'a> TcPacket<'a> {
 
 impl Packet for TcPacket<'_> {
     ctx_accessors!(TcContext);
+    const TUNNELS: bool = true;
     #[inline(always)]
     fn slow_path(&self) {
         // SAFETY: the helper checks the index and the array's program type.
@@ -193,6 +212,71 @@ impl Packet for TcPacket<'_> {
         let rc = unsafe { bpf_l4_csum_replace(self.ctx.skb.skb as *mut _, off as u32, 0, diff as u64, flags) };
         if rc == 0 { Ok(()) } else { Err(()) }
     }
+
+    #[inline(always)]
+    fn set_tunnel(&mut self, remote: [u8; 4], vni: u32) -> Result<(), ()> {
+        // The helper takes both in host order (it converts them itself);
+        // TTL 64 (IPDEFTTL, as Cilium sets it): the key's TTL is the outer
+        // header's.
+        let mut key = MaybeUninit::<TunnelKey>::uninit();
+        TunnelKey::fill(&mut key, vni, u32::from_be_bytes(remote), 64);
+        // SAFETY: helper call on our own skb with a key on the stack.
+        let rc = unsafe {
+            bpf_skb_set_tunnel_key(self.ctx.skb.skb as *mut _, key.as_mut_ptr() as *mut bpf_tunnel_key, TunnelKey::SIZE, 0)
+        };
+        if rc == 0 { Ok(()) } else { Err(()) }
+    }
+
+    #[inline(always)]
+    fn tunnel_vni(&self) -> Option<u32> {
+        // The helper writes the whole key (it takes uninitialised memory).
+        let mut key = MaybeUninit::<TunnelKey>::uninit();
+        // SAFETY: helper call on our own skb; it fails without metadata.
+        let rc = unsafe {
+            bpf_skb_get_tunnel_key(self.ctx.skb.skb as *mut _, key.as_mut_ptr() as *mut bpf_tunnel_key, TunnelKey::SIZE, 0)
+        };
+        // SAFETY: on success the helper filled the key.
+        if rc == 0 { Some(unsafe { key.assume_init() }.id) } else { None }
+    }
+}
+
+/// `struct bpf_tunnel_key` up to `tunnel_label`: the IPv4 layout the
+/// tunnel-key helpers accept besides the whole struct (the kernel's
+/// "deprecated structure layouts" in `bpf_skb_set_tunnel_key`). Scalars
+/// only, each written: a zeroed byte array would compile to a `memset`
+/// call the BPF target cannot link.
+#[repr(C)]
+struct TunnelKey {
+    id: u32,
+    remote_ipv4: u32,
+    remote_ipv6_1: u32,
+    remote_ipv6_2: u32,
+    remote_ipv6_3: u32,
+    tos: u8,
+    ttl: u8,
+    ext: u16,
+}
+
+impl TunnelKey {
+    const SIZE: u32 = core::mem::size_of::<TunnelKey>() as u32;
+
+    /// A key with every field written, each with a volatile store: LLVM
+    /// would merge the zero fields into a `memset` call.
+    #[inline(always)]
+    fn fill(key: &mut MaybeUninit<TunnelKey>, id: u32, remote_ipv4: u32, ttl: u8) {
+        let k = key.as_mut_ptr();
+        // SAFETY: field pointers into our own stack value.
+        unsafe {
+            write_volatile(addr_of_mut!((*k).id), id);
+            write_volatile(addr_of_mut!((*k).remote_ipv4), remote_ipv4);
+            write_volatile(addr_of_mut!((*k).remote_ipv6_1), 0);
+            write_volatile(addr_of_mut!((*k).remote_ipv6_2), 0);
+            write_volatile(addr_of_mut!((*k).remote_ipv6_3), 0);
+            write_volatile(addr_of_mut!((*k).tos), 0);
+            write_volatile(addr_of_mut!((*k).ttl), ttl);
+            write_volatile(addr_of_mut!((*k).ext), 0);
+        }
+    }
 }
 
 pub struct XdpPacket<'a> {
@@ -228,6 +312,17 @@ pub fn csum_apply(check: u16, diff: u32) -> u16 {
 
 impl Packet for XdpPacket<'_> {
     ctx_accessors!(XdpContext);
+    const TUNNELS: bool = false;
+    /// An XDP frame has no metadata to carry a tunnel key in: a lab across
+    /// nodes runs the TC hook (`check` refuses `hook = "xdp"` there).
+    #[inline(always)]
+    fn set_tunnel(&mut self, _remote: [u8; 4], _vni: u32) -> Result<(), ()> {
+        Err(())
+    }
+    #[inline(always)]
+    fn tunnel_vni(&self) -> Option<u32> {
+        None
+    }
     #[inline(always)]
     fn slow_path(&self) {
         // SAFETY: as for TC.

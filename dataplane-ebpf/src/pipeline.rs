@@ -6,10 +6,15 @@
 //! redirects. A flow hit meets the network ACLs its entry records, then forwards. Every `Err`
 //! is a counted drop.
 //!
+//! Labs across nodes (`tunnel`): a packet from this node's VXLAN device is taken as its
+//! sender's (`tunnel::sender`) and meets only the receiver's half (ingress SG, nacl in);
+//! a first packet for another node's ENI meets only the sender's half (egress SG, nacl
+//! out, route), and `tunnel::encap` gives it the tunnel key after forward.
+//!
 //! Layering, top to bottom; a module imports only from layers below its
 //! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
 //! `pipeline` -> constructs (`privatelink`, `gateway`, `nat_gateway`, `icmp_error`) -> `forward` -> `flow`, `sg`,
-//! `nacl`, `route`, `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
+//! `nacl`, `route`, `arp`, `rewrite`, `tunnel` -> `events` -> `parse` -> `packet`, `counters` ->
 //! `explain` -> `maps`.
 
 use dataplane_common::{
@@ -18,8 +23,8 @@ use dataplane_common::{
         STAGE_EGRESS_SG, STAGE_ENI, STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
     },
     active_generation, in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
-    ENI_KIND_LINK, FLOW_F_REPLY, FLOW_F_UNTRACKED, FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER,
-    INTERNET_VPC, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    ENI_KIND_HOST, ENI_KIND_LINK, FLOW_F_REPLY, FLOW_F_TUNNEL, FLOW_F_UNTRACKED, FLOW_F_UNTRACKED_RECEIVER,
+    FLOW_F_UNTRACKED_SENDER, INTERNET_VPC, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
@@ -30,7 +35,7 @@ use crate::{
     maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS, SLOW_ARGS},
     packet::Packet,
     parse::{self, Frame, Headers},
-    gateway, icmp_error, nacl, nat_gateway, privatelink, route, sg,
+    gateway, icmp_error, nacl, nat_gateway, privatelink, route, sg, tunnel,
 };
 
 #[inline(always)]
@@ -41,8 +46,12 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
     };
     explain::port(port);
     let len = p.len() as u64;
-    counters::eni_tx(port.eni, len);
-    finish(stages(p, port, len, active), port)
+    // The sending node counted a packet from another node as its ENI's.
+    if !tunnel::is_tunnel(port) {
+        counters::eni_tx(port.eni, len);
+    }
+    let r = stages(p, port, len, active);
+    finish(p, r, port, active)
 }
 
 /// Stage `port`: which ENI's veth did this come from, in the active
@@ -67,16 +76,28 @@ fn port_of<P: Packet>(p: &P) -> Option<(&'static PortInfo, u32)> {
     port.map(|port| (port, active))
 }
 
-/// The verdict of a packet from `port`; a drop is counted (per reason and
-/// per ENI) and traced.
+/// The verdict of a packet from `port` (either program): one for another
+/// node gets its tunnel key (`tunnel::encap`); a drop is counted (per
+/// reason and, unless another node's ENI sent it, per ENI) and traced.
 #[inline(always)]
-fn finish(r: Result<Verdict, DropReason>, port: &PortInfo) -> Verdict {
-    match r {
+fn finish<P: Packet>(p: &mut P, r: Result<Verdict, DropReason>, port: &PortInfo, active: u32) -> Verdict {
+    let from_tunnel = tunnel::is_tunnel(port);
+    let done = match r {
+        // A packet from another node is delivered here, never sent on.
+        Ok(Verdict::Tunnel(_)) if from_tunnel => Err(DropReason::SourceCheck),
+        Ok(Verdict::Tunnel(t)) => {
+            tunnel::encap(p, active_generation(active), port.vpc, &t).map(|()| Verdict::Tunnel(t))
+        }
+        other => other,
+    };
+    match done {
         Ok(v) => v,
         Err(reason) => {
             explain::dropped(reason);
             counters::drop(reason);
-            counters::eni_drop(port.eni);
+            if !from_tunnel {
+                counters::eni_drop(port.eni);
+            }
             Verdict::Drop
         }
     }
@@ -88,22 +109,42 @@ fn finish(r: Result<Verdict, DropReason>, port: &PortInfo) -> Verdict {
 /// its ENI already.
 #[inline(always)]
 pub fn process_slow<P: Packet>(p: &mut P) -> Verdict {
-    let Some((port, _)) = port_of(p) else {
+    let Some((port, active)) = port_of(p) else {
         counters::drop(DropReason::SlowPathFailed);
         return Verdict::Drop;
     };
     let len = p.len() as u64;
     let restart = matches!(SLOW_ARGS.get(0), Some(&a) if a != 0);
     let r = match parse::parse(p) {
-        Ok(Frame::Ipv4(h)) => {
-            let key = h.key(port.vpc);
-            // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
-            events::rejected(first_packet(p, port, &h, &key, len, restart), port, &h, &key, len)
-        }
+        Ok(Frame::Ipv4(h)) => slow_stages(p, port, &h, active, len, restart),
         Ok(_) => Err(DropReason::SlowPathFailed),
         Err(reason) => Err(reason),
     };
-    finish(r, port)
+    finish(p, r, port, active)
+}
+
+/// The slow path of a parsed IPv4 packet from `port` (from another node:
+/// its sender's port again, as the fast path took it).
+#[inline(always)]
+fn slow_stages<P: Packet>(
+    p: &mut P,
+    port: &PortInfo,
+    h: &Headers,
+    active: u32,
+    len: u64,
+    restart: bool,
+) -> Result<Verdict, DropReason> {
+    let from_tunnel = tunnel::is_tunnel(port);
+    let sender;
+    let port = if from_tunnel {
+        sender = tunnel::sender(p, active_generation(active), h)?;
+        &sender
+    } else {
+        port
+    };
+    let key = h.key(port.vpc);
+    // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
+    events::rejected(first_packet(p, port, h, &key, len, restart, from_tunnel), port, h, &key, len)
 }
 
 /// Hands a first packet to the slow path: a program of its own (entered by
@@ -125,6 +166,8 @@ fn slow_path<P: Packet>(p: &mut P, restart: bool) -> Result<Verdict, DropReason>
 fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Result<Verdict, DropReason> {
     explain::stage(STAGE_PARSE);
     let (h, error) = match parse::parse(p)? {
+        // ARP never crosses nodes: each node answers its own hosts.
+        Frame::Arp if tunnel::is_tunnel(port) => return Err(DropReason::ArpIgnored),
         Frame::Arp => {
             arp::answer(p, port)?;
             counters::count(Counter::ArpReply);
@@ -132,6 +175,16 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
         }
         Frame::Ipv4(h) => (h, false),
         Frame::IcmpError(h) => (h, true),
+    };
+    // From another node: the sending ENI's port, as if it had entered
+    // here (its node did the source check).
+    let from_tunnel = tunnel::is_tunnel(port);
+    let sender;
+    let port = if from_tunnel {
+        sender = tunnel::sender(p, active_generation(active), &h)?;
+        &sender
+    } else {
+        port
     };
     // AWS's source/destination check: an ENI only sends from its own address.
     if h.src != port.ip {
@@ -180,6 +233,9 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
 }
 
 /// Slow path: decide a new flow, record both directions, forward.
+/// `from_tunnel`: the packet came from another node (`port` is its
+/// sender's), whose node decided the sender's half: its egress groups,
+/// outbound ACL and route.
 #[inline(always)]
 fn first_packet<P: Packet>(
     p: &mut P,
@@ -188,6 +244,7 @@ fn first_packet<P: Packet>(
     key: &FlowKey,
     len: u64,
     restart: bool,
+    from_tunnel: bool,
 ) -> Result<Verdict, DropReason> {
     // The lab's internet reaches a VPC only through an internet gateway.
     if port.vpc == INTERNET_VPC {
@@ -209,6 +266,10 @@ fn first_packet<P: Packet>(
         // that holds it); `local` finds nothing there.
         None => {
             let peer = route::decide(gen, port.subnet, h.dst)?;
+            // Gateways are not built across nodes (`check` refuses them).
+            if from_tunnel && (peer == route::IGW || peer == route::NAT) {
+                return Err(DropReason::NoRoute);
+            }
             if peer == route::IGW {
                 return gateway::to_internet(p, port, h, key, len, restart);
             }
@@ -232,55 +293,104 @@ fn first_packet<P: Packet>(
     if dst.kind == ENI_KIND_LINK {
         return Err(DropReason::LinkReverseInitiated);
     }
+    // A packet from another node is for a host of this one.
+    if from_tunnel && (dst.is_remote() || dst.kind != ENI_KIND_HOST) {
+        return Err(DropReason::NoRoute);
+    }
     let dport = u16::from_be_bytes(h.dport);
     // ICMP rules match type and code, not a port.
     let sv = sg::value(h, dport);
-    // Stage `sg`: sender's egress, then receiver's ingress.
-    explain::stage(STAGE_EGRESS_SG);
-    if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
-        return Err(DropReason::EgressSgDeny);
-    }
-    // Stage `nacl out`: leaving the source subnet.
     let value = nacl::value(h, h.dport);
-    nacl::out(NACL_CHECK_OUT1, gen, port.subnet, dst.subnet, h.dst, h.proto, value)?;
-    // Stage `route`: the source subnet's route table (a peered destination
-    // met it above). Config refuses peering and gateway routes inside the
-    // VPC's CIDR, so an address of the VPC's own is `local` or a blackhole
-    // here; anything else would be a broken table.
-    if !peered && route::decide(gen, port.subnet, h.dst)? != route::LOCAL {
-        return Err(DropReason::NoRoute);
+    if !from_tunnel {
+        // Stage `sg`: sender's egress, then receiver's ingress.
+        explain::stage(STAGE_EGRESS_SG);
+        if !sg::allows(SG_CHECK_EGRESS, port.sg_set, SG_DIR_EGRESS, h.proto, h.dst, sv) {
+            return Err(DropReason::EgressSgDeny);
+        }
+        // Stage `nacl out`: leaving the source subnet.
+        nacl::out(NACL_CHECK_OUT1, gen, port.subnet, dst.subnet, h.dst, h.proto, value)?;
+        // Stage `route`: the source subnet's route table (a peered destination
+        // met it above). Config refuses peering and gateway routes inside the
+        // VPC's CIDR, so an address of the VPC's own is `local` or a blackhole
+        // here; anything else would be a broken table.
+        if !peered && route::decide(gen, port.subnet, h.dst)? != route::LOCAL {
+            return Err(DropReason::NoRoute);
+        }
     }
-    explain::stage(STAGE_INGRESS_SG);
-    if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, sv) {
-        return Err(DropReason::IngressSgDeny);
+    // The receiver lives on another node: its node evaluates its ingress
+    // groups and the inbound ACL (`tunnel.rs`).
+    let to_node = dst.is_remote();
+    // An XDP frame cannot carry a tunnel key (`check` refuses the XDP hook
+    // in a lab across nodes): refused before any state is created.
+    if to_node && !P::TUNNELS {
+        return Err(DropReason::RedirectFailed);
     }
-    if dst.kind == ENI_KIND_ENDPOINT {
-        // Through an endpoint (and so an NLB, a Hyperplane ENI) a flow is
-        // always tracked (EC2 user guide, "Automatically tracked connections").
-        return privatelink::first_packet(p, port, h, key, dst, len, restart);
+    if !to_node {
+        explain::stage(STAGE_INGRESS_SG);
+        if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, h.src, sv) {
+            return Err(DropReason::IngressSgDeny);
+        }
+        if dst.kind == ENI_KIND_ENDPOINT {
+            // Through an endpoint (and so an NLB, a Hyperplane ENI) a flow is
+            // always tracked (EC2 user guide, "Automatically tracked connections").
+            return privatelink::first_packet(p, port, h, key, dst, len, restart);
+        }
+        // Stage `nacl in`: entering the destination subnet.
+        nacl::inbound(NACL_CHECK_IN1, gen, port.subnet, dst.subnet, h.src, h.proto, value)?;
     }
     // Tracked or untracked, at each end (compile decided AWS's rule per
     // set, protocol and port): an untracked end's rules judge every packet
-    // of the flow, in both directions.
+    // of the flow, in both directions. Across nodes each node decides for
+    // the end that lives on it.
     let mut fwd_flags = 0;
     let mut rev_flags = FLOW_F_REPLY;
-    if sg::untracked(port.sg_set, SG_DIR_EGRESS, h.proto, dport) {
+    if !from_tunnel && sg::untracked(port.sg_set, SG_DIR_EGRESS, h.proto, dport) {
         fwd_flags |= FLOW_F_UNTRACKED_SENDER;
         rev_flags |= FLOW_F_UNTRACKED_RECEIVER;
     }
-    if sg::untracked(dst.sg_set, SG_DIR_INGRESS, h.proto, dport) {
+    if !to_node && sg::untracked(dst.sg_set, SG_DIR_INGRESS, h.proto, dport) {
         fwd_flags |= FLOW_F_UNTRACKED_RECEIVER;
         rev_flags |= FLOW_F_UNTRACKED_SENDER;
     }
-    // Stage `nacl in`: entering the destination subnet.
-    nacl::inbound(NACL_CHECK_IN1, gen, port.subnet, dst.subnet, h.src, h.proto, value)?;
+    // The entries' boundaries each direction checks here, and which one
+    // leaves through the tunnel: between nodes, each node checks the half
+    // of a boundary on its side.
+    let (s, d) = (port.subnet, dst.subnet);
+    let (fwd_x, rev_x) = if to_node {
+        ((fwd_flags | FLOW_F_TUNNEL, Crossings::half(s, d, true)), (rev_flags, Crossings::half(d, s, false)))
+    } else if from_tunnel {
+        ((fwd_flags, Crossings::half(s, d, false)), (rev_flags | FLOW_F_TUNNEL, Crossings::half(d, s, true)))
+    } else {
+        ((fwd_flags, Crossings::one(s, d)), (rev_flags, Crossings::one(d, s)))
+    };
+    create_and_forward(p, port, h, key, dst, dst_vpc, peered, len, restart, fwd_x, rev_x)
+}
+
+/// Records both directions of a new flow (forward entry flags and
+/// boundaries `fwd_x`, reply entry's `rev_x`) and forwards its first packet.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn create_and_forward<P: Packet>(
+    p: &mut P,
+    port: &PortInfo,
+    h: &Headers,
+    key: &FlowKey,
+    dst: &EniInfo,
+    dst_vpc: u32,
+    peered: bool,
+    len: u64,
+    restart: bool,
+    fwd_x: (u32, Crossings),
+    rev_x: (u32, Crossings),
+) -> Result<Verdict, DropReason> {
+    let gen = port.generation as u32;
     let b = flow::Birth::of(h, len);
     let fwd = flow::scratch(0)?;
     let to_dst = Hop { mac: &dst.mac, ifindex: dst.ifindex, vpc: dst_vpc, eni: dst.eni };
-    flow::build(fwd, &b, fwd_flags, port.eni, &to_dst, Tuple::of(h), &Crossings::one(port.subnet, dst.subnet));
+    flow::build(fwd, &b, fwd_x.0, port.eni, &to_dst, Tuple::of(h), &fwd_x.1);
     let rev = flow::scratch(1)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
-    flow::build(rev, &b, rev_flags, dst.eni, &back, Tuple::reply_to(h), &Crossings::one(dst.subnet, port.subnet));
+    flow::build(rev, &b, rev_x.0, dst.eni, &back, Tuple::reply_to(h), &rev_x.1);
     let rev_key = fwd.peer_key(h.proto);
     let c = if dry_run() {
         // A dry run (`dataplane explain`) decides and rewrites, creates nothing.

@@ -287,7 +287,11 @@ impl Agent {
                 );
             }
         }
-        let names: Vec<String> = plan.ports.iter().map(|p| p.name.clone()).collect();
+        let mut names: Vec<String> = plan.ports.iter().map(|p| p.name.clone()).collect();
+        // A lab across nodes: what other nodes send arrives on the VXLAN device.
+        if plan.tunnel.is_some() {
+            names.push(lab::TUNNEL_DEVICE.to_string());
+        }
         let adopted = dataplane.attach(&plan.fabric_ns, &names, hook)?;
         log::info!(
             "lab {}: {} ports attached ({:?} hook, {adopted} links adopted), {} security-group \

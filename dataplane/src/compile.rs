@@ -69,6 +69,10 @@ pub struct Compiled {
     pub public_ips: Vec<PublicIpEntry>,
     /// Where this compilation's ids start (see [`Compiled::rebase`]).
     pub generation: u32,
+    /// The fabric ifindex of every port (ENIs, then internet hosts) it was
+    /// compiled for, untagged: an ENI of another node has the VXLAN
+    /// device's, and no `ports` row of its own.
+    pub ifindexes: Vec<u32>,
 }
 
 /// Ids of one generation live in their own half of every id space, so a
@@ -111,12 +115,10 @@ impl Compiled {
         table_base(self.generation)
     }
 
-    /// The fabric ifindexes of the ports, in order, without the generation tag.
+    /// The fabric ifindexes of the ports, in order, without the generation
+    /// tag (what it was compiled for).
     pub fn port_ifindexes(&self) -> Vec<u32> {
-        self.ports
-            .iter()
-            .map(|(i, _)| i & !dataplane_common::GENERATION_BIT)
-            .collect()
+        self.ifindexes.clone()
     }
 
     /// Moves every id of a generation-0 compilation into generation `g`.
@@ -463,6 +465,22 @@ impl SgInput {
     }
 }
 
+/// The port row of a node's VXLAN device: the VPC says "from another
+/// node"; the VNI and the source address name the VPC and ENI
+/// (`dataplane-ebpf/src/tunnel.rs`).
+fn tunnel_port_info() -> PortInfo {
+    PortInfo {
+        vpc: dataplane_common::TUNNEL_VPC,
+        eni: u32::MAX,
+        sg_set: NO_SG_SET,
+        ip: [0; 4],
+        mac: [0; 6],
+        generation: 0,
+        subnet: dataplane_common::NO_SUBNET,
+        _pad: 0,
+    }
+}
+
 /// [`compile`], taking each set's security-group entries from `memo` when
 /// their inputs are unchanged, and leaving in `memo` what this compilation
 /// used. The result is the same as `compile`'s.
@@ -488,12 +506,36 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
     let open_set = sg_sets.len() as u32;
     let mut out = Compiled {
         sg_sets: sg_sets.clone(),
+        ifindexes: ifindexes.to_vec(),
         ..Default::default()
     };
+    let mut tunnel_port = false;
     for (i, eni) in topo.enis.iter().enumerate() {
         let vpc = topo.eni_vpc(i) as u32;
         let set = eni_set[i];
         let ip = eni.ip.octets();
+        // An ENI of another node: reached through this node's VXLAN
+        // device, whose one port row takes what other nodes send.
+        let underlay = topo.eni_underlay(i).map(|u| u.octets());
+        if underlay.is_some() {
+            if !tunnel_port {
+                out.ports.push((ifindexes[i], tunnel_port_info()));
+                tunnel_port = true;
+            }
+            out.enis.push((
+                EniKey { vpc, ip },
+                EniInfo {
+                    eni: i as u32,
+                    ifindex: ifindexes[i],
+                    sg_set: set,
+                    kind: ENI_KIND_HOST,
+                    underlay: underlay.unwrap_or_default(),
+                    mac: eni.mac,
+                    subnet: eni.subnet as u16,
+                },
+            ));
+            continue;
+        }
         out.ports.push((
             ifindexes[i],
             PortInfo {
@@ -514,6 +556,7 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
                 ifindex: ifindexes[i],
                 sg_set: set,
                 kind: ENI_KIND_HOST,
+                underlay: [0; 4],
                 mac: eni.mac,
                 subnet: eni.subnet as u16,
             },
@@ -669,6 +712,7 @@ fn links(topo: &Topology, out: &mut Compiled) {
                         ifindex: 0,
                         sg_set: NO_SG_SET,
                         kind: ENI_KIND_LINK,
+                        underlay: [0; 4],
                         mac: [0; 6],
                         subnet: e.subnet as u16,
                     },
@@ -732,6 +776,7 @@ fn privatelink(
                         endpoint_set[ep_eni]
                     },
                     kind: ENI_KIND_ENDPOINT,
+                    underlay: [0; 4],
                     mac: [0; 6],
                     subnet: e.subnet as u16,
                 },

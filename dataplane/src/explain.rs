@@ -770,6 +770,9 @@ pub fn annotate(
         STAGE_NAMES[STAGE_FLOW as usize]
     } else if t.sg[SG_CHECK_TARGET_INGRESS].checked != 0 {
         "target_sg"
+    } else if let Some(n) = acl_route::other_node(topo, vpc, &t) {
+        notes.push(n);
+        "route"
     } else {
         "ingress_sg"
     };

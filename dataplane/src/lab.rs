@@ -29,14 +29,20 @@ use crate::{model::Topology, netns};
 
 pub use ipnet::Ipv4Net;
 
+mod vxlan;
+pub use vxlan::{TunnelPlan, TUNNEL_DEVICE};
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabPlan {
     pub name: String,
     pub fabric_ns: String,
     pub hosts: Vec<HostPlan>,
-    /// One per ENI, in ENI order.
+    /// One per ENI of this node, in ENI order.
     pub ports: Vec<PortPlan>,
     pub mtu: u32,
+    /// A lab across nodes: this node's VXLAN device in the fabric, and
+    /// the ENIs of other nodes it leads to.
+    pub tunnel: Option<TunnelPlan>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +105,10 @@ pub fn plan(topo: &Topology) -> LabPlan {
     let mut hosts = Vec::new();
     let mut ports = Vec::new();
     for (host, enis) in topo.hosts() {
+        // Another node builds and serves it.
+        if !topo.is_local_host(&host) {
+            continue;
+        }
         let netns = format!("{lab}-{host}");
         let ifaces: Vec<IfacePlan> = enis
             .iter()
@@ -163,6 +173,7 @@ pub fn plan(topo: &Topology) -> LabPlan {
         hosts,
         ports,
         mtu: topo.lab.mtu,
+        tunnel: TunnelPlan::of(topo),
     }
 }
 
@@ -252,8 +263,17 @@ pub fn exec_in(ns: &str, cmd: &[String]) -> anyhow::Error {
 }
 
 /// `(eni, ifindex of p<eni> in the fabric namespace)` for every port, in ENI order.
+/// The ENIs of other nodes have the VXLAN device's.
 pub fn fabric_ifindexes(plan: &LabPlan) -> Result<Vec<(usize, u32)>> {
-    let names: Vec<(usize, String)> = plan.ports.iter().map(|p| (p.eni, p.name.clone())).collect();
+    let mut names: Vec<(usize, String)> =
+        plan.ports.iter().map(|p| (p.eni, p.name.clone())).collect();
+    if let Some(t) = &plan.tunnel {
+        names.extend(
+            t.remote_enis
+                .iter()
+                .map(|&e| (e, TUNNEL_DEVICE.to_string())),
+        );
+    }
     let fabric = plan.fabric_ns.clone();
     with_netlink(&plan.fabric_ns, move |handle| async move {
         let links = link_indexes(&handle).await?;
@@ -332,6 +352,9 @@ fn build(plan: &LabPlan) -> Result<()> {
         }
         Ok(())
     })?;
+    if let Some(t) = &plan.tunnel {
+        vxlan::create(&plan.fabric_ns, t)?;
+    }
 
     for host in &plan.hosts {
         let host = host.clone();
@@ -425,7 +448,7 @@ fn write_sysctl_if_ipv6(key: &str, value: &str) -> Result<()> {
 
 /// Runs `f` with a netlink handle whose socket lives in namespace `ns`, on a
 /// thread inside it with its own single-threaded runtime.
-fn with_netlink<T, F, Fut>(ns: &str, f: F) -> Result<T>
+pub(crate) fn with_netlink<T, F, Fut>(ns: &str, f: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(Handle) -> Fut + Send + 'static,
@@ -449,7 +472,7 @@ where
     })
 }
 
-async fn set_up(handle: &Handle, index: u32) -> Result<()> {
+pub(crate) async fn set_up(handle: &Handle, index: u32) -> Result<()> {
     handle
         .link()
         .set(LinkUnspec::new_with_index(index).up().build())
@@ -458,7 +481,7 @@ async fn set_up(handle: &Handle, index: u32) -> Result<()> {
     Ok(())
 }
 
-async fn link_index(handle: &Handle, name: &str) -> Result<u32> {
+pub(crate) async fn link_index(handle: &Handle, name: &str) -> Result<u32> {
     let msg: Option<LinkMessage> = handle
         .link()
         .get()

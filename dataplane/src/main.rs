@@ -74,9 +74,11 @@ enum Cmd {
         /// Hook to attach to the fabric ports (default: the config's `lab.hook`, else tc).
         #[arg(long, value_enum)]
         hook: Option<HookArg>,
-        /// Address of the Prometheus metrics endpoint (GET /metrics).
-        #[arg(long, default_value = "127.0.0.1:9477")]
-        metrics: SocketAddr,
+        /// Address of the Prometheus metrics endpoint (GET /metrics;
+        /// default 127.0.0.1:9477, for node K of a lab across nodes,
+        /// counted from 0 in file order, port 9477 + K).
+        #[arg(long)]
+        metrics: Option<SocketAddr>,
         /// Kernel object to load (default: $HYPERLAB_EBPF_OBJ, else the one built into this binary).
         #[arg(long)]
         ebpf_obj: Option<PathBuf>,
@@ -91,6 +93,8 @@ enum Cmd {
         /// the config's [flow_logs] interval.
         #[arg(long, value_name = "SECS")]
         flow_log_interval: Option<u32>,
+        #[command(flatten)]
+        node: NodeArg,
     },
     /// Remove a lab's data plane: detach its programs and drop its pinned maps and flows.
     ///
@@ -100,11 +104,15 @@ enum Cmd {
     Down {
         /// Topology config of the lab (default: the embedded default topology).
         file: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeArg,
     },
     /// Print the counters of a running agent: pipeline events, drops by reason, per-ENI traffic, flow-table fill.
     Stats {
         /// Topology config of the running lab (default: the embedded default topology).
         file: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeArg,
         /// List every drop reason, also those at 0 (default: the ones that dropped something).
         #[arg(long)]
         all: bool,
@@ -120,6 +128,8 @@ enum Cmd {
         /// config's `[flow_logs]` file as they are written (Ctrl-C ends it).
         #[arg(long)]
         follow: bool,
+        #[command(flatten)]
+        node: NodeArg,
     },
     /// Say what the running data plane would do with a packet, and why.
     ///
@@ -290,6 +300,17 @@ enum ExportCmd {
     },
 }
 
+/// `--node`: which node of a lab across nodes (`[[node]]`) this command is
+/// for. Its namespaces, pins and run files are named `<lab>-<node>`.
+#[derive(clap::Args)]
+struct NodeArg {
+    /// The node of the lab (its `[[node]]` id) to build, run or remove:
+    /// only its hosts, its fabric and its VXLAN device (default: the only
+    /// node).
+    #[arg(long, value_name = "ID")]
+    node: Option<String>,
+}
+
 #[derive(clap::Args)]
 struct ImportOut {
     /// Write the config to FILE (default: stdout). On an error FILE is left as it was.
@@ -313,9 +334,15 @@ enum LabCmd {
         /// IFACE tx off`), for a lab to be run with `run --hook xdp`.
         #[arg(long)]
         tx_offload_off: bool,
+        #[command(flatten)]
+        node: NodeArg,
     },
     /// Remove every namespace the lab created.
-    Down { file: Option<PathBuf> },
+    Down {
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeArg,
+    },
     /// Run a command inside a host's namespace: `dataplane lab exec [FILE] HOST -- CMD...`.
     ///
     /// The command replaces this process (as with `ip netns exec`): its exit
@@ -465,22 +492,30 @@ fn import_output(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads FILE (or the embedded default); config errors are printed as
-/// diagnostics and end the command with exit code 1.
-fn topology(file: Option<&Path>) -> Result<Topology, ExitCode> {
+/// Loads FILE (or the embedded default) as node `node` serves it
+/// (`Topology::for_node`); config errors are printed as diagnostics and
+/// end the command with exit code 1.
+fn topology(file: Option<&Path>, node: Option<&str>) -> Result<Topology, ExitCode> {
     let res = match file {
         Some(f) => config::load(f),
         None => config::parse_str(DEFAULT_CONFIG, persist::DEFAULT_SOURCE),
     };
-    res.map_err(|d| {
+    let t = res.map_err(|d| {
         eprintln!("{d}");
+        ExitCode::FAILURE
+    })?;
+    t.for_node(node).map_err(|e| {
+        eprintln!("error: --node: {e}");
         ExitCode::FAILURE
     })
 }
 
 macro_rules! topo {
     ($file:expr) => {
-        match topology($file) {
+        topo!($file, None)
+    };
+    ($file:expr, $node:expr) => {
+        match topology($file, $node) {
             Ok(t) => t,
             Err(code) => return Ok(code),
         }
@@ -506,8 +541,12 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                                 i.hosts.len()
                             )
                         };
+                        let nodes = match t.placement.nodes.len() {
+                            0 => String::new(),
+                            n => format!(", {n} nodes"),
+                        };
                         println!(
-                            "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts{internet})",
+                            "{}: ok (lab {}, {} VPCs, {} subnets, {} security groups, {} ENIs on {} hosts{internet}{nodes})",
                             f.display(),
                             t.lab.name,
                             t.vpcs.len(),
@@ -536,14 +575,29 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             LabCmd::Up {
                 file,
                 tx_offload_off,
+                node,
             } => {
-                let t = topo!(file.as_deref());
+                let t = topo!(file.as_deref(), node.node.as_deref());
                 let plan = lab::plan(&t);
                 if let Some(why) = dataplane_in_the_way(&t.lab.name, file.as_deref()) {
                     anyhow::bail!(why);
                 }
                 lab::up(&plan)?;
                 println!("lab {} is up: {}", plan.name, plan.namespaces().join(" "));
+                if let (Some(tun), Some(n)) = (&plan.tunnel, t.local_node()) {
+                    println!(
+                        "lab {}: node {} ({}) reaches {} ENIs of other nodes through {} in {} \
+                         (VXLAN, UDP port {}, mtu {})",
+                        plan.name,
+                        n.id,
+                        tun.local,
+                        tun.remote_enis.len(),
+                        lab::TUNNEL_DEVICE,
+                        plan.fabric_ns,
+                        dataplane_common::VXLAN_PORT,
+                        tun.mtu
+                    );
+                }
                 if tx_offload_off || t.lab.hook == Hook::Xdp {
                     let done = lab::tx_offload_off(&plan)?;
                     println!(
@@ -555,8 +609,8 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            LabCmd::Down { file } => {
-                let t = topo!(file.as_deref());
+            LabCmd::Down { file, node } => {
+                let t = topo!(file.as_deref(), node.node.as_deref());
                 let plan = lab::plan(&t);
                 if let Some(msg) = remove_dataplane(&t.lab.name)? {
                     println!("{msg}");
@@ -592,6 +646,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             watch,
             flow_log,
             flow_log_interval,
+            node,
         } => {
             // FILE (its `[aws]` and lab name), unless only an endpoint is given.
             let from_file = match (&file, &aws_endpoint) {
@@ -632,9 +687,14 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
                     persist::ConfigSource {
                         name: f.url().to_string(),
                         text: polled.changed.expect("the first poll is a change"),
+                        node: None,
                     }
                 }
                 None => from_file.expect("read unless only an endpoint is given").0,
+            };
+            let source = persist::ConfigSource {
+                node: node.node,
+                ..source
             };
             let mut t = match source.parse() {
                 Ok(t) => t,
@@ -650,6 +710,10 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             )
             .map_err(anyhow::Error::msg)?;
             let hook = hook.map(Into::into).unwrap_or(t.lab.hook);
+            let metrics = metrics.unwrap_or_else(|| {
+                let k = t.placement.local.unwrap_or(0) as u16;
+                SocketAddr::from(([127, 0, 0, 1], 9477 + k))
+            });
             let obj = ebpf_obj
                 .map(KernelObject::File)
                 .unwrap_or_else(KernelObject::from_env);
@@ -662,16 +726,16 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             run(source, t, &obj, hook, metrics, reloads)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Down { file } => {
-            let t = topo!(file.as_deref());
+        Cmd::Down { file, node } => {
+            let t = topo!(file.as_deref(), node.node.as_deref());
             match remove_dataplane(&t.lab.name)? {
                 Some(msg) => println!("{msg}"),
                 None => println!("lab {}: no data plane to remove", t.lab.name),
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Stats { file, all } => {
-            let t = topo!(file.as_deref());
+        Cmd::Stats { file, all, node } => {
+            let t = topo!(file.as_deref(), node.node.as_deref());
             let layout = stats::Layout::of(&t);
             let s = stats::read_pinned(&pins::pin_dir(&t.lab.name), &layout)?;
             print!("{}", stats::render(&s, &layout, all));
@@ -683,8 +747,9 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             file,
             filter,
             follow: true,
+            node,
         } => {
-            let t = topo!(file.as_deref());
+            let t = topo!(file.as_deref(), node.node.as_deref());
             let Some(settings) = t.flow_logs.as_ref() else {
                 anyhow::bail!(
                     "{} has no [flow_logs]: flow logs are off, there is nothing to follow",
@@ -696,8 +761,10 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             dataplane::flowlog::follow(settings, filter.as_deref(), &mut out, &|| false)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Flows { file, filter, .. } => {
-            let t = topo!(file.as_deref());
+        Cmd::Flows {
+            file, filter, node, ..
+        } => {
+            let t = topo!(file.as_deref(), node.node.as_deref());
             print!(
                 "{}",
                 dataplane::flows::show(&t, &pins::pin_dir(&t.lab.name), filter.as_deref())?
@@ -820,7 +887,10 @@ impl From<HookArg> for Hook {
 fn exec_netns(file: Option<&Path>, host: &str) -> Result<Result<String, ExitCode>> {
     let diagnostics = match file {
         Some(f) => match config::load(f) {
-            Ok(t) => return lab::host_netns(&lab::plan(&t), host).map(|n| Ok(n.to_string())),
+            Ok(t) => {
+                let t = t.for_host(host);
+                return lab::host_netns(&lab::plan(&t), host).map(|n| Ok(n.to_string()));
+            }
             Err(d) => d,
         },
         None => {
@@ -970,7 +1040,8 @@ fn run(
                                     for line in &p.report {
                                         eprintln!("{line}");
                                     }
-                                    let source = persist::ConfigSource { name: f.url().to_string(), text };
+                                    let node = agent.topo.local_node().map(|n| n.id.clone());
+                                    let source = persist::ConfigSource { name: f.url().to_string(), text, node };
                                     reload_source(&mut agent, source, f.url());
                                     *layout.lock().expect("layout lock") = agent.layout();
                                 }
@@ -1027,6 +1098,11 @@ fn explain(
             return ExitCode::from(2);
         }
     };
+    // A lab across nodes: the sender's node runs the packet.
+    let sender = topo
+        .eni_by_id(&query.from)
+        .map_or_else(|| query.from.clone(), |e| topo.enis[e].host.clone());
+    let topo = topo.for_host(&sender);
     let run = || -> Result<ex::Explanation> {
         let probe = Probe::resolve(&topo, query)?;
         let mut dry = DryRun::for_lab(&topo, obj, hook)?;
@@ -1063,7 +1139,11 @@ fn explain(
 /// same diagnostics as `dataplane check` and changes nothing.
 fn reload_from(agent: &mut Agent, file: Option<&Path>) {
     let source = match persist::ConfigSource::read(file) {
-        Ok(s) => s,
+        // The node this agent serves.
+        Ok(s) => persist::ConfigSource {
+            node: agent.topo.local_node().map(|n| n.id.clone()),
+            ..s
+        },
         Err(e) => {
             eprintln!("hyperlab: reload refused, the running state is unchanged: {e:#}");
             return;

@@ -14,10 +14,12 @@ mod internet;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub use flow_logs::*;
+mod nodes;
 pub use internet::{
     internet_range, Internet, InternetGateway, InternetHost, NatGateway, PublicIp, INTERNET_RANGES,
     NAT_GATEWAY_PORTS,
 };
+pub use nodes::{Node, Placement, DEFAULT_UNDERLAY_MTU};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topology {
@@ -49,6 +51,8 @@ pub struct Topology {
     pub flow_logs: Option<FlowLogSettings>,
     /// Internet gateways, public addresses and the lab's internet hosts.
     pub internet: Internet,
+    /// The lab's nodes and where each host runs (`[[node]]`).
+    pub placement: Placement,
 }
 
 /// How long idle flows are tracked and how often expired ones are swept.
@@ -789,6 +793,7 @@ impl Topology {
             conntrack: ConntrackSettings::default(),
             flow_logs: None,
             internet: Internet::default(),
+            placement: Placement::default(),
         }
     }
 

@@ -149,6 +149,10 @@ pub struct ConfigSource {
     /// File name for diagnostics.
     pub name: String,
     pub text: String,
+    /// The node of a lab across nodes this agent serves (`--node`):
+    /// [`ConfigSource::parse`] gives that node's view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl ConfigSource {
@@ -158,16 +162,30 @@ impl ConfigSource {
             Some(f) => ConfigSource {
                 name: f.display().to_string(),
                 text: fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+                node: None,
             },
             None => ConfigSource {
                 name: DEFAULT_SOURCE.into(),
                 text: config::DEFAULT_CONFIG.into(),
+                node: None,
             },
         })
     }
 
+    /// The topology, as the node this source is for serves it
+    /// (`Topology::for_node`); a node the file does not have is reported
+    /// as a diagnostic of the `--node` argument.
     pub fn parse(&self) -> Result<Topology, config::Diagnostics> {
-        config::parse_str(&self.text, &self.name)
+        let t = config::parse_str(&self.text, &self.name)?;
+        t.for_node(self.node.as_deref()).map_err(|message| {
+            config::Diagnostics(vec![config::Diagnostic {
+                file: self.name.clone(),
+                line: 1,
+                column: 1,
+                field: "--node".into(),
+                message,
+            }])
+        })
     }
 
     /// Compiles this source for ports `ifindexes` into generation `g`.
@@ -279,6 +297,7 @@ mod tests {
                 source: ConfigSource {
                     name: "a.toml".into(),
                     text: "[lab]\nname = \"x\"\n# \"quoted\" 'and' \\ escaped\n".into(),
+                    node: None,
                 },
             },
             pending: Some(Applied {
@@ -286,6 +305,7 @@ mod tests {
                 source: ConfigSource {
                     name: "default.toml".into(),
                     text: config::DEFAULT_CONFIG.into(),
+                    node: None,
                 },
             }),
         };

@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("sg", 5),
     ("nacl", 5),
     ("route", 5),
+    ("tunnel", 5),
     ("forward", 6),
     ("privatelink", 7),
     ("gateway", 7),

@@ -76,6 +76,7 @@ fn acl_scene(st: &mut Stage, addr: Ipv4Addr, cs: u16, ss: u16) {
             ifindex: SERVER_IFINDEX,
             sg_set: SERVER_SG,
             kind: ENI_KIND_HOST,
+            underlay: [0; 4],
             mac: SERVER_MAC,
             subnet: ss,
         },

@@ -33,6 +33,7 @@ fn from_server(st: &mut Stage) {
             kind: ENI_KIND_HOST,
             mac: CLIENT_MAC,
             subnet: 0,
+            underlay: [0; 4],
         },
     );
     st.set_port(PortInfo {
@@ -376,6 +377,7 @@ fn network_acl_entries_by_protocol_number() {
                 kind: ENI_KIND_HOST,
                 mac: SERVER_MAC,
                 subnet: 1,
+                underlay: [0; 4],
             },
         );
         let any = (ip("0.0.0.0"), 0);

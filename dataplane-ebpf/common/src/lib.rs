@@ -9,6 +9,8 @@
 
 /// `dataplane explain`: the dry run's trace.
 pub mod explain;
+mod tunnel;
+pub use tunnel::*;
 
 /// What every kernel object (the data plane's, the bench's) defines once:
 /// the panic handler and the license the kernel requires of GPL helpers.
@@ -578,10 +580,23 @@ pub struct EniInfo {
     pub ifindex: u32,
     pub sg_set: u32,
     pub kind: u32,
+    /// The underlay IPv4 address of the node the ENI lives on when that is
+    /// another node of the lab (`ifindex` is then this node's VXLAN
+    /// device); 0.0.0.0 for an ENI of this node (docs/DATAPLANE.md,
+    /// "Labs across nodes").
+    pub underlay: [u8; 4],
     pub mac: [u8; 6],
     /// The subnet the address is in (global index): its network ACL
     /// applies to packets that enter it from another subnet.
     pub subnet: u16,
+}
+
+impl EniInfo {
+    /// Does the ENI live on another node (behind the VXLAN device)?
+    #[inline(always)]
+    pub const fn is_remote(&self) -> bool {
+        u32::from_ne_bytes(self.underlay) != 0
+    }
 }
 
 /// The data of an LPM key (the map's key is this behind a `u32` prefix
@@ -720,6 +735,10 @@ pub const FLOW_F_UNTRACKED_SENDER: u32 = 16;
 pub const FLOW_F_UNTRACKED_RECEIVER: u32 = 32;
 /// Either untracked bit.
 pub const FLOW_F_UNTRACKED: u32 = FLOW_F_UNTRACKED_SENDER | FLOW_F_UNTRACKED_RECEIVER;
+/// The entry's destination lives on another node: the packet leaves
+/// through the VXLAN device `out_ifindex` to the node that holds the ENI
+/// with address `new_dst` in VPC `out_vpc`.
+pub const FLOW_F_TUNNEL: u32 = 64;
 
 /// The precompiled action of one direction of a tracked flow.
 #[repr(C)]

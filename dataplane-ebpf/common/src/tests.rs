@@ -10,7 +10,8 @@ fn abi_sizes_and_offsets_are_pinned() {
     assert_eq!(size_of::<PortSlot>(), 36);
     assert_eq!(offset_of!(PortSlot, present), 28);
     assert_eq!(size_of::<EniKey>(), 8);
-    assert_eq!(size_of::<EniInfo>(), 24);
+    assert_eq!(size_of::<EniInfo>(), 28);
+    assert_eq!(offset_of!(EniInfo, underlay), 16);
     assert_eq!(size_of::<SgKey>(), 12);
     assert_eq!(size_of::<SgPorts>(), 4 + 4 * SG_MAX_RANGES);
     assert_eq!(size_of::<FlowKey>(), 20);

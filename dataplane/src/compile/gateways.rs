@@ -52,6 +52,7 @@ pub(super) fn compile_internet(topo: &Topology, ifindexes: &[u32], out: &mut Com
                 ifindex,
                 sg_set: NO_SG_SET,
                 kind: ENI_KIND_INTERNET,
+                underlay: [0; 4],
                 mac: h.mac,
                 subnet: NO_SUBNET,
             },

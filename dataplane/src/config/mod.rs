@@ -249,6 +249,7 @@ mod lower;
 mod nat_gateways;
 mod network;
 mod network_acls;
+mod nodes;
 mod peering;
 mod placement;
 mod protocols;
@@ -302,6 +303,7 @@ const ROOT_KEYS: &[&str] = &[
     "vpc_link",
     "conntrack",
     "aws",
+    "node",
 ];
 
 /// Pass 1 of the Hyperplane resources, each section in file order.
@@ -343,6 +345,8 @@ impl<'s> Checker<'s> {
         let internet_hosts = self.internet_hosts(&root);
         let nat_gws = self.each(&root, "nat_gateway", &mut ids, Self::nat_gateway);
         let enis = self.each(&root, "eni", &mut ids, Self::eni);
+        let nodes = self.nodes(&root);
+        let placement = self.resolve_nodes(&root, &lab, nodes, &enis);
 
         // The Hyperplane resources, read in this order (ids register as read).
         let mut integrations = 0;
@@ -443,6 +447,7 @@ impl<'s> Checker<'s> {
             conntrack,
             flow_logs,
             internet,
+            placement,
         }
     }
 

@@ -68,6 +68,7 @@ pub(super) const ENI_KEYS: &[&str] = &[
     "host",
     "public_ip",
     "mtu",
+    "node",
 ];
 
 pub(super) const MTU_RANGE: RangeInclusive<i64> = 576..=9000;
@@ -97,6 +98,8 @@ pub(super) struct EniIn<'n> {
     /// `public_ip` (checked with the internet: `gateways.rs`).
     pub(super) public_ip: Option<Sp<Ipv4Addr>>,
     pub(super) mtu: Option<u32>,
+    /// The `[[node]]` its host runs on (`nodes.rs`).
+    pub(super) node: Option<Sp<&'n str>>,
 }
 
 pub(super) struct RuleIn<'n> {
@@ -635,10 +638,12 @@ impl<'s> Checker<'s> {
             host: String::new(),
             public_ip: None,
             mtu: None,
+            node: None,
         };
         let Some(t) = self.table(node, &eni.path, "a table", ENI_KEYS) else {
             return eni;
         };
+        eni.node = self.opt_str(&t, "node", "the id of a [[node]] such as \"n1\"");
         eni.mtu = self.mtu(&t);
         eni.id = self.id(&t, Kind::Eni, index, ids);
         eni.subnet = self.req_str(&t, "subnet", "the id of a [[subnet]]");

@@ -308,9 +308,9 @@ fn unknown_fields() {
                 "adress = \"x\"\nsecuritygroups = []\n\n[[vpcs]]\nid = \"v\"\n"
             )),
             [
-                "t.toml:21:1: eni[0].adress: unknown field \"adress\" (allowed: id, subnet, ip, mac, security_groups, host, public_ip, mtu)",
-                "t.toml:22:1: eni[0].securitygroups: unknown field \"securitygroups\" (allowed: id, subnet, ip, mac, security_groups, host, public_ip, mtu; did you mean \"security_groups\"?)",
-                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, flow_logs, vpc, subnet, security_group, network_acl, route_table, vpc_peering, internet_gateway, internet, nat_gateway, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack, aws; did you mean \"vpc\"?)",
+                "t.toml:21:1: eni[0].adress: unknown field \"adress\" (allowed: id, subnet, ip, mac, security_groups, host, public_ip, mtu, node)",
+                "t.toml:22:1: eni[0].securitygroups: unknown field \"securitygroups\" (allowed: id, subnet, ip, mac, security_groups, host, public_ip, mtu, node; did you mean \"security_groups\"?)",
+                "t.toml:24:3: vpcs: unknown field \"vpcs\" (allowed: lab, flow_logs, vpc, subnet, security_group, network_acl, route_table, vpc_peering, internet_gateway, internet, nat_gateway, eni, nlb, target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack, aws, node; did you mean \"vpc\"?)",
             ]
         );
 }
@@ -448,7 +448,7 @@ fn odd_values_are_located_too() {
              t.toml:6:6: vpc[1].id: invalid id \"vpc b\" (expected a non-empty string without \
              spaces, such as \"vpc-a\")\n\
              t.toml:9:2: foo: unknown field \"foo\" (allowed: lab, flow_logs, vpc, subnet, security_group, network_acl, route_table, vpc_peering, internet_gateway, internet, nat_gateway, eni, nlb, \
-             target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack, aws)"
+             target_group, alb, cloud_map_service, endpoint_service, vpc_endpoint, vpc_link, conntrack, aws, node)"
         );
 }
 

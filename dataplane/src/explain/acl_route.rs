@@ -342,3 +342,26 @@ pub(super) fn internet_destination(topo: &Topology, vpc: usize, t: &ExplainTrace
         None => format!("internet host #{k} through {gw}"),
     }
 }
+
+/// A packet forwarded to an ENI of another node (labs across nodes): the
+/// note that says where it goes and who decides the rest, or `None`.
+pub(super) fn other_node(topo: &Topology, vpc: usize, t: &ExplainTrace) -> Option<String> {
+    if t.dst_kind != dataplane_common::ENI_KIND_HOST {
+        return None;
+    }
+    let eni = t.dst_eni as usize;
+    let underlay = topo.enis.get(eni).and(topo.eni_underlay(eni))?;
+    let e = &topo.enis[eni];
+    let node = topo
+        .placement
+        .host_nodes
+        .get(&e.host)
+        .map_or("?", |&n| topo.placement.nodes[n].id.as_str());
+    Some(format!(
+        "{} lives on node {node} ({underlay}): the packet leaves through hl-vxlan with VNI {}; \
+         node {node} evaluates {}'s ingress groups and its subnet's inbound network ACL",
+        e.id,
+        dataplane_common::vni_of(vpc as u32),
+        e.id
+    ))
+}

@@ -65,6 +65,7 @@ pub fn client_and_server(st: &mut Stage, addr: Ipv4Addr) {
             ifindex: SERVER_IFINDEX,
             sg_set: SERVER_SG,
             kind: ENI_KIND_HOST,
+            underlay: [0; 4],
             mac: SERVER_MAC,
             subnet: 0,
         },

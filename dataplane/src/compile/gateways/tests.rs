@@ -72,6 +72,7 @@ fn internet_hosts_are_ports_and_public_ips_map_both_ways() {
                 ifindex: 12,
                 sg_set: NO_SG_SET,
                 kind: ENI_KIND_INTERNET,
+                underlay: [0; 4],
                 mac: host_mac,
                 subnet: NO_SUBNET,
             }
