@@ -61,7 +61,17 @@ pub fn hyperlab_tc(ctx: TcContext) -> i32 {
 #[inline(always)]
 pub fn hyperlab_tc_slow(ctx: TcContext) -> i32 {
     let mut pkt = TcPacket::new(&ctx);
-    let v = pipeline::process_slow(&mut pkt);
+    let v = pipeline::process_slow::<_, false>(&mut pkt);
+    tc_verdict(&pkt, v)
+}
+
+/// TC's slow path for a packet from another node (its VXLAN device),
+/// entered by tail call from [`hyperlab_tc`].
+#[classifier]
+#[inline(always)]
+pub fn hyperlab_tc_slow_tunnel(ctx: TcContext) -> i32 {
+    let mut pkt = TcPacket::new(&ctx);
+    let v = pipeline::process_slow::<_, true>(&mut pkt);
     tc_verdict(&pkt, v)
 }
 
@@ -112,7 +122,7 @@ pub fn hyperlab_xdp(ctx: XdpContext) -> u32 {
 #[inline(always)]
 pub fn hyperlab_xdp_slow(ctx: XdpContext) -> u32 {
     let mut pkt = XdpPacket::new(&ctx);
-    xdp_verdict(pipeline::process_slow(&mut pkt))
+    xdp_verdict(pipeline::process_slow::<_, false>(&mut pkt))
 }
 
 #[inline(always)]

@@ -24,9 +24,9 @@ pub trait Packet {
     /// The program context, for aya-log.
     type Ctx: aya_ebpf::EbpfContext;
     fn ctx(&self) -> &Self::Ctx;
-    /// Tail-calls this hook's slow-path program (`HL_SLOW_*`); returns
+    /// Tail-calls this hook's slow-path program `index` (`HL_SLOW_*`); returns
     /// only if that failed.
-    fn slow_path(&self);
+    fn slow_path(&self, index: u32);
     fn data(&self) -> usize;
     fn data_end(&self) -> usize;
     /// Length of the whole packet, which in TC can exceed the linear part.
@@ -136,9 +136,9 @@ impl Packet for TcPacket<'_> {
     ctx_accessors!(TcContext);
     const TUNNELS: bool = true;
     #[inline(always)]
-    fn slow_path(&self) {
+    fn slow_path(&self, index: u32) {
         // SAFETY: the helper checks the index and the array's program type.
-        unsafe { crate::maps::SLOW_TC.tail_call(self.ctx, 0) }
+        unsafe { crate::maps::SLOW_TC.tail_call(self.ctx, index) }
     }
     #[inline(always)]
     fn len(&self) -> u32 {
@@ -324,9 +324,9 @@ impl Packet for XdpPacket<'_> {
         None
     }
     #[inline(always)]
-    fn slow_path(&self) {
+    fn slow_path(&self, index: u32) {
         // SAFETY: as for TC.
-        unsafe { crate::maps::SLOW_XDP.tail_call(self.ctx, 0) }
+        unsafe { crate::maps::SLOW_XDP.tail_call(self.ctx, index) }
     }
     #[inline(always)]
     fn len(&self) -> u32 {

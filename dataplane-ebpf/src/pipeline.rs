@@ -47,11 +47,12 @@ pub fn process<P: Packet>(p: &mut P) -> Verdict {
     explain::port(port);
     let len = p.len() as u64;
     // The sending node counted a packet from another node as its ENI's.
-    if !tunnel::is_tunnel(port) {
+    let from_tunnel = tunnel::is_tunnel(port);
+    if !from_tunnel {
         counters::eni_tx(port.eni, len);
     }
     let r = stages(p, port, len, active);
-    finish(p, r, port, active)
+    finish(p, r, port, active, from_tunnel)
 }
 
 /// Stage `port`: which ENI's veth did this come from, in the active
@@ -80,8 +81,13 @@ fn port_of<P: Packet>(p: &P) -> Option<(&'static PortInfo, u32)> {
 /// node gets its tunnel key (`tunnel::encap`); a drop is counted (per
 /// reason and, unless another node's ENI sent it, per ENI) and traced.
 #[inline(always)]
-fn finish<P: Packet>(p: &mut P, r: Result<Verdict, DropReason>, port: &PortInfo, active: u32) -> Verdict {
-    let from_tunnel = tunnel::is_tunnel(port);
+fn finish<P: Packet>(
+    p: &mut P,
+    r: Result<Verdict, DropReason>,
+    port: &PortInfo,
+    active: u32,
+    from_tunnel: bool,
+) -> Verdict {
     let done = match r {
         // A packet from another node is delivered here, never sent on.
         Ok(Verdict::Tunnel(_)) if from_tunnel => Err(DropReason::SourceCheck),
@@ -103,24 +109,30 @@ fn finish<P: Packet>(p: &mut P, r: Result<Verdict, DropReason>, port: &PortInfo,
     }
 }
 
-/// The slow-path program (`hyperlab_tc_slow`, `hyperlab_xdp_slow`): a
+/// The slow-path programs (`hyperlab_tc_slow`, `hyperlab_xdp_slow`;
+/// `TUNNEL`: `hyperlab_tc_slow_tunnel`, for a packet from another node): a
 /// first packet the fast path handed over by tail call ([`slow_path`]),
 /// unchanged, so it parses as it did there. The fast path counted it on
-/// its ENI already.
+/// its ENI already. Built once per `TUNNEL`, each variant holds one half of
+/// the `from_tunnel` branches and stays under the verifier's budget.
 #[inline(always)]
-pub fn process_slow<P: Packet>(p: &mut P) -> Verdict {
-    let Some((port, active)) = port_of(p) else {
+pub fn process_slow<P: Packet, const TUNNEL: bool>(p: &mut P) -> Verdict {
+    let port = match port_of(p) {
+        Some((port, active)) if tunnel::is_tunnel(port) == TUNNEL => Some((port, active)),
+        _ => None,
+    };
+    let Some((port, active)) = port else {
         counters::drop(DropReason::SlowPathFailed);
         return Verdict::Drop;
     };
     let len = p.len() as u64;
     let restart = matches!(SLOW_ARGS.get(0), Some(&a) if a != 0);
     let r = match parse::parse(p) {
-        Ok(Frame::Ipv4(h)) => slow_stages(p, port, &h, active, len, restart),
+        Ok(Frame::Ipv4(h)) => slow_stages(p, port, &h, active, len, restart, TUNNEL),
         Ok(_) => Err(DropReason::SlowPathFailed),
         Err(reason) => Err(reason),
     };
-    finish(p, r, port, active)
+    finish(p, r, port, active, TUNNEL)
 }
 
 /// The slow path of a parsed IPv4 packet from `port` (from another node:
@@ -133,8 +145,8 @@ fn slow_stages<P: Packet>(
     active: u32,
     len: u64,
     restart: bool,
+    from_tunnel: bool,
 ) -> Result<Verdict, DropReason> {
-    let from_tunnel = tunnel::is_tunnel(port);
     let sender;
     let port = if from_tunnel {
         sender = tunnel::sender(p, active_generation(active), h)?;
@@ -152,13 +164,14 @@ fn slow_stages<P: Packet>(
 /// the fast path alone (flow hits: the ACLs and untracked rules an entry
 /// meets, rewrite, forward) stays small. Returns only if the call failed.
 #[inline(always)]
-fn slow_path<P: Packet>(p: &mut P, restart: bool) -> Result<Verdict, DropReason> {
+fn slow_path<P: Packet>(p: &mut P, restart: bool, from_tunnel: bool) -> Result<Verdict, DropReason> {
     let Some(a) = SLOW_ARGS.get_ptr_mut(0) else {
         return Err(DropReason::SlowPathFailed);
     };
     // SAFETY: this CPU's slot; the tail call runs on this CPU next.
     unsafe { *a = restart as u32 };
-    p.slow_path();
+    // Index 1: the variant for a packet from another node (TC only).
+    p.slow_path(from_tunnel as u32);
     Err(DropReason::SlowPathFailed)
 }
 
@@ -229,7 +242,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
         },
         None => false,
     };
-    slow_path(p, restart)
+    slow_path(p, restart, from_tunnel)
 }
 
 /// Slow path: decide a new flow, record both directions, forward.
@@ -363,11 +376,12 @@ fn first_packet<P: Packet>(
     } else {
         ((fwd_flags, Crossings::one(s, d)), (rev_flags, Crossings::one(d, s)))
     };
-    create_and_forward(p, port, h, key, dst, dst_vpc, peered, len, restart, fwd_x, rev_x)
+    create_and_forward(p, port, h, key, dst, dst_vpc, peered, len, restart, fwd_x, rev_x, !from_tunnel)
 }
 
 /// Records both directions of a new flow (forward entry flags and
-/// boundaries `fwd_x`, reply entry's `rev_x`) and forwards its first packet.
+/// boundaries `fwd_x`, reply entry's `rev_x`) and forwards its first packet;
+/// `log`: write the debug line (not for a packet from another node).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn create_and_forward<P: Packet>(
@@ -382,6 +396,7 @@ fn create_and_forward<P: Packet>(
     restart: bool,
     fwd_x: (u32, Crossings),
     rev_x: (u32, Crossings),
+    log: bool,
 ) -> Result<Verdict, DropReason> {
     let gen = port.generation as u32;
     let b = flow::Birth::of(h, len);
@@ -406,17 +421,21 @@ fn create_and_forward<P: Packet>(
             Reply::Insert
         };
         let c = flow::create(key, fwd, &rev_key, rev, restart, reply)?;
-        // Slow path only: one line per new flow when the agent logs at debug.
-        aya_log_ebpf::debug!(
-            p.ctx(),
-            "new flow vpc {} proto {} {:i}:{} -> {:i}:{}",
-            port.vpc,
-            h.proto,
-            u32::from_be_bytes(h.src),
-            u16::from_be_bytes(h.sport),
-            u32::from_be_bytes(h.dst),
-            u16::from_be_bytes(h.dport)
-        );
+        // Slow path only: one line per new flow when the agent logs at debug,
+        // on the node the flow starts from (the other node's copy of the
+        // log statement would be a second, out-of-line copy in the object).
+        if log {
+            aya_log_ebpf::debug!(
+                p.ctx(),
+                "new flow vpc {} proto {} {:i}:{} -> {:i}:{}",
+                port.vpc,
+                h.proto,
+                u32::from_be_bytes(h.src),
+                u16::from_be_bytes(h.sport),
+                u32::from_be_bytes(h.dst),
+                u16::from_be_bytes(h.dport)
+            );
+        }
         c
     };
     forward::created(p, h, c, fwd, len)

@@ -397,7 +397,7 @@ impl DryRun {
             .iter()
             // The slow paths' arrays hold the live programs: a dry run
             // fills its own with its dry-run ones.
-            .filter(|n| !maps::SLOW_PATHS.iter().any(|(m, _)| m == *n))
+            .filter(|n| !maps::SLOW_PATHS.iter().any(|(m, _, _)| m == *n))
             .map(|n| (*n, pin_dir.join(n)))
             .filter(|(_, p)| p.exists())
             .collect();

@@ -815,23 +815,18 @@ where
 /// `slow_path_failed`. A pinned array (the agent's) keeps its program when
 /// the agent exits; a new agent's load replaces it in one update.
 pub fn load_slow_paths(ebpf: &mut Ebpf) -> Result<()> {
-    {
-        let tc: &mut SchedClassifier = ebpf
-            .program_mut(programs::TC_SLOW)
-            .with_context(|| format!("program {} missing from the object", programs::TC_SLOW))?
-            .try_into()?;
-        tc.load()
-            .with_context(|| format!("verifier rejected {}", programs::TC_SLOW))?;
+    for (_, _, name) in maps::SLOW_PATHS {
+        let prog = ebpf
+            .program_mut(name)
+            .with_context(|| format!("program {name} missing from the object"))?;
+        match prog {
+            Program::SchedClassifier(p) => p.load(),
+            Program::Xdp(p) => p.load(),
+            _ => bail!("program {name} is neither a classifier nor an XDP program"),
+        }
+        .with_context(|| format!("verifier rejected {name}"))?;
     }
-    {
-        let xdp: &mut Xdp = ebpf
-            .program_mut(programs::XDP_SLOW)
-            .with_context(|| format!("program {} missing from the object", programs::XDP_SLOW))?
-            .try_into()?;
-        xdp.load()
-            .with_context(|| format!("verifier rejected {}", programs::XDP_SLOW))?;
-    }
-    for (map, prog) in maps::SLOW_PATHS {
+    for (map, index, prog) in maps::SLOW_PATHS {
         let fd = ebpf
             .program(prog)
             .with_context(|| format!("program {prog} missing from the object"))?
@@ -842,8 +837,8 @@ pub fn load_slow_paths(ebpf: &mut Ebpf) -> Result<()> {
                 .with_context(|| format!("map {map} missing from the object"))?,
         )?;
         array
-            .set(0, &fd, 0)
-            .with_context(|| format!("putting {prog} into {map}"))?;
+            .set(index, &fd, 0)
+            .with_context(|| format!("putting {prog} into {map}[{index}]"))?;
     }
     Ok(())
 }

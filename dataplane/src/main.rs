@@ -652,7 +652,11 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let from_file = match (&file, &aws_endpoint) {
                 (None, Some(_)) => None,
                 _ => {
-                    let s = persist::ConfigSource::read(file.as_deref())?;
+                    // As the node it runs serves it (a lab across nodes).
+                    let s = persist::ConfigSource {
+                        node: node.node.clone(),
+                        ..persist::ConfigSource::read(file.as_deref())?
+                    };
                     match s.parse() {
                         Ok(t) => Some((s, t)),
                         Err(d) => {

@@ -126,9 +126,9 @@ impl Stage {
     /// Empties both hooks' slow-path program arrays (`HL_SLOW_*`), as a
     /// loader that forgot them would leave them.
     pub fn empty_slow_paths(&mut self) {
-        for (map, _) in maps::SLOW_PATHS {
+        for (map, index, _) in maps::SLOW_PATHS {
             let mut a = aya::maps::ProgramArray::try_from(self.map(map)).unwrap();
-            a.clear_index(&0).unwrap();
+            a.clear_index(&index).unwrap();
         }
     }
 

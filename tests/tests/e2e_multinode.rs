@@ -717,6 +717,20 @@ fn three_nodes_each_packet_goes_to_the_node_of_its_destination() {
     assert_eq!(code, 0, "{body}");
     assert_eq!(body, format!("server=db peer={}\n", db.peers()[0]));
     assert!(db.peers()[0].starts_with("10.0.2.20:"));
+    // curl returns before web's connection to db has fully closed (its
+    // last ACK can still be on the way): wait until db's ENI is quiet, so
+    // the window below holds only client's attempt.
+    let db_rx = |t: &Nodes| t.snapshot(2).enis[t.eni("eni-db")].rx_packets;
+    let quiet_by = Instant::now() + Duration::from_secs(5);
+    let mut last = db_rx(&t);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = db_rx(&t);
+        if now == last || Instant::now() > quiet_by {
+            break;
+        }
+        last = now;
+    }
     let before: Vec<Snapshot> = (0..3).map(|k| t.snapshot(k)).collect();
     let (code, _) = curl(t.plan(0), "client", ip("10.0.2.30"), 5432);
     assert_eq!(code, 28, "client -> db:5432 times out");

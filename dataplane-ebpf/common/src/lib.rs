@@ -95,16 +95,20 @@ pub mod maps {
     /// 1:1 NAT, both ways ({VPC, private address} -> public address;
     /// {[`super::INTERNET_VPC`], public address} -> VPC and private address)
     pub const PUBLIC_IPS: &str = "HL_PUBLIC_IPS";
-    /// program array of one: [`super::programs::TC_SLOW`] at 0, the TC
-    /// fast path's tail call for first packets
+    /// program array of two, the TC fast path's tail calls for first
+    /// packets: [`super::programs::TC_SLOW`] at 0,
+    /// [`super::programs::TC_SLOW_TUNNEL`] (a packet from another node) at 1
     pub const SLOW_TC: &str = "HL_SLOW_TC";
-    /// program array of one: [`super::programs::XDP_SLOW`] at 0
+    /// program array of two: [`super::programs::XDP_SLOW`] at 0; 1 stays
+    /// empty (an XDP frame cannot come through a tunnel)
     pub const SLOW_XDP: &str = "HL_SLOW_XDP";
     /// The program arrays, which the loader fills after loading the
     /// programs (a dry run fills its own: never the pinned ones).
-    pub const SLOW_PATHS: [(&str, &str); 2] = [
-        (SLOW_TC, super::programs::TC_SLOW),
-        (SLOW_XDP, super::programs::XDP_SLOW),
+    /// Each slow-path program's (array, index): the loader fills these.
+    pub const SLOW_PATHS: [(&str, u32, &str); 3] = [
+        (SLOW_TC, 0, super::programs::TC_SLOW),
+        (SLOW_TC, 1, super::programs::TC_SLOW_TUNNEL),
+        (SLOW_XDP, 0, super::programs::XDP_SLOW),
     ];
 }
 
@@ -160,6 +164,9 @@ pub mod programs {
     /// [`super::maps::SLOW_TC`] / [`super::maps::SLOW_XDP`]
     /// (docs/DATAPLANE.md, "Two programs per hook").
     pub const TC_SLOW: &str = "hyperlab_tc_slow";
+    /// TC's slow path for a packet from another node (labs across nodes):
+    /// built apart so that each variant stays under the verifier's budget.
+    pub const TC_SLOW_TUNNEL: &str = "hyperlab_tc_slow_tunnel";
     pub const XDP_SLOW: &str = "hyperlab_xdp_slow";
 }
 
