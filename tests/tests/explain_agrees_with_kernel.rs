@@ -508,3 +508,54 @@ fn explain_agrees_with_the_data_path_across_vpc_peering() {
             .rule("pending-acceptance) (cfg.toml:96)"),
     );
 }
+
+/// Other IP protocols, by name or number as the config writes them: GRE
+/// from client to web is admitted by sg-any's `all` rule and acl-web's
+/// allow-all rule 200 (a tracked flow, leaving with its addresses only);
+/// ESP (protocol 50, given by number) to db is refused by sg-db, whose only
+/// rule is TCP 5432; GRE out of subnet-web meets acl-web's final `*`.
+#[test]
+#[ignore = "needs root"]
+fn explain_agrees_with_the_data_path_for_other_ip_protocols() {
+    let mut lab = Lab::new("network-acls.toml", "xo");
+    let other = |to: &'static str, proto: &str| Case {
+        proto: Proto::parse(proto).unwrap(),
+        port: None,
+        ..tcp("client", to, 0)
+    };
+    let gre = lab.agree(
+        &other("web", "gre")
+            .leaves("ingress_sg", "gre 10.0.1.10 -> 10.0.2.20 in vpc-a")
+            .rule("sg-any ingress[0] (cfg.toml:")
+            .rule("ingress   eni-web [sg-any]: ALLOW gre from 10.0.1.10\n")
+            .rule("the ingress lookup found the entry covering 10.0.1.10 for protocol 47")
+            .rule("acl-web]: ALLOW gre from 10.0.1.10 protocol 47: rule 200 (cfg.toml:")
+            .rule("tracking  tracked: a removed security-group rule does not cut it"),
+    );
+    assert_eq!(
+        gre.packet,
+        "gre 10.0.1.10 -> 10.0.2.20 [protocol 47, no ports]"
+    );
+    let rules: Vec<(&str, &str, &str)> = gre
+        .nacls
+        .iter()
+        .map(|n| (n.check, n.nacl.as_str(), n.rule.as_str()))
+        .collect();
+    assert_eq!(rules, [("out", "acl-app", "100"), ("in", "acl-web", "200")]);
+    let esp = lab.agree(
+        &other("db", "50")
+            .drops(DropReason::IngressSgDeny, "ingress_sg")
+            .rule("ingress   eni-db [sg-db]: DENY esp from 10.0.1.10\n")
+            .rule("no rule of sg-db admits it\n")
+            .rule(
+                "the ingress lookup found no entry covering 10.0.1.10 for protocol 50 (nor `all`)",
+            ),
+    );
+    assert_eq!(esp.security_groups.last().unwrap().rules, []);
+    lab.agree(&Case {
+        from: "web",
+        ..other("client", "gre")
+            .drops(DropReason::NaclEgressDeny, "nacl_out")
+            .rule("[acl-web]: DENY gre to 10.0.1.10 protocol 47: rule *: no entry matches")
+    });
+}
