@@ -198,7 +198,10 @@ struct Lab {
 
 impl Lab {
     fn new(config: &str, prefix: &str) -> Lab {
-        let text = shipped(config);
+        Lab::of_text(shipped(config), prefix)
+    }
+
+    fn of_text(text: String, prefix: &str) -> Lab {
         let fx = Fixture::new(&text, prefix);
         let dry = DryRun::for_lab(&fx.agent.topo, &loader::object_path().into(), Hook::Tc)
             .expect("dry run loads");
@@ -514,6 +517,8 @@ fn explain_agrees_with_the_data_path_across_vpc_peering() {
 /// allow-all rule 200 (a tracked flow, leaving with its addresses only);
 /// ESP (protocol 50, given by number) to db is refused by sg-db, whose only
 /// rule is TCP 5432; GRE out of subnet-web meets acl-web's final `*`.
+/// With a deny entry for protocol 50 added at rule 80, ESP to web is
+/// refused by that entry, named with its line.
 #[test]
 #[ignore = "needs root"]
 fn explain_agrees_with_the_data_path_for_other_ip_protocols() {
@@ -558,4 +563,26 @@ fn explain_agrees_with_the_data_path_for_other_ip_protocols() {
             .drops(DropReason::NaclEgressDeny, "nacl_out")
             .rule("[acl-web]: DENY gre to 10.0.1.10 protocol 47: rule *: no entry matches")
     });
+    drop(lab);
+    // A deny entry by protocol number, numbered below acl-web's allow-all
+    // rule 200: ESP (50) from client to web is refused by rule 80, named
+    // with its line; GRE still passes at rule 200.
+    let text = shipped("network-acls.toml");
+    let deny = r#"  { rule = 80, action = "deny", protocol = 50, cidr = "10.0.1.0/24" },
+  { rule = 90, action = "deny", protocol = "tcp", ports = 22"#;
+    let text = text.replacen(
+        r#"  { rule = 90, action = "deny", protocol = "tcp", ports = 22"#,
+        deny,
+        1,
+    );
+    assert!(text.contains("rule = 80"));
+    let mut lab = Lab::of_text(text, "xq");
+    let esp = lab.agree(
+        &other("web", "esp")
+            .drops(DropReason::NaclIngressDeny, "nacl_in")
+            .rule("[acl-web]: DENY esp from 10.0.1.10 protocol 50: rule 80 (cfg.toml:")
+            .rule("deny esp (50) from 10.0.1.0/24"),
+    );
+    assert_eq!(esp.nacls.last().map(|n| n.rule.as_str()), Some("80"));
+    lab.agree(&other("web", "47").rule("acl-web]: ALLOW gre from 10.0.1.10 protocol 47: rule 200"));
 }
