@@ -23,12 +23,14 @@
 //!
 //! The error then meets the network ACLs of the boundaries the entry
 //! records (with its ICMP type and code) and the receiver's ingress
-//! security groups, and leaves with the entry's MACs and port. Every offset
+//! security groups (an internet host has none), and leaves with the
+//! entry's MACs and port. The internet and NAT gateways' flows are entries
+//! like the others: their errors go back the same way. Every offset
 //! into the quote is masked to a bound the verifier can check.
 
 use dataplane_common::{
     explain::{SG_CHECK_INGRESS, STAGE_ICMP_ERROR},
-    in_generation, Counter, DropReason, EniKey, FlowEntry, FlowKey, PortInfo, FLOW_F_DNAT, FLOW_F_SNAT, PROTO_ICMP,
+    in_generation, Counter, DropReason, EniKey, FlowEntry, FlowKey, PortInfo, ENI_KIND_INTERNET, FLOW_F_DNAT, FLOW_F_SNAT, PROTO_ICMP,
     PROTO_TCP, PROTO_UDP, SG_DIR_INGRESS,
 };
 
@@ -102,7 +104,9 @@ pub fn deliver<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, active: u32, 
     let Some(rx) = (unsafe { ENIS.get(&EniKey { vpc: in_generation(er.out_vpc, gen), ip: out_dst }) }) else {
         return Err(DropReason::IcmpErrorNoFlow);
     };
-    if !receiver_admits(rx.sg_set, out_src, h.icmp_type, h.icmp_code) {
+    // A host of the lab's internet has no security groups (as a packet the
+    // gateways send it meets none): only a VPC receiver's rules decide.
+    if rx.kind != ENI_KIND_INTERNET && !receiver_admits(rx.sg_set, out_src, h.icmp_type, h.icmp_code) {
         return Err(DropReason::IngressSgDeny);
     }
     explain::forwarded(er);

@@ -31,8 +31,8 @@ use dataplane_common::{
         STAGE_ROUTE, STAGE_TARGET, STAGE_TARGET_SG,
     },
     maps, programs, DropReason, PortInfo, ENI_KIND_ENDPOINT, ENI_KIND_HOST, ENI_KIND_LINK,
-    FLOW_F_DNAT, FLOW_F_SNAT, FLOW_STATE_NAMES, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
-    ROUTE_LOCAL, ROUTE_NO_MATCH, ROUTE_TARGET_LOCAL, ROUTE_TARGET_PEERING,
+    FLOW_F_DNAT, FLOW_F_SNAT, FLOW_STATE_NAMES, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ROUTE_LOCAL,
+    ROUTE_NO_MATCH, ROUTE_TARGET_LOCAL, ROUTE_TARGET_PEERING,
 };
 use serde::Serialize;
 
@@ -50,290 +50,12 @@ use crate::{
 
 mod acl_route;
 mod nat;
+mod probe;
 mod render;
 use acl_route::*;
 use nat::nat;
+pub use probe::{Probe, Proto, Query, DEFAULT_SPORT};
 pub use render::render;
-
-/// The transport of the packet to explain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    Tcp,
-    Udp,
-    Icmp,
-}
-
-impl Proto {
-    pub fn number(self) -> u8 {
-        match self {
-            Proto::Tcp => PROTO_TCP,
-            Proto::Udp => PROTO_UDP,
-            Proto::Icmp => PROTO_ICMP,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-            Proto::Icmp => "icmp",
-        }
-    }
-}
-
-/// A packet description as a person gives it.
-#[derive(Clone, Debug)]
-pub struct Query {
-    /// A host name or an ENI id.
-    pub from: String,
-    /// An IPv4 address, or the id of an ENI, host, VPC endpoint or HTTP VPC
-    /// link integration in the sender's VPC.
-    pub to: String,
-    pub proto: Proto,
-    /// Destination port (TCP/UDP; default 80 for TCP, 53 for UDP).
-    pub port: Option<u16>,
-    /// Source port, or the ICMP echo identifier (default [`DEFAULT_SPORT`]).
-    pub sport: Option<u16>,
-}
-
-/// The source port (echo identifier) when none is given. Target choice and
-/// the NAT port depend on it, as on every field of the 5-tuple.
-pub const DEFAULT_SPORT: u16 = 40000;
-
-/// The packet the query stands for: the first packet of a connection (TCP
-/// SYN, a UDP datagram, an ICMP echo request) from the sender's ENI.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Probe {
-    /// Index into `Topology::enis`.
-    pub eni: usize,
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
-    pub proto: Proto,
-    pub sport: u16,
-    pub dport: u16,
-}
-
-impl Probe {
-    /// Resolves the names of a query against the topology.
-    pub fn resolve(topo: &Topology, q: &Query) -> Result<Probe> {
-        let eni = source_eni(topo, q)?;
-        let vpc = topo.eni_vpc(eni);
-        let dst = destination(topo, vpc, eni, &q.to)?;
-        let sport = q.sport.unwrap_or(DEFAULT_SPORT);
-        let dport = match q.proto {
-            Proto::Icmp => {
-                if q.port.is_some() {
-                    bail!("--port does not apply to icmp (an echo request has no port; --sport sets its identifier)");
-                }
-                sport
-            }
-            Proto::Tcp => q.port.unwrap_or(80),
-            Proto::Udp => q.port.unwrap_or(53),
-        };
-        Ok(Probe {
-            eni,
-            src: topo.enis[eni].ip,
-            dst,
-            proto: q.proto,
-            sport,
-            dport,
-        })
-    }
-
-    /// The probe for a packet already described by its tuple.
-    pub fn of(
-        topo: &Topology,
-        eni: usize,
-        dst: Ipv4Addr,
-        proto: Proto,
-        sport: u16,
-        dport: u16,
-    ) -> Probe {
-        Probe {
-            eni,
-            src: topo.enis[eni].ip,
-            dst,
-            proto,
-            sport,
-            dport: if proto == Proto::Icmp { sport } else { dport },
-        }
-    }
-
-    /// Ethernet + IPv4 + TCP SYN / UDP / ICMP echo request, with valid
-    /// checksums, addressed as the sender's stack addresses it (to the
-    /// virtual router's MAC).
-    pub fn frame(&self, topo: &Topology) -> Vec<u8> {
-        let payload: &[u8] = b"hyperlab-explain";
-        let l4 = match self.proto {
-            Proto::Tcp => {
-                let mut t = vec![0u8; 20];
-                t[0..2].copy_from_slice(&self.sport.to_be_bytes());
-                t[2..4].copy_from_slice(&self.dport.to_be_bytes());
-                t[4..8].copy_from_slice(&1000u32.to_be_bytes()); // seq
-                t[12] = 5 << 4; // data offset
-                t[13] = 0x02; // SYN
-                t[14..16].copy_from_slice(&64240u16.to_be_bytes());
-                t
-            }
-            Proto::Udp => {
-                let mut u = vec![0u8; 8];
-                u[0..2].copy_from_slice(&self.sport.to_be_bytes());
-                u[2..4].copy_from_slice(&self.dport.to_be_bytes());
-                u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-                u.extend_from_slice(payload);
-                u
-            }
-            Proto::Icmp => {
-                let mut i = vec![8u8, 0, 0, 0]; // echo request
-                i.extend_from_slice(&self.sport.to_be_bytes()); // identifier
-                i.extend_from_slice(&1u16.to_be_bytes()); // sequence
-                i.extend_from_slice(payload);
-                let c = !fold(sum(&i));
-                i[2..4].copy_from_slice(&c.to_be_bytes());
-                i
-            }
-        };
-        let mut l4 = l4;
-        let proto = self.proto.number();
-        if self.proto != Proto::Icmp {
-            // Pseudo-header checksum over addresses, protocol and length.
-            let mut pseudo = Vec::with_capacity(12);
-            pseudo.extend_from_slice(&self.src.octets());
-            pseudo.extend_from_slice(&self.dst.octets());
-            pseudo.extend_from_slice(&[0, proto]);
-            pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-            let c = !fold(sum(&pseudo) + sum(&l4));
-            let off = if self.proto == Proto::Tcp { 16 } else { 6 };
-            l4[off..off + 2].copy_from_slice(&c.to_be_bytes());
-        }
-        let mut ip = vec![0x45u8, 0];
-        ip.extend_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
-        ip.extend_from_slice(&[0, 1, 0x40, 0, 64, proto, 0, 0]); // id 1, DF, TTL 64
-        ip.extend_from_slice(&self.src.octets());
-        ip.extend_from_slice(&self.dst.octets());
-        let c = !fold(sum(&ip));
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
-        let mut f = GATEWAY_MAC.to_vec();
-        f.extend_from_slice(&topo.enis[self.eni].mac);
-        f.extend_from_slice(&[0x08, 0x00]);
-        f.extend_from_slice(&ip);
-        f.extend_from_slice(&l4);
-        f
-    }
-}
-
-fn sum(data: &[u8]) -> u32 {
-    data.chunks(2)
-        .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32)
-        .sum()
-}
-
-fn fold(mut s: u32) -> u16 {
-    while s >> 16 != 0 {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    s as u16
-}
-
-fn source_eni(topo: &Topology, q: &Query) -> Result<usize> {
-    if let Some(i) = topo.eni_by_id(&q.from) {
-        return Ok(i);
-    }
-    let hosts = topo.hosts();
-    let Some((_, enis)) = hosts.iter().find(|(h, _)| *h == q.from) else {
-        bail!(
-            "--from {:?} is neither a host nor an ENI of the topology (hosts: {}; ENIs: {})",
-            q.from,
-            hosts
-                .iter()
-                .map(|(h, _)| h.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            topo.enis
-                .iter()
-                .map(|e| e.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    };
-    if enis.len() == 1 {
-        return Ok(enis[0]);
-    }
-    // A host with several ENIs: the one whose VPC holds the destination address.
-    if let Ok(ip) = q.to.parse::<Ipv4Addr>() {
-        let hits: Vec<usize> = enis
-            .iter()
-            .copied()
-            .filter(|&e| topo.vpcs[topo.eni_vpc(e)].cidr.contains(&ip))
-            .collect();
-        if hits.len() == 1 {
-            return Ok(hits[0]);
-        }
-    }
-    bail!(
-        "host {} has {} ENIs ({}): name one with --from ENI-ID",
-        q.from,
-        enis.len(),
-        enis.iter()
-            .map(|&e| topo.enis[e].id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
-/// `to` as an address in VPC `vpc`, as seen from ENI `from`.
-fn destination(topo: &Topology, vpc: usize, from: usize, to: &str) -> Result<Ipv4Addr> {
-    if let Ok(ip) = to.parse::<Ipv4Addr>() {
-        return Ok(ip);
-    }
-    if let Some(i) = topo.eni_by_id(to) {
-        return Ok(topo.enis[i].ip);
-    }
-    if let Some(h) = topo.internet.hosts.iter().find(|h| h.name == to) {
-        return Ok(h.ip);
-    }
-    if let Some((_, enis)) = topo.hosts().into_iter().find(|(h, _)| h == to) {
-        // The host's ENI in the sender's VPC, else in a VPC an active
-        // peering connection joins to it (its addresses are reachable).
-        if let Some(&e) = enis.iter().find(|&&e| topo.eni_vpc(e) == vpc) {
-            return Ok(topo.enis[e].ip);
-        }
-        if let Some(&e) = enis
-            .iter()
-            .find(|&&e| topo.actively_peered(vpc, topo.eni_vpc(e)))
-        {
-            return Ok(topo.enis[e].ip);
-        }
-        bail!(
-            "host {to} has no ENI in {}: give its address",
-            topo.vpcs[vpc].id
-        );
-    }
-    let s = &topo.services;
-    if let Some(ep) = s.vpc_endpoints.iter().find(|e| e.id == to) {
-        // The endpoint ENI in the sender's AZ, as its zonal DNS name would give.
-        let az = &topo.subnets[topo.enis[from].subnet].az;
-        let e = ep
-            .enis
-            .iter()
-            .find(|e| topo.subnets[e.subnet].az == *az)
-            .or(ep.enis.first())
-            .with_context(|| format!("endpoint {to} has no ENI"))?;
-        return Ok(e.ip);
-    }
-    for link in &s.vpc_links {
-        if let VpcLinkKind::Http { integrations, .. } = &link.kind {
-            if let Some(i) = integrations.iter().find(|i| i.id == to) {
-                return Ok(i.address);
-            }
-        }
-    }
-    bail!(
-        "--to {to:?} is not an IPv4 address, nor an ENI, host, VPC endpoint or HTTP VPC link \
-         integration of the topology"
-    )
-}
 
 /// The decision maps `explain` must share with the running agent.
 const DECISION_MAPS: [&str; 9] = [
@@ -690,6 +412,12 @@ pub fn annotate(
             "icmp {} -> {} [echo request, id {}]",
             probe.src, probe.dst, probe.sport
         ),
+        Proto::Other(n) => format!(
+            "{} {} -> {} [protocol {n}, no ports]",
+            probe.proto.name(),
+            probe.src,
+            probe.dst
+        ),
         p => format!(
             "{} {}:{} -> {}:{}{}",
             p.name(),
@@ -875,13 +603,13 @@ pub fn annotate(
 
 fn hostport(proto: Proto, ip: Ipv4Addr, port: u16) -> String {
     match proto {
-        Proto::Icmp => ip.to_string(),
+        Proto::Icmp | Proto::Other(_) => ip.to_string(),
         _ => format!("{ip}:{port}"),
     }
 }
 
 /// (proto, src, dst, sport, dport) of an Ethernet/IPv4 frame.
-fn parse_tuple(f: &[u8]) -> Option<(&'static str, Ipv4Addr, Ipv4Addr, u16, u16)> {
+fn parse_tuple(f: &[u8]) -> Option<(String, Ipv4Addr, Ipv4Addr, u16, u16)> {
     let ip = f.get(14..34)?;
     let ihl = (ip[0] & 0x0f) as usize * 4;
     let l4 = f.get(14 + ihl..)?;
@@ -891,13 +619,14 @@ fn parse_tuple(f: &[u8]) -> Option<(&'static str, Ipv4Addr, Ipv4Addr, u16, u16)>
         PROTO_TCP | PROTO_UDP => {
             let sp = u16::from_be_bytes([*l4.first()?, *l4.get(1)?]);
             let dp = u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]);
-            (if ip[9] == PROTO_TCP { "tcp" } else { "udp" }, sp, dp)
+            (Proto::of(ip[9]).name(), sp, dp)
         }
         PROTO_ICMP => {
             let id = u16::from_be_bytes([*l4.get(4)?, *l4.get(5)?]);
-            ("icmp", id, id)
+            ("icmp".to_string(), id, id)
         }
-        _ => return None,
+        // Other protocols: addresses and protocol only.
+        n => (Proto::of(n).name(), 0, 0),
     };
     Some((name, src, dst, sp, dp))
 }

@@ -156,9 +156,12 @@ enum Cmd {
         /// HTTP VPC link integration id (resolved in the sender's VPC).
         #[arg(long)]
         to: String,
-        #[arg(long, value_enum, default_value = "tcp")]
-        proto: ProtoArg,
-        /// Destination port (default 80 for tcp, 53 for udp; not for icmp).
+        /// IP protocol, as a config's `protocol` field writes it: tcp, udp,
+        /// icmp (an echo request), a name such as gre, esp, ah, sctp, or a
+        /// number 0 to 255 (an IPv4 packet of that protocol, no ports).
+        #[arg(long, default_value = "tcp", value_parser = dataplane::explain::Proto::parse)]
+        proto: dataplane::explain::Proto,
+        /// Destination port (default 80 for tcp, 53 for udp; only tcp and udp).
         #[arg(long)]
         port: Option<u16>,
         /// Source port, or the ICMP echo identifier. The load-balancer target
@@ -364,13 +367,6 @@ enum LabCmd {
         #[arg(last = true, required = true)]
         cmd: Vec<String>,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ProtoArg {
-    Tcp,
-    Udp,
-    Icmp,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -789,11 +785,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             let query = dataplane::explain::Query {
                 from,
                 to,
-                proto: match proto {
-                    ProtoArg::Tcp => dataplane::explain::Proto::Tcp,
-                    ProtoArg::Udp => dataplane::explain::Proto::Udp,
-                    ProtoArg::Icmp => dataplane::explain::Proto::Icmp,
-                },
+                proto,
                 port,
                 sport: Some(sport),
             };

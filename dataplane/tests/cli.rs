@@ -124,6 +124,32 @@ fn every_command_has_help() {
     }
 }
 
+/// `--proto` is read by the config's `protocol` parser: a name or a number
+/// 0-255; `all` and unknown names are usage errors (exit 2), before any
+/// agent or lab is looked for.
+#[test]
+fn explain_reads_proto_as_the_config_reads_protocol() {
+    for (proto, says) in [
+        ("all", "a packet has one protocol (`all` is for rules)"),
+        ("256", "unknown protocol"),
+        ("grr", "unknown protocol"),
+    ] {
+        let out = bin()
+            .args([
+                "explain", "--from", "client", "--to", "web", "--proto", proto,
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{proto}: {err}");
+        assert!(
+            err.contains(&format!("invalid value '{proto}' for '--proto <PROTO>'"))
+                && err.contains(says),
+            "{proto}: {err}"
+        );
+    }
+}
+
 #[test]
 #[ignore = "needs root"]
 fn run_without_root_says_so_and_how_to_fix_it() {

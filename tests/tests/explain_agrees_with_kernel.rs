@@ -198,7 +198,10 @@ struct Lab {
 
 impl Lab {
     fn new(config: &str, prefix: &str) -> Lab {
-        let text = shipped(config);
+        Lab::of_text(shipped(config), prefix)
+    }
+
+    fn of_text(text: String, prefix: &str) -> Lab {
         let fx = Fixture::new(&text, prefix);
         let dry = DryRun::for_lab(&fx.agent.topo, &loader::object_path().into(), Hook::Tc)
             .expect("dry run loads");
@@ -507,4 +510,79 @@ fn explain_agrees_with_the_data_path_across_vpc_peering() {
             .drops(DropReason::PeeringNotActive, "route")
             .rule("pending-acceptance) (cfg.toml:96)"),
     );
+}
+
+/// Other IP protocols, by name or number as the config writes them: GRE
+/// from client to web is admitted by sg-any's `all` rule and acl-web's
+/// allow-all rule 200 (a tracked flow, leaving with its addresses only);
+/// ESP (protocol 50, given by number) to db is refused by sg-db, whose only
+/// rule is TCP 5432; GRE out of subnet-web meets acl-web's final `*`.
+/// With a deny entry for protocol 50 added at rule 80, ESP to web is
+/// refused by that entry, named with its line.
+#[test]
+#[ignore = "needs root"]
+fn explain_agrees_with_the_data_path_for_other_ip_protocols() {
+    let mut lab = Lab::new("network-acls.toml", "xo");
+    let other = |to: &'static str, proto: &str| Case {
+        proto: Proto::parse(proto).unwrap(),
+        port: None,
+        ..tcp("client", to, 0)
+    };
+    let gre = lab.agree(
+        &other("web", "gre")
+            .leaves("ingress_sg", "gre 10.0.1.10 -> 10.0.2.20 in vpc-a")
+            .rule("sg-any ingress[0] (cfg.toml:")
+            .rule("ingress   eni-web [sg-any]: ALLOW gre from 10.0.1.10\n")
+            .rule("the ingress lookup found the entry covering 10.0.1.10 for protocol 47")
+            .rule("acl-web]: ALLOW gre from 10.0.1.10 protocol 47: rule 200 (cfg.toml:")
+            .rule("tracking  tracked: a removed security-group rule does not cut it"),
+    );
+    assert_eq!(
+        gre.packet,
+        "gre 10.0.1.10 -> 10.0.2.20 [protocol 47, no ports]"
+    );
+    let rules: Vec<(&str, &str, &str)> = gre
+        .nacls
+        .iter()
+        .map(|n| (n.check, n.nacl.as_str(), n.rule.as_str()))
+        .collect();
+    assert_eq!(rules, [("out", "acl-app", "100"), ("in", "acl-web", "200")]);
+    let esp = lab.agree(
+        &other("db", "50")
+            .drops(DropReason::IngressSgDeny, "ingress_sg")
+            .rule("ingress   eni-db [sg-db]: DENY esp from 10.0.1.10\n")
+            .rule("no rule of sg-db admits it\n")
+            .rule(
+                "the ingress lookup found no entry covering 10.0.1.10 for protocol 50 (nor `all`)",
+            ),
+    );
+    assert_eq!(esp.security_groups.last().unwrap().rules, []);
+    lab.agree(&Case {
+        from: "web",
+        ..other("client", "gre")
+            .drops(DropReason::NaclEgressDeny, "nacl_out")
+            .rule("[acl-web]: DENY gre to 10.0.1.10 protocol 47: rule *: no entry matches")
+    });
+    drop(lab);
+    // A deny entry by protocol number, numbered below acl-web's allow-all
+    // rule 200: ESP (50) from client to web is refused by rule 80, named
+    // with its line; GRE still passes at rule 200.
+    let text = shipped("network-acls.toml");
+    let deny = r#"  { rule = 80, action = "deny", protocol = 50, cidr = "10.0.1.0/24" },
+  { rule = 90, action = "deny", protocol = "tcp", ports = 22"#;
+    let text = text.replacen(
+        r#"  { rule = 90, action = "deny", protocol = "tcp", ports = 22"#,
+        deny,
+        1,
+    );
+    assert!(text.contains("rule = 80"));
+    let mut lab = Lab::of_text(text, "xq");
+    let esp = lab.agree(
+        &other("web", "esp")
+            .drops(DropReason::NaclIngressDeny, "nacl_in")
+            .rule("[acl-web]: DENY esp from 10.0.1.10 protocol 50: rule 80 (cfg.toml:")
+            .rule("deny esp (50) from 10.0.1.0/24"),
+    );
+    assert_eq!(esp.nacls.last().map(|n| n.rule.as_str()), Some("80"));
+    lab.agree(&other("web", "47").rule("acl-web]: ALLOW gre from 10.0.1.10 protocol 47: rule 200"));
 }

@@ -276,6 +276,7 @@ use tree::{table_node, Node};
 use vpc_links::{LinkIn, Lookup};
 
 pub use diagnostics::{Diagnostic, Diagnostics};
+pub use protocols::protocol_by_name;
 pub use values::parse_flow_log_destination;
 
 /// The demo topology `dataplane` runs when no config is given.

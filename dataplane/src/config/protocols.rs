@@ -12,18 +12,21 @@ use crate::model::{IcmpMatch, Protocol, PROTOCOL_NAMES};
 const PROTOCOLS: &str =
     "\"tcp\", \"udp\", \"icmp\", \"all\", a protocol name such as \"gre\", or a number 0 to 255 (-1: all)";
 
-/// A protocol name as a config writes it (not tcp, udp, icmp, all).
-fn by_name(name: &str) -> Option<Protocol> {
-    match name {
+/// A protocol as a config's `protocol` string writes it: `tcp`, `udp`,
+/// `icmp`, `all` (or "-1"), a name of [`PROTOCOL_NAMES`] (`gre`), or a
+/// number 0 to 255 ("47"); any case. `dataplane explain --proto` reads its
+/// argument with it too.
+pub fn protocol_by_name(name: &str) -> Option<Protocol> {
+    match name.to_ascii_lowercase().as_str() {
         "tcp" => Some(Protocol::Tcp),
         "udp" => Some(Protocol::Udp),
         "icmp" => Some(Protocol::Icmp),
         "all" | "-1" => Some(Protocol::All),
-        _ => PROTOCOL_NAMES
+        other => PROTOCOL_NAMES
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| *n == other)
             .map(|&(_, n)| Protocol::from_number(n))
-            .or_else(|| name.parse::<u8>().ok().map(Protocol::from_number)),
+            .or_else(|| other.parse::<u8>().ok().map(Protocol::from_number)),
     }
 }
 
@@ -45,7 +48,7 @@ impl Checker<'_> {
                 );
                 None
             }
-            Val::Str(s) => match by_name(&s.to_ascii_lowercase()) {
+            Val::Str(s) => match protocol_by_name(s) {
                 Some(p) => Some(p),
                 None => {
                     let names: Vec<&str> = ["tcp", "udp", "icmp", "all"]

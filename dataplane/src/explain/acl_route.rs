@@ -97,8 +97,11 @@ pub(super) fn nacl_verdict(
     };
     let matched = if c.proto == PROTO_ICMP {
         format!("icmp type {} code {}", c.value >> 8, c.value & 0xff)
-    } else {
+    } else if c.proto == PROTO_TCP || c.proto == PROTO_UDP {
         format!("port {}", c.value)
+    } else {
+        // Other protocols have no ports: the protocol alone matched.
+        format!("protocol {}", c.proto)
     };
     NaclVerdict {
         check: if ingress { "in" } else { "out" },

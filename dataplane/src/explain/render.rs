@@ -47,12 +47,13 @@ pub fn render(e: &Explanation) -> String {
             c => c,
         };
         let port = match e.proto {
-            Proto::Icmp => format!("type {} code {}", s.port >> 8, s.port & 0xff),
-            _ => format!("port {}", s.port),
+            Proto::Icmp => format!(" type {} code {}", s.port >> 8, s.port & 0xff),
+            Proto::Other(_) => String::new(),
+            _ => format!(" port {}", s.port),
         };
         let _ = writeln!(
             o,
-            "{label:<9} {} [{}]: {} {} {} {} {port}",
+            "{label:<9} {} [{}]: {} {} {} {}{port}",
             s.holder,
             if s.groups.is_empty() {
                 "no groups".to_string()
@@ -68,7 +69,7 @@ pub fn render(e: &Explanation) -> String {
             },
             s.peer,
         );
-        let kernel = kernel_lookup(s);
+        let kernel = kernel_lookup(s, e.proto);
         let _ = writeln!(o, "          kernel: {kernel}");
         let matching: Vec<&RuleRef> = s.rules.iter().filter(|r| r.matches).collect();
         if s.groups.is_empty() {
@@ -206,7 +207,26 @@ fn tracking(e: &Explanation) -> Option<String> {
     )
 }
 
-fn kernel_lookup(s: &SgVerdict) -> String {
+fn kernel_lookup(s: &SgVerdict, proto: Proto) -> String {
+    if !proto.has_ports() {
+        // Other protocols: the protocol's own entries (or the `all`
+        // rules') for the peer decide, with no port.
+        return if s.range.is_some() {
+            format!(
+                "the {} lookup found the entry covering {} for protocol {}",
+                s.check,
+                s.peer,
+                proto.number()
+            )
+        } else {
+            format!(
+                "the {} lookup found no entry covering {} for protocol {} (nor `all`)",
+                s.check,
+                s.peer,
+                proto.number()
+            )
+        };
+    }
     match (s.entry_found, s.range) {
         (_, Some((lo, hi))) => format!(
             "the {} lookup found the entry covering {}; its ports {lo}-{hi} hold {}",
@@ -253,18 +273,44 @@ mod tests {
             rules: vec![],
         };
         assert_eq!(
-            kernel_lookup(&v),
+            kernel_lookup(&v, Proto::Tcp),
             "the ingress lookup found the entry covering 10.0.1.10; its ports 8000-8100 hold 8080"
         );
         v.range = None;
         assert_eq!(
-            kernel_lookup(&v),
+            kernel_lookup(&v, Proto::Tcp),
             "the ingress lookup found an entry covering 10.0.1.10; none of its port ranges holds 8080"
         );
         v.entry_found = false;
         assert_eq!(
-            kernel_lookup(&v),
+            kernel_lookup(&v, Proto::Tcp),
             "the ingress lookup found no entry covering 10.0.1.10"
+        );
+    }
+
+    #[test]
+    fn other_protocols_are_looked_up_by_protocol_without_a_port() {
+        let mut v = SgVerdict {
+            check: "ingress",
+            holder: "eni-web".into(),
+            groups: vec!["sg-web".into()],
+            peer: Ipv4Addr::new(10, 0, 1, 10),
+            port: 0,
+            allowed: true,
+            set: 1 << 20,
+            entry_found: true,
+            range: Some((0, 65535)),
+            rules: vec![],
+        };
+        assert_eq!(
+            kernel_lookup(&v, Proto::Other(47)),
+            "the ingress lookup found the entry covering 10.0.1.10 for protocol 47"
+        );
+        v.range = None;
+        v.entry_found = false;
+        assert_eq!(
+            kernel_lookup(&v, Proto::Other(50)),
+            "the ingress lookup found no entry covering 10.0.1.10 for protocol 50 (nor `all`)"
         );
     }
 }

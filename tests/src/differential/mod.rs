@@ -147,6 +147,10 @@ pub struct Tally {
     pub nat_forwarded: u64,
     /// ICMP errors translated back along the flow they quote.
     pub icmp_errors_forwarded: u64,
+    /// ICMP errors an internet host sent or one was forwarded to, and of
+    /// those the ones forwarded (through an internet or NAT gateway's flow).
+    pub icmp_errors_internet: u64,
+    pub icmp_errors_internet_forwarded: u64,
     /// Forwarded TCP packets with a flag flow logs' `tcp-flags` counts
     /// (SYN, SYN-ACK, FIN, RST): their entries' ORs are compared with the
     /// model's at the end of each sequence.
@@ -259,6 +263,8 @@ impl Tally {
         self.route_nat += o.route_nat;
         self.nat_forwarded += o.nat_forwarded;
         self.icmp_errors_forwarded += o.icmp_errors_forwarded;
+        self.icmp_errors_internet += o.icmp_errors_internet;
+        self.icmp_errors_internet_forwarded += o.icmp_errors_internet_forwarded;
         self.tcp_flagged += o.tcp_flagged;
         self.untracked += o.untracked;
         self.icmp_typed += o.icmp_typed;
@@ -272,8 +278,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded; ICMP errors: {} forwarded along the flow they quote; tcp-flags: {} forwarded packets carried a logged flag; security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.icmp_errors_forwarded, self.tcp_flagged, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded; ICMP errors: {} forwarded along the flow they quote, {} to or from the lab's internet ({} of them forwarded); tcp-flags: {} forwarded packets carried a logged flag; security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.icmp_errors_forwarded, self.icmp_errors_internet, self.icmp_errors_internet_forwarded, self.tcp_flagged, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -525,6 +531,16 @@ impl Lab {
                     || (matches!(port, Port::Internet(_)) && want.verdict != Verdict::Pass)
                 {
                     tally.internet += 1;
+                }
+                let icmp_error = matches!(
+                    crate::reference::parse(&s.frame),
+                    Ok(crate::reference::Frame::IcmpError(_))
+                );
+                if icmp_error && (to_internet || matches!(port, Port::Internet(_))) {
+                    tally.icmp_errors_internet += 1;
+                    if matches!(want.verdict, Verdict::Forward { .. }) {
+                        tally.icmp_errors_internet_forwarded += 1;
+                    }
                 }
                 let mut problems = Vec::new();
                 let want_ret = return_code(s.hook, &want.verdict);

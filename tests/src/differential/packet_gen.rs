@@ -336,18 +336,10 @@ impl<'t> PacketGen<'t> {
             return None;
         }
         let i = self.rng.below(self.delivered.len());
+        // Internet hosts send errors too (about what the internet gateway
+        // or a NAT gateway delivered them), and VPC hosts about what came
+        // from the internet.
         let d = self.delivered[i].clone();
-        // Errors from or to the lab's internet hosts are not drawn (the
-        // model states ICMP errors between ENIs only).
-        let from_internet = self
-            .topo
-            .internet
-            .hosts
-            .iter()
-            .any(|h| h.ip.octets() == d.p.src);
-        if d.to >= self.topo.enis.len() || from_internet {
-            return None;
-        }
         let ip_part = &d.frame[14..14 + d.p.tot_len];
         let cut = match self.rng.weighted(&[3, 3, 3, 1]) {
             0 => d.p.ihl + 8,
@@ -395,7 +387,7 @@ impl<'t> PacketGen<'t> {
             },
             payload: quote,
         };
-        Some((Port::Eni(d.to), frames::ipv4(dmac, smac, &ip, &l4)))
+        Some((self.port_of(d.to), frames::ipv4(dmac, smac, &ip, &l4)))
     }
 
     fn macs(&mut self, e: usize) -> ([u8; 6], [u8; 6]) {

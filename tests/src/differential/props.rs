@@ -137,7 +137,10 @@ fn reflect(input: &[u8], out: &[u8]) -> Result<(), String> {
 /// private address leaves as its public one, a public address arrives as
 /// its ENI's private one; or through a NAT gateway of the ENI's VPC: out
 /// as its Elastic IP with a source port (echo: identifier) of its pool and
-/// the destination port kept, back from its Elastic IP to the ENI.
+/// the destination port kept, back from its Elastic IP to the ENI. A
+/// packet with no ports of its own (`ports_in` empty: an ICMP error, whose
+/// quote the residuals check, or another protocol) leaves from the Elastic
+/// IP with nothing of the pool to show.
 fn internet(
     topo: &Topology,
     (from, to): (usize, usize),
@@ -164,7 +167,7 @@ fn internet(
             src == topo.enis[from].ip
                 && odst == dst
                 && ((same_ports && public(from) == Some(osrc))
-                    || nat_of(from, osrc).is_some_and(in_pool))
+                    || nat_of(from, osrc).is_some_and(|g| ports_in.is_empty() || in_pool(g)))
         }
         (true, false) => {
             osrc == src && ((same_ports && public(to) == Some(dst)) || nat_of(to, dst).is_some())

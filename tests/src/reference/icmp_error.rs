@@ -20,6 +20,14 @@
 //! of its L4 header (a later fragment, an ICMP message other than echo),
 //! `icmp_error_no_flow` for one no flow holds or not addressed to the
 //! quoted datagram's sender.
+//!
+//! The lab's internet takes part like any port: an internet host's error
+//! about a packet it received through the internet gateway (1:1 NAT) or a
+//! NAT gateway goes back to the VPC host, the quote translated back to the
+//! private address (and port); a VPC host's error about a packet from the
+//! internet leaves from its public address (or the Elastic IP and the
+//! gateway's port). An internet host has no security groups: an error to it
+//! meets none (and the ACLs of the boundaries the flow crosses, as ever).
 
 use dataplane_common::{Counter, DropReason, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
@@ -126,7 +134,7 @@ impl Model {
             return Err(DropReason::IcmpErrorNoFlow);
         }
         let key = Tuple {
-            vpc: self.topo.eni_vpc(eni),
+            vpc: self.port_vpc(eni),
             proto: q.proto,
             addrs: q.addrs.reversed(),
             // The error travels the quoted packet's other direction: the
@@ -148,9 +156,12 @@ impl Model {
         let port = u16::from_be_bytes([icmp.0, icmp.1]);
         self.crossing(d.cross[0], p, p.src, p.dst, port, icmp)?;
         self.crossing(d.cross[1], p, d.out.src, d.out.dst, port, icmp)?;
-        let receiver = self.topo.enis[d.to].security_groups.clone();
-        if !self.groups_allow(&receiver, true, PROTO_ICMP, out_src, port) {
-            return Err(DropReason::IngressSgDeny);
+        // A host of the lab's internet has no security groups.
+        if !self.is_internet(d.to) {
+            let receiver = self.topo.enis[d.to].security_groups.clone();
+            if !self.groups_allow(&receiver, true, PROTO_ICMP, out_src, port) {
+                return Err(DropReason::IngressSgDeny);
+            }
         }
         let out = translate(
             frame,
@@ -159,14 +170,16 @@ impl Model {
             &d.out.reversed(),
             out_src,
             out_dst,
-            self.topo.enis[d.to].mac,
+            self.port_mac(d.to),
         );
         let len = frame.len() as u64;
         self.count(Counter::Forwarded);
         self.count(Counter::IcmpErrorForwarded);
-        let c = &mut self.counters.enis[d.to];
-        c.rx_packets += 1;
-        c.rx_bytes += len;
+        // Internet hosts count nowhere the agent reads.
+        if let Some(c) = self.counters.enis.get_mut(d.to) {
+            c.rx_packets += 1;
+            c.rx_bytes += len;
+        }
         Ok(Outcome {
             verdict: Verdict::Forward { eni: d.to },
             out,

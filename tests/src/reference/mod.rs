@@ -115,6 +115,8 @@ mod wire;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_internet;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

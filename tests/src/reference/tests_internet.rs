@@ -1,0 +1,186 @@
+//! The reference model's ICMP errors to and from the lab's internet
+//! (`icmp_error.rs`): through the internet gateway's 1:1 NAT and the NAT
+//! gateway's source NAT, translated back, exact bytes (expected frames built
+//! from scratch: etherparse for the quoted packets, RFC 1071 sums here).
+
+use std::net::Ipv4Addr;
+
+use dataplane_common::{Counter, DropReason, GATEWAY_MAC, PROTO_ICMP};
+
+use super::{Model, Port, Verdict};
+use crate::{csum, ip, pkt, topology};
+
+/// The shipped NAT gateway lab (web behind the internet gateway with
+/// public address 203.0.113.20, app behind nat-a with Elastic IP
+/// 203.0.113.50); `icmp_in`: both groups admit type 3 code 4 from anywhere.
+fn model(icmp_in: bool) -> Model {
+    let mut text = include_str!("../../../configs/nat-gateway.toml").to_string();
+    if icmp_in {
+        let rule = r#"{ protocol = "icmp", icmp = { type = 3, code = 4 }, peer = "0.0.0.0/0" }"#;
+        text = text
+            .replace(
+                r#"ingress = [{ protocol = "tcp", ports = "80", peer = "0.0.0.0/0" }]"#,
+                &format!(r#"ingress = [{{ protocol = "tcp", ports = "80", peer = "0.0.0.0/0" }}, {rule}]"#),
+            )
+            .replace(
+                r#"ingress = [{ protocol = "all", peer = "10.0.0.0/16" }]"#,
+                &format!(r#"ingress = [{{ protocol = "all", peer = "10.0.0.0/16" }}, {rule}]"#),
+            );
+        assert_eq!(text.matches("type = 3, code = 4").count(), 2);
+    }
+    Model::new(&topology(&text, "natgw"), None)
+}
+
+/// An ICMP error `src` -> `dst` of `(type, code, second word)` quoting
+/// `quote`, checksums from scratch.
+fn icmp_error(
+    (smac, dmac): ([u8; 6], [u8; 6]),
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    (icmp_type, code, rest): (u8, u8, [u8; 4]),
+    quote: &[u8],
+) -> Vec<u8> {
+    let mut icmp = vec![icmp_type, code, 0, 0];
+    icmp.extend_from_slice(&rest);
+    icmp.extend_from_slice(quote);
+    let c = !csum::fold(csum::sum(&icmp));
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut h = vec![0x45, 0xc0];
+    h.extend_from_slice(&((20 + icmp.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&[0x12, 0x34, 0, 0, 64, PROTO_ICMP, 0, 0]);
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    let c = !csum::fold(csum::sum(&h));
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    let mut f = dmac.to_vec();
+    f.extend_from_slice(&smac);
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(&h);
+    f.extend_from_slice(&icmp);
+    f
+}
+
+const FRAG_NEEDED: (u8, u8, [u8; 4]) = (3, 4, [0, 0, 0x05, 0x78]);
+const PORT_UNREACHABLE: (u8, u8, [u8; 4]) = (3, 3, [0; 4]);
+
+struct Ends {
+    eni: usize,
+    mac: [u8; 6],
+    ip: Ipv4Addr,
+    host_mac: [u8; 6],
+}
+
+fn ends(m: &Model, eni: &str) -> Ends {
+    let t = m.topology();
+    let e = t.eni_by_id(eni).unwrap();
+    Ends {
+        eni: e,
+        mac: t.enis[e].mac,
+        ip: t.enis[e].ip,
+        host_mac: t.internet.hosts[0].mac,
+    }
+}
+
+fn forwarded(m: &mut Model, from: Port, frame: &[u8]) -> (Verdict, Vec<u8>) {
+    let o = m.process(from, frame);
+    (o.verdict, o.out)
+}
+
+/// web (10.0.1.20, public 203.0.113.20): fragmentation needed from the
+/// internet host about web's segment reaches web quoting the segment as
+/// web sent it (denied without a type 3 code 4 rule); web's port
+/// unreachable about the host's segment to 203.0.113.20 leaves from the
+/// public address, quoting what the host sent (the host has no groups).
+#[test]
+fn errors_through_the_internet_gateway_are_translated_back() {
+    let (host, public) = (ip("203.0.113.10"), ip("203.0.113.20"));
+    for icmp_in in [false, true] {
+        let mut m = model(icmp_in);
+        let w = ends(&m, "eni-web");
+        let sent = pkt::tcp(w.mac, GATEWAY_MAC, w.ip, host, 40000, 443, "S");
+        let (v, at_host) = forwarded(&mut m, Port::Eni(w.eni), &sent);
+        assert_eq!(
+            v,
+            Verdict::Forward {
+                eni: m.topology().enis.len()
+            }
+        );
+        assert_eq!(
+            at_host,
+            pkt::tcp(GATEWAY_MAC, w.host_mac, public, host, 40000, 443, "S")
+        );
+        let err = icmp_error(
+            (w.host_mac, GATEWAY_MAC),
+            host,
+            public,
+            FRAG_NEEDED,
+            &at_host[14..],
+        );
+        let (v, out) = forwarded(&mut m, Port::Internet(0), &err);
+        if !icmp_in {
+            assert_eq!((v, out), (Verdict::Drop(DropReason::IngressSgDeny), err));
+            continue;
+        }
+        let want = icmp_error((GATEWAY_MAC, w.mac), host, w.ip, FRAG_NEEDED, &sent[14..]);
+        assert_eq!((v, out), (Verdict::Forward { eni: w.eni }, want));
+        // From the internet to web's public address, and web's error back.
+        let syn = pkt::tcp(w.host_mac, GATEWAY_MAC, host, public, 5555, 80, "S");
+        let (v, at_web) = forwarded(&mut m, Port::Internet(0), &syn);
+        assert_eq!(v, Verdict::Forward { eni: w.eni });
+        let err = icmp_error(
+            (w.mac, GATEWAY_MAC),
+            w.ip,
+            host,
+            PORT_UNREACHABLE,
+            &at_web[14..],
+        );
+        let (v, out) = forwarded(&mut m, Port::Eni(w.eni), &err);
+        let want = icmp_error(
+            (GATEWAY_MAC, w.host_mac),
+            public,
+            host,
+            PORT_UNREACHABLE,
+            &syn[14..],
+        );
+        assert_eq!(
+            v,
+            Verdict::Forward {
+                eni: m.topology().enis.len()
+            }
+        );
+        assert_eq!(out, want);
+        assert_eq!(m.counters().count(Counter::IcmpErrorForwarded), 2);
+    }
+}
+
+/// app (10.0.2.30, behind nat-a): the host's fragmentation needed about
+/// 203.0.113.50:nport reaches app quoting app's own segment (app:40000).
+#[test]
+fn errors_through_the_nat_gateway_are_translated_back() {
+    let (host, eip) = (ip("203.0.113.10"), ip("203.0.113.50"));
+    let mut m = model(true);
+    let a = ends(&m, "eni-app");
+    let sent = pkt::tcp(a.mac, GATEWAY_MAC, a.ip, host, 40000, 443, "S");
+    let (v, at_host) = forwarded(&mut m, Port::Eni(a.eni), &sent);
+    assert_eq!(
+        v,
+        Verdict::Forward {
+            eni: m.topology().enis.len()
+        }
+    );
+    let nport = u16::from_be_bytes([at_host[34], at_host[35]]);
+    assert_eq!(
+        at_host,
+        pkt::tcp(GATEWAY_MAC, a.host_mac, eip, host, nport, 443, "S")
+    );
+    let err = icmp_error(
+        (a.host_mac, GATEWAY_MAC),
+        host,
+        eip,
+        FRAG_NEEDED,
+        &at_host[14..],
+    );
+    let (v, out) = forwarded(&mut m, Port::Internet(0), &err);
+    let want = icmp_error((GATEWAY_MAC, a.mac), host, a.ip, FRAG_NEEDED, &sent[14..]);
+    assert_eq!((v, out), (Verdict::Forward { eni: a.eni }, want));
+}
