@@ -119,6 +119,7 @@ fn scene(addr: Ipv4Addr, subnet: u16, icmp_in: bool) -> Stage {
             kind: ENI_KIND_INTERNET,
             mac: HOST_MAC,
             subnet: NO_SUBNET,
+            underlay: [0; 4],
         },
     );
     st.set_eni(
@@ -131,6 +132,7 @@ fn scene(addr: Ipv4Addr, subnet: u16, icmp_in: bool) -> Stage {
             kind: ENI_KIND_HOST,
             mac: CLIENT_MAC,
             subnet,
+            underlay: [0; 4],
         },
     );
     st.set_public_ip(VPC, web_public(), public());
