@@ -9,7 +9,7 @@
 //! Layering, top to bottom; a module imports only from layers below its
 //! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
 //! `pipeline` -> constructs (`privatelink`, `gateway`, `nat_gateway`, `icmp_error`) -> `forward` -> `flow`, `sg`,
-//! `nacl`, `route`, `arp`, `rewrite` -> `events` -> `parse` -> `packet`, `counters` ->
+//! `nacl`, `route`, `arp`, `rewrite`, `reset` -> `events` -> `parse` -> `packet`, `counters` ->
 //! `explain` -> `maps`.
 
 use dataplane_common::{

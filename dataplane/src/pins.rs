@@ -59,6 +59,7 @@ pub const PINNED_MAPS: &[&str] = &[
     maps::ROUTES,
     maps::ROUTE_STATS,
     maps::PUBLIC_IPS,
+    maps::NAT_STATS,
 ];
 
 /// Opens map `name` that a lab's data plane pinned under `dir`, saying what

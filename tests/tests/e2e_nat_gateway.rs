@@ -44,6 +44,48 @@ fn a_private_instance_reaches_the_internet_through_the_nat_gateways_elastic_ip()
         );
     }
 
+    // The gateway's CloudWatch metrics, as the agent's metrics endpoint
+    // serves them: two connection attempts, both established, no port
+    // error; every packet that reached the gateway left it; what it sent
+    // to the source is exactly what the fabric delivered to app (app gets
+    // nothing else); both connections are closed.
+    let layout = dataplane::stats::Layout::of(&fx.agent.topo);
+    let app = fx.agent.topo.eni_by_id("eni-app").expect("eni-app");
+    let flows_map = fx
+        .agent
+        .dataplane
+        .map(dataplane_common::maps::FLOWS)
+        .unwrap();
+    let active = dataplane::stats::nat_active_connections(flows_map, 1).unwrap();
+    let table = dataplane::stats::flow_table(flows_map).unwrap();
+    let s = fx.snapshot();
+    let n = s.nat_gateways[0];
+    let text = dataplane::metrics::render(&s, &table, &active, &layout);
+    let series = |name: &str, v: u64| {
+        format!("\nhyperlab_nat_gateway_{name}{{nat_gateway=\"nat-a\"}} {v}\n")
+    };
+    for want in [
+        series("connection_attempt_count_total", 2),
+        series("connection_established_count_total", 2),
+        series("error_port_allocation_total", 0),
+        series("packets_drop_count_total", 0),
+        series("idle_timeout_count_total", 0),
+        series("active_connection_count", 0),
+        series("packets_out_to_source_total", s.enis[app].rx_packets),
+        series("bytes_out_to_source_total", s.enis[app].rx_bytes),
+        series("packets_in_from_source_total", n.packets_out_to_destination),
+        series("bytes_in_from_source_total", n.bytes_out_to_destination),
+        series("packets_in_from_destination_total", n.packets_out_to_source),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in:\n{text}");
+    }
+    // A curl is at least SYN, ACK, request, FIN out and SYN-ACK, response,
+    // FIN back.
+    assert!(
+        n.packets_out_to_destination >= 8 && n.packets_out_to_source >= 6,
+        "{n:?}"
+    );
+
     // In: nothing the internet initiates passes the Elastic IP, and the
     // private address is not on the internet.
     let before = fx.snapshot();
@@ -68,4 +110,16 @@ fn a_private_instance_reaches_the_internet_through_the_nat_gateways_elastic_ip()
         .map(|r| r.name())
         .collect();
     assert!(other.is_empty(), "only those drops: {other:?}");
+    // Each SYN to the Elastic IP reached the gateway and was dropped there.
+    let m = fx.snapshot().nat_gateways[0].combine(&n, -1);
+    let outside = d.drop_count(DropReason::NatGatewayOutsideInitiated);
+    assert_eq!(
+        (
+            m.packets_in_from_destination,
+            m.packets_dropped,
+            m.packets_out_to_source
+        ),
+        (outside, outside, 0),
+        "{m:?}"
+    );
 }

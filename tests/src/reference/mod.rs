@@ -207,6 +207,8 @@ struct Direction {
     /// Addresses and ports the packets leave with.
     out: Addrs,
     stats: Option<ObjStats>,
+    /// The NAT gateway translating it (its counters, `nat_gateway.rs`).
+    nat: Option<usize>,
     /// Subnet boundaries its packets cross: (from, to) as they arrive,
     /// then (from, to) as translated (PrivateLink, links).
     cross: [(usize, usize); 2],
@@ -364,6 +366,7 @@ impl Model {
             targets: zero(s.target_groups.iter().map(|g| g.targets.len()).sum()),
             nacl_drops: vec![0; stats::nacl_rules(topo).len()],
             route_drops: vec![0; stats::route_drops(topo).len()],
+            nat_gateways: vec![Default::default(); topo.internet.nat_gateways.len()],
         };
         Model {
             topo: topo.clone(),
@@ -529,6 +532,7 @@ impl Model {
         {
             // The responder's SYN-ACK.
             self.count(Counter::TcpEstablished);
+            self.nat_established(d);
             TcpState::Established
         } else {
             return Ok(());
@@ -660,6 +664,7 @@ impl Model {
                     out_vpc: dst_vpc,
                     out: key.addrs,
                     stats: None,
+                    nat: None,
                     cross: [(from, ts), SAME],
                 };
                 let rev = Direction {
@@ -670,6 +675,7 @@ impl Model {
                     out_vpc: key.vpc,
                     out: key.addrs.reversed(),
                     stats: None,
+                    nat: None,
                     cross: [(ts, from), SAME],
                 };
                 match self.insert(key, fwd, reopen) {
@@ -753,6 +759,7 @@ impl Model {
             out_vpc: key.vpc,
             out: key.addrs.reversed(),
             stats,
+            nat: None,
             cross: [(t_subnet, r.via), (ep_subnet, from)],
         };
         // The source port: the first in probe order whose reply tuple (from
@@ -799,6 +806,7 @@ impl Model {
             out_vpc: r.vpc,
             out: reply_key.addrs.reversed(),
             stats,
+            nat: None,
             cross: [(from, ep_subnet), (r.via, t_subnet)],
         };
         match self.insert(key, fwd, reopen) {
@@ -1092,6 +1100,7 @@ impl Model {
             c.rx_packets += 1;
             c.rx_bytes += len;
         }
+        self.nat_forwarded(d, len);
         if let Some(st) = d.stats {
             for c in [
                 &mut self.counters.endpoints[st.endpoint],
