@@ -340,14 +340,15 @@ pub fn return_code(hook: Hook, v: &Verdict) -> u32 {
 fn kind_of(hook: Hook, ret: u32, frame: &[u8], out: &[u8]) -> Option<Kind> {
     // TC sends a reflected frame back by a redirect too: an ARP answer, or
     // a RST|ACK answering a TCP segment that was no RST (a forward keeps
-    // the flags), back to the sender's own MAC.
+    // the flags), addresses swapped.
     let l4 = 14 + usize::from(frame.get(14).map_or(0, |b| b & 15)) * 4;
     let rst_back = out.len() == 54
         && frame.len() >= l4 + 20
         && frame[23] == 6
         && frame[l4 + 13] & 0x04 == 0
-        && out[..6] == frame[6..12]
-        && out[47] == 0x14;
+        && out[47] == 0x14
+        && out[26..30] == frame[30..34]
+        && out[30..34] == frame[26..30];
     Some(match (hook, ret) {
         (Hook::Tc, 7) if frame[12..14] == [0x08, 0x06] || rst_back => Kind::Reflect,
         (Hook::Tc, 7) | (Hook::Xdp, 4) => Kind::Forward,

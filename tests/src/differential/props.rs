@@ -134,7 +134,8 @@ fn reflect(input: &[u8], out: &[u8]) -> Result<(), String> {
 
 /// A reflected IPv4 packet is the RST answering a well-formed TCP segment
 /// (a NAT gateway's, for a connection it does not hold), by RFC 9293
-/// alone: back to the sender's MAC from the router's, addresses and ports
+/// alone: from the router's MAC (to the sending ENI's, which the model's
+/// bytes check: the frame's own source MAC may be another), addresses and ports
 /// swapped, RST|ACK, the segment's ACK as sequence (0 without ACK), its
 /// sequence plus its length (SYN and FIN one each) acknowledged, window 0,
 /// no payload, both checksums valid; never a RST for a RST.
@@ -146,7 +147,7 @@ fn reset(input: &[u8], out: &[u8]) -> Result<(), String> {
     if flags & 0x04 != 0 {
         return Err("answered a RST with a RST".into());
     }
-    if out.len() != 54 || out[..6] != input[6..12] || out[6..12] != GATEWAY_MAC {
+    if out.len() != 54 || out[6..12] != GATEWAY_MAC || out[12..14] != [0x08, 0x00] {
         return Err("RST: wrong length or Ethernet header".into());
     }
     let be32 = |f: &[u8], o: usize| u32::from_be_bytes([f[o], f[o + 1], f[o + 2], f[o + 3]]);
