@@ -666,6 +666,41 @@ mod tests {
         }
     }
 
+    /// `NAT GATEWAYS`: each gateway's counters under their CloudWatch
+    /// names, after the other sections but the managed interfaces.
+    #[test]
+    fn nat_gateways_are_listed_with_their_cloudwatch_names() {
+        let mut s = snap();
+        s.nat_gateways = vec![NatGatewayCounters::from_values([
+            10, 1000, 9, 900, 8, 800, 7, 700, 3, 2, 1, 1, 4,
+        ])];
+        let l = Layout {
+            nat_gateways: vec!["nat-a".into()],
+            ..Default::default()
+        };
+        let text = render(&s, &l, false);
+        let section = &text[text.find("NAT GATEWAYS\n").expect("the section")..];
+        assert_eq!(
+            section,
+            "NAT GATEWAYS\n  nat-a\n\
+             \x20   PacketsInFromSource                  10\n\
+             \x20   BytesInFromSource                  1000\n\
+             \x20   PacketsOutToDestination               9\n\
+             \x20   BytesOutToDestination               900\n\
+             \x20   PacketsInFromDestination              8\n\
+             \x20   BytesInFromDestination              800\n\
+             \x20   PacketsOutToSource                    7\n\
+             \x20   BytesOutToSource                    700\n\
+             \x20   ConnectionAttemptCount                3\n\
+             \x20   ConnectionEstablishedCount            2\n\
+             \x20   PacketsDropCount                      1\n\
+             \x20   ErrorPortAllocation                   1\n\
+             \x20   IdleTimeoutCount                      4\n"
+        );
+        // No gateway, no section.
+        assert!(!render(&s, &Layout::default(), true).contains("NAT GATEWAYS"));
+    }
+
     #[test]
     fn nacl_drops_are_listed_by_acl_direction_and_rule() {
         let t = crate::config::parse_str(
