@@ -530,6 +530,8 @@ pub fn big_topology(base: &Topology, enis: usize, rules: usize) -> Topology {
     // none here, so every subnet gets its VPC's default ACL and main table.
     (t.network_acls, t.subnet_nacls) = (Vec::new(), Vec::new());
     (t.route_tables, t.subnet_routes) = (Vec::new(), Vec::new());
+    // Likewise the lab's internet (its NAT gateway sits in a base subnet).
+    t.internet = Default::default();
     let sub = t.subnets[0].clone();
     t.subnets = (0..10)
         .map(|k| {

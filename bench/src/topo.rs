@@ -3,7 +3,8 @@
 //! service VPC whose API host reaches the same NLB's targets through an
 //! HTTP API VPC link (VPC-to-VPC NAT). The client's and the server's veths
 //! carry the intra-VPC path and the PrivateLink path; the API host's veth
-//! and the server's carry the VPC-link path.
+//! and the server's carry the VPC-link path. The client reaches the lab's
+//! internet host `example` through a NAT gateway (the NAT gateway path).
 
 use std::net::Ipv4Addr;
 
@@ -25,6 +26,10 @@ pub const LINK: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 4);
 /// The link's integration addresses: TCP 5201 and UDP 53 (NLB listeners).
 pub const INT_TCP: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 201);
 pub const INT_UDP: Ipv4Addr = Ipv4Addr::new(10, 1, 1, 202);
+/// The lab's internet host and the NAT gateway's Elastic IP (part 3's NAT
+/// gateway path: client -> nat-bench -> example).
+pub const EXAMPLE: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
+pub const EIP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 50);
 /// NLB source ports (the model's default range).
 pub const NAT_PORTS: (u16, u16) = dataplane::model::NLB_SOURCE_PORTS;
 
@@ -38,6 +43,9 @@ pub struct Net {
     pub vpc: u32,
     pub api_mac: [u8; 6],
     pub api_port: u32,
+    /// The internet host `example`'s MAC (what the NAT gateway path
+    /// delivers to).
+    pub example_mac: [u8; 6],
 }
 
 impl Net {
@@ -76,6 +84,7 @@ impl Net {
             vpc: fx.agent.compiled.ports[fx.eni("eni-client")].1.vpc,
             api_mac: fx.mac("eni-apigw"),
             api_port: fx.port_ifindex("eni-apigw"),
+            example_mac: Self::internet_mac(&fx.agent.compiled.ports),
         }
     }
 
@@ -100,7 +109,18 @@ impl Net {
             vpc: ports[c].1.vpc,
             api_mac: ports[a].1.mac,
             api_port: ports[a].0,
+            example_mac: Self::internet_mac(ports),
         }
+    }
+
+    /// The internet host's MAC: its fabric port's.
+    fn internet_mac(ports: &[(u32, PortInfo)]) -> [u8; 6] {
+        ports
+            .iter()
+            .find(|(_, p)| p.ip == EXAMPLE.octets())
+            .expect("the internet host's port")
+            .1
+            .mac
     }
 }
 

@@ -27,7 +27,7 @@ use super::{
     objects::BenchObject,
     report::{Check, Report},
     sys,
-    topo::{Net, API, CLIENT, ENDPOINT, INT_UDP, LINK, NLB, SERVER, TOPO},
+    topo::{Net, API, CLIENT, EIP, ENDPOINT, EXAMPLE, INT_UDP, LINK, NLB, SERVER, TOPO},
     traffic::{generator, timed, Generator, Sample, Traffic},
     verify::{self, Ports},
     Options, Section, Sizes,
@@ -76,7 +76,15 @@ struct Scenario {
     /// Runs past 65,536 flows (the generator then counts the destination
     /// port up: only paths that take a range of destination ports).
     many: bool,
+    /// Delivered to the lab's internet host (its sink), not the server;
+    /// run up to [`MAX_INTERNET_FLOWS`] flows.
+    to_internet: bool,
 }
+
+/// Flows the NAT gateway path runs at most: every flow goes to one
+/// destination, so the gateway's pool for it (1024-65535 here; AWS 55,000)
+/// cannot hold 65,536 of them.
+const MAX_INTERNET_FLOWS: u32 = 4096;
 
 /// The frames the sink must see: addresses, ports and TTL.
 struct Out {
@@ -115,7 +123,16 @@ impl Scenario {
             }
             d => d,
         };
-        udp(o.src, o.dst, sport, dport, o.ttl, net)
+        let mut e = udp(o.src, o.dst, sport, dport, o.ttl, net);
+        if self.to_internet {
+            e.dst_mac = Some(net.example_mac);
+        }
+        e
+    }
+
+    /// Whether this scenario runs with `flows` flows.
+    fn runs(&self, flows: u32) -> bool {
+        (!self.to_internet || flows <= MAX_INTERNET_FLOWS) && (self.many || flows <= 1 << 16)
     }
 }
 
@@ -173,6 +190,7 @@ const SCENARIOS: &[Scenario] = &[
             ttl: 64,
         },
         many: true,
+        to_internet: false,
     },
     Scenario {
         name: NAT5_NAME,
@@ -188,6 +206,7 @@ const SCENARIOS: &[Scenario] = &[
             ttl: 64,
         },
         many: true,
+        to_internet: false,
     },
     Scenario {
         name: "floor: minimal XDP NAT keyed like the pipeline (FlowKey, 32 B value)",
@@ -203,6 +222,7 @@ const SCENARIOS: &[Scenario] = &[
             ttl: 64,
         },
         many: true,
+        to_internet: false,
     },
     Scenario {
         name: "hyperlab XDP: intra-VPC",
@@ -218,6 +238,7 @@ const SCENARIOS: &[Scenario] = &[
             ttl: 64,
         },
         many: true,
+        to_internet: false,
     },
     Scenario {
         name: "hyperlab XDP: PrivateLink (endpoint -> NLB -> target)",
@@ -233,6 +254,7 @@ const SCENARIOS: &[Scenario] = &[
             ttl: 64,
         },
         many: false,
+        to_internet: false,
     },
     Scenario {
         name: "hyperlab XDP: VPC link (API host -> link ENI -> target)",
@@ -248,6 +270,23 @@ const SCENARIOS: &[Scenario] = &[
             ttl: 64,
         },
         many: false,
+        to_internet: false,
+    },
+    Scenario {
+        name: "hyperlab XDP: NAT gateway (client -> nat -> internet host)",
+        kind: Kind::Hyperlab,
+        from: Src::Client,
+        dst: EXAMPLE,
+        dport: 5353,
+        out: Out {
+            src: EIP,
+            dst: EXAMPLE,
+            sport: Sport::Range(1024, 65535),
+            dport: Ports::One(5353),
+            ttl: 64,
+        },
+        many: false,
+        to_internet: true,
     },
     Scenario {
         name: "kernel netfilter DNAT+SNAT, conntrack",
@@ -263,6 +302,7 @@ const SCENARIOS: &[Scenario] = &[
             ttl: 63,
         },
         many: false,
+        to_internet: false,
     },
 ];
 
@@ -404,6 +444,15 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
         .netns
         .clone();
     let sink = bench.attach_xdp(bprog::SINK, &server_ns, "eth0")?;
+    // The NAT gateway path's frames end at the internet host: a sink there
+    // too (the same program, counters and samples).
+    let example_ns = rig
+        .plan
+        .host("example")
+        .context("internet host example")?
+        .netns
+        .clone();
+    let example_sink = bench.attach_xdp(bprog::SINK, &example_ns, "eth0")?;
     bench.set_devmap(&fabric, rig.p1_if)?;
     let stats_before =
         std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").unwrap_or_default();
@@ -423,10 +472,7 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
     for rep in 0..opts.reps {
         let r = format!("repetition {}/{}", rep + 1, opts.reps);
         for &flows in &sizes.pps_flows {
-            for (si, sc) in SCENARIOS.iter().enumerate() {
-                if flows > 1 << 16 && !sc.many {
-                    continue;
-                }
+            for (si, sc) in SCENARIOS.iter().enumerate().filter(|(_, s)| s.runs(flows)) {
                 eprintln!("[bench] veth: {}, {flows} flows, {r}", sc.name);
                 let run = Run {
                     flows,
@@ -502,6 +548,7 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
             }
         }
     }
+    bench.detach_xdp(bprog::SINK, example_sink)?;
     bench.detach_xdp(bprog::SINK, sink)?;
     let stats_after =
         std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").unwrap_or_default();
@@ -588,7 +635,10 @@ fn method(
          flushed after; it has no program of its own to time in situ. The PrivateLink (and \
          VPC-link) target group has two targets (ports 5353 and 5354 on the server) because 65,536 \
          flows from one source address need more NAT source ports than one target's \
-         1024-65535 holds.",
+         1024-65535 holds. The NAT gateway path sends from the client to the lab's internet \
+         host 203.0.113.10:5353 through nat-bench (Elastic IP 203.0.113.50, source ports \
+         1024-65535), delivered to a second sink on the internet host's eth0; it runs up to \
+         4,096 flows (one destination: 65,536 flows need more ports than a gateway has for it).",
         generator = match gen {
             Generator::LiveFrames => "The generator (`hlb_gen`, BPF_PROG_RUN with live \
                                       frames, batch 64,",
@@ -795,7 +845,7 @@ mod tests {
     /// The method paragraph of docs/BENCHMARKS.md's part 3 as the
     /// live-frames generator wrote it before AF_PACKET existed (kernel
     /// 6.18.44-fc-v782): with live frames the report reads as it did.
-    const LIVE_FRAMES_METHOD: &str = "Topology: the bench lab (client, server, API host, fabric namespaces from `lab::up`). The generator (`hlb_gen`, BPF_PROG_RUN with live frames, batch 64, pinned to CPU 1) writes every header field of every frame and sends it out of the client's eth0 (the API host's for the VPC link: to the link's UDP integration address 10.1.1.202:53, source-NATed to the link ENI 10.0.1.4, to the NLB listener's targets); the program under test runs on the fabric port p0 (native XDP; hyperlab on every fabric port); the sink (`hlb_sink` on the server's eth0) counts per CPU and keeps one frame in 2^12 for the runner to check (destination MAC, addresses, ports, TTL, IPv4 and UDP checksums). Source ports run through 1024..1024+N-1 (wrapping) for N flows; each measurement first sends every flow three times (flows are created, caches warm), then one long call of about 1 s. Mpps is the sink's count over the window from 10 % to 45 % of the call's frames (statistics off); in-situ ns/packet is run_time_ns / run_cnt of the router port's program over 50 % to 85 % of the frames, with BPF run-time statistics switched on for that window only (BPF_ENABLE_STATS, the syscall behind kernel.bpf_stats_enabled: it is released even if the bench dies; the sysctl read 0 before and 0 after). 'delivered' is the lowest share of generated frames the sink counted in any repetition. Netfilter: XDP_PASS on the fabric port (a veth only receives XDP_TX frames with NAPI on its peer), IPv4 forwarding, `nft` DNAT 10.0.1.100:53 -> 10.0.1.21:5353 and SNAT to 10.0.1.50, conntrack flushed before each run, rules flushed after; it has no program of its own to time in situ. The PrivateLink (and VPC-link) target group has two targets (ports 5353 and 5354 on the server) because 65,536 flows from one source address need more NAT source ports than one target's 1024-65535 holds.";
+    const LIVE_FRAMES_METHOD: &str = "Topology: the bench lab (client, server, API host, fabric namespaces from `lab::up`). The generator (`hlb_gen`, BPF_PROG_RUN with live frames, batch 64, pinned to CPU 1) writes every header field of every frame and sends it out of the client's eth0 (the API host's for the VPC link: to the link's UDP integration address 10.1.1.202:53, source-NATed to the link ENI 10.0.1.4, to the NLB listener's targets); the program under test runs on the fabric port p0 (native XDP; hyperlab on every fabric port); the sink (`hlb_sink` on the server's eth0) counts per CPU and keeps one frame in 2^12 for the runner to check (destination MAC, addresses, ports, TTL, IPv4 and UDP checksums). Source ports run through 1024..1024+N-1 (wrapping) for N flows; each measurement first sends every flow three times (flows are created, caches warm), then one long call of about 1 s. Mpps is the sink's count over the window from 10 % to 45 % of the call's frames (statistics off); in-situ ns/packet is run_time_ns / run_cnt of the router port's program over 50 % to 85 % of the frames, with BPF run-time statistics switched on for that window only (BPF_ENABLE_STATS, the syscall behind kernel.bpf_stats_enabled: it is released even if the bench dies; the sysctl read 0 before and 0 after). 'delivered' is the lowest share of generated frames the sink counted in any repetition. Netfilter: XDP_PASS on the fabric port (a veth only receives XDP_TX frames with NAPI on its peer), IPv4 forwarding, `nft` DNAT 10.0.1.100:53 -> 10.0.1.21:5353 and SNAT to 10.0.1.50, conntrack flushed before each run, rules flushed after; it has no program of its own to time in situ. The PrivateLink (and VPC-link) target group has two targets (ports 5353 and 5354 on the server) because 65,536 flows from one source address need more NAT source ports than one target's 1024-65535 holds. The NAT gateway path sends from the client to the lab's internet host 203.0.113.10:5353 through nat-bench (Elastic IP 203.0.113.50, source ports 1024-65535), delivered to a second sink on the internet host's eth0; it runs up to 4,096 flows (one destination: 65,536 flows need more ports than a gateway has for it).";
 
     #[test]
     fn the_method_paragraph_names_the_generator_that_ran() {

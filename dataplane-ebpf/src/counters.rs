@@ -2,11 +2,11 @@
 //! A dry run (`dataplane explain`) counts nothing.
 
 use aya_ebpf::maps::PerCpuArray;
-use dataplane_common::{Counter, DropReason};
+use dataplane_common::{Counter, DropReason, NatGatewayCounters, MAX_NAT_GATEWAYS};
 
 use crate::{
     explain::dry_run,
-    maps::{COUNTERS, DROPS, ENI_STATS, OBJ_STATS},
+    maps::{COUNTERS, DROPS, ENI_STATS, NAT_STATS, OBJ_STATS},
 };
 
 /// Hands `f` this CPU's slot `index` of `map`, unless in a dry run. The
@@ -88,4 +88,39 @@ pub fn obj(index: u32, reply: bool, bytes: u64) {
 #[inline(always)]
 pub fn obj_drop(index: u32) {
     update(&OBJ_STATS, index, |c| unsafe { (*c).drops += 1 });
+}
+
+/// Hands `f` this CPU's counters of NAT gateway `gw` (the kernel's slots,
+/// below `MAX_NAT_GATEWAYS`), unless in a dry run.
+#[inline(always)]
+pub fn nat(gw: u16, f: impl FnOnce(*mut NatGatewayCounters)) {
+    if (gw as u32) < MAX_NAT_GATEWAYS {
+        update(&NAT_STATS, gw as u32, f);
+    }
+}
+
+/// A packet of `bytes` through NAT gateway `gw`, in (and out, unless the
+/// gateway dropped it): `reply` for the destination's side.
+#[inline(always)]
+pub fn nat_packet(gw: u16, reply: bool, bytes: u64, forwarded: bool) {
+    nat(gw, |c| unsafe {
+        if reply {
+            (*c).packets_in_from_destination += 1;
+            (*c).bytes_in_from_destination += bytes;
+            if forwarded {
+                (*c).packets_out_to_source += 1;
+                (*c).bytes_out_to_source += bytes;
+            }
+        } else {
+            (*c).packets_in_from_source += 1;
+            (*c).bytes_in_from_source += bytes;
+            if forwarded {
+                (*c).packets_out_to_destination += 1;
+                (*c).bytes_out_to_destination += bytes;
+            }
+        }
+        if !forwarded {
+            (*c).packets_dropped += 1;
+        }
+    });
 }

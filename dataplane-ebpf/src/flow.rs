@@ -10,7 +10,7 @@ use aya_ebpf::{
 };
 use dataplane_common::{
     aws_tcp_flags, Counter, DropReason, FlowEntry, FlowKey, EEXIST, FLOW_F_ECHO_REQUESTS, FLOW_F_REPLY,
-    FLOW_STATE_CLOSED, FLOW_STATE_CLOSING, FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, NO_STAT,
+    FLOW_STATE_CLOSED, FLOW_STATE_CLOSING, FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, NO_NAT_GATEWAY, NO_STAT,
     NO_SUBNET, PROTO_ICMP, PROTO_TCP,
 };
 
@@ -91,6 +91,12 @@ pub fn track(e: *mut FlowEntry, h: &Headers) -> Result<Track, DropReason> {
         FLOW_STATE_CLOSING
     } else if is_reply && state == FLOW_STATE_NEW && f & (TCP_SYN | TCP_ACK) == (TCP_SYN | TCP_ACK) {
         counters::count(Counter::TcpEstablished);
+        // SAFETY: as above.
+        let gw = unsafe { (*e).nat_gateway };
+        if gw != NO_NAT_GATEWAY {
+            // CloudWatch's ConnectionEstablishedCount.
+            counters::nat(gw, |c| unsafe { (*c).connections_established += 1 });
+        }
         FLOW_STATE_ESTABLISHED
     } else {
         return Ok(Track::Continue);
@@ -203,6 +209,8 @@ pub struct Birth {
     pub stat_endpoint: u32,
     pub stat_listener: u32,
     pub stat_target: u32,
+    /// The NAT gateway translating the flow ([`NO_NAT_GATEWAY`]: none).
+    pub nat_gateway: u16,
 }
 
 impl Birth {
@@ -220,6 +228,7 @@ impl Birth {
             stat_endpoint: NO_STAT,
             stat_listener: NO_STAT,
             stat_target: NO_STAT,
+            nat_gateway: NO_NAT_GATEWAY,
         }
     }
 }
@@ -263,7 +272,7 @@ pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, 
         nacl_epoch: 0,
         tcp_flags: if reply { 0 } else { b.tcp_flags },
         _pad2: 0,
-        _pad3: 0,
+        nat_gateway: b.nat_gateway,
     };
 }
 

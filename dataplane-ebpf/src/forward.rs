@@ -3,7 +3,7 @@
 //! leaves by ([`Verdict`]). Every construct's stage ends here, so this module
 //! sits below them: stages import it, it imports no stage.
 
-use dataplane_common::{explain::STAGE_REWRITE, Counter, DropReason, FlowEntry, FLOW_F_REPLY, FLOW_F_TUNNEL, NO_STAT};
+use dataplane_common::{explain::STAGE_REWRITE, Counter, DropReason, FlowEntry, FLOW_F_REPLY, FLOW_F_TUNNEL, NO_NAT_GATEWAY, NO_STAT};
 
 use crate::{
     counters, explain,
@@ -45,6 +45,9 @@ pub fn forward<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry, len: u64) -> Re
         counters::obj(e.stat_endpoint, reply, len);
         counters::obj(e.stat_listener, reply, len);
         counters::obj(e.stat_target, reply, len);
+    }
+    if e.nat_gateway != NO_NAT_GATEWAY {
+        counters::nat_packet(e.nat_gateway, e.flags & FLOW_F_REPLY != 0, len, true);
     }
     if tunnel {
         return Ok(Verdict::Tunnel(Encap { ifindex: e.out_ifindex, vpc: e.out_vpc, dst: e.new_dst }));

@@ -22,6 +22,7 @@ use dataplane_common::{
 };
 
 use crate::{
+    counters,
     explain::{self, dry_run},
     flow::{self, Created, Crossings, Hop, Reply, Tuple},
     forward::{self, Verdict},
@@ -101,6 +102,7 @@ pub fn from_internet<P: Packet>(
         // A NAT gateway's Elastic IP: its replies matched their flow before
         // this; a first packet is a connection initiated from outside.
         explain::stage(STAGE_NAT_GATEWAY);
+        counters::nat_packet(private.nat_gateway, true, len, false);
         return Err(DropReason::NatGatewayOutsideInitiated);
     }
     let dst_key = EniKey { vpc: in_generation(private.vpc, gen), ip: private.ip };

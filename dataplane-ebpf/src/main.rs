@@ -23,6 +23,7 @@ mod packet;
 mod parse;
 mod pipeline;
 mod privatelink;
+mod reset;
 mod rewrite;
 mod route;
 mod sg;
@@ -100,7 +101,8 @@ fn tc_verdict(pkt: &TcPacket, v: Verdict) -> i32 {
                 TC_ACT_SHOT as i32
             }
         }
-        // ARP replies go back out of the port they came in on.
+        // ARP replies and a NAT gateway's RSTs go back out of the port
+        // they came in on.
         // SAFETY: plain helper call.
         Verdict::Reflect => unsafe { bpf_redirect(pkt.ingress_ifindex(), 0) as i32 },
         Verdict::Pass => TC_ACT_OK as i32,

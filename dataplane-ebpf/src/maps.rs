@@ -11,7 +11,7 @@ use dataplane_common::{
     MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_FLOWS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_OBJ_STATS,
     MAX_PORTS, MAX_SG_ENTRIES, MAX_NACL_CIDRS, MAX_NACL_RULES, MAX_NACL_STATS, MAX_SUBNETS,
     NaclCidrKey, NaclDecision, NaclRuleKey, NaclStatKey, SubnetNacls, RouteInfo, RouteKey, RouteStatKey, SubnetRoute,
-    MAX_ROUTES, MAX_ROUTE_STATS, MAX_PUBLIC_IPS, PublicIp, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
+    MAX_ROUTES, MAX_ROUTE_STATS, MAX_PUBLIC_IPS, PublicIp, NatGatewayCounters, NAT_STATS_SLOTS, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
 };
 
 #[map(name = "HL_PORTS")]
@@ -58,6 +58,11 @@ pub static ROUTE_STATS: PerCpuHashMap<RouteStatKey, u64> = PerCpuHashMap::with_m
 /// The internet gateway's 1:1 NAT, both ways (`gateway.rs`).
 #[map(name = "HL_PUBLIC_IPS")]
 pub static PUBLIC_IPS: HashMap<EniKey, PublicIp> = HashMap::with_max_entries(MAX_PUBLIC_IPS, 0);
+
+/// Each NAT gateway's CloudWatch-named counters, per CPU (`counters::nat`;
+/// the agent's sweeper owns the upper half, `NAT_STATS_SLOTS`).
+#[map(name = "HL_NAT_STATS")]
+pub static NAT_STATS: PerCpuArray<NatGatewayCounters> = PerCpuArray::with_max_entries(NAT_STATS_SLOTS, 0);
 
 /// A preallocated hash, not an LRU: when it is full a new flow is refused
 /// (and counted) instead of evicting a live one, as AWS does

@@ -18,22 +18,29 @@
 //! destination, as AWS's 55,000 connections per destination; every port
 //! tried bound: `nat_gateway_error_port_allocation`, live flows untouched).
 //! Every later packet meets the same network ACLs from its flow entry.
+//!
+//! A TCP segment other than a SYN with no flow behind it (the connection
+//! timed out: the agent's sweeper removes a gateway's flows after 350 s
+//! idle, `conntrack::timeout`) is answered with a RST (`no_connection`).
+//! Each gateway counts its CloudWatch metrics (`counters::nat`).
 
 use dataplane_common::{
-    explain::{NACL_CHECK_IN1, NACL_CHECK_OUT1, NACL_CHECK_OUT2, SG_CHECK_EGRESS, STAGE_EGRESS_SG, STAGE_NAT_GATEWAY},
-    flow_hash, in_generation, DropReason, EniInfo, EniKey, FlowEntry, FlowKey, PortInfo, ENI_KIND_INTERNET,
+    explain::{NACL_CHECK_IN1, NACL_CHECK_IN2, NACL_CHECK_OUT1, NACL_CHECK_OUT2, SG_CHECK_EGRESS, STAGE_EGRESS_SG, STAGE_NAT_GATEWAY},
+    flow_hash, in_generation, Counter, DropReason, EniInfo, EniKey, FlowEntry, FlowKey, PortInfo, ENI_KIND_INTERNET,
     FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, HASH_SEED_NAT_PORT, INTERNET_VPC, NAT_PORT_TRIES, NO_SUBNET, PROTO_ICMP,
-    PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS,
+    PROTO_TCP, PROTO_UDP, RouteInfo, SG_DIR_EGRESS,
 };
 
 use crate::{
+    counters,
     explain::{self, dry_run},
     flow::{self, Created, Crossings, Hop, Reply, Tuple},
     forward::{self, Verdict},
     maps::ENIS,
     nacl,
     packet::Packet,
-    parse::Headers,
+    parse::{Headers, TCP_ACK, TCP_RST, TCP_SYN},
+    reset::{self, RST_LEN},
     route, sg,
 };
 
@@ -64,12 +71,46 @@ pub fn to_internet<P: Packet>(
     let value = nacl::value(h, h.dport);
     nacl::out(NACL_CHECK_OUT1, gen, port.subnet, r.nat_subnet, h.dst, h.proto, value)?;
     nacl::inbound(NACL_CHECK_IN1, gen, port.subnet, r.nat_subnet, h.src, h.proto, value)?;
+    // The packet reached the gateway: from here on it counts as the
+    // gateway's (CloudWatch's metrics), sent on or dropped by it.
+    if h.proto == PROTO_TCP && h.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
+        counters::nat(r.nat_gateway, |c| unsafe { (*c).connection_attempts += 1 });
+    }
+    match at_gateway(p, port, h, key, len, restart, &r) {
+        Ok(v) => Ok(v),
+        Err(reason) => {
+            counters::nat_packet(r.nat_gateway, false, len, false);
+            if reason == DropReason::NatGatewayErrorPortAllocation {
+                counters::nat(r.nat_gateway, |c| unsafe { (*c).error_port_allocation += 1 });
+            }
+            Err(reason)
+        }
+    }
+}
+
+/// The gateway's part of [`to_internet`]: its subnet's route and ACL, the
+/// host, the port, the flow.
+#[inline(always)]
+fn at_gateway<P: Packet>(
+    p: &mut P,
+    port: &PortInfo,
+    h: &Headers,
+    key: &FlowKey,
+    len: u64,
+    restart: bool,
+    r: &RouteInfo,
+) -> Result<Verdict, DropReason> {
+    let gen = port.generation as u32;
     explain::stage(STAGE_NAT_GATEWAY);
     // "NAT gateways support the following protocols: TCP, UDP, and ICMP"
     // (VPC user guide, "NAT gateway basics"): GRE, ESP, SCTP... end here.
     if h.proto != PROTO_TCP && h.proto != PROTO_UDP && h.proto != PROTO_ICMP {
         return Err(DropReason::UnsupportedProtocol);
     }
+    if h.proto == PROTO_TCP && h.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
+        return no_connection(p, port, h, len, r);
+    }
+    let value = nacl::value(h, h.dport);
     if !route::to_igw(gen, r.nat_subnet, h.dst) {
         // The gateway's subnet is not public (no route to an internet gateway).
         return Err(DropReason::NoRoute);
@@ -84,12 +125,13 @@ pub fn to_internet<P: Packet>(
         _ => return Err(DropReason::InternetNoHost),
     };
     explain::destination(host);
-    let b = flow::Birth::of(h, len);
+    let mut b = flow::Birth::of(h, len);
+    b.nat_gateway = r.nat_gateway;
     let rev = flow::scratch(1)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
     let rx = Crossings { from1: NO_SUBNET, to1: r.nat_subnet, from2: r.nat_subnet, to2: port.subnet };
     flow::build(rev, &b, FLOW_F_REPLY | FLOW_F_DNAT, host.eni, &back, Tuple::reply_to(h), &rx);
-    let (rev_key, bound) = claim(h, &r, rev, b.echo_request as u8)?;
+    let (rev_key, bound) = claim(h, r, rev, b.echo_request as u8)?;
     if !bound {
         return Err(DropReason::NatGatewayErrorPortAllocation);
     }
@@ -107,18 +149,46 @@ pub fn to_internet<P: Packet>(
     forward::created(p, h, c, fwd, len)
 }
 
+/// A TCP segment other than a SYN, with no flow: the gateway holds no
+/// connection for it (it timed out after 350 s idle and the sweeper
+/// removed it, or it never was). A RST is dropped
+/// (`nat_gateway_no_connection`); anything else is answered with a RST
+/// from the destination (`reset::answer`), which travels back like a reply
+/// (out of the gateway's subnet, into the sender's: their ACLs). The
+/// segment counts as dropped by the gateway, the RST as sent to the source.
+#[inline(always)]
+fn no_connection<P: Packet>(
+    p: &mut P,
+    port: &PortInfo,
+    h: &Headers,
+    len: u64,
+    r: &RouteInfo,
+) -> Result<Verdict, DropReason> {
+    if h.tcp_flags & TCP_RST != 0 {
+        return Err(DropReason::NatGatewayNoConnection);
+    }
+    let gen = port.generation as u32;
+    let value = nacl::value(h, h.sport);
+    nacl::out(NACL_CHECK_OUT2, gen, r.nat_subnet, port.subnet, h.src, PROTO_TCP, value)?;
+    nacl::inbound(NACL_CHECK_IN2, gen, r.nat_subnet, port.subnet, h.dst, PROTO_TCP, value)?;
+    explain::stage(STAGE_NAT_GATEWAY);
+    reset::answer(p, h, &port.mac)?;
+    counters::count(Counter::NatGatewayRstSent);
+    counters::nat_packet(r.nat_gateway, false, len, false);
+    counters::nat(r.nat_gateway, |c| unsafe {
+        (*c).packets_out_to_source += 1;
+        (*c).bytes_out_to_source += RST_LEN as u64;
+    });
+    Ok(Verdict::Reflect)
+}
+
 /// Claims a source port of the gateway's pool for the flow's destination
 /// with the reply entry `rev`: the pool's ports from a hash of the flow
 /// on, at most `NAT_PORT_TRIES` of them. The reply key, and whether a port
 /// was bound. `icmp_reply`: the reply key's mark (1 when the flow's first
 /// packet is an echo request, whose replies come back).
 #[inline(always)]
-fn claim(
-    h: &Headers,
-    r: &dataplane_common::RouteInfo,
-    rev: &FlowEntry,
-    icmp_reply: u8,
-) -> Result<(FlowKey, bool), DropReason> {
+fn claim(h: &Headers, r: &RouteInfo, rev: &FlowEntry, icmp_reply: u8) -> Result<(FlowKey, bool), DropReason> {
     let icmp = h.proto == PROTO_ICMP;
     let mut rev_key = FlowKey {
         vpc: INTERNET_VPC,

@@ -14,8 +14,8 @@ use aya_ebpf::{
     bindings::{BPF_F_MARK_MANGLED_0, BPF_F_PSEUDO_HDR},
     bindings::bpf_tunnel_key,
     helpers::generated::{
-        bpf_l3_csum_replace, bpf_l4_csum_replace, bpf_skb_get_tunnel_key, bpf_skb_pull_data, bpf_skb_set_tunnel_key,
-        bpf_skb_store_bytes,
+        bpf_l3_csum_replace, bpf_l4_csum_replace, bpf_skb_change_tail, bpf_skb_get_tunnel_key, bpf_skb_pull_data,
+        bpf_skb_set_tunnel_key, bpf_skb_store_bytes, bpf_xdp_adjust_tail,
     },
     programs::{TcContext, XdpContext},
 };
@@ -62,6 +62,10 @@ pub trait Packet {
     /// The VNI a packet that arrived through a collect-metadata device
     /// carried (`None`: no tunnel metadata, or the XDP build).
     fn tunnel_vni(&self) -> Option<u32>;
+    /// Cuts the packet to `len` bytes (never grows it): TC with
+    /// `bpf_skb_change_tail`, XDP with `bpf_xdp_adjust_tail`. Every pointer
+    /// into the packet is stale afterwards: `data()`/`data_end()` again.
+    fn truncate(&mut self, len: u32) -> Result<(), ()>;
 }
 
 /// The ones'-complement change of a checksum when the 32-bit value `from`
@@ -210,6 +214,12 @@ impl Packet for TcPacket<'_> {
         // Size 0: `to` is a checksum difference (`from` must be 0).
         // SAFETY: helper call on our own skb.
         let rc = unsafe { bpf_l4_csum_replace(self.ctx.skb.skb as *mut _, off as u32, 0, diff as u64, flags) };
+        if rc == 0 { Ok(()) } else { Err(()) }
+    }
+    #[inline(always)]
+    fn truncate(&mut self, len: u32) -> Result<(), ()> {
+        // SAFETY: plain helper call on the program's own skb.
+        let rc = unsafe { bpf_skb_change_tail(self.ctx.skb.skb as *mut _, len, 0) };
         if rc == 0 { Ok(()) } else { Err(()) }
     }
 
@@ -396,5 +406,15 @@ impl Packet for XdpPacket<'_> {
             new = 0xffff;
         }
         self.write(off, new)
+    }
+    #[inline(always)]
+    fn truncate(&mut self, len: u32) -> Result<(), ()> {
+        let cur = self.len();
+        if len > cur {
+            return Err(());
+        }
+        // SAFETY: plain helper call on the program's own frame.
+        let rc = unsafe { bpf_xdp_adjust_tail(self.ctx.ctx as *mut _, len as i32 - cur as i32) };
+        if rc == 0 { Ok(()) } else { Err(()) }
     }
 }

@@ -14,7 +14,7 @@
 //! Layering, top to bottom; a module imports only from layers below its
 //! own (checked by tests/tests/kernel_layers.rs): `main` (hooks) ->
 //! `pipeline` -> constructs (`privatelink`, `gateway`, `nat_gateway`, `icmp_error`) -> `forward` -> `flow`, `sg`,
-//! `nacl`, `route`, `arp`, `rewrite`, `tunnel` -> `events` -> `parse` -> `packet`, `counters` ->
+//! `nacl`, `route`, `arp`, `rewrite`, `tunnel`, `reset` -> `events` -> `parse` -> `packet`, `counters` ->
 //! `explain` -> `maps`.
 
 use dataplane_common::{

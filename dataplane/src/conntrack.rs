@@ -15,16 +15,30 @@ use std::{
 };
 
 use anyhow::{Context, Result};
+use aya::maps::PerCpuArray;
 use aya::maps::{HashMap as BpfHashMap, Map, MapData};
 use dataplane_common::{
-    FlowEntry, FlowKey, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
-    FLOW_STATE_ESTABLISHED, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+    FlowEntry, FlowKey, NatGatewayCounters, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
+    FLOW_STATE_ESTABLISHED, MAX_NAT_GATEWAYS, NAT_GATEWAY_IDLE_TIMEOUT_S, NO_NAT_GATEWAY,
+    PROTO_ICMP, PROTO_TCP, PROTO_UDP,
 };
 
 use crate::model::Timeouts;
 
-/// The idle timeout of a flow, given its forward and reply entries.
+/// The idle timeout of a flow, given its forward and reply entries. A
+/// NAT gateway's flow is its own class: AWS times the gateway's
+/// connections out after 350 s idle ([`NAT_GATEWAY_IDLE_TIMEOUT_S`]),
+/// sooner if its protocol's timeout is shorter.
 pub fn timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -> Duration {
+    let own = protocol_timeout(t, proto, fwd, rev);
+    if fwd.nat_gateway != NO_NAT_GATEWAY {
+        own.min(Duration::from_secs(NAT_GATEWAY_IDLE_TIMEOUT_S))
+    } else {
+        own
+    }
+}
+
+fn protocol_timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -> Duration {
     match proto {
         PROTO_TCP => match fwd.state {
             FLOW_STATE_ESTABLISHED => t.tcp_established,
@@ -67,6 +81,41 @@ pub fn expired(flows: &[(FlowKey, FlowEntry)], now_ns: u64, t: &Timeouts) -> Vec
     out
 }
 
+/// Pure: CloudWatch's `IdleTimeoutCount` of the entries a sweep removes:
+/// per NAT gateway, the TCP connections (forward entries) that timed out
+/// while not closing or closed, as (gateway index, count), by index.
+pub fn idle_timeouts(removed: &[(FlowKey, FlowEntry)]) -> Vec<(u16, u64)> {
+    let mut by: std::collections::BTreeMap<u16, u64> = Default::default();
+    for (k, e) in removed {
+        if k.proto == PROTO_TCP
+            && e.flags & FLOW_F_REPLY == 0
+            && e.state < FLOW_STATE_CLOSING
+            && e.nat_gateway != NO_NAT_GATEWAY
+        {
+            *by.entry(e.nat_gateway).or_default() += 1;
+        }
+    }
+    by.into_iter().collect()
+}
+
+/// Adds `counts` ([`idle_timeouts`]) to the sweeper's slots of
+/// `HL_NAT_STATS` (`MAX_NAT_GATEWAYS + g`, CPU 0's value): the kernel
+/// never writes those slots, so the read-modify-write races nothing.
+pub fn count_idle_timeouts(nat_stats: &mut Map, counts: &[(u16, u64)]) -> Result<()> {
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let mut a: PerCpuArray<&mut MapData, NatGatewayCounters> =
+        PerCpuArray::try_from(nat_stats).context("map HL_NAT_STATS")?;
+    for &(g, n) in counts {
+        let slot = MAX_NAT_GATEWAYS + g as u32;
+        let mut v: Vec<NatGatewayCounters> = a.get(&slot, 0)?.iter().copied().collect();
+        v[0].idle_timeouts += n;
+        a.set(slot, aya::maps::PerCpuValues::try_from(v)?, 0)?;
+    }
+    Ok(())
+}
+
 /// CLOCK_MONOTONIC in ns: the kernel's `bpf_ktime_get_coarse_ns` clock.
 pub fn monotonic_ns() -> u64 {
     let ts =
@@ -92,24 +141,50 @@ pub fn sweep_reporting(
     t: &Timeouts,
     removed: Option<&Removed>,
 ) -> Result<(usize, usize)> {
+    sweep_counting(map, None, t, removed)
+}
+
+/// [`sweep_reporting`], also counting the NAT gateways' idle timeouts
+/// into `nat_stats` (`HL_NAT_STATS`) if given.
+pub fn sweep_counting(
+    map: &mut Map,
+    nat_stats: Option<&mut Map>,
+    t: &Timeouts,
+    removed: Option<&Removed>,
+) -> Result<(usize, usize)> {
+    let (gone, left) = sweep_returning(map, t, removed)?;
+    if let Some(stats) = nat_stats {
+        count_idle_timeouts(stats, &idle_timeouts(&gone))?;
+    }
+    Ok((gone.len(), left))
+}
+
+/// [`sweep_reporting`], returning the removed entries (and how many
+/// remain).
+pub fn sweep_returning(
+    map: &mut Map,
+    t: &Timeouts,
+    removed: Option<&Removed>,
+) -> Result<(Vec<(FlowKey, FlowEntry)>, usize)> {
     let mut flows: BpfHashMap<&mut MapData, FlowKey, FlowEntry> = BpfHashMap::try_from(map)?;
     let all: Vec<(FlowKey, FlowEntry)> = flows.iter().filter_map(|r| r.ok()).collect();
     let doomed = expired(&all, monotonic_ns(), t);
-    if let (Some(tx), false) = (removed, doomed.is_empty()) {
-        let set: std::collections::HashSet<&FlowKey> = doomed.iter().collect();
-        let entries = all
-            .iter()
-            .filter(|(k, _)| set.contains(k))
-            .copied()
-            .collect();
+    let set: std::collections::HashSet<&FlowKey> = doomed.iter().collect();
+    let gone: Vec<(FlowKey, FlowEntry)> = all
+        .iter()
+        .filter(|(k, _)| set.contains(k))
+        .copied()
+        .collect();
+    if let (Some(tx), false) = (removed, gone.is_empty()) {
         // The flow log may have stopped first (shutdown): nothing to tell.
-        let _ = tx.send(entries);
+        let _ = tx.send(gone.clone());
     }
     for k in &doomed {
         // Already gone (a racing sweep, connection termination) is fine.
         let _ = flows.remove(k);
     }
-    Ok((doomed.len(), all.len() - doomed.len()))
+    let left = all.len() - doomed.len();
+    Ok((gone, left))
 }
 
 /// The sweeper's settings, shared with the agent: a reload replaces them
@@ -129,13 +204,17 @@ pub fn sweeper(
         pin_dir,
         dataplane_common::maps::FLOWS,
     )?);
+    let mut nat_stats = Map::PerCpuArray(crate::pins::open_pinned(
+        pin_dir,
+        dataplane_common::maps::NAT_STATS,
+    )?);
     std::thread::Builder::new()
         .name("conntrack-sweep".into())
         .spawn(move || {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let now = *settings.lock().expect("conntrack settings lock");
                 let (t, every) = (now.timeouts, now.sweep_interval);
-                match sweep_reporting(&mut map, &t, removed.as_ref()) {
+                match sweep_counting(&mut map, Some(&mut nat_stats), &t, removed.as_ref()) {
                     Ok((0, _)) => {}
                     Ok((n, left)) => {
                         log::debug!("conntrack: reclaimed {n} expired entries, {left} remain")
@@ -254,6 +333,32 @@ mod tests {
         let gre = flow(47, FLOW_STATE_NEW, 0, 0, 0);
         assert!(expired(&gre, 599 * S, &t).is_empty());
         assert_eq!(expired(&gre, 601 * S, &t).len(), 2);
+    }
+
+    /// AWS: a NAT gateway's connection idle for 350 s times out, whatever
+    /// the protocol's own (longer) timeout; a shorter one stands.
+    #[test]
+    fn a_nat_gateways_flows_time_out_after_350_s_idle() {
+        let t = Timeouts::default();
+        let mut est = flow(PROTO_TCP, FLOW_STATE_ESTABLISHED, 0, 0, 0);
+        for (_, e) in &mut est {
+            e.nat_gateway = 3;
+        }
+        assert!(expired(&est, 350 * S, &t).is_empty());
+        assert_eq!(expired(&est, 351 * S, &t).len(), 2);
+        // UDP (30 s unanswered) keeps its shorter timeout.
+        let mut udp = flow(PROTO_UDP, FLOW_STATE_NEW, 0, 0, 0);
+        udp[0].1.nat_gateway = 3;
+        assert_eq!(expired(&udp, 31 * S, &t).len(), 2);
+        // IdleTimeoutCount: the TCP connection (counted once, on its forward
+        // entry) that was not closing; a closing one and a UDP flow are not.
+        let mut closing = flow(PROTO_TCP, FLOW_STATE_CLOSING, 0, 0, 0);
+        closing[0].0.sport = [9, 9];
+        closing[0].1.nat_gateway = 3;
+        let all: Vec<_> = [est, udp, closing].concat();
+        assert_eq!(idle_timeouts(&all), vec![(3, 1)]);
+        let plain = flow(PROTO_TCP, FLOW_STATE_ESTABLISHED, 0, 0, 0);
+        assert_eq!(idle_timeouts(&plain), vec![]);
     }
 
     #[test]

@@ -80,6 +80,12 @@ pub struct Record {
     pub direction: Direction,
     pub srcaddr: Ipv4Addr,
     pub dstaddr: Ipv4Addr,
+    /// `pkt-srcaddr` / `pkt-dstaddr`: the packet's own addresses, which
+    /// differ from `srcaddr`/`dstaddr` only at a NAT gateway's interface
+    /// (AWS: its record shows the gateway's private address as the
+    /// interface's end, the packet's final source or destination here).
+    pub pkt_srcaddr: Ipv4Addr,
+    pub pkt_dstaddr: Ipv4Addr,
     /// 0 for ICMP, as AWS logs it.
     pub srcport: u16,
     pub dstport: u16,
@@ -126,10 +132,10 @@ impl Record {
                     F::AccountId if i.service_created => "unknown".into(),
                     F::AccountId => account.into(),
                     F::InterfaceId => i.id.clone(),
-                    // The tuple is the one this interface saw, so the
-                    // packet-level addresses are the record's.
-                    F::Srcaddr | F::PktSrcaddr => self.srcaddr.to_string(),
-                    F::Dstaddr | F::PktDstaddr => self.dstaddr.to_string(),
+                    F::Srcaddr => self.srcaddr.to_string(),
+                    F::Dstaddr => self.dstaddr.to_string(),
+                    F::PktSrcaddr => self.pkt_srcaddr.to_string(),
+                    F::PktDstaddr => self.pkt_dstaddr.to_string(),
                     F::Srcport => self.srcport.to_string(),
                     F::Dstport => self.dstport.to_string(),
                     F::Protocol => self.protocol.to_string(),
@@ -244,6 +250,9 @@ impl Interface {
 pub struct Interfaces {
     list: Vec<Interface>,
     by_addr: HashMap<(u32, [u8; 4]), u32>,
+    /// Each NAT gateway's interface (index into `list`) and private
+    /// address, by gateway index (`FlowEntry::nat_gateway`).
+    nat: Vec<(u32, [u8; 4])>,
 }
 
 impl Interfaces {
@@ -251,6 +260,7 @@ impl Interfaces {
         Interfaces {
             list: Vec::new(),
             by_addr: HashMap::new(),
+            nat: Vec::new(),
         }
     }
 
@@ -298,6 +308,9 @@ impl Interfaces {
             );
         }
         for m in topo.managed_interfaces() {
+            if m.kind == crate::model::ManagedKind::NatGateway {
+                out.nat.push((out.list.len() as u32, m.ip.octets()));
+            }
             out.push(iface(&m.id, true, m.subnet, "-".into()), m.vpc as u32, m.ip);
         }
         out
@@ -320,7 +333,14 @@ impl Interfaces {
     /// `key`), the managed interface that translated it (an NLB node or a
     /// link ENI: the translated tuple) and the ENI it was delivered to (the
     /// translated tuple).
-    fn path(&self, key: &FlowKey, e: &FlowEntry) -> Vec<(u32, Direction, FlowKey)> {
+    ///
+    /// A NAT gateway's flow also passes the gateway's interface, in and
+    /// out, as AWS logs it ("Flow log record examples", "Traffic through
+    /// a NAT gateway"): its private address stands for the gateway's end
+    /// (`srcaddr`/`dstaddr`), the packet's addresses are the ends beyond
+    /// it (`pkt-srcaddr`/`pkt-dstaddr`); the ports are the packet's on
+    /// each side of the translation.
+    fn path(&self, key: &FlowKey, e: &FlowEntry) -> Vec<Hop> {
         let out = FlowKey::new(
             e.out_vpc,
             e.new_src,
@@ -329,19 +349,68 @@ impl Interfaces {
             e.new_dport,
             key.proto,
         );
-        let mut p = vec![(e.src_eni, Direction::Egress, *key)];
+        let mut p = vec![Hop::seen(e.src_eni, Direction::Egress, *key)];
         if let Some(m) = self.managed_at(key.vpc, key.dst) {
-            p.push((m, Direction::Ingress, *key));
+            p.push(Hop::seen(m, Direction::Ingress, *key));
         }
         if out != *key {
             if let Some(m) = self.managed_at(out.vpc, out.src) {
-                p.push((m, Direction::Egress, out));
+                p.push(Hop::seen(m, Direction::Egress, out));
             }
         }
+        if let Some(&(m, nat_ip)) = self.nat.get(e.nat_gateway as usize) {
+            let into = FlowKey {
+                dst: nat_ip,
+                ..*key
+            };
+            let from = FlowKey { src: nat_ip, ..out };
+            // Out: the instance's packet is for the internet host, and
+            // leaves from the gateway's address. Back: the host's reply
+            // (to the gateway's address, whose Elastic IP the internet
+            // gateway translated) leaves for the instance still from it.
+            let (into_pkt, from_pkt) = if e.flags & FLOW_F_REPLY != 0 {
+                ((key.src, nat_ip), (key.src, out.dst))
+            } else {
+                ((key.src, key.dst), (nat_ip, out.dst))
+            };
+            p.push(Hop {
+                iface: m,
+                dir: Direction::Ingress,
+                seen: into,
+                pkt: into_pkt,
+            });
+            p.push(Hop {
+                iface: m,
+                dir: Direction::Egress,
+                seen: from,
+                pkt: from_pkt,
+            });
+        }
         if e.dst_eni != NO_ENI {
-            p.push((e.dst_eni, Direction::Ingress, out));
+            p.push(Hop::seen(e.dst_eni, Direction::Ingress, out));
         }
         p
+    }
+}
+
+/// One interface on a direction's path: the tuple it saw and the packet's
+/// own addresses there (`pkt-srcaddr`, `pkt-dstaddr`).
+struct Hop {
+    iface: u32,
+    dir: Direction,
+    seen: FlowKey,
+    pkt: ([u8; 4], [u8; 4]),
+}
+
+impl Hop {
+    /// An interface that sees the packet's own addresses.
+    fn seen(iface: u32, dir: Direction, k: FlowKey) -> Hop {
+        Hop {
+            iface,
+            dir,
+            seen: k,
+            pkt: (k.src, k.dst),
+        }
     }
 }
 
@@ -373,6 +442,8 @@ struct Slot {
     dport: u16,
     proto: u8,
     dir: Direction,
+    pkt_src: [u8; 4],
+    pkt_dst: [u8; 4],
 }
 
 impl Slot {
@@ -388,6 +459,8 @@ impl Slot {
             sport: port(k.sport),
             dport: port(k.dport),
             proto: k.proto,
+            pkt_src: k.src,
+            pkt_dst: k.dst,
         }
     }
 }
@@ -658,8 +731,13 @@ impl Aggregator {
         from_created: bool,
     ) {
         let at = self.times(e, from_created);
-        for (iface, dir, k) in self.ifaces.path(key, e) {
-            self.add(Slot::new(iface, dir, Action::Accept, &k), d, at, flags);
+        for h in self.ifaces.path(key, e) {
+            let slot = Slot {
+                pkt_src: h.pkt.0,
+                pkt_dst: h.pkt.1,
+                ..Slot::new(h.iface, h.dir, Action::Accept, &h.seen)
+            };
+            self.add(slot, d, at, flags);
         }
     }
 
@@ -722,6 +800,8 @@ impl Aggregator {
                     direction: s.dir,
                     srcaddr: Ipv4Addr::from(s.src),
                     dstaddr: Ipv4Addr::from(s.dst),
+                    pkt_srcaddr: Ipv4Addr::from(s.pkt_src),
+                    pkt_dstaddr: Ipv4Addr::from(s.pkt_dst),
                     srcport: s.sport,
                     dstport: s.dport,
                     protocol: s.proto,

@@ -1003,7 +1003,8 @@ fn run(
         let layout = scrape_layout.lock().expect("layout lock").clone();
         let s = stats::read_pinned(&pin_dir, &layout)?;
         let flows = stats::read_flow_table(&pin_dir)?;
-        Ok(dataplane::metrics::render(&s, &flows, &layout))
+        let active = stats::read_nat_active_connections(&pin_dir, layout.nat_gateways.len())?;
+        Ok(dataplane::metrics::render(&s, &flows, &active, &layout))
     };
     println!(
         "hyperlab: lab {} running on {} ports ({:?}); metrics on http://{metrics}/metrics; Ctrl-C to stop",

@@ -21,7 +21,7 @@ use tokio::{
 };
 
 use crate::stats::{FlowTable, Layout, Snapshot};
-use dataplane_common::{EniCounters, COUNTER_NAMES, DROP_REASON_NAMES};
+use dataplane_common::{EniCounters, COUNTER_NAMES, DROP_REASON_NAMES, NAT_GATEWAY_METRICS};
 
 type Labels = Vec<(String, String)>;
 
@@ -82,7 +82,8 @@ fn traffic(
 /// One counter per name, labelled `label`: `values[i]` counts `names[i]`.
 fn by_name(label: &str, names: &[&str], values: &[u64]) -> Family<Labels, Counter> {
     let family = Family::<Labels, Counter>::default();
-    for (name, v) in names.iter().zip(values) {
+    // A code no reason uses (a gap in the codes) has no name: no series.
+    for (name, v) in names.iter().zip(values).filter(|(n, _)| !n.is_empty()) {
         family
             .get_or_create(&vec![(label.into(), name.to_string())])
             .inc_by(*v);
@@ -96,8 +97,55 @@ fn gauge(v: i64) -> Gauge<i64> {
     g
 }
 
-/// Renders one snapshot and the flow table's fill level.
-pub fn render(s: &Snapshot, flows: &FlowTable, layout: &Layout) -> String {
+/// A CloudWatch metric name in Prometheus's snake_case:
+/// `PacketsInFromSource` -> `packets_in_from_source`.
+fn snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// Each NAT gateway's CloudWatch metrics, as `hyperlab_nat_gateway_<name>`
+/// series labelled `nat_gateway="nat-..."`: `active_connection_count` a
+/// gauge (from the flow table), the others counters.
+fn nat_gateways(reg: &mut Registry, s: &Snapshot, active: &[u64], layout: &Layout) {
+    if layout.nat_gateways.is_empty() {
+        return;
+    }
+    let label = |id: &String| vec![("nat_gateway".to_string(), id.clone())];
+    let gauges = Family::<Labels, Gauge<i64>>::default();
+    for (id, n) in layout.nat_gateways.iter().zip(active) {
+        gauges.get_or_create(&label(id)).set(*n as i64);
+    }
+    reg.register(
+        "nat_gateway_active_connection_count",
+        "NAT gateway ActiveConnectionCount: TCP connections through the gateway in the flow \
+         table, neither closing nor closed",
+        gauges,
+    );
+    for (m, metric) in NAT_GATEWAY_METRICS.iter().enumerate() {
+        let family = Family::<Labels, Counter>::default();
+        for (id, c) in layout.nat_gateways.iter().zip(&s.nat_gateways) {
+            family.get_or_create(&label(id)).inc_by(c.values()[m]);
+        }
+        reg.register(
+            format!("nat_gateway_{}", snake(metric)),
+            format!(
+                "NAT gateway {metric} (the gateway's CloudWatch metric; bytes are whole frames)"
+            ),
+            family,
+        );
+    }
+}
+
+/// Renders one snapshot, the flow table's fill level and each NAT
+/// gateway's active connections (by gateway index).
+pub fn render(s: &Snapshot, flows: &FlowTable, nat_active: &[u64], layout: &Layout) -> String {
     let mut reg = Registry::with_prefix("hyperlab");
     reg.register(
         "dropped_packets",
@@ -190,6 +238,7 @@ pub fn render(s: &Snapshot, flows: &FlowTable, layout: &Layout) -> String {
         "Flow-table size: new flows are refused (flow_table_full) when it is full",
         gauge(flows.capacity as i64),
     );
+    nat_gateways(&mut reg, s, nat_active, layout);
     let mut out = String::new();
     encode(&mut out, &reg).expect("writing to a String cannot fail");
     in_stable_order(&out)
@@ -281,7 +330,7 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("hyperlab_dropped_packets_total{"))
             .collect();
-        assert_eq!(drops.len(), DROP_REASON_COUNT as usize);
+        assert_eq!(drops.len(), DropReason::ALL.len());
         assert!(drops.windows(2).all(|w| w[0] < w[1]), "{drops:?}");
     }
 
@@ -302,6 +351,9 @@ mod tests {
             targets: vec![c(5, 300, 4, 240, 0)],
             nacl_drops: vec![2],
             route_drops: vec![5],
+            nat_gateways: vec![dataplane_common::NatGatewayCounters::from_values([
+                10, 1000, 9, 900, 8, 800, 8, 800, 3, 2, 1, 1, 0,
+            ])],
         };
         s.drops[DropReason::EgressSgDeny as usize] = 4;
         render(
@@ -310,6 +362,7 @@ mod tests {
                 entries: 6,
                 capacity: 262_144,
             },
+            &[2],
             &Layout {
                 enis: vec!["eni-a".into()],
                 endpoints: vec!["vpce-1".into()],
@@ -327,6 +380,7 @@ mod tests {
                     key: Default::default(),
                 }],
                 managed: Vec::new(),
+                nat_gateways: vec!["nat-a".into()],
             },
         )
     }
@@ -363,6 +417,20 @@ mod tests {
                 "# TYPE hyperlab_route_dropped_packets counter",
                 "# TYPE hyperlab_flow_table_entries gauge",
                 "# TYPE hyperlab_flow_table_capacity_entries gauge",
+                "# TYPE hyperlab_nat_gateway_active_connection_count gauge",
+                "# TYPE hyperlab_nat_gateway_packets_in_from_source counter",
+                "# TYPE hyperlab_nat_gateway_bytes_in_from_source counter",
+                "# TYPE hyperlab_nat_gateway_packets_out_to_destination counter",
+                "# TYPE hyperlab_nat_gateway_bytes_out_to_destination counter",
+                "# TYPE hyperlab_nat_gateway_packets_in_from_destination counter",
+                "# TYPE hyperlab_nat_gateway_bytes_in_from_destination counter",
+                "# TYPE hyperlab_nat_gateway_packets_out_to_source counter",
+                "# TYPE hyperlab_nat_gateway_bytes_out_to_source counter",
+                "# TYPE hyperlab_nat_gateway_connection_attempt_count counter",
+                "# TYPE hyperlab_nat_gateway_connection_established_count counter",
+                "# TYPE hyperlab_nat_gateway_packets_drop_count counter",
+                "# TYPE hyperlab_nat_gateway_error_port_allocation counter",
+                "# TYPE hyperlab_nat_gateway_idle_timeout_count counter",
             ]
         );
         assert!(text.ends_with("# EOF\n"));
@@ -388,15 +456,21 @@ mod tests {
             "hyperlab_nacl_dropped_packets_total{nacl=\"acl-web\",direction=\"ingress\",rule=\"100\"} 2",
             "hyperlab_flow_table_entries 6",
             "hyperlab_flow_table_capacity_entries 262144",
+            "hyperlab_nat_gateway_active_connection_count{nat_gateway=\"nat-a\"} 2",
+            "hyperlab_nat_gateway_packets_in_from_source_total{nat_gateway=\"nat-a\"} 10",
+            "hyperlab_nat_gateway_bytes_out_to_destination_total{nat_gateway=\"nat-a\"} 900",
+            "hyperlab_nat_gateway_bytes_out_to_source_total{nat_gateway=\"nat-a\"} 800",
+            "hyperlab_nat_gateway_connection_attempt_count_total{nat_gateway=\"nat-a\"} 3",
+            "hyperlab_nat_gateway_connection_established_count_total{nat_gateway=\"nat-a\"} 2",
+            "hyperlab_nat_gateway_packets_drop_count_total{nat_gateway=\"nat-a\"} 1",
+            "hyperlab_nat_gateway_error_port_allocation_total{nat_gateway=\"nat-a\"} 1",
+            "hyperlab_nat_gateway_idle_timeout_count_total{nat_gateway=\"nat-a\"} 0",
         ] {
             assert!(lines.contains(&want), "missing {want:?} in:\n{text}");
         }
         // Every drop reason and event is there, zero or not.
         let n = |p: &str| lines.iter().filter(|l| l.starts_with(p)).count();
-        assert_eq!(
-            n("hyperlab_dropped_packets_total{"),
-            DROP_REASON_COUNT as usize
-        );
+        assert_eq!(n("hyperlab_dropped_packets_total{"), DropReason::ALL.len());
         assert_eq!(n("hyperlab_pipeline_events_total{"), COUNTER_COUNT as usize);
     }
 }

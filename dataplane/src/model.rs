@@ -853,7 +853,8 @@ impl Topology {
 
     /// The network interfaces AWS services create in a VPC, which get flow
     /// log records of their own: the ENIs of interface endpoints, the nodes
-    /// of NLBs and the ENIs of HTTP VPC links. Endpoints and NLBs a VPC link
+    /// of NLBs, the ENIs of HTTP VPC links and each NAT gateway's ENI (its
+    /// private address in its subnet). Endpoints and NLBs a VPC link
     /// implies are not listed: AWS runs them outside the user's VPCs (an
     /// HTTP link's NLB nodes are its link ENIs, listed once).
     pub fn managed_interfaces(&self) -> Vec<ManagedInterface> {
@@ -900,6 +901,10 @@ impl Topology {
                 }
             }
         }
+        for n in &self.internet.nat_gateways {
+            let vpc = self.subnets[n.subnet].vpc;
+            add(ManagedKind::NatGateway, &n.id, vpc, n.subnet, n.private_ip);
+        }
         out
     }
 }
@@ -921,6 +926,7 @@ impl ManagedKind {
             ManagedKind::Endpoint => "endpoint ENI",
             ManagedKind::NlbNode => "NLB node",
             ManagedKind::VpcLink => "VPC link ENI",
+            ManagedKind::NatGateway => "NAT gateway ENI",
         }
     }
 }
@@ -946,6 +952,7 @@ pub enum ManagedKind {
     Endpoint,
     NlbNode,
     VpcLink,
+    NatGateway,
 }
 
 /// The stable id of the interface resource `owner` has in subnet `subnet`:

@@ -61,6 +61,7 @@ pub const PINNED_MAPS: &[&str] = &[
     maps::PUBLIC_IPS,
     maps::SLOW_TC,
     maps::SLOW_XDP,
+    maps::NAT_STATS,
 ];
 
 /// Opens map `name` that a lab's data plane pinned under `dir`, saying what

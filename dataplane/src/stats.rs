@@ -8,9 +8,10 @@ use anyhow::{Context, Result};
 use aya::maps::{HashMap, Map, MapData, PerCpuArray, PerCpuHashMap};
 use dataplane_common::{
     maps, nacl_stat_id, Counter, DropReason, EniCounters, FlowEntry, FlowKey, NaclStatKey,
-    RouteStatKey, COUNTER_COUNT, COUNTER_NAMES, DROP_REASON_COUNT, DROP_REASON_NAMES,
-    NACL_RULE_DEFAULT, ROUTE_NO_MATCH, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE,
-    STAT_LISTENER_BASE, STAT_TARGET_BASE,
+    NatGatewayCounters, RouteStatKey, COUNTER_COUNT, COUNTER_NAMES, DROP_REASON_COUNT,
+    DROP_REASON_NAMES, FLOW_F_REPLY, FLOW_STATE_CLOSING, MAX_NAT_GATEWAYS, NACL_RULE_DEFAULT,
+    NAT_GATEWAY_METRICS, PROTO_TCP, ROUTE_NO_MATCH, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    STAT_ENDPOINT_BASE, STAT_LISTENER_BASE, STAT_TARGET_BASE,
 };
 
 use crate::model::{L4Protocol, NetworkAcl, RouteTable, RouteTarget, Topology};
@@ -141,6 +142,8 @@ pub struct Layout {
     /// The managed interfaces (`Topology::managed_interfaces`): id, kind,
     /// owner, subnet, address.
     pub managed: Vec<[String; 5]>,
+    /// NAT gateway ids by gateway index (`HL_NAT_STATS` slot).
+    pub nat_gateways: Vec<String>,
 }
 
 impl Layout {
@@ -173,6 +176,12 @@ impl Layout {
                 .collect(),
             nacl_rules: nacl_rules(t),
             route_drops: route_drops(t),
+            nat_gateways: t
+                .internet
+                .nat_gateways
+                .iter()
+                .map(|n| n.id.clone())
+                .collect(),
             managed: t
                 .managed_interfaces()
                 .into_iter()
@@ -205,6 +214,9 @@ pub struct Snapshot {
     pub nacl_drops: Vec<u64>,
     /// Packets each route table dropped, by `Layout::route_drops` index.
     pub route_drops: Vec<u64>,
+    /// Each NAT gateway's CloudWatch-named counters, by gateway index (the
+    /// kernel's and the sweeper's slots summed).
+    pub nat_gateways: Vec<NatGatewayCounters>,
 }
 
 fn sub(a: &EniCounters, b: &EniCounters) -> EniCounters {
@@ -258,6 +270,12 @@ impl Snapshot {
             targets: subc(&self.targets, &before.targets),
             nacl_drops: subv(&self.nacl_drops, &before.nacl_drops),
             route_drops: subv(&self.route_drops, &before.route_drops),
+            nat_gateways: self
+                .nat_gateways
+                .iter()
+                .zip(&before.nat_gateways)
+                .map(|(a, b)| a.combine(b, -1))
+                .collect(),
         }
     }
 }
@@ -289,9 +307,66 @@ fn sum_counters(map: &Map, base: u32, n: usize, name: &str) -> Result<Vec<EniCou
         .collect()
 }
 
+/// Each NAT gateway's counters: the kernel's slot plus the sweeper's
+/// (`NAT_STATS_SLOTS`), summed over CPUs.
+fn sum_nat(map: &Map, n: usize) -> Result<Vec<NatGatewayCounters>> {
+    let name = maps::NAT_STATS;
+    let arr: PerCpuArray<&MapData, NatGatewayCounters> =
+        PerCpuArray::try_from(map).with_context(|| format!("map {name}"))?;
+    (0..n as u32)
+        .map(|g| {
+            let mut sum = NatGatewayCounters::default();
+            for i in [g, MAX_NAT_GATEWAYS + g] {
+                let per_cpu = arr
+                    .get(&i, 0)
+                    .with_context(|| format!("reading {name}[{i}]"))?;
+                sum = per_cpu.iter().fold(sum, |a, c| a.combine(c, 1));
+            }
+            Ok(sum)
+        })
+        .collect()
+}
+
+/// CloudWatch's `ActiveConnectionCount` of each of `n` NAT gateways: the
+/// TCP connections through it in the flow table (HL_FLOWS, owned or
+/// opened from its pin) neither closing nor closed, counted on their
+/// forward entries. Walks the table (one syscall per entry), so only when
+/// there is a gateway.
+pub fn nat_active_connections(map: &Map, n: usize) -> Result<Vec<u64>> {
+    let mut out = vec![0; n];
+    if n == 0 {
+        return Ok(out);
+    }
+    let flows: HashMap<&MapData, FlowKey, FlowEntry> =
+        HashMap::try_from(map).with_context(|| format!("map {}", maps::FLOWS))?;
+    for (k, e) in flows.iter().filter_map(|r| r.ok()) {
+        let g = e.nat_gateway as usize;
+        if k.proto == PROTO_TCP
+            && e.flags & FLOW_F_REPLY == 0
+            && e.state < FLOW_STATE_CLOSING
+            && g < n
+        {
+            out[g] += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// [`nat_active_connections`] of the flow table a running agent pinned.
+pub fn read_nat_active_connections(dir: &Path, n: usize) -> Result<Vec<u64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    nat_active_connections(
+        &Map::HashMap(crate::pins::open_pinned(dir, maps::FLOWS)?),
+        n,
+    )
+}
+
 fn read_maps(get: &dyn Fn(&str) -> Result<Map>, l: &Layout) -> Result<Snapshot> {
     let objs = get(maps::OBJ_STATS)?;
     Ok(Snapshot {
+        nat_gateways: sum_nat(&get(maps::NAT_STATS)?, l.nat_gateways.len())?,
         drops: sum_u64(&get(maps::DROPS)?, DROP_REASON_COUNT, maps::DROPS)?,
         counters: sum_u64(&get(maps::COUNTERS)?, COUNTER_COUNT, maps::COUNTERS)?,
         enis: sum_counters(&get(maps::ENI_STATS)?, 0, l.enis.len(), maps::ENI_STATS)?,
@@ -443,16 +518,18 @@ pub fn render(s: &Snapshot, l: &Layout, all_drops: bool) -> String {
     }
     out.push_str("DROPS\n");
     let mut shown = 0;
+    // A code no reason uses (a gap) has no name and is not listed.
+    let named = DROP_REASON_NAMES.iter().filter(|n| !n.is_empty()).count();
     for (name, v) in DROP_REASON_NAMES.iter().zip(&s.drops) {
-        if all_drops || *v != 0 {
+        if !name.is_empty() && (all_drops || *v != 0) {
             out.push_str(&format!("  {name:<28} {v:>12}\n"));
             shown += 1;
         }
     }
-    if shown < s.drops.len() {
+    if shown < named {
         out.push_str(&format!(
             "  ({} reasons at 0{})\n",
-            s.drops.len() - shown,
+            named - shown,
             if all_drops { "" } else { "; --all lists them" }
         ));
     }
@@ -508,8 +585,23 @@ pub fn render(s: &Snapshot, l: &Layout, all_drops: bool) -> String {
             out.push_str(&format!("  {name:<w$} {n:>12}\n"));
         }
     }
+    nat_section(&mut out, &l.nat_gateways, &s.nat_gateways);
     managed_section(&mut out, &l.managed);
     out
+}
+
+/// The `NAT GATEWAYS` section: each gateway's counters by CloudWatch name.
+fn nat_section(out: &mut String, names: &[String], rows: &[NatGatewayCounters]) {
+    if names.is_empty() {
+        return;
+    }
+    out.push_str("NAT GATEWAYS\n");
+    for (id, c) in names.iter().zip(rows) {
+        out.push_str(&format!("  {id}\n"));
+        for (metric, v) in NAT_GATEWAY_METRICS.iter().zip(c.values()) {
+            out.push_str(&format!("    {metric:<26} {v:>12}\n"));
+        }
+    }
 }
 
 /// The `MANAGED INTERFACES` section: the interfaces AWS services create
@@ -570,6 +662,7 @@ mod tests {
             targets: vec![],
             nacl_drops: vec![],
             route_drops: vec![],
+            nat_gateways: vec![],
         }
     }
 
@@ -587,6 +680,41 @@ mod tests {
         set(&mut s);
         let text = render(&s, l, false);
         text[text.find(&format!("{title}\n")).expect(&text)..].to_string()
+    }
+
+    /// `NAT GATEWAYS`: each gateway's counters under their CloudWatch
+    /// names, after the other sections but the managed interfaces.
+    #[test]
+    fn nat_gateways_are_listed_with_their_cloudwatch_names() {
+        let mut s = snap();
+        s.nat_gateways = vec![NatGatewayCounters::from_values([
+            10, 1000, 9, 900, 8, 800, 7, 700, 3, 2, 1, 1, 4,
+        ])];
+        let l = Layout {
+            nat_gateways: vec!["nat-a".into()],
+            ..Default::default()
+        };
+        let text = render(&s, &l, false);
+        let section = &text[text.find("NAT GATEWAYS\n").expect("the section")..];
+        assert_eq!(
+            section,
+            "NAT GATEWAYS\n  nat-a\n\
+             \x20   PacketsInFromSource                  10\n\
+             \x20   BytesInFromSource                  1000\n\
+             \x20   PacketsOutToDestination               9\n\
+             \x20   BytesOutToDestination               900\n\
+             \x20   PacketsInFromDestination              8\n\
+             \x20   BytesInFromDestination              800\n\
+             \x20   PacketsOutToSource                    7\n\
+             \x20   BytesOutToSource                    700\n\
+             \x20   ConnectionAttemptCount                3\n\
+             \x20   ConnectionEstablishedCount            2\n\
+             \x20   PacketsDropCount                      1\n\
+             \x20   ErrorPortAllocation                   1\n\
+             \x20   IdleTimeoutCount                      4\n"
+        );
+        // No gateway, no section.
+        assert!(!render(&s, &Layout::default(), true).contains("NAT GATEWAYS"));
     }
 
     #[test]
@@ -673,7 +801,7 @@ ingress = [{ rule = 100, action = "deny", protocol = "tcp", ports = 22, cidr = "
             format!(
                 "DROPS\n  ingress_sg_deny                         7\n  ({} reasons at 0; \
                  --all lists them)\n",
-                DROP_REASON_COUNT - 1
+                DropReason::ALL.len() - 1
             )
         );
         assert!(
@@ -710,7 +838,7 @@ ingress = [{ rule = 100, action = "deny", protocol = "tcp", ports = 22, cidr = "
         assert_eq!(ends, [98, 98, 98], "{wide}");
         assert_eq!(
             text.lines().count(),
-            1 + COUNTER_COUNT as usize + 1 + DROP_REASON_COUNT as usize + 2 + 1 + 2 + 1
+            1 + COUNTER_COUNT as usize + 1 + DropReason::ALL.len() + 2 + 1 + 2 + 1
         );
     }
 

@@ -263,7 +263,7 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
     assert!(
         table.contains(&format!(
             "\nDROPS\n  ({} reasons at 0; --all lists them)\nENIS\n",
-            dataplane_common::DROP_REASON_COUNT
+            dataplane_common::DropReason::ALL.len()
         )),
         "{table}"
     );

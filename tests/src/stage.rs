@@ -36,9 +36,8 @@ use dataplane_common::{
     in_generation, maps, port_slot, programs, subnet_slot, Counter, DropReason, EndpointInfo,
     EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey, NaclCidrKey,
     NaclDecision, NaclRuleKey, NaclStatKey, PortInfo, PortRange, PortSlot, PublicIp, RouteInfo,
-    RouteKey, RouteStatKey, SgKey, SgPorts, SubnetNacls, SubnetRoute, TargetInfo,
-    DROP_REASON_COUNT, GATEWAY_MAC, INTERNET_VPC, MAGLEV_SIZE, ROUTE_LOCAL, ROUTE_TARGET_LOCAL,
-    SG_KEY_FIXED_BITS, SG_MAX_RANGES,
+    RouteKey, RouteStatKey, SgKey, SgPorts, SubnetNacls, SubnetRoute, TargetInfo, GATEWAY_MAC,
+    INTERNET_VPC, MAGLEV_SIZE, ROUTE_LOCAL, ROUTE_TARGET_LOCAL, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
 };
 
 use crate::testrun::{self, Outcome};
@@ -280,11 +279,10 @@ impl Stage {
         }
     }
 
-    /// The internet gateway's 1:1 NAT for ENI `private` of VPC `vpc`:
-    /// both `HL_PUBLIC_IPS` entries.
-    /// A NAT gateway's Elastic IP `eip` (private address `private`): the
-    /// `HL_PUBLIC_IPS` entry that marks it (`NAT_GATEWAY_VPC`).
-    pub fn set_nat_gateway_eip(&mut self, eip: Ipv4Addr, private: Ipv4Addr) {
+    /// NAT gateway `gateway`'s Elastic IP `eip` (private address
+    /// `private`): the `HL_PUBLIC_IPS` entry that marks it
+    /// (`NAT_GATEWAY_VPC`, the gateway's counters' slot).
+    pub fn set_nat_gateway_eip(&mut self, gateway: u16, eip: Ipv4Addr, private: Ipv4Addr) {
         let mut m: HashMap<&mut MapData, EniKey, PublicIp> =
             HashMap::try_from(self.map(maps::PUBLIC_IPS)).unwrap();
         let key = EniKey {
@@ -294,10 +292,14 @@ impl Stage {
         let value = PublicIp {
             ip: private.octets(),
             vpc: dataplane_common::NAT_GATEWAY_VPC,
+            nat_gateway: gateway,
+            _pad: 0,
         };
         m.insert(key, value, 0).unwrap();
     }
 
+    /// The internet gateway's 1:1 NAT for ENI `private` of VPC `vpc`:
+    /// both `HL_PUBLIC_IPS` entries.
     pub fn set_public_ip(&mut self, vpc: u32, private: Ipv4Addr, public: Ipv4Addr) {
         let mut m: HashMap<&mut MapData, EniKey, PublicIp> =
             HashMap::try_from(self.map(maps::PUBLIC_IPS)).unwrap();
@@ -314,6 +316,8 @@ impl Stage {
             PublicIp {
                 ip: public.octets(),
                 vpc: INTERNET_VPC,
+                nat_gateway: dataplane_common::NO_NAT_GATEWAY,
+                _pad: 0,
             },
             0,
         )
@@ -323,6 +327,8 @@ impl Stage {
             PublicIp {
                 ip: private.octets(),
                 vpc,
+                nat_gateway: dataplane_common::NO_NAT_GATEWAY,
+                _pad: 0,
             },
             0,
         )
@@ -372,13 +378,9 @@ impl Stage {
     pub fn drops(&self) -> Vec<(DropReason, u64)> {
         let m = self.ebpf.map(maps::DROPS).expect("HL_DROPS");
         let a: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(m).unwrap();
-        (0..DROP_REASON_COUNT)
-            .map(|i| {
-                (
-                    DropReason::ALL[i as usize],
-                    a.get(&i, 0).unwrap().iter().sum(),
-                )
-            })
+        DropReason::ALL
+            .iter()
+            .map(|&r| (r, a.get(&(r as u32), 0).unwrap().iter().sum()))
             .filter(|&(_, n)| n != 0)
             .collect()
     }
@@ -393,6 +395,18 @@ impl Stage {
     /// ENI `eni`'s traffic counters (summed over CPUs).
     pub fn eni_counters(&self, eni: u32) -> EniCounters {
         self.per_cpu_counters(maps::ENI_STATS, eni)
+    }
+
+    /// `HL_NAT_STATS` slot `slot` (NAT gateway `slot`'s kernel counters;
+    /// from `MAX_NAT_GATEWAYS` on, the sweeper's), summed over CPUs.
+    pub fn nat_counters(&self, slot: u32) -> dataplane_common::NatGatewayCounters {
+        let m = self.ebpf.map(maps::NAT_STATS).expect("HL_NAT_STATS");
+        let a: PerCpuArray<&MapData, dataplane_common::NatGatewayCounters> =
+            PerCpuArray::try_from(m).unwrap();
+        a.get(&slot, 0)
+            .unwrap()
+            .iter()
+            .fold(Default::default(), |s, c| s.combine(c, 1))
     }
 
     /// `HL_OBJ_STATS` slot `index` (endpoints, listeners, targets).
@@ -413,6 +427,33 @@ impl Stage {
                 rx_bytes: s.rx_bytes + c.rx_bytes,
                 drops: s.drops + c.drops,
             })
+    }
+
+    /// Moves every flow entry's `last_seen_ns` `secs` seconds back (as if
+    /// the flows had been idle that long).
+    pub fn age_flows(&mut self, secs: u64) {
+        let aged: Vec<(FlowKey, FlowEntry)> = self
+            .flows()
+            .into_iter()
+            .map(|(k, mut e)| {
+                e.last_seen_ns -= secs * 1_000_000_000;
+                (k, e)
+            })
+            .collect();
+        for (k, e) in aged {
+            self.set_flow(k, e);
+        }
+    }
+
+    /// One pass of the agent's conntrack sweeper with `timeouts`
+    /// (`conntrack::sweep_returning`, then the NAT gateways' idle timeouts
+    /// into `HL_NAT_STATS`): the entries it removed.
+    pub fn sweep(&mut self, timeouts: &dataplane::model::Timeouts) -> Vec<(FlowKey, FlowEntry)> {
+        let (gone, _) =
+            dataplane::conntrack::sweep_returning(self.map(maps::FLOWS), timeouts, None).unwrap();
+        let idle = dataplane::conntrack::idle_timeouts(&gone);
+        dataplane::conntrack::count_idle_timeouts(self.map(maps::NAT_STATS), &idle).unwrap();
+        gone
     }
 
     /// The flow table, sorted by key.

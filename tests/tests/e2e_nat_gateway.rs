@@ -44,6 +44,48 @@ fn a_private_instance_reaches_the_internet_through_the_nat_gateways_elastic_ip()
         );
     }
 
+    // The gateway's CloudWatch metrics, as the agent's metrics endpoint
+    // serves them: two connection attempts, both established, no port
+    // error; every packet that reached the gateway left it; what it sent
+    // to the source is exactly what the fabric delivered to app (app gets
+    // nothing else); both connections are closed.
+    let layout = dataplane::stats::Layout::of(&fx.agent.topo);
+    let app = fx.agent.topo.eni_by_id("eni-app").expect("eni-app");
+    let flows_map = fx
+        .agent
+        .dataplane
+        .map(dataplane_common::maps::FLOWS)
+        .unwrap();
+    let active = dataplane::stats::nat_active_connections(flows_map, 1).unwrap();
+    let table = dataplane::stats::flow_table(flows_map).unwrap();
+    let s = fx.snapshot();
+    let n = s.nat_gateways[0];
+    let text = dataplane::metrics::render(&s, &table, &active, &layout);
+    let series = |name: &str, v: u64| {
+        format!("\nhyperlab_nat_gateway_{name}{{nat_gateway=\"nat-a\"}} {v}\n")
+    };
+    for want in [
+        series("connection_attempt_count_total", 2),
+        series("connection_established_count_total", 2),
+        series("error_port_allocation_total", 0),
+        series("packets_drop_count_total", 0),
+        series("idle_timeout_count_total", 0),
+        series("active_connection_count", 0),
+        series("packets_out_to_source_total", s.enis[app].rx_packets),
+        series("bytes_out_to_source_total", s.enis[app].rx_bytes),
+        series("packets_in_from_source_total", n.packets_out_to_destination),
+        series("bytes_in_from_source_total", n.bytes_out_to_destination),
+        series("packets_in_from_destination_total", n.packets_out_to_source),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in:\n{text}");
+    }
+    // A curl is at least SYN, ACK, request, FIN out and SYN-ACK, response,
+    // FIN back.
+    assert!(
+        n.packets_out_to_destination >= 8 && n.packets_out_to_source >= 6,
+        "{n:?}"
+    );
+
     // In: nothing the internet initiates passes the Elastic IP, and the
     // private address is not on the internet.
     let before = fx.snapshot();
@@ -68,4 +110,123 @@ fn a_private_instance_reaches_the_internet_through_the_nat_gateways_elastic_ip()
         .map(|r| r.name())
         .collect();
     assert!(other.is_empty(), "only those drops: {other:?}");
+    // Each SYN to the Elastic IP reached the gateway and was dropped there.
+    let m = fx.snapshot().nat_gateways[0].combine(&n, -1);
+    let outside = d.drop_count(DropReason::NatGatewayOutsideInitiated);
+    assert_eq!(
+        (
+            m.packets_in_from_destination,
+            m.packets_dropped,
+            m.packets_out_to_source
+        ),
+        (outside, outside, 0),
+        "{m:?}"
+    );
+}
+
+/// Removes the log file however the test ends.
+struct LogFile(std::path::PathBuf);
+
+impl Drop for LogFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Flow logs of a real curl through the NAT gateway, in AWS's custom
+/// format of its example "Traffic through a NAT gateway" (with ports and
+/// direction): the gateway's own interface (requester-managed: instance
+/// `-`) logs four records, in from the instance (to the gateway's private
+/// address; the packet for the internet host), out to the host (from the
+/// private address and the gateway's port), the reply in and the reply out
+/// to the instance (from the private address; the packet from the host);
+/// the instance's ENI logs the packet's own addresses. Every packet the
+/// instance sent crossed the gateway's interface in and out.
+#[test]
+#[ignore = "needs root"]
+fn the_nat_gateways_interface_logs_the_flow_as_aws_does() {
+    let toml = shipped_config("nat-gateway.toml", "natgw").replacen(
+        "[[vpc]]",
+        "[flow_logs]\ndestination = \"/tmp/hyperlab-@LAB@-flows.log\"\ninterval = 1\n\
+         format = \"${interface-id} ${instance-id} ${srcaddr} ${dstaddr} ${pkt-srcaddr} \
+         ${pkt-dstaddr} ${srcport} ${dstport} ${flow-direction} ${action} ${packets}\"\n\n[[vpc]]",
+        1,
+    );
+    let fx = Fixture::new(&toml, "ngwfl");
+    let log = match &fx
+        .agent
+        .topo
+        .flow_logs
+        .as_ref()
+        .expect("flow logs on")
+        .destination
+    {
+        dataplane::model::FlowLogDestination::File(p) => LogFile(p.clone()),
+        other => panic!("expected a file destination, got {other:?}"),
+    };
+    let nat = fx
+        .agent
+        .topo
+        .managed_interfaces()
+        .into_iter()
+        .find(|m| m.owner == "nat-a")
+        .expect("nat-a's interface")
+        .id;
+    let plan = &fx.agent.plan;
+    let site = HostProcess::http_server(plan, "example", ip("203.0.113.10"), 8080);
+    let (code, body) = curl(plan, "app", ip("203.0.113.10"), 8080);
+    assert_eq!(code, 0, "{body}");
+    let nport: u16 = body
+        .strip_prefix("server=example peer=203.0.113.50:")
+        .and_then(|p| p.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the Elastic IP and a port: {body}"));
+    // Let the flow log read the counters once more, then stop the agent:
+    // it writes its last interval.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    drop(site);
+    drop(fx);
+    let text = std::fs::read_to_string(&log.0).expect("the flow log");
+    // Records without their packet counts (a flow spans windows), and the
+    // packets summed per record.
+    let mut sums: std::collections::BTreeMap<String, u64> = Default::default();
+    for l in text.lines().skip(1) {
+        let (rec, packets) = l.rsplit_once(' ').expect("fields");
+        *sums.entry(rec.to_string()).or_default() += packets.parse::<u64>().expect("packets");
+    }
+    let sport = sums
+        .keys()
+        .find_map(|r| {
+            let f: Vec<&str> = r.split(' ').collect();
+            (f[0] == "eni-app" && f[8] == "egress").then(|| f[6].to_string())
+        })
+        .unwrap_or_else(|| panic!("app's egress record in:\n{text}"));
+    let mine: Vec<&String> = sums.keys().filter(|r| r.starts_with(&nat)).collect();
+    let want = [
+        format!("{nat} - 10.0.1.100 10.0.2.30 203.0.113.10 10.0.2.30 8080 {sport} egress ACCEPT"),
+        format!(
+            "{nat} - 10.0.1.100 203.0.113.10 10.0.1.100 203.0.113.10 {nport} 8080 egress ACCEPT"
+        ),
+        format!("{nat} - 10.0.2.30 10.0.1.100 10.0.2.30 203.0.113.10 {sport} 8080 ingress ACCEPT"),
+        format!(
+            "{nat} - 203.0.113.10 10.0.1.100 203.0.113.10 10.0.1.100 8080 {nport} ingress ACCEPT"
+        ),
+    ];
+    assert_eq!(mine, want.iter().collect::<Vec<_>>(), "{text}");
+    let app_out =
+        format!("eni-app 10.0.2.30 203.0.113.10 10.0.2.30 203.0.113.10 {sport} 8080 egress ACCEPT");
+    let app_out = sums
+        .iter()
+        .find(|(r, _)| r.starts_with("eni-app") && r.ends_with(&app_out[8..]))
+        .map(|(_, n)| *n)
+        .unwrap_or_else(|| panic!("{app_out} in:\n{text}"));
+    assert_eq!(
+        sums[&want[2]], app_out,
+        "every packet app sent entered the gateway"
+    );
+    assert_eq!(sums[&want[1]], app_out, "and left it for example");
+    assert_eq!(
+        sums[&want[3]], sums[&want[0]],
+        "every reply in went out to app"
+    );
 }

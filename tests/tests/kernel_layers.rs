@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("arp", 5),
     ("flow", 5),
     ("rewrite", 5),
+    ("reset", 5),
     ("sg", 5),
     ("nacl", 5),
     ("route", 5),

@@ -163,7 +163,7 @@ fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(Flo
         // The SYN, as flow logs' tcp-flags counts it.
         tcp_flags: 2,
         _pad2: 0,
-        _pad3: 0,
+        nat_gateway: dataplane_common::NO_NAT_GATEWAY,
     };
     assert_eq!(frame[14 + 20 + 13], 0x02, "plain_flow expects a SYN");
     let rev = FlowEntry {
@@ -400,7 +400,7 @@ fn nat_rewrite_checksums() {
                 nacl_epoch: 0,
                 tcp_flags: 0,
                 _pad2: 0,
-                _pad3: 0,
+                nat_gateway: dataplane_common::NO_NAT_GATEWAY,
             };
             st.set_flow(key, entry);
             let what = format!("proto {proto} {sport}->{dport} flags {flags}");
@@ -664,7 +664,7 @@ fn maglev_choice_and_nat_port() {
                 // The SYN (2), as flow logs' tcp-flags counts it.
                 tcp_flags: 2,
                 _pad2: 0,
-                _pad3: 0,
+                nat_gateway: dataplane_common::NO_NAT_GATEWAY,
             };
             assert_eq!(fwd, want_fwd, "{hook:?} {what}");
             let rev_key = flow_key(

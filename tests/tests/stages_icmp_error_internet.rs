@@ -136,7 +136,7 @@ fn scene(addr: Ipv4Addr, subnet: u16, icmp_in: bool) -> Stage {
         },
     );
     st.set_public_ip(VPC, web_public(), public());
-    st.set_nat_gateway_eip(eip(), ip("10.0.1.100"));
+    st.set_nat_gateway_eip(0, eip(), ip("10.0.1.100"));
     let any = (ip("0.0.0.0"), 0);
     for proto in [PROTO_TCP, PROTO_UDP, PROTO_ICMP] {
         st.set_sg(CLIENT_SG, SG_DIR_EGRESS, proto, any, &[(0, 65535)]);

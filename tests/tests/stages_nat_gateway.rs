@@ -144,7 +144,7 @@ fn scene(ports: &str) -> Stage {
             subnet: PRIVATE,
         },
     );
-    st.set_nat_gateway_eip(eip(), ip("10.0.1.100"));
+    st.set_nat_gateway_eip(0, eip(), ip("10.0.1.100"));
     let any = (ip("0.0.0.0"), 0);
     for proto in [PROTO_TCP, PROTO_UDP, PROTO_ICMP] {
         st.set_sg(CLIENT_SG, SG_DIR_EGRESS, proto, any, &[(0, 65535)]);
@@ -393,5 +393,240 @@ fn nat_gateway_full_pool_refuses_new_connections_while_live_ones_continue() {
             "another destination, another pool",
         );
         assert_eq!(st.counter(Counter::FlowCreated), 5, "{hook:?}");
+    }
+}
+
+/// CloudWatch's metrics of nat-a (gateway 0), exact after crafted packets,
+/// with a pool of one port (`ports = "1024-1024"`): web's SYN out
+/// (ConnectionAttemptCount, PacketsInFromSource = PacketsOutToDestination),
+/// the host's SYN-ACK back (ConnectionEstablishedCount, PacketsInFromDestination
+/// = PacketsOutToSource), web's ACK out, a UDP datagram out (no attempt: a
+/// connection attempt is a TCP SYN), a second SYN that finds the port bound
+/// (ErrorPortAllocation, PacketsDropCount, in from the source but not out),
+/// a SYN the internet sends to the Elastic IP (in from the destination,
+/// dropped), a datagram to an address no internet host has (dropped).
+/// Bytes are whole frames; the sweeper's slot stays 0.
+#[test]
+#[ignore = "needs root"]
+fn nat_gateway_counts_its_cloudwatch_metrics_exactly() {
+    use dataplane_common::{NatGatewayCounters, MAX_NAT_GATEWAYS};
+    for hook in HOOKS {
+        let mut st = scene("ports = \"1024-1024\"");
+        from_web(&mut st);
+        let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "S");
+        let out = pkt::tcp(GATEWAY_MAC, HOST_MAC, eip(), host(), 1024, 80, "S");
+        assert_out(&st, hook, &syn, &out, "SYN out");
+        for (k, e) in st.flows() {
+            assert_eq!(e.nat_gateway, 0, "{hook:?} {k:?}: the entry names nat-a");
+        }
+        let ack = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "A");
+        from_internet(&mut st);
+        let synack = pkt::tcp(HOST_MAC, GATEWAY_MAC, host(), eip(), 80, 1024, "SA");
+        let back = pkt::tcp(GATEWAY_MAC, CLIENT_MAC, host(), web(), 80, 40000, "SA");
+        assert_out(&st, hook, &synack, &back, "SYN-ACK back");
+        from_web(&mut st);
+        let ack_out = pkt::tcp(GATEWAY_MAC, HOST_MAC, eip(), host(), 1024, 80, "A");
+        assert_out(&st, hook, &ack, &ack_out, "ACK out");
+        let udp = pkt::udp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 5353, 53);
+        let udp_out = pkt::udp(GATEWAY_MAC, HOST_MAC, eip(), host(), 1024, 53);
+        assert_out(&st, hook, &udp, &udp_out, "UDP out (its own pool)");
+        let second = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40001, 80, "S");
+        assert_dropped(
+            &st,
+            hook,
+            &second,
+            DropReason::NatGatewayErrorPortAllocation,
+            "a second connection to example:80",
+        );
+        from_internet(&mut st);
+        let inbound = pkt::tcp(HOST_MAC, GATEWAY_MAC, host(), eip(), 50000, 22, "S");
+        assert_dropped(
+            &st,
+            hook,
+            &inbound,
+            DropReason::NatGatewayOutsideInitiated,
+            "a SYN from the internet",
+        );
+        // A destination no internet host has: the gateway's drop
+        // (internet_no_host), in and not out.
+        from_web(&mut st);
+        let nowhere = pkt::udp(CLIENT_MAC, GATEWAY_MAC, web(), ip("198.51.100.7"), 5000, 25);
+        assert_dropped(
+            &st,
+            hook,
+            &nowhere,
+            DropReason::InternetNoHost,
+            "no such host",
+        );
+        let (t, u) = (syn.len() as u64, udp.len() as u64);
+        let want = NatGatewayCounters {
+            // SYN, ACK, UDP, the refused SYN, the datagram to nowhere.
+            packets_in_from_source: 5,
+            bytes_in_from_source: 3 * t + 2 * u,
+            packets_out_to_destination: 3,
+            bytes_out_to_destination: 2 * t + u,
+            // The SYN-ACK and the inbound SYN.
+            packets_in_from_destination: 2,
+            bytes_in_from_destination: 2 * t,
+            packets_out_to_source: 1,
+            bytes_out_to_source: t,
+            connection_attempts: 2,
+            connections_established: 1,
+            packets_dropped: 3,
+            error_port_allocation: 1,
+            idle_timeouts: 0,
+        };
+        assert_eq!(st.nat_counters(0), want, "{hook:?}");
+        assert_eq!(
+            st.nat_counters(MAX_NAT_GATEWAYS),
+            NatGatewayCounters::default(),
+            "{hook:?}: the sweeper's slot"
+        );
+        assert_eq!(
+            st.nat_counters(1),
+            NatGatewayCounters::default(),
+            "{hook:?}"
+        );
+    }
+}
+
+/// The RST the gateway answers a late segment of `seg` (web -> example:80)
+/// with, from example:80 back to web:`sport`: RST|ACK, sequence `seq`,
+/// acknowledging `ack`, window 0, no payload (54 bytes).
+fn rst_to_web(sport: u16, seq: u32, ack: u32) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2(GATEWAY_MAC, CLIENT_MAC)
+        .ipv4(host().octets(), web().octets(), 64)
+        .tcp(80, sport, seq, 0)
+        .rst()
+        .ack(ack);
+    let mut out = Vec::new();
+    b.write(&mut out, &[]).unwrap();
+    out
+}
+
+/// What the hook returns for a RST sent back out of its port: TC redirects
+/// (to the ingress port's egress), XDP transmits.
+fn reflected(hook: Hook) -> Verdict {
+    match hook {
+        Hook::Tc => Verdict::Forward,
+        Hook::Xdp => Verdict::Reflect,
+    }
+}
+
+/// A TCP segment from web through nat-a that no connection holds (never
+/// opened, or timed out) is answered by the gateway with a RST from its
+/// destination (AWS: "the NAT gateway returns an RST packet to any
+/// resources behind the NAT gateway that attempt to continue the
+/// connection"), exact bytes on both hooks (RFC 9293's reset of a segment
+/// outside any connection: the segment's ACK as sequence, or 0 without
+/// ACK; the segment's sequence plus its length, SYN and FIN counting one,
+/// acknowledged). A RST gets none (`nat_gateway_no_connection`). Nothing is
+/// created; the counters say so.
+#[test]
+#[ignore = "needs root"]
+fn nat_gateway_answers_a_segment_of_no_connection_with_a_rst() {
+    use dataplane_common::NatGatewayCounters;
+    for hook in HOOKS {
+        let mut st = scene("");
+        from_web(&mut st);
+        // pkt::tcp: sequence 1000, ACK 2000, 8 bytes of payload.
+        for (flags, seq, ack) in [
+            ("A", 2000, 1008),
+            ("PA", 2000, 1008),
+            ("FA", 2000, 1009),
+            ("SA", 2000, 1009),
+            ("P", 0, 1008),
+        ] {
+            let seg = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, flags);
+            let o = st.run(hook, &seg);
+            assert_eq!(o.verdict, reflected(hook), "{hook:?} {flags}: sent back");
+            assert_eq!(
+                o.out,
+                rst_to_web(40000, seq, ack),
+                "{hook:?} {flags}: the RST's bytes"
+            );
+            csum::assert_valid(&o.out);
+        }
+        let rst = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "R");
+        assert_dropped(
+            &st,
+            hook,
+            &rst,
+            DropReason::NatGatewayNoConnection,
+            "a RST gets no RST",
+        );
+        assert!(st.flows().is_empty(), "{hook:?}");
+        assert_eq!(st.counter(Counter::NatGatewayRstSent), 5, "{hook:?}");
+        let (seg, rst) = (
+            pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "A").len() as u64,
+            54,
+        );
+        assert_eq!(
+            st.nat_counters(0),
+            NatGatewayCounters {
+                packets_in_from_source: 6,
+                bytes_in_from_source: 6 * seg,
+                packets_out_to_source: 5,
+                bytes_out_to_source: 5 * rst,
+                packets_dropped: 6,
+                ..Default::default()
+            },
+            "{hook:?}"
+        );
+    }
+}
+
+/// After 350 s idle the sweeper removes a gateway's established connection
+/// (whatever `[conntrack]`'s 5-day TCP timeout says: AWS's NAT gateway
+/// idle timeout) and counts it (IdleTimeoutCount, the sweeper's slot); the
+/// late segment web then sends gets the gateway's RST, exact bytes on both
+/// hooks. A connection idle 349 s lives on.
+#[test]
+#[ignore = "needs root"]
+fn nat_gateway_times_out_after_350_s_idle_and_answers_the_late_segment_with_a_rst() {
+    use dataplane_common::MAX_NAT_GATEWAYS;
+    let t = dataplane::model::Timeouts::default();
+    for hook in HOOKS {
+        let mut st = scene("");
+        from_web(&mut st);
+        let nport = first_port(40000, 80, PROTO_TCP, AWS_POOL);
+        let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "S");
+        let out = pkt::tcp(GATEWAY_MAC, HOST_MAC, eip(), host(), nport, 80, "S");
+        assert_out(&st, hook, &syn, &out, "SYN out");
+        from_internet(&mut st);
+        let synack = pkt::tcp(HOST_MAC, GATEWAY_MAC, host(), eip(), 80, nport, "SA");
+        let back = pkt::tcp(GATEWAY_MAC, CLIENT_MAC, host(), web(), 80, 40000, "SA");
+        assert_out(&st, hook, &synack, &back, "SYN-ACK back");
+        st.age_flows(349);
+        assert!(
+            st.sweep(&t).is_empty(),
+            "{hook:?}: 349 s idle is not yet a timeout"
+        );
+        from_web(&mut st);
+        let ack = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "A");
+        let ack_out = pkt::tcp(GATEWAY_MAC, HOST_MAC, eip(), host(), nport, 80, "A");
+        assert_out(&st, hook, &ack, &ack_out, "the connection lives on");
+        st.age_flows(351);
+        assert_eq!(
+            st.sweep(&t).len(),
+            2,
+            "{hook:?}: both entries go after 351 s"
+        );
+        assert!(st.flows().is_empty(), "{hook:?}");
+        assert_eq!(
+            st.nat_counters(MAX_NAT_GATEWAYS).idle_timeouts,
+            1,
+            "{hook:?}"
+        );
+        let late = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "PA");
+        let o = st.run(hook, &late);
+        assert_eq!(o.verdict, reflected(hook), "{hook:?}: the late segment");
+        assert_eq!(
+            o.out,
+            rst_to_web(40000, 2000, 1008),
+            "{hook:?}: the RST's bytes"
+        );
+        csum::assert_valid(&o.out);
+        assert!(st.flows().is_empty(), "{hook:?}: no connection comes of it");
     }
 }

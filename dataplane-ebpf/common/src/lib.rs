@@ -11,6 +11,9 @@
 pub mod explain;
 mod tunnel;
 pub use tunnel::*;
+/// The NAT gateway's CloudWatch-named counters.
+pub mod nat_gateway;
+pub use nat_gateway::*;
 
 /// What every kernel object (the data plane's, the bench's) defines once:
 /// the panic handler and the license the kernel requires of GPL helpers.
@@ -110,6 +113,9 @@ pub mod maps {
         (SLOW_TC, 1, super::programs::TC_SLOW_TUNNEL),
         (SLOW_XDP, 0, super::programs::XDP_SLOW),
     ];
+    /// per-CPU array of [`super::NatGatewayCounters`] by gateway index
+    /// ([`super::NAT_STATS_SLOTS`])
+    pub const NAT_STATS: &str = "HL_NAT_STATS";
 }
 
 /// Load-time globals of the kernel object (`EbpfLoader::set_global`).
@@ -494,6 +500,10 @@ pub struct PublicIp {
     pub ip: [u8; 4],
     /// Untagged: [`INTERNET_VPC`] for a public address, else the ENI's VPC.
     pub vpc: u32,
+    /// A NAT gateway's Elastic IP ([`NAT_GATEWAY_VPC`]): the gateway's
+    /// index, its counters' slot; else [`NO_NAT_GATEWAY`].
+    pub nat_gateway: u16,
+    pub _pad: u16,
 }
 
 /// Where a packet entered the fabric: one row per fabric-side veth.
@@ -748,8 +758,9 @@ pub const FLOW_F_UNTRACKED: u32 = FLOW_F_UNTRACKED_SENDER | FLOW_F_UNTRACKED_REC
 pub const FLOW_F_TUNNEL: u32 = 64;
 
 /// The precompiled action of one direction of a tracked flow.
+/// `Default`: every field 0 but `nat_gateway` ([`NO_NAT_GATEWAY`]).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowEntry {
     /// The first 12 bytes of the outgoing Ethernet header (dst MAC, src MAC),
     /// kept contiguous so one store writes both.
@@ -804,7 +815,9 @@ pub struct FlowEntry {
     /// path only computes the mask of its (ACK-only) segments, which is 0.
     pub tcp_flags: u8,
     pub _pad2: u8,
-    pub _pad3: u16,
+    /// The NAT gateway that translates this flow (its counters' slot), or
+    /// [`NO_NAT_GATEWAY`].
+    pub nat_gateway: u16,
 }
 
 /// The TCP flags flow logs record (VPC user guide, "Flow log records",
@@ -1018,14 +1031,35 @@ macro_rules! codes {
         #[repr(u32)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum $ty { $($(#[$vm])* $name = $code,)* }
-        pub const $count: u32 = [$($code),*].len() as u32;
-        /// Names used by the CLI and the metrics, indexed by code.
-        pub const $names: [&str; $count as usize] = [$($text),*];
+        /// One past the highest code: the size of the per-code counter
+        /// arrays. Codes may leave gaps (a code another branch takes).
+        pub const $count: u32 = codes_end(&[$($code),*]);
+        /// Names used by the CLI and the metrics, indexed by code; a gap
+        /// has the empty name (listings skip it).
+        pub const $names: [&str; $count as usize] = {
+            let mut n = [""; $count as usize];
+            $(n[$code] = $text;)*
+            n
+        };
         impl $ty {
-            pub const ALL: [$ty; $count as usize] = [$($ty::$name),*];
+            /// Every code in use, in code order.
+            pub const ALL: [$ty; [$($code),*].len()] = [$($ty::$name),*];
             pub const fn name(self) -> &'static str { $names[self as usize] }
         }
     };
+}
+
+/// One past the highest of `codes`.
+const fn codes_end(codes: &[u32]) -> u32 {
+    let mut i = 0;
+    let mut end = 0;
+    while i < codes.len() {
+        if codes[i] + 1 > end {
+            end = codes[i] + 1;
+        }
+        i += 1;
+    }
+    end
 }
 
 codes! {
@@ -1137,6 +1171,11 @@ codes! {
         /// `HL_SLOW_*` array: a loader bug), or the packet no longer parsed
         /// as an IPv4 packet there.
         SlowPathFailed = 40, "slow_path_failed";
+        /// A TCP RST from the VPC through a NAT gateway that holds no
+        /// connection for it (timed out after 350 s idle, or never opened
+        /// there): dropped. Any other segment but a SYN gets the gateway's
+        /// RST instead (`nat_gateway_rst_sent`).
+        NatGatewayNoConnection = 41, "nat_gateway_no_connection";
     }
 }
 
@@ -1165,6 +1204,10 @@ codes! {
         /// ICMP errors quoting a tracked flow, translated back through its
         /// NAT and delivered to the quoted packet's sender.
         IcmpErrorForwarded = 8, "icmp_error_forwarded";
+        /// TCP RSTs a NAT gateway sent back to a sender in the VPC for a
+        /// segment (not a SYN) of a connection it does not hold: AWS's
+        /// answer to a connection that timed out after 350 s idle.
+        NatGatewayRstSent = 9, "nat_gateway_rst_sent";
     }
 }
 
@@ -1226,6 +1269,7 @@ mod pod {
     unsafe impl aya::Pod for RouteInfo {}
     unsafe impl aya::Pod for RouteStatKey {}
     unsafe impl aya::Pod for PublicIp {}
+    unsafe impl aya::Pod for NatGatewayCounters {}
     unsafe impl aya::Pod for explain::ExplainTrace {}
 }
 

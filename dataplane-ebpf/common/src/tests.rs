@@ -33,7 +33,8 @@ fn abi_sizes_and_offsets_are_pinned() {
     assert_eq!(offset_of!(RouteInfo, nat_gateway), 26);
     assert_eq!(offset_of!(RouteInfo, route), 2);
     assert_eq!(size_of::<RouteStatKey>(), 8);
-    assert_eq!(size_of::<PublicIp>(), 8);
+    assert_eq!(size_of::<PublicIp>(), 12);
+    assert_eq!(size_of::<NatGatewayCounters>(), 13 * 8);
     assert_eq!(offset_of!(FlowEntry, out_ifindex), 12);
     assert_eq!(offset_of!(FlowEntry, created_ns), 64);
     assert_eq!(offset_of!(FlowEntry, packets), 72);

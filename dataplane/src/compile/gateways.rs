@@ -8,7 +8,7 @@
 
 use dataplane_common::{
     in_generation, EniInfo, EniKey, PortInfo, PublicIp, ENI_KIND_INTERNET, INTERNET_ENI_BASE,
-    INTERNET_VPC, NAT_GATEWAY_VPC, NO_SG_SET, NO_SUBNET,
+    INTERNET_VPC, NAT_GATEWAY_VPC, NO_NAT_GATEWAY, NO_SG_SET, NO_SUBNET,
 };
 
 use super::{Compiled, Shift};
@@ -67,6 +67,8 @@ pub(super) fn compile_internet(topo: &Topology, ifindexes: &[u32], out: &mut Com
             PublicIp {
                 ip: public,
                 vpc: INTERNET_VPC,
+                nat_gateway: NO_NAT_GATEWAY,
+                _pad: 0,
             },
         ));
         out.public_ips.push((
@@ -74,12 +76,17 @@ pub(super) fn compile_internet(topo: &Topology, ifindexes: &[u32], out: &mut Com
                 vpc: INTERNET_VPC,
                 ip: public,
             },
-            PublicIp { ip: private, vpc },
+            PublicIp {
+                ip: private,
+                vpc,
+                nat_gateway: NO_NAT_GATEWAY,
+                _pad: 0,
+            },
         ));
     }
     // A NAT gateway's Elastic IP leads to no ENI: the entry marks it, so
     // that a first packet to it is dropped as initiated from outside.
-    for n in &topo.internet.nat_gateways {
+    for (g, n) in topo.internet.nat_gateways.iter().enumerate() {
         out.public_ips.push((
             EniKey {
                 vpc: INTERNET_VPC,
@@ -88,6 +95,8 @@ pub(super) fn compile_internet(topo: &Topology, ifindexes: &[u32], out: &mut Com
             PublicIp {
                 ip: n.private_ip.octets(),
                 vpc: NAT_GATEWAY_VPC,
+                nat_gateway: g as u16,
+                _pad: 0,
             },
         ));
     }

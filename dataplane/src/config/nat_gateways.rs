@@ -26,7 +26,7 @@ use crate::model::{internet_range, NatGateway, Subnet, Vpc, INTERNET_RANGES, NAT
 pub(super) const NAT_GATEWAY_KEYS: &[&str] = &["id", "subnet", "private_ip", "elastic_ip", "ports"];
 
 /// The most NAT gateways a configuration may declare.
-pub(super) const MAX_NAT_GATEWAYS: usize = 1024;
+pub(super) const MAX_NAT_GATEWAYS: usize = dataplane_common::MAX_NAT_GATEWAYS as usize;
 
 /// What a `[[nat_gateway]]` says before references are resolved.
 pub(super) struct NatIn<'n> {

@@ -74,7 +74,7 @@ fn logged_once(k: &FlowKey, fwd: (u64, u64), rev: (u64, u64)) -> Aggregator {
     a
 }
 
-fn new_event(k: &FlowKey) -> FlowEvent {
+pub(super) fn new_event(k: &FlowKey) -> FlowEvent {
     FlowEvent {
         kind: FLOW_EVENT_NEW,
         eni: 0,
@@ -790,5 +790,103 @@ mod interfaces {
                 "eni-0c51634e97982c09c VpcLink vpclink-http 10.0.2.4",
             ]
         );
+    }
+}
+
+/// A NAT gateway's own interface logs both directions of a flow through
+/// it, in and out, as AWS's example "Traffic through a NAT gateway" shows
+/// (custom format `interface-id srcaddr dstaddr pkt-srcaddr pkt-dstaddr`,
+/// here with ports, direction and packets): the gateway's private address
+/// as its end of the record, the packet's own ends in `pkt-*`; the
+/// instance's ENI logs its side with the packet's addresses.
+mod nat_gateway {
+    use super::super::*;
+    use super::{key, new_event};
+    use crate::model::{FlowLogField as F, ManagedKind};
+    use dataplane_common::{FLOW_F_DNAT, FLOW_F_SNAT, INTERNET_ENI_BASE, INTERNET_VPC, PROTO_TCP};
+
+    #[test]
+    fn the_gateways_interface_logs_the_gateways_address_and_the_packets() {
+        let path = format!("{}/../configs/nat-gateway.toml", env!("CARGO_MANIFEST_DIR"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        let t = crate::config::parse_str(&src, &path).unwrap();
+        let nat = t
+            .managed_interfaces()
+            .into_iter()
+            .find(|m| m.kind == ManagedKind::NatGateway)
+            .expect("nat-a's interface");
+        assert_eq!(
+            (
+                nat.owner.as_str(),
+                nat.ip,
+                t.subnets[nat.subnet].id.as_str()
+            ),
+            ("nat-a", Ipv4Addr::new(10, 0, 1, 100), "subnet-public")
+        );
+        let app = t.eni_by_id("eni-app").unwrap() as u32;
+        let (appip, host, eip) = ([10, 0, 2, 30], [203, 0, 113, 10], [203, 0, 113, 50]);
+        // The entries as the kernel builds them (stages_nat_gateway.rs).
+        let fk = key(0, appip, host, 40000, 8080, PROTO_TCP);
+        let f = FlowEntry {
+            flags: FLOW_F_SNAT,
+            out_vpc: INTERNET_VPC,
+            new_src: eip,
+            new_dst: host,
+            new_sport: 1500u16.to_be_bytes(),
+            new_dport: 8080u16.to_be_bytes(),
+            src_eni: app,
+            dst_eni: INTERNET_ENI_BASE,
+            nat_gateway: 0,
+            packets: 3,
+            bytes: 180,
+            ..Default::default()
+        };
+        let rk = key(INTERNET_VPC, host, eip, 8080, 1500, PROTO_TCP);
+        let r = FlowEntry {
+            flags: FLOW_F_REPLY | FLOW_F_DNAT,
+            out_vpc: 0,
+            new_src: host,
+            new_dst: appip,
+            new_sport: 8080u16.to_be_bytes(),
+            new_dport: 40000u16.to_be_bytes(),
+            src_eni: INTERNET_ENI_BASE,
+            dst_eni: app,
+            nat_gateway: 0,
+            packets: 2,
+            bytes: 120,
+            ..Default::default()
+        };
+        let mut a = Aggregator::new(Interfaces::of(&t));
+        a.event(&new_event(&fk));
+        a.observe(&fk, Some(&f), Some((&rk, &r)));
+        let format = [
+            F::InterfaceId,
+            F::Srcaddr,
+            F::Dstaddr,
+            F::PktSrcaddr,
+            F::PktDstaddr,
+            F::Srcport,
+            F::Dstport,
+            F::FlowDirection,
+            F::Packets,
+        ];
+        let got: Vec<String> = a
+            .close(0, 60)
+            .iter()
+            .map(|rec| rec.render(&format, "123456789012"))
+            .collect();
+        let n = &nat.id;
+        let mut want = vec![
+            "eni-app 10.0.2.30 203.0.113.10 10.0.2.30 203.0.113.10 40000 8080 egress 3".to_string(),
+            "eni-app 203.0.113.10 10.0.2.30 203.0.113.10 10.0.2.30 8080 40000 ingress 2".into(),
+            format!("{n} 10.0.2.30 10.0.1.100 10.0.2.30 203.0.113.10 40000 8080 ingress 3"),
+            format!("{n} 10.0.1.100 203.0.113.10 10.0.1.100 203.0.113.10 1500 8080 egress 3"),
+            format!("{n} 203.0.113.10 10.0.1.100 203.0.113.10 10.0.1.100 8080 1500 ingress 2"),
+            format!("{n} 10.0.1.100 10.0.2.30 203.0.113.10 10.0.2.30 8080 40000 egress 2"),
+        ];
+        let mut got = got;
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
     }
 }

@@ -145,6 +145,11 @@ pub struct Tally {
     /// the gateway forwarded (translated to its Elastic IP).
     pub route_nat: u64,
     pub nat_forwarded: u64,
+    /// Packets the model counted into a NAT gateway's CloudWatch metrics
+    /// (in from either side), which the kernel's `HL_NAT_STATS` must match.
+    pub nat_counted: u64,
+    /// TCP segments of no connection a NAT gateway answered with a RST.
+    pub nat_rst: u64,
     /// ICMP errors translated back along the flow they quote.
     pub icmp_errors_forwarded: u64,
     /// ICMP errors an internet host sent or one was forwarded to, and of
@@ -234,7 +239,12 @@ impl Tally {
                     }
                 }
             }
-            Verdict::Reflect => self.reflected += 1,
+            Verdict::Reflect => {
+                self.reflected += 1;
+                if frame.get(12..14) == Some(&[0x08, 0x00]) {
+                    self.nat_rst += 1;
+                }
+            }
             Verdict::Pass => self.passed += 1,
             Verdict::Drop(r) => *self.drops.entry(r.name()).or_default() += 1,
         }
@@ -262,6 +272,8 @@ impl Tally {
         self.internet += o.internet;
         self.route_nat += o.route_nat;
         self.nat_forwarded += o.nat_forwarded;
+        self.nat_counted += o.nat_counted;
+        self.nat_rst += o.nat_rst;
         self.icmp_errors_forwarded += o.icmp_errors_forwarded;
         self.icmp_errors_internet += o.icmp_errors_internet;
         self.icmp_errors_internet_forwarded += o.icmp_errors_internet_forwarded;
@@ -278,8 +290,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded; ICMP errors: {} forwarded along the flow they quote, {} to or from the lab's internet ({} of them forwarded); tcp-flags: {} forwarded packets carried a logged flag; security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.icmp_errors_forwarded, self.icmp_errors_internet, self.icmp_errors_internet_forwarded, self.tcp_flagged, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded, {} packets counted in its CloudWatch metrics, {} segments of no connection answered with a RST; ICMP errors: {} forwarded along the flow they quote, {} to or from the lab's internet ({} of them forwarded); tcp-flags: {} forwarded packets carried a logged flag; security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.nat_counted, self.nat_rst, self.icmp_errors_forwarded, self.icmp_errors_internet, self.icmp_errors_internet_forwarded, self.tcp_flagged, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -355,9 +367,20 @@ pub fn return_code(hook: Hook, v: &Verdict) -> u32 {
     }
 }
 
-fn kind_of(hook: Hook, ret: u32, frame: &[u8]) -> Option<Kind> {
+fn kind_of(hook: Hook, ret: u32, frame: &[u8], out: &[u8]) -> Option<Kind> {
+    // TC sends a reflected frame back by a redirect too: an ARP answer, or
+    // a RST|ACK answering a TCP segment that was no RST (a forward keeps
+    // the flags), addresses swapped.
+    let l4 = 14 + usize::from(frame.get(14).map_or(0, |b| b & 15)) * 4;
+    let rst_back = out.len() == 54
+        && frame.len() >= l4 + 20
+        && frame[23] == 6
+        && frame[l4 + 13] & 0x04 == 0
+        && out[47] == 0x14
+        && out[26..30] == frame[30..34]
+        && out[30..34] == frame[26..30];
     Some(match (hook, ret) {
-        (Hook::Tc, 7) if frame[12..14] == [0x08, 0x06] => Kind::Reflect,
+        (Hook::Tc, 7) if frame[12..14] == [0x08, 0x06] || rst_back => Kind::Reflect,
         (Hook::Tc, 7) | (Hook::Xdp, 4) => Kind::Forward,
         (Hook::Xdp, 3) => Kind::Reflect,
         (Hook::Tc, 0) | (Hook::Xdp, 2) => Kind::Pass,
@@ -433,6 +456,16 @@ pub fn counter_diff(model: &Snapshot, kernel: &Snapshot) -> String {
     {
         if m != k {
             out.push(format!("route drop [{i}]: model {m}, kernel {k}"));
+        }
+    }
+    for (i, (m, k)) in model
+        .nat_gateways
+        .iter()
+        .zip(&kernel.nat_gateways)
+        .enumerate()
+    {
+        if m != k {
+            out.push(format!("nat gateway [{i}]: model {m:?}, kernel {k:?}"));
         }
     }
     if model.route_drops.len() != kernel.route_drops.len() {
@@ -523,7 +556,16 @@ impl Lab {
                     Source::Unknown => (Port::Unknown, None, 1),
                 };
                 let (ret, out) = test_run(dp, s.hook, ifx, &s.frame)?;
+                let nat_in = |m: &Model| -> u64 {
+                    m.counters()
+                        .nat_gateways
+                        .iter()
+                        .map(|c| c.packets_in_from_source + c.packets_in_from_destination)
+                        .sum()
+                };
+                let nat_before = nat_in(&model);
                 let want = model.process(port, &s.frame);
+                tally.nat_counted += nat_in(&model) - nat_before;
                 tally.count(s.hook, &s.frame, &want, &links);
                 let to_internet =
                     matches!(want.verdict, Verdict::Forward { eni } if eni >= topo.enis.len());
@@ -566,7 +608,7 @@ impl Lab {
                         ));
                     }
                 }
-                match kind_of(s.hook, ret, &s.frame) {
+                match kind_of(s.hook, ret, &s.frame, &out) {
                     Some(k) => {
                         if let Err(e) = props::check(&topo, from, &s.frame, k, &out) {
                             problems.push(format!("property violated by the kernel: {e}"));

@@ -242,7 +242,7 @@ impl<'t> PacketGen<'t> {
         let nat_weight = if self.topo.internet.nat_gateways.is_empty() {
             0
         } else {
-            8
+            16
         };
         let (port, frame) =
             match self

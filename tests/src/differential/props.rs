@@ -111,6 +111,9 @@ pub fn check(
 }
 
 fn reflect(input: &[u8], out: &[u8]) -> Result<(), String> {
+    if input.get(12..14) == Some(&[0x08, 0x00]) {
+        return reset(input, out);
+    }
     if input.len() < 42 || input[12..14] != [0x08, 0x06] || input[20..22] != [0, 1] {
         return Err("reflected something that is not an ARP request".into());
     }
@@ -128,6 +131,60 @@ fn reflect(input: &[u8], out: &[u8]) -> Result<(), String> {
     .concat();
     if out[14..42] != want[..] || out[12..14] != input[12..14] || out[42..] != input[42..] {
         return Err("ARP answer: wrong body".into());
+    }
+    Ok(())
+}
+
+/// A reflected IPv4 packet is the RST answering a well-formed TCP segment
+/// (a NAT gateway's, for a connection it does not hold), by RFC 9293
+/// alone: from the router's MAC (to the sending ENI's, which the model's
+/// bytes check: the frame's own source MAC may be another), addresses and ports
+/// swapped, RST|ACK, the segment's ACK as sequence (0 without ACK), its
+/// sequence plus its length (SYN and FIN one each) acknowledged, window 0,
+/// no payload, both checksums valid; never a RST for a RST.
+fn reset(input: &[u8], out: &[u8]) -> Result<(), String> {
+    let Some((ihl, tot, 6, l4)) = layout(input) else {
+        return Err("reflected an IPv4 packet that is not a well-formed TCP segment".into());
+    };
+    let flags = input[l4 + 13];
+    if flags & 0x04 != 0 {
+        return Err("answered a RST with a RST".into());
+    }
+    if out.len() != 54 || out[6..12] != GATEWAY_MAC || out[12..14] != [0x08, 0x00] {
+        return Err("RST: wrong length or Ethernet header".into());
+    }
+    let be32 = |f: &[u8], o: usize| u32::from_be_bytes([f[o], f[o + 1], f[o + 2], f[o + 3]]);
+    let len = (tot - ihl - (input[l4 + 12] >> 4) as usize * 4) as u32
+        + u32::from(flags & 0x02 != 0)
+        + u32::from(flags & 0x01 != 0);
+    let seq = if flags & 0x10 != 0 {
+        be32(input, l4 + 8)
+    } else {
+        0
+    };
+    let ack = be32(input, l4 + 4).wrapping_add(len);
+    let swapped = out[26..30] == input[30..34]
+        && out[30..34] == input[26..30]
+        && out[34..36] == input[l4 + 2..l4 + 4]
+        && out[36..38] == input[l4..l4 + 2];
+    if !swapped || out[23] != 6 || be16(out, 16) != 40 || out[14] != 0x45 {
+        return Err("RST: addresses, ports or IP header not those of the reply".into());
+    }
+    if be32(out, 38) != seq
+        || be32(out, 42) != ack
+        || out[46..48] != [0x50, 0x14]
+        || out[48..50] != [0, 0]
+    {
+        return Err(format!(
+            "RST: sequence {} / ack {}, want {seq} / {ack}",
+            be32(out, 38),
+            be32(out, 42)
+        ));
+    }
+    let ip = csum::fold(csum::sum(&out[14..34]));
+    let tcp = csum::fold(csum::sum(&out[26..34]) + 6 + 20 + csum::sum(&out[34..54]));
+    if (ip, tcp) != (0xffff, 0xffff) {
+        return Err("RST: bad checksum".into());
     }
     Ok(())
 }

@@ -54,7 +54,7 @@ pub fn internet(rng: &mut Rng, t: &mut TopoSpec) {
             ]);
             d.parse().expect("a valid CIDR")
         };
-        let nat = rng.chance(50).then(|| {
+        let nat = rng.chance(75).then(|| {
             let subnet = *rng.pick(&vpc_subnets);
             let r = RANGES[rng.below(2)];
             let private_ip = host_of(t, subnet, 230 + t.nat_gateways.len() as u32);
@@ -62,7 +62,7 @@ pub fn internet(rng: &mut Rng, t: &mut TopoSpec) {
                 subnet,
                 private_ip,
                 elastic_ip: Ipv4Addr::new(r[0], r[1], r[2], next),
-                ports: rng.chance(50).then(|| (1024, 1024 + rng.below(2) as u16)),
+                ports: rng.chance(70).then(|| (1024, 1024 + rng.below(2) as u16)),
             });
             next += 1;
             t.nat_gateways.len() - 1
@@ -76,7 +76,7 @@ pub fn internet(rng: &mut Rng, t: &mut TopoSpec) {
                     r.igw.push(d);
                 }
             }
-            if let Some(g) = nat.filter(|_| rng.chance(50)) {
+            if let Some(g) = nat.filter(|_| rng.chance(75)) {
                 let d = dest(rng);
                 if !taken(r, d) {
                     r.nat.push((d, g));

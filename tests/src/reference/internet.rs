@@ -93,6 +93,7 @@ impl Model {
             out_vpc: INTERNET,
             out,
             stats: None,
+            nat: None,
             cross: [(from, NO_SUBNET), SAME],
             echo_requests: Self::echo_request(p),
             untracked_sender: false,
@@ -121,7 +122,8 @@ impl Model {
         frame: &[u8],
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
-        if self.is_elastic_ip(p.dst) {
+        if let Some(g) = self.elastic_ip_gateway(p.dst) {
+            self.nat_dropped(g, true, frame.len() as u64);
             return Err(DropReason::NatGatewayOutsideInitiated);
         }
         let dst = Ipv4Addr::from(p.dst);
@@ -156,6 +158,7 @@ impl Model {
             out_vpc: self.topo.eni_vpc(eni),
             out,
             stats: None,
+            nat: None,
             cross: [(NO_SUBNET, to), SAME],
             echo_requests: Self::echo_request(p),
             untracked_sender: false,

@@ -219,6 +219,8 @@ struct Direction {
     /// Addresses and ports the packets leave with.
     out: Addrs,
     stats: Option<ObjStats>,
+    /// The NAT gateway translating it (its counters, `nat_gateway.rs`).
+    nat: Option<usize>,
     /// Subnet boundaries its packets cross: (from, to) as they arrive,
     /// then (from, to) as translated (PrivateLink, links).
     cross: [(usize, usize); 2],
@@ -385,6 +387,7 @@ impl Model {
             targets: zero(s.target_groups.iter().map(|g| g.targets.len()).sum()),
             nacl_drops: vec![0; stats::nacl_rules(topo).len()],
             route_drops: vec![0; stats::route_drops(topo).len()],
+            nat_gateways: vec![Default::default(); topo.internet.nat_gateways.len()],
         };
         Model {
             topo: topo.clone(),
@@ -579,6 +582,7 @@ impl Model {
         {
             // The responder's SYN-ACK.
             self.count(Counter::TcpEstablished);
+            self.nat_established(d);
             TcpState::Established
         } else {
             return Ok(());
@@ -714,6 +718,7 @@ impl Model {
                     out_vpc: dst_vpc,
                     out: key.addrs,
                     stats: None,
+                    nat: None,
                     cross: [(from, ts), SAME],
                     echo_requests: Self::echo_request(p),
                     untracked_sender: at_sender,
@@ -727,6 +732,7 @@ impl Model {
                     out_vpc: key.vpc,
                     out: key.addrs.reversed(),
                     stats: None,
+                    nat: None,
                     cross: [(ts, from), SAME],
                     echo_requests: !Self::echo_request(p),
                     untracked_sender: at_receiver,
@@ -813,6 +819,7 @@ impl Model {
             out_vpc: key.vpc,
             out: key.addrs.reversed(),
             stats,
+            nat: None,
             cross: [(t_subnet, r.via), (ep_subnet, from)],
             echo_requests: !Self::echo_request(p),
             untracked_sender: false,
@@ -863,6 +870,7 @@ impl Model {
             out_vpc: r.vpc,
             out: reply_key.addrs.reversed(),
             stats,
+            nat: None,
             cross: [(from, ep_subnet), (r.via, t_subnet)],
             echo_requests: Self::echo_request(p),
             untracked_sender: false,
@@ -1113,6 +1121,7 @@ impl Model {
             c.rx_packets += 1;
             c.rx_bytes += len;
         }
+        self.nat_forwarded(d, len);
         if let Some(st) = d.stats {
             for c in [
                 &mut self.counters.endpoints[st.endpoint],

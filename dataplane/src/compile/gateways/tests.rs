@@ -3,7 +3,7 @@
 
 use dataplane_common::{
     in_generation, EniInfo, EniKey, PortInfo, PublicIp, ENI_KIND_INTERNET, INTERNET_ENI_BASE,
-    INTERNET_VPC, NO_SG_SET, NO_SUBNET,
+    INTERNET_VPC, NAT_GATEWAY_VPC, NO_NAT_GATEWAY, NO_SG_SET, NO_SUBNET,
 };
 
 use crate::compile::compile;
@@ -87,6 +87,8 @@ fn internet_hosts_are_ports_and_public_ips_map_both_ways() {
             PublicIp {
                 ip: [203, 0, 113, 20],
                 vpc: INTERNET_VPC,
+                nat_gateway: NO_NAT_GATEWAY,
+                _pad: 0,
             },
         ),
         (
@@ -97,6 +99,8 @@ fn internet_hosts_are_ports_and_public_ips_map_both_ways() {
             PublicIp {
                 ip: [10, 0, 1, 20],
                 vpc: 0,
+                nat_gateway: NO_NAT_GATEWAY,
+                _pad: 0,
             },
         ),
     ];
@@ -121,4 +125,45 @@ fn internet_hosts_are_ports_and_public_ips_map_both_ways() {
         .unwrap_err()
         .to_string()
         .contains("1 fabric ports for 1 ENIs and 1 internet hosts"));
+}
+
+/// Each NAT gateway's Elastic IP is one entry that names the gateway's
+/// index: its counters' slot (`HL_NAT_STATS`) for what the gateway drops
+/// of the internet's packets.
+#[test]
+fn a_nat_gateways_elastic_ip_names_its_index() {
+    let two = format!(
+        "{TOML}\n[[nat_gateway]]\nid = \"nat-a\"\nsubnet = \"s0\"\nprivate_ip = \"10.0.1.100\"\n\
+         elastic_ip = \"203.0.113.50\"\n\n[[nat_gateway]]\nid = \"nat-b\"\nsubnet = \"s0\"\n\
+         private_ip = \"10.0.1.101\"\nelastic_ip = \"203.0.113.51\"\n"
+    );
+    let topo = crate::config::parse_str(&two, "nat.toml").unwrap();
+    let c = compile(&topo, &[11, 12]).unwrap();
+    let eips: Vec<_> = c
+        .public_ips
+        .iter()
+        .filter(|(_, v)| v.vpc == NAT_GATEWAY_VPC)
+        .copied()
+        .collect();
+    let entry = |eip: [u8; 4], private: [u8; 4], g: u16| {
+        (
+            EniKey {
+                vpc: INTERNET_VPC,
+                ip: eip,
+            },
+            PublicIp {
+                ip: private,
+                vpc: NAT_GATEWAY_VPC,
+                nat_gateway: g,
+                _pad: 0,
+            },
+        )
+    };
+    assert_eq!(
+        eips,
+        vec![
+            entry([203, 0, 113, 50], [10, 0, 1, 100], 0),
+            entry([203, 0, 113, 51], [10, 0, 1, 101], 1),
+        ]
+    );
 }
