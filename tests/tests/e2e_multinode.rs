@@ -510,6 +510,12 @@ fn a_sigkilled_node_agent_restarts_without_losing_the_crossing_flow() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = std::fs::remove_file(&flag);
+    // web logs a request's peer after it answered: the client can hold
+    // the second answer a moment before web's log has its line.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while web.peers().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let peers = web.peers();
     assert_eq!(peers.len(), 2, "{peers:?}");
     assert_eq!(peers[0], peers[1], "one connection, one flow");
@@ -610,6 +616,12 @@ fn a_reload_on_the_receiving_node_keeps_the_flow_and_applies_its_rules() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = std::fs::remove_file(&flag);
+    // web logs a request's peer after it answered: the client can hold
+    // the second answer a moment before web's log has its line.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while web.peers().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let peers = web.peers();
     assert_eq!(peers.len(), 2, "{peers:?}");
     assert_eq!(peers[0], peers[1], "one connection, one flow");
