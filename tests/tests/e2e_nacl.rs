@@ -6,11 +6,15 @@
 //!
 //! Needs root: run with `cargo xtask test` (or `cargo test -- --include-ignored`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dataplane::stats::Snapshot;
 use dataplane_common::DropReason;
-use hyperlab_tests::{curl, ip, topology, Fixture, HostProcess};
+use hyperlab_tests::{
+    curl,
+    echo::{oks, wait_oks, ECHO_CLIENT, ECHO_SERVER},
+    ip, topology, Fixture, HostProcess,
+};
 
 /// client (10.0.1.10) and client2 (10.0.1.11) in subnet-a1, web
 /// (10.0.2.20) in subnet-a2; the groups admit everything from the VPC, so
@@ -110,61 +114,6 @@ fn stateless_acl_needs_the_ephemeral_return_range_and_a_lower_deny_wins() {
     let (code, body) = curl(&fx.agent.plan, "client2", web, 8443);
     assert_eq!(code, 0, "client2 meets only the allow: {body}");
     assert_ingress_denied(&fx, &before, "90");
-}
-
-/// An echo server on `ip:port`: prints "listening", echoes one client.
-const ECHO_SERVER: &str = r#"
-import socket, sys
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind((sys.argv[1], int(sys.argv[2])))
-l.listen()
-print("listening", flush=True)
-c, _ = l.accept()
-while True:
-    d = c.recv(100)
-    if not d:
-        break
-    c.sendall(d)
-"#;
-
-/// One connection; every 0.2 s a segment, and "ok N" when its echo came
-/// back (or "timeout N" after 0.5 s).
-const ECHO_CLIENT: &str = r#"
-import socket, sys, time
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
-s.settimeout(0.5)
-i = 0
-while True:
-    i += 1
-    try:
-        s.sendall(b"x%d\n" % i)
-        d = s.recv(100)
-        print(("ok %d" if d else "closed %d") % i, flush=True)
-        if not d:
-            break
-    except socket.timeout:
-        print("timeout %d" % i, flush=True)
-    except OSError as e:
-        print("error %d %s" % (i, e), flush=True)
-        break
-    time.sleep(0.2)
-"#;
-
-fn oks(p: &HostProcess) -> usize {
-    p.output().lines().filter(|l| l.starts_with("ok ")).count()
-}
-
-/// Polls until `p` printed `n` more "ok" lines than `from`, or `timeout`.
-fn wait_oks(p: &HostProcess, from: usize, n: usize, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if oks(p) >= from + n {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 const ACL_OPEN: &str = r#"

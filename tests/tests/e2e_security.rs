@@ -10,7 +10,10 @@
 use std::time::{Duration, Instant};
 
 use dataplane_common::DropReason;
-use hyperlab_tests::{run_in_host, topology, Fixture, HostProcess};
+use hyperlab_tests::{
+    echo::{oks, wait_oks, ECHO_CLIENT, ECHO_SERVER},
+    run_in_host, topology, Fixture, HostProcess,
+};
 
 const TOPO: &str = include_str!("../fixtures/e2e-security.toml");
 
@@ -56,60 +59,6 @@ fn ping_with_an_icmp_rule_for_type_8_only() {
     assert_ne!(code, 0, "a type 0 rule does not admit requests: {out}");
     let d = fx.snapshot().since(&before);
     assert_eq!(d.drop_count(DropReason::IngressSgDeny), 2, "{:?}", d.drops);
-}
-
-const ECHO_SERVER: &str = r#"
-import socket, sys
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind((sys.argv[1], int(sys.argv[2])))
-l.listen()
-print("listening", flush=True)
-c, _ = l.accept()
-while True:
-    d = c.recv(100)
-    if not d:
-        break
-    c.sendall(d)
-"#;
-
-/// One connection; every 0.2 s a segment, and "ok N" when its echo came
-/// back (or "timeout N" after 0.5 s).
-const ECHO_CLIENT: &str = r#"
-import socket, sys, time
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
-s.settimeout(0.5)
-i = 0
-while True:
-    i += 1
-    try:
-        s.sendall(b"x%d\n" % i)
-        d = s.recv(100)
-        print(("ok %d" if d else "closed %d") % i, flush=True)
-        if not d:
-            break
-    except socket.timeout:
-        print("timeout %d" % i, flush=True)
-    except OSError as e:
-        print("error %d %s" % (i, e), flush=True)
-        break
-    time.sleep(0.2)
-"#;
-
-fn oks(p: &HostProcess) -> usize {
-    p.output().lines().filter(|l| l.starts_with("ok ")).count()
-}
-
-/// Polls until `p` printed `n` more "ok" lines than `from`, or `timeout`.
-fn wait_oks(p: &HostProcess, from: usize, n: usize, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if oks(p) >= from + n {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 /// web admits TCP 9000 from 0.0.0.0/0 and, with AWS's default egress (all
