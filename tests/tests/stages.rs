@@ -255,6 +255,8 @@ fn flow_hits_need_no_slow_path_and_first_packets_fail_loudly_without_one() {
         st.empty_slow_paths();
         let a = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "A");
         assert_forwarded_to_server(&st, hook, &a, "flow hit, no slow path");
+        let live = st.flows();
+        assert_eq!(live.len(), 2, "{hook:?}: the first flow's two entries");
         let g = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40001, 80, "S");
         assert_dropped(
             &st,
@@ -266,7 +268,11 @@ fn flow_hits_need_no_slow_path_and_first_packets_fail_loudly_without_one() {
         assert_eq!(st.counter(Counter::FlowCreated), 1, "{hook:?}");
         assert_eq!(st.counter(Counter::FlowHit), 1, "{hook:?}");
         assert_eq!(st.eni_counters(CLIENT_ENI).drops, 1, "{hook:?}");
-        assert_eq!(st.flows().len(), 2, "{hook:?}: only the first flow");
+        assert_eq!(
+            st.flows(),
+            live,
+            "{hook:?}: the live entries untouched, no new one"
+        );
     }
 }
 
