@@ -23,7 +23,7 @@ use dataplane_common::{
         STAGE_EGRESS_SG, STAGE_ENI, STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
     },
     active_generation, in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
-    ENI_KIND_HOST, ENI_KIND_LINK, FLOW_F_REPLY, FLOW_F_TUNNEL, FLOW_F_UNTRACKED, FLOW_F_UNTRACKED_RECEIVER,
+    ENI_KIND_HOST, ENI_KIND_LINK, ENI_KIND_NLB_NODE, FLOW_F_REPLY, FLOW_F_TUNNEL, FLOW_F_UNTRACKED, FLOW_F_UNTRACKED_RECEIVER,
     FLOW_F_UNTRACKED_SENDER, INTERNET_VPC, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
@@ -91,9 +91,13 @@ fn finish<P: Packet>(
     let done = match r {
         // A packet from another node is delivered here, never sent on.
         Ok(Verdict::Tunnel(_)) if from_tunnel => Err(DropReason::SourceCheck),
-        Ok(Verdict::Tunnel(t)) => {
-            tunnel::encap(p, active_generation(active), port.vpc, &t).map(|()| Verdict::Tunnel(t))
-        }
+        Ok(Verdict::Tunnel(t)) => tunnel::encap(p, active_generation(active), port.vpc, &t).map(|()| {
+            // A flow's packet was counted by `forward`.
+            if t.stateless {
+                counters::count(Counter::Forwarded);
+            }
+            Verdict::Tunnel(t)
+        }),
         other => other,
     };
     match done {
@@ -301,10 +305,26 @@ fn first_packet<P: Packet>(
         }
     };
     explain::destination(dst);
-    // Replies to the service side matched their flow entry before this: a
-    // first packet toward a link ENI is an attempt to tunnel backwards.
-    if dst.kind == ENI_KIND_LINK {
-        return Err(DropReason::LinkReverseInitiated);
+    // Replies to the service side matched their flow entry before this. An
+    // NLB node's address or a link ENI's (labs across nodes): a target's
+    // reply that no flow of this node holds, so another node translated
+    // it; on to the node whose NAT slice holds its port, statelessly: that
+    // node's flow admits it, or it is dropped there (`tunnel::owner`).
+    // (A link ENI on one node, or of this node's slice, which no node's
+    // translation holds: a first packet toward it is an attempt to tunnel
+    // backwards, `link_reverse_initiated`, decided in `tunnel::encap`.)
+    if dst.kind == ENI_KIND_NLB_NODE || dst.kind == ENI_KIND_LINK {
+        if from_tunnel || !P::TUNNELS {
+            return Err(if dst.kind == ENI_KIND_LINK { DropReason::LinkReverseInitiated } else { DropReason::NoRoute });
+        }
+        return Ok(Verdict::Tunnel(tunnel::Encap {
+            ifindex: dst.ifindex,
+            vpc: port.vpc,
+            dst: h.dst,
+            dport: h.dport,
+            translated: false,
+            stateless: true,
+        }));
     }
     // A packet from another node is for a host of this one.
     if from_tunnel && (dst.is_remote() || dst.kind != ENI_KIND_HOST) {
@@ -361,7 +381,8 @@ fn first_packet<P: Packet>(
         fwd_flags |= FLOW_F_UNTRACKED_SENDER;
         rev_flags |= FLOW_F_UNTRACKED_RECEIVER;
     }
-    if !to_node && sg::untracked(dst.sg_set, SG_DIR_INGRESS, h.proto, dport) {
+    // A flow an NLB translated on another node is always tracked.
+    if !to_node && !(from_tunnel && tunnel::is_translated(port)) && sg::untracked(dst.sg_set, SG_DIR_INGRESS, h.proto, dport) {
         fwd_flags |= FLOW_F_UNTRACKED_RECEIVER;
         rev_flags |= FLOW_F_UNTRACKED_SENDER;
     }

@@ -875,3 +875,361 @@ fn vpc_peering_carries_a_connection_across_nodes() {
         d.drop_count(DropReason::IngressSgDeny)
     );
 }
+
+/// PrivateLink across two nodes: in vpc-consumer `client` (n1) and
+/// `client2` (n2) reach endpoint 10.0.1.100; nlb-web (10.1.1.50, in
+/// vpc-provider) forwards port 80 to tg-web, whose targets are `web1` (n2)
+/// and `web2` (n1), health-checked (each node probes its own), and port 81
+/// to tg-deny, web1's port 8081, which web1's group does not admit.
+const PRIVATELINK: &str = r#"
+[lab]
+name = "@LAB@"
+mtu = 1450
+
+[[node]]
+id = "n1"
+underlay_ip = "192.168.213.1"
+
+[[node]]
+id = "n2"
+underlay_ip = "192.168.213.2"
+
+[[vpc]]
+id = "vpc-consumer"
+cidr = "10.0.0.0/16"
+
+[[subnet]]
+id = "subnet-c1"
+vpc = "vpc-consumer"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[security_group]]
+id = "sg-client"
+vpc = "vpc-consumer"
+
+[[security_group]]
+id = "sg-vpce"
+vpc = "vpc-consumer"
+ingress = [{ protocol = "tcp", ports = "80-81", peer = "10.0.0.0/16" }]
+
+[[eni]]
+id = "eni-client"
+subnet = "subnet-c1"
+ip = "10.0.1.10"
+security_groups = ["sg-client"]
+host = "client"
+node = "n1"
+
+[[eni]]
+id = "eni-client2"
+subnet = "subnet-c1"
+ip = "10.0.1.11"
+security_groups = ["sg-client"]
+host = "client2"
+node = "n2"
+
+[[vpc]]
+id = "vpc-provider"
+cidr = "10.1.0.0/16"
+
+[[subnet]]
+id = "subnet-p1"
+vpc = "vpc-provider"
+cidr = "10.1.1.0/24"
+az = "use1-az1"
+
+[[security_group]]
+id = "sg-nlb"
+vpc = "vpc-provider"
+
+[[security_group]]
+id = "sg-web"
+vpc = "vpc-provider"
+ingress = [{ protocol = "tcp", ports = "8080", peer = "sg-nlb" }]
+
+[[eni]]
+id = "eni-web1"
+subnet = "subnet-p1"
+ip = "10.1.1.21"
+security_groups = ["sg-web"]
+host = "web1"
+node = "n2"
+
+[[eni]]
+id = "eni-web2"
+subnet = "subnet-p1"
+ip = "10.1.1.22"
+security_groups = ["sg-web"]
+host = "web2"
+node = "n1"
+
+[[target_group]]
+id = "tg-web"
+vpc = "vpc-provider"
+protocol = "tcp"
+port = 8080
+targets = ["eni-web1", "eni-web2"]
+health_check = { protocol = "tcp", interval_ms = 300, timeout_ms = 200, healthy_threshold = 2, unhealthy_threshold = 2 }
+
+[[target_group]]
+id = "tg-deny"
+vpc = "vpc-provider"
+protocol = "tcp"
+port = 8081
+targets = ["eni-web1"]
+
+[[nlb]]
+id = "nlb-web"
+subnets = [{ subnet = "subnet-p1", ip = "10.1.1.50" }]
+security_groups = ["sg-nlb"]
+listeners = [
+  { protocol = "tcp", port = 80, target_group = "tg-web" },
+  { protocol = "tcp", port = 81, target_group = "tg-deny" },
+]
+
+[[endpoint_service]]
+id = "vpce-svc-web"
+nlb = "nlb-web"
+acceptance_required = false
+allowed_principals = ["*"]
+
+[[vpc_endpoint]]
+id = "vpce-web"
+vpc = "vpc-consumer"
+service = "vpce-svc-web"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.100" }]
+security_groups = ["sg-vpce"]
+principal = "arn:aws:iam::111122223333:root"
+"#;
+
+/// The NAT source port a target saw in peer `peer` ("10.1.1.50:PORT"),
+/// which must be the NLB node's address exactly.
+fn nlb_port(peer: &str) -> u16 {
+    let port = peer
+        .strip_prefix("10.1.1.50:")
+        .unwrap_or_else(|| panic!("the target saw {peer}, not the NLB node 10.1.1.50"));
+    port.parse().unwrap()
+}
+
+#[test]
+#[ignore = "needs root"]
+fn privatelink_translates_on_the_clients_node_and_replies_find_it_by_port() {
+    let t = Nodes::of("mnp", PRIVATELINK, NODES);
+    let web1 = HostProcess::http_server(t.plan(1), "web1", ip("10.1.1.21"), 8080);
+    let web2 = HostProcess::http_server(t.plan(0), "web2", ip("10.1.1.22"), 8080);
+    let denied = HostProcess::http_server(t.plan(1), "web1", ip("10.1.1.21"), 8081);
+    // Both nodes' health checks have passed (each probes its own target;
+    // 300 ms apart, 2 to be healthy) before the window: nothing flaps.
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = [t.snapshot(0), t.snapshot(1)];
+    // From each client's node: node n1 (k = 0 of 2) translates with the
+    // even ports, n2 with the odd ones. Maglev spreads the connections
+    // over web1 (n2) and web2 (n1), so both nodes' replies cross the tunnel
+    // for some of them.
+    let mut served = [0usize; 2];
+    for (k, client) in [(0usize, "client"), (1, "client2")] {
+        for _ in 0..10 {
+            let (code, body) = curl(t.plan(k), client, ip("10.0.1.100"), 80);
+            assert_eq!(code, 0, "curl from {client} exit code: {body}");
+            let (server, peer) = body
+                .trim_end()
+                .strip_prefix("server=")
+                .and_then(|b| b.split_once(" peer="))
+                .unwrap_or_else(|| panic!("{body}"));
+            let port = nlb_port(peer);
+            assert_eq!(
+                port as usize % 2,
+                k,
+                "{client}'s node translates with its own slice: {peer}"
+            );
+            served[usize::from(server == "web2")] += 1;
+        }
+    }
+    assert!(
+        served[0] > 0 && served[1] > 0,
+        "both targets served: {served:?}"
+    );
+    assert_eq!(web1.peers().len() + web2.peers().len(), 20);
+    let d = [
+        t.snapshot(0).since(&before[0]),
+        t.snapshot(1).since(&before[1]),
+    ];
+    for (k, d) in d.iter().enumerate() {
+        assert_eq!(
+            d.drops.iter().sum::<u64>(),
+            0,
+            "node {k} drops: {:?}",
+            d.drops
+        );
+    }
+    // The target's groups do not admit 8081: refused on the client's node
+    // (the NLB's translation happens there); nothing reaches web1.
+    let before = [t.snapshot(0), t.snapshot(1)];
+    let (code, _) = curl(t.plan(0), "client", ip("10.0.1.100"), 81);
+    assert_eq!(code, 28, "the SYN is dropped, not refused");
+    assert!(
+        denied.peers().is_empty(),
+        "web1:8081 saw {:?}",
+        denied.peers()
+    );
+    let d = [
+        t.snapshot(0).since(&before[0]),
+        t.snapshot(1).since(&before[1]),
+    ];
+    let syns = d[0].drop_count(DropReason::TargetIngressSgDeny);
+    assert!(syns >= 1, "{:?}", d[0].drops);
+    assert_eq!(d[0].drops.iter().sum::<u64>(), syns);
+    assert_eq!(d[1].drops.iter().sum::<u64>(), 0, "{:?}", d[1].drops);
+    assert_eq!(d[1].enis[t.eni("eni-web1")].rx_packets, 0);
+}
+
+/// An HTTP VPC link across two nodes: `apigw` (n1, vpc-api) calls
+/// integration 10.1.1.202 (nlb-web's port 80: web1 on n2, port 8080) and
+/// 10.1.1.203 (port 81: web1's 8081, which its group does not admit); the
+/// link's ENIs are 10.0.1.4 (use1-az1, web1's AZ) and 10.0.2.4.
+const VPC_LINK: &str = r#"
+[lab]
+name = "@LAB@"
+mtu = 1450
+
+[[node]]
+id = "n1"
+underlay_ip = "192.168.213.1"
+
+[[node]]
+id = "n2"
+underlay_ip = "192.168.213.2"
+
+[[vpc]]
+id = "vpc-api"
+cidr = "10.1.0.0/16"
+
+[[vpc]]
+id = "vpc-cust"
+cidr = "10.0.0.0/16"
+
+[[subnet]]
+id = "subnet-api1"
+vpc = "vpc-api"
+cidr = "10.1.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-c1"
+vpc = "vpc-cust"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-c2"
+vpc = "vpc-cust"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[security_group]]
+id = "sg-api"
+vpc = "vpc-api"
+
+[[security_group]]
+id = "sg-link"
+vpc = "vpc-cust"
+
+[[security_group]]
+id = "sg-cust"
+vpc = "vpc-cust"
+ingress = [{ protocol = "tcp", ports = "8080", peer = "sg-link" }]
+
+[[eni]]
+id = "eni-apigw"
+subnet = "subnet-api1"
+ip = "10.1.1.20"
+security_groups = ["sg-api"]
+host = "apigw"
+node = "n1"
+
+[[eni]]
+id = "eni-web1"
+subnet = "subnet-c1"
+ip = "10.0.1.11"
+security_groups = ["sg-cust"]
+host = "web1"
+node = "n2"
+
+[[target_group]]
+id = "tg-web"
+vpc = "vpc-cust"
+protocol = "tcp"
+port = 8080
+targets = ["eni-web1"]
+
+[[target_group]]
+id = "tg-deny"
+vpc = "vpc-cust"
+protocol = "tcp"
+port = 8081
+targets = ["eni-web1"]
+
+[[nlb]]
+id = "nlb-web"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.50" }]
+listeners = [
+  { protocol = "tcp", port = 80, target_group = "tg-web" },
+  { protocol = "tcp", port = 81, target_group = "tg-deny" },
+]
+
+[[vpc_link]]
+id = "vpclink-http"
+kind = "http"
+subnets = ["subnet-c1", "subnet-c2"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+integrations = [
+  { id = "int-nlb", nlb = "nlb-web", port = 80, address = "10.1.1.202" },
+  { id = "int-deny", nlb = "nlb-web", port = 81, address = "10.1.1.203" },
+]
+"#;
+
+#[test]
+#[ignore = "needs root"]
+fn an_http_vpc_link_reaches_a_target_on_another_node_from_its_link_eni() {
+    let t = Nodes::of("mnl", VPC_LINK, NODES);
+    let web1 = HostProcess::http_server(t.plan(1), "web1", ip("10.0.1.11"), 8080);
+    let denied = HostProcess::http_server(t.plan(1), "web1", ip("10.0.1.11"), 8081);
+    let before = [t.snapshot(0), t.snapshot(1)];
+    for _ in 0..3 {
+        let (code, body) = curl(t.plan(0), "apigw", ip("10.1.1.202"), 80);
+        assert_eq!(code, 0, "{body}");
+        let peer = body
+            .trim_end()
+            .strip_prefix("server=web1 peer=10.0.1.4:")
+            .unwrap_or_else(|| panic!("web1 sees the link ENI of its AZ: {body}"));
+        let port: u16 = peer.parse().unwrap();
+        assert_eq!(
+            port % 2,
+            0,
+            "n1 (node 0 of 2) translates with the even ports"
+        );
+    }
+    assert_eq!(web1.peers().len(), 3);
+    let d = [
+        t.snapshot(0).since(&before[0]),
+        t.snapshot(1).since(&before[1]),
+    ];
+    for (k, d) in d.iter().enumerate() {
+        assert_eq!(
+            d.drops.iter().sum::<u64>(),
+            0,
+            "node {k} drops: {:?}",
+            d.drops
+        );
+    }
+    let before = t.snapshot(0);
+    let (code, _) = curl(t.plan(0), "apigw", ip("10.1.1.203"), 81);
+    assert_eq!(code, 28, "the SYN is dropped on apigw's node");
+    assert!(denied.peers().is_empty(), "{:?}", denied.peers());
+    let d = t.snapshot(0).since(&before);
+    let syns = d.drop_count(DropReason::TargetIngressSgDeny);
+    assert!(syns >= 1, "{:?}", d.drops);
+    assert_eq!(d.drops.iter().sum::<u64>(), syns);
+}

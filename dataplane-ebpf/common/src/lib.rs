@@ -781,7 +781,9 @@ pub struct EndpointInfo {
     pub egress_sg_set: u32,
     /// The NLB node's subnet: the translated packet leaves it.
     pub node_subnet: u16,
-    pub _pad: u16,
+    /// Every `nat_step`-th port from `nat_lo` is this node's: 1 on one
+    /// node; across nodes the number of nodes (`nat_slice`, tunnel.rs).
+    pub nat_step: u16,
 }
 
 /// A listener as one NLB node serves it. ICMP echo uses port 0.
