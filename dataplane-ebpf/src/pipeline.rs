@@ -314,12 +314,14 @@ fn first_packet<P: Packet>(
     // translation holds: a first packet toward it is an attempt to tunnel
     // backwards, `link_reverse_initiated`, decided in `tunnel::encap`.)
     if dst.kind == ENI_KIND_NLB_NODE || dst.kind == ENI_KIND_LINK {
-        if from_tunnel || !P::TUNNELS {
+        // Such a row carries the lab's node count (0 for a link ENI on one
+        // node, whose packets never leave this node).
+        if from_tunnel || !P::TUNNELS || dst.eni < 2 {
             return Err(if dst.kind == ENI_KIND_LINK { DropReason::LinkReverseInitiated } else { DropReason::NoRoute });
         }
         return Ok(Verdict::Tunnel(tunnel::Encap {
             ifindex: dst.ifindex,
-            vpc: port.vpc,
+            vpc: dst_vpc,
             dst: h.dst,
             dport: h.dport,
             translated: false,
