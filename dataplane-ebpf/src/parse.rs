@@ -66,22 +66,10 @@ impl Headers {
         }
     }
 
-    /// The L4 header's offset for packet access after the flow-hit path's
-    /// out-of-line calls: re-read from the headers in memory and bounded
-    /// (an Ethernet header and at most 60 bytes of IPv4 header: under
-    /// 128). Across a call the compiler may spill the offset as 32 bits and
-    /// fill it as 64, which leaves the verifier an unbounded scalar that
-    /// it refuses to add to a packet pointer; the mask bounds it again.
-    #[inline(always)]
-    pub fn l4(&self) -> usize {
-        // SAFETY: a read of this struct's own field.
-        unsafe { core::ptr::read_volatile(&self.l4_off) & 0x7f }
-    }
-
     /// Offset of the L4 checksum.
     #[inline(always)]
     pub fn l4_csum_off(&self) -> usize {
-        self.l4()
+        self.l4_off
             + match self.proto {
                 PROTO_TCP => 16,
                 PROTO_UDP => 6,
