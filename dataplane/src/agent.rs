@@ -152,7 +152,52 @@ impl Agent {
         loader::check_prerequisites(obj)?;
         let lab_name = topo.lab.name.clone();
         let lock = AgentLock::acquire(&lab_name)?;
-        let plan = lab::plan(&topo);
+        let fabric_ns = lab::plan(&topo).fabric_ns;
+        let fabric_cookie = crate::netns::cookie(&fabric_ns).ok();
+        let pins = pins::pin_dir(&lab_name);
+        // What an earlier agent left, if this one can adopt it: its
+        // interface numbers go on (`compile::numbers`).
+        let journal = match (&source, Journal::read(&lab_name)?) {
+            (Some(_), Some(j)) if pins.exists() => {
+                if j.hook != hook.name() {
+                    anyhow::bail!(
+                        "lab {lab_name}'s data plane runs on the {} hook, this agent asks for \
+                         {}: keep the hook, or remove it first with `dataplane down` (live \
+                         flows are lost)",
+                        j.hook,
+                        hook.name()
+                    );
+                }
+                Some(j)
+            }
+            _ => None,
+        };
+        let rebuilt = || {
+            log::warn!(
+                "lab {lab_name} was rebuilt since its data plane was pinned (its fabric \
+                 namespace {fabric_ns} is a new one): the old data plane lost its ports and its \
+                 flows; attaching afresh"
+            );
+            None
+        };
+        // A rebuilt lab has a new fabric namespace, and was built from its
+        // file: numbered afresh.
+        let journal = match journal {
+            Some(j)
+                if fabric_cookie.is_some()
+                    && j.fabric_cookie.is_some()
+                    && j.fabric_cookie != fabric_cookie =>
+            {
+                rebuilt()
+            }
+            j => j,
+        };
+        let previous = journal
+            .as_ref()
+            .map(|j| j.numbers.clone())
+            .unwrap_or_default();
+        let numbers = compile::EniNumbers::assign(&topo, &previous)?;
+        let plan = lab::plan_numbered(&topo, &numbers.numbering(&topo)?);
         let mut ifx = lab::fabric_ifindexes(&plan).with_context(|| {
             format!(
                 "reading the fabric ports of lab {}: run {} first",
@@ -167,7 +212,8 @@ impl Agent {
                 }
             )
         })?;
-        let fabric_cookie = Some(crate::netns::cookie(&plan.fabric_ns)?);
+        let fabric_cookie =
+            Some(fabric_cookie.map_or_else(|| crate::netns::cookie(&fabric_ns), Ok)?);
         // The file's own settings (`topo` has the command line's overrides).
         let started_with = source
             .as_ref()
@@ -175,41 +221,14 @@ impl Agent {
             .unwrap_or_else(|| topo.clone());
         ifx.sort();
         let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
-        let mut memo = compile::Memo::default();
-        let fresh = compile::compile_with(&topo, &ifindexes, &mut memo)?;
-        let pins = pins::pin_dir(&lab_name);
-        // What an earlier agent left, if this one can adopt it.
-        let journal = match (&source, Journal::read(&lab_name)?) {
-            (Some(_), Some(j)) if pins.exists() => {
-                if j.hook != hook.name() {
-                    anyhow::bail!(
-                        "lab {lab_name}'s data plane runs on the {} hook, this agent asks for \
-                         {}: keep the hook, or remove it first with `dataplane down` (live \
-                         flows are lost)",
-                        j.hook,
-                        hook.name()
-                    );
-                }
-                // A rebuilt lab has a new fabric namespace (journals of
-                // older agents have no cookie: compare the ports).
-                let rebuilt = match j.fabric_cookie {
-                    Some(c) => Some(c) != fabric_cookie,
-                    None => j.ifindexes != ifindexes,
-                };
-                if rebuilt {
-                    log::warn!(
-                        "lab {lab_name} was rebuilt since its data plane was pinned (its fabric \
-                         namespace {} is a new one): the old data plane lost its ports and its \
-                         flows; attaching afresh",
-                        plan.fabric_ns
-                    );
-                    None
-                } else {
-                    Some(j)
-                }
-            }
-            _ => None,
+        // Journals of older agents have no cookie (and no numbers): compare
+        // the ports.
+        let journal = match journal {
+            Some(j) if j.fabric_cookie.is_none() && j.ifindexes != ifindexes => rebuilt(),
+            j => j,
         };
+        let mut memo = compile::Memo::default();
+        let fresh = compile::compile_numbered(&topo, &ifindexes, &numbers, &mut memo)?;
         if journal.is_none() {
             if pins::remove_pins(&pins)?.is_some() {
                 log::info!(
@@ -221,8 +240,16 @@ impl Agent {
         }
         let mut dataplane = Dataplane::load_pinned(obj, &with_flow_events(&topo, opts), &pins)?;
         dataplane.remove_on_drop(source.is_none());
+        let numbers = fresh.numbers.clone();
         let record = |applied: Applied, pending: Option<Applied>| {
-            Journal::record(&lab_name, hook, &ifindexes, fabric_cookie, applied, pending)
+            Journal::record(
+                &lab_name,
+                hook,
+                (&ifindexes, fabric_cookie),
+                &numbers,
+                applied,
+                pending,
+            )
         };
         let compiled = match (&source, journal) {
             (None, _) => {
@@ -242,13 +269,16 @@ impl Agent {
             }
             (Some(src), Some(j)) => {
                 let mut applied = j.applied.clone();
-                let mut held = applied.source.compile(&ifindexes, applied.generation)?;
+                let mut held =
+                    applied
+                        .source
+                        .compile(&ifindexes, applied.generation, &j.numbers)?;
                 if let Some(p) = j.pending {
                     log::warn!(
                         "the last agent of lab {lab_name} was stopped in the middle of a \
                          reload: finishing it"
                     );
-                    let pending = p.source.compile(&ifindexes, p.generation)?;
+                    let pending = p.source.compile(&ifindexes, p.generation, &j.numbers)?;
                     dataplane.sync(&pending, Some(&held))?;
                     record(p.clone(), None)?;
                     (applied, held) = (p, pending);
@@ -330,7 +360,7 @@ impl Agent {
             None => None,
         };
         let conntrack = Arc::new(Mutex::new(sweep_settings(&topo, opts.sweep_every)));
-        let (flow_log, removed) = start_flow_log(&topo)?;
+        let (flow_log, removed) = start_flow_log(&topo, &compiled.numbers.numbering(&topo)?)?;
         let sweep = conntrack::sweeper(
             &pins::pin_dir(&topo.lab.name),
             conntrack.clone(),
@@ -400,9 +430,13 @@ impl Agent {
         }
         let next = 1 - self.compiled.generation;
         let started = std::time::Instant::now();
-        let compiled =
-            compile::compile_with(&topo, &self.compiled.port_ifindexes(), &mut self.memo)?
-                .rebase(next);
+        let compiled = compile::compile_numbered(
+            &topo,
+            &self.compiled.port_ifindexes(),
+            &self.compiled.numbers,
+            &mut self.memo,
+        )?
+        .rebase(next);
         let compile_time = started.elapsed();
         // Journal what is about to be written (persistent agents).
         let journal = match (&self.source, source) {
@@ -419,7 +453,7 @@ impl Agent {
             _ => None,
         };
         if let Some((applied, pending)) = &journal {
-            self.journal(applied.clone(), Some(pending.clone()))?;
+            self.journal(applied.clone(), Some(pending.clone()), &compiled.numbers)?;
         }
         if let Some(h) = self.health.take() {
             h.checker.stop();
@@ -433,7 +467,7 @@ impl Agent {
         synced?;
         let (writes, apply_time) = (crate::fault::passed(), applying.elapsed());
         if let Some((_, pending)) = journal {
-            self.journal(pending.clone(), None)?;
+            self.journal(pending.clone(), None, &compiled.numbers)?;
             self.source = Some(pending.source);
         }
         self.health = start_health(
@@ -471,15 +505,28 @@ impl Agent {
         &self.not_applied
     }
 
-    fn journal(&self, applied: Applied, pending: Option<Applied>) -> Result<()> {
+    fn journal(
+        &self,
+        applied: Applied,
+        pending: Option<Applied>,
+        numbers: &compile::EniNumbers,
+    ) -> Result<()> {
         Journal::record(
             &self.topo.lab.name,
             self.hook,
-            &self.compiled.port_ifindexes(),
-            self.fabric_cookie,
+            (&self.compiled.port_ifindexes(), self.fabric_cookie),
+            numbers,
             applied,
             pending,
         )
+    }
+
+    /// The interface numbers of the running topology (`compile::numbers`).
+    pub fn numbering(&self) -> compile::Numbering {
+        self.compiled
+            .numbers
+            .numbering(&self.topo)
+            .expect("the running topology was compiled with these numbers")
     }
 
     /// Waits until no target is out of selection, or fails after `timeout`
@@ -523,11 +570,11 @@ impl Agent {
     }
 
     pub fn layout(&self) -> Layout {
-        Layout::of(&self.topo)
+        Layout::numbered(&self.topo, &self.numbering())
     }
 
     pub fn snapshot(&self) -> Result<Snapshot> {
-        stats::read_pinned(&pins::pin_dir(&self.topo.lab.name), &Layout::of(&self.topo))
+        stats::read_pinned(&pins::pin_dir(&self.topo.lab.name), &self.layout())
     }
 }
 
@@ -576,9 +623,10 @@ fn with_flow_events(topo: &Topology, opts: &LoadOptions) -> LoadOptions {
 /// channel the conntrack sweeper hands removed flows to.
 fn start_flow_log(
     topo: &Topology,
+    numbering: &compile::Numbering,
 ) -> Result<(Option<flowlog::FlowLog>, Option<conntrack::Removed>)> {
     Ok(
-        match flowlog::FlowLog::start(topo, &pins::pin_dir(&topo.lab.name))? {
+        match flowlog::FlowLog::start(topo, numbering, &pins::pin_dir(&topo.lab.name))? {
             Some((log, removed)) => (Some(log), Some(removed)),
             None => (None, None),
         },

@@ -1,7 +1,8 @@
 //! The lab builder: network namespaces and veths for a topology.
 //!
 //! Wiring (README.md, "The lab"): namespace `<lab>-fabric` holds the
-//! fabric end `p<eni>` of every ENI's veth; each host gets namespace
+//! fabric end `p<n>` of every ENI's veth (`n` the interface's number,
+//! `compile::numbers`: stable for the lab's life); each host gets namespace
 //! `<lab>-<host>` holding the host ends `eth0`, `eth1`, ... (its ENIs in
 //! topology order) with the ENI's MAC and address; the host's first ENI carries
 //! its default route via the subnet's gateway. IPv6 is off in every namespace
@@ -25,7 +26,7 @@ use rtnetlink::{
     Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
 
-use crate::{model::Topology, netns};
+use crate::{compile::Numbering, model::Topology, netns};
 
 pub use ipnet::Ipv4Net;
 
@@ -74,7 +75,9 @@ pub struct IfacePlan {
 pub struct PortPlan {
     /// The port index (see `IfacePlan::eni`).
     pub eni: usize,
-    /// `p<eni>`, in the fabric namespace.
+    /// `p<n>`, in the fabric namespace: `n` is the interface's number
+    /// (`compile::Numbering::port`), which never changes once given, so
+    /// a lab that gains ENIs renames no port.
     pub name: String,
     pub host_ns: String,
     pub host_iface: String,
@@ -99,8 +102,15 @@ impl LabPlan {
     }
 }
 
-/// The namespaces and interfaces `topo` needs. Pure.
+/// The namespaces and interfaces `topo` needs, its interfaces numbered
+/// afresh (a lab built from `topo` alone). Pure.
 pub fn plan(topo: &Topology) -> LabPlan {
+    plan_numbered(topo, &Numbering::fresh(topo))
+}
+
+/// [`plan`] with the interface numbers `numbering` (a lab whose numbers
+/// were given before: the agent's, `Compiled::numbers`). Pure.
+pub fn plan_numbered(topo: &Topology, numbering: &Numbering) -> LabPlan {
     let lab = &topo.lab.name;
     let mut hosts = Vec::new();
     let mut ports = Vec::new();
@@ -128,7 +138,7 @@ pub fn plan(topo: &Topology) -> LabPlan {
         for iface in &ifaces {
             ports.push(PortPlan {
                 eni: iface.eni,
-                name: format!("p{}", iface.eni),
+                name: format!("p{}", numbering.port(iface.eni)),
                 host_ns: netns.clone(),
                 host_iface: iface.name.clone(),
             });
@@ -155,7 +165,7 @@ pub fn plan(topo: &Topology) -> LabPlan {
         };
         ports.push(PortPlan {
             eni: port,
-            name: format!("p{port}"),
+            name: format!("p{}", numbering.port(port)),
             host_ns: netns.clone(),
             host_iface: iface.name.clone(),
         });
@@ -695,8 +705,41 @@ mod tests {
         let last = p.ports.last().unwrap();
         assert_eq!(
             (last.eni, last.name.as_str(), last.host_ns.as_str()),
-            (4, "p4", "lab1-example")
+            // Internet hosts number from their own range: an added ENI
+            // renames no port.
+            (4, "p64512", "lab1-example")
         );
+    }
+
+    #[test]
+    fn plan_names_ports_by_their_numbers_so_an_inserted_eni_renames_none() {
+        let topo = two_vpc_topology("x");
+        let before = crate::compile::EniNumbers::assign(&topo, &Default::default()).unwrap();
+        // eni-new inserted second, on a new host.
+        let mut grown = topo.clone();
+        let mut new = topo.enis[0].clone();
+        (new.id, new.host, new.ip) = ("eni-new".into(), "new".into(), "10.0.1.12".parse().unwrap());
+        grown.enis.insert(1, new);
+        let numbers = crate::compile::EniNumbers::assign(&grown, &before).unwrap();
+        let p = plan_numbered(&grown, &numbers.numbering(&grown).unwrap());
+        let ports: Vec<(usize, &str, &str)> = p
+            .ports
+            .iter()
+            .map(|q| (q.eni, q.name.as_str(), q.host_ns.as_str()))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                (0, "p0", "x-web"),
+                (1, "p4", "x-new"),
+                (2, "p1", "x-db"),
+                (3, "p2", "x-cli"),
+                (4, "p3", "x-db"),
+            ]
+        );
+        // Afresh, the same topology would have renamed three ports.
+        let fresh: Vec<String> = plan(&grown).ports.into_iter().map(|q| q.name).collect();
+        assert_eq!(fresh, ["p0", "p1", "p2", "p3", "p4"]);
     }
 
     #[test]

@@ -736,7 +736,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         }
         Cmd::Stats { file, all, node } => {
             let t = topo!(file.as_deref(), node.node.as_deref());
-            let layout = stats::Layout::of(&t);
+            let layout = stats::Layout::numbered(&t, &persist::Journal::numbering_of(&t)?);
             let s = stats::read_pinned(&pins::pin_dir(&t.lab.name), &layout)?;
             print!("{}", stats::render(&s, &layout, all));
             let flows = stats::read_flow_table(&pins::pin_dir(&t.lab.name))?;

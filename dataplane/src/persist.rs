@@ -188,12 +188,21 @@ impl ConfigSource {
         })
     }
 
-    /// Compiles this source for ports `ifindexes` into generation `g`.
-    pub fn compile(&self, ifindexes: &[u32], g: u32) -> Result<compile::Compiled> {
+    /// Compiles this source for ports `ifindexes` into generation `g`,
+    /// its interfaces numbered as `numbers` numbered them.
+    pub fn compile(
+        &self,
+        ifindexes: &[u32],
+        g: u32,
+        numbers: &compile::EniNumbers,
+    ) -> Result<compile::Compiled> {
         let topo = self
             .parse()
             .map_err(|d| anyhow::anyhow!("the journaled config no longer parses:\n{d}"))?;
-        Ok(compile::compile(&topo, ifindexes)?.rebase(g))
+        Ok(
+            compile::compile_numbered(&topo, ifindexes, numbers, &mut compile::Memo::default())?
+                .rebase(g),
+        )
     }
 }
 
@@ -221,16 +230,22 @@ pub struct Journal {
     pub applied: Applied,
     /// Set while a reload is being written: what it writes.
     pub pending: Option<Applied>,
+    /// The lab's interface numbers (`compile::numbers`): what `applied`
+    /// and `pending` were compiled with, and what the next agent numbers
+    /// from. Absent in journals of older agents, which numbered afresh.
+    #[serde(default)]
+    pub numbers: compile::EniNumbers,
 }
 
 impl Journal {
     /// Writes what lab `lab`'s maps hold: `applied` (and `pending`, while
-    /// a reload writes it), for the links of `hook` on ports `ifindexes`.
+    /// a reload writes it), for the links of `hook` on ports `ifindexes`,
+    /// with the interface numbers `numbers` (those of the later of the two).
     pub fn record(
         lab: &str,
         hook: Hook,
-        ifindexes: &[u32],
-        fabric_cookie: Option<u64>,
+        (ifindexes, fabric_cookie): (&[u32], Option<u64>),
+        numbers: &compile::EniNumbers,
         applied: Applied,
         pending: Option<Applied>,
     ) -> Result<()> {
@@ -240,12 +255,23 @@ impl Journal {
             fabric_cookie,
             applied,
             pending,
+            numbers: numbers.clone(),
         }
         .write(lab)
     }
 
     pub fn path(lab: &str) -> PathBuf {
         run_dir(lab).join("state.toml")
+    }
+
+    /// The interface numbers of `topo` in its lab: those its journal holds
+    /// (an agent runs or ran it; interfaces the journal lacks get the next
+    /// free numbers), else afresh (a lab built from the file alone).
+    pub fn numbering_of(topo: &Topology) -> Result<compile::Numbering> {
+        match Self::read(&topo.lab.name)? {
+            Some(j) => compile::EniNumbers::assign(topo, &j.numbers)?.numbering(topo),
+            None => Ok(compile::Numbering::fresh(topo)),
+        }
     }
 
     pub fn read(lab: &str) -> Result<Option<Journal>> {
@@ -308,9 +334,19 @@ mod tests {
                     node: None,
                 },
             }),
+            numbers: compile::EniNumbers {
+                enis: vec!["eni-a".into(), "eni-c".into(), "eni-b".into()],
+                managed: vec!["eni-0123456789abcdef0".into()],
+                internet: vec!["example".into()],
+            },
         };
         let text = toml::to_string(&j).unwrap();
         assert_eq!(toml::from_str::<Journal>(&text).unwrap(), j);
+        // A journal of an older agent (no numbers): numbered afresh.
+        let old = text[..text.find("[numbers]").expect(&text)].to_string();
+        let read = toml::from_str::<Journal>(&old).unwrap();
+        assert_eq!(read.numbers, compile::EniNumbers::default());
+        assert_eq!(read.applied, j.applied);
     }
 
     #[test]
@@ -319,7 +355,7 @@ mod tests {
         let topo = src.parse().unwrap();
         let n = crate::lab::plan(&topo).ports.len() as u32;
         let ifx: Vec<u32> = (10..10 + n).collect();
-        let a = src.compile(&ifx, 1).unwrap();
+        let a = src.compile(&ifx, 1, &Default::default()).unwrap();
         let b = compile::compile(&topo, &ifx).unwrap().rebase(1);
         assert_eq!(a.generation, 1);
         assert_eq!(a.ports, b.ports);

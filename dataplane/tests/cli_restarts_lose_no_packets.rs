@@ -640,7 +640,7 @@ fn sigkill_in_the_middle_of_a_reload_leaves_the_old_or_the_new_configuration_and
                 text: variants[v].clone(),
                 node: None,
             }
-            .compile(&ifx, g)
+            .compile(&ifx, g, &journal.numbers)
             .unwrap(),
         )
     };
