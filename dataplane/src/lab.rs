@@ -30,7 +30,9 @@ use crate::{compile::Numbering, model::Topology, netns};
 
 pub use ipnet::Ipv4Net;
 
+mod hosts;
 mod vxlan;
+pub use hosts::{add_hosts, remove_hosts};
 pub use vxlan::{TunnelPlan, TUNNEL_DEVICE};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -317,14 +319,35 @@ pub fn host_ifindex(plan: &LabPlan, eni: usize) -> Result<u32> {
 fn build(plan: &LabPlan) -> Result<()> {
     netns::create(&plan.fabric_ns)?;
     prepare_namespace(&plan.fabric_ns)?;
-    for host in &plan.hosts {
+    let all: Vec<String> = plan.hosts.iter().map(|h| h.host.clone()).collect();
+    build_hosts(plan, &all)?;
+    if let Some(t) = &plan.tunnel {
+        vxlan::create(&plan.fabric_ns, t)?;
+    }
+    Ok(())
+}
+
+/// Builds hosts `names` of `plan` into its fabric (which exists): their
+/// namespaces, the veth of each of their ports (the fabric end `p<n>`),
+/// addresses and default routes.
+fn build_hosts(plan: &LabPlan, names: &[String]) -> Result<()> {
+    let hosts: Vec<&HostPlan> = plan
+        .hosts
+        .iter()
+        .filter(|h| names.contains(&h.host))
+        .collect();
+    for host in &hosts {
         netns::create(&host.netns)?;
         prepare_namespace(&host.netns)?;
     }
 
     // Veth pairs: made in the fabric namespace, the peer born in the host's.
     let mut ports = Vec::new();
-    for port in &plan.ports {
+    for port in plan
+        .ports
+        .iter()
+        .filter(|p| hosts.iter().any(|h| h.netns == p.host_ns))
+    {
         let (_, iface) = plan
             .iface(port.eni)
             .ok_or_else(|| anyhow!("port {} has no host interface in the plan", port.name))?;
@@ -362,11 +385,8 @@ fn build(plan: &LabPlan) -> Result<()> {
         }
         Ok(())
     })?;
-    if let Some(t) = &plan.tunnel {
-        vxlan::create(&plan.fabric_ns, t)?;
-    }
 
-    for host in &plan.hosts {
+    for host in hosts {
         let host = host.clone();
         with_netlink(&host.netns.clone(), move |handle| async move {
             for (k, iface) in host.ifaces.iter().enumerate() {
@@ -948,14 +968,21 @@ mod tests {
         let fabric_idx = fabric_ifindexes(p).unwrap();
         assert_eq!(
             fabric_idx.iter().map(|x| x.0).collect::<Vec<_>>(),
-            [0, 1, 2, 3]
+            (0..topo.enis.len()).collect::<Vec<_>>()
         );
-        for (eni, idx) in &fabric_idx {
-            let l = fabric.link(&format!("p{eni}"));
+        // lo and the ports, nothing else.
+        assert_eq!(fabric.links.len(), p.ports.len() + 1, "{:?}", fabric.links);
+        for ((eni, idx), port) in fabric_idx.iter().zip(&p.ports) {
+            let l = fabric.link(&port.name);
             assert_eq!(l.index, *idx);
             assert_eq!(l.mtu, p.iface(*eni).unwrap().1.mtu);
-            assert!(l.up, "p{eni} down");
-            assert!(l.addrs.is_empty(), "p{eni} has addresses {:?}", l.addrs);
+            assert!(l.up, "{} down", port.name);
+            assert!(
+                l.addrs.is_empty(),
+                "{} has addresses {:?}",
+                port.name,
+                l.addrs
+            );
         }
 
         for host in &p.hosts {
@@ -1052,6 +1079,91 @@ mod tests {
         // And again: nothing to remove is fine.
         down(&p).unwrap();
         assert!(fabric_ifindexes(&p).is_err());
+    }
+
+    #[test]
+    #[ignore = "needs root"]
+    fn root_hosts_added_to_a_running_lab_are_built_like_up_and_a_failed_add_leaves_nothing() {
+        let topo = two_vpc_topology(&lab_name("d"));
+        let p = plan(&topo);
+        let _guard = Guard(p.clone());
+        up(&p).unwrap();
+        // Host `new` (one ENI) inserted second, and host `bad` whose MTU
+        // no veth takes.
+        let mut grown = topo.clone();
+        let mut new = topo.enis[0].clone();
+        (new.id, new.host, new.ip) = ("eni-new".into(), "new".into(), "10.0.1.12".parse().unwrap());
+        grown.enis.insert(1, new.clone());
+        (new.id, new.host, new.ip, new.mtu) = (
+            "eni-bad".into(),
+            "bad".into(),
+            "10.0.1.13".parse().unwrap(),
+            Some(10),
+        );
+        grown.enis.push(new);
+        let numbers = crate::compile::EniNumbers::assign(
+            &grown,
+            &crate::compile::EniNumbers::assign(&topo, &Default::default()).unwrap(),
+        )
+        .unwrap();
+        let g = plan_numbered(&grown, &numbers.numbering(&grown).unwrap());
+        let _guard_grown = Guard(g.clone());
+        let before = fabric_ifindexes(&p).unwrap();
+
+        // A failed add: an error naming the host and its port, nothing left.
+        let err = format!(
+            "{:#}",
+            add_hosts(&g, &["new".into(), "bad".into()]).unwrap_err()
+        );
+        assert!(
+            err.starts_with(&format!("adding hosts new, bad to lab {}", p.name))
+                && err.contains("p5"),
+            "{err}"
+        );
+        for ns in [&g.host("new").unwrap().netns, &g.host("bad").unwrap().netns] {
+            assert!(!netns::exists(ns), "{ns} left behind");
+        }
+        // The fabric ends go with their namespaces (the kernel frees them
+        // when the namespace goes): poll.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while read_ns(&p.fabric_ns).links.len() != p.ports.len() + 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                read_ns(&p.fabric_ns).links
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        check_lab(&p, &topo);
+        assert_eq!(fabric_ifindexes(&p).unwrap(), before);
+
+        // Host `new` alone: built as `up` builds it, its port p4; the
+        // ports of before keep their names and ifindexes.
+        grown.enis.pop();
+        let g = plan_numbered(&grown, &numbers.numbering(&grown).unwrap());
+        add_hosts(&g, &["new".into()]).unwrap();
+        check_lab(&g, &grown);
+        let after = fabric_ifindexes(&g).unwrap();
+        assert_eq!(g.ports[1].name, "p4");
+        assert_eq!(
+            [after[0], after[2], after[3], after[4]]
+                .map(|(_, i)| i)
+                .to_vec(),
+            before.iter().map(|&(_, i)| i).collect::<Vec<_>>()
+        );
+        // A host that is there already is refused, and changes nothing.
+        let err = add_hosts(&g, &["new".into()]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "lab {} has host new already (namespace {}-new)",
+                p.name, p.name
+            )
+        );
+        check_lab(&g, &grown);
+        remove_hosts(&g, &["new".into()]).unwrap();
+        assert!(!netns::exists(&g.host("new").unwrap().netns));
+        down(&g).unwrap();
     }
 
     #[test]
