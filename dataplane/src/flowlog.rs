@@ -977,6 +977,16 @@ const DRAIN_EVERY: Duration = Duration::from_millis(20);
 pub struct FlowLog {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Interfaces the next read takes on (a reload that added hosts).
+    next: Arc<std::sync::Mutex<Option<Interfaces>>>,
+}
+
+impl FlowLog {
+    /// From the next read on, records name `ifaces` (a reload added
+    /// interfaces; numbers never move, so pending records keep theirs).
+    pub fn set_interfaces(&self, ifaces: Interfaces) {
+        *self.next.lock().expect("flow-log interfaces lock") = Some(ifaces);
+    }
 }
 
 /// Unix ns minus CLOCK_MONOTONIC ns (the flow entries' clock).
@@ -1066,8 +1076,10 @@ impl FlowLog {
         }
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
+        let next = Arc::new(std::sync::Mutex::new(None));
         let thread = {
             let stop = stop.clone();
+            let next = next.clone();
             std::thread::Builder::new()
                 .name("flow-log".into())
                 .spawn(move || {
@@ -1078,6 +1090,7 @@ impl FlowLog {
                         removed: rx,
                         out,
                         settings,
+                        next,
                     };
                     if let Err(e) = r.run(&stop) {
                         log::error!("flow log stopped: {e:#}");
@@ -1097,6 +1110,7 @@ impl FlowLog {
             FlowLog {
                 stop,
                 thread: Some(thread),
+                next,
             },
             tx,
         )))
@@ -1119,6 +1133,7 @@ struct Reader {
     removed: mpsc::Receiver<Vec<(FlowKey, FlowEntry)>>,
     out: Box<dyn Write + Send>,
     settings: FlowLogSettings,
+    next: Arc<std::sync::Mutex<Option<Interfaces>>>,
 }
 
 impl Reader {
@@ -1131,6 +1146,9 @@ impl Reader {
             // more drain, so nothing queued before it is missed.
             let stopping = stop.load(Ordering::Relaxed);
             let now = unix_now();
+            if let Some(i) = self.next.lock().expect("flow-log interfaces lock").take() {
+                self.agg.ifaces = i;
+            }
             self.agg.set_clock(now, last_read, mono_to_wall_ns());
             self.drain();
             let closing = stopping || now >= start + interval;

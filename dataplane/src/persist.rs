@@ -188,21 +188,69 @@ impl ConfigSource {
         })
     }
 
-    /// Compiles this source for ports `ifindexes` into generation `g`,
-    /// its interfaces numbered as `numbers` numbered them.
+    /// Compiles this source for the lab's fabric ports `ports` into
+    /// generation `g`, its interfaces numbered as `numbers` numbered them.
     pub fn compile(
         &self,
-        ifindexes: &[u32],
+        ports: &PortMap,
         g: u32,
         numbers: &compile::EniNumbers,
     ) -> Result<compile::Compiled> {
         let topo = self
             .parse()
             .map_err(|d| anyhow::anyhow!("the journaled config no longer parses:\n{d}"))?;
+        let ifindexes = ports.ifindexes(&topo)?;
         Ok(
-            compile::compile_numbered(&topo, ifindexes, numbers, &mut compile::Memo::default())?
+            compile::compile_numbered(&topo, &ifindexes, numbers, &mut compile::Memo::default())?
                 .rebase(g),
         )
+    }
+}
+
+/// A lab's fabric ifindexes by interface (an ENI's id, an internet host's
+/// name), whatever the order of the config that lists them: what a
+/// journaled config is compiled against when the lab has grown since.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortMap(std::collections::HashMap<(bool, String), u32>);
+
+impl PortMap {
+    /// The ports of `topo`, whose fabric ifindexes are `ifindexes` (ENIs
+    /// then internet hosts, as `compile` takes them).
+    pub fn of(topo: &Topology, ifindexes: &[u32]) -> PortMap {
+        PortMap(
+            Self::keys(topo)
+                .into_iter()
+                .zip(ifindexes.iter().copied())
+                .collect(),
+        )
+    }
+
+    fn keys(topo: &Topology) -> Vec<(bool, String)> {
+        let enis = topo.enis.iter().map(|e| (false, e.id.clone()));
+        let hosts = topo.internet.hosts.iter().map(|h| (true, h.name.clone()));
+        enis.chain(hosts).collect()
+    }
+
+    /// `topo`'s fabric ifindexes in `compile`'s order, or the first
+    /// interface the lab has no port for.
+    pub fn ifindexes(&self, topo: &Topology) -> Result<Vec<u32>> {
+        Self::keys(topo)
+            .into_iter()
+            .map(|k| match self.0.get(&k) {
+                Some(&i) => Ok(i),
+                None if k.0 => bail!("internet host {} has no fabric port in the lab", k.1),
+                None => bail!("ENI {} has no fabric port in the lab", k.1),
+            })
+            .collect()
+    }
+
+    /// [`PortMap::ifindexes`], with `missing` for the interfaces the lab
+    /// has no port for yet (hosts a reload is about to add).
+    pub fn ifindexes_or(&self, topo: &Topology, missing: u32) -> Vec<u32> {
+        Self::keys(topo)
+            .into_iter()
+            .map(|k| self.0.get(&k).copied().unwrap_or(missing))
+            .collect()
     }
 }
 
@@ -355,7 +403,9 @@ mod tests {
         let topo = src.parse().unwrap();
         let n = crate::lab::plan(&topo).ports.len() as u32;
         let ifx: Vec<u32> = (10..10 + n).collect();
-        let a = src.compile(&ifx, 1, &Default::default()).unwrap();
+        let a = src
+            .compile(&PortMap::of(&topo, &ifx), 1, &Default::default())
+            .unwrap();
         let b = compile::compile(&topo, &ifx).unwrap().rebase(1);
         assert_eq!(a.generation, 1);
         assert_eq!(a.ports, b.ports);
