@@ -97,6 +97,17 @@ impl LabPlan {
         self.hosts.iter().find(|h| h.host == host)
     }
 
+    /// Adds the hosts of `other` (a plan of the same lab) this plan lacks:
+    /// what `lab down` removes besides its file's hosts (hosts a reload
+    /// added, as an instance launched in a followed account).
+    pub fn add_hosts_of(&mut self, other: &LabPlan) {
+        for h in &other.hosts {
+            if self.host(&h.host).is_none() {
+                self.hosts.push(h.clone());
+            }
+        }
+    }
+
     fn iface(&self, eni: usize) -> Option<(&HostPlan, &IfacePlan)> {
         self.hosts
             .iter()

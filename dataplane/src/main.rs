@@ -607,7 +607,18 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             }
             LabCmd::Down { file, node } => {
                 let t = topo!(file.as_deref(), node.node.as_deref());
-                let plan = lab::plan(&t);
+                let mut plan = lab::plan(&t);
+                // And the hosts a reload added (the journal's configs).
+                for a in persist::Journal::read(&t.lab.name)
+                    .ok()
+                    .flatten()
+                    .iter()
+                    .flat_map(|j| std::iter::once(&j.applied).chain(&j.pending))
+                {
+                    if let Ok(applied) = a.source.parse() {
+                        plan.add_hosts_of(&lab::plan(&applied));
+                    }
+                }
                 if let Some(msg) = remove_dataplane(&t.lab.name)? {
                     println!("{msg}");
                 }
