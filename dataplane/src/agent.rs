@@ -397,7 +397,9 @@ impl Agent {
 
     /// Applies a new topology to the running data plane (SIGHUP, `--watch`).
     /// The new config is compiled first; any error leaves everything as it
-    /// was. Changes that need the lab rebuilt (hosts, ENIs) are refused.
+    /// was. New hosts (new ENIs on hosts the lab does not have) are built
+    /// into the lab (`grow`); other changes that need the lab rebuilt
+    /// (ENIs removed or moved, subnets) are refused.
     /// Flows already tracked keep their actions: AWS does not cut an
     /// established connection when a rule is removed (a removed endpoint,
     /// integration or target stops new flows; its live flows run until they
