@@ -57,8 +57,8 @@ pub struct Agent {
     sweep_every: Option<Duration>,
     kernel_log: Option<JoinHandle<()>>,
     // After the sweeper (its last removals reach the log): writes the last
-    // interval when dropped.
-    // Its Drop writes the last interval.
+    // interval when dropped. A reload that adds hosts gives it their
+    // interfaces.
     flow_log: Option<flowlog::FlowLog>,
     /// Dropped by hand in `Drop`, before the lock and run directory go.
     pub dataplane: std::mem::ManuallyDrop<Dataplane>,

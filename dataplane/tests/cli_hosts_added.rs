@@ -61,12 +61,35 @@ fn ns_exists(name: &str) -> bool {
 #[test]
 #[ignore = "needs root"]
 fn a_reload_that_adds_a_host_builds_it_and_keeps_established_connections() {
-    let (lab, file) = root_two_hosts("hadd", "hosts-added.toml");
-    lab_up(&file);
-    let log = tmp("hosts-added.log");
+    grows("tc");
+}
+
+/// The same on the XDP hook: the new host's veth gets the pass program
+/// and, as the lab was built with it off, TX checksum offload off.
+#[test]
+#[ignore = "needs root"]
+fn on_the_xdp_hook_a_reload_that_adds_a_host_builds_it_and_keeps_established_connections() {
+    grows("xdp");
+}
+
+fn grows(hook: &str) {
+    let (lab, file) = root_two_hosts(&format!("ha{hook}"), &format!("hosts-added-{hook}.toml"));
+    let up = bin()
+        .args(["lab", "up"])
+        .arg(&file)
+        .args(if hook == "xdp" {
+            &["--tx-offload-off"][..]
+        } else {
+            &[]
+        })
+        .output()
+        .unwrap();
+    assert_eq!(up.status.code(), Some(0), "{up:?}");
+    let log = tmp(&format!("hosts-added-{hook}.log"));
     let _ = std::fs::remove_file(&log);
-    let metrics = format!("127.0.0.1:{}", 21000 + std::process::id() % 20000);
-    let agent = AgentProc::spawn(&file, &log, &metrics, &[]);
+    let port = 21000 + std::process::id() % 20000 + if hook == "xdp" { 1 } else { 0 };
+    let metrics = format!("127.0.0.1:{port}");
+    let agent = AgentProc::spawn(&file, &log, &metrics, &["--hook", hook]);
     agent.wait_for("metrics on http://");
     let server = InHost::python(&lab, "two", ECHO_SERVER, "10.0.1.20");
     server.wait_lines(1, "echo server");
@@ -147,6 +170,22 @@ fn a_reload_that_adds_a_host_builds_it_and_keeps_established_connections() {
     };
     assert!(row("eni-three")[0] > 0, "{table}");
     assert!(row("eni-one")[0] > 20, "{table}");
+    if hook == "xdp" {
+        // Host three's veth: TX checksum offload off, as the lab's others.
+        let ethtool = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &format!("{lab}-three"),
+                "ethtool",
+                "-k",
+                "eth0",
+            ])
+            .output()
+            .unwrap();
+        let features = String::from_utf8_lossy(&ethtool.stdout);
+        assert!(features.contains("tx-checksumming: off"), "{features}");
+    }
 
     // A restarted agent adopts the grown lab by its journaled numbers.
     agent.signal(Signal::SIGTERM);
@@ -154,7 +193,7 @@ fn a_reload_that_adds_a_host_builds_it_and_keeps_established_connections() {
     agent.child.wait().unwrap();
     agent.owns_lab = false;
     let before = long.lines().len();
-    let agent2 = AgentProc::spawn(&file, &log, &metrics, &[]);
+    let agent2 = AgentProc::spawn(&file, &log, &metrics, &["--hook", hook]);
     agent2.wait_for(&format!("adopted lab {lab}'s pinned data plane"));
     agent2.wait_for_n("metrics on http://", 2);
     three_reaches_two(&file, Duration::from_secs(2));
