@@ -244,49 +244,58 @@ impl Interface {
     }
 }
 
-/// Every interface that gets records, by index: the host ENIs first, at
-/// their kernel ENI indices, then the managed ones; and each by (VPC index,
-/// address), which is how a flow's tuples name them.
+/// Every interface that gets records, by its number (`compile::numbers`):
+/// the host ENIs at their kernel ENI indices, the managed ones from
+/// `MANAGED_ENI_BASE`; and each by (VPC index, address), which is how a
+/// flow's tuples name them. Numbers never move, so records pending when a
+/// reload adds interfaces stay with theirs.
 pub struct Interfaces {
-    list: Vec<Interface>,
+    list: HashMap<u32, Interface>,
     by_addr: HashMap<(u32, [u8; 4]), u32>,
-    /// Each NAT gateway's interface (index into `list`) and private
-    /// address, by gateway index (`FlowEntry::nat_gateway`).
+    /// Each NAT gateway's interface (its number) and private address, by
+    /// gateway index (`FlowEntry::nat_gateway`).
     nat: Vec<(u32, [u8; 4])>,
 }
 
 impl Interfaces {
     fn empty() -> Interfaces {
         Interfaces {
-            list: Vec::new(),
+            list: HashMap::new(),
             by_addr: HashMap::new(),
             nat: Vec::new(),
         }
     }
 
-    /// Host ENIs only (by kernel index), with their (VPC, address).
+    /// Host ENIs only (numbered from 0 in order), with their (VPC, address).
     pub fn hosts(enis: impl IntoIterator<Item = (String, u32, Ipv4Addr)>) -> Interfaces {
         let mut i = Interfaces::empty();
-        for (id, vpc, ip) in enis {
-            i.push(Interface::bare(id, false), vpc, ip);
+        for (n, (id, vpc, ip)) in enis.into_iter().enumerate() {
+            i.push(n as u32, Interface::bare(id, false), vpc, ip);
         }
         i
     }
 
-    /// Adds an interface a service created.
+    /// Adds an interface a service created (the next managed number).
     pub fn with_managed(mut self, id: String, vpc: u32, ip: Ipv4Addr) -> Interfaces {
-        self.push(Interface::bare(id, true), vpc, ip);
+        let n = dataplane_common::MANAGED_ENI_BASE
+            + self.list.values().filter(|i| i.service_created).count() as u32;
+        self.push(n, Interface::bare(id, true), vpc, ip);
         self
     }
 
-    fn push(&mut self, iface: Interface, vpc: u32, ip: Ipv4Addr) {
-        self.by_addr
-            .insert((vpc, ip.octets()), self.list.len() as u32);
-        self.list.push(iface);
+    fn push(&mut self, number: u32, iface: Interface, vpc: u32, ip: Ipv4Addr) {
+        self.by_addr.insert((vpc, ip.octets()), number);
+        self.list.insert(number, iface);
     }
 
-    /// The interfaces of `topo`.
+    /// The interfaces of a lab built from `topo` alone (numbered afresh).
     pub fn of(topo: &Topology) -> Interfaces {
+        Self::numbered(topo, &crate::compile::Numbering::fresh(topo))
+    }
+
+    /// The interfaces of `topo`, with the numbers `numbering` (the running
+    /// agent's).
+    pub fn numbered(topo: &Topology, numbering: &crate::compile::Numbering) -> Interfaces {
         let mut out = Interfaces::empty();
         let iface = |id: &str, service_created, subnet: usize, instance_id| {
             let sn = &topo.subnets[subnet];
@@ -302,16 +311,26 @@ impl Interfaces {
         for (i, e) in topo.enis.iter().enumerate() {
             let host = crate::model::instance_id(&e.host);
             out.push(
+                numbering.enis[i],
                 iface(&e.id, false, e.subnet, host),
                 topo.eni_vpc(i) as u32,
                 e.ip,
             );
         }
-        for m in topo.managed_interfaces() {
+        for (m, &n) in topo
+            .managed_interfaces()
+            .into_iter()
+            .zip(&numbering.managed)
+        {
             if m.kind == crate::model::ManagedKind::NatGateway {
-                out.nat.push((out.list.len() as u32, m.ip.octets()));
+                out.nat.push((n, m.ip.octets()));
             }
-            out.push(iface(&m.id, true, m.subnet, "-".into()), m.vpc as u32, m.ip);
+            out.push(
+                n,
+                iface(&m.id, true, m.subnet, "-".into()),
+                m.vpc as u32,
+                m.ip,
+            );
         }
         out
     }
@@ -324,7 +343,7 @@ impl Interfaces {
     /// The managed interface with address `ip` in VPC `vpc`.
     fn managed_at(&self, vpc: u32, ip: [u8; 4]) -> Option<u32> {
         self.at(vpc, ip)
-            .filter(|&i| self.list[i as usize].service_created)
+            .filter(|i| self.list.get(i).is_some_and(|x| x.service_created))
     }
 
     /// Where one direction of a flow is logged, in path order, each with
@@ -791,7 +810,7 @@ impl Aggregator {
         std::mem::take(&mut self.pending)
             .into_iter()
             .map(|(s, p)| {
-                let iface = self.ifaces.list.get(s.eni as usize);
+                let iface = self.ifaces.list.get(&s.eni);
                 let first = p.first.clamp(start, end);
                 Record {
                     interface: iface
@@ -958,6 +977,16 @@ const DRAIN_EVERY: Duration = Duration::from_millis(20);
 pub struct FlowLog {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Interfaces the next read takes on (a reload that added hosts).
+    next: Arc<std::sync::Mutex<Option<Interfaces>>>,
+}
+
+impl FlowLog {
+    /// From the next read on, records name `ifaces` (a reload added
+    /// interfaces; numbers never move, so pending records keep theirs).
+    pub fn set_interfaces(&self, ifaces: Interfaces) {
+        *self.next.lock().expect("flow-log interfaces lock") = Some(ifaces);
+    }
 }
 
 /// Unix ns minus CLOCK_MONOTONIC ns (the flow entries' clock).
@@ -1010,7 +1039,11 @@ impl FlowLog {
     /// Starts the flow log of `topo` if it has one, on the maps pinned in
     /// `pin_dir`. Returns it and the channel the conntrack sweeper hands
     /// removed entries to.
-    pub fn start(topo: &Topology, pin_dir: &Path) -> Result<Option<(FlowLog, Removed)>> {
+    pub fn start(
+        topo: &Topology,
+        numbering: &crate::compile::Numbering,
+        pin_dir: &Path,
+    ) -> Result<Option<(FlowLog, Removed)>> {
         let Some(settings) = topo.flow_logs.clone() else {
             return Ok(None);
         };
@@ -1021,7 +1054,7 @@ impl FlowLog {
         let head = header(&settings.format);
         let plain = settings.file_format == FlowLogFileFormat::PlainText;
         let out = open_destination(&settings.destination, plain.then_some(head.as_str()))?;
-        let mut agg = Aggregator::new(Interfaces::of(topo));
+        let mut agg = Aggregator::new(Interfaces::numbered(topo, numbering));
         // Flows an earlier agent left in a pinned table: announced long ago,
         // so walk the table once, here, to keep logging them.
         {
@@ -1043,8 +1076,10 @@ impl FlowLog {
         }
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
+        let next = Arc::new(std::sync::Mutex::new(None));
         let thread = {
             let stop = stop.clone();
+            let next = next.clone();
             std::thread::Builder::new()
                 .name("flow-log".into())
                 .spawn(move || {
@@ -1055,6 +1090,7 @@ impl FlowLog {
                         removed: rx,
                         out,
                         settings,
+                        next,
                     };
                     if let Err(e) = r.run(&stop) {
                         log::error!("flow log stopped: {e:#}");
@@ -1074,6 +1110,7 @@ impl FlowLog {
             FlowLog {
                 stop,
                 thread: Some(thread),
+                next,
             },
             tx,
         )))
@@ -1096,6 +1133,7 @@ struct Reader {
     removed: mpsc::Receiver<Vec<(FlowKey, FlowEntry)>>,
     out: Box<dyn Write + Send>,
     settings: FlowLogSettings,
+    next: Arc<std::sync::Mutex<Option<Interfaces>>>,
 }
 
 impl Reader {
@@ -1108,6 +1146,9 @@ impl Reader {
             // more drain, so nothing queued before it is missed.
             let stopping = stop.load(Ordering::Relaxed);
             let now = unix_now();
+            if let Some(i) = self.next.lock().expect("flow-log interfaces lock").take() {
+                self.agg.ifaces = i;
+            }
             self.agg.set_clock(now, last_read, mono_to_wall_ns());
             self.drain();
             let closing = stopping || now >= start + interval;

@@ -1,7 +1,8 @@
 //! The lab builder: network namespaces and veths for a topology.
 //!
 //! Wiring (README.md, "The lab"): namespace `<lab>-fabric` holds the
-//! fabric end `p<eni>` of every ENI's veth; each host gets namespace
+//! fabric end `p<n>` of every ENI's veth (`n` the interface's number,
+//! `compile::numbers`: stable for the lab's life); each host gets namespace
 //! `<lab>-<host>` holding the host ends `eth0`, `eth1`, ... (its ENIs in
 //! topology order) with the ENI's MAC and address; the host's first ENI carries
 //! its default route via the subnet's gateway. IPv6 is off in every namespace
@@ -25,11 +26,13 @@ use rtnetlink::{
     Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
 
-use crate::{model::Topology, netns};
+use crate::{compile::Numbering, model::Topology, netns};
 
 pub use ipnet::Ipv4Net;
 
+mod hosts;
 mod vxlan;
+pub use hosts::{add_hosts, remove_hosts};
 pub use vxlan::{TunnelPlan, TUNNEL_DEVICE};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,7 +77,9 @@ pub struct IfacePlan {
 pub struct PortPlan {
     /// The port index (see `IfacePlan::eni`).
     pub eni: usize,
-    /// `p<eni>`, in the fabric namespace.
+    /// `p<n>`, in the fabric namespace: `n` is the interface's number
+    /// (`compile::Numbering::port`), which never changes once given, so
+    /// a lab that gains ENIs renames no port.
     pub name: String,
     pub host_ns: String,
     pub host_iface: String,
@@ -92,6 +97,17 @@ impl LabPlan {
         self.hosts.iter().find(|h| h.host == host)
     }
 
+    /// Adds the hosts of `other` (a plan of the same lab) this plan lacks:
+    /// what `lab down` removes besides its file's hosts (hosts a reload
+    /// added, as an instance launched in a followed account).
+    pub fn add_hosts_of(&mut self, other: &LabPlan) {
+        for h in &other.hosts {
+            if self.host(&h.host).is_none() {
+                self.hosts.push(h.clone());
+            }
+        }
+    }
+
     fn iface(&self, eni: usize) -> Option<(&HostPlan, &IfacePlan)> {
         self.hosts
             .iter()
@@ -99,8 +115,15 @@ impl LabPlan {
     }
 }
 
-/// The namespaces and interfaces `topo` needs. Pure.
+/// The namespaces and interfaces `topo` needs, its interfaces numbered
+/// afresh (a lab built from `topo` alone). Pure.
 pub fn plan(topo: &Topology) -> LabPlan {
+    plan_numbered(topo, &Numbering::fresh(topo))
+}
+
+/// [`plan`] with the interface numbers `numbering` (a lab whose numbers
+/// were given before: the agent's, `Compiled::numbers`). Pure.
+pub fn plan_numbered(topo: &Topology, numbering: &Numbering) -> LabPlan {
     let lab = &topo.lab.name;
     let mut hosts = Vec::new();
     let mut ports = Vec::new();
@@ -128,7 +151,7 @@ pub fn plan(topo: &Topology) -> LabPlan {
         for iface in &ifaces {
             ports.push(PortPlan {
                 eni: iface.eni,
-                name: format!("p{}", iface.eni),
+                name: format!("p{}", numbering.port(iface.eni)),
                 host_ns: netns.clone(),
                 host_iface: iface.name.clone(),
             });
@@ -155,7 +178,7 @@ pub fn plan(topo: &Topology) -> LabPlan {
         };
         ports.push(PortPlan {
             eni: port,
-            name: format!("p{port}"),
+            name: format!("p{}", numbering.port(port)),
             host_ns: netns.clone(),
             host_iface: iface.name.clone(),
         });
@@ -307,14 +330,35 @@ pub fn host_ifindex(plan: &LabPlan, eni: usize) -> Result<u32> {
 fn build(plan: &LabPlan) -> Result<()> {
     netns::create(&plan.fabric_ns)?;
     prepare_namespace(&plan.fabric_ns)?;
-    for host in &plan.hosts {
+    let all: Vec<String> = plan.hosts.iter().map(|h| h.host.clone()).collect();
+    build_hosts(plan, &all)?;
+    if let Some(t) = &plan.tunnel {
+        vxlan::create(&plan.fabric_ns, t)?;
+    }
+    Ok(())
+}
+
+/// Builds hosts `names` of `plan` into its fabric (which exists): their
+/// namespaces, the veth of each of their ports (the fabric end `p<n>`),
+/// addresses and default routes.
+fn build_hosts(plan: &LabPlan, names: &[String]) -> Result<()> {
+    let hosts: Vec<&HostPlan> = plan
+        .hosts
+        .iter()
+        .filter(|h| names.contains(&h.host))
+        .collect();
+    for host in &hosts {
         netns::create(&host.netns)?;
         prepare_namespace(&host.netns)?;
     }
 
     // Veth pairs: made in the fabric namespace, the peer born in the host's.
     let mut ports = Vec::new();
-    for port in &plan.ports {
+    for port in plan
+        .ports
+        .iter()
+        .filter(|p| hosts.iter().any(|h| h.netns == p.host_ns))
+    {
         let (_, iface) = plan
             .iface(port.eni)
             .ok_or_else(|| anyhow!("port {} has no host interface in the plan", port.name))?;
@@ -352,11 +396,8 @@ fn build(plan: &LabPlan) -> Result<()> {
         }
         Ok(())
     })?;
-    if let Some(t) = &plan.tunnel {
-        vxlan::create(&plan.fabric_ns, t)?;
-    }
 
-    for host in &plan.hosts {
+    for host in hosts {
         let host = host.clone();
         with_netlink(&host.netns.clone(), move |handle| async move {
             for (k, iface) in host.ifaces.iter().enumerate() {
@@ -695,8 +736,41 @@ mod tests {
         let last = p.ports.last().unwrap();
         assert_eq!(
             (last.eni, last.name.as_str(), last.host_ns.as_str()),
-            (4, "p4", "lab1-example")
+            // Internet hosts number from their own range: an added ENI
+            // renames no port.
+            (4, "p64512", "lab1-example")
         );
+    }
+
+    #[test]
+    fn plan_names_ports_by_their_numbers_so_an_inserted_eni_renames_none() {
+        let topo = two_vpc_topology("x");
+        let before = crate::compile::EniNumbers::assign(&topo, &Default::default()).unwrap();
+        // eni-new inserted second, on a new host.
+        let mut grown = topo.clone();
+        let mut new = topo.enis[0].clone();
+        (new.id, new.host, new.ip) = ("eni-new".into(), "new".into(), "10.0.1.12".parse().unwrap());
+        grown.enis.insert(1, new);
+        let numbers = crate::compile::EniNumbers::assign(&grown, &before).unwrap();
+        let p = plan_numbered(&grown, &numbers.numbering(&grown).unwrap());
+        let ports: Vec<(usize, &str, &str)> = p
+            .ports
+            .iter()
+            .map(|q| (q.eni, q.name.as_str(), q.host_ns.as_str()))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                (0, "p0", "x-web"),
+                (1, "p4", "x-new"),
+                (2, "p1", "x-db"),
+                (3, "p2", "x-cli"),
+                (4, "p3", "x-db"),
+            ]
+        );
+        // Afresh, the same topology would have renamed three ports.
+        let fresh: Vec<String> = plan(&grown).ports.into_iter().map(|q| q.name).collect();
+        assert_eq!(fresh, ["p0", "p1", "p2", "p3", "p4"]);
     }
 
     #[test]
@@ -905,14 +979,21 @@ mod tests {
         let fabric_idx = fabric_ifindexes(p).unwrap();
         assert_eq!(
             fabric_idx.iter().map(|x| x.0).collect::<Vec<_>>(),
-            [0, 1, 2, 3]
+            (0..topo.enis.len()).collect::<Vec<_>>()
         );
-        for (eni, idx) in &fabric_idx {
-            let l = fabric.link(&format!("p{eni}"));
+        // lo and the ports, nothing else.
+        assert_eq!(fabric.links.len(), p.ports.len() + 1, "{:?}", fabric.links);
+        for ((eni, idx), port) in fabric_idx.iter().zip(&p.ports) {
+            let l = fabric.link(&port.name);
             assert_eq!(l.index, *idx);
             assert_eq!(l.mtu, p.iface(*eni).unwrap().1.mtu);
-            assert!(l.up, "p{eni} down");
-            assert!(l.addrs.is_empty(), "p{eni} has addresses {:?}", l.addrs);
+            assert!(l.up, "{} down", port.name);
+            assert!(
+                l.addrs.is_empty(),
+                "{} has addresses {:?}",
+                port.name,
+                l.addrs
+            );
         }
 
         for host in &p.hosts {
@@ -1009,6 +1090,91 @@ mod tests {
         // And again: nothing to remove is fine.
         down(&p).unwrap();
         assert!(fabric_ifindexes(&p).is_err());
+    }
+
+    #[test]
+    #[ignore = "needs root"]
+    fn root_hosts_added_to_a_running_lab_are_built_like_up_and_a_failed_add_leaves_nothing() {
+        let topo = two_vpc_topology(&lab_name("d"));
+        let p = plan(&topo);
+        let _guard = Guard(p.clone());
+        up(&p).unwrap();
+        // Host `new` (one ENI) inserted second, and host `bad` whose MTU
+        // no veth takes.
+        let mut grown = topo.clone();
+        let mut new = topo.enis[0].clone();
+        (new.id, new.host, new.ip) = ("eni-new".into(), "new".into(), "10.0.1.12".parse().unwrap());
+        grown.enis.insert(1, new.clone());
+        (new.id, new.host, new.ip, new.mtu) = (
+            "eni-bad".into(),
+            "bad".into(),
+            "10.0.1.13".parse().unwrap(),
+            Some(10),
+        );
+        grown.enis.push(new);
+        let numbers = crate::compile::EniNumbers::assign(
+            &grown,
+            &crate::compile::EniNumbers::assign(&topo, &Default::default()).unwrap(),
+        )
+        .unwrap();
+        let g = plan_numbered(&grown, &numbers.numbering(&grown).unwrap());
+        let _guard_grown = Guard(g.clone());
+        let before = fabric_ifindexes(&p).unwrap();
+
+        // A failed add: an error naming the host and its port, nothing left.
+        let err = format!(
+            "{:#}",
+            add_hosts(&g, &["new".into(), "bad".into()]).unwrap_err()
+        );
+        assert!(
+            err.starts_with(&format!("adding hosts new, bad to lab {}", p.name))
+                && err.contains("p5"),
+            "{err}"
+        );
+        for ns in [&g.host("new").unwrap().netns, &g.host("bad").unwrap().netns] {
+            assert!(!netns::exists(ns), "{ns} left behind");
+        }
+        // The fabric ends go with their namespaces (the kernel frees them
+        // when the namespace goes): poll.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while read_ns(&p.fabric_ns).links.len() != p.ports.len() + 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                read_ns(&p.fabric_ns).links
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        check_lab(&p, &topo);
+        assert_eq!(fabric_ifindexes(&p).unwrap(), before);
+
+        // Host `new` alone: built as `up` builds it, its port p4; the
+        // ports of before keep their names and ifindexes.
+        grown.enis.pop();
+        let g = plan_numbered(&grown, &numbers.numbering(&grown).unwrap());
+        add_hosts(&g, &["new".into()]).unwrap();
+        check_lab(&g, &grown);
+        let after = fabric_ifindexes(&g).unwrap();
+        assert_eq!(g.ports[1].name, "p4");
+        assert_eq!(
+            [after[0], after[2], after[3], after[4]]
+                .map(|(_, i)| i)
+                .to_vec(),
+            before.iter().map(|&(_, i)| i).collect::<Vec<_>>()
+        );
+        // A host that is there already is refused, and changes nothing.
+        let err = add_hosts(&g, &["new".into()]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "lab {} has host new already (namespace {}-new)",
+                p.name, p.name
+            )
+        );
+        check_lab(&g, &grown);
+        remove_hosts(&g, &["new".into()]).unwrap();
+        assert!(!netns::exists(&g.host("new").unwrap().netns));
+        down(&g).unwrap();
     }
 
     #[test]

@@ -647,6 +647,37 @@ impl Dataplane {
         self.keep_link(link, pin.as_deref())
     }
 
+    /// Undoes [`Dataplane::attach`] of `ports` and [`Dataplane::attach_xdp_pass`]
+    /// of `host_ifaces` (namespace, interface) for a pinned data plane:
+    /// removes their pinned links (a reload that added hosts and failed;
+    /// the ports themselves go with their hosts). An unpinned data plane
+    /// keeps its links until dropped; they end with their devices.
+    pub fn detach(
+        &mut self,
+        hook: Hook,
+        ports: &[String],
+        host_ifaces: &[(String, String)],
+    ) -> Result<()> {
+        let Some(links) = self.links_dir()? else {
+            return Ok(());
+        };
+        let pins = ports.iter().map(|p| format!("{}-{p}", hook.name())).chain(
+            host_ifaces
+                .iter()
+                .map(|(ns, iface)| format!("xdp-pass-{ns}-{iface}")),
+        );
+        for name in pins {
+            let path = links.join(name);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing {}", path.display()));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// `<pins>/links/`, created, when this data plane is pinned.
     fn links_dir(&self) -> Result<Option<PathBuf>> {
         let Some(dir) = &self.pinned else {

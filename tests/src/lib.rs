@@ -180,6 +180,15 @@ impl Fixture {
     }
 }
 
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // Hosts a reload added (`Agent::reload` grows the lab) go too.
+        if let Some(plan) = self._lab.0.as_mut() {
+            plan.add_hosts_of(&self.agent.plan);
+        }
+    }
+}
+
 /// Removes a lab when dropped.
 pub struct LabGuard(pub Option<lab::LabPlan>);
 

@@ -401,7 +401,16 @@ pub const INTERNET_VPC: u32 = 0x7fff_fff0;
 /// gateway's Elastic IP}: the address leads to no ENI; a first packet to it
 /// is an outside-initiated connection (`nat_gateway_outside_initiated`).
 pub const NAT_GATEWAY_VPC: u32 = 0x7fff_fff1;
-/// The kernel ENI index (counters, flow entries) of internet host `k` is
+/// Interface numbers (the kernel ENI index of counters and flow entries,
+/// the fabric port name `p<n>`) come in three ranges, so that a lab that
+/// gains host ENIs shifts nothing: host ENIs below [`MANAGED_ENI_BASE`],
+/// then the managed interfaces (endpoint ENIs, NLB nodes, link ENIs, NAT
+/// gateway ENIs: numbered by the agent for flow logs, never counted by the
+/// kernel), then the internet hosts from [`INTERNET_ENI_BASE`]. A number,
+/// once given to an interface, stays its own for the lab's life
+/// (`dataplane/src/compile/numbers.rs`).
+pub const MANAGED_ENI_BASE: u32 = MAX_ENIS / 2;
+/// The kernel ENI index (counters, flow entries) of an internet host is
 /// `INTERNET_ENI_BASE + k`: above every VPC ENI and managed interface, so
 /// the agent never mistakes one for an interface of a VPC.
 pub const INTERNET_ENI_BASE: u32 = MAX_ENIS - 1024;

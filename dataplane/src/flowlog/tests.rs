@@ -889,4 +889,78 @@ mod nat_gateway {
         want.sort();
         assert_eq!(got, want);
     }
+
+    /// A reload inserted eni-new before eni-app: app's flow, created
+    /// before, still logs at eni-app and at the gateway's interface (the
+    /// numbers its entries carry are the lab's, `compile::numbers`).
+    #[test]
+    fn a_flow_of_before_an_inserted_eni_logs_at_its_own_interfaces() {
+        use crate::compile::{EniNumbers, Numbering};
+        let path = format!("{}/../configs/nat-gateway.toml", env!("CARGO_MANIFEST_DIR"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        let before = crate::config::parse_str(&src, &path).unwrap();
+        let app_block = "[[eni]]\nid = \"eni-app\"";
+        assert!(src.contains(app_block));
+        let grown_src = src.replace(
+            app_block,
+            &format!(
+                "[[eni]]\nid = \"eni-new\"\nsubnet = \"subnet-private\"\nip = \"10.0.2.40\"\n\
+                 security_groups = [\"sg-app\"]\nhost = \"new\"\n\n{app_block}"
+            ),
+        );
+        let grown = crate::config::parse_str(&grown_src, &path).unwrap();
+        let numbers = EniNumbers::assign(
+            &grown,
+            &EniNumbers::assign(&before, &Default::default()).unwrap(),
+        )
+        .unwrap();
+        let numbering = numbers.numbering(&grown).unwrap();
+        // web 0, new 2, app 1; the gateway's interface keeps its number.
+        assert_eq!(numbering.enis, [0, 2, 1]);
+        assert_eq!(numbering.managed, Numbering::fresh(&before).managed);
+        let (app, appip, host, eip) = (1, [10, 0, 2, 30], [203, 0, 113, 10], [203, 0, 113, 50]);
+        let fk = key(0, appip, host, 40000, 8080, PROTO_TCP);
+        let f = FlowEntry {
+            flags: FLOW_F_SNAT,
+            out_vpc: INTERNET_VPC,
+            new_src: eip,
+            new_dst: host,
+            new_sport: 1500u16.to_be_bytes(),
+            new_dport: 8080u16.to_be_bytes(),
+            src_eni: app,
+            dst_eni: INTERNET_ENI_BASE,
+            nat_gateway: 0,
+            packets: 3,
+            bytes: 180,
+            ..Default::default()
+        };
+        let logged = |ifaces: Interfaces| -> Vec<String> {
+            let mut a = Aggregator::new(ifaces);
+            a.event(&new_event(&fk));
+            a.observe(&fk, Some(&f), None);
+            let mut v: Vec<String> = a
+                .close(0, 60)
+                .iter()
+                .map(|rec| rec.render(&[F::InterfaceId, F::FlowDirection, F::Packets], "1"))
+                .collect();
+            v.sort();
+            v
+        };
+        let n = &grown.managed_interfaces()[0].id;
+        let mut want = vec![
+            "eni-app egress 3".to_string(),
+            format!("{n} ingress 3"),
+            format!("{n} egress 3"),
+        ];
+        want.sort();
+        assert_eq!(logged(Interfaces::numbered(&grown, &numbering)), want);
+        // Numbered afresh, the same entry would log at eni-new.
+        assert_eq!(
+            logged(Interfaces::of(&grown))
+                .iter()
+                .filter(|r| r.starts_with("eni-new"))
+                .count(),
+            1
+        );
+    }
 }

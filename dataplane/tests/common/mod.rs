@@ -2,6 +2,8 @@
 //! files, and an agent process whose output is kept in a log file.
 #![allow(dead_code)]
 
+pub mod echo;
+
 use std::{
     io::Read,
     path::{Path, PathBuf},

@@ -18,6 +18,7 @@
 //! than its network header through TC (see [`packet_gen::tc_can_run`]).
 
 pub mod frames;
+pub mod grow;
 pub mod packet_gen;
 pub mod peering_gen;
 pub mod props;
@@ -36,7 +37,7 @@ use dataplane::{
     loader::{Dataplane, LoadOptions},
     model::{Hook, Topology, VpcLinkKind},
     netns, pins,
-    stats::{self, Layout, Snapshot},
+    stats::{self, Snapshot},
     testrun,
 };
 use dataplane_common::{
@@ -169,6 +170,10 @@ pub struct Tally {
     /// and of those, how many were forwarded.
     pub other_protocol: u64,
     pub other_protocol_forwarded: u64,
+    /// Reloads that inserted an ENI in the middle of the config (a new
+    /// host: `grow.rs`), and packets compared after one.
+    pub eni_inserts: u64,
+    pub after_insert: u64,
 }
 
 impl Tally {
@@ -282,6 +287,8 @@ impl Tally {
         self.icmp_typed += o.icmp_typed;
         self.other_protocol += o.other_protocol;
         self.other_protocol_forwarded += o.other_protocol_forwarded;
+        self.eni_inserts += o.eni_inserts;
+        self.after_insert += o.after_insert;
         for (k, v) in &o.drops {
             *self.drops.entry(k).or_default() += v;
         }
@@ -292,6 +299,11 @@ impl Tally {
         let mut s = format!(
             "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded, {} packets counted in its CloudWatch metrics, {} segments of no connection answered with a RST; ICMP errors: {} forwarded along the flow they quote, {} to or from the lab's internet ({} of them forwarded); tcp-flags: {} forwarded packets carried a logged flag; security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
             self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.nat_counted, self.nat_rst, self.icmp_errors_forwarded, self.icmp_errors_internet, self.icmp_errors_internet_forwarded, self.tcp_flagged, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
+        );
+        let _ = write!(
+            s,
+            "; interface numbers: {} reloads inserted an ENI, {} packets compared after one",
+            self.eni_inserts, self.after_insert
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -516,7 +528,8 @@ impl Lab {
         let capacity = self.flow_capacity.map(|c| c as usize);
         let ifindex: Vec<u32> = self.fx.agent.compiled.port_ifindexes();
         let pins = pins::pin_dir(&topo.lab.name);
-        let layout = Layout::of(&topo);
+        // The agent's interface numbers (a grown lab's are not config order).
+        let layout = self.fx.agent.layout();
         let dp = &self.fx.agent.dataplane;
         let ns = self.fx.agent.plan.fabric_ns.clone();
         netns::scoped_in(&ns, || {
@@ -744,6 +757,39 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
                 }
             }
             j += 1;
+        }
+        // Every other topology: a reload inserts an ENI (a new host), then
+        // one more sequence on the grown topology.
+        if k % 2 == 0 && report.tally.packets + on_topo.packets < plan.packets {
+            if let Some(grown) = grow::insert_eni(&lab.toml, &topo) {
+                let name = topo.lab.name.clone();
+                lab.fx
+                    .agent
+                    .reload(crate::topology(&grown, &name))
+                    .map_err(|e| format!("topology seed {tseed:#x}: inserting an ENI: {e:#}"))?;
+                lab.toml = grown.clone();
+                let grown_topo = lab.topo().clone();
+                let mut r = Rng::new(rng::derive(tseed, 999));
+                let mode = *r.pick(&[HookMode::Tc, HookMode::Xdp, HookMode::Mixed]);
+                let n = r.range(plan.sequence.0 as u64, plan.sequence.1 as u64) as usize;
+                let cap = g.flow_capacity.map(|c| c as usize);
+                let seq = PacketGen::new(&grown_topo, cap, r, mode).sequence(n);
+                match lab.check(&seq, false) {
+                    Ok(t) => {
+                        on_topo.eni_inserts += 1;
+                        on_topo.after_insert += t.packets;
+                        on_topo.add(&t);
+                    }
+                    // The shrinker rebuilds labs from the generated spec,
+                    // which the grown lab no longer is: the whole case.
+                    Err(m) => {
+                        return Err(format!(
+                            "differential mismatch after a reload inserted an ENI: master seed                              {:#x}, topology #{k} (seed {tseed:#x}); grown config (@LAB@ stands                              for the lab name):\n{grown}\n{m}",
+                            plan.seed
+                        ))
+                    }
+                }
+            }
         }
         if plan.verbose {
             eprintln!(
