@@ -239,6 +239,38 @@ struct Direction {
 const SAME: (usize, usize) = (0, 0);
 
 impl Direction {
+    /// The direction of a new flow's first packet `p`: delivered to `to`
+    /// in `out_vpc` with `out`, crossing `cross`; no object stats, no NAT
+    /// gateway, tracked at both ends (struct update for the rest).
+    fn first(p: &Ipv4, to: usize, out_vpc: usize, out: Addrs, cross: [(usize, usize); 2]) -> Self {
+        Direction {
+            reply: false,
+            tcp_flags: logged_flags(p),
+            state: Model::initial_state(p),
+            to,
+            out_vpc,
+            out,
+            stats: None,
+            nat: None,
+            cross,
+            echo_requests: Model::echo_request(p),
+            untracked_sender: false,
+            untracked_receiver: false,
+        }
+    }
+
+    /// The reply direction of a new flow keyed `key` (its first packet `p`
+    /// from `to`): back to `to` in the key's VPC, the key's addresses
+    /// reversed, crossing `cross`; otherwise as [`Direction::first`].
+    fn reply(p: &Ipv4, key: &Tuple, to: usize, cross: [(usize, usize); 2]) -> Self {
+        Direction {
+            reply: true,
+            tcp_flags: 0,
+            echo_requests: !Model::echo_request(p),
+            ..Direction::first(p, to, key.vpc, key.addrs.reversed(), cross)
+        }
+    }
+
     /// The key of the other direction: replies to what this one sends.
     fn other(&self, proto: u8) -> Tuple {
         Tuple {
@@ -256,6 +288,14 @@ enum Refused {
     Taken,
     /// No room for another entry.
     Full,
+}
+
+/// Why [`Model::bind_nat_port`] bound no source port.
+enum Unbound {
+    /// The flow table had no room for an entry.
+    Full,
+    /// Every port it may try is taken.
+    Exhausted,
 }
 
 /// What the rules choose for the first packet of a new flow through an
@@ -671,10 +711,7 @@ impl Model {
         if dest == Dest::Link {
             return Err(DropReason::LinkReverseInitiated);
         }
-        let sender = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
-            return Err(DropReason::EgressSgDeny);
-        }
+        self.egress_allowed(eni, p)?;
         let from = self.topo.enis[eni].subnet;
         let to = match dest {
             Dest::Host(d) => self.topo.enis[d].subnet,
@@ -704,65 +741,25 @@ impl Model {
         match dest {
             Dest::Host(to) => {
                 self.nacl_in((from, self.topo.enis[to].subnet), p, p.src, p.dport, icmp)?;
-                let state = Self::initial_state(p);
                 let ts = self.topo.enis[to].subnet;
                 // Rule 11: tracked or untracked, at each end.
                 let at_sender = self.untracked(&self.topo.enis[eni].security_groups, false, p);
                 let at_receiver = self.untracked(&self.topo.enis[to].security_groups, true, p);
                 self.met_untracked = at_sender || at_receiver;
                 let fwd = Direction {
-                    reply: false,
-                    tcp_flags: logged_flags(p),
-                    state,
-                    to,
-                    out_vpc: dst_vpc,
-                    out: key.addrs,
-                    stats: None,
-                    nat: None,
-                    cross: [(from, ts), SAME],
-                    echo_requests: Self::echo_request(p),
                     untracked_sender: at_sender,
                     untracked_receiver: at_receiver,
+                    ..Direction::first(p, to, dst_vpc, key.addrs, [(from, ts), SAME])
                 };
                 let rev = Direction {
-                    reply: true,
-                    tcp_flags: 0,
-                    state,
-                    to: eni,
-                    out_vpc: key.vpc,
-                    out: key.addrs.reversed(),
-                    stats: None,
-                    nat: None,
-                    cross: [(ts, from), SAME],
-                    echo_requests: !Self::echo_request(p),
                     untracked_sender: at_receiver,
                     untracked_receiver: at_sender,
+                    ..Direction::reply(p, &key, eni, [(ts, from), SAME])
                 };
-                match self.insert(key, fwd, reopen) {
-                    Ok(()) => {}
-                    // Only a concurrent creator could have made it: use it.
-                    Err(Refused::Taken) => return Ok(self.forward(frame, p, &fwd)),
-                    Err(Refused::Full) => return Err(DropReason::FlowTableFull),
-                }
                 // Rule 11: across a peering, no reply direction unless the
                 // peer subnet's table routes the sender back over one.
                 let routed_back = !peered || self.routes_back(ts, p.src, key.vpc);
-                let inserted = if routed_back {
-                    self.insert(fwd.other(p.proto), rev, reopen)
-                } else {
-                    Ok(())
-                };
-                match inserted {
-                    // Taken: a flow whose two keys coincide (a host talking
-                    // to itself on one port) is one entry.
-                    Ok(()) | Err(Refused::Taken) => {}
-                    Err(Refused::Full) => {
-                        self.flows.remove(&key);
-                        return Err(DropReason::FlowTableFull);
-                    }
-                }
-                self.count(Counter::FlowCreated);
-                Ok(self.forward(frame, p, &fwd))
+                self.create(key, fwd, routed_back.then_some(rev), p, frame, reopen)
             }
             Dest::Endpoint(e, k) => self.privatelink(eni, key, p, frame, reopen, e, k),
             Dest::Link => unreachable!("refused above"),
@@ -810,87 +807,38 @@ impl Model {
             listener: r.listener,
             target: r.target,
         });
-        let state = Self::initial_state(p);
         let rev = Direction {
-            reply: true,
-            tcp_flags: 0,
-            state,
-            to: eni,
-            out_vpc: key.vpc,
-            out: key.addrs.reversed(),
             stats,
-            nat: None,
-            cross: [(t_subnet, r.via), (ep_subnet, from)],
-            echo_requests: !Self::echo_request(p),
-            untracked_sender: false,
-            untracked_receiver: false,
+            ..Direction::reply(p, &key, eni, [(t_subnet, r.via), (ep_subnet, from)])
         };
         // The source port: the first in probe order whose reply tuple (from
         // the target to the node) no live flow holds.
         let icmp = p.proto == PROTO_ICMP;
-        let (lo, hi) = r.ports;
-        let range = u32::from(hi) - u32::from(lo) + 1;
-        let start = nat_start(p, range);
-        let mut bound = None;
-        for i in 0..NAT_PORT_TRIES.min(range) {
-            let nat_port = (u32::from(lo) + (start + i) % range) as u16;
-            let reply_key = Tuple {
-                vpc: r.vpc,
-                proto: p.proto,
-                addrs: Addrs {
-                    src: t_ip,
-                    dst: r.source,
-                    // Echo has one identifier for both "ports".
-                    sport: if icmp { nat_port } else { r.target_port },
-                    dport: nat_port,
-                },
-                echo_reply: Self::echo_request(p),
-            };
-            match self.insert(reply_key, rev, false) {
-                Ok(()) => {
-                    bound = Some(reply_key);
-                    break;
-                }
-                Err(Refused::Taken) => {}
-                Err(Refused::Full) => {
-                    self.counters.endpoints[endpoint].drops += 1;
-                    return Err(DropReason::FlowTableFull);
-                }
-            }
-        }
-        let Some(reply_key) = bound else {
-            self.counters.endpoints[endpoint].drops += 1;
-            return Err(DropReason::NatPortsExhausted);
+        let reply_at = |nat_port| Tuple {
+            vpc: r.vpc,
+            proto: p.proto,
+            addrs: Addrs {
+                src: t_ip,
+                dst: r.source,
+                // Echo has one identifier for both "ports".
+                sport: if icmp { nat_port } else { r.target_port },
+                dport: nat_port,
+            },
+            echo_reply: Self::echo_request(p),
         };
-        let fwd = Direction {
-            reply: false,
-            tcp_flags: logged_flags(p),
-            state,
-            to: r.target_eni,
-            out_vpc: r.vpc,
-            out: reply_key.addrs.reversed(),
+        let cross = [(from, ep_subnet), (r.via, t_subnet)];
+        let fwd = |reply: &Tuple| Direction {
             stats,
-            nat: None,
-            cross: [(from, ep_subnet), (r.via, t_subnet)],
-            echo_requests: Self::echo_request(p),
-            untracked_sender: false,
-            untracked_receiver: false,
+            ..Direction::first(p, r.target_eni, r.vpc, reply.addrs.reversed(), cross)
         };
-        match self.insert(key, fwd, reopen) {
-            Ok(()) => {}
-            Err(Refused::Taken) => {
-                self.flows.remove(&reply_key);
-                let theirs = self.flows[&key];
-                return Ok(self.forward(frame, p, &theirs));
+        let created = self.bind_nat_port(key, rev, fwd, r.ports, reply_at, (p, frame), reopen);
+        created.map_err(|unbound| {
+            self.counters.endpoints[endpoint].drops += 1;
+            match unbound {
+                Unbound::Full => DropReason::FlowTableFull,
+                Unbound::Exhausted => DropReason::NatPortsExhausted,
             }
-            Err(Refused::Full) => {
-                self.flows.remove(&reply_key);
-                self.counters.endpoints[endpoint].drops += 1;
-                return Err(DropReason::FlowTableFull);
-            }
-        }
-        self.count(Counter::FlowCreated);
-        Ok(self.forward(frame, p, &fwd))
+        })
     }
 
     /// Where the rules send a first packet `p` through endpoint ENI `ep_eni`
@@ -1097,6 +1045,96 @@ impl Model {
             .into_iter()
             .map(|owner| owner.map(|i| candidates[i].0))
             .collect()
+    }
+
+    /// Binds a flow's source port: the first of `lo ..= hi` in probe order
+    /// ([`nat_start`]) whose reply tuple `reply_at(port)` no live flow
+    /// holds gets `rev`; then the forward direction `fwd(reply tuple)`
+    /// goes in under `key` and `frame` (`p`) is forwarded. A concurrent
+    /// creator's forward entry wins (the reply entry goes again, its flow
+    /// carries the packet); a full table takes the reply entry out again.
+    #[allow(clippy::too_many_arguments)]
+    fn bind_nat_port(
+        &mut self,
+        key: Tuple,
+        rev: Direction,
+        fwd: impl Fn(&Tuple) -> Direction,
+        (lo, hi): (u16, u16),
+        reply_at: impl Fn(u16) -> Tuple,
+        (p, frame): (&Ipv4, &[u8]),
+        reopen: bool,
+    ) -> Result<Outcome, Unbound> {
+        let range = u32::from(hi) - u32::from(lo) + 1;
+        let start = nat_start(p, range);
+        let mut bound = None;
+        for i in 0..NAT_PORT_TRIES.min(range) {
+            let reply_key = reply_at((u32::from(lo) + (start + i) % range) as u16);
+            match self.insert(reply_key, rev, false) {
+                Ok(()) => {
+                    bound = Some(reply_key);
+                    break;
+                }
+                Err(Refused::Taken) => {}
+                Err(Refused::Full) => return Err(Unbound::Full),
+            }
+        }
+        let reply_key = bound.ok_or(Unbound::Exhausted)?;
+        let fwd = fwd(&reply_key);
+        match self.insert(key, fwd, reopen) {
+            Ok(()) => {}
+            Err(Refused::Taken) => {
+                self.flows.remove(&reply_key);
+                let theirs = self.flows[&key];
+                return Ok(self.forward(frame, p, &theirs));
+            }
+            Err(Refused::Full) => {
+                self.flows.remove(&reply_key);
+                return Err(Unbound::Full);
+            }
+        }
+        self.count(Counter::FlowCreated);
+        Ok(self.forward(frame, p, &fwd))
+    }
+
+    /// Rule: the sending ENI's groups must let `p` out.
+    fn egress_allowed(&mut self, eni: usize, p: &Ipv4) -> Result<(), DropReason> {
+        let sender = self.topo.enis[eni].security_groups.clone();
+        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
+            return Err(DropReason::EgressSgDeny);
+        }
+        Ok(())
+    }
+
+    /// Records a new flow, `fwd` under `key` and `rev` (if any: across a
+    /// peering without a route back there is none) under the translated
+    /// tuple, reversed, and forwards. A forward key taken can only be a
+    /// concurrent creator's: its flow is used. A reply key taken is a flow
+    /// whose two keys coincide (a host talking to itself on one port): one
+    /// entry.
+    fn create(
+        &mut self,
+        key: Tuple,
+        fwd: Direction,
+        rev: Option<Direction>,
+        p: &Ipv4,
+        frame: &[u8],
+        reopen: bool,
+    ) -> Result<Outcome, DropReason> {
+        match self.insert(key, fwd, reopen) {
+            Ok(()) => {}
+            Err(Refused::Taken) => return Ok(self.forward(frame, p, &fwd)),
+            Err(Refused::Full) => return Err(DropReason::FlowTableFull),
+        }
+        let inserted = rev.map_or(Ok(()), |rev| self.insert(fwd.other(p.proto), rev, reopen));
+        match inserted {
+            Ok(()) | Err(Refused::Taken) => {}
+            Err(Refused::Full) => {
+                self.flows.remove(&key);
+                return Err(DropReason::FlowTableFull);
+            }
+        }
+        self.count(Counter::FlowCreated);
+        Ok(self.forward(frame, p, &fwd))
     }
 
     /// Adds one direction to the flow table; `replace`: overwrite a taken key.

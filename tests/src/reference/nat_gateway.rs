@@ -30,14 +30,11 @@
 use std::net::Ipv4Addr;
 
 use dataplane::model::RouteTarget;
-use dataplane_common::{
-    Counter, DropReason, GATEWAY_MAC, NAT_PORT_TRIES, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
-};
+use dataplane_common::{Counter, DropReason, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 use super::{
-    flow_log::logged_flags,
     internet::{INTERNET, NO_SUBNET},
-    nat_start, wire, Addrs, Direction, Ipv4, Model, Outcome, Refused, Tuple,
+    wire, Addrs, Direction, Ipv4, Model, Outcome, Tuple, Unbound,
 };
 
 impl Model {
@@ -158,10 +155,7 @@ impl Model {
         frame: &[u8],
         reopen: bool,
     ) -> Result<Outcome, DropReason> {
-        let sender = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
-            return Err(DropReason::EgressSgDeny);
-        }
+        self.egress_allowed(eni, p)?;
         let n = self.topo.internet.nat_gateways[g].clone();
         let from = self.topo.enis[eni].subnet;
         let icmp = Self::icmp_of(frame, p);
@@ -210,87 +204,36 @@ impl Model {
             return Err(DropReason::NoRoute);
         }
         self.nacl_out((n.subnet, NO_SUBNET), p, p.dst, p.dport, icmp)?;
-        let dst = Ipv4Addr::from(p.dst);
-        let k = self
-            .topo
-            .internet
-            .hosts
-            .iter()
-            .position(|h| h.ip == dst)
-            .ok_or(DropReason::InternetNoHost)?;
-        let state = Self::initial_state(p);
+        let k = self.internet_host(p.dst)?;
         let rev = Direction {
-            reply: true,
-            tcp_flags: 0,
-            state,
-            to: eni,
-            out_vpc: key.vpc,
-            out: key.addrs.reversed(),
-            stats: None,
             nat: Some(g),
-            cross: [(NO_SUBNET, n.subnet), (n.subnet, from)],
-            echo_requests: !Self::echo_request(p),
-            untracked_sender: false,
-            untracked_receiver: false,
+            ..Direction::reply(p, &key, eni, [(NO_SUBNET, n.subnet), (n.subnet, from)])
         };
         let is_icmp = p.proto == PROTO_ICMP;
-        let (lo, hi) = n.ports;
-        let range = u32::from(hi) - u32::from(lo) + 1;
-        let start = nat_start(p, range);
-        let mut bound = None;
-        for i in 0..NAT_PORT_TRIES.min(range) {
-            let nat_port = (u32::from(lo) + (start + i) % range) as u16;
-            let reply_key = Tuple {
-                vpc: INTERNET,
-                proto: p.proto,
-                echo_reply: Self::echo_request(p),
-                addrs: Addrs {
-                    src: p.dst,
-                    dst: n.elastic_ip.octets(),
-                    // Echo has one identifier for both "ports".
-                    sport: if is_icmp { nat_port } else { p.dport },
-                    dport: nat_port,
-                },
-            };
-            match self.insert(reply_key, rev, false) {
-                Ok(()) => {
-                    bound = Some(reply_key);
-                    break;
-                }
-                Err(Refused::Taken) => {}
-                Err(Refused::Full) => return Err(DropReason::FlowTableFull),
-            }
-        }
-        let Some(reply_key) = bound else {
-            return Err(DropReason::NatGatewayErrorPortAllocation);
+        let reply_at = |nat_port| Tuple {
+            vpc: INTERNET,
+            proto: p.proto,
+            echo_reply: Self::echo_request(p),
+            addrs: Addrs {
+                src: p.dst,
+                dst: n.elastic_ip.octets(),
+                // Echo has one identifier for both "ports".
+                sport: if is_icmp { nat_port } else { p.dport },
+                dport: nat_port,
+            },
         };
-        let fwd = Direction {
-            reply: false,
-            tcp_flags: logged_flags(p),
-            state,
-            to: self.topo.enis.len() + k,
-            out_vpc: INTERNET,
-            out: reply_key.addrs.reversed(),
-            stats: None,
+        let (host, cross) = (
+            self.topo.enis.len() + k,
+            [(from, n.subnet), (n.subnet, NO_SUBNET)],
+        );
+        let fwd = |reply: &Tuple| Direction {
             nat: Some(g),
-            cross: [(from, n.subnet), (n.subnet, NO_SUBNET)],
-            echo_requests: Self::echo_request(p),
-            untracked_sender: false,
-            untracked_receiver: false,
+            ..Direction::first(p, host, INTERNET, reply.addrs.reversed(), cross)
         };
-        match self.insert(key, fwd, reopen) {
-            Ok(()) => {}
-            Err(Refused::Taken) => {
-                self.flows.remove(&reply_key);
-                let theirs = self.flows[&key];
-                return Ok(self.forward(frame, p, &theirs));
-            }
-            Err(Refused::Full) => {
-                self.flows.remove(&reply_key);
-                return Err(DropReason::FlowTableFull);
-            }
-        }
-        self.count(Counter::FlowCreated);
-        Ok(self.forward(frame, p, &fwd))
+        let created = self.bind_nat_port(key, rev, fwd, n.ports, reply_at, (p, frame), reopen);
+        created.map_err(|unbound| match unbound {
+            Unbound::Full => DropReason::FlowTableFull,
+            Unbound::Exhausted => DropReason::NatGatewayErrorPortAllocation,
+        })
     }
 }
