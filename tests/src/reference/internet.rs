@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use dataplane_common::DropReason;
 
-use super::{Addrs, Direction, Ipv4, Model, Outcome, Routed, Tuple, SAME};
+use super::{Addrs, Direction, First, Model, Outcome, Routed, SAME};
 
 /// The subnet of the internet side of a crossing: none, so no ACL.
 pub(super) const NO_SUBNET: usize = usize::MAX;
@@ -54,14 +54,10 @@ impl Model {
     pub(super) fn out_to_internet(
         &mut self,
         eni: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
+        first: First<'_>,
     ) -> Result<Outcome, DropReason> {
-        self.egress_allowed(eni, p)?;
-        let from = self.topo.enis[eni].subnet;
-        let icmp = Self::icmp_of(frame, p);
+        let First(key, p, frame, reopen) = first;
+        let (from, icmp) = self.leaving(eni, p, frame)?;
         self.nacl_out((from, NO_SUBNET), p, p.dst, p.dport, icmp)?;
         let public = self
             .topo
@@ -94,11 +90,9 @@ impl Model {
     pub(super) fn in_from_internet(
         &mut self,
         port: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
+        first: First<'_>,
     ) -> Result<Outcome, DropReason> {
+        let First(key, p, frame, reopen) = first;
         if let Some(g) = self.elastic_ip_gateway(p.dst) {
             self.nat_dropped(g, true, frame.len() as u64);
             return Err(DropReason::NatGatewayOutsideInitiated);

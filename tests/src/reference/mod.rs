@@ -177,6 +177,21 @@ pub struct Outcome {
     pub icmp_typed: bool,
 }
 
+impl Outcome {
+    /// `verdict` with the frame `out`, before [`Model::process`] adds what
+    /// the packet met.
+    fn new(verdict: Verdict, out: Vec<u8>) -> Outcome {
+        Outcome {
+            verdict,
+            out,
+            met_nacl: false,
+            met_route: None,
+            untracked: false,
+            icmp_typed: false,
+        }
+    }
+}
+
 /// TCP connection state of a flow (UDP and ICMP flows stay `New`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TcpState {
@@ -281,6 +296,12 @@ impl Direction {
         }
     }
 }
+
+/// A first packet as the paths that decide a new flow take it: its flow
+/// key, the packet and its frame, and whether it reopens a closed flow
+/// ([`Model::reopens`]).
+#[derive(Clone, Copy)]
+struct First<'a>(Tuple, &'a Ipv4, &'a [u8], bool);
 
 /// Why the flow table refused an entry.
 enum Refused {
@@ -471,14 +492,7 @@ impl Model {
             Port::Internet(k) => self.topo.enis.len() + k,
             Port::Unknown => {
                 self.count(Counter::UnknownPortPass);
-                return Outcome {
-                    verdict: Verdict::Pass,
-                    out: frame.to_vec(),
-                    met_nacl: false,
-                    met_route: None,
-                    untracked: false,
-                    icmp_typed: false,
-                };
+                return Outcome::new(Verdict::Pass, frame.to_vec());
             }
         };
         let len = frame.len() as u64;
@@ -525,14 +539,7 @@ impl Model {
             Frame::Arp => {
                 let out = wire::arp_answer(frame, self.port_ip(eni))?;
                 self.count(Counter::ArpReply);
-                return Ok(Outcome {
-                    verdict: Verdict::Reflect,
-                    out,
-                    met_nacl: false,
-                    met_route: None,
-                    untracked: false,
-                    icmp_typed: false,
-                });
+                return Ok(Outcome::new(Verdict::Reflect, out));
             }
             Frame::Ipv4(p) => p,
             Frame::IcmpError(p) => {
@@ -589,7 +596,7 @@ impl Model {
                 return Ok(self.forward(frame, &p, &d));
             }
         }
-        self.open(eni, key, &p, frame, reopen)
+        self.open(eni, First(key, &p, frame, reopen))
     }
 
     /// A SYN (without ACK) from either side of a TCP flow that is closing
@@ -681,24 +688,16 @@ impl Model {
     }
 
     /// Decides a new flow; records both directions and forwards.
-    fn open(
-        &mut self,
-        eni: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
-    ) -> Result<Outcome, DropReason> {
+    fn open(&mut self, eni: usize, first: First<'_>) -> Result<Outcome, DropReason> {
+        let First(key, p, frame, reopen) = first;
         if self.is_internet(eni) {
-            return self.in_from_internet(eni, key, p, frame, reopen);
+            return self.in_from_internet(eni, first);
         }
         let (dest, dst_vpc, peered) = match self.resolve(key.vpc, p.dst) {
             Some(d) => (d, key.vpc, false),
             None => match self.route_table(eni, p.dst)? {
-                Routed::Internet => return self.out_to_internet(eni, key, p, frame, reopen),
-                Routed::NatGateway(g) => {
-                    return self.out_through_nat_gateway(eni, g, key, p, frame, reopen)
-                }
+                Routed::Internet => return self.out_to_internet(eni, first),
+                Routed::NatGateway(g) => return self.out_through_nat_gateway(eni, g, first),
                 Routed::Local => return Err(DropReason::NoRoute),
                 Routed::Peer(peer) => match self.resolve(peer, p.dst) {
                     Some(d) => (d, peer, true),
@@ -761,7 +760,7 @@ impl Model {
                 let routed_back = !peered || self.routes_back(ts, p.src, key.vpc);
                 self.create(key, fwd, routed_back.then_some(rev), p, frame, reopen)
             }
-            Dest::Endpoint(e, k) => self.privatelink(eni, key, p, frame, reopen, e, k),
+            Dest::Endpoint(e, k) => self.privatelink(eni, first, e, k),
             Dest::Link => unreachable!("refused above"),
         }
     }
@@ -773,13 +772,11 @@ impl Model {
     fn privatelink(
         &mut self,
         eni: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
+        first: First<'_>,
         endpoint: usize,
         ep_eni: usize,
     ) -> Result<Outcome, DropReason> {
+        let First(key, p, frame, reopen) = first;
         let r = match self.route(endpoint, ep_eni, p) {
             Ok(r) => r,
             Err((reason, at)) => {
@@ -1096,6 +1093,18 @@ impl Model {
         Ok(self.forward(frame, p, &fwd))
     }
 
+    /// A first packet `p` (`frame`) leaving ENI `eni`: its groups must let
+    /// it out; the subnet it leaves and its ICMP type and code.
+    fn leaving(
+        &mut self,
+        eni: usize,
+        p: &Ipv4,
+        frame: &[u8],
+    ) -> Result<(usize, (u8, u8)), DropReason> {
+        self.egress_allowed(eni, p)?;
+        Ok((self.topo.enis[eni].subnet, Self::icmp_of(frame, p)))
+    }
+
     /// Rule: the sending ENI's groups must let `p` out.
     fn egress_allowed(&mut self, eni: usize, p: &Ipv4) -> Result<(), DropReason> {
         let sender = self.topo.enis[eni].security_groups.clone();
@@ -1175,14 +1184,7 @@ impl Model {
                 }
             }
         }
-        Outcome {
-            verdict: Verdict::Forward { eni: d.to },
-            out,
-            met_nacl: false,
-            met_route: None,
-            untracked: false,
-            icmp_typed: false,
-        }
+        Outcome::new(Verdict::Forward { eni: d.to }, out)
     }
 
     /// ICMP type and code of an ICMP packet (what ACL entries match).

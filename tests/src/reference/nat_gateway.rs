@@ -34,7 +34,7 @@ use dataplane_common::{Counter, DropReason, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, 
 
 use super::{
     internet::{INTERNET, NO_SUBNET},
-    wire, Addrs, Direction, Ipv4, Model, Outcome, Tuple, Unbound,
+    wire, Addrs, Direction, First, Ipv4, Model, Outcome, Tuple, Unbound,
 };
 
 impl Model {
@@ -52,15 +52,11 @@ impl Model {
     /// `d`, in and out of its gateway (if any).
     pub(super) fn nat_forwarded(&mut self, d: &Direction, len: u64) {
         let Some(g) = d.nat else { return };
-        let c = &mut self.counters.nat_gateways[g];
+        let c = self.nat_in(g, d.reply, len);
         if d.reply {
-            c.packets_in_from_destination += 1;
-            c.bytes_in_from_destination += len;
             c.packets_out_to_source += 1;
             c.bytes_out_to_source += len;
         } else {
-            c.packets_in_from_source += 1;
-            c.bytes_in_from_source += len;
             c.packets_out_to_destination += 1;
             c.bytes_out_to_destination += len;
         }
@@ -69,6 +65,17 @@ impl Model {
     /// A packet of `len` frame bytes that reached gateway `g` (from the
     /// destination's side: `reply`) and that it dropped.
     pub(super) fn nat_dropped(&mut self, g: usize, reply: bool, len: u64) {
+        self.nat_in(g, reply, len).packets_dropped += 1;
+    }
+
+    /// Counts a packet of `len` frame bytes into gateway `g` (from the
+    /// destination's side: `reply`); returns the gateway's counters.
+    fn nat_in(
+        &mut self,
+        g: usize,
+        reply: bool,
+        len: u64,
+    ) -> &mut dataplane_common::NatGatewayCounters {
         let c = &mut self.counters.nat_gateways[g];
         if reply {
             c.packets_in_from_destination += 1;
@@ -77,7 +84,7 @@ impl Model {
             c.packets_in_from_source += 1;
             c.bytes_in_from_source += len;
         }
-        c.packets_dropped += 1;
+        c
     }
 
     /// A TCP segment other than a SYN from ENI `eni` through gateway `g`
@@ -127,14 +134,7 @@ impl Model {
         let c = &mut self.counters.nat_gateways[g];
         c.packets_out_to_source += 1;
         c.bytes_out_to_source += out.len() as u64;
-        Ok(Outcome {
-            verdict: super::Verdict::Reflect,
-            out,
-            met_nacl: false,
-            met_route: None,
-            untracked: false,
-            icmp_typed: false,
-        })
+        Ok(Outcome::new(super::Verdict::Reflect, out))
     }
 
     /// The SYN-ACK of a connection along `d` came back.
@@ -150,15 +150,11 @@ impl Model {
         &mut self,
         eni: usize,
         g: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
+        first: First<'_>,
     ) -> Result<Outcome, DropReason> {
-        self.egress_allowed(eni, p)?;
+        let First(_, p, frame, _) = first;
+        let (from, icmp) = self.leaving(eni, p, frame)?;
         let n = self.topo.internet.nat_gateways[g].clone();
-        let from = self.topo.enis[eni].subnet;
-        let icmp = Self::icmp_of(frame, p);
         self.nacl_out((from, n.subnet), p, p.dst, p.dport, icmp)?;
         self.nacl_in((from, n.subnet), p, p.src, p.dport, icmp)?;
         // The packet reached the gateway: from here on it counts as the
@@ -166,7 +162,7 @@ impl Model {
         if p.proto == PROTO_TCP && p.tcp_flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN {
             self.counters.nat_gateways[g].connection_attempts += 1;
         }
-        let r = self.at_nat_gateway(eni, g, key, p, frame, reopen);
+        let r = self.at_nat_gateway(eni, g, first);
         if let Err(reason) = r {
             self.nat_dropped(g, false, frame.len() as u64);
             if reason == DropReason::NatGatewayErrorPortAllocation {
@@ -181,11 +177,9 @@ impl Model {
         &mut self,
         eni: usize,
         g: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
+        first: First<'_>,
     ) -> Result<Outcome, DropReason> {
+        let First(key, p, frame, reopen) = first;
         let n = self.topo.internet.nat_gateways[g].clone();
         let from = self.topo.enis[eni].subnet;
         if ![PROTO_TCP, PROTO_UDP, PROTO_ICMP].contains(&p.proto) {
