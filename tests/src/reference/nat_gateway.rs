@@ -32,9 +32,10 @@ use std::net::Ipv4Addr;
 use dataplane::model::RouteTarget;
 use dataplane_common::{Counter, DropReason, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
+use super::create::Unbound;
 use super::{
     internet::{INTERNET, NO_SUBNET},
-    wire, Addrs, Direction, First, Ipv4, Model, Outcome, Tuple, Unbound,
+    wire, Addrs, Direction, First, Ipv4, Model, Outcome, Tuple,
 };
 
 impl Model {

@@ -58,6 +58,11 @@ impl Lab {
         Verdict::Forward { eni: self.eni(to) }
     }
 
+    /// Asserts `frame` from `from` is forwarded to `to`.
+    fn assert_fwd(&mut self, from: &str, frame: &[u8], to: &str) {
+        assert_eq!(self.send(from, frame).0, self.fwd(to));
+    }
+
     /// Asserts a drop for `reason` with the frame untouched.
     fn assert_drop(&mut self, from: &str, frame: &[u8], reason: DropReason) {
         let before = self.m.counters().drop_count(reason);
@@ -311,9 +316,9 @@ fn malformed_frames_are_dropped_with_their_reason() {
     // Don't-fragment is no fragment; a UDP length short of the payload is
     // fine (the rest is padding).
     let df = edit(&syn, &|v| v[20] = 0x40);
-    assert_eq!(l.send("eni-client", &df).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &df, "eni-web");
     let short = edit(&udp, &|v| v[38..40].copy_from_slice(&[0, 8]));
-    assert_eq!(l.send("eni-client", &short).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &short, "eni-web");
 }
 
 #[test]
@@ -321,22 +326,22 @@ fn rst_closes_a_flow_only_a_new_syn_reopens_it_and_fin_keeps_it_open() {
     let mut l = Lab::new();
     let (c, w, cmac, wmac) = l.client_and_web();
     let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "S");
-    assert_eq!(l.send("eni-client", &syn).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &syn, "eni-web");
     let rst = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "RA");
-    assert_eq!(l.send("eni-web", &rst).0, l.fwd("eni-client"));
+    l.assert_fwd("eni-web", &rst, "eni-client");
     l.assert_drop(
         "eni-client",
         &pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "A"),
         DropReason::FlowClosed,
     );
     l.assert_drop("eni-web", &rst, DropReason::FlowClosed);
-    assert_eq!(l.send("eni-client", &syn).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &syn, "eni-web");
     assert_eq!(l.m.counters().count(Counter::FlowCreated), 2);
     // FIN: closing, still forwarding both ways.
     let fin = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "FA");
-    assert_eq!(l.send("eni-client", &fin).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &fin, "eni-web");
     let ack = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "A");
-    assert_eq!(l.send("eni-web", &ack).0, l.fwd("eni-client"));
+    l.assert_fwd("eni-web", &ack, "eni-client");
 }
 
 #[test]
@@ -344,10 +349,10 @@ fn a_first_packet_without_syn_is_taken_as_established_mid_stream() {
     let mut l = Lab::new();
     let (c, w, cmac, wmac) = l.client_and_web();
     let ack = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "A");
-    assert_eq!(l.send("eni-client", &ack).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &ack, "eni-web");
     // A SYN-ACK from the reply side now changes nothing (no establishment).
     let synack = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "SA");
-    assert_eq!(l.send("eni-web", &synack).0, l.fwd("eni-client"));
+    l.assert_fwd("eni-web", &synack, "eni-client");
     assert_eq!(l.m.counters().count(Counter::TcpEstablished), 0);
 }
 
@@ -390,7 +395,7 @@ fn the_source_port_pool_bounds_concurrent_flows_to_a_target() {
     let (c, cmac) = (l.ip("eni-client"), l.mac("eni-client"));
     let vpce = ip("10.0.1.100");
     let first = pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40000, 80, "S");
-    assert_eq!(l.send("eni-client", &first).0, l.fwd("eni-target"));
+    l.assert_fwd("eni-client", &first, "eni-target");
     l.assert_drop(
         "eni-client",
         &pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40001, 80, "S"),
@@ -414,8 +419,8 @@ fn the_source_port_pool_bounds_concurrent_flows_to_a_target() {
     );
     // Closing the TCP flow and reopening it reuses the port.
     let rst = pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40000, 80, "R");
-    assert_eq!(l.send("eni-client", &rst).0, l.fwd("eni-target"));
-    assert_eq!(l.send("eni-client", &first).0, l.fwd("eni-target"));
+    l.assert_fwd("eni-client", &rst, "eni-target");
+    l.assert_fwd("eni-client", &first, "eni-target");
 }
 
 #[test]
@@ -518,7 +523,7 @@ fn a_full_flow_table_refuses_new_flows_and_keeps_live_ones() {
     let (c, w) = (l.ip("eni-client"), l.ip("eni-web"));
     let cmac = l.mac("eni-client");
     let a = pkt::tcp(cmac, GATEWAY_MAC, c, w, 1, 80, "S");
-    assert_eq!(l.send("eni-client", &a).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &a, "eni-web");
     // One entry left: the forward entry fits, the reply entry does not.
     l.assert_drop(
         "eni-client",
@@ -526,7 +531,7 @@ fn a_full_flow_table_refuses_new_flows_and_keeps_live_ones() {
         DropReason::FlowTableFull,
     );
     assert_eq!(l.m.flow_entries(), 2);
-    assert_eq!(l.send("eni-client", &a).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &a, "eni-web");
 }
 
 #[test]
