@@ -26,6 +26,18 @@ impl Lab {
         (c, w, self.mac("eni-client"), self.mac("eni-web"))
     }
 
+    /// A TCP segment client:`sport` -> web:`dport` with `flags`.
+    fn c2w(&self, sport: u16, dport: u16, flags: &str) -> Vec<u8> {
+        let (c, w, cmac, _) = self.client_and_web();
+        pkt::tcp(cmac, GATEWAY_MAC, c, w, sport, dport, flags)
+    }
+
+    /// A TCP segment web:`sport` -> client:`dport` with `flags`.
+    fn w2c(&self, sport: u16, dport: u16, flags: &str) -> Vec<u8> {
+        let (c, w, _, wmac) = self.client_and_web();
+        pkt::tcp(wmac, GATEWAY_MAC, w, c, sport, dport, flags)
+    }
+
     fn new() -> Lab {
         Self::with_capacity(None)
     }
@@ -324,34 +336,28 @@ fn malformed_frames_are_dropped_with_their_reason() {
 #[test]
 fn rst_closes_a_flow_only_a_new_syn_reopens_it_and_fin_keeps_it_open() {
     let mut l = Lab::new();
-    let (c, w, cmac, wmac) = l.client_and_web();
-    let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "S");
+    let syn = l.c2w(40000, 80, "S");
     l.assert_fwd("eni-client", &syn, "eni-web");
-    let rst = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "RA");
+    let rst = l.w2c(80, 40000, "RA");
     l.assert_fwd("eni-web", &rst, "eni-client");
-    l.assert_drop(
-        "eni-client",
-        &pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "A"),
-        DropReason::FlowClosed,
-    );
+    l.assert_drop("eni-client", &l.c2w(40000, 80, "A"), DropReason::FlowClosed);
     l.assert_drop("eni-web", &rst, DropReason::FlowClosed);
     l.assert_fwd("eni-client", &syn, "eni-web");
     assert_eq!(l.m.counters().count(Counter::FlowCreated), 2);
     // FIN: closing, still forwarding both ways.
-    let fin = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "FA");
+    let fin = l.c2w(40000, 80, "FA");
     l.assert_fwd("eni-client", &fin, "eni-web");
-    let ack = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "A");
+    let ack = l.w2c(80, 40000, "A");
     l.assert_fwd("eni-web", &ack, "eni-client");
 }
 
 #[test]
 fn a_first_packet_without_syn_is_taken_as_established_mid_stream() {
     let mut l = Lab::new();
-    let (c, w, cmac, wmac) = l.client_and_web();
-    let ack = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "A");
+    let ack = l.c2w(40000, 80, "A");
     l.assert_fwd("eni-client", &ack, "eni-web");
     // A SYN-ACK from the reply side now changes nothing (no establishment).
-    let synack = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "SA");
+    let synack = l.w2c(80, 40000, "SA");
     l.assert_fwd("eni-web", &synack, "eni-client");
     assert_eq!(l.m.counters().count(Counter::TcpEstablished), 0);
 }
