@@ -27,6 +27,19 @@ pub mod fixtures {
     }
 }
 
+/// The drop reasons `d` counts, but `expected`, by name with their counts
+/// (what a test that allows only `expected` drops prints when it fails).
+pub fn drops_but(
+    d: &Snapshot,
+    expected: &[dataplane_common::DropReason],
+) -> Vec<(&'static str, u64)> {
+    dataplane_common::DropReason::ALL
+        .iter()
+        .filter(|r| !expected.contains(r) && d.drop_count(**r) > 0)
+        .map(|&r| (r.name(), d.drop_count(r)))
+        .collect()
+}
+
 /// Fails loudly (never skips) when a root test runs without what it needs.
 pub fn require_root() {
     require_root_and_object(
@@ -358,6 +371,51 @@ pub mod pkt {
         f[25] = 0;
         let c = super::csum::fold(super::csum::sum(&f[14..14 + ihl]));
         f[24..26].copy_from_slice(&(!c).to_be_bytes());
+    }
+
+    /// ICMP errors as `(type, code, second word)`: fragmentation needed,
+    /// next-hop MTU 1400 (in the word's low half).
+    pub const FRAG_NEEDED: (u8, u8, [u8; 4]) = (3, 4, [0, 0, 0x05, 0x78]);
+    pub const TIME_EXCEEDED: (u8, u8, [u8; 4]) = (11, 0, [0; 4]);
+    pub const PORT_UNREACHABLE: (u8, u8, [u8; 4]) = (3, 3, [0; 4]);
+
+    /// An ICMP error frame `smac` -> `dmac`, `src` -> `dst`, of `(type,
+    /// code, second word)` (see [`FRAG_NEEDED`]), quoting `quote` (an IPv4
+    /// packet, cut where the sender cut it). Checksums from scratch
+    /// (RFC 1071, [`super::csum`]).
+    pub fn icmp_error(
+        (smac, dmac): ([u8; 6], [u8; 6]),
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        (icmp_type, code, rest): (u8, u8, [u8; 4]),
+        quote: &[u8],
+    ) -> Vec<u8> {
+        use super::csum::{fold, sum};
+        let mut icmp = vec![icmp_type, code, 0, 0];
+        icmp.extend_from_slice(&rest);
+        icmp.extend_from_slice(quote);
+        let c = !fold(sum(&icmp));
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let tot = (20 + icmp.len()) as u16;
+        let mut ip = vec![0x45, 0xc0];
+        ip.extend_from_slice(&tot.to_be_bytes());
+        ip.extend_from_slice(&[0x12, 0x34, 0, 0, 64, PROTO_ICMP, 0, 0]);
+        ip.extend_from_slice(&src.octets());
+        ip.extend_from_slice(&dst.octets());
+        let c = !fold(sum(&ip));
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut f = dmac.to_vec();
+        f.extend_from_slice(&smac);
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&icmp);
+        f
+    }
+
+    /// The IPv4 packet of an Ethernet frame, its first `n` bytes (all if
+    /// `n` is larger).
+    pub fn ip_part(frame: &[u8], n: usize) -> Vec<u8> {
+        frame[14..].iter().copied().take(n).collect()
     }
 }
 

@@ -532,3 +532,46 @@ pub fn eth_to(dst: [u8; 6]) -> [u8; 12] {
     e[6..].copy_from_slice(&GATEWAY_MAC);
     e
 }
+
+/// The generation-0 port of ENI `eni` (groups `sg_set`, address `ip`,
+/// `mac`) in `vpc`'s subnet `subnet`: where a test's frames arrive.
+pub fn port_info(
+    vpc: u32,
+    eni: u32,
+    sg_set: u32,
+    ip: Ipv4Addr,
+    mac: [u8; 6],
+    subnet: u16,
+) -> PortInfo {
+    PortInfo {
+        vpc,
+        eni,
+        sg_set,
+        ip: ip.octets(),
+        mac,
+        generation: 0,
+        subnet,
+        _pad: 0,
+    }
+}
+
+/// ENI `eni` of `kind` on this node (no underlay address) behind
+/// `ifindex`, with groups `sg_set`, `mac`, in subnet `subnet`.
+pub fn eni_info(
+    eni: u32,
+    ifindex: u32,
+    sg_set: u32,
+    kind: u32,
+    mac: [u8; 6],
+    subnet: u16,
+) -> EniInfo {
+    EniInfo {
+        eni,
+        ifindex,
+        sg_set,
+        kind,
+        underlay: [0; 4],
+        mac,
+        subnet,
+    }
+}

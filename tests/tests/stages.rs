@@ -12,14 +12,15 @@ use std::net::Ipv4Addr;
 
 use dataplane::model::Hook;
 use dataplane_common::{
-    flow_hash, Counter, DropReason, EndpointInfo, EniInfo, FlowEntry, FlowKey, ListenerInfo,
-    ListenerKey, PortInfo, TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING,
-    ENDPOINT_STATE_REJECTED, ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_DNAT, FLOW_F_REPLY,
-    FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, HASH_SEED_NAT_PORT,
-    HASH_SEED_TARGET, MAGLEV_SIZE, NO_SG_SET, NO_STAT, NO_SUBNET, NO_TARGET, PROTO_ICMP, PROTO_TCP,
-    PROTO_UDP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
-    STAT_TARGET_BASE, TARGETS_PER_GENERATION,
+    flow_hash, Counter, DropReason, EndpointInfo, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
+    TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, ENDPOINT_STATE_REJECTED,
+    ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT,
+    FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, HASH_SEED_NAT_PORT, HASH_SEED_TARGET,
+    MAGLEV_SIZE, NO_SG_SET, NO_STAT, NO_SUBNET, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+    SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE, STAT_TARGET_BASE,
+    TARGETS_PER_GENERATION,
 };
+use hyperlab_tests::stage::{eni_info, port_info};
 use hyperlab_tests::{
     csum, pkt,
     stage::{eth_to, flow_key, Stage, PORT_IFINDEX},
@@ -56,15 +57,7 @@ fn sg_port_range_edges() {
         ];
         for (i, (port, allowed)) in cases.into_iter().enumerate() {
             // A new source port per case: every packet is a first packet.
-            let f = pkt::tcp(
-                CLIENT_MAC,
-                GATEWAY_MAC,
-                client(),
-                server(),
-                40000 + i as u16,
-                port,
-                "S",
-            );
+            let f = to_server(40000 + i as u16, port, "S");
             let what = format!("port {port}");
             if allowed {
                 assert_forwarded_to_server(&st, hook, &f, &what);
@@ -201,16 +194,8 @@ fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(Flo
 fn flow_create_records_both_directions() {
     for hook in HOOKS {
         let mut st = Stage::load();
-        client_and_server(&mut st, client());
-        all_tcp_out(&mut st);
-        st.set_sg(
-            SERVER_SG,
-            SG_DIR_INGRESS,
-            PROTO_TCP,
-            (ip("0.0.0.0"), 0),
-            &[(80, 80)],
-        );
-        let f = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "S");
+        web_scene(&mut st);
+        let f = to_server(40000, 80, "S");
         assert_forwarded_to_server(&st, hook, &f, "first packet");
         let flows = st.flows();
         assert_eq!(flows.len(), 2, "{hook:?}: {flows:?}");
@@ -225,7 +210,7 @@ fn flow_create_records_both_directions() {
         assert_eq!((s.rx_packets, s.rx_bytes), (1, f.len() as u64), "{hook:?}");
         assert!(st.drops().is_empty(), "{hook:?}");
         // The next packet of the flow follows the entry.
-        let a = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "A");
+        let a = to_server(40000, 80, "A");
         assert_forwarded_to_server(&st, hook, &a, "second packet");
         assert_eq!(st.counter(Counter::FlowHit), 1, "{hook:?}");
         assert_eq!(st.counter(Counter::FlowCreated), 1, "{hook:?}");
@@ -241,23 +226,15 @@ fn flow_create_records_both_directions() {
 fn flow_hits_need_no_slow_path_and_first_packets_fail_loudly_without_one() {
     for hook in HOOKS {
         let mut st = Stage::load();
-        client_and_server(&mut st, client());
-        all_tcp_out(&mut st);
-        st.set_sg(
-            SERVER_SG,
-            SG_DIR_INGRESS,
-            PROTO_TCP,
-            (ip("0.0.0.0"), 0),
-            &[(80, 80)],
-        );
-        let f = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "S");
+        web_scene(&mut st);
+        let f = to_server(40000, 80, "S");
         assert_forwarded_to_server(&st, hook, &f, "first packet, slow path present");
         st.empty_slow_paths();
-        let a = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "A");
+        let a = to_server(40000, 80, "A");
         assert_forwarded_to_server(&st, hook, &a, "flow hit, no slow path");
         let live = st.flows();
         assert_eq!(live.len(), 2, "{hook:?}: the first flow's two entries");
-        let g = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40001, 80, "S");
+        let g = to_server(40001, 80, "S");
         assert_dropped(
             &st,
             hook,
@@ -286,20 +263,12 @@ fn full_flow_table_refuses_new_flows() {
     for hook in HOOKS {
         for size in [2, 3] {
             let mut st = Stage::with_flow_table(size);
-            client_and_server(&mut st, client());
-            all_tcp_out(&mut st);
-            st.set_sg(
-                SERVER_SG,
-                SG_DIR_INGRESS,
-                PROTO_TCP,
-                (ip("0.0.0.0"), 0),
-                &[(80, 80)],
-            );
-            let f1 = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "S");
+            web_scene(&mut st);
+            let f1 = to_server(40000, 80, "S");
             assert_forwarded_to_server(&st, hook, &f1, "first flow");
             let live = st.flows();
             assert_eq!(live, plain_flow(&f1, 40000, 80, live[0].1.created_ns));
-            let f2 = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40001, 80, "S");
+            let f2 = to_server(40001, 80, "S");
             let what = format!("table of {size}, second flow");
             assert_dropped(&st, hook, &f2, DropReason::FlowTableFull, &what);
             assert_eq!(st.flows(), live, "{hook:?} {what}: live entries untouched");
@@ -504,15 +473,7 @@ fn privatelink_scene(st: &mut Stage) -> Vec<u32> {
     st.set_eni(
         VPC,
         ep_ip(),
-        EniInfo {
-            eni: 0,
-            ifindex: 0,
-            sg_set: EP_SG,
-            kind: ENI_KIND_ENDPOINT,
-            underlay: [0; 4],
-            mac: [0; 6],
-            subnet: 0,
-        },
+        eni_info(0, 0, EP_SG, ENI_KIND_ENDPOINT, [0; 6], 0),
     );
     st.set_sg(
         EP_SG,
@@ -903,15 +864,14 @@ fn first_packet_drop_reasons() {
                 st.set_eni(
                     VPC,
                     server(),
-                    EniInfo {
-                        eni: SERVER_ENI,
-                        ifindex: SERVER_IFINDEX,
-                        sg_set: SERVER_SG,
-                        kind: ENI_KIND_LINK,
-                        underlay: [0; 4],
-                        mac: SERVER_MAC,
-                        subnet: 0,
-                    },
+                    eni_info(
+                        SERVER_ENI,
+                        SERVER_IFINDEX,
+                        SERVER_SG,
+                        ENI_KIND_LINK,
+                        SERVER_MAC,
+                        0,
+                    ),
                 )
             },
             syn(client(), server(), 80),
@@ -948,16 +908,14 @@ fn first_packet_drop_reasons() {
 
 /// The port frames arrive on is the server's (for its replies).
 fn from_server(st: &mut Stage) {
-    st.set_port(PortInfo {
-        vpc: VPC,
-        eni: SERVER_ENI,
-        sg_set: SERVER_SG,
-        ip: server().octets(),
-        mac: SERVER_MAC,
-        generation: 0,
-        subnet: 0,
-        _pad: 0,
-    });
+    st.set_port(port_info(
+        VPC,
+        SERVER_ENI,
+        SERVER_SG,
+        server(),
+        SERVER_MAC,
+        0,
+    ));
 }
 
 /// The TCP states of both entries of the client's flow to server:80.
@@ -1008,15 +966,7 @@ fn tcp_state_tracking() {
     };
     for hook in HOOKS {
         let mut st = Stage::load();
-        client_and_server(&mut st, client());
-        all_tcp_out(&mut st);
-        st.set_sg(
-            SERVER_SG,
-            SG_DIR_INGRESS,
-            PROTO_TCP,
-            (ip("0.0.0.0"), 0),
-            &[(80, 80)],
-        );
+        web_scene(&mut st);
         let to_client = |st: &Stage, f: &[u8], what: &str| {
             let o = st.run(hook, f);
             assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}");

@@ -9,13 +9,11 @@
 //! 55,000 connections per unique destination, then `ErrorPortAllocation`.
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
 
-use dataplane::model::{Hook, NetworkAcl};
+use dataplane::model::Hook;
 use dataplane_common::{
-    flow_hash, Counter, DropReason, EniInfo, PortInfo, ENI_KIND_HOST, ENI_KIND_INTERNET,
-    FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, GATEWAY_MAC, HASH_SEED_NAT_PORT, INTERNET_VPC,
-    NO_SG_SET, NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS,
+    Counter, DropReason, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, GATEWAY_MAC, INTERNET_VPC,
+    NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS,
 };
 use hyperlab_tests::{
     csum, pkt,
@@ -24,168 +22,29 @@ use hyperlab_tests::{
 };
 
 mod stages_common;
+use stages_common::internet::web_private as web;
+use stages_common::internet::{
+    self, assert_no_such_host, assert_out, eip, first_port, from_internet, host, internet_scene,
+    nat_toml, AWS_POOL, HOST_ENI, HOST_MAC,
+};
 use stages_common::{assert_dropped, ip, CLIENT_ENI, CLIENT_MAC, CLIENT_SG, VPC};
 
-/// vpc-a 10.0.0.0/16 with igw-a: s0 (10.0.1.0/24) is public (its table
-/// routes 0.0.0.0/0 to the internet gateway) and holds nat-a; s1
-/// (10.0.2.0/24) uses the main table, which routes 0.0.0.0/0 to nat-a.
-/// `{ports}`: the gateway's `ports` line (the lab's knob), if any.
-fn nat_toml(ports: &str) -> String {
-    format!(
-        r#"
-[internet]
-hosts = [{{ name = "example", ip = "203.0.113.10" }}]
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[internet_gateway]]
-id = "igw-a"
-vpc = "vpc-a"
-
-[[subnet]]
-id = "s0"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "s1"
-vpc = "vpc-a"
-cidr = "10.0.2.0/24"
-az = "use1-az1"
-
-[[route_table]]
-id = "rtb-public"
-vpc = "vpc-a"
-subnets = ["s0"]
-routes = [{{ destination = "0.0.0.0/0", target = "igw-a" }}]
-
-[[route_table]]
-id = "rtb-private"
-vpc = "vpc-a"
-main = true
-routes = [{{ destination = "0.0.0.0/0", target = "nat-a" }}]
-
-[[nat_gateway]]
-id = "nat-a"
-subnet = "s0"
-private_ip = "10.0.1.100"
-elastic_ip = "203.0.113.50"
-{ports}
-"#
-    )
-}
-
-const HOST_ENI: u32 = 65_000;
-const HOST_IFINDEX: u32 = 4343;
-const HOST_MAC: [u8; 6] = [0x06, 0, 203, 0, 113, 10];
-const WEB_IFINDEX: u32 = 4242;
 /// The private subnet s1.
 const PRIVATE: u16 = 1;
-
-fn host() -> Ipv4Addr {
-    ip("203.0.113.10")
-}
-fn web() -> Ipv4Addr {
-    ip("10.0.2.30")
-}
-fn eip() -> Ipv4Addr {
-    ip("203.0.113.50")
-}
-
-/// The spec's first port for a flow from web (`id` plays both ports for
-/// ICMP echo) in the pool `lo ..= hi`.
-fn first_port(sport: u16, dport: u16, proto: u8, (lo, hi): (u16, u16)) -> u16 {
-    let h = flow_hash(
-        web().octets(),
-        host().octets(),
-        sport.to_be_bytes(),
-        dport.to_be_bytes(),
-        proto,
-        HASH_SEED_NAT_PORT,
-    );
-    lo + (h % (hi - lo + 1) as u32) as u16
-}
 
 /// SETUP: the tables of `nat_toml(ports)`, open ACLs, the internet host,
 /// nat-a's Elastic IP, and `web` (10.0.2.30 in the private subnet) whose
 /// groups let everything out.
 fn scene(ports: &str) -> Stage {
     let mut st = Stage::load();
-    let topo = dataplane::config::parse_str(&nat_toml(ports), "nat.toml").unwrap();
-    st.set_route_tables(&topo);
-    let open = NetworkAcl::default_for(0, "vpc-a");
-    st.set_nacls(&[&open, &open]);
-    st.set_eni(
-        INTERNET_VPC,
-        host(),
-        EniInfo {
-            eni: HOST_ENI,
-            ifindex: HOST_IFINDEX,
-            sg_set: NO_SG_SET,
-            kind: ENI_KIND_INTERNET,
-            underlay: [0; 4],
-            mac: HOST_MAC,
-            subnet: NO_SUBNET,
-        },
-    );
-    st.set_eni(
-        VPC,
-        web(),
-        EniInfo {
-            eni: CLIENT_ENI,
-            ifindex: WEB_IFINDEX,
-            sg_set: CLIENT_SG,
-            kind: ENI_KIND_HOST,
-            underlay: [0; 4],
-            mac: CLIENT_MAC,
-            subnet: PRIVATE,
-        },
-    );
+    internet_scene(&mut st, &nat_toml(ports), web(), PRIVATE);
     st.set_nat_gateway_eip(0, eip(), ip("10.0.1.100"));
-    let any = (ip("0.0.0.0"), 0);
-    for proto in [PROTO_TCP, PROTO_UDP, PROTO_ICMP] {
-        st.set_sg(CLIENT_SG, SG_DIR_EGRESS, proto, any, &[(0, 65535)]);
-    }
     st
 }
 
 fn from_web(st: &mut Stage) {
-    st.set_port(PortInfo {
-        vpc: VPC,
-        eni: CLIENT_ENI,
-        sg_set: CLIENT_SG,
-        ip: web().octets(),
-        mac: CLIENT_MAC,
-        generation: 0,
-        subnet: PRIVATE,
-        _pad: 0,
-    });
+    internet::from_web(st, web(), PRIVATE);
 }
-
-fn from_internet(st: &mut Stage) {
-    st.set_port(PortInfo {
-        vpc: INTERNET_VPC,
-        eni: HOST_ENI,
-        sg_set: NO_SG_SET,
-        ip: host().octets(),
-        mac: HOST_MAC,
-        generation: 0,
-        subnet: NO_SUBNET,
-        _pad: 0,
-    });
-}
-
-fn assert_out(st: &Stage, hook: Hook, frame: &[u8], expected: &[u8], what: &str) {
-    let o = st.run(hook, frame);
-    assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}: forwarded");
-    assert_eq!(o.out, expected, "{hook:?} {what}: bytes");
-    csum::assert_valid(&o.out);
-}
-
-const AWS_POOL: (u16, u16) = (1024, 56_023);
 
 /// Out through the gateway and back: web's SYN to the internet host
 /// leaves with the Elastic IP and the spec's port as its source; the
@@ -310,22 +169,7 @@ fn nat_gateway_drops_what_the_internet_initiates_and_protocols_it_does_not_carry
             DropReason::UnsupportedProtocol,
             "GRE to the internet",
         );
-        let nowhere = pkt::tcp(
-            CLIENT_MAC,
-            GATEWAY_MAC,
-            web(),
-            ip("198.51.100.99"),
-            40001,
-            80,
-            "S",
-        );
-        assert_dropped(
-            &st,
-            hook,
-            &nowhere,
-            DropReason::InternetNoHost,
-            "no such host",
-        );
+        assert_no_such_host(&st, hook, web());
         assert_eq!(st.counter(Counter::FlowCreated), 0, "{hook:?}");
         assert!(st.flows().is_empty(), "{hook:?}");
     }

@@ -5,10 +5,11 @@
 
 use std::net::Ipv4Addr;
 
-use dataplane_common::{Counter, DropReason, GATEWAY_MAC, PROTO_ICMP};
+use dataplane_common::{Counter, DropReason, GATEWAY_MAC};
 
 use super::{Model, Port, Verdict};
-use crate::{csum, ip, pkt, topology};
+use crate::pkt::{icmp_error, FRAG_NEEDED, PORT_UNREACHABLE};
+use crate::{ip, pkt, topology};
 
 /// The shipped NAT gateway lab (web behind the internet gateway with
 /// public address 203.0.113.20, app behind nat-a with Elastic IP
@@ -30,38 +31,6 @@ fn model(icmp_in: bool) -> Model {
     }
     Model::new(&topology(&text, "natgw"), None)
 }
-
-/// An ICMP error `src` -> `dst` of `(type, code, second word)` quoting
-/// `quote`, checksums from scratch.
-fn icmp_error(
-    (smac, dmac): ([u8; 6], [u8; 6]),
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    (icmp_type, code, rest): (u8, u8, [u8; 4]),
-    quote: &[u8],
-) -> Vec<u8> {
-    let mut icmp = vec![icmp_type, code, 0, 0];
-    icmp.extend_from_slice(&rest);
-    icmp.extend_from_slice(quote);
-    let c = !csum::fold(csum::sum(&icmp));
-    icmp[2..4].copy_from_slice(&c.to_be_bytes());
-    let mut h = vec![0x45, 0xc0];
-    h.extend_from_slice(&((20 + icmp.len()) as u16).to_be_bytes());
-    h.extend_from_slice(&[0x12, 0x34, 0, 0, 64, PROTO_ICMP, 0, 0]);
-    h.extend_from_slice(&src.octets());
-    h.extend_from_slice(&dst.octets());
-    let c = !csum::fold(csum::sum(&h));
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    let mut f = dmac.to_vec();
-    f.extend_from_slice(&smac);
-    f.extend_from_slice(&[0x08, 0x00]);
-    f.extend_from_slice(&h);
-    f.extend_from_slice(&icmp);
-    f
-}
-
-const FRAG_NEEDED: (u8, u8, [u8; 4]) = (3, 4, [0, 0, 0x05, 0x78]);
-const PORT_UNREACHABLE: (u8, u8, [u8; 4]) = (3, 3, [0; 4]);
 
 struct Ends {
     eni: usize,
