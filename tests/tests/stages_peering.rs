@@ -21,7 +21,7 @@ use hyperlab_tests::{
 };
 
 mod stages_common;
-use stages_common::{assert_dropped, ip, new_drops};
+use stages_common::{assert_dropped, client, ip, new_drops, CLIENT_ENI, CLIENT_MAC, CLIENT_SG};
 
 /// vpc-a (0) 10.0.0.0/16, vpc-b (1) 10.1.0.0/16, vpc-c (2) 10.2.0.0/16,
 /// vpc-d (3) 10.3.0.0/16, one subnet each (subnet index = VPC index).
@@ -107,15 +107,8 @@ routes = [
 ]
 "#;
 
-const CLIENT_ENI: u32 = 3;
-const CLIENT_SG: u32 = 10;
 const PEER_SG: u32 = 11;
-const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x0a];
 const CLIENT_IFINDEX: u32 = 4241;
-
-fn client() -> Ipv4Addr {
-    ip("10.0.1.10")
-}
 
 /// The host ENI at `.20` of VPC `v`'s subnet (ENI 20 + v, MAC ..:v:14).
 fn host(v: u32) -> Ipv4Addr {
