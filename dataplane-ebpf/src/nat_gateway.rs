@@ -157,7 +157,9 @@ fn at_gateway<P: Packet>(
 /// removed it, or it never was). A RST is dropped
 /// (`nat_gateway_no_connection`); anything else is answered with a RST
 /// from the destination (`reset::answer`), which travels back like a reply
-/// (out of the gateway's subnet, into the sender's: their ACLs). The
+/// (out of the gateway's subnet, into the sender's: their ACLs; the
+/// sender's groups admit it as a response, a NAT gateway's connections
+/// being automatically tracked, so no rule is asked). The
 /// segment counts as dropped by the gateway, the RST as sent to the source.
 #[inline(always)]
 fn no_connection<P: Packet>(

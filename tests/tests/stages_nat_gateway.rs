@@ -809,3 +809,54 @@ fn nat_gateway_forwards_fragmented_udp_both_ways() {
         assert_dropped(&st, hook, &again[2], expired, "after its flow ended");
     }
 }
+
+/// Connections through a NAT gateway are automatically tracked (EC2 user
+/// guide, "Automatically tracked connections": NAT gateways are among the
+/// Hyperplane services whose connections are tracked even where the rules
+/// would leave them untracked), so what comes back along one passes the
+/// sender's groups as a response, whatever their inbound rules say. web's
+/// groups admit nothing in, and all TCP out to 0.0.0.0/0 marked untracked
+/// (`SG_DIR_UNTRACKED`: a plain flow would be judged on every packet): the
+/// gateway's entries carry no untracked flag, the host's SYN-ACK comes back,
+/// and once the connection is gone (the gateway timed it out) the RST the
+/// gateway answers web's late segment with reaches web likewise: exact
+/// bytes, on both hooks.
+#[test]
+#[ignore = "needs root"]
+fn nat_gateways_rst_passes_the_senders_groups_as_a_response_of_a_tracked_connection() {
+    use dataplane_common::SG_DIR_UNTRACKED;
+    for hook in HOOKS {
+        let mut st = scene("ports = \"1024-1024\"");
+        let any = (ip("0.0.0.0"), 0);
+        st.set_sg(
+            CLIENT_SG,
+            SG_DIR_EGRESS | SG_DIR_UNTRACKED,
+            PROTO_TCP,
+            any,
+            &[(0, 65535)],
+        );
+        from_web(&mut st);
+        let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "S");
+        let out = pkt::tcp(GATEWAY_MAC, HOST_MAC, eip(), host(), 1024, 80, "S");
+        assert_out(&st, hook, &syn, &out, "SYN out");
+        let flags: Vec<u32> = st.flows().iter().map(|(_, e)| e.flags).collect();
+        assert_eq!(
+            flags,
+            vec![FLOW_F_SNAT, FLOW_F_REPLY | FLOW_F_DNAT],
+            "{hook:?}: tracked both ways"
+        );
+        from_internet(&mut st);
+        let synack = pkt::tcp(HOST_MAC, GATEWAY_MAC, host(), eip(), 80, 1024, "SA");
+        let back = pkt::tcp(GATEWAY_MAC, CLIENT_MAC, host(), web(), 80, 40000, "SA");
+        assert_out(&st, hook, &synack, &back, "SYN-ACK back, no inbound rule");
+        st.clear_flows();
+        from_web(&mut st);
+        let late = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "PA");
+        let o = st.run(hook, &late);
+        assert_eq!(
+            (o.verdict, o.out),
+            (reflected(hook), rst_to_web(40000, 2000, 1008)),
+            "{hook:?}: the RST reaches web"
+        );
+    }
+}

@@ -283,7 +283,8 @@ fn udp_fragment(
     let ip = csum::sum(&f[14..14 + ihl]) % 0xffff;
     let l4 = 14 + ihl;
     if frags & 0x1fff != 0 {
-        return Some((vec![24..34], 0..0, vec![ip, u32::MAX]));
+        let addrs = 24..34;
+        return Some((vec![addrs], 0..0, vec![ip, u32::MAX]));
     }
     if tot - ihl < 8 {
         return None;
