@@ -3,7 +3,7 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{lpm_trie::LpmTrie, Array, HashMap, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
+    maps::{lpm_trie::LpmTrie, Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
 };
 use dataplane_common::{
     EndpointInfo, EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
@@ -11,7 +11,7 @@ use dataplane_common::{
     MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_FLOWS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_OBJ_STATS,
     MAX_PORTS, MAX_SG_ENTRIES, MAX_NACL_CIDRS, MAX_NACL_RULES, MAX_NACL_STATS, MAX_SUBNETS,
     NaclCidrKey, NaclDecision, NaclRuleKey, NaclStatKey, SubnetNacls, RouteInfo, RouteKey, RouteStatKey, SubnetRoute,
-    MAX_ROUTES, MAX_ROUTE_STATS, MAX_PUBLIC_IPS, PublicIp, NatGatewayCounters, NAT_STATS_SLOTS, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
+    MAX_ROUTES, MAX_ROUTE_STATS, MAX_PUBLIC_IPS, PublicIp, NatGatewayCounters, NAT_STATS_SLOTS, FragKey, FragEntry, MAX_FRAGS, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
 };
 
 #[map(name = "HL_PORTS")]
@@ -63,6 +63,12 @@ pub static PUBLIC_IPS: HashMap<EniKey, PublicIp> = HashMap::with_max_entries(MAX
 /// the agent's sweeper owns the upper half, `NAT_STATS_SLOTS`).
 #[map(name = "HL_NAT_STATS")]
 pub static NAT_STATS: PerCpuArray<NatGatewayCounters> = PerCpuArray::with_max_entries(NAT_STATS_SLOTS, 0);
+
+/// The flow each fragmented UDP datagram through a NAT gateway rode with
+/// its first fragment, for its later fragments (`nat_gateway::fragment`).
+/// An LRU: an old datagram's entry makes room for a new one.
+#[map(name = "HL_FRAGS")]
+pub static FRAGS: LruHashMap<FragKey, FragEntry> = LruHashMap::with_max_entries(MAX_FRAGS, 0);
 
 /// A preallocated hash, not an LRU: when it is full a new flow is refused
 /// (and counted) instead of evicting a live one, as AWS does

@@ -34,7 +34,7 @@ use crate::{
     forward::{self, forward, Verdict},
     maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS, SLOW_ARGS},
     packet::Packet,
-    parse::{self, Frame, Headers},
+    parse::{self, Frag, Frame, Headers},
     gateway, icmp_error, nacl, nat_gateway, privatelink, route, sg, tunnel,
 };
 
@@ -129,6 +129,9 @@ pub fn process_slow<P: Packet, const TUNNEL: bool>(p: &mut P) -> Verdict {
     let restart = matches!(SLOW_ARGS.get(0), Some(&a) if a != 0);
     let r = match parse::parse(p) {
         Ok(Frame::Ipv4(h)) => slow_stages(p, port, &h, active, len, restart, TUNNEL),
+        // Gateways are not built across nodes (`check` refuses them).
+        Ok(Frame::Fragment(..)) if TUNNEL => Err(DropReason::Fragment),
+        Ok(Frame::Fragment(h, f)) => fragment(p, port, &h, f, active, len),
         Ok(_) => Err(DropReason::SlowPathFailed),
         Err(reason) => Err(reason),
     };
@@ -188,6 +191,13 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
         }
         Frame::Ipv4(h) => (h, false),
         Frame::IcmpError(h) => (h, true),
+        // A fragment of a UDP datagram: the slow path's (`fragment`).
+        Frame::Fragment(h, _) => {
+            if !tunnel::is_tunnel(port) && h.src != port.ip {
+                return Err(DropReason::SourceCheck);
+            }
+            return slow_path(p, false, tunnel::is_tunnel(port));
+        }
     };
     // From another node: the sending ENI's port, as if it had entered
     // here (its node did the source check).
@@ -243,6 +253,47 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
         None => false,
     };
     slow_path(p, restart, from_tunnel)
+}
+
+/// A fragment of a UDP datagram from `port` (the fast path checked its
+/// source): only a NAT gateway's flows carry fragments ("NAT gateway
+/// basics"). A first fragment rides its flow like any packet, or, with no
+/// flow, starts one if no ENI of the VPC holds the destination and the
+/// sender's table routes it to a NAT gateway (then as an unfragmented
+/// first packet, `nat_gateway::to_internet`); the gateway remembers the
+/// datagram for its later fragments (`nat_gateway::fragment`). Anything
+/// else is `fragment`.
+#[inline(always)]
+fn fragment<P: Packet>(
+    p: &mut P,
+    port: &PortInfo,
+    h: &Headers,
+    f: Frag,
+    active: u32,
+    len: u64,
+) -> Result<Verdict, DropReason> {
+    if !f.first {
+        return nat_gateway::later_fragment(p, port, h, f, active, len);
+    }
+    let key = h.key(port.vpc);
+    let r = match flow::lookup(&key) {
+        Some(e) => nat_gateway::first_fragment(p, port, h, f, &key, e, active, len),
+        None => {
+            let gen = port.generation as u32;
+            let dst_key = EniKey { vpc: in_generation(port.vpc, gen), ip: h.dst };
+            // SAFETY: read-only map value.
+            let held = unsafe { ENIS.get(&dst_key) }.is_some();
+            if port.vpc == INTERNET_VPC || held || route::nat_route(gen, port.subnet, h.dst).is_none() {
+                return Err(DropReason::Fragment);
+            }
+            let v = nat_gateway::to_internet(p, port, h, &key, len, false);
+            if v.is_ok() {
+                nat_gateway::remember(port.vpc, h, f, &key);
+            }
+            v
+        }
+    };
+    events::rejected(r, port, h, &key, len)
 }
 
 /// Slow path: decide a new flow, record both directions, forward.

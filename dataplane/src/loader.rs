@@ -19,8 +19,9 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use dataplane_common::{
-    maps, port_slot, programs, FlowEntry, FlowKey, NaclCidrKey, NaclDecision, NaclRuleKey,
-    PortInfo, PortSlot, RouteInfo, RouteKey, SgKey, SgPorts, GENERATION_BIT, MAGLEV_SIZE,
+    maps, port_slot, programs, FlowEntry, FlowKey, FragEntry, FragKey, NaclCidrKey, NaclDecision,
+    NaclRuleKey, PortInfo, PortSlot, RouteInfo, RouteKey, SgKey, SgPorts, GENERATION_BIT,
+    MAGLEV_SIZE,
 };
 
 use crate::{
@@ -717,12 +718,19 @@ impl Dataplane {
             .with_context(|| format!("map {name} missing"))
     }
 
-    /// Empties the flow table (tests start each case from no state).
+    /// Empties the flow table and the fragmented datagrams' (tests start
+    /// each case from no state).
     pub fn clear_flows(&mut self) -> Result<()> {
         let mut flows = self.hash::<FlowKey, FlowEntry>(maps::FLOWS)?;
         let keys: Vec<FlowKey> = flows.keys().collect::<Result<_, _>>()?;
         for k in keys {
             flows.remove(&k)?;
+        }
+        // The fragmented datagrams' flows go with them (`HL_FRAGS`).
+        let mut frags = self.hash::<FragKey, FragEntry>(maps::FRAGS)?;
+        let keys: Vec<FragKey> = frags.keys().collect::<Result<_, _>>()?;
+        for k in keys {
+            frags.remove(&k)?;
         }
         Ok(())
     }

@@ -62,6 +62,7 @@ pub const PINNED_MAPS: &[&str] = &[
     maps::SLOW_TC,
     maps::SLOW_XDP,
     maps::NAT_STATS,
+    maps::FRAGS,
 ];
 
 /// Opens map `name` that a lab's data plane pinned under `dir`, saying what

@@ -289,6 +289,51 @@ pub mod pkt {
         out
     }
 
+    /// A UDP datagram with payload `payload` (etherparse computes both
+    /// checksums over the whole datagram).
+    pub fn udp_payload(
+        smac: [u8; 6],
+        dmac: [u8; 6],
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        (sport, dport): (u16, u16),
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2(smac, dmac)
+            .ipv4(src.octets(), dst.octets(), 64)
+            .udp(sport, dport);
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    /// The fragments a sender makes of Ethernet/IPv4 frame `whole` (IHL 5,
+    /// no DF): its IP payload cut at byte offsets `cuts` (multiples of 8,
+    /// ascending), each fragment with identification `id`, its offset, the
+    /// more-fragments flag on all but the last, and its own total length and
+    /// header checksum (RFC 791, "Fragmentation and Reassembly").
+    pub fn fragments(whole: &[u8], id: u16, cuts: &[usize]) -> Vec<Vec<u8>> {
+        let payload = &whole[34..];
+        let mut bounds = vec![0];
+        bounds.extend_from_slice(cuts);
+        bounds.push(payload.len());
+        bounds
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| {
+                assert_eq!(w[0] % 8, 0, "fragment offsets are multiples of 8");
+                let mut f = whole[..34].to_vec();
+                f.extend_from_slice(&payload[w[0]..w[1]]);
+                let len = (20 + w[1] - w[0]) as u16;
+                f[16..18].copy_from_slice(&len.to_be_bytes());
+                f[18..20].copy_from_slice(&id.to_be_bytes());
+                let mf = if i + 2 < bounds.len() { 0x2000 } else { 0 };
+                f[20..22].copy_from_slice(&(mf | (w[0] / 8) as u16).to_be_bytes());
+                fix_ip_checksum(&mut f);
+                f
+            })
+            .collect()
+    }
+
     /// An IPv4 packet of protocol `proto` (GRE 47, ESP 50...) whose payload
     /// is `payload` as is: no header past IPv4's is assumed.
     pub fn ip_proto(

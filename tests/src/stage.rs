@@ -445,6 +445,19 @@ impl Stage {
         }
     }
 
+    /// Moves every `HL_FRAGS` entry's `first_ns` `secs` seconds back (as if
+    /// its datagram's first fragment had passed that long ago).
+    pub fn age_fragments(&mut self, secs: u64) {
+        let m = self.ebpf.map_mut(maps::FRAGS).expect("HL_FRAGS");
+        let mut h: HashMap<&mut MapData, dataplane_common::FragKey, dataplane_common::FragEntry> =
+            HashMap::try_from(m).unwrap();
+        let all: Vec<_> = h.iter().map(|r| r.unwrap()).collect();
+        for (k, mut e) in all {
+            e.first_ns -= secs * 1_000_000_000;
+            h.insert(k, e, 0).unwrap();
+        }
+    }
+
     /// One pass of the agent's conntrack sweeper with `timeouts`
     /// (`conntrack::sweep_returning`, then the NAT gateways' idle timeouts
     /// into `HL_NAT_STATS`): the entries it removed.

@@ -1003,7 +1003,10 @@ codes! {
         BadIpVersion = 4, "bad_ip_version";
         /// Total length larger than the frame or smaller than the header.
         BadTotalLength = 5, "bad_total_length";
-        /// Any fragment: the fabric tracks flows by ports, which only the first carries.
+        /// A fragment the fabric does not carry: any fragment but of UDP
+        /// through a NAT gateway (it tracks flows by ports, which only the
+        /// first fragment carries; AWS's NAT gateway forwards fragmented
+        /// UDP, `nat_gateway.rs`).
         Fragment = 6, "fragment";
         TruncatedL4 = 7, "truncated_l4";
         /// TCP data offset below 5 or past the packet.
@@ -1103,6 +1106,13 @@ codes! {
         /// there): dropped. Any other segment but a SYN gets the gateway's
         /// RST instead (`nat_gateway_rst_sent`).
         NatGatewayNoConnection = 41, "nat_gateway_no_connection";
+        /// A later fragment (offset above zero) of a UDP datagram through a
+        /// NAT gateway that came more than 30 s after its first fragment
+        /// (`FRAGMENT_TIMEOUT_NS`), or after the flow that fragment rode
+        /// ended: without ports it has nothing to ride. A later fragment of
+        /// a datagram no NAT gateway forwarded the first fragment of is
+        /// `fragment`.
+        NatGatewayFragmentExpired = 42, "nat_gateway_fragment_expired";
     }
 }
 
@@ -1197,6 +1207,8 @@ mod pod {
     unsafe impl aya::Pod for RouteStatKey {}
     unsafe impl aya::Pod for PublicIp {}
     unsafe impl aya::Pod for NatGatewayCounters {}
+    unsafe impl aya::Pod for FragKey {}
+    unsafe impl aya::Pod for FragEntry {}
     unsafe impl aya::Pod for explain::ExplainTrace {}
 }
 

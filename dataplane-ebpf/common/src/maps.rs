@@ -79,3 +79,7 @@ pub const SLOW_PATHS: [(&str, u32, &str); 3] = [
 /// per-CPU array of [`super::NatGatewayCounters`] by gateway index
 /// ([`super::NAT_STATS_SLOTS`])
 pub const NAT_STATS: &str = "HL_NAT_STATS";
+/// LRU hash [`super::FragKey`] -> [`super::FragEntry`]: the flow each
+/// fragmented UDP datagram through a NAT gateway rode with its first
+/// fragment, for its later fragments
+pub const FRAGS: &str = "HL_FRAGS";

@@ -35,6 +35,10 @@ fn abi_sizes_and_offsets_are_pinned() {
     assert_eq!(size_of::<RouteStatKey>(), 8);
     assert_eq!(size_of::<PublicIp>(), 12);
     assert_eq!(size_of::<NatGatewayCounters>(), 13 * 8);
+    assert_eq!(size_of::<FragKey>(), 16);
+    assert_eq!(offset_of!(FragKey, id), 12);
+    assert_eq!(size_of::<FragEntry>(), 32);
+    assert_eq!(offset_of!(FragEntry, first_ns), 24);
     assert_eq!(offset_of!(FlowEntry, out_ifindex), 12);
     assert_eq!(offset_of!(FlowEntry, created_ns), 64);
     assert_eq!(offset_of!(FlowEntry, packets), 72);

@@ -22,7 +22,7 @@
 //!
 //! 1. A frame from an interface that is no ENI's is none of the fabric's
 //!    business: passed to the stack untouched.
-//! 2. Ethernet/IPv4 only, complete headers, no fragments; TCP, UDP and ICMP
+//! 2. Ethernet/IPv4 only, complete headers, no fragments (but UDP's, rule 14); TCP, UDP and ICMP
 //!    echo only (the `parse` reasons). ARP requests a host makes for itself
 //!    are answered by the VPC router with its MAC for any address (proxy
 //!    ARP); other ARP is ignored.
@@ -99,10 +99,14 @@
 //!     address. The internet has no subnet and no ACL.
 //! 13. NAT gateways (`nat_gateway.rs`): source NAT to the Elastic IP and a
 //!     port per unique destination; outside-initiated packets dropped.
+//! 14. Fragmented UDP through a NAT gateway (`fragment.rs`): a first
+//!     fragment by its ports, later ones by their datagram's
+//!     identification; every other fragment dropped.
 
 mod create;
 use create::Unbound;
 mod flow_log;
+mod fragment;
 mod icmp_error;
 mod internet;
 pub mod maglev;
@@ -132,7 +136,7 @@ use dataplane_common::{
     HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
 };
 
-pub use wire::{parse, Addrs, Checksums, Frame, Ipv4};
+pub use wire::{parse, Addrs, Checksums, Frag, Frame, Ipv4};
 
 /// Where a frame enters the fabric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -365,6 +369,8 @@ pub struct Model {
     rejected_nat: Option<(DropReason, Choice, usize)>,
     met_untracked: bool,
     met_icmp_typed: bool,
+    /// Rule 14: the flow each fragmented datagram's first fragment rode.
+    frags: HashMap<fragment::Datagram, Tuple>,
 }
 
 /// The kind of route that decided a first packet.
@@ -424,6 +430,7 @@ impl Model {
             rejected_nat: None,
             met_untracked: false,
             met_icmp_typed: false,
+            frags: HashMap::new(),
         }
     }
 
@@ -444,6 +451,7 @@ impl Model {
     /// Forgets every flow (as `Dataplane::clear_flows` does); counters stay.
     pub fn clear_flows(&mut self) {
         self.flows.clear();
+        self.frags.clear();
     }
 
     /// The fate of `frame` arriving on `from`.
@@ -503,6 +511,12 @@ impl Model {
                 return Ok(Outcome::new(Verdict::Reflect, out));
             }
             Frame::Ipv4(p) => p,
+            Frame::Fragment(p, f) => {
+                if p.src != self.port_ip(eni) {
+                    return Err(DropReason::SourceCheck);
+                }
+                return self.fragment(eni, frame, &p, f);
+            }
             Frame::IcmpError(p) => {
                 if p.src != self.port_ip(eni) {
                     return Err(DropReason::SourceCheck);

@@ -95,7 +95,9 @@ impl Model {
     /// Generation": the segment's ACK as sequence, else 0; its sequence
     /// plus its length, SYN and FIN one each, acknowledged; RST|ACK, window
     /// 0, no payload), which meets the ACLs out of the gateway's subnet and
-    /// into the sender's as a reply would, and goes back to the sender.
+    /// into the sender's as a reply would, and goes back to the sender: its
+    /// groups admit it as a response (a NAT gateway's connections are
+    /// automatically tracked, EC2 user guide), whatever their inbound rules.
     fn nat_no_connection(
         &mut self,
         eni: usize,
