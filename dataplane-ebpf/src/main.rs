@@ -2,11 +2,6 @@
 //! into a TC (tcx ingress) program and an XDP program.
 #![no_std]
 #![no_main]
-// `atomic_xadd`: the BPF target's `core` has no `AtomicU64::fetch_add`
-// (no compare-and-swap), but LLVM lowers an unused atomic add to BPF's
-// `lock xadd`. The kernel crate is built with RUSTC_BOOTSTRAP=1 already.
-#![feature(core_intrinsics)]
-#![allow(internal_features)]
 
 mod arp;
 mod counters;

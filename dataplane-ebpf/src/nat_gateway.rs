@@ -125,7 +125,7 @@ fn at_gateway<P: Packet>(
         _ => return Err(DropReason::InternetNoHost),
     };
     explain::destination(host);
-    let mut b = flow::Birth::of(h, len);
+    let mut b = flow::Birth::of(h);
     b.nat_gateway = r.nat_gateway;
     let rev = flow::scratch(1)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
@@ -146,7 +146,7 @@ fn at_gateway<P: Packet>(
     } else {
         flow::create(key, fwd, &rev_key, rev, restart, Reply::Claimed)?
     };
-    forward::created(p, h, c, fwd, len)
+    forward::created(p, h, key, c, fwd, len)
 }
 
 /// A TCP segment other than a SYN, with no flow: the gateway holds no

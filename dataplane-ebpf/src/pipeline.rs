@@ -32,7 +32,7 @@ use crate::{
     explain::{self, dry_run},
     flow::{self, Created, Crossings, Hop, Reply, Track, Tuple},
     forward::{self, forward, Verdict},
-    maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS, SLOW_ARGS},
+    maps::{ACTIVE, ENIS, FLOWS, FLOW_COUNTS, PORTS, PORT_SLOTS, SLOW_ARGS},
     packet::Packet,
     parse::{self, Frame, Headers},
     gateway, icmp_error, nacl, nat_gateway, privatelink, route, sg, tunnel,
@@ -226,7 +226,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
                 events::rejected(nacl::tracked(active, e, &h), port, &h, &key, len)?;
                 // SAFETY: `e` points into a live map value.
                 let v = forward(p, &h, unsafe { &*e }, len)?;
-                flow::account(e, len, h.tcp_flags);
+                flow::account(&key, len, h.tcp_flags);
                 return Ok(v);
             }
             Track::Restart => {
@@ -235,13 +235,19 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
                 explain::flow(EXPLAIN_FLOW_RESTART, e);
                 if !dry_run() {
                     // SAFETY: `e` points into a live map value.
-                    let _ = FLOWS.remove(&unsafe { &*e }.peer_key(h.proto));
+                    let peer = unsafe { &*e }.peer_key(h.proto);
+                    // Its counters first: a record never outlives its entry.
+                    let _ = FLOW_COUNTS.remove(&peer);
+                    let _ = FLOWS.remove(&peer);
                 }
                 true
             }
         },
         None => false,
     };
+    // The new flow's counters, built here where the fast path has room:
+    // the slow path only inserts them (`flow::create`).
+    flow::prepare_counters(&h, len);
     slow_path(p, restart, from_tunnel)
 }
 
@@ -399,7 +405,7 @@ fn create_and_forward<P: Packet>(
     log: bool,
 ) -> Result<Verdict, DropReason> {
     let gen = port.generation as u32;
-    let b = flow::Birth::of(h, len);
+    let b = flow::Birth::of(h);
     let fwd = flow::scratch(0)?;
     let to_dst = Hop { mac: &dst.mac, ifindex: dst.ifindex, vpc: dst_vpc, eni: dst.eni };
     flow::build(fwd, &b, fwd_x.0, port.eni, &to_dst, Tuple::of(h), &fwd_x.1);
@@ -438,7 +444,7 @@ fn create_and_forward<P: Packet>(
         }
         c
     };
-    forward::created(p, h, c, fwd, len)
+    forward::created(p, h, key, c, fwd, len)
 }
 
 /// A packet of an untracked flow (entry flags `flags`): the sender's egress

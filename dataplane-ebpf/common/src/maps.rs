@@ -10,6 +10,13 @@ pub const ENIS: &str = "HL_ENIS";
 pub const SG_RULES: &str = "HL_SG_RULES";
 /// [`super::FlowKey`] -> [`super::FlowEntry`]
 pub const FLOWS: &str = "HL_FLOWS";
+/// per-CPU hash [`super::FlowKey`] -> [`super::FlowCounters`]: each
+/// direction's packets, bytes, last packet and per-window TCP flags, one
+/// record per CPU, created and removed with its `HL_FLOWS` entry
+pub const FLOW_COUNTS: &str = "HL_FLOW_COUNTS";
+/// array of one u32: the flow-log window the kernel counts TCP flags in
+/// (the flow log writes the next one when it closes a window)
+pub const FLOW_WINDOW: &str = "HL_FLOW_WINDOW";
 /// per-CPU array of u64 indexed by [`super::DropReason`] codes
 pub const DROPS: &str = "HL_DROPS";
 /// per-CPU array of u64 indexed by [`super::Counter`] codes

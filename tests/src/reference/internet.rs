@@ -9,7 +9,8 @@ use std::net::Ipv4Addr;
 use dataplane_common::{Counter, DropReason};
 
 use super::{
-    flow_log::logged_flags, Addrs, Direction, Ipv4, Model, Outcome, Refused, Routed, Tuple, SAME,
+    flow_log::{logged_flags, WindowFlags},
+    Addrs, Direction, Ipv4, Model, Outcome, Refused, Routed, Tuple, SAME,
 };
 
 /// The subnet of the internet side of a crossing: none, so no ACL.
@@ -87,7 +88,7 @@ impl Model {
         };
         let fwd = Direction {
             reply: false,
-            tcp_flags: logged_flags(p),
+            tcp_flags: WindowFlags::first(self.window, logged_flags(p)),
             state: Self::initial_state(p),
             to: self.topo.enis.len() + k,
             out_vpc: INTERNET,
@@ -101,7 +102,7 @@ impl Model {
         };
         let rev = Direction {
             reply: true,
-            tcp_flags: 0,
+            tcp_flags: WindowFlags::first(self.window, 0),
             to: eni,
             out_vpc: key.vpc,
             out: key.addrs.reversed(),
@@ -152,7 +153,7 @@ impl Model {
         };
         let fwd = Direction {
             reply: false,
-            tcp_flags: logged_flags(p),
+            tcp_flags: WindowFlags::first(self.window, logged_flags(p)),
             state: Self::initial_state(p),
             to: eni,
             out_vpc: self.topo.eni_vpc(eni),
@@ -166,7 +167,7 @@ impl Model {
         };
         let rev = Direction {
             reply: true,
-            tcp_flags: 0,
+            tcp_flags: WindowFlags::first(self.window, 0),
             to: port,
             out_vpc: INTERNET,
             out: key.addrs.reversed(),

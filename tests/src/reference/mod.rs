@@ -110,7 +110,7 @@ mod routes;
 mod sg;
 pub mod vpc_link;
 pub use flow_log::frame_logged_flags;
-use flow_log::logged_flags;
+use flow_log::{logged_flags, WindowFlags};
 mod wire;
 
 #[cfg(test)]
@@ -224,9 +224,9 @@ struct Direction {
     /// Subnet boundaries its packets cross: (from, to) as they arrive,
     /// then (from, to) as translated (PrivateLink, links).
     cross: [(usize, usize); 2],
-    /// Flow logs' `tcp-flags` of the packets it forwarded, OR-ed
-    /// ([`logged_flags`]).
-    tcp_flags: u8,
+    /// Flow logs' `tcp-flags` of the packets it forwarded in the current
+    /// flow-log window, OR-ed ([`logged_flags`]).
+    tcp_flags: WindowFlags,
     /// ICMP: this direction carries echo requests (its peer, replies).
     echo_requests: bool,
     /// Untracked at the sending ENI (its egress rules judge every packet of
@@ -343,6 +343,11 @@ pub struct Model {
     rejected_nat: Option<(DropReason, Choice, usize)>,
     met_untracked: bool,
     met_icmp_typed: bool,
+    /// The flow-log window ([`Model::set_window`]).
+    window: u32,
+    /// Forwarded packets that carried a flag their direction had already
+    /// carried in an earlier window ([`Model::flag_repeats`]).
+    flag_repeats: u64,
 }
 
 /// The kind of route that decided a first packet.
@@ -402,6 +407,8 @@ impl Model {
             rejected_nat: None,
             met_untracked: false,
             met_icmp_typed: false,
+            window: 0,
+            flag_repeats: 0,
         }
     }
 
@@ -544,7 +551,9 @@ impl Model {
                 self.crossing(d.cross[0], &p, p.src, p.dst, p.dport, icmp)?;
                 self.crossing(d.cross[1], &p, d.out.src, d.out.dst, d.out.dport, icmp)?;
                 if let Some(e) = self.flows.get_mut(&key) {
-                    e.tcp_flags |= logged_flags(&p);
+                    if e.tcp_flags.add(self.window, logged_flags(&p)) {
+                        self.flag_repeats += 1;
+                    }
                 }
                 return Ok(self.forward(frame, &p, &d));
             }
@@ -712,7 +721,7 @@ impl Model {
                 self.met_untracked = at_sender || at_receiver;
                 let fwd = Direction {
                     reply: false,
-                    tcp_flags: logged_flags(p),
+                    tcp_flags: WindowFlags::first(self.window, logged_flags(p)),
                     state,
                     to,
                     out_vpc: dst_vpc,
@@ -726,7 +735,7 @@ impl Model {
                 };
                 let rev = Direction {
                     reply: true,
-                    tcp_flags: 0,
+                    tcp_flags: WindowFlags::first(self.window, 0),
                     state,
                     to: eni,
                     out_vpc: key.vpc,
@@ -813,7 +822,7 @@ impl Model {
         let state = Self::initial_state(p);
         let rev = Direction {
             reply: true,
-            tcp_flags: 0,
+            tcp_flags: WindowFlags::first(self.window, 0),
             state,
             to: eni,
             out_vpc: key.vpc,
@@ -864,7 +873,7 @@ impl Model {
         };
         let fwd = Direction {
             reply: false,
-            tcp_flags: logged_flags(p),
+            tcp_flags: WindowFlags::first(self.window, logged_flags(p)),
             state,
             to: r.target_eni,
             out_vpc: r.vpc,

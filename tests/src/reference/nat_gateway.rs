@@ -35,7 +35,7 @@ use dataplane_common::{
 };
 
 use super::{
-    flow_log::logged_flags,
+    flow_log::{logged_flags, WindowFlags},
     internet::{INTERNET, NO_SUBNET},
     nat_start, wire, Addrs, Direction, Ipv4, Model, Outcome, Refused, Tuple,
 };
@@ -221,7 +221,7 @@ impl Model {
         let state = Self::initial_state(p);
         let rev = Direction {
             reply: true,
-            tcp_flags: 0,
+            tcp_flags: WindowFlags::first(self.window, 0),
             state,
             to: eni,
             out_vpc: key.vpc,
@@ -266,7 +266,7 @@ impl Model {
         };
         let fwd = Direction {
             reply: false,
-            tcp_flags: logged_flags(p),
+            tcp_flags: WindowFlags::first(self.window, logged_flags(p)),
             state,
             to: self.topo.enis.len() + k,
             out_vpc: INTERNET,
