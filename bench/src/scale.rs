@@ -18,8 +18,8 @@ use dataplane::{
     netns,
 };
 use dataplane_common::{
-    maps, FlowEntry, FlowKey, SgKey, SgPorts, FLOW_F_REPLY, FLOW_STATE_ESTABLISHED, GATEWAY_MAC,
-    PROTO_TCP,
+    maps, FlowCounters, FlowEntry, FlowKey, SgKey, SgPorts, FLOW_F_REPLY, FLOW_STATE_ESTABLISHED,
+    GATEWAY_MAC, PROTO_TCP,
 };
 use hyperlab_bench_common::{nat_key, programs as bprog, NatEntry, NatKey5, NatVal5};
 
@@ -173,12 +173,14 @@ fn established_at_scale(
         .iter()
         .find(|(_, e)| e.flags & FLOW_F_REPLY == 0)
         .context("the template flow was not created")?
-        .1;
+        .1
+        .entry;
     let rev = flows
         .iter()
         .find(|(_, e)| e.flags & FLOW_F_REPLY != 0)
         .context("the template flow has no reply entry")?
-        .1;
+        .1
+        .entry;
     dp.clear_flows()?;
 
     let mut filled = 0usize;
@@ -360,6 +362,30 @@ fn fill(
             flows
                 .insert(k.reversed(), r, 0)
                 .context("filling the flow table")?;
+        }
+    }
+    {
+        // Each direction's per-CPU counters, as the kernel creates them
+        // with the flow: without a record the fast path counts nothing.
+        let mut counts: aya::maps::PerCpuHashMap<&mut MapData, FlowKey, FlowCounters> =
+            aya::maps::PerCpuHashMap::try_from(dp.map_mut(maps::FLOW_COUNTS)?)?;
+        let zero = vec![FlowCounters::default(); aya::util::nr_cpus().map_err(|(_, e)| e)?];
+        for i in from..to {
+            let (s, d) = flow_ports(i);
+            let k = FlowKey::new(
+                vpc,
+                CLIENT.octets(),
+                SERVER.octets(),
+                s.to_be_bytes(),
+                d.to_be_bytes(),
+                PROTO_TCP,
+            );
+            for key in [k, k.reversed()] {
+                let v = aya::maps::PerCpuValues::try_from(zero.clone())?;
+                counts
+                    .insert(key, v, 0)
+                    .context("filling the flow counters")?;
+            }
         }
     }
     let mut m = bench.nat_map()?;

@@ -6,7 +6,7 @@ use aya_ebpf::{
     maps::{lpm_trie::LpmTrie, Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
 };
 use dataplane_common::{
-    EndpointInfo, EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
+    EndpointInfo, EniCounters, FlowCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
     PortInfo, PortSlot, SgKey, SgPorts, TargetInfo, COUNTER_COUNT, DROP_REASON_COUNT, MAGLEV_SIZE,
     MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_FLOWS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_OBJ_STATS,
     MAX_PORTS, MAX_SG_ENTRIES, MAX_NACL_CIDRS, MAX_NACL_RULES, MAX_NACL_STATS, MAX_SUBNETS,
@@ -76,6 +76,17 @@ pub static FRAGS: LruHashMap<FragKey, FragEntry> = LruHashMap::with_max_entries(
 #[map(name = "HL_FLOWS")]
 pub static FLOWS: HashMap<FlowKey, FlowEntry> = HashMap::with_max_entries(MAX_FLOWS, 0);
 
+/// Each flow direction's counters, one record per CPU (`flow::account`):
+/// keyed and sized like `HL_FLOWS`; a record is created after its entry
+/// and removed before it, so it never holds more than the flow table.
+#[map(name = "HL_FLOW_COUNTS")]
+pub static FLOW_COUNTS: PerCpuHashMap<FlowKey, FlowCounters> = PerCpuHashMap::with_max_entries(MAX_FLOWS, 0);
+
+/// The flow-log window (`dataplane_common::FlowCounters`), written by the
+/// agent's flow log at each window's close.
+#[map(name = "HL_FLOW_WINDOW")]
+pub static FLOW_WINDOW: Array<u32> = Array::with_max_entries(1, 0);
+
 #[map(name = "HL_DROPS")]
 pub static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(DROP_REASON_COUNT, 0);
 
@@ -117,6 +128,14 @@ pub static EXPLAIN: Array<dataplane_common::explain::ExplainTrace> = Array::with
 #[map(name = "HL_SCRATCH")]
 pub static SCRATCH: PerCpuArray<FlowEntry> = PerCpuArray::with_max_entries(2, 0);
 
+/// Per CPU: a new flow's counters (0: forward, with its first packet; 1:
+/// reply), built by the fast path before its tail call
+/// (`flow::prepare_counters`) and inserted by the slow path
+/// (`flow::create`): built there, they cost the slow path's verifier
+/// budget once per construct.
+#[map(name = "HL_COUNT_SCRATCH")]
+pub static COUNT_SCRATCH: PerCpuArray<FlowCounters> = PerCpuArray::with_max_entries(2, 0);
+
 /// This CPU's copy of the coarse clock and the jiffies it was read at
 /// (`flow::now`). Not pinned: a fresh one just reads the clock once.
 #[map(name = "HL_CLOCK")]
@@ -125,9 +144,9 @@ pub static CLOCK: PerCpuArray<ClockCache> = PerCpuArray::with_max_entries(1, 0);
 /// The slow path of each hook, entered by tail call (`pipeline::slow_path`):
 /// verified as a program of its own, it has its own instruction budget.
 #[map(name = "HL_SLOW_TC")]
-pub static SLOW_TC: ProgramArray = ProgramArray::with_max_entries(2, 0);
+pub static SLOW_TC: ProgramArray = ProgramArray::with_max_entries(3, 0);
 #[map(name = "HL_SLOW_XDP")]
-pub static SLOW_XDP: ProgramArray = ProgramArray::with_max_entries(2, 0);
+pub static SLOW_XDP: ProgramArray = ProgramArray::with_max_entries(3, 0);
 
 /// Per CPU: what the fast path hands the slow path with a first packet
 /// (1: it restarts a finished flow's tuple). A tail call stays on its CPU.

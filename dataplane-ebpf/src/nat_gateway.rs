@@ -128,7 +128,7 @@ fn at_gateway<P: Packet>(
         _ => return Err(DropReason::InternetNoHost),
     };
     explain::destination(host);
-    let mut b = flow::Birth::of(h, len);
+    let mut b = flow::Birth::of(h);
     b.nat_gateway = r.nat_gateway;
     let rev = flow::scratch(1)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
@@ -149,7 +149,7 @@ fn at_gateway<P: Packet>(
     } else {
         flow::create(key, fwd, &rev_key, rev, restart, Reply::Claimed)?
     };
-    forward::created(p, h, c, fwd, len)
+    forward::created(p, h, key, c, fwd, len)
 }
 
 /// A TCP segment other than a SYN, with no flow: the gateway holds no
@@ -256,7 +256,7 @@ pub fn first_fragment<P: Packet>(
     if unsafe { (*e).nat_gateway } == NO_NAT_GATEWAY {
         return Err(DropReason::Fragment);
     }
-    let v = ride(p, h, h, e, active, len)?;
+    let v = ride(p, h, h, (key, e), active, len)?;
     remember(port.vpc, h, f, key);
     Ok(v)
 }
@@ -297,17 +297,18 @@ pub fn later_fragment<P: Packet>(
     ports.dport = k.dport;
     let mut ip_only = ports;
     ip_only.proto = PROTO_IP_ONLY;
-    ride(p, &ports, &ip_only, e, active, len)
+    ride(p, &ports, &ip_only, (&k, e), active, len)
 }
 
-/// A fragment along flow `e`: the ACLs its entry records (judged with the
-/// headers `acl`), then forwarded (rewritten as `rw` says).
+/// A fragment along flow `e` (keyed `key`): the ACLs its entry records
+/// (judged with the headers `acl`), then forwarded (rewritten as `rw`
+/// says) and counted into the flow's counters.
 #[inline(always)]
 fn ride<P: Packet>(
     p: &mut P,
     acl: &Headers,
     rw: &Headers,
-    e: *mut FlowEntry,
+    (key, e): (&FlowKey, *mut FlowEntry),
     active: u32,
     len: u64,
 ) -> Result<Verdict, DropReason> {
@@ -317,7 +318,7 @@ fn ride<P: Packet>(
     nacl::tracked(active, e, acl)?;
     // SAFETY: `e` points into a live map value.
     let v = forward::forward(p, rw, unsafe { &*e }, len)?;
-    flow::account(e, len, 0);
+    flow::account(key, len, 0);
     Ok(v)
 }
 

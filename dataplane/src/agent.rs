@@ -817,9 +817,13 @@ fn start_health(
         .name("health-sync".into())
         .spawn(move || {
             let open = |name: &str| pins::open_pinned(&pin_dir, name);
-            let (mut map, mut flows) = match (open(maps::MAGLEV), open(maps::FLOWS)) {
-                (Ok(m), Ok(f)) => (Map::Array(m), Map::HashMap(f)),
-                (Err(e), _) | (_, Err(e)) => {
+            let (mut map, mut flows, mut counts) = match (
+                open(maps::MAGLEV),
+                open(maps::FLOWS),
+                open(maps::FLOW_COUNTS),
+            ) {
+                (Ok(m), Ok(f), Ok(c)) => (Map::Array(m), Map::HashMap(f), Map::PerCpuHashMap(c)),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                     log::error!("health checks stopped: {e:#}");
                     return;
                 }
@@ -858,7 +862,7 @@ fn start_health(
                 if let (false, Some(&(vpc, ip, port, true))) =
                     (healthy, targets.get(target as usize))
                 {
-                    match loader::end_flows_to(&mut flows, vpc, ip, port) {
+                    match loader::end_flows_to(&mut flows, &mut counts, vpc, ip, port) {
                         Ok(n) => log::info!(
                             "target {target}: connection termination removed {n} flow entries"
                         ),

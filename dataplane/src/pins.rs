@@ -42,6 +42,8 @@ pub const PINNED_MAPS: &[&str] = &[
     maps::ENIS,
     maps::SG_RULES,
     maps::FLOWS,
+    maps::FLOW_COUNTS,
+    maps::FLOW_WINDOW,
     maps::DROPS,
     maps::COUNTERS,
     maps::ENI_STATS,

@@ -12,7 +12,7 @@ use dataplane::{
     netns,
     stats::Snapshot,
 };
-use dataplane_common::{FlowEntry, FlowKey, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use dataplane_common::{FlowKey, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use etherparse::PacketBuilder;
 
 /// Topologies shared by more than one test: the files under `tests/fixtures/`
@@ -151,8 +151,20 @@ impl Fixture {
         self.agent.snapshot().expect("reading counters")
     }
 
-    pub fn flows(&self) -> Vec<(FlowKey, FlowEntry)> {
+    /// Every flow-table entry with its counters (summed in `totals`).
+    pub fn flows(&self) -> Vec<(FlowKey, dataplane::conntrack::FlowRow)> {
         self.agent.dataplane.flows().expect("reading flows")
+    }
+
+    /// The flow-log window the kernel counts TCP flags in (`HL_FLOW_WINDOW`).
+    pub fn flow_window(&self) -> u32 {
+        let m = self
+            .agent
+            .dataplane
+            .map(dataplane_common::maps::FLOW_WINDOW);
+        let a: aya::maps::Array<&aya::maps::MapData, u32> =
+            aya::maps::Array::try_from(m.expect("HL_FLOW_WINDOW")).unwrap();
+        a.get(&0, 0).unwrap()
     }
 
     pub fn clear_flows(&mut self) {

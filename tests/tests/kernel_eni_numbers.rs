@@ -85,12 +85,16 @@ fn c(tx: (u64, u64), rx: (u64, u64)) -> EniCounters {
 }
 
 /// The forward entry of the flow from `src` port `sport`.
-fn forward(flows: &[(dataplane_common::FlowKey, FlowEntry)], sport: u16) -> FlowEntry {
+fn forward(
+    flows: &[(dataplane_common::FlowKey, dataplane::conntrack::FlowRow)],
+    sport: u16,
+) -> FlowEntry {
     flows
         .iter()
         .find(|(k, e)| e.flags & FLOW_F_REPLY == 0 && k.sport == sport.to_be_bytes())
-        .unwrap_or_else(|| panic!("no flow from port {sport} in {flows:?}"))
+        .unwrap_or_else(|| panic!("no flow from port {sport}"))
         .1
+        .entry
 }
 
 #[test]

@@ -12,13 +12,13 @@ use std::net::Ipv4Addr;
 
 use dataplane::model::Hook;
 use dataplane_common::{
-    flow_hash, Counter, DropReason, EndpointInfo, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
-    TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, ENDPOINT_STATE_REJECTED,
-    ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT,
-    FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, HASH_SEED_NAT_PORT, HASH_SEED_TARGET,
-    MAGLEV_SIZE, NO_SG_SET, NO_STAT, NO_SUBNET, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
-    SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE, STAT_TARGET_BASE,
-    TARGETS_PER_GENERATION,
+    flow_hash, Counter, DropReason, EndpointInfo, FlowEntry, FlowKey, FlowTotals, ListenerInfo,
+    ListenerKey, TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING,
+    ENDPOINT_STATE_REJECTED, ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_DNAT, FLOW_F_REPLY,
+    FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, HASH_SEED_NAT_PORT,
+    HASH_SEED_TARGET, MAGLEV_SIZE, NO_SG_SET, NO_STAT, NO_SUBNET, NO_TARGET, PROTO_ICMP, PROTO_TCP,
+    PROTO_UDP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
+    STAT_TARGET_BASE, TARGETS_PER_GENERATION,
 };
 use hyperlab_tests::stage::{eni_info, port_info};
 use hyperlab_tests::{
@@ -126,9 +126,15 @@ fn sg_longest_prefix_answers_alone() {
     }
 }
 
-/// The two entries a first packet in a VPC creates, field by field: the
-/// forward one (with the packet counted) and the reply one.
-fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(FlowKey, FlowEntry)> {
+/// The two entries a first packet in a VPC creates, field by field, with
+/// their counters summed: the forward one (with the packet counted) and the
+/// reply one.
+fn plain_flow(
+    frame: &[u8],
+    sport: u16,
+    dport: u16,
+    created_ns: u64,
+) -> Vec<(FlowKey, FlowEntry, FlowTotals)> {
     let fwd = FlowEntry {
         eth: eth_to(SERVER_MAC),
         out_ifindex: SERVER_IFINDEX,
@@ -145,16 +151,11 @@ fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(Flo
         stat_listener: NO_STAT,
         stat_target: NO_STAT,
         created_ns,
-        packets: 1,
-        last_seen_ns: created_ns,
-        bytes: frame.len() as u64 - 14,
         cross1_from: 0,
         cross1_to: 0,
         cross2_from: NO_SUBNET,
         cross2_to: NO_SUBNET,
         nacl_epoch: 0,
-        // The SYN, as flow logs' tcp-flags counts it.
-        tcp_flags: 2,
         _pad2: 0,
         nat_gateway: dataplane_common::NO_NAT_GATEWAY,
     };
@@ -169,22 +170,30 @@ fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(Flo
         new_dport: sport.to_be_bytes(),
         src_eni: SERVER_ENI,
         dst_eni: CLIENT_ENI,
-        packets: 0,
-        bytes: 0,
-        tcp_flags: 0,
         ..fwd
     };
     let mut v = vec![
         (
             flow_key(VPC, client(), server(), sport, dport, PROTO_TCP),
             fwd,
+            FlowTotals {
+                packets: 1,
+                bytes: frame.len() as u64 - 14,
+                last_seen_ns: created_ns,
+                // The SYN, as flow logs' tcp-flags counts it.
+                tcp_flags: 2,
+            },
         ),
         (
             flow_key(VPC, server(), client(), dport, sport, PROTO_TCP),
             rev,
+            FlowTotals {
+                last_seen_ns: created_ns,
+                ..Default::default()
+            },
         ),
     ];
-    v.sort_by_key(|(k, _)| (k.vpc, k.src, k.dst, k.sport, k.dport, k.proto));
+    v.sort_by_key(|(k, _, _)| (k.vpc, k.src, k.dst, k.sport, k.dport, k.proto));
     v
 }
 
@@ -197,7 +206,7 @@ fn flow_create_records_both_directions() {
         web_scene(&mut st);
         let f = to_server(40000, 80, "S");
         assert_forwarded_to_server(&st, hook, &f, "first packet");
-        let flows = st.flows();
+        let flows = st.flows_summed();
         assert_eq!(flows.len(), 2, "{hook:?}: {flows:?}");
         let t = flows[0].1.created_ns;
         assert_ne!(t, 0, "{hook:?}: a creation time");
@@ -267,7 +276,8 @@ fn full_flow_table_refuses_new_flows() {
             let f1 = to_server(40000, 80, "S");
             assert_forwarded_to_server(&st, hook, &f1, "first flow");
             let live = st.flows();
-            assert_eq!(live, plain_flow(&f1, 40000, 80, live[0].1.created_ns));
+            let summed = st.flows_summed();
+            assert_eq!(summed, plain_flow(&f1, 40000, 80, live[0].1.created_ns));
             let f2 = to_server(40001, 80, "S");
             let what = format!("table of {size}, second flow");
             assert_dropped(&st, hook, &f2, DropReason::FlowTableFull, &what);
@@ -365,15 +375,11 @@ fn nat_rewrite_checksums() {
                 stat_listener: NO_STAT,
                 stat_target: NO_STAT,
                 created_ns: 1,
-                packets: 0,
-                last_seen_ns: 1,
-                bytes: 0,
                 cross1_from: 0,
                 cross1_to: 0,
                 cross2_from: NO_SUBNET,
                 cross2_to: NO_SUBNET,
                 nacl_epoch: 0,
-                tcp_flags: 0,
                 _pad2: 0,
                 nat_gateway: dataplane_common::NO_NAT_GATEWAY,
             };
@@ -392,7 +398,7 @@ fn nat_rewrite_checksums() {
                 .find(|(k, _)| *k == key)
                 .expect("the entry stays");
             assert_eq!(
-                (e.packets, e.bytes),
+                (e.totals.packets, e.totals.bytes),
                 (1, frame.len() as u64 - 14),
                 "{hook:?} {what}: counted into its entry"
             );
@@ -598,11 +604,11 @@ fn maglev_choice_and_nat_port() {
                 STAT_LISTENER_BASE + LISTENER,
                 STAT_TARGET_BASE + ti % TARGETS_PER_GENERATION,
             );
-            let flows = st.flows();
+            let flows = st.flows_summed();
             let fwd_key = flow_key(VPC, client(), ep_ip, sport, 80, PROTO_TCP);
-            let (_, fwd) = *flows
+            let (_, fwd, fwd_counts) = *flows
                 .iter()
-                .find(|(k, _)| *k == fwd_key)
+                .find(|(k, _, _)| *k == fwd_key)
                 .expect("forward entry");
             let want_fwd = FlowEntry {
                 eth: eth_to(t.mac),
@@ -620,20 +626,23 @@ fn maglev_choice_and_nat_port() {
                 stat_listener: stats.1,
                 stat_target: stats.2,
                 created_ns: fwd.created_ns,
-                packets: 1,
-                last_seen_ns: fwd.created_ns,
-                bytes: f.len() as u64 - 14,
                 cross1_from: 0,
                 cross1_to: 0,
                 cross2_from: 0,
                 cross2_to: 0,
                 nacl_epoch: 0,
-                // The SYN (2), as flow logs' tcp-flags counts it.
-                tcp_flags: 2,
                 _pad2: 0,
                 nat_gateway: dataplane_common::NO_NAT_GATEWAY,
             };
             assert_eq!(fwd, want_fwd, "{hook:?} {what}");
+            let first = FlowTotals {
+                packets: 1,
+                bytes: f.len() as u64 - 14,
+                last_seen_ns: fwd.created_ns,
+                // The SYN (2), as flow logs' tcp-flags counts it.
+                tcp_flags: 2,
+            };
+            assert_eq!(fwd_counts, first, "{hook:?} {what}");
             let rev_key = flow_key(
                 PROVIDER_VPC,
                 Ipv4Addr::from(t.ip),
@@ -642,9 +651,9 @@ fn maglev_choice_and_nat_port() {
                 nport,
                 PROTO_TCP,
             );
-            let (_, rev) = *flows
+            let (_, rev, rev_counts) = *flows
                 .iter()
-                .find(|(k, _)| *k == rev_key)
+                .find(|(k, _, _)| *k == rev_key)
                 .expect("reply entry");
             let want_rev = FlowEntry {
                 eth: eth_to(CLIENT_MAC),
@@ -657,12 +666,14 @@ fn maglev_choice_and_nat_port() {
                 new_dport: sport.to_be_bytes(),
                 src_eni: t.eni,
                 dst_eni: CLIENT_ENI,
-                packets: 0,
-                bytes: 0,
-                tcp_flags: 0,
                 ..want_fwd
             };
             assert_eq!(rev, want_rev, "{hook:?} {what}");
+            let none = FlowTotals {
+                last_seen_ns: fwd.created_ns,
+                ..Default::default()
+            };
+            assert_eq!(rev_counts, none, "{hook:?} {what}");
         }
         assert!(
             chosen.len() >= 2,

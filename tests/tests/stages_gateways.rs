@@ -57,7 +57,7 @@ fn igw_out_translates_the_source_to_the_public_ip_and_back() {
         let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "S");
         let out = pkt::tcp(GATEWAY_MAC, HOST_MAC, public(), host(), 40000, 80, "S");
         assert_out(&st, hook, &syn, &out, "web -> example");
-        let flows = st.flows();
+        let flows = st.flow_entries();
         let fwd = flow_key(VPC, web(), host(), 40000, 80, PROTO_TCP);
         let rev = flow_key(INTERNET_VPC, host(), public(), 80, 40000, PROTO_TCP);
         let f = flows
@@ -164,7 +164,7 @@ fn igw_in_reaches_the_public_ip_its_groups_admit() {
         assert_out(&st, hook, &syn, &inward, "example -> public:80");
         let fwd = flow_key(INTERNET_VPC, host(), public(), 50000, 80, PROTO_TCP);
         let rev = flow_key(VPC, web(), host(), 80, 50000, PROTO_TCP);
-        let flows = st.flows();
+        let flows = st.flow_entries();
         assert!(
             flows
                 .iter()

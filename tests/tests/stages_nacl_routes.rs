@@ -286,7 +286,7 @@ fn nacl_change_cuts_a_tracked_flow_on_its_next_packet() {
         assert_forwarded_to_server(&st, hook, &syn(client(), 40000, 80), "first packet");
         let fwd = flow_key(VPC, client(), server(), 40000, 80, PROTO_TCP);
         let (_, e) = *st
-            .flows()
+            .flow_entries()
             .iter()
             .find(|(k, _)| *k == fwd)
             .expect("forward entry");

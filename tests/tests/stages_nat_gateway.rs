@@ -61,7 +61,7 @@ fn nat_gateway_translates_to_its_elastic_ip_and_back() {
         let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "S");
         let out = pkt::tcp(GATEWAY_MAC, HOST_MAC, eip(), host(), nport, 80, "S");
         assert_out(&st, hook, &syn, &out, "web -> example");
-        let flows = st.flows();
+        let flows = st.flow_entries();
         assert_eq!(flows.len(), 2, "{hook:?}");
         let fwd = flow_key(VPC, web(), host(), 40000, 80, PROTO_TCP);
         let rev = flow_key(INTERNET_VPC, host(), eip(), 80, nport, PROTO_TCP);

@@ -14,6 +14,8 @@ pub use tunnel::*;
 /// The NAT gateway's CloudWatch-named counters.
 pub mod nat_gateway;
 pub use nat_gateway::*;
+mod flow_counters;
+pub use flow_counters::*;
 
 /// What every kernel object (the data plane's, the bench's) defines once:
 /// the panic handler and the license the kernel requires of GPL helpers.
@@ -92,6 +94,12 @@ pub mod programs {
     /// built apart so that each variant stays under the verifier's budget.
     pub const TC_SLOW_TUNNEL: &str = "hyperlab_tc_slow_tunnel";
     pub const XDP_SLOW: &str = "hyperlab_xdp_slow";
+    /// Each hook's program for a fragment of a UDP datagram (through a NAT
+    /// gateway), at [`super::maps::SLOW_FRAGMENT`] of its array: built
+    /// apart so that no slow path carries both a first packet's stages and
+    /// a fragment's under one verifier budget.
+    pub const TC_FRAGMENT: &str = "hyperlab_tc_fragment";
+    pub const XDP_FRAGMENT: &str = "hyperlab_xdp_fragment";
 }
 
 // Map sizes. Every configuration-derived map holds two generations side by
@@ -710,14 +718,6 @@ pub struct FlowEntry {
     pub stat_listener: u32,
     pub stat_target: u32,
     pub created_ns: u64,
-    /// Packets and IPv4 bytes (frame length minus the 14-byte Ethernet
-    /// header) forwarded in this direction. Added atomically: every CPU that
-    /// forwards a packet of the flow counts into the same entry. Each sits
-    /// between the timestamps: two adjacent zero u64s in the kernel's entry
-    /// literals compile to a `memset` call the BPF target cannot link.
-    pub packets: u64,
-    pub last_seen_ns: u64,
-    pub bytes: u64,
     /// The subnet boundaries this direction crosses, as global subnet
     /// indices, for the network ACLs every packet meets (a flow hit
     /// included): the packet as it arrives leaves `cross1_from` and enters
@@ -735,13 +735,7 @@ pub struct FlowEntry {
     /// needs no lookup; every switch (a reload) makes the next packet meet
     /// the ACLs again. ICMP is always checked (its type may vary).
     pub nacl_epoch: u32,
-    /// The TCP flags this direction's packets carried, as flow logs'
-    /// `tcp-flags` counts them ([`aws_tcp_flags`]), OR-ed since the entry
-    /// was created; 0 for UDP and ICMP. Written only when a packet brings a
-    /// bit not yet set (a handful of times per flow), so the established
-    /// path only computes the mask of its (ACK-only) segments, which is 0.
-    pub tcp_flags: u8,
-    pub _pad2: u8,
+    pub _pad2: u16,
     /// The NAT gateway that translates this flow (its counters' slot), or
     /// [`NO_NAT_GATEWAY`].
     pub nat_gateway: u16,
@@ -756,12 +750,9 @@ pub const fn aws_tcp_flags(f: u8) -> u8 {
     const SYN: u8 = 0x02;
     const RST: u8 = 0x04;
     const ACK: u8 = 0x10;
-    let m = f & (FIN | SYN | RST);
-    if f & SYN != 0 {
-        m | (f & ACK)
-    } else {
-        m
-    }
+    // Branch-free (the kernel's verifier budget counts every branch): SYN
+    // shifted onto ACK's bit keeps ACK only with SYN.
+    (f & (FIN | SYN | RST)) | (f & ACK & ((f & SYN) << 3))
 }
 
 pub const ENDPOINT_STATE_PENDING: u32 = 0;
@@ -1188,6 +1179,7 @@ mod pod {
     unsafe impl aya::Pod for SgPorts {}
     unsafe impl aya::Pod for FlowKey {}
     unsafe impl aya::Pod for FlowEntry {}
+    unsafe impl aya::Pod for FlowCounters {}
     unsafe impl aya::Pod for EniCounters {}
     unsafe impl aya::Pod for EndpointInfo {}
     unsafe impl aya::Pod for ListenerKey {}

@@ -16,9 +16,10 @@ fn abi_sizes_and_offsets_are_pinned() {
     assert_eq!(size_of::<SgPorts>(), 4 + 4 * SG_MAX_RANGES);
     assert_eq!(size_of::<FlowKey>(), 20);
     assert_eq!(offset_of!(FlowKey, proto), 16);
-    assert_eq!(size_of::<FlowEntry>(), 112);
-    assert_eq!(offset_of!(FlowEntry, cross1_from), 96);
-    assert_eq!(offset_of!(FlowEntry, nacl_epoch), 104);
+    assert_eq!(size_of::<FlowEntry>(), 88);
+    assert_eq!(offset_of!(FlowEntry, cross1_from), 72);
+    assert_eq!(offset_of!(FlowEntry, nacl_epoch), 80);
+    assert_eq!(offset_of!(FlowEntry, nat_gateway), 86);
     assert_eq!(size_of::<NaclRef>(), 12);
     assert_eq!(size_of::<SubnetNacls>(), 24);
     assert_eq!(size_of::<NaclCidrKey>(), 8);
@@ -41,14 +42,10 @@ fn abi_sizes_and_offsets_are_pinned() {
     assert_eq!(offset_of!(FragEntry, first_ns), 24);
     assert_eq!(offset_of!(FlowEntry, out_ifindex), 12);
     assert_eq!(offset_of!(FlowEntry, created_ns), 64);
-    assert_eq!(offset_of!(FlowEntry, packets), 72);
-    assert_eq!(offset_of!(FlowEntry, last_seen_ns), 80);
-    assert_eq!(offset_of!(FlowEntry, bytes), 88);
     assert_eq!(size_of::<FlowEvent>(), 40);
     assert_eq!(offset_of!(FlowEvent, key), 16);
     assert_eq!(offset_of!(FlowEvent, len), 36);
     assert_eq!(offset_of!(FlowEvent, tcp_flags), 38);
-    assert_eq!(offset_of!(FlowEntry, tcp_flags), 108);
     assert_eq!(size_of::<EndpointInfo>(), 32);
     assert_eq!(size_of::<ListenerKey>(), 8);
     assert_eq!(size_of::<ListenerInfo>(), 8);

@@ -31,9 +31,10 @@ pub mod topo_routes;
 use std::{collections::BTreeMap, fmt::Write as _, time::Instant};
 
 use anyhow::Context;
-use aya::maps::{MapData, PerCpuArray};
+use aya::maps::{Array, Map, MapData, PerCpuArray};
 use dataplane::{
     compile, config,
+    conntrack::FlowRow,
     loader::{Dataplane, LoadOptions},
     model::{Hook, Topology, VpcLinkKind},
     netns, pins,
@@ -41,7 +42,7 @@ use dataplane::{
     testrun,
 };
 use dataplane_common::{
-    maps, DropReason, FlowKey, COUNTER_NAMES, DROP_REASON_NAMES, FLOW_F_UNTRACKED,
+    maps, DropReason, FlowKey, FlowTotals, COUNTER_NAMES, DROP_REASON_NAMES, FLOW_F_UNTRACKED,
 };
 
 pub use packet_gen::{HookMode, PacketGen, Sent, Source};
@@ -158,9 +159,15 @@ pub struct Tally {
     pub icmp_errors_internet: u64,
     pub icmp_errors_internet_forwarded: u64,
     /// Forwarded TCP packets with a flag flow logs' `tcp-flags` counts
-    /// (SYN, SYN-ACK, FIN, RST): their entries' ORs are compared with the
-    /// model's at the end of each sequence.
+    /// (SYN, SYN-ACK, FIN, RST): each direction's OR in each flow-log
+    /// window (the kernel's per-CPU counters summed) is compared with the
+    /// model's when the window closes and at the end of each sequence.
     pub tcp_flagged: u64,
+    /// Of those, the packets whose flag their direction had already
+    /// carried in an earlier window (flow logs used to leave those out).
+    pub tcp_flag_repeats: u64,
+    /// Flow-log windows the soak closed (every [`WINDOW_EVERY`] packets).
+    pub windows: u64,
     /// Packets that opened or rode an untracked flow.
     pub untracked: u64,
     /// ICMP packets whose security-group decision met a rule for some ICMP
@@ -293,6 +300,8 @@ impl Tally {
         self.icmp_errors_internet += o.icmp_errors_internet;
         self.icmp_errors_internet_forwarded += o.icmp_errors_internet_forwarded;
         self.tcp_flagged += o.tcp_flagged;
+        self.tcp_flag_repeats += o.tcp_flag_repeats;
+        self.windows += o.windows;
         self.untracked += o.untracked;
         self.icmp_typed += o.icmp_typed;
         self.other_protocol += o.other_protocol;
@@ -309,8 +318,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded, {} packets counted in its CloudWatch metrics, {} segments of no connection answered with a RST, {} UDP fragments ({} forwarded); ICMP errors: {} forwarded along the flow they quote, {} to or from the lab's internet ({} of them forwarded); tcp-flags: {} forwarded packets carried a logged flag; security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.nat_counted, self.nat_rst, self.udp_fragments, self.udp_fragments_forwarded, self.icmp_errors_forwarded, self.icmp_errors_internet, self.icmp_errors_internet_forwarded, self.tcp_flagged, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded, {} packets counted in its CloudWatch metrics, {} segments of no connection answered with a RST, {} UDP fragments ({} forwarded); ICMP errors: {} forwarded along the flow they quote, {} to or from the lab's internet ({} of them forwarded); tcp-flags: {} forwarded packets carried a logged flag ({} a flag their direction carried in an earlier window, over {} windows); security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.nat_counted, self.nat_rst, self.udp_fragments, self.udp_fragments_forwarded, self.icmp_errors_forwarded, self.icmp_errors_internet, self.icmp_errors_internet_forwarded, self.tcp_flagged, self.tcp_flag_repeats, self.windows, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
         );
         let _ = write!(
             s,
@@ -548,6 +557,11 @@ impl Lab {
             let snapshot = || stats::read_pinned(&pins, &layout);
             let drops: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(dp.map(maps::DROPS)?)?;
             let mut model = Model::new(&topo, capacity);
+            // The flow-log window goes on from the last sequence's.
+            let mut window_map: Array<MapData, u32> =
+                Array::try_from(Map::Array(pins::open_pinned(&pins, maps::FLOW_WINDOW)?))?;
+            let mut window = window_map.get(&0, 0)?;
+            model.set_window(window);
             let base = snapshot()?;
             let mut tally = Tally::default();
             let links: Vec<[u8; 4]> = topo
@@ -559,7 +573,21 @@ impl Lab {
                     VpcLinkKind::Rest { .. } => Vec::new(),
                 })
                 .collect();
+            let mut closed: Vec<String> = Vec::new();
             for (i, s) in seq.iter().enumerate() {
+                if i > 0 && i % WINDOW_EVERY == 0 {
+                    // The flow log closes a window: the kernel counts in the
+                    // next; the closed one's flags must be the model's.
+                    window += 1;
+                    window_map.set(0, window, 0)?;
+                    model.set_window(window);
+                    tally.windows += 1;
+                    // Reported with this packet, before which it closed.
+                    closed = flag_problems(&dp.flows()?, &model, window - 1)
+                        .into_iter()
+                        .map(|p| format!("before this packet, closing the window: {p}"))
+                        .collect();
+                }
                 let (port, from, ifx) = match &s.from {
                     Source::Eni(id) => {
                         let e = topo
@@ -589,7 +617,9 @@ impl Lab {
                         .sum()
                 };
                 let nat_before = nat_in(&model);
+                let repeats_before = model.flag_repeats();
                 let want = model.process(port, &s.frame);
+                tally.tcp_flag_repeats += model.flag_repeats() - repeats_before;
                 tally.nat_counted += nat_in(&model) - nat_before;
                 tally.count(s.hook, &s.frame, &want, &links);
                 let to_internet =
@@ -609,7 +639,7 @@ impl Lab {
                         tally.icmp_errors_internet_forwarded += 1;
                     }
                 }
-                let mut problems = Vec::new();
+                let mut problems = std::mem::take(&mut closed);
                 let want_ret = return_code(s.hook, &want.verdict);
                 if ret != want_ret {
                     problems.push(format!(
@@ -670,16 +700,9 @@ impl Lab {
                             counter_diff(model.counters(), &d)
                         ));
                     }
-                    // Flow logs' tcp-flags: each entry's OR, as the model's.
-                    for (k, e) in dp.flows()? {
-                        match model.tcp_flags_of(&k) {
-                            Some(f) if f != e.tcp_flags => problems.push(format!(
-                                "tcp-flags of the flow entry {k:?}: model {f}, kernel {}",
-                                e.tcp_flags
-                            )),
-                            _ => {}
-                        }
-                    }
+                    // Flow logs' tcp-flags: each direction's OR in the
+                    // current window, as the model's.
+                    problems.extend(flag_problems(&dp.flows()?, &model, window));
                 }
                 if !problems.is_empty() {
                     return Ok(Err(Box::new(Mismatch {
@@ -696,6 +719,25 @@ impl Lab {
         })
         .expect("running a sequence in the fabric namespace")
     }
+}
+
+/// Packets between two flow-log window switches in a sequence.
+pub const WINDOW_EVERY: usize = 6;
+
+/// Each flow direction's `tcp-flags` in window `w`, the kernel's per-CPU
+/// counters summed (`FlowTotals::of`), against the model's.
+fn flag_problems(rows: &[(FlowKey, FlowRow)], model: &Model, w: u32) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (k, row) in rows {
+        let kernel = FlowTotals::of(&row.cpus, w).tcp_flags;
+        match model.tcp_flags_of(k, w) {
+            Some(f) if f != kernel => problems.push(format!(
+                "tcp-flags of flow direction {k:?} in window {w}: model {f}, kernel {kernel}"
+            )),
+            _ => {}
+        }
+    }
+    problems
 }
 
 fn byte_diff(want: &[u8], got: &[u8]) -> String {

@@ -7,7 +7,8 @@
 use dataplane_common::{Counter, DropReason, NAT_PORT_TRIES};
 
 use super::{
-    flow_log::logged_flags, nat_start, Addrs, Direction, Ipv4, Model, Outcome, Refused, Tuple,
+    flow_log::{logged_flags, WindowFlags},
+    nat_start, Addrs, Direction, Ipv4, Model, Outcome, Refused, Tuple,
 };
 
 /// Why [`Model::bind_nat_port`] bound no source port.
@@ -21,7 +22,8 @@ pub(super) enum Unbound {
 impl Direction {
     /// The direction of a new flow's first packet `p`: delivered to `to`
     /// in `out_vpc` with `out`, crossing `cross`; no object stats, no NAT
-    /// gateway, tracked at both ends (struct update for the rest).
+    /// gateway, tracked at both ends (struct update for the rest); its
+    /// flags are the first packet's, in the window [`Model::insert`] gives.
     pub(super) fn first(
         p: &Ipv4,
         to: usize,
@@ -31,7 +33,7 @@ impl Direction {
     ) -> Self {
         Direction {
             reply: false,
-            tcp_flags: logged_flags(p),
+            tcp_flags: WindowFlags::first(0, logged_flags(p)),
             state: Model::initial_state(p),
             to,
             out_vpc,
@@ -51,7 +53,7 @@ impl Direction {
     pub(super) fn reply(p: &Ipv4, key: &Tuple, to: usize, cross: [(usize, usize); 2]) -> Self {
         Direction {
             reply: true,
-            tcp_flags: 0,
+            tcp_flags: WindowFlags::first(0, 0),
             echo_requests: !Model::echo_request(p),
             ..Direction::first(p, to, key.vpc, key.addrs.reversed(), cross)
         }

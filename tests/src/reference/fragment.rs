@@ -22,7 +22,7 @@
 use dataplane::model::RouteTarget;
 use dataplane_common::{Counter, DropReason};
 
-use super::{wire::Frag, Addrs, Ipv4, Model, Outcome, RouteKind, Tuple};
+use super::{wire::Frag, Addrs, First, Ipv4, Model, Outcome, RouteKind, Tuple};
 
 /// A datagram, as its fragments name it: the VPC of the port they come in
 /// on, source, destination, identification, protocol.
@@ -84,7 +84,7 @@ impl Model {
                     _ => return Err(DropReason::Fragment),
                 };
                 self.met_route = Some(RouteKind::NatGateway);
-                self.out_through_nat_gateway(eni, g, key, p, frame, false)?
+                self.out_through_nat_gateway(eni, g, First(key, p, frame, false))?
             }
         };
         self.frags.insert(datagram, key);

@@ -116,7 +116,7 @@ mod routes;
 mod sg;
 pub mod vpc_link;
 pub use flow_log::frame_logged_flags;
-use flow_log::logged_flags;
+use flow_log::{logged_flags, WindowFlags};
 mod wire;
 
 #[cfg(test)]
@@ -244,9 +244,9 @@ struct Direction {
     /// Subnet boundaries its packets cross: (from, to) as they arrive,
     /// then (from, to) as translated (PrivateLink, links).
     cross: [(usize, usize); 2],
-    /// Flow logs' `tcp-flags` of the packets it forwarded, OR-ed
-    /// ([`logged_flags`]).
-    tcp_flags: u8,
+    /// Flow logs' `tcp-flags` of the packets it forwarded in the current
+    /// flow-log window, OR-ed ([`logged_flags`]).
+    tcp_flags: WindowFlags,
     /// ICMP: this direction carries echo requests (its peer, replies).
     echo_requests: bool,
     /// Untracked at the sending ENI (its egress rules judge every packet of
@@ -371,6 +371,11 @@ pub struct Model {
     met_icmp_typed: bool,
     /// Rule 14: the flow each fragmented datagram's first fragment rode.
     frags: HashMap<fragment::Datagram, Tuple>,
+    /// The flow-log window ([`Model::set_window`]).
+    window: u32,
+    /// Forwarded packets that carried a flag their direction had already
+    /// carried in an earlier window ([`Model::flag_repeats`]).
+    flag_repeats: u64,
 }
 
 /// The kind of route that decided a first packet.
@@ -431,6 +436,8 @@ impl Model {
             met_untracked: false,
             met_icmp_typed: false,
             frags: HashMap::new(),
+            window: 0,
+            flag_repeats: 0,
         }
     }
 
@@ -566,7 +573,9 @@ impl Model {
                 self.crossing(d.cross[0], &p, p.src, p.dst, p.dport, icmp)?;
                 self.crossing(d.cross[1], &p, d.out.src, d.out.dst, d.out.dport, icmp)?;
                 if let Some(e) = self.flows.get_mut(&key) {
-                    e.tcp_flags |= logged_flags(&p);
+                    if e.tcp_flags.add(self.window, logged_flags(&p)) {
+                        self.flag_repeats += 1;
+                    }
                 }
                 return Ok(self.forward(frame, &p, &d));
             }
@@ -1049,6 +1058,11 @@ impl Model {
         if !taken && self.capacity.is_some_and(|c| self.flows.len() >= c) {
             return Err(Refused::Full);
         }
+        // A new direction's flags belong to the current flow-log window.
+        let d = Direction {
+            tcp_flags: d.tcp_flags.in_window(self.window),
+            ..d
+        };
         self.flows.insert(key, d);
         Ok(())
     }

@@ -665,3 +665,22 @@ fn logged_tcp_flags_are_fin_1_syn_2_rst_4_syn_ack_18() {
     let udp = pkt::udp(mac, GATEWAY_MAC, a, b, 40000, 53);
     assert_eq!(super::frame_logged_flags(&udp), 0);
 }
+
+/// Flow logs' `tcp-flags` per window (AWS: the OR of the window's
+/// packets): a flag an earlier window saw counts again, and is reported as
+/// such (the soak's count of packets that meet it).
+#[test]
+fn window_flags_are_each_windows_own_and_repeats_are_noticed() {
+    use super::flow_log::WindowFlags;
+    let mut f = WindowFlags::first(1, 2);
+    assert!(!f.add(1, 0));
+    assert_eq!((f.of(1), f.of(2)), (2, 0));
+    // Window 2: data, then a FIN.
+    assert!(!f.add(2, 0));
+    assert!(!f.add(2, 1));
+    assert_eq!((f.of(1), f.of(2)), (0, 1));
+    // Window 4: the FIN again (window 2 saw it), and a SYN (window 1 did).
+    assert!(f.add(4, 1));
+    assert!(f.add(4, 2));
+    assert_eq!((f.of(3), f.of(4)), (0, 3));
+}
