@@ -130,7 +130,19 @@ impl Model {
             Err(Refused::Taken) => return Ok(self.forward(frame, p, &fwd)),
             Err(Refused::Full) => return Err(DropReason::FlowTableFull),
         }
-        let inserted = rev.map_or(Ok(()), |rev| self.insert(fwd.other(p.proto), rev, reopen));
+        let rev_key = fwd.other(p.proto);
+        // A host talking to itself on one port: the reply direction is
+        // the forward one's key. Reopened, its entry is the reply's, but
+        // the kernel's per-CPU counters (inserted once per key) keep the
+        // first packet's flags in the window.
+        let rev = rev.map(|r| match rev_key == key {
+            true => Direction {
+                tcp_flags: fwd.tcp_flags,
+                ..r
+            },
+            false => r,
+        });
+        let inserted = rev.map_or(Ok(()), |rev| self.insert(rev_key, rev, reopen));
         match inserted {
             Ok(()) | Err(Refused::Taken) => {}
             Err(Refused::Full) => {
