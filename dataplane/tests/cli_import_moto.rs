@@ -495,7 +495,7 @@ ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="
 fn an_instance_launched_in_a_followed_account_becomes_a_host_that_reaches_a_server() {
     // The gateway network of moto-5.2.6-gateways, imported with --follow
     // and run from the file (its [aws] section: the agent follows moto).
-    let (lab, file) = root_lab("motohost", "motohost.toml");
+    let (lab, file) = root_lab("mhost", "motohost.toml");
     let moto = Moto::start();
     moto.script_in(&fixture().join("../moto-5.2.6-gateways"), "build.py", &[]);
     let args = [
