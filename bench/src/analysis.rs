@@ -133,8 +133,8 @@ pub fn bounds(r: &Report) -> Vec<String> {
                             .find(|x| x.section == Section::Scale && x.name.starts_with(p))
                     };
                     match (
-                        last("pipeline key, 112 B value ("),
-                        last("pipeline key, 112 B value, with"),
+                        last("pipeline key, 88 B value ("),
+                        last("pipeline key, 88 B value, with"),
                         last("pipeline key, a reply entry"),
                     ) {
                         (Some(w), Some(ww), pair) => format!(

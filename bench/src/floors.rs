@@ -47,7 +47,7 @@ enum Key {
     Pipeline,
     /// `NatKey5` (16 bytes) -> `NatVal5` (16 bytes): floor 3.
     FiveTuple,
-    /// `FlowKey` -> `NatWide` (112 bytes, FlowEntry's size), read only.
+    /// `FlowKey` -> `NatWide` (88 bytes, FlowEntry's size), read only.
     Wide,
     /// The same, with the pipeline's per-packet writes (timestamp, atomic
     /// packet and byte counts).
@@ -110,14 +110,14 @@ const VARIANTS: &[Variant] = &[
         order: Order::Generator,
     },
     Variant {
-        name: "pipeline key, 112 B value (the size of hyperlab's FlowEntry)",
+        name: "pipeline key, 88 B value (the size of hyperlab's FlowEntry)",
         key: Key::Wide,
         entries: None,
         refill: false,
         order: Order::Generator,
     },
     Variant {
-        name: "pipeline key, 112 B value, with hyperlab's per-packet writes (timestamp, atomic packet and byte counts)",
+        name: "pipeline key, 88 B value, with per-packet writes in the entry (timestamp, atomic packet and byte counts, as hyperlab before its per-CPU counter records)",
         key: Key::WideWrites,
         entries: None,
         refill: false,
@@ -328,8 +328,8 @@ pub fn run(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Report)
                 "What the floors' anatomy found at {} flows (each against the 5-tuple floor, \
                  same repetitions): the key and value size alone {}; a table emptied from \
                  userspace and refilled {} (5-tuple key: {}); a 2^21-entry table {}; a value \
-                 as large as hyperlab's 112-byte FlowEntry {}, and with hyperlab's per-packet \
-                 writes into it {}; a reply entry created beside each flow (two entries per \
+                 as large as hyperlab's 88-byte FlowEntry {}, and with per-packet \
+                 writes into it (hyperlab's before its per-CPU counters) {}; a reply entry created beside each flow (two entries per \
                  flow, as hyperlab) {}; random live flows instead of the generator's order {}. Preallocated entries are \
                  handed out from per-CPU free lists: a fresh table gives flows created one \
                  after the other neighbouring elements, which the generator then walks in \

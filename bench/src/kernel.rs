@@ -454,16 +454,16 @@ fn expect_floor_nat(net: &Net, _input: &[u8], o: &Outcome) -> Result<(), String>
 
 /// Samples of one figure across repetitions, by (hook, name).
 #[derive(Default)]
-struct Samples(BTreeMap<(String, String), Vec<f64>>);
+pub(crate) struct Samples(BTreeMap<(String, String), Vec<f64>>);
 
 impl Samples {
-    fn push(&mut self, hook: Hook, name: &str, v: f64) {
+    pub(crate) fn push(&mut self, hook: Hook, name: &str, v: f64) {
         self.0
             .entry((hook_name(hook).into(), name.into()))
             .or_default()
             .push(v);
     }
-    fn get(&self, hook: Hook, name: &str) -> Vec<f64> {
+    pub(crate) fn get(&self, hook: Hook, name: &str) -> Vec<f64> {
         self.0
             .get(&(hook_name(hook).into(), name.to_string()))
             .cloned()

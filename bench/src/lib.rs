@@ -37,6 +37,7 @@ pub mod sys;
 pub mod testrun;
 pub mod topo;
 pub mod traffic;
+pub mod two_subnets;
 pub mod verify;
 pub mod veth;
 

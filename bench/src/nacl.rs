@@ -16,56 +16,11 @@
 //! the same way: it shows what the lookups themselves cost.
 
 use anyhow::Result;
-use dataplane::{loader::LoadOptions, model::Hook, netns};
-use dataplane_common::GATEWAY_MAC;
-use hyperlab_tests::{pkt, topology, Fixture, Outcome, Verdict};
+use dataplane::model::Hook;
 
-use super::{
-    report::{Check, Report, Row, Target},
-    testrun::{call, Program},
-    Section, Sizes,
-};
-
-const TOPO: &str = r#"
-[lab]
-name = "@LAB@"
-
-[[vpc]]
-id = "vpc-bench"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-client"
-vpc = "vpc-bench"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-server"
-vpc = "vpc-bench"
-cidr = "10.0.2.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-any"
-vpc = "vpc-bench"
-ingress = [{ protocol = "all", peer = "10.0.0.0/16" }]
-
-[[eni]]
-id = "eni-client"
-subnet = "subnet-client"
-ip = "10.0.1.10"
-security_groups = ["sg-any"]
-host = "client"
-
-[[eni]]
-id = "eni-server"
-subnet = "subnet-server"
-ip = "10.0.2.21"
-security_groups = ["sg-any"]
-host = "server"
-@ACLS@
-"#;
+use super::report::{Check, Report, Target};
+use super::two_subnets::{topo, TwoSubnets};
+use super::Sizes;
 
 const TABLE: &str =
     "Network ACLs: intra-VPC across two subnets, established (TCP ACK), ns per packet";
@@ -111,132 +66,48 @@ fn acls() -> String {
     acl("acl-client", "subnet-client") + &acl("acl-server", "subnet-server")
 }
 
-fn expect_forward(o: &Outcome, want: &[u8]) -> Result<(), String> {
-    if o.verdict != Verdict::Forward {
-        return Err(format!("verdict {:?}", o.verdict));
-    }
-    if o.out != want {
-        return Err("output frame differs".into());
-    }
-    Ok(())
-}
-
 pub fn run(opts: &super::Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
-    let plain = TOPO.replace("@ACLS@", "");
-    let with = TOPO.replace("@ACLS@", &acls());
-    let mut fx = Fixture::with_options(
-        &plain,
-        "hlbn",
-        Hook::Tc,
-        &LoadOptions {
-            sweep_every: Some(std::time::Duration::from_secs(24 * 3600)),
-            ..Default::default()
-        },
-    );
-    let name = fx.agent.topo.lab.name.clone();
-    let (cmac, smac) = (fx.mac("eni-client"), fx.mac("eni-server"));
-    let (c, s) = (fx.ip("eni-client"), fx.ip("eni-server"));
-    let (cport, sport) = (fx.port_ifindex("eni-client"), fx.port_ifindex("eni-server"));
-    let ns = fx.agent.plan.fabric_ns.clone();
-    let ack = pkt::tcp(cmac, GATEWAY_MAC, c, s, 40000, 5201, "A");
-    let want = pkt::with_macs(&ack, smac, GATEWAY_MAC);
-    let echo = pkt::echo(cmac, GATEWAY_MAC, c, s, 7, true);
-    let want_echo = pkt::with_macs(&echo, smac, GATEWAY_MAC);
-    let mut samples: Vec<(Hook, &str, Vec<f64>)> = Vec::new();
+    let plain = topo("");
+    let with = topo(&acls());
+    let mut lab = TwoSubnets::new(&plain, "hlbn");
+    let (ack, want) = (lab.ack.clone(), lab.want.clone());
+    let (echo, want_echo) = lab.echo();
     let mut check = Check::new(format!("network ACLs: {TABLE}"));
     for rep in 0..opts.reps {
         eprintln!("[bench] network ACLs: repetition {}/{}", rep + 1, opts.reps);
         for hook in [Hook::Xdp, Hook::Tc] {
-            fx.clear_flows();
-            let open = [
-                (cport, pkt::tcp(cmac, GATEWAY_MAC, c, s, 40000, 5201, "S")),
-                (sport, pkt::tcp(smac, GATEWAY_MAC, s, c, 5201, 40000, "SA")),
-                (cport, echo.clone()),
-            ];
-            for (port, f) in &open {
-                let o = fx.run_on(hook, *port, f);
-                anyhow::ensure!(
-                    o.verdict == Verdict::Forward,
-                    "opening the bench flow: {o:?}"
-                );
-            }
+            lab.fx.clear_flows();
+            lab.open(hook, &[&echo])?;
             for (labels, topo) in [
                 ((WITHOUT, ICMP_WITHOUT), &plain),
                 ((WITH, ICMP_WITH), &with),
             ] {
-                fx.agent.reload(topology(topo, &name))?;
+                lab.reload(topo)?;
                 for (label, frame, want) in [(labels.0, &ack, &want), (labels.1, &echo, &want_echo)]
                 {
-                    let dp = &fx.agent.dataplane;
-                    let prog = match hook {
-                        Hook::Xdp => Program::Xdp(dp.xdp()),
-                        Hook::Tc => Program::Tc(dp.tc()),
-                    };
-                    let (o, ns_per) =
-                        netns::scoped_in(&ns, || call(prog, cport, frame, sizes.loop_repeat))?;
-                    super::kernel::record(&mut check, expect_forward(&o, want));
-                    match samples
-                        .iter_mut()
-                        .find(|(h, l, _)| *h == hook && *l == label)
-                    {
-                        Some((_, _, v)) => v.push(ns_per),
-                        None => samples.push((hook, label, vec![ns_per])),
-                    }
+                    lab.time(hook, label, (frame, want), sizes, &mut check)?;
                 }
             }
         }
     }
     for hook in [Hook::Xdp, Hook::Tc] {
-        let get = |l: &str| {
-            samples
-                .iter()
-                .find(|(h, x, _)| *h == hook && *x == l)
-                .map(|(_, _, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let (without, with) = (get(WITHOUT), get(WITH));
-        let ctx = match hook {
-            Hook::Tc => "TC",
-            Hook::Xdp => "XDP",
-        };
+        let (without, with) = lab.rows(hook, TABLE, WITHOUT, WITH);
+        report.rows.push(without.plot());
         report.rows.push(
-            Row::new(Section::Kernel, TABLE, WITHOUT, "ns", without.clone())
-                .context(ctx)
-                .plot(),
-        );
-        report.rows.push(
-            Row::new(Section::Kernel, TABLE, WITH, "ns", with.clone())
-                .context(ctx)
-                .baseline(WITHOUT, super::stats::ratios(&with, &without))
-                .target(Target::ratio_at_most(
-                    1.10,
-                    "<= 1.10x without ACLs (issue 16)",
-                ))
-                .note(
-                    "a TCP/UDP flow that passed its ACLs under the running configuration \
-                     is not looked up again until the next reload (FlowEntry::nacl_epoch)",
-                )
-                .plot(),
-        );
-        let (icmp_without, icmp_with) = (get(ICMP_WITHOUT), get(ICMP_WITH));
-        report.rows.push(
-            Row::new(
-                Section::Kernel,
-                TABLE,
-                ICMP_WITHOUT,
-                "ns",
-                icmp_without.clone(),
+            with.target(Target::ratio_at_most(
+                1.10,
+                "<= 1.10x without ACLs (issue 16)",
+            ))
+            .note(
+                "a TCP/UDP flow that passed its ACLs under the running configuration \
+                 is not looked up again until the next reload (FlowEntry::nacl_epoch)",
             )
-            .context(ctx),
+            .plot(),
         );
+        let (icmp_without, icmp_with) = lab.rows(hook, TABLE, ICMP_WITHOUT, ICMP_WITH);
+        report.rows.push(icmp_without);
         report.rows.push(
-            Row::new(Section::Kernel, TABLE, ICMP_WITH, "ns", icmp_with.clone())
-                .context(ctx)
-                .baseline(
-                    ICMP_WITHOUT,
-                    super::stats::ratios(&icmp_with, &icmp_without),
-                )
-                .note("the lookups themselves: 2 ACL checks x 2 LPM lookups per packet"),
+            icmp_with.note("the lookups themselves: 2 ACL checks x 2 LPM lookups per packet"),
         );
     }
     report.checks.push(check);

@@ -2,7 +2,11 @@
 //! first packets against 10..10,000-rule groups, compiling and loading a
 //! 10,000-ENI / 100,000-rule config, applying a one-rule change.
 
-use std::{collections::HashMap as StdHashMap, net::Ipv4Addr, time::Instant};
+use std::{
+    collections::HashMap as StdHashMap,
+    net::Ipv4Addr,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context, Result};
 use aya::maps::{lpm_trie::Key, HashMap, LpmTrie, MapData};
@@ -14,8 +18,8 @@ use dataplane::{
     netns,
 };
 use dataplane_common::{
-    maps, FlowEntry, FlowKey, SgKey, SgPorts, FLOW_F_REPLY, FLOW_STATE_ESTABLISHED, GATEWAY_MAC,
-    PROTO_TCP,
+    maps, FlowCounters, FlowEntry, FlowKey, SgKey, SgPorts, FLOW_F_REPLY, FLOW_STATE_ESTABLISHED,
+    GATEWAY_MAC, PROTO_TCP,
 };
 use hyperlab_bench_common::{nat_key, programs as bprog, NatEntry, NatKey5, NatVal5};
 
@@ -67,6 +71,47 @@ fn empty_of(b: &BenchObject, hook: Hook) -> Program<'_> {
         Hook::Xdp => Program::Xdp(b.xdp(bprog::XDP_PASS)),
         Hook::Tc => Program::Tc(b.tc(bprog::TC_PASS)),
     }
+}
+
+/// On `hook`: the empty program's overhead per call, and hyperlab's
+/// time per call over `frames`, each frame checked (into `check`) to reach
+/// the server unchanged but for the MACs.
+fn timed_hyperlab(
+    bench: &BenchObject,
+    dp: &Dataplane,
+    hook: Hook,
+    net: &Net,
+    frames: &[Vec<u8>],
+    sizes: &Sizes,
+    check: &mut Check,
+) -> Result<(Overhead, f64)> {
+    let first = &frames[0];
+    let empty = empty_of(bench, hook);
+    let o = Overhead::measure(
+        empty,
+        net.client_port,
+        first,
+        sizes.per_call,
+        sizes.loop_repeat,
+    )?;
+    let h = per_call(prog_of(dp, hook), net.client_port, frames, |i, out| {
+        record(check, expect_same_with_server_macs(net, &frames[i], out))
+    })?;
+    Ok((o, h))
+}
+
+/// The samples taken on `hook` at size `n` (none: empty).
+fn samples_at<K: Copy + Eq + std::hash::Hash>(
+    data: &StdHashMap<(&'static str, K), Vec<f64>>,
+    hook: Hook,
+    n: K,
+) -> Vec<f64> {
+    data.get(&(hook_name(hook), n)).cloned().unwrap_or_default()
+}
+
+/// Adds `d` (in seconds) to the samples of row `row`.
+fn add_time(rows: &mut StdHashMap<&'static str, Vec<f64>>, row: &'static str, d: Duration) {
+    rows.entry(row).or_default().push(d.as_secs_f64());
 }
 
 fn nat_of(b: &BenchObject, hook: Hook) -> Program<'_> {
@@ -128,12 +173,14 @@ fn established_at_scale(
         .iter()
         .find(|(_, e)| e.flags & FLOW_F_REPLY == 0)
         .context("the template flow was not created")?
-        .1;
+        .1
+        .entry;
     let rev = flows
         .iter()
         .find(|(_, e)| e.flags & FLOW_F_REPLY != 0)
         .context("the template flow has no reply entry")?
-        .1;
+        .1
+        .entry;
     dp.clear_flows()?;
 
     let mut filled = 0usize;
@@ -175,19 +222,8 @@ fn established_at_scale(
             );
             for hook in [Hook::Xdp, Hook::Tc] {
                 let (o, h, m, m5) = netns::scoped_in(&ns, || {
-                    let o = Overhead::measure(
-                        empty_of(&bench, hook),
-                        net.client_port,
-                        &hl_frames[0],
-                        sizes.per_call,
-                        sizes.loop_repeat,
-                    )?;
-                    let h = per_call(prog_of(&dp, hook), net.client_port, &hl_frames, |i, out| {
-                        record(
-                            &mut check_hl,
-                            expect_same_with_server_macs(&net, &hl_frames[i], out),
-                        )
-                    })?;
+                    let (o, h) =
+                        timed_hyperlab(&bench, &dp, hook, &net, &hl_frames, sizes, &mut check_hl)?;
                     let m = per_call(
                         nat_of(&bench, hook),
                         net.client_port,
@@ -217,12 +253,9 @@ fn established_at_scale(
             ("minimal NAT keyed like the pipeline", &nat, false),
             ("minimal NAT, 5-tuple key", &nat5, false),
         ] {
-            let base = data
-                .get(&(hook_name(hook), first))
-                .cloned()
-                .unwrap_or_default();
+            let base = samples_at(data, hook, first);
             for &n in &sizes.scale_flows {
-                let v = data.get(&(hook_name(hook), n)).cloned().unwrap_or_default();
+                let v = samples_at(data, hook, n);
                 let mut r = Row::new(
                     Section::Scale,
                     T_FLOWS,
@@ -329,6 +362,30 @@ fn fill(
             flows
                 .insert(k.reversed(), r, 0)
                 .context("filling the flow table")?;
+        }
+    }
+    {
+        // Each direction's per-CPU counters, as the kernel creates them
+        // with the flow: without a record the fast path counts nothing.
+        let mut counts: aya::maps::PerCpuHashMap<&mut MapData, FlowKey, FlowCounters> =
+            aya::maps::PerCpuHashMap::try_from(dp.map_mut(maps::FLOW_COUNTS)?)?;
+        let zero = vec![FlowCounters::default(); aya::util::nr_cpus().map_err(|(_, e)| e)?];
+        for i in from..to {
+            let (s, d) = flow_ports(i);
+            let k = FlowKey::new(
+                vpc,
+                CLIENT.octets(),
+                SERVER.octets(),
+                s.to_be_bytes(),
+                d.to_be_bytes(),
+                PROTO_TCP,
+            );
+            for key in [k, k.reversed()] {
+                let v = aya::maps::PerCpuValues::try_from(zero.clone())?;
+                counts
+                    .insert(key, v, 0)
+                    .context("filling the flow counters")?;
+            }
         }
     }
     let mut m = bench.nat_map()?;
@@ -451,19 +508,8 @@ fn first_packet_vs_rules(
             for hook in [Hook::Xdp, Hook::Tc] {
                 dp.clear_flows()?;
                 let (o, v) = netns::scoped_in(&ns, || {
-                    let o = Overhead::measure(
-                        empty_of(&bench, hook),
-                        net.client_port,
-                        &frames[0],
-                        sizes.per_call,
-                        sizes.loop_repeat,
-                    )?;
-                    let v = per_call(prog_of(&dp, hook), net.client_port, &frames, |i, out| {
-                        record(
-                            &mut check,
-                            expect_same_with_server_macs(&net, &frames[i], out),
-                        )
-                    })?;
+                    let (o, v) =
+                        timed_hyperlab(&bench, &dp, hook, &net, &frames, sizes, &mut check)?;
                     Ok((o.ns, v))
                 })?;
                 data.entry((hook_name(hook), n)).or_default().push(v - o);
@@ -474,12 +520,9 @@ fn first_packet_vs_rules(
     let first = sizes.sg_rules[0];
     let last = *sizes.sg_rules.last().expect("sizes");
     for hook in [Hook::Xdp, Hook::Tc] {
-        let base = data
-            .get(&(hook_name(hook), first))
-            .cloned()
-            .unwrap_or_default();
+        let base = samples_at(&data, hook, first);
         for &n in &sizes.sg_rules {
-            let v = data.get(&(hook_name(hook), n)).cloned().unwrap_or_default();
+            let v = samples_at(&data, hook, n);
             let mut r = Row::new(
                 Section::Scale,
                 T_RULES,
@@ -692,18 +735,10 @@ fn big_config(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Repo
             + c.endpoints.len()
             + c.targets.len();
         let t3 = Instant::now();
-        rows.entry("compile")
-            .or_default()
-            .push((t1 - t0).as_secs_f64());
-        rows.entry("load")
-            .or_default()
-            .push((t2 - t1).as_secs_f64());
-        rows.entry("fill")
-            .or_default()
-            .push((t3 - t2).as_secs_f64());
-        rows.entry("total")
-            .or_default()
-            .push((t3 - t0).as_secs_f64());
+        add_time(&mut rows, "compile", t1 - t0);
+        add_time(&mut rows, "load", t2 - t1);
+        add_time(&mut rows, "fill", t3 - t2);
+        add_time(&mut rows, "total", t3 - t0);
 
         // A one-rule change as the agent's reload applies it: compile, then
         // `Dataplane::sync` into the other generation (the difference written
@@ -719,18 +754,12 @@ fn big_config(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Repo
         if n != 1 {
             check.fail(format!("changing one rule changed {n} entries"));
         }
-        rows.entry("change")
-            .or_default()
-            .push((t6 - t4).as_secs_f64());
-        rows.entry("sync")
-            .or_default()
-            .push((t6 - t5).as_secs_f64());
+        add_time(&mut rows, "change", t6 - t4);
+        add_time(&mut rows, "sync", t6 - t5);
         let t = Instant::now();
         let c3 = compile::compile_with(&added, &fake, &mut memo)?;
         d.sync(&c3, Some(&c2))?;
-        rows.entry("add")
-            .or_default()
-            .push(t.elapsed().as_secs_f64());
+        add_time(&mut rows, "add", t.elapsed());
         // The added rule's new peer prefix: one new LPM entry.
         let n = Delta::between(Some(&c2), &c3).entries();
         if n != 1 {
@@ -743,9 +772,7 @@ fn big_config(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Repo
         let t7 = Instant::now();
         written = apply_sg_diff(d.map_mut(maps::SG_RULES)?, &c2, &back)?;
         let t8 = Instant::now();
-        rows.entry("diff")
-            .or_default()
-            .push((t8 - t7).as_secs_f64());
+        add_time(&mut rows, "diff", t8 - t7);
         check.delivered += 1;
         if written == 1 {
             check.verified += 1;

@@ -2,14 +2,14 @@
 //! forward one and the reply one, each carrying its precompiled action. A
 //! reply entry is what makes security groups stateful.
 
-use core::intrinsics::{atomic_xadd, AtomicOrdering};
+use core::ptr::addr_of_mut;
 
 use aya_ebpf::{
     bindings::{BPF_ANY, BPF_NOEXIST},
     helpers::generated::{bpf_jiffies64, bpf_ktime_get_coarse_ns},
 };
 use dataplane_common::{
-    aws_tcp_flags, Counter, DropReason, FlowEntry, FlowKey, EEXIST, FLOW_F_ECHO_REQUESTS, FLOW_F_REPLY,
+    aws_tcp_flags, Counter, DropReason, FlowCounters, FlowEntry, FlowKey, EEXIST, FLOW_F_ECHO_REQUESTS, FLOW_F_REPLY,
     FLOW_STATE_CLOSED, FLOW_STATE_CLOSING, FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, NO_NAT_GATEWAY, NO_STAT,
     NO_SUBNET, PROTO_ICMP, PROTO_TCP,
 };
@@ -17,7 +17,7 @@ use dataplane_common::{
 use crate::{
     counters, events,
     explain::dry_run,
-    maps::{CLOCK, FLOWS},
+    maps::{CLOCK, COUNT_SCRATCH, FLOWS, FLOW_COUNTS, FLOW_WINDOW},
     parse::{Headers, ICMP_ECHO_REQUEST, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
 };
 
@@ -59,19 +59,21 @@ pub enum Track {
     Restart,
 }
 
-/// Advances the flow's state with this packet and refreshes its idle timer.
+/// The flow-log window TCP flags are counted in (`HL_FLOW_WINDOW`; 0 until
+/// a flow log closes its first window).
+#[inline(always)]
+pub fn window() -> u32 {
+    // SAFETY: a plain array value, written whole by the agent.
+    FLOW_WINDOW.get(0).map_or(0, |w| unsafe { core::ptr::read_volatile(w) })
+}
+
+/// Advances the flow's state with this packet (its idle timer is its
+/// counters' `last_seen_ns`: [`account`]).
 #[inline(always)]
 pub fn track(e: *mut FlowEntry, h: &Headers) -> Result<Track, DropReason> {
-    let t = now();
     // SAFETY: `e` points into a map value; concurrent writers only store
-    // whole u32/u64 fields, so the worst case is a lost timestamp refresh.
-    let (state, flags, last) = unsafe { ((*e).state, (*e).flags, (*e).last_seen_ns) };
-    // A dry run (`dataplane explain`) only reads the entry.
-    // Signed: another CPU's clock copy may be a tick behind the entry's.
-    if (t.wrapping_sub(last) as i64) > 1_000_000 && !dry_run() {
-        // SAFETY: as above.
-        unsafe { (*e).last_seen_ns = t };
-    }
+    // whole u32 fields.
+    let (state, flags) = unsafe { ((*e).state, (*e).flags) };
     if h.proto != PROTO_TCP {
         return Ok(Track::Continue);
     }
@@ -193,19 +195,16 @@ impl Crossings {
 }
 
 /// What both entries of a new flow share: its first packet's TCP state,
-/// the time, the first packet's length, and the `HL_OBJ_STATS` slots it
-/// counts into (`NO_STAT` for none).
+/// the time (its counters' creation, [`prepare_counters`]), and the
+/// `HL_OBJ_STATS` slots it counts into (`NO_STAT` for none).
 pub struct Birth {
     pub state: u32,
-    /// The first packet's TCP flags as flow logs count them.
-    pub tcp_flags: u8,
     /// The flow is ICMP echo; `echo_request`: its first packet is an echo
     /// request, so the forward entry carries requests and the reply entry
     /// replies (`FLOW_F_ECHO_REQUESTS`), and an echo reply the other way.
     pub icmp: bool,
     pub echo_request: bool,
     pub now: u64,
-    pub len: u64,
     pub stat_endpoint: u32,
     pub stat_listener: u32,
     pub stat_target: u32,
@@ -214,17 +213,17 @@ pub struct Birth {
 }
 
 impl Birth {
-    /// A flow born of the packet `h` of `len` frame bytes, counting into no
-    /// endpoint, listener or target.
+    /// A flow born of the packet `h`, counting into no endpoint, listener
+    /// or target.
     #[inline(always)]
-    pub fn of(h: &Headers, len: u64) -> Birth {
+    pub fn of(h: &Headers) -> Birth {
         Birth {
-            now: now(),
+            // The time its counters were prepared with: one clock read.
+            // SAFETY: a per-CPU array value, written by the fast path.
+            now: COUNT_SCRATCH.get(0).map_or(0, |c| unsafe { core::ptr::read_volatile(&c.last_seen_ns) }),
             state: initial_state(h),
-            tcp_flags: events::flags_of(h),
             icmp: h.proto == PROTO_ICMP,
             echo_request: h.proto == PROTO_ICMP && h.icmp_type == ICMP_ECHO_REQUEST,
-            len,
             stat_endpoint: NO_STAT,
             stat_listener: NO_STAT,
             stat_target: NO_STAT,
@@ -235,9 +234,8 @@ impl Birth {
 
 /// The one place a [`FlowEntry`] is built: `e` becomes the entry of one
 /// direction of the flow `b`, which delivers to `to` with the addresses and
-/// ports `new`, coming from ENI `from_eni`. `flags`: `FLOW_F_*`. A forward
-/// entry is created with its first packet counted; a reply entry
-/// (`FLOW_F_REPLY`) starts at zero.
+/// ports `new`, coming from ENI `from_eni`. `flags`: `FLOW_F_*`. Its
+/// counters are created with it ([`create`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, new: Tuple, x: &Crossings) {
@@ -260,9 +258,6 @@ pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, 
         stat_listener: b.stat_listener,
         stat_target: b.stat_target,
         created_ns: b.now,
-        last_seen_ns: b.now,
-        packets: if reply { 0 } else { 1 },
-        bytes: if reply { 0 } else { events::ip_len(b.len) },
         cross1_from: x.from1,
         cross1_to: x.to1,
         cross2_from: x.from2,
@@ -270,7 +265,6 @@ pub fn build(e: &mut FlowEntry, b: &Birth, flags: u32, from_eni: u32, to: &Hop, 
         // Checked when the flow was decided, but under which switch is not
         // known here: the first hit checks again and records it.
         nacl_epoch: 0,
-        tcp_flags: if reply { 0 } else { b.tcp_flags },
         _pad2: 0,
         nat_gateway: b.nat_gateway,
     };
@@ -333,7 +327,11 @@ pub fn claim(rev_key: &FlowKey, rev: &FlowEntry) -> Result<bool, DropReason> {
 /// CPU creating the same flow is fine, the other CPU's entries stand
 /// ([`Created::Raced`]); a restart (a new SYN on a finished flow's tuple)
 /// overwrites the old entries. A created flow is counted and reported to
-/// the flow logs.
+/// the flow logs. Each inserted entry then gets its counters
+/// (`HL_FLOW_COUNTS`, prepared by [`prepare_counters`]): the forward one
+/// with the first packet, the reply one empty, both last seen at the flow's creation
+/// (a restart's are removed first: the new connection counts from zero on
+/// every CPU).
 #[inline(always)]
 pub fn create(
     fwd_key: &FlowKey,
@@ -377,6 +375,23 @@ pub fn create(
             }
         }
     }
+    // The counters, as the fast path prepared them. A record never
+    // outlives its entry (the agent removes it first; the fast path removed
+    // a restart's old reply entry with its counters) and the map has the
+    // table's size, so an insert finds room. A reply entry that was already
+    // there (`Reply::Insert` met EEXIST) keeps its counters.
+    if let (Some(first), Some(none)) = (COUNT_SCRATCH.get_ptr(0), COUNT_SCRATCH.get_ptr(1)) {
+        // Without a branch: a restart's old counters (on every CPU) go;
+        // otherwise there is none.
+        let _ = FLOW_COUNTS.remove(fwd_key);
+        // SAFETY: per-CPU array values; nothing else runs on this CPU.
+        unsafe {
+            let _ = FLOW_COUNTS.insert(fwd_key, &*first, BPF_ANY as u64);
+            if !matches!(reply, Reply::Skip) {
+                let _ = FLOW_COUNTS.insert(rev_key, &*none, BPF_NOEXIST as u64);
+            }
+        }
+    }
     counters::count(Counter::FlowCreated);
     events::new_flow(fwd_key, fwd);
     Ok(Created::New)
@@ -395,38 +410,82 @@ pub fn scratch(i: u32) -> Result<&'static mut FlowEntry, DropReason> {
 }
 
 /// Counts one forwarded packet of `len` frame bytes, with the raw TCP
-/// flags `tcp_flags` (`Headers::tcp_flags`), into the entry `e` of its
-/// direction.
-/// Atomic adds: several CPUs may forward the same flow.
+/// flags `tcp_flags` (`Headers::tcp_flags`), into this CPU's counters of
+/// the direction `key`: plain stores into a per-CPU record, no atomics and
+/// no cache line another CPU writes. A record not there (the flow is being
+/// created on another CPU this instant, or removed) counts nothing.
 #[inline(always)]
-pub fn account(e: *mut FlowEntry, len: u64, tcp_flags: u8) {
+pub fn account(key: &FlowKey, len: u64, tcp_flags: u8) {
     // A dry run (`dataplane explain`) leaves live flows untouched.
     if dry_run() {
         return;
     }
-    // Flow logs' `tcp-flags`: the entry's OR of what its packets carried.
-    // `tcp_flags` is the header's raw byte (0 for UDP and ICMP): only FIN,
-    // SYN and RST count (ACK only with SYN), so an established segment
-    // (ACK, PSH) costs one test and the entry is neither read nor written
-    // for it. A new bit is stored with a plain read-modify-write (no BPF
-    // atomic OR below cpu v3): two CPUs adding different bits of one
-    // direction at the same instant may lose one.
-    if tcp_flags & (TCP_FIN | TCP_SYN | TCP_RST) != 0 {
-        let add = aws_tcp_flags(tcp_flags);
-        // SAFETY: `e` points into a live map value.
-        unsafe {
-            let old = (*e).tcp_flags;
-            if old | add != old {
-                (*e).tcp_flags = old | add;
-            }
-        }
+    let Some(c) = FLOW_COUNTS.get_ptr_mut(key) else {
+        return;
+    };
+    // Flow logs' `tcp-flags`: only FIN, SYN and RST count (ACK only with
+    // SYN); counted without a branch, like the rest of the record.
+    let flags = aws_tcp_flags(tcp_flags);
+    let (t, w) = (now(), window());
+    // SAFETY: this CPU's value of a live per-CPU map element; nothing else
+    // runs on this CPU while the program does.
+    unsafe { (*c).count(t, w, events::ip_len(len), flags) };
+}
+
+/// Builds the counters of a flow the packet `h` of `len` frame bytes is
+/// about to create, in this CPU's `HL_COUNT_SCRATCH` (0: the forward
+/// direction, with this packet; 1: the reply), for [`create`]. Called by
+/// the fast path before its tail call into the slow path.
+#[inline(always)]
+pub fn prepare_counters(h: &Headers, len: u64) {
+    if let (Some(first), Some(none)) = (COUNT_SCRATCH.get_ptr_mut(0), COUNT_SCRATCH.get_ptr_mut(1)) {
+        let (t, w) = (now(), window());
+        fresh(first, t, w, 1, events::ip_len(len), events::flags_of(h));
+        fresh(none, t, w, 0, 0, 0);
     }
-    // SAFETY: `e` points into a live map value; the u64 fields are 8-byte
-    // aligned (offsets pinned in dataplane_common's tests), as atomics need.
-    // The results stay unused, so no BPF_FETCH (cpu v3) is needed.
+}
+
+/// Writes `c` as [`FlowCounters::first`] would build it, field by field
+/// with volatile stores: a struct literal with adjacent zero fields
+/// compiles to a `memset` call the BPF target cannot link.
+#[inline(always)]
+fn fresh(p: *mut FlowCounters, now: u64, window: u32, packets: u64, bytes: u64, flags: u8) {
+    // Branch-free: the slow path's verifier budget counts every branch.
+    let odd_window = (window & 1) as u8;
+    let (even, odd) = (flags * (1 - odd_window), flags * odd_window);
+    // SAFETY: every field of a live map value, written once each.
     unsafe {
-        atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(core::ptr::addr_of_mut!((*e).packets), 1);
-        atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(core::ptr::addr_of_mut!((*e).bytes), events::ip_len(len));
+        addr_of_mut!((*p).packets).write_volatile(packets);
+        addr_of_mut!((*p).bytes).write_volatile(bytes);
+        addr_of_mut!((*p).last_seen_ns).write_volatile(now);
+        addr_of_mut!((*p).base_packets).write_volatile(0);
+        addr_of_mut!((*p).base_bytes).write_volatile(0);
+        addr_of_mut!((*p).window).write_volatile(window);
+        addr_of_mut!((*p).tcp_flags[0]).write_volatile(even);
+        addr_of_mut!((*p).tcp_flags[1]).write_volatile(odd);
+        addr_of_mut!((*p)._pad).write_volatile(0);
+    }
+}
+
+/// [`account`] for the first packet of a flow another CPU created an
+/// instant before ([`Created::Raced`]): its packet and bytes, and its
+/// flags in the window the record is in, without the clock and the window
+/// (the creator just set both): a slow-path program cannot afford their
+/// branches in every construct's create site. Misses only if the creator
+/// has not inserted the counters yet.
+#[inline(always)]
+pub fn account_raced(key: &FlowKey, len: u64, tcp_flags: u8) {
+    if dry_run() {
+        return;
+    }
+    if let Some(c) = FLOW_COUNTS.get_ptr_mut(key) {
+        // SAFETY: as in `account`.
+        unsafe {
+            let slot = ((*c).window & 1) as usize;
+            (*c).tcp_flags[slot] |= aws_tcp_flags(tcp_flags);
+            (*c).packets += 1;
+            (*c).bytes += events::ip_len(len);
+        }
     }
 }
 

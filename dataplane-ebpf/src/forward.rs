@@ -70,6 +70,7 @@ pub fn forward<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry, len: u64) -> Re
 pub fn created<P: Packet>(
     p: &mut P,
     h: &Headers,
+    key: &dataplane_common::FlowKey,
     c: Created,
     fwd: &FlowEntry,
     len: u64,
@@ -80,8 +81,8 @@ pub fn created<P: Packet>(
     };
     // SAFETY: `e` is `fwd` or points into a live map value.
     let v = forward(p, h, unsafe { &*e }, len)?;
-    if let Some(t) = theirs {
-        flow::account(t, len, h.tcp_flags);
+    if theirs.is_some() {
+        flow::account_raced(key, len, h.tcp_flags);
     }
     Ok(v)
 }

@@ -67,7 +67,7 @@ pub fn to_internet<P: Packet>(
         _ => return Err(DropReason::InternetNoHost),
     };
     explain::destination(host);
-    let b = flow::Birth::of(h, len);
+    let b = flow::Birth::of(h);
     let fwd = flow::scratch(0)?;
     let to_host = Hop { mac: &host.mac, ifindex: host.ifindex, vpc: INTERNET_VPC, eni: host.eni };
     let out = Tuple { src: public.ip, dst: h.dst, sport: h.sport, dport: h.dport };
@@ -123,7 +123,7 @@ pub fn from_internet<P: Packet>(
     }
     let value = nacl::value(h, h.dport);
     nacl::inbound(NACL_CHECK_IN1, gen, NO_SUBNET, dst.subnet, h.src, h.proto, value)?;
-    let b = flow::Birth::of(h, len);
+    let b = flow::Birth::of(h);
     let fwd = flow::scratch(0)?;
     let to_dst = Hop { mac: &dst.mac, ifindex: dst.ifindex, vpc: private.vpc, eni: dst.eni };
     let inward = Tuple { src: h.src, dst: private.ip, sport: h.sport, dport: h.dport };
@@ -154,5 +154,5 @@ fn create<P: Packet>(
     } else {
         flow::create(key, fwd, &rev_key, rev, restart, Reply::Insert)?
     };
-    forward::created(p, h, c, fwd, len)
+    forward::created(p, h, key, c, fwd, len)
 }

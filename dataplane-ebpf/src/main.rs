@@ -2,11 +2,6 @@
 //! into a TC (tcx ingress) program and an XDP program.
 #![no_std]
 #![no_main]
-// `atomic_xadd`: the BPF target's `core` has no `AtomicU64::fetch_add`
-// (no compare-and-swap), but LLVM lowers an unused atomic add to BPF's
-// `lock xadd`. The kernel crate is built with RUSTC_BOOTSTRAP=1 already.
-#![feature(core_intrinsics)]
-#![allow(internal_features)]
 
 mod arp;
 mod counters;
@@ -76,6 +71,16 @@ pub fn hyperlab_tc_slow_tunnel(ctx: TcContext) -> i32 {
     tc_verdict(&pkt, v)
 }
 
+/// TC's program for a fragment of a UDP datagram, entered by tail call
+/// from [`hyperlab_tc`] (a NAT gateway carries them).
+#[classifier]
+#[inline(always)]
+pub fn hyperlab_tc_fragment(ctx: TcContext) -> i32 {
+    let mut pkt = TcPacket::new(&ctx);
+    let v = pipeline::process_fragment(&mut pkt);
+    tc_verdict(&pkt, v)
+}
+
 #[inline(always)]
 fn tc_verdict(pkt: &TcPacket, v: Verdict) -> i32 {
     match v {
@@ -125,6 +130,15 @@ pub fn hyperlab_xdp(ctx: XdpContext) -> u32 {
 pub fn hyperlab_xdp_slow(ctx: XdpContext) -> u32 {
     let mut pkt = XdpPacket::new(&ctx);
     xdp_verdict(pipeline::process_slow::<_, false>(&mut pkt))
+}
+
+/// XDP's program for a fragment of a UDP datagram, entered by tail call
+/// from [`hyperlab_xdp`].
+#[xdp]
+#[inline(always)]
+pub fn hyperlab_xdp_fragment(ctx: XdpContext) -> u32 {
+    let mut pkt = XdpPacket::new(&ctx);
+    xdp_verdict(pipeline::process_fragment(&mut pkt))
 }
 
 #[inline(always)]

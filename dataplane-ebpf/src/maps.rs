@@ -3,15 +3,15 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{lpm_trie::LpmTrie, Array, HashMap, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
+    maps::{lpm_trie::LpmTrie, Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
 };
 use dataplane_common::{
-    EndpointInfo, EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
+    EndpointInfo, EniCounters, FlowCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey,
     PortInfo, PortSlot, SgKey, SgPorts, TargetInfo, COUNTER_COUNT, DROP_REASON_COUNT, MAGLEV_SIZE,
     MAX_ENDPOINT_ENIS, MAX_ENIS, MAX_FLOWS, MAX_LISTENERS, MAX_MAGLEV_TABLES, MAX_OBJ_STATS,
     MAX_PORTS, MAX_SG_ENTRIES, MAX_NACL_CIDRS, MAX_NACL_RULES, MAX_NACL_STATS, MAX_SUBNETS,
     NaclCidrKey, NaclDecision, NaclRuleKey, NaclStatKey, SubnetNacls, RouteInfo, RouteKey, RouteStatKey, SubnetRoute,
-    MAX_ROUTES, MAX_ROUTE_STATS, MAX_PUBLIC_IPS, PublicIp, NatGatewayCounters, NAT_STATS_SLOTS, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
+    MAX_ROUTES, MAX_ROUTE_STATS, MAX_PUBLIC_IPS, PublicIp, NatGatewayCounters, NAT_STATS_SLOTS, FragKey, FragEntry, MAX_FRAGS, PORT_SLOTS as PORT_SLOTS_PER_GENERATION, MAX_TARGETS, FLOW_EVENTS_BYTES,
 };
 
 #[map(name = "HL_PORTS")]
@@ -64,11 +64,28 @@ pub static PUBLIC_IPS: HashMap<EniKey, PublicIp> = HashMap::with_max_entries(MAX
 #[map(name = "HL_NAT_STATS")]
 pub static NAT_STATS: PerCpuArray<NatGatewayCounters> = PerCpuArray::with_max_entries(NAT_STATS_SLOTS, 0);
 
+/// The flow each fragmented UDP datagram through a NAT gateway rode with
+/// its first fragment, for its later fragments (`nat_gateway::fragment`).
+/// An LRU: an old datagram's entry makes room for a new one.
+#[map(name = "HL_FRAGS")]
+pub static FRAGS: LruHashMap<FragKey, FragEntry> = LruHashMap::with_max_entries(MAX_FRAGS, 0);
+
 /// A preallocated hash, not an LRU: when it is full a new flow is refused
 /// (and counted) instead of evicting a live one, as AWS does
 /// (conntrack_allowance_exceeded).
 #[map(name = "HL_FLOWS")]
 pub static FLOWS: HashMap<FlowKey, FlowEntry> = HashMap::with_max_entries(MAX_FLOWS, 0);
+
+/// Each flow direction's counters, one record per CPU (`flow::account`):
+/// keyed and sized like `HL_FLOWS`; a record is created after its entry
+/// and removed before it, so it never holds more than the flow table.
+#[map(name = "HL_FLOW_COUNTS")]
+pub static FLOW_COUNTS: PerCpuHashMap<FlowKey, FlowCounters> = PerCpuHashMap::with_max_entries(MAX_FLOWS, 0);
+
+/// The flow-log window (`dataplane_common::FlowCounters`), written by the
+/// agent's flow log at each window's close.
+#[map(name = "HL_FLOW_WINDOW")]
+pub static FLOW_WINDOW: Array<u32> = Array::with_max_entries(1, 0);
 
 #[map(name = "HL_DROPS")]
 pub static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(DROP_REASON_COUNT, 0);
@@ -111,6 +128,14 @@ pub static EXPLAIN: Array<dataplane_common::explain::ExplainTrace> = Array::with
 #[map(name = "HL_SCRATCH")]
 pub static SCRATCH: PerCpuArray<FlowEntry> = PerCpuArray::with_max_entries(2, 0);
 
+/// Per CPU: a new flow's counters (0: forward, with its first packet; 1:
+/// reply), built by the fast path before its tail call
+/// (`flow::prepare_counters`) and inserted by the slow path
+/// (`flow::create`): built there, they cost the slow path's verifier
+/// budget once per construct.
+#[map(name = "HL_COUNT_SCRATCH")]
+pub static COUNT_SCRATCH: PerCpuArray<FlowCounters> = PerCpuArray::with_max_entries(2, 0);
+
 /// This CPU's copy of the coarse clock and the jiffies it was read at
 /// (`flow::now`). Not pinned: a fresh one just reads the clock once.
 #[map(name = "HL_CLOCK")]
@@ -119,9 +144,9 @@ pub static CLOCK: PerCpuArray<ClockCache> = PerCpuArray::with_max_entries(1, 0);
 /// The slow path of each hook, entered by tail call (`pipeline::slow_path`):
 /// verified as a program of its own, it has its own instruction budget.
 #[map(name = "HL_SLOW_TC")]
-pub static SLOW_TC: ProgramArray = ProgramArray::with_max_entries(2, 0);
+pub static SLOW_TC: ProgramArray = ProgramArray::with_max_entries(3, 0);
 #[map(name = "HL_SLOW_XDP")]
-pub static SLOW_XDP: ProgramArray = ProgramArray::with_max_entries(2, 0);
+pub static SLOW_XDP: ProgramArray = ProgramArray::with_max_entries(3, 0);
 
 /// Per CPU: what the fast path hands the slow path with a first packet
 /// (1: it restarts a finished flow's tuple). A tail call stays on its CPU.

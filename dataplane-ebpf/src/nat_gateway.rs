@@ -25,10 +25,13 @@
 //! Each gateway counts its CloudWatch metrics (`counters::nat`).
 
 use dataplane_common::{
-    explain::{NACL_CHECK_IN1, NACL_CHECK_IN2, NACL_CHECK_OUT1, NACL_CHECK_OUT2, SG_CHECK_EGRESS, STAGE_EGRESS_SG, STAGE_NAT_GATEWAY},
-    flow_hash, in_generation, Counter, DropReason, EniInfo, EniKey, FlowEntry, FlowKey, PortInfo, ENI_KIND_INTERNET,
-    FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, HASH_SEED_NAT_PORT, INTERNET_VPC, NAT_PORT_TRIES, NO_SUBNET, PROTO_ICMP,
-    PROTO_TCP, PROTO_UDP, RouteInfo, SG_DIR_EGRESS,
+    explain::{
+        EXPLAIN_FLOW_HIT, NACL_CHECK_IN1, NACL_CHECK_IN2, NACL_CHECK_OUT1, NACL_CHECK_OUT2, SG_CHECK_EGRESS, STAGE_EGRESS_SG,
+        STAGE_NAT_GATEWAY,
+    },
+    flow_hash, in_generation, Counter, DropReason, EniInfo, EniKey, FlowEntry, FlowKey, FragEntry, FragKey, PortInfo,
+    ENI_KIND_INTERNET, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FRAGMENT_TIMEOUT_NS, HASH_SEED_NAT_PORT, INTERNET_VPC,
+    NAT_PORT_TRIES, NO_NAT_GATEWAY, NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, RouteInfo, SG_DIR_EGRESS,
 };
 
 use crate::{
@@ -36,10 +39,10 @@ use crate::{
     explain::{self, dry_run},
     flow::{self, Created, Crossings, Hop, Reply, Tuple},
     forward::{self, Verdict},
-    maps::ENIS,
+    maps::{ENIS, FRAGS},
     nacl,
     packet::Packet,
-    parse::{Headers, TCP_ACK, TCP_RST, TCP_SYN},
+    parse::{Frag, Headers, TCP_ACK, TCP_RST, TCP_SYN},
     reset::{self, RST_LEN},
     route, sg,
 };
@@ -125,7 +128,7 @@ fn at_gateway<P: Packet>(
         _ => return Err(DropReason::InternetNoHost),
     };
     explain::destination(host);
-    let mut b = flow::Birth::of(h, len);
+    let mut b = flow::Birth::of(h);
     b.nat_gateway = r.nat_gateway;
     let rev = flow::scratch(1)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
@@ -146,7 +149,7 @@ fn at_gateway<P: Packet>(
     } else {
         flow::create(key, fwd, &rev_key, rev, restart, Reply::Claimed)?
     };
-    forward::created(p, h, c, fwd, len)
+    forward::created(p, h, key, c, fwd, len)
 }
 
 /// A TCP segment other than a SYN, with no flow: the gateway holds no
@@ -154,7 +157,9 @@ fn at_gateway<P: Packet>(
 /// removed it, or it never was). A RST is dropped
 /// (`nat_gateway_no_connection`); anything else is answered with a RST
 /// from the destination (`reset::answer`), which travels back like a reply
-/// (out of the gateway's subnet, into the sender's: their ACLs). The
+/// (out of the gateway's subnet, into the sender's: their ACLs; the
+/// sender's groups admit it as a response, a NAT gateway's connections
+/// being automatically tracked, so no rule is asked). The
 /// segment counts as dropped by the gateway, the RST as sent to the source.
 #[inline(always)]
 fn no_connection<P: Packet>(
@@ -224,4 +229,118 @@ fn claim(h: &Headers, r: &RouteInfo, rev: &FlowEntry, icmp_reply: u8) -> Result<
     }
     explain::nat(u16::from_be_bytes(rev_key.dport), i + 1);
     Ok((rev_key, bound))
+}
+
+/// What `rewrite` sees of a later fragment: a protocol none of whose
+/// header it owns (255, IANA's reserved number), so only the addresses
+/// (and the IPv4 checksum) change: the UDP header is in the first fragment.
+const PROTO_IP_ONLY: u8 = 255;
+
+/// A first fragment of a UDP datagram on a flow `e` (key `key`): only a
+/// NAT gateway's flows carry fragments (else `fragment`). It rides the flow
+/// as any packet; the gateway remembers the datagram for its later
+/// fragments.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn first_fragment<P: Packet>(
+    p: &mut P,
+    port: &PortInfo,
+    h: &Headers,
+    f: Frag,
+    key: &FlowKey,
+    e: *mut FlowEntry,
+    active: u32,
+    len: u64,
+) -> Result<Verdict, DropReason> {
+    // SAFETY: `e` points into a live map value.
+    if unsafe { (*e).nat_gateway } == NO_NAT_GATEWAY {
+        return Err(DropReason::Fragment);
+    }
+    let v = ride(p, h, h, (key, e), active, len)?;
+    remember(port.vpc, h, f, key);
+    Ok(v)
+}
+
+/// A later fragment (no ports): the flow its datagram's first fragment
+/// rode through a NAT gateway (`HL_FRAGS`), judged by the network ACLs
+/// with that flow's ports and translated in its addresses only. No first
+/// fragment seen: `fragment`; seen more than `FRAGMENT_TIMEOUT_NS` ago, or
+/// its flow ended since: `nat_gateway_fragment_expired`.
+#[inline(always)]
+pub fn later_fragment<P: Packet>(
+    p: &mut P,
+    port: &PortInfo,
+    h: &Headers,
+    f: Frag,
+    active: u32,
+    len: u64,
+) -> Result<Verdict, DropReason> {
+    explain::stage(STAGE_NAT_GATEWAY);
+    let fk = FragKey { vpc: port.vpc, src: h.src, dst: h.dst, id: f.id, proto: h.proto, _pad: 0 };
+    // SAFETY: a read-only map value, copied out at once.
+    let Some((k, first_ns)) = (unsafe { FRAGS.get(&fk) }).map(|fe| (fe.flow, fe.first_ns)) else {
+        return Err(DropReason::Fragment);
+    };
+    // Signed: another CPU's clock copy may be a tick behind.
+    if flow::now().wrapping_sub(first_ns) as i64 > FRAGMENT_TIMEOUT_NS as i64 {
+        return Err(DropReason::NatGatewayFragmentExpired);
+    }
+    let Some(e) = flow::lookup(&k) else {
+        return Err(DropReason::NatGatewayFragmentExpired);
+    };
+    // SAFETY: `e` points into a live map value.
+    if unsafe { (*e).nat_gateway } == NO_NAT_GATEWAY {
+        return Err(DropReason::NatGatewayFragmentExpired);
+    }
+    let mut ports = *h;
+    ports.sport = k.sport;
+    ports.dport = k.dport;
+    let mut ip_only = ports;
+    ip_only.proto = PROTO_IP_ONLY;
+    ride(p, &ports, &ip_only, (&k, e), active, len)
+}
+
+/// A fragment along flow `e` (keyed `key`): the ACLs its entry records
+/// (judged with the headers `acl`), then forwarded (rewritten as `rw`
+/// says) and counted into the flow's counters.
+#[inline(always)]
+fn ride<P: Packet>(
+    p: &mut P,
+    acl: &Headers,
+    rw: &Headers,
+    (key, e): (&FlowKey, *mut FlowEntry),
+    active: u32,
+    len: u64,
+) -> Result<Verdict, DropReason> {
+    flow::track(e, acl)?;
+    explain::flow(EXPLAIN_FLOW_HIT, e);
+    counters::count(Counter::FlowHit);
+    nacl::tracked(active, e, acl)?;
+    // SAFETY: `e` points into a live map value.
+    let v = forward::forward(p, rw, unsafe { &*e }, len)?;
+    flow::account(key, len, 0);
+    Ok(v)
+}
+
+/// Remembers that the datagram whose first fragment `h` (from a port of
+/// VPC `vpc`) is rode flow `key`, for its later fragments. A dry run
+/// records nothing.
+#[inline(always)]
+pub fn remember(vpc: u32, h: &Headers, f: Frag, key: &FlowKey) {
+    if dry_run() {
+        return;
+    }
+    let fk = FragKey { vpc, src: h.src, dst: h.dst, id: f.id, proto: h.proto, _pad: 0 };
+    let flow = FlowKey {
+        vpc: key.vpc,
+        src: key.src,
+        dst: key.dst,
+        sport: key.sport,
+        dport: key.dport,
+        proto: key.proto,
+        icmp_reply: key.icmp_reply,
+        _pad1: 0,
+    };
+    // An LRU: the insert makes room by dropping the oldest datagram.
+    let _ = FRAGS.insert(&fk, &FragEntry { flow, _pad: 0, first_ns: flow::now() }, 0);
 }

@@ -66,22 +66,10 @@ impl Headers {
         }
     }
 
-    /// The L4 header's offset for packet access after the flow-hit path's
-    /// out-of-line calls: re-read from the headers in memory and bounded
-    /// (an Ethernet header and at most 60 bytes of IPv4 header: under
-    /// 128). Across a call the compiler may spill the offset as 32 bits and
-    /// fill it as 64, which leaves the verifier an unbounded scalar that
-    /// it refuses to add to a packet pointer; the mask bounds it again.
-    #[inline(always)]
-    pub fn l4(&self) -> usize {
-        // SAFETY: a read of this struct's own field.
-        unsafe { core::ptr::read_volatile(&self.l4_off) & 0x7f }
-    }
-
     /// Offset of the L4 checksum.
     #[inline(always)]
     pub fn l4_csum_off(&self) -> usize {
-        self.l4()
+        self.l4_off
             + match self.proto {
                 PROTO_TCP => 16,
                 PROTO_UDP => 6,
@@ -90,8 +78,21 @@ impl Headers {
     }
 }
 
+/// A fragment of a UDP datagram (`Frame::Fragment`): its IPv4
+/// identification (network order) and whether it is the first (offset
+/// zero: it carries the UDP header; later ones carry no ports).
+#[derive(Clone, Copy)]
+pub struct Frag {
+    pub id: [u8; 2],
+    pub first: bool,
+}
+
 pub enum Frame {
     Ipv4(Headers),
+    /// A fragment of a UDP datagram: only a NAT gateway's flows carry them
+    /// (`nat_gateway::fragment`). A first fragment's headers hold its ports;
+    /// a later one's ports are zero.
+    Fragment(Headers, Frag),
     /// An ICMP error (`icmp_error.rs` reads its quote); ports are zero.
     IcmpError(Headers),
     Arp,
@@ -114,8 +115,8 @@ pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
     }
     let ip = ptr_at::<P, Ipv4Hdr>(p, IP_OFF).ok_or(DropReason::TruncatedIpv4)?;
     // SAFETY: ptr_at checked the fixed header lies inside the packet.
-    let (vihl, tot_len, frags, proto, src, dst) = unsafe {
-        ((*ip).vihl, (*ip).tot_len, (*ip).frags, (*ip).proto, (*ip).src_addr, (*ip).dst_addr)
+    let (vihl, tot_len, id, frags, proto, src, dst) = unsafe {
+        ((*ip).vihl, (*ip).tot_len, (*ip).id, (*ip).frags, (*ip).proto, (*ip).src_addr, (*ip).dst_addr)
     };
     if vihl >> 4 != 4 {
         return Err(DropReason::BadIpVersion);
@@ -128,10 +129,15 @@ pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
     if tot_len < ihl || IP_OFF + tot_len > p.len() as usize {
         return Err(DropReason::BadTotalLength);
     }
-    // More-fragments flag or a fragment offset: ports live only in the first.
-    if u16::from_be_bytes(frags) & 0x3fff != 0 {
+    // More-fragments flag or a fragment offset: ports live only in the
+    // first. A NAT gateway forwards fragmented UDP; nothing else carries a
+    // fragment.
+    let frags = u16::from_be_bytes(frags);
+    let fragment = frags & 0x3fff != 0;
+    if fragment && proto != PROTO_UDP {
         return Err(DropReason::Fragment);
     }
+    let first = frags & 0x1fff == 0;
     let l4_off = IP_OFF + ihl;
     let l4_len = tot_len - ihl;
     let mut h = Headers {
@@ -169,16 +175,24 @@ pub fn parse<P: Packet>(p: &mut P) -> Result<Frame, DropReason> {
             }
             h.tcp_flags = raw[1];
         }
+        PROTO_UDP if fragment && !first => {
+            // A later fragment: nothing past the IPv4 header is UDP's.
+            return Ok(Frame::Fragment(h, Frag { id, first: false }));
+        }
         PROTO_UDP => {
             let udp = ptr_at::<P, UdpHdr>(p, l4_off).ok_or(DropReason::TruncatedL4)?;
             // SAFETY: ptr_at checked the header lies inside the packet.
             let (usrc, udst, ulen) = unsafe { ((*udp).src, (*udp).dst, (*udp).len) };
             let ulen = u16::from_be_bytes(ulen) as usize;
-            if l4_len < UdpHdr::LEN || ulen < UdpHdr::LEN || ulen > l4_len {
+            // A first fragment's UDP length is the whole datagram's.
+            if l4_len < UdpHdr::LEN || ulen < UdpHdr::LEN || (ulen > l4_len && !fragment) {
                 return Err(DropReason::TruncatedL4);
             }
             h.sport = usrc;
             h.dport = udst;
+            if fragment {
+                return Ok(Frame::Fragment(h, Frag { id, first: true }));
+            }
         }
         PROTO_ICMP => {
             // type, code, checksum, identifier, sequence

@@ -25,6 +25,7 @@ use dataplane_common::{
     active_generation, in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
     ENI_KIND_HOST, ENI_KIND_LINK, ENI_KIND_NLB_NODE, FLOW_F_REPLY, FLOW_F_TUNNEL, FLOW_F_UNTRACKED, FLOW_F_UNTRACKED_RECEIVER,
     FLOW_F_UNTRACKED_SENDER, INTERNET_VPC, SG_DIR_EGRESS, SG_DIR_INGRESS,
+    maps::SLOW_FRAGMENT,
 };
 
 use crate::{
@@ -32,9 +33,9 @@ use crate::{
     explain::{self, dry_run},
     flow::{self, Created, Crossings, Hop, Reply, Track, Tuple},
     forward::{self, forward, Verdict},
-    maps::{ACTIVE, ENIS, FLOWS, PORTS, PORT_SLOTS, SLOW_ARGS},
+    maps::{ACTIVE, ENIS, FLOWS, FLOW_COUNTS, PORTS, PORT_SLOTS, SLOW_ARGS},
     packet::Packet,
-    parse::{self, Frame, Headers},
+    parse::{self, Frag, Frame, Headers},
     gateway, icmp_error, nacl, nat_gateway, privatelink, route, sg, tunnel,
 };
 
@@ -139,6 +140,29 @@ pub fn process_slow<P: Packet, const TUNNEL: bool>(p: &mut P) -> Verdict {
     finish(p, r, port, active, TUNNEL)
 }
 
+/// The fragment programs (`hyperlab_tc_fragment`, `hyperlab_xdp_fragment`):
+/// a fragment of a UDP datagram the fast path handed over by tail call
+/// (`fragment`), a program of its own so that its NAT gateway stages and a
+/// first packet's never share one verifier budget.
+#[inline(always)]
+pub fn process_fragment<P: Packet>(p: &mut P) -> Verdict {
+    let port = match port_of(p) {
+        Some((port, active)) if !tunnel::is_tunnel(port) => Some((port, active)),
+        _ => None,
+    };
+    let Some((port, active)) = port else {
+        counters::drop(DropReason::SlowPathFailed);
+        return Verdict::Drop;
+    };
+    let len = p.len() as u64;
+    let r = match parse::parse(p) {
+        Ok(Frame::Fragment(h, f)) => fragment(p, port, &h, f, active, len),
+        Ok(_) => Err(DropReason::SlowPathFailed),
+        Err(reason) => Err(reason),
+    };
+    finish(p, r, port, active, false)
+}
+
 /// The slow path of a parsed IPv4 packet from `port` (from another node:
 /// its sender's port again, as the fast path took it).
 #[inline(always)]
@@ -168,14 +192,15 @@ fn slow_stages<P: Packet>(
 /// the fast path alone (flow hits: the ACLs and untracked rules an entry
 /// meets, rewrite, forward) stays small. Returns only if the call failed.
 #[inline(always)]
-fn slow_path<P: Packet>(p: &mut P, restart: bool, from_tunnel: bool) -> Result<Verdict, DropReason> {
+fn slow_path<P: Packet>(p: &mut P, restart: bool, index: u32) -> Result<Verdict, DropReason> {
     let Some(a) = SLOW_ARGS.get_ptr_mut(0) else {
         return Err(DropReason::SlowPathFailed);
     };
     // SAFETY: this CPU's slot; the tail call runs on this CPU next.
     unsafe { *a = restart as u32 };
-    // Index 1: the variant for a packet from another node (TC only).
-    p.slow_path(from_tunnel as u32);
+    // Index 1: the variant for a packet from another node (TC only);
+    // `SLOW_FRAGMENT`: a fragment's program.
+    p.slow_path(index);
     Err(DropReason::SlowPathFailed)
 }
 
@@ -192,6 +217,19 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
         }
         Frame::Ipv4(h) => (h, false),
         Frame::IcmpError(h) => (h, true),
+        // A fragment of a UDP datagram: the slow path's (`fragment`).
+        Frame::Fragment(h, _) => {
+            // Gateways are not built across nodes (`check` refuses them).
+            if tunnel::is_tunnel(port) {
+                return Err(DropReason::Fragment);
+            }
+            if h.src != port.ip {
+                return Err(DropReason::SourceCheck);
+            }
+            // A first fragment may start a NAT gateway's flow.
+            flow::prepare_counters(&h, len);
+            return slow_path(p, false, SLOW_FRAGMENT);
+        }
     };
     // From another node: the sending ENI's port, as if it had entered
     // here (its node did the source check).
@@ -230,7 +268,7 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
                 events::rejected(nacl::tracked(active, e, &h), port, &h, &key, len)?;
                 // SAFETY: `e` points into a live map value.
                 let v = forward(p, &h, unsafe { &*e }, len)?;
-                flow::account(e, len, h.tcp_flags);
+                flow::account(&key, len, h.tcp_flags);
                 return Ok(v);
             }
             Track::Restart => {
@@ -239,14 +277,61 @@ fn stages<P: Packet>(p: &mut P, port: &PortInfo, len: u64, active: u32) -> Resul
                 explain::flow(EXPLAIN_FLOW_RESTART, e);
                 if !dry_run() {
                     // SAFETY: `e` points into a live map value.
-                    let _ = FLOWS.remove(&unsafe { &*e }.peer_key(h.proto));
+                    let peer = unsafe { &*e }.peer_key(h.proto);
+                    // Its counters first: a record never outlives its entry.
+                    let _ = FLOW_COUNTS.remove(&peer);
+                    let _ = FLOWS.remove(&peer);
                 }
                 true
             }
         },
         None => false,
     };
-    slow_path(p, restart, from_tunnel)
+    // The new flow's counters, built here where the fast path has room:
+    // the slow path only inserts them (`flow::create`).
+    flow::prepare_counters(&h, len);
+    slow_path(p, restart, from_tunnel as u32)
+}
+
+/// A fragment of a UDP datagram from `port` (the fast path checked its
+/// source): only a NAT gateway's flows carry fragments ("NAT gateway
+/// basics"). A first fragment rides its flow like any packet, or, with no
+/// flow, starts one if no ENI of the VPC holds the destination and the
+/// sender's table routes it to a NAT gateway (then as an unfragmented
+/// first packet, `nat_gateway::to_internet`); the gateway remembers the
+/// datagram for its later fragments (`nat_gateway::fragment`). Anything
+/// else is `fragment`.
+#[inline(always)]
+fn fragment<P: Packet>(
+    p: &mut P,
+    port: &PortInfo,
+    h: &Headers,
+    f: Frag,
+    active: u32,
+    len: u64,
+) -> Result<Verdict, DropReason> {
+    if !f.first {
+        return nat_gateway::later_fragment(p, port, h, f, active, len);
+    }
+    let key = h.key(port.vpc);
+    let r = match flow::lookup(&key) {
+        Some(e) => nat_gateway::first_fragment(p, port, h, f, &key, e, active, len),
+        None => {
+            let gen = port.generation as u32;
+            let dst_key = EniKey { vpc: in_generation(port.vpc, gen), ip: h.dst };
+            // SAFETY: read-only map value.
+            let held = unsafe { ENIS.get(&dst_key) }.is_some();
+            if port.vpc == INTERNET_VPC || held || route::nat_route(gen, port.subnet, h.dst).is_none() {
+                return Err(DropReason::Fragment);
+            }
+            let v = nat_gateway::to_internet(p, port, h, &key, len, false);
+            if v.is_ok() {
+                nat_gateway::remember(port.vpc, h, f, &key);
+            }
+            v
+        }
+    };
+    events::rejected(r, port, h, &key, len)
 }
 
 /// Slow path: decide a new flow, record both directions, forward.
@@ -422,7 +507,7 @@ fn create_and_forward<P: Packet>(
     log: bool,
 ) -> Result<Verdict, DropReason> {
     let gen = port.generation as u32;
-    let b = flow::Birth::of(h, len);
+    let b = flow::Birth::of(h);
     let fwd = flow::scratch(0)?;
     let to_dst = Hop { mac: &dst.mac, ifindex: dst.ifindex, vpc: dst_vpc, eni: dst.eni };
     flow::build(fwd, &b, fwd_x.0, port.eni, &to_dst, Tuple::of(h), &fwd_x.1);
@@ -461,7 +546,7 @@ fn create_and_forward<P: Packet>(
         }
         c
     };
-    forward::created(p, h, c, fwd, len)
+    forward::created(p, h, key, c, fwd, len)
 }
 
 /// A packet of an untracked flow (entry flags `flags`): the sender's egress

@@ -159,7 +159,7 @@ pub fn first_packet<P: Packet>(
         stat_endpoint: ep_stat,
         stat_listener: l_stat,
         stat_target: t_stat,
-        ..flow::Birth::of(h, len)
+        ..flow::Birth::of(h)
     };
     let nat = FLOW_F_SNAT | FLOW_F_DNAT;
     let rev = flow::scratch(1)?;
@@ -223,5 +223,5 @@ pub fn first_packet<P: Packet>(
     } else {
         flow::create(key, fwd, &rev_key, rev, restart, Reply::Claimed)?
     };
-    forward::created(p, h, c, fwd, len)
+    forward::created(p, h, key, c, fwd, len)
 }

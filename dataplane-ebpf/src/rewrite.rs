@@ -65,7 +65,7 @@ fn nat<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry) -> Result<(), ()> {
     if d != 0 && l4 {
         p.l4_csum_diff(csum, d, udp)?;
         let ports = [sport[0], sport[1], dport[0], dport[1]];
-        p.store_4(h.l4(), ports)?;
+        p.store_4(h.l4_off, ports)?;
     }
     Ok(())
 }
@@ -84,7 +84,7 @@ fn nat_icmp<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry) -> Result<(), ()> 
     if e.new_sport != h.sport {
         let (from, to) = (u16::from_ne_bytes(h.sport) as u32, u16::from_ne_bytes(e.new_sport) as u32);
         p.l4_csum_replace(h.l4_csum_off(), from, to, 2, 0)?;
-        p.store_2(h.l4() + 4, e.new_sport)?;
+        p.store_2(h.l4_off + 4, e.new_sport)?;
     }
     Ok(())
 }

@@ -25,10 +25,12 @@ use crate::{
     lab::{self, LabPlan},
     loader::{self, Dataplane, KernelObject, LoadOptions},
     model::{ConntrackSettings, Hook, Topology},
-    persist::{AgentLock, Applied, ConfigSource, Journal},
+    persist::{AgentLock, Applied, ConfigSource, Journal, PortMap},
     pins,
     stats::{self, Layout, Snapshot},
 };
+
+pub mod grow;
 
 pub struct Agent {
     pub topo: Topology,
@@ -55,11 +57,8 @@ pub struct Agent {
     sweep_every: Option<Duration>,
     kernel_log: Option<JoinHandle<()>>,
     // After the sweeper (its last removals reach the log): writes the last
-    // interval when dropped.
-    #[expect(
-        dead_code,
-        reason = "held for its Drop, which writes the last interval"
-    )]
+    // interval when dropped. A reload that adds hosts gives it their
+    // interfaces.
     flow_log: Option<flowlog::FlowLog>,
     /// Dropped by hand in `Drop`, before the lock and run directory go.
     pub dataplane: std::mem::ManuallyDrop<Dataplane>,
@@ -152,7 +151,52 @@ impl Agent {
         loader::check_prerequisites(obj)?;
         let lab_name = topo.lab.name.clone();
         let lock = AgentLock::acquire(&lab_name)?;
-        let plan = lab::plan(&topo);
+        let fabric_ns = lab::plan(&topo).fabric_ns;
+        let fabric_cookie = crate::netns::cookie(&fabric_ns).ok();
+        let pins = pins::pin_dir(&lab_name);
+        // What an earlier agent left, if this one can adopt it: its
+        // interface numbers go on (`compile::numbers`).
+        let journal = match (&source, Journal::read(&lab_name)?) {
+            (Some(_), Some(j)) if pins.exists() => {
+                if j.hook != hook.name() {
+                    anyhow::bail!(
+                        "lab {lab_name}'s data plane runs on the {} hook, this agent asks for \
+                         {}: keep the hook, or remove it first with `dataplane down` (live \
+                         flows are lost)",
+                        j.hook,
+                        hook.name()
+                    );
+                }
+                Some(j)
+            }
+            _ => None,
+        };
+        let rebuilt = || {
+            log::warn!(
+                "lab {lab_name} was rebuilt since its data plane was pinned (its fabric \
+                 namespace {fabric_ns} is a new one): the old data plane lost its ports and its \
+                 flows; attaching afresh"
+            );
+            None
+        };
+        // A rebuilt lab has a new fabric namespace, and was built from its
+        // file: numbered afresh.
+        let journal = match journal {
+            Some(j)
+                if fabric_cookie.is_some()
+                    && j.fabric_cookie.is_some()
+                    && j.fabric_cookie != fabric_cookie =>
+            {
+                rebuilt()
+            }
+            j => j,
+        };
+        let previous = journal
+            .as_ref()
+            .map(|j| j.numbers.clone())
+            .unwrap_or_default();
+        let numbers = compile::EniNumbers::assign(&topo, &previous)?;
+        let plan = lab::plan_numbered(&topo, &numbers.numbering(&topo)?);
         let mut ifx = lab::fabric_ifindexes(&plan).with_context(|| {
             format!(
                 "reading the fabric ports of lab {}: run {} first",
@@ -167,7 +211,8 @@ impl Agent {
                 }
             )
         })?;
-        let fabric_cookie = Some(crate::netns::cookie(&plan.fabric_ns)?);
+        let fabric_cookie =
+            Some(fabric_cookie.map_or_else(|| crate::netns::cookie(&fabric_ns), Ok)?);
         // The file's own settings (`topo` has the command line's overrides).
         let started_with = source
             .as_ref()
@@ -175,41 +220,14 @@ impl Agent {
             .unwrap_or_else(|| topo.clone());
         ifx.sort();
         let ifindexes: Vec<u32> = ifx.iter().map(|&(_, i)| i).collect();
-        let mut memo = compile::Memo::default();
-        let fresh = compile::compile_with(&topo, &ifindexes, &mut memo)?;
-        let pins = pins::pin_dir(&lab_name);
-        // What an earlier agent left, if this one can adopt it.
-        let journal = match (&source, Journal::read(&lab_name)?) {
-            (Some(_), Some(j)) if pins.exists() => {
-                if j.hook != hook.name() {
-                    anyhow::bail!(
-                        "lab {lab_name}'s data plane runs on the {} hook, this agent asks for \
-                         {}: keep the hook, or remove it first with `dataplane down` (live \
-                         flows are lost)",
-                        j.hook,
-                        hook.name()
-                    );
-                }
-                // A rebuilt lab has a new fabric namespace (journals of
-                // older agents have no cookie: compare the ports).
-                let rebuilt = match j.fabric_cookie {
-                    Some(c) => Some(c) != fabric_cookie,
-                    None => j.ifindexes != ifindexes,
-                };
-                if rebuilt {
-                    log::warn!(
-                        "lab {lab_name} was rebuilt since its data plane was pinned (its fabric \
-                         namespace {} is a new one): the old data plane lost its ports and its \
-                         flows; attaching afresh",
-                        plan.fabric_ns
-                    );
-                    None
-                } else {
-                    Some(j)
-                }
-            }
-            _ => None,
+        // Journals of older agents have no cookie (and no numbers): compare
+        // the ports.
+        let journal = match journal {
+            Some(j) if j.fabric_cookie.is_none() && j.ifindexes != ifindexes => rebuilt(),
+            j => j,
         };
+        let mut memo = compile::Memo::default();
+        let fresh = compile::compile_numbered(&topo, &ifindexes, &numbers, &mut memo)?;
         if journal.is_none() {
             if pins::remove_pins(&pins)?.is_some() {
                 log::info!(
@@ -221,8 +239,16 @@ impl Agent {
         }
         let mut dataplane = Dataplane::load_pinned(obj, &with_flow_events(&topo, opts), &pins)?;
         dataplane.remove_on_drop(source.is_none());
+        let numbers = fresh.numbers.clone();
         let record = |applied: Applied, pending: Option<Applied>| {
-            Journal::record(&lab_name, hook, &ifindexes, fabric_cookie, applied, pending)
+            Journal::record(
+                &lab_name,
+                hook,
+                (&ifindexes, fabric_cookie),
+                &numbers,
+                applied,
+                pending,
+            )
         };
         let compiled = match (&source, journal) {
             (None, _) => {
@@ -241,14 +267,17 @@ impl Agent {
                 fresh
             }
             (Some(src), Some(j)) => {
+                let ports = PortMap::of(&topo, &ifindexes);
                 let mut applied = j.applied.clone();
-                let mut held = applied.source.compile(&ifindexes, applied.generation)?;
+                let mut held = applied
+                    .source
+                    .compile(&ports, applied.generation, &j.numbers)?;
                 if let Some(p) = j.pending {
                     log::warn!(
                         "the last agent of lab {lab_name} was stopped in the middle of a \
                          reload: finishing it"
                     );
-                    let pending = p.source.compile(&ifindexes, p.generation)?;
+                    let pending = p.source.compile(&ports, p.generation, &j.numbers)?;
                     dataplane.sync(&pending, Some(&held))?;
                     record(p.clone(), None)?;
                     (applied, held) = (p, pending);
@@ -330,7 +359,7 @@ impl Agent {
             None => None,
         };
         let conntrack = Arc::new(Mutex::new(sweep_settings(&topo, opts.sweep_every)));
-        let (flow_log, removed) = start_flow_log(&topo)?;
+        let (flow_log, removed) = start_flow_log(&topo, &compiled.numbers.numbering(&topo)?)?;
         let sweep = conntrack::sweeper(
             &pins::pin_dir(&topo.lab.name),
             conntrack.clone(),
@@ -368,7 +397,9 @@ impl Agent {
 
     /// Applies a new topology to the running data plane (SIGHUP, `--watch`).
     /// The new config is compiled first; any error leaves everything as it
-    /// was. Changes that need the lab rebuilt (hosts, ENIs) are refused.
+    /// was. New hosts (new ENIs on hosts the lab does not have) are built
+    /// into the lab (`grow`); other changes that need the lab rebuilt
+    /// (ENIs removed or moved, subnets) are refused.
     /// Flows already tracked keep their actions: AWS does not cut an
     /// established connection when a rule is removed (a removed endpoint,
     /// integration or target stops new flows; its live flows run until they
@@ -378,17 +409,7 @@ impl Agent {
     }
 
     fn reload_inner(&mut self, mut topo: Topology, source: Option<ConfigSource>) -> Result<()> {
-        let wiring = |t: &Topology| -> Vec<(String, usize, std::net::Ipv4Addr, [u8; 6], String)> {
-            t.enis
-                .iter()
-                .map(|e| (e.id.clone(), e.subnet, e.ip, e.mac, e.host.clone()))
-                .collect()
-        };
-        if topo.lab.name != self.topo.lab.name
-            || wiring(&topo) != wiring(&self.topo)
-            || topo.subnets != self.topo.subnets
-            || topo.internet.hosts != self.topo.internet.hosts
-        {
+        let Some(added) = grow::added_hosts(&self.topo, &topo) else {
             let f = file_arg(source.as_ref().or(self.source.as_ref()));
             anyhow::bail!(
                 "the lab's name, subnets, ENIs or internet hosts changed: that needs the lab \
@@ -397,13 +418,129 @@ impl Agent {
                  down{f}`, `dataplane lab up{f}` and `dataplane run{f}`",
                 std::process::id()
             );
-        }
+        };
         let next = 1 - self.compiled.generation;
         let started = std::time::Instant::now();
-        let compiled =
-            compile::compile_with(&topo, &self.compiled.port_ifindexes(), &mut self.memo)?
-                .rebase(next);
+        // Compiled first against the ports the lab has (a host to add has
+        // none yet): a config the maps cannot take is refused before the
+        // lab grows.
+        let ports = PortMap::of(&self.topo, &self.compiled.port_ifindexes());
+        let mut compiled = compile::compile_numbered(
+            &topo,
+            &ports.ifindexes_or(&topo, 0),
+            &self.compiled.numbers,
+            &mut self.memo,
+        )?;
+        let mut plan = None;
+        if !added.is_empty() {
+            let p = lab::plan_numbered(&topo, &compiled.numbers.numbering(&topo)?);
+            let ifindexes = self.grow(&p, &added)?;
+            compiled = match compile::compile_numbered(
+                &topo,
+                &ifindexes,
+                &self.compiled.numbers,
+                &mut self.memo,
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.shrink(&p, &added);
+                    return Err(e);
+                }
+            };
+            plan = Some(p);
+        }
+        let compiled = compiled.rebase(next);
         let compile_time = started.elapsed();
+        // The grown lab's plan (health checks probe from its hosts).
+        let old_plan = plan.map(|p| std::mem::replace(&mut self.plan, p));
+        let synced = self.reload_compiled(&topo, compiled, source, compile_time);
+        if let Err(e) = synced {
+            if let Some(old) = old_plan {
+                let grown = std::mem::replace(&mut self.plan, old);
+                self.shrink(&grown, &added);
+            }
+            return Err(e);
+        }
+        if old_plan.is_some() {
+            log::info!(
+                "lab {}: host{} {} added",
+                self.plan.name,
+                if added.len() == 1 { "" } else { "s" },
+                added.join(", ")
+            );
+            if let Some(f) = &self.flow_log {
+                f.set_interfaces(flowlog::Interfaces::numbered(
+                    &topo,
+                    &self.numbering_of(&topo),
+                ));
+            }
+        }
+        // What a reload does not apply: the running values stay, and
+        // `not_applied` names them until a restart.
+        self.not_applied = not_applied_by_reload(&self.started_with, &topo);
+        topo.flow_logs = self.topo.flow_logs.clone();
+        topo.lab.hook = self.topo.lab.hook;
+        topo.lab.mtu = self.topo.lab.mtu;
+        self.topo = topo;
+        Ok(())
+    }
+
+    /// Builds hosts `added` of `plan` (the grown lab's) into the lab and
+    /// attaches the data plane to their ports (pinned, like every port);
+    /// returns the grown lab's fabric ifindexes. On failure the hosts and
+    /// their links are removed again: the lab is as it was.
+    fn grow(&mut self, plan: &LabPlan, added: &[String]) -> Result<Vec<u32>> {
+        lab::add_hosts(plan, added)?;
+        let grown = (|| -> Result<Vec<u32>> {
+            let mut ifx = lab::fabric_ifindexes(plan)?;
+            ifx.sort();
+            let new: Vec<&lab::PortPlan> = new_ports(plan, added);
+            if self.hook == Hook::Xdp {
+                // As the rest of the lab was built (`lab up --tx-offload-off`).
+                let off = lab::tx_offload_on(&self.plan)?.is_empty();
+                for p in &new {
+                    if off {
+                        crate::netns::set_tx_checksum(&p.host_ns, &p.host_iface, false)?;
+                    }
+                    self.dataplane.attach_xdp_pass(&p.host_ns, &p.host_iface)?;
+                }
+            }
+            let names: Vec<String> = new.iter().map(|p| p.name.clone()).collect();
+            self.dataplane.attach(&plan.fabric_ns, &names, self.hook)?;
+            Ok(ifx.iter().map(|&(_, i)| i).collect())
+        })();
+        if grown.is_err() {
+            self.shrink(plan, added);
+        }
+        grown.with_context(|| format!("adding hosts {} to lab {}", added.join(", "), plan.name))
+    }
+
+    /// Undoes [`Agent::grow`]: the links of the added hosts' ports, then
+    /// the hosts.
+    fn shrink(&mut self, plan: &LabPlan, added: &[String]) {
+        let new = new_ports(plan, added);
+        let names: Vec<String> = new.iter().map(|p| p.name.clone()).collect();
+        let hosts: Vec<(String, String)> = new
+            .iter()
+            .map(|p| (p.host_ns.clone(), p.host_iface.clone()))
+            .collect();
+        if let Err(e) = self.dataplane.detach(self.hook, &names, &hosts) {
+            log::warn!("removing the links of hosts {}: {e:#}", added.join(", "));
+        }
+        if let Err(e) = lab::remove_hosts(plan, added) {
+            log::warn!("{e:#}");
+        }
+    }
+
+    /// Writes `compiled` (of `topo`) into the data plane as a reload.
+    fn reload_compiled(
+        &mut self,
+        topo: &Topology,
+        compiled: Compiled,
+        source: Option<ConfigSource>,
+        compile_time: Duration,
+    ) -> Result<()> {
+        let next = compiled.generation;
         // Journal what is about to be written (persistent agents).
         let journal = match (&self.source, source) {
             (Some(old), Some(new)) => Some((
@@ -419,7 +556,11 @@ impl Agent {
             _ => None,
         };
         if let Some((applied, pending)) = &journal {
-            self.journal(applied.clone(), Some(pending.clone()))?;
+            self.journal(
+                applied.clone(),
+                Some(pending.clone()),
+                (&compiled.numbers, &compiled.port_ifindexes()),
+            )?;
         }
         if let Some(h) = self.health.take() {
             h.checker.stop();
@@ -433,11 +574,15 @@ impl Agent {
         synced?;
         let (writes, apply_time) = (crate::fault::passed(), applying.elapsed());
         if let Some((_, pending)) = journal {
-            self.journal(pending.clone(), None)?;
+            self.journal(
+                pending.clone(),
+                None,
+                (&compiled.numbers, &compiled.port_ifindexes()),
+            )?;
             self.source = Some(pending.source);
         }
         self.health = start_health(
-            &topo,
+            topo,
             &self.plan,
             &compiled,
             pins::pin_dir(&topo.lab.name),
@@ -453,15 +598,8 @@ impl Agent {
             apply_time.as_secs_f64() * 1e3
         );
         *self.conntrack.lock().expect("conntrack settings lock") =
-            sweep_settings(&topo, self.sweep_every);
-        // What a reload does not apply: the running values stay, and
-        // `not_applied` names them until a restart.
-        self.not_applied = not_applied_by_reload(&self.started_with, &topo);
-        topo.flow_logs = self.topo.flow_logs.clone();
-        topo.lab.hook = self.topo.lab.hook;
-        topo.lab.mtu = self.topo.lab.mtu;
+            sweep_settings(topo, self.sweep_every);
         self.compiled = compiled;
-        self.topo = topo;
         Ok(())
     }
 
@@ -471,15 +609,32 @@ impl Agent {
         &self.not_applied
     }
 
-    fn journal(&self, applied: Applied, pending: Option<Applied>) -> Result<()> {
+    fn journal(
+        &self,
+        applied: Applied,
+        pending: Option<Applied>,
+        (numbers, ifindexes): (&compile::EniNumbers, &[u32]),
+    ) -> Result<()> {
         Journal::record(
             &self.topo.lab.name,
             self.hook,
-            &self.compiled.port_ifindexes(),
-            self.fabric_cookie,
+            (ifindexes, self.fabric_cookie),
+            numbers,
             applied,
             pending,
         )
+    }
+
+    /// The interface numbers of the running topology (`compile::numbers`).
+    pub fn numbering(&self) -> compile::Numbering {
+        self.numbering_of(&self.topo)
+    }
+
+    fn numbering_of(&self, topo: &Topology) -> compile::Numbering {
+        self.compiled
+            .numbers
+            .numbering(topo)
+            .expect("the topology was compiled with these numbers")
     }
 
     /// Waits until no target is out of selection, or fails after `timeout`
@@ -523,11 +678,11 @@ impl Agent {
     }
 
     pub fn layout(&self) -> Layout {
-        Layout::of(&self.topo)
+        Layout::numbered(&self.topo, &self.numbering())
     }
 
     pub fn snapshot(&self) -> Result<Snapshot> {
-        stats::read_pinned(&pins::pin_dir(&self.topo.lab.name), &Layout::of(&self.topo))
+        stats::read_pinned(&pins::pin_dir(&self.topo.lab.name), &self.layout())
     }
 }
 
@@ -556,6 +711,20 @@ impl Drop for Agent {
     }
 }
 
+/// The ports of hosts `added` in `plan`.
+fn new_ports<'a>(plan: &'a LabPlan, added: &[String]) -> Vec<&'a lab::PortPlan> {
+    let ns: Vec<&str> = plan
+        .hosts
+        .iter()
+        .filter(|h| added.contains(&h.host))
+        .map(|h| h.netns.as_str())
+        .collect();
+    plan.ports
+        .iter()
+        .filter(|p| ns.contains(&p.host_ns.as_str()))
+        .collect()
+}
+
 /// The config's `[conntrack]`, with the sweep interval overridden if asked.
 fn sweep_settings(topo: &Topology, sweep_every: Option<Duration>) -> ConntrackSettings {
     ConntrackSettings {
@@ -576,9 +745,10 @@ fn with_flow_events(topo: &Topology, opts: &LoadOptions) -> LoadOptions {
 /// channel the conntrack sweeper hands removed flows to.
 fn start_flow_log(
     topo: &Topology,
+    numbering: &compile::Numbering,
 ) -> Result<(Option<flowlog::FlowLog>, Option<conntrack::Removed>)> {
     Ok(
-        match flowlog::FlowLog::start(topo, &pins::pin_dir(&topo.lab.name))? {
+        match flowlog::FlowLog::start(topo, numbering, &pins::pin_dir(&topo.lab.name))? {
             Some((log, removed)) => (Some(log), Some(removed)),
             None => (None, None),
         },
@@ -651,9 +821,13 @@ fn start_health(
         .name("health-sync".into())
         .spawn(move || {
             let open = |name: &str| pins::open_pinned(&pin_dir, name);
-            let (mut map, mut flows) = match (open(maps::MAGLEV), open(maps::FLOWS)) {
-                (Ok(m), Ok(f)) => (Map::Array(m), Map::HashMap(f)),
-                (Err(e), _) | (_, Err(e)) => {
+            let (mut map, mut flows, mut counts) = match (
+                open(maps::MAGLEV),
+                open(maps::FLOWS),
+                open(maps::FLOW_COUNTS),
+            ) {
+                (Ok(m), Ok(f), Ok(c)) => (Map::Array(m), Map::HashMap(f), Map::PerCpuHashMap(c)),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                     log::error!("health checks stopped: {e:#}");
                     return;
                 }
@@ -692,7 +866,7 @@ fn start_health(
                 if let (false, Some(&(vpc, ip, port, true))) =
                     (healthy, targets.get(target as usize))
                 {
-                    match loader::end_flows_to(&mut flows, vpc, ip, port) {
+                    match loader::end_flows_to(&mut flows, &mut counts, vpc, ip, port) {
                         Ok(n) => log::info!(
                             "target {target}: connection termination removed {n} flow entries"
                         ),

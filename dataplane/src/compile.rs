@@ -21,15 +21,17 @@ use dataplane_common::{
 mod gateways;
 mod nacl;
 mod nodes;
+pub mod numbers;
 mod routes;
 pub mod sg_track;
 
-pub use gateways::{internet_eni, PublicIpEntry};
+pub use gateways::PublicIpEntry;
 pub use nacl::{
     class_table, compile_nacl_list, compile_nacls, dir_table, nacl_by_stat, prefix_blocks,
     value_range, ClassTable, DirTable, NaclCidrEntry, NaclMaps, NaclRuleEntry, DEFAULT_DENY,
     NACL_PROTOS,
 };
+pub use numbers::{EniNumbers, Numbering};
 pub use routes::{
     compile_routes, route_info, route_table_by_stat, target_code, RouteEntry, RouteMaps,
 };
@@ -74,6 +76,10 @@ pub struct Compiled {
     /// compiled for, untagged: an ENI of another node has the VXLAN
     /// device's, and no `ports` row of its own.
     pub ifindexes: Vec<u32>,
+    /// The interface numbers it was compiled with (kernel ENI indices,
+    /// port names, flow logs' interfaces): the lab's whole assignment,
+    /// what the next reload extends ([`numbers`]).
+    pub numbers: EniNumbers,
 }
 
 /// Ids of one generation live in their own half of every id space, so a
@@ -416,7 +422,8 @@ pub fn maglev_tables(topo: &Topology, unhealthy: &BTreeSet<u32>) -> Vec<Vec<u32>
         .collect()
 }
 
-/// `ifindexes[i]` is the fabric-side ifindex of ENI `i`.
+/// `ifindexes[i]` is the fabric-side ifindex of ENI `i`. The interfaces
+/// are numbered afresh (as a lab built from `topo` alone is).
 pub fn compile(topo: &Topology, ifindexes: &[u32]) -> Result<Compiled> {
     compile_with(topo, ifindexes, &mut Memo::default())
 }
@@ -486,6 +493,22 @@ fn tunnel_port_info() -> PortInfo {
 /// their inputs are unchanged, and leaving in `memo` what this compilation
 /// used. The result is the same as `compile`'s.
 pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Result<Compiled> {
+    compile_numbered(topo, ifindexes, &EniNumbers::default(), memo)
+}
+
+/// [`compile_with`] for a lab whose interfaces were numbered before
+/// (`previous`, from the last compilation or the journal): they keep their
+/// numbers, and interfaces new to the lab get the next free ones
+/// ([`EniNumbers::assign`]), so flows tracked before count and log under
+/// the same interfaces after.
+pub fn compile_numbered(
+    topo: &Topology,
+    ifindexes: &[u32],
+    previous: &EniNumbers,
+    memo: &mut Memo,
+) -> Result<Compiled> {
+    let numbers = EniNumbers::assign(topo, previous)?;
+    let numbering = numbers.numbering(topo)?;
     if ifindexes.len() != topo.port_count() {
         bail!(
             "compile: {} fabric ports for {} ENIs and {} internet hosts",
@@ -508,6 +531,7 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
     let mut out = Compiled {
         sg_sets: sg_sets.clone(),
         ifindexes: ifindexes.to_vec(),
+        numbers,
         ..Default::default()
     };
     let mut tunnel_port = false;
@@ -526,7 +550,7 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
             out.enis.push((
                 EniKey { vpc, ip },
                 EniInfo {
-                    eni: i as u32,
+                    eni: numbering.enis[i],
                     ifindex: ifindexes[i],
                     sg_set: set,
                     kind: ENI_KIND_HOST,
@@ -541,7 +565,7 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
             ifindexes[i],
             PortInfo {
                 vpc,
-                eni: i as u32,
+                eni: numbering.enis[i],
                 sg_set: set,
                 ip,
                 mac: eni.mac,
@@ -553,7 +577,7 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
         out.enis.push((
             EniKey { vpc, ip },
             EniInfo {
-                eni: i as u32,
+                eni: numbering.enis[i],
                 ifindex: ifindexes[i],
                 sg_set: set,
                 kind: ENI_KIND_HOST,
@@ -565,7 +589,7 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
     }
     privatelink(
         topo,
-        ifindexes,
+        (ifindexes, &numbering),
         eni_set,
         endpoint_set,
         link_set,
@@ -574,7 +598,7 @@ pub fn compile_with(topo: &Topology, ifindexes: &[u32], memo: &mut Memo) -> Resu
     )?;
     links(topo, &mut out);
     nodes::rows(topo, &mut out);
-    gateways::compile_internet(topo, ifindexes, &mut out);
+    gateways::compile_internet(topo, ifindexes, &numbering, &mut out);
     let members = all_sg_members(topo);
     let mut used = MemoMap::default();
     let mut set_rules = |set: u32, dir: u8, rules: &[&Rule]| -> Result<()> {
@@ -727,7 +751,7 @@ fn links(topo: &Topology, out: &mut Compiled) {
 /// Endpoint ENIs, listeners, targets and Maglev tables.
 fn privatelink(
     topo: &Topology,
-    ifindexes: &[u32],
+    (ifindexes, numbering): (&[u32], &Numbering),
     eni_set: &[u32],
     endpoint_set: &[u32],
     link_set: &[u32],
@@ -877,7 +901,7 @@ fn privatelink(
                 port: t.port.to_be_bytes(),
                 subnet: eni.subnet as u16,
                 ifindex: ifindexes[t.eni],
-                eni: t.eni as u32,
+                eni: numbering.enis[t.eni],
                 sg_set: eni_set[t.eni],
                 vpc: tg.vpc as u32,
                 mac: eni.mac,

@@ -2,8 +2,10 @@
 //! and the sweep that reclaims expired flows (both entries, and with the
 //! reply entry any NAT source port it held).
 //!
-//! The kernel refreshes `last_seen_ns` (CLOCK_MONOTONIC, coarse) on every
-//! packet; the agent sweeps. The table never evicts a live flow by itself.
+//! The kernel refreshes each CPU's `last_seen_ns` (CLOCK_MONOTONIC, coarse)
+//! in the flow's counters (`HL_FLOW_COUNTS`) on every packet; the agent
+//! reads a flow as its entry plus its counters summed over CPUs
+//! ([`FlowRow`]), and sweeps. The table never evicts a live flow by itself.
 //! The timeouts come from the config's `[conntrack]` table
 //! ([`crate::model::ConntrackSettings`]); a reload changes them for the
 //! next sweep.
@@ -16,20 +18,108 @@ use std::{
 
 use anyhow::{Context, Result};
 use aya::maps::PerCpuArray;
-use aya::maps::{HashMap as BpfHashMap, Map, MapData};
+use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuHashMap};
 use dataplane_common::{
-    FlowEntry, FlowKey, NatGatewayCounters, FLOW_F_REPLY, FLOW_STATE_CLOSED, FLOW_STATE_CLOSING,
-    FLOW_STATE_ESTABLISHED, MAX_NAT_GATEWAYS, NAT_GATEWAY_IDLE_TIMEOUT_S, NO_NAT_GATEWAY,
-    PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+    FlowCounters, FlowEntry, FlowKey, FlowTotals, NatGatewayCounters, FLOW_F_REPLY,
+    FLOW_STATE_CLOSED, FLOW_STATE_CLOSING, FLOW_STATE_ESTABLISHED, MAX_NAT_GATEWAYS,
+    NAT_GATEWAY_IDLE_TIMEOUT_S, NO_NAT_GATEWAY, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
 };
 
 use crate::model::Timeouts;
+
+/// One direction of a flow as the agent reads it: its entry (the action)
+/// and its counters, per CPU and summed ([`FlowTotals::now`]). Derefs to
+/// the entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowRow {
+    pub entry: FlowEntry,
+    /// Every packet so far, summed over CPUs (flags: 0, see
+    /// [`FlowTotals::of`] for a window's).
+    pub totals: FlowTotals,
+    pub cpus: Vec<FlowCounters>,
+}
+
+impl std::ops::Deref for FlowRow {
+    type Target = FlowEntry;
+    fn deref(&self) -> &FlowEntry {
+        &self.entry
+    }
+}
+
+impl FlowRow {
+    /// An entry with its per-CPU counters.
+    pub fn new(entry: FlowEntry, cpus: Vec<FlowCounters>) -> FlowRow {
+        FlowRow {
+            entry,
+            totals: FlowTotals::now(&cpus),
+            cpus,
+        }
+    }
+
+    /// An entry whose counters sit on one CPU (tests, the reference model).
+    pub fn one_cpu(entry: FlowEntry, c: FlowCounters) -> FlowRow {
+        FlowRow::new(entry, vec![c])
+    }
+
+    /// The latest packet of this direction (its creation, before any, and
+    /// for an entry whose counters are not in the table at the instant it
+    /// was read: being created, or removed).
+    pub fn last_seen_ns(&self) -> u64 {
+        self.totals.last_seen_ns.max(self.entry.created_ns)
+    }
+}
+
+/// The per-CPU counters of direction `k` in `HL_FLOW_COUNTS` (none: an
+/// entry the kernel is creating or removing this instant).
+pub fn counters_of(counts: &Map, k: &FlowKey) -> Result<Vec<FlowCounters>> {
+    let h: PerCpuHashMap<&MapData, FlowKey, FlowCounters> =
+        PerCpuHashMap::try_from(counts).context("map HL_FLOW_COUNTS")?;
+    match h.get(k, 0) {
+        Ok(v) => Ok(v.iter().copied().collect()),
+        Err(aya::maps::MapError::KeyNotFound) => Ok(Vec::new()),
+        Err(e) => Err(e).context("reading HL_FLOW_COUNTS"),
+    }
+}
+
+/// Every entry of `flows` (HL_FLOWS) with its counters from `counts`
+/// (HL_FLOW_COUNTS), both owned or opened from their pins.
+pub fn read_rows(flows: &Map, counts: &Map) -> Result<Vec<(FlowKey, FlowRow)>> {
+    let table: BpfHashMap<&MapData, FlowKey, FlowEntry> =
+        BpfHashMap::try_from(flows).context("map HL_FLOWS")?;
+    // The entries first: the kernel inserts a flow's counters after its
+    // entries, so an entry read here has its counters by the next walk.
+    let entries: Vec<(FlowKey, FlowEntry)> = table.iter().filter_map(|r| r.ok()).collect();
+    let c: PerCpuHashMap<&MapData, FlowKey, FlowCounters> =
+        PerCpuHashMap::try_from(counts).context("map HL_FLOW_COUNTS")?;
+    let mut by: HashMap<FlowKey, Vec<FlowCounters>> = c
+        .iter()
+        .filter_map(|r| r.ok())
+        .map(|(k, v)| (k, v.iter().copied().collect()))
+        .collect();
+    Ok(entries
+        .into_iter()
+        .map(|(k, e)| (k, FlowRow::new(e, by.remove(&k).unwrap_or_default())))
+        .collect())
+}
+
+/// Removes direction `k`: its counters first, then its entry (a record
+/// never outlives its entry, so the kernel's insert of a new flow's
+/// counters always finds room). Already gone is fine.
+pub fn remove_flow(flows: &mut Map, counts: &mut Map, k: &FlowKey) -> Result<()> {
+    let mut c: PerCpuHashMap<&mut MapData, FlowKey, FlowCounters> =
+        PerCpuHashMap::try_from(counts).context("map HL_FLOW_COUNTS")?;
+    let _ = c.remove(k);
+    let mut t: BpfHashMap<&mut MapData, FlowKey, FlowEntry> =
+        BpfHashMap::try_from(flows).context("map HL_FLOWS")?;
+    let _ = t.remove(k);
+    Ok(())
+}
 
 /// The idle timeout of a flow, given its forward and reply entries. A
 /// NAT gateway's flow is its own class: AWS times the gateway's
 /// connections out after 350 s idle ([`NAT_GATEWAY_IDLE_TIMEOUT_S`]),
 /// sooner if its protocol's timeout is shorter.
-pub fn timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -> Duration {
+pub fn timeout(t: &Timeouts, proto: u8, fwd: &FlowRow, rev: &FlowRow) -> Duration {
     let own = protocol_timeout(t, proto, fwd, rev);
     if fwd.nat_gateway != NO_NAT_GATEWAY {
         own.min(Duration::from_secs(NAT_GATEWAY_IDLE_TIMEOUT_S))
@@ -38,7 +128,7 @@ pub fn timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -> Dur
     }
 }
 
-fn protocol_timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -> Duration {
+fn protocol_timeout(t: &Timeouts, proto: u8, fwd: &FlowRow, rev: &FlowRow) -> Duration {
     match proto {
         PROTO_TCP => match fwd.state {
             FLOW_STATE_ESTABLISHED => t.tcp_established,
@@ -47,10 +137,9 @@ fn protocol_timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -
         },
         // AWS: a stream has seen more than one request-response
         // transaction; one exchange, or traffic one way only, is `udp`.
-        // The entries keep no counts, so: a reply was seen (the reply entry
-        // used after its creation) and the initiator sent again after its
-        // first packet.
-        PROTO_UDP if rev.last_seen_ns > rev.created_ns && fwd.last_seen_ns > fwd.created_ns => {
+        // So: a reply was seen (the reply direction used after its
+        // creation) and the initiator sent again after its first packet.
+        PROTO_UDP if rev.last_seen_ns() > rev.created_ns && fwd.last_seen_ns() > fwd.created_ns => {
             t.udp_stream
         }
         PROTO_UDP => t.udp,
@@ -63,8 +152,8 @@ fn protocol_timeout(t: &Timeouts, proto: u8, fwd: &FlowEntry, rev: &FlowEntry) -
 /// `now_ns`. A flow's idle time runs from the later of its two entries'
 /// `last_seen_ns`. An entry whose partner is missing is expired by its own
 /// time alone.
-pub fn expired(flows: &[(FlowKey, FlowEntry)], now_ns: u64, t: &Timeouts) -> Vec<FlowKey> {
-    let by_key: HashMap<FlowKey, &FlowEntry> = flows.iter().map(|(k, e)| (*k, e)).collect();
+pub fn expired(flows: &[(FlowKey, FlowRow)], now_ns: u64, t: &Timeouts) -> Vec<FlowKey> {
+    let by_key: HashMap<FlowKey, &FlowRow> = flows.iter().map(|(k, e)| (*k, e)).collect();
     let mut out = Vec::new();
     for (k, e) in flows {
         let peer = by_key.get(&e.peer_key(k.proto)).copied();
@@ -73,7 +162,7 @@ pub fn expired(flows: &[(FlowKey, FlowEntry)], now_ns: u64, t: &Timeouts) -> Vec
             (true, Some(p)) => (p, e),
             (_, None) => (e, e),
         };
-        let last = e.last_seen_ns.max(peer.map_or(0, |p| p.last_seen_ns));
+        let last = e.last_seen_ns().max(peer.map_or(0, |p| p.last_seen_ns()));
         if now_ns.saturating_sub(last) > timeout(t, k.proto, fwd, rev).as_nanos() as u64 {
             out.push(*k);
         }
@@ -84,7 +173,7 @@ pub fn expired(flows: &[(FlowKey, FlowEntry)], now_ns: u64, t: &Timeouts) -> Vec
 /// Pure: CloudWatch's `IdleTimeoutCount` of the entries a sweep removes:
 /// per NAT gateway, the TCP connections (forward entries) that timed out
 /// while not closing or closed, as (gateway index, count), by index.
-pub fn idle_timeouts(removed: &[(FlowKey, FlowEntry)]) -> Vec<(u16, u64)> {
+pub fn idle_timeouts(removed: &[(FlowKey, FlowRow)]) -> Vec<(u16, u64)> {
     let mut by: std::collections::BTreeMap<u16, u64> = Default::default();
     for (k, e) in removed {
         if k.proto == PROTO_TCP
@@ -124,12 +213,19 @@ pub fn monotonic_ns() -> u64 {
 }
 
 /// Where the sweeper hands the entries it removes, with their final
-/// packet and byte counts (the flow log logs them).
-pub type Removed = std::sync::mpsc::Sender<Vec<(FlowKey, FlowEntry)>>;
+/// counters (the flow log logs them).
+pub type Removed = std::sync::mpsc::Sender<Vec<(FlowKey, FlowRow)>>;
 
-/// Removes the expired flows from HL_FLOWS (owned or opened from its pin);
-/// returns how many entries it removed and how many remain.
-pub fn sweep(map: &mut Map, t: &Timeouts) -> Result<(usize, usize)> {
+/// The flow table and its counters (HL_FLOWS, HL_FLOW_COUNTS), owned or
+/// opened from their pins: what a sweep reads and removes from.
+pub struct Tables<'a> {
+    pub flows: &'a mut Map,
+    pub counts: &'a mut Map,
+}
+
+/// Removes the expired flows from the tables; returns how many entries it
+/// removed and how many remain.
+pub fn sweep(map: Tables, t: &Timeouts) -> Result<(usize, usize)> {
     sweep_reporting(map, t, None)
 }
 
@@ -137,7 +233,7 @@ pub fn sweep(map: &mut Map, t: &Timeouts) -> Result<(usize, usize)> {
 /// the removal, so a reader that finds an entry gone has its final counts
 /// already queued.
 pub fn sweep_reporting(
-    map: &mut Map,
+    map: Tables,
     t: &Timeouts,
     removed: Option<&Removed>,
 ) -> Result<(usize, usize)> {
@@ -147,7 +243,7 @@ pub fn sweep_reporting(
 /// [`sweep_reporting`], also counting the NAT gateways' idle timeouts
 /// into `nat_stats` (`HL_NAT_STATS`) if given.
 pub fn sweep_counting(
-    map: &mut Map,
+    map: Tables,
     nat_stats: Option<&mut Map>,
     t: &Timeouts,
     removed: Option<&Removed>,
@@ -162,18 +258,17 @@ pub fn sweep_counting(
 /// [`sweep_reporting`], returning the removed entries (and how many
 /// remain).
 pub fn sweep_returning(
-    map: &mut Map,
+    map: Tables,
     t: &Timeouts,
     removed: Option<&Removed>,
-) -> Result<(Vec<(FlowKey, FlowEntry)>, usize)> {
-    let mut flows: BpfHashMap<&mut MapData, FlowKey, FlowEntry> = BpfHashMap::try_from(map)?;
-    let all: Vec<(FlowKey, FlowEntry)> = flows.iter().filter_map(|r| r.ok()).collect();
+) -> Result<(Vec<(FlowKey, FlowRow)>, usize)> {
+    let all = read_rows(map.flows, map.counts)?;
     let doomed = expired(&all, monotonic_ns(), t);
     let set: std::collections::HashSet<&FlowKey> = doomed.iter().collect();
-    let gone: Vec<(FlowKey, FlowEntry)> = all
+    let gone: Vec<(FlowKey, FlowRow)> = all
         .iter()
         .filter(|(k, _)| set.contains(k))
-        .copied()
+        .cloned()
         .collect();
     if let (Some(tx), false) = (removed, gone.is_empty()) {
         // The flow log may have stopped first (shutdown): nothing to tell.
@@ -181,7 +276,7 @@ pub fn sweep_returning(
     }
     for k in &doomed {
         // Already gone (a racing sweep, connection termination) is fine.
-        let _ = flows.remove(k);
+        remove_flow(map.flows, map.counts, k)?;
     }
     let left = all.len() - doomed.len();
     Ok((gone, left))
@@ -204,6 +299,10 @@ pub fn sweeper(
         pin_dir,
         dataplane_common::maps::FLOWS,
     )?);
+    let mut counts = Map::PerCpuHashMap(crate::pins::open_pinned(
+        pin_dir,
+        dataplane_common::maps::FLOW_COUNTS,
+    )?);
     let mut nat_stats = Map::PerCpuArray(crate::pins::open_pinned(
         pin_dir,
         dataplane_common::maps::NAT_STATS,
@@ -214,7 +313,11 @@ pub fn sweeper(
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let now = *settings.lock().expect("conntrack settings lock");
                 let (t, every) = (now.timeouts, now.sweep_interval);
-                match sweep_counting(&mut map, Some(&mut nat_stats), &t, removed.as_ref()) {
+                let tables = Tables {
+                    flows: &mut map,
+                    counts: &mut counts,
+                };
+                match sweep_counting(tables, Some(&mut nat_stats), &t, removed.as_ref()) {
                     Ok((0, _)) => {}
                     Ok((n, left)) => {
                         log::debug!("conntrack: reclaimed {n} expired entries, {left} remain")
@@ -245,8 +348,12 @@ mod tests {
         fwd_seen: u64,
         rev_seen: u64,
         rev_created: u64,
-    ) -> Vec<(FlowKey, FlowEntry)> {
+    ) -> Vec<(FlowKey, FlowRow)> {
         let fk = FlowKey::new(0, [10, 0, 0, 1], [10, 0, 0, 2], [0, 1], [0, 2], proto);
+        let seen = |ns| FlowCounters {
+            last_seen_ns: ns,
+            ..Default::default()
+        };
         let fwd = FlowEntry {
             state,
             out_vpc: 0,
@@ -254,7 +361,6 @@ mod tests {
             new_dst: fk.dst,
             new_sport: fk.sport,
             new_dport: fk.dport,
-            last_seen_ns: fwd_seen,
             ..Default::default()
         };
         let rk = fwd.peer_key(proto);
@@ -267,10 +373,12 @@ mod tests {
             new_sport: rk.sport,
             new_dport: rk.dport,
             created_ns: rev_created,
-            last_seen_ns: rev_seen,
             ..Default::default()
         };
-        vec![(fk, fwd), (rk, rev)]
+        vec![
+            (fk, FlowRow::one_cpu(fwd, seen(fwd_seen))),
+            (rk, FlowRow::one_cpu(rev, seen(rev_seen))),
+        ]
     }
 
     #[test]
@@ -305,16 +413,16 @@ mod tests {
         let t = Timeouts::default();
         // One request (at 10 s) and its reply (at 11 s): AWS's `udp`, 30 s.
         let mut f = flow(PROTO_UDP, FLOW_STATE_NEW, 10 * S, 11 * S, 10 * S);
-        f[0].1.created_ns = 10 * S;
+        f[0].1.entry.created_ns = 10 * S;
         assert!(expired(&f, 40 * S, &t).is_empty());
         assert_eq!(expired(&f, 42 * S, &t).len(), 2);
         // The initiator sent again (at 12 s) after that: a stream, 180 s.
-        f[0].1.last_seen_ns = 12 * S;
+        f[0].1.totals.last_seen_ns = 12 * S;
         assert!(expired(&f, 191 * S, &t).is_empty());
         assert_eq!(expired(&f, 193 * S, &t).len(), 2);
         // Requests only, however many: `udp`.
         let mut f = flow(PROTO_UDP, FLOW_STATE_NEW, 12 * S, 10 * S, 10 * S);
-        f[0].1.created_ns = 10 * S;
+        f[0].1.entry.created_ns = 10 * S;
         assert_eq!(expired(&f, 43 * S, &t).len(), 2);
     }
 
@@ -342,19 +450,19 @@ mod tests {
         let t = Timeouts::default();
         let mut est = flow(PROTO_TCP, FLOW_STATE_ESTABLISHED, 0, 0, 0);
         for (_, e) in &mut est {
-            e.nat_gateway = 3;
+            e.entry.nat_gateway = 3;
         }
         assert!(expired(&est, 350 * S, &t).is_empty());
         assert_eq!(expired(&est, 351 * S, &t).len(), 2);
         // UDP (30 s unanswered) keeps its shorter timeout.
         let mut udp = flow(PROTO_UDP, FLOW_STATE_NEW, 0, 0, 0);
-        udp[0].1.nat_gateway = 3;
+        udp[0].1.entry.nat_gateway = 3;
         assert_eq!(expired(&udp, 31 * S, &t).len(), 2);
         // IdleTimeoutCount: the TCP connection (counted once, on its forward
         // entry) that was not closing; a closing one and a UDP flow are not.
         let mut closing = flow(PROTO_TCP, FLOW_STATE_CLOSING, 0, 0, 0);
         closing[0].0.sport = [9, 9];
-        closing[0].1.nat_gateway = 3;
+        closing[0].1.entry.nat_gateway = 3;
         let all: Vec<_> = [est, udp, closing].concat();
         assert_eq!(idle_timeouts(&all), vec![(3, 1)]);
         let plain = flow(PROTO_TCP, FLOW_STATE_ESTABLISHED, 0, 0, 0);

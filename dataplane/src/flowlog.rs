@@ -2,13 +2,17 @@
 //! events, not from polling the flow table.
 //!
 //! The kernel announces each new flow and each packet a policy decision
-//! rejected in the `HL_FLOW_EVENTS` ring buffer, and counts the packets and
-//! bytes of every flow direction in its own flow entry. The [`Aggregator`]
-//! (pure, unit tested) turns that into records: REJECT records sum the
-//! REJECT events; ACCEPT records are the deltas of the entry counters of the
-//! flows the kernel announced, read by key once per interval, plus the final
-//! counts of flows the conntrack sweeper removed in between (it hands them
-//! over on a channel) and, at shutdown, a last partial interval.
+//! rejected in the `HL_FLOW_EVENTS` ring buffer, and counts the packets,
+//! bytes and per-window TCP flags of every flow direction in per-CPU
+//! counters (`HL_FLOW_COUNTS`). The [`Aggregator`] (pure, unit tested)
+//! turns that into records: REJECT records sum the REJECT events; ACCEPT
+//! records are the deltas of the summed counters of the flows the kernel
+//! announced, read by key every second, plus the final counts of flows the
+//! conntrack sweeper removed in between (it hands them over on a channel)
+//! and, at shutdown, a last partial interval. Closing a window, the reader
+//! first moves the kernel to the next one (`HL_FLOW_WINDOW`), then reads
+//! the closed window's counts and flags, which the kernel keeps until the
+//! window after (`dataplane_common::FlowCounters`).
 //!
 //! Records are written where AWS writes them (docs/DATAPLANE.md, "Where a
 //! flow is logged"): at every interface a direction of a flow leaves or
@@ -33,12 +37,12 @@ use std::{
 use anyhow::{Context, Result};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, RingBuf};
 use dataplane_common::{
-    maps, DropReason, FlowEntry, FlowEvent, FlowKey, FLOW_EVENT_NEW, FLOW_EVENT_REJECT,
+    maps, DropReason, FlowEntry, FlowEvent, FlowKey, FlowTotals, FLOW_EVENT_NEW, FLOW_EVENT_REJECT,
     FLOW_EVENT_REJECT_TRANSLATED, FLOW_F_REPLY, NO_ENI, PROTO_ICMP,
 };
 
 use crate::{
-    conntrack::Removed,
+    conntrack::{FlowRow, Removed},
     model::{
         FlowLogDestination, FlowLogField, FlowLogFileFormat, FlowLogSettings, Topology,
         FLOW_LOG_ACCOUNT, FLOW_LOG_INTERVAL_RANGE, FLOW_LOG_INTERVAL_S,
@@ -217,182 +221,6 @@ impl Record {
     }
 }
 
-/// An interface that gets records: a host ENI or one a service created,
-/// with what the version 3+ fields say about it (`-` where unknown).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Interface {
-    pub id: String,
-    pub service_created: bool,
-    pub vpc_id: String,
-    pub subnet_id: String,
-    pub az_id: String,
-    /// `-` for an interface a service created (AWS: requester-managed).
-    pub instance_id: String,
-}
-
-impl Interface {
-    /// An interface known by its id only.
-    fn bare(id: String, service_created: bool) -> Interface {
-        Interface {
-            id,
-            service_created,
-            vpc_id: "-".into(),
-            subnet_id: "-".into(),
-            az_id: "-".into(),
-            instance_id: "-".into(),
-        }
-    }
-}
-
-/// Every interface that gets records, by index: the host ENIs first, at
-/// their kernel ENI indices, then the managed ones; and each by (VPC index,
-/// address), which is how a flow's tuples name them.
-pub struct Interfaces {
-    list: Vec<Interface>,
-    by_addr: HashMap<(u32, [u8; 4]), u32>,
-    /// Each NAT gateway's interface (index into `list`) and private
-    /// address, by gateway index (`FlowEntry::nat_gateway`).
-    nat: Vec<(u32, [u8; 4])>,
-}
-
-impl Interfaces {
-    fn empty() -> Interfaces {
-        Interfaces {
-            list: Vec::new(),
-            by_addr: HashMap::new(),
-            nat: Vec::new(),
-        }
-    }
-
-    /// Host ENIs only (by kernel index), with their (VPC, address).
-    pub fn hosts(enis: impl IntoIterator<Item = (String, u32, Ipv4Addr)>) -> Interfaces {
-        let mut i = Interfaces::empty();
-        for (id, vpc, ip) in enis {
-            i.push(Interface::bare(id, false), vpc, ip);
-        }
-        i
-    }
-
-    /// Adds an interface a service created.
-    pub fn with_managed(mut self, id: String, vpc: u32, ip: Ipv4Addr) -> Interfaces {
-        self.push(Interface::bare(id, true), vpc, ip);
-        self
-    }
-
-    fn push(&mut self, iface: Interface, vpc: u32, ip: Ipv4Addr) {
-        self.by_addr
-            .insert((vpc, ip.octets()), self.list.len() as u32);
-        self.list.push(iface);
-    }
-
-    /// The interfaces of `topo`.
-    pub fn of(topo: &Topology) -> Interfaces {
-        let mut out = Interfaces::empty();
-        let iface = |id: &str, service_created, subnet: usize, instance_id| {
-            let sn = &topo.subnets[subnet];
-            Interface {
-                id: id.to_string(),
-                service_created,
-                vpc_id: topo.vpcs[sn.vpc].id.clone(),
-                subnet_id: sn.id.clone(),
-                az_id: sn.az.clone(),
-                instance_id,
-            }
-        };
-        for (i, e) in topo.enis.iter().enumerate() {
-            let host = crate::model::instance_id(&e.host);
-            out.push(
-                iface(&e.id, false, e.subnet, host),
-                topo.eni_vpc(i) as u32,
-                e.ip,
-            );
-        }
-        for m in topo.managed_interfaces() {
-            if m.kind == crate::model::ManagedKind::NatGateway {
-                out.nat.push((out.list.len() as u32, m.ip.octets()));
-            }
-            out.push(iface(&m.id, true, m.subnet, "-".into()), m.vpc as u32, m.ip);
-        }
-        out
-    }
-
-    /// The interface with address `ip` in VPC `vpc`.
-    fn at(&self, vpc: u32, ip: [u8; 4]) -> Option<u32> {
-        self.by_addr.get(&(vpc, ip)).copied()
-    }
-
-    /// The managed interface with address `ip` in VPC `vpc`.
-    fn managed_at(&self, vpc: u32, ip: [u8; 4]) -> Option<u32> {
-        self.at(vpc, ip)
-            .filter(|&i| self.list[i as usize].service_created)
-    }
-
-    /// Where one direction of a flow is logged, in path order, each with
-    /// the tuple that interface saw: the ENI it entered the fabric from
-    /// (`key`), the managed interface it was addressed to (an endpoint ENI:
-    /// `key`), the managed interface that translated it (an NLB node or a
-    /// link ENI: the translated tuple) and the ENI it was delivered to (the
-    /// translated tuple).
-    ///
-    /// A NAT gateway's flow also passes the gateway's interface, in and
-    /// out, as AWS logs it ("Flow log record examples", "Traffic through
-    /// a NAT gateway"): its private address stands for the gateway's end
-    /// (`srcaddr`/`dstaddr`), the packet's addresses are the ends beyond
-    /// it (`pkt-srcaddr`/`pkt-dstaddr`); the ports are the packet's on
-    /// each side of the translation.
-    fn path(&self, key: &FlowKey, e: &FlowEntry) -> Vec<Hop> {
-        let out = FlowKey::new(
-            e.out_vpc,
-            e.new_src,
-            e.new_dst,
-            e.new_sport,
-            e.new_dport,
-            key.proto,
-        );
-        let mut p = vec![Hop::seen(e.src_eni, Direction::Egress, *key)];
-        if let Some(m) = self.managed_at(key.vpc, key.dst) {
-            p.push(Hop::seen(m, Direction::Ingress, *key));
-        }
-        if out != *key {
-            if let Some(m) = self.managed_at(out.vpc, out.src) {
-                p.push(Hop::seen(m, Direction::Egress, out));
-            }
-        }
-        if let Some(&(m, nat_ip)) = self.nat.get(e.nat_gateway as usize) {
-            let into = FlowKey {
-                dst: nat_ip,
-                ..*key
-            };
-            let from = FlowKey { src: nat_ip, ..out };
-            // Out: the instance's packet is for the internet host, and
-            // leaves from the gateway's address. Back: the host's reply
-            // (to the gateway's address, whose Elastic IP the internet
-            // gateway translated) leaves for the instance still from it.
-            let (into_pkt, from_pkt) = if e.flags & FLOW_F_REPLY != 0 {
-                ((key.src, nat_ip), (key.src, out.dst))
-            } else {
-                ((key.src, key.dst), (nat_ip, out.dst))
-            };
-            p.push(Hop {
-                iface: m,
-                dir: Direction::Ingress,
-                seen: into,
-                pkt: into_pkt,
-            });
-            p.push(Hop {
-                iface: m,
-                dir: Direction::Egress,
-                seen: from,
-                pkt: from_pkt,
-            });
-        }
-        if e.dst_eni != NO_ENI {
-            p.push(Hop::seen(e.dst_eni, Direction::Ingress, out));
-        }
-        p
-    }
-}
-
 /// One interface on a direction's path: the tuple it saw and the packet's
 /// own addresses there (`pkt-srcaddr`, `pkt-dstaddr`).
 struct Hop {
@@ -470,9 +298,6 @@ impl Slot {
 struct Tracked {
     fwd: (u64, u64),
     rev: (u64, u64),
-    /// Each direction's `FlowEntry::tcp_flags` as last logged.
-    fwd_flags: u8,
-    rev_flags: u8,
     /// Not in the table at the last read: forgotten at the next one if
     /// still gone (its final counts, if the sweeper removed it, arrive on
     /// the channel in between).
@@ -491,19 +316,6 @@ fn delta(last: &mut (u64, u64), now: (u64, u64)) -> (u64, u64) {
     d
 }
 
-/// The flags of an entry's OR (`FlowEntry::tcp_flags`) not logged before:
-/// a window's record carries the flags first seen in it. An entry that
-/// lost bits was replaced (a new connection on the tuple): all of its own.
-fn new_flags(last: &mut u8, now: u8) -> u8 {
-    let d = if now & *last != *last {
-        now
-    } else {
-        now & !*last
-    };
-    *last = now;
-    d
-}
-
 /// Events and counters in, records out. No I/O: the reader thread feeds it.
 pub struct Aggregator {
     ifaces: Interfaces,
@@ -513,6 +325,9 @@ pub struct Aggregator {
     pending: BTreeMap<Slot, Pending>,
     /// What turns entry times into record times: see [`Aggregator::set_clock`].
     clock: Clock,
+    /// The kernel's window (`HL_FLOW_WINDOW`) the current records' flags
+    /// come from: see [`Aggregator::set_window`].
+    window: u32,
 }
 
 impl Aggregator {
@@ -522,7 +337,14 @@ impl Aggregator {
             tracked: HashMap::new(),
             pending: BTreeMap::new(),
             clock: Clock::default(),
+            window: 0,
         }
+    }
+
+    /// The kernel window whose counts and TCP flags the next reads and
+    /// removals belong to (sweeper removals are summed as of it).
+    pub fn set_window(&mut self, w: u32) {
+        self.window = w;
     }
 
     /// Sets the clock of the next events and reads: `now_s` (Unix
@@ -541,8 +363,8 @@ impl Aggregator {
     /// First and last packet times (Unix seconds) of traffic of entry `e`
     /// read now: its creation when `from_created` (the first packets of a
     /// forward entry), else after the previous read (and not before the
-    /// flow was created); the last at the entry's last-seen time.
-    fn times(&self, e: &FlowEntry, from_created: bool) -> (u64, u64) {
+    /// flow was created); the last at the direction's last-seen time.
+    fn times(&self, e: &FlowEntry, last_seen_ns: u64, from_created: bool) -> (u64, u64) {
         let wall =
             |ns: u64| ((ns as i128 + self.clock.mono_to_wall_ns).max(0) / 1_000_000_000) as u64;
         let created = wall(e.created_ns);
@@ -551,7 +373,7 @@ impl Aggregator {
         } else {
             self.clock.since_s.max(created)
         };
-        (first, wall(e.last_seen_ns).max(first))
+        (first, wall(last_seen_ns).max(first))
     }
 
     fn add(
@@ -563,7 +385,15 @@ impl Aggregator {
     ) {
         // The lab's internet hosts are no interfaces of a VPC: AWS writes
         // no records for them.
-        if packets == 0 || slot.eni >= dataplane_common::INTERNET_ENI_BASE {
+        if slot.eni >= dataplane_common::INTERNET_ENI_BASE {
+            return;
+        }
+        // No new packet, but flags a read caught before their packet's
+        // count (a CPU stores the flags first): to the record that has it.
+        if packets == 0 {
+            if let Some(p) = self.pending.get_mut(&slot) {
+                p.tcp_flags |= tcp_flags;
+            }
             return;
         }
         let p = self.pending.entry(slot).or_insert(Pending {
@@ -685,18 +515,19 @@ impl Aggregator {
         v
     }
 
-    /// The table's current entries of tracked flow `key`: its forward entry
-    /// (`None`: not in the table) and, if found, its reply entry by key.
+    /// The table's current entries of tracked flow `key` with their
+    /// counters summed as of the window ([`FlowTotals::of`]): its forward
+    /// entry (`None`: not in the table) and, if found, its reply entry by key.
     pub fn observe(
         &mut self,
         key: &FlowKey,
-        fwd: Option<&FlowEntry>,
-        rev: Option<(&FlowKey, &FlowEntry)>,
+        fwd: Option<(&FlowEntry, FlowTotals)>,
+        rev: Option<(&FlowKey, &FlowEntry, FlowTotals)>,
     ) {
         let Some(t) = self.tracked.get_mut(key) else {
             return;
         };
-        let Some(fwd) = fwd else {
+        let Some((fwd, ft)) = fwd else {
             if t.missing {
                 self.tracked.remove(key);
             } else {
@@ -707,30 +538,26 @@ impl Aggregator {
         t.missing = false;
         // A flow's forward entry is created with its first packet.
         let first_read = t.fwd == (0, 0);
-        let d_fwd = (
-            delta(&mut t.fwd, (fwd.packets, fwd.bytes)),
-            new_flags(&mut t.fwd_flags, fwd.tcp_flags),
-        );
-        let d_rev = rev.map(|(rk, r)| {
-            let d = delta(&mut t.rev, (r.packets, r.bytes));
-            (*rk, *r, (d, new_flags(&mut t.rev_flags, r.tcp_flags)))
-        });
-        self.accept(key, fwd, d_fwd, first_read);
-        if let Some((rk, r, d)) = d_rev {
-            self.accept(&rk, &r, d, false);
+        let d_fwd = delta(&mut t.fwd, (ft.packets, ft.bytes));
+        let d_rev = rev.map(|(rk, r, rt)| (*rk, *r, rt, delta(&mut t.rev, (rt.packets, rt.bytes))));
+        self.accept(key, fwd, &ft, d_fwd, first_read);
+        if let Some((rk, r, rt, d)) = d_rev {
+            self.accept(&rk, &r, &rt, d, false);
         }
     }
 
-    /// Accepted traffic of the direction `e` (key `key`): logged at every
+    /// Accepted traffic of the direction `e` (key `key`, counters `t`):
+    /// `d` more packets and bytes, and the window's flags, logged at every
     /// interface of its path.
     fn accept(
         &mut self,
         key: &FlowKey,
         e: &FlowEntry,
-        (d, flags): ((u64, u64), u8),
+        t: &FlowTotals,
+        d: (u64, u64),
         from_created: bool,
     ) {
-        let at = self.times(e, from_created);
+        let (at, flags) = (self.times(e, t.last_seen_ns, from_created), t.tcp_flags);
         for h in self.ifaces.path(key, e) {
             let slot = Slot {
                 pkt_src: h.pkt.0,
@@ -744,14 +571,12 @@ impl Aggregator {
     /// A flow that was in the table before this flow log started (an agent
     /// that adopted a pinned data plane): tracked from its current counts,
     /// so what an earlier agent logged is not logged twice.
-    pub fn adopt(&mut self, key: &FlowKey, fwd: &FlowEntry, rev: Option<&FlowEntry>) {
+    pub fn adopt(&mut self, key: &FlowKey, fwd: &FlowTotals, rev: Option<&FlowTotals>) {
         self.tracked.insert(
             *key,
             Tracked {
                 fwd: (fwd.packets, fwd.bytes),
                 rev: rev.map_or((0, 0), |r| (r.packets, r.bytes)),
-                fwd_flags: fwd.tcp_flags,
-                rev_flags: rev.map_or(0, |r| r.tcp_flags),
                 missing: false,
             },
         );
@@ -759,24 +584,20 @@ impl Aggregator {
 
     /// Entries the sweeper removed, with their final counts: logged in the
     /// current interval; their flows are forgotten.
-    pub fn removed(&mut self, entries: &[(FlowKey, FlowEntry)]) {
+    pub fn removed(&mut self, entries: &[(FlowKey, FlowRow)]) {
         let mut gone = Vec::new();
-        for (k, e) in entries {
+        for (k, row) in entries {
+            let (e, tot) = (&row.entry, FlowTotals::of(&row.cpus, self.window));
             let reply = e.flags & FLOW_F_REPLY != 0;
             // The reply entry's peer is the forward entry.
             let fk = if reply { e.peer_key(k.proto) } else { *k };
             let Some(t) = self.tracked.get_mut(&fk) else {
                 continue;
             };
-            let (last, last_flags) = if reply {
-                (&mut t.rev, &mut t.rev_flags)
-            } else {
-                (&mut t.fwd, &mut t.fwd_flags)
-            };
+            let last = if reply { &mut t.rev } else { &mut t.fwd };
             let from_created = !reply && *last == (0, 0);
-            let d = delta(last, (e.packets, e.bytes));
-            let f = new_flags(last_flags, e.tcp_flags);
-            self.accept(k, e, (d, f), from_created);
+            let d = delta(last, (tot.packets, tot.bytes));
+            self.accept(k, e, &tot, d, from_created);
             gone.push(fk);
         }
         for k in gone {
@@ -791,7 +612,7 @@ impl Aggregator {
         std::mem::take(&mut self.pending)
             .into_iter()
             .map(|(s, p)| {
-                let iface = self.ifaces.list.get(s.eni as usize);
+                let iface = self.ifaces.list.get(&s.eni);
                 let first = p.first.clamp(start, end);
                 Record {
                     interface: iface
@@ -958,6 +779,16 @@ const DRAIN_EVERY: Duration = Duration::from_millis(20);
 pub struct FlowLog {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Interfaces the next read takes on (a reload that added hosts).
+    next: Arc<std::sync::Mutex<Option<Interfaces>>>,
+}
+
+impl FlowLog {
+    /// From the next read on, records name `ifaces` (a reload added
+    /// interfaces; numbers never move, so pending records keep theirs).
+    pub fn set_interfaces(&self, ifaces: Interfaces) {
+        *self.next.lock().expect("flow-log interfaces lock") = Some(ifaces);
+    }
 }
 
 /// Unix ns minus CLOCK_MONOTONIC ns (the flow entries' clock).
@@ -1010,7 +841,11 @@ impl FlowLog {
     /// Starts the flow log of `topo` if it has one, on the maps pinned in
     /// `pin_dir`. Returns it and the channel the conntrack sweeper hands
     /// removed entries to.
-    pub fn start(topo: &Topology, pin_dir: &Path) -> Result<Option<(FlowLog, Removed)>> {
+    pub fn start(
+        topo: &Topology,
+        numbering: &crate::compile::Numbering,
+        pin_dir: &Path,
+    ) -> Result<Option<(FlowLog, Removed)>> {
         let Some(settings) = topo.flow_logs.clone() else {
             return Ok(None);
         };
@@ -1018,20 +853,25 @@ impl FlowLog {
         let ring = RingBuf::try_from(Map::RingBuf(open(maps::FLOW_EVENTS)?))
             .context("HL_FLOW_EVENTS is not a ring buffer: rebuild the kernel object")?;
         let flows = Map::HashMap(open(maps::FLOWS)?);
+        let counts = Map::PerCpuHashMap(open(maps::FLOW_COUNTS)?);
+        let window = Map::Array(open(maps::FLOW_WINDOW)?);
         let head = header(&settings.format);
         let plain = settings.file_format == FlowLogFileFormat::PlainText;
         let out = open_destination(&settings.destination, plain.then_some(head.as_str()))?;
-        let mut agg = Aggregator::new(Interfaces::of(topo));
+        let mut agg = Aggregator::new(Interfaces::numbered(topo, numbering));
+        // An earlier agent's window goes on (flags already counted in it).
+        agg.set_window(read_window(&window)?);
         // Flows an earlier agent left in a pinned table: announced long ago,
         // so walk the table once, here, to keep logging them.
         {
-            let table: BpfHashMap<&MapData, FlowKey, FlowEntry> = BpfHashMap::try_from(&flows)?;
-            let entries: HashMap<FlowKey, FlowEntry> =
-                table.iter().filter_map(|r| r.ok()).collect();
+            let entries: HashMap<FlowKey, FlowRow> = crate::conntrack::read_rows(&flows, &counts)?
+                .into_iter()
+                .collect();
             let mut adopted = 0;
             for (k, e) in &entries {
                 if e.flags & FLOW_F_REPLY == 0 {
-                    agg.adopt(k, e, entries.get(&e.peer_key(k.proto)));
+                    let rev = entries.get(&e.peer_key(k.proto)).map(|r| &r.totals);
+                    agg.adopt(k, &e.totals, rev);
                     adopted += 1;
                 }
             }
@@ -1043,8 +883,10 @@ impl FlowLog {
         }
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
+        let next = Arc::new(std::sync::Mutex::new(None));
         let thread = {
             let stop = stop.clone();
+            let next = next.clone();
             std::thread::Builder::new()
                 .name("flow-log".into())
                 .spawn(move || {
@@ -1052,9 +894,12 @@ impl FlowLog {
                         agg,
                         ring,
                         flows,
+                        counts,
+                        window,
                         removed: rx,
                         out,
                         settings,
+                        next,
                     };
                     if let Err(e) = r.run(&stop) {
                         log::error!("flow log stopped: {e:#}");
@@ -1074,6 +919,7 @@ impl FlowLog {
             FlowLog {
                 stop,
                 thread: Some(thread),
+                next,
             },
             tx,
         )))
@@ -1093,9 +939,13 @@ struct Reader {
     agg: Aggregator,
     ring: RingBuf<MapData>,
     flows: Map,
-    removed: mpsc::Receiver<Vec<(FlowKey, FlowEntry)>>,
+    /// HL_FLOW_COUNTS and HL_FLOW_WINDOW.
+    counts: Map,
+    window: Map,
+    removed: mpsc::Receiver<Vec<(FlowKey, FlowRow)>>,
     out: Box<dyn Write + Send>,
     settings: FlowLogSettings,
+    next: Arc<std::sync::Mutex<Option<Interfaces>>>,
 }
 
 impl Reader {
@@ -1108,12 +958,25 @@ impl Reader {
             // more drain, so nothing queued before it is missed.
             let stopping = stop.load(Ordering::Relaxed);
             let now = unix_now();
+            if let Some(i) = self.next.lock().expect("flow-log interfaces lock").take() {
+                self.agg.ifaces = i;
+            }
             self.agg.set_clock(now, last_read, mono_to_wall_ns());
             self.drain();
             let closing = stopping || now >= start + interval;
             // The counters are read every second, AWS's time resolution:
             // a record's first packet is after the read before the one that
             // saw it, its last at the entry's last-seen time.
+            if closing {
+                // The kernel counts from here on in the next window; what
+                // it counted in this one stays readable until the next
+                // switch. The pause lets packets in flight (a program run
+                // that read the old window) finish.
+                let w = self.agg.window;
+                write_window(&mut self.window, w.wrapping_add(1))?;
+                std::thread::sleep(WINDOW_GRACE);
+                self.drain();
+            }
             if closing || now > last_read {
                 self.read_counters()?;
                 last_read = now;
@@ -1126,6 +989,7 @@ impl Reader {
                 }
                 self.out.flush()?;
                 start = end;
+                self.agg.set_window(self.agg.window.wrapping_add(1));
             }
             if stopping {
                 return Ok(());
@@ -1148,21 +1012,61 @@ impl Reader {
         }
     }
 
-    /// Reads every announced flow's entries by key (never the whole table).
+    /// Reads every announced flow's entries and counters by key (never the
+    /// whole table), summed as of the aggregator's window.
     fn read_counters(&mut self) -> Result<()> {
         let table: BpfHashMap<&MapData, FlowKey, FlowEntry> = BpfHashMap::try_from(&self.flows)?;
+        let w = self.agg.window;
+        let totals = |k: &FlowKey| -> Result<FlowTotals> {
+            Ok(FlowTotals::of(
+                &crate::conntrack::counters_of(&self.counts, k)?,
+                w,
+            ))
+        };
         for k in self.agg.tracked() {
-            let fwd = table.get(&k, 0).ok();
-            let rev = fwd.and_then(|f| {
-                let rk = f.peer_key(k.proto);
-                table.get(&rk, 0).ok().map(|r| (rk, r))
-            });
-            self.agg
-                .observe(&k, fwd.as_ref(), rev.as_ref().map(|(rk, r)| (rk, r)));
+            let fwd = match table.get(&k, 0).ok() {
+                Some(f) => Some((f, totals(&k)?)),
+                None => None,
+            };
+            let rev = match fwd {
+                Some((f, _)) => {
+                    let rk = f.peer_key(k.proto);
+                    match table.get(&rk, 0).ok() {
+                        Some(r) => Some((rk, r, totals(&rk)?)),
+                        None => None,
+                    }
+                }
+                None => None,
+            };
+            self.agg.observe(
+                &k,
+                fwd.as_ref().map(|(f, t)| (f, *t)),
+                rev.as_ref().map(|(rk, r, t)| (rk, r, *t)),
+            );
         }
         Ok(())
     }
 }
+
+/// How long the reader waits after moving the kernel to the next window
+/// before reading the one it closed: a program run is microseconds long.
+const WINDOW_GRACE: Duration = Duration::from_millis(5);
+
+/// The kernel's flow-log window (`HL_FLOW_WINDOW`).
+fn read_window(m: &Map) -> Result<u32> {
+    let a: aya::maps::Array<&MapData, u32> =
+        aya::maps::Array::try_from(m).context("map HL_FLOW_WINDOW")?;
+    a.get(&0, 0).context("reading HL_FLOW_WINDOW")
+}
+
+fn write_window(m: &mut Map, w: u32) -> Result<()> {
+    let mut a: aya::maps::Array<&mut MapData, u32> =
+        aya::maps::Array::try_from(m).context("map HL_FLOW_WINDOW")?;
+    a.set(0, w, 0).context("writing HL_FLOW_WINDOW")
+}
+
+mod interfaces;
+pub use interfaces::{Interface, Interfaces};
 
 #[cfg(test)]
 mod tests;

@@ -5,13 +5,16 @@
 use std::{fmt::Write as _, net::Ipv4Addr, path::Path};
 
 use anyhow::Result;
-use aya::maps::{HashMap, Map, MapData};
+use aya::maps::Map;
 use dataplane_common::{
-    maps, FlowEntry, FlowKey, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_F_UNTRACKED,
+    maps, FlowKey, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_F_UNTRACKED,
     FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER, FLOW_STATE_NAMES,
 };
 
-use crate::{conntrack, model::Topology};
+use crate::{
+    conntrack::{self, FlowRow},
+    model::Topology,
+};
 
 /// One tracked flow, from its forward entry (and the reply entry's tuple).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +61,7 @@ fn endpoint(ip: [u8; 4], port: [u8; 2]) -> String {
 }
 
 /// Pure: the flows of a table dump, forward entries only, sorted.
-pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> Vec<Flow> {
+pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowRow)], now_ns: u64) -> Vec<Flow> {
     let vpc = |i: u32| {
         topo.vpcs.get(i as usize).map_or_else(
             || match i {
@@ -68,7 +71,7 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
             |v| v.id.clone(),
         )
     };
-    let by_key: std::collections::HashMap<&FlowKey, &FlowEntry> =
+    let by_key: std::collections::HashMap<&FlowKey, &FlowRow> =
         entries.iter().map(|(k, e)| (k, e)).collect();
     let mut out: Vec<Flow> = entries
         .iter()
@@ -86,7 +89,7 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
             .collect();
             let rev = by_key
                 .get(&e.peer_key(k.proto))
-                .map_or((0, 0), |r| (r.packets, r.bytes));
+                .map_or((0, 0), |r| (r.totals.packets, r.totals.bytes));
             Flow {
                 vpc: if e.out_vpc != k.vpc {
                     format!("{}->{}", vpc(k.vpc), vpc(e.out_vpc))
@@ -119,8 +122,8 @@ pub fn flows(topo: &Topology, entries: &[(FlowKey, FlowEntry)], now_ns: u64) -> 
                     .unwrap_or("?"),
                 tracking: tracking(e.flags),
                 age_s: now_ns.saturating_sub(e.created_ns) / 1_000_000_000,
-                idle_s: now_ns.saturating_sub(e.last_seen_ns) / 1_000_000_000,
-                fwd: (e.packets, e.bytes),
+                idle_s: now_ns.saturating_sub(e.last_seen_ns()) / 1_000_000_000,
+                fwd: (e.totals.packets, e.totals.bytes),
                 rev,
             }
         })
@@ -199,10 +202,10 @@ pub fn render(flows: &[Flow]) -> String {
 }
 
 /// Reads the running agent's pinned flow table.
-pub fn read_pinned(dir: &Path) -> Result<Vec<(FlowKey, FlowEntry)>> {
-    let map = Map::HashMap(crate::pins::open_pinned(dir, maps::FLOWS)?);
-    let table: HashMap<&MapData, FlowKey, FlowEntry> = HashMap::try_from(&map)?;
-    Ok(table.iter().filter_map(|r| r.ok()).collect())
+pub fn read_pinned(dir: &Path) -> Result<Vec<(FlowKey, FlowRow)>> {
+    let flows = Map::HashMap(crate::pins::open_pinned(dir, maps::FLOWS)?);
+    let counts = Map::PerCpuHashMap(crate::pins::open_pinned(dir, maps::FLOW_COUNTS)?);
+    conntrack::read_rows(&flows, &counts)
 }
 
 /// `dataplane flows` with an optional substring filter over the rendered row.
@@ -233,7 +236,7 @@ pub fn show(topo: &Topology, dir: &Path, filter: Option<&str>) -> Result<String>
 mod tests {
     use super::*;
     use crate::config::{parse_str, DEFAULT_CONFIG};
-    use dataplane_common::PROTO_TCP;
+    use dataplane_common::{FlowCounters, FlowEntry, PROTO_TCP};
 
     #[test]
     fn a_nated_flow_shows_both_tuples_once() {
@@ -257,22 +260,29 @@ mod tests {
             new_sport: 2000u16.to_be_bytes(),
             new_dport: 80u16.to_be_bytes(),
             created_ns: 1_000_000_000,
-            last_seen_ns: 4_000_000_000,
-            packets: 6,
-            bytes: 520,
             ..Default::default()
         };
         let rev = FlowEntry {
             flags: FLOW_F_REPLY | FLOW_F_SNAT | FLOW_F_DNAT,
-            packets: 4,
-            bytes: 1800,
             ..fwd
         };
+        // Counted on two CPUs: the table shows the sums.
+        let cpu = |packets, bytes, last_seen_ns| FlowCounters {
+            packets,
+            bytes,
+            last_seen_ns,
+            ..Default::default()
+        };
+        let fwd_row = FlowRow::new(
+            fwd,
+            vec![cpu(4, 400, 4_000_000_000), cpu(2, 120, 3_000_000_000)],
+        );
+        let rev_row = FlowRow::new(rev, vec![cpu(1, 600, 2_000_000_000), cpu(3, 1200, 0)]);
         let endpoint = crate::model::managed_eni_id("vpce-execute-api", "subnet-b1");
         let node = crate::model::managed_eni_id("nlb-api", "subnet-api1");
         let f = flows(
             &topo,
-            &[(k, fwd), (fwd.peer_key(k.proto), rev)],
+            &[(k, fwd_row), (fwd.peer_key(k.proto), rev_row)],
             10_000_000_000,
         );
         assert_eq!(
@@ -337,7 +347,7 @@ mod tests {
             new_dport: 80u16.to_be_bytes(),
             ..Default::default()
         };
-        let f = flows(&topo, &[(k, fwd)], 0);
+        let f = flows(&topo, &[(k, FlowRow::new(fwd, Vec::new()))], 0);
         assert_eq!(
             (f[0].vpc.as_str(), f[0].translated.as_str()),
             ("vpc-a->internet", "203.0.113.20:40000 -> 203.0.113.10:80")

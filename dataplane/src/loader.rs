@@ -19,8 +19,9 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use dataplane_common::{
-    maps, port_slot, programs, FlowEntry, FlowKey, NaclCidrKey, NaclDecision, NaclRuleKey,
-    PortInfo, PortSlot, RouteInfo, RouteKey, SgKey, SgPorts, GENERATION_BIT, MAGLEV_SIZE,
+    maps, port_slot, programs, FlowEntry, FlowKey, FragEntry, FragKey, NaclCidrKey, NaclDecision,
+    NaclRuleKey, PortInfo, PortSlot, RouteInfo, RouteKey, SgKey, SgPorts, GENERATION_BIT,
+    MAGLEV_SIZE,
 };
 
 use crate::{
@@ -153,7 +154,7 @@ fn check_pins(obj: &KernelObject, dir: &Path, opts: &LoadOptions) -> Result<()> 
         };
         let info = MapInfo::from_pin(&pin).with_context(|| format!("reading {}", pin.display()))?;
         let max = match (*name, opts.flow_table_size) {
-            (maps::FLOWS, Some(n)) => n,
+            (maps::FLOWS | maps::FLOW_COUNTS, Some(n)) => n,
             _ => def.max_entries(),
         };
         let pinned = (
@@ -252,6 +253,7 @@ impl Dataplane {
         let mut loader = EbpfLoader::new();
         if let Some(n) = opts.flow_table_size {
             loader.map_max_entries(maps::FLOWS, n);
+            loader.map_max_entries(maps::FLOW_COUNTS, n);
         }
         // Adopting the maps of a build before `HL_PORT_SLOTS`: the new
         // array starts empty and is filled from `HL_PORTS` below.
@@ -564,7 +566,13 @@ impl Dataplane {
 
     /// See [`end_flows_to`].
     pub fn end_flows_to(&mut self, vpc: u32, ip: [u8; 4], port: u16) -> Result<usize> {
-        end_flows_to(self.map_mut(maps::FLOWS)?, vpc, ip, port)
+        let [flows, counts] = self
+            .ebpf
+            .maps_disjoint_mut([maps::FLOWS, maps::FLOW_COUNTS]);
+        let (Some(flows), Some(counts)) = (flows, counts) else {
+            anyhow::bail!("map HL_FLOWS or HL_FLOW_COUNTS missing");
+        };
+        end_flows_to(flows, counts, vpc, ip, port)
     }
 
     /// Attaches the pipeline to the named fabric ports inside `ns`. With a
@@ -647,6 +655,37 @@ impl Dataplane {
         self.keep_link(link, pin.as_deref())
     }
 
+    /// Undoes [`Dataplane::attach`] of `ports` and [`Dataplane::attach_xdp_pass`]
+    /// of `host_ifaces` (namespace, interface) for a pinned data plane:
+    /// removes their pinned links (a reload that added hosts and failed;
+    /// the ports themselves go with their hosts). An unpinned data plane
+    /// keeps its links until dropped; they end with their devices.
+    pub fn detach(
+        &mut self,
+        hook: Hook,
+        ports: &[String],
+        host_ifaces: &[(String, String)],
+    ) -> Result<()> {
+        let Some(links) = self.links_dir()? else {
+            return Ok(());
+        };
+        let pins = ports.iter().map(|p| format!("{}-{p}", hook.name())).chain(
+            host_ifaces
+                .iter()
+                .map(|(ns, iface)| format!("xdp-pass-{ns}-{iface}")),
+        );
+        for name in pins {
+            let path = links.join(name);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing {}", path.display()));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// `<pins>/links/`, created, when this data plane is pinned.
     fn links_dir(&self) -> Result<Option<PathBuf>> {
         let Some(dir) = &self.pinned else {
@@ -670,14 +709,10 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Every flow-table entry (both directions of each flow).
-    pub fn flows(&self) -> Result<Vec<(FlowKey, FlowEntry)>> {
-        let map = self.ebpf.map(maps::FLOWS).context("map HL_FLOWS missing")?;
-        let flows: HashMap<&MapData, FlowKey, FlowEntry> = HashMap::try_from(map)?;
-        flows
-            .iter()
-            .map(|r| r.context("reading HL_FLOWS"))
-            .collect()
+    /// Every flow-table entry (both directions of each flow), with its
+    /// counters.
+    pub fn flows(&self) -> Result<Vec<(FlowKey, crate::conntrack::FlowRow)>> {
+        crate::conntrack::read_rows(self.map(maps::FLOWS)?, self.map(maps::FLOW_COUNTS)?)
     }
 
     pub fn map(&self, name: &str) -> Result<&aya::maps::Map> {
@@ -686,12 +721,28 @@ impl Dataplane {
             .with_context(|| format!("map {name} missing"))
     }
 
-    /// Empties the flow table (tests start each case from no state).
+    /// Empties the flow table and the fragmented datagrams' (tests start
+    /// each case from no state).
     pub fn clear_flows(&mut self) -> Result<()> {
+        let mut counts: aya::maps::PerCpuHashMap<
+            &mut MapData,
+            FlowKey,
+            dataplane_common::FlowCounters,
+        > = aya::maps::PerCpuHashMap::try_from(self.map_mut(maps::FLOW_COUNTS)?)?;
+        let keys: Vec<FlowKey> = counts.keys().collect::<Result<_, _>>()?;
+        for k in keys {
+            counts.remove(&k)?;
+        }
         let mut flows = self.hash::<FlowKey, FlowEntry>(maps::FLOWS)?;
         let keys: Vec<FlowKey> = flows.keys().collect::<Result<_, _>>()?;
         for k in keys {
             flows.remove(&k)?;
+        }
+        // The fragmented datagrams' flows go with them (`HL_FRAGS`).
+        let mut frags = self.hash::<FragKey, FragEntry>(maps::FRAGS)?;
+        let keys: Vec<FragKey> = frags.keys().collect::<Result<_, _>>()?;
+        for k in keys {
+            frags.remove(&k)?;
         }
         Ok(())
     }
@@ -705,12 +756,18 @@ impl Dataplane {
 
 /// Ends the connections of a load-balancer target: deletes both entries of
 /// every flow whose forward action goes to `ip:port` in VPC `vpc` (taken
-/// from HL_FLOWS, owned or opened from its pin). Packets of those flows are
-/// then decided anew, like the first packet of a flow. Returns the entries
-/// removed.
-pub fn end_flows_to(map: &mut aya::maps::Map, vpc: u32, ip: [u8; 4], port: u16) -> Result<usize> {
+/// from HL_FLOWS, owned or opened from its pin), with their counters
+/// (`counts`: HL_FLOW_COUNTS). Packets of those flows are then decided
+/// anew, like the first packet of a flow. Returns the entries removed.
+pub fn end_flows_to(
+    map: &mut aya::maps::Map,
+    counts: &mut aya::maps::Map,
+    vpc: u32,
+    ip: [u8; 4],
+    port: u16,
+) -> Result<usize> {
     use dataplane_common::{FLOW_F_DNAT, FLOW_F_REPLY};
-    let mut flows: HashMap<&mut MapData, FlowKey, FlowEntry> = HashMap::try_from(map)?;
+    let flows: HashMap<&MapData, FlowKey, FlowEntry> = HashMap::try_from(&*map)?;
     let port = port.to_be_bytes();
     let mut doomed = Vec::new();
     for r in flows.iter() {
@@ -727,7 +784,7 @@ pub fn end_flows_to(map: &mut aya::maps::Map, vpc: u32, ip: [u8; 4], port: u16) 
     }
     for k in &doomed {
         // Gone already (expired or raced with the pipeline) is fine.
-        let _ = flows.remove(k);
+        crate::conntrack::remove_flow(map, counts, k)?;
     }
     Ok(doomed.len())
 }

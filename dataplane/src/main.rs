@@ -607,7 +607,18 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
             }
             LabCmd::Down { file, node } => {
                 let t = topo!(file.as_deref(), node.node.as_deref());
-                let plan = lab::plan(&t);
+                let mut plan = lab::plan(&t);
+                // And the hosts a reload added (the journal's configs).
+                for a in persist::Journal::read(&t.lab.name)
+                    .ok()
+                    .flatten()
+                    .iter()
+                    .flat_map(|j| std::iter::once(&j.applied).chain(&j.pending))
+                {
+                    if let Ok(applied) = a.source.parse() {
+                        plan.add_hosts_of(&lab::plan(&applied));
+                    }
+                }
                 if let Some(msg) = remove_dataplane(&t.lab.name)? {
                     println!("{msg}");
                 }
@@ -736,7 +747,7 @@ fn dispatch(cmd: Cmd) -> Result<ExitCode> {
         }
         Cmd::Stats { file, all, node } => {
             let t = topo!(file.as_deref(), node.node.as_deref());
-            let layout = stats::Layout::of(&t);
+            let layout = stats::Layout::numbered(&t, &persist::Journal::numbering_of(&t)?);
             let s = stats::read_pinned(&pins::pin_dir(&t.lab.name), &layout)?;
             print!("{}", stats::render(&s, &layout, all));
             let flows = stats::read_flow_table(&pins::pin_dir(&t.lab.name))?;

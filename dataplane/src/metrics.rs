@@ -365,6 +365,7 @@ mod tests {
             &[2],
             &Layout {
                 enis: vec!["eni-a".into()],
+                eni_slots: vec![0],
                 endpoints: vec!["vpce-1".into()],
                 listeners: vec!["nlb-a:tcp/80".into()],
                 targets: vec!["tg-a:eni-a:8080".into()],

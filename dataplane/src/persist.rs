@@ -188,12 +188,69 @@ impl ConfigSource {
         })
     }
 
-    /// Compiles this source for ports `ifindexes` into generation `g`.
-    pub fn compile(&self, ifindexes: &[u32], g: u32) -> Result<compile::Compiled> {
+    /// Compiles this source for the lab's fabric ports `ports` into
+    /// generation `g`, its interfaces numbered as `numbers` numbered them.
+    pub fn compile(
+        &self,
+        ports: &PortMap,
+        g: u32,
+        numbers: &compile::EniNumbers,
+    ) -> Result<compile::Compiled> {
         let topo = self
             .parse()
             .map_err(|d| anyhow::anyhow!("the journaled config no longer parses:\n{d}"))?;
-        Ok(compile::compile(&topo, ifindexes)?.rebase(g))
+        let ifindexes = ports.ifindexes(&topo)?;
+        Ok(
+            compile::compile_numbered(&topo, &ifindexes, numbers, &mut compile::Memo::default())?
+                .rebase(g),
+        )
+    }
+}
+
+/// A lab's fabric ifindexes by interface (an ENI's id, an internet host's
+/// name), whatever the order of the config that lists them: what a
+/// journaled config is compiled against when the lab has grown since.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortMap(std::collections::HashMap<(bool, String), u32>);
+
+impl PortMap {
+    /// The ports of `topo`, whose fabric ifindexes are `ifindexes` (ENIs
+    /// then internet hosts, as `compile` takes them).
+    pub fn of(topo: &Topology, ifindexes: &[u32]) -> PortMap {
+        PortMap(
+            Self::keys(topo)
+                .into_iter()
+                .zip(ifindexes.iter().copied())
+                .collect(),
+        )
+    }
+
+    fn keys(topo: &Topology) -> Vec<(bool, String)> {
+        let enis = topo.enis.iter().map(|e| (false, e.id.clone()));
+        let hosts = topo.internet.hosts.iter().map(|h| (true, h.name.clone()));
+        enis.chain(hosts).collect()
+    }
+
+    /// `topo`'s fabric ifindexes in `compile`'s order, or the first
+    /// interface the lab has no port for.
+    pub fn ifindexes(&self, topo: &Topology) -> Result<Vec<u32>> {
+        Self::keys(topo)
+            .into_iter()
+            .map(|k| match self.0.get(&k) {
+                Some(&i) => Ok(i),
+                None if k.0 => bail!("internet host {} has no fabric port in the lab", k.1),
+                None => bail!("ENI {} has no fabric port in the lab", k.1),
+            })
+            .collect()
+    }
+
+    /// [`PortMap::ifindexes`], with `missing` for the interfaces the lab
+    /// has no port for yet (hosts a reload is about to add).
+    pub fn ifindexes_or(&self, topo: &Topology, missing: u32) -> Vec<u32> {
+        Self::keys(topo)
+            .into_iter()
+            .map(|k| self.0.get(&k).copied().unwrap_or(missing))
+            .collect()
     }
 }
 
@@ -221,16 +278,22 @@ pub struct Journal {
     pub applied: Applied,
     /// Set while a reload is being written: what it writes.
     pub pending: Option<Applied>,
+    /// The lab's interface numbers (`compile::numbers`): what `applied`
+    /// and `pending` were compiled with, and what the next agent numbers
+    /// from. Absent in journals of older agents, which numbered afresh.
+    #[serde(default)]
+    pub numbers: compile::EniNumbers,
 }
 
 impl Journal {
     /// Writes what lab `lab`'s maps hold: `applied` (and `pending`, while
-    /// a reload writes it), for the links of `hook` on ports `ifindexes`.
+    /// a reload writes it), for the links of `hook` on ports `ifindexes`,
+    /// with the interface numbers `numbers` (those of the later of the two).
     pub fn record(
         lab: &str,
         hook: Hook,
-        ifindexes: &[u32],
-        fabric_cookie: Option<u64>,
+        (ifindexes, fabric_cookie): (&[u32], Option<u64>),
+        numbers: &compile::EniNumbers,
         applied: Applied,
         pending: Option<Applied>,
     ) -> Result<()> {
@@ -240,12 +303,23 @@ impl Journal {
             fabric_cookie,
             applied,
             pending,
+            numbers: numbers.clone(),
         }
         .write(lab)
     }
 
     pub fn path(lab: &str) -> PathBuf {
         run_dir(lab).join("state.toml")
+    }
+
+    /// The interface numbers of `topo` in its lab: those its journal holds
+    /// (an agent runs or ran it; interfaces the journal lacks get the next
+    /// free numbers), else afresh (a lab built from the file alone).
+    pub fn numbering_of(topo: &Topology) -> Result<compile::Numbering> {
+        match Self::read(&topo.lab.name)? {
+            Some(j) => compile::EniNumbers::assign(topo, &j.numbers)?.numbering(topo),
+            None => Ok(compile::Numbering::fresh(topo)),
+        }
     }
 
     pub fn read(lab: &str) -> Result<Option<Journal>> {
@@ -308,9 +382,19 @@ mod tests {
                     node: None,
                 },
             }),
+            numbers: compile::EniNumbers {
+                enis: vec!["eni-a".into(), "eni-c".into(), "eni-b".into()],
+                managed: vec!["eni-0123456789abcdef0".into()],
+                internet: vec!["example".into()],
+            },
         };
         let text = toml::to_string(&j).unwrap();
         assert_eq!(toml::from_str::<Journal>(&text).unwrap(), j);
+        // A journal of an older agent (no numbers): numbered afresh.
+        let old = text[..text.find("[numbers]").expect(&text)].to_string();
+        let read = toml::from_str::<Journal>(&old).unwrap();
+        assert_eq!(read.numbers, compile::EniNumbers::default());
+        assert_eq!(read.applied, j.applied);
     }
 
     #[test]
@@ -319,7 +403,9 @@ mod tests {
         let topo = src.parse().unwrap();
         let n = crate::lab::plan(&topo).ports.len() as u32;
         let ifx: Vec<u32> = (10..10 + n).collect();
-        let a = src.compile(&ifx, 1).unwrap();
+        let a = src
+            .compile(&PortMap::of(&topo, &ifx), 1, &Default::default())
+            .unwrap();
         let b = compile::compile(&topo, &ifx).unwrap().rebase(1);
         assert_eq!(a.generation, 1);
         assert_eq!(a.ports, b.ports);

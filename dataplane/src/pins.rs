@@ -42,6 +42,8 @@ pub const PINNED_MAPS: &[&str] = &[
     maps::ENIS,
     maps::SG_RULES,
     maps::FLOWS,
+    maps::FLOW_COUNTS,
+    maps::FLOW_WINDOW,
     maps::DROPS,
     maps::COUNTERS,
     maps::ENI_STATS,
@@ -62,6 +64,7 @@ pub const PINNED_MAPS: &[&str] = &[
     maps::SLOW_TC,
     maps::SLOW_XDP,
     maps::NAT_STATS,
+    maps::FRAGS,
 ];
 
 /// Opens map `name` that a lab's data plane pinned under `dir`, saying what

@@ -130,6 +130,10 @@ pub fn nacl_rules(t: &Topology) -> Vec<NaclRuleName> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Layout {
     pub enis: Vec<String>,
+    /// Each ENI's `HL_ENI_STATS` slot, its interface number
+    /// (`compile::Numbering::enis`), by the index of `enis`: the
+    /// snapshot's `enis` are in `enis`' order whatever the numbers.
+    pub eni_slots: Vec<u32>,
     pub endpoints: Vec<String>,
     /// `nlb-id:tcp/80`
     pub listeners: Vec<String>,
@@ -147,10 +151,18 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The layout of a lab built from `t` alone (interfaces numbered afresh).
     pub fn of(t: &Topology) -> Layout {
+        Self::numbered(t, &crate::compile::Numbering::fresh(t))
+    }
+
+    /// The layout of `t` with the interface numbers `n` (the running
+    /// agent's, `Compiled::numbers`).
+    pub fn numbered(t: &Topology, n: &crate::compile::Numbering) -> Layout {
         let s = &t.services;
         Layout {
             enis: t.enis.iter().map(|e| e.id.clone()).collect(),
+            eni_slots: n.enis.clone(),
             endpoints: s.vpc_endpoints.iter().map(|e| e.id.clone()).collect(),
             listeners: s
                 .nlbs
@@ -295,9 +307,14 @@ fn sum_u64(map: &Map, n: u32, name: &str) -> Result<Vec<u64>> {
 }
 
 fn sum_counters(map: &Map, base: u32, n: usize, name: &str) -> Result<Vec<EniCounters>> {
+    sum_slots(map, base..base + n as u32, name)
+}
+
+/// The counters of `slots`, in their order, summed over CPUs.
+fn sum_slots(map: &Map, slots: impl Iterator<Item = u32>, name: &str) -> Result<Vec<EniCounters>> {
     let arr: PerCpuArray<&MapData, EniCounters> =
         PerCpuArray::try_from(map).with_context(|| format!("map {name}"))?;
-    (base..base + n as u32)
+    slots
         .map(|i| {
             let per_cpu = arr
                 .get(&i, 0)
@@ -369,7 +386,11 @@ fn read_maps(get: &dyn Fn(&str) -> Result<Map>, l: &Layout) -> Result<Snapshot> 
         nat_gateways: sum_nat(&get(maps::NAT_STATS)?, l.nat_gateways.len())?,
         drops: sum_u64(&get(maps::DROPS)?, DROP_REASON_COUNT, maps::DROPS)?,
         counters: sum_u64(&get(maps::COUNTERS)?, COUNTER_COUNT, maps::COUNTERS)?,
-        enis: sum_counters(&get(maps::ENI_STATS)?, 0, l.enis.len(), maps::ENI_STATS)?,
+        enis: sum_slots(
+            &get(maps::ENI_STATS)?,
+            l.eni_slots.iter().copied(),
+            maps::ENI_STATS,
+        )?,
         endpoints: sum_counters(
             &objs,
             STAT_ENDPOINT_BASE,

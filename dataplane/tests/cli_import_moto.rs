@@ -8,7 +8,10 @@
 //! while one opened before goes on. And the gateway layer (no root): a
 //! network with an internet gateway, a NAT gateway and Elastic IPs built in
 //! moto (tests/fixtures/import/moto-5.2.6-gateways/build.py) imports the
-//! same dumped or asked, gateways, routes and public IPs included.
+//! same dumped or asked, gateways, routes and public IPs included; followed
+//! from a file (`[aws]`), an instance launched through the API becomes a
+//! new lab host on the next poll that reaches a server within 2 s, while a
+//! connection on another host goes on, and `lab down FILE` removes it too.
 
 use std::{
     path::{Path, PathBuf},
@@ -17,7 +20,7 @@ use std::{
 };
 
 mod common;
-use common::{bin, lab_up, root_lab, tmp, AgentProc};
+use common::{bin, echo, lab_up, root_lab, tmp, AgentProc};
 
 fn fixture() -> PathBuf {
     PathBuf::from(concat!(
@@ -472,4 +475,86 @@ fn a_gateway_network_built_in_moto_and_followed_through_aws_runs_nat_and_public_
         output.contains(&format!("{url} ec2 DescribeNatGateways")),
         "the agent followed moto: {output}"
     );
+}
+
+/// Launches instance `worker` (10.0.2.40, group `app`) in the gateway
+/// network's private subnet, as a user's `aws ec2 run-instances` would.
+const LAUNCH_WORKER: &str = r#"
+import sys, boto3
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+ec2 = boto3.client("ec2", **kw)
+subnet = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": ["private"]}])["Subnets"][0]["SubnetId"]
+sg = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["app"]}])["SecurityGroups"][0]["GroupId"]
+ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=subnet,
+                  PrivateIpAddress="10.0.2.40", SecurityGroupIds=[sg],
+                  TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "worker"}]}])
+"#;
+
+#[test]
+#[ignore = "needs root"]
+fn an_instance_launched_in_a_followed_account_becomes_a_host_that_reaches_a_server() {
+    // The gateway network of moto-5.2.6-gateways, imported with --follow
+    // and run from the file (its [aws] section: the agent follows moto).
+    let (lab, file) = root_lab("mhost", "motohost.toml");
+    let moto = Moto::start();
+    moto.script_in(&fixture().join("../moto-5.2.6-gateways"), "build.py", &[]);
+    let args = [
+        "import",
+        "aws",
+        "--endpoint",
+        &moto.url,
+        "--follow",
+        "--lab",
+        &lab,
+    ];
+    import(&args, &file);
+    lab_up(&file);
+    let log = tmp("motohost-agent.log");
+    let _ = std::fs::remove_file(&log);
+    let agent = AgentProc::spawn(&file, &log, &format!("127.0.0.1:{}", free_port()), &[]);
+    agent.wait_for("running on");
+    // app (10.0.2.30) serves; web holds a connection to it.
+    let server = echo::InHost::python(&lab, "app", echo::ECHO_SERVER, "10.0.2.30");
+    server.wait_lines(1, "echo server");
+    let long = echo::InHost::python(&lab, "web", echo::LONG_CLIENT, "10.0.2.30");
+    long.wait_lines(5, "the long connection");
+    let before = long.lines().len();
+
+    // An instance launched through the API: on the next poll the agent
+    // builds its host, and it reaches app.
+    let launched = Instant::now();
+    let out = Command::new(venv().join("bin/python"))
+        .args(["-c", LAUNCH_WORKER, &moto.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "run_instances: {out:?}");
+    echo::wait_echoes(&lab, "worker", "10.0.2.30", Duration::from_secs(2));
+    eprintln!(
+        "worker reached app {:?} after run_instances was called",
+        launched.elapsed()
+    );
+    agent.wait_for(&format!("lab {lab}: host worker added"));
+    // The connection from web went on, without an error.
+    long.wait_lines(before + 20, "the long connection after the host was added");
+    assert!(
+        long.lines().iter().all(|l| l.starts_with("ok ")),
+        "{:?}",
+        long.lines()
+    );
+    drop((long, server));
+
+    // `lab down FILE` (the agent's drop) removes every host, the one
+    // the file does not list included.
+    let output = agent.output();
+    drop(agent);
+    drop(moto);
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&file);
+    for host in ["fabric", "web", "app", "worker"] {
+        let ns = format!("{lab}-{host}");
+        assert!(
+            !dataplane::netns::exists(&ns),
+            "{ns} left behind:\n{output}"
+        );
+    }
 }

@@ -7,49 +7,7 @@ mod common;
 
 use common::{bin, tmp};
 
-const TWO_NODES: &str = r#"
-[lab]
-name = "split"
-mtu = 1450
-
-[[node]]
-id = "n1"
-underlay_ip = "192.168.1.11"
-
-[[node]]
-id = "n2"
-underlay_ip = "192.168.1.12"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-a"
-vpc = "vpc-a"
-
-[[eni]]
-id = "eni-a"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-a"]
-host = "a"
-node = "n1"
-
-[[eni]]
-id = "eni-b"
-subnet = "subnet-a1"
-ip = "10.0.1.11"
-security_groups = ["sg-a"]
-host = "b"
-node = "n2"
-"#;
+const TWO_NODES: &str = include_str!("../../tests/fixtures/cli-two-nodes.toml");
 
 #[test]
 fn a_lab_across_nodes_checks_and_commands_name_their_node() {

@@ -12,7 +12,7 @@ use dataplane::{
     netns,
     stats::Snapshot,
 };
-use dataplane_common::{FlowEntry, FlowKey, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use dataplane_common::{FlowKey, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use etherparse::PacketBuilder;
 
 /// Topologies shared by more than one test: the files under `tests/fixtures/`
@@ -25,6 +25,19 @@ pub mod fixtures {
     pub fn client_web(rule: &str) -> String {
         CLIENT_WEB.replace("@RULE@", rule)
     }
+}
+
+/// The drop reasons `d` counts, but `expected`, by name with their counts
+/// (what a test that allows only `expected` drops prints when it fails).
+pub fn drops_but(
+    d: &Snapshot,
+    expected: &[dataplane_common::DropReason],
+) -> Vec<(&'static str, u64)> {
+    dataplane_common::DropReason::ALL
+        .iter()
+        .filter(|r| !expected.contains(r) && d.drop_count(**r) > 0)
+        .map(|&r| (r.name(), d.drop_count(r)))
+        .collect()
 }
 
 /// Fails loudly (never skips) when a root test runs without what it needs.
@@ -138,8 +151,20 @@ impl Fixture {
         self.agent.snapshot().expect("reading counters")
     }
 
-    pub fn flows(&self) -> Vec<(FlowKey, FlowEntry)> {
+    /// Every flow-table entry with its counters (summed in `totals`).
+    pub fn flows(&self) -> Vec<(FlowKey, dataplane::conntrack::FlowRow)> {
         self.agent.dataplane.flows().expect("reading flows")
+    }
+
+    /// The flow-log window the kernel counts TCP flags in (`HL_FLOW_WINDOW`).
+    pub fn flow_window(&self) -> u32 {
+        let m = self
+            .agent
+            .dataplane
+            .map(dataplane_common::maps::FLOW_WINDOW);
+        let a: aya::maps::Array<&aya::maps::MapData, u32> =
+            aya::maps::Array::try_from(m.expect("HL_FLOW_WINDOW")).unwrap();
+        a.get(&0, 0).unwrap()
     }
 
     pub fn clear_flows(&mut self) {
@@ -177,6 +202,15 @@ impl Fixture {
             Hook::Xdp => testrun::Program::Xdp(dp.xdp()),
         };
         testrun::run(prog, &self.agent.plan.fabric_ns, ifindex, frame).expect("test run")
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // Hosts a reload added (`Agent::reload` grows the lab) go too.
+        if let Some(plan) = self._lab.0.as_mut() {
+            plan.add_hosts_of(&self.agent.plan);
+        }
     }
 }
 
@@ -267,6 +301,51 @@ pub mod pkt {
         out
     }
 
+    /// A UDP datagram with payload `payload` (etherparse computes both
+    /// checksums over the whole datagram).
+    pub fn udp_payload(
+        smac: [u8; 6],
+        dmac: [u8; 6],
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        (sport, dport): (u16, u16),
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2(smac, dmac)
+            .ipv4(src.octets(), dst.octets(), 64)
+            .udp(sport, dport);
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    /// The fragments a sender makes of Ethernet/IPv4 frame `whole` (IHL 5,
+    /// no DF): its IP payload cut at byte offsets `cuts` (multiples of 8,
+    /// ascending), each fragment with identification `id`, its offset, the
+    /// more-fragments flag on all but the last, and its own total length and
+    /// header checksum (RFC 791, "Fragmentation and Reassembly").
+    pub fn fragments(whole: &[u8], id: u16, cuts: &[usize]) -> Vec<Vec<u8>> {
+        let payload = &whole[34..];
+        let mut bounds = vec![0];
+        bounds.extend_from_slice(cuts);
+        bounds.push(payload.len());
+        bounds
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| {
+                assert_eq!(w[0] % 8, 0, "fragment offsets are multiples of 8");
+                let mut f = whole[..34].to_vec();
+                f.extend_from_slice(&payload[w[0]..w[1]]);
+                let len = (20 + w[1] - w[0]) as u16;
+                f[16..18].copy_from_slice(&len.to_be_bytes());
+                f[18..20].copy_from_slice(&id.to_be_bytes());
+                let mf = if i + 2 < bounds.len() { 0x2000 } else { 0 };
+                f[20..22].copy_from_slice(&(mf | (w[0] / 8) as u16).to_be_bytes());
+                fix_ip_checksum(&mut f);
+                f
+            })
+            .collect()
+    }
+
     /// An IPv4 packet of protocol `proto` (GRE 47, ESP 50...) whose payload
     /// is `payload` as is: no header past IPv4's is assumed.
     pub fn ip_proto(
@@ -349,6 +428,51 @@ pub mod pkt {
         f[25] = 0;
         let c = super::csum::fold(super::csum::sum(&f[14..14 + ihl]));
         f[24..26].copy_from_slice(&(!c).to_be_bytes());
+    }
+
+    /// ICMP errors as `(type, code, second word)`: fragmentation needed,
+    /// next-hop MTU 1400 (in the word's low half).
+    pub const FRAG_NEEDED: (u8, u8, [u8; 4]) = (3, 4, [0, 0, 0x05, 0x78]);
+    pub const TIME_EXCEEDED: (u8, u8, [u8; 4]) = (11, 0, [0; 4]);
+    pub const PORT_UNREACHABLE: (u8, u8, [u8; 4]) = (3, 3, [0; 4]);
+
+    /// An ICMP error frame `smac` -> `dmac`, `src` -> `dst`, of `(type,
+    /// code, second word)` (see [`FRAG_NEEDED`]), quoting `quote` (an IPv4
+    /// packet, cut where the sender cut it). Checksums from scratch
+    /// (RFC 1071, [`super::csum`]).
+    pub fn icmp_error(
+        (smac, dmac): ([u8; 6], [u8; 6]),
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        (icmp_type, code, rest): (u8, u8, [u8; 4]),
+        quote: &[u8],
+    ) -> Vec<u8> {
+        use super::csum::{fold, sum};
+        let mut icmp = vec![icmp_type, code, 0, 0];
+        icmp.extend_from_slice(&rest);
+        icmp.extend_from_slice(quote);
+        let c = !fold(sum(&icmp));
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let tot = (20 + icmp.len()) as u16;
+        let mut ip = vec![0x45, 0xc0];
+        ip.extend_from_slice(&tot.to_be_bytes());
+        ip.extend_from_slice(&[0x12, 0x34, 0, 0, 64, PROTO_ICMP, 0, 0]);
+        ip.extend_from_slice(&src.octets());
+        ip.extend_from_slice(&dst.octets());
+        let c = !fold(sum(&ip));
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut f = dmac.to_vec();
+        f.extend_from_slice(&smac);
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&icmp);
+        f
+    }
+
+    /// The IPv4 packet of an Ethernet frame, its first `n` bytes (all if
+    /// `n` is larger).
+    pub fn ip_part(frame: &[u8], n: usize) -> Vec<u8> {
+        frame[14..].iter().copied().take(n).collect()
     }
 }
 

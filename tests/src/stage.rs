@@ -24,20 +24,24 @@
 use std::net::Ipv4Addr;
 
 use aya::{
-    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray, PerCpuHashMap},
+    maps::{
+        lpm_trie::Key, Array, HashMap, LpmTrie, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues,
+    },
     programs::{Program, ProgramError, SchedClassifier, Xdp},
     Ebpf, EbpfLoader,
 };
 use dataplane::{
     compile::{compile_nacl_list, compile_routes},
+    conntrack::FlowRow,
     model::{Hook, NetworkAcl, Topology},
 };
 use dataplane_common::{
     in_generation, maps, port_slot, programs, subnet_slot, Counter, DropReason, EndpointInfo,
-    EniCounters, EniInfo, EniKey, FlowEntry, FlowKey, ListenerInfo, ListenerKey, NaclCidrKey,
-    NaclDecision, NaclRuleKey, NaclStatKey, PortInfo, PortRange, PortSlot, PublicIp, RouteInfo,
-    RouteKey, RouteStatKey, SgKey, SgPorts, SubnetNacls, SubnetRoute, TargetInfo, GATEWAY_MAC,
-    INTERNET_VPC, MAGLEV_SIZE, ROUTE_LOCAL, ROUTE_TARGET_LOCAL, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
+    EniCounters, EniInfo, EniKey, FlowCounters, FlowEntry, FlowKey, FlowTotals, ListenerInfo,
+    ListenerKey, NaclCidrKey, NaclDecision, NaclRuleKey, NaclStatKey, PortInfo, PortRange,
+    PortSlot, PublicIp, RouteInfo, RouteKey, RouteStatKey, SgKey, SgPorts, SubnetNacls,
+    SubnetRoute, TargetInfo, GATEWAY_MAC, INTERNET_VPC, MAGLEV_SIZE, ROUTE_LOCAL,
+    ROUTE_TARGET_LOCAL, SG_KEY_FIXED_BITS, SG_MAX_RANGES,
 };
 
 use crate::testrun::{self, Outcome};
@@ -70,6 +74,7 @@ impl Stage {
         let mut l = EbpfLoader::new();
         if let Some(n) = flow_table {
             l.map_max_entries(maps::FLOWS, n);
+            l.map_max_entries(maps::FLOW_COUNTS, n);
         }
         let mut ebpf = l
             .load_file(&obj)
@@ -192,11 +197,36 @@ impl Stage {
         m.remove(&key).unwrap();
     }
 
-    /// A flow-table entry (a flow some earlier packet created).
+    /// A flow-table entry (a flow some earlier packet created), with
+    /// counters at zero on every CPU.
     pub fn set_flow(&mut self, key: FlowKey, e: FlowEntry) {
         let mut m: HashMap<&mut MapData, FlowKey, FlowEntry> =
             HashMap::try_from(self.map(maps::FLOWS)).unwrap();
         m.insert(key, e, 0).unwrap();
+        let n = aya::util::nr_cpus().unwrap();
+        self.set_flow_counters(key, vec![FlowCounters::default(); n]);
+    }
+
+    /// The per-CPU counters of direction `key` (`HL_FLOW_COUNTS`), one per
+    /// possible CPU.
+    pub fn set_flow_counters(&mut self, key: FlowKey, cpus: Vec<FlowCounters>) {
+        let mut m: PerCpuHashMap<&mut MapData, FlowKey, FlowCounters> =
+            PerCpuHashMap::try_from(self.map(maps::FLOW_COUNTS)).unwrap();
+        m.insert(key, PerCpuValues::try_from(cpus).unwrap(), 0)
+            .unwrap();
+    }
+
+    /// The per-CPU counters of direction `key` (none: no record).
+    pub fn flow_counters(&self, key: &FlowKey) -> Vec<FlowCounters> {
+        let m = self.ebpf.map(maps::FLOW_COUNTS).expect("HL_FLOW_COUNTS");
+        dataplane::conntrack::counters_of(m, key).unwrap()
+    }
+
+    /// The flow-log window the kernel counts TCP flags in (`HL_FLOW_WINDOW`),
+    /// as the flow log writes it when it closes a window.
+    pub fn set_flow_window(&mut self, w: u32) {
+        let mut a: Array<&mut MapData, u32> = Array::try_from(self.map(maps::FLOW_WINDOW)).unwrap();
+        a.set(0, w, 0).unwrap();
     }
 
     /// Endpoint ENI `index` (an `EniInfo::eni` of kind endpoint).
@@ -429,45 +459,99 @@ impl Stage {
             })
     }
 
-    /// Moves every flow entry's `last_seen_ns` `secs` seconds back (as if
-    /// the flows had been idle that long).
+    /// Moves every flow direction's `last_seen_ns` (on every CPU) and
+    /// creation time `secs` seconds back (as if the flows had been idle
+    /// that long).
     pub fn age_flows(&mut self, secs: u64) {
-        let aged: Vec<(FlowKey, FlowEntry)> = self
-            .flows()
-            .into_iter()
-            .map(|(k, mut e)| {
-                e.last_seen_ns -= secs * 1_000_000_000;
-                (k, e)
-            })
-            .collect();
-        for (k, e) in aged {
-            self.set_flow(k, e);
+        for (k, row) in self.flows() {
+            let entry = FlowEntry {
+                created_ns: row.entry.created_ns.saturating_sub(secs * 1_000_000_000),
+                ..row.entry
+            };
+            let mut m: HashMap<&mut MapData, FlowKey, FlowEntry> =
+                HashMap::try_from(self.map(maps::FLOWS)).unwrap();
+            m.insert(k, entry, 0).unwrap();
+            let aged = row
+                .cpus
+                .iter()
+                .map(|c| FlowCounters {
+                    last_seen_ns: c.last_seen_ns.saturating_sub(secs * 1_000_000_000),
+                    ..*c
+                })
+                .collect();
+            self.set_flow_counters(k, aged);
+        }
+    }
+
+    /// Moves every `HL_FRAGS` entry's `first_ns` `secs` seconds back (as if
+    /// its datagram's first fragment had passed that long ago).
+    pub fn age_fragments(&mut self, secs: u64) {
+        let m = self.ebpf.map_mut(maps::FRAGS).expect("HL_FRAGS");
+        let mut h: HashMap<&mut MapData, dataplane_common::FragKey, dataplane_common::FragEntry> =
+            HashMap::try_from(m).unwrap();
+        let all: Vec<_> = h.iter().map(|r| r.unwrap()).collect();
+        for (k, mut e) in all {
+            e.first_ns -= secs * 1_000_000_000;
+            h.insert(k, e, 0).unwrap();
         }
     }
 
     /// One pass of the agent's conntrack sweeper with `timeouts`
     /// (`conntrack::sweep_returning`, then the NAT gateways' idle timeouts
     /// into `HL_NAT_STATS`): the entries it removed.
-    pub fn sweep(&mut self, timeouts: &dataplane::model::Timeouts) -> Vec<(FlowKey, FlowEntry)> {
-        let (gone, _) =
-            dataplane::conntrack::sweep_returning(self.map(maps::FLOWS), timeouts, None).unwrap();
+    pub fn sweep(&mut self, timeouts: &dataplane::model::Timeouts) -> Vec<(FlowKey, FlowRow)> {
+        let [flows, counts] = self
+            .ebpf
+            .maps_disjoint_mut([maps::FLOWS, maps::FLOW_COUNTS]);
+        let tables = dataplane::conntrack::Tables {
+            flows: flows.unwrap(),
+            counts: counts.unwrap(),
+        };
+        let (gone, _) = dataplane::conntrack::sweep_returning(tables, timeouts, None).unwrap();
         let idle = dataplane::conntrack::idle_timeouts(&gone);
         dataplane::conntrack::count_idle_timeouts(self.map(maps::NAT_STATS), &idle).unwrap();
         gone
     }
 
-    /// The flow table, sorted by key.
-    pub fn flows(&self) -> Vec<(FlowKey, FlowEntry)> {
+    /// The flow table with each direction's counters, sorted by key.
+    pub fn flows(&self) -> Vec<(FlowKey, FlowRow)> {
         let m = self.ebpf.map(maps::FLOWS).expect("HL_FLOWS");
-        let h: HashMap<&MapData, FlowKey, FlowEntry> = HashMap::try_from(m).unwrap();
-        let mut v: Vec<_> = h.iter().map(|r| r.unwrap()).collect();
+        let c = self.ebpf.map(maps::FLOW_COUNTS).expect("HL_FLOW_COUNTS");
+        let mut v = dataplane::conntrack::read_rows(m, c).unwrap();
         v.sort_by_key(|(k, _)| (k.vpc, k.src, k.dst, k.sport, k.dport, k.proto));
         v
     }
 
-    /// Empties the flow table.
+    /// The flow table, each direction's counters summed over CPUs as of
+    /// the current flow-log window (`FlowTotals::of`: packets and bytes so
+    /// far, the window's TCP flags), sorted by key.
+    pub fn flows_summed(&self) -> Vec<(FlowKey, FlowEntry, FlowTotals)> {
+        let m = self.ebpf.map(maps::FLOW_WINDOW).expect("HL_FLOW_WINDOW");
+        let a: Array<&MapData, u32> = Array::try_from(m).unwrap();
+        let w = a.get(&0, 0).unwrap();
+        self.flows()
+            .into_iter()
+            .map(|(k, r)| (k, r.entry, FlowTotals::of(&r.cpus, w)))
+            .collect()
+    }
+
+    /// The flow table's entries alone, sorted by key.
+    pub fn flow_entries(&self) -> Vec<(FlowKey, FlowEntry)> {
+        self.flows()
+            .into_iter()
+            .map(|(k, r)| (k, r.entry))
+            .collect()
+    }
+
+    /// Empties the flow table and its counters (counters first, as the
+    /// agent removes them).
     pub fn clear_flows(&mut self) {
         let keys: Vec<FlowKey> = self.flows().into_iter().map(|(k, _)| k).collect();
+        let mut c: PerCpuHashMap<&mut MapData, FlowKey, FlowCounters> =
+            PerCpuHashMap::try_from(self.map(maps::FLOW_COUNTS)).unwrap();
+        for k in &keys {
+            let _ = c.remove(k);
+        }
         let mut m: HashMap<&mut MapData, FlowKey, FlowEntry> =
             HashMap::try_from(self.map(maps::FLOWS)).unwrap();
         for k in keys {
@@ -531,4 +615,47 @@ pub fn eth_to(dst: [u8; 6]) -> [u8; 12] {
     e[..6].copy_from_slice(&dst);
     e[6..].copy_from_slice(&GATEWAY_MAC);
     e
+}
+
+/// The generation-0 port of ENI `eni` (groups `sg_set`, address `ip`,
+/// `mac`) in `vpc`'s subnet `subnet`: where a test's frames arrive.
+pub fn port_info(
+    vpc: u32,
+    eni: u32,
+    sg_set: u32,
+    ip: Ipv4Addr,
+    mac: [u8; 6],
+    subnet: u16,
+) -> PortInfo {
+    PortInfo {
+        vpc,
+        eni,
+        sg_set,
+        ip: ip.octets(),
+        mac,
+        generation: 0,
+        subnet,
+        _pad: 0,
+    }
+}
+
+/// ENI `eni` of `kind` on this node (no underlay address) behind
+/// `ifindex`, with groups `sg_set`, `mac`, in subnet `subnet`.
+pub fn eni_info(
+    eni: u32,
+    ifindex: u32,
+    sg_set: u32,
+    kind: u32,
+    mac: [u8; 6],
+    subnet: u16,
+) -> EniInfo {
+    EniInfo {
+        eni,
+        ifindex,
+        sg_set,
+        kind,
+        underlay: [0; 4],
+        mac,
+        subnet,
+    }
 }

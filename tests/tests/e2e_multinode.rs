@@ -30,100 +30,7 @@ use hyperlab_tests::{assert_ping, curl, require_root, unique_lab, HostProcess};
 /// n2), whose group admits HTTP from the clients' group and ping from the
 /// VPC; in vpc-b, `spy` (n1) with the client's address and `other` (n2)
 /// with web's, whose group admits everything.
-const TOPOLOGY: &str = r#"
-[lab]
-name = "@LAB@"
-mtu = 1450
-
-[[node]]
-id = "n1"
-underlay_ip = "192.168.213.1"
-
-[[node]]
-id = "n2"
-underlay_ip = "192.168.213.2"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-a2"
-vpc = "vpc-a"
-cidr = "10.0.2.0/24"
-az = "use1-az2"
-
-[[security_group]]
-id = "sg-client"
-vpc = "vpc-a"
-
-[[security_group]]
-id = "sg-web"
-vpc = "vpc-a"
-ingress = [
-  { protocol = "tcp", ports = "80", peer = "sg-client" },
-  { protocol = "icmp", peer = "10.0.0.0/16" },
-]
-
-[[vpc]]
-id = "vpc-b"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-b2"
-vpc = "vpc-b"
-cidr = "10.0.2.0/24"
-az = "use1-az2"
-
-[[security_group]]
-id = "sg-b"
-vpc = "vpc-b"
-ingress = [{ protocol = "all", peer = "0.0.0.0/0" }]
-
-[[eni]]
-id = "eni-client"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-client"]
-host = "client"
-node = "n1"
-
-[[eni]]
-id = "eni-web"
-subnet = "subnet-a2"
-ip = "10.0.2.20"
-security_groups = ["sg-web"]
-host = "web"
-node = "n2"
-
-[[eni]]
-id = "eni-spy"
-subnet = "subnet-b1"
-ip = "10.0.1.10"
-security_groups = ["sg-b"]
-host = "spy"
-node = "n1"
-
-[[eni]]
-id = "eni-other"
-subnet = "subnet-b2"
-ip = "10.0.2.20"
-security_groups = ["sg-b"]
-host = "other"
-node = "n2"
-"#;
+const TOPOLOGY: &str = include_str!("../fixtures/multinode-two-vpcs.toml");
 
 /// The nodes of `TOPOLOGY` and their underlay addresses.
 const NODES: &[(&str, &str)] = &[("n1", "192.168.213.1"), ("n2", "192.168.213.2")];
@@ -309,6 +216,32 @@ impl Nodes {
         stats::read_pinned(&pins::pin_dir(&v.lab.name), &Layout::of(v)).expect("counters")
     }
 
+    /// `curl http://ADDR:PORT/` from `host` of node `node`.
+    fn curl(&self, node: usize, host: &str, addr: &str, port: u16) -> (i32, String) {
+        curl(self.plan(node), host, ip(addr), port)
+    }
+
+    /// The HTTP server on `host` of node `node` at `addr:port`.
+    fn server(&self, node: usize, host: &str, addr: &str, port: u16) -> HostProcess {
+        HostProcess::http_server(self.plan(node), host, ip(addr), port)
+    }
+
+    /// [`Nodes::curl`], and what it moved on each node's counters (in
+    /// node order).
+    fn counted_curl(
+        &self,
+        node: usize,
+        host: &str,
+        addr: &str,
+        port: u16,
+    ) -> ((i32, String), Vec<Snapshot>) {
+        let snapshots = || (0..self.nodes.len()).map(|k| self.snapshot(k));
+        let before: Vec<Snapshot> = snapshots().collect();
+        let out = self.curl(node, host, addr, port);
+        let d = snapshots().zip(&before).map(|(n, b)| n.since(b)).collect();
+        (out, d)
+    }
+
     fn eni(&self, id: &str) -> usize {
         self.views[0].eni_by_id(id).unwrap()
     }
@@ -348,32 +281,32 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
+/// Asserts that `node` (its counters `d`) dropped nothing.
+fn assert_no_drops(d: &Snapshot, node: &str) {
+    assert_eq!(
+        d.drops.iter().sum::<u64>(),
+        0,
+        "{node} drops: {:?}",
+        d.drops
+    );
+}
+
 #[test]
 #[ignore = "needs root"]
 fn curl_and_ping_cross_nodes_and_the_server_sees_the_client_address() {
     let t = Nodes::new("mna");
-    let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
-    let before = [t.snapshot(0), t.snapshot(1)];
-    let (code, body) = curl(t.plan(0), "client", ip("10.0.2.20"), 80);
+    let web = t.server(1, "web", "10.0.2.20", 80);
+    let ((code, body), d) = t.counted_curl(0, "client", "10.0.2.20", 80);
     assert_eq!(code, 0, "curl exit code: {body}");
     let peers = web.peers();
     assert_eq!(peers.len(), 1, "{peers:?}");
     assert!(peers[0].starts_with("10.0.1.10:"), "{peers:?}");
     assert_eq!(body, format!("server=web peer={}\n", peers[0]));
-    let d = [
-        t.snapshot(0).since(&before[0]),
-        t.snapshot(1).since(&before[1]),
-    ];
     // One flow, tracked on each node: created once on each.
     assert_eq!(d[0].count(Counter::FlowCreated), 1);
     assert_eq!(d[1].count(Counter::FlowCreated), 1);
     for (k, d) in d.iter().enumerate() {
-        assert_eq!(
-            d.drops.iter().sum::<u64>(),
-            0,
-            "node {k} drops: {:?}",
-            d.drops
-        );
+        assert_no_drops(d, &format!("node {k}"));
     }
     // The client's packets left n1, the server's n2; each is counted, and
     // delivered, on its own ENI's node only.
@@ -395,26 +328,16 @@ fn curl_and_ping_cross_nodes_and_the_server_sees_the_client_address() {
 #[ignore = "needs root"]
 fn a_port_the_receivers_groups_deny_never_arrives_and_is_dropped_on_its_node() {
     let t = Nodes::new("mnb");
-    let alt = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 8080);
-    let before = [t.snapshot(0), t.snapshot(1)];
-    let (code, _) = curl(t.plan(0), "client", ip("10.0.2.20"), 8080);
+    let alt = t.server(1, "web", "10.0.2.20", 8080);
+    let ((code, _), d) = t.counted_curl(0, "client", "10.0.2.20", 8080);
     assert_eq!(
         code, 28,
         "curl times out (exit 28): the SYN is dropped, not refused"
     );
     assert!(alt.peers().is_empty(), "web saw: {:?}", alt.peers());
-    let d = [
-        t.snapshot(0).since(&before[0]),
-        t.snapshot(1).since(&before[1]),
-    ];
     let web = t.eni("eni-web");
     // The sender's node let it out (its groups allow all egress) ...
-    assert_eq!(
-        d[0].drops.iter().sum::<u64>(),
-        0,
-        "n1 drops: {:?}",
-        d[0].drops
-    );
+    assert_no_drops(&d[0], "n1");
     let syns = d[0].count(Counter::Forwarded);
     assert!(syns >= 1);
     // ... and the receiver's node dropped every one on web's ingress groups.
@@ -428,12 +351,12 @@ fn a_port_the_receivers_groups_deny_never_arrives_and_is_dropped_on_its_node() {
 #[ignore = "needs root"]
 fn two_vpcs_with_one_cidr_stay_apart_across_nodes() {
     let t = Nodes::new("mnc");
-    let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
-    let other = HostProcess::http_server(t.plan(1), "other", ip("10.0.2.20"), 80);
+    let web = t.server(1, "web", "10.0.2.20", 80);
+    let other = t.server(1, "other", "10.0.2.20", 80);
     // The same addresses on both sides: the VNI keeps the VPCs apart.
-    let (code, body) = curl(t.plan(0), "spy", ip("10.0.2.20"), 80);
+    let (code, body) = t.curl(0, "spy", "10.0.2.20", 80);
     assert_eq!(code, 0, "{body}");
-    let (code2, body2) = curl(t.plan(0), "client", ip("10.0.2.20"), 80);
+    let (code2, body2) = t.curl(0, "client", "10.0.2.20", 80);
     assert_eq!(code2, 0, "{body2}");
     let (o, w) = (other.peers(), web.peers());
     assert_eq!((o.len(), w.len()), (1, 1), "other {o:?}, web {w:?}");
@@ -466,6 +389,47 @@ while not os.path.exists(flag):
 get()
 "#;
 
+/// Starts `TWO_REQUESTS` in host `client` of `t` and waits for its first
+/// answer; returns the client and the file that lets it send the second.
+fn first_request(t: &Nodes) -> (HostProcess, PathBuf) {
+    let flag = std::env::temp_dir().join(format!("hyperlab-{}-go", t.views[0].lab.name));
+    let _ = std::fs::remove_file(&flag);
+    let client = HostProcess::spawn(
+        t.plan(0),
+        "client",
+        &["python3", "-c", TWO_REQUESTS, &flag.to_string_lossy()],
+    );
+    client.wait_for_output("server=web", Duration::from_secs(10));
+    (client, flag)
+}
+
+/// Lets `client` (of [`first_request`]) send its second request and waits
+/// for its answer; asserts web saw both requests from one peer (one
+/// connection, one flow) and returns web's two peers.
+fn second_request(client: &HostProcess, web: &HostProcess, flag: &Path) -> Vec<String> {
+    std::fs::write(flag, b"go").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.output().lines().count() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "second answer: {}",
+            client.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_file(flag);
+    // web logs a request's peer after it answered: the client can hold
+    // the second answer a moment before web's log has its line.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while web.peers().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let peers = web.peers();
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    assert_eq!(peers[0], peers[1], "one connection, one flow");
+    peers
+}
+
 /// SIGKILL of the receiving node's agent: its pinned data plane keeps
 /// forwarding, and the agent started again (`run --node n2`) adopts it
 /// from its own node's pins and journal: a connection opened before
@@ -475,15 +439,8 @@ get()
 #[ignore = "needs root"]
 fn a_sigkilled_node_agent_restarts_without_losing_the_crossing_flow() {
     let mut t = Nodes::new("mnd");
-    let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
-    let flag = std::env::temp_dir().join(format!("hyperlab-{}-go", t.views[0].lab.name));
-    let _ = std::fs::remove_file(&flag);
-    let client = HostProcess::spawn(
-        t.plan(0),
-        "client",
-        &["python3", "-c", TWO_REQUESTS, &flag.to_string_lossy()],
-    );
-    client.wait_for_output("server=web", Duration::from_secs(10));
+    let web = t.server(1, "web", "10.0.2.20", 80);
+    let (client, flag) = first_request(&t);
     // SIGKILL by PID: no cleanup at all.
     let pid = t.agents[1].0.id() as i32;
     nix::sys::signal::kill(
@@ -499,26 +456,7 @@ fn a_sigkilled_node_agent_restarts_without_losing_the_crossing_flow() {
         "the new agent adopts n2's pinned data plane: {}",
         t.agent_log(1)
     );
-    std::fs::write(&flag, b"go").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client.output().lines().count() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "second answer: {}",
-            client.output()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = std::fs::remove_file(&flag);
-    // web logs a request's peer after it answered: the client can hold
-    // the second answer a moment before web's log has its line.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while web.peers().len() < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let peers = web.peers();
-    assert_eq!(peers.len(), 2, "{peers:?}");
-    assert_eq!(peers[0], peers[1], "one connection, one flow");
+    let peers = second_request(&client, &web, &flag);
     let line = format!("server=web peer={}", peers[0]);
     assert_eq!(client.output(), format!("{line}\n{line}\n"));
 
@@ -569,17 +507,10 @@ fn a_sigkilled_node_agent_restarts_without_losing_the_crossing_flow() {
 #[ignore = "needs root"]
 fn a_reload_on_the_receiving_node_keeps_the_flow_and_applies_its_rules() {
     let t = Nodes::new("mne");
-    let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
-    let alt = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 8080);
-    let flag = std::env::temp_dir().join(format!("hyperlab-{}-go", t.views[0].lab.name));
-    let _ = std::fs::remove_file(&flag);
-    let client = HostProcess::spawn(
-        t.plan(0),
-        "client",
-        &["python3", "-c", TWO_REQUESTS, &flag.to_string_lossy()],
-    );
-    client.wait_for_output("server=web", Duration::from_secs(10));
-    let (code, _) = curl(t.plan(0), "client", ip("10.0.2.20"), 8080);
+    let web = t.server(1, "web", "10.0.2.20", 80);
+    let alt = t.server(1, "web", "10.0.2.20", 8080);
+    let (client, flag) = first_request(&t);
+    let (code, _) = t.curl(0, "client", "10.0.2.20", 8080);
     assert_eq!(
         code, 28,
         "before the reload, web's groups do not admit 8080"
@@ -605,27 +536,8 @@ fn a_reload_on_the_receiving_node_keeps_the_flow_and_applies_its_rules() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!t.agent_log(0).contains("reloaded"), "n1 was not reloaded");
-    std::fs::write(&flag, b"go").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client.output().lines().count() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "second answer: {}",
-            client.output()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = std::fs::remove_file(&flag);
-    // web logs a request's peer after it answered: the client can hold
-    // the second answer a moment before web's log has its line.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while web.peers().len() < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let peers = web.peers();
-    assert_eq!(peers.len(), 2, "{peers:?}");
-    assert_eq!(peers[0], peers[1], "one connection, one flow");
-    let (code, body) = curl(t.plan(0), "client", ip("10.0.2.20"), 8080);
+    second_request(&client, &web, &flag);
+    let (code, body) = t.curl(0, "client", "10.0.2.20", 8080);
     assert_eq!(code, 0, "after n2's reload 8080 is admitted: {body}");
     assert_eq!(body, format!("server=web peer={}\n", alt.peers()[0]));
 }
@@ -633,77 +545,7 @@ fn a_reload_on_the_receiving_node_keeps_the_flow_and_applies_its_rules() {
 /// Three nodes, one host each, in one VPC: `client` (n1), `web` (n2,
 /// admits HTTP from the clients' group), `db` (n3, admits 5432 only from
 /// web's group).
-const THREE: &str = r#"
-[lab]
-name = "@LAB@"
-mtu = 1450
-
-[[node]]
-id = "n1"
-underlay_ip = "192.168.213.1"
-
-[[node]]
-id = "n2"
-underlay_ip = "192.168.213.2"
-
-[[node]]
-id = "n3"
-underlay_ip = "192.168.213.3"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-a2"
-vpc = "vpc-a"
-cidr = "10.0.2.0/24"
-az = "use1-az2"
-
-[[security_group]]
-id = "sg-client"
-vpc = "vpc-a"
-
-[[security_group]]
-id = "sg-web"
-vpc = "vpc-a"
-ingress = [{ protocol = "tcp", ports = "80", peer = "sg-client" }]
-
-[[security_group]]
-id = "sg-db"
-vpc = "vpc-a"
-ingress = [{ protocol = "tcp", ports = "5432", peer = "sg-web" }]
-
-[[eni]]
-id = "eni-client"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-client"]
-host = "client"
-node = "n1"
-
-[[eni]]
-id = "eni-web"
-subnet = "subnet-a2"
-ip = "10.0.2.20"
-security_groups = ["sg-web"]
-host = "web"
-node = "n2"
-
-[[eni]]
-id = "eni-db"
-subnet = "subnet-a2"
-ip = "10.0.2.30"
-security_groups = ["sg-db"]
-host = "db"
-node = "n3"
-"#;
+const THREE: &str = include_str!("../fixtures/multinode-three.toml");
 
 const THREE_NODES: &[(&str, &str)] = &[
     ("n1", "192.168.213.1"),
@@ -719,13 +561,13 @@ const THREE_NODES: &[(&str, &str)] = &[
 #[ignore = "needs root"]
 fn three_nodes_each_packet_goes_to_the_node_of_its_destination() {
     let t = Nodes::of("mnf", THREE, THREE_NODES);
-    let web = HostProcess::http_server(t.plan(1), "web", ip("10.0.2.20"), 80);
-    let db = HostProcess::http_server(t.plan(2), "db", ip("10.0.2.30"), 5432);
-    let (code, body) = curl(t.plan(0), "client", ip("10.0.2.20"), 80);
+    let web = t.server(1, "web", "10.0.2.20", 80);
+    let db = t.server(2, "db", "10.0.2.30", 5432);
+    let (code, body) = t.curl(0, "client", "10.0.2.20", 80);
     assert_eq!(code, 0, "{body}");
     assert_eq!(body, format!("server=web peer={}\n", web.peers()[0]));
     assert!(web.peers()[0].starts_with("10.0.1.10:"));
-    let (code, body) = curl(t.plan(1), "web", ip("10.0.2.30"), 5432);
+    let (code, body) = t.curl(1, "web", "10.0.2.30", 5432);
     assert_eq!(code, 0, "{body}");
     assert_eq!(body, format!("server=db peer={}\n", db.peers()[0]));
     assert!(db.peers()[0].starts_with("10.0.2.20:"));
@@ -743,19 +585,12 @@ fn three_nodes_each_packet_goes_to_the_node_of_its_destination() {
         }
         last = now;
     }
-    let before: Vec<Snapshot> = (0..3).map(|k| t.snapshot(k)).collect();
-    let (code, _) = curl(t.plan(0), "client", ip("10.0.2.30"), 5432);
+    let ((code, _), d) = t.counted_curl(0, "client", "10.0.2.30", 5432);
     assert_eq!(code, 28, "client -> db:5432 times out");
-    let d: Vec<Snapshot> = (0..3).map(|k| t.snapshot(k).since(&before[k])).collect();
     assert_eq!(db.peers().len(), 1, "db saw only web: {:?}", db.peers());
     let syns = d[0].count(Counter::Forwarded);
     assert!(syns >= 1);
-    assert_eq!(
-        d[0].drops.iter().sum::<u64>(),
-        0,
-        "n1 drops: {:?}",
-        d[0].drops
-    );
+    assert_no_drops(&d[0], "n1");
     assert_eq!(d[2].drop_count(DropReason::IngressSgDeny), syns);
     assert_eq!(d[2].enis[t.eni("eni-db")].rx_packets, 0);
     assert_eq!(
@@ -770,82 +605,7 @@ fn three_nodes_each_packet_goes_to_the_node_of_its_destination() {
 
 /// Two VPCs joined by an active peering connection with routes both
 /// ways: `client` (vpc-a, n1) and `peer` (vpc-b, n2).
-const PEERED: &str = r#"
-[lab]
-name = "@LAB@"
-mtu = 1450
-
-[[node]]
-id = "n1"
-underlay_ip = "192.168.213.1"
-
-[[node]]
-id = "n2"
-underlay_ip = "192.168.213.2"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[vpc]]
-id = "vpc-b"
-cidr = "10.1.0.0/16"
-
-[[subnet]]
-id = "subnet-a1"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "subnet-b1"
-vpc = "vpc-b"
-cidr = "10.1.1.0/24"
-az = "use1-az1"
-
-[[vpc_peering]]
-id = "pcx-ab"
-requester = "vpc-a"
-accepter = "vpc-b"
-status = "active"
-
-[[route_table]]
-id = "rtb-a"
-vpc = "vpc-a"
-main = true
-routes = [{ destination = "10.1.0.0/16", target = "pcx-ab" }]
-
-[[route_table]]
-id = "rtb-b"
-vpc = "vpc-b"
-main = true
-routes = [{ destination = "10.0.0.0/16", target = "pcx-ab" }]
-
-[[security_group]]
-id = "sg-a"
-vpc = "vpc-a"
-
-[[security_group]]
-id = "sg-b"
-vpc = "vpc-b"
-ingress = [{ protocol = "tcp", ports = "80", peer = "10.0.0.0/16" }]
-
-[[eni]]
-id = "eni-client"
-subnet = "subnet-a1"
-ip = "10.0.1.10"
-security_groups = ["sg-a"]
-host = "client"
-node = "n1"
-
-[[eni]]
-id = "eni-peer"
-subnet = "subnet-b1"
-ip = "10.1.1.20"
-security_groups = ["sg-b"]
-host = "peer"
-node = "n2"
-"#;
+const PEERED: &str = include_str!("../fixtures/multinode-peered.toml");
 
 /// VPC peering across nodes: the client's node routes over the
 /// connection into vpc-b and tunnels the packet to n2, which repeats the
@@ -856,13 +616,13 @@ node = "n2"
 #[ignore = "needs root"]
 fn vpc_peering_carries_a_connection_across_nodes() {
     let t = Nodes::of("mng", PEERED, NODES);
-    let peer = HostProcess::http_server(t.plan(1), "peer", ip("10.1.1.20"), 80);
-    let (code, body) = curl(t.plan(0), "client", ip("10.1.1.20"), 80);
+    let peer = t.server(1, "peer", "10.1.1.20", 80);
+    let (code, body) = t.curl(0, "client", "10.1.1.20", 80);
     assert_eq!(code, 0, "{body}");
     assert_eq!(body, format!("server=peer peer={}\n", peer.peers()[0]));
     assert!(peer.peers()[0].starts_with("10.0.1.10:"));
     let before = t.snapshot(1);
-    let (code, _) = curl(t.plan(0), "client", ip("10.1.1.20"), 81);
+    let (code, _) = t.curl(0, "client", "10.1.1.20", 81);
     assert_eq!(code, 28, "port 81 is not admitted by sg-b");
     let d = t.snapshot(1).since(&before);
     assert!(

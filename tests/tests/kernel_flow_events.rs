@@ -13,8 +13,8 @@ use aya::{
 };
 use dataplane::{loader::LoadOptions, model::Hook};
 use dataplane_common::{
-    maps, Counter, DropReason, FlowEvent, FlowKey, FLOW_EVENT_NEW, FLOW_EVENT_REJECT, FLOW_F_REPLY,
-    GATEWAY_MAC, NO_ENI, PROTO_TCP, PROTO_UDP,
+    maps, Counter, DropReason, FlowEvent, FlowKey, FlowTotals, FLOW_EVENT_NEW, FLOW_EVENT_REJECT,
+    FLOW_F_REPLY, GATEWAY_MAC, NO_ENI, PROTO_TCP, PROTO_UDP,
 };
 use hyperlab_tests::{fixtures, pkt, Fixture, Verdict};
 
@@ -160,7 +160,14 @@ fn each_direction_of_a_flow_counts_its_packets_and_ip_bytes_exactly() {
     let mut counts: Vec<(bool, FlowKey, u64, u64)> = fx
         .flows()
         .into_iter()
-        .map(|(k, e)| (e.flags & FLOW_F_REPLY != 0, k, e.packets, e.bytes))
+        .map(|(k, e)| {
+            (
+                e.flags & FLOW_F_REPLY != 0,
+                k,
+                e.totals.packets,
+                e.totals.bytes,
+            )
+        })
         .collect();
     counts.sort_by_key(|c| c.0);
     assert_eq!(
@@ -191,7 +198,10 @@ fn with_flow_events_off_the_ring_stays_empty() {
         .find(|(_, e)| e.flags & FLOW_F_REPLY == 0)
         .expect("the flow")
         .1;
-    assert_eq!((fwd.packets, fwd.bytes), (1, (q.len() - 14) as u64));
+    assert_eq!(
+        (fwd.totals.packets, fwd.totals.bytes),
+        (1, (q.len() - 14) as u64)
+    );
 }
 
 #[test]
@@ -305,7 +315,10 @@ fn each_direction_ors_the_tcp_flags_flow_logs_count() {
         let mut v: Vec<(bool, u8, u8)> = fx
             .flows()
             .into_iter()
-            .map(|(k, e)| (e.flags & FLOW_F_REPLY != 0, k.proto, e.tcp_flags))
+            .map(|(k, e)| {
+                let window = FlowTotals::of(&e.cpus, fx.flow_window());
+                (e.flags & FLOW_F_REPLY != 0, k.proto, window.tcp_flags)
+            })
             .collect();
         v.sort();
         v

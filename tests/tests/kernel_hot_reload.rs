@@ -108,10 +108,12 @@ fn a_config_the_lab_cannot_take_is_refused_and_changes_nothing() {
     let mut fx = Fixture::new(&with_rule(ALLOW_80), "rlb");
     let name = fx.agent.topo.lab.name.clone();
     let before = fx.agent.compiled.clone();
-    // A new ENI needs a new veth: the agent refuses instead of half-applying.
+    // A new ENI on a host the lab has needs a new veth in a running host
+    // (a new host the agent builds, `dataplane/tests/cli_hosts_added.rs`):
+    // the agent refuses instead of half-applying.
     let grown = with_rule(ALLOW_8080).replace(
         "host = \"web\"\n",
-        "host = \"web\"\n\n[[eni]]\nid = \"eni-new\"\nsubnet = \"subnet-a1\"\nip = \"10.0.1.30\"\nsecurity_groups = [\"sg-web\"]\nhost = \"new\"\n",
+        "host = \"web\"\n\n[[eni]]\nid = \"eni-new\"\nsubnet = \"subnet-a1\"\nip = \"10.0.1.30\"\nsecurity_groups = [\"sg-web\"]\nhost = \"web\"\n",
     );
     let err = fx
         .agent

@@ -12,14 +12,15 @@ use std::net::Ipv4Addr;
 
 use dataplane::model::Hook;
 use dataplane_common::{
-    flow_hash, Counter, DropReason, EndpointInfo, EniInfo, FlowEntry, FlowKey, ListenerInfo,
-    ListenerKey, PortInfo, TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING,
+    flow_hash, Counter, DropReason, EndpointInfo, FlowEntry, FlowKey, FlowTotals, ListenerInfo,
+    ListenerKey, TargetInfo, ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING,
     ENDPOINT_STATE_REJECTED, ENI_KIND_ENDPOINT, ENI_KIND_LINK, FLOW_F_DNAT, FLOW_F_REPLY,
     FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, FLOW_STATE_NEW, GATEWAY_MAC, HASH_SEED_NAT_PORT,
     HASH_SEED_TARGET, MAGLEV_SIZE, NO_SG_SET, NO_STAT, NO_SUBNET, NO_TARGET, PROTO_ICMP, PROTO_TCP,
     PROTO_UDP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
     STAT_TARGET_BASE, TARGETS_PER_GENERATION,
 };
+use hyperlab_tests::stage::{eni_info, port_info};
 use hyperlab_tests::{
     csum, pkt,
     stage::{eth_to, flow_key, Stage, PORT_IFINDEX},
@@ -56,15 +57,7 @@ fn sg_port_range_edges() {
         ];
         for (i, (port, allowed)) in cases.into_iter().enumerate() {
             // A new source port per case: every packet is a first packet.
-            let f = pkt::tcp(
-                CLIENT_MAC,
-                GATEWAY_MAC,
-                client(),
-                server(),
-                40000 + i as u16,
-                port,
-                "S",
-            );
+            let f = to_server(40000 + i as u16, port, "S");
             let what = format!("port {port}");
             if allowed {
                 assert_forwarded_to_server(&st, hook, &f, &what);
@@ -133,9 +126,15 @@ fn sg_longest_prefix_answers_alone() {
     }
 }
 
-/// The two entries a first packet in a VPC creates, field by field: the
-/// forward one (with the packet counted) and the reply one.
-fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(FlowKey, FlowEntry)> {
+/// The two entries a first packet in a VPC creates, field by field, with
+/// their counters summed: the forward one (with the packet counted) and the
+/// reply one.
+fn plain_flow(
+    frame: &[u8],
+    sport: u16,
+    dport: u16,
+    created_ns: u64,
+) -> Vec<(FlowKey, FlowEntry, FlowTotals)> {
     let fwd = FlowEntry {
         eth: eth_to(SERVER_MAC),
         out_ifindex: SERVER_IFINDEX,
@@ -152,16 +151,11 @@ fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(Flo
         stat_listener: NO_STAT,
         stat_target: NO_STAT,
         created_ns,
-        packets: 1,
-        last_seen_ns: created_ns,
-        bytes: frame.len() as u64 - 14,
         cross1_from: 0,
         cross1_to: 0,
         cross2_from: NO_SUBNET,
         cross2_to: NO_SUBNET,
         nacl_epoch: 0,
-        // The SYN, as flow logs' tcp-flags counts it.
-        tcp_flags: 2,
         _pad2: 0,
         nat_gateway: dataplane_common::NO_NAT_GATEWAY,
     };
@@ -176,22 +170,30 @@ fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(Flo
         new_dport: sport.to_be_bytes(),
         src_eni: SERVER_ENI,
         dst_eni: CLIENT_ENI,
-        packets: 0,
-        bytes: 0,
-        tcp_flags: 0,
         ..fwd
     };
     let mut v = vec![
         (
             flow_key(VPC, client(), server(), sport, dport, PROTO_TCP),
             fwd,
+            FlowTotals {
+                packets: 1,
+                bytes: frame.len() as u64 - 14,
+                last_seen_ns: created_ns,
+                // The SYN, as flow logs' tcp-flags counts it.
+                tcp_flags: 2,
+            },
         ),
         (
             flow_key(VPC, server(), client(), dport, sport, PROTO_TCP),
             rev,
+            FlowTotals {
+                last_seen_ns: created_ns,
+                ..Default::default()
+            },
         ),
     ];
-    v.sort_by_key(|(k, _)| (k.vpc, k.src, k.dst, k.sport, k.dport, k.proto));
+    v.sort_by_key(|(k, _, _)| (k.vpc, k.src, k.dst, k.sport, k.dport, k.proto));
     v
 }
 
@@ -201,18 +203,10 @@ fn plain_flow(frame: &[u8], sport: u16, dport: u16, created_ns: u64) -> Vec<(Flo
 fn flow_create_records_both_directions() {
     for hook in HOOKS {
         let mut st = Stage::load();
-        client_and_server(&mut st, client());
-        all_tcp_out(&mut st);
-        st.set_sg(
-            SERVER_SG,
-            SG_DIR_INGRESS,
-            PROTO_TCP,
-            (ip("0.0.0.0"), 0),
-            &[(80, 80)],
-        );
-        let f = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "S");
+        web_scene(&mut st);
+        let f = to_server(40000, 80, "S");
         assert_forwarded_to_server(&st, hook, &f, "first packet");
-        let flows = st.flows();
+        let flows = st.flows_summed();
         assert_eq!(flows.len(), 2, "{hook:?}: {flows:?}");
         let t = flows[0].1.created_ns;
         assert_ne!(t, 0, "{hook:?}: a creation time");
@@ -225,7 +219,7 @@ fn flow_create_records_both_directions() {
         assert_eq!((s.rx_packets, s.rx_bytes), (1, f.len() as u64), "{hook:?}");
         assert!(st.drops().is_empty(), "{hook:?}");
         // The next packet of the flow follows the entry.
-        let a = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "A");
+        let a = to_server(40000, 80, "A");
         assert_forwarded_to_server(&st, hook, &a, "second packet");
         assert_eq!(st.counter(Counter::FlowHit), 1, "{hook:?}");
         assert_eq!(st.counter(Counter::FlowCreated), 1, "{hook:?}");
@@ -241,23 +235,15 @@ fn flow_create_records_both_directions() {
 fn flow_hits_need_no_slow_path_and_first_packets_fail_loudly_without_one() {
     for hook in HOOKS {
         let mut st = Stage::load();
-        client_and_server(&mut st, client());
-        all_tcp_out(&mut st);
-        st.set_sg(
-            SERVER_SG,
-            SG_DIR_INGRESS,
-            PROTO_TCP,
-            (ip("0.0.0.0"), 0),
-            &[(80, 80)],
-        );
-        let f = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "S");
+        web_scene(&mut st);
+        let f = to_server(40000, 80, "S");
         assert_forwarded_to_server(&st, hook, &f, "first packet, slow path present");
         st.empty_slow_paths();
-        let a = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "A");
+        let a = to_server(40000, 80, "A");
         assert_forwarded_to_server(&st, hook, &a, "flow hit, no slow path");
         let live = st.flows();
         assert_eq!(live.len(), 2, "{hook:?}: the first flow's two entries");
-        let g = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40001, 80, "S");
+        let g = to_server(40001, 80, "S");
         assert_dropped(
             &st,
             hook,
@@ -286,20 +272,13 @@ fn full_flow_table_refuses_new_flows() {
     for hook in HOOKS {
         for size in [2, 3] {
             let mut st = Stage::with_flow_table(size);
-            client_and_server(&mut st, client());
-            all_tcp_out(&mut st);
-            st.set_sg(
-                SERVER_SG,
-                SG_DIR_INGRESS,
-                PROTO_TCP,
-                (ip("0.0.0.0"), 0),
-                &[(80, 80)],
-            );
-            let f1 = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "S");
+            web_scene(&mut st);
+            let f1 = to_server(40000, 80, "S");
             assert_forwarded_to_server(&st, hook, &f1, "first flow");
             let live = st.flows();
-            assert_eq!(live, plain_flow(&f1, 40000, 80, live[0].1.created_ns));
-            let f2 = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40001, 80, "S");
+            let summed = st.flows_summed();
+            assert_eq!(summed, plain_flow(&f1, 40000, 80, live[0].1.created_ns));
+            let f2 = to_server(40001, 80, "S");
             let what = format!("table of {size}, second flow");
             assert_dropped(&st, hook, &f2, DropReason::FlowTableFull, &what);
             assert_eq!(st.flows(), live, "{hook:?} {what}: live entries untouched");
@@ -396,15 +375,11 @@ fn nat_rewrite_checksums() {
                 stat_listener: NO_STAT,
                 stat_target: NO_STAT,
                 created_ns: 1,
-                packets: 0,
-                last_seen_ns: 1,
-                bytes: 0,
                 cross1_from: 0,
                 cross1_to: 0,
                 cross2_from: NO_SUBNET,
                 cross2_to: NO_SUBNET,
                 nacl_epoch: 0,
-                tcp_flags: 0,
                 _pad2: 0,
                 nat_gateway: dataplane_common::NO_NAT_GATEWAY,
             };
@@ -423,7 +398,7 @@ fn nat_rewrite_checksums() {
                 .find(|(k, _)| *k == key)
                 .expect("the entry stays");
             assert_eq!(
-                (e.packets, e.bytes),
+                (e.totals.packets, e.totals.bytes),
                 (1, frame.len() as u64 - 14),
                 "{hook:?} {what}: counted into its entry"
             );
@@ -504,15 +479,7 @@ fn privatelink_scene(st: &mut Stage) -> Vec<u32> {
     st.set_eni(
         VPC,
         ep_ip(),
-        EniInfo {
-            eni: 0,
-            ifindex: 0,
-            sg_set: EP_SG,
-            kind: ENI_KIND_ENDPOINT,
-            underlay: [0; 4],
-            mac: [0; 6],
-            subnet: 0,
-        },
+        eni_info(0, 0, EP_SG, ENI_KIND_ENDPOINT, [0; 6], 0),
     );
     st.set_sg(
         EP_SG,
@@ -637,11 +604,11 @@ fn maglev_choice_and_nat_port() {
                 STAT_LISTENER_BASE + LISTENER,
                 STAT_TARGET_BASE + ti % TARGETS_PER_GENERATION,
             );
-            let flows = st.flows();
+            let flows = st.flows_summed();
             let fwd_key = flow_key(VPC, client(), ep_ip, sport, 80, PROTO_TCP);
-            let (_, fwd) = *flows
+            let (_, fwd, fwd_counts) = *flows
                 .iter()
-                .find(|(k, _)| *k == fwd_key)
+                .find(|(k, _, _)| *k == fwd_key)
                 .expect("forward entry");
             let want_fwd = FlowEntry {
                 eth: eth_to(t.mac),
@@ -659,20 +626,23 @@ fn maglev_choice_and_nat_port() {
                 stat_listener: stats.1,
                 stat_target: stats.2,
                 created_ns: fwd.created_ns,
-                packets: 1,
-                last_seen_ns: fwd.created_ns,
-                bytes: f.len() as u64 - 14,
                 cross1_from: 0,
                 cross1_to: 0,
                 cross2_from: 0,
                 cross2_to: 0,
                 nacl_epoch: 0,
-                // The SYN (2), as flow logs' tcp-flags counts it.
-                tcp_flags: 2,
                 _pad2: 0,
                 nat_gateway: dataplane_common::NO_NAT_GATEWAY,
             };
             assert_eq!(fwd, want_fwd, "{hook:?} {what}");
+            let first = FlowTotals {
+                packets: 1,
+                bytes: f.len() as u64 - 14,
+                last_seen_ns: fwd.created_ns,
+                // The SYN (2), as flow logs' tcp-flags counts it.
+                tcp_flags: 2,
+            };
+            assert_eq!(fwd_counts, first, "{hook:?} {what}");
             let rev_key = flow_key(
                 PROVIDER_VPC,
                 Ipv4Addr::from(t.ip),
@@ -681,9 +651,9 @@ fn maglev_choice_and_nat_port() {
                 nport,
                 PROTO_TCP,
             );
-            let (_, rev) = *flows
+            let (_, rev, rev_counts) = *flows
                 .iter()
-                .find(|(k, _)| *k == rev_key)
+                .find(|(k, _, _)| *k == rev_key)
                 .expect("reply entry");
             let want_rev = FlowEntry {
                 eth: eth_to(CLIENT_MAC),
@@ -696,12 +666,14 @@ fn maglev_choice_and_nat_port() {
                 new_dport: sport.to_be_bytes(),
                 src_eni: t.eni,
                 dst_eni: CLIENT_ENI,
-                packets: 0,
-                bytes: 0,
-                tcp_flags: 0,
                 ..want_fwd
             };
             assert_eq!(rev, want_rev, "{hook:?} {what}");
+            let none = FlowTotals {
+                last_seen_ns: fwd.created_ns,
+                ..Default::default()
+            };
+            assert_eq!(rev_counts, none, "{hook:?} {what}");
         }
         assert!(
             chosen.len() >= 2,
@@ -903,15 +875,14 @@ fn first_packet_drop_reasons() {
                 st.set_eni(
                     VPC,
                     server(),
-                    EniInfo {
-                        eni: SERVER_ENI,
-                        ifindex: SERVER_IFINDEX,
-                        sg_set: SERVER_SG,
-                        kind: ENI_KIND_LINK,
-                        underlay: [0; 4],
-                        mac: SERVER_MAC,
-                        subnet: 0,
-                    },
+                    eni_info(
+                        SERVER_ENI,
+                        SERVER_IFINDEX,
+                        SERVER_SG,
+                        ENI_KIND_LINK,
+                        SERVER_MAC,
+                        0,
+                    ),
                 )
             },
             syn(client(), server(), 80),
@@ -948,16 +919,14 @@ fn first_packet_drop_reasons() {
 
 /// The port frames arrive on is the server's (for its replies).
 fn from_server(st: &mut Stage) {
-    st.set_port(PortInfo {
-        vpc: VPC,
-        eni: SERVER_ENI,
-        sg_set: SERVER_SG,
-        ip: server().octets(),
-        mac: SERVER_MAC,
-        generation: 0,
-        subnet: 0,
-        _pad: 0,
-    });
+    st.set_port(port_info(
+        VPC,
+        SERVER_ENI,
+        SERVER_SG,
+        server(),
+        SERVER_MAC,
+        0,
+    ));
 }
 
 /// The TCP states of both entries of the client's flow to server:80.
@@ -1008,15 +977,7 @@ fn tcp_state_tracking() {
     };
     for hook in HOOKS {
         let mut st = Stage::load();
-        client_and_server(&mut st, client());
-        all_tcp_out(&mut st);
-        st.set_sg(
-            SERVER_SG,
-            SG_DIR_INGRESS,
-            PROTO_TCP,
-            (ip("0.0.0.0"), 0),
-            &[(80, 80)],
-        );
+        web_scene(&mut st);
         let to_client = |st: &Stage, f: &[u8], what: &str| {
             let o = st.run(hook, f);
             assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}");

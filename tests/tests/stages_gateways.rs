@@ -8,64 +8,23 @@
 
 use std::net::Ipv4Addr;
 
-use dataplane::model::NetworkAcl;
 use dataplane_common::{
-    nacl_stat_id, Counter, DropReason, EniInfo, PortInfo, RouteStatKey, ENI_KIND_HOST,
-    ENI_KIND_INTERNET, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, GATEWAY_MAC, INTERNET_VPC,
-    NO_SG_SET, NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ROUTE_NO_MATCH, SG_DIR_EGRESS,
-    SG_DIR_INGRESS,
+    nacl_stat_id, Counter, DropReason, RouteStatKey, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT,
+    GATEWAY_MAC, INTERNET_VPC, PROTO_TCP, ROUTE_NO_MATCH, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 use hyperlab_tests::{
-    csum, pkt,
+    pkt,
     stage::{flow_key, Stage},
     Verdict, HOOKS,
 };
 
 mod stages_common;
+use stages_common::internet::{
+    assert_no_such_host, assert_out, from_internet, from_web, host, internet_scene, HOST_ENI,
+    HOST_MAC, IGW_TOML,
+};
 use stages_common::{assert_dropped, ip, CLIENT_ENI, CLIENT_MAC, CLIENT_SG, VPC};
 
-/// vpc-a 10.0.0.0/16 with igw-a: s0 (10.0.1.0/24) routes 0.0.0.0/0 to
-/// the gateway (a public subnet); s1 (10.0.2.0/24) uses the main table,
-/// local only (a private subnet).
-const IGW_TOML: &str = r#"
-[internet]
-hosts = [{ name = "example", ip = "203.0.113.10" }]
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[internet_gateway]]
-id = "igw-a"
-vpc = "vpc-a"
-
-[[subnet]]
-id = "s0"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "s1"
-vpc = "vpc-a"
-cidr = "10.0.2.0/24"
-az = "use1-az1"
-
-[[route_table]]
-id = "rtb-public"
-vpc = "vpc-a"
-subnets = ["s0"]
-routes = [{ destination = "0.0.0.0/0", target = "igw-a" }]
-"#;
-
-const HOST_ENI: u32 = 65_000;
-const HOST_IFINDEX: u32 = 4343;
-const HOST_MAC: [u8; 6] = [0x06, 0, 203, 0, 113, 10];
-const WEB_IFINDEX: u32 = 4242;
-
-fn host() -> Ipv4Addr {
-    ip("203.0.113.10")
-}
 fn web() -> Ipv4Addr {
     ip("10.0.1.20")
 }
@@ -77,78 +36,10 @@ fn public() -> Ipv4Addr {
 /// `web` (10.0.1.20 in subnet `subnet`, public address 203.0.113.20)
 /// whose groups let everything out and TCP 80 in from anywhere.
 fn scene(st: &mut Stage, subnet: u16) {
-    let topo = dataplane::config::parse_str(IGW_TOML, "igw.toml").unwrap();
-    st.set_route_tables(&topo);
-    let open = NetworkAcl::default_for(0, "vpc-a");
-    st.set_nacls(&[&open, &open]);
-    st.set_eni(
-        INTERNET_VPC,
-        host(),
-        EniInfo {
-            eni: HOST_ENI,
-            ifindex: HOST_IFINDEX,
-            sg_set: NO_SG_SET,
-            kind: ENI_KIND_INTERNET,
-            underlay: [0; 4],
-            mac: HOST_MAC,
-            subnet: NO_SUBNET,
-        },
-    );
-    st.set_eni(
-        VPC,
-        web(),
-        EniInfo {
-            eni: CLIENT_ENI,
-            ifindex: WEB_IFINDEX,
-            sg_set: CLIENT_SG,
-            kind: ENI_KIND_HOST,
-            underlay: [0; 4],
-            mac: CLIENT_MAC,
-            subnet,
-        },
-    );
+    internet_scene(st, IGW_TOML, web(), subnet);
     st.set_public_ip(VPC, web(), public());
     let any = (ip("0.0.0.0"), 0);
-    for proto in [PROTO_TCP, PROTO_UDP, PROTO_ICMP] {
-        st.set_sg(CLIENT_SG, SG_DIR_EGRESS, proto, any, &[(0, 65535)]);
-    }
     st.set_sg(CLIENT_SG, SG_DIR_INGRESS, PROTO_TCP, any, &[(80, 80)]);
-}
-
-/// Frames arrive from `web`'s ENI (address `addr`, subnet `subnet`).
-fn from_web(st: &mut Stage, addr: Ipv4Addr, subnet: u16) {
-    st.set_port(PortInfo {
-        vpc: VPC,
-        eni: CLIENT_ENI,
-        sg_set: CLIENT_SG,
-        ip: addr.octets(),
-        mac: CLIENT_MAC,
-        generation: 0,
-        subnet,
-        _pad: 0,
-    });
-}
-
-/// Frames arrive from the internet host.
-fn from_internet(st: &mut Stage) {
-    st.set_port(PortInfo {
-        vpc: INTERNET_VPC,
-        eni: HOST_ENI,
-        sg_set: NO_SG_SET,
-        ip: host().octets(),
-        mac: HOST_MAC,
-        generation: 0,
-        subnet: NO_SUBNET,
-        _pad: 0,
-    });
-}
-
-/// Runs `frame` and asserts it was forwarded as exactly `expected`.
-fn assert_out(st: &Stage, hook: dataplane::model::Hook, frame: &[u8], expected: &[u8], what: &str) {
-    let o = st.run(hook, frame);
-    assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}: forwarded");
-    assert_eq!(o.out, expected, "{hook:?} {what}: bytes");
-    csum::assert_valid(&o.out);
 }
 
 /// Out and back through the gateway: web's SYN to the internet host
@@ -166,7 +57,7 @@ fn igw_out_translates_the_source_to_the_public_ip_and_back() {
         let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "S");
         let out = pkt::tcp(GATEWAY_MAC, HOST_MAC, public(), host(), 40000, 80, "S");
         assert_out(&st, hook, &syn, &out, "web -> example");
-        let flows = st.flows();
+        let flows = st.flow_entries();
         let fwd = flow_key(VPC, web(), host(), 40000, 80, PROTO_TCP);
         let rev = flow_key(INTERNET_VPC, host(), public(), 80, 40000, PROTO_TCP);
         let f = flows
@@ -233,22 +124,7 @@ fn igw_needs_a_public_ip_a_host_and_a_route() {
         let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, other, host(), 40000, 80, "S");
         assert_dropped(&st, hook, &syn, DropReason::IgwNoPublicIp, "no public IP");
         from_web(&mut st, web(), 0);
-        let nowhere = pkt::tcp(
-            CLIENT_MAC,
-            GATEWAY_MAC,
-            web(),
-            ip("198.51.100.99"),
-            40001,
-            80,
-            "S",
-        );
-        assert_dropped(
-            &st,
-            hook,
-            &nowhere,
-            DropReason::InternetNoHost,
-            "no such host",
-        );
+        assert_no_such_host(&st, hook, web());
         let private = ip("10.0.2.30");
         from_web(&mut st, private, 1);
         let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, private, host(), 40002, 80, "S");
@@ -288,7 +164,7 @@ fn igw_in_reaches_the_public_ip_its_groups_admit() {
         assert_out(&st, hook, &syn, &inward, "example -> public:80");
         let fwd = flow_key(INTERNET_VPC, host(), public(), 50000, 80, PROTO_TCP);
         let rev = flow_key(VPC, web(), host(), 80, 50000, PROTO_TCP);
-        let flows = st.flows();
+        let flows = st.flow_entries();
         assert!(
             flows
                 .iter()

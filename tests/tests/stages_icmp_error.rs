@@ -12,17 +12,20 @@
 
 use std::net::Ipv4Addr;
 
-use dataplane::model::{AclEntry, Hook, IcmpMatch, NetworkAcl, Protocol};
+use dataplane::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol};
 use dataplane_common::{
-    nacl_stat_id, Counter, DropReason, EniInfo, FlowEntry, NaclStatKey, PortInfo, ENI_KIND_HOST,
-    FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, GATEWAY_MAC, NACL_RULE_DEFAULT,
-    NO_STAT, NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_INGRESS,
+    nacl_stat_id, Counter, DropReason, FlowEntry, NaclStatKey, ENI_KIND_HOST, FLOW_F_DNAT,
+    FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, GATEWAY_MAC, NACL_RULE_DEFAULT, NO_STAT,
+    NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_INGRESS,
 };
+use hyperlab_tests::stage::{eni_info, port_info};
 use hyperlab_tests::{
     csum, pkt,
     stage::{eth_to, flow_key, Stage},
-    Verdict, HOOKS,
+    HOOKS,
 };
+
+use hyperlab_tests::pkt::{ip_part, FRAG_NEEDED, PORT_UNREACHABLE, TIME_EXCEEDED};
 
 mod stages_common;
 use stages_common::*;
@@ -46,53 +49,6 @@ fn node_ip() -> Ipv4Addr {
 fn target_ip() -> Ipv4Addr {
     ip("10.9.0.11")
 }
-
-/// An ICMP error frame from `src` to `dst` of `icmp_type`/`code`, the
-/// second word `rest` (fragmentation needed: the next-hop MTU in its low
-/// half), quoting `quote` (an IPv4 packet, cut where the sender cut it).
-/// Checksums from scratch (RFC 1071).
-#[allow(clippy::too_many_arguments)]
-fn icmp_error(
-    smac: [u8; 6],
-    dmac: [u8; 6],
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    icmp_type: u8,
-    code: u8,
-    rest: [u8; 4],
-    quote: &[u8],
-) -> Vec<u8> {
-    let mut icmp = vec![icmp_type, code, 0, 0];
-    icmp.extend_from_slice(&rest);
-    icmp.extend_from_slice(quote);
-    let c = !csum::fold(csum::sum(&icmp));
-    icmp[2..4].copy_from_slice(&c.to_be_bytes());
-    let tot = (20 + icmp.len()) as u16;
-    let mut ip = vec![0x45, 0xc0];
-    ip.extend_from_slice(&tot.to_be_bytes());
-    ip.extend_from_slice(&[0x12, 0x34, 0, 0, 64, PROTO_ICMP, 0, 0]);
-    ip.extend_from_slice(&src.octets());
-    ip.extend_from_slice(&dst.octets());
-    let c = !csum::fold(csum::sum(&ip));
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let mut f = dmac.to_vec();
-    f.extend_from_slice(&smac);
-    f.extend_from_slice(&[0x08, 0x00]);
-    f.extend_from_slice(&ip);
-    f.extend_from_slice(&icmp);
-    f
-}
-
-/// The IPv4 packet of an Ethernet frame, its first `n` bytes (all if `n`
-/// is larger).
-fn ip_part(frame: &[u8], n: usize) -> Vec<u8> {
-    frame[14..].iter().copied().take(n).collect()
-}
-
-/// Fragmentation needed, next-hop MTU 1400.
-const FRAG_NEEDED: (u8, u8, [u8; 4]) = (3, 4, [0, 0, 0x05, 0x78]);
-const TIME_EXCEEDED: (u8, u8, [u8; 4]) = (11, 0, [0; 4]);
-const PORT_UNREACHABLE: (u8, u8, [u8; 4]) = (3, 3, [0; 4]);
 
 /// Every checksum of an ICMP error frame, recomputed: the outer IPv4
 /// header and the ICMP message (`csum::assert_valid`), the quoted IPv4
@@ -121,28 +77,25 @@ fn assert_checksums(f: &[u8], quoted_l4_csum: Option<u16>, what: &str) {
 /// client's ENI in the consumer VPC admits `icmp_rule` ICMP from the
 /// endpoint's address (none: no ICMP rule).
 fn target_port(st: &mut Stage, icmp_rule: bool) {
-    st.set_port(PortInfo {
-        vpc: PROVIDER_VPC,
-        eni: TARGET_ENI,
-        sg_set: TARGET_SG,
-        ip: target_ip().octets(),
-        mac: TARGET_MAC,
-        generation: 0,
-        subnet: 1,
-        _pad: 0,
-    });
+    st.set_port(port_info(
+        PROVIDER_VPC,
+        TARGET_ENI,
+        TARGET_SG,
+        target_ip(),
+        TARGET_MAC,
+        1,
+    ));
     st.set_eni(
         VPC,
         client(),
-        EniInfo {
-            eni: CLIENT_ENI,
-            ifindex: CLIENT_IFINDEX,
-            sg_set: CLIENT_SG,
-            kind: ENI_KIND_HOST,
-            underlay: [0; 4],
-            mac: CLIENT_MAC,
-            subnet: 0,
-        },
+        eni_info(
+            CLIENT_ENI,
+            CLIENT_IFINDEX,
+            CLIENT_SG,
+            ENI_KIND_HOST,
+            CLIENT_MAC,
+            0,
+        ),
     );
     if icmp_rule {
         st.set_sg(
@@ -201,23 +154,6 @@ fn nat_reply(
     );
 }
 
-fn run_forwarded(st: &Stage, hook: Hook, frame: &[u8], want: &[u8], what: &str) {
-    let before = st.counter(Counter::IcmpErrorForwarded);
-    let o = st.run(hook, frame);
-    assert_eq!(
-        o.verdict,
-        Verdict::Forward,
-        "{hook:?} {what}: forwarded (drops {:?})",
-        st.drops()
-    );
-    assert_eq!(o.out, want, "{hook:?} {what}: the frame, byte for byte");
-    assert_eq!(
-        st.counter(Counter::IcmpErrorForwarded),
-        before + 1,
-        "{hook:?} {what}: counted"
-    );
-}
-
 /// Fragmentation needed from a PrivateLink target, about a TCP segment the
 /// NLB node sent it (node:20042 -> target:8080, whole segment quoted),
 /// reaches the consumer as if the endpoint had sent it: from the endpoint's
@@ -249,7 +185,7 @@ fn frag_needed_through_privatelink_reaches_the_consumer() {
         let sent_csum = u16::from_be_bytes([sent[14 + 20 + 16], sent[14 + 20 + 17]]);
         let (t, c, rest) = FRAG_NEEDED;
         let err = |src, dst, quote: &[u8], smac, dmac| {
-            icmp_error(smac, dmac, src, dst, t, c, rest, quote)
+            pkt::icmp_error((smac, dmac), src, dst, (t, c, rest), quote)
         };
         let frame = err(
             target_ip(),
@@ -265,7 +201,7 @@ fn frag_needed_through_privatelink_reaches_the_consumer() {
             GATEWAY_MAC,
             CLIENT_MAC,
         );
-        run_forwarded(
+        assert_error_forwarded(
             &st,
             hook,
             &frame,
@@ -288,7 +224,7 @@ fn frag_needed_through_privatelink_reaches_the_consumer() {
             GATEWAY_MAC,
             CLIENT_MAC,
         );
-        run_forwarded(
+        assert_error_forwarded(
             &st,
             hook,
             &frame,
@@ -301,27 +237,21 @@ fn frag_needed_through_privatelink_reaches_the_consumer() {
         let at_target = pkt::udp(GATEWAY_MAC, TARGET_MAC, node_ip(), target_ip(), 20043, 5353);
         let sent = pkt::udp(CLIENT_MAC, GATEWAY_MAC, client(), ep_ip(), 40001, 53);
         let sent_csum = u16::from_be_bytes([sent[14 + 20 + 6], sent[14 + 20 + 7]]);
-        let frame = icmp_error(
-            TARGET_MAC,
-            GATEWAY_MAC,
+        let frame = pkt::icmp_error(
+            (TARGET_MAC, GATEWAY_MAC),
             target_ip(),
             node_ip(),
-            t,
-            c,
-            rest,
+            (t, c, rest),
             &ip_part(&at_target, 1500),
         );
-        let want = icmp_error(
-            GATEWAY_MAC,
-            CLIENT_MAC,
+        let want = pkt::icmp_error(
+            (GATEWAY_MAC, CLIENT_MAC),
             ep_ip(),
             client(),
-            t,
-            c,
-            rest,
+            (t, c, rest),
             &ip_part(&sent, 1500),
         );
-        run_forwarded(&st, hook, &frame, &want, "port unreachable, UDP");
+        assert_error_forwarded(&st, hook, &frame, &want, "port unreachable, UDP");
         assert_checksums(&want, Some(sent_csum), "port unreachable");
         assert_eq!(st.counter(Counter::Forwarded), 3, "{hook:?}");
         assert_eq!(st.eni_counters(CLIENT_ENI).rx_packets, 3, "{hook:?}");
@@ -376,27 +306,21 @@ fn errors_through_a_vpc_link_come_from_the_integration_address() {
         );
         let sent_csum = u16::from_be_bytes([sent[14 + 20 + 16], sent[14 + 20 + 17]]);
         let (t, c, rest) = TIME_EXCEEDED;
-        let frame = icmp_error(
-            TARGET_MAC,
-            GATEWAY_MAC,
+        let frame = pkt::icmp_error(
+            (TARGET_MAC, GATEWAY_MAC),
             target_ip(),
             link_eni,
-            t,
-            c,
-            rest,
+            (t, c, rest),
             &ip_part(&at_target, 1500),
         );
-        let want = icmp_error(
-            GATEWAY_MAC,
-            CLIENT_MAC,
+        let want = pkt::icmp_error(
+            (GATEWAY_MAC, CLIENT_MAC),
             integration,
             client(),
-            t,
-            c,
-            rest,
+            (t, c, rest),
             &ip_part(&sent, 1500),
         );
-        run_forwarded(&st, hook, &frame, &want, "time exceeded through a VPC link");
+        assert_error_forwarded(&st, hook, &frame, &want, "time exceeded through a VPC link");
         assert_checksums(&want, Some(sent_csum), "VPC link");
     }
 }
@@ -420,14 +344,11 @@ fn receiver_groups_decide() {
             "AP",
         );
         let (t, c, rest) = FRAG_NEEDED;
-        let frame = icmp_error(
-            TARGET_MAC,
-            GATEWAY_MAC,
+        let frame = pkt::icmp_error(
+            (TARGET_MAC, GATEWAY_MAC),
             target_ip(),
             node_ip(),
-            t,
-            c,
-            rest,
+            (t, c, rest),
             &ip_part(&at_target, 1500),
         );
         assert_dropped(&st, hook, &frame, DropReason::IngressSgDeny, "no ICMP rule");
@@ -439,28 +360,25 @@ fn receiver_groups_decide() {
 /// ICMP from the VPC, and client:33434 -> server:33435 (UDP) is tracked
 /// (its reply entry, crossing from the server's subnet into the client's).
 fn intra_vpc_scene(st: &mut Stage, server_subnet: u16) {
-    st.set_port(PortInfo {
-        vpc: VPC,
-        eni: SERVER_ENI,
-        sg_set: SERVER_SG,
-        ip: server().octets(),
-        mac: SERVER_MAC,
-        generation: 0,
-        subnet: server_subnet,
-        _pad: 0,
-    });
+    st.set_port(port_info(
+        VPC,
+        SERVER_ENI,
+        SERVER_SG,
+        server(),
+        SERVER_MAC,
+        server_subnet,
+    ));
     st.set_eni(
         VPC,
         client(),
-        EniInfo {
-            eni: CLIENT_ENI,
-            ifindex: CLIENT_IFINDEX,
-            sg_set: CLIENT_SG,
-            kind: ENI_KIND_HOST,
-            underlay: [0; 4],
-            mac: CLIENT_MAC,
-            subnet: 0,
-        },
+        eni_info(
+            CLIENT_ENI,
+            CLIENT_IFINDEX,
+            CLIENT_SG,
+            ENI_KIND_HOST,
+            CLIENT_MAC,
+            0,
+        ),
     );
     st.set_sg(
         CLIENT_SG,
@@ -507,18 +425,15 @@ fn time_exceeded_intra_vpc() {
         intra_vpc_scene(&mut st, 0);
         let sent = pkt::udp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 33434, 33435);
         let (t, c, rest) = TIME_EXCEEDED;
-        let frame = icmp_error(
-            SERVER_MAC,
-            GATEWAY_MAC,
+        let frame = pkt::icmp_error(
+            (SERVER_MAC, GATEWAY_MAC),
             server(),
             client(),
-            t,
-            c,
-            rest,
+            (t, c, rest),
             &ip_part(&sent, 1500),
         );
         let want = pkt::with_macs(&frame, CLIENT_MAC, GATEWAY_MAC);
-        run_forwarded(&st, hook, &frame, &want, "time exceeded");
+        assert_error_forwarded(&st, hook, &frame, &want, "time exceeded");
         let sent_csum = u16::from_be_bytes([sent[14 + 20 + 6], sent[14 + 20 + 7]]);
         assert_checksums(&want, Some(sent_csum), "time exceeded");
         assert_eq!(st.eni_counters(CLIENT_ENI).rx_packets, 1, "{hook:?}");
@@ -538,14 +453,11 @@ fn unmatched_errors_are_dropped() {
         privatelink_reply(&mut st, PROTO_TCP, 40000, 80, 20042, 8080);
         let (t, c, rest) = FRAG_NEEDED;
         let quoting = |at: &[u8], n: usize, dst: Ipv4Addr| {
-            icmp_error(
-                TARGET_MAC,
-                GATEWAY_MAC,
+            pkt::icmp_error(
+                (TARGET_MAC, GATEWAY_MAC),
                 target_ip(),
                 dst,
-                t,
-                c,
-                rest,
+                (t, c, rest),
                 &ip_part(at, n),
             )
         };
@@ -585,14 +497,11 @@ fn unmatched_errors_are_dropped() {
         );
         let mut v6 = ip_part(&tracked, 1500);
         v6[0] = 0x65;
-        let f = icmp_error(
-            TARGET_MAC,
-            GATEWAY_MAC,
+        let f = pkt::icmp_error(
+            (TARGET_MAC, GATEWAY_MAC),
             target_ip(),
             node_ip(),
-            t,
-            c,
-            rest,
+            (t, c, rest),
             &v6,
         );
         assert_dropped(
@@ -652,20 +561,17 @@ fn network_acls_judge_errors_by_type_and_code() {
         st.set_nacls(&[&client_acl, &open]);
         let sent = pkt::udp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 33434, 33435);
         let error = |(t, c, rest): (u8, u8, [u8; 4])| {
-            icmp_error(
-                SERVER_MAC,
-                GATEWAY_MAC,
+            pkt::icmp_error(
+                (SERVER_MAC, GATEWAY_MAC),
                 server(),
                 client(),
-                t,
-                c,
-                rest,
+                (t, c, rest),
                 &ip_part(&sent, 1500),
             )
         };
         let frame = error(FRAG_NEEDED);
         let want = pkt::with_macs(&frame, CLIENT_MAC, GATEWAY_MAC);
-        run_forwarded(&st, hook, &frame, &want, "frag needed: rule 100");
+        assert_error_forwarded(&st, hook, &frame, &want, "frag needed: rule 100");
         assert_dropped(
             &st,
             hook,

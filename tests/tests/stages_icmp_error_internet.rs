@@ -12,74 +12,21 @@
 
 use std::net::Ipv4Addr;
 
-use dataplane::model::{Hook, NetworkAcl};
-use dataplane_common::{
-    flow_hash, Counter, DropReason, EniInfo, PortInfo, ENI_KIND_HOST, ENI_KIND_INTERNET,
-    GATEWAY_MAC, HASH_SEED_NAT_PORT, INTERNET_VPC, NO_SG_SET, NO_SUBNET, PROTO_ICMP, PROTO_TCP,
-    PROTO_UDP, SG_DIR_EGRESS, SG_DIR_INGRESS,
-};
+use dataplane::model::Hook;
+use dataplane_common::{DropReason, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_INGRESS};
+use hyperlab_tests::pkt::{icmp_error, ip_part, FRAG_NEEDED, PORT_UNREACHABLE};
 use hyperlab_tests::{csum, pkt, stage::Stage, Verdict, HOOKS};
 
 mod stages_common;
-use stages_common::{assert_dropped, ip, CLIENT_ENI, CLIENT_MAC, CLIENT_SG, VPC};
+use stages_common::internet::{
+    eip, first_port, from_internet, from_web, host, internet_scene, nat_toml, web_private,
+    AWS_POOL, HOST_MAC,
+};
+use stages_common::{assert_dropped, assert_error_forwarded, ip, CLIENT_MAC, CLIENT_SG, VPC};
 
-/// vpc-a with igw-a: s0 (10.0.1.0/24) public, holds nat-a (Elastic IP
-/// 203.0.113.50); s1 (10.0.2.0/24, main table) routes 0.0.0.0/0 to nat-a.
-const TOML: &str = r#"
-[internet]
-hosts = [{ name = "example", ip = "203.0.113.10" }]
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[internet_gateway]]
-id = "igw-a"
-vpc = "vpc-a"
-
-[[subnet]]
-id = "s0"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "s1"
-vpc = "vpc-a"
-cidr = "10.0.2.0/24"
-az = "use1-az1"
-
-[[route_table]]
-id = "rtb-public"
-vpc = "vpc-a"
-subnets = ["s0"]
-routes = [{ destination = "0.0.0.0/0", target = "igw-a" }]
-
-[[route_table]]
-id = "rtb-private"
-vpc = "vpc-a"
-main = true
-routes = [{ destination = "0.0.0.0/0", target = "nat-a" }]
-
-[[nat_gateway]]
-id = "nat-a"
-subnet = "s0"
-private_ip = "10.0.1.100"
-elastic_ip = "203.0.113.50"
-"#;
-
-const HOST_ENI: u32 = 65_000;
-const HOST_IFINDEX: u32 = 4343;
-const HOST_MAC: [u8; 6] = [0x06, 0, 203, 0, 113, 10];
-const WEB_IFINDEX: u32 = 4242;
 const PUBLIC_SUBNET: u16 = 0;
 const PRIVATE_SUBNET: u16 = 1;
-/// AWS's NAT gateway port pool (the config's default).
-const AWS_POOL: (u16, u16) = (1024, 56_023);
 
-fn host() -> Ipv4Addr {
-    ip("203.0.113.10")
-}
 /// `web` in the public subnet (behind the internet gateway).
 fn web_public() -> Ipv4Addr {
     ip("10.0.1.20")
@@ -87,60 +34,17 @@ fn web_public() -> Ipv4Addr {
 fn public() -> Ipv4Addr {
     ip("203.0.113.20")
 }
-/// `web` in the private subnet (behind the NAT gateway).
-fn web_private() -> Ipv4Addr {
-    ip("10.0.2.30")
-}
-fn eip() -> Ipv4Addr {
-    ip("203.0.113.50")
-}
 
-/// Fragmentation needed, next-hop MTU 1400.
-const FRAG_NEEDED: (u8, u8, [u8; 4]) = (3, 4, [0, 0, 0x05, 0x78]);
-const PORT_UNREACHABLE: (u8, u8, [u8; 4]) = (3, 3, [0; 4]);
-
-/// SETUP: the tables of `TOML`, open ACLs, the internet host, web's
+/// SETUP: the tables of `nat_toml("")`, open ACLs, the internet host, web's
 /// public address and nat-a's Elastic IP; web (address `addr` in
 /// `subnet`) lets everything out, admits UDP 53 from anywhere, and ICMP
 /// type 3 code 4 or 3 if `icmp_in`.
 fn scene(addr: Ipv4Addr, subnet: u16, icmp_in: bool) -> Stage {
     let mut st = Stage::load();
-    let topo = dataplane::config::parse_str(TOML, "internet.toml").unwrap();
-    st.set_route_tables(&topo);
-    let open = NetworkAcl::default_for(0, "vpc-a");
-    st.set_nacls(&[&open, &open]);
-    st.set_eni(
-        INTERNET_VPC,
-        host(),
-        EniInfo {
-            eni: HOST_ENI,
-            ifindex: HOST_IFINDEX,
-            sg_set: NO_SG_SET,
-            kind: ENI_KIND_INTERNET,
-            mac: HOST_MAC,
-            subnet: NO_SUBNET,
-            underlay: [0; 4],
-        },
-    );
-    st.set_eni(
-        VPC,
-        addr,
-        EniInfo {
-            eni: CLIENT_ENI,
-            ifindex: WEB_IFINDEX,
-            sg_set: CLIENT_SG,
-            kind: ENI_KIND_HOST,
-            mac: CLIENT_MAC,
-            subnet,
-            underlay: [0; 4],
-        },
-    );
+    internet_scene(&mut st, &nat_toml(""), addr, subnet);
     st.set_public_ip(VPC, web_public(), public());
     st.set_nat_gateway_eip(0, eip(), ip("10.0.1.100"));
     let any = (ip("0.0.0.0"), 0);
-    for proto in [PROTO_TCP, PROTO_UDP, PROTO_ICMP] {
-        st.set_sg(CLIENT_SG, SG_DIR_EGRESS, proto, any, &[(0, 65535)]);
-    }
     st.set_sg(CLIENT_SG, SG_DIR_INGRESS, PROTO_UDP, any, &[(53, 53)]);
     if icmp_in {
         st.set_sg(
@@ -154,90 +58,16 @@ fn scene(addr: Ipv4Addr, subnet: u16, icmp_in: bool) -> Stage {
     st
 }
 
-fn from_web(st: &mut Stage, addr: Ipv4Addr, subnet: u16) {
-    st.set_port(PortInfo {
-        vpc: VPC,
-        eni: CLIENT_ENI,
-        sg_set: CLIENT_SG,
-        ip: addr.octets(),
-        mac: CLIENT_MAC,
-        generation: 0,
-        subnet,
-        _pad: 0,
-    });
-}
-
-fn from_internet(st: &mut Stage) {
-    st.set_port(PortInfo {
-        vpc: INTERNET_VPC,
-        eni: HOST_ENI,
-        sg_set: NO_SG_SET,
-        ip: host().octets(),
-        mac: HOST_MAC,
-        generation: 0,
-        subnet: NO_SUBNET,
-        _pad: 0,
-    });
-}
-
-/// An ICMP error frame `src` -> `dst` of `(type, code, second word)`
-/// quoting `quote`; checksums from scratch (RFC 1071).
-fn icmp_error(
-    (smac, dmac): ([u8; 6], [u8; 6]),
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    (icmp_type, code, rest): (u8, u8, [u8; 4]),
-    quote: &[u8],
-) -> Vec<u8> {
-    let mut icmp = vec![icmp_type, code, 0, 0];
-    icmp.extend_from_slice(&rest);
-    icmp.extend_from_slice(quote);
-    let c = !csum::fold(csum::sum(&icmp));
-    icmp[2..4].copy_from_slice(&c.to_be_bytes());
-    let tot = (20 + icmp.len()) as u16;
-    let mut ip = vec![0x45, 0xc0];
-    ip.extend_from_slice(&tot.to_be_bytes());
-    ip.extend_from_slice(&[0x12, 0x34, 0, 0, 64, PROTO_ICMP, 0, 0]);
-    ip.extend_from_slice(&src.octets());
-    ip.extend_from_slice(&dst.octets());
-    let c = !csum::fold(csum::sum(&ip));
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let mut f = dmac.to_vec();
-    f.extend_from_slice(&smac);
-    f.extend_from_slice(&[0x08, 0x00]);
-    f.extend_from_slice(&ip);
-    f.extend_from_slice(&icmp);
-    f
-}
-
-/// The IPv4 packet of an Ethernet frame, its first `n` bytes.
-fn ip_part(frame: &[u8], n: usize) -> Vec<u8> {
-    frame[14..].iter().copied().take(n).collect()
-}
-
 /// Runs `frame`, asserts it was forwarded as exactly `want` (every
 /// checksum valid: outer IPv4, ICMP, the quoted IPv4 header) and counted.
 fn run_forwarded(st: &Stage, hook: Hook, frame: &[u8], want: &[u8], what: &str) {
-    let before = st.counter(Counter::IcmpErrorForwarded);
-    let o = st.run(hook, frame);
-    assert_eq!(
-        o.verdict,
-        Verdict::Forward,
-        "{hook:?} {what}: forwarded (drops {:?})",
-        st.drops()
-    );
-    assert_eq!(o.out, want, "{hook:?} {what}: the frame, byte for byte");
-    csum::assert_valid(&o.out);
-    let q = &o.out[14 + 20 + 8..];
+    assert_error_forwarded(st, hook, frame, want, what);
+    csum::assert_valid(want);
+    let q = &want[14 + 20 + 8..];
     assert_eq!(
         csum::fold(csum::sum(&q[..20])),
         0xffff,
         "{hook:?} {what}: quoted IPv4 header checksum"
-    );
-    assert_eq!(
-        st.counter(Counter::IcmpErrorForwarded),
-        before + 1,
-        "{hook:?} {what}: counted"
     );
 }
 
@@ -358,16 +188,7 @@ fn port_unreachable_to_the_internet_leaves_from_the_public_address() {
 /// The NAT gateway's source port for web_private:`sport` -> host:`dport`
 /// (the spec's first port: `lo + flow_hash(tuple) % range`).
 fn nat_port(sport: u16, dport: u16, proto: u8) -> u16 {
-    let (lo, hi) = AWS_POOL;
-    let h = flow_hash(
-        web_private().octets(),
-        host().octets(),
-        sport.to_be_bytes(),
-        dport.to_be_bytes(),
-        proto,
-        HASH_SEED_NAT_PORT,
-    );
-    lo + (h % (hi - lo + 1) as u32) as u16
+    first_port(sport, dport, proto, AWS_POOL)
 }
 
 /// Through the NAT gateway, both ways: (1) web's TCP segment leaves as

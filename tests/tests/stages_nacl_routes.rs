@@ -6,10 +6,11 @@ use std::net::Ipv4Addr;
 
 use dataplane::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol};
 use dataplane_common::{
-    nacl_stat_id, Counter, DropReason, EniInfo, NaclStatKey, PortInfo, RouteStatKey, ENI_KIND_HOST,
-    GATEWAY_MAC, NACL_RULE_DEFAULT, NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ROUTE_NO_MATCH,
-    SG_DIR_EGRESS, SG_DIR_INGRESS,
+    nacl_stat_id, Counter, DropReason, NaclStatKey, RouteStatKey, ENI_KIND_HOST, GATEWAY_MAC,
+    NACL_RULE_DEFAULT, NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ROUTE_NO_MATCH, SG_DIR_EGRESS,
+    SG_DIR_INGRESS,
 };
+use hyperlab_tests::stage::port_info;
 use hyperlab_tests::{
     csum, pkt,
     stage::{flow_key, Stage},
@@ -58,29 +59,8 @@ fn allow_all(rule: u16) -> AclEntry {
 /// SETUP: the client's ENI (address `addr`) in subnet `cs`, the server's
 /// in subnet `ss`; both groups admit everything, so only ACLs decide.
 fn acl_scene(st: &mut Stage, addr: Ipv4Addr, cs: u16, ss: u16) {
-    st.set_port(PortInfo {
-        vpc: VPC,
-        eni: CLIENT_ENI,
-        sg_set: CLIENT_SG,
-        ip: addr.octets(),
-        mac: CLIENT_MAC,
-        generation: 0,
-        subnet: cs,
-        _pad: 0,
-    });
-    st.set_eni(
-        VPC,
-        server(),
-        EniInfo {
-            eni: SERVER_ENI,
-            ifindex: SERVER_IFINDEX,
-            sg_set: SERVER_SG,
-            kind: ENI_KIND_HOST,
-            underlay: [0; 4],
-            mac: SERVER_MAC,
-            subnet: ss,
-        },
-    );
+    st.set_port(port_info(VPC, CLIENT_ENI, CLIENT_SG, addr, CLIENT_MAC, cs));
+    server_eni(st, ENI_KIND_HOST, ss);
     for proto in [PROTO_TCP, PROTO_UDP, PROTO_ICMP] {
         let any = (ip("0.0.0.0"), 0);
         st.set_sg(CLIENT_SG, SG_DIR_EGRESS, proto, any, &[(0, 65535)]);
@@ -306,7 +286,7 @@ fn nacl_change_cuts_a_tracked_flow_on_its_next_packet() {
         assert_forwarded_to_server(&st, hook, &syn(client(), 40000, 80), "first packet");
         let fwd = flow_key(VPC, client(), server(), 40000, 80, PROTO_TCP);
         let (_, e) = *st
-            .flows()
+            .flow_entries()
             .iter()
             .find(|(k, _)| *k == fwd)
             .expect("forward entry");
@@ -315,7 +295,7 @@ fn nacl_change_cuts_a_tracked_flow_on_its_next_packet() {
             (CLIENT_SUBNET, SERVER_SUBNET, NO_SUBNET, NO_SUBNET),
             "{hook:?}: the entry records the boundary"
         );
-        let ack = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "A");
+        let ack = to_server(40000, 80, "A");
         let hits = st.counter(Counter::FlowHit);
         let deny80 = acl(
             "acl-web",
@@ -621,7 +601,7 @@ fn nacl_decision_is_memoised_per_flow_until_the_next_switch() {
             0,
             "{hook:?}: a new entry has checked under no value yet"
         );
-        let ack = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "A");
+        let ack = to_server(40000, 80, "A");
         assert_forwarded_to_server(&st, hook, &ack, "first hit: checked");
         assert_eq!(
             epoch(&st),

@@ -9,13 +9,11 @@
 //! 55,000 connections per unique destination, then `ErrorPortAllocation`.
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
 
-use dataplane::model::{Hook, NetworkAcl};
+use dataplane::model::Hook;
 use dataplane_common::{
-    flow_hash, Counter, DropReason, EniInfo, PortInfo, ENI_KIND_HOST, ENI_KIND_INTERNET,
-    FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, GATEWAY_MAC, HASH_SEED_NAT_PORT, INTERNET_VPC,
-    NO_SG_SET, NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS,
+    Counter, DropReason, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, GATEWAY_MAC, INTERNET_VPC,
+    NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_EGRESS,
 };
 use hyperlab_tests::{
     csum, pkt,
@@ -24,168 +22,29 @@ use hyperlab_tests::{
 };
 
 mod stages_common;
+use stages_common::internet::web_private as web;
+use stages_common::internet::{
+    self, assert_no_such_host, assert_out, eip, first_port, from_internet, host, internet_scene,
+    nat_toml, AWS_POOL, HOST_ENI, HOST_MAC,
+};
 use stages_common::{assert_dropped, ip, CLIENT_ENI, CLIENT_MAC, CLIENT_SG, VPC};
 
-/// vpc-a 10.0.0.0/16 with igw-a: s0 (10.0.1.0/24) is public (its table
-/// routes 0.0.0.0/0 to the internet gateway) and holds nat-a; s1
-/// (10.0.2.0/24) uses the main table, which routes 0.0.0.0/0 to nat-a.
-/// `{ports}`: the gateway's `ports` line (the lab's knob), if any.
-fn nat_toml(ports: &str) -> String {
-    format!(
-        r#"
-[internet]
-hosts = [{{ name = "example", ip = "203.0.113.10" }}]
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[internet_gateway]]
-id = "igw-a"
-vpc = "vpc-a"
-
-[[subnet]]
-id = "s0"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[subnet]]
-id = "s1"
-vpc = "vpc-a"
-cidr = "10.0.2.0/24"
-az = "use1-az1"
-
-[[route_table]]
-id = "rtb-public"
-vpc = "vpc-a"
-subnets = ["s0"]
-routes = [{{ destination = "0.0.0.0/0", target = "igw-a" }}]
-
-[[route_table]]
-id = "rtb-private"
-vpc = "vpc-a"
-main = true
-routes = [{{ destination = "0.0.0.0/0", target = "nat-a" }}]
-
-[[nat_gateway]]
-id = "nat-a"
-subnet = "s0"
-private_ip = "10.0.1.100"
-elastic_ip = "203.0.113.50"
-{ports}
-"#
-    )
-}
-
-const HOST_ENI: u32 = 65_000;
-const HOST_IFINDEX: u32 = 4343;
-const HOST_MAC: [u8; 6] = [0x06, 0, 203, 0, 113, 10];
-const WEB_IFINDEX: u32 = 4242;
 /// The private subnet s1.
 const PRIVATE: u16 = 1;
-
-fn host() -> Ipv4Addr {
-    ip("203.0.113.10")
-}
-fn web() -> Ipv4Addr {
-    ip("10.0.2.30")
-}
-fn eip() -> Ipv4Addr {
-    ip("203.0.113.50")
-}
-
-/// The spec's first port for a flow from web (`id` plays both ports for
-/// ICMP echo) in the pool `lo ..= hi`.
-fn first_port(sport: u16, dport: u16, proto: u8, (lo, hi): (u16, u16)) -> u16 {
-    let h = flow_hash(
-        web().octets(),
-        host().octets(),
-        sport.to_be_bytes(),
-        dport.to_be_bytes(),
-        proto,
-        HASH_SEED_NAT_PORT,
-    );
-    lo + (h % (hi - lo + 1) as u32) as u16
-}
 
 /// SETUP: the tables of `nat_toml(ports)`, open ACLs, the internet host,
 /// nat-a's Elastic IP, and `web` (10.0.2.30 in the private subnet) whose
 /// groups let everything out.
 fn scene(ports: &str) -> Stage {
     let mut st = Stage::load();
-    let topo = dataplane::config::parse_str(&nat_toml(ports), "nat.toml").unwrap();
-    st.set_route_tables(&topo);
-    let open = NetworkAcl::default_for(0, "vpc-a");
-    st.set_nacls(&[&open, &open]);
-    st.set_eni(
-        INTERNET_VPC,
-        host(),
-        EniInfo {
-            eni: HOST_ENI,
-            ifindex: HOST_IFINDEX,
-            sg_set: NO_SG_SET,
-            kind: ENI_KIND_INTERNET,
-            underlay: [0; 4],
-            mac: HOST_MAC,
-            subnet: NO_SUBNET,
-        },
-    );
-    st.set_eni(
-        VPC,
-        web(),
-        EniInfo {
-            eni: CLIENT_ENI,
-            ifindex: WEB_IFINDEX,
-            sg_set: CLIENT_SG,
-            kind: ENI_KIND_HOST,
-            underlay: [0; 4],
-            mac: CLIENT_MAC,
-            subnet: PRIVATE,
-        },
-    );
+    internet_scene(&mut st, &nat_toml(ports), web(), PRIVATE);
     st.set_nat_gateway_eip(0, eip(), ip("10.0.1.100"));
-    let any = (ip("0.0.0.0"), 0);
-    for proto in [PROTO_TCP, PROTO_UDP, PROTO_ICMP] {
-        st.set_sg(CLIENT_SG, SG_DIR_EGRESS, proto, any, &[(0, 65535)]);
-    }
     st
 }
 
 fn from_web(st: &mut Stage) {
-    st.set_port(PortInfo {
-        vpc: VPC,
-        eni: CLIENT_ENI,
-        sg_set: CLIENT_SG,
-        ip: web().octets(),
-        mac: CLIENT_MAC,
-        generation: 0,
-        subnet: PRIVATE,
-        _pad: 0,
-    });
+    internet::from_web(st, web(), PRIVATE);
 }
-
-fn from_internet(st: &mut Stage) {
-    st.set_port(PortInfo {
-        vpc: INTERNET_VPC,
-        eni: HOST_ENI,
-        sg_set: NO_SG_SET,
-        ip: host().octets(),
-        mac: HOST_MAC,
-        generation: 0,
-        subnet: NO_SUBNET,
-        _pad: 0,
-    });
-}
-
-fn assert_out(st: &Stage, hook: Hook, frame: &[u8], expected: &[u8], what: &str) {
-    let o = st.run(hook, frame);
-    assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}: forwarded");
-    assert_eq!(o.out, expected, "{hook:?} {what}: bytes");
-    csum::assert_valid(&o.out);
-}
-
-const AWS_POOL: (u16, u16) = (1024, 56_023);
 
 /// Out through the gateway and back: web's SYN to the internet host
 /// leaves with the Elastic IP and the spec's port as its source; the
@@ -202,7 +61,7 @@ fn nat_gateway_translates_to_its_elastic_ip_and_back() {
         let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "S");
         let out = pkt::tcp(GATEWAY_MAC, HOST_MAC, eip(), host(), nport, 80, "S");
         assert_out(&st, hook, &syn, &out, "web -> example");
-        let flows = st.flows();
+        let flows = st.flow_entries();
         assert_eq!(flows.len(), 2, "{hook:?}");
         let fwd = flow_key(VPC, web(), host(), 40000, 80, PROTO_TCP);
         let rev = flow_key(INTERNET_VPC, host(), eip(), 80, nport, PROTO_TCP);
@@ -310,22 +169,7 @@ fn nat_gateway_drops_what_the_internet_initiates_and_protocols_it_does_not_carry
             DropReason::UnsupportedProtocol,
             "GRE to the internet",
         );
-        let nowhere = pkt::tcp(
-            CLIENT_MAC,
-            GATEWAY_MAC,
-            web(),
-            ip("198.51.100.99"),
-            40001,
-            80,
-            "S",
-        );
-        assert_dropped(
-            &st,
-            hook,
-            &nowhere,
-            DropReason::InternetNoHost,
-            "no such host",
-        );
+        assert_no_such_host(&st, hook, web());
         assert_eq!(st.counter(Counter::FlowCreated), 0, "{hook:?}");
         assert!(st.flows().is_empty(), "{hook:?}");
     }
@@ -628,5 +472,235 @@ fn nat_gateway_times_out_after_350_s_idle_and_answers_the_late_segment_with_a_rs
         );
         csum::assert_valid(&o.out);
         assert!(st.flows().is_empty(), "{hook:?}: no connection comes of it");
+    }
+}
+
+/// Fragmented UDP through the gateway ("NAT gateway basics": a NAT gateway
+/// forwards fragmented UDP, not fragmented TCP or ICMP). web's 300-byte
+/// datagram to example:53 in three fragments (id 0x5151): the first (the
+/// UDP header) leaves with the Elastic IP, the spec's port and the UDP
+/// checksum of the translated datagram; the later two (no ports) with the
+/// Elastic IP, found by their datagram's id. example's reply in three
+/// fragments comes back to 10.0.2.30:5353 likewise. Each expected fragment
+/// is cut from the translated datagram built whole by etherparse, so the
+/// receiver reassembles a datagram with a valid checksum. Dropped: a later
+/// fragment of a datagram the gateway never saw
+/// (`nat_gateway_fragment_unknown`), a TCP fragment, a UDP first fragment
+/// to an address of the VPC and one from the internet with no flow
+/// (`fragment`). nat-a counts every forwarded fragment in and out.
+#[test]
+#[ignore = "needs root"]
+fn nat_gateway_forwards_fragmented_udp_both_ways() {
+    let payload: Vec<u8> = (0..300u16).map(|i| (i * 7) as u8).collect();
+    let cuts = [104, 208];
+    for hook in HOOKS {
+        let mut st = scene("");
+        from_web(&mut st);
+        let uport = first_port(5353, 53, PROTO_UDP, AWS_POOL);
+        let whole = pkt::udp_payload(
+            CLIENT_MAC,
+            GATEWAY_MAC,
+            (web(), host()),
+            (5353, 53),
+            &payload,
+        );
+        let out = pkt::udp_payload(
+            GATEWAY_MAC,
+            HOST_MAC,
+            (eip(), host()),
+            (uport, 53),
+            &payload,
+        );
+        let (sent, want_out) = (
+            pkt::fragments(&whole, 0x5151, &cuts),
+            pkt::fragments(&out, 0x5151, &cuts),
+        );
+        assert_eq!(sent.len(), 3);
+        for (i, (f, w)) in sent.iter().zip(&want_out).enumerate() {
+            let o = st.run(hook, f);
+            assert_eq!(o.verdict, Verdict::Forward, "{hook:?} fragment {i} out");
+            assert_eq!(&o.out, w, "{hook:?} fragment {i} out: bytes");
+        }
+        assert_eq!(st.counter(Counter::FlowCreated), 1, "{hook:?}");
+        from_internet(&mut st);
+        let reply = pkt::udp_payload(
+            HOST_MAC,
+            GATEWAY_MAC,
+            (host(), eip()),
+            (53, uport),
+            &payload,
+        );
+        let back = pkt::udp_payload(
+            GATEWAY_MAC,
+            CLIENT_MAC,
+            (host(), web()),
+            (53, 5353),
+            &payload,
+        );
+        let (sent, want) = (
+            pkt::fragments(&reply, 0x4242, &cuts),
+            pkt::fragments(&back, 0x4242, &cuts),
+        );
+        for (i, (f, w)) in sent.iter().zip(&want).enumerate() {
+            let o = st.run(hook, f);
+            assert_eq!(o.verdict, Verdict::Forward, "{hook:?} fragment {i} back");
+            assert_eq!(&o.out, w, "{hook:?} fragment {i} back: bytes");
+        }
+        let c = st.nat_counters(0);
+        let len: u64 = sent.iter().map(|f| f.len() as u64).sum();
+        assert_eq!(
+            (
+                c.packets_in_from_destination,
+                c.packets_out_to_source,
+                c.bytes_out_to_source
+            ),
+            (3, 3, len),
+            "{hook:?}: nat-a counted the reply's fragments"
+        );
+        assert_eq!(
+            (c.packets_in_from_source, c.packets_out_to_destination),
+            (3, 3),
+            "{hook:?}"
+        );
+        // A datagram the gateway never saw a first fragment of.
+        let orphan = pkt::fragments(&reply, 0x7777, &cuts);
+        let frag = DropReason::Fragment;
+        assert_dropped(
+            &st,
+            hook,
+            &orphan[1],
+            frag,
+            "a later fragment of no datagram",
+        );
+        assert_dropped(
+            &st,
+            hook,
+            &orphan[2],
+            frag,
+            "the last fragment of no datagram",
+        );
+        // 29 s after its first fragment a later one still goes; 31 s
+        // after, the gateway has forgotten the datagram.
+        let late = pkt::fragments(&reply, 0x4343, &cuts);
+        let late_back = pkt::fragments(&back, 0x4343, &cuts);
+        let o = st.run(hook, &late[0]);
+        assert_eq!(
+            (o.verdict, &o.out),
+            (Verdict::Forward, &late_back[0]),
+            "{hook:?} first"
+        );
+        st.age_fragments(29);
+        let o = st.run(hook, &late[1]);
+        assert_eq!(
+            (o.verdict, &o.out),
+            (Verdict::Forward, &late_back[1]),
+            "{hook:?} at 29 s"
+        );
+        st.age_fragments(2);
+        let expired = DropReason::NatGatewayFragmentExpired;
+        assert_dropped(
+            &st,
+            hook,
+            &late[2],
+            expired,
+            "31 s after its first fragment",
+        );
+        let new = pkt::udp_payload(HOST_MAC, GATEWAY_MAC, (host(), eip()), (53, 9999), &payload);
+        let frag = DropReason::Fragment;
+        assert_dropped(
+            &st,
+            hook,
+            &pkt::fragments(&new, 1, &cuts)[0],
+            frag,
+            "a first fragment from outside",
+        );
+        from_web(&mut st);
+        let tcp = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "S");
+        assert_dropped(
+            &st,
+            hook,
+            &pkt::fragments(&tcp, 2, &[8])[0],
+            frag,
+            "a TCP fragment",
+        );
+        let local = pkt::udp_payload(
+            CLIENT_MAC,
+            GATEWAY_MAC,
+            (web(), ip("10.0.2.99")),
+            (5353, 53),
+            &payload,
+        );
+        assert_dropped(
+            &st,
+            hook,
+            &pkt::fragments(&local, 3, &cuts)[0],
+            frag,
+            "in the VPC",
+        );
+        // A fragment of a datagram the gateway forwarded goes on while its
+        // flow lives; once the flow has ended, it has nothing to ride.
+        // (Its first fragment again: the aging above aged every datagram.)
+        let again = pkt::fragments(&whole, 0x5151, &cuts);
+        for i in [0, 2] {
+            let o = st.run(hook, &again[i]);
+            assert_eq!(
+                (o.verdict, &o.out),
+                (Verdict::Forward, &want_out[i]),
+                "{hook:?} again {i}"
+            );
+        }
+        st.clear_flows();
+        assert_dropped(&st, hook, &again[2], expired, "after its flow ended");
+    }
+}
+
+/// Connections through a NAT gateway are automatically tracked (EC2 user
+/// guide, "Automatically tracked connections": NAT gateways are among the
+/// Hyperplane services whose connections are tracked even where the rules
+/// would leave them untracked), so what comes back along one passes the
+/// sender's groups as a response, whatever their inbound rules say. web's
+/// groups admit nothing in, and all TCP out to 0.0.0.0/0 marked untracked
+/// (`SG_DIR_UNTRACKED`: a plain flow would be judged on every packet): the
+/// gateway's entries carry no untracked flag, the host's SYN-ACK comes back,
+/// and once the connection is gone (the gateway timed it out) the RST the
+/// gateway answers web's late segment with reaches web likewise: exact
+/// bytes, on both hooks.
+#[test]
+#[ignore = "needs root"]
+fn nat_gateways_rst_passes_the_senders_groups_as_a_response_of_a_tracked_connection() {
+    use dataplane_common::SG_DIR_UNTRACKED;
+    for hook in HOOKS {
+        let mut st = scene("ports = \"1024-1024\"");
+        let any = (ip("0.0.0.0"), 0);
+        st.set_sg(
+            CLIENT_SG,
+            SG_DIR_EGRESS | SG_DIR_UNTRACKED,
+            PROTO_TCP,
+            any,
+            &[(0, 65535)],
+        );
+        from_web(&mut st);
+        let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "S");
+        let out = pkt::tcp(GATEWAY_MAC, HOST_MAC, eip(), host(), 1024, 80, "S");
+        assert_out(&st, hook, &syn, &out, "SYN out");
+        let flags: Vec<u32> = st.flows().iter().map(|(_, e)| e.flags).collect();
+        assert_eq!(
+            flags,
+            vec![FLOW_F_SNAT, FLOW_F_REPLY | FLOW_F_DNAT],
+            "{hook:?}: tracked both ways"
+        );
+        from_internet(&mut st);
+        let synack = pkt::tcp(HOST_MAC, GATEWAY_MAC, host(), eip(), 80, 1024, "SA");
+        let back = pkt::tcp(GATEWAY_MAC, CLIENT_MAC, host(), web(), 80, 40000, "SA");
+        assert_out(&st, hook, &synack, &back, "SYN-ACK back, no inbound rule");
+        st.clear_flows();
+        from_web(&mut st);
+        let late = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, web(), host(), 40000, 80, "PA");
+        let o = st.run(hook, &late);
+        assert_eq!(
+            (o.verdict, o.out),
+            (reflected(hook), rst_to_web(40000, 2000, 1008)),
+            "{hook:?}: the RST reaches web"
+        );
     }
 }

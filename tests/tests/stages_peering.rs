@@ -9,10 +9,11 @@ use std::net::Ipv4Addr;
 
 use dataplane::model::{Hook, NetworkAcl};
 use dataplane_common::{
-    nacl_stat_id, DropReason, EniInfo, FlowKey, PortInfo, RouteStatKey, ENI_KIND_HOST,
-    FLOW_F_REPLY, FLOW_F_UNTRACKED_RECEIVER, GATEWAY_MAC, PROTO_TCP, ROUTE_NO_MATCH, SG_DIR_EGRESS,
+    nacl_stat_id, DropReason, FlowKey, RouteStatKey, ENI_KIND_HOST, FLOW_F_REPLY,
+    FLOW_F_UNTRACKED_RECEIVER, GATEWAY_MAC, PROTO_TCP, ROUTE_NO_MATCH, SG_DIR_EGRESS,
     SG_DIR_INGRESS, SG_DIR_UNTRACKED,
 };
+use hyperlab_tests::stage::{eni_info, port_info};
 use hyperlab_tests::{
     pkt,
     stage::{flow_key, Stage},
@@ -20,7 +21,7 @@ use hyperlab_tests::{
 };
 
 mod stages_common;
-use stages_common::{assert_dropped, ip, new_drops};
+use stages_common::{assert_dropped, client, ip, new_drops, CLIENT_ENI, CLIENT_MAC, CLIENT_SG};
 
 /// vpc-a (0) 10.0.0.0/16, vpc-b (1) 10.1.0.0/16, vpc-c (2) 10.2.0.0/16,
 /// vpc-d (3) 10.3.0.0/16, one subnet each (subnet index = VPC index).
@@ -106,15 +107,8 @@ routes = [
 ]
 "#;
 
-const CLIENT_ENI: u32 = 3;
-const CLIENT_SG: u32 = 10;
 const PEER_SG: u32 = 11;
-const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x0a];
 const CLIENT_IFINDEX: u32 = 4241;
-
-fn client() -> Ipv4Addr {
-    ip("10.0.1.10")
-}
 
 /// The host ENI at `.20` of VPC `v`'s subnet (ENI 20 + v, MAC ..:v:14).
 fn host(v: u32) -> Ipv4Addr {
@@ -131,16 +125,7 @@ fn host_ifindex(v: u32) -> u32 {
 
 /// Frames arrive from ENI `eni` at `addr` in VPC (and subnet) `vpc`.
 fn port(st: &mut Stage, vpc: u32, eni: u32, addr: Ipv4Addr, mac: [u8; 6], sg: u32) {
-    st.set_port(PortInfo {
-        vpc,
-        eni,
-        sg_set: sg,
-        ip: addr.octets(),
-        mac,
-        generation: 0,
-        subnet: vpc as u16,
-        _pad: 0,
-    });
+    st.set_port(port_info(vpc, eni, sg, addr, mac, vpc as u16));
 }
 
 /// SETUP: `toml`'s tables and connections; the client (vpc-a) sends; a
@@ -158,29 +143,27 @@ fn scene(st: &mut Stage, toml: &str) {
     st.set_eni(
         0,
         client(),
-        EniInfo {
-            eni: CLIENT_ENI,
-            ifindex: CLIENT_IFINDEX,
-            sg_set: CLIENT_SG,
-            kind: ENI_KIND_HOST,
-            underlay: [0; 4],
-            mac: CLIENT_MAC,
-            subnet: 0,
-        },
+        eni_info(
+            CLIENT_ENI,
+            CLIENT_IFINDEX,
+            CLIENT_SG,
+            ENI_KIND_HOST,
+            CLIENT_MAC,
+            0,
+        ),
     );
     for v in 1..4 {
         st.set_eni(
             v,
             host(v),
-            EniInfo {
-                eni: 20 + v,
-                ifindex: host_ifindex(v),
-                sg_set: PEER_SG,
-                kind: ENI_KIND_HOST,
-                underlay: [0; 4],
-                mac: host_mac(v),
-                subnet: v as u16,
-            },
+            eni_info(
+                20 + v,
+                host_ifindex(v),
+                PEER_SG,
+                ENI_KIND_HOST,
+                host_mac(v),
+                v as u16,
+            ),
         );
     }
     let any = (ip("0.0.0.0"), 0);

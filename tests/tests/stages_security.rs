@@ -7,10 +7,11 @@
 
 use dataplane::model::Hook;
 use dataplane_common::{
-    Counter, DropReason, EniInfo, FlowKey, PortInfo, ENI_KIND_HOST, FLOW_F_ECHO_REQUESTS,
-    FLOW_F_REPLY, FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER, GATEWAY_MAC, PROTO_ICMP,
-    PROTO_TCP, SG_DIR_ANY_PROTO, SG_DIR_EGRESS, SG_DIR_INGRESS, SG_DIR_UNTRACKED,
+    Counter, DropReason, FlowKey, ENI_KIND_HOST, FLOW_F_ECHO_REQUESTS, FLOW_F_REPLY,
+    FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP,
+    SG_DIR_ANY_PROTO, SG_DIR_EGRESS, SG_DIR_INGRESS, SG_DIR_UNTRACKED,
 };
+use hyperlab_tests::stage::{eni_info, port_info};
 use hyperlab_tests::{
     pkt,
     stage::{flow_key, Stage},
@@ -26,26 +27,16 @@ fn from_server(st: &mut Stage) {
     st.set_eni(
         VPC,
         client(),
-        EniInfo {
-            eni: CLIENT_ENI,
-            ifindex: 4141,
-            sg_set: CLIENT_SG,
-            kind: ENI_KIND_HOST,
-            mac: CLIENT_MAC,
-            subnet: 0,
-            underlay: [0; 4],
-        },
+        eni_info(CLIENT_ENI, 4141, CLIENT_SG, ENI_KIND_HOST, CLIENT_MAC, 0),
     );
-    st.set_port(PortInfo {
-        vpc: VPC,
-        eni: SERVER_ENI,
-        sg_set: SERVER_SG,
-        ip: server().octets(),
-        mac: SERVER_MAC,
-        generation: 0,
-        subnet: 0,
-        _pad: 0,
-    });
+    st.set_port(port_info(
+        VPC,
+        SERVER_ENI,
+        SERVER_SG,
+        server(),
+        SERVER_MAC,
+        0,
+    ));
 }
 
 /// And the client's again.
@@ -259,8 +250,8 @@ fn untracked_flow_is_cut_by_a_rule_removal_and_a_tracked_one_survives() {
             any,
             &[(80, 80)],
         );
-        let web = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "S");
-        let tls = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40001, 443, "S");
+        let web = to_server(40000, 80, "S");
+        let tls = to_server(40001, 443, "S");
         assert_forwarded_to(&st, hook, &web, SERVER_MAC, "SYN to 80");
         assert_forwarded_to(&st, hook, &tls, SERVER_MAC, "SYN to 443");
         let k = |sport, dport| flow_key(VPC, client(), server(), sport, dport, PROTO_TCP);
@@ -277,8 +268,8 @@ fn untracked_flow_is_cut_by_a_rule_removal_and_a_tracked_one_survives() {
         );
         assert_eq!(flags_of(&st, k(40001, 443)), Some(0), "{hook:?}");
         assert_eq!(flags_of(&st, r(40001, 443)), Some(FLOW_F_REPLY), "{hook:?}");
-        let web_ack = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "A");
-        let tls_ack = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40001, 443, "A");
+        let web_ack = to_server(40000, 80, "A");
+        let tls_ack = to_server(40001, 443, "A");
         assert_forwarded_to(&st, hook, &web_ack, SERVER_MAC, "untracked, rules in place");
         // The reload removes both inbound rules.
         st.remove_sg(SERVER_SG, SG_DIR_INGRESS, PROTO_TCP, any);
@@ -357,29 +348,15 @@ fn network_acl_entries_by_protocol_number() {
     let payload = [0, 0, 0x08, 0x00, 1, 2, 3, 4];
     for hook in HOOKS {
         let mut st = Stage::load();
-        st.set_port(PortInfo {
-            vpc: VPC,
-            eni: CLIENT_ENI,
-            sg_set: CLIENT_SG,
-            ip: client().octets(),
-            mac: CLIENT_MAC,
-            generation: 0,
-            subnet: 0,
-            _pad: 0,
-        });
-        st.set_eni(
+        st.set_port(port_info(
             VPC,
-            server(),
-            EniInfo {
-                eni: SERVER_ENI,
-                ifindex: SERVER_IFINDEX,
-                sg_set: SERVER_SG,
-                kind: ENI_KIND_HOST,
-                mac: SERVER_MAC,
-                subnet: 1,
-                underlay: [0; 4],
-            },
-        );
+            CLIENT_ENI,
+            CLIENT_SG,
+            client(),
+            CLIENT_MAC,
+            0,
+        ));
+        server_eni(&mut st, ENI_KIND_HOST, 1);
         let any = (ip("0.0.0.0"), 0);
         for (set, dir) in [(CLIENT_SG, SG_DIR_EGRESS), (SERVER_SG, SG_DIR_INGRESS)] {
             st.set_sg(set, dir | SG_DIR_ANY_PROTO, 0, any, &[(0, 65535)]);
@@ -396,7 +373,7 @@ fn network_acl_entries_by_protocol_number() {
         );
         let esp = pkt::ip_proto(CLIENT_MAC, GATEWAY_MAC, client(), server(), 50, &payload);
         assert_forwarded_to(&st, hook, &esp, SERVER_MAC, "ESP meets rule 100");
-        let syn = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), server(), 40000, 80, "S");
+        let syn = to_server(40000, 80, "S");
         assert_forwarded_to(&st, hook, &syn, SERVER_MAC, "TCP meets rule 100");
         let k = NaclStatKey {
             nacl: nacl_stat_id(b"acl-no-gre"),

@@ -18,6 +18,7 @@ use dataplane_common::{
     GATEWAY_MAC, HASH_SEED_NAT_PORT, MAGLEV_SIZE, NO_SG_SET, NO_SUBNET, PROTO_TCP, SG_DIR_EGRESS,
     SG_DIR_INGRESS, TUNNEL_VPC,
 };
+use hyperlab_tests::stage::port_info;
 use hyperlab_tests::{
     csum, pkt,
     stage::{flow_key, Stage},
@@ -50,16 +51,7 @@ fn web() -> Ipv4Addr {
 /// on the node with underlay address 192.168.213.2. The client's group
 /// lets TCP out; web's admits nothing; both subnets' ACLs are defaults.
 fn scene(st: &mut Stage) {
-    st.set_port(PortInfo {
-        vpc: 0,
-        eni: CLIENT_ENI,
-        sg_set: CLIENT_SG,
-        ip: client().octets(),
-        mac: CLIENT_MAC,
-        generation: 0,
-        subnet: 0,
-        _pad: 0,
-    });
+    st.set_port(port_info(0, CLIENT_ENI, CLIENT_SG, client(), CLIENT_MAC, 0));
     let acls: Vec<_> = (0..2)
         .map(|v| dataplane::model::NetworkAcl::default_for(0, &format!("vpc-{v}")))
         .collect();
@@ -160,16 +152,14 @@ fn the_vxlan_port_takes_only_tunnelled_ip_from_other_nodes() {
     for hook in HOOKS {
         let mut st = Stage::load();
         scene(&mut st);
-        st.set_port(PortInfo {
-            vpc: TUNNEL_VPC,
-            eni: u32::MAX,
-            sg_set: NO_SG_SET,
-            ip: [0; 4],
-            mac: [0; 6],
-            generation: 0,
-            subnet: NO_SUBNET,
-            _pad: 0,
-        });
+        st.set_port(port_info(
+            TUNNEL_VPC,
+            u32::MAX,
+            NO_SG_SET,
+            Ipv4Addr::from([0; 4]),
+            [0; 6],
+            NO_SUBNET,
+        ));
         let syn = pkt::tcp(WEB_MAC, CLIENT_MAC, web(), client(), 80, 40000, "S");
         assert_dropped(&st, hook, &syn, DropReason::SourceCheck, "no metadata");
         let arp = pkt::arp_request(WEB_MAC, web(), client());

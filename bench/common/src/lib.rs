@@ -120,9 +120,10 @@ pub const fn gen_index(seq: u64, flows_mask: u32, cpu: u32, cpu_stride: u32) -> 
 }
 
 /// The minimal NAT's action in an entry as large as the pipeline's
-/// `FlowEntry` (112 bytes), with the per-flow counters and timestamp the
-/// pipeline keeps in it: what the entry's size and the fast path's writes
-/// cost at many flows.
+/// `FlowEntry` (88 bytes, the action alone since the per-flow counters
+/// moved to per-CPU records), with room for a packet and byte count and a
+/// timestamp written in it on every packet (as the pipeline did before):
+/// what the entry's size and in-entry writes cost at many flows.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct NatWide {
@@ -134,9 +135,6 @@ pub struct NatWide {
     pub _r1: u64,
     pub _r2: u64,
     pub _r3: u64,
-    pub _r4: u64,
-    pub _r5: u64,
-    pub _r6: u64,
 }
 
 /// The 5-tuple floor's key: 16 bytes, nothing else.

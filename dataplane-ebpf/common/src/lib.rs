@@ -14,6 +14,10 @@ pub use tunnel::*;
 /// The NAT gateway's CloudWatch-named counters.
 pub mod nat_gateway;
 pub use nat_gateway::*;
+mod flow_counters;
+pub use flow_counters::*;
+mod nacl;
+pub use nacl::*;
 
 /// What every kernel object (the data plane's, the bench's) defines once:
 /// the panic handler and the license the kernel requires of GPL helpers.
@@ -92,6 +96,12 @@ pub mod programs {
     /// built apart so that each variant stays under the verifier's budget.
     pub const TC_SLOW_TUNNEL: &str = "hyperlab_tc_slow_tunnel";
     pub const XDP_SLOW: &str = "hyperlab_xdp_slow";
+    /// Each hook's program for a fragment of a UDP datagram (through a NAT
+    /// gateway), at [`super::maps::SLOW_FRAGMENT`] of its array: built
+    /// apart so that no slow path carries both a first packet's stages and
+    /// a fragment's under one verifier budget.
+    pub const TC_FRAGMENT: &str = "hyperlab_tc_fragment";
+    pub const XDP_FRAGMENT: &str = "hyperlab_xdp_fragment";
 }
 
 // Map sizes. Every configuration-derived map holds two generations side by
@@ -146,140 +156,6 @@ pub const SG_DIR_UNTRACKED: u8 = 0x20;
 
 pub const PROTO_ICMP: u8 = 1;
 
-// Network ACLs (docs/DATAPLANE.md, "Network ACLs"). A packet that crosses
-// a subnet boundary meets the source subnet's outbound entries and the
-// destination subnet's inbound entries. The agent precomputes each ACL
-// direction's first-match decisions into two LPM tries, so the kernel
-// never scans entries: `HL_NACL_CIDRS` maps (ACL direction, peer address)
-// to an address class, `HL_NACL_RULES` maps (class, protocol, port or
-// ICMP type<<8|code) to the deciding rule.
-
-/// Subnets of one configuration generation (`HL_NACL_SUBNETS` holds two).
-pub const SUBNETS_PER_GENERATION: u32 = 2048;
-pub const MAX_SUBNETS: u32 = 2 * SUBNETS_PER_GENERATION;
-pub const MAX_NACL_CIDRS: u32 = 65_536;
-pub const MAX_NACL_RULES: u32 = 262_144;
-pub const MAX_NACL_STATS: u32 = 16_384;
-/// A flow entry's subnet field with no subnet (no second crossing).
-pub const NO_SUBNET: u16 = u16::MAX;
-/// The rule number of every ACL's final `*` entry (AWS lists it as `*`;
-/// its API shows 32767): deny whatever no numbered entry matched.
-pub const NACL_RULE_DEFAULT: u16 = 32767;
-/// Leading bits of an [`NaclCidrKey`] before the address prefix.
-pub const NACL_CIDR_FIXED_BITS: u32 = 32;
-/// Leading bits of an [`NaclRuleKey`] before the port prefix: class and
-/// protocol. A class-level entry (any protocol) has only the class's 32.
-pub const NACL_RULE_FIXED_BITS: u32 = 40;
-
-/// The `HL_NACL_SUBNETS` index of subnet `subnet` in generation `gen`.
-#[inline(always)]
-pub const fn subnet_slot(subnet: u16, gen: u32) -> u32 {
-    (gen & 1) * SUBNETS_PER_GENERATION + subnet as u32
-}
-
-/// One direction of a subnet's network ACL.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct NaclRef {
-    /// The ACL direction's id in `HL_NACL_CIDRS` (generation-specific; 0:
-    /// none, the direction is uniform).
-    pub acl: u32,
-    /// The ACL's stable identity ([`nacl_stat_id`] of its config id): the
-    /// `HL_NACL_STATS` key and what explain names.
-    pub nacl: u32,
-    /// Non-zero: every packet meets this rule (`uniform_allow` says how it
-    /// ends), so no lookup is needed: the default ACL's allow-all rule 100,
-    /// or the `*` deny of an ACL with no entries.
-    pub uniform_rule: u16,
-    pub uniform_allow: u8,
-    pub _pad: u8,
-}
-
-/// A subnet's network ACL: the outbound and inbound directions.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct SubnetNacls {
-    pub egress: NaclRef,
-    pub ingress: NaclRef,
-}
-
-/// The data of an `HL_NACL_CIDRS` LPM key: the prefix covers `acl`
-/// ([`NACL_CIDR_FIXED_BITS`]) plus the address prefix length.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct NaclCidrKey {
-    /// Big-endian so the trie's leading bits are the id.
-    pub acl: [u8; 4],
-    pub addr: [u8; 4],
-}
-
-impl NaclCidrKey {
-    pub const fn new(acl: u32, addr: [u8; 4]) -> Self {
-        NaclCidrKey {
-            acl: acl.to_be_bytes(),
-            addr,
-        }
-    }
-}
-
-/// The data of an `HL_NACL_RULES` LPM key: class, protocol, then the
-/// port (TCP/UDP destination port; ICMP `type << 8 | code`), big-endian.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct NaclRuleKey {
-    pub class: [u8; 4],
-    pub proto: u8,
-    pub value: [u8; 2],
-    pub _pad: u8,
-}
-
-impl NaclRuleKey {
-    pub const fn new(class: u32, proto: u8, value: u16) -> Self {
-        NaclRuleKey {
-            class: class.to_be_bytes(),
-            proto,
-            value: value.to_be_bytes(),
-            _pad: 0,
-        }
-    }
-}
-
-/// The first entry of an ACL direction that matches a class, protocol and
-/// port: its rule number and action.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct NaclDecision {
-    pub rule: u16,
-    /// 1: allow, 0: deny.
-    pub allow: u8,
-    pub _pad: u8,
-}
-
-/// `HL_NACL_STATS` key: packets dropped by one rule of one ACL direction.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub struct NaclStatKey {
-    /// [`NaclRef::nacl`].
-    pub nacl: u32,
-    pub rule: u16,
-    /// `SG_DIR_INGRESS` or `SG_DIR_EGRESS`.
-    pub dir: u8,
-    pub _pad: u8,
-}
-
-/// A network ACL's stable identity: FNV-1a of its config id. Counters are
-/// keyed by it, so they keep their meaning across reloads that add,
-/// remove or reorder ACLs.
-pub const fn nacl_stat_id(id: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    let mut i = 0;
-    while i < id.len() {
-        h ^= id[i] as u32;
-        h = h.wrapping_mul(0x0100_0193);
-        i += 1;
-    }
-    h
-}
 // Route tables (docs/DATAPLANE.md, "Route tables"). The first packet of
 // a flow meets its source subnet's table: one LPM lookup in `HL_ROUTES`
 // by (table, destination) gives the route that decides.
@@ -401,7 +277,16 @@ pub const INTERNET_VPC: u32 = 0x7fff_fff0;
 /// gateway's Elastic IP}: the address leads to no ENI; a first packet to it
 /// is an outside-initiated connection (`nat_gateway_outside_initiated`).
 pub const NAT_GATEWAY_VPC: u32 = 0x7fff_fff1;
-/// The kernel ENI index (counters, flow entries) of internet host `k` is
+/// Interface numbers (the kernel ENI index of counters and flow entries,
+/// the fabric port name `p<n>`) come in three ranges, so that a lab that
+/// gains host ENIs shifts nothing: host ENIs below [`MANAGED_ENI_BASE`],
+/// then the managed interfaces (endpoint ENIs, NLB nodes, link ENIs, NAT
+/// gateway ENIs: numbered by the agent for flow logs, never counted by the
+/// kernel), then the internet hosts from [`INTERNET_ENI_BASE`]. A number,
+/// once given to an interface, stays its own for the lab's life
+/// (`dataplane/src/compile/numbers.rs`).
+pub const MANAGED_ENI_BASE: u32 = MAX_ENIS / 2;
+/// The kernel ENI index (counters, flow entries) of an internet host is
 /// `INTERNET_ENI_BASE + k`: above every VPC ENI and managed interface, so
 /// the agent never mistakes one for an interface of a VPC.
 pub const INTERNET_ENI_BASE: u32 = MAX_ENIS - 1024;
@@ -701,14 +586,6 @@ pub struct FlowEntry {
     pub stat_listener: u32,
     pub stat_target: u32,
     pub created_ns: u64,
-    /// Packets and IPv4 bytes (frame length minus the 14-byte Ethernet
-    /// header) forwarded in this direction. Added atomically: every CPU that
-    /// forwards a packet of the flow counts into the same entry. Each sits
-    /// between the timestamps: two adjacent zero u64s in the kernel's entry
-    /// literals compile to a `memset` call the BPF target cannot link.
-    pub packets: u64,
-    pub last_seen_ns: u64,
-    pub bytes: u64,
     /// The subnet boundaries this direction crosses, as global subnet
     /// indices, for the network ACLs every packet meets (a flow hit
     /// included): the packet as it arrives leaves `cross1_from` and enters
@@ -726,13 +603,7 @@ pub struct FlowEntry {
     /// needs no lookup; every switch (a reload) makes the next packet meet
     /// the ACLs again. ICMP is always checked (its type may vary).
     pub nacl_epoch: u32,
-    /// The TCP flags this direction's packets carried, as flow logs'
-    /// `tcp-flags` counts them ([`aws_tcp_flags`]), OR-ed since the entry
-    /// was created; 0 for UDP and ICMP. Written only when a packet brings a
-    /// bit not yet set (a handful of times per flow), so the established
-    /// path only computes the mask of its (ACK-only) segments, which is 0.
-    pub tcp_flags: u8,
-    pub _pad2: u8,
+    pub _pad2: u16,
     /// The NAT gateway that translates this flow (its counters' slot), or
     /// [`NO_NAT_GATEWAY`].
     pub nat_gateway: u16,
@@ -747,12 +618,9 @@ pub const fn aws_tcp_flags(f: u8) -> u8 {
     const SYN: u8 = 0x02;
     const RST: u8 = 0x04;
     const ACK: u8 = 0x10;
-    let m = f & (FIN | SYN | RST);
-    if f & SYN != 0 {
-        m | (f & ACK)
-    } else {
-        m
-    }
+    // Branch-free (the kernel's verifier budget counts every branch): SYN
+    // shifted onto ACK's bit keeps ACK only with SYN.
+    (f & (FIN | SYN | RST)) | (f & ACK & ((f & SYN) << 3))
 }
 
 pub const ENDPOINT_STATE_PENDING: u32 = 0;
@@ -996,7 +864,10 @@ codes! {
         BadIpVersion = 4, "bad_ip_version";
         /// Total length larger than the frame or smaller than the header.
         BadTotalLength = 5, "bad_total_length";
-        /// Any fragment: the fabric tracks flows by ports, which only the first carries.
+        /// A fragment the fabric does not carry: any fragment but of UDP
+        /// through a NAT gateway (it tracks flows by ports, which only the
+        /// first fragment carries; AWS's NAT gateway forwards fragmented
+        /// UDP, `nat_gateway.rs`).
         Fragment = 6, "fragment";
         TruncatedL4 = 7, "truncated_l4";
         /// TCP data offset below 5 or past the packet.
@@ -1096,6 +967,13 @@ codes! {
         /// there): dropped. Any other segment but a SYN gets the gateway's
         /// RST instead (`nat_gateway_rst_sent`).
         NatGatewayNoConnection = 41, "nat_gateway_no_connection";
+        /// A later fragment (offset above zero) of a UDP datagram through a
+        /// NAT gateway that came more than 30 s after its first fragment
+        /// (`FRAGMENT_TIMEOUT_NS`), or after the flow that fragment rode
+        /// ended: without ports it has nothing to ride. A later fragment of
+        /// a datagram no NAT gateway forwarded the first fragment of is
+        /// `fragment`.
+        NatGatewayFragmentExpired = 42, "nat_gateway_fragment_expired";
     }
 }
 
@@ -1171,6 +1049,7 @@ mod pod {
     unsafe impl aya::Pod for SgPorts {}
     unsafe impl aya::Pod for FlowKey {}
     unsafe impl aya::Pod for FlowEntry {}
+    unsafe impl aya::Pod for FlowCounters {}
     unsafe impl aya::Pod for EniCounters {}
     unsafe impl aya::Pod for EndpointInfo {}
     unsafe impl aya::Pod for ListenerKey {}
@@ -1190,6 +1069,8 @@ mod pod {
     unsafe impl aya::Pod for RouteStatKey {}
     unsafe impl aya::Pod for PublicIp {}
     unsafe impl aya::Pod for NatGatewayCounters {}
+    unsafe impl aya::Pod for FragKey {}
+    unsafe impl aya::Pod for FragEntry {}
     unsafe impl aya::Pod for explain::ExplainTrace {}
 }
 

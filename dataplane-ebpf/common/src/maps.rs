@@ -10,6 +10,13 @@ pub const ENIS: &str = "HL_ENIS";
 pub const SG_RULES: &str = "HL_SG_RULES";
 /// [`super::FlowKey`] -> [`super::FlowEntry`]
 pub const FLOWS: &str = "HL_FLOWS";
+/// per-CPU hash [`super::FlowKey`] -> [`super::FlowCounters`]: each
+/// direction's packets, bytes, last packet and per-window TCP flags, one
+/// record per CPU, created and removed with its `HL_FLOWS` entry
+pub const FLOW_COUNTS: &str = "HL_FLOW_COUNTS";
+/// array of one u32: the flow-log window the kernel counts TCP flags in
+/// (the flow log writes the next one when it closes a window)
+pub const FLOW_WINDOW: &str = "HL_FLOW_WINDOW";
 /// per-CPU array of u64 indexed by [`super::DropReason`] codes
 pub const DROPS: &str = "HL_DROPS";
 /// per-CPU array of u64 indexed by [`super::Counter`] codes
@@ -61,21 +68,31 @@ pub const ROUTE_STATS: &str = "HL_ROUTE_STATS";
 /// 1:1 NAT, both ways ({VPC, private address} -> public address;
 /// {[`super::INTERNET_VPC`], public address} -> VPC and private address)
 pub const PUBLIC_IPS: &str = "HL_PUBLIC_IPS";
-/// program array of two, the TC fast path's tail calls for first
+/// program array of three, the TC fast path's tail calls for first
 /// packets: [`super::programs::TC_SLOW`] at 0,
-/// [`super::programs::TC_SLOW_TUNNEL`] (a packet from another node) at 1
+/// [`super::programs::TC_SLOW_TUNNEL`] (a packet from another node) at 1,
+/// [`super::programs::TC_FRAGMENT`] (a UDP fragment) at [`SLOW_FRAGMENT`]
 pub const SLOW_TC: &str = "HL_SLOW_TC";
-/// program array of two: [`super::programs::XDP_SLOW`] at 0; 1 stays
-/// empty (an XDP frame cannot come through a tunnel)
+/// program array of three: [`super::programs::XDP_SLOW`] at 0; 1 stays
+/// empty (an XDP frame cannot come through a tunnel);
+/// [`super::programs::XDP_FRAGMENT`] at [`SLOW_FRAGMENT`]
 pub const SLOW_XDP: &str = "HL_SLOW_XDP";
+/// The index of each hook's fragment program in its array.
+pub const SLOW_FRAGMENT: u32 = 2;
 /// The program arrays, which the loader fills after loading the
 /// programs (a dry run fills its own: never the pinned ones).
 /// Each slow-path program's (array, index): the loader fills these.
-pub const SLOW_PATHS: [(&str, u32, &str); 3] = [
+pub const SLOW_PATHS: [(&str, u32, &str); 5] = [
     (SLOW_TC, 0, super::programs::TC_SLOW),
     (SLOW_TC, 1, super::programs::TC_SLOW_TUNNEL),
+    (SLOW_TC, SLOW_FRAGMENT, super::programs::TC_FRAGMENT),
     (SLOW_XDP, 0, super::programs::XDP_SLOW),
+    (SLOW_XDP, SLOW_FRAGMENT, super::programs::XDP_FRAGMENT),
 ];
 /// per-CPU array of [`super::NatGatewayCounters`] by gateway index
 /// ([`super::NAT_STATS_SLOTS`])
 pub const NAT_STATS: &str = "HL_NAT_STATS";
+/// LRU hash [`super::FragKey`] -> [`super::FragEntry`]: the flow each
+/// fragmented UDP datagram through a NAT gateway rode with its first
+/// fragment, for its later fragments
+pub const FRAGS: &str = "HL_FRAGS";

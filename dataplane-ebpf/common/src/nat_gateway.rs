@@ -25,6 +25,46 @@ pub const NO_NAT_GATEWAY: u16 = u16::MAX;
 /// the connection times out"). Fixed by AWS, not a setting.
 pub const NAT_GATEWAY_IDLE_TIMEOUT_S: u64 = 350;
 
+/// Fragmented UDP through a NAT gateway ("NAT gateway basics": the gateway
+/// forwards fragmented UDP; fragmented TCP and ICMP it drops). Only a
+/// first fragment carries the ports a flow is found by; the gateway
+/// remembers, per datagram, which flow it rode, and a later fragment of
+/// the datagram finds it by [`FragKey`] (RFC 791: source, destination,
+/// protocol and identification name a datagram). Entries of `HL_FRAGS`, an
+/// LRU hash (an old datagram's entry makes room for a new one; nothing else
+/// removes them).
+pub const MAX_FRAGS: u32 = 16_384;
+
+/// How long after its first fragment a datagram's later fragments are
+/// forwarded: 30 s, Linux's `ipfrag_time` (the receiver drops a datagram it
+/// could not reassemble in that time, so a later fragment after it is of
+/// no use; AWS documents no figure).
+pub const FRAGMENT_TIMEOUT_NS: u64 = 30_000_000_000;
+
+/// `HL_FRAGS` key: a datagram, in the VPC of the port its fragments come
+/// in on (`INTERNET_VPC` for an internet host's), network order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct FragKey {
+    pub vpc: u32,
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    /// The IPv4 identification field.
+    pub id: [u8; 2],
+    pub proto: u8,
+    pub _pad: u8,
+}
+
+/// `HL_FRAGS` value: the flow the datagram's first fragment rode (the key
+/// of its direction) and when the fragment passed (`flow::now`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FragEntry {
+    pub flow: crate::FlowKey,
+    pub _pad: u32,
+    pub first_ns: u64,
+}
+
 /// One gateway's counters, named after its CloudWatch metrics. "Source":
 /// the clients in the VPC; "destination": the internet hosts. Bytes are
 /// whole frames, as every counter of the data plane counts them.
@@ -155,15 +195,11 @@ impl Default for crate::FlowEntry {
             stat_listener: 0,
             stat_target: 0,
             created_ns: 0,
-            packets: 0,
-            last_seen_ns: 0,
-            bytes: 0,
             cross1_from: 0,
             cross1_to: 0,
             cross2_from: 0,
             cross2_to: 0,
             nacl_epoch: 0,
-            tcp_flags: 0,
             _pad2: 0,
             nat_gateway: NO_NAT_GATEWAY,
         }

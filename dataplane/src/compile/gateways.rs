@@ -7,8 +7,8 @@
 //! gateway are `compile/routes.rs`'s (`ROUTE_TARGET_IGW`).
 
 use dataplane_common::{
-    in_generation, EniInfo, EniKey, PortInfo, PublicIp, ENI_KIND_INTERNET, INTERNET_ENI_BASE,
-    INTERNET_VPC, NAT_GATEWAY_VPC, NO_NAT_GATEWAY, NO_SG_SET, NO_SUBNET,
+    in_generation, EniInfo, EniKey, PortInfo, PublicIp, ENI_KIND_INTERNET, INTERNET_VPC,
+    NAT_GATEWAY_VPC, NO_NAT_GATEWAY, NO_SG_SET, NO_SUBNET,
 };
 
 use super::{Compiled, Shift};
@@ -17,18 +17,18 @@ use crate::model::Topology;
 /// One `HL_PUBLIC_IPS` entry.
 pub type PublicIpEntry = (EniKey, PublicIp);
 
-/// The kernel ENI index of internet host `k`.
-pub fn internet_eni(k: usize) -> u32 {
-    INTERNET_ENI_BASE + k as u32
-}
-
 /// Adds the internet hosts' ports and ENI entries (their fabric ifindexes
 /// follow the ENIs' in `ifindexes`) and the public addresses.
-pub(super) fn compile_internet(topo: &Topology, ifindexes: &[u32], out: &mut Compiled) {
+pub(super) fn compile_internet(
+    topo: &Topology,
+    ifindexes: &[u32],
+    numbering: &super::Numbering,
+    out: &mut Compiled,
+) {
     for (k, h) in topo.internet.hosts.iter().enumerate() {
         let ifindex = ifindexes[topo.enis.len() + k];
         let ip = h.ip.octets();
-        let eni = internet_eni(k);
+        let eni = numbering.internet[k];
         out.ports.push((
             ifindex,
             PortInfo {

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use dataplane_common::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 use super::*;
-use crate::model::test_support::{net, rule, subnet, vpc};
+use crate::model::test_support::{net, rule, sg, subnet, vpc};
 use crate::model::*;
 
 /// Two VPCs with the same CIDR; web allows 80 from the client's group
@@ -19,32 +19,27 @@ pub fn topo() -> Topology {
             subnet("subnet-b", 1, "10.0.1.0/24", "az1"),
         ],
         security_groups: vec![
-            SecurityGroup {
-                id: "sg-client".into(),
-                vpc: 0,
-                ingress: vec![],
-                egress: vec![all_out.clone()],
-            },
-            SecurityGroup {
-                id: "sg-web".into(),
-                vpc: 0,
-                ingress: vec![
+            sg("sg-client", 0, vec![], vec![all_out.clone()]),
+            sg(
+                "sg-web",
+                0,
+                vec![
                     rule(Protocol::Tcp, (80, 80), Peer::SecurityGroup(0)),
                     rule(Protocol::Tcp, (8000, 8100), Peer::Cidr(net("10.0.0.0/16"))),
                     rule(Protocol::Tcp, (8101, 8200), Peer::Cidr(net("10.0.0.0/16"))),
                 ],
-                egress: vec![],
-            },
-            SecurityGroup {
-                id: "sg-b".into(),
-                vpc: 1,
-                ingress: vec![rule(
+                vec![],
+            ),
+            sg(
+                "sg-b",
+                1,
+                vec![rule(
                     Protocol::Icmp,
                     (0, 65535),
                     Peer::Cidr(net("0.0.0.0/0")),
                 )],
-                egress: vec![all_out],
-            },
+                vec![all_out],
+            ),
         ],
         enis: vec![
             eni("eni-client", 0, 0, [10, 0, 1, 10], 0, "client"),

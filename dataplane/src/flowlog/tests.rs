@@ -1,5 +1,5 @@
 use super::*;
-use dataplane_common::{FLOW_F_DNAT, FLOW_F_SNAT, PROTO_TCP, PROTO_UDP};
+use dataplane_common::{FlowCounters, FLOW_F_DNAT, FLOW_F_SNAT, PROTO_TCP, PROTO_UDP};
 
 pub(super) fn key(
     vpc: u32,
@@ -21,8 +21,31 @@ pub(super) fn key(
     }
 }
 
+/// An entry with these totals, counted on one CPU.
+fn row(entry: FlowEntry, (packets, bytes): (u64, u64)) -> FlowRow {
+    FlowRow::one_cpu(
+        entry,
+        FlowCounters {
+            packets,
+            bytes,
+            ..Default::default()
+        },
+    )
+}
+
+/// `a` reads the entries of flow `k` (`f`, and `r` under `rk`), summed as
+/// of its window, as the reader does.
+fn read(a: &mut Aggregator, k: &FlowKey, f: &FlowRow, rk: &FlowKey, r: &FlowRow) {
+    let w = a.window;
+    a.observe(
+        k,
+        Some((&f.entry, FlowTotals::of(&f.cpus, w))),
+        Some((rk, &r.entry, FlowTotals::of(&r.cpus, w))),
+    );
+}
+
 /// A flow's forward and reply entries, client ENI 0 -> server ENI 1.
-fn entries(k: &FlowKey, fwd: (u64, u64), rev: (u64, u64)) -> (FlowEntry, FlowKey, FlowEntry) {
+fn entries(k: &FlowKey, fwd: (u64, u64), rev: (u64, u64)) -> (FlowRow, FlowKey, FlowRow) {
     let f = FlowEntry {
         out_vpc: k.vpc,
         new_src: k.src,
@@ -31,8 +54,6 @@ fn entries(k: &FlowKey, fwd: (u64, u64), rev: (u64, u64)) -> (FlowEntry, FlowKey
         new_dport: k.dport,
         src_eni: 0,
         dst_eni: 1,
-        packets: fwd.0,
-        bytes: fwd.1,
         ..Default::default()
     };
     let rk = f.peer_key(k.proto);
@@ -45,11 +66,9 @@ fn entries(k: &FlowKey, fwd: (u64, u64), rev: (u64, u64)) -> (FlowEntry, FlowKey
         new_dport: rk.dport,
         src_eni: 1,
         dst_eni: 0,
-        packets: rev.0,
-        bytes: rev.1,
         ..Default::default()
     };
-    (f, rk, r)
+    (row(f, fwd), rk, row(r, rev))
 }
 
 /// [`entries`] as the table holds them, read by `a`; returned for more.
@@ -58,9 +77,9 @@ fn observe(
     k: &FlowKey,
     fwd: (u64, u64),
     rev: (u64, u64),
-) -> (FlowEntry, FlowKey, FlowEntry) {
+) -> (FlowRow, FlowKey, FlowRow) {
     let (f, rk, r) = entries(k, fwd, rev);
-    a.observe(k, Some(&f), Some((&rk, &r)));
+    read(a, k, &f, &rk, &r);
     (f, rk, r)
 }
 
@@ -129,49 +148,71 @@ fn an_accepted_flow_is_logged_at_both_enis_in_each_direction_as_deltas() {
             "2 123456789012 eni-web 10.0.1.10 10.0.2.20 40000 80 6 2 100 160 160 ACCEPT OK",
         ]
     );
-    a.observe(&k, Some(&f), Some((&rk, &r)));
+    read(&mut a, &k, &f, &rk, &r);
     assert!(a.close(220, 280).is_empty(), "no traffic, no record");
 }
 
 #[test]
-fn tcp_flags_are_the_flags_first_seen_in_each_window_per_direction() {
+fn tcp_flags_are_the_or_of_each_windows_packets_on_every_cpu_per_direction() {
     let format = crate::model::parse_flow_log_format(
         "${interface-id} ${srcport} ${dstport} ${packets} ${tcp-flags} ${action}",
     )
     .unwrap();
     let (mut a, k) = client_to_web(40000, 80, PROTO_TCP);
     a.event(&new_event(&k));
-    let read = |a: &mut Aggregator, fwd: (u64, u8), rev: (u64, u8)| {
-        let (mut f, rk, mut r) = entries(&k, (fwd.0, fwd.0 * 60), (rev.0, rev.0 * 60));
-        (f.tcp_flags, r.tcp_flags) = (fwd.1, rev.1);
-        a.observe(&k, Some(&f), Some((&rk, &r)));
-    };
+    let (f, rk, r) = entries(&k, (0, 0), (0, 0));
+    // Each direction counted on two CPUs, as the kernel does (60 bytes a
+    // packet); `w`: the kernel's window.
+    let (mut fc, mut rc) = ([FlowCounters::default(); 2], [FlowCounters::default(); 2]);
     let render = |recs: Vec<Record>| -> Vec<String> {
         recs.iter().map(|r| r.render(&format, "1")).collect()
     };
-    // Each window: what the entries show (packets, OR of flags), and the
-    // packets and flags each direction's record reports for it.
-    let windows = [
-        // SYN and 2 ACKs out, SYN-ACK and an ACK back.
-        ((3, 2), (2, 18), ["3 2", "2 18"]),
-        // Data only (the entries' ORs unchanged): 0.
-        ((5, 2), (4, 18), ["2 0", "2 0"]),
-        // The client's FIN, the server's RST.
-        ((6, 3), (5, 22), ["1 1", "1 4"]),
-    ];
-    for (start, (fwd, rev, [out, back])) in (0..).step_by(60).zip(windows) {
-        read(&mut a, fwd, rev);
-        assert_eq!(
-            render(a.close(start, start + 60)),
-            [
-                format!("eni-client 40000 80 {out} ACCEPT"),
-                format!("eni-client 80 40000 {back} ACCEPT"),
-                format!("eni-web 40000 80 {out} ACCEPT"),
-                format!("eni-web 80 40000 {back} ACCEPT"),
-            ],
-            "window from {start} s"
-        );
-    }
+    // Closes window `w` as the reader does: the kernel is already in
+    // `w + 1` (packets counted there are the next window's), `a` reads `w`.
+    let close = |a: &mut Aggregator, w: u32, fc: &[FlowCounters; 2], rc: &[FlowCounters; 2]| {
+        a.set_window(w);
+        let f = FlowRow::new(f.entry, fc.to_vec());
+        let r = FlowRow::new(r.entry, rc.to_vec());
+        read(a, &k, &f, &rk, &r);
+        let start = w as u64 * 60;
+        let recs = render(a.close(start, start + 60));
+        a.set_window(w + 1);
+        recs
+    };
+    let both = |out: &str, back: &str| {
+        [
+            format!("eni-client 40000 80 {out} ACCEPT"),
+            format!("eni-client 80 40000 {back} ACCEPT"),
+            format!("eni-web 40000 80 {out} ACCEPT"),
+            format!("eni-web 80 40000 {back} ACCEPT"),
+        ]
+    };
+    // Window 0: SYN (CPU 0) and 2 ACKs (CPU 1) out, SYN-ACK (CPU 1) and
+    // an ACK (CPU 0) back.
+    fc[0] = FlowCounters::first(1, 0, 1, 60, 2);
+    fc[1].count(2, 0, 60, 0);
+    fc[1].count(2, 0, 60, 0);
+    rc[1].count(2, 0, 60, 18);
+    rc[0].count(2, 0, 60, 0);
+    assert_eq!(close(&mut a, 0, &fc, &rc), both("3 2", "2 18"));
+    // Window 1: data only; the client's FIN (CPU 1) already counts in
+    // window 2 when window 1 is read: not in window 1's record.
+    fc[0].count(3, 1, 60, 0);
+    rc[0].count(3, 1, 60, 0);
+    fc[1].count(4, 2, 60, 1);
+    assert_eq!(close(&mut a, 1, &fc, &rc), both("1 0", "1 0"));
+    // Window 2: that FIN, the server's RST (CPU 0).
+    rc[0].count(5, 2, 60, 4);
+    assert_eq!(close(&mut a, 2, &fc, &rc), both("1 1", "1 4"));
+    // Window 3: the FIN again (CPU 0), a flag window 2 saw: reported again.
+    fc[0].count(6, 3, 60, 1);
+    assert_eq!(
+        close(&mut a, 3, &fc, &rc),
+        [
+            "eni-client 40000 80 1 1 ACCEPT",
+            "eni-web 40000 80 1 1 ACCEPT",
+        ]
+    );
     // A rejected SYN carries its own flags; UDP has none.
     let syn = key(0, [10, 0, 1, 10], [10, 0, 2, 20], 40001, 22, PROTO_TCP);
     a.event(&FlowEvent {
@@ -262,8 +303,6 @@ fn a_privatelink_flow_is_logged_at_client_endpoint_nlb_node_and_target() {
         new_dport: rk,
         src_eni: 0,
         dst_eni: 1,
-        packets: 3,
-        bytes: 300,
         ..Default::default()
     };
     let rkey = f.peer_key(PROTO_TCP);
@@ -276,12 +315,11 @@ fn a_privatelink_flow_is_logged_at_client_endpoint_nlb_node_and_target() {
         new_dport: k.sport,
         src_eni: 1,
         dst_eni: 0,
-        packets: 2,
-        bytes: 1000,
         ..Default::default()
     };
+    let (f, r) = (row(f, (3, 300)), row(r, (2, 1000)));
     a.event(&new_event(&k));
-    a.observe(&k, Some(&f), Some((&rkey, &r)));
+    read(&mut a, &k, &f, &rkey, &r);
     assert_eq!(
         lines(&a.close(0, 60)),
         [
@@ -304,23 +342,23 @@ fn start_and_end_are_the_first_and_last_packet_times_in_each_window() {
     let wall = 1_000_000_000_000i128;
     let ns = |unix_s: u64| unix_s * 1_000_000_000 - 1_000_000_000_000;
     let (mut f, rk, mut r) = entries(&k, (2, 200), (0, 0));
-    f.created_ns = ns(1003);
-    f.last_seen_ns = ns(1005) + 400_000_000;
-    r.created_ns = f.created_ns;
+    f.entry.created_ns = ns(1003);
+    f.cpus[0].last_seen_ns = ns(1005) + 400_000_000;
+    r.entry.created_ns = f.created_ns;
     // Window 1000-1060, read at 1006: the flow began at 1003.
     a.set_clock(1006, 1005, wall);
     a.event(&new_event(&k));
-    a.observe(&k, Some(&f), Some((&rk, &r)));
+    read(&mut a, &k, &f, &rk, &r);
     // Read at 1061 (in the next window) with nothing new: no record.
     a.set_clock(1061, 1060, wall);
-    a.observe(&k, Some(&f), Some((&rk, &r)));
+    read(&mut a, &k, &f, &rk, &r);
     let w1 = a.close(1000, 1060);
     // Window 1060-1120: more at 1070-1090, the first reply at 1089;
     // the reads before saw nothing since 1069.
-    (f.packets, f.bytes, f.last_seen_ns) = (5, 500, ns(1090));
-    (r.packets, r.bytes, r.last_seen_ns) = (1, 100, ns(1089));
+    (f.cpus[0].packets, f.cpus[0].bytes, f.cpus[0].last_seen_ns) = (5, 500, ns(1090));
+    (r.cpus[0].packets, r.cpus[0].bytes, r.cpus[0].last_seen_ns) = (1, 100, ns(1089));
     a.set_clock(1091, 1069, wall);
-    a.observe(&k, Some(&f), Some((&rk, &r)));
+    read(&mut a, &k, &f, &rk, &r);
     // A reject drained at 1100.
     a.set_clock(1100, 1091, wall);
     a.event(&rej(&k, DropReason::EgressSgDeny, 30));
@@ -358,9 +396,9 @@ fn start_and_end_are_the_first_and_last_packet_times_in_each_window() {
 fn an_adopted_flow_logs_only_what_came_after_its_adoption() {
     let (mut a, k) = client_to_web(40000, 80, 6);
     let (f, rk, r) = entries(&k, (7, 700), (5, 500));
-    a.adopt(&k, &f, Some(&r));
+    a.adopt(&k, &f.totals, Some(&r.totals));
     let (f2, _, r2) = entries(&k, (9, 900), (5, 500));
-    a.observe(&k, Some(&f2), Some((&rk, &r2)));
+    read(&mut a, &k, &f2, &rk, &r2);
     let recs = a.close(100, 160);
     assert_eq!(
         recs.iter()
@@ -555,8 +593,6 @@ fn a_flow_to_the_internet_is_logged_at_the_eni_only_with_its_private_address() {
         new_dport: k.dport,
         src_eni: 0,
         dst_eni: host,
-        packets: 3,
-        bytes: 180,
         ..Default::default()
     };
     let rk = f.peer_key(k.proto);
@@ -569,15 +605,14 @@ fn a_flow_to_the_internet_is_logged_at_the_eni_only_with_its_private_address() {
         new_dport: k.sport,
         src_eni: host,
         dst_eni: 0,
-        packets: 2,
-        bytes: 1500,
         ..Default::default()
     };
+    let (f, r) = (row(f, (3, 180)), row(r, (2, 1500)));
     a.event(&FlowEvent {
         dst_eni: host,
         ..new_event(&k)
     });
-    a.observe(&k, Some(&f), Some((&rk, &r)));
+    read(&mut a, &k, &f, &rk, &r);
     assert_eq!(
         lines(&a.close(100, 160)),
         [
@@ -837,8 +872,6 @@ mod nat_gateway {
             src_eni: app,
             dst_eni: INTERNET_ENI_BASE,
             nat_gateway: 0,
-            packets: 3,
-            bytes: 180,
             ..Default::default()
         };
         let rk = key(INTERNET_VPC, host, eip, 8080, 1500, PROTO_TCP);
@@ -852,13 +885,12 @@ mod nat_gateway {
             src_eni: INTERNET_ENI_BASE,
             dst_eni: app,
             nat_gateway: 0,
-            packets: 2,
-            bytes: 120,
             ..Default::default()
         };
+        let (f, r) = (super::row(f, (3, 180)), super::row(r, (2, 120)));
         let mut a = Aggregator::new(Interfaces::of(&t));
         a.event(&new_event(&fk));
-        a.observe(&fk, Some(&f), Some((&rk, &r)));
+        super::read(&mut a, &fk, &f, &rk, &r);
         let format = [
             F::InterfaceId,
             F::Srcaddr,
@@ -888,5 +920,82 @@ mod nat_gateway {
         got.sort();
         want.sort();
         assert_eq!(got, want);
+    }
+
+    /// A reload inserted eni-new before eni-app: app's flow, created
+    /// before, still logs at eni-app and at the gateway's interface (the
+    /// numbers its entries carry are the lab's, `compile::numbers`).
+    #[test]
+    fn a_flow_of_before_an_inserted_eni_logs_at_its_own_interfaces() {
+        use crate::compile::{EniNumbers, Numbering};
+        let path = format!("{}/../configs/nat-gateway.toml", env!("CARGO_MANIFEST_DIR"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        let before = crate::config::parse_str(&src, &path).unwrap();
+        let app_block = "[[eni]]\nid = \"eni-app\"";
+        assert!(src.contains(app_block));
+        let grown_src = src.replace(
+            app_block,
+            &format!(
+                "[[eni]]\nid = \"eni-new\"\nsubnet = \"subnet-private\"\nip = \"10.0.2.40\"\n\
+                 security_groups = [\"sg-app\"]\nhost = \"new\"\n\n{app_block}"
+            ),
+        );
+        let grown = crate::config::parse_str(&grown_src, &path).unwrap();
+        let numbers = EniNumbers::assign(
+            &grown,
+            &EniNumbers::assign(&before, &Default::default()).unwrap(),
+        )
+        .unwrap();
+        let numbering = numbers.numbering(&grown).unwrap();
+        // web 0, new 2, app 1; the gateway's interface keeps its number.
+        assert_eq!(numbering.enis, [0, 2, 1]);
+        assert_eq!(numbering.managed, Numbering::fresh(&before).managed);
+        let (app, appip, host, eip) = (1, [10, 0, 2, 30], [203, 0, 113, 10], [203, 0, 113, 50]);
+        let fk = key(0, appip, host, 40000, 8080, PROTO_TCP);
+        let f = FlowEntry {
+            flags: FLOW_F_SNAT,
+            out_vpc: INTERNET_VPC,
+            new_src: eip,
+            new_dst: host,
+            new_sport: 1500u16.to_be_bytes(),
+            new_dport: 8080u16.to_be_bytes(),
+            src_eni: app,
+            dst_eni: INTERNET_ENI_BASE,
+            nat_gateway: 0,
+            ..Default::default()
+        };
+        let counted = FlowTotals {
+            packets: 3,
+            bytes: 180,
+            ..Default::default()
+        };
+        let logged = |ifaces: Interfaces| -> Vec<String> {
+            let mut a = Aggregator::new(ifaces);
+            a.event(&new_event(&fk));
+            a.observe(&fk, Some((&f, counted)), None);
+            let mut v: Vec<String> = a
+                .close(0, 60)
+                .iter()
+                .map(|rec| rec.render(&[F::InterfaceId, F::FlowDirection, F::Packets], "1"))
+                .collect();
+            v.sort();
+            v
+        };
+        let n = &grown.managed_interfaces()[0].id;
+        let mut want = vec![
+            "eni-app egress 3".to_string(),
+            format!("{n} ingress 3"),
+            format!("{n} egress 3"),
+        ];
+        want.sort();
+        assert_eq!(logged(Interfaces::numbered(&grown, &numbering)), want);
+        // Numbered afresh, the same entry would log at eni-new.
+        assert_eq!(
+            logged(Interfaces::of(&grown))
+                .iter()
+                .filter(|r| r.starts_with("eni-new"))
+                .count(),
+            1
+        );
     }
 }

@@ -421,14 +421,9 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
         });
     }
     for i in items("apigatewayv2", "get-integrations")? {
-        let vpc_link = i.str("ConnectionType")?.as_deref() == Some("VPC_LINK");
         inv.integrations.push(Integration {
             id: i.req_str("IntegrationId")?,
-            link: if vpc_link {
-                i.str("ConnectionId")?
-            } else {
-                None
-            },
+            link: integration_link(&i, ("ConnectionType", "ConnectionId"))?,
             uri: text(&i, "IntegrationUri")?,
             address: text(&i, "HyperlabAddress")?,
             port: i.int("HyperlabPort")?,
@@ -444,16 +439,7 @@ fn fill(dump: Dump, mut inv: Inventory) -> Res<Inventory> {
         };
         let mut instances = Vec::new();
         for i in root.arr("Instances")? {
-            let Some(a) = i.obj("Attributes")? else {
-                return Err(i
-                    .at
-                    .key("Attributes")
-                    .err("missing (expected AWS_INSTANCE_IPV4)"));
-            };
-            let Some(ip) = a.str("AWS_INSTANCE_IPV4")? else {
-                return Err(a.at.key("AWS_INSTANCE_IPV4").err("missing"));
-            };
-            instances.push((ip, a.int("AWS_INSTANCE_PORT")?, a.at.clone()));
+            instances.push(cloud_map_instance(&i, "Attributes")?);
         }
         inv.cloud_maps.push(CloudMap {
             id,

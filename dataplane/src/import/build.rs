@@ -390,6 +390,80 @@ impl<'i> B<'i> {
         h
     }
 
+    /// The VPC a resource names in `VpcId` (`r`; missing: an error at
+    /// `at`): `None` when it is not imported, after skipping resource `id`
+    /// (`what`) for that reason.
+    fn required_vpc(
+        &mut self,
+        r: &Option<Ref>,
+        at: &At,
+        (id, what): (&str, &str),
+    ) -> Res<Option<usize>> {
+        let r = r.as_ref().ok_or_else(|| at.key("VpcId").err("missing"))?;
+        let found = self.resolve_vpc(r)?;
+        Ok(self.or_skip(found, at, (id, what)))
+    }
+
+    /// [`Self::required_vpc`] for the subnet a resource names in `SubnetId`.
+    fn required_subnet(
+        &mut self,
+        r: &Option<Ref>,
+        at: &At,
+        (id, what): (&str, &str),
+    ) -> Res<Option<usize>> {
+        let r = r
+            .as_ref()
+            .ok_or_else(|| at.key("SubnetId").err("missing"))?;
+        let found = self.resolve_subnet(r)?;
+        Ok(self.or_skip(found, at, (id, what)))
+    }
+
+    /// `found`'s index, or `None` after skipping resource `id` (`what`,
+    /// at `at`) for the reason it was not found.
+    fn or_skip(
+        &mut self,
+        found: Result<usize, Why>,
+        at: &At,
+        (id, what): (&str, &str),
+    ) -> Option<usize> {
+        match found {
+            Ok(i) => Some(i),
+            Err(why) => {
+                self.skip(id, at, what, &why);
+                None
+            }
+        }
+    }
+
+    /// [`Self::resolve`] of a VPC (describe-vpcs).
+    fn resolve_vpc(&self, r: &Ref) -> Res<Result<usize, Why>> {
+        self.resolve(r, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")
+    }
+
+    /// [`Self::resolve`] of a subnet (describe-subnets).
+    fn resolve_subnet(&self, r: &Ref) -> Res<Result<usize, Why>> {
+        let call = "describe-subnets";
+        self.resolve(r, &self.subnets, "subnet", Source::Subnets, call)
+    }
+
+    /// [`Self::resolve`] of a load balancer (elbv2 describe-load-balancers).
+    fn resolve_nlb(&self, r: &Ref) -> Res<Result<usize, Why>> {
+        let call = "elbv2 describe-load-balancers";
+        self.resolve(r, &self.nlbs, "load balancer", Source::LoadBalancers, call)
+    }
+
+    /// [`Self::resolve`] of a target group (describe-target-groups).
+    fn resolve_tg(&self, r: &Ref) -> Res<Result<usize, Why>> {
+        let call = "describe-target-groups";
+        self.resolve(r, &self.tgs, "target group", Source::TargetGroups, call)
+    }
+
+    /// [`Self::resolve`] of a security group (describe-security-groups).
+    fn resolve_sg(&self, r: &Ref) -> Res<Result<usize, Why>> {
+        let call = "describe-security-groups";
+        self.resolve(r, &self.sgs, "security group", Source::SecurityGroups, call)
+    }
+
     /// Resolves `r` among `map`: `Ok(Ok(i))`, `Ok(Err(why))` when the
     /// resource is not imported or its kind not read, or an error when the
     /// dump holds that kind but not that resource.
@@ -429,14 +503,7 @@ impl<'i> B<'i> {
     ) -> Res<Vec<usize>> {
         let mut out = Vec::new();
         for s in subnets {
-            let Ok(i) = self.resolve(
-                s,
-                &self.subnets,
-                "subnet",
-                Source::Subnets,
-                "describe-subnets",
-            )?
-            else {
+            let Ok(i) = self.resolve_subnet(s)? else {
                 continue;
             };
             if self.out.subnets[i].vpc != vpc {

@@ -17,6 +17,29 @@ pub fn one_ref(j: &J<'_>, key: &str) -> Res<Option<Ref>> {
     Ok(j.str_at(key)?.map(|(id, at)| Ref { id, at }))
 }
 
+/// A Cloud Map instance's address, port and where they are written: the
+/// `AWS_INSTANCE_IPV4` and `AWS_INSTANCE_PORT` attributes of the object
+/// `key` (`Attributes` in AWS's answer, `attributes` in Terraform's state).
+pub fn cloud_map_instance(j: &J<'_>, key: &str) -> Res<(String, Option<i64>, At)> {
+    let Some(a) = j.obj(key)? else {
+        return Err(j.at.key(key).err("missing (expected AWS_INSTANCE_IPV4)"));
+    };
+    let Some(ip) = a.str("AWS_INSTANCE_IPV4")? else {
+        return Err(a.at.key("AWS_INSTANCE_IPV4").err("missing"));
+    };
+    Ok((ip, a.int("AWS_INSTANCE_PORT")?, a.at.clone()))
+}
+
+/// An integration's VPC link: the member `id` (`ConnectionId`) when the
+/// member `kind` (`ConnectionType`) is `VPC_LINK`.
+pub fn integration_link(j: &J<'_>, (kind, id): (&str, &str)) -> Res<Option<String>> {
+    if j.str(kind)?.as_deref() == Some("VPC_LINK") {
+        j.str(id)
+    } else {
+        Ok(None)
+    }
+}
+
 /// The references in the string array `key` (absent: none).
 pub fn refs(j: &J<'_>, key: &str) -> Res<Vec<Ref>> {
     Ok(j.strs(key)?

@@ -554,14 +554,9 @@ pub fn read(file: &Path) -> Res<Inventory> {
                 });
             }
             "aws_apigatewayv2_integration" => {
-                let vpc_link = v.str("connection_type")?.as_deref() == Some("VPC_LINK");
                 inv.integrations.push(Integration {
                     id: v.req_str("id")?,
-                    link: if vpc_link {
-                        v.str("connection_id")?
-                    } else {
-                        None
-                    },
+                    link: integration_link(&v, ("connection_type", "connection_id"))?,
                     uri: v.str_at("integration_uri")?,
                     address: None,
                     port: None,
@@ -571,17 +566,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
             }
             "aws_service_discovery_instance" => {
                 let service = v.str("service_id")?;
-                let Some(a) = v.obj("attributes")? else {
-                    return Err(v
-                        .at
-                        .key("attributes")
-                        .err("missing (expected AWS_INSTANCE_IPV4)"));
-                };
-                let Some(ip) = a.str("AWS_INSTANCE_IPV4")? else {
-                    return Err(a.at.key("AWS_INSTANCE_IPV4").err("missing"));
-                };
-                let port = a.int("AWS_INSTANCE_PORT")?;
-                let at = a.at.clone();
+                let (ip, port, at) = cloud_map_instance(&v, "attributes")?;
                 match inv.cloud_maps.iter_mut().find(|c| c.id == service) {
                     Some(c) => c.instances.push((ip, port, at)),
                     None => inv.cloud_maps.push(CloudMap {

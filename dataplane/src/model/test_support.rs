@@ -30,3 +30,12 @@ pub(crate) fn rule(protocol: Protocol, ports: (u16, u16), peer: Peer) -> Rule {
         peer,
     }
 }
+
+pub(crate) fn sg(id: &str, vpc: usize, ingress: Vec<Rule>, egress: Vec<Rule>) -> SecurityGroup {
+    SecurityGroup {
+        id: id.into(),
+        vpc,
+        ingress,
+        egress,
+    }
+}

@@ -2,6 +2,8 @@
 //! files, and an agent process whose output is kept in a log file.
 #![allow(dead_code)]
 
+pub mod echo;
+
 use std::{
     io::Read,
     path::{Path, PathBuf},
@@ -76,6 +78,8 @@ pub fn is_root() -> bool {
 /// file (the temp file `file`); fails loudly (never skips) without root.
 pub fn root_lab(prefix: &str, file: &str) -> (String, PathBuf) {
     assert!(is_root(), "needs root");
+    // Lab names have at most 12 characters; a process id has up to 5.
+    assert!(prefix.len() <= 7, "lab prefix {prefix:?} over 7 characters");
     (
         format!("{prefix}{}", std::process::id() % 100_000),
         tmp(file),

@@ -223,6 +223,34 @@ pub fn l4_offset(f: &[u8]) -> usize {
     14 + (f[14] & 0x0f) as usize * 4
 }
 
+/// The fragments a sender makes of Ethernet/IPv4 frame `whole`: its IP
+/// payload cut at byte offsets `cuts` (multiples of 8, ascending, inside
+/// the payload), each fragment with `whole`'s header (options included:
+/// a lab convenience; RFC 791 copies only some), the identification kept,
+/// DF cleared, its offset, more-fragments on all but the last, its own
+/// total length and header checksum.
+pub fn fragments(whole: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let ihl = (whole[14] & 0x0f) as usize * 4;
+    let tot = u16::from_be_bytes([whole[16], whole[17]]) as usize;
+    let payload = &whole[14 + ihl..14 + tot];
+    let mut bounds = vec![0];
+    bounds.extend(cuts.iter().copied().filter(|&c| c > 0 && c < payload.len()));
+    bounds.push(payload.len());
+    let n = bounds.len() - 1;
+    (0..n)
+        .map(|i| {
+            let (a, b) = (bounds[i], bounds[i + 1]);
+            let mut f = whole[..14 + ihl].to_vec();
+            f.extend_from_slice(&payload[a..b]);
+            f[16..18].copy_from_slice(&((ihl + b - a) as u16).to_be_bytes());
+            let mf = if i + 1 < n { 0x2000 } else { 0 };
+            f[20..22].copy_from_slice(&(mf | (a / 8) as u16).to_be_bytes());
+            fix_ip_checksum(&mut f);
+            f
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@
 //! than its network header through TC (see [`packet_gen::tc_can_run`]).
 
 pub mod frames;
+pub mod grow;
 pub mod packet_gen;
 pub mod peering_gen;
 pub mod props;
@@ -30,17 +31,18 @@ pub mod topo_routes;
 use std::{collections::BTreeMap, fmt::Write as _, time::Instant};
 
 use anyhow::Context;
-use aya::maps::{MapData, PerCpuArray};
+use aya::maps::{Array, Map, MapData, PerCpuArray};
 use dataplane::{
     compile, config,
+    conntrack::FlowRow,
     loader::{Dataplane, LoadOptions},
     model::{Hook, Topology, VpcLinkKind},
     netns, pins,
-    stats::{self, Layout, Snapshot},
+    stats::{self, Snapshot},
     testrun,
 };
 use dataplane_common::{
-    maps, DropReason, FlowKey, COUNTER_NAMES, DROP_REASON_NAMES, FLOW_F_UNTRACKED,
+    maps, DropReason, FlowKey, FlowTotals, COUNTER_NAMES, DROP_REASON_NAMES, FLOW_F_UNTRACKED,
 };
 
 pub use packet_gen::{HookMode, PacketGen, Sent, Source};
@@ -157,9 +159,15 @@ pub struct Tally {
     pub icmp_errors_internet: u64,
     pub icmp_errors_internet_forwarded: u64,
     /// Forwarded TCP packets with a flag flow logs' `tcp-flags` counts
-    /// (SYN, SYN-ACK, FIN, RST): their entries' ORs are compared with the
-    /// model's at the end of each sequence.
+    /// (SYN, SYN-ACK, FIN, RST): each direction's OR in each flow-log
+    /// window (the kernel's per-CPU counters summed) is compared with the
+    /// model's when the window closes and at the end of each sequence.
     pub tcp_flagged: u64,
+    /// Of those, the packets whose flag their direction had already
+    /// carried in an earlier window (flow logs used to leave those out).
+    pub tcp_flag_repeats: u64,
+    /// Flow-log windows the soak closed (every [`WINDOW_EVERY`] packets).
+    pub windows: u64,
     /// Packets that opened or rode an untracked flow.
     pub untracked: u64,
     /// ICMP packets whose security-group decision met a rule for some ICMP
@@ -169,6 +177,14 @@ pub struct Tally {
     /// and of those, how many were forwarded.
     pub other_protocol: u64,
     pub other_protocol_forwarded: u64,
+    /// Reloads that inserted an ENI in the middle of the config (a new
+    /// host: `grow.rs`), and packets compared after one.
+    pub eni_inserts: u64,
+    pub after_insert: u64,
+    /// Fragments of UDP datagrams (rule 14: a NAT gateway forwards them),
+    /// and of those, how many were forwarded.
+    pub udp_fragments: u64,
+    pub udp_fragments_forwarded: u64,
 }
 
 impl Tally {
@@ -181,6 +197,12 @@ impl Tally {
             self.other_protocol += 1;
             if matches!(o.verdict, Verdict::Forward { .. }) {
                 self.other_protocol_forwarded += 1;
+            }
+        }
+        if let Ok(crate::reference::Frame::Fragment(..)) = crate::reference::parse(frame) {
+            self.udp_fragments += 1;
+            if matches!(o.verdict, Verdict::Forward { .. }) {
+                self.udp_fragments_forwarded += 1;
             }
         }
         let nacl_drop = matches!(
@@ -278,10 +300,16 @@ impl Tally {
         self.icmp_errors_internet += o.icmp_errors_internet;
         self.icmp_errors_internet_forwarded += o.icmp_errors_internet_forwarded;
         self.tcp_flagged += o.tcp_flagged;
+        self.tcp_flag_repeats += o.tcp_flag_repeats;
+        self.windows += o.windows;
         self.untracked += o.untracked;
         self.icmp_typed += o.icmp_typed;
         self.other_protocol += o.other_protocol;
         self.other_protocol_forwarded += o.other_protocol_forwarded;
+        self.eni_inserts += o.eni_inserts;
+        self.after_insert += o.after_insert;
+        self.udp_fragments += o.udp_fragments;
+        self.udp_fragments_forwarded += o.udp_fragments_forwarded;
         for (k, v) in &o.drops {
             *self.drops.entry(k).or_default() += v;
         }
@@ -290,8 +318,13 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded, {} packets counted in its CloudWatch metrics, {} segments of no connection answered with a RST; ICMP errors: {} forwarded along the flow they quote, {} to or from the lab's internet ({} of them forwarded); tcp-flags: {} forwarded packets carried a logged flag; security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.nat_counted, self.nat_rst, self.icmp_errors_forwarded, self.icmp_errors_internet, self.icmp_errors_internet_forwarded, self.tcp_flagged, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded, {} packets counted in its CloudWatch metrics, {} segments of no connection answered with a RST, {} UDP fragments ({} forwarded); ICMP errors: {} forwarded along the flow they quote, {} to or from the lab's internet ({} of them forwarded); tcp-flags: {} forwarded packets carried a logged flag ({} a flag their direction carried in an earlier window, over {} windows); security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.nat_counted, self.nat_rst, self.udp_fragments, self.udp_fragments_forwarded, self.icmp_errors_forwarded, self.icmp_errors_internet, self.icmp_errors_internet_forwarded, self.tcp_flagged, self.tcp_flag_repeats, self.windows, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
+        );
+        let _ = write!(
+            s,
+            "; interface numbers: {} reloads inserted an ENI, {} packets compared after one",
+            self.eni_inserts, self.after_insert
         );
         if !self.drops.is_empty() {
             let by: Vec<String> = self.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -516,13 +549,19 @@ impl Lab {
         let capacity = self.flow_capacity.map(|c| c as usize);
         let ifindex: Vec<u32> = self.fx.agent.compiled.port_ifindexes();
         let pins = pins::pin_dir(&topo.lab.name);
-        let layout = Layout::of(&topo);
+        // The agent's interface numbers (a grown lab's are not config order).
+        let layout = self.fx.agent.layout();
         let dp = &self.fx.agent.dataplane;
         let ns = self.fx.agent.plan.fabric_ns.clone();
         netns::scoped_in(&ns, || {
             let snapshot = || stats::read_pinned(&pins, &layout);
             let drops: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(dp.map(maps::DROPS)?)?;
             let mut model = Model::new(&topo, capacity);
+            // The flow-log window goes on from the last sequence's.
+            let mut window_map: Array<MapData, u32> =
+                Array::try_from(Map::Array(pins::open_pinned(&pins, maps::FLOW_WINDOW)?))?;
+            let mut window = window_map.get(&0, 0)?;
+            model.set_window(window);
             let base = snapshot()?;
             let mut tally = Tally::default();
             let links: Vec<[u8; 4]> = topo
@@ -534,7 +573,21 @@ impl Lab {
                     VpcLinkKind::Rest { .. } => Vec::new(),
                 })
                 .collect();
+            let mut closed: Vec<String> = Vec::new();
             for (i, s) in seq.iter().enumerate() {
+                if i > 0 && i % WINDOW_EVERY == 0 {
+                    // The flow log closes a window: the kernel counts in the
+                    // next; the closed one's flags must be the model's.
+                    window += 1;
+                    window_map.set(0, window, 0)?;
+                    model.set_window(window);
+                    tally.windows += 1;
+                    // Reported with this packet, before which it closed.
+                    closed = flag_problems(&dp.flows()?, &model, window - 1)
+                        .into_iter()
+                        .map(|p| format!("before this packet, closing the window: {p}"))
+                        .collect();
+                }
                 let (port, from, ifx) = match &s.from {
                     Source::Eni(id) => {
                         let e = topo
@@ -564,7 +617,9 @@ impl Lab {
                         .sum()
                 };
                 let nat_before = nat_in(&model);
+                let repeats_before = model.flag_repeats();
                 let want = model.process(port, &s.frame);
+                tally.tcp_flag_repeats += model.flag_repeats() - repeats_before;
                 tally.nat_counted += nat_in(&model) - nat_before;
                 tally.count(s.hook, &s.frame, &want, &links);
                 let to_internet =
@@ -584,7 +639,7 @@ impl Lab {
                         tally.icmp_errors_internet_forwarded += 1;
                     }
                 }
-                let mut problems = Vec::new();
+                let mut problems = std::mem::take(&mut closed);
                 let want_ret = return_code(s.hook, &want.verdict);
                 if ret != want_ret {
                     problems.push(format!(
@@ -645,16 +700,9 @@ impl Lab {
                             counter_diff(model.counters(), &d)
                         ));
                     }
-                    // Flow logs' tcp-flags: each entry's OR, as the model's.
-                    for (k, e) in dp.flows()? {
-                        match model.tcp_flags_of(&k) {
-                            Some(f) if f != e.tcp_flags => problems.push(format!(
-                                "tcp-flags of the flow entry {k:?}: model {f}, kernel {}",
-                                e.tcp_flags
-                            )),
-                            _ => {}
-                        }
-                    }
+                    // Flow logs' tcp-flags: each direction's OR in the
+                    // current window, as the model's.
+                    problems.extend(flag_problems(&dp.flows()?, &model, window));
                 }
                 if !problems.is_empty() {
                     return Ok(Err(Box::new(Mismatch {
@@ -671,6 +719,25 @@ impl Lab {
         })
         .expect("running a sequence in the fabric namespace")
     }
+}
+
+/// Packets between two flow-log window switches in a sequence.
+pub const WINDOW_EVERY: usize = 6;
+
+/// Each flow direction's `tcp-flags` in window `w`, the kernel's per-CPU
+/// counters summed (`FlowTotals::of`), against the model's.
+fn flag_problems(rows: &[(FlowKey, FlowRow)], model: &Model, w: u32) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (k, row) in rows {
+        let kernel = FlowTotals::of(&row.cpus, w).tcp_flags;
+        match model.tcp_flags_of(k, w) {
+            Some(f) if f != kernel => problems.push(format!(
+                "tcp-flags of flow direction {k:?} in window {w}: model {f}, kernel {kernel}"
+            )),
+            _ => {}
+        }
+    }
+    problems
 }
 
 fn byte_diff(want: &[u8], got: &[u8]) -> String {
@@ -745,6 +812,39 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
             }
             j += 1;
         }
+        // Every other topology: a reload inserts an ENI (a new host), then
+        // one more sequence on the grown topology.
+        if k % 2 == 0 && report.tally.packets + on_topo.packets < plan.packets {
+            if let Some(grown) = grow::insert_eni(&lab.toml, &topo) {
+                let name = topo.lab.name.clone();
+                lab.fx
+                    .agent
+                    .reload(crate::topology(&grown, &name))
+                    .map_err(|e| format!("topology seed {tseed:#x}: inserting an ENI: {e:#}"))?;
+                lab.toml = grown.clone();
+                let grown_topo = lab.topo().clone();
+                let mut r = Rng::new(rng::derive(tseed, 999));
+                let mode = *r.pick(&[HookMode::Tc, HookMode::Xdp, HookMode::Mixed]);
+                let n = r.range(plan.sequence.0 as u64, plan.sequence.1 as u64) as usize;
+                let cap = g.flow_capacity.map(|c| c as usize);
+                let seq = PacketGen::new(&grown_topo, cap, r, mode).sequence(n);
+                match lab.check(&seq, false) {
+                    Ok(t) => {
+                        on_topo.eni_inserts += 1;
+                        on_topo.after_insert += t.packets;
+                        on_topo.add(&t);
+                    }
+                    // The shrinker rebuilds labs from the generated spec,
+                    // which the grown lab no longer is: the whole case.
+                    Err(m) => {
+                        return Err(format!(
+                            "differential mismatch after a reload inserted an ENI: master seed                              {:#x}, topology #{k} (seed {tseed:#x}); grown config (@LAB@ stands                              for the lab name):\n{grown}\n{m}",
+                            plan.seed
+                        ))
+                    }
+                }
+            }
+        }
         if plan.verbose {
             eprintln!(
                 "topology #{k} seed {tseed:#x} ({} ENIs, {} endpoint ENIs, flow table {}): {} sequences, {}",
@@ -771,12 +871,16 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
 /// configuration) never does: stage and e2e tests cover it.
 /// `slow_path_failed` needs an empty slow-path program array, which only a
 /// broken loader leaves (a stage test empties it).
-pub const UNREACHABLE_IN_TEST_RUNS: [DropReason; 5] = [
+/// `nat_gateway_fragment_expired` needs 30 s between a datagram's first and
+/// a later fragment, or its UDP flow ended between them, which no sequence
+/// has (a stage test ages the fragment and clears the flow).
+pub const UNREACHABLE_IN_TEST_RUNS: [DropReason; 6] = [
     DropReason::TruncatedEthernet,
     DropReason::RedirectFailed,
     DropReason::RewriteFailed,
     DropReason::UntrackedSgDeny,
     DropReason::SlowPathFailed,
+    DropReason::NatGatewayFragmentExpired,
 ];
 
 #[cfg(test)]

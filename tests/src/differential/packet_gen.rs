@@ -14,6 +14,8 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+mod fragments;
+
 use dataplane::model::{Hook, L4Protocol, Topology, VpcLinkKind};
 use dataplane_common::GATEWAY_MAC;
 
@@ -215,6 +217,8 @@ pub struct PacketGen<'t> {
     delivered: VecDeque<Delivered>,
     /// Accepted packets, for continuing their flows: (sender ENI, packet).
     accepted: VecDeque<(usize, Ipv4)>,
+    /// The later fragments of a fragmented datagram, sent next.
+    pending: VecDeque<(Port, Vec<u8>)>,
 }
 
 const MEMORY: usize = 48;
@@ -229,6 +233,7 @@ impl<'t> PacketGen<'t> {
             mode,
             delivered: VecDeque::new(),
             accepted: VecDeque::new(),
+            pending: VecDeque::new(),
         }
     }
 
@@ -244,12 +249,26 @@ impl<'t> PacketGen<'t> {
         } else {
             16
         };
-        let (port, frame) =
-            match self
-                .rng
-                .weighted(&[22, 24, 14, 5, 13, 1, 12, link_weight, 4, nat_weight])
-            {
+        let frag_weight = nat_weight / 4;
+        let pending = self.pending.pop_front();
+        let (port, frame) = if let Some(next) = pending {
+            next
+        } else {
+            match self.rng.weighted(&[
+                22,
+                24,
+                14,
+                5,
+                13,
+                1,
+                12,
+                link_weight,
+                4,
+                nat_weight,
+                frag_weight,
+            ]) {
                 0 => self.new_flow(),
+                10 => self.fragmented().unwrap_or_else(|| self.new_flow()),
                 9 => self
                     .through_nat_gateway()
                     .unwrap_or_else(|| self.new_flow()),
@@ -264,7 +283,8 @@ impl<'t> PacketGen<'t> {
                     let (_, f) = self.new_flow();
                     (Port::Unknown, f)
                 }
-            };
+            }
+        };
         let o = self.model.process(port, &frame);
         if let (Verdict::Forward { eni }, Ok(Frame::Ipv4(p))) = (o.verdict, parse(&o.out)) {
             self.delivered.push_back(Delivered {

@@ -66,16 +66,8 @@ pub fn peerings(rng: &mut Rng, t: &mut TopoSpec) {
             continue;
         }
         if !t.route_tables.iter().any(|r| r.vpc == v && r.main) && rng.chance(80) {
-            t.route_tables.push(RouteTableSpec {
-                id: format!("rtb-{}", t.route_tables.len()),
-                vpc: v,
-                main: true,
-                subnets: Vec::new(),
-                routes: Vec::new(),
-                peering_routes: Vec::new(),
-                igw: Vec::new(),
-                nat: Vec::new(),
-            });
+            let n = t.route_tables.len();
+            t.route_tables.push(RouteTableSpec::empty(n, v, true));
         }
         let local = t.vpcs[v].cidr;
         let tables: Vec<usize> = (0..t.route_tables.len())

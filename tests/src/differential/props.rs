@@ -259,6 +259,49 @@ fn error_layout(f: &[u8]) -> Option<(usize, usize, usize, usize, usize, u8, usiz
     (qihl >= 20 && q + qihl <= 14 + tot).then_some((ihl, tot, l4, q, qihl, f[q + 9], q + qihl))
 }
 
+/// A fragment of a UDP datagram (a NAT gateway forwards them, RFC 791):
+/// the first owns what an unfragmented datagram's header would, and its
+/// checksum covers the whole datagram, so the residual over the part the
+/// fragment holds (pseudo-header with the UDP length field) must stay; a
+/// later one owns only its addresses and the IPv4 checksum.
+#[allow(clippy::type_complexity)]
+fn udp_fragment(
+    f: &[u8],
+) -> Option<(
+    Vec<std::ops::Range<usize>>,
+    std::ops::Range<usize>,
+    Vec<u32>,
+)> {
+    if f.len() < 34 || f[12..14] != [0x08, 0x00] || f[14] >> 4 != 4 || f[23] != 17 {
+        return None;
+    }
+    let frags = be16(f, 20);
+    let (ihl, tot) = ((f[14] & 15) as usize * 4, be16(f, 16));
+    if frags & 0x3fff == 0 || ihl < 20 || tot < ihl || 14 + tot > f.len() {
+        return None;
+    }
+    let ip = csum::sum(&f[14..14 + ihl]) % 0xffff;
+    let l4 = 14 + ihl;
+    if frags & 0x1fff != 0 {
+        let addrs = 24..34;
+        return Some((vec![addrs], 0..0, vec![ip, u32::MAX]));
+    }
+    if tot - ihl < 8 {
+        return None;
+    }
+    let l4_res = if f[l4 + 6] == 0 && f[l4 + 7] == 0 {
+        u32::MAX
+    } else {
+        let pseudo = csum::sum(&f[26..34]) + 17 + be16(f, l4 + 4) as u32;
+        (pseudo + csum::sum(&f[l4..14 + tot])) % 0xffff
+    };
+    Some((
+        vec![24..34, l4..l4 + 4, l4 + 6..l4 + 8],
+        l4..l4 + 4,
+        vec![ip, l4_res],
+    ))
+}
+
 /// The bytes forwarding owns in `f`, and the checksum residuals it must
 /// keep; `None`: not a packet the fabric may rewrite.
 #[allow(clippy::type_complexity)]
@@ -295,6 +338,9 @@ fn owned_and_residuals(
             ports,
             res,
         ));
+    }
+    if let Some(frag) = udp_fragment(f) {
+        return Some(frag);
     }
     let (ihl, tot, l4, q, qihl, qproto, ql4) = error_layout(f)?;
     // The outer header, the ICMP checksum, the quoted header's checksum and

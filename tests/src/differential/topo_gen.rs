@@ -62,6 +62,23 @@ pub struct RouteTableSpec {
     pub nat: Vec<(Ipv4Net, usize)>,
 }
 
+impl RouteTableSpec {
+    /// Table number `n` of VPC `vpc` (`rtb-N`), the main table or none
+    /// (`main`), without associations or routes (struct update for those).
+    pub fn empty(n: usize, vpc: usize, main: bool) -> RouteTableSpec {
+        RouteTableSpec {
+            id: format!("rtb-{n}"),
+            vpc,
+            main,
+            subnets: Vec::new(),
+            routes: Vec::new(),
+            peering_routes: Vec::new(),
+            igw: Vec::new(),
+            nat: Vec::new(),
+        }
+    }
+}
+
 /// A network ACL: its subnets (each in at most one ACL) and its entries,
 /// in file order (rule numbers are not sorted: config sorts them).
 #[derive(Clone, Debug, PartialEq, Eq)]

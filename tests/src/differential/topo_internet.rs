@@ -85,15 +85,11 @@ pub fn internet(rng: &mut Rng, t: &mut TopoSpec) {
         }
         if !has_main && rng.chance(60) {
             let d = dest(rng);
+            let n = t.route_tables.len();
             t.route_tables.push(RouteTableSpec {
-                id: format!("rtb-{}", t.route_tables.len()),
-                vpc: v,
-                main: true,
-                subnets: Vec::new(),
-                routes: Vec::new(),
-                peering_routes: Vec::new(),
                 igw: if nat.is_some() { Vec::new() } else { vec![d] },
                 nat: nat.map(|g| vec![(d, g)]).unwrap_or_default(),
+                ..RouteTableSpec::empty(n, v, true)
             });
         }
         if let Some(g) = nat.filter(|_| rng.chance(80)) {
@@ -114,16 +110,14 @@ fn public_subnet(t: &mut TopoSpec, v: usize, s: usize) {
                 r.igw.push(all);
             }
         }
-        None => t.route_tables.push(RouteTableSpec {
-            id: format!("rtb-{}", t.route_tables.len()),
-            vpc: v,
-            main: false,
-            subnets: vec![s],
-            routes: Vec::new(),
-            peering_routes: Vec::new(),
-            igw: vec![all],
-            nat: Vec::new(),
-        }),
+        None => {
+            let n = t.route_tables.len();
+            t.route_tables.push(RouteTableSpec {
+                subnets: vec![s],
+                igw: vec![all],
+                ..RouteTableSpec::empty(n, v, false)
+            })
+        }
     }
 }
 

@@ -71,15 +71,11 @@ pub fn route_tables(rng: &mut Rng, t: &mut TopoSpec) {
                 }
                 routes.push((dest, hole));
             }
+            let n = t.route_tables.len();
             t.route_tables.push(RouteTableSpec {
-                id: format!("rtb-{}", t.route_tables.len()),
-                vpc: v,
-                main,
                 subnets,
                 routes,
-                peering_routes: Vec::new(),
-                igw: Vec::new(),
-                nat: Vec::new(),
+                ..RouteTableSpec::empty(n, v, main)
             });
         }
     }

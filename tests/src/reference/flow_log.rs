@@ -1,7 +1,8 @@
 //! What flow logs read from the data plane, stated by the model: the TCP
-//! flags a record counts (each flow direction's OR, which the soak
-//! compares with the kernel's entries) and the tuple a target would have
-//! seen of a packet refused after translation.
+//! flags a record counts (each flow direction's OR over the packets of a
+//! flow-log window, which the soak compares with the kernel's per-CPU
+//! counters summed) and the tuple a target would have seen of a packet
+//! refused after translation.
 
 use super::{wire, Addrs, Choice, Dest, DropReason, Frame, Ipv4, Model, Tuple, PROTO_TCP};
 
@@ -36,10 +37,70 @@ pub(super) fn logged_flags(p: &Ipv4) -> u8 {
     v
 }
 
+/// One flow direction's `tcp-flags` by flow-log window (AWS: a record's
+/// `tcp-flags` is the OR of the flags of the packets in its window): the
+/// window of its last packet and their OR there, and what earlier windows
+/// saw (a flag seen again in a later window is that window's too).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct WindowFlags {
+    window: u32,
+    flags: u8,
+    earlier: u8,
+}
+
+impl WindowFlags {
+    /// A direction created in `window` by a packet with `flags`.
+    pub(super) fn first(window: u32, flags: u8) -> WindowFlags {
+        WindowFlags {
+            window,
+            flags,
+            earlier: 0,
+        }
+    }
+
+    /// These flags, as of `window` (a new direction's: [`Model::insert`]).
+    pub(super) fn in_window(self, window: u32) -> WindowFlags {
+        WindowFlags { window, ..self }
+    }
+
+    /// A packet with `flags` in `window`; true if it carries a flag an
+    /// earlier window of this direction saw.
+    pub(super) fn add(&mut self, window: u32, flags: u8) -> bool {
+        if window != self.window {
+            self.earlier |= self.flags;
+            self.flags = 0;
+            self.window = window;
+        }
+        self.flags |= flags;
+        flags & self.earlier != 0
+    }
+
+    /// The OR of the flags of this direction's packets in `window`.
+    pub(super) fn of(&self, window: u32) -> u8 {
+        if window == self.window {
+            self.flags
+        } else {
+            0
+        }
+    }
+}
+
 impl Model {
-    /// Flow logs' `tcp-flags` of the flow direction the kernel keys by
-    /// `k` (its entry's `tcp_flags`), if the model tracks it.
-    pub fn tcp_flags_of(&self, k: &dataplane_common::FlowKey) -> Option<u8> {
+    /// Moves to flow-log window `w` (the flow log closed the one before).
+    pub fn set_window(&mut self, w: u32) {
+        self.window = w;
+    }
+
+    /// Forwarded packets so far that carried a flag their direction had
+    /// carried in an earlier window (which flow logs used to leave out of
+    /// the later window's record).
+    pub fn flag_repeats(&self) -> u64 {
+        self.flag_repeats
+    }
+
+    /// Flow logs' `tcp-flags` in window `w` of the flow direction the
+    /// kernel keys by `k`, if the model tracks it.
+    pub fn tcp_flags_of(&self, k: &dataplane_common::FlowKey, w: u32) -> Option<u8> {
         let key = Tuple {
             vpc: k.vpc as usize,
             proto: k.proto,
@@ -51,7 +112,7 @@ impl Model {
             },
             echo_reply: k.icmp_reply != 0,
         };
-        self.flows.get(&key).map(|d| d.tcp_flags)
+        self.flows.get(&key).map(|d| d.tcp_flags.of(w))
     }
 
     /// For `frame`, a first packet from VPC `vpc` to an interface endpoint

@@ -180,14 +180,7 @@ impl Model {
             c.rx_packets += 1;
             c.rx_bytes += len;
         }
-        Ok(Outcome {
-            verdict: Verdict::Forward { eni: d.to },
-            out,
-            met_nacl: false,
-            met_route: None,
-            untracked: false,
-            icmp_typed: false,
-        })
+        Ok(Outcome::new(Verdict::Forward { eni: d.to }, out))
     }
 }
 

@@ -6,11 +6,9 @@
 
 use std::net::Ipv4Addr;
 
-use dataplane_common::{Counter, DropReason};
+use dataplane_common::DropReason;
 
-use super::{
-    flow_log::logged_flags, Addrs, Direction, Ipv4, Model, Outcome, Refused, Routed, Tuple, SAME,
-};
+use super::{Addrs, Direction, First, Model, Outcome, Routed, SAME};
 
 /// The subnet of the internet side of a crossing: none, so no ACL.
 pub(super) const NO_SUBNET: usize = usize::MAX;
@@ -56,60 +54,35 @@ impl Model {
     pub(super) fn out_to_internet(
         &mut self,
         eni: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
+        first: First<'_>,
     ) -> Result<Outcome, DropReason> {
-        let sender = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
-            return Err(DropReason::EgressSgDeny);
-        }
-        let from = self.topo.enis[eni].subnet;
-        let icmp = Self::icmp_of(frame, p);
+        let First(key, p, frame, reopen) = first;
+        let (from, icmp) = self.leaving(eni, p, frame)?;
         self.nacl_out((from, NO_SUBNET), p, p.dst, p.dport, icmp)?;
         let public = self
             .topo
             .internet
             .public_ip_of(eni)
             .ok_or(DropReason::IgwNoPublicIp)?;
-        let dst = Ipv4Addr::from(p.dst);
-        let k = self
-            .topo
-            .internet
-            .hosts
-            .iter()
-            .position(|h| h.ip == dst)
-            .ok_or(DropReason::InternetNoHost)?;
+        let k = self.internet_host(p.dst)?;
         let out = Addrs {
             src: public.octets(),
             ..key.addrs
         };
-        let fwd = Direction {
-            reply: false,
-            tcp_flags: logged_flags(p),
-            state: Self::initial_state(p),
-            to: self.topo.enis.len() + k,
-            out_vpc: INTERNET,
-            out,
-            stats: None,
-            nat: None,
-            cross: [(from, NO_SUBNET), SAME],
-            echo_requests: Self::echo_request(p),
-            untracked_sender: false,
-            untracked_receiver: false,
-        };
-        let rev = Direction {
-            reply: true,
-            tcp_flags: 0,
-            to: eni,
-            out_vpc: key.vpc,
-            out: key.addrs.reversed(),
-            cross: [(NO_SUBNET, from), SAME],
-            echo_requests: !Self::echo_request(p),
-            ..fwd
-        };
-        self.create(key, fwd, rev, p, frame, reopen)
+        let host = self.topo.enis.len() + k;
+        let fwd = Direction::first(p, host, INTERNET, out, [(from, NO_SUBNET), SAME]);
+        let rev = Direction::reply(p, &key, eni, [(NO_SUBNET, from), SAME]);
+        self.create(key, fwd, Some(rev), p, frame, reopen)
+    }
+
+    /// The internet host with address `dst` (its index among the hosts).
+    pub(super) fn internet_host(&self, dst: [u8; 4]) -> Result<usize, DropReason> {
+        let dst = Ipv4Addr::from(dst);
+        let hosts = &self.topo.internet.hosts;
+        hosts
+            .iter()
+            .position(|h| h.ip == dst)
+            .ok_or(DropReason::InternetNoHost)
     }
 
     /// A first packet from internet host port `port`: only a public
@@ -117,11 +90,9 @@ impl Model {
     pub(super) fn in_from_internet(
         &mut self,
         port: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
+        first: First<'_>,
     ) -> Result<Outcome, DropReason> {
+        let First(key, p, frame, reopen) = first;
         if let Some(g) = self.elastic_ip_gateway(p.dst) {
             self.nat_dropped(g, true, frame.len() as u64);
             return Err(DropReason::NatGatewayOutsideInitiated);
@@ -150,57 +121,12 @@ impl Model {
             dst: self.topo.enis[eni].ip.octets(),
             ..key.addrs
         };
-        let fwd = Direction {
-            reply: false,
-            tcp_flags: logged_flags(p),
-            state: Self::initial_state(p),
-            to: eni,
-            out_vpc: self.topo.eni_vpc(eni),
-            out,
-            stats: None,
-            nat: None,
-            cross: [(NO_SUBNET, to), SAME],
-            echo_requests: Self::echo_request(p),
-            untracked_sender: false,
-            untracked_receiver: false,
-        };
+        let vpc = self.topo.eni_vpc(eni);
+        let fwd = Direction::first(p, eni, vpc, out, [(NO_SUBNET, to), SAME]);
         let rev = Direction {
-            reply: true,
-            tcp_flags: 0,
-            to: port,
             out_vpc: INTERNET,
-            out: key.addrs.reversed(),
-            cross: [(to, NO_SUBNET), SAME],
-            echo_requests: !Self::echo_request(p),
-            ..fwd
+            ..Direction::reply(p, &key, port, [(to, NO_SUBNET), SAME])
         };
-        self.create(key, fwd, rev, p, frame, reopen)
-    }
-
-    /// Records both directions of a new flow through the gateway (the
-    /// reply one under the translated tuple, reversed) and forwards.
-    fn create(
-        &mut self,
-        key: Tuple,
-        fwd: Direction,
-        rev: Direction,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
-    ) -> Result<Outcome, DropReason> {
-        match self.insert(key, fwd, reopen) {
-            Ok(()) => {}
-            Err(Refused::Taken) => return Ok(self.forward(frame, p, &fwd)),
-            Err(Refused::Full) => return Err(DropReason::FlowTableFull),
-        }
-        match self.insert(fwd.other(p.proto), rev, reopen) {
-            Ok(()) | Err(Refused::Taken) => {}
-            Err(Refused::Full) => {
-                self.flows.remove(&key);
-                return Err(DropReason::FlowTableFull);
-            }
-        }
-        self.count(Counter::FlowCreated);
-        Ok(self.forward(frame, p, &fwd))
+        self.create(key, fwd, Some(rev), p, frame, reopen)
     }
 }

@@ -22,7 +22,7 @@
 //!
 //! 1. A frame from an interface that is no ENI's is none of the fabric's
 //!    business: passed to the stack untouched.
-//! 2. Ethernet/IPv4 only, complete headers, no fragments; TCP, UDP and ICMP
+//! 2. Ethernet/IPv4 only, complete headers, no fragments (but UDP's, rule 14); TCP, UDP and ICMP
 //!    echo only (the `parse` reasons). ARP requests a host makes for itself
 //!    are answered by the VPC router with its MAC for any address (proxy
 //!    ARP); other ARP is ignored.
@@ -99,8 +99,14 @@
 //!     address. The internet has no subnet and no ACL.
 //! 13. NAT gateways (`nat_gateway.rs`): source NAT to the Elastic IP and a
 //!     port per unique destination; outside-initiated packets dropped.
+//! 14. Fragmented UDP through a NAT gateway (`fragment.rs`): a first
+//!     fragment by its ports, later ones by their datagram's
+//!     identification; every other fragment dropped.
 
+mod create;
+use create::Unbound;
 mod flow_log;
+mod fragment;
 mod icmp_error;
 mod internet;
 pub mod maglev;
@@ -110,7 +116,7 @@ mod routes;
 mod sg;
 pub mod vpc_link;
 pub use flow_log::frame_logged_flags;
-use flow_log::logged_flags;
+use flow_log::{logged_flags, WindowFlags};
 mod wire;
 
 #[cfg(test)]
@@ -127,11 +133,10 @@ use dataplane::{
 };
 use dataplane_common::{
     flow_hash, Counter, DropReason, EniCounters, COUNTER_COUNT, DROP_REASON_COUNT,
-    HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NAT_PORT_TRIES, PROTO_ICMP, PROTO_TCP,
-    PROTO_UDP,
+    HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
 };
 
-pub use wire::{parse, Addrs, Checksums, Frame, Ipv4};
+pub use wire::{parse, Addrs, Checksums, Frag, Frame, Ipv4};
 
 /// Where a frame enters the fabric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -175,6 +180,21 @@ pub struct Outcome {
     /// A security-group decision on this ICMP packet met a rule for some
     /// ICMP types or codes only.
     pub icmp_typed: bool,
+}
+
+impl Outcome {
+    /// `verdict` with the frame `out`, before [`Model::process`] adds what
+    /// the packet met.
+    fn new(verdict: Verdict, out: Vec<u8>) -> Outcome {
+        Outcome {
+            verdict,
+            out,
+            met_nacl: false,
+            met_route: None,
+            untracked: false,
+            icmp_typed: false,
+        }
+    }
 }
 
 /// TCP connection state of a flow (UDP and ICMP flows stay `New`).
@@ -224,9 +244,9 @@ struct Direction {
     /// Subnet boundaries its packets cross: (from, to) as they arrive,
     /// then (from, to) as translated (PrivateLink, links).
     cross: [(usize, usize); 2],
-    /// Flow logs' `tcp-flags` of the packets it forwarded, OR-ed
-    /// ([`logged_flags`]).
-    tcp_flags: u8,
+    /// Flow logs' `tcp-flags` of the packets it forwarded in the current
+    /// flow-log window, OR-ed ([`logged_flags`]).
+    tcp_flags: WindowFlags,
     /// ICMP: this direction carries echo requests (its peer, replies).
     echo_requests: bool,
     /// Untracked at the sending ENI (its egress rules judge every packet of
@@ -249,6 +269,12 @@ impl Direction {
         }
     }
 }
+
+/// A first packet as the paths that decide a new flow take it: its flow
+/// key, the packet and its frame, and whether it reopens a closed flow
+/// ([`Model::reopens`]).
+#[derive(Clone, Copy)]
+struct First<'a>(Tuple, &'a Ipv4, &'a [u8], bool);
 
 /// Why the flow table refused an entry.
 enum Refused {
@@ -343,6 +369,13 @@ pub struct Model {
     rejected_nat: Option<(DropReason, Choice, usize)>,
     met_untracked: bool,
     met_icmp_typed: bool,
+    /// Rule 14: the flow each fragmented datagram's first fragment rode.
+    frags: HashMap<fragment::Datagram, Tuple>,
+    /// The flow-log window ([`Model::set_window`]).
+    window: u32,
+    /// Forwarded packets that carried a flag their direction had already
+    /// carried in an earlier window ([`Model::flag_repeats`]).
+    flag_repeats: u64,
 }
 
 /// The kind of route that decided a first packet.
@@ -402,6 +435,9 @@ impl Model {
             rejected_nat: None,
             met_untracked: false,
             met_icmp_typed: false,
+            frags: HashMap::new(),
+            window: 0,
+            flag_repeats: 0,
         }
     }
 
@@ -422,6 +458,7 @@ impl Model {
     /// Forgets every flow (as `Dataplane::clear_flows` does); counters stay.
     pub fn clear_flows(&mut self) {
         self.flows.clear();
+        self.frags.clear();
     }
 
     /// The fate of `frame` arriving on `from`.
@@ -431,14 +468,7 @@ impl Model {
             Port::Internet(k) => self.topo.enis.len() + k,
             Port::Unknown => {
                 self.count(Counter::UnknownPortPass);
-                return Outcome {
-                    verdict: Verdict::Pass,
-                    out: frame.to_vec(),
-                    met_nacl: false,
-                    met_route: None,
-                    untracked: false,
-                    icmp_typed: false,
-                };
+                return Outcome::new(Verdict::Pass, frame.to_vec());
             }
         };
         let len = frame.len() as u64;
@@ -485,16 +515,15 @@ impl Model {
             Frame::Arp => {
                 let out = wire::arp_answer(frame, self.port_ip(eni))?;
                 self.count(Counter::ArpReply);
-                return Ok(Outcome {
-                    verdict: Verdict::Reflect,
-                    out,
-                    met_nacl: false,
-                    met_route: None,
-                    untracked: false,
-                    icmp_typed: false,
-                });
+                return Ok(Outcome::new(Verdict::Reflect, out));
             }
             Frame::Ipv4(p) => p,
+            Frame::Fragment(p, f) => {
+                if p.src != self.port_ip(eni) {
+                    return Err(DropReason::SourceCheck);
+                }
+                return self.fragment(eni, frame, &p, f);
+            }
             Frame::IcmpError(p) => {
                 if p.src != self.port_ip(eni) {
                     return Err(DropReason::SourceCheck);
@@ -544,12 +573,14 @@ impl Model {
                 self.crossing(d.cross[0], &p, p.src, p.dst, p.dport, icmp)?;
                 self.crossing(d.cross[1], &p, d.out.src, d.out.dst, d.out.dport, icmp)?;
                 if let Some(e) = self.flows.get_mut(&key) {
-                    e.tcp_flags |= logged_flags(&p);
+                    if e.tcp_flags.add(self.window, logged_flags(&p)) {
+                        self.flag_repeats += 1;
+                    }
                 }
                 return Ok(self.forward(frame, &p, &d));
             }
         }
-        self.open(eni, key, &p, frame, reopen)
+        self.open(eni, First(key, &p, frame, reopen))
     }
 
     /// A SYN (without ACK) from either side of a TCP flow that is closing
@@ -641,24 +672,16 @@ impl Model {
     }
 
     /// Decides a new flow; records both directions and forwards.
-    fn open(
-        &mut self,
-        eni: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
-    ) -> Result<Outcome, DropReason> {
+    fn open(&mut self, eni: usize, first: First<'_>) -> Result<Outcome, DropReason> {
+        let First(key, p, frame, reopen) = first;
         if self.is_internet(eni) {
-            return self.in_from_internet(eni, key, p, frame, reopen);
+            return self.in_from_internet(eni, first);
         }
         let (dest, dst_vpc, peered) = match self.resolve(key.vpc, p.dst) {
             Some(d) => (d, key.vpc, false),
             None => match self.route_table(eni, p.dst)? {
-                Routed::Internet => return self.out_to_internet(eni, key, p, frame, reopen),
-                Routed::NatGateway(g) => {
-                    return self.out_through_nat_gateway(eni, g, key, p, frame, reopen)
-                }
+                Routed::Internet => return self.out_to_internet(eni, first),
+                Routed::NatGateway(g) => return self.out_through_nat_gateway(eni, g, first),
                 Routed::Local => return Err(DropReason::NoRoute),
                 Routed::Peer(peer) => match self.resolve(peer, p.dst) {
                     Some(d) => (d, peer, true),
@@ -671,10 +694,7 @@ impl Model {
         if dest == Dest::Link {
             return Err(DropReason::LinkReverseInitiated);
         }
-        let sender = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
-            return Err(DropReason::EgressSgDeny);
-        }
+        self.egress_allowed(eni, p)?;
         let from = self.topo.enis[eni].subnet;
         let to = match dest {
             Dest::Host(d) => self.topo.enis[d].subnet,
@@ -704,67 +724,27 @@ impl Model {
         match dest {
             Dest::Host(to) => {
                 self.nacl_in((from, self.topo.enis[to].subnet), p, p.src, p.dport, icmp)?;
-                let state = Self::initial_state(p);
                 let ts = self.topo.enis[to].subnet;
                 // Rule 11: tracked or untracked, at each end.
                 let at_sender = self.untracked(&self.topo.enis[eni].security_groups, false, p);
                 let at_receiver = self.untracked(&self.topo.enis[to].security_groups, true, p);
                 self.met_untracked = at_sender || at_receiver;
                 let fwd = Direction {
-                    reply: false,
-                    tcp_flags: logged_flags(p),
-                    state,
-                    to,
-                    out_vpc: dst_vpc,
-                    out: key.addrs,
-                    stats: None,
-                    nat: None,
-                    cross: [(from, ts), SAME],
-                    echo_requests: Self::echo_request(p),
                     untracked_sender: at_sender,
                     untracked_receiver: at_receiver,
+                    ..Direction::first(p, to, dst_vpc, key.addrs, [(from, ts), SAME])
                 };
                 let rev = Direction {
-                    reply: true,
-                    tcp_flags: 0,
-                    state,
-                    to: eni,
-                    out_vpc: key.vpc,
-                    out: key.addrs.reversed(),
-                    stats: None,
-                    nat: None,
-                    cross: [(ts, from), SAME],
-                    echo_requests: !Self::echo_request(p),
                     untracked_sender: at_receiver,
                     untracked_receiver: at_sender,
+                    ..Direction::reply(p, &key, eni, [(ts, from), SAME])
                 };
-                match self.insert(key, fwd, reopen) {
-                    Ok(()) => {}
-                    // Only a concurrent creator could have made it: use it.
-                    Err(Refused::Taken) => return Ok(self.forward(frame, p, &fwd)),
-                    Err(Refused::Full) => return Err(DropReason::FlowTableFull),
-                }
                 // Rule 11: across a peering, no reply direction unless the
                 // peer subnet's table routes the sender back over one.
                 let routed_back = !peered || self.routes_back(ts, p.src, key.vpc);
-                let inserted = if routed_back {
-                    self.insert(fwd.other(p.proto), rev, reopen)
-                } else {
-                    Ok(())
-                };
-                match inserted {
-                    // Taken: a flow whose two keys coincide (a host talking
-                    // to itself on one port) is one entry.
-                    Ok(()) | Err(Refused::Taken) => {}
-                    Err(Refused::Full) => {
-                        self.flows.remove(&key);
-                        return Err(DropReason::FlowTableFull);
-                    }
-                }
-                self.count(Counter::FlowCreated);
-                Ok(self.forward(frame, p, &fwd))
+                self.create(key, fwd, routed_back.then_some(rev), p, frame, reopen)
             }
-            Dest::Endpoint(e, k) => self.privatelink(eni, key, p, frame, reopen, e, k),
+            Dest::Endpoint(e, k) => self.privatelink(eni, first, e, k),
             Dest::Link => unreachable!("refused above"),
         }
     }
@@ -776,13 +756,11 @@ impl Model {
     fn privatelink(
         &mut self,
         eni: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
+        first: First<'_>,
         endpoint: usize,
         ep_eni: usize,
     ) -> Result<Outcome, DropReason> {
+        let First(key, p, frame, reopen) = first;
         let r = match self.route(endpoint, ep_eni, p) {
             Ok(r) => r,
             Err((reason, at)) => {
@@ -810,87 +788,38 @@ impl Model {
             listener: r.listener,
             target: r.target,
         });
-        let state = Self::initial_state(p);
         let rev = Direction {
-            reply: true,
-            tcp_flags: 0,
-            state,
-            to: eni,
-            out_vpc: key.vpc,
-            out: key.addrs.reversed(),
             stats,
-            nat: None,
-            cross: [(t_subnet, r.via), (ep_subnet, from)],
-            echo_requests: !Self::echo_request(p),
-            untracked_sender: false,
-            untracked_receiver: false,
+            ..Direction::reply(p, &key, eni, [(t_subnet, r.via), (ep_subnet, from)])
         };
         // The source port: the first in probe order whose reply tuple (from
         // the target to the node) no live flow holds.
         let icmp = p.proto == PROTO_ICMP;
-        let (lo, hi) = r.ports;
-        let range = u32::from(hi) - u32::from(lo) + 1;
-        let start = nat_start(p, range);
-        let mut bound = None;
-        for i in 0..NAT_PORT_TRIES.min(range) {
-            let nat_port = (u32::from(lo) + (start + i) % range) as u16;
-            let reply_key = Tuple {
-                vpc: r.vpc,
-                proto: p.proto,
-                addrs: Addrs {
-                    src: t_ip,
-                    dst: r.source,
-                    // Echo has one identifier for both "ports".
-                    sport: if icmp { nat_port } else { r.target_port },
-                    dport: nat_port,
-                },
-                echo_reply: Self::echo_request(p),
-            };
-            match self.insert(reply_key, rev, false) {
-                Ok(()) => {
-                    bound = Some(reply_key);
-                    break;
-                }
-                Err(Refused::Taken) => {}
-                Err(Refused::Full) => {
-                    self.counters.endpoints[endpoint].drops += 1;
-                    return Err(DropReason::FlowTableFull);
-                }
-            }
-        }
-        let Some(reply_key) = bound else {
-            self.counters.endpoints[endpoint].drops += 1;
-            return Err(DropReason::NatPortsExhausted);
+        let reply_at = |nat_port| Tuple {
+            vpc: r.vpc,
+            proto: p.proto,
+            addrs: Addrs {
+                src: t_ip,
+                dst: r.source,
+                // Echo has one identifier for both "ports".
+                sport: if icmp { nat_port } else { r.target_port },
+                dport: nat_port,
+            },
+            echo_reply: Self::echo_request(p),
         };
-        let fwd = Direction {
-            reply: false,
-            tcp_flags: logged_flags(p),
-            state,
-            to: r.target_eni,
-            out_vpc: r.vpc,
-            out: reply_key.addrs.reversed(),
+        let cross = [(from, ep_subnet), (r.via, t_subnet)];
+        let fwd = |reply: &Tuple| Direction {
             stats,
-            nat: None,
-            cross: [(from, ep_subnet), (r.via, t_subnet)],
-            echo_requests: Self::echo_request(p),
-            untracked_sender: false,
-            untracked_receiver: false,
+            ..Direction::first(p, r.target_eni, r.vpc, reply.addrs.reversed(), cross)
         };
-        match self.insert(key, fwd, reopen) {
-            Ok(()) => {}
-            Err(Refused::Taken) => {
-                self.flows.remove(&reply_key);
-                let theirs = self.flows[&key];
-                return Ok(self.forward(frame, p, &theirs));
+        let created = self.bind_nat_port(key, rev, fwd, r.ports, reply_at, (p, frame), reopen);
+        created.map_err(|unbound| {
+            self.counters.endpoints[endpoint].drops += 1;
+            match unbound {
+                Unbound::Full => DropReason::FlowTableFull,
+                Unbound::Exhausted => DropReason::NatPortsExhausted,
             }
-            Err(Refused::Full) => {
-                self.flows.remove(&reply_key);
-                self.counters.endpoints[endpoint].drops += 1;
-                return Err(DropReason::FlowTableFull);
-            }
-        }
-        self.count(Counter::FlowCreated);
-        Ok(self.forward(frame, p, &fwd))
+        })
     }
 
     /// Where the rules send a first packet `p` through endpoint ENI `ep_eni`
@@ -1099,6 +1028,27 @@ impl Model {
             .collect()
     }
 
+    /// A first packet `p` (`frame`) leaving ENI `eni`: its groups must let
+    /// it out; the subnet it leaves and its ICMP type and code.
+    fn leaving(
+        &mut self,
+        eni: usize,
+        p: &Ipv4,
+        frame: &[u8],
+    ) -> Result<(usize, (u8, u8)), DropReason> {
+        self.egress_allowed(eni, p)?;
+        Ok((self.topo.enis[eni].subnet, Self::icmp_of(frame, p)))
+    }
+
+    /// Rule: the sending ENI's groups must let `p` out.
+    fn egress_allowed(&mut self, eni: usize, p: &Ipv4) -> Result<(), DropReason> {
+        let sender = self.topo.enis[eni].security_groups.clone();
+        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
+            return Err(DropReason::EgressSgDeny);
+        }
+        Ok(())
+    }
+
     /// Adds one direction to the flow table; `replace`: overwrite a taken key.
     fn insert(&mut self, key: Tuple, d: Direction, replace: bool) -> Result<(), Refused> {
         let taken = self.flows.contains_key(&key);
@@ -1108,6 +1058,11 @@ impl Model {
         if !taken && self.capacity.is_some_and(|c| self.flows.len() >= c) {
             return Err(Refused::Full);
         }
+        // A new direction's flags belong to the current flow-log window.
+        let d = Direction {
+            tcp_flags: d.tcp_flags.in_window(self.window),
+            ..d
+        };
         self.flows.insert(key, d);
         Ok(())
     }
@@ -1137,14 +1092,7 @@ impl Model {
                 }
             }
         }
-        Outcome {
-            verdict: Verdict::Forward { eni: d.to },
-            out,
-            met_nacl: false,
-            met_route: None,
-            untracked: false,
-            icmp_typed: false,
-        }
+        Outcome::new(Verdict::Forward { eni: d.to }, out)
     }
 
     /// ICMP type and code of an ICMP packet (what ACL entries match).

@@ -30,14 +30,12 @@
 use std::net::Ipv4Addr;
 
 use dataplane::model::RouteTarget;
-use dataplane_common::{
-    Counter, DropReason, GATEWAY_MAC, NAT_PORT_TRIES, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
-};
+use dataplane_common::{Counter, DropReason, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
+use super::create::Unbound;
 use super::{
-    flow_log::logged_flags,
     internet::{INTERNET, NO_SUBNET},
-    nat_start, wire, Addrs, Direction, Ipv4, Model, Outcome, Refused, Tuple,
+    wire, Addrs, Direction, First, Ipv4, Model, Outcome, Tuple,
 };
 
 impl Model {
@@ -55,15 +53,11 @@ impl Model {
     /// `d`, in and out of its gateway (if any).
     pub(super) fn nat_forwarded(&mut self, d: &Direction, len: u64) {
         let Some(g) = d.nat else { return };
-        let c = &mut self.counters.nat_gateways[g];
+        let c = self.nat_in(g, d.reply, len);
         if d.reply {
-            c.packets_in_from_destination += 1;
-            c.bytes_in_from_destination += len;
             c.packets_out_to_source += 1;
             c.bytes_out_to_source += len;
         } else {
-            c.packets_in_from_source += 1;
-            c.bytes_in_from_source += len;
             c.packets_out_to_destination += 1;
             c.bytes_out_to_destination += len;
         }
@@ -72,6 +66,17 @@ impl Model {
     /// A packet of `len` frame bytes that reached gateway `g` (from the
     /// destination's side: `reply`) and that it dropped.
     pub(super) fn nat_dropped(&mut self, g: usize, reply: bool, len: u64) {
+        self.nat_in(g, reply, len).packets_dropped += 1;
+    }
+
+    /// Counts a packet of `len` frame bytes into gateway `g` (from the
+    /// destination's side: `reply`); returns the gateway's counters.
+    fn nat_in(
+        &mut self,
+        g: usize,
+        reply: bool,
+        len: u64,
+    ) -> &mut dataplane_common::NatGatewayCounters {
         let c = &mut self.counters.nat_gateways[g];
         if reply {
             c.packets_in_from_destination += 1;
@@ -80,7 +85,7 @@ impl Model {
             c.packets_in_from_source += 1;
             c.bytes_in_from_source += len;
         }
-        c.packets_dropped += 1;
+        c
     }
 
     /// A TCP segment other than a SYN from ENI `eni` through gateway `g`
@@ -90,7 +95,9 @@ impl Model {
     /// Generation": the segment's ACK as sequence, else 0; its sequence
     /// plus its length, SYN and FIN one each, acknowledged; RST|ACK, window
     /// 0, no payload), which meets the ACLs out of the gateway's subnet and
-    /// into the sender's as a reply would, and goes back to the sender.
+    /// into the sender's as a reply would, and goes back to the sender: its
+    /// groups admit it as a response (a NAT gateway's connections are
+    /// automatically tracked, EC2 user guide), whatever their inbound rules.
     fn nat_no_connection(
         &mut self,
         eni: usize,
@@ -130,14 +137,7 @@ impl Model {
         let c = &mut self.counters.nat_gateways[g];
         c.packets_out_to_source += 1;
         c.bytes_out_to_source += out.len() as u64;
-        Ok(Outcome {
-            verdict: super::Verdict::Reflect,
-            out,
-            met_nacl: false,
-            met_route: None,
-            untracked: false,
-            icmp_typed: false,
-        })
+        Ok(Outcome::new(super::Verdict::Reflect, out))
     }
 
     /// The SYN-ACK of a connection along `d` came back.
@@ -153,18 +153,11 @@ impl Model {
         &mut self,
         eni: usize,
         g: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
+        first: First<'_>,
     ) -> Result<Outcome, DropReason> {
-        let sender = self.topo.enis[eni].security_groups.clone();
-        if !self.groups_allow(&sender, false, p.proto, p.dst, Self::sg_value(p, p.dport)) {
-            return Err(DropReason::EgressSgDeny);
-        }
+        let First(_, p, frame, _) = first;
+        let (from, icmp) = self.leaving(eni, p, frame)?;
         let n = self.topo.internet.nat_gateways[g].clone();
-        let from = self.topo.enis[eni].subnet;
-        let icmp = Self::icmp_of(frame, p);
         self.nacl_out((from, n.subnet), p, p.dst, p.dport, icmp)?;
         self.nacl_in((from, n.subnet), p, p.src, p.dport, icmp)?;
         // The packet reached the gateway: from here on it counts as the
@@ -172,7 +165,7 @@ impl Model {
         if p.proto == PROTO_TCP && p.tcp_flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN {
             self.counters.nat_gateways[g].connection_attempts += 1;
         }
-        let r = self.at_nat_gateway(eni, g, key, p, frame, reopen);
+        let r = self.at_nat_gateway(eni, g, first);
         if let Err(reason) = r {
             self.nat_dropped(g, false, frame.len() as u64);
             if reason == DropReason::NatGatewayErrorPortAllocation {
@@ -187,11 +180,9 @@ impl Model {
         &mut self,
         eni: usize,
         g: usize,
-        key: Tuple,
-        p: &Ipv4,
-        frame: &[u8],
-        reopen: bool,
+        first: First<'_>,
     ) -> Result<Outcome, DropReason> {
+        let First(key, p, frame, reopen) = first;
         let n = self.topo.internet.nat_gateways[g].clone();
         let from = self.topo.enis[eni].subnet;
         if ![PROTO_TCP, PROTO_UDP, PROTO_ICMP].contains(&p.proto) {
@@ -210,87 +201,36 @@ impl Model {
             return Err(DropReason::NoRoute);
         }
         self.nacl_out((n.subnet, NO_SUBNET), p, p.dst, p.dport, icmp)?;
-        let dst = Ipv4Addr::from(p.dst);
-        let k = self
-            .topo
-            .internet
-            .hosts
-            .iter()
-            .position(|h| h.ip == dst)
-            .ok_or(DropReason::InternetNoHost)?;
-        let state = Self::initial_state(p);
+        let k = self.internet_host(p.dst)?;
         let rev = Direction {
-            reply: true,
-            tcp_flags: 0,
-            state,
-            to: eni,
-            out_vpc: key.vpc,
-            out: key.addrs.reversed(),
-            stats: None,
             nat: Some(g),
-            cross: [(NO_SUBNET, n.subnet), (n.subnet, from)],
-            echo_requests: !Self::echo_request(p),
-            untracked_sender: false,
-            untracked_receiver: false,
+            ..Direction::reply(p, &key, eni, [(NO_SUBNET, n.subnet), (n.subnet, from)])
         };
         let is_icmp = p.proto == PROTO_ICMP;
-        let (lo, hi) = n.ports;
-        let range = u32::from(hi) - u32::from(lo) + 1;
-        let start = nat_start(p, range);
-        let mut bound = None;
-        for i in 0..NAT_PORT_TRIES.min(range) {
-            let nat_port = (u32::from(lo) + (start + i) % range) as u16;
-            let reply_key = Tuple {
-                vpc: INTERNET,
-                proto: p.proto,
-                echo_reply: Self::echo_request(p),
-                addrs: Addrs {
-                    src: p.dst,
-                    dst: n.elastic_ip.octets(),
-                    // Echo has one identifier for both "ports".
-                    sport: if is_icmp { nat_port } else { p.dport },
-                    dport: nat_port,
-                },
-            };
-            match self.insert(reply_key, rev, false) {
-                Ok(()) => {
-                    bound = Some(reply_key);
-                    break;
-                }
-                Err(Refused::Taken) => {}
-                Err(Refused::Full) => return Err(DropReason::FlowTableFull),
-            }
-        }
-        let Some(reply_key) = bound else {
-            return Err(DropReason::NatGatewayErrorPortAllocation);
+        let reply_at = |nat_port| Tuple {
+            vpc: INTERNET,
+            proto: p.proto,
+            echo_reply: Self::echo_request(p),
+            addrs: Addrs {
+                src: p.dst,
+                dst: n.elastic_ip.octets(),
+                // Echo has one identifier for both "ports".
+                sport: if is_icmp { nat_port } else { p.dport },
+                dport: nat_port,
+            },
         };
-        let fwd = Direction {
-            reply: false,
-            tcp_flags: logged_flags(p),
-            state,
-            to: self.topo.enis.len() + k,
-            out_vpc: INTERNET,
-            out: reply_key.addrs.reversed(),
-            stats: None,
+        let (host, cross) = (
+            self.topo.enis.len() + k,
+            [(from, n.subnet), (n.subnet, NO_SUBNET)],
+        );
+        let fwd = |reply: &Tuple| Direction {
             nat: Some(g),
-            cross: [(from, n.subnet), (n.subnet, NO_SUBNET)],
-            echo_requests: Self::echo_request(p),
-            untracked_sender: false,
-            untracked_receiver: false,
+            ..Direction::first(p, host, INTERNET, reply.addrs.reversed(), cross)
         };
-        match self.insert(key, fwd, reopen) {
-            Ok(()) => {}
-            Err(Refused::Taken) => {
-                self.flows.remove(&reply_key);
-                let theirs = self.flows[&key];
-                return Ok(self.forward(frame, p, &theirs));
-            }
-            Err(Refused::Full) => {
-                self.flows.remove(&reply_key);
-                return Err(DropReason::FlowTableFull);
-            }
-        }
-        self.count(Counter::FlowCreated);
-        Ok(self.forward(frame, p, &fwd))
+        let created = self.bind_nat_port(key, rev, fwd, n.ports, reply_at, (p, frame), reopen);
+        created.map_err(|unbound| match unbound {
+            Unbound::Full => DropReason::FlowTableFull,
+            Unbound::Exhausted => DropReason::NatGatewayErrorPortAllocation,
+        })
     }
 }

@@ -26,6 +26,18 @@ impl Lab {
         (c, w, self.mac("eni-client"), self.mac("eni-web"))
     }
 
+    /// A TCP segment client:`sport` -> web:`dport` with `flags`.
+    fn c2w(&self, sport: u16, dport: u16, flags: &str) -> Vec<u8> {
+        let (c, w, cmac, _) = self.client_and_web();
+        pkt::tcp(cmac, GATEWAY_MAC, c, w, sport, dport, flags)
+    }
+
+    /// A TCP segment web:`sport` -> client:`dport` with `flags`.
+    fn w2c(&self, sport: u16, dport: u16, flags: &str) -> Vec<u8> {
+        let (c, w, _, wmac) = self.client_and_web();
+        pkt::tcp(wmac, GATEWAY_MAC, w, c, sport, dport, flags)
+    }
+
     fn new() -> Lab {
         Self::with_capacity(None)
     }
@@ -56,6 +68,11 @@ impl Lab {
 
     fn fwd(&self, to: &str) -> Verdict {
         Verdict::Forward { eni: self.eni(to) }
+    }
+
+    /// Asserts `frame` from `from` is forwarded to `to`.
+    fn assert_fwd(&mut self, from: &str, frame: &[u8], to: &str) {
+        assert_eq!(self.send(from, frame).0, self.fwd(to));
     }
 
     /// Asserts a drop for `reason` with the frame untouched.
@@ -311,43 +328,37 @@ fn malformed_frames_are_dropped_with_their_reason() {
     // Don't-fragment is no fragment; a UDP length short of the payload is
     // fine (the rest is padding).
     let df = edit(&syn, &|v| v[20] = 0x40);
-    assert_eq!(l.send("eni-client", &df).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &df, "eni-web");
     let short = edit(&udp, &|v| v[38..40].copy_from_slice(&[0, 8]));
-    assert_eq!(l.send("eni-client", &short).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &short, "eni-web");
 }
 
 #[test]
 fn rst_closes_a_flow_only_a_new_syn_reopens_it_and_fin_keeps_it_open() {
     let mut l = Lab::new();
-    let (c, w, cmac, wmac) = l.client_and_web();
-    let syn = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "S");
-    assert_eq!(l.send("eni-client", &syn).0, l.fwd("eni-web"));
-    let rst = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "RA");
-    assert_eq!(l.send("eni-web", &rst).0, l.fwd("eni-client"));
-    l.assert_drop(
-        "eni-client",
-        &pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "A"),
-        DropReason::FlowClosed,
-    );
+    let syn = l.c2w(40000, 80, "S");
+    l.assert_fwd("eni-client", &syn, "eni-web");
+    let rst = l.w2c(80, 40000, "RA");
+    l.assert_fwd("eni-web", &rst, "eni-client");
+    l.assert_drop("eni-client", &l.c2w(40000, 80, "A"), DropReason::FlowClosed);
     l.assert_drop("eni-web", &rst, DropReason::FlowClosed);
-    assert_eq!(l.send("eni-client", &syn).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &syn, "eni-web");
     assert_eq!(l.m.counters().count(Counter::FlowCreated), 2);
     // FIN: closing, still forwarding both ways.
-    let fin = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "FA");
-    assert_eq!(l.send("eni-client", &fin).0, l.fwd("eni-web"));
-    let ack = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "A");
-    assert_eq!(l.send("eni-web", &ack).0, l.fwd("eni-client"));
+    let fin = l.c2w(40000, 80, "FA");
+    l.assert_fwd("eni-client", &fin, "eni-web");
+    let ack = l.w2c(80, 40000, "A");
+    l.assert_fwd("eni-web", &ack, "eni-client");
 }
 
 #[test]
 fn a_first_packet_without_syn_is_taken_as_established_mid_stream() {
     let mut l = Lab::new();
-    let (c, w, cmac, wmac) = l.client_and_web();
-    let ack = pkt::tcp(cmac, GATEWAY_MAC, c, w, 40000, 80, "A");
-    assert_eq!(l.send("eni-client", &ack).0, l.fwd("eni-web"));
+    let ack = l.c2w(40000, 80, "A");
+    l.assert_fwd("eni-client", &ack, "eni-web");
     // A SYN-ACK from the reply side now changes nothing (no establishment).
-    let synack = pkt::tcp(wmac, GATEWAY_MAC, w, c, 80, 40000, "SA");
-    assert_eq!(l.send("eni-web", &synack).0, l.fwd("eni-client"));
+    let synack = l.w2c(80, 40000, "SA");
+    l.assert_fwd("eni-web", &synack, "eni-client");
     assert_eq!(l.m.counters().count(Counter::TcpEstablished), 0);
 }
 
@@ -390,7 +401,7 @@ fn the_source_port_pool_bounds_concurrent_flows_to_a_target() {
     let (c, cmac) = (l.ip("eni-client"), l.mac("eni-client"));
     let vpce = ip("10.0.1.100");
     let first = pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40000, 80, "S");
-    assert_eq!(l.send("eni-client", &first).0, l.fwd("eni-target"));
+    l.assert_fwd("eni-client", &first, "eni-target");
     l.assert_drop(
         "eni-client",
         &pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40001, 80, "S"),
@@ -414,8 +425,8 @@ fn the_source_port_pool_bounds_concurrent_flows_to_a_target() {
     );
     // Closing the TCP flow and reopening it reuses the port.
     let rst = pkt::tcp(cmac, GATEWAY_MAC, c, vpce, 40000, 80, "R");
-    assert_eq!(l.send("eni-client", &rst).0, l.fwd("eni-target"));
-    assert_eq!(l.send("eni-client", &first).0, l.fwd("eni-target"));
+    l.assert_fwd("eni-client", &rst, "eni-target");
+    l.assert_fwd("eni-client", &first, "eni-target");
 }
 
 #[test]
@@ -518,7 +529,7 @@ fn a_full_flow_table_refuses_new_flows_and_keeps_live_ones() {
     let (c, w) = (l.ip("eni-client"), l.ip("eni-web"));
     let cmac = l.mac("eni-client");
     let a = pkt::tcp(cmac, GATEWAY_MAC, c, w, 1, 80, "S");
-    assert_eq!(l.send("eni-client", &a).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &a, "eni-web");
     // One entry left: the forward entry fits, the reply entry does not.
     l.assert_drop(
         "eni-client",
@@ -526,7 +537,7 @@ fn a_full_flow_table_refuses_new_flows_and_keeps_live_ones() {
         DropReason::FlowTableFull,
     );
     assert_eq!(l.m.flow_entries(), 2);
-    assert_eq!(l.send("eni-client", &a).0, l.fwd("eni-web"));
+    l.assert_fwd("eni-client", &a, "eni-web");
 }
 
 #[test]
@@ -653,4 +664,23 @@ fn logged_tcp_flags_are_fin_1_syn_2_rst_4_syn_ack_18() {
     }
     let udp = pkt::udp(mac, GATEWAY_MAC, a, b, 40000, 53);
     assert_eq!(super::frame_logged_flags(&udp), 0);
+}
+
+/// Flow logs' `tcp-flags` per window (AWS: the OR of the window's
+/// packets): a flag an earlier window saw counts again, and is reported as
+/// such (the soak's count of packets that meet it).
+#[test]
+fn window_flags_are_each_windows_own_and_repeats_are_noticed() {
+    use super::flow_log::WindowFlags;
+    let mut f = WindowFlags::first(1, 2);
+    assert!(!f.add(1, 0));
+    assert_eq!((f.of(1), f.of(2)), (2, 0));
+    // Window 2: data, then a FIN.
+    assert!(!f.add(2, 0));
+    assert!(!f.add(2, 1));
+    assert_eq!((f.of(1), f.of(2)), (0, 1));
+    // Window 4: the FIN again (window 2 saw it), and a SYN (window 1 did).
+    assert!(f.add(4, 1));
+    assert!(f.add(4, 2));
+    assert_eq!((f.of(3), f.of(4)), (0, 3));
 }

@@ -5,10 +5,11 @@
 
 use std::net::Ipv4Addr;
 
-use dataplane_common::{Counter, DropReason, GATEWAY_MAC, PROTO_ICMP};
+use dataplane_common::{Counter, DropReason, GATEWAY_MAC};
 
 use super::{Model, Port, Verdict};
-use crate::{csum, ip, pkt, topology};
+use crate::pkt::{icmp_error, FRAG_NEEDED, PORT_UNREACHABLE};
+use crate::{ip, pkt, topology};
 
 /// The shipped NAT gateway lab (web behind the internet gateway with
 /// public address 203.0.113.20, app behind nat-a with Elastic IP
@@ -30,38 +31,6 @@ fn model(icmp_in: bool) -> Model {
     }
     Model::new(&topology(&text, "natgw"), None)
 }
-
-/// An ICMP error `src` -> `dst` of `(type, code, second word)` quoting
-/// `quote`, checksums from scratch.
-fn icmp_error(
-    (smac, dmac): ([u8; 6], [u8; 6]),
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    (icmp_type, code, rest): (u8, u8, [u8; 4]),
-    quote: &[u8],
-) -> Vec<u8> {
-    let mut icmp = vec![icmp_type, code, 0, 0];
-    icmp.extend_from_slice(&rest);
-    icmp.extend_from_slice(quote);
-    let c = !csum::fold(csum::sum(&icmp));
-    icmp[2..4].copy_from_slice(&c.to_be_bytes());
-    let mut h = vec![0x45, 0xc0];
-    h.extend_from_slice(&((20 + icmp.len()) as u16).to_be_bytes());
-    h.extend_from_slice(&[0x12, 0x34, 0, 0, 64, PROTO_ICMP, 0, 0]);
-    h.extend_from_slice(&src.octets());
-    h.extend_from_slice(&dst.octets());
-    let c = !csum::fold(csum::sum(&h));
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    let mut f = dmac.to_vec();
-    f.extend_from_slice(&smac);
-    f.extend_from_slice(&[0x08, 0x00]);
-    f.extend_from_slice(&h);
-    f.extend_from_slice(&icmp);
-    f
-}
-
-const FRAG_NEEDED: (u8, u8, [u8; 4]) = (3, 4, [0, 0, 0x05, 0x78]);
-const PORT_UNREACHABLE: (u8, u8, [u8; 4]) = (3, 3, [0; 4]);
 
 struct Ends {
     eni: usize,
@@ -183,4 +152,64 @@ fn errors_through_the_nat_gateway_are_translated_back() {
     let (v, out) = forwarded(&mut m, Port::Internet(0), &err);
     let want = icmp_error((GATEWAY_MAC, a.mac), host, a.ip, FRAG_NEEDED, &sent[14..]);
     assert_eq!((v, out), (Verdict::Forward { eni: a.eni }, want));
+}
+
+/// Rule 14: app's 300-byte UDP datagram to the internet host in three
+/// fragments leaves through nat-a: each fragment as cut from the translated
+/// datagram built whole by etherparse (the first with the Elastic IP, the
+/// gateway's port and the whole datagram's UDP checksum; the later ones
+/// with the Elastic IP only); the host's fragmented reply comes back the
+/// same way. A later fragment of no datagram and a TCP fragment are
+/// `fragment`; after the flows are forgotten, the datagram's later
+/// fragment is too (its memory goes with them).
+#[test]
+fn fragmented_udp_goes_through_the_nat_gateway_both_ways() {
+    let (host, eip) = (ip("203.0.113.10"), ip("203.0.113.50"));
+    let mut m = model(false);
+    let a = ends(&m, "eni-app");
+    let payload: Vec<u8> = (0..300u16).map(|i| (i * 7) as u8).collect();
+    let cuts = [104, 208];
+    let whole = pkt::udp_payload(a.mac, GATEWAY_MAC, (a.ip, host), (5353, 53), &payload);
+    let sent = pkt::fragments(&whole, 0x5151, &cuts);
+    let (v, first) = forwarded(&mut m, Port::Eni(a.eni), &sent[0]);
+    let internet = Verdict::Forward {
+        eni: m.topology().enis.len(),
+    };
+    assert_eq!(v, internet);
+    let nport = u16::from_be_bytes([first[34], first[35]]);
+    let out = pkt::udp_payload(GATEWAY_MAC, a.host_mac, (eip, host), (nport, 53), &payload);
+    let want = pkt::fragments(&out, 0x5151, &cuts);
+    assert_eq!(first, want[0]);
+    for i in 1..3 {
+        assert_eq!(
+            forwarded(&mut m, Port::Eni(a.eni), &sent[i]),
+            (internet, want[i].clone()),
+            "{i}"
+        );
+    }
+    let reply = pkt::udp_payload(a.host_mac, GATEWAY_MAC, (host, eip), (53, nport), &payload);
+    let back = pkt::udp_payload(GATEWAY_MAC, a.mac, (host, a.ip), (53, 5353), &payload);
+    let (sent, want) = (
+        pkt::fragments(&reply, 7, &cuts),
+        pkt::fragments(&back, 7, &cuts),
+    );
+    for i in 0..3 {
+        let o = forwarded(&mut m, Port::Internet(0), &sent[i]);
+        assert_eq!(
+            o,
+            (Verdict::Forward { eni: a.eni }, want[i].clone()),
+            "{i} back"
+        );
+    }
+    let frag = Verdict::Drop(DropReason::Fragment);
+    let orphan = pkt::fragments(&reply, 8, &cuts);
+    assert_eq!(forwarded(&mut m, Port::Internet(0), &orphan[2]).0, frag);
+    let tcp = pkt::tcp(a.mac, GATEWAY_MAC, a.ip, host, 40000, 80, "S");
+    assert_eq!(
+        forwarded(&mut m, Port::Eni(a.eni), &pkt::fragments(&tcp, 9, &[8])[0]).0,
+        frag
+    );
+    m.clear_flows();
+    assert_eq!(forwarded(&mut m, Port::Internet(0), &sent[2]).0, frag);
+    assert_eq!(m.counters().counters[Counter::FlowCreated as usize], 1);
 }

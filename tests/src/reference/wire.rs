@@ -50,10 +50,22 @@ pub struct Ipv4 {
     pub l4: usize,
 }
 
+/// A fragment of a UDP datagram: its IPv4 identification and whether it
+/// is the first (offset zero, the UDP header in it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frag {
+    pub id: u16,
+    pub first: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Frame {
     Arp,
     Ipv4(Ipv4),
+    /// A fragment of a UDP datagram (RFC 791): only a NAT gateway carries
+    /// them ("NAT gateway basics"). A first fragment has its ports; a later
+    /// one's are zero.
+    Fragment(Ipv4, Frag),
     /// An ICMP error (ports zero); its quote is read by `icmp_error`.
     IcmpError(Ipv4),
 }
@@ -92,12 +104,19 @@ pub fn parse(f: &[u8]) -> Result<Frame, DropReason> {
     if tot_len < ihl || IP + tot_len > f.len() {
         return Err(DropReason::BadTotalLength);
     }
-    // MF set or a fragment offset: only a first fragment carries ports, and
-    // the fabric tracks nothing without them.
-    if be16(f, IP + 6) & 0x3fff != 0 {
+    // MF set or a fragment offset: only a first fragment carries ports.
+    // Fragments of UDP go on to a NAT gateway, which forwards them; any
+    // other protocol's are dropped.
+    let proto = f[IP + 9];
+    let frags = be16(f, IP + 6);
+    let fragment = frags & 0x3fff != 0;
+    if fragment && proto != PROTO_UDP {
         return Err(DropReason::Fragment);
     }
-    let proto = f[IP + 9];
+    let frag = Frag {
+        id: be16(f, IP + 4),
+        first: frags & 0x1fff == 0,
+    };
     let l4 = IP + ihl;
     // The L4 header must fit in the IP payload (which the frame holds).
     let payload = tot_len - ihl;
@@ -126,19 +145,25 @@ pub fn parse(f: &[u8]) -> Result<Frame, DropReason> {
             p.dport = be16(f, l4 + 2);
             p.tcp_flags = f[l4 + 13];
         }
+        // A later fragment: nothing past the IPv4 header is UDP's.
+        PROTO_UDP if fragment && !frag.first => return Ok(Frame::Fragment(p, frag)),
         PROTO_UDP => {
             // The UDP length covers the header and may end before the IP
-            // payload does, never after it.
+            // payload does, never after it (but in a first fragment, where
+            // it is the whole datagram's).
             let udp_len = if payload >= 8 {
                 be16(f, l4 + 4) as usize
             } else {
                 0
             };
-            if payload < 8 || udp_len < 8 || udp_len > payload {
+            if payload < 8 || udp_len < 8 || (udp_len > payload && !fragment) {
                 return Err(DropReason::TruncatedL4);
             }
             p.sport = be16(f, l4);
             p.dport = be16(f, l4 + 2);
+            if fragment {
+                return Ok(Frame::Fragment(p, frag));
+            }
         }
         PROTO_ICMP => {
             if payload < 8 {
@@ -323,7 +348,10 @@ fn l4_cover<'a>(f: &'a [u8], p: &Ipv4) -> Cover<'a> {
         },
         proto => {
             // TCP covers the segment (to the IP total length); UDP what its
-            // own length field says.
+            // own length field says. A first fragment holds only the start
+            // of its datagram: what it holds is covered, and the rest, which
+            // no rewrite touches, keeps its part of the sum (so a checksum
+            // repaired over the fragment is the whole datagram's, RFC 1624).
             let len = if proto == PROTO_UDP {
                 be16(f, p.l4 + 4) as usize
             } else {
@@ -334,7 +362,7 @@ fn l4_cover<'a>(f: &'a [u8], p: &Ipv4) -> Cover<'a> {
             pseudo.extend_from_slice(&[0, proto]);
             pseudo.extend_from_slice(&(len as u16).to_be_bytes());
             Cover {
-                runs: vec![&f[p.l4..p.l4 + len]],
+                runs: vec![&f[p.l4..p.l4 + len.min(end - p.l4)]],
                 pseudo,
             }
         }

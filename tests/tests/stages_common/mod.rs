@@ -17,11 +17,14 @@ use dataplane_common::{
     ROUTE_NO_MATCH, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
     STAT_TARGET_BASE, TARGETS_PER_GENERATION,
 };
+use hyperlab_tests::stage::{eni_info, port_info};
 use hyperlab_tests::{
     csum, pkt,
     stage::{eth_to, flow_key, Stage, PORT_IFINDEX},
     Verdict, HOOKS,
 };
+
+pub mod internet;
 
 pub const VPC: u32 = 7;
 pub const CLIENT_ENI: u32 = 3;
@@ -47,29 +50,21 @@ pub fn server() -> Ipv4Addr {
 /// SETUP: frames arrive from the host ENI with address `addr` (the
 /// client), whose VPC also holds the server's ENI.
 pub fn client_and_server(st: &mut Stage, addr: Ipv4Addr) {
-    st.set_port(PortInfo {
-        vpc: VPC,
-        eni: CLIENT_ENI,
-        sg_set: CLIENT_SG,
-        ip: addr.octets(),
-        mac: CLIENT_MAC,
-        generation: 0,
-        subnet: 0,
-        _pad: 0,
-    });
-    st.set_eni(
-        VPC,
-        server(),
-        EniInfo {
-            eni: SERVER_ENI,
-            ifindex: SERVER_IFINDEX,
-            sg_set: SERVER_SG,
-            kind: ENI_KIND_HOST,
-            underlay: [0; 4],
-            mac: SERVER_MAC,
-            subnet: 0,
-        },
+    st.set_port(port_info(VPC, CLIENT_ENI, CLIENT_SG, addr, CLIENT_MAC, 0));
+    server_eni(st, ENI_KIND_HOST, 0);
+}
+
+/// SETUP: the server's ENI (10.0.1.20), of `kind`, in subnet `subnet`.
+pub fn server_eni(st: &mut Stage, kind: u32, subnet: u16) {
+    let info = eni_info(
+        SERVER_ENI,
+        SERVER_IFINDEX,
+        SERVER_SG,
+        kind,
+        SERVER_MAC,
+        subnet,
     );
+    st.set_eni(VPC, server(), info);
 }
 
 /// SETUP: every group lets all TCP out.
@@ -81,6 +76,28 @@ pub fn all_tcp_out(st: &mut Stage) {
         (ip("0.0.0.0"), 0),
         &[(0, 65535)],
     );
+}
+
+/// SETUP: [`client_and_server`] (the client at 10.0.1.10), every group
+/// letting all TCP out, the server's admitting TCP 80 from anywhere.
+pub fn web_scene(st: &mut Stage) {
+    client_and_server(st, client());
+    all_tcp_out(st);
+    let any = (ip("0.0.0.0"), 0);
+    st.set_sg(SERVER_SG, SG_DIR_INGRESS, PROTO_TCP, any, &[(80, 80)]);
+}
+
+/// PKTGEN: a TCP segment client:`sport` -> server:`dport` with `flags`.
+pub fn to_server(sport: u16, dport: u16, flags: &str) -> Vec<u8> {
+    pkt::tcp(
+        CLIENT_MAC,
+        GATEWAY_MAC,
+        client(),
+        server(),
+        sport,
+        dport,
+        flags,
+    )
 }
 
 /// Drop reasons counted between `before` and `after`.
@@ -107,6 +124,25 @@ pub fn assert_forwarded_to_server(st: &Stage, hook: Hook, frame: &[u8], what: &s
         o.out,
         pkt::with_macs(frame, SERVER_MAC, GATEWAY_MAC),
         "{hook:?} {what}: only the MACs change"
+    );
+}
+
+/// Runs the ICMP error `frame` and asserts it was forwarded as exactly
+/// `want` and counted (`icmp_error_forwarded`).
+pub fn assert_error_forwarded(st: &Stage, hook: Hook, frame: &[u8], want: &[u8], what: &str) {
+    let before = st.counter(Counter::IcmpErrorForwarded);
+    let o = st.run(hook, frame);
+    assert_eq!(
+        o.verdict,
+        Verdict::Forward,
+        "{hook:?} {what}: forwarded (drops {:?})",
+        st.drops()
+    );
+    assert_eq!(o.out, want, "{hook:?} {what}: the frame, byte for byte");
+    assert_eq!(
+        st.counter(Counter::IcmpErrorForwarded),
+        before + 1,
+        "{hook:?} {what}: counted"
     );
 }
 

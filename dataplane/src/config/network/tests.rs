@@ -5,10 +5,10 @@ use std::net::Ipv4Addr;
 
 use crate::config::parse_str;
 use crate::config::test_support::{self as text, diags, net, parsed, with_base, BASE};
-use crate::model::test_support::{rule, subnet, vpc};
+use crate::model::test_support::{rule, sg, subnet, vpc};
 use crate::model::{
     self, ConntrackSettings, Eni, FlowLogDestination, FlowLogField, FlowLogFileFormat,
-    FlowLogSettings, Hook, LabSettings, Peer, Protocol, SecurityGroup, Topology,
+    FlowLogSettings, Hook, LabSettings, Peer, Protocol, Topology,
 };
 
 #[test]
@@ -85,30 +85,25 @@ host = "web"
             subnet("subnet-b1", 1, "10.0.1.0/28", "use1-az2"),
         ],
         security_groups: vec![
-            SecurityGroup {
-                id: "sg-web".into(),
-                vpc: 0,
-                ingress: vec![
+            sg(
+                "sg-web",
+                0,
+                vec![
                     rule(Protocol::Tcp, (80, 80), Peer::SecurityGroup(1)),
                     rule(Protocol::Udp, (8000, 8100), Peer::Cidr(net("10.0.1.5/32"))),
                     rule(Protocol::Tcp, (443, 443), Peer::Cidr(net("192.168.0.0/16"))),
                     rule(Protocol::Tcp, (0, 65535), Peer::Cidr(net("10.0.0.0/8"))),
                     rule(Protocol::Icmp, (0, 65535), Peer::Cidr(net("10.0.0.0/16"))),
                 ],
-                egress: vec![],
-            },
-            SecurityGroup {
-                id: "sg-client".into(),
-                vpc: 0,
-                ingress: vec![],
-                egress: vec![all.clone()],
-            },
-            SecurityGroup {
-                id: "sg-b".into(),
-                vpc: 1,
-                ingress: vec![all.clone()],
-                egress: vec![rule(Protocol::All, (0, 65535), Peer::SecurityGroup(2))],
-            },
+                vec![],
+            ),
+            sg("sg-client", 0, vec![], vec![all.clone()]),
+            sg(
+                "sg-b",
+                1,
+                vec![all.clone()],
+                vec![rule(Protocol::All, (0, 65535), Peer::SecurityGroup(2))],
+            ),
         ],
         enis: vec![
             Eni {

@@ -121,7 +121,7 @@ impl<'i> B<'i> {
                     g.id, vref.id, second.id
                 )));
             }
-            let vpc = match self.resolve(vref, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
+            let vpc = match self.resolve_vpc(vref)? {
                 Ok(v) => v,
                 Err(why) => {
                     self.skip(&g.id, &g.at, &what, &why);
@@ -312,21 +312,8 @@ impl<'i> B<'i> {
                 self.skip(&g.id, at, &what, &why);
                 continue;
             }
-            let Some(sref) = &g.subnet else {
-                return Err(g.at.key("SubnetId").err("missing"));
-            };
-            let subnet = match self.resolve(
-                sref,
-                &self.subnets,
-                "subnet",
-                Source::Subnets,
-                "describe-subnets",
-            )? {
-                Ok(s) => s,
-                Err(why) => {
-                    self.skip(&g.id, &g.at, &what, &why);
-                    continue;
-                }
+            let Some(subnet) = self.required_subnet(&g.subnet, &g.at, (&g.id, &what))? else {
+                continue;
             };
             let vpc = self.out.subnets[subnet].vpc;
             if !self.has_igw(vpc) {

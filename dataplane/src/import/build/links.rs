@@ -85,9 +85,7 @@ impl<'i> B<'i> {
         maps.sort_by_key(|c| c.index.unwrap_or(i64::MAX));
         for c in maps {
             if let (Some(id), Some(v)) = (&c.id, &c.vpc) {
-                if let Ok(vpc) =
-                    self.resolve(v, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")?
-                {
+                if let Ok(vpc) = self.resolve_vpc(v)? {
                     self.cloud_map(id, vpc, &c.at, &format!("Cloud Map service {id}"));
                 }
             }
@@ -148,13 +146,7 @@ impl<'i> B<'i> {
             );
             return Ok(());
         };
-        let nlb = match self.resolve(
-            target,
-            &self.nlbs,
-            "load balancer",
-            Source::LoadBalancers,
-            "elbv2 describe-load-balancers",
-        )? {
+        let nlb = match self.resolve_nlb(target)? {
             Ok(n) => n,
             Err(why) => {
                 self.skip(&l.id, &l.at, &what, &why);
@@ -173,7 +165,7 @@ impl<'i> B<'i> {
         let (vpc, places, groups) = match &l.ext.vpc {
             // An export: the link's endpoint is in a VPC of the topology.
             Some(v) => {
-                let vpc = match self.resolve(v, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
+                let vpc = match self.resolve_vpc(v)? {
                     Ok(v) => v,
                     Err(why) => {
                         self.skip(&l.id, &l.at, &what, &why);
@@ -182,13 +174,7 @@ impl<'i> B<'i> {
                 };
                 let mut places = Vec::new();
                 for (sref, ip) in &l.ext.places {
-                    match self.resolve(
-                        sref,
-                        &self.subnets,
-                        "subnet",
-                        Source::Subnets,
-                        "describe-subnets",
-                    )? {
+                    match self.resolve_subnet(sref)? {
                         Ok(sn) => {
                             let slot = self.want(
                                 vpc,
@@ -247,13 +233,7 @@ impl<'i> B<'i> {
         let what = format!("HTTP API VPC link {}", l.id);
         let mut subnets = Vec::new();
         for s in subnet_refs {
-            match self.resolve(
-                s,
-                &self.subnets,
-                "subnet",
-                Source::Subnets,
-                "describe-subnets",
-            )? {
+            match self.resolve_subnet(s)? {
                 Ok(i) => subnets.push(i),
                 Err(why) => {
                     self.skip(&l.id, &l.at, &what, &why);
@@ -296,7 +276,7 @@ impl<'i> B<'i> {
         }
         // API Gateway's side: a VPC of the topology (an export), or made.
         let api_vpc = match &l.ext.vpc {
-            Some(v) => match self.resolve(v, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
+            Some(v) => match self.resolve_vpc(v)? {
                 Ok(v) => v,
                 Err(why) => {
                     self.skip(&l.id, &l.at, &what, &why);

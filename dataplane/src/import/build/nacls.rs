@@ -108,15 +108,14 @@ impl<'i> B<'i> {
                 n.id
             );
             let aws_default = n.is_default && is_aws_default(n);
-            let vpc =
-                match self.resolve(&n.vpc, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
-                    Ok(v) => v,
-                    Err(_) if aws_default => continue,
-                    Err(why) => {
-                        self.skip(&n.id, &n.at, &what, &why);
-                        continue;
-                    }
-                };
+            let vpc = match self.resolve_vpc(&n.vpc)? {
+                Ok(v) => v,
+                Err(_) if aws_default => continue,
+                Err(why) => {
+                    self.skip(&n.id, &n.at, &what, &why);
+                    continue;
+                }
+            };
             if n.is_default {
                 if let Some(other) = defaults.insert(vpc, &n.id) {
                     return Err(n.at.err(format!(

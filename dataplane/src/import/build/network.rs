@@ -69,7 +69,7 @@ impl<'i> B<'i> {
             let Some(vref) = &s.vpc else {
                 return Err(s.at.key("VpcId").err("missing"));
             };
-            let vpc = match self.resolve(vref, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
+            let vpc = match self.resolve_vpc(vref)? {
                 Ok(v) => v,
                 Err(why) => {
                     let why =
@@ -156,7 +156,7 @@ impl<'i> B<'i> {
                 self.skip(&g.id, &g.at, &what, "not in a VPC (an EC2-Classic group)");
                 continue;
             };
-            let vpc = match self.resolve(vref, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
+            let vpc = match self.resolve_vpc(vref)? {
                 Ok(v) => v,
                 Err(why) => {
                     self.skip(&g.id, &g.at, &what, &why);
@@ -208,13 +208,7 @@ impl<'i> B<'i> {
             }
         }
         for (gref, r) in &inv.rules {
-            let i = match self.resolve(
-                gref,
-                &self.sgs,
-                "security group",
-                Source::SecurityGroups,
-                "describe-security-groups",
-            )? {
+            let i = match self.resolve_sg(gref)? {
                 Ok(i) => i,
                 Err(why) => {
                     self.not_imported(&gref.at, &format!("a rule of {}", gref.id), &why);
@@ -458,21 +452,8 @@ impl<'i> B<'i> {
                     continue;
                 }
             }
-            let Some(sref) = &e.subnet else {
-                return Err(e.at.key("SubnetId").err("missing"));
-            };
-            let subnet = match self.resolve(
-                sref,
-                &self.subnets,
-                "subnet",
-                Source::Subnets,
-                "describe-subnets",
-            )? {
-                Ok(s) => s,
-                Err(why) => {
-                    self.skip(&e.id, &e.at, &what, &why);
-                    continue;
-                }
+            let Some(subnet) = self.required_subnet(&e.subnet, &e.at, (&e.id, &what))? else {
+                continue;
             };
             let vpc = self.out.subnets[subnet].vpc;
             let mut groups = self.group_list(&e.groups, vpc, &what)?;
@@ -572,13 +553,7 @@ impl<'i> B<'i> {
     pub(super) fn group_list(&mut self, refs: &[Ref], vpc: usize, what: &str) -> Res<Vec<String>> {
         let mut out = Vec::new();
         for g in refs {
-            match self.resolve(
-                g,
-                &self.sgs,
-                "security group",
-                Source::SecurityGroups,
-                "describe-security-groups",
-            )? {
+            match self.resolve_sg(g)? {
                 Ok(i) if self.out.sgs[i].vpc == vpc => {
                     if !out.contains(&self.out.sgs[i].id) {
                         out.push(self.out.sgs[i].id.clone());

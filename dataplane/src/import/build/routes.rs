@@ -98,7 +98,7 @@ impl<'i> B<'i> {
             let mut ends = [0; 2];
             let mut missing = None;
             for (k, r) in [&p.requester, &p.accepter].into_iter().enumerate() {
-                match self.resolve(r, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
+                match self.resolve_vpc(r)? {
                     Ok(v) => ends[k] = v,
                     Err(why) => missing = Some(why),
                 }
@@ -227,15 +227,14 @@ impl<'i> B<'i> {
                 && t.routes
                     .iter()
                     .all(|r| !r.blackhole && r.target.as_ref().is_some_and(|(x, _)| x == "local"));
-            let vpc =
-                match self.resolve(&t.vpc, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
-                    Ok(v) => v,
-                    Err(_) if untouched => continue,
-                    Err(why) => {
-                        self.skip(&t.id, &t.at, &what, &why);
-                        continue;
-                    }
-                };
+            let vpc = match self.resolve_vpc(&t.vpc)? {
+                Ok(v) => v,
+                Err(_) if untouched => continue,
+                Err(why) => {
+                    self.skip(&t.id, &t.at, &what, &why);
+                    continue;
+                }
+            };
             if t.main {
                 if let Some(other) = mains.insert(vpc, t.id.clone()) {
                     return Err(t.at.err(format!(

@@ -50,15 +50,8 @@ impl<'i> B<'i> {
                 );
                 continue;
             }
-            let Some(vref) = &t.vpc else {
-                return Err(t.at.key("VpcId").err("missing"));
-            };
-            let vpc = match self.resolve(vref, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
-                Ok(v) => v,
-                Err(why) => {
-                    self.skip(&t.arn, &t.at, &what, &why);
-                    continue;
-                }
+            let Some(vpc) = self.required_vpc(&t.vpc, &t.at, (&t.arn, &what))? else {
+                continue;
             };
             let port = match t.port.map(u16::try_from) {
                 Some(Ok(p)) if p > 0 => p,
@@ -208,13 +201,7 @@ impl<'i> B<'i> {
             let mut vpc = None;
             let mut skip = None;
             for (sref, ip) in &l.zones {
-                let subnet = match self.resolve(
-                    sref,
-                    &self.subnets,
-                    "subnet",
-                    Source::Subnets,
-                    "describe-subnets",
-                )? {
+                let subnet = match self.resolve_subnet(sref)? {
                     Ok(s) => s,
                     Err(why) => {
                         skip = Some(why);
@@ -306,13 +293,7 @@ impl<'i> B<'i> {
                     );
                     continue;
                 };
-                match self.resolve(
-                    tg,
-                    &self.tgs,
-                    "target group",
-                    Source::TargetGroups,
-                    "describe-target-groups",
-                )? {
+                match self.resolve_tg(tg)? {
                     Ok(i) => listeners.push((protocol, port, self.out.tgs[i].id.clone())),
                     Err(why) => self.not_imported(&x.at, &lwhat, &why),
                 }
@@ -383,13 +364,7 @@ impl<'i> B<'i> {
                     continue;
                 }
             };
-            let nlb = match self.resolve(
-                nlb,
-                &self.nlbs,
-                "load balancer",
-                Source::LoadBalancers,
-                "elbv2 describe-load-balancers",
-            )? {
+            let nlb = match self.resolve_nlb(nlb)? {
                 Ok(i) => self.out.nlbs[i].id.clone(),
                 Err(why) => {
                     self.skip(&s.id, &s.at, &what, &why);
@@ -449,15 +424,8 @@ impl<'i> B<'i> {
                 self.skip(&e.id, &e.at, &what, &why);
                 continue;
             };
-            let Some(vref) = &e.vpc else {
-                return Err(e.at.key("VpcId").err("missing"));
-            };
-            let vpc = match self.resolve(vref, &self.vpcs, "VPC", Source::Vpcs, "describe-vpcs")? {
-                Ok(v) => v,
-                Err(why) => {
-                    self.skip(&e.id, &e.at, &what, &why);
-                    continue;
-                }
+            let Some(vpc) = self.required_vpc(&e.vpc, &e.at, (&e.id, &what))? else {
+                continue;
             };
             // One ENI per subnet: the dump's ENIs where it has them.
             let mut places: Vec<Place> = Vec::new();
@@ -481,13 +449,7 @@ impl<'i> B<'i> {
             let mut nodes = Vec::new();
             let mut skip = None;
             for (sref, ip, _) in &places {
-                match self.resolve(
-                    sref,
-                    &self.subnets,
-                    "subnet",
-                    Source::Subnets,
-                    "describe-subnets",
-                )? {
+                match self.resolve_subnet(sref)? {
                     Ok(s) => {
                         let slot = self.want(
                             vpc,
@@ -518,7 +480,9 @@ impl<'i> B<'i> {
                 // AWS: an endpoint created without groups gets the VPC's default group.
                 let default = inv.sgs.iter().find(|g| {
                     g.group_name.as_deref() == Some("default")
-                        && g.vpc.as_ref().is_some_and(|v| v.id == vref.id)
+                        && g.vpc
+                            .as_ref()
+                            .is_some_and(|v| e.vpc.as_ref().is_some_and(|r| r.id == v.id))
                 });
                 match default.and_then(|g| self.sgs.get(g.id.as_str())) {
                     Some(&i) => groups.push(self.out.sgs[i].id.clone()),

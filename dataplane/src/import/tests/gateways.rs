@@ -83,6 +83,17 @@ fn dump(name: &str, extra: &[(&str, &str)]) -> Dump {
 }
 
 /// The text of a written config from `from` up to `to`.
+/// Every route of `t`'s tables as `TABLE DESTINATION TARGET`.
+fn route_lines(t: &crate::model::Topology) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in &t.route_tables {
+        for x in &r.routes {
+            out.push(format!("{} {} {:?}", r.id, x.destination, x.target));
+        }
+    }
+    out
+}
+
 fn between<'t>(toml: &'t str, from: &str, to: &str) -> &'t str {
     let start = toml.find(from).expect("written");
     let end = toml[start..].find(to).expect("then the next") + start;
@@ -348,15 +359,7 @@ elastic_ip = "198.51.100.3"
 "#
     );
     let t = &got.topology;
-    let routes: Vec<String> = t
-        .route_tables
-        .iter()
-        .flat_map(|r| {
-            r.routes
-                .iter()
-                .map(move |x| format!("{} {} {:?}", r.id, x.destination, x.target))
-        })
-        .collect();
+    let routes = route_lines(t);
     assert_eq!(
         routes,
         [
@@ -510,15 +513,7 @@ elastic_ip = "203.0.113.50"
 "#
     );
     let t = &i.topology;
-    let routes: Vec<String> = t
-        .route_tables
-        .iter()
-        .flat_map(|r| {
-            r.routes
-                .iter()
-                .map(move |x| format!("{} {} {:?}", r.id, x.destination, x.target))
-        })
-        .collect();
+    let routes = route_lines(t);
     assert_eq!(
         routes,
         [
