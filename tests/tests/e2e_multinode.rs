@@ -1,9 +1,7 @@
 //! End-to-end tests of a lab across two and three nodes (docs/DATAPLANE.md,
-//! "Labs across nodes"), on one machine: network namespaces stand for the
-//! machines, joined by an underlay (a bridge in a namespace of its own),
-//! each with its own underlay address. In each, `dataplane lab up --node` builds that node's hosts,
-//! fabric and VXLAN device, and its own agent process (`dataplane run
-//! --node`) serves them; real clients (curl, ping) talk across the nodes.
+//! "Labs across nodes"), on one machine (`hyperlab_tests::nodes`: network
+//! namespaces stand for the machines, each node's agent serves its part);
+//! real clients (curl, ping) talk across the nodes.
 //!
 //! Needs root, the kernel object (`cargo xtask build-ebpf`) and the agent
 //! binary (`cargo build -p dataplane`); run under the shared lock:
@@ -11,275 +9,17 @@
 //! e2e_multinode -- --ignored`.
 
 use std::{
-    net::Ipv4Addr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use dataplane::{
-    config, lab, loader,
-    model::Topology,
-    pins,
-    stats::{self, Layout, Snapshot},
-};
+use dataplane::{loader, stats::Snapshot};
 use dataplane_common::{Counter, DropReason};
-use hyperlab_tests::{assert_ping, curl, require_root, unique_lab, HostProcess};
-
-/// Two VPCs with one CIDR; in vpc-a, `client` (node n1) and `web` (node
-/// n2), whose group admits HTTP from the clients' group and ping from the
-/// VPC; in vpc-b, `spy` (n1) with the client's address and `other` (n2)
-/// with web's, whose group admits everything.
-const TOPOLOGY: &str = include_str!("../fixtures/multinode-two-vpcs.toml");
-
-/// The nodes of `TOPOLOGY` and their underlay addresses.
-const NODES: &[(&str, &str)] = &[("n1", "192.168.213.1"), ("n2", "192.168.213.2")];
-
-/// The agent binary: next to this test's `deps` directory.
-fn dataplane_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps")
-        .join("dataplane");
-    assert!(
-        bin.exists(),
-        "{} missing: run `cargo build -p dataplane` first",
-        bin.display()
-    );
-    bin
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `dataplane ARGS` inside machine namespace `machine` (only the network
-/// namespace: bpffs and /run stay the machine's own, as on a VM).
-fn in_machine(machine: &str, args: &[&str]) -> Command {
-    let mut c = Command::new("nsenter");
-    c.arg(format!("--net=/run/netns/{machine}"))
-        .arg(dataplane_bin())
-        .args(args);
-    c
-}
-
-/// Machines (one per node) on one underlay, each with its node of the lab
-/// up and its agent running; everything (agents by PID, the labs, the
-/// machines, the switch) removed on drop, also when a test fails half-way.
-struct Nodes {
-    nodes: &'static [(&'static str, &'static str)],
-    file: PathBuf,
-    machines: Vec<String>,
-    agents: Vec<(Child, PathBuf)>,
-    lab_up: Vec<bool>,
-    /// Each node's view (`Topology::for_node`) and lab plan.
-    views: Vec<Topology>,
-    plans: Vec<lab::LabPlan>,
-}
-
-impl Nodes {
-    /// Two nodes of `TOPOLOGY`.
-    fn new(prefix: &str) -> Nodes {
-        Nodes::of(prefix, TOPOLOGY, NODES)
-    }
-
-    /// The machines of `nodes` on one underlay (a bridge in a namespace
-    /// of its own), each with its node of `toml` up and its agent running.
-    fn of(prefix: &str, toml: &str, nodes: &'static [(&'static str, &'static str)]) -> Nodes {
-        require_root();
-        let obj = loader::object_path();
-        assert!(obj.exists(), "run `cargo xtask build-ebpf` first");
-        let lab_name = unique_lab(prefix);
-        let file = std::env::temp_dir().join(format!("hyperlab-{lab_name}.toml"));
-        std::fs::write(&file, toml.replace("@LAB@", &lab_name)).expect("config");
-        let topo = config::load(&file).unwrap_or_else(|d| panic!("{d}"));
-        let views: Vec<Topology> = nodes
-            .iter()
-            .map(|(n, _)| topo.clone().for_node(Some(n)).unwrap())
-            .collect();
-        let plans = views.iter().map(lab::plan).collect();
-        let mut t = Nodes {
-            nodes,
-            file,
-            machines: Vec::new(),
-            agents: Vec::new(),
-            lab_up: vec![false; nodes.len()],
-            views,
-            plans,
-        };
-        // The machines, and their underlay: a bridge in a switch namespace,
-        // one veth from each machine's `ul0` to it.
-        let sw = format!("{lab_name}-sw");
-        run(Command::new("ip").args(["netns", "add", &sw]));
-        t.machines.push(sw.clone());
-        run(Command::new("ip").args(["-n", &sw, "link", "add", "br0", "type", "bridge"]));
-        run(Command::new("ip").args(["-n", &sw, "link", "set", "br0", "up"]));
-        for (k, (_, ip)) in nodes.iter().enumerate() {
-            let m = format!("{lab_name}-m{k}");
-            run(Command::new("ip").args(["netns", "add", &m]));
-            t.machines.insert(k, m.clone());
-            let port = format!("p{k}");
-            run(Command::new("ip").args([
-                "link", "add", "ul0", "netns", &m, "type", "veth", "peer", "name", &port, "netns",
-                &sw,
-            ]));
-            run(Command::new("ip").args(["-n", &sw, "link", "set", &port, "master", "br0", "up"]));
-            let cidr = format!("{ip}/24");
-            run(Command::new("ip").args(["-n", &m, "addr", "add", &cidr, "dev", "ul0"]));
-            run(Command::new("ip").args(["-n", &m, "link", "set", "ul0", "up"]));
-            run(Command::new("ip").args(["-n", &m, "link", "set", "lo", "up"]));
-        }
-        let file = t.file.to_string_lossy().into_owned();
-        for (k, (node, _)) in nodes.iter().enumerate() {
-            let m = t.machines[k].clone();
-            t.lab_up[k] = true;
-            let up = run(&mut in_machine(&m, &["lab", "up", &file, "--node", node]));
-            assert!(up.contains("hl-vxlan"), "lab up --node {node}: {up}");
-            t.spawn_agent(k);
-        }
-        for k in 0..nodes.len() {
-            t.wait_ready(k);
-        }
-        t
-    }
-
-    /// Starts node `k`'s agent (`dataplane run --node`) in its machine.
-    fn spawn_agent(&mut self, k: usize) {
-        let node = self.nodes[k].0;
-        let log = std::env::temp_dir().join(format!(
-            "hyperlab-{}-{}.log",
-            self.views[k].lab.name,
-            self.agents.len()
-        ));
-        let out = std::fs::File::create(&log).expect("agent log");
-        let obj = loader::object_path();
-        let file = self.file.to_string_lossy().into_owned();
-        let child = in_machine(
-            &self.machines[k],
-            &[
-                "run",
-                &file,
-                "--node",
-                node,
-                "--ebpf-obj",
-                &obj.to_string_lossy(),
-            ],
-        )
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("agent");
-        if k < self.agents.len() {
-            self.agents[k] = (child, log);
-        } else {
-            self.agents.push((child, log));
-        }
-    }
-
-    /// Waits until node `k`'s agent serves (it prints its metrics address).
-    fn wait_ready(&mut self, k: usize) {
-        let (child, log) = &mut self.agents[k];
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = std::fs::read_to_string(&*log).unwrap_or_default();
-            if text.contains("metrics on http://") {
-                return;
-            }
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("agent exited ({st}): {text}");
-            }
-            assert!(Instant::now() < deadline, "agent not ready in 30 s: {text}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn agent_log(&self, k: usize) -> String {
-        std::fs::read_to_string(&self.agents[k].1).unwrap_or_default()
-    }
-
-    fn plan(&self, node: usize) -> &lab::LabPlan {
-        &self.plans[node]
-    }
-
-    fn snapshot(&self, node: usize) -> Snapshot {
-        let v = &self.views[node];
-        stats::read_pinned(&pins::pin_dir(&v.lab.name), &Layout::of(v)).expect("counters")
-    }
-
-    /// `curl http://ADDR:PORT/` from `host` of node `node`.
-    fn curl(&self, node: usize, host: &str, addr: &str, port: u16) -> (i32, String) {
-        curl(self.plan(node), host, ip(addr), port)
-    }
-
-    /// The HTTP server on `host` of node `node` at `addr:port`.
-    fn server(&self, node: usize, host: &str, addr: &str, port: u16) -> HostProcess {
-        HostProcess::http_server(self.plan(node), host, ip(addr), port)
-    }
-
-    /// [`Nodes::curl`], and what it moved on each node's counters (in
-    /// node order).
-    fn counted_curl(
-        &self,
-        node: usize,
-        host: &str,
-        addr: &str,
-        port: u16,
-    ) -> ((i32, String), Vec<Snapshot>) {
-        let snapshots = || (0..self.nodes.len()).map(|k| self.snapshot(k));
-        let before: Vec<Snapshot> = snapshots().collect();
-        let out = self.curl(node, host, addr, port);
-        let d = snapshots().zip(&before).map(|(n, b)| n.since(b)).collect();
-        (out, d)
-    }
-
-    fn eni(&self, id: &str) -> usize {
-        self.views[0].eni_by_id(id).unwrap()
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for (child, log) in &mut self.agents {
-            // SIGTERM by PID, then reap.
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = std::fs::remove_file(&*log);
-        }
-        let file = self.file.to_string_lossy().into_owned();
-        for (k, (node, _)) in self.nodes.iter().enumerate() {
-            if self.lab_up[k] {
-                let _ =
-                    in_machine(&self.machines[k], &["lab", "down", &file, "--node", node]).output();
-            }
-        }
-        for m in &self.machines {
-            let _ = Command::new("ip").args(["netns", "del", m]).output();
-        }
-        let _ = std::fs::remove_file(&self.file);
-    }
-}
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
+use hyperlab_tests::{
+    assert_ping, curl,
+    nodes::{in_machine, ip, Nodes, NODES},
+    HostProcess,
+};
 
 /// Asserts that `node` (its counters `d`) dropped nothing.
 fn assert_no_drops(d: &Snapshot, node: &str) {
@@ -636,132 +376,8 @@ fn vpc_peering_carries_a_connection_across_nodes() {
     );
 }
 
-/// PrivateLink across two nodes: in vpc-consumer `client` (n1) and
-/// `client2` (n2) reach endpoint 10.0.1.100; nlb-web (10.1.1.50, in
-/// vpc-provider) forwards port 80 to tg-web, whose targets are `web1` (n2)
-/// and `web2` (n1), health-checked (each node probes its own), and port 81
-/// to tg-deny, web1's port 8081, which web1's group does not admit.
-const PRIVATELINK: &str = r#"
-[lab]
-name = "@LAB@"
-mtu = 1450
-
-[[node]]
-id = "n1"
-underlay_ip = "192.168.213.1"
-
-[[node]]
-id = "n2"
-underlay_ip = "192.168.213.2"
-
-[[vpc]]
-id = "vpc-consumer"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-c1"
-vpc = "vpc-consumer"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-client"
-vpc = "vpc-consumer"
-
-[[security_group]]
-id = "sg-vpce"
-vpc = "vpc-consumer"
-ingress = [{ protocol = "tcp", ports = "80-81", peer = "10.0.0.0/16" }]
-
-[[eni]]
-id = "eni-client"
-subnet = "subnet-c1"
-ip = "10.0.1.10"
-security_groups = ["sg-client"]
-host = "client"
-node = "n1"
-
-[[eni]]
-id = "eni-client2"
-subnet = "subnet-c1"
-ip = "10.0.1.11"
-security_groups = ["sg-client"]
-host = "client2"
-node = "n2"
-
-[[vpc]]
-id = "vpc-provider"
-cidr = "10.1.0.0/16"
-
-[[subnet]]
-id = "subnet-p1"
-vpc = "vpc-provider"
-cidr = "10.1.1.0/24"
-az = "use1-az1"
-
-[[security_group]]
-id = "sg-nlb"
-vpc = "vpc-provider"
-
-[[security_group]]
-id = "sg-web"
-vpc = "vpc-provider"
-ingress = [{ protocol = "tcp", ports = "8080", peer = "sg-nlb" }]
-
-[[eni]]
-id = "eni-web1"
-subnet = "subnet-p1"
-ip = "10.1.1.21"
-security_groups = ["sg-web"]
-host = "web1"
-node = "n2"
-
-[[eni]]
-id = "eni-web2"
-subnet = "subnet-p1"
-ip = "10.1.1.22"
-security_groups = ["sg-web"]
-host = "web2"
-node = "n1"
-
-[[target_group]]
-id = "tg-web"
-vpc = "vpc-provider"
-protocol = "tcp"
-port = 8080
-targets = ["eni-web1", "eni-web2"]
-health_check = { protocol = "tcp", interval_ms = 300, timeout_ms = 200, healthy_threshold = 2, unhealthy_threshold = 2 }
-
-[[target_group]]
-id = "tg-deny"
-vpc = "vpc-provider"
-protocol = "tcp"
-port = 8081
-targets = ["eni-web1"]
-
-[[nlb]]
-id = "nlb-web"
-subnets = [{ subnet = "subnet-p1", ip = "10.1.1.50" }]
-security_groups = ["sg-nlb"]
-listeners = [
-  { protocol = "tcp", port = 80, target_group = "tg-web" },
-  { protocol = "tcp", port = 81, target_group = "tg-deny" },
-]
-
-[[endpoint_service]]
-id = "vpce-svc-web"
-nlb = "nlb-web"
-acceptance_required = false
-allowed_principals = ["*"]
-
-[[vpc_endpoint]]
-id = "vpce-web"
-vpc = "vpc-consumer"
-service = "vpce-svc-web"
-subnets = [{ subnet = "subnet-c1", ip = "10.0.1.100" }]
-security_groups = ["sg-vpce"]
-principal = "arn:aws:iam::111122223333:root"
-"#;
+/// PrivateLink across two nodes (the fixture says who is where).
+const PRIVATELINK: &str = include_str!("../fixtures/multinode-privatelink.toml");
 
 /// The NAT source port a target saw in peer `peer` ("10.1.1.50:PORT"),
 /// which must be the NLB node's address exactly.
@@ -842,6 +458,75 @@ fn privatelink_translates_on_the_clients_node_and_replies_find_it_by_port() {
     assert_eq!(d[0].drops.iter().sum::<u64>(), syns);
     assert_eq!(d[1].drops.iter().sum::<u64>(), 0, "{:?}", d[1].drops);
     assert_eq!(d[1].enis[t.eni("eni-web1")].rx_packets, 0);
+}
+
+/// `dataplane explain` on the client's node (n1) for a connection to the
+/// endpoint: whichever target the NLB picks for a source port, the
+/// translation is made here; when it is web1, on node n2, the explanation
+/// says the packet leaves through the tunnel to n2 and what n2 checks
+/// again; for web2, on n1, it says nothing of the kind.
+#[test]
+#[ignore = "needs root"]
+fn explain_on_the_clients_node_says_a_translated_flow_goes_on_to_the_targets_node() {
+    let t = Nodes::of("mnx", PRIVATELINK, NODES);
+    // n1 probes web2, its own target: it must answer to stay selected
+    // (web1, on n2, stays healthy on n1). As in the test above, the checks
+    // have passed after 1.5 s.
+    let _web2 = HostProcess::http_server(t.plan(0), "web2", ip("10.1.1.22"), 8080);
+    std::thread::sleep(Duration::from_millis(1500));
+    let file = t.file.to_string_lossy().into_owned();
+    let mut seen = [false; 2];
+    for sport in 40000..40040u16 {
+        let sport = sport.to_string();
+        let argv = [
+            "explain",
+            &file,
+            "--from",
+            "client",
+            "--to",
+            "10.0.1.100",
+            "--port",
+            "80",
+            "--sport",
+            &sport,
+            "--json",
+        ];
+        let out = in_machine(&t.machines[0], &argv)
+            .output()
+            .expect("dataplane explain");
+        assert_eq!(out.status.code(), Some(0), "forwarded: {out:?}");
+        let e: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let notes: Vec<&str> = e["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        let tunnel: Vec<&&str> = notes.iter().filter(|n| n.contains("hl-vxlan")).collect();
+        let leaves = e["leaves_as"].as_str().unwrap_or_default().to_string();
+        if leaves.contains("10.1.1.21") {
+            seen[0] = true;
+            assert_eq!(
+                tunnel,
+                [&format!(
+                    "target eni-web1 lives on node n2 (192.168.213.2): translated here, the \
+                     packet leaves through hl-vxlan with VNI {}; node n2 checks eni-web1's \
+                     ingress groups and its subnet's inbound network ACL again (the same rules \
+                     decide the same) and records the flow; the target's replies come back to \
+                     this node by their destination port (this node's slice of the NAT ports)",
+                    dataplane_common::vni_of(1)
+                )
+                .as_str()],
+                "{e:#}"
+            );
+        } else {
+            assert!(leaves.contains("10.1.1.22"), "web1 or web2: {e:#}");
+            seen[1] = true;
+            assert!(tunnel.is_empty(), "web2 is on this node: {e:#}");
+        }
+        assert_eq!(e["decided_by"], "target_sg", "{e:#}");
+    }
+    assert_eq!(seen, [true, true], "40 source ports reach both targets");
 }
 
 /// An HTTP VPC link across two nodes: `apigw` (n1, vpc-api) calls
