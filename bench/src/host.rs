@@ -18,16 +18,16 @@ use super::{
 use hyperlab_tests::Fixture;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Test {
+pub(crate) enum Test {
     TcpForward,
     TcpReverse,
     Udp64,
 }
 
 impl Test {
-    const ALL: [Test; 3] = [Test::TcpForward, Test::TcpReverse, Test::Udp64];
+    pub(crate) const ALL: [Test; 3] = [Test::TcpForward, Test::TcpReverse, Test::Udp64];
 
-    fn table(self) -> &'static str {
+    pub(crate) fn table(self) -> &'static str {
         match self {
             Test::TcpForward => "iperf3 TCP, client -> server (Gbit/s at the receiver)",
             Test::TcpReverse => "iperf3 TCP, server -> client (-R, Gbit/s at the receiver)",
@@ -37,7 +37,7 @@ impl Test {
         }
     }
 
-    fn short(self) -> &'static str {
+    pub(crate) fn short(self) -> &'static str {
         match self {
             Test::TcpForward => "TCP client -> server",
             Test::TcpReverse => "TCP server -> client",
@@ -45,7 +45,7 @@ impl Test {
         }
     }
 
-    fn unit(self) -> &'static str {
+    pub(crate) fn unit(self) -> &'static str {
         match self {
             Test::Udp64 => "kpps",
             _ => "Gbit/s",
@@ -54,27 +54,31 @@ impl Test {
 }
 
 /// One way from a client stack to a server stack.
-struct Path {
-    name: &'static str,
-    client_ns: String,
-    server_ns: String,
+pub(crate) struct Path {
+    pub(crate) name: &'static str,
+    pub(crate) client_ns: String,
+    pub(crate) server_ns: String,
     /// What the client connects to.
-    target: Ipv4Addr,
+    pub(crate) target: Ipv4Addr,
     /// The address the server must see the client as.
-    peer: Ipv4Addr,
-    kind: Kind,
+    pub(crate) peer: Ipv4Addr,
+    pub(crate) kind: Kind,
     /// Runs iperf3's UDP test (which needs TCP control and UDP data on one
     /// address and port).
-    udp: bool,
+    pub(crate) udp: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Veth,
     Bridge,
     Netfilter,
     HyperlabTc,
     HyperlabXdp,
+    /// Part 5: two namespaces joined by a bare kernel VXLAN pair.
+    VxlanPair,
+    /// Part 5: hyperlab's hosts on two nodes.
+    HyperlabNodes,
 }
 
 /// Everything the paths need, torn down on drop (labs, namespaces).
@@ -262,10 +266,10 @@ const NFT_HOST: &str = "table ip hlbench {
 }
 ";
 
-struct Run {
-    value: f64,
-    bytes: u64,
-    peer: String,
+pub(crate) struct Run {
+    pub(crate) value: f64,
+    pub(crate) bytes: u64,
+    pub(crate) peer: String,
 }
 
 fn json(s: &str, what: &str) -> Result<Value> {
@@ -277,7 +281,7 @@ fn json(s: &str, what: &str) -> Result<Value> {
     })
 }
 
-fn iperf(p: &Path, t: Test, sizes: &Sizes) -> Result<Run> {
+pub(crate) fn iperf(p: &Path, t: Test, sizes: &Sizes) -> Result<Run> {
     let mut server = NsProcess::spawn(&p.server_ns, &["iperf3", "-s", "-1", "-J", "-p", "5201"])?;
     sys::wait_tcp_listen(&p.server_ns, 5201, Duration::from_secs(10))?;
     let target = p.target.to_string();

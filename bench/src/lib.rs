@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: hyperlab measured against baselines from the same
 //! run, written to docs/BENCHMARKS.md with a plot.
 //!
-//! Four parts, each reporting ratios to a baseline measured alongside:
+//! Five parts, each reporting ratios to a baseline measured alongside:
 //! 1. [`kernel`]: ns per packet (BPF_PROG_TEST_RUN) of every pipeline path
 //!    on both hooks, against a parse-and-redirect floor and a minimal
 //!    stateful NAT floor (`target/bench-ebpf.o`);
@@ -13,7 +13,9 @@
 //!    socket sending the same frames: [`afpacket`]) through the floors,
 //!    hyperlab's XDP paths and kernel netfilter NAT, verified at the sink;
 //! 4. [`host`]: iperf3 between real host stacks through hyperlab's TC and
-//!    XDP paths, a bare veth pair, a bridge and netfilter NAT.
+//!    XDP paths, a bare veth pair, a bridge and netfilter NAT;
+//! 5. [`nodes`]: iperf3 between hosts on two nodes of one lab (VXLAN
+//!    between them) against two namespaces joined by a bare VXLAN pair.
 //!
 //! `--quick` runs every scenario with tiny sizes in seconds; the smoke test
 //! (bench/tests/bench_smoke.rs) uses it to check that each scenario delivers
@@ -26,6 +28,7 @@ pub mod floors;
 pub mod host;
 pub mod kernel;
 pub mod nacl;
+pub mod nodes;
 pub mod objects;
 pub mod profile;
 pub mod rates;
@@ -56,14 +59,16 @@ pub enum Section {
     Scale,
     Veth,
     Host,
+    Nodes,
 }
 
 impl Section {
-    pub const ALL: [Section; 4] = [
+    pub const ALL: [Section; 5] = [
         Section::Kernel,
         Section::Scale,
         Section::Veth,
         Section::Host,
+        Section::Nodes,
     ];
 
     pub fn key(self) -> &'static str {
@@ -72,6 +77,7 @@ impl Section {
             Section::Scale => "scale",
             Section::Veth => "veth",
             Section::Host => "host",
+            Section::Nodes => "nodes",
         }
     }
 
@@ -81,6 +87,7 @@ impl Section {
             Section::Scale => "2. Scale",
             Section::Veth => "3. Packets per second on veth (XDP hook)",
             Section::Host => "4. Host-stack traffic (iperf3)",
+            Section::Nodes => "5. A lab across two nodes (iperf3 over VXLAN)",
         }
     }
 
@@ -261,6 +268,9 @@ pub fn run(opts: &Options) -> Result<Report> {
     }
     if want(Section::Host) {
         host::run(opts, &sizes, &mut report).context("part 4 (host stacks)")?;
+    }
+    if want(Section::Nodes) {
+        nodes::run(opts, &sizes, &mut report).context("part 5 (two nodes)")?;
     }
     report.seconds = start.elapsed().as_secs_f64();
     report.machine.load_end = sys::loadavg();

@@ -38,7 +38,7 @@ fn every_bench_scenario_delivers_correctly_translated_packets() {
         );
     }
     // Each part checked what it delivered, on every path it measures.
-    for prefix in ["XDP: ", "TC: ", "scale: ", "veth: ", "host: "] {
+    for prefix in ["XDP: ", "TC: ", "scale: ", "veth: ", "host: ", "nodes: "] {
         assert!(
             report.checks.iter().any(|c| c.scenario.starts_with(prefix)),
             "no checks for {prefix:?}"

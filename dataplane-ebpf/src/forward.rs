@@ -3,7 +3,7 @@
 //! leaves by ([`Verdict`]). Every construct's stage ends here, so this module
 //! sits below them: stages import it, it imports no stage.
 
-use dataplane_common::{explain::STAGE_REWRITE, Counter, DropReason, FlowEntry, FLOW_F_REPLY, FLOW_F_TUNNEL, NO_NAT_GATEWAY, NO_STAT};
+use dataplane_common::{explain::STAGE_REWRITE, Counter, DropReason, FlowEntry, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_F_TUNNEL, NO_NAT_GATEWAY, NO_STAT};
 
 use crate::{
     counters, explain,
@@ -50,7 +50,14 @@ pub fn forward<P: Packet>(p: &mut P, h: &Headers, e: &FlowEntry, len: u64) -> Re
         counters::nat_packet(e.nat_gateway, e.flags & FLOW_F_REPLY != 0, len, true);
     }
     if tunnel {
-        return Ok(Verdict::Tunnel(Encap { ifindex: e.out_ifindex, vpc: e.out_vpc, dst: e.new_dst }));
+        return Ok(Verdict::Tunnel(Encap {
+            ifindex: e.out_ifindex,
+            vpc: e.out_vpc,
+            dst: e.new_dst,
+            dport: e.new_dport,
+            translated: e.flags & FLOW_F_SNAT != 0,
+            stateless: false,
+        }));
     }
     Ok(Verdict::Forward(e.out_ifindex))
 }

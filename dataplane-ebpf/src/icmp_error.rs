@@ -30,7 +30,7 @@
 
 use dataplane_common::{
     explain::{SG_CHECK_INGRESS, STAGE_ICMP_ERROR},
-    in_generation, Counter, DropReason, EniKey, FlowEntry, FlowKey, PortInfo, ENI_KIND_INTERNET, FLOW_F_DNAT, FLOW_F_SNAT, PROTO_ICMP,
+    in_generation, Counter, DropReason, EniKey, FlowEntry, FlowKey, PortInfo, ENI_KIND_INTERNET, FLOW_F_DNAT, FLOW_F_SNAT, FLOW_F_TUNNEL, PROTO_ICMP,
     PROTO_TCP, PROTO_UDP, SG_DIR_INGRESS,
 };
 
@@ -43,6 +43,7 @@ use crate::{
     packet::{csum_apply, csum_diff, ptr_at, Packet},
     parse::{Headers, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, IP_CSUM_OFF, IP_OFF, IP_SRC_OFF},
     sg,
+    tunnel::Encap,
 };
 
 /// Bytes to make linear in TC: Ethernet, the longest outer IPv4 header, the
@@ -105,8 +106,11 @@ pub fn deliver<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, active: u32, 
         return Err(DropReason::IcmpErrorNoFlow);
     };
     // A host of the lab's internet has no security groups (as a packet the
-    // gateways send it meets none): only a VPC receiver's rules decide.
-    if rx.kind != ENI_KIND_INTERNET && !receiver_admits(rx.sg_set, out_src, h.icmp_type, h.icmp_code) {
+    // gateways send it meets none): only a VPC receiver's rules decide. A
+    // receiver on another node (the entry leads into the tunnel): its node
+    // decides, as for any packet (labs across nodes).
+    let tunnel = er.flags & FLOW_F_TUNNEL != 0;
+    if !tunnel && rx.kind != ENI_KIND_INTERNET && !receiver_admits(rx.sg_set, out_src, h.icmp_type, h.icmp_code) {
         return Err(DropReason::IngressSgDeny);
     }
     explain::forwarded(er);
@@ -114,6 +118,18 @@ pub fn deliver<P: Packet>(p: &mut P, port: &PortInfo, h: &Headers, active: u32, 
     p.store_eth(&er.eth).map_err(|_| DropReason::RewriteFailed)?;
     counters::count(Counter::Forwarded);
     counters::count(Counter::IcmpErrorForwarded);
+    if tunnel {
+        // On to the node of the flow's other end (`tunnel::encap`); that
+        // node counts the delivery.
+        return Ok(Verdict::Tunnel(Encap {
+            ifindex: er.out_ifindex,
+            vpc: er.out_vpc,
+            dst: er.new_dst,
+            dport: er.new_dport,
+            translated: snat,
+            stateless: false,
+        }));
+    }
     counters::eni_rx(er.dst_eni, len);
     Ok(Verdict::Forward(er.out_ifindex))
 }

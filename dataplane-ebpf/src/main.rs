@@ -57,7 +57,7 @@ pub fn hyperlab_tc(ctx: TcContext) -> i32 {
 #[inline(always)]
 pub fn hyperlab_tc_slow(ctx: TcContext) -> i32 {
     let mut pkt = TcPacket::new(&ctx);
-    let v = pipeline::process_slow::<_, false>(&mut pkt);
+    let v = pipeline::process_slow::<_, false, false>(&mut pkt);
     tc_verdict(&pkt, v)
 }
 
@@ -67,7 +67,18 @@ pub fn hyperlab_tc_slow(ctx: TcContext) -> i32 {
 #[inline(always)]
 pub fn hyperlab_tc_slow_tunnel(ctx: TcContext) -> i32 {
     let mut pkt = TcPacket::new(&ctx);
-    let v = pipeline::process_slow::<_, true>(&mut pkt);
+    let v = pipeline::process_slow::<_, true, false>(&mut pkt);
+    tc_verdict(&pkt, v)
+}
+
+/// TC's translation program (a first packet to an endpoint ENI; one on to
+/// the node that translated its flow), entered by tail call from
+/// [`hyperlab_tc_slow`] (`pipeline::slow_path`).
+#[classifier]
+#[inline(always)]
+pub fn hyperlab_tc_translate(ctx: TcContext) -> i32 {
+    let mut pkt = TcPacket::new(&ctx);
+    let v = pipeline::process_slow::<_, false, true>(&mut pkt);
     tc_verdict(&pkt, v)
 }
 
@@ -129,7 +140,16 @@ pub fn hyperlab_xdp(ctx: XdpContext) -> u32 {
 #[inline(always)]
 pub fn hyperlab_xdp_slow(ctx: XdpContext) -> u32 {
     let mut pkt = XdpPacket::new(&ctx);
-    xdp_verdict(pipeline::process_slow::<_, false>(&mut pkt))
+    xdp_verdict(pipeline::process_slow::<_, false, false>(&mut pkt))
+}
+
+/// XDP's translation program, entered by tail call from
+/// [`hyperlab_xdp_slow`].
+#[xdp]
+#[inline(always)]
+pub fn hyperlab_xdp_translate(ctx: XdpContext) -> u32 {
+    let mut pkt = XdpPacket::new(&ctx);
+    xdp_verdict(pipeline::process_slow::<_, false, true>(&mut pkt))
 }
 
 /// XDP's program for a fragment of a UDP datagram, entered by tail call

@@ -144,9 +144,9 @@ pub static CLOCK: PerCpuArray<ClockCache> = PerCpuArray::with_max_entries(1, 0);
 /// The slow path of each hook, entered by tail call (`pipeline::slow_path`):
 /// verified as a program of its own, it has its own instruction budget.
 #[map(name = "HL_SLOW_TC")]
-pub static SLOW_TC: ProgramArray = ProgramArray::with_max_entries(3, 0);
+pub static SLOW_TC: ProgramArray = ProgramArray::with_max_entries(4, 0);
 #[map(name = "HL_SLOW_XDP")]
-pub static SLOW_XDP: ProgramArray = ProgramArray::with_max_entries(3, 0);
+pub static SLOW_XDP: ProgramArray = ProgramArray::with_max_entries(4, 0);
 
 /// Per CPU: what the fast path hands the slow path with a first packet
 /// (1: it restarts a finished flow's tuple). A tail call stays on its CPU.

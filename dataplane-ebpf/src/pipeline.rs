@@ -23,9 +23,9 @@ use dataplane_common::{
         STAGE_EGRESS_SG, STAGE_ENI, STAGE_FLOW, STAGE_INGRESS_SG, STAGE_PARSE,
     },
     active_generation, in_generation, port_slot, Counter, DropReason, EniInfo, EniKey, FlowKey, PortInfo, ENI_KIND_ENDPOINT,
-    ENI_KIND_HOST, ENI_KIND_LINK, FLOW_F_REPLY, FLOW_F_TUNNEL, FLOW_F_UNTRACKED, FLOW_F_UNTRACKED_RECEIVER,
+    ENI_KIND_HOST, ENI_KIND_LINK, ENI_KIND_NLB_NODE, FLOW_F_REPLY, FLOW_F_TUNNEL, FLOW_F_UNTRACKED, FLOW_F_UNTRACKED_RECEIVER,
     FLOW_F_UNTRACKED_SENDER, INTERNET_VPC, SG_DIR_EGRESS, SG_DIR_INGRESS,
-    maps::SLOW_FRAGMENT,
+    maps::{SLOW_FRAGMENT, SLOW_TRANSLATE},
 };
 
 use crate::{
@@ -92,9 +92,13 @@ fn finish<P: Packet>(
     let done = match r {
         // A packet from another node is delivered here, never sent on.
         Ok(Verdict::Tunnel(_)) if from_tunnel => Err(DropReason::SourceCheck),
-        Ok(Verdict::Tunnel(t)) => {
-            tunnel::encap(p, active_generation(active), port.vpc, &t).map(|()| Verdict::Tunnel(t))
-        }
+        Ok(Verdict::Tunnel(t)) => tunnel::encap(p, active_generation(active), port.vpc, &t).map(|()| {
+            // A flow's packet was counted by `forward`.
+            if t.stateless {
+                counters::count(Counter::Forwarded);
+            }
+            Verdict::Tunnel(t)
+        }),
         other => other,
     };
     match done {
@@ -111,13 +115,15 @@ fn finish<P: Packet>(
 }
 
 /// The slow-path programs (`hyperlab_tc_slow`, `hyperlab_xdp_slow`;
-/// `TUNNEL`: `hyperlab_tc_slow_tunnel`, for a packet from another node): a
+/// `TUNNEL`: `hyperlab_tc_slow_tunnel`, for a packet from another node;
+/// `TRANSLATE`: `hyperlab_tc_translate`, `hyperlab_xdp_translate`, a
+/// PrivateLink or VPC link translation): a
 /// first packet the fast path handed over by tail call ([`slow_path`]),
 /// unchanged, so it parses as it did there. The fast path counted it on
-/// its ENI already. Built once per `TUNNEL`, each variant holds one half of
-/// the `from_tunnel` branches and stays under the verifier's budget.
+/// its ENI already. Built once per variant, each holds a part of the
+/// branches and stays under the verifier's budget.
 #[inline(always)]
-pub fn process_slow<P: Packet, const TUNNEL: bool>(p: &mut P) -> Verdict {
+pub fn process_slow<P: Packet, const TUNNEL: bool, const TRANSLATE: bool>(p: &mut P) -> Verdict {
     let port = match port_of(p) {
         Some((port, active)) if tunnel::is_tunnel(port) == TUNNEL => Some((port, active)),
         _ => None,
@@ -129,7 +135,7 @@ pub fn process_slow<P: Packet, const TUNNEL: bool>(p: &mut P) -> Verdict {
     let len = p.len() as u64;
     let restart = matches!(SLOW_ARGS.get(0), Some(&a) if a != 0);
     let r = match parse::parse(p) {
-        Ok(Frame::Ipv4(h)) => slow_stages(p, port, &h, active, len, restart, TUNNEL),
+        Ok(Frame::Ipv4(h)) => slow_stages::<P, TRANSLATE>(p, port, &h, active, len, restart, TUNNEL),
         Ok(_) => Err(DropReason::SlowPathFailed),
         Err(reason) => Err(reason),
     };
@@ -152,7 +158,15 @@ pub fn process_fragment<P: Packet>(p: &mut P) -> Verdict {
     };
     let len = p.len() as u64;
     let r = match parse::parse(p) {
-        Ok(Frame::Fragment(h, f)) => fragment(p, port, &h, f, active, len),
+        // Only a NAT gateway's flows carry fragments, and gateways are not
+        // built across nodes (`check`): no entry of theirs leads into the
+        // tunnel, and the fragment programs carry no tunnel code (with it,
+        // LLVM's code for the XDP one read a register the verifier saw
+        // uninitialised on one path: refused, `R3 !read_ok`).
+        Ok(Frame::Fragment(h, f)) => match fragment(p, port, &h, f, active, len) {
+            Ok(Verdict::Tunnel(_)) => Err(DropReason::RedirectFailed),
+            other => other,
+        },
         Ok(_) => Err(DropReason::SlowPathFailed),
         Err(reason) => Err(reason),
     };
@@ -162,7 +176,7 @@ pub fn process_fragment<P: Packet>(p: &mut P) -> Verdict {
 /// The slow path of a parsed IPv4 packet from `port` (from another node:
 /// its sender's port again, as the fast path took it).
 #[inline(always)]
-fn slow_stages<P: Packet>(
+fn slow_stages<P: Packet, const TRANSLATE: bool>(
     p: &mut P,
     port: &PortInfo,
     h: &Headers,
@@ -180,7 +194,7 @@ fn slow_stages<P: Packet>(
     };
     let key = h.key(port.vpc);
     // Policy drops of a parsed IPv4 packet are flow-log REJECTs.
-    events::rejected(first_packet(p, port, h, &key, len, restart, from_tunnel), port, h, &key, len)
+    events::rejected(first_packet::<P, TRANSLATE>(p, port, h, &key, len, restart, from_tunnel), port, h, &key, len)
 }
 
 /// Hands a first packet to the slow path: a program of its own (entered by
@@ -195,7 +209,8 @@ fn slow_path<P: Packet>(p: &mut P, restart: bool, index: u32) -> Result<Verdict,
     // SAFETY: this CPU's slot; the tail call runs on this CPU next.
     unsafe { *a = restart as u32 };
     // Index 1: the variant for a packet from another node (TC only);
-    // `SLOW_FRAGMENT`: a fragment's program.
+    // `SLOW_FRAGMENT`: a fragment's program; `SLOW_TRANSLATE` (from the
+    // slow path): a translation's.
     p.slow_path(index);
     Err(DropReason::SlowPathFailed)
 }
@@ -333,9 +348,13 @@ fn fragment<P: Packet>(
 /// Slow path: decide a new flow, record both directions, forward.
 /// `from_tunnel`: the packet came from another node (`port` is its
 /// sender's), whose node decided the sender's half: its egress groups,
-/// outbound ACL and route.
+/// outbound ACL and route. `TRANSLATE` (the translation programs, entered
+/// from the slow path by [`slow_path`] at `SLOW_TRANSLATE`): only a first
+/// packet to an endpoint ENI, or (TC) on to the node of a translation, the
+/// same stages again up to it; anything else (a reload changed the
+/// decision in between) is `slow_path_failed`.
 #[inline(always)]
-fn first_packet<P: Packet>(
+fn first_packet<P: Packet, const TRANSLATE: bool>(
     p: &mut P,
     port: &PortInfo,
     h: &Headers,
@@ -345,6 +364,9 @@ fn first_packet<P: Packet>(
     from_tunnel: bool,
 ) -> Result<Verdict, DropReason> {
     // The lab's internet reaches a VPC only through an internet gateway.
+    if TRANSLATE && port.vpc == INTERNET_VPC {
+        return Err(DropReason::SlowPathFailed);
+    }
     if port.vpc == INTERNET_VPC {
         return gateway::from_internet(p, port, h, key, len, restart);
     }
@@ -368,6 +390,9 @@ fn first_packet<P: Packet>(
             if from_tunnel && (peer == route::IGW || peer == route::NAT) {
                 return Err(DropReason::NoRoute);
             }
+            if TRANSLATE && (peer == route::IGW || peer == route::NAT) {
+                return Err(DropReason::SlowPathFailed);
+            }
             if peer == route::IGW {
                 return gateway::to_internet(p, port, h, key, len, restart);
             }
@@ -386,10 +411,35 @@ fn first_packet<P: Packet>(
         }
     };
     explain::destination(dst);
-    // Replies to the service side matched their flow entry before this: a
-    // first packet toward a link ENI is an attempt to tunnel backwards.
-    if dst.kind == ENI_KIND_LINK {
-        return Err(DropReason::LinkReverseInitiated);
+    if TRANSLATE && dst.kind != ENI_KIND_ENDPOINT && !tunnel::translates(dst.kind) {
+        return Err(DropReason::SlowPathFailed);
+    }
+    // Replies to the service side matched their flow entry before this. An
+    // NLB node's address or a link ENI's (labs across nodes): a target's
+    // reply that no flow of this node holds, so another node translated
+    // it; on to the node whose NAT slice holds its port, statelessly: that
+    // node's flow admits it, or it is dropped there (`tunnel::owner`).
+    // (A link ENI on one node, or of this node's slice, which no node's
+    // translation holds: a first packet toward it is an attempt to tunnel
+    // backwards, `link_reverse_initiated`, decided in `tunnel::encap`.)
+    if dst.kind == ENI_KIND_NLB_NODE || dst.kind == ENI_KIND_LINK {
+        // Such a row carries the lab's node count (0 for a link ENI on one
+        // node, whose packets never leave this node).
+        if from_tunnel || !P::TUNNELS || dst.eni < 2 {
+            return Err(if dst.kind == ENI_KIND_LINK { DropReason::LinkReverseInitiated } else { DropReason::NoRoute });
+        }
+        // Into the tunnel: the translation program's.
+        if !TRANSLATE {
+            return slow_path(p, restart, SLOW_TRANSLATE);
+        }
+        return Ok(Verdict::Tunnel(tunnel::Encap {
+            ifindex: dst.ifindex,
+            vpc: dst_vpc,
+            dst: h.dst,
+            dport: h.dport,
+            translated: false,
+            stateless: true,
+        }));
     }
     // A packet from another node is for a host of this one.
     if from_tunnel && (dst.is_remote() || dst.kind != ENI_KIND_HOST) {
@@ -430,11 +480,18 @@ fn first_packet<P: Packet>(
         }
         if dst.kind == ENI_KIND_ENDPOINT {
             // Through an endpoint (and so an NLB, a Hyperplane ENI) a flow is
-            // always tracked (EC2 user guide, "Automatically tracked connections").
+            // always tracked (EC2 user guide, "Automatically tracked
+            // connections"): the translation program's (`privatelink`).
+            if !TRANSLATE {
+                return slow_path(p, restart, SLOW_TRANSLATE);
+            }
             return privatelink::first_packet(p, port, h, key, dst, len, restart);
         }
         // Stage `nacl in`: entering the destination subnet.
         nacl::inbound(NACL_CHECK_IN1, gen, port.subnet, dst.subnet, h.src, h.proto, value)?;
+    }
+    if TRANSLATE {
+        return Err(DropReason::SlowPathFailed);
     }
     // Tracked or untracked, at each end (compile decided AWS's rule per
     // set, protocol and port): an untracked end's rules judge every packet
@@ -446,7 +503,8 @@ fn first_packet<P: Packet>(
         fwd_flags |= FLOW_F_UNTRACKED_SENDER;
         rev_flags |= FLOW_F_UNTRACKED_RECEIVER;
     }
-    if !to_node && sg::untracked(dst.sg_set, SG_DIR_INGRESS, h.proto, dport) {
+    // A flow an NLB translated on another node is always tracked.
+    if !to_node && !(from_tunnel && tunnel::is_translated(port)) && sg::untracked(dst.sg_set, SG_DIR_INGRESS, h.proto, dport) {
         fwd_flags |= FLOW_F_UNTRACKED_RECEIVER;
         rev_flags |= FLOW_F_UNTRACKED_SENDER;
     }

@@ -11,8 +11,8 @@ use dataplane_common::{
         NACL_CHECK_IN1, NACL_CHECK_IN2, NACL_CHECK_OUT2, SG_CHECK_LINK_EGRESS, SG_CHECK_TARGET_INGRESS, STAGE_ENDPOINT, STAGE_LINK_EGRESS_SG, STAGE_LISTENER,
         STAGE_NAT, STAGE_TARGET, STAGE_TARGET_SG,
     },
-    flow_hash, DropReason, EniInfo, FlowKey, ListenerKey, PortInfo,
-    ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT,
+    flow_hash, nat_ports, DropReason, EndpointInfo, EniInfo, FlowKey, ListenerKey, PortInfo,
+    ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_F_TUNNEL,
     HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE, NAT_PORT_TRIES, NO_SG_SET, NO_TARGET,
     PROTO_ICMP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
     STAT_TARGET_BASE, TARGETS_PER_GENERATION,
@@ -27,8 +27,16 @@ use crate::{
     packet::Packet,
     nacl,
     parse::Headers,
-    sg,
+    sg, tunnel,
 };
+
+/// The `i`-th port of the endpoint's NAT slice (`i` below its
+/// `nat_ports`): every port on one node, every `nat_step`-th across nodes.
+#[inline(always)]
+fn nat_port(ep: &EndpointInfo, i: u32) -> u16 {
+    let step = if ep.nat_step == 0 { 1 } else { ep.nat_step as u32 };
+    (ep.nat_lo as u32 + i * step) as u16
+}
 
 #[inline(always)]
 pub fn first_packet<P: Packet>(
@@ -111,11 +119,11 @@ pub fn first_packet<P: Packet>(
         counters::obj_drop(t_stat);
         // Flow logs write it at the link ENI / the target, with the tuple
         // they would have seen: the first NAT port the flow would probe.
-        let range = (ep.nat_hi as u32).wrapping_sub(ep.nat_lo as u32).wrapping_add(1);
-        let first = if range == 0 || range > 65536 {
+        let range = nat_ports(ep.nat_lo, ep.nat_hi, ep.nat_step);
+        let first = if range == 0 {
             ep.nat_lo
         } else {
-            (ep.nat_lo as u32 + flow_hash(h.src, h.dst, h.sport, h.dport, h.proto, HASH_SEED_NAT_PORT) % range) as u16
+            nat_port(ep, flow_hash(h.src, h.dst, h.sport, h.dport, h.proto, HASH_SEED_NAT_PORT) % range)
         };
         let nport = first.to_be_bytes();
         let out = FlowKey {
@@ -142,6 +150,11 @@ pub fn first_packet<P: Packet>(
     let v2 = nacl::value(h, t.port);
     nacl::out(NACL_CHECK_OUT2, gen, via, t.subnet, t.ip, h.proto, v2)?;
     nacl::inbound(NACL_CHECK_IN2, gen, via, t.subnet, snat, h.proto, v2)?;
+    // `check` refuses the XDP hook across nodes: a target on another node
+    // is refused before any state.
+    if !P::TUNNELS && tunnel::is_remote(gen, ep.out_vpc, t.ip) {
+        return Err(DropReason::RedirectFailed);
+    }
     let b = flow::Birth {
         stat_endpoint: ep_stat,
         stat_listener: l_stat,
@@ -156,8 +169,8 @@ pub fn first_packet<P: Packet>(
     // Claim a source port with the reply entry (`flow::claim`): a port held
     // by any live flow is skipped.
     explain::stage(STAGE_NAT);
-    let range = (ep.nat_hi as u32).wrapping_sub(ep.nat_lo as u32).wrapping_add(1);
-    if range == 0 || range > 65536 {
+    let range = nat_ports(ep.nat_lo, ep.nat_hi, ep.nat_step);
+    if range == 0 {
         // The agent never writes such a range; the check also spares the
         // verifier a division by zero.
         return Err(DropReason::NatPortsExhausted);
@@ -177,7 +190,7 @@ pub fn first_packet<P: Packet>(
     let mut i = 0;
     let mut bound = false;
     while i < NAT_PORT_TRIES && i < range {
-        let nport = (ep.nat_lo as u32 + (start + i) % range) as u16;
+        let nport = nat_port(ep, (start + i) % range);
         rev_key.dport = nport.to_be_bytes();
         if icmp {
             // Echo has one identifier: it plays both ports.
@@ -198,7 +211,12 @@ pub fn first_packet<P: Packet>(
     let to_target = Hop { mac: &t.mac, ifindex: t.ifindex, vpc: ep.out_vpc, eni: t.eni };
     let translated = Tuple { src: snat, dst: t.ip, sport: rev_key.dport, dport: rev_key.sport };
     let fx = Crossings { from1: port.subnet, to1: ep_eni.subnet, from2: via, to2: t.subnet };
-    flow::build(fwd, &b, nat, port.eni, &to_target, translated, &fx);
+    // A target on another node (labs across nodes): the translated packet
+    // goes into the tunnel. This node checks both boundaries whole, as on
+    // one node; the target's node checks the target subnet's half again
+    // (the same configuration decides the same), so nothing is skipped.
+    let into_tunnel = if P::TUNNELS && tunnel::is_remote(gen, ep.out_vpc, t.ip) { FLOW_F_TUNNEL } else { 0 };
+    flow::build(fwd, &b, nat | into_tunnel, port.eni, &to_target, translated, &fx);
     let c = if dry_run() {
         // A dry run (`dataplane explain`) claimed no port and creates nothing.
         Created::New

@@ -755,8 +755,8 @@ fn start_flow_log(
     )
 }
 
-/// Probes every target of a target group that has a health check, from
-/// inside the target's host; on each verdict change recomputes the Maglev
+/// Probes every target of a target group that has a health check (of
+/// this node, in a lab across nodes), from inside the target's host; on each verdict change recomputes the Maglev
 /// tables and rewrites the slots that changed, so new flows avoid an
 /// unhealthy target. Its existing flows follow the target group's
 /// `connection_termination` (AWS's NLB default: true, they are ended; false:
@@ -772,7 +772,11 @@ fn start_health(
     let mut key = 0usize;
     for tg in &topo.services.target_groups {
         for t in &tg.targets {
-            if let Some(check) = &tg.health_check {
+            // Across nodes each node probes the targets it holds (only it
+            // can enter their hosts); another node's target stays healthy
+            // here (docs/DATAPLANE.md, "Labs across nodes").
+            let here = topo.eni_underlay(t.eni).is_none();
+            if let (Some(check), true) = (&tg.health_check, here) {
                 let eni = &topo.enis[t.eni];
                 let host = plan
                     .host(&eni.host)

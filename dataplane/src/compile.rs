@@ -20,6 +20,7 @@ use dataplane_common::{
 
 mod gateways;
 mod nacl;
+mod nodes;
 pub mod numbers;
 mod routes;
 pub mod sg_track;
@@ -596,6 +597,7 @@ pub fn compile_numbered(
         &mut out,
     )?;
     links(topo, &mut out);
+    nodes::rows(topo, &mut out);
     gateways::compile_internet(topo, ifindexes, &numbering, &mut out);
     let members = all_sg_members(topo);
     let mut used = MemoMap::default();
@@ -778,6 +780,17 @@ fn privatelink(
     for (ei, ep) in s.vpc_endpoints.iter().enumerate() {
         let nlb_i = s.endpoint_services[ep.service].nlb;
         let nlb = &s.nlbs[nlb_i];
+        // Across nodes, this node's slice of the NLB's source ports.
+        let Some((nat_lo, nat_hi, nat_step)) = nodes::local_nat_slice(topo, nlb.source_ports)
+        else {
+            bail!(
+                "NLB {}: source_ports {}-{} hold no port for this node: each of the lab's {} nodes needs one",
+                nlb.id,
+                nlb.source_ports.0,
+                nlb.source_ports.1,
+                topo.placement.nodes.len()
+            );
+        };
         for e in &ep.enis {
             // The NLB node in the endpoint ENI's AZ (else the NLB's first).
             let az = &topo.subnets[e.subnet].az;
@@ -815,11 +828,11 @@ fn privatelink(
                 node: node_base[nlb_i] + node as u32,
                 out_vpc: nlb.vpc as u32,
                 node_ip: nlb.nodes[node].ip.octets(),
-                nat_lo: nlb.source_ports.0,
-                nat_hi: nlb.source_ports.1,
+                nat_lo,
+                nat_hi,
                 egress_sg_set: nlb_egress[nlb_i],
                 node_subnet: nlb.nodes[node].subnet as u16,
-                _pad: 0,
+                nat_step,
             });
             ep_eni += 1;
         }

@@ -497,6 +497,7 @@ pub fn annotate(
     } else if t.flow == EXPLAIN_FLOW_HIT {
         STAGE_NAMES[STAGE_FLOW as usize]
     } else if t.sg[SG_CHECK_TARGET_INGRESS].checked != 0 {
+        notes.extend(acl_route::translated_to_other_node(topo, &t));
         "target_sg"
     } else if let Some(n) = acl_route::other_node(topo, vpc, &t) {
         notes.push(n);

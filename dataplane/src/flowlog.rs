@@ -38,7 +38,7 @@ use anyhow::{Context, Result};
 use aya::maps::{HashMap as BpfHashMap, Map, MapData, RingBuf};
 use dataplane_common::{
     maps, DropReason, FlowEntry, FlowEvent, FlowKey, FlowTotals, FLOW_EVENT_NEW, FLOW_EVENT_REJECT,
-    FLOW_EVENT_REJECT_TRANSLATED, FLOW_F_REPLY, NO_ENI, PROTO_ICMP,
+    FLOW_EVENT_REJECT_TRANSLATED, FLOW_F_REPLY, FLOW_F_TUNNEL, NO_ENI, PROTO_ICMP,
 };
 
 use crate::{
@@ -386,6 +386,12 @@ impl Aggregator {
         // The lab's internet hosts are no interfaces of a VPC: AWS writes
         // no records for them.
         if slot.eni >= dataplane_common::INTERNET_ENI_BASE {
+            return;
+        }
+        // Another node's host ENI: its node logs what it sent and received.
+        // A rejection decided here (a target's groups judge a translated
+        // packet on the client's node) never reaches that node: logged here.
+        if slot.action == Action::Accept && self.ifaces.remote.contains(&slot.eni) {
             return;
         }
         // No new packet, but flags a read caught before their packet's

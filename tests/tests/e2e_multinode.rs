@@ -1,9 +1,7 @@
 //! End-to-end tests of a lab across two and three nodes (docs/DATAPLANE.md,
-//! "Labs across nodes"), on one machine: network namespaces stand for the
-//! machines, joined by an underlay (a bridge in a namespace of its own),
-//! each with its own underlay address. In each, `dataplane lab up --node` builds that node's hosts,
-//! fabric and VXLAN device, and its own agent process (`dataplane run
-//! --node`) serves them; real clients (curl, ping) talk across the nodes.
+//! "Labs across nodes"), on one machine (`hyperlab_tests::nodes`: network
+//! namespaces stand for the machines, each node's agent serves its part);
+//! real clients (curl, ping) talk across the nodes.
 //!
 //! Needs root, the kernel object (`cargo xtask build-ebpf`) and the agent
 //! binary (`cargo build -p dataplane`); run under the shared lock:
@@ -11,275 +9,17 @@
 //! e2e_multinode -- --ignored`.
 
 use std::{
-    net::Ipv4Addr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use dataplane::{
-    config, lab, loader,
-    model::Topology,
-    pins,
-    stats::{self, Layout, Snapshot},
-};
+use dataplane::{loader, stats::Snapshot};
 use dataplane_common::{Counter, DropReason};
-use hyperlab_tests::{assert_ping, curl, require_root, unique_lab, HostProcess};
-
-/// Two VPCs with one CIDR; in vpc-a, `client` (node n1) and `web` (node
-/// n2), whose group admits HTTP from the clients' group and ping from the
-/// VPC; in vpc-b, `spy` (n1) with the client's address and `other` (n2)
-/// with web's, whose group admits everything.
-const TOPOLOGY: &str = include_str!("../fixtures/multinode-two-vpcs.toml");
-
-/// The nodes of `TOPOLOGY` and their underlay addresses.
-const NODES: &[(&str, &str)] = &[("n1", "192.168.213.1"), ("n2", "192.168.213.2")];
-
-/// The agent binary: next to this test's `deps` directory.
-fn dataplane_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps")
-        .join("dataplane");
-    assert!(
-        bin.exists(),
-        "{} missing: run `cargo build -p dataplane` first",
-        bin.display()
-    );
-    bin
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `dataplane ARGS` inside machine namespace `machine` (only the network
-/// namespace: bpffs and /run stay the machine's own, as on a VM).
-fn in_machine(machine: &str, args: &[&str]) -> Command {
-    let mut c = Command::new("nsenter");
-    c.arg(format!("--net=/run/netns/{machine}"))
-        .arg(dataplane_bin())
-        .args(args);
-    c
-}
-
-/// Machines (one per node) on one underlay, each with its node of the lab
-/// up and its agent running; everything (agents by PID, the labs, the
-/// machines, the switch) removed on drop, also when a test fails half-way.
-struct Nodes {
-    nodes: &'static [(&'static str, &'static str)],
-    file: PathBuf,
-    machines: Vec<String>,
-    agents: Vec<(Child, PathBuf)>,
-    lab_up: Vec<bool>,
-    /// Each node's view (`Topology::for_node`) and lab plan.
-    views: Vec<Topology>,
-    plans: Vec<lab::LabPlan>,
-}
-
-impl Nodes {
-    /// Two nodes of `TOPOLOGY`.
-    fn new(prefix: &str) -> Nodes {
-        Nodes::of(prefix, TOPOLOGY, NODES)
-    }
-
-    /// The machines of `nodes` on one underlay (a bridge in a namespace
-    /// of its own), each with its node of `toml` up and its agent running.
-    fn of(prefix: &str, toml: &str, nodes: &'static [(&'static str, &'static str)]) -> Nodes {
-        require_root();
-        let obj = loader::object_path();
-        assert!(obj.exists(), "run `cargo xtask build-ebpf` first");
-        let lab_name = unique_lab(prefix);
-        let file = std::env::temp_dir().join(format!("hyperlab-{lab_name}.toml"));
-        std::fs::write(&file, toml.replace("@LAB@", &lab_name)).expect("config");
-        let topo = config::load(&file).unwrap_or_else(|d| panic!("{d}"));
-        let views: Vec<Topology> = nodes
-            .iter()
-            .map(|(n, _)| topo.clone().for_node(Some(n)).unwrap())
-            .collect();
-        let plans = views.iter().map(lab::plan).collect();
-        let mut t = Nodes {
-            nodes,
-            file,
-            machines: Vec::new(),
-            agents: Vec::new(),
-            lab_up: vec![false; nodes.len()],
-            views,
-            plans,
-        };
-        // The machines, and their underlay: a bridge in a switch namespace,
-        // one veth from each machine's `ul0` to it.
-        let sw = format!("{lab_name}-sw");
-        run(Command::new("ip").args(["netns", "add", &sw]));
-        t.machines.push(sw.clone());
-        run(Command::new("ip").args(["-n", &sw, "link", "add", "br0", "type", "bridge"]));
-        run(Command::new("ip").args(["-n", &sw, "link", "set", "br0", "up"]));
-        for (k, (_, ip)) in nodes.iter().enumerate() {
-            let m = format!("{lab_name}-m{k}");
-            run(Command::new("ip").args(["netns", "add", &m]));
-            t.machines.insert(k, m.clone());
-            let port = format!("p{k}");
-            run(Command::new("ip").args([
-                "link", "add", "ul0", "netns", &m, "type", "veth", "peer", "name", &port, "netns",
-                &sw,
-            ]));
-            run(Command::new("ip").args(["-n", &sw, "link", "set", &port, "master", "br0", "up"]));
-            let cidr = format!("{ip}/24");
-            run(Command::new("ip").args(["-n", &m, "addr", "add", &cidr, "dev", "ul0"]));
-            run(Command::new("ip").args(["-n", &m, "link", "set", "ul0", "up"]));
-            run(Command::new("ip").args(["-n", &m, "link", "set", "lo", "up"]));
-        }
-        let file = t.file.to_string_lossy().into_owned();
-        for (k, (node, _)) in nodes.iter().enumerate() {
-            let m = t.machines[k].clone();
-            t.lab_up[k] = true;
-            let up = run(&mut in_machine(&m, &["lab", "up", &file, "--node", node]));
-            assert!(up.contains("hl-vxlan"), "lab up --node {node}: {up}");
-            t.spawn_agent(k);
-        }
-        for k in 0..nodes.len() {
-            t.wait_ready(k);
-        }
-        t
-    }
-
-    /// Starts node `k`'s agent (`dataplane run --node`) in its machine.
-    fn spawn_agent(&mut self, k: usize) {
-        let node = self.nodes[k].0;
-        let log = std::env::temp_dir().join(format!(
-            "hyperlab-{}-{}.log",
-            self.views[k].lab.name,
-            self.agents.len()
-        ));
-        let out = std::fs::File::create(&log).expect("agent log");
-        let obj = loader::object_path();
-        let file = self.file.to_string_lossy().into_owned();
-        let child = in_machine(
-            &self.machines[k],
-            &[
-                "run",
-                &file,
-                "--node",
-                node,
-                "--ebpf-obj",
-                &obj.to_string_lossy(),
-            ],
-        )
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("agent");
-        if k < self.agents.len() {
-            self.agents[k] = (child, log);
-        } else {
-            self.agents.push((child, log));
-        }
-    }
-
-    /// Waits until node `k`'s agent serves (it prints its metrics address).
-    fn wait_ready(&mut self, k: usize) {
-        let (child, log) = &mut self.agents[k];
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = std::fs::read_to_string(&*log).unwrap_or_default();
-            if text.contains("metrics on http://") {
-                return;
-            }
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("agent exited ({st}): {text}");
-            }
-            assert!(Instant::now() < deadline, "agent not ready in 30 s: {text}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn agent_log(&self, k: usize) -> String {
-        std::fs::read_to_string(&self.agents[k].1).unwrap_or_default()
-    }
-
-    fn plan(&self, node: usize) -> &lab::LabPlan {
-        &self.plans[node]
-    }
-
-    fn snapshot(&self, node: usize) -> Snapshot {
-        let v = &self.views[node];
-        stats::read_pinned(&pins::pin_dir(&v.lab.name), &Layout::of(v)).expect("counters")
-    }
-
-    /// `curl http://ADDR:PORT/` from `host` of node `node`.
-    fn curl(&self, node: usize, host: &str, addr: &str, port: u16) -> (i32, String) {
-        curl(self.plan(node), host, ip(addr), port)
-    }
-
-    /// The HTTP server on `host` of node `node` at `addr:port`.
-    fn server(&self, node: usize, host: &str, addr: &str, port: u16) -> HostProcess {
-        HostProcess::http_server(self.plan(node), host, ip(addr), port)
-    }
-
-    /// [`Nodes::curl`], and what it moved on each node's counters (in
-    /// node order).
-    fn counted_curl(
-        &self,
-        node: usize,
-        host: &str,
-        addr: &str,
-        port: u16,
-    ) -> ((i32, String), Vec<Snapshot>) {
-        let snapshots = || (0..self.nodes.len()).map(|k| self.snapshot(k));
-        let before: Vec<Snapshot> = snapshots().collect();
-        let out = self.curl(node, host, addr, port);
-        let d = snapshots().zip(&before).map(|(n, b)| n.since(b)).collect();
-        (out, d)
-    }
-
-    fn eni(&self, id: &str) -> usize {
-        self.views[0].eni_by_id(id).unwrap()
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for (child, log) in &mut self.agents {
-            // SIGTERM by PID, then reap.
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = std::fs::remove_file(&*log);
-        }
-        let file = self.file.to_string_lossy().into_owned();
-        for (k, (node, _)) in self.nodes.iter().enumerate() {
-            if self.lab_up[k] {
-                let _ =
-                    in_machine(&self.machines[k], &["lab", "down", &file, "--node", node]).output();
-            }
-        }
-        for m in &self.machines {
-            let _ = Command::new("ip").args(["netns", "del", m]).output();
-        }
-        let _ = std::fs::remove_file(&self.file);
-    }
-}
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
+use hyperlab_tests::{
+    assert_ping, curl,
+    nodes::{in_machine, ip, Nodes, NODES},
+    HostProcess,
+};
 
 /// Asserts that `node` (its counters `d`) dropped nothing.
 fn assert_no_drops(d: &Snapshot, node: &str) {
@@ -634,4 +374,307 @@ fn vpc_peering_carries_a_connection_across_nodes() {
         d.drops.iter().sum::<u64>(),
         d.drop_count(DropReason::IngressSgDeny)
     );
+}
+
+/// PrivateLink across two nodes (the fixture says who is where).
+const PRIVATELINK: &str = include_str!("../fixtures/multinode-privatelink.toml");
+
+/// The NAT source port a target saw in peer `peer` ("10.1.1.50:PORT"),
+/// which must be the NLB node's address exactly.
+fn nlb_port(peer: &str) -> u16 {
+    let port = peer
+        .strip_prefix("10.1.1.50:")
+        .unwrap_or_else(|| panic!("the target saw {peer}, not the NLB node 10.1.1.50"));
+    port.parse().unwrap()
+}
+
+#[test]
+#[ignore = "needs root"]
+fn privatelink_translates_on_the_clients_node_and_replies_find_it_by_port() {
+    let t = Nodes::of("mnp", PRIVATELINK, NODES);
+    let web1 = HostProcess::http_server(t.plan(1), "web1", ip("10.1.1.21"), 8080);
+    let web2 = HostProcess::http_server(t.plan(0), "web2", ip("10.1.1.22"), 8080);
+    let denied = HostProcess::http_server(t.plan(1), "web1", ip("10.1.1.21"), 8081);
+    // Both nodes' health checks have passed (each probes its own target;
+    // 300 ms apart, 2 to be healthy) before the window: nothing flaps.
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = [t.snapshot(0), t.snapshot(1)];
+    // From each client's node: node n1 (k = 0 of 2) translates with the
+    // even ports, n2 with the odd ones. Maglev spreads the connections
+    // over web1 (n2) and web2 (n1), so both nodes' replies cross the tunnel
+    // for some of them.
+    let mut served = [0usize; 2];
+    for (k, client) in [(0usize, "client"), (1, "client2")] {
+        for _ in 0..10 {
+            let (code, body) = curl(t.plan(k), client, ip("10.0.1.100"), 80);
+            assert_eq!(code, 0, "curl from {client} exit code: {body}");
+            let (server, peer) = body
+                .trim_end()
+                .strip_prefix("server=")
+                .and_then(|b| b.split_once(" peer="))
+                .unwrap_or_else(|| panic!("{body}"));
+            let port = nlb_port(peer);
+            assert_eq!(
+                port as usize % 2,
+                k,
+                "{client}'s node translates with its own slice: {peer}"
+            );
+            served[usize::from(server == "web2")] += 1;
+        }
+    }
+    assert!(
+        served[0] > 0 && served[1] > 0,
+        "both targets served: {served:?}"
+    );
+    assert_eq!(web1.peers().len() + web2.peers().len(), 20);
+    let d = [
+        t.snapshot(0).since(&before[0]),
+        t.snapshot(1).since(&before[1]),
+    ];
+    for (k, d) in d.iter().enumerate() {
+        assert_eq!(
+            d.drops.iter().sum::<u64>(),
+            0,
+            "node {k} drops: {:?}",
+            d.drops
+        );
+    }
+    // The target's groups do not admit 8081: refused on the client's node
+    // (the NLB's translation happens there); nothing reaches web1.
+    let before = [t.snapshot(0), t.snapshot(1)];
+    let (code, _) = curl(t.plan(0), "client", ip("10.0.1.100"), 81);
+    assert_eq!(code, 28, "the SYN is dropped, not refused");
+    assert!(
+        denied.peers().is_empty(),
+        "web1:8081 saw {:?}",
+        denied.peers()
+    );
+    let d = [
+        t.snapshot(0).since(&before[0]),
+        t.snapshot(1).since(&before[1]),
+    ];
+    let syns = d[0].drop_count(DropReason::TargetIngressSgDeny);
+    assert!(syns >= 1, "{:?}", d[0].drops);
+    assert_eq!(d[0].drops.iter().sum::<u64>(), syns);
+    assert_eq!(d[1].drops.iter().sum::<u64>(), 0, "{:?}", d[1].drops);
+    assert_eq!(d[1].enis[t.eni("eni-web1")].rx_packets, 0);
+}
+
+/// `dataplane explain` on the client's node (n1) for a connection to the
+/// endpoint: whichever target the NLB picks for a source port, the
+/// translation is made here; when it is web1, on node n2, the explanation
+/// says the packet leaves through the tunnel to n2 and what n2 checks
+/// again; for web2, on n1, it says nothing of the kind.
+#[test]
+#[ignore = "needs root"]
+fn explain_on_the_clients_node_says_a_translated_flow_goes_on_to_the_targets_node() {
+    let t = Nodes::of("mnx", PRIVATELINK, NODES);
+    // n1 probes web2, its own target: it must answer to stay selected
+    // (web1, on n2, stays healthy on n1). As in the test above, the checks
+    // have passed after 1.5 s.
+    let _web2 = HostProcess::http_server(t.plan(0), "web2", ip("10.1.1.22"), 8080);
+    std::thread::sleep(Duration::from_millis(1500));
+    let file = t.file.to_string_lossy().into_owned();
+    let mut seen = [false; 2];
+    for sport in 40000..40040u16 {
+        let sport = sport.to_string();
+        let argv = [
+            "explain",
+            &file,
+            "--from",
+            "client",
+            "--to",
+            "10.0.1.100",
+            "--port",
+            "80",
+            "--sport",
+            &sport,
+            "--json",
+        ];
+        let out = in_machine(&t.machines[0], &argv)
+            .output()
+            .expect("dataplane explain");
+        assert_eq!(out.status.code(), Some(0), "forwarded: {out:?}");
+        let e: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let notes: Vec<&str> = e["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        let tunnel: Vec<&&str> = notes.iter().filter(|n| n.contains("hl-vxlan")).collect();
+        let leaves = e["leaves_as"].as_str().unwrap_or_default().to_string();
+        if leaves.contains("10.1.1.21") {
+            seen[0] = true;
+            assert_eq!(
+                tunnel,
+                [&format!(
+                    "target eni-web1 lives on node n2 (192.168.213.2): translated here, the \
+                     packet leaves through hl-vxlan with VNI {}; node n2 checks eni-web1's \
+                     ingress groups and its subnet's inbound network ACL again (the same rules \
+                     decide the same) and records the flow; the target's replies come back to \
+                     this node by their destination port (this node's slice of the NAT ports)",
+                    dataplane_common::vni_of(1)
+                )
+                .as_str()],
+                "{e:#}"
+            );
+        } else {
+            assert!(leaves.contains("10.1.1.22"), "web1 or web2: {e:#}");
+            seen[1] = true;
+            assert!(tunnel.is_empty(), "web2 is on this node: {e:#}");
+        }
+        assert_eq!(e["decided_by"], "target_sg", "{e:#}");
+    }
+    assert_eq!(seen, [true, true], "40 source ports reach both targets");
+}
+
+/// An HTTP VPC link across two nodes: `apigw` (n1, vpc-api) calls
+/// integration 10.1.1.202 (nlb-web's port 80: web1 on n2, port 8080) and
+/// 10.1.1.203 (port 81: web1's 8081, which its group does not admit); the
+/// link's ENIs are 10.0.1.4 (use1-az1, web1's AZ) and 10.0.2.4.
+const VPC_LINK: &str = r#"
+[lab]
+name = "@LAB@"
+mtu = 1450
+
+[[node]]
+id = "n1"
+underlay_ip = "192.168.213.1"
+
+[[node]]
+id = "n2"
+underlay_ip = "192.168.213.2"
+
+[[vpc]]
+id = "vpc-api"
+cidr = "10.1.0.0/16"
+
+[[vpc]]
+id = "vpc-cust"
+cidr = "10.0.0.0/16"
+
+[[subnet]]
+id = "subnet-api1"
+vpc = "vpc-api"
+cidr = "10.1.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-c1"
+vpc = "vpc-cust"
+cidr = "10.0.1.0/24"
+az = "use1-az1"
+
+[[subnet]]
+id = "subnet-c2"
+vpc = "vpc-cust"
+cidr = "10.0.2.0/24"
+az = "use1-az2"
+
+[[security_group]]
+id = "sg-api"
+vpc = "vpc-api"
+
+[[security_group]]
+id = "sg-link"
+vpc = "vpc-cust"
+
+[[security_group]]
+id = "sg-cust"
+vpc = "vpc-cust"
+ingress = [{ protocol = "tcp", ports = "8080", peer = "sg-link" }]
+
+[[eni]]
+id = "eni-apigw"
+subnet = "subnet-api1"
+ip = "10.1.1.20"
+security_groups = ["sg-api"]
+host = "apigw"
+node = "n1"
+
+[[eni]]
+id = "eni-web1"
+subnet = "subnet-c1"
+ip = "10.0.1.11"
+security_groups = ["sg-cust"]
+host = "web1"
+node = "n2"
+
+[[target_group]]
+id = "tg-web"
+vpc = "vpc-cust"
+protocol = "tcp"
+port = 8080
+targets = ["eni-web1"]
+
+[[target_group]]
+id = "tg-deny"
+vpc = "vpc-cust"
+protocol = "tcp"
+port = 8081
+targets = ["eni-web1"]
+
+[[nlb]]
+id = "nlb-web"
+subnets = [{ subnet = "subnet-c1", ip = "10.0.1.50" }]
+listeners = [
+  { protocol = "tcp", port = 80, target_group = "tg-web" },
+  { protocol = "tcp", port = 81, target_group = "tg-deny" },
+]
+
+[[vpc_link]]
+id = "vpclink-http"
+kind = "http"
+subnets = ["subnet-c1", "subnet-c2"]
+security_groups = ["sg-link"]
+service_vpc = "vpc-api"
+integrations = [
+  { id = "int-nlb", nlb = "nlb-web", port = 80, address = "10.1.1.202" },
+  { id = "int-deny", nlb = "nlb-web", port = 81, address = "10.1.1.203" },
+]
+"#;
+
+#[test]
+#[ignore = "needs root"]
+fn an_http_vpc_link_reaches_a_target_on_another_node_from_its_link_eni() {
+    let t = Nodes::of("mnl", VPC_LINK, NODES);
+    let web1 = HostProcess::http_server(t.plan(1), "web1", ip("10.0.1.11"), 8080);
+    let denied = HostProcess::http_server(t.plan(1), "web1", ip("10.0.1.11"), 8081);
+    let before = [t.snapshot(0), t.snapshot(1)];
+    for _ in 0..3 {
+        let (code, body) = curl(t.plan(0), "apigw", ip("10.1.1.202"), 80);
+        assert_eq!(code, 0, "{body}");
+        let peer = body
+            .trim_end()
+            .strip_prefix("server=web1 peer=10.0.1.4:")
+            .unwrap_or_else(|| panic!("web1 sees the link ENI of its AZ: {body}"));
+        let port: u16 = peer.parse().unwrap();
+        assert_eq!(
+            port % 2,
+            0,
+            "n1 (node 0 of 2) translates with the even ports"
+        );
+    }
+    assert_eq!(web1.peers().len(), 3);
+    let d = [
+        t.snapshot(0).since(&before[0]),
+        t.snapshot(1).since(&before[1]),
+    ];
+    for (k, d) in d.iter().enumerate() {
+        assert_eq!(
+            d.drops.iter().sum::<u64>(),
+            0,
+            "node {k} drops: {:?}",
+            d.drops
+        );
+    }
+    let before = t.snapshot(0);
+    let (code, _) = curl(t.plan(0), "apigw", ip("10.1.1.203"), 81);
+    assert_eq!(code, 28, "the SYN is dropped on apigw's node");
+    assert!(denied.peers().is_empty(), "{:?}", denied.peers());
+    let d = t.snapshot(0).since(&before);
+    let syns = d.drop_count(DropReason::TargetIngressSgDeny);
+    assert!(syns >= 1, "{:?}", d.drops);
+    assert_eq!(d.drops.iter().sum::<u64>(), syns);
 }

@@ -465,7 +465,7 @@ fn endpoint() -> EndpointInfo {
         nat_hi: NAT_LO + NAT_RANGE as u16 - 1,
         egress_sg_set: NO_SG_SET,
         node_subnet: 0,
-        _pad: 0,
+        nat_step: 1,
     }
 }
 

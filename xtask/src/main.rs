@@ -310,6 +310,8 @@ fn soak(args: SoakArgs) -> Result<()> {
 
 fn bench(args: BenchArgs) -> Result<()> {
     let (obj, mut cmd) = release_tool("bench", "build", "hyperlab-bench", "hyperlab-bench")?;
+    // Part 5 runs each node's agent as its own process, next to the runner.
+    cmd.args(["-p", "dataplane", "--bin", "dataplane"]);
     proc::run(
         &mut cmd,
         "building the bench runner failed; see the compiler errors above",

@@ -17,7 +17,7 @@ struct Args {
     /// Repetitions of every measurement (default 5, or 1 with --quick).
     #[arg(long)]
     reps: Option<usize>,
-    /// Only these parts (repeatable): kernel, scale, veth, host.
+    /// Only these parts (repeatable): kernel, scale, veth, host, nodes.
     #[arg(long, value_name = "PART")]
     only: Vec<String>,
     /// Part 3 at these flow counts only (repeatable; powers of two), for
@@ -44,8 +44,9 @@ fn main() -> Result<()> {
             .only
             .iter()
             .map(|s| {
-                Section::parse(s)
-                    .with_context(|| format!("unknown part {s:?}: kernel, scale, veth or host"))
+                Section::parse(s).with_context(|| {
+                    format!("unknown part {s:?}: kernel, scale, veth, host or nodes")
+                })
             })
             .collect::<Result<_>>()?;
     }

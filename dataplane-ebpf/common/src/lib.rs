@@ -102,6 +102,16 @@ pub mod programs {
     /// a fragment's under one verifier budget.
     pub const TC_FRAGMENT: &str = "hyperlab_tc_fragment";
     pub const XDP_FRAGMENT: &str = "hyperlab_xdp_fragment";
+    /// Each hook's translation program: a first packet to an endpoint ENI
+    /// (PrivateLink, an HTTP VPC link: endpoint, listener, Maglev, the
+    /// target's groups, both boundaries' ACLs, the NAT port, both
+    /// directions) and, on TC, a packet on to the node that translated its
+    /// flow (labs across nodes). Entered by tail call from the slow path
+    /// ([`TC_SLOW`], [`XDP_SLOW`]) at [`super::maps::SLOW_TRANSLATE`]:
+    /// built apart so that no slow path carries a translation's stages and
+    /// every other construct's under one verifier budget.
+    pub const TC_TRANSLATE: &str = "hyperlab_tc_translate";
+    pub const XDP_TRANSLATE: &str = "hyperlab_xdp_translate";
 }
 
 // Map sizes. Every configuration-derived map holds two generations side by
@@ -649,7 +659,9 @@ pub struct EndpointInfo {
     pub egress_sg_set: u32,
     /// The NLB node's subnet: the translated packet leaves it.
     pub node_subnet: u16,
-    pub _pad: u16,
+    /// Every `nat_step`-th port from `nat_lo` is this node's: 1 on one
+    /// node; across nodes the number of nodes (`nat_slice`, tunnel.rs).
+    pub nat_step: u16,
 }
 
 /// A listener as one NLB node serves it. ICMP echo uses port 0.

@@ -68,26 +68,34 @@ pub const ROUTE_STATS: &str = "HL_ROUTE_STATS";
 /// 1:1 NAT, both ways ({VPC, private address} -> public address;
 /// {[`super::INTERNET_VPC`], public address} -> VPC and private address)
 pub const PUBLIC_IPS: &str = "HL_PUBLIC_IPS";
-/// program array of three, the TC fast path's tail calls for first
+/// program array of four, the TC fast path's tail calls for first
 /// packets: [`super::programs::TC_SLOW`] at 0,
 /// [`super::programs::TC_SLOW_TUNNEL`] (a packet from another node) at 1,
-/// [`super::programs::TC_FRAGMENT`] (a UDP fragment) at [`SLOW_FRAGMENT`]
+/// [`super::programs::TC_FRAGMENT`] (a UDP fragment) at [`SLOW_FRAGMENT`],
+/// [`super::programs::TC_TRANSLATE`] (a PrivateLink or VPC link
+/// translation, entered from the slow path) at [`SLOW_TRANSLATE`]
 pub const SLOW_TC: &str = "HL_SLOW_TC";
-/// program array of three: [`super::programs::XDP_SLOW`] at 0; 1 stays
+/// program array of four: [`super::programs::XDP_SLOW`] at 0; 1 stays
 /// empty (an XDP frame cannot come through a tunnel);
-/// [`super::programs::XDP_FRAGMENT`] at [`SLOW_FRAGMENT`]
+/// [`super::programs::XDP_FRAGMENT`] at [`SLOW_FRAGMENT`],
+/// [`super::programs::XDP_TRANSLATE`] at [`SLOW_TRANSLATE`]
 pub const SLOW_XDP: &str = "HL_SLOW_XDP";
 /// The index of each hook's fragment program in its array.
 pub const SLOW_FRAGMENT: u32 = 2;
+/// The index of each hook's translation program in its array (entered
+/// from the slow path, not the fast path).
+pub const SLOW_TRANSLATE: u32 = 3;
 /// The program arrays, which the loader fills after loading the
 /// programs (a dry run fills its own: never the pinned ones).
 /// Each slow-path program's (array, index): the loader fills these.
-pub const SLOW_PATHS: [(&str, u32, &str); 5] = [
+pub const SLOW_PATHS: [(&str, u32, &str); 7] = [
     (SLOW_TC, 0, super::programs::TC_SLOW),
     (SLOW_TC, 1, super::programs::TC_SLOW_TUNNEL),
     (SLOW_TC, SLOW_FRAGMENT, super::programs::TC_FRAGMENT),
+    (SLOW_TC, SLOW_TRANSLATE, super::programs::TC_TRANSLATE),
     (SLOW_XDP, 0, super::programs::XDP_SLOW),
     (SLOW_XDP, SLOW_FRAGMENT, super::programs::XDP_FRAGMENT),
+    (SLOW_XDP, SLOW_TRANSLATE, super::programs::XDP_TRANSLATE),
 ];
 /// per-CPU array of [`super::NatGatewayCounters`] by gateway index
 /// ([`super::NAT_STATS_SLOTS`])

@@ -14,7 +14,7 @@ use dataplane_common::VXLAN_OVERHEAD;
 use super::diagnostics::Checker;
 use super::network::EniIn;
 use super::tree::{Sp, Tbl, Val};
-use super::values::valid_name;
+use super::values::{parse_ports, valid_name};
 use crate::model::{self, Hook, LabSettings, Placement, DEFAULT_UNDERLAY_MTU};
 
 pub(super) const NODE_KEYS: &[&str] = &["id", "underlay_ip", "mtu"];
@@ -26,18 +26,15 @@ const UNDERLAY_MTU_RANGE: RangeInclusive<i64> = 576..=9216;
 const NODE_ID_MAX: usize = 8;
 
 /// Sections a lab across several nodes cannot hold yet: their
-/// translations are built for one node.
+/// translations are built for one node. PrivateLink (NLBs, target groups,
+/// endpoint services, endpoints) and VPC links to NLBs are built across
+/// nodes.
 const ONE_NODE_ONLY: &[&str] = &[
     "internet_gateway",
     "internet",
     "nat_gateway",
-    "nlb",
-    "target_group",
     "alb",
     "cloud_map_service",
-    "endpoint_service",
-    "vpc_endpoint",
-    "vpc_link",
 ];
 
 /// What a `[[node]]` says.
@@ -226,8 +223,41 @@ impl<'s> Checker<'s> {
             .collect();
         if several {
             self.one_node_only(root, lab);
+            self.nat_slices(root, nodes.len());
         }
         placement
+    }
+
+    /// Each node translates with its own slice of an NLB's `source_ports`
+    /// (node `k` of `n`: the ports `p % n == k`), so the range needs a port
+    /// for every node.
+    fn nat_slices(&mut self, root: &Tbl<'_>, nodes: usize) {
+        let Some(Val::Array(nlbs)) = root.get("nlb").map(|e| &e.node.val) else {
+            return;
+        };
+        for (i, nlb) in nlbs.iter().enumerate() {
+            let Val::Table(entries) = &nlb.val else {
+                continue;
+            };
+            let Some(e) = entries.iter().find(|x| x.key == "source_ports") else {
+                continue;
+            };
+            let Ok((lo, hi)) = parse_ports(&e.node.val) else {
+                continue;
+            };
+            let ports = hi as usize - lo as usize + 1;
+            if lo >= 1 && ports < nodes {
+                self.err(
+                    e.node.pos,
+                    &format!("nlb[{i}].source_ports"),
+                    format!(
+                        "{lo}-{hi} is {ports} port{} for the lab's {nodes} nodes: each node translates with its own slice \
+                         (node k of n takes the ports p with p % n == k), so give at least {nodes}",
+                        if ports == 1 { "" } else { "s" }
+                    ),
+                );
+            }
+        }
     }
 
     /// What a lab across several nodes cannot hold yet.
@@ -253,7 +283,7 @@ impl<'s> Checker<'s> {
                     key,
                     format!(
                         "not built across nodes yet: a lab with several [[node]]s holds VPCs, subnets, \
-                         security groups, network ACLs, route tables, peering and ENIs; keep {key} in a one-node lab"
+                         security groups, network ACLs, route tables, peering, ENIs, PrivateLink and VPC links to NLBs; keep {key} in a one-node lab"
                     ),
                 );
             }

@@ -368,3 +368,33 @@ pub(super) fn other_node(topo: &Topology, vpc: usize, t: &ExplainTrace) -> Optio
         e.id
     ))
 }
+
+/// A translated packet (PrivateLink, an HTTP VPC link) whose target lives
+/// on another node (labs across nodes): this node translated it and judged
+/// the target's ingress groups and both boundaries' ACLs; the note says
+/// where it goes and what that node checks again, or `None`.
+pub(super) fn translated_to_other_node(topo: &Topology, t: &ExplainTrace) -> Option<String> {
+    if t.out_flags & dataplane_common::FLOW_F_TUNNEL == 0 {
+        return None;
+    }
+    let ip = std::net::Ipv4Addr::from(t.new_dst);
+    let eni = (0..topo.enis.len())
+        .find(|&i| topo.enis[i].ip == ip && topo.eni_vpc(i) == t.out_vpc as usize)?;
+    let underlay = topo.eni_underlay(eni)?;
+    let e = &topo.enis[eni];
+    let node = topo
+        .placement
+        .host_nodes
+        .get(&e.host)
+        .map_or("?", |&n| topo.placement.nodes[n].id.as_str());
+    Some(format!(
+        "target {} lives on node {node} ({underlay}): translated here, the packet leaves \
+         through hl-vxlan with VNI {}; node {node} checks {}'s ingress groups and its subnet's \
+         inbound network ACL again (the same rules decide the same) and records the flow; \
+         the target's replies come back to this node by their destination port (this node's \
+         slice of the NAT ports)",
+        e.id,
+        dataplane_common::vni_of(t.out_vpc),
+        e.id
+    ))
+}

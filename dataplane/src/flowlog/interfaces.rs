@@ -1,6 +1,8 @@
 //! The interfaces that get flow-log records (host ENIs, managed interfaces,
 //! internet hosts), numbered as the data plane counts them.
 
+use std::collections::HashSet;
+
 use super::*;
 
 /// An interface that gets records: a host ENI or one a service created,
@@ -41,6 +43,10 @@ pub struct Interfaces {
     /// Each NAT gateway's interface (its number) and private address, by
     /// gateway index (`FlowEntry::nat_gateway`).
     nat: Vec<(u32, [u8; 4])>,
+    /// Host ENIs of other nodes (labs across nodes): their node writes
+    /// their accepted traffic, as AWS writes each interface's records
+    /// where it lives.
+    pub(super) remote: HashSet<u32>,
 }
 
 impl Interfaces {
@@ -49,6 +55,7 @@ impl Interfaces {
             list: HashMap::new(),
             by_addr: HashMap::new(),
             nat: Vec::new(),
+            remote: HashSet::new(),
         }
     }
 
@@ -95,6 +102,9 @@ impl Interfaces {
             }
         };
         for (i, e) in topo.enis.iter().enumerate() {
+            if !topo.is_local_host(&e.host) {
+                out.remote.insert(numbering.enis[i]);
+            }
             let host = crate::model::instance_id(&e.host);
             out.push(
                 numbering.enis[i],
@@ -155,7 +165,11 @@ impl Interfaces {
             key.proto,
         );
         let mut p = vec![Hop::seen(e.src_eni, Direction::Egress, *key)];
-        if let Some(m) = self.managed_at(key.vpc, key.dst) {
+        // Into the tunnel untranslated (a target's reply to an NLB node or
+        // link ENI, labs across nodes): it reaches that interface on the
+        // node that holds the translation, which logs it there.
+        let carried = e.flags & FLOW_F_TUNNEL != 0 && out == *key;
+        if let Some(m) = self.managed_at(key.vpc, key.dst).filter(|_| !carried) {
             p.push(Hop::seen(m, Direction::Ingress, *key));
         }
         if out != *key {

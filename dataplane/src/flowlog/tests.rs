@@ -999,3 +999,137 @@ mod nat_gateway {
         );
     }
 }
+
+/// Labs across nodes: each node writes the records of the host ENIs it
+/// runs, and a translated flow's managed interfaces are written once, by
+/// the node that translates.
+mod across_nodes {
+    use super::super::*;
+    use super::{key, lines, new_event, read, row};
+    use crate::model::{Node, Placement};
+    use dataplane_common::{FLOW_F_DNAT, FLOW_F_SNAT, PROTO_TCP};
+
+    /// The shipped PrivateLink lab with `consumer` on node n1 and the
+    /// targets on n2, as node `local` (0: n1) sees it.
+    fn placed(local: usize) -> Topology {
+        let path = format!("{}/../configs/privatelink.toml", env!("CARGO_MANIFEST_DIR"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        let mut t = crate::config::parse_str(&src, &path).unwrap_or_else(|d| panic!("{d}"));
+        let node = |id: &str, ip| Node {
+            id: id.into(),
+            underlay_ip: ip,
+            mtu: 1500,
+        };
+        t.placement = Placement {
+            nodes: vec![
+                node("n1", Ipv4Addr::new(192, 168, 50, 1)),
+                node("n2", Ipv4Addr::new(192, 168, 50, 2)),
+            ],
+            host_nodes: [
+                ("consumer".to_string(), 0),
+                ("web1".to_string(), 1),
+                ("web2".to_string(), 1),
+            ]
+            .into(),
+            local: Some(local),
+        };
+        t
+    }
+
+    fn entry(flags: u32, out: &FlowKey, src_eni: u32, dst_eni: u32) -> FlowEntry {
+        FlowEntry {
+            flags,
+            out_vpc: out.vpc,
+            new_src: out.src,
+            new_dst: out.dst,
+            new_sport: out.sport,
+            new_dport: out.dport,
+            src_eni,
+            dst_eni,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_node_logs_its_own_enis_and_the_translating_node_the_managed_ones() {
+        let nat = FLOW_F_SNAT | FLOW_F_DNAT;
+        let (n1, n2) = (placed(0), placed(1));
+        let web1 = n1.eni_by_id("eni-web1").unwrap() as u32;
+        let consumer = n1.eni_by_id("eni-consumer").unwrap() as u32;
+        // consumer 10.0.1.10 -> endpoint 10.0.1.100:80 on n1, translated
+        // there to NLB node 10.0.1.50 port 1234 -> web1 10.0.1.21:8080
+        // (provider VPC, index 1) on n2.
+        let sent = key(0, [10, 0, 1, 10], [10, 0, 1, 100], 40000, 80, PROTO_TCP);
+        let seen = key(1, [10, 0, 1, 50], [10, 0, 1, 21], 1234, 8080, PROTO_TCP);
+        let back = key(1, [10, 0, 1, 21], [10, 0, 1, 50], 8080, 1234, PROTO_TCP);
+        let home = key(0, [10, 0, 1, 100], [10, 0, 1, 10], 80, 40000, PROTO_TCP);
+        // n1: the translation; its forward entry leads into the tunnel.
+        let mut a = Aggregator::new(Interfaces::of(&n1));
+        a.event(&new_event(&sent));
+        let f = row(entry(nat | FLOW_F_TUNNEL, &seen, consumer, web1), (5, 400));
+        let r = row(entry(FLOW_F_REPLY | nat, &home, web1, consumer), (4, 3000));
+        read(&mut a, &sent, &f, &back, &r);
+        let endpoint = crate::model::managed_eni_id("vpce-web", "subnet-consumer1");
+        let node = crate::model::managed_eni_id("nlb-web", "subnet-provider1");
+        let acc =
+            |id: &str, k: &str, n: &str| format!("2 123456789012 {id} {k} 6 {n} 100 100 ACCEPT OK");
+        // Managed interfaces' records name no account (AWS: `unknown`).
+        let managed =
+            |id: &str, k: &str, n: &str| format!("2 unknown {id} {k} 6 {n} 100 100 ACCEPT OK");
+        assert_eq!(
+            lines(&a.close(100, 160)),
+            [
+                acc("eni-consumer", "10.0.1.10 10.0.1.100 40000 80", "5 400"),
+                acc("eni-consumer", "10.0.1.100 10.0.1.10 80 40000", "4 3000"),
+                managed(&endpoint, "10.0.1.10 10.0.1.100 40000 80", "5 400"),
+                managed(&endpoint, "10.0.1.100 10.0.1.10 80 40000", "4 3000"),
+                managed(&node, "10.0.1.21 10.0.1.50 8080 1234", "4 3000"),
+                managed(&node, "10.0.1.50 10.0.1.21 1234 8080", "5 400"),
+            ]
+        );
+        // n2: the flow from the tunnel (sender: the NLB node, no ENI); its
+        // reply entry carries the reply back into the tunnel untranslated.
+        let mut a = Aggregator::new(Interfaces::of(&n2));
+        a.event(&new_event(&seen));
+        let f = row(entry(0, &seen, NO_ENI, web1), (5, 400));
+        let r = row(
+            entry(FLOW_F_REPLY | FLOW_F_TUNNEL, &back, web1, NO_ENI),
+            (4, 3000),
+        );
+        read(&mut a, &seen, &f, &back, &r);
+        assert_eq!(
+            lines(&a.close(100, 160)),
+            [
+                acc("eni-web1", "10.0.1.21 10.0.1.50 8080 1234", "4 3000"),
+                acc("eni-web1", "10.0.1.50 10.0.1.21 1234 8080", "5 400"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rejection_decided_here_for_another_nodes_target_is_written_here() {
+        let n1 = placed(0);
+        let web1 = n1.eni_by_id("eni-web1").unwrap() as u32;
+        let mut a = Aggregator::new(Interfaces::of(&n1));
+        let seen = key(1, [10, 0, 1, 50], [10, 0, 1, 21], 1234, 8080, PROTO_TCP);
+        a.event(&FlowEvent {
+            kind: FLOW_EVENT_REJECT_TRANSLATED,
+            eni: web1,
+            dst_eni: 0,
+            reason: DropReason::TargetIngressSgDeny as u32,
+            key: seen,
+            len: 60,
+            tcp_flags: 0,
+            _pad: 0,
+        });
+        let node = crate::model::managed_eni_id("nlb-web", "subnet-provider1");
+        assert_eq!(
+            lines(&a.close(0, 60)),
+            [
+                "2 123456789012 eni-web1 10.0.1.50 10.0.1.21 1234 8080 6 1 60 0 0 REJECT OK"
+                    .to_string(),
+                format!("2 unknown {node} 10.0.1.50 10.0.1.21 1234 8080 6 1 60 0 0 ACCEPT OK"),
+            ]
+        );
+    }
+}

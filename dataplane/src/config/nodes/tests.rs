@@ -140,7 +140,7 @@ fn a_lab_across_nodes_runs_the_tc_hook_and_no_constructs_yet() {
         d[..2],
         [
             "t.toml:2:8: lab.hook: a lab across several nodes needs hook = \"tc\": an XDP frame cannot carry the VXLAN tunnel key",
-            "t.toml:45:3: internet_gateway: not built across nodes yet: a lab with several [[node]]s holds VPCs, subnets, security groups, network ACLs, route tables, peering and ENIs; keep internet_gateway in a one-node lab",
+            "t.toml:45:3: internet_gateway: not built across nodes yet: a lab with several [[node]]s holds VPCs, subnets, security groups, network ACLs, route tables, peering, ENIs, PrivateLink and VPC links to NLBs; keep internet_gateway in a one-node lab",
         ]
     );
 }
@@ -150,5 +150,53 @@ fn a_node_without_nodes_is_an_error() {
     assert_eq!(
         diags(&with_base("\nnode = \"n1\"\n")),
         ["t.toml:22:8: eni[0].node: no [[node]] in this file, so no node \"n1\": add the [[node]] entries or leave node out"]
+    );
+}
+
+/// An NLB (node n1's ENI a and n2's ENI b as targets) and an endpoint of
+/// its service, with `source_ports` PORTS.
+fn privatelink(ports: &str) -> String {
+    format!(
+        r#"
+[[target_group]]
+id = "tg-a"
+vpc = "vpc-a"
+protocol = "tcp"
+port = 8080
+targets = ["eni-a", "eni-b"]
+
+[[nlb]]
+id = "nlb-a"
+subnets = [{{ subnet = "subnet-a1", ip = "10.0.1.50" }}]
+listeners = [{{ protocol = "tcp", port = 80, target_group = "tg-a" }}]
+source_ports = "{ports}"
+
+[[endpoint_service]]
+id = "vpce-svc-a"
+nlb = "nlb-a"
+acceptance_required = false
+allowed_principals = ["*"]
+
+[[vpc_endpoint]]
+id = "vpce-a"
+vpc = "vpc-a"
+service = "vpce-svc-a"
+subnets = [{{ subnet = "subnet-a1", ip = "10.0.1.100" }}]
+security_groups = ["sg-a"]
+principal = "arn:aws:iam::111122223333:root"
+"#
+    )
+}
+
+#[test]
+fn privatelink_spans_nodes_when_each_node_has_a_nat_port() {
+    let t = parsed(&two_nodes(
+        1450,
+        &(SECOND_HOST.to_string() + &privatelink("2000-2001")),
+    ));
+    assert_eq!(t.services.nlbs[0].source_ports, (2000, 2001));
+    assert_eq!(
+        diags(&two_nodes(1450, &(SECOND_HOST.to_string() + &privatelink("2000")))),
+        ["t.toml:55:16: nlb[0].source_ports: 2000-2000 is 1 port for the lab's 2 nodes: each node translates with its own slice (node k of n takes the ports p with p % n == k), so give at least 2"]
     );
 }
