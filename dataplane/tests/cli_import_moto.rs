@@ -395,13 +395,11 @@ fn gateways_built_in_moto_import_the_same_dumped_or_asked_with_routes_and_public
     assert_eq!(hosts, [("web", true), ("app", false)]);
 }
 
-#[test]
-#[ignore = "needs root"]
-fn a_gateway_network_built_in_moto_and_followed_through_aws_runs_nat_and_public_ips() {
-    // The network of tests/fixtures/import/moto-5.2.6-gateways, imported
-    // from moto with --follow (an [aws] section naming moto, so `run FILE`
-    // follows it); the file adds the lab's internet (no AWS call lists it).
-    let (lab, file) = root_lab("motogw", "motogw.toml");
+/// The network of tests/fixtures/import/moto-5.2.6-gateways built in a
+/// fresh moto and imported from it with --follow into `file` (its [aws]
+/// section names moto) for the lab named from `prefix`.
+fn followed_gateways(prefix: &str, file: &str) -> (String, PathBuf, Moto) {
+    let (lab, file) = root_lab(prefix, file);
     let moto = Moto::start();
     moto.script_in(&fixture().join("../moto-5.2.6-gateways"), "build.py", &[]);
     let args = [
@@ -414,6 +412,16 @@ fn a_gateway_network_built_in_moto_and_followed_through_aws_runs_nat_and_public_
         &lab,
     ];
     import(&args, &file);
+    (lab, file, moto)
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_gateway_network_built_in_moto_and_followed_through_aws_runs_nat_and_public_ips() {
+    // The network of tests/fixtures/import/moto-5.2.6-gateways, imported
+    // from moto with --follow (an [aws] section naming moto, so `run FILE`
+    // follows it); the file adds the lab's internet (no AWS call lists it).
+    let (lab, file, moto) = followed_gateways("motogw", "motogw.toml");
     let mut text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains(&format!("\n[aws]\nendpoint = \"{}\"\n", moto.url)));
     text.push_str("\n[internet]\nhosts = [{ name = \"example\", ip = \"203.0.113.10\" }]\n");
@@ -495,19 +503,7 @@ ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="
 fn an_instance_launched_in_a_followed_account_becomes_a_host_that_reaches_a_server() {
     // The gateway network of moto-5.2.6-gateways, imported with --follow
     // and run from the file (its [aws] section: the agent follows moto).
-    let (lab, file) = root_lab("mhost", "motohost.toml");
-    let moto = Moto::start();
-    moto.script_in(&fixture().join("../moto-5.2.6-gateways"), "build.py", &[]);
-    let args = [
-        "import",
-        "aws",
-        "--endpoint",
-        &moto.url,
-        "--follow",
-        "--lab",
-        &lab,
-    ];
-    import(&args, &file);
+    let (lab, file, moto) = followed_gateways("mhost", "motohost.toml");
     lab_up(&file);
     let log = tmp("motohost-agent.log");
     let _ = std::fs::remove_file(&log);
