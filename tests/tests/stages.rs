@@ -626,13 +626,8 @@ fn maglev_choice_and_nat_port() {
                 stat_listener: stats.1,
                 stat_target: stats.2,
                 created_ns: fwd.created_ns,
-                cross1_from: 0,
-                cross1_to: 0,
-                cross2_from: 0,
-                cross2_to: 0,
-                nacl_epoch: 0,
-                _pad2: 0,
-                nat_gateway: dataplane_common::NO_NAT_GATEWAY,
+                // No crossing, epoch or NAT gateway: the rest as of no flow.
+                ..FlowEntry::default()
             };
             assert_eq!(fwd, want_fwd, "{hook:?} {what}");
             let first = FlowTotals {
@@ -953,17 +948,7 @@ fn states(st: &Stage, sport: u16) -> (u32, u32) {
 fn tcp_state_tracking() {
     use dataplane_common::{FLOW_STATE_CLOSED, FLOW_STATE_CLOSING};
     let sport = 40000;
-    let c = |flags: &str| {
-        pkt::tcp(
-            CLIENT_MAC,
-            GATEWAY_MAC,
-            client(),
-            server(),
-            sport,
-            80,
-            flags,
-        )
-    };
+    let c = |flags: &str| to_server(sport, 80, flags);
     let s = |flags: &str| {
         pkt::tcp(
             SERVER_MAC,

@@ -533,13 +533,14 @@ fn network_acls_judge_errors_by_type_and_code() {
     for hook in HOOKS {
         let mut st = Stage::load();
         intra_vpc_scene(&mut st, 1);
-        let all = |rule| AclEntry {
-            rule,
-            allow: true,
-            protocol: Protocol::All,
-            ports: (0, 65535),
-            icmp: IcmpMatch::ALL,
-            cidr: "0.0.0.0/0".parse().unwrap(),
+        let all = |rule| {
+            AclEntry::new(
+                rule,
+                true,
+                Protocol::All,
+                (0, 65535),
+                "0.0.0.0/0".parse().unwrap(),
+            )
         };
         let frag_needed_only = AclEntry {
             protocol: Protocol::Icmp,

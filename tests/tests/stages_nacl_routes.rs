@@ -42,14 +42,7 @@ fn acl(id: &str, ingress: Vec<AclEntry>, egress: Vec<AclEntry>) -> NetworkAcl {
 }
 
 fn entry(rule: u16, allow: bool, protocol: Protocol, ports: (u16, u16), cidr: &str) -> AclEntry {
-    AclEntry {
-        rule,
-        allow,
-        protocol,
-        ports,
-        icmp: IcmpMatch::ALL,
-        cidr: cidr.parse().unwrap(),
-    }
+    AclEntry::new(rule, allow, protocol, ports, cidr.parse().unwrap())
 }
 
 fn allow_all(rule: u16) -> AclEntry {

@@ -5,7 +5,6 @@
 //! server ENI in one VPC), the entries each mechanism reads written by
 //! hand, expected outcomes from the AWS rule, on both hooks.
 
-use dataplane::model::Hook;
 use dataplane_common::{
     Counter, DropReason, FlowKey, ENI_KIND_HOST, FLOW_F_ECHO_REQUESTS, FLOW_F_REPLY,
     FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP,
@@ -15,7 +14,7 @@ use hyperlab_tests::stage::{eni_info, port_info};
 use hyperlab_tests::{
     pkt,
     stage::{flow_key, Stage},
-    Verdict, HOOKS,
+    HOOKS,
 };
 
 mod stages_common;
@@ -42,16 +41,6 @@ fn from_server(st: &mut Stage) {
 /// And the client's again.
 fn from_client(st: &mut Stage) {
     client_and_server(st, client());
-}
-
-fn assert_forwarded_to(st: &Stage, hook: Hook, frame: &[u8], mac: [u8; 6], what: &str) {
-    let o = st.run(hook, frame);
-    assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}: forwarded");
-    assert_eq!(
-        o.out,
-        pkt::with_macs(frame, mac, GATEWAY_MAC),
-        "{hook:?} {what}: only the MACs change"
-    );
 }
 
 fn flags_of(st: &Stage, k: FlowKey) -> Option<u32> {
@@ -320,15 +309,16 @@ fn untracked_flow_is_cut_by_a_rule_removal_and_a_tracked_one_survives() {
 #[test]
 #[ignore = "needs root"]
 fn network_acl_entries_by_protocol_number() {
-    use dataplane::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol};
+    use dataplane::model::{AclEntry, NetworkAcl, Protocol};
     use dataplane_common::{nacl_stat_id, NaclStatKey};
-    let entry = |rule, allow, protocol| AclEntry {
-        rule,
-        allow,
-        protocol,
-        ports: (0, 65535),
-        icmp: IcmpMatch::ALL,
-        cidr: "0.0.0.0/0".parse().unwrap(),
+    let entry = |rule, allow, protocol| {
+        AclEntry::new(
+            rule,
+            allow,
+            protocol,
+            (0, 65535),
+            "0.0.0.0/0".parse().unwrap(),
+        )
     };
     let acl = |id: &str, ingress: Vec<AclEntry>| NetworkAcl {
         id: id.into(),

@@ -118,11 +118,17 @@ pub fn new_drops(
 /// Runs `frame` and asserts it was forwarded to the server unchanged but
 /// for the MACs (no NAT in a VPC).
 pub fn assert_forwarded_to_server(st: &Stage, hook: Hook, frame: &[u8], what: &str) {
+    assert_forwarded_to(st, hook, frame, SERVER_MAC, what);
+}
+
+/// Runs `frame` and asserts it was forwarded to the ENI with MAC `mac`
+/// unchanged but for the MACs.
+pub fn assert_forwarded_to(st: &Stage, hook: Hook, frame: &[u8], mac: [u8; 6], what: &str) {
     let o = st.run(hook, frame);
     assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}: forwarded");
     assert_eq!(
         o.out,
-        pkt::with_macs(frame, SERVER_MAC, GATEWAY_MAC),
+        pkt::with_macs(frame, mac, GATEWAY_MAC),
         "{hook:?} {what}: only the MACs change"
     );
 }
