@@ -821,6 +821,7 @@ pub fn ep_eni(fx: &Fixture, addr: &str) -> usize {
 
 pub mod differential;
 pub mod echo;
+pub mod flow_log_file;
 pub mod reference;
 pub mod stage;
 

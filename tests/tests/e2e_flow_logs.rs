@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dataplane::{loader::LoadOptions, model::Hook};
+use hyperlab_tests::flow_log_file::{logged_lab, LogFile};
 use hyperlab_tests::{fixtures, run_in_host, Fixture, HostProcess};
 
 /// web admits UDP 5000 from client's group and nothing else; client may
@@ -64,15 +64,6 @@ for _ in range(int(count)):
         got += 1
 print(got)
 ";
-
-/// Removes the log file however the test ends.
-struct LogFile(std::path::PathBuf);
-
-impl Drop for LogFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 /// AWS's flow log fields with the version that introduced each (VPC user
 /// guide, "Flow log records", "Available fields"), written out here
@@ -324,22 +315,6 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
     .map(|(k, v)| (format!("123456789012 {k}"), v))
     .collect();
     assert_eq!(got, want, "the log:\n{log}");
-}
-
-/// A lab with flow logs on, its flows swept every 100 ms (so their final
-/// counts reach the log through the sweeper's hand-over), its log file
-/// removed however the test ends.
-fn logged_lab(topo: &str, prefix: &str) -> (Fixture, LogFile) {
-    let opts = LoadOptions {
-        sweep_every: Some(Duration::from_millis(100)),
-        ..Default::default()
-    };
-    let fx = Fixture::with_options(topo, prefix, Hook::Tc, &opts);
-    let path = match &fx.agent.topo.flow_logs.as_ref().unwrap().destination {
-        dataplane::model::FlowLogDestination::File(p) => p.clone(),
-        other => panic!("expected a file destination, got {other:?}"),
-    };
-    (fx, LogFile(path))
 }
 
 /// Waits for the lab's flows to be swept, stops the agent (the last
