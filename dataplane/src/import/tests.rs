@@ -796,12 +796,7 @@ pub(crate) fn round_trip(
 
 #[test]
 fn import_of_export_reproduces_every_shipped_config() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(configs())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
+    let files = crate::config::test_support::shipped_configs();
     assert_eq!(files.len(), 10);
     for f in files {
         let t = config::load(&f).unwrap();
