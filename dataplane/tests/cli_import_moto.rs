@@ -21,6 +21,7 @@ use std::{
 
 mod common;
 use common::{bin, echo, lab_up, root_lab, tmp, AgentProc};
+use dataplane::lab::{LabPlan, PEER_HTTP_SERVER};
 
 fn fixture() -> PathBuf {
     PathBuf::from(concat!(
@@ -125,6 +126,23 @@ fn in_host(lab: &str, host: &str, argv: &[&str]) -> (Command, std::fs::File) {
     dataplane::netns::command(&format!("{lab}-{host}"), &argv).unwrap()
 }
 
+/// The lab's HTTP server (`server=HOST peer=IP:PORT`) on `ip`:8080 in lab
+/// host `host`, started.
+fn http_server(lab: &str, host: &str, ip: &str) -> Child {
+    let argv = ["python3", "-c", PEER_HTTP_SERVER, ip, "8080", host];
+    let (mut cmd, _ns) = in_host(lab, host, &argv);
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (10 s at most) until [`http_server`]'s server listens.
+fn http_listening(plan: &LabPlan, host: &str, ip: &str) {
+    let addr = (ip.parse::<std::net::Ipv4Addr>().unwrap(), 8080).into();
+    dataplane::lab::wait_listening(plan, host, addr, Duration::from_secs(10)).unwrap();
+}
+
 /// `curl` inside a lab host: (exit code, body).
 fn curl(lab: &str, host: &str, url: &str) -> (i32, String) {
     let (mut cmd, _ns) = in_host(lab, host, &["curl", "-sS", "--max-time", "1", url]);
@@ -163,19 +181,8 @@ impl Lab {
         };
         let plan = dataplane::lab::plan(&dataplane::config::load(file).unwrap());
         for (host, ip) in [("web1", "10.1.1.21"), ("web2", "10.1.2.22")] {
-            let argv = [
-                "python3",
-                "-c",
-                dataplane::lab::PEER_HTTP_SERVER,
-                ip,
-                "8080",
-                host,
-            ];
-            let (mut cmd, _ns) = in_host(name, host, &argv);
-            let server = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn();
-            lab.servers.push(server.unwrap());
-            let addr = (ip.parse::<std::net::Ipv4Addr>().unwrap(), 8080).into();
-            dataplane::lab::wait_listening(&plan, host, addr, Duration::from_secs(10)).unwrap();
+            lab.servers.push(http_server(name, host, ip));
+            http_listening(&plan, host, ip);
         }
         let log = tmp(&format!("{name}-agent.log"));
         let out = std::fs::File::create(&log).unwrap();
@@ -428,22 +435,8 @@ fn a_gateway_network_built_in_moto_and_followed_through_aws_runs_nat_and_public_
     std::fs::write(&file, text).unwrap();
     lab_up(&file);
     let plan = dataplane::lab::plan(&dataplane::config::load(&file).unwrap());
-    let argv = [
-        "python3",
-        "-c",
-        dataplane::lab::PEER_HTTP_SERVER,
-        "203.0.113.10",
-        "8080",
-        "example",
-    ];
-    let (mut cmd, _ns) = in_host(&lab, "example", &argv);
-    let mut server = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr = ("203.0.113.10".parse::<std::net::Ipv4Addr>().unwrap(), 8080).into();
-    dataplane::lab::wait_listening(&plan, "example", addr, Duration::from_secs(10)).unwrap();
+    let mut server = http_server(&lab, "example", "203.0.113.10");
+    http_listening(&plan, "example", "203.0.113.10");
     let log = tmp("motogw-agent.log");
     let agent = AgentProc::spawn(&file, &log, &format!("127.0.0.1:{}", free_port()), &[]);
     agent.wait_for("running on");
