@@ -20,7 +20,7 @@ use dataplane_common::{
     PROTO_UDP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
     STAT_TARGET_BASE, TARGETS_PER_GENERATION,
 };
-use hyperlab_tests::stage::{eni_info, port_info};
+use hyperlab_tests::stage::eni_info;
 use hyperlab_tests::{
     csum, pkt,
     stage::{eth_to, flow_key, Stage, PORT_IFINDEX},
@@ -914,14 +914,7 @@ fn first_packet_drop_reasons() {
 
 /// The port frames arrive on is the server's (for its replies).
 fn from_server(st: &mut Stage) {
-    st.set_port(port_info(
-        VPC,
-        SERVER_ENI,
-        SERVER_SG,
-        server(),
-        SERVER_MAC,
-        0,
-    ));
+    from_server_port(st, 0);
 }
 
 /// The TCP states of both entries of the client's flow to server:80.

@@ -14,11 +14,11 @@ use std::net::Ipv4Addr;
 
 use dataplane::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol};
 use dataplane_common::{
-    nacl_stat_id, Counter, DropReason, FlowEntry, NaclStatKey, ENI_KIND_HOST, FLOW_F_DNAT,
-    FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, GATEWAY_MAC, NACL_RULE_DEFAULT, NO_STAT,
-    NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_INGRESS,
+    nacl_stat_id, Counter, DropReason, FlowEntry, NaclStatKey, FLOW_F_DNAT, FLOW_F_REPLY,
+    FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, GATEWAY_MAC, NACL_RULE_DEFAULT, NO_STAT, NO_SUBNET,
+    PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_INGRESS,
 };
-use hyperlab_tests::stage::{eni_info, port_info};
+use hyperlab_tests::stage::port_info;
 use hyperlab_tests::{
     csum, pkt,
     stage::{eth_to, flow_key, Stage},
@@ -85,18 +85,7 @@ fn target_port(st: &mut Stage, icmp_rule: bool) {
         TARGET_MAC,
         1,
     ));
-    st.set_eni(
-        VPC,
-        client(),
-        eni_info(
-            CLIENT_ENI,
-            CLIENT_IFINDEX,
-            CLIENT_SG,
-            ENI_KIND_HOST,
-            CLIENT_MAC,
-            0,
-        ),
-    );
+    client_eni(st, VPC, CLIENT_IFINDEX);
     if icmp_rule {
         st.set_sg(
             CLIENT_SG,
@@ -360,26 +349,8 @@ fn receiver_groups_decide() {
 /// ICMP from the VPC, and client:33434 -> server:33435 (UDP) is tracked
 /// (its reply entry, crossing from the server's subnet into the client's).
 fn intra_vpc_scene(st: &mut Stage, server_subnet: u16) {
-    st.set_port(port_info(
-        VPC,
-        SERVER_ENI,
-        SERVER_SG,
-        server(),
-        SERVER_MAC,
-        server_subnet,
-    ));
-    st.set_eni(
-        VPC,
-        client(),
-        eni_info(
-            CLIENT_ENI,
-            CLIENT_IFINDEX,
-            CLIENT_SG,
-            ENI_KIND_HOST,
-            CLIENT_MAC,
-            0,
-        ),
-    );
+    from_server_port(st, server_subnet);
+    client_eni(st, VPC, CLIENT_IFINDEX);
     st.set_sg(
         CLIENT_SG,
         SG_DIR_INGRESS,

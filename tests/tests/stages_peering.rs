@@ -22,7 +22,8 @@ use hyperlab_tests::{
 
 mod stages_common;
 use stages_common::{
-    assert_dropped, assert_forwarded_to, client, ip, new_drops, CLIENT_ENI, CLIENT_MAC, CLIENT_SG,
+    assert_dropped, assert_forwarded_to, client, client_eni, ip, new_drops, CLIENT_ENI, CLIENT_MAC,
+    CLIENT_SG,
 };
 
 /// vpc-a (0) 10.0.0.0/16, vpc-b (1) 10.1.0.0/16, vpc-c (2) 10.2.0.0/16,
@@ -142,18 +143,7 @@ fn scene(st: &mut Stage, toml: &str) {
         .collect();
     st.set_nacls(&open.iter().collect::<Vec<_>>());
     port(st, 0, CLIENT_ENI, client(), CLIENT_MAC, CLIENT_SG);
-    st.set_eni(
-        0,
-        client(),
-        eni_info(
-            CLIENT_ENI,
-            CLIENT_IFINDEX,
-            CLIENT_SG,
-            ENI_KIND_HOST,
-            CLIENT_MAC,
-            0,
-        ),
-    );
+    client_eni(st, 0, CLIENT_IFINDEX);
     for v in 1..4 {
         st.set_eni(
             v,

@@ -10,7 +10,7 @@ use dataplane_common::{
     FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP,
     SG_DIR_ANY_PROTO, SG_DIR_EGRESS, SG_DIR_INGRESS, SG_DIR_UNTRACKED,
 };
-use hyperlab_tests::stage::{eni_info, port_info};
+use hyperlab_tests::stage::port_info;
 use hyperlab_tests::{
     pkt,
     stage::{flow_key, Stage},
@@ -23,19 +23,8 @@ use stages_common::*;
 /// The port frames arrive on is the server's (and the client's address
 /// an ENI the server can reach).
 fn from_server(st: &mut Stage) {
-    st.set_eni(
-        VPC,
-        client(),
-        eni_info(CLIENT_ENI, 4141, CLIENT_SG, ENI_KIND_HOST, CLIENT_MAC, 0),
-    );
-    st.set_port(port_info(
-        VPC,
-        SERVER_ENI,
-        SERVER_SG,
-        server(),
-        SERVER_MAC,
-        0,
-    ));
+    client_eni(st, VPC, 4141);
+    from_server_port(st, 0);
 }
 
 /// And the client's again.

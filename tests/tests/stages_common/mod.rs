@@ -54,6 +54,20 @@ pub fn client_and_server(st: &mut Stage, addr: Ipv4Addr) {
     server_eni(st, ENI_KIND_HOST, 0);
 }
 
+/// SETUP: the client's own ENI (10.0.1.10, a host's) in VPC `vpc`, its
+/// veth at `ifindex`: where frames to the client are delivered.
+pub fn client_eni(st: &mut Stage, vpc: u32, ifindex: u32) {
+    let info = eni_info(CLIENT_ENI, ifindex, CLIENT_SG, ENI_KIND_HOST, CLIENT_MAC, 0);
+    st.set_eni(vpc, client(), info);
+}
+
+/// SETUP: frames arrive from the server's ENI (for its replies), in
+/// subnet `subnet`.
+pub fn from_server_port(st: &mut Stage, subnet: u16) {
+    let info = port_info(VPC, SERVER_ENI, SERVER_SG, server(), SERVER_MAC, subnet);
+    st.set_port(info);
+}
+
 /// SETUP: the server's ENI (10.0.1.20), of `kind`, in subnet `subnet`.
 pub fn server_eni(st: &mut Stage, kind: u32, subnet: u16) {
     let info = eni_info(
