@@ -147,6 +147,15 @@ impl Fixture {
         curl(&self.agent.plan, host, ip(addr), port)
     }
 
+    /// [`curl`] in this lab from host `host` to `addr:port`, which must
+    /// fail (`what` says why); what the counters counted meanwhile.
+    pub fn refused_curl(&self, host: &str, addr: Ipv4Addr, port: u16, what: &str) -> Snapshot {
+        let before = self.snapshot();
+        let (code, _) = curl(&self.agent.plan, host, addr, port);
+        assert_ne!(code, 0, "{what}");
+        self.snapshot().since(&before)
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         self.agent.snapshot().expect("reading counters")
     }
