@@ -56,6 +56,27 @@ impl Dump {
     }
 }
 
+/// A dump of vpc-1 (`VPC`), `subnets` (a `describe-subnets` answer) and
+/// the EC2 call `file` listing `list` under `key`.
+fn vpc_dump(name: &str, subnets: &str, (file, key): (&str, &str), list: &[&str]) -> Dump {
+    let listed = format!(r#"{{"{key}": [{}]}}"#, list.join(", "));
+    Dump::new(
+        name,
+        &[
+            ("describe-vpcs.json", VPC),
+            ("describe-subnets.json", subnets),
+            (file, &listed),
+        ],
+    )
+}
+
+/// The text of a written config from the first `from` to the next `to`.
+fn between<'t>(toml: &'t str, from: &str, to: &str) -> &'t str {
+    let start = toml.find(from).expect("written");
+    let end = toml[start..].find(to).expect("then the next") + start;
+    &toml[start..end]
+}
+
 impl Drop for Dump {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
