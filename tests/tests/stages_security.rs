@@ -5,6 +5,8 @@
 //! server ENI in one VPC), the entries each mechanism reads written by
 //! hand, expected outcomes from the AWS rule, on both hooks.
 
+use std::net::Ipv4Addr;
+
 use dataplane_common::{
     Counter, DropReason, FlowKey, ENI_KIND_HOST, FLOW_F_ECHO_REQUESTS, FLOW_F_REPLY,
     FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP,
@@ -32,6 +34,18 @@ fn from_client(st: &mut Stage) {
     client_and_server(st, client());
 }
 
+/// A stage [`from_client`], the client's group letting all ICMP out, the
+/// server's admitting from `peer` the ICMP `codes` (`type << 8 | code`
+/// ranges, as compile writes them).
+fn icmp_stage(peer: (Ipv4Addr, u32), codes: &[(u16, u16)]) -> Stage {
+    let mut st = Stage::load();
+    from_client(&mut st);
+    let any = (ip("0.0.0.0"), 0);
+    st.set_sg(CLIENT_SG, SG_DIR_EGRESS, PROTO_ICMP, any, &[(0, 65535)]);
+    st.set_sg(SERVER_SG, SG_DIR_INGRESS, PROTO_ICMP, peer, codes);
+    st
+}
+
 fn flags_of(st: &Stage, k: FlowKey) -> Option<u32> {
     st.flows()
         .into_iter()
@@ -49,22 +63,7 @@ fn flags_of(st: &Stage, k: FlowKey) -> Option<u32> {
 #[ignore = "needs root"]
 fn icmp_rule_for_echo_request_only_and_tracking_by_type() {
     for hook in HOOKS {
-        let mut st = Stage::load();
-        from_client(&mut st);
-        st.set_sg(
-            CLIENT_SG,
-            SG_DIR_EGRESS,
-            PROTO_ICMP,
-            (ip("0.0.0.0"), 0),
-            &[(0, 65535)],
-        );
-        st.set_sg(
-            SERVER_SG,
-            SG_DIR_INGRESS,
-            PROTO_ICMP,
-            (ip("10.0.1.0"), 24),
-            &[(0x0800, 0x08ff)],
-        );
+        let mut st = icmp_stage((ip("10.0.1.0"), 24), &[(0x0800, 0x08ff)]);
         let req = pkt::echo(CLIENT_MAC, GATEWAY_MAC, client(), server(), 77, true);
         assert_forwarded_to(&st, hook, &req, SERVER_MAC, "echo request");
         // The request direction's key is a request's, its peer a reply's.
@@ -95,22 +94,7 @@ fn icmp_rule_for_echo_request_only_and_tracking_by_type() {
         assert_eq!(st.counter(Counter::FlowHit), 1, "{hook:?}");
         // A rule for type 3 code 4 only (fragmentation needed) does not
         // admit echo: the type and code are what the lookup compares.
-        let mut st = Stage::load();
-        from_client(&mut st);
-        st.set_sg(
-            CLIENT_SG,
-            SG_DIR_EGRESS,
-            PROTO_ICMP,
-            (ip("0.0.0.0"), 0),
-            &[(0, 65535)],
-        );
-        st.set_sg(
-            SERVER_SG,
-            SG_DIR_INGRESS,
-            PROTO_ICMP,
-            (ip("0.0.0.0"), 0),
-            &[(0x0304, 0x0304)],
-        );
+        let st = icmp_stage((ip("0.0.0.0"), 0), &[(0x0304, 0x0304)]);
         assert_dropped(
             &st,
             hook,
