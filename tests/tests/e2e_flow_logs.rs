@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hyperlab_tests::flow_log_file::{logged_lab, LogFile};
+use hyperlab_tests::flow_log_file::{every_second, logged_lab, LogFile};
 use hyperlab_tests::{fixtures, run_in_host, Fixture, HostProcess};
 
 /// web admits UDP 5000 from client's group and nothing else; client may
@@ -24,20 +24,13 @@ fn topo() -> String {
         &format!(
             "{client_group}egress = [{{ protocol = \"udp\", ports = \"5000-5001\", peer = \"10.0.0.0/16\" }}]\n"
         ),
-    ) + LOGS
+    ) + &logs()
 }
 
 /// Short UDP timeouts (see the test) and a flow log every second.
-const LOGS: &str = r#"
-[conntrack]
-udp_timeout = 1
-udp_stream_timeout = 1
-ignore_aws_ranges = true
-
-[flow_logs]
-destination = "/tmp/hyperlab-@LAB@-flows.log"
-interval = 1
-"#;
+fn logs() -> String {
+    every_second(&["udp_timeout", "udp_stream_timeout"], &[])
+}
 
 /// Echoes every datagram on IP:PORT back to its sender.
 const ECHO: &str = "import socket, sys
@@ -389,7 +382,7 @@ fn translated(
 
 /// The shipped PrivateLink example with flow logs on.
 fn privatelink_topo() -> String {
-    hyperlab_tests::shipped_config("privatelink.toml", "plink") + LOGS
+    hyperlab_tests::shipped_config("privatelink.toml", "plink") + &logs()
 }
 
 #[test]
@@ -464,7 +457,7 @@ fn http_link_base() -> String {
             "{list}  {{ id = \"int-udp\", cloud_map = \"svc-users\", port = 9000, protocol = \"udp\", address = \"10.1.1.205\" }},\n"
         ),
         1,
-    ) + LOGS
+    ) + &logs()
 }
 
 #[test]

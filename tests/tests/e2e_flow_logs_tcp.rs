@@ -18,26 +18,20 @@ use std::{
 
 use dataplane::flowlog;
 use dataplane_common::GATEWAY_MAC;
-use hyperlab_tests::flow_log_file::logged_lab;
+use hyperlab_tests::flow_log_file::{every_second, logged_lab};
 use hyperlab_tests::{pkt, reference::Model, run_in_host, shipped_config, Fixture};
 
 /// Flow logs every second; closed and idle flows swept within a second, so
 /// their final counts reach the log before the agent stops.
 fn logs(format: &str, file_format: &str) -> String {
-    format!(
-        r#"
-[conntrack]
-tcp_transitory_timeout = 1
-udp_timeout = 1
-udp_stream_timeout = 1
-ignore_aws_ranges = true
-
-[flow_logs]
-destination = "/tmp/hyperlab-@LAB@-flows.log"
-interval = 1
-format = "{format}"
-file_format = "{file_format}"
-"#
+    let timeouts = [
+        "tcp_transitory_timeout",
+        "udp_timeout",
+        "udp_stream_timeout",
+    ];
+    every_second(
+        &timeouts,
+        &[("format", format), ("file_format", file_format)],
     )
 }
 

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use hyperlab_tests::flow_log_file::logged_lab;
+use hyperlab_tests::flow_log_file::{every_second, logged_lab};
 use hyperlab_tests::{echo::ECHO_SERVER, fixtures, HostProcess};
 
 /// One connection from port 41500: the handshake and a line, 2.5 s later
@@ -38,18 +38,7 @@ const FORMAT: &str =
 #[ignore = "needs root"]
 fn each_window_of_a_tcp_connection_logs_the_flags_it_saw() {
     let topo = fixtures::client_web(r#"{ protocol = "tcp", ports = 9000, peer = "sg-client" }"#)
-        + &format!(
-            r#"
-[conntrack]
-tcp_transitory_timeout = 1
-ignore_aws_ranges = true
-
-[flow_logs]
-destination = "/tmp/hyperlab-@LAB@-flows.log"
-interval = 1
-format = "{FORMAT}"
-"#
-        );
+        + &every_second(&["tcp_transitory_timeout"], &[("format", FORMAT)]);
     let (fx, log) = logged_lab(&topo, "eflw");
     let server = HostProcess::spawn(
         &fx.agent.plan,
