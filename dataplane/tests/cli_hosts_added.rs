@@ -127,13 +127,7 @@ fn grows(hook: &str) {
     let before = long.lines().len();
     agent.signal(Signal::SIGHUP);
     agent.wait_for("hyperlab: reloaded");
-    assert!(
-        agent
-            .output()
-            .contains(&format!("lab {lab}: host three added")),
-        "{}",
-        agent.output()
-    );
+    agent.assert_said(&format!("lab {lab}: host three added"));
     let took = three_reaches_two(&file, Duration::from_secs(2));
     eprintln!("host three reached two {took:?} after the reload");
     // Its port is p2 (the next number), the others kept p0 and p1.
