@@ -957,13 +957,7 @@ fn tcp_state_tracking() {
         let mut st = Stage::load();
         web_scene(&mut st);
         let to_client = |st: &Stage, f: &[u8], what: &str| {
-            let o = st.run(hook, f);
-            assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}");
-            assert_eq!(
-                o.out,
-                pkt::with_macs(f, CLIENT_MAC, GATEWAY_MAC),
-                "{hook:?} {what}"
-            );
+            assert_forwarded_to(st, hook, f, CLIENT_MAC, what);
         };
 
         assert_forwarded_to_server(&st, hook, &c("S"), "SYN");

@@ -1,28 +1,16 @@
 //! Shared by the stage test files (`stages.rs`, `stages_nacl_routes.rs`):
 //! the scene both use (one VPC with a client and a server ENI) and the
 //! assertions on one frame's outcome.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code)]
 
-use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
-use dataplane::model::{AclEntry, Hook, IcmpMatch, NetworkAcl, Protocol};
+use dataplane::model::Hook;
 use dataplane_common::{
-    flow_hash, nacl_stat_id, Counter, DropReason, EndpointInfo, EniInfo, FlowEntry, FlowKey,
-    ListenerInfo, ListenerKey, NaclStatKey, PortInfo, RouteStatKey, TargetInfo,
-    ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, ENDPOINT_STATE_REJECTED, ENI_KIND_ENDPOINT,
-    ENI_KIND_HOST, ENI_KIND_LINK, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_ESTABLISHED,
-    FLOW_STATE_NEW, GATEWAY_MAC, HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE,
-    NACL_RULE_DEFAULT, NO_SG_SET, NO_STAT, NO_SUBNET, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
-    ROUTE_NO_MATCH, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
-    STAT_TARGET_BASE, TARGETS_PER_GENERATION,
+    Counter, DropReason, ENI_KIND_HOST, GATEWAY_MAC, PROTO_TCP, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
-use hyperlab_tests::stage::{eni_info, port_info};
-use hyperlab_tests::{
-    csum, pkt,
-    stage::{eth_to, flow_key, Stage, PORT_IFINDEX},
-    Verdict, HOOKS,
-};
+use hyperlab_tests::stage::{eni_info, port_info, Stage};
+use hyperlab_tests::{pkt, Verdict};
 
 pub mod internet;
 
@@ -83,13 +71,8 @@ pub fn server_eni(st: &mut Stage, kind: u32, subnet: u16) {
 
 /// SETUP: every group lets all TCP out.
 pub fn all_tcp_out(st: &mut Stage) {
-    st.set_sg(
-        CLIENT_SG,
-        SG_DIR_EGRESS,
-        PROTO_TCP,
-        (ip("0.0.0.0"), 0),
-        &[(0, 65535)],
-    );
+    let any = (ip("0.0.0.0"), 0);
+    st.set_sg(CLIENT_SG, SG_DIR_EGRESS, PROTO_TCP, any, &[(0, 65535)]);
 }
 
 /// SETUP: [`client_and_server`] (the client at 10.0.1.10), every group
