@@ -281,13 +281,7 @@ pub mod pkt {
         sport: u16,
         dport: u16,
     ) -> Vec<u8> {
-        let b = PacketBuilder::ethernet2(smac, dmac)
-            .ipv4(src.octets(), dst.octets(), 64)
-            .udp(sport, dport);
-        let payload = b"hyperlab-udp";
-        let mut out = Vec::new();
-        b.write(&mut out, payload).unwrap();
-        out
+        udp_payload(smac, dmac, (src, dst), (sport, dport), b"hyperlab-udp")
     }
 
     pub fn echo(
