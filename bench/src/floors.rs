@@ -30,11 +30,11 @@ use super::{
     stats::{ratios, Rng},
     sys,
     testrun::{per_call, Overhead, Program},
-    topo::{Net, NLB, SERVER},
+    topo::{Net, NLB},
     verify, Options, Section, Sizes,
 };
 use dataplane::model::Hook;
-use hyperlab_tests::{Fixture, Outcome, Verdict};
+use hyperlab_tests::{Fixture, Outcome};
 
 /// The generator's first source port (part 3's `SPORT_BASE`).
 pub const SPORT_BASE: u32 = 1024;
@@ -181,25 +181,13 @@ fn prog(b: &BenchObject, k: Key) -> Program<'_> {
 }
 
 fn expect(net: &Net, n: usize, o: &Outcome) -> Result<(), String> {
-    if o.verdict != Verdict::Forward {
-        return Err(format!("verdict {:?}, expected a forward", o.verdict));
-    }
-    verify::frame(
-        &o.out,
-        &verify::Expect {
-            dst_mac: Some(net.server_mac),
-            src: NLB,
-            dst: SERVER,
-            proto: dataplane_common::PROTO_UDP,
-            sport: verify::Ports::Generated {
-                base: SPORT_BASE as u16,
-                n: n.min(65_536) as u32,
-                xor: SPORT_XOR,
-            },
-            dport: verify::Ports::One(5353),
-            ttl: Some(64),
-        },
-    )
+    let sport = verify::Ports::Generated {
+        base: SPORT_BASE as u16,
+        n: n.min(65_536) as u32,
+        xor: SPORT_XOR,
+    };
+    let ports = (sport, verify::Ports::One(5353));
+    verify::to_server(net, o, (NLB, dataplane_common::PROTO_UDP), ports, 64)
 }
 
 /// Creates flows `0..n` through `b`'s program `k` (one call each, in the

@@ -70,7 +70,7 @@ pub const PATHS: &[PathSpec] = &[
         loops: true,
         established: None,
         frames: intra_established,
-        expect: expect_intra,
+        expect: verify::same_with_server_macs,
     },
     PathSpec {
         name: "intra-VPC, first packet (TCP SYN, new flow)",
@@ -79,7 +79,7 @@ pub const PATHS: &[PathSpec] = &[
         loops: false,
         established: Some("intra-VPC, established (TCP ACK)"),
         frames: intra_first,
-        expect: expect_intra,
+        expect: verify::same_with_server_macs,
     },
     PathSpec {
         name: "PrivateLink forward, established (SNAT+DNAT)",
@@ -275,23 +275,6 @@ fn sg_deny(fx: &mut Fixture, net: &Net, _hook: Hook, n: usize) -> Frames {
     Ok(vec![syn(net, SPORT, SERVER, 9999); n])
 }
 
-fn forward(o: &Outcome) -> Result<(), String> {
-    if o.verdict != Verdict::Forward {
-        return Err(format!("verdict {:?}, expected a forward", o.verdict));
-    }
-    Ok(())
-}
-
-/// The input forwarded with the server's MACs: the intra-VPC path, and the
-/// floor's plain redirect.
-fn expect_intra(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
-    forward(o)?;
-    if o.out != pkt::with_macs(input, net.server_mac, GATEWAY_MAC) {
-        return Err("output differs from the input with the server's MACs".into());
-    }
-    Ok(())
-}
-
 /// A forward NAT output: `src` (NLB node or link ENI) at a NAT source port
 /// -> server:5201, options and payload untouched.
 fn expect_nat_forward(
@@ -300,19 +283,11 @@ fn expect_nat_forward(
     o: &Outcome,
     src: std::net::Ipv4Addr,
 ) -> Result<(), String> {
-    forward(o)?;
-    verify::frame(
-        &o.out,
-        &verify::Expect {
-            dst_mac: Some(net.server_mac),
-            src,
-            dst: SERVER,
-            proto: PROTO_TCP,
-            sport: verify::Ports::Range(NAT_PORTS.0, NAT_PORTS.1),
-            dport: verify::Ports::One(5201),
-            ttl: Some(input[22]),
-        },
-    )?;
+    let ports = (
+        verify::Ports::Range(NAT_PORTS.0, NAT_PORTS.1),
+        verify::Ports::One(5201),
+    );
+    verify::to_server(net, o, (src, PROTO_TCP), ports, input[22])?;
     if o.out[54..] != input[54..] {
         return Err("TCP options or payload changed".into());
     }
@@ -327,7 +302,7 @@ fn expect_nat_reverse(
     (src, sport): (std::net::Ipv4Addr, u16),
     dst: std::net::Ipv4Addr,
 ) -> Result<(), String> {
-    forward(o)?;
+    verify::forwarded(o)?;
     verify::frame(
         &o.out,
         &verify::Expect {
@@ -431,7 +406,7 @@ fn nat_cycle(bench: &mut BenchObject, cfg: &BenchConfig, sport: u16) -> Result<(
 
 /// Either direction of the A <-> B cycle, checksums right.
 fn expect_floor_nat(net: &Net, _input: &[u8], o: &Outcome) -> Result<(), String> {
-    forward(o)?;
+    verify::forwarded(o)?;
     let dst = std::net::Ipv4Addr::new(o.out[30], o.out[31], o.out[32], o.out[33]);
     let (src, dport) = if dst == SERVER {
         (NLB, 5201)
@@ -542,7 +517,12 @@ pub fn run(
             // Floors and the fixed per-call cost.
             let (over, r_loop, r_call) = netns::scoped_in(&ns, || {
                 let over = Overhead::measure(empty, ifx, &base, n, repeat)?;
-                let (r_loop, r_call) = floor.time(redirect, REDIRECT, &mut checks, expect_intra)?;
+                let (r_loop, r_call) = floor.time(
+                    redirect,
+                    REDIRECT,
+                    &mut checks,
+                    verify::same_with_server_macs,
+                )?;
                 Ok((over, r_loop, r_call))
             })?;
             s.push(hook, OVERHEAD, over.ns);

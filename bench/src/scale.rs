@@ -19,7 +19,7 @@ use dataplane::{
 };
 use dataplane_common::{
     maps, FlowCounters, FlowEntry, FlowKey, SgKey, SgPorts, FLOW_F_REPLY, FLOW_STATE_ESTABLISHED,
-    GATEWAY_MAC, PROTO_TCP,
+    PROTO_TCP,
 };
 use hyperlab_bench_common::{nat_key, programs as bprog, NatEntry, NatKey5, NatVal5};
 
@@ -32,7 +32,7 @@ use super::{
     topo::{self, Net, CLIENT, ENDPOINT, NLB, SERVER},
     verify, Options, Section, Sizes,
 };
-use hyperlab_tests::{pkt, Fixture, Outcome, Verdict};
+use hyperlab_tests::{Fixture, Outcome};
 
 pub fn run(fx: &mut Fixture, opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
     super::floors::run(fx, opts, sizes, report).context("the floors' anatomy")?;
@@ -95,7 +95,7 @@ fn timed_hyperlab(
         sizes.loop_repeat,
     )?;
     let h = per_call(prog_of(dp, hook), net.client_port, frames, |i, out| {
-        record(check, expect_same_with_server_macs(net, &frames[i], out))
+        record(check, verify::same_with_server_macs(net, &frames[i], out))
     })?;
     Ok((o, h))
 }
@@ -435,33 +435,13 @@ fn fill(
     Ok(())
 }
 
-fn expect_same_with_server_macs(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
-    if o.verdict != Verdict::Forward {
-        return Err(format!("verdict {:?}, expected a forward", o.verdict));
-    }
-    if o.out != pkt::with_macs(input, net.server_mac, GATEWAY_MAC) {
-        return Err("output differs from the input with the server's MACs".into());
-    }
-    Ok(())
-}
-
 fn expect_nat(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
-    if o.verdict != Verdict::Forward {
-        return Err(format!("verdict {:?}, expected a forward", o.verdict));
-    }
     let sport = u16::from_be_bytes([input[34], input[35]]);
-    verify::frame(
-        &o.out,
-        &verify::Expect {
-            dst_mac: Some(net.server_mac),
-            src: NLB,
-            dst: SERVER,
-            proto: PROTO_TCP,
-            sport: verify::Ports::One(sport ^ SPORT_XOR),
-            dport: verify::Ports::One(5201),
-            ttl: Some(input[22]),
-        },
-    )
+    let ports = (
+        verify::Ports::One(sport ^ SPORT_XOR),
+        verify::Ports::One(5201),
+    );
+    verify::to_server(net, o, (NLB, PROTO_TCP), ports, input[22])
 }
 
 const T_RULES: &str =

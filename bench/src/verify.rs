@@ -3,7 +3,52 @@
 
 use std::net::Ipv4Addr;
 
-use hyperlab_tests::csum;
+use dataplane_common::GATEWAY_MAC;
+use hyperlab_tests::{csum, pkt, Outcome, Verdict};
+
+use crate::topo::{Net, SERVER};
+
+/// `Err` naming the verdict unless `o` is a forward.
+pub fn forwarded(o: &Outcome) -> Result<(), String> {
+    if o.verdict != Verdict::Forward {
+        return Err(format!("verdict {:?}, expected a forward", o.verdict));
+    }
+    Ok(())
+}
+
+/// The input forwarded with the server's MACs: the intra-VPC path, and the
+/// floor's plain redirect.
+pub fn same_with_server_macs(net: &Net, input: &[u8], o: &Outcome) -> Result<(), String> {
+    forwarded(o)?;
+    if o.out != pkt::with_macs(input, net.server_mac, GATEWAY_MAC) {
+        return Err("output differs from the input with the server's MACs".into());
+    }
+    Ok(())
+}
+
+/// A forward to the server (its MAC, its address) from `src`, of
+/// `proto`, with these ports and TTL.
+pub fn to_server(
+    net: &Net,
+    o: &Outcome,
+    (src, proto): (Ipv4Addr, u8),
+    (sport, dport): (Ports, Ports),
+    ttl: u8,
+) -> Result<(), String> {
+    forwarded(o)?;
+    frame(
+        &o.out,
+        &Expect {
+            dst_mac: Some(net.server_mac),
+            src,
+            dst: SERVER,
+            proto,
+            sport,
+            dport,
+            ttl: Some(ttl),
+        },
+    )
+}
 
 #[derive(Clone, Copy, Debug)]
 pub enum Ports {

@@ -463,7 +463,7 @@ mod tests {
     /// written; moved into the other generation it equals diffing there.
     #[test]
     fn a_network_acl_change_moves_its_entries_and_subnet_slots_between_generations() {
-        use crate::model::{AclEntry, IcmpMatch, NetworkAcl};
+        use crate::model::{AclEntry, NetworkAcl};
         let mut t = compile::tests::topo();
         t.network_acls = vec![
             NetworkAcl::default_for(0, "vpc-a"),
@@ -475,14 +475,13 @@ mod tests {
             id: "acl-1".into(),
             vpc: 0,
             default: false,
-            ingress: vec![AclEntry {
-                rule: 100,
-                allow: true,
-                protocol: Protocol::Tcp,
-                ports: (443, 443),
-                icmp: IcmpMatch::ALL,
-                cidr: "10.0.0.0/16".parse().unwrap(),
-            }],
+            ingress: vec![AclEntry::new(
+                100,
+                true,
+                Protocol::Tcp,
+                (443, 443),
+                "10.0.0.0/16".parse().unwrap(),
+            )],
             egress: vec![],
         });
         changed.subnet_nacls = vec![2, 1];

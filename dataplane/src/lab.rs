@@ -495,21 +495,30 @@ where
     F: FnOnce(Handle) -> Fut + Send + 'static,
     Fut: Future<Output = Result<T>>,
 {
-    let ns_name = ns.to_string();
-    netns::run_in(ns, move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .context("starting a tokio runtime for netlink")?;
-        rt.block_on(async move {
-            let (conn, handle, _) = rtnetlink::new_connection()
-                .with_context(|| format!("opening a netlink socket in namespace {ns_name}"))?;
-            let conn = tokio::spawn(conn);
-            let out = f(handle).await;
-            conn.abort();
-            out
-        })
+    let place = format!("namespace {ns}");
+    netns::run_in(ns, move || netlink_session(&place, f))
+}
+
+/// Runs `f` with a netlink handle whose socket lives in this thread's
+/// namespace (`place` names it in errors), on a single-threaded runtime
+/// of its own.
+pub(crate) fn netlink_session<T, F, Fut>(place: &str, f: F) -> Result<T>
+where
+    F: FnOnce(Handle) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .context("starting a tokio runtime for netlink")?;
+    rt.block_on(async move {
+        let (conn, handle, _) = rtnetlink::new_connection()
+            .with_context(|| format!("opening a netlink socket in {place}"))?;
+        let conn = tokio::spawn(conn);
+        let out = f(handle).await;
+        conn.abort();
+        out
     })
 }
 

@@ -552,14 +552,7 @@ impl NetworkAcl {
     /// A VPC's default ACL, as AWS creates it: rule 100 allows all traffic
     /// in and out (VPC user guide, "Default network ACL").
     pub fn default_for(vpc: usize, vpc_id: &str) -> NetworkAcl {
-        let all = AclEntry {
-            rule: 100,
-            allow: true,
-            protocol: Protocol::All,
-            ports: (0, 65535),
-            icmp: IcmpMatch::ALL,
-            cidr: Ipv4Net::default(),
-        };
+        let all = AclEntry::new(100, true, Protocol::All, (0, 65535), Ipv4Net::default());
         NetworkAcl {
             id: format!("{vpc_id} (default)"),
             vpc,
@@ -583,6 +576,27 @@ pub struct AclEntry {
     pub icmp: IcmpMatch,
     /// Outbound: the destination; inbound: the source.
     pub cidr: Ipv4Net,
+}
+
+impl AclEntry {
+    /// An entry matching every ICMP type and code (the others need
+    /// `icmp` set).
+    pub fn new(
+        rule: u16,
+        allow: bool,
+        protocol: Protocol,
+        ports: (u16, u16),
+        cidr: Ipv4Net,
+    ) -> AclEntry {
+        AclEntry {
+            rule,
+            allow,
+            protocol,
+            ports,
+            icmp: IcmpMatch::ALL,
+            cidr,
+        }
+    }
 }
 
 /// An ICMP type and code: `None` is AWS's -1, every value.

@@ -234,13 +234,7 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
         ],
     );
     agent.wait_for("metrics on http://");
-    assert!(
-        agent
-            .output()
-            .contains(&format!("flow logs: every 1 s to {flows_log_arg}")),
-        "{}",
-        agent.output()
-    );
+    agent.assert_said(&format!("flow logs: every 1 s to {flows_log_arg}"));
     assert_eq!(
         std::fs::read_to_string(&flows_log).unwrap(),
         format!("{}\n", dataplane::flowlog::HEADER)
@@ -303,13 +297,7 @@ fn a_running_agent_reloads_on_change_and_sighup_refuses_bad_configs_and_detaches
     )
     .unwrap();
     agent.wait_for("reload refused, the running state is unchanged");
-    assert!(
-        agent
-            .output()
-            .contains("security_group[0].ingress[0].ports: port 70000 is out of range"),
-        "{}",
-        agent.output()
-    );
+    agent.assert_said("security_group[0].ingress[0].ports: port 70000 is out of range");
     // SIGHUP reloads too.
     write_config(&file, &lab, "80");
     let n = agent.output().matches("hyperlab: reloaded").count();

@@ -147,6 +147,15 @@ impl Fixture {
         curl(&self.agent.plan, host, ip(addr), port)
     }
 
+    /// [`curl`] in this lab from host `host` to `addr:port`, which must
+    /// fail (`what` says why); what the counters counted meanwhile.
+    pub fn refused_curl(&self, host: &str, addr: Ipv4Addr, port: u16, what: &str) -> Snapshot {
+        let before = self.snapshot();
+        let (code, _) = curl(&self.agent.plan, host, addr, port);
+        assert_ne!(code, 0, "{what}");
+        self.snapshot().since(&before)
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         self.agent.snapshot().expect("reading counters")
     }
@@ -272,13 +281,7 @@ pub mod pkt {
         sport: u16,
         dport: u16,
     ) -> Vec<u8> {
-        let b = PacketBuilder::ethernet2(smac, dmac)
-            .ipv4(src.octets(), dst.octets(), 64)
-            .udp(sport, dport);
-        let payload = b"hyperlab-udp";
-        let mut out = Vec::new();
-        b.write(&mut out, payload).unwrap();
-        out
+        udp_payload(smac, dmac, (src, dst), (sport, dport), b"hyperlab-udp")
     }
 
     pub fn echo(
@@ -821,6 +824,7 @@ pub fn ep_eni(fx: &Fixture, addr: &str) -> usize {
 
 pub mod differential;
 pub mod echo;
+pub mod flow_log_file;
 pub mod nodes;
 pub mod reference;
 pub mod stage;

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dataplane::{loader::LoadOptions, model::Hook};
+use hyperlab_tests::flow_log_file::{every_second, logged_lab, LogFile};
 use hyperlab_tests::{fixtures, run_in_host, Fixture, HostProcess};
 
 /// web admits UDP 5000 from client's group and nothing else; client may
@@ -24,20 +24,13 @@ fn topo() -> String {
         &format!(
             "{client_group}egress = [{{ protocol = \"udp\", ports = \"5000-5001\", peer = \"10.0.0.0/16\" }}]\n"
         ),
-    ) + LOGS
+    ) + &logs()
 }
 
 /// Short UDP timeouts (see the test) and a flow log every second.
-const LOGS: &str = r#"
-[conntrack]
-udp_timeout = 1
-udp_stream_timeout = 1
-ignore_aws_ranges = true
-
-[flow_logs]
-destination = "/tmp/hyperlab-@LAB@-flows.log"
-interval = 1
-"#;
+fn logs() -> String {
+    every_second(&["udp_timeout", "udp_stream_timeout"], &[])
+}
 
 /// Echoes every datagram on IP:PORT back to its sender.
 const ECHO: &str = "import socket, sys
@@ -64,15 +57,6 @@ for _ in range(int(count)):
         got += 1
 print(got)
 ";
-
-/// Removes the log file however the test ends.
-struct LogFile(std::path::PathBuf);
-
-impl Drop for LogFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 /// AWS's flow log fields with the version that introduced each (VPC user
 /// guide, "Flow log records", "Available fields"), written out here
@@ -326,22 +310,6 @@ fn flow_log_records_match_the_udp_traffic_sent_and_the_denied_probe() {
     assert_eq!(got, want, "the log:\n{log}");
 }
 
-/// A lab with flow logs on, its flows swept every 100 ms (so their final
-/// counts reach the log through the sweeper's hand-over), its log file
-/// removed however the test ends.
-fn logged_lab(topo: &str, prefix: &str) -> (Fixture, LogFile) {
-    let opts = LoadOptions {
-        sweep_every: Some(Duration::from_millis(100)),
-        ..Default::default()
-    };
-    let fx = Fixture::with_options(topo, prefix, Hook::Tc, &opts);
-    let path = match &fx.agent.topo.flow_logs.as_ref().unwrap().destination {
-        dataplane::model::FlowLogDestination::File(p) => p.clone(),
-        other => panic!("expected a file destination, got {other:?}"),
-    };
-    (fx, LogFile(path))
-}
-
 /// Waits for the lab's flows to be swept, stops the agent (the last
 /// interval is written) and returns the log.
 fn final_log(fx: Fixture, log: &LogFile, servers: Vec<HostProcess>) -> String {
@@ -414,7 +382,7 @@ fn translated(
 
 /// The shipped PrivateLink example with flow logs on.
 fn privatelink_topo() -> String {
-    hyperlab_tests::shipped_config("privatelink.toml", "plink") + LOGS
+    hyperlab_tests::shipped_config("privatelink.toml", "plink") + &logs()
 }
 
 #[test]
@@ -489,7 +457,7 @@ fn http_link_base() -> String {
             "{list}  {{ id = \"int-udp\", cloud_map = \"svc-users\", port = 9000, protocol = \"udp\", address = \"10.1.1.205\" }},\n"
         ),
         1,
-    ) + LOGS
+    ) + &logs()
 }
 
 #[test]

@@ -16,54 +16,23 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dataplane::{
-    flowlog,
-    loader::LoadOptions,
-    model::{FlowLogDestination, Hook},
-};
+use dataplane::flowlog;
 use dataplane_common::GATEWAY_MAC;
+use hyperlab_tests::flow_log_file::{every_second, logged_lab};
 use hyperlab_tests::{pkt, reference::Model, run_in_host, shipped_config, Fixture};
 
 /// Flow logs every second; closed and idle flows swept within a second, so
 /// their final counts reach the log before the agent stops.
 fn logs(format: &str, file_format: &str) -> String {
-    format!(
-        r#"
-[conntrack]
-tcp_transitory_timeout = 1
-udp_timeout = 1
-udp_stream_timeout = 1
-ignore_aws_ranges = true
-
-[flow_logs]
-destination = "/tmp/hyperlab-@LAB@-flows.log"
-interval = 1
-format = "{format}"
-file_format = "{file_format}"
-"#
+    let timeouts = [
+        "tcp_transitory_timeout",
+        "udp_timeout",
+        "udp_stream_timeout",
+    ];
+    every_second(
+        &timeouts,
+        &[("format", format), ("file_format", file_format)],
     )
-}
-
-/// Removes the log file however the test ends.
-struct LogFile(std::path::PathBuf);
-
-impl Drop for LogFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn lab(topo: &str, prefix: &str) -> (Fixture, LogFile) {
-    let opts = LoadOptions {
-        sweep_every: Some(Duration::from_millis(100)),
-        ..Default::default()
-    };
-    let fx = Fixture::with_options(topo, prefix, Hook::Tc, &opts);
-    let path = match &fx.agent.topo.flow_logs.as_ref().unwrap().destination {
-        FlowLogDestination::File(p) => p.clone(),
-        other => panic!("expected a file destination, got {other:?}"),
-    };
-    (fx, LogFile(path))
 }
 
 /// Waits until the flow table is empty (swept), then stops the agent (the
@@ -145,7 +114,7 @@ fn json_totals(log: &str) -> BTreeMap<String, (u64, u64, u64)> {
 #[ignore = "needs root"]
 fn curl_through_privatelink_in_json_lines_with_tcp_flags_as_followed() {
     let topo = shipped_config("privatelink.toml", "plink") + &logs(JSON_FORMAT, "json-lines");
-    let (fx, log) = lab(&topo, "eflj");
+    let (fx, log) = logged_lab(&topo, "eflj");
     let _servers = (
         fx.http_server("web1", "10.0.1.21", 8080),
         fx.http_server("web2", "10.0.2.22", 8080),
@@ -250,7 +219,7 @@ fn a_target_reject_is_logged_at_the_target_with_the_translated_tuple() {
                           ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} \
                           ${end} ${action} ${log-status} ${tcp-flags} ${flow-direction}";
     let topo = shipped_config("http-vpc-link.toml", "httplink") + &logs(FORMAT, "plain-text");
-    let (fx, log) = lab(&topo, "eflr");
+    let (fx, log) = logged_lab(&topo, "eflr");
     // apigw -> int-locked 10.1.1.204:9000: locked's group admits an office
     // range only, so the link ENI's connection attempts are refused there.
     let (code, _) = run_in_host(

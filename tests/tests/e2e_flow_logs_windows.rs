@@ -10,11 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use dataplane::{
-    loader::LoadOptions,
-    model::{FlowLogDestination, Hook},
-};
-use hyperlab_tests::{echo::ECHO_SERVER, fixtures, Fixture, HostProcess};
+use hyperlab_tests::flow_log_file::{every_second, logged_lab};
+use hyperlab_tests::{echo::ECHO_SERVER, fixtures, HostProcess};
 
 /// One connection from port 41500: the handshake and a line, 2.5 s later
 /// another line, 2.5 s later the client's FIN (and the server's, when it
@@ -37,40 +34,12 @@ print("done", flush=True)
 const FORMAT: &str =
     "${interface-id} ${srcport} ${dstport} ${start} ${packets} ${tcp-flags} ${action} ${flow-direction}";
 
-/// Removes the log file however the test ends.
-struct LogFile(std::path::PathBuf);
-
-impl Drop for LogFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 #[test]
 #[ignore = "needs root"]
 fn each_window_of_a_tcp_connection_logs_the_flags_it_saw() {
     let topo = fixtures::client_web(r#"{ protocol = "tcp", ports = 9000, peer = "sg-client" }"#)
-        + &format!(
-            r#"
-[conntrack]
-tcp_transitory_timeout = 1
-ignore_aws_ranges = true
-
-[flow_logs]
-destination = "/tmp/hyperlab-@LAB@-flows.log"
-interval = 1
-format = "{FORMAT}"
-"#
-        );
-    let opts = LoadOptions {
-        sweep_every: Some(Duration::from_millis(100)),
-        ..Default::default()
-    };
-    let fx = Fixture::with_options(&topo, "eflw", Hook::Tc, &opts);
-    let log = match &fx.agent.topo.flow_logs.as_ref().unwrap().destination {
-        FlowLogDestination::File(p) => LogFile(p.clone()),
-        other => panic!("expected a file destination, got {other:?}"),
-    };
+        + &every_second(&["tcp_transitory_timeout"], &[("format", FORMAT)]);
+    let (fx, log) = logged_lab(&topo, "eflw");
     let server = HostProcess::spawn(
         &fx.agent.plan,
         "web",

@@ -85,10 +85,12 @@ fn stateless_acl_needs_the_ephemeral_return_range_and_a_lower_deny_wins() {
 
     // The request is admitted in, its reply to the client's ephemeral port
     // is not admitted out: curl cannot connect.
-    let before = fx.snapshot();
-    let (code, _) = curl(&fx.agent.plan, "client", web, 8443);
-    assert_ne!(code, 0, "curl must fail without the return range");
-    let d = fx.snapshot().since(&before);
+    let d = fx.refused_curl(
+        "client",
+        web,
+        8443,
+        "curl must fail without the return range",
+    );
     assert!(
         d.drop_count(DropReason::NaclEgressDeny) >= 1,
         "{:?}",

@@ -35,6 +35,15 @@ fn decided(d: &dataplane::stats::Snapshot) -> Vec<(DropReason, u64)> {
         .collect()
 }
 
+/// How many drops of `d` are `reason`, asserting there are some and that
+/// no other [`DECIDED`] reason dropped anything.
+fn only(d: &dataplane::stats::Snapshot, reason: DropReason) -> u64 {
+    let n = d.drop_count(reason);
+    assert!(n >= 1, "{:?}", d.drops);
+    assert_eq!(decided(d), vec![(reason, n)]);
+    n
+}
+
 fn topo(status: &str) -> String {
     TOPO.replace("@STATUS@", status)
 }
@@ -68,13 +77,9 @@ fn peered_vpcs_talk_a_third_cannot_pass_through_and_pending_carries_nothing() {
 
     // c -> a: rtb-c sends 10.0.0.0/8 over pcx-bc, which carries only
     // vpc-b's CIDR.
-    let before = fx.snapshot();
-    let (code, _) = curl(&plan, "third", client, 8080);
-    assert_ne!(code, 0, "third -> client must fail: not transitive");
-    let d = fx.snapshot().since(&before);
-    let n = d.drop_count(DropReason::PeeringNotTransitive);
-    assert!(n >= 1, "{:?}", d.drops);
-    assert_eq!(decided(&d), vec![(DropReason::PeeringNotTransitive, n)]);
+    let what = "third -> client must fail: not transitive";
+    let d = fx.refused_curl("third", client, 8080, what);
+    let n = only(&d, DropReason::PeeringNotTransitive);
     let route = |table: &str, route: &str| {
         fx.agent
             .layout()
@@ -86,13 +91,9 @@ fn peered_vpcs_talk_a_third_cannot_pass_through_and_pending_carries_nothing() {
     assert_eq!(d.route_drops[route("rtb-c", "pcx-bc 10.0.0.0/8")], n);
 
     // a -> d over the pending pcx-ad: nothing passes.
-    let before = fx.snapshot();
-    let (code, _) = curl(&plan, "client", dhost, 8080);
-    assert_ne!(code, 0, "client -> dhost must fail: pcx-ad is pending");
-    let d = fx.snapshot().since(&before);
-    let n = d.drop_count(DropReason::PeeringNotActive);
-    assert!(n >= 1, "{:?}", d.drops);
-    assert_eq!(decided(&d), vec![(DropReason::PeeringNotActive, n)]);
+    let what = "client -> dhost must fail: pcx-ad is pending";
+    let d = fx.refused_curl("client", dhost, 8080, what);
+    let n = only(&d, DropReason::PeeringNotActive);
     assert_eq!(d.route_drops[route("rtb-a", "pcx-ad 10.3.0.0/16")], n);
 
     // Accepted (a reload): the same curl works.

@@ -27,10 +27,7 @@ fn a_blackhole_route_drops_and_removing_it_by_reload_restores_the_path() {
     let web = ip("10.0.2.20");
     let _server = HostProcess::http_server(&fx.agent.plan, "web", web, 8080);
 
-    let before = fx.snapshot();
-    let (code, _) = curl(&fx.agent.plan, "client", web, 8080);
-    assert_ne!(code, 0, "curl must fail through the blackhole");
-    let d = fx.snapshot().since(&before);
+    let d = fx.refused_curl("client", web, 8080, "curl must fail through the blackhole");
     let dropped = d.drop_count(DropReason::RouteBlackhole);
     assert!(dropped >= 1, "{:?}", d.drops);
     assert_eq!(d.drop_count(DropReason::NoRoute), 0, "{:?}", d.drops);

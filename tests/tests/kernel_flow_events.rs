@@ -376,10 +376,44 @@ fn http_link_egress_80() -> String {
     )
 }
 
+/// The event of the SYN `syn` refused for `r` at interface `eni`, with `key`.
+fn syn_refused(kind: u32, eni: u32, r: DropReason, key: FlowKey, syn: &[u8]) -> FlowEvent {
+    FlowEvent {
+        kind,
+        eni,
+        dst_eni: NO_ENI,
+        reason: r as u32,
+        key,
+        len: (syn.len() - 14) as u16,
+        tcp_flags: 2,
+        _pad: 0,
+    }
+}
+
+/// The event of the SYN `syn` that the model refuses after translation
+/// (`Model::rejected_after_nat`): at the target, with the tuple it would
+/// have seen (to `port`).
+fn refused_after_nat(
+    topo: &dataplane::model::Topology,
+    (r, c, vpc): (DropReason, hyperlab_tests::reference::Choice, usize),
+    port: u16,
+    syn: &[u8],
+) -> FlowEvent {
+    let key = hyperlab_tests::stage::flow_key(
+        vpc as u32,
+        c.source,
+        topo.enis[c.target_eni].ip,
+        c.nat_port,
+        port,
+        PROTO_TCP,
+    );
+    let kind = dataplane_common::FLOW_EVENT_REJECT_TRANSLATED;
+    syn_refused(kind, c.target_eni as u32, r, key, syn)
+}
+
 #[test]
 #[ignore = "needs root"]
 fn a_reject_after_translation_carries_the_tuple_the_target_would_have_seen() {
-    use dataplane_common::FLOW_EVENT_REJECT_TRANSLATED;
     use hyperlab_tests::reference::Model;
     let mut fx = Fixture::with_options(&http_link_egress_80(), "kft", Hook::Tc, &events_on());
     let topo = fx.agent.topo.clone();
@@ -406,41 +440,11 @@ fn a_reject_after_translation_carries_the_tuple_the_target_would_have_seen() {
                 .rejected_after_nat(api_vpc, &syn)
                 .expect("refused after translation");
             assert_eq!(r, *reason);
-            let len = (syn.len() - 14) as u16;
-            want.push(FlowEvent {
-                kind: FLOW_EVENT_REJECT_TRANSLATED,
-                eni: c.target_eni as u32,
-                dst_eni: NO_ENI,
-                reason: r as u32,
-                key: hyperlab_tests::stage::flow_key(
-                    vpc as u32,
-                    c.source,
-                    topo.enis[c.target_eni].ip,
-                    c.nat_port,
-                    c.target_port,
-                    PROTO_TCP,
-                ),
-                len,
-                tcp_flags: 2,
-                _pad: 0,
-            });
-            want.push(FlowEvent {
-                kind: FLOW_EVENT_REJECT,
-                eni: ai as u32,
-                dst_eni: NO_ENI,
-                reason: r as u32,
-                key: hyperlab_tests::stage::flow_key(
-                    api_vpc as u32,
-                    api,
-                    dst,
-                    sport,
-                    *port,
-                    PROTO_TCP,
-                ),
-                len,
-                tcp_flags: 2,
-                _pad: 0,
-            });
+            let target_port = c.target_port;
+            want.push(refused_after_nat(&topo, (r, c, vpc), target_port, &syn));
+            let key =
+                hyperlab_tests::stage::flow_key(api_vpc as u32, api, dst, sport, *port, PROTO_TCP);
+            want.push(syn_refused(FLOW_EVENT_REJECT, ai as u32, r, key, &syn));
         }
     }
     assert_eq!(drain(&mut fx), want);
@@ -471,25 +475,6 @@ fn a_reject_after_translation_carries_the_tuple_the_target_would_have_seen() {
     assert_eq!(c.target_eni, fx.eni("eni-locked"));
     let got = drain(&mut fx);
     assert_eq!(got.len(), 2, "{got:?}");
-    assert_eq!(
-        got[0],
-        FlowEvent {
-            kind: FLOW_EVENT_REJECT_TRANSLATED,
-            eni: c.target_eni as u32,
-            dst_eni: NO_ENI,
-            reason: r as u32,
-            key: hyperlab_tests::stage::flow_key(
-                vpc as u32,
-                c.source,
-                topo.enis[c.target_eni].ip,
-                c.nat_port,
-                9000,
-                PROTO_TCP
-            ),
-            len: (syn.len() - 14) as u16,
-            tcp_flags: 2,
-            _pad: 0,
-        }
-    );
+    assert_eq!(got[0], refused_after_nat(&topo, (r, c, vpc), 9000, &syn));
     assert_eq!((got[1].kind, got[1].reason), (FLOW_EVENT_REJECT, r as u32));
 }

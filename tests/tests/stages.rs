@@ -20,7 +20,7 @@ use dataplane_common::{
     PROTO_UDP, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
     STAT_TARGET_BASE, TARGETS_PER_GENERATION,
 };
-use hyperlab_tests::stage::{eni_info, port_info};
+use hyperlab_tests::stage::eni_info;
 use hyperlab_tests::{
     csum, pkt,
     stage::{eth_to, flow_key, Stage, PORT_IFINDEX},
@@ -626,13 +626,8 @@ fn maglev_choice_and_nat_port() {
                 stat_listener: stats.1,
                 stat_target: stats.2,
                 created_ns: fwd.created_ns,
-                cross1_from: 0,
-                cross1_to: 0,
-                cross2_from: 0,
-                cross2_to: 0,
-                nacl_epoch: 0,
-                _pad2: 0,
-                nat_gateway: dataplane_common::NO_NAT_GATEWAY,
+                // No crossing, epoch or NAT gateway: the rest as of no flow.
+                ..FlowEntry::default()
             };
             assert_eq!(fwd, want_fwd, "{hook:?} {what}");
             let first = FlowTotals {
@@ -919,14 +914,7 @@ fn first_packet_drop_reasons() {
 
 /// The port frames arrive on is the server's (for its replies).
 fn from_server(st: &mut Stage) {
-    st.set_port(port_info(
-        VPC,
-        SERVER_ENI,
-        SERVER_SG,
-        server(),
-        SERVER_MAC,
-        0,
-    ));
+    from_server_port(st, 0);
 }
 
 /// The TCP states of both entries of the client's flow to server:80.
@@ -953,17 +941,7 @@ fn states(st: &Stage, sport: u16) -> (u32, u32) {
 fn tcp_state_tracking() {
     use dataplane_common::{FLOW_STATE_CLOSED, FLOW_STATE_CLOSING};
     let sport = 40000;
-    let c = |flags: &str| {
-        pkt::tcp(
-            CLIENT_MAC,
-            GATEWAY_MAC,
-            client(),
-            server(),
-            sport,
-            80,
-            flags,
-        )
-    };
+    let c = |flags: &str| to_server(sport, 80, flags);
     let s = |flags: &str| {
         pkt::tcp(
             SERVER_MAC,
@@ -979,13 +957,7 @@ fn tcp_state_tracking() {
         let mut st = Stage::load();
         web_scene(&mut st);
         let to_client = |st: &Stage, f: &[u8], what: &str| {
-            let o = st.run(hook, f);
-            assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}");
-            assert_eq!(
-                o.out,
-                pkt::with_macs(f, CLIENT_MAC, GATEWAY_MAC),
-                "{hook:?} {what}"
-            );
+            assert_forwarded_to(st, hook, f, CLIENT_MAC, what);
         };
 
         assert_forwarded_to_server(&st, hook, &c("S"), "SYN");

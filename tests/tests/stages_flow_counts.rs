@@ -6,9 +6,8 @@
 //! writing `HL_FLOW_WINDOW`.
 
 use dataplane::model::Hook;
-use dataplane_common::{FlowCounters, FlowTotals, GATEWAY_MAC, PROTO_TCP, SG_DIR_INGRESS};
+use dataplane_common::{FlowCounters, FlowTotals, PROTO_TCP};
 use hyperlab_tests::{
-    pkt,
     stage::{flow_key, Stage},
     HOOKS,
 };
@@ -20,28 +19,12 @@ use stages_common::*;
 /// A client and a server whose groups allow TCP to port 80.
 fn scene() -> Stage {
     let mut st = Stage::load();
-    client_and_server(&mut st, client());
-    all_tcp_out(&mut st);
-    st.set_sg(
-        SERVER_SG,
-        SG_DIR_INGRESS,
-        PROTO_TCP,
-        (ip("0.0.0.0"), 0),
-        &[(80, 80)],
-    );
+    web_scene(&mut st);
     st
 }
 
 fn segment(sport: u16, flags: &str) -> Vec<u8> {
-    pkt::tcp(
-        CLIENT_MAC,
-        GATEWAY_MAC,
-        client(),
-        server(),
-        sport,
-        80,
-        flags,
-    )
+    to_server(sport, 80, flags)
 }
 
 /// Runs the test thread (and so BPF_PROG_TEST_RUN's program) on `cpu`.

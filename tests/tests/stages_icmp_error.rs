@@ -14,11 +14,11 @@ use std::net::Ipv4Addr;
 
 use dataplane::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol};
 use dataplane_common::{
-    nacl_stat_id, Counter, DropReason, FlowEntry, NaclStatKey, ENI_KIND_HOST, FLOW_F_DNAT,
-    FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, GATEWAY_MAC, NACL_RULE_DEFAULT, NO_STAT,
-    NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_INGRESS,
+    nacl_stat_id, Counter, DropReason, FlowEntry, NaclStatKey, FLOW_F_DNAT, FLOW_F_REPLY,
+    FLOW_F_SNAT, FLOW_STATE_ESTABLISHED, GATEWAY_MAC, NACL_RULE_DEFAULT, NO_STAT, NO_SUBNET,
+    PROTO_ICMP, PROTO_TCP, PROTO_UDP, SG_DIR_INGRESS,
 };
-use hyperlab_tests::stage::{eni_info, port_info};
+use hyperlab_tests::stage::port_info;
 use hyperlab_tests::{
     csum, pkt,
     stage::{eth_to, flow_key, Stage},
@@ -48,6 +48,34 @@ fn node_ip() -> Ipv4Addr {
 
 fn target_ip() -> Ipv4Addr {
     ip("10.9.0.11")
+}
+
+/// PKTGEN: a segment the NLB node sent the target (node:`nport` ->
+/// target:8080, ACK+PSH).
+fn node_to_target(nport: u16) -> Vec<u8> {
+    pkt::tcp(
+        GATEWAY_MAC,
+        TARGET_MAC,
+        node_ip(),
+        target_ip(),
+        nport,
+        8080,
+        "AP",
+    )
+}
+
+/// PKTGEN: the target's ICMP error `kind` to `dst`, quoting the first `n`
+/// bytes of the IPv4 packet of frame `received`.
+fn target_error(kind: (u8, u8, [u8; 4]), dst: Ipv4Addr, received: &[u8], n: usize) -> Vec<u8> {
+    let quote = ip_part(received, n);
+    pkt::icmp_error((TARGET_MAC, GATEWAY_MAC), target_ip(), dst, kind, &quote)
+}
+
+/// The error the client must get: `kind` from `src`, quoting the first `n`
+/// bytes of the IPv4 packet of frame `sent` (as the client sent it).
+fn client_error(kind: (u8, u8, [u8; 4]), src: Ipv4Addr, sent: &[u8], n: usize) -> Vec<u8> {
+    let quote = ip_part(sent, n);
+    pkt::icmp_error((GATEWAY_MAC, CLIENT_MAC), src, client(), kind, &quote)
 }
 
 /// Every checksum of an ICMP error frame, recomputed: the outer IPv4
@@ -85,18 +113,7 @@ fn target_port(st: &mut Stage, icmp_rule: bool) {
         TARGET_MAC,
         1,
     ));
-    st.set_eni(
-        VPC,
-        client(),
-        eni_info(
-            CLIENT_ENI,
-            CLIENT_IFINDEX,
-            CLIENT_SG,
-            ENI_KIND_HOST,
-            CLIENT_MAC,
-            0,
-        ),
-    );
+    client_eni(st, VPC, CLIENT_IFINDEX);
     if icmp_rule {
         st.set_sg(
             CLIENT_SG,
@@ -172,85 +189,27 @@ fn frag_needed_through_privatelink_reaches_the_consumer() {
         privatelink_reply(&mut st, PROTO_TCP, 40000, 80, 20042, 8080);
         privatelink_reply(&mut st, PROTO_UDP, 40001, 53, 20043, 5353);
         // What the target received, and what the client had sent.
-        let at_target = pkt::tcp(
-            GATEWAY_MAC,
-            TARGET_MAC,
-            node_ip(),
-            target_ip(),
-            20042,
-            8080,
-            "AP",
-        );
+        let at_target = node_to_target(20042);
         let sent = pkt::tcp(CLIENT_MAC, GATEWAY_MAC, client(), ep_ip(), 40000, 80, "AP");
         let sent_csum = u16::from_be_bytes([sent[14 + 20 + 16], sent[14 + 20 + 17]]);
-        let (t, c, rest) = FRAG_NEEDED;
-        let err = |src, dst, quote: &[u8], smac, dmac| {
-            pkt::icmp_error((smac, dmac), src, dst, (t, c, rest), quote)
+        // The target's error quoting `n` bytes, and what the client gets.
+        let through = |n: usize, what: &str| {
+            let frame = target_error(FRAG_NEEDED, node_ip(), &at_target, n);
+            let want = client_error(FRAG_NEEDED, ep_ip(), &sent, n);
+            assert_error_forwarded(&st, hook, &frame, &want, what);
+            want
         };
-        let frame = err(
-            target_ip(),
-            node_ip(),
-            &ip_part(&at_target, 1500),
-            TARGET_MAC,
-            GATEWAY_MAC,
-        );
-        let want = err(
-            ep_ip(),
-            client(),
-            &ip_part(&sent, 1500),
-            GATEWAY_MAC,
-            CLIENT_MAC,
-        );
-        assert_error_forwarded(
-            &st,
-            hook,
-            &frame,
-            &want,
-            "frag needed, whole TCP segment quoted",
-        );
+        let want = through(1500, "frag needed, whole TCP segment quoted");
         assert_checksums(&want, Some(sent_csum), "frag needed");
         // RFC 792's minimum quote: the IPv4 header and 8 bytes.
-        let frame = err(
-            target_ip(),
-            node_ip(),
-            &ip_part(&at_target, 28),
-            TARGET_MAC,
-            GATEWAY_MAC,
-        );
-        let want = err(
-            ep_ip(),
-            client(),
-            &ip_part(&sent, 28),
-            GATEWAY_MAC,
-            CLIENT_MAC,
-        );
-        assert_error_forwarded(
-            &st,
-            hook,
-            &frame,
-            &want,
-            "frag needed, 8 bytes of TCP quoted",
-        );
+        let want = through(28, "frag needed, 8 bytes of TCP quoted");
         assert_checksums(&want, None, "frag needed, short quote");
         // UDP: port unreachable, the quoted UDP checksum translated.
-        let (t, c, rest) = PORT_UNREACHABLE;
         let at_target = pkt::udp(GATEWAY_MAC, TARGET_MAC, node_ip(), target_ip(), 20043, 5353);
         let sent = pkt::udp(CLIENT_MAC, GATEWAY_MAC, client(), ep_ip(), 40001, 53);
         let sent_csum = u16::from_be_bytes([sent[14 + 20 + 6], sent[14 + 20 + 7]]);
-        let frame = pkt::icmp_error(
-            (TARGET_MAC, GATEWAY_MAC),
-            target_ip(),
-            node_ip(),
-            (t, c, rest),
-            &ip_part(&at_target, 1500),
-        );
-        let want = pkt::icmp_error(
-            (GATEWAY_MAC, CLIENT_MAC),
-            ep_ip(),
-            client(),
-            (t, c, rest),
-            &ip_part(&sent, 1500),
-        );
+        let frame = target_error(PORT_UNREACHABLE, node_ip(), &at_target, 1500);
+        let want = client_error(PORT_UNREACHABLE, ep_ip(), &sent, 1500);
         assert_error_forwarded(&st, hook, &frame, &want, "port unreachable, UDP");
         assert_checksums(&want, Some(sent_csum), "port unreachable");
         assert_eq!(st.counter(Counter::Forwarded), 3, "{hook:?}");
@@ -305,21 +264,8 @@ fn errors_through_a_vpc_link_come_from_the_integration_address() {
             "AP",
         );
         let sent_csum = u16::from_be_bytes([sent[14 + 20 + 16], sent[14 + 20 + 17]]);
-        let (t, c, rest) = TIME_EXCEEDED;
-        let frame = pkt::icmp_error(
-            (TARGET_MAC, GATEWAY_MAC),
-            target_ip(),
-            link_eni,
-            (t, c, rest),
-            &ip_part(&at_target, 1500),
-        );
-        let want = pkt::icmp_error(
-            (GATEWAY_MAC, CLIENT_MAC),
-            integration,
-            client(),
-            (t, c, rest),
-            &ip_part(&sent, 1500),
-        );
+        let frame = target_error(TIME_EXCEEDED, link_eni, &at_target, 1500);
+        let want = client_error(TIME_EXCEEDED, integration, &sent, 1500);
         assert_error_forwarded(&st, hook, &frame, &want, "time exceeded through a VPC link");
         assert_checksums(&want, Some(sent_csum), "VPC link");
     }
@@ -334,23 +280,7 @@ fn receiver_groups_decide() {
         let mut st = Stage::load();
         target_port(&mut st, false);
         privatelink_reply(&mut st, PROTO_TCP, 40000, 80, 20042, 8080);
-        let at_target = pkt::tcp(
-            GATEWAY_MAC,
-            TARGET_MAC,
-            node_ip(),
-            target_ip(),
-            20042,
-            8080,
-            "AP",
-        );
-        let (t, c, rest) = FRAG_NEEDED;
-        let frame = pkt::icmp_error(
-            (TARGET_MAC, GATEWAY_MAC),
-            target_ip(),
-            node_ip(),
-            (t, c, rest),
-            &ip_part(&at_target, 1500),
-        );
+        let frame = target_error(FRAG_NEEDED, node_ip(), &node_to_target(20042), 1500);
         assert_dropped(&st, hook, &frame, DropReason::IngressSgDeny, "no ICMP rule");
     }
 }
@@ -360,26 +290,8 @@ fn receiver_groups_decide() {
 /// ICMP from the VPC, and client:33434 -> server:33435 (UDP) is tracked
 /// (its reply entry, crossing from the server's subnet into the client's).
 fn intra_vpc_scene(st: &mut Stage, server_subnet: u16) {
-    st.set_port(port_info(
-        VPC,
-        SERVER_ENI,
-        SERVER_SG,
-        server(),
-        SERVER_MAC,
-        server_subnet,
-    ));
-    st.set_eni(
-        VPC,
-        client(),
-        eni_info(
-            CLIENT_ENI,
-            CLIENT_IFINDEX,
-            CLIENT_SG,
-            ENI_KIND_HOST,
-            CLIENT_MAC,
-            0,
-        ),
-    );
+    from_server_port(st, server_subnet);
+    client_eni(st, VPC, CLIENT_IFINDEX);
     st.set_sg(
         CLIENT_SG,
         SG_DIR_INGRESS,
@@ -452,25 +364,9 @@ fn unmatched_errors_are_dropped() {
         target_port(&mut st, true);
         privatelink_reply(&mut st, PROTO_TCP, 40000, 80, 20042, 8080);
         let (t, c, rest) = FRAG_NEEDED;
-        let quoting = |at: &[u8], n: usize, dst: Ipv4Addr| {
-            pkt::icmp_error(
-                (TARGET_MAC, GATEWAY_MAC),
-                target_ip(),
-                dst,
-                (t, c, rest),
-                &ip_part(at, n),
-            )
-        };
+        let quoting = |at: &[u8], n: usize, dst: Ipv4Addr| target_error(FRAG_NEEDED, dst, at, n);
         // Another NAT port: no flow.
-        let other = pkt::tcp(
-            GATEWAY_MAC,
-            TARGET_MAC,
-            node_ip(),
-            target_ip(),
-            20043,
-            8080,
-            "AP",
-        );
+        let other = node_to_target(20043);
         assert_dropped(
             &st,
             hook,
@@ -479,15 +375,7 @@ fn unmatched_errors_are_dropped() {
             "no such flow",
         );
         // The tracked flow's segment, but the error goes elsewhere.
-        let tracked = pkt::tcp(
-            GATEWAY_MAC,
-            TARGET_MAC,
-            node_ip(),
-            target_ip(),
-            20042,
-            8080,
-            "AP",
-        );
+        let tracked = node_to_target(20042);
         assert_dropped(
             &st,
             hook,
@@ -533,13 +421,14 @@ fn network_acls_judge_errors_by_type_and_code() {
     for hook in HOOKS {
         let mut st = Stage::load();
         intra_vpc_scene(&mut st, 1);
-        let all = |rule| AclEntry {
-            rule,
-            allow: true,
-            protocol: Protocol::All,
-            ports: (0, 65535),
-            icmp: IcmpMatch::ALL,
-            cidr: "0.0.0.0/0".parse().unwrap(),
+        let all = |rule| {
+            AclEntry::new(
+                rule,
+                true,
+                Protocol::All,
+                (0, 65535),
+                "0.0.0.0/0".parse().unwrap(),
+            )
         };
         let frag_needed_only = AclEntry {
             protocol: Protocol::Icmp,

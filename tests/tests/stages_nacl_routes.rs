@@ -42,14 +42,7 @@ fn acl(id: &str, ingress: Vec<AclEntry>, egress: Vec<AclEntry>) -> NetworkAcl {
 }
 
 fn entry(rule: u16, allow: bool, protocol: Protocol, ports: (u16, u16), cidr: &str) -> AclEntry {
-    AclEntry {
-        rule,
-        allow,
-        protocol,
-        ports,
-        icmp: IcmpMatch::ALL,
-        cidr: cidr.parse().unwrap(),
-    }
+    AclEntry::new(rule, allow, protocol, ports, cidr.parse().unwrap())
 }
 
 fn allow_all(rule: u16) -> AclEntry {
@@ -66,6 +59,39 @@ fn acl_scene(st: &mut Stage, addr: Ipv4Addr, cs: u16, ss: u16) {
         st.set_sg(CLIENT_SG, SG_DIR_EGRESS, proto, any, &[(0, 65535)]);
         st.set_sg(SERVER_SG, SG_DIR_INGRESS, proto, any, &[(0, 65535)]);
     }
+}
+
+/// A stage with [`acl_scene`]'s client (10.0.1.10) and server in their
+/// own subnets.
+fn acl_stage() -> Stage {
+    let mut st = Stage::load();
+    acl_scene(&mut st, client(), CLIENT_SUBNET, SERVER_SUBNET);
+    st
+}
+
+/// [`acl_stage`] with both subnets' ACL [`open_acl`] (returned).
+fn open_stage() -> (Stage, NetworkAcl) {
+    let mut st = acl_stage();
+    let open = open_acl();
+    st.set_nacls(&[&open, &open]);
+    (st, open)
+}
+
+/// An ACL allowing everything both ways (rule 100).
+fn open_acl() -> NetworkAcl {
+    acl("acl-open", vec![allow_all(100)], vec![allow_all(100)])
+}
+
+/// `v` in the order `Stage::nacl_drops` lists its counts.
+fn nacl_order(mut v: Vec<(NaclStatKey, u64)>) -> Vec<(NaclStatKey, u64)> {
+    v.sort_by_key(|(k, _)| (k.nacl, k.rule, k.dir));
+    v
+}
+
+/// `v` in the order `Stage::route_drops` lists its counts.
+fn route_order(mut v: Vec<(RouteStatKey, u64)>) -> Vec<(RouteStatKey, u64)> {
+    v.sort_by_key(|(k, _)| (k.table, k.route));
+    v
 }
 
 /// The `HL_NACL_STATS` key of rule `rule` of ACL `id` in direction `dir`.
@@ -102,9 +128,8 @@ fn echo_code(id: u16, code: u8) -> Vec<u8> {
 #[ignore = "needs root"]
 fn nacl_first_match_across_overlapping_entries_decides() {
     for hook in HOOKS {
-        let mut st = Stage::load();
-        acl_scene(&mut st, client(), CLIENT_SUBNET, SERVER_SUBNET);
-        let open = acl("acl-open", vec![allow_all(100)], vec![allow_all(100)]);
+        let mut st = acl_stage();
+        let open = open_acl();
         let web = acl(
             "acl-web",
             vec![
@@ -144,14 +169,10 @@ fn nacl_first_match_across_overlapping_entries_decides() {
         assert_forwarded_to_server(&st, hook, &syn(other, 40005, 443), "/16, 443: rule 110");
         assert_eq!(
             st.nacl_drops(),
-            {
-                let mut v = vec![
-                    (acl_stat("acl-web", 100, SG_DIR_INGRESS), 1),
-                    (acl_stat("acl-web", 120, SG_DIR_INGRESS), 2),
-                ];
-                v.sort_by_key(|(k, _)| (k.nacl, k.rule, k.dir));
-                v
-            },
+            nacl_order(vec![
+                (acl_stat("acl-web", 100, SG_DIR_INGRESS), 1),
+                (acl_stat("acl-web", 120, SG_DIR_INGRESS), 2),
+            ]),
             "{hook:?}"
         );
         assert_eq!(st.counter(Counter::FlowCreated), 3, "{hook:?}");
@@ -165,8 +186,7 @@ fn nacl_first_match_across_overlapping_entries_decides() {
 #[ignore = "needs root"]
 fn nacl_deny_numbered_below_an_allow_wins() {
     for hook in HOOKS {
-        let mut st = Stage::load();
-        acl_scene(&mut st, client(), CLIENT_SUBNET, SERVER_SUBNET);
+        let mut st = acl_stage();
         let client_acl = acl(
             "acl-client",
             vec![allow_all(100)],
@@ -178,7 +198,7 @@ fn nacl_deny_numbered_below_an_allow_wins() {
         // Entries reach the compiler sorted, as config gives them.
         let mut client_acl = client_acl;
         client_acl.egress.sort_by_key(|e| e.rule);
-        let open = acl("acl-open", vec![allow_all(100)], vec![allow_all(100)]);
+        let open = open_acl();
         st.set_nacls(&[&client_acl, &open]);
         assert_dropped(
             &st,
@@ -206,8 +226,7 @@ fn nacl_deny_numbered_below_an_allow_wins() {
 #[ignore = "needs root"]
 fn nacl_port_range_and_icmp_type_code_edges() {
     for hook in HOOKS {
-        let mut st = Stage::load();
-        acl_scene(&mut st, client(), CLIENT_SUBNET, SERVER_SUBNET);
+        let mut st = acl_stage();
         let icmp = |rule, allow, code| AclEntry {
             icmp: IcmpMatch {
                 icmp_type: Some(8),
@@ -224,7 +243,7 @@ fn nacl_port_range_and_icmp_type_code_edges() {
             ],
             vec![allow_all(100)],
         );
-        let open = acl("acl-open", vec![allow_all(100)], vec![allow_all(100)]);
+        let open = open_acl();
         st.set_nacls(&[&open, &server_acl]);
         let deny = DropReason::NaclIngressDeny;
         assert_dropped(&st, hook, &syn(client(), 40000, 1023), deny, "tcp 1023: *");
@@ -234,11 +253,10 @@ fn nacl_port_range_and_icmp_type_code_edges() {
         assert_dropped(&st, hook, &echo_code(8, 1), deny, "echo code 1: rule 120");
         let reply = pkt::echo(CLIENT_MAC, GATEWAY_MAC, client(), server(), 9, false);
         assert_dropped(&st, hook, &reply, deny, "echo reply: *");
-        let mut want = vec![
+        let want = nacl_order(vec![
             (acl_stat("acl-server", 120, SG_DIR_INGRESS), 1),
             (acl_stat("acl-server", NACL_RULE_DEFAULT, SG_DIR_INGRESS), 2),
-        ];
-        want.sort_by_key(|(k, _)| (k.nacl, k.rule, k.dir));
+        ]);
         assert_eq!(st.nacl_drops(), want, "{hook:?}");
     }
 }
@@ -279,10 +297,7 @@ fn nacl_same_subnet_traffic_meets_no_acl() {
 #[ignore = "needs root"]
 fn nacl_change_cuts_a_tracked_flow_on_its_next_packet() {
     for hook in HOOKS {
-        let mut st = Stage::load();
-        acl_scene(&mut st, client(), CLIENT_SUBNET, SERVER_SUBNET);
-        let open = acl("acl-open", vec![allow_all(100)], vec![allow_all(100)]);
-        st.set_nacls(&[&open, &open]);
+        let (mut st, open) = open_stage();
         assert_forwarded_to_server(&st, hook, &syn(client(), 40000, 80), "first packet");
         let fwd = flow_key(VPC, client(), server(), 40000, 80, PROTO_TCP);
         let (_, e) = *st
@@ -410,6 +425,13 @@ fn route_scene(st: &mut Stage, s: u16, addr: Ipv4Addr) {
     st.set_nacls(&[&open, &open, &open, &open]);
 }
 
+/// A stage with [`route_scene`] (client `addr` in subnet `s`).
+fn route_stage(s: u16, addr: Ipv4Addr) -> Stage {
+    let mut st = Stage::load();
+    route_scene(&mut st, s, addr);
+    st
+}
+
 fn route_stat(table: &str, route: u16) -> RouteStatKey {
     RouteStatKey {
         table: nacl_stat_id(table.as_bytes()),
@@ -432,9 +454,8 @@ fn syn_to(src: Ipv4Addr, dst: Ipv4Addr, sport: u16) -> Vec<u8> {
 #[ignore = "needs root"]
 fn route_longest_prefix_decides() {
     for hook in HOOKS {
-        let mut st = Stage::load();
         let c1 = ip("10.0.2.10");
-        route_scene(&mut st, 1, c1);
+        let mut st = route_stage(1, c1);
         assert_forwarded_to_server(
             &st,
             hook,
@@ -467,15 +488,11 @@ fn route_longest_prefix_decides() {
         );
         assert_eq!(
             st.route_drops(),
-            {
-                let mut v = vec![
-                    (route_stat("rtb-wide", 0), 1),
-                    (route_stat("rtb-hole", 0), 1),
-                    (route_stat("rtb-hole", 1), 1),
-                ];
-                v.sort_by_key(|(k, _)| (k.table, k.route));
-                v
-            },
+            route_order(vec![
+                (route_stat("rtb-wide", 0), 1),
+                (route_stat("rtb-hole", 0), 1),
+                (route_stat("rtb-hole", 1), 1),
+            ]),
             "{hook:?}"
         );
         assert_eq!(st.counter(Counter::FlowCreated), 1, "{hook:?}");
@@ -491,9 +508,8 @@ fn route_longest_prefix_decides() {
 #[ignore = "needs root"]
 fn route_no_route_and_main_table_fallback() {
     for hook in HOOKS {
-        let mut st = Stage::load();
         let c3 = ip("10.0.4.10");
-        route_scene(&mut st, 3, c3);
+        let mut st = route_stage(3, c3);
         assert_dropped(
             &st,
             hook,
@@ -525,15 +541,11 @@ fn route_no_route_and_main_table_fallback() {
         );
         assert_eq!(
             st.route_drops(),
-            {
-                let mut v = vec![
-                    (route_stat("rtb-main", 0), 1),
-                    (route_stat("rtb-main", ROUTE_NO_MATCH), 1),
-                    (route_stat("rtb-wide", ROUTE_NO_MATCH), 1),
-                ];
-                v.sort_by_key(|(k, _)| (k.table, k.route));
-                v
-            },
+            route_order(vec![
+                (route_stat("rtb-main", 0), 1),
+                (route_stat("rtb-main", ROUTE_NO_MATCH), 1),
+                (route_stat("rtb-wide", ROUTE_NO_MATCH), 1),
+            ]),
             "{hook:?}"
         );
     }
@@ -547,9 +559,8 @@ fn route_no_route_and_main_table_fallback() {
 #[ignore = "needs root"]
 fn route_change_leaves_tracked_flows() {
     for hook in HOOKS {
-        let mut st = Stage::load();
         let c3 = ip("10.0.4.10");
-        route_scene(&mut st, 3, c3);
+        let mut st = route_stage(3, c3);
         assert_forwarded_to_server(
             &st,
             hook,
@@ -581,10 +592,7 @@ fn route_change_leaves_tracked_flows() {
 #[ignore = "needs root"]
 fn nacl_decision_is_memoised_per_flow_until_the_next_switch() {
     for hook in HOOKS {
-        let mut st = Stage::load();
-        acl_scene(&mut st, client(), CLIENT_SUBNET, SERVER_SUBNET);
-        let open = acl("acl-open", vec![allow_all(100)], vec![allow_all(100)]);
-        st.set_nacls(&[&open, &open]);
+        let (mut st, open) = open_stage();
         let v = st.switch();
         assert_forwarded_to_server(&st, hook, &syn(client(), 40000, 80), "first packet");
         let fwd = flow_key(VPC, client(), server(), 40000, 80, PROTO_TCP);

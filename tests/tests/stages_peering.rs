@@ -17,11 +17,14 @@ use hyperlab_tests::stage::{eni_info, port_info};
 use hyperlab_tests::{
     pkt,
     stage::{flow_key, Stage},
-    Verdict, HOOKS,
+    HOOKS,
 };
 
 mod stages_common;
-use stages_common::{assert_dropped, client, ip, new_drops, CLIENT_ENI, CLIENT_MAC, CLIENT_SG};
+use stages_common::{
+    assert_dropped, assert_forwarded_to, client, client_eni, ip, new_drops, CLIENT_ENI, CLIENT_MAC,
+    CLIENT_SG,
+};
 
 /// vpc-a (0) 10.0.0.0/16, vpc-b (1) 10.1.0.0/16, vpc-c (2) 10.2.0.0/16,
 /// vpc-d (3) 10.3.0.0/16, one subnet each (subnet index = VPC index).
@@ -140,18 +143,7 @@ fn scene(st: &mut Stage, toml: &str) {
         .collect();
     st.set_nacls(&open.iter().collect::<Vec<_>>());
     port(st, 0, CLIENT_ENI, client(), CLIENT_MAC, CLIENT_SG);
-    st.set_eni(
-        0,
-        client(),
-        eni_info(
-            CLIENT_ENI,
-            CLIENT_IFINDEX,
-            CLIENT_SG,
-            ENI_KIND_HOST,
-            CLIENT_MAC,
-            0,
-        ),
-    );
+    client_eni(st, 0, CLIENT_IFINDEX);
     for v in 1..4 {
         st.set_eni(
             v,
@@ -189,13 +181,7 @@ fn route_stat(table: &str, route: u16) -> RouteStatKey {
 /// but for the MACs (peering translates nothing).
 fn assert_delivered(st: &Stage, hook: Hook, frame: &[u8], mac: [u8; 6], what: &str) {
     let before = st.drops();
-    let o = st.run(hook, frame);
-    assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}: forwarded");
-    assert_eq!(
-        o.out,
-        pkt::with_macs(frame, mac, GATEWAY_MAC),
-        "{hook:?} {what}: only the MACs change"
-    );
+    assert_forwarded_to(st, hook, frame, mac, what);
     assert_eq!(new_drops(&before, &st.drops()), vec![], "{hook:?} {what}");
 }
 

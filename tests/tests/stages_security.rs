@@ -5,17 +5,18 @@
 //! server ENI in one VPC), the entries each mechanism reads written by
 //! hand, expected outcomes from the AWS rule, on both hooks.
 
-use dataplane::model::Hook;
+use std::net::Ipv4Addr;
+
 use dataplane_common::{
     Counter, DropReason, FlowKey, ENI_KIND_HOST, FLOW_F_ECHO_REQUESTS, FLOW_F_REPLY,
     FLOW_F_UNTRACKED_RECEIVER, FLOW_F_UNTRACKED_SENDER, GATEWAY_MAC, PROTO_ICMP, PROTO_TCP,
     SG_DIR_ANY_PROTO, SG_DIR_EGRESS, SG_DIR_INGRESS, SG_DIR_UNTRACKED,
 };
-use hyperlab_tests::stage::{eni_info, port_info};
+use hyperlab_tests::stage::port_info;
 use hyperlab_tests::{
     pkt,
     stage::{flow_key, Stage},
-    Verdict, HOOKS,
+    HOOKS,
 };
 
 mod stages_common;
@@ -24,19 +25,8 @@ use stages_common::*;
 /// The port frames arrive on is the server's (and the client's address
 /// an ENI the server can reach).
 fn from_server(st: &mut Stage) {
-    st.set_eni(
-        VPC,
-        client(),
-        eni_info(CLIENT_ENI, 4141, CLIENT_SG, ENI_KIND_HOST, CLIENT_MAC, 0),
-    );
-    st.set_port(port_info(
-        VPC,
-        SERVER_ENI,
-        SERVER_SG,
-        server(),
-        SERVER_MAC,
-        0,
-    ));
+    client_eni(st, VPC, 4141);
+    from_server_port(st, 0);
 }
 
 /// And the client's again.
@@ -44,14 +34,16 @@ fn from_client(st: &mut Stage) {
     client_and_server(st, client());
 }
 
-fn assert_forwarded_to(st: &Stage, hook: Hook, frame: &[u8], mac: [u8; 6], what: &str) {
-    let o = st.run(hook, frame);
-    assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}: forwarded");
-    assert_eq!(
-        o.out,
-        pkt::with_macs(frame, mac, GATEWAY_MAC),
-        "{hook:?} {what}: only the MACs change"
-    );
+/// A stage [`from_client`], the client's group letting all ICMP out, the
+/// server's admitting from `peer` the ICMP `codes` (`type << 8 | code`
+/// ranges, as compile writes them).
+fn icmp_stage(peer: (Ipv4Addr, u32), codes: &[(u16, u16)]) -> Stage {
+    let mut st = Stage::load();
+    from_client(&mut st);
+    let any = (ip("0.0.0.0"), 0);
+    st.set_sg(CLIENT_SG, SG_DIR_EGRESS, PROTO_ICMP, any, &[(0, 65535)]);
+    st.set_sg(SERVER_SG, SG_DIR_INGRESS, PROTO_ICMP, peer, codes);
+    st
 }
 
 fn flags_of(st: &Stage, k: FlowKey) -> Option<u32> {
@@ -71,22 +63,7 @@ fn flags_of(st: &Stage, k: FlowKey) -> Option<u32> {
 #[ignore = "needs root"]
 fn icmp_rule_for_echo_request_only_and_tracking_by_type() {
     for hook in HOOKS {
-        let mut st = Stage::load();
-        from_client(&mut st);
-        st.set_sg(
-            CLIENT_SG,
-            SG_DIR_EGRESS,
-            PROTO_ICMP,
-            (ip("0.0.0.0"), 0),
-            &[(0, 65535)],
-        );
-        st.set_sg(
-            SERVER_SG,
-            SG_DIR_INGRESS,
-            PROTO_ICMP,
-            (ip("10.0.1.0"), 24),
-            &[(0x0800, 0x08ff)],
-        );
+        let mut st = icmp_stage((ip("10.0.1.0"), 24), &[(0x0800, 0x08ff)]);
         let req = pkt::echo(CLIENT_MAC, GATEWAY_MAC, client(), server(), 77, true);
         assert_forwarded_to(&st, hook, &req, SERVER_MAC, "echo request");
         // The request direction's key is a request's, its peer a reply's.
@@ -117,22 +94,7 @@ fn icmp_rule_for_echo_request_only_and_tracking_by_type() {
         assert_eq!(st.counter(Counter::FlowHit), 1, "{hook:?}");
         // A rule for type 3 code 4 only (fragmentation needed) does not
         // admit echo: the type and code are what the lookup compares.
-        let mut st = Stage::load();
-        from_client(&mut st);
-        st.set_sg(
-            CLIENT_SG,
-            SG_DIR_EGRESS,
-            PROTO_ICMP,
-            (ip("0.0.0.0"), 0),
-            &[(0, 65535)],
-        );
-        st.set_sg(
-            SERVER_SG,
-            SG_DIR_INGRESS,
-            PROTO_ICMP,
-            (ip("0.0.0.0"), 0),
-            &[(0x0304, 0x0304)],
-        );
+        let st = icmp_stage((ip("0.0.0.0"), 0), &[(0x0304, 0x0304)]);
         assert_dropped(
             &st,
             hook,
@@ -320,15 +282,16 @@ fn untracked_flow_is_cut_by_a_rule_removal_and_a_tracked_one_survives() {
 #[test]
 #[ignore = "needs root"]
 fn network_acl_entries_by_protocol_number() {
-    use dataplane::model::{AclEntry, IcmpMatch, NetworkAcl, Protocol};
+    use dataplane::model::{AclEntry, NetworkAcl, Protocol};
     use dataplane_common::{nacl_stat_id, NaclStatKey};
-    let entry = |rule, allow, protocol| AclEntry {
-        rule,
-        allow,
-        protocol,
-        ports: (0, 65535),
-        icmp: IcmpMatch::ALL,
-        cidr: "0.0.0.0/0".parse().unwrap(),
+    let entry = |rule, allow, protocol| {
+        AclEntry::new(
+            rule,
+            allow,
+            protocol,
+            (0, 65535),
+            "0.0.0.0/0".parse().unwrap(),
+        )
     };
     let acl = |id: &str, ingress: Vec<AclEntry>| NetworkAcl {
         id: id.into(),

@@ -65,36 +65,21 @@ pub fn added_hosts(old: &Topology, new: &Topology) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_support::{self as text, cat, sg, subnet, vpc};
 
     fn parsed(enis: &str) -> Topology {
-        let text = format!(
-            r#"
-[lab]
-name = "grow"
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "az1"
-
-[[security_group]]
-id = "sg-a"
-vpc = "vpc-a"
-{enis}"#
-        );
-        crate::config::parse_str(&text, "g.toml").unwrap()
+        let src = cat(&[
+            "\n[lab]\nname = \"grow\"\n",
+            &vpc("vpc-a", "10.0.0.0/16"),
+            &subnet("subnet-a", "vpc-a", "10.0.1.0/24", "az1"),
+            &sg("sg-a", "vpc-a"),
+            enis,
+        ]);
+        crate::config::parse_str(&src, "g.toml").unwrap()
     }
 
     fn eni(id: &str, ip: &str, host: &str) -> String {
-        format!(
-            "\n[[eni]]\nid = \"{id}\"\nsubnet = \"subnet-a\"\nip = \"{ip}\"\n\
-             security_groups = [\"sg-a\"]\nhost = \"{host}\"\n"
-        )
+        text::eni(id, "subnet-a", ip, "sg-a", host)
     }
 
     #[test]

@@ -315,16 +315,29 @@ pub fn compile_nacl_list(acls: &[&NetworkAcl]) -> Result<NaclMaps> {
 
 /// The network ACL behind counter key `stat`, if the topology has it.
 pub fn nacl_by_stat(topo: &Topology, stat: u32) -> Option<NetworkAcl> {
-    topo.network_acls
+    let implied = NetworkAcl::default_for;
+    by_stat(topo, &topo.network_acls, implied, |a| &a.id, stat)
+}
+
+/// The first of `listed`, then of one `implied` per VPC (from its index
+/// and id), whose id has the counter key `stat` ([`nacl_stat_id`]).
+pub(crate) fn by_stat<T: Clone>(
+    topo: &Topology,
+    listed: &[T],
+    implied: impl Fn(usize, &str) -> T,
+    id: impl Fn(&T) -> &str,
+    stat: u32,
+) -> Option<T> {
+    listed
         .iter()
         .cloned()
         .chain(
             topo.vpcs
                 .iter()
                 .enumerate()
-                .map(|(v, vpc)| NetworkAcl::default_for(v, &vpc.id)),
+                .map(|(v, vpc)| implied(v, &vpc.id)),
         )
-        .find(|a| nacl_stat_id(a.id.as_bytes()) == stat)
+        .find(|x| nacl_stat_id(id(x).as_bytes()) == stat)
 }
 
 #[cfg(test)]

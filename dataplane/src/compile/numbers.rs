@@ -179,6 +179,7 @@ impl Numbering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_support::{cat, eni, internet_gateway, sg, subnet, vpc};
 
     fn parsed(text: &str) -> Topology {
         crate::config::parse_str(text, "n.toml").unwrap()
@@ -187,70 +188,26 @@ mod tests {
     /// Three hosts, an internet host and a NAT gateway (a managed
     /// interface); `extra` is inserted between the first and second ENI.
     fn lab(extra: &str) -> Topology {
-        parsed(&format!(
-            r#"
-[lab]
-name = "num"
-
-[internet]
-hosts = [{{ name = "example", ip = "203.0.113.10" }}]
-
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-
-[[subnet]]
-id = "subnet-a"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "az1"
-
-[[security_group]]
-id = "sg-a"
-vpc = "vpc-a"
-
-[[eni]]
-id = "eni-web"
-subnet = "subnet-a"
-ip = "10.0.1.10"
-security_groups = ["sg-a"]
-host = "web"
-{extra}
-[[eni]]
-id = "eni-app"
-subnet = "subnet-a"
-ip = "10.0.1.20"
-security_groups = ["sg-a"]
-host = "app"
-
-[[eni]]
-id = "eni-db"
-subnet = "subnet-a"
-ip = "10.0.1.30"
-security_groups = ["sg-a"]
-host = "db"
-
-[[internet_gateway]]
-id = "igw-a"
-vpc = "vpc-a"
-
-[[nat_gateway]]
-id = "nat-a"
-subnet = "subnet-a"
-private_ip = "10.0.1.5"
-elastic_ip = "203.0.113.50"
-"#
-        ))
+        parsed(&cat(&[
+            "\n[lab]\nname = \"num\"\n\n[internet]\n",
+            "hosts = [{ name = \"example\", ip = \"203.0.113.10\" }]\n",
+            &vpc("vpc-a", "10.0.0.0/16"),
+            &subnet("subnet-a", "vpc-a", "10.0.1.0/24", "az1"),
+            &sg("sg-a", "vpc-a"),
+            &eni("eni-web", "subnet-a", "10.0.1.10", "sg-a", "web"),
+            extra,
+            &eni("eni-app", "subnet-a", "10.0.1.20", "sg-a", "app"),
+            &eni("eni-db", "subnet-a", "10.0.1.30", "sg-a", "db"),
+            &internet_gateway("igw-a", "vpc-a"),
+            "\n[[nat_gateway]]\nid = \"nat-a\"\nsubnet = \"subnet-a\"\n",
+            "private_ip = \"10.0.1.5\"\nelastic_ip = \"203.0.113.50\"\n",
+        ]))
     }
 
-    const INSERTED: &str = r#"
-[[eni]]
-id = "eni-new"
-subnet = "subnet-a"
-ip = "10.0.1.15"
-security_groups = ["sg-a"]
-host = "new"
-"#;
+    /// The ENI the tests insert between eni-web and eni-app.
+    fn inserted() -> String {
+        eni("eni-new", "subnet-a", "10.0.1.15", "sg-a", "new")
+    }
 
     #[test]
     fn a_fresh_assignment_numbers_each_range_in_topology_order() {
@@ -275,7 +232,7 @@ host = "new"
     #[test]
     fn an_eni_inserted_in_the_middle_gets_the_next_number_and_shifts_nothing() {
         let before = EniNumbers::assign(&lab(""), &EniNumbers::default()).unwrap();
-        let t = lab(INSERTED);
+        let t = lab(&inserted());
         let after = EniNumbers::assign(&t, &before).unwrap();
         assert_eq!(after.enis, ["eni-web", "eni-app", "eni-db", "eni-new"]);
         assert_eq!(
@@ -299,21 +256,21 @@ host = "new"
 
     #[test]
     fn a_removed_interface_keeps_its_number_and_it_is_never_given_again() {
-        let full = EniNumbers::assign(&lab(INSERTED), &EniNumbers::default()).unwrap();
+        let full = EniNumbers::assign(&lab(&inserted()), &EniNumbers::default()).unwrap();
         // eni-new (number 1) goes; eni-app, eni-db keep 2 and 3.
         let t = lab("");
         let less = EniNumbers::assign(&t, &full).unwrap();
         assert_eq!(less, full);
         assert_eq!(less.numbering(&t).unwrap().enis, [0, 2, 3]);
         // A different ENI next: number 4, not the freed 1.
-        let other = lab(&INSERTED.replace("eni-new", "eni-other"));
+        let other = lab(&inserted().replace("eni-new", "eni-other"));
         let more = EniNumbers::assign(&other, &less).unwrap();
         assert_eq!(more.numbering(&other).unwrap().enis, [0, 4, 2, 3]);
         // And eni-new back: its old number.
         assert_eq!(
-            EniNumbers::assign(&lab(INSERTED), &more)
+            EniNumbers::assign(&lab(&inserted()), &more)
                 .unwrap()
-                .numbering(&lab(INSERTED))
+                .numbering(&lab(&inserted()))
                 .unwrap()
                 .enis,
             [0, 1, 2, 3]
@@ -322,7 +279,7 @@ host = "new"
 
     #[test]
     fn an_interface_without_a_number_is_named_and_a_full_range_refused() {
-        let t = lab(INSERTED);
+        let t = lab(&inserted());
         let short = EniNumbers::assign(&lab(""), &EniNumbers::default()).unwrap();
         assert_eq!(
             short.numbering(&t).unwrap_err().to_string(),
@@ -343,7 +300,7 @@ host = "new"
     #[test]
     fn a_compilation_after_an_insert_keeps_every_port_and_eni_entry_on_its_number() {
         use std::collections::BTreeMap;
-        let (old, new) = (lab(""), lab(INSERTED));
+        let (old, new) = (lab(""), lab(&inserted()));
         // Fabric ifindexes by port: web 10, app 11, db 12, example 13; the
         // new ENI's port is 20.
         let before = super::super::compile(&old, &[10, 11, 12, 13]).unwrap();
@@ -393,7 +350,7 @@ host = "new"
 
     #[test]
     fn numbers_round_trip_through_the_journal_format() {
-        let n = EniNumbers::assign(&lab(INSERTED), &EniNumbers::default()).unwrap();
+        let n = EniNumbers::assign(&lab(&inserted()), &EniNumbers::default()).unwrap();
         let text = toml::to_string(&n).unwrap();
         assert_eq!(toml::from_str::<EniNumbers>(&text).unwrap(), n);
     }

@@ -123,16 +123,8 @@ pub fn compile_routes(topo: &Topology) -> Result<RouteMaps> {
 
 /// The route table behind counter key `stat`, if the topology has it.
 pub fn route_table_by_stat(topo: &Topology, stat: u32) -> Option<RouteTable> {
-    topo.route_tables
-        .iter()
-        .cloned()
-        .chain(
-            topo.vpcs
-                .iter()
-                .enumerate()
-                .map(|(v, vpc)| RouteTable::implied_main(v, &vpc.id)),
-        )
-        .find(|t| nacl_stat_id(t.id.as_bytes()) == stat)
+    let implied = RouteTable::implied_main;
+    super::nacl::by_stat(topo, &topo.route_tables, implied, |t| &t.id, stat)
 }
 
 #[cfg(test)]

@@ -24,6 +24,19 @@ pub(crate) fn diags(src: &str) -> Vec<String> {
     }
 }
 
+/// The shipped example topologies: the `.toml` files of `configs/`,
+/// sorted by path.
+pub(crate) fn shipped_configs() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// A valid base: a VPC, a subnet, a group and an ENI (20 lines). Tests
 /// append to it, so their errors are on line 21 and below.
 pub(crate) const BASE: &str = include_str!("../../../tests/fixtures/config-base.toml");

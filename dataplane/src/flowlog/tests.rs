@@ -840,6 +840,47 @@ mod nat_gateway {
     use crate::model::{FlowLogField as F, ManagedKind};
     use dataplane_common::{FLOW_F_DNAT, FLOW_F_SNAT, INTERNET_ENI_BASE, INTERNET_VPC, PROTO_TCP};
 
+    /// The entries as the kernel builds them (stages_nat_gateway.rs) for
+    /// a TCP flow from ENI number `app` (10.0.2.30:40000) to
+    /// 203.0.113.10:8080 through nat-a (203.0.113.50, port 1500): the
+    /// flow's key and entry, the reply's key and entry.
+    fn through_nat_a(app: u32) -> (FlowKey, FlowEntry, FlowKey, FlowEntry) {
+        let (appip, host, eip) = ([10, 0, 2, 30], [203, 0, 113, 10], [203, 0, 113, 50]);
+        let entry = |flags, out_vpc, (new_src, new_dst), (sport, dport): (u16, u16), enis| {
+            let (src_eni, dst_eni) = enis;
+            FlowEntry {
+                flags,
+                out_vpc,
+                new_src,
+                new_dst,
+                new_sport: sport.to_be_bytes(),
+                new_dport: dport.to_be_bytes(),
+                src_eni,
+                dst_eni,
+                nat_gateway: 0,
+                ..Default::default()
+            }
+        };
+        (
+            key(0, appip, host, 40000, 8080, PROTO_TCP),
+            entry(
+                FLOW_F_SNAT,
+                INTERNET_VPC,
+                (eip, host),
+                (1500, 8080),
+                (app, INTERNET_ENI_BASE),
+            ),
+            key(INTERNET_VPC, host, eip, 8080, 1500, PROTO_TCP),
+            entry(
+                FLOW_F_REPLY | FLOW_F_DNAT,
+                0,
+                (host, appip),
+                (8080, 40000),
+                (INTERNET_ENI_BASE, app),
+            ),
+        )
+    }
+
     #[test]
     fn the_gateways_interface_logs_the_gateways_address_and_the_packets() {
         let path = format!("{}/../configs/nat-gateway.toml", env!("CARGO_MANIFEST_DIR"));
@@ -859,34 +900,7 @@ mod nat_gateway {
             ("nat-a", Ipv4Addr::new(10, 0, 1, 100), "subnet-public")
         );
         let app = t.eni_by_id("eni-app").unwrap() as u32;
-        let (appip, host, eip) = ([10, 0, 2, 30], [203, 0, 113, 10], [203, 0, 113, 50]);
-        // The entries as the kernel builds them (stages_nat_gateway.rs).
-        let fk = key(0, appip, host, 40000, 8080, PROTO_TCP);
-        let f = FlowEntry {
-            flags: FLOW_F_SNAT,
-            out_vpc: INTERNET_VPC,
-            new_src: eip,
-            new_dst: host,
-            new_sport: 1500u16.to_be_bytes(),
-            new_dport: 8080u16.to_be_bytes(),
-            src_eni: app,
-            dst_eni: INTERNET_ENI_BASE,
-            nat_gateway: 0,
-            ..Default::default()
-        };
-        let rk = key(INTERNET_VPC, host, eip, 8080, 1500, PROTO_TCP);
-        let r = FlowEntry {
-            flags: FLOW_F_REPLY | FLOW_F_DNAT,
-            out_vpc: 0,
-            new_src: host,
-            new_dst: appip,
-            new_sport: 8080u16.to_be_bytes(),
-            new_dport: 40000u16.to_be_bytes(),
-            src_eni: INTERNET_ENI_BASE,
-            dst_eni: app,
-            nat_gateway: 0,
-            ..Default::default()
-        };
+        let (fk, f, rk, r) = through_nat_a(app);
         let (f, r) = (super::row(f, (3, 180)), super::row(r, (2, 120)));
         let mut a = Aggregator::new(Interfaces::of(&t));
         a.event(&new_event(&fk));
@@ -950,20 +964,7 @@ mod nat_gateway {
         // web 0, new 2, app 1; the gateway's interface keeps its number.
         assert_eq!(numbering.enis, [0, 2, 1]);
         assert_eq!(numbering.managed, Numbering::fresh(&before).managed);
-        let (app, appip, host, eip) = (1, [10, 0, 2, 30], [203, 0, 113, 10], [203, 0, 113, 50]);
-        let fk = key(0, appip, host, 40000, 8080, PROTO_TCP);
-        let f = FlowEntry {
-            flags: FLOW_F_SNAT,
-            out_vpc: INTERNET_VPC,
-            new_src: eip,
-            new_dst: host,
-            new_sport: 1500u16.to_be_bytes(),
-            new_dport: 8080u16.to_be_bytes(),
-            src_eni: app,
-            dst_eni: INTERNET_ENI_BASE,
-            nat_gateway: 0,
-            ..Default::default()
-        };
+        let (fk, f, _, _) = through_nat_a(1);
         let counted = FlowTotals {
             packets: 3,
             bytes: 180,

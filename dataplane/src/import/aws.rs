@@ -1022,20 +1022,17 @@ fn target_health(f: &File, inv: &mut Inventory) -> Res<()> {
     Ok(())
 }
 
+/// `describe-listeners`' names for a listener's forward actions.
+const FORWARD: ForwardKeys = ForwardKeys {
+    kind: "Type",
+    tg: "TargetGroupArn",
+    forward: "ForwardConfig",
+    groups: "TargetGroups",
+    arn: "TargetGroupArn",
+};
+
 fn listener(l: &J<'_>) -> Res<Listener> {
-    let mut tgs = Vec::new();
-    for a in l.arr("DefaultActions")? {
-        if a.str("Type")?.as_deref() != Some("forward") {
-            continue;
-        }
-        if let Some(r) = one_ref(&a, "TargetGroupArn")? {
-            tgs.push(r);
-        } else if let Some(fc) = a.obj("ForwardConfig")? {
-            for t in fc.arr("TargetGroups")? {
-                tgs.extend(one_ref(&t, "TargetGroupArn")?);
-            }
-        }
-    }
+    let tgs = forward_target_groups(l.arr("DefaultActions")?, &FORWARD, |a, k| a.obj(k))?;
     Ok(Listener {
         arn: l.str("ListenerArn")?,
         lb: one_ref(l, "LoadBalancerArn")?

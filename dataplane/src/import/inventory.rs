@@ -40,6 +40,42 @@ pub fn integration_link(j: &J<'_>, (kind, id): (&str, &str)) -> Res<Option<Strin
     }
 }
 
+/// The keys a format names a listener's forward actions by: an action's
+/// type, its target group, its forward block, the block's groups and a
+/// group's ARN.
+pub struct ForwardKeys {
+    pub kind: &'static str,
+    pub tg: &'static str,
+    pub forward: &'static str,
+    pub groups: &'static str,
+    pub arn: &'static str,
+}
+
+/// The target groups of a listener's forward `actions` (other actions
+/// ignored), read with the keys `k`; `forward` reads an action's forward
+/// block (an object in AWS's answer, a one-element block in Terraform's
+/// state).
+pub fn forward_target_groups<'a>(
+    actions: Vec<J<'a>>,
+    k: &ForwardKeys,
+    forward: impl Fn(&J<'a>, &str) -> Res<Option<J<'a>>>,
+) -> Res<Vec<Ref>> {
+    let mut tgs = Vec::new();
+    for a in actions {
+        if a.str(k.kind)?.as_deref() != Some("forward") {
+            continue;
+        }
+        if let Some(r) = one_ref(&a, k.tg)? {
+            tgs.push(r);
+        } else if let Some(f) = forward(&a, k.forward)? {
+            for t in f.arr(k.groups)? {
+                tgs.extend(one_ref(&t, k.arn)?);
+            }
+        }
+    }
+    Ok(tgs)
+}
+
 /// The references in the string array `key` (absent: none).
 pub fn refs(j: &J<'_>, key: &str) -> Res<Vec<Ref>> {
     Ok(j.strs(key)?

@@ -24,6 +24,15 @@ fn block<'a>(j: &J<'a>, key: &str) -> Res<Option<J<'a>>> {
     Ok(j.arr(key)?.into_iter().next())
 }
 
+/// `aws_lb_listener`'s names for its forward actions.
+const FORWARD: ForwardKeys = ForwardKeys {
+    kind: "type",
+    tg: "target_group_arn",
+    forward: "forward",
+    groups: "target_group",
+    arn: "arn",
+};
+
 /// The attributes of the resource at `r` (`values`).
 fn values<'a>(r: &J<'a>) -> Res<J<'a>> {
     r.obj("values")?.ok_or_else(|| {
@@ -530,19 +539,7 @@ pub fn read(file: &Path) -> Res<Inventory> {
                 });
             }
             "aws_lb_listener" | "aws_alb_listener" => {
-                let mut tgs = Vec::new();
-                for a in v.arr("default_action")? {
-                    if a.str("type")?.as_deref() != Some("forward") {
-                        continue;
-                    }
-                    if let Some(t) = one_ref(&a, "target_group_arn")? {
-                        tgs.push(t);
-                    } else if let Some(f) = block(&a, "forward")? {
-                        for t in f.arr("target_group")? {
-                            tgs.extend(one_ref(&t, "arn")?);
-                        }
-                    }
-                }
+                let tgs = forward_target_groups(v.arr("default_action")?, &FORWARD, block)?;
                 inv.listeners.push(Listener {
                     arn: v.str("arn")?,
                     lb: one_ref(&v, "load_balancer_arn")?

@@ -17,7 +17,7 @@ use anyhow::{anyhow, Context, Result};
 use dataplane_common::{VXLAN_OVERHEAD, VXLAN_PORT};
 use rtnetlink::{LinkMessageBuilder, LinkVxlan};
 
-use super::{link_index, set_up, with_netlink};
+use super::{link_index, netlink_session, set_up, with_netlink};
 use crate::{model::Topology, netns};
 
 /// The VXLAN device's name in every node's fabric namespace.
@@ -60,28 +60,18 @@ pub(super) fn create(fabric_ns: &str, t: &TunnelPlan) -> Result<()> {
     // A thread of its own, which has not entered any lab namespace: it is
     // in the namespace the process started in.
     std::thread::spawn(move || -> Result<()> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .context("starting a tokio runtime for netlink")?;
-        rt.block_on(async move {
-            let (conn, handle, _) = rtnetlink::new_connection()
-                .context("opening a netlink socket in the machine's namespace")?;
-            let conn = tokio::spawn(conn);
+        netlink_session("the machine's namespace", |handle| async move {
             let msg = LinkMessageBuilder::<LinkVxlan>::new(TUNNEL_DEVICE)
                 .collect_metadata(true)
                 .port(VXLAN_PORT)
                 .mtu(mtu)
                 .setns_by_fd(fabric.as_raw_fd())
                 .build();
-            let out = handle.link().add(msg).execute().await.with_context(|| {
+            handle.link().add(msg).execute().await.with_context(|| {
                 format!(
                     "creating the VXLAN device {TUNNEL_DEVICE} (external, UDP port {VXLAN_PORT}, mtu {mtu}) into {ns}"
                 )
-            });
-            conn.abort();
-            out
+            })
         })
     })
     .join()

@@ -91,6 +91,17 @@ impl InHost {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// Waits for 20 lines past the first `before` and asserts that every
+    /// line so far is `ok ...`: a long connection that went on unharmed.
+    pub fn went_on(&self, before: usize, what: &str) {
+        self.wait_lines(before + 20, what);
+        assert!(
+            self.lines().iter().all(|l| l.starts_with("ok ")),
+            "{:?}",
+            self.lines()
+        );
+    }
 }
 
 impl Drop for InHost {

@@ -196,6 +196,11 @@ impl AgentProc {
         self.wait_for_n(what, 1)
     }
 
+    /// Asserts that the log holds `what` (the log shown otherwise).
+    pub fn assert_said(&self, what: &str) {
+        assert!(self.output().contains(what), "{}", self.output());
+    }
+
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
         nix::sys::signal::kill(self.pid(), sig).unwrap();
     }

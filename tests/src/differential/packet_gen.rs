@@ -638,6 +638,21 @@ impl<'t> PacketGen<'t> {
     /// host, mostly TCP to port 80 (one unique destination: shrunk pools
     /// fill, `nat_gateway_error_port_allocation`).
     fn through_nat_gateway(&mut self) -> Option<(Port, Vec<u8>)> {
+        let (e, dst) = self.behind_nat_gateway()?;
+        let proto = *self.rng.pick(&[6, 6, 6, 17, 1]);
+        let sport = self.ephemeral();
+        let dport = match proto {
+            1 => sport,
+            17 => 53,
+            _ => 80,
+        };
+        let flags = self.new_flow_flags();
+        Some(self.frame(e, (self.eni_ip(e), dst), proto, (sport, dport), flags, 8))
+    }
+
+    /// An ENI of a VPC with a NAT gateway and an internet host for it to
+    /// send to, or `None` when the topology has neither.
+    pub(super) fn behind_nat_gateway(&mut self) -> Option<(usize, [u8; 4])> {
         let t = self.topo;
         let e = self.pick_eni(|g, e| {
             let v = g.topo.eni_vpc(e);
@@ -652,15 +667,7 @@ impl<'t> PacketGen<'t> {
         let dst = t.internet.hosts[self.rng.below(t.internet.hosts.len())]
             .ip
             .octets();
-        let proto = *self.rng.pick(&[6, 6, 6, 17, 1]);
-        let sport = self.ephemeral();
-        let dport = match proto {
-            1 => sport,
-            17 => 53,
-            _ => 80,
-        };
-        let flags = self.new_flow_flags();
-        Some(self.frame(e, (self.eni_ip(e), dst), proto, (sport, dport), flags, 8))
+        Some((e, dst))
     }
 
     /// A new flow to an endpoint ENI of the sender's VPC, on one of its

@@ -259,19 +259,21 @@ fn error_layout(f: &[u8]) -> Option<(usize, usize, usize, usize, usize, u8, usiz
     (qihl >= 20 && q + qihl <= 14 + tot).then_some((ihl, tot, l4, q, qihl, f[q + 9], q + qihl))
 }
 
+/// What forwarding may write in a frame: the byte ranges it owns, the
+/// range of the ports the flow's identity takes, and the checksum
+/// residuals it must keep.
+type Owned = (
+    Vec<std::ops::Range<usize>>,
+    std::ops::Range<usize>,
+    Vec<u32>,
+);
+
 /// A fragment of a UDP datagram (a NAT gateway forwards them, RFC 791):
 /// the first owns what an unfragmented datagram's header would, and its
 /// checksum covers the whole datagram, so the residual over the part the
 /// fragment holds (pseudo-header with the UDP length field) must stay; a
 /// later one owns only its addresses and the IPv4 checksum.
-#[allow(clippy::type_complexity)]
-fn udp_fragment(
-    f: &[u8],
-) -> Option<(
-    Vec<std::ops::Range<usize>>,
-    std::ops::Range<usize>,
-    Vec<u32>,
-)> {
+fn udp_fragment(f: &[u8]) -> Option<Owned> {
     if f.len() < 34 || f[12..14] != [0x08, 0x00] || f[14] >> 4 != 4 || f[23] != 17 {
         return None;
     }
@@ -304,14 +306,7 @@ fn udp_fragment(
 
 /// The bytes forwarding owns in `f`, and the checksum residuals it must
 /// keep; `None`: not a packet the fabric may rewrite.
-#[allow(clippy::type_complexity)]
-fn owned_and_residuals(
-    f: &[u8],
-) -> Option<(
-    Vec<std::ops::Range<usize>>,
-    std::ops::Range<usize>,
-    Vec<u32>,
-)> {
+fn owned_and_residuals(f: &[u8]) -> Option<Owned> {
     if let Some(lay @ (_, _, proto, l4)) = layout(f) {
         if !matches!(proto, 1 | 6 | 17) {
             // Another protocol (GRE, ESP): only the MACs, the addresses and

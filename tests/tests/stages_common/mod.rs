@@ -1,28 +1,16 @@
 //! Shared by the stage test files (`stages.rs`, `stages_nacl_routes.rs`):
 //! the scene both use (one VPC with a client and a server ENI) and the
 //! assertions on one frame's outcome.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code)]
 
-use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
-use dataplane::model::{AclEntry, Hook, IcmpMatch, NetworkAcl, Protocol};
+use dataplane::model::Hook;
 use dataplane_common::{
-    flow_hash, nacl_stat_id, Counter, DropReason, EndpointInfo, EniInfo, FlowEntry, FlowKey,
-    ListenerInfo, ListenerKey, NaclStatKey, PortInfo, RouteStatKey, TargetInfo,
-    ENDPOINT_STATE_AVAILABLE, ENDPOINT_STATE_PENDING, ENDPOINT_STATE_REJECTED, ENI_KIND_ENDPOINT,
-    ENI_KIND_HOST, ENI_KIND_LINK, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FLOW_STATE_ESTABLISHED,
-    FLOW_STATE_NEW, GATEWAY_MAC, HASH_SEED_NAT_PORT, HASH_SEED_TARGET, MAGLEV_SIZE,
-    NACL_RULE_DEFAULT, NO_SG_SET, NO_STAT, NO_SUBNET, NO_TARGET, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
-    ROUTE_NO_MATCH, SG_DIR_EGRESS, SG_DIR_INGRESS, STAT_ENDPOINT_BASE, STAT_LISTENER_BASE,
-    STAT_TARGET_BASE, TARGETS_PER_GENERATION,
+    Counter, DropReason, ENI_KIND_HOST, GATEWAY_MAC, PROTO_TCP, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
-use hyperlab_tests::stage::{eni_info, port_info};
-use hyperlab_tests::{
-    csum, pkt,
-    stage::{eth_to, flow_key, Stage, PORT_IFINDEX},
-    Verdict, HOOKS,
-};
+use hyperlab_tests::stage::{eni_info, port_info, Stage};
+use hyperlab_tests::{pkt, Verdict};
 
 pub mod internet;
 
@@ -54,6 +42,20 @@ pub fn client_and_server(st: &mut Stage, addr: Ipv4Addr) {
     server_eni(st, ENI_KIND_HOST, 0);
 }
 
+/// SETUP: the client's own ENI (10.0.1.10, a host's) in VPC `vpc`, its
+/// veth at `ifindex`: where frames to the client are delivered.
+pub fn client_eni(st: &mut Stage, vpc: u32, ifindex: u32) {
+    let info = eni_info(CLIENT_ENI, ifindex, CLIENT_SG, ENI_KIND_HOST, CLIENT_MAC, 0);
+    st.set_eni(vpc, client(), info);
+}
+
+/// SETUP: frames arrive from the server's ENI (for its replies), in
+/// subnet `subnet`.
+pub fn from_server_port(st: &mut Stage, subnet: u16) {
+    let info = port_info(VPC, SERVER_ENI, SERVER_SG, server(), SERVER_MAC, subnet);
+    st.set_port(info);
+}
+
 /// SETUP: the server's ENI (10.0.1.20), of `kind`, in subnet `subnet`.
 pub fn server_eni(st: &mut Stage, kind: u32, subnet: u16) {
     let info = eni_info(
@@ -69,13 +71,8 @@ pub fn server_eni(st: &mut Stage, kind: u32, subnet: u16) {
 
 /// SETUP: every group lets all TCP out.
 pub fn all_tcp_out(st: &mut Stage) {
-    st.set_sg(
-        CLIENT_SG,
-        SG_DIR_EGRESS,
-        PROTO_TCP,
-        (ip("0.0.0.0"), 0),
-        &[(0, 65535)],
-    );
+    let any = (ip("0.0.0.0"), 0);
+    st.set_sg(CLIENT_SG, SG_DIR_EGRESS, PROTO_TCP, any, &[(0, 65535)]);
 }
 
 /// SETUP: [`client_and_server`] (the client at 10.0.1.10), every group
@@ -118,11 +115,17 @@ pub fn new_drops(
 /// Runs `frame` and asserts it was forwarded to the server unchanged but
 /// for the MACs (no NAT in a VPC).
 pub fn assert_forwarded_to_server(st: &Stage, hook: Hook, frame: &[u8], what: &str) {
+    assert_forwarded_to(st, hook, frame, SERVER_MAC, what);
+}
+
+/// Runs `frame` and asserts it was forwarded to the ENI with MAC `mac`
+/// unchanged but for the MACs.
+pub fn assert_forwarded_to(st: &Stage, hook: Hook, frame: &[u8], mac: [u8; 6], what: &str) {
     let o = st.run(hook, frame);
     assert_eq!(o.verdict, Verdict::Forward, "{hook:?} {what}: forwarded");
     assert_eq!(
         o.out,
-        pkt::with_macs(frame, SERVER_MAC, GATEWAY_MAC),
+        pkt::with_macs(frame, mac, GATEWAY_MAC),
         "{hook:?} {what}: only the MACs change"
     );
 }

@@ -15,14 +15,7 @@ fn net(s: &str) -> Ipv4Net {
 }
 
 fn e(rule: u16, allow: bool, protocol: Protocol, ports: (u16, u16), cidr: &str) -> AclEntry {
-    AclEntry {
-        rule,
-        allow,
-        protocol,
-        ports,
-        icmp: IcmpMatch::ALL,
-        cidr: net(cidr),
-    }
+    AclEntry::new(rule, allow, protocol, ports, net(cidr))
 }
 
 fn d(rule: u16, allow: bool) -> NaclDecision {

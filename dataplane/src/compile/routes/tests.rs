@@ -8,6 +8,7 @@ use dataplane_common::{
 
 use super::*;
 use crate::compile::{self, tests::topo, Shift, ROUTE_GENERATION_STRIDE};
+use crate::config::test_support::{cat, peering, route_table, subnet, vpc};
 use crate::model::{Ipv4Net, Route, RouteTable, RouteTarget};
 
 fn net(s: &str) -> Ipv4Net {
@@ -141,31 +142,18 @@ fn generations_move_table_ids_and_leave_the_rest() {
 #[test]
 fn peering_routes_name_the_peer_vpc_and_its_cidr() {
     let src = |status: &str| {
-        format!(
-            r#"
-[[vpc]]
-id = "vpc-a"
-cidr = "10.0.0.0/16"
-[[subnet]]
-id = "subnet-a"
-vpc = "vpc-a"
-cidr = "10.0.1.0/24"
-az = "use1-az1"
-[[vpc]]
-id = "vpc-b"
-cidr = "10.1.0.0/16"
-[[vpc_peering]]
-id = "pcx-ab"
-requester = "vpc-a"
-accepter = "vpc-b"
-status = "{status}"
-[[route_table]]
-id = "rtb-a"
-vpc = "vpc-a"
-main = true
-routes = [{{ destination = "10.0.0.0/8", target = "pcx-ab" }}]
-"#
-        )
+        cat(&[
+            &vpc("vpc-a", "10.0.0.0/16"),
+            &subnet("subnet-a", "vpc-a", "10.0.1.0/24", "use1-az1"),
+            &vpc("vpc-b", "10.1.0.0/16"),
+            &peering("pcx-ab", "vpc-a", "vpc-b", status),
+            &route_table(
+                "rtb-a",
+                "vpc-a",
+                "main = true\n",
+                &[("10.0.0.0/8", "pcx-ab")],
+            ),
+        ])
     };
     for (status, target) in [
         ("active", dataplane_common::ROUTE_TARGET_PEERING),

@@ -9,20 +9,24 @@ use super::*;
 /// its groups.
 type Place = (Ref, Option<(String, At)>, Vec<Ref>);
 
+/// An NLB protocol as the config writes it ("tcp", "udp"), from AWS's in
+/// any case; else the protocol upper-cased (`None`: none given).
+fn tcp_or_udp(protocol: &Option<String>) -> Result<&'static str, Option<String>> {
+    match protocol.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        Some("TCP") => Ok("tcp"),
+        Some("UDP") => Ok("udp"),
+        p => Err(p.map(str::to_string)),
+    }
+}
+
 impl<'i> B<'i> {
     pub(super) fn target_groups(&mut self) -> Res<()> {
         let inv = self.inv;
         for t in &inv.tgs {
             let what = format!("target group {}", t.name);
-            let protocol = match t
-                .protocol
-                .as_deref()
-                .map(str::to_ascii_uppercase)
-                .as_deref()
-            {
-                Some("TCP") => "tcp",
-                Some("UDP") => "udp",
-                Some(p) => {
+            let protocol = match tcp_or_udp(&t.protocol) {
+                Ok(p) => p,
+                Err(Some(p)) => {
                     self.skip(
                         &t.arn,
                         &t.at,
@@ -33,7 +37,7 @@ impl<'i> B<'i> {
                     );
                     continue;
                 }
-                None => {
+                Err(None) => {
                     self.skip(&t.arn, &t.at, &what, "no protocol (a Lambda target group)");
                     continue;
                 }
@@ -256,21 +260,15 @@ impl<'i> B<'i> {
                     x.port.unwrap_or(0),
                     l.name
                 );
-                let protocol = match x
-                    .protocol
-                    .as_deref()
-                    .map(str::to_ascii_uppercase)
-                    .as_deref()
-                {
-                    Some("TCP") => "tcp",
-                    Some("UDP") => "udp",
-                    p => {
+                let protocol = match tcp_or_udp(&x.protocol) {
+                    Ok(p) => p,
+                    Err(p) => {
                         self.not_imported(
                             &x.at,
                             &lwhat,
                             &format!(
                                 "protocol {}: hyperlab's listeners are TCP or UDP",
-                                p.unwrap_or("(none)")
+                                p.as_deref().unwrap_or("(none)")
                             ),
                         );
                         continue;

@@ -2,7 +2,7 @@
 //! `describe-nat-gateways`, `describe-addresses` and ENIs' public
 //! addresses, with every report line and error's exact text.
 
-use super::Dump;
+use super::{between, Dump};
 
 const VPCS: &str = r#"{"Vpcs": [
     {"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "IsDefault": false},
@@ -92,12 +92,6 @@ fn route_lines(t: &crate::model::Topology) -> Vec<String> {
         }
     }
     out
-}
-
-fn between<'t>(toml: &'t str, from: &str, to: &str) -> &'t str {
-    let start = toml.find(from).expect("written");
-    let end = toml[start..].find(to).expect("then the next") + start;
-    &toml[start..end]
 }
 
 #[test]

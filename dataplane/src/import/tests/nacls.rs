@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{Dump, State, SUBNET, TF_VPC, VPC};
+use super::{between, vpc_dump, Dump, State, SUBNET, TF_VPC, VPC};
 use crate::config;
 
 const SUBNETS: &str = r#"{"Subnets": [
@@ -22,21 +22,12 @@ const AWS_DEFAULT: &str = r#"{"NetworkAclId": "acl-def", "VpcId": "vpc-1", "IsDe
 
 /// The `[[network_acl]]` tables of a written config.
 fn acl_tables(toml: &str) -> String {
-    let start = toml.find("[[network_acl]]").expect("network ACLs written");
-    let end = toml[start..].find("# ENIs").expect("then the ENIs") + start;
-    toml[start..end].to_string()
+    between(toml, "[[network_acl]]", "# ENIs").to_string()
 }
 
 fn acls(name: &str, list: &[&str]) -> Dump {
-    let file = format!(r#"{{"NetworkAcls": [{}]}}"#, list.join(", "));
-    Dump::new(
-        name,
-        &[
-            ("describe-vpcs.json", VPC),
-            ("describe-subnets.json", SUBNETS),
-            ("describe-network-acls.json", &file),
-        ],
-    )
+    let file = ("describe-network-acls.json", "NetworkAcls");
+    vpc_dump(name, SUBNETS, file, list)
 }
 
 #[test]

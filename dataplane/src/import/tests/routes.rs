@@ -1,7 +1,7 @@
 //! Route tables: `describe-route-tables`, Terraform's five resources and
 //! `export aws`, with every report line and error's exact text.
 
-use super::{Dump, State, TF_VPC, VPC};
+use super::{between, vpc_dump, Dump, State, TF_VPC};
 
 const SUBNETS: &str = r#"{"Subnets": [
     {"SubnetId": "subnet-1", "VpcId": "vpc-1", "CidrBlock": "10.0.1.0/24", "AvailabilityZone": "us-east-1a"},
@@ -9,21 +9,12 @@ const SUBNETS: &str = r#"{"Subnets": [
 
 /// The `[[route_table]]` tables of a written config.
 fn route_tables(toml: &str) -> String {
-    let start = toml.find("[[route_table]]").expect("route tables written");
-    let end = toml[start..].find("# ENIs").expect("then the ENIs") + start;
-    toml[start..end].to_string()
+    between(toml, "[[route_table]]", "# ENIs").to_string()
 }
 
 fn tables(name: &str, list: &[&str]) -> Dump {
-    let file = format!(r#"{{"RouteTables": [{}]}}"#, list.join(", "));
-    Dump::new(
-        name,
-        &[
-            ("describe-vpcs.json", VPC),
-            ("describe-subnets.json", SUBNETS),
-            ("describe-route-tables.json", &file),
-        ],
-    )
+    let file = ("describe-route-tables.json", "RouteTables");
+    vpc_dump(name, SUBNETS, file, list)
 }
 
 /// AWS's main table of vpc-1 as it creates it: the local route only.

@@ -67,20 +67,7 @@ impl PacketGen<'_> {
     /// A UDP datagram from an ENI of a VPC with a NAT gateway to an internet
     /// host, with a payload long enough to cut.
     fn through_nat_gateway_udp(&mut self) -> Option<(Port, Vec<u8>)> {
-        let t = self.topo;
-        let e = self.pick_eni(|g, e| {
-            let v = g.topo.eni_vpc(e);
-            t.internet
-                .nat_gateways
-                .iter()
-                .any(|n| g.topo.subnets[n.subnet].vpc == v)
-        })?;
-        if t.internet.hosts.is_empty() {
-            return None;
-        }
-        let dst = t.internet.hosts[self.rng.below(t.internet.hosts.len())]
-            .ip
-            .octets();
+        let (e, dst) = self.behind_nat_gateway()?;
         let sport = self.ephemeral();
         let dport = *self.rng.pick(&[53, 53, 123, 4789]);
         Some(self.frame(e, (self.eni_ip(e), dst), 17, (sport, dport), 0, 0))
