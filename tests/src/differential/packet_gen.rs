@@ -636,7 +636,8 @@ impl<'t> PacketGen<'t> {
 
     /// A new flow from an ENI of a VPC with a NAT gateway to an internet
     /// host, mostly TCP to port 80 (one unique destination: shrunk pools
-    /// fill, `nat_gateway_error_port_allocation`).
+    /// fill, `nat_gateway_error_port_allocation`), or (25 %) to a public
+    /// address of the lab (a hairpin, `nat_gateway_hairpin`).
     fn through_nat_gateway(&mut self) -> Option<(Port, Vec<u8>)> {
         let t = self.topo;
         let e = self.pick_eni(|g, e| {
@@ -646,12 +647,29 @@ impl<'t> PacketGen<'t> {
                 .iter()
                 .any(|n| g.topo.subnets[n.subnet].vpc == v)
         })?;
-        if t.internet.hosts.is_empty() {
+        // A public address of the lab (an ENI's public IP, a NAT gateway's
+        // Elastic IP): the gateway's hairpin through the internet gateway.
+        let lab: Vec<[u8; 4]> = t
+            .internet
+            .public_ips
+            .iter()
+            .map(|p| p.ip.octets())
+            .chain(
+                t.internet
+                    .nat_gateways
+                    .iter()
+                    .map(|n| n.elastic_ip.octets()),
+            )
+            .collect();
+        let dst = if !lab.is_empty() && (t.internet.hosts.is_empty() || self.rng.chance(25)) {
+            *self.rng.pick(&lab)
+        } else if t.internet.hosts.is_empty() {
             return None;
-        }
-        let dst = t.internet.hosts[self.rng.below(t.internet.hosts.len())]
-            .ip
-            .octets();
+        } else {
+            t.internet.hosts[self.rng.below(t.internet.hosts.len())]
+                .ip
+                .octets()
+        };
         let proto = *self.rng.pick(&[6, 6, 6, 17, 1]);
         let sport = self.ephemeral();
         let dport = match proto {
