@@ -12,7 +12,8 @@
 //! has no security groups) -> the gateway carries TCP, UDP and ICMP only
 //! (`unsupported_protocol` for any other protocol) -> the gateway's subnet's table must send the
 //! destination to the internet gateway (`no_route` otherwise) -> out of
-//! the gateway's subnet -> the internet host (`internet_no_host`) -> a
+//! the gateway's subnet -> the internet host (none: a public address of
+//! the lab, `hairpin`; else `internet_no_host`) -> a
 //! source port claimed with the reply entry (`flow::claim` on {internet,
 //! host, Elastic IP, host port, port}: one pool of ports per unique
 //! destination, as AWS's 55,000 connections per destination; every port
@@ -27,11 +28,11 @@
 use dataplane_common::{
     explain::{
         EXPLAIN_FLOW_HIT, NACL_CHECK_IN1, NACL_CHECK_IN2, NACL_CHECK_OUT1, NACL_CHECK_OUT2, SG_CHECK_EGRESS, STAGE_EGRESS_SG,
-        STAGE_NAT_GATEWAY,
+        SG_CHECK_INGRESS, STAGE_IGW, STAGE_INGRESS_SG, STAGE_NAT_GATEWAY,
     },
     flow_hash, in_generation, Counter, DropReason, EniInfo, EniKey, FlowEntry, FlowKey, FragEntry, FragKey, PortInfo,
     ENI_KIND_INTERNET, FLOW_F_DNAT, FLOW_F_REPLY, FLOW_F_SNAT, FRAGMENT_TIMEOUT_NS, HASH_SEED_NAT_PORT, INTERNET_VPC,
-    NAT_PORT_TRIES, NO_NAT_GATEWAY, NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, RouteInfo, SG_DIR_EGRESS,
+    NAT_GATEWAY_VPC, NAT_PORT_TRIES, NO_NAT_GATEWAY, NO_SUBNET, PROTO_ICMP, PROTO_TCP, PROTO_UDP, RouteInfo, ENI_KIND_HOST, SG_DIR_EGRESS, SG_DIR_INGRESS,
 };
 
 use crate::{
@@ -39,7 +40,7 @@ use crate::{
     explain::{self, dry_run},
     flow::{self, Created, Crossings, Hop, Reply, Tuple},
     forward::{self, Verdict},
-    maps::{ENIS, FRAGS},
+    maps::{ENIS, FRAGS, PUBLIC_IPS},
     nacl,
     packet::Packet,
     parse::{Frag, Headers, TCP_ACK, TCP_RST, TCP_SYN},
@@ -81,8 +82,12 @@ pub fn to_internet<P: Packet>(
     }
     match at_gateway(p, port, h, key, len, restart, &r) {
         Ok(v) => Ok(v),
-        Err(reason) => {
-            counters::nat_packet(r.nat_gateway, false, len, false);
+        Err((reason, sent)) => {
+            // PacketsDropCount: "packets dropped by the NAT gateway". What
+            // the gateway sent on and its subnet's outbound ACL, or a
+            // hairpin's receiver, refused is that ACL's or group's drop:
+            // the gateway counts it in and out.
+            counters::nat_packet(r.nat_gateway, false, len, sent);
             if reason == DropReason::NatGatewayErrorPortAllocation {
                 counters::nat(r.nat_gateway, |c| unsafe { (*c).error_port_allocation += 1 });
             }
@@ -91,8 +96,22 @@ pub fn to_internet<P: Packet>(
     }
 }
 
+/// The gateway's own drop (counted `PacketsDropCount`).
+#[inline(always)]
+fn own(reason: DropReason) -> (DropReason, bool) {
+    (reason, false)
+}
+
+/// A drop past the gateway, of what it sent on: its subnet's outbound ACL,
+/// or a hairpin's receiver (its table, groups, inbound ACL).
+#[inline(always)]
+fn past(reason: DropReason) -> (DropReason, bool) {
+    (reason, true)
+}
+
 /// The gateway's part of [`to_internet`]: its subnet's route and ACL, the
-/// host, the port, the flow.
+/// host, the port, the flow. A drop says whether the gateway had sent the
+/// packet on ([`past`]) or dropped it itself ([`own`]).
 #[inline(always)]
 fn at_gateway<P: Packet>(
     p: &mut P,
@@ -102,54 +121,121 @@ fn at_gateway<P: Packet>(
     len: u64,
     restart: bool,
     r: &RouteInfo,
-) -> Result<Verdict, DropReason> {
+) -> Result<Verdict, (DropReason, bool)> {
     let gen = port.generation as u32;
     explain::stage(STAGE_NAT_GATEWAY);
     // "NAT gateways support the following protocols: TCP, UDP, and ICMP"
     // (VPC user guide, "NAT gateway basics"): GRE, ESP, SCTP... end here.
     if h.proto != PROTO_TCP && h.proto != PROTO_UDP && h.proto != PROTO_ICMP {
-        return Err(DropReason::UnsupportedProtocol);
+        return Err(own(DropReason::UnsupportedProtocol));
     }
     if h.proto == PROTO_TCP && h.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
-        return no_connection(p, port, h, len, r);
+        return no_connection(p, port, h, len, r).map_err(own);
     }
     let value = nacl::value(h, h.dport);
     if !route::to_igw(gen, r.nat_subnet, h.dst) {
         // The gateway's subnet is not public (no route to an internet gateway).
-        return Err(DropReason::NoRoute);
+        return Err(own(DropReason::NoRoute));
     }
-    nacl::out(NACL_CHECK_OUT2, gen, r.nat_subnet, NO_SUBNET, h.dst, h.proto, value)?;
+    nacl::out(NACL_CHECK_OUT2, gen, r.nat_subnet, NO_SUBNET, h.dst, h.proto, value).map_err(past)?;
     // Back at the gateway: the host and the port (`explain` names the stage).
     explain::stage(STAGE_NAT_GATEWAY);
     let host_key = EniKey { vpc: in_generation(INTERNET_VPC, gen), ip: h.dst };
     // SAFETY: read-only map value.
-    let host: &EniInfo = match unsafe { ENIS.get(&host_key) } {
-        Some(d) if d.kind == ENI_KIND_INTERNET => d,
-        _ => return Err(DropReason::InternetNoHost),
+    let to: Far = match unsafe { ENIS.get(&host_key) } {
+        Some(d) if d.kind == ENI_KIND_INTERNET => Far { eni: d, vpc: INTERNET_VPC, ip: h.dst, subnet: NO_SUBNET, hairpin: 0 },
+        _ => hairpin(gen, h, r)?,
     };
+    let host = to.eni;
     explain::destination(host);
     let mut b = flow::Birth::of(h);
     b.nat_gateway = r.nat_gateway;
-    let rev = flow::scratch(1)?;
+    let rev = flow::scratch(1).map_err(own)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
-    let rx = Crossings { from1: NO_SUBNET, to1: r.nat_subnet, from2: r.nat_subnet, to2: port.subnet };
-    flow::build(rev, &b, FLOW_F_REPLY | FLOW_F_DNAT, host.eni, &back, Tuple::reply_to(h), &rx);
-    let (rev_key, bound) = claim(h, r, rev, b.echo_request as u8)?;
+    let rx = Crossings { from1: to.subnet, to1: r.nat_subnet, from2: r.nat_subnet, to2: port.subnet };
+    // Through a public address of the lab the reply's source is translated
+    // back too (the far ENI's internet gateway: its private address to the
+    // public one the sender addressed).
+    flow::build(rev, &b, FLOW_F_REPLY | FLOW_F_DNAT | (to.hairpin & FLOW_F_SNAT), host.eni, &back, Tuple::reply_to(h), &rx);
+    let (rev_key, bound) = claim(h, r, rev, b.echo_request as u8, to.vpc, to.ip).map_err(own)?;
     if !bound {
-        return Err(DropReason::NatGatewayErrorPortAllocation);
+        return Err(own(DropReason::NatGatewayErrorPortAllocation));
     }
-    let fwd = flow::scratch(0)?;
-    let to_host = Hop { mac: &host.mac, ifindex: host.ifindex, vpc: INTERNET_VPC, eni: host.eni };
-    let out = Tuple { src: r.nat_ip, dst: h.dst, sport: rev_key.dport, dport: rev_key.sport };
-    let fx = Crossings { from1: port.subnet, to1: r.nat_subnet, from2: r.nat_subnet, to2: NO_SUBNET };
-    flow::build(fwd, &b, FLOW_F_SNAT, port.eni, &to_host, out, &fx);
+    let fwd = flow::scratch(0).map_err(own)?;
+    let to_host = Hop { mac: &host.mac, ifindex: host.ifindex, vpc: to.vpc, eni: host.eni };
+    let out = Tuple { src: r.nat_ip, dst: to.ip, sport: rev_key.dport, dport: rev_key.sport };
+    let fx = Crossings { from1: port.subnet, to1: r.nat_subnet, from2: r.nat_subnet, to2: to.subnet };
+    flow::build(fwd, &b, FLOW_F_SNAT | (to.hairpin & FLOW_F_DNAT), port.eni, &to_host, out, &fx);
     let c = if dry_run() {
         // A dry run (`dataplane explain`) claimed no port and creates nothing.
         Created::New
     } else {
-        flow::create(key, fwd, &rev_key, rev, restart, Reply::Claimed)?
+        flow::create(key, fwd, &rev_key, rev, restart, Reply::Claimed).map_err(own)?
     };
-    forward::created(p, h, key, c, fwd, len)
+    forward::created(p, h, key, c, fwd, len).map_err(own)
+}
+
+/// Where the gateway sends a flow: an internet host, or through the
+/// internet gateway back into the lab (`hairpin`).
+struct Far {
+    /// The internet host's or the far ENI's port.
+    eni: &'static EniInfo,
+    /// Its VPC (`INTERNET_VPC` for a host) and address: the reply's key.
+    vpc: u32,
+    ip: [u8; 4],
+    /// Its subnet (`NO_SUBNET`: a host's), the entries' second boundary.
+    subnet: u16,
+    /// All ones through a public address of the lab (both entries
+    /// translate both addresses), else 0.
+    hairpin: u32,
+}
+
+/// No internet host holds the destination: an address of the lab's own
+/// behind an internet gateway (VPC user guide, "NAT gateways" and
+/// "Enable internet access for a VPC using an internet gateway": the
+/// gateway sends the packet, from its Elastic IP, to the internet gateway;
+/// a public address is the internet gateway's 1:1 NAT of an ENI's private
+/// one). An ENI's public IP: the packet enters the far ENI's VPC as any
+/// packet from the internet does (`gateway::from_internet`): its subnet's
+/// table must route the Elastic IP to the internet gateway (the reply's
+/// route), its ingress groups and its subnet's inbound ACL judge the
+/// Elastic IP. A NAT gateway's Elastic IP (its own included): the packet
+/// comes back to a gateway that holds no connection for it, an
+/// unsolicited inbound packet, dropped (`nat_gateway_hairpin`). Anything
+/// else: `internet_no_host`.
+#[inline(always)]
+fn hairpin(gen: u32, h: &Headers, r: &RouteInfo) -> Result<Far, (DropReason, bool)> {
+    let public_key = EniKey { vpc: in_generation(INTERNET_VPC, gen), ip: h.dst };
+    // SAFETY: read-only map value.
+    let Some(private) = (unsafe { PUBLIC_IPS.get(&public_key) }) else {
+        return Err(own(DropReason::InternetNoHost));
+    };
+    if private.vpc == NAT_GATEWAY_VPC {
+        return Err(own(DropReason::NatGatewayHairpin));
+    }
+    let (vpc, ip) = (private.vpc, private.ip);
+    let dst_key = EniKey { vpc: in_generation(vpc, gen), ip };
+    // SAFETY: read-only map value.
+    let dst: &EniInfo = match unsafe { ENIS.get(&dst_key) } {
+        // Gateways are not built across nodes (`check` refuses them).
+        Some(d) if d.kind == ENI_KIND_HOST && !d.is_remote() => d,
+        _ => return Err(own(DropReason::NoRoute)),
+    };
+    // From here on the gateway has sent the packet: the receiver's side
+    // refuses it (`past`).
+    explain::stage(STAGE_IGW);
+    if route::decide(gen, dst.subnet, r.nat_ip).map_err(past)? != route::IGW {
+        return Err(past(DropReason::NoRoute));
+    }
+    explain::stage(STAGE_INGRESS_SG);
+    let sv = sg::value(h, u16::from_be_bytes(h.dport));
+    if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, r.nat_ip, sv) {
+        return Err(past(DropReason::IngressSgDeny));
+    }
+    let value = nacl::value(h, h.dport);
+    nacl::inbound(NACL_CHECK_IN2, gen, NO_SUBNET, dst.subnet, r.nat_ip, h.proto, value).map_err(past)?;
+    explain::stage(STAGE_NAT_GATEWAY);
+    Ok(Far { eni: dst, vpc, ip, subnet: dst.subnet, hairpin: u32::MAX })
 }
 
 /// A TCP segment other than a SYN, with no flow: the gateway holds no
@@ -188,16 +274,24 @@ fn no_connection<P: Packet>(
 }
 
 /// Claims a source port of the gateway's pool for the flow's destination
-/// with the reply entry `rev`: the pool's ports from a hash of the flow
+/// with the reply entry `rev`, keyed {`vpc`, `src`, Elastic IP, ...} (the
+/// far end as its replies come: an internet host, or a hairpin's ENI): the pool's ports from a hash of the flow
 /// on, at most `NAT_PORT_TRIES` of them. The reply key, and whether a port
 /// was bound. `icmp_reply`: the reply key's mark (1 when the flow's first
 /// packet is an echo request, whose replies come back).
 #[inline(always)]
-fn claim(h: &Headers, r: &RouteInfo, rev: &FlowEntry, icmp_reply: u8) -> Result<(FlowKey, bool), DropReason> {
+fn claim(
+    h: &Headers,
+    r: &RouteInfo,
+    rev: &FlowEntry,
+    icmp_reply: u8,
+    vpc: u32,
+    src: [u8; 4],
+) -> Result<(FlowKey, bool), DropReason> {
     let icmp = h.proto == PROTO_ICMP;
     let mut rev_key = FlowKey {
-        vpc: INTERNET_VPC,
-        src: h.dst,
+        vpc,
+        src,
         dst: r.nat_ip,
         sport: h.dport,
         dport: [0, 0],

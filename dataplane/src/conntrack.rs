@@ -22,7 +22,7 @@ use aya::maps::{HashMap as BpfHashMap, Map, MapData, PerCpuHashMap};
 use dataplane_common::{
     FlowCounters, FlowEntry, FlowKey, FlowTotals, NatGatewayCounters, FLOW_F_REPLY,
     FLOW_STATE_CLOSED, FLOW_STATE_CLOSING, FLOW_STATE_ESTABLISHED, MAX_NAT_GATEWAYS,
-    NAT_GATEWAY_IDLE_TIMEOUT_S, NO_NAT_GATEWAY, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+    NO_NAT_GATEWAY, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
 };
 
 use crate::model::Timeouts;
@@ -117,12 +117,13 @@ pub fn remove_flow(flows: &mut Map, counts: &mut Map, k: &FlowKey) -> Result<()>
 
 /// The idle timeout of a flow, given its forward and reply entries. A
 /// NAT gateway's flow is its own class: AWS times the gateway's
-/// connections out after 350 s idle ([`NAT_GATEWAY_IDLE_TIMEOUT_S`]),
-/// sooner if its protocol's timeout is shorter.
+/// connections out after 350 s idle ([`dataplane_common::NAT_GATEWAY_IDLE_TIMEOUT_S`], the
+/// default of `t.nat_gateway`: `[conntrack] nat_gateway_idle_timeout`, a
+/// lab knob), sooner if its protocol's timeout is shorter.
 pub fn timeout(t: &Timeouts, proto: u8, fwd: &FlowRow, rev: &FlowRow) -> Duration {
     let own = protocol_timeout(t, proto, fwd, rev);
     if fwd.nat_gateway != NO_NAT_GATEWAY {
-        own.min(Duration::from_secs(NAT_GATEWAY_IDLE_TIMEOUT_S))
+        own.min(t.nat_gateway)
     } else {
         own
     }
@@ -467,6 +468,19 @@ mod tests {
         assert_eq!(idle_timeouts(&all), vec![(3, 1)]);
         let plain = flow(PROTO_TCP, FLOW_STATE_ESTABLISHED, 0, 0, 0);
         assert_eq!(idle_timeouts(&plain), vec![]);
+        // The lab knob (`nat_gateway_idle_timeout`) shrinks the class, not
+        // a plain flow's timeout.
+        let short = Timeouts {
+            nat_gateway: std::time::Duration::from_secs(2),
+            ..Timeouts::default()
+        };
+        let mut est = flow(PROTO_TCP, FLOW_STATE_ESTABLISHED, 0, 0, 0);
+        for (_, e) in &mut est {
+            e.entry.nat_gateway = 3;
+        }
+        assert!(expired(&est, 2 * S, &short).is_empty());
+        assert_eq!(expired(&est, 3 * S, &short).len(), 2);
+        assert!(expired(&plain, 3 * S, &short).is_empty());
     }
 
     #[test]

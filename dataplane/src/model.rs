@@ -95,6 +95,10 @@ pub struct Timeouts {
     /// back within 600 s of idle (EC2 user guide, "Security group
     /// connection tracking").
     pub other_protocol: Duration,
+    /// A NAT gateway's connections (VPC user guide, "Troubleshoot NAT
+    /// gateways": idle 350 s or more, the connection times out); AWS's is
+    /// fixed, the lab's knob `nat_gateway_idle_timeout` shrinks it for tests.
+    pub nat_gateway: Duration,
 }
 
 impl Default for Timeouts {
@@ -106,6 +110,7 @@ impl Default for Timeouts {
             udp: Duration::from_secs(30),
             other: Duration::from_secs(60),
             other_protocol: Duration::from_secs(600),
+            nat_gateway: Duration::from_secs(dataplane_common::NAT_GATEWAY_IDLE_TIMEOUT_S),
         }
     }
 }

@@ -309,3 +309,195 @@ fn fragmented_udp_goes_through_the_nat_gateway_with_real_stacks() {
         "{n:?}"
     );
 }
+
+/// Hairpinning with real curl (docs/DATAPLANE.md, "NAT gateway", Hairpin):
+/// app, behind nat-a, fetches from web's public IP 203.0.113.20; the
+/// gateway sends it from its Elastic IP through the internet gateway back
+/// in to web, whose server logs the Elastic IP and a pool port as the
+/// peer (web's groups admit port 80 from anywhere). app's connection to
+/// the gateway's own Elastic IP fails: `nat_gateway_hairpin`.
+#[test]
+#[ignore = "needs root"]
+fn a_private_instance_reaches_a_public_ip_of_its_vpc_through_the_nat_gateway() {
+    let fx = Fixture::new(&shipped_config("nat-gateway.toml", "natgw"), "ngwh");
+    let plan = &fx.agent.plan;
+    let _web = HostProcess::http_server(plan, "web", ip("10.0.1.20"), 80);
+    let before = fx.snapshot();
+    let (code, body) = curl(plan, "app", ip("203.0.113.20"), 80);
+    let why = fx.snapshot().since(&before);
+    assert_eq!(
+        code,
+        0,
+        "app -> web's public IP: {body} ({:?})",
+        drops_but(&why, &[])
+    );
+    let peer = body
+        .strip_prefix("server=web peer=203.0.113.50:")
+        .unwrap_or_else(|| panic!("web sees the Elastic IP: {body}"));
+    let port: u16 = peer
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("a port after the Elastic IP: {body}"));
+    assert!(
+        (1024..=56_023).contains(&port),
+        "a port of the pool: {body}"
+    );
+    assert!(drops_but(&why, &[]).is_empty(), "{:?}", why.drops);
+    let before = fx.snapshot();
+    let (code, _) = curl(plan, "app", ip("203.0.113.50"), 80);
+    assert_ne!(code, 0, "the Elastic IP does not hairpin");
+    let d = fx.snapshot().since(&before);
+    let hairpin = d.drop_count(DropReason::NatGatewayHairpin);
+    assert!(hairpin >= 1, "{:?}", d.drops);
+    assert!(
+        drops_but(&d, &[DropReason::NatGatewayHairpin]).is_empty(),
+        "{:?}",
+        d.drops
+    );
+    let n = d.nat_gateways[0];
+    assert_eq!(
+        (
+            n.packets_in_from_source,
+            n.packets_dropped,
+            n.packets_out_to_destination
+        ),
+        (hairpin, hairpin, 0),
+        "{n:?}"
+    );
+}
+
+/// A TCP client: connects to ADDR:PORT, sends "hello", prints the echo
+/// and "idle", then waits (polling, 60 s at most) for the file GO to exist
+/// and sends again; prints "reset errno=N" if the connection was reset,
+/// else what came back.
+const IDLE_CLIENT: &str = r#"
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(b"hello")
+print("echo %s" % s.recv(100).decode(), flush=True)
+print("idle", flush=True)
+deadline = time.time() + 60
+while not os.path.exists(sys.argv[3]):
+    if time.time() > deadline:
+        print("no go", flush=True)
+        sys.exit(1)
+    time.sleep(0.05)
+try:
+    s.sendall(b"late")
+    print("got %r" % s.recv(100), flush=True)
+except ConnectionResetError as e:
+    print("reset errno=%d" % e.errno, flush=True)
+"#;
+
+/// A TCP echo server on ADDR:PORT: prints "listening", echoes every
+/// connection's data until it closes.
+const TCP_ECHO: &str = r#"
+import socket, sys, threading
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], int(sys.argv[2])))
+l.listen(8)
+print("listening", flush=True)
+def serve(c):
+    while True:
+        d = c.recv(100)
+        if not d:
+            return
+        c.sendall(d)
+while True:
+    c, _ = l.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+/// The RST after the idle timeout with a real client ("Troubleshoot NAT
+/// gateways": after 350 s idle the connection times out and the gateway
+/// answers a resource that continues it with a RST). The lab knob
+/// `nat_gateway_idle_timeout = 2` (with `ignore_aws_ranges`) shrinks
+/// AWS's fixed 350 s. app's socket to example's echo server works, idles
+/// until the sweeper has removed the gateway's flow (IdleTimeoutCount 1,
+/// polled against a deadline), then sends: the gateway's RST makes the
+/// client's socket fail with ECONNRESET (104); the gateway counted one
+/// RST sent and the late segment as dropped.
+#[test]
+#[ignore = "needs root"]
+fn an_idle_connection_through_the_nat_gateway_is_reset_after_the_idle_timeout() {
+    use std::time::{Duration, Instant};
+    let toml = shipped_config("nat-gateway.toml", "natgw").replacen(
+        "[[vpc]]",
+        "[conntrack]\nignore_aws_ranges = true\nnat_gateway_idle_timeout = 2\n\
+         sweep_interval = 1\n\n[[vpc]]",
+        1,
+    );
+    let fx = Fixture::new(&toml, "ngwi");
+    assert_eq!(
+        fx.agent.conntrack().timeouts.nat_gateway,
+        Duration::from_secs(2)
+    );
+    let plan = &fx.agent.plan;
+    let server = HostProcess::spawn(
+        plan,
+        "example",
+        &["python3", "-c", TCP_ECHO, "203.0.113.10", "7000"],
+    );
+    server.wait_for_output("listening", Duration::from_secs(10));
+    let go = std::env::temp_dir().join(format!("hyperlab-ngwi-go-{}", std::process::id()));
+    let _ = std::fs::remove_file(&go);
+    let _go = LogFile(go.clone());
+    let before = fx.snapshot();
+    let go_arg = go.to_string_lossy().to_string();
+    let client = HostProcess::spawn(
+        plan,
+        "app",
+        &[
+            "python3",
+            "-c",
+            IDLE_CLIENT,
+            "203.0.113.10",
+            "7000",
+            &go_arg,
+        ],
+    );
+    client.wait_for_output("idle", Duration::from_secs(10));
+    assert!(
+        client.output().contains("echo hello"),
+        "{}",
+        client.output()
+    );
+    // The sweeper removes the idle connection: poll against a deadline.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = fx.snapshot().since(&before).nat_gateways[0];
+        if n.idle_timeouts == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not timed out after 30 s: {n:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::write(&go, b"go").unwrap();
+    client.wait_for_output("reset", Duration::from_secs(10));
+    let out = client.output();
+    assert!(out.contains("reset errno=104"), "ECONNRESET: {out}");
+    let d = fx.snapshot().since(&before);
+    assert_eq!(
+        d.count(dataplane_common::Counter::NatGatewayRstSent),
+        1,
+        "{d:?}"
+    );
+    let n = d.nat_gateways[0];
+    assert_eq!(
+        (
+            n.idle_timeouts,
+            n.connection_attempts,
+            n.connections_established,
+            n.packets_dropped
+        ),
+        (1, 1, 1, 1),
+        "{n:?}"
+    );
+    assert!(
+        drops_but(&d, &[]).is_empty(),
+        "the late segment is answered, not dropped: {:?}",
+        d.drops
+    );
+}

@@ -124,6 +124,7 @@ fn each_protocol_and_tcp_state_expires_after_its_own_timeout() {
                 udp: secs(1),
                 other: secs(1),
                 other_protocol: secs(600),
+                nat_gateway: secs(350),
             },
             sweep_interval: secs(1),
         }

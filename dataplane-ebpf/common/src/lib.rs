@@ -984,6 +984,13 @@ codes! {
         /// a datagram no NAT gateway forwarded the first fragment of is
         /// `fragment`.
         NatGatewayFragmentExpired = 42, "nat_gateway_fragment_expired";
+        /// Through a NAT gateway to a NAT gateway's Elastic IP (its own or
+        /// another's): the packet leaves through the internet gateway and
+        /// comes back in to a gateway that holds no connection for it, an
+        /// unsolicited inbound packet. Counted by the sending gateway as in
+        /// from the source and dropped. (To an ENI's public IP the gateway
+        /// does carry the flow: a hairpin through the internet gateway.)
+        NatGatewayHairpin = 47, "nat_gateway_hairpin";
     }
 }
 

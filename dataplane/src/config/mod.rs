@@ -24,6 +24,8 @@
 //! tcp_transitory_timeout = 60   # lab extension: TCP not established, or closing
 //! other_timeout = 60         # lab extension: ICMP
 //! other_protocol_timeout = 600  # other IP protocols (GRE, ESP...): AWS's 600 s
+//! nat_gateway_idle_timeout = 350 # a NAT gateway's connections: AWS's fixed 350 s
+//!                            # (other values need ignore_aws_ranges: tests)
 //! sweep_interval = 1         # 1..=60: how often expired flows are removed
 //! ignore_aws_ranges = false  # lab knob: true allows 1..=432000 for every timeout
 //! [flow_logs]                # optional: VPC Flow Logs on

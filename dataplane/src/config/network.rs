@@ -33,6 +33,7 @@ pub(super) const CONNTRACK_KEYS: &[&str] = &[
     "tcp_transitory_timeout",
     "other_timeout",
     "other_protocol_timeout",
+    "nat_gateway_idle_timeout",
     "sweep_interval",
     "ignore_aws_ranges",
 ];
@@ -277,6 +278,12 @@ impl<'s> Checker<'s> {
             ("tcp_transitory_timeout", None, &mut d.tcp_transitory),
             ("other_timeout", None, &mut d.other),
             ("other_protocol_timeout", None, &mut d.other_protocol),
+            // AWS's is fixed at 350 s: the lab knob shrinks it for tests.
+            (
+                "nat_gateway_idle_timeout",
+                aws("a NAT gateway's idle timeout, fixed", 350..=350),
+                &mut d.nat_gateway,
+            ),
         ] {
             if let Some(e) = t.get(key) {
                 if let Some(secs) = self.timeout_secs(&e.node, &t.field(key), key, aws, lab_ranges)

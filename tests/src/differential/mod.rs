@@ -147,6 +147,11 @@ pub struct Tally {
     /// the gateway forwarded (translated to its Elastic IP).
     pub route_nat: u64,
     pub nat_forwarded: u64,
+    /// First packets through a NAT gateway back into the lab: to a public
+    /// IP, delivered (its destination translated), and to an Elastic IP,
+    /// dropped (`nat_gateway_hairpin`).
+    pub nat_hairpin: u64,
+    pub nat_hairpin_dropped: u64,
     /// Packets the model counted into a NAT gateway's CloudWatch metrics
     /// (in from either side), which the kernel's `HL_NAT_STATS` must match.
     pub nat_counted: u64,
@@ -231,6 +236,12 @@ impl Tally {
                 self.route_nat += 1;
                 if matches!(o.verdict, Verdict::Forward { .. }) {
                     self.nat_forwarded += 1;
+                    if o.out.get(30..34) != frame.get(30..34) {
+                        self.nat_hairpin += 1;
+                    }
+                }
+                if matches!(o.verdict, Verdict::Drop(DropReason::NatGatewayHairpin)) {
+                    self.nat_hairpin_dropped += 1;
                 }
             }
             None => {}
@@ -294,6 +305,8 @@ impl Tally {
         self.internet += o.internet;
         self.route_nat += o.route_nat;
         self.nat_forwarded += o.nat_forwarded;
+        self.nat_hairpin += o.nat_hairpin;
+        self.nat_hairpin_dropped += o.nat_hairpin_dropped;
         self.nat_counted += o.nat_counted;
         self.nat_rst += o.nat_rst;
         self.icmp_errors_forwarded += o.icmp_errors_forwarded;
@@ -318,8 +331,8 @@ impl Tally {
     pub fn summary(&self) -> String {
         let drops: u64 = self.drops.values().sum();
         let mut s = format!(
-            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded, {} packets counted in its CloudWatch metrics, {} segments of no connection answered with a RST, {} UDP fragments ({} forwarded); ICMP errors: {} forwarded along the flow they quote, {} to or from the lab's internet ({} of them forwarded); tcp-flags: {} forwarded packets carried a logged flag ({} a flag their direction carried in an earlier window, over {} windows); security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
-            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.nat_counted, self.nat_rst, self.udp_fragments, self.udp_fragments_forwarded, self.icmp_errors_forwarded, self.icmp_errors_internet, self.icmp_errors_internet_forwarded, self.tcp_flagged, self.tcp_flag_repeats, self.windows, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
+            "{} packets (tc {}, xdp {}): forwarded {} ({} translated, {} through HTTP VPC links), arp answered {}, passed {}, dropped {drops}; network ACLs: {} met an allow, {} denied; route tables: {} met a local route, {} a blackhole, {} no route, {} an internet gateway; peering: {} routed over an active connection ({} delivered in the peer VPC), {} dropped as not active, {} as not transitive; internet gateway: {} packets to or from the lab's internet; NAT gateway: {} first packets routed to one, {} of them translated and forwarded ({} hairpinned to a public IP of the lab, {} dropped at an Elastic IP), {} packets counted in its CloudWatch metrics, {} segments of no connection answered with a RST, {} UDP fragments ({} forwarded); ICMP errors: {} forwarded along the flow they quote, {} to or from the lab's internet ({} of them forwarded); tcp-flags: {} forwarded packets carried a logged flag ({} a flag their direction carried in an earlier window, over {} windows); security groups: {} on untracked flows, {} ICMP met a rule by type/code, {} of other protocols ({} forwarded)",
+            self.packets, self.tc, self.xdp, self.forwarded, self.translated, self.linked, self.reflected, self.passed, self.nacl_allowed, self.nacl_denied, self.route_local, self.route_blackhole, self.route_none, self.route_igw, self.peering_routed, self.peering_crossed, self.peering_not_active, self.peering_not_transitive, self.internet, self.route_nat, self.nat_forwarded, self.nat_hairpin, self.nat_hairpin_dropped, self.nat_counted, self.nat_rst, self.udp_fragments, self.udp_fragments_forwarded, self.icmp_errors_forwarded, self.icmp_errors_internet, self.icmp_errors_internet_forwarded, self.tcp_flagged, self.tcp_flag_repeats, self.windows, self.untracked, self.icmp_typed, self.other_protocol, self.other_protocol_forwarded
         );
         let _ = write!(
             s,

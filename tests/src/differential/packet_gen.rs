@@ -636,9 +636,10 @@ impl<'t> PacketGen<'t> {
 
     /// A new flow from an ENI of a VPC with a NAT gateway to an internet
     /// host, mostly TCP to port 80 (one unique destination: shrunk pools
-    /// fill, `nat_gateway_error_port_allocation`).
+    /// fill, `nat_gateway_error_port_allocation`), or (25 %) to a public
+    /// address of the lab (a hairpin, `nat_gateway_hairpin`).
     fn through_nat_gateway(&mut self) -> Option<(Port, Vec<u8>)> {
-        let (e, dst) = self.behind_nat_gateway()?;
+        let (e, dst) = self.behind_nat_gateway(true)?;
         let proto = *self.rng.pick(&[6, 6, 6, 17, 1]);
         let sport = self.ephemeral();
         let dport = match proto {
@@ -650,9 +651,13 @@ impl<'t> PacketGen<'t> {
         Some(self.frame(e, (self.eni_ip(e), dst), proto, (sport, dport), flags, 8))
     }
 
-    /// An ENI of a VPC with a NAT gateway and an internet host for it to
-    /// send to, or `None` when the topology has neither.
-    pub(super) fn behind_nat_gateway(&mut self) -> Option<(usize, [u8; 4])> {
+    /// An ENI of a VPC with a NAT gateway and a destination for it to send
+    /// to through the gateway, or `None` when the topology has neither: an
+    /// internet host, or with `hairpin` (25 %, or always when the lab's
+    /// internet has no host) a public address of the lab (an ENI's public
+    /// IP, a NAT gateway's Elastic IP): the gateway's hairpin through the
+    /// internet gateway.
+    pub(super) fn behind_nat_gateway(&mut self, hairpin: bool) -> Option<(usize, [u8; 4])> {
         let t = self.topo;
         let e = self.pick_eni(|g, e| {
             let v = g.topo.eni_vpc(e);
@@ -661,12 +666,30 @@ impl<'t> PacketGen<'t> {
                 .iter()
                 .any(|n| g.topo.subnets[n.subnet].vpc == v)
         })?;
-        if t.internet.hosts.is_empty() {
+        let lab: Vec<[u8; 4]> = if hairpin {
+            t.internet
+                .public_ips
+                .iter()
+                .map(|p| p.ip.octets())
+                .chain(
+                    t.internet
+                        .nat_gateways
+                        .iter()
+                        .map(|n| n.elastic_ip.octets()),
+                )
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let dst = if !lab.is_empty() && (t.internet.hosts.is_empty() || self.rng.chance(25)) {
+            *self.rng.pick(&lab)
+        } else if t.internet.hosts.is_empty() {
             return None;
-        }
-        let dst = t.internet.hosts[self.rng.below(t.internet.hosts.len())]
-            .ip
-            .octets();
+        } else {
+            t.internet.hosts[self.rng.below(t.internet.hosts.len())]
+                .ip
+                .octets()
+        };
         Some((e, dst))
     }
 

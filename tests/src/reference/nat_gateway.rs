@@ -6,7 +6,9 @@
 //! `unsupported_protocol`). The gateway's own subnet must route the destination to the
 //! internet gateway (else `no_route`); the packet leaves the gateway's
 //! subnet (its outbound ACL) for the internet host with that address
-//! (none: `internet_no_host`), source-NATed to the gateway's Elastic IP and
+//! (none: an ENI's public IP is reached back through the internet gateway,
+//! `nat_hairpin`; a NAT gateway's Elastic IP is `nat_gateway_hairpin`;
+//! anything else `internet_no_host`), source-NATed to the gateway's Elastic IP and
 //! a port of its pool: the first in probe order (from `nat_lo +
 //! hash % range`, at most `NAT_PORT_TRIES`) whose reply tuple no live flow
 //! holds; none: `nat_gateway_error_port_allocation`. A first packet from
@@ -166,13 +168,26 @@ impl Model {
             self.counters.nat_gateways[g].connection_attempts += 1;
         }
         let r = self.at_nat_gateway(eni, g, first);
-        if let Err(reason) = r {
-            self.nat_dropped(g, false, frame.len() as u64);
-            if reason == DropReason::NatGatewayErrorPortAllocation {
-                self.counters.nat_gateways[g].error_port_allocation += 1;
+        let len = frame.len() as u64;
+        match r {
+            Ok(o) => Ok(o),
+            // What the gateway sent on and its subnet's outbound ACL, or a
+            // hairpin's receiver, refused: in and out, not PacketsDropCount
+            // ("packets dropped by the NAT gateway").
+            Err((reason, true)) => {
+                let c = self.nat_in(g, false, len);
+                c.packets_out_to_destination += 1;
+                c.bytes_out_to_destination += len;
+                Err(reason)
+            }
+            Err((reason, false)) => {
+                self.nat_dropped(g, false, len);
+                if reason == DropReason::NatGatewayErrorPortAllocation {
+                    self.counters.nat_gateways[g].error_port_allocation += 1;
+                }
+                Err(reason)
             }
         }
-        r
     }
 
     /// The gateway's part of [`Self::out_through_nat_gateway`].
@@ -181,15 +196,15 @@ impl Model {
         eni: usize,
         g: usize,
         first: First<'_>,
-    ) -> Result<Outcome, DropReason> {
+    ) -> Result<Outcome, (DropReason, bool)> {
         let First(key, p, frame, reopen) = first;
         let n = self.topo.internet.nat_gateways[g].clone();
         let from = self.topo.enis[eni].subnet;
         if ![PROTO_TCP, PROTO_UDP, PROTO_ICMP].contains(&p.proto) {
-            return Err(DropReason::UnsupportedProtocol);
+            return Err(own(DropReason::UnsupportedProtocol));
         }
         if p.proto == PROTO_TCP && p.tcp_flags & (wire::TCP_SYN | wire::TCP_ACK) != wire::TCP_SYN {
-            return self.nat_no_connection(eni, g, p, frame);
+            return self.nat_no_connection(eni, g, p, frame).map_err(own);
         }
         let icmp = Self::icmp_of(frame, p);
         let (table, best) = self.best_route(n.subnet, p.dst);
@@ -198,39 +213,103 @@ impl Model {
             Some((_, Some(i))) if matches!(table.routes[i].target, RouteTarget::InternetGateway(_))
         );
         if !public {
-            return Err(DropReason::NoRoute);
+            return Err(own(DropReason::NoRoute));
         }
-        self.nacl_out((n.subnet, NO_SUBNET), p, p.dst, p.dport, icmp)?;
-        let k = self.internet_host(p.dst)?;
+        self.nacl_out((n.subnet, NO_SUBNET), p, p.dst, p.dport, icmp)
+            .map_err(past)?;
+        // The far end: an internet host, or through the internet gateway
+        // back into the lab (`nat_hairpin`).
+        let far = match self.internet_host(p.dst) {
+            Ok(k) => (self.topo.enis.len() + k, INTERNET, p.dst, NO_SUBNET),
+            Err(_) => self.nat_hairpin(&n, p, icmp)?,
+        };
+        let (host, far_vpc, far_ip, far_subnet) = far;
         let rev = Direction {
             nat: Some(g),
-            ..Direction::reply(p, &key, eni, [(NO_SUBNET, n.subnet), (n.subnet, from)])
+            ..Direction::reply(p, &key, eni, [(far_subnet, n.subnet), (n.subnet, from)])
         };
         let is_icmp = p.proto == PROTO_ICMP;
         let reply_at = |nat_port| Tuple {
-            vpc: INTERNET,
+            vpc: far_vpc,
             proto: p.proto,
             echo_reply: Self::echo_request(p),
             addrs: Addrs {
-                src: p.dst,
+                src: far_ip,
                 dst: n.elastic_ip.octets(),
                 // Echo has one identifier for both "ports".
                 sport: if is_icmp { nat_port } else { p.dport },
                 dport: nat_port,
             },
         };
-        let (host, cross) = (
-            self.topo.enis.len() + k,
-            [(from, n.subnet), (n.subnet, NO_SUBNET)],
-        );
+        let cross = [(from, n.subnet), (n.subnet, far_subnet)];
         let fwd = |reply: &Tuple| Direction {
             nat: Some(g),
-            ..Direction::first(p, host, INTERNET, reply.addrs.reversed(), cross)
+            ..Direction::first(p, host, far_vpc, reply.addrs.reversed(), cross)
         };
         let created = self.bind_nat_port(key, rev, fwd, n.ports, reply_at, (p, frame), reopen);
-        created.map_err(|unbound| match unbound {
-            Unbound::Full => DropReason::FlowTableFull,
-            Unbound::Exhausted => DropReason::NatGatewayErrorPortAllocation,
+        created.map_err(|unbound| {
+            own(match unbound {
+                Unbound::Full => DropReason::FlowTableFull,
+                Unbound::Exhausted => DropReason::NatGatewayErrorPortAllocation,
+            })
         })
     }
+    /// No internet host holds `p.dst`: an address of the lab's own behind
+    /// an internet gateway. An ENI's public IP: the packet enters the ENI's
+    /// VPC from the internet, from the gateway's Elastic IP (as
+    /// [`Self::in_from_internet`]: the ENI's table must route the Elastic
+    /// IP to its internet gateway, its ingress groups and its subnet's
+    /// inbound ACL judge the Elastic IP); the far end (port, VPC, private
+    /// address, subnet). A NAT gateway's Elastic IP (its own included):
+    /// back in at a gateway with no connection for it,
+    /// `nat_gateway_hairpin`. Anything else: `internet_no_host`.
+    fn nat_hairpin(
+        &mut self,
+        n: &dataplane::model::NatGateway,
+        p: &Ipv4,
+        icmp: (u8, u8),
+    ) -> Result<Far, (DropReason, bool)> {
+        if self.elastic_ip_gateway(p.dst).is_some() {
+            return Err(own(DropReason::NatGatewayHairpin));
+        }
+        let dst = Ipv4Addr::from(p.dst);
+        let eni = self
+            .topo
+            .internet
+            .public_ips
+            .iter()
+            .find(|x| x.ip == dst)
+            .map(|x| x.eni)
+            .ok_or(own(DropReason::InternetNoHost))?;
+        // From here on the gateway has sent the packet: the receiver's side
+        // refuses it (`past`).
+        let eip = n.elastic_ip.octets();
+        if self.route_table(eni, eip).map_err(past)? != super::Routed::Internet {
+            return Err(past(DropReason::NoRoute));
+        }
+        let receiver = self.topo.enis[eni].security_groups.clone();
+        if !self.groups_allow(&receiver, true, p.proto, eip, Self::sg_value(p, p.dport)) {
+            return Err(past(DropReason::IngressSgDeny));
+        }
+        let to = self.topo.enis[eni].subnet;
+        self.nacl_in((NO_SUBNET, to), p, eip, p.dport, icmp)
+            .map_err(past)?;
+        let e = &self.topo.enis[eni];
+        Ok((eni, self.topo.eni_vpc(eni), e.ip.octets(), to))
+    }
+}
+
+/// Where a gateway sends a flow: (port, VPC, address, subnet) of an
+/// internet host or of a hairpin's ENI.
+type Far = (usize, usize, [u8; 4], usize);
+
+/// The gateway's own drop (`PacketsDropCount`).
+fn own(reason: DropReason) -> (DropReason, bool) {
+    (reason, false)
+}
+
+/// A drop past the gateway, of what it sent on: its subnet's outbound ACL,
+/// or a hairpin's receiver (its table, groups, inbound ACL).
+fn past(reason: DropReason) -> (DropReason, bool) {
+    (reason, true)
 }

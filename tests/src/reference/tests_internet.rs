@@ -213,3 +213,57 @@ fn fragmented_udp_goes_through_the_nat_gateway_both_ways() {
     assert_eq!(forwarded(&mut m, Port::Internet(0), &sent[2]).0, frag);
     assert_eq!(m.counters().counters[Counter::FlowCreated as usize], 1);
 }
+
+/// Rule 13's hairpin: app (behind nat-a) to web's public IP 203.0.113.20
+/// goes out from the Elastic IP and a pool port and comes back in through
+/// the internet gateway to web's private address (web's groups admit TCP
+/// 80 from anywhere, its table routes the Elastic IP to igw-a); web's
+/// SYN-ACK to the Elastic IP returns to app from 203.0.113.20. To the
+/// gateway's own Elastic IP: `nat_gateway_hairpin`, counted in and dropped.
+/// web's groups refuse UDP: the gateway sent it on (in and out), the
+/// receiver's groups dropped it (`ingress_sg_deny`, not PacketsDropCount).
+#[test]
+fn a_nat_gateway_hairpins_to_a_public_ip_and_not_to_an_elastic_ip() {
+    let (public, eip) = (ip("203.0.113.20"), ip("203.0.113.50"));
+    let mut m = model(false);
+    let a = ends(&m, "eni-app");
+    let w = ends(&m, "eni-web");
+    let syn = pkt::tcp(a.mac, GATEWAY_MAC, a.ip, public, 40000, 80, "S");
+    let (v, out) = forwarded(&mut m, Port::Eni(a.eni), &syn);
+    assert_eq!(v, Verdict::Forward { eni: w.eni });
+    let port = u16::from_be_bytes([out[34], out[35]]);
+    assert!((1024..=56_023).contains(&port), "{port}");
+    assert_eq!(out, pkt::tcp(GATEWAY_MAC, w.mac, eip, w.ip, port, 80, "S"));
+    let synack = pkt::tcp(w.mac, GATEWAY_MAC, w.ip, eip, 80, port, "SA");
+    let (v, back) = forwarded(&mut m, Port::Eni(w.eni), &synack);
+    assert_eq!(v, Verdict::Forward { eni: a.eni });
+    assert_eq!(
+        back,
+        pkt::tcp(GATEWAY_MAC, a.mac, public, a.ip, 80, 40000, "SA")
+    );
+    let own = pkt::tcp(a.mac, GATEWAY_MAC, a.ip, eip, 40001, 80, "S");
+    let (v, _) = forwarded(&mut m, Port::Eni(a.eni), &own);
+    assert_eq!(v, Verdict::Drop(DropReason::NatGatewayHairpin));
+    let udp = pkt::udp(a.mac, GATEWAY_MAC, a.ip, public, 5000, 53);
+    let (v, _) = forwarded(&mut m, Port::Eni(a.eni), &udp);
+    assert_eq!(v, Verdict::Drop(DropReason::IngressSgDeny));
+    let c = m.counters().nat_gateways[0];
+    let (t, u) = (syn.len() as u64, udp.len() as u64);
+    assert_eq!(
+        (
+            c.packets_in_from_source,
+            c.packets_out_to_destination,
+            c.packets_dropped
+        ),
+        (3, 2, 1)
+    );
+    assert_eq!(
+        (c.bytes_in_from_source, c.bytes_out_to_destination),
+        (2 * t + u, t + u)
+    );
+    assert_eq!(
+        (c.packets_in_from_destination, c.packets_out_to_source),
+        (1, 1)
+    );
+    assert_eq!(m.counters().count(Counter::FlowCreated), 1);
+}

@@ -447,6 +447,7 @@ fn conntrack_defaults_are_aws_and_every_key_is_read() {
                 udp: secs(60),
                 other: secs(7),
                 other_protocol: secs(600),
+                nat_gateway: secs(350),
             },
             sweep_interval: secs(2),
         }
@@ -476,7 +477,7 @@ fn conntrack_values_outside_their_ranges_are_located() {
                 "t.toml:5:26: conntrack.tcp_transitory_timeout: tcp_transitory_timeout 500000 is out of range (expected 1 to 432000 seconds)",
                 "t.toml:6:17: conntrack.other_timeout: expected a timeout in seconds such as 60, found a string",
                 "t.toml:7:18: conntrack.sweep_interval: sweep_interval 0 is out of range (expected 1 to 60)",
-                "t.toml:8:1: conntrack.udp_timout: unknown field \"udp_timout\" (allowed: tcp_established_timeout, udp_stream_timeout, udp_timeout, tcp_transitory_timeout, other_timeout, other_protocol_timeout, sweep_interval, ignore_aws_ranges; did you mean \"udp_timeout\"?)",
+                "t.toml:8:1: conntrack.udp_timout: unknown field \"udp_timout\" (allowed: tcp_established_timeout, udp_stream_timeout, udp_timeout, tcp_transitory_timeout, other_timeout, other_protocol_timeout, nat_gateway_idle_timeout, sweep_interval, ignore_aws_ranges; did you mean \"udp_timeout\"?)",
             ]
         );
     assert_eq!(
@@ -490,6 +491,17 @@ fn conntrack_values_outside_their_ranges_are_located() {
             diags("[conntrack]\nignore_aws_ranges = true\nudp_timeout = 0\n"),
             ["t.toml:3:15: conntrack.udp_timeout: udp_timeout 0 is out of range (expected 1 to 432000 seconds)"]
         );
+    // A NAT gateway's idle timeout is AWS's fixed 350 s; the lab knob
+    // shrinks it (tests of the RST after the timeout with real clients).
+    assert_eq!(
+        diags("[conntrack]\nnat_gateway_idle_timeout = 5\n"),
+        ["t.toml:2:28: conntrack.nat_gateway_idle_timeout: nat_gateway_idle_timeout 5 is out of range (expected 350 to 350 seconds, AWS's range for a NAT gateway's idle timeout, fixed; set ignore_aws_ranges = true to allow 1 to 432000 in the lab)"]
+    );
+    let ok = "[conntrack]\nnat_gateway_idle_timeout = 350\n";
+    let secs = std::time::Duration::from_secs;
+    assert_eq!(parsed(ok).conntrack.timeouts.nat_gateway, secs(350));
+    let short = "[conntrack]\nignore_aws_ranges = true\nnat_gateway_idle_timeout = 2\n";
+    assert_eq!(parsed(short).conntrack.timeouts.nat_gateway, secs(2));
     assert_eq!(
         diags("conntrack = 5\n"),
         ["t.toml:1:13: conntrack: expected a table ([conntrack]), found an integer"]

@@ -67,7 +67,7 @@ impl PacketGen<'_> {
     /// A UDP datagram from an ENI of a VPC with a NAT gateway to an internet
     /// host, with a payload long enough to cut.
     fn through_nat_gateway_udp(&mut self) -> Option<(Port, Vec<u8>)> {
-        let (e, dst) = self.behind_nat_gateway()?;
+        let (e, dst) = self.behind_nat_gateway(false)?;
         let sport = self.ephemeral();
         let dport = *self.rng.pick(&[53, 53, 123, 4789]);
         Some(self.frame(e, (self.eni_ip(e), dst), 17, (sport, dport), 0, 0))
