@@ -80,9 +80,10 @@ pub fn to_internet<P: Packet>(
     if h.proto == PROTO_TCP && h.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
         counters::nat(r.nat_gateway, |c| unsafe { (*c).connection_attempts += 1 });
     }
-    match at_gateway(p, port, h, key, len, restart, &r) {
+    let mut sent = false;
+    match at_gateway(p, port, h, key, len, restart, &r, &mut sent) {
         Ok(v) => Ok(v),
-        Err((reason, sent)) => {
+        Err(reason) => {
             // PacketsDropCount: "packets dropped by the NAT gateway". What
             // the gateway sent on and its subnet's outbound ACL, or a
             // hairpin's receiver, refused is that ACL's or group's drop:
@@ -96,22 +97,22 @@ pub fn to_internet<P: Packet>(
     }
 }
 
-/// The gateway's own drop (counted `PacketsDropCount`).
-#[inline(always)]
-fn own(reason: DropReason) -> (DropReason, bool) {
-    (reason, false)
-}
-
 /// A drop past the gateway, of what it sent on: its subnet's outbound ACL,
-/// or a hairpin's receiver (its table, groups, inbound ACL).
+/// or a hairpin's receiver (its table, groups, inbound ACL). `sent` says
+/// so to [`to_internet`]; any other drop is the gateway's own (counted
+/// `PacketsDropCount`). A flag beside the reason rather than a pair in the
+/// error: a `(DropReason, bool)` error packs into the padding of `Verdict`
+/// in the `Result`, and LLVM then merged an undefined pointer's bytes into
+/// a verdict (`math between map_value pointer ...`, refused).
 #[inline(always)]
-fn past(reason: DropReason) -> (DropReason, bool) {
-    (reason, true)
+fn past(sent: &mut bool, reason: DropReason) -> DropReason {
+    *sent = true;
+    reason
 }
 
 /// The gateway's part of [`to_internet`]: its subnet's route and ACL, the
 /// host, the port, the flow. A drop says whether the gateway had sent the
-/// packet on ([`past`]) or dropped it itself ([`own`]).
+/// packet on ([`past`], `sent`) or dropped it itself.
 #[inline(always)]
 fn at_gateway<P: Packet>(
     p: &mut P,
@@ -121,47 +122,48 @@ fn at_gateway<P: Packet>(
     len: u64,
     restart: bool,
     r: &RouteInfo,
-) -> Result<Verdict, (DropReason, bool)> {
+    sent: &mut bool,
+) -> Result<Verdict, DropReason> {
     let gen = port.generation as u32;
     explain::stage(STAGE_NAT_GATEWAY);
     // "NAT gateways support the following protocols: TCP, UDP, and ICMP"
     // (VPC user guide, "NAT gateway basics"): GRE, ESP, SCTP... end here.
     if h.proto != PROTO_TCP && h.proto != PROTO_UDP && h.proto != PROTO_ICMP {
-        return Err(own(DropReason::UnsupportedProtocol));
+        return Err(DropReason::UnsupportedProtocol);
     }
     if h.proto == PROTO_TCP && h.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
-        return no_connection(p, port, h, len, r).map_err(own);
+        return no_connection(p, port, h, len, r);
     }
     let value = nacl::value(h, h.dport);
     if !route::to_igw(gen, r.nat_subnet, h.dst) {
         // The gateway's subnet is not public (no route to an internet gateway).
-        return Err(own(DropReason::NoRoute));
+        return Err(DropReason::NoRoute);
     }
-    nacl::out(NACL_CHECK_OUT2, gen, r.nat_subnet, NO_SUBNET, h.dst, h.proto, value).map_err(past)?;
+    nacl::out(NACL_CHECK_OUT2, gen, r.nat_subnet, NO_SUBNET, h.dst, h.proto, value).map_err(|e| past(sent, e))?;
     // Back at the gateway: the host and the port (`explain` names the stage).
     explain::stage(STAGE_NAT_GATEWAY);
     let host_key = EniKey { vpc: in_generation(INTERNET_VPC, gen), ip: h.dst };
     // SAFETY: read-only map value.
     let to: Far = match unsafe { ENIS.get(&host_key) } {
         Some(d) if d.kind == ENI_KIND_INTERNET => Far { eni: d, vpc: INTERNET_VPC, ip: h.dst, subnet: NO_SUBNET, hairpin: 0 },
-        _ => hairpin(gen, h, r)?,
+        _ => hairpin(gen, h, r, sent)?,
     };
     let host = to.eni;
     explain::destination(host);
     let mut b = flow::Birth::of(h);
     b.nat_gateway = r.nat_gateway;
-    let rev = flow::scratch(1).map_err(own)?;
+    let rev = flow::scratch(1)?;
     let back = Hop { mac: &port.mac, ifindex: p.ingress_ifindex(), vpc: port.vpc, eni: port.eni };
     let rx = Crossings { from1: to.subnet, to1: r.nat_subnet, from2: r.nat_subnet, to2: port.subnet };
     // Through a public address of the lab the reply's source is translated
     // back too (the far ENI's internet gateway: its private address to the
     // public one the sender addressed).
     flow::build(rev, &b, FLOW_F_REPLY | FLOW_F_DNAT | (to.hairpin & FLOW_F_SNAT), host.eni, &back, Tuple::reply_to(h), &rx);
-    let (rev_key, bound) = claim(h, r, rev, b.echo_request as u8, to.vpc, to.ip).map_err(own)?;
+    let (rev_key, bound) = claim(h, r, rev, b.echo_request as u8, to.vpc, to.ip)?;
     if !bound {
-        return Err(own(DropReason::NatGatewayErrorPortAllocation));
+        return Err(DropReason::NatGatewayErrorPortAllocation);
     }
-    let fwd = flow::scratch(0).map_err(own)?;
+    let fwd = flow::scratch(0)?;
     let to_host = Hop { mac: &host.mac, ifindex: host.ifindex, vpc: to.vpc, eni: host.eni };
     let out = Tuple { src: r.nat_ip, dst: to.ip, sport: rev_key.dport, dport: rev_key.sport };
     let fx = Crossings { from1: port.subnet, to1: r.nat_subnet, from2: r.nat_subnet, to2: to.subnet };
@@ -170,9 +172,9 @@ fn at_gateway<P: Packet>(
         // A dry run (`dataplane explain`) claimed no port and creates nothing.
         Created::New
     } else {
-        flow::create(key, fwd, &rev_key, rev, restart, Reply::Claimed).map_err(own)?
+        flow::create(key, fwd, &rev_key, rev, restart, Reply::Claimed)?
     };
-    forward::created(p, h, key, c, fwd, len).map_err(own)
+    forward::created(p, h, key, c, fwd, len)
 }
 
 /// Where the gateway sends a flow: an internet host, or through the
@@ -204,14 +206,14 @@ struct Far {
 /// unsolicited inbound packet, dropped (`nat_gateway_hairpin`). Anything
 /// else: `internet_no_host`.
 #[inline(always)]
-fn hairpin(gen: u32, h: &Headers, r: &RouteInfo) -> Result<Far, (DropReason, bool)> {
+fn hairpin(gen: u32, h: &Headers, r: &RouteInfo, sent: &mut bool) -> Result<Far, DropReason> {
     let public_key = EniKey { vpc: in_generation(INTERNET_VPC, gen), ip: h.dst };
     // SAFETY: read-only map value.
     let Some(private) = (unsafe { PUBLIC_IPS.get(&public_key) }) else {
-        return Err(own(DropReason::InternetNoHost));
+        return Err(DropReason::InternetNoHost);
     };
     if private.vpc == NAT_GATEWAY_VPC {
-        return Err(own(DropReason::NatGatewayHairpin));
+        return Err(DropReason::NatGatewayHairpin);
     }
     let (vpc, ip) = (private.vpc, private.ip);
     let dst_key = EniKey { vpc: in_generation(vpc, gen), ip };
@@ -219,21 +221,21 @@ fn hairpin(gen: u32, h: &Headers, r: &RouteInfo) -> Result<Far, (DropReason, boo
     let dst: &EniInfo = match unsafe { ENIS.get(&dst_key) } {
         // Gateways are not built across nodes (`check` refuses them).
         Some(d) if d.kind == ENI_KIND_HOST && !d.is_remote() => d,
-        _ => return Err(own(DropReason::NoRoute)),
+        _ => return Err(DropReason::NoRoute),
     };
     // From here on the gateway has sent the packet: the receiver's side
     // refuses it (`past`).
     explain::stage(STAGE_IGW);
-    if route::decide(gen, dst.subnet, r.nat_ip).map_err(past)? != route::IGW {
-        return Err(past(DropReason::NoRoute));
+    if route::decide(gen, dst.subnet, r.nat_ip).map_err(|e| past(sent, e))? != route::IGW {
+        return Err(past(sent, DropReason::NoRoute));
     }
     explain::stage(STAGE_INGRESS_SG);
     let sv = sg::value(h, u16::from_be_bytes(h.dport));
     if !sg::allows(SG_CHECK_INGRESS, dst.sg_set, SG_DIR_INGRESS, h.proto, r.nat_ip, sv) {
-        return Err(past(DropReason::IngressSgDeny));
+        return Err(past(sent, DropReason::IngressSgDeny));
     }
     let value = nacl::value(h, h.dport);
-    nacl::inbound(NACL_CHECK_IN2, gen, NO_SUBNET, dst.subnet, r.nat_ip, h.proto, value).map_err(past)?;
+    nacl::inbound(NACL_CHECK_IN2, gen, NO_SUBNET, dst.subnet, r.nat_ip, h.proto, value).map_err(|e| past(sent, e))?;
     explain::stage(STAGE_NAT_GATEWAY);
     Ok(Far { eni: dst, vpc, ip, subnet: dst.subnet, hairpin: u32::MAX })
 }
