@@ -281,6 +281,38 @@ fn json(s: &str, what: &str) -> Result<Value> {
     })
 }
 
+/// One iperf3 measurement of `t` through `p` for part `part`, retried
+/// once (a client that cannot connect on a busy machine says nothing about
+/// the path), its delivery checked into `c` (bytes received, the server
+/// saw `p.peer`): its figure.
+pub(crate) fn checked_iperf(
+    part: &str,
+    p: &Path,
+    t: Test,
+    sizes: &Sizes,
+    c: &mut Check,
+) -> Result<f64> {
+    let r = match iperf(p, t, sizes) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("[bench] {part}: retrying once after: {e:#}");
+            iperf(p, t, sizes).with_context(|| format!("iperf3 {t:?} through {}", p.name))?
+        }
+    };
+    c.delivered += r.bytes;
+    if r.bytes == 0 {
+        c.fail(format!("{t:?}: nothing received"));
+    } else if r.peer != p.peer.to_string() {
+        c.fail(format!(
+            "{t:?}: the server saw {:?}, expected {}",
+            r.peer, p.peer
+        ));
+    } else {
+        c.verified += 1;
+    }
+    Ok(r.value)
+}
+
 pub(crate) fn iperf(p: &Path, t: Test, sizes: &Sizes) -> Result<Run> {
     let mut server = NsProcess::spawn(&p.server_ns, &["iperf3", "-s", "-1", "-J", "-p", "5201"])?;
     sys::wait_tcp_listen(&p.server_ns, 5201, Duration::from_secs(10))?;
@@ -370,29 +402,8 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
                     rep + 1,
                     opts.reps
                 );
-                // One retry: a client that cannot connect on a busy machine
-                // says nothing about the path.
-                let r = match iperf(p, t, sizes) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("[bench] host: retrying once after: {e:#}");
-                        iperf(p, t, sizes)
-                            .with_context(|| format!("iperf3 {t:?} through {}", p.name))?
-                    }
-                };
-                let c = &mut checks[pi];
-                c.delivered += r.bytes;
-                if r.bytes == 0 {
-                    c.fail(format!("{t:?}: nothing received"));
-                } else if r.peer != p.peer.to_string() {
-                    c.fail(format!(
-                        "{t:?}: the server saw {:?}, expected {}",
-                        r.peer, p.peer
-                    ));
-                } else {
-                    c.verified += 1;
-                }
-                data.entry((pi, t)).or_default().push(r.value);
+                let value = checked_iperf("host", p, t, sizes, &mut checks[pi])?;
+                data.entry((pi, t)).or_default().push(value);
             }
         }
     }

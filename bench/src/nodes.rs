@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use hyperlab_tests::nodes::Nodes;
 
 use super::{
-    host::{iperf, Kind, Path, Test},
+    host::{checked_iperf, Kind, Path, Test},
     report::{Check, Report, Row},
     stats::ratios,
     sys::{ip, ns_name, Netns},
@@ -153,27 +153,8 @@ pub fn run(opts: &Options, sizes: &Sizes, report: &mut Report) -> Result<()> {
                     rep + 1,
                     opts.reps
                 );
-                let r = match iperf(p, t, sizes) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("[bench] nodes: retrying once after: {e:#}");
-                        iperf(p, t, sizes)
-                            .with_context(|| format!("iperf3 {t:?} through {}", p.name))?
-                    }
-                };
-                let c = &mut checks[pi];
-                c.delivered += r.bytes;
-                if r.bytes == 0 {
-                    c.fail(format!("{t:?}: nothing received"));
-                } else if r.peer != p.peer.to_string() {
-                    c.fail(format!(
-                        "{t:?}: the server saw {:?}, expected {}",
-                        r.peer, p.peer
-                    ));
-                } else {
-                    c.verified += 1;
-                }
-                data.entry((pi, t)).or_default().push(r.value);
+                let value = checked_iperf("nodes", p, t, sizes, &mut checks[pi])?;
+                data.entry((pi, t)).or_default().push(value);
             }
         }
     }
