@@ -97,15 +97,7 @@ impl Model {
             self.nat_dropped(g, true, frame.len() as u64);
             return Err(DropReason::NatGatewayOutsideInitiated);
         }
-        let dst = Ipv4Addr::from(p.dst);
-        let eni = self
-            .topo
-            .internet
-            .public_ips
-            .iter()
-            .find(|x| x.ip == dst)
-            .map(|x| x.eni)
-            .ok_or(DropReason::NoRoute)?;
+        let eni = self.public_ip_eni(p.dst).ok_or(DropReason::NoRoute)?;
         // The reply leaves through the ENI's subnet's table.
         if self.route_table(eni, p.src)? != Routed::Internet {
             return Err(DropReason::NoRoute);

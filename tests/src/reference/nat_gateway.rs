@@ -51,6 +51,17 @@ impl Model {
             .position(|n| n.elastic_ip == dst)
     }
 
+    /// The ENI whose public IP is `dst` (the internet gateway's 1:1 NAT).
+    pub(super) fn public_ip_eni(&self, dst: [u8; 4]) -> Option<usize> {
+        let dst = Ipv4Addr::from(dst);
+        self.topo
+            .internet
+            .public_ips
+            .iter()
+            .find(|x| x.ip == dst)
+            .map(|x| x.eni)
+    }
+
     /// CloudWatch's counters: a packet of `len` frame bytes forwarded along
     /// `d`, in and out of its gateway (if any).
     pub(super) fn nat_forwarded(&mut self, d: &Direction, len: u64) {
@@ -272,14 +283,8 @@ impl Model {
         if self.elastic_ip_gateway(p.dst).is_some() {
             return Err(own(DropReason::NatGatewayHairpin));
         }
-        let dst = Ipv4Addr::from(p.dst);
         let eni = self
-            .topo
-            .internet
-            .public_ips
-            .iter()
-            .find(|x| x.ip == dst)
-            .map(|x| x.eni)
+            .public_ip_eni(p.dst)
             .ok_or(own(DropReason::InternetNoHost))?;
         // From here on the gateway has sent the packet: the receiver's side
         // refuses it (`past`).
