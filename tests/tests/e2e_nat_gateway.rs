@@ -26,18 +26,7 @@ fn a_private_instance_reaches_the_internet_through_the_nat_gateways_elastic_ip()
         let why = fx.snapshot().since(&first);
         let drops = drops_but(&why, &[]);
         assert_eq!(code, 0, "app -> example: {body} (drops {drops:?})");
-        let peer = body
-            .strip_prefix("server=example peer=203.0.113.50:")
-            .unwrap_or_else(|| panic!("the internet host sees the Elastic IP: {body}"));
-        let port: u16 = peer
-            .split(|c: char| !c.is_ascii_digit())
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("a port after the Elastic IP: {body}"));
-        assert!(
-            (1024..=56_023).contains(&port),
-            "a port of the pool: {body}"
-        );
+        from_a_pool_port(&body, "example");
     }
 
     // The gateway's CloudWatch metrics, as the agent's metrics endpoint
@@ -331,18 +320,7 @@ fn a_private_instance_reaches_a_public_ip_of_its_vpc_through_the_nat_gateway() {
         "app -> web's public IP: {body} ({:?})",
         drops_but(&why, &[])
     );
-    let peer = body
-        .strip_prefix("server=web peer=203.0.113.50:")
-        .unwrap_or_else(|| panic!("web sees the Elastic IP: {body}"));
-    let port: u16 = peer
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("a port after the Elastic IP: {body}"));
-    assert!(
-        (1024..=56_023).contains(&port),
-        "a port of the pool: {body}"
-    );
+    from_a_pool_port(&body, "web");
     assert!(drops_but(&why, &[]).is_empty(), "{:?}", why.drops);
     let before = fx.snapshot();
     let (code, _) = curl(plan, "app", ip("203.0.113.50"), 80);
@@ -499,5 +477,22 @@ fn an_idle_connection_through_the_nat_gateway_is_reset_after_the_idle_timeout() 
         drops_but(&d, &[]).is_empty(),
         "the late segment is answered, not dropped: {:?}",
         d.drops
+    );
+}
+
+/// Asserts that `server`'s answer `body` names the gateway's Elastic IP
+/// 203.0.113.50 and a port of its pool (1024-56023) as the peer it saw.
+fn from_a_pool_port(body: &str, server: &str) {
+    let peer = body
+        .strip_prefix(&format!("server={server} peer=203.0.113.50:"))
+        .unwrap_or_else(|| panic!("{server} sees the Elastic IP: {body}"));
+    let port: u16 = peer
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("a port after the Elastic IP: {body}"));
+    assert!(
+        (1024..=56_023).contains(&port),
+        "a port of the pool: {body}"
     );
 }
