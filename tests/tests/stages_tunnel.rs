@@ -132,12 +132,18 @@ fn a_first_packet_for_another_nodes_eni_goes_into_the_tunnel_on_tc_only() {
     assert_eq!(st.eni_counters(WEB_ENI).rx_packets, 0);
     assert_eq!(st.eni_counters(CLIENT_ENI).tx_packets, 1);
 
+    xdp_cannot_tunnel(scene, &syn);
+}
+
+/// On XDP, which cannot tunnel, `syn` in a fresh `scene` whose flow would
+/// leave into the tunnel is dropped (`redirect_failed`) and creates no flow.
+fn xdp_cannot_tunnel(scene: fn(&mut Stage), syn: &[u8]) {
     let mut st = Stage::load();
     scene(&mut st);
     assert_dropped(
         &st,
         Hook::Xdp,
-        &syn,
+        syn,
         DropReason::RedirectFailed,
         "XDP cannot tunnel",
     );
@@ -377,16 +383,7 @@ fn a_privatelink_flow_to_another_nodes_target_is_translated_here_with_this_nodes
         "the target's node counts it"
     );
 
-    let mut st = Stage::load();
-    privatelink_scene(&mut st);
-    assert_dropped(
-        &st,
-        Hook::Xdp,
-        &syn,
-        DropReason::RedirectFailed,
-        "XDP cannot tunnel",
-    );
-    assert_eq!(st.flows(), vec![], "XDP: no flow created");
+    xdp_cannot_tunnel(privatelink_scene, &syn);
 }
 
 /// A target's reply that no flow of this node holds, to an NLB node's
