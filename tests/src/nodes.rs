@@ -226,6 +226,32 @@ impl Nodes {
         stats::read_pinned(&pins::pin_dir(&v.lab.name), &Layout::of(v)).expect("counters")
     }
 
+    /// Every node's counters, in node order.
+    pub fn snapshots(&self) -> Vec<Snapshot> {
+        (0..self.views.len()).map(|k| self.snapshot(k)).collect()
+    }
+
+    /// What every node counted since `before` ([`Nodes::snapshots`]).
+    pub fn since(&self, before: &[Snapshot]) -> Vec<Snapshot> {
+        before
+            .iter()
+            .enumerate()
+            .map(|(k, b)| self.snapshot(k).since(b))
+            .collect()
+    }
+
+    /// Asserts that no node dropped a packet since `before`.
+    pub fn assert_no_drops_since(&self, before: &[Snapshot]) {
+        for (k, d) in self.since(before).iter().enumerate() {
+            assert_eq!(
+                d.drops.iter().sum::<u64>(),
+                0,
+                "node {k} drops: {:?}",
+                d.drops
+            );
+        }
+    }
+
     /// `curl http://ADDR:PORT/` from `host` of node `node`.
     pub fn curl(&self, node: usize, host: &str, addr: &str, port: u16) -> (i32, String) {
         curl(self.plan(node), host, ip(addr), port)

@@ -398,7 +398,7 @@ fn privatelink_translates_on_the_clients_node_and_replies_find_it_by_port() {
     // Both nodes' health checks have passed (each probes its own target;
     // 300 ms apart, 2 to be healthy) before the window: nothing flaps.
     std::thread::sleep(Duration::from_millis(1500));
-    let before = [t.snapshot(0), t.snapshot(1)];
+    let before = t.snapshots();
     // From each client's node: node n1 (k = 0 of 2) translates with the
     // even ports, n2 with the odd ones. Maglev spreads the connections
     // over web1 (n2) and web2 (n1), so both nodes' replies cross the tunnel
@@ -427,21 +427,10 @@ fn privatelink_translates_on_the_clients_node_and_replies_find_it_by_port() {
         "both targets served: {served:?}"
     );
     assert_eq!(web1.peers().len() + web2.peers().len(), 20);
-    let d = [
-        t.snapshot(0).since(&before[0]),
-        t.snapshot(1).since(&before[1]),
-    ];
-    for (k, d) in d.iter().enumerate() {
-        assert_eq!(
-            d.drops.iter().sum::<u64>(),
-            0,
-            "node {k} drops: {:?}",
-            d.drops
-        );
-    }
+    t.assert_no_drops_since(&before);
     // The target's groups do not admit 8081: refused on the client's node
     // (the NLB's translation happens there); nothing reaches web1.
-    let before = [t.snapshot(0), t.snapshot(1)];
+    let before = t.snapshots();
     let (code, _) = curl(t.plan(0), "client", ip("10.0.1.100"), 81);
     assert_eq!(code, 28, "the SYN is dropped, not refused");
     assert!(
@@ -449,10 +438,7 @@ fn privatelink_translates_on_the_clients_node_and_replies_find_it_by_port() {
         "web1:8081 saw {:?}",
         denied.peers()
     );
-    let d = [
-        t.snapshot(0).since(&before[0]),
-        t.snapshot(1).since(&before[1]),
-    ];
+    let d = t.since(&before);
     let syns = d[0].drop_count(DropReason::TargetIngressSgDeny);
     assert!(syns >= 1, "{:?}", d[0].drops);
     assert_eq!(d[0].drops.iter().sum::<u64>(), syns);
@@ -641,7 +627,7 @@ fn an_http_vpc_link_reaches_a_target_on_another_node_from_its_link_eni() {
     let t = Nodes::of("mnl", VPC_LINK, NODES);
     let web1 = HostProcess::http_server(t.plan(1), "web1", ip("10.0.1.11"), 8080);
     let denied = HostProcess::http_server(t.plan(1), "web1", ip("10.0.1.11"), 8081);
-    let before = [t.snapshot(0), t.snapshot(1)];
+    let before = t.snapshots();
     for _ in 0..3 {
         let (code, body) = curl(t.plan(0), "apigw", ip("10.1.1.202"), 80);
         assert_eq!(code, 0, "{body}");
@@ -657,18 +643,7 @@ fn an_http_vpc_link_reaches_a_target_on_another_node_from_its_link_eni() {
         );
     }
     assert_eq!(web1.peers().len(), 3);
-    let d = [
-        t.snapshot(0).since(&before[0]),
-        t.snapshot(1).since(&before[1]),
-    ];
-    for (k, d) in d.iter().enumerate() {
-        assert_eq!(
-            d.drops.iter().sum::<u64>(),
-            0,
-            "node {k} drops: {:?}",
-            d.drops
-        );
-    }
+    t.assert_no_drops_since(&before);
     let before = t.snapshot(0);
     let (code, _) = curl(t.plan(0), "apigw", ip("10.1.1.203"), 81);
     assert_eq!(code, 28, "the SYN is dropped on apigw's node");
